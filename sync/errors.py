@@ -1,0 +1,106 @@
+"""The one error hierarchy of the project: every error raised on purpose carries both languages."""
+
+from __future__ import annotations
+
+__all__ = (
+    "CalendarError",
+    "CatalogError",
+    "DivisionCodeError",
+    "IdNumberError",
+    "IllegalTransition",
+    "InputError",
+    "IntakeError",
+    "NotFoundError",
+    "ProxyAppError",
+    "StoreError",
+)
+
+
+class ProxyAppError(Exception):
+    """Base of every error the project raises on purpose.
+
+    Each error carries its message in English and Chinese, the name of the field at fault
+    (when there is one) and a short machine code. ``str(error)`` is the English text, which
+    is what logs see; user interfaces call :meth:`message` with the user's language.
+
+    Messages must never contain personal data (ID numbers, phone numbers, names): they reach
+    logs and administrators.
+    """
+
+    code: str = "error"
+    """Short machine-readable code, stable across releases (scripts may match on it)."""
+
+    def __init__(self, en: str, zh: str, *, field: str | None = None, code: str | None = None) -> None:
+        super().__init__(en)
+        self.en = en
+        self.zh = zh
+        self.field = field
+        if code is not None:
+            self.code = code
+
+    def message(self, lang: str = "zh") -> str:
+        """The message in ``lang`` ("zh" or "en"); Chinese unless English is asked for."""
+        return self.en if lang.startswith("en") else self.zh
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, field={self.field!r}, en={self.en!r})"
+
+
+class InputError(ProxyAppError):
+    """Input from a person or a script is wrong; nothing was written. CLI exit status 2."""
+
+    code = "bad_input"
+
+
+class IdNumberError(InputError):
+    """A resident ID number (GB 11643) is malformed; ``code`` says which check failed."""
+
+    code = "id_number"
+
+
+class DivisionCodeError(InputError):
+    """A 12-digit statistical division code is malformed or unknown."""
+
+    code = "division_code"
+
+
+class IntakeError(InputError):
+    """An intake breaks the item's rules: unknown item or material, a missing material."""
+
+    code = "intake"
+
+
+class IllegalTransition(InputError):
+    """A case status change the lifecycle does not allow, or not for this actor."""
+
+    code = "illegal_transition"
+
+    def __init__(self, en: str, zh: str, *, from_status: str, to_status: str, actor: str | None = None) -> None:
+        super().__init__(en, zh, field="status")
+        self.from_status = from_status
+        self.to_status = to_status
+        self.actor = actor
+
+
+class CatalogError(ProxyAppError):
+    """A service catalogue is malformed; the message names the item and the field."""
+
+    code = "catalog"
+
+
+class CalendarError(ProxyAppError):
+    """A working-day calendar table is malformed or inconsistent."""
+
+    code = "calendar"
+
+
+class NotFoundError(InputError):
+    """A case, item or bundle asked for does not exist."""
+
+    code = "not_found"
+
+
+class StoreError(ProxyAppError):
+    """The local store cannot do what was asked (not initialised, disk full, locked)."""
+
+    code = "store"
