@@ -1,0 +1,482 @@
+"""Recording cases at the station: intake (single item or bundle, with 容缺), and the station's moves."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from station.outbox import ChangeRecorder, recording
+from station.store import Station
+from sync.errors import InputError, IntakeError, NotFoundError
+from sync.idnumber import validate_id_number
+from sync.intake import MaterialState, plan_intake
+from sync.lifecycle import CLOCK_PAUSED, Actor, Status, check_transition, status_label
+from sync.personal import validate_phone
+from sync.timeutil import business_date, parse_iso
+from sync.workdays import DueDate
+
+__all__ = (
+    "DEFAULT_DEFER_DAYS",
+    "IntakeResult",
+    "NewIntake",
+    "add_note",
+    "correct_intake",
+    "deliver",
+    "new_intake",
+    "recompute_provisional",
+    "supply_material",
+    "withdraw",
+)
+
+DEFAULT_DEFER_DAYS = 5
+"""Working days a 容缺 commitment gives by default (the county may set its own, brief §11 Q4)."""
+
+MAX_NAME_LENGTH = 50
+
+
+class NewIntake(msgspec.Struct, kw_only=True):
+    """What the agent enters for one intake: an item or a bundle, the applicant, the materials."""
+
+    item: str | None = None
+    bundle: str | None = None
+    applicant_name: str
+    id_number: str
+    phone: str
+    materials: list[str] = []
+    """Names (as the catalogue gives them in Chinese) of the materials the applicant handed in."""
+    deferred: list[str] = []
+    """Materials missing under 容缺, each with a commitment signed by ``signer_name``."""
+    defer_days: int = DEFAULT_DEFER_DAYS
+    signer_name: str | None = None
+    """Who signed the 容缺 commitments; the applicant when None."""
+    agent: str | None = None
+    note: str | None = None
+
+
+class CommitmentResult(msgspec.Struct, frozen=True):
+    material: str
+    due_date: dt.date
+    provisional: bool
+
+
+class CaseResult(msgspec.Struct, frozen=True):
+    case_no: str
+    item_code: str
+    due_date: dt.date | None
+    provisional: bool
+
+
+class IntakeResult(msgspec.Struct, frozen=True):
+    """What an intake created. ``number`` is the case number, or the bundle's number for a bundle."""
+
+    number: str
+    bundle_code: str | None
+    cases: tuple[CaseResult, ...]
+    commitments: tuple[CommitmentResult, ...]
+
+
+def _clean_name(name: str) -> str:
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise InputError("the applicant's name is empty", "申请人姓名不能为空", field="name", code="name.empty")
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise InputError(
+            f"the applicant's name is longer than {MAX_NAME_LENGTH} characters",
+            f"申请人姓名超过 {MAX_NAME_LENGTH} 个字",
+            field="name",
+            code="name.too_long",
+        )
+    return cleaned
+
+
+def _next_number(station: Station, day: dt.date) -> str:
+    key = day.isoformat()
+    (last,) = station.db.execute(
+        "INSERT INTO counters (day, last) VALUES (?, 1) "
+        "ON CONFLICT(day) DO UPDATE SET last = last + 1 RETURNING last",
+        [key],
+    ).fetchone()
+    # Village code + device letter make the number unique county-wide without asking anyone.
+    return f"{station.village_code}-{day:%Y%m%d}-{station.device}{last:03d}"
+
+
+def new_intake(station: Station, request: NewIntake) -> IntakeResult:
+    """Record an intake: validate everything first, then write it all in one transaction.
+
+    Raises:
+        IdNumberError, InputError, IntakeError, NotFoundError: bad input; nothing is written.
+    """
+    name = _clean_name(request.applicant_name)
+    resident = validate_id_number(request.id_number, today=station.today())
+    phone = validate_phone(request.phone)
+    if not 1 <= request.defer_days <= 60:
+        raise InputError(
+            f"a 容缺 commitment runs 1 to 60 working days, not {request.defer_days}",
+            f"容缺承诺期限应为 1 至 60 个工作日，而不是 {request.defer_days}",
+            field="defer_days",
+        )
+    catalog = station.catalog
+    plan = plan_intake(
+        catalog, item=request.item, bundle=request.bundle, presented=request.materials, deferred=request.deferred
+    )
+    signer = _clean_name(request.signer_name) if request.signer_name else name
+    agent = request.agent if request.agent is not None else station.agent_name
+
+    with recording(station.db, station.now, station.station_id) as rec:
+        received_at = rec.now_iso
+        day = business_date(rec.now)
+        first = _next_number(station, day)
+        intake_id = first
+        case_nos = [first] if plan.bundle_code is None else [_next_number(station, day) for _ in plan.cases]
+        rec.insert(
+            "intakes",
+            {
+                "intake_id": intake_id, "bundle_code": plan.bundle_code, "village_code": station.village_code,
+                "received_at": received_at, "received_date": day.isoformat(), "agent": agent,
+                "catalog_version": catalog.version,
+            },
+        )
+        for material in plan.materials:
+            rec.insert(
+                "intake_materials",
+                {
+                    "material_id": f"{intake_id}/{material.name_zh}", "intake_id": intake_id,
+                    "name_zh": material.name_zh, "state": material.state.value, "updated_at": received_at,
+                },
+            )
+        commitments = []
+        for material_name in plan.deferred:
+            due = station.calendar.add_working_days(day, request.defer_days)
+            rec.insert(
+                "commitments",
+                {
+                    "commitment_id": f"{intake_id}/{material_name}", "intake_id": intake_id,
+                    "material": material_name, "signer_name": signer, "signed_at": received_at,
+                    "due_days": request.defer_days, "due_date": due.date.isoformat(),
+                    "due_provisional": int(due.provisional), "status": "open", "closed_at": None,
+                },
+            )
+            commitments.append(CommitmentResult(material_name, due.date, due.provisional))
+        cases = []
+        for case_no, planned in zip(case_nos, plan.cases):
+            item = catalog.item(planned.item_code)
+            due = (
+                None if item.promised_days is None
+                else station.calendar.add_working_days(day, item.promised_days)
+            )
+            rec.insert(
+                "cases",
+                {
+                    "case_no": case_no, "intake_id": intake_id, "item_code": item.code,
+                    "bundle_code": plan.bundle_code, "stage": planned.stage, "status": Status.DRAFT.value,
+                    "outcome": None, "applicant_name": name, "id_number": resident.number,
+                    "id_hash": station.id_hash(resident.number), "phone": phone, "sex": resident.sex,
+                    "birth_date": resident.birth_date.isoformat(), "village_code": station.village_code,
+                    "received_at": received_at, "received_date": day.isoformat(), "accepted_date": None,
+                    "due_date": due.date.isoformat() if due else None,
+                    "due_provisional": int(due.provisional) if due else 0,
+                    "catalog_version": catalog.version, "updated_at": received_at,
+                },
+            )
+            check_transition(Status.DRAFT, Status.RECEIVED, Actor.STATION)
+            rec.status(
+                case_no=case_no, from_status=Status.DRAFT.value, to_status=Status.RECEIVED.value,
+                actor=Actor.STATION.value, by=agent or None,
+            )
+            if request.note and request.note.strip():
+                _insert_note(rec, case_no, request.note.strip(), agent)
+            cases.append(CaseResult(case_no, item.code, due.date if due else None, bool(due and due.provisional)))
+    return IntakeResult(
+        number=intake_id, bundle_code=plan.bundle_code, cases=tuple(cases), commitments=tuple(commitments)
+    )
+
+
+# -- the station's moves on an existing case ------------------------------------------------------
+
+
+def _case_row(station: Station, case_no: str) -> dict[str, Any]:
+    cursor = station.db.execute("SELECT * FROM cases WHERE case_no = ?", [case_no.strip()])
+    row = cursor.fetchone()
+    if row is None:
+        raise NotFoundError(
+            f"no case numbered {case_no!r} at this station; find it with 'station case list --search'",
+            f"本站没有编号为 {case_no!r} 的办件；可用“station case list --search”查找",
+            field="case_no",
+            code="case.not_found",
+        )
+    return dict(zip([d[0] for d in cursor.description], row))
+
+
+def _insert_note(rec: ChangeRecorder, case_no: str, text: str, author: str | None) -> None:
+    rec.insert(
+        "case_notes",
+        {"note_id": f"{rec.origin}:{rec.clock.tick(int(rec.now.timestamp() * 1000))}", "case_no": case_no,
+         "at": rec.now_iso, "author": author or "", "text": text},
+    )
+
+
+def _move(station: Station, rec: ChangeRecorder, case: dict[str, Any], target: Status, **extra: Any) -> None:
+    check_transition(case["status"], target, Actor.STATION)
+    rec.status(
+        case_no=case["case_no"], from_status=case["status"], to_status=target.value, actor=Actor.STATION.value, **extra
+    )
+    case["status"] = target.value
+    _refresh_due(station, rec, case)
+
+
+def deliver(station: Station, case_no: str, *, by: str | None = None, note: str | None = None) -> str:
+    """Record that the county's result was handed to the applicant (COMPLETED → DELIVERED).
+
+    A result is held while the intake has open 容缺 commitments (先办后补: the certificate is
+    issued only after the promised materials arrive).
+    """
+    case = _case_row(station, case_no)
+    check_transition(case["status"], Status.DELIVERED, Actor.STATION)
+    open_materials = [
+        material for (material,) in station.db.execute(
+            "SELECT material FROM commitments WHERE intake_id = ? AND status = 'open' ORDER BY material",
+            [case["intake_id"]],
+        )
+    ]
+    if open_materials:
+        listed = "、".join(open_materials)
+        raise IntakeError(
+            f"the result is held until the promised materials are supplied: {listed}; "
+            "record them with 'station case update CASE supply --material NAME'",
+            f"容缺材料尚未补齐，结果暂不送达：{listed}；补交后用“station case update 办件编号 supply --material 材料名”登记",
+            field="commitments",
+            code="deliver.commitments_open",
+        )
+    with recording(station.db, station.now, station.station_id) as rec:
+        _move(station, rec, case, Status.DELIVERED, by=by or station.agent_name or None)
+        if note and note.strip():
+            _insert_note(rec, case["case_no"], note.strip(), by)
+    return case["status"]
+
+
+def withdraw(station: Station, case_no: str, *, reason: str, by: str | None = None) -> str:
+    """The applicant withdraws the application before the decision (→ WITHDRAWN), with a reason."""
+    if not reason or not reason.strip():
+        raise InputError(
+            "a withdrawal needs the applicant's reason (--reason)",
+            "撤回须填写申请人的撤回理由（--reason）",
+            field="reason",
+        )
+    case = _case_row(station, case_no)
+    with recording(station.db, station.now, station.station_id) as rec:
+        _move(station, rec, case, Status.WITHDRAWN, by=by or station.agent_name or None, reason=reason.strip())
+    return case["status"]
+
+
+def _check_supply(station: Station, case: dict[str, Any], materials: Sequence[str]) -> dict[str, str]:
+    """Validate materials handed in after intake; returns {name: current state} of the intake's materials."""
+    if case["status"] in (Status.DELIVERED, Status.WITHDRAWN, Status.NOT_ACCEPTED):
+        raise InputError(
+            f"case {case['case_no']} is closed ({case['status']}); materials can no longer be added",
+            f"办件 {case['case_no']} 已结束（{status_label(case['status'])}），不能再补交材料",
+            field="status",
+        )
+    rows = dict(
+        station.db.execute(
+            "SELECT name_zh, state FROM intake_materials WHERE intake_id = ?", [case["intake_id"]]
+        ).fetchall()
+    )
+    unknown = [n for n in materials if n not in rows]
+    already = [n for n in materials if rows.get(n) in (MaterialState.PRESENTED, MaterialState.SUPPLIED)]
+    if unknown or already:
+        pending = "、".join(n for n, s in rows.items() if s in (MaterialState.DEFERRED, MaterialState.NOT_PROVIDED))
+        raise IntakeError(
+            (f"not a material of this case: {', '.join(unknown)}. " if unknown else "")
+            + (f"already received: {', '.join(already)}. " if already else "")
+            + f"Still outstanding: {pending or 'none'}",
+            (f"不是本办件的材料：{'、'.join(unknown)}。" if unknown else "")
+            + (f"已收取过：{'、'.join(already)}。" if already else "")
+            + f"尚缺材料：{pending or '无'}",
+            field="material",
+            code="supply.material",
+        )
+    return rows
+
+
+def _apply_supply(rec: ChangeRecorder, case: dict[str, Any], materials: Sequence[str], rows: dict[str, str]) -> list[str]:
+    closed = []
+    for name in materials:
+        deferred = rows[name] == MaterialState.DEFERRED
+        state = MaterialState.SUPPLIED if deferred else MaterialState.PRESENTED
+        rec.update("intake_materials", f"{case['intake_id']}/{name}", {"state": state.value, "updated_at": rec.now_iso})
+        if deferred:
+            rec.update("commitments", f"{case['intake_id']}/{name}", {"status": "fulfilled", "closed_at": rec.now_iso})
+            closed.append(name)
+    return closed
+
+
+def supply_material(station: Station, case_no: str, materials: Sequence[str], *, by: str | None = None) -> list[str]:
+    """Record materials handed in after intake; a deferred one fulfils its 容缺 commitment.
+
+    Returns the materials whose commitment this closed.
+    """
+    case = _case_row(station, case_no)
+    names = [m.strip() for m in materials if m.strip()]
+    if not names:
+        raise InputError("name the material(s) supplied (--material)", "请指明补交的材料（--material）", field="material")
+    rows = _check_supply(station, case, names)
+    with recording(station.db, station.now, station.station_id) as rec:
+        closed = _apply_supply(rec, case, names, rows)
+        _insert_note(rec, case["case_no"], "补交材料：" + "、".join(names), by or station.agent_name)
+    return closed
+
+
+_CORRECTABLE = (Status.RECEIVED, Status.AWAITING_CORRECTION)
+
+
+def correct_intake(
+    station: Station,
+    case_no: str,
+    *,
+    name: str | None = None,
+    phone: str | None = None,
+    id_number: str | None = None,
+    materials: Sequence[str] = (),
+    by: str | None = None,
+) -> str:
+    """Correct what was recorded at intake, and hand a requested correction back in.
+
+    Applicant fields change on every case of the intake that can still be corrected (a bundle's
+    members share the applicant). A case awaiting correction then goes back to the reviewer:
+    to RECEIVED if it was never accepted (acceptance restarts from the day the correction
+    arrived), else to IN_PROGRESS (the paused clock resumes). Returns the case's new status.
+    """
+    case = _case_row(station, case_no)
+    if case["status"] not in _CORRECTABLE:
+        raise InputError(
+            f"case {case['case_no']} is {case['status']}: intake can be corrected only while it is "
+            "RECEIVED or AWAITING_CORRECTION",
+            f"办件 {case['case_no']} 当前为“{status_label(case['status'])}”，只有“已收件”或“待补正”时才能更正收件信息",
+            field="status",
+            code="correct.not_allowed",
+        )
+    fields: dict[str, Any] = {}
+    if name is not None:
+        fields["applicant_name"] = _clean_name(name)
+    if phone is not None:
+        fields["phone"] = validate_phone(phone)
+    if id_number is not None:
+        resident = validate_id_number(id_number, today=station.today())
+        fields.update(
+            id_number=resident.number, sex=resident.sex, birth_date=resident.birth_date.isoformat()
+        )
+    siblings = [
+        row[0] for row in station.db.execute(
+            "SELECT case_no FROM cases WHERE intake_id = ? AND status IN (?, ?) ORDER BY case_no",
+            [case["intake_id"], *(s.value for s in _CORRECTABLE)],
+        )
+    ]
+    names = [m.strip() for m in materials if m.strip()]
+    rows = _check_supply(station, case, names) if names else {}
+    with recording(station.db, station.now, station.station_id) as rec:
+        if names:
+            _apply_supply(rec, case, names, rows)
+        if fields:
+            for sibling in siblings:
+                rec.update("cases", sibling, {**fields, "updated_at": rec.now_iso})
+                if "id_number" in fields:
+                    rec.local_update("cases", sibling, {"id_hash": station.id_hash(fields["id_number"])})
+        if case["status"] == Status.AWAITING_CORRECTION:
+            target = Status.RECEIVED if case["accepted_date"] is None else Status.IN_PROGRESS
+            _move(station, rec, case, target, by=by or station.agent_name or None, reason="补正材料已提交")
+    return case["status"]
+
+
+def add_note(station: Station, case_no: str, text: str, *, by: str | None = None) -> None:
+    """Add a free-text note to a case. Notes must not hold ID numbers (brief §9)."""
+    case = _case_row(station, case_no)
+    if not text.strip():
+        raise InputError("the note is empty", "备注为空", field="note")
+    with recording(station.db, station.now, station.station_id) as rec:
+        _insert_note(rec, case["case_no"], text.strip(), by)
+
+
+# -- due dates ------------------------------------------------------------------------------------
+
+
+def paused_spans(events: Sequence[tuple[str, str]], until: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """Date spans (inclusive) a case spent in clock-paused states, from (to_status, at) events in order.
+
+    A pause still open is taken to run until ``until`` (today), so the due date shown is the
+    earliest the case can now be due; it moves again when the pause ends.
+    """
+    spans: list[tuple[dt.date, dt.date]] = []
+    started: dt.date | None = None
+    for to_status, at in events:
+        day = business_date(parse_iso(at))
+        if to_status in CLOCK_PAUSED:
+            if started is None:
+                started = day
+        elif started is not None:
+            spans.append((started, day))
+            started = None
+    if started is not None:
+        spans.append((started, max(started, until)))
+    return spans
+
+
+def compute_due(station: Station, case: dict[str, Any]) -> DueDate | None:
+    """A case's due date from this station's calendar: promised days after acceptance, minus pauses.
+
+    Before the county accepts, the receipt date stands in for acceptance (without a timely
+    notice, an application counts as accepted on the day its materials were received, brief §6.1).
+    """
+    item = station.catalog_version(case["catalog_version"]).item(case["item_code"])
+    if item.promised_days is None:
+        return None
+    start = dt.date.fromisoformat(case["accepted_date"] or case["received_date"])
+    events = station.db.execute(
+        "SELECT to_status, at FROM case_events WHERE case_no = ? ORDER BY hlc", [case["case_no"]]
+    ).fetchall()
+    spans = [(a, b) for a, b in paused_spans(events, station.today()) if b > start]
+    return station.calendar.add_working_days(start, item.promised_days, paused=spans)
+
+
+def _refresh_due(station: Station, rec: ChangeRecorder, case: dict[str, Any]) -> None:
+    due = compute_due(station, case)
+    rec.local_update(
+        "cases",
+        case["case_no"],
+        {"due_date": due.date.isoformat() if due else None, "due_provisional": int(bool(due and due.provisional))},
+    )
+
+
+def recompute_provisional(station: Station) -> int:
+    """Recompute every provisional due date (call inside a write transaction, after a calendar change)."""
+    count = 0
+    cursor = station.db.execute("SELECT * FROM cases WHERE due_provisional = 1")
+    columns = [d[0] for d in cursor.description]
+    for row in cursor.fetchall():
+        case = dict(zip(columns, row))
+        due = compute_due(station, case)
+        station.db.execute(
+            "UPDATE cases SET due_date = ?, due_provisional = ? WHERE case_no = ?",
+            [due.date.isoformat() if due else None, int(bool(due and due.provisional)), case["case_no"]],
+        )
+        count += 1
+    for commitment_id, due_days, received in station.db.execute(
+        "SELECT c.commitment_id, c.due_days, i.received_date FROM commitments c "
+        "JOIN intakes i ON i.intake_id = c.intake_id WHERE c.due_provisional = 1"
+    ).fetchall():
+        due = station.calendar.add_working_days(dt.date.fromisoformat(received), due_days)
+        # The replicated fact is due_days from the receipt date; the date is derived locally.
+        station.db.execute(
+            "UPDATE commitments SET due_date = ?, due_provisional = ? WHERE commitment_id = ?",
+            [due.date.isoformat(), int(due.provisional), commitment_id],
+        )
+        count += 1
+    return count
+
+
+def is_locked_error(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked" (another writer held the lock past the timeout)."""
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)

@@ -1,0 +1,339 @@
+"""Reading the case book: filtered lists with personal data masked, case and bundle detail, commitments."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+import msgspec
+
+from station.store import Station
+from sync.errors import InputError, NotFoundError
+from sync.idnumber import normalize_id_number, validate_id_number
+from sync.lifecycle import CLOCK_PAUSED, Status, bundle_status
+from sync.personal import mask_id_number, mask_phone
+
+__all__ = (
+    "ACTIVE_STATUSES",
+    "BundleDetail",
+    "CaseDetail",
+    "CaseFilter",
+    "CaseSummary",
+    "CommitmentView",
+    "get_bundle",
+    "get_case",
+    "list_cases",
+    "list_commitments",
+)
+
+ACTIVE_STATUSES = (
+    Status.RECEIVED, Status.ACCEPTED, Status.AWAITING_CORRECTION, Status.IN_PROGRESS,
+    Status.SPECIAL_PROCEDURE, Status.SUSPENDED,
+)
+"""States whose clock can run out: the ones a due-soon or overdue filter looks at."""
+
+Sort = Literal["received", "due", "case_no"]
+
+
+class CaseFilter(msgspec.Struct, kw_only=True):
+    """What ``list_cases`` selects. Every field narrows the list; the defaults select everything."""
+
+    statuses: list[str] = []
+    item: str | None = None
+    text: str | None = None
+    """A name fragment, a case-number fragment, or a whole ID number (matched exactly, by keyed hash)."""
+    due_within: int | None = None
+    """Active cases due within this many working days from today (0 = due today), overdue excluded."""
+    overdue: bool = False
+    sort: Sort = "received"
+    limit: int = 50
+    offset: int = 0
+
+
+class CaseSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """One line of a case list: ID and phone masked."""
+
+    case_no: str
+    intake_id: str
+    bundle_code: str | None
+    item_code: str
+    item_name: str
+    status: str
+    applicant_name: str
+    id_number_masked: str
+    phone_masked: str
+    received_at: str
+    due_date: str | None
+    due_provisional: bool
+    days_left: int | None
+    """Working days until due (0 = due today, negative = overdue); None when no clock runs."""
+    overdue: bool
+
+
+class MaterialView(msgspec.Struct, frozen=True):
+    name_zh: str
+    state: str
+
+
+class CommitmentView(msgspec.Struct, frozen=True, kw_only=True):
+    commitment_id: str
+    intake_id: str
+    material: str
+    signer_name: str
+    signed_at: str
+    due_date: str
+    due_provisional: bool
+    status: str
+    closed_at: str | None
+    overdue: bool
+
+
+class EventView(msgspec.Struct, frozen=True, kw_only=True):
+    from_status: str
+    to_status: str
+    actor: str
+    by: str | None
+    at: str
+    reason: str | None
+    outcome: str | None
+
+
+class NoteView(msgspec.Struct, frozen=True):
+    at: str
+    author: str
+    text: str
+
+
+class CaseDetail(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything about one case, with full personal data: only for the handling agent's screen."""
+
+    summary: CaseSummary
+    applicant_name: str
+    id_number: str
+    phone: str
+    sex: str
+    birth_date: str
+    outcome: str | None
+    accepted_date: str | None
+    catalog_version: int
+    materials: list[MaterialView]
+    commitments: list[CommitmentView]
+    history: list[EventView]
+    notes: list[NoteView]
+    sync_state: str
+    """"saved" (only here), "sealed" (in a change set, not yet acknowledged)."""
+
+
+class BundleDetail(msgspec.Struct, frozen=True, kw_only=True):
+    intake_id: str
+    bundle_code: str
+    bundle_name: str
+    status: str
+    members: list[CaseSummary]
+    materials: list[MaterialView]
+    commitments: list[CommitmentView]
+
+
+_SUMMARY_SQL = (
+    "SELECT case_no, intake_id, bundle_code, item_code, status, applicant_name, id_number, phone, "
+    "received_at, due_date, due_provisional FROM cases"
+)
+
+
+def _summary(station: Station, row: tuple[Any, ...], today: dt.date) -> CaseSummary:
+    (case_no, intake_id, bundle_code, item_code, status, name, id_number, phone, received_at, due, provisional) = row
+    days_left = None
+    overdue = False
+    if due and status in ACTIVE_STATUSES and status not in CLOCK_PAUSED:
+        days_left = station.calendar.remaining_working_days(today, dt.date.fromisoformat(due))
+        overdue = days_left < 0
+    try:
+        item_name = station.catalog.item(item_code).name_zh
+    except NotFoundError:
+        item_name = item_code
+    return CaseSummary(
+        case_no=case_no, intake_id=intake_id, bundle_code=bundle_code, item_code=item_code, item_name=item_name,
+        status=status, applicant_name=name, id_number_masked=mask_id_number(id_number),
+        phone_masked=mask_phone(phone), received_at=received_at, due_date=due, due_provisional=bool(provisional),
+        days_left=days_left, overdue=overdue,
+    )
+
+
+def _looks_like_id(text: str) -> str | None:
+    candidate = normalize_id_number(text)
+    if len(candidate) != 18:
+        return None
+    try:
+        return validate_id_number(candidate).number
+    except InputError:
+        return None
+
+
+def list_cases(station: Station, flt: CaseFilter | None = None) -> list[CaseSummary]:
+    """Cases matching ``flt``, newest first by default, ID and phone masked."""
+    flt = flt or CaseFilter()
+    today = station.today()
+    where: list[str] = []
+    params: list[Any] = []
+    if flt.statuses:
+        statuses = [Status(s.upper()).value for s in flt.statuses]
+        where.append(f"status IN ({', '.join('?' for _ in statuses)})")
+        params += statuses
+    if flt.item:
+        where.append("item_code = ?")
+        params.append(flt.item.strip())
+    if flt.text and flt.text.strip():
+        text = flt.text.strip()
+        id_number = _looks_like_id(text)
+        if id_number:
+            where.append("id_hash = ?")
+            params.append(station.id_hash(id_number))
+        else:
+            like = f"%{text}%"
+            where.append("(applicant_name LIKE ? OR case_no LIKE ? OR intake_id LIKE ?)")
+            params += [like, like, like]
+    if flt.overdue or flt.due_within is not None:
+        running = [s.value for s in ACTIVE_STATUSES if s not in CLOCK_PAUSED]
+        where.append(f"status IN ({', '.join('?' for _ in running)}) AND due_date IS NOT NULL")
+        params += running
+        if flt.overdue:
+            where.append("due_date < ?")
+            params.append(today.isoformat())
+        if flt.due_within is not None:
+            if flt.due_within < 0:
+                raise InputError("--due-within takes 0 or more working days", "--due-within 应为 0 或正数", field="due_within")
+            horizon = station.calendar.add_working_days(today, flt.due_within).date
+            where.append("due_date >= ? AND due_date <= ?")
+            params += [today.isoformat(), horizon.isoformat()]
+    order = {
+        "received": "received_at DESC, case_no DESC",
+        "due": "due_date IS NULL, due_date, case_no",
+        "case_no": "case_no",
+    }[flt.sort]
+    sql = _SUMMARY_SQL + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY {order} LIMIT ? OFFSET ?"
+    rows = station.db.execute(sql, [*params, max(flt.limit, 0), max(flt.offset, 0)]).fetchall()
+    return [_summary(station, row, today) for row in rows]
+
+
+def _commitments(station: Station, intake_id: str, today: dt.date) -> list[CommitmentView]:
+    cursor = station.db.execute(
+        "SELECT commitment_id, intake_id, material, signer_name, signed_at, due_date, due_provisional, status,"
+        " closed_at FROM commitments WHERE intake_id = ? ORDER BY material",
+        [intake_id],
+    )
+    return [_commitment(row, today) for row in cursor.fetchall()]
+
+
+def _commitment(row: tuple[Any, ...], today: dt.date) -> CommitmentView:
+    commitment_id, intake_id, material, signer, signed_at, due, provisional, status, closed_at = row
+    return CommitmentView(
+        commitment_id=commitment_id, intake_id=intake_id, material=material, signer_name=signer,
+        signed_at=signed_at, due_date=due, due_provisional=bool(provisional), status=status, closed_at=closed_at,
+        overdue=status == "open" and due < today.isoformat(),
+    )
+
+
+def _materials(station: Station, intake_id: str, item_code: str | None, catalog_version: int) -> list[MaterialView]:
+    rows = dict(
+        station.db.execute("SELECT name_zh, state FROM intake_materials WHERE intake_id = ?", [intake_id]).fetchall()
+    )
+    if item_code is None:
+        return [MaterialView(name, state) for name, state in rows.items()]
+    # A bundle's materials are recorded once; each member case shows the ones its item asks for.
+    item = station.catalog_version(catalog_version).item(item_code)
+    return [MaterialView(m.name_zh, rows[m.name_zh]) for m in item.materials if m.name_zh in rows]
+
+
+def get_case(station: Station, case_no: str) -> CaseDetail:
+    """Full detail of one case; NotFoundError when there is none."""
+    today = station.today()
+    number = case_no.strip()
+    row = station.db.execute(_SUMMARY_SQL + " WHERE case_no = ?", [number]).fetchone()
+    if row is None:
+        raise NotFoundError(
+            f"no case numbered {number!r} at this station",
+            f"本站没有编号为 {number!r} 的办件",
+            field="case_no",
+            code="case.not_found",
+        )
+    summary = _summary(station, row, today)
+    name, id_number, phone, sex, birth, outcome, accepted, version = station.db.execute(
+        "SELECT applicant_name, id_number, phone, sex, birth_date, outcome, accepted_date, catalog_version "
+        "FROM cases WHERE case_no = ?",
+        [number],
+    ).fetchone()
+    history = [
+        EventView(from_status=f, to_status=t, actor=a, by=b, at=at, reason=r, outcome=o)
+        for f, t, a, b, at, r, o in station.db.execute(
+            "SELECT from_status, to_status, actor, by, at, reason, outcome FROM case_events "
+            "WHERE case_no = ? ORDER BY hlc",
+            [number],
+        )
+    ]
+    notes = [
+        NoteView(at, author, text)
+        for at, author, text in station.db.execute(
+            "SELECT at, author, text FROM case_notes WHERE case_no = ? ORDER BY at, note_id", [number]
+        )
+    ]
+    unsealed = station.db.execute(
+        "SELECT COUNT(*) FROM outbox WHERE entity_id = ? AND set_seq IS NULL", [number]
+    ).fetchone()[0]
+    return CaseDetail(
+        summary=summary, applicant_name=name, id_number=id_number, phone=phone, sex=sex, birth_date=birth,
+        outcome=outcome, accepted_date=accepted, catalog_version=version,
+        materials=_materials(station, summary.intake_id, summary.item_code, version),
+        commitments=_commitments(station, summary.intake_id, today),
+        history=history, notes=notes, sync_state="saved" if unsealed else "sealed",
+    )
+
+
+def get_bundle(station: Station, intake_id: str) -> BundleDetail:
+    """A bundle intake by its number: members in order, derived status, shared materials."""
+    number = intake_id.strip()
+    row = station.db.execute("SELECT bundle_code FROM intakes WHERE intake_id = ?", [number]).fetchone()
+    if row is None or row[0] is None:
+        raise NotFoundError(
+            f"no bundle numbered {number!r} at this station",
+            f"本站没有编号为 {number!r} 的一件事",
+            field="case_no",
+            code="case.not_found",
+        )
+    today = station.today()
+    members = [
+        _summary(station, r, today)
+        for r in station.db.execute(_SUMMARY_SQL + " WHERE intake_id = ? ORDER BY stage, case_no", [number])
+    ]
+    bundle = station.catalog.bundle(row[0])
+    return BundleDetail(
+        intake_id=number, bundle_code=bundle.code, bundle_name=bundle.name_zh,
+        status=bundle_status(m.status for m in members).value, members=members,
+        materials=_materials(station, number, None, 0), commitments=_commitments(station, number, today),
+    )
+
+
+def is_bundle_number(station: Station, number: str) -> bool:
+    """True when ``number`` names a bundle intake rather than a case."""
+    row = station.db.execute(
+        "SELECT bundle_code FROM intakes WHERE intake_id = ? AND intake_id NOT IN (SELECT case_no FROM cases)",
+        [number.strip()],
+    ).fetchone()
+    return row is not None and row[0] is not None
+
+
+def list_commitments(station: Station, *, overdue_only: bool = False, open_only: bool = True) -> list[CommitmentView]:
+    """容缺 commitments, soonest due first; ``overdue_only`` keeps the open ones past their date."""
+    today = station.today()
+    where = []
+    params: list[Any] = []
+    if open_only or overdue_only:
+        where.append("status = 'open'")
+    if overdue_only:
+        where.append("due_date < ?")
+        params.append(today.isoformat())
+    cursor = station.db.execute(
+        "SELECT commitment_id, intake_id, material, signer_name, signed_at, due_date, due_provisional, status,"
+        " closed_at FROM commitments" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY due_date",
+        params,
+    )
+    return [_commitment(row, today) for row in cursor.fetchall()]

@@ -1,0 +1,224 @@
+"""Turning case-book records into text for the terminal (Chinese or English) and into JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from station.cases import IntakeResult
+from station.queries import BundleDetail, CaseDetail, CaseSummary, CommitmentView
+from sync.catalog import Catalog, ServiceItem
+from sync.i18n import pick
+from sync.lifecycle import actor_label, status_label
+from sync.timeutil import format_local
+
+__all__ = (
+    "bundle_text",
+    "case_text",
+    "cases_table",
+    "catalog_table",
+    "commitments_table",
+    "intake_text",
+    "item_text",
+    "to_json",
+)
+
+
+# Box-drawing characters are East Asian "ambiguous" width: CJK terminals may draw them two
+# cells wide and break every column. ASCII borders are the same width everywhere.
+_BOX = box.ASCII
+
+
+def to_json(value: Any) -> str:
+    """Pretty JSON (UTF-8 characters kept readable) of structs, lists and dicts."""
+    return json.dumps(msgspec.to_builtins(value), ensure_ascii=False, indent=2)
+
+
+def _due(due: str | None, provisional: bool, lang: str) -> str:
+    if not due:
+        return "-"
+    return due + (pick(lang, "（预计）", " (provisional)") if provisional else "")
+
+
+def _days_left(summary: CaseSummary, lang: str) -> str:
+    if summary.days_left is None:
+        return ""
+    if summary.days_left < 0:
+        return pick(lang, f"超期{-summary.days_left}天", f"{-summary.days_left}d overdue")
+    return pick(lang, f"剩{summary.days_left}天", f"{summary.days_left}d left")
+
+
+def cases_table(cases: list[CaseSummary], lang: str) -> Table:
+    """A case list as a table: ID and phone come already masked in the summaries."""
+    table = Table(box=_BOX, pad_edge=False)
+    for header in (
+        pick(lang, "办件编号", "Case no."), pick(lang, "事项", "Item"), pick(lang, "申请人", "Applicant"),
+        pick(lang, "身份证号", "ID number"), pick(lang, "电话", "Phone"), pick(lang, "状态", "Status"),
+        pick(lang, "办结期限", "Due"), "",
+    ):
+        table.add_column(header, no_wrap=True)
+    for case in cases:
+        table.add_row(
+            case.case_no, case.item_name, case.applicant_name, case.id_number_masked, case.phone_masked,
+            status_label(case.status, lang), _due(case.due_date, case.due_provisional, lang), _days_left(case, lang),
+            style="red" if case.overdue else None,
+        )
+    return table
+
+
+def intake_text(result: IntakeResult, catalog: Catalog, lang: str) -> list[str]:
+    """What ``station case new`` prints; the caller prints the number alone on the last line."""
+    lines = []
+    if result.bundle_code:
+        bundle = catalog.bundle(result.bundle_code)
+        lines.append(pick(lang, f"已收件（一件事）：{bundle.name_zh}", f"Received (bundle): {bundle.name_en or bundle.code}"))
+        lines.append(pick(lang, f"一件事编号：{result.number}", f"Bundle number: {result.number}"))
+    for case in result.cases:
+        item = catalog.item(case.item_code)
+        name = pick(lang, item.name_zh, item.name_en or item.name_zh)
+        due = _due(case.due_date.isoformat() if case.due_date else None, case.provisional, lang)
+        lines.append(pick(lang, f"办件 {case.case_no}：{name}，承诺办结 {due}", f"Case {case.case_no}: {name}, due {due}"))
+    for commitment in result.commitments:
+        due = _due(commitment.due_date.isoformat(), commitment.provisional, lang)
+        lines.append(
+            pick(lang, f"容缺承诺：{commitment.material}，须于 {due} 前补交",
+                 f"Deferred (容缺): {commitment.material}, to be supplied by {due}")
+        )
+    return lines
+
+
+def _material_state(state: str, lang: str) -> str:
+    labels = {
+        "presented": ("已收", "received"), "deferred": ("容缺待补", "deferred"), "supplied": ("已补交", "supplied"),
+        "exempt": ("免提交", "exempt (data sharing)"), "not_provided": ("未提供", "not provided"),
+    }
+    zh, en = labels.get(state, (state, state))
+    return pick(lang, zh, en)
+
+
+def _commitment_line(c: CommitmentView, lang: str) -> str:
+    due = _due(c.due_date, c.due_provisional, lang)
+    if c.status == "open":
+        state = pick(lang, "已逾期" if c.overdue else "待补交", "OVERDUE" if c.overdue else "open")
+    else:
+        state = pick(lang, "已履行", "fulfilled")
+    return pick(
+        lang,
+        f"  {c.material}：{c.signer_name} 承诺于 {due} 前补交（{state}）",
+        f"  {c.material}: {c.signer_name} promised it by {due} ({state})",
+    )
+
+
+def case_text(detail: CaseDetail, lang: str) -> list[str]:
+    """The full case, personal data included (case detail is for the handling agent)."""
+    s = detail.summary
+    sex = pick(lang, "男" if detail.sex == "M" else "女", "male" if detail.sex == "M" else "female")
+    lines = [
+        pick(lang, f"办件编号：{s.case_no}", f"Case no.: {s.case_no}"),
+        pick(lang, f"事项：{s.item_name}（{s.item_code}）", f"Item: {s.item_name} ({s.item_code})"),
+        pick(lang, f"状态：{status_label(s.status, lang)}", f"Status: {status_label(s.status, lang)}")
+        + (f" / {detail.outcome}" if detail.outcome else ""),
+        pick(lang, f"申请人：{detail.applicant_name}（{sex}，{detail.birth_date}）",
+             f"Applicant: {detail.applicant_name} ({sex}, born {detail.birth_date})"),
+        pick(lang, f"身份证号：{detail.id_number}", f"ID number: {detail.id_number}"),
+        pick(lang, f"电话：{detail.phone}", f"Phone: {detail.phone}"),
+        pick(lang, f"收件时间：{format_local(s.received_at)}", f"Received: {format_local(s.received_at)}"),
+        pick(lang, f"承诺办结：{_due(s.due_date, s.due_provisional, lang)} {_days_left(s, lang)}",
+             f"Due: {_due(s.due_date, s.due_provisional, lang)} {_days_left(s, lang)}").rstrip(),
+    ]
+    if s.bundle_code:
+        lines.append(pick(lang, f"所属一件事：{s.intake_id}（{s.bundle_code}）", f"Bundle: {s.intake_id} ({s.bundle_code})"))
+    lines.append(pick(lang, "材料：", "Materials:"))
+    lines += [f"  {m.name_zh}：{_material_state(m.state, lang)}" for m in detail.materials]
+    if detail.commitments:
+        lines.append(pick(lang, "容缺承诺：", "Commitments (容缺):"))
+        lines += [_commitment_line(c, lang) for c in detail.commitments]
+    lines.append(pick(lang, "办理记录：", "History:"))
+    for event in detail.history:
+        who = actor_label(event.actor, lang) + (f" {event.by}" if event.by else "")
+        line = f"  {format_local(event.at)}  {status_label(event.from_status, lang)} -> {status_label(event.to_status, lang)}  {who}"
+        if event.reason:
+            line += pick(lang, f"（{event.reason}）", f" ({event.reason})")
+        lines.append(line)
+    if detail.notes:
+        lines.append(pick(lang, "备注：", "Notes:"))
+        lines += [f"  {format_local(n.at)} {n.author}：{n.text}" for n in detail.notes]
+    sync_state = {"saved": ("仅保存在本站，尚未上报", "saved here, not yet sent"),
+                  "sealed": ("已封装待上报", "sealed, waiting to be sent")}[detail.sync_state]
+    lines.append(pick(lang, f"同步状态：{sync_state[0]}", f"Sync: {sync_state[1]}"))
+    return lines
+
+
+def bundle_text(detail: BundleDetail, lang: str) -> list[str]:
+    lines = [
+        pick(lang, f"一件事编号：{detail.intake_id}", f"Bundle number: {detail.intake_id}"),
+        pick(lang, f"一件事：{detail.bundle_name}（{detail.bundle_code}）", f"Bundle: {detail.bundle_name} ({detail.bundle_code})"),
+        pick(lang, f"状态：{status_label(detail.status, lang)}", f"Status: {status_label(detail.status, lang)}"),
+        pick(lang, "成员办件：", "Member cases:"),
+    ]
+    lines += [
+        f"  {m.case_no}  {m.item_name}  {status_label(m.status, lang)}  {_due(m.due_date, m.due_provisional, lang)}"
+        for m in detail.members
+    ]
+    lines.append(pick(lang, "材料（一次收取，共用）：", "Materials (recorded once, shared):"))
+    lines += [f"  {m.name_zh}：{_material_state(m.state, lang)}" for m in detail.materials]
+    if detail.commitments:
+        lines.append(pick(lang, "容缺承诺：", "Commitments (容缺):"))
+        lines += [_commitment_line(c, lang) for c in detail.commitments]
+    return lines
+
+
+def commitments_table(commitments: list[CommitmentView], lang: str) -> Table:
+    table = Table(box=_BOX, pad_edge=False)
+    for header in (pick(lang, "收件编号", "Intake"), pick(lang, "材料", "Material"), pick(lang, "承诺人", "Signer"),
+                   pick(lang, "期限", "Due"), pick(lang, "状态", "State")):
+        table.add_column(header, no_wrap=True)
+    for c in commitments:
+        state = pick(lang, "已逾期", "OVERDUE") if c.overdue else pick(lang, "待补交" if c.status == "open" else "已履行",
+                                                                    c.status)
+        table.add_row(c.intake_id, c.material, c.signer_name, _due(c.due_date, c.due_provisional, lang), state,
+                      style="red" if c.overdue else None)
+    return table
+
+
+def catalog_table(catalog: Catalog, items: list[ServiceItem], lang: str) -> Table:
+    table = Table(box=_BOX, pad_edge=False, title=pick(lang, f"服务事项目录（版本 {catalog.version}）", f"Catalogue version {catalog.version}"))
+    for header in (pick(lang, "编码", "Code"), pick(lang, "事项", "Item"), pick(lang, "承诺时限", "Promised"),
+                   pick(lang, "一件事", "Bundles")):
+        table.add_column(header, no_wrap=True)
+    for item in items:
+        days = "-" if item.promised_days is None else pick(lang, f"{item.promised_days}个工作日", f"{item.promised_days} wd")
+        table.add_row(item.code, pick(lang, item.name_zh, item.name_en or item.name_zh), days, ",".join(item.bundles))
+    for bundle in catalog.bundles:
+        table.add_row(bundle.code, pick(lang, bundle.name_zh, bundle.name_en or bundle.name_zh),
+                      "-" if bundle.promised_days is None else str(bundle.promised_days), "->".join(bundle.members))
+    return table
+
+
+def item_text(item: ServiceItem, lang: str) -> list[str]:
+    lines = [
+        f"{item.code}  {pick(lang, item.name_zh, item.name_en or item.name_zh)}",
+        pick(lang, f"部门：{item.department_zh}", f"Department: {item.department_en or item.department_zh}"),
+        pick(lang, f"承诺时限：{item.promised_days}个工作日" if item.promised_days is not None else "承诺时限：按批次办理",
+             f"Promised: {item.promised_days} working days" if item.promised_days is not None else "Promised: annual batch"),
+        pick(lang, "材料：", "Materials:"),
+    ]
+    for m in item.materials:
+        flags = []
+        flags.append(pick(lang, "必需" if m.required else "可选", "required" if m.required else "optional"))
+        if m.allow_deferred:
+            flags.append(pick(lang, "可容缺", "may be deferred"))
+        if m.exempt_if_data_shared:
+            flags.append(pick(lang, "可免提交", "exempt by data sharing"))
+        lines.append(f"  {m.name_zh}（{'，'.join(flags)}）" if lang != "en" else f"  {m.name_zh} ({', '.join(flags)})")
+    return lines
+
+
+def print_lines(console: Console, lines: list[str]) -> None:
+    for line in lines:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)

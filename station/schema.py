@@ -1,0 +1,135 @@
+"""The station database schema, as numbered migrations: an old database opens and upgrades."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from station.db import write_txn
+
+__all__ = ("REPLICATED_TABLES", "migrate", "migrations")
+
+migrations = Migrations("station")
+
+REPLICATED_TABLES = ("intakes", "intake_materials", "commitments", "cases", "case_notes")
+"""Tables whose every write goes to the outbox. Case history travels as StatusChange records."""
+
+
+@migrations()
+def m001_case_book(db: Database) -> None:
+    """The first release: settings, reference data, the case book and the outbox."""
+    statements = [
+        # Station settings (village, device letter, clock), never replicated.
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT",
+        # Reference data the hub publishes: whole documents, by kind and version.
+        """CREATE TABLE catalogs (
+            version INTEGER PRIMARY KEY, body TEXT NOT NULL, received_at TEXT NOT NULL) STRICT""",
+        """CREATE TABLE calendar_years (
+            year INTEGER PRIMARY KEY, version INTEGER NOT NULL, source TEXT NOT NULL,
+            body TEXT NOT NULL, received_at TEXT NOT NULL) STRICT""",
+        """CREATE TABLE documents (
+            kind TEXT PRIMARY KEY, version INTEGER NOT NULL, body TEXT NOT NULL,
+            received_at TEXT NOT NULL) STRICT""",
+        # One intake = one visit of an applicant: one item, or one bundle (一件事) with its
+        # member cases. Materials belong to the intake, so a bundle records them once.
+        """CREATE TABLE intakes (
+            intake_id TEXT PRIMARY KEY,
+            bundle_code TEXT,
+            village_code TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            received_date TEXT NOT NULL,
+            agent TEXT NOT NULL DEFAULT '',
+            catalog_version INTEGER NOT NULL) STRICT""",
+        # Every replicated table has one TEXT primary key, so a change names its row simply.
+        """CREATE TABLE intake_materials (
+            material_id TEXT PRIMARY KEY,
+            intake_id TEXT NOT NULL REFERENCES intakes(intake_id),
+            name_zh TEXT NOT NULL,
+            state TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (intake_id, name_zh)) STRICT""",
+        # 容缺 commitments: who promised which material by when.
+        """CREATE TABLE commitments (
+            commitment_id TEXT PRIMARY KEY,
+            intake_id TEXT NOT NULL REFERENCES intakes(intake_id),
+            material TEXT NOT NULL,
+            signer_name TEXT NOT NULL,
+            signed_at TEXT NOT NULL,
+            due_days INTEGER NOT NULL,
+            due_date TEXT NOT NULL,
+            due_provisional INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL DEFAULT 'open',
+            closed_at TEXT) STRICT""",
+        """CREATE TABLE cases (
+            case_no TEXT PRIMARY KEY,
+            intake_id TEXT NOT NULL REFERENCES intakes(intake_id),
+            item_code TEXT NOT NULL,
+            bundle_code TEXT,
+            stage INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL,
+            outcome TEXT,
+            applicant_name TEXT NOT NULL,
+            id_number TEXT NOT NULL,
+            id_hash TEXT NOT NULL,
+            phone TEXT NOT NULL,
+            sex TEXT NOT NULL,
+            birth_date TEXT NOT NULL,
+            village_code TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            received_date TEXT NOT NULL,
+            accepted_date TEXT,
+            due_date TEXT,
+            due_provisional INTEGER NOT NULL DEFAULT 0,
+            catalog_version INTEGER NOT NULL,
+            updated_at TEXT NOT NULL) STRICT""",
+        "CREATE INDEX cases_status ON cases(status, due_date)",
+        "CREATE INDEX cases_due ON cases(due_date)",
+        "CREATE INDEX cases_item ON cases(item_code)",
+        "CREATE INDEX cases_id_hash ON cases(id_hash)",
+        "CREATE INDEX cases_received ON cases(received_at)",
+        "CREATE INDEX cases_intake ON cases(intake_id)",
+        # Status history: one row per lifecycle move, from this station or from the county.
+        """CREATE TABLE case_events (
+            event_id TEXT PRIMARY KEY,
+            case_no TEXT NOT NULL REFERENCES cases(case_no),
+            from_status TEXT NOT NULL,
+            to_status TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            by TEXT,
+            at TEXT NOT NULL,
+            hlc INTEGER NOT NULL,
+            reason TEXT,
+            outcome TEXT) STRICT""",
+        "CREATE INDEX case_events_case ON case_events(case_no, hlc)",
+        """CREATE TABLE case_notes (
+            note_id TEXT PRIMARY KEY,
+            case_no TEXT NOT NULL REFERENCES cases(case_no),
+            at TEXT NOT NULL,
+            author TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL) STRICT""",
+        "CREATE INDEX case_notes_case ON case_notes(case_no, at)",
+        # Case-number counters: one per receipt date (China time), so numbers never collide.
+        "CREATE TABLE counters (day TEXT PRIMARY KEY, last INTEGER NOT NULL) STRICT",
+        # The outbox: every replicated write, encoded once (sync.changes) in the same transaction.
+        # `set_seq` stays NULL until the change is sealed into a change set.
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            hlc INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            entity TEXT NOT NULL,
+            entity_id TEXT NOT NULL,
+            body BLOB NOT NULL,
+            created_at TEXT NOT NULL,
+            set_seq INTEGER) STRICT""",
+        "CREATE INDEX outbox_unsealed ON outbox(set_seq, id)",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
+def migrate(db: Database) -> None:
+    """Apply every pending migration, under the write lock so two processes never race."""
+    if not migrations.pending(db):
+        return
+    with write_txn(db):
+        migrations.apply(db)

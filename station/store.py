@@ -1,0 +1,240 @@
+"""A station's data folder: its database, settings, and the reference data the hub publishes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import os
+import secrets
+import string
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import platformdirs
+from sqlite_utils import Database
+
+from station.db import open_db, write_txn
+from station.privacy import id_lookup_hash, load_or_create_lookup_key
+from sync.catalog import Catalog, load_catalog
+from sync.divisions import DivisionTree, load_divisions, parse_division_code
+from sync.errors import DivisionCodeError, InputError, StoreError
+from sync.samples import sample_catalog_json, sample_divisions_json
+from sync.timeutil import business_date, iso_utc, utc_now
+from sync.workdays import WorkCalendar, YearTable, seed_year_tables, validate_year_table
+
+__all__ = ("DB_FILE", "Station", "default_data_dir")
+
+DB_FILE = "station.db"
+
+
+def default_data_dir(environ: dict[str, str] | None = None) -> Path:
+    """``STATION_DATA_DIR`` if set, else the per-user data folder of this OS."""
+    env = os.environ if environ is None else environ
+    if env.get("STATION_DATA_DIR"):
+        return Path(env["STATION_DATA_DIR"])
+    return Path(platformdirs.user_data_dir("proxyapp-station", appauthor=False))
+
+
+class Station:
+    """An opened station data folder. Create one with :meth:`init`, open it with :meth:`open`.
+
+    Holds one database connection, so one Station belongs to one thread; a worker thread opens
+    its own with :meth:`open`.
+    """
+
+    def __init__(self, data_dir: Path, db: Database, *, now: Callable[[], dt.datetime] = utc_now) -> None:
+        self.data_dir = data_dir
+        self.db = db
+        self.now = now
+        self._lookup_key = load_or_create_lookup_key(data_dir)
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        self.village_code: str = meta["village_code"]
+        self.device: str = meta["device"]
+        self.station_id: str = meta["station_id"]
+        self.agent_name: str = meta.get("agent_name", "")
+
+    # -- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, data_dir: Path | str, *, now: Callable[[], dt.datetime] = utc_now) -> Station:
+        """Open an initialised data folder (the schema is upgraded if it is from an older release)."""
+        data_dir = Path(data_dir)
+        if not (data_dir / DB_FILE).exists():
+            raise StoreError(
+                f"no station here: {data_dir} has no {DB_FILE}; run 'station init --village CODE' first",
+                f"此处没有代办点数据：{data_dir} 中没有 {DB_FILE}；请先运行“station init --village 村代码”",
+                field="data_dir",
+                code="store.not_initialised",
+            )
+        db = open_db(data_dir / DB_FILE)
+        if not db.execute("SELECT 1 FROM meta WHERE key = 'village_code'").fetchone():
+            db.close()
+            raise StoreError(
+                f"{data_dir} was not fully initialised; delete {DB_FILE} and run 'station init' again",
+                f"{data_dir} 未完成初始化；请删除 {DB_FILE} 后重新运行“station init”",
+                field="data_dir",
+                code="store.not_initialised",
+            )
+        return cls(data_dir, db, now=now)
+
+    @classmethod
+    def init(
+        cls,
+        data_dir: Path | str,
+        *,
+        village_code: str,
+        device: str = "A",
+        agent_name: str = "",
+        catalog_data: dict[str, Any] | None = None,
+        divisions_data: dict[str, Any] | None = None,
+        now: Callable[[], dt.datetime] = utc_now,
+    ) -> Station:
+        """Create a station data folder for one village, with a catalogue, calendar and division tree.
+
+        Args:
+            village_code: the 12-digit code of the village this station serves.
+            device: one capital letter telling this PC apart from another in the same village;
+                it is part of every case number, so two PCs never issue the same number.
+            catalog_data: a catalogue in its JSON form; the bundled sample when None.
+            divisions_data: the division tree in its JSON form; the bundled sample when None.
+
+        Raises:
+            InputError: bad village code or device letter, or the folder already holds a station.
+        """
+        data_dir = Path(data_dir)
+        device = device.strip().upper()
+        if len(device) != 1 or device not in string.ascii_uppercase:
+            raise InputError(
+                f"device must be one letter A-Z (got {device!r}); use B for a second PC in the village",
+                f"设备代号应为一个大写字母 A-Z（收到 {device!r}）；同村第二台电脑用 B",
+                field="device",
+            )
+        code = parse_division_code(village_code)
+        if code.level != "village":
+            raise DivisionCodeError(
+                f"{code.code} is a {code.level}, not a village: give the 12-digit code of the station's village",
+                f"{code.code} 是{'县' if code.level == 'county' else '乡镇'}级代码，不是村级：请填写本站所在村的 12 位代码",
+                field="village",
+            )
+        divisions_json = divisions_data if divisions_data is not None else sample_divisions_json()
+        divisions = load_divisions(divisions_json)
+        divisions.village(code.code)  # raises when the village is not in the tree
+        catalog = load_catalog(catalog_data if catalog_data is not None else sample_catalog_json())
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if (data_dir / DB_FILE).exists():
+            db = open_db(data_dir / DB_FILE)
+            initialised = db.execute("SELECT 1 FROM meta WHERE key = 'village_code'").fetchone()
+            db.close()
+            if initialised:
+                raise InputError(
+                    f"{data_dir} already holds a station; nothing was changed",
+                    f"{data_dir} 已有代办点数据，未做任何更改",
+                    field="data_dir",
+                    code="store.exists",
+                )
+        db = open_db(data_dir / DB_FILE)
+        moment = now()
+        stamp = iso_utc(moment)
+        with write_txn(db):
+            meta = {
+                "village_code": code.code,
+                "device": device,
+                # The origin id of this station's change sets: random, so a restored clone
+                # re-initialised elsewhere never shares it by accident.
+                "station_id": f"{code.code}-{device}-{secrets.token_hex(4)}",
+                "agent_name": agent_name,
+                "created_at": stamp,
+            }
+            for key, value in meta.items():
+                db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", [key, value])
+            db.execute(
+                "INSERT INTO catalogs (version, body, received_at) VALUES (?, ?, ?)",
+                [catalog.version, msgspec.json.encode(catalog).decode(), stamp],
+            )
+            for table in seed_year_tables():
+                _store_year(db, table, stamp)
+            db.execute(
+                "INSERT INTO documents (kind, version, body, received_at) VALUES ('divisions', 1, ?, ?)",
+                [json.dumps(divisions_json, ensure_ascii=False), stamp],
+            )
+        return cls(data_dir, db, now=now)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Station:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reference data ----------------------------------------------------------------------
+
+    @functools.cached_property
+    def catalog(self) -> Catalog:
+        """The newest catalogue this station holds."""
+        row = self.db.execute("SELECT body FROM catalogs ORDER BY version DESC LIMIT 1").fetchone()
+        return msgspec.json.decode(row[0], type=Catalog)
+
+    def catalog_version(self, version: int) -> Catalog:
+        """The catalogue a case was received under (cases keep their version's rules)."""
+        if version == self.catalog.version:
+            return self.catalog
+        row = self.db.execute("SELECT body FROM catalogs WHERE version = ?", [version]).fetchone()
+        if row is None:
+            raise StoreError(
+                f"catalogue version {version} is missing from this station; sync with the hub",
+                f"本站缺少目录版本 {version}；请与县平台同步",
+                field="catalog_version",
+            )
+        return msgspec.json.decode(row[0], type=Catalog)
+
+    @functools.cached_property
+    def calendar(self) -> WorkCalendar:
+        """The working-day calendar from the year tables this station holds."""
+        rows = self.db.execute("SELECT body FROM calendar_years ORDER BY year").fetchall()
+        return WorkCalendar(msgspec.json.decode(body, type=YearTable) for (body,) in rows)
+
+    @functools.cached_property
+    def divisions(self) -> DivisionTree:
+        row = self.db.execute("SELECT body FROM documents WHERE kind = 'divisions'").fetchone()
+        return load_divisions(json.loads(row[0]))
+
+    def install_calendar_year(self, table: YearTable) -> int:
+        """Store a year table (as the hub publishes it) and recompute the due dates it affects.
+
+        Returns the number of cases and commitments whose due date was recomputed.
+        """
+        from station.cases import recompute_provisional
+
+        validate_year_table(table)
+        with write_txn(self.db):
+            current = self.db.execute("SELECT version FROM calendar_years WHERE year = ?", [table.year]).fetchone()
+            if current is not None and current[0] > table.version:
+                return 0
+            _store_year(self.db, table, iso_utc(self.now()))
+            self.__dict__.pop("calendar", None)
+            return recompute_provisional(self)
+
+    # -- helpers shared by the case modules --------------------------------------------------
+
+    def today(self) -> dt.date:
+        """Today's date in China, the date that counts for deadlines and case numbers."""
+        return business_date(self.now())
+
+    def id_hash(self, id_number: str) -> str:
+        """The keyed lookup hash of an ID number."""
+        return id_lookup_hash(self._lookup_key, id_number)
+
+
+def _store_year(db: Database, table: YearTable, stamp: str) -> None:
+    db.execute(
+        "INSERT INTO calendar_years (year, version, source, body, received_at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT(year) DO UPDATE SET version = excluded.version, source = excluded.source, "
+        "body = excluded.body, received_at = excluded.received_at",
+        [table.year, table.version, table.source, msgspec.json.encode(table).decode(), stamp],
+    )

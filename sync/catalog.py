@@ -1,0 +1,255 @@
+"""The service catalogue: items, their materials and time limits, bundles (一件事), and its loader."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal
+
+import msgspec
+
+from sync.errors import CatalogError, NotFoundError
+
+__all__ = (
+    "Bundle",
+    "Catalog",
+    "Material",
+    "ServiceItem",
+    "load_catalog",
+    "sample_catalog",
+)
+
+ApproverLevel = Literal["county", "township", "township_or_county"]
+
+
+class Material(msgspec.Struct, frozen=True, kw_only=True):
+    """One document an item asks for (申请材料)."""
+
+    name_zh: str
+    """The material's Chinese name: how agents, scripts (``--material``) and receipts name it."""
+    name_en: str = ""
+    required: bool
+    """The applicant must supply it (unless it is exempt by data sharing)."""
+    allow_deferred: bool = False
+    """May be missing at intake under 容缺受理, with a signed commitment to supply it by a date."""
+    exempt_if_data_shared: bool = False
+    """免提交: the county fetches it itself by data sharing, so its absence blocks nothing."""
+    note: str | None = None
+
+
+class ServiceItem(msgspec.Struct, frozen=True, kw_only=True):
+    """One catalogued service (政务服务事项) a station may file on a resident's behalf."""
+
+    code: str
+    name_zh: str
+    name_en: str = ""
+    department_zh: str
+    department_en: str = ""
+    item_type: str = ""
+    approver_level: ApproverLevel = "county"
+    promised_days: int | None
+    """承诺时限 in working days; 0 = on the spot (即办件); None = no rolling limit (annual batch)."""
+    legal_days: int | None = None
+    """法定时限 in working days, where the law states one."""
+    materials: tuple[Material, ...]
+    max_one_trip: bool = True
+    fee_yuan: float = 0
+    bundles: tuple[str, ...] = ()
+    schedule: str | None = None
+    """For items without a rolling limit: when they are handled ("annual", "annual_batch")."""
+
+    def material(self, name_zh: str) -> Material | None:
+        """The material called ``name_zh``, or None."""
+        for material in self.materials:
+            if material.name_zh == name_zh:
+                return material
+        return None
+
+
+class Bundle(msgspec.Struct, frozen=True, kw_only=True):
+    """A bundle (一件事): several items filed as one intake, in stages of dependency order."""
+
+    code: str
+    name_zh: str
+    name_en: str = ""
+    members: tuple[str, ...]
+    ordering: tuple[tuple[str, ...], ...]
+    """Stages: every member of stage k waits for the members of the stages before it."""
+    shared_materials: tuple[str, ...] = ()
+    promised_days: int | None = None
+    prerequisite_zh: str | None = None
+    prerequisite_en: str | None = None
+
+    def stage_of(self, item_code: str) -> int:
+        """The 0-based stage of a member item."""
+        for index, stage in enumerate(self.ordering):
+            if item_code in stage:
+                return index
+        raise NotFoundError(
+            f"item {item_code} is not a member of bundle {self.code}",
+            f"事项 {item_code} 不属于一件事 {self.code}",
+            field="item_code",
+        )
+
+    def members_in_order(self) -> list[str]:
+        """Member item codes in the order their cases are created."""
+        return [code for stage in self.ordering for code in stage]
+
+
+class Catalog(msgspec.Struct, frozen=True, kw_only=True):
+    """A versioned catalogue as the hub publishes it. Cases keep the version they were received under."""
+
+    version: int
+    items: tuple[ServiceItem, ...]
+    bundles: tuple[Bundle, ...] = ()
+
+    def item(self, code: str) -> ServiceItem:
+        """The item with ``code``; NotFoundError (naming the code) when there is none."""
+        for item in self.items:
+            if item.code == code:
+                return item
+        raise NotFoundError(
+            f"no service item with code {code!r} in catalogue version {self.version}; "
+            "list the items with 'station catalog list'",
+            f"目录（版本 {self.version}）中没有编码为 {code!r} 的事项；可用“station catalog list”查看事项",
+            field="item",
+            code="intake.unknown_item",
+        )
+
+    def bundle(self, code: str) -> Bundle:
+        """The bundle with ``code``; NotFoundError when there is none."""
+        for bundle in self.bundles:
+            if bundle.code == code:
+                return bundle
+        raise NotFoundError(
+            f"no bundle with code {code!r} in catalogue version {self.version}; "
+            "list the bundles with 'station catalog list'",
+            f"目录（版本 {self.version}）中没有编码为 {code!r} 的一件事；可用“station catalog list”查看",
+            field="bundle",
+            code="intake.unknown_bundle",
+        )
+
+    def search(self, text: str) -> Iterator[ServiceItem]:
+        """Items whose code or Chinese or English name contains ``text`` (case-insensitive)."""
+        needle = text.strip().lower()
+        for item in self.items:
+            if not needle or needle in item.code.lower() or needle in item.name_zh or needle in item.name_en.lower():
+                yield item
+
+
+def _fail(where: str, problem_en: str, problem_zh: str) -> CatalogError:
+    return CatalogError(
+        f"malformed catalogue at {where}: {problem_en}",
+        f"目录格式错误，位置 {where}：{problem_zh}",
+        field=where,
+    )
+
+
+def _convert(raw: Any, type_: type, where: str) -> Any:
+    try:
+        return msgspec.convert(raw, type_)
+    except msgspec.ValidationError as exc:
+        # msgspec says "... - at `$.materials[0].required`"; re-anchor the path at our location.
+        text = str(exc)
+        message, _, path = text.partition(" - at `$")
+        field = where + path.rstrip("`")
+        raise _fail(field, message, f"取值无效（{message}）") from None
+
+
+def _check_item(item: ServiceItem, where: str) -> None:
+    if not item.code.strip():
+        raise _fail(f"{where}.code", "the item code is empty", "事项编码为空")
+    if not item.name_zh.strip():
+        raise _fail(f"{where}.name_zh", "the Chinese name is empty", "事项中文名称为空")
+    for field in ("promised_days", "legal_days"):
+        value = getattr(item, field)
+        if value is not None and value < 0:
+            raise _fail(f"{where}.{field}", f"must be 0 or more working days, got {value}", f"工作日数不能为负数（{value}）")
+    if item.promised_days is not None and item.legal_days is not None and item.promised_days > item.legal_days:
+        raise _fail(
+            f"{where}.promised_days",
+            f"promised {item.promised_days} working days exceeds the legal limit of {item.legal_days}",
+            f"承诺时限 {item.promised_days} 个工作日超过法定时限 {item.legal_days} 个工作日",
+        )
+    if not item.materials:
+        raise _fail(f"{where}.materials", "an item needs at least one material", "事项至少需要一项材料")
+    seen: set[str] = set()
+    for index, material in enumerate(item.materials):
+        mwhere = f"{where}.materials[{index}]"
+        if not material.name_zh.strip():
+            raise _fail(f"{mwhere}.name_zh", "the material name is empty", "材料名称为空")
+        if material.name_zh in seen:
+            raise _fail(f"{mwhere}.name_zh", f"material {material.name_zh!r} is listed twice", f"材料“{material.name_zh}”重复")
+        seen.add(material.name_zh)
+
+
+def _check_bundle(bundle: Bundle, where: str, items: Mapping[str, ServiceItem]) -> None:
+    if not bundle.members:
+        raise _fail(f"{where}.members", "a bundle needs member items", "一件事至少需要一个事项")
+    for code in bundle.members:
+        if code not in items:
+            raise _fail(f"{where}.members", f"member {code!r} is not an item of this catalogue", f"成员事项 {code!r} 不在目录中")
+        if bundle.code not in items[code].bundles:
+            raise _fail(
+                f"items[{code}].bundles",
+                f"item {code} is a member of bundle {bundle.code} but does not list it",
+                f"事项 {code} 属于一件事 {bundle.code}，但其 bundles 字段未列出",
+            )
+    ordered = [code for stage in bundle.ordering for code in stage]
+    if sorted(ordered) != sorted(bundle.members) or len(set(ordered)) != len(ordered):
+        raise _fail(
+            f"{where}.ordering",
+            "the stages must list every member exactly once",
+            "办理顺序必须恰好列出每个成员事项一次",
+        )
+
+
+def load_catalog(data: Mapping[str, Any], *, version: int | None = None) -> Catalog:
+    """Build and check a catalogue from its JSON form (the shape of ``catalog-sample.json``).
+
+    Args:
+        data: parsed JSON with ``items`` and optionally ``bundles`` and ``version``.
+        version: the catalogue version to use when ``data`` has none (the sample has none).
+
+    Raises:
+        CatalogError: naming the item and field at fault, e.g. ``items[3] (RS-004).materials[1].required``.
+    """
+    if not isinstance(data, Mapping):
+        raise _fail("$", "expected a JSON object", "应为 JSON 对象")
+    raw_items = data.get("items")
+    if not isinstance(raw_items, list) or not raw_items:
+        raise _fail("items", "expected a non-empty list of items", "应为非空的事项列表")
+    items: dict[str, ServiceItem] = {}
+    for index, raw in enumerate(raw_items):
+        label = raw.get("code") if isinstance(raw, Mapping) else None
+        where = f"items[{index}]" + (f" ({label})" if isinstance(label, str) else "")
+        if isinstance(raw, Mapping):
+            raw = {key: value for key, value in raw.items() if key in ServiceItem.__struct_fields__}
+        item = _convert(raw, ServiceItem, where)
+        _check_item(item, where)
+        if item.code in items:
+            raise _fail(f"{where}.code", f"item code {item.code!r} is used twice", f"事项编码 {item.code!r} 重复")
+        items[item.code] = item
+    bundles: list[Bundle] = []
+    for index, raw in enumerate(data.get("bundles") or []):
+        label = raw.get("code") if isinstance(raw, Mapping) else None
+        where = f"bundles[{index}]" + (f" ({label})" if isinstance(label, str) else "")
+        if isinstance(raw, Mapping):
+            raw = {key: value for key, value in raw.items() if key in Bundle.__struct_fields__}
+        bundle = _convert(raw, Bundle, where)
+        _check_bundle(bundle, where, items)
+        bundles.append(bundle)
+    for item in items.values():
+        for code in item.bundles:
+            if not any(b.code == code for b in bundles):
+                raise _fail(f"items[{item.code}].bundles", f"unknown bundle {code!r}", f"未知的一件事 {code!r}")
+    raw_version = data.get("version", version if version is not None else 1)
+    if not isinstance(raw_version, int) or isinstance(raw_version, bool) or raw_version < 1:
+        raise _fail("version", f"expected a positive integer, got {raw_version!r}", "版本号应为正整数")
+    return Catalog(version=raw_version, items=tuple(items.values()), bundles=tuple(bundles))
+
+
+def sample_catalog() -> Catalog:
+    """The shipped sample catalogue (31 items, 3 bundles), as version 1."""
+    from sync.samples import sample_catalog_json
+
+    return load_catalog(sample_catalog_json(), version=1)

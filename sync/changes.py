@@ -1,0 +1,68 @@
+"""The change records a station's outbox holds and a change set will carry (msgpack, tagged)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+__all__ = (
+    "Change",
+    "RowChange",
+    "StatusChange",
+    "decode_change",
+    "encode_change",
+)
+
+
+class RowChange(msgspec.Struct, tag="row", kw_only=True, frozen=True):
+    """New values for some fields of one row of a replicated table.
+
+    Merge rule (both replicas): each field is last-writer-wins by ``hlc``, ties broken by the
+    origin id of the change set carrying it. An insert is a RowChange with every field.
+    """
+
+    table: str
+    pk: str
+    hlc: int
+    fields: dict[str, Any]
+    insert: bool = False
+    """True when the row is created by this change (the receiver may check it is new)."""
+
+
+class StatusChange(msgspec.Struct, tag="status", kw_only=True, frozen=True):
+    """One move of a case through the lifecycle; also the case's history entry.
+
+    Status never merges by clock: a replica applies the move only if the lifecycle allows it
+    from the case's current state for ``actor`` (architecture invariant 7).
+    """
+
+    event_id: str
+    case_no: str
+    from_status: str
+    to_status: str
+    actor: str
+    hlc: int
+    at: str
+    """UTC time of the move as the device saw it, ISO 8601 with ``Z``."""
+    reason: str | None = None
+    outcome: str | None = None
+    """For COMPLETED: "approved" or "denied"."""
+    by: str | None = None
+    """The person who made the move (agent or reviewer account name)."""
+
+
+Change = RowChange | StatusChange
+
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODER = msgspec.msgpack.Decoder(Change)
+
+
+def encode_change(change: Change) -> bytes:
+    """The msgpack bytes of a change, as stored in the outbox and sealed into a set."""
+    return _ENCODER.encode(change)
+
+
+def decode_change(data: bytes) -> Change:
+    """Decode the bytes :func:`encode_change` produced."""
+    return _DECODER.decode(data)
