@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,10 +23,13 @@ __all__ = (
     "IntakeResult",
     "NewIntake",
     "add_note",
+    "case_row",
+    "compute_due",
     "correct_intake",
     "deliver",
     "new_intake",
     "recompute_provisional",
+    "refresh_due",
     "supply_material",
     "withdraw",
 )
@@ -198,7 +200,8 @@ def new_intake(station: Station, request: NewIntake) -> IntakeResult:
 # -- the station's moves on an existing case ------------------------------------------------------
 
 
-def _case_row(station: Station, case_no: str) -> dict[str, Any]:
+def case_row(station: Station, case_no: str) -> dict[str, Any]:
+    """The case's row as a dict; NotFoundError (exit 2 at the CLI) when there is none."""
     cursor = station.db.execute("SELECT * FROM cases WHERE case_no = ?", [case_no.strip()])
     row = cursor.fetchone()
     if row is None:
@@ -225,7 +228,7 @@ def _move(station: Station, rec: ChangeRecorder, case: dict[str, Any], target: S
         case_no=case["case_no"], from_status=case["status"], to_status=target.value, actor=Actor.STATION.value, **extra
     )
     case["status"] = target.value
-    _refresh_due(station, rec, case)
+    refresh_due(station, rec, case)
 
 
 def deliver(station: Station, case_no: str, *, by: str | None = None, note: str | None = None) -> str:
@@ -234,7 +237,7 @@ def deliver(station: Station, case_no: str, *, by: str | None = None, note: str 
     A result is held while the intake has open 容缺 commitments (先办后补: the certificate is
     issued only after the promised materials arrive).
     """
-    case = _case_row(station, case_no)
+    case = case_row(station, case_no)
     check_transition(case["status"], Status.DELIVERED, Actor.STATION)
     open_materials = [
         material for (material,) in station.db.execute(
@@ -266,7 +269,7 @@ def withdraw(station: Station, case_no: str, *, reason: str, by: str | None = No
             "撤回须填写申请人的撤回理由（--reason）",
             field="reason",
         )
-    case = _case_row(station, case_no)
+    case = case_row(station, case_no)
     with recording(station.db, station.now, station.station_id) as rec:
         _move(station, rec, case, Status.WITHDRAWN, by=by or station.agent_name or None, reason=reason.strip())
     return case["status"]
@@ -319,7 +322,7 @@ def supply_material(station: Station, case_no: str, materials: Sequence[str], *,
 
     Returns the materials whose commitment this closed.
     """
-    case = _case_row(station, case_no)
+    case = case_row(station, case_no)
     names = [m.strip() for m in materials if m.strip()]
     if not names:
         raise InputError("name the material(s) supplied (--material)", "请指明补交的材料（--material）", field="material")
@@ -350,7 +353,7 @@ def correct_intake(
     to RECEIVED if it was never accepted (acceptance restarts from the day the correction
     arrived), else to IN_PROGRESS (the paused clock resumes). Returns the case's new status.
     """
-    case = _case_row(station, case_no)
+    case = case_row(station, case_no)
     if case["status"] not in _CORRECTABLE:
         raise InputError(
             f"case {case['case_no']} is {case['status']}: intake can be corrected only while it is "
@@ -393,7 +396,7 @@ def correct_intake(
 
 def add_note(station: Station, case_no: str, text: str, *, by: str | None = None) -> None:
     """Add a free-text note to a case. Notes must not hold ID numbers (brief §9)."""
-    case = _case_row(station, case_no)
+    case = case_row(station, case_no)
     if not text.strip():
         raise InputError("the note is empty", "备注为空", field="note")
     with recording(station.db, station.now, station.station_id) as rec:
@@ -441,7 +444,8 @@ def compute_due(station: Station, case: dict[str, Any]) -> DueDate | None:
     return station.calendar.add_working_days(start, item.promised_days, paused=spans)
 
 
-def _refresh_due(station: Station, rec: ChangeRecorder, case: dict[str, Any]) -> None:
+def refresh_due(station: Station, rec: ChangeRecorder, case: dict[str, Any]) -> None:
+    """Store the case's recomputed due date (a local, derived column)."""
     due = compute_due(station, case)
     rec.local_update(
         "cases",
@@ -475,8 +479,3 @@ def recompute_provisional(station: Station) -> int:
         )
         count += 1
     return count
-
-
-def is_locked_error(exc: BaseException) -> bool:
-    """True for SQLite's "database is locked" (another writer held the lock past the timeout)."""
-    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)

@@ -50,6 +50,8 @@ def _days_left(summary: CaseSummary, lang: str) -> str:
         return ""
     if summary.days_left < 0:
         return pick(lang, f"超期{-summary.days_left}天", f"{-summary.days_left}d overdue")
+    if summary.days_left == 0:
+        return pick(lang, "今日到期", "due today")
     return pick(lang, f"剩{summary.days_left}天", f"{summary.days_left}d left")
 
 
