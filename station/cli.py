@@ -126,11 +126,14 @@ def info(obj: Context, as_json: bool) -> None:
             pick(obj.lang, f"代办点：{village.township_name_zh}{village.name_zh}（{st.village_code}）设备 {st.device}",
                  f"Station: {village.name_zh}, {village.township_name_zh} ({st.village_code}) device {st.device}"),
             pick(obj.lang, f"事项目录版本：{st.catalog.version}", f"Catalogue version: {st.catalog.version}"),
-            pick(obj.lang, f"节假日表年份：{min(st.calendar.years)}–{max(st.calendar.years)}",
-                 f"Holiday tables: {min(st.calendar.years)}-{max(st.calendar.years)}"),
+            pick(obj.lang, f"节假日表年份：{_years(st.calendar.years)}", f"Holiday tables: {_years(st.calendar.years)}"),
             pick(obj.lang, f"办件数：{sum(counts.values())}", f"Cases: {sum(counts.values())}"),
             pick(obj.lang, f"待上报变更：{unsent}", f"Changes not yet sent: {unsent}"),
         ])
+
+
+def _years(years: frozenset[int]) -> str:
+    return f"{min(years)}-{max(years)}" if years else "-"
 
 
 # -- catalogue -----------------------------------------------------------------------------------
