@@ -1,0 +1,54 @@
+"""The docs are tested: the CLI session in docs/cli.md runs, and docs/domain.md matches the code."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import click
+from click.testing import CliRunner
+
+from station.cli import main
+from sync.lifecycle import TRANSITIONS
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def test_cli_session_in_docs_runs(tmp_path):
+    text = (DOCS / "cli.md").read_text(encoding="utf-8")
+    commands = [line[2:] for line in text.splitlines() if line.startswith("$ station ")]
+    assert len(commands) >= 8
+    runner = CliRunner()
+    env = {"STATION_DATA_DIR": str(tmp_path / "data"), "LANG": "", "LC_ALL": ""}
+    case_no = None
+    for command in commands:
+        if "{CASE}" in command:
+            assert case_no, f"no case number yet for: {command}"
+            command = command.replace("{CASE}", case_no)
+        result = runner.invoke(main, shlex.split(command)[1:], env=env)
+        assert result.exit_code == 0, f"{command}\n{result.output}"
+        if " case new " in f" {command} ":
+            case_no = result.stdout.splitlines()[-1]
+
+
+def test_every_command_is_documented():
+    text = (DOCS / "cli.md").read_text(encoding="utf-8")
+
+    def walk(group: click.Group, prefix: str):
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                yield from walk(command, f"{prefix} {name}")
+            else:
+                yield f"{prefix} {name}"
+
+    for path in walk(main, "station"):
+        assert f"`{path}" in text, f"docs/cli.md does not document '{path}'"
+
+
+def test_lifecycle_table_in_docs_matches_code():
+    text = (DOCS / "domain.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| ([A-Z_]+) \| ([A-Z_]+) \| ([a-z, ]+) \|$", text, flags=re.MULTILINE)
+    documented = {(a, b): frozenset(x.strip() for x in actors.split(",")) for a, b, actors in rows}
+    actual = {(a.value, b.value): frozenset(x.value for x in actors) for (a, b), actors in TRANSITIONS.items()}
+    assert documented == actual
