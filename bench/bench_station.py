@@ -45,7 +45,7 @@ RAW_COLUMNS = (
 )
 
 Stats = dict[str, float]
-Timed = Callable[[int], object]
+Timed = Callable[[int], Any]
 
 
 class FakeClock:
@@ -95,7 +95,6 @@ def stats(samples_ms: list[float]) -> Stats:
 
     def rank(q: float) -> float:
         return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
     return {"n": len(ordered), "p50": rank(0.50), "p95": rank(0.95), "p99": rank(0.99), "max": ordered[-1],
             "mean": sum(ordered) / len(ordered)}
 
@@ -157,7 +156,6 @@ def bench_intake(station: Station, clock: FakeClock, applicants: Applicants, sam
     def one(i: int) -> None:
         new_intake(station, requests[i])
         clock.advance(step)
-
     return time_calls(one, samples, warm_up=False)
 
 
@@ -193,10 +191,9 @@ def bench_raw_insert(path: Path, station: Station, rows: int, samples: int) -> l
         conn.execute("BEGIN IMMEDIATE")
         insert(rows + i)
         conn.execute("COMMIT")
-    try:
-        return time_calls(one, samples, warm_up=False)
-    finally:
-        conn.close()
+    durations = time_calls(one, samples, warm_up=False)
+    conn.close()
+    return durations
 
 
 def query_probes(station: Station, probe_ids: list[str]) -> dict[str, tuple[Timed, Timed | None]]:
@@ -214,7 +211,6 @@ def query_probes(station: Station, probe_ids: list[str]) -> dict[str, tuple[Time
 
     def raw(sql: str, param: str) -> Timed:
         return lambda i: db.execute(sql, [param]).fetchall()
-
     return {
         "(a) default list, newest 50": (listing(), None),
         "(b) status RECEIVED (~98% of cases)": (listing(statuses=["RECEIVED"]), None),
@@ -267,7 +263,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
             log(f"timing {operation} x{args.reps} ...")
             rows.append({"operation": operation, "stats": stats(time_calls(call, args.reps)),
                          "baseline": stats(time_calls(baseline, args.reps)) if baseline else None,
-                         "aim_ms": SEARCH_AIM_MS, "rows_returned": len(call(0))})  # type: ignore[arg-type]
+                         "aim_ms": SEARCH_AIM_MS, "rows_returned": len(call(0))})
     finally:
         station.close()
     return {"machine": machine(), "cases": args.cases, "seed": args.seed, "seeding": seeding, "results": rows}
@@ -284,8 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if min(args.cases, args.samples, args.reps) < 1:
         parser.error("--cases, --samples and --reps must be at least 1")
+    if args.keep and args.keep.exists():
+        parser.error(f"--keep {args.keep} already exists; give a new folder")
     if args.keep:
-        args.keep.mkdir(parents=True, exist_ok=False)
+        args.keep.mkdir(parents=True)
         figures = run(args, args.keep)
     else:
         with tempfile.TemporaryDirectory(prefix="bench-station-") as tmp:

@@ -182,7 +182,7 @@ def _check_item(item: ServiceItem, where: str) -> None:
         seen.add(material.name_zh)
 
 
-def _check_bundle(bundle: Bundle, where: str, items: Mapping[str, ServiceItem]) -> None:
+def _check_bundle(bundle: Bundle, where: str, items: Mapping[str, ServiceItem], labels: Mapping[str, str]) -> None:
     if not bundle.members:
         raise _fail(f"{where}.members", "a bundle needs member items", "一件事至少需要一个事项")
     for code in bundle.members:
@@ -190,7 +190,7 @@ def _check_bundle(bundle: Bundle, where: str, items: Mapping[str, ServiceItem]) 
             raise _fail(f"{where}.members", f"member {code!r} is not an item of this catalogue", f"成员事项 {code!r} 不在目录中")
         if bundle.code not in items[code].bundles:
             raise _fail(
-                f"items[{code}].bundles",
+                f"{labels[code]}.bundles",
                 f"item {code} is a member of bundle {bundle.code} but does not list it",
                 f"事项 {code} 属于一件事 {bundle.code}，但其 bundles 字段未列出",
             )
@@ -219,6 +219,7 @@ def load_catalog(data: Mapping[str, Any], *, version: int | None = None) -> Cata
     if not isinstance(raw_items, list) or not raw_items:
         raise _fail("items", "expected a non-empty list of items", "应为非空的事项列表")
     items: dict[str, ServiceItem] = {}
+    labels: dict[str, str] = {}
     for index, raw in enumerate(raw_items):
         label = raw.get("code") if isinstance(raw, Mapping) else None
         where = f"items[{index}]" + (f" ({label})" if isinstance(label, str) else "")
@@ -229,6 +230,7 @@ def load_catalog(data: Mapping[str, Any], *, version: int | None = None) -> Cata
         if item.code in items:
             raise _fail(f"{where}.code", f"item code {item.code!r} is used twice", f"事项编码 {item.code!r} 重复")
         items[item.code] = item
+        labels[item.code] = f"items[{index}] ({item.code})"
     bundles: list[Bundle] = []
     for index, raw in enumerate(data.get("bundles") or []):
         label = raw.get("code") if isinstance(raw, Mapping) else None
@@ -236,12 +238,19 @@ def load_catalog(data: Mapping[str, Any], *, version: int | None = None) -> Cata
         if isinstance(raw, Mapping):
             raw = {key: value for key, value in raw.items() if key in Bundle.__struct_fields__}
         bundle = _convert(raw, Bundle, where)
-        _check_bundle(bundle, where, items)
+        _check_bundle(bundle, where, items, labels)
         bundles.append(bundle)
+    by_code = {bundle.code: bundle for bundle in bundles}
     for item in items.values():
         for code in item.bundles:
-            if not any(b.code == code for b in bundles):
-                raise _fail(f"items[{item.code}].bundles", f"unknown bundle {code!r}", f"未知的一件事 {code!r}")
+            if code not in by_code:
+                raise _fail(f"{labels[item.code]}.bundles", f"unknown bundle {code!r}", f"未知的一件事 {code!r}")
+            if item.code not in by_code[code].members:
+                raise _fail(
+                    f"{labels[item.code]}.bundles",
+                    f"item {item.code} lists bundle {code} but is not one of its members",
+                    f"事项 {item.code} 的 bundles 列出了一件事 {code}，但不是其成员",
+                )
     raw_version = data.get("version", version if version is not None else 1)
     if not isinstance(raw_version, int) or isinstance(raw_version, bool) or raw_version < 1:
         raise _fail("version", f"expected a positive integer, got {raw_version!r}", "版本号应为正整数")

@@ -352,11 +352,6 @@ def test_item_listing_an_unknown_bundle_names_the_code() -> None:
         assert "BND-NOPE" in exc.message(lang)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: unknown-bundle errors use the path items[RS-004].bundles, without the item's index, "
-    "unlike every other item error (items[3] (RS-004)....) and load_catalog's docstring",
-)
 def test_item_listing_an_unknown_bundle_names_index_and_code() -> None:
     def mutate(data: dict[str, Any]) -> None:
         data["items"][3]["bundles"].append("BND-NOPE")
@@ -376,11 +371,6 @@ def test_member_not_listing_its_bundle_names_the_code() -> None:
         assert "BND-NEWBORN" in exc.message(lang)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a member item that does not list its bundle is reported at items[WJ-001].bundles, "
-    "without the item's index (items[23] (WJ-001).bundles)",
-)
 def test_member_not_listing_its_bundle_names_index_and_code() -> None:
     def mutate(data: dict[str, Any]) -> None:
         data["items"][23]["bundles"] = []
@@ -389,11 +379,6 @@ def test_member_not_listing_its_bundle_names_index_and_code() -> None:
     _assert_names(exc, "items[23] (WJ-001).bundles", "BND-NEWBORN")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the item→bundle link is not checked: RS-006 may list BND-NEWBORN while the bundle "
-    "does not count it as a member (only the bundle→item direction is validated)",
-)
 def test_item_listing_a_bundle_that_does_not_include_it() -> None:
     def mutate(data: dict[str, Any]) -> None:
         bundle = data["bundles"][0]
