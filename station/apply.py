@@ -61,10 +61,10 @@ def apply_status_change(station: Station, change: StatusChange) -> bool:
         clock = HybridClock(int(row[0]) if row else 0)
         clock.observe(change.hlc, int(station.now().timestamp() * 1000))
         station.db.execute(
-            "INSERT INTO case_events (event_id, case_no, from_status, to_status, actor, by, at, hlc, reason, outcome)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO case_events (event_id, case_no, from_status, to_status, actor, by, at, hlc, reason, outcome,"
+            " origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [change.event_id, change.case_no, case["status"], change.to_status, change.actor, change.by,
-             change.at, change.hlc, change.reason, change.outcome],
+             change.at, change.hlc, change.reason, change.outcome, change.origin or change.event_id.split(":")[0]],
         )
         fields = {"status": change.to_status, "updated_at": iso_utc(station.now())}
         if change.outcome is not None:

@@ -12,6 +12,7 @@ from sqlite_utils import Database
 from station.db import write_txn
 from sync.changes import RowChange, StatusChange, encode_change
 from sync.hlc import HybridClock
+from sync.merge import encode_versions
 from sync.timeutil import iso_utc
 
 __all__ = ("LOCAL_COLUMNS", "ChangeRecorder", "recording")
@@ -27,9 +28,13 @@ PK_COLUMNS = {
 
 LOCAL_COLUMNS: dict[str, frozenset[str]] = {
     # Derived at each replica, never sent: the lookup hash depends on the key in force, due
-    # dates on the calendar each side holds (the hub computes the binding one, invariant 8).
-    "cases": frozenset({"id_hash", "due_date", "due_provisional", "updated_at"}),
-    "commitments": frozenset({"due_date", "due_provisional"}),
+    # dates on the calendar each side holds (the hub computes the binding one, invariant 8),
+    # field versions are the merge's bookkeeping.
+    "cases": frozenset({"id_hash", "due_date", "due_provisional", "updated_at", "versions"}),
+    "commitments": frozenset({"due_date", "due_provisional", "versions"}),
+    "intakes": frozenset({"versions"}),
+    "intake_materials": frozenset({"versions"}),
+    "case_notes": frozenset({"versions"}),
 }
 
 
@@ -61,23 +66,26 @@ class ChangeRecorder:
     def insert(self, table: str, row: dict[str, Any]) -> None:
         """Insert a new row of a replicated table and record it."""
         pk = str(row[PK_COLUMNS[table]])
-        columns = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
-        self.db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values()))
         hlc = self.clock.tick(self._wall_ms)
+        stored = {**row, "versions": encode_versions({"*": (hlc, self.origin)})}
+        columns = ", ".join(stored)
+        marks = ", ".join("?" for _ in stored)
+        self.db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(stored.values()))
         self._append(RowChange(table=table, pk=pk, hlc=hlc, fields=self._replicated(table, row), insert=True), "row", table, pk)
 
     def update(self, table: str, pk: str, fields: dict[str, Any]) -> None:
-        """Change some fields of one row and record the new values."""
+        """Change some fields of one row and record the new values (and their versions)."""
+        replicated = self._replicated(table, fields)
+        hlc = self.clock.tick(self._wall_ms) if replicated else 0
         assignments = ", ".join(f"{column} = ?" for column in fields)
-        cursor = self.db.execute(
-            f"UPDATE {table} SET {assignments} WHERE {PK_COLUMNS[table]} = ?", [*fields.values(), pk]
-        )
+        params = list(fields.values())
+        if replicated:
+            assignments += ", versions = json_patch(coalesce(versions, '{}'), ?)"
+            params.append(encode_versions({field: (hlc, self.origin) for field in replicated}))
+        cursor = self.db.execute(f"UPDATE {table} SET {assignments} WHERE {PK_COLUMNS[table]} = ?", [*params, pk])
         if cursor.rowcount != 1:
             raise LookupError(f"{table} has no row {pk!r}")
-        replicated = self._replicated(table, fields)
         if replicated:
-            hlc = self.clock.tick(self._wall_ms)
             self._append(RowChange(table=table, pk=pk, hlc=hlc, fields=replicated), "row", table, pk)
 
     def local_update(self, table: str, pk: str, fields: dict[str, Any]) -> None:
@@ -109,9 +117,9 @@ class ChangeRecorder:
             actor=actor, hlc=hlc, at=self.now_iso, reason=reason, outcome=outcome, by=by,
         )
         self.db.execute(
-            "INSERT INTO case_events (event_id, case_no, from_status, to_status, actor, by, at, hlc, reason, outcome)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [event_id, case_no, from_status, to_status, actor, by, self.now_iso, hlc, reason, outcome],
+            "INSERT INTO case_events (event_id, case_no, from_status, to_status, actor, by, at, hlc, reason, outcome,"
+            " origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [event_id, case_no, from_status, to_status, actor, by, self.now_iso, hlc, reason, outcome, self.origin],
         )
         fields: dict[str, Any] = {"status": to_status, "updated_at": self.now_iso}
         if outcome is not None:

@@ -188,10 +188,19 @@ def list_cases(station: Station, flt: CaseFilter | None = None) -> list[CaseSumm
         if id_number:
             where.append("id_hash = ?")
             params.append(station.id_hash(id_number))
+        elif text.isascii():
+            # Case numbers are ASCII: a number's head is a range on the primary key; any other
+            # fragment scans the numbers only, never the names.
+            village = station.village_code
+            if village.startswith(text) or text.startswith(village):
+                where.append("((case_no >= ? AND case_no < ?) OR (intake_id >= ? AND intake_id < ?))")
+                params += [text, text + "\uffff", text, text + "\uffff"]
+            else:
+                where.append("(case_no LIKE ? OR intake_id LIKE ?)")
+                params += [f"%{text}%", f"%{text}%"]
         else:
-            like = f"%{text}%"
-            where.append("(applicant_name LIKE ? OR case_no LIKE ? OR intake_id LIKE ?)")
-            params += [like, like, like]
+            where.append("applicant_name LIKE ?")
+            params.append(f"%{text}%")
     if flt.overdue or flt.due_within is not None:
         running = [s.value for s in ACTIVE_STATUSES if s not in CLOCK_PAUSED]
         where.append(f"status IN ({', '.join('?' for _ in running)}) AND due_date IS NOT NULL")

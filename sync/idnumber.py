@@ -141,6 +141,13 @@ def _date_possible(prefix: str, today: datetime.date) -> bool:
     year = int(prefix[:4])
     if not _EARLIEST_BIRTH.year <= year <= today.year:
         return False
+    if len(prefix) == 8:
+        # A complete date: parse it (the walk below costs ~0.6 ms for a December birthday,
+        # a third of an intake's time).
+        try:
+            return _EARLIEST_BIRTH <= datetime.date(year, int(prefix[4:6]), int(prefix[6:8])) <= today
+        except ValueError:
+            return False
     # At most 366 days to look at: cheap enough for every keystroke, and exact
     # (leap days, month lengths, the current month) without special cases.
     day = datetime.date(year, 1, 1)

@@ -1,0 +1,176 @@
+"""Keys and the cryptography of the protocol: Ed25519 signatures, sealed boxes, wrapped private keys."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+import msgspec
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from sync.errors import ProxyAppError
+
+__all__ = (
+    "CryptoError",
+    "KeyPair",
+    "fingerprint",
+    "key_id_of",
+    "mac",
+    "open_box",
+    "seal_box",
+    "sha256",
+    "sign",
+    "unwrap_private",
+    "verify",
+    "wrap_private",
+)
+
+
+class CryptoError(ProxyAppError):
+    """A signature, a sealed box or a wrapped key did not check out."""
+
+    code = "crypto"
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def mac(secret: bytes, *parts: bytes) -> bytes:
+    """HMAC-SHA256 over length-prefixed parts (so ("ab","c") and ("a","bc") differ)."""
+    h = hmac.new(secret, digestmod=hashlib.sha256)
+    for part in parts:
+        h.update(len(part).to_bytes(4, "big"))
+        h.update(part)
+    return h.digest()
+
+
+def key_id_of(public_key: bytes) -> str:
+    """A short, stable name for a public key: 16 hex characters of its SHA-256."""
+    return hashlib.sha256(public_key).hexdigest()[:16]
+
+
+def fingerprint(public_key: bytes) -> str:
+    """What a person compares when pinning a key: SHA-256, grouped ``AB12 CD34 …`` (first 80 bits)."""
+    digest = hashlib.sha256(public_key).hexdigest()[:20].upper()
+    return " ".join(digest[i : i + 4] for i in range(0, 20, 4))
+
+
+class KeyPair(msgspec.Struct, frozen=True):
+    """An identity: an Ed25519 signing key and an X25519 key for boxes sealed to it (raw 32-byte halves)."""
+
+    sign_private: bytes
+    sign_public: bytes
+    box_private: bytes
+    box_public: bytes
+
+    @classmethod
+    def generate(cls) -> KeyPair:
+        signing = Ed25519PrivateKey.generate()
+        boxing = X25519PrivateKey.generate()
+        return cls(
+            sign_private=signing.private_bytes_raw(),
+            sign_public=signing.public_key().public_bytes_raw(),
+            box_private=boxing.private_bytes_raw(),
+            box_public=boxing.public_key().public_bytes_raw(),
+        )
+
+    @property
+    def key_id(self) -> str:
+        return key_id_of(self.sign_public)
+
+
+def sign(private: bytes, context: bytes, data: bytes) -> bytes:
+    """Ed25519 signature over ``context + data``; the context separates the protocol's uses of one key."""
+    return Ed25519PrivateKey.from_private_bytes(private).sign(context + data)
+
+
+def verify(public: bytes, context: bytes, data: bytes, signature: bytes) -> bool:
+    """True when ``signature`` is ``public``'s signature over ``context + data``."""
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, context + data)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+_BOX_VERSION = b"\x01"
+
+
+def _box_key(shared: bytes, ephemeral_public: bytes, recipient_public: bytes) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=ephemeral_public + recipient_public, info=b"proxyapp/box/v1"
+    ).derive(shared)
+
+
+def seal_box(recipient_public: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """Encrypt so only the holder of the recipient's X25519 private key can read (ephemeral ECDH + AES-GCM).
+
+    ``aad`` binds the box to its place (origin and seq), so a box cannot be moved to another set.
+    """
+    ephemeral = X25519PrivateKey.generate()
+    ephemeral_public = ephemeral.public_key().public_bytes_raw()
+    shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(recipient_public))
+    nonce = os.urandom(12)
+    key = _box_key(shared, ephemeral_public, recipient_public)
+    return _BOX_VERSION + ephemeral_public + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+
+
+def open_box(recipient_private: bytes, box: bytes, aad: bytes) -> bytes:
+    """Decrypt a :func:`seal_box` box; CryptoError when it was altered, misplaced or not for us."""
+    if len(box) < 1 + 32 + 12 + 16 or box[:1] != _BOX_VERSION:
+        raise CryptoError("sealed box is truncated or of an unknown version", "密文不完整或版本未知")
+    ephemeral_public, nonce, ciphertext = box[1:33], box[33:45], box[45:]
+    private = X25519PrivateKey.from_private_bytes(recipient_private)
+    shared = private.exchange(X25519PublicKey.from_public_bytes(ephemeral_public))
+    key = _box_key(shared, ephemeral_public, private.public_key().public_bytes_raw())
+    try:
+        return AESGCM(key).decrypt(nonce, ciphertext, aad)
+    except InvalidTag:
+        raise CryptoError(
+            "sealed box does not open: altered, or not addressed to this key", "密文无法解开：已被篡改或不是发给本机的"
+        ) from None
+
+
+class _Wrapped(msgspec.Struct, frozen=True):
+    v: int
+    salt: bytes
+    n: int
+    nonce: bytes
+    ct: bytes
+
+
+_WRAP_AAD = b"proxyapp/station-private-keys/v1"
+
+
+def wrap_private(secret: bytes, passphrase: str, *, n: int = 2**15) -> bytes:
+    """Encrypt private key material under a passphrase: scrypt (n=2^15, ~0.1 s) then AES-GCM.
+
+    PEM's built-in encryption uses PBKDF2 with 2,048 iterations, too weak for a human passphrase.
+    """
+    salt, nonce = os.urandom(16), os.urandom(12)
+    kek = Scrypt(salt=salt, length=32, n=n, r=8, p=1).derive(passphrase.encode())
+    ct = AESGCM(kek).encrypt(nonce, secret, _WRAP_AAD)
+    return msgspec.msgpack.encode(_Wrapped(1, salt, n, nonce, ct))
+
+
+def unwrap_private(blob: bytes, passphrase: str) -> bytes:
+    """The secret :func:`wrap_private` wrapped; CryptoError for a wrong passphrase."""
+    try:
+        wrapped = msgspec.msgpack.decode(blob, type=_Wrapped)
+    except msgspec.DecodeError:
+        raise CryptoError("the key file is damaged", "密钥文件已损坏") from None
+    kek = Scrypt(salt=wrapped.salt, length=32, n=wrapped.n, r=8, p=1).derive(passphrase.encode())
+    try:
+        return AESGCM(kek).decrypt(wrapped.nonce, wrapped.ct, _WRAP_AAD)
+    except InvalidTag:
+        raise CryptoError(
+            "wrong passphrase for the station key", "本站密钥口令错误", code="crypto.passphrase", field="passphrase"
+        ) from None

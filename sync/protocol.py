@@ -1,0 +1,406 @@
+"""The sync protocol's messages: signed change sets, receipts, feed items, requests and transfer files.
+
+Wire rules (docs/protocol.md): msgpack via msgspec; every signed thing is an :class:`Envelope`
+whose ``payload`` holds the exact bytes that were signed, and is verified before the payload is
+decoded; structs here only ever gain fields at the end, with defaults.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Literal
+
+import msgspec
+
+from sync.changes import RowChange, StatusChange
+from sync.crypto import CryptoError, key_id_of, open_box, seal_box, sha256, sign, verify
+from sync.errors import ProxyAppError
+from sync.workdays import YearTable
+
+__all__ = (
+    "CTX_DOWN",
+    "CTX_RECEIPT",
+    "CTX_REQUEST",
+    "CTX_UP",
+    "GENESIS",
+    "MEDIA_TYPE",
+    "PROTOCOL_VERSION",
+    "CalendarItem",
+    "CaseState",
+    "CatalogItem",
+    "DivisionsItem",
+    "DownItem",
+    "EnrollRequest",
+    "EnrollResponse",
+    "Envelope",
+    "FeedResponse",
+    "KeyRevokedItem",
+    "ProtocolError",
+    "PushRequest",
+    "PushResponse",
+    "ReceiptBody",
+    "ReceiptItem",
+    "RejectedItem",
+    "SetResult",
+    "SignedSet",
+    "TransferFile",
+    "UpChange",
+    "decode_envelope",
+    "canonical_request",
+    "make_receipt",
+    "open_set",
+    "seal_set",
+    "sign_request",
+    "verify_receipt",
+)
+
+PROTOCOL_VERSION = 1
+"""The version this code speaks. A peer sending another one gets error ``protocol_version``."""
+
+MEDIA_TYPE = "application/vnd.msgpack"
+
+# Signing contexts: one key never signs the same bytes for two purposes.
+CTX_UP = b"proxyapp/up-set/v1\x00"
+CTX_DOWN = b"proxyapp/down-set/v1\x00"
+CTX_RECEIPT = b"proxyapp/receipt/v1\x00"
+CTX_REQUEST = b"proxyapp/request/v1\x00"
+
+GENESIS = bytes(32)
+"""The ``prev`` hash of seq 1."""
+
+
+class ProtocolError(ProxyAppError):
+    """A message broke the protocol; ``code`` is one of the codes in docs/protocol.md."""
+
+    code = "protocol"
+
+
+class Envelope(msgspec.Struct, frozen=True, array_like=True):
+    """A signed message: the signer's key id, the exact signed bytes, the signature."""
+
+    protocol: int
+    key_id: str
+    payload: msgspec.Raw
+    signature: bytes
+
+
+class SignedSet(msgspec.Struct, frozen=True, array_like=True):
+    """A change set as signed: one link of an origin's hash chain.
+
+    ``origin`` is a station id for sets going up, ``hub>STATION_ID`` for a station's feed.
+    ``body`` is the msgpack list of records, sealed to the receiver's box key (``sealed``)
+    so that whoever carries the set (a USB stick, a relay) cannot read it.
+    """
+
+    origin: str
+    seq: int
+    prev: bytes
+    created_ms: int
+    hlc: int
+    count: int
+    body: bytes
+    sealed: bool = True
+
+
+# -- records carried up (station → hub) ----------------------------------------------------------
+
+UpChange = RowChange | StatusChange
+
+
+# -- records carried down (hub → station) --------------------------------------------------------
+
+
+class CaseState(msgspec.Struct, tag="case_state", frozen=True, kw_only=True):
+    """The hub's view of a case's status after a move; ``through_seq`` = the receiving
+    station's last set the hub had applied, so the station re-applies its later moves on top."""
+
+    case_no: str
+    status: str
+    outcome: str | None = None
+    accepted_date: str | None = None
+    due_date: str | None = None
+    through_seq: int = 0
+
+
+class RejectedItem(msgspec.Struct, tag="rejected", frozen=True, kw_only=True):
+    """A change the hub kept but did not apply (architecture invariant 4), with the reason."""
+
+    seq: int
+    index: int
+    entity: str
+    entity_id: str
+    code: str
+    reason_en: str
+    reason_zh: str
+    current: dict[str, Any] | None = None
+    """The hub's values of the fields the change tried to write, so the station can converge."""
+
+
+class ReceiptItem(msgspec.Struct, tag="receipt", frozen=True):
+    """A receipt repeated in the feed, so it also reaches a station that only carries files."""
+
+    receipt: bytes
+
+
+class CatalogItem(msgspec.Struct, tag="catalog", frozen=True):
+    version: int
+    body: bytes
+    """The catalogue in its JSON form (UTF-8)."""
+
+
+class CalendarItem(msgspec.Struct, tag="calendar", frozen=True):
+    table: YearTable
+
+
+class DivisionsItem(msgspec.Struct, tag="divisions", frozen=True):
+    version: int
+    body: bytes
+
+
+class KeyRevokedItem(msgspec.Struct, tag="revoked", frozen=True, kw_only=True):
+    station_id: str
+    key_id: str
+    after_seq: int
+
+
+DownItem = RowChange | StatusChange | CaseState | RejectedItem | ReceiptItem | CatalogItem | CalendarItem | DivisionsItem | KeyRevokedItem
+
+
+class ReceiptBody(msgspec.Struct, frozen=True, array_like=True):
+    """What the hub signs when it accepts a set: proof of filing that survives any transport."""
+
+    origin: str
+    seq: int
+    hash: bytes
+    hub_ms: int
+
+
+# -- requests and responses ----------------------------------------------------------------------
+
+
+class PushRequest(msgspec.Struct, frozen=True, kw_only=True):
+    protocol: int
+    station_id: str
+    sets: list[msgspec.Raw]
+
+
+SetStatus = Literal["accepted", "duplicate", "gap", "fork", "refused"]
+
+
+class SetResult(msgspec.Struct, frozen=True, kw_only=True):
+    seq: int
+    status: SetStatus
+    receipt: bytes | None = None
+    code: str | None = None
+    detail: str | None = None
+
+
+class PushResponse(msgspec.Struct, frozen=True, kw_only=True):
+    results: list[SetResult]
+    next_seq: int
+    """The seq the hub needs next from this station."""
+    hub_ms: int
+
+
+class FeedResponse(msgspec.Struct, frozen=True, kw_only=True):
+    sets: list[msgspec.Raw]
+    last_seq: int
+    """The newest feed seq the hub holds for this station."""
+    hub_ms: int
+
+
+class EnrollRequest(msgspec.Struct, frozen=True, kw_only=True):
+    protocol: int
+    code_id: str
+    sign_public: bytes
+    box_public: bytes
+    software: str = ""
+    mac: bytes
+    """HMAC under the enrolment code's secret half, which never travels: proves the code."""
+
+
+class EnrollResponse(msgspec.Struct, frozen=True, kw_only=True):
+    station_id: str
+    village_code: str
+    device: str
+    hub_id: str
+    hub_sign_public: bytes
+    hub_box_public: bytes
+    lookup_key_box: bytes
+    """The county-wide ID-lookup key, sealed to the station's box key."""
+    mac: bytes
+    """HMAC under the code's secret: proves the answer comes from the hub that issued the code."""
+
+
+class TransferFile(msgspec.Struct, frozen=True, kw_only=True):
+    """Sets carried on a USB stick; ingested by the same code as over HTTP."""
+
+    magic: str = "proxyapp-transfer"
+    protocol: int = PROTOCOL_VERSION
+    direction: Literal["up", "down"]
+    station_id: str
+    created_ms: int
+    sets: list[msgspec.Raw] = []
+    feed_after: int = 0
+    """Up: the last feed seq the station applied, so the hub knows what to send back."""
+    outbox_length: int = 0
+
+
+_ENVELOPE = msgspec.msgpack.Decoder(Envelope)
+_SET = msgspec.msgpack.Decoder(SignedSet)
+_ENCODER = msgspec.msgpack.Encoder()
+
+
+def decode_envelope(data: bytes) -> Envelope:
+    """Parse the outer envelope only (the payload stays raw bytes until verified)."""
+    try:
+        envelope = _ENVELOPE.decode(data)
+    except msgspec.DecodeError as exc:
+        raise ProtocolError(
+            f"not a signed message ({exc})", f"不是有效的签名消息（{exc}）", code="malformed"
+        ) from None
+    if envelope.protocol != PROTOCOL_VERSION:
+        raise ProtocolError(
+            f"protocol version {envelope.protocol} is not spoken here (this side speaks {PROTOCOL_VERSION}); "
+            "update the software",
+            f"协议版本 {envelope.protocol} 不受支持（本端为 {PROTOCOL_VERSION}）；请升级软件",
+            code="protocol_version",
+        )
+    return envelope
+
+
+def seal_set(
+    *,
+    origin: str,
+    seq: int,
+    prev: bytes,
+    created_ms: int,
+    hlc: int,
+    records: list[bytes],
+    sign_private: bytes,
+    sign_public: bytes,
+    recipient_box_public: bytes | None,
+    context: bytes,
+) -> tuple[bytes, bytes]:
+    """Seal encoded records into a signed set. Returns (envelope bytes, set hash).
+
+    The records are already-encoded msgpack (the outbox stores them so), joined into one msgpack
+    array without decoding: nothing is ever re-encoded between writing and signing.
+    """
+    body = _msgpack_array(records)
+    aad = origin.encode() + b"/" + str(seq).encode()
+    if recipient_box_public is not None:
+        body = seal_box(recipient_box_public, body, aad)
+    payload = _ENCODER.encode(
+        SignedSet(origin=origin, seq=seq, prev=prev, created_ms=created_ms, hlc=hlc, count=len(records),
+                  body=body, sealed=recipient_box_public is not None)
+    )
+    envelope = Envelope(PROTOCOL_VERSION, key_id_of(sign_public), msgspec.Raw(payload), sign(sign_private, context, payload))
+    return _ENCODER.encode(envelope), sha256(payload)
+
+
+def open_set(
+    data: bytes, *, public_key_for: Any, context: bytes, box_private: bytes | None
+) -> tuple[SignedSet, bytes, bytes]:
+    """Verify a set on the exact bytes received, then decode it. Returns (set, hash, plain body).
+
+    Args:
+        public_key_for: ``key_id -> public key bytes`` (raise ProtocolError for unknown keys).
+        box_private: the receiver's X25519 key, to open a sealed body.
+
+    Raises:
+        ProtocolError: malformed, unknown key, bad signature (``bad_signature``), body that does not open.
+    """
+    envelope = decode_envelope(data)
+    public = public_key_for(envelope.key_id)
+    payload = bytes(envelope.payload)
+    if not verify(public, context, payload, envelope.signature):
+        raise ProtocolError(
+            "signature check failed: the set was altered or not signed by its key",
+            "签名校验失败：数据已被篡改或并非由该密钥签署",
+            code="bad_signature",
+        )
+    try:
+        signed = _SET.decode(payload)
+    except msgspec.DecodeError as exc:
+        raise ProtocolError(f"signed set is malformed ({exc})", f"数据集格式错误（{exc}）", code="malformed") from None
+    body = signed.body
+    if signed.sealed:
+        if box_private is None:
+            raise ProtocolError("sealed set but no key to open it", "数据集已加密，但缺少解密密钥", code="malformed")
+        try:
+            body = open_box(box_private, body, signed.origin.encode() + b"/" + str(signed.seq).encode())
+        except CryptoError as exc:
+            raise ProtocolError(exc.en, exc.zh, code="bad_box") from None
+    return signed, sha256(payload), body
+
+
+def make_receipt(*, origin: str, seq: int, set_hash: bytes, hub_ms: int, sign_private: bytes, sign_public: bytes) -> bytes:
+    """A receipt (an Envelope over ReceiptBody) signed by the hub key."""
+    payload = _ENCODER.encode(ReceiptBody(origin, seq, set_hash, hub_ms))
+    return _ENCODER.encode(
+        Envelope(PROTOCOL_VERSION, key_id_of(sign_public), msgspec.Raw(payload), sign(sign_private, CTX_RECEIPT, payload))
+    )
+
+
+def verify_receipt(data: bytes, hub_public: bytes) -> ReceiptBody:
+    """Check a receipt against the pinned hub key and return what it says."""
+    envelope = decode_envelope(data)
+    payload = bytes(envelope.payload)
+    if not verify(hub_public, CTX_RECEIPT, payload, envelope.signature):
+        raise ProtocolError("receipt signature check failed", "回执签名校验失败", code="bad_signature")
+    return msgspec.msgpack.decode(payload, type=ReceiptBody)
+
+
+# -- signed requests -----------------------------------------------------------------------------
+
+HEADER_STATION = "X-Station"
+HEADER_KEY = "X-Key-Id"
+HEADER_COUNTER = "X-Counter"
+HEADER_TIME = "X-Station-Time"
+HEADER_SIGNATURE = "X-Signature"
+HEADER_HEAD_SEQ = "X-Head-Seq"
+HEADER_OUTBOX = "X-Outbox-Length"
+HEADER_SOFTWARE = "X-Software"
+
+
+def canonical_request(
+    *, method: str, path_qs: str, station_id: str, key_id: str, counter: int, station_ms: int, body: bytes
+) -> bytes:
+    """The bytes a station signs for one HTTP request (docs/protocol.md, "Signed requests")."""
+    return "\n".join(
+        [method.upper(), path_qs, station_id, key_id, str(counter), str(station_ms), sha256(body).hex()]
+    ).encode()
+
+
+def sign_request(
+    *, sign_private: bytes, sign_public: bytes, method: str, path_qs: str, station_id: str, counter: int,
+    station_ms: int, body: bytes, head_seq: int = 0, outbox_length: int = 0, software: str = "",
+) -> dict[str, str]:
+    """The headers that authenticate one request of a station."""
+    key_id = key_id_of(sign_public)
+    canonical = canonical_request(
+        method=method, path_qs=path_qs, station_id=station_id, key_id=key_id, counter=counter,
+        station_ms=station_ms, body=body,
+    )
+    return {
+        HEADER_STATION: station_id,
+        HEADER_KEY: key_id,
+        HEADER_COUNTER: str(counter),
+        HEADER_TIME: str(station_ms),
+        HEADER_SIGNATURE: base64.b64encode(sign(sign_private, CTX_REQUEST, canonical)).decode(),
+        HEADER_HEAD_SEQ: str(head_seq),
+        HEADER_OUTBOX: str(outbox_length),
+        HEADER_SOFTWARE: software,
+    }
+
+
+def _msgpack_array(items: list[bytes]) -> bytes:
+    n = len(items)
+    if n < 16:
+        head = bytes([0x90 | n])
+    elif n < 2**16:
+        head = b"\xdc" + n.to_bytes(2, "big")
+    else:
+        head = b"\xdd" + n.to_bytes(4, "big")
+    return head + b"".join(items)
