@@ -1,0 +1,1 @@
+"""Network conditions of village links, simulated in user space (no kernel netem here)."""
