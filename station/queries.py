@@ -8,6 +8,7 @@ from typing import Any, Literal
 import msgspec
 
 from station.store import Station
+from station.syncstate import ConflictView, ReceiptView, RejectionView, case_sync
 from sync.errors import InputError, NotFoundError
 from sync.idnumber import normalize_id_number, validate_id_number
 from sync.lifecycle import CLOCK_PAUSED, Status, bundle_status
@@ -121,7 +122,14 @@ class CaseDetail(msgspec.Struct, frozen=True, kw_only=True):
     history: list[EventView]
     notes: list[NoteView]
     sync_state: str
-    """"saved" (only here), "sealed" (in a change set, not yet acknowledged)."""
+    """"saved" (some change only here), "sealed" (in change sets, not all acknowledged yet),
+    "acknowledged" (the hub's signed receipt holds for every set carrying the case's changes)."""
+    receipts: list[ReceiptView] = []
+    """The hub's receipts for the sets carrying the case's changes: proof of filing."""
+    rejections: list[RejectionView] = []
+    """Changes of ours the hub kept but did not apply, with its reason."""
+    conflicts: list[ConflictView] = []
+    """Values that lost a merge, with the one kept."""
 
 
 class BundleDetail(msgspec.Struct, frozen=True, kw_only=True):
@@ -285,15 +293,14 @@ def get_case(station: Station, case_no: str) -> CaseDetail:
             "SELECT at, author, text FROM case_notes WHERE case_no = ? ORDER BY at, note_id", [number]
         )
     ]
-    unsealed = station.db.execute(
-        "SELECT COUNT(*) FROM outbox WHERE entity_id = ? AND set_seq IS NULL", [number]
-    ).fetchone()[0]
+    sync = case_sync(station, number, summary.intake_id)
     return CaseDetail(
         summary=summary, applicant_name=name, id_number=id_number, phone=phone, sex=sex, birth_date=birth,
         outcome=outcome, accepted_date=accepted, catalog_version=version,
         materials=_materials(station, summary.intake_id, summary.item_code, version),
         commitments=_commitments(station, summary.intake_id, today),
-        history=history, notes=notes, sync_state="saved" if unsealed else "sealed",
+        history=history, notes=notes, sync_state=sync.state, receipts=sync.receipts,
+        rejections=sync.rejections, conflicts=sync.conflicts,
     )
 
 

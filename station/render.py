@@ -150,9 +150,32 @@ def case_text(detail: CaseDetail, lang: str) -> list[str]:
     if detail.notes:
         lines.append(pick(lang, "备注：", "Notes:"))
         lines += [f"  {format_local(n.at)} {n.author}：{n.text}" for n in detail.notes]
-    sync_state = {"saved": ("仅保存在本站，尚未上报", "saved here, not yet sent"),
-                  "sealed": ("已封装待上报", "sealed, waiting to be sent")}[detail.sync_state]
-    lines.append(pick(lang, f"同步状态：{sync_state[0]}", f"Sync: {sync_state[1]}"))
+    lines += _sync_lines(detail, lang)
+    return lines
+
+
+_SYNC_STATES = {
+    "saved": ("仅保存在本站，尚未上报", "saved here, not yet sent"),
+    "sealed": ("已封装待上报，县平台尚未确认", "sealed, waiting for the hub's receipt"),
+    "acknowledged": ("县平台已确认收到", "acknowledged by the hub"),
+}
+
+
+def _sync_lines(detail: CaseDetail, lang: str) -> list[str]:
+    zh, en = _SYNC_STATES[detail.sync_state]
+    lines = [pick(lang, f"同步状态：{zh}", f"Sync: {en}")]
+    for r in detail.receipts:
+        lines.append(pick(lang, f"  回执：数据集 {r.seq}，县平台时间 {format_local(r.hub_time, seconds=True)}，哈希 {r.hash_prefix}",
+                          f"  Receipt: set {r.seq}, hub time {format_local(r.hub_time, seconds=True)}, hash {r.hash_prefix}"))
+    if detail.rejections:
+        lines.append(pick(lang, "县平台未采纳的更改：", "Changes the hub did not apply:"))
+        for rej in detail.rejections:
+            reason = pick(lang, rej.reason_zh, rej.reason_en)
+            lines.append(pick(lang, f"  数据集 {rej.seq}（{rej.code}）：{reason}", f"  set {rej.seq} ({rej.code}): {reason}"))
+    if detail.conflicts:
+        lines.append(pick(lang, "合并冲突（保留值 / 未采用值）：", "Merge conflicts (kept / lost):"))
+        for c in detail.conflicts:
+            lines.append(f"  {c.table}.{c.field}: {c.kept} ({c.kept_origin}) / {c.lost} ({c.lost_origin})")
     return lines
 
 

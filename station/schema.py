@@ -192,6 +192,12 @@ def m002_sync(db: Database) -> None:
         db.execute(statement)
 
 
+@migrations()
+def m003_case_sync_index(db: Database) -> None:
+    """Release 0.2: a case's detail finds the outbox rows of its entities (its sync state) by index."""
+    db.execute("CREATE INDEX outbox_entity ON outbox(entity_id)")
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, under the write lock so two processes never race."""
     if not migrations.pending(db):

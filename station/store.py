@@ -17,7 +17,7 @@ import platformdirs
 from sqlite_utils import Database
 
 from station.db import open_db, write_txn
-from station.privacy import id_lookup_hash, load_or_create_lookup_key
+from station.privacy import id_lookup_hash, lookup_key_id, settle_lookup_key
 from sync.catalog import Catalog, load_catalog
 from sync.divisions import DivisionTree, load_divisions, parse_division_code
 from sync.errors import DivisionCodeError, InputError, StoreError
@@ -49,12 +49,13 @@ class Station:
         self.data_dir = data_dir
         self.db = db
         self.now = now
-        self._lookup_key = load_or_create_lookup_key(data_dir)
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         self.village_code: str = meta["village_code"]
         self.device: str = meta["device"]
         self.station_id: str = meta["station_id"]
         self.agent_name: str = meta.get("agent_name", "")
+        self._lookup_key_id: str | None = meta.get("lookup_key_id")
+        self._lookup_key = settle_lookup_key(data_dir, self._lookup_key_id)
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -78,7 +79,11 @@ class Station:
                 field="data_dir",
                 code="store.not_initialised",
             )
-        return cls(data_dir, db, now=now)
+        try:
+            return cls(data_dir, db, now=now)
+        except BaseException:
+            db.close()
+            raise
 
     @classmethod
     def init(
@@ -90,6 +95,7 @@ class Station:
         agent_name: str = "",
         catalog_data: dict[str, Any] | None = None,
         divisions_data: dict[str, Any] | None = None,
+        station_id: str | None = None,
         now: Callable[[], dt.datetime] = utc_now,
     ) -> Station:
         """Create a station data folder for one village, with a catalogue, calendar and division tree.
@@ -100,6 +106,7 @@ class Station:
                 it is part of every case number, so two PCs never issue the same number.
             catalog_data: a catalogue in its JSON form; the bundled sample when None.
             divisions_data: the division tree in its JSON form; the bundled sample when None.
+            station_id: the origin id the hub assigned at enrolment; a local one when None.
 
         Raises:
             InputError: bad village code or device letter, or the folder already holds a station.
@@ -143,9 +150,9 @@ class Station:
             meta = {
                 "village_code": code.code,
                 "device": device,
-                # The origin id of this station's change sets: random, so a restored clone
-                # re-initialised elsewhere never shares it by accident.
-                "station_id": f"{code.code}-{device}-{secrets.token_hex(4)}",
+                # The origin id of this station's change sets: the hub's at enrolment; until then
+                # random, so a restored clone re-initialised elsewhere never shares it by accident.
+                "station_id": station_id or f"{code.code}-{device}-{secrets.token_hex(4)}",
                 "agent_name": agent_name,
                 "created_at": stamp,
             }
@@ -227,8 +234,35 @@ class Station:
         return business_date(self.now())
 
     def id_hash(self, id_number: str) -> str:
-        """The keyed lookup hash of an ID number."""
+        """The keyed lookup hash of an ID number, under the key in force."""
+        # Another process (``station enroll`` beside a running TUI) may have installed the
+        # county's key since this Station was opened: the database says which key is in force.
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'lookup_key_id'").fetchone()
+        if (row[0] if row else None) != self._lookup_key_id:
+            self.reload_lookup_key()
         return id_lookup_hash(self._lookup_key, id_number)
+
+    def reload_lookup_key(self) -> None:
+        """Take up the lookup key the database was last hashed under (after a key change)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'lookup_key_id'").fetchone()
+        self._lookup_key_id = row[0] if row else None
+        self._lookup_key = settle_lookup_key(self.data_dir, self._lookup_key_id)
+
+    def rehash_ids(self, key: bytes) -> int:
+        """Re-hash every case's ID under ``key`` and record it as the key in force (inside a write
+        transaction, after :func:`station.privacy.stage_lookup_key`). Returns the cases re-hashed.
+        """
+        rows = self.db.execute("SELECT case_no, id_number FROM cases").fetchall()
+        self.db.conn.executemany(
+            "UPDATE cases SET id_hash = ? WHERE case_no = ?",
+            [(id_lookup_hash(key, id_number), case_no) for case_no, id_number in rows],
+        )
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES ('lookup_key_id', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [lookup_key_id(key)],
+        )
+        return len(rows)
 
 
 def _store_year(db: Database, table: YearTable, stamp: str) -> None:

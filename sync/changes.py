@@ -69,5 +69,13 @@ def encode_change(change: Change) -> bytes:
 
 
 def decode_change(data: bytes) -> Change:
-    """Decode the bytes :func:`encode_change` produced."""
-    return _DECODER.decode(data)
+    """Decode the bytes :func:`encode_change` produced.
+
+    Raises:
+        msgspec.DecodeError: for any malformed input (msgspec lets a bad UTF-8 string through
+            as UnicodeDecodeError; it is turned into a DecodeError here so callers catch one type).
+    """
+    try:
+        return _DECODER.decode(data)
+    except UnicodeDecodeError as exc:
+        raise msgspec.DecodeError(f"invalid UTF-8 in a string: {exc}") from None

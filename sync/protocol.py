@@ -22,9 +22,6 @@ __all__ = (
     "CTX_RECEIPT",
     "CTX_REQUEST",
     "CTX_UP",
-    "GENESIS",
-    "MEDIA_TYPE",
-    "PROTOCOL_VERSION",
     "CalendarItem",
     "CaseState",
     "CatalogItem",
@@ -34,7 +31,18 @@ __all__ = (
     "EnrollResponse",
     "Envelope",
     "FeedResponse",
+    "GENESIS",
+    "HEADER_COUNTER",
+    "HEADER_HEAD_SEQ",
+    "HEADER_KEY",
+    "HEADER_OUTBOX",
+    "HEADER_SIGNATURE",
+    "HEADER_SOFTWARE",
+    "HEADER_STATION",
+    "HEADER_TIME",
     "KeyRevokedItem",
+    "MEDIA_TYPE",
+    "PROTOCOL_VERSION",
     "ProtocolError",
     "PushRequest",
     "PushResponse",
@@ -45,8 +53,8 @@ __all__ = (
     "SignedSet",
     "TransferFile",
     "UpChange",
-    "decode_envelope",
     "canonical_request",
+    "decode_envelope",
     "make_receipt",
     "open_set",
     "seal_set",
@@ -134,6 +142,8 @@ class RejectedItem(msgspec.Struct, tag="rejected", frozen=True, kw_only=True):
     reason_zh: str
     current: dict[str, Any] | None = None
     """The hub's values of the fields the change tried to write, so the station can converge."""
+    current_versions: dict[str, tuple[int, str]] | None = None
+    """The hub's field versions for ``current`` (sync.merge.Versions), so later merges agree."""
 
 
 class ReceiptItem(msgspec.Struct, tag="receipt", frozen=True):
@@ -255,7 +265,7 @@ def decode_envelope(data: bytes) -> Envelope:
     """Parse the outer envelope only (the payload stays raw bytes until verified)."""
     try:
         envelope = _ENVELOPE.decode(data)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise ProtocolError(
             f"not a signed message ({exc})", f"不是有效的签名消息（{exc}）", code="malformed"
         ) from None
@@ -322,7 +332,7 @@ def open_set(
         )
     try:
         signed = _SET.decode(payload)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"signed set is malformed ({exc})", f"数据集格式错误（{exc}）", code="malformed") from None
     body = signed.body
     if signed.sealed:
@@ -349,7 +359,10 @@ def verify_receipt(data: bytes, hub_public: bytes) -> ReceiptBody:
     payload = bytes(envelope.payload)
     if not verify(hub_public, CTX_RECEIPT, payload, envelope.signature):
         raise ProtocolError("receipt signature check failed", "回执签名校验失败", code="bad_signature")
-    return msgspec.msgpack.decode(payload, type=ReceiptBody)
+    try:
+        return msgspec.msgpack.decode(payload, type=ReceiptBody)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"receipt is malformed ({exc})", f"回执格式错误（{exc}）", code="malformed") from None
 
 
 # -- signed requests -----------------------------------------------------------------------------

@@ -33,13 +33,16 @@ def echo_server() -> Iterator[tuple[str, int]]:
 def roundtrip(port: int, payload: bytes, timeout: float = 10) -> bytes:
     """Send payload, half-close, read everything echoed back until the proxy closes."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
-        conn.sendall(payload)
-        conn.shutdown(socket.SHUT_WR)
+        try:
+            conn.sendall(payload)
+            conn.shutdown(socket.SHUT_WR)
+        except OSError:  # the proxy refused: it closed the connection at once
+            return b""
         chunks = []
         while True:
             try:
                 data = conn.recv(65536)
-            except ConnectionResetError:
+            except OSError:
                 break
             if not data:
                 break

@@ -9,7 +9,11 @@ from pathlib import Path
 import pytest
 
 from station.cases import NewIntake
+from station.db import write_txn
+from station.identity import set_meta
 from station.store import Station
+from sync.crypto import KeyPair, key_id_of
+from tests.station.hubdouble import HubDouble
 
 VILLAGE = "349921001001"
 WANG = "349921195803120234"  # fictional, valid: born 1958-03-12, male
@@ -50,6 +54,34 @@ def station(station_dir: Path, clock: FakeClock) -> Iterator[Station]:
     st = Station.init(station_dir, village_code=VILLAGE, agent_name="李代办", now=clock)
     yield st
     st.close()
+
+
+HUB_URL = "http://hub.test"
+
+
+@pytest.fixture
+def hub(clock: FakeClock) -> HubDouble:
+    """A stand-in for the county hub whose clock agrees with the station's."""
+    return HubDouble(hub_ms=int(clock().timestamp() * 1000))
+
+
+def pin_hub(station: Station, hub: HubDouble) -> KeyPair:
+    """Enrol ``station`` with ``hub`` without the network: the pins enrolment would store."""
+    keys = KeyPair.generate()
+    with write_txn(station.db):
+        set_meta(station.db, {
+            "hub_url": HUB_URL, "hub_id": key_id_of(hub.keys.sign_public),
+            "hub_sign_public": hub.keys.sign_public.hex(), "hub_box_public": hub.keys.box_public.hex(),
+            "enrolled_at": "2026-09-28T02:00:00.000Z", "request_counter": 0, "feed_seq": 0,
+        })
+    hub.adopt(station.station_id, keys)
+    return keys
+
+
+@pytest.fixture
+def keys(station: Station, hub: HubDouble) -> KeyPair:
+    """The station's key pair, the station pinned to ``hub``."""
+    return pin_hub(station, hub)
 
 
 def pension_enrolment(**overrides: object) -> NewIntake:

@@ -1,0 +1,106 @@
+"""HubStore's part for the replicated case tables: rows with field versions, case history, case lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub._store_base import StoreBase
+from hub.schema import DERIVED_COLUMNS, PK_COLUMNS, REPLICATED_COLUMNS
+
+__all__ = ("CaseStoreMixin",)
+
+_WRITABLE = {table: REPLICATED_COLUMNS[table] | DERIVED_COLUMNS.get(table, frozenset()) | {"versions"}
+             for table in REPLICATED_COLUMNS}
+
+
+def _check_columns(table: str, names: Any) -> None:
+    # Column names are interpolated into SQL, so they must come from the schema, never the wire.
+    stray = set(names) - _WRITABLE[table]
+    if stray:
+        raise ValueError(f"{table} has no writable column(s) {sorted(stray)}")
+
+
+class CaseStoreMixin(StoreBase):
+    """Rows of the replicated tables, case events and the case list."""
+
+
+    def row(self, table: str, pk: str) -> dict[str, Any] | None:
+        """One row of a replicated table as a dict (``versions`` included), or None."""
+        cursor = self.db.execute(f"SELECT * FROM {table} WHERE {PK_COLUMNS[table]} = ?", [pk])
+        row = cursor.fetchone()
+        return None if row is None else dict(zip([d[0] for d in cursor.description], row))
+
+    def insert_row(self, table: str, values: dict[str, Any]) -> None:
+        """Insert a new row (column names checked against the schema)."""
+        _check_columns(table, values)
+        columns = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        self.db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(values.values()))
+
+    def update_row(self, table: str, pk: str, values: dict[str, Any]) -> None:
+        """Set some columns of one row (column names checked against the schema)."""
+        if not values:
+            return
+        _check_columns(table, values)
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        self.db.execute(
+            f"UPDATE {table} SET {assignments} WHERE {PK_COLUMNS[table]} = ?", [*values.values(), pk]
+        )
+
+    def village_of_intake(self, intake_id: str) -> str | None:
+        """The village an intake belongs to, or None when there is no such intake."""
+        row = self.db.execute("SELECT village_code FROM intakes WHERE intake_id = ?", [intake_id]).fetchone()
+        return row[0] if row else None
+
+    def village_of_case(self, case_no: str) -> str | None:
+        """The village a case belongs to, or None when there is no such case."""
+        row = self.db.execute("SELECT village_code FROM cases WHERE case_no = ?", [case_no]).fetchone()
+        return row[0] if row else None
+
+    # -- case history ----------------------------------------------------------------------------
+
+    def has_event(self, event_id: str) -> bool:
+        """Whether a lifecycle move with this event id was applied already."""
+        return self.db.execute("SELECT 1 FROM case_events WHERE event_id = ?", [event_id]).fetchone() is not None
+
+    def add_event(self, values: dict[str, Any]) -> None:
+        """Append a lifecycle move to the case's history (the hub's order is insertion order)."""
+        columns = ", ".join(values)
+        self.db.execute(
+            f"INSERT INTO case_events ({columns}) VALUES ({', '.join('?' for _ in values)})", list(values.values())
+        )
+
+    def case_events(self, case_no: str) -> list[dict[str, Any]]:
+        """The case's moves in the order the hub applied them."""
+        return self._dicts(
+            "SELECT event_id, from_status, to_status, actor, by, at, hlc, reason, outcome, origin FROM case_events "
+            "WHERE case_no = ? ORDER BY rowid",
+            [case_no],
+        )
+
+    def intake_received_date(self, intake_id: str) -> str | None:
+        """The receipt date of an intake (ISO), or None."""
+        row = self.db.execute("SELECT received_date FROM intakes WHERE intake_id = ?", [intake_id]).fetchone()
+        return row[0] if row else None
+
+    # -- lists -------------------------------------------------------------------------------------
+
+    def list_cases(
+        self, *, village_code: str | None = None, status: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """Cases newest first, full rows (the caller masks personal data before showing them)."""
+        sql, params = "SELECT * FROM cases WHERE 1 = 1", []
+        if village_code is not None:
+            sql += " AND village_code = ?"
+            params.append(village_code)
+        if status is not None:
+            sql += " AND status = ?"
+            params.append(status)
+        sql += " ORDER BY received_at DESC, case_no LIMIT ? OFFSET ?"
+        return self._dicts(sql, [*params, limit, offset])
+
+    def count_rows(self, table: str) -> int:
+        """Rows in a replicated table (for status pages and tests)."""
+        if table not in PK_COLUMNS and table not in ("case_events",):
+            raise ValueError(f"not a replicated table: {table}")
+        return int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])

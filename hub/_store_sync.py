@@ -1,0 +1,206 @@
+"""HubStore's part for the protocol: sets received, receipts, forks, rejections, conflicts and feeds."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+from hub._store_base import StoreBase
+
+__all__ = ("FeedSetRow", "ForkRow", "SyncStoreMixin")
+
+
+class ForkRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A fork for administrators: the station, the seq, what the hub held and the quarantined set."""
+
+    id: int
+    station_id: str
+    seq: int
+    held_hash: bytes | None
+    quarantine_id: int
+    reason: str
+    detected_at: str
+    resolved_at: str | None = None
+    quarantined_hash: bytes = b""
+
+
+class FeedSetRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A sealed feed set of one station."""
+
+    seq: int
+    hash: bytes
+    envelope: bytes
+    items: int
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, default=repr)
+
+
+class SyncStoreMixin(StoreBase):
+    """Sets in, receipts, quarantine and forks, rejected changes, conflicts, feed queue and feed sets."""
+
+
+    # -- sets received -------------------------------------------------------------------------
+
+    def set_in(self, origin: str, seq: int) -> tuple[bytes, bytes | None] | None:
+        """(hash, receipt) of the set held at (origin, seq), or None."""
+        row = self.db.execute(
+            "SELECT s.hash, r.receipt FROM sets_in s LEFT JOIN receipts r ON r.origin = s.origin AND r.seq = s.seq "
+            "WHERE s.origin = ? AND s.seq = ?",
+            [origin, seq],
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def add_set_in(
+        self, *, origin: str, seq: int, set_hash: bytes, envelope: bytes, changes: int, rejected: int, via: str,
+        at: str, receipt: bytes, hub_ms: int,
+    ) -> None:
+        """Keep an accepted set exactly as received, with the receipt the hub signed for it."""
+        self.db.execute(
+            "INSERT INTO sets_in (origin, seq, hash, envelope, changes, rejected, via, received_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [origin, seq, set_hash, envelope, changes, rejected, via, at],
+        )
+        self.db.execute(
+            "INSERT INTO receipts (origin, seq, receipt, hub_ms) VALUES (?, ?, ?, ?)", [origin, seq, receipt, hub_ms]
+        )
+
+    def count_sets_in(self, origin: str) -> int:
+        """How many sets of this origin the hub holds."""
+        return int(self.db.execute("SELECT COUNT(*) FROM sets_in WHERE origin = ?", [origin]).fetchone()[0])
+
+    # -- forks -----------------------------------------------------------------------------------
+
+    def quarantine(
+        self, *, origin: str, seq: int, set_hash: bytes, envelope: bytes, held_hash: bytes | None, reason: str, at: str
+    ) -> int:
+        """Keep a forked set whole and open a fork row; the same set twice is kept once. Returns the fork id."""
+        row = self.db.execute("SELECT id FROM quarantine WHERE origin = ? AND hash = ?", [origin, set_hash]).fetchone()
+        if row is not None:
+            fork = self.db.execute("SELECT id FROM forks WHERE quarantine_id = ?", [row[0]]).fetchone()
+            return int(fork[0])
+        cursor = self.db.execute(
+            "INSERT INTO quarantine (origin, seq, hash, envelope, reason, received_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [origin, seq, set_hash, envelope, reason, at],
+        )
+        quarantine_id = cursor.lastrowid
+        cursor = self.db.execute(
+            "INSERT INTO forks (station_id, seq, held_hash, quarantine_id, reason, detected_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [origin, seq, held_hash, quarantine_id, reason, at],
+        )
+        return int(cursor.lastrowid)
+
+    def forks(self, *, open_only: bool = True) -> list[ForkRow]:
+        """Forks for administrators, oldest first."""
+        cursor = self.db.execute(
+            "SELECT f.*, q.hash AS quarantined_hash FROM forks f JOIN quarantine q ON q.id = f.quarantine_id"
+            + (" WHERE f.resolved_at IS NULL" if open_only else "") + " ORDER BY f.id"
+        )
+        columns = [d[0] for d in cursor.description]
+        return [ForkRow(**dict(zip(columns, row))) for row in cursor.fetchall()]
+
+    def quarantined_envelope(self, quarantine_id: int) -> bytes | None:
+        """The exact bytes of a quarantined set, for administrators."""
+        row = self.db.execute("SELECT envelope FROM quarantine WHERE id = ?", [quarantine_id]).fetchone()
+        return row[0] if row else None
+
+    # -- rejected changes and conflicts ----------------------------------------------------------
+
+    def add_rejected(
+        self, *, origin: str, seq: int, index: int, entity: str, entity_id: str, code: str, reason_en: str,
+        reason_zh: str, change: bytes, at: str,
+    ) -> None:
+        """Keep a change that was not applied, with its reason (invariant 4)."""
+        self.db.execute(
+            "INSERT INTO rejected (origin, seq, idx, entity, entity_id, code, reason_en, reason_zh, change, recorded_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [origin, seq, index, entity, entity_id, code, reason_en, reason_zh, change, at],
+        )
+
+    def rejected(self, origin: str | None = None) -> list[dict[str, Any]]:
+        """Rejected changes (without the change bytes), oldest first."""
+        sql = "SELECT origin, seq, idx, entity, entity_id, code, reason_en, reason_zh, recorded_at FROM rejected"
+        params: list[Any] = []
+        if origin is not None:
+            sql += " WHERE origin = ?"
+            params.append(origin)
+        return self._dicts(sql + " ORDER BY id", params)
+
+    def add_conflict(
+        self, *, table: str, pk: str, field: str, kept: Any, kept_version: tuple[int, str], lost: Any,
+        lost_version: tuple[int, str], at: str,
+    ) -> None:
+        """A value that lost a last-writer-wins merge, with the value that won (both as JSON)."""
+        self.db.execute(
+            "INSERT INTO conflicts (tbl, pk, field, kept, kept_hlc, kept_origin, lost, lost_hlc, lost_origin, detected_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [table, pk, field, _json(kept), kept_version[0], kept_version[1], _json(lost), lost_version[0],
+             lost_version[1], at],
+        )
+
+    def conflicts(self, pk: str | None = None) -> list[dict[str, Any]]:
+        """Values that lost a merge (of one row, or all), oldest first."""
+        sql, params = "SELECT * FROM conflicts", []
+        if pk is not None:
+            sql += " WHERE pk = ?"
+            params.append(pk)
+        return self._dicts(sql + " ORDER BY id", params)
+
+    # -- the feed: queued items and sealed sets ----------------------------------------------------
+
+    def queue_items(self, station_ids: Iterable[str], *, kind: str, body: bytes, priority: int, at: str) -> None:
+        """Queue one encoded down item for each station."""
+        for station_id in station_ids:
+            self.db.execute(
+                "INSERT INTO feed_items (station_id, priority, kind, body, queued_at) VALUES (?, ?, ?, ?, ?)",
+                [station_id, priority, kind, body, at],
+            )
+
+    def pending_items(self, station_id: str) -> list[tuple[int, str, bytes]]:
+        """(id, kind, body) of the station's queued items: records first, then bulk, each in queue order."""
+        return [
+            (int(i), kind, body)
+            for i, kind, body in self.db.execute(
+                "SELECT id, kind, body FROM feed_items WHERE station_id = ? ORDER BY priority, id", [station_id]
+            ).fetchall()
+        ]
+
+    def pending_count(self, station_id: str) -> int:
+        """How many down items wait to be sealed for the station."""
+        row = self.db.execute("SELECT COUNT(*) FROM feed_items WHERE station_id = ?", [station_id]).fetchone()
+        return int(row[0])
+
+    def drop_items(self, ids: list[int]) -> None:
+        """Remove items once sealed into a set (the set now carries them)."""
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            self.db.execute(f"DELETE FROM feed_items WHERE id IN ({', '.join('?' for _ in chunk)})", chunk)
+
+    def feed_head(self, station_id: str) -> tuple[int, bytes] | None:
+        """(seq, hash) of the station's newest feed set, or None."""
+        row = self.db.execute(
+            "SELECT seq, hash FROM feed_sets WHERE station_id = ? ORDER BY seq DESC LIMIT 1", [station_id]
+        ).fetchone()
+        return (int(row[0]), row[1]) if row else None
+
+    def add_feed_set(
+        self, *, station_id: str, seq: int, prev: bytes, set_hash: bytes, envelope: bytes, items: int, at: str
+    ) -> None:
+        """Keep a sealed feed set exactly as it will be sent."""
+        self.db.execute(
+            "INSERT INTO feed_sets (station_id, seq, prev, hash, envelope, items, sealed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [station_id, seq, prev, set_hash, envelope, items, at],
+        )
+
+    def feed_sets_after(self, station_id: str, after: int, limit: int | None = None) -> list[FeedSetRow]:
+        """The station's sealed feed sets with seq > ``after``, oldest first, at most ``limit``."""
+        sql = "SELECT seq, hash, envelope, items FROM feed_sets WHERE station_id = ? AND seq > ? ORDER BY seq"
+        params: list[Any] = [station_id, after]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [FeedSetRow(seq=r[0], hash=r[1], envelope=r[2], items=r[3]) for r in self.db.execute(sql, params)]

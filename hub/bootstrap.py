@@ -1,0 +1,96 @@
+"""Creating a hub data folder: keys, database, sample catalogue, calendar years, division tree, admin token."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from hub.keys import KEY_FILE, create_identity, hash_token, new_admin_token
+from hub.store import DB_FILE, HubStore
+from sync.catalog import load_catalog
+from sync.divisions import load_divisions
+from sync.errors import InputError
+from sync.samples import sample_catalog_json, sample_divisions_json
+from sync.timeutil import utc_now
+from sync.workdays import seed_year_tables
+
+__all__ = ("HubInit", "init_hub", "rotate_admin_token")
+
+
+class HubInit(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``hub init`` reports. ``admin_token`` exists only here: the hub keeps its hash."""
+
+    data_dir: str
+    hub_id: str
+    fingerprint: str
+    admin_token: str
+    catalog_version: int
+    calendar_years: tuple[int, ...]
+    villages: int
+
+
+def init_hub(
+    data_dir: Path | str,
+    *,
+    catalog_data: dict[str, Any] | None = None,
+    divisions_data: dict[str, Any] | None = None,
+    now: Callable[[], dt.datetime] = utc_now,
+) -> HubInit:
+    """Create a hub in ``data_dir``: identity, database, reference data and an admin token.
+
+    Args:
+        catalog_data: a catalogue in its JSON form; the bundled sample (as version 1) when None.
+        divisions_data: the division tree in its JSON form; the bundled sample when None.
+
+    Raises:
+        InputError: the folder already holds a hub (nothing is changed).
+        CatalogError, DivisionCodeError: the reference data is malformed.
+    """
+    data_dir = Path(data_dir)
+    if (data_dir / KEY_FILE).exists() or (data_dir / DB_FILE).exists():
+        raise InputError(
+            f"{data_dir} already holds a hub; nothing was changed",
+            f"{data_dir} 已有县平台数据，未做任何更改",
+            field="data_dir",
+            code="store.exists",
+        )
+    # Check the reference data before anything is written, so a bad file leaves no half hub.
+    divisions_json = divisions_data if divisions_data is not None else sample_divisions_json()
+    divisions = load_divisions(divisions_json)
+    catalog = load_catalog(catalog_data if catalog_data is not None else sample_catalog_json(), version=1)
+    tables = seed_year_tables()
+
+    # Owner-only: the folder holds the hub key and every case of the county.
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    identity = create_identity(data_dir)
+    token = new_admin_token()
+    moment = now()
+    with HubStore.open(data_dir) as store, store.transaction():
+        store.set_meta("hub_id", identity.hub_id)
+        store.set_meta("created_at", moment.isoformat())
+        store.set_meta("admin_token_sha256", hash_token(token))
+        store.publish_catalog(catalog, moment)
+        for table in tables:
+            store.put_calendar_year(table, moment)
+        store.put_divisions(divisions_json, 1, moment)
+    return HubInit(
+        data_dir=str(data_dir),
+        hub_id=identity.hub_id,
+        fingerprint=identity.fingerprint,
+        admin_token=token,
+        catalog_version=catalog.version,
+        calendar_years=tuple(t.year for t in tables),
+        villages=sum(1 for _ in divisions.villages()),
+    )
+
+
+def rotate_admin_token(store: HubStore) -> str:
+    """Issue a new admin token (the old one stops working at once); returns it, keeps only its hash."""
+    token = new_admin_token()
+    with store.transaction():
+        store.set_meta("admin_token_sha256", hash_token(token))
+    return token

@@ -1,0 +1,334 @@
+"""The ``hub`` command: set up the county hub, serve it, enrol stations, decide cases, move files."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from hub.bootstrap import init_hub, rotate_admin_token
+from hub.decisions import ALIASES, decide
+from hub.enroll import DEFAULT_EXPIRES_HOURS, issue_code, revoke_station
+from hub.keys import load_identity
+from hub.settings import Settings, default_data_dir
+from hub.store import HubStore
+from hub.transfer import export_file, import_file
+from hub.views import case_summary, station_summary
+from sync.errors import IllegalTransition, InputError, ProxyAppError
+from sync.i18n import pick, resolve_lang
+from sync.lifecycle import Status, status_label
+
+__all__ = ("main",)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Context:
+    """What every subcommand needs: where the hub's data is and which language to speak."""
+
+    def __init__(self, data_dir: Path, lang: str) -> None:
+        self.data_dir = data_dir
+        self.lang = lang
+        self.out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+
+    def store(self) -> HubStore:
+        """Open the hub store of the data folder (StoreError when there is no hub)."""
+        return HubStore.open_existing(self.data_dir)
+
+    def say(self, zh: str, en: str) -> None:
+        """Print one line in the user's language."""
+        click.echo(pick(self.lang, zh, en))
+
+
+def handles_errors(func: F) -> F:
+    """Errors become a message on stderr in the user's language: exit 2 for bad input, 1 otherwise."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context().find_object(Context)
+        lang = ctx.lang if ctx else "zh"
+        try:
+            return func(*args, **kwargs)
+        except ProxyAppError as exc:
+            message = exc.message(lang)
+            if isinstance(exc, IllegalTransition) and lang != "en":
+                message += f"（{exc.from_status} → {exc.to_status}）"
+            click.echo(pick(lang, "错误：", "Error: ") + message, err=True)
+            sys.exit(2 if isinstance(exc, InputError) else 1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Hub data folder. Default: $HUB_DATA_DIR, else the per-user data folder.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
+              help="Output language. Default: zh, or en when LANG is English.")
+@click.version_option(package_name="proxyapp", prog_name="hub")
+@click.pass_context
+def main(ctx: click.Context, data_dir: Path | None, lang: str | None) -> None:
+    """County hub (县级平台): enrol village stations, receive their cases, decide, send back.
+
+    Start with 'hub init', then 'hub station add --village CODE' and 'hub serve'.
+    """
+    ctx.obj = Context(data_dir or default_data_dir(), resolve_lang(lang))
+
+
+@main.command()
+@click.pass_obj
+@handles_errors
+def init(obj: Context) -> None:
+    """Create the hub: keys, database, sample catalogue, calendar years, division tree, admin token."""
+    result = init_hub(obj.data_dir)
+    obj.say(f"县平台已创建：{result.data_dir}", f"Hub created: {result.data_dir}")
+    obj.say(f"平台编号：{result.hub_id}", f"Hub id: {result.hub_id}")
+    obj.say(f"密钥指纹：{result.fingerprint}", f"Key fingerprint: {result.fingerprint}")
+    obj.say(f"事项目录版本 {result.catalog_version}；工作日历 {result.calendar_years[0]}-{result.calendar_years[-1]}；"
+            f"{result.villages} 个村（社区）",
+            f"Catalogue version {result.catalog_version}; calendar {result.calendar_years[0]}-"
+            f"{result.calendar_years[-1]}; {result.villages} villages")
+    obj.say("管理员令牌（只显示这一次，请妥善保存）：", "Admin API token (shown only this once; keep it safe):")
+    click.echo(result.admin_token)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
+@click.pass_obj
+@handles_errors
+def serve(obj: Context, host: str, port: int) -> None:
+    """Serve the hub's HTTP API with uvicorn (factory hub.app:app_from_env)."""
+    import uvicorn
+
+    identity = load_identity(obj.data_dir)  # fail here, in the user's language, if there is no hub
+    obj.say(f"县平台 {identity.hub_id}（指纹 {identity.fingerprint}）：http://{host}:{port}",
+            f"Hub {identity.hub_id} (fingerprint {identity.fingerprint}): http://{host}:{port}")
+    os.environ["HUB_DATA_DIR"] = str(obj.data_dir)
+    uvicorn.run("hub.app:app_from_env", factory=True, host=host, port=port, log_level="info")
+
+
+@main.group()
+def token() -> None:
+    """The admin API token."""
+
+
+@token.command("rotate")
+@click.pass_obj
+@handles_errors
+def token_rotate(obj: Context) -> None:
+    """Issue a new admin API token (the old one stops working); printed once, on the last line."""
+    with obj.store() as store:
+        new = rotate_admin_token(store)
+    obj.say("新的管理员令牌（只显示这一次）：", "New admin API token (shown only this once):")
+    click.echo(new)
+
+
+# -- stations --------------------------------------------------------------------------------------
+
+
+@main.group()
+def station() -> None:
+    """Enrol, list and revoke village stations."""
+
+
+@station.command("add")
+@click.option("--village", required=True, help="12-digit division code of the station's village.")
+@click.option("--device", default=None, help="Device letter to (re-)enrol; default: the village's next letter never given.")
+@click.option("--expires-hours", type=float, default=DEFAULT_EXPIRES_HOURS, show_default=True,
+              help="Hours the one-time code stays valid.")
+@click.pass_obj
+@handles_errors
+def station_add(obj: Context, village: str, device: str | None, expires_hours: float) -> None:
+    """Issue a one-time enrolment code; prints the code alone on the last line."""
+    with obj.store() as store:
+        issued = issue_code(store, village, device=device, expires_hours=expires_hours)
+        place = store.divisions().village(issued.village_code)
+    identity = load_identity(obj.data_dir)
+    obj.say(f"村：{place.township_name_zh}{place.name_zh}（{issued.village_code}），设备代号 {issued.device}",
+            f"Village: {place.name_zh}, {place.township_name_zh} ({issued.village_code}), device {issued.device}")
+    obj.say(f"县平台密钥指纹（请代办员核对）：{identity.fingerprint}",
+            f"Hub key fingerprint (the agent compares it): {identity.fingerprint}")
+    obj.say(f"注册码仅可使用一次，有效期至 {issued.expires_at}：", f"One-time code, valid until {issued.expires_at}:")
+    click.echo(issued.code)
+
+
+@station.command("revoke")
+@click.argument("station_id")
+@click.option("--reason", default=None, help="Why (kept with the key; shown to administrators).")
+@click.pass_obj
+@handles_errors
+def station_revoke(obj: Context, station_id: str, reason: str | None) -> None:
+    """Revoke a station's key: its sets up to now stand, later ones are refused."""
+    with obj.store() as store:
+        item = revoke_station(store, station_id.strip(), reason=reason)
+    obj.say(f"已吊销 {item.station_id}（密钥 {item.key_id}）；第 {item.after_seq} 批及以前的数据保留，之后的一律拒收",
+            f"Revoked {item.station_id} (key {item.key_id}); sets up to {item.after_seq} stand, later ones are refused")
+
+
+@station.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (a JSON array).")
+@click.pass_obj
+@handles_errors
+def station_list(obj: Context, as_json: bool) -> None:
+    """List stations: village, device, state, last contact, head seq reported, the hub's seq for it."""
+    skew = Settings(data_dir=obj.data_dir).clock_skew_ms
+    with obj.store() as store:
+        rows = [station_summary(store, s, skew) for s in store.stations()]
+    if as_json:
+        click.echo(_json(rows))
+        return
+    if not rows:
+        obj.say("还没有注册的代办点。", "No stations enrolled yet.")
+        return
+    table = Table(*[pick(obj.lang, zh, en) for zh, en in (
+        ("代办点", "station"), ("状态", "state"), ("最近联系", "last contact"), ("本地最新批次", "head seq"),
+        ("平台已收批次", "hub seq"), ("待发", "outbox"), ("下发位置", "feed"), ("时钟偏差", "clock"),
+        ("版本", "software"), ("最近错误", "last error"))])
+    for r in rows:
+        state = r["state"] if obj.lang == "en" else {"enrolled": "在用", "revoked": "已吊销"}[r["state"]]
+        clock = "" if r["clock_offset_ms"] is None else f"{r['clock_offset_ms'] / 1000:+.0f}s" + (
+            " !" if r["clock_skewed"] else "")
+        table.add_row(r["station_id"], state, r["last_contact"] or "-", _text(r["head_seq"]), str(r["applied_seq"]),
+                      _text(r["outbox_length"]), f"{r['feed_acked']}/{r['feed_seq']}", clock, r["software"] or "",
+                      r["last_error"] or "")
+    obj.out.print(table)
+
+
+def _text(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (a JSON array).")
+@click.pass_obj
+@handles_errors
+def forks(obj: Context, as_json: bool) -> None:
+    """List open forks: a station sent a different set at a seq the hub already holds."""
+    with obj.store() as store:
+        rows = [{"id": f.id, "station_id": f.station_id, "seq": f.seq, "reason": f.reason,
+                 "detected_at": f.detected_at, "held_hash": f.held_hash.hex() if f.held_hash else None,
+                 "quarantined_hash": f.quarantined_hash.hex()} for f in store.forks()]
+    if as_json:
+        click.echo(_json(rows))
+        return
+    if not rows:
+        obj.say("没有分叉。", "No forks.")
+        return
+    for r in rows:
+        obj.say(f"分叉 {r['id']}：{r['station_id']} 第 {r['seq']} 批，{r['detected_at']}（{r['reason']}）",
+                f"fork {r['id']}: {r['station_id']} set {r['seq']}, {r['detected_at']} ({r['reason']})")
+
+
+# -- cases -------------------------------------------------------------------------------------------
+
+
+@main.group()
+def case() -> None:
+    """List cases and record county decisions."""
+
+
+@case.command("list")
+@click.option("--village", default=None, help="Only this village's cases (12-digit code).")
+@click.option("--status", type=click.Choice([s.value for s in Status], case_sensitive=False), default=None,
+              help="Only cases in this status.")
+@click.option("--limit", type=click.IntRange(1, 10000), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (a JSON array).")
+@click.pass_obj
+@handles_errors
+def case_list(obj: Context, village: str | None, status: str | None, limit: int, as_json: bool) -> None:
+    """List cases, newest first; ID and phone numbers are masked."""
+    with obj.store() as store:
+        rows = [case_summary(r) for r in store.list_cases(
+            village_code=village, status=status.upper() if status else None, limit=limit)]
+    if as_json:
+        click.echo(_json(rows))
+        return
+    if not rows:
+        obj.say("没有符合条件的办件。", "No cases match.")
+        return
+    table = Table(*[pick(obj.lang, zh, en) for zh, en in (
+        ("办件编号", "case"), ("状态", "status"), ("事项", "item"), ("申请人", "applicant"), ("身份证号", "ID number"),
+        ("电话", "phone"), ("收件日期", "received"), ("办结时限", "due"))])
+    for r in rows:
+        table.add_row(r["case_no"], status_label(r["status"], obj.lang), r["item_code"], r["applicant_name"],
+                      r["id_number_masked"], r["phone_masked"], r["received_date"], r["due_date"] or "-")
+    obj.out.print(table)
+
+
+@case.command("decide")
+@click.argument("case_no")
+@click.option("--status", required=True,
+              help=f"New status: a status name, or one of {', '.join(ALIASES)}.")
+@click.option("--actor", type=click.Choice(["department", "township"]), default="department", show_default=True,
+              help="Who decides.")
+@click.option("--by", default=None, help="Name of the reviewer.")
+@click.option("--reason", default=None, help="Reason (needed to refuse; added to a correction notice).")
+@click.option("--outcome", type=click.Choice(["approved", "denied"]), default=None, help="complete: the result.")
+@click.option("--missing", "missing", multiple=True, help="correct: a missing material. Repeatable: list them all.")
+@click.pass_obj
+@handles_errors
+def case_decide(obj: Context, case_no: str, status: str, actor: str, by: str | None, reason: str | None,
+                outcome: str | None, missing: tuple[str, ...]) -> None:
+    """Record a county decision on a case; it goes down to the village's stations."""
+    with obj.store() as store:
+        d = decide(store, case_no, status, actor=actor, by=by, reason=reason, outcome=outcome, missing=missing)
+    obj.say(f"{d.case_no}：{status_label(d.from_status)} → {status_label(d.status)}（已发往 {d.stations} 个代办点）",
+            f"{d.case_no}: {d.from_status} -> {d.status} (sent to {d.stations} station(s))")
+    if d.due_date:
+        obj.say(f"办结时限：{d.due_date}", f"Due: {d.due_date}")
+    click.echo(f"{d.case_no} {d.status}")
+
+
+# -- files -------------------------------------------------------------------------------------------
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+@handles_errors
+def import_(obj: Context, file: Path) -> None:
+    """Ingest a station's transfer file (USB): the same checks as a push."""
+    identity = load_identity(obj.data_dir)
+    with obj.store() as store:
+        transfer, response = import_file(store, identity, file)
+    for r in response.results:
+        line = f"{transfer.station_id} #{r.seq}: {r.status}" + (f" ({r.code}: {r.detail})" if r.code else "")
+        click.echo(line)
+    failed = [r for r in response.results if r.status not in ("accepted", "duplicate")]
+    obj.say(f"下一批应为第 {response.next_seq} 批", f"Next seq needed: {response.next_seq}")
+    if failed:
+        click.echo(pick(obj.lang, "错误：", "Error: ") + (failed[0].detail or failed[0].status), err=True)
+        sys.exit(1)
+
+
+@main.command("export")
+@click.option("--station", "station_id", required=True, help="Station id, e.g. 349921001001-A-1.")
+@click.option("--after", type=int, default=None,
+              help="Write feed sets after this seq (default: the station's last known feed position).")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+@handles_errors
+def export(obj: Context, station_id: str, after: int | None, file: Path) -> None:
+    """Write a station's feed to a transfer file (USB), sealing what is pending first."""
+    identity = load_identity(obj.data_dir)
+    with obj.store() as store:
+        result = export_file(store, identity, station_id.strip(), file, after=after)
+    span = f"{result.first_seq}-{result.last_seq}" if result.sets else "-"
+    obj.say(f"已写入 {result.path}：{result.sets} 批（{span}），起点 {result.after}",
+            f"Wrote {result.path}: {result.sets} set(s) ({span}) after {result.after}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,89 @@
+"""Due dates at the hub: promised working days from acceptance on the hub's calendar, pauses skipped."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from hub.store import HubStore
+from sync.errors import ProxyAppError
+from sync.lifecycle import CLOCK_PAUSED
+from sync.protocol import CaseState
+from sync.timeutil import business_date, parse_iso
+from sync.workdays import DueDate
+
+__all__ = ("case_state", "commitment_due", "compute_due", "paused_spans", "refresh_case_due")
+
+
+def paused_spans(events: Sequence[tuple[str, str]], until: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """Inclusive date spans a case spent in clock-paused states, from (to_status, at) moves in order.
+
+    The station computes the same (station/cases.py); a pause still open runs until ``until``.
+    """
+    spans: list[tuple[dt.date, dt.date]] = []
+    started: dt.date | None = None
+    for to_status, at in events:
+        day = business_date(parse_iso(at))
+        if to_status in CLOCK_PAUSED:
+            if started is None:
+                started = day
+        elif started is not None:
+            spans.append((started, day))
+            started = None
+    if started is not None:
+        spans.append((started, max(started, until)))
+    return spans
+
+
+def compute_due(store: HubStore, case: dict[str, Any], today: dt.date) -> DueDate | None:
+    """The binding due date of a case (invariant 8): the hub's calendar and the dates the hub has seen.
+
+    From the acceptance date, or the receipt date before acceptance (without a timely notice an
+    application counts as accepted on the day its materials arrived). None for items without a
+    rolling limit, or when the case's catalogue version or item is unknown here.
+    """
+    try:
+        item = store.catalog(case["catalog_version"]).item(case["item_code"])
+    except ProxyAppError:
+        return None
+    if item.promised_days is None:
+        return None
+    start = dt.date.fromisoformat(case["accepted_date"] or case["received_date"])
+    events = [(e["to_status"], e["at"]) for e in store.case_events(case["case_no"])]
+    spans = [(a, b) for a, b in paused_spans(events, today) if b > start]
+    return store.calendar().add_working_days(start, item.promised_days, paused=spans)
+
+
+def refresh_case_due(store: HubStore, case: dict[str, Any], today: dt.date) -> dict[str, Any]:
+    """Recompute and store the case's due date; returns the case with the new values."""
+    try:
+        due = compute_due(store, case, today)
+    except (ValueError, ProxyAppError):
+        due = None  # a malformed date from a station must not stop its set (invariant 4)
+    fields = {"due_date": due.date.isoformat() if due else None, "due_provisional": int(bool(due and due.provisional))}
+    store.update_row("cases", case["case_no"], fields)
+    return {**case, **fields}
+
+
+def commitment_due(store: HubStore, intake_id: str, due_days: Any) -> DueDate | None:
+    """A 容缺 commitment's due date: ``due_days`` working days from the intake's receipt date."""
+    received = store.intake_received_date(intake_id)
+    if received is None or not isinstance(due_days, int):
+        return None
+    try:
+        return store.calendar().add_working_days(dt.date.fromisoformat(received), due_days)
+    except (ValueError, ProxyAppError):
+        return None
+
+
+def case_state(case: dict[str, Any], through_seq: int) -> CaseState:
+    """The hub's view of a case after a move, for one recipient (``through_seq`` is its own)."""
+    return CaseState(
+        case_no=case["case_no"],
+        status=case["status"],
+        outcome=case.get("outcome"),
+        accepted_date=case.get("accepted_date"),
+        due_date=case.get("due_date"),
+        through_seq=through_seq,
+    )

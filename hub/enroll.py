@@ -1,0 +1,244 @@
+"""Station keys' life cycle: one-time enrolment codes, the EnrollRequest they answer, revocation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+import string
+from collections.abc import Callable
+
+import msgspec
+
+from hub.feed import queue, queue_reference_data
+from hub.keys import HubIdentity
+from hub.store import EnrolmentRow, HubStore, KeyRow, StationRow
+from sync.crypto import key_id_of, mac, seal_box
+from sync.errors import InputError
+from sync.protocol import PROTOCOL_VERSION, EnrollRequest, EnrollResponse, KeyRevokedItem, ProtocolError
+from sync.timeutil import iso_utc, parse_iso, utc_now
+
+__all__ = (
+    "CROCKFORD",
+    "DEFAULT_EXPIRES_HOURS",
+    "IssuedCode",
+    "enroll",
+    "issue_code",
+    "normalize_code",
+    "request_mac",
+    "response_mac",
+    "revoke_station",
+    "split_code",
+)
+
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+"""Crockford base32: no I, L, O, U, so a code read aloud or off paper is not mistyped."""
+
+DEFAULT_EXPIRES_HOURS = 72
+MAX_MAC_FAILURES = 10
+"""Wrong macs tolerated before a code is void (a guess costs 2^60 tries anyway; this stops noise)."""
+
+_READ_AS = str.maketrans({"I": "1", "L": "1", "O": "0"})
+
+
+class IssuedCode(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``hub station add`` prints: the code (shown once), its village, device letter and expiry."""
+
+    code: str
+    code_id: str
+    village_code: str
+    device: str
+    expires_at: str
+
+
+def normalize_code(text: str) -> str:
+    """The 16 characters of a code: hyphens and spaces dropped, upper case, I/L read as 1 and O as 0.
+
+    Raises:
+        InputError: not 16 Crockford base32 characters.
+    """
+    cleaned = "".join(text.split()).replace("-", "").upper().translate(_READ_AS)
+    if len(cleaned) != 16 or any(c not in CROCKFORD for c in cleaned):
+        raise InputError(
+            "an enrolment code has 16 characters in four groups, XXXX-XXXX-XXXX-XXXX",
+            "注册码应为 16 个字符，分四组，形如 XXXX-XXXX-XXXX-XXXX",
+            field="code",
+        )
+    return cleaned
+
+
+def split_code(text: str) -> tuple[str, bytes]:
+    """(code id, secret) of a code. The secret (the MAC key) is the last 12 characters as ASCII."""
+    cleaned = normalize_code(text)
+    return cleaned[:4], cleaned[4:].encode("ascii")
+
+
+def request_mac(secret: bytes, sign_public: bytes, box_public: bytes) -> bytes:
+    """The mac a station puts in its EnrollRequest (docs/protocol.md, Enrolment step 2)."""
+    return mac(secret, b"enroll-request", sign_public, box_public)
+
+
+def response_mac(secret: bytes, response: EnrollResponse) -> bytes:
+    """The mac of an EnrollResponse, over every field but the mac (docs/protocol.md, step 3)."""
+    return mac(
+        secret, b"enroll-response", response.station_id.encode(), response.village_code.encode(),
+        response.device.encode(), response.hub_sign_public, response.hub_box_public, response.lookup_key_box,
+    )
+
+
+def _random(n: int) -> str:
+    return "".join(secrets.choice(CROCKFORD) for _ in range(n))
+
+
+def _pick_device(store: HubStore, village: str, device: str | None, now_iso: str) -> str:
+    if device is None:
+        given = store.devices_given(village)
+        for letter in string.ascii_uppercase:
+            # A letter once given is never reused by default: it is part of every case number
+            # that PC issued, and a new PC with the same letter would collide with them.
+            if letter not in given:
+                return letter
+        raise InputError(
+            f"village {village} has used all 26 device letters; re-enrol an existing one with --device",
+            f"村 {village} 的 26 个设备代号已全部使用；请用 --device 为已有设备重新注册",
+            field="device",
+        )
+    letter = device.strip().upper()
+    if len(letter) != 1 or letter not in string.ascii_uppercase:
+        raise InputError(f"device must be one letter A-Z (got {device!r})", f"设备代号应为一个字母 A-Z（收到 {device!r}）",
+                         field="device")
+    if letter in store.devices_busy(village, now_iso):
+        raise InputError(
+            f"device {letter} of village {village} is held by an enrolled station or an open code; "
+            "revoke that station first ('hub station revoke') or let the code expire",
+            f"村 {village} 的设备代号 {letter} 已被在用代办点或未过期的注册码占用；请先吊销该代办点（hub station revoke）或等待注册码过期",
+            field="device",
+        )
+    return letter
+
+
+def issue_code(
+    store: HubStore,
+    village_code: str,
+    *,
+    device: str | None = None,
+    expires_hours: float = DEFAULT_EXPIRES_HOURS,
+    now: Callable[[], dt.datetime] = utc_now,
+) -> IssuedCode:
+    """Reserve a device letter for a village and issue a one-time enrolment code for it.
+
+    Args:
+        device: a letter to re-enrol (a PC whose folder already numbers cases with it); the
+            village's next letter never given when None.
+
+    Raises:
+        InputError: unknown village, bad or busy device letter, bad expiry.
+    """
+    village = store.divisions().village(village_code)  # DivisionCodeError (exit 2) when unknown
+    if not 0 < expires_hours <= 24 * 30:
+        raise InputError("--expires-hours must be between 0 and 720", "--expires-hours 应在 0 到 720 之间",
+                         field="expires_hours")
+    moment = now()
+    with store.transaction():
+        letter = _pick_device(store, village.code, device, iso_utc(moment))
+        for _ in range(100):
+            code_id = _random(4)
+            if store.enrolment(code_id) is None:
+                break
+        else:  # pragma: no cover - 32^4 ids; only a hub with ~a million open codes gets here
+            raise InputError("no free enrolment code id; try again", "没有可用的注册码编号；请重试")
+        secret = _random(12)
+        expires = iso_utc(moment + dt.timedelta(hours=expires_hours))
+        store.add_enrolment(EnrolmentRow(code_id=code_id, secret=secret, village_code=village.code, device=letter,
+                                         created_at=iso_utc(moment), expires_at=expires))
+    code = f"{code_id}-{secret[0:4]}-{secret[4:8]}-{secret[8:12]}"
+    return IssuedCode(code=code, code_id=code_id, village_code=village.code, device=letter, expires_at=expires)
+
+
+def _code_error(en: str, zh: str) -> ProtocolError:
+    return ProtocolError(en, zh, code="enroll_code")
+
+
+def enroll(
+    store: HubStore, identity: HubIdentity, request: EnrollRequest, *, now: Callable[[], dt.datetime] = utc_now
+) -> EnrollResponse:
+    """Check an EnrollRequest against its code, record the station and queue its reference data.
+
+    Raises:
+        ProtocolError: ``protocol_version``, ``malformed`` (keys of the wrong size), or
+            ``enroll_code`` (unknown, used, expired or wrong mac: one message, so a prober learns nothing).
+    """
+    if request.protocol != PROTOCOL_VERSION:
+        raise ProtocolError(f"protocol version {request.protocol} is not spoken here",
+                            f"协议版本 {request.protocol} 不受支持", code="protocol_version")
+    if len(request.sign_public) != 32 or len(request.box_public) != 32:
+        raise ProtocolError("public keys must be 32 bytes", "公钥长度应为 32 字节", code="malformed")
+    moment = now()
+    at = iso_utc(moment)
+    code_id = request.code_id.strip().upper().translate(_READ_AS)
+    invalid = _code_error(
+        "the enrolment code is unknown, used, expired or mistyped; ask the county for a new one",
+        "注册码无效、已使用、已过期或输入有误；请向县里申请新的注册码",
+    )
+    with store.transaction():
+        row = store.enrolment(code_id)
+        if row is None or row.used_at is not None or row.failures >= MAX_MAC_FAILURES:
+            raise invalid
+        if parse_iso(row.expires_at) <= moment:
+            raise invalid
+        secret = row.secret.encode("ascii")
+        if not hmac.compare_digest(request_mac(secret, request.sign_public, request.box_public), request.mac):
+            store.enrolment_failed(code_id)
+            failed = True
+        else:
+            failed = False
+            key_id = key_id_of(request.sign_public)
+            if store.key(key_id) is not None:
+                raise ProtocolError("this key is already enrolled; make a new key", "该密钥已注册；请重新生成密钥",
+                                    code="malformed")
+            serial = store.next_serial(row.village_code, row.device)
+            station_id = f"{row.village_code}-{row.device}-{serial}"
+            store.add_station(
+                StationRow(station_id=station_id, village_code=row.village_code, device=row.device, serial=serial,
+                           key_id=key_id, enrolled_at=at, software=request.software[:100] or None),
+                KeyRow(key_id=key_id, station_id=station_id, sign_public=request.sign_public,
+                       box_public=request.box_public, created_at=at),
+            )
+            store.enrolment_used(code_id, station_id, at)
+            queue_reference_data(store, station_id, now=moment)
+    if failed:  # raised after the commit, so the failure count sticks
+        raise invalid
+    lookup_box = seal_box(request.box_public, identity.lookup_key, b"lookup-key/" + station_id.encode())
+    response = EnrollResponse(
+        station_id=station_id, village_code=row.village_code, device=row.device, hub_id=identity.hub_id,
+        hub_sign_public=identity.keys.sign_public, hub_box_public=identity.keys.box_public,
+        lookup_key_box=lookup_box, mac=b"",
+    )
+    return msgspec.structs.replace(response, mac=response_mac(secret, response))
+
+
+def revoke_station(
+    store: HubStore, station_id: str, *, reason: str | None = None, now: Callable[[], dt.datetime] = utc_now
+) -> KeyRevokedItem:
+    """Revoke a station's key: its sets up to the last one applied stand, later ones are refused.
+
+    The village's other stations are told (a KeyRevokedItem in their feeds), and requests signed
+    by the key get 403 from now on.
+
+    Raises:
+        InputError: no such station, or it is already revoked.
+    """
+    at = iso_utc(now())
+    with store.transaction():
+        station = store.station(station_id)
+        if station is None:
+            raise InputError(f"no station {station_id!r}; list them with 'hub station list'",
+                             f"没有代办点 {station_id!r}；可用“hub station list”查看", field="station")
+        if station.revoked_at is not None:
+            raise InputError(f"station {station_id} was already revoked at {station.revoked_at}",
+                             f"代办点 {station_id} 已于 {station.revoked_at} 被吊销", field="station")
+        after_seq = store.revoke_station(station_id, reason=reason, at=at)
+        item = KeyRevokedItem(station_id=station_id, key_id=station.key_id, after_seq=after_seq)
+        others = [s.station_id for s in store.stations(village_code=station.village_code, enrolled_only=True)]
+        queue(store, others, item, at=at)
+    return item

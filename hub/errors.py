@@ -1,0 +1,120 @@
+"""HTTP errors of the hub: one JSON shape {"error", "detail", "detail_zh"}, never a bare 500."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from typing import Any
+
+import msgspec
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException
+
+from sync.errors import IllegalTransition, InputError, NotFoundError, ProxyAppError, StoreError
+from sync.protocol import ProtocolError
+
+__all__ = ("EXCEPTION_HANDLERS", "HubHTTPError", "STATUS_FOR_CODE", "error_response")
+
+log = logging.getLogger("hub")
+
+STATUS_FOR_CODE: dict[str, int] = {
+    "malformed": 400,
+    "protocol_version": 400,
+    "bad_input": 400,
+    "unauthenticated": 401,
+    "unknown_key": 401,
+    "revoked_key": 403,
+    "wrong_origin": 403,
+    "enroll_code": 403,
+    "forbidden": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "replay": 409,
+    "illegal_transition": 409,
+    "too_large": 413,
+    "unsupported_media_type": 415,
+    "busy": 503,
+    "internal": 500,
+}
+"""HTTP status of each error code (docs/protocol.md, "Errors")."""
+
+_CODE_FOR_STATUS = {400: "malformed", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+                    405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type", 503: "busy"}
+
+
+class HubHTTPError(Exception):
+    """An error answered with its status and the protocol's JSON error body."""
+
+    def __init__(self, code: str, en: str, zh: str, *, status: int | None = None, extra: dict[str, Any] | None = None):
+        super().__init__(en)
+        self.code = code
+        self.en = en
+        self.zh = zh
+        self.status = status or STATUS_FOR_CODE.get(code, 400)
+        self.extra = extra or {}
+
+
+def error_response(status: int, code: str, en: str, zh: str, extra: dict[str, Any] | None = None) -> Response[Any]:
+    """The one error shape of every hub endpoint."""
+    return Response({"error": code, "detail": en, "detail_zh": zh, **(extra or {})}, status_code=status,
+                    media_type=MediaType.JSON)
+
+
+def _hub_error(_: Request[Any, Any, Any], exc: HubHTTPError) -> Response[Any]:
+    return error_response(exc.status, exc.code, exc.en, exc.zh, exc.extra)
+
+
+def _protocol_error(_: Request[Any, Any, Any], exc: ProtocolError) -> Response[Any]:
+    return error_response(STATUS_FOR_CODE.get(exc.code, 400), exc.code, exc.en, exc.zh)
+
+
+def _app_error(request: Request[Any, Any, Any], exc: ProxyAppError) -> Response[Any]:
+    if isinstance(exc, ProtocolError):
+        return _protocol_error(request, exc)
+    if isinstance(exc, IllegalTransition):
+        return error_response(409, "illegal_transition", exc.en, exc.zh,
+                              {"from_status": exc.from_status, "to_status": exc.to_status})
+    if isinstance(exc, NotFoundError):
+        return error_response(404, "not_found", exc.en, exc.zh)
+    if isinstance(exc, InputError):
+        return error_response(400, "bad_input", exc.en, exc.zh, {"field": exc.field, "reason": exc.code})
+    if isinstance(exc, StoreError) and exc.code == "store.busy":
+        return error_response(503, "busy", exc.en, exc.zh)
+    log.error("hub error %s on %s %s", exc.code, request.method, request.url.path)
+    return error_response(500, "internal", "the hub could not complete the request", "县平台无法完成该请求")
+
+
+def _decode_error(_: Request[Any, Any, Any], exc: msgspec.DecodeError | UnicodeDecodeError) -> Response[Any]:
+    return error_response(400, "malformed", f"the body is not of the expected shape ({exc})", f"请求内容格式错误（{exc}）")
+
+
+def _http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    code = _CODE_FOR_STATUS.get(exc.status_code, "internal" if exc.status_code >= 500 else "bad_input")
+    if exc.status_code == 413:
+        return error_response(413, code, "the body is over the size limit (8 MB)", "请求内容超过大小限制（8 MB）")
+    return error_response(exc.status_code, code, str(exc.detail), str(exc.detail))
+
+
+def _sqlite_error(request: Request[Any, Any, Any], exc: sqlite3.Error) -> Response[Any]:
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        return error_response(503, "busy", "the hub database is busy; try again", "县平台数据库正忙；请稍后重试")
+    return _internal(request, exc)
+
+
+def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # Logged with the traceback for the operator; the client gets the JSON shape and the hub keeps serving.
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal", "the hub could not complete the request", "县平台无法完成该请求")
+
+
+EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+    HubHTTPError: _hub_error,
+    ProtocolError: _protocol_error,
+    ProxyAppError: _app_error,
+    msgspec.DecodeError: _decode_error,
+    UnicodeDecodeError: _decode_error,  # msgspec raises it for a string that is not UTF-8
+    HTTPException: _http_exception,
+    sqlite3.Error: _sqlite_error,
+    Exception: _internal,
+}
+"""Matched through each exception's MRO, most specific first."""

@@ -1,0 +1,154 @@
+"""Each station's feed: down items queued (encoded once), sealed on demand into signed, chained sets."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+from hub.deadlines import case_state
+from hub.keys import HubIdentity
+from hub.store import FeedSetRow, HubStore
+from sync.errors import InputError
+from sync.protocol import (
+    CTX_DOWN,
+    GENESIS,
+    CalendarItem,
+    CatalogItem,
+    DivisionsItem,
+    DownItem,
+    FeedResponse,
+    seal_set,
+)
+from sync.timeutil import business_date, iso_utc
+
+__all__ = (
+    "BULK",
+    "MAX_ITEMS_PER_SET",
+    "MAX_SET_BYTES",
+    "RECORD",
+    "feed_origin",
+    "queue",
+    "queue_case_state",
+    "queue_reference_data",
+    "read_feed",
+    "seal_pending",
+)
+
+MAX_ITEMS_PER_SET = 200
+MAX_SET_BYTES = 64 * 1024
+"""A set is closed before its items pass this size (a single larger item still gets its own set), so
+a first sync on a slow link is a series of small, resumable sets, never one giant response."""
+
+RECORD = 0
+"""Priority of records (decisions, case states, rejections, receipts): sealed first, so a station on a
+slow link gets what agents act on before the bulk reference data."""
+BULK = 1
+"""Priority of catalogue, calendar and division-tree items."""
+
+_BULK_TYPES = (CatalogItem, CalendarItem, DivisionsItem)
+_ENCODER = msgspec.msgpack.Encoder()
+
+
+def feed_origin(station_id: str) -> str:
+    """The origin of a station's feed chain."""
+    return f"hub>{station_id}"
+
+
+def queue(store: HubStore, station_ids: Iterable[str], item: DownItem, *, at: str) -> None:
+    """Queue one down item for each station; it is encoded here, once, and sealed later as is."""
+    ids = list(station_ids)
+    if not ids:
+        return
+    priority = BULK if isinstance(item, _BULK_TYPES) else RECORD
+    kind = type(item).__struct_config__.tag  # type: ignore[attr-defined]
+    store.queue_items(ids, kind=str(kind), body=_ENCODER.encode(item), priority=priority, at=at)
+
+
+def queue_case_state(
+    store: HubStore, case: dict[str, Any], *, at: str, origin: str | None = None, origin_seq: int = 0
+) -> None:
+    """Queue the hub's view of a case to every enrolled station of its village.
+
+    ``through_seq`` is each recipient's own last applied set; for the origin of the set being
+    applied it is that set's seq (not yet recorded as applied while the set is in flight).
+    """
+    for station in store.stations(village_code=case["village_code"], enrolled_only=True):
+        through = origin_seq if station.station_id == origin else station.applied_seq
+        queue(store, [station.station_id], case_state(case, through), at=at)
+
+
+def queue_reference_data(store: HubStore, station_id: str, *, now: dt.datetime) -> None:
+    """Queue what a newly enrolled station needs: the catalogue, the calendar from last year, the division tree."""
+    at = iso_utc(now)
+    version, body = store.catalog_body()
+    queue(store, [station_id], CatalogItem(version, body), at=at)
+    for table in store.calendar_tables(from_year=business_date(now).year - 1):
+        queue(store, [station_id], CalendarItem(table), at=at)
+    version, body = store.divisions_body()
+    queue(store, [station_id], DivisionsItem(version, body), at=at)
+
+
+def seal_pending(store: HubStore, identity: HubIdentity, station_id: str, now: dt.datetime) -> int:
+    """Seal the station's queued items into new feed sets (at most 200 items, 64 KiB each); returns how many.
+
+    Each set continues the station's chain (``prev`` = the previous set's hash), is signed with
+    the hub key (down context) and its body sealed to the station's box key, so only that
+    station can read it, whoever carries it.
+    """
+    with store.transaction():
+        items = store.pending_items(station_id)
+        if not items:
+            return 0
+        key = store.station_key(station_id)
+        if key is None:
+            raise InputError(f"no station {station_id!r}", f"没有代办点 {station_id!r}", field="station")
+        seq, prev = store.feed_head(station_id) or (0, GENESIS)
+        wall_ms = int(now.timestamp() * 1000)
+        at = iso_utc(now)
+        sealed = 0
+        for chunk in _chunks(items):
+            seq += 1
+            envelope, set_hash = seal_set(
+                origin=feed_origin(station_id), seq=seq, prev=prev, created_ms=wall_ms,
+                hlc=store.tick_clock(wall_ms), records=[body for _, _, body in chunk],
+                sign_private=identity.keys.sign_private, sign_public=identity.keys.sign_public,
+                recipient_box_public=key.box_public, context=CTX_DOWN,
+            )
+            store.add_feed_set(
+                station_id=station_id, seq=seq, prev=prev, set_hash=set_hash, envelope=envelope, items=len(chunk), at=at
+            )
+            prev = set_hash
+            sealed += 1
+        store.drop_items([item_id for item_id, _, _ in items])
+        return sealed
+
+
+def _chunks(items: list[tuple[int, str, bytes]]) -> list[list[tuple[int, str, bytes]]]:
+    """Queue order kept; each chunk at most MAX_ITEMS_PER_SET items and (unless one item) MAX_SET_BYTES."""
+    chunks: list[list[tuple[int, str, bytes]]] = []
+    size = 0
+    for item in items:
+        if not chunks or len(chunks[-1]) >= MAX_ITEMS_PER_SET or size + len(item[2]) > MAX_SET_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(item)
+        size += len(item[2])
+    return chunks
+
+
+def read_feed(
+    store: HubStore, identity: HubIdentity, station_id: str, *, after: int, limit: int | None, now: dt.datetime
+) -> tuple[list[FeedSetRow], FeedResponse]:
+    """Seal what is pending, then the sets after ``after`` (at most ``limit``), as a FeedResponse."""
+    seal_pending(store, identity, station_id, now)
+    rows = store.feed_sets_after(station_id, after, limit)
+    head = store.feed_head(station_id)
+    response = FeedResponse(
+        sets=[msgspec.Raw(row.envelope) for row in rows],
+        last_seq=head[0] if head else 0,
+        hub_ms=int(now.timestamp() * 1000),
+    )
+    return rows, response

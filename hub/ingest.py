@@ -1,0 +1,244 @@
+"""Ingesting a station's change sets, one transaction per set: verify, chain, apply, receipt, forward.
+
+The same code serves a push over HTTP and a file carried by hand (architecture invariant 9).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+import msgspec
+
+from hub.apply import Outcome, apply_row, apply_status
+from hub.feed import queue, queue_case_state
+from hub.keys import HubIdentity
+from hub.store import HubStore, KeyRow, RowError, StationRow
+from sync.changes import RowChange, StatusChange, decode_change
+from sync.lifecycle import Actor
+from sync.merge import Rejection
+from sync.protocol import (
+    CTX_UP,
+    GENESIS,
+    ProtocolError,
+    PushResponse,
+    ReceiptItem,
+    RejectedItem,
+    SetResult,
+    SignedSet,
+    make_receipt,
+    open_set,
+)
+from sync.timeutil import iso_utc, utc_now
+
+__all__ = ("STATION_ACTORS", "ingest_sets")
+
+STATION_ACTORS = frozenset({Actor.STATION})
+"""A station speaks only as the station: it cannot smuggle in a department's decision."""
+
+_PEEK = msgspec.msgpack.Decoder(SignedSet)
+_ENVELOPE_PEEK = msgspec.msgpack.Decoder(tuple[int, str, msgspec.Raw, bytes])
+
+
+def ingest_sets(
+    store: HubStore,
+    identity: HubIdentity,
+    sets: Sequence[bytes],
+    *,
+    station_id: str,
+    via: str = "http",
+    now: Callable[[], dt.datetime] = utc_now,
+) -> PushResponse:
+    """Handle a station's sets in order, each in its own transaction; stop at the first not taken.
+
+    Args:
+        station_id: the origin the sets must come from: the signer of the request, or the station
+            a transfer file names.
+        via: ``http`` or ``file``, kept with each set.
+
+    Returns:
+        One SetResult per set handled (accepted, duplicate, gap, fork or refused) and the seq the
+        hub needs next from this station.
+    """
+    results: list[SetResult] = []
+    station = store.station(station_id)
+    for data in sets:
+        if station is None:
+            seq, _ = _peek(data)
+            results.append(SetResult(seq=seq, status="refused", code="unknown_key",
+                                     detail=f"station {station_id} is not enrolled at this hub"))
+            break
+        result = _ingest_one(store, identity, bytes(data), station, via, now())
+        results.append(result)
+        if result.status not in ("accepted", "duplicate"):
+            break
+    current = store.station(station_id)
+    return PushResponse(
+        results=results,
+        next_seq=(current.applied_seq if current else 0) + 1,
+        hub_ms=int(now().timestamp() * 1000),
+    )
+
+
+def _peek(data: bytes) -> tuple[int, str]:
+    """(seq, origin) a set claims, read without trusting it: only to name it in a refusal."""
+    try:
+        envelope = _ENVELOPE_PEEK.decode(data)
+        signed = _PEEK.decode(bytes(envelope[2]))
+        return signed.seq, signed.origin
+    except (msgspec.DecodeError, TypeError, ValueError):
+        return 0, ""
+
+
+def _refused(station_id: str, seq: int, code: str, en: str) -> SetResult:
+    return SetResult(seq=seq, status="refused", code=code, detail=f"station {station_id}, set {seq}: {en}")
+
+
+def _ingest_one(
+    store: HubStore, identity: HubIdentity, data: bytes, station: StationRow, via: str, now: dt.datetime
+) -> SetResult:
+    station_id = station.station_id
+    claimed_seq, _ = _peek(data)
+    keys: dict[str, KeyRow] = {}
+
+    def public_key_for(key_id: str) -> bytes:
+        key = store.key(key_id)
+        if key is None:
+            raise ProtocolError(f"key {key_id} is not known to this hub", f"县平台不认识密钥 {key_id}",
+                                code="unknown_key")
+        keys["key"] = key
+        return key.sign_public
+
+    try:
+        signed, set_hash, body = open_set(data, public_key_for=public_key_for, context=CTX_UP,
+                                          box_private=identity.keys.box_private)
+    except ProtocolError as exc:
+        return _refused(station_id, claimed_seq, exc.code, exc.en)
+    except UnicodeDecodeError:  # sync.protocol lets a string that is not UTF-8 through as this
+        return _refused(station_id, claimed_seq, "malformed", "a text field is not UTF-8")
+    key = keys["key"]
+    if signed.origin != station_id or key.station_id != station_id:
+        return _refused(station_id, signed.seq, "wrong_origin",
+                        f"the set's origin {signed.origin} (key of {key.station_id}) is not {station_id}")
+    if key.after_seq is not None and signed.seq > key.after_seq:
+        return _refused(station_id, signed.seq, "revoked_key",
+                        f"key {key.key_id} was revoked after seq {key.after_seq}")
+    with store.transaction():
+        return _chain_and_apply(store, identity, data, signed, set_hash, body, via, now)
+
+
+def _chain_and_apply(
+    store: HubStore, identity: HubIdentity, data: bytes, signed: SignedSet, set_hash: bytes, body: bytes, via: str,
+    now: dt.datetime,
+) -> SetResult:
+    origin, seq, at = signed.origin, signed.seq, iso_utc(now)
+    station = store.station(origin)
+    assert station is not None  # checked by the caller; the row is never deleted
+    held = store.set_in(origin, seq)
+    if held is not None:
+        held_hash, receipt = held
+        if held_hash == set_hash:
+            return SetResult(seq=seq, status="duplicate", receipt=receipt)
+        return _fork(store, data, signed, set_hash, held_hash, "a different set is held at this seq", at)
+    expected = station.applied_seq + 1
+    if seq > expected:
+        return SetResult(seq=seq, status="gap", code="gap", detail=f"the hub needs seq {expected} next")
+    previous = station.applied_hash if station.applied_seq else GENESIS
+    if seq < expected or signed.prev != previous:
+        return _fork(store, data, signed, set_hash, previous, "prev does not match the chain held", at)
+    try:
+        records = msgspec.msgpack.decode(body, type=list[msgspec.Raw])
+    except msgspec.DecodeError as exc:
+        return _refused(origin, seq, "malformed", f"the body is not a list of changes ({exc})")
+    if len(records) != signed.count:
+        return _refused(origin, seq, "malformed", f"the set says {signed.count} changes but holds {len(records)}")
+    rejected = _apply_all(store, identity, records, station, seq, now)
+    hub_ms = int(now.timestamp() * 1000)
+    receipt = make_receipt(origin=origin, seq=seq, set_hash=set_hash, hub_ms=hub_ms,
+                           sign_private=identity.keys.sign_private, sign_public=identity.keys.sign_public)
+    store.add_set_in(origin=origin, seq=seq, set_hash=set_hash, envelope=data, changes=len(records),
+                     rejected=rejected, via=via, at=at, receipt=receipt, hub_ms=hub_ms)
+    store.set_applied(origin, seq, set_hash)
+    queue(store, [origin], ReceiptItem(receipt), at=at)
+    return SetResult(seq=seq, status="accepted", receipt=receipt)
+
+
+def _fork(
+    store: HubStore, data: bytes, signed: SignedSet, set_hash: bytes, held_hash: bytes | None, reason: str, at: str
+) -> SetResult:
+    # Quarantined whole, nothing applied, nothing deleted (invariant 3): administrators decide.
+    fork_id = store.quarantine(origin=signed.origin, seq=signed.seq, set_hash=set_hash, envelope=data,
+                               held_hash=held_hash, reason=reason, at=at)
+    return SetResult(seq=signed.seq, status="fork", code="fork",
+                     detail=f"station {signed.origin}, set {signed.seq}: {reason} (fork {fork_id}); call the county")
+
+
+def _apply_all(
+    store: HubStore, identity: HubIdentity, records: list[msgspec.Raw], station: StationRow, seq: int,
+    now: dt.datetime,
+) -> int:
+    """Apply each change; a change that breaks a rule is kept as rejected (invariant 4). Returns how many."""
+    origin, at = station.station_id, iso_utc(now)
+    village = store.stations(village_code=station.village_code, enrolled_only=True)
+    others = [s.station_id for s in village if s.station_id != origin]
+    rejected = 0
+    for index, raw in enumerate(records):
+        try:
+            change: RowChange | StatusChange | None = decode_change(bytes(raw))
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            change = None
+            outcome = Outcome(result="rejected", rejection=_malformed(f"not a change record ({exc})"))
+        if change is not None:
+            try:
+                with store.savepoint():
+                    outcome = _apply_one(store, identity, change, station, now)
+            except RowError as exc:
+                outcome = Outcome(result="rejected", rejection=_malformed(exc.en))
+            except (TypeError, ValueError, KeyError) as exc:
+                # A value of a shape no rule expected (a list where a code belongs): the change is
+                # kept as rejected rather than failing the set, which would block the queue (invariant 4).
+                outcome = Outcome(result="rejected", rejection=_malformed(
+                    f"a value has the wrong type ({type(exc).__name__})", "变更记录中有取值类型错误"))
+        if outcome.result == "rejected":
+            rejected += 1
+            _keep_rejected(store, change, bytes(raw), outcome, origin, seq, index, at)
+        elif outcome.result == "applied" and change is not None:
+            if others:
+                queue(store, others, msgspec.structs.replace(change, origin=origin), at=at)
+            if outcome.case is not None:
+                queue_case_state(store, outcome.case, at=at, origin=origin, origin_seq=seq)
+    return rejected
+
+
+def _apply_one(
+    store: HubStore, identity: HubIdentity, change: RowChange | StatusChange, station: StationRow, now: dt.datetime
+) -> Outcome:
+    if isinstance(change, RowChange):
+        return apply_row(store, change, origin=station.station_id, village_code=station.village_code,
+                         lookup_key=identity.lookup_key, now=now)
+    return apply_status(store, change, origin=station.station_id, actors=STATION_ACTORS,
+                        village_code=station.village_code, now=now)
+
+
+def _malformed(en: str, zh: str | None = None) -> Rejection:
+    return Rejection("malformed", en, zh or f"变更记录格式错误（{en}）")
+
+
+def _keep_rejected(
+    store: HubStore, change: RowChange | StatusChange | None, raw: bytes, outcome: Outcome, origin: str, seq: int,
+    index: int, at: str,
+) -> None:
+    """Store the rejected change with its reason, and send the reason down to its station."""
+    assert outcome.rejection is not None
+    if isinstance(change, RowChange):
+        entity, entity_id = change.table, change.pk
+    elif isinstance(change, StatusChange):
+        entity, entity_id = "cases", change.case_no
+    else:
+        entity, entity_id = "", ""
+    reason = outcome.rejection
+    store.add_rejected(origin=origin, seq=seq, index=index, entity=entity, entity_id=entity_id, code=reason.code,
+                       reason_en=reason.en, reason_zh=reason.zh, change=raw, at=at)
+    item = RejectedItem(seq=seq, index=index, entity=entity, entity_id=entity_id, code=reason.code,
+                        reason_en=reason.en, reason_zh=reason.zh, current=outcome.current)
+    queue(store, [origin], item, at=at)

@@ -1,0 +1,125 @@
+"""The hub's identity on disk: its key pair and the county ID-lookup key, plus the admin token."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+import msgspec
+
+from sync.crypto import KeyPair, fingerprint, key_id_of
+from sync.errors import StoreError
+from sync.idnumber import normalize_id_number
+
+__all__ = (
+    "HubIdentity",
+    "KEY_FILE",
+    "create_identity",
+    "hash_token",
+    "id_lookup_hash",
+    "load_identity",
+    "new_admin_token",
+    "token_matches",
+)
+
+KEY_FILE = "hub.key"
+
+
+class HubIdentity(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``hub.key`` holds: the hub's signing and box keys and the county ID-lookup key."""
+
+    v: int = 1
+    keys: KeyPair
+    lookup_key: bytes
+    """32 random bytes; sealed to each station at enrolment so every replica hashes ID numbers alike."""
+
+    @property
+    def hub_id(self) -> str:
+        """The key id of the signing key: how stations and logs name this hub."""
+        return key_id_of(self.keys.sign_public)
+
+    @property
+    def fingerprint(self) -> str:
+        """What an agent compares with the administrator at enrolment."""
+        return fingerprint(self.keys.sign_public)
+
+
+def create_identity(data_dir: Path) -> HubIdentity:
+    """Make a new hub identity and write it to ``data_dir/hub.key`` (mode 0600).
+
+    Raises:
+        StoreError: a key file already exists (a hub's identity is never silently replaced:
+            every station pinned it).
+    """
+    path = data_dir / KEY_FILE
+    if path.exists():
+        raise StoreError(
+            f"{path} already exists; a hub key is never replaced (every station pinned it)",
+            f"{path} 已存在；县平台密钥不能被替换（每个代办点都已固定该密钥）",
+            field="data_dir",
+            code="store.exists",
+        )
+    identity = HubIdentity(keys=KeyPair.generate(), lookup_key=secrets.token_bytes(32))
+    tmp = path.with_suffix(".tmp")
+    # Created 0600 from the start (not chmod afterwards), written, synced, then renamed: a crash
+    # never leaves a half-written or briefly world-readable key.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(msgspec.msgpack.encode(identity))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    return identity
+
+
+def load_identity(data_dir: Path) -> HubIdentity:
+    """Read ``data_dir/hub.key``.
+
+    Raises:
+        StoreError: missing (run ``hub init``) or damaged.
+    """
+    path = data_dir / KEY_FILE
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise StoreError(
+            f"no hub here: {path} is missing; run 'hub init' first",
+            f"此处没有县平台数据：缺少 {path}；请先运行“hub init”",
+            field="data_dir",
+            code="store.not_initialised",
+        ) from None
+    try:
+        return msgspec.msgpack.decode(data, type=HubIdentity)
+    except msgspec.DecodeError:
+        raise StoreError(
+            f"{path} is damaged; restore it from the backup", f"{path} 已损坏；请从备份恢复", field="data_dir"
+        ) from None
+
+
+def id_lookup_hash(lookup_key: bytes, id_number: str) -> str:
+    """Hex HMAC-SHA256 of a normalised ID number under the county lookup key.
+
+    The same function as the station's (station/privacy.py), so a hash computed at either
+    replica finds the same case once the station holds the county key.
+    """
+    return hmac.new(lookup_key, normalize_id_number(id_number).encode("ascii", "replace"), hashlib.sha256).hexdigest()
+
+
+def new_admin_token() -> str:
+    """A fresh admin API token (256 bits, URL-safe): shown once, stored only hashed."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """The stored form of an admin token. A plain SHA-256 suffices: the token is random, not a password."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_matches(token: str, stored_hash: str | None) -> bool:
+    """Constant-time check of a presented token against the stored hash."""
+    if not stored_hash or not token:
+        return False
+    return hmac.compare_digest(hash_token(token), stored_hash)

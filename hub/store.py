@@ -1,0 +1,196 @@
+"""HubStore: the one storage interface of the hub (SQLite now; a PostgreSQL backend can follow)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from hub._store_base import RowError
+from hub._store_cases import CaseStoreMixin
+from hub._store_stations import Contact, EnrolmentRow, KeyRow, StationRow, StationStoreMixin
+from hub._store_sync import FeedSetRow, ForkRow, SyncStoreMixin
+from hub.db import open_db, write_txn
+from sync.catalog import Catalog
+from sync.divisions import DivisionTree, load_divisions
+from sync.errors import StoreError
+from sync.hlc import HybridClock
+from sync.timeutil import iso_utc
+from sync.workdays import WorkCalendar, YearTable
+
+__all__ = (
+    "Contact",
+    "DB_FILE",
+    "EnrolmentRow",
+    "FeedSetRow",
+    "ForkRow",
+    "HubStore",
+    "KeyRow",
+    "RowError",
+    "StationRow",
+)
+
+DB_FILE = "hub.db"
+
+# Reference data is immutable per version, so a process-wide cache keyed by (database, version)
+# saves decoding the catalogue, calendar and 395-village tree on every request.
+_CACHE: dict[tuple[str, str, Any], Any] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+class HubStore(StationStoreMixin, SyncStoreMixin, CaseStoreMixin):
+    """Everything the hub keeps, behind methods; no other module writes SQL.
+
+    One HubStore holds one connection and belongs to one request or command at a time. Writes
+    that must hold together run inside :meth:`transaction`; the methods themselves never commit
+    on their own when a transaction is open.
+    """
+
+    # -- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, data_dir: Path | str, *, check_same_thread: bool = True, migrate: bool = True) -> HubStore:
+        """Open the hub database in ``data_dir`` (schema upgraded when ``migrate``)."""
+        path = Path(data_dir) / DB_FILE
+        return cls(open_db(path, migrate=migrate, check_same_thread=check_same_thread), path)
+
+    @classmethod
+    def open_existing(cls, data_dir: Path | str, *, check_same_thread: bool = True) -> HubStore:
+        """Open an initialised hub; StoreError (telling the operator to run ``hub init``) otherwise."""
+        path = Path(data_dir) / DB_FILE
+        if not path.exists():
+            raise StoreError(
+                f"no hub here: {path} is missing; run 'hub init' first",
+                f"此处没有县平台数据：缺少 {path}；请先运行“hub init”",
+                field="data_dir",
+                code="store.not_initialised",
+            )
+        return cls.open(data_dir, check_same_thread=check_same_thread)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    def __enter__(self) -> HubStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit of work, write lock taken up front; nested use joins the outer one."""
+        with write_txn(self.db):
+            yield
+
+    # -- settings and the hub's clock ------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        """A hub setting, or None."""
+        row = self._one("SELECT value FROM meta WHERE key = ?", [key])
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a hub setting."""
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )
+
+    def tick_clock(self, wall_ms: int) -> int:
+        """A new hybrid-logical-clock stamp of the hub, persisted (call inside a transaction)."""
+        last = self.get_meta("hlc_last")
+        clock = HybridClock(int(last) if last else 0)
+        stamp = clock.tick(wall_ms)
+        self.set_meta("hlc_last", str(stamp))
+        return stamp
+
+    # -- reference data: catalogue, calendar, division tree --------------------------------------
+
+    def _cached(self, kind: str, version: Any, build: Any) -> Any:
+        key = (str(self.path), kind, version)
+        with _CACHE_LOCK:
+            if key in _CACHE:
+                return _CACHE[key]
+        value = build()
+        with _CACHE_LOCK:
+            _CACHE[key] = value
+        return value
+
+    def publish_catalog(self, catalog: Catalog, now: dt.datetime) -> None:
+        """Store a catalogue version (immutable once published)."""
+        self.db.execute(
+            "INSERT INTO catalogs (version, body, published_at) VALUES (?, ?, ?)",
+            [catalog.version, msgspec.json.encode(catalog).decode(), iso_utc(now)],
+        )
+
+    def catalog_version(self) -> int | None:
+        """The newest catalogue version, or None before ``hub init``."""
+        row = self._one("SELECT MAX(version) FROM catalogs")
+        return row[0] if row else None
+
+    def catalog_body(self, version: int | None = None) -> tuple[int, bytes]:
+        """(version, JSON bytes) of a catalogue version (the newest when None), as stations store it."""
+        version = self.catalog_version() if version is None else version
+        row = self._one("SELECT version, body FROM catalogs WHERE version = ?", [version])
+        if row is None:
+            raise StoreError(
+                f"catalogue version {version} is not held by this hub",
+                f"县平台没有目录版本 {version}",
+                field="catalog_version",
+            )
+        return row[0], row[1].encode()
+
+    def catalog(self, version: int | None = None) -> Catalog:
+        """A catalogue version, decoded (the newest when None); the body is read only on a cache miss."""
+        number = self.catalog_version() if version is None else version
+        return self._cached("catalog", number, lambda: msgspec.json.decode(self.catalog_body(number)[1], type=Catalog))
+
+    def put_calendar_year(self, table: YearTable, now: dt.datetime) -> None:
+        """Store a year table; a lower version never replaces a higher one."""
+        self.db.execute(
+            "INSERT INTO calendar_years (year, version, source, body, published_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(year) DO UPDATE SET version = excluded.version, source = excluded.source, "
+            "body = excluded.body, published_at = excluded.published_at WHERE excluded.version >= version",
+            [table.year, table.version, table.source, msgspec.json.encode(table).decode(), iso_utc(now)],
+        )
+
+    def calendar_tables(self, from_year: int = 0) -> list[YearTable]:
+        """The year tables from ``from_year`` on, oldest first."""
+        rows = self.db.execute("SELECT body FROM calendar_years WHERE year >= ? ORDER BY year", [from_year])
+        return [msgspec.json.decode(body, type=YearTable) for (body,) in rows.fetchall()]
+
+    def calendar(self) -> WorkCalendar:
+        """The hub's working-day calendar: the binding one for due dates (invariant 8)."""
+        row = self._one("SELECT group_concat(year || ':' || version, ',') FROM calendar_years")
+        return self._cached("calendar", row[0] if row else "", lambda: WorkCalendar(self.calendar_tables()))
+
+    def put_divisions(self, data: dict[str, Any], version: int, now: dt.datetime) -> None:
+        """Store the division tree in its JSON form (check it with sync.divisions.load_divisions first)."""
+        self.db.execute(
+            "INSERT INTO documents (kind, version, body, published_at) VALUES ('divisions', ?, ?, ?) "
+            "ON CONFLICT(kind) DO UPDATE SET version = excluded.version, body = excluded.body, "
+            "published_at = excluded.published_at",
+            [version, json.dumps(data, ensure_ascii=False), iso_utc(now)],
+        )
+
+    def divisions_body(self) -> tuple[int, bytes]:
+        """(version, JSON bytes) of the division tree."""
+        row = self._one("SELECT version, body FROM documents WHERE kind = 'divisions'")
+        if row is None:
+            raise StoreError(
+                "the hub has no division tree; run 'hub init'", "县平台没有行政区划表；请运行“hub init”",
+                code="store.not_initialised",
+            )
+        return row[0], row[1].encode()
+
+    def divisions(self) -> DivisionTree:
+        """The county's division tree (villages are checked against it)."""
+        row = self._one("SELECT version FROM documents WHERE kind = 'divisions'")
+        version = row[0] if row else None
+        return self._cached("divisions", version, lambda: load_divisions(json.loads(self.divisions_body()[1])))

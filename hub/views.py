@@ -1,0 +1,59 @@
+"""What administrators see of cases and stations: plain dicts, personal data masked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.store import HubStore, StationRow
+from sync.personal import mask_id_number, mask_phone
+
+__all__ = ("case_summary", "station_summary")
+
+
+def case_summary(row: dict[str, Any]) -> dict[str, Any]:
+    """A case for lists and the admin API: ID and phone numbers masked, never full (invariant 11)."""
+    return {
+        "case_no": row["case_no"],
+        "status": row["status"],
+        "outcome": row["outcome"],
+        "village_code": row["village_code"],
+        "item_code": row["item_code"],
+        "bundle_code": row["bundle_code"],
+        "applicant_name": row["applicant_name"],
+        "id_number_masked": mask_id_number(row["id_number"] or ""),
+        "phone_masked": mask_phone(row["phone"] or ""),
+        "received_date": row["received_date"],
+        "accepted_date": row["accepted_date"],
+        "due_date": row["due_date"],
+        "due_provisional": bool(row["due_provisional"]),
+        "catalog_version": row["catalog_version"],
+        "updated_at": row["updated_at"],
+    }
+
+
+def station_summary(store: HubStore, station: StationRow, skew_ms: int) -> dict[str, Any]:
+    """A station's identity, chain positions and contact record, with a clock-skew flag (invariant 8)."""
+    head = store.feed_head(station.station_id)
+    offset = station.clock_offset_ms
+    return {
+        "station_id": station.station_id,
+        "village_code": station.village_code,
+        "device": station.device,
+        "state": "revoked" if station.revoked_at else "enrolled",
+        "enrolled_at": station.enrolled_at,
+        "revoked_at": station.revoked_at,
+        "last_contact": station.last_contact,
+        "last_push": station.last_push,
+        "last_pull": station.last_pull,
+        "head_seq": station.head_seq,
+        "applied_seq": station.applied_seq,
+        "outbox_length": station.outbox_length,
+        "feed_acked": station.feed_acked,
+        "feed_seq": head[0] if head else 0,
+        "feed_pending": store.pending_count(station.station_id),
+        "clock_offset_ms": offset,
+        "clock_skewed": offset is not None and abs(offset) > skew_ms,
+        "software": station.software,
+        "last_error": station.last_error,
+        "last_error_at": station.last_error_at,
+    }

@@ -1,0 +1,258 @@
+"""Enrolling with the county hub: a one-time code, a key pair made here, the hub's keys pinned."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import string
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import msgspec
+
+from station.db import write_txn
+from station.errors import SyncError
+from station.hubhttp import DEFAULT_TIMEOUT, ENROLL_PATH, hub_error, make_client, unreachable, url
+from station.identity import MIN_PASSPHRASE, hub_pins, save_keypair, set_meta
+from station.identity import passphrase as ask_passphrase  # the parameter is called passphrase
+from station.privacy import stage_lookup_key
+from station.schema import REPLICATED_TABLES
+from station.store import DB_FILE, Station
+from sync.crypto import CryptoError, KeyPair, fingerprint, key_id_of, mac, open_box
+from sync.divisions import parse_division_code
+from sync.errors import InputError
+from sync.protocol import MEDIA_TYPE, PROTOCOL_VERSION, EnrollRequest, EnrollResponse
+from sync.timeutil import iso_utc, utc_now
+from sync.version import SOFTWARE_VERSION
+
+__all__ = ("CODE_ALPHABET", "EnrollCode", "EnrollResult", "enroll", "parse_code")
+
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+"""Crockford base32: no I, L, O or U, so a code read aloud or copied by hand survives."""
+
+# Crockford's decoding rule: letters people confuse with digits are read as those digits.
+_CONFUSABLE = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+class EnrollCode(msgspec.Struct, frozen=True):
+    code_id: str
+    """The first group: names the code at the hub (it travels)."""
+    secret: bytes
+    """The other twelve characters: the HMAC key that proves the code (it never travels)."""
+
+
+class EnrollResult(msgspec.Struct, frozen=True, kw_only=True):
+    station_id: str
+    village_code: str
+    device: str
+    hub_url: str
+    hub_id: str
+    hub_fingerprint: str
+    """For the agent to compare with what the administrator's screen shows."""
+    created: bool
+    """True when enrolment created the data folder."""
+    rehashed: int
+    """Cases whose ID lookup hash was recomputed under the county's key."""
+
+
+def parse_code(code: str) -> EnrollCode:
+    """Split ``XXXX-XXXX-XXXX-XXXX`` into its id and secret; InputError when it is not one."""
+    cleaned = code.strip().upper().replace(" ", "").translate(_CONFUSABLE)
+    groups = cleaned.split("-")
+    if len(groups) != 4 or any(len(g) != 4 for g in groups) or any(c not in CODE_ALPHABET for c in "".join(groups)):
+        raise InputError(
+            "an enrolment code looks like ABCD-EFGH-JKMN-PQRS (four groups of four letters or digits)",
+            "登记码格式应为 ABCD-EFGH-JKMN-PQRS（四组，每组四个字母或数字）",
+            field="code",
+            code="enroll.code_format",
+        )
+    return EnrollCode(code_id=groups[0], secret="".join(groups[1:]).encode("utf-8"))
+
+
+def enroll(
+    data_dir: Path | str,
+    *,
+    hub_url: str,
+    code: str,
+    passphrase: str | None = None,
+    agent_name: str = "",
+    transport: httpx.BaseTransport | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    now: Callable[[], dt.datetime] = utc_now,
+    key_work: int = 2**15,
+) -> EnrollResult:
+    """Enrol this data folder with the hub (docs/protocol.md, "Enrolment").
+
+    Makes the station's key pair, proves the code without sending its secret, checks that the
+    answer proves it too (a machine in the middle cannot substitute its own hub key), pins the
+    hub keys, installs the county's ID-lookup key (re-hashing every case) and takes the hub's
+    station id. A folder without a station is created for the hub's village and device letter;
+    one with a station must be of that village and device. ``passphrase`` wraps the new key;
+    when None it comes from ``$STATION_PASSPHRASE`` or is asked for twice at the terminal.
+
+    Raises:
+        InputError: malformed code or address, short passphrase, already enrolled, or the code
+            is for another village or device; nothing was changed.
+        SyncError: the hub is unreachable or refused the code (``enroll_code``), or its answer
+            does not check out; nothing was changed.
+    """
+    data_dir = Path(data_dir)
+    parsed = parse_code(code)
+    hub_url = hub_url.strip()
+    if not hub_url.startswith(("http://", "https://")):
+        raise InputError(
+            f"the hub address must start with http:// or https:// (got {hub_url!r})",
+            f"县平台地址应以 http:// 或 https:// 开头（收到 {hub_url!r}）",
+            field="hub",
+        )
+    if passphrase is None:
+        passphrase = ask_passphrase(confirm=True)
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise InputError(
+            f"the station passphrase must be at least {MIN_PASSPHRASE} characters",
+            f"本站密钥口令至少需要 {MIN_PASSPHRASE} 个字符",
+            field="passphrase",
+        )
+    station = Station.open(data_dir, now=now) if (data_dir / DB_FILE).exists() else None
+    try:
+        if station is not None:
+            _check_can_enrol(station)
+        keys = KeyPair.generate()
+        answer = _ask_hub(hub_url, parsed, keys, transport, timeout)
+        lookup_key = _check_answer(answer, parsed, keys)
+        created = station is None
+        if station is None:
+            station = Station.init(data_dir, village_code=answer.village_code, device=answer.device,
+                                   agent_name=agent_name, station_id=answer.station_id, now=now)
+        else:
+            _check_same_station(station, answer)
+        save_keypair(data_dir, keys, passphrase, work=key_work)
+        # Staged before the transaction that re-hashes under it; promoted once that commits.
+        stage_lookup_key(data_dir, lookup_key)
+        with write_txn(station.db):
+            _adopt_station_id(station, answer.station_id)
+            set_meta(station.db, {
+                "hub_url": hub_url, "hub_id": answer.hub_id, "hub_sign_public": answer.hub_sign_public.hex(),
+                "hub_box_public": answer.hub_box_public.hex(), "enrolled_at": iso_utc(now()),
+                "request_counter": 0, "feed_seq": 0, **({"agent_name": agent_name} if agent_name else {}),
+            })
+            rehashed = station.rehash_ids(lookup_key)
+        station.reload_lookup_key()
+        station.station_id = answer.station_id
+        return EnrollResult(
+            station_id=answer.station_id, village_code=answer.village_code, device=answer.device, hub_url=hub_url,
+            hub_id=answer.hub_id, hub_fingerprint=fingerprint(answer.hub_sign_public), created=created,
+            rehashed=rehashed,
+        )
+    finally:
+        if station is not None:
+            station.close()
+
+
+def _check_can_enrol(station: Station) -> None:
+    pins = hub_pins(station.db)
+    if pins is not None:
+        raise InputError(
+            f"this station is already enrolled with {pins.url} as {station.station_id}; nothing was changed",
+            f"本站已在县平台 {pins.url} 登记（{station.station_id}），未做任何更改",
+            field="code",
+            code="enroll.already",
+        )
+    if station.db.execute("SELECT 1 FROM sets_out LIMIT 1").fetchone():
+        raise InputError(
+            "this station has sealed change sets already, so its station id can no longer change",
+            "本站已封装过数据集，站点编号不能再更改",
+            field="code",
+            code="enroll.sealed",
+        )
+
+
+def _ask_hub(hub_url: str, parsed: EnrollCode, keys: KeyPair, transport: httpx.BaseTransport | None,
+             timeout: float) -> EnrollResponse:
+    request = EnrollRequest(
+        protocol=PROTOCOL_VERSION, code_id=parsed.code_id, sign_public=keys.sign_public, box_public=keys.box_public,
+        software=SOFTWARE_VERSION, mac=mac(parsed.secret, b"enroll-request", keys.sign_public, keys.box_public),
+    )
+    try:
+        with make_client(transport, timeout) as client:
+            response = client.post(url(hub_url, ENROLL_PATH), content=msgspec.msgpack.encode(request),
+                                   headers={"Content-Type": MEDIA_TYPE})
+    except httpx.TransportError as exc:
+        raise unreachable(hub_url, exc) from None
+    if response.status_code != 200:
+        error = hub_error(response)
+        if error.code == "enroll_code":
+            raise SyncError(
+                "the hub refused the enrolment code: unknown, already used, expired or mistyped; "
+                "check it, or ask the county administrator for a new one",
+                "县平台拒绝了登记码：登记码不存在、已使用、已过期或输入有误；请核对，或向县管理员申请新的登记码",
+                code="enroll_code",
+            )
+        raise error
+    try:
+        return msgspec.msgpack.decode(response.content, type=EnrollResponse)
+    except (msgspec.DecodeError, ValueError) as exc:  # ValueError: a string that is not UTF-8
+        raise SyncError(f"the hub's enrolment answer is malformed ({exc})", f"县平台的登记答复格式错误（{exc}）",
+                        code="malformed") from None
+
+
+def _check_answer(answer: EnrollResponse, parsed: EnrollCode, keys: KeyPair) -> bytes:
+    """Check the answer proves the code and holds usable keys; return the county's lookup key."""
+    expected = mac(
+        parsed.secret, b"enroll-response", answer.station_id.encode(), answer.village_code.encode(),
+        answer.device.encode(), answer.hub_sign_public, answer.hub_box_public, answer.lookup_key_box,
+    )
+    if not hmac.compare_digest(expected, answer.mac):
+        raise SyncError(
+            "the answer does not prove knowledge of the enrolment code: it may not come from the county hub "
+            "(a machine in the middle?); nothing was saved. Check the hub address",
+            "答复无法证明持有该登记码：可能并非来自县平台（中间人？）；未保存任何内容。请核对县平台地址",
+            code="enroll_mac",
+        )
+    if answer.hub_id != key_id_of(answer.hub_sign_public):
+        raise SyncError("the hub's id does not match its key", "县平台编号与其密钥不符", code="enroll_mac")
+    try:
+        lookup_key = open_box(keys.box_private, answer.lookup_key_box, b"lookup-key/" + answer.station_id.encode())
+    except CryptoError as exc:
+        raise SyncError(f"the county's lookup key does not open: {exc.en}", f"无法解开县级查询密钥：{exc.zh}",
+                        code="bad_box") from None
+    if len(lookup_key) != 32:
+        raise SyncError("the county's lookup key is not 32 bytes", "县级查询密钥长度不是 32 字节", code="malformed")
+    code = parse_division_code(answer.village_code)
+    device = answer.device
+    if code.level != "village" or len(device) != 1 or device not in string.ascii_uppercase:
+        raise SyncError(
+            f"the hub assigned village {answer.village_code!r}, device {device!r}: not a village and one letter",
+            f"县平台分配的村代码 {answer.village_code!r}、设备 {device!r} 无效",
+            code="malformed",
+        )
+    return lookup_key
+
+
+def _check_same_station(station: Station, answer: EnrollResponse) -> None:
+    if (station.village_code, station.device) != (answer.village_code, answer.device):
+        raise InputError(
+            f"this code enrols village {answer.village_code} device {answer.device}, but this data folder holds "
+            f"village {station.village_code} device {station.device}; nothing was saved. Ask the county administrator "
+            "for a code for this village and device letter",
+            f"该登记码对应村 {answer.village_code}、设备 {answer.device}，而本数据目录属于村 {station.village_code}、"
+            f"设备 {station.device}；未保存任何内容。请向县管理员申请本村本设备的登记码",
+            field="code",
+            code="enroll.other_station",
+        )
+
+
+def _adopt_station_id(station: Station, station_id: str) -> None:
+    """Take the hub's station id as this station's origin, also where our field versions name it."""
+    old = station.station_id
+    if old == station_id:
+        return
+    set_meta(station.db, {"station_id": station_id})
+    # Versions are JSON like {"phone": [hlc, "ORIGIN"]}: replacing the quoted id is exact.
+    for table in REPLICATED_TABLES:
+        station.db.execute(
+            f"UPDATE {table} SET versions = replace(versions, json_quote(?), json_quote(?)) WHERE versions IS NOT NULL",
+            [old, station_id],
+        )
+    station.db.execute("UPDATE case_events SET origin = ? WHERE origin = ?", [station_id, old])

@@ -1,0 +1,371 @@
+"""Applying the hub's signed feed: one set at a time, verified against the pinned key, all or nothing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+
+from station.db import write_txn
+from station.errors import FeedError, SyncError
+from station.identity import HubPins, get_meta, require_pins, set_meta
+from station.replica import apply_row_change, refresh_local, write_hub_values
+from station.sealing import record_receipt
+from station.store import Station
+from sync.catalog import load_catalog
+from sync.changes import RowChange, StatusChange, decode_change
+from sync.crypto import KeyPair
+from sync.divisions import load_divisions
+from sync.errors import IllegalTransition, ProxyAppError
+from sync.hlc import HybridClock
+from sync.lifecycle import Status, check_transition
+from sync.protocol import (
+    CTX_DOWN,
+    GENESIS,
+    CalendarItem,
+    CaseState,
+    CatalogItem,
+    DivisionsItem,
+    DownItem,
+    KeyRevokedItem,
+    ProtocolError,
+    ReceiptItem,
+    RejectedItem,
+    SignedSet,
+    open_set,
+)
+from sync.timeutil import iso_utc
+
+__all__ = (
+    "FeedOutcome",
+    "apply_feed_set",
+    "feed_origin",
+    "feed_position",
+    "forget_reference_caches",
+    "record_fork",
+    "record_revoked",
+)
+
+_ITEMS = msgspec.msgpack.Decoder(list[DownItem])
+
+
+class FeedOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """What applying one feed set did."""
+
+    seq: int
+    applied: bool
+    """False when the set had been applied before (same seq, same hash): skipped."""
+    items: int = 0
+    notes: list[str] = []
+    """Items kept aside, in English, without personal data (they are also in sync_log)."""
+    revoked: bool = False
+    """The set revoked this station's own key: syncing must stop."""
+
+
+def feed_origin(station: Station) -> str:
+    """The origin of this station's feed: ``hub>STATION_ID``."""
+    return f"hub>{station.station_id}"
+
+
+def feed_position(station: Station) -> int:
+    """The seq of the last feed set applied (0 before the first)."""
+    return int(get_meta(station.db, "feed_seq", "0") or 0)
+
+
+def forget_reference_caches(station: Station) -> None:
+    """Drop the Station's cached catalogue, calendar and division tree (reloaded on next use).
+
+    Called after every feed set, applied or rolled back, so a cache never outlives the
+    transaction whose data it holds.
+    """
+    for name in ("catalog", "calendar", "divisions"):
+        station.__dict__.pop(name, None)
+
+
+def apply_feed_set(station: Station, data: bytes, keys: KeyPair, *, pins: HubPins | None = None) -> FeedOutcome:
+    """Verify one feed set (exact bytes, pinned hub key) and apply all its items in one transaction.
+
+    The seq must be the next one and ``prev`` the hash of the set applied before it; a set
+    applied before with the same hash is skipped. Inside a caller's transaction (a file import)
+    it joins that transaction, so the caller's rollback undoes it too.
+
+    Raises:
+        FeedError: naming the feed seq: tampered or wrongly signed (``bad_signature``), unreadable
+            (``malformed``, ``bad_box``), for another station, out of order (``gap``), or not
+            following the chain (``fork``). Nothing of the set is applied.
+    """
+    pins = pins or require_pins(station.db)
+    # Nothing inside the set can be trusted before the signature is checked, so a refusal at
+    # that stage names the seq this station expects next.
+    expected = feed_position(station) + 1
+    try:
+        signed, set_hash, body = open_set(
+            data, public_key_for=pins.public_key_for, context=CTX_DOWN, box_private=keys.box_private
+        )
+    except ProtocolError as exc:
+        raise FeedError(
+            f"feed set {expected} refused, nothing applied: {exc.en}",
+            f"县平台数据集 {expected} 被拒绝，未应用任何内容：{exc.zh}",
+            seq=expected, code=exc.code,
+        ) from None
+    except ValueError as exc:
+        # msgspec raises UnicodeDecodeError, not DecodeError, for a string that is not UTF-8.
+        raise FeedError(
+            f"feed set {expected} refused, nothing applied: not a signed message ({exc})",
+            f"县平台数据集 {expected} 被拒绝，未应用任何内容：不是有效的签名消息",
+            seq=expected, code="malformed",
+        ) from None
+    if signed.origin != feed_origin(station):
+        raise FeedError(
+            f"feed set {signed.seq} is for {signed.origin}, not for this station ({station.station_id})",
+            f"县平台数据集 {signed.seq} 属于 {signed.origin}，不是本站（{station.station_id}）的",
+            seq=signed.seq, code="wrong_origin",
+        )
+    try:
+        with write_txn(station.db):
+            outcome = _apply_verified(station, keys, pins, signed, set_hash, body)
+    finally:
+        forget_reference_caches(station)
+    return outcome
+
+
+def _apply_verified(
+    station: Station, keys: KeyPair, pins: HubPins, signed: SignedSet, set_hash: bytes, body: bytes
+) -> FeedOutcome:
+    position = feed_position(station)
+    seq = signed.seq
+    if seq <= position:
+        held = station.db.execute("SELECT hash FROM feed_in WHERE seq = ?", [seq]).fetchone()
+        if held is not None and bytes(held[0]) == set_hash:
+            return FeedOutcome(seq=seq, applied=False)
+        raise FeedError(
+            f"feed set {seq} differs from the set {seq} applied before; call the county administrator",
+            f"县平台数据集 {seq} 与此前已应用的同号数据集不同；请联系县管理员",
+            seq=seq, code="fork",
+        )
+    if seq != position + 1:
+        raise FeedError(
+            f"feed set {seq} arrived but set {position + 1} is next; apply the sets in order "
+            "(for files: import the earlier file first)",
+            f"收到县平台数据集 {seq}，但下一个应为 {position + 1}；须按顺序应用（文件方式：请先导入较早的文件）",
+            seq=seq, code="gap",
+        )
+    row = station.db.execute("SELECT hash FROM feed_in WHERE seq = ?", [position]).fetchone()
+    prev = GENESIS if position == 0 else (bytes(row[0]) if row else None)
+    if signed.prev != prev:
+        raise FeedError(
+            f"feed set {seq} does not follow set {position} (previous hash differs); call the county administrator",
+            f"县平台数据集 {seq} 与数据集 {position} 不衔接（前序哈希不符）；请联系县管理员",
+            seq=seq, code="fork",
+        )
+    try:
+        items = _ITEMS.decode(body)
+    except (msgspec.DecodeError, ValueError) as exc:
+        raise FeedError(f"feed set {seq} is malformed ({exc})", f"县平台数据集 {seq} 格式错误（{exc}）",
+                        seq=seq, code="malformed") from None
+    if len(items) != signed.count:
+        raise FeedError(f"feed set {seq} says {signed.count} items but holds {len(items)}",
+                        f"县平台数据集 {seq} 声明 {signed.count} 项，实际 {len(items)} 项", seq=seq, code="malformed")
+    applier = _Applier(station, keys, pins, signed)
+    for index, item in enumerate(items):
+        try:
+            applier.apply(item)
+        except FeedError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure refuses the whole set, named
+            raise FeedError(
+                f"feed set {seq} item {index} ({type(item).__name__}) could not be applied, nothing applied: {exc}",
+                f"县平台数据集 {seq} 第 {index} 项（{type(item).__name__}）无法应用，未应用任何内容：{exc}",
+                seq=seq, code="apply",
+            ) from exc
+    applier.finish()
+    moment = iso_utc(station.now())
+    station.db.execute(
+        "INSERT INTO feed_in (seq, hash, items, applied_at) VALUES (?, ?, ?, ?)", [seq, set_hash, len(items), moment]
+    )
+    set_meta(station.db, {"feed_seq": seq})
+    for note in applier.notes:
+        station.db.execute(
+            "INSERT INTO sync_log (at, kind, ok, pulled, detail) VALUES (?, 'feed', 0, 0, ?)",
+            [moment, f"feed set {seq}: {note}"],
+        )
+    return FeedOutcome(seq=seq, applied=True, items=len(items), notes=applier.notes, revoked=applier.revoked)
+
+
+class _Applier:
+    """Applies the items of one verified feed set, inside its transaction."""
+
+    def __init__(self, station: Station, keys: KeyPair, pins: HubPins, signed: SignedSet) -> None:
+        self.station = station
+        self.db = station.db
+        self.keys = keys
+        self.pins = pins
+        self.signed = signed
+        self.notes: list[str] = []
+        self.revoked = False
+        self.touched: set[str] = set()
+        self.max_hlc = signed.hlc
+
+    def apply(self, item: Any) -> None:
+        handler = getattr(self, f"_{type(item).__name__}")
+        handler(item)
+
+    def finish(self) -> None:
+        for case_no in sorted(self.touched):
+            if self._case(case_no) is not None:
+                refresh_local(self.station, "cases", case_no)
+        # Local edits made after this set must be stamped after everything it carried, or they
+        # would lose last-writer-wins merges against changes they were made on top of.
+        clock = HybridClock(int(get_meta(self.db, "hlc_last", "0") or 0))
+        clock.observe(self.max_hlc, int(self.station.now().timestamp() * 1000))
+        set_meta(self.db, {"hlc_last": clock.last})
+
+    def _case(self, case_no: str) -> dict[str, Any] | None:
+        cursor = self.db.execute("SELECT * FROM cases WHERE case_no = ?", [case_no])
+        row = cursor.fetchone()
+        return None if row is None else dict(zip([d[0] for d in cursor.description], row))
+
+    # -- changes of other origins ----------------------------------------------------------------
+
+    def _RowChange(self, item: RowChange) -> None:
+        self.max_hlc = max(self.max_hlc, item.hlc)
+        rejection = apply_row_change(self.station, item, item.origin or self.signed.origin)
+        if rejection is not None:
+            self.notes.append(f"row change to {item.table} {item.pk} not applied here: {rejection.code}")
+        elif item.table == "cases":
+            self.touched.add(item.pk)
+
+    def _StatusChange(self, item: StatusChange) -> None:
+        # History only: the case's status comes from the CaseState that follows a move, which
+        # orders moves as the hub applied them.
+        self.max_hlc = max(self.max_hlc, item.hlc)
+        if self.db.execute("SELECT 1 FROM case_events WHERE event_id = ?", [item.event_id]).fetchone():
+            return
+        if self._case(item.case_no) is None:
+            self.notes.append(f"status move {item.event_id} for case {item.case_no}, which is not at this station")
+            return
+        self.db.execute(
+            "INSERT INTO case_events (event_id, case_no, from_status, to_status, actor, by, at, hlc, reason, outcome,"
+            " origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [item.event_id, item.case_no, item.from_status, item.to_status, item.actor, item.by, item.at, item.hlc,
+             item.reason, item.outcome, item.origin or self.signed.origin],
+        )
+        self.touched.add(item.case_no)
+
+    def _CaseState(self, item: CaseState) -> None:
+        if self._case(item.case_no) is None:
+            self.notes.append(f"case state for case {item.case_no}, which is not at this station")
+            return
+        if item.status not in Status.__members__:
+            self.notes.append(f"case state for case {item.case_no} names an unknown status {item.status!r}")
+            return
+        status, outcome = item.status, item.outcome
+        # Re-apply this station's own moves the hub had not seen when it wrote this state, in
+        # the order they were made; one the lifecycle no longer allows is left for the hub to
+        # reject (it will, with a reason that comes back down as a RejectedItem).
+        own = self.db.execute(
+            "SELECT body FROM outbox WHERE kind = 'status' AND entity_id = ? AND (set_seq IS NULL OR set_seq > ?)"
+            " ORDER BY id",
+            [item.case_no, item.through_seq],
+        ).fetchall()
+        for (body,) in own:
+            change = decode_change(bytes(body))
+            if not isinstance(change, StatusChange):
+                continue
+            try:
+                check_transition(status, change.to_status, change.actor)
+            except (IllegalTransition, ValueError):
+                continue
+            status = change.to_status
+            if change.outcome is not None:
+                outcome = change.outcome
+        self.db.execute(
+            "UPDATE cases SET status = ?, outcome = ?, accepted_date = ? WHERE case_no = ?",
+            [status, outcome, item.accepted_date, item.case_no],
+        )
+        self.touched.add(item.case_no)
+
+    # -- answers about this station's own changes -------------------------------------------------
+
+    def _RejectedItem(self, item: RejectedItem) -> None:
+        self.db.execute(
+            "INSERT INTO rejections (seq, idx, entity, entity_id, code, reason_en, reason_zh, received_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (seq, idx) DO NOTHING",
+            [item.seq, item.index, item.entity, item.entity_id, item.code, item.reason_en, item.reason_zh,
+             iso_utc(self.station.now())],
+        )
+        if item.current:
+            # The hub's values win, so this replica converges on what the county holds.
+            if not write_hub_values(self.station, item.entity, item.entity_id, dict(item.current)):
+                self.notes.append(f"hub values for {item.entity} {item.entity_id}, which is not at this station")
+        if item.entity == "cases":
+            self.touched.add(item.entity_id)
+
+    def _ReceiptItem(self, item: ReceiptItem) -> None:
+        try:
+            record_receipt(self.station, self.pins, item.receipt)
+        except SyncError as exc:
+            if exc.code == "fork":
+                record_fork(self.station, exc)
+            self.notes.append(f"receipt not stored: {exc.en}")
+
+    # -- reference data and keys -----------------------------------------------------------------
+
+    def _CatalogItem(self, item: CatalogItem) -> None:
+        try:
+            catalog = load_catalog(json.loads(item.body), version=item.version)
+        except (ProxyAppError, ValueError) as exc:
+            self.notes.append(f"catalogue version {item.version} not installed: {exc}")
+            return
+        if catalog.version != item.version:
+            self.notes.append(f"catalogue labelled version {item.version} holds version {catalog.version}")
+            return
+        # The hub is authoritative for its versions: a re-published version replaces ours.
+        self.db.execute(
+            "INSERT OR REPLACE INTO catalogs (version, body, received_at) VALUES (?, ?, ?)",
+            [catalog.version, msgspec.json.encode(catalog).decode(), iso_utc(self.station.now())],
+        )
+        self.station.__dict__.pop("catalog", None)
+
+    def _CalendarItem(self, item: CalendarItem) -> None:
+        try:
+            self.station.install_calendar_year(item.table)
+        except ProxyAppError as exc:
+            self.notes.append(f"calendar year {item.table.year} not installed: {exc}")
+
+    def _DivisionsItem(self, item: DivisionsItem) -> None:
+        try:
+            data = json.loads(item.body)
+            load_divisions(data).village(self.station.village_code)
+        except (ProxyAppError, ValueError) as exc:
+            self.notes.append(f"division tree version {item.version} not installed: {exc}")
+            return
+        self.db.execute(
+            "INSERT INTO documents (kind, version, body, received_at) VALUES ('divisions', ?, ?, ?) "
+            "ON CONFLICT(kind) DO UPDATE SET version = excluded.version, body = excluded.body, "
+            "received_at = excluded.received_at",
+            [item.version, json.dumps(data, ensure_ascii=False), iso_utc(self.station.now())],
+        )
+        self.station.__dict__.pop("divisions", None)
+
+    def _KeyRevokedItem(self, item: KeyRevokedItem) -> None:
+        if item.station_id == self.station.station_id and item.key_id == self.keys.key_id:
+            record_revoked(self.station, item.key_id, after_seq=item.after_seq)
+            self.revoked = True
+        self.notes.append(f"key {item.key_id} of {item.station_id} revoked after set {item.after_seq}")
+
+
+def record_fork(station: Station, exc: SyncError) -> None:
+    """Remember that the hub holds another chain for this station: pushing stops until the county resolves it."""
+    with write_txn(station.db):
+        set_meta(station.db, {"fork": json.dumps(
+            {"code": exc.code, "detail": exc.en, "detail_zh": exc.zh, "at": iso_utc(station.now())},
+            ensure_ascii=False)})
+
+
+def record_revoked(station: Station, key_id: str, *, after_seq: int | None = None) -> None:
+    """Remember that this station's key was revoked: syncing stops until it enrols again."""
+    with write_txn(station.db):
+        set_meta(station.db, {"revoked": json.dumps(
+            {"key_id": key_id, "after_seq": after_seq, "at": iso_utc(station.now())})})

@@ -1,0 +1,60 @@
+"""HTTP plumbing shared by enrolment and sync: the client, the hub's URLs, its JSON error bodies."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from station.errors import HubError, SyncError
+
+__all__ = ("DEFAULT_TIMEOUT", "ENROLL_PATH", "FEED_PATH", "PUSH_PATH", "hub_error", "make_client", "unreachable", "url")
+
+DEFAULT_TIMEOUT = 30.0
+"""Seconds to wait for the hub; village links are slow, but a hung request must end."""
+
+ENROLL_PATH = "/api/v1/enroll"
+PUSH_PATH = "/api/v1/sync/push"
+FEED_PATH = "/api/v1/sync/feed"
+
+
+def make_client(transport: httpx.BaseTransport | None, timeout: float) -> httpx.Client:
+    """A client for one round; ``transport`` lets tests (or a relay) stand in for the network."""
+    return httpx.Client(transport=transport, timeout=timeout, follow_redirects=False)
+
+
+def url(hub_url: str, path: str) -> str:
+    return hub_url.rstrip("/") + path
+
+
+def hub_error(response: httpx.Response) -> HubError:
+    """The hub's error answer (``{"error", "detail", "detail_zh"}``) as a HubError with its code.
+
+    Anything else (a proxy's HTML page, an empty body) becomes ``http_STATUS``.
+    """
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("error"), str):
+        detail = str(data.get("detail") or data["error"])
+        detail_zh = str(data.get("detail_zh") or detail)
+        return HubError(
+            f"the hub answered {response.status_code} {data['error']}: {detail}",
+            f"县平台答复 {response.status_code} {data['error']}：{detail_zh}",
+            code=data["error"], status=response.status_code, data=data,
+        )
+    return HubError(
+        f"the hub answered HTTP {response.status_code} without an explanation; is the hub address right?",
+        f"县平台返回 HTTP {response.status_code}，没有说明原因；请检查县平台地址是否正确",
+        code=f"http_{response.status_code}", status=response.status_code,
+    )
+
+
+def unreachable(hub_url: str, exc: Exception) -> SyncError:
+    """A cut or refused connection: nothing is lost, the next attempt resumes."""
+    return SyncError(
+        f"cannot reach the hub at {hub_url} ({type(exc).__name__}); the data stays here and is sent next time",
+        f"无法连接县平台 {hub_url}（{type(exc).__name__}）；数据保存在本站，下次同步时继续上报",
+        code="unreachable",
+    )

@@ -1,0 +1,251 @@
+"""The station's identity: its key pair wrapped under a passphrase, and the hub it pinned at enrolment."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from sqlite_utils import Database
+
+from station.db import write_txn
+from station.errors import NotEnrolledError, PassphraseError
+from station.fsutil import atomic_write
+from sync.crypto import CryptoError, KeyPair, fingerprint, key_id_of, unwrap_private, wrap_private
+from sync.errors import StoreError
+from sync.protocol import ProtocolError
+
+__all__ = (
+    "HubPins",
+    "KEY_FILE",
+    "MIN_PASSPHRASE",
+    "PASSPHRASE_ENV",
+    "bump_counter",
+    "get_meta",
+    "get_meta_json",
+    "has_keypair",
+    "hub_pins",
+    "load_keypair",
+    "passphrase",
+    "public_key_id",
+    "require_pins",
+    "save_keypair",
+    "set_meta",
+)
+
+KEY_FILE = "station.key"
+PASSPHRASE_ENV = "STATION_PASSPHRASE"
+MIN_PASSPHRASE = 8
+"""Shortest passphrase accepted for a new key: the wrapped key sits beside the data it protects."""
+
+
+class _KeyFile(msgspec.Struct, frozen=True, array_like=True):
+    # The public halves stay readable without the passphrase (status shows the key id); the
+    # private halves are wrapped (scrypt + AES-GCM, sync.crypto.wrap_private).
+    v: int
+    sign_public: bytes
+    box_public: bytes
+    wrapped: bytes
+
+
+class HubPins(msgspec.Struct, frozen=True, kw_only=True):
+    """The hub this station enrolled with: its address and the keys pinned then."""
+
+    url: str
+    hub_id: str
+    sign_public: bytes
+    box_public: bytes
+    enrolled_at: str
+
+    @property
+    def fingerprint(self) -> str:
+        """What the agent compares with the administrator's: ``3F2A 9C01 …``."""
+        return fingerprint(self.sign_public)
+
+    def public_key_for(self, key_id: str) -> bytes:
+        """The pinned signing key when ``key_id`` names it (for sync.protocol.open_set)."""
+        if key_id != self.hub_id:
+            raise ProtocolError(
+                f"signed by key {key_id}, not by the hub key pinned at enrolment ({self.hub_id})",
+                f"签名密钥 {key_id} 不是登记时记录的县平台密钥（{self.hub_id}）",
+                code="unknown_key",
+            )
+        return self.sign_public
+
+
+# -- meta: the station's settings table --------------------------------------------------------
+
+
+def get_meta(db: Database, key: str, default: str | None = None) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return row[0] if row else default
+
+
+def get_meta_json(db: Database, key: str) -> Any:
+    """A JSON-valued setting (fork and revocation records), None when unset."""
+    text = get_meta(db, key)
+    return json.loads(text) if text else None
+
+
+def set_meta(db: Database, values: Mapping[str, str | int | None]) -> None:
+    """Set (or, for None, delete) settings; call inside a write transaction to keep them with other writes."""
+    for key, value in values.items():
+        if value is None:
+            db.execute("DELETE FROM meta WHERE key = ?", [key])
+        else:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [key, str(value)],
+            )
+
+
+def hub_pins(db: Database) -> HubPins | None:
+    """The pinned hub, or None before enrolment."""
+    meta = dict(db.execute(
+        "SELECT key, value FROM meta WHERE key IN ('hub_url', 'hub_id', 'hub_sign_public', 'hub_box_public', "
+        "'enrolled_at')"
+    ).fetchall())
+    if "enrolled_at" not in meta:
+        return None
+    return HubPins(
+        url=meta["hub_url"], hub_id=meta["hub_id"], sign_public=bytes.fromhex(meta["hub_sign_public"]),
+        box_public=bytes.fromhex(meta["hub_box_public"]), enrolled_at=meta["enrolled_at"],
+    )
+
+
+def require_pins(db: Database) -> HubPins:
+    pins = hub_pins(db)
+    if pins is None:
+        raise NotEnrolledError()
+    return pins
+
+
+def bump_counter(db: Database, *, at_least: int = 0) -> int:
+    """The next request counter, saved before the request is sent so it never repeats after a crash.
+
+    ``at_least``: the hub's ``last_counter`` after a 409 replay; the counter jumps past it.
+    """
+    with write_txn(db):
+        current = int(get_meta(db, "request_counter", "0") or 0)
+        counter = max(current, at_least) + 1
+        set_meta(db, {"request_counter": counter})
+    return counter
+
+
+# -- the key pair ------------------------------------------------------------------------------
+
+
+def has_keypair(data_dir: Path) -> bool:
+    return (Path(data_dir) / KEY_FILE).exists()
+
+
+def save_keypair(data_dir: Path, keys: KeyPair, passphrase_text: str, *, work: int = 2**15) -> None:
+    """Write the key pair wrapped under the passphrase to ``station.key`` (atomically).
+
+    ``work`` is scrypt's cost n; only tests lower it.
+    """
+    if len(passphrase_text) < MIN_PASSPHRASE:
+        raise PassphraseError(
+            f"the station passphrase must be at least {MIN_PASSPHRASE} characters",
+            f"本站密钥口令至少需要 {MIN_PASSPHRASE} 个字符",
+            field="passphrase",
+        )
+    wrapped = wrap_private(keys.sign_private + keys.box_private, passphrase_text, n=work)
+    data = msgspec.msgpack.encode(_KeyFile(1, keys.sign_public, keys.box_public, wrapped))
+    atomic_write(Path(data_dir) / KEY_FILE, data)
+
+
+def _read_key_file(data_dir: Path) -> _KeyFile:
+    path = Path(data_dir) / KEY_FILE
+    if not path.exists():
+        raise NotEnrolledError()
+    try:
+        return msgspec.msgpack.decode(path.read_bytes(), type=_KeyFile)
+    except msgspec.DecodeError:
+        raise StoreError(
+            f"{path} is damaged; restore it from the backup (or enrol again with a new code)",
+            f"{path} 已损坏；请从备份恢复（或用新的登记码重新登记）",
+            field="station_key",
+        ) from None
+
+
+def public_key_id(data_dir: Path) -> str | None:
+    """The key id of the station's signing key, readable without the passphrase; None without a key."""
+    if not has_keypair(data_dir):
+        return None
+    return key_id_of(_read_key_file(data_dir).sign_public)
+
+
+def load_keypair(data_dir: Path, passphrase_text: str) -> KeyPair:
+    """Unwrap the station's key pair.
+
+    Raises:
+        PassphraseError: the passphrase is wrong (exit status 2 at the CLI).
+        NotEnrolledError: there is no key yet.
+    """
+    stored = _read_key_file(data_dir)
+    try:
+        secret = unwrap_private(stored.wrapped, passphrase_text)
+    except CryptoError as exc:
+        if exc.code == "crypto.passphrase":
+            raise PassphraseError(
+                f"wrong passphrase for the station key ({KEY_FILE}); nothing was changed",
+                f"本站密钥口令错误（{KEY_FILE}），未做任何更改",
+                field="passphrase",
+            ) from None
+        raise
+    sign_private, box_private = secret[:32], secret[32:]
+    keys = KeyPair(
+        sign_private=sign_private,
+        sign_public=Ed25519PrivateKey.from_private_bytes(sign_private).public_key().public_bytes_raw(),
+        box_private=box_private,
+        box_public=X25519PrivateKey.from_private_bytes(box_private).public_key().public_bytes_raw(),
+    )
+    if (keys.sign_public, keys.box_public) != (stored.sign_public, stored.box_public):
+        raise StoreError(
+            f"{KEY_FILE} is inconsistent (its public and private halves differ); restore it from the backup",
+            f"{KEY_FILE} 内容不一致（公钥与私钥不匹配）；请从备份恢复",
+            field="station_key",
+        )
+    return keys
+
+
+def passphrase(
+    *,
+    confirm: bool = False,
+    environ: Mapping[str, str] | None = None,
+    prompt: Callable[[str], str] = getpass.getpass,
+    interactive: bool | None = None,
+) -> str:
+    """The station passphrase: ``$STATION_PASSPHRASE``, else asked for when a person is at the keyboard.
+
+    Args:
+        confirm: ask twice (when a new key is made).
+        interactive: whether stdin is a terminal; detected when None.
+
+    Raises:
+        PassphraseError: no passphrase available (a script without the variable), or the two
+            entries differ.
+    """
+    env = os.environ if environ is None else environ
+    if env.get(PASSPHRASE_ENV):
+        return env[PASSPHRASE_ENV]
+    if interactive is None:
+        interactive = sys.stdin is not None and sys.stdin.isatty()
+    if not interactive:
+        raise PassphraseError(
+            f"the station key needs its passphrase: set {PASSPHRASE_ENV} (no terminal to ask on)",
+            f"需要本站密钥口令：请设置环境变量 {PASSPHRASE_ENV}（当前无法在终端中询问）",
+            field="passphrase",
+        )
+    first = prompt("Station passphrase / 本站密钥口令: ")
+    if confirm and prompt("Again / 再输入一次: ") != first:
+        raise PassphraseError("the two passphrases differ", "两次输入的口令不一致", field="passphrase")
+    return first

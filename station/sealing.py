@@ -1,0 +1,138 @@
+"""Sealing the outbox into signed, numbered, hash-chained change sets addressed to the hub."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+
+from station.db import write_txn
+from station.errors import SyncError
+from station.identity import HubPins, require_pins
+from station.store import Station
+from sync.crypto import KeyPair
+from sync.protocol import CTX_UP, GENESIS, ProtocolError, ReceiptBody, seal_set, verify_receipt
+from sync.timeutil import iso_utc
+
+__all__ = (
+    "MAX_CHANGES_PER_SET",
+    "head",
+    "hub_time",
+    "record_receipt",
+    "seal_pending",
+    "unacknowledged",
+    "unsealed_count",
+)
+
+MAX_CHANGES_PER_SET = 500
+
+
+def head(station: Station) -> tuple[int, bytes]:
+    """(seq, hash) of the newest sealed set; (0, GENESIS) before the first."""
+    row = station.db.execute("SELECT seq, hash FROM sets_out ORDER BY seq DESC LIMIT 1").fetchone()
+    return (row[0], row[1]) if row else (0, GENESIS)
+
+
+def unsealed_count(station: Station) -> int:
+    return station.db.execute("SELECT COUNT(*) FROM outbox WHERE set_seq IS NULL").fetchone()[0]
+
+
+def unacknowledged(station: Station, *, from_seq: int = 1) -> list[tuple[int, bytes]]:
+    """(seq, envelope) of the sealed sets the hub has not acknowledged, from ``from_seq``, in seq order."""
+    return station.db.execute(
+        "SELECT seq, envelope FROM sets_out WHERE acked_at IS NULL AND seq >= ? ORDER BY seq", [from_seq]
+    ).fetchall()
+
+
+def seal_pending(station: Station, keys: KeyPair, *, limit: int = MAX_CHANGES_PER_SET) -> list[int]:
+    """Seal every unsealed outbox change into sets of at most ``limit`` changes; returns the new seqs.
+
+    Each set is one write transaction: the envelope goes into ``sets_out`` and its changes get
+    their ``set_seq`` together, so a crash leaves a change either sealed once or still unsealed,
+    never both and never twice. Calling it again seals only what is still unsealed.
+    """
+    pins = require_pins(station.db)
+    sealed: list[int] = []
+    while True:
+        with write_txn(station.db):
+            rows = station.db.execute(
+                "SELECT id, hlc, body FROM outbox WHERE set_seq IS NULL ORDER BY id LIMIT ?", [limit]
+            ).fetchall()
+            if not rows:
+                return sealed
+            last_seq, last_hash = head(station)
+            seq = last_seq + 1
+            moment = station.now()
+            envelope, set_hash = seal_set(
+                origin=station.station_id,
+                seq=seq,
+                prev=last_hash,
+                created_ms=int(moment.timestamp() * 1000),
+                hlc=max(hlc for _, hlc, _ in rows),
+                # The bytes written with the change, as they are: nothing is re-encoded.
+                records=[bytes(body) for _, _, body in rows],
+                sign_private=keys.sign_private,
+                sign_public=keys.sign_public,
+                recipient_box_public=pins.box_public,
+                context=CTX_UP,
+            )
+            station.db.execute(
+                "INSERT INTO sets_out (seq, hash, envelope, changes, created_at) VALUES (?, ?, ?, ?, ?)",
+                [seq, set_hash, envelope, len(rows), iso_utc(moment)],
+            )
+            _mark_sealed(station, seq, rows[0][0], rows[-1][0])
+        sealed.append(seq)
+
+
+def _mark_sealed(station: Station, seq: int, first_id: int, last_id: int) -> None:
+    # The rows were read in id order inside this transaction, and writers append under the same
+    # write lock, so the id range holds exactly the rows sealed.
+    station.db.execute(
+        "UPDATE outbox SET set_seq = ? WHERE set_seq IS NULL AND id BETWEEN ? AND ?", [seq, first_id, last_id]
+    )
+
+
+def hub_time(hub_ms: int) -> str:
+    """The hub's clock reading (ms since the epoch) as a stored UTC timestamp."""
+    return iso_utc(dt.datetime.fromtimestamp(hub_ms / 1000, dt.timezone.utc))
+
+
+def record_receipt(station: Station, pins: HubPins, receipt: bytes, *, seq: int | None = None) -> ReceiptBody:
+    """Check a receipt against the pinned hub key and our own set, then store it with the set.
+
+    Raises:
+        SyncError: bad signature, another station's receipt, a seq we never sealed, or a hash
+            that is not our set's (``fork``: the hub holds a different set at that seq).
+    """
+    try:
+        body = verify_receipt(receipt, pins.sign_public)
+    except ProtocolError as exc:
+        raise SyncError(f"receipt refused: {exc.en}", f"回执无效：{exc.zh}", code=exc.code) from None
+    except (msgspec.DecodeError, ValueError) as exc:  # ValueError: a string that is not UTF-8
+        raise SyncError(f"receipt refused: malformed ({exc})", "回执无效：格式错误", code="malformed") from None
+    if body.origin != station.station_id or (seq is not None and body.seq != seq):
+        raise SyncError(
+            f"the hub sent a receipt for {body.origin} set {body.seq}, not for this station's set {seq or body.seq}",
+            f"县平台发来的回执属于 {body.origin} 的数据集 {body.seq}，不是本站的",
+            code="bad_receipt",
+        )
+    with write_txn(station.db):
+        row = station.db.execute("SELECT hash FROM sets_out WHERE seq = ?", [body.seq]).fetchone()
+        if row is None:
+            raise SyncError(
+                f"the hub acknowledged set {body.seq}, which this station never sealed "
+                "(was the data folder restored from an old backup?)",
+                f"县平台确认了数据集 {body.seq}，但本站从未封装过它（数据目录是否从旧备份恢复？）",
+                code="fork",
+            )
+        if bytes(row[0]) != body.hash:
+            raise SyncError(
+                f"the hub holds a different set {body.seq} than this station sealed",
+                f"县平台收到的数据集 {body.seq} 与本站封装的不同",
+                code="fork",
+            )
+        station.db.execute(
+            "UPDATE sets_out SET acked_at = ?, receipt = ? WHERE seq = ? AND acked_at IS NULL",
+            [hub_time(body.hub_ms), receipt, body.seq],
+        )
+    return body

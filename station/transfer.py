@@ -1,0 +1,155 @@
+"""Sync by file (a USB stick, a township laptop): the same signed sets, written out and read back in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+from station.db import write_txn
+from station.errors import FeedError, TransferError
+from station.feed import apply_feed_set, feed_position, forget_reference_caches
+from station.fsutil import atomic_write
+from station.identity import load_keypair, passphrase, require_pins
+from station.sealing import seal_pending, unacknowledged, unsealed_count
+from station.store import Station
+from sync.crypto import KeyPair
+from sync.protocol import PROTOCOL_VERSION, TransferFile
+from sync.timeutil import iso_utc
+
+__all__ = ("ExportResult", "ImportResult", "export_file", "import_file")
+
+_MAGIC = "proxyapp-transfer"
+
+
+class ExportResult(msgspec.Struct, frozen=True, kw_only=True):
+    path: str
+    sets: int
+    first_seq: int | None
+    last_seq: int | None
+    feed_after: int
+
+
+class ImportResult(msgspec.Struct, frozen=True, kw_only=True):
+    path: str
+    applied: int
+    skipped: int
+    """Sets this station had applied before (a file carried twice, or overlapping files)."""
+    feed_seq: int
+    notes: list[str] = []
+    revoked: bool = False
+
+
+def _unlock(station: Station, keys: KeyPair | None) -> KeyPair:
+    return keys if keys is not None else load_keypair(station.data_dir, passphrase())
+
+
+def export_file(station: Station, path: Path | str, keys: KeyPair | None = None) -> ExportResult:
+    """Seal the outbox and write every unacknowledged set to ``path`` for the hub (direction "up").
+
+    The file also says which feed set this station applied last, so the hub's answer file
+    carries only what is new. Written to a temporary file and renamed: a stick pulled out
+    mid-write leaves the old file or none, never half of one. ``keys`` as for
+    :func:`station.client.sync_once` (unwrapped with the passphrase when None).
+    """
+    require_pins(station.db)
+    path = Path(path)
+    seal_pending(station, _unlock(station, keys))
+    pending = unacknowledged(station)
+    transfer = TransferFile(
+        direction="up", station_id=station.station_id, created_ms=int(station.now().timestamp() * 1000),
+        sets=[msgspec.Raw(bytes(envelope)) for _, envelope in pending], feed_after=feed_position(station),
+        outbox_length=unsealed_count(station),
+    )
+    try:
+        atomic_write(path, msgspec.msgpack.encode(transfer))
+    except OSError as exc:
+        raise TransferError(f"cannot write {path}: {exc.strerror or exc}", f"无法写入 {path}：{exc.strerror or exc}",
+                            field="file") from None
+    _log(station, "export", ok=True, pushed=len(pending), detail=f"{len(pending)} sets to file")
+    return ExportResult(path=str(path), sets=len(pending), first_seq=pending[0][0] if pending else None,
+                        last_seq=pending[-1][0] if pending else None, feed_after=transfer.feed_after)
+
+
+def import_file(station: Station, path: Path | str, keys: KeyPair | None = None) -> ImportResult:
+    """Apply the hub's feed sets from a file (direction "down") with the same code as a pull.
+
+    All of the file's sets are applied in one transaction: a malformed, tampered or misdirected
+    file changes nothing, and the error names the set at fault.
+
+    Raises:
+        TransferError: unreadable, not a transfer file, the wrong direction or station, or a
+            set that fails its checks (``code`` is the protocol code, e.g. ``bad_signature``).
+    """
+    pins = require_pins(station.db)
+    path = Path(path)
+    transfer = _read(station, path)
+    keys = _unlock(station, keys)
+    applied = skipped = 0
+    notes: list[str] = []
+    revoked = False
+    try:
+        with write_txn(station.db):
+            for data in transfer.sets:
+                outcome = apply_feed_set(station, bytes(data), keys, pins=pins)
+                applied += int(outcome.applied)
+                skipped += int(not outcome.applied)
+                notes += outcome.notes
+                revoked |= outcome.revoked
+    except FeedError as exc:
+        forget_reference_caches(station)
+        _log(station, "import", ok=False, detail=f"{exc.code}: {exc.en}")
+        raise TransferError(
+            f"{path.name}: {exc.en}; nothing from this file was applied",
+            f"{path.name}：{exc.zh}；该文件的内容均未应用",
+            field="file", code=exc.code,
+        ) from None
+    _log(station, "import", ok=True, pulled=applied, detail=f"{applied} feed sets from file, {skipped} already held")
+    return ImportResult(path=str(path), applied=applied, skipped=skipped, feed_seq=feed_position(station),
+                        notes=notes, revoked=revoked)
+
+
+def _read(station: Station, path: Path) -> TransferFile:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TransferError(f"cannot read {path}: {exc.strerror or exc}", f"无法读取 {path}：{exc.strerror or exc}",
+                            field="file") from None
+    try:
+        transfer = msgspec.msgpack.decode(data, type=TransferFile)
+    except (msgspec.DecodeError, ValueError) as exc:  # ValueError: a string that is not UTF-8
+        raise TransferError(
+            f"{path.name} is not a sync file, or it is damaged ({exc}); nothing was changed",
+            f"{path.name} 不是同步文件或已损坏（{exc}）；未做任何更改",
+            field="file", code="malformed",
+        ) from None
+    if transfer.magic != _MAGIC:
+        raise TransferError(f"{path.name} is not a sync file; nothing was changed",
+                            f"{path.name} 不是同步文件；未做任何更改", field="file", code="malformed")
+    if transfer.protocol != PROTOCOL_VERSION:
+        raise TransferError(
+            f"{path.name} uses protocol version {transfer.protocol}; this software speaks {PROTOCOL_VERSION}: update it",
+            f"{path.name} 使用协议版本 {transfer.protocol}，本软件为 {PROTOCOL_VERSION}：请升级软件",
+            field="file", code="protocol_version",
+        )
+    if transfer.direction != "down":
+        raise TransferError(
+            f"{path.name} is a file going up to the hub (written by 'station export'); import the hub's answer file",
+            f"{path.name} 是上报给县平台的文件（由“station export”生成）；请导入县平台生成的下发文件",
+            field="file", code="wrong_direction",
+        )
+    if transfer.station_id != station.station_id:
+        raise TransferError(
+            f"{path.name} is for station {transfer.station_id}, not this one ({station.station_id}); nothing was changed",
+            f"{path.name} 属于站点 {transfer.station_id}，不是本站（{station.station_id}）；未做任何更改",
+            field="file", code="wrong_origin",
+        )
+    return transfer
+
+
+def _log(station: Station, kind: str, *, ok: bool, pushed: int = 0, pulled: int = 0, detail: str) -> None:
+    with write_txn(station.db):
+        station.db.execute(
+            "INSERT INTO sync_log (at, kind, ok, pushed, pulled, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            [iso_utc(station.now()), kind, int(ok), pushed, pulled, detail],
+        )

@@ -1,0 +1,116 @@
+"""Signed station requests: missing, forged, replayed, revoked; the feed is chosen by the signer."""
+
+from __future__ import annotations
+
+import base64
+
+import msgspec
+import pytest
+
+from hub.auth import path_qs
+from hub.enroll import revoke_station
+from hub.store import HubStore
+from sync.crypto import KeyPair
+from sync.protocol import HEADER_KEY, HEADER_SIGNATURE, HEADER_STATION, FeedResponse, sign_request
+from tests.hub.builders import open_feed_set
+
+FEED = "/api/v1/sync/feed"
+
+
+def error(response) -> str:
+    return response.json()["error"]
+
+
+def test_no_headers_is_401(client):
+    response = client.get(FEED)
+    assert (response.status_code, error(response)) == (401, "unauthenticated")
+
+
+def test_a_bad_signature_is_401(client, station):
+    headers = station.headers("GET", FEED)
+    headers[HEADER_SIGNATURE] = base64.b64encode(bytes(64)).decode()
+    assert (client.get(FEED, headers=headers).status_code, error(client.get(FEED, headers=headers))) == (
+        401, "unauthenticated")
+    headers[HEADER_SIGNATURE] = "not base64!"
+    assert client.get(FEED, headers=headers).status_code == 401
+
+
+def test_a_signature_over_another_path_or_body_is_401(client, station):
+    headers = station.headers("GET", f"{FEED}?after=5")
+    assert client.get(FEED, headers=headers).status_code == 401
+    headers = station.headers("POST", "/api/v1/sync/push", b"one body")
+    response = client.post("/api/v1/sync/push", content=b"another", headers={**headers, "content-type":
+                                                                              "application/vnd.msgpack"})
+    assert (response.status_code, error(response)) == (401, "unauthenticated")
+
+
+@pytest.mark.parametrize("counter", ["-1", "1.5", str(10**30), ""])
+def test_a_malformed_counter_is_401(client, station, counter):
+    headers = station.headers("GET", FEED)
+    headers["X-Counter"] = counter
+    response = client.get(FEED, headers=headers)
+    assert (response.status_code, error(response)) == (401, "unauthenticated")
+
+
+def test_an_unknown_key_is_401(client, station):
+    stranger = KeyPair.generate()
+    headers = sign_request(sign_private=stranger.sign_private, sign_public=stranger.sign_public, method="GET",
+                           path_qs=FEED, station_id=station.station_id, counter=1, station_ms=0, body=b"")
+    response = client.get(FEED, headers=headers)
+    assert (response.status_code, error(response)) == (401, "unknown_key")
+
+
+def test_a_replayed_counter_is_409_with_the_last_counter(client, store, station):
+    headers = station.headers("GET", FEED)
+    assert client.get(FEED, headers=headers).status_code == 200
+    replay = client.get(FEED, headers=headers)
+    assert (replay.status_code, error(replay), replay.json()["last_counter"]) == (409, "replay", 1)
+    assert client.get(FEED, headers=station.headers("GET", FEED, counter=1)).status_code == 409
+    assert client.get(FEED, headers=station.headers("GET", FEED, counter=7)).status_code == 200
+    assert store.station(station.station_id).last_error == "replay"
+
+
+def test_a_revoked_station_gets_403(client, store, station, clock):
+    revoke_station(store, station.station_id, now=clock)
+    response = client.get(FEED, headers=station.headers("GET", FEED))
+    assert (response.status_code, error(response)) == (403, "revoked_key")
+    assert store.station(station.station_id).last_error == "revoked_key"
+
+
+def test_a_station_cannot_read_another_stations_feed(client, station, station_b):
+    # Claiming to be B with A's key: the key is not B's.
+    headers = station.headers("GET", FEED)
+    headers[HEADER_STATION] = station_b.station_id
+    assert client.get(FEED, headers=headers).status_code == 401
+    # Whatever it asks, A gets its own feed, sealed to its own key.
+    response = client.get(FEED, headers=station.headers("GET", FEED))
+    feed = msgspec.msgpack.decode(response.content, type=FeedResponse)
+    signed, _ = open_feed_set(bytes(feed.sets[0]), station.response, station.keys)
+    assert signed.origin == f"hub>{station.station_id}"
+
+
+def test_the_contact_record_holds_no_personal_data(client, hub_dir, station):
+    case_no, changes = station.new_case()
+    body = station.push_body([station.seal(changes)])
+    client.post("/api/v1/sync/push", content=body,
+                headers={**station.headers("POST", "/api/v1/sync/push", body), "content-type": "application/vnd.msgpack"})
+    with HubStore.open_existing(hub_dir) as store:
+        for contact in store.contacts(station.station_id):
+            assert "349921195803120234" not in repr(contact) and "13800138000" not in repr(contact)
+
+
+def test_the_contact_log_is_bounded(store, station, clock):
+    from hub.store import Contact
+
+    with store.transaction():
+        for n in range(130):
+            store.record_contact(station.station_id, Contact(at=f"2026-11-26T02:{n // 60:02d}:{n % 60:02d}Z",
+                                                             kind="pull", ok=True))
+    assert len(store.contacts(station.station_id)) == 100
+
+
+def test_path_qs_is_what_the_station_signed():
+    assert path_qs({"path": "/a", "raw_path": b"/a", "query_string": b"after=1&limit=2"}) == "/a?after=1&limit=2"
+    assert path_qs({"path": "/a", "raw_path": b"/a?x=1", "query_string": b"x=1"}) == "/a?x=1"
+    assert path_qs({"path": "/a", "query_string": b""}) == "/a"
+    assert HEADER_KEY == "X-Key-Id"

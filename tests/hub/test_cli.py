@@ -1,0 +1,142 @@
+"""The ``hub`` command: init, stations, cases and decisions, files, errors, --help everywhere."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from hub.cli import main
+from hub.enroll import CROCKFORD
+from hub.ingest import ingest_sets
+from tests.hub.builders import ID_NUMBER, PHONE, VILLAGE
+
+ENV = {"LANG": "", "LC_ALL": ""}
+
+
+def run(hub_dir: Path, *args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(main, ["--data-dir", str(hub_dir), *args], env={**ENV, **(env or {})})
+
+
+def walk(group: click.Group, prefix: tuple[str, ...] = ()):
+    yield prefix
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from walk(command, (*prefix, name))
+        else:
+            yield (*prefix, name)
+
+
+@pytest.mark.parametrize("path", list(walk(main)), ids=lambda p: " ".join(p) or "hub")
+def test_every_command_has_help(path):
+    result = CliRunner().invoke(main, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.stdout and len(result.stdout.splitlines()) > 3
+
+
+def test_init_prints_hub_id_fingerprint_and_a_token_once(tmp_path):
+    result = run(tmp_path / "hub", "--lang", "en", "init")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"Hub id: [0-9a-f]{16}", result.stdout)
+    assert re.search(r"Key fingerprint: ([0-9A-F]{4} ){4}[0-9A-F]{4}", result.stdout)
+    token = result.stdout.splitlines()[-1]
+    assert len(token) >= 40 and token not in (tmp_path / "hub" / "hub.db").read_bytes().decode("latin-1")
+    assert ((tmp_path / "hub" / "hub.key").stat().st_mode & 0o777) == 0o600
+    again = run(tmp_path / "hub", "init")
+    assert again.exit_code == 2 and "已有县平台数据" in again.stderr
+
+
+def test_station_add_prints_the_code_alone_on_the_last_line(hub_dir):
+    result = run(hub_dir, "station", "add", "--village", VILLAGE, "--expires-hours", "24")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert re.fullmatch(rf"[{CROCKFORD}]{{4}}(-[{CROCKFORD}]{{4}}){{3}}", lines[-1])
+    assert "设备代号 A" in result.stdout
+    from hub.keys import load_identity
+
+    assert load_identity(hub_dir).fingerprint in result.stdout
+
+
+def test_station_add_refuses_an_unknown_village_with_exit_2(hub_dir):
+    result = run(hub_dir, "station", "add", "--village", "349921001999")
+    assert result.exit_code == 2 and "349921001999" in result.stderr and result.stdout == ""
+    english = run(hub_dir, "station", "add", "--village", "12", env={"LANG": "en_US.UTF-8"})
+    assert english.exit_code == 2 and english.stderr.startswith("Error: ")
+
+
+def test_commands_need_an_initialised_hub(tmp_path):
+    result = run(tmp_path / "none", "--lang", "en", "station", "list")
+    assert result.exit_code == 1 and "hub init" in result.stderr
+
+
+def test_station_list_and_revoke(hub_dir, station, station_b):
+    listed = run(hub_dir, "station", "list", "--json")
+    rows = json.loads(listed.stdout)
+    assert [(r["station_id"], r["village_code"], r["device"], r["state"]) for r in rows] == [
+        (station.station_id, VILLAGE, "A", "enrolled"), (station_b.station_id, VILLAGE, "B", "enrolled")]
+    assert {"last_contact", "head_seq", "applied_seq"} <= set(rows[0])
+    revoked = run(hub_dir, "station", "revoke", station.station_id, "--reason", "stolen")
+    assert revoked.exit_code == 0, revoked.output
+    assert json.loads(run(hub_dir, "station", "list", "--json").stdout)[0]["state"] == "revoked"
+    assert run(hub_dir, "station", "revoke", station.station_id).exit_code == 2
+    assert "已吊销" in run(hub_dir, "station", "list").stdout
+
+
+@pytest.fixture
+def case_no(store, identity, station):
+    number, changes = station.new_case()
+    ingest_sets(store, identity, [station.seal(changes)], station_id=station.station_id, now=station.clock)
+    return number
+
+
+def test_case_list_json_has_number_and_status_and_no_full_id(hub_dir, case_no):
+    result = run(hub_dir, "case", "list", "--json", "--village", VILLAGE, "--status", "received")
+    (case,) = json.loads(result.stdout)
+    assert (case["case_no"], case["status"]) == (case_no, "RECEIVED")
+    assert ID_NUMBER not in result.stdout and PHONE not in result.stdout
+    table = run(hub_dir, "case", "list")
+    assert case_no in table.stdout and ID_NUMBER not in table.stdout and "349921********0234" in table.stdout
+    assert "没有符合条件" in run(hub_dir, "case", "list", "--status", "COMPLETED").stdout
+
+
+def test_case_decide_from_the_command_line(hub_dir, case_no):
+    result = run(hub_dir, "case", "decide", case_no, "--status", "accept", "--by", "张科长")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == f"{case_no} ACCEPTED"
+    result = run(hub_dir, "case", "decide", case_no, "--status", "correct", "--missing", "居民户口簿",
+                 "--missing", "照片")
+    assert result.exit_code == 0 and result.stdout.endswith("AWAITING_CORRECTION\n")
+    result = run(hub_dir, "case", "decide", case_no, "--status", "RESUME", "--actor", "township")
+    assert result.stdout.splitlines()[-1] == f"{case_no} IN_PROGRESS"
+    result = run(hub_dir, "case", "decide", case_no, "--status", "complete", "--outcome", "denied")
+    assert result.stdout.splitlines()[-1] == f"{case_no} COMPLETED"
+
+
+def test_an_illegal_decision_exits_2_naming_both_states(hub_dir, case_no):
+    result = run(hub_dir, "--lang", "en", "case", "decide", case_no, "--status", "suspend")
+    assert result.exit_code == 2
+    assert "RECEIVED" in result.stderr and "SUSPENDED" in result.stderr
+    chinese = run(hub_dir, "case", "decide", case_no, "--status", "suspend")
+    assert chinese.exit_code == 2 and "RECEIVED → SUSPENDED" in chinese.stderr
+    assert run(hub_dir, "case", "decide", case_no, "--status", "refuse").exit_code == 2  # no --reason
+    assert run(hub_dir, "case", "decide", "nope", "--status", "accept").exit_code == 2
+    assert run(hub_dir, "case", "decide", case_no, "--status", "bogus").exit_code == 2
+
+
+def test_token_rotation_prints_a_new_token(hub_dir, admin_token):
+    result = run(hub_dir, "token", "rotate")
+    assert result.exit_code == 0 and result.stdout.splitlines()[-1] != admin_token
+
+
+def test_forks_lists_none_then_json(hub_dir):
+    assert "没有分叉" in run(hub_dir, "forks").stdout
+    assert json.loads(run(hub_dir, "forks", "--json").stdout) == []
+
+
+def test_serve_refuses_without_a_hub(tmp_path):
+    result = run(tmp_path / "none", "serve", "--port", "9")
+    assert result.exit_code == 1 and "hub init" in result.stderr

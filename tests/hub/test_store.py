@@ -1,0 +1,97 @@
+"""The hub store: opening, pragmas, migrations, settings, the hub clock, reference data, keys on disk."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from hub.bootstrap import init_hub, rotate_admin_token
+from hub.keys import KEY_FILE, create_identity, hash_token, id_lookup_hash, load_identity, token_matches
+from hub.schema import REPLICATED_TABLES, migrations
+from hub.settings import Settings, default_data_dir
+from hub.store import HubStore
+from sync.errors import InputError, StoreError
+from sync.workdays import YearTable
+
+
+def test_connection_pragmas_and_schema(store):
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    assert migrations.pending(store.db) == []
+    for table in REPLICATED_TABLES:
+        assert "versions" in store.db[table].columns_dict
+    assert store.db["case_events"].columns_dict["origin"] is str
+
+
+def test_reopening_migrates_nothing_twice(hub_dir):
+    with HubStore.open(hub_dir) as first:
+        applied = [m.name for m in migrations.applied(first.db)]
+    with HubStore.open(hub_dir) as second:
+        assert [m.name for m in migrations.applied(second.db)] == applied == ["m001_hub"]
+
+
+def test_open_existing_refuses_an_empty_folder(tmp_path):
+    with pytest.raises(StoreError) as caught:
+        HubStore.open_existing(tmp_path)
+    assert "hub init" in caught.value.en and caught.value.code == "store.not_initialised"
+
+
+def test_a_transaction_rolls_back_whole(store):
+    with pytest.raises(RuntimeError), store.transaction():
+        store.set_meta("x", "1")
+        raise RuntimeError
+    assert store.get_meta("x") is None
+
+
+def test_the_hub_clock_never_goes_back(store):
+    with store.transaction():
+        first = store.tick_clock(2_000_000)
+        second = store.tick_clock(1_000_000)  # the server clock was set back
+    assert second > first and int(store.get_meta("hlc_last")) == second
+
+
+def test_reference_data_after_init(store):
+    assert store.catalog().version == 1 and len(store.catalog().items) == 31
+    assert sum(1 for _ in store.divisions().villages()) == 395
+    calendar = store.calendar()
+    assert 2026 in calendar.years
+    older = YearTable(year=2026, holidays=(), workdays=(), source="test", version=0)
+    with store.transaction():
+        store.put_calendar_year(older, dt.datetime.now(dt.timezone.utc))
+    assert store.calendar().table(2026).version == 1  # a lower version never replaces
+
+
+def test_init_refuses_a_folder_that_holds_a_hub(hub_dir):
+    with pytest.raises(InputError):
+        init_hub(hub_dir)
+
+
+def test_identity_file_is_private_and_never_replaced(hub_dir, identity):
+    assert ((hub_dir / KEY_FILE).stat().st_mode & 0o777) == 0o600
+    assert load_identity(hub_dir) == identity
+    with pytest.raises(StoreError):
+        create_identity(hub_dir)
+    (hub_dir / KEY_FILE).write_bytes(b"damaged")
+    with pytest.raises(StoreError):
+        load_identity(hub_dir)
+
+
+def test_admin_token_is_stored_hashed_and_rotates(store, admin_token):
+    stored = store.get_meta("admin_token_sha256")
+    assert stored == hash_token(admin_token) and admin_token not in stored
+    assert token_matches(admin_token, stored) and not token_matches("nope", stored) and not token_matches("", stored)
+    new = rotate_admin_token(store)
+    assert token_matches(new, store.get_meta("admin_token_sha256"))
+    assert not token_matches(admin_token, store.get_meta("admin_token_sha256"))
+
+
+def test_id_lookup_hash_normalises():
+    key = bytes(32)
+    assert id_lookup_hash(key, "34992119500101001x") == id_lookup_hash(key, "34992119500101001X")
+
+
+def test_settings_from_the_environment(tmp_path):
+    assert Settings.from_env({"HUB_DATA_DIR": str(tmp_path)}).data_dir == tmp_path
+    assert default_data_dir({}).name == "proxyapp-hub"

@@ -1,0 +1,95 @@
+"""Sealing the outbox: numbered, chained, signed sets; every change exactly once; crash-safe."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from station import cases as ops
+from station import sealing
+from station.errors import NotEnrolledError
+from station.sealing import head, seal_pending, unacknowledged, unsealed_count
+from sync.crypto import KeyPair, key_id_of
+from sync.protocol import CTX_UP, GENESIS, open_set
+from tests.station.conftest import WANG, pension_benefit_deferred, pension_enrolment
+
+
+def _open(hub, keys: KeyPair, envelope: bytes):
+    def key_for(key_id: str) -> bytes:
+        assert key_id == key_id_of(keys.sign_public)
+        return keys.sign_public
+
+    return open_set(envelope, public_key_for=key_for, context=CTX_UP, box_private=hub.keys.box_private)
+
+
+def _records(body: bytes) -> list[bytes]:
+    return [bytes(r) for r in msgspec.msgpack.decode(body, type=list[msgspec.Raw])]
+
+
+def test_sets_are_gapless_chained_and_carry_each_change_once(station, hub, keys):
+    ops.new_intake(station, pension_enrolment())
+    ops.new_intake(station, pension_benefit_deferred())
+    outbox = [bytes(b) for (b,) in station.db.execute("SELECT body FROM outbox ORDER BY id")]
+    seqs = seal_pending(station, keys, limit=4)
+    assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) == -(-len(outbox) // 4)
+    prev, carried = GENESIS, []
+    for seq, envelope in station.db.execute("SELECT seq, envelope FROM sets_out ORDER BY seq"):
+        signed, set_hash, body = _open(hub, keys, bytes(envelope))
+        assert (signed.origin, signed.seq, signed.prev) == (station.station_id, seq, prev)
+        records = _records(body)
+        assert signed.count == len(records) <= 4
+        carried += records
+        prev = set_hash
+    assert carried == outbox  # in outbox order, as stored: nothing re-encoded, nothing twice
+    assert unsealed_count(station) == 0
+    assert head(station) == (seqs[-1], prev)
+
+
+def test_sealing_again_seals_only_new_changes(station, hub, keys, clock):
+    number = ops.new_intake(station, pension_enrolment()).number
+    assert seal_pending(station, keys) == [1]
+    assert seal_pending(station, keys) == []
+    clock.advance(minutes=5)
+    ops.add_note(station, number, "已电话通知")
+    assert seal_pending(station, keys) == [2]
+    first_hash = station.db.execute("SELECT hash FROM sets_out WHERE seq = 1").fetchone()[0]
+    signed, _, _ = _open(hub, keys, unacknowledged(station)[1][1])
+    assert signed.prev == first_hash
+    assert station.db.execute("SELECT COUNT(*) FROM outbox WHERE set_seq = 2").fetchone()[0] == 1  # the note alone
+
+
+def test_set_hlc_is_the_newest_stamp_it_carries(station, hub, keys):
+    ops.new_intake(station, pension_enrolment())
+    seal_pending(station, keys)
+    signed, _, _ = _open(hub, keys, unacknowledged(station)[0][1])
+    assert signed.hlc == station.db.execute("SELECT MAX(hlc) FROM outbox").fetchone()[0]
+
+
+def test_a_crash_between_the_steps_leaves_nothing_half_sealed(station, hub, keys, monkeypatch):
+    ops.new_intake(station, pension_enrolment())
+    before = unsealed_count(station)
+
+    def crash(*args, **kwargs):
+        raise OSError("power cut")
+
+    monkeypatch.setattr(sealing, "_mark_sealed", crash)
+    with pytest.raises(OSError):
+        seal_pending(station, keys)
+    assert station.db.execute("SELECT COUNT(*) FROM sets_out").fetchone()[0] == 0
+    assert unsealed_count(station) == before
+    monkeypatch.undo()
+    assert seal_pending(station, keys) == [1]
+    assert unsealed_count(station) == 0
+
+
+def test_sealing_needs_enrolment(station):
+    ops.new_intake(station, pension_enrolment())
+    with pytest.raises(NotEnrolledError):
+        seal_pending(station, KeyPair.generate())
+
+
+def test_sealed_bodies_are_readable_only_by_the_hub(station, hub, keys):
+    ops.new_intake(station, pension_enrolment())
+    seal_pending(station, keys)
+    envelope = unacknowledged(station)[0][1]
+    assert WANG.encode() not in envelope and "王小明".encode() not in envelope
