@@ -1,0 +1,136 @@
+"""End to end over real HTTP: stations record offline, sync, the county decides, every replica agrees."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from station import cases as ops
+from station.syncstate import sync_status
+from tests.integration.county import V1, V2, County
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_three_stations_two_villages_converge(live_county: County):
+    a1, a2, b = live_county.enrol(V1), live_county.enrol(V1), live_county.enrol(V2)
+    # Offline work first: nothing has been synced yet.
+    a1_cases = [a1.new_case("王小明", i) for i in range(3)]
+    a2_case = a2.new_case("李四", 10)
+    b_case = b.new_case("赵六", 20)
+    assert a1_cases[0].split("-")[2][0] != a2_case.split("-")[2][0]  # different device letters
+
+    live_county.sync_all()
+    hub_cases = live_county.hub_cases()
+    assert set(hub_cases) == {*a1_cases, a2_case, b_case}
+    # Each PC of village 1 now also holds the other's case; village 2 holds only its own.
+    assert set(a1.cases()) == set(a2.cases()) == {*a1_cases, a2_case}
+    assert set(b.cases()) == {b_case}
+
+    # The county decides; corrections; the station delivers.
+    live_county.decide(a1_cases[0], "ACCEPTED")
+    live_county.decide(a1_cases[0], "COMPLETED", outcome="approved")
+    live_county.decide(a1_cases[1], "AWAITING_CORRECTION", missing=["城乡居民基本养老保险参保登记表"])
+    live_county.decide(b_case, "NOT_ACCEPTED", reason="不属于本事项受理范围")
+    live_county.sync_all()
+    assert a1.case(a1_cases[0]).summary.status == "COMPLETED"
+    assert a2.case(a1_cases[1]).summary.status == "AWAITING_CORRECTION"
+    assert b.case(b_case).summary.status == "NOT_ACCEPTED"
+
+    with a1.open() as station:
+        ops.deliver(station, a1_cases[0])
+        ops.correct_intake(station, a1_cases[1], phone="13700000001")
+    with a2.open() as station:
+        ops.withdraw(station, a2_case, reason="申请人改期")
+    live_county.sync_all()
+
+    live_county.assert_converged()
+    hub = live_county.hub_cases()
+    assert hub[a1_cases[0]]["status"] == "DELIVERED"
+    assert hub[a1_cases[1]]["status"] == "RECEIVED" and hub[a1_cases[1]]["phone"] == "13700000001"
+    assert hub[a2_case]["status"] == "WITHDRAWN"
+    for handle in (a1, a2, b):
+        status = sync_status_of(handle)
+        assert status.unacknowledged == 0 and status.unsealed == 0
+
+
+def sync_status_of(handle):
+    with handle.open() as station:
+        return sync_status(station)
+
+
+def test_receipts_prove_filing_on_the_case(live_county: County):
+    a1 = live_county.enrol(V1)
+    case_no = a1.new_case("王小明", 1)
+    assert a1.case(case_no).sync_state == "saved"
+    report = a1.sync()
+    assert report.in_step, report
+    detail = a1.case(case_no)
+    assert detail.sync_state == "acknowledged"
+    assert detail.receipts, "the hub's signed receipt is stored with the case"
+
+
+def test_station_sync_reports_in_step_only_when_both_sides_hold_everything(live_county: County):
+    a1 = live_county.enrol(V1)
+    a1.new_case("王小明", 1)
+    assert a1.sync().in_step
+    live_county.decide(next(iter(live_county.hub_cases())), "ACCEPTED")
+    assert a1.sync().in_step  # pulled the decision
+    assert a1.sync().pushed == 0
+
+
+def test_conflicting_edits_on_two_pcs_converge_and_keep_the_loser(live_county: County):
+    a1, a2 = live_county.enrol(V1), live_county.enrol(V1)
+    case_no = a1.new_case("王小明", 1)
+    live_county.sync_all()
+    with a1.open() as station:
+        ops.correct_intake(station, case_no, phone="13700000001")
+    with a2.open() as station:
+        ops.correct_intake(station, case_no, phone="13900000002")  # later: wins
+    live_county.sync_all(rounds=3)
+    live_county.assert_converged()
+    assert live_county.hub_cases()[case_no]["phone"] == "13900000002"
+    with a1.open() as station:
+        lost = station.db.execute("SELECT lost, kept FROM conflicts WHERE pk = ?", [case_no]).fetchall()
+    assert lost, "the losing value is kept, visible at the station"
+
+
+def test_restored_backup_forks_and_loses_nothing(live_county: County, tmp_path):
+    a1 = live_county.enrol(V1)
+    first = a1.new_case("王小明", 1)
+    a1.sync()
+    backup = tmp_path / "backup"
+    shutil.copytree(a1.data_dir, backup)
+    second = a1.new_case("李四", 2)
+    a1.sync()
+    # The PC's disk dies; yesterday's backup is restored and the agent keeps working.
+    shutil.rmtree(a1.data_dir)
+    shutil.copytree(backup, a1.data_dir)
+    third = a1.new_case("张三", 3)
+    report = a1.sync()
+    assert not report.in_step
+    assert any(issue.code == "fork" for issue in report.errors)
+    with live_county.store() as store:
+        forks = store.forks()
+    assert len(forks) == 1 and forks[0].station_id == a1.station_id
+    hub = live_county.hub_cases()
+    assert first in hub and second in hub   # nothing already accepted is lost
+    # The restored counter hands out the second case's number again: the forked set carrying
+    # it is quarantined, so the hub keeps the case it acknowledged, not the restored PC's.
+    assert third == second
+    assert hub[second]["applicant_name"] == "李四"
+    status = sync_status_of(a1)
+    assert status.fork
+
+
+def test_revoked_station_is_refused_and_earlier_sets_stand(live_county: County):
+    a1 = live_county.enrol(V1)
+    first = a1.new_case("王小明", 1)
+    a1.sync()
+    live_county.revoke(a1.station_id)
+    a1.new_case("李四", 2)
+    report = a1.sync()
+    assert not report.in_step
+    assert any(issue.code == "revoked_key" for issue in report.errors)
+    assert set(live_county.hub_cases()) == {first}
