@@ -160,7 +160,7 @@ def station_add(obj: Context, village: str, device: str | None, expires_hours: f
             f"Village: {place.name_zh}, {place.township_name_zh} ({issued.village_code}), device {issued.device}")
     obj.say(f"县平台密钥指纹（请代办员核对）：{identity.fingerprint}",
             f"Hub key fingerprint (the agent compares it): {identity.fingerprint}")
-    obj.say(f"注册码仅可使用一次，有效期至 {issued.expires_at}：", f"One-time code, valid until {issued.expires_at}:")
+    obj.say(f"登记码仅可使用一次，有效期至 {issued.expires_at}：", f"One-time code, valid until {issued.expires_at}:")
     click.echo(issued.code)
 
 

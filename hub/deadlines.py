@@ -3,37 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from typing import Any
 
 from hub.store import HubStore
+from sync.deadlines import case_due
 from sync.errors import ProxyAppError
-from sync.lifecycle import CLOCK_PAUSED
 from sync.protocol import CaseState
-from sync.timeutil import business_date, parse_iso
 from sync.workdays import DueDate
 
-__all__ = ("case_state", "commitment_due", "compute_due", "paused_spans", "refresh_case_due")
-
-
-def paused_spans(events: Sequence[tuple[str, str]], until: dt.date) -> list[tuple[dt.date, dt.date]]:
-    """Inclusive date spans a case spent in clock-paused states, from (to_status, at) moves in order.
-
-    The station computes the same (station/cases.py); a pause still open runs until ``until``.
-    """
-    spans: list[tuple[dt.date, dt.date]] = []
-    started: dt.date | None = None
-    for to_status, at in events:
-        day = business_date(parse_iso(at))
-        if to_status in CLOCK_PAUSED:
-            if started is None:
-                started = day
-        elif started is not None:
-            spans.append((started, day))
-            started = None
-    if started is not None:
-        spans.append((started, max(started, until)))
-    return spans
+__all__ = ("case_state", "commitment_due", "compute_due", "refresh_case_due")
 
 
 def compute_due(store: HubStore, case: dict[str, Any], today: dt.date) -> DueDate | None:
@@ -47,12 +25,9 @@ def compute_due(store: HubStore, case: dict[str, Any], today: dt.date) -> DueDat
         item = store.catalog(case["catalog_version"]).item(case["item_code"])
     except ProxyAppError:
         return None
-    if item.promised_days is None:
-        return None
-    start = dt.date.fromisoformat(case["accepted_date"] or case["received_date"])
     events = [(e["to_status"], e["at"]) for e in store.case_events(case["case_no"])]
-    spans = [(a, b) for a, b in paused_spans(events, today) if b > start]
-    return store.calendar().add_working_days(start, item.promised_days, paused=spans)
+    return case_due(store.calendar(), item.promised_days, received_date=case["received_date"],
+                    accepted_date=case["accepted_date"], events=events, today=today)
 
 
 def refresh_case_due(store: HubStore, case: dict[str, Any], today: dt.date) -> dict[str, Any]:

@@ -13,7 +13,8 @@ import msgspec
 from hub.feed import queue, queue_reference_data
 from hub.keys import HubIdentity
 from hub.store import EnrolmentRow, HubStore, KeyRow, StationRow
-from sync.crypto import key_id_of, mac, seal_box
+from sync.crypto import key_id_of, seal_box
+from sync.enrolment import CODE_ALPHABET, normalize_code, request_mac, response_mac, split_code
 from sync.errors import InputError
 from sync.protocol import PROTOCOL_VERSION, EnrollRequest, EnrollResponse, KeyRevokedItem, ProtocolError
 from sync.timeutil import iso_utc, parse_iso, utc_now
@@ -31,7 +32,7 @@ __all__ = (
     "split_code",
 )
 
-CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CROCKFORD = CODE_ALPHABET
 """Crockford base32: no I, L, O, U, so a code read aloud or off paper is not mistyped."""
 
 DEFAULT_EXPIRES_HOURS = 72
@@ -49,41 +50,6 @@ class IssuedCode(msgspec.Struct, frozen=True, kw_only=True):
     village_code: str
     device: str
     expires_at: str
-
-
-def normalize_code(text: str) -> str:
-    """The 16 characters of a code: hyphens and spaces dropped, upper case, I/L read as 1 and O as 0.
-
-    Raises:
-        InputError: not 16 Crockford base32 characters.
-    """
-    cleaned = "".join(text.split()).replace("-", "").upper().translate(_READ_AS)
-    if len(cleaned) != 16 or any(c not in CROCKFORD for c in cleaned):
-        raise InputError(
-            "an enrolment code has 16 characters in four groups, XXXX-XXXX-XXXX-XXXX",
-            "注册码应为 16 个字符，分四组，形如 XXXX-XXXX-XXXX-XXXX",
-            field="code",
-        )
-    return cleaned
-
-
-def split_code(text: str) -> tuple[str, bytes]:
-    """(code id, secret) of a code. The secret (the MAC key) is the last 12 characters as ASCII."""
-    cleaned = normalize_code(text)
-    return cleaned[:4], cleaned[4:].encode("ascii")
-
-
-def request_mac(secret: bytes, sign_public: bytes, box_public: bytes) -> bytes:
-    """The mac a station puts in its EnrollRequest (docs/protocol.md, Enrolment step 2)."""
-    return mac(secret, b"enroll-request", sign_public, box_public)
-
-
-def response_mac(secret: bytes, response: EnrollResponse) -> bytes:
-    """The mac of an EnrollResponse, over every field but the mac (docs/protocol.md, step 3)."""
-    return mac(
-        secret, b"enroll-response", response.station_id.encode(), response.village_code.encode(),
-        response.device.encode(), response.hub_sign_public, response.hub_box_public, response.lookup_key_box,
-    )
 
 
 def _random(n: int) -> str:
@@ -111,7 +77,7 @@ def _pick_device(store: HubStore, village: str, device: str | None, now_iso: str
         raise InputError(
             f"device {letter} of village {village} is held by an enrolled station or an open code; "
             "revoke that station first ('hub station revoke') or let the code expire",
-            f"村 {village} 的设备代号 {letter} 已被在用代办点或未过期的注册码占用；请先吊销该代办点（hub station revoke）或等待注册码过期",
+            f"村 {village} 的设备代号 {letter} 已被在用代办点或未过期的登记码占用；请先吊销该代办点（hub station revoke）或等待登记码过期",
             field="device",
         )
     return letter
@@ -146,7 +112,7 @@ def issue_code(
             if store.enrolment(code_id) is None:
                 break
         else:  # pragma: no cover - 32^4 ids; only a hub with ~a million open codes gets here
-            raise InputError("no free enrolment code id; try again", "没有可用的注册码编号；请重试")
+            raise InputError("no free enrolment code id; try again", "没有可用的登记码编号；请重试")
         secret = _random(12)
         expires = iso_utc(moment + dt.timedelta(hours=expires_hours))
         store.add_enrolment(EnrolmentRow(code_id=code_id, secret=secret, village_code=village.code, device=letter,
@@ -178,7 +144,7 @@ def enroll(
     code_id = request.code_id.strip().upper().translate(_READ_AS)
     invalid = _code_error(
         "the enrolment code is unknown, used, expired or mistyped; ask the county for a new one",
-        "注册码无效、已使用、已过期或输入有误；请向县里申请新的注册码",
+        "登记码无效、已使用、已过期或输入有误；请向县里申请新的登记码",
     )
     with store.transaction():
         row = store.enrolment(code_id)

@@ -12,7 +12,7 @@ import msgspec
 
 from sync.crypto import KeyPair, fingerprint, key_id_of
 from sync.errors import StoreError
-from sync.idnumber import normalize_id_number
+from sync.lookup import id_lookup_hash
 
 __all__ = (
     "HubIdentity",
@@ -99,13 +99,6 @@ def load_identity(data_dir: Path) -> HubIdentity:
         ) from None
 
 
-def id_lookup_hash(lookup_key: bytes, id_number: str) -> str:
-    """Hex HMAC-SHA256 of a normalised ID number under the county lookup key.
-
-    The same function as the station's (station/privacy.py), so a hash computed at either
-    replica finds the same case once the station holds the county key.
-    """
-    return hmac.new(lookup_key, normalize_id_number(id_number).encode("ascii", "replace"), hashlib.sha256).hexdigest()
 
 
 def new_admin_token() -> str:

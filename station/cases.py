@@ -10,12 +10,13 @@ import msgspec
 
 from station.outbox import ChangeRecorder, recording
 from station.store import Station
+from sync.deadlines import case_due
 from sync.errors import InputError, IntakeError, NotFoundError
 from sync.idnumber import validate_id_number
 from sync.intake import MaterialState, plan_intake
-from sync.lifecycle import CLOCK_PAUSED, Actor, Status, check_transition, status_label
+from sync.lifecycle import Actor, Status, check_transition, status_label
 from sync.personal import validate_phone
-from sync.timeutil import business_date, parse_iso
+from sync.timeutil import business_date
 from sync.workdays import DueDate
 
 __all__ = (
@@ -406,27 +407,6 @@ def add_note(station: Station, case_no: str, text: str, *, by: str | None = None
 # -- due dates ------------------------------------------------------------------------------------
 
 
-def paused_spans(events: Sequence[tuple[str, str]], until: dt.date) -> list[tuple[dt.date, dt.date]]:
-    """Date spans (inclusive) a case spent in clock-paused states, from (to_status, at) events in order.
-
-    A pause still open is taken to run until ``until`` (today), so the due date shown is the
-    earliest the case can now be due; it moves again when the pause ends.
-    """
-    spans: list[tuple[dt.date, dt.date]] = []
-    started: dt.date | None = None
-    for to_status, at in events:
-        day = business_date(parse_iso(at))
-        if to_status in CLOCK_PAUSED:
-            if started is None:
-                started = day
-        elif started is not None:
-            spans.append((started, day))
-            started = None
-    if started is not None:
-        spans.append((started, max(started, until)))
-    return spans
-
-
 def compute_due(station: Station, case: dict[str, Any]) -> DueDate | None:
     """A case's due date from this station's calendar: promised days after acceptance, minus pauses.
 
@@ -434,14 +414,11 @@ def compute_due(station: Station, case: dict[str, Any]) -> DueDate | None:
     notice, an application counts as accepted on the day its materials were received, brief §6.1).
     """
     item = station.catalog_version(case["catalog_version"]).item(case["item_code"])
-    if item.promised_days is None:
-        return None
-    start = dt.date.fromisoformat(case["accepted_date"] or case["received_date"])
     events = station.db.execute(
         "SELECT to_status, at FROM case_events WHERE case_no = ? ORDER BY hlc", [case["case_no"]]
     ).fetchall()
-    spans = [(a, b) for a, b in paused_spans(events, station.today()) if b > start]
-    return station.calendar.add_working_days(start, item.promised_days, paused=spans)
+    return case_due(station.calendar, item.promised_days, received_date=case["received_date"],
+                    accepted_date=case["accepted_date"], events=events, today=station.today())
 
 
 def refresh_due(station: Station, rec: ChangeRecorder, case: dict[str, Any]) -> None:

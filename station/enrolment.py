@@ -19,7 +19,8 @@ from station.identity import passphrase as ask_passphrase  # the parameter is ca
 from station.privacy import stage_lookup_key
 from station.schema import REPLICATED_TABLES
 from station.store import DB_FILE, Station
-from sync.crypto import CryptoError, KeyPair, fingerprint, key_id_of, mac, open_box
+from sync.enrolment import CODE_ALPHABET, request_mac, response_mac, split_code
+from sync.crypto import CryptoError, KeyPair, fingerprint, key_id_of, open_box
 from sync.divisions import parse_division_code
 from sync.errors import InputError
 from sync.protocol import MEDIA_TYPE, PROTOCOL_VERSION, EnrollRequest, EnrollResponse
@@ -28,11 +29,6 @@ from sync.version import SOFTWARE_VERSION
 
 __all__ = ("CODE_ALPHABET", "EnrollCode", "EnrollResult", "enroll", "parse_code")
 
-CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-"""Crockford base32: no I, L, O or U, so a code read aloud or copied by hand survives."""
-
-# Crockford's decoding rule: letters people confuse with digits are read as those digits.
-_CONFUSABLE = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 
 class EnrollCode(msgspec.Struct, frozen=True):
@@ -58,16 +54,8 @@ class EnrollResult(msgspec.Struct, frozen=True, kw_only=True):
 
 def parse_code(code: str) -> EnrollCode:
     """Split ``XXXX-XXXX-XXXX-XXXX`` into its id and secret; InputError when it is not one."""
-    cleaned = code.strip().upper().replace(" ", "").translate(_CONFUSABLE)
-    groups = cleaned.split("-")
-    if len(groups) != 4 or any(len(g) != 4 for g in groups) or any(c not in CODE_ALPHABET for c in "".join(groups)):
-        raise InputError(
-            "an enrolment code looks like ABCD-EFGH-JKMN-PQRS (four groups of four letters or digits)",
-            "登记码格式应为 ABCD-EFGH-JKMN-PQRS（四组，每组四个字母或数字）",
-            field="code",
-            code="enroll.code_format",
-        )
-    return EnrollCode(code_id=groups[0], secret="".join(groups[1:]).encode("utf-8"))
+    code_id, secret = split_code(code)
+    return EnrollCode(code_id=code_id, secret=secret)
 
 
 def enroll(
@@ -172,7 +160,7 @@ def _ask_hub(hub_url: str, parsed: EnrollCode, keys: KeyPair, transport: httpx.B
              timeout: float) -> EnrollResponse:
     request = EnrollRequest(
         protocol=PROTOCOL_VERSION, code_id=parsed.code_id, sign_public=keys.sign_public, box_public=keys.box_public,
-        software=SOFTWARE_VERSION, mac=mac(parsed.secret, b"enroll-request", keys.sign_public, keys.box_public),
+        software=SOFTWARE_VERSION, mac=request_mac(parsed.secret, keys.sign_public, keys.box_public),
     )
     try:
         with make_client(transport, timeout) as client:
@@ -199,11 +187,7 @@ def _ask_hub(hub_url: str, parsed: EnrollCode, keys: KeyPair, transport: httpx.B
 
 def _check_answer(answer: EnrollResponse, parsed: EnrollCode, keys: KeyPair) -> bytes:
     """Check the answer proves the code and holds usable keys; return the county's lookup key."""
-    expected = mac(
-        parsed.secret, b"enroll-response", answer.station_id.encode(), answer.village_code.encode(),
-        answer.device.encode(), answer.hub_sign_public, answer.hub_box_public, answer.lookup_key_box,
-    )
-    if not hmac.compare_digest(expected, answer.mac):
+    if not hmac.compare_digest(response_mac(parsed.secret, answer), answer.mac):
         raise SyncError(
             "the answer does not prove knowledge of the enrolment code: it may not come from the county hub "
             "(a machine in the middle?); nothing was saved. Check the hub address",

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from pathlib import Path
 
 from station.fsutil import atomic_write
 from sync.errors import StoreError
-from sync.idnumber import normalize_id_number
+from sync.lookup import id_lookup_hash
 
 __all__ = (
     "LOOKUP_KEY_FILE",
@@ -107,6 +106,3 @@ def settle_lookup_key(data_dir: Path, expected_id: str | None) -> bytes:
     return key
 
 
-def id_lookup_hash(key: bytes, id_number: str) -> str:
-    """Hex HMAC-SHA256 of a normalised ID number under the station's lookup key."""
-    return hmac.new(key, normalize_id_number(id_number).encode("ascii", "replace"), hashlib.sha256).hexdigest()

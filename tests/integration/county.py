@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 
 from hub.app import create_app
-from hub.bootstrap import init_hub
 from hub.decisions import decide
 from hub.enroll import issue_code, revoke_station
 from hub.settings import Settings
