@@ -20,7 +20,6 @@ __all__ = ("Outcome", "apply_row", "apply_status", "status_fields")
 
 # Fields of a case that a station's RowChange may not set even on insert: a new case starts as a
 # draft, and everything after moves through StatusChanges (sync.merge allows them on insert).
-_CASE_INSERT_STATE = {"status": Status.DRAFT.value, "outcome": None, "accepted_date": None}
 
 
 class Outcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -94,11 +93,6 @@ def apply_row(
         # No `current` here: another village's values are not this station's to see (invariant 11).
         return _reject("other_village", f"{table} {change.pk} belongs to another village",
                        f"{table} {change.pk} 属于其他村，本代办点无权修改")
-    if table == "cases" and change.insert and any(
-        change.fields.get(field) != value for field, value in _CASE_INSERT_STATE.items()
-    ):
-        return _reject("status_by_row", f"case {change.pk} must be created as a DRAFT; status moves are StatusChanges",
-                       f"办件 {change.pk} 必须以暂存状态创建；状态只能通过办理环节变更")
     decision = decide_row(decode_versions(existing["versions"]) if existing else None, change, origin)
     if isinstance(decision, Rejection):
         current = {f: existing[f] for f in change.fields if f in existing} if existing else None

@@ -16,10 +16,12 @@ from sync.changes import RowChange, StatusChange
 from sync.lifecycle import Actor, Status, TRANSITIONS
 
 __all__ = (
+    "CASE_INSERT_STATE",
+    "Rejection",
+    "RowDecision",
+    "STATUS_FIELDS",
     "Version",
     "Versions",
-    "RowDecision",
-    "Rejection",
     "decide_row",
     "decide_status",
     "decode_versions",
@@ -34,7 +36,10 @@ Versions = dict[str, Version]
 """Field → version; the key ``"*"`` is the version of every field not listed (the insert's)."""
 
 STATUS_FIELDS = frozenset({"status", "outcome", "accepted_date"})
-"""Fields that change only through lifecycle moves, never by a row change (except on insert)."""
+"""Fields that change only through lifecycle moves, never by a row change."""
+
+CASE_INSERT_STATE = {"status": "DRAFT", "outcome": None, "accepted_date": None}
+"""A case is created as a draft; its first lifecycle move (DRAFT → RECEIVED) follows it."""
 
 
 class Rejection(msgspec.Struct, frozen=True):
@@ -79,6 +84,14 @@ def decide_row(current: Versions | None, change: RowChange, origin: str) -> RowD
     Update: each field is written when its incoming version is newer than the one held.
     """
     incoming: Version = (change.hlc, origin)
+    if change.table == "cases" and change.insert and any(
+        change.fields.get(field) != value for field, value in CASE_INSERT_STATE.items()
+    ):
+        return Rejection(
+            "status_by_row",
+            f"case {change.pk} must be created as a DRAFT; status moves are status changes",
+            f"办件 {change.pk} 必须以暂存状态创建；状态只能通过办理环节变更",
+        )
     if current is None:
         if not change.insert:
             return Rejection("row_missing", f"{change.table} {change.pk} does not exist here",
