@@ -85,6 +85,18 @@ class CaseStoreMixin(StoreBase):
 
     # -- lists -------------------------------------------------------------------------------------
 
+    def village_rows(self, table: str, village_code: str) -> list[dict[str, Any]]:
+        """Every row of a replicated table that belongs to a village, oldest first (a new PC's catch-up)."""
+        by_village = {
+            "intakes": "village_code = ?",
+            "cases": "village_code = ?",
+            "intake_materials": "intake_id IN (SELECT intake_id FROM intakes WHERE village_code = ?)",
+            "commitments": "intake_id IN (SELECT intake_id FROM intakes WHERE village_code = ?)",
+            "case_notes": "case_no IN (SELECT case_no FROM cases WHERE village_code = ?)",
+            "case_events": "case_no IN (SELECT case_no FROM cases WHERE village_code = ?)",
+        }
+        return self._dicts(f"SELECT * FROM {table} WHERE {by_village[table]} ORDER BY rowid", [village_code])
+
     def list_cases(
         self, *, village_code: str | None = None, status: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from hub.feed import queue, queue_reference_data
+from hub.feed import queue, queue_reference_data, queue_village_history
 from hub.keys import HubIdentity
 from hub.store import EnrolmentRow, HubStore, KeyRow, StationRow
 from sync.crypto import key_id_of, seal_box
@@ -172,6 +172,7 @@ def enroll(
             )
             store.enrolment_used(code_id, station_id, at)
             queue_reference_data(store, station_id, now=moment)
+            queue_village_history(store, station_id, row.village_code, now=moment)
     if failed:  # raised after the commit, so the failure count sticks
         raise invalid
     lookup_box = seal_box(request.box_public, identity.lookup_key, b"lookup-key/" + station_id.encode())

@@ -11,7 +11,10 @@ import msgspec
 from hub.deadlines import case_state
 from hub.keys import HubIdentity
 from hub.store import FeedSetRow, HubStore
+from hub.schema import PK_COLUMNS, REPLICATED_COLUMNS, REPLICATED_TABLES
+from sync.changes import RowChange, StatusChange
 from sync.errors import InputError
+from sync.merge import CASE_INSERT_STATE, STATUS_FIELDS, decode_versions
 from sync.protocol import (
     CTX_DOWN,
     GENESIS,
@@ -33,6 +36,7 @@ __all__ = (
     "queue",
     "queue_case_state",
     "queue_reference_data",
+    "queue_village_history",
     "read_feed",
     "seal_pending",
 )
@@ -89,6 +93,50 @@ def queue_reference_data(store: HubStore, station_id: str, *, now: dt.datetime) 
         queue(store, [station_id], CalendarItem(table), at=at)
     version, body = store.divisions_body()
     queue(store, [station_id], DivisionsItem(version, body), at=at)
+
+
+def queue_village_history(store: HubStore, station_id: str, village_code: str, *, now: dt.datetime) -> int:
+    """Queue to a newly enrolled PC everything the hub holds of its village; returns the item count.
+
+    A second PC, or one replacing a dead one, must see the village's cases (architecture: a
+    station sees its village's cases). Each row goes down as an insert at its original version
+    (cases as drafts, as every station creates them) followed by the fields changed since, at
+    their own versions, so the new replica's field versions match the hub's and later merges
+    agree; then the history in hub order and the hub's state of each case.
+    """
+    at = iso_utc(now)
+    count = 0
+    for table in REPLICATED_TABLES:
+        for row in store.village_rows(table, village_code):
+            versions = decode_versions(row.get("versions"))
+            star = versions.get("*")
+            if star is None:
+                continue
+            fields = {column: row[column] for column in REPLICATED_COLUMNS[table] if column in row}
+            if table == "cases":
+                fields.update(CASE_INSERT_STATE)
+            queue(store, [station_id], RowChange(table=table, pk=row[PK_COLUMNS[table]], hlc=star[0], fields=fields,
+                                                 insert=True, origin=star[1]), at=at)
+            count += 1
+            later: dict[tuple[int, str], dict[str, Any]] = {}
+            for field, version in versions.items():
+                if field != "*" and field in fields and field not in STATUS_FIELDS:
+                    later.setdefault(version, {})[field] = row[field]
+            for (hlc, origin), changed in sorted(later.items()):
+                queue(store, [station_id], RowChange(table=table, pk=row[PK_COLUMNS[table]], hlc=hlc, fields=changed,
+                                                     origin=origin), at=at)
+                count += 1
+    for event in store.village_rows("case_events", village_code):
+        queue(store, [station_id], StatusChange(
+            event_id=event["event_id"], case_no=event["case_no"], from_status=event["from_status"],
+            to_status=event["to_status"], actor=event["actor"], hlc=event["hlc"], at=event["at"],
+            reason=event["reason"], outcome=event["outcome"], by=event["by"], origin=event["origin"],
+        ), at=at)
+        count += 1
+    for case in store.village_rows("cases", village_code):
+        queue(store, [station_id], case_state(case, 0), at=at)
+        count += 1
+    return count
 
 
 def seal_pending(store: HubStore, identity: HubIdentity, station_id: str, now: dt.datetime) -> int:

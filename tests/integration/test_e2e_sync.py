@@ -134,3 +134,29 @@ def test_revoked_station_is_refused_and_earlier_sets_stand(live_county: County):
     assert not report.in_step
     assert any(issue.code == "revoked_key" for issue in report.errors)
     assert set(live_county.hub_cases()) == {first}
+
+
+def test_a_pc_enrolled_later_catches_up_with_its_village(live_county: County):
+    a1 = live_county.enrol(V1)
+    cases = [a1.new_case("王小明", i) for i in range(4)]
+    a1.sync()
+    live_county.decide(cases[0], "ACCEPTED")
+    live_county.decide(cases[1], "AWAITING_CORRECTION", missing=["城乡居民基本养老保险参保登记表"])
+    with a1.open() as station:
+        ops.withdraw(station, cases[2], reason="申请人撤回")
+    a1.sync()
+    with a1.open() as station:
+        ops.correct_intake(station, cases[3], phone="13700000009")
+    a1.sync()
+    # A second PC joins the village (or replaces a dead one): it sees the village's whole book.
+    a2 = live_county.enrol(V1)
+    assert a2.sync().in_step
+    live_county.assert_converged()
+    assert a2.case(cases[1]).summary.status == "AWAITING_CORRECTION"
+    assert a2.case(cases[3]).phone == "13700000009"
+    # Field versions came along: a later edit on either PC merges the same way everywhere.
+    with a2.open() as station:
+        ops.correct_intake(station, cases[3], phone="13600000006")
+    live_county.sync_all(rounds=2)
+    live_county.assert_converged()
+    assert live_county.hub_cases()[cases[3]]["phone"] == "13600000006"
