@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from click.testing import CliRunner
 
-from station.cli import main
+from tui.cli import main
 from sync.lifecycle import TRANSITIONS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"

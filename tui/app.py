@@ -1,0 +1,322 @@
+"""The station TUI application: keys that work everywhere, the screens, background sync, and ``run``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.scrollbar import ScrollBar, ScrollBarRender
+from textual.theme import Theme
+from textual.worker import Worker, WorkerState
+
+from station.store import DB_FILE, Station, default_data_dir
+from sync.errors import ProxyAppError
+from sync.i18n import resolve_lang
+from sync.timeutil import utc_now
+from tui.data import is_enrolled
+from tui.drafts import NEW_CASE, DraftStore
+from tui.i18n import t
+from tui.prefs import load_prefs
+from tui.screens.base import error_text
+from tui.screens.case_detail import CaseDetailScreen
+from tui.screens.case_list import CaseListScreen
+from tui.screens.dialogs import DraftOfferScreen, PassphraseScreen
+from tui.screens.enroll import EnrollScreen
+from tui.screens.help import HelpScreen
+from tui.screens.home import HomeScreen
+from tui.screens.new_case import NewCaseScreen
+from tui.screens.sync import SyncScreen
+from tui.sync_adapter import SyncAdapter, SyncOutcome, SyncStatus
+from tui.widgets.status_bar import SyncView
+
+__all__ = ("HIGH_CONTRAST", "StationApp", "run")
+
+HIGH_CONTRAST = Theme(
+    name="station-contrast",
+    # Plain black and white with saturated accents: readable on a cheap, washed-out screen.
+    primary="#FFD700", secondary="#00D7FF", accent="#FFD700", warning="#FFD700", error="#FF5F5F",
+    success="#5FFF5F", foreground="#FFFFFF", background="#000000", surface="#0A0A0A", panel="#262626",
+    dark=True,
+)
+
+
+class WholeCellScrollBar(ScrollBarRender):
+    """A scrollbar thumb in whole cells: the eighth-block glyphs are ambiguous width in CJK terminals."""
+
+    VERTICAL_BARS = [" "] * 8
+    HORIZONTAL_BARS = [" "] * 8
+
+
+class StationApp(App[None]):
+    """The village station's terminal UI.
+
+    Args:
+        data_dir: the station's data folder.
+        lang: "zh" or "en".
+        adapter: the door to the sync engine (tests pass a fake one).
+        now: the clock (tests pass a fixed one).
+        auto_sync: sync in the background at start and every ``sync_every`` seconds when enrolled.
+    """
+
+    CSS_PATH = "station.tcss"
+    TITLE = "村级代办点"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("f1", "help", "Help"),
+        Binding("f2", "home", "Today"),
+        Binding("f3", "new_case", "New case"),
+        Binding("f4", "case_list", "Cases"),
+        Binding("f5", "sync_now", "Sync"),
+        Binding("f9", "toggle_lang", "Language", priority=True),  # also inside dialogs and help
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+    MODES = {"home": HomeScreen, "new": NewCaseScreen, "list": CaseListScreen, "sync": SyncScreen}
+
+    lang: reactive[str] = reactive("zh")
+    sync_view: reactive[SyncView] = reactive(SyncView, always_update=True)
+    sync_log_version: reactive[int] = reactive(0)
+
+    def __init__(
+        self,
+        data_dir: Path,
+        lang: str | None = "zh",
+        adapter: Any | None = None,
+        *,
+        now: Callable[[], dt.datetime] = utc_now,
+        auto_sync: bool = True,
+        sync_every: float = 600.0,
+        status_every: float = 30.0,
+    ) -> None:
+        super().__init__()
+        self.data_dir = Path(data_dir)
+        self.set_reactive(StationApp.lang, resolve_lang(lang))
+        self.now = now
+        self.adapter = adapter if adapter is not None else SyncAdapter(now=now)
+        self.auto_sync = auto_sync
+        self.sync_every = sync_every
+        self.status_every = status_every
+        self.station: Station | None = None
+        self.station_label = ""
+        self.drafts = DraftStore(self.data_dir)
+        self.sync_lines: list[str] = []
+        self._pending_draft: dict[str, Any] | None = None
+
+    # -- start and stop ---------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        ScrollBar.renderer = WholeCellScrollBar  # the documented way to restyle every scrollbar
+        self.register_theme(HIGH_CONTRAST)
+        self.theme = HIGH_CONTRAST.name
+        if (self.data_dir / DB_FILE).exists():
+            try:
+                self.open_station()
+            except ProxyAppError as exc:  # a half-initialised folder: offer enrolment / init again
+                self.notify(exc.message(self.lang), severity="error", markup=False)
+        offline_chosen = bool(load_prefs(self.data_dir).get("offline_chosen"))
+        if self.station is None or (not is_enrolled(self.station) and not offline_chosen):
+            self.push_screen(EnrollScreen(existing=self.station is not None), self._enrolled)
+        else:
+            self.start_working()
+
+    def on_unmount(self) -> None:
+        if self.station is not None:
+            self.station.close()
+
+    def open_station(self) -> Station:
+        """Open (or reopen, after enrolment) this thread's connection to the station."""
+        if self.station is not None:
+            self.station.close()
+        self.station = Station.open(self.data_dir, now=self.now)
+        try:
+            village = self.station.divisions.village(self.station.village_code)
+            self.station_label = f"{village.township_name_zh}{village.name_zh} {self.station.device}"
+        except ProxyAppError:
+            self.station_label = f"{self.station.village_code} {self.station.device}"
+        if self.station.agent_name:
+            self.station_label += f" | {self.station.agent_name}"
+        return self.station
+
+    def _enrolled(self, result: object) -> None:
+        if result and self.station is not None:
+            self.start_working()
+
+    def start_working(self) -> None:
+        """Show today's work, offer a left-over draft, and start the background status and sync."""
+        self.switch_mode("home")
+        self.refresh_status()
+        self.set_interval(self.status_every, self.refresh_status)
+        draft = self.drafts.load(NEW_CASE)
+        if draft:
+            self.push_screen(DraftOfferScreen(draft), self._draft_answer)
+        if self.auto_sync and self.station is not None and is_enrolled(self.station):
+            # Asked once at the start of the day (Esc: offline); then sync runs by itself.
+            self.call_after_refresh(self.start_sync)
+            self.set_interval(self.sync_every, lambda: self.start_sync(ask=False))
+
+    def _draft_answer(self, answer: object) -> None:
+        if answer == "restore":
+            self._pending_draft = self.drafts.load(NEW_CASE)
+            self.action_new_case()
+        elif answer == "discard":
+            self.drafts.delete(NEW_CASE)
+
+    def take_pending_draft(self) -> dict[str, Any] | None:
+        """The draft the agent chose to restore, once (the new-case screen asks when shown)."""
+        draft, self._pending_draft = self._pending_draft, None
+        return draft
+
+    # -- navigation -------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("home", "new_case", "case_list", "sync_now") and self.station is None:
+            return False  # nothing to show before a station exists (the enrolment screen is up)
+        return True
+
+    def _show_mode(self, mode: str) -> None:
+        if self.current_mode == mode:
+            while len(self.screen_stack) > 1:
+                self.pop_screen()
+        else:
+            self.switch_mode(mode)
+
+    def action_home(self) -> None:
+        self._show_mode("home")
+
+    def action_new_case(self) -> None:
+        self._show_mode("new")
+
+    def action_case_list(self) -> None:
+        self._show_mode("list")
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_toggle_lang(self) -> None:
+        self.lang = "en" if self.lang == "zh" else "zh"
+
+    def open_case(self, case_no: str) -> None:
+        """Show one case over the current screen (Esc comes back)."""
+        self.push_screen(CaseDetailScreen(case_no))
+
+    # -- sync -------------------------------------------------------------------------------
+
+    def action_sync_now(self) -> None:
+        self._show_mode("sync")
+        self.start_sync()
+
+    def log_sync(self, line: str) -> None:
+        """Add a line to the sync screen's progress view."""
+        stamp = self.now().astimezone().strftime("%H:%M:%S")
+        self.sync_lines = [*self.sync_lines[-199:], f"{stamp} {line}"]
+        self.sync_log_version += 1
+
+    def needs_passphrase(self) -> bool:
+        check = getattr(self.adapter, "needs_passphrase", None)
+        return bool(check and check(self.data_dir))
+
+    def ask_passphrase(self, then: Callable[[], None], error: str | None = None) -> None:
+        """Ask for the station passphrase (a modal), hand it to the adapter, then carry on."""
+        if isinstance(self.screen, PassphraseScreen):
+            return
+
+        def answered(text: object) -> None:
+            if isinstance(text, str) and text:
+                self.adapter.set_passphrase(text)
+                self.sync_view = replace(self.sync_view, locked=False)
+                then()
+
+        self.push_screen(PassphraseScreen(error), answered)
+
+    def start_sync(self, ask: bool = True) -> None:
+        """Start a background sync unless one is running; typing goes on meanwhile."""
+        if self.station is None or self.sync_view.running:
+            return
+        if self.needs_passphrase():
+            self.sync_view = replace(self.sync_view, locked=True)
+            if ask:
+                self.ask_passphrase(self.start_sync)
+            return
+        self.sync_view = replace(self.sync_view, running=True)
+        self.log_sync(t("sync.started", self.lang))
+        self.run_sync()
+
+    @work(thread=True, exclusive=True, group="sync", exit_on_error=False)
+    def run_sync(self) -> tuple[SyncOutcome, SyncStatus | None]:
+        """One sync round in a worker thread; the adapter opens its own Station (connection) here."""
+        sync_now = self.adapter.sync_now
+        if "progress" in inspect.signature(sync_now).parameters:
+            outcome = sync_now(self.data_dir, progress=lambda line: self.call_from_thread(self.log_sync, line))
+        else:
+            outcome = sync_now(self.data_dir)
+        try:
+            status = self.adapter.status(self.data_dir)
+        except Exception:  # the status line can wait for the next refresh
+            status = None
+        return outcome, status
+
+    @work(thread=True, exclusive=True, group="status", exit_on_error=False)
+    def refresh_status(self) -> SyncStatus:
+        """Re-read the sync status in a worker thread (never blocks typing)."""
+        return self.adapter.status(self.data_dir)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group == "status" and event.state is WorkerState.SUCCESS:
+            self.sync_view = replace(self.sync_view, status=worker.result)
+        elif worker.group == "sync" and event.state is WorkerState.SUCCESS:
+            outcome, status = worker.result
+            self._sync_finished(outcome, status)
+        elif worker.group == "sync" and event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
+            error = worker.error if event.state is WorkerState.ERROR else None
+            message = error_text(error, self.lang) if error is not None else "cancelled"
+            self.sync_view = replace(self.sync_view, running=False, online=False)
+            self.log_sync(t("sync.failed", self.lang, error=message))
+            self.notify(t("sync.failed", self.lang, error=message), severity="error", markup=False)
+
+    def _sync_finished(self, outcome: SyncOutcome, status: SyncStatus | None) -> None:
+        self.sync_view = replace(self.sync_view, running=False, online=outcome.ok,
+                                 status=status if status is not None else self.sync_view.status)
+        if not outcome.available:
+            self.log_sync(t("sync.unavailable", self.lang))
+            return
+        if outcome.needs_passphrase:
+            self.sync_view = replace(self.sync_view, locked=True, online=None)
+            self.ask_passphrase(self.start_sync, error=outcome.message(self.lang))
+            return
+        if not outcome.ok:
+            message = t("sync.failed", self.lang, error=outcome.message(self.lang))
+            self.log_sync(message)
+            if outcome.fatal:
+                self.log_sync(t("sync.fatal", self.lang))
+            self.notify(message, severity="error", markup=False)
+            return
+        self.log_sync(t("sync.ok", self.lang, pushed=outcome.pushed, acknowledged=outcome.acknowledged,
+                        pulled=outcome.pulled))
+        if not outcome.in_step:
+            self.log_sync(t("sync.not_in_step", self.lang))
+        if self.station is not None:
+            # A sync may bring a new catalogue, calendar or division tree: drop the cached ones.
+            for cached in ("catalog", "calendar", "divisions"):
+                self.station.__dict__.pop(cached, None)
+        self.refresh_views()
+
+    def refresh_views(self) -> None:
+        """Re-read the data of the screen in front (after a sync or an import)."""
+        refresh = getattr(self.screen, "refresh_data", None)
+        if callable(refresh):
+            refresh()
+
+
+def run(data_dir: Path | None = None, lang: str | None = None, *, hub_url: str | None = None) -> None:
+    """Start the TUI on a station data folder (default: ``$STATION_DATA_DIR`` or the per-user folder)."""
+    folder = Path(data_dir) if data_dir is not None else default_data_dir()
+    StationApp(folder, resolve_lang(lang), SyncAdapter(hub_url=hub_url)).run()

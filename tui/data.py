@@ -1,0 +1,156 @@
+"""Read-only queries the screens need beyond station.queries: today's work, sync facts of a case."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from station.queries import CaseFilter, CaseSummary, list_cases, list_commitments
+from station.store import Station
+from sync.lifecycle import Status
+
+__all__ = (
+    "DUE_SOON_DAYS",
+    "KINDS",
+    "RejectionView",
+    "TodayItem",
+    "case_for_entity",
+    "correction_reason",
+    "is_enrolled",
+    "outstanding_materials",
+    "short_number",
+    "today_items",
+)
+
+DUE_SOON_DAYS = 1
+"""Brief §7.5: a case is "due soon" with at most one working day left (due today or next)."""
+
+SECTION_LIMIT = 100
+"""Rows per section on the home screen: a page, never the whole case book."""
+
+Kind = Literal["overdue", "due_soon", "correction", "commitment", "ready", "rejected"]
+KINDS: tuple[Kind, ...] = ("overdue", "due_soon", "correction", "commitment", "ready", "rejected")
+
+
+@dataclass(frozen=True)
+class TodayItem:
+    """One line of the home screen; ``detail`` values are language-neutral facts the screen words."""
+
+    kind: Kind
+    case_no: str
+    applicant: str
+    item_name: str
+    due_date: str | None = None
+    days_left: int | None = None
+    provisional: bool = False
+    material: str | None = None
+    overdue: bool = False
+    outcome: str | None = None
+    reason_zh: str | None = None
+    reason_en: str | None = None
+
+
+@dataclass(frozen=True)
+class RejectionView:
+    entity: str
+    entity_id: str
+    code: str
+    reason_en: str
+    reason_zh: str
+    received_at: str
+
+
+def short_number(station: Station, number: str) -> str:
+    """A case number without this station's village prefix (26 cells are too wide for 80 columns)."""
+    prefix = station.village_code + "-"
+    return number[len(prefix):] if number.startswith(prefix) else number
+
+
+def is_enrolled(station: Station) -> bool:
+    """True once the station holds a hub identity (``meta.hub_id``)."""
+    return station.db.execute("SELECT 1 FROM meta WHERE key = 'hub_id' AND value != ''").fetchone() is not None
+
+
+def case_for_entity(station: Station, entity_id: str) -> str | None:
+    """The case a replicated row belongs to: the case itself, or the first case of its intake."""
+    if station.db.execute("SELECT 1 FROM cases WHERE case_no = ?", [entity_id]).fetchone():
+        return entity_id
+    intake_id = entity_id.split("/", 1)[0]
+    row = station.db.execute(
+        "SELECT case_no FROM cases WHERE intake_id = ? ORDER BY stage, case_no LIMIT 1", [intake_id]
+    ).fetchone()
+    return row[0] if row else None
+
+
+def correction_reason(station: Station, case_no: str) -> str | None:
+    """The reason of the newest correction notice (补正通知) on a case."""
+    row = station.db.execute(
+        "SELECT reason FROM case_events WHERE case_no = ? AND to_status = ? ORDER BY hlc DESC LIMIT 1",
+        [case_no, Status.AWAITING_CORRECTION.value],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _from_summary(kind: Kind, s: CaseSummary, **extra: object) -> TodayItem:
+    return TodayItem(kind=kind, case_no=s.case_no, applicant=s.applicant_name, item_name=s.item_name,
+                     due_date=s.due_date, days_left=s.days_left, provisional=s.due_provisional,
+                     **extra)  # type: ignore[arg-type]
+
+
+def today_items(station: Station) -> list[TodayItem]:
+    """Everything that needs the agent today, most urgent first, each kind at most a page."""
+    items: list[TodayItem] = []
+    for s in list_cases(station, CaseFilter(overdue=True, sort="due", limit=SECTION_LIMIT)):
+        items.append(_from_summary("overdue", s))
+    for s in list_cases(station, CaseFilter(due_within=DUE_SOON_DAYS, sort="due", limit=SECTION_LIMIT)):
+        items.append(_from_summary("due_soon", s))
+    for s in list_cases(station, CaseFilter(statuses=[Status.AWAITING_CORRECTION], sort="due", limit=SECTION_LIMIT)):
+        items.append(_from_summary("correction", s, reason_zh=correction_reason(station, s.case_no)))
+    horizon = station.calendar.add_working_days(station.today(), DUE_SOON_DAYS).date.isoformat()
+    due_commitments = [c for c in list_commitments(station) if c.due_date <= horizon][:SECTION_LIMIT]
+    for c in due_commitments:
+        case_no = case_for_entity(station, c.intake_id)
+        if case_no is None:
+            continue
+        row = station.db.execute("SELECT applicant_name, item_code FROM cases WHERE case_no = ?", [case_no]).fetchone()
+        items.append(TodayItem(
+            kind="commitment", case_no=case_no, applicant=row[0], item_name=_item_name(station, row[1]),
+            due_date=c.due_date, provisional=c.due_provisional, material=c.material, overdue=c.overdue,
+        ))
+    for s in list_cases(station, CaseFilter(statuses=[Status.COMPLETED], sort="received", limit=SECTION_LIMIT)):
+        outcome = station.db.execute("SELECT outcome FROM cases WHERE case_no = ?", [s.case_no]).fetchone()[0]
+        items.append(_from_summary("ready", s, outcome=outcome))
+    for r in _rejections(station, SECTION_LIMIT):
+        case_no = case_for_entity(station, r.entity_id)
+        if case_no is None:
+            continue
+        row = station.db.execute("SELECT applicant_name, item_code FROM cases WHERE case_no = ?", [case_no]).fetchone()
+        items.append(TodayItem(kind="rejected", case_no=case_no, applicant=row[0], item_name=_item_name(station, row[1]),
+                               reason_zh=r.reason_zh, reason_en=r.reason_en))
+    return items
+
+
+def _item_name(station: Station, code: str) -> str:
+    try:
+        return station.catalog.item(code).name_zh
+    except Exception:  # an item from a newer catalogue than this station holds
+        return code
+
+
+def _rejections(station: Station, limit: int) -> list[RejectionView]:
+    """The hub's newest rejections of this station's changes, across all cases."""
+    sql = ("SELECT entity, entity_id, code, reason_en, reason_zh, received_at FROM rejections "
+           "ORDER BY received_at DESC, id DESC LIMIT ?")
+    return [RejectionView(*row) for row in station.db.execute(sql, [limit]).fetchall()]
+
+
+def outstanding_materials(station: Station, intake_id: str) -> list[tuple[str, str]]:
+    """Materials of an intake not yet received: (name, state) with state deferred or not_provided."""
+    return [
+        (name, state)
+        for name, state in station.db.execute(
+            "SELECT name_zh, state FROM intake_materials WHERE intake_id = ? AND state IN ('deferred', 'not_provided') "
+            "ORDER BY rowid",
+            [intake_id],
+        )
+    ]

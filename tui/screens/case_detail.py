@@ -1,0 +1,257 @@
+"""One case in full: applicant, materials, 容缺, history with the county's decisions, sync facts, and the moves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Static
+
+from station import cases as ops
+from station.queries import CaseDetail, get_bundle, get_case
+from sync.errors import InputError, ProxyAppError
+from sync.lifecycle import DECIDED, TERMINAL, Actor, Status, actor_label, status_label
+from sync.timeutil import format_local
+from tui.data import correction_reason, outstanding_materials
+from tui.fmt import days_left_text, due_text
+from tui.i18n import t
+from tui.receipt import write_receipt
+from tui.screens.base import StationScreen, error_text
+from tui.screens.case_actions import ActionDialog, Field, Values
+
+__all__ = ("CaseDetailScreen",)
+
+_WITHDRAWABLE = {s for s in Status if s not in DECIDED and s not in TERMINAL and s is not Status.DRAFT}
+
+
+class CaseDetailScreen(StationScreen):
+    """Full detail, personal data included: this is the handling agent's own screen (brief §9)."""
+
+    TITLE_KEY = "title.case_detail"
+    BINDINGS = [
+        Binding("m", "supply", "Supply"),
+        Binding("c", "correct", "Correct"),
+        Binding("d", "deliver", "Deliver"),
+        Binding("w", "withdraw", "Withdraw"),
+        Binding("a", "note", "Note"),
+        Binding("p", "reprint", "Receipt"),
+        Binding("escape", "back", "Back"),
+    ]
+    DEFAULT_CSS = """
+    CaseDetailScreen #detail_scroll { height: 1fr; padding: 0 1; }
+    """
+
+    def __init__(self, case_no: str) -> None:
+        super().__init__()
+        self.case_no = case_no
+        self.detail: CaseDetail | None = None
+
+    def compose_body(self) -> Iterable[Widget]:
+        with VerticalScroll(id="detail_scroll"):
+            yield Static("", id="detail", markup=False)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.refresh_data()
+        self.query_one("#detail_scroll").focus()
+
+    def relabel(self) -> None:
+        self.refresh_data()
+
+    def refresh_data(self) -> None:
+        try:
+            self.detail = get_case(self.station, self.case_no)
+        except ProxyAppError as exc:
+            self.query_one("#detail", Static).update(error_text(exc, self.lang))
+            self.detail = None
+            return
+        self.query_one("#detail", Static).update(self.render_text())
+        self.refresh_bindings()
+
+    # -- what is shown ----------------------------------------------------------------------
+
+    def render_text(self) -> Text:
+        """The whole case as styled text (also what tests read)."""
+        assert self.detail is not None
+        d, s, lang = self.detail, self.detail.summary, self.lang
+        out = Text()
+
+        def head(key: str) -> None:
+            out.append("\n" + t(key, lang) + "\n", style="bold underline")
+
+        def line(label_key: str, value: str, style: str = "") -> None:
+            out.append(f"{t(label_key, lang)}: ", style="bold")
+            out.append(value + "\n", style=style)
+
+        status = status_label(s.status, lang)
+        if d.outcome in ("approved", "denied"):
+            status += f" / {t('outcome.' + d.outcome, lang)}"
+        line("case.number", s.case_no)
+        line("case.item", f"{s.item_name} ({s.item_code})")
+        line("case.status", status, "bold")
+        sex = t("new.male" if d.sex == "M" else "new.female", lang)
+        line("case.applicant", f"{d.applicant_name} ({sex}, {d.birth_date})")
+        line("case.id_number", d.id_number)
+        line("case.phone", d.phone)
+        line("case.received", format_local(s.received_at))
+        left = days_left_text(s.days_left, lang)
+        due = due_text(s.due_date, s.due_provisional, lang) + (f"  {left}" if left else "")
+        line("case.due", due, "bold" if s.overdue else "")
+        if s.bundle_code:
+            try:
+                bundle = get_bundle(self.station, s.intake_id)
+                members = ", ".join(f"{m.case_no[-4:]} {status_label(m.status, lang)}" for m in bundle.members)
+                line("case.bundle", f"{bundle.bundle_name} {s.intake_id} [{members}]")
+            except ProxyAppError:
+                line("case.bundle", s.intake_id)
+        state = d.sync_state if d.sync_state in ("saved", "sealed", "acknowledged") else "saved"
+        line("case.sync", t(f"case.sync.{state}", lang))
+        if s.status == Status.AWAITING_CORRECTION:
+            reason = correction_reason(self.station, s.case_no)
+            out.append(f"\n! {t('case.notice', lang)}: {reason or '-'}\n", style="bold reverse")
+        head("case.materials")
+        for m in d.materials:
+            out.append(f"  {m.name_zh}: {t('mat.' + m.state, lang)}\n", style="bold" if m.state == "deferred" else "")
+        if d.commitments:
+            head("case.commitments")
+            for c in d.commitments:
+                state_key = "case.c.overdue" if c.overdue else ("case.c.open" if c.status == "open" else "case.c.fulfilled")
+                state = t(state_key, lang)
+                out.append("  " + t("case.commitment", lang, material=c.material, signer=c.signer_name,
+                                     due=due_text(c.due_date, c.due_provisional, lang), state=state) + "\n",
+                           style="bold" if c.overdue else "")
+        head("case.history")
+        out.append("  " + t("case.decisions", lang) + "\n", style="dim")
+        for e in d.history:
+            decision = e.actor != Actor.STATION
+            who = actor_label(e.actor, lang) + (f" {e.by}" if e.by else "")
+            outcome = f" ({t('outcome.' + e.outcome, lang)})" if e.outcome in ("approved", "denied") else ""
+            out.append(f"{'>' if decision else ' '} {format_local(e.at)}  {status_label(e.from_status, lang)} -> "
+                       f"{status_label(e.to_status, lang)}{outcome}  {who}\n", style="bold" if decision else "")
+            if e.reason:
+                out.append("      " + t("case.reason", lang, reason=e.reason) + "\n")
+        if d.notes:
+            head("case.notes")
+            for n in d.notes:
+                out.append(f"  {format_local(n.at)} {n.author}: {n.text}\n")
+        self._sync_sections(out, d)
+        return out
+
+    def _sync_sections(self, out: Text, d: CaseDetail) -> None:
+        """The hub's rejections, merge conflicts and receipts (station.syncstate via CaseDetail)."""
+        lang = self.lang
+        # getattr: these fields came with the sync engine; an older CaseDetail simply has none.
+        rejections = getattr(d, "rejections", [])
+        if rejections:
+            out.append("\n! " + t("case.rejections", lang) + "\n", style="bold underline")
+            for r in rejections:
+                out.append("  " + t("case.rejection", lang, when=format_local(r.received_at), code=r.code,
+                                     reason=r.reason_en if lang == "en" else r.reason_zh) + "\n", style="bold")
+        conflicts = getattr(d, "conflicts", [])
+        if conflicts:
+            out.append("\n" + t("case.conflicts", lang) + "\n", style="bold underline")
+            for c in conflicts:
+                out.append("  " + t("case.conflict", lang, field=c.field, kept=c.kept, kept_origin=c.kept_origin,
+                                     lost=c.lost, lost_origin=c.lost_origin) + "\n")
+        receipts = getattr(d, "receipts", [])
+        if receipts:
+            out.append("\n" + t("case.receipts", lang) + "\n", style="bold underline")
+            for r in receipts:
+                state = t("case.receipt.ok", lang, when=format_local(r.hub_time))
+                out.append("  " + t("case.receipt", lang, seq=r.seq, state=state) + f"  #{r.hash_prefix}\n")
+
+    # -- the station's moves ----------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.detail is None:
+            return action == "back"
+        status = self.detail.summary.status
+        if action == "supply":
+            return status not in TERMINAL and bool(outstanding_materials(self.station, self.detail.summary.intake_id))
+        if action == "correct":
+            return status in (Status.RECEIVED, Status.AWAITING_CORRECTION)
+        if action == "deliver":
+            return status == Status.COMPLETED
+        if action == "withdraw":
+            return status in _WITHDRAWABLE
+        return True
+
+    def _run(self, title_key: str, fields: list[Field], perform: Callable[[Values], None], done_key: str, **kw: str) -> None:
+        def after(result: object) -> None:
+            if result:
+                self.notify(t("act.done", self.lang, what=t(done_key, self.lang)), markup=False)
+                self.refresh_data()
+
+        self.app.push_screen(ActionDialog(t(title_key, self.lang), fields, perform, **kw), after)
+
+    def _agent(self) -> str | None:
+        return self.station.agent_name or None
+
+    def action_supply(self) -> None:
+        assert self.detail is not None
+        pending = outstanding_materials(self.station, self.detail.summary.intake_id)
+        fields = [Field("check", f"m{i}", f"{name} ({t('mat.' + state, self.lang)})")
+                  for i, (name, state) in enumerate(pending)]
+
+        def perform(values: Values) -> None:
+            names = [name for i, (name, _) in enumerate(pending) if values[f"m{i}"]]
+            if not names:
+                raise InputError(t("act.empty_choice", "en"), t("act.empty_choice", "zh"), field="material")
+            ops.supply_material(self.station, self.case_no, names, by=self._agent())
+
+        self._run("act.supply.title", fields, perform, "action.supply", empty_note=t("act.supply.none", self.lang))
+
+    def action_correct(self) -> None:
+        assert self.detail is not None
+        d, lang = self.detail, self.lang
+        pending = outstanding_materials(self.station, d.summary.intake_id)
+        fields = [
+            Field("input", "name", t("new.name", lang), d.applicant_name, required=True),
+            Field("input", "id_number", t("new.id_number", lang), d.id_number, required=True),
+            Field("input", "phone", t("new.phone", lang), d.phone, required=True),
+            *(Field("check", f"m{i}", f"{name} ({t('mat.' + state, lang)})") for i, (name, state) in enumerate(pending)),
+        ]
+
+        def perform(values: Values) -> None:
+            changed = {key: str(values[key]).strip() for key in ("name", "id_number", "phone")}
+            current = {"name": d.applicant_name, "id_number": d.id_number, "phone": d.phone}
+            ops.correct_intake(
+                self.station, self.case_no, by=self._agent(),
+                materials=[name for i, (name, _) in enumerate(pending) if values[f"m{i}"]],
+                **{k: v for k, v in changed.items() if v != current[k]},
+            )
+
+        self._run("act.correct.title", fields, perform, "action.correct")
+
+    def action_deliver(self) -> None:
+        fields = [Field("input", "note", t("act.note.text", self.lang))]
+        self._run("act.deliver.title", fields,
+                  lambda v: ops.deliver(self.station, self.case_no, by=self._agent(), note=str(v["note"]) or None),
+                  "action.deliver")
+
+    def action_withdraw(self) -> None:
+        fields = [Field("input", "reason", t("act.withdraw.reason", self.lang), required=True)]
+        self._run("act.withdraw.title", fields,
+                  lambda v: ops.withdraw(self.station, self.case_no, reason=str(v["reason"]), by=self._agent()),
+                  "action.withdraw")
+
+    def action_note(self) -> None:
+        fields = [Field("input", "text", t("act.note.text", self.lang), required=True)]
+        self._run("act.note.title", fields,
+                  lambda v: ops.add_note(self.station, self.case_no, str(v["text"]), by=self._agent()), "action.note")
+
+    def action_reprint(self) -> None:
+        assert self.detail is not None
+        number = self.detail.summary.intake_id
+        try:
+            _, pdf = write_receipt(self.station, number)
+        except (OSError, ProxyAppError) as exc:
+            self.notify(error_text(exc, self.lang), severity="error", markup=False)
+            return
+        self.notify(t("act.reprinted", self.lang, path=pdf), markup=False)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

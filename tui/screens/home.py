@@ -1,0 +1,122 @@
+"""Home, "today": what needs the agent now. Each line opens its case."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual import on
+from textual.binding import Binding
+from textual.widget import Widget
+from textual.widgets import DataTable, Static
+
+from tui.data import KINDS, TodayItem, short_number, today_items
+from tui.fmt import clip, due_text
+from tui.i18n import t
+from tui.screens.base import StationScreen
+
+__all__ = ("HomeScreen",)
+
+
+class HomeScreen(StationScreen):
+    """Today's work in one table, most urgent first."""
+
+    TITLE_KEY = "title.home"
+    BINDINGS = [
+        Binding("enter", "open_case", "Open", show=False),
+        Binding("r", "refresh", "Refresh"),
+    ]
+    DEFAULT_CSS = """
+    HomeScreen #summary { height: 1; padding: 0 1; text-style: bold; }
+    HomeScreen #today { height: 1fr; }
+    HomeScreen #empty { padding: 1 2; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: list[TodayItem] = []
+
+    def compose_body(self) -> Iterable[Widget]:
+        yield Static(id="summary")
+        yield DataTable(id="today", cursor_type="row", zebra_stripes=True)
+        yield Static(id="empty", markup=False)
+
+    def on_screen_resume(self) -> None:
+        # Also sent when the screen is first shown: filling the table twice before its first
+        # idle leaves stale column widths (textual 8.2.8), so this is the one first fill.
+        self.refresh_data()
+
+    def relabel(self) -> None:
+        self.refresh_data()
+
+    def refresh_data(self) -> None:
+        if self.station_app.station is None:
+            return
+        self.items = today_items(self.station)
+        counts = Counter(item.kind for item in self.items)
+        self.query_one("#summary", Static).update(
+            Text(t("home.summary", self.lang, **{kind: counts.get(kind, 0) for kind in KINDS}),
+                 no_wrap=True, overflow="crop")
+        )
+        table = self.query_one("#today", DataTable)
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        for key in ("home.col.kind", "home.col.case", "home.col.applicant", "home.col.item", "home.col.detail"):
+            table.add_column(t(key, self.lang), key=key)
+        for index, item in enumerate(self.items):
+            urgent = item.kind in ("overdue", "rejected") or (item.kind == "commitment" and item.overdue)
+            style = "bold" if urgent else ""
+            table.add_row(
+                Text(self._kind(item), style=style), short_number(self.station, item.case_no), clip(item.applicant, 8),
+                # Widths add up to under 80 columns in both languages: no sideways scrolling here.
+                clip(item.item_name, 14), clip(self._detail(item), 22), key=f"{index}:{item.case_no}",
+            )
+        # DataTable measures new rows when its message queue runs idle; nudge it, or columns filled
+        # from a screen's handler keep the width of their headers until the next key press.
+        table.check_idle()
+        empty = self.query_one("#empty", Static)
+        empty.update(t("home.empty", self.lang))
+        empty.display = not self.items
+        table.display = bool(self.items)
+        if self.items:
+            table.move_cursor(row=min(cursor, len(self.items) - 1))
+
+    def _kind(self, item: TodayItem) -> str:
+        lang = self.lang
+        if item.kind == "overdue":
+            return t("kind.overdue", lang, n=-(item.days_left or -1))
+        if item.kind == "due_soon":
+            return t("kind.due_today", lang) if item.days_left == 0 else t("kind.due_soon", lang, n=item.days_left)
+        if item.kind == "commitment":
+            return t("kind.commitment_overdue" if item.overdue else "kind.commitment", lang)
+        return t(f"kind.{item.kind}", lang)
+
+    def _detail(self, item: TodayItem) -> str:
+        lang = self.lang
+        due = due_text(item.due_date, item.provisional, lang)
+        if item.kind in ("overdue", "due_soon"):
+            return t("detail.due", lang, date=due)
+        if item.kind == "commitment":
+            return t("detail.commitment", lang, material=item.material, date=due)
+        if item.kind == "ready":
+            return t(f"detail.outcome.{item.outcome}", lang) if item.outcome in ("approved", "denied") else ""
+        if item.kind == "rejected":
+            return (item.reason_en if lang == "en" else item.reason_zh) or ""
+        if item.kind == "correction":
+            return item.reason_zh or ""
+        return ""
+
+    def action_open_case(self) -> None:
+        table = self.query_one("#today", DataTable)
+        if self.items and table.row_count:
+            self.station_app.open_case(self.items[table.cursor_row].case_no)
+
+    def action_refresh(self) -> None:
+        self.refresh_data()
+        self.station_app.refresh_status()
+
+    @on(DataTable.RowSelected, "#today")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.station_app.open_case(str(event.row_key.value).split(":", 1)[1])

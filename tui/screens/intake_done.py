@@ -1,0 +1,79 @@
+"""After a save: the case number, due dates (预计 where provisional), 容缺 promises, the receipt files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Static
+
+from station.cases import IntakeResult
+from tui.fmt import due_text
+from tui.i18n import t
+from tui.receipt import open_file
+from tui.screens.base import StationModal
+
+__all__ = ("IntakeDoneScreen",)
+
+
+class IntakeDoneScreen(StationModal):
+    """Dismisses with "next" (a new, empty form) or "view:CASE" (open the case)."""
+
+    BINDINGS = [
+        Binding("enter,escape", "next_case", "Next case"),
+        Binding("v", "view_case", "View case"),
+        Binding("p", "open_pdf", "Open PDF to print"),
+    ]
+
+    def __init__(self, result: IntakeResult, paths: tuple[Path, Path] | None) -> None:
+        super().__init__()
+        self.result = result
+        self.paths = paths
+
+    def summary(self) -> str:
+        """The text shown (also what tests read)."""
+        lang, r = self.lang, self.result
+        catalog = self.station_app.station.catalog if self.station_app.station else None
+        lines = [t("done.number", lang, number=r.number)]
+        for case in r.cases:
+            name = catalog.item(case.item_code).name_zh if catalog else case.item_code
+            due = due_text(case.due_date.isoformat(), case.provisional, lang) if case.due_date else t("done.no_limit", lang)
+            lines.append(t("done.case", lang, case=case.case_no, item=name, due=due))
+        for c in r.commitments:
+            due = due_text(c.due_date.isoformat(), c.provisional, lang)
+            lines.append(t("done.commitment", lang, material=c.material, due=due))
+        if self.paths:
+            lines.append(t("done.receipt", lang, txt=self.paths[0], pdf=self.paths[1]))
+        return "\n".join(lines)
+
+    def compose(self) -> ComposeResult:
+        lang = self.lang
+        with Vertical(id="dialog"):
+            yield Static(t("done.title", lang), classes="dialog-title")
+            yield Static(self.summary(), id="done_summary", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button(f"{t('action.next_case', lang)} Enter", id="next", variant="primary", compact=True)
+                yield Button(f"{t('action.view_case', lang)} V", id="view", compact=True)
+                if self.paths:
+                    yield Button(f"{t('action.open_pdf', lang)} P", id="pdf", compact=True)
+
+    def action_next_case(self) -> None:
+        self.dismiss("next")
+
+    def action_view_case(self) -> None:
+        self.dismiss(f"view:{self.result.cases[0].case_no}")
+
+    def action_open_pdf(self) -> None:
+        if self.paths:
+            try:
+                open_file(self.paths[1])
+            except OSError as exc:
+                self.notify(str(exc.strerror or exc), severity="error", markup=False)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        actions = {"next": self.action_next_case, "view": self.action_view_case, "pdf": self.action_open_pdf}
+        actions[event.button.id or "next"]()

@@ -1,0 +1,32 @@
+"""A checkbox drawn ``[X]`` / ``[ ]`` in ASCII, readable without colour and in any CJK terminal."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widgets import Checkbox
+
+__all__ = ("Check",)
+
+
+class Check(Checkbox):
+    """Textual's Checkbox with an ASCII box.
+
+    The stock box uses half-block characters (East Asian "ambiguous" width, drawn two cells
+    wide by some Chinese terminals) and shows on/off by colour alone; ``[X]``/``[ ]`` does
+    neither. ``_button`` is the one rendering hook ToggleButton offers (pinned textual 8.2.8).
+    """
+
+    DEFAULT_CSS = """
+    Check {
+        border: none;
+        padding: 0 1 0 0;
+        height: auto;
+        background: transparent;
+        &:focus { background: $primary 40%; text-style: bold; }
+        &:focus > .toggle--label { text-style: bold; }
+    }
+    """
+
+    @property
+    def _button(self) -> Content:
+        return Content.assemble(("[X]" if self.value else "[ ]", "bold"))
