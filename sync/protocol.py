@@ -13,6 +13,7 @@ from typing import Any, Literal
 import msgspec
 
 from sync.changes import RowChange, StatusChange
+from sync.compression import compress, decompress
 from sync.crypto import CryptoError, key_id_of, open_box, seal_box, sha256, sign, verify
 from sync.errors import ProxyAppError
 from sync.workdays import YearTable
@@ -108,6 +109,8 @@ class SignedSet(msgspec.Struct, frozen=True, array_like=True):
     count: int
     body: bytes
     sealed: bool = True
+    compression: str = ""
+    """How ``body`` was compressed before sealing (sync.compression.METHODS); "" for none."""
 
 
 # -- records carried up (station → hub) ----------------------------------------------------------
@@ -297,13 +300,13 @@ def seal_set(
     The records are already-encoded msgpack (the outbox stores them so), joined into one msgpack
     array without decoding: nothing is ever re-encoded between writing and signing.
     """
-    body = _msgpack_array(records)
+    method, body = compress(_msgpack_array(records))
     aad = origin.encode() + b"/" + str(seq).encode()
     if recipient_box_public is not None:
         body = seal_box(recipient_box_public, body, aad)
     payload = _ENCODER.encode(
         SignedSet(origin=origin, seq=seq, prev=prev, created_ms=created_ms, hlc=hlc, count=len(records),
-                  body=body, sealed=recipient_box_public is not None)
+                  body=body, sealed=recipient_box_public is not None, compression=method)
     )
     envelope = Envelope(PROTOCOL_VERSION, key_id_of(sign_public), msgspec.Raw(payload), sign(sign_private, context, payload))
     return _ENCODER.encode(envelope), sha256(payload)
@@ -342,6 +345,10 @@ def open_set(
             body = open_box(box_private, body, signed.origin.encode() + b"/" + str(signed.seq).encode())
         except CryptoError as exc:
             raise ProtocolError(exc.en, exc.zh, code="bad_box") from None
+    try:
+        body = decompress(signed.compression, body)
+    except ProxyAppError as exc:
+        raise ProtocolError(exc.en, exc.zh, code=exc.code) from None
     return signed, sha256(payload), body
 
 

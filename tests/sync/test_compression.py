@@ -1,0 +1,84 @@
+"""Set bodies are compressed with the trained dictionary, and a hostile body cannot inflate without bound."""
+
+from __future__ import annotations
+
+import os
+
+import msgspec
+import pytest
+import zstandard
+
+from sync.changes import RowChange, encode_change
+from sync.compression import MAX_INFLATED, NONE, ZSTD_D1, compress, decompress
+from sync.crypto import KeyPair
+from sync.errors import ProxyAppError
+from sync.protocol import CTX_UP, GENESIS, ProtocolError, open_set, seal_set
+
+
+def records(n: int) -> list[bytes]:
+    return [
+        encode_change(RowChange(table="cases", pk=f"349921001001-20261126-A{i:03d}", hlc=i << 16,
+                                fields={"applicant_name": "王小明", "item_code": "RS-001", "status": "DRAFT"}, insert=True))
+        for i in range(n)
+    ]
+
+
+def test_round_trip_and_the_dictionary_pays():
+    data = msgspec.msgpack.encode([msgspec.Raw(r) for r in records(20)])
+    method, packed = compress(data)
+    assert method == ZSTD_D1 and len(packed) * 5 < len(data)
+    assert decompress(method, packed) == data
+
+
+def test_incompressible_data_is_sent_as_is():
+    data = os.urandom(2000)
+    assert compress(data) == (NONE, data)
+    assert decompress(NONE, data) == data
+
+
+def test_a_frame_that_would_inflate_past_the_cap_is_refused_before_inflating():
+    bomb = zstandard.ZstdCompressor(level=1).compress(b"\0" * (MAX_INFLATED + 1))
+    assert len(bomb) < 10_000
+    with pytest.raises(ProxyAppError) as info:
+        decompress(ZSTD_D1, bomb)
+    assert info.value.code == "too_large"
+
+
+def test_a_frame_without_a_declared_size_is_refused():
+    stream = zstandard.ZstdCompressor(write_content_size=False).compressobj()
+    frame = stream.compress(b"x" * 1000) + stream.flush()
+    with pytest.raises(ProxyAppError) as info:
+        decompress(ZSTD_D1, frame)
+    assert info.value.code == "too_large"
+
+
+def test_unknown_method_asks_for_an_update():
+    with pytest.raises(ProxyAppError) as info:
+        decompress("brotli", b"...")
+    assert info.value.code == "protocol_version"
+
+
+def test_sealed_set_carries_its_method_under_the_signature():
+    station, hub = KeyPair.generate(), KeyPair.generate()
+    envelope, _ = seal_set(origin="349921001001-A-1", seq=1, prev=GENESIS, created_ms=0, hlc=0, records=records(30),
+                           sign_private=station.sign_private, sign_public=station.sign_public,
+                           recipient_box_public=hub.box_public, context=CTX_UP)
+    signed, _, body = open_set(envelope, public_key_for=lambda _: station.sign_public, context=CTX_UP,
+                               box_private=hub.box_private)
+    assert signed.compression == ZSTD_D1
+    assert body == msgspec.msgpack.encode([msgspec.Raw(r) for r in records(30)])
+    assert len(envelope) < len(body) / 3
+
+
+def test_damaged_compressed_body_is_a_protocol_error():
+    with pytest.raises(ProtocolError):
+        station = KeyPair.generate()
+        # A set whose (unsealed) body claims zstd but holds garbage, signed correctly.
+        from sync.crypto import key_id_of, sign
+        from sync.protocol import PROTOCOL_VERSION, Envelope, SignedSet
+
+        payload = msgspec.msgpack.encode(SignedSet(origin="o", seq=1, prev=GENESIS, created_ms=0, hlc=0, count=1,
+                                                   body=b"\x28\xb5\x2f\xfd garbage", sealed=False, compression=ZSTD_D1))
+        envelope = msgspec.msgpack.encode(Envelope(PROTOCOL_VERSION, key_id_of(station.sign_public), msgspec.Raw(payload),
+                                                   sign(station.sign_private, CTX_UP, payload)))
+        open_set(envelope, public_key_for=lambda _: station.sign_public, context=CTX_UP, box_private=None)
