@@ -186,14 +186,15 @@ def _statuses(values: tuple[str, ...]) -> list[str]:
 @click.option("--due-soon", is_flag=True, help="Only running cases due within 1 working day.")
 @click.option("--due-within", type=int, default=None, help="Only running cases due within N working days.")
 @click.option("--overdue", is_flag=True, help="Only running cases past their due date.")
-@click.option("--sort", type=click.Choice(["received", "due", "case_no"]), default="received", show_default=True)
+@click.option("--sort", type=click.Choice(["received", "due", "case_no"]), default=None,
+              help="Order. Default: soonest due first with --overdue/--due-soon/--due-within, else newest first.")
 @click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
 @click.option("--offset", type=click.IntRange(0), default=0)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (a JSON array).")
 @click.pass_obj
 @handles_errors
 def case_list(obj: Context, statuses: tuple[str, ...], item: str | None, search: str | None, due_soon: bool,
-              due_within: int | None, overdue: bool, sort: str, limit: int, offset: int, as_json: bool) -> None:
+              due_within: int | None, overdue: bool, sort: str | None, limit: int, offset: int, as_json: bool) -> None:
     """List cases, newest first; ID and phone numbers are masked."""
     with obj.station() as st:
         rows = queries.list_cases(st, queries.CaseFilter(
