@@ -12,11 +12,13 @@ from hub.keys import id_lookup_hash
 from hub.schema import PK_COLUMNS, REPLICATED_COLUMNS
 from hub.store import HubStore
 from sync.changes import RowChange, StatusChange
+from sync.deadlines import paused_spans
+from sync.errors import ProxyAppError
 from sync.lifecycle import Actor, Status
 from sync.merge import Rejection, decide_row, decide_status, decode_versions, encode_versions, version_of
 from sync.timeutil import business_date, iso_utc, parse_iso
 
-__all__ = ("Outcome", "apply_row", "apply_status", "status_fields")
+__all__ = ("Outcome", "apply_row", "apply_status", "decision_days", "status_fields")
 
 # Fields of a case that a station's RowChange may not set even on insert: a new case starts as a
 # draft, and everything after moves through StatusChanges (sync.merge allows them on insert).
@@ -178,6 +180,22 @@ def apply_status(
     if change.to_status == Status.ACCEPTED:
         # The legal clock starts on the China date of the decision; the station derives the same.
         fields["accepted_date"] = business_date(parse_iso(change.at)).isoformat()
+    if change.to_status == Status.COMPLETED:
+        fields["decision_days"] = decision_days(store, {**case, **fields}, business_date(now))
     store.update_row("cases", change.case_no, fields)
     case = refresh_case_due(store, {**case, **fields}, business_date(now))
     return Outcome(result="applied", case=case, village_code=case["village_code"])
+
+
+def decision_days(store: HubStore, case: dict[str, Any], decided: dt.date) -> int | None:
+    """Working days from acceptance to the decision, pauses skipped, on the hub's calendar (for the figures).
+
+    Counted as the law counts a time limit, so it compares with the item's promised days. None when
+    a date is malformed or outside the calendar: a figure must never stop a station's set.
+    """
+    try:
+        start = dt.date.fromisoformat(case["accepted_date"] or case["received_date"])
+        events = [(e["to_status"], e["at"]) for e in store.case_events(case["case_no"])]
+        return store.calendar().working_days_between(start, decided, paused=paused_spans(events, decided))
+    except (ValueError, TypeError, ProxyAppError):
+        return None

@@ -1,4 +1,4 @@
-"""Who is asking: Ed25519-signed station requests, and the admin bearer token (one guard)."""
+"""Which station is asking: Ed25519-signed station requests (people log in through hub.guards)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,9 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-import anyio
 import msgspec
-from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
 
 from hub.errors import HubHTTPError
-from hub.keys import token_matches
 from hub.store import Contact, HubStore, KeyRow, StationRow
 from sync.crypto import verify
 from sync.protocol import (
@@ -31,7 +27,7 @@ from sync.protocol import (
 )
 from sync.timeutil import iso_utc
 
-__all__ = ("Signer", "path_qs", "require_admin", "verify_request")
+__all__ = ("Signer", "path_qs", "verify_request")
 
 
 class Signer(msgspec.Struct, frozen=True, kw_only=True):
@@ -134,21 +130,3 @@ def verify_request(
                            f"请求计数 {counter} 不大于上次的 {last}（疑似重放）", extra={"last_counter": last})
     return signer
 
-
-async def require_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """The admin API guard: ``Authorization: Bearer <token>`` matching the hash kept by the hub.
-
-    The one place the token is checked; a later release replaces it with accounts.
-    """
-    scheme, _sep, token = connection.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise HubHTTPError("unauthenticated", "an admin bearer token is needed", "需要管理员令牌")
-    data_dir = connection.app.state["settings"].data_dir
-
-    def stored_hash() -> str | None:
-        # Read per request, so 'hub token rotate' takes effect without a restart; off the event loop.
-        with HubStore.open(data_dir, migrate=False) as store:
-            return store.get_meta("admin_token_sha256")
-
-    if not token_matches(token.strip(), await anyio.to_thread.run_sync(stored_hash)):
-        raise HubHTTPError("unauthenticated", "the admin token is not right", "管理员令牌不正确")

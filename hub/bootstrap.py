@@ -1,4 +1,4 @@
-"""Creating a hub data folder: keys, database, sample catalogue, calendar years, division tree, admin token."""
+"""Creating a hub data folder: keys, database, sample catalogue, calendar years, division tree."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from hub.keys import KEY_FILE, create_identity, hash_token, new_admin_token
+from hub.keys import KEY_FILE, create_identity
 from hub.store import DB_FILE, HubStore
 from sync.catalog import load_catalog
 from sync.divisions import load_divisions
@@ -18,16 +18,15 @@ from sync.samples import sample_catalog_json, sample_divisions_json
 from sync.timeutil import utc_now
 from sync.workdays import seed_year_tables
 
-__all__ = ("HubInit", "init_hub", "rotate_admin_token")
+__all__ = ("HubInit", "init_hub")
 
 
 class HubInit(msgspec.Struct, frozen=True, kw_only=True):
-    """What ``hub init`` reports. ``admin_token`` exists only here: the hub keeps its hash."""
+    """What ``hub init`` reports. There is no account yet: the operator adds one with ``hub user add``."""
 
     data_dir: str
     hub_id: str
     fingerprint: str
-    admin_token: str
     catalog_version: int
     calendar_years: tuple[int, ...]
     villages: int
@@ -40,7 +39,7 @@ def init_hub(
     divisions_data: dict[str, Any] | None = None,
     now: Callable[[], dt.datetime] = utc_now,
 ) -> HubInit:
-    """Create a hub in ``data_dir``: identity, database, reference data and an admin token.
+    """Create a hub in ``data_dir``: identity, database and reference data (no accounts yet).
 
     Args:
         catalog_data: a catalogue in its JSON form; the bundled sample (as version 1) when None.
@@ -67,12 +66,10 @@ def init_hub(
     # Owner-only: the folder holds the hub key and every case of the county.
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     identity = create_identity(data_dir)
-    token = new_admin_token()
     moment = now()
     with HubStore.open(data_dir) as store, store.transaction():
         store.set_meta("hub_id", identity.hub_id)
         store.set_meta("created_at", moment.isoformat())
-        store.set_meta("admin_token_sha256", hash_token(token))
         store.publish_catalog(catalog, moment)
         for table in tables:
             store.put_calendar_year(table, moment)
@@ -81,16 +78,8 @@ def init_hub(
         data_dir=str(data_dir),
         hub_id=identity.hub_id,
         fingerprint=identity.fingerprint,
-        admin_token=token,
         catalog_version=catalog.version,
         calendar_years=tuple(t.year for t in tables),
         villages=sum(1 for _ in divisions.villages()),
     )
 
-
-def rotate_admin_token(store: HubStore) -> str:
-    """Issue a new admin token (the old one stops working at once); returns it, keeps only its hash."""
-    token = new_admin_token()
-    with store.transaction():
-        store.set_meta("admin_token_sha256", hash_token(token))
-    return token

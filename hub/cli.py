@@ -2,74 +2,27 @@
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from hub.bootstrap import init_hub, rotate_admin_token
+from hub._cli_common import Context, handles_errors, json_text, text
+from hub.bootstrap import init_hub
+from hub.cli_accounts import department, token, user
+from hub.cli_status import status
 from hub.decisions import ALIASES, decide
 from hub.enroll import DEFAULT_EXPIRES_HOURS, issue_code, revoke_station
 from hub.keys import load_identity
 from hub.settings import Settings, default_data_dir
-from hub.store import HubStore
 from hub.transfer import export_file, import_file
 from hub.views import case_summary, station_summary
-from sync.errors import IllegalTransition, InputError, ProxyAppError
 from sync.i18n import pick, resolve_lang
 from sync.lifecycle import Status, status_label
 
 __all__ = ("main",)
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class Context:
-    """What every subcommand needs: where the hub's data is and which language to speak."""
-
-    def __init__(self, data_dir: Path, lang: str) -> None:
-        self.data_dir = data_dir
-        self.lang = lang
-        self.out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-
-    def store(self) -> HubStore:
-        """Open the hub store of the data folder (StoreError when there is no hub)."""
-        return HubStore.open_existing(self.data_dir)
-
-    def say(self, zh: str, en: str) -> None:
-        """Print one line in the user's language."""
-        click.echo(pick(self.lang, zh, en))
-
-
-def handles_errors(func: F) -> F:
-    """Errors become a message on stderr in the user's language: exit 2 for bad input, 1 otherwise."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        ctx = click.get_current_context().find_object(Context)
-        lang = ctx.lang if ctx else "zh"
-        try:
-            return func(*args, **kwargs)
-        except ProxyAppError as exc:
-            message = exc.message(lang)
-            if isinstance(exc, IllegalTransition) and lang != "en":
-                message += f"（{exc.from_status} → {exc.to_status}）"
-            click.echo(pick(lang, "错误：", "Error: ") + message, err=True)
-            sys.exit(2 if isinstance(exc, InputError) else 1)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _json(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=2)
-
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -90,7 +43,7 @@ def main(ctx: click.Context, data_dir: Path | None, lang: str | None) -> None:
 @click.pass_obj
 @handles_errors
 def init(obj: Context) -> None:
-    """Create the hub: keys, database, sample catalogue, calendar years, division tree, admin token."""
+    """Create the hub: keys, database, sample catalogue, calendar years, division tree (no accounts yet)."""
     result = init_hub(obj.data_dir)
     obj.say(f"县平台已创建：{result.data_dir}", f"Hub created: {result.data_dir}")
     obj.say(f"平台编号：{result.hub_id}", f"Hub id: {result.hub_id}")
@@ -99,40 +52,34 @@ def init(obj: Context) -> None:
             f"{result.villages} 个村（社区）",
             f"Catalogue version {result.catalog_version}; calendar {result.calendar_years[0]}-"
             f"{result.calendar_years[-1]}; {result.villages} villages")
-    obj.say("管理员令牌（只显示这一次，请妥善保存）：", "Admin API token (shown only this once; keep it safe):")
-    click.echo(result.admin_token)
+    obj.say("下一步：创建管理员账号：hub user add 用户名 --role admin",
+            "Next: create an administrator account: hub user add NAME --role admin")
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
+@click.option("--warn-days", type=click.FloatRange(0), default=None,
+              help="Dashboard: no contact for more days than this is a warning. Default: $HUB_WARN_DAYS, else 3.")
+@click.option("--danger-days", type=click.FloatRange(0), default=None,
+              help="Dashboard: no contact for more days than this is danger. Default: $HUB_DANGER_DAYS, else 7.")
 @click.pass_obj
 @handles_errors
-def serve(obj: Context, host: str, port: int) -> None:
-    """Serve the hub's HTTP API with uvicorn (factory hub.app:app_from_env)."""
+def serve(obj: Context, host: str, port: int, warn_days: float | None, danger_days: float | None) -> None:
+    """Serve the hub (station protocol, dashboard, desk, JSON API, /metrics) with uvicorn."""
     import uvicorn
 
     identity = load_identity(obj.data_dir)  # fail here, in the user's language, if there is no hub
     obj.say(f"县平台 {identity.hub_id}（指纹 {identity.fingerprint}）：http://{host}:{port}",
             f"Hub {identity.hub_id} (fingerprint {identity.fingerprint}): http://{host}:{port}")
     os.environ["HUB_DATA_DIR"] = str(obj.data_dir)
-    uvicorn.run("hub.app:app_from_env", factory=True, host=host, port=port, log_level="info")
-
-
-@main.group()
-def token() -> None:
-    """The admin API token."""
-
-
-@token.command("rotate")
-@click.pass_obj
-@handles_errors
-def token_rotate(obj: Context) -> None:
-    """Issue a new admin API token (the old one stops working); printed once, on the last line."""
-    with obj.store() as store:
-        new = rotate_admin_token(store)
-    obj.say("新的管理员令牌（只显示这一次）：", "New admin API token (shown only this once):")
-    click.echo(new)
+    # The uvicorn factory reads its settings from the environment (hub.settings.Settings.from_env).
+    for name, value in (("HUB_WARN_DAYS", warn_days), ("HUB_DANGER_DAYS", danger_days)):
+        if value is not None:
+            os.environ[name] = str(value)
+    # No Date or Server header: village links pay for every byte (docs/protocol.md, "Exchange").
+    uvicorn.run("hub.app:app_from_env", factory=True, host=host, port=port, log_level="info",
+                server_header=False, date_header=False)
 
 
 # -- stations --------------------------------------------------------------------------------------
@@ -187,7 +134,7 @@ def station_list(obj: Context, as_json: bool) -> None:
     with obj.store() as store:
         rows = [station_summary(store, s, skew) for s in store.stations()]
     if as_json:
-        click.echo(_json(rows))
+        click.echo(json_text(rows))
         return
     if not rows:
         obj.say("还没有注册的代办点。", "No stations enrolled yet.")
@@ -200,14 +147,11 @@ def station_list(obj: Context, as_json: bool) -> None:
         state = r["state"] if obj.lang == "en" else {"enrolled": "在用", "revoked": "已吊销"}[r["state"]]
         clock = "" if r["clock_offset_ms"] is None else f"{r['clock_offset_ms'] / 1000:+.0f}s" + (
             " !" if r["clock_skewed"] else "")
-        table.add_row(r["station_id"], state, r["last_contact"] or "-", _text(r["head_seq"]), str(r["applied_seq"]),
-                      _text(r["outbox_length"]), f"{r['feed_acked']}/{r['feed_seq']}", clock, r["software"] or "",
+        table.add_row(r["station_id"], state, r["last_contact"] or "-", text(r["head_seq"]), str(r["applied_seq"]),
+                      text(r["outbox_length"]), f"{r['feed_acked']}/{r['feed_seq']}", clock, r["software"] or "",
                       r["last_error"] or "")
     obj.out.print(table)
 
-
-def _text(value: Any) -> str:
-    return "-" if value is None else str(value)
 
 
 @main.command()
@@ -221,7 +165,7 @@ def forks(obj: Context, as_json: bool) -> None:
                  "detected_at": f.detected_at, "held_hash": f.held_hash.hex() if f.held_hash else None,
                  "quarantined_hash": f.quarantined_hash.hex()} for f in store.forks()]
     if as_json:
-        click.echo(_json(rows))
+        click.echo(json_text(rows))
         return
     if not rows:
         obj.say("没有分叉。", "No forks.")
@@ -253,7 +197,7 @@ def case_list(obj: Context, village: str | None, status: str | None, limit: int,
         rows = [case_summary(r) for r in store.list_cases(
             village_code=village, status=status.upper() if status else None, limit=limit)]
     if as_json:
-        click.echo(_json(rows))
+        click.echo(json_text(rows))
         return
     if not rows:
         obj.say("没有符合条件的办件。", "No cases match.")
@@ -328,6 +272,12 @@ def export(obj: Context, station_id: str, after: int | None, file: Path) -> None
     span = f"{result.first_seq}-{result.last_seq}" if result.sets else "-"
     obj.say(f"已写入 {result.path}：{result.sets} 批（{span}），起点 {result.after}",
             f"Wrote {result.path}: {result.sets} set(s) ({span}) after {result.after}")
+
+
+main.add_command(user)
+main.add_command(token)
+main.add_command(department)
+main.add_command(status)
 
 
 if __name__ == "__main__":  # pragma: no cover

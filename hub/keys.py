@@ -1,9 +1,7 @@
-"""The hub's identity on disk: its key pair and the county ID-lookup key, plus the admin token."""
+"""The hub's identity on disk: its key pair and the county ID-lookup key."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import secrets
 from pathlib import Path
@@ -15,14 +13,11 @@ from sync.errors import StoreError
 from sync.lookup import id_lookup_hash
 
 __all__ = (
-    "HubIdentity",
     "KEY_FILE",
+    "HubIdentity",
     "create_identity",
-    "hash_token",
     "id_lookup_hash",
     "load_identity",
-    "new_admin_token",
-    "token_matches",
 )
 
 KEY_FILE = "hub.key"
@@ -98,21 +93,3 @@ def load_identity(data_dir: Path) -> HubIdentity:
             f"{path} is damaged; restore it from the backup", f"{path} 已损坏；请从备份恢复", field="data_dir"
         ) from None
 
-
-
-
-def new_admin_token() -> str:
-    """A fresh admin API token (256 bits, URL-safe): shown once, stored only hashed."""
-    return secrets.token_urlsafe(32)
-
-
-def hash_token(token: str) -> str:
-    """The stored form of an admin token. A plain SHA-256 suffices: the token is random, not a password."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def token_matches(token: str, stored_hash: str | None) -> bool:
-    """Constant-time check of a presented token against the stored hash."""
-    if not stored_hash or not token:
-        return False
-    return hmac.compare_digest(hash_token(token), stored_hash)

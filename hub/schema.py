@@ -7,7 +7,17 @@ from sqlite_utils.migrations import Migrations
 
 from hub.db import write_txn
 
-__all__ = ("DERIVED_COLUMNS", "PK_COLUMNS", "REPLICATED_COLUMNS", "REPLICATED_TABLES", "migrate", "migrations")
+__all__ = (
+    "DEPARTMENT_SQL",
+    "DERIVED_COLUMNS",
+    "OPEN_STATUSES_SQL",
+    "PK_COLUMNS",
+    "REPLICATED_COLUMNS",
+    "REPLICATED_TABLES",
+    "TOWNSHIP_SQL",
+    "migrate",
+    "migrations",
+)
 
 migrations = Migrations("hub")
 
@@ -42,7 +52,7 @@ REPLICATED_COLUMNS: dict[str, frozenset[str]] = {
 from the wire; anything else in a change is refused (``malformed``)."""
 
 DERIVED_COLUMNS: dict[str, frozenset[str]] = {
-    "cases": frozenset({"id_hash", "due_date", "due_provisional", "updated_at"}),
+    "cases": frozenset({"id_hash", "due_date", "due_provisional", "updated_at", "decision_days"}),
     "commitments": frozenset({"due_date", "due_provisional"}),
 }
 """Columns each replica derives itself (lookup hash under the county key, due dates from the
@@ -293,6 +303,140 @@ def m001_hub(db: Database) -> None:
             clock_offset_ms INTEGER,
             software TEXT) STRICT""",
         "CREATE INDEX contacts_station ON contacts(station_id, id)",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
+DEPARTMENT_SQL = "substr(item_code, 1, instr(item_code, '-') - 1)"
+"""A case's department key in SQL (mirrors hub.departments.department_key). Index and queries must
+spell it exactly so, or SQLite does not use the expression index."""
+
+TOWNSHIP_SQL = "substr(village_code, 1, 9) || '000'"
+"""The 12-digit township code of a village code."""
+
+OPEN_STATUSES_SQL = "status IN ('RECEIVED', 'ACCEPTED', 'IN_PROGRESS')"
+"""Cases whose legal clock runs (paused states do not count down): the partial index's condition,
+repeated verbatim in the overdue queries so SQLite uses it."""
+
+
+def _count_trigger_sql(sign: str, row: str) -> str:
+    # One case row's contribution to case_counts, added (+) or taken away (-).
+    return (
+        f"INSERT INTO case_counts (department, township, status, n, accepted_n, days_n, days_sum) VALUES ("
+        f"{DEPARTMENT_SQL.replace('item_code', row + '.item_code')}, "
+        f"{TOWNSHIP_SQL.replace('village_code', row + '.village_code')}, {row}.status, {sign}1, "
+        f"{sign}({row}.accepted_date IS NOT NULL), {sign}({row}.decision_days IS NOT NULL), "
+        f"{sign}COALESCE({row}.decision_days, 0)) "
+        "ON CONFLICT (department, township, status) DO UPDATE SET n = n + excluded.n, "
+        "accepted_n = accepted_n + excluded.accepted_n, days_n = days_n + excluded.days_n, "
+        "days_sum = days_sum + excluded.days_sum;"
+    )
+
+
+def _counter_sql(name: str, label: str, amount: str) -> str:
+    return (f"INSERT INTO counters (name, label, value) VALUES ('{name}', {label}, {amount}) "
+            "ON CONFLICT (name, label) DO UPDATE SET value = value + excluded.value;")
+
+
+@migrations()
+def m002_accounts_dashboard(db: Database) -> None:
+    """Accounts, sessions, tokens, login throttle, audit log; aggregates and indexes for the dashboard."""
+    statements = [
+        # -- accounts: people, not stations. Passwords are Argon2id hashes; tokens and session ids
+        # are random and kept only as SHA-256, so a copy of the database logs nobody in.
+        """CREATE TABLE users (
+            user_id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'department')),
+            department TEXT,
+            password_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            disabled_at TEXT) STRICT""",
+        """CREATE TABLE sessions (
+            token_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(user_id),
+            csrf TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            ip TEXT) STRICT""",
+        "CREATE INDEX sessions_user ON sessions(user_id)",
+        """CREATE TABLE api_tokens (
+            token_id TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(user_id),
+            token_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT,
+            revoked_at TEXT,
+            last_used_at TEXT) STRICT""",
+        "CREATE INDEX api_tokens_user ON api_tokens(user_id)",
+        # Failed logins per account name and client address: the back-off is a refusal until
+        # locked_until (429), never a sleep that would hold a worker.
+        """CREATE TABLE login_failures (
+            name TEXT NOT NULL,
+            ip TEXT NOT NULL,
+            failures INTEGER NOT NULL,
+            last_at TEXT NOT NULL,
+            locked_until TEXT,
+            PRIMARY KEY (name, ip)) STRICT""",
+        # Who saw a full ID or phone number, of which case, when. The numbers themselves never go here.
+        """CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            user_id INTEGER NOT NULL,
+            user_name TEXT NOT NULL,
+            department TEXT,
+            action TEXT NOT NULL,
+            case_no TEXT NOT NULL,
+            fields TEXT NOT NULL,
+            ip TEXT) STRICT""",
+        "CREATE INDEX audit_log_at ON audit_log(at)",
+        "DELETE FROM meta WHERE key = 'admin_token_sha256'",  # accounts replace the single admin token
+        # -- county figures: counts per (department, township, status) kept by triggers in the same
+        # transaction as every case write, so the figures read a few thousand rows, not a million.
+        "ALTER TABLE cases ADD COLUMN decision_days INTEGER",
+        """CREATE TABLE case_counts (
+            department TEXT NOT NULL,
+            township TEXT NOT NULL,
+            status TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            accepted_n INTEGER NOT NULL,
+            days_n INTEGER NOT NULL,
+            days_sum INTEGER NOT NULL,
+            PRIMARY KEY (department, township, status)) STRICT""",
+        f"""INSERT INTO case_counts (department, township, status, n, accepted_n, days_n, days_sum)
+            SELECT {DEPARTMENT_SQL}, {TOWNSHIP_SQL}, status, COUNT(*), COUNT(accepted_date), COUNT(decision_days),
+                   COALESCE(SUM(decision_days), 0)
+            FROM cases GROUP BY 1, 2, 3""",
+        f"CREATE TRIGGER case_counts_insert AFTER INSERT ON cases BEGIN {_count_trigger_sql('+', 'NEW')} END",
+        f"CREATE TRIGGER case_counts_delete AFTER DELETE ON cases BEGIN {_count_trigger_sql('-', 'OLD')} END",
+        ("CREATE TRIGGER case_counts_update AFTER UPDATE OF status, accepted_date, decision_days, item_code, "
+         f"village_code ON cases BEGIN {_count_trigger_sql('-', 'OLD')} {_count_trigger_sql('+', 'NEW')} END"),
+        # Department desks list their cases newest first, by status or not.
+        f"CREATE INDEX cases_department ON cases({DEPARTMENT_SQL}, received_at)",
+        f"CREATE INDEX cases_department_status ON cases({DEPARTMENT_SQL}, status, received_at)",
+        # Overdue: only open cases, a small part of a million; partial, and covering for the figures.
+        f"CREATE INDEX cases_open_due ON cases(due_date, item_code, village_code, status) WHERE {OPEN_STATUSES_SQL}",
+        "CREATE INDEX commitments_open_due ON commitments(due_date) WHERE status = 'open'",
+        "CREATE INDEX forks_station ON forks(station_id)",
+        # -- counters for /metrics, kept by triggers: they include files imported by the CLI and
+        # survive restarts. Contacts are pruned to 100 per station, so that count starts here.
+        """CREATE TABLE counters (
+            name TEXT NOT NULL,
+            label TEXT NOT NULL,
+            value INTEGER NOT NULL,
+            PRIMARY KEY (name, label)) STRICT""",
+        "INSERT INTO counters SELECT 'contacts', kind || ',' || ok, COUNT(*) FROM contacts GROUP BY kind, ok",
+        "INSERT INTO counters SELECT 'sets', via, COUNT(*) FROM sets_in GROUP BY via",
+        "INSERT INTO counters SELECT 'changes', via, SUM(changes) FROM sets_in GROUP BY via",
+        "INSERT INTO counters SELECT 'rejected', via, SUM(rejected) FROM sets_in GROUP BY via",
+        "INSERT INTO counters SELECT 'forks', '', COUNT(*) FROM forks HAVING COUNT(*) > 0",
+        "CREATE TRIGGER counters_contacts AFTER INSERT ON contacts BEGIN "
+        + _counter_sql("contacts", "NEW.kind || ',' || NEW.ok", "1") + " END",
+        "CREATE TRIGGER counters_sets AFTER INSERT ON sets_in BEGIN " + _counter_sql("sets", "NEW.via", "1")
+        + _counter_sql("changes", "NEW.via", "NEW.changes") + _counter_sql("rejected", "NEW.via", "NEW.rejected")
+        + " END",
+        "CREATE TRIGGER counters_forks AFTER INSERT ON forks BEGIN " + _counter_sql("forks", "''", "1") + " END",
     ]
     for statement in statements:
         db.execute(statement)

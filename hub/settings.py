@@ -1,4 +1,4 @@
-"""Hub settings: where the data lives and the limits the HTTP endpoints enforce."""
+"""Hub settings: where the data lives, the limits the HTTP endpoints enforce, dashboard thresholds, accounts."""
 
 from __future__ import annotations
 
@@ -26,6 +26,11 @@ def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(platformdirs.user_data_dir("proxyapp-hub", appauthor=False))
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env.get(name, "").strip()
+    return float(value) if value else default
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Settings:
     """What :func:`hub.app.create_app` needs; build it with :meth:`from_env` under uvicorn."""
@@ -39,9 +44,40 @@ class Settings:
     feed_limit_max: int = 200
     clock_skew_ms: int = 5 * 60 * 1000
     """A station whose clock is off by more than this is flagged to administrators (invariant 8)."""
+    warn_after_days: float = 3.0
+    """No contact for longer than this colours a station's row as a warning (CommCare's threshold)."""
+    danger_after_days: float = 7.0
+    """No contact for longer than this colours a station's row as danger."""
+    refresh_seconds: int = 60
+    """The dashboard page reloads itself this often (``<meta http-equiv="refresh">``)."""
+    session_idle_hours: float = 8.0
+    """A browser session unused this long is over; the user logs in again."""
+    session_max_hours: float = 24.0
+    """A browser session ends this long after login, however busy."""
+    cookie_secure: bool = False
+    """Mark the session cookie ``Secure`` (set it when a TLS proxy fronts the hub)."""
+    metrics_token: str | None = None
+    """When set, ``GET /metrics`` needs ``Authorization: Bearer <this>``; by default it is open to the LAN."""
+    login_free_attempts: int = 3
+    """Wrong passwords allowed per account and address before the exponential back-off starts."""
+    login_max_delay_s: int = 15 * 60
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 64 * 1024
+    """Argon2id cost of new password hashes (argon2-cffi's defaults; tests lower them)."""
     debug: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Settings from the environment: ``HUB_DATA_DIR`` (else the per-user folder)."""
-        return cls(data_dir=default_data_dir(environ))
+        """Settings from the environment (what ``hub serve`` passes to the uvicorn factory).
+
+        ``HUB_DATA_DIR``, ``HUB_WARN_DAYS``, ``HUB_DANGER_DAYS``, ``HUB_COOKIE_SECURE`` (1/true),
+        ``HUB_METRICS_TOKEN``.
+        """
+        env = os.environ if environ is None else environ
+        return cls(
+            data_dir=default_data_dir(env),
+            warn_after_days=_float(env, "HUB_WARN_DAYS", 3.0),
+            danger_after_days=_float(env, "HUB_DANGER_DAYS", 7.0),
+            cookie_secure=env.get("HUB_COOKIE_SECURE", "").strip().lower() in ("1", "true", "yes"),
+            metrics_token=env.get("HUB_METRICS_TOKEN") or None,
+        )

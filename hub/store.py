@@ -11,8 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+
+from hub._store_accounts import AccountStoreMixin, SessionRow, TokenRow, UserRow
 from hub._store_base import RowError
 from hub._store_cases import CaseStoreMixin
+from hub._store_dashboard import DashboardStoreMixin
 from hub._store_stations import Contact, EnrolmentRow, KeyRow, StationRow, StationStoreMixin
 from hub._store_sync import FeedSetRow, ForkRow, SyncStoreMixin
 from hub.db import open_db, write_txn
@@ -24,15 +27,18 @@ from sync.timeutil import iso_utc
 from sync.workdays import WorkCalendar, YearTable
 
 __all__ = (
-    "Contact",
     "DB_FILE",
+    "Contact",
     "EnrolmentRow",
     "FeedSetRow",
     "ForkRow",
     "HubStore",
     "KeyRow",
     "RowError",
+    "SessionRow",
     "StationRow",
+    "TokenRow",
+    "UserRow",
 )
 
 DB_FILE = "hub.db"
@@ -43,7 +49,7 @@ _CACHE: dict[tuple[str, str, Any], Any] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-class HubStore(StationStoreMixin, SyncStoreMixin, CaseStoreMixin):
+class HubStore(StationStoreMixin, SyncStoreMixin, CaseStoreMixin, AccountStoreMixin, DashboardStoreMixin):
     """Everything the hub keeps, behind methods; no other module writes SQL.
 
     One HubStore holds one connection and belongs to one request or command at a time. Writes

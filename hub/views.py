@@ -1,4 +1,4 @@
-"""What administrators see of cases and stations: plain dicts, personal data masked."""
+"""What administrators see of cases and stations: plain dicts, personal data masked; China-time display."""
 
 from __future__ import annotations
 
@@ -6,8 +6,16 @@ from typing import Any
 
 from hub.store import HubStore, StationRow
 from sync.personal import mask_id_number, mask_phone
+from sync.timeutil import CHINA_TZ, parse_iso
 
-__all__ = ("case_summary", "station_summary")
+__all__ = ("case_summary", "china_time", "station_summary")
+
+
+def china_time(value: str | None, seconds: bool = False) -> str:
+    """A stored UTC timestamp in China time (UTC+8), as county staff read it; "" for none."""
+    if not value:
+        return ""
+    return parse_iso(value).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def case_summary(row: dict[str, Any]) -> dict[str, Any]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from typing import Any
 
 import msgspec
 
-from hub.enroll import issue_code, request_mac, response_mac, split_code
 from hub.enroll import enroll as hub_enroll
+from hub.enroll import issue_code, request_mac, response_mac, split_code
 from hub.keys import HubIdentity
 from hub.store import HubStore
 from sync.changes import Change, RowChange, StatusChange, encode_change
@@ -31,15 +32,38 @@ from sync.protocol import (
 )
 from sync.timeutil import business_date, iso_utc
 
-__all__ = ("ID_NUMBER", "OTHER_VILLAGE", "PHONE", "VILLAGE", "Clock", "TestStation", "enrol", "enroll_request",
-           "open_feed_set")
+__all__ = ("ID_NUMBER", "OTHER_VILLAGE", "PASSWORDS", "PHONE", "VILLAGE", "Clock", "TestStation", "bearer", "csrf_of",
+           "enrol", "enroll_request", "log_in", "open_feed_set")
 
 VILLAGE = "349921001001"
 OTHER_VILLAGE = "349921001002"
 ID_NUMBER = "349921195803120234"
 PHONE = "13800138000"
 
+PASSWORDS = {"admin": "admin-password-1", "rs": "pension-desk-pw", "yb": "medical-desk-pw"}
+"""Passwords of the test accounts (tests/hub/conftest.py ``users``)."""
+
 _DOWN = msgspec.msgpack.Decoder(list[DownItem])
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header of an API token."""
+    return {"authorization": f"Bearer {token}"}
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    match = _CSRF.search(html)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
+
+
+def log_in(client: Any, name: str, password: str | None = None, *, next_: str = "") -> Any:
+    """Log in through the form as a browser does (the login page first, for its form token); the response."""
+    form = client.get("/login")
+    return client.post("/login", data={"username": name, "password": PASSWORDS[name] if password is None else password,
+                                       "csrf": csrf_of(form.text), "next": next_}, follow_redirects=False)
 
 
 class Clock:

@@ -1,4 +1,4 @@
-"""Small named fixtures for the hub tests: an initialised hub, its store, enrolled stations, an app."""
+"""Small named fixtures for the hub tests: an initialised hub, its store, enrolled stations, accounts, an app."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from hub.accounts import add_user, create_token, hasher_for
 from hub.app import create_app
 from hub.bootstrap import HubInit, init_hub
 from hub.keys import HubIdentity, load_identity
 from hub.settings import Settings
 from hub.store import HubStore
-from tests.hub.builders import OTHER_VILLAGE, Clock, TestStation, enrol
+from tests.hub.builders import OTHER_VILLAGE, PASSWORDS, Clock, TestStation, enrol
 
 
 @pytest.fixture(scope="session")
@@ -31,11 +32,6 @@ def hub_dir(tmp_path: Path, hub_template: tuple[Path, HubInit]) -> Path:
     target = tmp_path / "hub"
     shutil.copytree(hub_template[0], target)
     return target
-
-
-@pytest.fixture
-def admin_token(hub_template: tuple[Path, HubInit]) -> str:
-    return hub_template[1].admin_token
 
 
 @pytest.fixture
@@ -75,7 +71,34 @@ def other_station(store: HubStore, identity: HubIdentity, clock: Clock) -> TestS
 
 @pytest.fixture
 def settings(hub_dir: Path) -> Settings:
-    return Settings(data_dir=hub_dir)
+    # Cheap Argon2 parameters: the tests check behaviour, not the cost (the defaults take ~90 ms a hash).
+    return Settings(data_dir=hub_dir, argon2_time_cost=1, argon2_memory_kib=1024)
+
+
+@pytest.fixture
+def users(store: HubStore, settings: Settings, clock: Clock) -> dict[str, str]:
+    """Accounts: "admin" (administrator), "rs" (department RS, pensions) and "yb" (department YB); name → password."""
+    for name, role, department in (("admin", "admin", None), ("rs", "department", "RS"), ("yb", "department", "YB")):
+        add_user(store, name, role, PASSWORDS[name], department=department, hasher=hasher_for(settings), now=clock())
+    return dict(PASSWORDS)
+
+
+@pytest.fixture
+def admin_token(store: HubStore, users: dict[str, str], clock: Clock) -> str:
+    """An API token of the administrator account."""
+    return create_token(store, "admin", expires_days=30, now=clock()).token
+
+
+@pytest.fixture
+def rs_token(store: HubStore, users: dict[str, str], clock: Clock) -> str:
+    """An API token of the RS (pensions) department account."""
+    return create_token(store, "rs", expires_days=30, now=clock()).token
+
+
+@pytest.fixture
+def yb_token(store: HubStore, users: dict[str, str], clock: Clock) -> str:
+    """An API token of the YB (medical insurance) department account."""
+    return create_token(store, "yb", expires_days=30, now=clock()).token
 
 
 @pytest.fixture

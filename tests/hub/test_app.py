@@ -14,7 +14,7 @@ from hub.enroll import issue_code
 from hub.settings import Settings
 from hub.store import HubStore
 from sync.protocol import MEDIA_TYPE, EnrollResponse, FeedResponse, PushResponse
-from tests.hub.builders import ID_NUMBER, PHONE, VILLAGE, enroll_request
+from tests.hub.builders import ID_NUMBER, PHONE, VILLAGE, bearer, enroll_request
 
 PUSH = "/api/v1/sync/push"
 MSGPACK = {"content-type": MEDIA_TYPE}
@@ -161,39 +161,48 @@ def case_no(client, station):
     return number
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
-
-
-def test_case_list_needs_the_token_and_masks_personal_data(client, admin_token, case_no):
+def test_case_list_needs_a_token_and_shows_an_admin_no_personal_data(client, admin_token, case_no):
     assert_error(client.get("/api/v1/cases"), 401, "unauthenticated")
     assert_error(client.get("/api/v1/cases", headers=bearer("wrong")), 401, "unauthenticated")
     response = client.get(f"/api/v1/cases?village={VILLAGE}&status=received", headers=bearer(admin_token))
     assert response.status_code == 200
     (case,) = response.json()
     assert (case["case_no"], case["status"]) == (case_no, "RECEIVED")
-    assert ID_NUMBER not in response.text and PHONE not in response.text
+    assert ID_NUMBER not in response.text and PHONE not in response.text and "王小明" not in response.text
+    assert not {"applicant_name", "id_number_masked", "phone_masked"} & set(case)
+
+
+def test_a_department_lists_its_cases_masked(client, rs_token, yb_token, case_no):
+    response = client.get("/api/v1/cases?status=received", headers=bearer(rs_token))
+    (case,) = response.json()
+    assert (case["case_no"], case["applicant_name"]) == (case_no, "王小明")
     assert case["id_number_masked"] == "349921********0234" and case["phone_masked"] == "138****8000"
+    assert ID_NUMBER not in response.text and PHONE not in response.text
+    assert client.get("/api/v1/cases", headers=bearer(yb_token)).json() == []  # RS-001 is not YB's
 
 
-def test_decision_over_the_api(client, admin_token, case_no):
+def test_decision_over_the_api(client, rs_token, admin_token, yb_token, case_no):
     path = f"/api/v1/cases/{case_no}/decision"
     assert_error(client.post(path, json={"status": "accept"}), 401, "unauthenticated")
-    response = client.post(path, json={"status": "accept", "by": "张科长"}, headers=bearer(admin_token))
+    assert_error(client.post(path, json={"status": "accept"}, headers=bearer(admin_token)), 403, "forbidden")
+    assert_error(client.post(path, json={"status": "accept"}, headers=bearer(yb_token)), 404, "not_found")
+    response = client.post(path, json={"status": "accept"}, headers=bearer(rs_token))
     assert response.status_code == 200, response.text
     assert (response.json()["status"], response.json()["from_status"]) == ("ACCEPTED", "RECEIVED")
-    illegal = client.post(path, json={"status": "RECEIVED", "actor": "township"}, headers=bearer(admin_token))
+    with HubStore.open_existing(client.app.state["settings"].data_dir) as store:
+        assert store.case_events(case_no)[-1]["by"] == "rs"  # the account that decided
+    illegal = client.post(path, json={"status": "RECEIVED"}, headers=bearer(rs_token))
     assert_error(illegal, 409, "illegal_transition")
     assert illegal.json()["from_status"] == "ACCEPTED" and illegal.json()["to_status"] == "RECEIVED"
-    missing = client.post(path, json={"status": "correct"}, headers=bearer(admin_token))
+    missing = client.post(path, json={"status": "correct"}, headers=bearer(rs_token))
     assert_error(missing, 400, "bad_input")
-    correct = client.post(path, json={"status": "correct", "missing": ["居民户口簿"]}, headers=bearer(admin_token))
+    correct = client.post(path, json={"status": "correct", "missing": ["居民户口簿"]}, headers=bearer(rs_token))
     assert correct.json()["status"] == "AWAITING_CORRECTION" and "居民户口簿" in correct.json()["reason"]
-    assert_error(client.post(path, content=b"{", headers={**bearer(admin_token), "content-type": "application/json"}),
+    assert_error(client.post(path, content=b"{", headers={**bearer(rs_token), "content-type": "application/json"}),
                  400, "malformed")
-    assert_error(client.post(path, json={"status": "accept", "extra": 1}, headers=bearer(admin_token)), 400,
+    assert_error(client.post(path, json={"status": "accept", "actor": "township"}, headers=bearer(rs_token)), 400,
                  "malformed")
-    assert_error(client.post("/api/v1/cases/nope/decision", json={"status": "accept"}, headers=bearer(admin_token)),
+    assert_error(client.post("/api/v1/cases/nope/decision", json={"status": "accept"}, headers=bearer(rs_token)),
                  404, "not_found")
 
 

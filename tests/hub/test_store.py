@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from hub.bootstrap import init_hub, rotate_admin_token
-from hub.keys import KEY_FILE, create_identity, hash_token, id_lookup_hash, load_identity, token_matches
+from hub.bootstrap import init_hub
+from hub.keys import KEY_FILE, create_identity, id_lookup_hash, load_identity
 from hub.schema import REPLICATED_TABLES, migrations
 from hub.settings import Settings, default_data_dir
 from hub.store import HubStore
@@ -29,7 +29,7 @@ def test_reopening_migrates_nothing_twice(hub_dir):
     with HubStore.open(hub_dir) as first:
         applied = [m.name for m in migrations.applied(first.db)]
     with HubStore.open(hub_dir) as second:
-        assert [m.name for m in migrations.applied(second.db)] == applied == ["m001_hub"]
+        assert [m.name for m in migrations.applied(second.db)] == applied == ["m001_hub", "m002_accounts_dashboard"]
 
 
 def test_open_existing_refuses_an_empty_folder(tmp_path):
@@ -78,13 +78,21 @@ def test_identity_file_is_private_and_never_replaced(hub_dir, identity):
         load_identity(hub_dir)
 
 
-def test_admin_token_is_stored_hashed_and_rotates(store, admin_token):
-    stored = store.get_meta("admin_token_sha256")
-    assert stored == hash_token(admin_token) and admin_token not in stored
-    assert token_matches(admin_token, stored) and not token_matches("nope", stored) and not token_matches("", stored)
-    new = rotate_admin_token(store)
-    assert token_matches(new, store.get_meta("admin_token_sha256"))
-    assert not token_matches(admin_token, store.get_meta("admin_token_sha256"))
+def test_init_creates_no_account_and_no_admin_token(store):
+    assert store.users() == [] and store.get_meta("admin_token_sha256") is None
+
+
+def test_an_old_hub_loses_its_admin_token_when_upgraded(tmp_path):
+    # A 0.2 hub database: only m001, with the single admin token that accounts replace.
+    from hub.db import open_db
+
+    db = open_db(tmp_path / "hub.db", migrate=False)
+    migrations.apply(db, stop_before="m002_accounts_dashboard")
+    db.execute("INSERT INTO meta (key, value) VALUES ('admin_token_sha256', 'x')")
+    db.close()
+    with HubStore.open(tmp_path) as upgraded:
+        assert upgraded.get_meta("admin_token_sha256") is None
+        assert upgraded.users() == [] and upgraded.case_counts() == []
 
 
 def test_id_lookup_hash_normalises():
@@ -94,4 +102,11 @@ def test_id_lookup_hash_normalises():
 
 def test_settings_from_the_environment(tmp_path):
     assert Settings.from_env({"HUB_DATA_DIR": str(tmp_path)}).data_dir == tmp_path
+    tuned = Settings.from_env({"HUB_DATA_DIR": str(tmp_path), "HUB_WARN_DAYS": "2", "HUB_DANGER_DAYS": "5.5",
+                               "HUB_COOKIE_SECURE": "1", "HUB_METRICS_TOKEN": "m"})
+    assert (tuned.warn_after_days, tuned.danger_after_days, tuned.cookie_secure, tuned.metrics_token) == (
+        2.0, 5.5, True, "m")
+    plain = Settings.from_env({"HUB_DATA_DIR": str(tmp_path)})
+    assert (plain.warn_after_days, plain.danger_after_days, plain.cookie_secure, plain.metrics_token) == (
+        3.0, 7.0, False, None)
     assert default_data_dir({}).name == "proxyapp-hub"

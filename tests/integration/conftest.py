@@ -19,5 +19,5 @@ def hub_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, HubIni
 
 @pytest.fixture
 def live_county(tmp_path: Path, hub_template: tuple[Path, HubInit]) -> Iterator[County]:
-    with county(tmp_path, hub_template[0], hub_template[1].admin_token) as c:
+    with county(tmp_path, hub_template[0]) as c:
         yield c

@@ -91,7 +91,6 @@ class County:
 
     hub_dir: Path
     url: str
-    admin_token: str
     root: Path
     stations: list[TestStationHandle] = field(default_factory=list)
 
@@ -137,8 +136,8 @@ class County:
 
 
 @contextlib.contextmanager
-def county(root: Path, template: Path, admin_token: str) -> Iterator[County]:
+def county(root: Path, template: Path) -> Iterator[County]:
     hub_dir = root / "hub"
     shutil.copytree(template, hub_dir)
     with live_server(create_app(Settings(data_dir=hub_dir))) as url:
-        yield County(hub_dir=hub_dir, url=url, admin_token=admin_token, root=root)
+        yield County(hub_dir=hub_dir, url=url, root=root)

@@ -42,12 +42,11 @@ class DropFirstPushResponse(httpx.HTTPTransport):
 
 class CountySync(RuleBasedStateMachine):
     hub_template: Path
-    admin_token: str
 
     def __init__(self) -> None:
         super().__init__()
         self._tmp = tempfile.TemporaryDirectory()
-        self._county_cm = county(Path(self._tmp.name), self.hub_template, self.admin_token)
+        self._county_cm = county(Path(self._tmp.name), self.hub_template)
         self.county: County = self._county_cm.__enter__()
         self.serial = 0
         self.created: set[str] = set()
@@ -136,7 +135,6 @@ class CountySync(RuleBasedStateMachine):
 
 def test_random_interleavings_converge(hub_template):
     CountySync.hub_template = hub_template[0]
-    CountySync.admin_token = hub_template[1].admin_token
     run_state_machine_as_test(CountySync, settings=settings(
         max_examples=int(os.environ.get("CONVERGENCE_EXAMPLES", "15")), stateful_step_count=30, deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

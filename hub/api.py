@@ -1,0 +1,217 @@
+"""The JSON API behind the dashboard, the desk and ``hub status`` (bearer token or session), and /metrics."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+import msgspec
+from litestar import MediaType, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, QueryParameter, RawBody
+
+from hub.api_models import (
+    AuditEntry,
+    CaseDetail,
+    CaseSummary,
+    DepartmentInfo,
+    Figures,
+    Me,
+    StationDetail,
+    StatusReport,
+)
+from hub.dashboard import (
+    SORT_KEYS,
+    STATES,
+    Thresholds,
+    filter_rows,
+    sort_rows,
+    station_detail,
+    station_rows,
+    status_report,
+    to_csv,
+)
+from hub.departments import departments
+from hub.desk import actions_for, admin_case_summary, case_view, decide_for_department, department_case_summary
+from hub.errors import HubHTTPError
+from hub.figures import county_figures
+from hub.guards import client_ip, principal_of, requires
+from hub.metrics import CONTENT_TYPE
+from hub.store import HubStore
+from hub.views import station_summary
+from hub.web import now_of
+from sync.timeutil import business_date
+
+__all__ = ("ROUTES", "DecisionRequest")
+
+_ADMIN, _DEPARTMENT, _ANYONE = [requires("admin")], [requires("department")], [requires()]
+
+
+class DecisionRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Body of ``POST /api/v1/cases/{case_no}/decision`` (admin JSON: unknown fields are refused)."""
+
+    status: str
+    reason: str | None = None
+    outcome: str | None = None
+    missing: list[str] = []
+
+
+def _limits(request: Request[Any, Any, Any], warn_days: float | None, danger_days: float | None) -> Thresholds:
+    limits = Thresholds.from_settings(request.app.state["settings"], warn_days, danger_days)
+    if not 0 <= limits.warn_days <= limits.danger_days:
+        raise HubHTTPError("bad_input", "need 0 <= warn_days <= danger_days", "须满足 0 ≤ warn_days ≤ danger_days")
+    return limits
+
+
+def _checked(state: str | None, sort: str, order: str) -> None:
+    if state not in (None, "", "problems", *STATES) or sort not in SORT_KEYS or order not in ("asc", "desc"):
+        raise HubHTTPError("bad_input", f"state is one of {', '.join(STATES)}, problems; sort one of "
+                           f"{', '.join(SORT_KEYS)}; order asc or desc", "state、sort 或 order 参数无效")
+
+
+@get("/api/v1/me", guards=_ANYONE, sync_to_thread=False)
+def me(request: Request[Any, Any, Any]) -> Me:
+    """The account behind this request (any role)."""
+    p = principal_of(request)
+    return Me(name=p.name, role=p.role, department=p.department, via=p.via)
+
+
+@get("/api/v1/departments", guards=_ANYONE, sync_to_thread=True)
+def list_departments(store: NamedDependency[HubStore]) -> list[DepartmentInfo]:
+    """Department keys (item-code prefixes of the newest catalogue) and their names."""
+    return [msgspec.convert(msgspec.to_builtins(d), DepartmentInfo) for d in departments(store.catalog())]
+
+
+@get("/api/v1/status", guards=_ADMIN, sync_to_thread=True)
+def status(
+    request: Request[Any, Any, Any], store: NamedDependency[HubStore], township: FromQuery[str | None] = None,
+    state_filter: Annotated[str | None, QueryParameter(name="state")] = None, sort: FromQuery[str] = "village", order: FromQuery[str] = "asc",
+    warn_days: FromQuery[float | None] = None, danger_days: FromQuery[float | None] = None,
+) -> StatusReport:
+    """The station table (every village; its stations or "not enrolled"), the township roll-up and a summary.
+
+    ``state`` is one of danger, warning, never, ok, revoked, not_enrolled, or problems (stations needing
+    attention). Thresholds default to the hub's settings (3 and 7 days).
+    """
+    _checked(state_filter, sort, order)
+    report = status_report(store, now=now_of(request), limits=_limits(request, warn_days, danger_days),
+                           township=township or None, state=state_filter or None, sort=sort, descending=order == "desc")
+    return msgspec.convert(report, StatusReport)
+
+
+@get("/api/v1/status.csv", guards=_ADMIN, sync_to_thread=True, media_type="text/csv")
+def status_csv(
+    request: Request[Any, Any, Any], store: NamedDependency[HubStore], township: FromQuery[str | None] = None,
+    state_filter: Annotated[str | None, QueryParameter(name="state")] = None, sort: FromQuery[str] = "village", order: FromQuery[str] = "asc",
+    lang: FromQuery[str] = "zh",
+) -> Response[str]:
+    """The station table as CSV (UTF-8 with BOM, China time), with the same filters as the page."""
+    _checked(state_filter, sort, order)
+    limits = _limits(request, None, None)
+    rows = sort_rows(filter_rows(station_rows(store, now=now_of(request), limits=limits), township=township or None,
+                                 state=state_filter or None), sort, descending=order == "desc")
+    return Response(to_csv(rows, "en" if lang == "en" else "zh"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="stations.csv"'})
+
+
+@get("/api/v1/status/stations/{station_id:str}", guards=_ADMIN, sync_to_thread=True)
+def status_station(request: Request[Any, Any, Any], station_id: FromPath[str],
+                   store: NamedDependency[HubStore]) -> StationDetail:
+    """One station's row with its last 100 contacts, open forks and rejected changes (codes only)."""
+    detail = station_detail(store, station_id, now=now_of(request), limits=_limits(request, None, None))
+    if detail is None:
+        raise HubHTTPError("not_found", f"no station {station_id}", f"没有代办点 {station_id}")
+    return msgspec.convert(detail, StationDetail)
+
+
+@get("/api/v1/figures", guards=_ADMIN, sync_to_thread=True)
+def figures(request: Request[Any, Any, Any], store: NamedDependency[HubStore]) -> Figures:
+    """County figures without personal data, by department and township, and open 容缺 commitments.
+
+    Received, accepted, completed, completion rate, overdue, average working days to decision.
+    """
+    return msgspec.convert(county_figures(store, today=business_date(now_of(request))), Figures)
+
+
+@get("/api/v1/audit", guards=_ADMIN, sync_to_thread=True)
+def audit(store: NamedDependency[HubStore], user: FromQuery[str | None] = None, case_no: FromQuery[str | None] = None,
+          limit: FromQuery[int] = 200, offset: FromQuery[int] = 0) -> list[AuditEntry]:
+    """The audit log, newest first: who viewed full ID numbers of which case (never the numbers)."""
+    if not 1 <= limit <= 1000 or offset < 0:
+        raise HubHTTPError("bad_input", "limit must be 1..1000 and offset >= 0", "limit 应在 1 到 1000 之间，offset 不能为负")
+    return [AuditEntry(**e) for e in store.audit_entries(limit=limit, offset=offset, user_name=user, case_no=case_no)]
+
+
+@get("/api/v1/stations", guards=_ADMIN, sync_to_thread=True)
+def list_stations(request: Request[Any, Any, Any], store: NamedDependency[HubStore]) -> list[dict[str, Any]]:
+    """Enrolled stations with their contact records (as ``hub station list --json``)."""
+    skew = request.app.state["settings"].clock_skew_ms
+    return [station_summary(store, s, skew) for s in store.stations()]
+
+
+@get("/api/v1/cases", guards=[requires("admin", "department")], sync_to_thread=True)
+def list_cases(
+    request: Request[Any, Any, Any], store: NamedDependency[HubStore], village: FromQuery[str | None] = None,
+    status: FromQuery[str | None] = None, limit: FromQuery[int] = 100, offset: FromQuery[int] = 0,
+) -> list[CaseSummary]:
+    """Cases, newest first, as the caller's role may see them.
+
+    An administrator gets numbers, statuses and dates only; a department its own cases with the
+    applicant's name and masked ID and phone.
+    """
+    if not 1 <= limit <= 1000 or not 0 <= offset < 2**31:
+        raise HubHTTPError("bad_input", "limit must be 1..1000 and offset >= 0", "limit 应在 1 到 1000 之间，offset 不能为负")
+    principal = principal_of(request)
+    wanted = status.upper() if status else None
+    if principal.role == "admin":
+        rows = store.list_cases(village_code=village, status=wanted, limit=limit, offset=offset)
+        return [CaseSummary(**admin_case_summary(r)) for r in rows]
+    today = business_date(now_of(request)).isoformat()
+    rows = store.department_cases(principal.department or "", status=wanted, village=village, limit=limit,
+                                  offset=offset)
+    return [CaseSummary(**department_case_summary(r, today)) for r in rows]
+
+
+@get("/api/v1/cases/{case_no:str}", guards=_DEPARTMENT, sync_to_thread=True)
+def case_detail(request: Request[Any, Any, Any], case_no: FromPath[str], store: NamedDependency[HubStore],
+                reveal: FromQuery[bool] = False) -> CaseDetail:
+    """One case of the caller's department.
+
+    ``reveal=true`` adds the full ID and phone numbers and is written to the audit log.
+    """
+    view = case_view(store, principal_of(request), case_no, reveal=reveal, ip=client_ip(request),
+                     now=now_of(request))
+    return msgspec.convert({**view, "actions": actions_for(view["status"], "en")}, CaseDetail)
+
+
+@post("/api/v1/cases/{case_no:str}/decision", guards=_DEPARTMENT, status_code=200, sync_to_thread=True)
+def post_decision(request: Request[Any, Any, Any], case_no: FromPath[str], body: RawBody,
+                  store: NamedDependency[HubStore]) -> dict[str, Any]:
+    """A department's decision on one of its cases, sent down the village's feeds.
+
+    The lifecycle decides (an illegal move: 409). With a session cookie, send the CSRF token as
+    ``X-CSRF-Token``.
+    """
+    data = msgspec.json.decode(body, type=DecisionRequest)
+    decision = decide_for_department(store, principal_of(request), case_no, data.status, reason=data.reason,
+                                     outcome=data.outcome, missing=data.missing, now=now_of(request))
+    return msgspec.to_builtins(decision)
+
+
+@get("/metrics", sync_to_thread=True, media_type=MediaType.TEXT, security=[{}])
+def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Prometheus text format; no personal data.
+
+    Contacts, ingested sets and changes, rejected, forks, stations by state, request latency. Open
+    unless the hub was started with HUB_METRICS_TOKEN.
+    """
+    expected = request.app.state["settings"].metrics_token
+    if expected:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), expected):
+            raise HubHTTPError("unauthenticated", "/metrics needs the metrics bearer token", "需要指标令牌")
+    return Response(request.app.state["metrics"].render(), media_type=CONTENT_TYPE)
+
+
+ROUTES = [me, list_departments, status, status_csv, status_station, figures, audit, list_stations, list_cases,
+          case_detail, post_decision, metrics]

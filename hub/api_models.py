@@ -1,0 +1,265 @@
+"""The JSON shapes of the dashboard API, as msgspec Structs so the OpenAPI schema at /schema describes them."""
+
+from __future__ import annotations
+
+import msgspec
+
+__all__ = (
+    "AuditEntry",
+    "CaseDetail",
+    "CaseSummary",
+    "CommitmentFigures",
+    "ContactInfo",
+    "DepartmentInfo",
+    "FigureLine",
+    "Figures",
+    "Me",
+    "StationDetail",
+    "StationStatus",
+    "StatusFilters",
+    "StatusReport",
+    "StatusSummary",
+    "StatusThresholds",
+    "TownshipStatus",
+)
+
+
+class StationStatus(msgspec.Struct, kw_only=True):
+    """One row of the station table: a station, or a village without one (``state`` = not_enrolled).
+
+    Times are UTC ISO 8601; ages in seconds; ``gap`` = head_seq − applied_seq (negative: the station
+    holds fewer sets than the hub, e.g. restored from a backup).
+    """
+
+    township_code: str
+    township_name: str
+    village_code: str
+    village_name: str
+    station_id: str | None
+    device: str | None
+    state: str
+    attention: list[str]
+    enrolled_at: str | None
+    revoked_at: str | None
+    last_contact: str | None
+    contact_age_s: int | None
+    last_push: str | None
+    last_pull: str | None
+    head_seq: int | None
+    applied_seq: int | None
+    gap: int | None
+    sets_waiting: int | None
+    changes_waiting: int | None
+    waiting_since: str | None
+    waiting_age_s: int | None
+    clock_offset_ms: int | None
+    clock_skewed: bool
+    software: str | None
+    last_error: str | None
+    last_error_at: str | None
+    forks: int
+    rejected: int
+    revoked_keys: int
+    feed_seq: int | None
+    feed_acked: int | None
+    feed_pending: int | None
+
+
+class TownshipStatus(msgspec.Struct, kw_only=True):
+    """The township roll-up: villages, enrolled villages, rows per state, what waits, forks; its worst state."""
+
+    township_code: str
+    township_name: str
+    villages: int
+    villages_enrolled: int
+    stations: int
+    danger: int
+    warning: int
+    never: int
+    ok: int
+    revoked: int
+    not_enrolled: int
+    sets_waiting: int
+    changes_waiting: int
+    forks: int
+    rejected: int
+    worst: str
+
+
+class StatusSummary(msgspec.Struct, kw_only=True):
+    """Rows per state over the whole county, whatever the filters."""
+
+    danger: int
+    warning: int
+    never: int
+    ok: int
+    revoked: int
+    not_enrolled: int
+    villages: int
+    villages_enrolled: int
+    attention: int
+
+
+class StatusThresholds(msgspec.Struct, kw_only=True):
+    """Days without contact for a warning and for danger; the clock-skew limit."""
+
+    warn_days: float
+    danger_days: float
+    clock_skew_ms: int
+
+
+class StatusFilters(msgspec.Struct, kw_only=True):
+    """The filters and order the rows were chosen with."""
+
+    township: str | None
+    state: str | None
+    sort: str
+    order: str
+
+
+class StatusReport(msgspec.Struct, kw_only=True):
+    """``GET /api/v1/status``: what ``hub status`` prints."""
+
+    generated_at: str
+    thresholds: StatusThresholds
+    filters: StatusFilters
+    summary: StatusSummary
+    townships: list[TownshipStatus]
+    stations: list[StationStatus]
+
+
+class ContactInfo(msgspec.Struct, kw_only=True):
+    """One contact of a station (counters and codes only)."""
+
+    at: str
+    kind: str
+    ok: bool
+    code: str | None = None
+    sets: int = 0
+    head_seq: int | None = None
+    outbox_length: int | None = None
+    clock_offset_ms: int | None = None
+    software: str | None = None
+    feed_after: int | None = None
+
+
+class StationDetail(StationStatus, kw_only=True):
+    """A station's row with its recent contacts, open forks and rejected changes (codes, no reasons)."""
+
+    contacts: list[ContactInfo]
+    open_forks: list[dict[str, object]]
+    rejected_by_code: dict[str, int]
+    rejected_recent: list[dict[str, object]]
+
+
+class FigureLine(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Case counts without personal data.
+
+    completion_rate = completed ÷ accepted; avg_working_days from acceptance to completion, pauses
+    not counted.
+    """
+
+    received: int
+    accepted: int
+    not_accepted: int
+    withdrawn: int
+    open: int
+    completed: int
+    overdue: int
+    completion_rate: float | None
+    avg_working_days: float | None
+    department: str | None = None
+    name_zh: str | None = None
+    name_en: str | None = None
+    township_code: str | None = None
+    township_name: str | None = None
+
+
+class CommitmentFigures(msgspec.Struct, kw_only=True):
+    """Open 容缺 commitments, and how many are past their due date."""
+
+    open: int
+    overdue: int
+
+
+class Figures(msgspec.Struct, kw_only=True):
+    """``GET /api/v1/figures``: county totals, by department, by township, and open 容缺 commitments."""
+
+    as_of: str
+    total: FigureLine
+    by_department: list[FigureLine]
+    by_township: list[FigureLine]
+    commitments: CommitmentFigures
+
+
+class CaseSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A case in a list.
+
+    Administrators get no applicant fields at all; departments get the name and the ID and phone
+    numbers masked.
+    """
+
+    case_no: str
+    status: str
+    outcome: str | None
+    village_code: str
+    item_code: str
+    bundle_code: str | None
+    received_date: str
+    accepted_date: str | None
+    due_date: str | None
+    applicant_name: str | None = None
+    id_number_masked: str | None = None
+    phone_masked: str | None = None
+    due_provisional: bool | None = None
+    overdue: bool | None = None
+
+
+class CaseDetail(CaseSummary, kw_only=True, omit_defaults=True):
+    """One case for its department; ``id_number`` and ``phone`` only with ``?reveal=true`` (audited)."""
+
+    item_name: str | None = None
+    place: str | None = None
+    sex: str | None = None
+    birth_date: str | None = None
+    received_at: str | None = None
+    catalog_version: int | None = None
+    id_number: str | None = None
+    phone: str | None = None
+    revealed: bool = False
+    materials: list[str] = []
+    intake_materials: list[dict[str, object]] = []
+    commitments: list[dict[str, object]] = []
+    events: list[dict[str, object]] = []
+    actions: list[dict[str, str]] = []
+
+
+class AuditEntry(msgspec.Struct, kw_only=True):
+    """Who saw which fields of which case in full, when, from where (never the values)."""
+
+    at: str
+    user_name: str
+    department: str | None
+    action: str
+    case_no: str
+    fields: str
+    ip: str | None
+
+
+class Me(msgspec.Struct, kw_only=True):
+    """The account behind the request."""
+
+    name: str
+    role: str
+    department: str | None
+    via: str
+
+
+class DepartmentInfo(msgspec.Struct, kw_only=True):
+    """A department key from the catalogue, its display names and items."""
+
+    key: str
+    name_zh: str
+    name_en: str
+    names_zh: list[str]
+    items: list[str]

@@ -1,0 +1,187 @@
+"""``hub user``, ``hub token`` and ``hub department``: accounts, API tokens and the catalogue's departments."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from rich.table import Table
+
+from hub._cli_common import Context, handles_errors, json_text
+from hub.accounts import ROLES, add_user, create_token, disable_user, hasher_for, revoke_token, set_password
+from hub.departments import departments
+from hub.settings import Settings
+from hub.views import china_time
+from sync.errors import InputError
+from sync.i18n import pick
+from sync.timeutil import utc_now
+
+__all__ = ("department", "token", "user")
+
+PASSWORD_ENV = "HUB_USER_PASSWORD"
+
+
+def _password(obj: Context, from_stdin: bool) -> str:
+    """The new password: one line of stdin, else $HUB_USER_PASSWORD (scripts), else asked twice."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if os.environ.get(PASSWORD_ENV):
+        return os.environ[PASSWORD_ENV]
+    if not sys.stdin.isatty():
+        raise InputError(f"no password: use --password-stdin or set {PASSWORD_ENV}",
+                         f"没有密码：请使用 --password-stdin 或设置 {PASSWORD_ENV}", field="password")
+    return click.prompt(pick(obj.lang, "密码", "Password"), hide_input=True, confirmation_prompt=True)
+
+
+def _china(value: str | None) -> str:
+    return china_time(value) or "-"
+
+
+@click.group()
+def user() -> None:
+    """Accounts: administrators (watch sync, no personal data) and department staff (decide cases)."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="admin or department.")
+@click.option("--department", "department_key", default=None, help="Department key (see 'hub department list').")
+@click.option("--password-stdin", is_flag=True, help=f"Read the password from stdin (else ${PASSWORD_ENV}, else ask twice).")
+@click.pass_obj
+@handles_errors
+def user_add(obj: Context, name: str, role: str, department_key: str | None, password_stdin: bool) -> None:
+    """Create an account; its password is stored only as an Argon2id hash."""
+    password = _password(obj, password_stdin)
+    with obj.store() as store:
+        row = add_user(store, name, role, password, department=department_key,
+                       hasher=hasher_for(Settings(data_dir=obj.data_dir)), now=utc_now())
+    where = f" {row.department}" if row.department else ""
+    obj.say(f"已创建用户 {row.name}（{'管理员' if row.role == 'admin' else '部门'}{where}）",
+            f"Created user {row.name} ({row.role}{where})")
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (a JSON array).")
+@click.pass_obj
+@handles_errors
+def user_list(obj: Context, as_json: bool) -> None:
+    """List accounts: name, role, department, created, disabled."""
+    with obj.store() as store:
+        rows = [{"name": u.name, "role": u.role, "department": u.department, "created_at": u.created_at,
+                 "disabled_at": u.disabled_at} for u in store.users()]
+    if as_json:
+        click.echo(json_text(rows))
+        return
+    if not rows:
+        obj.say("还没有账号：hub user add 用户名 --role admin", "No accounts yet: hub user add NAME --role admin")
+        return
+    for r in rows:
+        state = pick(obj.lang, "已停用", "disabled") if r["disabled_at"] else ""
+        click.echo(f"{r['name']}\t{r['role']}\t{r['department'] or '-'}\t{_china(r['created_at'])}\t{state}".rstrip())
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help=f"Read the password from stdin (else ${PASSWORD_ENV}, else ask twice).")
+@click.pass_obj
+@handles_errors
+def user_passwd(obj: Context, name: str, password_stdin: bool) -> None:
+    """Set a new password for an account; its browser sessions end."""
+    password = _password(obj, password_stdin)
+    with obj.store() as store:
+        row = set_password(store, name, password, hasher=hasher_for(Settings(data_dir=obj.data_dir)))
+    obj.say(f"已为 {row.name} 设置新密码", f"New password set for {row.name}")
+
+
+@user.command("disable")
+@click.argument("name")
+@click.pass_obj
+@handles_errors
+def user_disable(obj: Context, name: str) -> None:
+    """Disable an account: its sessions end and its tokens are revoked at once."""
+    with obj.store() as store:
+        row = disable_user(store, name, now=utc_now())
+    obj.say(f"已停用 {row.name}（其登录和令牌均已失效）", f"Disabled {row.name} (its sessions and tokens are void)")
+
+
+@click.group()
+def token() -> None:
+    """API bearer tokens (for the JSON API and 'hub status'), one account each."""
+
+
+@token.command("create")
+@click.option("--user", "user_name", required=True, help="The account the token acts as.")
+@click.option("--expires-days", type=click.FloatRange(0), default=90, show_default=True,
+              help="Days until it expires; 0 for never.")
+@click.pass_obj
+@handles_errors
+def token_create(obj: Context, user_name: str, expires_days: float) -> None:
+    """Issue a token; printed once, alone on the last line (the hub keeps only its hash)."""
+    with obj.store() as store:
+        issued = create_token(store, user_name, expires_days=expires_days or None, now=utc_now())
+    until = _china(issued.expires_at) if issued.expires_at else pick(obj.lang, "永不过期", "never")
+    obj.say(f"{issued.user} 的令牌 {issued.token_id}，有效期至 {until}（只显示这一次）：",
+            f"Token {issued.token_id} for {issued.user}, expires {until} (shown only this once):")
+    click.echo(issued.token)
+
+
+@token.command("list")
+@click.option("--user", "user_name", default=None, help="Only this account's tokens.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (a JSON array).")
+@click.pass_obj
+@handles_errors
+def token_list(obj: Context, user_name: str | None, as_json: bool) -> None:
+    """List tokens (ids, never the tokens): account, created, expires, revoked, last used."""
+    with obj.store() as store:
+        account = store.user_named(user_name) if user_name else None
+        if user_name and account is None:
+            raise InputError(f"no user {user_name!r}", f"没有用户 {user_name!r}", field="user")
+        rows = [{"token_id": t.token_id, "user": t.user_name, "created_at": t.created_at, "expires_at": t.expires_at,
+                 "revoked_at": t.revoked_at, "last_used_at": t.last_used_at}
+                for t in store.tokens(account.user_id if account else None)]
+    if as_json:
+        click.echo(json_text(rows))
+        return
+    table = Table(*[pick(obj.lang, zh, en) for zh, en in (
+        ("令牌", "token"), ("用户", "user"), ("创建", "created"), ("到期", "expires"), ("吊销", "revoked"),
+        ("最近使用", "last used"))])
+    for r in rows:
+        table.add_row(r["token_id"], r["user"], _china(r["created_at"]), _china(r["expires_at"]),
+                      _china(r["revoked_at"]), _china(r["last_used_at"]))
+    obj.out.print(table)
+
+
+@token.command("revoke")
+@click.argument("token_id")
+@click.pass_obj
+@handles_errors
+def token_revoke(obj: Context, token_id: str) -> None:
+    """Revoke a token by its id (or the whole token); it stops working at once."""
+    with obj.store() as store:
+        row = revoke_token(store, token_id, now=utc_now())
+    obj.say(f"已吊销令牌 {row.token_id}（{row.user_name}）", f"Revoked token {row.token_id} ({row.user_name})")
+
+
+@click.group()
+def department() -> None:
+    """County departments, from the catalogue (the keys department accounts use)."""
+
+
+@department.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (a JSON array).")
+@click.pass_obj
+@handles_errors
+def department_list(obj: Context, as_json: bool) -> None:
+    """List department keys (item-code prefixes), their names and items."""
+    with obj.store() as store:
+        found = departments(store.catalog())
+    if as_json:
+        click.echo(json_text([{"key": d.key, "name_zh": d.name_zh, "name_en": d.name_en, "names_zh": list(d.names_zh),
+                               "items": list(d.items)} for d in found]))
+        return
+    for d in found:
+        others = [n for n in d.names_zh if n != d.name_zh]
+        also = pick(obj.lang, f"（另见：{'、'.join(others)}）", f" (also: {', '.join(others)})") if others else ""
+        name = d.name_en if obj.lang == "en" else d.name_zh
+        click.echo(f"{d.key}\t{name}{also}\t{' '.join(d.items)}")

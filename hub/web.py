@@ -1,0 +1,229 @@
+"""The HTML side: templates (Jinja, autoescaped), language and time helpers, login, logout and the home page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from litestar import Request, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
+from litestar.params import URLEncodedBody
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Template
+from litestar.template.config import TemplateConfig
+
+from hub.accounts import LoginFailed, LoginThrottled, hasher_for, login, logout
+from hub.guards import CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE, client_ip, current_principal, requires
+from hub.store import HubStore
+from hub.views import china_time
+from sync.lifecycle import status_label
+
+__all__ = ("ROUTES", "age_text", "error_page", "now_of", "page", "page_lang", "template_config")
+
+TEMPLATES = Path(__file__).parent / "templates"
+LOGIN_COOKIE = "hub_login"
+"""Double-submit token of the login form (there is no session yet to hold a CSRF token)."""
+
+_STATE_LABELS = {
+    "ok": ("正常", "ok"), "warning": ("警告", "warning"), "danger": ("危险", "danger"),
+    "never": ("从未联系", "never contacted"), "revoked": ("已吊销", "revoked"), "not_enrolled": ("未注册", "not enrolled"),
+}
+_ATTENTION_LABELS = {
+    "stale": ("久未联系", "no recent contact"), "never": ("从未联系", "never contacted"), "fork": ("分叉", "fork"),
+    "clock": ("时钟偏差", "clock"), "error": ("上次出错", "last contact failed"),
+    "behind": ("本地落后于平台", "station behind hub"), "waiting": ("数据久未送达", "data waiting long"),
+}
+
+
+@pass_context
+def age_text(context: Context, seconds: int | None) -> str:
+    """An age such as ``3天4小时`` / ``3d 4h``."""
+    if seconds is None:
+        return ""
+    en = context.get("lang") == "en"
+    days, rest = divmod(int(seconds), 86400)
+    hours, minutes = rest // 3600, rest % 3600 // 60
+    if days:
+        return f"{days}d {hours}h" if en else f"{days}天{hours}小时"
+    if hours:
+        return f"{hours}h {minutes}m" if en else f"{hours}小时{minutes}分"
+    return f"{minutes}m" if en else f"{minutes}分钟"
+
+
+def _offset(ms: int | None) -> str:
+    return "" if ms is None else f"{ms / 1000:+.0f}s"
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def _days(value: float) -> str:
+    return f"{value:g}"
+
+
+@pass_context
+def _paren(context: Context, value: object) -> str:
+    # Full-width brackets in Chinese text, ASCII ones (after a space) in English.
+    return f" ({value})" if context.get("lang") == "en" else f"（{value}）"
+
+
+@pass_context
+def _t(context: Context, zh: str, en: str) -> str:
+    return en if context.get("lang") == "en" else zh
+
+
+@pass_context
+def _state_label(context: Context, state: str) -> str:
+    zh, en = _STATE_LABELS.get(state, (state, state))
+    return en if context.get("lang") == "en" else zh
+
+
+@pass_context
+def _attention_label(context: Context, flag: str) -> str:
+    zh, en = _ATTENTION_LABELS.get(flag, (flag, flag))
+    return en if context.get("lang") == "en" else zh
+
+
+@pass_context
+def _status_label(context: Context, status: str) -> str:
+    try:
+        return status_label(status, context.get("lang", "zh"))
+    except ValueError:
+        return status
+
+
+def _configure(engine: JinjaTemplateEngine) -> None:
+    env = engine.engine
+    env.globals.update(t=_t, state_label=_state_label, attention_label=_attention_label, status_label=_status_label)
+    env.filters.update(china_time=china_time, age=age_text, offset=_offset, percent=_percent, days=_days,
+                       paren=_paren)
+
+
+def template_config() -> TemplateConfig[JinjaTemplateEngine]:
+    """Templates from hub/templates; Litestar's Jinja environment autoescapes (station and user data)."""
+    return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=_configure)
+
+
+def page_lang(request: Request[Any, Any, Any]) -> tuple[str, bool]:
+    """(language, whether to remember it): ``?lang=en|zh`` switches and sets a cookie; else the cookie; else zh."""
+    asked = request.query_params.get("lang")
+    if asked in ("zh", "en"):
+        return asked, True
+    return ("en" if request.cookies.get(LANG_COOKIE) == "en" else "zh"), False
+
+
+def page(request: Request[Any, Any, Any], name: str, context: dict[str, Any], *, status_code: int = 200,
+         cookies: list[Cookie] | None = None, headers: dict[str, str] | None = None) -> Template:
+    """Render a page with the language, the principal, its CSRF token and a URL helper in the context."""
+    lang, remember = page_lang(request)
+    principal = request.state.get("principal")
+    query = {k: v for k, v in request.query_params.items() if k != "lang"}
+
+    def url_with(**changes: Any) -> str:
+        merged = {**query, **changes}
+        return request.url.path + ("?" + urlencode({k: v for k, v in merged.items() if v not in (None, "")})
+                                   if merged else "")
+
+    jar = list(cookies or [])
+    if remember:
+        jar.append(Cookie(key=LANG_COOKIE, value=lang, max_age=365 * 86400, httponly=True, samesite="lax"))
+    return Template(template_name=name, status_code=status_code, cookies=jar, headers=headers,
+                    context={"lang": lang, "principal": principal, "csrf": principal.csrf if principal else "",
+                             "url_with": url_with, **context})
+
+
+def error_page(request: Request[Any, Any, Any], status: int, zh: str, en: str) -> Template:
+    """A short HTML error page (a page's 404 or 400 is not the API's JSON)."""
+    lang, _ = page_lang(request)
+    return page(request, "error.html.j2", {"status": status, "message": en if lang == "en" else zh},
+                status_code=status)
+
+
+def now_of(request: Request[Any, Any, Any]) -> dt.datetime:
+    """The hub's clock (tests pass a fixed one to create_app)."""
+    return request.app.state["now"]()
+
+
+def _home(role: str) -> str:
+    return "/dashboard" if role == "admin" else "/desk"
+
+
+def _safe_next(target: str | None) -> str | None:
+    # Only a path on this hub: never an open redirect to another site.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@get("/", include_in_schema=False)
+async def home(request: Request[Any, Any, Any]) -> Redirect:
+    """The dashboard for administrators, the desk for departments, else the login form."""
+    principal = await current_principal(request)
+    return Redirect(_home(principal.role) if principal else "/login", status_code=303)
+
+
+def _login_page(request: Request[Any, Any, Any], *, message: str = "", username: str = "", next_: str = "",
+                status_code: int = 200, headers: dict[str, str] | None = None) -> Template:
+    token = secrets.token_urlsafe(24)
+    cookie = Cookie(key=LOGIN_COOKIE, value=token, httponly=True, samesite="strict", path="/login",
+                    secure=request.app.state["settings"].cookie_secure)
+    return page(request, "login.html.j2", {"message": message, "username": username, "next": next_,
+                                           "login_csrf": token}, status_code=status_code, cookies=[cookie],
+                headers=headers)
+
+
+@get("/login", sync_to_thread=False, include_in_schema=False)
+def login_form(request: Request[Any, Any, Any]) -> Template:
+    """The login form (plain HTML; works without JavaScript)."""
+    return _login_page(request, next_=request.query_params.get("next", ""))
+
+
+@post("/login", status_code=200, sync_to_thread=True, include_in_schema=False)
+def login_submit(request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, Any]],
+                 store: NamedDependency[HubStore]) -> Response[Any]:
+    """Check the password; on success a session cookie (HttpOnly, SameSite=Lax) and a redirect home."""
+    lang, _ = page_lang(request)
+    en = lang == "en"
+    name, password = str(data.get("username", "")), str(data.get("password", ""))
+    next_ = str(data.get("next", ""))
+    sent, kept = str(data.get(CSRF_FIELD, "")), request.cookies.get(LOGIN_COOKIE, "")
+    if not sent or not kept or not hmac.compare_digest(sent, kept):
+        return _login_page(request, message="The form expired; please log in again." if en else "表单已过期，请重新登录。",
+                           username=name, next_=next_, status_code=403)
+    settings, now = request.app.state["settings"], request.app.state["now"]()
+    try:
+        cookie, principal = login(store, name, password, ip=client_ip(request), now=now, settings=settings,
+                                  hasher=hasher_for(settings))
+    except LoginThrottled as exc:
+        text = (f"Too many wrong passwords. Try again in {exc.retry_after} s." if en
+                else f"密码错误次数过多，请 {exc.retry_after} 秒后再试。")
+        return _login_page(request, message=text, username=name, next_=next_, status_code=429,
+                           headers={"Retry-After": str(exc.retry_after)})
+    except LoginFailed:
+        return _login_page(request, message="Wrong user name or password." if en else "用户名或密码错误。",
+                           username=name, next_=next_, status_code=401)
+    session = Cookie(key=SESSION_COOKIE, value=cookie, httponly=True, samesite="lax", path="/",
+                     secure=settings.cookie_secure, max_age=int(settings.session_max_hours * 3600))
+    gone = Cookie(key=LOGIN_COOKIE, value="", max_age=0, path="/login")
+    return Redirect(_safe_next(next_) or _home(principal.role), status_code=303, cookies=[session, gone])
+
+
+@post("/logout", guards=[requires()], status_code=200, sync_to_thread=True, include_in_schema=False)
+def logout_submit(request: Request[Any, Any, Any], store: NamedDependency[HubStore]) -> Redirect:
+    """End the session (a form post with the CSRF token) and return to the login form."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        logout(store, cookie)
+    return Redirect("/login", status_code=303, cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/")])
+
+
+ROUTES = [home, login_form, login_submit, logout_submit]
+"""The login routes; the admin pages are in hub.web_admin, the desk in hub.web_desk."""
