@@ -27,7 +27,9 @@ def paused_spans(events: Sequence[tuple[str, str]], until: dt.date) -> list[tupl
             if started is None:
                 started = day
         elif started is not None:
-            spans.append((started, day))
+            # Moves come from clocks that disagree (a station's may be days behind the hub's):
+            # a pause is never taken to end before it began.
+            spans.append((started, max(started, day)))
             started = None
     if started is not None:
         spans.append((started, max(started, until)))

@@ -105,7 +105,7 @@ def decide_row(current: Versions | None, change: RowChange, origin: str) -> RowD
             f"{change.table} {change.pk} already exists from another origin; the number was used twice",
             f"{change.table} 中 {change.pk} 已由其他来源创建，编号重复",
         )
-    touched = set(change.fields) & STATUS_FIELDS
+    touched = set(change.fields) & STATUS_FIELDS if change.table == "cases" else set()
     if touched:
         return Rejection(
             "status_by_row",

@@ -1,0 +1,85 @@
+"""The real hub app (hub.app.create_app) under uvicorn in its own process, on the county's simulated clock."""
+
+# `hub serve` reads the wall clock; a simulated month needs the hub to live in simulated time too,
+# or every station would be "skewed" by the distance between the simulated and the real date.
+# Everything else is what `hub serve` runs: the same app factory, settings and uvicorn.
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+__all__ = ("ClockedHub", "main")
+
+
+class ClockedHub:
+    """``python -m fleet.hub_server`` as a child process that can be killed and started again."""
+
+    def __init__(self, data_dir: Path, clock_file: Path, port: int) -> None:
+        self.data_dir, self.clock_file, self.port = data_dir, clock_file, port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> ClockedHub:
+        root = Path(__file__).resolve().parent.parent
+        env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "fleet.hub_server", "--data-dir", str(self.data_dir), "--clock-file",
+             str(self.clock_file), "--port", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=root, env=env,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the hub process exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("the hub process did not answer /healthz")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m fleet.hub_server", description=__doc__)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--clock-file", type=Path, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    import uvicorn
+
+    from fleet.clock import CountyClock
+    from hub.app import create_app
+    from hub.settings import Settings
+
+    settings = Settings.from_env({"HUB_DATA_DIR": str(args.data_dir)})
+    app = create_app(settings, now=CountyClock(args.clock_file).now)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
