@@ -295,6 +295,15 @@ class _Applier:
             [item.seq, item.index, item.entity, item.entity_id, item.code, item.reason_en, item.reason_zh,
              iso_utc(self.station.now())],
         )
+        refused = self.db.execute(
+            "SELECT body FROM outbox WHERE set_seq = ? ORDER BY id LIMIT 1 OFFSET ?", [item.seq, item.index]
+        ).fetchone()
+        if refused is not None:
+            change = decode_change(bytes(refused[0]))
+            if isinstance(change, StatusChange):
+                # A move the county refused never happened there: it leaves this case's history
+                # too (the rejection, with the county's reason, stays on the case).
+                self.db.execute("DELETE FROM case_events WHERE event_id = ?", [change.event_id])
         if item.current:
             # The hub's values win, so this replica converges on what the county holds.
             if not write_hub_values(self.station, item.entity, item.entity_id, dict(item.current)):

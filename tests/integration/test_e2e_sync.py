@@ -160,3 +160,23 @@ def test_a_pc_enrolled_later_catches_up_with_its_village(live_county: County):
     live_county.sync_all(rounds=2)
     live_county.assert_converged()
     assert live_county.hub_cases()[cases[3]]["phone"] == "13600000006"
+
+
+def test_a_move_the_county_refused_leaves_the_station_history_with_its_reason(live_county: County):
+    a1 = live_county.enrol(V1)
+    case_no = a1.new_case("王小明", 1)
+    a1.sync()
+    live_county.decide(case_no, "ACCEPTED")
+    live_county.decide(case_no, "COMPLETED", outcome="approved")
+    with a1.open() as station:  # offline, the applicant withdraws: too late, the county has decided
+        ops.withdraw(station, case_no, reason="申请人撤回")
+    a1.sync()
+    a1.sync()
+    detail = a1.case(case_no)
+    assert detail.summary.status == "COMPLETED"
+    assert "WITHDRAWN" not in [e.to_status for e in detail.history]
+    with live_county.store() as store:
+        hub_history = [e["to_status"] for e in store.case_events(case_no)]
+    assert [e.to_status for e in detail.history] == hub_history
+    assert [r.code for r in detail.rejections] == ["illegal_transition"]
+    live_county.assert_converged()
