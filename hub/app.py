@@ -1,4 +1,8 @@
-"""The hub's HTTP API (Litestar): enrolment, push, feed, health, and the admin case API."""
+"""The hub's HTTP app (Litestar): the station protocol, health, and the wiring of everything else.
+
+Enrolment, push and feed live here; the dashboard, desk, JSON API, metrics and OpenAPI schema are
+wired in from hub.web*, hub.api and hub.metrics.
+"""
 
 from __future__ import annotations
 
@@ -11,37 +15,31 @@ import msgspec
 from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, RawBody
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.params import FromQuery, RawBody
 
-from hub.auth import Signer, path_qs, require_admin, verify_request
-from hub.views import case_summary, station_summary
-from hub.decisions import decide
+from hub import api, web, web_admin, web_desk
+from hub import sync_api  # POST /api/v1/sync, the one-round-trip exchange (hub/sync_api.py)
+from hub.auth import Signer, path_qs, verify_request
 from hub.enroll import enroll
 from hub.errors import EXCEPTION_HANDLERS, HubHTTPError
 from hub.feed import read_feed
+from hub.guards import AuthError, auth_error_handler
 from hub.ingest import ingest_sets
 from hub.keys import HubIdentity, load_identity
+from hub.metrics import HubMetrics, MetricsMiddleware
 from hub.settings import Settings
 from hub.store import HubStore
 from sync.protocol import MEDIA_TYPE, PROTOCOL_VERSION, EnrollRequest, ProtocolError, PushRequest
 from sync.timeutil import utc_now
 
-__all__ = ("DecisionRequest", "app_from_env", "create_app")
+__all__ = ("app_from_env", "create_app")
 
 _ENCODER = msgspec.msgpack.Encoder()
 _PUSH = msgspec.msgpack.Decoder(PushRequest)
 _ENROLL = msgspec.msgpack.Decoder(EnrollRequest)
-
-
-class DecisionRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Body of ``POST /api/v1/cases/{case_no}/decision`` (admin JSON: unknown fields are refused)."""
-
-    status: str
-    reason: str | None = None
-    outcome: str | None = None
-    missing: list[str] = []
-    actor: str = "department"
-    by: str | None = None
 
 
 def _settings(request: Request[Any, Any, Any]) -> Settings:
@@ -101,20 +99,20 @@ def _signer(request: Request[Any, Any, Any], store: HubStore, body: bytes) -> Si
                           body=body, now=_now(request))
 
 
-@get("/healthz", sync_to_thread=False)
+@get("/healthz", sync_to_thread=False, security=[{}])
 def healthz(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """Liveness: the hub answers with its id and protocol version."""
     return {"status": "ok", "hub_id": _identity(request).hub_id, "protocol": PROTOCOL_VERSION}
 
 
-@post("/api/v1/enroll", status_code=200, sync_to_thread=True)
+@post("/api/v1/enroll", status_code=200, sync_to_thread=True, security=[{}])
 def enroll_station(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[HubStore]) -> Response[bytes]:
     """A station enrols with a one-time code (docs/protocol.md, Enrolment)."""
     enrol_request = _ENROLL.decode(_body(request, body))
     return _msgpack(enroll(store, _identity(request), enrol_request, now=request.app.state["now"]))
 
 
-@post("/api/v1/sync/push", status_code=200, sync_to_thread=True)
+@post("/api/v1/sync/push", status_code=200, sync_to_thread=True, security=[{}])
 def push(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[HubStore]) -> Response[bytes]:
     """A station sends its change sets; each is handled in its own transaction."""
     payload = _body(request, body)
@@ -144,7 +142,7 @@ def push(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[
     return _msgpack(response)
 
 
-@get("/api/v1/sync/feed", sync_to_thread=True)
+@get("/api/v1/sync/feed", sync_to_thread=True, security=[{}])
 def feed(
     request: Request[Any, Any, Any], store: NamedDependency[HubStore], after: FromQuery[int] = 0,
     limit: FromQuery[int | None] = None,
@@ -164,36 +162,6 @@ def feed(
     return _msgpack(response)
 
 
-@get("/api/v1/cases", guards=[require_admin], sync_to_thread=True)
-def list_cases(
-    store: NamedDependency[HubStore], village: FromQuery[str | None] = None, status: FromQuery[str | None] = None,
-    limit: FromQuery[int] = 100, offset: FromQuery[int] = 0,
-) -> list[dict[str, Any]]:
-    """Cases newest first; ID and phone numbers masked (invariant 11)."""
-    if not 1 <= limit <= 1000 or not 0 <= offset < 2**31:
-        raise HubHTTPError("bad_input", "limit must be 1..1000 and offset >= 0", "limit 应在 1 到 1000 之间，offset 不能为负")
-    rows = store.list_cases(village_code=village, status=status.upper() if status else None, limit=limit,
-                            offset=offset)
-    return [case_summary(row) for row in rows]
-
-
-@post("/api/v1/cases/{case_no:str}/decision", guards=[require_admin], status_code=200, sync_to_thread=True)
-def post_decision(
-    request: Request[Any, Any, Any], case_no: FromPath[str], body: RawBody, store: NamedDependency[HubStore]
-) -> dict[str, Any]:
-    """A department's decision on a case; the lifecycle decides (illegal move: 409)."""
-    data = msgspec.json.decode(body, type=DecisionRequest)
-    decision = decide(store, case_no, data.status, actor=data.actor, by=data.by, reason=data.reason,
-                      outcome=data.outcome, missing=data.missing, now=request.app.state["now"])
-    return msgspec.to_builtins(decision)
-
-
-@get("/api/v1/stations", guards=[require_admin], sync_to_thread=True)
-def list_stations(request: Request[Any, Any, Any], store: NamedDependency[HubStore]) -> list[dict[str, Any]]:
-    """Stations with their contact records (what a dashboard shows)."""
-    return [station_summary(store, s, _settings(request).clock_skew_ms) for s in store.stations()]
-
-
 def create_app(settings: Settings, *, now: Callable[[], dt.datetime] = utc_now) -> Litestar:
     """The hub's ASGI app over an initialised data folder.
 
@@ -206,14 +174,29 @@ def create_app(settings: Settings, *, now: Callable[[], dt.datetime] = utc_now) 
     """
     identity = load_identity(settings.data_dir)
     HubStore.open_existing(settings.data_dir).close()  # schema upgraded once, here, not per request
+    metrics = HubMetrics(settings, now)
     return Litestar(
-        route_handlers=[healthz, enroll_station, push, feed, list_cases, post_decision, list_stations],
+        route_handlers=[healthz, enroll_station, push, feed, *api.ROUTES, *web.ROUTES, *web_admin.ROUTES,
+                        *web_desk.ROUTES, *sync_api.ROUTES],
         dependencies={"store": Provide(provide_store)},  # a generator: sync_to_thread does not apply
-        exception_handlers=EXCEPTION_HANDLERS,
-        state=State({"settings": settings, "identity": identity, "now": now}),
+        exception_handlers={**EXCEPTION_HANDLERS, AuthError: auth_error_handler},
+        middleware=[MetricsMiddleware(metrics)],
+        state=State({"settings": settings, "identity": identity, "now": now, "metrics": metrics}),
+        template_config=web.template_config(),
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=None,
+        openapi_config=_openapi(),
         debug=settings.debug,
+    )
+
+
+def _openapi() -> OpenAPIConfig:
+    # The schema describes the API's shape and holds no data, so it is public; only JSON (no UI that
+    # would load scripts from a CDN a county LAN may not reach).
+    return OpenAPIConfig(
+        title="County hub API", version="1", path="/schema", use_handler_docstrings=True,
+        render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
+        components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
+        security=[{"bearer": []}],
     )
 
 

@@ -72,14 +72,18 @@ def queue(store: HubStore, station_ids: Iterable[str], item: DownItem, *, at: st
 
 
 def queue_case_state(
-    store: HubStore, case: dict[str, Any], *, at: str, origin: str | None = None, origin_seq: int = 0
+    store: HubStore, case: dict[str, Any], *, at: str, origin: str | None = None, origin_seq: int = 0,
+    skip_origin: bool = False,
 ) -> None:
     """Queue the hub's view of a case to every enrolled station of its village.
 
     ``through_seq`` is each recipient's own last applied set; for the origin of the set being
     applied it is that set's seq (not yet recorded as applied while the set is in flight).
+    ``skip_origin``: not to the origin (its own move, applied as it made it: it holds that state).
     """
     for station in store.stations(village_code=case["village_code"], enrolled_only=True):
+        if skip_origin and station.station_id == origin:
+            continue
         through = origin_seq if station.station_id == origin else station.applied_seq
         queue(store, [station.station_id], case_state(case, through), at=at)
 
@@ -140,24 +144,41 @@ def queue_village_history(store: HubStore, station_id: str, village_code: str, *
 
 
 def seal_pending(store: HubStore, identity: HubIdentity, station_id: str, now: dt.datetime) -> int:
-    """Seal the station's queued items into new feed sets (at most 200 items, 64 KiB each); returns how many.
+    """Seal all the station's queued items into new feed sets (at most 200 items, 64 KiB each); returns how many.
 
     Each set continues the station's chain (``prev`` = the previous set's hash), is signed with
     the hub key (down context) and its body sealed to the station's box key, so only that
     station can read it, whoever carries it.
     """
+    return _seal(store, identity, station_id, now)[0]
+
+
+def _seal(
+    store: HubStore, identity: HubIdentity, station_id: str, now: dt.datetime, *, max_sets: int | None = None,
+    max_bytes: int | None = None,
+) -> tuple[int, int]:
+    """Seal queued items, records first, into at most ``max_sets`` sets, stopping once the envelopes
+    reach ``max_bytes`` (at least one set when anything is queued). Returns (sets sealed, sets the
+    items still queued would make).
+
+    Sealing only what is about to be sent keeps the priorities across sets: a decision queued
+    while a new station is still fetching its reference data goes out before the rest of it.
+    """
     with store.transaction():
         items = store.pending_items(station_id)
         if not items:
-            return 0
+            return 0, 0
         key = store.station_key(station_id)
         if key is None:
             raise InputError(f"no station {station_id!r}", f"没有代办点 {station_id!r}", field="station")
         seq, prev = store.feed_head(station_id) or (0, GENESIS)
         wall_ms = int(now.timestamp() * 1000)
         at = iso_utc(now)
-        sealed = 0
-        for chunk in _chunks(items):
+        chunks = _chunks(items)
+        sealed = size = 0
+        for chunk in chunks:
+            if sealed and ((max_sets is not None and sealed >= max_sets) or (max_bytes is not None and size >= max_bytes)):
+                break
             seq += 1
             envelope, set_hash = seal_set(
                 origin=feed_origin(station_id), seq=seq, prev=prev, created_ms=wall_ms,
@@ -168,10 +189,11 @@ def seal_pending(store: HubStore, identity: HubIdentity, station_id: str, now: d
             store.add_feed_set(
                 station_id=station_id, seq=seq, prev=prev, set_hash=set_hash, envelope=envelope, items=len(chunk), at=at
             )
+            store.drop_items([item_id for item_id, _, _ in chunk])
             prev = set_hash
             sealed += 1
-        store.drop_items([item_id for item_id, _, _ in items])
-        return sealed
+            size += len(envelope)
+        return sealed, len(chunks) - sealed
 
 
 def _chunks(items: list[tuple[int, str, bytes]]) -> list[list[tuple[int, str, bytes]]]:
@@ -188,15 +210,47 @@ def _chunks(items: list[tuple[int, str, bytes]]) -> list[list[tuple[int, str, by
 
 
 def read_feed(
-    store: HubStore, identity: HubIdentity, station_id: str, *, after: int, limit: int | None, now: dt.datetime
+    store: HubStore, identity: HubIdentity, station_id: str, *, after: int, limit: int | None, now: dt.datetime,
+    max_bytes: int | None = None,
 ) -> tuple[list[FeedSetRow], FeedResponse]:
-    """Seal what is pending, then the sets after ``after`` (at most ``limit``), as a FeedResponse."""
-    seal_pending(store, identity, station_id, now)
-    rows = store.feed_sets_after(station_id, after, limit)
+    """The sets after ``after``: at most ``limit``, added while their bytes stay below ``max_bytes``
+    (at least one), sealing queued items only as far as the answer needs them.
+
+    ``last_seq`` of the answer is the seq the feed reaches once everything queued is sealed, so a
+    station keeps asking while its position is below it. Without a limit or a byte cap (a file),
+    everything queued is sealed and sent.
+    """
+    head = store.feed_head(station_id)
+    head_seq = head[0] if head else 0
+    if (limit is None and max_bytes is None) or after > head_seq:
+        # A file takes everything; a position past the head (a hub restored from backup) gets nothing new.
+        seal_pending(store, identity, station_id, now)
+        rows = store.feed_sets_after(station_id, after, limit)
+        head = store.feed_head(station_id)
+        return rows, FeedResponse(sets=[msgspec.Raw(row.envelope) for row in rows],
+                                  last_seq=head[0] if head else 0, hub_ms=int(now.timestamp() * 1000))
+    sealed_after = store.feed_sets_after(station_id, after, limit)
+    rows: list[FeedSetRow] = []
+    size = 0
+    for row in sealed_after:
+        if rows and ((limit is not None and len(rows) >= limit) or (max_bytes is not None and size >= max_bytes)):
+            break
+        rows.append(row)
+        size += len(row.envelope)
+    room = (limit is None or len(rows) < limit) and (max_bytes is None or size < max_bytes or not rows)
+    waiting = 0
+    if room and len(rows) == len(sealed_after):
+        sealed, waiting = _seal(store, identity, station_id, now,
+                                max_sets=None if limit is None else limit - len(rows),
+                                max_bytes=None if max_bytes is None else max(max_bytes - size, 1))
+        if sealed:
+            rows += store.feed_sets_after(station_id, rows[-1].seq if rows else after, sealed)
+    elif store.pending_count(station_id):
+        waiting = len(_chunks(store.pending_items(station_id)))
     head = store.feed_head(station_id)
     response = FeedResponse(
         sets=[msgspec.Raw(row.envelope) for row in rows],
-        last_seq=head[0] if head else 0,
+        last_seq=(head[0] if head else 0) + waiting,
         hub_ms=int(now.timestamp() * 1000),
     )
     return rows, response

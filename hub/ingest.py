@@ -48,13 +48,19 @@ def ingest_sets(
     station_id: str,
     via: str = "http",
     now: Callable[[], dt.datetime] = utc_now,
+    lean: bool = False,
 ) -> PushResponse:
     """Handle a station's sets in order, each in its own transaction; stop at the first not taken.
 
     Args:
         station_id: the origin the sets must come from: the signer of the request, or the station
             a transfer file names.
-        via: ``http`` or ``file``, kept with each set.
+        via: ``http`` or ``file``, kept with each set. A set that comes by file gets its receipt
+            queued to the station's feed, also when it was held already (its HTTP answer may have
+            been lost before the station turned to the stick).
+        lean: the station hears the results in this answer (``POST /api/v1/sync``): nothing is
+            queued that only repeats them: no ReceiptItem, and no CaseState for the station's own
+            moves that the hub applied from the state the station moved from.
 
     Returns:
         One SetResult per set handled (accepted, duplicate, gap, fork or refused) and the seq the
@@ -68,7 +74,7 @@ def ingest_sets(
             results.append(SetResult(seq=seq, status="refused", code="unknown_key",
                                      detail=f"station {station_id} is not enrolled at this hub"))
             break
-        result = _ingest_one(store, identity, bytes(data), station, via, now())
+        result = _ingest_one(store, identity, bytes(data), station, via, now(), lean)
         results.append(result)
         if result.status not in ("accepted", "duplicate"):
             break
@@ -95,7 +101,8 @@ def _refused(station_id: str, seq: int, code: str, en: str) -> SetResult:
 
 
 def _ingest_one(
-    store: HubStore, identity: HubIdentity, data: bytes, station: StationRow, via: str, now: dt.datetime
+    store: HubStore, identity: HubIdentity, data: bytes, station: StationRow, via: str, now: dt.datetime,
+    lean: bool = False,
 ) -> SetResult:
     station_id = station.station_id
     claimed_seq, _ = _peek(data)
@@ -124,12 +131,12 @@ def _ingest_one(
         return _refused(station_id, signed.seq, "revoked_key",
                         f"key {key.key_id} was revoked after seq {key.after_seq}")
     with store.transaction():
-        return _chain_and_apply(store, identity, data, signed, set_hash, body, via, now)
+        return _chain_and_apply(store, identity, data, signed, set_hash, body, via, now, lean)
 
 
 def _chain_and_apply(
     store: HubStore, identity: HubIdentity, data: bytes, signed: SignedSet, set_hash: bytes, body: bytes, via: str,
-    now: dt.datetime,
+    now: dt.datetime, lean: bool = False,
 ) -> SetResult:
     origin, seq, at = signed.origin, signed.seq, iso_utc(now)
     station = store.station(origin)
@@ -138,6 +145,8 @@ def _chain_and_apply(
     if held is not None:
         held_hash, receipt = held
         if held_hash == set_hash:
+            if via == "file" and receipt is not None:
+                queue(store, [origin], ReceiptItem(receipt), at=at)
             return SetResult(seq=seq, status="duplicate", receipt=receipt)
         return _fork(store, data, signed, set_hash, held_hash, "a different set is held at this seq", at)
     expected = station.applied_seq + 1
@@ -152,14 +161,15 @@ def _chain_and_apply(
         return _refused(origin, seq, "malformed", f"the body is not a list of changes ({exc})")
     if len(records) != signed.count:
         return _refused(origin, seq, "malformed", f"the set says {signed.count} changes but holds {len(records)}")
-    rejected = _apply_all(store, identity, records, station, seq, now)
+    rejected = _apply_all(store, identity, records, station, seq, now, lean)
     hub_ms = int(now.timestamp() * 1000)
     receipt = make_receipt(origin=origin, seq=seq, set_hash=set_hash, hub_ms=hub_ms,
                            sign_private=identity.keys.sign_private, sign_public=identity.keys.sign_public)
     store.add_set_in(origin=origin, seq=seq, set_hash=set_hash, envelope=data, changes=len(records),
                      rejected=rejected, via=via, at=at, receipt=receipt, hub_ms=hub_ms)
     store.set_applied(origin, seq, set_hash)
-    queue(store, [origin], ReceiptItem(receipt), at=at)
+    if not lean:
+        queue(store, [origin], ReceiptItem(receipt), at=at)
     return SetResult(seq=seq, status="accepted", receipt=receipt)
 
 
@@ -175,7 +185,7 @@ def _fork(
 
 def _apply_all(
     store: HubStore, identity: HubIdentity, records: list[msgspec.Raw], station: StationRow, seq: int,
-    now: dt.datetime,
+    now: dt.datetime, lean: bool = False,
 ) -> int:
     """Apply each change; a change that breaks a rule is kept as rejected (invariant 4). Returns how many."""
     origin, at = station.station_id, iso_utc(now)
@@ -188,6 +198,7 @@ def _apply_all(
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             change = None
             outcome = Outcome(result="rejected", rejection=_malformed(f"not a change record ({exc})"))
+        moved_from = _status_before(store, change) if lean else None
         if change is not None:
             try:
                 with store.savepoint():
@@ -206,8 +217,19 @@ def _apply_all(
             if others:
                 queue(store, others, msgspec.structs.replace(change, origin=origin), at=at)
             if outcome.case is not None:
-                queue_case_state(store, outcome.case, at=at, origin=origin, origin_seq=seq)
+                # The station already shows the state its own move led to when the hub moved the
+                # case from the same state: the CaseState would only repeat it.
+                as_made = isinstance(change, StatusChange) and moved_from == change.from_status
+                queue_case_state(store, outcome.case, at=at, origin=origin, origin_seq=seq, skip_origin=as_made)
     return rejected
+
+
+def _status_before(store: HubStore, change: RowChange | StatusChange | None) -> str | None:
+    """The hub's status of the case a move is about, before it is applied (None for anything else)."""
+    if not isinstance(change, StatusChange):
+        return None
+    case = store.row("cases", change.case_no)
+    return case["status"] if case is not None else None
 
 
 def _apply_one(

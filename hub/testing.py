@@ -28,7 +28,9 @@ def live_server(app: Litestar, *, timeout: float = 10.0) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    # As ``hub serve`` runs it: no Date or Server header (what the byte budgets are measured on).
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", server_header=False,
+                                           date_header=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

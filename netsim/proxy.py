@@ -73,6 +73,9 @@ class ProxyStats:
     cuts: int = 0
     corrupted: int = 0
     events: list[str] = field(default_factory=list)
+    round_trips: int = 0
+    """Turns of the conversation: bytes going up after nothing or after bytes came down, on one
+    connection. For HTTP/1.1 without pipelining, the number of requests that reached the server."""
 
 
 class FaultProxy:
@@ -134,6 +137,11 @@ class FaultProxy:
         with self._lock:
             self.profile = profile
 
+    def reset_stats(self) -> ProxyStats:
+        """Start counting afresh; returns what was counted so far."""
+        old, self.stats = self.stats, ProxyStats()
+        return old
+
     def refuse_for(self, seconds: float) -> None:
         """Refuse new connections (close them at once) for a while: the link is down."""
         self._refuse_until = time.monotonic() + seconds
@@ -161,6 +169,17 @@ class FaultProxy:
             client_writer.close()
             return
         done = asyncio.Event()
+        turn = [""]
+
+        def counted(direction: str, n: int) -> None:
+            setattr(self.stats, f"bytes_{direction}", getattr(self.stats, f"bytes_{direction}") + n)
+
+        def read(direction: str) -> None:
+            # Counted when the bytes are read, not delivered: a client cannot send its next request
+            # before the proxy read the answer to the last one, whatever the delays.
+            if direction == "up" and turn[0] != "up":
+                self.stats.round_trips += 1
+            turn[0] = direction
 
         def on_cut(direction: str) -> None:
             self.stats.cuts += 1
@@ -169,15 +188,17 @@ class FaultProxy:
 
         up = asyncio.ensure_future(self._pump(
             client_reader, hub_writer, profile.up_rate, profile.cut_up_after if cut else None, profile, rng,
-            lambda n: setattr(self.stats, "bytes_up", self.stats.bytes_up + n), lambda: on_cut("up"),
+            lambda n: counted("up", n), lambda: on_cut("up"), lambda: read("up"),
         ))
         down = asyncio.ensure_future(self._pump(
             hub_reader, client_writer, profile.down_rate, profile.cut_down_after if cut else None, profile, rng,
-            lambda n: setattr(self.stats, "bytes_down", self.stats.bytes_down + n), lambda: on_cut("down"),
+            lambda n: counted("down", n), lambda: on_cut("down"), lambda: read("down"),
         ))
         waiter = asyncio.ensure_future(done.wait())
         try:
             await asyncio.wait([down, waiter], return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            pass  # the proxy is stopping: close both ends quietly
         finally:
             for task in (up, down, waiter):
                 task.cancel()
@@ -194,6 +215,7 @@ class FaultProxy:
         rng: random.Random,
         count: Callable[[int], None],
         on_cut: Callable[[], None],
+        on_read: Callable[[], None] | None = None,
     ) -> None:
         """Forward one direction. Latency is a pipeline delay (each chunk arrives ``latency``
         after it was serialised), bandwidth serialises chunks one after another."""
@@ -227,6 +249,8 @@ class FaultProxy:
                     await queue.put((max(last_due, now), None))
                     await delivery
                     return
+                if on_read is not None:
+                    on_read()
                 cut_here = cut_after is not None and sent + len(data) > cut_after
                 if cut_here:
                     data = data[: max(cut_after - sent, 0)]  # type: ignore[operator]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import random
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import msgspec
@@ -14,7 +16,17 @@ import msgspec
 from station.db import write_txn
 from station.errors import FeedError, SyncError
 from station.feed import apply_feed_set, feed_position, record_fork, record_revoked
-from station.hubhttp import DEFAULT_TIMEOUT, FEED_PATH, PUSH_PATH, hub_error, make_client, unreachable, url
+from station.hubhttp import (
+    DEFAULT_TIMEOUT,
+    FEED_PATH,
+    HEALTH_PATH,
+    PUSH_PATH,
+    SYNC_PATH,
+    hub_error,
+    make_client,
+    unreachable,
+    url,
+)
 from station.identity import (
     HubPins,
     bump_counter,
@@ -29,19 +41,41 @@ from station.sealing import head, record_receipt, seal_pending, unsealed_count
 from station.store import Station
 from sync.crypto import KeyPair
 from sync.errors import ProxyAppError
-from sync.protocol import MEDIA_TYPE, PROTOCOL_VERSION, FeedResponse, PushRequest, PushResponse, sign_request
-from sync.timeutil import iso_utc
+from sync.protocol import (
+    HEADER_SYNC,
+    MEDIA_TYPE,
+    PROTOCOL_VERSION,
+    FeedResponse,
+    PushRequest,
+    PushResponse,
+    SyncRequest,
+    SyncResponse,
+    compact_auth,
+    sign_request,
+)
+from sync.timeutil import iso_utc, parse_iso
 from sync.version import SOFTWARE_VERSION
 
 __all__ = ("FEED_LIMIT", "SyncIssue", "SyncReport", "sync_once", "watch")
 
 FEED_LIMIT = 20
-START_BATCH, MAX_BATCH = 20, 100
-"""Sets per push request: start at 20, halve on a timeout or 413, double after a clean answer."""
+"""Feed sets per ``GET /api/v1/sync/feed`` (a hub without the exchange)."""
+PUSH_BYTES = (32 * 1024, 0, 1024 * 1024)
+"""Bytes of sets per request: (start, floor, ceiling). A request carries at least one set, whatever its size
+(a budget of 0: one set a request)."""
+FEED_BYTES = (64 * 1024, 4 * 1024, 1024 * 1024)
+"""Bytes of feed sets the station asks for per answer: (start, floor, ceiling)."""
+TARGET_SECONDS = 8.0
+"""A request should not take longer than this at the rate the link was measured at: a cut then loses little."""
+MAX_SETS_PER_REQUEST = 200
 ATTEMPTS = 4
 """Tries per request within one round when the connection is cut (with backoff between)."""
 MAX_RESTARTS = 3
 """Times one round follows the hub's ``next_seq`` back before giving up (a hub restored from backup)."""
+RETRY_EXCHANGE_AFTER = dt.timedelta(days=1)
+"""After a hub answered that it has no ``POST /api/v1/sync``, push and pull separately this long, then ask again."""
+PROBE_SECONDS, PROBE_MAX_SECONDS = 2.0, 12.0
+"""While the hub cannot be reached, ``watch`` knocks (GET /healthz) after 2 s, doubling to at most 12 s, jittered."""
 
 Sleep = Callable[[float], None]
 
@@ -85,6 +119,8 @@ class SyncReport(msgspec.Struct, kw_only=True):
     errors: list[SyncIssue] = []
     notes: list[str] = []
     """Feed items kept aside (English, no personal data)."""
+    requests: int = 0
+    """HTTP requests sent in this round (round trips), retries included."""
 
 
 class _Stop(Exception):
@@ -93,6 +129,38 @@ class _Stop(Exception):
 
 def _issue(exc: ProxyAppError) -> SyncIssue:
     return SyncIssue(exc.code, exc.en, exc.zh)
+
+
+class _Budget:
+    """Bytes per request in one direction, adapted to the link and kept in ``meta`` between rounds.
+
+    Halved on a timeout or a connection cut mid-request; doubled after a clean answer that it
+    limited; and never above what the link was measured to carry in TARGET_SECONDS, so on a slow
+    link a cut loses little and a request does not outlast the timeout.
+    """
+
+    def __init__(self, db: Any, name: str, limits: tuple[int, int, int]) -> None:
+        start, self.low, self.high = limits
+        self.db = db
+        self.name = name
+        stored = get_meta(db, name)
+        self.value = min(max(int(stored), self.low), self.high) if stored and stored.isdigit() else start
+        self.saved = self.value
+
+    def shrink(self) -> None:
+        self.value = max(self.low, self.value // 2)
+
+    def grow(self, *, limited: bool, moved: int = 0, seconds: float = 0.0) -> None:
+        if limited:
+            self.value = min(self.high, max(self.value * 2, 1024))
+        if moved >= 8 * 1024 and seconds >= 2.0:  # enough to measure the link, not its latency
+            self.value = max(self.low, min(self.value, int(moved / seconds * TARGET_SECONDS)))
+
+    def save(self) -> None:
+        if self.value != self.saved:
+            with write_txn(self.db):
+                set_meta(self.db, {self.name: self.value})
+            self.saved = self.value
 
 
 class _Round:
@@ -108,6 +176,7 @@ class _Round:
         self.sleep = sleep
         self.rng = rng
         self.report = report
+        self.monotonic = time.monotonic
 
     def fail(self, exc: ProxyAppError, *, fatal: bool = False) -> _Stop:
         self.report.errors.append(_issue(exc))
@@ -119,31 +188,52 @@ class _Round:
 
     # -- one signed request -------------------------------------------------------------------
 
-    def request(self, method: str, path: str, *, params: dict[str, int] | None = None, body: bytes = b"",
-                retry_timeouts: bool = True) -> tuple[httpx.Response, int]:
-        """Send one signed request; retry a cut connection with backoff and a replayed counter once.
+    def send(self, method: str, path: str, *, params: dict[str, int] | None = None, body: bytes = b"",
+             compact: bool = False) -> tuple[httpx.Response, int, float]:
+        """Send one signed request; a replayed counter is moved past once. Transport errors are raised.
 
-        Returns the response and the local time (ms) halfway through, for the clock estimate.
+        ``compact``: authenticate with the one ``X-Sync`` header (the exchange) instead of the
+        eight long ones, and send no Content-Type (the exchange is msgpack by definition).
+        Returns the response, the local time (ms) halfway through (for the clock estimate) and
+        the seconds it took.
         """
         at_least = 0
         replayed = False
-        attempt = 0
         while True:
             counter = bump_counter(self.db, at_least=at_least)
             request = self.client.build_request(
                 method, url(self.pins.url, path), params=params, content=body,
-                headers={"Content-Type": MEDIA_TYPE, "Accept": MEDIA_TYPE},
+                headers=None if compact else {"Content-Type": MEDIA_TYPE},
             )
             sent = self._now_ms()
             # Sign exactly the path and query that go on the wire.
-            request.headers.update(sign_request(
+            signed = sign_request(
                 sign_private=self.keys.sign_private, sign_public=self.keys.sign_public, method=method,
                 path_qs=request.url.raw_path.decode("ascii"), station_id=self.station.station_id, counter=counter,
                 station_ms=sent, body=body, head_seq=head(self.station)[0],
                 outbox_length=unsealed_count(self.station), software=SOFTWARE_VERSION,
-            ))
+            )
+            request.headers.update({HEADER_SYNC: compact_auth(signed)} if compact else signed)
+            started = self.monotonic()
+            self.report.requests += 1
+            response = self.client.send(request)
+            seconds = self.monotonic() - started
+            if response.status_code == 409 and not replayed:
+                error = hub_error(response)
+                if error.code == "replay":
+                    # Our counter fell behind the hub's (a restored folder): jump past it, sign anew.
+                    replayed = True
+                    at_least = int(error.data.get("last_counter") or 0)
+                    continue
+            return response, (sent + self._now_ms()) // 2, seconds
+
+    def request(self, method: str, path: str, *, params: dict[str, int] | None = None, body: bytes = b"",
+                retry_timeouts: bool = True) -> tuple[httpx.Response, int]:
+        """:meth:`send`, retrying a cut connection or a 502-504 with backoff (the separate push and pull)."""
+        attempt = 0
+        while True:
             try:
-                response = self.client.send(request)
+                response, local_ms, _ = self.send(method, path, params=params, body=body)
             except httpx.TimeoutException:
                 if not retry_timeouts:
                     raise
@@ -152,17 +242,10 @@ class _Round:
             except httpx.TransportError as exc:
                 attempt = self._backoff(attempt, exc)
                 continue
-            if response.status_code == 409 and not replayed:
-                error = hub_error(response)
-                if error.code == "replay":
-                    # Our counter fell behind the hub's (a restored folder): jump past it, sign anew.
-                    replayed = True
-                    at_least = int(error.data.get("last_counter") or 0)
-                    continue
             if response.status_code in (502, 503, 504):
                 attempt = self._backoff(attempt, hub_error(response))
                 continue
-            return response, (sent + self._now_ms()) // 2
+            return response, local_ms
 
     def _backoff(self, attempt: int, exc: Exception | None) -> int:
         attempt += 1
@@ -197,61 +280,199 @@ class _Round:
             ), fatal=True)
         return self.fail(error, fatal=error.code in ("unknown_key", "wrong_origin", "protocol_version"))
 
-    # -- up -----------------------------------------------------------------------------------
+    def _malformed(self, what: str, exc: Exception) -> _Stop:
+        zh = {"push": "上报", "feed": "下发"}.get(what, "同步")
+        return self.fail(SyncError(f"the hub's {what} answer is malformed ({exc})", f"县平台的{zh}答复格式错误（{exc}）",
+                                   code="malformed"))
+
+    def _select(self, cursor: int, budget: int) -> list[tuple[int, bytes]]:
+        """Sets from ``cursor`` in seq order, as many as fit in ``budget`` bytes (at least one)."""
+        rows: list[tuple[int, bytes]] = []
+        size = 0
+        for seq, envelope in self.db.execute(
+            "SELECT seq, envelope FROM sets_out WHERE seq >= ? ORDER BY seq LIMIT ?", [cursor, MAX_SETS_PER_REQUEST]
+        ):
+            if rows and size + len(envelope) > budget:
+                break
+            rows.append((seq, bytes(envelope)))
+            size += len(envelope)
+        return rows
+
+    def _first_unacknowledged(self) -> int | None:
+        return self.db.execute("SELECT MIN(seq) FROM sets_out WHERE acked_at IS NULL").fetchone()[0]
+
+    # -- up and down in one round trip (POST /api/v1/sync) ------------------------------------
+
+    def exchange(self, *, push: bool) -> bool:
+        """Push every unacknowledged set (when ``push``) and pull the feed to its end, one request per batch.
+
+        Returns False, having sent nothing that counts, when the hub has no exchange (an older
+        hub: the caller pushes and pulls separately).
+        """
+        up = _Budget(self.db, "push_bytes", PUSH_BYTES)
+        down = _Budget(self.db, "feed_bytes", FEED_BYTES)
+        cursor = self._first_unacknowledged() if push else None
+        restarts = failures = timeouts = 0
+        sent: set[int] = set()
+        try:
+            while True:
+                rows = self._select(cursor, up.value) if cursor is not None else []
+                if not rows:
+                    cursor = None
+                after = feed_position(self.station)
+                body = msgspec.msgpack.encode(SyncRequest(
+                    PROTOCOL_VERSION, [msgspec.Raw(envelope) for _, envelope in rows], after, down.value))
+                try:
+                    response, local_ms, seconds = self.send("POST", SYNC_PATH, body=body, compact=True)
+                except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
+                    # Through to the hub, but the link is slower than the request: ask for less at a
+                    # time and try again at once (this is not the link being down).
+                    timeouts += 1
+                    if timeouts <= 2 * ATTEMPTS and self._shrink(up, down, rows):
+                        self.sleep(self.rng() * 0.5)
+                        continue
+                    failures = self._backoff(failures, exc)
+                    continue
+                except httpx.TransportError as exc:
+                    if not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+                        # Cut mid-way (or closed at once): the next try asks for less, so a link that
+                        # drops long transfers still gets the work through in pieces.
+                        self._shrink(up, down, rows)
+                    failures = self._backoff(failures, exc)
+                    continue
+                if response.status_code in (502, 503, 504):
+                    failures = self._backoff(failures, hub_error(response))
+                    continue
+                if response.status_code in (404, 405):
+                    return False
+                if response.status_code == 413 and len(rows) > 1:
+                    up.value = max(up.low, min(up.value, sum(len(e) for _, e in rows) // 2))
+                    continue
+                if response.status_code != 200:
+                    raise self._answer_error(response)
+                failures = timeouts = 0
+                try:
+                    answer = msgspec.msgpack.decode(response.content, type=SyncResponse)
+                except (msgspec.DecodeError, ValueError) as exc:
+                    raise self._malformed("sync", exc) from None
+                self._contact(answer.hub_ms, local_ms, answer.feed_last_seq)
+                progress = False
+                if rows:
+                    sent.update(seq for seq, _ in rows)
+                    self.report.pushed = len(sent)
+                    before = cursor
+                    cursor, clean = self._results(
+                        PushResponse(results=[r.as_set_result() for r in answer.results], next_seq=answer.next_seq,
+                                     hub_ms=answer.hub_ms),
+                        rows[-1][0], cursor)
+                    progress = cursor != before
+                    if not clean:
+                        restarts += 1
+                        if restarts > MAX_RESTARTS:
+                            raise self._gap_error(cursor)
+                    up.grow(limited=clean and cursor is not None, moved=len(body), seconds=seconds)
+                applied = self._apply_feed(answer.feed)
+                position = feed_position(self.station)
+                progress |= position != after
+                down.grow(limited=position < answer.feed_last_seq, moved=len(response.content), seconds=seconds)
+                if cursor is None and position >= answer.feed_last_seq:
+                    return True
+                if not rows and not progress and not applied:
+                    raise self.fail(SyncError(
+                        f"the hub has feed sets up to {answer.feed_last_seq} but sent none after {after}",
+                        f"县平台有至 {answer.feed_last_seq} 的下发数据集，但未发送 {after} 之后的", code="feed_stalled"))
+        finally:
+            up.save()
+            down.save()
+
+    @staticmethod
+    def _shrink(up: _Budget, down: _Budget, rows: list[tuple[int, bytes]]) -> bool:
+        """Halve what a request carries up (when it carried more than one set) and may bring down; False
+        when both are as small as they go (then only the link can be at fault)."""
+        shrunk = False
+        if len(rows) > 1:
+            # Half, and at most all but the last set sent: the next request carries fewer sets.
+            up.shrink()
+            up.value = min(up.value, sum(len(e) for _, e in rows[:-1]))
+            shrunk = True
+        if down.value > down.low:
+            down.shrink()
+            shrunk = True
+        return shrunk
+
+    def _apply_feed(self, sets: list[msgspec.Raw]) -> int:
+        """Apply feed sets in order (each atomically); returns how many were new."""
+        applied = 0
+        for data in sets:
+            try:
+                outcome = apply_feed_set(self.station, bytes(data), self.keys, pins=self.pins)
+            except FeedError as exc:
+                raise self.fail(exc, fatal=exc.code == "fork") from None
+            applied += int(outcome.applied)
+            self.report.pulled += int(outcome.applied)
+            self.report.notes += outcome.notes
+            if outcome.revoked:
+                raise self.fail(SyncError(
+                    "the county revoked this station's key: syncing has stopped; call the county administrator",
+                    "县平台已吊销本站密钥：同步已停止；请联系县管理员", code="revoked_key"), fatal=True)
+        return applied
+
+    def _gap_error(self, cursor: int | None) -> _Stop:
+        return self.fail(SyncError(
+            f"the hub keeps asking for set {cursor}; try again later or call the county administrator",
+            f"县平台反复要求数据集 {cursor}；请稍后重试或联系县管理员", code="gap"))
+
+    # -- up, separately (a hub without the exchange) --------------------------------------------
 
     def push(self) -> None:
         """Send unacknowledged sets in seq order until the hub holds them all."""
-        batch = int(get_meta(self.db, "push_batch", str(START_BATCH)) or START_BATCH)
-        first = self.db.execute("SELECT MIN(seq) FROM sets_out WHERE acked_at IS NULL").fetchone()[0]
-        cursor = first
-        restarts = 0
+        budget = _Budget(self.db, "push_bytes", PUSH_BYTES)
+        cursor = self._first_unacknowledged()
+        restarts = timeouts = 0
         sent: set[int] = set()
-        timeouts = 0
-        while cursor is not None:
-            rows = self.db.execute(
-                "SELECT seq, envelope FROM sets_out WHERE seq >= ? ORDER BY seq LIMIT ?", [cursor, batch]
-            ).fetchall()
-            if not rows:
-                break
-            body = msgspec.msgpack.encode(PushRequest(
-                protocol=PROTOCOL_VERSION, station_id=self.station.station_id,
-                sets=[msgspec.Raw(bytes(envelope)) for _, envelope in rows],
-            ))
-            try:
-                response, local_ms = self.request("POST", PUSH_PATH, body=body, retry_timeouts=False)
-            except httpx.TimeoutException:
-                # The link is slower than the batch: smaller requests get through where big ones time out.
-                timeouts += 1
-                if batch == 1 and timeouts >= ATTEMPTS:
-                    raise self.fail(unreachable(self.pins.url, TimeoutError())) from None
-                batch = max(1, batch // 2)
-                continue
-            if response.status_code == 413 and batch > 1:
-                batch = max(1, batch // 2)
-                continue
-            if response.status_code != 200:
-                raise self._answer_error(response)
-            try:
-                answer = msgspec.msgpack.decode(response.content, type=PushResponse)
-            except (msgspec.DecodeError, ValueError) as exc:
-                raise self.fail(SyncError(f"the hub's push answer is malformed ({exc})",
-                                          f"县平台的上报答复格式错误（{exc}）", code="malformed")) from None
-            self._contact(answer.hub_ms, local_ms)
-            sent.update(seq for seq, _ in rows)
-            self.report.pushed = len(sent)
-            cursor, clean = self._results(answer, rows[-1][0], cursor)
-            if cursor is None:
-                break
-            if clean:
-                batch = min(MAX_BATCH, batch * 2)
-            else:
-                restarts += 1
-                if restarts > MAX_RESTARTS:
-                    raise self.fail(SyncError(
-                        f"the hub keeps asking for set {cursor}; try again later or call the county administrator",
-                        f"县平台反复要求数据集 {cursor}；请稍后重试或联系县管理员", code="gap"))
-        with write_txn(self.db):
-            set_meta(self.db, {"push_batch": batch})
+        try:
+            while cursor is not None:
+                rows = self._select(cursor, budget.value)
+                if not rows:
+                    break
+                body = msgspec.msgpack.encode(PushRequest(
+                    protocol=PROTOCOL_VERSION, station_id=self.station.station_id,
+                    sets=[msgspec.Raw(envelope) for _, envelope in rows],
+                ))
+                try:
+                    response, local_ms = self.request("POST", PUSH_PATH, body=body, retry_timeouts=False)
+                except httpx.TimeoutException:
+                    # The link is slower than the batch: smaller requests get through where big ones time out.
+                    timeouts += 1
+                    if len(rows) == 1 and timeouts >= ATTEMPTS:
+                        raise self.fail(unreachable(self.pins.url, TimeoutError())) from None
+                    budget.shrink()
+                    if len(rows) > 1:
+                        budget.value = min(budget.value, sum(len(e) for _, e in rows[:-1]))
+                    continue
+                if response.status_code == 413 and len(rows) > 1:
+                    budget.value = max(budget.low, min(budget.value, len(body) // 2))
+                    continue
+                if response.status_code != 200:
+                    raise self._answer_error(response)
+                try:
+                    answer = msgspec.msgpack.decode(response.content, type=PushResponse)
+                except (msgspec.DecodeError, ValueError) as exc:
+                    raise self._malformed("push", exc) from None
+                self._contact(answer.hub_ms, local_ms)
+                sent.update(seq for seq, _ in rows)
+                self.report.pushed = len(sent)
+                cursor, clean = self._results(answer, rows[-1][0], cursor)
+                if cursor is None:
+                    break
+                if clean:
+                    budget.grow(limited=True)
+                else:
+                    restarts += 1
+                    if restarts > MAX_RESTARTS:
+                        raise self._gap_error(cursor)
+        finally:
+            budget.save()
 
     def _results(self, answer: PushResponse, last_sent: int, cursor: int) -> tuple[int | None, bool]:
         """Handle the per-set results; returns (where to send from next or None when done, clean)."""
@@ -298,7 +519,7 @@ class _Round:
         # The hub stopped early without saying why (it commits set by set): resume where it says.
         return max(answer.next_seq, cursor), False
 
-    # -- down ---------------------------------------------------------------------------------
+    # -- down, separately -----------------------------------------------------------------------
 
     def pull(self) -> None:
         """Fetch and apply feed sets until this station holds the hub's newest."""
@@ -310,20 +531,9 @@ class _Round:
             try:
                 answer = msgspec.msgpack.decode(response.content, type=FeedResponse)
             except (msgspec.DecodeError, ValueError) as exc:
-                raise self.fail(SyncError(f"the hub's feed answer is malformed ({exc})",
-                                          f"县平台的下发答复格式错误（{exc}）", code="malformed")) from None
+                raise self._malformed("feed", exc) from None
             self._contact(answer.hub_ms, local_ms, answer.last_seq)
-            for data in answer.sets:
-                try:
-                    outcome = apply_feed_set(self.station, bytes(data), self.keys, pins=self.pins)
-                except FeedError as exc:
-                    raise self.fail(exc, fatal=exc.code == "fork") from None
-                self.report.pulled += int(outcome.applied)
-                self.report.notes += outcome.notes
-                if outcome.revoked:
-                    raise self.fail(SyncError(
-                        "the county revoked this station's key: syncing has stopped; call the county administrator",
-                        "县平台已吊销本站密钥：同步已停止；请联系县管理员", code="revoked_key"), fatal=True)
+            self._apply_feed(answer.sets)
             position = feed_position(self.station)
             if position >= answer.last_seq:
                 return
@@ -404,13 +614,39 @@ def _run(station: Station, sync_round: _Round) -> None:
         if fork:
             # Nothing more goes up until the county resolves it; the feed still comes down.
             sync_round.fail(SyncError(fork["detail"], fork.get("detail_zh", fork["detail"]), code="fork"), fatal=True)
+        if _exchange_missing(station) or not sync_round.exchange(push=not fork):
+            # A hub older than the exchange: the same sets and feed, in a push and a pull.
+            _note_exchange(station, missing=True)
+            if not fork:
+                sync_round.push()
+            sync_round.pull()
         else:
-            sync_round.push()
-        sync_round.pull()
+            _note_exchange(station, missing=False)
     except _Stop:
         pass
     except ProxyAppError as exc:  # a store error mid-round (disk full): reported, not raised
         sync_round.report.errors.append(_issue(exc))
+
+
+def _exchange_missing(station: Station) -> bool:
+    """True while a hub that answered it has no ``POST /api/v1/sync`` is not asked again (a day)."""
+    since = get_meta(station.db, "exchange_missing_at")
+    if not since:
+        return False
+    try:
+        return station.now() - parse_iso(since) < RETRY_EXCHANGE_AFTER
+    except ValueError:
+        return False
+
+
+def _note_exchange(station: Station, *, missing: bool) -> None:
+    known = get_meta(station.db, "exchange_missing_at")
+    if missing and not _exchange_missing(station):
+        with write_txn(station.db):
+            set_meta(station.db, {"exchange_missing_at": iso_utc(station.now())})
+    elif not missing and known:
+        with write_txn(station.db):
+            set_meta(station.db, {"exchange_missing_at": ""})
 
 
 def _finish(station: Station, report: SyncReport) -> None:
@@ -440,18 +676,28 @@ def watch(
     on_report: Callable[[SyncReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     idle_seconds: float = 60.0,
+    idle_max_seconds: float = 900.0,
     busy_seconds: float = 5.0,
     max_backoff: float = 900.0,
+    probe_seconds: float = PROBE_SECONDS,
+    probe_max_seconds: float = PROBE_MAX_SECONDS,
     sleep: Sleep | None = None,
     rng: Callable[[], float] = random.random,
 ) -> SyncReport | None:
     """Keep syncing while the link comes and goes, until stopped; returns the last report.
 
-    After a failed round it waits a random time up to an exponentially growing cap (full
-    jitter: 395 stations coming back together do not all knock at once); with work pending it
-    comes back after ``busy_seconds``, otherwise after ``idle_seconds`` (sooner when new
-    changes appear). Stops on Ctrl-C, when ``should_stop()`` says so (a TUI worker being
-    cancelled), or after a fatal report (fork, revoked key).
+    When the hub cannot be reached, it knocks cheaply (``GET /healthz``, a few hundred bytes)
+    after ``probe_seconds``, then at doubling intervals capped at ``probe_max_seconds``, each
+    jittered (between half and all of it, so 395 stations coming back together do not knock in
+    step), and syncs as soon as the hub answers: a link that comes back is noticed within
+    seconds. After any other failure (the hub busy or refusing) it waits a random time up to an
+    exponentially growing cap (``max_backoff``). With work pending it comes back after
+    ``busy_seconds``. In step, it asks the hub again after ``idle_seconds``, doubling after each
+    round that brought nothing up to ``idle_max_seconds`` (a poll costs ~280 bytes: every minute
+    that is ~130 kB a working day, far more than the day's cases); new changes wake it at once,
+    and a round that moved anything starts again from ``idle_seconds``. Stops on Ctrl-C, when
+    ``should_stop()`` says so (a TUI worker being cancelled), or after a fatal report (fork,
+    revoked key).
     """
     last: SyncReport | None = None
     sleep = sleep or time.sleep
@@ -459,6 +705,7 @@ def watch(
         try:
             keys = _keys(station, keys)
             failures = 0
+            idle = idle_seconds
             while True:
                 last = sync_once(station, hub_url=hub_url, transport=transport, timeout=timeout, keys=keys,
                                  sleep=sleep, rng=rng)
@@ -466,16 +713,63 @@ def watch(
                     on_report(last)
                 if last.fatal or (should_stop is not None and should_stop()):
                     return last
+                if last.errors and all(e.code == "unreachable" for e in last.errors):
+                    failures = 0
+                    address = (hub_url or require_pins(station.db).url).strip()
+                    if _await_link(address, transport, min(timeout, 10.0), probe_seconds, probe_max_seconds, sleep,
+                                   rng, should_stop):
+                        return last
+                    continue
                 if last.errors:
                     failures += 1
                     delay = rng() * min(max_backoff, busy_seconds * 2**failures)
-                else:
+                elif not last.in_step:
+                    failures, idle = 0, idle_seconds
+                    delay = busy_seconds
+                elif last.pushed or last.pulled or last.sealed:
+                    failures, idle = 0, idle_seconds
+                    delay = idle
+                else:  # in step and nothing moved: ask less often, up to idle_max_seconds
                     failures = 0
-                    delay = busy_seconds if not last.in_step else idle_seconds
+                    delay, idle = idle, min(idle_max_seconds, idle * 2)
                 if _wait(station, delay, busy_seconds, sleep, should_stop, failures == 0):
                     return last
         except KeyboardInterrupt:
             return last
+
+
+def _await_link(address: str, transport: httpx.BaseTransport | None, timeout: float, first: float, cap: float,
+                sleep: Sleep, rng: Callable[[], float], should_stop: Callable[[], bool] | None) -> bool:
+    """Knock at the hub until it answers; True when asked to stop meanwhile."""
+    delay = first
+    with make_client(transport, timeout) as client:
+        while True:
+            if _sleep_for(delay * (0.5 + 0.5 * rng()), sleep, should_stop):
+                return True
+            if _reachable(client, address):
+                return False
+            delay = min(cap, delay * 2)
+
+
+def _reachable(client: httpx.Client, address: str) -> bool:
+    """The hub answered ``GET /healthz`` (anything but a gateway's 502-504 counts: the link is up)."""
+    try:
+        response = client.get(url(address, HEALTH_PATH))
+    except httpx.HTTPError:
+        return False
+    return response.status_code not in (502, 503, 504)
+
+
+def _sleep_for(seconds: float, sleep: Sleep, should_stop: Callable[[], bool] | None) -> bool:
+    """Sleep in slices of at most a second; True when asked to stop meanwhile."""
+    waited = 0.0
+    while waited < seconds:
+        step = min(1.0, seconds - waited)
+        sleep(step)
+        waited += step
+        if should_stop is not None and should_stop():
+            return True
+    return False
 
 
 def _wait(station: Station, delay: float, busy: float, sleep: Sleep, should_stop: Callable[[], bool] | None,

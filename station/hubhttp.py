@@ -8,7 +8,18 @@ import httpx
 
 from station.errors import HubError, SyncError
 
-__all__ = ("DEFAULT_TIMEOUT", "ENROLL_PATH", "FEED_PATH", "PUSH_PATH", "hub_error", "make_client", "unreachable", "url")
+__all__ = (
+    "DEFAULT_TIMEOUT",
+    "ENROLL_PATH",
+    "FEED_PATH",
+    "HEALTH_PATH",
+    "PUSH_PATH",
+    "SYNC_PATH",
+    "hub_error",
+    "make_client",
+    "unreachable",
+    "url",
+)
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds to wait for the hub; village links are slow, but a hung request must end."""
@@ -16,11 +27,25 @@ DEFAULT_TIMEOUT = 30.0
 ENROLL_PATH = "/api/v1/enroll"
 PUSH_PATH = "/api/v1/sync/push"
 FEED_PATH = "/api/v1/sync/feed"
+SYNC_PATH = "/api/v1/sync"
+"""The one-round-trip exchange (push and feed together); PUSH_PATH and FEED_PATH serve a hub without it."""
+HEALTH_PATH = "/healthz"
+
+
+_UNSENT = ("User-Agent", "Accept", "Accept-Encoding", "Connection")
+"""httpx's default request headers: ~100 bytes a request that tell the hub nothing (HTTP/1.1 keeps the
+connection alive without being asked; the hub answers msgpack uncompressed whatever we accept)."""
 
 
 def make_client(transport: httpx.BaseTransport | None, timeout: float) -> httpx.Client:
-    """A client for one round; ``transport`` lets tests (or a relay) stand in for the network."""
-    return httpx.Client(transport=transport, timeout=timeout, follow_redirects=False)
+    """A client for one round; ``transport`` lets tests (or a relay) stand in for the network.
+
+    It sends only the headers a request needs (Host, Content-Length and the protocol's own).
+    """
+    client = httpx.Client(transport=transport, timeout=timeout, follow_redirects=False)
+    for name in _UNSENT:
+        client.headers.pop(name, None)
+    return client
 
 
 def url(hub_url: str, path: str) -> str:

@@ -34,7 +34,10 @@ def _dictionary() -> zstandard.ZstdCompressionDict:
 
 def compress(data: bytes) -> tuple[str, bytes]:
     """(method, bytes): zstd with the v1 dictionary, or the data as is when that is not smaller."""
-    packed = zstandard.ZstdCompressor(level=_LEVEL, dict_data=_dictionary(), write_content_size=True).compress(data)
+    # No dictionary id in the frame (4 bytes a set): the method names the dictionary, and a reader
+    # always decompresses with the one its method names (a frame with the id reads the same way).
+    packed = zstandard.ZstdCompressor(level=_LEVEL, dict_data=_dictionary(), write_content_size=True,
+                                      write_dict_id=False).compress(data)
     return (ZSTD_D1, packed) if len(packed) < len(data) else (NONE, data)
 
 

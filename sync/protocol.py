@@ -40,6 +40,7 @@ __all__ = (
     "HEADER_SIGNATURE",
     "HEADER_SOFTWARE",
     "HEADER_STATION",
+    "HEADER_SYNC",
     "HEADER_TIME",
     "KeyRevokedItem",
     "MEDIA_TYPE",
@@ -52,14 +53,20 @@ __all__ = (
     "RejectedItem",
     "SetResult",
     "SignedSet",
+    "SyncRequest",
+    "SyncResponse",
+    "SyncResult",
     "TransferFile",
     "UpChange",
     "canonical_request",
+    "compact_auth",
     "decode_envelope",
+    "expand_auth",
     "make_receipt",
     "open_set",
     "seal_set",
     "sign_request",
+    "sync_auth_key",
     "verify_receipt",
 )
 
@@ -200,7 +207,10 @@ class PushRequest(msgspec.Struct, frozen=True, kw_only=True):
 SetStatus = Literal["accepted", "duplicate", "gap", "fork", "refused"]
 
 
-class SetResult(msgspec.Struct, frozen=True, kw_only=True):
+class SetResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One set's fate in a push. Fields left at their default are not written (every reader has the
+    defaults), so an accepted set costs its seq, its status and its receipt."""
+
     seq: int
     status: SetStatus
     receipt: bytes | None = None
@@ -220,6 +230,54 @@ class FeedResponse(msgspec.Struct, frozen=True, kw_only=True):
     last_seq: int
     """The newest feed seq the hub holds for this station."""
     hub_ms: int
+
+
+class SyncRequest(msgspec.Struct, frozen=True, array_like=True):
+    """``POST /api/v1/sync``: one round trip carries the sets going up and asks for the feed.
+
+    Array-encoded (no field names on the wire); the signer names the station, so the body does
+    not. ``sets`` may be empty (a pull-only round).
+    """
+
+    protocol: int
+    sets: list[msgspec.Raw]
+    """Envelopes of the station's sets, in seq order."""
+    feed_after: int
+    """The last feed seq the station applied: acknowledges those, asks for what follows."""
+    feed_bytes: int = 0
+    """Soft cap on the bytes of feed sets in the answer (0: the hub's default). The hub always
+    sends at least one set when it has one, so a set larger than the cap still gets through."""
+
+
+class SyncResult(msgspec.Struct, frozen=True, array_like=True):
+    """:class:`SetResult` array-encoded: ``[seq, "accepted", receipt, nil, nil]`` (no field names)."""
+
+    seq: int
+    status: SetStatus
+    receipt: bytes | None = None
+    code: str | None = None
+    detail: str | None = None
+
+    @classmethod
+    def of(cls, result: SetResult) -> SyncResult:
+        return cls(result.seq, result.status, result.receipt, result.code, result.detail)
+
+    def as_set_result(self) -> SetResult:
+        return SetResult(seq=self.seq, status=self.status, receipt=self.receipt, code=self.code, detail=self.detail)
+
+
+class SyncResponse(msgspec.Struct, frozen=True, array_like=True):
+    """The answer to :class:`SyncRequest`: the push results, then the feed sets that follow ``feed_after``."""
+
+    results: list[SyncResult]
+    next_seq: int
+    """The seq the hub needs next from this station."""
+    hub_ms: int
+    feed: list[msgspec.Raw] = []
+    """Feed envelopes after ``feed_after``, in seq order, within ``feed_bytes``."""
+    feed_last_seq: int = 0
+    """The seq the station's feed reaches once everything queued for it is sealed: more to pull
+    while the station's position is below it."""
 
 
 class EnrollRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -382,6 +440,8 @@ HEADER_SIGNATURE = "X-Signature"
 HEADER_HEAD_SEQ = "X-Head-Seq"
 HEADER_OUTBOX = "X-Outbox-Length"
 HEADER_SOFTWARE = "X-Software"
+HEADER_SYNC = "X-Sync"
+"""The compact form of the headers above, on ``POST /api/v1/sync``: one header, about half the bytes."""
 
 
 def canonical_request(
@@ -412,6 +472,67 @@ def sign_request(
         HEADER_HEAD_SEQ: str(head_seq),
         HEADER_OUTBOX: str(outbox_length),
         HEADER_SOFTWARE: software,
+    }
+
+
+def compact_auth(headers: dict[str, str]) -> str:
+    """The value of ``X-Sync`` for the headers :func:`sign_request` made (same signature, same canonical request).
+
+    ``KEY_ID COUNTER STATION_MS HEAD_SEQ OUTBOX_LENGTH SOFTWARE SIGNATURE``, separated by single
+    spaces; the signature in unpadded base64url, an empty software version as ``-``. The station id
+    is left out: the hub knows it from the key id.
+    """
+    signature = base64.b64decode(headers[HEADER_SIGNATURE])
+    return " ".join([
+        headers[HEADER_KEY], headers[HEADER_COUNTER], headers[HEADER_TIME], headers.get(HEADER_HEAD_SEQ) or "0",
+        headers.get(HEADER_OUTBOX) or "0", headers.get(HEADER_SOFTWARE) or "-",
+        base64.urlsafe_b64encode(signature).rstrip(b"=").decode(),
+    ])
+
+
+def _compact_parts(value: str) -> list[str]:
+    parts = value.strip().split(" ")
+    if len(parts) != 7 or not all(parts):
+        raise ProtocolError(
+            f"the {HEADER_SYNC} header needs 7 fields separated by single spaces",
+            f"{HEADER_SYNC} 请求头应有 7 个以空格分隔的字段", code="unauthenticated",
+        )
+    return parts
+
+
+_URLSAFE = str.maketrans("-_", "+/")
+
+
+def sync_auth_key(value: str) -> str:
+    """The key id an ``X-Sync`` value names (the hub looks the station up by it)."""
+    return _compact_parts(value)[0]
+
+
+def expand_auth(value: str, station_id: str) -> dict[str, str]:
+    """An ``X-Sync`` value as the long headers of :func:`sign_request`, for the station that owns its key.
+
+    Raises:
+        ProtocolError: ``unauthenticated`` when the value is not of that shape.
+    """
+    key_id, counter, station_ms, head_seq, outbox, software, signature = _compact_parts(value)
+    try:
+        if "+" in signature or "/" in signature:
+            raise ValueError("not base64url")
+        raw = base64.b64decode(signature.translate(_URLSAFE) + "=" * (-len(signature) % 4), validate=True)
+    except ValueError:  # binascii.Error is one
+        raw = b""
+    if not raw:
+        raise ProtocolError(f"the {HEADER_SYNC} signature is not base64url", f"{HEADER_SYNC} 签名不是 base64url 格式",
+                            code="unauthenticated")
+    return {
+        HEADER_STATION: station_id,
+        HEADER_KEY: key_id,
+        HEADER_COUNTER: counter,
+        HEADER_TIME: station_ms,
+        HEADER_SIGNATURE: base64.b64encode(raw).decode(),
+        HEADER_HEAD_SEQ: head_seq,
+        HEADER_OUTBOX: outbox,
+        HEADER_SOFTWARE: "" if software == "-" else software,
     }
 
 

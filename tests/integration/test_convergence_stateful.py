@@ -11,12 +11,14 @@ import tempfile
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from sync.errors import ProxyAppError
+from sync.protocol import SyncRequest
 from station import cases as ops
 from tests.integration.county import V1, V2, County, county
 
@@ -32,7 +34,10 @@ class DropFirstPushResponse(httpx.HTTPTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = super().handle_request(request)
-        if not self.dropped and request.url.path.endswith("/sync/push"):
+        # A push, or an exchange that carries sets (POST /api/v1/sync, docs/protocol.md "Exchange").
+        pushes = request.url.path.endswith("/sync/push") or (
+            request.url.path.endswith("/api/v1/sync") and msgspec.msgpack.decode(request.content, type=SyncRequest).sets)
+        if not self.dropped and pushes:
             response.read()
             response.close()
             self.dropped = True

@@ -108,3 +108,21 @@ def test_refuse_then_recover(echo_server):
 def test_named_profiles_exist():
     assert {"gprs", "edge", "3g"} <= PROFILES.keys()
     assert PROFILES["gprs"].up_rate == 1200  # 9.6 kbit/s
+
+
+def test_round_trips_count_the_turns_of_each_conversation(echo_server):
+    with FaultProxy(echo_server, PROFILES["loopback"].with_(latency=0.02)) as proxy:
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as conn:
+            for message in (b"first request", b"second", b"third"):
+                conn.sendall(message)
+                received = b""
+                while len(received) < len(message):
+                    received += conn.recv(65536)
+        assert roundtrip(proxy.port, b"x" * 5000) == b"x" * 5000  # one request in many chunks: one turn
+        deadline = time.monotonic() + 5
+        while proxy.stats.round_trips < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert proxy.stats.round_trips == 4 and proxy.stats.connections == 2
+        old = proxy.reset_stats()
+        assert (old.round_trips, old.bytes_up) == (4, len(b"first requestsecondthird") + 5000)
+        assert (proxy.stats.round_trips, proxy.stats.bytes_up, proxy.stats.bytes_down) == (0, 0, 0)

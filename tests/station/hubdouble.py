@@ -32,8 +32,12 @@ from sync.protocol import (
     PushResponse,
     ReceiptItem,
     SetResult,
+    SyncRequest,
+    SyncResponse,
+    SyncResult,
     TransferFile,
     canonical_request,
+    expand_auth,
     make_receipt,
     open_set,
     seal_set,
@@ -72,6 +76,10 @@ class HubDouble:
         self.forks: set[int] = set()
         """Seqs answered ``fork`` (a different set held there)."""
         self.tamper_enroll_mac = False
+        self.legacy = False
+        """Play a hub older than ``POST /api/v1/sync`` (it answers 404 there): push and pull separately."""
+        self.feed_bytes: list[int] = []
+        """The ``feed_bytes`` each exchange asked for."""
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -122,7 +130,7 @@ class HubDouble:
 
     # -- ingest (the same for push and files) ------------------------------------------------
 
-    def ingest(self, sets: list[bytes]) -> PushResponse:
+    def ingest(self, sets: list[bytes], *, lean: bool = False) -> PushResponse:
         results: list[SetResult] = []
         assert self.station_keys is not None
         station_sign = self.station_keys[0]
@@ -160,7 +168,8 @@ class HubDouble:
             receipt = self.receipt(seq, set_hash)
             self.held[seq] = (set_hash, receipt)
             self.applied_seq, self.applied_hash = seq, set_hash
-            self.queue(ReceiptItem(receipt))
+            if not lean:  # the exchange answers with the receipt; the feed does not repeat it
+                self.queue(ReceiptItem(receipt))
             results.append(SetResult(seq=seq, status="accepted", receipt=receipt))
         return PushResponse(results=results, next_seq=self.applied_seq + 1, hub_ms=self.hub_ms)
 
@@ -196,9 +205,15 @@ class HubDouble:
         path = request.url.path
         if path == "/api/v1/enroll":
             return self._enroll(request)
+        if path == "/healthz":
+            return httpx.Response(200, json={"status": "ok"})
+        if path == "/api/v1/sync" and self.legacy:
+            return _json(404, "not_found", path)
         problem = self._authenticate(request)
         if problem is not None:
             return problem
+        if path == "/api/v1/sync":
+            return self._exchange(request)
         if path == "/api/v1/sync/push":
             push = msgspec.msgpack.decode(request.content, type=PushRequest)
             return httpx.Response(200, content=msgspec.msgpack.encode(self.ingest([bytes(s) for s in push.sets])))
@@ -211,10 +226,31 @@ class HubDouble:
             return httpx.Response(200, content=msgspec.msgpack.encode(answer))
         return _json(404, "not_found", path)
 
+    def _exchange(self, request: httpx.Request) -> httpx.Response:
+        sync = msgspec.msgpack.decode(request.content, type=SyncRequest)
+        self.feed_bytes.append(sync.feed_bytes)
+        pushed = self.ingest([bytes(s) for s in sync.sets], lean=True) if sync.sets else PushResponse(
+            results=[], next_seq=self.applied_seq + 1, hub_ms=self.hub_ms)
+        self.seal_queue()
+        feed: list[msgspec.Raw] = []
+        size = 0
+        for envelope, _ in self.feed[sync.feed_after:]:
+            if feed and size >= (sync.feed_bytes or 64 * 1024):
+                break
+            feed.append(msgspec.Raw(envelope))
+            size += len(envelope)
+        answer = SyncResponse(results=[SyncResult.of(r) for r in pushed.results], next_seq=pushed.next_seq,
+                              hub_ms=self.hub_ms, feed=feed, feed_last_seq=len(self.feed))
+        return httpx.Response(200, content=msgspec.msgpack.encode(answer))
+
     def _authenticate(self, request: httpx.Request) -> httpx.Response | None:
         if self.station_keys is None:
             return _json(401, "unknown_key", "no station")
-        headers = request.headers
+        headers: Any = request.headers
+        if "X-Sync" in headers:
+            if headers["X-Sync"].split(" ")[0] != key_id_of(self.station_keys[0]):
+                return _json(401, "unknown_key", "key not known")
+            headers = expand_auth(headers["X-Sync"], self.station_id or "")
         counter = int(headers["X-Counter"])
         canonical = canonical_request(
             method=request.method, path_qs=request.url.raw_path.decode(), station_id=headers["X-Station"],
@@ -251,9 +287,16 @@ class HubDouble:
 
 
 def pushed_counts(hub: HubDouble) -> list[int]:
-    """How many sets each push request carried (for batch-size tests)."""
-    return [len(msgspec.msgpack.decode(r.content, type=PushRequest).sets)
-            for r in hub.requests if r.url.path == "/api/v1/sync/push"]
+    """How many sets each request that carried sets carried (push or exchange; for batch-size tests)."""
+    counts = []
+    for r in hub.requests:
+        if r.url.path == "/api/v1/sync/push":
+            counts.append(len(msgspec.msgpack.decode(r.content, type=PushRequest).sets))
+        elif r.url.path == "/api/v1/sync" and not hub.legacy:
+            sets = msgspec.msgpack.decode(r.content, type=SyncRequest).sets
+            if sets:
+                counts.append(len(sets))
+    return counts
 
 
 def at_ms(moment: dt.datetime) -> int:

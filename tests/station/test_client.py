@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
+
 import httpx
 import msgspec
 import pytest
 
 from station import cases as ops
-from station.client import ATTEMPTS, sync_once, watch
+from station.client import ATTEMPTS, PROBE_MAX_SECONDS, _Budget, sync_once, watch
+from station.identity import get_meta, set_meta
+from station.db import write_txn
 from station.queries import get_case
 from station.sealing import seal_pending
 from station.syncstate import sync_status
-from sync.protocol import CaseState, PushRequest, PushResponse, SetResult
+from sync.protocol import CaseState, PushResponse, RejectedItem, SetResult, SyncRequest, expand_auth
 from tests.station.conftest import pension_benefit_deferred, pension_enrolment
 from tests.station.hubdouble import at_ms, pushed_counts
 
@@ -36,34 +40,60 @@ def _log(station) -> list[tuple]:
     return station.db.execute("SELECT kind, ok, pushed, pulled, detail FROM sync_log ORDER BY id").fetchall()
 
 
-def test_push_then_pull_reaches_in_step(station, hub, run):
+def test_push_then_pull_reaches_in_step_in_one_round_trip(station, hub, run):
     number = ops.new_intake(station, pension_enrolment()).number
     report = run()
     assert (report.sealed, report.pushed, report.acknowledged) == (1, 1, 1)
-    assert report.pulled == 1 and report.feed_seq == report.hub_feed_seq == 1  # the receipt, repeated in the feed
-    assert report.in_step and not report.errors
+    # The receipt came in the answer; the feed does not repeat it, so there is nothing to pull.
+    assert report.pulled == 0 and report.feed_seq == report.hub_feed_seq == 0
+    assert report.in_step and not report.errors and report.requests == 1
+    assert [r.url.path for r in hub.requests] == ["/api/v1/sync"]
     assert hub.applied_seq == 1 and len(hub.received) == station.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
     assert get_case(station, number).sync_state == "acknowledged"
-    assert _log(station)[-1] == ("sync", 1, 1, 1, "in step")
+    assert _log(station)[-1] == ("sync", 1, 1, 0, "in step")
     again = run()
-    assert (again.pushed, again.pulled, again.in_step) == (0, 0, True)
+    assert (again.pushed, again.pulled, again.in_step, again.requests) == (0, 0, True, 1)
 
 
-def test_decisions_come_down_in_the_same_round(station, hub, run):
+def test_decisions_come_down_in_the_same_round_trip(station, hub, run):
     number = ops.new_intake(station, pension_enrolment()).number
     hub.queue(CaseState(case_no=number, status="ACCEPTED", accepted_date="2026-09-28", through_seq=1))
-    assert run().in_step
+    report = run()
+    assert report.in_step and report.requests == 1 and report.pulled == 1
     assert get_case(station, number).summary.status == "ACCEPTED"
 
 
-def test_requests_are_signed_with_headers_for_administrators(station, hub, run):
+def test_requests_carry_one_compact_signed_header_and_nothing_else(station, hub, run):
     ops.new_intake(station, pension_enrolment())
     run()
-    push = next(r for r in hub.requests if r.url.path == "/api/v1/sync/push")
+    (exchange,) = hub.requests
+    assert set(exchange.headers) == {"host", "content-length", "x-sync"}  # no User-Agent, Accept, Content-Type
+    signed = expand_auth(exchange.headers["X-Sync"], station.station_id)
+    assert (signed["X-Head-Seq"], signed["X-Outbox-Length"]) == ("1", "0") and signed["X-Software"]
+    assert len(exchange.headers["X-Sync"]) < 150
+    body = msgspec.msgpack.decode(exchange.content, type=SyncRequest)
+    assert (len(body.sets), body.feed_after) == (1, 0)
+
+
+def test_an_older_hub_gets_a_push_and_a_pull_and_is_asked_again_a_day_later(station, hub, run, clock):
+    hub.legacy = True
+    ops.new_intake(station, pension_enrolment())
+    report = run()
+    assert report.in_step and report.pulled == 1  # the old way: the receipt repeated in the feed
+    assert [r.url.path for r in hub.requests] == ["/api/v1/sync", "/api/v1/sync/push", "/api/v1/sync/feed"]
+    push = hub.requests[1]
     assert push.headers["X-Head-Seq"] == "1" and push.headers["X-Outbox-Length"] == "0"
     assert push.headers["X-Software"] and push.headers["Content-Type"] == "application/vnd.msgpack"
-    counters = [int(r.headers["X-Counter"]) for r in hub.requests]
+    counters = [int(r.headers["X-Counter"]) for r in hub.requests[1:]]
     assert counters == sorted(set(counters))
+    hub.requests.clear()
+    assert run().in_step
+    assert [r.url.path for r in hub.requests] == ["/api/v1/sync/feed"]  # not asked again today
+    hub.legacy = False
+    clock.advance(days=1, minutes=1)
+    hub.requests.clear()
+    assert run().in_step and [r.url.path for r in hub.requests] == ["/api/v1/sync"]
+    assert not get_meta(station.db, "exchange_missing_at")
 
 
 def test_a_replayed_counter_jumps_past_the_hubs_and_retries_once(station, hub, run):
@@ -90,7 +120,7 @@ def test_a_fork_stops_pushing_and_says_to_call_the_county(station, hub, run):
 
 def test_a_refused_set_stops_with_its_code(station, hub, run):
     ops.new_intake(station, pension_enrolment())
-    hub.ingest = lambda sets: PushResponse(  # type: ignore[method-assign]
+    hub.ingest = lambda sets, **_: PushResponse(  # type: ignore[method-assign]
         results=[SetResult(seq=1, status="refused", code="bad_signature", detail="altered")], next_seq=1, hub_ms=0)
     report = run()
     assert report.fatal and [e.code for e in report.errors] == ["bad_signature"]
@@ -138,17 +168,83 @@ def test_timeouts_shrink_the_batch_and_success_grows_it(station, hub, run, keys)
 
     def slow_link(request: httpx.Request):
         # The link carries at most two sets before the request times out.
-        if request.url.path.endswith("/push") and len(msgspec.msgpack.decode(request.content, type=PushRequest).sets) > 2:
+        if len(msgspec.msgpack.decode(request.content, type=SyncRequest).sets) > 2:
             raise httpx.ReadTimeout("too slow")
         return None
 
     hub.faults.extend([slow_link] * 20)
     report = run()
     assert report.in_step and hub.applied_seq == 5
-    # Batch 20, 10, 5 time out (5 sets each); 2 gets through and grows to 4 (3 left: times out);
-    # 2 again (grown to 4), then the last 1.
-    assert pushed_counts(hub) == [5, 5, 5, 2, 3, 2, 1]
-    assert station.db.execute("SELECT value FROM meta WHERE key = 'push_batch'").fetchone()[0] == "4"
+    # 5 sets time out; then at most all but the last (4) time out; half of that (2) get through; success
+    # doubles the bytes (the 3 left time out); half of that (1) gets through and doubles again (the last 2).
+    assert pushed_counts(hub) == [5, 4, 2, 3, 1, 2]
+    assert int(get_meta(station.db, "push_bytes")) < 32 * 1024
+    assert int(get_meta(station.db, "feed_bytes")) < 64 * 1024  # a timeout also asks for less down
+
+
+def _bulky(n: int) -> RejectedItem:
+    """A feed item of about 2 kB that does not compress (a station applies it harmlessly)."""
+    return RejectedItem(seq=1, index=n, entity="cases", entity_id=f"c{n}", code="malformed",
+                        reason_en=os.urandom(1000).hex(), reason_zh="格式错误")
+
+
+def test_a_long_feed_comes_down_in_answers_of_the_bytes_asked_for(station, hub, run):
+    for n in range(12):
+        hub.queue(_bulky(n))
+        hub.seal_queue()  # twelve feed sets of about 2 kB
+    with write_txn(station.db):
+        set_meta(station.db, {"feed_bytes": 0})  # as small as it goes: the floor
+    report = run()
+    assert report.in_step and report.pulled == 12 and report.feed_seq == 12
+    # From the floor (4 KiB: the hub adds sets while below it, 3 of these), doubled after each answer it
+    # limited: 3 sets, 6 sets, the last 3.
+    assert hub.feed_bytes == [4096, 8192, 16384] and report.requests == 3
+    assert get_meta(station.db, "feed_bytes") == "16384"  # kept for the next round
+
+
+def test_a_cut_in_the_middle_of_the_feed_resumes_where_it_stopped(station, hub, run, sleeps):
+    for n in range(6):
+        hub.queue(_bulky(n))
+        hub.seal_queue()
+    with write_txn(station.db):
+        set_meta(station.db, {"feed_bytes": 0})
+    afters: list[int] = []
+
+    def watch_position(request: httpx.Request):
+        afters.append(msgspec.msgpack.decode(request.content, type=SyncRequest).feed_after)
+        return None
+
+    def cut(request: httpx.Request):
+        watch_position(request)
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+
+    per_answer = -(-4096 // len(hub.feed[0][0]))
+    hub.faults.extend([watch_position, cut, watch_position, watch_position, watch_position])
+    report = run()
+    assert report.in_step and report.pulled == 6
+    # What came before the cut stays applied: the next request asks from there, not from the start.
+    assert afters[:3] == [0, per_answer, per_answer]
+
+
+def test_the_budget_follows_the_link():
+    class Meta(dict):
+        pass
+
+    budget = _Budget.__new__(_Budget)
+    budget.value, budget.low, budget.high, budget.saved = 32 * 1024, 0, 1024 * 1024, 0
+    budget.shrink()
+    assert budget.value == 16 * 1024
+    budget.grow(limited=True)
+    assert budget.value == 32 * 1024
+    budget.grow(limited=False, moved=4 * 1024, seconds=10.0)  # too little to measure the link: unchanged
+    assert budget.value == 32 * 1024
+    budget.grow(limited=True, moved=12_000, seconds=10.0)  # GPRS: 1.2 kB/s carries 9.6 kB in 8 s
+    assert budget.value == 9_600
+    for _ in range(20):
+        budget.shrink()
+    assert budget.value == 0  # one set a request
+    budget.grow(limited=True)
+    assert budget.value == 1024
 
 
 def test_a_revoked_key_stops_sync(station, hub, run):
@@ -169,19 +265,54 @@ def test_clock_offset_is_measured_and_warned(station, hub, run, clock):
 
 def test_another_hub_address_for_one_round(station, hub, keys):
     report = sync_once(station, hub_url="http://relay.test:8080/", transport=hub.transport(), keys=keys)
-    assert report.in_step and str(hub.requests[-1].url).startswith("http://relay.test:8080/api/v1/sync/feed")
+    assert report.in_step and str(hub.requests[-1].url) == "http://relay.test:8080/api/v1/sync"
     assert sync_status(station).hub_url == "http://hub.test"
 
 
-def test_watch_backs_off_with_jitter_and_stops_when_asked(station, hub, keys):
-    hub.faults.extend([httpx.ConnectError("down")] * ATTEMPTS * 2)
+def test_watch_knocks_every_few_seconds_while_offline_and_syncs_when_the_link_returns(station, hub, keys):
+    link = {"up": False}
+    slept: list[float] = []
+    knocks: list[float] = []  # simulated time of each probe
+
+    def line(request: httpx.Request):
+        if request.url.path == "/healthz":
+            knocks.append(sum(slept))
+        if not link["up"]:
+            raise httpx.ConnectError("no route to host")
+        return None
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        link["up"] = sum(slept) >= 60  # the link comes back after a minute
+
+    hub.faults.extend([line] * 100)
+    ops.new_intake(station, pension_enrolment())
+    reports = []
+    watch(station, transport=hub.transport(), keys=keys, on_report=reports.append, sleep=sleep, rng=lambda: 1.0,
+          should_stop=lambda: bool(reports) and reports[-1].in_step)
+    assert [bool(r.errors) for r in reports] == [True, False] and reports[-1].in_step
+    gaps = [b - a for a, b in zip(knocks, knocks[1:])]
+    assert gaps[:3] == [4, 8, 12] and max(gaps) == PROBE_MAX_SECONDS  # 2, 4, 8, then every 12 s
+    assert knocks[-1] - 60 <= PROBE_MAX_SECONDS  # noticed within one probe interval of coming back
+    assert sum(slept) < 60 + PROBE_MAX_SECONDS + 1
+
+
+def test_watch_knocks_with_jitter_and_stops_when_asked(station, hub, keys):
+    hub.faults.extend([httpx.ConnectError("down")] * 50)
+    slept: list[float] = []
+    watch(station, transport=hub.transport(), keys=keys, sleep=slept.append, rng=lambda: 0.0,
+          should_stop=lambda: sum(slept) > 30)
+    # In-round retries sleep nothing here (rng 0); knocks wait half their interval (1, 2, 4, 6, 6 ...).
+    assert slept and all(s <= 1.0 for s in slept) and sum(slept) <= 31
+
+
+def test_watch_backs_off_when_the_hub_answers_but_fails(station, hub, keys):
+    hub.faults.extend([httpx.Response(500, json={"error": "internal", "detail": "x", "detail_zh": "x"})] * 2)
     reports, slept = [], []
     watch(station, transport=hub.transport(), keys=keys, on_report=reports.append, sleep=slept.append,
           rng=lambda: 0.5, should_stop=lambda: len(reports) >= 3, busy_seconds=4, idle_seconds=30)
     assert [bool(r.errors) for r in reports] == [True, True, False]
-    assert reports[-1].in_step
-    # In-round retries 0.5 + 1 + 2 per failed round; between rounds half (rng) of 4·2 then 4·4 seconds.
-    assert sum(slept) == 3.5 + 4 + 3.5 + 8 and max(slept) <= 2
+    assert sum(slept) == 4 + 8  # half (rng) of 4·2, then of 4·4 seconds: a hub in trouble is not hammered
 
 
 def test_watch_stops_on_ctrl_c_and_after_a_fatal_report(station, hub, keys):
@@ -192,3 +323,23 @@ def test_watch_stops_on_ctrl_c_and_after_a_fatal_report(station, hub, keys):
     hub.forks.add(1)
     ops.new_intake(station, pension_enrolment())
     assert watch(station, transport=hub.transport(), keys=keys, sleep=interrupt).fatal
+
+
+def test_watch_asks_less_often_while_nothing_happens_and_at_once_after_new_work(station, hub, keys):
+    reports: list = []
+    slept: list[float] = []
+    waits: list[float] = []  # seconds slept between one report and the next
+
+    def on_report(report) -> None:
+        reports.append(report)
+        waits.append(sum(slept))
+        slept.clear()
+        if len(reports) == 7:
+            ops.new_intake(station, pension_enrolment())  # the agent records a case
+
+    watch(station, transport=hub.transport(), keys=keys, on_report=on_report, sleep=slept.append,
+          rng=lambda: 0.5, should_stop=lambda: len(reports) >= 9)
+    # In step with nothing to do: 60 s, then doubling to 15 minutes; the new case wakes it after
+    # busy_seconds (5), and the round that carried it starts the idle wait again from 60 s.
+    assert waits[1:] == [60, 120, 240, 480, 900, 900, 5, 60]
+    assert reports[7].pushed == 1 and reports[8].in_step

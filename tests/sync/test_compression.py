@@ -82,3 +82,14 @@ def test_damaged_compressed_body_is_a_protocol_error():
         envelope = msgspec.msgpack.encode(Envelope(PROTOCOL_VERSION, key_id_of(station.sign_public), msgspec.Raw(payload),
                                                    sign(station.sign_private, CTX_UP, payload)))
         open_set(envelope, public_key_for=lambda _: station.sign_public, context=CTX_UP, box_private=None)
+
+
+def test_frames_carry_no_dictionary_id_and_frames_with_one_still_read():
+    data = msgspec.msgpack.encode([msgspec.Raw(r) for r in records(5)])
+    method, packed = compress(data)
+    assert zstandard.get_frame_parameters(packed).dict_id == 0  # 4 bytes a set the method already says
+    from sync.compression import _dictionary
+
+    with_id = zstandard.ZstdCompressor(level=19, dict_data=_dictionary(), write_content_size=True).compress(data)
+    assert zstandard.get_frame_parameters(with_id).dict_id != 0 and len(with_id) == len(packed) + 4
+    assert decompress(ZSTD_D1, with_id) == decompress(method, packed) == data

@@ -1,0 +1,131 @@
+"""``POST /api/v1/sync``: one round trip that pushes a station's sets and brings back its feed.
+
+The frugal form of push + feed (docs/protocol.md, "Exchange"): one signed request carries the
+station's sets and its feed position in an array-encoded body, authenticated by one compact header
+(``X-Sync``); the answer carries the push results and the feed sets that follow, within the bytes
+the station asks for. The sets are handled by the same code as a push and a file
+(:func:`hub.ingest.ingest_sets`), the feed by the same code as ``GET /api/v1/sync/feed``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, post
+from litestar.di import NamedDependency
+from litestar.params import RawBody
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from hub.auth import Signer, path_qs, verify_request
+from hub.errors import HubHTTPError
+from hub.feed import read_feed
+from hub.ingest import ingest_sets
+from hub.store import HubStore
+from sync.protocol import (
+    HEADER_SYNC,
+    MEDIA_TYPE,
+    PROTOCOL_VERSION,
+    ProtocolError,
+    SyncRequest,
+    SyncResponse,
+    SyncResult,
+    expand_auth,
+    sync_auth_key,
+)
+
+__all__ = ("DEFAULT_FEED_BYTES", "MAX_FEED_BYTES", "ROUTES", "SYNC_PATH", "exchange")
+
+SYNC_PATH = "/api/v1/sync"
+DEFAULT_FEED_BYTES = 64 * 1024
+"""Feed bytes per answer when the station does not say (``feed_bytes`` = 0)."""
+MAX_FEED_BYTES = 4 * 1024 * 1024
+"""A larger ``feed_bytes`` is taken as this: one answer stays a bounded piece of work."""
+
+_REQUEST = msgspec.msgpack.Decoder(SyncRequest)
+_ENCODER = msgspec.msgpack.Encoder()
+
+
+def _check_media(request: Request[Any, Any, Any]) -> None:
+    """The body is msgpack: no Content-Type needed, but a different one is refused (415), as is any encoding."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in ("", MEDIA_TYPE):
+        raise HubHTTPError("unsupported_media_type", f"send {MEDIA_TYPE} (or no Content-Type), not {media}",
+                           f"请求类型应为 {MEDIA_TYPE}")
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity"):
+        raise HubHTTPError("unsupported_media_type", "no content encoding here: the sets are compressed inside",
+                           "此接口不接受内容编码：数据集已在内部压缩")
+
+
+def _signer(request: Request[Any, Any, Any], store: HubStore, body: bytes) -> Signer:
+    """Who signed: from ``X-Sync`` (the station found by its key id), else from the long headers."""
+    headers: Any = request.headers
+    compact = request.headers.get(HEADER_SYNC.lower())
+    if compact is not None:
+        key = store.key(sync_auth_key(compact))
+        if key is None:
+            raise HubHTTPError("unknown_key", f"key {sync_auth_key(compact)} is not known to this hub",
+                               f"县平台不认识密钥 {sync_auth_key(compact)}")
+        headers = expand_auth(compact, key.station_id)
+    return verify_request(store, method=request.method, path_qs=path_qs(request.scope), headers=headers, body=body,
+                          now=request.app.state["now"]())
+
+
+def _no_content_type(app: ASGIApp) -> ASGIApp:
+    """Drop Content-Type from a 200 answer (39 bytes): the exchange answers msgpack, always. Errors keep
+    theirs (JSON)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"content-type"]
+                message = {**message, "headers": headers}  # type: ignore[typeddict-item]
+            await send(message)
+
+        await app(scope, receive, sending)
+
+    return middleware
+
+
+@post(SYNC_PATH, status_code=200, sync_to_thread=True, security=[{}], middleware=[_no_content_type])
+def exchange(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[HubStore]) -> Response[bytes]:
+    """A station's sets up and its feed down in one round trip (docs/protocol.md, "Exchange")."""
+    _check_media(request)
+    signer = _signer(request, store, body)
+    station_id = signer.station.station_id
+    settings = request.app.state["settings"]
+    now = request.app.state["now"]
+    try:
+        sync = _REQUEST.decode(body)
+        if sync.protocol != PROTOCOL_VERSION:
+            raise ProtocolError(f"protocol version {sync.protocol} is not spoken here",
+                                f"协议版本 {sync.protocol} 不受支持", code="protocol_version")
+        if not 0 <= sync.feed_after < 2**53 or not 0 <= sync.feed_bytes < 2**53:
+            raise HubHTTPError("malformed", "feed_after and feed_bytes must be 0 or more",
+                               "feed_after 与 feed_bytes 不能为负数")
+    except (msgspec.DecodeError, UnicodeDecodeError, ProtocolError, HubHTTPError) as exc:
+        code = getattr(exc, "code", "malformed")
+        with store.transaction():
+            store.record_contact(station_id, signer.contact(now(), "push", ok=False, code=code))
+        raise
+    identity = request.app.state["identity"]
+    pushed = ingest_sets(store, identity, [bytes(s) for s in sync.sets], station_id=station_id, via="http", now=now,
+                         lean=True)
+    feed_bytes = min(sync.feed_bytes or DEFAULT_FEED_BYTES, MAX_FEED_BYTES)
+    rows, feed = read_feed(store, identity, station_id, after=sync.feed_after, limit=settings.feed_limit_max,
+                           max_bytes=feed_bytes, now=now())
+    failed = next((r for r in pushed.results if r.status not in ("accepted", "duplicate")), None)
+    with store.transaction():
+        if sync.sets:
+            store.record_contact(station_id, signer.contact(now(), "push", ok=failed is None,
+                                                            code=failed.code if failed else None,
+                                                            sets=len(pushed.results)))
+        store.record_contact(station_id, signer.contact(now(), "pull", ok=True, sets=len(rows),
+                                                        feed_after=sync.feed_after))
+    answer = SyncResponse(results=[SyncResult.of(r) for r in pushed.results], next_seq=pushed.next_seq,
+                          hub_ms=pushed.hub_ms, feed=feed.sets, feed_last_seq=feed.last_seq)
+    return Response(_ENCODER.encode(answer), media_type=MEDIA_TYPE, status_code=200)
+
+
+ROUTES = [exchange]
