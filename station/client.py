@@ -1,4 +1,9 @@
-"""Syncing with the hub: one synchronous round (seal, push, pull) for CLI, TUI worker and tests, and a loop."""
+"""Syncing with the hub: one synchronous round (seal, push, pull) for CLI, TUI worker and tests, and a loop.
+
+A round pushes and pulls in one round trip per batch (``POST /api/v1/sync``, docs/protocol.md
+"Exchange"), in batches sized to what the link was seen to carry; against a hub without the
+exchange it pushes and pulls separately. ``watch`` keeps going while the link comes and goes.
+"""
 
 from __future__ import annotations
 

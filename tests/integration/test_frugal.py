@@ -15,7 +15,13 @@ import httpx
 import msgspec
 import pytest
 
-from bench.bench_sync import Measure, Workload, record_backlog, record_day, sync_until_in_step
+from bench.bench_sync import (
+    Measure,
+    Workload,
+    record_backlog,
+    record_day,
+    sync_until_in_step,
+)
 from hub.keys import load_identity
 from hub.store import HubStore
 from hub.transfer import export_file as hub_export
@@ -30,10 +36,8 @@ from station.transfer import export_file, import_file
 from sync.protocol import (
     CTX_DOWN,
     CaseState,
-    DivisionsItem,
     DownItem,
     ReceiptItem,
-    StatusChange,
     SyncRequest,
     open_set,
 )
@@ -273,9 +277,9 @@ def test_watch_notices_the_link_coming_back_within_seconds(live_county):
                 return True
             return time.monotonic() > link_back + 60
 
-        worker = threading.Thread(target=watch, kwargs=dict(
-            target=handle.data_dir, hub_url=proxy.url, keys=handle.keys, timeout=5.0, on_report=reports.append,
-            should_stop=stop))
+        worker = threading.Thread(target=watch, kwargs={
+            "target": handle.data_dir, "hub_url": proxy.url, "keys": handle.keys, "timeout": 5.0,
+            "on_report": reports.append, "should_stop": stop})
         worker.start()
         worker.join(120)
         assert proxy.stats.refused > 0

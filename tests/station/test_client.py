@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 
 import httpx
@@ -10,12 +11,19 @@ import pytest
 
 from station import cases as ops
 from station.client import ATTEMPTS, PROBE_MAX_SECONDS, _Budget, sync_once, watch
-from station.identity import get_meta, set_meta
 from station.db import write_txn
+from station.identity import get_meta, set_meta
 from station.queries import get_case
 from station.sealing import seal_pending
 from station.syncstate import sync_status
-from sync.protocol import CaseState, PushResponse, RejectedItem, SetResult, SyncRequest, expand_auth
+from sync.protocol import (
+    CaseState,
+    PushResponse,
+    RejectedItem,
+    SetResult,
+    SyncRequest,
+    expand_auth,
+)
 from tests.station.conftest import pension_benefit_deferred, pension_enrolment
 from tests.station.hubdouble import at_ms, pushed_counts
 
@@ -170,7 +178,6 @@ def test_timeouts_shrink_the_batch_and_success_grows_it(station, hub, run, keys)
         # The link carries at most two sets before the request times out.
         if len(msgspec.msgpack.decode(request.content, type=SyncRequest).sets) > 2:
             raise httpx.ReadTimeout("too slow")
-        return None
 
     hub.faults.extend([slow_link] * 20)
     report = run()
@@ -212,7 +219,6 @@ def test_a_cut_in_the_middle_of_the_feed_resumes_where_it_stopped(station, hub, 
 
     def watch_position(request: httpx.Request):
         afters.append(msgspec.msgpack.decode(request.content, type=SyncRequest).feed_after)
-        return None
 
     def cut(request: httpx.Request):
         watch_position(request)
@@ -227,9 +233,6 @@ def test_a_cut_in_the_middle_of_the_feed_resumes_where_it_stopped(station, hub, 
 
 
 def test_the_budget_follows_the_link():
-    class Meta(dict):
-        pass
-
     budget = _Budget.__new__(_Budget)
     budget.value, budget.low, budget.high, budget.saved = 32 * 1024, 0, 1024 * 1024, 0
     budget.shrink()
@@ -279,7 +282,6 @@ def test_watch_knocks_every_few_seconds_while_offline_and_syncs_when_the_link_re
             knocks.append(sum(slept))
         if not link["up"]:
             raise httpx.ConnectError("no route to host")
-        return None
 
     def sleep(seconds: float) -> None:
         slept.append(seconds)
@@ -291,7 +293,7 @@ def test_watch_knocks_every_few_seconds_while_offline_and_syncs_when_the_link_re
     watch(station, transport=hub.transport(), keys=keys, on_report=reports.append, sleep=sleep, rng=lambda: 1.0,
           should_stop=lambda: bool(reports) and reports[-1].in_step)
     assert [bool(r.errors) for r in reports] == [True, False] and reports[-1].in_step
-    gaps = [b - a for a, b in zip(knocks, knocks[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(knocks)]
     assert gaps[:3] == [4, 8, 12] and max(gaps) == PROBE_MAX_SECONDS  # 2, 4, 8, then every 12 s
     assert knocks[-1] - 60 <= PROBE_MAX_SECONDS  # noticed within one probe interval of coming back
     assert sum(slept) < 60 + PROBE_MAX_SECONDS + 1
