@@ -8,60 +8,31 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
+from fleet.process import ServerProcess
 
 __all__ = ("ClockedHub", "main")
 
 
-class ClockedHub:
+class ClockedHub(ServerProcess):
     """``python -m fleet.hub_server`` as a child process that can be killed and started again."""
 
     def __init__(self, data_dir: Path, clock_file: Path, port: int) -> None:
-        self.data_dir, self.clock_file, self.port = data_dir, clock_file, port
-        self.process: subprocess.Popen[bytes] | None = None
+        super().__init__(port)
+        self.data_dir, self.clock_file = data_dir, clock_file
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> ClockedHub:
+    def command(self) -> tuple[list[str], Path | None, dict[str, str] | None]:
         root = Path(__file__).resolve().parent.parent
         env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "fleet.hub_server", "--data-dir", str(self.data_dir), "--clock-file",
-             str(self.clock_file), "--port", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=root, env=env,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the hub process exited with {self.process.returncode}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("the hub process did not answer /healthz")
+        argv = [sys.executable, "-m", "fleet.hub_server", "--data-dir", str(self.data_dir), "--clock-file",
+                str(self.clock_file), "--port", str(self.port)]
+        return argv, root, env
 
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+    def start(self, timeout: float = 30.0) -> ClockedHub:
+        super().start(timeout)
+        return self
 
 
 def main(argv: list[str] | None = None) -> None:

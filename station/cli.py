@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import click
+import msgspec
 
 from station import cases as case_ops
 from station import queries, render
@@ -14,7 +15,7 @@ from station.cli_sync import SYNC_COMMANDS
 from station.store import Station, default_data_dir
 from sync.errors import InputError
 from sync.i18n import pick, resolve_lang
-from sync.lifecycle import Status
+from sync.lifecycle import Status, status_label
 
 __all__ = ("main",)
 
@@ -222,13 +223,13 @@ def case_show(obj: Context, number: str, as_json: bool) -> None:
         if queries.is_bundle_number(st, number):
             bundle = queries.get_bundle(st, number)
             if as_json:
-                click.echo(render.to_json({"case_no": bundle.intake_id, **render.msgspec.to_builtins(bundle)}))
+                click.echo(render.to_json({"case_no": bundle.intake_id, **msgspec.to_builtins(bundle)}))
                 return
             render.print_lines(obj.out, render.bundle_text(bundle, obj.lang))
             return
         detail = queries.get_case(st, number)
         if as_json:
-            data = render.msgspec.to_builtins(detail)
+            data = msgspec.to_builtins(detail)
             click.echo(render.to_json({"case_no": detail.summary.case_no, "status": detail.summary.status, **data}))
             return
         render.print_lines(obj.out, render.case_text(detail, obj.lang))
@@ -282,8 +283,6 @@ def case_update(obj: Context, number: str, action: str, name: str | None, phone:
             case_ops.add_note(st, number, note or "", by=by)
             status = queries.get_case(st, number).summary.status
             message = pick(obj.lang, "已添加备注", "Note added")
-        from sync.lifecycle import status_label
-
         click.echo(f"{message}: {number.strip()} {status_label(status, obj.lang)}")
 
 

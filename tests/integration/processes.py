@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
+from fleet.process import ServerProcess
 
 BIN = Path(sys.executable).parent
 
@@ -32,45 +30,18 @@ def run(command: str, *args: str, env: dict[str, str] | None = None, check: bool
     return result
 
 
-class HubProcess:
+class HubProcess(ServerProcess):
     """`hub serve` in a child process, which a test may kill -9 and start again."""
 
     def __init__(self, data_dir: Path) -> None:
+        super().__init__(free_port())
         self.data_dir = data_dir
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def command(self) -> tuple[list[str], Path | None, dict[str, str] | None]:
+        argv = [str(BIN / "hub"), "--data-dir", str(self.data_dir), "serve", "--host", "127.0.0.1",
+                "--port", str(self.port)]
+        return argv, None, None
 
     def start(self, timeout: float = 20.0) -> HubProcess:
-        self.process = subprocess.Popen(
-            [str(BIN / "hub"), "--data-dir", str(self.data_dir), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"hub serve exited with {self.process.returncode}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("hub serve did not answer /healthz")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no flush; what a power cut does to the hub."""
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        super().start(timeout)
+        return self
