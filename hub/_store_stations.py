@@ -52,6 +52,8 @@ class StationRow(msgspec.Struct, frozen=True, kw_only=True):
     software: str | None = None
     last_error: str | None = None
     last_error_at: str | None = None
+    features: int = 0
+    """What the station reads beyond protocol 1 (sync.protocol FEATURE_* bits), as it last said."""
 
 
 class KeyRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -208,6 +210,11 @@ class StationStoreMixin(StoreBase):
             [at, after_seq, reason, key_id],
         )
         return after_seq
+
+    def set_features(self, station_id: str, features: int) -> None:
+        """Record what the station says it reads (a write only when it changed)."""
+        self.db.execute("UPDATE stations SET features = ? WHERE station_id = ? AND features != ?",
+                        [features, station_id, features])
 
     def advance_counter(self, station_id: str, counter: int) -> int | None:
         """Take ``counter`` as the station's newest request counter; None if accepted, else the last one seen.

@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from collections.abc import Mapping
+import hmac
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -15,6 +16,7 @@ from hub.store import Contact, HubStore, KeyRow, StationRow
 from sync.crypto import verify
 from sync.protocol import (
     CTX_REQUEST,
+    REQUEST_MAC_BYTES,
     HEADER_COUNTER,
     HEADER_HEAD_SEQ,
     HEADER_KEY,
@@ -24,6 +26,7 @@ from sync.protocol import (
     HEADER_STATION,
     HEADER_TIME,
     canonical_request,
+    request_mac,
 )
 from sync.timeutil import iso_utc
 
@@ -76,9 +79,13 @@ def _int(value: str | None) -> int | None:
 
 
 def verify_request(
-    store: HubStore, *, method: str, path_qs: str, headers: Mapping[str, str], body: bytes, now: dt.datetime
+    store: HubStore, *, method: str, path_qs: str, headers: Mapping[str, str], body: bytes, now: dt.datetime,
+    mac_key_for: Callable[[KeyRow], bytes] | None = None,
 ) -> Signer:
     """Check a station request's signature headers; advance its counter; return who signed.
+
+    ``mac_key_for`` (the exchange): a 16-byte ``X-Signature`` is then a MAC under the key the
+    station and the hub share (sync.protocol.request_mac_key), checked instead of a signature.
 
     Order: headers present (401), key known to the hub and the station's (401), signature over
     the canonical request (401), key not revoked (403), counter above the last seen (409 replay,
@@ -109,7 +116,11 @@ def verify_request(
                                f"密钥 {key_id} 不属于代办点 {station_id}")
     canonical = canonical_request(method=method, path_qs=path_qs, station_id=station_id, key_id=key_id,
                                   counter=counter, station_ms=station_ms, body=body)
-    if not verify(key.sign_public, CTX_REQUEST, canonical, signature):
+    if len(signature) == REQUEST_MAC_BYTES and mac_key_for is not None:
+        checks = hmac.compare_digest(request_mac(mac_key_for(key), canonical), signature)
+    else:
+        checks = verify(key.sign_public, CTX_REQUEST, canonical, signature)
+    if not checks:
         raise _unauthenticated("the request signature does not check", "请求签名校验失败")
     signer = Signer(
         station=station, key=key, counter=counter,

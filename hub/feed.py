@@ -13,6 +13,7 @@ from hub.keys import HubIdentity
 from hub.store import FeedSetRow, HubStore
 from hub.schema import PK_COLUMNS, REPLICATED_COLUMNS, REPLICATED_TABLES
 from sync.changes import RowChange, StatusChange
+from sync.compression import ZSTD_D1, ZSTD_R2
 from sync.errors import InputError
 from sync.merge import CASE_INSERT_STATE, STATUS_FIELDS, decode_versions
 from sync.protocol import (
@@ -21,6 +22,7 @@ from sync.protocol import (
     CalendarItem,
     CatalogItem,
     DivisionsItem,
+    FEATURE_READS_R2,
     DownItem,
     FeedResponse,
     seal_set,
@@ -168,9 +170,11 @@ def _seal(
         items = store.pending_items(station_id)
         if not items:
             return 0, 0
-        key = store.station_key(station_id)
-        if key is None:
+        key, station = store.station_key(station_id), store.station(station_id)
+        if key is None or station is None:
             raise InputError(f"no station {station_id!r}", f"没有代办点 {station_id!r}", field="station")
+        # The most compact body the station has said it reads (sync.compression.pack picks).
+        methods = (ZSTD_D1, ZSTD_R2) if station.features & FEATURE_READS_R2 else (ZSTD_D1,)
         seq, prev = store.feed_head(station_id) or (0, GENESIS)
         wall_ms = int(now.timestamp() * 1000)
         at = iso_utc(now)
@@ -184,7 +188,7 @@ def _seal(
                 origin=feed_origin(station_id), seq=seq, prev=prev, created_ms=wall_ms,
                 hlc=store.tick_clock(wall_ms), records=[body for _, _, body in chunk],
                 sign_private=identity.keys.sign_private, sign_public=identity.keys.sign_public,
-                recipient_box_public=key.box_public, context=CTX_DOWN,
+                recipient_box_public=key.box_public, context=CTX_DOWN, methods=methods,
             )
             store.add_feed_set(
                 station_id=station_id, seq=seq, prev=prev, set_hash=set_hash, envelope=envelope, items=len(chunk), at=at

@@ -442,6 +442,13 @@ def m002_accounts_dashboard(db: Database) -> None:
         db.execute(statement)
 
 
+@migrations()
+def m003_station_features(db: Database) -> None:
+    """What each station reads beyond protocol 1's base (sync.protocol FEATURE_* bits), as it last
+    said: the hub seals its feed in the most compact form it reads."""
+    db.execute("ALTER TABLE stations ADD COLUMN features INTEGER NOT NULL DEFAULT 0")
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration under the write lock, so two hub processes never race."""
     if not migrations.pending(db):

@@ -22,8 +22,12 @@ from hub.errors import HubHTTPError
 from hub.feed import read_feed
 from hub.ingest import ingest_sets
 from hub.store import HubStore
+from hub.keys import HubIdentity
+from hub.store import KeyRow
 from sync.protocol import (
+    FEATURE_SHORT_RECEIPTS,
     HEADER_SYNC,
+    HUB_FEATURES,
     MEDIA_TYPE,
     PROTOCOL_VERSION,
     ProtocolError,
@@ -31,6 +35,8 @@ from sync.protocol import (
     SyncResponse,
     SyncResult,
     expand_auth,
+    request_mac_key,
+    short_receipt,
     sync_auth_key,
 )
 
@@ -59,7 +65,16 @@ def _check_media(request: Request[Any, Any, Any]) -> None:
 
 
 def _signer(request: Request[Any, Any, Any], store: HubStore, body: bytes) -> Signer:
-    """Who signed: from ``X-Sync`` (the station found by its key id), else from the long headers."""
+    """Who signed: from ``X-Sync`` (the station found by its key id), else from the long headers.
+
+    A request may be authenticated by a MAC under the key the station and the hub share
+    (``FEATURE_REQUEST_MAC``) instead of a signature.
+    """
+    identity: HubIdentity = request.app.state["identity"]
+
+    def mac_key(key: KeyRow) -> bytes:
+        return request_mac_key(identity.keys.box_private, key.box_public)
+
     headers: Any = request.headers
     compact = request.headers.get(HEADER_SYNC.lower())
     if compact is not None:
@@ -69,7 +84,7 @@ def _signer(request: Request[Any, Any, Any], store: HubStore, body: bytes) -> Si
                                f"县平台不认识密钥 {sync_auth_key(compact)}")
         headers = expand_auth(compact, key.station_id)
     return verify_request(store, method=request.method, path_qs=path_qs(request.scope), headers=headers, body=body,
-                          now=request.app.state["now"]())
+                          now=request.app.state["now"](), mac_key_for=mac_key)
 
 
 def _no_content_type(app: ASGIApp) -> ASGIApp:
@@ -110,6 +125,9 @@ def exchange(request: Request[Any, Any, Any], body: RawBody, store: NamedDepende
             store.record_contact(station_id, signer.contact(now(), "push", ok=False, code=code))
         raise
     identity = request.app.state["identity"]
+    if sync.features != signer.station.features:
+        with store.transaction():
+            store.set_features(station_id, sync.features)  # before the feed is sealed for it, below
     pushed = ingest_sets(store, identity, [bytes(s) for s in sync.sets], station_id=station_id, via="http", now=now,
                          lean=True)
     feed_bytes = min(sync.feed_bytes or DEFAULT_FEED_BYTES, MAX_FEED_BYTES)
@@ -123,8 +141,11 @@ def exchange(request: Request[Any, Any, Any], body: RawBody, store: NamedDepende
                                                             sets=len(pushed.results)))
         store.record_contact(station_id, signer.contact(now(), "pull", ok=True, sets=len(rows),
                                                         feed_after=sync.feed_after))
-    answer = SyncResponse(results=[SyncResult.of(r) for r in pushed.results], next_seq=pushed.next_seq,
-                          hub_ms=pushed.hub_ms, feed=feed.sets, feed_last_seq=feed.last_seq)
+    results = [SyncResult.of(r) for r in pushed.results]
+    if sync.features & FEATURE_SHORT_RECEIPTS:
+        results = [msgspec.structs.replace(r, receipt=short_receipt(r.receipt)) if r.receipt else r for r in results]
+    answer = SyncResponse(results=results, next_seq=pushed.next_seq, hub_ms=pushed.hub_ms, feed=feed.sets,
+                          feed_last_seq=feed.last_seq, features=HUB_FEATURES)
     return Response(_ENCODER.encode(answer), media_type=MEDIA_TYPE, status_code=200)
 
 

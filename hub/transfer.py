@@ -14,7 +14,7 @@ from hub.ingest import ingest_sets
 from hub.keys import HubIdentity
 from hub.store import Contact, HubStore
 from sync.errors import InputError
-from sync.protocol import PROTOCOL_VERSION, PushResponse, TransferFile
+from sync.protocol import HUB_FEATURES, PROTOCOL_VERSION, PushResponse, TransferFile
 from sync.timeutil import iso_utc, utc_now
 
 __all__ = (
@@ -81,6 +81,7 @@ def import_bytes(
     failed = next((r for r in response.results if r.status not in ("accepted", "duplicate")), None)
     seqs = [r.seq for r in response.results]
     with store.transaction():
+        store.set_features(station.station_id, transfer.features)  # the answer file is sealed for what it reads
         store.record_contact(station.station_id, Contact(
             at=iso_utc(now()), kind="import", ok=failed is None, code=failed.code if failed else None,
             sets=len(seqs), head_seq=max(seqs) if seqs else None, outbox_length=transfer.outbox_length,
@@ -130,7 +131,8 @@ def export_file(
     moment = now()
     rows, _ = read_feed(store, identity, station_id, after=start, limit=None, now=moment)
     transfer = TransferFile(direction="down", station_id=station_id, created_ms=int(moment.timestamp() * 1000),
-                            sets=[msgspec.Raw(row.envelope) for row in rows], feed_after=start)
+                            sets=[msgspec.Raw(row.envelope) for row in rows], feed_after=start,
+                            features=HUB_FEATURES)
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:

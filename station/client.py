@@ -42,20 +42,23 @@ from station.identity import (
     require_pins,
     set_meta,
 )
-from station.sealing import head, record_receipt, seal_pending, unsealed_count
+from station.sealing import HUB_FEATURES_META, head, hub_features, record_receipt, seal_pending, unsealed_count
 from station.store import Station
 from sync.crypto import KeyPair
 from sync.errors import ProxyAppError
 from sync.protocol import (
+    FEATURE_REQUEST_MAC,
     HEADER_SYNC,
     MEDIA_TYPE,
     PROTOCOL_VERSION,
+    STATION_FEATURES,
     FeedResponse,
     PushRequest,
     PushResponse,
     SyncRequest,
     SyncResponse,
     compact_auth,
+    request_mac_key,
     sign_request,
 )
 from sync.timeutil import iso_utc, parse_iso
@@ -182,6 +185,7 @@ class _Round:
         self.rng = rng
         self.report = report
         self.monotonic = time.monotonic
+        self._request_mac_key: bytes | None = None
 
     def fail(self, exc: ProxyAppError, *, fatal: bool = False) -> _Stop:
         self.report.errors.append(_issue(exc))
@@ -211,12 +215,14 @@ class _Round:
                 headers=None if compact else {"Content-Type": MEDIA_TYPE},
             )
             sent = self._now_ms()
-            # Sign exactly the path and query that go on the wire.
+            # Sign exactly the path and query that go on the wire; on the exchange, with the
+            # 16-byte MAC once the hub has said it takes one (48 bytes less than a signature).
+            mac_key = self._mac_key() if compact else None
             signed = sign_request(
                 sign_private=self.keys.sign_private, sign_public=self.keys.sign_public, method=method,
                 path_qs=request.url.raw_path.decode("ascii"), station_id=self.station.station_id, counter=counter,
                 station_ms=sent, body=body, head_seq=head(self.station)[0],
-                outbox_length=unsealed_count(self.station), software=SOFTWARE_VERSION,
+                outbox_length=unsealed_count(self.station), software=SOFTWARE_VERSION, mac_key=mac_key,
             )
             request.headers.update({HEADER_SYNC: compact_auth(signed)} if compact else signed)
             started = self.monotonic()
@@ -231,6 +237,13 @@ class _Round:
                     at_least = int(error.data.get("last_counter") or 0)
                     continue
             return response, (sent + self._now_ms()) // 2, seconds
+
+    def _mac_key(self) -> bytes | None:
+        if not hub_features(self.station) & FEATURE_REQUEST_MAC:
+            return None
+        if self._request_mac_key is None:
+            self._request_mac_key = request_mac_key(self.keys.box_private, self.pins.box_public)
+        return self._request_mac_key
 
     def request(self, method: str, path: str, *, params: dict[str, int] | None = None, body: bytes = b"",
                 retry_timeouts: bool = True) -> tuple[httpx.Response, int]:
@@ -263,11 +276,15 @@ class _Round:
         self.sleep(self.rng() * min(8.0, 0.5 * 2**attempt))
         return attempt
 
-    def _contact(self, hub_ms: int, local_ms: int, hub_feed_seq: int | None = None) -> None:
-        """Note what the hub's answer says about its clock (invariant 8) and its feed, for status."""
+    def _contact(self, hub_ms: int, local_ms: int, hub_feed_seq: int | None = None,
+                 hub_reads: int | None = None) -> None:
+        """Note what the hub's answer says about its clock (invariant 8), its feed (for status) and
+        what it reads (``hub_reads``: the exchange's FEATURE_* bits, for sealing and requests)."""
         offset = hub_ms - local_ms
         self.report.clock_offset_ms = offset
         values: dict[str, int | str | None] = {"clock_offset_ms": offset, "clock_checked_at": iso_utc(self.station.now())}
+        if hub_reads is not None:
+            values[HUB_FEATURES_META] = hub_reads
         if hub_feed_seq is not None:
             self.report.hub_feed_seq = hub_feed_seq
             values["hub_feed_seq"] = hub_feed_seq
@@ -326,7 +343,8 @@ class _Round:
                     cursor = None
                 after = feed_position(self.station)
                 body = msgspec.msgpack.encode(SyncRequest(
-                    PROTOCOL_VERSION, [msgspec.Raw(envelope) for _, envelope in rows], after, down.value))
+                    PROTOCOL_VERSION, [msgspec.Raw(envelope) for _, envelope in rows], after, down.value,
+                    STATION_FEATURES))
                 try:
                     response, local_ms, seconds = self.send("POST", SYNC_PATH, body=body, compact=True)
                 except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
@@ -360,7 +378,7 @@ class _Round:
                     answer = msgspec.msgpack.decode(response.content, type=SyncResponse)
                 except (msgspec.DecodeError, ValueError) as exc:
                     raise self._malformed("sync", exc) from None
-                self._contact(answer.hub_ms, local_ms, answer.feed_last_seq)
+                self._contact(answer.hub_ms, local_ms, answer.feed_last_seq, answer.features)
                 progress = False
                 if rows:
                     sent.update(seq for seq, _ in rows)

@@ -8,15 +8,28 @@ import msgspec
 
 from station.db import write_txn
 from station.errors import SyncError
-from station.identity import HubPins, require_pins
+from station.identity import HubPins, get_meta, require_pins
 from station.store import Station
+from sync.compression import ZSTD_D1, ZSTD_R2
 from sync.crypto import KeyPair
-from sync.protocol import CTX_UP, GENESIS, ProtocolError, ReceiptBody, seal_set, verify_receipt
+from sync.protocol import (
+    CTX_UP,
+    FEATURE_READS_R2,
+    GENESIS,
+    ProtocolError,
+    ReceiptBody,
+    full_receipt,
+    is_short_receipt,
+    seal_set,
+    verify_receipt,
+)
 from sync.timeutil import iso_utc
 
 __all__ = (
+    "HUB_FEATURES_META",
     "MAX_CHANGES_PER_SET",
     "head",
+    "hub_features",
     "hub_time",
     "record_receipt",
     "seal_pending",
@@ -25,6 +38,14 @@ __all__ = (
 )
 
 MAX_CHANGES_PER_SET = 500
+HUB_FEATURES_META = "hub_features"
+"""``meta`` key: what the hub last said it reads (sync.protocol FEATURE_* bits)."""
+
+
+def hub_features(station: Station) -> int:
+    """What the hub last said it reads; 0 (protocol 1's base) until it has said anything."""
+    value = get_meta(station.db, HUB_FEATURES_META)
+    return int(value) if value and value.isdigit() else 0
 
 
 def head(station: Station) -> tuple[int, bytes]:
@@ -52,6 +73,8 @@ def seal_pending(station: Station, keys: KeyPair, *, limit: int = MAX_CHANGES_PE
     never both and never twice. Calling it again seals only what is still unsealed.
     """
     pins = require_pins(station.db)
+    # A set is sealed once and sent as sealed: in the most compact body the hub has said it reads.
+    methods = (ZSTD_D1, ZSTD_R2) if hub_features(station) & FEATURE_READS_R2 else (ZSTD_D1,)
     sealed: list[int] = []
     while True:
         with write_txn(station.db):
@@ -75,6 +98,7 @@ def seal_pending(station: Station, keys: KeyPair, *, limit: int = MAX_CHANGES_PE
                 sign_public=keys.sign_public,
                 recipient_box_public=pins.box_public,
                 context=CTX_UP,
+                methods=methods,
             )
             station.db.execute(
                 "INSERT INTO sets_out (seq, hash, envelope, changes, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -97,13 +121,31 @@ def hub_time(hub_ms: int) -> str:
     return iso_utc(dt.datetime.fromtimestamp(hub_ms / 1000, dt.timezone.utc))
 
 
+def _never_sealed(seq: int) -> SyncError:
+    return SyncError(
+        f"the hub acknowledged set {seq}, which this station never sealed "
+        "(was the data folder restored from an old backup?)",
+        f"县平台确认了数据集 {seq}，但本站从未封装过它（数据目录是否从旧备份恢复？）",
+        code="fork",
+    )
+
+
 def record_receipt(station: Station, pins: HubPins, receipt: bytes, *, seq: int | None = None) -> ReceiptBody:
     """Check a receipt against the pinned hub key and our own set, then store it with the set.
+
+    A short receipt (hub time and signature: sync.protocol.short_receipt) needs ``seq``; the full
+    receipt is rebuilt from this station's id and its own set's hash, checked and stored.
 
     Raises:
         SyncError: bad signature, another station's receipt, a seq we never sealed, or a hash
             that is not our set's (``fork``: the hub holds a different set at that seq).
     """
+    if is_short_receipt(receipt) and seq is not None:
+        row = station.db.execute("SELECT hash FROM sets_out WHERE seq = ?", [seq]).fetchone()
+        if row is None:
+            raise _never_sealed(seq)
+        receipt = full_receipt(receipt, origin=station.station_id, seq=seq, set_hash=bytes(row[0]),
+                               hub_public=pins.sign_public)
     try:
         body = verify_receipt(receipt, pins.sign_public)
     except ProtocolError as exc:
@@ -119,12 +161,7 @@ def record_receipt(station: Station, pins: HubPins, receipt: bytes, *, seq: int 
     with write_txn(station.db):
         row = station.db.execute("SELECT hash FROM sets_out WHERE seq = ?", [body.seq]).fetchone()
         if row is None:
-            raise SyncError(
-                f"the hub acknowledged set {body.seq}, which this station never sealed "
-                "(was the data folder restored from an old backup?)",
-                f"县平台确认了数据集 {body.seq}，但本站从未封装过它（数据目录是否从旧备份恢复？）",
-                code="fork",
-            )
+            raise _never_sealed(body.seq)
         if bytes(row[0]) != body.hash:
             raise SyncError(
                 f"the hub holds a different set {body.seq} than this station sealed",

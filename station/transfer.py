@@ -10,11 +10,11 @@ from station.db import write_txn
 from station.errors import FeedError, TransferError
 from station.feed import apply_feed_set, feed_position, forget_reference_caches
 from station.fsutil import atomic_write
-from station.identity import load_keypair, passphrase, require_pins
-from station.sealing import seal_pending, unacknowledged, unsealed_count
+from station.identity import load_keypair, passphrase, require_pins, set_meta
+from station.sealing import HUB_FEATURES_META, seal_pending, unacknowledged, unsealed_count
 from station.store import Station
 from sync.crypto import KeyPair
-from sync.protocol import PROTOCOL_VERSION, TransferFile
+from sync.protocol import PROTOCOL_VERSION, STATION_FEATURES, TransferFile
 from sync.timeutil import iso_utc
 
 __all__ = ("ExportResult", "ImportResult", "export_file", "import_file")
@@ -59,7 +59,7 @@ def export_file(station: Station, path: Path | str, keys: KeyPair | None = None)
     transfer = TransferFile(
         direction="up", station_id=station.station_id, created_ms=int(station.now().timestamp() * 1000),
         sets=[msgspec.Raw(bytes(envelope)) for _, envelope in pending], feed_after=feed_position(station),
-        outbox_length=unsealed_count(station),
+        outbox_length=unsealed_count(station), features=STATION_FEATURES,
     )
     try:
         atomic_write(path, msgspec.msgpack.encode(transfer))
@@ -96,6 +96,7 @@ def import_file(station: Station, path: Path | str, keys: KeyPair | None = None)
                 skipped += int(not outcome.applied)
                 notes += outcome.notes
                 revoked |= outcome.revoked
+            set_meta(station.db, {HUB_FEATURES_META: transfer.features})  # what the hub reads, for sealing
     except FeedError as exc:
         forget_reference_caches(station)
         _log(station, "import", ok=False, detail=f"{exc.code}: {exc.en}")

@@ -24,6 +24,7 @@ __all__ = (
     "key_id_of",
     "mac",
     "open_box",
+    "pair_key",
     "seal_box",
     "sha256",
     "sign",
@@ -137,6 +138,18 @@ def open_box(recipient_private: bytes, box: bytes, aad: bytes) -> bytes:
         raise CryptoError(
             "sealed box does not open: altered, or not addressed to this key", "密文无法解开：已被篡改或不是发给本机的"
         ) from None
+
+
+def pair_key(own_box_private: bytes, peer_box_public: bytes, purpose: bytes) -> bytes:
+    """A 32-byte key only this pair of X25519 keys can compute (static ECDH, then HKDF), for ``purpose``.
+
+    Either side gets the same key: the info binds both public keys in a fixed order.
+    """
+    private = X25519PrivateKey.from_private_bytes(own_box_private)
+    own_public = private.public_key().public_bytes_raw()
+    shared = private.exchange(X25519PublicKey.from_public_bytes(peer_box_public))
+    low, high = sorted((own_public, peer_box_public))
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose + low + high).derive(shared)
 
 
 class _Wrapped(msgspec.Struct, frozen=True):

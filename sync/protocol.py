@@ -8,13 +8,14 @@ decoded; structs here only ever gain fields at the end, with defaults.
 from __future__ import annotations
 
 import base64
+from collections.abc import Collection
 from typing import Any, Literal
 
 import msgspec
 
 from sync.changes import RowChange, StatusChange
-from sync.compression import compress, decompress
-from sync.crypto import CryptoError, key_id_of, open_box, seal_box, sha256, sign, verify
+from sync.compression import ZSTD_D1, msgpack_array, pack, unpack
+from sync.crypto import CryptoError, key_id_of, mac, open_box, pair_key, seal_box, sha256, sign, verify
 from sync.errors import ProxyAppError
 from sync.workdays import YearTable
 
@@ -31,6 +32,9 @@ __all__ = (
     "EnrollRequest",
     "EnrollResponse",
     "Envelope",
+    "FEATURE_READS_R2",
+    "FEATURE_REQUEST_MAC",
+    "FEATURE_SHORT_RECEIPTS",
     "FeedResponse",
     "GENESIS",
     "HEADER_COUNTER",
@@ -42,6 +46,7 @@ __all__ = (
     "HEADER_STATION",
     "HEADER_SYNC",
     "HEADER_TIME",
+    "HUB_FEATURES",
     "KeyRevokedItem",
     "MEDIA_TYPE",
     "PROTOCOL_VERSION",
@@ -50,7 +55,9 @@ __all__ = (
     "PushResponse",
     "ReceiptBody",
     "ReceiptItem",
+    "REQUEST_MAC_BYTES",
     "RejectedItem",
+    "STATION_FEATURES",
     "SetResult",
     "SignedSet",
     "SyncRequest",
@@ -62,8 +69,13 @@ __all__ = (
     "compact_auth",
     "decode_envelope",
     "expand_auth",
+    "full_receipt",
+    "is_short_receipt",
     "make_receipt",
     "open_set",
+    "request_mac",
+    "request_mac_key",
+    "short_receipt",
     "seal_set",
     "sign_request",
     "sync_auth_key",
@@ -83,6 +95,21 @@ CTX_REQUEST = b"proxyapp/request/v1\x00"
 
 GENESIS = bytes(32)
 """The ``prev`` hash of seq 1."""
+
+# What a peer reads beyond protocol 1's base, said in every exchange (a bit each; docs/protocol.md,
+# "Features"): a writer uses a feature only once the other side has said it reads it.
+FEATURE_READS_R2 = 1
+"""Reads set bodies compressed with ``zstd-r2`` (sync.compact + the v2 dictionary)."""
+FEATURE_SHORT_RECEIPTS = 2
+"""Station: send receipts in the exchange's answer as hub time + signature (it rebuilds the rest)."""
+FEATURE_REQUEST_MAC = 4
+"""Hub: accepts exchange requests authenticated by a MAC under the pair's key instead of a signature."""
+STATION_FEATURES = FEATURE_READS_R2 | FEATURE_SHORT_RECEIPTS
+"""What a station of this release says it reads."""
+HUB_FEATURES = FEATURE_READS_R2 | FEATURE_REQUEST_MAC
+"""What a hub of this release says it reads."""
+REQUEST_MAC_BYTES = 16
+"""Length of a request MAC (HMAC-SHA256 truncated): an Ed25519 request signature is 64."""
 
 
 class ProtocolError(ProxyAppError):
@@ -247,6 +274,8 @@ class SyncRequest(msgspec.Struct, frozen=True, array_like=True):
     feed_bytes: int = 0
     """Soft cap on the bytes of feed sets in the answer (0: the hub's default). The hub always
     sends at least one set when it has one, so a set larger than the cap still gets through."""
+    features: int = 0
+    """What the station reads (``FEATURE_*`` bits); 0 from a station older than features."""
 
 
 class SyncResult(msgspec.Struct, frozen=True, array_like=True):
@@ -278,6 +307,8 @@ class SyncResponse(msgspec.Struct, frozen=True, array_like=True):
     feed_last_seq: int = 0
     """The seq the station's feed reaches once everything queued for it is sealed: more to pull
     while the station's position is below it."""
+    features: int = 0
+    """What the hub reads (``FEATURE_*`` bits); 0 from a hub older than features."""
 
 
 class EnrollRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -311,10 +342,14 @@ class TransferFile(msgspec.Struct, frozen=True, kw_only=True):
     direction: Literal["up", "down"]
     station_id: str
     created_ms: int
-    sets: list[msgspec.Raw] = []
+    sets: list[msgspec.Raw]
+    """Required, though it may be empty: a file whose ``sets`` key is damaged is refused as
+    unreadable rather than read as a file with nothing in it."""
     feed_after: int = 0
     """Up: the last feed seq the station applied, so the hub knows what to send back."""
     outbox_length: int = 0
+    features: int = 0
+    """Up: what the station reads (``FEATURE_*``), so the hub seals its feed in a form it reads."""
 
 
 _ENVELOPE = msgspec.msgpack.Decoder(Envelope)
@@ -352,13 +387,15 @@ def seal_set(
     sign_public: bytes,
     recipient_box_public: bytes | None,
     context: bytes,
+    methods: Collection[str] = (ZSTD_D1,),
 ) -> tuple[bytes, bytes]:
     """Seal encoded records into a signed set. Returns (envelope bytes, set hash).
 
-    The records are already-encoded msgpack (the outbox stores them so), joined into one msgpack
-    array without decoding: nothing is ever re-encoded between writing and signing.
+    The records are already-encoded msgpack (the outbox stores them so); ``methods`` are the
+    compression methods the receiver reads (sync.compression.pack picks the best). What is
+    signed is the compressed body as sealed: nothing is re-encoded between sealing and checking.
     """
-    method, body = compress(_msgpack_array(records))
+    method, body = pack(records, methods=methods)
     aad = origin.encode() + b"/" + str(seq).encode()
     if recipient_box_public is not None:
         body = seal_box(recipient_box_public, body, aad)
@@ -404,7 +441,7 @@ def open_set(
         except CryptoError as exc:
             raise ProtocolError(exc.en, exc.zh, code="bad_box") from None
     try:
-        body = decompress(signed.compression, body)
+        body = unpack(signed.compression, body)
     except ProxyAppError as exc:
         raise ProtocolError(exc.en, exc.zh, code=exc.code) from None
     return signed, sha256(payload), body
@@ -416,6 +453,38 @@ def make_receipt(*, origin: str, seq: int, set_hash: bytes, hub_ms: int, sign_pr
     return _ENCODER.encode(
         Envelope(PROTOCOL_VERSION, key_id_of(sign_public), msgspec.Raw(payload), sign(sign_private, CTX_RECEIPT, payload))
     )
+
+
+_SHORT_RECEIPT = 8 + 64  # hub time (ms, big-endian) + Ed25519 signature
+
+
+def short_receipt(receipt: bytes) -> bytes:
+    """A receipt as ``FEATURE_SHORT_RECEIPTS`` sends it: the hub time and the signature (72 bytes).
+
+    The station holds everything else the hub signed (its origin, the seq, the set's hash) and
+    rebuilds the same envelope with :func:`full_receipt`; ~75 bytes a sync less on the wire.
+    """
+    envelope = decode_envelope(receipt)
+    body = msgspec.msgpack.decode(bytes(envelope.payload), type=ReceiptBody)
+    return body.hub_ms.to_bytes(8, "big") + envelope.signature
+
+
+def is_short_receipt(data: bytes) -> bool:
+    """True for :func:`short_receipt`'s form (a full receipt is a msgpack array: it starts 0x94)."""
+    return len(data) == _SHORT_RECEIPT and data[0] == 0
+
+
+def full_receipt(short: bytes, *, origin: str, seq: int, set_hash: bytes, hub_public: bytes) -> bytes:
+    """The receipt envelope a short receipt stands for, built from what the station knows.
+
+    The station writes the ReceiptBody the hub signed from its own values (nothing received is
+    decoded or re-encoded to do it); :func:`verify_receipt` then checks the hub's signature over it,
+    so a short receipt for another set, seq or station does not verify.
+    """
+    if not is_short_receipt(short):
+        raise ProtocolError("short receipt is malformed", "简短回执格式错误", code="malformed")
+    payload = _ENCODER.encode(ReceiptBody(origin, seq, set_hash, int.from_bytes(short[:8], "big")))
+    return _ENCODER.encode(Envelope(PROTOCOL_VERSION, key_id_of(hub_public), msgspec.Raw(payload), short[8:]))
 
 
 def verify_receipt(data: bytes, hub_public: bytes) -> ReceiptBody:
@@ -453,22 +522,43 @@ def canonical_request(
     ).encode()
 
 
+def request_mac_key(own_box_private: bytes, peer_box_public: bytes) -> bytes:
+    """The key a station and its hub share for request MACs (``FEATURE_REQUEST_MAC``).
+
+    Static X25519 between the station's and the hub's box keys: only those two can compute it, so a
+    MAC proves the request comes from the station as well as a signature does to the hub, in 16
+    bytes instead of 64. Sets and receipts stay signed: they are proof to third parties.
+    """
+    return pair_key(own_box_private, peer_box_public, b"proxyapp/request-mac/v1\x00")
+
+
+def request_mac(key: bytes, canonical: bytes) -> bytes:
+    """The MAC of a canonical request (:func:`canonical_request`) under :func:`request_mac_key`."""
+    return mac(key, CTX_REQUEST, canonical)[:REQUEST_MAC_BYTES]
+
+
 def sign_request(
     *, sign_private: bytes, sign_public: bytes, method: str, path_qs: str, station_id: str, counter: int,
     station_ms: int, body: bytes, head_seq: int = 0, outbox_length: int = 0, software: str = "",
+    mac_key: bytes | None = None,
 ) -> dict[str, str]:
-    """The headers that authenticate one request of a station."""
+    """The headers that authenticate one request of a station.
+
+    ``mac_key`` (:func:`request_mac_key`, for a hub that said ``FEATURE_REQUEST_MAC``): authenticate
+    with a 16-byte MAC in ``X-Signature`` instead of an Ed25519 signature.
+    """
     key_id = key_id_of(sign_public)
     canonical = canonical_request(
         method=method, path_qs=path_qs, station_id=station_id, key_id=key_id, counter=counter,
         station_ms=station_ms, body=body,
     )
+    proof = request_mac(mac_key, canonical) if mac_key is not None else sign(sign_private, CTX_REQUEST, canonical)
     return {
         HEADER_STATION: station_id,
         HEADER_KEY: key_id,
         HEADER_COUNTER: str(counter),
         HEADER_TIME: str(station_ms),
-        HEADER_SIGNATURE: base64.b64encode(sign(sign_private, CTX_REQUEST, canonical)).decode(),
+        HEADER_SIGNATURE: base64.b64encode(proof).decode(),
         HEADER_HEAD_SEQ: str(head_seq),
         HEADER_OUTBOX: str(outbox_length),
         HEADER_SOFTWARE: software,
@@ -535,13 +625,3 @@ def expand_auth(value: str, station_id: str) -> dict[str, str]:
         HEADER_SOFTWARE: "" if software == "-" else software,
     }
 
-
-def _msgpack_array(items: list[bytes]) -> bytes:
-    n = len(items)
-    if n < 16:
-        head = bytes([0x90 | n])
-    elif n < 2**16:
-        head = b"\xdc" + n.to_bytes(2, "big")
-    else:
-        head = b"\xdd" + n.to_bytes(4, "big")
-    return head + b"".join(items)

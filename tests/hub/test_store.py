@@ -29,7 +29,7 @@ def test_reopening_migrates_nothing_twice(hub_dir):
     with HubStore.open(hub_dir) as first:
         applied = [m.name for m in migrations.applied(first.db)]
     with HubStore.open(hub_dir) as second:
-        assert [m.name for m in migrations.applied(second.db)] == applied == ["m001_hub", "m002_accounts_dashboard"]
+        assert [m.name for m in migrations.applied(second.db)] == applied == ["m001_hub", "m002_accounts_dashboard", "m003_station_features"]
 
 
 def test_open_existing_refuses_an_empty_folder(tmp_path):

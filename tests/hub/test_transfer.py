@@ -62,7 +62,7 @@ def test_import_refuses_what_is_not_an_up_transfer_file(hub_dir, tmp_path, conte
 
 
 def test_a_down_file_is_not_imported_at_the_hub(station):
-    data = msgspec.msgpack.encode(TransferFile(direction="down", station_id=station.station_id, created_ms=0))
+    data = msgspec.msgpack.encode(TransferFile(direction="down", station_id=station.station_id, created_ms=0, sets=[]))
     with pytest.raises(InputError):
         decode_transfer(data, direction="up")
 

@@ -67,8 +67,8 @@ def test_a_malformed_compact_header_is_unauthenticated(value):
 
 
 def test_the_exchange_messages_are_arrays():
-    request = msgspec.msgpack.encode(SyncRequest(1, [], 5, 4096))
-    assert msgspec.msgpack.decode(request) == [1, [], 5, 4096]
+    request = msgspec.msgpack.encode(SyncRequest(1, [], 5, 4096, 3))
+    assert msgspec.msgpack.decode(request) == [1, [], 5, 4096, 3]
     result = SyncResult.of(SetResult(seq=3, status="accepted", receipt=b"r"))
     assert msgspec.msgpack.decode(msgspec.msgpack.encode(result)) == [3, "accepted", b"r", None, None]
     assert result.as_set_result() == SetResult(seq=3, status="accepted", receipt=b"r")
