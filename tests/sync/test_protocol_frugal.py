@@ -21,8 +21,15 @@ from sync.protocol import (
     canonical_request,
     compact_auth,
     expand_auth,
+    full_receipt,
+    is_short_receipt,
+    make_receipt,
+    request_mac,
+    request_mac_key,
+    short_receipt,
     sign_request,
     sync_auth_key,
+    verify_receipt,
 )
 
 STATION = "349921001001-A-1"
@@ -102,3 +109,61 @@ def test_a_set_result_leaves_its_nulls_out_and_older_readers_still_read_it():
     push = msgspec.msgpack.decode(msgspec.msgpack.encode(PushResponse(results=[], next_seq=1, hub_ms=0)))
     assert push == {"results": [], "next_seq": 1, "hub_ms": 0}
     assert HEADER_STATION == "X-Station"
+
+
+# -- features: short receipts and request MACs ------------------------------------------------------
+
+
+def test_a_short_receipt_rebuilds_the_exact_receipt_the_hub_signed():
+    hub = KeyPair.generate()
+    set_hash = bytes(range(32))
+    receipt = make_receipt(origin=STATION, seq=7, set_hash=set_hash, hub_ms=1_790_000_000_123,
+                           sign_private=hub.sign_private, sign_public=hub.sign_public)
+    short = short_receipt(receipt)
+    assert len(short) == 72 and is_short_receipt(short) and not is_short_receipt(receipt)
+    rebuilt = full_receipt(short, origin=STATION, seq=7, set_hash=set_hash, hub_public=hub.sign_public)
+    assert rebuilt == receipt
+    assert verify_receipt(rebuilt, hub.sign_public).hub_ms == 1_790_000_000_123
+
+
+@pytest.mark.parametrize("other", [
+    {"origin": "349921001001-A-2"}, {"seq": 8}, {"set_hash": bytes(32)},
+])
+def test_a_short_receipt_for_another_set_does_not_verify(other):
+    hub = KeyPair.generate()
+    facts = {"origin": STATION, "seq": 7, "set_hash": bytes(range(32))}
+    receipt = make_receipt(**facts, hub_ms=5, sign_private=hub.sign_private, sign_public=hub.sign_public)
+    rebuilt = full_receipt(short_receipt(receipt), **{**facts, **other}, hub_public=hub.sign_public)
+    with pytest.raises(ProtocolError) as info:
+        verify_receipt(rebuilt, hub.sign_public)
+    assert info.value.code == "bad_signature"
+
+
+def test_a_malformed_short_receipt_is_refused():
+    with pytest.raises(ProtocolError) as info:
+        full_receipt(b"\x00" * 10, origin=STATION, seq=1, set_hash=bytes(32), hub_public=bytes(32))
+    assert info.value.code == "malformed"
+
+
+def test_station_and_hub_derive_the_same_request_mac_key_and_no_one_else_does():
+    station, hub, stranger = KeyPair.generate(), KeyPair.generate(), KeyPair.generate()
+    key = request_mac_key(station.box_private, hub.box_public)
+    assert key == request_mac_key(hub.box_private, station.box_public)
+    assert key != request_mac_key(stranger.box_private, hub.box_public)
+
+
+def test_a_mac_authenticated_header_is_48_bytes_shorter_and_checks_only_under_the_pair_key():
+    station, hub = KeyPair.generate(), KeyPair.generate()
+    key = request_mac_key(station.box_private, hub.box_public)
+    with_signature = compact_auth(signed(station))
+    headers = sign_request(sign_private=station.sign_private, sign_public=station.sign_public, method="POST",
+                           path_qs="/api/v1/sync", station_id=STATION, counter=42, station_ms=1_790_000_000_123,
+                           body=b"body", head_seq=7, outbox_length=3, software="0.2.0", mac_key=key)
+    with_mac = compact_auth(headers)
+    assert len(with_signature) - len(with_mac) == 86 - 22
+    proof = base64.b64decode(expand_auth(with_mac, STATION)[HEADER_SIGNATURE])
+    canonical = canonical_request(method="POST", path_qs="/api/v1/sync", station_id=STATION,
+                                  key_id=key_id_of(station.sign_public), counter=42, station_ms=1_790_000_000_123,
+                                  body=b"body")
+    assert proof == request_mac(key, canonical)
+    assert proof != request_mac(key, canonical.replace(b"42", b"43"))
