@@ -61,7 +61,7 @@ __all__ = ("Workload", "main", "naive_documents", "record_backlog", "record_day"
 
 PASSPHRASE = "bench-passphrase-1"
 DEFAULT_PROFILES = ("loopback", "3g", "edge", "gprs")
-DAY_SIZES = (1, 5, 20)
+DAY_SIZES = (1, 3, 5, 20)
 BACKLOG_DAYS = 90
 BACKLOG_PER_DAY = (3, 5)
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
@@ -355,7 +355,7 @@ def run(profiles: list[str], *, full: bool, seed: int, root: Path, day_sizes: tu
     return rows
 
 
-SPREAD_SIZES = (5, 10, 20)
+SPREAD_SIZES = (3, 4, 5, 10, 20)
 
 
 def spread(county: County, proxy: FaultProxy, days: int, seed: int, sizes: tuple[int, ...] = SPREAD_SIZES,

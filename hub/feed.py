@@ -23,6 +23,7 @@ from sync.protocol import (
     CatalogItem,
     DivisionsItem,
     FEATURE_READS_R2,
+    FEATURE_SETS_V2,
     DownItem,
     FeedResponse,
     seal_set,
@@ -175,6 +176,7 @@ def _seal(
             raise InputError(f"no station {station_id!r}", f"没有代办点 {station_id!r}", field="station")
         # The most compact body the station has said it reads (sync.compression.pack picks).
         methods = (ZSTD_D1, ZSTD_R2) if station.features & FEATURE_READS_R2 else (ZSTD_D1,)
+        sender_box = identity.keys.box_private if station.features & FEATURE_SETS_V2 else None  # format 2
         seq, prev = store.feed_head(station_id) or (0, GENESIS)
         wall_ms = int(now.timestamp() * 1000)
         at = iso_utc(now)
@@ -188,7 +190,7 @@ def _seal(
                 origin=feed_origin(station_id), seq=seq, prev=prev, created_ms=wall_ms,
                 hlc=store.tick_clock(wall_ms), records=[body for _, _, body in chunk],
                 sign_private=identity.keys.sign_private, sign_public=identity.keys.sign_public,
-                recipient_box_public=key.box_public, context=CTX_DOWN, methods=methods,
+                recipient_box_public=key.box_public, context=CTX_DOWN, methods=methods, sender_box_private=sender_box,
             )
             store.add_feed_set(
                 station_id=station_id, seq=seq, prev=prev, set_hash=set_hash, envelope=envelope, items=len(chunk), at=at

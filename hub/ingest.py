@@ -36,7 +36,14 @@ __all__ = ("STATION_ACTORS", "ingest_sets")
 STATION_ACTORS = frozenset({Actor.STATION})
 """A station speaks only as the station: it cannot smuggle in a department's decision."""
 
-_PEEK = msgspec.msgpack.Decoder(SignedSet)
+class _Claim(msgspec.Struct, frozen=True, array_like=True):
+    """The first two fields of a signed set of either format (what a refusal names)."""
+
+    origin: str
+    seq: int
+
+
+_PEEK = msgspec.msgpack.Decoder(_Claim)
 _ENVELOPE_PEEK = msgspec.msgpack.Decoder(tuple[int, str, msgspec.Raw, bytes])
 
 
@@ -108,8 +115,11 @@ def _ingest_one(
     claimed_seq, _ = _peek(data)
     keys: dict[str, KeyRow] = {}
 
+    current = store.station_key(station_id)
+
     def public_key_for(key_id: str) -> bytes:
-        key = store.key(key_id)
+        # A set of format 2 names no key: it is the key of the station that sent it.
+        key = store.key(key_id) if key_id else current
         if key is None:
             raise ProtocolError(f"key {key_id} is not known to this hub", f"县平台不认识密钥 {key_id}",
                                 code="unknown_key")
@@ -118,7 +128,8 @@ def _ingest_one(
 
     try:
         signed, set_hash, body = open_set(data, public_key_for=public_key_for, context=CTX_UP,
-                                          box_private=identity.keys.box_private)
+                                          box_private=identity.keys.box_private,
+                                          sender_box_public=current.box_public if current else None)
     except ProtocolError as exc:
         return _refused(station_id, claimed_seq, exc.code, exc.en)
     except UnicodeDecodeError:  # sync.protocol lets a string that is not UTF-8 through as this

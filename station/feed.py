@@ -101,7 +101,8 @@ def apply_feed_set(station: Station, data: bytes, keys: KeyPair, *, pins: HubPin
     expected = feed_position(station) + 1
     try:
         signed, set_hash, body = open_set(
-            data, public_key_for=pins.public_key_for, context=CTX_DOWN, box_private=keys.box_private
+            data, public_key_for=pins.public_key_for, context=CTX_DOWN, box_private=keys.box_private,
+            sender_box_public=pins.box_public,
         )
     except ProtocolError as exc:
         raise FeedError(

@@ -70,8 +70,9 @@ class HubPins(msgspec.Struct, frozen=True, kw_only=True):
         return fingerprint(self.sign_public)
 
     def public_key_for(self, key_id: str) -> bytes:
-        """The pinned signing key when ``key_id`` names it (for sync.protocol.open_set)."""
-        if key_id != self.hub_id:
+        """The pinned signing key when ``key_id`` names it, or names no key (a set of format 2,
+        which is always the hub's) (for sync.protocol.open_set)."""
+        if key_id and key_id != self.hub_id:
             raise ProtocolError(
                 f"signed by key {key_id}, not by the hub key pinned at enrolment ({self.hub_id})",
                 f"签名密钥 {key_id} 不是登记时记录的县平台密钥（{self.hub_id}）",

@@ -15,6 +15,7 @@ from sync.crypto import KeyPair
 from sync.protocol import (
     CTX_UP,
     FEATURE_READS_R2,
+    FEATURE_SETS_V2,
     GENESIS,
     ProtocolError,
     ReceiptBody,
@@ -74,7 +75,9 @@ def seal_pending(station: Station, keys: KeyPair, *, limit: int = MAX_CHANGES_PE
     """
     pins = require_pins(station.db)
     # A set is sealed once and sent as sealed: in the most compact body the hub has said it reads.
-    methods = (ZSTD_D1, ZSTD_R2) if hub_features(station) & FEATURE_READS_R2 else (ZSTD_D1,)
+    reads = hub_features(station)
+    methods = (ZSTD_D1, ZSTD_R2) if reads & FEATURE_READS_R2 else (ZSTD_D1,)
+    sender_box = keys.box_private if reads & FEATURE_SETS_V2 else None  # format 2 (SignedSet2)
     sealed: list[int] = []
     while True:
         with write_txn(station.db):
@@ -99,6 +102,7 @@ def seal_pending(station: Station, keys: KeyPair, *, limit: int = MAX_CHANGES_PE
                 recipient_box_public=pins.box_public,
                 context=CTX_UP,
                 methods=methods,
+                sender_box_private=sender_box,
             )
             station.db.execute(
                 "INSERT INTO sets_out (seq, hash, envelope, changes, created_at) VALUES (?, ?, ?, ?, ?)",

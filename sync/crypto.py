@@ -103,6 +103,8 @@ def verify(public: bytes, context: bytes, data: bytes, signature: bytes) -> bool
 
 
 _BOX_VERSION = b"\x01"
+_PAIR_VERSION = b"\x02"
+_PAIR_BOX = b"proxyapp/box/v2\x00"
 
 
 def _box_key(shared: bytes, ephemeral_public: bytes, recipient_public: bytes) -> bytes:
@@ -111,27 +113,45 @@ def _box_key(shared: bytes, ephemeral_public: bytes, recipient_public: bytes) ->
     ).derive(shared)
 
 
-def seal_box(recipient_public: bytes, plaintext: bytes, aad: bytes) -> bytes:
-    """Encrypt so only the holder of the recipient's X25519 private key can read (ephemeral ECDH + AES-GCM).
+def seal_box(recipient_public: bytes, plaintext: bytes, aad: bytes, *, sender_private: bytes | None = None) -> bytes:
+    """Encrypt so only the holder of the recipient's X25519 private key can read (ECDH + AES-GCM).
 
     ``aad`` binds the box to its place (origin and seq), so a box cannot be moved to another set.
+
+    Two layouts, told apart by their first byte:
+
+    - ``0x01 || ephemeral_public(32) || nonce(12) || ciphertext+tag``: an ephemeral key per box
+      (no ``sender_private``), for anyone who holds the recipient's public key;
+    - ``0x02 || nonce(12) || ciphertext+tag``: the sender's own box key (``sender_private``) with
+      the recipient's, 32 bytes shorter. The key is the pair's (:func:`pair_key`); the random
+      96-bit nonce never repeats in practice (a pair seals thousands of boxes, not billions).
     """
+    nonce = os.urandom(12)
+    if sender_private is not None:
+        key = pair_key(sender_private, recipient_public, _PAIR_BOX)
+        return _PAIR_VERSION + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
     ephemeral = X25519PrivateKey.generate()
     ephemeral_public = ephemeral.public_key().public_bytes_raw()
     shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(recipient_public))
-    nonce = os.urandom(12)
     key = _box_key(shared, ephemeral_public, recipient_public)
     return _BOX_VERSION + ephemeral_public + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
 
 
-def open_box(recipient_private: bytes, box: bytes, aad: bytes) -> bytes:
-    """Decrypt a :func:`seal_box` box; CryptoError when it was altered, misplaced or not for us."""
-    if len(box) < 1 + 32 + 12 + 16 or box[:1] != _BOX_VERSION:
+def open_box(recipient_private: bytes, box: bytes, aad: bytes, *, sender_public: bytes | None = None) -> bytes:
+    """Decrypt a :func:`seal_box` box of either layout (the second needs ``sender_public``); CryptoError
+    when it was altered, misplaced or not for us."""
+    if box[:1] == _PAIR_VERSION and len(box) >= 1 + 12 + 16:
+        if sender_public is None:
+            raise CryptoError("sealed box needs the sender's key to open", "密文需要发送方的密钥才能解开")
+        nonce, ciphertext = box[1:13], box[13:]
+        key = pair_key(recipient_private, sender_public, _PAIR_BOX)
+    elif box[:1] == _BOX_VERSION and len(box) >= 1 + 32 + 12 + 16:
+        ephemeral_public, nonce, ciphertext = box[1:33], box[33:45], box[45:]
+        private = X25519PrivateKey.from_private_bytes(recipient_private)
+        shared = private.exchange(X25519PublicKey.from_public_bytes(ephemeral_public))
+        key = _box_key(shared, ephemeral_public, private.public_key().public_bytes_raw())
+    else:
         raise CryptoError("sealed box is truncated or of an unknown version", "密文不完整或版本未知")
-    ephemeral_public, nonce, ciphertext = box[1:33], box[33:45], box[45:]
-    private = X25519PrivateKey.from_private_bytes(recipient_private)
-    shared = private.exchange(X25519PublicKey.from_public_bytes(ephemeral_public))
-    key = _box_key(shared, ephemeral_public, private.public_key().public_bytes_raw())
     try:
         return AESGCM(key).decrypt(nonce, ciphertext, aad)
     except InvalidTag:
@@ -147,7 +167,10 @@ def pair_key(own_box_private: bytes, peer_box_public: bytes, purpose: bytes) -> 
     """
     private = X25519PrivateKey.from_private_bytes(own_box_private)
     own_public = private.public_key().public_bytes_raw()
-    shared = private.exchange(X25519PublicKey.from_public_bytes(peer_box_public))
+    try:
+        shared = private.exchange(X25519PublicKey.from_public_bytes(peer_box_public))
+    except ValueError:  # a low-order point (all-zero secret) or not 32 bytes
+        raise CryptoError("the other side's box key is not usable", "对方的加密公钥不可用") from None
     low, high = sorted((own_public, peer_box_public))
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose + low + high).derive(shared)
 

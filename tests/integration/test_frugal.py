@@ -42,7 +42,9 @@ from sync.protocol import (
     CaseState,
     DownItem,
     ReceiptItem,
+    SET_FORMAT_2,
     SignedSet,
+    SignedSet2,
     SyncRequest,
     SyncResponse,
     compact_auth,
@@ -80,12 +82,13 @@ def day_of_work(county: County, handle: live.TestStationHandle, cases: int, seed
 
 def feed_items(county: County, handle: live.TestStationHandle) -> list[list[DownItem]]:
     """The items of each feed set the hub sealed for a station, in seq order (opened with its key)."""
-    hub_public = load_identity(county.hub_dir).keys.sign_public
+    hub = load_identity(county.hub_dir).keys
     decoder = msgspec.msgpack.Decoder(list[DownItem])
     with county.store() as store:
         rows = store.feed_sets_after(handle.station_id, 0)
-    return [decoder.decode(open_set(row.envelope, public_key_for=lambda _: hub_public, context=CTX_DOWN,
-                                    box_private=handle.keys.box_private)[2]) for row in rows]
+    return [decoder.decode(open_set(row.envelope, public_key_for=lambda _: hub.sign_public, context=CTX_DOWN,
+                                    box_private=handle.keys.box_private, sender_box_public=hub.box_public)[2])
+            for row in rows]
 
 
 class Failing(httpx.HTTPTransport):
@@ -217,11 +220,19 @@ class Recording(httpx.HTTPTransport):
         return response
 
 
-def sealed_methods(handle: live.TestStationHandle) -> list[str]:
+def set_form(envelope: bytes) -> tuple[int, str]:
+    """(format, compression method) of a sealed set, read from its envelope."""
+    outer = decode_envelope(envelope)
+    if outer.protocol == SET_FORMAT_2:
+        method = msgspec.msgpack.decode(bytes(outer.payload), type=SignedSet2).method
+        return 2, {0: "", 1: ZSTD_D1, 2: ZSTD_R2}[method]
+    return 1, msgspec.msgpack.decode(bytes(outer.payload), type=SignedSet).compression
+
+
+def sealed_forms(handle: live.TestStationHandle) -> list[tuple[int, str]]:
     with handle.open() as station:
         rows = station.db.execute("SELECT envelope FROM sets_out ORDER BY seq").fetchall()
-    return [msgspec.msgpack.decode(bytes(decode_envelope(bytes(r[0])).payload), type=SignedSet).compression
-            for r in rows]
+    return [set_form(bytes(envelope)) for (envelope,) in rows]
 
 
 def test_after_one_exchange_both_sides_write_the_compact_forms(live_county):
@@ -233,7 +244,7 @@ def test_after_one_exchange_both_sides_write_the_compact_forms(live_county):
     assert handle.sync(transport=transport).in_step
     with live_county.store() as store:
         assert store.station(handle.station_id).features == STATION_FEATURES
-    assert sealed_methods(handle) == [ZSTD_D1, ZSTD_R2]
+    assert sealed_forms(handle) == [(1, ZSTD_D1), (2, ZSTD_R2)]
     signature_lengths = [len(value.split(" ")[-1]) for value in transport.auth]
     assert signature_lengths == [86, 22]  # Ed25519 first, then the 16-byte MAC the hub said it takes
     assert [len(r) for r in transport.receipts] == [72, 72]
@@ -242,16 +253,12 @@ def test_after_one_exchange_both_sides_write_the_compact_forms(live_county):
         for (receipt,) in station.db.execute("SELECT receipt FROM sets_out").fetchall():
             assert verify_receipt(bytes(receipt), load_identity(live_county.hub_dir).keys.sign_public).origin \
                 == handle.station_id
-    assert {decode_set(envelope) for envelope in hub_feed_sets(live_county, handle)} == {ZSTD_R2}
+    assert {set_form(envelope) for envelope in hub_feed_sets(live_county, handle)} == {(2, ZSTD_R2)}
 
 
 def hub_feed_sets(county: County, handle: live.TestStationHandle) -> list[bytes]:
     with county.store() as store:
         return [row.envelope for row in store.feed_sets_after(handle.station_id, 0)]
-
-
-def decode_set(envelope: bytes) -> str:
-    return msgspec.msgpack.decode(bytes(decode_envelope(envelope).payload), type=SignedSet).compression
 
 
 def test_a_station_of_the_previous_release_gets_the_forms_it_reads(live_county, monkeypatch):
@@ -264,7 +271,7 @@ def test_a_station_of_the_previous_release_gets_the_forms_it_reads(live_county, 
         hub = store.station(handle.station_id)
         assert hub is not None and hub.features == 0
     assert transport.receipts and all(not is_short_receipt(r) for r in transport.receipts)
-    assert {decode_set(e) for e in hub_feed_sets(live_county, handle)} <= {ZSTD_D1, ""}
+    assert {set_form(e) for e in hub_feed_sets(live_county, handle)} <= {(1, ZSTD_D1), (1, "")}
     assert handle.case(case_no).sync_state == "acknowledged"
 
 
@@ -275,7 +282,7 @@ def test_a_hub_of_the_previous_release_gets_the_forms_it_reads(live_county, monk
     assert handle.sync(transport=transport).in_step
     case_no = handle.new_case("王小明", 1)
     assert handle.sync(transport=transport).in_step
-    assert sealed_methods(handle) == [ZSTD_D1]
+    assert sealed_forms(handle) == [(1, ZSTD_D1)]
     assert {len(value.split(" ")[-1]) for value in transport.auth} == {86}
     assert handle.case(case_no).sync_state == "acknowledged"
 
