@@ -75,13 +75,16 @@ def ingest_sets(
     """
     results: list[SetResult] = []
     station = store.station(station_id)
+    # One hub time for the request: every receipt and the answer say the same moment, so a
+    # short receipt need not repeat it (sync.protocol.short_receipt).
+    moment = now()
     for data in sets:
         if station is None:
             seq, _ = _peek(data)
             results.append(SetResult(seq=seq, status="refused", code="unknown_key",
                                      detail=f"station {station_id} is not enrolled at this hub"))
             break
-        result = _ingest_one(store, identity, bytes(data), station, via, now(), lean)
+        result = _ingest_one(store, identity, bytes(data), station, via, moment, lean)
         results.append(result)
         if result.status not in ("accepted", "duplicate"):
             break
@@ -89,7 +92,7 @@ def ingest_sets(
     return PushResponse(
         results=results,
         next_seq=(current.applied_seq if current else 0) + 1,
-        hub_ms=int(now().timestamp() * 1000),
+        hub_ms=int(moment.timestamp() * 1000),
     )
 
 

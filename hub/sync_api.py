@@ -143,7 +143,8 @@ def exchange(request: Request[Any, Any, Any], body: RawBody, store: NamedDepende
                                                         feed_after=sync.feed_after))
     results = [SyncResult.of(r) for r in pushed.results]
     if sync.features & FEATURE_SHORT_RECEIPTS:
-        results = [msgspec.structs.replace(r, receipt=short_receipt(r.receipt)) if r.receipt else r for r in results]
+        results = [msgspec.structs.replace(r, receipt=short_receipt(r.receipt, answer_ms=pushed.hub_ms))
+                   if r.receipt else r for r in results]
     answer = SyncResponse(results=results, next_seq=pushed.next_seq, hub_ms=pushed.hub_ms, feed=feed.sets,
                           feed_last_seq=feed.last_seq, features=HUB_FEATURES)
     return Response(_ENCODER.encode(answer), media_type=MEDIA_TYPE, status_code=200)

@@ -40,6 +40,9 @@ class LinkProfile:
     """Chance per chunk that one byte of it is flipped."""
     chunk: int = 1024
     """Bytes forwarded at a time (small chunks make rates and cuts precise)."""
+    handshake: bool = False
+    """Model the TCP handshake: a new connection moves nothing for one round trip (2 x latency,
+    plus jitter), as SYN and SYN-ACK cross the link. (TLS, which would add another, is not modelled.)"""
 
     def with_(self, **changes: object) -> LinkProfile:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -51,12 +54,14 @@ def _kbit(kbit_per_s: float) -> int:
 
 PROFILES: dict[str, LinkProfile] = {
     "loopback": LinkProfile(),
-    "gprs": LinkProfile(name="gprs", up_rate=_kbit(9.6), down_rate=_kbit(9.6), latency=0.6, jitter=0.3, chunk=256),
-    "edge": LinkProfile(name="edge", up_rate=_kbit(64), down_rate=_kbit(64), latency=0.3, jitter=0.1, chunk=512),
-    "3g": LinkProfile(name="3g", up_rate=_kbit(384), down_rate=_kbit(384), latency=0.1, jitter=0.05),
+    "gprs": LinkProfile(name="gprs", up_rate=_kbit(9.6), down_rate=_kbit(9.6), latency=0.6, jitter=0.3, chunk=256,
+                        handshake=True),
+    "edge": LinkProfile(name="edge", up_rate=_kbit(64), down_rate=_kbit(64), latency=0.3, jitter=0.1, chunk=512,
+                        handshake=True),
+    "3g": LinkProfile(name="3g", up_rate=_kbit(384), down_rate=_kbit(384), latency=0.1, jitter=0.05, handshake=True),
     "lossy-3g": LinkProfile(
         name="lossy-3g", up_rate=_kbit(384), down_rate=_kbit(384), latency=0.1, jitter=0.05,
-        cut_down_after=0, cut_probability=0.3,
+        cut_down_after=0, cut_probability=0.3, handshake=True,
     ),
 }
 """Named profiles: GPRS 9.6 kbit/s, EDGE 64 kbit/s, 3G 384 kbit/s, and 3G that drops a third of responses."""
@@ -168,6 +173,9 @@ class FaultProxy:
         except OSError:
             client_writer.close()
             return
+        if profile.handshake and (profile.latency or profile.jitter):
+            # The kernel accepted at once on loopback; a village link would not have.
+            await asyncio.sleep(2 * profile.latency + (rng.uniform(0, profile.jitter) if profile.jitter else 0.0))
         done = asyncio.Event()
         turn = [""]
 

@@ -506,7 +506,7 @@ class _Round:
                                               f"县平台接收了数据集 {result.seq}，但没有回执", code="malformed"))
                 was_acked = self.db.execute("SELECT acked_at FROM sets_out WHERE seq = ?", [result.seq]).fetchone()
                 try:
-                    record_receipt(self.station, self.pins, result.receipt, seq=result.seq)
+                    record_receipt(self.station, self.pins, result.receipt, seq=result.seq, answer_ms=answer.hub_ms)
                 except SyncError as exc:
                     if exc.code == "fork":
                         record_fork(self.station, exc)

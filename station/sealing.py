@@ -134,23 +134,25 @@ def _never_sealed(seq: int) -> SyncError:
     )
 
 
-def record_receipt(station: Station, pins: HubPins, receipt: bytes, *, seq: int | None = None) -> ReceiptBody:
+def record_receipt(station: Station, pins: HubPins, receipt: bytes, *, seq: int | None = None,
+                   answer_ms: int | None = None) -> ReceiptBody:
     """Check a receipt against the pinned hub key and our own set, then store it with the set.
 
-    A short receipt (hub time and signature: sync.protocol.short_receipt) needs ``seq``; the full
-    receipt is rebuilt from this station's id and its own set's hash, checked and stored.
+    A short receipt (sync.protocol.short_receipt: the signature, with the hub time unless it is
+    the answer's ``answer_ms``) needs ``seq``; the full receipt is rebuilt from this station's id
+    and its own set's hash, checked and stored.
 
     Raises:
         SyncError: bad signature, another station's receipt, a seq we never sealed, or a hash
             that is not our set's (``fork``: the hub holds a different set at that seq).
     """
-    if is_short_receipt(receipt) and seq is not None:
-        row = station.db.execute("SELECT hash FROM sets_out WHERE seq = ?", [seq]).fetchone()
-        if row is None:
-            raise _never_sealed(seq)
-        receipt = full_receipt(receipt, origin=station.station_id, seq=seq, set_hash=bytes(row[0]),
-                               hub_public=pins.sign_public)
     try:
+        if is_short_receipt(receipt) and seq is not None:
+            row = station.db.execute("SELECT hash FROM sets_out WHERE seq = ?", [seq]).fetchone()
+            if row is None:
+                raise _never_sealed(seq)
+            receipt = full_receipt(receipt, origin=station.station_id, seq=seq, set_hash=bytes(row[0]),
+                                   hub_public=pins.sign_public, answer_ms=answer_ms)
         body = verify_receipt(receipt, pins.sign_public)
     except ProtocolError as exc:
         raise SyncError(f"receipt refused: {exc.en}", f"回执无效：{exc.zh}", code=exc.code) from None

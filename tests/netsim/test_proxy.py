@@ -126,3 +126,18 @@ def test_round_trips_count_the_turns_of_each_conversation(echo_server):
         old = proxy.reset_stats()
         assert (old.round_trips, old.bytes_up) == (4, len(b"first requestsecondthird") + 5000)
         assert (proxy.stats.round_trips, proxy.stats.bytes_up, proxy.stats.bytes_down) == (0, 0, 0)
+
+
+def test_a_modelled_handshake_costs_a_new_connection_one_round_trip(echo_server):
+    link = PROFILES["loopback"].with_(latency=0.1)
+    timings = {}
+    for handshake in (False, True):
+        with FaultProxy(echo_server, link.with_(handshake=handshake)) as proxy:
+            started = time.monotonic()
+            assert roundtrip(proxy.port, b"ping") == b"ping"
+            timings[handshake] = time.monotonic() - started
+    # Delays are lower bounds (asyncio sleeps at least as long): one round trip for the request
+    # itself, and with the handshake one more for SYN and SYN-ACK.
+    assert timings[False] >= 0.2 - 0.01
+    assert timings[True] >= 0.4 - 0.01
+    assert PROFILES["edge"].handshake and PROFILES["gprs"].handshake

@@ -126,6 +126,23 @@ def test_a_short_receipt_rebuilds_the_exact_receipt_the_hub_signed():
     assert verify_receipt(rebuilt, hub.sign_public).hub_ms == 1_790_000_000_123
 
 
+def test_a_receipt_made_at_the_answers_time_is_the_signature_alone():
+    hub = KeyPair.generate()
+    receipt = make_receipt(origin=STATION, seq=7, set_hash=bytes(32), hub_ms=1_790_000_000_123,
+                           sign_private=hub.sign_private, sign_public=hub.sign_public)
+    short = short_receipt(receipt, answer_ms=1_790_000_000_123)
+    assert len(short) == 64 and is_short_receipt(short)
+    assert full_receipt(short, origin=STATION, seq=7, set_hash=bytes(32), hub_public=hub.sign_public,
+                        answer_ms=1_790_000_000_123) == receipt
+    assert len(short_receipt(receipt, answer_ms=1_790_000_000_124)) == 72  # another time: it travels
+    wrong_time = full_receipt(short, origin=STATION, seq=7, set_hash=bytes(32), hub_public=hub.sign_public,
+                              answer_ms=1_790_000_000_124)
+    with pytest.raises(ProtocolError):
+        verify_receipt(wrong_time, hub.sign_public)
+    with pytest.raises(ProtocolError):  # the signature alone, and no time to go with it
+        full_receipt(short, origin=STATION, seq=7, set_hash=bytes(32), hub_public=hub.sign_public)
+
+
 @pytest.mark.parametrize("other", [
     {"origin": "349921001001-A-2"}, {"seq": 8}, {"set_hash": bytes(32)},
 ])
