@@ -1,4 +1,4 @@
-"""The docs are tested: the CLI session in docs/cli.md runs, and docs/domain.md matches the code."""
+"""The docs are tested: the CLI session in docs/cli.md runs, and docs/domain.md and docs/protocol.md match the code."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import shlex
 from pathlib import Path
 
 import click
+import msgspec
 from click.testing import CliRunner
 
 from tui.cli import main
+from sync import protocol
 from sync.lifecycle import TRANSITIONS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -52,3 +54,28 @@ def test_lifecycle_table_in_docs_matches_code():
     documented = {(a, b): frozenset(x.strip() for x in actors.split(",")) for a, b, actors in rows}
     actual = {(a.value, b.value): frozenset(x.value for x in actors) for (a, b), actors in TRANSITIONS.items()}
     assert documented == actual
+
+
+def test_features_table_in_the_protocol_matches_code():
+    text = (DOCS / "protocol.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| +(\d+) \| `(FEATURE_[A-Z0-9_]+)` \|", text, flags=re.MULTILINE)
+    names = [name for name in dir(protocol) if name.startswith("FEATURE_")]
+    assert {name: int(bit) for bit, name in rows} == {name: getattr(protocol, name) for name in names}
+    said = re.search(r"This release says ([\d + ]+) \(station\) and ([\d + ]+) \(hub\)", text)
+    assert said is not None
+    assert [sum(int(n) for n in part.split("+")) for part in said.groups()] == [
+        protocol.STATION_FEATURES, protocol.HUB_FEATURES]
+
+
+def test_compact_form_example_in_the_protocol_round_trips():
+    # The layout docs/protocol.md gives for a status change, checked against the code.
+    from sync.changes import StatusChange, encode_change
+    from sync.compact import compact, expand
+
+    move = StatusChange(event_id="349921001001-A-1:7", case_no="349921001001-20261126-A001", from_status="DRAFT",
+                        to_status="RECEIVED", actor="station", hlc=7, at="2026-11-26T01:00:00.000Z")
+    record = encode_change(move)
+    shapes, rows = msgspec.msgpack.decode(compact([record]))
+    assert shapes == [] and rows == [[-1, 7, "349921001001-A-1:7", "349921001001-20261126-A001", "DRAFT",
+                                      "RECEIVED", "station", "2026-11-26T01:00:00.000Z", None, None, None, None]]
+    assert expand(compact([record]), max_size=1 << 20) == [record]
