@@ -14,7 +14,7 @@ from typing import Any, Literal
 import msgspec
 
 from sync.changes import RowChange, StatusChange
-from sync.compression import NONE, ZSTD_D1, ZSTD_R2, msgpack_array, pack, unpack
+from sync.compression import NONE, ZSTD_D1, ZSTD_R2, pack, unpack
 from sync.crypto import CryptoError, key_id_of, mac, open_box, pair_key, seal_box, sha256, sign, verify
 from sync.errors import ProxyAppError
 from sync.workdays import YearTable

@@ -13,6 +13,7 @@ from sync.protocol import (
     GENESIS,
     SET_FORMAT_2,
     Envelope,
+    SignedSet,
     ProtocolError,
     decode_envelope,
     open_set,
@@ -46,7 +47,7 @@ def seal(station: KeyPair, hub: KeyPair, *, format_2: bool = True, seq: int = 1,
                     sender_box_private=station.box_private if format_2 else None)
 
 
-def open_up(envelope: bytes, station: KeyPair, hub: KeyPair):  # noqa: ANN201 - (SignedSet, hash, body)
+def open_up(envelope: bytes, station: KeyPair, hub: KeyPair) -> tuple[SignedSet, bytes, bytes]:
     return open_set(envelope, public_key_for=lambda key_id: station.sign_public, context=CTX_UP,
                     box_private=hub.box_private, sender_box_public=station.box_public)
 
