@@ -192,7 +192,7 @@ def case() -> None:
 @click.pass_obj
 @handles_errors
 def case_list(obj: Context, village: str | None, status: str | None, limit: int, as_json: bool) -> None:
-    """List cases, newest first; ID and phone numbers are masked."""
+    """List cases, newest first; names, ID and phone numbers are masked."""
     with obj.store() as store:
         rows = [case_summary(r) for r in store.list_cases(
             village_code=village, status=status.upper() if status else None, limit=limit)]
@@ -206,7 +206,7 @@ def case_list(obj: Context, village: str | None, status: str | None, limit: int,
         ("办件编号", "case"), ("状态", "status"), ("事项", "item"), ("申请人", "applicant"), ("身份证号", "ID number"),
         ("电话", "phone"), ("收件日期", "received"), ("办结时限", "due"))])
     for r in rows:
-        table.add_row(r["case_no"], status_label(r["status"], obj.lang), r["item_code"], r["applicant_name"],
+        table.add_row(r["case_no"], status_label(r["status"], obj.lang), r["item_code"], r["applicant_masked"],
                       r["id_number_masked"], r["phone_masked"], r["received_date"], r["due_date"] or "-")
     obj.out.print(table)
 

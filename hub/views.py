@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hub.store import HubStore, StationRow
-from sync.personal import mask_id_number, mask_phone
+from sync.personal import mask_id_number, mask_name, mask_phone
 from sync.timeutil import CHINA_TZ, parse_iso
 
 __all__ = ("case_summary", "china_time", "station_summary")
@@ -19,7 +19,8 @@ def china_time(value: str | None, seconds: bool = False) -> str:
 
 
 def case_summary(row: dict[str, Any]) -> dict[str, Any]:
-    """A case for lists and the admin API: ID and phone numbers masked, never full (invariant 11)."""
+    """A case for ``hub case list``: the applicant's name, ID and phone numbers masked, never full
+    (invariant 11; the brief: personal data is masked in lists)."""
     return {
         "case_no": row["case_no"],
         "status": row["status"],
@@ -27,7 +28,7 @@ def case_summary(row: dict[str, Any]) -> dict[str, Any]:
         "village_code": row["village_code"],
         "item_code": row["item_code"],
         "bundle_code": row["bundle_code"],
-        "applicant_name": row["applicant_name"],
+        "applicant_masked": mask_name(row["applicant_name"] or ""),
         "id_number_masked": mask_id_number(row["id_number"] or ""),
         "phone_masked": mask_phone(row["phone"] or ""),
         "received_date": row["received_date"],

@@ -99,10 +99,11 @@ def case_no(store, identity, station):
 def test_case_list_json_has_number_and_status_and_no_full_id(hub_dir, case_no):
     result = run(hub_dir, "case", "list", "--json", "--village", VILLAGE, "--status", "received")
     (case,) = json.loads(result.stdout)
-    assert (case["case_no"], case["status"]) == (case_no, "RECEIVED")
-    assert ID_NUMBER not in result.stdout and PHONE not in result.stdout
+    assert (case["case_no"], case["status"], case["applicant_masked"]) == (case_no, "RECEIVED", "王**")
+    assert ID_NUMBER not in result.stdout and PHONE not in result.stdout and "王小明" not in result.stdout
     table = run(hub_dir, "case", "list")
     assert case_no in table.stdout and ID_NUMBER not in table.stdout and "349921********0234" in table.stdout
+    assert "王小明" not in table.stdout and "王**" in table.stdout
     assert "没有符合条件" in run(hub_dir, "case", "list", "--status", "COMPLETED").stdout
 
 
