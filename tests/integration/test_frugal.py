@@ -273,6 +273,31 @@ def test_a_hub_of_the_previous_release_gets_the_forms_it_reads(live_county, monk
     assert handle.case(case_no).sync_state == "acknowledged"
 
 
+def test_a_station_on_the_stick_learns_and_says_the_features_by_file(live_county, tmp_path):
+    handle = live_county.enrol(V1)  # enrolled over the network, then only files
+    identity = load_identity(live_county.hub_dir)
+
+    def round_trip(name: str) -> None:
+        with handle.open() as station:
+            export_file(station, tmp_path / f"{name}-up.bin", keys=handle.keys)
+        with HubStore.open_existing(live_county.hub_dir) as store:
+            _, answer = hub_import(store, identity, tmp_path / f"{name}-up.bin")
+            assert all(r.status == "accepted" for r in answer.results)
+            hub_export(store, identity, handle.station_id, tmp_path / f"{name}-down.bin")
+        with handle.open() as station:
+            import_file(station, tmp_path / f"{name}-down.bin", keys=handle.keys)
+
+    first = handle.new_case("王小明", 1)
+    round_trip("monday")
+    second = handle.new_case("李小红", 2)
+    round_trip("tuesday")
+    assert sealed_forms(handle) == [(1, ZSTD_D1), (2, ZSTD_R2)]  # the hub's file said what it reads
+    with live_county.store() as store:
+        assert store.station(handle.station_id).features == STATION_FEATURES
+    assert {set_form(e) for e in hub_feed_sets(live_county, handle)} == {(2, ZSTD_R2)}
+    assert [handle.case(c).sync_state for c in (first, second)] == ["acknowledged", "acknowledged"]
+
+
 def test_a_request_mac_under_another_key_is_refused(live_county):
     handle = live_county.enrol(V1)
     assert handle.sync().in_step  # the station now authenticates with MACs
