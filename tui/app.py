@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
+from textual.screen import Screen
 from textual.scrollbar import ScrollBar, ScrollBarRender
 from textual.theme import Theme
+from textual.widget import AwaitMount
 from textual.worker import Worker, WorkerState
 
 from station.store import DB_FILE, Station, default_data_dir
@@ -24,7 +27,7 @@ from sync.timeutil import utc_now
 from tui.data import is_enrolled
 from tui.drafts import NEW_CASE, DraftStore
 from tui.i18n import t
-from tui.prefs import load_prefs
+from tui.prefs import DEFAULT_LOCK_MINUTES, load_prefs
 from tui.screens.base import error_text
 from tui.screens.case_detail import CaseDetailScreen
 from tui.screens.case_list import CaseListScreen
@@ -32,12 +35,16 @@ from tui.screens.dialogs import DraftOfferScreen, PassphraseScreen
 from tui.screens.enroll import EnrollScreen
 from tui.screens.help import HelpScreen
 from tui.screens.home import HomeScreen
+from tui.screens.lock import LockScreen
 from tui.screens.new_case import NewCaseScreen
 from tui.screens.sync import SyncScreen
 from tui.sync_adapter import SyncAdapter, SyncOutcome, SyncStatus
 from tui.widgets.status_bar import SyncView
 
 __all__ = ("HIGH_CONTRAST", "StationApp", "run")
+
+LOCKED_ACTIONS = frozenset({"toggle_lang", "quit", "help_quit", "bell", "focus_next", "focus_previous"})
+"""The app's actions that still work while locked: none of them shows what the lock hides."""
 
 HIGH_CONTRAST = Theme(
     name="station-contrast",
@@ -64,6 +71,9 @@ class StationApp(App[None]):
         adapter: the door to the sync engine (tests pass a fake one).
         now: the clock (tests pass a fixed one).
         auto_sync: sync in the background at start and every ``sync_every`` seconds when enrolled.
+        lock_after: seconds without a key press or mouse event before the lock screen comes up; 0: never.
+        idle_clock: the monotonic clock the idle time is measured with (tests pass one they move).
+        wrong_passphrase_delay: seconds to wait after a wrong passphrase on the lock screen.
     """
 
     CSS_PATH = "station.tcss"
@@ -76,6 +86,7 @@ class StationApp(App[None]):
         Binding("f4", "case_list", "Cases"),
         Binding("f5", "sync_now", "Sync"),
         Binding("f9", "toggle_lang", "Language", priority=True),  # also inside dialogs and help
+        Binding("ctrl+l", "lock", "Lock", priority=True),  # also inside dialogs: lock whatever is shown
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
     MODES = {"home": HomeScreen, "new": NewCaseScreen, "list": CaseListScreen, "sync": SyncScreen}
@@ -94,6 +105,9 @@ class StationApp(App[None]):
         auto_sync: bool = True,
         sync_every: float = 600.0,
         status_every: float = 30.0,
+        lock_after: float = DEFAULT_LOCK_MINUTES * 60,
+        idle_clock: Callable[[], float] = time.monotonic,
+        wrong_passphrase_delay: float = 1.0,
     ) -> None:
         super().__init__()
         self.data_dir = Path(data_dir)
@@ -108,6 +122,13 @@ class StationApp(App[None]):
         self.drafts = DraftStore(self.data_dir)
         self.sync_lines: list[str] = []
         self._pending_draft: dict[str, Any] | None = None
+        self.lock_after = max(0.0, lock_after)
+        self.idle_clock = idle_clock
+        self.wrong_passphrase_delay = wrong_passphrase_delay
+        self.last_input = idle_clock()
+        self.lock_screen: LockScreen | None = None
+        self._held_screens: list[tuple[Screen[Any], Callable[[Any], None] | None]] = []
+        self._refresh_after_unlock = False
 
     # -- start and stop ---------------------------------------------------------------------
 
@@ -125,6 +146,9 @@ class StationApp(App[None]):
             self.push_screen(EnrollScreen(existing=self.station is not None), self._enrolled)
         else:
             self.start_working()
+        if self.lock_after:
+            # A tenth of the timeout, at most 5 s: the lock comes at most that late.
+            self.set_interval(min(5.0, max(0.05, self.lock_after / 10)), self.lock_if_idle)
 
     def on_unmount(self) -> None:
         if self.station is not None:
@@ -176,7 +200,9 @@ class StationApp(App[None]):
     # -- navigation -------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("home", "new_case", "case_list", "sync_now") and self.station is None:
+        if self.locked:
+            return action in LOCKED_ACTIONS  # F2-F5 would switch screens out from under the lock
+        if action in ("home", "new_case", "case_list", "sync_now", "lock") and self.station is None:
             return False  # nothing to show before a station exists (the enrolment screen is up)
         return True
 
@@ -207,6 +233,68 @@ class StationApp(App[None]):
         """Show one case over the current screen (Esc comes back)."""
         self.push_screen(CaseDetailScreen(case_no))
 
+    # -- the idle lock ----------------------------------------------------------------------
+
+    @property
+    def locked(self) -> bool:
+        return self.lock_screen is not None
+
+    async def on_event(self, event: events.Event) -> None:
+        # Every key press and mouse event reaches the app first (not yet forwarded to a screen):
+        # the one place to see that someone is at the keyboard, whatever has focus.
+        if (isinstance(event, events.InputEvent) and not event.is_forwarded) or isinstance(event, events.Paste):
+            self.last_input = self.idle_clock()
+        await super().on_event(event)
+
+    def lock_if_idle(self) -> None:
+        """Lock when nobody has touched the keyboard or mouse for ``lock_after`` seconds (0: never)."""
+        if self.lock_after and not self.locked and self.idle_clock() - self.last_input >= self.lock_after:
+            self.action_lock()
+
+    def action_lock(self) -> None:
+        """Cover everything with the lock screen; a sync under way goes on."""
+        if self.locked or self.station is None:
+            return
+        self.clear_notifications()  # a toast may name a case ("saved: number") and would show on the lock
+        self.lock_screen = LockScreen(self.now(), has_key=self.lock_needs_passphrase())
+        self.push_screen(self.lock_screen, self._unlocked)
+
+    def lock_needs_passphrase(self) -> bool:
+        """Whether the station has a key to check; a station not enrolled has none (Enter unlocks)."""
+        check = getattr(self.adapter, "has_station_key", None)
+        return bool(check and check(self.data_dir))
+
+    def passphrase_unlocks(self, text: str) -> bool:
+        """True when ``text`` is the station passphrase (unwraps ``station.key``); runs in a worker thread."""
+        check = getattr(self.adapter, "check_passphrase", None)
+        return bool(check and check(self.data_dir, text))
+
+    def wait_after_wrong_passphrase(self) -> None:
+        """The pause after a wrong passphrase (in the worker thread: the screen stays live)."""
+        if self.wrong_passphrase_delay > 0:
+            time.sleep(self.wrong_passphrase_delay)
+
+    def _unlocked(self, _result: object = None) -> None:
+        self.lock_screen = None
+        self.last_input = self.idle_clock()
+        self.refresh_bindings()
+        held, self._held_screens = self._held_screens, []
+        for screen, callback in held:
+            self.push_screen(screen, callback)
+        if self._refresh_after_unlock:
+            self._refresh_after_unlock = False
+            self.refresh_views()
+
+    def push_screen(self, screen: Any, callback: Any = None, wait_for_dismiss: bool = False, *,
+                    mode: str | None = None) -> Any:
+        """As Textual's, but nothing comes up over the lock: a dialog opened meanwhile (say, by a
+        worker finishing) waits until the lock is gone."""
+        if self.locked and isinstance(screen, Screen) and not isinstance(screen, LockScreen) \
+                and not wait_for_dismiss and mode is None:
+            self._held_screens.append((screen, callback))
+            return AwaitMount(self.screen, [])
+        return super().push_screen(screen, callback, wait_for_dismiss, mode=mode)
+
     # -- sync -------------------------------------------------------------------------------
 
     def action_sync_now(self) -> None:
@@ -225,8 +313,8 @@ class StationApp(App[None]):
 
     def ask_passphrase(self, then: Callable[[], None], error: str | None = None) -> None:
         """Ask for the station passphrase (a modal), hand it to the adapter, then carry on."""
-        if isinstance(self.screen, PassphraseScreen):
-            return
+        if isinstance(self.screen, PassphraseScreen) or self.locked:
+            return  # while locked the status line says F5 will ask; nothing pops up over the lock
 
         def answered(text: object) -> None:
             if isinstance(text, str) and text:
@@ -311,12 +399,20 @@ class StationApp(App[None]):
 
     def refresh_views(self) -> None:
         """Re-read the data of the screen in front (after a sync or an import)."""
+        if self.locked:
+            self._refresh_after_unlock = True  # the screen in front is the lock: the one below, later
+            return
         refresh = getattr(self.screen, "refresh_data", None)
         if callable(refresh):
             refresh()
 
 
-def run(data_dir: Path | None = None, lang: str | None = None, *, hub_url: str | None = None) -> None:
-    """Start the TUI on a station data folder (default: ``$STATION_DATA_DIR`` or the per-user folder)."""
+def run(data_dir: Path | None = None, lang: str | None = None, *, hub_url: str | None = None,
+        lock_after: float | None = None) -> None:
+    """Start the TUI on a station data folder (default: ``$STATION_DATA_DIR`` or the per-user folder).
+
+    ``lock_after`` is in minutes (0: never lock); None: :data:`tui.prefs.DEFAULT_LOCK_MINUTES`.
+    """
     folder = Path(data_dir) if data_dir is not None else default_data_dir()
-    StationApp(folder, resolve_lang(lang), SyncAdapter(hub_url=hub_url)).run()
+    minutes = DEFAULT_LOCK_MINUTES if lock_after is None else lock_after
+    StationApp(folder, resolve_lang(lang), SyncAdapter(hub_url=hub_url), lock_after=minutes * 60).run()

@@ -16,6 +16,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "title.sync": ("同步与U盘", "Sync and USB"),
     "title.enroll": ("登记到县平台", "Enrol with the county hub"),
     "title.help": ("帮助：全部按键", "Help: every key"),
+    "title.lock": ("已锁定", "Locked"),
     # -- actions (key bar, help) -------------------------------------------------------------
     "action.help": ("帮助", "Help"),
     "action.home": ("今日", "Today"),
@@ -24,6 +25,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "action.sync_now": ("同步", "Sync"),
     "action.toggle_lang": ("English", "中文"),
     "action.quit": ("退出", "Quit"),
+    "action.lock": ("锁屏", "Lock"),
+    "action.unlock": ("解锁", "Unlock"),
     "action.open_case": ("打开", "Open"),
     "action.refresh": ("刷新", "Refresh"),
     "action.save": ("保存", "Save"),
@@ -258,6 +261,18 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Sync needs the station key. The passphrase is used for this session only and never stored. Esc: work offline.",
     ),
     "pass.unlock": ("解锁", "Unlock"),
+    # -- idle lock -----------------------------------------------------------------------------
+    "lock.heading": ("本机已锁定", "This PC is locked"),
+    "lock.station": ("本站 {station}  {village}", "Station {station}  {village}"),
+    "lock.at": ("锁定时间 {when}", "Locked at {when}"),
+    "lock.prompt": ("输入本站密钥口令，按回车解锁。后台同步照常进行。",
+                    "Type the station passphrase and press Enter to unlock. Sync carries on in the background."),
+    "lock.no_key": ("本站尚未登记，没有密钥口令：按回车解锁。", "Not enrolled yet, so no passphrase: press Enter to unlock."),
+    "lock.placeholder": ("本站密钥口令", "station passphrase"),
+    "lock.empty": ("! 请输入口令", "! Type the passphrase"),
+    "lock.checking": ("正在核对口令...", "Checking the passphrase..."),
+    "lock.wrong": ("! 口令错误，请重新输入", "! Wrong passphrase, try again"),
+    "lock.failed": ("! 无法核对口令：{error}", "! The passphrase cannot be checked: {error}"),
     # -- enrolment -----------------------------------------------------------------------------
     "enroll.intro": (
         "向县管理员索取平台地址和登记码。没有网络时可先离线工作，之后在“同步”画面登记。",

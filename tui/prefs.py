@@ -1,4 +1,4 @@
-"""Small per-station TUI settings (``DATA_DIR/tui.json``): choices the agent made once."""
+"""Small TUI settings: choices the agent made once (``DATA_DIR/tui.json``), and the idle lock's defaults."""
 
 from __future__ import annotations
 
@@ -6,9 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ("PREFS_FILE", "load_prefs", "save_prefs")
+__all__ = ("DEFAULT_LOCK_MINUTES", "LOCK_ENV", "PREFS_FILE", "load_prefs", "save_prefs")
 
 PREFS_FILE = "tui.json"
+DEFAULT_LOCK_MINUTES = 5.0
+"""Idle minutes before the screen locks: village PCs are shared and can be stolen (brief, privacy)."""
+LOCK_ENV = "STATION_LOCK_MINUTES"
+"""Read by ``station tui`` and ``python -m tui`` when ``--lock-after`` is not given."""
 
 
 def load_prefs(data_dir: Path) -> dict[str, Any]:

@@ -204,6 +204,28 @@ class SyncAdapter:
         self._passphrase = text
         self._keys = None
 
+    def has_station_key(self, data_dir: Path) -> bool:
+        """True when the station has a key (``station.key``), so it has a passphrase to check."""
+        has_keypair = _function("station.identity", "has_keypair")
+        return has_keypair is not None and bool(has_keypair(Path(data_dir)))
+
+    def check_passphrase(self, data_dir: Path, text: str) -> bool:
+        """True when ``text`` unwraps the station key, as sync would; for the idle lock.
+
+        Nothing is kept: neither the passphrase nor the keys, so the lock changes nothing about
+        sync. Slow on purpose (scrypt): call it from a worker thread. A damaged key file raises.
+        """
+        load_keypair = _function("station.identity", "load_keypair")
+        if load_keypair is None:
+            return False
+        try:
+            load_keypair(Path(data_dir), text)
+        except ProxyAppError as exc:
+            if exc.code != "passphrase" and exc.field != "passphrase":
+                raise
+            return False
+        return True
+
     def _unlock(self, data_dir: Path) -> Any:
         """The unwrapped key pair, or None when the engine reads ``$STATION_PASSPHRASE`` itself."""
         if self._keys is not None:

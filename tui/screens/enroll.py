@@ -128,7 +128,8 @@ class EnrollScreen(StationScreen):
         agent = self.query_one("#agent", Input).value.strip() if self.query("#agent") else ""
         self.run_enroll(hub, code, passphrase, agent)
 
-    @work(thread=True, group="enroll", exclusive=True, exit_on_error=False)
+    # The description stands in for the arguments in Textual's worker log: the passphrase is one.
+    @work(thread=True, group="enroll", exclusive=True, exit_on_error=False, description="enrol with the hub")
     def run_enroll(self, hub: str, code: str, passphrase: str, agent: str) -> EnrollOutcome:
         """Talk to the hub in a worker thread; a slow or absent network never freezes the screen."""
         return self.station_app.adapter.enroll(self.station_app.data_dir, hub, code, passphrase=passphrase,

@@ -17,6 +17,7 @@ from tui.screens.dialogs import ConfirmScreen, DraftOfferScreen
 from tui.screens.enroll import EnrollScreen
 from tui.screens.home import HomeScreen
 from tui.screens.intake_done import IntakeDoneScreen
+from tui.screens.lock import LockScreen
 from tui.screens.new_case import NewCaseScreen
 from tui.screens.sync import SyncScreen
 from tui.widgets.item_picker import SearchInput
@@ -35,6 +36,7 @@ HELP_SECTIONS: tuple[tuple[str, type[DOMNode]], ...] = (
     ("help.section.action", ActionDialog),
     ("title.sync", SyncScreen),
     ("title.enroll", EnrollScreen),
+    ("title.lock", LockScreen),
     ("help.section.confirm", ConfirmScreen),
 )
 """Where each binding lives, in the order the help lists them (after the keys of the app itself)."""
