@@ -86,7 +86,7 @@ class StationApp(App[None]):
         Binding("f4", "case_list", "Cases"),
         Binding("f5", "sync_now", "Sync"),
         Binding("f9", "toggle_lang", "Language", priority=True),  # also inside dialogs and help
-        Binding("ctrl+l", "lock", "Lock", priority=True),  # also inside dialogs: lock whatever is shown
+        Binding("ctrl+l", "lock", "Lock", priority=True, show=False),  # in F1 help; quit keeps its place in the footer
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
     MODES = {"home": HomeScreen, "new": NewCaseScreen, "list": CaseListScreen, "sync": SyncScreen}
