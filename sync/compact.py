@@ -7,9 +7,10 @@ compression, method ``zstd-r2`` rewrites it (docs/protocol.md, "Compact bodies")
   written once in a table of shapes, and a row names its shape by index;
 - clock stamps are written as the difference from the previous record's (a day's work moves by
   milliseconds, not by 2^60);
-- a string of 6 characters or more that was already written is replaced by its index in a table
-  both sides build as they go (case numbers, times, material ids), and one whose head (the text
-  before its last ``/`` or ``:``) was written is replaced by the head's index and its tail;
+- a string of 6 characters or more that was already written is replaced by a reference into a
+  table both sides build as they go (its distance back from the newest entry: case numbers,
+  times, material ids), and one whose head (the text before its last ``/`` or ``:``) was written
+  is replaced by a reference to the head and its tail;
 - any other record (a decision's case state, a catalogue) is carried as its bytes.
 
 :func:`expand` gives back the body's records as ``encode_change`` writes them, so everything
