@@ -16,7 +16,7 @@ from hub.store import EnrolmentRow, HubStore, KeyRow, StationRow
 from sync.crypto import key_id_of, seal_box
 from sync.enrolment import CODE_ALPHABET, normalize_code, request_mac, response_mac, split_code
 from sync.errors import InputError
-from sync.protocol import PROTOCOL_VERSION, EnrollRequest, EnrollResponse, KeyRevokedItem, ProtocolError
+from sync.protocol import HUB_FEATURES, PROTOCOL_VERSION, EnrollRequest, EnrollResponse, KeyRevokedItem, ProtocolError
 from sync.timeutil import iso_utc, parse_iso, utc_now
 
 __all__ = (
@@ -170,6 +170,7 @@ def enroll(
                 KeyRow(key_id=key_id, station_id=station_id, sign_public=request.sign_public,
                        box_public=request.box_public, created_at=at),
             )
+            store.set_features(station_id, request.features)
             store.enrolment_used(code_id, station_id, at)
             queue_reference_data(store, station_id, now=moment)
             queue_village_history(store, station_id, row.village_code, now=moment)
@@ -179,7 +180,7 @@ def enroll(
     response = EnrollResponse(
         station_id=station_id, village_code=row.village_code, device=row.device, hub_id=identity.hub_id,
         hub_sign_public=identity.keys.sign_public, hub_box_public=identity.keys.box_public,
-        lookup_key_box=lookup_box, mac=b"",
+        lookup_key_box=lookup_box, mac=b"", features=HUB_FEATURES if request.features else 0,
     )
     return msgspec.structs.replace(response, mac=response_mac(secret, response))
 

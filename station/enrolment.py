@@ -18,12 +18,13 @@ from station.identity import MIN_PASSPHRASE, hub_pins, save_keypair, set_meta
 from station.identity import passphrase as ask_passphrase  # the parameter is called passphrase
 from station.privacy import stage_lookup_key
 from station.schema import REPLICATED_TABLES
+from station.sealing import HUB_FEATURES_META
 from station.store import DB_FILE, Station
 from sync.enrolment import CODE_ALPHABET, request_mac, response_mac, split_code
 from sync.crypto import CryptoError, KeyPair, fingerprint, key_id_of, open_box
 from sync.divisions import parse_division_code
 from sync.errors import InputError
-from sync.protocol import MEDIA_TYPE, PROTOCOL_VERSION, EnrollRequest, EnrollResponse
+from sync.protocol import MEDIA_TYPE, PROTOCOL_VERSION, STATION_FEATURES, EnrollRequest, EnrollResponse
 from sync.timeutil import iso_utc, utc_now
 from sync.version import SOFTWARE_VERSION
 
@@ -124,6 +125,7 @@ def enroll(
                 "hub_url": hub_url, "hub_id": answer.hub_id, "hub_sign_public": answer.hub_sign_public.hex(),
                 "hub_box_public": answer.hub_box_public.hex(), "enrolled_at": iso_utc(now()),
                 "request_counter": 0, "feed_seq": 0, **({"agent_name": agent_name} if agent_name else {}),
+                HUB_FEATURES_META: answer.features,  # so the first sync is already compact
             })
             rehashed = station.rehash_ids(lookup_key)
         station.reload_lookup_key()
@@ -161,6 +163,7 @@ def _ask_hub(hub_url: str, parsed: EnrollCode, keys: KeyPair, transport: httpx.B
     request = EnrollRequest(
         protocol=PROTOCOL_VERSION, code_id=parsed.code_id, sign_public=keys.sign_public, box_public=keys.box_public,
         software=SOFTWARE_VERSION, mac=request_mac(parsed.secret, keys.sign_public, keys.box_public),
+        features=STATION_FEATURES,
     )
     try:
         with make_client(transport, timeout) as client:

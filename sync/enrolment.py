@@ -53,8 +53,15 @@ def request_mac(secret: bytes, sign_public: bytes, box_public: bytes) -> bytes:
 
 
 def response_mac(secret: bytes, response: EnrollResponse) -> bytes:
-    """The mac of an EnrollResponse, over every field but the mac (docs/protocol.md, step 3)."""
+    """The mac of an EnrollResponse (docs/protocol.md, Enrolment step 3).
+
+    ``features`` is covered when it is not 0, so a station of 0.3 (to which the hub sends none)
+    checks the same bytes as ever, and nobody in the middle can change what a new station believes
+    its hub reads.
+    """
+    features = [b"features", str(response.features).encode()] if response.features else []
     return mac(
         secret, b"enroll-response", response.station_id.encode(), response.village_code.encode(),
         response.device.encode(), response.hub_sign_public, response.hub_box_public, response.lookup_key_box,
+        *features,
     )

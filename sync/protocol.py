@@ -348,6 +348,8 @@ class EnrollRequest(msgspec.Struct, frozen=True, kw_only=True):
     software: str = ""
     mac: bytes
     """HMAC under the enrolment code's secret half, which never travels: proves the code."""
+    features: int = 0
+    """What the station reads (``FEATURE_*``); 0 from a station of 0.3."""
 
 
 class EnrollResponse(msgspec.Struct, frozen=True, kw_only=True):
@@ -361,6 +363,9 @@ class EnrollResponse(msgspec.Struct, frozen=True, kw_only=True):
     """The county-wide ID-lookup key, sealed to the station's box key."""
     mac: bytes
     """HMAC under the code's secret: proves the answer comes from the hub that issued the code."""
+    features: int = 0
+    """What the hub reads (``FEATURE_*``), sent only to a station that said its own (and then
+    covered by ``mac``), so a station's first sync is already in the compact forms."""
 
 
 class TransferFile(msgspec.Struct, frozen=True, kw_only=True):

@@ -8,9 +8,9 @@ import msgspec
 import pytest
 
 from hub.enroll import CROCKFORD, enroll, issue_code, normalize_code, response_mac, revoke_station, split_code
-from sync.crypto import KeyPair, open_box
+from sync.crypto import KeyPair, mac, open_box
 from sync.errors import DivisionCodeError, InputError
-from sync.protocol import ProtocolError
+from sync.protocol import HUB_FEATURES, STATION_FEATURES, ProtocolError
 from tests.hub.builders import VILLAGE, enrol, enroll_request
 
 CODE = re.compile(rf"^[{CROCKFORD}]{{4}}(-[{CROCKFORD}]{{4}}){{3}}$")
@@ -48,6 +48,24 @@ def test_enrolment_records_the_station_and_answers_with_a_mac(store, identity, c
     station = store.station(response.station_id)
     assert station.key_id == keys.key_id and station.revoked_at is None
     assert store.enrolment(issued.code_id).station_id == response.station_id
+
+
+def test_a_station_that_says_its_features_hears_the_hubs_under_the_mac(store, identity, clock):
+    request, secret = enroll_request(issue_code(store, VILLAGE, now=clock).code, KeyPair.generate())
+    response = enroll(store, identity, msgspec.structs.replace(request, features=STATION_FEATURES), now=clock)
+    assert response.features == HUB_FEATURES and response.mac == response_mac(secret, response)
+    assert store.station(response.station_id).features == STATION_FEATURES
+    altered = msgspec.structs.replace(response, features=0)
+    assert response_mac(secret, altered) != response.mac  # nobody in the middle can change it
+
+
+def test_a_station_of_0_3_gets_the_answer_and_the_mac_it_knows(store, identity, clock):
+    request, secret = enroll_request(issue_code(store, VILLAGE, now=clock).code, KeyPair.generate())
+    response = enroll(store, identity, request, now=clock)  # no features in the request
+    assert response.features == 0
+    old_mac = mac(secret, b"enroll-response", response.station_id.encode(), response.village_code.encode(),
+                  response.device.encode(), response.hub_sign_public, response.hub_box_public, response.lookup_key_box)
+    assert response.mac == old_mac
 
 
 def _refused(store, identity, request, clock) -> str:

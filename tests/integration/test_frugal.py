@@ -221,18 +221,17 @@ def sealed_forms(handle: live.TestStationHandle) -> list[tuple[int, str]]:
     return [set_form(bytes(envelope)) for (envelope,) in rows]
 
 
-def test_after_one_exchange_both_sides_write_the_compact_forms(live_county):
-    handle = live_county.enrol(V1)
+def test_from_enrolment_on_both_sides_write_the_compact_forms(live_county):
+    handle = live_county.enrol(V1)  # the enrolment answer said what the hub reads
     first = handle.new_case("王小明", 1)
     transport = Recording()
-    assert handle.sync(transport=transport).in_step  # before it has heard the hub: protocol 1's base
+    assert handle.sync(transport=transport).in_step
     second = handle.new_case("李小红", 2)
     assert handle.sync(transport=transport).in_step
     with live_county.store() as store:
         assert store.station(handle.station_id).features == STATION_FEATURES
-    assert sealed_forms(handle) == [(1, ZSTD_D1), (2, ZSTD_R2)]
-    signature_lengths = [len(value.split(" ")[-1]) for value in transport.auth]
-    assert signature_lengths == [86, 22]  # Ed25519 first, then the 16-byte MAC the hub said it takes
+    assert sealed_forms(handle) == [(2, ZSTD_R2), (2, ZSTD_R2)]
+    assert [len(value.split(" ")[-1]) for value in transport.auth] == [22, 22]  # the 16-byte MAC
     assert [len(r) for r in transport.receipts] == [64, 64]  # the signature; the time is the answer's
     assert [handle.case(c).sync_state for c in (first, second)] == ["acknowledged", "acknowledged"]
     with handle.open() as station:  # what is stored is the full receipt, checkable with the hub key
@@ -242,6 +241,20 @@ def test_after_one_exchange_both_sides_write_the_compact_forms(live_county):
     assert {set_form(envelope) for envelope in hub_feed_sets(live_county, handle)} == {(2, ZSTD_R2)}
 
 
+def test_a_station_that_enrolled_with_an_older_hub_learns_the_features_in_the_first_exchange(live_county):
+    handle = live_county.enrol(V1)
+    with handle.open() as station, write_txn(station.db):
+        set_meta(station.db, {"hub_features": 0})  # as an enrolment answer of 0.3 leaves it
+    first = handle.new_case("王小明", 1)
+    transport = Recording()
+    assert handle.sync(transport=transport).in_step
+    second = handle.new_case("李小红", 2)
+    assert handle.sync(transport=transport).in_step
+    assert sealed_forms(handle) == [(1, ZSTD_D1), (2, ZSTD_R2)]
+    assert [len(value.split(" ")[-1]) for value in transport.auth] == [86, 22]  # a signature, then the MAC
+    assert [handle.case(c).sync_state for c in (first, second)] == ["acknowledged", "acknowledged"]
+
+
 def hub_feed_sets(county: County, handle: live.TestStationHandle) -> list[bytes]:
     with county.store() as store:
         return [row.envelope for row in store.feed_sets_after(handle.station_id, 0)]
@@ -249,6 +262,7 @@ def hub_feed_sets(county: County, handle: live.TestStationHandle) -> list[bytes]
 
 def test_a_station_of_the_previous_release_gets_the_forms_it_reads(live_county, monkeypatch):
     monkeypatch.setattr("station.client.STATION_FEATURES", 0)  # says nothing, as 0.3 did
+    monkeypatch.setattr("station.enrolment.STATION_FEATURES", 0)
     handle = live_county.enrol(V1)
     case_no = handle.new_case("王小明", 1)
     transport = Recording()
@@ -263,6 +277,7 @@ def test_a_station_of_the_previous_release_gets_the_forms_it_reads(live_county, 
 
 def test_a_hub_of_the_previous_release_gets_the_forms_it_reads(live_county, monkeypatch):
     monkeypatch.setattr("hub.sync_api.HUB_FEATURES", 0)  # says nothing, as 0.3 did
+    monkeypatch.setattr("hub.enroll.HUB_FEATURES", 0)
     handle = live_county.enrol(V1)
     transport = Recording()
     assert handle.sync(transport=transport).in_step
@@ -276,6 +291,11 @@ def test_a_hub_of_the_previous_release_gets_the_forms_it_reads(live_county, monk
 def test_a_station_on_the_stick_learns_and_says_the_features_by_file(live_county, tmp_path):
     handle = live_county.enrol(V1)  # enrolled over the network, then only files
     identity = load_identity(live_county.hub_dir)
+    # As if enrolled with a hub of 0.3 that was upgraded since: neither side has heard the other.
+    with handle.open() as station, write_txn(station.db):
+        set_meta(station.db, {"hub_features": 0})
+    with live_county.store() as store, store.transaction():
+        store.set_features(handle.station_id, 0)
 
     def round_trip(name: str) -> None:
         with handle.open() as station:
