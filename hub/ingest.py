@@ -206,6 +206,10 @@ def _apply_all(
     village = store.stations(village_code=station.village_code, enrolled_only=True)
     others = [s.station_id for s in village if s.station_id != origin]
     rejected = 0
+    # Cases a change of this set was refused for: the refusal sends down the hub's values at that
+    # moment, so a later move of the same case in this set must be followed by the hub's state,
+    # even when the hub applied it from the state the station moved from.
+    refused_cases: set[str] = set()
     for index, raw in enumerate(records):
         try:
             change: RowChange | StatusChange | None = decode_change(bytes(raw))
@@ -227,13 +231,18 @@ def _apply_all(
         if outcome.result == "rejected":
             rejected += 1
             _keep_rejected(store, change, bytes(raw), outcome, origin, seq, index, at)
+            if isinstance(change, StatusChange):
+                refused_cases.add(change.case_no)
+            elif isinstance(change, RowChange) and change.table == "cases":
+                refused_cases.add(change.pk)
         elif outcome.result == "applied" and change is not None:
             if others:
                 queue(store, others, msgspec.structs.replace(change, origin=origin), at=at)
             if outcome.case is not None:
                 # The station already shows the state its own move led to when the hub moved the
                 # case from the same state: the CaseState would only repeat it.
-                as_made = isinstance(change, StatusChange) and moved_from == change.from_status
+                as_made = (isinstance(change, StatusChange) and moved_from == change.from_status
+                           and change.case_no not in refused_cases)
                 queue_case_state(store, outcome.case, at=at, origin=origin, origin_seq=seq, skip_origin=as_made)
     return rejected
 

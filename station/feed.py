@@ -261,26 +261,13 @@ class _Applier:
         if item.status not in Status.__members__:
             self.notes.append(f"case state for case {item.case_no} names an unknown status {item.status!r}")
             return
-        status, outcome = item.status, item.outcome
-        # Re-apply this station's own moves the hub had not seen when it wrote this state, in
-        # the order they were made; one the lifecycle no longer allows is left for the hub to
-        # reject (it will, with a reason that comes back down as a RejectedItem).
+        # Re-apply this station's own moves the hub had not seen when it wrote this state.
         own = self.db.execute(
             "SELECT body FROM outbox WHERE kind = 'status' AND entity_id = ? AND (set_seq IS NULL OR set_seq > ?)"
             " ORDER BY id",
             [item.case_no, item.through_seq],
         ).fetchall()
-        for (body,) in own:
-            change = decode_change(bytes(body))
-            if not isinstance(change, StatusChange):
-                continue
-            try:
-                check_transition(status, change.to_status, change.actor)
-            except (IllegalTransition, ValueError):
-                continue
-            status = change.to_status
-            if change.outcome is not None:
-                outcome = change.outcome
+        status, outcome = _own_moves_on_top(item.status, item.outcome, own)
         self.db.execute(
             "UPDATE cases SET status = ?, outcome = ?, accepted_date = ? WHERE case_no = ?",
             [status, outcome, item.accepted_date, item.case_no],
@@ -297,10 +284,10 @@ class _Applier:
              iso_utc(self.station.now())],
         )
         refused = self.db.execute(
-            "SELECT body FROM outbox WHERE set_seq = ? ORDER BY id LIMIT 1 OFFSET ?", [item.seq, item.index]
+            "SELECT id, body FROM outbox WHERE set_seq = ? ORDER BY id LIMIT 1 OFFSET ?", [item.seq, item.index]
         ).fetchone()
         if refused is not None:
-            change = decode_change(bytes(refused[0]))
+            change = decode_change(bytes(refused[1]))
             if isinstance(change, StatusChange):
                 # A move the county refused never happened there: it leaves this case's history
                 # too (the rejection, with the county's reason, stays on the case).
@@ -309,8 +296,24 @@ class _Applier:
             # The hub's values win, so this replica converges on what the county holds.
             if not write_hub_values(self.station, item.entity, item.entity_id, dict(item.current)):
                 self.notes.append(f"hub values for {item.entity} {item.entity_id}, which is not at this station")
+            elif item.entity == "cases" and "status" in item.current and refused is not None:
+                self._moves_after_refusal(item.entity_id, refused[0])
         if item.entity == "cases":
             self.touched.add(item.entity_id)
+
+    def _moves_after_refusal(self, case_no: str, refused_id: int) -> None:
+        """The hub's status at the refusal, then this station's later moves of the case on top: a later
+        move the hub applied stands here too (one it refused comes down with its own RejectedItem)."""
+        case = self._case(case_no)
+        if case is None:
+            return
+        later = self.db.execute(
+            "SELECT body FROM outbox WHERE kind = 'status' AND entity_id = ? AND id > ? ORDER BY id",
+            [case_no, refused_id],
+        ).fetchall()
+        status, outcome = _own_moves_on_top(case["status"], case["outcome"], later)
+        if (status, outcome) != (case["status"], case["outcome"]):
+            self.db.execute("UPDATE cases SET status = ?, outcome = ? WHERE case_no = ?", [status, outcome, case_no])
 
     def _ReceiptItem(self, item: ReceiptItem) -> None:
         try:
@@ -364,6 +367,24 @@ class _Applier:
             record_revoked(self.station, item.key_id, after_seq=item.after_seq)
             self.revoked = True
         self.notes.append(f"key {item.key_id} of {item.station_id} revoked after set {item.after_seq}")
+
+
+def _own_moves_on_top(status: str, outcome: str | None, bodies: list[tuple[bytes]]) -> tuple[str, str | None]:
+    """(status, outcome) after this station's own moves (outbox bodies, in the order made) on top of
+    the hub's; one the lifecycle no longer allows is left for the hub to reject (it will, with a
+    reason that comes back down as a RejectedItem)."""
+    for (body,) in bodies:
+        change = decode_change(bytes(body))
+        if not isinstance(change, StatusChange):
+            continue
+        try:
+            check_transition(status, change.to_status, change.actor)
+        except (IllegalTransition, ValueError):
+            continue
+        status = change.to_status
+        if change.outcome is not None:
+            outcome = change.outcome
+    return status, outcome
 
 
 def record_fork(station: Station, exc: SyncError) -> None:

@@ -7,6 +7,7 @@ import shutil
 import pytest
 
 from station import cases as ops
+from station.sealing import seal_pending
 from station.syncstate import sync_status
 from tests.integration.county import V1, V2, County
 
@@ -179,4 +180,53 @@ def test_a_move_the_county_refused_leaves_the_station_history_with_its_reason(li
         hub_history = [e["to_status"] for e in store.case_events(case_no)]
     assert [e.to_status for e in detail.history] == hub_history
     assert [r.code for r in detail.rejections] == ["illegal_transition"]
+    live_county.assert_converged()
+
+
+def test_a_move_refused_in_the_same_set_as_a_later_move_that_stood_leaves_the_station_where_the_hub_is(
+        live_county):
+    # Found by the fleet: two PCs of a village hand in the same correction at once; the county
+    # applies the first and refuses the second PC's (the case is RECEIVED already), then applies
+    # that PC's withdrawal, which the county's state allows. The refusal's "current" values
+    # (RECEIVED) must not be the last word at that PC: the hub's state after the whole set is.
+    a1, a2 = live_county.enrol(V1), live_county.enrol(V1)
+    case_no = a2.new_case("李四", 1)
+    live_county.sync_all()
+    live_county.decide(case_no, "AWAITING_CORRECTION", missing=["城乡居民基本养老保险参保登记表"])
+    live_county.sync_all()
+    with a1.open() as station:
+        ops.correct_intake(station, case_no, phone="13700000001")
+    assert a1.sync().in_step  # the county has the correction: RECEIVED
+    with a2.open() as station:
+        ops.correct_intake(station, case_no, phone="13700000002")  # refused: RECEIVED already
+        ops.withdraw(station, case_no, reason="申请人不再办理")  # stands: RECEIVED -> WITHDRAWN
+    assert a2.sync().in_step
+    assert live_county.hub_cases()[case_no]["status"] == "WITHDRAWN"
+    assert a2.case(case_no).summary.status == "WITHDRAWN"
+    live_county.sync_all()
+    live_county.assert_converged()
+
+
+def test_a_move_refused_in_one_set_and_a_later_move_in_the_next_leave_the_station_where_the_hub_is(
+        live_county):
+    # As above, with the refused correction and the withdrawal in two sets of one exchange: the hub
+    # says nothing more about the withdrawal (applied as made); the station puts it back on top of
+    # the values the refusal brought.
+    a1, a2 = live_county.enrol(V1), live_county.enrol(V1)
+    case_no = a2.new_case("李四", 1)
+    live_county.sync_all()
+    live_county.decide(case_no, "AWAITING_CORRECTION", missing=["城乡居民基本养老保险参保登记表"])
+    live_county.sync_all()
+    with a1.open() as station:
+        ops.correct_intake(station, case_no, phone="13700000001")
+    assert a1.sync().in_step
+    with a2.open() as station:
+        ops.correct_intake(station, case_no, phone="13700000002")
+        assert seal_pending(station, a2.keys)  # one set
+        ops.withdraw(station, case_no, reason="申请人不再办理")  # the next
+    report = a2.sync()
+    assert report.in_step and report.pushed == 2
+    assert live_county.hub_cases()[case_no]["status"] == "WITHDRAWN"
+    assert a2.case(case_no).summary.status == "WITHDRAWN"
+    live_county.sync_all()
     live_county.assert_converged()
