@@ -19,7 +19,7 @@ def parse(argv: list[str] | None) -> tuple[FleetConfig, Path | None]:
     p = argparse.ArgumentParser(prog="python -m fleet", description=__doc__ + " Progress goes to stderr.")
     p.add_argument("--villages", type=int, default=defaults.villages, help="stations' villages (max 395)")
     p.add_argument("--days", type=int, default=defaults.days, help="simulated days (working days get work)")
-    p.add_argument("--seed", type=int, default=defaults.seed, help="replays a run exactly")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="replays a run's plan: profiles, work, events (concurrent syncs may interleave differently)")
     p.add_argument("--cases-per-day", type=float, default=defaults.cases_per_day, help="mean intakes per village per working day")
     p.add_argument("--long-gap", type=int, default=defaults.long_gap, help="days the long-offline stations stay away")
     p.add_argument("--gprs", type=int, default=defaults.gprs, help="stations behind a GPRS link (slow on purpose)")
