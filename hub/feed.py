@@ -13,7 +13,6 @@ from hub.keys import HubIdentity
 from hub.store import FeedSetRow, HubStore
 from hub.schema import PK_COLUMNS, REPLICATED_COLUMNS, REPLICATED_TABLES
 from sync.changes import RowChange, StatusChange
-from sync.compression import ZSTD_D1, ZSTD_R2
 from sync.errors import InputError
 from sync.merge import CASE_INSERT_STATE, STATUS_FIELDS, decode_versions
 from sync.protocol import (
@@ -22,10 +21,9 @@ from sync.protocol import (
     CalendarItem,
     CatalogItem,
     DivisionsItem,
-    FEATURE_READS_R2,
-    FEATURE_SETS_V2,
     DownItem,
     FeedResponse,
+    forms_for,
     seal_set,
 )
 from sync.timeutil import business_date, iso_utc
@@ -174,9 +172,8 @@ def _seal(
         key, station = store.station_key(station_id), store.station(station_id)
         if key is None or station is None:
             raise InputError(f"no station {station_id!r}", f"没有代办点 {station_id!r}", field="station")
-        # The most compact body the station has said it reads (sync.compression.pack picks).
-        methods = (ZSTD_D1, ZSTD_R2) if station.features & FEATURE_READS_R2 else (ZSTD_D1,)
-        sender_box = identity.keys.box_private if station.features & FEATURE_SETS_V2 else None  # format 2
+        # The most compact forms the station has said it reads.
+        forms = forms_for(station.features, sender_box_private=identity.keys.box_private)
         seq, prev = store.feed_head(station_id) or (0, GENESIS)
         wall_ms = int(now.timestamp() * 1000)
         at = iso_utc(now)
@@ -190,7 +187,7 @@ def _seal(
                 origin=feed_origin(station_id), seq=seq, prev=prev, created_ms=wall_ms,
                 hlc=store.tick_clock(wall_ms), records=[body for _, _, body in chunk],
                 sign_private=identity.keys.sign_private, sign_public=identity.keys.sign_public,
-                recipient_box_public=key.box_public, context=CTX_DOWN, methods=methods, sender_box_private=sender_box,
+                recipient_box_public=key.box_public, context=CTX_DOWN, **forms,
             )
             store.add_feed_set(
                 station_id=station_id, seq=seq, prev=prev, set_hash=set_hash, envelope=envelope, items=len(chunk), at=at

@@ -10,15 +10,13 @@ from station.db import write_txn
 from station.errors import SyncError
 from station.identity import HubPins, get_meta, require_pins
 from station.store import Station
-from sync.compression import ZSTD_D1, ZSTD_R2
 from sync.crypto import KeyPair
 from sync.protocol import (
     CTX_UP,
-    FEATURE_READS_R2,
-    FEATURE_SETS_V2,
     GENESIS,
     ProtocolError,
     ReceiptBody,
+    forms_for,
     full_receipt,
     is_short_receipt,
     seal_set,
@@ -75,9 +73,7 @@ def seal_pending(station: Station, keys: KeyPair, *, limit: int = MAX_CHANGES_PE
     """
     pins = require_pins(station.db)
     # A set is sealed once and sent as sealed: in the most compact body the hub has said it reads.
-    reads = hub_features(station)
-    methods = (ZSTD_D1, ZSTD_R2) if reads & FEATURE_READS_R2 else (ZSTD_D1,)
-    sender_box = keys.box_private if reads & FEATURE_SETS_V2 else None  # format 2 (SignedSet2)
+    forms = forms_for(hub_features(station), sender_box_private=keys.box_private)
     sealed: list[int] = []
     while True:
         with write_txn(station.db):
@@ -101,8 +97,7 @@ def seal_pending(station: Station, keys: KeyPair, *, limit: int = MAX_CHANGES_PE
                 sign_public=keys.sign_public,
                 recipient_box_public=pins.box_public,
                 context=CTX_UP,
-                methods=methods,
-                sender_box_private=sender_box,
+                **forms,
             )
             station.db.execute(
                 "INSERT INTO sets_out (seq, hash, envelope, changes, created_at) VALUES (?, ?, ?, ?, ?)",

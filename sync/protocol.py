@@ -72,6 +72,7 @@ __all__ = (
     "compact_auth",
     "decode_envelope",
     "expand_auth",
+    "forms_for",
     "full_receipt",
     "is_short_receipt",
     "make_receipt",
@@ -448,6 +449,15 @@ def seal_set(
     )
     envelope = Envelope(PROTOCOL_VERSION, key_id_of(sign_public), msgspec.Raw(payload), sign(sign_private, context, payload))
     return _ENCODER.encode(envelope), sha256(payload)
+
+
+def forms_for(reader_features: int, *, sender_box_private: bytes) -> dict[str, Any]:
+    """The keyword arguments of :func:`seal_set` for a receiver that said ``reader_features``: the most
+    compact body method and set format it reads (docs/protocol.md, "Features")."""
+    return {
+        "methods": (ZSTD_D1, ZSTD_R2) if reader_features & FEATURE_READS_R2 else (ZSTD_D1,),
+        "sender_box_private": sender_box_private if reader_features & FEATURE_SETS_V2 else None,
+    }
 
 
 def open_set(
