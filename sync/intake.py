@@ -9,6 +9,7 @@ import msgspec
 
 from sync.catalog import Catalog, Material, ServiceItem
 from sync.errors import IntakeError
+from sync.text import printable
 
 __all__ = (
     "IntakePlan",
@@ -147,7 +148,8 @@ def plan_intake(
 
     problems_en: list[str] = []
     problems_zh: list[str] = []
-    unknown = sorted((presented_set | deferred_set) - by_name.keys())
+    # Echoed in the message as plain text: what was typed may hold an escape sequence (sync.text).
+    unknown = sorted(printable(name) for name in (presented_set | deferred_set) - by_name.keys())
     if unknown:
         problems_en.append(f"not a material of this intake: {', '.join(unknown)}")
         problems_zh.append(f"以下不是本事项的材料：{'、'.join(unknown)}")

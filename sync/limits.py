@@ -44,7 +44,9 @@ TEXT_LIMITS: dict[str, int] = {
     "applicant_name": 50,
     "agent": 50,
     "author": 50,
-    "by": 50,
+    "by": 64,  # a station's agent (50) or a hub account (user names run to 64)
+    "signer_name": 50,
+    "material": 100,  # a material's name: the catalogue's longest is 25
     "reason": 500,
     "text": MAX_TEXT_CHARS,
     "note": MAX_TEXT_CHARS,
