@@ -15,7 +15,9 @@ from sync.errors import InputError, IntakeError, NotFoundError
 from sync.idnumber import validate_id_number
 from sync.intake import MaterialState, plan_intake
 from sync.lifecycle import Actor, Status, check_transition, status_label
+from sync.limits import text_limit
 from sync.personal import validate_phone
+from sync.text import check_text, printable
 from sync.timeutil import business_date
 from sync.workdays import DueDate
 
@@ -38,7 +40,7 @@ __all__ = (
 DEFAULT_DEFER_DAYS = 5
 """Working days a 容缺 commitment gives by default (the county may set its own, brief §11 Q4)."""
 
-MAX_NAME_LENGTH = 50
+MAX_NAME_LENGTH = text_limit("name")
 
 
 class NewIntake(msgspec.Struct, kw_only=True):
@@ -82,18 +84,25 @@ class IntakeResult(msgspec.Struct, frozen=True):
     commitments: tuple[CommitmentResult, ...]
 
 
-def _clean_name(name: str) -> str:
+def _clean_name(name: str, *, field: str = "name", label_zh: str = "申请人姓名") -> str:
+    # Runs of spaces, tabs and line breaks become one space; any other control character (an
+    # escape sequence, a direction override) is refused, not silently dropped (sync.text).
     cleaned = " ".join(name.split())
     if not cleaned:
-        raise InputError("the applicant's name is empty", "申请人姓名不能为空", field="name", code="name.empty")
-    if len(cleaned) > MAX_NAME_LENGTH:
-        raise InputError(
-            f"the applicant's name is longer than {MAX_NAME_LENGTH} characters",
-            f"申请人姓名超过 {MAX_NAME_LENGTH} 个字",
-            field="name",
-            code="name.too_long",
-        )
-    return cleaned
+        raise InputError(f"the {field} is empty", f"{label_zh}不能为空", field=field, code=f"{field}.empty")
+    return check_text(field, cleaned, label_zh=label_zh)
+
+
+def _clean_agent(value: str | None) -> str | None:
+    """An agent's name (``--agent``, ``--by``): bounded, no control characters; None stays None."""
+    return None if value is None else check_text("agent", value.strip(), label_zh="代办员姓名")
+
+
+def _clean_note(text: str | None) -> str | None:
+    """A note as stored: line breaks kept (CR LF as LF), bounded, no other control characters."""
+    if text is None:
+        return None
+    return check_text("note", text.replace("\r\n", "\n").strip(), multiline=True, label_zh="备注")
 
 
 def _next_number(station: Station, day: dt.date) -> str:
@@ -126,8 +135,9 @@ def new_intake(station: Station, request: NewIntake) -> IntakeResult:
     plan = plan_intake(
         catalog, item=request.item, bundle=request.bundle, presented=request.materials, deferred=request.deferred
     )
-    signer = _clean_name(request.signer_name) if request.signer_name else name
-    agent = request.agent if request.agent is not None else station.agent_name
+    signer = _clean_name(request.signer_name, field="signer_name", label_zh="承诺人姓名") if request.signer_name else name
+    agent = _clean_agent(request.agent) if request.agent is not None else station.agent_name
+    note = _clean_note(request.note)
 
     with recording(station.db, station.now, station.station_id) as rec:
         received_at = rec.now_iso
@@ -190,8 +200,8 @@ def new_intake(station: Station, request: NewIntake) -> IntakeResult:
                 case_no=case_no, from_status=Status.DRAFT.value, to_status=Status.RECEIVED.value,
                 actor=Actor.STATION.value, by=agent or None,
             )
-            if request.note and request.note.strip():
-                _insert_note(rec, case_no, request.note.strip(), agent)
+            if note:
+                _insert_note(rec, case_no, note, agent)
             cases.append(CaseResult(case_no, item.code, due.date if due else None, bool(due and due.provisional)))
     return IntakeResult(
         number=intake_id, bundle_code=plan.bundle_code, cases=tuple(cases), commitments=tuple(commitments)
@@ -238,6 +248,7 @@ def deliver(station: Station, case_no: str, *, by: str | None = None, note: str 
     A result is held while the intake has open 容缺 commitments (先办后补: the certificate is
     issued only after the promised materials arrive).
     """
+    by, note = _clean_agent(by), _clean_note(note)
     case = case_row(station, case_no)
     check_transition(case["status"], Status.DELIVERED, Actor.STATION)
     open_materials = [
@@ -257,8 +268,8 @@ def deliver(station: Station, case_no: str, *, by: str | None = None, note: str 
         )
     with recording(station.db, station.now, station.station_id) as rec:
         _move(station, rec, case, Status.DELIVERED, by=by or station.agent_name or None)
-        if note and note.strip():
-            _insert_note(rec, case["case_no"], note.strip(), by)
+        if note:
+            _insert_note(rec, case["case_no"], note, by)
     return case["status"]
 
 
@@ -270,9 +281,11 @@ def withdraw(station: Station, case_no: str, *, reason: str, by: str | None = No
             "撤回须填写申请人的撤回理由（--reason）",
             field="reason",
         )
+    reason = check_text("reason", reason.strip(), label_zh="撤回理由")
+    by = _clean_agent(by)
     case = case_row(station, case_no)
     with recording(station.db, station.now, station.station_id) as rec:
-        _move(station, rec, case, Status.WITHDRAWN, by=by or station.agent_name or None, reason=reason.strip())
+        _move(station, rec, case, Status.WITHDRAWN, by=by or station.agent_name or None, reason=reason)
     return case["status"]
 
 
@@ -289,7 +302,7 @@ def _check_supply(station: Station, case: dict[str, Any], materials: Sequence[st
             "SELECT name_zh, state FROM intake_materials WHERE intake_id = ?", [case["intake_id"]]
         ).fetchall()
     )
-    unknown = [n for n in materials if n not in rows]
+    unknown = [printable(n) for n in materials if n not in rows]  # echoed below: plain text only
     already = [n for n in materials if rows.get(n) in (MaterialState.PRESENTED, MaterialState.SUPPLIED)]
     if unknown or already:
         pending = "、".join(n for n, s in rows.items() if s in (MaterialState.DEFERRED, MaterialState.NOT_PROVIDED))
@@ -323,6 +336,7 @@ def supply_material(station: Station, case_no: str, materials: Sequence[str], *,
 
     Returns the materials whose commitment this closed.
     """
+    by = _clean_agent(by)
     case = case_row(station, case_no)
     names = [m.strip() for m in materials if m.strip()]
     if not names:
@@ -354,6 +368,7 @@ def correct_intake(
     to RECEIVED if it was never accepted (acceptance restarts from the day the correction
     arrived), else to IN_PROGRESS (the paused clock resumes). Returns the case's new status.
     """
+    by = _clean_agent(by)
     case = case_row(station, case_no)
     if case["status"] not in _CORRECTABLE:
         raise InputError(
@@ -397,11 +412,13 @@ def correct_intake(
 
 def add_note(station: Station, case_no: str, text: str, *, by: str | None = None) -> None:
     """Add a free-text note to a case. Notes must not hold ID numbers (brief §9)."""
+    text = _clean_note(text) or ""
+    by = _clean_agent(by)
     case = case_row(station, case_no)
-    if not text.strip():
+    if not text:
         raise InputError("the note is empty", "备注为空", field="note")
     with recording(station.db, station.now, station.station_id) as rec:
-        _insert_note(rec, case["case_no"], text.strip(), by)
+        _insert_note(rec, case["case_no"], text, by)
 
 
 # -- due dates ------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from station.store import Station, default_data_dir
 from sync.errors import InputError
 from sync.i18n import pick, resolve_lang
 from sync.lifecycle import Status, status_label
+from sync.text import check_text
 
 __all__ = ("main",)
 
@@ -48,6 +49,7 @@ def main(ctx: click.Context, data_dir: Path | None, lang: str | None) -> None:
 @handles_errors
 def init(obj: Context, village: str, device: str, agent: str, catalog_file: Path | None) -> None:
     """Create the station's data folder with the catalogue, holiday calendar and division tree."""
+    agent = check_text("agent", agent.strip(), label_zh="代办员姓名")  # printed in every case's history
     catalog_data = None
     if catalog_file is not None:
         try:

@@ -25,6 +25,7 @@ from sync.crypto import CryptoError, KeyPair, fingerprint, key_id_of, open_box
 from sync.divisions import parse_division_code
 from sync.errors import InputError
 from sync.protocol import MEDIA_TYPE, PROTOCOL_VERSION, STATION_FEATURES, EnrollRequest, EnrollResponse
+from sync.text import check_text
 from sync.timeutil import iso_utc, utc_now
 from sync.version import SOFTWARE_VERSION
 
@@ -88,6 +89,7 @@ def enroll(
     """
     data_dir = Path(data_dir)
     parsed = parse_code(code)
+    agent_name = check_text("agent", agent_name.strip(), label_zh="代办员姓名")
     hub_url = hub_url.strip()
     if not hub_url.startswith(("http://", "https://")):
         raise InputError(

@@ -1,4 +1,9 @@
-"""Turning case-book records into text for the terminal (Chinese or English) and into JSON for scripts."""
+"""Turning case-book records into text for the terminal (Chinese or English) and into JSON for scripts.
+
+Whatever came from a person or from the hub (names, notes, reasons, catalogue names) is printed as
+plain text: control and direction-override characters dropped (sync.text.printable), Rich markup
+never read, so a stored escape sequence or ``[/x]`` neither acts on the terminal nor breaks a table.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,14 @@ import msgspec
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from station.cases import IntakeResult
 from station.queries import BundleDetail, CaseDetail, CaseSummary, CommitmentView
 from sync.catalog import Catalog, ServiceItem
 from sync.i18n import pick
 from sync.lifecycle import actor_label, status_label
+from sync.text import json_for_terminal, printable
 from sync.timeutil import format_local
 
 __all__ = (
@@ -35,8 +42,25 @@ _BOX = box.ASCII
 
 
 def to_json(value: Any) -> str:
-    """Pretty JSON (UTF-8 characters kept readable) of structs, lists and dicts."""
-    return json.dumps(msgspec.to_builtins(value), ensure_ascii=False, indent=2)
+    """Pretty JSON (UTF-8 characters kept readable) of structs, lists and dicts.
+
+    Values stay raw for scripts; a control or bidi character in them is written as a ``\\u`` escape.
+    """
+    return json_for_terminal(json.dumps(msgspec.to_builtins(value), ensure_ascii=False, indent=2))
+
+
+def _cell(value: Any) -> Text:
+    """A table cell shown literally: a string cell would be read as Rich markup."""
+    return Text(printable(value))
+
+
+def _row(table: Table, *cells: Any, style: str | None = None) -> None:
+    table.add_row(*(_cell(c) for c in cells), style=style)
+
+
+def _p(value: Any) -> str:
+    """One field of a text line, printable (a line break in it becomes a space)."""
+    return printable(value)
 
 
 def _due(due: str | None, provisional: bool, lang: str) -> str:
@@ -65,8 +89,8 @@ def cases_table(cases: list[CaseSummary], lang: str) -> Table:
     ):
         table.add_column(header, no_wrap=True)
     for case in cases:
-        table.add_row(
-            case.case_no, case.item_name, case.applicant_name, case.id_number_masked, case.phone_masked,
+        _row(
+            table, case.case_no, case.item_name, case.applicant_name, case.id_number_masked, case.phone_masked,
             status_label(case.status, lang), _due(case.due_date, case.due_provisional, lang), _days_left(case, lang),
             style="red" if case.overdue else None,
         )
@@ -111,8 +135,8 @@ def _commitment_line(c: CommitmentView, lang: str) -> str:
         state = pick(lang, "已履行", "fulfilled")
     return pick(
         lang,
-        f"  {c.material}：{c.signer_name} 承诺于 {due} 前补交（{state}）",
-        f"  {c.material}: {c.signer_name} promised it by {due} ({state})",
+        f"  {_p(c.material)}：{_p(c.signer_name)} 承诺于 {due} 前补交（{state}）",
+        f"  {_p(c.material)}: {_p(c.signer_name)} promised it by {due} ({state})",
     )
 
 
@@ -125,8 +149,8 @@ def case_text(detail: CaseDetail, lang: str) -> list[str]:
         pick(lang, f"事项：{s.item_name}（{s.item_code}）", f"Item: {s.item_name} ({s.item_code})"),
         pick(lang, f"状态：{status_label(s.status, lang)}", f"Status: {status_label(s.status, lang)}")
         + (f" / {detail.outcome}" if detail.outcome else ""),
-        pick(lang, f"申请人：{detail.applicant_name}（{sex}，{detail.birth_date}）",
-             f"Applicant: {detail.applicant_name} ({sex}, born {detail.birth_date})"),
+        pick(lang, f"申请人：{_p(detail.applicant_name)}（{sex}，{detail.birth_date}）",
+             f"Applicant: {_p(detail.applicant_name)} ({sex}, born {detail.birth_date})"),
         pick(lang, f"身份证号：{detail.id_number}", f"ID number: {detail.id_number}"),
         pick(lang, f"电话：{detail.phone}", f"Phone: {detail.phone}"),
         pick(lang, f"收件时间：{format_local(s.received_at)}", f"Received: {format_local(s.received_at)}"),
@@ -136,20 +160,22 @@ def case_text(detail: CaseDetail, lang: str) -> list[str]:
     if s.bundle_code:
         lines.append(pick(lang, f"所属一件事：{s.intake_id}（{s.bundle_code}）", f"Bundle: {s.intake_id} ({s.bundle_code})"))
     lines.append(pick(lang, "材料：", "Materials:"))
-    lines += [f"  {m.name_zh}：{_material_state(m.state, lang)}" for m in detail.materials]
+    lines += [f"  {_p(m.name_zh)}：{_material_state(m.state, lang)}" for m in detail.materials]
     if detail.commitments:
         lines.append(pick(lang, "容缺承诺：", "Commitments (容缺):"))
         lines += [_commitment_line(c, lang) for c in detail.commitments]
     lines.append(pick(lang, "办理记录：", "History:"))
     for event in detail.history:
-        who = actor_label(event.actor, lang) + (f" {event.by}" if event.by else "")
+        who = actor_label(event.actor, lang) + (f" {_p(event.by)}" if event.by else "")
         line = f"  {format_local(event.at)}  {status_label(event.from_status, lang)} -> {status_label(event.to_status, lang)}  {who}"
         if event.reason:
-            line += pick(lang, f"（{event.reason}）", f" ({event.reason})")
+            line += pick(lang, f"（{_p(event.reason)}）", f" ({_p(event.reason)})")
         lines.append(line)
     if detail.notes:
         lines.append(pick(lang, "备注：", "Notes:"))
-        lines += [f"  {format_local(n.at)} {n.author}：{n.text}" for n in detail.notes]
+        # A note keeps its line breaks, each further line indented under the first.
+        lines += [f"  {format_local(n.at)} {_p(n.author)}：" + printable(n.text, multiline=True).replace("\n", "\n    ")
+                  for n in detail.notes]
     lines += _sync_lines(detail, lang)
     return lines
 
@@ -170,12 +196,13 @@ def _sync_lines(detail: CaseDetail, lang: str) -> list[str]:
     if detail.rejections:
         lines.append(pick(lang, "县平台未采纳的更改：", "Changes the hub did not apply:"))
         for rej in detail.rejections:
-            reason = pick(lang, rej.reason_zh, rej.reason_en)
-            lines.append(pick(lang, f"  数据集 {rej.seq}（{rej.code}）：{reason}", f"  set {rej.seq} ({rej.code}): {reason}"))
+            reason = _p(pick(lang, rej.reason_zh, rej.reason_en))
+            code = _p(rej.code)
+            lines.append(pick(lang, f"  数据集 {rej.seq}（{code}）：{reason}", f"  set {rej.seq} ({code}): {reason}"))
     if detail.conflicts:
         lines.append(pick(lang, "合并冲突（保留值 / 未采用值）：", "Merge conflicts (kept / lost):"))
         for c in detail.conflicts:
-            lines.append(f"  {c.table}.{c.field}: {c.kept} ({c.kept_origin}) / {c.lost} ({c.lost_origin})")
+            lines.append(_p(f"  {c.table}.{c.field}: {c.kept} ({c.kept_origin}) / {c.lost} ({c.lost_origin})"))
     return lines
 
 
@@ -187,11 +214,11 @@ def bundle_text(detail: BundleDetail, lang: str) -> list[str]:
         pick(lang, "成员办件：", "Member cases:"),
     ]
     lines += [
-        f"  {m.case_no}  {m.item_name}  {status_label(m.status, lang)}  {_due(m.due_date, m.due_provisional, lang)}"
+        f"  {_p(m.case_no)}  {_p(m.item_name)}  {status_label(m.status, lang)}  {_due(m.due_date, m.due_provisional, lang)}"
         for m in detail.members
     ]
     lines.append(pick(lang, "材料（一次收取，共用）：", "Materials (recorded once, shared):"))
-    lines += [f"  {m.name_zh}：{_material_state(m.state, lang)}" for m in detail.materials]
+    lines += [f"  {_p(m.name_zh)}：{_material_state(m.state, lang)}" for m in detail.materials]
     if detail.commitments:
         lines.append(pick(lang, "容缺承诺：", "Commitments (容缺):"))
         lines += [_commitment_line(c, lang) for c in detail.commitments]
@@ -206,8 +233,8 @@ def commitments_table(commitments: list[CommitmentView], lang: str) -> Table:
     for c in commitments:
         state = pick(lang, "已逾期", "OVERDUE") if c.overdue else pick(lang, "待补交" if c.status == "open" else "已履行",
                                                                     c.status)
-        table.add_row(c.intake_id, c.material, c.signer_name, _due(c.due_date, c.due_provisional, lang), state,
-                      style="red" if c.overdue else None)
+        _row(table, c.intake_id, c.material, c.signer_name, _due(c.due_date, c.due_provisional, lang), state,
+             style="red" if c.overdue else None)
     return table
 
 
@@ -218,10 +245,10 @@ def catalog_table(catalog: Catalog, items: list[ServiceItem], lang: str) -> Tabl
         table.add_column(header, no_wrap=True)
     for item in items:
         days = "-" if item.promised_days is None else pick(lang, f"{item.promised_days}个工作日", f"{item.promised_days} wd")
-        table.add_row(item.code, pick(lang, item.name_zh, item.name_en or item.name_zh), days, ",".join(item.bundles))
+        _row(table, item.code, pick(lang, item.name_zh, item.name_en or item.name_zh), days, ",".join(item.bundles))
     for bundle in catalog.bundles:
-        table.add_row(bundle.code, pick(lang, bundle.name_zh, bundle.name_en or bundle.name_zh),
-                      "-" if bundle.promised_days is None else str(bundle.promised_days), "->".join(bundle.members))
+        _row(table, bundle.code, pick(lang, bundle.name_zh, bundle.name_en or bundle.name_zh),
+             "-" if bundle.promised_days is None else str(bundle.promised_days), "->".join(bundle.members))
     return table
 
 
@@ -245,5 +272,6 @@ def item_text(item: ServiceItem, lang: str) -> list[str]:
 
 
 def print_lines(console: Console, lines: list[str]) -> None:
+    """Print lines as plain text: no markup read, no control or bidi character let through."""
     for line in lines:
-        console.print(line, markup=False, highlight=False, soft_wrap=True)
+        console.print(printable(line, multiline=True), markup=False, emoji=False, highlight=False, soft_wrap=True)
