@@ -160,7 +160,8 @@ class AccountStoreMixin(StoreBase):
     # -- failed logins ---------------------------------------------------------------------------
 
     def login_failures(self, name: str, ip: str) -> tuple[int, str | None]:
-        """(failures, locked_until) for an account name and client address."""
+        """(failures, locked_until) for an account name and client address; read and then written
+        inside one write transaction by the login (hub.accounts.reserve_login), so none is lost."""
         row = self._one("SELECT failures, locked_until FROM login_failures WHERE name = ? AND ip = ?",
                         [name.lower(), ip])
         return (int(row[0]), row[1]) if row else (0, None)
@@ -173,6 +174,24 @@ class AccountStoreMixin(StoreBase):
             "locked_until = excluded.locked_until",
             [name.lower(), ip, failures, at, locked_until],
         )
+
+    def login_failures_row(self, name: str, ip: str) -> tuple[int, str | None, str | None]:
+        """(failures, last checked attempt, locked_until) for an account name and client address."""
+        row = self._one("SELECT failures, last_at, locked_until FROM login_failures WHERE name = ? AND ip = ?",
+                        [name.lower(), ip])
+        return (int(row[0]), row[1], row[2]) if row else (0, None, None)
+
+    def count_refused_login(self, name: str, ip: str) -> None:
+        """Count an attempt refused while locked; ``last_at`` stays the last attempt that was checked."""
+        self.db.execute("UPDATE login_failures SET failures = failures + 1 WHERE name = ? AND ip = ?",
+                        [name.lower(), ip])
+
+    def prune_login_failures(self, quiet_since: str, now: str) -> int:
+        """Forget (name, address) rows with no attempt since ``quiet_since`` and no lock running; how many."""
+        cursor = self.db.execute(
+            "DELETE FROM login_failures WHERE last_at < ? AND (locked_until IS NULL OR locked_until <= ?)",
+            [quiet_since, now])
+        return int(cursor.rowcount)
 
     def clear_login_failures(self, name: str, ip: str) -> None:
         """A successful login forgets the failures of that name and address."""

@@ -1,4 +1,4 @@
-"""Accounts: Argon2 passwords, browser sessions, API tokens and the login back-off (no sleeping)."""
+"""Accounts: Argon2 passwords, browser sessions, API tokens, and logins counted and throttled before any hash."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import hmac
 import math
 import secrets
 import sqlite3
+from typing import Any
 
 import msgspec
 from argon2 import PasswordHasher
@@ -17,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from hub.departments import find_department
 from hub.settings import Settings
 from hub.store import HubStore, SessionRow, TokenRow, UserRow
+from hub.throttle import KeyedLimiter, WorkGate, address_key, shared
 from sync.errors import InputError, NotFoundError
 from sync.timeutil import iso_utc, parse_iso
 
@@ -24,15 +26,21 @@ __all__ = (
     "MIN_PASSWORD_LENGTH",
     "ROLES",
     "IssuedToken",
+    "LoginAttempt",
     "LoginFailed",
+    "LoginGuard",
     "LoginThrottled",
     "Principal",
     "add_user",
+    "check_password",
     "create_token",
     "disable_user",
+    "finish_login",
     "hasher_for",
     "login",
+    "login_guard",
     "logout",
+    "reserve_login",
     "revoke_token",
     "session_principal",
     "set_password",
@@ -70,12 +78,31 @@ class LoginFailed(Exception):
     """Wrong name or password (which of the two is never said)."""
 
 
-class LoginThrottled(Exception):
-    """Too many wrong passwords from this address for this account: try again after ``retry_after`` s."""
+_THROTTLED = {
+    "backoff": ("Too many wrong passwords. Try again in {n} s.", "密码错误次数过多，请 {n} 秒后再试。"),
+    "busy": ("Too many logins at once. Try again in {n} s.", "同时登录的人太多，请 {n} 秒后再试。"),
+    "address": ("Too many login attempts from this address. Try again in {n} s.",
+                "来自此地址的登录尝试过多，请 {n} 秒后再试。"),
+    "name": ("Too many login attempts for this user name. Try again in {n} s.", "该用户名的登录尝试过多，请 {n} 秒后再试。"),
+}
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"retry after {retry_after} s")
-        self.retry_after = retry_after
+
+class LoginThrottled(Exception):
+    """Refused before the password is looked at: try again after ``retry_after`` s.
+
+    ``reason``: ``backoff`` (wrong passwords from this address for this name), ``busy`` (too many
+    logins at once), ``address`` or ``name`` (too many attempts from the address, or for the name).
+    """
+
+    def __init__(self, retry_after: int, *, reason: str = "backoff") -> None:
+        super().__init__(f"retry after {retry_after} s ({reason})")
+        self.retry_after = max(1, int(retry_after))
+        self.reason = reason
+
+    def message(self, lang: str) -> str:
+        """What the login page says, in ``lang`` (``zh`` or ``en``)."""
+        en, zh = _THROTTLED[self.reason]
+        return (en if lang == "en" else zh).format(n=self.retry_after)
 
 
 @functools.lru_cache(maxsize=8)
@@ -227,53 +254,182 @@ def token_principal(store: HubStore, token: str, *, now: dt.datetime) -> Princip
 # -- sessions and login ------------------------------------------------------------------------------
 
 
-def _backoff(failures: int, settings: Settings) -> int:
-    """Seconds locked after ``failures`` wrong passwords in a row: 1, 2, 4 … after the free ones, capped."""
+class LoginAttempt(msgspec.Struct, frozen=True, kw_only=True):
+    """An attempt reserved (counted as a failure until the password proves right), not yet checked."""
+
+    key: str
+    ip: str
+    user: UserRow | None
+    stored_hash: str | None
+    """The account's hash; None for an unknown or disabled name, checked against a dummy hash instead
+    (the same cost, so the time taken does not tell which names exist)."""
+
+
+def _backoff(failures: int, last_lock_s: float, settings: Settings) -> int:
+    """Seconds to lock after the ``failures``-th attempt is checked: none while attempts are free,
+    then 1 s, then twice the last lock (``last_lock_s``) each time, capped."""
     if failures < settings.login_free_attempts:
         return 0
-    return min(2 ** (failures - settings.login_free_attempts), settings.login_max_delay_s)
+    return min(max(1, 2 * math.ceil(last_lock_s)), settings.login_max_delay_s)
+
+
+_PRUNE_EVERY = dt.timedelta(minutes=10)
+_KEEP_FAILURES = dt.timedelta(days=1)
+_pruned: dict[str, dt.datetime] = {}
+
+
+def reserve_login(store: HubStore, name: str, *, ip: str, now: dt.datetime, settings: Settings) -> LoginAttempt:
+    """Count an attempt for (name, address) and set the back-off it would earn, in one write
+    transaction, before any password is looked at.
+
+    Reading the count before the hash and writing it after let 30 parallel guesses all be checked
+    while the count rose by 4; here the count is taken under the write lock, so each attempt sees
+    every earlier one, and the lock it would earn holds off the next ones while its hash runs. An
+    attempt refused while locked is counted too, without lengthening the lock (a person who tries
+    again a little early is not punished twice). Unknown names are counted and checked the same way.
+
+    Raises:
+        LoginThrottled: locked; nothing will be hashed.
+    """
+    key = name.strip()[:64]
+    at = iso_utc(now)
+    with store.transaction():
+        failures, last_at, locked_until = store.login_failures_row(key, ip)
+        locked = locked_until is not None and parse_iso(locked_until) > now
+        if locked:
+            store.count_refused_login(key, ip)  # counted; the lock it hit is not lengthened
+        else:
+            last_lock = (parse_iso(locked_until) - parse_iso(last_at)).total_seconds() if locked_until and last_at else 0
+            delay = _backoff(failures + 1, last_lock, settings)
+            locked_until = iso_utc(now + dt.timedelta(seconds=delay)) if delay else None
+            store.record_login_failure(key, ip, failures=failures + 1, at=at, locked_until=locked_until)
+        last = _pruned.get(str(store.path))
+        if last is None or abs(now - last) > _PRUNE_EVERY:
+            # Rows of names tried once and never again (a spray of made-up names) do not pile up.
+            store.prune_login_failures(iso_utc(now - _KEEP_FAILURES), at)
+            _pruned[str(store.path)] = now
+        user = None if locked or not key else store.user_named(key)
+    if locked:
+        assert locked_until is not None
+        raise LoginThrottled(max(1, math.ceil((parse_iso(locked_until) - now).total_seconds())))
+    usable = user is not None and not user.disabled_at
+    return LoginAttempt(key=key, ip=ip, user=user if usable else None,
+                        stored_hash=user.password_hash if usable and user else None)
+
+
+def check_password(attempt: LoginAttempt, password: str, hasher: PasswordHasher) -> tuple[bool, str | None]:
+    """The costly part, with no database: (right, a new hash when the stored one is weaker than the settings')."""
+    stored = attempt.stored_hash or _dummy_hash(hasher)
+    try:
+        hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False, None
+    if attempt.user is None or attempt.stored_hash is None:
+        return False, None
+    return True, hasher.hash(password) if hasher.check_needs_rehash(stored) else None
+
+
+def finish_login(store: HubStore, attempt: LoginAttempt, right: bool, rehashed: str | None, *, now: dt.datetime,
+                 settings: Settings) -> tuple[str, Principal]:
+    """Open a session after a right password (its failures forgotten); a wrong one stays counted.
+
+    Raises:
+        LoginFailed: wrong name or password, or a disabled account.
+    """
+    user = attempt.user
+    if not right or user is None:
+        raise LoginFailed()
+    cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+    at = iso_utc(now)
+    with store.transaction():
+        store.clear_login_failures(attempt.key, attempt.ip)
+        if rehashed is not None:
+            store.set_password_hash(user.user_id, rehashed)
+        store.drop_sessions_before(iso_utc(now - dt.timedelta(hours=settings.session_idle_hours)),
+                                   iso_utc(now - dt.timedelta(hours=settings.session_max_hours)))
+        store.add_session(SessionRow(token_hash=_sha256(cookie), user_id=user.user_id, csrf=csrf, created_at=at,
+                                     last_seen=at, ip=attempt.ip))
+    return cookie, _principal(user, "session", csrf)
 
 
 def login(store: HubStore, name: str, password: str, *, ip: str, now: dt.datetime, settings: Settings,
           hasher: PasswordHasher) -> tuple[str, Principal]:
-    """Check a password and open a session; returns (cookie value, principal).
+    """Check a password and open a session, in this thread; returns (cookie value, principal).
 
-    While an account and address are backed off, the attempt is refused before the password is
-    looked at, so guessing gains nothing; the refusal is immediate, no worker sleeps.
+    The attempt is counted before the password is looked at (:func:`reserve_login`); while an
+    account and address are backed off it is refused at once, no worker sleeps. The web form goes
+    through :class:`LoginGuard`, which adds the per-address and per-name throttles and the cap on
+    hashes at once.
 
     Raises:
         LoginThrottled: backed off; with the seconds to wait.
         LoginFailed: wrong name or password, or a disabled account.
     """
-    key = name.strip()[:64]
-    failures, locked_until = store.login_failures(key, ip)
-    if locked_until is not None and parse_iso(locked_until) > now:
-        raise LoginThrottled(max(1, math.ceil((parse_iso(locked_until) - now).total_seconds())))
-    user = store.user_named(key) if key else None
-    stored = user.password_hash if user is not None and not user.disabled_at else _dummy_hash(hasher)
-    try:
-        hasher.verify(stored, password)
-        ok = user is not None and not user.disabled_at
-    except (VerificationError, InvalidHashError):
-        ok = False
-    if not ok or user is None:
-        failures += 1
-        delay = _backoff(failures, settings)
-        with store.transaction():
-            store.record_login_failure(key, ip, failures=failures, at=iso_utc(now),
-                                       locked_until=iso_utc(now + dt.timedelta(seconds=delay)) if delay else None)
-        raise LoginFailed()
-    cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-    at = iso_utc(now)
-    with store.transaction():
-        store.clear_login_failures(key, ip)
-        if hasher.check_needs_rehash(user.password_hash):
-            store.set_password_hash(user.user_id, hasher.hash(password))
-        store.drop_sessions_before(iso_utc(now - dt.timedelta(hours=settings.session_idle_hours)),
-                                   iso_utc(now - dt.timedelta(hours=settings.session_max_hours)))
-        store.add_session(SessionRow(token_hash=_sha256(cookie), user_id=user.user_id, csrf=csrf, created_at=at,
-                                     last_seen=at, ip=ip))
-    return cookie, _principal(user, "session", csrf)
+    attempt = reserve_login(store, name, ip=ip, now=now, settings=settings)
+    right, rehashed = check_password(attempt, password, hasher)
+    return finish_login(store, attempt, right, rehashed, now=now, settings=settings)
+
+
+class LoginGuard:
+    """What stands before a password check at the web form, in the order a login meets it:
+
+    1. a place at the gate: at most ``login_hashes_at_once`` checks run and ``login_queue`` wait,
+       else 429 at once (``busy``), so a flood costs a counter check, not a thread;
+    2. a token from the client address's bucket and from the name's bucket, taken together
+       (``address``, ``name``), the same for names that exist and names that do not;
+    3. the per-(name, address) count and back-off in the database (:func:`reserve_login`);
+    4. the Argon2 check, in the gate's own threads (never the ones station sync runs on).
+
+    One per app (:func:`login_guard`); in process memory, like the single hub process itself.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.hasher = hasher_for(settings)
+        self.limiter = KeyedLimiter({"address": settings.login_per_address, "name": settings.login_per_name},
+                                    max_keys=settings.throttle_max_keys)
+        self.gate = WorkGate(settings.login_hashes_at_once, settings.login_queue)
+        # The short database steps of a login run in two threads of their own as well (only admitted
+        # logins get there, so nothing queues past the gate's own bound).
+        self.db_gate = WorkGate(2, 0)
+
+    async def login(self, name: str, password: str, *, ip: str, now: dt.datetime) -> tuple[str, Principal]:
+        """Throttle, reserve, check and open a session (see the class); returns (cookie value, principal).
+
+        Raises:
+            LoginThrottled: refused before any hash, with the seconds to wait and why.
+            LoginFailed: wrong name or password, or a disabled account.
+        """
+        settings = self.settings
+        if not self.gate.enter():
+            raise LoginThrottled(self.gate.wait_hint(), reason="busy")
+        try:
+            keys = {"address": address_key(ip), "name": name.strip()[:64].lower()}
+            wait, rule = self.limiter.take(now.timestamp(), **keys)
+            if rule is not None:
+                raise LoginThrottled(math.ceil(wait), reason=rule)
+
+            def reserve() -> LoginAttempt:
+                with HubStore.open(settings.data_dir, migrate=False) as store:
+                    return reserve_login(store, name, ip=ip, now=now, settings=settings)
+
+            attempt = await self.db_gate.run(reserve)
+            right, rehashed = await self.gate.run(lambda: check_password(attempt, password, self.hasher))
+
+            def finish() -> tuple[str, Principal]:
+                with HubStore.open(settings.data_dir, migrate=False) as store:
+                    return finish_login(store, attempt, right, rehashed, now=now, settings=settings)
+
+            result = await self.db_gate.run(finish)
+            self.limiter.refund(now.timestamp(), address=keys["address"])  # a busy office behind one address
+            return result
+        finally:
+            self.gate.leave()
+
+
+def login_guard(state: Any, settings: Settings) -> LoginGuard:
+    """The app's one :class:`LoginGuard` (made on first use)."""
+    return shared(state, "login_guard", lambda: LoginGuard(settings))
 
 
 def session_principal(store: HubStore, cookie: str, *, now: dt.datetime, settings: Settings) -> Principal | None:

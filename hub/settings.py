@@ -9,6 +9,8 @@ from pathlib import Path
 
 import platformdirs
 
+from hub.throttle import Rule
+
 __all__ = ("MAX_BODY_BYTES", "MAX_INFLATED_BYTES", "Settings", "default_data_dir")
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -64,6 +66,18 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 64 * 1024
     """Argon2id cost of new password hashes (argon2-cffi's defaults; tests lower them)."""
+    login_hashes_at_once: int = 1
+    """Password checks run at once, in the login's own threads (each takes argon2_memory_kib and up to 4 cores)."""
+    login_queue: int = 8
+    """Logins that may wait for a password check; past that a login is answered 429 at once."""
+    login_per_address: Rule = Rule(burst=10, per_minute=10)
+    """Login attempts per client address (any names): a burst, then a rate; a right password gives its token back."""
+    login_per_name: Rule = Rule(burst=10, per_minute=5)
+    """Login attempts per account name (known or not), from any address."""
+    enrol_per_address: Rule = Rule(burst=10, per_minute=6)
+    """Enrolment attempts per client address (429 with Retry-After past it)."""
+    throttle_max_keys: int = 10_000
+    """Addresses or names each in-process throttle remembers at most (least recently used forgotten first)."""
     debug: bool = False
 
     @classmethod

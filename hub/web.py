@@ -19,7 +19,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 
-from hub.accounts import LoginFailed, LoginThrottled, hasher_for, login, logout
+from hub.accounts import LoginFailed, LoginThrottled, login_guard, logout
 from hub.guards import CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE, client_ip, current_principal, requires
 from hub.store import HubStore
 from hub.views import china_time
@@ -186,10 +186,14 @@ def login_form(request: Request[Any, Any, Any]) -> Template:
     return _login_page(request, next_=request.query_params.get("next", ""))
 
 
-@post("/login", status_code=200, sync_to_thread=True, include_in_schema=False)
-def login_submit(request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, Any]],
-                 store: NamedDependency[HubStore]) -> Response[Any]:
-    """Check the password; on success a session cookie (HttpOnly, SameSite=Lax) and a redirect home."""
+@post("/login", status_code=200, include_in_schema=False)
+async def login_submit(request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, Any]]) -> Response[Any]:
+    """Check the password; on success a session cookie (HttpOnly, SameSite=Lax) and a redirect home.
+
+    Async on purpose: a login waiting for its password check (hub.accounts.LoginGuard) holds no
+    worker thread, so a flood of logins never delays station sync; past the guard's queue it is
+    answered 429 at once.
+    """
     lang, _ = page_lang(request)
     en = lang == "en"
     name, password = str(data.get("username", "")), str(data.get("password", ""))
@@ -200,12 +204,10 @@ def login_submit(request: Request[Any, Any, Any], data: URLEncodedBody[dict[str,
                            username=name, next_=next_, status_code=403)
     settings, now = request.app.state["settings"], request.app.state["now"]()
     try:
-        cookie, principal = login(store, name, password, ip=client_ip(request), now=now, settings=settings,
-                                  hasher=hasher_for(settings))
+        cookie, principal = await login_guard(request.app.state, settings).login(name, password,
+                                                                                 ip=client_ip(request), now=now)
     except LoginThrottled as exc:
-        text = (f"Too many wrong passwords. Try again in {exc.retry_after} s." if en
-                else f"密码错误次数过多，请 {exc.retry_after} 秒后再试。")
-        return _login_page(request, message=text, username=name, next_=next_, status_code=429,
+        return _login_page(request, message=exc.message(lang), username=name, next_=next_, status_code=429,
                            headers={"Retry-After": str(exc.retry_after)})
     except LoginFailed:
         return _login_page(request, message="Wrong user name or password." if en else "用户名或密码错误。",
