@@ -1,4 +1,4 @@
-"""Applying one change at the hub with the merge rules of sync.merge: village, columns, versions, lifecycle."""
+"""Applying one change at the hub with the merge rules of sync.merge: keys and villages, columns, versions, lifecycle."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from hub.store import HubStore
 from sync.changes import RowChange, StatusChange
 from sync.deadlines import paused_spans
 from sync.errors import ProxyAppError
+from sync.ids import Minter, event_minter, intake_of_key, parse_case_number, row_minter
 from sync.lifecycle import Actor, Status
 from sync.merge import Rejection, decide_row, decide_status, decode_versions, encode_versions, version_of
 from sync.timeutil import business_date, iso_utc, parse_iso
@@ -46,25 +47,95 @@ def status_fields(case: dict[str, Any]) -> dict[str, Any]:
     return {"status": case["status"], "outcome": case["outcome"], "accepted_date": case["accepted_date"]}
 
 
-def _villages_touched(store: HubStore, table: str, fields: dict[str, Any], existing: dict[str, Any] | None) -> set[str | None]:
-    """Every village a row change touches: the row's own and its parent's, before and after."""
-    villages: set[str | None] = set()
-    if table in ("intakes", "cases"):
-        if existing is not None:
-            villages.add(existing["village_code"])
-        if "village_code" in fields:
-            villages.add(fields["village_code"])
-    parents: list[tuple[str, str]] = []
+def _key_village(store: HubStore, table: str, key: str) -> str | None:
+    """The village a row's key names; for a parent row held under a key of no station's form (written
+    before keys were bound), the village it was stored with."""
+    minter = row_minter(table, key)
+    if minter is not None:
+        return minter.village
+    row = store.row(table, key)
+    return row["village_code"] if row is not None and "village_code" in row else None
+
+
+def _villages_touched(store: HubStore, table: str, key_village: str | None, fields: dict[str, Any],
+                      existing: dict[str, Any] | None) -> set[Any]:
+    """Every village a row change touches: the one its key names, the one it writes, its parents'.
+
+    A row's village is read from its key, never from the row held: a row another station inserted
+    first under this village's number does not make the number that station's (issue 10, item 3).
+    """
+    villages: set[Any] = {key_village} if key_village else set()
+    if table in ("intakes", "cases") and "village_code" in fields:
+        villages.add(fields["village_code"])
+    parents: list[tuple[str, Any]] = []
     if table in ("cases", "intake_materials", "commitments"):
         parents += [("intakes", v) for v in {fields.get("intake_id"), existing and existing["intake_id"]} if v]
     if table == "case_notes":
         parents += [("cases", v) for v in {fields.get("case_no"), existing and existing["case_no"]} if v]
     for parent, key in parents:
-        village = store.village_of_intake(key) if parent == "intakes" else store.village_of_case(key)
-        if village is None:
+        held = store.village_of_intake(key) if parent == "intakes" else store.village_of_case(key)
+        if held is None:
             raise LookupError(f"{parent} {key}")
-        villages.add(village)
+        villages.add(_key_village(store, parent, key))
     return villages
+
+
+def _check_key(store: HubStore, table: str, pk: str, fields: dict[str, Any], existing: dict[str, Any] | None,
+               *, origin: str, village_code: str, insert: bool) -> Outcome | None:
+    """None when a station may make this row change as far as keys go, else its refusal: rows whose key
+    (or parent's) names another village, new rows under a number this station (village and device)
+    did not mint, keys of no station's form."""
+    minter = row_minter(table, pk)
+    if minter is not None and minter.village != village_code:
+        return _other_village(table, pk)
+    own = _minter_of_station(store, origin) if existing is None and insert else None
+    if existing is None and insert and minter is not None and minter != own:
+        # A station creates rows only under numbers it minted itself: a number of another PC
+        # (or village) taken first would make the rightful one's later changes fail.
+        return _foreign_id(table, pk, own)
+    try:
+        villages = _villages_touched(store, table, minter.village if minter else None, fields, existing)
+    except LookupError as exc:
+        return _reject("row_missing", f"{table} {pk[:40]}: {exc} does not exist here",
+                       f"{table} {pk[:40]}：上级记录 {exc} 不存在")
+    if villages - {village_code}:
+        return _other_village(table, pk)
+    if minter is None:
+        if existing is None and not insert:
+            return None  # an update of no row: sync.merge answers row_missing
+        return _reject("malformed", f"{table} {pk[:40]!r} is not a key a station numbers",
+                       f"{table} {pk[:40]!r} 不是代办点编号的格式")
+    intake_id = intake_of_key(table, pk)
+    if table != "intakes" and intake_id is not None and fields.get("intake_id", intake_id) != intake_id:
+        return _reject("malformed", f"{table} {pk}: intake_id differs from the key",
+                       f"{table} {pk}：intake_id 与编号不符")
+    given = fields.get("intake_id")
+    if own is not None and table == "cases" and isinstance(given, str) and parse_case_number(given) != own:
+        # A new case goes under an intake of the same PC: an intake and its cases are recorded together.
+        return _foreign_id(table, pk, own, parent=given)
+    return None
+
+
+def _other_village(table: str, pk: str) -> Outcome:
+    # No `current` here: another village's values are not this station's to see (invariant 11).
+    return _reject("other_village", f"{table} {pk[:40]} belongs to another village",
+                   f"{table} {pk[:40]} 属于其他村，本代办点无权修改")
+
+
+def _foreign_id(table: str, pk: str, own: Minter | None, parent: str | None = None) -> Outcome:
+    device = own.device if own else "?"
+    key = f"{pk} (intake {parent})" if parent else pk
+    key_zh = f"{pk}（收件 {parent}）" if parent else pk
+    return _reject("foreign_id",
+                   f"{table} {key} was not numbered by this station (device {device}); "
+                   "a station creates rows only under its own numbers",
+                   f"{table} {key_zh} 不是本代办点（设备 {device}）编的号；代办点只能以本机编号新建记录")
+
+
+def _minter_of_station(store: HubStore, origin: str) -> Minter | None:
+    """The village and device letter the hub enrolled ``origin`` with (its station row)."""
+    station = store.station(origin)
+    return Minter(station.village_code, station.device) if station is not None else None
 
 
 def apply_row(
@@ -73,8 +144,10 @@ def apply_row(
     """Merge a station's row change: last writer wins per field by (hlc, origin); losers become conflicts.
 
     Args:
-        origin: the station whose set carries the change (its id breaks HLC ties).
-        village_code: the station's village; rows of any other village are refused.
+        origin: the station whose set carries the change (its id breaks HLC ties); a new row must
+            be keyed with a number of its village and device letter (``foreign_id`` otherwise).
+        village_code: the station's village; rows whose key (or parent's key) names any other
+            village are refused (``other_village``).
         lookup_key: the county ID-lookup key, for the case's ``id_hash``.
     """
     table = change.table
@@ -86,15 +159,10 @@ def apply_row(
         what = f"unknown or derived column(s) {', '.join(stray)}" if stray else f"{pk_column} differs from the key"
         return _reject("malformed", f"{table} {change.pk}: {what}", f"{table} {change.pk}：字段无效（{what}）")
     existing = store.row(table, change.pk)
-    try:
-        villages = _villages_touched(store, table, change.fields, existing)
-    except LookupError as exc:
-        return _reject("row_missing", f"{table} {change.pk}: {exc} does not exist here",
-                       f"{table} {change.pk}：上级记录 {exc} 不存在")
-    if villages - {village_code}:
-        # No `current` here: another village's values are not this station's to see (invariant 11).
-        return _reject("other_village", f"{table} {change.pk} belongs to another village",
-                       f"{table} {change.pk} 属于其他村，本代办点无权修改")
+    refused = _check_key(store, table, change.pk, change.fields, existing, origin=origin,
+                         village_code=village_code, insert=change.insert)
+    if refused is not None:
+        return refused
     decision = decide_row(decode_versions(existing["versions"]) if existing else None, change, origin)
     if isinstance(decision, Rejection):
         current = {f: existing[f] for f in change.fields if f in existing} if existing else None
@@ -152,12 +220,20 @@ def apply_status(
         actors: the actors ``origin`` may speak for (a station only as the station).
         village_code: the station's village (None for the hub itself).
     """
+    # The case's village is the one its number names (a number another station took first does
+    # not make it that station's); a case of another village is refused before it is looked up.
+    key_village = _key_village(store, "cases", change.case_no) if village_code is not None else None
+    if key_village is not None and key_village != village_code:
+        return _reject("other_village", f"case {change.case_no} belongs to another village",
+                       f"办件 {change.case_no} 属于其他村，本代办点无权办理")
     case = store.row("cases", change.case_no)
     if case is None:
         return _reject("row_missing", f"case {change.case_no} does not exist here", f"不存在办件 {change.case_no}")
-    if village_code is not None and case["village_code"] != village_code:
-        return _reject("other_village", f"case {change.case_no} belongs to another village",
-                       f"办件 {change.case_no} 属于其他村，本代办点无权办理")
+    if village_code is not None and event_minter(change.event_id) != _minter_of_station(store, origin):
+        # A move's id names the station that made it: one taken first under another station's id
+        # would make that station's own move look like a duplicate and vanish.
+        return _reject("foreign_id", f"move {change.event_id} was not numbered by this station",
+                       f"办理环节 {change.event_id} 不是本代办点编的号")
     if store.has_event(change.event_id):
         return Outcome(result="duplicate", village_code=case["village_code"])
     try:
