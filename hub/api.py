@@ -58,8 +58,9 @@ class DecisionRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 
 def _limits(request: Request[Any, Any, Any], warn_days: float | None, danger_days: float | None) -> Thresholds:
     limits = Thresholds.from_settings(request.app.state["settings"], warn_days, danger_days)
-    if not 0 <= limits.warn_days <= limits.danger_days:
-        raise HubHTTPError("bad_input", "need 0 <= warn_days <= danger_days", "须满足 0 ≤ warn_days ≤ danger_days")
+    if not 0 <= limits.warn_days <= limits.danger_days <= 3650:  # also refuses inf and nan
+        raise HubHTTPError("bad_input", "need 0 <= warn_days <= danger_days <= 3650",
+                           "须满足 0 ≤ warn_days ≤ danger_days ≤ 3650")
     return limits
 
 
@@ -137,8 +138,9 @@ def figures(request: Request[Any, Any, Any], store: NamedDependency[HubStore]) -
 def audit(store: NamedDependency[HubStore], user: FromQuery[str | None] = None, case_no: FromQuery[str | None] = None,
           limit: FromQuery[int] = 200, offset: FromQuery[int] = 0) -> list[AuditEntry]:
     """The audit log, newest first: who viewed full ID numbers of which case (never the numbers)."""
-    if not 1 <= limit <= 1000 or offset < 0:
-        raise HubHTTPError("bad_input", "limit must be 1..1000 and offset >= 0", "limit 应在 1 到 1000 之间，offset 不能为负")
+    if not 1 <= limit <= 1000 or not 0 <= offset < 2**31:  # an offset SQLite cannot hold was a 500
+        raise HubHTTPError("bad_input", "limit must be 1..1000 and offset 0..2147483647",
+                           "limit 应在 1 到 1000 之间，offset 应在 0 到 2147483647 之间")
     return [AuditEntry(**e) for e in store.audit_entries(limit=limit, offset=offset, user_name=user, case_no=case_no)]
 
 

@@ -30,6 +30,7 @@ from hub.guards import AuthError, auth_error_handler
 from hub.ingest import ingest_sets
 from hub.keys import HubIdentity, load_identity
 from hub.metrics import HubMetrics, MetricsMiddleware
+from hub.security_headers import SecurityHeadersMiddleware
 from hub.settings import Settings
 from hub.store import HubStore
 from sync.protocol import MEDIA_TYPE, PROTOCOL_VERSION, EnrollRequest, ProtocolError, PushRequest
@@ -180,7 +181,7 @@ def create_app(settings: Settings, *, now: Callable[[], dt.datetime] = utc_now) 
                         *web_desk.ROUTES, *sync_api.ROUTES],
         dependencies={"store": Provide(provide_store)},  # a generator: sync_to_thread does not apply
         exception_handlers={**EXCEPTION_HANDLERS, AuthError: auth_error_handler},
-        middleware=[MetricsMiddleware(metrics)],
+        middleware=[MetricsMiddleware(metrics), SecurityHeadersMiddleware(settings)],
         state=State({"settings": settings, "identity": identity, "now": now, "metrics": metrics}),
         template_config=web.template_config(),
         request_max_body_size=settings.max_body_bytes,

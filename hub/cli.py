@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import ssl
 import sys
 from pathlib import Path
 
@@ -11,14 +13,16 @@ from rich.table import Table
 
 from hub._cli_common import Context, handles_errors, json_text, text
 from hub.bootstrap import init_hub
-from hub.cli_accounts import department, token, user
+from hub.cli_accounts import department, station_codes, station_void, token, user
 from hub.cli_status import status
 from hub.decisions import ALIASES, decide
 from hub.enroll import DEFAULT_EXPIRES_HOURS, issue_code, revoke_station
 from hub.keys import load_identity
+from hub.security_headers import parse_trusted_proxies
 from hub.settings import Settings, default_data_dir
 from hub.transfer import export_file, import_file
 from hub.views import case_summary, station_summary
+from sync.errors import InputError
 from sync.i18n import pick, resolve_lang
 from sync.lifecycle import Status, status_label
 
@@ -63,23 +67,68 @@ def init(obj: Context) -> None:
               help="Dashboard: no contact for more days than this is a warning. Default: $HUB_WARN_DAYS, else 3.")
 @click.option("--danger-days", type=click.FloatRange(0), default=None,
               help="Dashboard: no contact for more days than this is danger. Default: $HUB_DANGER_DAYS, else 7.")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Serve HTTPS with this certificate chain (PEM); needs --tls-key.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The certificate's private key (PEM).")
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="ADDR",
+              help="A reverse proxy (address or network) whose X-Forwarded-For/-Proto are believed. Repeatable. "
+                   "Default: $HUB_TRUSTED_PROXIES, else none.")
 @click.pass_obj
 @handles_errors
-def serve(obj: Context, host: str, port: int, warn_days: float | None, danger_days: float | None) -> None:
+def serve(obj: Context, host: str, port: int, warn_days: float | None, danger_days: float | None,
+          tls_cert: Path | None, tls_key: Path | None, trusted_proxies: tuple[str, ...]) -> None:
     """Serve the hub (station protocol, dashboard, desk, JSON API, /metrics) with uvicorn."""
     import uvicorn
 
     identity = load_identity(obj.data_dir)  # fail here, in the user's language, if there is no hub
-    obj.say(f"县平台 {identity.hub_id}（指纹 {identity.fingerprint}）：http://{host}:{port}",
-            f"Hub {identity.hub_id} (fingerprint {identity.fingerprint}): http://{host}:{port}")
+    if trusted_proxies:
+        os.environ["HUB_TRUSTED_PROXIES"] = ",".join(trusted_proxies)
+    parse_trusted_proxies(Settings.from_env().trusted_proxies)  # a wrong address: exit 2 now, not per request
+    if (tls_cert is None) != (tls_key is None):
+        raise InputError("--tls-cert and --tls-key go together", "--tls-cert 与 --tls-key 须同时指定", field="tls")
+    if tls_cert and tls_key:
+        _check_tls(tls_cert, tls_key)
+    scheme = "https" if tls_cert else "http"
+    obj.say(f"县平台 {identity.hub_id}（指纹 {identity.fingerprint}）：{scheme}://{host}:{port}",
+            f"Hub {identity.hub_id} (fingerprint {identity.fingerprint}): {scheme}://{host}:{port}")
+    if not tls_cert and not _is_loopback(host):
+        click.echo(f"警告：{host} 不是本机回环地址，且未启用 TLS：网页的密码、会话和个人信息将以明文传输。"
+                   "请使用 --tls-cert/--tls-key，或在前面放置 TLS 反向代理（见 docs/hub.md）。", err=True)
+        click.echo(f"Warning: listening on {host}, not a loopback address, without TLS: the pages' passwords, "
+                   "sessions and personal data travel in the clear. Use --tls-cert/--tls-key, or put a TLS "
+                   "reverse proxy in front (docs/hub.md).", err=True)
     os.environ["HUB_DATA_DIR"] = str(obj.data_dir)
     # The uvicorn factory reads its settings from the environment (hub.settings.Settings.from_env).
     for name, value in (("HUB_WARN_DAYS", warn_days), ("HUB_DANGER_DAYS", danger_days)):
         if value is not None:
             os.environ[name] = str(value)
     # No Date or Server header: village links pay for every byte (docs/protocol.md, "Exchange").
+    # proxy_headers off: uvicorn would believe X-Forwarded-* from 127.0.0.1 by default; the hub itself
+    # believes them only from --trusted-proxy (hub.security_headers).
     uvicorn.run("hub.app:app_from_env", factory=True, host=host, port=port, log_level="info",
-                server_header=False, date_header=False)
+                server_header=False, date_header=False, proxy_headers=False,
+                ssl_certfile=str(tls_cert) if tls_cert else None, ssl_keyfile=str(tls_key) if tls_key else None)
+
+
+def _is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name other than localhost may resolve to any interface
+
+
+def _check_tls(cert: Path, key: Path) -> None:
+    """Load the pair once before uvicorn does, so a wrong file is a clear error (exit 2), not a traceback."""
+    try:
+        # An empty password: a key under a passphrase fails here instead of prompting on the terminal.
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key, password=lambda: b"")
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise InputError(f"the TLS certificate and key do not load together ({type(exc).__name__}); check both PEM "
+                         "files and that the key belongs to the certificate",
+                         "TLS 证书与私钥无法一同加载：请检查两个 PEM 文件，以及私钥是否与证书匹配", field="tls") from None
 
 
 # -- stations --------------------------------------------------------------------------------------
@@ -274,6 +323,8 @@ def export(obj: Context, station_id: str, after: int | None, file: Path) -> None
             f"Wrote {result.path}: {result.sets} set(s) ({span}) after {result.after}")
 
 
+station.add_command(station_codes)
+station.add_command(station_void)
 main.add_command(user)
 main.add_command(token)
 main.add_command(department)

@@ -10,6 +10,7 @@ import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException
 
+from hub.security_headers import security_headers
 from sync.errors import IllegalTransition, InputError, NotFoundError, ProxyAppError, StoreError
 from sync.protocol import ProtocolError
 
@@ -88,11 +89,15 @@ def _decode_error(_: Request[Any, Any, Any], exc: msgspec.DecodeError | UnicodeD
     return error_response(400, "malformed", f"the body is not of the expected shape ({exc})", f"请求内容格式错误（{exc}）")
 
 
-def _http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     code = _CODE_FOR_STATUS.get(exc.status_code, "internal" if exc.status_code >= 500 else "bad_input")
     if exc.status_code == 413:
-        return error_response(413, code, "the body is over the size limit (8 MB)", "请求内容超过大小限制（8 MB）")
-    return error_response(exc.status_code, code, str(exc.detail), str(exc.detail))
+        response = error_response(413, code, "the body is over the size limit (8 MB)", "请求内容超过大小限制（8 MB）")
+    else:
+        response = error_response(exc.status_code, code, str(exc.detail), str(exc.detail))
+    # An unknown path or method never reaches the route middleware that adds these (hub.security_headers).
+    response.headers.update(security_headers(request))
+    return response
 
 
 def _sqlite_error(request: Request[Any, Any, Any], exc: sqlite3.Error) -> Response[Any]:

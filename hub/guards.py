@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
-from html import escape
 from typing import Any
 from urllib.parse import quote
 
 import anyio
-from litestar import MediaType, Request, Response
+from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect
 
 from hub.accounts import Principal, session_principal, token_principal
 from hub.errors import error_response
+from hub.security_headers import client_address
 from hub.store import HubStore
 
 __all__ = (
@@ -48,8 +48,8 @@ class AuthError(Exception):
 
 
 def client_ip(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
-    """The peer address (behind a reverse proxy: the proxy's; see docs/dashboard.md)."""
-    return connection.client.host if connection.client else ""
+    """The client's address: the peer's, or the one a trusted proxy forwarded (hub.security_headers.client_address)."""
+    return client_address(connection)
 
 
 def wants_json(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
@@ -130,10 +130,8 @@ def auth_error_handler(request: Request[Any, Any, Any], exc: AuthError) -> Respo
     if exc.status == 401:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return Redirect(f"/login?next={quote(target, safe='/')}", status_code=303)
-    lang = request.cookies.get(LANG_COOKIE, "zh")
-    text = exc.en if lang == "en" else exc.zh
-    body = (f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>403</title></head>'
-            f'<body><h1>403</h1><p>{escape(text)}</p><p><a href="/">{"Home" if lang == "en" else "返回首页"}'
-            f"</a></p></body></html>")
-    return Response(body, status_code=exc.status, media_type=MediaType.HTML)
+    # The page template (autoescaped; the language cookie read through hub.web.page_lang, "zh" or "en" only).
+    from hub.web import error_page  # hub.web imports this module
+
+    return error_page(request, exc.status, exc.zh, exc.en)
 

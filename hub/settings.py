@@ -57,7 +57,9 @@ class Settings:
     session_max_hours: float = 24.0
     """A browser session ends this long after login, however busy."""
     cookie_secure: bool = False
-    """Mark the session cookie ``Secure`` (set it when a TLS proxy fronts the hub)."""
+    """Mark every cookie ``Secure`` even over plain HTTP (cookies are marked so anyway over HTTPS)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses or networks of reverse proxies whose X-Forwarded-For/-Proto are believed; none by default."""
     metrics_token: str | None = None
     """When set, ``GET /metrics`` needs ``Authorization: Bearer <this>``; by default it is open to the LAN."""
     login_free_attempts: int = 3
@@ -85,7 +87,7 @@ class Settings:
         """Settings from the environment (what ``hub serve`` passes to the uvicorn factory).
 
         ``HUB_DATA_DIR``, ``HUB_WARN_DAYS``, ``HUB_DANGER_DAYS``, ``HUB_COOKIE_SECURE`` (1/true),
-        ``HUB_METRICS_TOKEN``.
+        ``HUB_METRICS_TOKEN``, ``HUB_TRUSTED_PROXIES`` (comma-separated addresses or networks).
         """
         env = os.environ if environ is None else environ
         return cls(
@@ -94,4 +96,5 @@ class Settings:
             danger_after_days=_float(env, "HUB_DANGER_DAYS", 7.0),
             cookie_secure=env.get("HUB_COOKIE_SECURE", "").strip().lower() in ("1", "true", "yes"),
             metrics_token=env.get("HUB_METRICS_TOKEN") or None,
+            trusted_proxies=tuple(p.strip() for p in env.get("HUB_TRUSTED_PROXIES", "").split(",") if p.strip()),
         )

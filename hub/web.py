@@ -25,7 +25,8 @@ from hub.store import HubStore
 from hub.views import china_time
 from sync.lifecycle import status_label
 
-__all__ = ("ROUTES", "age_text", "error_page", "now_of", "page", "page_lang", "template_config")
+__all__ = ("MAX_PAGE_NO", "ROUTES", "age_text", "error_page", "now_of", "page", "page_lang", "page_number",
+           "template_config")
 
 TEMPLATES = Path(__file__).parent / "templates"
 LOGIN_COOKIE = "hub_login"
@@ -145,6 +146,19 @@ def error_page(request: Request[Any, Any, Any], status: int, zh: str, en: str) -
     lang, _ = page_lang(request)
     return page(request, "error.html.j2", {"status": status, "message": en if lang == "en" else zh},
                 status_code=status)
+
+
+MAX_PAGE_NO = 100_000
+"""The highest ``page_no`` of a list page (50 to 100 rows a page: far past any county's cases)."""
+
+
+def page_number(request: Request[Any, Any, Any], value: str | None) -> int | Template:
+    """``?page_no=`` of a list page as a number 1..MAX_PAGE_NO (1 when absent), else a 400 page saying so."""
+    text = (value or "1").strip()
+    if text.isascii() and text.isdigit() and len(text) <= len(str(MAX_PAGE_NO)) and 1 <= int(text) <= MAX_PAGE_NO:
+        return int(text)
+    return error_page(request, 400, f"页码 page_no 应为 1 到 {MAX_PAGE_NO} 之间的整数",
+                      f"page_no must be a whole number from 1 to {MAX_PAGE_NO}")
 
 
 def now_of(request: Request[Any, Any, Any]) -> dt.datetime:

@@ -14,7 +14,7 @@ from hub.dashboard import SORT_KEYS, STATES, Thresholds, station_detail, status_
 from hub.figures import county_figures
 from hub.guards import requires
 from hub.store import HubStore
-from hub.web import error_page, now_of, page
+from hub.web import error_page, now_of, page, page_number
 from sync.timeutil import business_date
 
 __all__ = ("ROUTES", "SORT_LABELS")
@@ -76,10 +76,12 @@ def figures_page(request: Request[Any, Any, Any], store: NamedDependency[HubStor
 @get("/dashboard/audit", guards=_ADMIN, sync_to_thread=True, include_in_schema=False)
 def audit_page(
     request: Request[Any, Any, Any], store: NamedDependency[HubStore], user: FromQuery[str | None] = None,
-    case_no: FromQuery[str | None] = None, page_no: FromQuery[int] = 1,
+    case_no: FromQuery[str | None] = None, page_no: FromQuery[str | None] = None,
 ) -> Template:
     """Who viewed full ID numbers of which case and when (never the numbers)."""
-    number = max(page_no, 1)
+    number = page_number(request, page_no)
+    if not isinstance(number, int):
+        return number  # the 400 page: never an offset SQLite cannot hold (a 500)
     entries = store.audit_entries(limit=101, offset=(number - 1) * 100, user_name=user or None,
                                   case_no=case_no or None)
     return page(request, "audit.html.j2", {"entries": entries[:100], "more": len(entries) > 100, "page": number,

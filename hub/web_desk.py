@@ -14,7 +14,7 @@ from hub.departments import Department, departments
 from hub.desk import actions_for, case_view, decide_for_department, department_case_summary
 from hub.guards import client_ip, principal_of, requires
 from hub.store import HubStore
-from hub.web import error_page, now_of, page, page_lang
+from hub.web import error_page, now_of, page, page_lang, page_number
 from sync.errors import IllegalTransition, InputError, NotFoundError, ProxyAppError
 from sync.lifecycle import Status
 from sync.timeutil import business_date
@@ -36,16 +36,18 @@ def _list(value: Any) -> list[str]:
 def desk_page(
     request: Request[Any, Any, Any], store: NamedDependency[HubStore], status: FromQuery[str | None] = None,
     township: FromQuery[str | None] = None, overdue: FromQuery[str | None] = None, q: FromQuery[str | None] = None,
-    page_no: FromQuery[int] = 1,
+    page_no: FromQuery[str | None] = None,
 ) -> Template:
     """The department's cases, newest first, with the applicant's name and the ID number masked."""
+    number = page_number(request, page_no)
+    if not isinstance(number, int):
+        return number  # the 400 page: never an offset SQLite cannot hold (a 500)
     principal = principal_of(request)
     key = principal.department or ""
     # A key the newest catalogue no longer has still shows its cases (they keep their catalogue version).
     department = next((d for d in departments(store.catalog()) if d.key == key),
                       Department(key=key, name_zh=key, name_en=key, names_zh=(), items=()))
     today = business_date(now_of(request)).isoformat()
-    number = max(page_no, 1)
     status = status if status in {s.value for s in Status} else None
     rows = store.department_cases(department.key, status=status, township=township or None,
                                   overdue_before=today if overdue else None, case_no=(q or "").strip() or None,
