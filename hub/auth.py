@@ -1,4 +1,10 @@
-"""Which station is asking: Ed25519-signed station requests (people log in through hub.guards)."""
+"""Which station is asking: Ed25519-signed (or MACed) station requests (people log in through hub.guards).
+
+A station that has said ``FEATURE_SIGNED_HEADERS`` signs its head seq, outbox length and software
+version with the rest (``CTX_REQUEST_V2``); the hub then keeps those only when they were signed. A
+station of 0.4 signs the older form: what it reports there is shape-checked and kept as its claim
+(docs/protocol.md, "Signed requests").
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,9 @@ from hub.store import Contact, HubStore, KeyRow, StationRow
 from sync.crypto import verify
 from sync.protocol import (
     CTX_REQUEST,
+    CTX_REQUEST_V2,
+    FEATURE_SIGNED_HEADERS,
+    MAX_SEQ,
     REQUEST_MAC_BYTES,
     HEADER_COUNTER,
     HEADER_HEAD_SEQ,
@@ -27,6 +36,7 @@ from sync.protocol import (
     HEADER_TIME,
     canonical_request,
     request_mac,
+    software_ok,
 )
 from sync.timeutil import iso_utc
 
@@ -43,6 +53,8 @@ class Signer(msgspec.Struct, frozen=True, kw_only=True):
     head_seq: int | None
     outbox_length: int | None
     software: str | None
+    fields_signed: bool = False
+    """The three fields above were covered by the signature (``CTX_REQUEST_V2``)."""
 
     def contact(self, at: dt.datetime, kind: str, *, ok: bool, code: str | None = None, sets: int = 0,
                 feed_after: int | None = None) -> Contact:
@@ -65,7 +77,7 @@ def _unauthenticated(en: str, zh: str) -> HubHTTPError:
     return HubHTTPError("unauthenticated", en, zh)
 
 
-_MAX_HEADER_INT = 2**53
+_MAX_HEADER_INT = MAX_SEQ + 1
 """Counters, times and seqs are non-negative and far below this; anything else is malformed
 (and would not fit a database integer)."""
 
@@ -88,8 +100,9 @@ def verify_request(
     station and the hub share (sync.protocol.request_mac_key), checked instead of a signature.
 
     Order: headers present (401), key known to the hub and the station's (401), signature over
-    the canonical request (401), key not revoked (403), counter above the last seen (409 replay,
-    with ``last_counter``). Only a request whose signature checks is recorded as a contact.
+    the canonical request (401), head seq, outbox length and software of their shapes (400
+    ``malformed``), key not revoked (403), counter above the last seen (409 replay, with
+    ``last_counter``). Only a request whose signature checks is recorded as a contact.
 
     Raises:
         HubHTTPError: with the protocol's code and status.
@@ -114,19 +127,40 @@ def verify_request(
     if station is None or key.station_id != station_id:
         raise _unauthenticated(f"key {key_id} does not belong to station {station_id}",
                                f"密钥 {key_id} 不属于代办点 {station_id}")
-    canonical = canonical_request(method=method, path_qs=path_qs, station_id=station_id, key_id=key_id,
-                                  counter=counter, station_ms=station_ms, body=body)
-    if len(signature) == REQUEST_MAC_BYTES and mac_key_for is not None:
-        checks = hmac.compare_digest(request_mac(mac_key_for(key), canonical), signature)
-    else:
-        checks = verify(key.sign_public, CTX_REQUEST, canonical, signature)
-    if not checks:
+    texts = (headers.get(HEADER_HEAD_SEQ) or "", headers.get(HEADER_OUTBOX) or "", headers.get(HEADER_SOFTWARE) or "")
+    mac_key = mac_key_for(key) if len(signature) == REQUEST_MAC_BYTES and mac_key_for is not None else None
+
+    def checks(covered: bool) -> bool:
+        canonical = canonical_request(method=method, path_qs=path_qs, station_id=station_id, key_id=key_id,
+                                      counter=counter, station_ms=station_ms, body=body,
+                                      fields=texts if covered else None)
+        context = CTX_REQUEST_V2 if covered else CTX_REQUEST
+        if mac_key is not None:
+            return hmac.compare_digest(request_mac(mac_key, canonical, context), signature)
+        return verify(key.sign_public, context, canonical, signature)
+
+    # The form the station said it signs is tried first; the other only when that one fails.
+    says_covered = bool(station.features & FEATURE_SIGNED_HEADERS)
+    covered = next((form for form in (says_covered, not says_covered) if checks(form)), None)
+    if covered is None:
         raise _unauthenticated("the request signature does not check", "请求签名校验失败")
+    head_seq, outbox_length = _int(texts[0]), _int(texts[1])
+    if (texts[0] and head_seq is None) or (texts[1] and outbox_length is None) or (texts[2] and not software_ok(texts[2])):
+        raise HubHTTPError(
+            "malformed", f"{HEADER_HEAD_SEQ} and {HEADER_OUTBOX} must be whole numbers 0 to {MAX_SEQ}, "
+            f"{HEADER_SOFTWARE} a version of letters, digits and . + / _ - (at most 64)",
+            f"{HEADER_HEAD_SEQ} 与 {HEADER_OUTBOX} 应为 0 到 {MAX_SEQ} 的整数，{HEADER_SOFTWARE} 应为由字母、数字及 . + / _ - "
+            "组成的版本号（最多 64 个字符）",
+        )
+    if not covered and says_covered:
+        # Signed in the older form by a station that signs them all: altered on the way, or a
+        # downgrade. The request stands (its body, counter and time are signed); these are not kept.
+        head_seq = outbox_length = None
+        texts = (texts[0], texts[1], "")
     signer = Signer(
         station=station, key=key, counter=counter,
         clock_offset_ms=station_ms - int(now.timestamp() * 1000),
-        head_seq=_int(headers.get(HEADER_HEAD_SEQ)), outbox_length=_int(headers.get(HEADER_OUTBOX)),
-        software=(headers.get(HEADER_SOFTWARE) or None),
+        head_seq=head_seq, outbox_length=outbox_length, software=texts[2] or None, fields_signed=covered,
     )
     if key.revoked_at is not None or station.revoked_at is not None:
         with store.transaction():

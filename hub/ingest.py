@@ -1,6 +1,9 @@
-"""Ingesting a station's change sets, one transaction per set: verify, chain, apply, receipt, forward.
+"""Ingesting a station's change sets, one transaction per set: verify, chain, check limits, apply, receipt, forward.
 
-The same code serves a push over HTTP and a file carried by hand (architecture invariant 9).
+The same code serves a push over HTTP and a file carried by hand (architecture invariant 9). A set
+is decoded under the station's limits (sync.budget.STATION_SET) and each change is checked against
+sync.limits (bytes, fields, text lengths) before the set's write transaction opens: a set past any
+of them is refused whole, and nothing of it is stored (no rejected rows, no feed items).
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from hub.apply import Outcome, apply_row, apply_status
 from hub.feed import queue, queue_case_state
 from hub.keys import HubIdentity
 from hub.store import HubStore, KeyRow, RowError, StationRow
+from sync.budget import STATION_SET
 from sync.changes import RowChange, StatusChange, decode_change
 from sync.lifecycle import Actor
+from sync.limits import MAX_FIELDS_PER_RECORD, MAX_RECORD_BYTES, MAX_SETS_PER_REQUEST, text_limit
 from sync.merge import Rejection
 from sync.protocol import (
     CTX_UP,
@@ -45,6 +50,11 @@ class _Claim(msgspec.Struct, frozen=True, array_like=True):
 
 _PEEK = msgspec.msgpack.Decoder(_Claim)
 _ENVELOPE_PEEK = msgspec.msgpack.Decoder(tuple[int, str, msgspec.Raw, bytes])
+_RECORDS = msgspec.msgpack.Decoder(list[msgspec.Raw])
+_STATUS_TEXT = ("event_id", "case_no", "from_status", "to_status", "actor", "at", "reason", "outcome", "by", "origin")
+
+Decoded = tuple[bytes, RowChange | StatusChange | None, str | None]
+"""One change of a set: its bytes, the change (None when it does not decode) and why it did not."""
 
 
 def ingest_sets(
@@ -75,6 +85,12 @@ def ingest_sets(
     """
     results: list[SetResult] = []
     station = store.station(station_id)
+    if len(sets) > MAX_SETS_PER_REQUEST:
+        # The HTTP endpoints and the file import refuse this before decoding the sets; this is the backstop.
+        return PushResponse(results=[SetResult(seq=_peek(sets[0])[0], status="refused", code="too_large",
+                                               detail=f"more than {MAX_SETS_PER_REQUEST} sets at once")],
+                            next_seq=(station.applied_seq if station else 0) + 1,
+                            hub_ms=int(now().timestamp() * 1000))
     # One hub time for the request: every receipt and the answer say the same moment, so a
     # short receipt need not repeat it (sync.protocol.short_receipt).
     moment = now()
@@ -132,7 +148,8 @@ def _ingest_one(
     try:
         signed, set_hash, body = open_set(data, public_key_for=public_key_for, context=CTX_UP,
                                           box_private=identity.keys.box_private,
-                                          sender_box_public=current.box_public if current else None)
+                                          sender_box_public=current.box_public if current else None,
+                                          limits=STATION_SET)
     except ProtocolError as exc:
         return _refused(station_id, claimed_seq, exc.code, exc.en)
     except UnicodeDecodeError:  # sync.protocol lets a string that is not UTF-8 through as this
@@ -144,13 +161,68 @@ def _ingest_one(
     if key.after_seq is not None and signed.seq > key.after_seq:
         return _refused(station_id, signed.seq, "revoked_key",
                         f"key {key.key_id} was revoked after seq {key.after_seq}")
+    changes: list[Decoded] = []
+    held = store.set_in(station_id, signed.seq)
+    if held is None or held[0] != set_hash:
+        # Checked before the write transaction opens (a set held already is acknowledged as it was).
+        try:
+            changes = _within_limits(body, signed.count)
+        except _OverLimit as exc:
+            return _refused(station_id, signed.seq, exc.code, exc.en)
     with store.transaction():
-        return _chain_and_apply(store, identity, data, signed, set_hash, body, via, now, lean)
+        return _chain_and_apply(store, identity, data, signed, set_hash, changes, via, now, lean)
+
+
+class _OverLimit(Exception):
+    def __init__(self, en: str, code: str = "too_large") -> None:
+        super().__init__(en)
+        self.en = en
+        self.code = code
+
+
+def _within_limits(body: bytes, count: int) -> list[Decoded]:
+    """The set's changes, decoded, once each is within sync.limits; _OverLimit names the first that is not.
+
+    The count was charged from the body's header when it was opened (sync.budget); here each change
+    is held to the bytes, fields and text lengths a station writes under.
+    """
+    try:
+        records = _RECORDS.decode(body)
+    except msgspec.DecodeError as exc:
+        raise _OverLimit(f"the body is not a list of changes ({exc})", "malformed") from None
+    if len(records) != count:
+        raise _OverLimit(f"the set says {count} changes but holds {len(records)}", "malformed")
+    changes: list[Decoded] = []
+    for index, raw in enumerate(records):
+        data = bytes(raw)
+        if len(data) > MAX_RECORD_BYTES:
+            raise _OverLimit(f"change {index} is {len(data)} bytes, over the limit of {MAX_RECORD_BYTES}")
+        try:
+            change: RowChange | StatusChange | None = decode_change(data)
+            problem = None
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            # Kept as rejected when the set is applied (invariant 4): within the limits, only not a change.
+            change, problem = None, f"not a change record ({exc})"
+        if isinstance(change, RowChange):
+            if len(change.fields) > MAX_FIELDS_PER_RECORD:
+                raise _OverLimit(f"change {index} writes {len(change.fields)} fields, over the limit of "
+                                 f"{MAX_FIELDS_PER_RECORD}")
+            texts = [("pk", change.pk), *change.fields.items()]
+        elif isinstance(change, StatusChange):
+            texts = [(name, getattr(change, name)) for name in _STATUS_TEXT]
+        else:
+            texts = []
+        for name, value in texts:
+            if isinstance(value, str) and len(value) > text_limit(name):
+                raise _OverLimit(f"change {index}: {name} holds {len(value)} characters, over the limit of "
+                                 f"{text_limit(name)}")
+        changes.append((data, change, problem))
+    return changes
 
 
 def _chain_and_apply(
-    store: HubStore, identity: HubIdentity, data: bytes, signed: SignedSet, set_hash: bytes, body: bytes, via: str,
-    now: dt.datetime, lean: bool = False,
+    store: HubStore, identity: HubIdentity, data: bytes, signed: SignedSet, set_hash: bytes, changes: list[Decoded],
+    via: str, now: dt.datetime, lean: bool = False,
 ) -> SetResult:
     origin, seq, at = signed.origin, signed.seq, iso_utc(now)
     station = store.station(origin)
@@ -169,17 +241,11 @@ def _chain_and_apply(
     previous = station.applied_hash if station.applied_seq else GENESIS
     if seq < expected or signed.prev != previous:
         return _fork(store, data, signed, set_hash, previous, "prev does not match the chain held", at)
-    try:
-        records = msgspec.msgpack.decode(body, type=list[msgspec.Raw])
-    except msgspec.DecodeError as exc:
-        return _refused(origin, seq, "malformed", f"the body is not a list of changes ({exc})")
-    if len(records) != signed.count:
-        return _refused(origin, seq, "malformed", f"the set says {signed.count} changes but holds {len(records)}")
-    rejected = _apply_all(store, identity, records, station, seq, now, lean)
+    rejected = _apply_all(store, identity, changes, station, seq, now, lean)
     hub_ms = int(now.timestamp() * 1000)
     receipt = make_receipt(origin=origin, seq=seq, set_hash=set_hash, hub_ms=hub_ms,
                            sign_private=identity.keys.sign_private, sign_public=identity.keys.sign_public)
-    store.add_set_in(origin=origin, seq=seq, set_hash=set_hash, envelope=data, changes=len(records),
+    store.add_set_in(origin=origin, seq=seq, set_hash=set_hash, envelope=data, changes=len(changes),
                      rejected=rejected, via=via, at=at, receipt=receipt, hub_ms=hub_ms)
     store.set_applied(origin, seq, set_hash)
     if not lean:
@@ -198,7 +264,7 @@ def _fork(
 
 
 def _apply_all(
-    store: HubStore, identity: HubIdentity, records: list[msgspec.Raw], station: StationRow, seq: int,
+    store: HubStore, identity: HubIdentity, changes: list[Decoded], station: StationRow, seq: int,
     now: dt.datetime, lean: bool = False,
 ) -> int:
     """Apply each change; a change that breaks a rule is kept as rejected (invariant 4). Returns how many."""
@@ -210,12 +276,9 @@ def _apply_all(
     # moment, so a later move of the same case in this set must be followed by the hub's state,
     # even when the hub applied it from the state the station moved from.
     refused_cases: set[str] = set()
-    for index, raw in enumerate(records):
-        try:
-            change: RowChange | StatusChange | None = decode_change(bytes(raw))
-        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            change = None
-            outcome = Outcome(result="rejected", rejection=_malformed(f"not a change record ({exc})"))
+    for index, (raw, change, problem) in enumerate(changes):
+        if change is None:
+            outcome = Outcome(result="rejected", rejection=_malformed(problem or "not a change record"))
         moved_from = _status_before(store, change) if lean else None
         if change is not None:
             try:
@@ -230,7 +293,7 @@ def _apply_all(
                     f"a value has the wrong type ({type(exc).__name__})", "变更记录中有取值类型错误"))
         if outcome.result == "rejected":
             rejected += 1
-            _keep_rejected(store, change, bytes(raw), outcome, origin, seq, index, at)
+            _keep_rejected(store, change, raw, outcome, origin, seq, index, at)
             if isinstance(change, StatusChange):
                 refused_cases.add(change.case_no)
             elif isinstance(change, RowChange) and change.table == "cases":

@@ -14,7 +14,11 @@ compression, method ``zstd-r2`` rewrites it (docs/protocol.md, "Compact bodies")
 - any other record (a decision's case state, a catalogue) is carried as its bytes.
 
 :func:`expand` gives back the body's records as ``encode_change`` writes them, so everything
-after decompression reads the same array whatever the method was. Both functions are pure.
+after decompression reads the same array whatever the method was. It charges what it produces to
+the body's budget (sync.budget): the rows are counted from their array's header before any is
+decoded, each row is decoded on its own, and each record it gives back is charged its encoded size,
+so field names and values that a shape or a reference repeats cost what they produce, not what
+they took on the wire. Both functions are pure.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 import msgspec
 
+from sync.budget import FEED_SET, Budget, OverBudget, array_length
 from sync.changes import Change, RowChange, StatusChange, decode_change, encode_change
 
 __all__ = ("CompactError", "compact", "expand")
@@ -32,7 +37,10 @@ _REF, _HEAD_REF = 1, 2  # msgpack extension types of the string table
 _MIN_INTERNED = 6
 _STATUS_FIELDS = tuple(name for name in StatusChange.__struct_fields__ if name != "hlc")
 _ENCODER = msgspec.msgpack.Encoder()
-_DECODER = msgspec.msgpack.Decoder(list[Any])
+_PARTS = msgspec.msgpack.Decoder(tuple[msgspec.Raw, msgspec.Raw])
+_TABLE = msgspec.msgpack.Decoder(list[Any])
+_ROWS = msgspec.msgpack.Decoder(list[msgspec.Raw])
+_ROW = msgspec.msgpack.Decoder(list[Any])
 
 
 class CompactError(ValueError):
@@ -68,12 +76,16 @@ def _read_varint(data: bytes) -> tuple[int, int]:
 class _Strings:
     """The table of strings both sides build in the same order while writing and reading."""
 
-    def __init__(self, budget: int = 0) -> None:
+    def __init__(self, row_limit: int = 0) -> None:
         self.items: list[str] = []
         self.index: dict[str, int] = {}
-        self.budget = budget
-        """Characters references may still produce while reading (a few bytes of references must
-        not inflate into gigabytes)."""
+        self.row_limit = row_limit
+        self.budget = row_limit
+        """Characters references may still produce in the row being read (a few bytes of references
+        must not inflate into megabytes before the row's record is charged)."""
+
+    def next_row(self) -> None:
+        self.budget = self.row_limit
 
     def _add(self, text: str) -> None:
         if text not in self.index:
@@ -117,7 +129,8 @@ class _Strings:
                     raise IndexError(value.code)
                 self.budget -= len(text)
                 if self.budget < 0:
-                    raise CompactError("compact body expands past the size limit")
+                    raise OverBudget(f"a record expands past {self.row_limit} characters",
+                                     f"单条记录展开后超过 {self.row_limit} 个字符", code="too_large")
                 return text
             except (IndexError, UnicodeDecodeError):
                 pass
@@ -159,46 +172,93 @@ def compact(records: list[bytes]) -> bytes:
     return _ENCODER.encode([table, rows])
 
 
-def expand(data: bytes, *, max_size: int) -> list[bytes]:
+def expand(data: bytes, *, budget: Budget | None = None, max_size: int | None = None) -> list[bytes]:
     """The records of a compact body, each as ``encode_change`` writes it (other records as carried).
 
+    Args:
+        budget: what the body may still produce (sync.budget); each record given back is charged
+            to it. Without one, ``max_size`` bytes under the feed's other limits.
+
     Raises:
-        CompactError: the data is not a compact body, or its references would produce more than
-            ``max_size`` characters.
+        CompactError: the data is not a compact body.
+        OverBudget: more rows, fields, bytes in a record or bytes in all than the budget allows
+            (checked before the row or record that would pass it is made).
     """
+    if budget is None:
+        budget = Budget(FEED_SET if max_size is None else msgspec.structs.replace(FEED_SET, max_bytes=max_size))
+    limits = budget.limits
     try:
-        table, rows = _DECODER.decode(data)
-        shapes = [(str(t), [str(f) for f in fields], bool(insert), origin) for t, fields, insert, origin in table]
+        if array_length(data)[0] != 2:
+            raise ValueError("not [shapes, rows]")
+        raw_table, raw_rows = _PARTS.decode(data)
+        shape_count = array_length(raw_table)[0]
+        if shape_count < 0:
+            raise ValueError("the shape table is not an array")
+        if shape_count > limits.max_records:  # each shape serves a row at least
+            budget.records(shape_count)
+        shapes = [_shape(entry, budget) for entry in _TABLE.decode(raw_table)]
+        row_count = array_length(raw_rows)[0]
+        if row_count < 0:
+            raise ValueError("the rows are not an array")
+    except OverBudget:
+        raise
     except (msgspec.DecodeError, UnicodeDecodeError, ValueError, TypeError) as exc:
         raise CompactError(f"compact body is malformed ({exc})") from None
-    strings = _Strings(budget=max_size)
+    budget.records(row_count)  # refused here, before a single row is decoded
+    try:
+        rows = _ROWS.decode(raw_rows)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise CompactError(f"compact body is malformed ({exc})") from None
+    strings = _Strings(row_limit=limits.max_record_bytes)
     records: list[bytes] = []
     previous_hlc = 0
-    for row in rows:
+    for raw in rows:
+        if len(raw) > limits.max_record_bytes:
+            budget.record(len(raw))  # a row longer than any record may be: refused as one
+        strings.next_row()
         try:
+            row = _ROW.decode(raw)
             kind = row[0]
             if not isinstance(kind, int) or kind < _RAW:
                 raise CompactError(f"unknown row kind {kind!r}")
             if kind == _RAW:
-                records.append(bytes(row[1]))
-                continue
-            previous_hlc += row[1 if kind == _STATUS else 2]
-            if kind == _STATUS:
-                # every value is read (the string table must see them all), then the fields this reader
-                # knows are kept: a newer writer's extra fields are ignored
-                read = [strings.read(v) for v in row[2:]]
-                change: Change = StatusChange(hlc=previous_hlc, **dict(zip(_STATUS_FIELDS, read, strict=False)))
+                record = bytes(row[1])
             else:
-                table_name, fields, insert, origin = shapes[kind]
-                pk = strings.read(row[1])
-                values = [strings.read(v) for v in row[3:]]
-                if len(values) != len(fields):
-                    raise CompactError(f"row of shape {kind} has {len(values)} values for {len(fields)} fields")
-                change = RowChange(table=table_name, pk=pk, hlc=previous_hlc, fields=dict(zip(fields, values, strict=True)),
-                                   insert=insert, origin=origin)
-            records.append(encode_change(change))
-        except CompactError:
+                previous_hlc += row[1 if kind == _STATUS else 2]
+                if kind == _STATUS:
+                    # every value is read (the string table must see them all), then the fields this reader
+                    # knows are kept: a newer writer's extra fields are ignored
+                    read = [strings.read(v) for v in row[2:]]
+                    change: Change = StatusChange(hlc=previous_hlc, **dict(zip(_STATUS_FIELDS, read, strict=False)))
+                else:
+                    table_name, fields, insert, origin = shapes[kind]
+                    pk = strings.read(row[1])
+                    values = [strings.read(v) for v in row[3:]]
+                    if len(values) != len(fields):
+                        raise CompactError(f"row of shape {kind} has {len(values)} values for {len(fields)} fields")
+                    change = RowChange(table=table_name, pk=pk, hlc=previous_hlc,
+                                       fields=dict(zip(fields, values, strict=True)), insert=insert, origin=origin)
+                record = encode_change(change)
+        except (CompactError, OverBudget):
             raise
-        except (IndexError, TypeError, ValueError, OverflowError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError, IndexError, TypeError, ValueError, OverflowError,
+                msgspec.ValidationError) as exc:
             raise CompactError(f"compact body is malformed ({type(exc).__name__}: {exc})") from None
+        budget.record(len(record))
+        records.append(record)
     return records
+
+
+def _shape(entry: Any, budget: Budget) -> tuple[str, list[str], bool, Any]:
+    """One entry of the shape table, checked: a shape with more fields, or longer names, than one
+    record may hold is refused before any row uses it."""
+    table_name, fields, insert, origin = entry
+    if not isinstance(fields, list):
+        raise TypeError("a shape's fields are not a list")
+    budget.fields(len(fields))
+    names = [str(f) for f in fields]
+    limit = budget.limits.max_record_bytes
+    if sum(len(n) for n in names) + len(str(table_name)) > limit:
+        raise OverBudget(f"a shape's field names alone are over {limit} characters",
+                         f"字段名总长超过 {limit} 个字符", code="too_large")
+    return str(table_name), names, bool(insert), origin

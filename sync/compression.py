@@ -1,8 +1,9 @@
 """Compression of set bodies: zstd with a dictionary trained on the record shapes (village links are slow).
 
 Bodies are compressed before they are sealed (ciphertext does not compress) and decompressed
-after they are opened, with a hard cap on the inflated size, so a hostile set cannot exhaust
-memory. The method travels in the signed set, so it cannot be changed unseen. Methods:
+after they are opened under the body's one budget (sync.budget): the inflated bytes, the records
+the compact form expands to and the records' count are all charged to it, so a hostile set cannot
+exhaust memory. The method travels in the signed set, so it cannot be changed unseen. Methods:
 
 - ``zstd-d1``: the msgpack array of records, zstd with the 16 KiB dictionary changes-v1.zdict;
 - ``zstd-r2``: the records' compact form (sync.compact), zstd with the 64 KiB changes-v2.zdict;
@@ -15,15 +16,18 @@ import functools
 from collections.abc import Collection
 from importlib import resources
 
+import msgspec
 import zstandard
 
+from sync.budget import FEED_SET, Budget, OverBudget, array_length
 from sync.compact import CompactError, compact, expand
 from sync.errors import ProxyAppError
 
 __all__ = ("MAX_INFLATED", "METHODS", "ZSTD_D1", "ZSTD_R2", "compress", "decompress", "msgpack_array", "pack", "unpack")
 
-MAX_INFLATED = 32 * 1024 * 1024
-"""No set body inflates past this (a 500-change set is about 150 KB)."""
+MAX_INFLATED = FEED_SET.max_bytes
+"""No set body inflates past this (a 500-change set is about 150 KB); a station's set, decoded at the
+hub, under sync.budget.STATION_SET's 8 MiB."""
 
 NONE, ZSTD_D1, ZSTD_R2 = "", "zstd-d1", "zstd-r2"
 METHODS = (NONE, ZSTD_D1, ZSTD_R2)
@@ -73,17 +77,33 @@ def pack(records: list[bytes], *, methods: Collection[str] = (ZSTD_D1,)) -> tupl
     return compress(plain)
 
 
-def unpack(method: str, data: bytes, *, max_size: int = MAX_INFLATED) -> bytes:
+def _budget(budget: Budget | None, max_size: int | None) -> Budget:
+    if budget is not None:
+        return budget
+    return Budget(FEED_SET if max_size is None else msgspec.structs.replace(FEED_SET, max_bytes=max_size))
+
+
+def unpack(method: str, data: bytes, *, budget: Budget | None = None, max_size: int | None = None) -> bytes:
     """The body :func:`pack` was given, as the msgpack array of its records, whatever the method.
 
+    Everything produced is charged to ``budget`` (without one: ``max_size`` bytes, or
+    :data:`MAX_INFLATED`, under the feed's limits): the inflated bytes, then for ``zstd-r2`` each
+    expanded record, and the records' count, read from the array's header before it is decoded.
+
     Raises:
-        ProxyAppError: ``protocol_version`` for a method this side does not read, ``too_large``,
-            ``malformed``.
+        ProxyAppError: ``protocol_version`` for a method this side does not read, ``too_large``
+            (sync.budget.OverBudget), ``malformed``.
     """
+    budget = _budget(budget, max_size)
     if method != ZSTD_R2:
-        return decompress(method, data, max_size=max_size)
+        body = decompress(method, data, budget=budget)
+        count, _ = array_length(body)
+        if count < 0:
+            raise ProxyAppError("the body is not an array of records", "数据内容不是记录数组", code="malformed")
+        budget.records(count)
+        return body
     try:
-        return msgpack_array(expand(_inflate(method, data, max_size), max_size=max_size))
+        return msgpack_array(expand(_inflate(method, data, budget), budget=budget))
     except CompactError as exc:
         raise ProxyAppError(f"compressed body is damaged ({exc})", f"压缩数据已损坏（{exc}）", code="malformed") from None
 
@@ -94,31 +114,36 @@ def compress(data: bytes) -> tuple[str, bytes]:
     return (ZSTD_D1, packed) if len(packed) < len(data) else (NONE, data)
 
 
-def decompress(method: str, data: bytes, *, max_size: int = MAX_INFLATED) -> bytes:
-    """Undo :func:`compress`; ProxyAppError ``too_large`` past ``max_size``, ``malformed`` when broken."""
+def decompress(method: str, data: bytes, *, budget: Budget | None = None, max_size: int | None = None) -> bytes:
+    """Undo :func:`compress`; ProxyAppError ``too_large`` past the budget (or ``max_size``), ``malformed`` when broken."""
+    budget = _budget(budget, max_size)
     if method == NONE:
+        budget.spend(len(data))
         return data
     if method != ZSTD_D1:
         raise ProxyAppError(
             f"unknown compression {method!r}; update the software", f"未知的压缩方式 {method!r}；请升级软件",
             code="protocol_version",
         )
-    return _inflate(method, data, max_size)
+    return _inflate(method, data, budget)
 
 
-def _inflate(method: str, data: bytes, max_size: int) -> bytes:
+def _inflate(method: str, data: bytes, budget: Budget) -> bytes:
     try:
         size = zstandard.frame_content_size(data)
     except zstandard.ZstdError:
         size = -1
-    if size < 0 or size > max_size:
-        # Frames we write always declare their size; one that does not, or declares too much, is refused
-        # before a byte is inflated (a decompression bomb).
-        raise ProxyAppError(
-            f"compressed body would inflate to more than {max_size} bytes", f"压缩数据解压后超过 {max_size} 字节",
+    room = max(budget.bytes_left, 0)
+    if size < 0 or size > room:
+        # Frames we write always declare their size; one that does not, or declares more than the
+        # budget has left, is refused before a byte is inflated (a decompression bomb).
+        raise OverBudget(
+            f"compressed body would inflate to more than {room} bytes", f"压缩数据解压后超过 {room} 字节",
             code="too_large",
         )
     try:
-        return zstandard.ZstdDecompressor(dict_data=_dictionary(method)).decompress(data, max_output_size=max_size)
+        inflated = zstandard.ZstdDecompressor(dict_data=_dictionary(method)).decompress(data, max_output_size=size)
     except zstandard.ZstdError as exc:
         raise ProxyAppError(f"compressed body is damaged ({exc})", f"压缩数据已损坏（{exc}）", code="malformed") from None
+    budget.spend(len(inflated))
+    return inflated

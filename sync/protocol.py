@@ -8,21 +8,26 @@ decoded; structs here only ever gain fields at the end, with defaults.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Collection
 from typing import Any, Literal
 
 import msgspec
 
+from sync.budget import FEED_SET, Budget, DecodeLimits, array_length
 from sync.changes import RowChange, StatusChange
 from sync.compression import NONE, ZSTD_D1, ZSTD_R2, pack, unpack
 from sync.crypto import CryptoError, key_id_of, mac, open_box, pair_key, seal_box, sha256, sign, verify
 from sync.errors import ProxyAppError
+from sync.limits import MAX_SETS_PER_REQUEST
 from sync.workdays import YearTable
 
 __all__ = (
     "CTX_DOWN",
     "CTX_RECEIPT",
     "CTX_REQUEST",
+    "CTX_REQUEST_V2",
+    "CTX_TRANSFER",
     "CTX_UP",
     "CalendarItem",
     "CaseState",
@@ -35,6 +40,7 @@ __all__ = (
     "FEATURE_READS_R2",
     "FEATURE_REQUEST_MAC",
     "FEATURE_SETS_V2",
+    "FEATURE_SIGNED_HEADERS",
     "FEATURE_SHORT_RECEIPTS",
     "FeedResponse",
     "GENESIS",
@@ -48,6 +54,7 @@ __all__ = (
     "HEADER_SYNC",
     "HEADER_TIME",
     "HUB_FEATURES",
+    "MAX_SEQ",
     "KeyRevokedItem",
     "MEDIA_TYPE",
     "PROTOCOL_VERSION",
@@ -67,8 +74,10 @@ __all__ = (
     "SyncResponse",
     "SyncResult",
     "TransferFile",
+    "TransferHeader",
     "UpChange",
     "canonical_request",
+    "check_sets",
     "compact_auth",
     "decode_envelope",
     "expand_auth",
@@ -82,8 +91,11 @@ __all__ = (
     "short_receipt",
     "seal_set",
     "sign_request",
+    "sign_transfer",
+    "software_ok",
     "sync_auth_key",
     "verify_receipt",
+    "verify_transfer",
 )
 
 PROTOCOL_VERSION = 1
@@ -96,9 +108,15 @@ CTX_UP = b"proxyapp/up-set/v1\x00"
 CTX_DOWN = b"proxyapp/down-set/v1\x00"
 CTX_RECEIPT = b"proxyapp/receipt/v1\x00"
 CTX_REQUEST = b"proxyapp/request/v1\x00"
+CTX_REQUEST_V2 = b"proxyapp/request/v2\x00"
+"""A request whose canonical form also covers the head seq, outbox length and software version."""
+CTX_TRANSFER = b"proxyapp/transfer/v1\x00"
 
 GENESIS = bytes(32)
 """The ``prev`` hash of seq 1."""
+
+MAX_SEQ = 2**53 - 1
+"""The largest seq, counter or position a message may carry (a database integer, and exact in JSON)."""
 
 # What a peer reads beyond protocol 1's base, said in every exchange (a bit each; docs/protocol.md,
 # "Features"): a writer uses a feature only once the other side has said it reads it.
@@ -110,9 +128,12 @@ FEATURE_REQUEST_MAC = 4
 """Hub: accepts exchange requests authenticated by a MAC under the pair's key instead of a signature."""
 FEATURE_SETS_V2 = 8
 """Reads sets of format 2 (:class:`SignedSet2`: no key id, no derivable fields, the pair's box)."""
-STATION_FEATURES = FEATURE_READS_R2 | FEATURE_SHORT_RECEIPTS | FEATURE_SETS_V2
+FEATURE_SIGNED_HEADERS = 16
+"""Hub: verifies requests signed over every header field (``CTX_REQUEST_V2``); station: signs them so
+once the hub says it, and from then on the hub stores no header field of its that is not signed."""
+STATION_FEATURES = FEATURE_READS_R2 | FEATURE_SHORT_RECEIPTS | FEATURE_SETS_V2 | FEATURE_SIGNED_HEADERS
 """What a station of this release says it reads."""
-HUB_FEATURES = FEATURE_READS_R2 | FEATURE_REQUEST_MAC | FEATURE_SETS_V2
+HUB_FEATURES = FEATURE_READS_R2 | FEATURE_REQUEST_MAC | FEATURE_SETS_V2 | FEATURE_SIGNED_HEADERS
 """What a hub of this release says it reads."""
 REQUEST_MAC_BYTES = 16
 """Length of a request MAC (HMAC-SHA256 truncated): an Ed25519 request signature is 64."""
@@ -385,6 +406,22 @@ class TransferFile(msgspec.Struct, frozen=True, kw_only=True):
     outbox_length: int = 0
     features: int = 0
     """Up: what the station reads (``FEATURE_*``), so the hub seals its feed in a form it reads."""
+    auth: bytes = b""
+    """An :class:`Envelope` over the file's :class:`TransferHeader`, signed by the writer's key (the
+    station's going up, the hub's going down): the fields above, authenticated (empty from 0.4)."""
+
+
+class TransferHeader(msgspec.Struct, frozen=True, array_like=True):
+    """What a transfer file says besides its sets, as its writer signs it (context ``CTX_TRANSFER``)."""
+
+    direction: str
+    station_id: str
+    created_ms: int
+    feed_after: int
+    outbox_length: int
+    features: int
+    sets: bytes
+    """SHA-256 over the SHA-256 of each set's envelope, in the file's order."""
 
 
 _ENVELOPE = msgspec.msgpack.Decoder(Envelope)
@@ -462,12 +499,14 @@ def forms_for(reader_features: int, *, sender_box_private: bytes) -> dict[str, A
 
 def open_set(
     data: bytes, *, public_key_for: Any, context: bytes, box_private: bytes | None,
-    sender_box_public: bytes | None = None,
+    sender_box_public: bytes | None = None, limits: DecodeLimits = FEED_SET,
 ) -> tuple[SignedSet, bytes, bytes]:
     """Verify a set on the exact bytes received, then decode it. Returns (set, hash, plain body).
 
     A set of format 2 comes back as a :class:`SignedSet` too, with ``created_ms`` and ``hlc`` 0
-    and ``count`` what its body holds.
+    and ``count`` what its body holds. The body is decoded under one budget of ``limits``
+    (sync.budget: :data:`~sync.budget.STATION_SET` for a station's set at the hub, the feed's by
+    default); a seq below 1 is malformed, whatever the signature.
 
     Args:
         public_key_for: ``key_id -> public key bytes`` (raise ProtocolError for unknown keys);
@@ -476,7 +515,8 @@ def open_set(
         sender_box_public: the sender's X25519 key, to open a set of format 2.
 
     Raises:
-        ProtocolError: malformed, unknown key, bad signature (``bad_signature``), body that does not open.
+        ProtocolError: malformed, unknown key, bad signature (``bad_signature``), body that does not open,
+            body past its limits (``too_large``).
     """
     envelope = decode_envelope(data)
     if envelope.protocol == SET_FORMAT_2 and envelope.key_id:
@@ -499,6 +539,10 @@ def open_set(
             signed = _SET.decode(payload)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"signed set is malformed ({exc})", f"数据集格式错误（{exc}）", code="malformed") from None
+    if not 1 <= signed.seq <= MAX_SEQ:
+        # seq 0 or -1 is no link of any chain: malformed, never a fork
+        raise ProtocolError(f"a set's seq must be 1 to {MAX_SEQ}, not {signed.seq}",
+                            f"数据集序号应在 1 到 {MAX_SEQ} 之间，而不是 {signed.seq}", code="malformed")
     body = signed.body
     if signed.sealed:
         if box_private is None:
@@ -509,24 +553,12 @@ def open_set(
         except CryptoError as exc:
             raise ProtocolError(exc.en, exc.zh, code="bad_box") from None
     try:
-        body = unpack(signed.compression, body)
+        body = unpack(signed.compression, body, budget=Budget(limits))
     except ProxyAppError as exc:
         raise ProtocolError(exc.en, exc.zh, code=exc.code) from None
     if signed.count < 0:
-        signed = msgspec.structs.replace(signed, count=_array_length(body))
+        signed = msgspec.structs.replace(signed, count=array_length(body)[0])
     return signed, sha256(payload), body
-
-
-def _array_length(body: bytes) -> int:
-    """How many items a msgpack array holds, from its header (-1 when it is not an array)."""
-    head = body[:1]
-    if head and 0x90 <= head[0] <= 0x9F:
-        return head[0] - 0x90
-    if head == b"\xdc" and len(body) >= 3:
-        return int.from_bytes(body[1:3], "big")
-    if head == b"\xdd" and len(body) >= 5:
-        return int.from_bytes(body[1:5], "big")
-    return -1
 
 
 def make_receipt(*, origin: str, seq: int, set_hash: bytes, hub_ms: int, sign_private: bytes, sign_public: bytes) -> bytes:
@@ -587,6 +619,86 @@ def verify_receipt(data: bytes, hub_public: bytes) -> ReceiptBody:
         raise ProtocolError(f"receipt is malformed ({exc})", f"回执格式错误（{exc}）", code="malformed") from None
 
 
+# -- what a request or file carries, counted before it is decoded --------------------------------
+
+
+class _MapSets(msgspec.Struct):
+    sets: msgspec.Raw = msgspec.Raw(b"\x90")
+
+
+class _ArraySets(msgspec.Struct, array_like=True):
+    protocol: msgspec.Raw
+    sets: msgspec.Raw = msgspec.Raw(b"\x90")
+
+
+_MAP_SETS = msgspec.msgpack.Decoder(_MapSets)
+_ARRAY_SETS = msgspec.msgpack.Decoder(_ArraySets)
+
+
+def check_sets(data: bytes, *, array_like: bool = False, limit: int = MAX_SETS_PER_REQUEST) -> None:
+    """Refuse a request or file with more than ``limit`` sets, counted from the header of its ``sets``
+    array before any set is decoded (``array_like``: a :class:`SyncRequest`; else a map-encoded
+    :class:`PushRequest` or :class:`TransferFile`). Anything else is left to the full decode to name.
+
+    Raises:
+        ProtocolError: ``too_large``.
+    """
+    try:
+        peek = (_ARRAY_SETS if array_like else _MAP_SETS).decode(data)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return
+    count = array_length(peek.sets)[0]
+    if count > limit:
+        raise ProtocolError(f"{count} sets at once; at most {limit} are read at a time (send the rest after)",
+                            f"一次包含 {count} 个数据集，最多 {limit} 个（其余请随后发送）", code="too_large")
+
+
+# -- transfer files: the fields beside the sets, signed -------------------------------------------
+
+_HEADER = msgspec.msgpack.Decoder(TransferHeader)
+
+
+def _transfer_header(transfer: TransferFile) -> TransferHeader:
+    digest = sha256(b"".join(sha256(bytes(s)) for s in transfer.sets))
+    return TransferHeader(transfer.direction, transfer.station_id, transfer.created_ms, transfer.feed_after,
+                          transfer.outbox_length, transfer.features, digest)
+
+
+def sign_transfer(transfer: TransferFile, *, sign_private: bytes, sign_public: bytes) -> TransferFile:
+    """``transfer`` with ``auth``: its :class:`TransferHeader` signed by the writer's key."""
+    payload = _ENCODER.encode(_transfer_header(transfer))
+    envelope = Envelope(PROTOCOL_VERSION, key_id_of(sign_public), msgspec.Raw(payload),
+                        sign(sign_private, CTX_TRANSFER, payload))
+    return msgspec.structs.replace(transfer, auth=_ENCODER.encode(envelope))
+
+
+def verify_transfer(transfer: TransferFile, *, public_key_for: Any) -> TransferHeader:
+    """Check a file's ``auth`` on the bytes received, then that its fields and sets are the ones signed.
+
+    Args:
+        public_key_for: ``key_id -> public key bytes`` of the writer the reader expects (raise
+            ProtocolError for a key that is not the writer's).
+
+    Raises:
+        ProtocolError: ``malformed``, ``bad_signature`` (altered on the way: a field or the sets
+            differ from what the writer signed).
+    """
+    envelope = decode_envelope(transfer.auth)
+    payload = bytes(envelope.payload)
+    if not verify(public_key_for(envelope.key_id), CTX_TRANSFER, payload, envelope.signature):
+        raise ProtocolError("the file's signature does not check: it was altered or not written by its sender",
+                            "文件签名校验失败：文件已被篡改或并非由发送方生成", code="bad_signature")
+    try:
+        header = _HEADER.decode(payload)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"the file's signed header is malformed ({exc})", f"文件的签名头格式错误（{exc}）",
+                            code="malformed") from None
+    if header != _transfer_header(transfer):
+        raise ProtocolError("the file's fields or sets differ from what its sender signed (altered on the way)",
+                            "文件的字段或数据集与发送方签署的不一致（途中被改动）", code="bad_signature")
+    return header
+
+
 # -- signed requests -----------------------------------------------------------------------------
 
 HEADER_STATION = "X-Station"
@@ -602,12 +714,25 @@ HEADER_SYNC = "X-Sync"
 
 
 def canonical_request(
-    *, method: str, path_qs: str, station_id: str, key_id: str, counter: int, station_ms: int, body: bytes
+    *, method: str, path_qs: str, station_id: str, key_id: str, counter: int, station_ms: int, body: bytes,
+    fields: tuple[str, str, str] | None = None,
 ) -> bytes:
-    """The bytes a station signs for one HTTP request (docs/protocol.md, "Signed requests")."""
-    return "\n".join(
-        [method.upper(), path_qs, station_id, key_id, str(counter), str(station_ms), sha256(body).hex()]
-    ).encode()
+    """The bytes a station signs for one HTTP request (docs/protocol.md, "Signed requests").
+
+    ``fields``: the head seq, outbox length and software version as sent (``FEATURE_SIGNED_HEADERS``,
+    signed with ``CTX_REQUEST_V2``), three more lines; None for the form of 0.4, which leaves them out.
+    """
+    lines = [method.upper(), path_qs, station_id, key_id, str(counter), str(station_ms), sha256(body).hex()]
+    return "\n".join(lines if fields is None else [*lines, *fields]).encode()
+
+
+_SOFTWARE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+/_-]{0,63}")
+
+
+def software_ok(value: str) -> bool:
+    """A software version as stations report it: up to 64 of letters, digits and ``. + / _ -``,
+    starting with a letter or digit (nothing a terminal, a spreadsheet or a page would act on)."""
+    return _SOFTWARE.fullmatch(value) is not None
 
 
 def request_mac_key(own_box_private: bytes, peer_box_public: bytes) -> bytes:
@@ -620,27 +745,30 @@ def request_mac_key(own_box_private: bytes, peer_box_public: bytes) -> bytes:
     return pair_key(own_box_private, peer_box_public, b"proxyapp/request-mac/v1\x00")
 
 
-def request_mac(key: bytes, canonical: bytes) -> bytes:
+def request_mac(key: bytes, canonical: bytes, context: bytes = CTX_REQUEST) -> bytes:
     """The MAC of a canonical request (:func:`canonical_request`) under :func:`request_mac_key`."""
-    return mac(key, CTX_REQUEST, canonical)[:REQUEST_MAC_BYTES]
+    return mac(key, context, canonical)[:REQUEST_MAC_BYTES]
 
 
 def sign_request(
     *, sign_private: bytes, sign_public: bytes, method: str, path_qs: str, station_id: str, counter: int,
     station_ms: int, body: bytes, head_seq: int = 0, outbox_length: int = 0, software: str = "",
-    mac_key: bytes | None = None,
+    mac_key: bytes | None = None, cover: bool = False,
 ) -> dict[str, str]:
     """The headers that authenticate one request of a station.
 
     ``mac_key`` (:func:`request_mac_key`, for a hub that said ``FEATURE_REQUEST_MAC``): authenticate
-    with a 16-byte MAC in ``X-Signature`` instead of an Ed25519 signature.
+    with a 16-byte MAC in ``X-Signature`` instead of an Ed25519 signature. ``cover`` (a hub that said
+    ``FEATURE_SIGNED_HEADERS``): the proof covers the head seq, outbox length and software too.
     """
     key_id = key_id_of(sign_public)
+    fields = (str(head_seq), str(outbox_length), software) if cover else None
     canonical = canonical_request(
         method=method, path_qs=path_qs, station_id=station_id, key_id=key_id, counter=counter,
-        station_ms=station_ms, body=body,
+        station_ms=station_ms, body=body, fields=fields,
     )
-    proof = request_mac(mac_key, canonical) if mac_key is not None else sign(sign_private, CTX_REQUEST, canonical)
+    context = CTX_REQUEST_V2 if cover else CTX_REQUEST
+    proof = request_mac(mac_key, canonical, context) if mac_key is not None else sign(sign_private, context, canonical)
     return {
         HEADER_STATION: station_id,
         HEADER_KEY: key_id,
