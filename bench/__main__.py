@@ -1,4 +1,4 @@
-"""``python -m bench [station|dashboard|sync|all] [ARGS]``: run one benchmark, or all of them in turn."""
+"""``python -m bench [station|dashboard|sync|attacks|all] [ARGS]``: run one benchmark, or all of them in turn."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ BENCHES = {
     "station": "bench.bench_station",
     "dashboard": "bench.bench_dashboard",
     "sync": "bench.bench_sync",
+    "attacks": "bench.bench_attacks",
 }
 
 
