@@ -82,9 +82,7 @@ def serve(obj: Context, host: str, port: int, warn_days: float | None, danger_da
     import uvicorn
 
     identity = load_identity(obj.data_dir)  # fail here, in the user's language, if there is no hub
-    if trusted_proxies:
-        os.environ["HUB_TRUSTED_PROXIES"] = ",".join(trusted_proxies)
-    parse_trusted_proxies(Settings.from_env().trusted_proxies)  # a wrong address: exit 2 now, not per request
+    parse_trusted_proxies(trusted_proxies or Settings.from_env().trusted_proxies)  # exit 2 now, not per request
     if (tls_cert is None) != (tls_key is None):
         raise InputError("--tls-cert and --tls-key go together", "--tls-cert 与 --tls-key 须同时指定", field="tls")
     if tls_cert and tls_key:
@@ -100,6 +98,8 @@ def serve(obj: Context, host: str, port: int, warn_days: float | None, danger_da
                    "reverse proxy in front (docs/hub.md).", err=True)
     os.environ["HUB_DATA_DIR"] = str(obj.data_dir)
     # The uvicorn factory reads its settings from the environment (hub.settings.Settings.from_env).
+    if trusted_proxies:
+        os.environ["HUB_TRUSTED_PROXIES"] = ",".join(trusted_proxies)
     for name, value in (("HUB_WARN_DAYS", warn_days), ("HUB_DANGER_DAYS", danger_days)):
         if value is not None:
             os.environ[name] = str(value)
