@@ -1,16 +1,30 @@
-"""Small text helpers shared by the screens: clipping to terminal cells, due dates, days left."""
+"""Small text helpers shared by the screens: plain cells, clipping to terminal cells, due dates, days left.
+
+Names, notes and reasons come from people and from the hub. Textual reads a string cell of a
+DataTable as Rich markup (``[/x]`` in a name crashed the list, ``[b]`` turned it bold), and a control
+or direction-override character would act on the terminal, so what the screens show of them goes
+through :func:`plain` (or :func:`cell` in a table): printable, and never read as markup.
+"""
 
 from __future__ import annotations
 
 from rich.cells import cell_len
+from rich.text import Text
 
+from sync.text import printable
 from tui.i18n import t
 
-__all__ = ("clip", "days_left_text", "due_text")
+__all__ = ("cell", "clip", "days_left_text", "due_text", "plain")
+
+
+def plain(value: object, *, multiline: bool = False) -> str:
+    """``value`` as text to show: control and bidi characters dropped (line feeds kept if ``multiline``)."""
+    return printable(value, multiline=multiline)
 
 
 def clip(text: str, cells: int) -> str:
-    """Cut ``text`` to ``cells`` terminal cells with an ASCII ``..`` (``…`` is ambiguous width)."""
+    """Cut ``text`` to ``cells`` terminal cells with an ASCII ``..`` (``…`` is ambiguous width); printable."""
+    text = printable(text)
     if cell_len(text) <= cells:
         return text
     out = ""
@@ -19,6 +33,12 @@ def clip(text: str, cells: int) -> str:
             break
         out += char
     return out + ".."
+
+
+def cell(value: object, cells: int | None = None, *, style: str = "") -> Text:
+    """A DataTable cell shown literally (a str cell would be read as markup), clipped to ``cells``."""
+    text = printable(value)
+    return Text(clip(text, cells) if cells is not None else text, style=style)
 
 
 def due_text(due: str | None, provisional: bool, lang: str) -> str:

@@ -16,7 +16,7 @@ from sync.errors import InputError, ProxyAppError
 from sync.lifecycle import DECIDED, TERMINAL, Actor, Status, actor_label, status_label
 from sync.timeutil import format_local
 from tui.data import correction_reason, outstanding_materials
-from tui.fmt import days_left_text, due_text
+from tui.fmt import days_left_text, due_text, plain
 from tui.i18n import t
 from tui.receipt import write_receipt
 from tui.screens.base import StationScreen, error_text
@@ -84,7 +84,7 @@ class CaseDetailScreen(StationScreen):
 
         def line(label_key: str, value: str, style: str = "") -> None:
             out.append(f"{t(label_key, lang)}: ", style="bold")
-            out.append(value + "\n", style=style)
+            out.append(plain(value) + "\n", style=style)  # names and reasons come from people and the hub
 
         status = status_label(s.status, lang)
         if d.outcome in ("approved", "denied"):
@@ -111,32 +111,34 @@ class CaseDetailScreen(StationScreen):
         line("case.sync", t(f"case.sync.{state}", lang))
         if s.status == Status.AWAITING_CORRECTION:
             reason = correction_reason(self.station, s.case_no)
-            out.append(f"\n! {t('case.notice', lang)}: {reason or '-'}\n", style="bold reverse")
+            out.append(f"\n! {t('case.notice', lang)}: {plain(reason) or '-'}\n", style="bold reverse")
         head("case.materials")
         for m in d.materials:
-            out.append(f"  {m.name_zh}: {t('mat.' + m.state, lang)}\n", style="bold" if m.state == "deferred" else "")
+            out.append(f"  {plain(m.name_zh)}: {t('mat.' + m.state, lang)}\n", style="bold" if m.state == "deferred" else "")
         if d.commitments:
             head("case.commitments")
             for c in d.commitments:
                 state_key = "case.c.overdue" if c.overdue else ("case.c.open" if c.status == "open" else "case.c.fulfilled")
                 state = t(state_key, lang)
-                out.append("  " + t("case.commitment", lang, material=c.material, signer=c.signer_name,
+                out.append("  " + t("case.commitment", lang, material=plain(c.material), signer=plain(c.signer_name),
                                      due=due_text(c.due_date, c.due_provisional, lang), state=state) + "\n",
                            style="bold" if c.overdue else "")
         head("case.history")
         out.append("  " + t("case.decisions", lang) + "\n", style="dim")
         for e in d.history:
             decision = e.actor != Actor.STATION
-            who = actor_label(e.actor, lang) + (f" {e.by}" if e.by else "")
+            who = actor_label(e.actor, lang) + (f" {plain(e.by)}" if e.by else "")
             outcome = f" ({t('outcome.' + e.outcome, lang)})" if e.outcome in ("approved", "denied") else ""
             out.append(f"{'>' if decision else ' '} {format_local(e.at)}  {status_label(e.from_status, lang)} -> "
                        f"{status_label(e.to_status, lang)}{outcome}  {who}\n", style="bold" if decision else "")
             if e.reason:
-                out.append("      " + t("case.reason", lang, reason=e.reason) + "\n")
+                out.append("      " + t("case.reason", lang, reason=plain(e.reason)) + "\n")
         if d.notes:
             head("case.notes")
             for n in d.notes:
-                out.append(f"  {format_local(n.at)} {n.author}: {n.text}\n")
+                # A note keeps its line breaks, each further line indented under the first.
+                text = plain(n.text, multiline=True).replace("\n", "\n    ")
+                out.append(f"  {format_local(n.at)} {plain(n.author)}: {text}\n")
         self._sync_sections(out, d)
         return out
 
@@ -148,14 +150,14 @@ class CaseDetailScreen(StationScreen):
         if rejections:
             out.append("\n! " + t("case.rejections", lang) + "\n", style="bold underline")
             for r in rejections:
-                out.append("  " + t("case.rejection", lang, when=format_local(r.received_at), code=r.code,
-                                     reason=r.reason_en if lang == "en" else r.reason_zh) + "\n", style="bold")
+                out.append("  " + t("case.rejection", lang, when=format_local(r.received_at), code=plain(r.code),
+                                     reason=plain(r.reason_en if lang == "en" else r.reason_zh)) + "\n", style="bold")
         conflicts = getattr(d, "conflicts", [])
         if conflicts:
             out.append("\n" + t("case.conflicts", lang) + "\n", style="bold underline")
             for c in conflicts:
-                out.append("  " + t("case.conflict", lang, field=c.field, kept=c.kept, kept_origin=c.kept_origin,
-                                     lost=c.lost, lost_origin=c.lost_origin) + "\n")
+                out.append("  " + plain(t("case.conflict", lang, field=c.field, kept=c.kept, kept_origin=c.kept_origin,
+                                           lost=c.lost, lost_origin=c.lost_origin)) + "\n")
         receipts = getattr(d, "receipts", [])
         if receipts:
             out.append("\n" + t("case.receipts", lang) + "\n", style="bold underline")

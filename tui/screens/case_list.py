@@ -16,7 +16,7 @@ from station.queries import CaseFilter, CaseSummary, list_cases
 from sync.errors import ProxyAppError
 from sync.lifecycle import Status, status_label
 from tui.data import DUE_SOON_DAYS, short_number
-from tui.fmt import clip, days_left_text, due_text
+from tui.fmt import cell, days_left_text, due_text
 from tui.i18n import t
 from tui.screens.base import StationScreen, error_text
 
@@ -60,8 +60,9 @@ class CaseListScreen(StationScreen):
     def _status_options(self) -> list[tuple[str, str]]:
         return [(status_label(s, self.lang), s.value) for s in Status if s is not Status.DRAFT]
 
-    def _item_options(self) -> list[tuple[str, str]]:
-        return [(clip(f"{i.code} {i.name_zh}", 40), i.code) for i in self.station.catalog.items]
+    def _item_options(self) -> list[tuple[Text, str]]:
+        # Text, not str: a Select reads a str prompt as markup, and item names come from the hub's catalogue.
+        return [(cell(f"{i.code} {i.name_zh}", 40), i.code) for i in self.station.catalog.items]
 
     def _due_options(self) -> list[tuple[str, str]]:
         return [(t("list.due_soon", self.lang), "soon"), (t("list.overdue", self.lang), "overdue")]
@@ -153,10 +154,11 @@ class CaseListScreen(StationScreen):
             table.add_column(t(f"list.col.{column}", lang), key=column)
         for s in self.rows:
             style = "bold" if s.overdue else ""
+            # Text cells, never str: a DataTable reads a str as markup, and names come from people.
             table.add_row(
-                short_number(self.station, s.case_no), clip(s.applicant_name, 8), clip(s.item_name, 16),
-                status_label(s.status, lang), due_text(s.due_date, s.due_provisional, lang),
-                Text(days_left_text(s.days_left, lang), style=style), s.id_number_masked, s.phone_masked,
+                cell(short_number(self.station, s.case_no)), cell(s.applicant_name, 8), cell(s.item_name, 16),
+                cell(status_label(s.status, lang)), cell(due_text(s.due_date, s.due_provisional, lang)),
+                Text(days_left_text(s.days_left, lang), style=style), cell(s.id_number_masked), cell(s.phone_masked),
                 key=s.case_no,
             )
         # DataTable measures new rows when its message queue runs idle; nudge it, or columns filled

@@ -12,6 +12,7 @@ from textual.widgets import Button, Input, Static
 
 from sync.personal import mask_name
 from sync.timeutil import format_local
+from tui.fmt import plain
 from tui.i18n import t
 from tui.screens.base import StationModal
 
@@ -34,8 +35,8 @@ class DraftOfferScreen(StationModal):
     def compose(self) -> ComposeResult:
         lang = self.lang
         # The name is masked: the start screen may be seen by the next person in the queue.
-        name = mask_name(str(self.draft.get("name") or "")) or "-"
-        item = str(self.draft.get("code") or "-")
+        name = plain(mask_name(str(self.draft.get("name") or ""))) or "-"
+        item = plain(self.draft.get("code")) or "-"
         when = format_local(self.draft.get("saved_at")) if isinstance(self.draft.get("saved_at"), str) else "-"
         with Vertical(id="dialog"):
             yield Static(t("draft.title", lang), classes="dialog-title")

@@ -15,6 +15,7 @@ from textual.worker import Worker, WorkerState
 from station.store import Station
 from sync.divisions import DivisionTree, sample_divisions
 from sync.errors import ProxyAppError
+from tui.fmt import plain
 from tui.i18n import t
 from tui.prefs import save_prefs
 from tui.screens.base import StationScreen, error_text
@@ -63,7 +64,7 @@ class EnrollScreen(StationScreen):
         with VerticalScroll(id="enroll_form"):
             yield Static(t("enroll.intro", lang), id="intro", markup=False)
             if self.existing and self.station_app.station is not None:
-                yield Static(t("enroll.existing", lang, village=self.station_app.station_label), markup=False)
+                yield Static(t("enroll.existing", lang, village=plain(self.station_app.station_label)), markup=False)
             with Horizontal(classes="row"):
                 yield Label(t("enroll.hub", lang), id="lbl-hub")
                 yield Input(id="hub", compact=True, placeholder="http://...")

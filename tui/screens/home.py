@@ -12,7 +12,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from tui.data import KINDS, TodayItem, short_number, today_items
-from tui.fmt import clip, due_text
+from tui.fmt import cell, due_text
 from tui.i18n import t
 from tui.screens.base import StationScreen
 
@@ -68,9 +68,11 @@ class HomeScreen(StationScreen):
             urgent = item.kind in ("overdue", "rejected") or (item.kind == "commitment" and item.overdue)
             style = "bold" if urgent else ""
             table.add_row(
-                Text(self._kind(item), style=style), short_number(self.station, item.case_no), clip(item.applicant, 8),
-                # Widths add up to under 80 columns in both languages: no sideways scrolling here.
-                clip(item.item_name, 14), clip(self._detail(item), 22), key=f"{index}:{item.case_no}",
+                Text(self._kind(item), style=style), cell(short_number(self.station, item.case_no)),
+                # Widths add up to under 80 columns in both languages: no sideways scrolling here. Text
+                # cells, never str: a DataTable reads a str as markup, and names and reasons come from people.
+                cell(item.applicant, 8), cell(item.item_name, 14), cell(self._detail(item), 22),
+                key=f"{index}:{item.case_no}",
             )
         # DataTable measures new rows when its message queue runs idle; nudge it, or columns filled
         # from a screen's handler keep the width of their headers until the next key press.

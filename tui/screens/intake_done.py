@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
 from station.cases import IntakeResult
-from tui.fmt import due_text
+from tui.fmt import due_text, plain
 from tui.i18n import t
 from tui.receipt import open_file
 from tui.screens.base import StationModal
@@ -47,7 +47,7 @@ class IntakeDoneScreen(StationModal):
             lines.append(t("done.commitment", lang, material=c.material, due=due))
         if self.paths:
             lines.append(t("done.receipt", lang, txt=self.paths[0], pdf=self.paths[1]))
-        return "\n".join(lines)
+        return plain("\n".join(lines), multiline=True)  # item and material names come from the hub
 
     def compose(self) -> ComposeResult:
         lang = self.lang

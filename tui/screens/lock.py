@@ -13,6 +13,7 @@ from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from sync.errors import ProxyAppError
+from tui.fmt import plain
 from tui.i18n import t
 from tui.screens.base import StationScreen, error_text
 
@@ -78,7 +79,7 @@ class LockScreen(StationScreen):
         station = self.station
         self.query_one("#lock_heading", Static).update(t("lock.heading", lang))
         self.query_one("#lock_station", Static).update(
-            t("lock.station", lang, station=station.station_id, village=self._village()))
+            t("lock.station", lang, station=plain(station.station_id), village=plain(self._village())))
         when = self.locked_at.astimezone().strftime("%Y-%m-%d %H:%M")
         self.query_one("#lock_at", Static).update(t("lock.at", lang, when=when))
         self.query_one("#lock_prompt", Static).update(t("lock.prompt" if self.has_key else "lock.no_key", lang))

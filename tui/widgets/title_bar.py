@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from sync.text import printable
 from tui.i18n import t
 
 __all__ = ("TitleBar",)
@@ -34,6 +35,6 @@ class TitleBar(Static):
 
     def line(self) -> Text:
         lang = getattr(self.app, "lang", "zh")
-        place = getattr(self.app, "station_label", "")
+        place = printable(getattr(self.app, "station_label", ""))  # the agent's name, as typed at enrolment
         parts = [t(self.title_key, lang), t("app.title", lang) + (" " + place if place else "")]
         return Text(" " + " | ".join(parts), no_wrap=True, overflow="crop")
