@@ -62,6 +62,7 @@ from typing import Any
 import httpx
 import msgspec
 
+import sync.protocol
 from bench.bench_sync import Workload
 from fleet.process import ServerProcess
 from hub.accounts import add_user, create_token, hasher_for
@@ -104,6 +105,9 @@ from sync.protocol import (
 )
 from sync.timeutil import business_date, utc_now
 from sync.version import SOFTWARE_VERSION
+
+FEATURE_SIGNED_HEADERS: int = getattr(sync.protocol, "FEATURE_SIGNED_HEADERS", 0)
+"""0 in a checkout of 0.4, which signs no header field: the bench then runs against it unchanged."""
 
 __all__ = ("ATTACKS", "Config", "Row", "main", "markdown_table", "run", "text_table")
 
@@ -326,14 +330,16 @@ class Party:
     def exchange(self, client: httpx.Client, url: str, sets: list[bytes], *, software: str = SOFTWARE_VERSION,
                  outbox_length: int = 0, head_seq: int | None = None,
                  tamper: Callable[[str], str] | None = None) -> httpx.Response:
-        """``POST /api/v1/sync`` signed with this station's key as station.client signs it (``X-Sync``);
-        ``tamper`` changes the header after signing, as a machine on the path would."""
+        """``POST /api/v1/sync`` signed with this station's key as station.client signs it (``X-Sync``, every
+        field covered once the hub said it checks them); ``tamper`` changes the header after signing, as a
+        machine on the path would."""
         body = _ENCODER.encode(SyncRequest(PROTOCOL_VERSION, [msgspec.Raw(s) for s in sets], self.feed_after, 0,
                                            STATION_FEATURES))
         headers = sign_request(
             sign_private=self.keys.sign_private, sign_public=self.keys.sign_public, method="POST", path_qs=SYNC_PATH,
             station_id=self.station_id, counter=next(self.counter), station_ms=_now_ms(), body=body,
-            head_seq=self.seq if head_seq is None else head_seq, outbox_length=outbox_length, software=software)
+            head_seq=self.seq if head_seq is None else head_seq, outbox_length=outbox_length, software=software,
+            **({"cover": True} if self.features & FEATURE_SIGNED_HEADERS else {}))
         value = compact_auth(headers)
         return client.post(url + SYNC_PATH, content=body, headers={HEADER_SYNC: tamper(value) if tamper else value})
 
