@@ -10,6 +10,7 @@ import msgspec
 
 from station import cases as case_ops
 from station import queries, render
+from station.cli_atrest import KEY_COMMANDS
 from station.cli_base import Context, handles_errors
 from station.cli_sync import SYNC_COMMANDS
 from station.store import Station, default_data_dir
@@ -58,7 +59,8 @@ def init(obj: Context, village: str, device: str, agent: str, catalog_file: Path
             raise InputError(
                 f"{catalog_file} is not valid JSON: {exc}", f"{catalog_file} 不是有效的 JSON：{exc}", field="catalog"
             ) from None
-    with Station.init(obj.data_dir, village_code=village, device=device, agent_name=agent, catalog_data=catalog_data) as st:
+    with Station.init(obj.data_dir, village_code=village, device=device, agent_name=agent, catalog_data=catalog_data,
+                      passphrase=obj.new_passphrase()) as st:
         village_row = st.divisions.village(st.village_code)
         township = st.divisions.township_of(st.village_code)
         render.print_lines(obj.out, [
@@ -315,7 +317,7 @@ def commitment_list(obj: Context, overdue: bool, show_all: bool, as_json: bool) 
         obj.out.print(render.commitments_table(rows, obj.lang))
 
 
-for _command in SYNC_COMMANDS:
+for _command in (*SYNC_COMMANDS, *KEY_COMMANDS):
     main.add_command(_command)
 
 

@@ -21,7 +21,7 @@ __all__ = ("SYNC_COMMANDS",)
 
 
 def _unlock(obj: Context) -> KeyPair:
-    return load_keypair(obj.data_dir, passphrase())
+    return load_keypair(obj.data_dir, obj.passphrase())
 
 
 def _offset_text(offset_ms: int, lang: str) -> str:

@@ -16,7 +16,6 @@ from station.errors import SyncError
 from station.hubhttp import DEFAULT_TIMEOUT, ENROLL_PATH, hub_error, make_client, unreachable, url
 from station.identity import MIN_PASSPHRASE, hub_pins, save_keypair, set_meta
 from station.identity import passphrase as ask_passphrase  # the parameter is called passphrase
-from station.privacy import stage_lookup_key
 from station.schema import REPLICATED_TABLES
 from station.sealing import HUB_FEATURES_META
 from station.store import DB_FILE, Station
@@ -105,7 +104,7 @@ def enroll(
             f"本站密钥口令至少需要 {MIN_PASSPHRASE} 个字符",
             field="passphrase",
         )
-    station = Station.open(data_dir, now=now) if (data_dir / DB_FILE).exists() else None
+    station = Station.open(data_dir, passphrase=passphrase, now=now) if (data_dir / DB_FILE).exists() else None
     try:
         if station is not None:
             _check_can_enrol(station)
@@ -115,13 +114,12 @@ def enroll(
         created = station is None
         if station is None:
             station = Station.init(data_dir, village_code=answer.village_code, device=answer.device,
-                                   agent_name=agent_name, station_id=answer.station_id, now=now)
+                                   agent_name=agent_name, station_id=answer.station_id, passphrase=passphrase,
+                                   now=now)
         else:
             _check_same_station(station, answer)
         save_keypair(data_dir, keys, passphrase, work=key_work)
-        # Staged before the transaction that re-hashes under it; promoted once that commits.
-        stage_lookup_key(data_dir, lookup_key)
-        with write_txn(station.db):
+        with write_txn(station.db):  # the county's lookup key goes in with the hashes made under it
             _adopt_station_id(station, answer.station_id)
             set_meta(station.db, {
                 "hub_url": hub_url, "hub_id": answer.hub_id, "hub_sign_public": answer.hub_sign_public.hex(),

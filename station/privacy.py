@@ -1,4 +1,4 @@
-"""Personal data at the station: the keyed hash that finds a case by ID number without scanning."""
+"""Personal data at the station: the keyed hash that finds a case by ID number without scanning, and its key."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import hashlib
 import secrets
 from pathlib import Path
 
-from station.fsutil import atomic_write
+from sqlite_utils import Database
+
+from station.db import write_txn
+from station.fsutil import wipe
 from sync.errors import StoreError
 from sync.lookup import id_lookup_hash
 
@@ -14,18 +17,71 @@ __all__ = (
     "LOOKUP_KEY_FILE",
     "PENDING_LOOKUP_KEY_FILE",
     "id_lookup_hash",
-    "load_or_create_lookup_key",
     "lookup_key_id",
+    "rehash",
     "settle_lookup_key",
-    "stage_lookup_key",
+    "stored_lookup_key",
 )
 
 LOOKUP_KEY_FILE = "lookup.key"
+"""Where releases up to 0.4 kept the key, beside the database; it is moved inside on first open."""
 PENDING_LOOKUP_KEY_FILE = "lookup.key.new"
-"""A key being installed: it replaces ``lookup.key`` once the database has been re-hashed under it."""
+"""A key a 0.4 enrolment was installing when it stopped; promoted or dropped by :func:`settle_lookup_key`."""
+
+# The key lives in the encrypted database (meta), so the hashes and their key change in one
+# transaction (no window where they disagree) and the key is as safe as the data it finds: a
+# plain SHA-256 of an 18-character ID number is easy to brute-force (the birth date and region
+# leave a few billion candidates), and the county's key is the same at every station.
+_KEY = "lookup_key"
+_KEY_ID = "lookup_key_id"
 
 
-def _read_key(path: Path) -> bytes:
+def lookup_key_id(key: bytes) -> str:
+    """A name for a lookup key, stored with it so a key restored from elsewhere is noticed."""
+    return hashlib.sha256(b"proxyapp/lookup-key-id/v1\x00" + key).hexdigest()[:16]
+
+
+def _meta(db: Database, key: str) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return row[0] if row else None
+
+
+def _set(db: Database, key: str, value: str) -> None:
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )
+
+
+def stored_lookup_key(db: Database) -> bytes:
+    """The lookup key in force, from the database."""
+    text = _meta(db, _KEY)
+    key = bytes.fromhex(text) if text else b""
+    if len(key) != 32 or lookup_key_id(key) != _meta(db, _KEY_ID):
+        raise StoreError(
+            "the ID lookup key in the station database is damaged; restore the database from the backup",
+            "本站数据库中的身份证号查询密钥已损坏；请从备份恢复数据库",
+            field="lookup_key",
+        )
+    return key
+
+
+def rehash(db: Database, key: bytes) -> int:
+    """Re-hash every case's ID under ``key`` and store it as the key in force (inside a write
+    transaction: the hashes and their key commit together). Returns the cases re-hashed."""
+    if len(key) != 32:
+        raise ValueError("a lookup key is 32 bytes")
+    rows = db.execute("SELECT case_no, id_number FROM cases").fetchall()
+    db.conn.executemany(
+        "UPDATE cases SET id_hash = ? WHERE case_no = ?",
+        [(id_lookup_hash(key, id_number), case_no) for case_no, id_number in rows],
+    )
+    _set(db, _KEY, key.hex())
+    _set(db, _KEY_ID, lookup_key_id(key))
+    return len(rows)
+
+
+def _read_file(path: Path) -> bytes:
     key = path.read_bytes()
     if len(key) != 32:
         raise StoreError(
@@ -36,67 +92,17 @@ def _read_key(path: Path) -> bytes:
     return key
 
 
-def load_or_create_lookup_key(data_dir: Path) -> bytes:
-    """The station's ID-lookup key (32 random bytes), created on first use.
-
-    A plain SHA-256 of an 18-character ID number is easy to brute-force (the birth date and
-    region leave a few billion candidates), so lookups use an HMAC under a secret key kept
-    beside the database, never inside it. At enrolment the hub issues the county-wide key and
-    the station re-hashes its rows (:func:`stage_lookup_key`, :func:`settle_lookup_key`).
-    """
-    path = data_dir / LOOKUP_KEY_FILE
-    if path.exists():
-        return _read_key(path)
-    key = secrets.token_bytes(32)
-    atomic_write(path, key)
-    return key
-
-
-def lookup_key_id(key: bytes) -> str:
-    """A name for a lookup key, stored in the database so a mismatched key file is noticed."""
-    return hashlib.sha256(b"proxyapp/lookup-key-id/v1\x00" + key).hexdigest()[:16]
-
-
-def stage_lookup_key(data_dir: Path, key: bytes) -> None:
-    """Write a new key beside the current one, before the database is re-hashed under it.
-
-    The database transaction that re-hashes the rows also records :func:`lookup_key_id` of the
-    new key; :func:`settle_lookup_key` then promotes the staged file, or drops it when that
-    transaction never committed. A crash at any point leaves key file and hashes in agreement.
-    """
-    if len(key) != 32:
-        raise ValueError("a lookup key is 32 bytes")
-    atomic_write(data_dir / PENDING_LOOKUP_KEY_FILE, key)
-
-
-def settle_lookup_key(data_dir: Path, expected_id: str | None) -> bytes:
-    """The lookup key in force, after finishing (or undoing) an interrupted key change.
-
-    Args:
-        expected_id: the key id the database was last hashed under (meta ``lookup_key_id``),
-            None for a station that never installed a hub-issued key.
-
-    Raises:
-        StoreError: the key file does not match the database (restored from another backup).
-    """
-    path = data_dir / LOOKUP_KEY_FILE
-    pending = data_dir / PENDING_LOOKUP_KEY_FILE
+def _key_from_files(data_dir: Path, expected_id: str | None) -> bytes | None:
+    """The key a 0.4 data folder kept in files (finishing or undoing a key change it was making)."""
+    path, pending = data_dir / LOOKUP_KEY_FILE, data_dir / PENDING_LOOKUP_KEY_FILE
     if pending.exists():
         staged = pending.read_bytes()
         if expected_id is not None and len(staged) == 32 and lookup_key_id(staged) == expected_id:
-            pending.replace(path)
-        else:
-            pending.unlink()
-    if expected_id is None:
-        return load_or_create_lookup_key(data_dir)
+            return staged  # the re-hash under it had committed
     if not path.exists():
-        raise StoreError(
-            f"{path} is missing; restore it from the backup taken with this database",
-            f"缺少 {path}；请从与数据库同一次的备份中恢复",
-            field="lookup_key",
-        )
-    key = _read_key(path)
-    if lookup_key_id(key) != expected_id:
+        return None
+    key = _read_file(path)
+    if expected_id is not None and lookup_key_id(key) != expected_id:
         raise StoreError(
             f"{path} does not belong to this database (ID lookups would find nothing); "
             "restore it from the backup taken with this database",
@@ -106,3 +112,34 @@ def settle_lookup_key(data_dir: Path, expected_id: str | None) -> bytes:
     return key
 
 
+def settle_lookup_key(data_dir: Path, db: Database) -> bytes:
+    """The lookup key in force; on the first open of an older station, its key file moved inside.
+
+    A station without any key gets a new one, and its cases are re-hashed under it (their
+    hashes were made under a key that is gone, so no ID lookup could find them).
+
+    Raises:
+        StoreError: the key files do not match the database (restored from another backup), or
+            the database names a key no file holds.
+    """
+    data_dir = Path(data_dir)
+    leftovers = [p for p in (data_dir / LOOKUP_KEY_FILE, data_dir / PENDING_LOOKUP_KEY_FILE) if p.exists()]
+    if _meta(db, _KEY) is None:
+        with write_txn(db):
+            if _meta(db, _KEY) is None:  # another program may have moved it meanwhile
+                expected = _meta(db, _KEY_ID)
+                key = _key_from_files(data_dir, expected)
+                if key is None and expected is not None:
+                    raise StoreError(
+                        f"{data_dir / LOOKUP_KEY_FILE} is missing; restore it from the backup taken with this database",
+                        f"缺少 {data_dir / LOOKUP_KEY_FILE}；请从与数据库同一次的备份中恢复",
+                        field="lookup_key",
+                    )
+                if key is None:
+                    rehash(db, secrets.token_bytes(32))
+                else:
+                    _set(db, _KEY, key.hex())
+                    _set(db, _KEY_ID, lookup_key_id(key))
+    for leftover in leftovers:
+        wipe(leftover)  # only once the database holds the key (committed above)
+    return stored_lookup_key(db)

@@ -1,4 +1,4 @@
-"""A station's data folder: its database, settings, and the reference data the hub publishes."""
+"""A station's data folder: its encrypted database, settings, and the reference data the hub publishes."""
 
 from __future__ import annotations
 
@@ -16,8 +16,12 @@ import msgspec
 import platformdirs
 from sqlite_utils import Database
 
-from station.db import open_db, write_txn
-from station.privacy import id_lookup_hash, lookup_key_id, settle_lookup_key
+from station import datakey
+from station.db import encrypt_in_place, finish_interrupted_encryption, is_plain, open_db, write_txn
+from station.errors import PassphraseError
+from station.fsutil import make_all_private, private_folder
+from station.identity import MIN_PASSPHRASE, PASSPHRASE_ENV, has_keypair, load_keypair
+from station.privacy import id_lookup_hash, lookup_key_id, rehash, settle_lookup_key, stored_lookup_key
 from sync.catalog import Catalog, load_catalog
 from sync.divisions import DivisionTree, load_divisions, parse_division_code
 from sync.errors import DivisionCodeError, InputError, StoreError
@@ -25,9 +29,14 @@ from sync.samples import sample_catalog_json, sample_divisions_json
 from sync.timeutil import business_date, iso_utc, utc_now
 from sync.workdays import WorkCalendar, YearTable, seed_year_tables, validate_year_table
 
-__all__ = ("DB_FILE", "Station", "default_data_dir")
+__all__ = ("DB_FILE", "PRIVATE_NAMES", "PRIVATE_SUBFOLDERS", "Station", "default_data_dir")
 
 DB_FILE = "station.db"
+PRIVATE_NAMES = ("station.", "lookup.", "tui.json")
+"""Files of the data folder made owner-only (0600) at every open: the database with its -wal and
+-shm, the keys, settings. Named, not all: ``STATION_DATA_DIR`` may be a folder that holds more."""
+PRIVATE_SUBFOLDERS = ("drafts", "receipts")
+"""Folders of the TUI (tui.drafts, tui.receipt) that hold personal data: 0700, their files 0600."""
 
 
 def default_data_dir(environ: dict[str, str] | None = None) -> Path:
@@ -54,14 +63,27 @@ class Station:
         self.device: str = meta["device"]
         self.station_id: str = meta["station_id"]
         self.agent_name: str = meta.get("agent_name", "")
-        self._lookup_key_id: str | None = meta.get("lookup_key_id")
-        self._lookup_key = settle_lookup_key(data_dir, self._lookup_key_id)
+        self._lookup_key = settle_lookup_key(data_dir, db)
+        self._lookup_key_id: str | None = lookup_key_id(self._lookup_key)
 
     # -- opening -----------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, data_dir: Path | str, *, now: Callable[[], dt.datetime] = utc_now) -> Station:
-        """Open an initialised data folder (the schema is upgraded if it is from an older release)."""
+    def open(
+        cls, data_dir: Path | str, *, passphrase: str | None = None, now: Callable[[], dt.datetime] = utc_now
+    ) -> Station:
+        """Open an initialised data folder (the schema is upgraded if it is from an older release).
+
+        The database is encrypted under the station's data key, unlocked by ``passphrase``, else
+        ``$STATION_PASSPHRASE``, else a key this process unlocked before, else the OS keyring
+        (:func:`station.datakey.unlock`). A database of release 0.4 or older is encrypted in place
+        on this first open with the passphrase.
+
+        Raises:
+            PassphraseError: wrong passphrase, or none anywhere (code ``passphrase.needed``, or
+                ``passphrase.new`` when an older database waits for its first passphrase).
+            StoreError: no station here, or the database and its key do not belong together.
+        """
         data_dir = Path(data_dir)
         if not (data_dir / DB_FILE).exists():
             raise StoreError(
@@ -70,7 +92,7 @@ class Station:
                 field="data_dir",
                 code="store.not_initialised",
             )
-        db = open_db(data_dir / DB_FILE)
+        db = open_db(data_dir / DB_FILE, key=_data_key(data_dir, passphrase))
         if not db.execute("SELECT 1 FROM meta WHERE key = 'village_code'").fetchone():
             db.close()
             raise StoreError(
@@ -96,6 +118,7 @@ class Station:
         catalog_data: dict[str, Any] | None = None,
         divisions_data: dict[str, Any] | None = None,
         station_id: str | None = None,
+        passphrase: str | None = None,
         now: Callable[[], dt.datetime] = utc_now,
     ) -> Station:
         """Create a station data folder for one village, with a catalogue, calendar and division tree.
@@ -107,9 +130,12 @@ class Station:
             catalog_data: a catalogue in its JSON form; the bundled sample when None.
             divisions_data: the division tree in its JSON form; the bundled sample when None.
             station_id: the origin id the hub assigned at enrolment; a local one when None.
+            passphrase: the station passphrase, which wraps the new data key that encrypts the
+                database; ``$STATION_PASSPHRASE`` when None.
 
         Raises:
             InputError: bad village code or device letter, or the folder already holds a station.
+            PassphraseError: no passphrase (code ``passphrase.new``), or one too short.
         """
         data_dir = Path(data_dir)
         device = device.strip().upper()
@@ -131,9 +157,11 @@ class Station:
         divisions.village(code.code)  # raises when the village is not in the tree
         catalog = load_catalog(catalog_data if catalog_data is not None else sample_catalog_json())
 
-        data_dir.mkdir(parents=True, exist_ok=True)
-        if (data_dir / DB_FILE).exists():
-            db = open_db(data_dir / DB_FILE)
+        private_folder(data_dir)
+        path = data_dir / DB_FILE
+        if path.exists() and path.stat().st_size > 0:
+            key = _data_key(data_dir, passphrase)
+            db = open_db(path, key=key)
             initialised = db.execute("SELECT 1 FROM meta WHERE key = 'village_code'").fetchone()
             db.close()
             if initialised:
@@ -143,7 +171,15 @@ class Station:
                     field="data_dir",
                     code="store.exists",
                 )
-        db = open_db(data_dir / DB_FILE)
+        else:
+            chosen = _new_passphrase(passphrase)
+            # A key file without a database is kept when the passphrase opens it: a database
+            # restored from the backup later still opens.
+            if datakey.has_data_key(data_dir):
+                key = datakey.open_data_key(data_dir, chosen)
+            else:
+                key = datakey.create_data_key(data_dir, chosen)
+        db = open_db(path, key=key)
         moment = now()
         stamp = iso_utc(moment)
         with write_txn(db):
@@ -244,25 +280,62 @@ class Station:
 
     def reload_lookup_key(self) -> None:
         """Take up the lookup key the database was last hashed under (after a key change)."""
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'lookup_key_id'").fetchone()
-        self._lookup_key_id = row[0] if row else None
-        self._lookup_key = settle_lookup_key(self.data_dir, self._lookup_key_id)
+        self._lookup_key = stored_lookup_key(self.db)
+        self._lookup_key_id = lookup_key_id(self._lookup_key)
 
     def rehash_ids(self, key: bytes) -> int:
-        """Re-hash every case's ID under ``key`` and record it as the key in force (inside a write
-        transaction, after :func:`station.privacy.stage_lookup_key`). Returns the cases re-hashed.
-        """
-        rows = self.db.execute("SELECT case_no, id_number FROM cases").fetchall()
-        self.db.conn.executemany(
-            "UPDATE cases SET id_hash = ? WHERE case_no = ?",
-            [(id_lookup_hash(key, id_number), case_no) for case_no, id_number in rows],
+        """Re-hash every case's ID under ``key`` and store it as the key in force, inside the
+        database (call inside a write transaction). Returns the cases re-hashed."""
+        return rehash(self.db, key)
+
+
+def _new_passphrase(passphrase: str | None) -> str:
+    chosen = passphrase if passphrase is not None else os.environ.get(PASSPHRASE_ENV) or None
+    if chosen is None:
+        raise PassphraseError(
+            f"the station's data is encrypted under the station passphrase: choose one (at least 8 characters) "
+            f"and set {PASSPHRASE_ENV}, or run the command at a terminal to be asked for it",
+            f"本站数据将以本站密钥口令加密：请设定口令（至少 8 个字符）并设置环境变量 {PASSPHRASE_ENV}，"
+            "或在终端中运行命令以输入口令",
+            field="passphrase",
+            code="passphrase.new",
         )
-        self.db.execute(
-            "INSERT INTO meta (key, value) VALUES ('lookup_key_id', ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [lookup_key_id(key)],
+    if len(chosen) < MIN_PASSPHRASE:
+        raise PassphraseError(
+            f"the station passphrase must be at least {MIN_PASSPHRASE} characters",
+            f"本站密钥口令至少需要 {MIN_PASSPHRASE} 个字符",
+            field="passphrase",
         )
-        return len(rows)
+    return chosen
+
+
+def _data_key(data_dir: Path, passphrase: str | None) -> bytes:
+    """The data key of an existing database, after encrypting it if it is still plain (0.4)."""
+    path = data_dir / DB_FILE
+    make_all_private(data_dir, PRIVATE_NAMES, PRIVATE_SUBFOLDERS)
+    if not is_plain(path):
+        finish_interrupted_encryption(path)  # a crash after the encrypted file took the plain one's place
+        return datakey.unlock(data_dir, passphrase)
+
+    def checked() -> str | None:
+        """The passphrase for a new key, checked; None when a key exists (checked by unlocking)."""
+        if datakey.has_data_key(data_dir):  # an encryption cut short, or another program's under way
+            datakey.unlock(data_dir, passphrase)
+            return None
+        chosen = _new_passphrase(passphrase)
+        if has_keypair(data_dir):
+            # An enrolled station: its passphrase already guards the station key, and must be
+            # that one (a typo here would lock the data under a passphrase nobody knows).
+            load_keypair(data_dir, chosen)
+        return chosen
+
+    def make_key() -> bytes:
+        chosen = checked()
+        return datakey.unlock(data_dir, passphrase) if chosen is None else datakey.create_data_key(data_dir, chosen)
+
+    checked()  # a wrong or missing passphrase is refused before anything is touched
+    key = encrypt_in_place(path, make_key)
+    return key if key is not None else datakey.unlock(data_dir, passphrase)
 
 
 def _store_year(db: Database, table: YearTable, stamp: str) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from station import datakey
 from station.cases import NewIntake
 from station.db import write_txn
 from station.identity import set_meta
@@ -19,6 +20,21 @@ VILLAGE = "349921001001"
 WANG = "349921195803120234"  # fictional, valid: born 1958-03-12, male
 ZHANG = "11010519491231002X"  # the standard's own sample: born 1949-12-31, female
 ZHAO = "34992119950612128X"  # fictional, valid: born 1995-06-12, female
+PASSPHRASE = "村代办点口令2026"  # as the enrolment and CLI tests use: one station, one passphrase
+
+
+@pytest.fixture(autouse=True)
+def station_passphrase(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Every station's data is encrypted: the passphrase comes from the environment, as in scripts.
+
+    scrypt's cost is lowered for speed (the wrapped key records it); each test starts with no
+    key unlocked in this process.
+    """
+    monkeypatch.setenv("STATION_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setattr(datakey, "KEY_WORK", 2**10)
+    datakey.forget()
+    yield PASSPHRASE
+    datakey.forget()
 
 
 class FakeClock:

@@ -9,7 +9,7 @@ from station import cases as ops
 from station.enrolment import enroll, parse_code
 from station.errors import SyncError
 from station.identity import hub_pins, load_keypair
-from station.privacy import LOOKUP_KEY_FILE, id_lookup_hash
+from station.privacy import id_lookup_hash, stored_lookup_key
 from station.queries import CaseFilter, list_cases
 from station.store import Station
 from sync.crypto import fingerprint
@@ -47,7 +47,7 @@ def test_enrolment_creates_the_station_from_the_hubs_answer(tmp_path, hub):
         pins = hub_pins(st.db)
         assert pins is not None and (pins.sign_public, pins.box_public) == (hub.keys.sign_public, hub.keys.box_public)
         assert st.id_hash(WANG) == id_lookup_hash(hub.lookup_key, WANG)
-    assert (data_dir / LOOKUP_KEY_FILE).read_bytes() == hub.lookup_key
+        assert stored_lookup_key(st.db) == hub.lookup_key
     keys = load_keypair(data_dir, PASS)
     assert hub.station_keys == (keys.sign_public, keys.box_public)
 
@@ -75,14 +75,14 @@ def test_a_running_station_takes_up_the_new_key_without_reopening(station, stati
 
 
 def test_a_code_for_another_village_changes_nothing(station, station_dir, hub):
-    before = (station_dir / LOOKUP_KEY_FILE).read_bytes()
+    before = stored_lookup_key(station.db)
     station.close()
     with pytest.raises(InputError) as info:
         _enroll(station_dir, hub, code=hub.issue_code(village="349921001002"))
     assert info.value.code == "enroll.other_station"
     with Station.open(station_dir) as st:
         assert hub_pins(st.db) is None and st.station_id.startswith(f"{VILLAGE}-A-")
-    assert (station_dir / LOOKUP_KEY_FILE).read_bytes() == before
+        assert stored_lookup_key(st.db) == before
     assert not (station_dir / "station.key").exists()
 
 

@@ -13,9 +13,11 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def restore(dump: str, folder: Path) -> Path:
+    """A data folder as an older release left it: its plain database restored from an SQL dump."""
     folder.mkdir()
     conn = sqlite3.connect(folder / DB_FILE)
     conn.executescript((FIXTURES / dump).read_text(encoding="utf-8"))
+    conn.execute("PRAGMA journal_mode = WAL")  # as every release so far opened it
     conn.close()
     return folder
 

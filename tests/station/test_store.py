@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 
 import pytest
 
-from station.db import open_db, write_txn
+from station import datakey
+from station.db import connect, open_db, write_txn
 from station.store import DB_FILE, Station, default_data_dir
 from sync.errors import DivisionCodeError, InputError, StoreError
 from tests.station.conftest import VILLAGE
@@ -60,10 +60,7 @@ def test_default_data_dir_follows_environment(tmp_path):
     assert default_data_dir({}).name == "proxyapp-station"
 
 
-def test_lookup_key_is_kept_beside_the_database_not_inside(station, station_dir):
-    key_file = station_dir / "lookup.key"
-    assert key_file.stat().st_size == 32
-    assert key_file.read_bytes() not in (station_dir / DB_FILE).read_bytes()
+def test_lookup_hashes_agree_across_opens(station, station_dir):
     reopened = Station.open(station_dir)
     assert reopened.id_hash("349921195803120234") == station.id_hash("349921195803120234")
     reopened.close()
@@ -82,7 +79,7 @@ def test_two_writers_take_turns_instead_of_failing(station, station_dir):
     errors: list[BaseException] = []
 
     def writer(tag: str) -> None:
-        db = open_db(station_dir / DB_FILE)
+        db = open_db(station_dir / DB_FILE, key=datakey.unlock(station_dir))
         try:
             for i in range(100):
                 with write_txn(db):
@@ -121,10 +118,11 @@ def test_disk_full_is_reported_clearly_and_loses_nothing(station, monkeypatch):
 
 
 def test_opening_a_locked_database_does_not_hang_forever(station, station_dir):
-    other = sqlite3.connect(station_dir / DB_FILE, timeout=0.1)
+    key = datakey.unlock(station_dir)
+    other = connect(station_dir / DB_FILE, key, timeout=0.1)
     other.execute("BEGIN IMMEDIATE")
     try:
-        db = open_db(station_dir / DB_FILE)
+        db = open_db(station_dir / DB_FILE, key=key)
         db.conn.execute("PRAGMA busy_timeout = 100")
         with pytest.raises(StoreError):
             with write_txn(db):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import msgspec
 import pytest
 
 from station import cases as ops
+from station import datakey
+from station.db import connect
 from station.errors import TransferError
 from station.feed import feed_position, forget_reference_caches
 from station.queries import get_case
@@ -56,7 +56,7 @@ def test_a_flipped_byte_anywhere_in_the_file_changes_nothing(station, hub, keys,
     original = hub.down_file()  # feed sets 1 and 2
     sets = [bytes(s) for s in msgspec.msgpack.decode(original, type=TransferFile).sets]
     spans = [(original.index(s), original.index(s) + len(s), seq) for seq, s in enumerate(sets, start=1)]
-    pristine = sqlite3.connect(":memory:")
+    pristine = connect(":memory:", datakey.unlock(station.data_dir))  # a backup keeps the source's key
     station.db.conn.backup(pristine)
     path = tmp_path / "from-hub.bin"
     named = 0
