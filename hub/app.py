@@ -7,6 +7,7 @@ wired in from hub.web*, hub.api and hub.metrics.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -33,7 +34,7 @@ from hub.metrics import HubMetrics, MetricsMiddleware
 from hub.security_headers import SecurityHeadersMiddleware
 from hub.settings import Settings
 from hub.store import HubStore
-from sync.protocol import MEDIA_TYPE, PROTOCOL_VERSION, EnrollRequest, ProtocolError, PushRequest
+from sync.protocol import MEDIA_TYPE, PROTOCOL_VERSION, EnrollRequest, ProtocolError, PushRequest, check_sets, software_ok
 from sync.timeutil import utc_now
 
 __all__ = ("app_from_env", "create_app")
@@ -69,30 +70,55 @@ def _msgpack(data: Any) -> Response[bytes]:
     return Response(_ENCODER.encode(data), media_type=MEDIA_TYPE, status_code=200)
 
 
-def _body(request: Request[Any, Any, Any], body: bytes) -> bytes:
-    """The request body as msgpack bytes: media type checked (415), gzip inflated with a hard cap (413)."""
+ENROLL_MAX_INFLATED = 64 * 1024
+"""An enrolment request inflates to at most this (it is about 200 bytes): its proof, the code's MAC,
+is inside the body, so it is the one body inflated before it is authenticated."""
+
+
+def _encoding(request: Request[Any, Any, Any]) -> str:
+    """The body's content encoding, "identity" or "gzip", once its media type is msgpack (415 otherwise)."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != MEDIA_TYPE:
         raise HubHTTPError("unsupported_media_type", f"send {MEDIA_TYPE}, not {media or 'nothing'}",
                            f"请求类型应为 {MEDIA_TYPE}")
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding in ("", "identity"):
-        return body
+        return "identity"
     if encoding != "gzip":
         raise HubHTTPError("unsupported_media_type", f"content encoding {encoding!r} is not accepted (use gzip)",
                            f"不支持的内容编码 {encoding!r}（请使用 gzip）")
-    limit = _settings(request).max_inflated_bytes
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    return encoding
+
+
+def _inflated(request: Request[Any, Any, Any], body: bytes, encoding: str, limit: int) -> bytes:
+    """The body as msgpack bytes: gzip inflated with a hard cap (413), a few bodies at a time (503 when
+    the gate stays shut), so concurrent bombs cannot add up."""
+    if encoding == "identity":
+        return body
+    settings = _settings(request)
+    gate: threading.BoundedSemaphore = request.app.state["inflating"]
+    if not gate.acquire(timeout=settings.inflate_wait_seconds):
+        raise HubHTTPError("busy", "the hub is inflating other bodies; try again shortly",
+                           "县平台正在处理其他压缩数据；请稍后重试")
     try:
-        # max_length stops a decompression bomb after limit + 1 bytes, whatever it would grow to.
-        data = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise HubHTTPError("malformed", f"the gzip body is damaged ({exc})", "gzip 压缩内容已损坏") from None
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            # max_length stops a decompression bomb after limit + 1 bytes, whatever it would grow to.
+            data = inflater.decompress(body, limit + 1)
+        except zlib.error as exc:
+            raise HubHTTPError("malformed", f"the gzip body is damaged ({exc})", "gzip 压缩内容已损坏") from None
+    finally:
+        gate.release()
     if len(data) > limit or inflater.unconsumed_tail:
         raise HubHTTPError("too_large", f"the body inflates past {limit} bytes", "解压后的内容超过大小限制")
     if not inflater.eof:
         raise HubHTTPError("malformed", "the gzip body is truncated", "gzip 压缩内容不完整")
     return data
+
+
+def _body(request: Request[Any, Any, Any], body: bytes, *, limit: int | None = None) -> bytes:
+    """The request body as msgpack bytes: media type checked (415), gzip inflated with a hard cap (413)."""
+    return _inflated(request, body, _encoding(request), limit or _settings(request).max_inflated_bytes)
 
 
 def _signer(request: Request[Any, Any, Any], store: HubStore, body: bytes) -> Signer:
@@ -109,18 +135,23 @@ def healthz(request: Request[Any, Any, Any]) -> dict[str, Any]:
 @post("/api/v1/enroll", status_code=200, sync_to_thread=True, security=[{}])
 def enroll_station(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[HubStore]) -> Response[bytes]:
     """A station enrols with a one-time code (docs/protocol.md, Enrolment)."""
-    enrol_request = _ENROLL.decode(_body(request, body))
+    enrol_request = _ENROLL.decode(_body(request, body, limit=ENROLL_MAX_INFLATED))
+    if not software_ok(enrol_request.software):
+        # Not under the code's MAC: kept only in a shape that no terminal, sheet or page acts on.
+        enrol_request = msgspec.structs.replace(enrol_request, software="")
     return _msgpack(enroll(store, _identity(request), enrol_request, now=request.app.state["now"]))
 
 
 @post("/api/v1/sync/push", status_code=200, sync_to_thread=True, security=[{}])
 def push(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[HubStore]) -> Response[bytes]:
     """A station sends its change sets; each is handled in its own transaction."""
-    payload = _body(request, body)
-    # The signature covers the body as sent (compressed if gzip), so it is checked before inflating.
+    encoding = _encoding(request)
+    # The signature covers the body as sent (compressed if gzip): checked before a byte is inflated.
     signer = _signer(request, store, body)
     station_id = signer.station.station_id
     try:
+        payload = _inflated(request, body, encoding, _settings(request).max_inflated_bytes)
+        check_sets(payload)  # counted from the header: no set is decoded past the limit
         pushed = _PUSH.decode(payload)
         if pushed.protocol != PROTOCOL_VERSION:
             raise ProtocolError(f"protocol version {pushed.protocol} is not spoken here",
@@ -182,7 +213,8 @@ def create_app(settings: Settings, *, now: Callable[[], dt.datetime] = utc_now) 
         dependencies={"store": Provide(provide_store)},  # a generator: sync_to_thread does not apply
         exception_handlers={**EXCEPTION_HANDLERS, AuthError: auth_error_handler},
         middleware=[MetricsMiddleware(metrics), SecurityHeadersMiddleware(settings)],
-        state=State({"settings": settings, "identity": identity, "now": now, "metrics": metrics}),
+        state=State({"settings": settings, "identity": identity, "now": now, "metrics": metrics,
+                     "inflating": threading.BoundedSemaphore(settings.max_concurrent_inflations)}),
         template_config=web.template_config(),
         request_max_body_size=settings.max_body_bytes,
         openapi_config=_openapi(),

@@ -41,6 +41,10 @@ class Settings:
     """The hub data folder made by ``hub init`` (hub.key, hub.db)."""
     max_body_bytes: int = MAX_BODY_BYTES
     max_inflated_bytes: int = MAX_INFLATED_BYTES
+    max_concurrent_inflations: int = 4
+    """gzip bodies inflated at once (each up to ``max_inflated_bytes``); more wait, then get 503 busy."""
+    inflate_wait_seconds: float = 10.0
+    """How long a gzip body waits for its turn to be inflated before 503 busy."""
     feed_limit: int = 20
     """Feed sets per response when the station does not say."""
     feed_limit_max: int = 200

@@ -28,12 +28,14 @@ from sync.protocol import (
     FEATURE_SHORT_RECEIPTS,
     HEADER_SYNC,
     HUB_FEATURES,
+    MAX_SEQ,
     MEDIA_TYPE,
     PROTOCOL_VERSION,
     ProtocolError,
     SyncRequest,
     SyncResponse,
     SyncResult,
+    check_sets,
     expand_auth,
     request_mac_key,
     short_receipt,
@@ -112,13 +114,14 @@ def exchange(request: Request[Any, Any, Any], body: RawBody, store: NamedDepende
     settings = request.app.state["settings"]
     now = request.app.state["now"]
     try:
+        check_sets(body, array_like=True)  # counted from the header: no set is decoded past the limit
         sync = _REQUEST.decode(body)
         if sync.protocol != PROTOCOL_VERSION:
             raise ProtocolError(f"protocol version {sync.protocol} is not spoken here",
                                 f"协议版本 {sync.protocol} 不受支持", code="protocol_version")
-        if not 0 <= sync.feed_after < 2**53 or not 0 <= sync.feed_bytes < 2**53:
-            raise HubHTTPError("malformed", "feed_after and feed_bytes must be 0 or more",
-                               "feed_after 与 feed_bytes 不能为负数")
+        if not (0 <= sync.feed_after <= MAX_SEQ and 0 <= sync.feed_bytes <= MAX_SEQ and 0 <= sync.features < 2**31):
+            raise HubHTTPError("malformed", f"feed_after and feed_bytes must be 0 to {MAX_SEQ}, features 0 to 2^31",
+                               f"feed_after 与 feed_bytes 应在 0 到 {MAX_SEQ} 之间，features 应在 0 到 2^31 之间")
     except (msgspec.DecodeError, UnicodeDecodeError, ProtocolError, HubHTTPError) as exc:
         code = getattr(exc, "code", "malformed")
         with store.transaction():

@@ -1,4 +1,10 @@
-"""Transfer files (USB stick, township laptop): the same ingest and feed code as HTTP, in a file."""
+"""Transfer files (USB stick, township laptop): the same ingest and feed code as HTTP, in a file.
+
+Each set in a file is signed; what the file says beside them (its station, the feed position the
+station reached, its outbox length, what it reads) is signed too, in ``auth`` (the station's key
+going up, the hub's going down), and checked before anything is ingested. A file of 0.4 has no
+``auth``: its sets are ingested, its other fields are not believed (docs/protocol.md, "Files").
+"""
 
 from __future__ import annotations
 
@@ -12,9 +18,22 @@ import msgspec
 from hub.feed import read_feed
 from hub.ingest import ingest_sets
 from hub.keys import HubIdentity
-from hub.store import Contact, HubStore
+from hub.store import Contact, HubStore, StationRow
 from sync.errors import InputError
-from sync.protocol import HUB_FEATURES, PROTOCOL_VERSION, PushResponse, TransferFile
+from sync.limits import MAX_FEED_SETS_PER_FILE, MAX_SETS_PER_REQUEST, MAX_TRANSFER_FILE_BYTES
+from sync.protocol import (
+    FEATURE_SIGNED_HEADERS,
+    HUB_FEATURES,
+    MAX_SEQ,
+    PROTOCOL_VERSION,
+    ProtocolError,
+    PushResponse,
+    TransferFile,
+    TransferHeader,
+    check_sets,
+    sign_transfer,
+    verify_transfer,
+)
 from sync.timeutil import iso_utc, utc_now
 
 __all__ = (
@@ -46,8 +65,18 @@ def decode_transfer(data: bytes, *, direction: str) -> TransferFile:
     """Parse a transfer file and check it is one, of this protocol, going ``direction``.
 
     Raises:
-        InputError: not a transfer file, another protocol version, or the wrong direction.
+        InputError: not a transfer file, another protocol version, the wrong direction, or more
+            sets or bytes than are read at once (``too_large``).
     """
+    limit = MAX_SETS_PER_REQUEST if direction == "up" else MAX_FEED_SETS_PER_FILE
+    if len(data) > MAX_TRANSFER_FILE_BYTES:
+        raise InputError(f"the file is {len(data)} bytes, more than the {MAX_TRANSFER_FILE_BYTES} read at once",
+                         f"文件大小 {len(data)} 字节，超过一次可读取的 {MAX_TRANSFER_FILE_BYTES} 字节", field="file",
+                         code="too_large")
+    try:
+        check_sets(data, limit=limit)
+    except ProtocolError as exc:
+        raise InputError(exc.en, exc.zh, field="file", code=exc.code) from None
     try:
         transfer = _DECODER.decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
@@ -70,24 +99,70 @@ def decode_transfer(data: bytes, *, direction: str) -> TransferFile:
 def import_bytes(
     store: HubStore, identity: HubIdentity, data: bytes, *, now: Callable[[], dt.datetime] = utc_now
 ) -> tuple[TransferFile, PushResponse]:
-    """Ingest the sets of an up transfer file and record the contact; exactly what a push does."""
+    """Ingest the sets of an up transfer file and record the contact; exactly what a push does.
+
+    The file's signed header is checked first: a file whose fields or sets differ from what its
+    station signed is refused whole (InputError ``bad_signature``, nothing ingested). A file of 0.4
+    (no header) has its sets ingested, but its feed position and features are not believed (the hub
+    keeps the ones it knows) and its outbox length is kept only as a whole number.
+    """
     transfer = decode_transfer(data, direction="up")
     station = store.station(transfer.station_id)
     if station is None:
         raise InputError(f"station {transfer.station_id} is not enrolled at this hub",
                          f"代办点 {transfer.station_id} 未在本县平台注册", field="file", code="unknown_station")
+    header = _signed_header(store, station, transfer)
     response = ingest_sets(store, identity, [bytes(s) for s in transfer.sets], station_id=station.station_id,
                            via="file", now=now)
     failed = next((r for r in response.results if r.status not in ("accepted", "duplicate")), None)
     seqs = [r.seq for r in response.results]
+    if header is not None:
+        head = store.feed_head(station.station_id)
+        # Never past the newest feed set the hub has sealed: no station can have applied more.
+        feed_after: int | None = min(header.feed_after, head[0] if head else 0)
+        outbox: int | None = header.outbox_length
+    else:
+        feed_after = None
+        outbox = transfer.outbox_length if 0 <= transfer.outbox_length <= MAX_SEQ else None
     with store.transaction():
-        store.set_features(station.station_id, transfer.features)  # the answer file is sealed for what it reads
+        if header is not None:
+            store.set_features(station.station_id, header.features)  # the answer file is sealed for what it reads
         store.record_contact(station.station_id, Contact(
             at=iso_utc(now()), kind="import", ok=failed is None, code=failed.code if failed else None,
-            sets=len(seqs), head_seq=max(seqs) if seqs else None, outbox_length=transfer.outbox_length,
-            feed_after=transfer.feed_after,
+            sets=len(seqs), head_seq=max(seqs) if seqs else None, outbox_length=outbox, feed_after=feed_after,
         ))
     return transfer, response
+
+
+def _signed_header(store: HubStore, station: StationRow, transfer: TransferFile) -> TransferHeader | None:
+    """The file's header as its station signed it; None for a file of 0.4 (which signs none).
+
+    Raises:
+        InputError: ``bad_signature`` (a field or the sets altered, or the signature stripped from
+            the file of a station that signs them), ``unknown_key``, ``malformed``.
+    """
+    if not transfer.auth:
+        if station.features & FEATURE_SIGNED_HEADERS:
+            raise InputError(
+                f"station {station.station_id} signs its files, but this one carries no signature (altered on the "
+                "way?); nothing was imported: export the file again at the station",
+                f"代办点 {station.station_id} 导出的文件均带签名，但此文件没有（途中被改动？）；未导入任何内容：请在代办点重新导出",
+                field="file", code="bad_signature",
+            )
+        return None
+
+    def key_for(key_id: str) -> bytes:
+        key = store.key(key_id)
+        if key is None or key.station_id != station.station_id:
+            raise ProtocolError(f"the file is signed by key {key_id}, not one of station {station.station_id}",
+                                f"文件签名密钥 {key_id} 不属于代办点 {station.station_id}", code="unknown_key")
+        return key.sign_public
+
+    try:
+        return verify_transfer(transfer, public_key_for=key_for)
+    except ProtocolError as exc:
+        raise InputError(f"{exc.en}; nothing was imported", f"{exc.zh}；未导入任何内容", field="file",
+                         code=exc.code) from None
 
 
 def import_file(
@@ -95,7 +170,8 @@ def import_file(
 ) -> tuple[TransferFile, PushResponse]:
     """``hub import FILE``: read and ingest an up transfer file."""
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_TRANSFER_FILE_BYTES + 1)  # decode_transfer refuses what is longer
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}", f"无法读取 {path}：{exc.strerror}", field="file") from None
     return import_bytes(store, identity, data, now=now)
@@ -130,9 +206,11 @@ def export_file(
         raise InputError("--after must be 0 or more", "--after 不能为负数", field="after")
     moment = now()
     rows, _ = read_feed(store, identity, station_id, after=start, limit=None, now=moment)
-    transfer = TransferFile(direction="down", station_id=station_id, created_ms=int(moment.timestamp() * 1000),
-                            sets=[msgspec.Raw(row.envelope) for row in rows], feed_after=start,
-                            features=HUB_FEATURES)
+    rows = rows[:MAX_FEED_SETS_PER_FILE]  # the rest go in the next file
+    transfer = sign_transfer(
+        TransferFile(direction="down", station_id=station_id, created_ms=int(moment.timestamp() * 1000),
+                     sets=[msgspec.Raw(row.envelope) for row in rows], feed_after=start, features=HUB_FEATURES),
+        sign_private=identity.keys.sign_private, sign_public=identity.keys.sign_public)
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:

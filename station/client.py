@@ -48,6 +48,7 @@ from sync.crypto import KeyPair
 from sync.errors import ProxyAppError
 from sync.protocol import (
     FEATURE_REQUEST_MAC,
+    FEATURE_SIGNED_HEADERS,
     HEADER_SYNC,
     MEDIA_TYPE,
     PROTOCOL_VERSION,
@@ -223,6 +224,7 @@ class _Round:
                 path_qs=request.url.raw_path.decode("ascii"), station_id=self.station.station_id, counter=counter,
                 station_ms=sent, body=body, head_seq=head(self.station)[0],
                 outbox_length=unsealed_count(self.station), software=SOFTWARE_VERSION, mac_key=mac_key,
+                cover=bool(hub_features(self.station) & FEATURE_SIGNED_HEADERS),  # every field signed, once it checks them
             )
             request.headers.update({HEADER_SYNC: compact_auth(signed)} if compact else signed)
             started = self.monotonic()

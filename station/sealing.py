@@ -11,6 +11,7 @@ from station.errors import SyncError
 from station.identity import HubPins, get_meta, require_pins
 from station.store import Station
 from sync.crypto import KeyPair
+from sync.limits import MAX_CHANGES_PER_SET, MAX_SET_INFLATED_BYTES
 from sync.protocol import (
     CTX_UP,
     GENESIS,
@@ -36,7 +37,9 @@ __all__ = (
     "unsealed_count",
 )
 
-MAX_CHANGES_PER_SET = 500
+SET_RECORD_BYTES = MAX_SET_INFLATED_BYTES // 2
+"""Record bytes sealed into one set at most (but always one change): the hub decodes a set within
+MAX_SET_INFLATED_BYTES, the compact form and the records it expands to together (sync.budget)."""
 HUB_FEATURES_META = "hub_features"
 """``meta`` key: what the hub last said it reads (sync.protocol FEATURE_* bits)."""
 
@@ -82,6 +85,7 @@ def seal_pending(station: Station, keys: KeyPair, *, limit: int = MAX_CHANGES_PE
             ).fetchall()
             if not rows:
                 return sealed
+            rows = _within_bytes(rows)
             last_seq, last_hash = head(station)
             seq = last_seq + 1
             moment = station.now()
@@ -105,6 +109,16 @@ def seal_pending(station: Station, keys: KeyPair, *, limit: int = MAX_CHANGES_PE
             )
             _mark_sealed(station, seq, rows[0][0], rows[-1][0])
         sealed.append(seq)
+
+
+def _within_bytes(rows: list[tuple[int, int, bytes]]) -> list[tuple[int, int, bytes]]:
+    """The first rows whose bodies fit SET_RECORD_BYTES (at least one); the rest go in the next set."""
+    size = 0
+    for count, (_, _, body) in enumerate(rows):
+        size += len(body)
+        if count and size > SET_RECORD_BYTES:
+            return rows[:count]
+    return rows
 
 
 def _mark_sealed(station: Station, seq: int, first_id: int, last_id: int) -> None:

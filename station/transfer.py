@@ -1,8 +1,13 @@
-"""Sync by file (a USB stick, a township laptop): the same signed sets, written out and read back in."""
+"""Sync by file (a USB stick, a township laptop): the same signed sets, written out and read back in.
+
+What a file says beside its sets (feed position, outbox length, features) is signed too (``auth``:
+the station's key going up, the hub's going down), so whoever carries it cannot change it unseen.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -11,10 +16,20 @@ from station.errors import FeedError, TransferError
 from station.feed import apply_feed_set, feed_position, forget_reference_caches
 from station.fsutil import atomic_write
 from station.identity import load_keypair, passphrase, require_pins, set_meta
-from station.sealing import HUB_FEATURES_META, seal_pending, unacknowledged, unsealed_count
+from station.sealing import HUB_FEATURES_META, hub_features, seal_pending, unacknowledged, unsealed_count
 from station.store import Station
 from sync.crypto import KeyPair
-from sync.protocol import PROTOCOL_VERSION, STATION_FEATURES, TransferFile
+from sync.limits import MAX_FEED_SETS_PER_FILE, MAX_SETS_PER_REQUEST, MAX_TRANSFER_FILE_BYTES
+from sync.protocol import (
+    FEATURE_SIGNED_HEADERS,
+    PROTOCOL_VERSION,
+    STATION_FEATURES,
+    ProtocolError,
+    TransferFile,
+    check_sets,
+    sign_transfer,
+    verify_transfer,
+)
 from sync.timeutil import iso_utc
 
 __all__ = ("ExportResult", "ImportResult", "export_file", "import_file")
@@ -48,19 +63,22 @@ def export_file(station: Station, path: Path | str, keys: KeyPair | None = None)
     """Seal the outbox and write every unacknowledged set to ``path`` for the hub (direction "up").
 
     The file also says which feed set this station applied last, so the hub's answer file
-    carries only what is new. Written to a temporary file and renamed: a stick pulled out
-    mid-write leaves the old file or none, never half of one. ``keys`` as for
-    :func:`station.client.sync_once` (unwrapped with the passphrase when None).
+    carries only what is new; those fields are signed with the station's key (``auth``). At most
+    200 sets go in one file (what the hub reads at once), the oldest first; the rest go in the next.
+    Written to a temporary file and renamed: a stick pulled out mid-write leaves the old file or
+    none, never half of one. ``keys`` as for :func:`station.client.sync_once` (unwrapped with the
+    passphrase when None).
     """
     require_pins(station.db)
     path = Path(path)
-    seal_pending(station, _unlock(station, keys))
-    pending = unacknowledged(station)
-    transfer = TransferFile(
+    keys = _unlock(station, keys)
+    seal_pending(station, keys)
+    pending = unacknowledged(station)[:MAX_SETS_PER_REQUEST]
+    transfer = sign_transfer(TransferFile(
         direction="up", station_id=station.station_id, created_ms=int(station.now().timestamp() * 1000),
         sets=[msgspec.Raw(bytes(envelope)) for _, envelope in pending], feed_after=feed_position(station),
         outbox_length=unsealed_count(station), features=STATION_FEATURES,
-    )
+    ), sign_private=keys.sign_private, sign_public=keys.sign_public)
     try:
         atomic_write(path, msgspec.msgpack.encode(transfer))
     except OSError as exc:
@@ -84,6 +102,7 @@ def import_file(station: Station, path: Path | str, keys: KeyPair | None = None)
     pins = require_pins(station.db)
     path = Path(path)
     transfer = _read(station, path)
+    features = _hub_features_of(station, transfer, path, pins.public_key_for)
     keys = _unlock(station, keys)
     applied = skipped = 0
     notes: list[str] = []
@@ -96,7 +115,8 @@ def import_file(station: Station, path: Path | str, keys: KeyPair | None = None)
                 skipped += int(not outcome.applied)
                 notes += outcome.notes
                 revoked |= outcome.revoked
-            set_meta(station.db, {HUB_FEATURES_META: transfer.features})  # what the hub reads, for sealing
+            if features is not None:
+                set_meta(station.db, {HUB_FEATURES_META: features})  # what the hub reads, for sealing
     except FeedError as exc:
         forget_reference_caches(station)
         _log(station, "import", ok=False, detail=f"{exc.code}: {exc.en}")
@@ -110,12 +130,44 @@ def import_file(station: Station, path: Path | str, keys: KeyPair | None = None)
                         notes=notes, revoked=revoked)
 
 
+def _hub_features_of(station: Station, transfer: TransferFile, path: Path, hub_key_for: Any) -> int | None:
+    """What the hub's signed header says it reads; None for a file of a hub of 0.4 (not believed).
+
+    Raises:
+        TransferError: the header does not check (``bad_signature``: a field or the sets altered,
+            or the signature stripped from the file of a hub that signs them).
+    """
+    if not transfer.auth:
+        if hub_features(station) & FEATURE_SIGNED_HEADERS:
+            raise TransferError(
+                f"{path.name} carries no signature, but the hub signs its files (altered on the way?); "
+                "nothing was changed: ask the county for the file again",
+                f"{path.name} 没有签名，但县平台的文件均带签名（途中被改动？）；未做任何更改：请向县平台重新索取文件",
+                field="file", code="bad_signature",
+            )
+        return None
+    try:
+        return verify_transfer(transfer, public_key_for=hub_key_for).features
+    except ProtocolError as exc:
+        raise TransferError(f"{path.name}: {exc.en}; nothing was changed", f"{path.name}：{exc.zh}；未做任何更改",
+                            field="file", code=exc.code) from None
+
+
 def _read(station: Station, path: Path) -> TransferFile:
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_TRANSFER_FILE_BYTES + 1)
     except OSError as exc:
         raise TransferError(f"cannot read {path}: {exc.strerror or exc}", f"无法读取 {path}：{exc.strerror or exc}",
                             field="file") from None
+    try:
+        if len(data) > MAX_TRANSFER_FILE_BYTES:
+            raise ProtocolError(f"it is over {MAX_TRANSFER_FILE_BYTES} bytes", f"文件超过 {MAX_TRANSFER_FILE_BYTES} 字节",
+                                code="too_large")
+        check_sets(data, limit=MAX_FEED_SETS_PER_FILE)
+    except ProtocolError as exc:
+        raise TransferError(f"{path.name} is too large to read ({exc.en}); nothing was changed",
+                            f"{path.name} 过大，无法读取（{exc.zh}）；未做任何更改", field="file", code="too_large") from None
     try:
         transfer = msgspec.msgpack.decode(data, type=TransferFile)
     except (msgspec.DecodeError, ValueError) as exc:  # ValueError: a string that is not UTF-8

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 __all__ = (
     "MAX_CHANGES_PER_SET",
+    "MAX_FEED_SETS_PER_FILE",
     "MAX_FIELDS_PER_RECORD",
     "MAX_RECORD_BYTES",
     "MAX_SETS_PER_REQUEST",
     "MAX_SET_INFLATED_BYTES",
     "MAX_TEXT_CHARS",
+    "MAX_TRANSFER_FILE_BYTES",
     "TEXT_LIMITS",
     "text_limit",
 )
@@ -35,6 +37,13 @@ MAX_FIELDS_PER_RECORD = 64
 
 MAX_SET_INFLATED_BYTES = 8 * 1024 * 1024
 """What one station set's body may inflate to, all records together: 500 changes of 16 KiB."""
+
+MAX_TRANSFER_FILE_BYTES = 64 * 1024 * 1024
+"""A transfer file (USB) read at once, either way: 200 sets of a station's work are well under a
+megabyte, a new station's reference data (catalogue, calendars, division tree) a few megabytes."""
+
+MAX_FEED_SETS_PER_FILE = 2000
+"""Feed sets in one down file (``hub export`` writes at most this many; the rest go in the next file)."""
 
 MAX_TEXT_CHARS = 2000
 """Any free-text field not named in :data:`TEXT_LIMITS` (a note the agent types)."""

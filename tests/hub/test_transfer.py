@@ -13,13 +13,17 @@ from hub.decisions import decide
 from hub.enroll import revoke_station
 from hub.transfer import decode_transfer, export_file, import_file
 from sync.errors import InputError
-from sync.protocol import CaseState, StatusChange, TransferFile
+from sync.limits import MAX_SETS_PER_REQUEST
+from sync.protocol import FEATURE_SIGNED_HEADERS, CaseState, StatusChange, TransferFile, sign_transfer, verify_transfer
 from tests.hub.builders import TestStation
 
 
-def up_file(path: Path, station: TestStation, sets: list[bytes], *, feed_after: int = 0) -> Path:
+def up_file(path: Path, station: TestStation, sets: list[bytes], *, feed_after: int = 0, signed: bool = True) -> Path:
+    """An up file as a station writes it: its header signed by the station's key (``signed``; a file of 0.4 is not)."""
     transfer = TransferFile(direction="up", station_id=station.station_id, created_ms=station.clock.ms,
                             sets=[msgspec.Raw(s) for s in sets], feed_after=feed_after, outbox_length=3)
+    if signed:
+        transfer = sign_transfer(transfer, sign_private=station.keys.sign_private, sign_public=station.keys.sign_public)
     path.write_bytes(msgspec.msgpack.encode(transfer))
     return path
 
@@ -30,6 +34,7 @@ def cli(hub_dir: Path, *args: str):
 
 def test_import_ingests_like_a_push_and_records_the_contact(store, identity, station, tmp_path):
     case_no, changes = station.new_case()
+    export_file(store, identity, station.station_id, tmp_path / "down.bin", now=station.clock)  # feed set 1 sealed
     path = up_file(tmp_path / "up.bin", station, [station.seal(changes)], feed_after=1)
     transfer, response = import_file(store, identity, path, now=station.clock)
     assert transfer.station_id == station.station_id
@@ -97,3 +102,70 @@ def test_a_revoked_station_gets_no_export(store, identity, station, tmp_path, cl
     revoke_station(store, station.station_id, now=clock)
     with pytest.raises(InputError):
         export_file(store, identity, station.station_id, tmp_path / "down.bin", now=clock)
+
+
+def _tampered(path: Path, **fields) -> Path:
+    """The file with some fields changed on the way (its signature left as it was)."""
+    transfer = msgspec.msgpack.decode(path.read_bytes(), type=TransferFile)
+    path.write_bytes(msgspec.msgpack.encode(msgspec.structs.replace(transfer, **fields)))
+    return path
+
+
+@pytest.mark.parametrize("change", [{"feed_after": 999_999}, {"outbox_length": 0}, {"features": 31},
+                                    {"created_ms": 1}, {"sets": []}])
+def test_an_up_file_altered_on_the_way_is_refused_whole_with_exit_2(hub_dir, store, identity, station, tmp_path,
+                                                                    clock, change):
+    case_no, changes = station.new_case()
+    path = _tampered(up_file(tmp_path / "up.bin", station, [station.seal(changes)]), **change)
+    with pytest.raises(InputError) as info:
+        import_file(store, identity, path, now=clock)
+    assert info.value.code == "bad_signature" and "nothing was imported" in info.value.en
+    assert store.row("cases", case_no) is None and store.station(station.station_id).feed_acked == 0
+    result = cli(hub_dir, "import", str(path))
+    assert result.exit_code == 2 and "bad_signature" not in result.stdout
+    # The next export still carries everything the station has not applied.
+    assert export_file(store, identity, station.station_id, tmp_path / "down.bin", now=clock).sets >= 1
+
+
+def test_a_file_of_0_4_is_ingested_but_its_feed_position_and_features_are_not_believed(store, identity, station,
+                                                                                      tmp_path, clock):
+    case_no, changes = station.new_case()
+    path = up_file(tmp_path / "up.bin", station, [station.seal(changes)], feed_after=999_999, signed=False)
+    _, response = import_file(store, identity, path, now=clock)
+    assert [r.status for r in response.results] == ["accepted"]
+    row = store.station(station.station_id)
+    assert (row.feed_acked, row.outbox_length, row.features) == (0, 3, 0)
+    assert export_file(store, identity, station.station_id, tmp_path / "down.bin", now=clock).sets >= 1
+
+
+def test_a_station_that_signs_its_files_cannot_have_the_signature_stripped(store, identity, station, tmp_path,
+                                                                          clock):
+    store.set_features(station.station_id, FEATURE_SIGNED_HEADERS)
+    path = up_file(tmp_path / "up.bin", station, [station.seal(station.new_case()[1])], signed=False)
+    with pytest.raises(InputError) as info:
+        import_file(store, identity, path, now=clock)
+    assert info.value.code == "bad_signature" and store.count_sets_in(station.station_id) == 0
+
+
+def test_a_file_signed_by_another_station_is_refused(store, identity, station, station_b, tmp_path, clock):
+    transfer = TransferFile(direction="up", station_id=station.station_id, created_ms=0, sets=[], feed_after=5)
+    signed = sign_transfer(transfer, sign_private=station_b.keys.sign_private, sign_public=station_b.keys.sign_public)
+    (tmp_path / "up.bin").write_bytes(msgspec.msgpack.encode(signed))
+    with pytest.raises(InputError) as info:
+        import_file(store, identity, tmp_path / "up.bin", now=clock)
+    assert info.value.code == "unknown_key"
+
+
+def test_more_sets_than_are_read_at_once_are_refused_before_decoding(store, identity, station, tmp_path, clock):
+    envelope = station.seal(station.new_case()[1])
+    path = up_file(tmp_path / "up.bin", station, [envelope] * (MAX_SETS_PER_REQUEST + 1))
+    with pytest.raises(InputError) as info:
+        import_file(store, identity, path, now=clock)
+    assert info.value.code == "too_large" and store.count_sets_in(station.station_id) == 0
+
+
+def test_the_down_file_is_signed_by_the_hub(store, identity, station, tmp_path, clock):
+    export_file(store, identity, station.station_id, tmp_path / "down.bin", now=clock)
+    transfer = msgspec.msgpack.decode((tmp_path / "down.bin").read_bytes(), type=TransferFile)
+    header = verify_transfer(transfer, public_key_for=lambda key_id: identity.keys.sign_public)
+    assert (header.direction, header.station_id) == ("down", station.station_id) and transfer.sets
