@@ -40,6 +40,7 @@ from hub.metrics import CONTENT_TYPE
 from hub.store import HubStore
 from hub.views import station_summary
 from hub.web import now_of
+from sync.text import spreadsheet_cell
 from sync.timeutil import business_date
 
 __all__ = ("ROUTES", "DecisionRequest")
@@ -111,7 +112,10 @@ def status_csv(
     limits = _limits(request, None, None)
     rows = sort_rows(filter_rows(station_rows(store, now=now_of(request), limits=limits), township=township or None,
                                  state=state_filter or None), sort, descending=order == "desc")
-    return Response(to_csv(rows, "en" if lang == "en" else "zh"), media_type="text/csv; charset=utf-8",
+    # Every text cell defused: a station's software string or error reads "=HYPERLINK(...)" as a
+    # formula in a spreadsheet (OWASP's rule: a leading apostrophe); numbers stay numbers.
+    cells = [{key: spreadsheet_cell(value) for key, value in row.items()} for row in rows]
+    return Response(to_csv(cells, "en" if lang == "en" else "zh"), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="stations.csv"'})
 
 

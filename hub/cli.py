@@ -21,10 +21,11 @@ from hub.keys import load_identity
 from hub.security_headers import parse_trusted_proxies
 from hub.settings import Settings, default_data_dir
 from hub.transfer import export_file, import_file
-from hub.views import case_summary, station_summary
+from hub.views import case_summary, station_summary, terminal_cell
 from sync.errors import InputError
 from sync.i18n import pick, resolve_lang
 from sync.lifecycle import Status, status_label
+from sync.text import check_text, json_for_terminal, printable
 
 __all__ = ("main",)
 
@@ -167,6 +168,7 @@ def station_add(obj: Context, village: str, device: str | None, expires_hours: f
 @handles_errors
 def station_revoke(obj: Context, station_id: str, reason: str | None) -> None:
     """Revoke a station's key: its sets up to now stand, later ones are refused."""
+    reason = check_text("reason", reason.strip(), label_zh="吊销理由") if reason else reason
     with obj.store() as store:
         item = revoke_station(store, station_id.strip(), reason=reason)
     obj.say(f"已吊销 {item.station_id}（密钥 {item.key_id}）；第 {item.after_seq} 批及以前的数据保留，之后的一律拒收",
@@ -183,7 +185,7 @@ def station_list(obj: Context, as_json: bool) -> None:
     with obj.store() as store:
         rows = [station_summary(store, s, skew) for s in store.stations()]
     if as_json:
-        click.echo(json_text(rows))
+        click.echo(json_for_terminal(json_text(rows)))
         return
     if not rows:
         obj.say("还没有注册的代办点。", "No stations enrolled yet.")
@@ -196,9 +198,10 @@ def station_list(obj: Context, as_json: bool) -> None:
         state = r["state"] if obj.lang == "en" else {"enrolled": "在用", "revoked": "已吊销"}[r["state"]]
         clock = "" if r["clock_offset_ms"] is None else f"{r['clock_offset_ms'] / 1000:+.0f}s" + (
             " !" if r["clock_skewed"] else "")
-        table.add_row(r["station_id"], state, r["last_contact"] or "-", text(r["head_seq"]), str(r["applied_seq"]),
-                      text(r["outbox_length"]), f"{r['feed_acked']}/{r['feed_seq']}", clock, r["software"] or "",
-                      r["last_error"] or "")
+        # Cells as Text: what a station sent ("[/x]" as its software) is shown, never read as markup.
+        table.add_row(*(terminal_cell(v) for v in (
+            r["station_id"], state, r["last_contact"] or "-", text(r["head_seq"]), str(r["applied_seq"]),
+            text(r["outbox_length"]), f"{r['feed_acked']}/{r['feed_seq']}", clock, r["software"], r["last_error"])))
     obj.out.print(table)
 
 
@@ -214,14 +217,14 @@ def forks(obj: Context, as_json: bool) -> None:
                  "detected_at": f.detected_at, "held_hash": f.held_hash.hex() if f.held_hash else None,
                  "quarantined_hash": f.quarantined_hash.hex()} for f in store.forks()]
     if as_json:
-        click.echo(json_text(rows))
+        click.echo(json_for_terminal(json_text(rows)))
         return
     if not rows:
         obj.say("没有分叉。", "No forks.")
         return
     for r in rows:
-        obj.say(f"分叉 {r['id']}：{r['station_id']} 第 {r['seq']} 批，{r['detected_at']}（{r['reason']}）",
-                f"fork {r['id']}: {r['station_id']} set {r['seq']}, {r['detected_at']} ({r['reason']})")
+        obj.say(printable(f"分叉 {r['id']}：{r['station_id']} 第 {r['seq']} 批，{r['detected_at']}（{r['reason']}）"),
+                printable(f"fork {r['id']}: {r['station_id']} set {r['seq']}, {r['detected_at']} ({r['reason']})"))
 
 
 # -- cases -------------------------------------------------------------------------------------------
@@ -246,7 +249,7 @@ def case_list(obj: Context, village: str | None, status: str | None, limit: int,
         rows = [case_summary(r) for r in store.list_cases(
             village_code=village, status=status.upper() if status else None, limit=limit)]
     if as_json:
-        click.echo(json_text(rows))
+        click.echo(json_for_terminal(json_text(rows)))
         return
     if not rows:
         obj.say("没有符合条件的办件。", "No cases match.")
@@ -255,8 +258,9 @@ def case_list(obj: Context, village: str | None, status: str | None, limit: int,
         ("办件编号", "case"), ("状态", "status"), ("事项", "item"), ("申请人", "applicant"), ("身份证号", "ID number"),
         ("电话", "phone"), ("收件日期", "received"), ("办结时限", "due"))])
     for r in rows:
-        table.add_row(r["case_no"], status_label(r["status"], obj.lang), r["item_code"], r["applicant_masked"],
-                      r["id_number_masked"], r["phone_masked"], r["received_date"], r["due_date"] or "-")
+        table.add_row(*(terminal_cell(v) for v in (
+            r["case_no"], status_label(r["status"], obj.lang), r["item_code"], r["applicant_masked"],
+            r["id_number_masked"], r["phone_masked"], r["received_date"], r["due_date"] or "-")))
     obj.out.print(table)
 
 
@@ -298,11 +302,11 @@ def import_(obj: Context, file: Path) -> None:
         transfer, response = import_file(store, identity, file)
     for r in response.results:
         line = f"{transfer.station_id} #{r.seq}: {r.status}" + (f" ({r.code}: {r.detail})" if r.code else "")
-        click.echo(line)
+        click.echo(printable(line))  # the station id and details come from the file
     failed = [r for r in response.results if r.status not in ("accepted", "duplicate")]
     obj.say(f"下一批应为第 {response.next_seq} 批", f"Next seq needed: {response.next_seq}")
     if failed:
-        click.echo(pick(obj.lang, "错误：", "Error: ") + (failed[0].detail or failed[0].status), err=True)
+        click.echo(pick(obj.lang, "错误：", "Error: ") + printable(failed[0].detail or failed[0].status), err=True)
         sys.exit(1)
 
 

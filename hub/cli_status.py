@@ -8,10 +8,12 @@ from typing import Any
 import click
 import httpx
 from rich.table import Table
+from rich.text import Text
 
 from hub._cli_common import Context, json_text, text
-from hub.views import china_time
+from hub.views import china_time, terminal_cell
 from sync.i18n import pick
+from sync.text import json_for_terminal, printable
 
 __all__ = ("fetch_status", "status")
 
@@ -60,16 +62,18 @@ def _print_table(obj: Context, report: dict[str, Any]) -> None:
         ("最早待收", "oldest waiting"), ("时钟", "clock"), ("版本", "software"), ("最近错误", "last error"),
         ("分叉", "forks"), ("拒收", "rejected"))])
     for r in report["stations"]:
-        zh, en, style = _STATES[r["state"]]
-        flags = (" " + ",".join(r["attention"])) if r["attention"] else ""
+        # Every cell is Text: the report is another machine's JSON, and what stations sent ("[/x]" as
+        # their software) must show as it is, never be read as Rich markup.
+        zh, en, style = _STATES.get(r["state"], (r["state"], r["state"], ""))
+        flags = (" " + ",".join(map(str, r["attention"]))) if r["attention"] else ""
         clock = "-" if r["clock_offset_ms"] is None else f"{r['clock_offset_ms'] / 1000:+.0f}s" + (
             " !" if r["clock_skewed"] else "")
-        table.add_row(
-            r["township_name"], f"{r['village_name']} {r['village_code']}", r["station_id"] or "-",
-            f"[{style}]{pick(lang, zh, en)}[/]{flags}", china_time(r["last_contact"]) or "-",
-            f"{text(r['applied_seq'])}/{text(r['head_seq'])}",
+        state = Text(printable(pick(lang, zh, en)), style=style) + terminal_cell(flags)
+        table.add_row(*(cell if isinstance(cell, Text) else terminal_cell(cell, "-") for cell in (
+            r["township_name"], f"{r['village_name']} {r['village_code']}", r["station_id"],
+            state, china_time(r["last_contact"]), f"{text(r['applied_seq'])}/{text(r['head_seq'])}",
             f"{text(r['sets_waiting'])}/{text(r['changes_waiting'])}", _age(r["waiting_age_s"], lang), clock,
-            r["software"] or "-", r["last_error"] or "-", str(r["forks"]), str(r["rejected"]))
+            r["software"], r["last_error"], str(r["forks"]), str(r["rejected"]))))
     if report["stations"]:
         obj.out.print(table)
     s = report["summary"]
@@ -100,9 +104,9 @@ def status(obj: Context, url: str, token: str, as_json: bool, problems: bool, to
     try:
         report = fetch_status(url, token, params=params, timeout=timeout)
     except click.ClickException as exc:
-        click.echo(pick(obj.lang, "错误：", "Error: ") + exc.message, err=True)
+        click.echo(pick(obj.lang, "错误：", "Error: ") + printable(exc.message), err=True)  # may quote the hub
         sys.exit(1)
     if as_json:
-        click.echo(json_text(report))
+        click.echo(json_for_terminal(json_text(report)))
         return
     _print_table(obj, report)

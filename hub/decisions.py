@@ -13,6 +13,7 @@ from hub.store import HubStore
 from sync.changes import StatusChange
 from sync.errors import InputError, NotFoundError
 from sync.lifecycle import Actor, Status, check_transition
+from sync.text import check_text
 from sync.timeutil import iso_utc, utc_now
 
 __all__ = (
@@ -84,6 +85,20 @@ def _notice(missing: Sequence[str], reason: str | None) -> str:
     return f"{text}。{reason}" if reason else text
 
 
+def _check_text(reason: str | None, by: str | None, missing: Sequence[str]) -> None:
+    """The free text of a decision: bounded as a station's (sync.limits), no control or bidi characters.
+
+    A reason goes down every feed of the village and is printed at the stations, so it obeys the
+    rule their own text obeys.
+    """
+    if reason is not None:
+        check_text("reason", reason, label_zh="理由")
+    if by is not None:
+        check_text("by", by, label_zh="审核人")
+    for name in missing:
+        check_text("material", name, label_zh="所缺材料")
+
+
 def _check_inputs(target: Status, reason: str | None, outcome: str | None, missing: Sequence[str]) -> str | None:
     """Check what each kind of decision needs; returns the reason to record."""
     if target is Status.NOT_ACCEPTED and not reason:
@@ -94,7 +109,8 @@ def _check_inputs(target: Status, reason: str | None, outcome: str | None, missi
                 "a request for corrections lists every missing material (--missing, repeatable)",
                 "补正通知须一次性列出全部所缺材料（--missing，可重复）", field="missing",
             )
-        return _notice(missing, reason)
+        # The notice is what is recorded as the move's reason: the whole of it stays within the limit.
+        return check_text("reason", _notice(missing, reason), label_zh="补正通知（所缺材料连同理由）")
     if missing:
         raise InputError("--missing goes only with a request for corrections", "--missing 仅用于补正通知",
                          field="missing")
@@ -128,7 +144,8 @@ def decide(
     Raises:
         NotFoundError: no such case at the hub.
         IllegalTransition: the move is not allowed from the case's state for this actor.
-        InputError: a missing reason, outcome or list of missing materials.
+        InputError: a missing reason, outcome or list of missing materials; a reason, reviewer's
+            name or material past its limit or holding a control or bidi character (nothing written).
     """
     target = resolve_status(status) if isinstance(status, str) else status
     try:
@@ -139,7 +156,9 @@ def decide(
         raise InputError(f"--actor must be department or township, not {actor!r}",
                          f"--actor 应为 department 或 township，而不是 {actor!r}", field="actor")
     reason = (reason or "").strip() or None
+    by = (by or "").strip() or None
     missing = [m.strip() for m in missing if m.strip()]
+    _check_text(reason, by, missing)
     recorded_reason = _check_inputs(target, reason, outcome, missing)
     moment = now()
     at = iso_utc(moment)

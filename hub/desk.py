@@ -13,6 +13,7 @@ from hub.store import HubStore
 from sync.errors import NotFoundError, ProxyAppError
 from sync.lifecycle import Actor, Status, allowed_targets
 from sync.personal import mask_id_number, mask_phone
+from sync.text import printable
 from sync.timeutil import business_date, iso_utc
 
 __all__ = (
@@ -23,6 +24,7 @@ __all__ = (
     "case_view",
     "decide_for_department",
     "department_case_summary",
+    "for_page",
 )
 
 REVEALED_FIELDS = "id_number,phone"
@@ -60,6 +62,21 @@ def department_case_summary(row: dict[str, Any], today: str) -> dict[str, Any]:
         "id_number_masked": mask_id_number(row["id_number"] or ""), "phone_masked": mask_phone(row["phone"] or ""),
         "due_provisional": bool(row["due_provisional"]), "overdue": _is_overdue(row, today),
     }
+
+
+def for_page(value: Any) -> Any:
+    """A case (or a list of them) for a desk page: each string printable.
+
+    Jinja escapes HTML; this drops what HTML escaping leaves, a direction override that turns
+    the rest of a name or reason around, and control characters. The JSON API keeps raw values.
+    """
+    if isinstance(value, str):
+        return printable(value, multiline=True)
+    if isinstance(value, dict):
+        return {key: for_page(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [for_page(item) for item in value]
+    return value
 
 
 def case_for_department(store: HubStore, principal: Principal, case_no: str) -> dict[str, Any]:

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
+
 from hub.store import HubStore, StationRow
 from sync.personal import mask_id_number, mask_name, mask_phone
+from sync.text import printable
 from sync.timeutil import CHINA_TZ, parse_iso
 
-__all__ = ("case_summary", "china_time", "station_summary")
+__all__ = ("case_summary", "china_time", "station_summary", "terminal_cell")
+
+
+def terminal_cell(value: Any, empty: str = "") -> Text:
+    """A value for a Rich table cell, shown literally: never read as markup, no control or bidi character.
+
+    A ``hub`` command prints what stations sent (software strings, errors) and what people typed: a
+    string cell is Rich markup to a Table, so ``[/x]`` crashed ``hub station list`` and ``hub status``.
+    """
+    text = printable(value)
+    return Text(text if text else empty)
 
 
 def china_time(value: str | None, seconds: bool = False) -> str:

@@ -11,7 +11,7 @@ from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from hub.departments import Department, departments
-from hub.desk import actions_for, case_view, decide_for_department, department_case_summary
+from hub.desk import actions_for, case_view, decide_for_department, department_case_summary, for_page
 from hub.guards import client_ip, principal_of, requires
 from hub.store import HubStore
 from hub.web import error_page, now_of, page, page_lang, page_number
@@ -59,7 +59,7 @@ def desk_page(
     cases = [{**department_case_summary(row, today), "place": villages.get(row["village_code"], row["village_code"]),
               "item_name": names.get(row["item_code"], "")} for row in rows[:PAGE_SIZE]]
     return page(request, "desk.html.j2", {
-        "department": department, "cases": cases, "more": len(rows) > PAGE_SIZE, "page": number,
+        "department": department, "cases": for_page(cases), "more": len(rows) > PAGE_SIZE, "page": number,
         "statuses": [s.value for s in Status if s is not Status.DRAFT], "townships": tree.townships,
         "filters": {"status": status, "township": township, "overdue": bool(overdue), "q": q},
     })
@@ -73,7 +73,7 @@ def _case_page(request: Request[Any, Any, Any], store: HubStore, case_no: str, *
         case = case_view(store, principal, case_no, reveal=reveal, ip=client_ip(request), now=now_of(request))
     except NotFoundError:
         return error_page(request, 404, f"本部门没有编号为 {case_no} 的办件", f"No case {case_no} for your department")
-    return page(request, "desk_case.html.j2", {"case": case, "actions": actions_for(case["status"], lang),
+    return page(request, "desk_case.html.j2", {"case": for_page(case), "actions": actions_for(case["status"], lang),
                                                "error": error, "done": done}, status_code=status_code)
 
 
