@@ -12,7 +12,7 @@ from hub._cli_common import Context, handles_errors, json_text
 from hub.accounts import ROLES, add_user, create_token, disable_user, hasher_for, revoke_token, set_password
 from hub.departments import departments
 from hub.settings import Settings
-from hub.views import china_time
+from hub.views import china_time, terminal_cell
 from sync.errors import InputError
 from sync.i18n import pick
 from sync.timeutil import utc_now
@@ -147,8 +147,10 @@ def token_list(obj: Context, user_name: str | None, as_json: bool) -> None:
         ("令牌", "token"), ("用户", "user"), ("创建", "created"), ("到期", "expires"), ("吊销", "revoked"),
         ("最近使用", "last used"))])
     for r in rows:
-        table.add_row(r["token_id"], r["user"], _china(r["created_at"]), _china(r["expires_at"]),
-                      _china(r["revoked_at"]), _china(r["last_used_at"]))
+        # Text cells: a user name may hold brackets ("[/x]" is a valid name), which a str cell reads as markup.
+        table.add_row(*(terminal_cell(v) for v in (r["token_id"], r["user"], _china(r["created_at"]),
+                                                   _china(r["expires_at"]), _china(r["revoked_at"]),
+                                                   _china(r["last_used_at"]))))
     obj.out.print(table)
 
 

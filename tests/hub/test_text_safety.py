@@ -165,3 +165,12 @@ def test_the_desk_shows_a_name_and_a_reason_without_overrides(client, store, cas
     shown = client.get(f"/desk/cases/{case_no}").text
     assert "王五" in listed and "王五" in shown and "退回xe.txt" in shown
     assert not any(ch in listed + shown for ch in NOT_PRINTED)
+
+
+def test_token_list_shows_a_user_name_with_brackets_literally(hub_dir):
+    added = run(hub_dir, "user", "add", "[/x]", "--role", "admin", env={"HUB_USER_PASSWORD": "long-enough-pw"})
+    assert added.exit_code == 0, added.output  # printable, no spaces: a valid name
+    assert run(hub_dir, "token", "create", "--user", "[/x]").exit_code == 0
+    listed = run(hub_dir, "token", "list")
+    assert listed.exit_code == 0, listed.output
+    assert "[/x]" in listed.stdout
