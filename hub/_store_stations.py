@@ -117,9 +117,45 @@ class StationStoreMixin(StoreBase):
         """The enrolment code with this id, or None."""
         return _row(EnrolmentRow, self.db.execute("SELECT * FROM enrollments WHERE code_id = ?", [code_id]))
 
+    def enrolment_to_check(self, code_id: str, *, stand_in_secret: str, at: str) -> tuple[EnrolmentRow, bool]:
+        """(the code with this id, True); or, for an id never issued, (a stand-in that is never open, False).
+
+        One query and one row built either way, so the two take the same time (hub.enroll.enroll).
+        """
+        cursor = self.db.execute(
+            "SELECT 1 AS known, code_id, secret, village_code, device, created_at, expires_at, used_at, station_id, "
+            "failures FROM enrollments WHERE code_id = ? "
+            "UNION ALL SELECT 0, ?, ?, '', '', ?, ?, NULL, NULL, 0 LIMIT 1",
+            [code_id, code_id, stand_in_secret, at, at])
+        values = cursor.fetchone()
+        fields = dict(zip([d[0] for d in cursor.description], values))
+        known = bool(fields.pop("known"))
+        return EnrolmentRow(**fields), known
+
     def enrolment_failed(self, code_id: str) -> None:
-        """Count a wrong mac against a code (enough of them void it)."""
+        """Count a refused attempt against a code (shown to administrators; it never voids the code)."""
         self.db.execute("UPDATE enrollments SET failures = failures + 1 WHERE code_id = ?", [code_id])
+
+    def enrolment_unknown_failed(self) -> None:
+        """Count an attempt naming a code id never issued (one row written, as for a known id)."""
+        self.db.execute("INSERT INTO counters (name, label, value) VALUES ('enrol_unknown_code', '', 1) "
+                        "ON CONFLICT (name, label) DO UPDATE SET value = value + 1")
+
+    def enrolment_unknown_failures(self) -> int:
+        """Enrolment attempts that named a code id the hub never issued."""
+        row = self._one("SELECT value FROM counters WHERE name = 'enrol_unknown_code' AND label = ''")
+        return int(row[0]) if row else 0
+
+    def void_enrolment(self, code_id: str, at: str) -> bool:
+        """End an open code now (it reads as expired at ``at``); False when no open code has that id."""
+        cursor = self.db.execute(
+            "UPDATE enrollments SET expires_at = ? WHERE code_id = ? AND used_at IS NULL AND expires_at > ?",
+            [at, code_id, at])
+        return cursor.rowcount == 1
+
+    def enrolments(self) -> list[EnrolmentRow]:
+        """Every code ever issued, oldest first."""
+        return _rows(EnrolmentRow, self.db.execute("SELECT * FROM enrollments ORDER BY created_at, code_id"))
 
     def enrolment_used(self, code_id: str, station_id: str, at: str) -> None:
         """Mark a code used by the station it enrolled."""

@@ -24,16 +24,17 @@ from litestar.params import FromQuery, RawBody
 from hub import api, web, web_admin, web_desk
 from hub import sync_api  # POST /api/v1/sync, the one-round-trip exchange (hub/sync_api.py)
 from hub.auth import Signer, path_qs, verify_request
-from hub.enroll import enroll
+from hub.enroll import admit_enrolment, enroll
 from hub.errors import EXCEPTION_HANDLERS, HubHTTPError
 from hub.feed import read_feed
-from hub.guards import AuthError, auth_error_handler
+from hub.guards import AuthError, auth_error_handler, client_ip
 from hub.ingest import ingest_sets
 from hub.keys import HubIdentity, load_identity
 from hub.metrics import HubMetrics, MetricsMiddleware
 from hub.security_headers import SecurityHeadersMiddleware
 from hub.settings import Settings
 from hub.store import HubStore
+from hub.throttle import Throttled, throttled_response
 from sync.protocol import MEDIA_TYPE, PROTOCOL_VERSION, EnrollRequest, ProtocolError, PushRequest, check_sets, software_ok
 from sync.timeutil import utc_now
 
@@ -134,7 +135,8 @@ def healthz(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 @post("/api/v1/enroll", status_code=200, sync_to_thread=True, security=[{}])
 def enroll_station(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[HubStore]) -> Response[bytes]:
-    """A station enrols with a one-time code (docs/protocol.md, Enrolment)."""
+    """A station enrols with a one-time code (docs/protocol.md, Enrolment); 429 past the per-address limit."""
+    admit_enrolment(request.app.state, _settings(request), client_ip(request), now=_now(request))
     enrol_request = _ENROLL.decode(_body(request, body, limit=ENROLL_MAX_INFLATED))
     if not software_ok(enrol_request.software):
         # Not under the code's MAC: kept only in a shape that no terminal, sheet or page acts on.
@@ -211,7 +213,7 @@ def create_app(settings: Settings, *, now: Callable[[], dt.datetime] = utc_now) 
         route_handlers=[healthz, enroll_station, push, feed, *api.ROUTES, *web.ROUTES, *web_admin.ROUTES,
                         *web_desk.ROUTES, *sync_api.ROUTES],
         dependencies={"store": Provide(provide_store)},  # a generator: sync_to_thread does not apply
-        exception_handlers={**EXCEPTION_HANDLERS, AuthError: auth_error_handler},
+        exception_handlers={**EXCEPTION_HANDLERS, AuthError: auth_error_handler, Throttled: throttled_response},
         middleware=[MetricsMiddleware(metrics), SecurityHeadersMiddleware(settings)],
         state=State({"settings": settings, "identity": identity, "now": now, "metrics": metrics,
                      "inflating": threading.BoundedSemaphore(settings.max_concurrent_inflations)}),

@@ -1,4 +1,4 @@
-"""``hub user``, ``hub token`` and ``hub department``: accounts, API tokens and the catalogue's departments."""
+"""``hub user``, ``hub token``, ``hub department``, and ``hub station codes``/``void``: accounts, tokens, enrolment codes."""
 
 from __future__ import annotations
 
@@ -6,18 +6,20 @@ import os
 import sys
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from hub._cli_common import Context, handles_errors, json_text
 from hub.accounts import ROLES, add_user, create_token, disable_user, hasher_for, revoke_token, set_password
 from hub.departments import departments
+from hub.enroll import code_state, void_code
 from hub.settings import Settings
 from hub.views import china_time, terminal_cell
 from sync.errors import InputError
 from sync.i18n import pick
 from sync.timeutil import utc_now
 
-__all__ = ("department", "token", "user")
+__all__ = ("department", "station_codes", "station_void", "token", "user")
 
 PASSWORD_ENV = "HUB_USER_PASSWORD"
 
@@ -187,3 +189,54 @@ def department_list(obj: Context, as_json: bool) -> None:
         also = pick(obj.lang, f"（另见：{'、'.join(others)}）", f" (also: {', '.join(others)})") if others else ""
         name = d.name_en if obj.lang == "en" else d.name_zh
         click.echo(f"{d.key}\t{name}{also}\t{' '.join(d.items)}")
+
+
+# -- enrolment codes (attached to ``hub station`` by hub.cli) -----------------------------------------
+
+_CODE_STATES = {"open": "未使用", "used": "已使用", "expired": "已过期或作废"}
+
+
+@click.command("codes")
+@click.option("--all", "show_all", is_flag=True, help="Every code ever issued, not only the open ones.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (a JSON object).")
+@click.pass_obj
+@handles_errors
+def station_codes(obj: Context, show_all: bool, as_json: bool) -> None:
+    """List enrolment codes (ids, never secrets): village, device, state, expiry, refused attempts.
+
+    Wrong codes sent by anyone are counted here and never void a code; 'hub station void' does.
+    """
+    now = utc_now()
+    with obj.store() as store:
+        rows = [{"code_id": r.code_id, "village_code": r.village_code, "device": r.device, "state": code_state(r, now),
+                 "created_at": r.created_at, "expires_at": r.expires_at, "used_at": r.used_at,
+                 "station_id": r.station_id, "failures": r.failures}
+                for r in store.enrolments() if show_all or code_state(r, now) == "open"]
+        unknown = store.enrolment_unknown_failures()
+    if as_json:
+        click.echo(json_text({"codes": rows, "unknown_code_failures": unknown}))
+        return
+    if rows:
+        table = Table(*[pick(obj.lang, zh, en) for zh, en in (
+            ("登记码编号", "code id"), ("村", "village"), ("设备", "device"), ("状态", "state"), ("到期", "expires"),
+            ("代办点", "station"), ("被拒尝试", "refused attempts"))])
+        for r in rows:
+            state = r["state"] if obj.lang == "en" else _CODE_STATES[r["state"]]
+            table.add_row(escape(r["code_id"]), r["village_code"], r["device"], state, _china(r["expires_at"]),
+                          escape(r["station_id"] or "-"), str(r["failures"]))
+        obj.out.print(table)
+    else:
+        obj.say("没有未使用的登记码。", "No open enrolment codes.")
+    obj.say(f"使用不存在的登记码编号的尝试：{unknown} 次", f"Attempts with code ids never issued: {unknown}")
+
+
+@click.command("void")
+@click.argument("code_id")
+@click.pass_obj
+@handles_errors
+def station_void(obj: Context, code_id: str) -> None:
+    """Void an open enrolment code at once (its id: the first group of the code); its device letter is free again."""
+    with obj.store() as store:
+        row = void_code(store, code_id, now=utc_now)
+    obj.say(f"已作废登记码 {row.code_id}（村 {row.village_code}，设备 {row.device}）",
+            f"Voided enrolment code {row.code_id} (village {row.village_code}, device {row.device})")

@@ -1,18 +1,22 @@
-"""Station keys' life cycle: one-time enrolment codes, the EnrollRequest they answer, revocation."""
+"""Station keys' life cycle: one-time enrolment codes (throttled per address, never voided by strangers), revocation."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hmac
+import math
 import secrets
 import string
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
 
 from hub.feed import queue, queue_reference_data, queue_village_history
 from hub.keys import HubIdentity
+from hub.settings import Settings
 from hub.store import EnrolmentRow, HubStore, KeyRow, StationRow
+from hub.throttle import KeyedLimiter, Throttled, address_key, shared
 from sync.crypto import key_id_of, seal_box
 from sync.enrolment import CODE_ALPHABET, normalize_code, request_mac, response_mac, split_code
 from sync.errors import InputError
@@ -23,6 +27,8 @@ __all__ = (
     "CROCKFORD",
     "DEFAULT_EXPIRES_HOURS",
     "IssuedCode",
+    "admit_enrolment",
+    "code_state",
     "enroll",
     "issue_code",
     "normalize_code",
@@ -30,16 +36,18 @@ __all__ = (
     "response_mac",
     "revoke_station",
     "split_code",
+    "void_code",
 )
 
 CROCKFORD = CODE_ALPHABET
 """Crockford base32: no I, L, O, U, so a code read aloud or off paper is not mistyped."""
 
 DEFAULT_EXPIRES_HOURS = 72
-MAX_MAC_FAILURES = 10
-"""Wrong macs tolerated before a code is void (a guess costs 2^60 tries anyway; this stops noise)."""
-
 _READ_AS = str.maketrans({"I": "1", "L": "1", "O": "0"})
+
+_NO_SECRET = secrets.token_urlsafe(9)
+"""The mac key an unknown code id is checked with, so it costs what a known one costs (and matches
+nothing: it is random per process, and an unknown id is refused whatever the mac)."""
 
 
 class IssuedCode(msgspec.Struct, frozen=True, kw_only=True):
@@ -147,13 +155,18 @@ def enroll(
         "登记码无效、已使用、已过期或输入有误；请向县里申请新的登记码",
     )
     with store.transaction():
-        row = store.enrolment(code_id)
-        if row is None or row.used_at is not None or row.failures >= MAX_MAC_FAILURES:
-            raise invalid
-        if parse_iso(row.expires_at) <= moment:
-            raise invalid
+        # Every refusal does the same work, whether the id exists or not: one query and one row (a
+        # stand-in, never open, for an unknown id), its expiry read, the mac computed and compared in
+        # constant time, one count written. A prober cannot tell a real id by the time it takes,
+        # and wrong macs from anywhere never void a code (only its issuer, expiry or use do).
+        row, known = store.enrolment_to_check(code_id, stand_in_secret=_NO_SECRET, at=at)
         secret = row.secret.encode("ascii")
-        if not hmac.compare_digest(request_mac(secret, request.sign_public, request.box_public), request.mac):
+        right = hmac.compare_digest(request_mac(secret, request.sign_public, request.box_public), request.mac)
+        unexpired = parse_iso(row.expires_at) > moment
+        if not known:
+            store.enrolment_unknown_failed()
+            failed = True
+        elif not (right and unexpired and row.used_at is None):
             store.enrolment_failed(code_id)
             failed = True
         else:
@@ -174,7 +187,7 @@ def enroll(
             store.enrolment_used(code_id, station_id, at)
             queue_reference_data(store, station_id, now=moment)
             queue_village_history(store, station_id, row.village_code, now=moment)
-    if failed:  # raised after the commit, so the failure count sticks
+    if failed:  # raised after the commit, so the count sticks
         raise invalid
     lookup_box = seal_box(request.box_public, identity.lookup_key, b"lookup-key/" + station_id.encode())
     response = EnrollResponse(
@@ -183,6 +196,46 @@ def enroll(
         lookup_key_box=lookup_box, mac=b"", features=HUB_FEATURES if request.features else 0,
     )
     return msgspec.structs.replace(response, mac=response_mac(secret, response))
+
+
+def void_code(store: HubStore, code_id: str, *, now: Callable[[], dt.datetime] = utc_now) -> EnrolmentRow:
+    """End an open code at once (its issuer changed their mind, or it was seen by the wrong people).
+
+    This, expiry and use are the only ways a code ends: wrong macs sent by others are counted and
+    shown (``hub station codes``), never held against the code.
+
+    Raises:
+        InputError: no open code has that id.
+    """
+    wanted = code_id.strip().upper().translate(_READ_AS)[:4]
+    with store.transaction():
+        row = store.enrolment(wanted)
+        if row is None or not store.void_enrolment(wanted, iso_utc(now())):
+            raise InputError(f"no open enrolment code {code_id.strip()[:16]!r}; list them with 'hub station codes'",
+                             f"没有未使用的登记码 {code_id.strip()[:16]!r}；可用“hub station codes”查看", field="code_id")
+    return row
+
+
+def code_state(row: EnrolmentRow, now: dt.datetime) -> str:
+    """``open``, ``used`` or ``expired`` (a voided code reads as expired at the time it was voided)."""
+    if row.used_at is not None:
+        return "used"
+    return "open" if parse_iso(row.expires_at) > now else "expired"
+
+
+def admit_enrolment(state: Any, settings: Settings, ip: str, *, now: dt.datetime) -> None:
+    """Take one of the client address's enrolment tokens, before the request is decoded or a code looked up.
+
+    Raises:
+        Throttled: too many attempts from this address (429 with ``Retry-After``).
+    """
+    limiter = shared(state, "enrol_limiter", lambda: KeyedLimiter({"address": settings.enrol_per_address},
+                                                                   max_keys=settings.throttle_max_keys))
+    wait, rule = limiter.take(now.timestamp(), address=address_key(ip))
+    if rule is not None:
+        seconds = max(1, math.ceil(wait))
+        raise Throttled(seconds, f"too many enrolment attempts from this address; try again in {seconds} s",
+                        f"来自此地址的登记尝试过多，请 {seconds} 秒后再试")
 
 
 def revoke_station(
