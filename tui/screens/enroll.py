@@ -15,6 +15,7 @@ from textual.worker import Worker, WorkerState
 from station.store import Station
 from sync.divisions import DivisionTree, sample_divisions
 from sync.errors import ProxyAppError
+from sync.text import check_text
 from tui.fmt import plain
 from tui.i18n import t
 from tui.prefs import save_prefs
@@ -187,7 +188,8 @@ class EnrollScreen(StationScreen):
                 Station.init(
                     app.data_dir, village_code=self.query_one("#village", Input).value.strip(),
                     device=self.query_one("#device", Input).value.strip() or "A",
-                    agent_name=self.query_one("#agent", Input).value.strip(), now=app.now,
+                    agent_name=check_text("agent", self.query_one("#agent", Input).value.strip(), label_zh="代办员姓名"),
+                    now=app.now,
                 ).close()
                 app.open_station()
             except ProxyAppError as exc:
