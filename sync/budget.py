@@ -63,8 +63,8 @@ class Budget:
         self.bytes_left -= size
         if self.bytes_left < 0:
             raise OverBudget(
-                f"{what} produces more than {self.limits.max_bytes} bytes when decoded",
-                f"{_what_zh(what)}解码后超过 {self.limits.max_bytes} 字节", code="too_large",
+                f"{what} decodes to more bytes than the limit of {self.limits.max_bytes}",
+                f"{_what_zh(what)}解码后超过 {self.limits.max_bytes} 字节的上限", code="too_large",
             )
 
     def records(self, count: int) -> None:
@@ -72,8 +72,10 @@ class Budget:
         self.records_left -= count
         if count < 0 or self.records_left < 0:
             raise OverBudget(
-                f"a set holds more than {self.limits.max_records} records",
-                f"一个数据集超过 {self.limits.max_records} 条记录", code="too_large",
+                f"{self.limits.max_records - self.records_left} records in a set, over the limit of "
+                f"{self.limits.max_records}",
+                f"数据集有 {self.limits.max_records - self.records_left} 条记录，超过 {self.limits.max_records} 条的上限",
+                code="too_large",
             )
 
     def record(self, size: int) -> None:

@@ -54,7 +54,7 @@ def msgpack_array(items: list[bytes]) -> bytes:
         head = b"\xdc" + n.to_bytes(2, "big")
     else:
         head = b"\xdd" + n.to_bytes(4, "big")
-    return head + b"".join(items)
+    return b"".join([head, *items])  # one copy: head + join(...) would make two
 
 
 def _zstd(method: str, data: bytes) -> bytes:
