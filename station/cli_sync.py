@@ -12,12 +12,20 @@ from station import client, enrolment, transfer
 from station.cli_base import Context, handles_errors
 from station.identity import load_keypair, passphrase, require_pins
 from station.render import print_lines, to_json
-from station.syncstate import SyncStatus, sync_status
+from station.syncstate import Refusal, SyncStatus, last_refusal_id, refusals, refused_cases, sync_status
+from station.store import Station
 from sync.crypto import KeyPair
 from sync.i18n import pick
+from sync.text import printable
 from sync.timeutil import format_local
 
-__all__ = ("SYNC_COMMANDS",)
+__all__ = ("EXIT_REFUSED", "SYNC_COMMANDS")
+
+EXIT_REFUSED = 3
+"""``station sync`` (and ``import``): the county refused a change of this station's, each named on
+stderr with its case and reason (docs/cli.md); 0 stays "fully in sync", 1 "not in step", 2 bad input."""
+REFUSALS_LISTED = 20
+"""Refusals printed one by one; the rest are counted."""
 
 
 def _unlock(obj: Context) -> KeyPair:
@@ -63,8 +71,12 @@ def _report_lines(report: client.SyncReport, lang: str) -> list[str]:
         f"封装 {report.sealed}，上报 {report.pushed}，县平台确认 {report.acknowledged}，接收 {report.pulled}",
         f"sealed {report.sealed}, sent {report.pushed}, acknowledged {report.acknowledged}, received {report.pulled}",
     )]
-    if report.in_step:
+    if report.in_step and not report.refused:
         lines.append(pick(lang, "本站与县平台已完全同步。", "This station and the hub hold the same data."))
+    elif report.in_step:
+        lines.append(pick(lang, f"数据已送达，但县平台拒收了本站 {len(report.refused)} 项更改（见下）。",
+                          f"Everything was delivered, but the county refused {len(report.refused)} change(s) of "
+                          "this station's (below)."))
     else:
         feed = f"{report.feed_seq}/{report.hub_feed_seq if report.hub_feed_seq is not None else '?'}"
         lines.append(pick(
@@ -79,6 +91,25 @@ def _report_lines(report: client.SyncReport, lang: str) -> list[str]:
     return lines
 
 
+def _refused(station: Station, new: list[Refusal]) -> list[Refusal]:
+    """The refusals to name: those that came down just now, then every case the county refused to file
+    (it never will be in step until the county sorts it out), one line per case and code."""
+    listed: dict[tuple[str, str], Refusal] = {}
+    for refusal in [*new, *refused_cases(station).values()]:
+        listed.setdefault((refusal.case_no, refusal.code), refusal)
+    return list(listed.values())
+
+
+def _say_refused(refused: list[Refusal], lang: str) -> None:
+    """Name each refused case with the code and the county's reason on stderr (no personal data)."""
+    for refusal in refused[:REFUSALS_LISTED]:
+        click.echo(pick(lang, "县平台拒收：", "Refused by the county: ") + printable(refusal.message(lang)), err=True)
+    if len(refused) > REFUSALS_LISTED:
+        more = len(refused) - REFUSALS_LISTED
+        click.echo(pick(lang, f"……另有 {more} 项；“station status”列出县平台拒收的办件",
+                        f"... and {more} more; 'station status' lists the cases the county refused"), err=True)
+
+
 @click.command("sync")
 @click.option("--watch", "keep_watching", is_flag=True, help="Keep syncing while the link comes and goes (Ctrl-C stops).")
 @click.option("--hub", "hub_url", default=None, help="Another address for the hub this time (a relay); keys stay pinned.")
@@ -87,17 +118,21 @@ def _report_lines(report: client.SyncReport, lang: str) -> list[str]:
 def sync_command(obj: Context, keep_watching: bool, hub_url: str | None) -> None:
     """Send this station's changes to the hub and receive its decisions.
 
-    Exit status 0 when both sides hold everything, 1 otherwise.
+    Exit status 0 when both sides hold everything, 1 otherwise, 3 when the county refused a change
+    of this station's (each named on stderr with its case and the county's reason).
     """
     with obj.station() as st:
         require_pins(st.db)
         keys = _unlock(obj)
+        refused_now: list[Refusal] = []
         if keep_watching:
             def progress(report: client.SyncReport) -> None:
                 stamp = dt.datetime.now().strftime("%H:%M:%S")
                 click.echo(f"[{stamp}] " + " ".join(_report_lines(report, obj.lang)))
                 for issue in report.errors:
                     click.echo(pick(obj.lang, "  错误：", "  Error: ") + issue.message(obj.lang), err=True)
+                refused_now.extend(report.refused)
+                _say_refused(report.refused, obj.lang)
 
             report = client.watch(st, hub_url=hub_url, keys=keys, on_report=progress)
             if report is None:
@@ -107,6 +142,12 @@ def sync_command(obj: Context, keep_watching: bool, hub_url: str | None) -> None
             print_lines(obj.out, _report_lines(report, obj.lang))
             for issue in report.errors:
                 click.echo(pick(obj.lang, "错误：", "Error: ") + issue.message(obj.lang), err=True)
+            refused_now = report.refused
+        refused = _refused(st, refused_now)
+        # Watching, each round named what it brought; the cases the county refused before, once now.
+        _say_refused([r for r in refused if r not in refused_now] if keep_watching else refused, obj.lang)
+        if refused:
+            sys.exit(EXIT_REFUSED)
         sys.exit(0 if report.in_step else 1)
 
 
@@ -142,6 +183,10 @@ def _status_lines(status: SyncStatus, lang: str) -> list[str]:
         lines.append(pick(lang, f"本站密钥 {status.revoked} 已被吊销：同步已停止，请联系县管理员",
                           f"This station's key {status.revoked} was revoked: syncing stopped; call the county "
                           "administrator"))
+    if status.refused_cases:
+        lines.append(pick(lang, f"县平台拒收的办件：{status.refused_cases}（未在县平台立案，请联系县管理员）",
+                          f"Cases the county refused to file: {status.refused_cases} (call the county administrator)"))
+        lines += ["  " + refusal.message(lang) for refusal in status.refused]
     return lines
 
 
@@ -178,16 +223,24 @@ def export_command(obj: Context, file: Path) -> None:
 @click.pass_obj
 @handles_errors
 def import_command(obj: Context, file: Path) -> None:
-    """Apply the hub's answer file FILE (made by 'hub export'): decisions, receipts, reference data."""
+    """Apply the hub's answer file FILE (made by 'hub export'): decisions, receipts, reference data.
+
+    Exit status 3 when the file brought the county's refusal of a change of this station's (named on stderr).
+    """
     with obj.station() as st:
         require_pins(st.db)
+        mark = last_refusal_id(st)
         result = transfer.import_file(st, file, _unlock(obj))
+        new = refusals(st, after=mark)
         lines = [pick(obj.lang, f"已导入 {result.applied} 个县平台数据集（{result.skipped} 个此前已导入），下发进度 {result.feed_seq}",
                       f"Imported {result.applied} hub sets ({result.skipped} held before), feed position {result.feed_seq}")]
         if result.revoked:
             lines.append(pick(obj.lang, "县平台已吊销本站密钥：同步已停止，请联系县管理员",
                               "The county revoked this station's key: syncing stopped; call the county administrator"))
         print_lines(obj.out, lines)
+        if new:
+            _say_refused(new, obj.lang)
+            sys.exit(EXIT_REFUSED)
 
 
 SYNC_COMMANDS = (enroll, sync_command, status, export_command, import_command)

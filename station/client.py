@@ -44,6 +44,7 @@ from station.identity import (
 )
 from station.sealing import HUB_FEATURES_META, head, hub_features, record_receipt, seal_pending, unsealed_count
 from station.store import Station
+from station.syncstate import Refusal, last_refusal_id, refusals
 from sync.crypto import KeyPair
 from sync.errors import ProxyAppError
 from sync.protocol import (
@@ -130,6 +131,8 @@ class SyncReport(msgspec.Struct, kw_only=True):
     """Feed items kept aside (English, no personal data)."""
     requests: int = 0
     """HTTP requests sent in this round (round trips), retries included."""
+    refused: list[Refusal] = []
+    """The county's refusals of this station's changes that came down in this round (each names its case)."""
 
 
 class _Stop(Exception):
@@ -617,11 +620,13 @@ def sync_once(
         if hub_url:
             pins = msgspec.structs.replace(pins, url=hub_url.strip())
         report = SyncReport(started_at=iso_utc(station.now()))
+        mark = last_refusal_id(station)
         try:
             with make_client(transport, timeout) as client:
                 sync_round = _Round(station, keys, pins, client, sleep or time.sleep, rng, report)
                 _run(station, sync_round)
         finally:
+            report.refused = refusals(station, after=mark)
             _finish(station, report)
         return report
 

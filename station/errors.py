@@ -6,7 +6,8 @@ from typing import Any
 
 from sync.errors import InputError, ProxyAppError
 
-__all__ = ("FeedError", "HubError", "NotEnrolledError", "PassphraseError", "SyncError", "TransferError")
+__all__ = ("FeedError", "HubError", "NotEnrolledError", "PassphraseError", "RefusedChange", "SyncError",
+           "TransferError")
 
 
 class SyncError(ProxyAppError):
@@ -35,6 +36,29 @@ class NotEnrolledError(SyncError):
             "with the code the county administrator gave you",
             "本站尚未在县平台登记；请用县管理员提供的登记码运行“station enroll --hub 地址 --code 登记码”",
         )
+
+
+class RefusedChange(SyncError):
+    """The county kept a change of this station's but did not apply it (architecture invariant 4).
+
+    ``code`` is the hub's rejection code (docs/protocol.md); the message names the case, the code
+    and the hub's reason, never personal data. ``filed`` is False when the refused change created
+    the row: the county does not hold the case at all, and only the county can sort that out.
+    """
+
+    code = "refused"
+
+    def __init__(self, case_no: str, code: str, reason_en: str, reason_zh: str, *, filed: bool) -> None:
+        if filed:
+            en = f"case {case_no}: the county refused a change ({code}): {reason_en}"
+            zh = f"办件 {case_no}：县平台拒收了一项更改（{code}）：{reason_zh}"
+        else:
+            en = (f"case {case_no} is not filed at the county: it refused the case ({code}): {reason_en}; "
+                  "call the county administrator")
+            zh = f"办件 {case_no} 未在县平台立案：县平台拒收（{code}）：{reason_zh}；请联系县管理员"
+        super().__init__(en, zh, field="case_no", code=code)
+        self.case_no = case_no
+        self.filed = filed
 
 
 class FeedError(SyncError):

@@ -8,7 +8,7 @@ from typing import Any, Literal
 import msgspec
 
 from station.store import Station
-from station.syncstate import ConflictView, ReceiptView, RejectionView, case_sync
+from station.syncstate import ConflictView, ReceiptView, Refusal, RejectionView, case_sync, refused_cases
 from sync.errors import InputError, NotFoundError
 from sync.idnumber import normalize_id_number, validate_id_number
 from sync.lifecycle import CLOCK_PAUSED, Status, bundle_status
@@ -70,6 +70,8 @@ class CaseSummary(msgspec.Struct, frozen=True, kw_only=True):
     days_left: int | None
     """Working days until due (0 = due today, negative = overdue); None when no clock runs."""
     overdue: bool
+    refused: bool = False
+    """The county refused to file the case (station.syncstate.refused_cases): it is not at the county."""
 
 
 class MaterialView(msgspec.Struct, frozen=True):
@@ -131,6 +133,8 @@ class CaseDetail(msgspec.Struct, frozen=True, kw_only=True):
     """Changes of ours the hub kept but did not apply, with its reason."""
     conflicts: list[ConflictView] = []
     """Values that lost a merge, with the one kept."""
+    refusal: Refusal | None = None
+    """Why the county refused to file the case (``summary.refused``), or None."""
 
 
 class BundleDetail(msgspec.Struct, frozen=True, kw_only=True):
@@ -149,7 +153,7 @@ _SUMMARY_SQL = (
 )
 
 
-def _summary(station: Station, row: tuple[Any, ...], today: dt.date) -> CaseSummary:
+def _summary(station: Station, row: tuple[Any, ...], today: dt.date, refused: Any = frozenset()) -> CaseSummary:
     (case_no, intake_id, bundle_code, item_code, status, name, id_number, phone, received_at, due, provisional) = row
     days_left = None
     overdue = False
@@ -164,7 +168,7 @@ def _summary(station: Station, row: tuple[Any, ...], today: dt.date) -> CaseSumm
         case_no=case_no, intake_id=intake_id, bundle_code=bundle_code, item_code=item_code, item_name=item_name,
         status=status, applicant_name=name, id_number_masked=mask_id_number(id_number),
         phone_masked=mask_phone(phone), received_at=received_at, due_date=due, due_provisional=bool(provisional),
-        days_left=days_left, overdue=overdue,
+        days_left=days_left, overdue=overdue, refused=case_no in refused,
     )
 
 
@@ -233,7 +237,8 @@ def list_cases(station: Station, flt: CaseFilter | None = None) -> list[CaseSumm
     }[flt.sort or ("due" if dated else "received")]
     sql = _SUMMARY_SQL + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY {order} LIMIT ? OFFSET ?"
     rows = station.db.execute(sql, [*params, max(flt.limit, 0), max(flt.offset, 0)]).fetchall()
-    return [_summary(station, row, today) for row in rows]
+    refused = refused_cases(station) if rows else {}
+    return [_summary(station, row, today, refused) for row in rows]
 
 
 def _commitments(station: Station, intake_id: str, today: dt.date) -> list[CommitmentView]:
@@ -277,7 +282,8 @@ def get_case(station: Station, case_no: str) -> CaseDetail:
             field="case_no",
             code="case.not_found",
         )
-    summary = _summary(station, row, today)
+    refused = refused_cases(station)
+    summary = _summary(station, row, today, refused)
     name, id_number, phone, sex, birth, outcome, accepted, version = station.db.execute(
         "SELECT applicant_name, id_number, phone, sex, birth_date, outcome, accepted_date, catalog_version "
         "FROM cases WHERE case_no = ?",
@@ -304,7 +310,7 @@ def get_case(station: Station, case_no: str) -> CaseDetail:
         materials=_materials(station, summary.intake_id, summary.item_code, version),
         commitments=_commitments(station, summary.intake_id, today),
         history=history, notes=notes, sync_state=sync.state, receipts=sync.receipts,
-        rejections=sync.rejections, conflicts=sync.conflicts,
+        rejections=sync.rejections, conflicts=sync.conflicts, refusal=refused.get(number),
     )
 
 
@@ -320,8 +326,9 @@ def get_bundle(station: Station, intake_id: str) -> BundleDetail:
             code="case.not_found",
         )
     today = station.today()
+    refused = refused_cases(station)
     members = [
-        _summary(station, r, today)
+        _summary(station, r, today, refused)
         for r in station.db.execute(_SUMMARY_SQL + " WHERE intake_id = ? ORDER BY stage, case_no", [number])
     ]
     bundle = station.catalog.bundle(row[0])

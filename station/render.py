@@ -79,6 +79,12 @@ def _days_left(summary: CaseSummary, lang: str) -> str:
     return pick(lang, f"剩{summary.days_left}天", f"{summary.days_left}d left")
 
 
+def _status(summary: CaseSummary, lang: str) -> str:
+    """The case's status as this station holds it, flagged when the county refused to file the case."""
+    label = status_label(summary.status, lang)
+    return label + pick(lang, " [县平台拒收]", " [REFUSED by the county]") if summary.refused else label
+
+
 def cases_table(cases: list[CaseSummary], lang: str) -> Table:
     """A case list as a table: ID and phone come already masked in the summaries."""
     table = Table(box=_BOX, pad_edge=False)
@@ -91,8 +97,8 @@ def cases_table(cases: list[CaseSummary], lang: str) -> Table:
     for case in cases:
         _row(
             table, case.case_no, case.item_name, case.applicant_name, case.id_number_masked, case.phone_masked,
-            status_label(case.status, lang), _due(case.due_date, case.due_provisional, lang), _days_left(case, lang),
-            style="red" if case.overdue else None,
+            _status(case, lang), _due(case.due_date, case.due_provisional, lang), _days_left(case, lang),
+            style="red" if case.overdue or case.refused else None,
         )
     return table
 
@@ -147,8 +153,9 @@ def case_text(detail: CaseDetail, lang: str) -> list[str]:
     lines = [
         pick(lang, f"办件编号：{s.case_no}", f"Case no.: {s.case_no}"),
         pick(lang, f"事项：{s.item_name}（{s.item_code}）", f"Item: {s.item_name} ({s.item_code})"),
-        pick(lang, f"状态：{status_label(s.status, lang)}", f"Status: {status_label(s.status, lang)}")
+        pick(lang, f"状态：{_status(s, lang)}", f"Status: {_status(s, lang)}")
         + (f" / {detail.outcome}" if detail.outcome else ""),
+        *([_p(detail.refusal.message(lang))] if detail.refusal else []),
         pick(lang, f"申请人：{_p(detail.applicant_name)}（{sex}，{detail.birth_date}）",
              f"Applicant: {_p(detail.applicant_name)} ({sex}, born {detail.birth_date})"),
         pick(lang, f"身份证号：{detail.id_number}", f"ID number: {detail.id_number}"),
@@ -184,11 +191,13 @@ _SYNC_STATES = {
     "saved": ("仅保存在本站，尚未上报", "saved here, not yet sent"),
     "sealed": ("已封装待上报，县平台尚未确认", "sealed, waiting for the hub's receipt"),
     "acknowledged": ("县平台已确认收到", "acknowledged by the hub"),
+    "refused": ("数据集已送达，但县平台拒收本办件", "its set reached the hub, but the county refused the case"),
 }
 
 
 def _sync_lines(detail: CaseDetail, lang: str) -> list[str]:
-    zh, en = _SYNC_STATES[detail.sync_state]
+    # A receipt proves the set arrived; the case in it may still have been refused.
+    zh, en = _SYNC_STATES["refused" if detail.refusal else detail.sync_state]
     lines = [pick(lang, f"同步状态：{zh}", f"Sync: {en}")]
     for r in detail.receipts:
         lines.append(pick(lang, f"  回执：数据集 {r.seq}，县平台时间 {format_local(r.hub_time, seconds=True)}，哈希 {r.hash_prefix}",
@@ -214,7 +223,7 @@ def bundle_text(detail: BundleDetail, lang: str) -> list[str]:
         pick(lang, "成员办件：", "Member cases:"),
     ]
     lines += [
-        f"  {_p(m.case_no)}  {_p(m.item_name)}  {status_label(m.status, lang)}  {_due(m.due_date, m.due_provisional, lang)}"
+        f"  {_p(m.case_no)}  {_p(m.item_name)}  {_status(m, lang)}  {_due(m.due_date, m.due_provisional, lang)}"
         for m in detail.members
     ]
     lines.append(pick(lang, "材料（一次收取，共用）：", "Materials (recorded once, shared):"))

@@ -6,17 +6,23 @@ from typing import Literal
 
 import msgspec
 
+from station.errors import RefusedChange
 from station.identity import get_meta, get_meta_json, hub_pins, public_key_id
 from station.store import Station
+from sync.changes import RowChange, decode_change
 
 __all__ = (
     "CLOCK_WARNING_MS",
     "CaseSync",
     "ConflictView",
     "ReceiptView",
+    "Refusal",
     "RejectionView",
     "SyncStatus",
     "case_sync",
+    "last_refusal_id",
+    "refusals",
+    "refused_cases",
     "sync_status",
 )
 
@@ -24,6 +30,37 @@ CLOCK_WARNING_MS = 5 * 60 * 1000
 """Hub and station clocks further apart than this are worth a warning (stamps and deadlines)."""
 
 CaseSyncState = Literal["saved", "sealed", "acknowledged"]
+
+REFUSALS_SHOWN = 20
+"""Refused cases ``sync_status`` lists one by one (it counts them all)."""
+
+
+class Refusal(msgspec.Struct, frozen=True, kw_only=True):
+    """A change of this station's that the county kept but did not apply, named by its case.
+
+    Case numbers, codes and the hub's reasons only: no personal data, safe to print and to log.
+    """
+
+    case_no: str
+    """The case the change was about (for an intake's own rows, the intake's number: a bundle's)."""
+    entity: str
+    code: str
+    """The hub's rejection code (docs/protocol.md): ``other_village``, ``foreign_id``, ``duplicate_row`` ..."""
+    reason_en: str
+    reason_zh: str
+    seq: int
+    """The set of ours that carried the change."""
+    received_at: str
+    created: bool
+    """The change created the row: the county does not hold it, so the case is not filed there."""
+
+    def error(self) -> RefusedChange:
+        """The refusal as a bilingual error (what the CLI prints, and what a script matches on by code)."""
+        return RefusedChange(self.case_no, self.code, self.reason_en, self.reason_zh, filed=not self.created)
+
+    def message(self, lang: str = "zh") -> str:
+        """One line naming the case, the code and the hub's reason, in ``lang``."""
+        return self.error().message(lang)
 
 
 class SyncStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,6 +90,10 @@ class SyncStatus(msgspec.Struct, frozen=True, kw_only=True):
     """Why pushing stopped (the hub holds another chain for this station), or None."""
     revoked: str | None
     """The revoked key's id when the county revoked this station's key, or None."""
+    refused_cases: int = 0
+    """Cases the county refused to file (it refused the change that created them): never in step."""
+    refused: list[Refusal] = []
+    """The newest of those, at most REFUSALS_SHOWN, one per case."""
 
 
 class ReceiptView(msgspec.Struct, frozen=True, kw_only=True):
@@ -104,6 +145,7 @@ def sync_status(station: Station) -> SyncStatus:
     hub_feed = get_meta(db, "hub_feed_seq")
     fork = get_meta_json(db, "fork")
     revoked = get_meta_json(db, "revoked")
+    standing = refused_cases(station)
     return SyncStatus(
         station_id=station.station_id,
         enrolled=pins is not None,
@@ -123,7 +165,70 @@ def sync_status(station: Station) -> SyncStatus:
         clock_warning=offset is not None and abs(offset) > CLOCK_WARNING_MS,
         fork=fork["detail"] if fork else None,
         revoked=revoked["key_id"] if revoked else None,
+        refused_cases=len(standing),
+        refused=sorted(standing.values(), key=lambda r: r.received_at, reverse=True)[:REFUSALS_SHOWN],
     )
+
+
+def last_refusal_id(station: Station) -> int:
+    """A mark in the county's refusals received so far (see :func:`refusals`)."""
+    return int(station.db.execute("SELECT COALESCE(MAX(id), 0) FROM rejections").fetchone()[0])
+
+
+def refusals(station: Station, *, after: int = 0) -> list[Refusal]:
+    """The county's refusals of this station's changes received after the mark ``after``, oldest first."""
+    rows = station.db.execute(
+        "SELECT seq, idx, entity, entity_id, code, reason_en, reason_zh, received_at FROM rejections "
+        "WHERE id > ? ORDER BY id",
+        [after],
+    ).fetchall()
+    return [_refusal(station, *row) for row in rows]
+
+
+def refused_cases(station: Station) -> dict[str, Refusal]:
+    """Cases the county refused to file: case number -> the refusal of the change that created it.
+
+    Such a case stays here and is not at the county (its number taken first by another station, a
+    number not this station's to give): it is never in step, and is shown flagged until the county
+    sorts it out. A refused move or edit is different: the station takes the county's values and
+    the refusal stays on the case's detail.
+    """
+    standing: dict[str, Refusal] = {}
+    for row in station.db.execute(
+        "SELECT seq, idx, entity, entity_id, code, reason_en, reason_zh, received_at FROM rejections "
+        "WHERE entity IN ('intakes', 'cases', 'intake_materials', 'commitments', 'case_notes') ORDER BY id"
+    ).fetchall():
+        refusal = _refusal(station, *row)
+        if not refusal.created:
+            continue
+        numbers = [refusal.case_no]
+        if refusal.entity != "cases":  # an intake's rows: every case of the intake (a bundle's members)
+            numbers += [n for (n,) in station.db.execute(
+                "SELECT case_no FROM cases WHERE intake_id = ? AND case_no != ?", [refusal.case_no, refusal.case_no])]
+        for case_no in numbers:
+            standing.setdefault(case_no, refusal)
+    return standing
+
+
+def _refusal(station: Station, seq: int, idx: int, entity: str, entity_id: str, code: str, reason_en: str,
+             reason_zh: str, received_at: str) -> Refusal:
+    db = station.db
+    if entity == "case_notes":
+        row = db.execute("SELECT case_no FROM case_notes WHERE note_id = ?", [entity_id]).fetchone()
+        case_no = row[0] if row else entity_id
+    else:
+        case_no = entity_id.split("/", 1)[0]  # an intake's materials and commitments: INTAKE/NAME
+    # Whether the refused change created its row: the set's records are the outbox rows of that
+    # seq in order (as station.feed finds the change a RejectedItem names).
+    body = db.execute("SELECT body FROM outbox WHERE set_seq = ? ORDER BY id LIMIT 1 OFFSET ?", [seq, idx]).fetchone()
+    try:
+        change = decode_change(bytes(body[0])) if body else None
+    except msgspec.DecodeError:
+        change = None
+    created = (isinstance(change, RowChange) and change.insert and change.table == entity
+               and change.pk == entity_id)
+    return Refusal(case_no=case_no, entity=entity, code=code, reason_en=reason_en, reason_zh=reason_zh, seq=seq,
+                   received_at=received_at, created=created)
 
 
 def _case_entities(case_no: str, intake_id: str) -> tuple[str, list[str]]:

@@ -7,6 +7,7 @@ from typing import Literal
 
 from station.queries import CaseFilter, CaseSummary, list_cases, list_commitments
 from station.store import Station
+from station.syncstate import Refusal, refused_cases
 from sync.lifecycle import Status
 
 __all__ = (
@@ -18,6 +19,7 @@ __all__ = (
     "correction_reason",
     "is_enrolled",
     "outstanding_materials",
+    "refused_list",
     "short_number",
     "today_items",
 )
@@ -142,6 +144,14 @@ def _rejections(station: Station, limit: int) -> list[RejectionView]:
     sql = ("SELECT entity, entity_id, code, reason_en, reason_zh, received_at FROM rejections "
            "ORDER BY received_at DESC, id DESC LIMIT ?")
     return [RejectionView(*row) for row in station.db.execute(sql, [limit]).fetchall()]
+
+
+def refused_list(station: Station, limit: int = SECTION_LIMIT) -> list[Refusal]:
+    """Cases the county refused to file, newest refusal first (case number, code, reason: no personal data)."""
+    standing = sorted(refused_cases(station).values(), key=lambda r: r.received_at, reverse=True)
+    seen: set[str] = set()
+    unique = [r for r in standing if not (r.case_no in seen or seen.add(r.case_no))]  # a bundle's members share one
+    return unique[:limit]
 
 
 def outstanding_materials(station: Station, intake_id: str) -> list[tuple[str, str]]:

@@ -85,6 +85,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "status.never": ("从未同步", "never synced"),
     "status.clock": ("! 时钟偏差{minutes}分钟", "! clock off {minutes} min"),
     "status.clock_ok": ("时钟正常", "clock ok"),
+    "status.refused": ("! 县平台拒收{count}件", "! {count} refused by county"),
     # -- home --------------------------------------------------------------------------------
     "home.summary": (
         "超期 {overdue} | 将到期 {due_soon} | 待补正 {correction} | 容缺 {commitment} | 待送达 {ready} | 被退回 {rejected}",
@@ -198,6 +199,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "case.sync.saved": ("仅保存在本站，尚未上报", "saved here, not yet sent"),
     "case.sync.sealed": ("已封装，等待县平台确认", "sealed, waiting for the hub"),
     "case.sync.acknowledged": ("县平台已确认接收", "acknowledged by the hub"),
+    "case.sync.refused": ("县平台拒收，未立案", "refused by the county, not filed"),
+    "case.status.refused": ("[县平台拒收]", "[REFUSED by the county]"),
+    "case.refused": ("县平台拒收本办件，未立案：{reason}（{code}）。请联系县管理员。",
+                     "The county refused to file this case: {reason} ({code}). Call the county administrator."),
     "case.materials": ("材料", "Materials"),
     "case.commitments": ("容缺承诺", "容缺 commitments"),
     "case.commitment": ("{material}：{signer} 承诺于 {due} 前补交（{state}）", "{material}: {signer} promised it by {due} ({state})"),
@@ -252,6 +257,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "sync.import_done": ("已导入：{path}", "Imported: {path}"),
     "sync.transfer_failed": ("U盘操作失败：{error}", "USB transfer failed: {error}"),
     "sync.enroll_hint": ("本站尚未登记到县平台：按 R 登记。", "This station is not enrolled yet: press R to enrol."),
+    "sync.refused_now": ("本次同步县平台拒收了本站 {count} 项更改：", "The county refused {count} change(s) of ours in this sync:"),
+    "sync.refused_cases": ("县平台拒收、未立案的办件（请联系县管理员）：", "Cases the county refused to file (call the county administrator):"),
+    "sync.refused_line": ("{case_no} [{code}] {reason}", "{case_no} [{code}] {reason}"),
     "sync.fatal": ("同步已停止，需要县管理员处理，请联系县平台。", "Sync stopped and needs the county administrator: call the county."),
     "status.locked": ("F5输入口令后同步", "F5: passphrase to sync"),
     "status.admin": ("! 同步停止,请联系县管理员", "! sync stopped: call the county"),

@@ -79,6 +79,9 @@ class SyncOutcome:
     fatal: bool = False
     """Retrying will not help (fork, revoked key): a person must act."""
     needs_passphrase: bool = False
+    refused: tuple[Any, ...] = ()
+    """The county's refusals of this station's changes that came down in this round
+    (station.syncstate.Refusal: case number, code, the county's reason in both languages)."""
 
     def message(self, lang: str) -> str:
         return (self.error_zh if lang != "en" and self.error_zh else self.error) or "-"
@@ -102,6 +105,8 @@ class SyncStatus:
     """Station clock minus hub clock (or minus the newest stamp it wrote), when known."""
     needs_admin: bool = False
     """Pushing stopped (a fork) or the key was revoked: call the county."""
+    refused: int = 0
+    """Cases the county refused to file (station.syncstate.refused_cases): never in step until it acts."""
 
     @property
     def clock_warning(self) -> bool:
@@ -185,6 +190,8 @@ class SyncAdapter:
         self.now = now
         self._keys: Any = None
         self._passphrase: str | None = None
+        self.last_refused: tuple[Any, ...] = ()
+        """The refusals the last sync round brought (for the sync screen)."""
 
     @property
     def available(self) -> bool:
@@ -273,12 +280,15 @@ class SyncAdapter:
         error_zh = None
         if error_en is None and issues:
             error_en, error_zh = _field(issues[0], "en", default=str(issues[0])), _field(issues[0], "zh")
+        refused = tuple(_field(report, "refused", default=()) or ())
+        self.last_refused = refused
         return SyncOutcome(
             ok=error_en is None, pushed=int(_field(report, "pushed", default=0) or 0),
             acknowledged=int(_field(report, "acknowledged", default=0) or 0),
-            pulled=int(_field(report, "pulled", default=0) or 0), in_step=bool(_field(report, "in_step", default=True)),
+            pulled=int(_field(report, "pulled", default=0) or 0),
+            in_step=bool(_field(report, "in_step", default=True)) and not refused,
             error=None if error_en is None else str(error_en), error_zh=error_zh,
-            fatal=bool(_field(report, "fatal", default=False)),
+            fatal=bool(_field(report, "fatal", default=False)), refused=refused,
         )
 
     def status(self, data_dir: Path) -> SyncStatus:
@@ -302,6 +312,7 @@ class SyncAdapter:
             changes_waiting=int(_field(report, "unsealed", "changes_waiting", default=base.changes_waiting)),
             last_success=last, clock_skew_seconds=skew,
             needs_admin=bool(_field(report, "fork") or _field(report, "revoked")),
+            refused=int(_field(report, "refused_cases", default=0) or 0),
         )
 
     # -- USB and enrolment ------------------------------------------------------------------

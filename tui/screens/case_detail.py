@@ -14,6 +14,7 @@ from station import cases as ops
 from station.queries import CaseDetail, get_bundle, get_case
 from sync.errors import InputError, ProxyAppError
 from sync.lifecycle import DECIDED, TERMINAL, Actor, Status, actor_label, status_label
+from sync.text import printable
 from sync.timeutil import format_local
 from tui.data import correction_reason, outstanding_materials
 from tui.fmt import days_left_text, due_text, plain
@@ -89,9 +90,16 @@ class CaseDetailScreen(StationScreen):
         status = status_label(s.status, lang)
         if d.outcome in ("approved", "denied"):
             status += f" / {t('outcome.' + d.outcome, lang)}"
+        refusal = getattr(d, "refusal", None)  # the county refused to file the case: never plainly "received"
+        if refusal is not None:
+            status += " " + t("case.status.refused", lang)
         line("case.number", s.case_no)
         line("case.item", f"{s.item_name} ({s.item_code})")
-        line("case.status", status, "bold")
+        line("case.status", status, "bold red" if refusal is not None else "bold")
+        if refusal is not None:
+            reason = refusal.reason_en if lang == "en" else refusal.reason_zh
+            out.append(f"! {t('case.refused', lang, reason=printable(reason), code=printable(refusal.code))}\n",
+                       style="bold white on red")
         sex = t("new.male" if d.sex == "M" else "new.female", lang)
         line("case.applicant", f"{d.applicant_name} ({sex}, {d.birth_date})")
         line("case.id_number", d.id_number)
@@ -108,6 +116,7 @@ class CaseDetailScreen(StationScreen):
             except ProxyAppError:
                 line("case.bundle", s.intake_id)
         state = d.sync_state if d.sync_state in ("saved", "sealed", "acknowledged") else "saved"
+        state = "refused" if refusal is not None else state
         line("case.sync", t(f"case.sync.{state}", lang))
         if s.status == Status.AWAITING_CORRECTION:
             reason = correction_reason(self.station, s.case_no)

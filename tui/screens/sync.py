@@ -1,4 +1,4 @@
-"""Sync: the status in full, a progress view of the running sync, USB export and import, enrolment."""
+"""Sync: the status in full, the county's refusals, a progress view of the running sync, USB export and import, enrolment."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from textual.widget import Widget
 from textual.widgets import Button, Log, Static
 from textual.worker import Worker, WorkerState
 
+from station.syncstate import Refusal
+from sync.text import printable
+from tui.data import refused_list
 from tui.i18n import t
 from tui.screens.base import StationScreen, error_text
 from tui.screens.case_actions import ActionDialog, Field, Values
@@ -22,6 +25,8 @@ from tui.widgets.status_bar import status_line
 __all__ = ("EXPORT_DIR", "SyncScreen")
 
 EXPORT_DIR = "exports"
+REFUSALS_SHOWN = 10
+"""Refusals listed on the screen (the status bar counts them all)."""
 
 
 class SyncScreen(StationScreen):
@@ -75,9 +80,28 @@ class SyncScreen(StationScreen):
         status = view.status
         if status is not None and not status.enrolled:
             text.append("\n" + t("sync.enroll_hint", lang), style="bold")
+        self._show_refused(text)
         self.query_one("#sync_state", Static).update(text)
         self.query_one("#enroll", Button).display = status is not None and not status.enrolled
         self.refresh_bindings()
+
+    def _show_refused(self, text: Text) -> None:
+        """The county's refusals: what the last sync brought, and every case it refused to file."""
+        lang = self.lang
+        now = list(getattr(self.station_app.adapter, "last_refused", ()) or ())
+        if now:
+            text.append("\n" + t("sync.refused_now", lang, count=len(now)), style="bold white on red")
+            for refusal in now[:REFUSALS_SHOWN]:
+                text.append("\n  " + self._refusal_line(refusal))
+        standing = refused_list(self.station_app.station, REFUSALS_SHOWN) if self.station_app.station else []
+        if standing:
+            text.append("\n" + t("sync.refused_cases", lang), style="bold white on red")
+            for refusal in standing:
+                text.append("\n  " + self._refusal_line(refusal))
+
+    def _refusal_line(self, refusal: Refusal) -> str:
+        reason = refusal.reason_en if self.lang == "en" else refusal.reason_zh
+        return printable(t("sync.refused_line", self.lang, case_no=refusal.case_no, code=refusal.code, reason=reason))
 
     def _show_log(self, _value: object = None) -> None:
         log = self.query_one("#sync_log", Log)

@@ -1,4 +1,4 @@
-"""The sync status line at the bottom of every screen: online/offline, waiting sets, last sync, clock."""
+"""The sync status line at the bottom of every screen: online/offline, refused cases, waiting sets, last sync, clock."""
 
 from __future__ import annotations
 
@@ -69,6 +69,10 @@ def status_line(view: SyncView, lang: str) -> Text:
     if status.needs_admin:
         text.append(" ")
         text.append(t("status.admin", lang), style="bold white on red")
+    if getattr(status, "refused", 0):
+        # Before the counts, so it is never cropped at 80 columns: the county holds none of these cases.
+        text.append(" ")
+        text.append(t("status.refused", lang, count=status.refused), style="bold white on red")
     text.append(" " + t("status.waiting", lang, sets=status.sets_waiting, changes=status.changes_waiting))
     if status.last_success:
         text.append(" | " + t("status.last", lang, when=format_local(status.last_success)))
