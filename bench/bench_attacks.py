@@ -40,6 +40,7 @@ import io
 import itertools
 import json
 import math
+import multiprocessing
 import os
 import platform
 import random
@@ -365,49 +366,90 @@ def error_answer(exc: Exception) -> str:
     return f"no answer ({type(exc).__name__})"
 
 
+def _neighbour_main(data_dir: str, passphrase: str, every: float, timeout: float, seed: int, out: Any,
+                    stop: Any) -> None:
+    """The neighbour's loop, in a process of its own: one intake, one timed sync, every ``every`` seconds.
+    Sends ``("ready",)``, then ``("sample", seconds, error codes, case number)`` per sync, ``("failed", text)``."""
+    try:
+        keys = load_keypair(Path(data_dir), passphrase)
+        station = Station.open(Path(data_dir))
+    except Exception as exc:  # noqa: BLE001 - reported in the row, the run goes on
+        out.send(("failed", f"{type(exc).__name__}: {exc}"))
+        return
+    workload = Workload(random.Random(seed))
+    out.send(("ready",))
+    try:
+        while not stop.is_set():
+            started = time.perf_counter()
+            case_no = ops.new_intake(station, workload.intake(station)).number
+            sync_started = time.perf_counter()
+            report = sync_once(station, keys=keys, timeout=timeout)
+            seconds = time.perf_counter() - sync_started
+            codes = [issue.code for issue in report.errors] or ([] if report.in_step else ["not_in_step"])
+            out.send(("sample", seconds, codes, case_no))
+            stop.wait(max(0.0, every - (time.perf_counter() - started)))
+    except Exception as exc:  # noqa: BLE001
+        out.send(("failed", f"{type(exc).__name__}: {exc}"))
+    finally:
+        station.close()
+        out.close()
+
+
 class Neighbour:
-    """Another village's station at work during the attack: one intake, one sync, every ``every`` seconds."""
+    """Another village's station at work during the attack, in a child process: the attack's own threads
+    in this process (80 concurrent clients) then take nothing from its latency but the machine's cores."""
 
     def __init__(self, party: Party, *, every: float, timeout: float, seed: int) -> None:
-        self.party, self.every, self.timeout = party, every, timeout
-        self.workload = Workload(random.Random(seed))
+        self.timeout = timeout
         self.seconds: list[float] = []
         self.errors: Counter[str] = Counter()
         self.case_nos: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="neighbour")
         self.failure: str | None = None
+        spawn = multiprocessing.get_context("spawn")  # no fork of a process with threads
+        self._stop = spawn.Event()
+        self._inbox, outbox = spawn.Pipe(duplex=False)
+        self._outbox = outbox
+        self._process = spawn.Process(target=_neighbour_main, name="neighbour", daemon=True,
+                                      args=(str(party.data_dir), PASSPHRASE, every, timeout, seed, outbox, self._stop))
+        self._reader = threading.Thread(target=self._read, daemon=True, name="neighbour-reader")
 
-    def _run(self) -> None:
-        try:
-            station = Station.open(self.party.data_dir)
-        except Exception as exc:  # noqa: BLE001 - reported in the row, the run goes on
-            self.failure = f"{type(exc).__name__}: {exc}"
-            return
-        try:
-            while not self._stop.is_set():
-                started = time.perf_counter()
-                self.case_nos.append(ops.new_intake(station, self.workload.intake(station)).number)
-                sync_started = time.perf_counter()
-                report = sync_once(station, keys=self.party.keys, timeout=self.timeout)
-                self.seconds.append(time.perf_counter() - sync_started)
-                for issue in report.errors:
-                    self.errors[issue.code] += 1
-                if not report.errors and not report.in_step:
-                    self.errors["not_in_step"] += 1
-                self._stop.wait(max(0.0, self.every - (time.perf_counter() - started)))
-        except Exception as exc:  # noqa: BLE001
-            self.failure = f"{type(exc).__name__}: {exc}"
-        finally:
-            station.close()
+    def _read(self) -> None:
+        while True:
+            try:
+                message = self._inbox.recv()
+            except (EOFError, OSError):
+                return
+            if message[0] == "sample":
+                _, seconds, codes, case_no = message
+                self.seconds.append(seconds)
+                self.errors.update(codes)
+                self.case_nos.append(case_no)
+            elif message[0] == "failed":
+                self.failure = message[1]
 
     def __enter__(self) -> Neighbour:
-        self._thread.start()
+        self._process.start()
+        self._outbox.close()  # the child's end: EOF here once the child is gone
+        if not self._inbox.poll(60):
+            self._process.terminate()
+            self._process.join()
+            raise RuntimeError("the neighbour process did not start")
+        message = self._inbox.recv()
+        if message[0] != "ready":
+            self.failure = message[1]
+        self._reader.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join()
+        self._process.join(self.timeout + 30)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
+            self.failure = self.failure or "the neighbour did not stop"
+        self._reader.join(10)
+        self._inbox.close()
+        self._process.close()
 
 
 # -- the attacks ---------------------------------------------------------------------------------------
@@ -595,26 +637,32 @@ def _concurrently(count: int, action: Callable[[int], Any]) -> list[Any]:
         return list(pool.map(start, range(count)))
 
 
-def _prepare_gzip(ctx: Context) -> bytes:
+def _prepare_gzip(ctx: Context) -> tuple[bytes, list[httpx.Client]]:
+    """One bomb body and one client per request (made before the window: the bombs then land together)."""
     body = gzip.compress(bytes(MAX_INFLATED_BYTES), 9)
+    clients = [httpx.Client(base_url=ctx.hub.url, timeout=ctx.config.timeout) for _ in range(ctx.config.concurrency)]
     ctx.facts.append(f"{ctx.config.concurrency} x {len(body):,} B unsigned bodies, each inflating to "
                      f"{MAX_INFLATED_BYTES / 2**20:.0f} MiB (half to push, half to enrolment)")
-    return body
+    return body, clients
 
 
-def _run_gzip(ctx: Context, body: bytes) -> None:
+def _run_gzip(ctx: Context, prepared: tuple[bytes, list[httpx.Client]]) -> None:
+    body, clients = prepared
     headers = {"Content-Type": MEDIA_TYPE, "Content-Encoding": "gzip"}
 
     def bomb(i: int) -> tuple[str, httpx.Response | Exception]:
         path = PUSH_PATH if i % 2 == 0 else ENROLL_PATH
         try:
-            with httpx.Client(timeout=ctx.config.timeout) as client:
-                return path, client.post(ctx.hub.url + path, content=body, headers=headers)
+            return path, clients[i].post(path, content=body, headers=headers)
         except httpx.HTTPError as exc:
             return path, exc
 
-    for path, answer in _concurrently(ctx.config.concurrency, bomb):
-        ctx.record(answer, prefix="push " if path == PUSH_PATH else "enrol ")
+    try:
+        for path, answer in _concurrently(len(clients), bomb):
+            ctx.record(answer, prefix="push " if path == PUSH_PATH else "enrol ")
+    finally:
+        for client in clients:
+            client.close()
 
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -744,6 +792,10 @@ def _run_usb(ctx: Context, path: Path) -> None:
         ctx.facts.append(f"`hub export --station` exit {exported.returncode}")
 
 
+OTHER_ADDRESS = "127.0.0.2"
+"""Linux answers on all of 127.0.0.0/8; elsewhere the late enrolment comes from the prober's address."""
+
+
 def _prepare_probe(ctx: Context) -> tuple[str, str]:
     """A real code (of a third village), unused: the prober knows its id (the first group), not its secret."""
     with HubStore.open_existing(ctx.hub_dir) as store:
@@ -781,8 +833,12 @@ def _run_probe(ctx: Context, code_and_id: tuple[str, str]) -> None:
     ctx.facts.append(f"{ctx.config.probes} probes at {ctx.config.probes / seconds:,.0f}/s; median real id "
                      f"{medians.get('real id', 0):.2f} ms, unknown id {medians.get('unknown id', 0):.2f} ms")
     try:
-        enroll(ctx.root / "late-station", hub_url=ctx.hub.url, code=code, passphrase=PASSPHRASE, key_work=2**10)
-        ctx.facts.append("the real code still enrols afterwards")
+        # The village PC the code was issued for, at another address than the prober (127.0.0.2: loopback
+        # still), so what is measured is the code's fate, not the prober's address being held back.
+        with httpx.HTTPTransport(local_address=OTHER_ADDRESS if sys.platform == "linux" else None) as transport:
+            enroll(ctx.root / "late-station", hub_url=ctx.hub.url, code=code, passphrase=PASSPHRASE, key_work=2**10,
+                   transport=transport)
+        ctx.facts.append("the real code still enrols afterwards (from another address)")
     except Exception as exc:  # noqa: BLE001 - the code's fate is the finding
         ctx.facts.append(f"the real code afterwards: refused ({getattr(exc, 'code', type(exc).__name__)})")
 
