@@ -140,6 +140,7 @@ def create_data_key(data_dir: Path, passphrase: str, *, work: int | None = None)
             f"the station passphrase must be at least {MIN_PASSPHRASE} characters",
             f"本站密钥口令至少需要 {MIN_PASSPHRASE} 个字符",
             field="passphrase",
+            code="passphrase.short",
         )
     key = secrets.token_bytes(32)
     blob = msgspec.msgpack.encode(_KeyFile(1, wrap_private(key, passphrase, n=work or KEY_WORK)))

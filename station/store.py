@@ -305,6 +305,7 @@ def _new_passphrase(passphrase: str | None) -> str:
             f"the station passphrase must be at least {MIN_PASSPHRASE} characters",
             f"本站密钥口令至少需要 {MIN_PASSPHRASE} 个字符",
             field="passphrase",
+            code="passphrase.short",
         )
     return chosen
 

@@ -20,6 +20,8 @@ from textual.theme import Theme
 from textual.widget import AwaitMount
 from textual.worker import Worker, WorkerState
 
+from station import datakey
+from station.errors import PassphraseError
 from station.store import DB_FILE, Station, default_data_dir
 from sync.errors import ProxyAppError
 from sync.i18n import resolve_lang
@@ -136,19 +138,50 @@ class StationApp(App[None]):
         ScrollBar.renderer = WholeCellScrollBar  # the documented way to restyle every scrollbar
         self.register_theme(HIGH_CONTRAST)
         self.theme = HIGH_CONTRAST.name
+        if self.lock_after:
+            # A tenth of the timeout, at most 5 s: the lock comes at most that late.
+            self.set_interval(min(5.0, max(0.05, self.lock_after / 10)), self.lock_if_idle)
         if (self.data_dir / DB_FILE).exists():
             try:
                 self.open_station()
+            except PassphraseError as exc:
+                # The data is encrypted and neither $STATION_PASSPHRASE nor the keyring opened it: ask.
+                self.lock_screen = LockScreen(self.now(), has_key=True, opening=True,
+                                              new_passphrase=exc.code == "passphrase.new")
+                self.push_screen(self.lock_screen, self._opened)
+                return
             except ProxyAppError as exc:  # a half-initialised folder: offer enrolment / init again
                 self.notify(exc.message(self.lang), severity="error", markup=False)
+        self._begin()
+
+    def _begin(self) -> None:
         offline_chosen = bool(load_prefs(self.data_dir).get("offline_chosen"))
         if self.station is None or (not is_enrolled(self.station) and not offline_chosen):
             self.push_screen(EnrollScreen(existing=self.station is not None), self._enrolled)
         else:
             self.start_working()
-        if self.lock_after:
-            # A tenth of the timeout, at most 5 s: the lock comes at most that late.
-            self.set_interval(min(5.0, max(0.05, self.lock_after / 10)), self.lock_if_idle)
+
+    def open_with_passphrase(self, text: str) -> bool:
+        """Open the station's data with ``text`` (encrypting an older database on the way); runs in
+        a worker thread, so only the key is kept: the UI thread then opens its own connection."""
+        try:
+            Station.open(self.data_dir, passphrase=text, now=self.now).close()
+        except PassphraseError as exc:
+            if exc.code != "passphrase":
+                raise  # too short for a new one, say: shown to the agent
+            return False
+        set_passphrase = getattr(self.adapter, "set_passphrase", None)
+        if set_passphrase is not None and self.adapter_has_key():
+            set_passphrase(text)  # one passphrase for the data and the station key: sync need not ask
+        return True
+
+    def _opened(self, _result: object = None) -> None:
+        self._unlocked()
+        try:
+            self.open_station()  # with the key unlocked in this process
+        except ProxyAppError as exc:
+            self.notify(exc.message(self.lang), severity="error", markup=False)
+        self._begin()
 
     def on_unmount(self) -> None:
         if self.station is not None:
@@ -259,15 +292,26 @@ class StationApp(App[None]):
         self.lock_screen = LockScreen(self.now(), has_key=self.lock_needs_passphrase())
         self.push_screen(self.lock_screen, self._unlocked)
 
-    def lock_needs_passphrase(self) -> bool:
-        """Whether the station has a key to check; a station not enrolled has none (Enter unlocks)."""
+    def adapter_has_key(self) -> bool:
         check = getattr(self.adapter, "has_station_key", None)
         return bool(check and check(self.data_dir))
 
+    def lock_needs_passphrase(self) -> bool:
+        """Whether there is a passphrase to check: the station key's, or the data key's (every
+        station of this release has one; only a station with neither is unlocked by Enter)."""
+        return self.adapter_has_key() or datakey.has_data_key(self.data_dir)
+
     def passphrase_unlocks(self, text: str) -> bool:
-        """True when ``text`` is the station passphrase (unwraps ``station.key``); runs in a worker thread."""
+        """True when ``text`` is the station passphrase (unwraps ``station.key``, else the data key);
+        runs in a worker thread."""
         check = getattr(self.adapter, "check_passphrase", None)
-        return bool(check and check(self.data_dir, text))
+        if check is not None and self.adapter_has_key():
+            return bool(check(self.data_dir, text))
+        try:
+            datakey.open_data_key(self.data_dir, text)
+        except PassphraseError:
+            return False
+        return True
 
     def wait_after_wrong_passphrase(self) -> None:
         """The pause after a wrong passphrase (in the worker thread: the screen stays live)."""

@@ -281,6 +281,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "lock.checking": ("正在核对口令...", "Checking the passphrase..."),
     "lock.wrong": ("! 口令错误，请重新输入", "! Wrong passphrase, try again"),
     "lock.failed": ("! 无法核对口令：{error}", "! The passphrase cannot be checked: {error}"),
+    "lock.opening": ("本站数据已加密", "This station's data is encrypted"),
+    "lock.folder": ("数据目录 {folder}", "Data folder {folder}"),
+    "lock.open_prompt": ("输入本站密钥口令，按回车打开本站数据。",
+                         "Type the station passphrase and press Enter to open the station's data."),
+    "lock.choose_heading": ("本站数据今后加密保存", "The station's data is kept encrypted from now on"),
+    "lock.choose": ("请设定本站密钥口令（至少8个字符），输入两次后按回车。请牢记：丢失后数据无法打开。",
+                    "Choose a station passphrase (8 characters or more), type it twice, press Enter. Keep it: "
+                    "without it the data cannot be opened."),
+    "lock.again": ("再输入一次", "again"),
+    "lock.differ": ("! 两次输入的口令不一致", "! The two passphrases differ"),
     # -- enrolment -----------------------------------------------------------------------------
     "enroll.intro": (
         "向县管理员索取平台地址和登记码。没有网络时可先离线工作，之后在“同步”画面登记。",
@@ -293,8 +303,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "enroll.village": ("村代码*", "Village code*"),
     "enroll.passphrase": ("设置口令", "Passphrase"),
     "enroll.passphrase2": ("再输一次", "Again"),
-    "enroll.passphrase_hint": ("口令至少8个字符，用来保护本站密钥；请牢记，丢失后须重新登记。",
-                               "At least 8 characters; it protects the station key. Keep it: losing it means enrolling again."),
+    "enroll.passphrase_hint": ("口令至少8个字符，用来保护本站密钥和本站数据；请牢记，丢失后数据无法打开。",
+                               "At least 8 characters; it protects the station key and data. Keep it: without it the "
+                               "data cannot be opened."),
     "enroll.passphrase_short": ("口令至少需要8个字符", "The passphrase needs at least 8 characters"),
     "enroll.passphrase_differ": ("两次输入的口令不一致", "The two passphrases differ"),
     "enroll.device": ("设备字母", "Device letter"),

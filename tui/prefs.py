@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from station.fsutil import atomic_write
+
 __all__ = ("DEFAULT_LOCK_MINUTES", "LOCK_ENV", "PREFS_FILE", "load_prefs", "save_prefs")
 
 PREFS_FILE = "tui.json"
@@ -28,6 +30,7 @@ def save_prefs(data_dir: Path, **changes: Any) -> None:
     """Merge ``changes`` into the settings file (best effort: a settings file is never worth a crash)."""
     prefs = {**load_prefs(data_dir), **changes}
     try:
-        (Path(data_dir) / PREFS_FILE).write_text(json.dumps(prefs, ensure_ascii=False, indent=1), encoding="utf-8")
+        # Owner-only like every file of the data folder (it says how the station works, no personal data).
+        atomic_write(Path(data_dir) / PREFS_FILE, json.dumps(prefs, ensure_ascii=False, indent=1).encode("utf-8"))
     except OSError:
         pass

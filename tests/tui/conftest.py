@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from station import datakey
 from station.store import Station
 from tests.station.conftest import FakeClock
 from tui.app import StationApp
@@ -22,6 +23,18 @@ VILLAGE = "349921001001"
 WANG = "349921195803120234"  # fictional, valid: born 1958-03-12, male
 ZHANG = "11010519491231002X"  # the standard's own sample: born 1949-12-31, female
 SIZE = (80, 24)
+PASSPHRASE = "village-key-1"  # as test_idle_lock types: one passphrase for data and key
+
+
+@pytest.fixture(autouse=True)
+def station_passphrase(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The station's data is encrypted: its passphrase comes from the environment (as ``./run demo``
+    sets it); scrypt's cost is lowered for speed; no key is left unlocked from another test."""
+    monkeypatch.setenv("STATION_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setattr(datakey, "KEY_WORK", 2**10)
+    datakey.forget()
+    yield PASSPHRASE
+    datakey.forget()
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Nothing typed is lost: the new-case form is a draft file on every change, offered again at start."""
+"""Nothing typed is lost: the new-case form is an encrypted draft file on every change, offered again at start."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import stat
 import sys
 
+import pytest
 from textual.widgets import Input
 
 from tests.tui.conftest import SIZE, make_app, run, screen_text
@@ -16,18 +17,37 @@ from tui.screens.new_case import NewCaseScreen
 from tui.widgets.materials import MaterialChecklist
 
 
-def test_draft_store_writes_atomically_and_privately(tmp_path):
-    store = DraftStore(tmp_path)
+def test_draft_store_writes_atomically_privately_and_encrypted(tmp_path):
+    key = os.urandom(32)
+    store = DraftStore(tmp_path, key)
     store.save(NEW_CASE, {"name": "王小明"})
-    store.save(NEW_CASE, {"name": "王小明", "phone": "138"})
-    assert store.load(NEW_CASE) == {"name": "王小明", "phone": "138"}
-    assert [p.name for p in (tmp_path / "drafts").iterdir()] == ["new_case.json"]  # no temp file left
+    store.save(NEW_CASE, {"name": "王小明", "phone": "13800138000"})
+    assert store.load(NEW_CASE) == {"name": "王小明", "phone": "13800138000"}
+    assert [p.name for p in (tmp_path / "drafts").iterdir()] == ["new_case.draft"]  # no temp file left
+    raw = store.path(NEW_CASE).read_bytes()
+    assert "王小明".encode() not in raw and b"13800138000" not in raw  # encrypted, as the database is
     if sys.platform != "win32":
         assert stat.S_IMODE(os.stat(store.path(NEW_CASE)).st_mode) == 0o600  # personal data: owner only
-    store.path(NEW_CASE).write_text("{not json", encoding="utf-8")
+        assert stat.S_IMODE(os.stat(tmp_path / "drafts").st_mode) == 0o700
+    assert DraftStore(tmp_path, os.urandom(32)).load(NEW_CASE) is None  # another station's key opens nothing
+    with pytest.raises(OSError):
+        DraftStore(tmp_path / "locked").save(NEW_CASE, {"name": "王小明"})  # no key unlocked: nothing written
+    assert not (tmp_path / "locked").exists()
+    store.path(NEW_CASE).write_bytes(raw[:-3])
     assert store.load(NEW_CASE) is None  # a torn file (power cut) is ignored, never a crash
     store.delete(NEW_CASE)
     assert not store.exists(NEW_CASE)
+
+
+def test_a_plain_draft_of_an_older_release_is_read_once_then_kept_encrypted(tmp_path):
+    (tmp_path / "drafts").mkdir()
+    legacy = tmp_path / "drafts" / "new_case.json"
+    legacy.write_text(json.dumps({"name": "张桂英", "code": "RS-002"}, ensure_ascii=False), encoding="utf-8")
+    store = DraftStore(tmp_path, os.urandom(32))
+    assert store.exists(NEW_CASE)
+    assert store.load(NEW_CASE) == {"name": "张桂英", "code": "RS-002"}
+    assert not legacy.exists() and "张桂英".encode() not in store.path(NEW_CASE).read_bytes()
+    assert store.load(NEW_CASE) == {"name": "张桂英", "code": "RS-002"}
 
 
 def test_draft_is_restored_after_a_quit(station_dir, clock):
@@ -45,7 +65,10 @@ def test_draft_is_restored_after_a_quit(station_dir, clock):
             await pilot.press("ctrl+q")  # quit in the middle of the form
 
     run(type_and_quit)
-    saved = json.loads((station_dir / "drafts" / "new_case.json").read_text(encoding="utf-8"))
+    raw = (station_dir / "drafts" / "new_case.draft").read_bytes()
+    assert "张桂英".encode() not in raw and b"13912345678" not in raw
+    saved = DraftStore(station_dir).load(NEW_CASE)
+    assert saved is not None
     assert saved["name"] == "张桂英" and saved["code"] == "RS-002" and saved["materials"] == ["居民身份证"]
 
     second = make_app(station_dir, clock)

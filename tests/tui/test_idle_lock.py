@@ -85,7 +85,7 @@ def test_idle_time_locks_and_the_lock_hides_the_case(station_dir, clock):
             assert "王小明" not in text and WANG not in text and number[-4:] not in text
             assert "本机已锁定" in text and "锁定时间 2026-09-28 10:00" in text
             assert app.station.station_id in text and "店庄社区" in text
-            assert "按回车解锁" in text  # FakeAdapter: no station key, so no passphrase to ask
+            assert "输入本站密钥口令" in text  # no station key, but the data's passphrase (every station has one)
             await pilot.press("f2", "f4", "f5", "f1")  # nothing switches the screen out from under the lock
             assert isinstance(app.screen, LockScreen)
             await pilot.press("f9")
@@ -93,6 +93,10 @@ def test_idle_time_locks_and_the_lock_hides_the_case(station_dir, clock):
             assert "This PC is locked" in screen_text(app) and "Enter to unlock" in screen_text(app)
             await pilot.press("enter")
             await pilot.pause()
+            assert isinstance(app.screen, LockScreen)  # Enter alone does not unlock
+            app.screen.query_one("#lock_input", Input).value = PASSPHRASE
+            await pilot.press("enter")
+            await settle(pilot)
             assert isinstance(app.screen, CaseDetailScreen) and "王小明" in screen_text(app)
 
     run(scenario)
@@ -160,7 +164,7 @@ def test_wrong_passphrase_keeps_it_locked_and_the_right_one_returns_to_the_form(
 def test_a_real_station_key_and_a_station_without_one(station_dir, clock, monkeypatch):
     monkeypatch.delenv("STATION_PASSPHRASE", raising=False)
     adapter = SyncAdapter(now=clock)
-    assert not adapter.has_station_key(station_dir)  # not enrolled: no key, Enter unlocks
+    assert not adapter.has_station_key(station_dir)  # not enrolled: no station key, the data key's passphrase
     app = lock_app(station_dir, clock, adapter)
 
     async def scenario():
@@ -168,9 +172,12 @@ def test_a_real_station_key_and_a_station_without_one(station_dir, clock, monkey
             await pilot.press("ctrl+l")
             await pilot.pause()
             assert isinstance(app.screen, LockScreen)
-            assert "尚未登记" in screen_text(app) and not app.screen.query_one("#lock_input", Input).display
-            await pilot.press("x", "enter")
-            await pilot.pause()
+            assert "输入本站密钥口令" in screen_text(app) and app.screen.query_one("#lock_input", Input).display
+            await pilot.press(*"wrong-pass", "enter")
+            await settle(pilot)
+            assert isinstance(app.screen, LockScreen) and "口令错误" in screen_text(app)
+            await pilot.press(*PASSPHRASE, "enter")
+            await settle(pilot)
             assert isinstance(app.screen, HomeScreen)
 
     run(scenario)

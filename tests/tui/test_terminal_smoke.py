@@ -33,7 +33,7 @@ def _wait_for(socket: str, *needles: str, timeout: float = 20.0) -> str:
     raise AssertionError(f"{needles} not on screen after {timeout} s:\n{screen}")
 
 
-def test_home_screen_renders_in_a_real_terminal(station_dir):
+def test_home_screen_renders_in_a_real_terminal(station_dir, station_passphrase):
     socket = f"tui-test-{uuid.uuid4().hex[:8]}"
     command = f"{sys.executable} -m tui --data-dir {station_dir} --lang zh"
     env = {**os.environ, "LANG": "C.UTF-8", "STATION_PASSPHRASE": ""}
@@ -44,6 +44,10 @@ def test_home_screen_renders_in_a_real_terminal(station_dir):
     )
     assert started.returncode == 0, started.stderr
     try:
+        # No $STATION_PASSPHRASE: the encrypted data opens once the passphrase is typed.
+        _wait_for(socket, "本站数据已加密", "输入本站密钥口令")
+        _tmux(socket, "send-keys", "-t", "tui", "-l", station_passphrase)
+        _tmux(socket, "send-keys", "-t", "tui", "Enter")
         screen = _wait_for(socket, "今日待办", "[离线]", "F1 帮助")
         lines = screen.splitlines()
         assert len(lines) <= 24 and max(len(line) for line in lines) <= 80

@@ -184,12 +184,18 @@ class EnrollScreen(StationScreen):
         if app.station is None:
             if not self.query("#village"):
                 return
+            # The passphrase fields above protect the new station's data too; left empty,
+            # $STATION_PASSPHRASE does (or Station.init says that one is needed).
+            passphrase = self.query_one("#passphrase", Input).value or None
+            if passphrase is not None and passphrase != self.query_one("#passphrase2", Input).value:
+                self.query_one("#offline_msg", Static).update("! " + t("enroll.passphrase_differ", self.lang))
+                return
             try:
                 Station.init(
                     app.data_dir, village_code=self.query_one("#village", Input).value.strip(),
                     device=self.query_one("#device", Input).value.strip() or "A",
                     agent_name=check_text("agent", self.query_one("#agent", Input).value.strip(), label_zh="代办员姓名"),
-                    now=app.now,
+                    passphrase=passphrase, now=app.now,
                 ).close()
                 app.open_station()
             except ProxyAppError as exc:
