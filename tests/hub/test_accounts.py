@@ -162,3 +162,35 @@ def test_weaker_hashes_are_upgraded_at_login(store, settings, users, clock):
     stronger = dataclasses.replace(settings, argon2_time_cost=2)
     login(store, "admin", PASSWORDS["admin"], ip="x", now=clock(), settings=stronger, hasher=hasher_for(stronger))
     assert "t=2" in store.user_named("admin").password_hash
+
+
+def test_a_refused_attempt_is_counted_without_lengthening_the_lock(store, settings, users, clock):
+    for _ in range(3):
+        with pytest.raises(LoginFailed):
+            attempt(store, settings, clock, password="wrong")  # the third locks for 1 s
+    for _ in range(5):
+        with pytest.raises(LoginThrottled) as caught:
+            attempt(store, settings, clock, password="wrong")
+        assert caught.value.retry_after == 1 and caught.value.reason == "backoff"
+    assert store.login_failures("admin", "10.0.0.1")[0] == 8  # every attempt counted, none checked
+    clock.advance(seconds=1)
+    with pytest.raises(LoginFailed):
+        attempt(store, settings, clock, password="wrong")  # checked: twice the last lock, not 2^5
+    with pytest.raises(LoginThrottled) as caught:
+        attempt(store, settings, clock)
+    assert caught.value.retry_after == 2
+
+
+def test_rows_of_names_tried_once_are_pruned_after_a_quiet_day(store, settings, users, clock):
+    import hub.accounts
+
+    hub.accounts._pruned.clear()
+    for i in range(5):
+        with pytest.raises(LoginFailed):
+            attempt(store, settings, clock, name=f"made-up-{i}", password="whatever-1")
+    assert store.login_failures("made-up-0", "10.0.0.1")[0] == 1
+    clock.advance(days=1, minutes=11)
+    with pytest.raises(LoginFailed):
+        attempt(store, settings, clock, name="another", password="whatever-1")
+    assert [store.login_failures(f"made-up-{i}", "10.0.0.1")[0] for i in range(5)] == [0] * 5
+    assert store.login_failures("another", "10.0.0.1")[0] == 1
