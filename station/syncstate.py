@@ -52,11 +52,15 @@ class Refusal(msgspec.Struct, frozen=True, kw_only=True):
     """The set of ours that carried the change."""
     received_at: str
     created: bool
-    """The change created the row: the county does not hold it, so the case is not filed there."""
+    """The change created the row: the county does not hold it (for an intake or a case row: the case
+    is not filed there). Such a refusal stands: the case is never in step until the county acts."""
 
     def error(self) -> RefusedChange:
         """The refusal as a bilingual error (what the CLI prints, and what a script matches on by code)."""
-        return RefusedChange(self.case_no, self.code, self.reason_en, self.reason_zh, filed=not self.created)
+        # A refused intake or case row: the county holds no such case. A refused material or note
+        # of a case it holds is a change refused, the case itself is filed.
+        filed = not (self.created and self.entity in ("intakes", "cases"))
+        return RefusedChange(self.case_no, self.code, self.reason_en, self.reason_zh, filed=filed)
 
     def message(self, lang: str = "zh") -> str:
         """One line naming the case, the code and the hub's reason, in ``lang``."""
@@ -91,7 +95,8 @@ class SyncStatus(msgspec.Struct, frozen=True, kw_only=True):
     revoked: str | None
     """The revoked key's id when the county revoked this station's key, or None."""
     refused_cases: int = 0
-    """Cases the county refused to file (it refused the change that created them): never in step."""
+    """Cases the county refused to file, or a row of which it refused to create (a material, a note):
+    never in step until the county acts."""
     refused: list[Refusal] = []
     """The newest of those, at most REFUSALS_SHOWN, one per case."""
 
@@ -186,7 +191,8 @@ def refusals(station: Station, *, after: int = 0) -> list[Refusal]:
 
 
 def refused_cases(station: Station) -> dict[str, Refusal]:
-    """Cases the county refused to file: case number -> the refusal of the change that created it.
+    """Cases the county refused to file, or a row of which (a material, a note) it refused to create:
+    case number -> the refusal of the change that created the row.
 
     Such a case stays here and is not at the county (its number taken first by another station, a
     number not this station's to give): it is never in step, and is shown flagged until the county
@@ -202,7 +208,7 @@ def refused_cases(station: Station) -> dict[str, Refusal]:
         if not refusal.created:
             continue
         numbers = [refusal.case_no]
-        if refusal.entity != "cases":  # an intake's rows: every case of the intake (a bundle's members)
+        if refusal.entity in ("intakes", "intake_materials", "commitments"):  # every case of the intake (a bundle's)
             numbers += [n for (n,) in station.db.execute(
                 "SELECT case_no FROM cases WHERE intake_id = ? AND case_no != ?", [refusal.case_no, refusal.case_no])]
         for case_no in numbers:
