@@ -286,7 +286,7 @@ class SyncAdapter:
             ok=error_en is None, pushed=int(_field(report, "pushed", default=0) or 0),
             acknowledged=int(_field(report, "acknowledged", default=0) or 0),
             pulled=int(_field(report, "pulled", default=0) or 0),
-            in_step=bool(_field(report, "in_step", default=True)) and not refused,
+            in_step=bool(_field(report, "in_step", default=True)),
             error=None if error_en is None else str(error_en), error_zh=error_zh,
             fatal=bool(_field(report, "fatal", default=False)), refused=refused,
         )

@@ -107,6 +107,8 @@ def test_the_tui_says_the_county_refused_a_case(live_county: County, monkeypatch
             state = str(app.screen.query_one("#sync_state").render())
             assert "change(s) of ours in this sync" in state
             assert "Cases the county refused to file" in state and squatted in state and "other_village" in state
+            assert any("change(s) of ours in this sync" in line for line in app.sync_lines)
+            assert any(squatted in line and "other_village" in line for line in app.sync_lines)
             app.open_case(squatted)
             await pilot.pause()
             assert isinstance(app.screen, CaseDetailScreen)

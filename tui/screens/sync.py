@@ -48,6 +48,9 @@ class SyncScreen(StationScreen):
     SyncScreen #sync_log { height: 1fr; border: none; background: $panel; margin: 0 1; }
     """
 
+    _logged: object = None
+    """The adapter's refusals last written to the log (each sync's are written once)."""
+
     def compose_body(self) -> Iterable[Widget]:
         yield Static("", id="sync_intro", markup=False)
         yield Static("", id="sync_state")
@@ -88,11 +91,17 @@ class SyncScreen(StationScreen):
     def _show_refused(self, text: Text) -> None:
         """The county's refusals: what the last sync brought, and every case it refused to file."""
         lang = self.lang
-        now = list(getattr(self.station_app.adapter, "last_refused", ()) or ())
+        brought = getattr(self.station_app.adapter, "last_refused", ()) or ()
+        now = list(brought)
         if now:
             text.append("\n" + t("sync.refused_now", lang, count=len(now)), style="bold white on red")
             for refusal in now[:REFUSALS_SHOWN]:
                 text.append("\n  " + self._refusal_line(refusal))
+            if brought is not self._logged:  # into the progress log too, once per sync that brought them
+                self._logged = brought
+                self.station_app.log_sync(t("sync.refused_now", lang, count=len(now)))
+                for refusal in now[:REFUSALS_SHOWN]:
+                    self.station_app.log_sync("  " + self._refusal_line(refusal))
         standing = refused_list(self.station_app.station, REFUSALS_SHOWN) if self.station_app.station else []
         if standing:
             text.append("\n" + t("sync.refused_cases", lang), style="bold white on red")
