@@ -168,13 +168,34 @@ def free_port() -> int:
 class HubServer(ServerProcess):
     """``hub serve`` on loopback in a child process: its memory is the hub's alone."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, log: Path) -> None:
         super().__init__(free_port())
-        self.data_dir = data_dir
+        self.data_dir, self.log = data_dir, log
+        self._log: Any = None
 
     def command(self) -> tuple[list[str], Path | None, dict[str, str] | None]:
         return ([str(BIN / "hub"), "--data-dir", str(self.data_dir), "serve", "--host", "127.0.0.1",
                  "--port", str(self.port)], None, None)
+
+    def start(self, timeout: float = 30.0) -> HubServer:
+        """As ServerProcess.start, with the hub's output in ``log`` (what it said while attacked)."""
+        argv, cwd, env = self.command()
+        self._log = self.log.open("wb")
+        self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, cwd=cwd, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the hub exited with {self.process.returncode} (see {self.log})")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            time.sleep(0.05)
+        raise RuntimeError(f"the hub did not answer /healthz (see {self.log})")
+
+    def stop(self) -> None:
+        super().stop()
+        if self._log is not None:
+            self._log.close()
 
     @property
     def pid(self) -> int:
@@ -673,7 +694,9 @@ def _prepare_login(ctx: Context) -> list[tuple[httpx.Client, str]]:
     browsers = []
     for _ in range(ctx.config.concurrency):
         client = httpx.Client(base_url=ctx.hub.url, timeout=ctx.config.timeout)
-        match = _CSRF.search(client.get("/login").text)
+        # No connection kept from the form: uvicorn drops idle ones after 5 s, and a POST on a dropped one
+        # would fail in the client, not at the hub.
+        match = _CSRF.search(client.get("/login", headers={"Connection": "close"}).text)
         browsers.append((client, match.group(1) if match else ""))
     ctx.facts.append(f"{len(browsers)} concurrent wrong passwords for the real account {ADMIN!r}")
     return browsers
@@ -912,7 +935,7 @@ def run_attack(attack: Attack, *, template: Path, token: str, root: Path, config
     shutil.copytree(template, hub_dir)
     with HubStore.open_existing(hub_dir) as store:
         villages = [v.code for v in store.divisions().villages()][:3]
-    hub = HubServer(hub_dir)
+    hub = HubServer(hub_dir, root / "hub.log")
     hub.start()
     ctx: Context | None = None
     try:
