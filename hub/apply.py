@@ -229,11 +229,12 @@ def apply_status(
     case = store.row("cases", change.case_no)
     if case is None:
         return _reject("row_missing", f"case {change.case_no} does not exist here", f"不存在办件 {change.case_no}")
-    if village_code is not None and event_minter(change.event_id) != _minter_of_station(store, origin):
+    own = _minter_of_station(store, origin) if village_code is not None else None
+    if village_code is not None and (own is None or event_minter(change.event_id) != own):
         # A move's id names the station that made it: one taken first under another station's id
         # would make that station's own move look like a duplicate and vanish.
-        return _reject("foreign_id", f"move {change.event_id} was not numbered by this station",
-                       f"办理环节 {change.event_id} 不是本代办点编的号")
+        return _reject("foreign_id", f"move {change.event_id[:60]} was not numbered by this station",
+                       f"办理环节 {change.event_id[:60]} 不是本代办点编的号")
     if store.has_event(change.event_id):
         return Outcome(result="duplicate", village_code=case["village_code"])
     try:
