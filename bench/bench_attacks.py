@@ -3,7 +3,7 @@
 For each attack (and a baseline with none) a fresh hub runs as ``hub serve`` in a child process on
 loopback, with the hub's default settings (64 MiB Argon2, the real body limits). Two stations are
 enrolled to it with real keys: a NEIGHBOUR, which records one small intake and syncs it every
-0.25 s for the whole window, and an ATTACKER, whose key the attacks use. Every attack builds its
+0.25 s for the whole window (from a process of its own), and an ATTACKER, whose key the attacks use. Every attack builds its
 input with the project's own code (the attacker's key pair and hub pins, sync.protocol's sealing
 and request signing, sync.compact's body layout, the station's transfer files), so the hub sees
 exactly what a thief holding a village PC could send:
