@@ -137,7 +137,10 @@ def healthz(request: Request[Any, Any, Any]) -> dict[str, Any]:
 def enroll_station(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[HubStore]) -> Response[bytes]:
     """A station enrols with a one-time code (docs/protocol.md, Enrolment); 429 past the per-address limit."""
     admit_enrolment(request.app.state, _settings(request), client_ip(request), now=_now(request))
-    enrol_request = _ENROLL.decode(_body(request, body, limit=ENROLL_MAX_INFLATED))
+    try:
+        enrol_request = _ENROLL.decode(_body(request, body, limit=ENROLL_MAX_INFLATED))
+    except RecursionError:
+        raise ProtocolError("the body is nested too deep", "请求内容嵌套过深", code="malformed") from None
     if not software_ok(enrol_request.software):
         # Not under the code's MAC: kept only in a shape that no terminal, sheet or page acts on.
         enrol_request = msgspec.structs.replace(enrol_request, software="")
@@ -153,7 +156,7 @@ def push(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[
     station_id = signer.station.station_id
     try:
         payload = _inflated(request, body, encoding, _settings(request).max_inflated_bytes)
-        check_sets(payload)  # counted from the header: no set is decoded past the limit
+        check_sets(payload)  # walked before decoding: no set is decoded past the limit, nothing nests too deep
         pushed = _PUSH.decode(payload)
         if pushed.protocol != PROTOCOL_VERSION:
             raise ProtocolError(f"protocol version {pushed.protocol} is not spoken here",
@@ -166,8 +169,9 @@ def push(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[
         with store.transaction():
             store.record_contact(station_id, signer.contact(_now(request), "push", ok=False, code=code))
         raise
-    response = ingest_sets(store, _identity(request), [bytes(s) for s in pushed.sets], station_id=station_id,
-                           via="http", now=request.app.state["now"])
+    # The sets as views of the body: ingest copies one set at a time, not all of them at once.
+    response = ingest_sets(store, _identity(request), pushed.sets, station_id=station_id, via="http",
+                           now=request.app.state["now"])
     failed = next((r for r in response.results if r.status not in ("accepted", "duplicate")), None)
     with store.transaction():
         store.record_contact(station_id, signer.contact(_now(request), "push", ok=failed is None,

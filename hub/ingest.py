@@ -60,7 +60,7 @@ Decoded = tuple[bytes, RowChange | StatusChange | None, str | None]
 def ingest_sets(
     store: HubStore,
     identity: HubIdentity,
-    sets: Sequence[bytes],
+    sets: Sequence[bytes | msgspec.Raw],
     *,
     station_id: str,
     via: str = "http",
@@ -118,7 +118,7 @@ def _peek(data: bytes) -> tuple[int, str]:
         envelope = _ENVELOPE_PEEK.decode(data)
         signed = _PEEK.decode(bytes(envelope[2]))
         return signed.seq, signed.origin
-    except (msgspec.DecodeError, TypeError, ValueError):
+    except (msgspec.DecodeError, TypeError, ValueError, RecursionError):
         return 0, ""
 
 
@@ -188,8 +188,8 @@ def _within_limits(body: bytes, count: int) -> list[Decoded]:
     """
     try:
         records = _RECORDS.decode(body)
-    except msgspec.DecodeError as exc:
-        raise _OverLimit(f"the body is not a list of changes ({exc})", "malformed") from None
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise _OverLimit(f"the body is not a list of changes ({exc or 'nested too deep'})", "malformed") from None
     if len(records) != count:
         raise _OverLimit(f"the set says {count} changes but holds {len(records)}", "malformed")
     changes: list[Decoded] = []

@@ -114,8 +114,8 @@ def exchange(request: Request[Any, Any, Any], body: RawBody, store: NamedDepende
     settings = request.app.state["settings"]
     now = request.app.state["now"]
     try:
-        check_sets(body, array_like=True)  # counted from the header: no set is decoded past the limit
-        sync = _REQUEST.decode(body)
+        check_sets(body, array_like=True)  # walked before decoding: no set is decoded past the limit
+        sync = _REQUEST.decode(body)  # nests no deeper than the walk that just went through it
         if sync.protocol != PROTOCOL_VERSION:
             raise ProtocolError(f"protocol version {sync.protocol} is not spoken here",
                                 f"协议版本 {sync.protocol} 不受支持", code="protocol_version")
@@ -131,8 +131,8 @@ def exchange(request: Request[Any, Any, Any], body: RawBody, store: NamedDepende
     if sync.features != signer.station.features:
         with store.transaction():
             store.set_features(station_id, sync.features)  # before the feed is sealed for it, below
-    pushed = ingest_sets(store, identity, [bytes(s) for s in sync.sets], station_id=station_id, via="http", now=now,
-                         lean=True)
+    # The sets as views of the body: ingest copies one set at a time, not all of them at once.
+    pushed = ingest_sets(store, identity, sync.sets, station_id=station_id, via="http", now=now, lean=True)
     feed_bytes = min(sync.feed_bytes or DEFAULT_FEED_BYTES, MAX_FEED_BYTES)
     rows, feed = read_feed(store, identity, station_id, after=sync.feed_after, limit=settings.feed_limit_max,
                            max_bytes=feed_bytes, now=now())

@@ -75,11 +75,13 @@ def decode_transfer(data: bytes, *, direction: str) -> TransferFile:
                          code="too_large")
     try:
         check_sets(data, limit=limit)
-    except ProtocolError as exc:
-        raise InputError(exc.en, exc.zh, field="file", code=exc.code) from None
-    try:
         transfer = _DECODER.decode(data)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+    except ProtocolError as exc:
+        if exc.code != "malformed":
+            raise InputError(exc.en, exc.zh, field="file", code=exc.code) from None
+        raise InputError(f"not a transfer file ({exc.en})", f"不是有效的传输文件（{exc.zh}）", field="file",
+                         code="malformed") from None
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise InputError(f"not a transfer file ({exc})", f"不是有效的传输文件（{exc}）", field="file",
                          code="malformed") from None
     if transfer.magic != MAGIC:
@@ -112,8 +114,7 @@ def import_bytes(
         raise InputError(f"station {transfer.station_id} is not enrolled at this hub",
                          f"代办点 {transfer.station_id} 未在本县平台注册", field="file", code="unknown_station")
     header = _signed_header(store, station, transfer)
-    response = ingest_sets(store, identity, [bytes(s) for s in transfer.sets], station_id=station.station_id,
-                           via="file", now=now)
+    response = ingest_sets(store, identity, transfer.sets, station_id=station.station_id, via="file", now=now)
     failed = next((r for r in response.results if r.status not in ("accepted", "duplicate")), None)
     seqs = [r.seq for r in response.results]
     if header is not None:

@@ -381,7 +381,7 @@ class _Round:
                 failures = timeouts = 0
                 try:
                     answer = msgspec.msgpack.decode(response.content, type=SyncResponse)
-                except (msgspec.DecodeError, ValueError) as exc:
+                except (msgspec.DecodeError, ValueError, RecursionError) as exc:
                     raise self._malformed("sync", exc) from None
                 self._contact(answer.hub_ms, local_ms, answer.feed_last_seq, answer.features)
                 progress = False
@@ -485,7 +485,7 @@ class _Round:
                     raise self._answer_error(response)
                 try:
                     answer = msgspec.msgpack.decode(response.content, type=PushResponse)
-                except (msgspec.DecodeError, ValueError) as exc:
+                except (msgspec.DecodeError, ValueError, RecursionError) as exc:
                     raise self._malformed("push", exc) from None
                 self._contact(answer.hub_ms, local_ms)
                 sent.update(seq for seq, _ in rows)
@@ -558,7 +558,7 @@ class _Round:
                 raise self._answer_error(response)
             try:
                 answer = msgspec.msgpack.decode(response.content, type=FeedResponse)
-            except (msgspec.DecodeError, ValueError) as exc:
+            except (msgspec.DecodeError, ValueError, RecursionError) as exc:
                 raise self._malformed("feed", exc) from None
             self._contact(answer.hub_ms, local_ms, answer.last_seq)
             self._apply_feed(answer.sets)

@@ -165,12 +165,16 @@ def _read(station: Station, path: Path) -> TransferFile:
             raise ProtocolError(f"it is over {MAX_TRANSFER_FILE_BYTES} bytes", f"文件超过 {MAX_TRANSFER_FILE_BYTES} 字节",
                                 code="too_large")
         check_sets(data, limit=MAX_FEED_SETS_PER_FILE)
-    except ProtocolError as exc:
-        raise TransferError(f"{path.name} is too large to read ({exc.en}); nothing was changed",
-                            f"{path.name} 过大，无法读取（{exc.zh}）；未做任何更改", field="file", code="too_large") from None
-    try:
         transfer = msgspec.msgpack.decode(data, type=TransferFile)
-    except (msgspec.DecodeError, ValueError) as exc:  # ValueError: a string that is not UTF-8
+    except ProtocolError as exc:
+        if exc.code == "too_large":
+            raise TransferError(f"{path.name} is too large to read ({exc.en}); nothing was changed",
+                                f"{path.name} 过大，无法读取（{exc.zh}）；未做任何更改", field="file",
+                                code="too_large") from None
+        raise TransferError(f"{path.name} is not a sync file, or it is damaged ({exc.en}); nothing was changed",
+                            f"{path.name} 不是同步文件或已损坏（{exc.zh}）；未做任何更改", field="file",
+                            code="malformed") from None
+    except (msgspec.DecodeError, ValueError, RecursionError) as exc:  # ValueError: a string that is not UTF-8
         raise TransferError(
             f"{path.name} is not a sync file, or it is damaged ({exc}); nothing was changed",
             f"{path.name} 不是同步文件或已损坏（{exc}）；未做任何更改",

@@ -73,9 +73,12 @@ def decode_change(data: bytes) -> Change:
 
     Raises:
         msgspec.DecodeError: for any malformed input (msgspec lets a bad UTF-8 string through
-            as UnicodeDecodeError; it is turned into a DecodeError here so callers catch one type).
+            as UnicodeDecodeError, and values nested past its depth as RecursionError; both are
+            turned into a DecodeError here so callers catch one type).
     """
     try:
         return _DECODER.decode(data)
     except UnicodeDecodeError as exc:
         raise msgspec.DecodeError(f"invalid UTF-8 in a string: {exc}") from None
+    except RecursionError:
+        raise msgspec.DecodeError("values nested too deep") from None

@@ -202,12 +202,12 @@ def expand(data: bytes, *, budget: Budget | None = None, max_size: int | None = 
             raise ValueError("the rows are not an array")
     except OverBudget:
         raise
-    except (msgspec.DecodeError, UnicodeDecodeError, ValueError, TypeError) as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError, TypeError) as exc:
         raise CompactError(f"compact body is malformed ({exc})") from None
     budget.records(row_count)  # refused here, before a single row is decoded
     try:
         rows = _ROWS.decode(raw_rows)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise CompactError(f"compact body is malformed ({exc})") from None
     strings = _Strings(row_limit=limits.max_record_bytes)
     records: list[bytes] = []
@@ -241,8 +241,8 @@ def expand(data: bytes, *, budget: Budget | None = None, max_size: int | None = 
                 record = encode_change(change)
         except (CompactError, OverBudget):
             raise
-        except (msgspec.DecodeError, UnicodeDecodeError, IndexError, TypeError, ValueError, OverflowError,
-                msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, IndexError, TypeError, ValueError,
+                OverflowError, msgspec.ValidationError) as exc:
             raise CompactError(f"compact body is malformed ({type(exc).__name__}: {exc})") from None
         budget.record(len(record))
         records.append(record)

@@ -434,7 +434,7 @@ def decode_envelope(data: bytes) -> Envelope:
     """Parse the outer envelope only (the payload stays raw bytes until verified)."""
     try:
         envelope = _ENVELOPE.decode(data)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ProtocolError(
             f"not a signed message ({exc})", f"不是有效的签名消息（{exc}）", code="malformed"
         ) from None
@@ -537,7 +537,7 @@ def open_set(
                                compression=_METHOD_NAMES.get(compact_set.method, f"#{compact_set.method}"))
         else:
             signed = _SET.decode(payload)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ProtocolError(f"signed set is malformed ({exc})", f"数据集格式错误（{exc}）", code="malformed") from None
     if not 1 <= signed.seq <= MAX_SEQ:
         # seq 0 or -1 is no link of any chain: malformed, never a fork
@@ -615,7 +615,7 @@ def verify_receipt(data: bytes, hub_public: bytes) -> ReceiptBody:
         raise ProtocolError("receipt signature check failed", "回执签名校验失败", code="bad_signature")
     try:
         return msgspec.msgpack.decode(payload, type=ReceiptBody)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ProtocolError(f"receipt is malformed ({exc})", f"回执格式错误（{exc}）", code="malformed") from None
 
 
@@ -638,15 +638,18 @@ _ARRAY_SETS = msgspec.msgpack.Decoder(_ArraySets)
 def check_sets(data: bytes, *, array_like: bool = False, limit: int = MAX_SETS_PER_REQUEST) -> None:
     """Refuse a request or file with more than ``limit`` sets, counted from the header of its ``sets``
     array before any set is decoded (``array_like``: a :class:`SyncRequest`; else a map-encoded
-    :class:`PushRequest` or :class:`TransferFile`). Anything else is left to the full decode to name.
+    :class:`PushRequest` or :class:`TransferFile`). A body this cannot even walk (truncated, trailing
+    bytes, nested past the decoder's depth) is refused here, before the full decode builds anything.
 
     Raises:
-        ProtocolError: ``too_large``.
+        ProtocolError: ``too_large``, ``malformed``.
     """
     try:
         peek = (_ARRAY_SETS if array_like else _MAP_SETS).decode(data)
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        detail = "nested too deep" if isinstance(exc, RecursionError) else str(exc)
+        raise ProtocolError(f"the body is not of the expected shape ({detail})", f"请求内容格式错误（{detail}）",
+                            code="malformed") from None
     count = array_length(peek.sets)[0]
     if count > limit:
         raise ProtocolError(f"{count} sets at once; at most {limit} are read at a time (send the rest after)",
@@ -690,7 +693,7 @@ def verify_transfer(transfer: TransferFile, *, public_key_for: Any) -> TransferH
                             "文件签名校验失败：文件已被篡改或并非由发送方生成", code="bad_signature")
     try:
         header = _HEADER.decode(payload)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ProtocolError(f"the file's signed header is malformed ({exc})", f"文件的签名头格式错误（{exc}）",
                             code="malformed") from None
     if header != _transfer_header(transfer):
