@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from sqlcipher3 import dbapi2 as sqlcipher
+
+from station import datakey
+from station.db import is_plain
 
 __all__ = ("CASE_FIELDS", "diff", "integrity", "readonly", "sets_contiguous", "snapshot")
 
@@ -16,9 +20,16 @@ CASE_FIELDS = ("status", "outcome", "accepted_date", "applicant_name", "phone", 
 
 
 @contextlib.contextmanager
-def readonly(path: Path) -> Iterator[sqlite3.Connection]:
-    """A read-only connection (a live hub or station may hold the file open: WAL lets us read)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+def readonly(path: Path) -> Iterator[Any]:
+    """A read-only connection (a live hub or station may hold the file open: WAL lets us read).
+
+    A station's database is encrypted: it is read with the data key this process unlocked for
+    its folder (the fleet and the tests enrol their stations in this process).
+    """
+    key = None if is_plain(path) else datakey.held_key(Path(path).parent)
+    conn = sqlcipher.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    if key is not None:
+        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
     try:
         yield conn
     finally:

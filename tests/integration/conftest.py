@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from hub.bootstrap import HubInit, init_hub
+from station import datakey
 from tests.integration.county import County, county
+
+
+@pytest.fixture(autouse=True)
+def cheap_data_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A station enrolled in this process wraps its data key with a lower scrypt cost (tests only);
+    its later opens here need no passphrase (the key stays unlocked in the process)."""
+    monkeypatch.setattr(datakey, "KEY_WORK", 2**10)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import sqlite3
 
 import pytest
 
+from station.store import Station
 from tests.integration.processes import HubProcess, run
 
 pytestmark = pytest.mark.timeout(180)
@@ -48,6 +49,12 @@ def test_operators_path_through_the_commands(tmp_path):
         "--phone", "13800138001", "--material", "居民身份证", "--material", "城乡居民基本养老保险参保登记表", env=env)
     down = run("station", "sync", env=env, check=False)
     assert down.returncode == 1 and down.stderr.strip()
+    # Encrypted at rest: plain SQLite reads nothing; the passphrase opens both cases; a wrong one exits 2.
     db = sqlite3.connect(station_dir / "station.db")
-    assert db.execute("SELECT COUNT(*) FROM cases").fetchone()[0] == 2
+    with pytest.raises(sqlite3.DatabaseError):
+        db.execute("SELECT COUNT(*) FROM cases").fetchone()
     db.close()
+    with Station.open(station_dir, passphrase=env["STATION_PASSPHRASE"]) as station:
+        assert station.db.execute("SELECT COUNT(*) FROM cases").fetchone()[0] == 2
+    wrong = run("station", "case", "list", env={**env, "STATION_PASSPHRASE": "not-the-passphrase"}, check=False)
+    assert wrong.returncode == 2 and "wrong passphrase" in wrong.stderr

@@ -13,7 +13,9 @@ from hub.bootstrap import init_hub
 from hub.enroll import issue_code
 from hub.store import HubStore
 from station import cases as ops
+from station import datakey
 from station.client import sync_once
+from station.db import connect
 from station.enrolment import enroll
 from station.identity import load_keypair
 from station.store import Station
@@ -62,7 +64,7 @@ def test_hub_killed_mid_ingest_keeps_exactly_what_it_acknowledged(tmp_path):
         hub.stop()
 
     hub_db = sqlite3.connect(hub_dir / "hub.db")
-    station_db = sqlite3.connect(station_dir / "station.db")
+    station_db = connect(station_dir / "station.db", datakey.unlock(station_dir, PASSPHRASE))
     try:
         assert hub_db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert station_db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
