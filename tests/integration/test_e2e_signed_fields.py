@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import httpx
 import msgspec
+import pytest
 from click.testing import CliRunner
 
 from hub.cli import main as hub_main
-from station.transfer import export_file
+from station.errors import TransferError
+from station.transfer import export_file, import_file
 from sync.protocol import HEADER_SYNC, TransferFile
 from sync.version import SOFTWARE_VERSION
 from tests.integration.county import County
@@ -65,3 +67,27 @@ def test_a_usb_file_whose_feed_position_was_changed_is_refused_with_exit_2(live_
     exported = runner.invoke(hub_main, ["--data-dir", str(live_county.hub_dir), "export", "--station",
                                         handle.station_id, str(down)])
     assert exported.exit_code == 0 and msgspec.msgpack.decode(down.read_bytes(), type=TransferFile).sets
+
+
+def test_a_down_file_altered_on_the_way_changes_nothing_at_the_station(live_county: County, tmp_path):
+    handle = live_county.enrol()
+    assert handle.sync().in_step  # the station has heard the hub: it signs its files, and so does the hub
+    case_no = handle.new_case("王五", 3)
+    assert handle.sync().in_step
+    live_county.decide(case_no, "accept")
+    down = tmp_path / "down.bin"
+    runner = CliRunner()
+    exported = runner.invoke(hub_main, ["--data-dir", str(live_county.hub_dir), "export", "--station",
+                                        handle.station_id, str(down)])
+    assert exported.exit_code == 0, exported.output
+    transfer = msgspec.msgpack.decode(down.read_bytes(), type=TransferFile)
+    for name, change in (("features", {"features": 0}), ("auth", {"auth": b""})):
+        bad = tmp_path / f"bad-{name}.bin"
+        bad.write_bytes(msgspec.msgpack.encode(msgspec.structs.replace(transfer, **change)))
+        with handle.open() as station, pytest.raises(TransferError) as info:
+            import_file(station, bad, handle.keys)
+        assert info.value.code == "bad_signature" and "nothing was changed" in info.value.en
+        assert handle.case(case_no).summary.status == "RECEIVED"
+    with handle.open() as station:
+        assert import_file(station, down, handle.keys).applied >= 1
+    assert handle.case(case_no).summary.status == "ACCEPTED"
