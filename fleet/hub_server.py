@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -47,7 +48,13 @@ def main(argv: list[str] | None = None) -> None:
     from hub.app import create_app
     from hub.settings import Settings
 
-    settings = Settings.from_env({"HUB_DATA_DIR": str(args.data_dir)})
+    from hub.throttle import Rule
+
+    # Every simulated village reaches the hub from 127.0.0.1: the per-address enrolment limit, meant
+    # for one address probing codes, would hold back the county's own roll-out here.
+    unthrottled = Rule(burst=1_000_000, per_minute=1_000_000)
+    settings = dataclasses.replace(Settings.from_env({"HUB_DATA_DIR": str(args.data_dir)}),
+                                   enrol_per_address=unthrottled)
     app = create_app(settings, now=CountyClock(args.clock_file).now)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
