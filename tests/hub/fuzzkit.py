@@ -27,6 +27,7 @@ import msgspec
 import pytest
 import zstandard
 from hypothesis import HealthCheck, given, settings
+from hypothesis import example as hypothesis_example
 from hypothesis import strategies as st
 
 from hub.app import create_app
@@ -279,13 +280,18 @@ class FuzzWorld:
             genuine.feed_bytes, genuine.features))
 
 
-def world_fixture(tmp_path_factory: pytest.TempPathFactory, hub_template: tuple[Path, Any]) -> Iterator[FuzzWorld]:
-    """The body of each fuzz module's ``world`` fixture (module scope): one recorded county."""
-    world = build_world(tmp_path_factory.mktemp("fuzz"), hub_template[0])
-    try:
-        yield world
-    finally:
-        world.state.close()
+_WORLDS: dict[Path, FuzzWorld] = {}
+
+
+def world_fixture(tmp_path_factory: pytest.TempPathFactory, hub_template: tuple[Path, Any]) -> FuzzWorld:
+    """The body of each fuzz module's ``world`` fixture: one recorded county per test session, shared
+    (every example restores the snapshot before it starts, so no module sees another's traces)."""
+    template = hub_template[0]
+    if template not in _WORLDS:
+        _WORLDS[template] = build_world(tmp_path_factory.mktemp("fuzz"), template)
+    world = _WORLDS[template]
+    world.restore()
+    return world
 
 
 def build_world(root: Path, template: Path) -> FuzzWorld:
@@ -538,18 +544,24 @@ class _Shown:
         return text if len(text) <= 600 else f"{text[:600]}... ({len(text)} characters)"
 
 
-def fuzz(run: str, examples: int, strategy: st.SearchStrategy[Any], check: Callable[[Any], None]) -> None:
-    """Run ``check`` on ``examples`` values of ``strategy`` (times LONG_FACTOR in the long run), heap traced."""
+def fuzz(run: str, examples: int, strategy: st.SearchStrategy[Any], check: Callable[[Any], None],
+         always: tuple[Any, ...] = ()) -> None:
+    """Run ``check`` on ``examples`` values of ``strategy`` (times LONG_FACTOR in the long run), heap traced.
+
+    ``always``: values tried first in every run (the shapes a fuzzer must never miss: bombs, edges).
+    """
     extra: dict[str, Any] = {"derandomize": False} if run == "long" else {}
     budget = settings(max_examples=examples * (LONG_FACTOR if run == "long" else 1), deadline=None,
                       suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                              HealthCheck.filter_too_much, HealthCheck.large_base_example],
                       **extra)
 
-    @budget
-    @given(strategy.map(_Shown))
     def property_(example: _Shown) -> None:
         check(example.value)
+
+    for value in reversed(always):
+        property_ = hypothesis_example(_Shown(value))(property_)
+    property_ = budget(given(strategy.map(_Shown))(property_))
 
     tracing = tracemalloc.is_tracing()
     if not tracing:
