@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
-import gzip
 import re
 import sqlite3
 import time
@@ -31,9 +30,11 @@ from hypothesis import example as hypothesis_example
 from hypothesis import strategies as st
 
 from hub.app import create_app
+from hub.enroll import issue_code
 from hub.keys import HubIdentity, load_identity
 from hub.settings import Settings
 from station.enrolment import enroll as station_enroll
+from station.identity import load_keypair
 from station.transfer import export_file as station_export
 from sync import limits
 from sync.crypto import KeyPair, key_id_of, seal_box, sha256, sign
@@ -50,19 +51,33 @@ from sync.protocol import (
     request_mac_key,
     sign_request,
 )
-from tests.integration.county import PASSPHRASE, V1, County, TestStationHandle, county
+from tests.integration.county import PASSPHRASE, V1, TestStationHandle, county
 
 __all__ = (
+    "AUTHENTICATED_PEAK",
+    "CJK",
     "ERROR_KEYS",
+    "IDENTITY",
+    "RUNS",
+    "SECONDS_PER_EXAMPLE",
+    "UNAUTHENTICATED_PEAK",
     "FuzzWorld",
     "HubState",
     "Recorded",
     "assert_json_error",
+    "assert_nothing_stored",
+    "assert_settled",
+    "b64url",
     "build_world",
+    "fuzz",
+    "grown",
     "measured",
+    "msgpack_array",
     "msgpack_values",
     "mutate",
     "mutations",
+    "world_fixture",
+    "zstd",
 )
 
 ERROR_KEYS = ("error", "detail", "detail_zh")
@@ -311,8 +326,6 @@ def build_world(root: Path, template: Path) -> FuzzWorld:
             station_export(opened, root / "up.transfer", keys=handle.keys)
         up_file = (root / "up.transfer").read_bytes()
         with c.store() as store:
-            from hub.enroll import issue_code
-
             code = issue_code(store, V1).code
             counter = store.station(handle.station_id).last_counter
         state = HubState(c.hub_dir / "hub.db")
@@ -322,8 +335,6 @@ def build_world(root: Path, template: Path) -> FuzzWorld:
         enrol_recorder = _Recorder(httpx.HTTPTransport())
         station_enroll(root / "second-pc", hub_url=c.url, code=code, passphrase=PASSPHRASE, key_work=2**10,
                        transport=enrol_recorder)
-    from station.identity import load_keypair
-
     enroll_keys = load_keypair(root / "second-pc", PASSPHRASE)
     by_path: dict[str, list[Recorded]] = {}
     for r in recorder.requests + enrol_recorder.requests:
@@ -484,10 +495,6 @@ def mutations(draw: Callable[[st.SearchStrategy[Any]], Any], data: bytes, max_ro
     for _ in range(draw(st.integers(1, max_rounds))):
         data = mutate(data, draw)
     return data
-
-
-def gzipped(data: bytes) -> bytes:
-    return gzip.compress(data, mtime=0)
 
 
 def b64url(data: bytes) -> str:

@@ -57,8 +57,14 @@ world = pytest.fixture(scope="module", name="world")(world_fixture)
 
 @pytest.fixture
 def client(world: FuzzWorld) -> Iterator[TestClient[Any]]:
-    """A fresh app per test: whatever a test's examples teach an in-memory throttle stays with it."""
+    """A fresh app per test (whatever a test's examples teach an in-memory throttle stays with it),
+    warmed by one genuine request per endpoint: what the first request imports or caches is not an
+    example's heap."""
     with TestClient(app=world.app()) as test_client:
+        for recorded in (world.exchange, world.push, world.feed, world.enroll):
+            world.restore()
+            test_client.request(recorded.method, recorded.path_qs, content=recorded.body, headers=recorded.headers)
+        world.restore()
         yield test_client
 
 
