@@ -114,9 +114,9 @@ def test_tampered_file_on_the_stick_is_refused_and_changes_nothing(live_county: 
         with HubStore.open_existing(live_county.hub_dir) as store:
             try:
                 _, answer = hub_import(store, identity, path)
-            except ProxyAppError as exc:  # the file itself is unreadable: a clear message
+            except ProxyAppError as exc:  # refused whole (its signed header) or unreadable: a clear message
                 assert exc.message("en") and exc.message("zh")
-                outcomes.add("unreadable")
+                outcomes.add("refused" if exc.code == "bad_signature" else "unreadable")
                 continue
         accepted = [r for r in answer.results if r.status in ("accepted", "duplicate")]
         if accepted:  # only an unsigned header byte was hit: the signed sets are intact
