@@ -10,6 +10,7 @@ from station.errors import HubError, SyncError
 
 __all__ = (
     "DEFAULT_TIMEOUT",
+    "MAX_ANSWER_BYTES",
     "ENROLL_PATH",
     "FEED_PATH",
     "HEALTH_PATH",
@@ -32,6 +33,11 @@ SYNC_PATH = "/api/v1/sync"
 HEALTH_PATH = "/healthz"
 
 
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+"""An answer longer than this is cut off and taken as a broken link: the hub sends at most a few
+megabytes (the feed bytes the station asks for, or one large feed set), and whoever sits on the
+network path must not be able to fill a village PC's memory."""
+
 _UNSENT = ("User-Agent", "Accept", "Accept-Encoding", "Connection")
 """httpx's default request headers: ~100 bytes a request that tell the hub nothing (HTTP/1.1 keeps the
 connection alive without being asked; the hub answers msgpack uncompressed whatever we accept)."""
@@ -42,10 +48,38 @@ def make_client(transport: httpx.BaseTransport | None, timeout: float) -> httpx.
 
     It sends only the headers a request needs (Host, Content-Length and the protocol's own).
     """
-    client = httpx.Client(transport=transport, timeout=timeout, follow_redirects=False)
+    client = httpx.Client(transport=transport, timeout=timeout, follow_redirects=False,
+                          event_hooks={"response": [_bounded]})
     for name in _UNSENT:
         client.headers.pop(name, None)
     return client
+
+
+class _Capped(httpx.SyncByteStream):
+    """An answer's body, read until MAX_ANSWER_BYTES and no further."""
+
+    def __init__(self, stream: httpx.SyncByteStream, request: httpx.Request) -> None:
+        self.stream = stream
+        self.request = request
+
+    def __iter__(self):  # noqa: ANN204 - httpx's own signature
+        size = 0
+        for chunk in self.stream:
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raise httpx.ReadError(f"the answer is longer than {MAX_ANSWER_BYTES} bytes", request=self.request)
+            yield chunk
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+def _bounded(response: httpx.Response) -> None:
+    """Run on every answer before its body is read (httpx's response hook)."""
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_ANSWER_BYTES:
+        raise httpx.ReadError(f"the answer says {length} bytes, more than {MAX_ANSWER_BYTES}", request=response.request)
+    response.stream = _Capped(response.stream, response.request)  # type: ignore[arg-type]
 
 
 def url(hub_url: str, path: str) -> str:
