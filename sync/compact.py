@@ -222,7 +222,9 @@ def expand(data: bytes, *, budget: Budget | None = None, max_size: int | None = 
             if not isinstance(kind, int) or kind < _RAW:
                 raise CompactError(f"unknown row kind {kind!r}")
             if kind == _RAW:
-                record = bytes(row[1])
+                record = row[1]
+                if not isinstance(record, bytes):  # bytes(10**9) would make a gigabyte of zeros
+                    raise CompactError("a record carried as it is must be bytes")
             else:
                 previous_hlc += row[1 if kind == _STATUS else 2]
                 if kind == _STATUS:

@@ -13,7 +13,7 @@ import zstandard
 
 from sync.budget import STATION_SET, Budget, OverBudget
 from sync.changes import RowChange, encode_change
-from sync.compact import compact, expand
+from sync.compact import CompactError, compact, expand
 from sync.compression import ZSTD_D1, ZSTD_R2, _dictionary, unpack
 from sync.crypto import KeyPair, seal_box, sign
 from sync.limits import MAX_CHANGES_PER_SET, MAX_FIELDS_PER_RECORD, MAX_RECORD_BYTES, MAX_SET_INFLATED_BYTES
@@ -94,6 +94,12 @@ def test_at_the_row_limit_the_widest_records_stay_within_the_set_budget():
 def test_shapes_references_and_rows_past_a_limit_are_refused_before_they_are_built(body, what):
     with pytest.raises(OverBudget, match=what):
         expand(body, budget=Budget(STATION_SET))
+
+
+def test_a_carried_record_that_is_a_number_is_malformed_not_a_gigabyte_of_zeros():
+    body = ENCODER.encode([[], [[-2, 10**9]]])
+    error, peak, _ = measured(lambda: expand(body, budget=Budget(STATION_SET)))
+    assert isinstance(error, CompactError) and peak < 1024 * 1024
 
 
 def test_a_million_tiny_records_are_refused_from_the_array_header():
