@@ -160,10 +160,16 @@ def _signed_header(store: HubStore, station: StationRow, transfer: TransferFile)
         return key.sign_public
 
     try:
-        return verify_transfer(transfer, public_key_for=key_for)
+        header = verify_transfer(transfer, public_key_for=key_for)
     except ProtocolError as exc:
         raise InputError(f"{exc.en}; nothing was imported", f"{exc.zh}；未导入任何内容", field="file",
                          code=exc.code) from None
+    if not (0 <= header.feed_after <= MAX_SEQ and 0 <= header.outbox_length <= MAX_SEQ and 0 <= header.features < 2**31):
+        # Signed, so written by the station's key, yet out of any range a station writes: refused, not stored.
+        raise InputError("the file's feed_after, outbox_length or features are out of range; nothing was imported",
+                         "文件中的 feed_after、outbox_length 或 features 超出范围；未导入任何内容", field="file",
+                         code="malformed")
+    return header
 
 
 def import_file(

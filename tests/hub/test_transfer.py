@@ -169,3 +169,13 @@ def test_the_down_file_is_signed_by_the_hub(store, identity, station, tmp_path, 
     transfer = msgspec.msgpack.decode((tmp_path / "down.bin").read_bytes(), type=TransferFile)
     header = verify_transfer(transfer, public_key_for=lambda key_id: identity.keys.sign_public)
     assert (header.direction, header.station_id) == ("down", station.station_id) and transfer.sets
+
+
+@pytest.mark.parametrize("field", [{"feed_after": -1}, {"outbox_length": 2**63}, {"features": 2**40}])
+def test_a_signed_field_out_of_range_is_refused(store, identity, station, tmp_path, clock, field):
+    transfer = TransferFile(direction="up", station_id=station.station_id, created_ms=0, sets=[], **field)
+    signed = sign_transfer(transfer, sign_private=station.keys.sign_private, sign_public=station.keys.sign_public)
+    (tmp_path / "up.bin").write_bytes(msgspec.msgpack.encode(signed))
+    with pytest.raises(InputError) as info:
+        import_file(store, identity, tmp_path / "up.bin", now=clock)
+    assert info.value.code == "malformed" and store.contacts(station.station_id) == []
