@@ -102,6 +102,10 @@ def open_db(path: Path | str, *, key: bytes | None, migrate: bool = True) -> Dat
     db = Database(connect(path, key))
     db.execute("PRAGMA foreign_keys = ON")
     db.execute("PRAGMA synchronous = FULL")
+    # Pages are decrypted (and their HMAC checked) when read from the file, so SQLite's own cache
+    # keeps them decrypted: at 20,000 cases a name search went from 27 to 5 ms with 32 MiB (as
+    # plain 0.4: 4-5 ms). Allocated only as pages are read: 64 MiB is a ceiling, not a reservation.
+    db.execute("PRAGMA cache_size = -65536")
     if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         db.enable_wal()
     if migrate:

@@ -22,7 +22,8 @@ def test_cli_session_in_docs_runs(tmp_path):
     commands = [line[2:] for line in text.splitlines() if line.startswith("$ station ")]
     assert len(commands) >= 8
     runner = CliRunner()
-    env = {"STATION_DATA_DIR": str(tmp_path / "data"), "LANG": "", "LC_ALL": ""}
+    env = {"STATION_DATA_DIR": str(tmp_path / "data"), "LANG": "", "LC_ALL": "",
+           "STATION_PASSPHRASE": "docs-passphrase-1"}  # the station's data is encrypted under it
     case_no = None
     for command in commands:
         if "{CASE}" in command:

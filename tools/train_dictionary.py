@@ -42,7 +42,8 @@ def _day(rng: random.Random, village: str, day: dt.date, cases: int) -> list[lis
     """Each intake's records, for ``cases`` intakes at ``village`` on ``day``."""
     moment = [dt.datetime(day.year, day.month, day.day, 0, 30, tzinfo=dt.timezone.utc)]
     with tempfile.TemporaryDirectory() as folder:
-        station = Station.init(Path(folder) / "s", village_code=village, now=lambda: moment[0])
+        station = Station.init(Path(folder) / "s", village_code=village, passphrase="dictionary-sample",
+                               now=lambda: moment[0])
         items = [item for item in station.catalog.items if item.promised_days is not None]
         samples = []
         for _ in range(cases):
