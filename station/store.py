@@ -289,6 +289,9 @@ class Station:
         return rehash(self.db, key)
 
 
+_made_private: set[str] = set()
+
+
 def _new_passphrase(passphrase: str | None) -> str:
     chosen = passphrase if passphrase is not None else os.environ.get(PASSPHRASE_ENV) or None
     if chosen is None:
@@ -313,7 +316,10 @@ def _new_passphrase(passphrase: str | None) -> str:
 def _data_key(data_dir: Path, passphrase: str | None) -> bytes:
     """The data key of an existing database, after encrypting it if it is still plain (0.4)."""
     path = data_dir / DB_FILE
-    make_all_private(data_dir, PRIVATE_NAMES, PRIVATE_SUBFOLDERS)
+    folder = os.path.realpath(data_dir)
+    if folder not in _made_private:  # once per program: the TUI opens the station every few seconds
+        make_all_private(data_dir, PRIVATE_NAMES, PRIVATE_SUBFOLDERS)
+        _made_private.add(folder)
     if not is_plain(path):
         finish_interrupted_encryption(path)  # a crash after the encrypted file took the plain one's place
         return datakey.unlock(data_dir, passphrase)

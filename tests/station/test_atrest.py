@@ -399,3 +399,42 @@ def test_unlock_remember_without_a_keyring_is_a_clear_error(station, station_dir
                                 env={"STATION_DATA_DIR": str(station_dir), "STATION_PASSPHRASE": PASSPHRASE})
     keyring.set_keyring(previous)
     assert result.exit_code == 1 and "no usable keyring" in result.stderr
+
+
+# -- asked for at a terminal --------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not POSIX, reason="a pseudo-terminal")
+def test_a_command_at_a_terminal_asks_for_the_passphrase_once(station, station_dir):
+    import pty
+    import subprocess
+    import time
+
+    ops.new_intake(station, pension_enrolment())
+    station.close()
+    controller, terminal = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "STATION_PASSPHRASE"}
+    env.update(STATION_DATA_DIR=str(station_dir), LANG="en_US.UTF-8", COLUMNS="200")
+    process = subprocess.Popen([str(Path(sys.executable).parent / "station"), "--lang", "en", "case", "list"],
+                               stdin=terminal, stdout=terminal, stderr=terminal, env=env, start_new_session=True)
+    os.close(terminal)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 30
+        while b"passphrase" not in seen.lower() and time.monotonic() < deadline:
+            seen += os.read(controller, 4096)
+        assert "Station passphrase / 本站密钥口令".encode() in seen
+        os.write(controller, PASSPHRASE.encode() + b"\n")
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                seen += os.read(controller, 4096)
+            except OSError:  # the terminal closed with the program
+                break
+        assert process.wait(10) == 0, seen.decode(errors="replace")
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(controller)
+    text = seen.decode(errors="replace")
+    assert "王小明" in text and PASSPHRASE not in text  # the list, and the passphrase never echoed
+    assert text.lower().count("passphrase") == 1  # asked once
