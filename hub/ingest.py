@@ -34,6 +34,7 @@ from sync.protocol import (
     make_receipt,
     open_set,
 )
+from sync.text import text_problem
 from sync.timeutil import iso_utc, utc_now
 
 __all__ = ("STATION_ACTORS", "ingest_sets")
@@ -53,8 +54,9 @@ _ENVELOPE_PEEK = msgspec.msgpack.Decoder(tuple[int, str, msgspec.Raw, bytes])
 _RECORDS = msgspec.msgpack.Decoder(list[msgspec.Raw])
 _STATUS_TEXT = ("event_id", "case_no", "from_status", "to_status", "actor", "at", "reason", "outcome", "by", "origin")
 
-Decoded = tuple[bytes, RowChange | StatusChange | None, str | None]
-"""One change of a set: its bytes, the change (None when it does not decode) and why it did not."""
+Decoded = tuple[bytes, RowChange | StatusChange | None, Rejection | None]
+"""One change of a set: its bytes, the change (None when it does not decode), and why it is refused
+before any rule is applied (it does not decode, or a text in it breaks sync.text's rule)."""
 
 
 def ingest_sets(
@@ -184,7 +186,8 @@ def _within_limits(body: bytes, count: int) -> list[Decoded]:
     """The set's changes, decoded, once each is within sync.limits; _OverLimit names the first that is not.
 
     The count was charged from the body's header when it was opened (sync.budget); here each change
-    is held to the bytes, fields and text lengths a station writes under.
+    is held to the bytes and fields a station writes under (the whole set is refused past them), and
+    each text to sync.text's rule (that change alone is refused).
     """
     try:
         records = _RECORDS.decode(body)
@@ -199,10 +202,10 @@ def _within_limits(body: bytes, count: int) -> list[Decoded]:
             raise _OverLimit(f"change {index} is {len(data)} bytes, over the limit of {MAX_RECORD_BYTES}")
         try:
             change: RowChange | StatusChange | None = decode_change(data)
-            problem = None
+            problem: Rejection | None = None
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             # Kept as rejected when the set is applied (invariant 4): within the limits, only not a change.
-            change, problem = None, f"not a change record ({exc})"
+            change, problem = None, _malformed(f"not a change record ({exc})")
         if isinstance(change, RowChange):
             if len(change.fields) > MAX_FIELDS_PER_RECORD:
                 raise _OverLimit(f"change {index} writes {len(change.fields)} fields, over the limit of "
@@ -212,10 +215,11 @@ def _within_limits(body: bytes, count: int) -> list[Decoded]:
             texts = [(name, getattr(change, name)) for name in _STATUS_TEXT]
         else:
             texts = []
-        for name, value in texts:
-            if isinstance(value, str) and len(value) > text_limit(name):
-                raise _OverLimit(f"change {index}: {name} holds {len(value)} characters, over the limit of "
-                                 f"{text_limit(name)}")
+        # A text over its limit or with a control character is a change no station of this release
+        # writes, but one of 0.4 may hold it unsealed (0.4 took any note): refused as this change
+        # alone, so the station's queue moves on (invariant 4); the record is bounded by the bytes above.
+        problem = problem or next((_text_rejection(name, value) for name, value in texts
+                                   if isinstance(value, str) and text_problem(name, value, multiline=True)), None)
         changes.append((data, change, problem))
     return changes
 
@@ -277,10 +281,10 @@ def _apply_all(
     # even when the hub applied it from the state the station moved from.
     refused_cases: set[str] = set()
     for index, (raw, change, problem) in enumerate(changes):
-        if change is None:
-            outcome = Outcome(result="rejected", rejection=_malformed(problem or "not a change record"))
+        if problem is not None:
+            outcome = Outcome(result="rejected", rejection=problem)
         moved_from = _status_before(store, change) if lean else None
-        if change is not None:
+        if change is not None and problem is None:
             try:
                 with store.savepoint():
                     outcome = _apply_one(store, identity, change, station, now)
@@ -326,6 +330,15 @@ def _apply_one(
                          lookup_key=identity.lookup_key, now=now)
     return apply_status(store, change, origin=station.station_id, actors=STATION_ACTORS,
                         village_code=station.village_code, now=now)
+
+
+def _text_rejection(field: str, value: str) -> Rejection:
+    """Why a text a station sent is refused (never quoting it: it may be a name)."""
+    if text_problem(field, value, multiline=True) == "too_long":
+        return Rejection("too_long", f"{field} holds {len(value)} characters, over the limit of {text_limit(field)}",
+                         f"{field} 超过 {text_limit(field)} 个字（现有 {len(value)} 个）")
+    return Rejection("control_character", f"{field} holds a control or direction-override character",
+                     f"{field} 含有控制字符或文字方向控制符")
 
 
 def _malformed(en: str, zh: str | None = None) -> Rejection:

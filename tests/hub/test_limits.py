@@ -88,10 +88,16 @@ LIMITS = {
     "changes per set": lambda st: [st.update("cases", "c", {"stage": 1})] * (MAX_CHANGES_PER_SET + 1),
     "bytes per record": lambda st: [_note(st, "x" * (MAX_RECORD_BYTES + 1))],
     "fields per record": lambda st: [st.update("cases", "c", {f"f{i}": 1 for i in range(MAX_FIELDS_PER_RECORD + 1)})],
-    "name length": lambda st: [st.update("cases", "c", {"applicant_name": "王" * 51})],
-    "note length": lambda st: [_note(st, "字" * 2001)],
-    "status reason": lambda st: [st.move("c", "RECEIVED", "WITHDRAWN", reason="r" * 501)],
-    "status by": lambda st: [msgspec.structs.replace(st.move("c", "RECEIVED", "WITHDRAWN"), by="b" * (text_limit("by") + 1))],
+}
+
+TEXT_BREACHES = {
+    "name length": (lambda st, c: st.update("cases", c, {"applicant_name": "王" * 51}), "too_long"),
+    "note length": (lambda st, c: _note(st, "字" * 2001), "too_long"),
+    "status reason": (lambda st, c: st.move(c, "RECEIVED", "WITHDRAWN", reason="r" * 501), "too_long"),
+    "status by": (lambda st, c: msgspec.structs.replace(st.move(c, "RECEIVED", "WITHDRAWN"),
+                                                        by="b" * (text_limit("by") + 1)), "too_long"),
+    "escape in a name": (lambda st, c: st.update("cases", c, {"applicant_name": "王\x1b[2J"}), "control_character"),
+    "override in a note": (lambda st, c: _note(st, "exe.\u202etxt"), "control_character"),
 }
 
 
@@ -110,6 +116,22 @@ def test_a_set_past_any_limit_is_refused_whole_before_any_write(store: HubStore,
     # The same seq, within the limits, is then taken as the first of the chain: nothing was held of it.
     assert ingest_sets(store, identity, [station.seal(good, seq=1)], station_id=station.station_id,
                        now=station.clock).results[0].status == "accepted"
+
+
+@pytest.mark.parametrize("breach", list(TEXT_BREACHES))
+def test_a_text_past_the_rule_is_refused_alone_and_the_queue_moves_on(store: HubStore, identity: HubIdentity,
+                                                                     station: TestStation, breach: str):
+    # A 0.4 station took any note: such a change, still unsealed there, must not block its queue (invariant 4).
+    make, code = TEXT_BREACHES[breach]
+    case_no, good = station.new_case()
+    response = ingest_sets(store, identity, [station.seal([*good, make(station, case_no)])],
+                           station_id=station.station_id, now=station.clock)
+    assert response.results[0].status == "accepted" and response.next_seq == 2
+    assert store.row("cases", case_no)["status"] == "RECEIVED"
+    (rejected,) = store.rejected(station.station_id)
+    assert rejected["code"] == code
+    assert "王" not in rejected["reason_en"] + rejected["reason_zh"]  # a name is never quoted in a reason
+    assert store.row("case_notes", f"{station.station_id}:note-1") is None
 
 
 def test_text_at_its_limit_is_taken(store, identity, station):
