@@ -8,17 +8,20 @@ from typing import Annotated, Any
 import msgspec
 from litestar import MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, QueryParameter, RawBody
+from litestar.dto import MsgspecDTO
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
 
 from hub.api_models import (
     AuditEntry,
     CaseDetail,
     CaseSummary,
+    DecisionRequest,
     DepartmentInfo,
     Figures,
     Me,
     StationDetail,
     StatusReport,
+    error_responses,
 )
 from hub.dashboard import (
     SORT_KEYS,
@@ -47,14 +50,26 @@ __all__ = ("ROUTES", "DecisionRequest")
 
 _ADMIN, _DEPARTMENT, _ANYONE = [requires("admin")], [requires("department")], [requires()]
 
+# The errors each operation can answer, declared in the OpenAPI schema (every one is hub.api_models.ErrorBody):
+# 401 from the guards, 403 where a role is needed, 400 wherever a parameter can be of the wrong type,
+# 503 wherever the database is read (the guards read it too).
+_ANYONE_ERRORS = error_responses(401, 503)
+_ADMIN_ERRORS = error_responses(401, 403, 503)
+_ADMIN_QUERY_ERRORS = error_responses(400, 401, 403, 503)
+_ANY_QUERY_ERRORS = error_responses(400, 401, 503)
+_DECISION = msgspec.json.Decoder(DecisionRequest)
 
-class DecisionRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Body of ``POST /api/v1/cases/{case_no}/decision`` (admin JSON: unknown fields are refused)."""
 
-    status: str
-    reason: str | None = None
-    outcome: str | None = None
-    missing: list[str] = []
+class _DecisionBody(MsgspecDTO[DecisionRequest]):
+    """Declares the decision's body in the OpenAPI schema; decodes it with msgspec's typed JSON decoder, as before."""
+
+    __schema_name__ = "DecisionRequest"
+
+    def decode_bytes(self, value: bytes) -> DecisionRequest:
+        """JSON whatever the content type says, strictly typed: a wrong type or an unknown field is refused at
+        its first byte (400 malformed, with msgspec's reason), where Litestar's own JSON path decodes untyped
+        first and a body nested a hundred thousand deep raised RecursionError (a 500)."""
+        return _DECISION.decode(value)
 
 
 def _limits(request: Request[Any, Any, Any], warn_days: float | None, danger_days: float | None) -> Thresholds:
@@ -71,20 +86,20 @@ def _checked(state: str | None, sort: str, order: str) -> None:
                            f"{', '.join(SORT_KEYS)}; order asc or desc", "state、sort 或 order 参数无效")
 
 
-@get("/api/v1/me", guards=_ANYONE, sync_to_thread=False)
+@get("/api/v1/me", guards=_ANYONE, sync_to_thread=False, responses=_ANYONE_ERRORS)
 def me(request: Request[Any, Any, Any]) -> Me:
     """The account behind this request (any role)."""
     p = principal_of(request)
     return Me(name=p.name, role=p.role, department=p.department, via=p.via)
 
 
-@get("/api/v1/departments", guards=_ANYONE, sync_to_thread=True)
+@get("/api/v1/departments", guards=_ANYONE, sync_to_thread=True, responses=_ANYONE_ERRORS)
 def list_departments(store: NamedDependency[HubStore]) -> list[DepartmentInfo]:
     """Department keys (item-code prefixes of the newest catalogue) and their names."""
     return [msgspec.convert(msgspec.to_builtins(d), DepartmentInfo) for d in departments(store.catalog())]
 
 
-@get("/api/v1/status", guards=_ADMIN, sync_to_thread=True)
+@get("/api/v1/status", guards=_ADMIN, sync_to_thread=True, responses=_ADMIN_QUERY_ERRORS)
 def status(
     request: Request[Any, Any, Any], store: NamedDependency[HubStore], township: FromQuery[str | None] = None,
     state_filter: Annotated[str | None, QueryParameter(name="state")] = None, sort: FromQuery[str] = "village", order: FromQuery[str] = "asc",
@@ -101,7 +116,7 @@ def status(
     return msgspec.convert(report, StatusReport)
 
 
-@get("/api/v1/status.csv", guards=_ADMIN, sync_to_thread=True, media_type="text/csv")
+@get("/api/v1/status.csv", guards=_ADMIN, sync_to_thread=True, media_type="text/csv", responses=_ADMIN_QUERY_ERRORS)
 def status_csv(
     request: Request[Any, Any, Any], store: NamedDependency[HubStore], township: FromQuery[str | None] = None,
     state_filter: Annotated[str | None, QueryParameter(name="state")] = None, sort: FromQuery[str] = "village", order: FromQuery[str] = "asc",
@@ -119,7 +134,8 @@ def status_csv(
                     headers={"Content-Disposition": 'attachment; filename="stations.csv"'})
 
 
-@get("/api/v1/status/stations/{station_id:str}", guards=_ADMIN, sync_to_thread=True)
+@get("/api/v1/status/stations/{station_id:str}", guards=_ADMIN, sync_to_thread=True,
+     responses=error_responses(400, 401, 403, 404, 503))
 def status_station(request: Request[Any, Any, Any], station_id: FromPath[str],
                    store: NamedDependency[HubStore]) -> StationDetail:
     """One station's row with its last 100 contacts, open forks and rejected changes (codes only)."""
@@ -129,7 +145,7 @@ def status_station(request: Request[Any, Any, Any], station_id: FromPath[str],
     return msgspec.convert(detail, StationDetail)
 
 
-@get("/api/v1/figures", guards=_ADMIN, sync_to_thread=True)
+@get("/api/v1/figures", guards=_ADMIN, sync_to_thread=True, responses=_ADMIN_ERRORS)
 def figures(request: Request[Any, Any, Any], store: NamedDependency[HubStore]) -> Figures:
     """County figures without personal data, by department and township, and open 容缺 commitments.
 
@@ -138,7 +154,7 @@ def figures(request: Request[Any, Any, Any], store: NamedDependency[HubStore]) -
     return msgspec.convert(county_figures(store, today=business_date(now_of(request))), Figures)
 
 
-@get("/api/v1/audit", guards=_ADMIN, sync_to_thread=True)
+@get("/api/v1/audit", guards=_ADMIN, sync_to_thread=True, responses=_ADMIN_QUERY_ERRORS)
 def audit(store: NamedDependency[HubStore], user: FromQuery[str | None] = None, case_no: FromQuery[str | None] = None,
           limit: FromQuery[int] = 200, offset: FromQuery[int] = 0) -> list[AuditEntry]:
     """The audit log, newest first: who viewed full ID numbers of which case (never the numbers)."""
@@ -148,14 +164,14 @@ def audit(store: NamedDependency[HubStore], user: FromQuery[str | None] = None, 
     return [AuditEntry(**e) for e in store.audit_entries(limit=limit, offset=offset, user_name=user, case_no=case_no)]
 
 
-@get("/api/v1/stations", guards=_ADMIN, sync_to_thread=True)
+@get("/api/v1/stations", guards=_ADMIN, sync_to_thread=True, responses=_ADMIN_ERRORS)
 def list_stations(request: Request[Any, Any, Any], store: NamedDependency[HubStore]) -> list[dict[str, Any]]:
     """Enrolled stations with their contact records (as ``hub station list --json``)."""
     skew = request.app.state["settings"].clock_skew_ms
     return [station_summary(store, s, skew) for s in store.stations()]
 
 
-@get("/api/v1/cases", guards=[requires("admin", "department")], sync_to_thread=True)
+@get("/api/v1/cases", guards=[requires("admin", "department")], sync_to_thread=True, responses=_ANY_QUERY_ERRORS)
 def list_cases(
     request: Request[Any, Any, Any], store: NamedDependency[HubStore], village: FromQuery[str | None] = None,
     status: FromQuery[str | None] = None, limit: FromQuery[int] = 100, offset: FromQuery[int] = 0,
@@ -178,7 +194,8 @@ def list_cases(
     return [CaseSummary(**department_case_summary(r, today)) for r in rows]
 
 
-@get("/api/v1/cases/{case_no:str}", guards=_DEPARTMENT, sync_to_thread=True)
+@get("/api/v1/cases/{case_no:str}", guards=_DEPARTMENT, sync_to_thread=True,
+     responses=error_responses(400, 401, 403, 404, 503))
 def case_detail(request: Request[Any, Any, Any], case_no: FromPath[str], store: NamedDependency[HubStore],
                 reveal: FromQuery[bool] = False) -> CaseDetail:
     """One case of the caller's department.
@@ -190,21 +207,24 @@ def case_detail(request: Request[Any, Any, Any], case_no: FromPath[str], store: 
     return msgspec.convert({**view, "actions": actions_for(view["status"], "en")}, CaseDetail)
 
 
-@post("/api/v1/cases/{case_no:str}/decision", guards=_DEPARTMENT, status_code=200, sync_to_thread=True)
-def post_decision(request: Request[Any, Any, Any], case_no: FromPath[str], body: RawBody,
-                  store: NamedDependency[HubStore]) -> dict[str, Any]:
+@post("/api/v1/cases/{case_no:str}/decision", guards=_DEPARTMENT, status_code=200, sync_to_thread=True,
+      dto=_DecisionBody, return_dto=None, responses=error_responses(400, 401, 403, 404, 409, 413, 503))
+def post_decision(
+    request: Request[Any, Any, Any], case_no: FromPath[str], store: NamedDependency[HubStore],
+    data: Annotated[DecisionRequest, Body(description="The decision; a field not listed is refused (400 malformed)",
+                                          schema_extra={"additionalProperties": False})],
+) -> dict[str, Any]:
     """A department's decision on one of its cases, sent down the village's feeds.
 
     The lifecycle decides (an illegal move: 409). With a session cookie, send the CSRF token as
     ``X-CSRF-Token``.
     """
-    data = msgspec.json.decode(body, type=DecisionRequest)
     decision = decide_for_department(store, principal_of(request), case_no, data.status, reason=data.reason,
                                      outcome=data.outcome, missing=data.missing, now=now_of(request))
     return msgspec.to_builtins(decision)
 
 
-@get("/metrics", sync_to_thread=True, media_type=MediaType.TEXT, security=[{}])
+@get("/metrics", sync_to_thread=True, media_type=MediaType.TEXT, security=[{}], responses=error_responses(401, 503))
 def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Prometheus text format; no personal data.
 

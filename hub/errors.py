@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, ValidationException
 
 from hub.security_headers import security_headers
 from sync.errors import IllegalTransition, InputError, NotFoundError, ProxyAppError, StoreError
@@ -56,7 +56,7 @@ class HubHTTPError(Exception):
 
 
 def error_response(status: int, code: str, en: str, zh: str, extra: dict[str, Any] | None = None) -> Response[Any]:
-    """The one error shape of every hub endpoint."""
+    """The one error shape of every hub endpoint (declared in the OpenAPI schema as hub.api_models.ErrorBody)."""
     return Response({"error": code, "detail": en, "detail_zh": zh, **(extra or {})}, status_code=status,
                     media_type=MediaType.JSON)
 
@@ -89,10 +89,39 @@ def _decode_error(_: Request[Any, Any, Any], exc: msgspec.DecodeError | UnicodeD
     return error_response(400, "malformed", f"the body is not of the expected shape ({exc})", f"请求内容格式错误（{exc}）")
 
 
+_SOURCES = {"query": ("query parameter", "查询参数"), "path": ("path parameter", "路径参数"),
+            "header": ("header", "请求头"), "cookie": ("cookie", "Cookie"), "body": ("body field", "请求内容字段")}
+
+
+def _invalid_parameters(exc: ValidationException) -> tuple[str, str]:
+    """Which parameters Litestar refused and why, in both languages; never the values sent (nor the query
+    string Litestar's own detail repeats), which may hold what a person typed."""
+    problems = [p for p in exc.extra if isinstance(p, dict)] if isinstance(exc.extra, list) else []
+    if not problems:  # "Missing required query parameter 'x' for path /…?…": the query string is cut off
+        reason = str(exc.detail).split(" for path ")[0]
+        return reason, f"请求参数无效（{reason}）"
+    en, zh = [], []
+    for problem in problems:
+        key, message = str(problem.get("key", "")), str(problem.get("message", ""))
+        source = problem.get("source", "")
+        source = getattr(source, "value", source)  # Litestar's ParamType, a plain Enum
+        if (source, key) == ("body", "data"):  # Litestar found no body at all (an empty one)
+            en.append("the body is missing (send a JSON object)")
+            zh.append("缺少请求内容（应为 JSON 对象）")
+            continue
+        source_en, source_zh = _SOURCES.get(str(source), ("parameter", "参数"))
+        en.append(f"{source_en} {key}: {message}")
+        zh.append(f"{source_zh} {key}：{message}")
+    return ("invalid request: " + "; ".join(en) + " (the types are in /schema/openapi.json)",
+            "请求参数无效：" + "；".join(zh) + "（类型见 /schema/openapi.json）")
+
+
 def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     code = _CODE_FOR_STATUS.get(exc.status_code, "internal" if exc.status_code >= 500 else "bad_input")
     if exc.status_code == 413:
         response = error_response(413, code, "the body is over the size limit (8 MB)", "请求内容超过大小限制（8 MB）")
+    elif isinstance(exc, ValidationException):
+        response = error_response(exc.status_code, code, *_invalid_parameters(exc))
     else:
         response = error_response(exc.status_code, code, str(exc.detail), str(exc.detail))
     # An unknown path or method never reaches the route middleware that adds these (hub.security_headers).
