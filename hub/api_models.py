@@ -65,6 +65,9 @@ _ERRORS: dict[int, tuple[str, dict[str, object]]] = {
     413: ("`too_large`: the body is over the hub's size limit",
           {"error": "too_large", "detail": "the body is over the size limit (8 MB)",
            "detail_zh": "请求内容超过大小限制（8 MB）"}),
+    415: ("`unsupported_media_type`: not `application/vnd.msgpack`, or a content encoding the endpoint does not take",
+          {"error": "unsupported_media_type", "detail": "send application/vnd.msgpack, not text/plain",
+           "detail_zh": "请求类型应为 application/vnd.msgpack"}),
     429: ("`rate_limited`: too many requests from this address; try again after `retry_after` seconds",
           {"error": "rate_limited", "detail": "too many attempts from this address; try again in 60 s",
            "detail_zh": "该地址尝试次数过多，请 60 秒后重试", "retry_after": 60}),
@@ -74,13 +77,27 @@ _ERRORS: dict[int, tuple[str, dict[str, object]]] = {
 """What each error status of the API means (its codes, as in hub.errors.STATUS_FOR_CODE) and an example body."""
 
 
-def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
+PROTOCOL_ERRORS: dict[int, str] = {
+    400: "`malformed` or `protocol_version` (docs/protocol.md, Errors)",
+    401: "`unauthenticated` (a request signature or MAC missing or wrong) or `unknown_key`",
+    403: "`revoked_key`, `wrong_origin`, or (enrolment) `enroll_code`",
+    409: "`replay`: the request counter is not above the last one seen",
+    413: "`too_large`: the body, its inflation, or the sets in it are over a limit (docs/security.md, Limits)",
+    503: "`busy`: the hub is inflating other bodies, or its database is busy; try again",
+}
+"""What the station protocol's error statuses mean, where they differ from the JSON API's."""
+
+
+def error_responses(*statuses: int, protocol: bool = False) -> dict[int, ResponseSpec]:
     """The ``responses`` of a handler: ``ErrorBody`` for each of ``statuses`` it can answer.
+
+    ``protocol``: a station protocol endpoint, whose codes are described by :data:`PROTOCOL_ERRORS`.
 
     A 400 declared here also replaces Litestar's default 400 (``{status_code, detail, extra}``),
     which the hub never answers: its exception handlers turn every error into ``ErrorBody``.
     """
-    return {status: ResponseSpec(data_container=ErrorBody, description=_ERRORS[status][0], generate_examples=False,
+    described = {**{status: text for status, (text, _) in _ERRORS.items()}, **(PROTOCOL_ERRORS if protocol else {})}
+    return {status: ResponseSpec(data_container=ErrorBody, description=described[status], generate_examples=False,
                                  examples=[Example(id=str(_ERRORS[status][1]["error"]), value=_ERRORS[status][1])])
             for status in statuses}
 

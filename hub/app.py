@@ -25,6 +25,7 @@ from hub import api, web, web_admin, web_desk
 from hub import sync_api  # POST /api/v1/sync, the one-round-trip exchange (hub/sync_api.py)
 from hub.auth import Signer, path_qs, verify_request
 from hub.enroll import admit_enrolment, enroll
+from hub.api_models import error_responses
 from hub.errors import EXCEPTION_HANDLERS, HubHTTPError
 from hub.feed import read_feed
 from hub.guards import AuthError, auth_error_handler, client_ip
@@ -133,7 +134,8 @@ def healthz(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return {"status": "ok", "hub_id": _identity(request).hub_id, "protocol": PROTOCOL_VERSION}
 
 
-@post("/api/v1/enroll", status_code=200, sync_to_thread=True, security=[{}])
+@post("/api/v1/enroll", status_code=200, sync_to_thread=True, security=[{}],
+      responses=error_responses(400, 403, 413, 415, 429, protocol=True))
 def enroll_station(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[HubStore]) -> Response[bytes]:
     """A station enrols with a one-time code (docs/protocol.md, Enrolment); 429 past the per-address limit."""
     admit_enrolment(request.app.state, _settings(request), client_ip(request), now=_now(request))
@@ -147,7 +149,8 @@ def enroll_station(request: Request[Any, Any, Any], body: RawBody, store: NamedD
     return _msgpack(enroll(store, _identity(request), enrol_request, now=request.app.state["now"]))
 
 
-@post("/api/v1/sync/push", status_code=200, sync_to_thread=True, security=[{}])
+@post("/api/v1/sync/push", status_code=200, sync_to_thread=True, security=[{}],
+      responses=error_responses(400, 401, 403, 409, 413, 415, 503, protocol=True))
 def push(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[HubStore]) -> Response[bytes]:
     """A station sends its change sets; each is handled in its own transaction."""
     encoding = _encoding(request)
@@ -180,7 +183,7 @@ def push(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[
     return _msgpack(response)
 
 
-@get("/api/v1/sync/feed", sync_to_thread=True, security=[{}])
+@get("/api/v1/sync/feed", sync_to_thread=True, security=[{}], responses=error_responses(400, 401, 403, 409, 503, protocol=True))
 def feed(
     request: Request[Any, Any, Any], store: NamedDependency[HubStore], after: FromQuery[int] = 0,
     limit: FromQuery[int | None] = None,

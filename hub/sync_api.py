@@ -18,6 +18,7 @@ from litestar.params import RawBody
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.auth import Signer, path_qs, verify_request
+from hub.api_models import error_responses
 from hub.errors import HubHTTPError
 from hub.feed import read_feed
 from hub.ingest import ingest_sets
@@ -105,7 +106,8 @@ def _no_content_type(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-@post(SYNC_PATH, status_code=200, sync_to_thread=True, security=[{}], middleware=[_no_content_type])
+@post(SYNC_PATH, status_code=200, sync_to_thread=True, security=[{}], middleware=[_no_content_type],
+      responses=error_responses(400, 401, 403, 409, 413, 415, 503, protocol=True))
 def exchange(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[HubStore]) -> Response[bytes]:
     """A station's sets up and its feed down in one round trip (docs/protocol.md, "Exchange")."""
     _check_media(request)

@@ -46,6 +46,22 @@ def test_every_error_of_the_json_api_is_declared_as_the_hubs_shape(client):
     assert set(operations["GET /api/v1/me"]["responses"]) == {"200", "401", "503"}  # any role: never 403
 
 
+def test_the_station_protocol_declares_its_errors_as_the_hubs_shape(client):
+    paths = client.get(SCHEMA).json()["paths"]
+    operations = {"POST /api/v1/sync": paths["/api/v1/sync"]["post"],
+                  "POST /api/v1/sync/push": paths["/api/v1/sync/push"]["post"],
+                  "GET /api/v1/sync/feed": paths["/api/v1/sync/feed"]["get"],
+                  "POST /api/v1/enroll": paths["/api/v1/enroll"]["post"]}
+    for label, operation in operations.items():
+        errors = {int(status): response for status, response in operation["responses"].items() if int(status) >= 400}
+        assert 400 in errors and 403 in errors, label
+        for status, response in errors.items():
+            assert _error_schema(response) == {"$ref": ERROR_REF}, (label, status)
+        assert b'"status_code"' not in msgspec.json.encode(operation), label
+    assert "replay" in operations["POST /api/v1/sync"]["responses"]["409"]["description"]
+    assert "429" in operations["POST /api/v1/enroll"]["responses"]
+
+
 def test_the_decision_body_is_declared(client):
     schema = client.get(SCHEMA).json()
     body = schema["paths"]["/api/v1/cases/{case_no}/decision"]["post"]["requestBody"]
