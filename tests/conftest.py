@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 from hypothesis import settings
@@ -10,6 +11,25 @@ from hypothesis import settings
 settings.register_profile("ci", max_examples=200, deadline=None, derandomize=True)
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.load_profile(os.getenv("HYPOTHESIS_PROFILE", "dev"))
+
+
+def require_tool(*tools: str, install: str) -> None:
+    """Skip the calling test when a system tool it drives (a command name or an absolute path) is
+    missing; with ``CI=true`` fail instead, so that CI never goes green by skipping the tests that
+    need tmux or Chromium (.ci/run installs them). ``install`` says how to get them."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if not missing:
+        return
+    message = f"{', '.join(missing)} not installed ({install})"
+    if os.getenv("CI", "").strip().lower() in {"true", "1", "yes"}:
+        pytest.fail(f"CI=true and a test needs {message}", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def requires_tmux() -> None:
+    """For tests that drive a real terminal: ``pytestmark = pytest.mark.usefixtures("requires_tmux")``."""
+    require_tool("tmux", install="apt-get install tmux")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

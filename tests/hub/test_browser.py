@@ -20,6 +20,7 @@ from hub.settings import Settings
 from hub.store import HubStore
 from hub.testing import live_server
 from sync.protocol import MEDIA_TYPE
+from tests.conftest import require_tool
 from tests.hub.builders import Clock, TestStation, enrol
 from tests.hub.test_cli import run
 
@@ -71,9 +72,7 @@ def county(tmp_path_factory: pytest.TempPathFactory, hub_template: tuple[Path, H
 
 
 def _browser(tmp_path: Path):
-    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
-        pytest.skip("headless browser test: /usr/bin/chromium or /usr/bin/chromedriver is not installed "
-                    "(Debian packages chromium and chromium-driver)")
+    require_tool(str(CHROMIUM), str(CHROMEDRIVER), install="Debian packages chromium and chromium-driver")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
