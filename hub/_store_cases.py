@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from hub._store_base import StoreBase
-from hub.schema import DERIVED_COLUMNS, PK_COLUMNS, REPLICATED_COLUMNS
+from sync.tables import BY_NAME
 
 __all__ = ("CaseStoreMixin",)
 
-_WRITABLE = {table: REPLICATED_COLUMNS[table] | DERIVED_COLUMNS.get(table, frozenset()) | {"versions"}
-             for table in REPLICATED_COLUMNS}
+_WRITABLE = {name: table.replicated | table.hub_local for name, table in BY_NAME.items()}
 
 
 def _check_columns(table: str, names: Any) -> None:
@@ -26,7 +25,7 @@ class CaseStoreMixin(StoreBase):
 
     def row(self, table: str, pk: str) -> dict[str, Any] | None:
         """One row of a replicated table as a dict (``versions`` included), or None."""
-        cursor = self.db.execute(f"SELECT * FROM {table} WHERE {PK_COLUMNS[table]} = ?", [pk])
+        cursor = self.db.execute(f"SELECT * FROM {table} WHERE {BY_NAME[table].pk} = ?", [pk])
         row = cursor.fetchone()
         return None if row is None else dict(zip([d[0] for d in cursor.description], row))
 
@@ -44,7 +43,7 @@ class CaseStoreMixin(StoreBase):
         _check_columns(table, values)
         assignments = ", ".join(f"{column} = ?" for column in values)
         self.db.execute(
-            f"UPDATE {table} SET {assignments} WHERE {PK_COLUMNS[table]} = ?", [*values.values(), pk]
+            f"UPDATE {table} SET {assignments} WHERE {BY_NAME[table].pk} = ?", [*values.values(), pk]
         )
 
     def village_of_intake(self, intake_id: str) -> str | None:
@@ -113,6 +112,6 @@ class CaseStoreMixin(StoreBase):
 
     def count_rows(self, table: str) -> int:
         """Rows in a replicated table (for status pages and tests)."""
-        if table not in PK_COLUMNS and table not in ("case_events",):
+        if table not in BY_NAME and table not in ("case_events",):
             raise ValueError(f"not a replicated table: {table}")
         return int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])

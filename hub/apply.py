@@ -9,7 +9,6 @@ import msgspec
 
 from hub.deadlines import commitment_due, refresh_case_due
 from hub.keys import id_lookup_hash
-from hub.schema import PK_COLUMNS, REPLICATED_COLUMNS
 from hub.store import HubStore
 from sync.changes import RowChange, StatusChange
 from sync.deadlines import paused_spans
@@ -17,6 +16,7 @@ from sync.errors import ProxyAppError
 from sync.ids import Minter, event_minter, intake_of_key, parse_case_number, row_minter
 from sync.lifecycle import Actor, Status
 from sync.merge import Rejection, decide_row, decide_status, decode_versions, encode_versions, version_of
+from sync.tables import BY_NAME
 from sync.timeutil import business_date, iso_utc, parse_iso
 
 __all__ = ("Outcome", "apply_row", "apply_status", "decision_days", "status_fields")
@@ -151,10 +151,11 @@ def apply_row(
         lookup_key: the county ID-lookup key, for the case's ``id_hash``.
     """
     table = change.table
-    if table not in REPLICATED_COLUMNS:
+    definition = BY_NAME.get(table)
+    if definition is None:
         return _reject("unknown_table", f"{table!r} is not a replicated table", f"{table!r} 不是同步数据表")
-    pk_column = PK_COLUMNS[table]
-    stray = sorted(set(change.fields) - REPLICATED_COLUMNS[table])
+    pk_column = definition.pk
+    stray = sorted(set(change.fields) - definition.replicated)
     if stray or (pk_column in change.fields and change.fields[pk_column] != change.pk):
         what = f"unknown or derived column(s) {', '.join(stray)}" if stray else f"{pk_column} differs from the key"
         return _reject("malformed", f"{table} {change.pk}: {what}", f"{table} {change.pk}：字段无效（{what}）")

@@ -11,7 +11,6 @@ import msgspec
 from hub.deadlines import case_state
 from hub.keys import HubIdentity
 from hub.store import FeedSetRow, HubStore
-from hub.schema import PK_COLUMNS, REPLICATED_COLUMNS, REPLICATED_TABLES
 from sync.changes import RowChange, StatusChange
 from sync.errors import InputError
 from sync.merge import CASE_INSERT_STATE, STATUS_FIELDS, decode_versions
@@ -26,6 +25,7 @@ from sync.protocol import (
     forms_for,
     seal_set,
 )
+from sync.tables import TABLES
 from sync.timeutil import business_date, iso_utc
 
 __all__ = (
@@ -111,16 +111,17 @@ def queue_village_history(store: HubStore, station_id: str, village_code: str, *
     """
     at = iso_utc(now)
     count = 0
-    for table in REPLICATED_TABLES:
+    for definition in TABLES:
+        table = definition.name
         for row in store.village_rows(table, village_code):
             versions = decode_versions(row.get("versions"))
             star = versions.get("*")
             if star is None:
                 continue
-            fields = {column: row[column] for column in REPLICATED_COLUMNS[table] if column in row}
+            fields = {column: row[column] for column in definition.replicated if column in row}
             if table == "cases":
                 fields.update(CASE_INSERT_STATE)
-            queue(store, [station_id], RowChange(table=table, pk=row[PK_COLUMNS[table]], hlc=star[0], fields=fields,
+            queue(store, [station_id], RowChange(table=table, pk=row[definition.pk], hlc=star[0], fields=fields,
                                                  insert=True, origin=star[1]), at=at)
             count += 1
             later: dict[tuple[int, str], dict[str, Any]] = {}
@@ -128,7 +129,7 @@ def queue_village_history(store: HubStore, station_id: str, village_code: str, *
                 if field != "*" and field in fields and field not in STATUS_FIELDS:
                     later.setdefault(version, {})[field] = row[field]
             for (hlc, origin), changed in sorted(later.items()):
-                queue(store, [station_id], RowChange(table=table, pk=row[PK_COLUMNS[table]], hlc=hlc, fields=changed,
+                queue(store, [station_id], RowChange(table=table, pk=row[definition.pk], hlc=hlc, fields=changed,
                                                      origin=origin), at=at)
                 count += 1
     for event in store.village_rows("case_events", village_code):

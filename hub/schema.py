@@ -1,4 +1,4 @@
-"""The hub database schema as numbered migrations, and the replicated columns a change may write."""
+"""The hub database schema as numbered migrations (the replicated tables are defined in sync.tables)."""
 
 from __future__ import annotations
 
@@ -9,54 +9,13 @@ from hub.db import write_txn
 
 __all__ = (
     "DEPARTMENT_SQL",
-    "DERIVED_COLUMNS",
     "OPEN_STATUSES_SQL",
-    "PK_COLUMNS",
-    "REPLICATED_COLUMNS",
-    "REPLICATED_TABLES",
     "TOWNSHIP_SQL",
     "migrate",
     "migrations",
 )
 
 migrations = Migrations("hub")
-
-REPLICATED_TABLES = ("intakes", "intake_materials", "commitments", "cases", "case_notes")
-"""The station's replicated tables; the hub holds the same rows (station/schema.py m001)."""
-
-PK_COLUMNS: dict[str, str] = {
-    "intakes": "intake_id",
-    "intake_materials": "material_id",
-    "commitments": "commitment_id",
-    "cases": "case_no",
-    "case_notes": "note_id",
-}
-"""The one TEXT primary-key column of each replicated table."""
-
-REPLICATED_COLUMNS: dict[str, frozenset[str]] = {
-    "intakes": frozenset(
-        {"intake_id", "bundle_code", "village_code", "received_at", "received_date", "agent", "catalog_version"}
-    ),
-    "intake_materials": frozenset({"material_id", "intake_id", "name_zh", "state", "updated_at"}),
-    "commitments": frozenset(
-        {"commitment_id", "intake_id", "material", "signer_name", "signed_at", "due_days", "status", "closed_at"}
-    ),
-    "cases": frozenset(
-        {"case_no", "intake_id", "item_code", "bundle_code", "stage", "status", "outcome", "applicant_name",
-         "id_number", "phone", "sex", "birth_date", "village_code", "received_at", "received_date",
-         "accepted_date", "catalog_version"}
-    ),
-    "case_notes": frozenset({"note_id", "case_no", "at", "author", "text"}),
-}
-"""Columns a station's RowChange may carry. The column names in SQL come only from here, never
-from the wire; anything else in a change is refused (``malformed``)."""
-
-DERIVED_COLUMNS: dict[str, frozenset[str]] = {
-    "cases": frozenset({"id_hash", "due_date", "due_provisional", "updated_at", "decision_days"}),
-    "commitments": frozenset({"due_date", "due_provisional"}),
-}
-"""Columns each replica derives itself (lookup hash under the county key, due dates from the
-hub's calendar): never sent, never accepted from a change."""
 
 
 @migrations()
@@ -75,7 +34,7 @@ def m001_hub(db: Database) -> None:
         """CREATE TABLE documents (
             kind TEXT PRIMARY KEY, version INTEGER NOT NULL, body TEXT NOT NULL,
             published_at TEXT NOT NULL) STRICT""",
-        # -- replicated tables: the station's columns, plus `versions` (sync.merge field versions) --
+        # -- replicated tables (sync.tables): the station's columns, plus `versions` (sync.merge field versions) --
         """CREATE TABLE intakes (
             intake_id TEXT PRIMARY KEY,
             bundle_code TEXT,

@@ -16,7 +16,6 @@ from station.errors import SyncError
 from station.hubhttp import DEFAULT_TIMEOUT, ENROLL_PATH, hub_error, make_client, unreachable, url
 from station.identity import MIN_PASSPHRASE, hub_pins, save_keypair, set_meta
 from station.identity import passphrase as ask_passphrase  # the parameter is called passphrase
-from station.schema import REPLICATED_TABLES
 from station.sealing import HUB_FEATURES_META
 from station.store import DB_FILE, Station
 from sync.enrolment import CODE_ALPHABET, request_mac, response_mac, split_code
@@ -24,6 +23,7 @@ from sync.crypto import CryptoError, KeyPair, fingerprint, key_id_of, open_box
 from sync.divisions import parse_division_code
 from sync.errors import InputError
 from sync.protocol import MEDIA_TYPE, PROTOCOL_VERSION, STATION_FEATURES, EnrollRequest, EnrollResponse
+from sync.tables import TABLE_NAMES
 from sync.text import check_text
 from sync.timeutil import iso_utc, utc_now
 from sync.version import SOFTWARE_VERSION
@@ -237,7 +237,7 @@ def _adopt_station_id(station: Station, station_id: str) -> None:
         return
     set_meta(station.db, {"station_id": station_id})
     # Versions are JSON like {"phone": [hlc, "ORIGIN"]}: replacing the quoted id is exact.
-    for table in REPLICATED_TABLES:
+    for table in TABLE_NAMES:
         station.db.execute(
             f"UPDATE {table} SET versions = replace(versions, json_quote(?), json_quote(?)) WHERE versions IS NOT NULL",
             [old, station_id],

@@ -13,29 +13,10 @@ from station.db import write_txn
 from sync.changes import RowChange, StatusChange, encode_change
 from sync.hlc import HybridClock
 from sync.merge import encode_versions
+from sync.tables import BY_NAME
 from sync.timeutil import iso_utc
 
-__all__ = ("LOCAL_COLUMNS", "ChangeRecorder", "recording")
-
-PK_COLUMNS = {
-    "intakes": "intake_id",
-    "intake_materials": "material_id",
-    "commitments": "commitment_id",
-    "cases": "case_no",
-    "case_notes": "note_id",
-}
-"""The one primary-key column of each replicated table."""
-
-LOCAL_COLUMNS: dict[str, frozenset[str]] = {
-    # Derived at each replica, never sent: the lookup hash depends on the key in force, due
-    # dates on the calendar each side holds (the hub computes the binding one, invariant 8),
-    # field versions are the merge's bookkeeping.
-    "cases": frozenset({"id_hash", "due_date", "due_provisional", "updated_at", "versions"}),
-    "commitments": frozenset({"due_date", "due_provisional", "versions"}),
-    "intakes": frozenset({"versions"}),
-    "intake_materials": frozenset({"versions"}),
-    "case_notes": frozenset({"versions"}),
-}
+__all__ = ("ChangeRecorder", "recording")
 
 
 class ChangeRecorder:
@@ -59,13 +40,15 @@ class ChangeRecorder:
             [change.hlc, kind, entity, entity_id, encode_change(change), self.now_iso],
         )
 
-    def _replicated(self, table: str, row: dict[str, Any]) -> dict[str, Any]:
-        local = LOCAL_COLUMNS.get(table, frozenset())
-        return {key: value for key, value in row.items() if key not in local}
+    @staticmethod
+    def _replicated(table: str, row: dict[str, Any]) -> dict[str, Any]:
+        # Derived columns and field versions are each replica's own: they never go in a change.
+        replicated = BY_NAME[table].replicated
+        return {key: value for key, value in row.items() if key in replicated}
 
     def insert(self, table: str, row: dict[str, Any]) -> None:
         """Insert a new row of a replicated table and record it."""
-        pk = str(row[PK_COLUMNS[table]])
+        pk = str(row[BY_NAME[table].pk])
         hlc = self.clock.tick(self._wall_ms)
         stored = {**row, "versions": encode_versions({"*": (hlc, self.origin)})}
         columns = ", ".join(stored)
@@ -82,20 +65,19 @@ class ChangeRecorder:
         if replicated:
             assignments += ", versions = json_patch(coalesce(versions, '{}'), ?)"
             params.append(encode_versions({field: (hlc, self.origin) for field in replicated}))
-        cursor = self.db.execute(f"UPDATE {table} SET {assignments} WHERE {PK_COLUMNS[table]} = ?", [*params, pk])
+        cursor = self.db.execute(f"UPDATE {table} SET {assignments} WHERE {BY_NAME[table].pk} = ?", [*params, pk])
         if cursor.rowcount != 1:
             raise LookupError(f"{table} has no row {pk!r}")
         if replicated:
             self._append(RowChange(table=table, pk=pk, hlc=hlc, fields=replicated), "row", table, pk)
 
     def local_update(self, table: str, pk: str, fields: dict[str, Any]) -> None:
-        """Change derived, never-replicated columns (LOCAL_COLUMNS) of one row."""
-        local = LOCAL_COLUMNS.get(table, frozenset())
-        stray = set(fields) - local
+        """Change derived, never-replicated columns (sync.tables ``station_local``) of one row."""
+        stray = set(fields) - BY_NAME[table].station_local
         if stray:
             raise ValueError(f"{sorted(stray)} of {table} are replicated: use update()")
         assignments = ", ".join(f"{column} = ?" for column in fields)
-        self.db.execute(f"UPDATE {table} SET {assignments} WHERE {PK_COLUMNS[table]} = ?", [*fields.values(), pk])
+        self.db.execute(f"UPDATE {table} SET {assignments} WHERE {BY_NAME[table].pk} = ?", [*fields.values(), pk])
 
     def status(
         self,

@@ -7,35 +7,25 @@ import json
 from typing import Any
 
 from station.cases import compute_due
-from station.outbox import LOCAL_COLUMNS, PK_COLUMNS
 from station.store import Station
 from sync.changes import RowChange
 from sync.merge import Rejection, Versions, decide_row, decode_versions, encode_versions, version_of
+from sync.tables import BY_NAME
 from sync.timeutil import iso_utc
 
 __all__ = ("apply_row_change", "record_conflict", "refresh_local", "write_hub_values")
 
 
-_COLUMNS: dict[str, frozenset[str]] = {}
-"""Columns of each replicated table (every database is migrated to the same schema on open)."""
-
-
-def _columns(station: Station, table: str) -> frozenset[str]:
-    if table not in _COLUMNS:
-        _COLUMNS[table] = frozenset(row[1] for row in station.db.execute(f"PRAGMA table_info({table})"))
-    return _COLUMNS[table]
-
-
-def _known(station: Station, table: str, fields: dict[str, Any]) -> dict[str, Any]:
-    # Fields a newer hub knows and this release does not are ignored (schema evolution), and
-    # local columns are never taken from another replica.
-    local = LOCAL_COLUMNS.get(table, frozenset())
-    columns = _columns(station, table)
-    return {k: v for k, v in fields.items() if k in columns and k not in local}
+def _known(table: str, fields: dict[str, Any]) -> dict[str, Any]:
+    # Only the replicated columns of this release are written (allow-list, as at the hub): fields a
+    # newer hub knows and this release does not are ignored (schema evolution), and derived local
+    # columns and field versions are never taken from another replica.
+    replicated = BY_NAME[table].replicated
+    return {k: v for k, v in fields.items() if k in replicated}
 
 
 def _row(station: Station, table: str, pk: str) -> dict[str, Any] | None:
-    cursor = station.db.execute(f"SELECT * FROM {table} WHERE {PK_COLUMNS[table]} = ?", [pk])
+    cursor = station.db.execute(f"SELECT * FROM {table} WHERE {BY_NAME[table].pk} = ?", [pk])
     row = cursor.fetchone()
     return None if row is None else dict(zip([d[0] for d in cursor.description], row))
 
@@ -59,7 +49,7 @@ def apply_row_change(station: Station, change: RowChange, origin: str) -> Reject
     Returns the Rejection when the merge refuses the change (the caller records it; the hub
     already applied the same rules, so it means the replicas had drifted).
     """
-    if change.table not in PK_COLUMNS:
+    if change.table not in BY_NAME:
         return Rejection("unknown_table", f"no replicated table {change.table!r}", f"没有可同步的表 {change.table!r}")
     current = _row(station, change.table, change.pk)
     versions = decode_versions(current["versions"]) if current else None
@@ -73,7 +63,7 @@ def apply_row_change(station: Station, change: RowChange, origin: str) -> Reject
                         kept_version=held, lost=value, lost_version=incoming)
     if decision.duplicate or not decision.write:
         return None
-    write = _known(station, change.table, decision.write)
+    write = _known(change.table, decision.write)
     if current is None:
         _insert(station, change.table, write, decision.versions)
     else:
@@ -95,13 +85,13 @@ def write_hub_values(station: Station, table: str, pk: str, values: dict[str, An
     Our versions of those fields are dropped (back to the row's insert version), since the
     change that set them never took effect at the hub. Returns False when there is no such row.
     """
-    if table not in PK_COLUMNS:
+    if table not in BY_NAME:
         return False
     current = _row(station, table, pk)
     if current is None:
         return False
-    columns = _columns(station, table)
-    write = {k: v for k, v in values.items() if k in columns and k != PK_COLUMNS[table] and k != "versions"}
+    definition = BY_NAME[table]
+    write = {k: v for k, v in _known(table, values).items() if k != definition.pk}
     versions = decode_versions(current["versions"])
     for field in write:
         versions.pop(field, None)
@@ -126,7 +116,7 @@ def _insert(station: Station, table: str, fields: dict[str, Any], versions: Vers
 def _update(station: Station, table: str, pk: str, fields: dict[str, Any], versions: Versions) -> None:
     assignments = ", ".join(f"{column} = ?" for column in fields)
     station.db.execute(
-        f"UPDATE {table} SET {assignments}{', ' if fields else ''}versions = ? WHERE {PK_COLUMNS[table]} = ?",
+        f"UPDATE {table} SET {assignments}{', ' if fields else ''}versions = ? WHERE {BY_NAME[table].pk} = ?",
         [*fields.values(), encode_versions(versions), pk],
     )
 

@@ -8,10 +8,11 @@ import pytest
 
 from hub.bootstrap import init_hub
 from hub.keys import KEY_FILE, create_identity, id_lookup_hash, load_identity
-from hub.schema import REPLICATED_TABLES, migrations
+from hub.schema import migrations
 from hub.settings import Settings, default_data_dir
 from hub.store import HubStore
 from sync.errors import InputError, StoreError
+from sync.tables import TABLE_NAMES
 from sync.workdays import YearTable
 
 
@@ -20,7 +21,7 @@ def test_connection_pragmas_and_schema(store):
     assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     assert migrations.pending(store.db) == []
-    for table in REPLICATED_TABLES:
+    for table in TABLE_NAMES:
         assert "versions" in store.db[table].columns_dict
     assert store.db["case_events"].columns_dict["origin"] is str
 
