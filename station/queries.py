@@ -21,10 +21,15 @@ __all__ = (
     "CaseFilter",
     "CaseSummary",
     "CommitmentView",
+    "case_for_entity",
+    "case_heading",
+    "case_outcome",
+    "correction_reason",
     "get_bundle",
     "get_case",
     "list_cases",
     "list_commitments",
+    "outstanding_materials",
 )
 
 ACTIVE_STATUSES = (
@@ -364,3 +369,51 @@ def list_commitments(station: Station, *, overdue_only: bool = False, open_only:
         params,
     )
     return [_commitment(row, today) for row in cursor.fetchall()]
+
+
+def case_for_entity(station: Station, entity_id: str) -> str | None:
+    """The case a replicated row belongs to: the case itself, or the first case of its intake."""
+    if station.db.execute("SELECT 1 FROM cases WHERE case_no = ?", [entity_id]).fetchone():
+        return entity_id
+    intake_id = entity_id.split("/", 1)[0]
+    row = station.db.execute(
+        "SELECT case_no FROM cases WHERE intake_id = ? ORDER BY stage, case_no LIMIT 1", [intake_id]
+    ).fetchone()
+    return row[0] if row else None
+
+
+def case_heading(station: Station, case_no: str) -> tuple[str, str]:
+    """A case's applicant name and item code, for a one-line mention (KeyError when there is no such case)."""
+    row = station.db.execute("SELECT applicant_name, item_code FROM cases WHERE case_no = ?", [case_no]).fetchone()
+    if row is None:
+        raise KeyError(case_no)
+    return row[0], row[1]
+
+
+def case_outcome(station: Station, case_no: str) -> str | None:
+    """The outcome recorded on a case (None until one is; KeyError when there is no such case)."""
+    row = station.db.execute("SELECT outcome FROM cases WHERE case_no = ?", [case_no]).fetchone()
+    if row is None:
+        raise KeyError(case_no)
+    return row[0]
+
+
+def correction_reason(station: Station, case_no: str) -> str | None:
+    """The reason of the newest correction notice (补正通知) on a case."""
+    row = station.db.execute(
+        "SELECT reason FROM case_events WHERE case_no = ? AND to_status = ? ORDER BY hlc DESC LIMIT 1",
+        [case_no, Status.AWAITING_CORRECTION.value],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def outstanding_materials(station: Station, intake_id: str) -> list[tuple[str, str]]:
+    """Materials of an intake not yet received: (name, state) with state deferred or not_provided."""
+    return [
+        (name, state)
+        for name, state in station.db.execute(
+            "SELECT name_zh, state FROM intake_materials WHERE intake_id = ? AND state IN ('deferred', 'not_provided') "
+            "ORDER BY rowid",
+            [intake_id],
+        )
+    ]

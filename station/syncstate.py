@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 import msgspec
@@ -10,6 +11,7 @@ from station.errors import RefusedChange
 from station.identity import get_meta, get_meta_json, hub_pins, public_key_id
 from station.store import Station
 from sync.changes import RowChange, decode_change
+from sync.hlc import unpack
 
 __all__ = (
     "CLOCK_WARNING_MS",
@@ -19,10 +21,14 @@ __all__ = (
     "Refusal",
     "RejectionView",
     "SyncStatus",
+    "blank_status",
     "case_sync",
+    "is_enrolled",
     "last_refusal_id",
+    "recent_rejections",
     "refusals",
     "refused_cases",
+    "stamp_lead_ms",
     "sync_status",
 )
 
@@ -100,6 +106,21 @@ class SyncStatus(msgspec.Struct, frozen=True, kw_only=True):
     refused: list[Refusal] = []
     """The newest of those, at most REFUSALS_SHOWN, one per case."""
 
+    @property
+    def online(self) -> bool:
+        """The last contact with the hub succeeded (there is no newer error)."""
+        return self.last_success is not None and self.last_error is None
+
+    @property
+    def needs_admin(self) -> bool:
+        """Pushing stopped (a fork) or the key was revoked: a person at the county must act."""
+        return bool(self.fork or self.revoked)
+
+    @property
+    def clock_skew_seconds(self) -> float | None:
+        """Station clock minus hub clock, when known."""
+        return -self.clock_offset_ms / 1000 if self.clock_offset_ms is not None else None
+
 
 class ReceiptView(msgspec.Struct, frozen=True, kw_only=True):
     seq: int
@@ -133,6 +154,32 @@ class CaseSync(msgspec.Struct, frozen=True, kw_only=True):
     receipts: list[ReceiptView] = []
     rejections: list[RejectionView] = []
     conflicts: list[ConflictView] = []
+
+
+def blank_status(station_id: str = "") -> SyncStatus:
+    """Where sync stands before the station exists (no database yet): nothing enrolled, nothing waiting."""
+    return SyncStatus(station_id=station_id, enrolled=False, hub_url=None, hub_fingerprint=None, key_id=None,
+                      head_seq=0, unacknowledged=0, unsealed=0, feed_seq=0, hub_feed_seq=None, last_success=None,
+                      last_error=None, last_error_detail=None, clock_offset_ms=None, clock_warning=False, fork=None,
+                      revoked=None)
+
+
+def is_enrolled(station: Station) -> bool:
+    """True once the station holds a hub identity (``meta.hub_id``)."""
+    return station.db.execute("SELECT 1 FROM meta WHERE key = 'hub_id' AND value != ''").fetchone() is not None
+
+
+def stamp_lead_ms(station: Station, now: dt.datetime | None = None) -> float | None:
+    """How far the newest clock stamp this station wrote is ahead of its clock now, in ms (None before any).
+
+    A clock set back runs behind the stamps it wrote before: with no hub contact to compare
+    with, that lead is the only sign of it.
+    """
+    text = get_meta(station.db, "hlc_last")
+    if not text:
+        return None
+    newest_ms, _counter = unpack(int(text))
+    return newest_ms - (now or station.now()).timestamp() * 1000
 
 
 def sync_status(station: Station) -> SyncStatus:
@@ -173,6 +220,19 @@ def sync_status(station: Station) -> SyncStatus:
         refused_cases=len(standing),
         refused=sorted(standing.values(), key=lambda r: r.received_at, reverse=True)[:REFUSALS_SHOWN],
     )
+
+
+def recent_rejections(station: Station, limit: int) -> list[tuple[str, RejectionView]]:
+    """The hub's newest rejections of this station's changes across all cases, newest first,
+    each with the id of the row it refused (:func:`station.queries.case_for_entity` names its case)."""
+    return [
+        (entity_id, RejectionView(seq=seq, entity=entity, code=code, reason_en=en, reason_zh=zh, received_at=at))
+        for seq, entity, entity_id, code, en, zh, at in station.db.execute(
+            "SELECT seq, entity, entity_id, code, reason_en, reason_zh, received_at FROM rejections "
+            "ORDER BY received_at DESC, id DESC LIMIT ?",
+            [limit],
+        )
+    ]
 
 
 def last_refusal_id(station: Station) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -23,13 +22,14 @@ from textual.worker import Worker, WorkerState
 from station import datakey
 from station.errors import PassphraseError
 from station.store import DB_FILE, Station, default_data_dir
+from station.syncstate import SyncStatus, is_enrolled
 from sync.errors import ProxyAppError
 from sync.i18n import resolve_lang
 from sync.timeutil import utc_now
-from tui.data import is_enrolled
 from tui.drafts import NEW_CASE, DraftStore
 from tui.i18n import t
 from tui.prefs import DEFAULT_LOCK_MINUTES, load_prefs
+from tui.receipt import settle_receipts
 from tui.screens.base import error_text
 from tui.screens.case_detail import CaseDetailScreen
 from tui.screens.case_list import CaseListScreen
@@ -40,7 +40,7 @@ from tui.screens.home import HomeScreen
 from tui.screens.lock import LockScreen
 from tui.screens.new_case import NewCaseScreen
 from tui.screens.sync import SyncScreen
-from tui.sync_adapter import SyncAdapter, SyncOutcome, SyncStatus
+from tui.sync_adapter import StationLink, SyncAdapter, SyncOutcome
 from tui.widgets.status_bar import SyncView
 
 __all__ = ("HIGH_CONTRAST", "StationApp", "run")
@@ -101,7 +101,7 @@ class StationApp(App[None]):
         self,
         data_dir: Path,
         lang: str | None = "zh",
-        adapter: Any | None = None,
+        adapter: StationLink | None = None,
         *,
         now: Callable[[], dt.datetime] = utc_now,
         auto_sync: bool = True,
@@ -115,7 +115,8 @@ class StationApp(App[None]):
         self.data_dir = Path(data_dir)
         self.set_reactive(StationApp.lang, resolve_lang(lang))
         self.now = now
-        self.adapter = adapter if adapter is not None else SyncAdapter(now=now)
+        self.adapter: StationLink = adapter if adapter is not None else SyncAdapter(now=now)
+        self.set_reactive(StationApp.sync_view, SyncView(available=self.adapter.available))
         self.auto_sync = auto_sync
         self.sync_every = sync_every
         self.status_every = status_every
@@ -170,9 +171,8 @@ class StationApp(App[None]):
             if exc.code != "passphrase":
                 raise  # too short for a new one, say: shown to the agent
             return False
-        set_passphrase = getattr(self.adapter, "set_passphrase", None)
-        if set_passphrase is not None and self.adapter_has_key():
-            set_passphrase(text)  # one passphrase for the data and the station key: sync need not ask
+        if self.adapter_has_key():
+            self.adapter.set_passphrase(text)  # one passphrase for the data and the station key: sync need not ask
         return True
 
     def _opened(self, _result: object = None) -> None:
@@ -210,6 +210,7 @@ class StationApp(App[None]):
         self.switch_mode("home")
         self.refresh_status()
         self.set_interval(self.status_every, self.refresh_status)
+        settle_receipts(self.data_dir)  # wipe the last run's print copies; seal 0.4's plain receipts
         draft = self.drafts.load(NEW_CASE)
         if draft:
             self.push_screen(DraftOfferScreen(draft), self._draft_answer)
@@ -293,8 +294,7 @@ class StationApp(App[None]):
         self.push_screen(self.lock_screen, self._unlocked)
 
     def adapter_has_key(self) -> bool:
-        check = getattr(self.adapter, "has_station_key", None)
-        return bool(check and check(self.data_dir))
+        return self.adapter.has_station_key(self.data_dir)
 
     def lock_needs_passphrase(self) -> bool:
         """Whether there is a passphrase to check: the station key's, or the data key's (every
@@ -304,9 +304,8 @@ class StationApp(App[None]):
     def passphrase_unlocks(self, text: str) -> bool:
         """True when ``text`` is the station passphrase (unwraps ``station.key``, else the data key);
         runs in a worker thread."""
-        check = getattr(self.adapter, "check_passphrase", None)
-        if check is not None and self.adapter_has_key():
-            return bool(check(self.data_dir, text))
+        if self.adapter_has_key():
+            return self.adapter.check_passphrase(self.data_dir, text)
         try:
             datakey.open_data_key(self.data_dir, text)
         except PassphraseError:
@@ -352,8 +351,7 @@ class StationApp(App[None]):
         self.sync_log_version += 1
 
     def needs_passphrase(self) -> bool:
-        check = getattr(self.adapter, "needs_passphrase", None)
-        return bool(check and check(self.data_dir))
+        return self.adapter.needs_passphrase(self.data_dir)
 
     def ask_passphrase(self, then: Callable[[], None], error: str | None = None) -> None:
         """Ask for the station passphrase (a modal), hand it to the adapter, then carry on."""
@@ -384,11 +382,8 @@ class StationApp(App[None]):
     @work(thread=True, exclusive=True, group="sync", exit_on_error=False)
     def run_sync(self) -> tuple[SyncOutcome, SyncStatus | None]:
         """One sync round in a worker thread; the adapter opens its own Station (connection) here."""
-        sync_now = self.adapter.sync_now
-        if "progress" in inspect.signature(sync_now).parameters:
-            outcome = sync_now(self.data_dir, progress=lambda line: self.call_from_thread(self.log_sync, line))
-        else:
-            outcome = sync_now(self.data_dir)
+        outcome = self.adapter.sync_now(self.data_dir,
+                                        progress=lambda line: self.call_from_thread(self.log_sync, line))
         try:
             status = self.adapter.status(self.data_dir)
         except Exception:  # the status line can wait for the next refresh

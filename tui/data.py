@@ -1,24 +1,28 @@
-"""Read-only queries the screens need beyond station.queries: today's work, sync facts of a case."""
+"""Today's work for the home screen, assembled from station.queries and station.syncstate (no SQL here)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
-from station.queries import CaseFilter, CaseSummary, list_cases, list_commitments
+from station.queries import (
+    CaseFilter,
+    CaseSummary,
+    case_for_entity,
+    case_heading,
+    case_outcome,
+    correction_reason,
+    list_cases,
+    list_commitments,
+)
 from station.store import Station
-from station.syncstate import Refusal, refused_cases
+from station.syncstate import Refusal, recent_rejections, refused_cases
 from sync.lifecycle import Status
 
 __all__ = (
     "DUE_SOON_DAYS",
     "KINDS",
-    "RejectionView",
     "TodayItem",
-    "case_for_entity",
-    "correction_reason",
-    "is_enrolled",
-    "outstanding_materials",
     "refused_list",
     "short_number",
     "today_items",
@@ -52,45 +56,10 @@ class TodayItem:
     reason_en: str | None = None
 
 
-@dataclass(frozen=True)
-class RejectionView:
-    entity: str
-    entity_id: str
-    code: str
-    reason_en: str
-    reason_zh: str
-    received_at: str
-
-
 def short_number(station: Station, number: str) -> str:
     """A case number without this station's village prefix (26 cells are too wide for 80 columns)."""
     prefix = station.village_code + "-"
     return number[len(prefix):] if number.startswith(prefix) else number
-
-
-def is_enrolled(station: Station) -> bool:
-    """True once the station holds a hub identity (``meta.hub_id``)."""
-    return station.db.execute("SELECT 1 FROM meta WHERE key = 'hub_id' AND value != ''").fetchone() is not None
-
-
-def case_for_entity(station: Station, entity_id: str) -> str | None:
-    """The case a replicated row belongs to: the case itself, or the first case of its intake."""
-    if station.db.execute("SELECT 1 FROM cases WHERE case_no = ?", [entity_id]).fetchone():
-        return entity_id
-    intake_id = entity_id.split("/", 1)[0]
-    row = station.db.execute(
-        "SELECT case_no FROM cases WHERE intake_id = ? ORDER BY stage, case_no LIMIT 1", [intake_id]
-    ).fetchone()
-    return row[0] if row else None
-
-
-def correction_reason(station: Station, case_no: str) -> str | None:
-    """The reason of the newest correction notice (补正通知) on a case."""
-    row = station.db.execute(
-        "SELECT reason FROM case_events WHERE case_no = ? AND to_status = ? ORDER BY hlc DESC LIMIT 1",
-        [case_no, Status.AWAITING_CORRECTION.value],
-    ).fetchone()
-    return row[0] if row else None
 
 
 def _from_summary(kind: Kind, s: CaseSummary, **extra: object) -> TodayItem:
@@ -114,20 +83,20 @@ def today_items(station: Station) -> list[TodayItem]:
         case_no = case_for_entity(station, c.intake_id)
         if case_no is None:
             continue
-        row = station.db.execute("SELECT applicant_name, item_code FROM cases WHERE case_no = ?", [case_no]).fetchone()
+        applicant, item_code = case_heading(station, case_no)
         items.append(TodayItem(
-            kind="commitment", case_no=case_no, applicant=row[0], item_name=_item_name(station, row[1]),
+            kind="commitment", case_no=case_no, applicant=applicant, item_name=_item_name(station, item_code),
             due_date=c.due_date, provisional=c.due_provisional, material=c.material, overdue=c.overdue,
         ))
     for s in list_cases(station, CaseFilter(statuses=[Status.COMPLETED], sort="received", limit=SECTION_LIMIT)):
-        outcome = station.db.execute("SELECT outcome FROM cases WHERE case_no = ?", [s.case_no]).fetchone()[0]
-        items.append(_from_summary("ready", s, outcome=outcome))
-    for r in _rejections(station, SECTION_LIMIT):
-        case_no = case_for_entity(station, r.entity_id)
+        items.append(_from_summary("ready", s, outcome=case_outcome(station, s.case_no)))
+    for entity_id, r in recent_rejections(station, SECTION_LIMIT):
+        case_no = case_for_entity(station, entity_id)
         if case_no is None:
             continue
-        row = station.db.execute("SELECT applicant_name, item_code FROM cases WHERE case_no = ?", [case_no]).fetchone()
-        items.append(TodayItem(kind="rejected", case_no=case_no, applicant=row[0], item_name=_item_name(station, row[1]),
+        applicant, item_code = case_heading(station, case_no)
+        items.append(TodayItem(kind="rejected", case_no=case_no, applicant=applicant,
+                               item_name=_item_name(station, item_code),
                                reason_zh=r.reason_zh, reason_en=r.reason_en))
     return items
 
@@ -139,28 +108,9 @@ def _item_name(station: Station, code: str) -> str:
         return code
 
 
-def _rejections(station: Station, limit: int) -> list[RejectionView]:
-    """The hub's newest rejections of this station's changes, across all cases."""
-    sql = ("SELECT entity, entity_id, code, reason_en, reason_zh, received_at FROM rejections "
-           "ORDER BY received_at DESC, id DESC LIMIT ?")
-    return [RejectionView(*row) for row in station.db.execute(sql, [limit]).fetchall()]
-
-
 def refused_list(station: Station, limit: int = SECTION_LIMIT) -> list[Refusal]:
     """Cases the county refused to file, newest refusal first (case number, code, reason: no personal data)."""
     standing = sorted(refused_cases(station).values(), key=lambda r: r.received_at, reverse=True)
     seen: set[str] = set()
     unique = [r for r in standing if not (r.case_no in seen or seen.add(r.case_no))]  # a bundle's members share one
     return unique[:limit]
-
-
-def outstanding_materials(station: Station, intake_id: str) -> list[tuple[str, str]]:
-    """Materials of an intake not yet received: (name, state) with state deferred or not_provided."""
-    return [
-        (name, state)
-        for name, state in station.db.execute(
-            "SELECT name_zh, state FROM intake_materials WHERE intake_id = ? AND state IN ('deferred', 'not_provided') "
-            "ORDER BY rowid",
-            [intake_id],
-        )
-    ]

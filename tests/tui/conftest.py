@@ -1,4 +1,4 @@
-"""Fixtures for TUI tests: a fixed clock, a station on disk, a fake sync adapter, screen text."""
+"""Fixtures for TUI tests: a fixed clock, a station on disk, a double of the station link, screen text."""
 
 from __future__ import annotations
 
@@ -6,18 +6,20 @@ import asyncio
 import datetime as dt
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from station import datakey
 from station.store import Station
+from station.syncstate import Refusal, SyncStatus, blank_status
 from tests.station.conftest import FakeClock
 from tui.app import StationApp
 from tui.prefs import save_prefs
-from tui.sync_adapter import EnrollOutcome, SyncOutcome, SyncStatus, TransferOutcome
+from tui.sync_adapter import EnrollOutcome, StationLink, SyncOutcome, TransferOutcome
 
 VILLAGE = "349921001001"
 WANG = "349921195803120234"  # fictional, valid: born 1958-03-12, male
@@ -74,19 +76,24 @@ def open_station(folder: Path, clock: FakeClock) -> Station:
 
 
 class FakeAdapter:
-    """Stands in for tui.sync_adapter.SyncAdapter; records calls, fails on request."""
+    """A double of the station link (tui.sync_adapter.StationLink): records calls, fails on request.
 
-    def __init__(self, *, fail_with: BaseException | None = None, enrolled: bool = True) -> None:
+    Its station has no key of its own, so the passphrase is never asked for sync (subclasses change that).
+    """
+
+    def __init__(self, *, fail_with: BaseException | None = None, enrolled: bool = True,
+                 available: bool = True) -> None:
         self.fail_with = fail_with
         self.enrolled = enrolled
+        self.available = available
         self.calls: list[tuple[str, Any]] = []
         self.synced = False
+        self.last_refused: Sequence[Refusal] = ()
 
     def status(self, data_dir: Path) -> SyncStatus:
-        return SyncStatus(
-            available=True, enrolled=self.enrolled, online=self.synced, sets_waiting=0 if self.synced else 2,
-            changes_waiting=0 if self.synced else 5,
-            last_success="2026-09-28T01:30:00.000Z" if self.synced else None,
+        return msgspec.structs.replace(
+            blank_status(f"{VILLAGE}-A-1"), enrolled=self.enrolled, unacknowledged=0 if self.synced else 2,
+            unsealed=0 if self.synced else 5, last_success="2026-09-28T01:30:00.000Z" if self.synced else None,
         )
 
     def sync_now(self, data_dir: Path, progress: Callable[[str], None] | None = None) -> SyncOutcome:
@@ -107,8 +114,9 @@ class FakeAdapter:
         self.calls.append(("import", path))
         return TransferOutcome(Path(path), 1)
 
-    def enroll(self, data_dir: Path, hub_url: str, code: str, **extra: str) -> EnrollOutcome:
-        self.calls.append(("enroll", (hub_url, code, extra)))
+    def enroll(self, data_dir: Path, hub_url: str, code: str, passphrase: str | None = None,
+               agent_name: str = "") -> EnrollOutcome:
+        self.calls.append(("enroll", (hub_url, code, {"passphrase": passphrase, "agent_name": agent_name})))
         if self.fail_with is not None:
             raise self.fail_with
         station = Station.init(data_dir, village_code=VILLAGE)
@@ -117,8 +125,23 @@ class FakeAdapter:
         station.close()
         return EnrollOutcome("3F2A 9C01 77B4 E0D2 5A6B", f"{VILLAGE}-A-1", VILLAGE)
 
+    def needs_passphrase(self, data_dir: Path) -> bool:
+        return False
 
-def make_app(folder: Path, clock: FakeClock, *, lang: str = "zh", adapter: Any | None = None) -> StationApp:
+    def set_passphrase(self, text: str) -> None:
+        pass
+
+    def has_station_key(self, data_dir: Path) -> bool:
+        return False
+
+    def check_passphrase(self, data_dir: Path, text: str) -> bool:
+        return False
+
+
+_: type[StationLink] = FakeAdapter  # the double keeps to the link's protocol (checked by the type checker)
+
+
+def make_app(folder: Path, clock: FakeClock, *, lang: str = "zh", adapter: StationLink | None = None) -> StationApp:
     return StationApp(folder, lang, adapter or FakeAdapter(), now=clock, auto_sync=False)
 
 

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import sys
-import types
 from pathlib import Path
 
+import msgspec
 from textual.widgets import Input
 
 from station import cases as ops
+from station.client import SyncIssue, SyncReport
+from station.syncstate import blank_status
+from station.transfer import ExportResult, ImportResult
 from tests.station.conftest import pension_enrolment
-from tests.tui.conftest import SIZE, FakeAdapter, make_app, open_station, run, screen_text, settle
+from tests.tui.conftest import (
+    SIZE,
+    FakeAdapter,
+    make_app,
+    open_station,
+    run,
+    screen_text,
+    settle,
+)
 from tui.screens.case_actions import ActionDialog
 from tui.screens.dialogs import PassphraseScreen
 from tui.screens.sync import SyncScreen
-from tui.sync_adapter import SyncAdapter, SyncStatus
+from tui.sync_adapter import SyncAdapter, SyncOutcome
 from tui.widgets.status_bar import StatusBar
 
 
@@ -117,16 +128,20 @@ def test_sync_asks_for_the_passphrase_once(station_dir, clock):
     run(scenario)
 
 
-def test_adapter_without_the_engine_says_sync_is_not_available(station_dir, clock, monkeypatch):
-    for name in ("station.client", "station.syncstate", "station.identity"):
-        monkeypatch.setitem(sys.modules, name, None)  # import fails: as in a build without the engine
-    adapter = SyncAdapter(now=clock)
-    outcome = adapter.sync_now(station_dir)
-    assert not outcome.ok and not outcome.available and "不支持同步" in outcome.message("zh")
-    status = adapter.status(station_dir)
-    assert status == SyncStatus(available=False, enrolled=False, online=False, sets_waiting=0,
-                                changes_waiting=0, last_success=None)
-    app = make_app(station_dir, clock, adapter=adapter)
+class NoSyncAdapter(FakeAdapter):
+    """A link in a build without sync: the station works offline."""
+
+    def __init__(self) -> None:
+        super().__init__(available=False, enrolled=False)
+
+    def sync_now(self, data_dir: Path, progress=None) -> SyncOutcome:
+        self.calls.append(("sync_now", data_dir))
+        return SyncOutcome(ok=False, available=False, error="sync is not available", error_zh="不支持同步")
+
+
+def test_a_link_without_sync_says_so_and_a_station_not_set_up_has_a_blank_status(station_dir, clock, tmp_path):
+    assert SyncAdapter(now=clock).status(tmp_path / "nowhere") == blank_status()
+    app = make_app(station_dir, clock, adapter=NoSyncAdapter())
 
     async def scenario():
         async with app.run_test(size=SIZE) as pilot:
@@ -138,27 +153,35 @@ def test_adapter_without_the_engine_says_sync_is_not_available(station_dir, cloc
 
 
 def test_adapter_calls_the_engine_as_documented(station_dir, clock, monkeypatch):
-    """The contract with station/client.py, syncstate.py, transfer.py, identity.py (faked here)."""
+    """The contract with station/client.py, syncstate.py, transfer.py, identity.py (their calls faked here)."""
     with open_station(station_dir, clock) as station:
         ops.new_intake(station, pension_enrolment())
     calls: list[tuple[str, object]] = []
-    report = types.SimpleNamespace(pushed=3, acknowledged=3, pulled=1, in_step=False, fatal=False,
-                                   errors=[types.SimpleNamespace(en="hub busy", zh="县平台繁忙")])
-    client = types.ModuleType("station.client")
-    client.sync_once = lambda station, *, keys=None, hub_url=None: calls.append(("sync_once", keys)) or report
-    syncstate = types.ModuleType("station.syncstate")
-    syncstate.sync_status = lambda station: types.SimpleNamespace(
-        enrolled=True, unacknowledged=4, unsealed=6, last_success="2026-09-28T01:00:00.000Z", last_error=None,
-        clock_offset_ms=-600_000, fork=None, revoked=None)
-    identity = types.ModuleType("station.identity")
-    identity.has_keypair = lambda data_dir: True
-    identity.load_keypair = lambda data_dir, text: calls.append(("load_keypair", text)) or "KEYS"
-    transfer = types.ModuleType("station.transfer")
-    transfer.export_file = lambda station, path, keys=None: calls.append(("export", keys)) or types.SimpleNamespace(
-        path=str(path), sets=4)
-    transfer.import_file = lambda station, path, keys=None: types.SimpleNamespace(path=str(path), applied=2)
-    for module in (client, syncstate, identity, transfer):
-        monkeypatch.setitem(sys.modules, module.__name__, module)
+    report = SyncReport(started_at="2026-09-28T02:00:00.000Z", pushed=3, acknowledged=3, pulled=1, in_step=False,
+                        errors=[SyncIssue(code="busy", en="hub busy", zh="县平台繁忙")])
+
+    def sync_once(station, *, keys=None, hub_url=None):
+        calls.append(("sync_once", keys))
+        return report
+
+    def export_file(station, path, keys=None):
+        calls.append(("export", keys))
+        return ExportResult(path=str(path), sets=4, first_seq=1, last_seq=4, feed_after=0)
+
+    def load_keypair(data_dir, text):
+        calls.append(("load_keypair", text))
+        return "KEYS"
+
+    link = sys.modules[SyncAdapter.__module__]
+    monkeypatch.setattr(link, "sync_once", sync_once)
+    monkeypatch.setattr(link, "sync_status", lambda station: msgspec.structs.replace(
+        blank_status(), enrolled=True, unacknowledged=4, unsealed=6, last_success="2026-09-28T01:00:00.000Z",
+        clock_offset_ms=-600_000, clock_warning=True))
+    monkeypatch.setattr(link, "has_keypair", lambda data_dir: True)
+    monkeypatch.setattr(link, "load_keypair", load_keypair)
+    monkeypatch.setattr(link, "export_file", export_file)
+    monkeypatch.setattr(link, "import_file", lambda station, path, keys=None: ImportResult(
+        path=str(path), applied=2, skipped=0, feed_seq=2))
     monkeypatch.delenv("STATION_PASSPHRASE", raising=False)
 
     adapter = SyncAdapter(now=clock)
@@ -169,7 +192,24 @@ def test_adapter_calls_the_engine_as_documented(station_dir, clock, monkeypatch)
     assert (outcome.ok, outcome.pushed, outcome.in_step, outcome.message("zh")) == (False, 3, False, "县平台繁忙")
     assert calls == [("load_keypair", "secret-8"), ("sync_once", "KEYS")]
     status = adapter.status(station_dir)
-    assert (status.enrolled, status.online, status.sets_waiting, status.changes_waiting) == (True, True, 4, 6)
+    assert (status.enrolled, status.online, status.unacknowledged, status.unsealed) == (True, True, 4, 6)
     assert status.clock_skew_seconds == 600 and status.clock_warning  # our clock 10 minutes ahead of the hub
     assert adapter.export(station_dir, Path("/tmp/x.sync")).sets == 4 and calls[-1] == ("export", "KEYS")
     assert adapter.import_(station_dir, Path("/tmp/y.sync")).sets == 2
+
+
+def test_a_clock_set_back_is_judged_by_the_stations_own_stamps_before_any_hub_contact(station_dir, clock):
+    """No hub offset known yet: the newest stamp written ahead of the clock by 10 minutes shows on the bar."""
+    with open_station(station_dir, clock) as station:
+        ops.new_intake(station, pension_enrolment())
+    clock.advance(minutes=-10)  # someone set the PC's clock back
+    status = SyncAdapter(now=clock).status(station_dir)
+    assert status.clock_warning and round(status.clock_skew_seconds) == -600
+    app = make_app(station_dir, clock, adapter=SyncAdapter(now=clock))
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert "时钟偏差10分钟" in status_text(app)
+
+    run(scenario)

@@ -11,12 +11,17 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from station import cases as ops
-from station.queries import CaseDetail, get_bundle, get_case
+from station.queries import (
+    CaseDetail,
+    correction_reason,
+    get_bundle,
+    get_case,
+    outstanding_materials,
+)
 from sync.errors import InputError, ProxyAppError
 from sync.lifecycle import DECIDED, TERMINAL, Actor, Status, actor_label, status_label
 from sync.text import printable
 from sync.timeutil import format_local
-from tui.data import correction_reason, outstanding_materials
 from tui.fmt import days_left_text, due_text, plain
 from tui.i18n import t
 from tui.receipt import write_receipt

@@ -91,7 +91,7 @@ class SyncScreen(StationScreen):
     def _show_refused(self, text: Text) -> None:
         """The county's refusals: what the last sync brought, and every case it refused to file."""
         lang = self.lang
-        brought = getattr(self.station_app.adapter, "last_refused", ()) or ()
+        brought = self.station_app.adapter.last_refused
         now = list(brought)
         if now:
             text.append("\n" + t("sync.refused_now", lang, count=len(now)), style="bold white on red")

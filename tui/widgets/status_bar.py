@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widgets import Static
 
+from station.syncstate import SyncStatus
 from sync.timeutil import format_local
 from tui.i18n import t
-from tui.sync_adapter import SyncStatus
 
 __all__ = ("StatusBar", "SyncView", "status_line")
 
@@ -19,6 +19,8 @@ class SyncView:
     """What the app knows about sync right now (the app's ``sync_view`` reactive)."""
 
     status: SyncStatus | None = None
+    available: bool = True
+    """Sync is in this build (the link says so)."""
     running: bool = False
     online: bool | None = None
     """Outcome of the last attempt in this session; None before the first attempt."""
@@ -56,7 +58,7 @@ def status_line(view: SyncView, lang: str) -> Text:
     online = view.online if view.online is not None else bool(status and status.online)
     if view.running:
         text.append(t("status.syncing", lang), style="bold black on yellow")
-    elif status is not None and not status.available:
+    elif status is not None and not view.available:
         text.append(t("status.unavailable", lang), style="bold white on red")
     elif online:
         text.append(t("status.online", lang), style="bold black on green")
@@ -69,11 +71,11 @@ def status_line(view: SyncView, lang: str) -> Text:
     if status.needs_admin:
         text.append(" ")
         text.append(t("status.admin", lang), style="bold white on red")
-    if getattr(status, "refused", 0):
+    if status.refused_cases:
         # Before the counts, so it is never cropped at 80 columns: the county holds none of these cases.
         text.append(" ")
-        text.append(t("status.refused", lang, count=status.refused), style="bold white on red")
-    text.append(" " + t("status.waiting", lang, sets=status.sets_waiting, changes=status.changes_waiting))
+        text.append(t("status.refused", lang, count=status.refused_cases), style="bold white on red")
+    text.append(" " + t("status.waiting", lang, sets=status.unacknowledged, changes=status.unsealed))
     if status.last_success:
         text.append(" | " + t("status.last", lang, when=format_local(status.last_success)))
     else:
