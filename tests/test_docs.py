@@ -80,3 +80,46 @@ def test_compact_form_example_in_the_protocol_round_trips():
     assert shapes == [] and rows == [[-1, 7, "349921001001-A-1:7", "349921001001-20261126-A001", "DRAFT",
                                       "RECEIVED", "station", "2026-11-26T01:00:00.000Z", None, None, None, None]]
     assert expand(compact([record]), max_size=1 << 20) == [record]
+
+
+ROOT = DOCS.parent
+CITING = ("sync", "station", "hub", "tui", "netsim", "fleet", "bench", "tools", "tests")
+
+
+def _citing_texts() -> dict[Path, str]:
+    """The code, tests, docs and README: everything that may cite an invariant or the brief."""
+    paths = [p for top in CITING for p in (ROOT / top).rglob("*") if p.suffix in {".py", ".j2", ".md"}]
+    paths += [*DOCS.glob("*.md"), ROOT / "README.md"]
+    return {p: p.read_text(encoding="utf-8") for p in paths if "__pycache__" not in p.parts}
+
+
+def test_every_cited_invariant_is_defined_in_docs_architecture():
+    text = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    defined = {int(n): title for n, title in re.findall(r"^### (\d+)\. (.+)$", text, flags=re.MULTILINE)}
+    assert sorted(defined) == list(range(1, 12))
+    cited: dict[int, list[str]] = {}
+    for path, body in _citing_texts().items():
+        for first, more in re.findall(r"\binvariants? (\d+)((?:(?:, | and )\d+)*)", body, flags=re.IGNORECASE):
+            for n in [first, *re.findall(r"\d+", more)]:
+                cited.setdefault(int(n), []).append(str(path.relative_to(ROOT)))
+    assert len(cited) >= 8, "the tree cites the invariants by number; did the pattern stop matching?"
+    undefined = {n: paths for n, paths in cited.items() if n not in defined}
+    assert not undefined, f"invariants cited but not defined in docs/architecture.md: {undefined}"
+    # The numbering and titles are the design's: when its notes are beside the repository, they agree.
+    design = ROOT.parent / "shared" / "design" / "architecture.md"
+    if design.is_file():
+        titles = re.findall(r"^\s*(\d+)\. \*\*(.+?)\.\*\*", design.read_text(encoding="utf-8"), flags=re.MULTILINE)
+        assert {int(n): title for n, title in titles} == defined
+
+
+def test_every_cited_brief_section_is_mapped_in_docs_architecture():
+    text = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    mapped = set(re.findall(r"^\| §(\d+(?:\.\d+)?) \|", text, flags=re.MULTILINE))
+    cited = {n for body in _citing_texts().values() for n in re.findall(r"\bbrief §(\d+(?:\.\d+)?)", body, flags=re.I)}
+    assert cited, "the tree cites the brief by section; did the pattern stop matching?"
+    unmapped = {n for n in cited if n not in mapped and n.split(".")[0] not in mapped}
+    assert not unmapped, f"brief sections cited but not mapped in docs/architecture.md: {sorted(unmapped)}"
+    brief = ROOT.parent / "shared" / "domain" / "brief.md"
+    if brief.is_file():
+        headings = set(re.findall(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", brief.read_text(encoding="utf-8"), flags=re.MULTILINE))
+        assert mapped <= headings, f"mapped sections the brief does not have: {sorted(mapped - headings)}"
