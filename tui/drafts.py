@@ -15,8 +15,8 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from station import datakey
 from station.fsutil import private_folder, wipe
+from tui import sealed
 
 __all__ = ("DRAFT_DIR", "NEW_CASE", "DraftStore")
 
@@ -54,8 +54,7 @@ class DraftStore:
         return self.folder / f"{name}{LEGACY_SUFFIX}"
 
     def _cipher(self) -> AESGCM | None:
-        key = self._key if self._key is not None else datakey.held_key(self.data_dir)
-        return AESGCM(datakey.derive_key(key, "drafts")) if key is not None else None
+        return sealed.cipher(self.data_dir, "drafts", self._key)
 
     def save(self, name: str, fields: Mapping[str, Any]) -> None:
         """Write the draft atomically: a temp file in the same folder, then ``os.replace``.

@@ -1,24 +1,43 @@
-"""The intake receipt (收件回执) handed to the resident: plain text and a PDF with a QR code."""
+"""The intake receipt (收件回执) handed to the resident: plain text and a PDF with a QR code, kept encrypted."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from station.fsutil import atomic_write, private_folder, wipe
 from station.queries import get_bundle, get_case, is_bundle_number
 from station.store import Station
-from sync.errors import ProxyAppError
+from sync.errors import ProxyAppError, StoreError
 from sync.personal import mask_id_number, mask_phone
 from sync.timeutil import format_local
+from tui import sealed
 
 __all__ = (
-    "RECEIPT_DIR", "Receipt", "open_file", "receipt_for", "receipt_lines", "receipt_pdf", "receipt_text", "write_receipt",
+    "PRINT_DIR", "RECEIPT_DIR", "Receipt", "open_file", "open_receipt", "receipt_for", "receipt_lines", "receipt_pdf",
+    "receipt_pdf_bytes", "receipt_text", "settle_receipts", "store_receipt", "write_receipt",
 )
 
 RECEIPT_DIR = "receipts"
+"""``DATA_DIR/receipts/NUMBER.receipt``: the text and the PDF of one receipt, AES-256-GCM under a key
+derived from the data key (HKDF label "receipts"). Releases up to 0.4 wrote NUMBER.txt and
+NUMBER.pdf there in plain form; :func:`settle_receipts` seals those and wipes them."""
+PRINT_DIR = "print"
+"""``DATA_DIR/print/``: the plain copies handed to the PDF viewer or printer (0700 folders, 0600
+files), wiped by :func:`settle_receipts` when the TUI next starts."""
+SUFFIX = ".receipt"
+_MAGIC = b"PXR1"
+_PURPOSE = "receipts"
 
 _STATES = {
     "presented": "已收", "deferred": "容缺待补", "supplied": "已补交", "exempt": "免提交", "not_provided": "未提供",
@@ -160,6 +179,11 @@ def _wrap(text: str, size: float, width: float) -> list[str]:
 
 def receipt_pdf(r: Receipt, path: Path) -> None:
     """Write the receipt as an A4 PDF with a QR code of its number."""
+    Path(path).write_bytes(receipt_pdf_bytes(r))
+
+
+def receipt_pdf_bytes(r: Receipt) -> bytes:
+    """The receipt as an A4 PDF with a QR code of its number."""
     from reportlab.graphics import renderPDF
     from reportlab.graphics.barcode.qr import QrCodeWidget
     from reportlab.graphics.shapes import Drawing
@@ -171,7 +195,8 @@ def receipt_pdf(r: Receipt, path: Path) -> None:
     page_w, page_h = A4
     left, right, top = 20 * mm, page_w - 20 * mm, page_h - 20 * mm
     # invariant=1: the same receipt gives the same bytes (no creation date or random id inside).
-    canvas = Canvas(str(path), pagesize=A4, invariant=1)
+    out = io.BytesIO()
+    canvas = Canvas(out, pagesize=A4, invariant=1)
     canvas.setTitle(f"收件回执 {r.number}")
     qr_size = 32 * mm
     widget = QrCodeWidget(r.number)
@@ -205,18 +230,137 @@ def receipt_pdf(r: Receipt, path: Path) -> None:
             y -= 6.5 * mm
     canvas.showPage()
     canvas.save()
+    return out.getvalue()
+
+
+class _Sealed(msgspec.Struct, frozen=True, array_like=True):
+    text: bytes
+    pdf: bytes
+
+
+def _cipher(data_dir: Path, key: bytes | None) -> AESGCM:
+    aead = sealed.cipher(data_dir, _PURPOSE, key)
+    if aead is None:  # an OSError, as a full disk: the callers already report those
+        raise PermissionError(errno.EACCES, "the station's data key is not unlocked")
+    return aead
+
+
+def _seal_into(folder: Path, number: str, text: bytes, pdf: bytes, aead: AESGCM) -> Path:
+    private_folder(folder)
+    path = folder / f"{number}{SUFFIX}"
+    atomic_write(path, sealed.seal(aead, _MAGIC, msgspec.msgpack.encode(_Sealed(text, pdf)), number))
+    return path
+
+
+def store_receipt(station: Station, number: str, *, key: bytes | None = None) -> Path:
+    """Render the receipt from the case book and keep it encrypted: ``DATA_DIR/receipts/NUMBER.receipt``.
+
+    Raises:
+        OSError: the folder is not writable, or the station's data key is not unlocked.
+    """
+    receipt = receipt_for(station, number)
+    # utf-8-sig: Notepad on older Windows reads UTF-8 only with the BOM.
+    text = receipt_text(receipt).encode("utf-8-sig")
+    return _seal_into(station.data_dir / RECEIPT_DIR, number, text, receipt_pdf_bytes(receipt),
+                      _cipher(station.data_dir, key))
+
+
+def open_receipt(data_dir: Path, number: str, *, key: bytes | None = None) -> tuple[Path, Path]:
+    """Decrypt a stored receipt into plain copies for the viewer or printer: NUMBER.txt and NUMBER.pdf
+    in a new owner-only folder under ``DATA_DIR/print/``; returns both paths.
+
+    Each open gets its own folder: a viewer may still hold the previous copy open (Windows then
+    refuses to overwrite it). The copies are wiped when the TUI next starts (:func:`settle_receipts`).
+
+    Raises:
+        OSError: no such receipt, or the station's data key is not unlocked.
+        StoreError: the file is damaged or sealed under another key.
+    """
+    data_dir = Path(data_dir)
+    aead = _cipher(data_dir, key)
+    path = data_dir / RECEIPT_DIR / f"{number}{SUFFIX}"
+    plain = sealed.unseal(aead, _MAGIC, path.read_bytes(), number)
+    try:
+        parts = msgspec.msgpack.decode(plain, type=_Sealed) if plain is not None else None
+    except msgspec.DecodeError:
+        parts = None
+    if parts is None:
+        raise StoreError(
+            f"the receipt file {path} cannot be read (damaged, or not of this station's key); "
+            "open the case and press P to write it again from the case book",
+            f"回执文件 {path} 无法读取（已损坏或不属于本站密钥）；请打开该办件按 P 从办件记录重新生成",
+            field="receipt",
+            code="store.receipt_damaged",
+        )
+    folder = data_dir / PRINT_DIR
+    private_folder(folder)
+    copy = Path(tempfile.mkdtemp(prefix="r", dir=folder))  # 0700, as mkdtemp makes every folder
+    text_path, pdf_path = copy / f"{number}.txt", copy / f"{number}.pdf"
+    _write_private(text_path, parts.text)
+    _write_private(pdf_path, parts.pdf)
+    return text_path, pdf_path
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
 
 
 def write_receipt(station: Station, number: str) -> tuple[Path, Path]:
-    """Write DATA_DIR/receipts/NUMBER.txt and .pdf; returns both paths."""
-    receipt = receipt_for(station, number)
-    folder = station.data_dir / RECEIPT_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    text_path, pdf_path = folder / f"{number}.txt", folder / f"{number}.pdf"
-    # utf-8-sig: Notepad on older Windows reads UTF-8 only with the BOM.
-    text_path.write_text(receipt_text(receipt), encoding="utf-8-sig")
-    receipt_pdf(receipt, pdf_path)
-    return text_path, pdf_path
+    """Store the receipt encrypted (:func:`store_receipt`) and return plain copies to print now
+    (:func:`open_receipt`): the .txt and the .pdf, under ``DATA_DIR/print/`` until the next start."""
+    store_receipt(station, number)
+    return open_receipt(station.data_dir, number)
+
+
+def settle_receipts(data_dir: Path, *, key: bytes | None = None) -> None:
+    """At the TUI's start: wipe the plain copies an earlier run left for printing, and seal the plain
+    receipts of release 0.4 (then wipe them). Best effort: a file that cannot be handled now stays
+    for the next start; without the unlocked data key only the sweep runs."""
+    data_dir = Path(data_dir)
+    _sweep(data_dir / PRINT_DIR)
+    folder = data_dir / RECEIPT_DIR
+    aead = sealed.cipher(data_dir, _PURPOSE, key)
+    if aead is None or not folder.is_dir() or folder.is_symlink():
+        return
+    for stale in folder.glob(f"*{SUFFIX}.tmp"):  # an atomic write cut short
+        wipe(stale)
+    legacy: dict[str, dict[str, Path]] = {}
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            name = Path(entry.name)
+            if name.suffix in (".txt", ".pdf") and entry.is_file(follow_symlinks=False):
+                legacy.setdefault(name.stem, {})[name.suffix] = Path(entry.path)
+    for number, files in sorted(legacy.items()):
+        try:
+            # A sealed file already there is the same receipt: a crash came between sealing and wiping.
+            if not (folder / f"{number}{SUFFIX}").exists():
+                text = files[".txt"].read_bytes() if ".txt" in files else b""
+                pdf = files[".pdf"].read_bytes() if ".pdf" in files else b""
+                _seal_into(folder, number, text, pdf, aead)
+        except OSError:
+            continue
+        for path in files.values():
+            wipe(path)
+
+
+def _sweep(folder: Path) -> None:
+    """Wipe every file under ``folder`` and remove its subfolders (symlinks only unlinked)."""
+    if not folder.is_dir() or folder.is_symlink():
+        return
+    for root, dirs, files in os.walk(folder, topdown=False):
+        for name in files:
+            path = Path(root) / name
+            if path.is_symlink():
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            else:
+                wipe(path)  # a viewer holding it open on Windows: left for the next start
+        for name in dirs:
+            path = Path(root) / name
+            with contextlib.suppress(OSError):
+                path.unlink() if path.is_symlink() else path.rmdir()
 
 
 def open_file(path: Path) -> None:

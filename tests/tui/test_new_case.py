@@ -9,6 +9,7 @@ from textual.widgets import Input, OptionList, Static
 from station.queries import get_case, list_cases
 from tests.tui.conftest import SIZE, ZHANG, make_app, open_station, run, screen_text
 from tui.drafts import NEW_CASE, DraftStore
+from tui.receipt import open_receipt
 from tui.screens.intake_done import IntakeDoneScreen
 from tui.screens.new_case import NewCaseScreen
 from tui.widgets.checkbox import Check
@@ -65,10 +66,12 @@ def test_full_intake_with_deferred_material(station_dir, clock):
     detail = get_case(station, f"{station.village_code}-20260928-A001")
     assert detail.applicant_name == "张桂英" and detail.sex == "F" and detail.birth_date == "1949-12-31"
     assert [(c.material, c.status) for c in detail.commitments] == [("社会保障卡或本人银行账户", "open")]
-    receipts = station_dir / "receipts"
-    text = (receipts / f"{detail.summary.case_no}.txt").read_text(encoding="utf-8-sig")
+    # The receipt is kept encrypted (tests/tui/test_receipt_at_rest.py); opened, it reads right.
+    assert [p.suffix for p in (station_dir / "receipts").iterdir()] == [".receipt"]
+    txt_path, pdf_path = open_receipt(station_dir, detail.summary.case_no)
+    text = txt_path.read_text(encoding="utf-8-sig")
     assert detail.summary.case_no in text and "容缺" in text and "110105********002X" in text and ZHANG not in text
-    assert (receipts / f"{detail.summary.case_no}.pdf").read_bytes().startswith(b"%PDF")
+    assert pdf_path.read_bytes().startswith(b"%PDF")
     assert not DraftStore(station_dir).exists(NEW_CASE)  # the draft held personal data: gone once saved
 
 

@@ -1,4 +1,4 @@
-"""After a save: the case number, due dates (预计 where provisional), 容缺 promises, the receipt files."""
+"""After a save: the case number, due dates (预计 where provisional), 容缺 promises, the receipt's copies to print."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
 from station.cases import IntakeResult
+from sync.errors import ProxyAppError
 from tui.fmt import due_text, plain
 from tui.i18n import t
-from tui.receipt import open_file
-from tui.screens.base import StationModal
+from tui.receipt import open_file, open_receipt
+from tui.screens.base import StationModal, error_text
 
 __all__ = ("IntakeDoneScreen",)
 
@@ -29,6 +30,8 @@ class IntakeDoneScreen(StationModal):
     ]
 
     def __init__(self, result: IntakeResult, paths: tuple[Path, Path] | None) -> None:
+        """``paths``: the receipt's plain copies to print (tui.receipt.write_receipt), shown to the
+        agent; the receipt itself is kept encrypted in DATA_DIR/receipts."""
         super().__init__()
         self.result = result
         self.paths = paths
@@ -69,7 +72,11 @@ class IntakeDoneScreen(StationModal):
     def action_open_pdf(self) -> None:
         if self.paths:
             try:
+                if not self.paths[1].exists():  # the copy was wiped (another TUI started): decrypt anew
+                    self.paths = open_receipt(self.station_app.data_dir, self.result.number)
                 open_file(self.paths[1])
+            except ProxyAppError as exc:
+                self.notify(error_text(exc, self.lang), severity="error", markup=False)
             except OSError as exc:
                 self.notify(str(exc.strerror or exc), severity="error", markup=False)
 
