@@ -1,0 +1,290 @@
+"""The protocol's messages: records carried up and down, requests and responses, transfer files."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from sync.budget import array_length
+from sync.changes import RowChange, StatusChange
+from sync.limits import MAX_SETS_PER_REQUEST
+from sync.protocol.envelope import PROTOCOL_VERSION, ProtocolError
+from sync.workdays import YearTable
+
+__all__ = (
+    "CalendarItem",
+    "CaseState",
+    "CatalogItem",
+    "DivisionsItem",
+    "DownItem",
+    "EnrollRequest",
+    "EnrollResponse",
+    "FeedResponse",
+    "KeyRevokedItem",
+    "PushRequest",
+    "PushResponse",
+    "ReceiptItem",
+    "RejectedItem",
+    "SetResult",
+    "SetStatus",
+    "SyncRequest",
+    "SyncResponse",
+    "SyncResult",
+    "TransferFile",
+    "TransferHeader",
+    "UpChange",
+    "check_sets",
+)
+
+# -- records carried up (station → hub) ----------------------------------------------------------
+
+UpChange = RowChange | StatusChange
+
+
+# -- records carried down (hub → station) --------------------------------------------------------
+
+
+class CaseState(msgspec.Struct, tag="case_state", frozen=True, kw_only=True):
+    """The hub's view of a case's status after a move; ``through_seq`` = the receiving
+    station's last set the hub had applied, so the station re-applies its later moves on top."""
+
+    case_no: str
+    status: str
+    outcome: str | None = None
+    accepted_date: str | None = None
+    due_date: str | None = None
+    through_seq: int = 0
+
+
+class RejectedItem(msgspec.Struct, tag="rejected", frozen=True, kw_only=True):
+    """A change the hub kept but did not apply (architecture invariant 4), with the reason."""
+
+    seq: int
+    index: int
+    entity: str
+    entity_id: str
+    code: str
+    reason_en: str
+    reason_zh: str
+    current: dict[str, Any] | None = None
+    """The hub's values of the fields the change tried to write, so the station can converge."""
+    current_versions: dict[str, tuple[int, str]] | None = None
+    """The hub's field versions for ``current`` (sync.merge.Versions), so later merges agree."""
+
+
+class ReceiptItem(msgspec.Struct, tag="receipt", frozen=True):
+    """A receipt repeated in the feed, so it also reaches a station that only carries files."""
+
+    receipt: bytes
+
+
+class CatalogItem(msgspec.Struct, tag="catalog", frozen=True):
+    version: int
+    body: bytes
+    """The catalogue in its JSON form (UTF-8)."""
+
+
+class CalendarItem(msgspec.Struct, tag="calendar", frozen=True):
+    table: YearTable
+
+
+class DivisionsItem(msgspec.Struct, tag="divisions", frozen=True):
+    version: int
+    body: bytes
+
+
+class KeyRevokedItem(msgspec.Struct, tag="revoked", frozen=True, kw_only=True):
+    station_id: str
+    key_id: str
+    after_seq: int
+
+
+DownItem = RowChange | StatusChange | CaseState | RejectedItem | ReceiptItem | CatalogItem | CalendarItem | DivisionsItem | KeyRevokedItem
+
+# -- requests and responses ----------------------------------------------------------------------
+
+
+class PushRequest(msgspec.Struct, frozen=True, kw_only=True):
+    protocol: int
+    station_id: str
+    sets: list[msgspec.Raw]
+
+
+SetStatus = Literal["accepted", "duplicate", "gap", "fork", "refused"]
+
+
+class SetResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One set's fate in a push. Fields left at their default are not written (every reader has the
+    defaults), so an accepted set costs its seq, its status and its receipt."""
+
+    seq: int
+    status: SetStatus
+    receipt: bytes | None = None
+    code: str | None = None
+    detail: str | None = None
+
+
+class PushResponse(msgspec.Struct, frozen=True, kw_only=True):
+    results: list[SetResult]
+    next_seq: int
+    """The seq the hub needs next from this station."""
+    hub_ms: int
+
+
+class FeedResponse(msgspec.Struct, frozen=True, kw_only=True):
+    sets: list[msgspec.Raw]
+    last_seq: int
+    """The newest feed seq the hub holds for this station."""
+    hub_ms: int
+
+
+class SyncRequest(msgspec.Struct, frozen=True, array_like=True):
+    """``POST /api/v1/sync``: one round trip carries the sets going up and asks for the feed.
+
+    Array-encoded (no field names on the wire); the signer names the station, so the body does
+    not. ``sets`` may be empty (a pull-only round).
+    """
+
+    protocol: int
+    sets: list[msgspec.Raw]
+    """Envelopes of the station's sets, in seq order."""
+    feed_after: int
+    """The last feed seq the station applied: acknowledges those, asks for what follows."""
+    feed_bytes: int = 0
+    """Soft cap on the bytes of feed sets in the answer (0: the hub's default). The hub always
+    sends at least one set when it has one, so a set larger than the cap still gets through."""
+    features: int = 0
+    """What the station reads (``FEATURE_*`` bits); 0 from a station older than features."""
+
+
+class SyncResult(msgspec.Struct, frozen=True, array_like=True):
+    """:class:`SetResult` array-encoded: ``[seq, "accepted", receipt, nil, nil]`` (no field names)."""
+
+    seq: int
+    status: SetStatus
+    receipt: bytes | None = None
+    code: str | None = None
+    detail: str | None = None
+
+    @classmethod
+    def of(cls, result: SetResult) -> SyncResult:
+        return cls(result.seq, result.status, result.receipt, result.code, result.detail)
+
+    def as_set_result(self) -> SetResult:
+        return SetResult(seq=self.seq, status=self.status, receipt=self.receipt, code=self.code, detail=self.detail)
+
+
+class SyncResponse(msgspec.Struct, frozen=True, array_like=True):
+    """The answer to :class:`SyncRequest`: the push results, then the feed sets that follow ``feed_after``."""
+
+    results: list[SyncResult]
+    next_seq: int
+    """The seq the hub needs next from this station."""
+    hub_ms: int
+    feed: list[msgspec.Raw] = []
+    """Feed envelopes after ``feed_after``, in seq order, within ``feed_bytes``."""
+    feed_last_seq: int = 0
+    """The seq the station's feed reaches once everything queued for it is sealed: more to pull
+    while the station's position is below it."""
+    features: int = 0
+    """What the hub reads (``FEATURE_*`` bits); 0 from a hub older than features."""
+
+
+class EnrollRequest(msgspec.Struct, frozen=True, kw_only=True):
+    protocol: int
+    code_id: str
+    sign_public: bytes
+    box_public: bytes
+    software: str = ""
+    mac: bytes
+    """HMAC under the enrolment code's secret half, which never travels: proves the code."""
+    features: int = 0
+    """What the station reads (``FEATURE_*``); 0 from a station of 0.3."""
+
+
+class EnrollResponse(msgspec.Struct, frozen=True, kw_only=True):
+    station_id: str
+    village_code: str
+    device: str
+    hub_id: str
+    hub_sign_public: bytes
+    hub_box_public: bytes
+    lookup_key_box: bytes
+    """The county-wide ID-lookup key, sealed to the station's box key."""
+    mac: bytes
+    """HMAC under the code's secret: proves the answer comes from the hub that issued the code."""
+    features: int = 0
+    """What the hub reads (``FEATURE_*``), sent only to a station that said its own (and then
+    covered by ``mac``), so a station's first sync is already in the compact forms."""
+
+
+class TransferFile(msgspec.Struct, frozen=True, kw_only=True):
+    """Sets carried on a USB stick; ingested by the same code as over HTTP."""
+
+    magic: str = "proxyapp-transfer"
+    protocol: int = PROTOCOL_VERSION
+    direction: Literal["up", "down"]
+    station_id: str
+    created_ms: int
+    sets: list[msgspec.Raw]
+    """Required, though it may be empty: a file whose ``sets`` key is damaged is refused as
+    unreadable rather than read as a file with nothing in it."""
+    feed_after: int = 0
+    """Up: the last feed seq the station applied, so the hub knows what to send back."""
+    outbox_length: int = 0
+    features: int = 0
+    """Up: what the station reads (``FEATURE_*``), so the hub seals its feed in a form it reads."""
+    auth: bytes = b""
+    """An :class:`Envelope` over the file's :class:`TransferHeader`, signed by the writer's key (the
+    station's going up, the hub's going down): the fields above, authenticated (empty from 0.4)."""
+
+
+class TransferHeader(msgspec.Struct, frozen=True, array_like=True):
+    """What a transfer file says besides its sets, as its writer signs it (context ``CTX_TRANSFER``)."""
+
+    direction: str
+    station_id: str
+    created_ms: int
+    feed_after: int
+    outbox_length: int
+    features: int
+    sets: bytes
+    """SHA-256 over the SHA-256 of each set's envelope, in the file's order."""
+
+
+# -- what a request or file carries, counted before it is decoded --------------------------------
+
+
+class _MapSets(msgspec.Struct):
+    sets: msgspec.Raw = msgspec.Raw(b"\x90")
+
+
+class _ArraySets(msgspec.Struct, array_like=True):
+    protocol: msgspec.Raw
+    sets: msgspec.Raw = msgspec.Raw(b"\x90")
+
+
+_MAP_SETS = msgspec.msgpack.Decoder(_MapSets)
+_ARRAY_SETS = msgspec.msgpack.Decoder(_ArraySets)
+
+
+def check_sets(data: bytes, *, array_like: bool = False, limit: int = MAX_SETS_PER_REQUEST) -> None:
+    """Refuse a request or file with more than ``limit`` sets, counted from the header of its ``sets``
+    array before any set is decoded (``array_like``: a :class:`SyncRequest`; else a map-encoded
+    :class:`PushRequest` or :class:`TransferFile`). A body this cannot even walk (truncated, trailing
+    bytes, nested past the decoder's depth) is refused here, before the full decode builds anything.
+
+    Raises:
+        ProtocolError: ``too_large``, ``malformed``.
+    """
+    try:
+        peek = (_ARRAY_SETS if array_like else _MAP_SETS).decode(data)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        detail = "nested too deep" if isinstance(exc, RecursionError) else str(exc)
+        raise ProtocolError(f"the body is not of the expected shape ({detail})", f"请求内容格式错误（{detail}）",
+                            code="malformed") from None
+    count = array_length(peek.sets)[0]
+    if count > limit:
+        raise ProtocolError(f"{count} sets at once; at most {limit} are read at a time (send the rest after)",
+                            f"一次包含 {count} 个数据集，最多 {limit} 个（其余请随后发送）", code="too_large")

@@ -1,0 +1,213 @@
+"""Signed change sets: sealing and opening formats 1 and 2, and the features that choose the form."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+import msgspec
+
+from sync.budget import FEED_SET, Budget, DecodeLimits, array_length
+from sync.compression import NONE, ZSTD_D1, ZSTD_R2, pack, unpack
+from sync.crypto import CryptoError, key_id_of, open_box, seal_box, sha256, sign, verify
+from sync.errors import ProxyAppError
+from sync.protocol.envelope import (
+    MAX_SEQ,
+    PROTOCOL_VERSION,
+    SET_FORMAT_2,
+    Envelope,
+    ProtocolError,
+    decode_envelope,
+)
+
+__all__ = (
+    "FEATURE_READS_R2",
+    "FEATURE_REQUEST_MAC",
+    "FEATURE_SETS_V2",
+    "FEATURE_SHORT_RECEIPTS",
+    "FEATURE_SIGNED_HEADERS",
+    "HUB_FEATURES",
+    "STATION_FEATURES",
+    "SignedSet",
+    "SignedSet2",
+    "forms_for",
+    "open_set",
+    "seal_set",
+)
+
+# What a peer reads beyond protocol 1's base, said in every exchange (a bit each; docs/protocol.md,
+# "Features"): a writer uses a feature only once the other side has said it reads it.
+FEATURE_READS_R2 = 1
+"""Reads set bodies compressed with ``zstd-r2`` (sync.compact + the v2 dictionary)."""
+FEATURE_SHORT_RECEIPTS = 2
+"""Station: send receipts in the exchange's answer as hub time + signature (it rebuilds the rest)."""
+FEATURE_REQUEST_MAC = 4
+"""Hub: accepts exchange requests authenticated by a MAC under the pair's key instead of a signature."""
+FEATURE_SETS_V2 = 8
+"""Reads sets of format 2 (:class:`SignedSet2`: no key id, no derivable fields, the pair's box)."""
+FEATURE_SIGNED_HEADERS = 16
+"""Hub: verifies requests signed over every header field (``CTX_REQUEST_V2``); station: signs them so
+once the hub says it, and from then on the hub stores no header field of its that is not signed."""
+STATION_FEATURES = FEATURE_READS_R2 | FEATURE_SHORT_RECEIPTS | FEATURE_SETS_V2 | FEATURE_SIGNED_HEADERS
+"""What a station of this release says it reads."""
+HUB_FEATURES = FEATURE_READS_R2 | FEATURE_REQUEST_MAC | FEATURE_SETS_V2 | FEATURE_SIGNED_HEADERS
+"""What a hub of this release says it reads."""
+
+
+class SignedSet(msgspec.Struct, frozen=True, array_like=True):
+    """A change set as signed: one link of an origin's hash chain.
+
+    ``origin`` is a station id for sets going up, ``hub>STATION_ID`` for a station's feed.
+    ``body`` is the msgpack list of records, sealed to the receiver's box key (``sealed``)
+    so that whoever carries the set (a USB stick, a relay) cannot read it.
+    """
+
+    origin: str
+    seq: int
+    prev: bytes
+    created_ms: int
+    hlc: int
+    count: int
+    body: bytes
+    sealed: bool = True
+    compression: str = ""
+    """How ``body`` was compressed before sealing (sync.compression.METHODS); "" for none."""
+
+
+_METHOD_CODES = {NONE: 0, ZSTD_D1: 1, ZSTD_R2: 2}
+_METHOD_NAMES = {code: name for name, code in _METHOD_CODES.items()}
+
+
+class SignedSet2(msgspec.Struct, frozen=True, array_like=True):
+    """A change set as signed, format 2 (``Envelope.protocol`` 2, ``key_id`` ""): 44 bytes shorter.
+
+    What format 1 carries that the receiver knows or can count is left out: the key id (the key
+    is the origin's: the hub knows each station's, a station pins the hub's), the sealing time,
+    the clock stamp and the record count (each record has its own stamp; the body says how many),
+    the sealed flag (always sealed, with the pair's box: sync.crypto.seal_box's second layout).
+    The method is a number (0 none, 1 ``zstd-d1``, 2 ``zstd-r2``).
+    """
+
+    origin: str
+    seq: int
+    prev: bytes
+    body: bytes
+    method: int
+
+
+_SET = msgspec.msgpack.Decoder(SignedSet)
+_SET2 = msgspec.msgpack.Decoder(SignedSet2)
+_ENCODER = msgspec.msgpack.Encoder()
+
+
+def seal_set(
+    *,
+    origin: str,
+    seq: int,
+    prev: bytes,
+    created_ms: int,
+    hlc: int,
+    records: list[bytes],
+    sign_private: bytes,
+    sign_public: bytes,
+    recipient_box_public: bytes | None,
+    context: bytes,
+    methods: Collection[str] = (ZSTD_D1,),
+    sender_box_private: bytes | None = None,
+) -> tuple[bytes, bytes]:
+    """Seal encoded records into a signed set. Returns (envelope bytes, set hash).
+
+    The records are already-encoded msgpack (the outbox stores them so); ``methods`` are the
+    compression methods the receiver reads (sync.compression.pack picks the best). What is
+    signed is the compressed body as sealed: nothing is re-encoded between sealing and checking.
+    With ``sender_box_private`` (a receiver that reads ``FEATURE_SETS_V2``) the set is of format 2
+    (:class:`SignedSet2`), sealed with the pair's box; ``created_ms`` and ``hlc`` are then not sent.
+    """
+    method, body = pack(records, methods=methods)
+    aad = origin.encode() + b"/" + str(seq).encode()
+    if sender_box_private is not None and recipient_box_public is not None:
+        body = seal_box(recipient_box_public, body, aad, sender_private=sender_box_private)
+        payload = _ENCODER.encode(SignedSet2(origin, seq, prev, body, _METHOD_CODES[method]))
+        envelope = Envelope(SET_FORMAT_2, "", msgspec.Raw(payload), sign(sign_private, context, payload))
+        return _ENCODER.encode(envelope), sha256(payload)
+    if recipient_box_public is not None:
+        body = seal_box(recipient_box_public, body, aad)
+    payload = _ENCODER.encode(
+        SignedSet(origin=origin, seq=seq, prev=prev, created_ms=created_ms, hlc=hlc, count=len(records),
+                  body=body, sealed=recipient_box_public is not None, compression=method)
+    )
+    envelope = Envelope(PROTOCOL_VERSION, key_id_of(sign_public), msgspec.Raw(payload), sign(sign_private, context, payload))
+    return _ENCODER.encode(envelope), sha256(payload)
+
+
+def forms_for(reader_features: int, *, sender_box_private: bytes) -> dict[str, Any]:
+    """The keyword arguments of :func:`seal_set` for a receiver that said ``reader_features``: the most
+    compact body method and set format it reads (docs/protocol.md, "Features")."""
+    return {
+        "methods": (ZSTD_D1, ZSTD_R2) if reader_features & FEATURE_READS_R2 else (ZSTD_D1,),
+        "sender_box_private": sender_box_private if reader_features & FEATURE_SETS_V2 else None,
+    }
+
+
+def open_set(
+    data: bytes, *, public_key_for: Any, context: bytes, box_private: bytes | None,
+    sender_box_public: bytes | None = None, limits: DecodeLimits = FEED_SET,
+) -> tuple[SignedSet, bytes, bytes]:
+    """Verify a set on the exact bytes received, then decode it. Returns (set, hash, plain body).
+
+    A set of format 2 comes back as a :class:`SignedSet` too, with ``created_ms`` and ``hlc`` 0
+    and ``count`` what its body holds. The body is decoded under one budget of ``limits``
+    (sync.budget: :data:`~sync.budget.STATION_SET` for a station's set at the hub, the feed's by
+    default); a seq below 1 is malformed, whatever the signature.
+
+    Args:
+        public_key_for: ``key_id -> public key bytes`` (raise ProtocolError for unknown keys);
+            ``""`` for a set of format 2: the key of the origin the caller expects.
+        box_private: the receiver's X25519 key, to open a sealed body.
+        sender_box_public: the sender's X25519 key, to open a set of format 2.
+
+    Raises:
+        ProtocolError: malformed, unknown key, bad signature (``bad_signature``), body that does not open,
+            body past its limits (``too_large``).
+    """
+    envelope = decode_envelope(data)
+    if envelope.protocol == SET_FORMAT_2 and envelope.key_id:
+        raise ProtocolError("a set of format 2 names no key", "第 2 版数据集不应带密钥标识", code="malformed")
+    public = public_key_for(envelope.key_id)
+    payload = bytes(envelope.payload)
+    if not verify(public, context, payload, envelope.signature):
+        raise ProtocolError(
+            "signature check failed: the set was altered or not signed by its key",
+            "签名校验失败：数据已被篡改或并非由该密钥签署",
+            code="bad_signature",
+        )
+    try:
+        if envelope.protocol == SET_FORMAT_2:
+            compact_set = _SET2.decode(payload)
+            signed = SignedSet(origin=compact_set.origin, seq=compact_set.seq, prev=compact_set.prev, created_ms=0,
+                               hlc=0, count=-1, body=compact_set.body, sealed=True,
+                               compression=_METHOD_NAMES.get(compact_set.method, f"#{compact_set.method}"))
+        else:
+            signed = _SET.decode(payload)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ProtocolError(f"signed set is malformed ({exc})", f"数据集格式错误（{exc}）", code="malformed") from None
+    if not 1 <= signed.seq <= MAX_SEQ:
+        # seq 0 or -1 is no link of any chain: malformed, never a fork
+        raise ProtocolError(f"a set's seq must be 1 to {MAX_SEQ}, not {signed.seq}",
+                            f"数据集序号应在 1 到 {MAX_SEQ} 之间，而不是 {signed.seq}", code="malformed")
+    body = signed.body
+    if signed.sealed:
+        if box_private is None:
+            raise ProtocolError("sealed set but no key to open it", "数据集已加密，但缺少解密密钥", code="malformed")
+        try:
+            body = open_box(box_private, body, signed.origin.encode() + b"/" + str(signed.seq).encode(),
+                            sender_public=sender_box_public)
+        except CryptoError as exc:
+            raise ProtocolError(exc.en, exc.zh, code="bad_box") from None
+    try:
+        body = unpack(signed.compression, body, budget=Budget(limits))
+    except ProxyAppError as exc:
+        raise ProtocolError(exc.en, exc.zh, code=exc.code) from None
+    if signed.count < 0:
+        signed = msgspec.structs.replace(signed, count=array_length(body)[0])
+    return signed, sha256(payload), body
