@@ -208,9 +208,35 @@ class _Applier:
         self.touched: set[str] = set()
         self.max_hlc = signed.hlc
 
-    def apply(self, item: Any) -> None:
-        handler = getattr(self, f"_{type(item).__name__}")
-        handler(item)
+    def apply(self, item: DownItem) -> None:
+        match item:
+            case RowChange():
+                self._row_change(item)
+            case StatusChange():
+                self._status_change(item)
+            case CaseState():
+                self._case_state(item)
+            case RejectedItem():
+                self._rejected(item)
+            case ReceiptItem():
+                self._receipt(item)
+            case CatalogItem():
+                self._catalog(item)
+            case CalendarItem():
+                self._calendar(item)
+            case DivisionsItem():
+                self._divisions(item)
+            case KeyRevokedItem():
+                self._key_revoked(item)
+            case _:
+                # DownItem gained a member without a case here: refuse the set, naming the type.
+                seq = self.signed.seq
+                kind = type(item).__name__
+                raise FeedError(
+                    f"feed set {seq} holds an item of type {kind} this station cannot apply; update the software",
+                    f"县平台数据集 {seq} 含有本站无法应用的 {kind} 类型数据；请升级软件",
+                    seq=seq, code="apply",
+                )
 
     def finish(self) -> None:
         for case_no in sorted(self.touched):
@@ -229,7 +255,7 @@ class _Applier:
 
     # -- changes of other origins ----------------------------------------------------------------
 
-    def _RowChange(self, item: RowChange) -> None:
+    def _row_change(self, item: RowChange) -> None:
         self.max_hlc = max(self.max_hlc, item.hlc)
         rejection = apply_row_change(self.station, item, item.origin or self.signed.origin)
         if rejection is not None:
@@ -237,7 +263,7 @@ class _Applier:
         elif item.table == "cases":
             self.touched.add(item.pk)
 
-    def _StatusChange(self, item: StatusChange) -> None:
+    def _status_change(self, item: StatusChange) -> None:
         # History only: the case's status comes from the CaseState that follows a move, which
         # orders moves as the hub applied them.
         self.max_hlc = max(self.max_hlc, item.hlc)
@@ -254,7 +280,7 @@ class _Applier:
         )
         self.touched.add(item.case_no)
 
-    def _CaseState(self, item: CaseState) -> None:
+    def _case_state(self, item: CaseState) -> None:
         if self._case(item.case_no) is None:
             self.notes.append(f"case state for case {item.case_no}, which is not at this station")
             return
@@ -276,7 +302,7 @@ class _Applier:
 
     # -- answers about this station's own changes -------------------------------------------------
 
-    def _RejectedItem(self, item: RejectedItem) -> None:
+    def _rejected(self, item: RejectedItem) -> None:
         self.db.execute(
             "INSERT INTO rejections (seq, idx, entity, entity_id, code, reason_en, reason_zh, received_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (seq, idx) DO NOTHING",
@@ -315,7 +341,7 @@ class _Applier:
         if (status, outcome) != (case["status"], case["outcome"]):
             self.db.execute("UPDATE cases SET status = ?, outcome = ? WHERE case_no = ?", [status, outcome, case_no])
 
-    def _ReceiptItem(self, item: ReceiptItem) -> None:
+    def _receipt(self, item: ReceiptItem) -> None:
         try:
             record_receipt(self.station, self.pins, item.receipt)
         except SyncError as exc:
@@ -325,7 +351,7 @@ class _Applier:
 
     # -- reference data and keys -----------------------------------------------------------------
 
-    def _CatalogItem(self, item: CatalogItem) -> None:
+    def _catalog(self, item: CatalogItem) -> None:
         try:
             catalog = load_catalog(json.loads(item.body), version=item.version)
         except (ProxyAppError, ValueError) as exc:
@@ -341,13 +367,13 @@ class _Applier:
         )
         self.station.__dict__.pop("catalog", None)
 
-    def _CalendarItem(self, item: CalendarItem) -> None:
+    def _calendar(self, item: CalendarItem) -> None:
         try:
             self.station.install_calendar_year(item.table)
         except ProxyAppError as exc:
             self.notes.append(f"calendar year {item.table.year} not installed: {exc}")
 
-    def _DivisionsItem(self, item: DivisionsItem) -> None:
+    def _divisions(self, item: DivisionsItem) -> None:
         try:
             data = json.loads(item.body)
             load_divisions(data).village(self.station.village_code)
@@ -362,7 +388,7 @@ class _Applier:
         )
         self.station.__dict__.pop("divisions", None)
 
-    def _KeyRevokedItem(self, item: KeyRevokedItem) -> None:
+    def _key_revoked(self, item: KeyRevokedItem) -> None:
         if item.station_id == self.station.station_id and item.key_id == self.keys.key_id:
             record_revoked(self.station, item.key_id, after_seq=item.after_seq)
             self.revoked = True
