@@ -73,11 +73,11 @@ from hub.settings import MAX_INFLATED_BYTES, Settings
 from hub.store import DB_FILE as HUB_DB_FILE
 from hub.store import HubStore
 from station import cases as ops
-from station.client import sync_once
 from station.enrolment import enroll
 from station.feed import feed_position
 from station.hubhttp import ENROLL_PATH, PUSH_PATH, SYNC_PATH, hub_error
 from station.identity import bump_counter, load_keypair, require_pins
+from station.link import sync_once
 from station.sealing import hub_features
 from station.store import Station
 from station.transfer import export_file

@@ -48,9 +48,9 @@ from hub.testing import live_server
 from netsim.proxy import PROFILES, FaultProxy, LinkProfile
 from station import cases as ops
 from station.cases import NewIntake
-from station.client import SyncReport, sync_once
 from station.enrolment import enroll
 from station.identity import load_keypair
+from station.link import SyncReport, sync_once
 from station.store import Station
 from sync.crypto import KeyPair
 from sync.idnumber import check_character

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from fleet.workload import make_intake
 from station import cases as ops
-from station.client import sync_once
 from station.identity import load_keypair
+from station.link import sync_once
 from station.store import Station
 
 __all__ = ("main",)

@@ -21,9 +21,9 @@ from hub.transfer import export_file as hub_export
 from hub.transfer import import_file as hub_import
 from netsim.proxy import PROFILES as LINKS
 from netsim.proxy import FaultProxy
-from station.client import SyncReport, sync_once
 from station.enrolment import enroll
 from station.identity import load_keypair
+from station.link import SyncReport, sync_once
 from station.store import Station
 from station.transfer import export_file, import_file
 from sync.crypto import KeyPair

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from station import client, enrolment, transfer
+from station import enrolment, link, transfer
 from station.cli_base import Context, handles_errors
 from station.identity import load_keypair, passphrase, require_pins
 from station.render import print_lines, to_json
@@ -65,7 +65,7 @@ def enroll(obj: Context, hub_url: str, code: str, agent: str) -> None:
     ])
 
 
-def _report_lines(report: client.SyncReport, lang: str) -> list[str]:
+def _report_lines(report: link.SyncReport, lang: str) -> list[str]:
     lines = [pick(
         lang,
         f"封装 {report.sealed}，上报 {report.pushed}，县平台确认 {report.acknowledged}，接收 {report.pulled}",
@@ -126,7 +126,7 @@ def sync_command(obj: Context, keep_watching: bool, hub_url: str | None) -> None
         keys = _unlock(obj)
         refused_now: list[Refusal] = []
         if keep_watching:
-            def progress(report: client.SyncReport) -> None:
+            def progress(report: link.SyncReport) -> None:
                 stamp = dt.datetime.now().strftime("%H:%M:%S")
                 click.echo(f"[{stamp}] " + " ".join(_report_lines(report, obj.lang)))
                 for issue in report.errors:
@@ -134,11 +134,11 @@ def sync_command(obj: Context, keep_watching: bool, hub_url: str | None) -> None
                 refused_now.extend(report.refused)
                 _say_refused(report.refused, obj.lang)
 
-            report = client.watch(st, hub_url=hub_url, keys=keys, on_report=progress)
+            report = link.watch(st, hub_url=hub_url, keys=keys, on_report=progress)
             if report is None:
                 sys.exit(1)
         else:
-            report = client.sync_once(st, hub_url=hub_url, keys=keys)
+            report = link.sync_once(st, hub_url=hub_url, keys=keys)
             print_lines(obj.out, _report_lines(report, obj.lang))
             for issue in report.errors:
                 click.echo(pick(obj.lang, "错误：", "Error: ") + issue.message(obj.lang), err=True)

@@ -19,9 +19,9 @@ from hub.store import HubStore
 from hub.testing import live_server
 from station import cases as ops
 from station.cases import NewIntake
-from station.client import SyncReport, sync_once
 from station.enrolment import enroll
 from station.identity import load_keypair
+from station.link import SyncReport, sync_once
 from station.queries import get_case
 from station.store import Station
 from sync.crypto import KeyPair

@@ -14,10 +14,10 @@ from hub.enroll import issue_code
 from hub.store import HubStore
 from station import cases as ops
 from station import datakey
-from station.client import sync_once
 from station.db import connect
 from station.enrolment import enroll
 from station.identity import load_keypair
+from station.link import sync_once
 from station.store import Station
 from tests.integration.county import PASSPHRASE, V1, pension_enrolment
 from tests.integration.processes import HubProcess

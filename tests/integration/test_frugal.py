@@ -27,10 +27,10 @@ from hub.store import HubStore
 from hub.transfer import export_file as hub_export
 from hub.transfer import import_file as hub_import
 from netsim.proxy import FaultProxy, LinkProfile
-from station.client import watch
 from station.db import write_txn
 from station.feed import feed_position
 from station.identity import set_meta
+from station.link import watch
 from station.queries import get_case
 from station.transfer import export_file, import_file
 from sync.compression import ZSTD_D1, ZSTD_R2
@@ -261,7 +261,7 @@ def hub_feed_sets(county: County, handle: live.TestStationHandle) -> list[bytes]
 
 
 def test_a_station_of_the_previous_release_gets_the_forms_it_reads(live_county, monkeypatch):
-    monkeypatch.setattr("station.client.STATION_FEATURES", 0)  # says nothing, as 0.3 did
+    monkeypatch.setattr("station.link.exchange.STATION_FEATURES", 0)  # says nothing, as 0.3 did
     monkeypatch.setattr("station.enrolment.STATION_FEATURES", 0)
     handle = live_county.enrol(V1)
     case_no = handle.new_case("王小明", 1)

@@ -25,9 +25,9 @@ from fleet.workload import material_count
 from hub.bootstrap import init_hub
 from hub.enroll import issue_code
 from hub.store import HubStore
-from station.client import sync_once
 from station.enrolment import enroll
 from station.identity import load_keypair
+from station.link import sync_once
 from station.store import Station
 from tests.integration.processes import HubProcess
 

@@ -32,7 +32,8 @@ def run(data_dir, hub, monkeypatch):
     def to_double(transport, timeout):
         return real(hub.transport(), timeout)
 
-    monkeypatch.setattr("station.client.make_client", to_double)
+    monkeypatch.setattr("station.link.round.make_client", to_double)
+    monkeypatch.setattr("station.link.loop.make_client", to_double)
     monkeypatch.setattr("station.enrolment.make_client", to_double)
     runner = CliRunner()
 
@@ -85,7 +86,7 @@ def test_sync_exits_0_in_step_and_status_shows_it(enrolled):
 
 
 def test_sync_exits_1_when_the_hub_cannot_be_reached(enrolled, hub, monkeypatch):
-    monkeypatch.setattr("station.client.time.sleep", lambda s: None)
+    monkeypatch.setattr("station.link.round.time.sleep", lambda s: None)
     new_case(enrolled)
     hub.faults.extend([httpx.ConnectError("down")] * 8)
     result = enrolled("sync")

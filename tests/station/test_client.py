@@ -10,9 +10,12 @@ import msgspec
 import pytest
 
 from station import cases as ops
-from station.client import ATTEMPTS, PROBE_MAX_SECONDS, _Budget, sync_once, watch
 from station.db import write_txn
 from station.identity import get_meta, set_meta
+from station.link import sync_once, watch
+from station.link.budget import Budget
+from station.link.loop import PROBE_MAX_SECONDS
+from station.link.session import ATTEMPTS
 from station.queries import get_case
 from station.sealing import seal_pending
 from station.syncstate import sync_status
@@ -233,7 +236,7 @@ def test_a_cut_in_the_middle_of_the_feed_resumes_where_it_stopped(station, hub, 
 
 
 def test_the_budget_follows_the_link():
-    budget = _Budget.__new__(_Budget)
+    budget = Budget.__new__(Budget)
     budget.value, budget.low, budget.high, budget.saved = 32 * 1024, 0, 1024 * 1024, 0
     budget.shrink()
     assert budget.value == 16 * 1024

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from station import cases as ops
-from station.client import sync_once
+from station.link import sync_once
 from station.queries import get_case, get_bundle
 from station.syncstate import case_sync, sync_status
 from tests.station.conftest import NEWBORN_MATERIALS, ZHAO, pension_enrolment

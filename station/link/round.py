@@ -1,0 +1,136 @@
+"""One synchronous sync round (seal, then the exchange or a push and a pull), for CLI, TUI worker and tests."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import msgspec
+
+from station.db import write_txn
+from station.errors import SyncError
+from station.feed import feed_position
+from station.hubhttp import DEFAULT_TIMEOUT, make_client
+from station.identity import get_meta_json, load_keypair, passphrase, require_pins
+from station.link.exchange import exchange, exchange_missing, note_exchange
+from station.link.legacy import pull, push
+from station.link.report import Stop, SyncReport, issue
+from station.link.session import Link, Sleep
+from station.sealing import seal_pending, unsealed_count
+from station.store import Station
+from station.syncstate import last_refusal_id, refusals
+from sync.crypto import KeyPair
+from sync.errors import ProxyAppError
+from sync.timeutil import iso_utc
+
+__all__ = ("opened", "sync_once", "unlocked_keys")
+
+
+@contextlib.contextmanager
+def opened(target: Path | str | Station) -> Iterator[Station]:
+    """The Station itself, or the one in a data folder, opened here and closed on the way out."""
+    if isinstance(target, Station):
+        yield target
+        return
+    station = Station.open(target)
+    try:
+        yield station
+    finally:
+        station.close()
+
+
+def unlocked_keys(station: Station, keys: KeyPair | None) -> KeyPair:
+    """``keys``, or the station's own unwrapped with the passphrase."""
+    return keys if keys is not None else load_keypair(station.data_dir, passphrase())
+
+
+def sync_once(
+    target: Path | str | Station,
+    *,
+    hub_url: str | None = None,
+    transport: httpx.BaseTransport | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    keys: KeyPair | None = None,
+    sleep: Sleep | None = None,
+    rng: Callable[[], float] = random.random,
+) -> SyncReport:
+    """One sync round: seal the outbox, push unacknowledged sets, pull the feed. Synchronous.
+
+    Args:
+        target: a data folder (opened and closed here: use this form in a worker thread) or an
+            open Station (used as is, in the caller's thread).
+        hub_url: another address for the hub this round (a relay); the pinned keys still apply.
+        transport: an httpx transport (tests, a proxy); the network when None.
+        keys: the unwrapped key pair; unwrapped from ``station.key`` with the passphrase
+            (``$STATION_PASSPHRASE`` or a prompt) when None.
+        sleep, rng: backoff between retries (``time.sleep`` and ``random.random`` by default).
+
+    Returns:
+        A SyncReport; network and protocol failures are in ``errors``, never raised.
+
+    Raises:
+        NotEnrolledError, PassphraseError, StoreError: nothing could be attempted.
+    """
+    with opened(target) as station:
+        pins = require_pins(station.db)
+        keys = unlocked_keys(station, keys)
+        if hub_url:
+            pins = msgspec.structs.replace(pins, url=hub_url.strip())
+        report = SyncReport(started_at=iso_utc(station.now()))
+        mark = last_refusal_id(station)
+        try:
+            with make_client(transport, timeout) as client:
+                link = Link(station, keys, pins, client, sleep or time.sleep, rng, report)
+                _run(station, link)
+        finally:
+            report.refused = refusals(station, after=mark)
+            _finish(station, report)
+        return report
+
+
+def _run(station: Station, link: Link) -> None:
+    revoked = get_meta_json(station.db, "revoked")
+    if revoked:
+        link.fail(SyncError(
+            f"this station's key {revoked['key_id']} was revoked: syncing has stopped; call the county administrator",
+            f"本站密钥 {revoked['key_id']} 已被吊销：同步已停止；请联系县管理员", code="revoked_key"), fatal=True)
+        return
+    fork = get_meta_json(station.db, "fork")
+    try:
+        link.report.sealed = len(seal_pending(station, link.keys))
+        if fork:
+            # Nothing more goes up until the county resolves it; the feed still comes down.
+            link.fail(SyncError(fork["detail"], fork.get("detail_zh", fork["detail"]), code="fork"), fatal=True)
+        if exchange_missing(station) or not exchange(link, push=not fork):
+            # A hub older than the exchange: the same sets and feed, in a push and a pull.
+            note_exchange(station, missing=True)
+            if not fork:
+                push(link)
+            pull(link)
+        else:
+            note_exchange(station, missing=False)
+    except Stop:
+        pass
+    except ProxyAppError as exc:  # a store error mid-round (disk full): reported, not raised
+        link.report.errors.append(issue(exc))
+
+
+def _finish(station: Station, report: SyncReport) -> None:
+    report.unacknowledged = station.db.execute("SELECT COUNT(*) FROM sets_out WHERE acked_at IS NULL").fetchone()[0]
+    report.unsealed = unsealed_count(station)
+    report.feed_seq = feed_position(station)
+    report.in_step = (
+        not report.errors and report.unacknowledged == 0 and report.unsealed == 0
+        and report.hub_feed_seq is not None and report.feed_seq >= report.hub_feed_seq
+    )
+    # Codes and counts only: no personal data ever reaches the log.
+    detail = "; ".join(f"{e.code}: {e.en}" for e in report.errors) or ("in step" if report.in_step else "behind")
+    with write_txn(station.db):
+        station.db.execute(
+            "INSERT INTO sync_log (at, kind, ok, pushed, pulled, detail) VALUES (?, 'sync', ?, ?, ?, ?)",
+            [iso_utc(station.now()), int(not report.errors), report.pushed, report.pulled, detail],
+        )

@@ -1,0 +1,261 @@
+"""One round's link to the hub: signed requests, retries with backoff, and what every answer is checked for.
+
+The exchange (:mod:`station.link.exchange`) and the separate push and pull (:mod:`station.link.legacy`)
+both speak through a :class:`Link`: it signs and sends, notes the hub's clock, stores receipts and
+applies feed sets, and files every failure in the round's report.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+import msgspec
+
+from station.db import write_txn
+from station.errors import FeedError, SyncError
+from station.feed import apply_feed_set, record_fork, record_revoked
+from station.hubhttp import hub_error, unreachable, url
+from station.identity import HubPins, bump_counter, set_meta
+from station.link.report import Stop, SyncReport, issue
+from station.sealing import HUB_FEATURES_META, head, hub_features, record_receipt, unsealed_count
+from station.store import Station
+from sync.crypto import KeyPair
+from sync.errors import ProxyAppError
+from sync.protocol import (
+    FEATURE_REQUEST_MAC,
+    FEATURE_SIGNED_HEADERS,
+    HEADER_SYNC,
+    MEDIA_TYPE,
+    PushResponse,
+    compact_auth,
+    request_mac_key,
+    sign_request,
+)
+from sync.timeutil import iso_utc
+from sync.version import SOFTWARE_VERSION
+
+__all__ = ("ATTEMPTS", "MAX_RESTARTS", "Link", "Sleep")
+
+ATTEMPTS = 4
+"""Tries per request within one round when the connection is cut (with backoff between)."""
+MAX_RESTARTS = 3
+"""Times one round follows the hub's ``next_seq`` back before giving up (a hub restored from backup)."""
+
+Sleep = Callable[[float], None]
+
+
+class Link:
+    """One sync round over one HTTP client."""
+
+    def __init__(self, station: Station, keys: KeyPair, pins: HubPins, client: httpx.Client, sleep: Sleep,
+                 rng: Callable[[], float], report: SyncReport) -> None:
+        self.station = station
+        self.db = station.db
+        self.keys = keys
+        self.pins = pins
+        self.client = client
+        self.sleep = sleep
+        self.rng = rng
+        self.report = report
+        self.monotonic = time.monotonic
+        self._request_mac_key: bytes | None = None
+
+    def fail(self, exc: ProxyAppError, *, fatal: bool = False) -> Stop:
+        self.report.errors.append(issue(exc))
+        self.report.fatal |= fatal
+        return Stop()
+
+    def _now_ms(self) -> int:
+        return int(self.station.now().timestamp() * 1000)
+
+    # -- one signed request -------------------------------------------------------------------
+
+    def send(self, method: str, path: str, *, params: dict[str, int] | None = None, body: bytes = b"",
+             compact: bool = False) -> tuple[httpx.Response, int, float]:
+        """Send one signed request; a replayed counter is moved past once. Transport errors are raised.
+
+        ``compact``: authenticate with the one ``X-Sync`` header (the exchange) instead of the
+        eight long ones, and send no Content-Type (the exchange is msgpack by definition).
+        Returns the response, the local time (ms) halfway through (for the clock estimate) and
+        the seconds it took.
+        """
+        at_least = 0
+        replayed = False
+        while True:
+            counter = bump_counter(self.db, at_least=at_least)
+            request = self.client.build_request(
+                method, url(self.pins.url, path), params=params, content=body,
+                headers=None if compact else {"Content-Type": MEDIA_TYPE},
+            )
+            sent = self._now_ms()
+            # Sign exactly the path and query that go on the wire; on the exchange, with the
+            # 16-byte MAC once the hub has said it takes one (48 bytes less than a signature).
+            mac_key = self._mac_key() if compact else None
+            signed = sign_request(
+                sign_private=self.keys.sign_private, sign_public=self.keys.sign_public, method=method,
+                path_qs=request.url.raw_path.decode("ascii"), station_id=self.station.station_id, counter=counter,
+                station_ms=sent, body=body, head_seq=head(self.station)[0],
+                outbox_length=unsealed_count(self.station), software=SOFTWARE_VERSION, mac_key=mac_key,
+                cover=bool(hub_features(self.station) & FEATURE_SIGNED_HEADERS),  # every field signed, once it checks them
+            )
+            request.headers.update({HEADER_SYNC: compact_auth(signed)} if compact else signed)
+            started = self.monotonic()
+            self.report.requests += 1
+            response = self.client.send(request)
+            seconds = self.monotonic() - started
+            if response.status_code == 409 and not replayed:
+                error = hub_error(response)
+                if error.code == "replay":
+                    # Our counter fell behind the hub's (a restored folder): jump past it, sign anew.
+                    replayed = True
+                    at_least = int(error.data.get("last_counter") or 0)
+                    continue
+            return response, (sent + self._now_ms()) // 2, seconds
+
+    def _mac_key(self) -> bytes | None:
+        if not hub_features(self.station) & FEATURE_REQUEST_MAC:
+            return None
+        if self._request_mac_key is None:
+            self._request_mac_key = request_mac_key(self.keys.box_private, self.pins.box_public)
+        return self._request_mac_key
+
+    def request(self, method: str, path: str, *, params: dict[str, int] | None = None, body: bytes = b"",
+                retry_timeouts: bool = True) -> tuple[httpx.Response, int]:
+        """:meth:`send`, retrying a cut connection or a 502-504 with backoff (the separate push and pull)."""
+        attempt = 0
+        while True:
+            try:
+                response, local_ms, _ = self.send(method, path, params=params, body=body)
+            except httpx.TimeoutException:
+                if not retry_timeouts:
+                    raise
+                attempt = self.backoff(attempt, None)
+                continue
+            except httpx.TransportError as exc:
+                attempt = self.backoff(attempt, exc)
+                continue
+            if response.status_code in (502, 503, 504):
+                attempt = self.backoff(attempt, hub_error(response))
+                continue
+            return response, local_ms
+
+    def backoff(self, attempt: int, exc: Exception | None) -> int:
+        """Count a failed try and sleep before the next; after ATTEMPTS, file the failure and stop the round."""
+        attempt += 1
+        if attempt >= ATTEMPTS:
+            if isinstance(exc, ProxyAppError):
+                raise self.fail(exc)
+            raise self.fail(unreachable(self.pins.url, exc or TimeoutError()))
+        # Full jitter: sleep anywhere up to the doubling cap, so stations that lost the link
+        # together do not all come back in the same second.
+        self.sleep(self.rng() * min(8.0, 0.5 * 2**attempt))
+        return attempt
+
+    # -- what every answer says ---------------------------------------------------------------
+
+    def contact(self, hub_ms: int, local_ms: int, hub_feed_seq: int | None = None,
+                hub_reads: int | None = None) -> None:
+        """Note what the hub's answer says about its clock (invariant 8), its feed (for status) and
+        what it reads (``hub_reads``: the exchange's FEATURE_* bits, for sealing and requests)."""
+        offset = hub_ms - local_ms
+        self.report.clock_offset_ms = offset
+        values: dict[str, int | str | None] = {"clock_offset_ms": offset, "clock_checked_at": iso_utc(self.station.now())}
+        if hub_reads is not None:
+            values[HUB_FEATURES_META] = hub_reads
+        if hub_feed_seq is not None:
+            self.report.hub_feed_seq = hub_feed_seq
+            values["hub_feed_seq"] = hub_feed_seq
+        with write_txn(self.db):
+            set_meta(self.db, values)
+
+    def answer_error(self, response: httpx.Response) -> Stop:
+        error = hub_error(response)
+        if error.code == "revoked_key":
+            record_revoked(self.station, self.keys.key_id)
+            return self.fail(SyncError(
+                "the hub says this station's key was revoked: syncing has stopped; call the county administrator",
+                "县平台告知本站密钥已被吊销：同步已停止；请联系县管理员",
+                code="revoked_key",
+            ), fatal=True)
+        return self.fail(error, fatal=error.code in ("unknown_key", "wrong_origin", "protocol_version"))
+
+    def malformed(self, what: str, exc: Exception) -> Stop:
+        zh = {"push": "上报", "feed": "下发"}.get(what, "同步")
+        return self.fail(SyncError(f"the hub's {what} answer is malformed ({exc})", f"县平台的{zh}答复格式错误（{exc}）",
+                                   code="malformed"))
+
+    def gap_error(self, cursor: int | None) -> Stop:
+        return self.fail(SyncError(
+            f"the hub keeps asking for set {cursor}; try again later or call the county administrator",
+            f"县平台反复要求数据集 {cursor}；请稍后重试或联系县管理员", code="gap"))
+
+    # -- sets up: receipts ----------------------------------------------------------------------
+
+    def first_unacknowledged(self) -> int | None:
+        return self.db.execute("SELECT MIN(seq) FROM sets_out WHERE acked_at IS NULL").fetchone()[0]
+
+    def results(self, answer: PushResponse, last_sent: int, cursor: int) -> tuple[int | None, bool]:
+        """Handle the per-set results; returns (where to send from next or None when done, clean)."""
+        for result in answer.results:
+            if result.status in ("accepted", "duplicate"):
+                if result.receipt is None:
+                    raise self.fail(SyncError(f"the hub accepted set {result.seq} without a receipt",
+                                              f"县平台接收了数据集 {result.seq}，但没有回执", code="malformed"))
+                was_acked = self.db.execute("SELECT acked_at FROM sets_out WHERE seq = ?", [result.seq]).fetchone()
+                try:
+                    record_receipt(self.station, self.pins, result.receipt, seq=result.seq, answer_ms=answer.hub_ms)
+                except SyncError as exc:
+                    if exc.code == "fork":
+                        record_fork(self.station, exc)
+                    raise self.fail(exc, fatal=exc.code == "fork") from None
+                if was_acked is not None and was_acked[0] is None:
+                    self.report.acknowledged += 1
+                cursor = result.seq + 1
+            elif result.status == "gap":
+                if answer.next_seq > head(self.station)[0] + 1:
+                    error = SyncError(
+                        f"the hub already holds sets up to {answer.next_seq - 1}, more than this station has sealed "
+                        "(was the data folder restored from an old backup?); call the county administrator",
+                        f"县平台已有至数据集 {answer.next_seq - 1}，多于本站封装的（数据目录是否从旧备份恢复？）；"
+                        "请联系县管理员", code="fork")
+                    record_fork(self.station, error)
+                    raise self.fail(error, fatal=True)
+                return answer.next_seq, False
+            elif result.status == "fork":
+                error = SyncError(
+                    f"the hub holds a different set {result.seq} for this station (a copied or restored data "
+                    "folder?); sending has stopped, nothing is lost: call the county administrator",
+                    f"县平台收到的本站数据集 {result.seq} 与本站不同（数据目录被复制或从备份恢复？）；"
+                    "已停止上报，数据没有丢失：请联系县管理员", code="fork")
+                record_fork(self.station, error)
+                raise self.fail(error, fatal=True)
+            else:
+                raise self.fail(SyncError(
+                    f"the hub refused set {result.seq} ({result.code}): {result.detail or ''}".rstrip(": "),
+                    f"县平台拒收数据集 {result.seq}（{result.code}）", code=result.code or "refused"), fatal=True)
+        if cursor > last_sent:
+            return (cursor if self.db.execute("SELECT 1 FROM sets_out WHERE seq >= ?", [cursor]).fetchone()
+                    else None), True
+        # The hub stopped early without saying why (it commits set by set): resume where it says.
+        return max(answer.next_seq, cursor), False
+
+    # -- sets down: the feed --------------------------------------------------------------------
+
+    def apply_feed(self, sets: list[msgspec.Raw]) -> int:
+        """Apply feed sets in order (each atomically); returns how many were new."""
+        applied = 0
+        for data in sets:
+            try:
+                outcome = apply_feed_set(self.station, bytes(data), self.keys, pins=self.pins)
+            except FeedError as exc:
+                raise self.fail(exc, fatal=exc.code == "fork") from None
+            applied += int(outcome.applied)
+            self.report.pulled += int(outcome.applied)
+            self.report.notes += outcome.notes
+            if outcome.revoked:
+                raise self.fail(SyncError(
+                    "the county revoked this station's key: syncing has stopped; call the county administrator",
+                    "县平台已吊销本站密钥：同步已停止；请联系县管理员", code="revoked_key"), fatal=True)
+        return applied
