@@ -7,13 +7,13 @@ import datetime as dt
 import pytest
 
 from station import cases as ops
-from station.apply import apply_status_change, decision
 from station.outbox import ChangeRecorder
 from station.queries import get_bundle, get_case, list_commitments
 from sync.changes import RowChange, StatusChange, decode_change
 from sync.errors import IdNumberError, IllegalTransition, InputError, IntakeError, NotFoundError
 from sync.lifecycle import Actor, Status
 from tests.station.conftest import NEWBORN_MATERIALS, VILLAGE, WANG, ZHAO, pension_benefit_deferred, pension_enrolment
+from tests.support.apply import apply_status_change, decision
 
 
 def counts(station) -> dict[str, int]:

@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 
 from station import cases as ops
-from station.apply import apply_status_change, decision
 from station.queries import CaseFilter, get_case, is_bundle_number, list_cases
 from sync.lifecycle import Status
 from tests.station.conftest import NEWBORN_MATERIALS, WANG, ZHANG, ZHAO, pension_benefit_deferred, pension_enrolment
+from tests.support.apply import apply_status_change, decision
 
 
 @pytest.fixture

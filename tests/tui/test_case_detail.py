@@ -5,10 +5,10 @@ from __future__ import annotations
 from textual.widgets import Input
 
 from station import cases as ops
-from station.apply import apply_status_change, decision
 from station.queries import get_case
 from sync.lifecycle import Actor, Status
 from tests.station.conftest import pension_benefit_deferred, pension_enrolment
+from tests.support.apply import apply_status_change, decision
 from tests.tui.conftest import SIZE, make_app, open_station, run, screen_text
 from tui.screens.case_actions import ActionDialog
 from tui.screens.case_detail import CaseDetailScreen

@@ -10,12 +10,12 @@ from __future__ import annotations
 from textual.widgets import DataTable, Select
 
 from station import cases as ops
-from station.apply import apply_status_change, decision
 from station.db import write_txn
 from station.store import Station
 from sync.lifecycle import Actor, Status
 from sync.samples import sample_catalog_json
 from tests.station.conftest import pension_enrolment
+from tests.support.apply import apply_status_change, decision
 from tests.tui.conftest import SIZE, VILLAGE, make_app, open_station, run, screen_text
 from tui.screens.case_detail import CaseDetailScreen
 from tui.screens.case_list import CaseListScreen

@@ -5,9 +5,9 @@ from __future__ import annotations
 from textual.widgets import Input
 
 from station import cases as ops
-from station.apply import apply_status_change, decision
 from sync.lifecycle import Actor, Status
 from tests.station.conftest import pension_benefit_deferred, pension_enrolment
+from tests.support.apply import apply_status_change, decision
 from tests.tui.conftest import SIZE, make_app, open_station, settle
 from tui.widgets.materials import MaterialChecklist
 

@@ -1,8 +1,10 @@
-"""Applying lifecycle moves made elsewhere (a township or county department) to the station's cases.
+"""Test support: play the county's part on a station without a hub, by applying a reviewer's move directly.
 
-The hub's signed feed (a later release) calls :func:`apply_status_change` for each decision it
-carries; tests and the demo call it to play the county's part. A move that the lifecycle does
-not allow from the case's current state is refused with IllegalTransition and changes nothing.
+Not product code (the station applies county decisions only from the hub's signed feed, station/feed.py):
+tests that are about screens, lists and due dates use it to put a case in a decided state quickly.
+Tests about sync should drive a real hub decision and its feed set (tests/integration/county.py).
+A move that the lifecycle does not allow from the case's current state is refused with IllegalTransition
+and changes nothing.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Test support shared by the station, TUI and integration tests."""
