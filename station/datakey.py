@@ -1,4 +1,4 @@
-"""The station's data key: 256 random bits that encrypt its database and drafts, wrapped under the passphrase."""
+"""The station's data key: 256 random bits that encrypt its database, drafts and receipts, wrapped under the passphrase."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ DB_FILE = "station.db"
 PRIVATE_NAMES = ("station.", "lookup.", "tui.json")
 """Files of the data folder made owner-only (0600) at every open: the database with its -wal and
 -shm, the keys, settings. Named, not all: ``STATION_DATA_DIR`` may be a folder that holds more."""
-PRIVATE_SUBFOLDERS = ("drafts", "receipts")
+PRIVATE_SUBFOLDERS = ("drafts", "receipts", "print")
 """Folders of the TUI (tui.drafts, tui.receipt) that hold personal data: 0700, their files 0600."""
 
 
