@@ -11,6 +11,7 @@ import station.schema
 from hub.schema import DEPARTMENT_SQL, OPEN_STATUSES_SQL, TOWNSHIP_SQL
 from hub.store import HubStore
 
+
 def _names_read(code: CodeType) -> set[str]:
     """Global and attribute names a function's code reads, nested code (comprehensions) included."""
     names = set(code.co_names)
