@@ -150,10 +150,16 @@ class Config:
         """Attack sizes times ``factor`` (at least 1 of each); the timing is kept."""
         return Config(
             junk_changes=max(MAX_CHANGES_PER_SET + 1, int(self.junk_changes * factor)),
-            bomb_mib=max(0.25, self.bomb_mib * factor), concurrency=max(2, round(self.concurrency * factor)),
-            probes=max(4, round(self.probes * factor)), squat_cases=max(1, round(self.squat_cases * factor)),
-            sync_every=self.sync_every, lead=self.lead, settle=self.settle,
-            min_window=self.min_window, timeout=self.timeout)
+            bomb_mib=max(0.25, self.bomb_mib * factor),
+            concurrency=max(2, round(self.concurrency * factor)),
+            probes=max(4, round(self.probes * factor)),
+            squat_cases=max(1, round(self.squat_cases * factor)),
+            sync_every=self.sync_every,
+            lead=self.lead,
+            settle=self.settle,
+            min_window=self.min_window,
+            timeout=self.timeout,
+        )
 
 
 # -- the hub in a child process, and its memory --------------------------------------------------------
@@ -174,8 +180,20 @@ class HubServer(ServerProcess):
         self._log: Any = None
 
     def command(self) -> tuple[list[str], Path | None, dict[str, str] | None]:
-        return ([str(BIN / "hub"), "--data-dir", str(self.data_dir), "serve", "--host", "127.0.0.1",
-                 "--port", str(self.port)], None, None)
+        return (
+            [
+                str(BIN / "hub"),
+                "--data-dir",
+                str(self.data_dir),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            None,
+            None,
+        )
 
     def start(self, timeout: float = 30.0) -> HubServer:
         """As ServerProcess.start, with the hub's output in ``log`` (what it said while attacked)."""
@@ -204,8 +222,11 @@ class HubServer(ServerProcess):
 
     def alive(self) -> bool:
         try:
-            return self.process is not None and self.process.poll() is None and \
-                httpx.get(f"{self.url}/healthz", timeout=5).status_code == 200
+            return (
+                self.process is not None
+                and self.process.poll() is None
+                and httpx.get(f"{self.url}/healthz", timeout=5).status_code == 200
+            )
         except httpx.HTTPError:
             return False
 
@@ -281,8 +302,14 @@ def hub_query(hub_dir: Path, sql: str, args: tuple[Any, ...] = ()) -> list[tuple
 def hub_cli(hub_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``hub --data-dir HUB_DIR ARGS`` from this virtual environment, in English."""
     environment = {**os.environ, "LANG": "en_US.UTF-8", **(env or {})}
-    return subprocess.run([str(BIN / "hub"), "--data-dir", str(hub_dir), *args], capture_output=True, text=True,
-                          env=environment, timeout=120, check=False)
+    return subprocess.run(
+        [str(BIN / "hub"), "--data-dir", str(hub_dir), *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
 
 
 # -- stations ----------------------------------------------------------------------------------------
@@ -320,9 +347,17 @@ class Party:
         try:
             pins = require_pins(station.db)
             first = bump_counter(station.db)  # the station's own counter: later ones count on from it
-            return cls(data_dir=data_dir, keys=keys, station_id=station.station_id, village=station.village_code,
-                       device=station.device, hub_box_public=pins.box_public, features=hub_features(station),
-                       feed_after=feed_position(station), counter=itertools.count(first))
+            return cls(
+                data_dir=data_dir,
+                keys=keys,
+                station_id=station.station_id,
+                village=station.village_code,
+                device=station.device,
+                hub_box_public=pins.box_public,
+                features=hub_features(station),
+                feed_after=feed_position(station),
+                counter=itertools.count(first),
+            )
         finally:
             station.close()
 
@@ -330,10 +365,18 @@ class Party:
         """Records sealed into this station's next set exactly as the station seals (sync.protocol.seal_set)."""
         hlc = max((decode_change(r).hlc for r in records), default=0)
         envelope, set_hash = seal_set(
-            origin=self.station_id, seq=self.seq + 1, prev=self.prev, created_ms=_now_ms(), hlc=hlc, records=records,
-            sign_private=self.keys.sign_private, sign_public=self.keys.sign_public,
-            recipient_box_public=self.hub_box_public, context=CTX_UP,
-            **forms_for(self.features, sender_box_private=self.keys.box_private))
+            origin=self.station_id,
+            seq=self.seq + 1,
+            prev=self.prev,
+            created_ms=_now_ms(),
+            hlc=hlc,
+            records=records,
+            sign_private=self.keys.sign_private,
+            sign_public=self.keys.sign_public,
+            recipient_box_public=self.hub_box_public,
+            context=CTX_UP,
+            **forms_for(self.features, sender_box_private=self.keys.box_private),
+        )
         self.seq, self.prev = self.seq + 1, set_hash
         return envelope
 
@@ -341,27 +384,50 @@ class Party:
         """A hand-made compact body (sync.compact's layout) in this station's next set: format 2, ``zstd-r2``,
         sealed with the pair's box and signed, as sync.protocol.seal_set writes a set for this hub."""
         seq = self.seq + 1
-        body = seal_box(self.hub_box_public, _zstd(ZSTD_R2, compact_body), f"{self.station_id}/{seq}".encode(),
-                        sender_private=self.keys.box_private)
+        body = seal_box(
+            self.hub_box_public,
+            _zstd(ZSTD_R2, compact_body),
+            f"{self.station_id}/{seq}".encode(),
+            sender_private=self.keys.box_private,
+        )
         payload = _ENCODER.encode(SignedSet2(self.station_id, seq, self.prev, body, 2))  # 2: zstd-r2
-        envelope = _ENCODER.encode(Envelope(SET_FORMAT_2, "", msgspec.Raw(payload), sign(self.keys.sign_private,
-                                                                                          CTX_UP, payload)))
+        envelope = _ENCODER.encode(
+            Envelope(SET_FORMAT_2, "", msgspec.Raw(payload), sign(self.keys.sign_private, CTX_UP, payload))
+        )
         self.seq, self.prev = seq, sha256(payload)
         return envelope
 
-    def exchange(self, client: httpx.Client, url: str, sets: list[bytes], *, software: str = SOFTWARE_VERSION,
-                 outbox_length: int = 0, head_seq: int | None = None,
-                 tamper: Callable[[str], str] | None = None) -> httpx.Response:
+    def exchange(
+        self,
+        client: httpx.Client,
+        url: str,
+        sets: list[bytes],
+        *,
+        software: str = SOFTWARE_VERSION,
+        outbox_length: int = 0,
+        head_seq: int | None = None,
+        tamper: Callable[[str], str] | None = None,
+    ) -> httpx.Response:
         """``POST /api/v1/sync`` signed with this station's key as station.client signs it (``X-Sync``, every
         field covered once the hub said it checks them); ``tamper`` changes the header after signing, as a
         machine on the path would."""
-        body = _ENCODER.encode(SyncRequest(PROTOCOL_VERSION, [msgspec.Raw(s) for s in sets], self.feed_after, 0,
-                                           STATION_FEATURES))
+        body = _ENCODER.encode(
+            SyncRequest(PROTOCOL_VERSION, [msgspec.Raw(s) for s in sets], self.feed_after, 0, STATION_FEATURES)
+        )
         headers = sign_request(
-            sign_private=self.keys.sign_private, sign_public=self.keys.sign_public, method="POST", path_qs=SYNC_PATH,
-            station_id=self.station_id, counter=next(self.counter), station_ms=_now_ms(), body=body,
-            head_seq=self.seq if head_seq is None else head_seq, outbox_length=outbox_length, software=software,
-            **({"cover": True} if self.features & FEATURE_SIGNED_HEADERS else {}))
+            sign_private=self.keys.sign_private,
+            sign_public=self.keys.sign_public,
+            method="POST",
+            path_qs=SYNC_PATH,
+            station_id=self.station_id,
+            counter=next(self.counter),
+            station_ms=_now_ms(),
+            body=body,
+            head_seq=self.seq if head_seq is None else head_seq,
+            outbox_length=outbox_length,
+            software=software,
+            **({"cover": True} if self.features & FEATURE_SIGNED_HEADERS else {}),
+        )
         value = compact_auth(headers)
         return client.post(url + SYNC_PATH, content=body, headers={HEADER_SYNC: tamper(value) if tamper else value})
 
@@ -387,14 +453,15 @@ def error_answer(exc: Exception) -> str:
     return f"no answer ({type(exc).__name__})"
 
 
-def _neighbour_main(data_dir: str, passphrase: str, every: float, timeout: float, seed: int, out: Any,
-                    stop: Any) -> None:
+def _neighbour_main(
+    data_dir: str, passphrase: str, every: float, timeout: float, seed: int, out: Any, stop: Any
+) -> None:
     """The neighbour's loop, in a process of its own: one intake, one timed sync, every ``every`` seconds.
     Sends ``("ready",)``, then ``("sample", seconds, error codes, case number)`` per sync, ``("failed", text)``."""
     try:
         keys = load_keypair(Path(data_dir), passphrase)
         station = Station.open(Path(data_dir))
-    except Exception as exc:  # noqa: BLE001 - reported in the row, the run goes on
+    except Exception as exc:
         out.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
     workload = Workload(random.Random(seed))
@@ -409,7 +476,7 @@ def _neighbour_main(data_dir: str, passphrase: str, every: float, timeout: float
             codes = [issue.code for issue in report.errors] or ([] if report.in_step else ["not_in_step"])
             out.send(("sample", seconds, codes, case_no))
             stop.wait(max(0.0, every - (time.perf_counter() - started)))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         out.send(("failed", f"{type(exc).__name__}: {exc}"))
     finally:
         station.close()
@@ -430,8 +497,12 @@ class Neighbour:
         self._stop = spawn.Event()
         self._inbox, outbox = spawn.Pipe(duplex=False)
         self._outbox = outbox
-        self._process = spawn.Process(target=_neighbour_main, name="neighbour", daemon=True,
-                                      args=(str(party.data_dir), PASSPHRASE, every, timeout, seed, outbox, self._stop))
+        self._process = spawn.Process(
+            target=_neighbour_main,
+            name="neighbour",
+            daemon=True,
+            args=(str(party.data_dir), PASSPHRASE, every, timeout, seed, outbox, self._stop),
+        )
         self._reader = threading.Thread(target=self._read, daemon=True, name="neighbour-reader")
 
     def _read(self) -> None:
@@ -542,8 +613,10 @@ def _prepare_bomb(ctx: Context) -> bytes:
     row = _ENCODER.encode([0, _own_case_no(ctx.attacker, 901), 1, *([0] * fields)])
     compact = _compact_rows(table, row, rows)
     envelope = ctx.attacker.seal_compact(compact)
-    ctx.facts.append(f"{len(envelope):,} B set, {rows} rows x {fields} fields of {name_length:,} chars "
-                     f"(~{rows * fields * name_length / 2**20:,.0f} MiB expanded)")
+    ctx.facts.append(
+        f"{len(envelope):,} B set, {rows} rows x {fields} fields of {name_length:,} chars "
+        f"(~{rows * fields * name_length / 2**20:,.0f} MiB expanded)"
+    )
     return envelope
 
 
@@ -584,27 +657,29 @@ def _prepare_squat(ctx: Context) -> tuple[list[bytes], list[str]]:
         last = int(row[0]) if row else 0
     finally:
         station.close()
-    targets = [f"{neighbour.village}-{day:%Y%m%d}-{neighbour.device}{last + SQUAT_MARGIN + n:03d}"
-               for n in range(ctx.config.squat_cases)]
+    targets = [
+        f"{neighbour.village}-{day:%Y%m%d}-{neighbour.device}{last + SQUAT_MARGIN + n:03d}"
+        for n in range(ctx.config.squat_cases)
+    ]
     station = Station.open(attacker.data_dir)
     try:
         workload = Workload(random.Random(7))
         before = station.db.execute("SELECT COALESCE(MAX(id), 0) FROM outbox").fetchone()[0]
         own = [ops.new_intake(station, workload.intake(station)).number for _ in targets]
-        bodies = [bytes(b) for (b,) in station.db.execute("SELECT body FROM outbox WHERE id > ? ORDER BY id",
-                                                          [before])]
+        bodies = [bytes(b) for (b,) in station.db.execute("SELECT body FROM outbox WHERE id > ? ORDER BY id", [before])]
     finally:
         station.close()
     numbers = dict(zip(own, targets))
     records = [encode_change(_renumber(decode_change(b), numbers)) for b in bodies]
     per_set = max(1, math.ceil(len(records) / 3))
-    envelopes = [attacker.seal(records[i:i + per_set]) for i in range(0, len(records), per_set)]
+    envelopes = [attacker.seal(records[i : i + per_set]) for i in range(0, len(records), per_set)]
     ctx.facts.append(f"{len(targets)} of the neighbour's next case numbers squatted in {len(envelopes)} sets")
     return envelopes, targets
 
 
 def _renumber(change: RowChange | StatusChange, numbers: dict[str, str]) -> RowChange | StatusChange:
     """The change with every one of the station's own case numbers (in keys and values) swapped for another."""
+
     def swap(value: Any) -> Any:
         if isinstance(value, str):
             for own, target in numbers.items():
@@ -612,7 +687,9 @@ def _renumber(change: RowChange | StatusChange, numbers: dict[str, str]) -> RowC
         return value
 
     if isinstance(change, RowChange):
-        return msgspec.structs.replace(change, pk=swap(change.pk), fields={k: swap(v) for k, v in change.fields.items()})
+        return msgspec.structs.replace(
+            change, pk=swap(change.pk), fields={k: swap(v) for k, v in change.fields.items()}
+        )
     names = [n for n in StatusChange.__struct_fields__ if isinstance(getattr(change, n), str)]
     return msgspec.structs.replace(change, **{n: swap(getattr(change, n)) for n in names})
 
@@ -633,12 +710,21 @@ def _after_squat(ctx: Context, prepared: tuple[list[bytes], list[str]]) -> None:
     marks = ",".join("?" * len(targets))
     nb = ctx.neighbour.station_id
     rejected = hub_query(ctx.hub_dir, "SELECT code, COUNT(*) FROM rejected WHERE origin = ? GROUP BY code", (nb,))
-    held = hub_query(ctx.hub_dir, f"SELECT COUNT(*) FROM cases WHERE case_no IN ({marks}) AND village_code != ?",
-                     (*targets, ctx.neighbour.village))
-    ctx.facts.append("neighbour's changes rejected at the hub: "
-                     + ("n/a" if rejected is None else ", ".join(f"{n} {c}" for c, n in rejected) or "none"))
-    ctx.facts.append(f"attacker's changes rejected: {_count(ctx.hub_dir, 'rejected', 'origin', ctx.attacker.station_id)}")
-    ctx.facts.append("neighbour's case numbers held by the other village: " + ("n/a" if held is None else str(held[0][0])))
+    held = hub_query(
+        ctx.hub_dir,
+        f"SELECT COUNT(*) FROM cases WHERE case_no IN ({marks}) AND village_code != ?",
+        (*targets, ctx.neighbour.village),
+    )
+    ctx.facts.append(
+        "neighbour's changes rejected at the hub: "
+        + ("n/a" if rejected is None else ", ".join(f"{n} {c}" for c, n in rejected) or "none")
+    )
+    ctx.facts.append(
+        f"attacker's changes rejected: {_count(ctx.hub_dir, 'rejected', 'origin', ctx.attacker.station_id)}"
+    )
+    ctx.facts.append(
+        "neighbour's case numbers held by the other village: " + ("n/a" if held is None else str(held[0][0]))
+    )
 
 
 def _count(hub_dir: Path, table: str, column: str, value: str) -> str:
@@ -662,8 +748,10 @@ def _prepare_gzip(ctx: Context) -> tuple[bytes, list[httpx.Client]]:
     """One bomb body and one client per request (made before the window: the bombs then land together)."""
     body = gzip.compress(bytes(MAX_INFLATED_BYTES), 9)
     clients = [httpx.Client(base_url=ctx.hub.url, timeout=ctx.config.timeout) for _ in range(ctx.config.concurrency)]
-    ctx.facts.append(f"{ctx.config.concurrency} x {len(body):,} B unsigned bodies, each inflating to "
-                     f"{MAX_INFLATED_BYTES / 2**20:.0f} MiB (half to push, half to enrolment)")
+    ctx.facts.append(
+        f"{ctx.config.concurrency} x {len(body):,} B unsigned bodies, each inflating to "
+        f"{MAX_INFLATED_BYTES / 2**20:.0f} MiB (half to push, half to enrolment)"
+    )
     return body, clients
 
 
@@ -706,8 +794,11 @@ def _run_login(ctx: Context, browsers: list[tuple[httpx.Client, str]]) -> None:
     def attempt(i: int) -> httpx.Response | Exception:
         client, csrf = browsers[i]
         try:
-            return client.post("/login", data={"username": ADMIN, "password": f"wrong-guess-{i:04d}", "csrf": csrf,
-                                               "next": ""}, follow_redirects=False)
+            return client.post(
+                "/login",
+                data={"username": ADMIN, "password": f"wrong-guess-{i:04d}", "csrf": csrf, "next": ""},
+                follow_redirects=False,
+            )
         except httpx.HTTPError as exc:
             return exc
 
@@ -755,12 +846,16 @@ def _run_xsync(ctx: Context, _: None) -> None:
         send("signed ", software=value)
         if value == FORMULA:
             ctx.facts.append(_csv_formulas(ctx))
-    stored = hub_query(ctx.hub_dir, "SELECT DISTINCT software FROM contacts WHERE station_id = ?",
-                       (attacker.station_id,))
+    stored = hub_query(
+        ctx.hub_dir, "SELECT DISTINCT software FROM contacts WHERE station_id = ?", (attacker.station_id,)
+    )
     hostile = sorted({s for (s,) in stored or [] if s in (FORMULA, MARKUP)})
     ctx.facts.append(f"hostile software strings stored: {len(hostile)}")
-    heads = hub_query(ctx.hub_dir, "SELECT MAX(head_seq), MAX(outbox_length) FROM contacts WHERE station_id = ?",
-                      (attacker.station_id,))
+    heads = hub_query(
+        ctx.hub_dir,
+        "SELECT MAX(head_seq), MAX(outbox_length) FROM contacts WHERE station_id = ?",
+        (attacker.station_id,),
+    )
     if heads:
         ctx.facts.append(f"largest head seq / outbox length stored: {heads[0][0]} / {heads[0][1]}")
     listed = hub_cli(ctx.hub_dir, "station", "list")
@@ -835,13 +930,20 @@ def _run_probe(ctx: Context, code_and_id: tuple[str, str]) -> None:
     def probe(i: int) -> None:
         kind = "real id" if i % 2 == 0 else "unknown id"
         code_id = real_id if kind == "real id" else "".join(random.choice(alphabet) for _ in range(4))
-        request = EnrollRequest(protocol=PROTOCOL_VERSION, code_id=code_id, sign_public=secrets.token_bytes(32),
-                                box_public=secrets.token_bytes(32), software=SOFTWARE_VERSION,
-                                mac=secrets.token_bytes(32), features=STATION_FEATURES)
+        request = EnrollRequest(
+            protocol=PROTOCOL_VERSION,
+            code_id=code_id,
+            sign_public=secrets.token_bytes(32),
+            box_public=secrets.token_bytes(32),
+            software=SOFTWARE_VERSION,
+            mac=secrets.token_bytes(32),
+            features=STATION_FEATURES,
+        )
         started = time.perf_counter()
         try:
-            answer: httpx.Response | Exception = ctx.client.post(ctx.hub.url + ENROLL_PATH, content=_ENCODER.encode(request),
-                                                                 headers={"Content-Type": MEDIA_TYPE})
+            answer: httpx.Response | Exception = ctx.client.post(
+                ctx.hub.url + ENROLL_PATH, content=_ENCODER.encode(request), headers={"Content-Type": MEDIA_TYPE}
+            )
         except httpx.HTTPError as exc:
             answer = exc
         with lock:
@@ -853,31 +955,43 @@ def _run_probe(ctx: Context, code_and_id: tuple[str, str]) -> None:
         list(pool.map(probe, range(ctx.config.probes)))
     seconds = time.perf_counter() - started
     medians = {k: sorted(v)[len(v) // 2] * 1000 for k, v in timings.items() if v}
-    ctx.facts.append(f"{ctx.config.probes} probes at {ctx.config.probes / seconds:,.0f}/s; median real id "
-                     f"{medians.get('real id', 0):.2f} ms, unknown id {medians.get('unknown id', 0):.2f} ms")
+    ctx.facts.append(
+        f"{ctx.config.probes} probes at {ctx.config.probes / seconds:,.0f}/s; median real id "
+        f"{medians.get('real id', 0):.2f} ms, unknown id {medians.get('unknown id', 0):.2f} ms"
+    )
     try:
         # The village PC the code was issued for, at another address than the prober (127.0.0.2: loopback
         # still), so what is measured is the code's fate, not the prober's address being held back.
         with httpx.HTTPTransport(local_address=OTHER_ADDRESS if sys.platform == "linux" else None) as transport:
-            enroll(ctx.root / "late-station", hub_url=ctx.hub.url, code=code, passphrase=PASSPHRASE, key_work=2**10,
-                   transport=transport)
+            enroll(
+                ctx.root / "late-station",
+                hub_url=ctx.hub.url,
+                code=code,
+                passphrase=PASSPHRASE,
+                key_work=2**10,
+                transport=transport,
+            )
         ctx.facts.append("the real code still enrols afterwards (from another address)")
-    except Exception as exc:  # noqa: BLE001 - the code's fate is the finding
+    except Exception as exc:
         ctx.facts.append(f"the real code afterwards: refused ({getattr(exc, 'code', type(exc).__name__)})")
 
 
-ATTACKS: dict[str, Attack] = {a.name: a for a in [
-    Attack("baseline", "no attack", _prepare_nothing, _baseline),
-    Attack("compact-bomb", "1. compact body expansion bomb", _prepare_bomb, _send_one),
-    Attack("junk-changes", "2. a set of 1,000,000 junk changes", _prepare_junk, _send_one),
-    Attack("squat", "3. cross-village case-number squatting", _prepare_squat, _run_squat, _after_squat),
-    Attack("gzip-bombs", "4. unsigned gzip bombs, concurrent", _prepare_gzip, _run_gzip),
-    Attack("login-flood", "5. login flood, concurrent wrong passwords", _prepare_login, _run_login),
-    Attack("xsync-tamper", "6. tampered and hostile X-Sync fields", _prepare_nothing, _run_xsync),
-    Attack("usb-feed-after", "7. USB up-file with feed_after=999999", _prepare_usb, _run_usb,
-           attacker_caught_up=False),
-    Attack("enrol-probe", "8. enrolment code probing", _prepare_probe, _run_probe),
-]}
+ATTACKS: dict[str, Attack] = {
+    a.name: a
+    for a in [
+        Attack("baseline", "no attack", _prepare_nothing, _baseline),
+        Attack("compact-bomb", "1. compact body expansion bomb", _prepare_bomb, _send_one),
+        Attack("junk-changes", "2. a set of 1,000,000 junk changes", _prepare_junk, _send_one),
+        Attack("squat", "3. cross-village case-number squatting", _prepare_squat, _run_squat, _after_squat),
+        Attack("gzip-bombs", "4. unsigned gzip bombs, concurrent", _prepare_gzip, _run_gzip),
+        Attack("login-flood", "5. login flood, concurrent wrong passwords", _prepare_login, _run_login),
+        Attack("xsync-tamper", "6. tampered and hostile X-Sync fields", _prepare_nothing, _run_xsync),
+        Attack(
+            "usb-feed-after", "7. USB up-file with feed_after=999999", _prepare_usb, _run_usb, attacker_caught_up=False
+        ),
+        Attack("enrol-probe", "8. enrolment code probing", _prepare_probe, _run_probe),
+    ]
+}
 
 
 # -- one attack, one fresh hub ------------------------------------------------------------------------
@@ -907,8 +1021,13 @@ class Row:
 
     @property
     def within_aim(self) -> bool:
-        return (self.rss_peak_mb is not None and self.rss_peak_mb < RSS_AIM_MB and self.p99_s is not None
-                and self.p99_s < P99_AIM_S and self.hub_alive)
+        return (
+            self.rss_peak_mb is not None
+            and self.rss_peak_mb < RSS_AIM_MB
+            and self.p99_s is not None
+            and self.p99_s < P99_AIM_S
+            and self.hub_alive
+        )
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -942,17 +1061,28 @@ def run_attack(attack: Attack, *, template: Path, token: str, root: Path, config
         neighbour = Party.enrol(hub, hub_dir, villages[0], root / "neighbour")
         attacker = Party.enrol(hub, hub_dir, villages[1], root / "attacker", caught_up=attack.attacker_caught_up)
         with httpx.Client(timeout=config.timeout) as client:
-            ctx = Context(hub=hub, hub_dir=hub_dir, root=root, config=config, neighbour=neighbour, attacker=attacker,
-                          villages=villages, token=token, client=client)
+            ctx = Context(
+                hub=hub,
+                hub_dir=hub_dir,
+                root=root,
+                config=config,
+                neighbour=neighbour,
+                attacker=attacker,
+                villages=villages,
+                token=token,
+                client=client,
+            )
             bench_error = None
             try:
                 prepared = attack.prepare(ctx)
-            except Exception as exc:  # noqa: BLE001 - one broken attack must not end the run
+            except Exception as exc:
                 bench_error, prepared = f"prepare: {type(exc).__name__}: {exc}", None
             rss_before = rss_mb(hub.pid)
             db_before = db_bytes(hub_dir)
-            with RssSampler(hub.pid) as sampler, \
-                    Neighbour(neighbour, every=config.sync_every, timeout=config.timeout, seed=seed) as nb:
+            with (
+                RssSampler(hub.pid) as sampler,
+                Neighbour(neighbour, every=config.sync_every, timeout=config.timeout, seed=seed) as nb,
+            ):
                 ctx.neighbour_loop = nb
                 window_started = time.perf_counter()
                 time.sleep(config.lead)
@@ -960,7 +1090,7 @@ def run_attack(attack: Attack, *, template: Path, token: str, root: Path, config
                 if bench_error is None:
                     try:
                         attack.run(ctx, prepared)
-                    except Exception as exc:  # noqa: BLE001
+                    except Exception as exc:
                         bench_error = f"run: {type(exc).__name__}: {exc}"
                 attack_s = time.perf_counter() - attack_started
                 time.sleep(max(config.settle, config.min_window - (time.perf_counter() - window_started)))
@@ -970,21 +1100,34 @@ def run_attack(attack: Attack, *, template: Path, token: str, root: Path, config
             if attack.after is not None and bench_error is None:
                 try:
                     attack.after(ctx, prepared)
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     bench_error = f"after: {type(exc).__name__}: {exc}"
             alive = hub.alive()
             return Row(
-                attack=attack.name, title=attack.title, answers=dict(ctx.answers), rss_before_mb=rss_before,
-                rss_peak_mb=sampler.peak_mb, syncs=len(nb.seconds), p50_s=percentile(nb.seconds, 50),
-                p99_s=percentile(nb.seconds, 99), max_s=max(nb.seconds, default=None),
-                neighbour_errors=dict(nb.errors), db_growth_mib=(db_bytes(hub_dir) - db_before) / 2**20,
-                attack_s=attack_s, window_s=window_s, hub_alive=alive, facts=ctx.facts, bench_error=bench_error)
+                attack=attack.name,
+                title=attack.title,
+                answers=dict(ctx.answers),
+                rss_before_mb=rss_before,
+                rss_peak_mb=sampler.peak_mb,
+                syncs=len(nb.seconds),
+                p50_s=percentile(nb.seconds, 50),
+                p99_s=percentile(nb.seconds, 99),
+                max_s=max(nb.seconds, default=None),
+                neighbour_errors=dict(nb.errors),
+                db_growth_mib=(db_bytes(hub_dir) - db_before) / 2**20,
+                attack_s=attack_s,
+                window_s=window_s,
+                hub_alive=alive,
+                facts=ctx.facts,
+                bench_error=bench_error,
+            )
     finally:
         hub.stop()
 
 
-def run(names: list[str], *, config: Config, root: Path, seed: int = 2026,
-        progress: Callable[[str], None] = log) -> list[Row]:
+def run(
+    names: list[str], *, config: Config, root: Path, seed: int = 2026, progress: Callable[[str], None] = log
+) -> list[Row]:
     """Each named attack on a hub of its own (the baseline first when asked for); the rows in that order."""
     progress("initialising a hub template (catalogue, calendar, divisions, an administrator) ...")
     template = root / "template"
@@ -993,11 +1136,14 @@ def run(names: list[str], *, config: Config, root: Path, seed: int = 2026,
     for index, name in enumerate(names):
         attack = ATTACKS[name]
         progress(f"{attack.name}: {attack.title} ...")
-        row = run_attack(attack, template=template, token=token, root=root / f"{index:02d}-{name}", config=config,
-                         seed=seed + index)
-        progress(f"    hub RSS {_mb(row.rss_before_mb)} -> peak {_mb(row.rss_peak_mb)} MB; neighbour p99 "
-                 f"{_s(row.p99_s)} s over {row.syncs} syncs; attack {row.attack_s:.1f} s"
-                 + (f"; BENCH ERROR {row.bench_error}" if row.bench_error else ""))
+        row = run_attack(
+            attack, template=template, token=token, root=root / f"{index:02d}-{name}", config=config, seed=seed + index
+        )
+        progress(
+            f"    hub RSS {_mb(row.rss_before_mb)} -> peak {_mb(row.rss_peak_mb)} MB; neighbour p99 "
+            f"{_s(row.p99_s)} s over {row.syncs} syncs; attack {row.attack_s:.1f} s"
+            + (f"; BENCH ERROR {row.bench_error}" if row.bench_error else "")
+        )
         rows.append(row)
     return rows
 
@@ -1014,8 +1160,9 @@ def _s(value: float | None) -> str:
 
 
 def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{n}x {what}" if n > 1 else what for what, n in sorted(counts.items(), key=lambda kv: -kv[1])) \
-        or "—"
+    return (
+        ", ".join(f"{n}x {what}" if n > 1 else what for what, n in sorted(counts.items(), key=lambda kv: -kv[1])) or "—"
+    )
 
 
 def _beside(value: float | None, base: float | None, unit: str) -> str:
@@ -1025,18 +1172,47 @@ def _beside(value: float | None, base: float | None, unit: str) -> str:
 
 
 def _cells(row: Row, base: Row | None) -> list[str]:
-    peak = _mb(row.rss_peak_mb) + ("" if base is None or row is base else _beside(row.rss_peak_mb, base.rss_peak_mb, "MB"))
+    peak = _mb(row.rss_peak_mb) + (
+        "" if base is None or row is base else _beside(row.rss_peak_mb, base.rss_peak_mb, "MB")
+    )
     p99 = _s(row.p99_s) + ("" if base is None or row is base else _beside(row.p99_s, base.p99_s, "s"))
-    facts = "; ".join(row.facts + ([] if row.hub_alive else ["HUB DOWN after the attack"])
-                      + ([f"BENCH ERROR: {row.bench_error}"] if row.bench_error else []))
-    return [row.title, _counts(row.answers), _mb(row.rss_before_mb), peak, str(row.syncs), _s(row.p50_s), p99,
-            _s(row.max_s), _counts(row.neighbour_errors) if row.neighbour_errors else "0", f"{row.db_growth_mib:,.1f}",
-            f"{row.attack_s:.1f}", "yes" if row.within_aim else "NO", facts]
+    facts = "; ".join(
+        row.facts
+        + ([] if row.hub_alive else ["HUB DOWN after the attack"])
+        + ([f"BENCH ERROR: {row.bench_error}"] if row.bench_error else [])
+    )
+    return [
+        row.title,
+        _counts(row.answers),
+        _mb(row.rss_before_mb),
+        peak,
+        str(row.syncs),
+        _s(row.p50_s),
+        p99,
+        _s(row.max_s),
+        _counts(row.neighbour_errors) if row.neighbour_errors else "0",
+        f"{row.db_growth_mib:,.1f}",
+        f"{row.attack_s:.1f}",
+        "yes" if row.within_aim else "NO",
+        facts,
+    ]
 
 
-HEADERS = ["attack", "hub answers", "RSS before MB", "RSS peak MB", "neighbour syncs", "p50 s", "p99 s", "max s",
-           "neighbour errors", "DB growth MiB", "attack s", f"within aim (<{RSS_AIM_MB:.0f} MB, p99 <{P99_AIM_S:g} s)",
-           "what it left"]
+HEADERS = [
+    "attack",
+    "hub answers",
+    "RSS before MB",
+    "RSS peak MB",
+    "neighbour syncs",
+    "p50 s",
+    "p99 s",
+    "max s",
+    "neighbour errors",
+    "DB growth MiB",
+    "attack s",
+    f"within aim (<{RSS_AIM_MB:.0f} MB, p99 <{P99_AIM_S:g} s)",
+    "what it left",
+]
 
 
 def _baseline_of(rows: list[Row]) -> Row | None:
@@ -1064,28 +1240,47 @@ def text_table(rows: list[Row]) -> str:
 
 
 def machine() -> str:
-    return (f"{dt.date.today().isoformat()}  {os.cpu_count()} CPUs  Python {platform.python_version()}  "
-            f"{platform.platform()}")
+    return (
+        f"{dt.date.today().isoformat()}  {os.cpu_count()} CPUs  Python {platform.python_version()}  "
+        f"{platform.platform()}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_attacks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--attacks", default=",".join(ATTACKS),
-                        help=f"comma-separated, in this order (default all: {','.join(ATTACKS)})")
-    parser.add_argument("--scale", type=float, default=1.0,
-                        help="multiply every attack's size (junk changes, bomb size, concurrency, probes) by this; "
-                             "0.05 for a quick look")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.bench_attacks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--attacks",
+        default=",".join(ATTACKS),
+        help=f"comma-separated, in this order (default all: {','.join(ATTACKS)})",
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiply every attack's size (junk changes, bomb size, concurrency, probes) by this; "
+        "0.05 for a quick look",
+    )
     defaults = Config()
     parser.add_argument("--junk-changes", type=int, help=f"changes in the junk set (default {defaults.junk_changes:,})")
-    parser.add_argument("--bomb-mib", type=float, help=f"what the compact bomb expands to (default {defaults.bomb_mib:g})")
-    parser.add_argument("--concurrency", type=int,
-                        help=f"concurrent gzip bombs and wrong logins (default {defaults.concurrency})")
+    parser.add_argument(
+        "--bomb-mib", type=float, help=f"what the compact bomb expands to (default {defaults.bomb_mib:g})"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, help=f"concurrent gzip bombs and wrong logins (default {defaults.concurrency})"
+    )
     parser.add_argument("--probes", type=int, help=f"enrolment probes (default {defaults.probes})")
-    parser.add_argument("--window", type=float, default=defaults.min_window,
-                        help=f"shortest neighbour window per attack, seconds (default {defaults.min_window:g})")
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=defaults.min_window,
+        help=f"shortest neighbour window per attack, seconds (default {defaults.min_window:g})",
+    )
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown rows for docs/benchmarks.md")
+    parser.add_argument(
+        "--markdown", action="store_true", help="print the table as Markdown rows for docs/benchmarks.md"
+    )
     parser.add_argument("--out", type=Path, help="also write the figures as JSON to this file")
     parser.add_argument("--keep", type=Path, help="keep the hubs and stations in this (new) folder")
     args = parser.parse_args(argv)
@@ -1111,8 +1306,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"run took {time.perf_counter() - started:.0f} s; sizes: {asdict(config)}\n")
     print(markdown_table(rows) if args.markdown else text_table(rows))
     if args.out:
-        args.out.write_text(json.dumps({"config": asdict(config), "rows": [asdict(r) for r in rows]},
-                                       ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        args.out.write_text(
+            json.dumps({"config": asdict(config), "rows": [asdict(r) for r in rows]}, ensure_ascii=False, indent=2)
+            + "\n",
+            encoding="utf-8",
+        )
     return 0
 
 

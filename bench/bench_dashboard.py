@@ -33,12 +33,28 @@ CHUNK = 20_000
 SPAN_DAYS = 730
 """Seeded cases are received over the two years up to now (about 1,370 a day at a million)."""
 PASSWORD = "bench-admin-password"
-OLD_STATUSES = (("DELIVERED", 60), ("COMPLETED", 28), ("NOT_ACCEPTED", 6), ("WITHDRAWN", 3), ("IN_PROGRESS", 2),
-                ("SUSPENDED", 1))
+OLD_STATUSES = (
+    ("DELIVERED", 60),
+    ("COMPLETED", 28),
+    ("NOT_ACCEPTED", 6),
+    ("WITHDRAWN", 3),
+    ("IN_PROGRESS", 2),
+    ("SUSPENDED", 1),
+)
 """Cases older than 30 days: mostly done; the 2% still in progress are overdue."""
-NEW_STATUSES = (("RECEIVED", 25), ("ACCEPTED", 20), ("IN_PROGRESS", 20), ("AWAITING_CORRECTION", 5),
-                ("COMPLETED", 15), ("DELIVERED", 10), ("NOT_ACCEPTED", 5))
-SURNAMES, GIVEN = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗", "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华建国玉梅红"
+NEW_STATUSES = (
+    ("RECEIVED", 25),
+    ("ACCEPTED", 20),
+    ("IN_PROGRESS", 20),
+    ("AWAITING_CORRECTION", 5),
+    ("COMPLETED", 15),
+    ("DELIVERED", 10),
+    ("NOT_ACCEPTED", 5),
+)
+SURNAMES, GIVEN = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗",
+    "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华建国玉梅红",
+)
 
 
 def log(message: str) -> None:
@@ -76,39 +92,97 @@ def seed_stations(store: HubStore, rng: random.Random, now: dt.datetime) -> int:
             head = applied + (rng.choice([0, 0, 0, 1, 3]) if last else 0)
             revoked = iso_utc(now - dt.timedelta(days=3)) if index % 97 == 5 else None
             key_id = os.urandom(8).hex()
-            rows.append((station_id, village, device, 1, key_id, iso_utc(now - dt.timedelta(days=400)), revoked,
-                         applied, last, last, last, head if last else None, rng.choice([0, 0, 2]) if last else None,
-                         applied // 2, rng.choice([0, 0, 0, 1200, -400_000]) if last else None, "station/0.3",
-                         "replay" if index % 31 == 0 else None, last if index % 31 == 0 else None))
-            keys.append((key_id, station_id, os.urandom(32), os.urandom(32), iso_utc(now), revoked,
-                         applied if revoked else None))
+            rows.append(
+                (
+                    station_id,
+                    village,
+                    device,
+                    1,
+                    key_id,
+                    iso_utc(now - dt.timedelta(days=400)),
+                    revoked,
+                    applied,
+                    last,
+                    last,
+                    last,
+                    head if last else None,
+                    rng.choice([0, 0, 2]) if last else None,
+                    applied // 2,
+                    rng.choice([0, 0, 0, 1200, -400_000]) if last else None,
+                    "station/0.3",
+                    "replay" if index % 31 == 0 else None,
+                    last if index % 31 == 0 else None,
+                )
+            )
+            keys.append(
+                (
+                    key_id,
+                    station_id,
+                    os.urandom(32),
+                    os.urandom(32),
+                    iso_utc(now),
+                    revoked,
+                    applied if revoked else None,
+                )
+            )
             for n in range(30 if last else 0):
                 at = iso_utc(now - dt.timedelta(hours=age_h + 6 * n))  # type: ignore[operator]
-                contacts.append((station_id, at, rng.choice(["push", "pull"]), 1, head - (n // 10), 0, 0, "station/0.3"))
-            feed_sets.extend((station_id, seq, b"\0" * 32, os.urandom(32), os.urandom(300), 5, iso_utc(now))
-                             for seq in range(1, applied // 2 + 1))
-            rejected.extend((station_id, seq, 0, "cases", f"{village}-x-{seq}", "illegal_transition", "en", "zh",
-                             b"\x80", iso_utc(now)) for seq in range(rng.choice([0, 0, 0, 5, 40])))
+                contacts.append(
+                    (station_id, at, rng.choice(["push", "pull"]), 1, head - (n // 10), 0, 0, "station/0.3")
+                )
+            feed_sets.extend(
+                (station_id, seq, b"\0" * 32, os.urandom(32), os.urandom(300), 5, iso_utc(now))
+                for seq in range(1, applied // 2 + 1)
+            )
+            rejected.extend(
+                (
+                    station_id,
+                    seq,
+                    0,
+                    "cases",
+                    f"{village}-x-{seq}",
+                    "illegal_transition",
+                    "en",
+                    "zh",
+                    b"\x80",
+                    iso_utc(now),
+                )
+                for seq in range(rng.choice([0, 0, 0, 5, 40]))
+            )
     with store.transaction():
         store.db.conn.executemany(
             "INSERT INTO stations (station_id, village_code, device, serial, key_id, enrolled_at, revoked_at, "
             "applied_seq, last_contact, last_push, last_pull, head_seq, outbox_length, feed_acked, clock_offset_ms, "
-            "software, last_error, last_error_at) VALUES (" + ", ".join("?" * 18) + ")", rows)
+            "software, last_error, last_error_at) VALUES (" + ", ".join("?" * 18) + ")",
+            rows,
+        )
         store.db.conn.executemany(
             "INSERT INTO station_keys (key_id, station_id, sign_public, box_public, created_at, revoked_at, after_seq)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)", keys)
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            keys,
+        )
         store.db.conn.executemany(
             "INSERT INTO contacts (station_id, at, kind, ok, head_seq, outbox_length, clock_offset_ms, software) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", sorted(contacts, key=lambda c: c[1]))
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            sorted(contacts, key=lambda c: c[1]),
+        )
         store.db.conn.executemany("INSERT INTO feed_sets VALUES (?, ?, ?, ?, ?, ?, ?)", feed_sets)
         store.db.conn.executemany(
             "INSERT INTO rejected (origin, seq, idx, entity, entity_id, code, reason_en, reason_zh, change, "
-            "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rejected)
+            "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rejected,
+        )
         for n, (station_id, *_rest) in enumerate(rows[:3]):
-            cursor = store.db.execute("INSERT INTO quarantine (origin, seq, hash, envelope, reason, received_at) "
-                                      "VALUES (?, 1, ?, ?, 'fork', ?)", [station_id, os.urandom(32), b"x", iso_utc(now)])
-            store.db.execute("INSERT INTO forks (station_id, seq, held_hash, quarantine_id, reason, detected_at) "
-                             "VALUES (?, 1, NULL, ?, 'fork', ?)", [station_id, cursor.lastrowid, iso_utc(now)])
+            cursor = store.db.execute(
+                "INSERT INTO quarantine (origin, seq, hash, envelope, reason, received_at) "
+                "VALUES (?, 1, ?, ?, 'fork', ?)",
+                [station_id, os.urandom(32), b"x", iso_utc(now)],
+            )
+            store.db.execute(
+                "INSERT INTO forks (station_id, seq, held_hash, quarantine_id, reason, detected_at) "
+                "VALUES (?, 1, NULL, ?, 'fork', ?)",
+                [station_id, cursor.lastrowid, iso_utc(now)],
+            )
     return len(rows)
 
 
@@ -134,26 +208,61 @@ def seed_cases(store: HubStore, rng: random.Random, count: int, now: dt.datetime
             at = iso_utc(received)
             intakes.append((case_no, village, at, day.isoformat(), "代办员", 1))
             birth = dt.date(1940, 1, 1) + dt.timedelta(days=rng.randrange(24_000))
-            cases.append((case_no, case_no, item, status, "approved" if done_days is not None else None,
-                          rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
-                          f"349921{birth:%Y%m%d}{n % 1000:03d}X", os.urandom(8).hex(), f"138{n % 10**8:08d}",
-                          rng.choice("MF"), birth.isoformat(), village, at, day.isoformat(),
-                          accepted.isoformat() if accepted else None, due.isoformat() if due else None, 1, at,
-                          done_days))
+            cases.append(
+                (
+                    case_no,
+                    case_no,
+                    item,
+                    status,
+                    "approved" if done_days is not None else None,
+                    rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
+                    f"349921{birth:%Y%m%d}{n % 1000:03d}X",
+                    os.urandom(8).hex(),
+                    f"138{n % 10**8:08d}",
+                    rng.choice("MF"),
+                    birth.isoformat(),
+                    village,
+                    at,
+                    day.isoformat(),
+                    accepted.isoformat() if accepted else None,
+                    due.isoformat() if due else None,
+                    1,
+                    at,
+                    done_days,
+                )
+            )
             if n % 33 == 0:
                 closed = "fulfilled" if age > 20 else "open"
-                commitments.append((f"{case_no}/材料", case_no, "材料", "签名人", at, 5,
-                                    (day + dt.timedelta(days=7)).isoformat(), closed))
+                commitments.append(
+                    (
+                        f"{case_no}/材料",
+                        case_no,
+                        "材料",
+                        "签名人",
+                        at,
+                        5,
+                        (day + dt.timedelta(days=7)).isoformat(),
+                        closed,
+                    )
+                )
         with store.transaction():
             conn = store.db.conn
-            conn.executemany("INSERT INTO intakes (intake_id, village_code, received_at, received_date, agent, "
-                             "catalog_version) VALUES (?, ?, ?, ?, ?, ?)", intakes)
+            conn.executemany(
+                "INSERT INTO intakes (intake_id, village_code, received_at, received_date, agent, "
+                "catalog_version) VALUES (?, ?, ?, ?, ?, ?)",
+                intakes,
+            )
             conn.executemany(
                 "INSERT INTO cases (case_no, intake_id, item_code, status, outcome, applicant_name, id_number, id_hash,"
                 " phone, sex, birth_date, village_code, received_at, received_date, accepted_date, due_date, "
-                "catalog_version, updated_at, decision_days) VALUES (" + ", ".join("?" * 19) + ")", cases)
-            conn.executemany("INSERT INTO commitments (commitment_id, intake_id, material, signer_name, signed_at, "
-                             "due_days, due_date, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", commitments)
+                "catalog_version, updated_at, decision_days) VALUES (" + ", ".join("?" * 19) + ")",
+                cases,
+            )
+            conn.executemany(
+                "INSERT INTO commitments (commitment_id, intake_id, material, signer_name, signed_at, "
+                "due_days, due_date, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                commitments,
+            )
         done = min(first + CHUNK, count)
         if done % 100_000 == 0 or done == count:
             log(f"  {done:,} cases ({done / (time.perf_counter() - started):,.0f}/s)")
@@ -170,8 +279,23 @@ def start_hub(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
         port = probe.getsockname()[1]
     env = {**os.environ, "HUB_DATA_DIR": str(data_dir)}
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "hub.app:app_from_env", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "hub.app:app_from_env",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -218,15 +342,24 @@ def measure(data_dir: Path, url: str, token: str, reps: int) -> list[dict[str, A
         return call
 
     probes: list[tuple[str, Callable[[], Any], bool]] = [
-        ("baseline: raw SQLite SELECT COUNT(*) FROM stations", lambda: raw.execute(
-            "SELECT COUNT(*) FROM stations").fetchone(), True),
-        ("baseline: raw SQLite SELECT COUNT(*) FROM cases", lambda: raw.execute(
-            "SELECT COUNT(*) FROM cases").fetchone(), True),
+        (
+            "baseline: raw SQLite SELECT COUNT(*) FROM stations",
+            lambda: raw.execute("SELECT COUNT(*) FROM stations").fetchone(),
+            True,
+        ),
+        (
+            "baseline: raw SQLite SELECT COUNT(*) FROM cases",
+            lambda: raw.execute("SELECT COUNT(*) FROM cases").fetchone(),
+            True,
+        ),
         ("baseline: GET /healthz (HTTP round trip)", get(session, "/healthz"), True),
         ("dashboard page GET /dashboard", get(session, "/dashboard"), False),
         ("JSON station table GET /api/v1/status", get(session, "/api/v1/status", auth), False),
-        ("`hub status --json` equivalent (fetch + JSON)", lambda: json.dumps(
-            fetch_status(url, token, params={}), ensure_ascii=False), False),
+        (
+            "`hub status --json` equivalent (fetch + JSON)",
+            lambda: json.dumps(fetch_status(url, token, params={}), ensure_ascii=False),
+            False,
+        ),
         ("county figures GET /api/v1/figures", get(session, "/api/v1/figures", auth), False),
         ("figures page GET /dashboard/figures", get(session, "/dashboard/figures"), False),
         ("station detail GET /dashboard/stations/ID", get(session, f"/dashboard/stations/{station}"), False),
@@ -250,8 +383,9 @@ def report(results: list[dict[str, Any]]) -> str:
         s = r["stats"]
         verdict = "—" if r["baseline"] else ("pass" if s["p99"] < AIM_MS else "fail")
         aim = "—" if r["baseline"] else f"p99 < {AIM_MS:.0f} ms"
-        lines.append(f"| {r['name']} | {s['p50']:.2f} | {s['p95']:.2f} | {s['p99']:.2f} | {s['max']:.2f} | {aim} | "
-                     f"{verdict} |")
+        lines.append(
+            f"| {r['name']} | {s['p50']:.2f} | {s['p95']:.2f} | {s['p99']:.2f} | {s['max']:.2f} | {aim} | {verdict} |"
+        )
     return "\n".join(lines)
 
 
@@ -283,11 +417,22 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         server.terminate()
         server.wait(10)
     return {
-        "machine": {"date": dt.date.today().isoformat(), "cpus": os.cpu_count(), "python": platform.python_version(),
-                    "sqlite": sqlite3.sqlite_version, "platform": platform.platform()},
-        "seeding": {"cases": args.cases, "stations": stations, "seconds": round(seed_s, 1),
-                    "cases_per_s": round(args.cases / seed_s), "db_mb": round(size_mb)},
-        "reps": args.reps, "results": results,
+        "machine": {
+            "date": dt.date.today().isoformat(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "sqlite": sqlite3.sqlite_version,
+            "platform": platform.platform(),
+        },
+        "seeding": {
+            "cases": args.cases,
+            "stations": stations,
+            "seconds": round(seed_s, 1),
+            "cases_per_s": round(args.cases / seed_s),
+            "db_mb": round(size_mb),
+        },
+        "reps": args.reps,
+        "results": results,
     }
 
 
@@ -312,8 +457,10 @@ def main(argv: list[str] | None = None) -> int:
             figures = run(args, Path(tmp))
     m, s = figures["machine"], figures["seeding"]
     print(f"{m['date']}  {m['cpus']} CPUs  Python {m['python']}  SQLite {m['sqlite']}  {m['platform']}")
-    print(f"seeding: {s['cases']:,} cases and {s['stations']} stations in {s['seconds']:,.1f} s "
-          f"({s['cases_per_s']:,} cases/s); database {s['db_mb']:,} MB; {figures['reps']} requests per operation\n")
+    print(
+        f"seeding: {s['cases']:,} cases and {s['stations']} stations in {s['seconds']:,.1f} s "
+        f"({s['cases_per_s']:,} cases/s); database {s['db_mb']:,} MB; {figures['reps']} requests per operation\n"
+    )
     print(report(figures["results"]))
     if args.out:
         args.out.write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -68,8 +68,10 @@ class Applicants:
         self.rng = rng
         self.count = 0
         self.items = [
-            (item.code, [rule.name_zh for rule in material_rules(catalog, item=item.code)
-                         if rule.required and not rule.exempt])
+            (
+                item.code,
+                [rule.name_zh for rule in material_rules(catalog, item=item.code) if rule.required and not rule.exempt],
+            )
             for item in catalog.items
         ]
 
@@ -85,8 +87,9 @@ class Applicants:
         code, materials = self.rng.choice(self.items)
         phone = str(13800000000 + self.count)
         self.count += 1
-        return NewIntake(item=code, applicant_name=self.name(), id_number=self.id_number(), phone=phone,
-                         materials=materials)
+        return NewIntake(
+            item=code, applicant_name=self.name(), id_number=self.id_number(), phone=phone, materials=materials
+        )
 
 
 def stats(samples_ms: list[float]) -> Stats:
@@ -95,8 +98,15 @@ def stats(samples_ms: list[float]) -> Stats:
 
     def rank(q: float) -> float:
         return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-    return {"n": len(ordered), "p50": rank(0.50), "p95": rank(0.95), "p99": rank(0.99), "max": ordered[-1],
-            "mean": sum(ordered) / len(ordered)}
+
+    return {
+        "n": len(ordered),
+        "p50": rank(0.50),
+        "p95": rank(0.95),
+        "p99": rank(0.99),
+        "max": ordered[-1],
+        "mean": sum(ordered) / len(ordered),
+    }
 
 
 def time_calls(call: Timed, reps: int, *, warm_up: bool = True) -> list[float]:
@@ -115,8 +125,9 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)  # progress goes to stderr, figures to stdout
 
 
-def seed(station: Station, clock: FakeClock, applicants: Applicants, cases: int, step: dt.timedelta
-         ) -> tuple[dict[str, Any], list[str]]:
+def seed(
+    station: Station, clock: FakeClock, applicants: Applicants, cases: int, step: dt.timedelta
+) -> tuple[dict[str, Any], list[str]]:
     """Seed ``cases`` intakes through new_intake (one transaction each); returns figures and probe ID numbers."""
     probe_ids: list[str] = []
     probe_every = max(1, cases // 200)
@@ -138,24 +149,32 @@ def seed(station: Station, clock: FakeClock, applicants: Applicants, cases: int,
         clock.advance(step)
         if i % PROGRESS_EVERY == 0 or i == cases:
             elapsed = time.perf_counter() - started
-            log(f"  seeded {i:,}/{cases:,} cases in {elapsed:,.0f} s ({i / elapsed:,.0f} cases/s, "
-                f"about {(cases - i) * elapsed / i:,.0f} s to go)")
+            log(
+                f"  seeded {i:,}/{cases:,} cases in {elapsed:,.0f} s ({i / elapsed:,.0f} cases/s, "
+                f"about {(cases - i) * elapsed / i:,.0f} s to go)"
+            )
     figures = {
-        "cases": cases, "withdrawn": withdrawn, "wall_s": time.perf_counter() - started,
-        "intake_s": intake_s, "intakes_per_s": cases / intake_s, "withdraw_s": withdraw_s,
+        "cases": cases,
+        "withdrawn": withdrawn,
+        "wall_s": time.perf_counter() - started,
+        "intake_s": intake_s,
+        "intakes_per_s": cases / intake_s,
+        "withdraw_s": withdraw_s,
         "db_mb": (station.data_dir / DB_FILE).stat().st_size / 1e6,
     }
     return figures, probe_ids
 
 
-def bench_intake(station: Station, clock: FakeClock, applicants: Applicants, samples: int, step: dt.timedelta
-                 ) -> list[float]:
+def bench_intake(
+    station: Station, clock: FakeClock, applicants: Applicants, samples: int, step: dt.timedelta
+) -> list[float]:
     """Durations in ms of ``samples`` further new_intake calls, each including its commit."""
     requests = [applicants.next() for _ in range(samples)]
 
     def one(i: int) -> None:
         new_intake(station, requests[i])
         clock.advance(step)
+
     return time_calls(one, samples, warm_up=False)
 
 
@@ -172,8 +191,10 @@ def bench_raw_insert(path: Path, station: Station, rows: int, samples: int) -> l
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute(f"CREATE TABLE cases ({columns[0]} TEXT PRIMARY KEY, {', '.join(columns[1:])})")
-    conn.execute("CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, hlc INTEGER, kind TEXT, entity TEXT, "
-                 "entity_id TEXT, body BLOB, created_at TEXT, set_seq INTEGER)")
+    conn.execute(
+        "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, hlc INTEGER, kind TEXT, entity TEXT, "
+        "entity_id TEXT, body BLOB, created_at TEXT, set_seq INTEGER)"
+    )
     case_sql = f"INSERT INTO cases ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     outbox_sql = "INSERT INTO outbox (hlc, kind, entity, entity_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?)"
 
@@ -191,6 +212,7 @@ def bench_raw_insert(path: Path, station: Station, rows: int, samples: int) -> l
         conn.execute("BEGIN IMMEDIATE")
         insert(rows + i)
         conn.execute("COMMIT")
+
     durations = time_calls(one, samples, warm_up=False)
     conn.close()
     return durations
@@ -199,8 +221,9 @@ def bench_raw_insert(path: Path, station: Station, rows: int, samples: int) -> l
 def query_probes(station: Station, probe_ids: list[str]) -> dict[str, tuple[Timed, Timed | None]]:
     """Each list/search operation, with its raw-SQL baseline where there is one."""
     db = station.db
-    middle = db.execute("SELECT case_no FROM cases ORDER BY received_at LIMIT 1 OFFSET "
-                        "(SELECT COUNT(*) / 2 FROM cases)").fetchone()[0]
+    middle = db.execute(
+        "SELECT case_no FROM cases ORDER BY received_at LIMIT 1 OFFSET (SELECT COUNT(*) / 2 FROM cases)"
+    ).fetchone()[0]
     number_fragment = middle[13:-1]  # "20251125-A03": ten numbers of one day
     hashes = [station.id_hash(n) for n in probe_ids]
     raw_like = f"SELECT {RAW_COLUMNS} FROM cases WHERE applicant_name LIKE ? LIMIT 50"
@@ -211,6 +234,7 @@ def query_probes(station: Station, probe_ids: list[str]) -> dict[str, tuple[Time
 
     def raw(sql: str, param: str) -> Timed:
         return lambda i: db.execute(sql, [param]).fetchall()
+
     return {
         "(a) default list, newest 50": (listing(), None),
         "(b) status RECEIVED (~98% of cases)": (listing(statuses=["RECEIVED"]), None),
@@ -229,8 +253,13 @@ def query_probes(station: Station, probe_ids: list[str]) -> dict[str, tuple[Time
 
 
 def machine() -> dict[str, Any]:
-    return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version, "date": dt.date.today().isoformat()}
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "date": dt.date.today().isoformat(),
+    }
 
 
 def report(rows: list[dict[str, Any]]) -> str:
@@ -240,8 +269,10 @@ def report(rows: list[dict[str, Any]]) -> str:
         own, base = row["stats"], row["baseline"]
         baseline = f"{base['p50']:.2f} / {base['p99']:.2f}" if base else "—"
         verdict = "pass" if own["p99"] < row["aim_ms"] else "FAIL"
-        lines.append(f"| {row['operation']} | {own['p50']:.2f} | {own['p99']:.2f} | {baseline} | "
-                     f"p99 < {row['aim_ms']:.0f} ms | {verdict} |")
+        lines.append(
+            f"| {row['operation']} | {own['p50']:.2f} | {own['p99']:.2f} | {baseline} | "
+            f"p99 < {row['aim_ms']:.0f} ms | {verdict} |"
+        )
     return "\n".join(lines)
 
 
@@ -258,13 +289,25 @@ def run(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
         log(f"timing {args.samples} intakes, then the raw-insert baseline ...")
         intake = stats(bench_intake(station, clock, applicants, args.samples, step))
         raw_insert = stats(bench_raw_insert(data_dir / "raw.db", station, args.cases, args.samples))
-        rows = [{"operation": "intake commit (new_intake)", "stats": intake, "baseline": raw_insert,
-                 "aim_ms": INTAKE_AIM_MS}]
+        rows = [
+            {
+                "operation": "intake commit (new_intake)",
+                "stats": intake,
+                "baseline": raw_insert,
+                "aim_ms": INTAKE_AIM_MS,
+            }
+        ]
         for operation, (call, baseline) in query_probes(station, probe_ids).items():
             log(f"timing {operation} x{args.reps} ...")
-            rows.append({"operation": operation, "stats": stats(time_calls(call, args.reps)),
-                         "baseline": stats(time_calls(baseline, args.reps)) if baseline else None,
-                         "aim_ms": SEARCH_AIM_MS, "rows_returned": len(call(0))})
+            rows.append(
+                {
+                    "operation": operation,
+                    "stats": stats(time_calls(call, args.reps)),
+                    "baseline": stats(time_calls(baseline, args.reps)) if baseline else None,
+                    "aim_ms": SEARCH_AIM_MS,
+                    "rows_returned": len(call(0)),
+                }
+            )
     finally:
         station.close()
     return {"machine": machine(), "cases": args.cases, "seed": args.seed, "seeding": seeding, "results": rows}
@@ -291,10 +334,14 @@ def main(argv: list[str] | None = None) -> int:
             figures = run(args, Path(tmp))
     m, s, intake = figures["machine"], figures["seeding"], figures["results"][0]["stats"]
     print(f"{m['date']}  {m['cpus']} CPUs  Python {m['python']}  SQLite {m['sqlite']}  {m['platform']}")
-    print(f"seeding: {s['cases']:,} cases in {s['intake_s']:,.1f} s of new_intake = {s['intakes_per_s']:,.0f} "
-          f"intakes/s (+{s['withdrawn']:,} withdrawals in {s['withdraw_s']:,.2f} s); database {s['db_mb']:,.1f} MB")
-    print(f"intake commit: p50 {intake['p50']:.2f}  p95 {intake['p95']:.2f}  p99 {intake['p99']:.2f}  "
-          f"max {intake['max']:.2f} ms over {intake['n']} calls\n")
+    print(
+        f"seeding: {s['cases']:,} cases in {s['intake_s']:,.1f} s of new_intake = {s['intakes_per_s']:,.0f} "
+        f"intakes/s (+{s['withdrawn']:,} withdrawals in {s['withdraw_s']:,.2f} s); database {s['db_mb']:,.1f} MB"
+    )
+    print(
+        f"intake commit: p50 {intake['p50']:.2f}  p95 {intake['p95']:.2f}  p99 {intake['p99']:.2f}  "
+        f"max {intake['max']:.2f} ms over {intake['n']} calls\n"
+    )
     print(report(figures["results"]))
     if args.out:
         args.out.write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -99,11 +99,16 @@ class Workload:
         item = rng.choice(items)
         needed = [r for r in material_rules(station.catalog, item=item.code) if r.required]
         deferred = [r.name_zh for r in needed if r.allow_deferred and rng.random() < 0.3]
-        body = f"349921{rng.randint(1940, 2005)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(0, 999):03d}"
+        body = (
+            f"349921{rng.randint(1940, 2005)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(0, 999):03d}"
+        )
         return NewIntake(
-            item=item.code, applicant_name=rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.randint(1, 2))),
-            id_number=body + check_character(body), phone=f"1{rng.choice('3578')}{rng.randint(0, 10**9 - 1):09d}",
-            materials=[r.name_zh for r in needed if r.name_zh not in deferred], deferred=deferred,
+            item=item.code,
+            applicant_name=rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.randint(1, 2))),
+            id_number=body + check_character(body),
+            phone=f"1{rng.choice('3578')}{rng.randint(0, 10**9 - 1):09d}",
+            materials=[r.name_zh for r in needed if r.name_zh not in deferred],
+            deferred=deferred,
         )
 
 
@@ -114,7 +119,7 @@ def _record(data_dir: Path, workload: Workload, days: list[tuple[dt.date, int]])
     total = 0
     try:
         for day, count in days:
-            clock.moment = dt.datetime(day.year, day.month, day.day, 8, 30, tzinfo=CHINA).astimezone(dt.timezone.utc)
+            clock.moment = dt.datetime(day.year, day.month, day.day, 8, 30, tzinfo=CHINA).astimezone(dt.UTC)
             for _ in range(count):
                 clock.moment += dt.timedelta(minutes=workload.rng.randint(3, 40), seconds=workload.rng.randint(0, 59))
                 ops.new_intake(station, workload.intake(station))
@@ -130,8 +135,9 @@ def record_day(data_dir: Path, workload: Workload, cases: int) -> int:
     return _record(data_dir, workload, [(today, cases)])
 
 
-def record_backlog(data_dir: Path, workload: Workload, days: int = BACKLOG_DAYS,
-                   per_day: tuple[int, int] = BACKLOG_PER_DAY) -> int:
+def record_backlog(
+    data_dir: Path, workload: Workload, days: int = BACKLOG_DAYS, per_day: tuple[int, int] = BACKLOG_PER_DAY
+) -> int:
     """A station offline for ``days`` days: 3-5 intakes on each working day (Monday to Friday)."""
     today = dt.datetime.now(CHINA).date()
     dates = [today - dt.timedelta(days=n) for n in range(days, 0, -1)]
@@ -163,8 +169,9 @@ class Measure:
         return self.bytes / self.cases if self.cases else float(self.bytes)
 
 
-def sync_until_in_step(data_dir: Path, keys: KeyPair, proxy: FaultProxy, *, cases: int = 0, rounds: int = 20,
-                       timeout: float = 60.0) -> Measure:
+def sync_until_in_step(
+    data_dir: Path, keys: KeyPair, proxy: FaultProxy, *, cases: int = 0, rounds: int = 20, timeout: float = 60.0
+) -> Measure:
     """Sync rounds through ``proxy`` until both sides hold everything; what crossed the proxy meanwhile."""
     proxy.reset_stats()
     started = time.perf_counter()
@@ -178,8 +185,15 @@ def sync_until_in_step(data_dir: Path, keys: KeyPair, proxy: FaultProxy, *, case
             break
     seconds = time.perf_counter() - started
     stats = proxy.stats
-    return Measure(cases=cases, bytes_up=stats.bytes_up, bytes_down=stats.bytes_down, round_trips=stats.round_trips,
-                   seconds=seconds, ok=bool(report and report.in_step), sets=pulled if not cases else pushed)
+    return Measure(
+        cases=cases,
+        bytes_up=stats.bytes_up,
+        bytes_down=stats.bytes_down,
+        round_trips=stats.round_trips,
+        seconds=seconds,
+        ok=bool(report and report.in_step),
+        sets=pulled if not cases else pushed,
+    )
 
 
 class County:
@@ -222,8 +236,24 @@ class County:
 # -- the naive baseline ------------------------------------------------------------------------------
 
 
-_CASE = ("case_no", "intake_id", "item_code", "bundle_code", "status", "outcome", "applicant_name", "id_number",
-         "phone", "sex", "birth_date", "village_code", "received_at", "received_date", "due_date", "catalog_version")
+_CASE = (
+    "case_no",
+    "intake_id",
+    "item_code",
+    "bundle_code",
+    "status",
+    "outcome",
+    "applicant_name",
+    "id_number",
+    "phone",
+    "sex",
+    "birth_date",
+    "village_code",
+    "received_at",
+    "received_date",
+    "due_date",
+    "catalog_version",
+)
 _INTAKE = ("intake_id", "received_at", "received_date", "agent", "catalog_version")
 
 
@@ -241,15 +271,28 @@ def naive_documents(data_dir: Path) -> list[dict[str, Any]]:
         documents = []
         for case in _rows(station, f"SELECT {', '.join(_CASE)} FROM cases ORDER BY case_no", []):
             intake_id = case["intake_id"]
-            documents.append({
-                **case,
-                "intake": _rows(station, f"SELECT {', '.join(_INTAKE)} FROM intakes WHERE intake_id = ?", [intake_id])[0],
-                "materials": _rows(station, "SELECT name_zh, state FROM intake_materials WHERE intake_id = ?", [intake_id]),
-                "commitments": _rows(station, "SELECT material, signer_name, signed_at, due_days, due_date "
-                                              "FROM commitments WHERE intake_id = ?", [intake_id]),
-                "history": _rows(station, "SELECT from_status, to_status, actor, by, at FROM case_events "
-                                          "WHERE case_no = ? ORDER BY hlc", [case["case_no"]]),
-            })
+            documents.append(
+                {
+                    **case,
+                    "intake": _rows(
+                        station, f"SELECT {', '.join(_INTAKE)} FROM intakes WHERE intake_id = ?", [intake_id]
+                    )[0],
+                    "materials": _rows(
+                        station, "SELECT name_zh, state FROM intake_materials WHERE intake_id = ?", [intake_id]
+                    ),
+                    "commitments": _rows(
+                        station,
+                        "SELECT material, signer_name, signed_at, due_days, due_date "
+                        "FROM commitments WHERE intake_id = ?",
+                        [intake_id],
+                    ),
+                    "history": _rows(
+                        station,
+                        "SELECT from_status, to_status, actor, by, at FROM case_events WHERE case_no = ? ORDER BY hlc",
+                        [case["case_no"]],
+                    ),
+                }
+            )
         return documents
     finally:
         station.close()
@@ -300,8 +343,14 @@ def naive_upload(documents: list[dict[str, Any]], proxy: FaultProxy, *, timeout:
             ok &= response.status_code == 200
     seconds = time.perf_counter() - started
     stats = proxy.stats
-    return Measure(cases=len(documents), bytes_up=stats.bytes_up, bytes_down=stats.bytes_down,
-                   round_trips=stats.round_trips, seconds=seconds, ok=ok)
+    return Measure(
+        cases=len(documents),
+        bytes_up=stats.bytes_up,
+        bytes_down=stats.bytes_down,
+        round_trips=stats.round_trips,
+        seconds=seconds,
+        ok=ok,
+    )
 
 
 # -- the run -----------------------------------------------------------------------------------------
@@ -323,8 +372,15 @@ def _scenarios(full: bool, profile: str, day_sizes: tuple[int, ...]) -> list[tup
     return scenarios
 
 
-def run(profiles: list[str], *, full: bool, seed: int, root: Path, day_sizes: tuple[int, ...] = DAY_SIZES,
-        progress: Callable[[str], None] = log) -> list[Row]:
+def run(
+    profiles: list[str],
+    *,
+    full: bool,
+    seed: int,
+    root: Path,
+    day_sizes: tuple[int, ...] = DAY_SIZES,
+    progress: Callable[[str], None] = log,
+) -> list[Row]:
     rng = random.Random(seed)
     template = root / "template"
     progress("initialising a hub (catalogue, calendar, 395 villages) ...")
@@ -334,8 +390,10 @@ def run(profiles: list[str], *, full: bool, seed: int, root: Path, day_sizes: tu
     with county.serving(), naive_server() as naive_target:
         for name in profiles:
             profile: LinkProfile = PROFILES[name]
-            with FaultProxy(county.target, profile, seed=seed) as proxy, \
-                    FaultProxy(naive_target, profile, seed=seed) as naive_proxy:
+            with (
+                FaultProxy(county.target, profile, seed=seed) as proxy,
+                FaultProxy(naive_target, profile, seed=seed) as naive_proxy,
+            ):
                 for scenario, size in _scenarios(full, name, day_sizes):
                     progress(f"{name}: {scenario} ...")
                     if size is None:
@@ -345,21 +403,29 @@ def run(profiles: list[str], *, full: bool, seed: int, root: Path, day_sizes: tu
                         continue
                     data_dir, keys = county.enrol()
                     workload = Workload(random.Random(rng.random()))
-                    cases = (record_day(data_dir, workload, size) if size else record_backlog(data_dir, workload))
+                    cases = record_day(data_dir, workload, size) if size else record_backlog(data_dir, workload)
                     documents = naive_documents(data_dir)
                     ours = sync_until_in_step(data_dir, keys, proxy, cases=cases)
                     naive = naive_upload(documents, naive_proxy)
                     rows.append(Row(name, scenario, ours, naive))
-                    progress(f"    ours {ours.bytes:,} B in {ours.round_trips} round trips, {ours.seconds:.1f} s; "
-                             f"naive {naive.bytes:,} B in {naive.round_trips}, {naive.seconds:.1f} s")
+                    progress(
+                        f"    ours {ours.bytes:,} B in {ours.round_trips} round trips, {ours.seconds:.1f} s; "
+                        f"naive {naive.bytes:,} B in {naive.round_trips}, {naive.seconds:.1f} s"
+                    )
     return rows
 
 
 SPREAD_SIZES = (3, 4, 5, 10, 20)
 
 
-def spread(county: County, proxy: FaultProxy, days: int, seed: int, sizes: tuple[int, ...] = SPREAD_SIZES,
-           progress: Callable[[str], None] = log) -> dict[int, list[float]]:
+def spread(
+    county: County,
+    proxy: FaultProxy,
+    days: int,
+    seed: int,
+    sizes: tuple[int, ...] = SPREAD_SIZES,
+    progress: Callable[[str], None] = log,
+) -> dict[int, list[float]]:
     """Bytes per intake over ``days`` sampled days of each size (one station each), through ``proxy``."""
     rng = random.Random(seed + 1)
     figures: dict[int, list[float]] = {}
@@ -376,22 +442,28 @@ def spread(county: County, proxy: FaultProxy, days: int, seed: int, sizes: tuple
 
 
 def spread_table(figures: dict[int, list[float]], budget: int = 250) -> str:
-    lines = ["| intakes synced together | days sampled | bytes per intake: min | median | max | days within 250 B |",
-             "|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| intakes synced together | days sampled | bytes per intake: min | median | max | days within 250 B |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
     for size, values in figures.items():
         ordered = sorted(values)
         median = ordered[len(ordered) // 2]
         within = sum(v <= budget for v in ordered)
-        lines.append(f"| {size} | {len(ordered)} | {ordered[0]:.0f} | {median:.0f} | {ordered[-1]:.0f} "
-                     f"| {within}/{len(ordered)} |")
+        lines.append(
+            f"| {size} | {len(ordered)} | {ordered[0]:.0f} | {median:.0f} | {ordered[-1]:.0f} "
+            f"| {within}/{len(ordered)} |"
+        )
     return "\n".join(lines)
 
 
 def table(rows: list[Row]) -> str:
     """The figures as a Markdown table."""
     lines = [
-        ("| profile | what | cases | bytes up / down | bytes per case | round trips | time s "
-         "| naive bytes | naive round trips | naive time s | fewer bytes | less time |"),
+        (
+            "| profile | what | cases | bytes up / down | bytes per case | round trips | time s "
+            "| naive bytes | naive round trips | naive time s | fewer bytes | less time |"
+        ),
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
@@ -399,32 +471,45 @@ def table(rows: list[Row]) -> str:
         what = row.scenario + ("" if ours.ok else " (NOT in step)")
         if naive is None:
             sets = f" ({ours.sets} feed sets)" if ours.sets else ""
-            lines.append(f"| {row.profile} | {what}{sets} | — | {ours.bytes_up:,} / {ours.bytes_down:,} "
-                         f"| — | {ours.round_trips} | {ours.seconds:.1f} | — | — | — | — | — |")
+            lines.append(
+                f"| {row.profile} | {what}{sets} | — | {ours.bytes_up:,} / {ours.bytes_down:,} "
+                f"| — | {ours.round_trips} | {ours.seconds:.1f} | — | — | — | — | — |"
+            )
             continue
         lines.append(
             f"| {row.profile} | {what} | {ours.cases} | {ours.bytes_up:,} / {ours.bytes_down:,} | {ours.per_case:,.0f} "
             f"| {ours.round_trips} | {ours.seconds:.1f} | {naive.bytes:,} | {naive.round_trips} | {naive.seconds:.1f} "
-            f"| {naive.bytes / ours.bytes:.1f}x | {naive.seconds / max(ours.seconds, 1e-9):.1f}x |")
+            f"| {naive.bytes / ours.bytes:.1f}x | {naive.seconds / max(ours.seconds, 1e-9):.1f}x |"
+        )
     return "\n".join(lines)
 
 
 def machine() -> str:
-    return (f"{dt.date.today().isoformat()}  {os.cpu_count()} CPUs  Python {platform.python_version()}  "
-            f"{platform.platform()}")
+    return (
+        f"{dt.date.today().isoformat()}  {os.cpu_count()} CPUs  Python {platform.python_version()}  "
+        f"{platform.platform()}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_sync", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profiles", default=",".join(DEFAULT_PROFILES),
-                        help=f"link profiles, comma-separated (default {','.join(DEFAULT_PROFILES)}; "
-                             f"known: {','.join(PROFILES)})")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.bench_sync", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--profiles",
+        default=",".join(DEFAULT_PROFILES),
+        help=f"link profiles, comma-separated (default {','.join(DEFAULT_PROFILES)}; known: {','.join(PROFILES)})",
+    )
     parser.add_argument("--full", action="store_true", help="also the 90-day backlog over GPRS (about 15 minutes more)")
     parser.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
-    parser.add_argument("--spread", type=int, default=20, metavar="DAYS",
-                        help="also sample this many days of 5, 10 and 20 intakes over loopback, for the spread "
-                             "of bytes per intake (default 20; 0 to skip)")
+    parser.add_argument(
+        "--spread",
+        type=int,
+        default=20,
+        metavar="DAYS",
+        help="also sample this many days of 5, 10 and 20 intakes over loopback, for the spread "
+        "of bytes per intake (default 20; 0 to skip)",
+    )
     parser.add_argument("--out", type=Path, help="also write the figures as JSON to this file")
     args = parser.parse_args(argv)
     profiles = [p.strip() for p in args.profiles.split(",") if p.strip()]
@@ -446,8 +531,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nBytes per intake over sampled days (loopback; same workload, {args.spread} days each):\n")
         print(spread_table(figures))
     if args.out:
-        args.out.write_text(json.dumps({"rows": [asdict(r) for r in rows], "spread": figures}, ensure_ascii=False,
-                                       indent=2) + "\n", encoding="utf-8")
+        args.out.write_text(
+            json.dumps({"rows": [asdict(r) for r in rows], "spread": figures}, ensure_ascii=False, indent=2) + "\n",
+            encoding="utf-8",
+        )
     return 0
 
 

@@ -14,9 +14,13 @@ __all__ = ("check_fleet",)
 
 def _unsent_cases(station_db: Any, after_seq: int) -> set[str]:
     """Cases whose row insert is in a set after ``after_seq`` or not sealed yet: work the hub never took."""
-    return {r[0] for r in station_db.execute(
-        "SELECT entity_id FROM outbox WHERE entity = 'cases' AND kind = 'row' AND (set_seq IS NULL OR set_seq > ?)",
-        [after_seq])}
+    return {
+        r[0]
+        for r in station_db.execute(
+            "SELECT entity_id FROM outbox WHERE entity = 'cases' AND kind = 'row' AND (set_seq IS NULL OR set_seq > ?)",
+            [after_seq],
+        )
+    }
 
 
 def check_fleet(fleet: Fleet) -> dict[str, Any]:
@@ -49,8 +53,12 @@ def check_fleet(fleet: Fleet) -> dict[str, Any]:
             rejected_by.setdefault(r["origin"], []).append(r)
         with readonly(hub_db) as hub:
             held = {(o, s): h for o, s, h in hub.execute("SELECT origin, seq, hash FROM sets_in")}
-            receipt_moves = Counter(r[0] for r in hub.execute(
-                "SELECT case_no FROM case_events WHERE to_status = 'RECEIVED' AND from_status = 'DRAFT'"))
+            receipt_moves = Counter(
+                r[0]
+                for r in hub.execute(
+                    "SELECT case_no FROM case_events WHERE to_status = 'RECEIVED' AND from_status = 'DRAFT'"
+                )
+            )
         doubles = [c for c, n in receipt_moves.items() if n != 1]
         if doubles:
             failures.append(f"cases received twice at the hub: {doubles[:5]}")
@@ -68,14 +76,20 @@ def check_fleet(fleet: Fleet) -> dict[str, Any]:
                 not_at_hub = mine - set(hub_all)
                 row = rows[sid]
                 if station.profile == "restored":
-                    unsent = _unsent_cases(db, 0) | {r[0] for r in db.execute(
-                        "SELECT o.entity_id FROM outbox o JOIN sets_out s ON s.seq = o.set_seq "
-                        "WHERE o.entity = 'cases' AND o.kind = 'row' AND s.acked_at IS NULL")}
+                    unsent = _unsent_cases(db, 0) | {
+                        r[0]
+                        for r in db.execute(
+                            "SELECT o.entity_id FROM outbox o JOIN sets_out s ON s.seq = o.set_seq "
+                            "WHERE o.entity = 'cases' AND o.kind = 'row' AND s.acked_at IS NULL"
+                        )
+                    }
                     held_here = {r[0] for r in db.execute("SELECT case_no FROM cases")}
                     accounting["quarantined_cases"] = len(not_at_hub)
                     accounting["lost_by_restore_but_at_hub"] = len((mine & set(hub_all)) - held_here)
                     if not not_at_hub <= unsent:
-                        failures.append(f"{sid}: cases neither at the hub nor quarantined: {sorted(not_at_hub - unsent)[:5]}")
+                        failures.append(
+                            f"{sid}: cases neither at the hub nor quarantined: {sorted(not_at_hub - unsent)[:5]}"
+                        )
                     if not any(f.station_id == sid for f in forks):
                         failures.append(f"{sid}: restored from a backup but no fork is shown to administrators")
                 elif station.profile == "revoked":
@@ -83,13 +97,17 @@ def check_fleet(fleet: Fleet) -> dict[str, Any]:
                     refused = _unsent_cases(db, after)
                     accounting["refused_cases"] = len(not_at_hub)
                     if not not_at_hub <= refused:
-                        failures.append(f"{sid}: cases neither at the hub nor refused: {sorted(not_at_hub - refused)[:5]}")
+                        failures.append(
+                            f"{sid}: cases neither at the hub nor refused: {sorted(not_at_hub - refused)[:5]}"
+                        )
                     if row.revoked_at is None:
                         failures.append(f"{sid}: revoked, but the hub's station list does not say so")
                 else:
                     if not_at_hub:
-                        failures.append(f"{sid} ({station.profile}): {len(not_at_hub)} cases never reached the hub, "
-                                        f"e.g. {sorted(not_at_hub)[:3]}")
+                        failures.append(
+                            f"{sid} ({station.profile}): {len(not_at_hub)} cases never reached the hub, "
+                            f"e.g. {sorted(not_at_hub)[:3]}"
+                        )
                     mine_snap = snapshot(db_path)
                     kept_local["moves"] += _drop_rejected_moves(db, sid, mine_snap, hub_all)
                     problems = diff(mine_snap, snapshot(hub_db, station.slot.village))
@@ -115,8 +133,12 @@ def check_fleet(fleet: Fleet) -> dict[str, Any]:
 def _drop_rejected_moves(db: Any, sid: str, mine: dict[str, Any], hub: dict[str, Any]) -> int:
     """Take out of a station's histories its own moves the hub refused (they stay in the station's
     case_events, marked only by a rejection on the case); returns how many. Anything else must match."""
-    refused = {r[0] for r in db.execute(
-        "SELECT entity_id FROM rejections WHERE entity = 'cases' AND code IN ('illegal_transition', 'actor_not_allowed')")}
+    refused = {
+        r[0]
+        for r in db.execute(
+            "SELECT entity_id FROM rejections WHERE entity = 'cases' AND code IN ('illegal_transition', 'actor_not_allowed')"
+        )
+    }
     dropped = 0
     for case_no, case in mine.items():
         if case_no not in hub or case_no not in refused:
@@ -132,10 +154,13 @@ def _supplied_but_open(hub_db: Any) -> int:
     with readonly(hub_db) as hub:
         return hub.execute(
             "SELECT COUNT(*) FROM commitments m JOIN intake_materials im ON im.intake_id = m.intake_id "
-            "AND im.name_zh = m.material WHERE m.status = 'open' AND im.state = 'supplied'").fetchone()[0]
+            "AND im.name_zh = m.material WHERE m.status = 'open' AND im.state = 'supplied'"
+        ).fetchone()[0]
 
 
-def _admin_views(fleet: Fleet, store: HubStore, rows: dict[str, Any], forks: list[Any], failures: list[str]) -> dict[str, Any]:
+def _admin_views(
+    fleet: Fleet, store: HubStore, rows: dict[str, Any], forks: list[Any], failures: list[str]
+) -> dict[str, Any]:
     """What administrators see: clock flags, revocations, forks, through the store, the dashboard and the API."""
     from hub.views import station_summary
 
@@ -169,8 +194,10 @@ def _admin_views(fleet: Fleet, store: HubStore, rows: dict[str, Any], forks: lis
             failures.append(f"dashboard: {station.station_id} shows {row['rejected']} rejected changes")
         if station.profile == "revoked" and row["state"] != "revoked":
             failures.append(f"dashboard: {station.station_id} state {row['state']}, not revoked")
-    admin["dashboard"] = {"summary": report["summary"],
-                          "attention": dict(Counter(a for r in by_id.values() for a in r["attention"]))}
+    admin["dashboard"] = {
+        "summary": report["summary"],
+        "attention": dict(Counter(a for r in by_id.values() for a in r["attention"])),
+    }
     admin["api"] = _api_check(fleet, store, expected, failures)
     return admin
 
@@ -185,8 +212,14 @@ def _api_check(fleet: Fleet, store: HubStore, expected: set[str], failures: list
 
         settings = Settings(data_dir=fleet.hub_dir, argon2_time_cost=1, argon2_memory_kib=1024)
         with store.transaction():
-            add_user(store, "fleet-admin", "admin", "fleet-admin-password-1", hasher=hasher_for(settings),
-                     now=fleet.clock.now())
+            add_user(
+                store,
+                "fleet-admin",
+                "admin",
+                "fleet-admin-password-1",
+                hasher=hasher_for(settings),
+                now=fleet.clock.now(),
+            )
         token = create_token(store, "fleet-admin", expires_days=1, now=fleet.clock.now()).token
     except Exception as exc:  # noqa: BLE001 - the account API is being built: report, don't fail the run
         return f"not checked: {type(exc).__name__}: {exc}"
@@ -203,5 +236,3 @@ def _api_check(fleet: Fleet, store: HubStore, expected: set[str], failures: list
     if revoked != want_revoked:
         failures.append(f"API revoked {sorted(revoked)} != {sorted(want_revoked)}")
     return {"stations": len(listed), "clock_skewed": len(flagged), "revoked": len(revoked)}
-
-

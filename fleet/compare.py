@@ -14,8 +14,17 @@ from station.db import is_plain
 
 __all__ = ("CASE_FIELDS", "diff", "integrity", "readonly", "sets_contiguous", "snapshot")
 
-CASE_FIELDS = ("status", "outcome", "accepted_date", "applicant_name", "phone", "id_number", "item_code",
-               "received_date", "intake_id")
+CASE_FIELDS = (
+    "status",
+    "outcome",
+    "accepted_date",
+    "applicant_name",
+    "phone",
+    "id_number",
+    "item_code",
+    "received_date",
+    "intake_id",
+)
 """What every replica must agree on for a case, beside its materials, commitments and status history."""
 
 
@@ -46,8 +55,9 @@ def snapshot(path: Path, village: str | None = None) -> dict[str, dict[str, Any]
     """case_no → its agreed fields, materials {name: state}, commitments {material: status}, event ids."""
     with readonly(path) as conn:
         where, params = ("WHERE c.village_code = ?", [village]) if village else ("", [])
-        rows = conn.execute(f"SELECT c.case_no, {', '.join('c.' + f for f in CASE_FIELDS)} FROM cases c {where}",
-                            params).fetchall()
+        rows = conn.execute(
+            f"SELECT c.case_no, {', '.join('c.' + f for f in CASE_FIELDS)} FROM cases c {where}", params
+        ).fetchall()
         cases = {r[0]: dict(zip(CASE_FIELDS, r[1:])) for r in rows}
         for case in cases.values():
             case.update(materials={}, commitments={}, events=set())

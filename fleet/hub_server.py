@@ -27,8 +27,17 @@ class ClockedHub(ServerProcess):
     def command(self) -> tuple[list[str], Path | None, dict[str, str] | None]:
         root = Path(__file__).resolve().parent.parent
         env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        argv = [sys.executable, "-m", "fleet.hub_server", "--data-dir", str(self.data_dir), "--clock-file",
-                str(self.clock_file), "--port", str(self.port)]
+        argv = [
+            sys.executable,
+            "-m",
+            "fleet.hub_server",
+            "--data-dir",
+            str(self.data_dir),
+            "--clock-file",
+            str(self.clock_file),
+            "--port",
+            str(self.port),
+        ]
         return argv, root, env
 
     def start(self, timeout: float = 30.0) -> ClockedHub:
@@ -47,14 +56,14 @@ def main(argv: list[str] | None = None) -> None:
     from fleet.clock import CountyClock
     from hub.app import create_app
     from hub.settings import Settings
-
     from hub.throttle import Rule
 
     # Every simulated village reaches the hub from 127.0.0.1: the per-address enrolment limit, meant
     # for one address probing codes, would hold back the county's own roll-out here.
     unthrottled = Rule(burst=1_000_000, per_minute=1_000_000)
-    settings = dataclasses.replace(Settings.from_env({"HUB_DATA_DIR": str(args.data_dir)}),
-                                   enrol_per_address=unthrottled)
+    settings = dataclasses.replace(
+        Settings.from_env({"HUB_DATA_DIR": str(args.data_dir)}), enrol_per_address=unthrottled
+    )
     app = create_app(settings, now=CountyClock(args.clock_file).now)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 

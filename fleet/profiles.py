@@ -49,25 +49,39 @@ class Plan:
     """The village that gets a replacement PC after its station is revoked."""
 
 
-def plan_fleet(villages: list[str], rng: random.Random, *, gprs: int, long_offline: int, skewed: int,
-               usb: int, second_pcs: int, weekly_share: float) -> Plan:
+def plan_fleet(
+    villages: list[str],
+    rng: random.Random,
+    *,
+    gprs: int,
+    long_offline: int,
+    skewed: int,
+    usb: int,
+    second_pcs: int,
+    weekly_share: float,
+) -> Plan:
     """Deal profiles to villages: the rare ones first (seeded draw), weekly to a share, daily to the rest."""
     order = villages[:]
     rng.shuffle(order)
-    wanted = (["gprs"] * gprs + ["long_offline"] * long_offline + ["skewed"] * skewed + ["usb"] * usb
-              + ["restored", "revoked"])
+    wanted = (
+        ["gprs"] * gprs
+        + ["long_offline"] * long_offline
+        + ["skewed"] * skewed
+        + ["usb"] * usb
+        + ["restored", "revoked"]
+    )
     if len(wanted) + second_pcs > len(order):
         raise ValueError(f"{len(order)} villages are too few for {len(wanted) + second_pcs} special stations")
     slots: list[Slot] = []
     skews = iter(SKEWS * (skewed // len(SKEWS) + 1))
     for village, profile in zip(order, wanted):
         slots.append(Slot(village, profile, next(skews) if profile == "skewed" else dt.timedelta(0)))
-    rest = order[len(wanted):]
+    rest = order[len(wanted) :]
     weekly = round(len(rest) * weekly_share)
     slots += [Slot(v, "weekly") for v in rest[:weekly]]
     slots += [Slot(v, "daily") for v in rest[weekly:]]
     # Second PCs go to daily villages: both PCs of the village then sync every working day.
-    slots += [Slot(v, "second_pc") for v in rest[weekly:weekly + second_pcs]]
+    slots += [Slot(v, "second_pc") for v in rest[weekly : weekly + second_pcs]]
     revoked = next(s.village for s in slots if s.profile == "revoked")
     slots.sort(key=lambda s: (s.village, s.profile == "second_pc"))
     return Plan(slots=slots, replacement_village=revoked)

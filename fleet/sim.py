@@ -97,21 +97,32 @@ class Fleet:
 def _days(config: FleetConfig) -> dict[str, int]:
     """When the scripted events happen (day indices of the run)."""
     d = config.days
-    return {"backup": max(1, d // 5), "usb": max(2, d // 4), "back": max(1, d // 3), "revoke": max(3, d // 2),
-            "restore": max(4, (3 * d) // 5)}
+    return {
+        "backup": max(1, d // 5),
+        "usb": max(2, d // 4),
+        "back": max(1, d // 3),
+        "revoke": max(3, d // 2),
+        "restore": max(4, (3 * d) // 5),
+    }
 
 
 def _new_station(fleet: Fleet, slot: Slot, index: int) -> SimStation:
     clock = fleet.clock.skewed(slot.skew) if slot.skew else fleet.clock.now
     rng = random.Random(f"{fleet.config.seed}/{index}/{slot.village}/{slot.profile}")
-    station = SimStation(slot=slot, data_dir=fleet.root / "stations" / f"{index:03d}-{slot.profile}", clock=clock,
-                         rng=rng, serial=index * 1_000_000)
+    station = SimStation(
+        slot=slot,
+        data_dir=fleet.root / "stations" / f"{index:03d}-{slot.profile}",
+        clock=clock,
+        rng=rng,
+        serial=index * 1_000_000,
+    )
     fleet.stations.append(station)
     return station
 
 
 def _enrol(fleet: Fleet, stations: Iterable[SimStation], pool: ThreadPoolExecutor) -> None:
     """Enrol for real (own keys, own code) and take the first feed (catalogue, calendar, division tree)."""
+
     def one(station: SimStation) -> None:
         station.enrol(fleet.hub_dir, fleet.hub.url, fleet.lock)
         if station.profile == "gprs":
@@ -237,9 +248,16 @@ def run_fleet(config: FleetConfig, *, after: Callable[[Fleet], T]) -> T:
         port = sock.getsockname()[1]
     hub = ClockedHub(root / "hub", root / "county-clock", port).start()
     villages = [v.code for v in sample_divisions().villages()][: config.villages]
-    plan = plan_fleet(villages, random.Random(f"{config.seed}/plan"), gprs=config.gprs,
-                      long_offline=config.long_offline, skewed=config.skewed, usb=config.usb,
-                      second_pcs=config.second_pcs, weekly_share=config.weekly_share)
+    plan = plan_fleet(
+        villages,
+        random.Random(f"{config.seed}/plan"),
+        gprs=config.gprs,
+        long_offline=config.long_offline,
+        skewed=config.skewed,
+        usb=config.usb,
+        second_pcs=config.second_pcs,
+        weekly_share=config.weekly_share,
+    )
     fleet = Fleet(config=config, root=root, clock=clock, hub=hub, plan=plan, identity=load_identity(root / "hub"))
     when = _days(config)
     try:
@@ -257,9 +275,11 @@ def run_fleet(config: FleetConfig, *, after: Callable[[Fleet], T]) -> T:
                 date = config.start + dt.timedelta(days=day)
                 t0 = time.monotonic()
                 cases, syncs = _day(fleet, pool, day, date, when)
-                fleet.log(f"day {day + 1}/{config.days} {date} {'work' if cases or syncs else 'rest'}: "
-                          f"{cases} cases, {syncs} syncs, {sum(fleet.decided.values())} decisions so far "
-                          f"({time.monotonic() - t0:.1f} s, {time.monotonic() - started:.0f} s total)")
+                fleet.log(
+                    f"day {day + 1}/{config.days} {date} {'work' if cases or syncs else 'rest'}: "
+                    f"{cases} cases, {syncs} syncs, {sum(fleet.decided.values())} decisions so far "
+                    f"({time.monotonic() - t0:.1f} s, {time.monotonic() - started:.0f} s total)"
+                )
             fleet.phase_seconds["days"] = time.monotonic() - mark
             mark = time.monotonic()
             rounds = _converge(fleet, pool)

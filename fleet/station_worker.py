@@ -31,8 +31,9 @@ def _say(line: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fleet.station_worker", description=USAGE,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fleet.station_worker", description=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--hub", required=True, help="the hub's URL")
     parser.add_argument("--cases", type=int, default=100, help="steps to take (intakes and supplies)")
@@ -61,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
             if (step + 1) % args.sync_every == 0:
                 _say("sync-start")
                 # Short real pauses between retries: a dead hub should not hold the test for seconds.
-                report = sync_once(station, hub_url=args.hub, keys=keys, timeout=5.0,
-                                   sleep=lambda _: time.sleep(0.01), rng=rng.random)
+                report = sync_once(
+                    station, hub_url=args.hub, keys=keys, timeout=5.0, sleep=lambda _: time.sleep(0.01), rng=rng.random
+                )
                 _say(f"sync-end {int(report.in_step)} {report.pushed} {report.acknowledged}")
     _say("done")
     return 0

@@ -68,8 +68,9 @@ class SimStation:
         """Issue a one-time code at the hub (serialised: codes and letters are the hub's) and enrol for real."""
         with lock, HubStore.open_existing(hub_dir) as store:
             code = issue_code(store, self.slot.village, now=self.clock).code
-        result = enroll(self.data_dir, hub_url=hub_url, code=code, passphrase=PASSPHRASE, key_work=2**10,
-                        now=self.clock)
+        result = enroll(
+            self.data_dir, hub_url=hub_url, code=code, passphrase=PASSPHRASE, key_work=2**10, now=self.clock
+        )
         self.station_id = result.station_id
         self.keys = load_keypair(self.data_dir, PASSPHRASE)
 
@@ -83,8 +84,13 @@ class SimStation:
             activity = station_day(station, self.rng, mean_cases=mean_cases, serial_base=self.serial)
         self.serial += 1000
         self.created += activity.created
-        self.activity.update(created=len(activity.created), delivered=activity.delivered, supplied=activity.supplied,
-                             corrected=activity.corrected, withdrawn=activity.withdrawn)
+        self.activity.update(
+            created=len(activity.created),
+            delivered=activity.delivered,
+            supplied=activity.supplied,
+            corrected=activity.corrected,
+            withdrawn=activity.withdrawn,
+        )
         for code, n in activity.refused_locally.items():
             self.activity[f"refused_locally:{code}"] += n
         return activity
@@ -98,8 +104,14 @@ class SimStation:
                 return self._usb_round_trip(hub_dir, identity, stick)
             url = self.proxy.url if self.proxy else hub_url
             with self.open() as station:
-                report = sync_once(station, hub_url=url, keys=self.keys, timeout=90.0 if self.proxy else 20.0,
-                                   sleep=lambda s: time.sleep(min(s, 0.2)), rng=self.rng.random)
+                report = sync_once(
+                    station,
+                    hub_url=url,
+                    keys=self.keys,
+                    timeout=90.0 if self.proxy else 20.0,
+                    sleep=lambda s: time.sleep(min(s, 0.2)),
+                    rng=self.rng.random,
+                )
             self.errors.update(e.code for e in report.errors)
             self.syncs_ok += report.in_step
             if report.fatal:

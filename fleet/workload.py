@@ -49,9 +49,12 @@ def make_intake(rng: random.Random, catalog: Catalog, serial: int) -> NewIntake:
     deferrable = [m.name_zh for m in item.materials if m.allow_deferred and m.required]
     deferred = [rng.choice(deferrable)] if deferrable and rng.random() < 0.33 else []
     return NewIntake(
-        item=item.code, applicant_name=rng.choice(_SURNAMES) + rng.choice(_GIVEN), id_number=make_id(serial),
+        item=item.code,
+        applicant_name=rng.choice(_SURNAMES) + rng.choice(_GIVEN),
+        id_number=make_id(serial),
         phone=f"1{rng.choice('3589')}{serial % 10**9:09d}",
-        materials=[m for m in dict.fromkeys(required) if m not in deferred], deferred=deferred,
+        materials=[m for m in dict.fromkeys(required) if m not in deferred],
+        deferred=deferred,
     )
 
 
@@ -105,8 +108,9 @@ def station_day(station: Station, rng: random.Random, *, mean_cases: float, seri
     for (case_no,) in db.execute(
         "SELECT case_no FROM cases WHERE status = 'AWAITING_CORRECTION' ORDER BY case_no"
     ).fetchall():
-        if rng.random() < 0.6 and _try(activity, ops.correct_intake, station, case_no,
-                                       phone=f"139{rng.randrange(10**8):08d}"):
+        if rng.random() < 0.6 and _try(
+            activity, ops.correct_intake, station, case_no, phone=f"139{rng.randrange(10**8):08d}"
+        ):
             activity.corrected += 1
     # Now and then an applicant withdraws before the decision.
     for (case_no,) in db.execute("SELECT case_no FROM cases WHERE status IN ('RECEIVED', 'ACCEPTED')").fetchall():

@@ -90,8 +90,7 @@ class AccountStoreMixin(StoreBase):
         """Disable an account and end its sessions and tokens at once."""
         self.db.execute("UPDATE users SET disabled_at = ? WHERE user_id = ?", [at, user_id])
         self.drop_user_sessions(user_id)
-        self.db.execute("UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-                        [at, user_id])
+        self.db.execute("UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL", [at, user_id])
 
     # -- sessions --------------------------------------------------------------------------------
 
@@ -120,8 +119,9 @@ class AccountStoreMixin(StoreBase):
 
     def drop_sessions_before(self, last_seen_before: str, created_before: str) -> None:
         """Forget sessions idle or old past their limits, so the table does not grow without end."""
-        self.db.execute("DELETE FROM sessions WHERE last_seen < ? OR created_at < ?", [last_seen_before,
-                                                                                       created_before])
+        self.db.execute(
+            "DELETE FROM sessions WHERE last_seen < ? OR created_at < ?", [last_seen_before, created_before]
+        )
 
     # -- API tokens ------------------------------------------------------------------------------
 
@@ -134,9 +134,13 @@ class AccountStoreMixin(StoreBase):
 
     def token(self, token_id: str) -> TokenRow | None:
         """The token with this id, or None."""
-        return _one(TokenRow, self.db.execute(
-            "SELECT t.*, u.name AS user_name FROM api_tokens t JOIN users u USING (user_id) WHERE t.token_id = ?",
-            [token_id]))
+        return _one(
+            TokenRow,
+            self.db.execute(
+                "SELECT t.*, u.name AS user_name FROM api_tokens t JOIN users u USING (user_id) WHERE t.token_id = ?",
+                [token_id],
+            ),
+        )
 
     def tokens(self, user_id: int | None = None) -> list[TokenRow]:
         """Tokens (of one user, or all), newest first."""
@@ -150,7 +154,8 @@ class AccountStoreMixin(StoreBase):
     def revoke_token(self, token_id: str, at: str) -> bool:
         """Revoke a token; False when there is no such token or it was revoked already."""
         cursor = self.db.execute(
-            "UPDATE api_tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL", [at, token_id])
+            "UPDATE api_tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL", [at, token_id]
+        )
         return cursor.rowcount == 1
 
     def token_used(self, token_id: str, at: str) -> None:
@@ -162,8 +167,9 @@ class AccountStoreMixin(StoreBase):
     def login_failures(self, name: str, ip: str) -> tuple[int, str | None]:
         """(failures, locked_until) for an account name and client address; read and then written
         inside one write transaction by the login (hub.accounts.reserve_login), so none is lost."""
-        row = self._one("SELECT failures, locked_until FROM login_failures WHERE name = ? AND ip = ?",
-                        [name.lower(), ip])
+        row = self._one(
+            "SELECT failures, locked_until FROM login_failures WHERE name = ? AND ip = ?", [name.lower(), ip]
+        )
         return (int(row[0]), row[1]) if row else (0, None)
 
     def record_login_failure(self, name: str, ip: str, *, failures: int, at: str, locked_until: str | None) -> None:
@@ -177,20 +183,23 @@ class AccountStoreMixin(StoreBase):
 
     def login_failures_row(self, name: str, ip: str) -> tuple[int, str | None, str | None]:
         """(failures, last checked attempt, locked_until) for an account name and client address."""
-        row = self._one("SELECT failures, last_at, locked_until FROM login_failures WHERE name = ? AND ip = ?",
-                        [name.lower(), ip])
+        row = self._one(
+            "SELECT failures, last_at, locked_until FROM login_failures WHERE name = ? AND ip = ?", [name.lower(), ip]
+        )
         return (int(row[0]), row[1], row[2]) if row else (0, None, None)
 
     def count_refused_login(self, name: str, ip: str) -> None:
         """Count an attempt refused while locked; ``last_at`` stays the last attempt that was checked."""
-        self.db.execute("UPDATE login_failures SET failures = failures + 1 WHERE name = ? AND ip = ?",
-                        [name.lower(), ip])
+        self.db.execute(
+            "UPDATE login_failures SET failures = failures + 1 WHERE name = ? AND ip = ?", [name.lower(), ip]
+        )
 
     def prune_login_failures(self, quiet_since: str, now: str) -> int:
         """Forget (name, address) rows with no attempt since ``quiet_since`` and no lock running; how many."""
         cursor = self.db.execute(
             "DELETE FROM login_failures WHERE last_at < ? AND (locked_until IS NULL OR locked_until <= ?)",
-            [quiet_since, now])
+            [quiet_since, now],
+        )
         return int(cursor.rowcount)
 
     def clear_login_failures(self, name: str, ip: str) -> None:
@@ -207,8 +216,9 @@ class AccountStoreMixin(StoreBase):
             [at, user.user_id, user.name, user.department, action, case_no, fields, ip],
         )
 
-    def audit_entries(self, *, limit: int = 200, offset: int = 0, user_name: str | None = None,
-                      case_no: str | None = None) -> list[dict[str, Any]]:
+    def audit_entries(
+        self, *, limit: int = 200, offset: int = 0, user_name: str | None = None, case_no: str | None = None
+    ) -> list[dict[str, Any]]:
         """Audit entries, newest first, optionally of one user or one case."""
         sql, params = "SELECT at, user_name, department, action, case_no, fields, ip FROM audit_log WHERE 1 = 1", []
         if user_name:

@@ -44,7 +44,9 @@ class StoreBase:
         except BaseException as exc:
             self.db.execute(f"ROLLBACK TO {name}")
             self.db.execute(f"RELEASE {name}")
-            if isinstance(exc, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError, OverflowError)):
+            if isinstance(
+                exc, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError, OverflowError)
+            ):
                 raise RowError(f"the row cannot be stored: {exc}", f"该行无法保存：{exc}") from exc
             raise
         else:

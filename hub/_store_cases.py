@@ -22,7 +22,6 @@ def _check_columns(table: str, names: Any) -> None:
 class CaseStoreMixin(StoreBase):
     """Rows of the replicated tables, case events and the case list."""
 
-
     def row(self, table: str, pk: str) -> dict[str, Any] | None:
         """One row of a replicated table as a dict (``versions`` included), or None."""
         cursor = self.db.execute(f"SELECT * FROM {table} WHERE {BY_NAME[table].pk} = ?", [pk])
@@ -42,9 +41,7 @@ class CaseStoreMixin(StoreBase):
             return
         _check_columns(table, values)
         assignments = ", ".join(f"{column} = ?" for column in values)
-        self.db.execute(
-            f"UPDATE {table} SET {assignments} WHERE {BY_NAME[table].pk} = ?", [*values.values(), pk]
-        )
+        self.db.execute(f"UPDATE {table} SET {assignments} WHERE {BY_NAME[table].pk} = ?", [*values.values(), pk])
 
     def village_of_intake(self, intake_id: str) -> str | None:
         """The village an intake belongs to, or None when there is no such intake."""

@@ -48,31 +48,41 @@ class DashboardStoreMixin(StoreBase):
 
     def station_rejections(self, station_id: str, limit: int = 20) -> tuple[dict[str, int], list[dict[str, Any]]]:
         """(count per code, the newest ``limit``) of a station's rejected changes, without reasons or values."""
-        counts = {code: int(n) for code, n in self.db.execute(
-            "SELECT code, COUNT(*) FROM rejected WHERE origin = ? GROUP BY code ORDER BY code", [station_id])}
+        counts = {
+            code: int(n)
+            for code, n in self.db.execute(
+                "SELECT code, COUNT(*) FROM rejected WHERE origin = ? GROUP BY code ORDER BY code", [station_id]
+            )
+        }
         recent = self._dicts(
             "SELECT seq, idx, entity, entity_id, code, recorded_at FROM rejected WHERE origin = ? "
-            "ORDER BY id DESC LIMIT ?", [station_id, limit])
+            "ORDER BY id DESC LIMIT ?",
+            [station_id, limit],
+        )
         return counts, recent
 
     # -- county figures ----------------------------------------------------------------------------
 
     def case_counts(self) -> list[dict[str, Any]]:
         """The trigger-kept aggregate: cases per (department, township, status), with acceptance and decision sums."""
-        return self._dicts("SELECT department, township, status, n, accepted_n, days_n, days_sum FROM case_counts"
-                           " WHERE n != 0")
+        return self._dicts(
+            "SELECT department, township, status, n, accepted_n, days_n, days_sum FROM case_counts WHERE n != 0"
+        )
 
     def overdue_counts(self, today: str) -> list[tuple[str, str, int]]:
         """(department, township, cases) of open cases whose due date is before ``today`` (ISO date)."""
         rows = self.db.execute(
             f"SELECT {DEPARTMENT_SQL}, {TOWNSHIP_SQL}, COUNT(*) FROM cases INDEXED BY cases_open_due "
-            f"WHERE {OPEN_STATUSES_SQL} AND due_date < ? GROUP BY 1, 2", [today])
+            f"WHERE {OPEN_STATUSES_SQL} AND due_date < ? GROUP BY 1, 2",
+            [today],
+        )
         return [(d, t, int(n)) for d, t, n in rows.fetchall()]
 
     def open_commitments(self, today: str) -> tuple[int, int]:
         """(open 容缺 commitments, of which past their due date)."""
-        row = self._one("SELECT COUNT(*), COALESCE(SUM(due_date < ?), 0) FROM commitments WHERE status = 'open'",
-                        [today])
+        row = self._one(
+            "SELECT COUNT(*), COALESCE(SUM(due_date < ?), 0) FROM commitments WHERE status = 'open'", [today]
+        )
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
     def counters(self) -> list[tuple[str, str, int]]:
@@ -86,8 +96,16 @@ class DashboardStoreMixin(StoreBase):
     # -- department desks --------------------------------------------------------------------------
 
     def department_cases(
-        self, department: str, *, status: str | None = None, township: str | None = None, village: str | None = None,
-        overdue_before: str | None = None, case_no: str | None = None, limit: int = 50, offset: int = 0,
+        self,
+        department: str,
+        *,
+        status: str | None = None,
+        township: str | None = None,
+        village: str | None = None,
+        overdue_before: str | None = None,
+        case_no: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
         """A department's cases, newest first (full rows: the caller decides what to show)."""
         sql = f"SELECT {_CASE_LIST_COLUMNS} FROM cases WHERE {DEPARTMENT_SQL} = ?"
@@ -113,10 +131,14 @@ class DashboardStoreMixin(StoreBase):
 
     def intake_materials(self, intake_id: str) -> list[dict[str, Any]]:
         """The materials recorded at intake, with their state (presented, deferred …)."""
-        return self._dicts("SELECT name_zh, state, updated_at FROM intake_materials WHERE intake_id = ? "
-                           "ORDER BY rowid", [intake_id])
+        return self._dicts(
+            "SELECT name_zh, state, updated_at FROM intake_materials WHERE intake_id = ? ORDER BY rowid", [intake_id]
+        )
 
     def intake_commitments(self, intake_id: str) -> list[dict[str, Any]]:
         """The 容缺 commitments of an intake (who signed is personal data: the caller decides)."""
-        return self._dicts("SELECT material, signer_name, signed_at, due_days, due_date, status, closed_at "
-                           "FROM commitments WHERE intake_id = ? ORDER BY rowid", [intake_id])
+        return self._dicts(
+            "SELECT material, signer_name, signed_at, due_days, due_date, status, closed_at "
+            "FROM commitments WHERE intake_id = ? ORDER BY rowid",
+            [intake_id],
+        )

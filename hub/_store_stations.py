@@ -102,7 +102,6 @@ def _rows(cls: type[Any], cursor: Any) -> list[Any]:
 class StationStoreMixin(StoreBase):
     """Enrolment codes, stations and keys. Mixed into :class:`hub.store.HubStore`."""
 
-
     # -- enrolment codes -----------------------------------------------------------------------
 
     def add_enrolment(self, row: EnrolmentRow) -> None:
@@ -126,7 +125,8 @@ class StationStoreMixin(StoreBase):
             "SELECT 1 AS known, code_id, secret, village_code, device, created_at, expires_at, used_at, station_id, "
             "failures FROM enrollments WHERE code_id = ? "
             "UNION ALL SELECT 0, ?, ?, '', '', ?, ?, NULL, NULL, 0 LIMIT 1",
-            [code_id, code_id, stand_in_secret, at, at])
+            [code_id, code_id, stand_in_secret, at, at],
+        )
         values = cursor.fetchone()
         fields = dict(zip([d[0] for d in cursor.description], values))
         known = bool(fields.pop("known"))
@@ -138,8 +138,10 @@ class StationStoreMixin(StoreBase):
 
     def enrolment_unknown_failed(self) -> None:
         """Count an attempt naming a code id never issued (one row written, as for a known id)."""
-        self.db.execute("INSERT INTO counters (name, label, value) VALUES ('enrol_unknown_code', '', 1) "
-                        "ON CONFLICT (name, label) DO UPDATE SET value = value + 1")
+        self.db.execute(
+            "INSERT INTO counters (name, label, value) VALUES ('enrol_unknown_code', '', 1) "
+            "ON CONFLICT (name, label) DO UPDATE SET value = value + 1"
+        )
 
     def enrolment_unknown_failures(self) -> int:
         """Enrolment attempts that named a code id the hub never issued."""
@@ -150,7 +152,8 @@ class StationStoreMixin(StoreBase):
         """End an open code now (it reads as expired at ``at``); False when no open code has that id."""
         cursor = self.db.execute(
             "UPDATE enrollments SET expires_at = ? WHERE code_id = ? AND used_at IS NULL AND expires_at > ?",
-            [at, code_id, at])
+            [at, code_id, at],
+        )
         return cursor.rowcount == 1
 
     def enrolments(self) -> list[EnrolmentRow]:
@@ -182,9 +185,12 @@ class StationStoreMixin(StoreBase):
 
     def open_enrolments(self, now_iso: str) -> list[EnrolmentRow]:
         """Codes issued, not used, not expired."""
-        return _rows(EnrolmentRow, self.db.execute(
-            "SELECT * FROM enrollments WHERE used_at IS NULL AND expires_at > ? ORDER BY created_at", [now_iso]
-        ))
+        return _rows(
+            EnrolmentRow,
+            self.db.execute(
+                "SELECT * FROM enrollments WHERE used_at IS NULL AND expires_at > ? ORDER BY created_at", [now_iso]
+            ),
+        )
 
     # -- stations and keys -----------------------------------------------------------------------
 
@@ -201,8 +207,15 @@ class StationStoreMixin(StoreBase):
         self.db.execute(
             "INSERT INTO stations (station_id, village_code, device, serial, key_id, enrolled_at, software)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [station.station_id, station.village_code, station.device, station.serial, station.key_id,
-             station.enrolled_at, station.software],
+            [
+                station.station_id,
+                station.village_code,
+                station.device,
+                station.serial,
+                station.key_id,
+                station.enrolled_at,
+                station.software,
+            ],
         )
         self.db.execute(
             "INSERT INTO station_keys (key_id, station_id, sign_public, box_public, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -229,10 +242,13 @@ class StationStoreMixin(StoreBase):
 
     def station_key(self, station_id: str) -> KeyRow | None:
         """The station's current key."""
-        return _row(KeyRow, self.db.execute(
-            "SELECT k.* FROM station_keys k JOIN stations s ON s.key_id = k.key_id WHERE s.station_id = ?",
-            [station_id],
-        ))
+        return _row(
+            KeyRow,
+            self.db.execute(
+                "SELECT k.* FROM station_keys k JOIN stations s ON s.key_id = k.key_id WHERE s.station_id = ?",
+                [station_id],
+            ),
+        )
 
     def revoke_station(self, station_id: str, *, reason: str | None, at: str) -> int:
         """Revoke the station and its current key; returns ``after_seq`` (its last applied seq)."""
@@ -249,8 +265,9 @@ class StationStoreMixin(StoreBase):
 
     def set_features(self, station_id: str, features: int) -> None:
         """Record what the station says it reads (a write only when it changed)."""
-        self.db.execute("UPDATE stations SET features = ? WHERE station_id = ? AND features != ?",
-                        [features, station_id, features])
+        self.db.execute(
+            "UPDATE stations SET features = ? WHERE station_id = ? AND features != ?", [features, station_id, features]
+        )
 
     def advance_counter(self, station_id: str, counter: int) -> int | None:
         """Take ``counter`` as the station's newest request counter; None if accepted, else the last one seen.
@@ -293,8 +310,18 @@ class StationStoreMixin(StoreBase):
         self.db.execute(
             "INSERT INTO contacts (station_id, at, kind, ok, code, sets, head_seq, outbox_length, clock_offset_ms,"
             " software) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [station_id, contact.at, contact.kind, int(contact.ok), contact.code, contact.sets, contact.head_seq,
-             contact.outbox_length, contact.clock_offset_ms, contact.software],
+            [
+                station_id,
+                contact.at,
+                contact.kind,
+                int(contact.ok),
+                contact.code,
+                contact.sets,
+                contact.head_seq,
+                contact.outbox_length,
+                contact.clock_offset_ms,
+                contact.software,
+            ],
         )
         self.db.execute(
             "DELETE FROM contacts WHERE station_id = ? AND id <= "

@@ -43,7 +43,6 @@ def _json(value: Any) -> str | None:
 class SyncStoreMixin(StoreBase):
     """Sets in, receipts, quarantine and forks, rejected changes, conflicts, feed queue and feed sets."""
 
-
     # -- sets received -------------------------------------------------------------------------
 
     def set_in(self, origin: str, seq: int) -> tuple[bytes, bytes | None] | None:
@@ -56,8 +55,18 @@ class SyncStoreMixin(StoreBase):
         return (row[0], row[1]) if row else None
 
     def add_set_in(
-        self, *, origin: str, seq: int, set_hash: bytes, envelope: bytes, changes: int, rejected: int, via: str,
-        at: str, receipt: bytes, hub_ms: int,
+        self,
+        *,
+        origin: str,
+        seq: int,
+        set_hash: bytes,
+        envelope: bytes,
+        changes: int,
+        rejected: int,
+        via: str,
+        at: str,
+        receipt: bytes,
+        hub_ms: int,
     ) -> None:
         """Keep an accepted set exactly as received, with the receipt the hub signed for it."""
         self.db.execute(
@@ -98,7 +107,8 @@ class SyncStoreMixin(StoreBase):
         """Forks for administrators, oldest first."""
         cursor = self.db.execute(
             "SELECT f.*, q.hash AS quarantined_hash FROM forks f JOIN quarantine q ON q.id = f.quarantine_id"
-            + (" WHERE f.resolved_at IS NULL" if open_only else "") + " ORDER BY f.id"
+            + (" WHERE f.resolved_at IS NULL" if open_only else "")
+            + " ORDER BY f.id"
         )
         columns = [d[0] for d in cursor.description]
         return [ForkRow(**dict(zip(columns, row))) for row in cursor.fetchall()]
@@ -111,8 +121,18 @@ class SyncStoreMixin(StoreBase):
     # -- rejected changes and conflicts ----------------------------------------------------------
 
     def add_rejected(
-        self, *, origin: str, seq: int, index: int, entity: str, entity_id: str, code: str, reason_en: str,
-        reason_zh: str, change: bytes, at: str,
+        self,
+        *,
+        origin: str,
+        seq: int,
+        index: int,
+        entity: str,
+        entity_id: str,
+        code: str,
+        reason_en: str,
+        reason_zh: str,
+        change: bytes,
+        at: str,
     ) -> None:
         """Keep a change that was not applied, with its reason (invariant 4)."""
         self.db.execute(
@@ -131,15 +151,33 @@ class SyncStoreMixin(StoreBase):
         return self._dicts(sql + " ORDER BY id", params)
 
     def add_conflict(
-        self, *, table: str, pk: str, field: str, kept: Any, kept_version: tuple[int, str], lost: Any,
-        lost_version: tuple[int, str], at: str,
+        self,
+        *,
+        table: str,
+        pk: str,
+        field: str,
+        kept: Any,
+        kept_version: tuple[int, str],
+        lost: Any,
+        lost_version: tuple[int, str],
+        at: str,
     ) -> None:
         """A value that lost a last-writer-wins merge, with the value that won (both as JSON)."""
         self.db.execute(
             "INSERT INTO conflicts (tbl, pk, field, kept, kept_hlc, kept_origin, lost, lost_hlc, lost_origin, detected_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [table, pk, field, _json(kept), kept_version[0], kept_version[1], _json(lost), lost_version[0],
-             lost_version[1], at],
+            [
+                table,
+                pk,
+                field,
+                _json(kept),
+                kept_version[0],
+                kept_version[1],
+                _json(lost),
+                lost_version[0],
+                lost_version[1],
+                at,
+            ],
         )
 
     def conflicts(self, pk: str | None = None) -> list[dict[str, Any]]:

@@ -81,9 +81,14 @@ class LoginFailed(Exception):
 _THROTTLED = {
     "backoff": ("Too many wrong passwords. Try again in {n} s.", "密码错误次数过多，请 {n} 秒后再试。"),
     "busy": ("Too many logins at once. Try again in {n} s.", "同时登录的人太多，请 {n} 秒后再试。"),
-    "address": ("Too many login attempts from this address. Try again in {n} s.",
-                "来自此地址的登录尝试过多，请 {n} 秒后再试。"),
-    "name": ("Too many login attempts for this user name. Try again in {n} s.", "该用户名的登录尝试过多，请 {n} 秒后再试。"),
+    "address": (
+        "Too many login attempts from this address. Try again in {n} s.",
+        "来自此地址的登录尝试过多，请 {n} 秒后再试。",
+    ),
+    "name": (
+        "Too many login attempts for this user name. Try again in {n} s.",
+        "该用户名的登录尝试过多，请 {n} 秒后再试。",
+    ),
 }
 
 
@@ -128,27 +133,44 @@ def _sha256(text: str) -> str:
 def _check_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > 64 or any(ch.isspace() or not ch.isprintable() for ch in name):
-        raise InputError("a user name is 1-64 printable characters without spaces",
-                         "用户名应为 1 至 64 个可打印字符，不含空格", field="name")
+        raise InputError(
+            "a user name is 1-64 printable characters without spaces",
+            "用户名应为 1 至 64 个可打印字符，不含空格",
+            field="name",
+        )
     return name
 
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InputError(f"a password has at least {MIN_PASSWORD_LENGTH} characters",
-                         f"密码至少 {MIN_PASSWORD_LENGTH} 个字符", field="password")
+        raise InputError(
+            f"a password has at least {MIN_PASSWORD_LENGTH} characters",
+            f"密码至少 {MIN_PASSWORD_LENGTH} 个字符",
+            field="password",
+        )
 
 
 def _user(store: HubStore, name: str) -> UserRow:
     user = store.user_named(name.strip())
     if user is None:
-        raise NotFoundError(f"no user {name!r}; list them with 'hub user list'",
-                            f"没有用户 {name!r}；可用“hub user list”查看", field="name")
+        raise NotFoundError(
+            f"no user {name!r}; list them with 'hub user list'",
+            f"没有用户 {name!r}；可用“hub user list”查看",
+            field="name",
+        )
     return user
 
 
-def add_user(store: HubStore, name: str, role: str, password: str, *, department: str | None = None,
-             hasher: PasswordHasher, now: dt.datetime) -> UserRow:
+def add_user(
+    store: HubStore,
+    name: str,
+    role: str,
+    password: str,
+    *,
+    department: str | None = None,
+    hasher: PasswordHasher,
+    now: dt.datetime,
+) -> UserRow:
     """Create an account: ``admin`` (watches sync, sees no personal data) or ``department`` (with its key).
 
     Raises:
@@ -157,12 +179,18 @@ def add_user(store: HubStore, name: str, role: str, password: str, *, department
     """
     name = _check_name(name)
     if role not in ROLES:
-        raise InputError(f"role must be admin or department, not {role!r}", f"角色应为 admin 或 department，而不是 {role!r}",
-                         field="role")
+        raise InputError(
+            f"role must be admin or department, not {role!r}",
+            f"角色应为 admin 或 department，而不是 {role!r}",
+            field="role",
+        )
     if role == "department":
         if not department:
-            raise InputError("a department account needs --department KEY (see 'hub department list')",
-                             "部门账号须指定 --department（见“hub department list”）", field="department")
+            raise InputError(
+                "a department account needs --department KEY (see 'hub department list')",
+                "部门账号须指定 --department（见“hub department list”）",
+                field="department",
+            )
         department = find_department(store.catalog(), department).key
     elif department:
         raise InputError("an admin account belongs to no department", "管理员账号不属于任何部门", field="department")
@@ -170,8 +198,7 @@ def add_user(store: HubStore, name: str, role: str, password: str, *, department
     digest = hasher.hash(password)
     try:
         with store.transaction():
-            user_id = store.add_user(name=name, role=role, department=department, password_hash=digest,
-                                     at=iso_utc(now))
+            user_id = store.add_user(name=name, role=role, department=department, password_hash=digest, at=iso_utc(now))
     except sqlite3.IntegrityError:
         raise InputError(f"user {name!r} exists already", f"用户 {name!r} 已存在", field="name") from None
     user = store.user(user_id)
@@ -199,8 +226,9 @@ def disable_user(store: HubStore, name: str, *, now: dt.datetime) -> UserRow:
 
 
 def _principal(user: UserRow, via: str, csrf: str | None = None) -> Principal:
-    return Principal(user_id=user.user_id, name=user.name, role=user.role, department=user.department, via=via,
-                     csrf=csrf)
+    return Principal(
+        user_id=user.user_id, name=user.name, role=user.role, department=user.department, via=via, csrf=csrf
+    )
 
 
 # -- API tokens ------------------------------------------------------------------------------------
@@ -217,8 +245,15 @@ def create_token(store: HubStore, user_name: str, *, expires_days: float | None,
     token = f"{token_id}.{secrets.token_urlsafe(32)}"
     expires = iso_utc(now + dt.timedelta(days=expires_days)) if expires_days else None
     with store.transaction():
-        store.add_token(TokenRow(token_id=token_id, user_id=user.user_id, token_hash=_sha256(token),
-                                 created_at=iso_utc(now), expires_at=expires))
+        store.add_token(
+            TokenRow(
+                token_id=token_id,
+                user_id=user.user_id,
+                token_hash=_sha256(token),
+                created_at=iso_utc(now),
+                expires_at=expires,
+            )
+        )
     return IssuedToken(token=token, token_id=token_id, user=user.name, expires_at=expires)
 
 
@@ -227,8 +262,11 @@ def revoke_token(store: HubStore, token_or_id: str, *, now: dt.datetime) -> Toke
     token_id = token_or_id.strip().partition(".")[0]
     row = store.token(token_id)
     if row is None or row.revoked_at is not None:
-        raise NotFoundError(f"no active token {token_id!r}; list them with 'hub token list'",
-                            f"没有有效的令牌 {token_id!r}；可用“hub token list”查看", field="token")
+        raise NotFoundError(
+            f"no active token {token_id!r}; list them with 'hub token list'",
+            f"没有有效的令牌 {token_id!r}；可用“hub token list”查看",
+            field="token",
+        )
     with store.transaction():
         store.revoke_token(token_id, iso_utc(now))
     return row
@@ -299,7 +337,9 @@ def reserve_login(store: HubStore, name: str, *, ip: str, now: dt.datetime, sett
         if locked:
             store.count_refused_login(key, ip)  # counted; the lock it hit is not lengthened
         else:
-            last_lock = (parse_iso(locked_until) - parse_iso(last_at)).total_seconds() if locked_until and last_at else 0
+            last_lock = (
+                (parse_iso(locked_until) - parse_iso(last_at)).total_seconds() if locked_until and last_at else 0
+            )
             delay = _backoff(failures + 1, last_lock, settings)
             locked_until = iso_utc(now + dt.timedelta(seconds=delay)) if delay else None
             store.record_login_failure(key, ip, failures=failures + 1, at=at, locked_until=locked_until)
@@ -313,8 +353,9 @@ def reserve_login(store: HubStore, name: str, *, ip: str, now: dt.datetime, sett
         assert locked_until is not None
         raise LoginThrottled(max(1, math.ceil((parse_iso(locked_until) - now).total_seconds())))
     usable = user is not None and not user.disabled_at
-    return LoginAttempt(key=key, ip=ip, user=user if usable else None,
-                        stored_hash=user.password_hash if usable and user else None)
+    return LoginAttempt(
+        key=key, ip=ip, user=user if usable else None, stored_hash=user.password_hash if usable and user else None
+    )
 
 
 def check_password(attempt: LoginAttempt, password: str, hasher: PasswordHasher) -> tuple[bool, str | None]:
@@ -329,8 +370,9 @@ def check_password(attempt: LoginAttempt, password: str, hasher: PasswordHasher)
     return True, hasher.hash(password) if hasher.check_needs_rehash(stored) else None
 
 
-def finish_login(store: HubStore, attempt: LoginAttempt, right: bool, rehashed: str | None, *, now: dt.datetime,
-                 settings: Settings) -> tuple[str, Principal]:
+def finish_login(
+    store: HubStore, attempt: LoginAttempt, right: bool, rehashed: str | None, *, now: dt.datetime, settings: Settings
+) -> tuple[str, Principal]:
     """Open a session after a right password (its failures forgotten); a wrong one stays counted.
 
     Raises:
@@ -345,15 +387,21 @@ def finish_login(store: HubStore, attempt: LoginAttempt, right: bool, rehashed: 
         store.clear_login_failures(attempt.key, attempt.ip)
         if rehashed is not None:
             store.set_password_hash(user.user_id, rehashed)
-        store.drop_sessions_before(iso_utc(now - dt.timedelta(hours=settings.session_idle_hours)),
-                                   iso_utc(now - dt.timedelta(hours=settings.session_max_hours)))
-        store.add_session(SessionRow(token_hash=_sha256(cookie), user_id=user.user_id, csrf=csrf, created_at=at,
-                                     last_seen=at, ip=attempt.ip))
+        store.drop_sessions_before(
+            iso_utc(now - dt.timedelta(hours=settings.session_idle_hours)),
+            iso_utc(now - dt.timedelta(hours=settings.session_max_hours)),
+        )
+        store.add_session(
+            SessionRow(
+                token_hash=_sha256(cookie), user_id=user.user_id, csrf=csrf, created_at=at, last_seen=at, ip=attempt.ip
+            )
+        )
     return cookie, _principal(user, "session", csrf)
 
 
-def login(store: HubStore, name: str, password: str, *, ip: str, now: dt.datetime, settings: Settings,
-          hasher: PasswordHasher) -> tuple[str, Principal]:
+def login(
+    store: HubStore, name: str, password: str, *, ip: str, now: dt.datetime, settings: Settings, hasher: PasswordHasher
+) -> tuple[str, Principal]:
     """Check a password and open a session, in this thread; returns (cookie value, principal).
 
     The attempt is counted before the password is looked at (:func:`reserve_login`); while an
@@ -386,8 +434,10 @@ class LoginGuard:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.hasher = hasher_for(settings)
-        self.limiter = KeyedLimiter({"address": settings.login_per_address, "name": settings.login_per_name},
-                                    max_keys=settings.throttle_max_keys)
+        self.limiter = KeyedLimiter(
+            {"address": settings.login_per_address, "name": settings.login_per_name},
+            max_keys=settings.throttle_max_keys,
+        )
         self.gate = WorkGate(settings.login_hashes_at_once, settings.login_queue)
         # The short database steps of a login run in two threads of their own as well (only admitted
         # logins get there, so nothing queues past the gate's own bound).
@@ -440,9 +490,12 @@ def session_principal(store: HubStore, cookie: str, *, now: dt.datetime, setting
         return None
     last_seen, created = parse_iso(row.last_seen), parse_iso(row.created_at)
     user = store.user(row.user_id)
-    if (now - last_seen > dt.timedelta(hours=settings.session_idle_hours)
-            or now - created > dt.timedelta(hours=settings.session_max_hours)
-            or user is None or user.disabled_at):
+    if (
+        now - last_seen > dt.timedelta(hours=settings.session_idle_hours)
+        or now - created > dt.timedelta(hours=settings.session_max_hours)
+        or user is None
+        or user.disabled_at
+    ):
         with store.transaction():
             store.drop_session(token_hash)
         return None

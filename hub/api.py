@@ -75,15 +75,19 @@ class _DecisionBody(MsgspecDTO[DecisionRequest]):
 def _limits(request: Request[Any, Any, Any], warn_days: float | None, danger_days: float | None) -> Thresholds:
     limits = Thresholds.from_settings(request.app.state["settings"], warn_days, danger_days)
     if not 0 <= limits.warn_days <= limits.danger_days <= 3650:  # also refuses inf and nan
-        raise HubHTTPError("bad_input", "need 0 <= warn_days <= danger_days <= 3650",
-                           "须满足 0 ≤ warn_days ≤ danger_days ≤ 3650")
+        raise HubHTTPError(
+            "bad_input", "need 0 <= warn_days <= danger_days <= 3650", "须满足 0 ≤ warn_days ≤ danger_days ≤ 3650"
+        )
     return limits
 
 
 def _checked(state: str | None, sort: str, order: str) -> None:
     if state not in (None, "", "problems", *STATES) or sort not in SORT_KEYS or order not in ("asc", "desc"):
-        raise HubHTTPError("bad_input", f"state is one of {', '.join(STATES)}, problems; sort one of "
-                           f"{', '.join(SORT_KEYS)}; order asc or desc", "state、sort 或 order 参数无效")
+        raise HubHTTPError(
+            "bad_input",
+            f"state is one of {', '.join(STATES)}, problems; sort one of {', '.join(SORT_KEYS)}; order asc or desc",
+            "state、sort 或 order 参数无效",
+        )
 
 
 @get("/api/v1/me", guards=_ANYONE, sync_to_thread=False, responses=_ANYONE_ERRORS)
@@ -101,9 +105,14 @@ def list_departments(store: NamedDependency[HubStore]) -> list[DepartmentInfo]:
 
 @get("/api/v1/status", guards=_ADMIN, sync_to_thread=True, responses=_ADMIN_QUERY_ERRORS)
 def status(
-    request: Request[Any, Any, Any], store: NamedDependency[HubStore], township: FromQuery[str | None] = None,
-    state_filter: Annotated[str | None, QueryParameter(name="state")] = None, sort: FromQuery[str] = "village", order: FromQuery[str] = "asc",
-    warn_days: FromQuery[float | None] = None, danger_days: FromQuery[float | None] = None,
+    request: Request[Any, Any, Any],
+    store: NamedDependency[HubStore],
+    township: FromQuery[str | None] = None,
+    state_filter: Annotated[str | None, QueryParameter(name="state")] = None,
+    sort: FromQuery[str] = "village",
+    order: FromQuery[str] = "asc",
+    warn_days: FromQuery[float | None] = None,
+    danger_days: FromQuery[float | None] = None,
 ) -> StatusReport:
     """The station table (every village; its stations or "not enrolled"), the township roll-up and a summary.
 
@@ -111,33 +120,59 @@ def status(
     attention). Thresholds default to the hub's settings (3 and 7 days).
     """
     _checked(state_filter, sort, order)
-    report = status_report(store, now=now_of(request), limits=_limits(request, warn_days, danger_days),
-                           township=township or None, state=state_filter or None, sort=sort, descending=order == "desc")
+    report = status_report(
+        store,
+        now=now_of(request),
+        limits=_limits(request, warn_days, danger_days),
+        township=township or None,
+        state=state_filter or None,
+        sort=sort,
+        descending=order == "desc",
+    )
     return msgspec.convert(report, StatusReport)
 
 
 @get("/api/v1/status.csv", guards=_ADMIN, sync_to_thread=True, media_type="text/csv", responses=_ADMIN_QUERY_ERRORS)
 def status_csv(
-    request: Request[Any, Any, Any], store: NamedDependency[HubStore], township: FromQuery[str | None] = None,
-    state_filter: Annotated[str | None, QueryParameter(name="state")] = None, sort: FromQuery[str] = "village", order: FromQuery[str] = "asc",
+    request: Request[Any, Any, Any],
+    store: NamedDependency[HubStore],
+    township: FromQuery[str | None] = None,
+    state_filter: Annotated[str | None, QueryParameter(name="state")] = None,
+    sort: FromQuery[str] = "village",
+    order: FromQuery[str] = "asc",
     lang: FromQuery[str] = "zh",
 ) -> Response[str]:
     """The station table as CSV (UTF-8 with BOM, China time), with the same filters as the page."""
     _checked(state_filter, sort, order)
     limits = _limits(request, None, None)
-    rows = sort_rows(filter_rows(station_rows(store, now=now_of(request), limits=limits), township=township or None,
-                                 state=state_filter or None), sort, descending=order == "desc")
+    rows = sort_rows(
+        filter_rows(
+            station_rows(store, now=now_of(request), limits=limits),
+            township=township or None,
+            state=state_filter or None,
+        ),
+        sort,
+        descending=order == "desc",
+    )
     # Every text cell defused: a station's software string or error reads "=HYPERLINK(...)" as a
     # formula in a spreadsheet (OWASP's rule: a leading apostrophe); numbers stay numbers.
     cells = [{key: spreadsheet_cell(value) for key, value in row.items()} for row in rows]
-    return Response(to_csv(cells, "en" if lang == "en" else "zh"), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="stations.csv"'})
+    return Response(
+        to_csv(cells, "en" if lang == "en" else "zh"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="stations.csv"'},
+    )
 
 
-@get("/api/v1/status/stations/{station_id:str}", guards=_ADMIN, sync_to_thread=True,
-     responses=error_responses(400, 401, 403, 404, 503))
-def status_station(request: Request[Any, Any, Any], station_id: FromPath[str],
-                   store: NamedDependency[HubStore]) -> StationDetail:
+@get(
+    "/api/v1/status/stations/{station_id:str}",
+    guards=_ADMIN,
+    sync_to_thread=True,
+    responses=error_responses(400, 401, 403, 404, 503),
+)
+def status_station(
+    request: Request[Any, Any, Any], station_id: FromPath[str], store: NamedDependency[HubStore]
+) -> StationDetail:
     """One station's row with its last 100 contacts, open forks and rejected changes (codes only)."""
     detail = station_detail(store, station_id, now=now_of(request), limits=_limits(request, None, None))
     if detail is None:
@@ -155,12 +190,20 @@ def figures(request: Request[Any, Any, Any], store: NamedDependency[HubStore]) -
 
 
 @get("/api/v1/audit", guards=_ADMIN, sync_to_thread=True, responses=_ADMIN_QUERY_ERRORS)
-def audit(store: NamedDependency[HubStore], user: FromQuery[str | None] = None, case_no: FromQuery[str | None] = None,
-          limit: FromQuery[int] = 200, offset: FromQuery[int] = 0) -> list[AuditEntry]:
+def audit(
+    store: NamedDependency[HubStore],
+    user: FromQuery[str | None] = None,
+    case_no: FromQuery[str | None] = None,
+    limit: FromQuery[int] = 200,
+    offset: FromQuery[int] = 0,
+) -> list[AuditEntry]:
     """The audit log, newest first: who viewed full ID numbers of which case (never the numbers)."""
     if not 1 <= limit <= 1000 or not 0 <= offset < 2**31:  # an offset SQLite cannot hold was a 500
-        raise HubHTTPError("bad_input", "limit must be 1..1000 and offset 0..2147483647",
-                           "limit 应在 1 到 1000 之间，offset 应在 0 到 2147483647 之间")
+        raise HubHTTPError(
+            "bad_input",
+            "limit must be 1..1000 and offset 0..2147483647",
+            "limit 应在 1 到 1000 之间，offset 应在 0 到 2147483647 之间",
+        )
     return [AuditEntry(**e) for e in store.audit_entries(limit=limit, offset=offset, user_name=user, case_no=case_no)]
 
 
@@ -173,8 +216,12 @@ def list_stations(request: Request[Any, Any, Any], store: NamedDependency[HubSto
 
 @get("/api/v1/cases", guards=[requires("admin", "department")], sync_to_thread=True, responses=_ANY_QUERY_ERRORS)
 def list_cases(
-    request: Request[Any, Any, Any], store: NamedDependency[HubStore], village: FromQuery[str | None] = None,
-    status: FromQuery[str | None] = None, limit: FromQuery[int] = 100, offset: FromQuery[int] = 0,
+    request: Request[Any, Any, Any],
+    store: NamedDependency[HubStore],
+    village: FromQuery[str | None] = None,
+    status: FromQuery[str | None] = None,
+    limit: FromQuery[int] = 100,
+    offset: FromQuery[int] = 0,
 ) -> list[CaseSummary]:
     """Cases, newest first, as the caller's role may see them.
 
@@ -182,45 +229,77 @@ def list_cases(
     applicant's name and masked ID and phone.
     """
     if not 1 <= limit <= 1000 or not 0 <= offset < 2**31:
-        raise HubHTTPError("bad_input", "limit must be 1..1000 and offset >= 0", "limit 应在 1 到 1000 之间，offset 不能为负")
+        raise HubHTTPError(
+            "bad_input", "limit must be 1..1000 and offset >= 0", "limit 应在 1 到 1000 之间，offset 不能为负"
+        )
     principal = principal_of(request)
     wanted = status.upper() if status else None
     if principal.role == "admin":
         rows = store.list_cases(village_code=village, status=wanted, limit=limit, offset=offset)
         return [CaseSummary(**admin_case_summary(r)) for r in rows]
     today = business_date(now_of(request)).isoformat()
-    rows = store.department_cases(principal.department or "", status=wanted, village=village, limit=limit,
-                                  offset=offset)
+    rows = store.department_cases(
+        principal.department or "", status=wanted, village=village, limit=limit, offset=offset
+    )
     return [CaseSummary(**department_case_summary(r, today)) for r in rows]
 
 
-@get("/api/v1/cases/{case_no:str}", guards=_DEPARTMENT, sync_to_thread=True,
-     responses=error_responses(400, 401, 403, 404, 503))
-def case_detail(request: Request[Any, Any, Any], case_no: FromPath[str], store: NamedDependency[HubStore],
-                reveal: FromQuery[bool] = False) -> CaseDetail:
+@get(
+    "/api/v1/cases/{case_no:str}",
+    guards=_DEPARTMENT,
+    sync_to_thread=True,
+    responses=error_responses(400, 401, 403, 404, 503),
+)
+def case_detail(
+    request: Request[Any, Any, Any],
+    case_no: FromPath[str],
+    store: NamedDependency[HubStore],
+    reveal: FromQuery[bool] = False,
+) -> CaseDetail:
     """One case of the caller's department.
 
     ``reveal=true`` adds the full ID and phone numbers and is written to the audit log.
     """
-    view = case_view(store, principal_of(request), case_no, reveal=reveal, ip=client_ip(request),
-                     now=now_of(request))
+    view = case_view(store, principal_of(request), case_no, reveal=reveal, ip=client_ip(request), now=now_of(request))
     return msgspec.convert({**view, "actions": actions_for(view["status"], "en")}, CaseDetail)
 
 
-@post("/api/v1/cases/{case_no:str}/decision", guards=_DEPARTMENT, status_code=200, sync_to_thread=True,
-      dto=_DecisionBody, return_dto=None, responses=error_responses(400, 401, 403, 404, 409, 413, 503))
+@post(
+    "/api/v1/cases/{case_no:str}/decision",
+    guards=_DEPARTMENT,
+    status_code=200,
+    sync_to_thread=True,
+    dto=_DecisionBody,
+    return_dto=None,
+    responses=error_responses(400, 401, 403, 404, 409, 413, 503),
+)
 def post_decision(
-    request: Request[Any, Any, Any], case_no: FromPath[str], store: NamedDependency[HubStore],
-    data: Annotated[DecisionRequest, Body(description="The decision; a field not listed is refused (400 malformed)",
-                                          schema_extra={"additionalProperties": False})],
+    request: Request[Any, Any, Any],
+    case_no: FromPath[str],
+    store: NamedDependency[HubStore],
+    data: Annotated[
+        DecisionRequest,
+        Body(
+            description="The decision; a field not listed is refused (400 malformed)",
+            schema_extra={"additionalProperties": False},
+        ),
+    ],
 ) -> dict[str, Any]:
     """A department's decision on one of its cases, sent down the village's feeds.
 
     The lifecycle decides (an illegal move: 409). With a session cookie, send the CSRF token as
     ``X-CSRF-Token``.
     """
-    decision = decide_for_department(store, principal_of(request), case_no, data.status, reason=data.reason,
-                                     outcome=data.outcome, missing=data.missing, now=now_of(request))
+    decision = decide_for_department(
+        store,
+        principal_of(request),
+        case_no,
+        data.status,
+        reason=data.reason,
+        outcome=data.outcome,
+        missing=data.missing,
+        now=now_of(request),
+    )
     return msgspec.to_builtins(decision)
 
 
@@ -239,5 +318,17 @@ def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(request.app.state["metrics"].render(), media_type=CONTENT_TYPE)
 
 
-ROUTES = [me, list_departments, status, status_csv, status_station, figures, audit, list_stations, list_cases,
-          case_detail, post_decision, metrics]
+ROUTES = [
+    me,
+    list_departments,
+    status,
+    status_csv,
+    status_station,
+    figures,
+    audit,
+    list_stations,
+    list_cases,
+    case_detail,
+    post_decision,
+    metrics,
+]

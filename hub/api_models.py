@@ -48,31 +48,70 @@ class ErrorBody(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 _ERRORS: dict[int, tuple[str, dict[str, object]]] = {
-    400: ("`malformed`: a parameter or the body is not of the declared type or shape; `bad_input`: a value "
-          "is out of range or refused (`field` and `reason` when a rule of the case refused it)",
-          {"error": "bad_input", "detail": "limit must be 1..1000 and offset >= 0",
-           "detail_zh": "limit 应在 1 到 1000 之间，offset 不能为负"}),
-    401: ("`unauthenticated`: no bearer token or session, or an unknown or expired one",
-          {"error": "unauthenticated", "detail": "log in, or send a valid bearer token",
-           "detail_zh": "请先登录，或提供有效的令牌"}),
-    403: ("`forbidden`: the account's role may not do this; `csrf`: a session's write without its X-CSRF-Token",
-          {"error": "forbidden", "detail": "this needs the role admin", "detail_zh": "无权访问：需要管理员账号"}),
-    404: ("`not_found`: no such case or station (for a department: none of its own)",
-          {"error": "not_found", "detail": "no station ST-1", "detail_zh": "没有代办点 ST-1"}),
-    409: ("`illegal_transition`: the case's lifecycle forbids this move (`from_status`, `to_status`)",
-          {"error": "illegal_transition", "detail": "a case cannot go from ACCEPTED to RECEIVED",
-           "detail_zh": "办件不能从“已受理”变为“已收件”", "from_status": "ACCEPTED", "to_status": "RECEIVED"}),
-    413: ("`too_large`: the body is over the hub's size limit",
-          {"error": "too_large", "detail": "the body is over the size limit (8 MB)",
-           "detail_zh": "请求内容超过大小限制（8 MB）"}),
-    415: ("`unsupported_media_type`: not `application/vnd.msgpack`, or a content encoding the endpoint does not take",
-          {"error": "unsupported_media_type", "detail": "send application/vnd.msgpack, not text/plain",
-           "detail_zh": "请求类型应为 application/vnd.msgpack"}),
-    429: ("`rate_limited`: too many requests from this address; try again after `retry_after` seconds",
-          {"error": "rate_limited", "detail": "too many attempts from this address; try again in 60 s",
-           "detail_zh": "该地址尝试次数过多，请 60 秒后重试", "retry_after": 60}),
-    503: ("`busy`: the hub's database is busy; try again shortly",
-          {"error": "busy", "detail": "the hub database is busy; try again", "detail_zh": "县平台数据库正忙；请稍后重试"}),
+    400: (
+        "`malformed`: a parameter or the body is not of the declared type or shape; `bad_input`: a value "
+        "is out of range or refused (`field` and `reason` when a rule of the case refused it)",
+        {
+            "error": "bad_input",
+            "detail": "limit must be 1..1000 and offset >= 0",
+            "detail_zh": "limit 应在 1 到 1000 之间，offset 不能为负",
+        },
+    ),
+    401: (
+        "`unauthenticated`: no bearer token or session, or an unknown or expired one",
+        {
+            "error": "unauthenticated",
+            "detail": "log in, or send a valid bearer token",
+            "detail_zh": "请先登录，或提供有效的令牌",
+        },
+    ),
+    403: (
+        "`forbidden`: the account's role may not do this; `csrf`: a session's write without its X-CSRF-Token",
+        {"error": "forbidden", "detail": "this needs the role admin", "detail_zh": "无权访问：需要管理员账号"},
+    ),
+    404: (
+        "`not_found`: no such case or station (for a department: none of its own)",
+        {"error": "not_found", "detail": "no station ST-1", "detail_zh": "没有代办点 ST-1"},
+    ),
+    409: (
+        "`illegal_transition`: the case's lifecycle forbids this move (`from_status`, `to_status`)",
+        {
+            "error": "illegal_transition",
+            "detail": "a case cannot go from ACCEPTED to RECEIVED",
+            "detail_zh": "办件不能从“已受理”变为“已收件”",
+            "from_status": "ACCEPTED",
+            "to_status": "RECEIVED",
+        },
+    ),
+    413: (
+        "`too_large`: the body is over the hub's size limit",
+        {
+            "error": "too_large",
+            "detail": "the body is over the size limit (8 MB)",
+            "detail_zh": "请求内容超过大小限制（8 MB）",
+        },
+    ),
+    415: (
+        "`unsupported_media_type`: not `application/vnd.msgpack`, or a content encoding the endpoint does not take",
+        {
+            "error": "unsupported_media_type",
+            "detail": "send application/vnd.msgpack, not text/plain",
+            "detail_zh": "请求类型应为 application/vnd.msgpack",
+        },
+    ),
+    429: (
+        "`rate_limited`: too many requests from this address; try again after `retry_after` seconds",
+        {
+            "error": "rate_limited",
+            "detail": "too many attempts from this address; try again in 60 s",
+            "detail_zh": "该地址尝试次数过多，请 60 秒后重试",
+            "retry_after": 60,
+        },
+    ),
+    503: (
+        "`busy`: the hub's database is busy; try again shortly",
+        {"error": "busy", "detail": "the hub database is busy; try again", "detail_zh": "县平台数据库正忙；请稍后重试"},
+    ),
 }
 """What each error status of the API means (its codes, as in hub.errors.STATUS_FOR_CODE) and an example body."""
 
@@ -97,9 +136,15 @@ def error_responses(*statuses: int, protocol: bool = False) -> dict[int, Respons
     which the hub never answers: its exception handlers turn every error into ``ErrorBody``.
     """
     described = {**{status: text for status, (text, _) in _ERRORS.items()}, **(PROTOCOL_ERRORS if protocol else {})}
-    return {status: ResponseSpec(data_container=ErrorBody, description=described[status], generate_examples=False,
-                                 examples=[Example(id=str(_ERRORS[status][1]["error"]), value=_ERRORS[status][1])])
-            for status in statuses}
+    return {
+        status: ResponseSpec(
+            data_container=ErrorBody,
+            description=described[status],
+            generate_examples=False,
+            examples=[Example(id=str(_ERRORS[status][1]["error"]), value=_ERRORS[status][1])],
+        )
+        for status in statuses
+    }
 
 
 class StationStatus(msgspec.Struct, kw_only=True):

@@ -21,11 +21,16 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import FromQuery, RawBody
 
-from hub import api, web, web_admin, web_desk
-from hub import sync_api  # POST /api/v1/sync, the one-round-trip exchange (hub/sync_api.py)
+from hub import (
+    api,
+    sync_api,  # POST /api/v1/sync, the one-round-trip exchange (hub/sync_api.py)
+    web,
+    web_admin,
+    web_desk,
+)
+from hub.api_models import error_responses
 from hub.auth import Signer, path_qs, verify_request
 from hub.enroll import admit_enrolment, enroll
-from hub.api_models import error_responses
 from hub.errors import EXCEPTION_HANDLERS, HubHTTPError
 from hub.feed import read_feed
 from hub.guards import AuthError, auth_error_handler, client_ip
@@ -36,7 +41,15 @@ from hub.security_headers import SecurityHeadersMiddleware
 from hub.settings import Settings
 from hub.store import HubStore
 from hub.throttle import Throttled, throttled_response
-from sync.protocol import MEDIA_TYPE, PROTOCOL_VERSION, EnrollRequest, ProtocolError, PushRequest, check_sets, software_ok
+from sync.protocol import (
+    MEDIA_TYPE,
+    PROTOCOL_VERSION,
+    EnrollRequest,
+    ProtocolError,
+    PushRequest,
+    check_sets,
+    software_ok,
+)
 from sync.timeutil import utc_now
 
 __all__ = ("app_from_env", "create_app")
@@ -81,14 +94,18 @@ def _encoding(request: Request[Any, Any, Any]) -> str:
     """The body's content encoding, "identity" or "gzip", once its media type is msgpack (415 otherwise)."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != MEDIA_TYPE:
-        raise HubHTTPError("unsupported_media_type", f"send {MEDIA_TYPE}, not {media or 'nothing'}",
-                           f"请求类型应为 {MEDIA_TYPE}")
+        raise HubHTTPError(
+            "unsupported_media_type", f"send {MEDIA_TYPE}, not {media or 'nothing'}", f"请求类型应为 {MEDIA_TYPE}"
+        )
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding in ("", "identity"):
         return "identity"
     if encoding != "gzip":
-        raise HubHTTPError("unsupported_media_type", f"content encoding {encoding!r} is not accepted (use gzip)",
-                           f"不支持的内容编码 {encoding!r}（请使用 gzip）")
+        raise HubHTTPError(
+            "unsupported_media_type",
+            f"content encoding {encoding!r} is not accepted (use gzip)",
+            f"不支持的内容编码 {encoding!r}（请使用 gzip）",
+        )
     return encoding
 
 
@@ -100,8 +117,9 @@ def _inflated(request: Request[Any, Any, Any], body: bytes, encoding: str, limit
     settings = _settings(request)
     gate: threading.BoundedSemaphore = request.app.state["inflating"]
     if not gate.acquire(timeout=settings.inflate_wait_seconds):
-        raise HubHTTPError("busy", "the hub is inflating other bodies; try again shortly",
-                           "县平台正在处理其他压缩数据；请稍后重试")
+        raise HubHTTPError(
+            "busy", "the hub is inflating other bodies; try again shortly", "县平台正在处理其他压缩数据；请稍后重试"
+        )
     try:
         inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
         try:
@@ -124,8 +142,14 @@ def _body(request: Request[Any, Any, Any], body: bytes, *, limit: int | None = N
 
 
 def _signer(request: Request[Any, Any, Any], store: HubStore, body: bytes) -> Signer:
-    return verify_request(store, method=request.method, path_qs=path_qs(request.scope), headers=request.headers,
-                          body=body, now=_now(request))
+    return verify_request(
+        store,
+        method=request.method,
+        path_qs=path_qs(request.scope),
+        headers=request.headers,
+        body=body,
+        now=_now(request),
+    )
 
 
 @get("/healthz", sync_to_thread=False, security=[{}])
@@ -134,8 +158,13 @@ def healthz(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return {"status": "ok", "hub_id": _identity(request).hub_id, "protocol": PROTOCOL_VERSION}
 
 
-@post("/api/v1/enroll", status_code=200, sync_to_thread=True, security=[{}],
-      responses=error_responses(400, 403, 413, 415, 429, protocol=True))
+@post(
+    "/api/v1/enroll",
+    status_code=200,
+    sync_to_thread=True,
+    security=[{}],
+    responses=error_responses(400, 403, 413, 415, 429, protocol=True),
+)
 def enroll_station(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[HubStore]) -> Response[bytes]:
     """A station enrols with a one-time code (docs/protocol.md, Enrolment); 429 past the per-address limit."""
     admit_enrolment(request.app.state, _settings(request), client_ip(request), now=_now(request))
@@ -149,8 +178,13 @@ def enroll_station(request: Request[Any, Any, Any], body: RawBody, store: NamedD
     return _msgpack(enroll(store, _identity(request), enrol_request, now=request.app.state["now"]))
 
 
-@post("/api/v1/sync/push", status_code=200, sync_to_thread=True, security=[{}],
-      responses=error_responses(400, 401, 403, 409, 413, 415, 503, protocol=True))
+@post(
+    "/api/v1/sync/push",
+    status_code=200,
+    sync_to_thread=True,
+    security=[{}],
+    responses=error_responses(400, 401, 403, 409, 413, 415, 503, protocol=True),
+)
 def push(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[HubStore]) -> Response[bytes]:
     """A station sends its change sets; each is handled in its own transaction."""
     encoding = _encoding(request)
@@ -162,30 +196,51 @@ def push(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[
         check_sets(payload)  # walked before decoding: no set is decoded past the limit, nothing nests too deep
         pushed = _PUSH.decode(payload)
         if pushed.protocol != PROTOCOL_VERSION:
-            raise ProtocolError(f"protocol version {pushed.protocol} is not spoken here",
-                                f"协议版本 {pushed.protocol} 不受支持", code="protocol_version")
+            raise ProtocolError(
+                f"protocol version {pushed.protocol} is not spoken here",
+                f"协议版本 {pushed.protocol} 不受支持",
+                code="protocol_version",
+            )
         if pushed.station_id != station_id:
-            raise HubHTTPError("wrong_origin", f"the push names {pushed.station_id}, but {station_id} signed it",
-                               f"推送中的代办点 {pushed.station_id} 与签名者 {station_id} 不符")
+            raise HubHTTPError(
+                "wrong_origin",
+                f"the push names {pushed.station_id}, but {station_id} signed it",
+                f"推送中的代办点 {pushed.station_id} 与签名者 {station_id} 不符",
+            )
     except (msgspec.DecodeError, UnicodeDecodeError, ProtocolError, HubHTTPError) as exc:
         code = getattr(exc, "code", "malformed")
         with store.transaction():
             store.record_contact(station_id, signer.contact(_now(request), "push", ok=False, code=code))
         raise
     # The sets as views of the body: ingest copies one set at a time, not all of them at once.
-    response = ingest_sets(store, _identity(request), pushed.sets, station_id=station_id, via="http",
-                           now=request.app.state["now"])
+    response = ingest_sets(
+        store, _identity(request), pushed.sets, station_id=station_id, via="http", now=request.app.state["now"]
+    )
     failed = next((r for r in response.results if r.status not in ("accepted", "duplicate")), None)
     with store.transaction():
-        store.record_contact(station_id, signer.contact(_now(request), "push", ok=failed is None,
-                                                        code=failed.code if failed else None,
-                                                        sets=len(response.results)))
+        store.record_contact(
+            station_id,
+            signer.contact(
+                _now(request),
+                "push",
+                ok=failed is None,
+                code=failed.code if failed else None,
+                sets=len(response.results),
+            ),
+        )
     return _msgpack(response)
 
 
-@get("/api/v1/sync/feed", sync_to_thread=True, security=[{}], responses=error_responses(400, 401, 403, 409, 503, protocol=True))
+@get(
+    "/api/v1/sync/feed",
+    sync_to_thread=True,
+    security=[{}],
+    responses=error_responses(400, 401, 403, 409, 503, protocol=True),
+)
 def feed(
-    request: Request[Any, Any, Any], store: NamedDependency[HubStore], after: FromQuery[int] = 0,
+    request: Request[Any, Any, Any],
+    store: NamedDependency[HubStore],
+    after: FromQuery[int] = 0,
     limit: FromQuery[int | None] = None,
 ) -> Response[bytes]:
     """The signer's own feed: sets after ``after`` (which acknowledges those), at most ``limit``."""
@@ -193,13 +248,18 @@ def feed(
     settings = _settings(request)
     count = settings.feed_limit if limit is None else limit
     if not 0 <= after < 2**53 or not 1 <= count <= settings.feed_limit_max:
-        raise HubHTTPError("malformed", f"after must be >= 0 and limit 1..{settings.feed_limit_max}",
-                           f"after 不能为负数，limit 应在 1 到 {settings.feed_limit_max} 之间")
-    rows, response = read_feed(store, _identity(request), signer.station.station_id, after=after, limit=count,
-                               now=_now(request))
+        raise HubHTTPError(
+            "malformed",
+            f"after must be >= 0 and limit 1..{settings.feed_limit_max}",
+            f"after 不能为负数，limit 应在 1 到 {settings.feed_limit_max} 之间",
+        )
+    rows, response = read_feed(
+        store, _identity(request), signer.station.station_id, after=after, limit=count, now=_now(request)
+    )
     with store.transaction():
-        store.record_contact(signer.station.station_id,
-                             signer.contact(_now(request), "pull", ok=True, sets=len(rows), feed_after=after))
+        store.record_contact(
+            signer.station.station_id, signer.contact(_now(request), "pull", ok=True, sets=len(rows), feed_after=after)
+        )
     return _msgpack(response)
 
 
@@ -217,13 +277,29 @@ def create_app(settings: Settings, *, now: Callable[[], dt.datetime] = utc_now) 
     HubStore.open_existing(settings.data_dir).close()  # schema upgraded once, here, not per request
     metrics = HubMetrics(settings, now)
     return Litestar(
-        route_handlers=[healthz, enroll_station, push, feed, *api.ROUTES, *web.ROUTES, *web_admin.ROUTES,
-                        *web_desk.ROUTES, *sync_api.ROUTES],
+        route_handlers=[
+            healthz,
+            enroll_station,
+            push,
+            feed,
+            *api.ROUTES,
+            *web.ROUTES,
+            *web_admin.ROUTES,
+            *web_desk.ROUTES,
+            *sync_api.ROUTES,
+        ],
         dependencies={"store": Provide(provide_store)},  # a generator: sync_to_thread does not apply
         exception_handlers={**EXCEPTION_HANDLERS, AuthError: auth_error_handler, Throttled: throttled_response},
         middleware=[MetricsMiddleware(metrics), SecurityHeadersMiddleware(settings)],
-        state=State({"settings": settings, "identity": identity, "now": now, "metrics": metrics,
-                     "inflating": threading.BoundedSemaphore(settings.max_concurrent_inflations)}),
+        state=State(
+            {
+                "settings": settings,
+                "identity": identity,
+                "now": now,
+                "metrics": metrics,
+                "inflating": threading.BoundedSemaphore(settings.max_concurrent_inflations),
+            }
+        ),
         template_config=web.template_config(),
         request_max_body_size=settings.max_body_bytes,
         openapi_config=_openapi(),
@@ -235,7 +311,10 @@ def _openapi() -> OpenAPIConfig:
     # The schema describes the API's shape and holds no data, so it is public; only JSON (no UI that
     # would load scripts from a CDN a county LAN may not reach).
     return OpenAPIConfig(
-        title="County hub API", version="1", path="/schema", use_handler_docstrings=True,
+        title="County hub API",
+        version="1",
+        path="/schema",
+        use_handler_docstrings=True,
         render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
         components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
         security=[{"bearer": []}],

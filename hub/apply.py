@@ -57,8 +57,9 @@ def _key_village(store: HubStore, table: str, key: str) -> str | None:
     return row["village_code"] if row is not None and "village_code" in row else None
 
 
-def _villages_touched(store: HubStore, table: str, key_village: str | None, fields: dict[str, Any],
-                      existing: dict[str, Any] | None) -> set[Any]:
+def _villages_touched(
+    store: HubStore, table: str, key_village: str | None, fields: dict[str, Any], existing: dict[str, Any] | None
+) -> set[Any]:
     """Every village a row change touches: the one its key names, the one it writes, its parents'.
 
     A row's village is read from its key, never from the row held: a row another station inserted
@@ -80,8 +81,17 @@ def _villages_touched(store: HubStore, table: str, key_village: str | None, fiel
     return villages
 
 
-def _check_key(store: HubStore, table: str, pk: str, fields: dict[str, Any], existing: dict[str, Any] | None,
-               *, origin: str, village_code: str, insert: bool) -> Outcome | None:
+def _check_key(
+    store: HubStore,
+    table: str,
+    pk: str,
+    fields: dict[str, Any],
+    existing: dict[str, Any] | None,
+    *,
+    origin: str,
+    village_code: str,
+    insert: bool,
+) -> Outcome | None:
     """None when a station may make this row change as far as keys go, else its refusal: rows whose key
     (or parent's) names another village, new rows under a number this station (village and device)
     did not mint, keys of no station's form."""
@@ -96,19 +106,24 @@ def _check_key(store: HubStore, table: str, pk: str, fields: dict[str, Any], exi
     try:
         villages = _villages_touched(store, table, minter.village if minter else None, fields, existing)
     except LookupError as exc:
-        return _reject("row_missing", f"{table} {pk[:40]}: {exc} does not exist here",
-                       f"{table} {pk[:40]}：上级记录 {exc} 不存在")
+        return _reject(
+            "row_missing", f"{table} {pk[:40]}: {exc} does not exist here", f"{table} {pk[:40]}：上级记录 {exc} 不存在"
+        )
     if villages - {village_code}:
         return _other_village(table, pk)
     if minter is None:
         if existing is None and not insert:
             return None  # an update of no row: sync.merge answers row_missing
-        return _reject("malformed", f"{table} {pk[:40]!r} is not a key a station numbers",
-                       f"{table} {pk[:40]!r} 不是代办点编号的格式")
+        return _reject(
+            "malformed",
+            f"{table} {pk[:40]!r} is not a key a station numbers",
+            f"{table} {pk[:40]!r} 不是代办点编号的格式",
+        )
     intake_id = intake_of_key(table, pk)
     if table != "intakes" and intake_id is not None and fields.get("intake_id", intake_id) != intake_id:
-        return _reject("malformed", f"{table} {pk}: intake_id differs from the key",
-                       f"{table} {pk}：intake_id 与编号不符")
+        return _reject(
+            "malformed", f"{table} {pk}: intake_id differs from the key", f"{table} {pk}：intake_id 与编号不符"
+        )
     given = fields.get("intake_id")
     if own is not None and table == "cases" and isinstance(given, str) and parse_case_number(given) != own:
         # A new case goes under an intake of the same PC: an intake and its cases are recorded together.
@@ -118,18 +133,23 @@ def _check_key(store: HubStore, table: str, pk: str, fields: dict[str, Any], exi
 
 def _other_village(table: str, pk: str) -> Outcome:
     # No `current` here: another village's values are not this station's to see (invariant 11).
-    return _reject("other_village", f"{table} {pk[:40]} belongs to another village",
-                   f"{table} {pk[:40]} 属于其他村，本代办点无权修改")
+    return _reject(
+        "other_village",
+        f"{table} {pk[:40]} belongs to another village",
+        f"{table} {pk[:40]} 属于其他村，本代办点无权修改",
+    )
 
 
 def _foreign_id(table: str, pk: str, own: Minter | None, parent: str | None = None) -> Outcome:
     device = own.device if own else "?"
     key = f"{pk} (intake {parent})" if parent else pk
     key_zh = f"{pk}（收件 {parent}）" if parent else pk
-    return _reject("foreign_id",
-                   f"{table} {key} was not numbered by this station (device {device}); "
-                   "a station creates rows only under its own numbers",
-                   f"{table} {key_zh} 不是本代办点（设备 {device}）编的号；代办点只能以本机编号新建记录")
+    return _reject(
+        "foreign_id",
+        f"{table} {key} was not numbered by this station (device {device}); "
+        "a station creates rows only under its own numbers",
+        f"{table} {key_zh} 不是本代办点（设备 {device}）编的号；代办点只能以本机编号新建记录",
+    )
 
 
 def _minter_of_station(store: HubStore, origin: str) -> Minter | None:
@@ -160,8 +180,9 @@ def apply_row(
         what = f"unknown or derived column(s) {', '.join(stray)}" if stray else f"{pk_column} differs from the key"
         return _reject("malformed", f"{table} {change.pk}: {what}", f"{table} {change.pk}：字段无效（{what}）")
     existing = store.row(table, change.pk)
-    refused = _check_key(store, table, change.pk, change.fields, existing, origin=origin,
-                         village_code=village_code, insert=change.insert)
+    refused = _check_key(
+        store, table, change.pk, change.fields, existing, origin=origin, village_code=village_code, insert=change.insert
+    )
     if refused is not None:
         return refused
     decision = decide_row(decode_versions(existing["versions"]) if existing else None, change, origin)
@@ -184,8 +205,16 @@ def apply_row(
         store.update_row(table, change.pk, values)
         for field, lost in decision.lost.items():
             kept_version = version_of(decode_versions(existing["versions"]), field) or (0, "")
-            store.add_conflict(table=table, pk=change.pk, field=field, kept=existing.get(field),
-                               kept_version=kept_version, lost=lost, lost_version=(change.hlc, origin), at=at)
+            store.add_conflict(
+                table=table,
+                pk=change.pk,
+                field=field,
+                kept=existing.get(field),
+                kept_version=kept_version,
+                lost=lost,
+                lost_version=(change.hlc, origin),
+                at=at,
+            )
     if table == "cases":
         case = store.row("cases", change.pk)
         if case is not None:
@@ -193,7 +222,9 @@ def apply_row(
     return Outcome(result="applied", village_code=village)
 
 
-def _derive(store: HubStore, table: str, values: dict[str, Any], row: dict[str, Any], lookup_key: bytes, at: str) -> None:
+def _derive(
+    store: HubStore, table: str, values: dict[str, Any], row: dict[str, Any], lookup_key: bytes, at: str
+) -> None:
     """Fill the columns the hub derives itself into ``values`` (``row`` is the row after the write)."""
     if table == "cases":
         values["updated_at"] = at
@@ -225,8 +256,11 @@ def apply_status(
     # not make it that station's); a case of another village is refused before it is looked up.
     key_village = _key_village(store, "cases", change.case_no) if village_code is not None else None
     if key_village is not None and key_village != village_code:
-        return _reject("other_village", f"case {change.case_no} belongs to another village",
-                       f"办件 {change.case_no} 属于其他村，本代办点无权办理")
+        return _reject(
+            "other_village",
+            f"case {change.case_no} belongs to another village",
+            f"办件 {change.case_no} 属于其他村，本代办点无权办理",
+        )
     case = store.row("cases", change.case_no)
     if case is None:
         return _reject("row_missing", f"case {change.case_no} does not exist here", f"不存在办件 {change.case_no}")
@@ -234,24 +268,41 @@ def apply_status(
     if village_code is not None and (own is None or event_minter(change.event_id) != own):
         # A move's id names the station that made it: one taken first under another station's id
         # would make that station's own move look like a duplicate and vanish.
-        return _reject("foreign_id", f"move {change.event_id[:60]} was not numbered by this station",
-                       f"办理环节 {change.event_id[:60]} 不是本代办点编的号")
+        return _reject(
+            "foreign_id",
+            f"move {change.event_id[:60]} was not numbered by this station",
+            f"办理环节 {change.event_id[:60]} 不是本代办点编的号",
+        )
     if store.has_event(change.event_id):
         return Outcome(result="duplicate", village_code=case["village_code"])
     try:
         parse_iso(change.at)
     except ValueError:
-        return _reject("malformed", f"move {change.event_id}: {change.at!r} is not a UTC time",
-                       f"办理环节 {change.event_id}：时间 {change.at!r} 格式无效")
+        return _reject(
+            "malformed",
+            f"move {change.event_id}: {change.at!r} is not a UTC time",
+            f"办理环节 {change.event_id}：时间 {change.at!r} 格式无效",
+        )
     rejection = decide_status(case["status"], change, origin_actors=actors)
     if rejection is not None:
         return Outcome(result="rejected", rejection=rejection, current=status_fields(case))
     at = iso_utc(now)
-    store.add_event({
-        "event_id": change.event_id, "case_no": change.case_no, "from_status": case["status"],
-        "to_status": change.to_status, "actor": change.actor, "by": change.by, "at": change.at, "hlc": change.hlc,
-        "reason": change.reason, "outcome": change.outcome, "origin": origin, "recorded_at": at,
-    })
+    store.add_event(
+        {
+            "event_id": change.event_id,
+            "case_no": change.case_no,
+            "from_status": case["status"],
+            "to_status": change.to_status,
+            "actor": change.actor,
+            "by": change.by,
+            "at": change.at,
+            "hlc": change.hlc,
+            "reason": change.reason,
+            "outcome": change.outcome,
+            "origin": origin,
+            "recorded_at": at,
+        }
+    )
     fields: dict[str, Any] = {"status": change.to_status, "updated_at": at}
     if change.outcome is not None:
         fields["outcome"] = change.outcome

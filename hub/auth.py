@@ -24,8 +24,6 @@ from sync.protocol import (
     CTX_REQUEST,
     CTX_REQUEST_V2,
     FEATURE_SIGNED_HEADERS,
-    MAX_SEQ,
-    REQUEST_MAC_BYTES,
     HEADER_COUNTER,
     HEADER_HEAD_SEQ,
     HEADER_KEY,
@@ -34,6 +32,8 @@ from sync.protocol import (
     HEADER_SOFTWARE,
     HEADER_STATION,
     HEADER_TIME,
+    MAX_SEQ,
+    REQUEST_MAC_BYTES,
     canonical_request,
     request_mac,
     software_ok,
@@ -56,12 +56,29 @@ class Signer(msgspec.Struct, frozen=True, kw_only=True):
     fields_signed: bool = False
     """The three fields above were covered by the signature (``CTX_REQUEST_V2``)."""
 
-    def contact(self, at: dt.datetime, kind: str, *, ok: bool, code: str | None = None, sets: int = 0,
-                feed_after: int | None = None) -> Contact:
+    def contact(
+        self,
+        at: dt.datetime,
+        kind: str,
+        *,
+        ok: bool,
+        code: str | None = None,
+        sets: int = 0,
+        feed_after: int | None = None,
+    ) -> Contact:
         """The contact record of this request (no personal data: counters, codes, versions)."""
-        return Contact(at=iso_utc(at), kind=kind, ok=ok, code=code, sets=sets, head_seq=self.head_seq,
-                       outbox_length=self.outbox_length, clock_offset_ms=self.clock_offset_ms,
-                       software=self.software, feed_after=feed_after)
+        return Contact(
+            at=iso_utc(at),
+            kind=kind,
+            ok=ok,
+            code=code,
+            sets=sets,
+            head_seq=self.head_seq,
+            outbox_length=self.outbox_length,
+            clock_offset_ms=self.clock_offset_ms,
+            software=self.software,
+            feed_after=feed_after,
+        )
 
 
 def path_qs(scope: Mapping[str, Any]) -> str:
@@ -91,7 +108,13 @@ def _int(value: str | None) -> int | None:
 
 
 def verify_request(
-    store: HubStore, *, method: str, path_qs: str, headers: Mapping[str, str], body: bytes, now: dt.datetime,
+    store: HubStore,
+    *,
+    method: str,
+    path_qs: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: dt.datetime,
     mac_key_for: Callable[[KeyRow], bytes] | None = None,
 ) -> Signer:
     """Check a station request's signature headers; advance its counter; return who signed.
@@ -125,15 +148,23 @@ def verify_request(
         raise HubHTTPError("unknown_key", f"key {key_id} is not known to this hub", f"县平台不认识密钥 {key_id}")
     station = store.station(station_id)
     if station is None or key.station_id != station_id:
-        raise _unauthenticated(f"key {key_id} does not belong to station {station_id}",
-                               f"密钥 {key_id} 不属于代办点 {station_id}")
+        raise _unauthenticated(
+            f"key {key_id} does not belong to station {station_id}", f"密钥 {key_id} 不属于代办点 {station_id}"
+        )
     texts = (headers.get(HEADER_HEAD_SEQ) or "", headers.get(HEADER_OUTBOX) or "", headers.get(HEADER_SOFTWARE) or "")
     mac_key = mac_key_for(key) if len(signature) == REQUEST_MAC_BYTES and mac_key_for is not None else None
 
     def checks(covered: bool) -> bool:
-        canonical = canonical_request(method=method, path_qs=path_qs, station_id=station_id, key_id=key_id,
-                                      counter=counter, station_ms=station_ms, body=body,
-                                      fields=texts if covered else None)
+        canonical = canonical_request(
+            method=method,
+            path_qs=path_qs,
+            station_id=station_id,
+            key_id=key_id,
+            counter=counter,
+            station_ms=station_ms,
+            body=body,
+            fields=texts if covered else None,
+        )
         context = CTX_REQUEST_V2 if covered else CTX_REQUEST
         if mac_key is not None:
             return hmac.compare_digest(request_mac(mac_key, canonical, context), signature)
@@ -145,9 +176,14 @@ def verify_request(
     if covered is None:
         raise _unauthenticated("the request signature does not check", "请求签名校验失败")
     head_seq, outbox_length = _int(texts[0]), _int(texts[1])
-    if (texts[0] and head_seq is None) or (texts[1] and outbox_length is None) or (texts[2] and not software_ok(texts[2])):
+    if (
+        (texts[0] and head_seq is None)
+        or (texts[1] and outbox_length is None)
+        or (texts[2] and not software_ok(texts[2]))
+    ):
         raise HubHTTPError(
-            "malformed", f"{HEADER_HEAD_SEQ} and {HEADER_OUTBOX} must be whole numbers 0 to {MAX_SEQ}, "
+            "malformed",
+            f"{HEADER_HEAD_SEQ} and {HEADER_OUTBOX} must be whole numbers 0 to {MAX_SEQ}, "
             f"{HEADER_SOFTWARE} a version of letters, digits and . + / _ - (at most 64)",
             f"{HEADER_HEAD_SEQ} 与 {HEADER_OUTBOX} 应为 0 到 {MAX_SEQ} 的整数，{HEADER_SOFTWARE} 应为由字母、数字及 . + / _ - "
             "组成的版本号（最多 64 个字符）",
@@ -158,20 +194,30 @@ def verify_request(
         head_seq = outbox_length = None
         texts = (texts[0], texts[1], "")
     signer = Signer(
-        station=station, key=key, counter=counter,
+        station=station,
+        key=key,
+        counter=counter,
         clock_offset_ms=station_ms - int(now.timestamp() * 1000),
-        head_seq=head_seq, outbox_length=outbox_length, software=texts[2] or None, fields_signed=covered,
+        head_seq=head_seq,
+        outbox_length=outbox_length,
+        software=texts[2] or None,
+        fields_signed=covered,
     )
     if key.revoked_at is not None or station.revoked_at is not None:
         with store.transaction():
             store.record_contact(station_id, signer.contact(now, "refused", ok=False, code="revoked_key"))
-        raise HubHTTPError("revoked_key", f"station {station_id}'s key was revoked", f"代办点 {station_id} 的密钥已被吊销")
+        raise HubHTTPError(
+            "revoked_key", f"station {station_id}'s key was revoked", f"代办点 {station_id} 的密钥已被吊销"
+        )
     with store.transaction():
         last = store.advance_counter(station_id, counter)
         if last is not None:
             store.record_contact(station_id, signer.contact(now, "refused", ok=False, code="replay"))
     if last is not None:
-        raise HubHTTPError("replay", f"request counter {counter} is not above the last one seen ({last})",
-                           f"请求计数 {counter} 不大于上次的 {last}（疑似重放）", extra={"last_counter": last})
+        raise HubHTTPError(
+            "replay",
+            f"request counter {counter} is not above the last one seen ({last})",
+            f"请求计数 {counter} 不大于上次的 {last}（疑似重放）",
+            extra={"last_counter": last},
+        )
     return signer
-

@@ -82,4 +82,3 @@ def init_hub(
         calendar_years=tuple(t.year for t in tables),
         villages=sum(1 for _ in divisions.villages()),
     )
-

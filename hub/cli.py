@@ -29,11 +29,20 @@ from sync.text import check_text, json_for_terminal, printable
 
 __all__ = ("main",)
 
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Hub data folder. Default: $HUB_DATA_DIR, else the per-user data folder.")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
-              help="Output language. Default: zh, or en when LANG is English.")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Hub data folder. Default: $HUB_DATA_DIR, else the per-user data folder.",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["zh", "en"]),
+    default=None,
+    help="Output language. Default: zh, or en when LANG is English.",
+)
 @click.version_option(package_name="proxyapp", prog_name="hub")
 @click.pass_context
 def main(ctx: click.Context, data_dir: Path | None, lang: str | None) -> None:
@@ -53,32 +62,65 @@ def init(obj: Context) -> None:
     obj.say(f"县平台已创建：{result.data_dir}", f"Hub created: {result.data_dir}")
     obj.say(f"平台编号：{result.hub_id}", f"Hub id: {result.hub_id}")
     obj.say(f"密钥指纹：{result.fingerprint}", f"Key fingerprint: {result.fingerprint}")
-    obj.say(f"事项目录版本 {result.catalog_version}；工作日历 {result.calendar_years[0]}-{result.calendar_years[-1]}；"
-            f"{result.villages} 个村（社区）",
-            f"Catalogue version {result.catalog_version}; calendar {result.calendar_years[0]}-"
-            f"{result.calendar_years[-1]}; {result.villages} villages")
-    obj.say("下一步：创建管理员账号：hub user add 用户名 --role admin",
-            "Next: create an administrator account: hub user add NAME --role admin")
+    obj.say(
+        f"事项目录版本 {result.catalog_version}；工作日历 {result.calendar_years[0]}-{result.calendar_years[-1]}；"
+        f"{result.villages} 个村（社区）",
+        f"Catalogue version {result.catalog_version}; calendar {result.calendar_years[0]}-"
+        f"{result.calendar_years[-1]}; {result.villages} villages",
+    )
+    obj.say(
+        "下一步：创建管理员账号：hub user add 用户名 --role admin",
+        "Next: create an administrator account: hub user add NAME --role admin",
+    )
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
-@click.option("--warn-days", type=click.FloatRange(0), default=None,
-              help="Dashboard: no contact for more days than this is a warning. Default: $HUB_WARN_DAYS, else 3.")
-@click.option("--danger-days", type=click.FloatRange(0), default=None,
-              help="Dashboard: no contact for more days than this is danger. Default: $HUB_DANGER_DAYS, else 7.")
-@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Serve HTTPS with this certificate chain (PEM); needs --tls-key.")
-@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="The certificate's private key (PEM).")
-@click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="ADDR",
-              help="A reverse proxy (address or network) whose X-Forwarded-For/-Proto are believed. Repeatable. "
-                   "Default: $HUB_TRUSTED_PROXIES, else none.")
+@click.option(
+    "--warn-days",
+    type=click.FloatRange(0),
+    default=None,
+    help="Dashboard: no contact for more days than this is a warning. Default: $HUB_WARN_DAYS, else 3.",
+)
+@click.option(
+    "--danger-days",
+    type=click.FloatRange(0),
+    default=None,
+    help="Dashboard: no contact for more days than this is danger. Default: $HUB_DANGER_DAYS, else 7.",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Serve HTTPS with this certificate chain (PEM); needs --tls-key.",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The certificate's private key (PEM).",
+)
+@click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    metavar="ADDR",
+    help="A reverse proxy (address or network) whose X-Forwarded-For/-Proto are believed. Repeatable. "
+    "Default: $HUB_TRUSTED_PROXIES, else none.",
+)
 @click.pass_obj
 @handles_errors
-def serve(obj: Context, host: str, port: int, warn_days: float | None, danger_days: float | None,
-          tls_cert: Path | None, tls_key: Path | None, trusted_proxies: tuple[str, ...]) -> None:
+def serve(
+    obj: Context,
+    host: str,
+    port: int,
+    warn_days: float | None,
+    danger_days: float | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    trusted_proxies: tuple[str, ...],
+) -> None:
     """Serve the hub (station protocol, dashboard, desk, JSON API, /metrics) with uvicorn."""
     import uvicorn
 
@@ -89,14 +131,22 @@ def serve(obj: Context, host: str, port: int, warn_days: float | None, danger_da
     if tls_cert and tls_key:
         _check_tls(tls_cert, tls_key)
     scheme = "https" if tls_cert else "http"
-    obj.say(f"县平台 {identity.hub_id}（指纹 {identity.fingerprint}）：{scheme}://{host}:{port}",
-            f"Hub {identity.hub_id} (fingerprint {identity.fingerprint}): {scheme}://{host}:{port}")
+    obj.say(
+        f"县平台 {identity.hub_id}（指纹 {identity.fingerprint}）：{scheme}://{host}:{port}",
+        f"Hub {identity.hub_id} (fingerprint {identity.fingerprint}): {scheme}://{host}:{port}",
+    )
     if not tls_cert and not _is_loopback(host):
-        click.echo(f"警告：{host} 不是本机回环地址，且未启用 TLS：网页的密码、会话和个人信息将以明文传输。"
-                   "请使用 --tls-cert/--tls-key，或在前面放置 TLS 反向代理（见 docs/hub.md）。", err=True)
-        click.echo(f"Warning: listening on {host}, not a loopback address, without TLS: the pages' passwords, "
-                   "sessions and personal data travel in the clear. Use --tls-cert/--tls-key, or put a TLS "
-                   "reverse proxy in front (docs/hub.md).", err=True)
+        click.echo(
+            f"警告：{host} 不是本机回环地址，且未启用 TLS：网页的密码、会话和个人信息将以明文传输。"
+            "请使用 --tls-cert/--tls-key，或在前面放置 TLS 反向代理（见 docs/hub.md）。",
+            err=True,
+        )
+        click.echo(
+            f"Warning: listening on {host}, not a loopback address, without TLS: the pages' passwords, "
+            "sessions and personal data travel in the clear. Use --tls-cert/--tls-key, or put a TLS "
+            "reverse proxy in front (docs/hub.md).",
+            err=True,
+        )
     os.environ["HUB_DATA_DIR"] = str(obj.data_dir)
     # The uvicorn factory reads its settings from the environment (hub.settings.Settings.from_env).
     if trusted_proxies:
@@ -107,9 +157,18 @@ def serve(obj: Context, host: str, port: int, warn_days: float | None, danger_da
     # No Date or Server header: village links pay for every byte (docs/protocol.md, "Exchange").
     # proxy_headers off: uvicorn would believe X-Forwarded-* from 127.0.0.1 by default; the hub itself
     # believes them only from --trusted-proxy (hub.security_headers).
-    uvicorn.run("hub.app:app_from_env", factory=True, host=host, port=port, log_level="info",
-                server_header=False, date_header=False, proxy_headers=False,
-                ssl_certfile=str(tls_cert) if tls_cert else None, ssl_keyfile=str(tls_key) if tls_key else None)
+    uvicorn.run(
+        "hub.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        log_level="info",
+        server_header=False,
+        date_header=False,
+        proxy_headers=False,
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+    )
 
 
 def _is_loopback(host: str) -> bool:
@@ -127,9 +186,12 @@ def _check_tls(cert: Path, key: Path) -> None:
         # An empty password: a key under a passphrase fails here instead of prompting on the terminal.
         ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key, password=lambda: b"")
     except (ssl.SSLError, OSError, ValueError) as exc:
-        raise InputError(f"the TLS certificate and key do not load together ({type(exc).__name__}); check both PEM "
-                         "files and that the key belongs to the certificate",
-                         "TLS 证书与私钥无法一同加载：请检查两个 PEM 文件，以及私钥是否与证书匹配", field="tls") from None
+        raise InputError(
+            f"the TLS certificate and key do not load together ({type(exc).__name__}); check both PEM "
+            "files and that the key belongs to the certificate",
+            "TLS 证书与私钥无法一同加载：请检查两个 PEM 文件，以及私钥是否与证书匹配",
+            field="tls",
+        ) from None
 
 
 # -- stations --------------------------------------------------------------------------------------
@@ -142,9 +204,16 @@ def station() -> None:
 
 @station.command("add")
 @click.option("--village", required=True, help="12-digit division code of the station's village.")
-@click.option("--device", default=None, help="Device letter to (re-)enrol; default: the village's next letter never given.")
-@click.option("--expires-hours", type=float, default=DEFAULT_EXPIRES_HOURS, show_default=True,
-              help="Hours the one-time code stays valid.")
+@click.option(
+    "--device", default=None, help="Device letter to (re-)enrol; default: the village's next letter never given."
+)
+@click.option(
+    "--expires-hours",
+    type=float,
+    default=DEFAULT_EXPIRES_HOURS,
+    show_default=True,
+    help="Hours the one-time code stays valid.",
+)
 @click.pass_obj
 @handles_errors
 def station_add(obj: Context, village: str, device: str | None, expires_hours: float) -> None:
@@ -153,10 +222,14 @@ def station_add(obj: Context, village: str, device: str | None, expires_hours: f
         issued = issue_code(store, village, device=device, expires_hours=expires_hours)
         place = store.divisions().village(issued.village_code)
     identity = load_identity(obj.data_dir)
-    obj.say(f"村：{place.township_name_zh}{place.name_zh}（{issued.village_code}），设备代号 {issued.device}",
-            f"Village: {place.name_zh}, {place.township_name_zh} ({issued.village_code}), device {issued.device}")
-    obj.say(f"县平台密钥指纹（请代办员核对）：{identity.fingerprint}",
-            f"Hub key fingerprint (the agent compares it): {identity.fingerprint}")
+    obj.say(
+        f"村：{place.township_name_zh}{place.name_zh}（{issued.village_code}），设备代号 {issued.device}",
+        f"Village: {place.name_zh}, {place.township_name_zh} ({issued.village_code}), device {issued.device}",
+    )
+    obj.say(
+        f"县平台密钥指纹（请代办员核对）：{identity.fingerprint}",
+        f"Hub key fingerprint (the agent compares it): {identity.fingerprint}",
+    )
     obj.say(f"登记码仅可使用一次，有效期至 {issued.expires_at}：", f"One-time code, valid until {issued.expires_at}:")
     click.echo(issued.code)
 
@@ -171,8 +244,10 @@ def station_revoke(obj: Context, station_id: str, reason: str | None) -> None:
     reason = check_text("reason", reason.strip(), label_zh="吊销理由") if reason else reason
     with obj.store() as store:
         item = revoke_station(store, station_id.strip(), reason=reason)
-    obj.say(f"已吊销 {item.station_id}（密钥 {item.key_id}）；第 {item.after_seq} 批及以前的数据保留，之后的一律拒收",
-            f"Revoked {item.station_id} (key {item.key_id}); sets up to {item.after_seq} stand, later ones are refused")
+    obj.say(
+        f"已吊销 {item.station_id}（密钥 {item.key_id}）；第 {item.after_seq} 批及以前的数据保留，之后的一律拒收",
+        f"Revoked {item.station_id} (key {item.key_id}); sets up to {item.after_seq} stand, later ones are refused",
+    )
 
 
 @station.command("list")
@@ -190,20 +265,49 @@ def station_list(obj: Context, as_json: bool) -> None:
     if not rows:
         obj.say("还没有注册的代办点。", "No stations enrolled yet.")
         return
-    table = Table(*[pick(obj.lang, zh, en) for zh, en in (
-        ("代办点", "station"), ("状态", "state"), ("最近联系", "last contact"), ("本地最新批次", "head seq"),
-        ("平台已收批次", "hub seq"), ("待发", "outbox"), ("下发位置", "feed"), ("时钟偏差", "clock"),
-        ("版本", "software"), ("最近错误", "last error"))])
+    table = Table(
+        *[
+            pick(obj.lang, zh, en)
+            for zh, en in (
+                ("代办点", "station"),
+                ("状态", "state"),
+                ("最近联系", "last contact"),
+                ("本地最新批次", "head seq"),
+                ("平台已收批次", "hub seq"),
+                ("待发", "outbox"),
+                ("下发位置", "feed"),
+                ("时钟偏差", "clock"),
+                ("版本", "software"),
+                ("最近错误", "last error"),
+            )
+        ]
+    )
     for r in rows:
         state = r["state"] if obj.lang == "en" else {"enrolled": "在用", "revoked": "已吊销"}[r["state"]]
-        clock = "" if r["clock_offset_ms"] is None else f"{r['clock_offset_ms'] / 1000:+.0f}s" + (
-            " !" if r["clock_skewed"] else "")
+        clock = (
+            ""
+            if r["clock_offset_ms"] is None
+            else f"{r['clock_offset_ms'] / 1000:+.0f}s" + (" !" if r["clock_skewed"] else "")
+        )
         # Cells as Text: what a station sent ("[/x]" as its software) is shown, never read as markup.
-        table.add_row(*(terminal_cell(v) for v in (
-            r["station_id"], state, r["last_contact"] or "-", text(r["head_seq"]), str(r["applied_seq"]),
-            text(r["outbox_length"]), f"{r['feed_acked']}/{r['feed_seq']}", clock, r["software"], r["last_error"])))
+        table.add_row(
+            *(
+                terminal_cell(v)
+                for v in (
+                    r["station_id"],
+                    state,
+                    r["last_contact"] or "-",
+                    text(r["head_seq"]),
+                    str(r["applied_seq"]),
+                    text(r["outbox_length"]),
+                    f"{r['feed_acked']}/{r['feed_seq']}",
+                    clock,
+                    r["software"],
+                    r["last_error"],
+                )
+            )
+        )
     obj.out.print(table)
-
 
 
 @main.command()
@@ -213,9 +317,18 @@ def station_list(obj: Context, as_json: bool) -> None:
 def forks(obj: Context, as_json: bool) -> None:
     """List open forks: a station sent a different set at a seq the hub already holds."""
     with obj.store() as store:
-        rows = [{"id": f.id, "station_id": f.station_id, "seq": f.seq, "reason": f.reason,
-                 "detected_at": f.detected_at, "held_hash": f.held_hash.hex() if f.held_hash else None,
-                 "quarantined_hash": f.quarantined_hash.hex()} for f in store.forks()]
+        rows = [
+            {
+                "id": f.id,
+                "station_id": f.station_id,
+                "seq": f.seq,
+                "reason": f.reason,
+                "detected_at": f.detected_at,
+                "held_hash": f.held_hash.hex() if f.held_hash else None,
+                "quarantined_hash": f.quarantined_hash.hex(),
+            }
+            for f in store.forks()
+        ]
     if as_json:
         click.echo(json_for_terminal(json_text(rows)))
         return
@@ -223,8 +336,10 @@ def forks(obj: Context, as_json: bool) -> None:
         obj.say("没有分叉。", "No forks.")
         return
     for r in rows:
-        obj.say(printable(f"分叉 {r['id']}：{r['station_id']} 第 {r['seq']} 批，{r['detected_at']}（{r['reason']}）"),
-                printable(f"fork {r['id']}: {r['station_id']} set {r['seq']}, {r['detected_at']} ({r['reason']})"))
+        obj.say(
+            printable(f"分叉 {r['id']}：{r['station_id']} 第 {r['seq']} 批，{r['detected_at']}（{r['reason']}）"),
+            printable(f"fork {r['id']}: {r['station_id']} set {r['seq']}, {r['detected_at']} ({r['reason']})"),
+        )
 
 
 # -- cases -------------------------------------------------------------------------------------------
@@ -237,8 +352,12 @@ def case() -> None:
 
 @case.command("list")
 @click.option("--village", default=None, help="Only this village's cases (12-digit code).")
-@click.option("--status", type=click.Choice([s.value for s in Status], case_sensitive=False), default=None,
-              help="Only cases in this status.")
+@click.option(
+    "--status",
+    type=click.Choice([s.value for s in Status], case_sensitive=False),
+    default=None,
+    help="Only cases in this status.",
+)
 @click.option("--limit", type=click.IntRange(1, 10000), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (a JSON array).")
 @click.pass_obj
@@ -246,43 +365,83 @@ def case() -> None:
 def case_list(obj: Context, village: str | None, status: str | None, limit: int, as_json: bool) -> None:
     """List cases, newest first; names, ID and phone numbers are masked."""
     with obj.store() as store:
-        rows = [case_summary(r) for r in store.list_cases(
-            village_code=village, status=status.upper() if status else None, limit=limit)]
+        rows = [
+            case_summary(r)
+            for r in store.list_cases(village_code=village, status=status.upper() if status else None, limit=limit)
+        ]
     if as_json:
         click.echo(json_for_terminal(json_text(rows)))
         return
     if not rows:
         obj.say("没有符合条件的办件。", "No cases match.")
         return
-    table = Table(*[pick(obj.lang, zh, en) for zh, en in (
-        ("办件编号", "case"), ("状态", "status"), ("事项", "item"), ("申请人", "applicant"), ("身份证号", "ID number"),
-        ("电话", "phone"), ("收件日期", "received"), ("办结时限", "due"))])
+    table = Table(
+        *[
+            pick(obj.lang, zh, en)
+            for zh, en in (
+                ("办件编号", "case"),
+                ("状态", "status"),
+                ("事项", "item"),
+                ("申请人", "applicant"),
+                ("身份证号", "ID number"),
+                ("电话", "phone"),
+                ("收件日期", "received"),
+                ("办结时限", "due"),
+            )
+        ]
+    )
     for r in rows:
-        table.add_row(*(terminal_cell(v) for v in (
-            r["case_no"], status_label(r["status"], obj.lang), r["item_code"], r["applicant_masked"],
-            r["id_number_masked"], r["phone_masked"], r["received_date"], r["due_date"] or "-")))
+        table.add_row(
+            *(
+                terminal_cell(v)
+                for v in (
+                    r["case_no"],
+                    status_label(r["status"], obj.lang),
+                    r["item_code"],
+                    r["applicant_masked"],
+                    r["id_number_masked"],
+                    r["phone_masked"],
+                    r["received_date"],
+                    r["due_date"] or "-",
+                )
+            )
+        )
     obj.out.print(table)
 
 
 @case.command("decide")
 @click.argument("case_no")
-@click.option("--status", required=True,
-              help=f"New status: a status name, or one of {', '.join(ALIASES)}.")
-@click.option("--actor", type=click.Choice(["department", "township"]), default="department", show_default=True,
-              help="Who decides.")
+@click.option("--status", required=True, help=f"New status: a status name, or one of {', '.join(ALIASES)}.")
+@click.option(
+    "--actor",
+    type=click.Choice(["department", "township"]),
+    default="department",
+    show_default=True,
+    help="Who decides.",
+)
 @click.option("--by", default=None, help="Name of the reviewer.")
 @click.option("--reason", default=None, help="Reason (needed to refuse; added to a correction notice).")
 @click.option("--outcome", type=click.Choice(["approved", "denied"]), default=None, help="complete: the result.")
 @click.option("--missing", "missing", multiple=True, help="correct: a missing material. Repeatable: list them all.")
 @click.pass_obj
 @handles_errors
-def case_decide(obj: Context, case_no: str, status: str, actor: str, by: str | None, reason: str | None,
-                outcome: str | None, missing: tuple[str, ...]) -> None:
+def case_decide(
+    obj: Context,
+    case_no: str,
+    status: str,
+    actor: str,
+    by: str | None,
+    reason: str | None,
+    outcome: str | None,
+    missing: tuple[str, ...],
+) -> None:
     """Record a county decision on a case; it goes down to the village's stations."""
     with obj.store() as store:
         d = decide(store, case_no, status, actor=actor, by=by, reason=reason, outcome=outcome, missing=missing)
-    obj.say(f"{d.case_no}：{status_label(d.from_status)} → {status_label(d.status)}（已发往 {d.stations} 个代办点）",
-            f"{d.case_no}: {d.from_status} -> {d.status} (sent to {d.stations} station(s))")
+    obj.say(
+        f"{d.case_no}：{status_label(d.from_status)} → {status_label(d.status)}（已发往 {d.stations} 个代办点）",
+        f"{d.case_no}: {d.from_status} -> {d.status} (sent to {d.stations} station(s))",
+    )
     if d.due_date:
         obj.say(f"办结时限：{d.due_date}", f"Due: {d.due_date}")
     click.echo(f"{d.case_no} {d.status}")
@@ -312,8 +471,12 @@ def import_(obj: Context, file: Path) -> None:
 
 @main.command("export")
 @click.option("--station", "station_id", required=True, help="Station id, e.g. 349921001001-A-1.")
-@click.option("--after", type=int, default=None,
-              help="Write feed sets after this seq (default: the station's last known feed position).")
+@click.option(
+    "--after",
+    type=int,
+    default=None,
+    help="Write feed sets after this seq (default: the station's last known feed position).",
+)
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_obj
 @handles_errors
@@ -323,8 +486,10 @@ def export(obj: Context, station_id: str, after: int | None, file: Path) -> None
     with obj.store() as store:
         result = export_file(store, identity, station_id.strip(), file, after=after)
     span = f"{result.first_seq}-{result.last_seq}" if result.sets else "-"
-    obj.say(f"已写入 {result.path}：{result.sets} 批（{span}），起点 {result.after}",
-            f"Wrote {result.path}: {result.sets} set(s) ({span}) after {result.after}")
+    obj.say(
+        f"已写入 {result.path}：{result.sets} 批（{span}），起点 {result.after}",
+        f"Wrote {result.path}: {result.sets} set(s) ({span}) after {result.after}",
+    )
 
 
 station.add_command(station_codes)

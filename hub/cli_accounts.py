@@ -31,8 +31,11 @@ def _password(obj: Context, from_stdin: bool) -> str:
     if os.environ.get(PASSWORD_ENV):
         return os.environ[PASSWORD_ENV]
     if not sys.stdin.isatty():
-        raise InputError(f"no password: use --password-stdin or set {PASSWORD_ENV}",
-                         f"没有密码：请使用 --password-stdin 或设置 {PASSWORD_ENV}", field="password")
+        raise InputError(
+            f"no password: use --password-stdin or set {PASSWORD_ENV}",
+            f"没有密码：请使用 --password-stdin 或设置 {PASSWORD_ENV}",
+            field="password",
+        )
     return click.prompt(pick(obj.lang, "密码", "Password"), hide_input=True, confirmation_prompt=True)
 
 
@@ -49,18 +52,29 @@ def user() -> None:
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), required=True, help="admin or department.")
 @click.option("--department", "department_key", default=None, help="Department key (see 'hub department list').")
-@click.option("--password-stdin", is_flag=True, help=f"Read the password from stdin (else ${PASSWORD_ENV}, else ask twice).")
+@click.option(
+    "--password-stdin", is_flag=True, help=f"Read the password from stdin (else ${PASSWORD_ENV}, else ask twice)."
+)
 @click.pass_obj
 @handles_errors
 def user_add(obj: Context, name: str, role: str, department_key: str | None, password_stdin: bool) -> None:
     """Create an account; its password is stored only as an Argon2id hash."""
     password = _password(obj, password_stdin)
     with obj.store() as store:
-        row = add_user(store, name, role, password, department=department_key,
-                       hasher=hasher_for(Settings(data_dir=obj.data_dir)), now=utc_now())
+        row = add_user(
+            store,
+            name,
+            role,
+            password,
+            department=department_key,
+            hasher=hasher_for(Settings(data_dir=obj.data_dir)),
+            now=utc_now(),
+        )
     where = f" {row.department}" if row.department else ""
-    obj.say(f"已创建用户 {row.name}（{'管理员' if row.role == 'admin' else '部门'}{where}）",
-            f"Created user {row.name} ({row.role}{where})")
+    obj.say(
+        f"已创建用户 {row.name}（{'管理员' if row.role == 'admin' else '部门'}{where}）",
+        f"Created user {row.name} ({row.role}{where})",
+    )
 
 
 @user.command("list")
@@ -70,8 +84,16 @@ def user_add(obj: Context, name: str, role: str, department_key: str | None, pas
 def user_list(obj: Context, as_json: bool) -> None:
     """List accounts: name, role, department, created, disabled."""
     with obj.store() as store:
-        rows = [{"name": u.name, "role": u.role, "department": u.department, "created_at": u.created_at,
-                 "disabled_at": u.disabled_at} for u in store.users()]
+        rows = [
+            {
+                "name": u.name,
+                "role": u.role,
+                "department": u.department,
+                "created_at": u.created_at,
+                "disabled_at": u.disabled_at,
+            }
+            for u in store.users()
+        ]
     if as_json:
         click.echo(json_text(rows))
         return
@@ -85,7 +107,9 @@ def user_list(obj: Context, as_json: bool) -> None:
 
 @user.command("passwd")
 @click.argument("name")
-@click.option("--password-stdin", is_flag=True, help=f"Read the password from stdin (else ${PASSWORD_ENV}, else ask twice).")
+@click.option(
+    "--password-stdin", is_flag=True, help=f"Read the password from stdin (else ${PASSWORD_ENV}, else ask twice)."
+)
 @click.pass_obj
 @handles_errors
 def user_passwd(obj: Context, name: str, password_stdin: bool) -> None:
@@ -114,8 +138,13 @@ def token() -> None:
 
 @token.command("create")
 @click.option("--user", "user_name", required=True, help="The account the token acts as.")
-@click.option("--expires-days", type=click.FloatRange(0), default=90, show_default=True,
-              help="Days until it expires; 0 for never.")
+@click.option(
+    "--expires-days",
+    type=click.FloatRange(0),
+    default=90,
+    show_default=True,
+    help="Days until it expires; 0 for never.",
+)
 @click.pass_obj
 @handles_errors
 def token_create(obj: Context, user_name: str, expires_days: float) -> None:
@@ -123,8 +152,10 @@ def token_create(obj: Context, user_name: str, expires_days: float) -> None:
     with obj.store() as store:
         issued = create_token(store, user_name, expires_days=expires_days or None, now=utc_now())
     until = _china(issued.expires_at) if issued.expires_at else pick(obj.lang, "永不过期", "never")
-    obj.say(f"{issued.user} 的令牌 {issued.token_id}，有效期至 {until}（只显示这一次）：",
-            f"Token {issued.token_id} for {issued.user}, expires {until} (shown only this once):")
+    obj.say(
+        f"{issued.user} 的令牌 {issued.token_id}，有效期至 {until}（只显示这一次）：",
+        f"Token {issued.token_id} for {issued.user}, expires {until} (shown only this once):",
+    )
     click.echo(issued.token)
 
 
@@ -139,20 +170,48 @@ def token_list(obj: Context, user_name: str | None, as_json: bool) -> None:
         account = store.user_named(user_name) if user_name else None
         if user_name and account is None:
             raise InputError(f"no user {user_name!r}", f"没有用户 {user_name!r}", field="user")
-        rows = [{"token_id": t.token_id, "user": t.user_name, "created_at": t.created_at, "expires_at": t.expires_at,
-                 "revoked_at": t.revoked_at, "last_used_at": t.last_used_at}
-                for t in store.tokens(account.user_id if account else None)]
+        rows = [
+            {
+                "token_id": t.token_id,
+                "user": t.user_name,
+                "created_at": t.created_at,
+                "expires_at": t.expires_at,
+                "revoked_at": t.revoked_at,
+                "last_used_at": t.last_used_at,
+            }
+            for t in store.tokens(account.user_id if account else None)
+        ]
     if as_json:
         click.echo(json_text(rows))
         return
-    table = Table(*[pick(obj.lang, zh, en) for zh, en in (
-        ("令牌", "token"), ("用户", "user"), ("创建", "created"), ("到期", "expires"), ("吊销", "revoked"),
-        ("最近使用", "last used"))])
+    table = Table(
+        *[
+            pick(obj.lang, zh, en)
+            for zh, en in (
+                ("令牌", "token"),
+                ("用户", "user"),
+                ("创建", "created"),
+                ("到期", "expires"),
+                ("吊销", "revoked"),
+                ("最近使用", "last used"),
+            )
+        ]
+    )
     for r in rows:
         # Text cells: a user name may hold brackets ("[/x]" is a valid name), which a str cell reads as markup.
-        table.add_row(*(terminal_cell(v) for v in (r["token_id"], r["user"], _china(r["created_at"]),
-                                                   _china(r["expires_at"]), _china(r["revoked_at"]),
-                                                   _china(r["last_used_at"]))))
+        table.add_row(
+            *(
+                terminal_cell(v)
+                for v in (
+                    r["token_id"],
+                    r["user"],
+                    _china(r["created_at"]),
+                    _china(r["expires_at"]),
+                    _china(r["revoked_at"]),
+                    _china(r["last_used_at"]),
+                )
+            )
+        )
     obj.out.print(table)
 
 
@@ -181,8 +240,20 @@ def department_list(obj: Context, as_json: bool) -> None:
     with obj.store() as store:
         found = departments(store.catalog())
     if as_json:
-        click.echo(json_text([{"key": d.key, "name_zh": d.name_zh, "name_en": d.name_en, "names_zh": list(d.names_zh),
-                               "items": list(d.items)} for d in found]))
+        click.echo(
+            json_text(
+                [
+                    {
+                        "key": d.key,
+                        "name_zh": d.name_zh,
+                        "name_en": d.name_en,
+                        "names_zh": list(d.names_zh),
+                        "items": list(d.items),
+                    }
+                    for d in found
+                ]
+            )
+        )
         return
     for d in found:
         others = [n for n in d.names_zh if n != d.name_zh]
@@ -208,22 +279,51 @@ def station_codes(obj: Context, show_all: bool, as_json: bool) -> None:
     """
     now = utc_now()
     with obj.store() as store:
-        rows = [{"code_id": r.code_id, "village_code": r.village_code, "device": r.device, "state": code_state(r, now),
-                 "created_at": r.created_at, "expires_at": r.expires_at, "used_at": r.used_at,
-                 "station_id": r.station_id, "failures": r.failures}
-                for r in store.enrolments() if show_all or code_state(r, now) == "open"]
+        rows = [
+            {
+                "code_id": r.code_id,
+                "village_code": r.village_code,
+                "device": r.device,
+                "state": code_state(r, now),
+                "created_at": r.created_at,
+                "expires_at": r.expires_at,
+                "used_at": r.used_at,
+                "station_id": r.station_id,
+                "failures": r.failures,
+            }
+            for r in store.enrolments()
+            if show_all or code_state(r, now) == "open"
+        ]
         unknown = store.enrolment_unknown_failures()
     if as_json:
         click.echo(json_text({"codes": rows, "unknown_code_failures": unknown}))
         return
     if rows:
-        table = Table(*[pick(obj.lang, zh, en) for zh, en in (
-            ("登记码编号", "code id"), ("村", "village"), ("设备", "device"), ("状态", "state"), ("到期", "expires"),
-            ("代办点", "station"), ("被拒尝试", "refused attempts"))])
+        table = Table(
+            *[
+                pick(obj.lang, zh, en)
+                for zh, en in (
+                    ("登记码编号", "code id"),
+                    ("村", "village"),
+                    ("设备", "device"),
+                    ("状态", "state"),
+                    ("到期", "expires"),
+                    ("代办点", "station"),
+                    ("被拒尝试", "refused attempts"),
+                )
+            ]
+        )
         for r in rows:
             state = r["state"] if obj.lang == "en" else _CODE_STATES[r["state"]]
-            table.add_row(escape(r["code_id"]), r["village_code"], r["device"], state, _china(r["expires_at"]),
-                          escape(r["station_id"] or "-"), str(r["failures"]))
+            table.add_row(
+                escape(r["code_id"]),
+                r["village_code"],
+                r["device"],
+                state,
+                _china(r["expires_at"]),
+                escape(r["station_id"] or "-"),
+                str(r["failures"]),
+            )
         obj.out.print(table)
     else:
         obj.say("没有未使用的登记码。", "No open enrolment codes.")
@@ -238,5 +338,7 @@ def station_void(obj: Context, code_id: str) -> None:
     """Void an open enrolment code at once (its id: the first group of the code); its device letter is free again."""
     with obj.store() as store:
         row = void_code(store, code_id, now=utc_now)
-    obj.say(f"已作废登记码 {row.code_id}（村 {row.village_code}，设备 {row.device}）",
-            f"Voided enrolment code {row.code_id} (village {row.village_code}, device {row.device})")
+    obj.say(
+        f"已作废登记码 {row.code_id}（村 {row.village_code}，设备 {row.device}）",
+        f"Voided enrolment code {row.code_id} (village {row.village_code}, device {row.device})",
+    )

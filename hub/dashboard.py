@@ -37,8 +37,18 @@ seen, fine, a revoked station, a village with no station."""
 ATTENTION = ("stale", "never", "fork", "clock", "error", "behind", "waiting")
 """Why an enrolled station needs attention (``--problems`` lists the stations with any)."""
 
-SORT_KEYS = ("village", "state", "last_contact", "sets_waiting", "changes_waiting", "waiting_age", "clock",
-             "forks", "rejected", "station")
+SORT_KEYS = (
+    "village",
+    "state",
+    "last_contact",
+    "sets_waiting",
+    "changes_waiting",
+    "waiting_age",
+    "clock",
+    "forks",
+    "rejected",
+    "station",
+)
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
@@ -49,12 +59,15 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
     clock_skew_ms: int = 5 * 60 * 1000
 
     @classmethod
-    def from_settings(cls, settings: Settings, warn_days: float | None = None,
-                      danger_days: float | None = None) -> Thresholds:
+    def from_settings(
+        cls, settings: Settings, warn_days: float | None = None, danger_days: float | None = None
+    ) -> Thresholds:
         """The settings' thresholds, optionally overridden (a query parameter, a CLI option)."""
-        return cls(warn_days=settings.warn_after_days if warn_days is None else warn_days,
-                   danger_days=settings.danger_after_days if danger_days is None else danger_days,
-                   clock_skew_ms=settings.clock_skew_ms)
+        return cls(
+            warn_days=settings.warn_after_days if warn_days is None else warn_days,
+            danger_days=settings.danger_after_days if danger_days is None else danger_days,
+            clock_skew_ms=settings.clock_skew_ms,
+        )
 
 
 def _age(at: str | None, now: dt.datetime) -> int | None:
@@ -80,35 +93,83 @@ def _station(raw: dict[str, Any], now: dt.datetime, limits: Thresholds) -> dict[
     attention: list[str] = []
     if state != "revoked":
         flags = {
-            "stale": state in ("warning", "danger"), "never": state == "never", "fork": raw["forks"] > 0,
-            "clock": skewed, "error": raw["last_error_at"] is not None and raw["last_error_at"] == raw["last_contact"],
+            "stale": state in ("warning", "danger"),
+            "never": state == "never",
+            "fork": raw["forks"] > 0,
+            "clock": skewed,
+            "error": raw["last_error_at"] is not None and raw["last_error_at"] == raw["last_contact"],
             "behind": gap is not None and gap < 0,
             "waiting": waiting_age is not None and waiting_age > limits.warn_days * 86400,
         }
         attention = [name for name in ATTENTION if flags[name]]
     return {
-        "station_id": raw["station_id"], "device": raw["device"], "state": state, "attention": attention,
-        "enrolled_at": raw["enrolled_at"], "revoked_at": raw["revoked_at"],
-        "last_contact": raw["last_contact"], "contact_age_s": age,
-        "last_push": raw["last_push"], "last_pull": raw["last_pull"],
-        "head_seq": raw["head_seq"], "applied_seq": raw["applied_seq"], "gap": gap,
-        "sets_waiting": max(gap, 0) if gap is not None else None, "changes_waiting": raw["outbox_length"],
-        "waiting_since": raw["waiting_since"], "waiting_age_s": waiting_age,
-        "clock_offset_ms": offset, "clock_skewed": skewed, "software": raw["software"],
-        "last_error": raw["last_error"], "last_error_at": raw["last_error_at"],
-        "forks": raw["forks"], "rejected": raw["rejected"], "revoked_keys": raw["revoked_keys"],
-        "feed_seq": raw["feed_seq"] or 0, "feed_acked": raw["feed_acked"], "feed_pending": raw["feed_pending"],
+        "station_id": raw["station_id"],
+        "device": raw["device"],
+        "state": state,
+        "attention": attention,
+        "enrolled_at": raw["enrolled_at"],
+        "revoked_at": raw["revoked_at"],
+        "last_contact": raw["last_contact"],
+        "contact_age_s": age,
+        "last_push": raw["last_push"],
+        "last_pull": raw["last_pull"],
+        "head_seq": raw["head_seq"],
+        "applied_seq": raw["applied_seq"],
+        "gap": gap,
+        "sets_waiting": max(gap, 0) if gap is not None else None,
+        "changes_waiting": raw["outbox_length"],
+        "waiting_since": raw["waiting_since"],
+        "waiting_age_s": waiting_age,
+        "clock_offset_ms": offset,
+        "clock_skewed": skewed,
+        "software": raw["software"],
+        "last_error": raw["last_error"],
+        "last_error_at": raw["last_error_at"],
+        "forks": raw["forks"],
+        "rejected": raw["rejected"],
+        "revoked_keys": raw["revoked_keys"],
+        "feed_seq": raw["feed_seq"] or 0,
+        "feed_acked": raw["feed_acked"],
+        "feed_pending": raw["feed_pending"],
     }
 
 
 def _not_enrolled() -> dict[str, Any]:
-    empty: dict[str, Any] = dict.fromkeys((
-        "station_id", "device", "enrolled_at", "revoked_at", "last_contact", "contact_age_s", "last_push",
-        "last_pull", "head_seq", "applied_seq", "gap", "sets_waiting", "changes_waiting", "waiting_since",
-        "waiting_age_s", "clock_offset_ms", "software", "last_error", "last_error_at", "feed_seq", "feed_acked",
-        "feed_pending"))
-    return {**empty, "state": "not_enrolled", "attention": [], "clock_skewed": False, "forks": 0, "rejected": 0,
-            "revoked_keys": 0}
+    empty: dict[str, Any] = dict.fromkeys(
+        (
+            "station_id",
+            "device",
+            "enrolled_at",
+            "revoked_at",
+            "last_contact",
+            "contact_age_s",
+            "last_push",
+            "last_pull",
+            "head_seq",
+            "applied_seq",
+            "gap",
+            "sets_waiting",
+            "changes_waiting",
+            "waiting_since",
+            "waiting_age_s",
+            "clock_offset_ms",
+            "software",
+            "last_error",
+            "last_error_at",
+            "feed_seq",
+            "feed_acked",
+            "feed_pending",
+        )
+    )
+    return {
+        **empty,
+        "state": "not_enrolled",
+        "attention": [],
+        "clock_skewed": False,
+        "forks": 0,
+        "rejected": 0,
+        "revoked_keys": 0,
+    }
 
 
 def station_rows(store: HubStore, *, now: dt.datetime, limits: Thresholds) -> list[dict[str, Any]]:
@@ -118,15 +179,21 @@ def station_rows(store: HubStore, *, now: dt.datetime, limits: Thresholds) -> li
         by_village.setdefault(raw["village_code"], []).append(_station(raw, now, limits))
     rows = []
     for order, village in enumerate(store.divisions().villages()):
-        place = {"township_code": village.township_code, "township_name": village.township_name_zh,
-                 "village_code": village.code, "village_name": village.name_zh, "order": order}
+        place = {
+            "township_code": village.township_code,
+            "township_name": village.township_name_zh,
+            "village_code": village.code,
+            "village_name": village.name_zh,
+            "order": order,
+        }
         for station in by_village.pop(village.code, None) or [_not_enrolled()]:
             rows.append({**place, **station})
     return rows
 
 
-def filter_rows(rows: Iterable[dict[str, Any]], *, township: str | None = None,
-                state: str | None = None) -> list[dict[str, Any]]:
+def filter_rows(
+    rows: Iterable[dict[str, Any]], *, township: str | None = None, state: str | None = None
+) -> list[dict[str, Any]]:
     """Rows of one township and/or one state; ``problems`` keeps the stations with any attention flag."""
     kept = []
     for row in rows:
@@ -144,11 +211,16 @@ def sort_rows(rows: list[dict[str, Any]], key: str = "village", *, descending: b
     """Rows sorted by one of SORT_KEYS; missing values sort last either way, ties in village order."""
     severity = {state: i for i, state in enumerate(STATES)}
     pick = {
-        "village": lambda r: r["order"], "state": lambda r: severity[r["state"]],
-        "last_contact": lambda r: r["last_contact"], "sets_waiting": lambda r: r["sets_waiting"],
-        "changes_waiting": lambda r: r["changes_waiting"], "waiting_age": lambda r: r["waiting_age_s"],
+        "village": lambda r: r["order"],
+        "state": lambda r: severity[r["state"]],
+        "last_contact": lambda r: r["last_contact"],
+        "sets_waiting": lambda r: r["sets_waiting"],
+        "changes_waiting": lambda r: r["changes_waiting"],
+        "waiting_age": lambda r: r["waiting_age_s"],
         "clock": lambda r: None if r["clock_offset_ms"] is None else abs(r["clock_offset_ms"]),
-        "forks": lambda r: r["forks"], "rejected": lambda r: r["rejected"], "station": lambda r: r["station_id"],
+        "forks": lambda r: r["forks"],
+        "rejected": lambda r: r["rejected"],
+        "station": lambda r: r["station_id"],
     }[key if key in SORT_KEYS else "village"]
     present = [r for r in rows if pick(r) is not None]
     missing = [r for r in rows if pick(r) is None]
@@ -174,10 +246,22 @@ def summary(rows: Iterable[dict[str, Any]]) -> dict[str, int]:
 
 def rollup(rows: Iterable[dict[str, Any]], tree: DivisionTree) -> list[dict[str, Any]]:
     """One line per township: its villages, enrolled villages, stations by state, what waits, forks."""
-    lines = {t.code: {"township_code": t.code, "township_name": t.name_zh, "villages": len(t.villages),
-                      "villages_enrolled": 0, "stations": 0, **dict.fromkeys(STATES, 0), "sets_waiting": 0,
-                      "changes_waiting": 0, "forks": 0, "rejected": 0, "worst": "not_enrolled"}
-             for t in tree.townships}
+    lines = {
+        t.code: {
+            "township_code": t.code,
+            "township_name": t.name_zh,
+            "villages": len(t.villages),
+            "villages_enrolled": 0,
+            "stations": 0,
+            **dict.fromkeys(STATES, 0),
+            "sets_waiting": 0,
+            "changes_waiting": 0,
+            "forks": 0,
+            "rejected": 0,
+            "worst": "not_enrolled",
+        }
+        for t in tree.townships
+    }
     enrolled: set[str] = set()
     severity = {state: i for i, state in enumerate(STATES)}
     for row in rows:
@@ -197,17 +281,26 @@ def rollup(rows: Iterable[dict[str, Any]], tree: DivisionTree) -> list[dict[str,
     return list(lines.values())
 
 
-def status_report(store: HubStore, *, now: dt.datetime, limits: Thresholds, township: str | None = None,
-                  state: str | None = None, sort: str = "village", descending: bool = False) -> dict[str, Any]:
+def status_report(
+    store: HubStore,
+    *,
+    now: dt.datetime,
+    limits: Thresholds,
+    township: str | None = None,
+    state: str | None = None,
+    sort: str = "village",
+    descending: bool = False,
+) -> dict[str, Any]:
     """What ``GET /api/v1/status`` answers and ``hub status`` prints: thresholds, summary, roll-up, rows."""
     rows = station_rows(store, now=now, limits=limits)
     tree = store.divisions()
     shown = sort_rows(filter_rows(rows, township=township, state=state), sort, descending=descending)
     return {
         "generated_at": iso_utc(now),
-        "thresholds": msgspec.to_builtins(limits), "filters": {"township": township, "state": state, "sort": sort,
-                                                                "order": "desc" if descending else "asc"},
-        "summary": summary(rows), "townships": rollup(rows, tree),
+        "thresholds": msgspec.to_builtins(limits),
+        "filters": {"township": township, "state": state, "sort": sort, "order": "desc" if descending else "asc"},
+        "summary": summary(rows),
+        "townships": rollup(rows, tree),
         "stations": [{k: v for k, v in row.items() if k != "order"} for row in shown],
     }
 
@@ -218,25 +311,44 @@ def station_detail(store: HubStore, station_id: str, *, now: dt.datetime, limits
     if not raws:
         return None
     village = store.divisions().village(raws[0]["village_code"])
-    row = {"township_code": village.township_code, "township_name": village.township_name_zh,
-           "village_code": village.code, "village_name": village.name_zh, **_station(raws[0], now, limits)}
+    row = {
+        "township_code": village.township_code,
+        "township_name": village.township_name_zh,
+        "village_code": village.code,
+        "village_name": village.name_zh,
+        **_station(raws[0], now, limits),
+    }
     counts, recent = store.station_rejections(station_id)
-    forks = [{"id": f.id, "seq": f.seq, "reason": f.reason, "detected_at": f.detected_at}
-             for f in store.forks() if f.station_id == station_id]
+    forks = [
+        {"id": f.id, "seq": f.seq, "reason": f.reason, "detected_at": f.detected_at}
+        for f in store.forks()
+        if f.station_id == station_id
+    ]
     contacts = [msgspec.to_builtins(c) for c in store.contacts(station_id)]
     return {**row, "contacts": contacts, "open_forks": forks, "rejected_by_code": counts, "rejected_recent": recent}
 
 
 _CSV_COLUMNS = (
-    ("township_name", "乡镇", "township"), ("village_code", "村代码", "village code"),
-    ("village_name", "村", "village"), ("station_id", "代办点", "station"), ("state", "状态", "state"),
-    ("attention", "需关注", "attention"), ("last_contact", "最近联系", "last contact"),
-    ("last_push", "最近上传", "last push"), ("last_pull", "最近下载", "last pull"),
-    ("head_seq", "本地批次", "head seq"), ("applied_seq", "平台已收批次", "hub applied seq"),
-    ("sets_waiting", "待收批次", "sets waiting"), ("changes_waiting", "未封批变更", "changes waiting"),
-    ("waiting_since", "最早待收自", "waiting since"), ("clock_offset_ms", "时钟偏差(毫秒)", "clock offset ms"),
-    ("software", "版本", "software"), ("last_error", "最近错误", "last error"), ("forks", "分叉", "forks"),
-    ("rejected", "拒收变更", "rejected"), ("revoked_keys", "已吊销密钥", "revoked keys"),
+    ("township_name", "乡镇", "township"),
+    ("village_code", "村代码", "village code"),
+    ("village_name", "村", "village"),
+    ("station_id", "代办点", "station"),
+    ("state", "状态", "state"),
+    ("attention", "需关注", "attention"),
+    ("last_contact", "最近联系", "last contact"),
+    ("last_push", "最近上传", "last push"),
+    ("last_pull", "最近下载", "last pull"),
+    ("head_seq", "本地批次", "head seq"),
+    ("applied_seq", "平台已收批次", "hub applied seq"),
+    ("sets_waiting", "待收批次", "sets waiting"),
+    ("changes_waiting", "未封批变更", "changes waiting"),
+    ("waiting_since", "最早待收自", "waiting since"),
+    ("clock_offset_ms", "时钟偏差(毫秒)", "clock offset ms"),
+    ("software", "版本", "software"),
+    ("last_error", "最近错误", "last error"),
+    ("forks", "分叉", "forks"),
+    ("rejected", "拒收变更", "rejected"),
+    ("revoked_keys", "已吊销密钥", "revoked keys"),
 )
 
 

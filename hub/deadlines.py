@@ -26,8 +26,14 @@ def compute_due(store: HubStore, case: dict[str, Any], today: dt.date) -> DueDat
     except ProxyAppError:
         return None
     events = [(e["to_status"], e["at"]) for e in store.case_events(case["case_no"])]
-    return case_due(store.calendar(), item.promised_days, received_date=case["received_date"],
-                    accepted_date=case["accepted_date"], events=events, today=today)
+    return case_due(
+        store.calendar(),
+        item.promised_days,
+        received_date=case["received_date"],
+        accepted_date=case["accepted_date"],
+        events=events,
+        today=today,
+    )
 
 
 def refresh_case_due(store: HubStore, case: dict[str, Any], today: dt.date) -> dict[str, Any]:

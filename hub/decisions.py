@@ -18,9 +18,9 @@ from sync.timeutil import iso_utc, utc_now
 
 __all__ = (
     "ALIASES",
-    "Decision",
     "HUB_ORIGIN",
     "REVIEWER_ACTORS",
+    "Decision",
     "decide",
     "resolve_status",
 )
@@ -74,8 +74,9 @@ def resolve_status(text: str) -> Status:
         return Status(key.upper().replace("-", "_"))
     except ValueError:
         choices = ", ".join([*ALIASES, *(s.value for s in Status)])
-        raise InputError(f"unknown status {text!r}; use one of: {choices}",
-                         f"未知的状态 {text!r}；可用：{choices}", field="status") from None
+        raise InputError(
+            f"unknown status {text!r}; use one of: {choices}", f"未知的状态 {text!r}；可用：{choices}", field="status"
+        ) from None
 
 
 def _notice(missing: Sequence[str], reason: str | None) -> str:
@@ -107,17 +108,22 @@ def _check_inputs(target: Status, reason: str | None, outcome: str | None, missi
         if not missing:
             raise InputError(
                 "a request for corrections lists every missing material (--missing, repeatable)",
-                "补正通知须一次性列出全部所缺材料（--missing，可重复）", field="missing",
+                "补正通知须一次性列出全部所缺材料（--missing，可重复）",
+                field="missing",
             )
         # The notice is what is recorded as the move's reason: the whole of it stays within the limit.
         return check_text("reason", _notice(missing, reason), label_zh="补正通知（所缺材料连同理由）")
     if missing:
-        raise InputError("--missing goes only with a request for corrections", "--missing 仅用于补正通知",
-                         field="missing")
+        raise InputError(
+            "--missing goes only with a request for corrections", "--missing 仅用于补正通知", field="missing"
+        )
     if target is Status.COMPLETED:
         if outcome not in OUTCOMES:
-            raise InputError("completing a case needs --outcome approved or denied",
-                             "办结须指明结果：--outcome approved 或 denied", field="outcome")
+            raise InputError(
+                "completing a case needs --outcome approved or denied",
+                "办结须指明结果：--outcome approved 或 denied",
+                field="outcome",
+            )
     elif outcome is not None:
         raise InputError("--outcome goes only with complete (COMPLETED)", "--outcome 仅用于办结", field="outcome")
     return reason
@@ -153,8 +159,11 @@ def decide(
     except ValueError:
         who = None
     if who not in REVIEWER_ACTORS:
-        raise InputError(f"--actor must be department or township, not {actor!r}",
-                         f"--actor 应为 department 或 township，而不是 {actor!r}", field="actor")
+        raise InputError(
+            f"--actor must be department or township, not {actor!r}",
+            f"--actor 应为 department 或 township，而不是 {actor!r}",
+            field="actor",
+        )
     reason = (reason or "").strip() or None
     by = (by or "").strip() or None
     missing = [m.strip() for m in missing if m.strip()]
@@ -165,15 +174,26 @@ def decide(
     with store.transaction():
         case = store.row("cases", case_no.strip())
         if case is None:
-            raise NotFoundError(f"no case numbered {case_no!r} at the hub; list them with 'hub case list'",
-                                f"县平台没有编号为 {case_no!r} 的办件；可用“hub case list”查看",
-                                field="case_no", code="case.not_found")
+            raise NotFoundError(
+                f"no case numbered {case_no!r} at the hub; list them with 'hub case list'",
+                f"县平台没有编号为 {case_no!r} 的办件；可用“hub case list”查看",
+                field="case_no",
+                code="case.not_found",
+            )
         check_transition(case["status"], target, who)
         stamp = store.tick_clock(int(moment.timestamp() * 1000))
         change = StatusChange(
-            event_id=f"{HUB_ORIGIN}:{stamp}", case_no=case["case_no"], from_status=case["status"],
-            to_status=target.value, actor=who.value, hlc=stamp, at=at, reason=recorded_reason,
-            outcome=outcome if target is Status.COMPLETED else None, by=by, origin=HUB_ORIGIN,
+            event_id=f"{HUB_ORIGIN}:{stamp}",
+            case_no=case["case_no"],
+            from_status=case["status"],
+            to_status=target.value,
+            actor=who.value,
+            hlc=stamp,
+            at=at,
+            reason=recorded_reason,
+            outcome=outcome if target is Status.COMPLETED else None,
+            by=by,
+            origin=HUB_ORIGIN,
         )
         result = apply_status(store, change, origin=HUB_ORIGIN, actors=REVIEWER_ACTORS, village_code=None, now=moment)
         assert result.case is not None, result  # check_transition agreed with decide_status above
@@ -181,7 +201,13 @@ def decide(
         queue(store, stations, change, at=at)
         queue_case_state(store, result.case, at=at)
     return Decision(
-        case_no=change.case_no, event_id=change.event_id, from_status=case["status"], status=target.value,
-        outcome=result.case["outcome"], accepted_date=result.case["accepted_date"], due_date=result.case["due_date"],
-        reason=recorded_reason, stations=len(stations),
+        case_no=change.case_no,
+        event_id=change.event_id,
+        from_status=case["status"],
+        status=target.value,
+        outcome=result.case["outcome"],
+        accepted_date=result.case["accepted_date"],
+        due_date=result.case["due_date"],
+        reason=recorded_reason,
+        stations=len(stations),
     )

@@ -48,8 +48,15 @@ def departments(catalog: Catalog) -> list[Department]:
         order = {zh: i for i, (_, zh, _) in reversed(list(enumerate(entries)))}
         name_zh = min(counts, key=lambda zh: (-counts[zh], not zh.startswith("县"), order[zh]))
         name_en = next(en for _, zh, en in entries if zh == name_zh)
-        result.append(Department(key=key, name_zh=name_zh, name_en=name_en, names_zh=tuple(dict.fromkeys(
-            zh for _, zh, _ in entries)), items=tuple(code for code, _, _ in entries)))
+        result.append(
+            Department(
+                key=key,
+                name_zh=name_zh,
+                name_en=name_en,
+                names_zh=tuple(dict.fromkeys(zh for _, zh, _ in entries)),
+                items=tuple(code for code, _, _ in entries),
+            )
+        )
     return [d for d in result if d.key]
 
 
@@ -65,5 +72,8 @@ def find_department(catalog: Catalog, key: str) -> Department:
         if department.key == wanted:
             return department
     keys = ", ".join(d.key for d in known)
-    raise InputError(f"no department {key!r}; use one of: {keys} (see 'hub department list')",
-                     f"没有部门 {key!r}；可用：{keys}（见“hub department list”）", field="department")
+    raise InputError(
+        f"no department {key!r}; use one of: {keys} (see 'hub department list')",
+        f"没有部门 {key!r}；可用：{keys}（见“hub department list”）",
+        field="department",
+    )

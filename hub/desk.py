@@ -46,21 +46,38 @@ _ACTIONS: dict[tuple[str | None, Status], tuple[str, str]] = {
 
 
 def _is_overdue(row: dict[str, Any], today: str) -> bool:
-    return row["status"] in ("RECEIVED", "ACCEPTED", "IN_PROGRESS") and bool(row["due_date"]) and row["due_date"] < today
+    return (
+        row["status"] in ("RECEIVED", "ACCEPTED", "IN_PROGRESS") and bool(row["due_date"]) and row["due_date"] < today
+    )
 
 
 def admin_case_summary(row: dict[str, Any]) -> dict[str, Any]:
     """A case as an administrator may see it: numbers, statuses, dates and codes; no name, ID or phone."""
-    return {key: row[key] for key in ("case_no", "status", "outcome", "village_code", "item_code", "bundle_code",
-                                      "received_date", "accepted_date", "due_date")}
+    return {
+        key: row[key]
+        for key in (
+            "case_no",
+            "status",
+            "outcome",
+            "village_code",
+            "item_code",
+            "bundle_code",
+            "received_date",
+            "accepted_date",
+            "due_date",
+        )
+    }
 
 
 def department_case_summary(row: dict[str, Any], today: str) -> dict[str, Any]:
     """A case in a department's list: the applicant's name, ID and phone masked (full ones only on reveal)."""
     return {
-        **admin_case_summary(row), "applicant_name": row["applicant_name"],
-        "id_number_masked": mask_id_number(row["id_number"] or ""), "phone_masked": mask_phone(row["phone"] or ""),
-        "due_provisional": bool(row["due_provisional"]), "overdue": _is_overdue(row, today),
+        **admin_case_summary(row),
+        "applicant_name": row["applicant_name"],
+        "id_number_masked": mask_id_number(row["id_number"] or ""),
+        "phone_masked": mask_phone(row["phone"] or ""),
+        "due_provisional": bool(row["due_provisional"]),
+        "overdue": _is_overdue(row, today),
     }
 
 
@@ -87,8 +104,12 @@ def case_for_department(store: HubStore, principal: Principal, case_no: str) -> 
     """
     case = store.row("cases", case_no.strip())
     if case is None or principal.department is None or department_key(case["item_code"]) != principal.department:
-        raise NotFoundError(f"no case {case_no!r} for department {principal.department}",
-                            f"本部门没有编号为 {case_no!r} 的办件", field="case_no", code="case.not_found")
+        raise NotFoundError(
+            f"no case {case_no!r} for department {principal.department}",
+            f"本部门没有编号为 {case_no!r} 的办件",
+            field="case_no",
+            code="case.not_found",
+        )
     return case
 
 
@@ -101,8 +122,9 @@ def actions_for(status: str, lang: str = "zh") -> list[dict[str, str]]:
     return actions
 
 
-def case_view(store: HubStore, principal: Principal, case_no: str, *, reveal: bool, ip: str | None,
-              now: dt.datetime) -> dict[str, Any]:
+def case_view(
+    store: HubStore, principal: Principal, case_no: str, *, reveal: bool, ip: str | None, now: dt.datetime
+) -> dict[str, Any]:
     """Everything a department needs to decide a case. A reveal shows the full ID and phone and is audited."""
     case = case_for_department(store, principal, case_no)
     today = business_date(now).isoformat()
@@ -115,30 +137,56 @@ def case_view(store: HubStore, principal: Principal, case_no: str, *, reveal: bo
         user = store.user(principal.user_id)
         assert user is not None
         with store.transaction():
-            store.add_audit(at=iso_utc(now), user=user, action="reveal", case_no=case["case_no"],
-                            fields=REVEALED_FIELDS, ip=ip)
+            store.add_audit(
+                at=iso_utc(now), user=user, action="reveal", case_no=case["case_no"], fields=REVEALED_FIELDS, ip=ip
+            )
     try:
         village = store.divisions().village(case["village_code"])
         place = f"{village.township_name_zh}{village.name_zh}"
     except ProxyAppError:
         place = case["village_code"]
     return {
-        **department_case_summary(case, today), "item_name": item_name, "place": place, "sex": case["sex"],
-        "birth_date": case["birth_date"], "received_at": case["received_at"], "catalog_version": case["catalog_version"],
-        "id_number": case["id_number"] if reveal else None, "phone": case["phone"] if reveal else None,
-        "revealed": reveal, "materials": materials, "intake_materials": store.intake_materials(case["intake_id"]),
-        "commitments": store.intake_commitments(case["intake_id"]), "events": store.case_events(case["case_no"]),
+        **department_case_summary(case, today),
+        "item_name": item_name,
+        "place": place,
+        "sex": case["sex"],
+        "birth_date": case["birth_date"],
+        "received_at": case["received_at"],
+        "catalog_version": case["catalog_version"],
+        "id_number": case["id_number"] if reveal else None,
+        "phone": case["phone"] if reveal else None,
+        "revealed": reveal,
+        "materials": materials,
+        "intake_materials": store.intake_materials(case["intake_id"]),
+        "commitments": store.intake_commitments(case["intake_id"]),
+        "events": store.case_events(case["case_no"]),
     }
 
 
 def decide_for_department(
-    store: HubStore, principal: Principal, case_no: str, status: str, *, reason: str | None = None,
-    outcome: str | None = None, missing: Sequence[str] = (), now: dt.datetime,
+    store: HubStore,
+    principal: Principal,
+    case_no: str,
+    status: str,
+    *,
+    reason: str | None = None,
+    outcome: str | None = None,
+    missing: Sequence[str] = (),
+    now: dt.datetime,
 ) -> Decision:
     """A department's decision on one of its cases, recorded with the staff member's account name.
 
     Through :func:`hub.decisions.decide`, so it goes down every feed of the village.
     """
     case = case_for_department(store, principal, case_no)
-    return decide(store, case["case_no"], status, actor=Actor.DEPARTMENT, by=principal.name, reason=reason,
-                  outcome=outcome or None, missing=missing, now=lambda: now)
+    return decide(
+        store,
+        case["case_no"],
+        status,
+        actor=Actor.DEPARTMENT,
+        by=principal.name,
+        reason=reason,
+        outcome=outcome or None,
+        missing=missing,
+        now=lambda: now,
+    )

@@ -79,8 +79,11 @@ def _pick_device(store: HubStore, village: str, device: str | None, now_iso: str
         )
     letter = device.strip().upper()
     if len(letter) != 1 or letter not in string.ascii_uppercase:
-        raise InputError(f"device must be one letter A-Z (got {device!r})", f"设备代号应为一个字母 A-Z（收到 {device!r}）",
-                         field="device")
+        raise InputError(
+            f"device must be one letter A-Z (got {device!r})",
+            f"设备代号应为一个字母 A-Z（收到 {device!r}）",
+            field="device",
+        )
     if letter in store.devices_busy(village, now_iso):
         raise InputError(
             f"device {letter} of village {village} is held by an enrolled station or an open code; "
@@ -110,8 +113,9 @@ def issue_code(
     """
     village = store.divisions().village(village_code)  # DivisionCodeError (exit 2) when unknown
     if not 0 < expires_hours <= 24 * 30:
-        raise InputError("--expires-hours must be between 0 and 720", "--expires-hours 应在 0 到 720 之间",
-                         field="expires_hours")
+        raise InputError(
+            "--expires-hours must be between 0 and 720", "--expires-hours 应在 0 到 720 之间", field="expires_hours"
+        )
     moment = now()
     with store.transaction():
         letter = _pick_device(store, village.code, device, iso_utc(moment))
@@ -123,8 +127,16 @@ def issue_code(
             raise InputError("no free enrolment code id; try again", "没有可用的登记码编号；请重试")
         secret = _random(12)
         expires = iso_utc(moment + dt.timedelta(hours=expires_hours))
-        store.add_enrolment(EnrolmentRow(code_id=code_id, secret=secret, village_code=village.code, device=letter,
-                                         created_at=iso_utc(moment), expires_at=expires))
+        store.add_enrolment(
+            EnrolmentRow(
+                code_id=code_id,
+                secret=secret,
+                village_code=village.code,
+                device=letter,
+                created_at=iso_utc(moment),
+                expires_at=expires,
+            )
+        )
     code = f"{code_id}-{secret[0:4]}-{secret[4:8]}-{secret[8:12]}"
     return IssuedCode(code=code, code_id=code_id, village_code=village.code, device=letter, expires_at=expires)
 
@@ -143,8 +155,11 @@ def enroll(
             ``enroll_code`` (unknown, used, expired or wrong mac: one message, so a prober learns nothing).
     """
     if request.protocol != PROTOCOL_VERSION:
-        raise ProtocolError(f"protocol version {request.protocol} is not spoken here",
-                            f"协议版本 {request.protocol} 不受支持", code="protocol_version")
+        raise ProtocolError(
+            f"protocol version {request.protocol} is not spoken here",
+            f"协议版本 {request.protocol} 不受支持",
+            code="protocol_version",
+        )
     if len(request.sign_public) != 32 or len(request.box_public) != 32:
         raise ProtocolError("public keys must be 32 bytes", "公钥长度应为 32 字节", code="malformed")
     moment = now()
@@ -173,15 +188,28 @@ def enroll(
             failed = False
             key_id = key_id_of(request.sign_public)
             if store.key(key_id) is not None:
-                raise ProtocolError("this key is already enrolled; make a new key", "该密钥已注册；请重新生成密钥",
-                                    code="malformed")
+                raise ProtocolError(
+                    "this key is already enrolled; make a new key", "该密钥已注册；请重新生成密钥", code="malformed"
+                )
             serial = store.next_serial(row.village_code, row.device)
             station_id = f"{row.village_code}-{row.device}-{serial}"
             store.add_station(
-                StationRow(station_id=station_id, village_code=row.village_code, device=row.device, serial=serial,
-                           key_id=key_id, enrolled_at=at, software=request.software[:100] or None),
-                KeyRow(key_id=key_id, station_id=station_id, sign_public=request.sign_public,
-                       box_public=request.box_public, created_at=at),
+                StationRow(
+                    station_id=station_id,
+                    village_code=row.village_code,
+                    device=row.device,
+                    serial=serial,
+                    key_id=key_id,
+                    enrolled_at=at,
+                    software=request.software[:100] or None,
+                ),
+                KeyRow(
+                    key_id=key_id,
+                    station_id=station_id,
+                    sign_public=request.sign_public,
+                    box_public=request.box_public,
+                    created_at=at,
+                ),
             )
             store.set_features(station_id, request.features)
             store.enrolment_used(code_id, station_id, at)
@@ -191,9 +219,15 @@ def enroll(
         raise invalid
     lookup_box = seal_box(request.box_public, identity.lookup_key, b"lookup-key/" + station_id.encode())
     response = EnrollResponse(
-        station_id=station_id, village_code=row.village_code, device=row.device, hub_id=identity.hub_id,
-        hub_sign_public=identity.keys.sign_public, hub_box_public=identity.keys.box_public,
-        lookup_key_box=lookup_box, mac=b"", features=HUB_FEATURES if request.features else 0,
+        station_id=station_id,
+        village_code=row.village_code,
+        device=row.device,
+        hub_id=identity.hub_id,
+        hub_sign_public=identity.keys.sign_public,
+        hub_box_public=identity.keys.box_public,
+        lookup_key_box=lookup_box,
+        mac=b"",
+        features=HUB_FEATURES if request.features else 0,
     )
     return msgspec.structs.replace(response, mac=response_mac(secret, response))
 
@@ -211,8 +245,11 @@ def void_code(store: HubStore, code_id: str, *, now: Callable[[], dt.datetime] =
     with store.transaction():
         row = store.enrolment(wanted)
         if row is None or not store.void_enrolment(wanted, iso_utc(now())):
-            raise InputError(f"no open enrolment code {code_id.strip()[:16]!r}; list them with 'hub station codes'",
-                             f"没有未使用的登记码 {code_id.strip()[:16]!r}；可用“hub station codes”查看", field="code_id")
+            raise InputError(
+                f"no open enrolment code {code_id.strip()[:16]!r}; list them with 'hub station codes'",
+                f"没有未使用的登记码 {code_id.strip()[:16]!r}；可用“hub station codes”查看",
+                field="code_id",
+            )
     return row
 
 
@@ -229,13 +266,19 @@ def admit_enrolment(state: Any, settings: Settings, ip: str, *, now: dt.datetime
     Raises:
         Throttled: too many attempts from this address (429 with ``Retry-After``).
     """
-    limiter = shared(state, "enrol_limiter", lambda: KeyedLimiter({"address": settings.enrol_per_address},
-                                                                   max_keys=settings.throttle_max_keys))
+    limiter = shared(
+        state,
+        "enrol_limiter",
+        lambda: KeyedLimiter({"address": settings.enrol_per_address}, max_keys=settings.throttle_max_keys),
+    )
     wait, rule = limiter.take(now.timestamp(), address=address_key(ip))
     if rule is not None:
         seconds = max(1, math.ceil(wait))
-        raise Throttled(seconds, f"too many enrolment attempts from this address; try again in {seconds} s",
-                        f"来自此地址的登记尝试过多，请 {seconds} 秒后再试")
+        raise Throttled(
+            seconds,
+            f"too many enrolment attempts from this address; try again in {seconds} s",
+            f"来自此地址的登记尝试过多，请 {seconds} 秒后再试",
+        )
 
 
 def revoke_station(
@@ -253,11 +296,17 @@ def revoke_station(
     with store.transaction():
         station = store.station(station_id)
         if station is None:
-            raise InputError(f"no station {station_id!r}; list them with 'hub station list'",
-                             f"没有代办点 {station_id!r}；可用“hub station list”查看", field="station")
+            raise InputError(
+                f"no station {station_id!r}; list them with 'hub station list'",
+                f"没有代办点 {station_id!r}；可用“hub station list”查看",
+                field="station",
+            )
         if station.revoked_at is not None:
-            raise InputError(f"station {station_id} was already revoked at {station.revoked_at}",
-                             f"代办点 {station_id} 已于 {station.revoked_at} 被吊销", field="station")
+            raise InputError(
+                f"station {station_id} was already revoked at {station.revoked_at}",
+                f"代办点 {station_id} 已于 {station.revoked_at} 被吊销",
+                field="station",
+            )
         after_seq = store.revoke_station(station_id, reason=reason, at=at)
         item = KeyRevokedItem(station_id=station_id, key_id=station.key_id, after_seq=after_seq)
         others = [s.station_id for s in store.stations(village_code=station.village_code, enrolled_only=True)]

@@ -14,7 +14,7 @@ from hub.security_headers import security_headers
 from sync.errors import IllegalTransition, InputError, NotFoundError, ProxyAppError, StoreError
 from sync.protocol import ProtocolError
 
-__all__ = ("EXCEPTION_HANDLERS", "HubHTTPError", "STATUS_FOR_CODE", "error_response")
+__all__ = ("EXCEPTION_HANDLERS", "STATUS_FOR_CODE", "HubHTTPError", "error_response")
 
 log = logging.getLogger("hub")
 
@@ -39,8 +39,16 @@ STATUS_FOR_CODE: dict[str, int] = {
 }
 """HTTP status of each error code (docs/protocol.md, "Errors")."""
 
-_CODE_FOR_STATUS = {400: "malformed", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-                    405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type", 503: "busy"}
+_CODE_FOR_STATUS = {
+    400: "malformed",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    503: "busy",
+}
 
 
 class HubHTTPError(Exception):
@@ -57,8 +65,9 @@ class HubHTTPError(Exception):
 
 def error_response(status: int, code: str, en: str, zh: str, extra: dict[str, Any] | None = None) -> Response[Any]:
     """The one error shape of every hub endpoint (declared in the OpenAPI schema as hub.api_models.ErrorBody)."""
-    return Response({"error": code, "detail": en, "detail_zh": zh, **(extra or {})}, status_code=status,
-                    media_type=MediaType.JSON)
+    return Response(
+        {"error": code, "detail": en, "detail_zh": zh, **(extra or {})}, status_code=status, media_type=MediaType.JSON
+    )
 
 
 def _hub_error(_: Request[Any, Any, Any], exc: HubHTTPError) -> Response[Any]:
@@ -73,8 +82,9 @@ def _app_error(request: Request[Any, Any, Any], exc: ProxyAppError) -> Response[
     if isinstance(exc, ProtocolError):
         return _protocol_error(request, exc)
     if isinstance(exc, IllegalTransition):
-        return error_response(409, "illegal_transition", exc.en, exc.zh,
-                              {"from_status": exc.from_status, "to_status": exc.to_status})
+        return error_response(
+            409, "illegal_transition", exc.en, exc.zh, {"from_status": exc.from_status, "to_status": exc.to_status}
+        )
     if isinstance(exc, NotFoundError):
         return error_response(404, "not_found", exc.en, exc.zh)
     if isinstance(exc, InputError):
@@ -86,11 +96,18 @@ def _app_error(request: Request[Any, Any, Any], exc: ProxyAppError) -> Response[
 
 
 def _decode_error(_: Request[Any, Any, Any], exc: msgspec.DecodeError | UnicodeDecodeError) -> Response[Any]:
-    return error_response(400, "malformed", f"the body is not of the expected shape ({exc})", f"请求内容格式错误（{exc}）")
+    return error_response(
+        400, "malformed", f"the body is not of the expected shape ({exc})", f"请求内容格式错误（{exc}）"
+    )
 
 
-_SOURCES = {"query": ("query parameter", "查询参数"), "path": ("path parameter", "路径参数"),
-            "header": ("header", "请求头"), "cookie": ("cookie", "Cookie"), "body": ("body field", "请求内容字段")}
+_SOURCES = {
+    "query": ("query parameter", "查询参数"),
+    "path": ("path parameter", "路径参数"),
+    "header": ("header", "请求头"),
+    "cookie": ("cookie", "Cookie"),
+    "body": ("body field", "请求内容字段"),
+}
 
 
 def _invalid_parameters(exc: ValidationException) -> tuple[str, str]:
@@ -112,8 +129,10 @@ def _invalid_parameters(exc: ValidationException) -> tuple[str, str]:
         source_en, source_zh = _SOURCES.get(str(source), ("parameter", "参数"))
         en.append(f"{source_en} {key}: {message}")
         zh.append(f"{source_zh} {key}：{message}")
-    return ("invalid request: " + "; ".join(en) + " (the types are in /schema/openapi.json)",
-            "请求参数无效：" + "；".join(zh) + "（类型见 /schema/openapi.json）")
+    return (
+        "invalid request: " + "; ".join(en) + " (the types are in /schema/openapi.json)",
+        "请求参数无效：" + "；".join(zh) + "（类型见 /schema/openapi.json）",
+    )
 
 
 def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:

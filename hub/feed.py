@@ -73,7 +73,12 @@ def queue(store: HubStore, station_ids: Iterable[str], item: DownItem, *, at: st
 
 
 def queue_case_state(
-    store: HubStore, case: dict[str, Any], *, at: str, origin: str | None = None, origin_seq: int = 0,
+    store: HubStore,
+    case: dict[str, Any],
+    *,
+    at: str,
+    origin: str | None = None,
+    origin_seq: int = 0,
     skip_origin: bool = False,
 ) -> None:
     """Queue the hub's view of a case to every enrolled station of its village.
@@ -121,23 +126,44 @@ def queue_village_history(store: HubStore, station_id: str, village_code: str, *
             fields = {column: row[column] for column in definition.replicated if column in row}
             if table == "cases":
                 fields.update(CASE_INSERT_STATE)
-            queue(store, [station_id], RowChange(table=table, pk=row[definition.pk], hlc=star[0], fields=fields,
-                                                 insert=True, origin=star[1]), at=at)
+            queue(
+                store,
+                [station_id],
+                RowChange(table=table, pk=row[definition.pk], hlc=star[0], fields=fields, insert=True, origin=star[1]),
+                at=at,
+            )
             count += 1
             later: dict[tuple[int, str], dict[str, Any]] = {}
             for field, version in versions.items():
                 if field != "*" and field in fields and field not in STATUS_FIELDS:
                     later.setdefault(version, {})[field] = row[field]
             for (hlc, origin), changed in sorted(later.items()):
-                queue(store, [station_id], RowChange(table=table, pk=row[definition.pk], hlc=hlc, fields=changed,
-                                                     origin=origin), at=at)
+                queue(
+                    store,
+                    [station_id],
+                    RowChange(table=table, pk=row[definition.pk], hlc=hlc, fields=changed, origin=origin),
+                    at=at,
+                )
                 count += 1
     for event in store.village_rows("case_events", village_code):
-        queue(store, [station_id], StatusChange(
-            event_id=event["event_id"], case_no=event["case_no"], from_status=event["from_status"],
-            to_status=event["to_status"], actor=event["actor"], hlc=event["hlc"], at=event["at"],
-            reason=event["reason"], outcome=event["outcome"], by=event["by"], origin=event["origin"],
-        ), at=at)
+        queue(
+            store,
+            [station_id],
+            StatusChange(
+                event_id=event["event_id"],
+                case_no=event["case_no"],
+                from_status=event["from_status"],
+                to_status=event["to_status"],
+                actor=event["actor"],
+                hlc=event["hlc"],
+                at=event["at"],
+                reason=event["reason"],
+                outcome=event["outcome"],
+                by=event["by"],
+                origin=event["origin"],
+            ),
+            at=at,
+        )
         count += 1
     for case in store.village_rows("cases", village_code):
         queue(store, [station_id], case_state(case, 0), at=at)
@@ -156,7 +182,12 @@ def seal_pending(store: HubStore, identity: HubIdentity, station_id: str, now: d
 
 
 def _seal(
-    store: HubStore, identity: HubIdentity, station_id: str, now: dt.datetime, *, max_sets: int | None = None,
+    store: HubStore,
+    identity: HubIdentity,
+    station_id: str,
+    now: dt.datetime,
+    *,
+    max_sets: int | None = None,
     max_bytes: int | None = None,
 ) -> tuple[int, int]:
     """Seal queued items, records first, into at most ``max_sets`` sets, stopping once the envelopes
@@ -181,14 +212,23 @@ def _seal(
         chunks = _chunks(items)
         sealed = size = 0
         for chunk in chunks:
-            if sealed and ((max_sets is not None and sealed >= max_sets) or (max_bytes is not None and size >= max_bytes)):
+            if sealed and (
+                (max_sets is not None and sealed >= max_sets) or (max_bytes is not None and size >= max_bytes)
+            ):
                 break
             seq += 1
             envelope, set_hash = seal_set(
-                origin=feed_origin(station_id), seq=seq, prev=prev, created_ms=wall_ms,
-                hlc=store.tick_clock(wall_ms), records=[body for _, _, body in chunk],
-                sign_private=identity.keys.sign_private, sign_public=identity.keys.sign_public,
-                recipient_box_public=key.box_public, context=CTX_DOWN, **forms,
+                origin=feed_origin(station_id),
+                seq=seq,
+                prev=prev,
+                created_ms=wall_ms,
+                hlc=store.tick_clock(wall_ms),
+                records=[body for _, _, body in chunk],
+                sign_private=identity.keys.sign_private,
+                sign_public=identity.keys.sign_public,
+                recipient_box_public=key.box_public,
+                context=CTX_DOWN,
+                **forms,
             )
             store.add_feed_set(
                 station_id=station_id, seq=seq, prev=prev, set_hash=set_hash, envelope=envelope, items=len(chunk), at=at
@@ -214,7 +254,13 @@ def _chunks(items: list[tuple[int, str, bytes]]) -> list[list[tuple[int, str, by
 
 
 def read_feed(
-    store: HubStore, identity: HubIdentity, station_id: str, *, after: int, limit: int | None, now: dt.datetime,
+    store: HubStore,
+    identity: HubIdentity,
+    station_id: str,
+    *,
+    after: int,
+    limit: int | None,
+    now: dt.datetime,
     max_bytes: int | None = None,
 ) -> tuple[list[FeedSetRow], FeedResponse]:
     """The sets after ``after``: at most ``limit``, added while their bytes stay below ``max_bytes``
@@ -231,8 +277,11 @@ def read_feed(
         seal_pending(store, identity, station_id, now)
         rows = store.feed_sets_after(station_id, after, limit)
         head = store.feed_head(station_id)
-        return rows, FeedResponse(sets=[msgspec.Raw(row.envelope) for row in rows],
-                                  last_seq=head[0] if head else 0, hub_ms=int(now.timestamp() * 1000))
+        return rows, FeedResponse(
+            sets=[msgspec.Raw(row.envelope) for row in rows],
+            last_seq=head[0] if head else 0,
+            hub_ms=int(now.timestamp() * 1000),
+        )
     sealed_after = store.feed_sets_after(station_id, after, limit)
     rows: list[FeedSetRow] = []
     size = 0
@@ -244,9 +293,14 @@ def read_feed(
     room = (limit is None or len(rows) < limit) and (max_bytes is None or size < max_bytes or not rows)
     waiting = 0
     if room and len(rows) == len(sealed_after):
-        sealed, waiting = _seal(store, identity, station_id, now,
-                                max_sets=None if limit is None else limit - len(rows),
-                                max_bytes=None if max_bytes is None else max(max_bytes - size, 1))
+        sealed, waiting = _seal(
+            store,
+            identity,
+            station_id,
+            now,
+            max_sets=None if limit is None else limit - len(rows),
+            max_bytes=None if max_bytes is None else max(max_bytes - size, 1),
+        )
         if sealed:
             rows += store.feed_sets_after(station_id, rows[-1].seq if rows else after, sealed)
     elif store.pending_count(station_id):

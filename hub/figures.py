@@ -16,8 +16,17 @@ _COMPLETED = frozenset({"COMPLETED", "DELIVERED"})
 
 
 def _blank() -> dict[str, Any]:
-    return {"received": 0, "accepted": 0, "not_accepted": 0, "withdrawn": 0, "open": 0, "completed": 0,
-            "overdue": 0, "days_n": 0, "days_sum": 0}
+    return {
+        "received": 0,
+        "accepted": 0,
+        "not_accepted": 0,
+        "withdrawn": 0,
+        "open": 0,
+        "completed": 0,
+        "overdue": 0,
+        "days_n": 0,
+        "days_sum": 0,
+    }
 
 
 def _add(line: dict[str, Any], row: dict[str, Any]) -> None:
@@ -57,8 +66,11 @@ def county_figures(store: HubStore, *, today: dt.date) -> dict[str, Any]:
     by_department: dict[str, dict[str, Any]] = {key: _blank() for key in known}
     by_township: dict[str, dict[str, Any]] = {t.code: _blank() for t in tree.townships}
     for row in store.case_counts():
-        for line in (total, by_department.setdefault(row["department"], _blank()),
-                     by_township.setdefault(row["township"], _blank())):
+        for line in (
+            total,
+            by_department.setdefault(row["department"], _blank()),
+            by_township.setdefault(row["township"], _blank()),
+        ):
             _add(line, row)
     for department, township, n in store.overdue_counts(today.isoformat()):
         total["overdue"] += n
@@ -70,11 +82,17 @@ def county_figures(store: HubStore, *, today: dt.date) -> dict[str, Any]:
         "as_of": today.isoformat(),
         "total": _finish(total),
         "by_department": [
-            {"department": key, "name_zh": known[key].name_zh if key in known else key,
-             "name_en": known[key].name_en if key in known else key, **_finish(line)}
+            {
+                "department": key,
+                "name_zh": known[key].name_zh if key in known else key,
+                "name_en": known[key].name_en if key in known else key,
+                **_finish(line),
+            }
             for key, line in by_department.items()
         ],
-        "by_township": [{"township_code": code, "township_name": names.get(code, code), **_finish(line)}
-                        for code, line in by_township.items()],
+        "by_township": [
+            {"township_code": code, "township_name": names.get(code, code), **_finish(line)}
+            for code, line in by_township.items()
+        ],
         "commitments": {"open": open_commitments, "overdue": overdue_commitments},
     }

@@ -82,7 +82,6 @@ async def current_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> P
     return await anyio.to_thread.run_sync(look_up)
 
 
-
 async def _check_csrf(connection: ASGIConnection[Any, Any, Any, Any], principal: Principal) -> None:
     # Only cookie-authenticated writes can be forged by another site; a bearer token is never sent by a browser.
     if connection.method in _SAFE or principal.via != "session":
@@ -93,8 +92,12 @@ async def _check_csrf(connection: ASGIConnection[Any, Any, Any, Any], principal:
         if media.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
             sent = (await connection.form()).get(CSRF_FIELD)
     if not sent or not principal.csrf or not hmac.compare_digest(str(sent), principal.csrf):
-        raise AuthError(403, "csrf", "the form is stale or forged (CSRF token missing or wrong); reload the page",
-                        "表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试")
+        raise AuthError(
+            403,
+            "csrf",
+            "the form is stale or forged (CSRF token missing or wrong); reload the page",
+            "表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试",
+        )
 
 
 def requires(*roles: str) -> Guard:
@@ -107,10 +110,16 @@ def requires(*roles: str) -> Guard:
         """Authenticate, check the role, then the CSRF token of a session's form post."""
         principal = await current_principal(connection)
         if principal is None:
-            raise AuthError(401, "unauthenticated", "log in, or send a valid bearer token", "请先登录，或提供有效的令牌")
+            raise AuthError(
+                401, "unauthenticated", "log in, or send a valid bearer token", "请先登录，或提供有效的令牌"
+            )
         if roles and principal.role not in roles:
-            raise AuthError(403, "forbidden", f"this needs the role {' or '.join(roles)}",
-                            f"无权访问：需要{'或'.join({'admin': '管理员', 'department': '部门'}[r] for r in roles)}账号")
+            raise AuthError(
+                403,
+                "forbidden",
+                f"this needs the role {' or '.join(roles)}",
+                f"无权访问：需要{'或'.join({'admin': '管理员', 'department': '部门'}[r] for r in roles)}账号",
+            )
         await _check_csrf(connection, principal)
         connection.state["principal"] = principal
 
@@ -134,4 +143,3 @@ def auth_error_handler(request: Request[Any, Any, Any], exc: AuthError) -> Respo
     from hub.web import error_page  # hub.web imports this module
 
     return error_page(request, exc.status, exc.zh, exc.en)
-

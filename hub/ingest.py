@@ -42,6 +42,7 @@ __all__ = ("STATION_ACTORS", "ingest_sets")
 STATION_ACTORS = frozenset({Actor.STATION})
 """A station speaks only as the station: it cannot smuggle in a department's decision."""
 
+
 class _Claim(msgspec.Struct, frozen=True, array_like=True):
     """The first two fields of a signed set of either format (what a refusal names)."""
 
@@ -89,18 +90,32 @@ def ingest_sets(
     station = store.station(station_id)
     if len(sets) > MAX_SETS_PER_REQUEST:
         # The HTTP endpoints and the file import refuse this before decoding the sets; this is the backstop.
-        return PushResponse(results=[SetResult(seq=_peek(sets[0])[0], status="refused", code="too_large",
-                                               detail=f"more than {MAX_SETS_PER_REQUEST} sets at once")],
-                            next_seq=(station.applied_seq if station else 0) + 1,
-                            hub_ms=int(now().timestamp() * 1000))
+        return PushResponse(
+            results=[
+                SetResult(
+                    seq=_peek(sets[0])[0],
+                    status="refused",
+                    code="too_large",
+                    detail=f"more than {MAX_SETS_PER_REQUEST} sets at once",
+                )
+            ],
+            next_seq=(station.applied_seq if station else 0) + 1,
+            hub_ms=int(now().timestamp() * 1000),
+        )
     # One hub time for the request: every receipt and the answer say the same moment, so a
     # short receipt need not repeat it (sync.protocol.short_receipt).
     moment = now()
     for data in sets:
         if station is None:
             seq, _ = _peek(data)
-            results.append(SetResult(seq=seq, status="refused", code="unknown_key",
-                                     detail=f"station {station_id} is not enrolled at this hub"))
+            results.append(
+                SetResult(
+                    seq=seq,
+                    status="refused",
+                    code="unknown_key",
+                    detail=f"station {station_id} is not enrolled at this hub",
+                )
+            )
             break
         result = _ingest_one(store, identity, bytes(data), station, via, moment, lean)
         results.append(result)
@@ -129,7 +144,12 @@ def _refused(station_id: str, seq: int, code: str, en: str) -> SetResult:
 
 
 def _ingest_one(
-    store: HubStore, identity: HubIdentity, data: bytes, station: StationRow, via: str, now: dt.datetime,
+    store: HubStore,
+    identity: HubIdentity,
+    data: bytes,
+    station: StationRow,
+    via: str,
+    now: dt.datetime,
     lean: bool = False,
 ) -> SetResult:
     station_id = station.station_id
@@ -142,27 +162,37 @@ def _ingest_one(
         # A set of format 2 names no key: it is the key of the station that sent it.
         key = store.key(key_id) if key_id else current
         if key is None:
-            raise ProtocolError(f"key {key_id} is not known to this hub", f"县平台不认识密钥 {key_id}",
-                                code="unknown_key")
+            raise ProtocolError(
+                f"key {key_id} is not known to this hub", f"县平台不认识密钥 {key_id}", code="unknown_key"
+            )
         keys["key"] = key
         return key.sign_public
 
     try:
-        signed, set_hash, body = open_set(data, public_key_for=public_key_for, context=CTX_UP,
-                                          box_private=identity.keys.box_private,
-                                          sender_box_public=current.box_public if current else None,
-                                          limits=STATION_SET)
+        signed, set_hash, body = open_set(
+            data,
+            public_key_for=public_key_for,
+            context=CTX_UP,
+            box_private=identity.keys.box_private,
+            sender_box_public=current.box_public if current else None,
+            limits=STATION_SET,
+        )
     except ProtocolError as exc:
         return _refused(station_id, claimed_seq, exc.code, exc.en)
     except UnicodeDecodeError:  # sync.protocol lets a string that is not UTF-8 through as this
         return _refused(station_id, claimed_seq, "malformed", "a text field is not UTF-8")
     key = keys["key"]
     if signed.origin != station_id or key.station_id != station_id:
-        return _refused(station_id, signed.seq, "wrong_origin",
-                        f"the set's origin {signed.origin} (key of {key.station_id}) is not {station_id}")
+        return _refused(
+            station_id,
+            signed.seq,
+            "wrong_origin",
+            f"the set's origin {signed.origin} (key of {key.station_id}) is not {station_id}",
+        )
     if key.after_seq is not None and signed.seq > key.after_seq:
-        return _refused(station_id, signed.seq, "revoked_key",
-                        f"key {key.key_id} was revoked after seq {key.after_seq}")
+        return _refused(
+            station_id, signed.seq, "revoked_key", f"key {key.key_id} was revoked after seq {key.after_seq}"
+        )
     changes: list[Decoded] = []
     held = store.set_in(station_id, signed.seq)
     if held is None or held[0] != set_hash:
@@ -208,8 +238,9 @@ def _within_limits(body: bytes, count: int) -> list[Decoded]:
             change, problem = None, _malformed(f"not a change record ({exc})")
         if isinstance(change, RowChange):
             if len(change.fields) > MAX_FIELDS_PER_RECORD:
-                raise _OverLimit(f"change {index} writes {len(change.fields)} fields, over the limit of "
-                                 f"{MAX_FIELDS_PER_RECORD}")
+                raise _OverLimit(
+                    f"change {index} writes {len(change.fields)} fields, over the limit of {MAX_FIELDS_PER_RECORD}"
+                )
             texts = [("pk", change.pk), *change.fields.items()]
         elif isinstance(change, StatusChange):
             texts = [(name, getattr(change, name)) for name in _STATUS_TEXT]
@@ -218,15 +249,28 @@ def _within_limits(body: bytes, count: int) -> list[Decoded]:
         # A text over its limit or with a control character is a change no station of this release
         # writes, but one of 0.4 may hold it unsealed (0.4 took any note): refused as this change
         # alone, so the station's queue moves on (invariant 4); the record is bounded by the bytes above.
-        problem = problem or next((_text_rejection(name, value) for name, value in texts
-                                   if isinstance(value, str) and text_problem(name, value, multiline=True)), None)
+        problem = problem or next(
+            (
+                _text_rejection(name, value)
+                for name, value in texts
+                if isinstance(value, str) and text_problem(name, value, multiline=True)
+            ),
+            None,
+        )
         changes.append((data, change, problem))
     return changes
 
 
 def _chain_and_apply(
-    store: HubStore, identity: HubIdentity, data: bytes, signed: SignedSet, set_hash: bytes, changes: list[Decoded],
-    via: str, now: dt.datetime, lean: bool = False,
+    store: HubStore,
+    identity: HubIdentity,
+    data: bytes,
+    signed: SignedSet,
+    set_hash: bytes,
+    changes: list[Decoded],
+    via: str,
+    now: dt.datetime,
+    lean: bool = False,
 ) -> SetResult:
     origin, seq, at = signed.origin, signed.seq, iso_utc(now)
     station = store.station(origin)
@@ -247,10 +291,26 @@ def _chain_and_apply(
         return _fork(store, data, signed, set_hash, previous, "prev does not match the chain held", at)
     rejected = _apply_all(store, identity, changes, station, seq, now, lean)
     hub_ms = int(now.timestamp() * 1000)
-    receipt = make_receipt(origin=origin, seq=seq, set_hash=set_hash, hub_ms=hub_ms,
-                           sign_private=identity.keys.sign_private, sign_public=identity.keys.sign_public)
-    store.add_set_in(origin=origin, seq=seq, set_hash=set_hash, envelope=data, changes=len(changes),
-                     rejected=rejected, via=via, at=at, receipt=receipt, hub_ms=hub_ms)
+    receipt = make_receipt(
+        origin=origin,
+        seq=seq,
+        set_hash=set_hash,
+        hub_ms=hub_ms,
+        sign_private=identity.keys.sign_private,
+        sign_public=identity.keys.sign_public,
+    )
+    store.add_set_in(
+        origin=origin,
+        seq=seq,
+        set_hash=set_hash,
+        envelope=data,
+        changes=len(changes),
+        rejected=rejected,
+        via=via,
+        at=at,
+        receipt=receipt,
+        hub_ms=hub_ms,
+    )
     store.set_applied(origin, seq, set_hash)
     if not lean:
         queue(store, [origin], ReceiptItem(receipt), at=at)
@@ -261,15 +321,31 @@ def _fork(
     store: HubStore, data: bytes, signed: SignedSet, set_hash: bytes, held_hash: bytes | None, reason: str, at: str
 ) -> SetResult:
     # Quarantined whole, nothing applied, nothing deleted (invariant 3): administrators decide.
-    fork_id = store.quarantine(origin=signed.origin, seq=signed.seq, set_hash=set_hash, envelope=data,
-                               held_hash=held_hash, reason=reason, at=at)
-    return SetResult(seq=signed.seq, status="fork", code="fork",
-                     detail=f"station {signed.origin}, set {signed.seq}: {reason} (fork {fork_id}); call the county")
+    fork_id = store.quarantine(
+        origin=signed.origin,
+        seq=signed.seq,
+        set_hash=set_hash,
+        envelope=data,
+        held_hash=held_hash,
+        reason=reason,
+        at=at,
+    )
+    return SetResult(
+        seq=signed.seq,
+        status="fork",
+        code="fork",
+        detail=f"station {signed.origin}, set {signed.seq}: {reason} (fork {fork_id}); call the county",
+    )
 
 
 def _apply_all(
-    store: HubStore, identity: HubIdentity, changes: list[Decoded], station: StationRow, seq: int,
-    now: dt.datetime, lean: bool = False,
+    store: HubStore,
+    identity: HubIdentity,
+    changes: list[Decoded],
+    station: StationRow,
+    seq: int,
+    now: dt.datetime,
+    lean: bool = False,
 ) -> int:
     """Apply each change; a change that breaks a rule is kept as rejected (invariant 4). Returns how many."""
     origin, at = station.station_id, iso_utc(now)
@@ -293,8 +369,12 @@ def _apply_all(
             except (TypeError, ValueError, KeyError) as exc:
                 # A value of a shape no rule expected (a list where a code belongs): the change is
                 # kept as rejected rather than failing the set, which would block the queue (invariant 4).
-                outcome = Outcome(result="rejected", rejection=_malformed(
-                    f"a value has the wrong type ({type(exc).__name__})", "变更记录中有取值类型错误"))
+                outcome = Outcome(
+                    result="rejected",
+                    rejection=_malformed(
+                        f"a value has the wrong type ({type(exc).__name__})", "变更记录中有取值类型错误"
+                    ),
+                )
         if outcome.result == "rejected":
             rejected += 1
             _keep_rejected(store, change, raw, outcome, origin, seq, index, at)
@@ -308,8 +388,11 @@ def _apply_all(
             if outcome.case is not None:
                 # The station already shows the state its own move led to when the hub moved the
                 # case from the same state: the CaseState would only repeat it.
-                as_made = (isinstance(change, StatusChange) and moved_from == change.from_status
-                           and change.case_no not in refused_cases)
+                as_made = (
+                    isinstance(change, StatusChange)
+                    and moved_from == change.from_status
+                    and change.case_no not in refused_cases
+                )
                 queue_case_state(store, outcome.case, at=at, origin=origin, origin_seq=seq, skip_origin=as_made)
     return rejected
 
@@ -326,19 +409,32 @@ def _apply_one(
     store: HubStore, identity: HubIdentity, change: RowChange | StatusChange, station: StationRow, now: dt.datetime
 ) -> Outcome:
     if isinstance(change, RowChange):
-        return apply_row(store, change, origin=station.station_id, village_code=station.village_code,
-                         lookup_key=identity.lookup_key, now=now)
-    return apply_status(store, change, origin=station.station_id, actors=STATION_ACTORS,
-                        village_code=station.village_code, now=now)
+        return apply_row(
+            store,
+            change,
+            origin=station.station_id,
+            village_code=station.village_code,
+            lookup_key=identity.lookup_key,
+            now=now,
+        )
+    return apply_status(
+        store, change, origin=station.station_id, actors=STATION_ACTORS, village_code=station.village_code, now=now
+    )
 
 
 def _text_rejection(field: str, value: str) -> Rejection:
     """Why a text a station sent is refused (never quoting it: it may be a name)."""
     if text_problem(field, value, multiline=True) == "too_long":
-        return Rejection("too_long", f"{field} holds {len(value)} characters, over the limit of {text_limit(field)}",
-                         f"{field} 超过 {text_limit(field)} 个字（现有 {len(value)} 个）")
-    return Rejection("control_character", f"{field} holds a control or direction-override character",
-                     f"{field} 含有控制字符或文字方向控制符")
+        return Rejection(
+            "too_long",
+            f"{field} holds {len(value)} characters, over the limit of {text_limit(field)}",
+            f"{field} 超过 {text_limit(field)} 个字（现有 {len(value)} 个）",
+        )
+    return Rejection(
+        "control_character",
+        f"{field} holds a control or direction-override character",
+        f"{field} 含有控制字符或文字方向控制符",
+    )
 
 
 def _malformed(en: str, zh: str | None = None) -> Rejection:
@@ -346,8 +442,14 @@ def _malformed(en: str, zh: str | None = None) -> Rejection:
 
 
 def _keep_rejected(
-    store: HubStore, change: RowChange | StatusChange | None, raw: bytes, outcome: Outcome, origin: str, seq: int,
-    index: int, at: str,
+    store: HubStore,
+    change: RowChange | StatusChange | None,
+    raw: bytes,
+    outcome: Outcome,
+    origin: str,
+    seq: int,
+    index: int,
+    at: str,
 ) -> None:
     """Store the rejected change with its reason, and send the reason down to its station."""
     assert outcome.rejection is not None
@@ -358,8 +460,26 @@ def _keep_rejected(
     else:
         entity, entity_id = "", ""
     reason = outcome.rejection
-    store.add_rejected(origin=origin, seq=seq, index=index, entity=entity, entity_id=entity_id, code=reason.code,
-                       reason_en=reason.en, reason_zh=reason.zh, change=raw, at=at)
-    item = RejectedItem(seq=seq, index=index, entity=entity, entity_id=entity_id, code=reason.code,
-                        reason_en=reason.en, reason_zh=reason.zh, current=outcome.current)
+    store.add_rejected(
+        origin=origin,
+        seq=seq,
+        index=index,
+        entity=entity,
+        entity_id=entity_id,
+        code=reason.code,
+        reason_en=reason.en,
+        reason_zh=reason.zh,
+        change=raw,
+        at=at,
+    )
+    item = RejectedItem(
+        seq=seq,
+        index=index,
+        entity=entity,
+        entity_id=entity_id,
+        code=reason.code,
+        reason_en=reason.en,
+        reason_zh=reason.zh,
+        current=outcome.current,
+    )
     queue(store, [origin], item, at=at)

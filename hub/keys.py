@@ -92,4 +92,3 @@ def load_identity(data_dir: Path) -> HubIdentity:
         raise StoreError(
             f"{path} is damaged; restore it from the backup", f"{path} 已损坏；请从备份恢复", field="data_dir"
         ) from None
-

@@ -50,8 +50,9 @@ class _StoreCollector(Collector):
                 if counter == key:
                     family.add_metric(label.split(",") if labels else [], value)
             yield family
-        states = GaugeMetricFamily("hub_stations", "Station-table rows by state (villages without a station: "
-                                   "not_enrolled)", labels=["state"])
+        states = GaugeMetricFamily(
+            "hub_stations", "Station-table rows by state (villages without a station: not_enrolled)", labels=["state"]
+        )
         for state in STATES:
             states.add_metric([state], sum(1 for r in rows if r["state"] == state))
         yield states
@@ -73,8 +74,10 @@ class HubMetrics:
     def __init__(self, settings: Settings, now: Callable[[], dt.datetime]) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.latency = Histogram(
-            "hub_http_request_duration_seconds", "Time to answer an HTTP request, by route template",
-            ["method", "route", "status"], registry=self.registry,
+            "hub_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template",
+            ["method", "route", "status"],
+            registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
         )
         self.registry.register(_StoreCollector(settings, now))
@@ -108,4 +111,5 @@ class MetricsMiddleware(ASGIMiddleware):
         finally:
             route = scope.get("path_template") or "unmatched"
             self.metrics.latency.labels(scope["method"], route, str(status["code"])).observe(
-                time.perf_counter() - started)
+                time.perf_counter() - started
+            )

@@ -299,8 +299,10 @@ def _count_trigger_sql(sign: str, row: str) -> str:
 
 
 def _counter_sql(name: str, label: str, amount: str) -> str:
-    return (f"INSERT INTO counters (name, label, value) VALUES ('{name}', {label}, {amount}) "
-            "ON CONFLICT (name, label) DO UPDATE SET value = value + excluded.value;")
+    return (
+        f"INSERT INTO counters (name, label, value) VALUES ('{name}', {label}, {amount}) "
+        "ON CONFLICT (name, label) DO UPDATE SET value = value + excluded.value;"
+    )
 
 
 @migrations()
@@ -374,15 +376,21 @@ def m002_accounts_dashboard(db: Database) -> None:
             FROM cases GROUP BY 1, 2, 3""",
         f"CREATE TRIGGER case_counts_insert AFTER INSERT ON cases BEGIN {_count_trigger_sql('+', 'NEW')} END",
         f"CREATE TRIGGER case_counts_delete AFTER DELETE ON cases BEGIN {_count_trigger_sql('-', 'OLD')} END",
-        ("CREATE TRIGGER case_counts_update AFTER UPDATE OF status, accepted_date, decision_days, item_code, "
-         f"village_code ON cases BEGIN {_count_trigger_sql('-', 'OLD')} {_count_trigger_sql('+', 'NEW')} END"),
+        (
+            "CREATE TRIGGER case_counts_update AFTER UPDATE OF status, accepted_date, decision_days, item_code, "
+            f"village_code ON cases BEGIN {_count_trigger_sql('-', 'OLD')} {_count_trigger_sql('+', 'NEW')} END"
+        ),
         # Department desks list their cases newest first, by status or not.
         "CREATE INDEX cases_department ON cases(substr(item_code, 1, instr(item_code, '-') - 1), received_at)",
-        ("CREATE INDEX cases_department_status ON cases(substr(item_code, 1, instr(item_code, '-') - 1), status, "
-         "received_at)"),
+        (
+            "CREATE INDEX cases_department_status ON cases(substr(item_code, 1, instr(item_code, '-') - 1), status, "
+            "received_at)"
+        ),
         # Overdue: only open cases, a small part of a million; partial, and covering for the figures.
-        ("CREATE INDEX cases_open_due ON cases(due_date, item_code, village_code, status) "
-         "WHERE status IN ('RECEIVED', 'ACCEPTED', 'IN_PROGRESS')"),
+        (
+            "CREATE INDEX cases_open_due ON cases(due_date, item_code, village_code, status) "
+            "WHERE status IN ('RECEIVED', 'ACCEPTED', 'IN_PROGRESS')"
+        ),
         "CREATE INDEX commitments_open_due ON commitments(due_date) WHERE status = 'open'",
         "CREATE INDEX forks_station ON forks(station_id)",
         # -- counters for /metrics, kept by triggers: they include files imported by the CLI and
@@ -398,9 +406,12 @@ def m002_accounts_dashboard(db: Database) -> None:
         "INSERT INTO counters SELECT 'rejected', via, SUM(rejected) FROM sets_in GROUP BY via",
         "INSERT INTO counters SELECT 'forks', '', COUNT(*) FROM forks HAVING COUNT(*) > 0",
         "CREATE TRIGGER counters_contacts AFTER INSERT ON contacts BEGIN "
-        + _counter_sql("contacts", "NEW.kind || ',' || NEW.ok", "1") + " END",
-        "CREATE TRIGGER counters_sets AFTER INSERT ON sets_in BEGIN " + _counter_sql("sets", "NEW.via", "1")
-        + _counter_sql("changes", "NEW.via", "NEW.changes") + _counter_sql("rejected", "NEW.via", "NEW.rejected")
+        + _counter_sql("contacts", "NEW.kind || ',' || NEW.ok", "1")
+        + " END",
+        "CREATE TRIGGER counters_sets AFTER INSERT ON sets_in BEGIN "
+        + _counter_sql("sets", "NEW.via", "1")
+        + _counter_sql("changes", "NEW.via", "NEW.changes")
+        + _counter_sql("rejected", "NEW.via", "NEW.rejected")
         + " END",
         "CREATE TRIGGER counters_forks AFTER INSERT ON forks BEGIN " + _counter_sql("forks", "''", "1") + " END",
     ]

@@ -50,14 +50,15 @@ HSTS = "max-age=31536000"
 """One year; no ``includeSubDomains``: other county services may live on sibling names without TLS."""
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-_STYLE = re.compile(r"<style>(.*?)</style>", re.S)
+_STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
 
 
 def _style_hashes() -> list[str]:
     # The templates' <style> blocks are plain text (no Jinja inside), so the rendered block is the
     # file's block: its hash is known at start and the CSP can allow exactly it, and no other style.
-    blocks = [block for path in sorted(TEMPLATES.glob("*.j2"))
-              for block in _STYLE.findall(path.read_text(encoding="utf-8"))]
+    blocks = [
+        block for path in sorted(TEMPLATES.glob("*.j2")) for block in _STYLE.findall(path.read_text(encoding="utf-8"))
+    ]
     return [f"'sha256-{base64.b64encode(hashlib.sha256(b.encode()).digest()).decode()}'" for b in blocks]
 
 
@@ -65,8 +66,10 @@ def _style_hashes() -> list[str]:
 def content_security_policy() -> str:
     """The CSP of every page and API answer: nothing loads but the pages' own style sheet; no framing."""
     styles = " ".join(_style_hashes()) or "'none'"
-    return (f"default-src 'none'; style-src {styles}; img-src 'self'; form-action 'self'; "
-            "frame-ancestors 'none'; base-uri 'none'")
+    return (
+        f"default-src 'none'; style-src {styles}; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
 
 
 def parse_trusted_proxies(values: Iterable[str]) -> tuple[Network, ...]:
@@ -83,9 +86,11 @@ def parse_trusted_proxies(values: Iterable[str]) -> tuple[Network, ...]:
         try:
             networks.append(ipaddress.ip_network(text, strict=False))
         except ValueError:
-            raise InputError(f"trusted proxy {text!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/24)",
-                             f"可信代理 {text!r} 不是 IP 地址或网段（例如 127.0.0.1、10.0.0.0/24）",
-                             field="trusted_proxy") from None
+            raise InputError(
+                f"trusted proxy {text!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/24)",
+                f"可信代理 {text!r} 不是 IP 地址或网段（例如 127.0.0.1、10.0.0.0/24）",
+                field="trusted_proxy",
+            ) from None
     return tuple(networks)
 
 
@@ -213,8 +218,10 @@ class SecurityHeadersMiddleware(ASGIMiddleware):
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {bytes(k).lower() for k, _ in message.get("headers", [])}
-                headers = [(k, _secure_cookie(bytes(v)) if secure and bytes(k).lower() == b"set-cookie" else v)
-                           for k, v in message.get("headers", [])]
+                headers = [
+                    (k, _secure_cookie(bytes(v)) if secure and bytes(k).lower() == b"set-cookie" else v)
+                    for k, v in message.get("headers", [])
+                ]
                 headers += [(k, v) for k, v in extra if k not in present]
                 message = {**message, "headers": headers}  # type: ignore[typeddict-item]
             await send(message)

@@ -190,7 +190,8 @@ class HubStore(StationStoreMixin, SyncStoreMixin, CaseStoreMixin, AccountStoreMi
         row = self._one("SELECT version, body FROM documents WHERE kind = 'divisions'")
         if row is None:
             raise StoreError(
-                "the hub has no division tree; run 'hub init'", "县平台没有行政区划表；请运行“hub init”",
+                "the hub has no division tree; run 'hub init'",
+                "县平台没有行政区划表；请运行“hub init”",
                 code="store.not_initialised",
             )
         return row[0], row[1].encode()

@@ -17,14 +17,13 @@ from litestar.di import NamedDependency
 from litestar.params import RawBody
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.auth import Signer, path_qs, verify_request
 from hub.api_models import error_responses
+from hub.auth import Signer, path_qs, verify_request
 from hub.errors import HubHTTPError
 from hub.feed import read_feed
 from hub.ingest import ingest_sets
-from hub.store import HubStore
 from hub.keys import HubIdentity
-from hub.store import KeyRow
+from hub.store import HubStore, KeyRow
 from sync.protocol import (
     FEATURE_SHORT_RECEIPTS,
     HEADER_SYNC,
@@ -59,12 +58,18 @@ def _check_media(request: Request[Any, Any, Any]) -> None:
     """The body is msgpack: no Content-Type needed, but a different one is refused (415), as is any encoding."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in ("", MEDIA_TYPE):
-        raise HubHTTPError("unsupported_media_type", f"send {MEDIA_TYPE} (or no Content-Type), not {media}",
-                           f"请求类型应为 {MEDIA_TYPE}")
+        raise HubHTTPError(
+            "unsupported_media_type",
+            f"send {MEDIA_TYPE} (or no Content-Type), not {media}",
+            f"请求类型应为 {MEDIA_TYPE}",
+        )
     encoding = request.headers.get("content-encoding", "").strip().lower()
     if encoding not in ("", "identity"):
-        raise HubHTTPError("unsupported_media_type", "no content encoding here: the sets are compressed inside",
-                           "此接口不接受内容编码：数据集已在内部压缩")
+        raise HubHTTPError(
+            "unsupported_media_type",
+            "no content encoding here: the sets are compressed inside",
+            "此接口不接受内容编码：数据集已在内部压缩",
+        )
 
 
 def _signer(request: Request[Any, Any, Any], store: HubStore, body: bytes) -> Signer:
@@ -83,11 +88,21 @@ def _signer(request: Request[Any, Any, Any], store: HubStore, body: bytes) -> Si
     if compact is not None:
         key = store.key(sync_auth_key(compact))
         if key is None:
-            raise HubHTTPError("unknown_key", f"key {sync_auth_key(compact)} is not known to this hub",
-                               f"县平台不认识密钥 {sync_auth_key(compact)}")
+            raise HubHTTPError(
+                "unknown_key",
+                f"key {sync_auth_key(compact)} is not known to this hub",
+                f"县平台不认识密钥 {sync_auth_key(compact)}",
+            )
         headers = expand_auth(compact, key.station_id)
-    return verify_request(store, method=request.method, path_qs=path_qs(request.scope), headers=headers, body=body,
-                          now=request.app.state["now"](), mac_key_for=mac_key)
+    return verify_request(
+        store,
+        method=request.method,
+        path_qs=path_qs(request.scope),
+        headers=headers,
+        body=body,
+        now=request.app.state["now"](),
+        mac_key_for=mac_key,
+    )
 
 
 def _no_content_type(app: ASGIApp) -> ASGIApp:
@@ -106,8 +121,14 @@ def _no_content_type(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-@post(SYNC_PATH, status_code=200, sync_to_thread=True, security=[{}], middleware=[_no_content_type],
-      responses=error_responses(400, 401, 403, 409, 413, 415, 503, protocol=True))
+@post(
+    SYNC_PATH,
+    status_code=200,
+    sync_to_thread=True,
+    security=[{}],
+    middleware=[_no_content_type],
+    responses=error_responses(400, 401, 403, 409, 413, 415, 503, protocol=True),
+)
 def exchange(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[HubStore]) -> Response[bytes]:
     """A station's sets up and its feed down in one round trip (docs/protocol.md, "Exchange")."""
     _check_media(request)
@@ -119,11 +140,17 @@ def exchange(request: Request[Any, Any, Any], body: RawBody, store: NamedDepende
         check_sets(body, array_like=True)  # walked before decoding: no set is decoded past the limit
         sync = _REQUEST.decode(body)  # nests no deeper than the walk that just went through it
         if sync.protocol != PROTOCOL_VERSION:
-            raise ProtocolError(f"protocol version {sync.protocol} is not spoken here",
-                                f"协议版本 {sync.protocol} 不受支持", code="protocol_version")
+            raise ProtocolError(
+                f"protocol version {sync.protocol} is not spoken here",
+                f"协议版本 {sync.protocol} 不受支持",
+                code="protocol_version",
+            )
         if not (0 <= sync.feed_after <= MAX_SEQ and 0 <= sync.feed_bytes <= MAX_SEQ and 0 <= sync.features < 2**31):
-            raise HubHTTPError("malformed", f"feed_after and feed_bytes must be 0 to {MAX_SEQ}, features 0 to 2^31",
-                               f"feed_after 与 feed_bytes 应在 0 到 {MAX_SEQ} 之间，features 应在 0 到 2^31 之间")
+            raise HubHTTPError(
+                "malformed",
+                f"feed_after and feed_bytes must be 0 to {MAX_SEQ}, features 0 to 2^31",
+                f"feed_after 与 feed_bytes 应在 0 到 {MAX_SEQ} 之间，features 应在 0 到 2^31 之间",
+            )
     except (msgspec.DecodeError, UnicodeDecodeError, ProtocolError, HubHTTPError) as exc:
         code = getattr(exc, "code", "malformed")
         with store.transaction():
@@ -136,22 +163,41 @@ def exchange(request: Request[Any, Any, Any], body: RawBody, store: NamedDepende
     # The sets as views of the body: ingest copies one set at a time, not all of them at once.
     pushed = ingest_sets(store, identity, sync.sets, station_id=station_id, via="http", now=now, lean=True)
     feed_bytes = min(sync.feed_bytes or DEFAULT_FEED_BYTES, MAX_FEED_BYTES)
-    rows, feed = read_feed(store, identity, station_id, after=sync.feed_after, limit=settings.feed_limit_max,
-                           max_bytes=feed_bytes, now=now())
+    rows, feed = read_feed(
+        store,
+        identity,
+        station_id,
+        after=sync.feed_after,
+        limit=settings.feed_limit_max,
+        max_bytes=feed_bytes,
+        now=now(),
+    )
     failed = next((r for r in pushed.results if r.status not in ("accepted", "duplicate")), None)
     with store.transaction():
         if sync.sets:
-            store.record_contact(station_id, signer.contact(now(), "push", ok=failed is None,
-                                                            code=failed.code if failed else None,
-                                                            sets=len(pushed.results)))
-        store.record_contact(station_id, signer.contact(now(), "pull", ok=True, sets=len(rows),
-                                                        feed_after=sync.feed_after))
+            store.record_contact(
+                station_id,
+                signer.contact(
+                    now(), "push", ok=failed is None, code=failed.code if failed else None, sets=len(pushed.results)
+                ),
+            )
+        store.record_contact(
+            station_id, signer.contact(now(), "pull", ok=True, sets=len(rows), feed_after=sync.feed_after)
+        )
     results = [SyncResult.of(r) for r in pushed.results]
     if sync.features & FEATURE_SHORT_RECEIPTS:
-        results = [msgspec.structs.replace(r, receipt=short_receipt(r.receipt, answer_ms=pushed.hub_ms))
-                   if r.receipt else r for r in results]
-    answer = SyncResponse(results=results, next_seq=pushed.next_seq, hub_ms=pushed.hub_ms, feed=feed.sets,
-                          feed_last_seq=feed.last_seq, features=HUB_FEATURES)
+        results = [
+            msgspec.structs.replace(r, receipt=short_receipt(r.receipt, answer_ms=pushed.hub_ms)) if r.receipt else r
+            for r in results
+        ]
+    answer = SyncResponse(
+        results=results,
+        next_seq=pushed.next_seq,
+        hub_ms=pushed.hub_ms,
+        feed=feed.sets,
+        feed_last_seq=feed.last_seq,
+        features=HUB_FEATURES,
+    )
     return Response(_ENCODER.encode(answer), media_type=MEDIA_TYPE, status_code=200)
 
 

@@ -30,8 +30,11 @@ def live_server(app: Litestar, *, timeout: float = 10.0) -> Iterator[str]:
     port = sock.getsockname()[1]
     # As ``hub serve`` runs it: no Date or Server header (what the byte budgets are measured on), and no
     # forwarded headers believed by uvicorn itself (the hub trusts only its configured proxies).
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", server_header=False,
-                                           date_header=False, proxy_headers=False))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, log_level="warning", lifespan="on", server_header=False, date_header=False, proxy_headers=False
+        )
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

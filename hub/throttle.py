@@ -15,7 +15,7 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 
-__all__ = ("Rule", "Throttled", "KeyedLimiter", "WorkGate", "address_key", "shared", "throttled_response")
+__all__ = ("KeyedLimiter", "Rule", "Throttled", "WorkGate", "address_key", "shared", "throttled_response")
 
 T = TypeVar("T")
 
@@ -106,8 +106,11 @@ class KeyedLimiter:
         """
         with self._lock:
             levels = {rule: self._level(rule, key, now) for rule, key in keys.items()}
-            waits = {rule: (1.0 - level) * 60.0 / self.rules[rule].per_minute
-                     for rule, level in levels.items() if level < 1.0}
+            waits = {
+                rule: (1.0 - level) * 60.0 / self.rules[rule].per_minute
+                for rule, level in levels.items()
+                if level < 1.0
+            }
             if waits:
                 rule = max(waits, key=waits.__getitem__)
                 return waits[rule], rule
@@ -182,6 +185,7 @@ class WorkGate:
 
     async def run(self, job: Callable[[], T]) -> T:
         """Run ``job`` in a worker thread once one of the ``at_once`` slots is free."""
+
         def timed() -> T:
             started = time.perf_counter()
             try:

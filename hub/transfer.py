@@ -37,8 +37,8 @@ from sync.protocol import (
 from sync.timeutil import iso_utc, utc_now
 
 __all__ = (
-    "ExportResult",
     "MAGIC",
+    "ExportResult",
     "decode_transfer",
     "export_file",
     "import_bytes",
@@ -70,30 +70,39 @@ def decode_transfer(data: bytes, *, direction: str) -> TransferFile:
     """
     limit = MAX_SETS_PER_REQUEST if direction == "up" else MAX_FEED_SETS_PER_FILE
     if len(data) > MAX_TRANSFER_FILE_BYTES:
-        raise InputError(f"the file is {len(data)} bytes, more than the {MAX_TRANSFER_FILE_BYTES} read at once",
-                         f"文件大小 {len(data)} 字节，超过一次可读取的 {MAX_TRANSFER_FILE_BYTES} 字节", field="file",
-                         code="too_large")
+        raise InputError(
+            f"the file is {len(data)} bytes, more than the {MAX_TRANSFER_FILE_BYTES} read at once",
+            f"文件大小 {len(data)} 字节，超过一次可读取的 {MAX_TRANSFER_FILE_BYTES} 字节",
+            field="file",
+            code="too_large",
+        )
     try:
         check_sets(data, limit=limit)
         transfer = _DECODER.decode(data)
     except ProtocolError as exc:
         if exc.code != "malformed":
             raise InputError(exc.en, exc.zh, field="file", code=exc.code) from None
-        raise InputError(f"not a transfer file ({exc.en})", f"不是有效的传输文件（{exc.zh}）", field="file",
-                         code="malformed") from None
+        raise InputError(
+            f"not a transfer file ({exc.en})", f"不是有效的传输文件（{exc.zh}）", field="file", code="malformed"
+        ) from None
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise InputError(f"not a transfer file ({exc})", f"不是有效的传输文件（{exc}）", field="file",
-                         code="malformed") from None
+        raise InputError(
+            f"not a transfer file ({exc})", f"不是有效的传输文件（{exc}）", field="file", code="malformed"
+        ) from None
     if transfer.magic != MAGIC:
         raise InputError("not a proxyapp transfer file", "不是本系统的传输文件", field="file", code="malformed")
     if transfer.protocol != PROTOCOL_VERSION:
-        raise InputError(f"transfer file of protocol {transfer.protocol}; this hub speaks {PROTOCOL_VERSION}",
-                         f"传输文件协议版本为 {transfer.protocol}，本平台为 {PROTOCOL_VERSION}", field="file",
-                         code="protocol_version")
+        raise InputError(
+            f"transfer file of protocol {transfer.protocol}; this hub speaks {PROTOCOL_VERSION}",
+            f"传输文件协议版本为 {transfer.protocol}，本平台为 {PROTOCOL_VERSION}",
+            field="file",
+            code="protocol_version",
+        )
     if transfer.direction != direction:
         raise InputError(
             f"this file goes {transfer.direction}; the hub imports files a station exported ('up')",
-            f"该文件方向为 {transfer.direction}；县平台只能导入代办点导出的文件（up）", field="file",
+            f"该文件方向为 {transfer.direction}；县平台只能导入代办点导出的文件（up）",
+            field="file",
         )
     return transfer
 
@@ -111,8 +120,12 @@ def import_bytes(
     transfer = decode_transfer(data, direction="up")
     station = store.station(transfer.station_id)
     if station is None:
-        raise InputError(f"station {transfer.station_id} is not enrolled at this hub",
-                         f"代办点 {transfer.station_id} 未在本县平台注册", field="file", code="unknown_station")
+        raise InputError(
+            f"station {transfer.station_id} is not enrolled at this hub",
+            f"代办点 {transfer.station_id} 未在本县平台注册",
+            field="file",
+            code="unknown_station",
+        )
     header = _signed_header(store, station, transfer)
     response = ingest_sets(store, identity, transfer.sets, station_id=station.station_id, via="file", now=now)
     failed = next((r for r in response.results if r.status not in ("accepted", "duplicate")), None)
@@ -128,10 +141,19 @@ def import_bytes(
     with store.transaction():
         if header is not None:
             store.set_features(station.station_id, header.features)  # the answer file is sealed for what it reads
-        store.record_contact(station.station_id, Contact(
-            at=iso_utc(now()), kind="import", ok=failed is None, code=failed.code if failed else None,
-            sets=len(seqs), head_seq=max(seqs) if seqs else None, outbox_length=outbox, feed_after=feed_after,
-        ))
+        store.record_contact(
+            station.station_id,
+            Contact(
+                at=iso_utc(now()),
+                kind="import",
+                ok=failed is None,
+                code=failed.code if failed else None,
+                sets=len(seqs),
+                head_seq=max(seqs) if seqs else None,
+                outbox_length=outbox,
+                feed_after=feed_after,
+            ),
+        )
     return transfer, response
 
 
@@ -148,27 +170,37 @@ def _signed_header(store: HubStore, station: StationRow, transfer: TransferFile)
                 f"station {station.station_id} signs its files, but this one carries no signature (altered on the "
                 "way?); nothing was imported: export the file again at the station",
                 f"代办点 {station.station_id} 导出的文件均带签名，但此文件没有（途中被改动？）；未导入任何内容：请在代办点重新导出",
-                field="file", code="bad_signature",
+                field="file",
+                code="bad_signature",
             )
         return None
 
     def key_for(key_id: str) -> bytes:
         key = store.key(key_id)
         if key is None or key.station_id != station.station_id:
-            raise ProtocolError(f"the file is signed by key {key_id}, not one of station {station.station_id}",
-                                f"文件签名密钥 {key_id} 不属于代办点 {station.station_id}", code="unknown_key")
+            raise ProtocolError(
+                f"the file is signed by key {key_id}, not one of station {station.station_id}",
+                f"文件签名密钥 {key_id} 不属于代办点 {station.station_id}",
+                code="unknown_key",
+            )
         return key.sign_public
 
     try:
         header = verify_transfer(transfer, public_key_for=key_for)
     except ProtocolError as exc:
-        raise InputError(f"{exc.en}; nothing was imported", f"{exc.zh}；未导入任何内容", field="file",
-                         code=exc.code) from None
-    if not (0 <= header.feed_after <= MAX_SEQ and 0 <= header.outbox_length <= MAX_SEQ and 0 <= header.features < 2**31):
+        raise InputError(
+            f"{exc.en}; nothing was imported", f"{exc.zh}；未导入任何内容", field="file", code=exc.code
+        ) from None
+    if not (
+        0 <= header.feed_after <= MAX_SEQ and 0 <= header.outbox_length <= MAX_SEQ and 0 <= header.features < 2**31
+    ):
         # Signed, so written by the station's key, yet out of any range a station writes: refused, not stored.
-        raise InputError("the file's feed_after, outbox_length or features are out of range; nothing was imported",
-                         "文件中的 feed_after、outbox_length 或 features 超出范围；未导入任何内容", field="file",
-                         code="malformed")
+        raise InputError(
+            "the file's feed_after, outbox_length or features are out of range; nothing was imported",
+            "文件中的 feed_after、outbox_length 或 features 超出范围；未导入任何内容",
+            field="file",
+            code="malformed",
+        )
     return header
 
 
@@ -180,7 +212,9 @@ def import_file(
         with open(path, "rb") as handle:
             data = handle.read(MAX_TRANSFER_FILE_BYTES + 1)  # decode_transfer refuses what is longer
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}", f"无法读取 {path}：{exc.strerror}", field="file") from None
+        raise InputError(
+            f"cannot read {path}: {exc.strerror}", f"无法读取 {path}：{exc.strerror}", field="file"
+        ) from None
     return import_bytes(store, identity, data, now=now)
 
 
@@ -203,11 +237,17 @@ def export_file(
     """
     station = store.station(station_id)
     if station is None:
-        raise InputError(f"no station {station_id!r}; list them with 'hub station list'",
-                         f"没有代办点 {station_id!r}；可用“hub station list”查看", field="station")
+        raise InputError(
+            f"no station {station_id!r}; list them with 'hub station list'",
+            f"没有代办点 {station_id!r}；可用“hub station list”查看",
+            field="station",
+        )
     if station.revoked_at is not None:
-        raise InputError(f"station {station_id} is revoked; nothing is sent to it",
-                         f"代办点 {station_id} 已被吊销，不再向其发送数据", field="station")
+        raise InputError(
+            f"station {station_id} is revoked; nothing is sent to it",
+            f"代办点 {station_id} 已被吊销，不再向其发送数据",
+            field="station",
+        )
     start = station.feed_acked if after is None else after
     if start < 0:
         raise InputError("--after must be 0 or more", "--after 不能为负数", field="after")
@@ -215,9 +255,17 @@ def export_file(
     rows, _ = read_feed(store, identity, station_id, after=start, limit=None, now=moment)
     rows = rows[:MAX_FEED_SETS_PER_FILE]  # the rest go in the next file
     transfer = sign_transfer(
-        TransferFile(direction="down", station_id=station_id, created_ms=int(moment.timestamp() * 1000),
-                     sets=[msgspec.Raw(row.envelope) for row in rows], feed_after=start, features=HUB_FEATURES),
-        sign_private=identity.keys.sign_private, sign_public=identity.keys.sign_public)
+        TransferFile(
+            direction="down",
+            station_id=station_id,
+            created_ms=int(moment.timestamp() * 1000),
+            sets=[msgspec.Raw(row.envelope) for row in rows],
+            feed_after=start,
+            features=HUB_FEATURES,
+        ),
+        sign_private=identity.keys.sign_private,
+        sign_public=identity.keys.sign_public,
+    )
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
@@ -228,7 +276,15 @@ def export_file(
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror}", f"无法写入 {path}：{exc.strerror}", field="file") from None
+        raise InputError(
+            f"cannot write {path}: {exc.strerror}", f"无法写入 {path}：{exc.strerror}", field="file"
+        ) from None
     # Not a contact: the station has not seen the file yet. Its import acknowledges it later.
-    return ExportResult(station_id=station_id, path=str(path), after=start, sets=len(rows),
-                        first_seq=rows[0].seq if rows else None, last_seq=rows[-1].seq if rows else None)
+    return ExportResult(
+        station_id=station_id,
+        path=str(path),
+        after=start,
+        sets=len(rows),
+        first_seq=rows[0].seq if rows else None,
+        last_seq=rows[-1].seq if rows else None,
+    )

@@ -25,21 +25,38 @@ from hub.store import HubStore
 from hub.views import china_time
 from sync.lifecycle import status_label
 
-__all__ = ("MAX_PAGE_NO", "ROUTES", "age_text", "error_page", "now_of", "page", "page_lang", "page_number",
-           "template_config")
+__all__ = (
+    "MAX_PAGE_NO",
+    "ROUTES",
+    "age_text",
+    "error_page",
+    "now_of",
+    "page",
+    "page_lang",
+    "page_number",
+    "template_config",
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 LOGIN_COOKIE = "hub_login"
 """Double-submit token of the login form (there is no session yet to hold a CSRF token)."""
 
 _STATE_LABELS = {
-    "ok": ("正常", "ok"), "warning": ("警告", "warning"), "danger": ("危险", "danger"),
-    "never": ("从未联系", "never contacted"), "revoked": ("已吊销", "revoked"), "not_enrolled": ("未注册", "not enrolled"),
+    "ok": ("正常", "ok"),
+    "warning": ("警告", "warning"),
+    "danger": ("危险", "danger"),
+    "never": ("从未联系", "never contacted"),
+    "revoked": ("已吊销", "revoked"),
+    "not_enrolled": ("未注册", "not enrolled"),
 }
 _ATTENTION_LABELS = {
-    "stale": ("久未联系", "no recent contact"), "never": ("从未联系", "never contacted"), "fork": ("分叉", "fork"),
-    "clock": ("时钟偏差", "clock"), "error": ("上次出错", "last contact failed"),
-    "behind": ("本地落后于平台", "station behind hub"), "waiting": ("数据久未送达", "data waiting long"),
+    "stale": ("久未联系", "no recent contact"),
+    "never": ("从未联系", "never contacted"),
+    "fork": ("分叉", "fork"),
+    "clock": ("时钟偏差", "clock"),
+    "error": ("上次出错", "last contact failed"),
+    "behind": ("本地落后于平台", "station behind hub"),
+    "waiting": ("数据久未送达", "data waiting long"),
 }
 
 
@@ -104,8 +121,7 @@ def _status_label(context: Context, status: str) -> str:
 def _configure(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.globals.update(t=_t, state_label=_state_label, attention_label=_attention_label, status_label=_status_label)
-    env.filters.update(china_time=china_time, age=age_text, offset=_offset, percent=_percent, days=_days,
-                       paren=_paren)
+    env.filters.update(china_time=china_time, age=age_text, offset=_offset, percent=_percent, days=_days, paren=_paren)
 
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:
@@ -121,8 +137,15 @@ def page_lang(request: Request[Any, Any, Any]) -> tuple[str, bool]:
     return ("en" if request.cookies.get(LANG_COOKIE) == "en" else "zh"), False
 
 
-def page(request: Request[Any, Any, Any], name: str, context: dict[str, Any], *, status_code: int = 200,
-         cookies: list[Cookie] | None = None, headers: dict[str, str] | None = None) -> Template:
+def page(
+    request: Request[Any, Any, Any],
+    name: str,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+    cookies: list[Cookie] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Template:
     """Render a page with the language, the principal, its CSRF token and a URL helper in the context."""
     lang, remember = page_lang(request)
     principal = request.state.get("principal")
@@ -130,22 +153,32 @@ def page(request: Request[Any, Any, Any], name: str, context: dict[str, Any], *,
 
     def url_with(**changes: Any) -> str:
         merged = {**query, **changes}
-        return request.url.path + ("?" + urlencode({k: v for k, v in merged.items() if v not in (None, "")})
-                                   if merged else "")
+        return request.url.path + (
+            "?" + urlencode({k: v for k, v in merged.items() if v not in (None, "")}) if merged else ""
+        )
 
     jar = list(cookies or [])
     if remember:
         jar.append(Cookie(key=LANG_COOKIE, value=lang, max_age=365 * 86400, httponly=True, samesite="lax"))
-    return Template(template_name=name, status_code=status_code, cookies=jar, headers=headers,
-                    context={"lang": lang, "principal": principal, "csrf": principal.csrf if principal else "",
-                             "url_with": url_with, **context})
+    return Template(
+        template_name=name,
+        status_code=status_code,
+        cookies=jar,
+        headers=headers,
+        context={
+            "lang": lang,
+            "principal": principal,
+            "csrf": principal.csrf if principal else "",
+            "url_with": url_with,
+            **context,
+        },
+    )
 
 
 def error_page(request: Request[Any, Any, Any], status: int, zh: str, en: str) -> Template:
     """A short HTML error page (a page's 404 or 400 is not the API's JSON)."""
     lang, _ = page_lang(request)
-    return page(request, "error.html.j2", {"status": status, "message": en if lang == "en" else zh},
-                status_code=status)
+    return page(request, "error.html.j2", {"status": status, "message": en if lang == "en" else zh}, status_code=status)
 
 
 MAX_PAGE_NO = 100_000
@@ -157,8 +190,12 @@ def page_number(request: Request[Any, Any, Any], value: str | None) -> int | Tem
     text = (value or "1").strip()
     if text.isascii() and text.isdigit() and len(text) <= len(str(MAX_PAGE_NO)) and 1 <= int(text) <= MAX_PAGE_NO:
         return int(text)
-    return error_page(request, 400, f"页码 page_no 应为 1 到 {MAX_PAGE_NO} 之间的整数",
-                      f"page_no must be a whole number from 1 to {MAX_PAGE_NO}")
+    return error_page(
+        request,
+        400,
+        f"页码 page_no 应为 1 到 {MAX_PAGE_NO} 之间的整数",
+        f"page_no must be a whole number from 1 to {MAX_PAGE_NO}",
+    )
 
 
 def now_of(request: Request[Any, Any, Any]) -> dt.datetime:
@@ -184,14 +221,32 @@ async def home(request: Request[Any, Any, Any]) -> Redirect:
     return Redirect(_home(principal.role) if principal else "/login", status_code=303)
 
 
-def _login_page(request: Request[Any, Any, Any], *, message: str = "", username: str = "", next_: str = "",
-                status_code: int = 200, headers: dict[str, str] | None = None) -> Template:
+def _login_page(
+    request: Request[Any, Any, Any],
+    *,
+    message: str = "",
+    username: str = "",
+    next_: str = "",
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Template:
     token = secrets.token_urlsafe(24)
-    cookie = Cookie(key=LOGIN_COOKIE, value=token, httponly=True, samesite="strict", path="/login",
-                    secure=request.app.state["settings"].cookie_secure)
-    return page(request, "login.html.j2", {"message": message, "username": username, "next": next_,
-                                           "login_csrf": token}, status_code=status_code, cookies=[cookie],
-                headers=headers)
+    cookie = Cookie(
+        key=LOGIN_COOKIE,
+        value=token,
+        httponly=True,
+        samesite="strict",
+        path="/login",
+        secure=request.app.state["settings"].cookie_secure,
+    )
+    return page(
+        request,
+        "login.html.j2",
+        {"message": message, "username": username, "next": next_, "login_csrf": token},
+        status_code=status_code,
+        cookies=[cookie],
+        headers=headers,
+    )
 
 
 @get("/login", sync_to_thread=False, include_in_schema=False)
@@ -214,20 +269,44 @@ async def login_submit(request: Request[Any, Any, Any], data: URLEncodedBody[dic
     next_ = str(data.get("next", ""))
     sent, kept = str(data.get(CSRF_FIELD, "")), request.cookies.get(LOGIN_COOKIE, "")
     if not sent or not kept or not hmac.compare_digest(sent, kept):
-        return _login_page(request, message="The form expired; please log in again." if en else "表单已过期，请重新登录。",
-                           username=name, next_=next_, status_code=403)
+        return _login_page(
+            request,
+            message="The form expired; please log in again." if en else "表单已过期，请重新登录。",
+            username=name,
+            next_=next_,
+            status_code=403,
+        )
     settings, now = request.app.state["settings"], request.app.state["now"]()
     try:
-        cookie, principal = await login_guard(request.app.state, settings).login(name, password,
-                                                                                 ip=client_ip(request), now=now)
+        cookie, principal = await login_guard(request.app.state, settings).login(
+            name, password, ip=client_ip(request), now=now
+        )
     except LoginThrottled as exc:
-        return _login_page(request, message=exc.message(lang), username=name, next_=next_, status_code=429,
-                           headers={"Retry-After": str(exc.retry_after)})
+        return _login_page(
+            request,
+            message=exc.message(lang),
+            username=name,
+            next_=next_,
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
     except LoginFailed:
-        return _login_page(request, message="Wrong user name or password." if en else "用户名或密码错误。",
-                           username=name, next_=next_, status_code=401)
-    session = Cookie(key=SESSION_COOKIE, value=cookie, httponly=True, samesite="lax", path="/",
-                     secure=settings.cookie_secure, max_age=int(settings.session_max_hours * 3600))
+        return _login_page(
+            request,
+            message="Wrong user name or password." if en else "用户名或密码错误。",
+            username=name,
+            next_=next_,
+            status_code=401,
+        )
+    session = Cookie(
+        key=SESSION_COOKIE,
+        value=cookie,
+        httponly=True,
+        samesite="lax",
+        path="/",
+        secure=settings.cookie_secure,
+        max_age=int(settings.session_max_hours * 3600),
+    )
     gone = Cookie(key=LOGIN_COOKIE, value="", max_age=0, path="/login")
     return Redirect(_safe_next(next_) or _home(principal.role), status_code=303, cookies=[session, gone])
 

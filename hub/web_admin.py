@@ -20,10 +20,15 @@ from sync.timeutil import business_date
 __all__ = ("ROUTES", "SORT_LABELS")
 
 SORT_LABELS = (
-    ("village", "按乡镇、村", "township and village"), ("state", "状态（最差在前）", "state (worst first)"),
-    ("last_contact", "最近联系", "last contact"), ("sets_waiting", "待收批次", "sets waiting"),
-    ("changes_waiting", "未封批变更", "changes waiting"), ("waiting_age", "最早待收", "oldest waiting"),
-    ("clock", "时钟偏差", "clock offset"), ("forks", "分叉", "forks"), ("rejected", "拒收", "rejected"),
+    ("village", "按乡镇、村", "township and village"),
+    ("state", "状态（最差在前）", "state (worst first)"),
+    ("last_contact", "最近联系", "last contact"),
+    ("sets_waiting", "待收批次", "sets waiting"),
+    ("changes_waiting", "未封批变更", "changes waiting"),
+    ("waiting_age", "最早待收", "oldest waiting"),
+    ("clock", "时钟偏差", "clock offset"),
+    ("forks", "分叉", "forks"),
+    ("rejected", "拒收", "rejected"),
     ("station", "代办点编号", "station id"),
 )
 assert tuple(key for key, _, _ in SORT_LABELS) == SORT_KEYS
@@ -41,24 +46,45 @@ def _choice(value: str | None, allowed: tuple[str, ...]) -> str | None:
 
 @get("/dashboard", guards=_ADMIN, sync_to_thread=True, include_in_schema=False)
 def dashboard_page(
-    request: Request[Any, Any, Any], store: NamedDependency[HubStore], township: FromQuery[str | None] = None,
-    state_filter: Annotated[str | None, QueryParameter(name="state")] = None, sort: FromQuery[str] = "village", order: FromQuery[str] = "asc",
+    request: Request[Any, Any, Any],
+    store: NamedDependency[HubStore],
+    township: FromQuery[str | None] = None,
+    state_filter: Annotated[str | None, QueryParameter(name="state")] = None,
+    sort: FromQuery[str] = "village",
+    order: FromQuery[str] = "asc",
 ) -> Template:
     """Every village and station, grouped by township, coloured by days since the last contact."""
     state = _choice(state_filter, (*STATES, "problems"))
     sort = _choice(sort, SORT_KEYS) or "village"
-    report = status_report(store, now=now_of(request), limits=_limits(request), township=township or None,
-                           state=state, sort=sort, descending=order == "desc")
+    report = status_report(
+        store,
+        now=now_of(request),
+        limits=_limits(request),
+        township=township or None,
+        state=state,
+        sort=sort,
+        descending=order == "desc",
+    )
     query = {k: v for k, v in (("township", township), ("state", state), ("sort", sort), ("order", order)) if v}
-    return page(request, "dashboard.html.j2", {
-        "report": report, "filters": report["filters"], "states": STATES, "sort_keys": SORT_LABELS,
-        "grouped": sort == "village", "refresh_seconds": request.app.state["settings"].refresh_seconds,
-        "csv_url": "/api/v1/status.csv" + (f"?{urlencode(query)}" if query else ""),
-    })
+    return page(
+        request,
+        "dashboard.html.j2",
+        {
+            "report": report,
+            "filters": report["filters"],
+            "states": STATES,
+            "sort_keys": SORT_LABELS,
+            "grouped": sort == "village",
+            "refresh_seconds": request.app.state["settings"].refresh_seconds,
+            "csv_url": "/api/v1/status.csv" + (f"?{urlencode(query)}" if query else ""),
+        },
+    )
 
 
 @get("/dashboard/stations/{station_id:str}", guards=_ADMIN, sync_to_thread=True, include_in_schema=False)
-def station_page(request: Request[Any, Any, Any], station_id: FromPath[str], store: NamedDependency[HubStore]) -> Template:
+def station_page(
+    request: Request[Any, Any, Any], station_id: FromPath[str], store: NamedDependency[HubStore]
+) -> Template:
     """One station: its whole contact record, recent contacts, open forks and rejected changes."""
     row = station_detail(store, station_id, now=now_of(request), limits=_limits(request))
     if row is None:
@@ -69,23 +95,32 @@ def station_page(request: Request[Any, Any, Any], station_id: FromPath[str], sto
 @get("/dashboard/figures", guards=_ADMIN, sync_to_thread=True, include_in_schema=False)
 def figures_page(request: Request[Any, Any, Any], store: NamedDependency[HubStore]) -> Template:
     """County figures: counts, rates and averages only, no personal data."""
-    return page(request, "figures.html.j2",
-                {"figures": county_figures(store, today=business_date(now_of(request)))})
+    return page(request, "figures.html.j2", {"figures": county_figures(store, today=business_date(now_of(request)))})
 
 
 @get("/dashboard/audit", guards=_ADMIN, sync_to_thread=True, include_in_schema=False)
 def audit_page(
-    request: Request[Any, Any, Any], store: NamedDependency[HubStore], user: FromQuery[str | None] = None,
-    case_no: FromQuery[str | None] = None, page_no: FromQuery[str | None] = None,
+    request: Request[Any, Any, Any],
+    store: NamedDependency[HubStore],
+    user: FromQuery[str | None] = None,
+    case_no: FromQuery[str | None] = None,
+    page_no: FromQuery[str | None] = None,
 ) -> Template:
     """Who viewed full ID numbers of which case and when (never the numbers)."""
     number = page_number(request, page_no)
     if not isinstance(number, int):
         return number  # the 400 page: never an offset SQLite cannot hold (a 500)
-    entries = store.audit_entries(limit=101, offset=(number - 1) * 100, user_name=user or None,
-                                  case_no=case_no or None)
-    return page(request, "audit.html.j2", {"entries": entries[:100], "more": len(entries) > 100, "page": number,
-                                           "filters": {"user": user, "case_no": case_no}})
+    entries = store.audit_entries(limit=101, offset=(number - 1) * 100, user_name=user or None, case_no=case_no or None)
+    return page(
+        request,
+        "audit.html.j2",
+        {
+            "entries": entries[:100],
+            "more": len(entries) > 100,
+            "page": number,
+            "filters": {"user": user, "case_no": case_no},
+        },
+    )
 
 
 ROUTES = [dashboard_page, station_page, figures_page, audit_page]

@@ -34,8 +34,12 @@ def _list(value: Any) -> list[str]:
 
 @get("/desk", guards=_DEPARTMENT, sync_to_thread=True, include_in_schema=False)
 def desk_page(
-    request: Request[Any, Any, Any], store: NamedDependency[HubStore], status: FromQuery[str | None] = None,
-    township: FromQuery[str | None] = None, overdue: FromQuery[str | None] = None, q: FromQuery[str | None] = None,
+    request: Request[Any, Any, Any],
+    store: NamedDependency[HubStore],
+    status: FromQuery[str | None] = None,
+    township: FromQuery[str | None] = None,
+    overdue: FromQuery[str | None] = None,
+    q: FromQuery[str | None] = None,
     page_no: FromQuery[str | None] = None,
 ) -> Template:
     """The department's cases, newest first, with the applicant's name and the ID number masked."""
@@ -45,64 +49,123 @@ def desk_page(
     principal = principal_of(request)
     key = principal.department or ""
     # A key the newest catalogue no longer has still shows its cases (they keep their catalogue version).
-    department = next((d for d in departments(store.catalog()) if d.key == key),
-                      Department(key=key, name_zh=key, name_en=key, names_zh=(), items=()))
+    department = next(
+        (d for d in departments(store.catalog()) if d.key == key),
+        Department(key=key, name_zh=key, name_en=key, names_zh=(), items=()),
+    )
     today = business_date(now_of(request)).isoformat()
     status = status if status in {s.value for s in Status} else None
-    rows = store.department_cases(department.key, status=status, township=township or None,
-                                  overdue_before=today if overdue else None, case_no=(q or "").strip() or None,
-                                  limit=PAGE_SIZE + 1, offset=(number - 1) * PAGE_SIZE)
+    rows = store.department_cases(
+        department.key,
+        status=status,
+        township=township or None,
+        overdue_before=today if overdue else None,
+        case_no=(q or "").strip() or None,
+        limit=PAGE_SIZE + 1,
+        offset=(number - 1) * PAGE_SIZE,
+    )
     tree = store.divisions()
     villages = {v.code: f"{v.township_name_zh}{v.name_zh}" for v in tree.villages()}
     catalog = store.catalog()
     names = {item.code: item.name_zh for item in catalog.items}
-    cases = [{**department_case_summary(row, today), "place": villages.get(row["village_code"], row["village_code"]),
-              "item_name": names.get(row["item_code"], "")} for row in rows[:PAGE_SIZE]]
-    return page(request, "desk.html.j2", {
-        "department": department, "cases": for_page(cases), "more": len(rows) > PAGE_SIZE, "page": number,
-        "statuses": [s.value for s in Status if s is not Status.DRAFT], "townships": tree.townships,
-        "filters": {"status": status, "township": township, "overdue": bool(overdue), "q": q},
-    })
+    cases = [
+        {
+            **department_case_summary(row, today),
+            "place": villages.get(row["village_code"], row["village_code"]),
+            "item_name": names.get(row["item_code"], ""),
+        }
+        for row in rows[:PAGE_SIZE]
+    ]
+    return page(
+        request,
+        "desk.html.j2",
+        {
+            "department": department,
+            "cases": for_page(cases),
+            "more": len(rows) > PAGE_SIZE,
+            "page": number,
+            "statuses": [s.value for s in Status if s is not Status.DRAFT],
+            "townships": tree.townships,
+            "filters": {"status": status, "township": township, "overdue": bool(overdue), "q": q},
+        },
+    )
 
 
-def _case_page(request: Request[Any, Any, Any], store: HubStore, case_no: str, *, reveal: bool = False,
-               error: str = "", done: str = "", status_code: int = 200) -> Template:
+def _case_page(
+    request: Request[Any, Any, Any],
+    store: HubStore,
+    case_no: str,
+    *,
+    reveal: bool = False,
+    error: str = "",
+    done: str = "",
+    status_code: int = 200,
+) -> Template:
     principal = principal_of(request)
     lang, _ = page_lang(request)
     try:
         case = case_view(store, principal, case_no, reveal=reveal, ip=client_ip(request), now=now_of(request))
     except NotFoundError:
         return error_page(request, 404, f"本部门没有编号为 {case_no} 的办件", f"No case {case_no} for your department")
-    return page(request, "desk_case.html.j2", {"case": for_page(case), "actions": actions_for(case["status"], lang),
-                                               "error": error, "done": done}, status_code=status_code)
+    return page(
+        request,
+        "desk_case.html.j2",
+        {"case": for_page(case), "actions": actions_for(case["status"], lang), "error": error, "done": done},
+        status_code=status_code,
+    )
 
 
 @get("/desk/cases/{case_no:str}", guards=_DEPARTMENT, sync_to_thread=True, include_in_schema=False)
-def desk_case_page(request: Request[Any, Any, Any], case_no: FromPath[str], store: NamedDependency[HubStore],
-                   reveal: FromQuery[str | None] = None, done: FromQuery[str | None] = None) -> Template:
+def desk_case_page(
+    request: Request[Any, Any, Any],
+    case_no: FromPath[str],
+    store: NamedDependency[HubStore],
+    reveal: FromQuery[str | None] = None,
+    done: FromQuery[str | None] = None,
+) -> Template:
     """One case of the department; ``?reveal=1`` shows the full ID and phone numbers and is audited."""
     shown = done if done in {s.value for s in Status} else ""
     return _case_page(request, store, case_no, reveal=bool(reveal), done=shown)
 
 
-@post("/desk/cases/{case_no:str}/decision", guards=_DEPARTMENT, status_code=200, sync_to_thread=True,
-      include_in_schema=False)
-def desk_decision(request: Request[Any, Any, Any], case_no: FromPath[str], data: URLEncodedBody[dict[str, Any]],
-                  store: NamedDependency[HubStore]) -> Response[Any]:
+@post(
+    "/desk/cases/{case_no:str}/decision",
+    guards=_DEPARTMENT,
+    status_code=200,
+    sync_to_thread=True,
+    include_in_schema=False,
+)
+def desk_decision(
+    request: Request[Any, Any, Any],
+    case_no: FromPath[str],
+    data: URLEncodedBody[dict[str, Any]],
+    store: NamedDependency[HubStore],
+) -> Response[Any]:
     """A decision form (CSRF-checked by the guard): through hub.decisions.decide, then back to the case."""
     principal = principal_of(request)
     lang, _ = page_lang(request)
     missing = _list(data.get("missing")) + [m for m in _list(data.get("missing_other")) if m.strip()]
     try:
         decision = decide_for_department(
-            store, principal, case_no, str(data.get("status", "")), reason=str(data.get("reason") or "") or None,
+            store,
+            principal,
+            case_no,
+            str(data.get("status", "")),
+            reason=str(data.get("reason") or "") or None,
             outcome=str(data.get("outcome") or "") or None,
-            missing=missing, now=now_of(request))
+            missing=missing,
+            now=now_of(request),
+        )
     except NotFoundError:
         return error_page(request, 404, f"本部门没有编号为 {case_no} 的办件", f"No case {case_no} for your department")
     except (InputError, IllegalTransition) as exc:
-        return _case_page(request, store, case_no, error=exc.message(lang),
-                          status_code=409 if isinstance(exc, IllegalTransition) else 400)
+        return _case_page(
+            request,
+            store,
+            case_no,
+            error=exc.message(lang),
+            status_code=409 if isinstance(exc, IllegalTransition) else 400,
+        )
     except ProxyAppError as exc:
         return _case_page(request, store, case_no, error=exc.message(lang), status_code=400)
     return Redirect(f"/desk/cases/{quote(decision.case_no)}?done={decision.status}", status_code=303)

@@ -54,14 +54,22 @@ def _kbit(kbit_per_s: float) -> int:
 
 PROFILES: dict[str, LinkProfile] = {
     "loopback": LinkProfile(),
-    "gprs": LinkProfile(name="gprs", up_rate=_kbit(9.6), down_rate=_kbit(9.6), latency=0.6, jitter=0.3, chunk=256,
-                        handshake=True),
-    "edge": LinkProfile(name="edge", up_rate=_kbit(64), down_rate=_kbit(64), latency=0.3, jitter=0.1, chunk=512,
-                        handshake=True),
+    "gprs": LinkProfile(
+        name="gprs", up_rate=_kbit(9.6), down_rate=_kbit(9.6), latency=0.6, jitter=0.3, chunk=256, handshake=True
+    ),
+    "edge": LinkProfile(
+        name="edge", up_rate=_kbit(64), down_rate=_kbit(64), latency=0.3, jitter=0.1, chunk=512, handshake=True
+    ),
     "3g": LinkProfile(name="3g", up_rate=_kbit(384), down_rate=_kbit(384), latency=0.1, jitter=0.05, handshake=True),
     "lossy-3g": LinkProfile(
-        name="lossy-3g", up_rate=_kbit(384), down_rate=_kbit(384), latency=0.1, jitter=0.05,
-        cut_down_after=0, cut_probability=0.3, handshake=True,
+        name="lossy-3g",
+        up_rate=_kbit(384),
+        down_rate=_kbit(384),
+        latency=0.1,
+        jitter=0.05,
+        cut_down_after=0,
+        cut_probability=0.3,
+        handshake=True,
     ),
 }
 """Named profiles: GPRS 9.6 kbit/s, EDGE 64 kbit/s, 3G 384 kbit/s, and 3G that drops a third of responses."""
@@ -194,14 +202,32 @@ class FaultProxy:
             self.stats.events.append(f"cut {direction}")
             done.set()
 
-        up = asyncio.ensure_future(self._pump(
-            client_reader, hub_writer, profile.up_rate, profile.cut_up_after if cut else None, profile, rng,
-            lambda n: counted("up", n), lambda: on_cut("up"), lambda: read("up"),
-        ))
-        down = asyncio.ensure_future(self._pump(
-            hub_reader, client_writer, profile.down_rate, profile.cut_down_after if cut else None, profile, rng,
-            lambda n: counted("down", n), lambda: on_cut("down"), lambda: read("down"),
-        ))
+        up = asyncio.ensure_future(
+            self._pump(
+                client_reader,
+                hub_writer,
+                profile.up_rate,
+                profile.cut_up_after if cut else None,
+                profile,
+                rng,
+                lambda n: counted("up", n),
+                lambda: on_cut("up"),
+                lambda: read("up"),
+            )
+        )
+        down = asyncio.ensure_future(
+            self._pump(
+                hub_reader,
+                client_writer,
+                profile.down_rate,
+                profile.cut_down_after if cut else None,
+                profile,
+                rng,
+                lambda n: counted("down", n),
+                lambda: on_cut("down"),
+                lambda: read("down"),
+            )
+        )
         waiter = asyncio.ensure_future(done.wait())
         try:
             await asyncio.wait([down, waiter], return_when=asyncio.FIRST_COMPLETED)

@@ -108,8 +108,7 @@ def _clean_note(text: str | None) -> str | None:
 def _next_number(station: Station, day: dt.date) -> str:
     key = day.isoformat()
     (last,) = station.db.execute(
-        "INSERT INTO counters (day, last) VALUES (?, 1) "
-        "ON CONFLICT(day) DO UPDATE SET last = last + 1 RETURNING last",
+        "INSERT INTO counters (day, last) VALUES (?, 1) ON CONFLICT(day) DO UPDATE SET last = last + 1 RETURNING last",
         [key],
     ).fetchone()
     # Village code + device letter make the number unique county-wide without asking anyone.
@@ -135,7 +134,9 @@ def new_intake(station: Station, request: NewIntake) -> IntakeResult:
     plan = plan_intake(
         catalog, item=request.item, bundle=request.bundle, presented=request.materials, deferred=request.deferred
     )
-    signer = _clean_name(request.signer_name, field="signer_name", label_zh="承诺人姓名") if request.signer_name else name
+    signer = (
+        _clean_name(request.signer_name, field="signer_name", label_zh="承诺人姓名") if request.signer_name else name
+    )
     agent = _clean_agent(request.agent) if request.agent is not None else station.agent_name
     note = _clean_note(request.note)
 
@@ -148,8 +149,12 @@ def new_intake(station: Station, request: NewIntake) -> IntakeResult:
         rec.insert(
             "intakes",
             {
-                "intake_id": intake_id, "bundle_code": plan.bundle_code, "village_code": station.village_code,
-                "received_at": received_at, "received_date": day.isoformat(), "agent": agent,
+                "intake_id": intake_id,
+                "bundle_code": plan.bundle_code,
+                "village_code": station.village_code,
+                "received_at": received_at,
+                "received_date": day.isoformat(),
+                "agent": agent,
                 "catalog_version": catalog.version,
             },
         )
@@ -157,8 +162,11 @@ def new_intake(station: Station, request: NewIntake) -> IntakeResult:
             rec.insert(
                 "intake_materials",
                 {
-                    "material_id": f"{intake_id}/{material.name_zh}", "intake_id": intake_id,
-                    "name_zh": material.name_zh, "state": material.state.value, "updated_at": received_at,
+                    "material_id": f"{intake_id}/{material.name_zh}",
+                    "intake_id": intake_id,
+                    "name_zh": material.name_zh,
+                    "state": material.state.value,
+                    "updated_at": received_at,
                 },
             )
         commitments = []
@@ -167,38 +175,56 @@ def new_intake(station: Station, request: NewIntake) -> IntakeResult:
             rec.insert(
                 "commitments",
                 {
-                    "commitment_id": f"{intake_id}/{material_name}", "intake_id": intake_id,
-                    "material": material_name, "signer_name": signer, "signed_at": received_at,
-                    "due_days": request.defer_days, "due_date": due.date.isoformat(),
-                    "due_provisional": int(due.provisional), "status": "open", "closed_at": None,
+                    "commitment_id": f"{intake_id}/{material_name}",
+                    "intake_id": intake_id,
+                    "material": material_name,
+                    "signer_name": signer,
+                    "signed_at": received_at,
+                    "due_days": request.defer_days,
+                    "due_date": due.date.isoformat(),
+                    "due_provisional": int(due.provisional),
+                    "status": "open",
+                    "closed_at": None,
                 },
             )
             commitments.append(CommitmentResult(material_name, due.date, due.provisional))
         cases = []
         for case_no, planned in zip(case_nos, plan.cases):
             item = catalog.item(planned.item_code)
-            due = (
-                None if item.promised_days is None
-                else station.calendar.add_working_days(day, item.promised_days)
-            )
+            due = None if item.promised_days is None else station.calendar.add_working_days(day, item.promised_days)
             rec.insert(
                 "cases",
                 {
-                    "case_no": case_no, "intake_id": intake_id, "item_code": item.code,
-                    "bundle_code": plan.bundle_code, "stage": planned.stage, "status": Status.DRAFT.value,
-                    "outcome": None, "applicant_name": name, "id_number": resident.number,
-                    "id_hash": station.id_hash(resident.number), "phone": phone, "sex": resident.sex,
-                    "birth_date": resident.birth_date.isoformat(), "village_code": station.village_code,
-                    "received_at": received_at, "received_date": day.isoformat(), "accepted_date": None,
+                    "case_no": case_no,
+                    "intake_id": intake_id,
+                    "item_code": item.code,
+                    "bundle_code": plan.bundle_code,
+                    "stage": planned.stage,
+                    "status": Status.DRAFT.value,
+                    "outcome": None,
+                    "applicant_name": name,
+                    "id_number": resident.number,
+                    "id_hash": station.id_hash(resident.number),
+                    "phone": phone,
+                    "sex": resident.sex,
+                    "birth_date": resident.birth_date.isoformat(),
+                    "village_code": station.village_code,
+                    "received_at": received_at,
+                    "received_date": day.isoformat(),
+                    "accepted_date": None,
                     "due_date": due.date.isoformat() if due else None,
                     "due_provisional": int(due.provisional) if due else 0,
-                    "catalog_version": catalog.version, "updated_at": received_at,
+                    "catalog_version": catalog.version,
+                    "updated_at": received_at,
                 },
             )
             check_transition(Status.DRAFT, Status.RECEIVED, Actor.STATION)
             rec.status(
-                case_no=case_no, from_status=Status.DRAFT.value, to_status=Status.RECEIVED.value,
-                actor=Actor.STATION.value, by=agent or None,
+                case_no=case_no,
+                from_status=Status.DRAFT.value,
+                to_status=Status.RECEIVED.value,
+                actor=Actor.STATION.value,
+                by=agent or None,
             )
             if note:
                 _insert_note(rec, case_no, note, agent)
@@ -228,8 +254,13 @@ def case_row(station: Station, case_no: str) -> dict[str, Any]:
 def _insert_note(rec: ChangeRecorder, case_no: str, text: str, author: str | None) -> None:
     rec.insert(
         "case_notes",
-        {"note_id": f"{rec.origin}:{rec.clock.tick(int(rec.now.timestamp() * 1000))}", "case_no": case_no,
-         "at": rec.now_iso, "author": author or "", "text": text},
+        {
+            "note_id": f"{rec.origin}:{rec.clock.tick(int(rec.now.timestamp() * 1000))}",
+            "case_no": case_no,
+            "at": rec.now_iso,
+            "author": author or "",
+            "text": text,
+        },
     )
 
 
@@ -252,7 +283,8 @@ def deliver(station: Station, case_no: str, *, by: str | None = None, note: str 
     case = case_row(station, case_no)
     check_transition(case["status"], Status.DELIVERED, Actor.STATION)
     open_materials = [
-        material for (material,) in station.db.execute(
+        material
+        for (material,) in station.db.execute(
             "SELECT material FROM commitments WHERE intake_id = ? AND status = 'open' ORDER BY material",
             [case["intake_id"]],
         )
@@ -319,7 +351,9 @@ def _check_supply(station: Station, case: dict[str, Any], materials: Sequence[st
     return rows
 
 
-def _apply_supply(rec: ChangeRecorder, case: dict[str, Any], materials: Sequence[str], rows: dict[str, str]) -> list[str]:
+def _apply_supply(
+    rec: ChangeRecorder, case: dict[str, Any], materials: Sequence[str], rows: dict[str, str]
+) -> list[str]:
     closed = []
     for name in materials:
         deferred = rows[name] == MaterialState.DEFERRED
@@ -340,7 +374,9 @@ def supply_material(station: Station, case_no: str, materials: Sequence[str], *,
     case = case_row(station, case_no)
     names = [m.strip() for m in materials if m.strip()]
     if not names:
-        raise InputError("name the material(s) supplied (--material)", "请指明补交的材料（--material）", field="material")
+        raise InputError(
+            "name the material(s) supplied (--material)", "请指明补交的材料（--material）", field="material"
+        )
     rows = _check_supply(station, case, names)
     with recording(station.db, station.now, station.station_id) as rec:
         closed = _apply_supply(rec, case, names, rows)
@@ -385,11 +421,10 @@ def correct_intake(
         fields["phone"] = validate_phone(phone)
     if id_number is not None:
         resident = validate_id_number(id_number, today=station.today())
-        fields.update(
-            id_number=resident.number, sex=resident.sex, birth_date=resident.birth_date.isoformat()
-        )
+        fields.update(id_number=resident.number, sex=resident.sex, birth_date=resident.birth_date.isoformat())
     siblings = [
-        row[0] for row in station.db.execute(
+        row[0]
+        for row in station.db.execute(
             "SELECT case_no FROM cases WHERE intake_id = ? AND status IN (?, ?) ORDER BY case_no",
             [case["intake_id"], *(s.value for s in _CORRECTABLE)],
         )
@@ -434,8 +469,14 @@ def compute_due(station: Station, case: dict[str, Any]) -> DueDate | None:
     events = station.db.execute(
         "SELECT to_status, at FROM case_events WHERE case_no = ? ORDER BY hlc", [case["case_no"]]
     ).fetchall()
-    return case_due(station.calendar, item.promised_days, received_date=case["received_date"],
-                    accepted_date=case["accepted_date"], events=events, today=station.today())
+    return case_due(
+        station.calendar,
+        item.promised_days,
+        received_date=case["received_date"],
+        accepted_date=case["accepted_date"],
+        events=events,
+        today=station.today(),
+    )
 
 
 def refresh_due(station: Station, rec: ChangeRecorder, case: dict[str, Any]) -> None:

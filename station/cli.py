@@ -29,7 +29,12 @@ __all__ = ("main",)
     default=None,
     help="Station data folder. Default: $STATION_DATA_DIR, else the per-user data folder.",
 )
-@click.option("--lang", type=click.Choice(["zh", "en"]), default=None, help="Output language. Default: zh, or en when LANG is English.")
+@click.option(
+    "--lang",
+    type=click.Choice(["zh", "en"]),
+    default=None,
+    help="Output language. Default: zh, or en when LANG is English.",
+)
 @click.version_option(package_name="proxyapp", prog_name="station")
 @click.pass_context
 def main(ctx: click.Context, data_dir: Path | None, lang: str | None) -> None:
@@ -42,10 +47,19 @@ def main(ctx: click.Context, data_dir: Path | None, lang: str | None) -> None:
 
 @main.command()
 @click.option("--village", required=True, help="12-digit division code of this station's village, e.g. 349921001001.")
-@click.option("--device", default="A", show_default=True, help="One letter for this PC; use B for a second PC in the same village.")
+@click.option(
+    "--device",
+    default="A",
+    show_default=True,
+    help="One letter for this PC; use B for a second PC in the same village.",
+)
 @click.option("--agent", default="", help="Name of the agent working at this PC (shown in case history).")
-@click.option("--catalog", "catalog_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Load this catalogue (JSON) instead of the bundled sample.")
+@click.option(
+    "--catalog",
+    "catalog_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Load this catalogue (JSON) instead of the bundled sample.",
+)
 @click.pass_obj
 @handles_errors
 def init(obj: Context, village: str, device: str, agent: str, catalog_file: Path | None) -> None:
@@ -59,17 +73,32 @@ def init(obj: Context, village: str, device: str, agent: str, catalog_file: Path
             raise InputError(
                 f"{catalog_file} is not valid JSON: {exc}", f"{catalog_file} 不是有效的 JSON：{exc}", field="catalog"
             ) from None
-    with Station.init(obj.data_dir, village_code=village, device=device, agent_name=agent, catalog_data=catalog_data,
-                      passphrase=obj.new_passphrase()) as st:
+    with Station.init(
+        obj.data_dir,
+        village_code=village,
+        device=device,
+        agent_name=agent,
+        catalog_data=catalog_data,
+        passphrase=obj.new_passphrase(),
+    ) as st:
         village_row = st.divisions.village(st.village_code)
         township = st.divisions.township_of(st.village_code)
-        render.print_lines(obj.out, [
-            pick(obj.lang, f"已创建代办点：{township.name_zh}{village_row.name_zh}（{st.village_code}，设备 {st.device}）",
-                 f"Station created: {village_row.name_zh}, {township.name_zh} ({st.village_code}, device {st.device})"),
-            pick(obj.lang, f"数据目录：{st.data_dir}", f"Data folder: {st.data_dir}"),
-            pick(obj.lang, f"事项目录版本 {st.catalog.version}：{len(st.catalog.items)} 个事项，{len(st.catalog.bundles)} 个一件事",
-                 f"Catalogue version {st.catalog.version}: {len(st.catalog.items)} items, {len(st.catalog.bundles)} bundles"),
-        ])
+        render.print_lines(
+            obj.out,
+            [
+                pick(
+                    obj.lang,
+                    f"已创建代办点：{township.name_zh}{village_row.name_zh}（{st.village_code}，设备 {st.device}）",
+                    f"Station created: {village_row.name_zh}, {township.name_zh} ({st.village_code}, device {st.device})",
+                ),
+                pick(obj.lang, f"数据目录：{st.data_dir}", f"Data folder: {st.data_dir}"),
+                pick(
+                    obj.lang,
+                    f"事项目录版本 {st.catalog.version}：{len(st.catalog.items)} 个事项，{len(st.catalog.bundles)} 个一件事",
+                    f"Catalogue version {st.catalog.version}: {len(st.catalog.items)} items, {len(st.catalog.bundles)} bundles",
+                ),
+            ],
+        )
 
 
 @main.command()
@@ -82,22 +111,37 @@ def info(obj: Context, as_json: bool) -> None:
         counts = dict(st.db.execute("SELECT status, COUNT(*) FROM cases GROUP BY status").fetchall())
         unsent = st.db.execute("SELECT COUNT(*) FROM outbox WHERE set_seq IS NULL").fetchone()[0]
         data = {
-            "station_id": st.station_id, "village_code": st.village_code, "device": st.device,
-            "data_dir": str(st.data_dir), "catalog_version": st.catalog.version,
-            "calendar_years": sorted(st.calendar.years), "cases_by_status": counts, "unsent_changes": unsent,
+            "station_id": st.station_id,
+            "village_code": st.village_code,
+            "device": st.device,
+            "data_dir": str(st.data_dir),
+            "catalog_version": st.catalog.version,
+            "calendar_years": sorted(st.calendar.years),
+            "cases_by_status": counts,
+            "unsent_changes": unsent,
         }
         if as_json:
             click.echo(render.to_json(data))
             return
         village = st.divisions.village(st.village_code)
-        render.print_lines(obj.out, [
-            pick(obj.lang, f"代办点：{village.township_name_zh}{village.name_zh}（{st.village_code}）设备 {st.device}",
-                 f"Station: {village.name_zh}, {village.township_name_zh} ({st.village_code}) device {st.device}"),
-            pick(obj.lang, f"事项目录版本：{st.catalog.version}", f"Catalogue version: {st.catalog.version}"),
-            pick(obj.lang, f"节假日表年份：{_years(st.calendar.years)}", f"Holiday tables: {_years(st.calendar.years)}"),
-            pick(obj.lang, f"办件数：{sum(counts.values())}", f"Cases: {sum(counts.values())}"),
-            pick(obj.lang, f"待上报变更：{unsent}", f"Changes not yet sent: {unsent}"),
-        ])
+        render.print_lines(
+            obj.out,
+            [
+                pick(
+                    obj.lang,
+                    f"代办点：{village.township_name_zh}{village.name_zh}（{st.village_code}）设备 {st.device}",
+                    f"Station: {village.name_zh}, {village.township_name_zh} ({st.village_code}) device {st.device}",
+                ),
+                pick(obj.lang, f"事项目录版本：{st.catalog.version}", f"Catalogue version: {st.catalog.version}"),
+                pick(
+                    obj.lang,
+                    f"节假日表年份：{_years(st.calendar.years)}",
+                    f"Holiday tables: {_years(st.calendar.years)}",
+                ),
+                pick(obj.lang, f"办件数：{sum(counts.values())}", f"Cases: {sum(counts.values())}"),
+                pick(obj.lang, f"待上报变更：{unsent}", f"Changes not yet sent: {unsent}"),
+            ],
+        )
 
 
 def _years(years: frozenset[int]) -> str:
@@ -157,24 +201,53 @@ def case() -> None:
 @click.option("--id-number", required=True, help="Applicant's 18-character resident ID number.")
 @click.option("--phone", required=True, help="Applicant's phone number.")
 @click.option("--material", "materials", multiple=True, help="A material handed in, by its Chinese name. Repeatable.")
-@click.option("--defer", "deferred", multiple=True, help="A material missing under 容缺 (signed commitment). Repeatable.")
-@click.option("--defer-days", type=int, default=case_ops.DEFAULT_DEFER_DAYS, show_default=True,
-              help="Working days the applicant has to supply deferred materials.")
+@click.option(
+    "--defer", "deferred", multiple=True, help="A material missing under 容缺 (signed commitment). Repeatable."
+)
+@click.option(
+    "--defer-days",
+    type=int,
+    default=case_ops.DEFAULT_DEFER_DAYS,
+    show_default=True,
+    help="Working days the applicant has to supply deferred materials.",
+)
 @click.option("--signer", default=None, help="Who signed the 容缺 commitment (default: the applicant).")
 @click.option("--agent", default=None, help="Agent recording the case (default: the station's agent).")
 @click.option("--note", default=None, help="A note on the case (no ID numbers).")
 @click.pass_obj
 @handles_errors
-def case_new(obj: Context, item: str | None, bundle: str | None, name: str, id_number: str, phone: str,
-             materials: tuple[str, ...], deferred: tuple[str, ...], defer_days: int, signer: str | None,
-             agent: str | None, note: str | None) -> None:
+def case_new(
+    obj: Context,
+    item: str | None,
+    bundle: str | None,
+    name: str,
+    id_number: str,
+    phone: str,
+    materials: tuple[str, ...],
+    deferred: tuple[str, ...],
+    defer_days: int,
+    signer: str | None,
+    agent: str | None,
+    note: str | None,
+) -> None:
     """Record a new case (or a bundle's cases); prints the case number alone on the last line."""
     with obj.station() as st:
-        result = case_ops.new_intake(st, case_ops.NewIntake(
-            item=item.strip().upper() if item else None, bundle=bundle.strip().upper() if bundle else None,
-            applicant_name=name, id_number=id_number, phone=phone, materials=list(materials),
-            deferred=list(deferred), defer_days=defer_days, signer_name=signer, agent=agent, note=note,
-        ))
+        result = case_ops.new_intake(
+            st,
+            case_ops.NewIntake(
+                item=item.strip().upper() if item else None,
+                bundle=bundle.strip().upper() if bundle else None,
+                applicant_name=name,
+                id_number=id_number,
+                phone=phone,
+                materials=list(materials),
+                deferred=list(deferred),
+                defer_days=defer_days,
+                signer_name=signer,
+                agent=agent,
+                note=note,
+            ),
+        )
         render.print_lines(obj.out, render.intake_text(result, st.catalog, obj.lang))
         click.echo(result.number)
 
@@ -184,29 +257,57 @@ def _statuses(values: tuple[str, ...]) -> list[str]:
 
 
 @case.command("list")
-@click.option("--status", "statuses", multiple=True, type=click.Choice([s.value for s in Status], case_sensitive=False),
-              help="Only cases in this status. Repeatable.")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice([s.value for s in Status], case_sensitive=False),
+    help="Only cases in this status. Repeatable.",
+)
 @click.option("--item", default=None, help="Only cases of this item code.")
 @click.option("--search", default=None, help="Name or case-number fragment, or a whole ID number (exact match).")
 @click.option("--due-soon", is_flag=True, help="Only running cases due within 1 working day.")
 @click.option("--due-within", type=int, default=None, help="Only running cases due within N working days.")
 @click.option("--overdue", is_flag=True, help="Only running cases past their due date.")
-@click.option("--sort", type=click.Choice(["received", "due", "case_no"]), default=None,
-              help="Order. Default: soonest due first with --overdue/--due-soon/--due-within, else newest first.")
+@click.option(
+    "--sort",
+    type=click.Choice(["received", "due", "case_no"]),
+    default=None,
+    help="Order. Default: soonest due first with --overdue/--due-soon/--due-within, else newest first.",
+)
 @click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
 @click.option("--offset", type=click.IntRange(0), default=0)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (a JSON array).")
 @click.pass_obj
 @handles_errors
-def case_list(obj: Context, statuses: tuple[str, ...], item: str | None, search: str | None, due_soon: bool,
-              due_within: int | None, overdue: bool, sort: str | None, limit: int, offset: int, as_json: bool) -> None:
+def case_list(
+    obj: Context,
+    statuses: tuple[str, ...],
+    item: str | None,
+    search: str | None,
+    due_soon: bool,
+    due_within: int | None,
+    overdue: bool,
+    sort: str | None,
+    limit: int,
+    offset: int,
+    as_json: bool,
+) -> None:
     """List cases, newest first; ID and phone numbers are masked."""
     with obj.station() as st:
-        rows = queries.list_cases(st, queries.CaseFilter(
-            statuses=_statuses(statuses), item=item, text=search,
-            due_within=1 if due_soon and due_within is None else due_within,
-            overdue=overdue, sort=sort, limit=limit, offset=offset,  # type: ignore[arg-type]
-        ))
+        rows = queries.list_cases(
+            st,
+            queries.CaseFilter(
+                statuses=_statuses(statuses),
+                item=item,
+                text=search,
+                due_within=1 if due_soon and due_within is None else due_within,
+                overdue=overdue,
+                sort=sort,
+                limit=limit,
+                offset=offset,  # type: ignore[arg-type]
+            ),
+        )
         if as_json:
             click.echo(render.to_json(rows))
             return
@@ -254,8 +355,18 @@ ACTIONS = ("correct", "supply", "deliver", "withdraw", "note")
 @click.option("--by", default=None, help="Agent making the change.")
 @click.pass_obj
 @handles_errors
-def case_update(obj: Context, number: str, action: str, name: str | None, phone: str | None, id_number: str | None,
-                materials: tuple[str, ...], reason: str | None, note: str | None, by: str | None) -> None:
+def case_update(
+    obj: Context,
+    number: str,
+    action: str,
+    name: str | None,
+    phone: str | None,
+    id_number: str | None,
+    materials: tuple[str, ...],
+    reason: str | None,
+    note: str | None,
+    by: str | None,
+) -> None:
     """Make a change the station may make to a case.
 
     \b
@@ -268,15 +379,20 @@ def case_update(obj: Context, number: str, action: str, name: str | None, phone:
     """
     with obj.station() as st:
         if action == "correct":
-            status = case_ops.correct_intake(st, number, name=name, phone=phone, id_number=id_number,
-                                             materials=materials, by=by)
+            status = case_ops.correct_intake(
+                st, number, name=name, phone=phone, id_number=id_number, materials=materials, by=by
+            )
             message = pick(obj.lang, "已更正收件信息", "Intake corrected")
         elif action == "supply":
             closed = case_ops.supply_material(st, number, materials, by=by)
             status = queries.get_case(st, number).summary.status
             message = pick(obj.lang, "已登记补交材料", "Materials recorded") + (
-                pick(obj.lang, f"，容缺承诺已履行：{'、'.join(closed)}", f"; commitments fulfilled: {', '.join(closed)}")
-                if closed else "")
+                pick(
+                    obj.lang, f"，容缺承诺已履行：{'、'.join(closed)}", f"; commitments fulfilled: {', '.join(closed)}"
+                )
+                if closed
+                else ""
+            )
         elif action == "deliver":
             status = case_ops.deliver(st, number, by=by, note=note)
             message = pick(obj.lang, "已送达", "Delivered")

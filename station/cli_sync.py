@@ -12,8 +12,8 @@ from station import enrolment, link, transfer
 from station.cli_base import Context, handles_errors
 from station.identity import load_keypair, passphrase, require_pins
 from station.render import print_lines, to_json
-from station.syncstate import Refusal, SyncStatus, last_refusal_id, refusals, refused_cases, sync_status
 from station.store import Station
+from station.syncstate import Refusal, SyncStatus, last_refusal_id, refusals, refused_cases, sync_status
 from sync.crypto import KeyPair
 from sync.i18n import pick
 from sync.text import printable
@@ -35,13 +35,17 @@ def _unlock(obj: Context) -> KeyPair:
 def _offset_text(offset_ms: int, lang: str) -> str:
     minutes = abs(offset_ms) / 60000
     if offset_ms > 0:
-        return pick(lang, f"县平台时间比本机快 {minutes:.0f} 分钟", f"the hub's clock is {minutes:.0f} min ahead of ours")
+        return pick(
+            lang, f"县平台时间比本机快 {minutes:.0f} 分钟", f"the hub's clock is {minutes:.0f} min ahead of ours"
+        )
     return pick(lang, f"县平台时间比本机慢 {minutes:.0f} 分钟", f"the hub's clock is {minutes:.0f} min behind ours")
 
 
 @click.command()
 @click.option("--hub", "hub_url", required=True, help="Address of the county hub, e.g. https://hub.example.gov.cn.")
-@click.option("--code", required=True, help="One-time enrolment code from the county administrator, XXXX-XXXX-XXXX-XXXX.")
+@click.option(
+    "--code", required=True, help="One-time enrolment code from the county administrator, XXXX-XXXX-XXXX-XXXX."
+)
 @click.option("--agent", default="", help="Name of the agent working at this PC (when enrolment creates the station).")
 @click.pass_obj
 @handles_errors
@@ -51,43 +55,70 @@ def enroll(obj: Context, hub_url: str, code: str, agent: str) -> None:
     The passphrase comes from $STATION_PASSPHRASE, else it is asked for twice.
     """
     enrolment.parse_code(code)  # a typo is reported before the passphrase is asked for
-    result = enrolment.enroll(obj.data_dir, hub_url=hub_url, code=code, passphrase=passphrase(confirm=True),
-                              agent_name=agent)
-    print_lines(obj.out, [
-        pick(obj.lang, f"已在县平台登记：站点 {result.station_id}（村 {result.village_code}，设备 {result.device}）",
-             f"Enrolled with the hub: station {result.station_id} (village {result.village_code}, device {result.device})"),
-        pick(obj.lang, f"县平台密钥指纹：{result.hub_fingerprint}", f"Hub key fingerprint: {result.hub_fingerprint}"),
-        pick(obj.lang, "请与县管理员屏幕上显示的指纹逐字核对；不一致时请勿同步，并立即联系县管理员。",
-             "Compare it with the fingerprint on the administrator's screen; if they differ, do not sync and call "
-             "the county administrator."),
-        pick(obj.lang, "下一步：运行“station sync”接收事项目录、节假日表和区划。",
-             "Next: run 'station sync' to receive the catalogue, holiday calendar and divisions."),
-    ])
+    result = enrolment.enroll(
+        obj.data_dir, hub_url=hub_url, code=code, passphrase=passphrase(confirm=True), agent_name=agent
+    )
+    print_lines(
+        obj.out,
+        [
+            pick(
+                obj.lang,
+                f"已在县平台登记：站点 {result.station_id}（村 {result.village_code}，设备 {result.device}）",
+                f"Enrolled with the hub: station {result.station_id} (village {result.village_code}, device {result.device})",
+            ),
+            pick(
+                obj.lang, f"县平台密钥指纹：{result.hub_fingerprint}", f"Hub key fingerprint: {result.hub_fingerprint}"
+            ),
+            pick(
+                obj.lang,
+                "请与县管理员屏幕上显示的指纹逐字核对；不一致时请勿同步，并立即联系县管理员。",
+                "Compare it with the fingerprint on the administrator's screen; if they differ, do not sync and call "
+                "the county administrator.",
+            ),
+            pick(
+                obj.lang,
+                "下一步：运行“station sync”接收事项目录、节假日表和区划。",
+                "Next: run 'station sync' to receive the catalogue, holiday calendar and divisions.",
+            ),
+        ],
+    )
 
 
 def _report_lines(report: link.SyncReport, lang: str) -> list[str]:
-    lines = [pick(
-        lang,
-        f"封装 {report.sealed}，上报 {report.pushed}，县平台确认 {report.acknowledged}，接收 {report.pulled}",
-        f"sealed {report.sealed}, sent {report.pushed}, acknowledged {report.acknowledged}, received {report.pulled}",
-    )]
+    lines = [
+        pick(
+            lang,
+            f"封装 {report.sealed}，上报 {report.pushed}，县平台确认 {report.acknowledged}，接收 {report.pulled}",
+            f"sealed {report.sealed}, sent {report.pushed}, acknowledged {report.acknowledged}, received {report.pulled}",
+        )
+    ]
     if report.in_step and not report.refused:
         lines.append(pick(lang, "本站与县平台已完全同步。", "This station and the hub hold the same data."))
     elif report.in_step:
-        lines.append(pick(lang, f"数据已送达，但县平台拒收了本站 {len(report.refused)} 项更改（见下）。",
-                          f"Everything was delivered, but the county refused {len(report.refused)} change(s) of "
-                          "this station's (below)."))
+        lines.append(
+            pick(
+                lang,
+                f"数据已送达，但县平台拒收了本站 {len(report.refused)} 项更改（见下）。",
+                f"Everything was delivered, but the county refused {len(report.refused)} change(s) of "
+                "this station's (below).",
+            )
+        )
     else:
         feed = f"{report.feed_seq}/{report.hub_feed_seq if report.hub_feed_seq is not None else '?'}"
-        lines.append(pick(
-            lang,
-            f"尚未完全同步：待确认数据集 {report.unacknowledged}，未封装变更 {report.unsealed}，下发进度 {feed}。",
-            f"Not in step yet: {report.unacknowledged} sets unacknowledged, {report.unsealed} changes unsealed, "
-            f"feed {feed}.",
-        ))
+        lines.append(
+            pick(
+                lang,
+                f"尚未完全同步：待确认数据集 {report.unacknowledged}，未封装变更 {report.unsealed}，下发进度 {feed}。",
+                f"Not in step yet: {report.unacknowledged} sets unacknowledged, {report.unsealed} changes unsealed, "
+                f"feed {feed}.",
+            )
+        )
     if report.clock_offset_ms is not None and abs(report.clock_offset_ms) > 5 * 60 * 1000:
-        lines.append(pick(lang, "警告：", "Warning: ") + _offset_text(report.clock_offset_ms, lang)
-                     + pick(lang, "；请校正本机时间。", "; set this PC's clock."))
+        lines.append(
+            pick(lang, "警告：", "Warning: ")
+            + _offset_text(report.clock_offset_ms, lang)
+            + pick(lang, "；请校正本机时间。", "; set this PC's clock.")
+        )
     return lines
 
 
@@ -106,13 +137,23 @@ def _say_refused(refused: list[Refusal], lang: str) -> None:
         click.echo(pick(lang, "县平台拒收：", "Refused by the county: ") + printable(refusal.message(lang)), err=True)
     if len(refused) > REFUSALS_LISTED:
         more = len(refused) - REFUSALS_LISTED
-        click.echo(pick(lang, f"……另有 {more} 项；“station status”列出县平台拒收的办件",
-                        f"... and {more} more; 'station status' lists the cases the county refused"), err=True)
+        click.echo(
+            pick(
+                lang,
+                f"……另有 {more} 项；“station status”列出县平台拒收的办件",
+                f"... and {more} more; 'station status' lists the cases the county refused",
+            ),
+            err=True,
+        )
 
 
 @click.command("sync")
-@click.option("--watch", "keep_watching", is_flag=True, help="Keep syncing while the link comes and goes (Ctrl-C stops).")
-@click.option("--hub", "hub_url", default=None, help="Another address for the hub this time (a relay); keys stay pinned.")
+@click.option(
+    "--watch", "keep_watching", is_flag=True, help="Keep syncing while the link comes and goes (Ctrl-C stops)."
+)
+@click.option(
+    "--hub", "hub_url", default=None, help="Another address for the hub this time (a relay); keys stay pinned."
+)
 @click.pass_obj
 @handles_errors
 def sync_command(obj: Context, keep_watching: bool, hub_url: str | None) -> None:
@@ -126,6 +167,7 @@ def sync_command(obj: Context, keep_watching: bool, hub_url: str | None) -> None
         keys = _unlock(obj)
         refused_now: list[Refusal] = []
         if keep_watching:
+
             def progress(report: link.SyncReport) -> None:
                 stamp = dt.datetime.now().strftime("%H:%M:%S")
                 click.echo(f"[{stamp}] " + " ".join(_report_lines(report, obj.lang)))
@@ -155,37 +197,75 @@ def _status_lines(status: SyncStatus, lang: str) -> list[str]:
     never = pick(lang, "无", "never")
     lines = [pick(lang, f"站点：{status.station_id}", f"Station: {status.station_id}")]
     if not status.enrolled:
-        lines.append(pick(lang, "尚未在县平台登记（station enroll --hub 地址 --code 登记码）",
-                          "Not enrolled with a hub yet (station enroll --hub URL --code CODE)"))
+        lines.append(
+            pick(
+                lang,
+                "尚未在县平台登记（station enroll --hub 地址 --code 登记码）",
+                "Not enrolled with a hub yet (station enroll --hub URL --code CODE)",
+            )
+        )
     else:
-        lines.append(pick(lang, f"县平台：{status.hub_url}（指纹 {status.hub_fingerprint}）",
-                          f"Hub: {status.hub_url} (fingerprint {status.hub_fingerprint})"))
+        lines.append(
+            pick(
+                lang,
+                f"县平台：{status.hub_url}（指纹 {status.hub_fingerprint}）",
+                f"Hub: {status.hub_url} (fingerprint {status.hub_fingerprint})",
+            )
+        )
     hub_feed = status.hub_feed_seq if status.hub_feed_seq is not None else "?"
     lines += [
-        pick(lang, f"已封装未确认数据集：{status.unacknowledged}（最新 {status.head_seq}）",
-             f"Sealed, not acknowledged: {status.unacknowledged} sets (newest {status.head_seq})"),
+        pick(
+            lang,
+            f"已封装未确认数据集：{status.unacknowledged}（最新 {status.head_seq}）",
+            f"Sealed, not acknowledged: {status.unacknowledged} sets (newest {status.head_seq})",
+        ),
         pick(lang, f"未封装变更：{status.unsealed}", f"Changes not yet sealed: {status.unsealed}"),
         pick(lang, f"下发进度：{status.feed_seq}/{hub_feed}", f"Feed position: {status.feed_seq}/{hub_feed}"),
-        pick(lang, f"上次成功同步：{format_local(status.last_success) or never}",
-             f"Last success: {format_local(status.last_success) or never}"),
+        pick(
+            lang,
+            f"上次成功同步：{format_local(status.last_success) or never}",
+            f"Last success: {format_local(status.last_success) or never}",
+        ),
     ]
     if status.last_error:
-        lines.append(pick(lang, f"上次错误：{format_local(status.last_error)} {status.last_error_detail}",
-                          f"Last error: {format_local(status.last_error)} {status.last_error_detail}"))
+        lines.append(
+            pick(
+                lang,
+                f"上次错误：{format_local(status.last_error)} {status.last_error_detail}",
+                f"Last error: {format_local(status.last_error)} {status.last_error_detail}",
+            )
+        )
     if status.clock_warning and status.clock_offset_ms is not None:
-        lines.append(pick(lang, "警告：", "Warning: ") + _offset_text(status.clock_offset_ms, lang)
-                     + pick(lang, "；请校正本机时间。", "; set this PC's clock."))
+        lines.append(
+            pick(lang, "警告：", "Warning: ")
+            + _offset_text(status.clock_offset_ms, lang)
+            + pick(lang, "；请校正本机时间。", "; set this PC's clock.")
+        )
     if status.fork:
-        lines.append(pick(lang, f"已停止上报：县平台持有本站的另一条数据链，请联系县管理员（{status.fork}）",
-                          f"Sending stopped: the hub holds another chain for this station; call the county "
-                          f"administrator ({status.fork})"))
+        lines.append(
+            pick(
+                lang,
+                f"已停止上报：县平台持有本站的另一条数据链，请联系县管理员（{status.fork}）",
+                f"Sending stopped: the hub holds another chain for this station; call the county "
+                f"administrator ({status.fork})",
+            )
+        )
     if status.revoked:
-        lines.append(pick(lang, f"本站密钥 {status.revoked} 已被吊销：同步已停止，请联系县管理员",
-                          f"This station's key {status.revoked} was revoked: syncing stopped; call the county "
-                          "administrator"))
+        lines.append(
+            pick(
+                lang,
+                f"本站密钥 {status.revoked} 已被吊销：同步已停止，请联系县管理员",
+                f"This station's key {status.revoked} was revoked: syncing stopped; call the county administrator",
+            )
+        )
     if status.refused_cases:
-        lines.append(pick(lang, f"县平台拒收的办件：{status.refused_cases}（未在县平台立案，请联系县管理员）",
-                          f"Cases the county refused to file: {status.refused_cases} (call the county administrator)"))
+        lines.append(
+            pick(
+                lang,
+                f"县平台拒收的办件：{status.refused_cases}（未在县平台立案，请联系县管理员）",
+                f"Cases the county refused to file: {status.refused_cases} (call the county administrator)",
+            )
+        )
         lines += ["  " + refusal.message(lang) for refusal in status.refused]
     return lines
 
@@ -214,8 +294,16 @@ def export_command(obj: Context, file: Path) -> None:
         require_pins(st.db)
         result = transfer.export_file(st, file, _unlock(obj))
         span = f"{result.first_seq}-{result.last_seq}" if result.sets else "-"
-        print_lines(obj.out, [pick(obj.lang, f"已写入 {result.path}：{result.sets} 个数据集（{span}）",
-                                   f"Wrote {result.path}: {result.sets} sets ({span})")])
+        print_lines(
+            obj.out,
+            [
+                pick(
+                    obj.lang,
+                    f"已写入 {result.path}：{result.sets} 个数据集（{span}）",
+                    f"Wrote {result.path}: {result.sets} sets ({span})",
+                )
+            ],
+        )
 
 
 @click.command("import")
@@ -232,11 +320,21 @@ def import_command(obj: Context, file: Path) -> None:
         mark = last_refusal_id(st)
         result = transfer.import_file(st, file, _unlock(obj))
         new = refusals(st, after=mark)
-        lines = [pick(obj.lang, f"已导入 {result.applied} 个县平台数据集（{result.skipped} 个此前已导入），下发进度 {result.feed_seq}",
-                      f"Imported {result.applied} hub sets ({result.skipped} held before), feed position {result.feed_seq}")]
+        lines = [
+            pick(
+                obj.lang,
+                f"已导入 {result.applied} 个县平台数据集（{result.skipped} 个此前已导入），下发进度 {result.feed_seq}",
+                f"Imported {result.applied} hub sets ({result.skipped} held before), feed position {result.feed_seq}",
+            )
+        ]
         if result.revoked:
-            lines.append(pick(obj.lang, "县平台已吊销本站密钥：同步已停止，请联系县管理员",
-                              "The county revoked this station's key: syncing stopped; call the county administrator"))
+            lines.append(
+                pick(
+                    obj.lang,
+                    "县平台已吊销本站密钥：同步已停止，请联系县管理员",
+                    "The county revoked this station's key: syncing stopped; call the county administrator",
+                )
+            )
         print_lines(obj.out, lines)
         if new:
             _say_refused(new, obj.lang)

@@ -19,5 +19,15 @@ from station.link.session import ATTEMPTS, MAX_RESTARTS, Sleep
 __all__ = ("FEED_LIMIT", "SyncIssue", "SyncReport", "sync_once", "watch")
 
 # Re-exported for callers that read the tuning constants; not part of __all__, as before.
-_CONSTANTS = (ATTEMPTS, FEED_BYTES, MAX_RESTARTS, MAX_SETS_PER_REQUEST, PROBE_MAX_SECONDS, PROBE_SECONDS, PUSH_BYTES,
-              RETRY_EXCHANGE_AFTER, TARGET_SECONDS, Sleep)
+_CONSTANTS = (
+    ATTEMPTS,
+    FEED_BYTES,
+    MAX_RESTARTS,
+    MAX_SETS_PER_REQUEST,
+    PROBE_MAX_SECONDS,
+    PROBE_SECONDS,
+    PUSH_BYTES,
+    RETRY_EXCHANGE_AFTER,
+    TARGET_SECONDS,
+    Sleep,
+)

@@ -228,8 +228,9 @@ def unlock(data_dir: Path, passphrase: str | None = None, *, environ: Mapping[st
 
 def derive_key(key: bytes, purpose: str) -> bytes:
     """A key for one purpose (``"drafts"``), derived from the data key (HKDF-SHA256)."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=b"proxyapp/station/" + purpose.encode("ascii")).derive(key)
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"proxyapp/station/" + purpose.encode("ascii")
+    ).derive(key)
 
 
 # -- the OS keyring (the agent's choice) --------------------------------------------------------

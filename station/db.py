@@ -45,8 +45,9 @@ def _key_pragma(key: bytes) -> str:
     return f"x'{key.hex()}'"
 
 
-def connect(path: Path | str, key: bytes | None, *, timeout: float = 10.0,
-            check_same_thread: bool = True) -> sqlcipher.Connection:
+def connect(
+    path: Path | str, key: bytes | None, *, timeout: float = 10.0, check_same_thread: bool = True
+) -> sqlcipher.Connection:
     """A bare driver connection to ``path``, keyed when ``key`` is given (None: a plain file).
 
     Raises:
@@ -194,8 +195,10 @@ def content_digest(conn: sqlcipher.Connection, schema: str = "main") -> str:
 def finish_interrupted_encryption(path: Path) -> None:
     """Remove what an encryption cut short left beside ``path``: a half-written copy (the plain
     file is still in place then), or the plain original after the encrypted one took its place."""
-    for leftover in (path.with_name(path.name + ENCRYPTING_SUFFIX),
-                     path.with_name(path.name + ENCRYPTING_SUFFIX + "-journal")):
+    for leftover in (
+        path.with_name(path.name + ENCRYPTING_SUFFIX),
+        path.with_name(path.name + ENCRYPTING_SUFFIX + "-journal"),
+    ):
         leftover.unlink(missing_ok=True)
     old = path.with_name(path.name + PLAIN_OLD_SUFFIX)
     if not old.exists():

@@ -18,9 +18,9 @@ from station.identity import MIN_PASSPHRASE, hub_pins, save_keypair, set_meta
 from station.identity import passphrase as ask_passphrase  # the parameter is called passphrase
 from station.sealing import HUB_FEATURES_META
 from station.store import DB_FILE, Station
-from sync.enrolment import CODE_ALPHABET, request_mac, response_mac, split_code
 from sync.crypto import CryptoError, KeyPair, fingerprint, key_id_of, open_box
 from sync.divisions import parse_division_code
+from sync.enrolment import CODE_ALPHABET, request_mac, response_mac, split_code
 from sync.errors import InputError
 from sync.protocol import MEDIA_TYPE, PROTOCOL_VERSION, STATION_FEATURES, EnrollRequest, EnrollResponse
 from sync.tables import TABLE_NAMES
@@ -29,7 +29,6 @@ from sync.timeutil import iso_utc, utc_now
 from sync.version import SOFTWARE_VERSION
 
 __all__ = ("CODE_ALPHABET", "EnrollCode", "EnrollResult", "enroll", "parse_code")
-
 
 
 class EnrollCode(msgspec.Struct, frozen=True):
@@ -113,26 +112,45 @@ def enroll(
         lookup_key = _check_answer(answer, parsed, keys)
         created = station is None
         if station is None:
-            station = Station.init(data_dir, village_code=answer.village_code, device=answer.device,
-                                   agent_name=agent_name, station_id=answer.station_id, passphrase=passphrase,
-                                   now=now)
+            station = Station.init(
+                data_dir,
+                village_code=answer.village_code,
+                device=answer.device,
+                agent_name=agent_name,
+                station_id=answer.station_id,
+                passphrase=passphrase,
+                now=now,
+            )
         else:
             _check_same_station(station, answer)
         save_keypair(data_dir, keys, passphrase, work=key_work)
         with write_txn(station.db):  # the county's lookup key goes in with the hashes made under it
             _adopt_station_id(station, answer.station_id)
-            set_meta(station.db, {
-                "hub_url": hub_url, "hub_id": answer.hub_id, "hub_sign_public": answer.hub_sign_public.hex(),
-                "hub_box_public": answer.hub_box_public.hex(), "enrolled_at": iso_utc(now()),
-                "request_counter": 0, "feed_seq": 0, **({"agent_name": agent_name} if agent_name else {}),
-                HUB_FEATURES_META: answer.features,  # so the first sync is already compact
-            })
+            set_meta(
+                station.db,
+                {
+                    "hub_url": hub_url,
+                    "hub_id": answer.hub_id,
+                    "hub_sign_public": answer.hub_sign_public.hex(),
+                    "hub_box_public": answer.hub_box_public.hex(),
+                    "enrolled_at": iso_utc(now()),
+                    "request_counter": 0,
+                    "feed_seq": 0,
+                    **({"agent_name": agent_name} if agent_name else {}),
+                    HUB_FEATURES_META: answer.features,  # so the first sync is already compact
+                },
+            )
             rehashed = station.rehash_ids(lookup_key)
         station.reload_lookup_key()
         station.station_id = answer.station_id
         return EnrollResult(
-            station_id=answer.station_id, village_code=answer.village_code, device=answer.device, hub_url=hub_url,
-            hub_id=answer.hub_id, hub_fingerprint=fingerprint(answer.hub_sign_public), created=created,
+            station_id=answer.station_id,
+            village_code=answer.village_code,
+            device=answer.device,
+            hub_url=hub_url,
+            hub_id=answer.hub_id,
+            hub_fingerprint=fingerprint(answer.hub_sign_public),
+            created=created,
             rehashed=rehashed,
         )
     finally:
@@ -158,17 +176,23 @@ def _check_can_enrol(station: Station) -> None:
         )
 
 
-def _ask_hub(hub_url: str, parsed: EnrollCode, keys: KeyPair, transport: httpx.BaseTransport | None,
-             timeout: float) -> EnrollResponse:
+def _ask_hub(
+    hub_url: str, parsed: EnrollCode, keys: KeyPair, transport: httpx.BaseTransport | None, timeout: float
+) -> EnrollResponse:
     request = EnrollRequest(
-        protocol=PROTOCOL_VERSION, code_id=parsed.code_id, sign_public=keys.sign_public, box_public=keys.box_public,
-        software=SOFTWARE_VERSION, mac=request_mac(parsed.secret, keys.sign_public, keys.box_public),
+        protocol=PROTOCOL_VERSION,
+        code_id=parsed.code_id,
+        sign_public=keys.sign_public,
+        box_public=keys.box_public,
+        software=SOFTWARE_VERSION,
+        mac=request_mac(parsed.secret, keys.sign_public, keys.box_public),
         features=STATION_FEATURES,
     )
     try:
         with make_client(transport, timeout) as client:
-            response = client.post(url(hub_url, ENROLL_PATH), content=msgspec.msgpack.encode(request),
-                                   headers={"Content-Type": MEDIA_TYPE})
+            response = client.post(
+                url(hub_url, ENROLL_PATH), content=msgspec.msgpack.encode(request), headers={"Content-Type": MEDIA_TYPE}
+            )
     except httpx.TransportError as exc:
         raise unreachable(hub_url, exc) from None
     if response.status_code != 200:
@@ -184,8 +208,9 @@ def _ask_hub(hub_url: str, parsed: EnrollCode, keys: KeyPair, transport: httpx.B
     try:
         return msgspec.msgpack.decode(response.content, type=EnrollResponse)
     except (msgspec.DecodeError, ValueError) as exc:  # ValueError: a string that is not UTF-8
-        raise SyncError(f"the hub's enrolment answer is malformed ({exc})", f"县平台的登记答复格式错误（{exc}）",
-                        code="malformed") from None
+        raise SyncError(
+            f"the hub's enrolment answer is malformed ({exc})", f"县平台的登记答复格式错误（{exc}）", code="malformed"
+        ) from None
 
 
 def _check_answer(answer: EnrollResponse, parsed: EnrollCode, keys: KeyPair) -> bytes:
@@ -202,8 +227,9 @@ def _check_answer(answer: EnrollResponse, parsed: EnrollCode, keys: KeyPair) -> 
     try:
         lookup_key = open_box(keys.box_private, answer.lookup_key_box, b"lookup-key/" + answer.station_id.encode())
     except CryptoError as exc:
-        raise SyncError(f"the county's lookup key does not open: {exc.en}", f"无法解开县级查询密钥：{exc.zh}",
-                        code="bad_box") from None
+        raise SyncError(
+            f"the county's lookup key does not open: {exc.en}", f"无法解开县级查询密钥：{exc.zh}", code="bad_box"
+        ) from None
     if len(lookup_key) != 32:
         raise SyncError("the county's lookup key is not 32 bytes", "县级查询密钥长度不是 32 字节", code="malformed")
     code = parse_division_code(answer.village_code)

@@ -6,8 +6,15 @@ from typing import Any
 
 from sync.errors import InputError, ProxyAppError
 
-__all__ = ("FeedError", "HubError", "NotEnrolledError", "PassphraseError", "RefusedChange", "SyncError",
-           "TransferError")
+__all__ = (
+    "FeedError",
+    "HubError",
+    "NotEnrolledError",
+    "PassphraseError",
+    "RefusedChange",
+    "SyncError",
+    "TransferError",
+)
 
 
 class SyncError(ProxyAppError):
@@ -53,8 +60,10 @@ class RefusedChange(SyncError):
             en = f"case {case_no}: the county refused a change ({code}): {reason_en}"
             zh = f"办件 {case_no}：县平台拒收了一项更改（{code}）：{reason_zh}"
         else:
-            en = (f"case {case_no} is not filed at the county: it refused the case ({code}): {reason_en}; "
-                  "call the county administrator")
+            en = (
+                f"case {case_no} is not filed at the county: it refused the case ({code}): {reason_en}; "
+                "call the county administrator"
+            )
             zh = f"办件 {case_no} 未在县平台立案：县平台拒收（{code}）：{reason_zh}；请联系县管理员"
         super().__init__(en, zh, field="case_no", code=code)
         self.case_no = case_no

@@ -101,27 +101,33 @@ def apply_feed_set(station: Station, data: bytes, keys: KeyPair, *, pins: HubPin
     expected = feed_position(station) + 1
     try:
         signed, set_hash, body = open_set(
-            data, public_key_for=pins.public_key_for, context=CTX_DOWN, box_private=keys.box_private,
+            data,
+            public_key_for=pins.public_key_for,
+            context=CTX_DOWN,
+            box_private=keys.box_private,
             sender_box_public=pins.box_public,
         )
     except ProtocolError as exc:
         raise FeedError(
             f"feed set {expected} refused, nothing applied: {exc.en}",
             f"县平台数据集 {expected} 被拒绝，未应用任何内容：{exc.zh}",
-            seq=expected, code=exc.code,
+            seq=expected,
+            code=exc.code,
         ) from None
     except ValueError as exc:
         # msgspec raises UnicodeDecodeError, not DecodeError, for a string that is not UTF-8.
         raise FeedError(
             f"feed set {expected} refused, nothing applied: not a signed message ({exc})",
             f"县平台数据集 {expected} 被拒绝，未应用任何内容：不是有效的签名消息",
-            seq=expected, code="malformed",
+            seq=expected,
+            code="malformed",
         ) from None
     if signed.origin != feed_origin(station):
         raise FeedError(
             f"feed set {signed.seq} is for {signed.origin}, not for this station ({station.station_id})",
             f"县平台数据集 {signed.seq} 属于 {signed.origin}，不是本站（{station.station_id}）的",
-            seq=signed.seq, code="wrong_origin",
+            seq=signed.seq,
+            code="wrong_origin",
         )
     try:
         with write_txn(station.db):
@@ -143,14 +149,16 @@ def _apply_verified(
         raise FeedError(
             f"feed set {seq} differs from the set {seq} applied before; call the county administrator",
             f"县平台数据集 {seq} 与此前已应用的同号数据集不同；请联系县管理员",
-            seq=seq, code="fork",
+            seq=seq,
+            code="fork",
         )
     if seq != position + 1:
         raise FeedError(
             f"feed set {seq} arrived but set {position + 1} is next; apply the sets in order "
             "(for files: import the earlier file first)",
             f"收到县平台数据集 {seq}，但下一个应为 {position + 1}；须按顺序应用（文件方式：请先导入较早的文件）",
-            seq=seq, code="gap",
+            seq=seq,
+            code="gap",
         )
     row = station.db.execute("SELECT hash FROM feed_in WHERE seq = ?", [position]).fetchone()
     prev = GENESIS if position == 0 else (bytes(row[0]) if row else None)
@@ -158,27 +166,34 @@ def _apply_verified(
         raise FeedError(
             f"feed set {seq} does not follow set {position} (previous hash differs); call the county administrator",
             f"县平台数据集 {seq} 与数据集 {position} 不衔接（前序哈希不符）；请联系县管理员",
-            seq=seq, code="fork",
+            seq=seq,
+            code="fork",
         )
     try:
         items = _ITEMS.decode(body)
     except (msgspec.DecodeError, ValueError) as exc:
-        raise FeedError(f"feed set {seq} is malformed ({exc})", f"县平台数据集 {seq} 格式错误（{exc}）",
-                        seq=seq, code="malformed") from None
+        raise FeedError(
+            f"feed set {seq} is malformed ({exc})", f"县平台数据集 {seq} 格式错误（{exc}）", seq=seq, code="malformed"
+        ) from None
     if len(items) != signed.count:
-        raise FeedError(f"feed set {seq} says {signed.count} items but holds {len(items)}",
-                        f"县平台数据集 {seq} 声明 {signed.count} 项，实际 {len(items)} 项", seq=seq, code="malformed")
+        raise FeedError(
+            f"feed set {seq} says {signed.count} items but holds {len(items)}",
+            f"县平台数据集 {seq} 声明 {signed.count} 项，实际 {len(items)} 项",
+            seq=seq,
+            code="malformed",
+        )
     applier = _Applier(station, keys, pins, signed)
     for index, item in enumerate(items):
         try:
             applier.apply(item)
         except FeedError:
             raise
-        except Exception as exc:  # noqa: BLE001 - any failure refuses the whole set, named
+        except Exception as exc:
             raise FeedError(
                 f"feed set {seq} item {index} ({type(item).__name__}) could not be applied, nothing applied: {exc}",
                 f"县平台数据集 {seq} 第 {index} 项（{type(item).__name__}）无法应用，未应用任何内容：{exc}",
-                seq=seq, code="apply",
+                seq=seq,
+                code="apply",
             ) from exc
     applier.finish()
     moment = iso_utc(station.now())
@@ -235,7 +250,8 @@ class _Applier:
                 raise FeedError(
                     f"feed set {seq} holds an item of type {kind} this station cannot apply; update the software",
                     f"县平台数据集 {seq} 含有本站无法应用的 {kind} 类型数据；请升级软件",
-                    seq=seq, code="apply",
+                    seq=seq,
+                    code="apply",
                 )
 
     def finish(self) -> None:
@@ -275,8 +291,19 @@ class _Applier:
         self.db.execute(
             "INSERT INTO case_events (event_id, case_no, from_status, to_status, actor, by, at, hlc, reason, outcome,"
             " origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [item.event_id, item.case_no, item.from_status, item.to_status, item.actor, item.by, item.at, item.hlc,
-             item.reason, item.outcome, item.origin or self.signed.origin],
+            [
+                item.event_id,
+                item.case_no,
+                item.from_status,
+                item.to_status,
+                item.actor,
+                item.by,
+                item.at,
+                item.hlc,
+                item.reason,
+                item.outcome,
+                item.origin or self.signed.origin,
+            ],
         )
         self.touched.add(item.case_no)
 
@@ -306,8 +333,16 @@ class _Applier:
         self.db.execute(
             "INSERT INTO rejections (seq, idx, entity, entity_id, code, reason_en, reason_zh, received_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (seq, idx) DO NOTHING",
-            [item.seq, item.index, item.entity, item.entity_id, item.code, item.reason_en, item.reason_zh,
-             iso_utc(self.station.now())],
+            [
+                item.seq,
+                item.index,
+                item.entity,
+                item.entity_id,
+                item.code,
+                item.reason_en,
+                item.reason_zh,
+                iso_utc(self.station.now()),
+            ],
         )
         refused = self.db.execute(
             "SELECT id, body FROM outbox WHERE set_seq = ? ORDER BY id LIMIT 1 OFFSET ?", [item.seq, item.index]
@@ -416,13 +451,21 @@ def _own_moves_on_top(status: str, outcome: str | None, bodies: list[tuple[bytes
 def record_fork(station: Station, exc: SyncError) -> None:
     """Remember that the hub holds another chain for this station: pushing stops until the county resolves it."""
     with write_txn(station.db):
-        set_meta(station.db, {"fork": json.dumps(
-            {"code": exc.code, "detail": exc.en, "detail_zh": exc.zh, "at": iso_utc(station.now())},
-            ensure_ascii=False)})
+        set_meta(
+            station.db,
+            {
+                "fork": json.dumps(
+                    {"code": exc.code, "detail": exc.en, "detail_zh": exc.zh, "at": iso_utc(station.now())},
+                    ensure_ascii=False,
+                )
+            },
+        )
 
 
 def record_revoked(station: Station, key_id: str, *, after_seq: int | None = None) -> None:
     """Remember that this station's key was revoked: syncing stops until it enrols again."""
     with write_txn(station.db):
-        set_meta(station.db, {"revoked": json.dumps(
-            {"key_id": key_id, "after_seq": after_seq, "at": iso_utc(station.now())})})
+        set_meta(
+            station.db,
+            {"revoked": json.dumps({"key_id": key_id, "after_seq": after_seq, "at": iso_utc(station.now())})},
+        )

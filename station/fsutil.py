@@ -12,8 +12,15 @@ from pathlib import Path
 from sync.errors import StoreError
 
 __all__ = (
-    "atomic_write", "create_private", "file_lock", "fsync_file", "make_all_private", "make_private", "private_folder",
-    "sync_folder", "wipe",
+    "atomic_write",
+    "create_private",
+    "file_lock",
+    "fsync_file",
+    "make_all_private",
+    "make_private",
+    "private_folder",
+    "sync_folder",
+    "wipe",
 )
 
 PRIVATE_FILE = 0o600

@@ -10,10 +10,10 @@ from station.errors import HubError, SyncError
 
 __all__ = (
     "DEFAULT_TIMEOUT",
-    "MAX_ANSWER_BYTES",
     "ENROLL_PATH",
     "FEED_PATH",
     "HEALTH_PATH",
+    "MAX_ANSWER_BYTES",
     "PUSH_PATH",
     "SYNC_PATH",
     "hub_error",
@@ -48,8 +48,9 @@ def make_client(transport: httpx.BaseTransport | None, timeout: float) -> httpx.
 
     It sends only the headers a request needs (Host, Content-Length and the protocol's own).
     """
-    client = httpx.Client(transport=transport, timeout=timeout, follow_redirects=False,
-                          event_hooks={"response": [_bounded]})
+    client = httpx.Client(
+        transport=transport, timeout=timeout, follow_redirects=False, event_hooks={"response": [_bounded]}
+    )
     for name in _UNSENT:
         client.headers.pop(name, None)
     return client
@@ -62,7 +63,7 @@ class _Capped(httpx.SyncByteStream):
         self.stream = stream
         self.request = request
 
-    def __iter__(self):  # noqa: ANN204 - httpx's own signature
+    def __iter__(self):
         size = 0
         for chunk in self.stream:
             size += len(chunk)
@@ -101,12 +102,15 @@ def hub_error(response: httpx.Response) -> HubError:
         return HubError(
             f"the hub answered {response.status_code} {data['error']}: {detail}",
             f"县平台答复 {response.status_code} {data['error']}：{detail_zh}",
-            code=data["error"], status=response.status_code, data=data,
+            code=data["error"],
+            status=response.status_code,
+            data=data,
         )
     return HubError(
         f"the hub answered HTTP {response.status_code} without an explanation; is the hub address right?",
         f"县平台返回 HTTP {response.status_code}，没有说明原因；请检查县平台地址是否正确",
-        code=f"http_{response.status_code}", status=response.status_code,
+        code=f"http_{response.status_code}",
+        status=response.status_code,
     )
 
 

@@ -23,10 +23,10 @@ from sync.errors import StoreError
 from sync.protocol import ProtocolError
 
 __all__ = (
-    "HubPins",
     "KEY_FILE",
     "MIN_PASSPHRASE",
     "PASSPHRASE_ENV",
+    "HubPins",
     "bump_counter",
     "get_meta",
     "get_meta_json",
@@ -109,15 +109,20 @@ def set_meta(db: Database, values: Mapping[str, str | int | None]) -> None:
 
 def hub_pins(db: Database) -> HubPins | None:
     """The pinned hub, or None before enrolment."""
-    meta = dict(db.execute(
-        "SELECT key, value FROM meta WHERE key IN ('hub_url', 'hub_id', 'hub_sign_public', 'hub_box_public', "
-        "'enrolled_at')"
-    ).fetchall())
+    meta = dict(
+        db.execute(
+            "SELECT key, value FROM meta WHERE key IN ('hub_url', 'hub_id', 'hub_sign_public', 'hub_box_public', "
+            "'enrolled_at')"
+        ).fetchall()
+    )
     if "enrolled_at" not in meta:
         return None
     return HubPins(
-        url=meta["hub_url"], hub_id=meta["hub_id"], sign_public=bytes.fromhex(meta["hub_sign_public"]),
-        box_public=bytes.fromhex(meta["hub_box_public"]), enrolled_at=meta["enrolled_at"],
+        url=meta["hub_url"],
+        hub_id=meta["hub_id"],
+        sign_public=bytes.fromhex(meta["hub_sign_public"]),
+        box_public=bytes.fromhex(meta["hub_box_public"]),
+        enrolled_at=meta["enrolled_at"],
     )
 
 

@@ -54,7 +54,9 @@ class ChangeRecorder:
         columns = ", ".join(stored)
         marks = ", ".join("?" for _ in stored)
         self.db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(stored.values()))
-        self._append(RowChange(table=table, pk=pk, hlc=hlc, fields=self._replicated(table, row), insert=True), "row", table, pk)
+        self._append(
+            RowChange(table=table, pk=pk, hlc=hlc, fields=self._replicated(table, row), insert=True), "row", table, pk
+        )
 
     def update(self, table: str, pk: str, fields: dict[str, Any]) -> None:
         """Change some fields of one row and record the new values (and their versions)."""
@@ -95,8 +97,16 @@ class ChangeRecorder:
         # Unique county-wide: an origin's stamps strictly increase.
         event_id = f"{self.origin}:{hlc}"
         change = StatusChange(
-            event_id=event_id, case_no=case_no, from_status=from_status, to_status=to_status,
-            actor=actor, hlc=hlc, at=self.now_iso, reason=reason, outcome=outcome, by=by,
+            event_id=event_id,
+            case_no=case_no,
+            from_status=from_status,
+            to_status=to_status,
+            actor=actor,
+            hlc=hlc,
+            at=self.now_iso,
+            reason=reason,
+            outcome=outcome,
+            by=by,
         )
         self.db.execute(
             "INSERT INTO case_events (event_id, case_no, from_status, to_status, actor, by, at, hlc, reason, outcome,"

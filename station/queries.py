@@ -33,8 +33,12 @@ __all__ = (
 )
 
 ACTIVE_STATUSES = (
-    Status.RECEIVED, Status.ACCEPTED, Status.AWAITING_CORRECTION, Status.IN_PROGRESS,
-    Status.SPECIAL_PROCEDURE, Status.SUSPENDED,
+    Status.RECEIVED,
+    Status.ACCEPTED,
+    Status.AWAITING_CORRECTION,
+    Status.IN_PROGRESS,
+    Status.SPECIAL_PROCEDURE,
+    Status.SUSPENDED,
 )
 """States whose clock can run out: the ones a due-soon or overdue filter looks at."""
 
@@ -170,10 +174,21 @@ def _summary(station: Station, row: tuple[Any, ...], today: dt.date, refused: An
     except NotFoundError:
         item_name = item_code
     return CaseSummary(
-        case_no=case_no, intake_id=intake_id, bundle_code=bundle_code, item_code=item_code, item_name=item_name,
-        status=status, applicant_name=name, id_number_masked=mask_id_number(id_number),
-        phone_masked=mask_phone(phone), received_at=received_at, due_date=due, due_provisional=bool(provisional),
-        days_left=days_left, overdue=overdue, refused=case_no in refused,
+        case_no=case_no,
+        intake_id=intake_id,
+        bundle_code=bundle_code,
+        item_code=item_code,
+        item_name=item_name,
+        status=status,
+        applicant_name=name,
+        id_number_masked=mask_id_number(id_number),
+        phone_masked=mask_phone(phone),
+        received_at=received_at,
+        due_date=due,
+        due_provisional=bool(provisional),
+        days_left=days_left,
+        overdue=overdue,
+        refused=case_no in refused,
     )
 
 
@@ -228,7 +243,9 @@ def list_cases(station: Station, flt: CaseFilter | None = None) -> list[CaseSumm
             params.append(today.isoformat())
         if flt.due_within is not None:
             if flt.due_within < 0:
-                raise InputError("--due-within takes 0 or more working days", "--due-within 应为 0 或正数", field="due_within")
+                raise InputError(
+                    "--due-within takes 0 or more working days", "--due-within 应为 0 或正数", field="due_within"
+                )
             horizon = station.calendar.add_working_days(today, flt.due_within).date
             where.append("due_date >= ? AND due_date <= ?")
             params += [today.isoformat(), horizon.isoformat()]
@@ -258,8 +275,15 @@ def _commitments(station: Station, intake_id: str, today: dt.date) -> list[Commi
 def _commitment(row: tuple[Any, ...], today: dt.date) -> CommitmentView:
     commitment_id, intake_id, material, signer, signed_at, due, provisional, status, closed_at = row
     return CommitmentView(
-        commitment_id=commitment_id, intake_id=intake_id, material=material, signer_name=signer,
-        signed_at=signed_at, due_date=due, due_provisional=bool(provisional), status=status, closed_at=closed_at,
+        commitment_id=commitment_id,
+        intake_id=intake_id,
+        material=material,
+        signer_name=signer,
+        signed_at=signed_at,
+        due_date=due,
+        due_provisional=bool(provisional),
+        status=status,
+        closed_at=closed_at,
         overdue=status == "open" and due < today.isoformat(),
     )
 
@@ -310,12 +334,24 @@ def get_case(station: Station, case_no: str) -> CaseDetail:
     ]
     sync = case_sync(station, number, summary.intake_id)
     return CaseDetail(
-        summary=summary, applicant_name=name, id_number=id_number, phone=phone, sex=sex, birth_date=birth,
-        outcome=outcome, accepted_date=accepted, catalog_version=version,
+        summary=summary,
+        applicant_name=name,
+        id_number=id_number,
+        phone=phone,
+        sex=sex,
+        birth_date=birth,
+        outcome=outcome,
+        accepted_date=accepted,
+        catalog_version=version,
         materials=_materials(station, summary.intake_id, summary.item_code, version),
         commitments=_commitments(station, summary.intake_id, today),
-        history=history, notes=notes, sync_state=sync.state, receipts=sync.receipts,
-        rejections=sync.rejections, conflicts=sync.conflicts, refusal=refused.get(number),
+        history=history,
+        notes=notes,
+        sync_state=sync.state,
+        receipts=sync.receipts,
+        rejections=sync.rejections,
+        conflicts=sync.conflicts,
+        refusal=refused.get(number),
     )
 
 
@@ -338,9 +374,13 @@ def get_bundle(station: Station, intake_id: str) -> BundleDetail:
     ]
     bundle = station.catalog.bundle(row[0])
     return BundleDetail(
-        intake_id=number, bundle_code=bundle.code, bundle_name=bundle.name_zh,
-        status=bundle_status(m.status for m in members).value, members=members,
-        materials=_materials(station, number, None, 0), commitments=_commitments(station, number, today),
+        intake_id=number,
+        bundle_code=bundle.code,
+        bundle_name=bundle.name_zh,
+        status=bundle_status(m.status for m in members).value,
+        members=members,
+        materials=_materials(station, number, None, 0),
+        commitments=_commitments(station, number, today),
     )
 
 

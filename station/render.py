@@ -89,15 +89,27 @@ def cases_table(cases: list[CaseSummary], lang: str) -> Table:
     """A case list as a table: ID and phone come already masked in the summaries."""
     table = Table(box=_BOX, pad_edge=False)
     for header in (
-        pick(lang, "办件编号", "Case no."), pick(lang, "事项", "Item"), pick(lang, "申请人", "Applicant"),
-        pick(lang, "身份证号", "ID number"), pick(lang, "电话", "Phone"), pick(lang, "状态", "Status"),
-        pick(lang, "办结期限", "Due"), "",
+        pick(lang, "办件编号", "Case no."),
+        pick(lang, "事项", "Item"),
+        pick(lang, "申请人", "Applicant"),
+        pick(lang, "身份证号", "ID number"),
+        pick(lang, "电话", "Phone"),
+        pick(lang, "状态", "Status"),
+        pick(lang, "办结期限", "Due"),
+        "",
     ):
         table.add_column(header, no_wrap=True)
     for case in cases:
         _row(
-            table, case.case_no, case.item_name, case.applicant_name, case.id_number_masked, case.phone_masked,
-            _status(case, lang), _due(case.due_date, case.due_provisional, lang), _days_left(case, lang),
+            table,
+            case.case_no,
+            case.item_name,
+            case.applicant_name,
+            case.id_number_masked,
+            case.phone_masked,
+            _status(case, lang),
+            _due(case.due_date, case.due_provisional, lang),
+            _days_left(case, lang),
             style="red" if case.overdue or case.refused else None,
         )
     return table
@@ -108,26 +120,36 @@ def intake_text(result: IntakeResult, catalog: Catalog, lang: str) -> list[str]:
     lines = []
     if result.bundle_code:
         bundle = catalog.bundle(result.bundle_code)
-        lines.append(pick(lang, f"已收件（一件事）：{bundle.name_zh}", f"Received (bundle): {bundle.name_en or bundle.code}"))
+        lines.append(
+            pick(lang, f"已收件（一件事）：{bundle.name_zh}", f"Received (bundle): {bundle.name_en or bundle.code}")
+        )
         lines.append(pick(lang, f"一件事编号：{result.number}", f"Bundle number: {result.number}"))
     for case in result.cases:
         item = catalog.item(case.item_code)
         name = pick(lang, item.name_zh, item.name_en or item.name_zh)
         due = _due(case.due_date.isoformat() if case.due_date else None, case.provisional, lang)
-        lines.append(pick(lang, f"办件 {case.case_no}：{name}，承诺办结 {due}", f"Case {case.case_no}: {name}, due {due}"))
+        lines.append(
+            pick(lang, f"办件 {case.case_no}：{name}，承诺办结 {due}", f"Case {case.case_no}: {name}, due {due}")
+        )
     for commitment in result.commitments:
         due = _due(commitment.due_date.isoformat(), commitment.provisional, lang)
         lines.append(
-            pick(lang, f"容缺承诺：{commitment.material}，须于 {due} 前补交",
-                 f"Deferred (容缺): {commitment.material}, to be supplied by {due}")
+            pick(
+                lang,
+                f"容缺承诺：{commitment.material}，须于 {due} 前补交",
+                f"Deferred (容缺): {commitment.material}, to be supplied by {due}",
+            )
         )
     return lines
 
 
 def _material_state(state: str, lang: str) -> str:
     labels = {
-        "presented": ("已收", "received"), "deferred": ("容缺待补", "deferred"), "supplied": ("已补交", "supplied"),
-        "exempt": ("免提交", "exempt (data sharing)"), "not_provided": ("未提供", "not provided"),
+        "presented": ("已收", "received"),
+        "deferred": ("容缺待补", "deferred"),
+        "supplied": ("已补交", "supplied"),
+        "exempt": ("免提交", "exempt (data sharing)"),
+        "not_provided": ("未提供", "not provided"),
     }
     zh, en = labels.get(state, (state, state))
     return pick(lang, zh, en)
@@ -156,16 +178,24 @@ def case_text(detail: CaseDetail, lang: str) -> list[str]:
         pick(lang, f"状态：{_status(s, lang)}", f"Status: {_status(s, lang)}")
         + (f" / {detail.outcome}" if detail.outcome else ""),
         *([_p(detail.refusal.message(lang))] if detail.refusal else []),
-        pick(lang, f"申请人：{_p(detail.applicant_name)}（{sex}，{detail.birth_date}）",
-             f"Applicant: {_p(detail.applicant_name)} ({sex}, born {detail.birth_date})"),
+        pick(
+            lang,
+            f"申请人：{_p(detail.applicant_name)}（{sex}，{detail.birth_date}）",
+            f"Applicant: {_p(detail.applicant_name)} ({sex}, born {detail.birth_date})",
+        ),
         pick(lang, f"身份证号：{detail.id_number}", f"ID number: {detail.id_number}"),
         pick(lang, f"电话：{detail.phone}", f"Phone: {detail.phone}"),
         pick(lang, f"收件时间：{format_local(s.received_at)}", f"Received: {format_local(s.received_at)}"),
-        pick(lang, f"承诺办结：{_due(s.due_date, s.due_provisional, lang)} {_days_left(s, lang)}",
-             f"Due: {_due(s.due_date, s.due_provisional, lang)} {_days_left(s, lang)}").rstrip(),
+        pick(
+            lang,
+            f"承诺办结：{_due(s.due_date, s.due_provisional, lang)} {_days_left(s, lang)}",
+            f"Due: {_due(s.due_date, s.due_provisional, lang)} {_days_left(s, lang)}",
+        ).rstrip(),
     ]
     if s.bundle_code:
-        lines.append(pick(lang, f"所属一件事：{s.intake_id}（{s.bundle_code}）", f"Bundle: {s.intake_id} ({s.bundle_code})"))
+        lines.append(
+            pick(lang, f"所属一件事：{s.intake_id}（{s.bundle_code}）", f"Bundle: {s.intake_id} ({s.bundle_code})")
+        )
     lines.append(pick(lang, "材料：", "Materials:"))
     lines += [f"  {_p(m.name_zh)}：{_material_state(m.state, lang)}" for m in detail.materials]
     if detail.commitments:
@@ -181,8 +211,10 @@ def case_text(detail: CaseDetail, lang: str) -> list[str]:
     if detail.notes:
         lines.append(pick(lang, "备注：", "Notes:"))
         # A note keeps its line breaks, each further line indented under the first.
-        lines += [f"  {format_local(n.at)} {_p(n.author)}：" + printable(n.text, multiline=True).replace("\n", "\n    ")
-                  for n in detail.notes]
+        lines += [
+            f"  {format_local(n.at)} {_p(n.author)}：" + printable(n.text, multiline=True).replace("\n", "\n    ")
+            for n in detail.notes
+        ]
     lines += _sync_lines(detail, lang)
     return lines
 
@@ -200,8 +232,13 @@ def _sync_lines(detail: CaseDetail, lang: str) -> list[str]:
     zh, en = _SYNC_STATES["refused" if detail.refusal else detail.sync_state]
     lines = [pick(lang, f"同步状态：{zh}", f"Sync: {en}")]
     for r in detail.receipts:
-        lines.append(pick(lang, f"  回执：数据集 {r.seq}，县平台时间 {format_local(r.hub_time, seconds=True)}，哈希 {r.hash_prefix}",
-                          f"  Receipt: set {r.seq}, hub time {format_local(r.hub_time, seconds=True)}, hash {r.hash_prefix}"))
+        lines.append(
+            pick(
+                lang,
+                f"  回执：数据集 {r.seq}，县平台时间 {format_local(r.hub_time, seconds=True)}，哈希 {r.hash_prefix}",
+                f"  Receipt: set {r.seq}, hub time {format_local(r.hub_time, seconds=True)}, hash {r.hash_prefix}",
+            )
+        )
     if detail.rejections:
         lines.append(pick(lang, "县平台未采纳的更改：", "Changes the hub did not apply:"))
         for rej in detail.rejections:
@@ -218,7 +255,11 @@ def _sync_lines(detail: CaseDetail, lang: str) -> list[str]:
 def bundle_text(detail: BundleDetail, lang: str) -> list[str]:
     lines = [
         pick(lang, f"一件事编号：{detail.intake_id}", f"Bundle number: {detail.intake_id}"),
-        pick(lang, f"一件事：{detail.bundle_name}（{detail.bundle_code}）", f"Bundle: {detail.bundle_name} ({detail.bundle_code})"),
+        pick(
+            lang,
+            f"一件事：{detail.bundle_name}（{detail.bundle_code}）",
+            f"Bundle: {detail.bundle_name} ({detail.bundle_code})",
+        ),
         pick(lang, f"状态：{status_label(detail.status, lang)}", f"Status: {status_label(detail.status, lang)}"),
         pick(lang, "成员办件：", "Member cases:"),
     ]
@@ -236,28 +277,60 @@ def bundle_text(detail: BundleDetail, lang: str) -> list[str]:
 
 def commitments_table(commitments: list[CommitmentView], lang: str) -> Table:
     table = Table(box=_BOX, pad_edge=False)
-    for header in (pick(lang, "收件编号", "Intake"), pick(lang, "材料", "Material"), pick(lang, "承诺人", "Signer"),
-                   pick(lang, "期限", "Due"), pick(lang, "状态", "State")):
+    for header in (
+        pick(lang, "收件编号", "Intake"),
+        pick(lang, "材料", "Material"),
+        pick(lang, "承诺人", "Signer"),
+        pick(lang, "期限", "Due"),
+        pick(lang, "状态", "State"),
+    ):
         table.add_column(header, no_wrap=True)
     for c in commitments:
-        state = pick(lang, "已逾期", "OVERDUE") if c.overdue else pick(lang, "待补交" if c.status == "open" else "已履行",
-                                                                    c.status)
-        _row(table, c.intake_id, c.material, c.signer_name, _due(c.due_date, c.due_provisional, lang), state,
-             style="red" if c.overdue else None)
+        state = (
+            pick(lang, "已逾期", "OVERDUE")
+            if c.overdue
+            else pick(lang, "待补交" if c.status == "open" else "已履行", c.status)
+        )
+        _row(
+            table,
+            c.intake_id,
+            c.material,
+            c.signer_name,
+            _due(c.due_date, c.due_provisional, lang),
+            state,
+            style="red" if c.overdue else None,
+        )
     return table
 
 
 def catalog_table(catalog: Catalog, items: list[ServiceItem], lang: str) -> Table:
-    table = Table(box=_BOX, pad_edge=False, title=pick(lang, f"服务事项目录（版本 {catalog.version}）", f"Catalogue version {catalog.version}"))
-    for header in (pick(lang, "编码", "Code"), pick(lang, "事项", "Item"), pick(lang, "承诺时限", "Promised"),
-                   pick(lang, "一件事", "Bundles")):
+    table = Table(
+        box=_BOX,
+        pad_edge=False,
+        title=pick(lang, f"服务事项目录（版本 {catalog.version}）", f"Catalogue version {catalog.version}"),
+    )
+    for header in (
+        pick(lang, "编码", "Code"),
+        pick(lang, "事项", "Item"),
+        pick(lang, "承诺时限", "Promised"),
+        pick(lang, "一件事", "Bundles"),
+    ):
         table.add_column(header, no_wrap=True)
     for item in items:
-        days = "-" if item.promised_days is None else pick(lang, f"{item.promised_days}个工作日", f"{item.promised_days} wd")
+        days = (
+            "-"
+            if item.promised_days is None
+            else pick(lang, f"{item.promised_days}个工作日", f"{item.promised_days} wd")
+        )
         _row(table, item.code, pick(lang, item.name_zh, item.name_en or item.name_zh), days, ",".join(item.bundles))
     for bundle in catalog.bundles:
-        _row(table, bundle.code, pick(lang, bundle.name_zh, bundle.name_en or bundle.name_zh),
-             "-" if bundle.promised_days is None else str(bundle.promised_days), "->".join(bundle.members))
+        _row(
+            table,
+            bundle.code,
+            pick(lang, bundle.name_zh, bundle.name_en or bundle.name_zh),
+            "-" if bundle.promised_days is None else str(bundle.promised_days),
+            "->".join(bundle.members),
+        )
     return table
 
 
@@ -265,8 +338,13 @@ def item_text(item: ServiceItem, lang: str) -> list[str]:
     lines = [
         f"{item.code}  {pick(lang, item.name_zh, item.name_en or item.name_zh)}",
         pick(lang, f"部门：{item.department_zh}", f"Department: {item.department_en or item.department_zh}"),
-        pick(lang, f"承诺时限：{item.promised_days}个工作日" if item.promised_days is not None else "承诺时限：按批次办理",
-             f"Promised: {item.promised_days} working days" if item.promised_days is not None else "Promised: annual batch"),
+        pick(
+            lang,
+            f"承诺时限：{item.promised_days}个工作日" if item.promised_days is not None else "承诺时限：按批次办理",
+            f"Promised: {item.promised_days} working days"
+            if item.promised_days is not None
+            else "Promised: annual batch",
+        ),
         pick(lang, "材料：", "Materials:"),
     ]
     for m in item.materials:

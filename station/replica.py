@@ -31,15 +31,32 @@ def _row(station: Station, table: str, pk: str) -> dict[str, Any] | None:
 
 
 def record_conflict(
-    station: Station, table: str, pk: str, field: str, *, kept: Any, kept_version: tuple[int, str],
-    lost: Any, lost_version: tuple[int, str],
+    station: Station,
+    table: str,
+    pk: str,
+    field: str,
+    *,
+    kept: Any,
+    kept_version: tuple[int, str],
+    lost: Any,
+    lost_version: tuple[int, str],
 ) -> None:
     """Keep a value that lost a merge, with the one that won (architecture invariant 7: nothing lost)."""
     station.db.execute(
         "INSERT INTO conflicts (tbl, pk, field, kept, kept_hlc, kept_origin, lost, lost_hlc, lost_origin, detected_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [table, pk, field, json.dumps(kept, ensure_ascii=False), kept_version[0], kept_version[1],
-         json.dumps(lost, ensure_ascii=False), lost_version[0], lost_version[1], iso_utc(station.now())],
+        [
+            table,
+            pk,
+            field,
+            json.dumps(kept, ensure_ascii=False),
+            kept_version[0],
+            kept_version[1],
+            json.dumps(lost, ensure_ascii=False),
+            lost_version[0],
+            lost_version[1],
+            iso_utc(station.now()),
+        ],
     )
 
 
@@ -59,8 +76,16 @@ def apply_row_change(station: Station, change: RowChange, origin: str) -> Reject
     incoming = (change.hlc, origin)
     for field, value in decision.lost.items():
         held = version_of(versions or {}, field) or (0, "")
-        record_conflict(station, change.table, change.pk, field, kept=current.get(field) if current else None,
-                        kept_version=held, lost=value, lost_version=incoming)
+        record_conflict(
+            station,
+            change.table,
+            change.pk,
+            field,
+            kept=current.get(field) if current else None,
+            kept_version=held,
+            lost=value,
+            lost_version=incoming,
+        )
     if decision.duplicate or not decision.write:
         return None
     write = _known(change.table, decision.write)
@@ -72,8 +97,16 @@ def apply_row_change(station: Station, change: RowChange, origin: str) -> Reject
             # The value written over lost too: keep it when it came from another origin (two
             # PCs, or this one and the county, edited the same field without seeing each other).
             if held is not None and held[1] != origin and current.get(field) != value:
-                record_conflict(station, change.table, change.pk, field, kept=value, kept_version=incoming,
-                                lost=current.get(field), lost_version=held)
+                record_conflict(
+                    station,
+                    change.table,
+                    change.pk,
+                    field,
+                    kept=value,
+                    kept_version=incoming,
+                    lost=current.get(field),
+                    lost_version=held,
+                )
         _update(station, change.table, change.pk, write, decision.versions)
     refresh_local(station, change.table, change.pk)
     return None
@@ -129,8 +162,13 @@ def refresh_local(station: Station, table: str, pk: str) -> None:
         due = compute_due(station, case)
         station.db.execute(
             "UPDATE cases SET id_hash = ?, due_date = ?, due_provisional = ?, updated_at = ? WHERE case_no = ?",
-            [station.id_hash(case["id_number"]), due.date.isoformat() if due else None,
-             int(bool(due and due.provisional)), iso_utc(station.now()), pk],
+            [
+                station.id_hash(case["id_number"]),
+                due.date.isoformat() if due else None,
+                int(bool(due and due.provisional)),
+                iso_utc(station.now()),
+                pk,
+            ],
         )
     elif table == "commitments":
         row = station.db.execute(

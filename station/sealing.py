@@ -131,7 +131,7 @@ def _mark_sealed(station: Station, seq: int, first_id: int, last_id: int) -> Non
 
 def hub_time(hub_ms: int) -> str:
     """The hub's clock reading (ms since the epoch) as a stored UTC timestamp."""
-    return iso_utc(dt.datetime.fromtimestamp(hub_ms / 1000, dt.timezone.utc))
+    return iso_utc(dt.datetime.fromtimestamp(hub_ms / 1000, dt.UTC))
 
 
 def _never_sealed(seq: int) -> SyncError:
@@ -143,8 +143,9 @@ def _never_sealed(seq: int) -> SyncError:
     )
 
 
-def record_receipt(station: Station, pins: HubPins, receipt: bytes, *, seq: int | None = None,
-                   answer_ms: int | None = None) -> ReceiptBody:
+def record_receipt(
+    station: Station, pins: HubPins, receipt: bytes, *, seq: int | None = None, answer_ms: int | None = None
+) -> ReceiptBody:
     """Check a receipt against the pinned hub key and our own set, then store it with the set.
 
     A short receipt (sync.protocol.short_receipt: the signature, with the hub time unless it is
@@ -160,8 +161,14 @@ def record_receipt(station: Station, pins: HubPins, receipt: bytes, *, seq: int 
             row = station.db.execute("SELECT hash FROM sets_out WHERE seq = ?", [seq]).fetchone()
             if row is None:
                 raise _never_sealed(seq)
-            receipt = full_receipt(receipt, origin=station.station_id, seq=seq, set_hash=bytes(row[0]),
-                                   hub_public=pins.sign_public, answer_ms=answer_ms)
+            receipt = full_receipt(
+                receipt,
+                origin=station.station_id,
+                seq=seq,
+                set_hash=bytes(row[0]),
+                hub_public=pins.sign_public,
+                answer_ms=answer_ms,
+            )
         body = verify_receipt(receipt, pins.sign_public)
     except ProtocolError as exc:
         raise SyncError(f"receipt refused: {exc.en}", f"回执无效：{exc.zh}", code=exc.code) from None

@@ -158,10 +158,25 @@ class CaseSync(msgspec.Struct, frozen=True, kw_only=True):
 
 def blank_status(station_id: str = "") -> SyncStatus:
     """Where sync stands before the station exists (no database yet): nothing enrolled, nothing waiting."""
-    return SyncStatus(station_id=station_id, enrolled=False, hub_url=None, hub_fingerprint=None, key_id=None,
-                      head_seq=0, unacknowledged=0, unsealed=0, feed_seq=0, hub_feed_seq=None, last_success=None,
-                      last_error=None, last_error_detail=None, clock_offset_ms=None, clock_warning=False, fork=None,
-                      revoked=None)
+    return SyncStatus(
+        station_id=station_id,
+        enrolled=False,
+        hub_url=None,
+        hub_fingerprint=None,
+        key_id=None,
+        head_seq=0,
+        unacknowledged=0,
+        unsealed=0,
+        feed_seq=0,
+        hub_feed_seq=None,
+        last_success=None,
+        last_error=None,
+        last_error_detail=None,
+        clock_offset_ms=None,
+        clock_warning=False,
+        fork=None,
+        revoked=None,
+    )
 
 
 def is_enrolled(station: Station) -> bool:
@@ -269,15 +284,28 @@ def refused_cases(station: Station) -> dict[str, Refusal]:
             continue
         numbers = [refusal.case_no]
         if refusal.entity in ("intakes", "intake_materials", "commitments"):  # every case of the intake (a bundle's)
-            numbers += [n for (n,) in station.db.execute(
-                "SELECT case_no FROM cases WHERE intake_id = ? AND case_no != ?", [refusal.case_no, refusal.case_no])]
+            numbers += [
+                n
+                for (n,) in station.db.execute(
+                    "SELECT case_no FROM cases WHERE intake_id = ? AND case_no != ?", [refusal.case_no, refusal.case_no]
+                )
+            ]
         for case_no in numbers:
             standing.setdefault(case_no, refusal)
     return standing
 
 
-def _refusal(station: Station, seq: int, idx: int, entity: str, entity_id: str, code: str, reason_en: str,
-             reason_zh: str, received_at: str) -> Refusal:
+def _refusal(
+    station: Station,
+    seq: int,
+    idx: int,
+    entity: str,
+    entity_id: str,
+    code: str,
+    reason_en: str,
+    reason_zh: str,
+    received_at: str,
+) -> Refusal:
     db = station.db
     if entity == "case_notes":
         row = db.execute("SELECT case_no FROM case_notes WHERE note_id = ?", [entity_id]).fetchone()
@@ -291,10 +319,17 @@ def _refusal(station: Station, seq: int, idx: int, entity: str, entity_id: str, 
         change = decode_change(bytes(body[0])) if body else None
     except msgspec.DecodeError:
         change = None
-    created = (isinstance(change, RowChange) and change.insert and change.table == entity
-               and change.pk == entity_id)
-    return Refusal(case_no=case_no, entity=entity, code=code, reason_en=reason_en, reason_zh=reason_zh, seq=seq,
-                   received_at=received_at, created=created)
+    created = isinstance(change, RowChange) and change.insert and change.table == entity and change.pk == entity_id
+    return Refusal(
+        case_no=case_no,
+        entity=entity,
+        code=code,
+        reason_en=reason_en,
+        reason_zh=reason_zh,
+        seq=seq,
+        received_at=received_at,
+        created=created,
+    )
 
 
 def _case_entities(case_no: str, intake_id: str) -> tuple[str, list[str]]:
@@ -316,10 +351,14 @@ def case_sync(station: Station, case_no: str, intake_id: str) -> CaseSync:
     sealed = sorted(s for s in seqs if s is not None)
     receipts: list[ReceiptView] = []
     acked = 0
-    for seq, set_hash, acked_at in db.execute(
-        f"SELECT seq, hash, acked_at FROM sets_out WHERE seq IN ({', '.join('?' for _ in sealed)}) ORDER BY seq",
-        sealed,
-    ) if sealed else ():
+    for seq, set_hash, acked_at in (
+        db.execute(
+            f"SELECT seq, hash, acked_at FROM sets_out WHERE seq IN ({', '.join('?' for _ in sealed)}) ORDER BY seq",
+            sealed,
+        )
+        if sealed
+        else ()
+    ):
         if acked_at is not None:
             acked += 1
             receipts.append(ReceiptView(seq=seq, hub_time=acked_at, hash_prefix=bytes(set_hash).hex()[:12]))

@@ -40,12 +40,17 @@ class DecodeLimits(msgspec.Struct, frozen=True, kw_only=True):
     """Fields of one row change (a shape of the compact form)."""
 
 
-STATION_SET = DecodeLimits(max_bytes=MAX_SET_INFLATED_BYTES, max_records=MAX_CHANGES_PER_SET,
-                           max_record_bytes=MAX_RECORD_BYTES, max_fields=MAX_FIELDS_PER_RECORD)
+STATION_SET = DecodeLimits(
+    max_bytes=MAX_SET_INFLATED_BYTES,
+    max_records=MAX_CHANGES_PER_SET,
+    max_record_bytes=MAX_RECORD_BYTES,
+    max_fields=MAX_FIELDS_PER_RECORD,
+)
 """A station's set, as the hub decodes it: the limits the station seals under."""
 
-FEED_SET = DecodeLimits(max_bytes=32 * 1024 * 1024, max_records=10_000, max_record_bytes=32 * 1024 * 1024,
-                        max_fields=1024)
+FEED_SET = DecodeLimits(
+    max_bytes=32 * 1024 * 1024, max_records=10_000, max_record_bytes=32 * 1024 * 1024, max_fields=1024
+)
 """A feed set, as a station decodes it: signed by the pinned hub key, and a catalogue or division tree
 is one record of a few hundred kilobytes (the hub seals at most 200 items a set)."""
 
@@ -64,7 +69,8 @@ class Budget:
         if self.bytes_left < 0:
             raise OverBudget(
                 f"{what} decodes to more bytes than the limit of {self.limits.max_bytes}",
-                f"{_what_zh(what)}解码后超过 {self.limits.max_bytes} 字节的上限", code="too_large",
+                f"{_what_zh(what)}解码后超过 {self.limits.max_bytes} 字节的上限",
+                code="too_large",
             )
 
     def records(self, count: int) -> None:
@@ -83,7 +89,8 @@ class Budget:
         if size > self.limits.max_record_bytes:
             raise OverBudget(
                 f"a record of {size} bytes is over the limit of {self.limits.max_record_bytes}",
-                f"单条记录 {size} 字节，超过 {self.limits.max_record_bytes} 字节的上限", code="too_large",
+                f"单条记录 {size} 字节，超过 {self.limits.max_record_bytes} 字节的上限",
+                code="too_large",
             )
         self.spend(size, what="the set's records")
 
@@ -92,7 +99,8 @@ class Budget:
         if count > self.limits.max_fields:
             raise OverBudget(
                 f"a record has {count} fields, over the limit of {self.limits.max_fields}",
-                f"单条记录有 {count} 个字段，超过 {self.limits.max_fields} 个的上限", code="too_large",
+                f"单条记录有 {count} 个字段，超过 {self.limits.max_fields} 个的上限",
+                code="too_large",
             )
 
 
@@ -112,7 +120,7 @@ def array_length(data: bytes | memoryview | msgspec.Raw, offset: int = 0) -> tup
     if 0x90 <= head <= 0x9F:
         return head - 0x90, 1
     if head == 0xDC and len(data) >= offset + 3:
-        return int.from_bytes(data[offset + 1:offset + 3], "big"), 3
+        return int.from_bytes(data[offset + 1 : offset + 3], "big"), 3
     if head == 0xDD and len(data) >= offset + 5:
-        return int.from_bytes(data[offset + 1:offset + 5], "big"), 5
+        return int.from_bytes(data[offset + 1 : offset + 5], "big"), 5
     return -1, 0

@@ -163,7 +163,9 @@ def _check_item(item: ServiceItem, where: str) -> None:
     for field in ("promised_days", "legal_days"):
         value = getattr(item, field)
         if value is not None and value < 0:
-            raise _fail(f"{where}.{field}", f"must be 0 or more working days, got {value}", f"工作日数不能为负数（{value}）")
+            raise _fail(
+                f"{where}.{field}", f"must be 0 or more working days, got {value}", f"工作日数不能为负数（{value}）"
+            )
     if item.promised_days is not None and item.legal_days is not None and item.promised_days > item.legal_days:
         raise _fail(
             f"{where}.promised_days",
@@ -178,7 +180,9 @@ def _check_item(item: ServiceItem, where: str) -> None:
         if not material.name_zh.strip():
             raise _fail(f"{mwhere}.name_zh", "the material name is empty", "材料名称为空")
         if material.name_zh in seen:
-            raise _fail(f"{mwhere}.name_zh", f"material {material.name_zh!r} is listed twice", f"材料“{material.name_zh}”重复")
+            raise _fail(
+                f"{mwhere}.name_zh", f"material {material.name_zh!r} is listed twice", f"材料“{material.name_zh}”重复"
+            )
         seen.add(material.name_zh)
 
 
@@ -187,7 +191,9 @@ def _check_bundle(bundle: Bundle, where: str, items: Mapping[str, ServiceItem], 
         raise _fail(f"{where}.members", "a bundle needs member items", "一件事至少需要一个事项")
     for code in bundle.members:
         if code not in items:
-            raise _fail(f"{where}.members", f"member {code!r} is not an item of this catalogue", f"成员事项 {code!r} 不在目录中")
+            raise _fail(
+                f"{where}.members", f"member {code!r} is not an item of this catalogue", f"成员事项 {code!r} 不在目录中"
+            )
         if bundle.code not in items[code].bundles:
             raise _fail(
                 f"{labels[code]}.bundles",

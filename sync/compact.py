@@ -107,7 +107,9 @@ class _Strings:
             return msgspec.msgpack.Ext(_REF, _varint(len(self.items) - 1 - known))
         head = _head(value)
         if head is not None and head in self.index:
-            reference = msgspec.msgpack.Ext(_HEAD_REF, _varint(len(self.items) - 1 - self.index[head]) + value[len(head):].encode())
+            reference = msgspec.msgpack.Ext(
+                _HEAD_REF, _varint(len(self.items) - 1 - self.index[head]) + value[len(head) :].encode()
+            )
             self._add(value)
             return reference
         self.learn(value)
@@ -129,8 +131,11 @@ class _Strings:
                     raise IndexError(value.code)
                 self.budget -= len(text)
                 if self.budget < 0:
-                    raise OverBudget(f"a record expands past {self.row_limit} characters",
-                                     f"单条记录展开后超过 {self.row_limit} 个字符", code="too_large")
+                    raise OverBudget(
+                        f"a record expands past {self.row_limit} characters",
+                        f"单条记录展开后超过 {self.row_limit} 个字符",
+                        code="too_large",
+                    )
                 return text
             except (IndexError, UnicodeDecodeError):
                 pass
@@ -238,13 +243,27 @@ def expand(data: bytes, *, budget: Budget | None = None, max_size: int | None = 
                     values = [strings.read(v) for v in row[3:]]
                     if len(values) != len(fields):
                         raise CompactError(f"row of shape {kind} has {len(values)} values for {len(fields)} fields")
-                    change = RowChange(table=table_name, pk=pk, hlc=previous_hlc,
-                                       fields=dict(zip(fields, values, strict=True)), insert=insert, origin=origin)
+                    change = RowChange(
+                        table=table_name,
+                        pk=pk,
+                        hlc=previous_hlc,
+                        fields=dict(zip(fields, values, strict=True)),
+                        insert=insert,
+                        origin=origin,
+                    )
                 record = encode_change(change)
         except (CompactError, OverBudget):
             raise
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, IndexError, TypeError, ValueError,
-                OverflowError, msgspec.ValidationError) as exc:
+        except (
+            msgspec.DecodeError,
+            UnicodeDecodeError,
+            RecursionError,
+            IndexError,
+            TypeError,
+            ValueError,
+            OverflowError,
+            msgspec.ValidationError,
+        ) as exc:
             raise CompactError(f"compact body is malformed ({type(exc).__name__}: {exc})") from None
         budget.record(len(record))
         records.append(record)
@@ -261,6 +280,9 @@ def _shape(entry: Any, budget: Budget) -> tuple[str, list[str], bool, Any]:
     names = [str(f) for f in fields]
     limit = budget.limits.max_record_bytes
     if sum(len(n) for n in names) + len(str(table_name)) > limit:
-        raise OverBudget(f"a shape's field names alone are over {limit} characters",
-                         f"字段名总长超过 {limit} 个字符", code="too_large")
+        raise OverBudget(
+            f"a shape's field names alone are over {limit} characters",
+            f"字段名总长超过 {limit} 个字符",
+            code="too_large",
+        )
     return str(table_name), names, bool(insert), origin

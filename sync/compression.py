@@ -60,8 +60,9 @@ def msgpack_array(items: list[bytes]) -> bytes:
 def _zstd(method: str, data: bytes) -> bytes:
     # No dictionary id in the frame (4 bytes a set): the method names the dictionary, and a reader
     # always decompresses with the one its method names (a frame with the id reads the same way).
-    return zstandard.ZstdCompressor(level=_LEVEL, dict_data=_dictionary(method), write_content_size=True,
-                                    write_dict_id=False).compress(data)
+    return zstandard.ZstdCompressor(
+        level=_LEVEL, dict_data=_dictionary(method), write_content_size=True, write_dict_id=False
+    ).compress(data)
 
 
 def pack(records: list[bytes], *, methods: Collection[str] = (ZSTD_D1,)) -> tuple[str, bytes]:
@@ -105,7 +106,9 @@ def unpack(method: str, data: bytes, *, budget: Budget | None = None, max_size: 
     try:
         return msgpack_array(expand(_inflate(method, data, budget), budget=budget))
     except CompactError as exc:
-        raise ProxyAppError(f"compressed body is damaged ({exc})", f"压缩数据已损坏（{exc}）", code="malformed") from None
+        raise ProxyAppError(
+            f"compressed body is damaged ({exc})", f"压缩数据已损坏（{exc}）", code="malformed"
+        ) from None
 
 
 def compress(data: bytes) -> tuple[str, bytes]:
@@ -122,7 +125,8 @@ def decompress(method: str, data: bytes, *, budget: Budget | None = None, max_si
         return data
     if method != ZSTD_D1:
         raise ProxyAppError(
-            f"unknown compression {method!r}; update the software", f"未知的压缩方式 {method!r}；请升级软件",
+            f"unknown compression {method!r}; update the software",
+            f"未知的压缩方式 {method!r}；请升级软件",
             code="protocol_version",
         )
     return _inflate(method, data, budget)
@@ -138,12 +142,15 @@ def _inflate(method: str, data: bytes, budget: Budget) -> bytes:
         # Frames we write always declare their size; one that does not, or declares more than the
         # budget has left, is refused before a byte is inflated (a decompression bomb).
         raise OverBudget(
-            f"compressed body would inflate to more than {room} bytes", f"压缩数据解压后超过 {room} 字节",
+            f"compressed body would inflate to more than {room} bytes",
+            f"压缩数据解压后超过 {room} 字节",
             code="too_large",
         )
     try:
         inflated = zstandard.ZstdDecompressor(dict_data=_dictionary(method)).decompress(data, max_output_size=size)
     except zstandard.ZstdError as exc:
-        raise ProxyAppError(f"compressed body is damaged ({exc})", f"压缩数据已损坏（{exc}）", code="malformed") from None
+        raise ProxyAppError(
+            f"compressed body is damaged ({exc})", f"压缩数据已损坏（{exc}）", code="malformed"
+        ) from None
     budget.spend(len(inflated))
     return inflated

@@ -12,9 +12,9 @@ from sync.errors import DivisionCodeError
 from sync.samples import sample_divisions_json
 
 __all__ = (
+    "PROVINCE_CODES",
     "DivisionCode",
     "DivisionTree",
-    "PROVINCE_CODES",
     "Township",
     "Village",
     "load_divisions",

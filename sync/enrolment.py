@@ -61,7 +61,13 @@ def response_mac(secret: bytes, response: EnrollResponse) -> bytes:
     """
     features = [b"features", str(response.features).encode()] if response.features else []
     return mac(
-        secret, b"enroll-response", response.station_id.encode(), response.village_code.encode(),
-        response.device.encode(), response.hub_sign_public, response.hub_box_public, response.lookup_key_box,
+        secret,
+        b"enroll-response",
+        response.station_id.encode(),
+        response.village_code.encode(),
+        response.device.encode(),
+        response.hub_sign_public,
+        response.hub_box_public,
+        response.lookup_key_box,
         *features,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ("LANGS", "resolve_lang", "pick")
+__all__ = ("LANGS", "pick", "resolve_lang")
 
 LANGS = ("zh", "en")
 

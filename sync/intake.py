@@ -137,9 +137,7 @@ def plan_intake(
     else:
         found = catalog.bundle(bundle)  # type: ignore[arg-type]
         cases = tuple(
-            PlannedCase(item_code=code, stage=stage)
-            for stage, codes in enumerate(found.ordering)
-            for code in codes
+            PlannedCase(item_code=code, stage=stage) for stage, codes in enumerate(found.ordering) for code in codes
         )
     rules = material_rules(catalog, item=item, bundle=bundle)
     by_name = {rule.name_zh: rule for rule in rules}

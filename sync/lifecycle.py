@@ -8,12 +8,12 @@ from collections.abc import Iterable
 from sync.errors import IllegalTransition
 
 __all__ = (
-    "Actor",
     "CLOCK_PAUSED",
     "DECIDED",
-    "Status",
     "TERMINAL",
     "TRANSITIONS",
+    "Actor",
+    "Status",
     "allowed_targets",
     "bundle_status",
     "check_transition",
@@ -151,8 +151,7 @@ def check_transition(current: Status | str, target: Status | str, actor: Actor |
         raise IllegalTransition(
             f"a {actor.value} may not move a case from {current.value} to {target.value}; "
             f"only: {', '.join(sorted(a.value for a in actors))}",
-            f"{actor_label(actor)}无权将办件从“{status_label(current)}”变为“{status_label(target)}”，"
-            f"应由{who}办理",
+            f"{actor_label(actor)}无权将办件从“{status_label(current)}”变为“{status_label(target)}”，应由{who}办理",
             from_status=current.value,
             to_status=target.value,
             actor=actor.value,

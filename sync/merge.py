@@ -13,13 +13,13 @@ from typing import Any
 import msgspec
 
 from sync.changes import RowChange, StatusChange
-from sync.lifecycle import Actor, Status, TRANSITIONS
+from sync.lifecycle import TRANSITIONS, Actor, Status
 
 __all__ = (
     "CASE_INSERT_STATE",
+    "STATUS_FIELDS",
     "Rejection",
     "RowDecision",
-    "STATUS_FIELDS",
     "Version",
     "Versions",
     "decide_row",
@@ -84,8 +84,10 @@ def decide_row(current: Versions | None, change: RowChange, origin: str) -> RowD
     Update: each field is written when its incoming version is newer than the one held.
     """
     incoming: Version = (change.hlc, origin)
-    if change.table == "cases" and change.insert and any(
-        change.fields.get(field) != value for field, value in CASE_INSERT_STATE.items()
+    if (
+        change.table == "cases"
+        and change.insert
+        and any(change.fields.get(field) != value for field, value in CASE_INSERT_STATE.items())
     ):
         return Rejection(
             "status_by_row",
@@ -94,8 +96,9 @@ def decide_row(current: Versions | None, change: RowChange, origin: str) -> RowD
         )
     if current is None:
         if not change.insert:
-            return Rejection("row_missing", f"{change.table} {change.pk} does not exist here",
-                             f"{change.table} 中不存在 {change.pk}")
+            return Rejection(
+                "row_missing", f"{change.table} {change.pk} does not exist here", f"{change.table} 中不存在 {change.pk}"
+            )
         return RowDecision(write=dict(change.fields), versions={"*": incoming}, lost={})
     if change.insert:
         if current.get("*") == incoming:
@@ -137,7 +140,9 @@ def decide_status(current_status: str, change: StatusChange, *, origin_actors: f
         target = Status(change.to_status)
         current = Status(current_status)
     except ValueError:
-        return Rejection("bad_status", f"unknown status or actor in move {change.event_id}", "办理环节中的状态或角色未知")
+        return Rejection(
+            "bad_status", f"unknown status or actor in move {change.event_id}", "办理环节中的状态或角色未知"
+        )
     if actor not in origin_actors:
         return Rejection(
             "actor_not_allowed",

@@ -151,12 +151,11 @@ def validate_phone(raw: str) -> str:
     normalized = normalize_phone(raw)
     if _MOBILE.fullmatch(normalized) or _landline(normalized.replace("-", "")) == normalized:
         return normalized
-    body = text[1:] if text.startswith("+") else text
+    body = text.removeprefix("+")
     if not (body.replace("-", "").isascii() and body.replace("-", "").isdigit()):
         raise _phone_error(
             "phone.chars",
-            "The phone number may contain only digits, spaces, hyphens and a leading +86. "
-            "Remove any other character.",
+            "The phone number may contain only digits, spaces, hyphens and a leading +86. Remove any other character.",
             "电话号码只能包含数字、空格、连字符和开头的 +86，请删除其他字符。",
         )
     if text.startswith("+") and not text.startswith("+86"):

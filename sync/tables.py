@@ -44,9 +44,17 @@ TABLES: tuple[ReplicatedTable, ...] = (
     ReplicatedTable(
         name="intakes",
         pk="intake_id",
-        replicated=frozenset({
-            "intake_id", "bundle_code", "village_code", "received_at", "received_date", "agent", "catalog_version",
-        }),
+        replicated=frozenset(
+            {
+                "intake_id",
+                "bundle_code",
+                "village_code",
+                "received_at",
+                "received_date",
+                "agent",
+                "catalog_version",
+            }
+        ),
     ),
     ReplicatedTable(
         name="intake_materials",
@@ -56,19 +64,44 @@ TABLES: tuple[ReplicatedTable, ...] = (
     ReplicatedTable(
         name="commitments",
         pk="commitment_id",
-        replicated=frozenset({
-            "commitment_id", "intake_id", "material", "signer_name", "signed_at", "due_days", "status", "closed_at",
-        }),
+        replicated=frozenset(
+            {
+                "commitment_id",
+                "intake_id",
+                "material",
+                "signer_name",
+                "signed_at",
+                "due_days",
+                "status",
+                "closed_at",
+            }
+        ),
         derived=frozenset({"due_date", "due_provisional"}),
     ),
     ReplicatedTable(
         name="cases",
         pk="case_no",
-        replicated=frozenset({
-            "case_no", "intake_id", "item_code", "bundle_code", "stage", "status", "outcome", "applicant_name",
-            "id_number", "phone", "sex", "birth_date", "village_code", "received_at", "received_date",
-            "accepted_date", "catalog_version",
-        }),
+        replicated=frozenset(
+            {
+                "case_no",
+                "intake_id",
+                "item_code",
+                "bundle_code",
+                "stage",
+                "status",
+                "outcome",
+                "applicant_name",
+                "id_number",
+                "phone",
+                "sex",
+                "birth_date",
+                "village_code",
+                "received_at",
+                "received_date",
+                "accepted_date",
+                "catalog_version",
+            }
+        ),
         derived=frozenset({"id_hash", "due_date", "due_provisional", "updated_at"}),
         hub_derived=frozenset({"decision_days"}),
     ),

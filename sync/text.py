@@ -22,9 +22,7 @@ from sync.limits import text_limit
 
 __all__ = ("check_text", "json_for_terminal", "printable", "spreadsheet_cell", "text_problem")
 
-_BIDI_CONTROLS = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 """Arabic letter mark, LRM/RLM, the embeddings and overrides, the isolates."""
 
 _LINE_BREAKS = frozenset("\n\r\t\v\f\x1c\x1d\x1e\x85\u2028\u2029")
@@ -78,12 +76,14 @@ def check_text(field: str, value: str, *, multiline: bool = False, label_zh: str
         raise InputError(
             f"{field} is longer than {limit} characters ({len(value)}); shorten it",
             f"{label}超过 {limit} 个字（现有 {len(value)} 个）；请缩短",
-            field=field, code=f"{field}.too_long",
+            field=field,
+            code=f"{field}.too_long",
         )
     raise InputError(
         f"{field} holds a control or direction-override character; retype it without pasting",
         f"{label}含有控制字符或文字方向控制符；请重新输入，不要粘贴",
-        field=field, code=f"{field}.control_character",
+        field=field,
+        code=f"{field}.control_character",
     )
 
 

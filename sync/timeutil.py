@@ -12,19 +12,19 @@ CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
 
 def utc_now() -> dt.datetime:
     """The current time, aware, in UTC."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def iso_utc(moment: dt.datetime) -> str:
     """``2026-11-25T09:30:00.123Z``: how every timestamp is stored. Naive datetimes are refused."""
     if moment.tzinfo is None:
         raise ValueError("refusing a naive datetime: pass an aware one (UTC)")
-    return moment.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_iso(text: str) -> dt.datetime:
     """The aware datetime of a stored timestamp."""
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return dt.datetime.fromisoformat(text)  # Python 3.11 reads the "Z"
 
 
 def business_date(moment: dt.datetime) -> dt.date:

@@ -14,8 +14,8 @@ from chinese_calendar import constants as _cc
 from sync.errors import CalendarError
 
 __all__ = (
-    "DueDate",
     "MAX_WORKING_DAYS",
+    "DueDate",
     "WorkCalendar",
     "YearTable",
     "default_calendar",

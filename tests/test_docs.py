@@ -10,9 +10,9 @@ import click
 import msgspec
 from click.testing import CliRunner
 
-from tui.cli import main
 from sync import protocol
 from sync.lifecycle import TRANSITIONS
+from tui.cli import main
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -22,8 +22,12 @@ def test_cli_session_in_docs_runs(tmp_path):
     commands = [line[2:] for line in text.splitlines() if line.startswith("$ station ")]
     assert len(commands) >= 8
     runner = CliRunner()
-    env = {"STATION_DATA_DIR": str(tmp_path / "data"), "LANG": "", "LC_ALL": "",
-           "STATION_PASSPHRASE": "docs-passphrase-1"}  # the station's data is encrypted under it
+    env = {
+        "STATION_DATA_DIR": str(tmp_path / "data"),
+        "LANG": "",
+        "LC_ALL": "",
+        "STATION_PASSPHRASE": "docs-passphrase-1",
+    }  # the station's data is encrypted under it
     case_no = None
     for command in commands:
         if "{CASE}" in command:
@@ -65,7 +69,9 @@ def test_features_table_in_the_protocol_matches_code():
     said = re.search(r"This release says ([\d + ]+) \(station\) and ([\d + ]+) \(hub\)", text)
     assert said is not None
     assert [sum(int(n) for n in part.split("+")) for part in said.groups()] == [
-        protocol.STATION_FEATURES, protocol.HUB_FEATURES]
+        protocol.STATION_FEATURES,
+        protocol.HUB_FEATURES,
+    ]
 
 
 def test_compact_form_example_in_the_protocol_round_trips():
@@ -73,12 +79,33 @@ def test_compact_form_example_in_the_protocol_round_trips():
     from sync.changes import StatusChange, encode_change
     from sync.compact import compact, expand
 
-    move = StatusChange(event_id="349921001001-A-1:7", case_no="349921001001-20261126-A001", from_status="DRAFT",
-                        to_status="RECEIVED", actor="station", hlc=7, at="2026-11-26T01:00:00.000Z")
+    move = StatusChange(
+        event_id="349921001001-A-1:7",
+        case_no="349921001001-20261126-A001",
+        from_status="DRAFT",
+        to_status="RECEIVED",
+        actor="station",
+        hlc=7,
+        at="2026-11-26T01:00:00.000Z",
+    )
     record = encode_change(move)
     shapes, rows = msgspec.msgpack.decode(compact([record]))
-    assert shapes == [] and rows == [[-1, 7, "349921001001-A-1:7", "349921001001-20261126-A001", "DRAFT",
-                                      "RECEIVED", "station", "2026-11-26T01:00:00.000Z", None, None, None, None]]
+    assert shapes == [] and rows == [
+        [
+            -1,
+            7,
+            "349921001001-A-1:7",
+            "349921001001-20261126-A001",
+            "DRAFT",
+            "RECEIVED",
+            "station",
+            "2026-11-26T01:00:00.000Z",
+            None,
+            None,
+            None,
+            None,
+        ]
+    ]
     assert expand(compact([record]), max_size=1 << 20) == [record]
 
 
@@ -115,11 +142,17 @@ def test_every_cited_invariant_is_defined_in_docs_architecture():
 def test_every_cited_brief_section_is_mapped_in_docs_architecture():
     text = (DOCS / "architecture.md").read_text(encoding="utf-8")
     mapped = set(re.findall(r"^\| §(\d+(?:\.\d+)?) \|", text, flags=re.MULTILINE))
-    cited = {n for body in _citing_texts().values() for n in re.findall(r"\bbrief §(\d+(?:\.\d+)?)", body, flags=re.I)}
+    cited = {
+        n
+        for body in _citing_texts().values()
+        for n in re.findall(r"\bbrief §(\d+(?:\.\d+)?)", body, flags=re.IGNORECASE)
+    }
     assert cited, "the tree cites the brief by section; did the pattern stop matching?"
     unmapped = {n for n in cited if n not in mapped and n.split(".")[0] not in mapped}
     assert not unmapped, f"brief sections cited but not mapped in docs/architecture.md: {sorted(unmapped)}"
     brief = ROOT.parent / "shared" / "domain" / "brief.md"
     if brief.is_file():
-        headings = set(re.findall(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", brief.read_text(encoding="utf-8"), flags=re.MULTILINE))
+        headings = set(
+            re.findall(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", brief.read_text(encoding="utf-8"), flags=re.MULTILINE)
+        )
         assert mapped <= headings, f"mapped sections the brief does not have: {sorted(mapped - headings)}"

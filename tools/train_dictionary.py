@@ -25,11 +25,11 @@ from station import cases as ops
 from station.cases import NewIntake
 from station.store import Station
 from sync.changes import StatusChange
+from sync.compact import compact
+from sync.compression import ZSTD_D1, ZSTD_R2, msgpack_array
 from sync.divisions import sample_divisions
 from sync.idnumber import check_character
 from sync.intake import material_rules
-from sync.compact import compact
-from sync.compression import ZSTD_D1, ZSTD_R2, msgpack_array
 from sync.protocol import CaseState, ReceiptItem
 
 DATA = Path(__file__).resolve().parent.parent / "sync" / "data"
@@ -40,26 +40,34 @@ GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平�
 
 def _day(rng: random.Random, village: str, day: dt.date, cases: int) -> list[list[bytes]]:
     """Each intake's records, for ``cases`` intakes at ``village`` on ``day``."""
-    moment = [dt.datetime(day.year, day.month, day.day, 0, 30, tzinfo=dt.timezone.utc)]
+    moment = [dt.datetime(day.year, day.month, day.day, 0, 30, tzinfo=dt.UTC)]
     with tempfile.TemporaryDirectory() as folder:
-        station = Station.init(Path(folder) / "s", village_code=village, passphrase="dictionary-sample",
-                               now=lambda: moment[0])
+        station = Station.init(
+            Path(folder) / "s", village_code=village, passphrase="dictionary-sample", now=lambda: moment[0]
+        )
         items = [item for item in station.catalog.items if item.promised_days is not None]
         samples = []
         for _ in range(cases):
-            moment[0] += dt.timedelta(minutes=rng.randint(3, 40), seconds=rng.randint(0, 59),
-                                      milliseconds=rng.randint(0, 999))
+            moment[0] += dt.timedelta(
+                minutes=rng.randint(3, 40), seconds=rng.randint(0, 59), milliseconds=rng.randint(0, 999)
+            )
             item = rng.choice(items)
             rules = material_rules(station.catalog, item=item.code)
             needed = [r for r in rules if r.required]
             deferred = [r.name_zh for r in needed if r.allow_deferred and rng.random() < 0.3]
             body = f"349921{rng.randint(1940, 2005)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(0, 999):03d}"
             before = station.db.execute("SELECT COALESCE(MAX(id), 0) FROM outbox").fetchone()[0]
-            ops.new_intake(station, NewIntake(
-                item=item.code, applicant_name=rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.randint(1, 2))),
-                id_number=body + check_character(body), phone=f"1{rng.choice('3578')}{rng.randint(0, 10**9 - 1):09d}",
-                materials=[r.name_zh for r in needed if r.name_zh not in deferred], deferred=deferred,
-            ))
+            ops.new_intake(
+                station,
+                NewIntake(
+                    item=item.code,
+                    applicant_name=rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.randint(1, 2))),
+                    id_number=body + check_character(body),
+                    phone=f"1{rng.choice('3578')}{rng.randint(0, 10**9 - 1):09d}",
+                    materials=[r.name_zh for r in needed if r.name_zh not in deferred],
+                    deferred=deferred,
+                ),
+            )
             rows = station.db.execute("SELECT body FROM outbox WHERE id > ? ORDER BY id", [before]).fetchall()
             samples.append([bytes(b) for (b,) in rows])
         station.close()
@@ -71,13 +79,25 @@ def _down_samples(rng: random.Random, village: str, day: dt.date, n: int) -> lis
     out = []
     for i in range(n):
         case_no = f"{village}-{day:%Y%m%d}-A{i + 1:03d}"
-        at = dt.datetime(day.year, day.month, day.day, 8, rng.randint(0, 59), tzinfo=dt.timezone.utc)
+        at = dt.datetime(day.year, day.month, day.day, 8, rng.randint(0, 59), tzinfo=dt.UTC)
         stamp = int(at.timestamp() * 1000) << 16
-        move = StatusChange(event_id=f"hub:{stamp}", case_no=case_no, from_status="RECEIVED", to_status="ACCEPTED",
-                            actor="department", hlc=stamp, at=at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                            origin="hub")
-        state = CaseState(case_no=case_no, status="ACCEPTED", accepted_date=day.isoformat(),
-                          due_date=(day + dt.timedelta(days=rng.randint(1, 30))).isoformat(), through_seq=rng.randint(1, 50))
+        move = StatusChange(
+            event_id=f"hub:{stamp}",
+            case_no=case_no,
+            from_status="RECEIVED",
+            to_status="ACCEPTED",
+            actor="department",
+            hlc=stamp,
+            at=at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            origin="hub",
+        )
+        state = CaseState(
+            case_no=case_no,
+            status="ACCEPTED",
+            accepted_date=day.isoformat(),
+            due_date=(day + dt.timedelta(days=rng.randint(1, 30))).isoformat(),
+            through_seq=rng.randint(1, 50),
+        )
         receipt = ReceiptItem(rng.randbytes(180))
         out.append([encoder.encode(move), encoder.encode(state), encoder.encode(receipt)])
     return out
@@ -105,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
             start = 0
             while start < len(intakes):
                 run = rng.randint(2, 20)
-                samples.append(form([r for records in intakes[start:start + run] for r in records]))
+                samples.append(form([r for records in intakes[start : start + run] for r in records]))
                 start += run
         samples += [form(records) for records in _down_samples(rng, village, day, 5)]
         print(f"day {index + 1}/{args.days}: {len(samples)} samples", file=sys.stderr)

@@ -51,8 +51,16 @@ LOCKED_ACTIONS = frozenset({"toggle_lang", "quit", "help_quit", "bell", "focus_n
 HIGH_CONTRAST = Theme(
     name="station-contrast",
     # Plain black and white with saturated accents: readable on a cheap, washed-out screen.
-    primary="#FFD700", secondary="#00D7FF", accent="#FFD700", warning="#FFD700", error="#FF5F5F",
-    success="#5FFF5F", foreground="#FFFFFF", background="#000000", surface="#0A0A0A", panel="#262626",
+    primary="#FFD700",
+    secondary="#00D7FF",
+    accent="#FFD700",
+    warning="#FFD700",
+    error="#FF5F5F",
+    success="#5FFF5F",
+    foreground="#FFFFFF",
+    background="#000000",
+    surface="#0A0A0A",
+    panel="#262626",
     dark=True,
 )
 
@@ -147,8 +155,9 @@ class StationApp(App[None]):
                 self.open_station()
             except PassphraseError as exc:
                 # The data is encrypted and neither $STATION_PASSPHRASE nor the keyring opened it: ask.
-                self.lock_screen = LockScreen(self.now(), has_key=True, opening=True,
-                                              new_passphrase=exc.code == "passphrase.new")
+                self.lock_screen = LockScreen(
+                    self.now(), has_key=True, opening=True, new_passphrase=exc.code == "passphrase.new"
+                )
                 self.push_screen(self.lock_screen, self._opened)
                 return
             except ProxyAppError as exc:  # a half-initialised folder: offer enrolment / init again
@@ -236,9 +245,8 @@ class StationApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.locked:
             return action in LOCKED_ACTIONS  # F2-F5 would switch screens out from under the lock
-        if action in ("home", "new_case", "case_list", "sync_now", "lock") and self.station is None:
-            return False  # nothing to show before a station exists (the enrolment screen is up)
-        return True
+        # nothing to show before a station exists (the enrolment screen is up)
+        return not (action in ("home", "new_case", "case_list", "sync_now", "lock") and self.station is None)
 
     def _show_mode(self, mode: str) -> None:
         if self.current_mode == mode:
@@ -328,12 +336,18 @@ class StationApp(App[None]):
             self._refresh_after_unlock = False
             self.refresh_views()
 
-    def push_screen(self, screen: Any, callback: Any = None, wait_for_dismiss: bool = False, *,
-                    mode: str | None = None) -> Any:
+    def push_screen(
+        self, screen: Any, callback: Any = None, wait_for_dismiss: bool = False, *, mode: str | None = None
+    ) -> Any:
         """As Textual's, but nothing comes up over the lock: a dialog opened meanwhile (say, by a
         worker finishing) waits until the lock is gone."""
-        if self.locked and isinstance(screen, Screen) and not isinstance(screen, LockScreen) \
-                and not wait_for_dismiss and mode is None:
+        if (
+            self.locked
+            and isinstance(screen, Screen)
+            and not isinstance(screen, LockScreen)
+            and not wait_for_dismiss
+            and mode is None
+        ):
             self._held_screens.append((screen, callback))
             return AwaitMount(self.screen, [])
         return super().push_screen(screen, callback, wait_for_dismiss, mode=mode)
@@ -382,11 +396,10 @@ class StationApp(App[None]):
     @work(thread=True, exclusive=True, group="sync", exit_on_error=False)
     def run_sync(self) -> tuple[SyncOutcome, SyncStatus | None]:
         """One sync round in a worker thread; the adapter opens its own Station (connection) here."""
-        outcome = self.adapter.sync_now(self.data_dir,
-                                        progress=lambda line: self.call_from_thread(self.log_sync, line))
+        outcome = self.adapter.sync_now(self.data_dir, progress=lambda line: self.call_from_thread(self.log_sync, line))
         try:
             status = self.adapter.status(self.data_dir)
-        except Exception:  # the status line can wait for the next refresh
+        except Exception:  # noqa: BLE001 (the status line can wait for the next refresh)
             status = None
         return outcome, status
 
@@ -410,8 +423,12 @@ class StationApp(App[None]):
             self.notify(t("sync.failed", self.lang, error=message), severity="error", markup=False)
 
     def _sync_finished(self, outcome: SyncOutcome, status: SyncStatus | None) -> None:
-        self.sync_view = replace(self.sync_view, running=False, online=outcome.ok,
-                                 status=status if status is not None else self.sync_view.status)
+        self.sync_view = replace(
+            self.sync_view,
+            running=False,
+            online=outcome.ok,
+            status=status if status is not None else self.sync_view.status,
+        )
         if not outcome.available:
             self.log_sync(t("sync.unavailable", self.lang))
             return
@@ -426,8 +443,9 @@ class StationApp(App[None]):
                 self.log_sync(t("sync.fatal", self.lang))
             self.notify(message, severity="error", markup=False)
             return
-        self.log_sync(t("sync.ok", self.lang, pushed=outcome.pushed, acknowledged=outcome.acknowledged,
-                        pulled=outcome.pulled))
+        self.log_sync(
+            t("sync.ok", self.lang, pushed=outcome.pushed, acknowledged=outcome.acknowledged, pulled=outcome.pulled)
+        )
         if not outcome.in_step:
             self.log_sync(t("sync.not_in_step", self.lang))
         if self.station is not None:
@@ -446,8 +464,13 @@ class StationApp(App[None]):
             refresh()
 
 
-def run(data_dir: Path | None = None, lang: str | None = None, *, hub_url: str | None = None,
-        lock_after: float | None = None) -> None:
+def run(
+    data_dir: Path | None = None,
+    lang: str | None = None,
+    *,
+    hub_url: str | None = None,
+    lock_after: float | None = None,
+) -> None:
     """Start the TUI on a station data folder (default: ``$STATION_DATA_DIR`` or the per-user folder).
 
     ``lock_after`` is in minutes (0: never lock); None: :data:`tui.prefs.DEFAULT_LOCK_MINUTES`.

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import click
 
-from station.cli_base import Context
 from station.cli import main as station_main
+from station.cli_base import Context
 from tui.prefs import LOCK_ENV
 
 __all__ = ("main",)
@@ -17,9 +17,16 @@ __all__ = ("main",)
 
 @station_main.command("tui")
 @click.option("--hub", "hub_url", default=None, help="County hub address, overriding the one stored at enrolment.")
-@click.option("--lock-after", "lock_after", type=click.FloatRange(min=0), default=None, metavar="MINUTES",
-              envvar=LOCK_ENV, show_envvar=True,
-              help="Lock the screen after this many idle minutes (default 5; 0: never).")
+@click.option(
+    "--lock-after",
+    "lock_after",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="MINUTES",
+    envvar=LOCK_ENV,
+    show_envvar=True,
+    help="Lock the screen after this many idle minutes (default 5; 0: never).",
+)
 @click.pass_obj
 def tui_command(obj: Context, hub_url: str | None, lock_after: float | None) -> None:
     """Open the terminal UI for village agents (keyboard-first, Chinese by default)."""

@@ -59,13 +59,20 @@ class TodayItem:
 def short_number(station: Station, number: str) -> str:
     """A case number without this station's village prefix (26 cells are too wide for 80 columns)."""
     prefix = station.village_code + "-"
-    return number[len(prefix):] if number.startswith(prefix) else number
+    return number.removeprefix(prefix)
 
 
 def _from_summary(kind: Kind, s: CaseSummary, **extra: object) -> TodayItem:
-    return TodayItem(kind=kind, case_no=s.case_no, applicant=s.applicant_name, item_name=s.item_name,
-                     due_date=s.due_date, days_left=s.days_left, provisional=s.due_provisional,
-                     **extra)  # type: ignore[arg-type]
+    return TodayItem(
+        kind=kind,
+        case_no=s.case_no,
+        applicant=s.applicant_name,
+        item_name=s.item_name,
+        due_date=s.due_date,
+        days_left=s.days_left,
+        provisional=s.due_provisional,
+        **extra,
+    )  # type: ignore[arg-type]
 
 
 def today_items(station: Station) -> list[TodayItem]:
@@ -84,10 +91,18 @@ def today_items(station: Station) -> list[TodayItem]:
         if case_no is None:
             continue
         applicant, item_code = case_heading(station, case_no)
-        items.append(TodayItem(
-            kind="commitment", case_no=case_no, applicant=applicant, item_name=_item_name(station, item_code),
-            due_date=c.due_date, provisional=c.due_provisional, material=c.material, overdue=c.overdue,
-        ))
+        items.append(
+            TodayItem(
+                kind="commitment",
+                case_no=case_no,
+                applicant=applicant,
+                item_name=_item_name(station, item_code),
+                due_date=c.due_date,
+                provisional=c.due_provisional,
+                material=c.material,
+                overdue=c.overdue,
+            )
+        )
     for s in list_cases(station, CaseFilter(statuses=[Status.COMPLETED], sort="received", limit=SECTION_LIMIT)):
         items.append(_from_summary("ready", s, outcome=case_outcome(station, s.case_no)))
     for entity_id, r in recent_rejections(station, SECTION_LIMIT):
@@ -95,16 +110,23 @@ def today_items(station: Station) -> list[TodayItem]:
         if case_no is None:
             continue
         applicant, item_code = case_heading(station, case_no)
-        items.append(TodayItem(kind="rejected", case_no=case_no, applicant=applicant,
-                               item_name=_item_name(station, item_code),
-                               reason_zh=r.reason_zh, reason_en=r.reason_en))
+        items.append(
+            TodayItem(
+                kind="rejected",
+                case_no=case_no,
+                applicant=applicant,
+                item_name=_item_name(station, item_code),
+                reason_zh=r.reason_zh,
+                reason_en=r.reason_en,
+            )
+        )
     return items
 
 
 def _item_name(station: Station, code: str) -> str:
     try:
         return station.catalog.item(code).name_zh
-    except Exception:  # an item from a newer catalogue than this station holds
+    except Exception:  # noqa: BLE001 (an item from a newer catalogue than this station holds)
         return code
 
 

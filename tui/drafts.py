@@ -95,7 +95,7 @@ class DraftStore:
             return self._load_legacy(name)
         if cipher is None or not raw.startswith(_MAGIC) or len(raw) < len(_MAGIC) + 12 + 16:
             return None
-        nonce, sealed = raw[len(_MAGIC):len(_MAGIC) + 12], raw[len(_MAGIC) + 12:]
+        nonce, sealed = raw[len(_MAGIC) : len(_MAGIC) + 12], raw[len(_MAGIC) + 12 :]
         try:
             data = json.loads(cipher.decrypt(nonce, sealed, name.encode("utf-8")).decode("utf-8"))
         except (InvalidTag, ValueError):

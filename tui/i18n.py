@@ -92,7 +92,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "overdue {overdue} | due soon {due_soon} | correction {correction} | 容缺 {commitment} | "
         "to deliver {ready} | rejected {rejected}",
     ),
-    "home.empty": ("今天没有待办事项。按F3新收件，按F4查询办件。", "Nothing needs you today. F3: new case, F4: find a case."),
+    "home.empty": (
+        "今天没有待办事项。按F3新收件，按F4查询办件。",
+        "Nothing needs you today. F3: new case, F4: find a case.",
+    ),
     "home.col.kind": ("类别", "Kind"),
     "home.col.case": ("编号", "Case"),
     "home.col.applicant": ("申请人", "Applicant"),
@@ -151,7 +154,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "new.saved": ("已保存：{number}", "Saved: {number}"),
     "new.draft_restored": ("已恢复未保存的草稿", "Unsaved draft restored"),
     "new.draft_failed": ("草稿无法保存到数据目录：{error}", "The draft cannot be written to the data folder: {error}"),
-    "new.receipt_failed": ("办件已保存，但回执文件写入失败：{error}", "Case saved, but the receipt files failed: {error}"),
+    "new.receipt_failed": (
+        "办件已保存，但回执文件写入失败：{error}",
+        "Case saved, but the receipt files failed: {error}",
+    ),
     "done.title": ("收件成功", "Case recorded"),
     "done.number": ("编号：{number}", "Number: {number}"),
     "done.case": ("{case}  {item}  办结期限 {due}", "{case}  {item}  due {due}"),
@@ -201,11 +207,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "case.sync.acknowledged": ("县平台已确认接收", "acknowledged by the hub"),
     "case.sync.refused": ("县平台拒收，未立案", "refused by the county, not filed"),
     "case.status.refused": ("[县平台拒收]", "[REFUSED by the county]"),
-    "case.refused": ("县平台拒收本办件，未立案：{reason}（{code}）。请联系县管理员。",
-                     "The county refused to file this case: {reason} ({code}). Call the county administrator."),
+    "case.refused": (
+        "县平台拒收本办件，未立案：{reason}（{code}）。请联系县管理员。",
+        "The county refused to file this case: {reason} ({code}). Call the county administrator.",
+    ),
     "case.materials": ("材料", "Materials"),
     "case.commitments": ("容缺承诺", "容缺 commitments"),
-    "case.commitment": ("{material}：{signer} 承诺于 {due} 前补交（{state}）", "{material}: {signer} promised it by {due} ({state})"),
+    "case.commitment": (
+        "{material}：{signer} 承诺于 {due} 前补交（{state}）",
+        "{material}: {signer} promised it by {due} ({state})",
+    ),
     "case.c.open": ("待补交", "open"),
     "case.c.overdue": ("!已逾期", "!OVERDUE"),
     "case.c.fulfilled": ("已履行", "fulfilled"),
@@ -215,7 +226,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "case.reason": ("理由：{reason}", "reason: {reason}"),
     "case.notes": ("备注", "Notes"),
     "case.conflicts": ("同步冲突（保留的值 / 被覆盖的值）", "Sync conflicts (kept / overwritten)"),
-    "case.conflict": ("{field}：保留“{kept}”({kept_origin})，覆盖“{lost}”({lost_origin})", "{field}: kept '{kept}' ({kept_origin}), lost '{lost}' ({lost_origin})"),
+    "case.conflict": (
+        "{field}：保留“{kept}”({kept_origin})，覆盖“{lost}”({lost_origin})",
+        "{field}: kept '{kept}' ({kept_origin}), lost '{lost}' ({lost_origin})",
+    ),
     "case.rejections": ("县平台退回的更改", "Changes the hub rejected"),
     "case.rejection": ("{when} [{code}] {reason}", "{when} [{code}] {reason}"),
     "case.receipts": ("县平台回执", "Hub receipts"),
@@ -248,19 +262,37 @@ STRINGS: dict[str, tuple[str, str]] = {
         "F5 or Enter: sync now. Sync runs in the background; keep working. Without a network, exchange a USB file.",
     ),
     "sync.started": ("开始同步...", "Sync started..."),
-    "sync.ok": ("同步完成：上报 {pushed} 批，确认 {acknowledged} 批，下载 {pulled} 批", "Sync done: sent {pushed}, acknowledged {acknowledged}, received {pulled}"),
+    "sync.ok": (
+        "同步完成：上报 {pushed} 批，确认 {acknowledged} 批，下载 {pulled} 批",
+        "Sync done: sent {pushed}, acknowledged {acknowledged}, received {pulled}",
+    ),
     "sync.not_in_step": ("还有数据未同步完，稍后会继续", "Not fully in step yet; it continues next time"),
-    "sync.failed": ("同步失败：{error}。数据已安全保存在本机，可继续工作。", "Sync failed: {error}. Everything is saved here; keep working."),
-    "sync.unavailable": ("此版本没有同步模块，请继续离线工作或使用U盘。", "This version has no sync module; work offline or use USB."),
+    "sync.failed": (
+        "同步失败：{error}。数据已安全保存在本机，可继续工作。",
+        "Sync failed: {error}. Everything is saved here; keep working.",
+    ),
+    "sync.unavailable": (
+        "此版本没有同步模块，请继续离线工作或使用U盘。",
+        "This version has no sync module; work offline or use USB.",
+    ),
     "sync.path": ("文件路径", "File path"),
     "sync.export_done": ("已导出：{path}", "Exported: {path}"),
     "sync.import_done": ("已导入：{path}", "Imported: {path}"),
     "sync.transfer_failed": ("U盘操作失败：{error}", "USB transfer failed: {error}"),
     "sync.enroll_hint": ("本站尚未登记到县平台：按 R 登记。", "This station is not enrolled yet: press R to enrol."),
-    "sync.refused_now": ("本次同步县平台拒收了本站 {count} 项更改：", "The county refused {count} change(s) of ours in this sync:"),
-    "sync.refused_cases": ("县平台拒收、未立案的办件（请联系县管理员）：", "Cases the county refused to file (call the county administrator):"),
+    "sync.refused_now": (
+        "本次同步县平台拒收了本站 {count} 项更改：",
+        "The county refused {count} change(s) of ours in this sync:",
+    ),
+    "sync.refused_cases": (
+        "县平台拒收、未立案的办件（请联系县管理员）：",
+        "Cases the county refused to file (call the county administrator):",
+    ),
     "sync.refused_line": ("{case_no} [{code}] {reason}", "{case_no} [{code}] {reason}"),
-    "sync.fatal": ("同步已停止，需要县管理员处理，请联系县平台。", "Sync stopped and needs the county administrator: call the county."),
+    "sync.fatal": (
+        "同步已停止，需要县管理员处理，请联系县平台。",
+        "Sync stopped and needs the county administrator: call the county.",
+    ),
     "status.locked": ("F5输入口令后同步", "F5: passphrase to sync"),
     "status.admin": ("! 同步停止,请联系县管理员", "! sync stopped: call the county"),
     "pass.title": ("输入本站密钥口令", "Station passphrase"),
@@ -273,9 +305,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "lock.heading": ("本机已锁定", "This PC is locked"),
     "lock.station": ("本站 {station}  {village}", "Station {station}  {village}"),
     "lock.at": ("锁定时间 {when}", "Locked at {when}"),
-    "lock.prompt": ("输入本站密钥口令，按回车解锁。后台同步照常进行。",
-                    "Type the station passphrase and press Enter to unlock. Sync carries on in the background."),
-    "lock.no_key": ("本站尚未登记，没有密钥口令：按回车解锁。", "Not enrolled yet, so no passphrase: press Enter to unlock."),
+    "lock.prompt": (
+        "输入本站密钥口令，按回车解锁。后台同步照常进行。",
+        "Type the station passphrase and press Enter to unlock. Sync carries on in the background.",
+    ),
+    "lock.no_key": (
+        "本站尚未登记，没有密钥口令：按回车解锁。",
+        "Not enrolled yet, so no passphrase: press Enter to unlock.",
+    ),
     "lock.placeholder": ("本站密钥口令", "station passphrase"),
     "lock.empty": ("! 请输入口令", "! Type the passphrase"),
     "lock.checking": ("正在核对口令...", "Checking the passphrase..."),
@@ -283,12 +320,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "lock.failed": ("! 无法核对口令：{error}", "! The passphrase cannot be checked: {error}"),
     "lock.opening": ("本站数据已加密", "This station's data is encrypted"),
     "lock.folder": ("数据目录 {folder}", "Data folder {folder}"),
-    "lock.open_prompt": ("输入本站密钥口令，按回车打开本站数据。",
-                         "Type the station passphrase and press Enter to open the station's data."),
+    "lock.open_prompt": (
+        "输入本站密钥口令，按回车打开本站数据。",
+        "Type the station passphrase and press Enter to open the station's data.",
+    ),
     "lock.choose_heading": ("本站数据今后加密保存", "The station's data is kept encrypted from now on"),
-    "lock.choose": ("请设定本站密钥口令（至少8个字符），输入两次后按回车。请牢记：丢失后数据无法打开。",
-                    "Choose a station passphrase (8 characters or more), type it twice, press Enter. Keep it: "
-                    "without it the data cannot be opened."),
+    "lock.choose": (
+        "请设定本站密钥口令（至少8个字符），输入两次后按回车。请牢记：丢失后数据无法打开。",
+        "Choose a station passphrase (8 characters or more), type it twice, press Enter. Keep it: "
+        "without it the data cannot be opened.",
+    ),
     "lock.again": ("再输入一次", "again"),
     "lock.differ": ("! 两次输入的口令不一致", "! The two passphrases differ"),
     # -- enrolment -----------------------------------------------------------------------------
@@ -299,13 +340,17 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "enroll.hub": ("平台地址", "Hub address"),
     "enroll.code": ("登记码", "Enrolment code"),
-    "enroll.offline_title": ("离线开始：填写本站所在村的 12 位代码", "Start offline: the 12-digit code of this village"),
+    "enroll.offline_title": (
+        "离线开始：填写本站所在村的 12 位代码",
+        "Start offline: the 12-digit code of this village",
+    ),
     "enroll.village": ("村代码*", "Village code*"),
     "enroll.passphrase": ("设置口令", "Passphrase"),
     "enroll.passphrase2": ("再输一次", "Again"),
-    "enroll.passphrase_hint": ("口令至少8个字符，用来保护本站密钥和本站数据；请牢记，丢失后数据无法打开。",
-                               "At least 8 characters; it protects the station key and data. Keep it: without it the "
-                               "data cannot be opened."),
+    "enroll.passphrase_hint": (
+        "口令至少8个字符，用来保护本站密钥和本站数据；请牢记，丢失后数据无法打开。",
+        "At least 8 characters; it protects the station key and data. Keep it: without it the data cannot be opened.",
+    ),
     "enroll.passphrase_short": ("口令至少需要8个字符", "The passphrase needs at least 8 characters"),
     "enroll.passphrase_differ": ("两次输入的口令不一致", "The two passphrases differ"),
     "enroll.device": ("设备字母", "Device letter"),
@@ -319,8 +364,14 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Compare the hub fingerprint with the county administrator's:\n\n    {fingerprint}\n\n"
         "Station: {station}  Village: {village}\nContinue only if it matches exactly.",
     ),
-    "enroll.mismatch": ("指纹不一致：不要同步，请立即联系县管理员。", "Fingerprints differ: do not sync; call the county administrator now."),
-    "enroll.existing": ("本站已有数据（{village}），尚未登记到县平台。", "This station has data ({village}) but is not enrolled yet."),
+    "enroll.mismatch": (
+        "指纹不一致：不要同步，请立即联系县管理员。",
+        "Fingerprints differ: do not sync; call the county administrator now.",
+    ),
+    "enroll.existing": (
+        "本站已有数据（{village}），尚未登记到县平台。",
+        "This station has data ({village}) but is not enrolled yet.",
+    ),
     # -- errors --------------------------------------------------------------------------------
     "error.prefix": ("错误：", "Error: "),
     "error.unexpected": ("出现意外错误（{kind}），数据未丢失。", "Unexpected error ({kind}); no data was lost."),

@@ -70,13 +70,27 @@ class SearchIndex:
 
     def __init__(self, catalog: Catalog) -> None:
         entries = [
-            Entry("item", i.code, i.name_zh, i.name_en, i.promised_days, _letters(i.name_zh),
-                  "".join(lazy_pinyin(i.name_zh, errors=_keep)).lower())
+            Entry(
+                "item",
+                i.code,
+                i.name_zh,
+                i.name_en,
+                i.promised_days,
+                _letters(i.name_zh),
+                "".join(lazy_pinyin(i.name_zh, errors=_keep)).lower(),
+            )
             for i in catalog.items
         ]
         entries += [
-            Entry("bundle", b.code, b.name_zh, b.name_en, b.promised_days, _letters(b.name_zh),
-                  "".join(lazy_pinyin(b.name_zh, errors=_keep)).lower())
+            Entry(
+                "bundle",
+                b.code,
+                b.name_zh,
+                b.name_en,
+                b.promised_days,
+                _letters(b.name_zh),
+                "".join(lazy_pinyin(b.name_zh, errors=_keep)).lower(),
+            )
             for b in catalog.bundles
         ]
         self.entries: tuple[Entry, ...] = tuple(entries)

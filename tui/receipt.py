@@ -24,8 +24,19 @@ from sync.timeutil import format_local
 from tui import sealed
 
 __all__ = (
-    "PRINT_DIR", "RECEIPT_DIR", "Receipt", "open_file", "open_receipt", "receipt_for", "receipt_lines", "receipt_pdf",
-    "receipt_pdf_bytes", "receipt_text", "settle_receipts", "store_receipt", "write_receipt",
+    "PRINT_DIR",
+    "RECEIPT_DIR",
+    "Receipt",
+    "open_file",
+    "open_receipt",
+    "receipt_for",
+    "receipt_lines",
+    "receipt_pdf",
+    "receipt_pdf_bytes",
+    "receipt_text",
+    "settle_receipts",
+    "store_receipt",
+    "write_receipt",
 )
 
 RECEIPT_DIR = "receipts"
@@ -40,7 +51,11 @@ _MAGIC = b"PXR1"
 _PURPOSE = "receipts"
 
 _STATES = {
-    "presented": "已收", "deferred": "容缺待补", "supplied": "已补交", "exempt": "免提交", "not_provided": "未提供",
+    "presented": "已收",
+    "deferred": "容缺待补",
+    "supplied": "已补交",
+    "exempt": "免提交",
+    "not_provided": "未提供",
 }
 
 
@@ -85,7 +100,9 @@ def receipt_for(station: Station, number: str) -> Receipt:
         bundle = get_bundle(station, number)
         first = get_case(station, bundle.members[0].case_no)
         title = bundle.bundle_name
-        cases = [ReceiptCase(m.case_no, m.item_code, m.item_name, m.due_date, m.due_provisional) for m in bundle.members]
+        cases = [
+            ReceiptCase(m.case_no, m.item_code, m.item_name, m.due_date, m.due_provisional) for m in bundle.members
+        ]
         materials, commitments = bundle.materials, bundle.commitments
     else:
         first = get_case(station, number)
@@ -101,10 +118,16 @@ def receipt_for(station: Station, number: str) -> Receipt:
     except ProxyAppError:  # a village missing from an old division tree still gets its receipt
         place = station.village_code
     return Receipt(
-        number=number, title=title, cases=cases, applicant=first.applicant_name,
+        number=number,
+        title=title,
+        cases=cases,
+        applicant=first.applicant_name,
         # The resident keeps the paper: mask it like a list, in case it is lost.
-        id_masked=mask_id_number(first.id_number), phone_masked=mask_phone(first.phone),
-        received_at=first.summary.received_at, agent=agent or station.agent_name, station=place,
+        id_masked=mask_id_number(first.id_number),
+        phone_masked=mask_phone(first.phone),
+        received_at=first.summary.received_at,
+        agent=agent or station.agent_name,
+        station=place,
         village_code=station.village_code,
         materials=[(m.name_zh, _STATES.get(m.state, m.state)) for m in materials],
         commitments=[ReceiptCommitment(c.material, c.due_date, c.due_provisional, c.signer_name) for c in commitments],
@@ -119,14 +142,20 @@ def _due(date: str | None, provisional: bool) -> str:
 
 def receipt_lines(r: Receipt) -> list[tuple[str, str]]:
     """The receipt as (style, text) lines: style is title, head, text or sign."""
-    lines = [("title", "村级为民服务代办点 收件回执"), ("text", f"代办点：{r.station}（{r.village_code}）"), ("rule", "")]
+    lines = [
+        ("title", "村级为民服务代办点 收件回执"),
+        ("text", f"代办点：{r.station}（{r.village_code}）"),
+        ("rule", ""),
+    ]
     lines.append(("text", f"回执编号：{r.number}"))
     lines.append(("text", f"办理事项：{r.title}"))
     lines.append(("text", f"申请人：{r.applicant}    身份证号：{r.id_masked}    电话：{r.phone_masked}"))
     lines.append(("text", f"收件时间：{format_local(r.received_at)}"))
     if len(r.cases) > 1:
         lines.append(("head", "办件（一件事，按顺序办理）："))
-        lines += [("text", f"  {c.case_no}  {c.item_name}  承诺办结：{_due(c.due_date, c.provisional)}") for c in r.cases]
+        lines += [
+            ("text", f"  {c.case_no}  {c.item_name}  承诺办结：{_due(c.due_date, c.provisional)}") for c in r.cases
+        ]
     else:
         lines.append(("text", f"承诺办结日期：{_due(r.cases[0].due_date, r.cases[0].provisional)}"))
     lines.append(("head", "材料清单："))
@@ -217,7 +246,9 @@ def receipt_pdf_bytes(r: Receipt) -> bytes:
             y -= 12 * mm
             continue
         if style == "rule":
-            canvas.line(left, y - 2 * mm, right - qr_size - 4 * mm if y > top - qr_size - 12 * mm else right, y - 2 * mm)
+            canvas.line(
+                left, y - 2 * mm, right - qr_size - 4 * mm if y > top - qr_size - 12 * mm else right, y - 2 * mm
+            )
             y -= 6 * mm
             continue
         size = 11.5 if style == "head" else 10.5
@@ -261,8 +292,9 @@ def store_receipt(station: Station, number: str, *, key: bytes | None = None) ->
     receipt = receipt_for(station, number)
     # utf-8-sig: Notepad on older Windows reads UTF-8 only with the BOM.
     text = receipt_text(receipt).encode("utf-8-sig")
-    return _seal_into(station.data_dir / RECEIPT_DIR, number, text, receipt_pdf_bytes(receipt),
-                      _cipher(station.data_dir, key))
+    return _seal_into(
+        station.data_dir / RECEIPT_DIR, number, text, receipt_pdf_bytes(receipt), _cipher(station.data_dir, key)
+    )
 
 
 def open_receipt(data_dir: Path, number: str, *, key: bytes | None = None) -> tuple[Path, Path]:

@@ -38,7 +38,7 @@ def unseal(aead: AESGCM, magic: bytes, raw: bytes, name: str) -> bytes | None:
     """The plain bytes, or None when ``raw`` is torn, altered, renamed or sealed under another key."""
     if not raw.startswith(magic) or len(raw) < len(magic) + _NONCE + _TAG:
         return None
-    nonce, sealed = raw[len(magic):len(magic) + _NONCE], raw[len(magic) + _NONCE:]
+    nonce, sealed = raw[len(magic) : len(magic) + _NONCE], raw[len(magic) + _NONCE :]
     try:
         return aead.decrypt(nonce, sealed, name.encode("utf-8"))
     except InvalidTag:

@@ -59,8 +59,9 @@ class PassphraseNeeded(ProxyAppError):
     code = "passphrase"
 
     def __init__(self) -> None:
-        super().__init__("enter the station passphrase to sync", "同步前请输入本站密钥口令", field="passphrase",
-                         code="passphrase")
+        super().__init__(
+            "enter the station passphrase to sync", "同步前请输入本站密钥口令", field="passphrase", code="passphrase"
+        )
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,9 @@ class StationLink(Protocol):
 
     def import_(self, data_dir: Path, path: Path) -> TransferOutcome: ...
 
-    def enroll(self, data_dir: Path, hub_url: str, code: str, passphrase: str | None = None,
-               agent_name: str = "") -> EnrollOutcome: ...
+    def enroll(
+        self, data_dir: Path, hub_url: str, code: str, passphrase: str | None = None, agent_name: str = ""
+    ) -> EnrollOutcome: ...
 
     def needs_passphrase(self, data_dir: Path) -> bool: ...
 
@@ -228,9 +230,15 @@ class SyncAdapter:
         refused = tuple(report.refused)
         self.last_refused = refused
         return SyncOutcome(
-            ok=first is None, pushed=report.pushed, acknowledged=report.acknowledged, pulled=report.pulled,
-            in_step=report.in_step, error=None if first is None else first.en,
-            error_zh=None if first is None else first.zh, fatal=report.fatal, refused=refused,
+            ok=first is None,
+            pushed=report.pushed,
+            acknowledged=report.acknowledged,
+            pulled=report.pulled,
+            in_step=report.in_step,
+            error=None if first is None else first.en,
+            error_zh=None if first is None else first.zh,
+            fatal=report.fatal,
+            refused=refused,
         )
 
     def status(self, data_dir: Path) -> SyncStatus:
@@ -256,12 +264,20 @@ class SyncAdapter:
             result = import_file(station, Path(path), keys)
         return TransferOutcome(Path(result.path), result.applied)
 
-    def enroll(self, data_dir: Path, hub_url: str, code: str, passphrase: str | None = None,
-               agent_name: str = "") -> EnrollOutcome:
+    def enroll(
+        self, data_dir: Path, hub_url: str, code: str, passphrase: str | None = None, agent_name: str = ""
+    ) -> EnrollOutcome:
         """Enrol: ``station.enrolment.enroll(data_dir, hub_url=, code=, passphrase=, agent_name=, now=)``."""
-        result = enroll(Path(data_dir), hub_url=hub_url, code=code, passphrase=passphrase or None,
-                        agent_name=agent_name, now=self.now)
+        result = enroll(
+            Path(data_dir),
+            hub_url=hub_url,
+            code=code,
+            passphrase=passphrase or None,
+            agent_name=agent_name,
+            now=self.now,
+        )
         if passphrase:
             self.set_passphrase(passphrase)  # the agent just typed it: the first sync need not ask again
-        return EnrollOutcome(fingerprint=result.hub_fingerprint, station_id=result.station_id,
-                             village=result.village_code)
+        return EnrollOutcome(
+            fingerprint=result.hub_fingerprint, station_id=result.station_id, village=result.village_code
+        )

@@ -45,9 +45,15 @@ def exchange(link: Link, *, push: bool) -> bool:
             if not rows:
                 cursor = None
             after = feed_position(link.station)
-            body = msgspec.msgpack.encode(SyncRequest(
-                PROTOCOL_VERSION, [msgspec.Raw(envelope) for _, envelope in rows], after, down.value,
-                STATION_FEATURES))
+            body = msgspec.msgpack.encode(
+                SyncRequest(
+                    PROTOCOL_VERSION,
+                    [msgspec.Raw(envelope) for _, envelope in rows],
+                    after,
+                    down.value,
+                    STATION_FEATURES,
+                )
+            )
             try:
                 response, local_ms, seconds = link.send("POST", SYNC_PATH, body=body, compact=True)
             except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
@@ -88,9 +94,14 @@ def exchange(link: Link, *, push: bool) -> bool:
                 link.report.pushed = len(sent)
                 before = cursor
                 cursor, clean = link.results(
-                    PushResponse(results=[r.as_set_result() for r in answer.results], next_seq=answer.next_seq,
-                                 hub_ms=answer.hub_ms),
-                    rows[-1][0], cursor)
+                    PushResponse(
+                        results=[r.as_set_result() for r in answer.results],
+                        next_seq=answer.next_seq,
+                        hub_ms=answer.hub_ms,
+                    ),
+                    rows[-1][0],
+                    cursor,
+                )
                 progress = cursor != before
                 if not clean:
                     restarts += 1
@@ -104,9 +115,13 @@ def exchange(link: Link, *, push: bool) -> bool:
             if cursor is None and position >= answer.feed_last_seq:
                 return True
             if not rows and not progress and not applied:
-                raise link.fail(SyncError(
-                    f"the hub has feed sets up to {answer.feed_last_seq} but sent none after {after}",
-                    f"县平台有至 {answer.feed_last_seq} 的下发数据集，但未发送 {after} 之后的", code="feed_stalled"))
+                raise link.fail(
+                    SyncError(
+                        f"the hub has feed sets up to {answer.feed_last_seq} but sent none after {after}",
+                        f"县平台有至 {answer.feed_last_seq} 的下发数据集，但未发送 {after} 之后的",
+                        code="feed_stalled",
+                    )
+                )
     finally:
         up.save()
         down.save()

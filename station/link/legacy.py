@@ -29,10 +29,13 @@ def push(link: Link) -> None:
             rows = select_sets(link.db, cursor, budget.value)
             if not rows:
                 break
-            body = msgspec.msgpack.encode(PushRequest(
-                protocol=PROTOCOL_VERSION, station_id=link.station.station_id,
-                sets=[msgspec.Raw(envelope) for _, envelope in rows],
-            ))
+            body = msgspec.msgpack.encode(
+                PushRequest(
+                    protocol=PROTOCOL_VERSION,
+                    station_id=link.station.station_id,
+                    sets=[msgspec.Raw(envelope) for _, envelope in rows],
+                )
+            )
             try:
                 response, local_ms = link.request("POST", PUSH_PATH, body=body, retry_timeouts=False)
             except httpx.TimeoutException:
@@ -86,6 +89,10 @@ def pull(link: Link) -> None:
         if position >= answer.last_seq:
             return
         if position == after:
-            raise link.fail(SyncError(
-                f"the hub has feed sets up to {answer.last_seq} but sent none after {after}",
-                f"县平台有至 {answer.last_seq} 的下发数据集，但未发送 {after} 之后的", code="feed_stalled"))
+            raise link.fail(
+                SyncError(
+                    f"the hub has feed sets up to {answer.last_seq} but sent none after {after}",
+                    f"县平台有至 {answer.last_seq} 的下发数据集，但未发送 {after} 之后的",
+                    code="feed_stalled",
+                )
+            )

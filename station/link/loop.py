@@ -65,8 +65,9 @@ def watch(
             failures = 0
             idle = idle_seconds
             while True:
-                last = sync_once(station, hub_url=hub_url, transport=transport, timeout=timeout, keys=keys,
-                                 sleep=sleep, rng=rng)
+                last = sync_once(
+                    station, hub_url=hub_url, transport=transport, timeout=timeout, keys=keys, sleep=sleep, rng=rng
+                )
                 if on_report is not None:
                     on_report(last)
                 if last.fatal or (should_stop is not None and should_stop()):
@@ -74,8 +75,16 @@ def watch(
                 if last.errors and all(e.code == "unreachable" for e in last.errors):
                     failures = 0
                     address = (hub_url or require_pins(station.db).url).strip()
-                    if _await_link(address, transport, min(timeout, 10.0), probe_seconds, probe_max_seconds, sleep,
-                                   rng, should_stop):
+                    if _await_link(
+                        address,
+                        transport,
+                        min(timeout, 10.0),
+                        probe_seconds,
+                        probe_max_seconds,
+                        sleep,
+                        rng,
+                        should_stop,
+                    ):
                         return last
                     continue
                 if last.errors:
@@ -96,8 +105,16 @@ def watch(
             return last
 
 
-def _await_link(address: str, transport: httpx.BaseTransport | None, timeout: float, first: float, cap: float,
-                sleep: Sleep, rng: Callable[[], float], should_stop: Callable[[], bool] | None) -> bool:
+def _await_link(
+    address: str,
+    transport: httpx.BaseTransport | None,
+    timeout: float,
+    first: float,
+    cap: float,
+    sleep: Sleep,
+    rng: Callable[[], float],
+    should_stop: Callable[[], bool] | None,
+) -> bool:
     """Knock at the hub until it answers; True when asked to stop meanwhile."""
     delay = first
     with make_client(transport, timeout) as client:
@@ -130,8 +147,14 @@ def _sleep_for(seconds: float, sleep: Sleep, should_stop: Callable[[], bool] | N
     return False
 
 
-def _wait(station: Station, delay: float, busy: float, sleep: Sleep, should_stop: Callable[[], bool] | None,
-          wake_on_changes: bool) -> bool:
+def _wait(
+    station: Station,
+    delay: float,
+    busy: float,
+    sleep: Sleep,
+    should_stop: Callable[[], bool] | None,
+    wake_on_changes: bool,
+) -> bool:
     """Sleep ``delay`` seconds in short slices; True when asked to stop meanwhile."""
     waited = 0.0
     while waited < delay:

@@ -95,9 +95,14 @@ def sync_once(
 def _run(station: Station, link: Link) -> None:
     revoked = get_meta_json(station.db, "revoked")
     if revoked:
-        link.fail(SyncError(
-            f"this station's key {revoked['key_id']} was revoked: syncing has stopped; call the county administrator",
-            f"本站密钥 {revoked['key_id']} 已被吊销：同步已停止；请联系县管理员", code="revoked_key"), fatal=True)
+        link.fail(
+            SyncError(
+                f"this station's key {revoked['key_id']} was revoked: syncing has stopped; call the county administrator",
+                f"本站密钥 {revoked['key_id']} 已被吊销：同步已停止；请联系县管理员",
+                code="revoked_key",
+            ),
+            fatal=True,
+        )
         return
     fork = get_meta_json(station.db, "fork")
     try:
@@ -124,8 +129,11 @@ def _finish(station: Station, report: SyncReport) -> None:
     report.unsealed = unsealed_count(station)
     report.feed_seq = feed_position(station)
     report.in_step = (
-        not report.errors and report.unacknowledged == 0 and report.unsealed == 0
-        and report.hub_feed_seq is not None and report.feed_seq >= report.hub_feed_seq
+        not report.errors
+        and report.unacknowledged == 0
+        and report.unsealed == 0
+        and report.hub_feed_seq is not None
+        and report.feed_seq >= report.hub_feed_seq
     )
     # Codes and counts only: no personal data ever reaches the log.
     detail = "; ".join(f"{e.code}: {e.en}" for e in report.errors) or ("in step" if report.in_step else "behind")

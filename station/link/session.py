@@ -49,8 +49,16 @@ Sleep = Callable[[float], None]
 class Link:
     """One sync round over one HTTP client."""
 
-    def __init__(self, station: Station, keys: KeyPair, pins: HubPins, client: httpx.Client, sleep: Sleep,
-                 rng: Callable[[], float], report: SyncReport) -> None:
+    def __init__(
+        self,
+        station: Station,
+        keys: KeyPair,
+        pins: HubPins,
+        client: httpx.Client,
+        sleep: Sleep,
+        rng: Callable[[], float],
+        report: SyncReport,
+    ) -> None:
         self.station = station
         self.db = station.db
         self.keys = keys
@@ -72,8 +80,9 @@ class Link:
 
     # -- one signed request -------------------------------------------------------------------
 
-    def send(self, method: str, path: str, *, params: dict[str, int] | None = None, body: bytes = b"",
-             compact: bool = False) -> tuple[httpx.Response, int, float]:
+    def send(
+        self, method: str, path: str, *, params: dict[str, int] | None = None, body: bytes = b"", compact: bool = False
+    ) -> tuple[httpx.Response, int, float]:
         """Send one signed request; a replayed counter is moved past once. Transport errors are raised.
 
         ``compact``: authenticate with the one ``X-Sync`` header (the exchange) instead of the
@@ -86,7 +95,10 @@ class Link:
         while True:
             counter = bump_counter(self.db, at_least=at_least)
             request = self.client.build_request(
-                method, url(self.pins.url, path), params=params, content=body,
+                method,
+                url(self.pins.url, path),
+                params=params,
+                content=body,
                 headers=None if compact else {"Content-Type": MEDIA_TYPE},
             )
             sent = self._now_ms()
@@ -94,11 +106,21 @@ class Link:
             # 16-byte MAC once the hub has said it takes one (48 bytes less than a signature).
             mac_key = self._mac_key() if compact else None
             signed = sign_request(
-                sign_private=self.keys.sign_private, sign_public=self.keys.sign_public, method=method,
-                path_qs=request.url.raw_path.decode("ascii"), station_id=self.station.station_id, counter=counter,
-                station_ms=sent, body=body, head_seq=head(self.station)[0],
-                outbox_length=unsealed_count(self.station), software=SOFTWARE_VERSION, mac_key=mac_key,
-                cover=bool(hub_features(self.station) & FEATURE_SIGNED_HEADERS),  # every field signed, once it checks them
+                sign_private=self.keys.sign_private,
+                sign_public=self.keys.sign_public,
+                method=method,
+                path_qs=request.url.raw_path.decode("ascii"),
+                station_id=self.station.station_id,
+                counter=counter,
+                station_ms=sent,
+                body=body,
+                head_seq=head(self.station)[0],
+                outbox_length=unsealed_count(self.station),
+                software=SOFTWARE_VERSION,
+                mac_key=mac_key,
+                cover=bool(
+                    hub_features(self.station) & FEATURE_SIGNED_HEADERS
+                ),  # every field signed, once it checks them
             )
             request.headers.update({HEADER_SYNC: compact_auth(signed)} if compact else signed)
             started = self.monotonic()
@@ -121,8 +143,15 @@ class Link:
             self._request_mac_key = request_mac_key(self.keys.box_private, self.pins.box_public)
         return self._request_mac_key
 
-    def request(self, method: str, path: str, *, params: dict[str, int] | None = None, body: bytes = b"",
-                retry_timeouts: bool = True) -> tuple[httpx.Response, int]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, int] | None = None,
+        body: bytes = b"",
+        retry_timeouts: bool = True,
+    ) -> tuple[httpx.Response, int]:
         """:meth:`send`, retrying a cut connection or a 502-504 with backoff (the separate push and pull)."""
         attempt = 0
         while True:
@@ -155,13 +184,17 @@ class Link:
 
     # -- what every answer says ---------------------------------------------------------------
 
-    def contact(self, hub_ms: int, local_ms: int, hub_feed_seq: int | None = None,
-                hub_reads: int | None = None) -> None:
+    def contact(
+        self, hub_ms: int, local_ms: int, hub_feed_seq: int | None = None, hub_reads: int | None = None
+    ) -> None:
         """Note what the hub's answer says about its clock (invariant 8), its feed (for status) and
         what it reads (``hub_reads``: the exchange's FEATURE_* bits, for sealing and requests)."""
         offset = hub_ms - local_ms
         self.report.clock_offset_ms = offset
-        values: dict[str, int | str | None] = {"clock_offset_ms": offset, "clock_checked_at": iso_utc(self.station.now())}
+        values: dict[str, int | str | None] = {
+            "clock_offset_ms": offset,
+            "clock_checked_at": iso_utc(self.station.now()),
+        }
         if hub_reads is not None:
             values[HUB_FEATURES_META] = hub_reads
         if hub_feed_seq is not None:
@@ -174,22 +207,32 @@ class Link:
         error = hub_error(response)
         if error.code == "revoked_key":
             record_revoked(self.station, self.keys.key_id)
-            return self.fail(SyncError(
-                "the hub says this station's key was revoked: syncing has stopped; call the county administrator",
-                "县平台告知本站密钥已被吊销：同步已停止；请联系县管理员",
-                code="revoked_key",
-            ), fatal=True)
+            return self.fail(
+                SyncError(
+                    "the hub says this station's key was revoked: syncing has stopped; call the county administrator",
+                    "县平台告知本站密钥已被吊销：同步已停止；请联系县管理员",
+                    code="revoked_key",
+                ),
+                fatal=True,
+            )
         return self.fail(error, fatal=error.code in ("unknown_key", "wrong_origin", "protocol_version"))
 
     def malformed(self, what: str, exc: Exception) -> Stop:
         zh = {"push": "上报", "feed": "下发"}.get(what, "同步")
-        return self.fail(SyncError(f"the hub's {what} answer is malformed ({exc})", f"县平台的{zh}答复格式错误（{exc}）",
-                                   code="malformed"))
+        return self.fail(
+            SyncError(
+                f"the hub's {what} answer is malformed ({exc})", f"县平台的{zh}答复格式错误（{exc}）", code="malformed"
+            )
+        )
 
     def gap_error(self, cursor: int | None) -> Stop:
-        return self.fail(SyncError(
-            f"the hub keeps asking for set {cursor}; try again later or call the county administrator",
-            f"县平台反复要求数据集 {cursor}；请稍后重试或联系县管理员", code="gap"))
+        return self.fail(
+            SyncError(
+                f"the hub keeps asking for set {cursor}; try again later or call the county administrator",
+                f"县平台反复要求数据集 {cursor}；请稍后重试或联系县管理员",
+                code="gap",
+            )
+        )
 
     # -- sets up: receipts ----------------------------------------------------------------------
 
@@ -201,8 +244,13 @@ class Link:
         for result in answer.results:
             if result.status in ("accepted", "duplicate"):
                 if result.receipt is None:
-                    raise self.fail(SyncError(f"the hub accepted set {result.seq} without a receipt",
-                                              f"县平台接收了数据集 {result.seq}，但没有回执", code="malformed"))
+                    raise self.fail(
+                        SyncError(
+                            f"the hub accepted set {result.seq} without a receipt",
+                            f"县平台接收了数据集 {result.seq}，但没有回执",
+                            code="malformed",
+                        )
+                    )
                 was_acked = self.db.execute("SELECT acked_at FROM sets_out WHERE seq = ?", [result.seq]).fetchone()
                 try:
                     record_receipt(self.station, self.pins, result.receipt, seq=result.seq, answer_ms=answer.hub_ms)
@@ -219,7 +267,9 @@ class Link:
                         f"the hub already holds sets up to {answer.next_seq - 1}, more than this station has sealed "
                         "(was the data folder restored from an old backup?); call the county administrator",
                         f"县平台已有至数据集 {answer.next_seq - 1}，多于本站封装的（数据目录是否从旧备份恢复？）；"
-                        "请联系县管理员", code="fork")
+                        "请联系县管理员",
+                        code="fork",
+                    )
                     record_fork(self.station, error)
                     raise self.fail(error, fatal=True)
                 return answer.next_seq, False
@@ -228,16 +278,24 @@ class Link:
                     f"the hub holds a different set {result.seq} for this station (a copied or restored data "
                     "folder?); sending has stopped, nothing is lost: call the county administrator",
                     f"县平台收到的本站数据集 {result.seq} 与本站不同（数据目录被复制或从备份恢复？）；"
-                    "已停止上报，数据没有丢失：请联系县管理员", code="fork")
+                    "已停止上报，数据没有丢失：请联系县管理员",
+                    code="fork",
+                )
                 record_fork(self.station, error)
                 raise self.fail(error, fatal=True)
             else:
-                raise self.fail(SyncError(
-                    f"the hub refused set {result.seq} ({result.code}): {result.detail or ''}".rstrip(": "),
-                    f"县平台拒收数据集 {result.seq}（{result.code}）", code=result.code or "refused"), fatal=True)
+                raise self.fail(
+                    SyncError(
+                        f"the hub refused set {result.seq} ({result.code}): {result.detail or ''}".rstrip(": "),
+                        f"县平台拒收数据集 {result.seq}（{result.code}）",
+                        code=result.code or "refused",
+                    ),
+                    fatal=True,
+                )
         if cursor > last_sent:
-            return (cursor if self.db.execute("SELECT 1 FROM sets_out WHERE seq >= ?", [cursor]).fetchone()
-                    else None), True
+            return (
+                cursor if self.db.execute("SELECT 1 FROM sets_out WHERE seq >= ?", [cursor]).fetchone() else None
+            ), True
         # The hub stopped early without saying why (it commits set by set): resume where it says.
         return max(answer.next_seq, cursor), False
 
@@ -255,7 +313,12 @@ class Link:
             self.report.pulled += int(outcome.applied)
             self.report.notes += outcome.notes
             if outcome.revoked:
-                raise self.fail(SyncError(
-                    "the county revoked this station's key: syncing has stopped; call the county administrator",
-                    "县平台已吊销本站密钥：同步已停止；请联系县管理员", code="revoked_key"), fatal=True)
+                raise self.fail(
+                    SyncError(
+                        "the county revoked this station's key: syncing has stopped; call the county administrator",
+                        "县平台已吊销本站密钥：同步已停止；请联系县管理员",
+                        code="revoked_key",
+                    ),
+                    fatal=True,
+                )
         return applied

@@ -57,15 +57,23 @@ _HEADER = msgspec.msgpack.Decoder(TransferHeader)
 
 def _transfer_header(transfer: TransferFile) -> TransferHeader:
     digest = sha256(b"".join(sha256(bytes(s)) for s in transfer.sets))
-    return TransferHeader(transfer.direction, transfer.station_id, transfer.created_ms, transfer.feed_after,
-                          transfer.outbox_length, transfer.features, digest)
+    return TransferHeader(
+        transfer.direction,
+        transfer.station_id,
+        transfer.created_ms,
+        transfer.feed_after,
+        transfer.outbox_length,
+        transfer.features,
+        digest,
+    )
 
 
 def sign_transfer(transfer: TransferFile, *, sign_private: bytes, sign_public: bytes) -> TransferFile:
     """``transfer`` with ``auth``: its :class:`TransferHeader` signed by the writer's key."""
     payload = _ENCODER.encode(_transfer_header(transfer))
-    envelope = Envelope(PROTOCOL_VERSION, key_id_of(sign_public), msgspec.Raw(payload),
-                        sign(sign_private, CTX_TRANSFER, payload))
+    envelope = Envelope(
+        PROTOCOL_VERSION, key_id_of(sign_public), msgspec.Raw(payload), sign(sign_private, CTX_TRANSFER, payload)
+    )
     return msgspec.structs.replace(transfer, auth=_ENCODER.encode(envelope))
 
 
@@ -83,16 +91,23 @@ def verify_transfer(transfer: TransferFile, *, public_key_for: Any) -> TransferH
     envelope = decode_envelope(transfer.auth)
     payload = bytes(envelope.payload)
     if not verify(public_key_for(envelope.key_id), CTX_TRANSFER, payload, envelope.signature):
-        raise ProtocolError("the file's signature does not check: it was altered or not written by its sender",
-                            "文件签名校验失败：文件已被篡改或并非由发送方生成", code="bad_signature")
+        raise ProtocolError(
+            "the file's signature does not check: it was altered or not written by its sender",
+            "文件签名校验失败：文件已被篡改或并非由发送方生成",
+            code="bad_signature",
+        )
     try:
         header = _HEADER.decode(payload)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise ProtocolError(f"the file's signed header is malformed ({exc})", f"文件的签名头格式错误（{exc}）",
-                            code="malformed") from None
+        raise ProtocolError(
+            f"the file's signed header is malformed ({exc})", f"文件的签名头格式错误（{exc}）", code="malformed"
+        ) from None
     if header != _transfer_header(transfer):
-        raise ProtocolError("the file's fields or sets differ from what its sender signed (altered on the way)",
-                            "文件的字段或数据集与发送方签署的不一致（途中被改动）", code="bad_signature")
+        raise ProtocolError(
+            "the file's fields or sets differ from what its sender signed (altered on the way)",
+            "文件的字段或数据集与发送方签署的不一致（途中被改动）",
+            code="bad_signature",
+        )
     return header
 
 
@@ -111,7 +126,14 @@ HEADER_SYNC = "X-Sync"
 
 
 def canonical_request(
-    *, method: str, path_qs: str, station_id: str, key_id: str, counter: int, station_ms: int, body: bytes,
+    *,
+    method: str,
+    path_qs: str,
+    station_id: str,
+    key_id: str,
+    counter: int,
+    station_ms: int,
+    body: bytes,
     fields: tuple[str, str, str] | None = None,
 ) -> bytes:
     """The bytes a station signs for one HTTP request (docs/protocol.md, "Signed requests").
@@ -148,9 +170,20 @@ def request_mac(key: bytes, canonical: bytes, context: bytes = CTX_REQUEST) -> b
 
 
 def sign_request(
-    *, sign_private: bytes, sign_public: bytes, method: str, path_qs: str, station_id: str, counter: int,
-    station_ms: int, body: bytes, head_seq: int = 0, outbox_length: int = 0, software: str = "",
-    mac_key: bytes | None = None, cover: bool = False,
+    *,
+    sign_private: bytes,
+    sign_public: bytes,
+    method: str,
+    path_qs: str,
+    station_id: str,
+    counter: int,
+    station_ms: int,
+    body: bytes,
+    head_seq: int = 0,
+    outbox_length: int = 0,
+    software: str = "",
+    mac_key: bytes | None = None,
+    cover: bool = False,
 ) -> dict[str, str]:
     """The headers that authenticate one request of a station.
 
@@ -161,8 +194,14 @@ def sign_request(
     key_id = key_id_of(sign_public)
     fields = (str(head_seq), str(outbox_length), software) if cover else None
     canonical = canonical_request(
-        method=method, path_qs=path_qs, station_id=station_id, key_id=key_id, counter=counter,
-        station_ms=station_ms, body=body, fields=fields,
+        method=method,
+        path_qs=path_qs,
+        station_id=station_id,
+        key_id=key_id,
+        counter=counter,
+        station_ms=station_ms,
+        body=body,
+        fields=fields,
     )
     context = CTX_REQUEST_V2 if cover else CTX_REQUEST
     proof = request_mac(mac_key, canonical, context) if mac_key is not None else sign(sign_private, context, canonical)
@@ -186,11 +225,17 @@ def compact_auth(headers: dict[str, str]) -> str:
     is left out: the hub knows it from the key id.
     """
     signature = base64.b64decode(headers[HEADER_SIGNATURE])
-    return " ".join([
-        headers[HEADER_KEY], headers[HEADER_COUNTER], headers[HEADER_TIME], headers.get(HEADER_HEAD_SEQ) or "0",
-        headers.get(HEADER_OUTBOX) or "0", headers.get(HEADER_SOFTWARE) or "-",
-        base64.urlsafe_b64encode(signature).rstrip(b"=").decode(),
-    ])
+    return " ".join(
+        [
+            headers[HEADER_KEY],
+            headers[HEADER_COUNTER],
+            headers[HEADER_TIME],
+            headers.get(HEADER_HEAD_SEQ) or "0",
+            headers.get(HEADER_OUTBOX) or "0",
+            headers.get(HEADER_SOFTWARE) or "-",
+            base64.urlsafe_b64encode(signature).rstrip(b"=").decode(),
+        ]
+    )
 
 
 def _compact_parts(value: str) -> list[str]:
@@ -198,7 +243,8 @@ def _compact_parts(value: str) -> list[str]:
     if len(parts) != 7 or not all(parts):
         raise ProtocolError(
             f"the {HEADER_SYNC} header needs 7 fields separated by single spaces",
-            f"{HEADER_SYNC} 请求头应有 7 个以空格分隔的字段", code="unauthenticated",
+            f"{HEADER_SYNC} 请求头应有 7 个以空格分隔的字段",
+            code="unauthenticated",
         )
     return parts
 
@@ -225,8 +271,11 @@ def expand_auth(value: str, station_id: str) -> dict[str, str]:
     except ValueError:  # binascii.Error is one
         raw = b""
     if not raw:
-        raise ProtocolError(f"the {HEADER_SYNC} signature is not base64url", f"{HEADER_SYNC} 签名不是 base64url 格式",
-                            code="unauthenticated")
+        raise ProtocolError(
+            f"the {HEADER_SYNC} signature is not base64url",
+            f"{HEADER_SYNC} 签名不是 base64url 格式",
+            code="unauthenticated",
+        )
     return {
         HEADER_STATION: station_id,
         HEADER_KEY: key_id,

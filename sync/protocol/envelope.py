@@ -71,9 +71,7 @@ def decode_envelope(data: bytes) -> Envelope:
     try:
         envelope = _ENVELOPE.decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise ProtocolError(
-            f"not a signed message ({exc})", f"不是有效的签名消息（{exc}）", code="malformed"
-        ) from None
+        raise ProtocolError(f"not a signed message ({exc})", f"不是有效的签名消息（{exc}）", code="malformed") from None
     if envelope.protocol not in (PROTOCOL_VERSION, SET_FORMAT_2):
         raise ProtocolError(
             f"protocol version {envelope.protocol} is not spoken here (this side speaks {PROTOCOL_VERSION}); "

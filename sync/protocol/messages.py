@@ -100,7 +100,17 @@ class KeyRevokedItem(msgspec.Struct, tag="revoked", frozen=True, kw_only=True):
     after_seq: int
 
 
-DownItem = RowChange | StatusChange | CaseState | RejectedItem | ReceiptItem | CatalogItem | CalendarItem | DivisionsItem | KeyRevokedItem
+DownItem = (
+    RowChange
+    | StatusChange
+    | CaseState
+    | RejectedItem
+    | ReceiptItem
+    | CatalogItem
+    | CalendarItem
+    | DivisionsItem
+    | KeyRevokedItem
+)
 
 # -- requests and responses ----------------------------------------------------------------------
 
@@ -282,9 +292,13 @@ def check_sets(data: bytes, *, array_like: bool = False, limit: int = MAX_SETS_P
         peek = (_ARRAY_SETS if array_like else _MAP_SETS).decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         detail = "nested too deep" if isinstance(exc, RecursionError) else str(exc)
-        raise ProtocolError(f"the body is not of the expected shape ({detail})", f"请求内容格式错误（{detail}）",
-                            code="malformed") from None
+        raise ProtocolError(
+            f"the body is not of the expected shape ({detail})", f"请求内容格式错误（{detail}）", code="malformed"
+        ) from None
     count = array_length(peek.sets)[0]
     if count > limit:
-        raise ProtocolError(f"{count} sets at once; at most {limit} are read at a time (send the rest after)",
-                            f"一次包含 {count} 个数据集，最多 {limit} 个（其余请随后发送）", code="too_large")
+        raise ProtocolError(
+            f"{count} sets at once; at most {limit} are read at a time (send the rest after)",
+            f"一次包含 {count} 个数据集，最多 {limit} 个（其余请随后发送）",
+            code="too_large",
+        )

@@ -22,6 +22,7 @@ __all__ = (
     "verify_receipt",
 )
 
+
 class ReceiptBody(msgspec.Struct, frozen=True, array_like=True):
     """What the hub signs when it accepts a set: proof of filing that survives any transport."""
 
@@ -34,11 +35,15 @@ class ReceiptBody(msgspec.Struct, frozen=True, array_like=True):
 _ENCODER = msgspec.msgpack.Encoder()
 
 
-def make_receipt(*, origin: str, seq: int, set_hash: bytes, hub_ms: int, sign_private: bytes, sign_public: bytes) -> bytes:
+def make_receipt(
+    *, origin: str, seq: int, set_hash: bytes, hub_ms: int, sign_private: bytes, sign_public: bytes
+) -> bytes:
     """A receipt (an Envelope over ReceiptBody) signed by the hub key."""
     payload = _ENCODER.encode(ReceiptBody(origin, seq, set_hash, hub_ms))
     return _ENCODER.encode(
-        Envelope(PROTOCOL_VERSION, key_id_of(sign_public), msgspec.Raw(payload), sign(sign_private, CTX_RECEIPT, payload))
+        Envelope(
+            PROTOCOL_VERSION, key_id_of(sign_public), msgspec.Raw(payload), sign(sign_private, CTX_RECEIPT, payload)
+        )
     )
 
 
@@ -64,8 +69,9 @@ def is_short_receipt(data: bytes) -> bool:
     return len(data) == _SIGNATURE or (len(data) == 8 + _SIGNATURE and data[0] == 0)
 
 
-def full_receipt(short: bytes, *, origin: str, seq: int, set_hash: bytes, hub_public: bytes,
-                 answer_ms: int | None = None) -> bytes:
+def full_receipt(
+    short: bytes, *, origin: str, seq: int, set_hash: bytes, hub_public: bytes, answer_ms: int | None = None
+) -> bytes:
     """The receipt envelope a short receipt stands for, built from what the station knows.
 
     The station writes the ReceiptBody the hub signed from its own values (nothing received is

@@ -133,10 +133,21 @@ def seal_set(
     if recipient_box_public is not None:
         body = seal_box(recipient_box_public, body, aad)
     payload = _ENCODER.encode(
-        SignedSet(origin=origin, seq=seq, prev=prev, created_ms=created_ms, hlc=hlc, count=len(records),
-                  body=body, sealed=recipient_box_public is not None, compression=method)
+        SignedSet(
+            origin=origin,
+            seq=seq,
+            prev=prev,
+            created_ms=created_ms,
+            hlc=hlc,
+            count=len(records),
+            body=body,
+            sealed=recipient_box_public is not None,
+            compression=method,
+        )
     )
-    envelope = Envelope(PROTOCOL_VERSION, key_id_of(sign_public), msgspec.Raw(payload), sign(sign_private, context, payload))
+    envelope = Envelope(
+        PROTOCOL_VERSION, key_id_of(sign_public), msgspec.Raw(payload), sign(sign_private, context, payload)
+    )
     return _ENCODER.encode(envelope), sha256(payload)
 
 
@@ -150,8 +161,13 @@ def forms_for(reader_features: int, *, sender_box_private: bytes) -> dict[str, A
 
 
 def open_set(
-    data: bytes, *, public_key_for: Any, context: bytes, box_private: bytes | None,
-    sender_box_public: bytes | None = None, limits: DecodeLimits = FEED_SET,
+    data: bytes,
+    *,
+    public_key_for: Any,
+    context: bytes,
+    box_private: bytes | None,
+    sender_box_public: bytes | None = None,
+    limits: DecodeLimits = FEED_SET,
 ) -> tuple[SignedSet, bytes, bytes]:
     """Verify a set on the exact bytes received, then decode it. Returns (set, hash, plain body).
 
@@ -184,24 +200,39 @@ def open_set(
     try:
         if envelope.protocol == SET_FORMAT_2:
             compact_set = _SET2.decode(payload)
-            signed = SignedSet(origin=compact_set.origin, seq=compact_set.seq, prev=compact_set.prev, created_ms=0,
-                               hlc=0, count=-1, body=compact_set.body, sealed=True,
-                               compression=_METHOD_NAMES.get(compact_set.method, f"#{compact_set.method}"))
+            signed = SignedSet(
+                origin=compact_set.origin,
+                seq=compact_set.seq,
+                prev=compact_set.prev,
+                created_ms=0,
+                hlc=0,
+                count=-1,
+                body=compact_set.body,
+                sealed=True,
+                compression=_METHOD_NAMES.get(compact_set.method, f"#{compact_set.method}"),
+            )
         else:
             signed = _SET.decode(payload)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ProtocolError(f"signed set is malformed ({exc})", f"数据集格式错误（{exc}）", code="malformed") from None
     if not 1 <= signed.seq <= MAX_SEQ:
         # seq 0 or -1 is no link of any chain: malformed, never a fork
-        raise ProtocolError(f"a set's seq must be 1 to {MAX_SEQ}, not {signed.seq}",
-                            f"数据集序号应在 1 到 {MAX_SEQ} 之间，而不是 {signed.seq}", code="malformed")
+        raise ProtocolError(
+            f"a set's seq must be 1 to {MAX_SEQ}, not {signed.seq}",
+            f"数据集序号应在 1 到 {MAX_SEQ} 之间，而不是 {signed.seq}",
+            code="malformed",
+        )
     body = signed.body
     if signed.sealed:
         if box_private is None:
             raise ProtocolError("sealed set but no key to open it", "数据集已加密，但缺少解密密钥", code="malformed")
         try:
-            body = open_box(box_private, body, signed.origin.encode() + b"/" + str(signed.seq).encode(),
-                            sender_public=sender_box_public)
+            body = open_box(
+                box_private,
+                body,
+                signed.origin.encode() + b"/" + str(signed.seq).encode(),
+                sender_public=sender_box_public,
+            )
         except CryptoError as exc:
             raise ProtocolError(exc.en, exc.zh, code="bad_box") from None
     try:

@@ -21,8 +21,17 @@ def test_percentile_is_nearest_rank() -> None:
 @pytest.mark.timeout(400)
 def test_every_attack_runs_at_a_tiny_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STATION_PASSPHRASE", PASSPHRASE)
-    config = Config(junk_changes=2_000, bomb_mib=0.5, concurrency=2, probes=4, squat_cases=1, lead=0.2, settle=0.4,
-                    min_window=0.8, timeout=60.0)
+    config = Config(
+        junk_changes=2_000,
+        bomb_mib=0.5,
+        concurrency=2,
+        probes=4,
+        squat_cases=1,
+        lead=0.2,
+        settle=0.4,
+        min_window=0.8,
+        timeout=60.0,
+    )
     rows = run(list(ATTACKS), config=config, root=tmp_path, progress=lambda _: None)
 
     assert [r.attack for r in rows] == list(ATTACKS)

@@ -32,8 +32,21 @@ from sync.protocol import (
 )
 from sync.timeutil import business_date, iso_utc
 
-__all__ = ("ID_NUMBER", "OTHER_VILLAGE", "PASSWORDS", "PHONE", "VILLAGE", "Clock", "TestStation", "bearer", "csrf_of",
-           "enrol", "enroll_request", "log_in", "open_feed_set")
+__all__ = (
+    "ID_NUMBER",
+    "OTHER_VILLAGE",
+    "PASSWORDS",
+    "PHONE",
+    "VILLAGE",
+    "Clock",
+    "TestStation",
+    "bearer",
+    "csrf_of",
+    "enrol",
+    "enroll_request",
+    "log_in",
+    "open_feed_set",
+)
 
 VILLAGE = "349921001001"
 OTHER_VILLAGE = "349921001002"
@@ -62,15 +75,23 @@ def csrf_of(html: str) -> str:
 def log_in(client: Any, name: str, password: str | None = None, *, next_: str = "") -> Any:
     """Log in through the form as a browser does (the login page first, for its form token); the response."""
     form = client.get("/login")
-    return client.post("/login", data={"username": name, "password": PASSWORDS[name] if password is None else password,
-                                       "csrf": csrf_of(form.text), "next": next_}, follow_redirects=False)
+    return client.post(
+        "/login",
+        data={
+            "username": name,
+            "password": PASSWORDS[name] if password is None else password,
+            "csrf": csrf_of(form.text),
+            "next": next_,
+        },
+        follow_redirects=False,
+    )
 
 
 class Clock:
     """A settable clock for hub and station alike (aware UTC)."""
 
     def __init__(self, start: dt.datetime | None = None) -> None:
-        self.moment = start or dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc)
+        self.moment = start or dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.UTC)
 
     def __call__(self) -> dt.datetime:
         return self.moment
@@ -86,9 +107,14 @@ class Clock:
 def enroll_request(code: str, keys: KeyPair) -> tuple[EnrollRequest, bytes]:
     """The EnrollRequest a station sends for ``code``, and the secret it keeps to check the answer."""
     code_id, secret = split_code(code)
-    request = EnrollRequest(protocol=PROTOCOL_VERSION, code_id=code_id, sign_public=keys.sign_public,
-                            box_public=keys.box_public, software="test/1",
-                            mac=request_mac(secret, keys.sign_public, keys.box_public))
+    request = EnrollRequest(
+        protocol=PROTOCOL_VERSION,
+        code_id=code_id,
+        sign_public=keys.sign_public,
+        box_public=keys.box_public,
+        software="test/1",
+        mac=request_mac(secret, keys.sign_public, keys.box_public),
+    )
     return request, secret
 
 
@@ -129,17 +155,53 @@ class TestStation:
         case_no = f"{village}-{day:%Y%m%d}-{self.response.device}{self.cases:03d}"
         at = iso_utc(now)
         changes: list[Change] = [
-            self.insert("intakes", case_no, {
-                "intake_id": case_no, "bundle_code": None, "village_code": village, "received_at": at,
-                "received_date": day.isoformat(), "agent": "李代办", "catalog_version": 1}),
-            self.insert("intake_materials", f"{case_no}/居民身份证", {
-                "material_id": f"{case_no}/居民身份证", "intake_id": case_no, "name_zh": "居民身份证",
-                "state": "presented", "updated_at": at}),
-            self.insert("cases", case_no, {
-                "case_no": case_no, "intake_id": case_no, "item_code": item, "bundle_code": None, "stage": 0,
-                "status": "DRAFT", "outcome": None, "applicant_name": "王小明", "id_number": ID_NUMBER,
-                "phone": PHONE, "sex": "M", "birth_date": "1958-03-12", "village_code": village,
-                "received_at": at, "received_date": day.isoformat(), "accepted_date": None, "catalog_version": 1}),
+            self.insert(
+                "intakes",
+                case_no,
+                {
+                    "intake_id": case_no,
+                    "bundle_code": None,
+                    "village_code": village,
+                    "received_at": at,
+                    "received_date": day.isoformat(),
+                    "agent": "李代办",
+                    "catalog_version": 1,
+                },
+            ),
+            self.insert(
+                "intake_materials",
+                f"{case_no}/居民身份证",
+                {
+                    "material_id": f"{case_no}/居民身份证",
+                    "intake_id": case_no,
+                    "name_zh": "居民身份证",
+                    "state": "presented",
+                    "updated_at": at,
+                },
+            ),
+            self.insert(
+                "cases",
+                case_no,
+                {
+                    "case_no": case_no,
+                    "intake_id": case_no,
+                    "item_code": item,
+                    "bundle_code": None,
+                    "stage": 0,
+                    "status": "DRAFT",
+                    "outcome": None,
+                    "applicant_name": "王小明",
+                    "id_number": ID_NUMBER,
+                    "phone": PHONE,
+                    "sex": "M",
+                    "birth_date": "1958-03-12",
+                    "village_code": village,
+                    "received_at": at,
+                    "received_date": day.isoformat(),
+                    "accepted_date": None,
+                    "catalog_version": 1,
+                },
+            ),
             self.move(case_no, "DRAFT", "RECEIVED"),
         ]
         return case_no, changes
@@ -150,45 +212,81 @@ class TestStation:
     def update(self, table: str, pk: str, fields: dict[str, Any]) -> RowChange:
         return RowChange(table=table, pk=pk, hlc=self.stamp(), fields=fields)
 
-    def move(self, case_no: str, from_status: str, to_status: str, *, actor: str = "station",
-             reason: str | None = None) -> StatusChange:
+    def move(
+        self, case_no: str, from_status: str, to_status: str, *, actor: str = "station", reason: str | None = None
+    ) -> StatusChange:
         stamp = self.stamp()
-        return StatusChange(event_id=f"{self.station_id}:{stamp}", case_no=case_no, from_status=from_status,
-                            to_status=to_status, actor=actor, hlc=stamp, at=iso_utc(self.clock()), reason=reason,
-                            by="李代办")
+        return StatusChange(
+            event_id=f"{self.station_id}:{stamp}",
+            case_no=case_no,
+            from_status=from_status,
+            to_status=to_status,
+            actor=actor,
+            hlc=stamp,
+            at=iso_utc(self.clock()),
+            reason=reason,
+            by="李代办",
+        )
 
     # -- sets and requests -----------------------------------------------------------------------
 
-    def seal(self, changes: list[Change], *, seq: int | None = None, prev: bytes | None = None,
-             keys: KeyPair | None = None, origin: str | None = None) -> bytes:
+    def seal(
+        self,
+        changes: list[Change],
+        *,
+        seq: int | None = None,
+        prev: bytes | None = None,
+        keys: KeyPair | None = None,
+        origin: str | None = None,
+    ) -> bytes:
         """Seal changes into the next set of the chain (or at an explicit seq/prev, for forks)."""
         explicit = seq is not None
         seq = self.seq + 1 if seq is None else seq
         prev = self.prev if prev is None else prev
         keys = keys or self.keys
         envelope, set_hash = seal_set(
-            origin=origin or self.station_id, seq=seq, prev=prev, created_ms=self.clock.ms, hlc=self.stamp(),
-            records=[encode_change(c) for c in changes], sign_private=keys.sign_private, sign_public=keys.sign_public,
-            recipient_box_public=self.response.hub_box_public, context=CTX_UP,
+            origin=origin or self.station_id,
+            seq=seq,
+            prev=prev,
+            created_ms=self.clock.ms,
+            hlc=self.stamp(),
+            records=[encode_change(c) for c in changes],
+            sign_private=keys.sign_private,
+            sign_public=keys.sign_public,
+            recipient_box_public=self.response.hub_box_public,
+            context=CTX_UP,
         )
         if not explicit:
             self.seq, self.prev = seq, set_hash
         return envelope
 
     def push_body(self, sets: list[bytes], *, station_id: str | None = None) -> bytes:
-        return msgspec.msgpack.encode(PushRequest(protocol=PROTOCOL_VERSION, station_id=station_id or self.station_id,
-                                                  sets=[msgspec.Raw(s) for s in sets]))
+        return msgspec.msgpack.encode(
+            PushRequest(
+                protocol=PROTOCOL_VERSION, station_id=station_id or self.station_id, sets=[msgspec.Raw(s) for s in sets]
+            )
+        )
 
-    def headers(self, method: str, path_qs: str, body: bytes = b"", *, counter: int | None = None,
-                **extra: Any) -> dict[str, str]:
+    def headers(
+        self, method: str, path_qs: str, body: bytes = b"", *, counter: int | None = None, **extra: Any
+    ) -> dict[str, str]:
         """Signed request headers (a fresh counter unless one is given)."""
         if counter is None:
             self.counter += 1
             counter = self.counter
-        return sign_request(sign_private=self.keys.sign_private, sign_public=self.keys.sign_public, method=method,
-                            path_qs=path_qs, station_id=self.station_id, counter=counter, station_ms=self.clock.ms,
-                            body=body, head_seq=self.seq, outbox_length=extra.get("outbox_length", 0),
-                            software="test/1")
+        return sign_request(
+            sign_private=self.keys.sign_private,
+            sign_public=self.keys.sign_public,
+            method=method,
+            path_qs=path_qs,
+            station_id=self.station_id,
+            counter=counter,
+            station_ms=self.clock.ms,
+            body=body,
+            head_seq=self.seq,
+            outbox_length=extra.get("outbox_length", 0),
+            software="test/1",
+        )
 
     def read_feed_set(self, envelope: bytes) -> tuple[SignedSet, list[Any]]:
         """Verify a feed set with the pinned hub key and decode its items."""
@@ -197,17 +295,24 @@ class TestStation:
 
 def open_feed_set(envelope: bytes, response: EnrollResponse, keys: KeyPair) -> tuple[SignedSet, list[Any]]:
     """What a station does with a feed set: check it against the pinned hub key, open, decode."""
+
     def hub_key(key_id: str) -> bytes:
         assert key_id in (response.hub_id, "")  # "": a set of format 2, always the hub's
         return response.hub_sign_public
 
-    signed, _, body = open_set(envelope, public_key_for=hub_key, context=CTX_DOWN, box_private=keys.box_private,
-                               sender_box_public=response.hub_box_public)
+    signed, _, body = open_set(
+        envelope,
+        public_key_for=hub_key,
+        context=CTX_DOWN,
+        box_private=keys.box_private,
+        sender_box_public=response.hub_box_public,
+    )
     return signed, _DOWN.decode(body)
 
 
-def enrol(store: HubStore, identity: HubIdentity, clock: Clock, *, village: str = VILLAGE,
-          device: str | None = None) -> TestStation:
+def enrol(
+    store: HubStore, identity: HubIdentity, clock: Clock, *, village: str = VILLAGE, device: str | None = None
+) -> TestStation:
     """Make a station key pair and enrol it through the hub's enrol function, checking the answer's mac."""
     issued = issue_code(store, village, device=device, now=clock)
     keys = KeyPair.generate()

@@ -95,15 +95,47 @@ AUTHENTICATED_PEAK = 4 * limits.MAX_SET_INFLATED_BYTES + 16 * 1024 * 1024
 (MAX_SET_INFLATED_BYTES), decoded once and expanded once, plus the app's own working set."""
 
 PROTECTED_TABLES = (
-    "stations", "station_keys", "enrollments", "sets_in", "receipts", "quarantine", "forks", "rejected",
-    "conflicts", "feed_items", "feed_sets", "intakes", "intake_materials", "commitments", "cases", "case_events",
-    "case_notes", "documents", "catalogs", "calendar_years", "users", "sessions", "api_tokens",
+    "stations",
+    "station_keys",
+    "enrollments",
+    "sets_in",
+    "receipts",
+    "quarantine",
+    "forks",
+    "rejected",
+    "conflicts",
+    "feed_items",
+    "feed_sets",
+    "intakes",
+    "intake_materials",
+    "commitments",
+    "cases",
+    "case_events",
+    "case_notes",
+    "documents",
+    "catalogs",
+    "calendar_years",
+    "users",
+    "sessions",
+    "api_tokens",
 )
 """Tables that hold the county's data: junk must never add a row to them. Contacts, counters and any
 log of refusals or throttling may grow (they are how a refusal is recorded for administrators)."""
 
-IDENTITY = ("station_id", "village_code", "device", "serial", "key_id", "enrolled_at", "revoked_at", "revoke_reason",
-            "applied_seq", "applied_hash", "feed_acked", "features")
+IDENTITY = (
+    "station_id",
+    "village_code",
+    "device",
+    "serial",
+    "key_id",
+    "enrolled_at",
+    "revoked_at",
+    "revoke_reason",
+    "applied_seq",
+    "applied_hash",
+    "feed_acked",
+    "features",
+)
 """Columns of a station's row that only an accepted request of that station may change (its chain,
 its feed position, what it reads), and no refused one."""
 
@@ -134,12 +166,16 @@ class _Recorder(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers.raw
-                   if k.lower() not in (b"host", b"content-length")}
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1")
+            for k, v in request.headers.raw
+            if k.lower() not in (b"host", b"content-length")
+        }
         self.requests.append(Recorded(request.method, request.url.raw_path.decode("ascii"), headers, body))
         if self.hold(request):
-            return httpx.Response(404, json={"error": "not_found", "detail": "held by the recorder",
-                                             "detail_zh": "由记录器拦下"})
+            return httpx.Response(
+                404, json={"error": "not_found", "detail": "held by the recorder", "detail_zh": "由记录器拦下"}
+            )
         return self.inner.handle_request(request)
 
     def close(self) -> None:
@@ -167,8 +203,10 @@ class HubState:
     @staticmethod
     def counts(db_path: Path) -> dict[str, int]:
         with contextlib.closing(sqlite3.connect(db_path, timeout=10.0)) as db:
-            tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                                  "AND name NOT LIKE 'sqlite_%'")]
+            tables = [
+                r[0]
+                for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+            ]
             return {t: db.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
 
     @staticmethod
@@ -232,17 +270,34 @@ class FuzzWorld:
 
     # -- signing what a fuzzer made, as the station would ---------------------------------------
 
-    def signed(self, method: str, path_qs: str, body: bytes = b"", *, counter: int | None = None,
-               mac: bool = False, **fields: Any) -> dict[str, str]:
+    def signed(
+        self,
+        method: str,
+        path_qs: str,
+        body: bytes = b"",
+        *,
+        counter: int | None = None,
+        mac: bool = False,
+        **fields: Any,
+    ) -> dict[str, str]:
         """The long signed headers (push, feed) for a request; a counter above the snapshot's."""
         mac_key = request_mac_key(self.keys.box_private, self.identity.keys.box_public) if mac else None
-        return sign_request(sign_private=self.keys.sign_private, sign_public=self.keys.sign_public, method=method,
-                            path_qs=path_qs, station_id=self.station_id,
-                            counter=self.counter + 1 if counter is None else counter,
-                            station_ms=fields.pop("station_ms", int(time.time() * 1000)), body=body,
-                            mac_key=mac_key, **fields)
+        return sign_request(
+            sign_private=self.keys.sign_private,
+            sign_public=self.keys.sign_public,
+            method=method,
+            path_qs=path_qs,
+            station_id=self.station_id,
+            counter=self.counter + 1 if counter is None else counter,
+            station_ms=fields.pop("station_ms", int(time.time() * 1000)),
+            body=body,
+            mac_key=mac_key,
+            **fields,
+        )
 
-    def sync_header(self, body: bytes, *, path_qs: str = "/api/v1/sync", mac: bool = True, **fields: Any) -> dict[str, str]:
+    def sync_header(
+        self, body: bytes, *, path_qs: str = "/api/v1/sync", mac: bool = True, **fields: Any
+    ) -> dict[str, str]:
         """``X-Sync`` for an exchange body, as the station writes it."""
         return {HEADER_SYNC: compact_auth(self.signed("POST", path_qs, body, mac=mac, **fields))}
 
@@ -259,13 +314,25 @@ class FuzzWorld:
 
     def genuine_set(self) -> tuple[SignedSet, list[bytes]]:
         """The first recorded set, opened as the hub opens it, and its records (encoded changes)."""
-        signed, _, body = open_set(self.genuine_sets[0], public_key_for=lambda _: self.keys.sign_public, context=CTX_UP,
-                                   box_private=self.identity.keys.box_private,
-                                   sender_box_public=self.keys.box_public)
+        signed, _, body = open_set(
+            self.genuine_sets[0],
+            public_key_for=lambda _: self.keys.sign_public,
+            context=CTX_UP,
+            box_private=self.identity.keys.box_private,
+            sender_box_public=self.keys.box_public,
+        )
         return signed, [bytes(r) for r in msgspec.msgpack.decode(body, type=list[msgspec.Raw])]
 
-    def seal_body(self, body: bytes, method: str | int, *, fmt: int = 2, seq: int | None = None,
-                  prev: bytes | None = None, count: int = 0) -> bytes:
+    def seal_body(
+        self,
+        body: bytes,
+        method: str | int,
+        *,
+        fmt: int = 2,
+        seq: int | None = None,
+        prev: bytes | None = None,
+        count: int = 0,
+    ) -> bytes:
         """A set carrying ``body`` as its (already compressed) body, signed with the station's key and
         sealed to the hub, at the genuine set's place in the chain unless told otherwise: every
         check in front of the body's decoders passes, so a fuzzer reaches them."""
@@ -281,18 +348,36 @@ class FuzzWorld:
         else:
             sealed = seal_box(self.identity.keys.box_public, body, aad)
             name = method if isinstance(method, str) else {0: "", 1: "zstd-d1", 2: "zstd-r2"}.get(method, f"#{method}")
-            payload = msgspec.msgpack.encode(SignedSet(origin=self.station_id, seq=seq, prev=prev, created_ms=0, hlc=0,
-                                                       count=count, body=sealed, sealed=True, compression=name))
-            envelope = Envelope(1, key_id_of(self.keys.sign_public), msgspec.Raw(payload),
-                                sign(self.keys.sign_private, CTX_UP, payload))
+            payload = msgspec.msgpack.encode(
+                SignedSet(
+                    origin=self.station_id,
+                    seq=seq,
+                    prev=prev,
+                    created_ms=0,
+                    hlc=0,
+                    count=count,
+                    body=sealed,
+                    sealed=True,
+                    compression=name,
+                )
+            )
+            envelope = Envelope(
+                1, key_id_of(self.keys.sign_public), msgspec.Raw(payload), sign(self.keys.sign_private, CTX_UP, payload)
+            )
         return msgspec.msgpack.encode(envelope)
 
     def exchange_body(self, sets: list[bytes], *, feed_after: int | None = None) -> bytes:
         """An exchange body as the station writes it around ``sets`` (its features, its feed position)."""
         genuine = msgspec.msgpack.decode(self.exchange.body, type=SyncRequest)
-        return msgspec.msgpack.encode(SyncRequest(
-            genuine.protocol, [msgspec.Raw(s) for s in sets], genuine.feed_after if feed_after is None else feed_after,
-            genuine.feed_bytes, genuine.features))
+        return msgspec.msgpack.encode(
+            SyncRequest(
+                genuine.protocol,
+                [msgspec.Raw(s) for s in sets],
+                genuine.feed_after if feed_after is None else feed_after,
+                genuine.feed_bytes,
+                genuine.features,
+            )
+        )
 
 
 _WORLDS: dict[Path, FuzzWorld] = {}
@@ -333,18 +418,34 @@ def build_world(root: Path, template: Path) -> FuzzWorld:
         report = handle.sync(transport=recorder)
         assert report.in_step, report
         enrol_recorder = _Recorder(httpx.HTTPTransport())
-        station_enroll(root / "second-pc", hub_url=c.url, code=code, passphrase=PASSPHRASE, key_work=2**10,
-                       transport=enrol_recorder)
+        station_enroll(
+            root / "second-pc",
+            hub_url=c.url,
+            code=code,
+            passphrase=PASSPHRASE,
+            key_work=2**10,
+            transport=enrol_recorder,
+        )
     enroll_keys = load_keypair(root / "second-pc", PASSPHRASE)
     by_path: dict[str, list[Recorded]] = {}
     for r in recorder.requests + enrol_recorder.requests:
         by_path.setdefault(r.path_qs.partition("?")[0], []).append(r)
     world = FuzzWorld(
-        hub_dir=c.hub_dir, settings=Settings(data_dir=c.hub_dir, **settings_kw), identity=load_identity(c.hub_dir),
-        state=state, station=handle, keys=handle.keys, station_id=handle.station_id, counter=counter,
-        exchange=by_path["/api/v1/sync"][0], push=by_path["/api/v1/sync/push"][0],
-        feed=by_path["/api/v1/sync/feed"][0], enroll=by_path["/api/v1/enroll"][0], up_file=up_file,
-        enroll_keys=enroll_keys, code=code,
+        hub_dir=c.hub_dir,
+        settings=Settings(data_dir=c.hub_dir, **settings_kw),
+        identity=load_identity(c.hub_dir),
+        state=state,
+        station=handle,
+        keys=handle.keys,
+        station_id=handle.station_id,
+        counter=counter,
+        exchange=by_path["/api/v1/sync"][0],
+        push=by_path["/api/v1/sync/push"][0],
+        feed=by_path["/api/v1/sync/feed"][0],
+        enroll=by_path["/api/v1/enroll"][0],
+        up_file=up_file,
+        enroll_keys=enroll_keys,
+        code=code,
     )
     world.restore()
     world.baseline = HubState.counts(world.db_path)
@@ -359,8 +460,11 @@ def assert_nothing_stored(world: FuzzWorld, *, columns: tuple[str, ...] = STATIO
     assert not grown(world.baseline, after), f"{what}: stored {grown(world.baseline, after)}"
     stations = HubState.stations(world.db_path)
     for station_id, before in world.stations_before.items():
-        changed = {c: (before.get(c), stations[station_id].get(c)) for c in columns
-                   if before.get(c) != stations[station_id].get(c)}
+        changed = {
+            c: (before.get(c), stations[station_id].get(c))
+            for c in columns
+            if before.get(c) != stations[station_id].get(c)
+        }
         assert not changed, f"{what}: station {station_id} changed {changed}"
 
 
@@ -385,12 +489,16 @@ def assert_settled(world: FuzzWorld, response: Any, answer: type[Any] | None, *,
         assert not grown(world.baseline, after), f"{what}: nothing accepted, yet stored {grown(world.baseline, after)}"
     else:
         assert not grown(world.baseline, after, ("quarantine", "forks", "rejected")), (
-            f"{what}: {grown(world.baseline, after)}")
+            f"{what}: {grown(world.baseline, after)}"
+        )
     keep = tuple(c for c in IDENTITY if c not in ("feed_acked", "features") and not (new and c.startswith("applied")))
     stations = HubState.stations(world.db_path)
     for station_id, before in world.stations_before.items():
-        changed = {c: (before.get(c), stations[station_id].get(c)) for c in keep
-                   if before.get(c) != stations[station_id].get(c)}
+        changed = {
+            c: (before.get(c), stations[station_id].get(c))
+            for c in keep
+            if before.get(c) != stations[station_id].get(c)
+        }
         assert not changed, f"{what}: station {station_id} changed {changed}"
 
 
@@ -406,7 +514,8 @@ def assert_json_error(response: Any, *, what: str = "") -> dict[str, Any]:
     except ValueError:
         raise AssertionError(f"{what}: {status} without a JSON reason: {response.content[:300]!r}") from None
     assert isinstance(body, dict) and all(isinstance(body.get(k), str) and body[k] for k in ERROR_KEYS), (
-        f"{what}: {status} reason is not {{error, detail, detail_zh}}: {body!r}")
+        f"{what}: {status} reason is not {{error, detail, detail_zh}}: {body!r}"
+    )
     return body
 
 
@@ -436,16 +545,21 @@ def measured() -> Iterator[dict[str, float]]:
 def msgpack_values(max_leaves: int = 12) -> st.SearchStrategy[Any]:
     """Values msgpack can carry, of every type and size class (what a decoder of a wrong shape sees)."""
     scalars = st.one_of(
-        st.none(), st.booleans(),
+        st.none(),
+        st.booleans(),
         st.integers(min_value=-(2**63), max_value=2**64 - 1),
         st.sampled_from([0, 1, -1, 2**31, 2**32, 2**53, 2**53 + 1, 2**63 - 1, -(2**63)]),
-        st.floats(allow_nan=True), st.text(max_size=40), st.binary(max_size=64),
+        st.floats(allow_nan=True),
+        st.text(max_size=40),
+        st.binary(max_size=64),
         st.builds(msgspec.msgpack.Ext, st.integers(-128, 127), st.binary(max_size=16)),
     )
     return st.recursive(
         scalars,
-        lambda inner: st.one_of(st.lists(inner, max_size=6),
-                                st.dictionaries(st.one_of(st.text(max_size=12), st.integers(-5, 5)), inner, max_size=6)),
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=6),
+            st.dictionaries(st.one_of(st.text(max_size=12), st.integers(-5, 5)), inner, max_size=6),
+        ),
         max_leaves=max_leaves,
     )
 
@@ -461,7 +575,7 @@ def mutate(data: bytes, draw: Callable[[st.SearchStrategy[Any]], Any]) -> bytes:
     at = draw(st.integers(0, max(n - 1, 0)))
     if kind == "flip" and n:
         bit = draw(st.integers(0, 7))
-        out = data[:at] + bytes([data[at] ^ (1 << bit)]) + data[at + 1:]
+        out = data[:at] + bytes([data[at] ^ (1 << bit)]) + data[at + 1 :]
     elif kind == "truncate":
         out = data[:at]
     elif kind == "splice" and n:
@@ -477,7 +591,7 @@ def mutate(data: bytes, draw: Callable[[st.SearchStrategy[Any]], Any]) -> bytes:
         head = draw(st.sampled_from([b"\xdd", b"\xdf", b"\xdb", b"\xc6", b"\xcf", b"\xd3", b"\xce"]))
         size = draw(st.sampled_from([2**31 - 1, 2**32 - 1, 10**6, 10**9, 0xFFFFFFFF]))
         width = 8 if head in (b"\xcf", b"\xd3") else 4
-        out = data[:at] + head + size.to_bytes(width, "big") + data[at + 1:]
+        out = data[:at] + head + size.to_bytes(width, "big") + data[at + 1 :]
     elif kind == "zero" and n:
         end = draw(st.integers(at + 1, min(n, at + 32)))
         out = data[:at] + bytes(end - at) + data[end:]
@@ -514,14 +628,19 @@ _DICTS = {"zstd-d1": "changes-v1.zdict", "zstd-r2": "changes-v2.zdict"}
 def zstd(method: str, data: bytes, *, content_size: bool = True) -> bytes:
     """``data`` compressed as ``method`` writes it (level 3: a fuzzer needs many, not small ones)."""
     dictionary = zstandard.ZstdCompressionDict(resources.files("sync").joinpath("data", _DICTS[method]).read_bytes())
-    return zstandard.ZstdCompressor(level=3, dict_data=dictionary, write_content_size=content_size,
-                                    write_dict_id=False).compress(data)
+    return zstandard.ZstdCompressor(
+        level=3, dict_data=dictionary, write_content_size=content_size, write_dict_id=False
+    ).compress(data)
 
 
 def msgpack_array(items: list[bytes]) -> bytes:
     """A msgpack array of already-encoded items."""
     n = len(items)
-    head = bytes([0x90 | n]) if n < 16 else (b"\xdc" + n.to_bytes(2, "big") if n < 2**16 else b"\xdd" + n.to_bytes(4, "big"))
+    head = (
+        bytes([0x90 | n])
+        if n < 16
+        else (b"\xdc" + n.to_bytes(2, "big") if n < 2**16 else b"\xdd" + n.to_bytes(4, "big"))
+    )
     return head + b"".join(items)
 
 
@@ -551,17 +670,29 @@ class _Shown:
         return text if len(text) <= 600 else f"{text[:600]}... ({len(text)} characters)"
 
 
-def fuzz(run: str, examples: int, strategy: st.SearchStrategy[Any], check: Callable[[Any], None],
-         always: tuple[Any, ...] = ()) -> None:
+def fuzz(
+    run: str,
+    examples: int,
+    strategy: st.SearchStrategy[Any],
+    check: Callable[[Any], None],
+    always: tuple[Any, ...] = (),
+) -> None:
     """Run ``check`` on ``examples`` values of ``strategy`` (times LONG_FACTOR in the long run), heap traced.
 
     ``always``: values tried first in every run (the shapes a fuzzer must never miss: bombs, edges).
     """
     extra: dict[str, Any] = {"derandomize": False} if run == "long" else {}
-    budget = settings(max_examples=examples * (LONG_FACTOR if run == "long" else 1), deadline=None,
-                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                             HealthCheck.filter_too_much, HealthCheck.large_base_example],
-                      **extra)
+    budget = settings(
+        max_examples=examples * (LONG_FACTOR if run == "long" else 1),
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+            HealthCheck.large_base_example,
+        ],
+        **extra,
+    )
 
     def property_(example: _Shown) -> None:
         check(example.value)

@@ -24,8 +24,15 @@ from tests.hub.builders import PASSWORDS
 
 
 def attempt(store, settings, clock, name="admin", password=None, ip="10.0.0.1"):
-    return login(store, name, PASSWORDS.get(name, "x") if password is None else password, ip=ip, now=clock(),
-                 settings=settings, hasher=hasher_for(settings))
+    return login(
+        store,
+        name,
+        PASSWORDS.get(name, "x") if password is None else password,
+        ip=ip,
+        now=clock(),
+        settings=settings,
+        hasher=hasher_for(settings),
+    )
 
 
 def test_passwords_are_argon2id_hashes(store, users):
@@ -35,16 +42,19 @@ def test_passwords_are_argon2id_hashes(store, users):
     assert PASSWORDS["admin"].encode() not in raw and PASSWORDS["rs"].encode() not in raw
 
 
-@pytest.mark.parametrize(("name", "role", "department", "password", "field"), [
-    ("", "admin", None, "long-enough-1", "name"),
-    ("two words", "admin", None, "long-enough-1", "name"),
-    ("a", "owner", None, "long-enough-1", "role"),
-    ("a", "admin", "RS", "long-enough-1", "department"),
-    ("a", "department", None, "long-enough-1", "department"),
-    ("a", "department", "XX", "long-enough-1", "department"),
-    ("a", "admin", None, "short", "password"),
-    ("admin", "admin", None, "long-enough-1", "name"),  # taken
-])
+@pytest.mark.parametrize(
+    ("name", "role", "department", "password", "field"),
+    [
+        ("", "admin", None, "long-enough-1", "name"),
+        ("two words", "admin", None, "long-enough-1", "name"),
+        ("a", "owner", None, "long-enough-1", "role"),
+        ("a", "admin", "RS", "long-enough-1", "department"),
+        ("a", "department", None, "long-enough-1", "department"),
+        ("a", "department", "XX", "long-enough-1", "department"),
+        ("a", "admin", None, "short", "password"),
+        ("admin", "admin", None, "long-enough-1", "name"),  # taken
+    ],
+)
 def test_bad_accounts_are_refused(store, settings, clock, users, name, role, department, password, field):
     with pytest.raises(InputError) as caught:
         add_user(store, name, role, password, department=department, hasher=hasher_for(settings), now=clock())
@@ -52,8 +62,9 @@ def test_bad_accounts_are_refused(store, settings, clock, users, name, role, dep
 
 
 def test_a_department_key_is_stored_upper_case(store, settings, clock):
-    user = add_user(store, "张科长", "department", "long-enough-1", department="mz", hasher=hasher_for(settings),
-                    now=clock())
+    user = add_user(
+        store, "张科长", "department", "long-enough-1", department="mz", hasher=hasher_for(settings), now=clock()
+    )
     assert (user.name, user.role, user.department) == ("张科长", "department", "MZ")
 
 

@@ -73,8 +73,15 @@ def test_feed_returns_the_signers_sets(client, station, clock):
         assert store.station(station.station_id).feed_acked == 2
 
 
-@pytest.mark.parametrize("path", ["/api/v1/sync/feed?after=-1", "/api/v1/sync/feed?limit=0",
-                                  "/api/v1/sync/feed?after=x", f"/api/v1/sync/feed?after={10**30}"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/sync/feed?after=-1",
+        "/api/v1/sync/feed?limit=0",
+        "/api/v1/sync/feed?after=x",
+        f"/api/v1/sync/feed?after={10**30}",
+    ],
+)
 def test_bad_feed_queries_are_malformed(client, station, path):
     response = client.get(path, headers=station.headers("GET", path))
     assert response.status_code == 400 and response.json()["error"] in ("malformed", "bad_input")
@@ -125,8 +132,7 @@ def test_bad_bodies_get_a_4xx_and_the_hub_keeps_serving(client, station, name):
 
 
 def test_a_push_for_another_station_or_protocol_is_refused(client, station, station_b):
-    assert_error(do_push(client, station, station.push_body([], station_id=station_b.station_id)), 403,
-                 "wrong_origin")
+    assert_error(do_push(client, station, station.push_body([], station_id=station_b.station_id)), 403, "wrong_origin")
     other = msgspec.msgpack.encode({"protocol": 2, "station_id": station.station_id, "sets": []})
     assert_error(do_push(client, station, other), 400, "protocol_version")
 
@@ -198,16 +204,27 @@ def test_decision_over_the_api(client, rs_token, admin_token, yb_token, case_no)
     assert_error(missing, 400, "bad_input")
     correct = client.post(path, json={"status": "correct", "missing": ["居民户口簿"]}, headers=bearer(rs_token))
     assert correct.json()["status"] == "AWAITING_CORRECTION" and "居民户口簿" in correct.json()["reason"]
-    assert_error(client.post(path, content=b"{", headers={**bearer(rs_token), "content-type": "application/json"}),
-                 400, "malformed")
-    assert_error(client.post(path, json={"status": "accept", "actor": "township"}, headers=bearer(rs_token)), 400,
-                 "malformed")
-    assert_error(client.post("/api/v1/cases/nope/decision", json={"status": "accept"}, headers=bearer(rs_token)),
-                 404, "not_found")
+    assert_error(
+        client.post(path, content=b"{", headers={**bearer(rs_token), "content-type": "application/json"}),
+        400,
+        "malformed",
+    )
+    assert_error(
+        client.post(path, json={"status": "accept", "actor": "township"}, headers=bearer(rs_token)), 400, "malformed"
+    )
+    assert_error(
+        client.post("/api/v1/cases/nope/decision", json={"status": "accept"}, headers=bearer(rs_token)),
+        404,
+        "not_found",
+    )
 
 
 def test_station_list_over_the_api(client, admin_token, station, case_no):
     response = client.get("/api/v1/stations", headers=bearer(admin_token))
     (row,) = response.json()
     assert (row["station_id"], row["state"], row["applied_seq"], row["clock_skewed"]) == (
-        station.station_id, "enrolled", 1, False)
+        station.station_id,
+        "enrolled",
+        1,
+        False,
+    )

@@ -30,7 +30,9 @@ def test_a_bad_signature_is_401(client, station):
     headers = station.headers("GET", FEED)
     headers[HEADER_SIGNATURE] = base64.b64encode(bytes(64)).decode()
     assert (client.get(FEED, headers=headers).status_code, error(client.get(FEED, headers=headers))) == (
-        401, "unauthenticated")
+        401,
+        "unauthenticated",
+    )
     headers[HEADER_SIGNATURE] = "not base64!"
     assert client.get(FEED, headers=headers).status_code == 401
 
@@ -39,8 +41,9 @@ def test_a_signature_over_another_path_or_body_is_401(client, station):
     headers = station.headers("GET", f"{FEED}?after=5")
     assert client.get(FEED, headers=headers).status_code == 401
     headers = station.headers("POST", "/api/v1/sync/push", b"one body")
-    response = client.post("/api/v1/sync/push", content=b"another", headers={**headers, "content-type":
-                                                                              "application/vnd.msgpack"})
+    response = client.post(
+        "/api/v1/sync/push", content=b"another", headers={**headers, "content-type": "application/vnd.msgpack"}
+    )
     assert (response.status_code, error(response)) == (401, "unauthenticated")
 
 
@@ -54,8 +57,16 @@ def test_a_malformed_counter_is_401(client, station, counter):
 
 def test_an_unknown_key_is_401(client, station):
     stranger = KeyPair.generate()
-    headers = sign_request(sign_private=stranger.sign_private, sign_public=stranger.sign_public, method="GET",
-                           path_qs=FEED, station_id=station.station_id, counter=1, station_ms=0, body=b"")
+    headers = sign_request(
+        sign_private=stranger.sign_private,
+        sign_public=stranger.sign_public,
+        method="GET",
+        path_qs=FEED,
+        station_id=station.station_id,
+        counter=1,
+        station_ms=0,
+        body=b"",
+    )
     response = client.get(FEED, headers=headers)
     assert (response.status_code, error(response)) == (401, "unknown_key")
 
@@ -92,8 +103,11 @@ def test_a_station_cannot_read_another_stations_feed(client, station, station_b)
 def test_the_contact_record_holds_no_personal_data(client, hub_dir, station):
     case_no, changes = station.new_case()
     body = station.push_body([station.seal(changes)])
-    client.post("/api/v1/sync/push", content=body,
-                headers={**station.headers("POST", "/api/v1/sync/push", body), "content-type": "application/vnd.msgpack"})
+    client.post(
+        "/api/v1/sync/push",
+        content=body,
+        headers={**station.headers("POST", "/api/v1/sync/push", body), "content-type": "application/vnd.msgpack"},
+    )
     with HubStore.open_existing(hub_dir) as store:
         for contact in store.contacts(station.station_id):
             assert "349921195803120234" not in repr(contact) and "13800138000" not in repr(contact)
@@ -104,8 +118,9 @@ def test_the_contact_log_is_bounded(store, station, clock):
 
     with store.transaction():
         for n in range(130):
-            store.record_contact(station.station_id, Contact(at=f"2026-11-26T02:{n // 60:02d}:{n % 60:02d}Z",
-                                                             kind="pull", ok=True))
+            store.record_contact(
+                station.station_id, Contact(at=f"2026-11-26T02:{n // 60:02d}:{n % 60:02d}Z", kind="pull", ok=True)
+            )
     assert len(store.contacts(station.station_id)) == 100
 
 

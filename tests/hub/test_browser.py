@@ -78,9 +78,17 @@ def _browser(tmp_path: Path):
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-                f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
         options.add_argument(arg)
     return webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
 
@@ -122,8 +130,10 @@ def test_the_dashboard_in_headless_chromium(county: LiveCounty, tmp_path: Path) 
         driver.quit()
 
 
-_ROW = re.compile(r'<tr class="station-row [a-z_]+" data-township="(\d+)" data-village="(\d+)" '
-                  r'data-station="([^"]*)" data-state="([a-z_]+)">')
+_ROW = re.compile(
+    r'<tr class="station-row [a-z_]+" data-township="(\d+)" data-village="(\d+)" '
+    r'data-station="([^"]*)" data-state="([a-z_]+)">'
+)
 
 
 def _page_rows(url: str, query: str) -> list[tuple[str, str | None, str]]:

@@ -15,14 +15,12 @@ from hub.enroll import CROCKFORD
 from hub.ingest import ingest_sets
 from tests.hub.builders import ID_NUMBER, PHONE, VILLAGE
 
-ENV: dict[str, str | None] = {"LANG": "", "LC_ALL": "", "HUB_USER_PASSWORD": None, "HUB_TOKEN": None,
-                              "HUB_URL": None}
+ENV: dict[str, str | None] = {"LANG": "", "LC_ALL": "", "HUB_USER_PASSWORD": None, "HUB_TOKEN": None, "HUB_URL": None}
 """English or Chinese is chosen per test; the developer's own hub variables must not leak in."""
 
 
 def run(hub_dir: Path, *args: str, env: dict[str, str] | None = None, input_text: str | None = None):
-    return CliRunner().invoke(main, ["--data-dir", str(hub_dir), *args], env={**ENV, **(env or {})},
-                              input=input_text)
+    return CliRunner().invoke(main, ["--data-dir", str(hub_dir), *args], env={**ENV, **(env or {})}, input=input_text)
 
 
 def walk(group: click.Group, prefix: tuple[str, ...] = ()):
@@ -80,7 +78,9 @@ def test_station_list_and_revoke(hub_dir, station, station_b):
     listed = run(hub_dir, "station", "list", "--json")
     rows = json.loads(listed.stdout)
     assert [(r["station_id"], r["village_code"], r["device"], r["state"]) for r in rows] == [
-        (station.station_id, VILLAGE, "A", "enrolled"), (station_b.station_id, VILLAGE, "B", "enrolled")]
+        (station.station_id, VILLAGE, "A", "enrolled"),
+        (station_b.station_id, VILLAGE, "B", "enrolled"),
+    ]
     assert {"last_contact", "head_seq", "applied_seq"} <= set(rows[0])
     revoked = run(hub_dir, "station", "revoke", station.station_id, "--reason", "stolen")
     assert revoked.exit_code == 0, revoked.output
@@ -111,8 +111,9 @@ def test_case_decide_from_the_command_line(hub_dir, case_no):
     result = run(hub_dir, "case", "decide", case_no, "--status", "accept", "--by", "张科长")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1] == f"{case_no} ACCEPTED"
-    result = run(hub_dir, "case", "decide", case_no, "--status", "correct", "--missing", "居民户口簿",
-                 "--missing", "照片")
+    result = run(
+        hub_dir, "case", "decide", case_no, "--status", "correct", "--missing", "居民户口簿", "--missing", "照片"
+    )
     assert result.exit_code == 0 and result.stdout.endswith("AWAITING_CORRECTION\n")
     result = run(hub_dir, "case", "decide", case_no, "--status", "RESUME", "--actor", "township")
     assert result.stdout.splitlines()[-1] == f"{case_no} IN_PROGRESS"

@@ -15,16 +15,37 @@ from tests.hub.test_cli import run
 
 
 def test_user_add_from_stdin_the_environment_and_twice_at_a_prompt(hub_dir):
-    added = run(hub_dir, "--lang", "en", "user", "add", "chief", "--role", "admin", "--password-stdin",
-                input_text="a-long-password\n")
+    added = run(
+        hub_dir,
+        "--lang",
+        "en",
+        "user",
+        "add",
+        "chief",
+        "--role",
+        "admin",
+        "--password-stdin",
+        input_text="a-long-password\n",
+    )
     assert added.exit_code == 0, added.output
     assert added.stdout.strip() == "Created user chief (admin)"
-    by_env = run(hub_dir, "user", "add", "zhang", "--role", "department", "--department", "mz",
-                 env={"HUB_USER_PASSWORD": "another-password"})
+    by_env = run(
+        hub_dir,
+        "user",
+        "add",
+        "zhang",
+        "--role",
+        "department",
+        "--department",
+        "mz",
+        env={"HUB_USER_PASSWORD": "another-password"},
+    )
     assert by_env.exit_code == 0 and "MZ" in by_env.stdout
     listed = json.loads(run(hub_dir, "user", "list", "--json").stdout)
-    assert [(u["name"], u["role"], u["department"]) for u in listed] == [("chief", "admin", None),
-                                                                        ("zhang", "department", "MZ")]
+    assert [(u["name"], u["role"], u["department"]) for u in listed] == [
+        ("chief", "admin", None),
+        ("zhang", "department", "MZ"),
+    ]
     with HubStore.open_existing(hub_dir) as store:
         assert store.user_named("chief").password_hash.startswith("$argon2id$")
 
@@ -32,11 +53,21 @@ def test_user_add_from_stdin_the_environment_and_twice_at_a_prompt(hub_dir):
 def test_user_add_refuses_bad_input_with_exit_2(hub_dir):
     short = run(hub_dir, "user", "add", "x", "--role", "admin", "--password-stdin", input_text="short\n")
     assert short.exit_code == 2 and "密码至少" in short.stderr
-    no_department = run(hub_dir, "--lang", "en", "user", "add", "x", "--role", "department",
-                        env={"HUB_USER_PASSWORD": "long-enough-pw"})
+    no_department = run(
+        hub_dir, "--lang", "en", "user", "add", "x", "--role", "department", env={"HUB_USER_PASSWORD": "long-enough-pw"}
+    )
     assert no_department.exit_code == 2 and "hub department list" in no_department.stderr
-    unknown = run(hub_dir, "user", "add", "x", "--role", "department", "--department", "QQ",
-                  env={"HUB_USER_PASSWORD": "long-enough-pw"})
+    unknown = run(
+        hub_dir,
+        "user",
+        "add",
+        "x",
+        "--role",
+        "department",
+        "--department",
+        "QQ",
+        env={"HUB_USER_PASSWORD": "long-enough-pw"},
+    )
     assert unknown.exit_code == 2 and "RS" in unknown.stderr
     no_password = run(hub_dir, "user", "add", "x", "--role", "admin")  # stdin is not a terminal here
     assert no_password.exit_code == 2 and "--password-stdin" in no_password.stderr
@@ -100,22 +131,37 @@ def test_hub_status_reads_a_live_hub(settings, clock, station, store, identity, 
         scripted = run(settings.data_dir, "status", "--json", env={"HUB_URL": url, "HUB_TOKEN": admin_token})
         report = json.loads(scripted.stdout)
         assert len(report["stations"]) == 395 and report["summary"]["never"] == 1
-        problems = json.loads(run(settings.data_dir, "status", "--url", url, "--token", admin_token, "--json",
-                                  "--problems").stdout)
+        problems = json.loads(
+            run(settings.data_dir, "status", "--url", url, "--token", admin_token, "--json", "--problems").stdout
+        )
         assert [(r["station_id"], r["attention"]) for r in problems["stations"]] == [(station.station_id, ["never"])]
-        township = json.loads(run(settings.data_dir, "status", "--url", url, "--token", admin_token, "--json",
-                                  "--township", "349921002000").stdout)
+        township = json.loads(
+            run(
+                settings.data_dir,
+                "status",
+                "--url",
+                url,
+                "--token",
+                admin_token,
+                "--json",
+                "--township",
+                "349921002000",
+            ).stdout
+        )
         assert {r["township_code"] for r in township["stations"]} == {"349921002000"}
-        english = run(settings.data_dir, "--lang", "en", "status", "--url", url, "--token", admin_token, "--state",
-                      "never")
+        english = run(
+            settings.data_dir, "--lang", "en", "status", "--url", url, "--token", admin_token, "--state", "never"
+        )
         assert "never" in english.stdout and "villages enrolled 1/395" in english.stdout
-        empty = run(settings.data_dir, "--lang", "en", "status", "--url", url, "--token", admin_token, "--state",
-                    "revoked")
+        empty = run(
+            settings.data_dir, "--lang", "en", "status", "--url", url, "--token", admin_token, "--state", "revoked"
+        )
         assert empty.exit_code == 0 and "No stations match." in empty.stdout
         refused = run(settings.data_dir, "--lang", "en", "status", "--url", url, "--token", "bad.token")
         assert refused.exit_code == 1 and "refused the token" in refused.stderr
         department = run(settings.data_dir, "--lang", "en", "status", "--url", url, "--token", rs_token)
         assert department.exit_code == 1 and "not an administrator" in department.stderr
-    unreachable = run(settings.data_dir, "--lang", "en", "status", "--url", url, "--token", admin_token,
-                      "--timeout", "1")
+    unreachable = run(
+        settings.data_dir, "--lang", "en", "status", "--url", url, "--token", admin_token, "--timeout", "1"
+    )
     assert unreachable.exit_code == 1 and "cannot reach" in unreachable.stderr

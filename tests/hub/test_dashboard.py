@@ -41,8 +41,10 @@ def push(store, identity, station, changes):
 def contact(store, station, clock, **fields):
     """A contact as a signed request records it (kind pull unless told)."""
     with store.transaction():
-        store.record_contact(station.station_id, Contact(at=iso_utc(clock()), kind=fields.pop("kind", "pull"),
-                                                         ok=fields.pop("ok", True), **fields))
+        store.record_contact(
+            station.station_id,
+            Contact(at=iso_utc(clock()), kind=fields.pop("kind", "pull"), ok=fields.pop("ok", True), **fields),
+        )
 
 
 def row_of(rows, station_id):
@@ -60,8 +62,9 @@ def test_every_village_has_a_row_and_two_pcs_show_under_their_village(store, sta
     assert blank["station_id"] is None and blank["village_name"] and blank["township_name"]
 
 
-@pytest.mark.parametrize(("days", "state"), [(0, "ok"), (2.9, "ok"), (3.1, "warning"), (6.9, "warning"),
-                                             (7.1, "danger"), (30, "danger")])
+@pytest.mark.parametrize(
+    ("days", "state"), [(0, "ok"), (2.9, "ok"), (3.1, "warning"), (6.9, "warning"), (7.1, "danger"), (30, "danger")]
+)
 def test_days_since_the_last_contact_colour_the_row(store, station, clock, days, state):
     contact(store, station, clock)
     clock.advance(days=days)
@@ -73,8 +76,12 @@ def test_days_since_the_last_contact_colour_the_row(store, station, clock, days,
 def test_thresholds_can_be_changed(store, station, clock, settings):
     contact(store, station, clock)
     clock.advance(days=2)
-    assert row_of(station_rows(store, now=clock(), limits=Thresholds(warn_days=1, danger_days=1.5)),
-                  station.station_id)["state"] == "danger"
+    assert (
+        row_of(station_rows(store, now=clock(), limits=Thresholds(warn_days=1, danger_days=1.5)), station.station_id)[
+            "state"
+        ]
+        == "danger"
+    )
     assert Thresholds.from_settings(settings) == Thresholds(warn_days=3.0, danger_days=7.0)
     assert Thresholds.from_settings(settings, 1, None).warn_days == 1
 
@@ -101,7 +108,12 @@ def test_the_gap_and_the_oldest_waiting_set(store, identity, station, clock):
     contact(store, station, clock, head_seq=3, outbox_length=6)
     row = row_of(station_rows(store, now=clock(), limits=LIMITS), station.station_id)
     assert (row["head_seq"], row["applied_seq"], row["gap"], row["sets_waiting"], row["changes_waiting"]) == (
-        3, 1, 2, 2, 6)
+        3,
+        1,
+        2,
+        2,
+        6,
+    )
     assert row["waiting_since"] == first_seen and row["waiting_age_s"] == 4 * 86400
     assert "waiting" in row["attention"] and row["state"] == "ok"
     # Set 2 arrives: set 3 was also held since the same contact, so the age stays.
@@ -125,8 +137,13 @@ def test_forks_and_rejected_changes_are_counted(store, identity, station, clock)
     push(store, identity, station, changes)
     bad = station.move(case_no, "RECEIVED", "ACCEPTED")  # a station may not accept
     push(store, identity, station, [bad])
-    ingest_sets(store, identity, [station.seal([station.move(case_no, "RECEIVED", "WITHDRAWN")], seq=1)],
-                station_id=station.station_id, now=clock)
+    ingest_sets(
+        store,
+        identity,
+        [station.seal([station.move(case_no, "RECEIVED", "WITHDRAWN")], seq=1)],
+        station_id=station.station_id,
+        now=clock,
+    )
     detail = station_detail(store, station.station_id, now=clock(), limits=LIMITS)
     assert (detail["forks"], detail["rejected"]) == (1, 1) and "fork" in detail["attention"]
     assert detail["rejected_by_code"] == {"illegal_transition": 1} and len(detail["open_forks"]) == 1
@@ -153,8 +170,14 @@ def test_filters_sorting_and_the_township_rollup(store, identity, station, clock
     lines = {line["township_code"]: line for line in rollup(rows, store.divisions())}
     assert len(lines) == 28 and sum(line["villages"] for line in lines.values()) == 395
     first = lines[TOWNSHIP_1]
-    assert (first["villages"], first["villages_enrolled"], first["stations"], first["danger"], first["not_enrolled"],
-            first["worst"]) == (6, 1, 1, 1, 5, "danger")
+    assert (
+        first["villages"],
+        first["villages_enrolled"],
+        first["stations"],
+        first["danger"],
+        first["not_enrolled"],
+        first["worst"],
+    ) == (6, 1, 1, 1, 5, "danger")
     report = status_report(store, now=clock(), limits=LIMITS, state="problems")
     assert [r["station_id"] for r in report["stations"]] == [station.station_id]
     assert report["summary"]["danger"] == 1 and set(STATES) <= set(report["summary"])
@@ -179,8 +202,9 @@ def test_departments_come_from_item_code_prefixes(store):
     with pytest.raises(InputError, match="RS, YB"):
         find_department(store.catalog(), "XX")
     assert department_key("RS-001") == "RS" and department_key("odd") == ""
-    row = store.db.execute(f"SELECT {DEPARTMENT_SQL}, {TOWNSHIP_SQL} FROM (SELECT 'MZ-007' AS item_code, "
-                           f"'{VILLAGE}' AS village_code)").fetchone()
+    row = store.db.execute(
+        f"SELECT {DEPARTMENT_SQL}, {TOWNSHIP_SQL} FROM (SELECT 'MZ-007' AS item_code, '{VILLAGE}' AS village_code)"
+    ).fetchone()
     assert row == ("MZ", TOWNSHIP_1)
 
 
@@ -188,9 +212,19 @@ def test_departments_come_from_item_code_prefixes(store):
 
 
 def commitment(station, intake_id, material):
-    return station.insert("commitments", f"{intake_id}/{material}", {
-        "commitment_id": f"{intake_id}/{material}", "intake_id": intake_id, "material": material,
-        "signer_name": "王小明", "signed_at": iso_utc(station.clock()), "due_days": 2, "status": "open"})
+    return station.insert(
+        "commitments",
+        f"{intake_id}/{material}",
+        {
+            "commitment_id": f"{intake_id}/{material}",
+            "intake_id": intake_id,
+            "material": material,
+            "signer_name": "王小明",
+            "signed_at": iso_utc(station.clock()),
+            "due_days": 2,
+            "status": "open",
+        },
+    )
 
 
 def test_county_figures(store, identity, station, clock):
@@ -202,23 +236,33 @@ def test_county_figures(store, identity, station, clock):
         numbers.append(case_no)
     refused, changes = other.new_case("RS-001")
     push(store, identity, other, [*changes, commitment(other, refused, "居民户口簿")])
-    decide(store, numbers[0], "accept", now=clock)            # Thu 26 Nov
+    decide(store, numbers[0], "accept", now=clock)  # Thu 26 Nov
     decide(store, numbers[1], "accept", now=clock)
     decide(store, refused, "refuse", reason="不符合条件", now=clock)
-    clock.advance(days=5)                                     # Tue 1 Dec
+    clock.advance(days=5)  # Tue 1 Dec
     decide(store, numbers[0], "complete", outcome="approved", now=clock)
-    clock.advance(days=5)                                     # Sun 6 Dec: number 1 (due Tue 1 Dec) is overdue
+    clock.advance(days=5)  # Sun 6 Dec: number 1 (due Tue 1 Dec) is overdue
     figures = county_figures(store, today=business_date(clock()))
     total = figures["total"]
     assert (total["received"], total["accepted"], total["completed"], total["not_accepted"], total["open"]) == (
-        5, 2, 1, 1, 3)
+        5,
+        2,
+        1,
+        1,
+        3,
+    )
     assert total["completion_rate"] == 0.5 and total["avg_working_days"] == 3.0
     # Overdue: the accepted RS case (due Tue 1 Dec), the received one (its receipt date stands in), and the
     # YB-001 case (an on-the-spot item: due the day it was received).
     assert total["overdue"] == 3
     rs = next(line for line in figures["by_department"] if line["department"] == "RS")
     yb = next(line for line in figures["by_department"] if line["department"] == "YB")
-    assert (rs["received"], rs["accepted"], rs["overdue"], rs["name_zh"]) == (4, 2, 2, "县人力资源和社会保障局（社保中心）")
+    assert (rs["received"], rs["accepted"], rs["overdue"], rs["name_zh"]) == (
+        4,
+        2,
+        2,
+        "县人力资源和社会保障局（社保中心）",
+    )
     assert (yb["received"], yb["overdue"]) == (1, 1)
     towns = {line["township_code"]: line for line in figures["by_township"]}
     assert towns[TOWNSHIP_1]["received"] == 4 and towns["349921002000"]["not_accepted"] == 1
@@ -238,7 +282,8 @@ def test_the_aggregate_matches_a_recount_after_every_kind_of_write(store, identi
     recount = store._dicts(
         f"SELECT {DEPARTMENT_SQL} AS department, {TOWNSHIP_SQL} AS township, status, COUNT(*) AS n, "
         "COUNT(accepted_date) AS accepted_n, COUNT(decision_days) AS days_n, COALESCE(SUM(decision_days), 0) "
-        "AS days_sum FROM cases GROUP BY 1, 2, 3")
+        "AS days_sum FROM cases GROUP BY 1, 2, 3"
+    )
     assert sorted(store.case_counts(), key=repr) == sorted(recount, key=repr)
     assert {r["department"] for r in store.case_counts()} == {"MZ", "YB"}
     assert store.row("cases", case_no)["decision_days"] == 0  # accepted and completed the same day

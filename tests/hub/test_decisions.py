@@ -35,13 +35,21 @@ def test_accept_sets_the_acceptance_date_and_due_date_and_goes_down(store, stati
     assert (case["status"], case["accepted_date"], case["due_date"]) == ("ACCEPTED", "2026-11-27", "2026-12-02")
     event = store.case_events(case_no)[-1]
     assert (event["origin"], event["actor"], event["by"], event["event_id"]) == (
-        "hub", "department", "张科长", decision.event_id)
+        "hub",
+        "department",
+        "张科长",
+        decision.event_id,
+    )
     for st, through in ((station, 1), (station_b, 0)):
         (move,) = [m for m in queued(store, st.station_id, StatusChange) if m.origin == "hub"]
         assert (move.event_id, move.origin, move.to_status) == (decision.event_id, "hub", "ACCEPTED")
         state = queued(store, st.station_id, CaseState)[-1]
         assert (state.status, state.accepted_date, state.due_date, state.through_seq) == (
-            "ACCEPTED", "2026-11-27", "2026-12-02", through)
+            "ACCEPTED",
+            "2026-11-27",
+            "2026-12-02",
+            through,
+        )
 
 
 def test_event_ids_follow_the_hubs_persisted_clock(store, case_no, clock):
@@ -60,8 +68,14 @@ def test_a_refusal_needs_a_reason(store, case_no, clock):
 def test_a_correction_notice_lists_every_missing_material(store, case_no, clock):
     with pytest.raises(InputError):
         decide(store, case_no, "correct", now=clock)
-    decision = decide(store, case_no, "correct", missing=["居民户口簿", "城乡居民基本养老保险参保登记表"],
-                      reason="请于五个工作日内补齐", now=clock)
+    decision = decide(
+        store,
+        case_no,
+        "correct",
+        missing=["居民户口簿", "城乡居民基本养老保险参保登记表"],
+        reason="请于五个工作日内补齐",
+        now=clock,
+    )
     assert decision.status == "AWAITING_CORRECTION"
     assert "居民户口簿" in decision.reason and "城乡居民基本养老保险参保登记表" in decision.reason
     assert store.case_events(case_no)[-1]["reason"] == decision.reason

@@ -44,7 +44,8 @@ def test_enrolment_records_the_station_and_answers_with_a_mac(store, identity, c
     assert response.hub_sign_public == identity.keys.sign_public
     assert response.mac == response_mac(secret, response)
     assert open_box(keys.box_private, response.lookup_key_box, b"lookup-key/" + response.station_id.encode()) == (
-        identity.lookup_key)
+        identity.lookup_key
+    )
     station = store.station(response.station_id)
     assert station.key_id == keys.key_id and station.revoked_at is None
     assert store.enrolment(issued.code_id).station_id == response.station_id
@@ -63,8 +64,16 @@ def test_a_station_of_0_3_gets_the_answer_and_the_mac_it_knows(store, identity, 
     request, secret = enroll_request(issue_code(store, VILLAGE, now=clock).code, KeyPair.generate())
     response = enroll(store, identity, request, now=clock)  # no features in the request
     assert response.features == 0
-    old_mac = mac(secret, b"enroll-response", response.station_id.encode(), response.village_code.encode(),
-                  response.device.encode(), response.hub_sign_public, response.hub_box_public, response.lookup_key_box)
+    old_mac = mac(
+        secret,
+        b"enroll-response",
+        response.station_id.encode(),
+        response.village_code.encode(),
+        response.device.encode(),
+        response.hub_sign_public,
+        response.hub_box_public,
+        response.lookup_key_box,
+    )
     assert response.mac == old_mac
 
 

@@ -68,8 +68,9 @@ def client(world: FuzzWorld) -> Iterator[TestClient[Any]]:
         yield test_client
 
 
-def _send(world: FuzzWorld, client: TestClient[Any], method: str, path: str, body: bytes,
-          headers: dict[str, str]) -> tuple[Any, dict[str, float]]:
+def _send(
+    world: FuzzWorld, client: TestClient[Any], method: str, path: str, body: bytes, headers: dict[str, str]
+) -> tuple[Any, dict[str, float]]:
     world.restore()
     # A header value that is not ASCII goes as its UTF-8 bytes, as a hostile client would send it.
     raw = {k: v if v.isascii() else v.encode() for k, v in headers.items()}
@@ -88,13 +89,31 @@ def _enc(value: Any) -> bytes:
 
 
 ASCII = st.characters(min_codepoint=33, max_codepoint=126)
-TOKENS = st.one_of(st.text(ASCII, min_size=1, max_size=40),
-                   st.sampled_from(["[/x]", "[bold]x", '=HYPERLINK("http://x")', "+1", "-", "@SUM(A1)", "0" * 40,
-                                    "99999999999999999999", "-1", "1e9", "０", "0x10"]))
+TOKENS = st.one_of(
+    st.text(ASCII, min_size=1, max_size=40),
+    st.sampled_from(
+        [
+            "[/x]",
+            "[bold]x",
+            '=HYPERLINK("http://x")',
+            "+1",
+            "-",
+            "@SUM(A1)",
+            "0" * 40,
+            "99999999999999999999",
+            "-1",
+            "1e9",
+            "０",
+            "0x10",
+        ]
+    ),
+)
 """Header field values: anything printable without a space, and the shapes issue 10 names."""
 
-EDGE_INTS = st.one_of(st.integers(-(2**63), 2**64 - 1),
-                      st.sampled_from([0, -1, 1, 2**31, 2**32, 2**53 - 1, 2**53, 2**63 - 1, 2**64 - 1, -(2**63)]))
+EDGE_INTS = st.one_of(
+    st.integers(-(2**63), 2**64 - 1),
+    st.sampled_from([0, -1, 1, 2**31, 2**32, 2**53 - 1, 2**53, 2**63 - 1, 2**64 - 1, -(2**63)]),
+)
 
 
 def junk_sets(world: FuzzWorld) -> st.SearchStrategy[msgspec.Raw]:
@@ -123,24 +142,28 @@ def sync_shapes(world: FuzzWorld) -> st.SearchStrategy[bytes]:
 def test_the_recorded_requests_are_genuine(world: FuzzWorld, client: TestClient[Any]):
     """Replayed on the snapshot, each recorded request (and each one the fuzzers sign as the station
     does) is accepted: the fuzzers start from requests that reach every decoder."""
+
     def replay(method: str, path: str, body: bytes, headers: dict[str, str]) -> Any:
         world.restore()
         response = client.request(method, path, content=body, headers=headers)
         assert response.status_code == 200, (path, response.text)
         return response
 
-    answer = msgspec.msgpack.decode(replay("POST", SYNC, world.exchange.body, world.exchange.headers).content,
-                                    type=SyncResponse)
+    answer = msgspec.msgpack.decode(
+        replay("POST", SYNC, world.exchange.body, world.exchange.headers).content, type=SyncResponse
+    )
     assert [r.status for r in answer.results] == ["accepted"] * len(world.genuine_sets)
-    pushed = msgspec.msgpack.decode(replay("POST", PUSH, world.push.body, world.push.headers).content,
-                                    type=PushResponse)
+    pushed = msgspec.msgpack.decode(
+        replay("POST", PUSH, world.push.body, world.push.headers).content, type=PushResponse
+    )
     assert [r.status for r in pushed.results] == ["accepted"]
     replay("GET", world.feed.path_qs, b"", world.feed.headers)
     replay("POST", ENROLL, world.enroll.body, world.enroll.headers)
     for mac in (True, False):
         body = world.exchange_body(world.genuine_sets)
-        answer = msgspec.msgpack.decode(replay("POST", SYNC, body, world.sync_header(body, mac=mac)).content,
-                                        type=SyncResponse)
+        answer = msgspec.msgpack.decode(
+            replay("POST", SYNC, body, world.sync_header(body, mac=mac)).content, type=SyncResponse
+        )
         assert [r.status for r in answer.results] == ["accepted"]
     zipped = gzip.compress(world.push.body)
     signed = {**MSGPACK, "content-encoding": "gzip", **world.signed("POST", PUSH, zipped)}
@@ -168,8 +191,9 @@ def test_exchange_refuses_what_the_station_did_not_sign(world: FuzzWorld, client
         st.binary(min_size=1, max_size=80).map(lambda sig: {HEADER_SYNC: " ".join([*parts[:6], b64url(sig)])}),
     )
     media = st.sampled_from([{}, MSGPACK, {"content-type": "application/json"}, {"content-encoding": "gzip"}])
-    bodies = st.one_of(st.binary(max_size=1024), msgpack_values().map(_enc), sync_shapes(world),
-                       mutations(world.exchange.body)).filter(lambda b: b != world.exchange.body)
+    bodies = st.one_of(
+        st.binary(max_size=1024), msgpack_values().map(_enc), sync_shapes(world), mutations(world.exchange.body)
+    ).filter(lambda b: b != world.exchange.body)
 
     def check(example: tuple[bytes, dict[str, str], dict[str, str]]) -> None:
         body, auth, extra = example
@@ -183,7 +207,10 @@ def test_exchange_refuses_what_the_station_did_not_sign(world: FuzzWorld, client
 @pytest.mark.parametrize("run", RUNS)
 def test_exchange_bodies_signed_by_the_station(world: FuzzWorld, client: TestClient[Any], run: str):
     bodies = st.one_of(
-        st.binary(max_size=1024), msgpack_values().map(_enc), sync_shapes(world), mutations(world.exchange.body),
+        st.binary(max_size=1024),
+        msgpack_values().map(_enc),
+        sync_shapes(world),
+        mutations(world.exchange.body),
         st.lists(junk_sets(world), max_size=4).map(world.exchange_body),
     )
 
@@ -228,8 +255,13 @@ def test_every_field_of_the_sync_header_is_authenticated(world: FuzzWorld, clien
         response, _ = _send(world, client, "POST", SYNC, world.exchange.body, {HEADER_SYNC: header})
         assert_settled(world, response, None, signed=False, what=f"X-Sync field {index} set to {value!r}")
 
-    fuzz(run, 25, example, check, ((3, "999999"), (4, "999999"), (5, "[/x]"), (5, '=HYPERLINK("x")'),
-                                   (6, b64url(bytes(16)))))
+    fuzz(
+        run,
+        25,
+        example,
+        check,
+        ((3, "999999"), (4, "999999"), (5, "[/x]"), (5, '=HYPERLINK("x")'), (6, b64url(bytes(16)))),
+    )
 
 
 @pytest.mark.parametrize("run", RUNS)
@@ -265,8 +297,9 @@ def _over_text_limit(world: FuzzWorld) -> list[tuple[str, str, int]]:
         columns = [r[1] for r in HubState.rows(world.db_path, f'PRAGMA table_info("{table}")')]
         for column in columns:
             bound = limits.TEXT_LIMITS.get(column, limits.MAX_RECORD_BYTES)
-            (longest,) = HubState.rows(world.db_path, f'SELECT MAX(LENGTH("{column}")) FROM "{table}" '
-                                                      f'WHERE typeof("{column}") = \'text\'')[0]
+            (longest,) = HubState.rows(
+                world.db_path, f'SELECT MAX(LENGTH("{column}")) FROM "{table}" WHERE typeof("{column}") = \'text\''
+            )[0]
             if longest is not None and longest > bound:
                 found.append((table, column, longest))
     return found
@@ -347,13 +380,22 @@ def _record_over_limits(records: list[bytes]) -> bool:
 def resigned_bodies(draw: Any, records: list[bytes]) -> tuple[bytes, str | int, int, bool, str]:
     """(body as sealed, method, set format, over a limit, description) of a set the station's key signs."""
     fmt = draw(st.sampled_from([1, 2]))
-    kind = draw(st.sampled_from(["records", "records", "records", "junk", "compact_bomb", "object_bomb",
-                                 "undeclared", "nested"]))
+    kind = draw(
+        st.sampled_from(
+            ["records", "records", "records", "junk", "compact_bomb", "object_bomb", "undeclared", "nested"]
+        )
+    )
     if kind == "records":
         altered, done = draw(altered_records(records))
         method = draw(st.sampled_from(["", "zstd-d1", "zstd-r2"]))
         plain = msgpack_array(altered)
-        body = plain if method == "" else zstd("zstd-d1", plain) if method == "zstd-d1" else zstd("zstd-r2", compact(altered))
+        body = (
+            plain
+            if method == ""
+            else zstd("zstd-d1", plain)
+            if method == "zstd-d1"
+            else zstd("zstd-r2", compact(altered))
+        )
         return body, method, fmt, _record_over_limits(altered), f"{method or 'plain'} records: {done}"
     if kind == "junk":
         method = draw(st.sampled_from(["", "zstd-d1", "zstd-r2", "gzip", "#7", 3, 255]))
@@ -362,11 +404,18 @@ def resigned_bodies(draw: Any, records: list[bytes]) -> tuple[bytes, str | int, 
             body = zstd(method, body)
         return body, method, fmt, False, f"junk body, method {method!r}"
     if kind == "compact_bomb":
-        return compact_bomb(draw(st.integers(1, 32)), draw(st.sampled_from([1, 64, 1024, 4096])),
-                            draw(st.sampled_from([1, 10, 100, 400, 512])), fmt)
+        return compact_bomb(
+            draw(st.integers(1, 32)),
+            draw(st.sampled_from([1, 64, 1024, 4096])),
+            draw(st.sampled_from([1, 10, 100, 400, 512])),
+            fmt,
+        )
     if kind == "object_bomb":
-        return object_bomb(draw(st.sampled_from([limits.MAX_CHANGES_PER_SET + 1, 10_000, 200_000])),
-                           draw(st.sampled_from([b"\xc0", b"\x90", b"\x80"])), fmt)
+        return object_bomb(
+            draw(st.sampled_from([limits.MAX_CHANGES_PER_SET + 1, 10_000, 200_000])),
+            draw(st.sampled_from([b"\xc0", b"\x90", b"\x80"])),
+            fmt,
+        )
     if kind == "undeclared":
         plain = msgpack_array(records)
         return zstd("zstd-d1", plain, content_size=False), "zstd-d1", fmt, False, "zstd frame without its size"
@@ -379,15 +428,24 @@ def compact_bomb(fields: int, name_size: int, rows: int, fmt: int) -> tuple[byte
     names = [f"{i:03d}" + "n" * name_size for i in range(fields)]
     bomb = _enc([[["cases", names, False, None]], [[0, f"case-{r:04d}", 1, *([0] * fields)] for r in range(rows)]])
     expands = rows * fields * (name_size + 8)
-    over = (rows > limits.MAX_CHANGES_PER_SET or fields > limits.MAX_FIELDS_PER_RECORD
-            or expands > limits.MAX_SET_INFLATED_BYTES or fields * (name_size + 8) > limits.MAX_RECORD_BYTES)
+    over = (
+        rows > limits.MAX_CHANGES_PER_SET
+        or fields > limits.MAX_FIELDS_PER_RECORD
+        or expands > limits.MAX_SET_INFLATED_BYTES
+        or fields * (name_size + 8) > limits.MAX_RECORD_BYTES
+    )
     return zstd("zstd-r2", bomb), "zstd-r2", fmt, over, f"compact bomb {fields} names x {name_size} x {rows} rows"
 
 
 def object_bomb(count: int, item: bytes, fmt: int) -> tuple[bytes, str, int, bool, str]:
     """A body that is one array of ``count`` one-byte records (issue 10, item 2: a million junk records)."""
-    return (zstd("zstd-d1", b"\xdd" + count.to_bytes(4, "big") + item * count), "zstd-d1", fmt, True,
-            f"array of {count} x {item!r}")
+    return (
+        zstd("zstd-d1", b"\xdd" + count.to_bytes(4, "big") + item * count),
+        "zstd-d1",
+        fmt,
+        True,
+        f"array of {count} x {item!r}",
+    )
 
 
 def nested(depth: int, fmt: int) -> tuple[bytes, str, int, bool, str]:
@@ -434,8 +492,13 @@ def test_resigned_sets_stay_within_the_limits(world: FuzzWorld, client: TestClie
         assert rejected <= limits.MAX_RECORD_BYTES, f"{what}: a rejected change of {rejected} bytes kept"
         assert not _over_text_limit(world), f"{what}: stored text over its limit {_over_text_limit(world)}"
 
-    always = (compact_bomb(32, 4096, 512, 2), object_bomb(limits.MAX_CHANGES_PER_SET + 1, b"\xc0", 1),
-              object_bomb(200_000, b"\x90", 2), nested(100_000, 1), long_text(records, "applicant_name", 2001, 2))
+    always = (
+        compact_bomb(32, 4096, 512, 2),
+        object_bomb(limits.MAX_CHANGES_PER_SET + 1, b"\xc0", 1),
+        object_bomb(200_000, b"\x90", 2),
+        nested(100_000, 1),
+        long_text(records, "applicant_name", 2001, 2),
+    )
     fuzz(run, 25, resigned_bodies(records), check, always)
 
 
@@ -453,19 +516,23 @@ def _gzip_bombs() -> tuple[bytes, ...]:
         parts = [compressor.compress(chunk) for _ in range(size // 2**20)]
         parts.append(compressor.compress(bytes(size % 2**20)))
         bombs.append(b"".join(parts) + compressor.flush())
-    bombs.append(gzip.compress(b"\x83\xa8protocol\x01\xaastation_id\xa1x\xa4sets\xdd\x00\x0f\xff\xff"
-                               + b"\xc0" * (4 * 2**20), 9))
+    bombs.append(
+        gzip.compress(b"\x83\xa8protocol\x01\xaastation_id\xa1x\xa4sets\xdd\x00\x0f\xff\xff" + b"\xc0" * (4 * 2**20), 9)
+    )
     return tuple(bombs)
 
 
 def push_shapes(world: FuzzWorld) -> st.SearchStrategy[bytes]:
     """Maps shaped like PushRequest with each field of its type or another, and maps of anything."""
-    fields = st.fixed_dictionaries({}, optional={
-        "protocol": st.one_of(st.sampled_from([1, 0, 2, -1]), msgpack_values(3)),
-        "station_id": st.one_of(st.just(world.station_id), st.text(max_size=30), msgpack_values(3)),
-        "sets": st.one_of(st.lists(junk_sets(world), max_size=3), msgpack_values(3)),
-        "extra": msgpack_values(3),
-    })
+    fields = st.fixed_dictionaries(
+        {},
+        optional={
+            "protocol": st.one_of(st.sampled_from([1, 0, 2, -1]), msgpack_values(3)),
+            "station_id": st.one_of(st.just(world.station_id), st.text(max_size=30), msgpack_values(3)),
+            "sets": st.one_of(st.lists(junk_sets(world), max_size=3), msgpack_values(3)),
+            "extra": msgpack_values(3),
+        },
+    )
     return fields.map(_enc)
 
 
@@ -524,16 +591,19 @@ def test_push_bodies_signed_by_the_station(world: FuzzWorld, client: TestClient[
 
 # -- GET /api/v1/sync/feed ---------------------------------------------------------------------------------
 
-_QUERY_VALUES = st.one_of(EDGE_INTS.map(str), st.sampled_from(["", "x", "1.5", "1e3", "0x10", "+1", " 1", "１",
-                                                               "99999999999999999999999", "%00", "nan"]),
-                          st.text(max_size=12))
+_QUERY_VALUES = st.one_of(
+    EDGE_INTS.map(str),
+    st.sampled_from(["", "x", "1.5", "1e3", "0x10", "+1", " 1", "１", "99999999999999999999999", "%00", "nan"]),
+    st.text(max_size=12),
+)
 
 
 @pytest.mark.parametrize("run", RUNS)
 def test_feed_queries_signed_by_the_station(world: FuzzWorld, client: TestClient[Any], run: str):
     """Any query (after, limit, repeated, unknown, encoded), signed as sent: 200 or a 4xx, never a 5xx."""
-    pairs = st.lists(st.tuples(st.sampled_from(["after", "limit", "after", "x", "", "limit[]", "AFTER"]),
-                               _QUERY_VALUES), max_size=4)
+    pairs = st.lists(
+        st.tuples(st.sampled_from(["after", "limit", "after", "x", "", "limit[]", "AFTER"]), _QUERY_VALUES), max_size=4
+    )
 
     def check(query: list[tuple[str, str]]) -> None:
         world.restore()
@@ -559,14 +629,18 @@ def test_every_signed_request_header_is_authenticated(world: FuzzWorld, client: 
     def other(name: str) -> st.SearchStrategy[str]:
         current = world.feed.headers[name]
         if current.isdigit():
-            return st.one_of(EDGE_INTS.filter(lambda n: n != int(current)).map(str),
-                             TOKENS.filter(lambda t: not t.isdigit()))
+            return st.one_of(
+                EDGE_INTS.filter(lambda n: n != int(current)).map(str), TOKENS.filter(lambda t: not t.isdigit())
+            )
         if name == "x-signature":
             import base64
 
             raw = base64.b64decode(current)
-            return st.binary(min_size=1, max_size=80).filter(lambda b: b != raw).map(
-                lambda b: base64.b64encode(b).decode())
+            return (
+                st.binary(min_size=1, max_size=80)
+                .filter(lambda b: b != raw)
+                .map(lambda b: base64.b64encode(b).decode())
+            )
         return TOKENS.filter(lambda t: t.strip() != current)
 
     example = st.sampled_from(names).flatmap(lambda n: st.tuples(st.just(n), other(n)))
@@ -586,24 +660,31 @@ def enrol_shapes(world: FuzzWorld) -> st.SearchStrategy[bytes]:
     code_id = world.code.split("-")[0]
     genuine = msgspec.msgpack.decode(world.enroll.body)
     keys = st.one_of(st.binary(max_size=40), st.sampled_from([genuine["sign_public"], genuine["box_public"]]))
-    return st.fixed_dictionaries({}, optional={
-        "protocol": st.one_of(st.sampled_from([1, 0, 2]), msgpack_values(3)),
-        "code_id": st.one_of(st.sampled_from([code_id, code_id.lower(), code_id + " ", "", "IIII", "0000"]),
-                             st.text(max_size=10), msgpack_values(3)),
-        "sign_public": st.one_of(keys, msgpack_values(3)),
-        "box_public": st.one_of(keys, msgpack_values(3)),
-        "software": st.one_of(TOKENS, st.text(max_size=300), msgpack_values(3)),
-        "mac": st.one_of(st.binary(max_size=40), st.just(genuine["mac"]), msgpack_values(3)),
-        "features": st.one_of(EDGE_INTS, msgpack_values(3)),
-    }).map(_enc)
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "protocol": st.one_of(st.sampled_from([1, 0, 2]), msgpack_values(3)),
+            "code_id": st.one_of(
+                st.sampled_from([code_id, code_id.lower(), code_id + " ", "", "IIII", "0000"]),
+                st.text(max_size=10),
+                msgpack_values(3),
+            ),
+            "sign_public": st.one_of(keys, msgpack_values(3)),
+            "box_public": st.one_of(keys, msgpack_values(3)),
+            "software": st.one_of(TOKENS, st.text(max_size=300), msgpack_values(3)),
+            "mac": st.one_of(st.binary(max_size=40), st.just(genuine["mac"]), msgpack_values(3)),
+            "features": st.one_of(EDGE_INTS, msgpack_values(3)),
+        },
+    ).map(_enc)
 
 
 @pytest.mark.parametrize("run", RUNS)
 def test_enrolment_bodies(world: FuzzWorld, client: TestClient[Any], run: str):
     """Anything sent to enrol: a 4xx with nothing stored and the code still unused, or (for the genuine
     request with its unauthenticated parts changed) the genuine key pair enrolled, never another."""
-    bodies = st.one_of(st.binary(max_size=512), msgpack_values().map(_enc), enrol_shapes(world),
-                       mutations(world.enroll.body))
+    bodies = st.one_of(
+        st.binary(max_size=512), msgpack_values().map(_enc), enrol_shapes(world), mutations(world.enroll.body)
+    )
     media = st.sampled_from([MSGPACK, {}, {**MSGPACK, "content-encoding": "gzip"}])
     code_id = world.code.split("-")[0]
     codes_before = HubState.rows(world.db_path, "SELECT code_id, used_at, station_id FROM enrollments ORDER BY 1")
@@ -615,10 +696,14 @@ def test_enrolment_bodies(world: FuzzWorld, client: TestClient[Any], run: str):
         _peak(cost, UNAUTHENTICATED_PEAK + 2 * len(body), what)
         if response.status_code == 200:
             answer = msgspec.msgpack.decode(response.content, type=EnrollResponse)
-            keys = HubState.rows(world.db_path, "SELECT sign_public, box_public FROM station_keys WHERE station_id = ?",
-                                 (answer.station_id,))
+            keys = HubState.rows(
+                world.db_path,
+                "SELECT sign_public, box_public FROM station_keys WHERE station_id = ?",
+                (answer.station_id,),
+            )
             assert keys == [(world.enroll_keys.sign_public, world.enroll_keys.box_public)], (
-                f"{what}: enrolled a key pair that is not the one the code's holder made")
+                f"{what}: enrolled a key pair that is not the one the code's holder made"
+            )
             used = HubState.rows(world.db_path, "SELECT used_at FROM enrollments WHERE code_id = ?", (code_id,))
             assert used[0][0] is not None, what
             return
@@ -628,4 +713,3 @@ def test_enrolment_bodies(world: FuzzWorld, client: TestClient[Any], run: str):
         assert codes == codes_before, f"{what}: enrolment codes changed"
 
     fuzz(run, 25, st.tuples(bodies, media), check)
-

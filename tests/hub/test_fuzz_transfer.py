@@ -41,8 +41,17 @@ from tests.hub.fuzzkit import (
 
 world = pytest.fixture(scope="module", name="world")(world_fixture)
 
-_FIELDS = ("magic", "protocol", "direction", "station_id", "created_ms", "sets", "feed_after", "outbox_length",
-           "features")
+_FIELDS = (
+    "magic",
+    "protocol",
+    "direction",
+    "station_id",
+    "created_ms",
+    "sets",
+    "feed_after",
+    "outbox_length",
+    "features",
+)
 
 
 def _enc(value: Any) -> bytes:
@@ -62,6 +71,7 @@ def _envelope(world: FuzzWorld) -> bytes:
 
 def field_edits(genuine: dict[str, Any]) -> st.SearchStrategy[bytes]:
     """The genuine file with one field set to something else (or removed, or a field added)."""
+
     def edit(change: tuple[str, Any]) -> bytes:
         name, value = change
         edited = {k: v for k, v in genuine.items() if k != name}
@@ -72,35 +82,52 @@ def field_edits(genuine: dict[str, Any]) -> st.SearchStrategy[bytes]:
     values = st.one_of(
         st.sampled_from([0, -1, 1, 2, 999_999, 2**53, 2**63 - 1, 2**64 - 1, -(2**63)]),
         st.sampled_from(["up", "down", "", "proxyapp-transfer", "349921001001-A-2", "349921001002-A-1"]),
-        msgpack_values(4), st.just(_REMOVE),
+        msgpack_values(4),
+        st.just(_REMOVE),
     )
     names = st.sampled_from([*_FIELDS, *(k for k in genuine if k not in _FIELDS), "extra"])
-    return st.tuples(names, values).filter(
-        lambda c: c[1] is _REMOVE or bytes(genuine.get(c[0], b"")) != _enc(c[1])).map(edit)
+    return (
+        st.tuples(names, values)
+        .filter(lambda c: c[1] is _REMOVE or bytes(genuine.get(c[0], b"")) != _enc(c[1]))
+        .map(edit)
+    )
 
 
 _REMOVE = object()
 
 
 def transfer_shapes(world: FuzzWorld, genuine: dict[str, Any]) -> st.SearchStrategy[bytes]:
-    sets = st.one_of(st.lists(st.one_of(st.binary(max_size=64), mutations(_envelope(world)).map(msgspec.Raw),
-                                        msgpack_values(4)), max_size=3), msgpack_values(3))
-    return st.fixed_dictionaries({}, optional={
-        "magic": st.one_of(st.just("proxyapp-transfer"), st.text(max_size=20), msgpack_values(2)),
-        "protocol": st.one_of(st.sampled_from([1, 0, 2]), msgpack_values(2)),
-        "direction": st.one_of(st.sampled_from(["up", "down"]), msgpack_values(2)),
-        "station_id": st.one_of(st.just(world.station_id), st.text(max_size=20), msgpack_values(2)),
-        "created_ms": st.one_of(st.integers(-(2**63), 2**64 - 1), msgpack_values(2)),
-        "sets": sets,
-        "feed_after": st.one_of(st.integers(-(2**63), 2**64 - 1), msgpack_values(2)),
-        "outbox_length": st.one_of(st.integers(-(2**63), 2**64 - 1), msgpack_values(2)),
-        "features": st.one_of(st.integers(-(2**63), 2**64 - 1), msgpack_values(2)),
-    }).map(_enc)
+    sets = st.one_of(
+        st.lists(
+            st.one_of(st.binary(max_size=64), mutations(_envelope(world)).map(msgspec.Raw), msgpack_values(4)),
+            max_size=3,
+        ),
+        msgpack_values(3),
+    )
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "magic": st.one_of(st.just("proxyapp-transfer"), st.text(max_size=20), msgpack_values(2)),
+            "protocol": st.one_of(st.sampled_from([1, 0, 2]), msgpack_values(2)),
+            "direction": st.one_of(st.sampled_from(["up", "down"]), msgpack_values(2)),
+            "station_id": st.one_of(st.just(world.station_id), st.text(max_size=20), msgpack_values(2)),
+            "created_ms": st.one_of(st.integers(-(2**63), 2**64 - 1), msgpack_values(2)),
+            "sets": sets,
+            "feed_after": st.one_of(st.integers(-(2**63), 2**64 - 1), msgpack_values(2)),
+            "outbox_length": st.one_of(st.integers(-(2**63), 2**64 - 1), msgpack_values(2)),
+            "features": st.one_of(st.integers(-(2**63), 2**64 - 1), msgpack_values(2)),
+        },
+    ).map(_enc)
 
 
 def files(world: FuzzWorld, genuine: dict[str, Any]) -> st.SearchStrategy[bytes]:
-    return st.one_of(st.binary(max_size=1024), msgpack_values().map(_enc), transfer_shapes(world, genuine),
-                     mutations(world.up_file), field_edits(genuine)).filter(lambda b: b != world.up_file)
+    return st.one_of(
+        st.binary(max_size=1024),
+        msgpack_values().map(_enc),
+        transfer_shapes(world, genuine),
+        mutations(world.up_file),
+        field_edits(genuine),
+    ).filter(lambda b: b != world.up_file)
 
 
 def _check_read(world: FuzzWorld, file: TransferFile, what: str) -> None:
@@ -109,16 +136,22 @@ def _check_read(world: FuzzWorld, file: TransferFile, what: str) -> None:
     genuine_hashes = _file_hashes(world)
     assert new <= genuine_hashes, f"{what}: stored a set the station never sealed"
     after = HubState.counts(world.db_path)
-    assert not grown(world.baseline, after, ("quarantine", "forks", "rejected")), f"{what}: {grown(world.baseline, after)}"
+    assert not grown(world.baseline, after, ("quarantine", "forks", "rejected")), (
+        f"{what}: {grown(world.baseline, after)}"
+    )
     if not new:
         assert not grown(world.baseline, after), f"{what}: nothing accepted, yet stored {grown(world.baseline, after)}"
     recorded = msgspec.msgpack.decode(world.up_file, type=TransferFile)
     before = world.stations_before[world.station_id]
     now = HubState.stations(world.db_path)[world.station_id]
-    for column, written in (("feed_acked", recorded.feed_after), ("features", recorded.features),
-                            ("outbox_length", recorded.outbox_length)):
+    for column, written in (
+        ("feed_acked", recorded.feed_after),
+        ("features", recorded.features),
+        ("outbox_length", recorded.outbox_length),
+    ):
         assert now[column] in (before[column], written), (
-            f"{what}: the station wrote {column} = {written}, the hub stored {now[column]!r}")
+            f"{what}: the station wrote {column} = {written}, the hub stored {now[column]!r}"
+        )
     keep = [c for c in IDENTITY if c not in ("feed_acked", "features") and not (new and c.startswith("applied"))]
     changed = {c: (before[c], now[c]) for c in keep if before[c] != now[c]}
     assert not changed, f"{what}: station changed {changed}"
@@ -155,8 +188,10 @@ def test_up_files(world: FuzzWorld, genuine: dict[str, Any], run: str):
                 file = None
                 assert exc.en and exc.zh and CJK.search(exc.zh), f"{what}: refused without a bilingual reason: {exc!r}"
             except ProxyAppError as exc:
-                raise AssertionError(f"{what}: refused as {type(exc).__name__} ({exc.code}), not as bad input "
-                                     f"(hub import would exit 1, not 2): {exc.en}") from None
+                raise AssertionError(
+                    f"{what}: refused as {type(exc).__name__} ({exc.code}), not as bad input "
+                    f"(hub import would exit 1, not 2): {exc.en}"
+                ) from None
         assert cost["seconds"] < SECONDS_PER_EXAMPLE, what
         assert cost["peak"] <= AUTHENTICATED_PEAK, f"{what}: heap peak {cost['peak'] / 2**20:.1f} MiB"
         if file is None:
@@ -164,21 +199,24 @@ def test_up_files(world: FuzzWorld, genuine: dict[str, Any], run: str):
         else:
             _check_read(world, file, what)
 
-    edited = {name: _enc({**genuine, name: msgspec.Raw(_enc(value))})
-              for name, value in (("feed_after", 999_999), ("features", 0), ("outbox_length", 999_999))}
+    edited = {
+        name: _enc({**genuine, name: msgspec.Raw(_enc(value))})
+        for name, value in (("feed_after", 999_999), ("features", 0), ("outbox_length", 999_999))
+    }
     fuzz(run, 40, files(world, genuine), check, tuple(edited.values()))
 
 
 def _hub(world: FuzzWorld, lang: str, path: Path) -> Any:
-    return CliRunner().invoke(main, ["--data-dir", str(world.hub_dir), "--lang", lang, "import", str(path)],
-                              env={"LANG": "", "LC_ALL": ""})
+    return CliRunner().invoke(
+        main, ["--data-dir", str(world.hub_dir), "--lang", lang, "import", str(path)], env={"LANG": "", "LC_ALL": ""}
+    )
 
 
 def _flip_in_set(world: FuzzWorld, genuine: dict[str, Any]) -> bytes:
     """The genuine file with one byte of its set's signed payload flipped (the file still decodes)."""
     envelope = _envelope(world)
     at = world.up_file.index(envelope) + len(envelope) // 2
-    return world.up_file[:at] + bytes([world.up_file[at] ^ 0x01]) + world.up_file[at + 1:]
+    return world.up_file[:at] + bytes([world.up_file[at] ^ 0x01]) + world.up_file[at + 1 :]
 
 
 @pytest.mark.parametrize("run", RUNS)
@@ -186,9 +224,13 @@ def test_hub_import_answers_in_the_users_language(world: FuzzWorld, genuine: dic
     """``hub import`` of a damaged or altered file: exit 2 with the reason in the language asked for and no
     traceback, or (a file whose sets it still reads) only what the station wrote taken."""
     example = st.tuples(files(world, genuine), st.sampled_from(["zh", "en"]))
-    always = ((_flip_in_set(world, genuine), "zh"), (_enc({**genuine, "feed_after": msgspec.Raw(_enc(999_999))}), "en"),
-              (world.up_file[: len(world.up_file) // 2], "zh"), (b"\x00garbage", "en"),
-              (_enc({**genuine, "magic": msgspec.Raw(_enc("x"))}), "zh"))
+    always = (
+        (_flip_in_set(world, genuine), "zh"),
+        (_enc({**genuine, "feed_after": msgspec.Raw(_enc(999_999))}), "en"),
+        (world.up_file[: len(world.up_file) // 2], "zh"),
+        (b"\x00garbage", "en"),
+        (_enc({**genuine, "magic": msgspec.Raw(_enc("x"))}), "zh"),
+    )
 
     def check(case: tuple[bytes, str]) -> None:
         data, lang = case
@@ -198,7 +240,8 @@ def test_hub_import_answers_in_the_users_language(world: FuzzWorld, genuine: dic
         result = _hub(world, lang, path)
         what = f"hub --lang {lang} import of {data[:80]!r}: exit {result.exit_code}, {result.output[-300:]!r}"
         assert result.exception is None or isinstance(result.exception, SystemExit), (
-            f"{what}: crashed with {result.exception!r}")
+            f"{what}: crashed with {result.exception!r}"
+        )
         if result.exit_code == 0:
             _check_read(world, msgspec.msgpack.decode(data, type=TransferFile), what)
             return

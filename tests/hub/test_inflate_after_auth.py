@@ -20,7 +20,7 @@ def gzip_headers(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {"content-type": MEDIA_TYPE, "content-encoding": "gzip", **(extra or {})}
 
 
-def peak_while(action):  # noqa: ANN001, ANN201 - a test helper
+def peak_while(action):
     tracemalloc.start()
     try:
         result = action()

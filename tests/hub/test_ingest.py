@@ -119,10 +119,13 @@ def test_a_flipped_byte_anywhere_is_refused_and_nothing_applied(store, identity,
     start = envelope.index(payload)
     sealed_body = msgspec.msgpack.decode(payload)[6]
     body_at = start + payload.index(sealed_body)
-    inside = set(range(body_at, body_at + len(sealed_body))) | set(range(envelope.index(parsed.signature), len(envelope)))
+    inside = set(range(body_at, body_at + len(sealed_body))) | set(
+        range(envelope.index(parsed.signature), len(envelope))
+    )
     signature_at = envelope.index(parsed.signature)
-    positions = sorted(set(range(0, len(envelope), 7)) | set(range(body_at, body_at + 40))
-                       | set(range(signature_at, len(envelope))))
+    positions = sorted(
+        set(range(0, len(envelope), 7)) | set(range(body_at, body_at + 40)) | set(range(signature_at, len(envelope)))
+    )
     codes = {}
     for position in positions:
         damaged = bytearray(envelope)
@@ -189,8 +192,11 @@ def test_other_village_change_is_rejected_and_the_rest_applied(store, identity, 
 def test_a_station_cannot_touch_another_villages_case(store, identity, station, other_station):
     foreign, changes = other_station.new_case()
     push(store, identity, other_station, other_station.seal(changes))
-    note = station.insert("case_notes", "n1", {"note_id": "n1", "case_no": foreign, "at": "2026-11-26T02:00:00Z",
-                                              "author": "x", "text": "y"})
+    note = station.insert(
+        "case_notes",
+        "n1",
+        {"note_id": "n1", "case_no": foreign, "at": "2026-11-26T02:00:00Z", "author": "x", "text": "y"},
+    )
     move = station.move(foreign, "RECEIVED", "WITHDRAWN")
     push(store, identity, station, station.seal([note, move]))
     assert [r["code"] for r in store.rejected(station.station_id)] == ["other_village", "other_village"]
@@ -223,8 +229,7 @@ def test_lww_conflict_is_recorded_with_both_sides(store, identity, station, stat
     assert (conflict["kept_origin"], conflict["lost_origin"]) == (station.station_id, station_b.station_id)
 
 
-def test_changes_are_forwarded_to_the_villages_other_stations_only(store, identity, station, station_b,
-                                                                   other_station):
+def test_changes_are_forwarded_to_the_villages_other_stations_only(store, identity, station, station_b, other_station):
     case_no, changes = station.new_case()
     push(store, identity, station, station.seal(changes))
     forwarded = queued(store, station_b.station_id, RowChange)
@@ -232,7 +237,9 @@ def test_changes_are_forwarded_to_the_villages_other_stations_only(store, identi
     assert [c.pk for c in forwarded] == [case_no, f"{case_no}/居民身份证", case_no]
     assert queued(store, station.station_id, RowChange) == []
     assert store.pending_items(other_station.station_id) == [
-        item for item in store.pending_items(other_station.station_id) if item[1] in ("catalog", "calendar", "divisions")
+        item
+        for item in store.pending_items(other_station.station_id)
+        if item[1] in ("catalog", "calendar", "divisions")
     ]
     (state_b,) = queued(store, station_b.station_id, CaseState)
     assert state_b.through_seq == 0
@@ -245,15 +252,25 @@ def test_rule_breaking_rows_are_rejected_not_applied(store, identity, station):
         station.update("secrets", "x", {"a": 1}),
         station.update("cases", case_no, {"versions": "{}"}),
         station.update("cases", case_no, {"status": "COMPLETED"}),
-        station.insert("cases", "349921001001-20261126-A099", {**changes[2].fields, "case_no": "349921001001-20261126-A099",
-                                                              "status": "COMPLETED"}),
+        station.insert(
+            "cases",
+            "349921001001-20261126-A099",
+            {**changes[2].fields, "case_no": "349921001001-20261126-A099", "status": "COMPLETED"},
+        ),
         station.insert("intakes", "i-2", {"intake_id": "i-2", "village_code": station.village_code}),
         station.update("cases", "no-such-case", {"phone": "13900000000"}),
         station.update("cases", case_no, {"stage": "not a number"}),
     ]
     assert push(store, identity, station, station.seal(bad)).results[0].status == "accepted"
     assert [r["code"] for r in store.rejected(station.station_id)] == [
-        "unknown_table", "malformed", "status_by_row", "status_by_row", "malformed", "row_missing", "malformed"]
+        "unknown_table",
+        "malformed",
+        "status_by_row",
+        "status_by_row",
+        "malformed",
+        "row_missing",
+        "malformed",
+    ]
     assert store.row("cases", case_no)["status"] == "RECEIVED"
     assert store.row("intakes", "i-2") is None
 
@@ -317,34 +334,63 @@ def test_any_delivery_order_applies_each_set_exactly_once(hub_template, tmp_path
 
 def test_text_that_is_not_utf8_is_refused_or_rejected_never_a_crash(store, identity, station):
     # An envelope whose key id is not UTF-8: refused as malformed.
-    result = push(store, identity, station, bytes([0x94, 0x01, 0xa2, 0xff, 0xfe, 0x90, 0xc4, 0x00]))
+    result = push(store, identity, station, bytes([0x94, 0x01, 0xA2, 0xFF, 0xFE, 0x90, 0xC4, 0x00]))
     assert (result.results[0].status, result.results[0].code) == ("refused", "malformed")
     # A signed set with one record whose table name is not UTF-8: that record rejected, the rest applied.
     case_no, changes = station.new_case()
     good = [encode_change(c) for c in changes]
     bad = encode_change(station.update("cases", case_no, {"phone": "1"})).replace(b"cases", b"\xff\xfeses", 1)
-    envelope, _ = seal_set(origin=station.station_id, seq=1, prev=bytes(32), created_ms=0, hlc=station.stamp(),
-                           records=[*good, bad], sign_private=station.keys.sign_private,
-                           sign_public=station.keys.sign_public, recipient_box_public=identity.keys.box_public,
-                           context=CTX_UP)
+    envelope, _ = seal_set(
+        origin=station.station_id,
+        seq=1,
+        prev=bytes(32),
+        created_ms=0,
+        hlc=station.stamp(),
+        records=[*good, bad],
+        sign_private=station.keys.sign_private,
+        sign_public=station.keys.sign_public,
+        recipient_box_public=identity.keys.box_public,
+        context=CTX_UP,
+    )
     assert push(store, identity, station, envelope).results[0].status == "accepted"
     assert store.row("cases", case_no)["status"] == "RECEIVED"
     assert [r["code"] for r in store.rejected(station.station_id)] == ["malformed"]
 
 
 _VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False) | st.text(max_size=8)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8)
     | st.binary(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
     max_leaves=6,
 )
-_COLUMNS = st.sampled_from(["village_code", "intake_id", "status", "stage", "phone", "id_number", "case_no",
-                            "due_days", "received_date", "catalog_version", "x"])
+_COLUMNS = st.sampled_from(
+    [
+        "village_code",
+        "intake_id",
+        "status",
+        "stage",
+        "phone",
+        "id_number",
+        "case_no",
+        "due_days",
+        "received_date",
+        "catalog_version",
+        "x",
+    ]
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(table=st.sampled_from(["intakes", "cases", "commitments", "case_notes", "intake_materials"]),
-       fields=st.dictionaries(_COLUMNS, _VALUES, max_size=4), insert=st.booleans(), pk=st.text(max_size=6))
+@given(
+    table=st.sampled_from(["intakes", "cases", "commitments", "case_notes", "intake_materials"]),
+    fields=st.dictionaries(_COLUMNS, _VALUES, max_size=4),
+    insert=st.booleans(),
+    pk=st.text(max_size=6),
+)
 def test_hostile_field_values_never_block_the_queue(hub_template, tmp_path_factory, table, fields, insert, pk):
     hub_dir = tmp_path_factory.mktemp("hostile") / "hub"
     shutil.copytree(hub_template[0], hub_dir)
@@ -353,8 +399,9 @@ def test_hostile_field_values_never_block_the_queue(hub_template, tmp_path_facto
         identity = load_identity(hub_dir)
         station = enrol(store, identity, clock)
         case_no, changes = station.new_case()
-        hostile = RowChange(table=table, pk=case_no if pk == "" else pk, hlc=station.stamp(), fields=fields,
-                            insert=insert)
+        hostile = RowChange(
+            table=table, pk=case_no if pk == "" else pk, hlc=station.stamp(), fields=fields, insert=insert
+        )
         result = push(store, identity, station, station.seal([*changes, hostile]))
         assert result.results[0].status == "accepted"
         assert store.row("cases", case_no)["status"] == "RECEIVED"

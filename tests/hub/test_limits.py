@@ -26,9 +26,16 @@ SYNC = "/api/v1/sync"
 def raw_set(station: TestStation, records: list[bytes], *, seq: int | None = None) -> bytes:
     """A set of any records, sealed and signed with the station's own key (what a thief of it can send)."""
     envelope, set_hash = seal_set(
-        origin=station.station_id, seq=station.seq + 1 if seq is None else seq, prev=station.prev,
-        created_ms=station.clock.ms, hlc=station.stamp(), records=records, sign_private=station.keys.sign_private,
-        sign_public=station.keys.sign_public, recipient_box_public=station.response.hub_box_public, context=CTX_UP,
+        origin=station.station_id,
+        seq=station.seq + 1 if seq is None else seq,
+        prev=station.prev,
+        created_ms=station.clock.ms,
+        hlc=station.stamp(),
+        records=records,
+        sign_private=station.keys.sign_private,
+        sign_public=station.keys.sign_public,
+        recipient_box_public=station.response.hub_box_public,
+        context=CTX_UP,
     )
     return envelope
 
@@ -45,7 +52,12 @@ def stored(store: HubStore, station_id: str) -> tuple[int, int, int, int]:
 
 @pytest.mark.timeout(60)
 def test_a_million_junk_records_are_refused_at_once_store_nothing_and_show_as_a_refused_contact(
-    settings, clock, store, station, other_station, hub_dir: Path,
+    settings,
+    clock,
+    store,
+    station,
+    other_station,
+    hub_dir: Path,
 ):
     junk = raw_set(station, [b"\xc0"] * 1_000_000)
     assert len(junk) < 1_000
@@ -94,16 +106,19 @@ TEXT_BREACHES = {
     "name length": (lambda st, c: st.update("cases", c, {"applicant_name": "王" * 51}), "too_long"),
     "note length": (lambda st, c: _note(st, "字" * 2001), "too_long"),
     "status reason": (lambda st, c: st.move(c, "RECEIVED", "WITHDRAWN", reason="r" * 501), "too_long"),
-    "status by": (lambda st, c: msgspec.structs.replace(st.move(c, "RECEIVED", "WITHDRAWN"),
-                                                        by="b" * (text_limit("by") + 1)), "too_long"),
+    "status by": (
+        lambda st, c: msgspec.structs.replace(st.move(c, "RECEIVED", "WITHDRAWN"), by="b" * (text_limit("by") + 1)),
+        "too_long",
+    ),
     "escape in a name": (lambda st, c: st.update("cases", c, {"applicant_name": "王\x1b[2J"}), "control_character"),
     "override in a note": (lambda st, c: _note(st, "exe.\u202etxt"), "control_character"),
 }
 
 
 @pytest.mark.parametrize("limit", list(LIMITS))
-def test_a_set_past_any_limit_is_refused_whole_before_any_write(store: HubStore, identity: HubIdentity,
-                                                                station: TestStation, limit: str):
+def test_a_set_past_any_limit_is_refused_whole_before_any_write(
+    store: HubStore, identity: HubIdentity, station: TestStation, limit: str
+):
     case_no, good = station.new_case()
     changes: list[Change] = [*good, *LIMITS[limit](station)]
     envelope = raw_set(station, [encode_change(c) for c in changes])
@@ -114,18 +129,28 @@ def test_a_set_past_any_limit_is_refused_whole_before_any_write(store: HubStore,
     assert "over the limit" in (result.detail or "")
     assert stored(store, station.station_id) == before and store.row("cases", case_no) is None
     # The same seq, within the limits, is then taken as the first of the chain: nothing was held of it.
-    assert ingest_sets(store, identity, [station.seal(good, seq=1)], station_id=station.station_id,
-                       now=station.clock).results[0].status == "accepted"
+    assert (
+        ingest_sets(store, identity, [station.seal(good, seq=1)], station_id=station.station_id, now=station.clock)
+        .results[0]
+        .status
+        == "accepted"
+    )
 
 
 @pytest.mark.parametrize("breach", list(TEXT_BREACHES))
-def test_a_text_past_the_rule_is_refused_alone_and_the_queue_moves_on(store: HubStore, identity: HubIdentity,
-                                                                     station: TestStation, breach: str):
+def test_a_text_past_the_rule_is_refused_alone_and_the_queue_moves_on(
+    store: HubStore, identity: HubIdentity, station: TestStation, breach: str
+):
     # A 0.4 station took any note: such a change, still unsealed there, must not block its queue (invariant 4).
     make, code = TEXT_BREACHES[breach]
     case_no, good = station.new_case()
-    response = ingest_sets(store, identity, [station.seal([*good, make(station, case_no)])],
-                           station_id=station.station_id, now=station.clock)
+    response = ingest_sets(
+        store,
+        identity,
+        [station.seal([*good, make(station, case_no)])],
+        station_id=station.station_id,
+        now=station.clock,
+    )
     assert response.results[0].status == "accepted" and response.next_seq == 2
     assert store.row("cases", case_no)["status"] == "RECEIVED"
     (rejected,) = store.rejected(station.station_id)
@@ -144,8 +169,9 @@ def test_text_at_its_limit_is_taken(store, identity, station):
 
 @pytest.mark.parametrize("seq", [0, -1])
 def test_seq_0_or_negative_is_malformed_not_a_fork(store, identity, station, seq):
-    held = ingest_sets(store, identity, [station.seal(station.new_case()[1])], station_id=station.station_id,
-                       now=station.clock)
+    held = ingest_sets(
+        store, identity, [station.seal(station.new_case()[1])], station_id=station.station_id, now=station.clock
+    )
     assert held.results[0].status == "accepted"  # seq 1 held: a seq below it would be a fork, were it a seq
     envelope = station.seal(station.new_case()[1], seq=seq)
     (result,) = ingest_sets(store, identity, [envelope], station_id=station.station_id, now=station.clock).results
@@ -160,13 +186,26 @@ def test_more_sets_than_a_request_may_carry_get_413_and_a_refused_contact(client
     assert response.status_code == 413
     assert response.json()["error"] == "too_large" and response.json()["detail_zh"]
     assert store.count_sets_in(station.station_id) == 0
-    assert (store.contacts(station.station_id)[0].ok, store.contacts(station.station_id)[0].code) == (False, "too_large")
+    assert (store.contacts(station.station_id)[0].ok, store.contacts(station.station_id)[0].code) == (
+        False,
+        "too_large",
+    )
 
 
 def test_a_status_move_with_every_field_within_limits_is_not_refused(store, identity, station):
     case_no, changes = station.new_case()
-    move = StatusChange(event_id="e" * 100, case_no=case_no, from_status="RECEIVED", to_status="WITHDRAWN",
-                        actor="station", hlc=station.stamp(), at="2026-11-26T02:00:00Z", reason="r" * 500, by="b" * 50)
-    result = ingest_sets(store, identity, [station.seal([*changes, move])], station_id=station.station_id,
-                         now=station.clock)
+    move = StatusChange(
+        event_id="e" * 100,
+        case_no=case_no,
+        from_status="RECEIVED",
+        to_status="WITHDRAWN",
+        actor="station",
+        hlc=station.stamp(),
+        at="2026-11-26T02:00:00Z",
+        reason="r" * 500,
+        by="b" * 50,
+    )
+    result = ingest_sets(
+        store, identity, [station.seal([*changes, move])], station_id=station.station_id, now=station.clock
+    )
     assert result.results[0].status == "accepted"

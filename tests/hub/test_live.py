@@ -20,8 +20,11 @@ def test_live_hub_answers_health_and_a_signed_push(settings, clock, station, ide
     with live_server(create_app(settings, now=clock)) as base_url, httpx.Client(base_url=base_url, timeout=5) as http:
         health = http.get("/healthz")
         assert health.json() == {"status": "ok", "hub_id": identity.hub_id, "protocol": 1}
-        headers = {"content-type": MEDIA_TYPE, "content-encoding": "gzip",
-                   **station.headers("POST", "/api/v1/sync/push", body)}
+        headers = {
+            "content-type": MEDIA_TYPE,
+            "content-encoding": "gzip",
+            **station.headers("POST", "/api/v1/sync/push", body),
+        }
         response = http.post("/api/v1/sync/push", content=body, headers=headers)
         assert response.status_code == 200, response.text
         result = msgspec.msgpack.decode(response.content, type=PushResponse)

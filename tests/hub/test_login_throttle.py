@@ -57,8 +57,9 @@ class Browser:
         self.token = csrf_of(self.http.get("/login").text)
 
     def log_in(self, name: str, password: str) -> httpx.Response:
-        response = self.http.post("/login", data={"username": name, "password": password, "csrf": self.token},
-                                  follow_redirects=False)
+        response = self.http.post(
+            "/login", data={"username": name, "password": password, "csrf": self.token}, follow_redirects=False
+        )
         if 'name="csrf"' in response.text:
             self.token = csrf_of(response.text)
         elif response.status_code == 303:
@@ -72,7 +73,7 @@ def hashes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     seen: list[int] = []
     real = PasswordHasher.verify
 
-    def counted(self: PasswordHasher, hash: str | bytes, password: str | bytes) -> bool:  # noqa: A002
+    def counted(self: PasswordHasher, hash: str | bytes, password: str | bytes) -> bool:
         seen.append(1)
         return real(self, hash, password)
 
@@ -113,6 +114,7 @@ def in_parallel(count: int, attempt) -> list[httpx.Response]:
 def test_thirty_parallel_guesses_are_all_counted_and_only_the_free_ones_hashed(hub_dir, clock, hashes, name):
     settings, server = hub(hub_dir, clock, login_per_address=ROOMY, login_per_name=ROOMY, login_queue=64)
     with server as base_url:
+
         def attempt(i: int):
             browser = Browser(base_url)
             return lambda: browser.log_in(name, f"wrong-guess-{i}")
@@ -152,7 +154,9 @@ def test_one_name_from_many_addresses_is_throttled_whether_it_exists_or_not(hub_
         for name in ("admin", "ghost"):
             statuses = []
             for i in range(12):
-                response = Browser(base_url, f"127.0.{1 if name == 'admin' else 2}.{i + 2}").log_in(name, "some-guess-1")
+                response = Browser(base_url, f"127.0.{1 if name == 'admin' else 2}.{i + 2}").log_in(
+                    name, "some-guess-1"
+                )
                 statuses.append((response.status_code, response.headers.get("retry-after")))
             outcomes[name] = statuses
             if name == "admin":
@@ -174,9 +178,11 @@ def test_right_passwords_give_the_address_its_token_back(hub_dir, clock):
 @needs_loopback_net
 def test_logins_past_the_gate_are_answered_at_once(hub_dir, clock, hashes):
     # One check at a time, one waiting: of 20 logins at once, most are told to come back, unchecked.
-    settings, server = hub(hub_dir, clock, argon2_memory_kib=32 * 1024, argon2_time_cost=2, login_hashes_at_once=1,
-                           login_queue=1)
+    settings, server = hub(
+        hub_dir, clock, argon2_memory_kib=32 * 1024, argon2_time_cost=2, login_hashes_at_once=1, login_queue=1
+    )
     with server as base_url:
+
         def attempt(i: int):
             browser = Browser(base_url, f"127.0.3.{i + 2}")
             return lambda: browser.log_in(f"user-{i}", "some-guess-1")

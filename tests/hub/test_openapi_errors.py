@@ -16,8 +16,12 @@ ERROR_REF = "#/components/schemas/ErrorBody"
 
 
 def _json_operations(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {f"{method.upper()} {path}": operation for path, item in schema["paths"].items()
-            if path.startswith("/api/v1/") and not path.startswith(PROTOCOL) for method, operation in item.items()}
+    return {
+        f"{method.upper()} {path}": operation
+        for path, item in schema["paths"].items()
+        if path.startswith("/api/v1/") and not path.startswith(PROTOCOL)
+        for method, operation in item.items()
+    }
 
 
 def _error_schema(response: dict[str, Any]) -> Any:
@@ -48,10 +52,12 @@ def test_every_error_of_the_json_api_is_declared_as_the_hubs_shape(client):
 
 def test_the_station_protocol_declares_its_errors_as_the_hubs_shape(client):
     paths = client.get(SCHEMA).json()["paths"]
-    operations = {"POST /api/v1/sync": paths["/api/v1/sync"]["post"],
-                  "POST /api/v1/sync/push": paths["/api/v1/sync/push"]["post"],
-                  "GET /api/v1/sync/feed": paths["/api/v1/sync/feed"]["get"],
-                  "POST /api/v1/enroll": paths["/api/v1/enroll"]["post"]}
+    operations = {
+        "POST /api/v1/sync": paths["/api/v1/sync"]["post"],
+        "POST /api/v1/sync/push": paths["/api/v1/sync/push"]["post"],
+        "GET /api/v1/sync/feed": paths["/api/v1/sync/feed"]["get"],
+        "POST /api/v1/enroll": paths["/api/v1/enroll"]["post"],
+    }
     for label, operation in operations.items():
         errors = {int(status): response for status, response in operation["responses"].items() if int(status) >= 400}
         assert 400 in errors and 403 in errors, label
@@ -74,20 +80,24 @@ def test_the_decision_body_is_declared(client):
 
 
 def _decide(client, token: str, case: str, content: bytes, media: str = "application/json"):
-    return client.post(f"/api/v1/cases/{case}/decision", content=content,
-                       headers={**bearer(token), "content-type": media})
+    return client.post(
+        f"/api/v1/cases/{case}/decision", content=content, headers={**bearer(token), "content-type": media}
+    )
 
 
-@pytest.mark.parametrize(("content", "media", "reason"), [
-    (b'{"status": "accept", "actor": "township"}', "application/json", "Object contains unknown field `actor`"),
-    (b'{"status": 1}', "application/json", "Expected `str`, got `int` - at `$.status`"),
-    (b'{"status": "accept", "missing": [1]}', "application/json", "Expected `str`, got `int` - at `$.missing[0]`"),
-    (b"{", "application/json", "Input data was truncated"),
-    (b'{"status": "accept", "reason": ' + b"[" * 100_000, "application/json", "Expected `str | null`, got `array`"),
-    (b"[" * 100_000, "application/json", "Expected `object`, got `array`"),
-    # JSON whatever the content type says: msgpack is not read here.
-    (msgspec.msgpack.encode({"status": "accept"}), "application/x-msgpack", "JSON is malformed"),
-])
+@pytest.mark.parametrize(
+    ("content", "media", "reason"),
+    [
+        (b'{"status": "accept", "actor": "township"}', "application/json", "Object contains unknown field `actor`"),
+        (b'{"status": 1}', "application/json", "Expected `str`, got `int` - at `$.status`"),
+        (b'{"status": "accept", "missing": [1]}', "application/json", "Expected `str`, got `int` - at `$.missing[0]`"),
+        (b"{", "application/json", "Input data was truncated"),
+        (b'{"status": "accept", "reason": ' + b"[" * 100_000, "application/json", "Expected `str | null`, got `array`"),
+        (b"[" * 100_000, "application/json", "Expected `object`, got `array`"),
+        # JSON whatever the content type says: msgpack is not read here.
+        (msgspec.msgpack.encode({"status": "accept"}), "application/x-msgpack", "JSON is malformed"),
+    ],
+)
 def test_a_decision_body_is_refused_as_before(client, rs_token, case_no, content, media, reason):  # noqa: F811
     response = _decide(client, rs_token, case_no, content, media)
     assert response.status_code == 400, response.text

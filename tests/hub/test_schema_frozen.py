@@ -36,9 +36,14 @@ def test_migrations_read_no_live_constant():
     for name, function in migrations.items():
         module = inspect.getmodule(function)
         # Any module-level value other than a function (a helper frozen with its migration) is live.
-        live = sorted(n for n in _names_read(function.__code__)
-                      if hasattr(module, n) and not inspect.isfunction(getattr(module, n))
-                      and not inspect.ismodule(getattr(module, n)) and not isinstance(getattr(module, n), type))
+        live = sorted(
+            n
+            for n in _names_read(function.__code__)
+            if hasattr(module, n)
+            and not inspect.isfunction(getattr(module, n))
+            and not inspect.ismodule(getattr(module, n))
+            and not isinstance(getattr(module, n), type)
+        )
         assert live == [], f"{name} reads {live}: spell the values it had when it was written"
 
 
@@ -52,11 +57,20 @@ def test_the_dashboard_expressions_match_the_migrated_indexes(tmp_path: Path):
         assert index_sql["cases_open_due"].endswith(f"WHERE {OPEN_STATUSES_SQL}")
         assert TOWNSHIP_SQL.replace("village_code", "NEW.village_code") in trigger_sql["case_counts_insert"]
         # SQLite matches expression and partial indexes only when the query spells them alike.
-        plan = " ".join(row[3] for row in db.execute(
-            f"EXPLAIN QUERY PLAN SELECT case_no FROM cases WHERE {DEPARTMENT_SQL} = ? ORDER BY received_at DESC",
-            ["MZ"]))
+        plan = " ".join(
+            row[3]
+            for row in db.execute(
+                f"EXPLAIN QUERY PLAN SELECT case_no FROM cases WHERE {DEPARTMENT_SQL} = ? ORDER BY received_at DESC",
+                ["MZ"],
+            )
+        )
         assert "cases_department" in plan
-        plan = " ".join(row[3] for row in db.execute(
-            f"EXPLAIN QUERY PLAN SELECT {DEPARTMENT_SQL}, {TOWNSHIP_SQL}, COUNT(*) FROM cases INDEXED BY cases_open_due "
-            f"WHERE {OPEN_STATUSES_SQL} AND due_date < ? GROUP BY 1, 2", ["2026-12-01"]))
+        plan = " ".join(
+            row[3]
+            for row in db.execute(
+                f"EXPLAIN QUERY PLAN SELECT {DEPARTMENT_SQL}, {TOWNSHIP_SQL}, COUNT(*) FROM cases INDEXED BY cases_open_due "
+                f"WHERE {OPEN_STATUSES_SQL} AND due_date < ? GROUP BY 1, 2",
+                ["2026-12-01"],
+            )
+        )
         assert "cases_open_due" in plan

@@ -34,19 +34,23 @@ class Api:
     """The loaded schema, the app behind it, and who calls it."""
 
     def __init__(self, world: FuzzWorld) -> None:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         with HubStore.open_existing(world.hub_dir) as store:
             hasher = hasher_for(world.settings)
             add_user(store, "admin", "admin", "admin-password-1", hasher=hasher, now=now)
             add_user(store, "rs", "department", "pension-desk-pw", department="RS", hasher=hasher, now=now)
-            self.tokens = {"admin": create_token(store, "admin", expires_days=30, now=now).token,
-                           "department": create_token(store, "rs", expires_days=30, now=now).token}
+            self.tokens = {
+                "admin": create_token(store, "admin", expires_days=30, now=now).token,
+                "department": create_token(store, "rs", expires_days=30, now=now).token,
+            }
             self.case_nos = [r["case_no"] for r in store.list_cases(limit=10)]
         self.station_id = world.station_id
         self.app = world.app()
-        self.schema = (schemathesis.openapi.from_asgi(SCHEMA_PATH, self.app)
-                       .include(path_regex="^/api/v1/")
-                       .exclude(path_regex="^/api/v1/(sync|enroll)"))
+        self.schema = (
+            schemathesis.openapi.from_asgi(SCHEMA_PATH, self.app)
+            .include(path_regex="^/api/v1/")
+            .exclude(path_regex="^/api/v1/(sync|enroll)")
+        )
 
     def operations(self) -> list[Any]:
         return [result.ok() for result in self.schema.get_all_operations()]
@@ -87,11 +91,13 @@ def test_the_schema_covers_the_json_api(api: Api):
     assert not any("/api/v1/sync" in label or "/api/v1/enroll" in label for label in labels)
 
 
-@pytest.mark.parametrize("mode", [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE],
-                         ids=["valid", "invalid"])
+@pytest.mark.parametrize(
+    "mode", [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE], ids=["valid", "invalid"]
+)
 @pytest.mark.parametrize("run", RUNS)
 def test_json_api_never_fails_and_answers_as_declared(api: Api, run: str, mode: schemathesis.GenerationMode):
     """Any generated call: not a server error; a 2xx as its schema says; an error with the hub's reason."""
+
     def check(case: Any) -> None:
         headers = {"Authorization": f"Bearer {api.token_for(case.path)}"}
         response = case.call(headers=headers)
@@ -100,7 +106,8 @@ def test_json_api_never_fails_and_answers_as_declared(api: Api, run: str, mode: 
         if response.status_code >= 400:
             body = response.json()
             assert isinstance(body, dict) and all(isinstance(body.get(k), str) and body[k] for k in ERROR_KEYS), (
-                f"{case.method} {case.formatted_path}: {response.status_code} {body!r}")
+                f"{case.method} {case.formatted_path}: {response.status_code} {body!r}"
+            )
 
     fuzz(run, 30, _cases(api, mode), check)
 
@@ -109,6 +116,7 @@ def test_json_api_never_fails_and_answers_as_declared(api: Api, run: str, mode: 
 def test_the_schema_declares_the_errors_the_hub_answers(api: Api, run: str):
     """Every error the JSON API answers is of the shape its OpenAPI schema declares for it (clients
     generated from the schema read the hub's {"error", "detail", "detail_zh"})."""
+
     def check(case: Any) -> None:
         headers = {"Authorization": f"Bearer {api.token_for(case.path)}"}
         response = case.call(headers=headers)

@@ -22,13 +22,30 @@ SYNC = "/api/v1/sync"
 PULL = msgspec.msgpack.encode(SyncRequest(PROTOCOL_VERSION, [], 0, 0, STATION_FEATURES))
 
 
-def x_sync(station: TestStation, body: bytes = PULL, *, cover: bool = True, head_seq: int = 7, outbox: int = 3,
-           software: str = "0.5.0") -> str:
+def x_sync(
+    station: TestStation,
+    body: bytes = PULL,
+    *,
+    cover: bool = True,
+    head_seq: int = 7,
+    outbox: int = 3,
+    software: str = "0.5.0",
+) -> str:
     station.counter += 1
-    headers = sign_request(sign_private=station.keys.sign_private, sign_public=station.keys.sign_public,
-                           method="POST", path_qs=SYNC, station_id=station.station_id, counter=station.counter,
-                           station_ms=station.clock.ms, body=body, head_seq=head_seq, outbox_length=outbox,
-                           software=software, cover=cover)
+    headers = sign_request(
+        sign_private=station.keys.sign_private,
+        sign_public=station.keys.sign_public,
+        method="POST",
+        path_qs=SYNC,
+        station_id=station.station_id,
+        counter=station.counter,
+        station_ms=station.clock.ms,
+        body=body,
+        head_seq=head_seq,
+        outbox_length=outbox,
+        software=software,
+        cover=cover,
+    )
     return compact_auth(headers)
 
 
@@ -39,12 +56,12 @@ def altered(value: str, index: int, new: str) -> str:
     return " ".join(parts)
 
 
-def last_contact(store, station):  # noqa: ANN001, ANN201 - a test helper
+def last_contact(store, station):
     return (store.contacts(station.station_id) or [None])[0]
 
 
 @pytest.fixture
-def signing_station(store, station):  # noqa: ANN001, ANN201
+def signing_station(store, station):
     """A station of this release: it has said it signs every header field."""
     store.set_features(station.station_id, STATION_FEATURES)
     return station
@@ -64,8 +81,7 @@ def test_signed_fields_are_kept(client, store, signing_station):
     assert (contact.head_seq, contact.outbox_length, contact.software) == (7, 3, "0.5.0")
 
 
-@pytest.mark.parametrize(("index", "value"), [(3, "999999"), (4, "0"), (5, "0.3.0"), (5, "[/x]"),
-                                               (5, "=HYPERLINK(x)")])
+@pytest.mark.parametrize(("index", "value"), [(3, "999999"), (4, "0"), (5, "0.3.0"), (5, "[/x]"), (5, "=HYPERLINK(x)")])
 def test_a_field_changed_on_the_way_gets_401_and_nothing_is_kept(client, store, signing_station, index, value):
     header = altered(x_sync(signing_station), index, value)
     answer = client.post(SYNC, content=PULL, headers={HEADER_SYNC: header})
@@ -110,11 +126,20 @@ def test_features_out_of_range_are_malformed(client, store, station, features):
 def test_the_long_headers_are_checked_the_same_way(client, store, signing_station):
     signing_station.counter += 1
     path = "/api/v1/sync/feed?after=0"
-    headers = sign_request(sign_private=signing_station.keys.sign_private,
-                           sign_public=signing_station.keys.sign_public, method="GET", path_qs=path,
-                           station_id=signing_station.station_id, counter=signing_station.counter,
-                           station_ms=signing_station.clock.ms, body=b"", head_seq=4, outbox_length=0,
-                           software="0.5.0", cover=True)
+    headers = sign_request(
+        sign_private=signing_station.keys.sign_private,
+        sign_public=signing_station.keys.sign_public,
+        method="GET",
+        path_qs=path,
+        station_id=signing_station.station_id,
+        counter=signing_station.counter,
+        station_ms=signing_station.clock.ms,
+        body=b"",
+        head_seq=4,
+        outbox_length=0,
+        software="0.5.0",
+        cover=True,
+    )
     assert client.get(path, headers={**headers, "X-Head-Seq": "5"}).status_code == 401
     assert client.get(path, headers=headers).status_code == 200
     assert last_contact(store, signing_station).head_seq == 4

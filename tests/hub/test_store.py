@@ -30,7 +30,11 @@ def test_reopening_migrates_nothing_twice(hub_dir):
     with HubStore.open(hub_dir) as first:
         applied = [m.name for m in migrations.applied(first.db)]
     with HubStore.open(hub_dir) as second:
-        assert [m.name for m in migrations.applied(second.db)] == applied == ["m001_hub", "m002_accounts_dashboard", "m003_station_features"]
+        assert (
+            [m.name for m in migrations.applied(second.db)]
+            == applied
+            == ["m001_hub", "m002_accounts_dashboard", "m003_station_features"]
+        )
 
 
 def test_open_existing_refuses_an_empty_folder(tmp_path):
@@ -60,7 +64,7 @@ def test_reference_data_after_init(store):
     assert 2026 in calendar.years
     older = YearTable(year=2026, holidays=(), workdays=(), source="test", version=0)
     with store.transaction():
-        store.put_calendar_year(older, dt.datetime.now(dt.timezone.utc))
+        store.put_calendar_year(older, dt.datetime.now(dt.UTC))
     assert store.calendar().table(2026).version == 1  # a lower version never replaces
 
 
@@ -103,11 +107,26 @@ def test_id_lookup_hash_normalises():
 
 def test_settings_from_the_environment(tmp_path):
     assert Settings.from_env({"HUB_DATA_DIR": str(tmp_path)}).data_dir == tmp_path
-    tuned = Settings.from_env({"HUB_DATA_DIR": str(tmp_path), "HUB_WARN_DAYS": "2", "HUB_DANGER_DAYS": "5.5",
-                               "HUB_COOKIE_SECURE": "1", "HUB_METRICS_TOKEN": "m"})
+    tuned = Settings.from_env(
+        {
+            "HUB_DATA_DIR": str(tmp_path),
+            "HUB_WARN_DAYS": "2",
+            "HUB_DANGER_DAYS": "5.5",
+            "HUB_COOKIE_SECURE": "1",
+            "HUB_METRICS_TOKEN": "m",
+        }
+    )
     assert (tuned.warn_after_days, tuned.danger_after_days, tuned.cookie_secure, tuned.metrics_token) == (
-        2.0, 5.5, True, "m")
+        2.0,
+        5.5,
+        True,
+        "m",
+    )
     plain = Settings.from_env({"HUB_DATA_DIR": str(tmp_path)})
     assert (plain.warn_after_days, plain.danger_after_days, plain.cookie_secure, plain.metrics_token) == (
-        3.0, 7.0, False, None)
+        3.0,
+        7.0,
+        False,
+        None,
+    )
     assert default_data_dir({}).name == "proxyapp-hub"

@@ -39,8 +39,10 @@ def feed_items(store: HubStore) -> int:
 def set_station_text(store: HubStore, station_id: str, *, software: str, last_error: str) -> None:
     """As a 0.4 hub stored them from an unsigned header, before shapes were checked."""
     with store.transaction():
-        store.db.execute("UPDATE stations SET software = ?, last_error = ?, last_contact = ? WHERE station_id = ?",
-                         [software, last_error, "2026-11-26T01:00:00.000Z", station_id])
+        store.db.execute(
+            "UPDATE stations SET software = ?, last_error = ?, last_contact = ? WHERE station_id = ?",
+            [software, last_error, "2026-11-26T01:00:00.000Z", station_id],
+        )
 
 
 # ---- refused at the hub's own entry points ------------------------------------------------------
@@ -48,11 +50,16 @@ def set_station_text(store: HubStore, station_id: str, *, software: str, last_er
 
 @pytest.mark.parametrize(
     "args",
-    [("--status", "refuse", "--reason", "材料不全\x1b[2J"), ("--status", "refuse", "--reason", "\u202e理由"),
-     ("--status", "refuse", "--reason", "理" * 501), ("--status", "accept", "--by", "张\x1b]0;x\x07"),
-     ("--status", "accept", "--by", "张" * 65), ("--status", "correct", "--missing", "户口簿\x9b2J"),
-     ("--status", "correct", "--missing", "材料" * 51),
-     ("--status", "correct", "--reason", "理" * 490, "--missing", "居民户口簿")],  # the notice as a whole: 500
+    [
+        ("--status", "refuse", "--reason", "材料不全\x1b[2J"),
+        ("--status", "refuse", "--reason", "\u202e理由"),
+        ("--status", "refuse", "--reason", "理" * 501),
+        ("--status", "accept", "--by", "张\x1b]0;x\x07"),
+        ("--status", "accept", "--by", "张" * 65),
+        ("--status", "correct", "--missing", "户口簿\x9b2J"),
+        ("--status", "correct", "--missing", "材料" * 51),
+        ("--status", "correct", "--reason", "理" * 490, "--missing", "居民户口簿"),
+    ],  # the notice as a whole: 500
     ids=["reason-esc", "reason-rlo", "reason-long", "by-esc", "by-long", "missing-c1", "missing-long", "notice-long"],
 )
 def test_case_decide_refuses_control_characters_and_overlong_text(hub_dir, store, case_no, args):
@@ -87,12 +94,17 @@ def test_user_names_with_control_or_bidi_characters_are_refused(hub_dir):
 def test_the_desk_form_and_the_api_refuse_a_reason_with_an_override(client, store, case_no, rs_token):
     log_in(client, "rs")
     page = client.get(f"/desk/cases/{case_no}")
-    form = client.post(f"/desk/cases/{case_no}/decision",
-                       data={"csrf": csrf_of(page.text), "status": "NOT_ACCEPTED", "reason": "不予受理\u202e.exe"},
-                       follow_redirects=False)
+    form = client.post(
+        f"/desk/cases/{case_no}/decision",
+        data={"csrf": csrf_of(page.text), "status": "NOT_ACCEPTED", "reason": "不予受理\u202e.exe"},
+        follow_redirects=False,
+    )
     assert form.status_code == 400 and "控制字符" in form.text
-    api = client.post(f"/api/v1/cases/{case_no}/decision", json={"status": "refuse", "reason": "x" * 100_000},
-                      headers=bearer(rs_token))
+    api = client.post(
+        f"/api/v1/cases/{case_no}/decision",
+        json={"status": "refuse", "reason": "x" * 100_000},
+        headers=bearer(rs_token),
+    )
     assert api.status_code == 400 and api.json()["error"] == "bad_input"
     assert "500" in api.json()["detail"]
     assert store.row("cases", case_no)["status"] == "RECEIVED"
@@ -124,7 +136,8 @@ def test_case_list_prints_a_stored_escape_as_plain_text(hub_dir, store, case_no)
 
 @pytest.mark.timeout(60)
 def test_hub_status_and_the_csv_show_station_text_literally_and_defuse_formulas(
-        settings, clock, store, station, station_b, admin_token):
+    settings, clock, store, station, station_b, admin_token
+):
     set_station_text(store, station.station_id, software="[/x]", last_error="[red]\x1b]0;owned\x07")
     set_station_text(store, station_b.station_id, software=FORMULA, last_error="-1+1")
     with live_server(create_app(settings, now=clock)) as url:

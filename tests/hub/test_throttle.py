@@ -75,13 +75,16 @@ def test_parallel_takes_never_pass_more_than_the_burst():
     assert sum(passed) == 25 and len(passed) == 800
 
 
-@pytest.mark.parametrize(("ip", "key"), [
-    ("203.0.113.7", "203.0.113.7"),
-    ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
-    ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),  # the same /64: one key
-    ("::ffff:203.0.113.7", "203.0.113.7"),
-    ("testclient", "testclient"),
-])
+@pytest.mark.parametrize(
+    ("ip", "key"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),  # the same /64: one key
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("testclient", "testclient"),
+    ],
+)
 def test_addresses_are_keyed_by_host_or_ipv6_64(ip, key):
     assert address_key(ip) == key
 

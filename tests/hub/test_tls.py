@@ -28,7 +28,6 @@ from litestar import Litestar
 
 from hub.app import create_app
 from hub.security_headers import HSTS
-from hub.settings import Settings
 from tests.hub.builders import PASSWORDS, csrf_of
 from tests.hub.test_app import do_push
 from tests.hub.test_cli import run
@@ -51,33 +50,59 @@ def _name(common: str) -> x509.Name:
 def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
     """A throwaway CA and a server certificate for 127.0.0.1 and localhost, signed by it (PEM files)."""
     folder = tmp_path_factory.mktemp("tls")
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
-    ca = (x509.CertificateBuilder().subject_name(_name("test county CA")).issuer_name(_name("test county CA"))
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-          .add_extension(ca_ski, critical=False)
-          .sign(ca_key, hashes.SHA256()))
-    cert = (x509.CertificateBuilder().subject_name(_name("127.0.0.1")).issuer_name(ca.subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                                                        x509.DNSName("localhost")]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(_name("test county CA"))
+        .issuer_name(_name("test county CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(ca_ski, critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("127.0.0.1"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     paths = Tls(ca=folder / "ca.pem", cert=folder / "hub.pem", key=folder / "hub.key")
     paths.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths.key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                            serialization.NoEncryption()))
+    paths.key.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return paths
 
 
@@ -87,9 +112,16 @@ def serving(app: Litestar, tls: Tls | None = None) -> Iterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", server_header=False, date_header=False,
-                            proxy_headers=False, ssl_certfile=str(tls.cert) if tls else None,
-                            ssl_keyfile=str(tls.key) if tls else None)
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan="on",
+        server_header=False,
+        date_header=False,
+        proxy_headers=False,
+        ssl_certfile=str(tls.cert) if tls else None,
+        ssl_keyfile=str(tls.key) if tls else None,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -120,8 +152,12 @@ def _carry(http: httpx.Client, response: httpx.Response) -> None:
 
 def _log_in(http: httpx.Client, name: str, headers: dict[str, str] | None = None) -> httpx.Response:
     form = http.get("/login", headers=headers)
-    return http.post("/login", data={"username": name, "password": PASSWORDS[name], "csrf": csrf_of(form.text)},
-                     headers=headers, follow_redirects=False)
+    return http.post(
+        "/login",
+        data={"username": name, "password": PASSWORDS[name], "csrf": csrf_of(form.text)},
+        headers=headers,
+        follow_redirects=False,
+    )
 
 
 def test_over_https_the_pages_get_hsts_and_secure_cookies(settings, clock, users, tls):
@@ -130,8 +166,11 @@ def test_over_https_the_pages_get_hsts_and_secure_cookies(settings, clock, users
         assert form.status_code == 200 and form.headers["strict-transport-security"] == HSTS
         assert set(_cookies(form)) == {"hub_login", "hub_lang"}
         assert all("; Secure" in c for c in _cookies(form).values())
-        logged = http.post("/login", data={"username": "admin", "password": PASSWORDS["admin"],
-                                           "csrf": csrf_of(form.text)}, follow_redirects=False)
+        logged = http.post(
+            "/login",
+            data={"username": "admin", "password": PASSWORDS["admin"], "csrf": csrf_of(form.text)},
+            follow_redirects=False,
+        )
         assert logged.status_code == 303 and logged.headers["strict-transport-security"] == HSTS
         assert "; Secure" in _cookies(logged)["hub_session"] and "HttpOnly" in _cookies(logged)["hub_session"]
         dashboard = http.get("/dashboard")  # the Secure session cookie goes back over https
@@ -163,8 +202,12 @@ def test_forwarded_headers_count_only_from_a_trusted_proxy(settings, clock, user
         form = http.get("/login", headers=forwarded)
         assert ("; Secure" in _cookies(form)["hub_login"]) is believed
         _carry(http, form)
-        logged = http.post("/login", data={"username": "rs", "password": PASSWORDS["rs"], "csrf": csrf_of(form.text)},
-                           headers=forwarded, follow_redirects=False)
+        logged = http.post(
+            "/login",
+            data={"username": "rs", "password": PASSWORDS["rs"], "csrf": csrf_of(form.text)},
+            headers=forwarded,
+            follow_redirects=False,
+        )
         assert logged.status_code == 303
         assert ("strict-transport-security" in logged.headers) is believed
         assert ("; Secure" in _cookies(logged)["hub_session"]) is believed
@@ -187,8 +230,13 @@ def hub_serve(hub_dir: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str]
     port = _free_port()
     env = {**os.environ, "LANG": "C.UTF-8"}
     env.pop("HUB_TRUSTED_PROXIES", None)
-    process = subprocess.Popen([sys.executable, "-m", "hub.cli", "--data-dir", str(hub_dir), "serve", "--port",
-                                str(port), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "--data-dir", str(hub_dir), "serve", "--port", str(port), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         yield process, port
     finally:
@@ -207,8 +255,13 @@ def _wait(get: callable) -> httpx.Response:
 
 
 def test_hub_serve_with_tls_cert_and_key(hub_dir, tls):
-    with hub_serve(hub_dir, "--host", "127.0.0.1", "--tls-cert", str(tls.cert), "--tls-key", str(tls.key)) as (
-            process, port), _client(f"https://127.0.0.1:{port}", tls) as http:
+    with (
+        hub_serve(hub_dir, "--host", "127.0.0.1", "--tls-cert", str(tls.cert), "--tls-key", str(tls.key)) as (
+            process,
+            port,
+        ),
+        _client(f"https://127.0.0.1:{port}", tls) as http,
+    ):
         assert _wait(lambda: http.get("/healthz")).json()["status"] == "ok"
         form = http.get("/login")
         assert form.headers["strict-transport-security"] == HSTS and "; Secure" in _cookies(form)["hub_login"]
@@ -219,8 +272,10 @@ def test_hub_serve_with_tls_cert_and_key(hub_dir, tls):
 
 
 def test_hub_serve_warns_without_tls_off_loopback_and_trusts_no_proxy_by_default(hub_dir):
-    with hub_serve(hub_dir, "--host", "0.0.0.0") as (process, port), \
-            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+    with (
+        hub_serve(hub_dir, "--host", "0.0.0.0") as (process, port),
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http,
+    ):
         assert _wait(lambda: http.get("/healthz")).status_code == 200
         # uvicorn alone would believe X-Forwarded-Proto from 127.0.0.1; hub serve trusts no proxy unless told.
         form = http.get("/login", headers={"x-forwarded-proto": "https", "x-forwarded-for": "203.0.113.7"})
@@ -231,8 +286,10 @@ def test_hub_serve_warns_without_tls_off_loopback_and_trusts_no_proxy_by_default
 
 
 def test_hub_serve_believes_the_proxy_it_is_told_of(hub_dir):
-    with hub_serve(hub_dir, "--host", "127.0.0.1", "--trusted-proxy", "127.0.0.1") as (process, port), \
-            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+    with (
+        hub_serve(hub_dir, "--host", "127.0.0.1", "--trusted-proxy", "127.0.0.1") as (process, port),
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http,
+    ):
         assert _wait(lambda: http.get("/healthz")).status_code == 200
         form = http.get("/login", headers={"x-forwarded-proto": "https"})
         assert form.headers["strict-transport-security"] == HSTS and "; Secure" in _cookies(form)["hub_login"]
@@ -244,8 +301,11 @@ def test_hub_serve_refuses_half_a_tls_pair_or_a_bad_proxy(hub_dir, tls, tmp_path
     half = run(hub_dir, "--lang", "en", "serve", "--tls-cert", str(tls.cert))
     assert half.exit_code == 2 and "--tls-cert and --tls-key go together" in half.output
     wrong = tmp_path / "other.key"
-    wrong.write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    wrong.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     mismatched = run(hub_dir, "serve", "--tls-cert", str(tls.cert), "--tls-key", str(wrong))
     assert mismatched.exit_code == 2 and "TLS 证书与私钥无法一同加载" in mismatched.output
     proxy = run(hub_dir, "--lang", "en", "serve", "--trusted-proxy", "proxy.example")

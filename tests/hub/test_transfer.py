@@ -20,8 +20,14 @@ from tests.hub.builders import TestStation
 
 def up_file(path: Path, station: TestStation, sets: list[bytes], *, feed_after: int = 0, signed: bool = True) -> Path:
     """An up file as a station writes it: its header signed by the station's key (``signed``; a file of 0.4 is not)."""
-    transfer = TransferFile(direction="up", station_id=station.station_id, created_ms=station.clock.ms,
-                            sets=[msgspec.Raw(s) for s in sets], feed_after=feed_after, outbox_length=3)
+    transfer = TransferFile(
+        direction="up",
+        station_id=station.station_id,
+        created_ms=station.clock.ms,
+        sets=[msgspec.Raw(s) for s in sets],
+        feed_after=feed_after,
+        outbox_length=3,
+    )
     if signed:
         transfer = sign_transfer(transfer, sign_private=station.keys.sign_private, sign_public=station.keys.sign_public)
     path.write_bytes(msgspec.msgpack.encode(transfer))
@@ -72,8 +78,9 @@ def test_a_down_file_is_not_imported_at_the_hub(station):
         decode_transfer(data, direction="up")
 
 
-def test_export_seals_pending_items_and_writes_the_sets_after_the_known_position(store, identity, station,
-                                                                                tmp_path, clock):
+def test_export_seals_pending_items_and_writes_the_sets_after_the_known_position(
+    store, identity, station, tmp_path, clock
+):
     case_no, changes = station.new_case()
     import_file(store, identity, up_file(tmp_path / "up.bin", station, [station.seal(changes)]), now=clock)
     decide(store, case_no, "accept", now=clock)
@@ -111,10 +118,12 @@ def _tampered(path: Path, **fields) -> Path:
     return path
 
 
-@pytest.mark.parametrize("change", [{"feed_after": 999_999}, {"outbox_length": 0}, {"features": 31},
-                                    {"created_ms": 1}, {"sets": []}])
-def test_an_up_file_altered_on_the_way_is_refused_whole_with_exit_2(hub_dir, store, identity, station, tmp_path,
-                                                                    clock, change):
+@pytest.mark.parametrize(
+    "change", [{"feed_after": 999_999}, {"outbox_length": 0}, {"features": 31}, {"created_ms": 1}, {"sets": []}]
+)
+def test_an_up_file_altered_on_the_way_is_refused_whole_with_exit_2(
+    hub_dir, store, identity, station, tmp_path, clock, change
+):
     case_no, changes = station.new_case()
     path = _tampered(up_file(tmp_path / "up.bin", station, [station.seal(changes)]), **change)
     with pytest.raises(InputError) as info:
@@ -127,8 +136,9 @@ def test_an_up_file_altered_on_the_way_is_refused_whole_with_exit_2(hub_dir, sto
     assert export_file(store, identity, station.station_id, tmp_path / "down.bin", now=clock).sets >= 1
 
 
-def test_a_file_of_0_4_is_ingested_but_its_feed_position_and_features_are_not_believed(store, identity, station,
-                                                                                      tmp_path, clock):
+def test_a_file_of_0_4_is_ingested_but_its_feed_position_and_features_are_not_believed(
+    store, identity, station, tmp_path, clock
+):
     case_no, changes = station.new_case()
     path = up_file(tmp_path / "up.bin", station, [station.seal(changes)], feed_after=999_999, signed=False)
     _, response = import_file(store, identity, path, now=clock)
@@ -138,8 +148,7 @@ def test_a_file_of_0_4_is_ingested_but_its_feed_position_and_features_are_not_be
     assert export_file(store, identity, station.station_id, tmp_path / "down.bin", now=clock).sets >= 1
 
 
-def test_a_station_that_signs_its_files_cannot_have_the_signature_stripped(store, identity, station, tmp_path,
-                                                                          clock):
+def test_a_station_that_signs_its_files_cannot_have_the_signature_stripped(store, identity, station, tmp_path, clock):
     store.set_features(station.station_id, FEATURE_SIGNED_HEADERS)
     path = up_file(tmp_path / "up.bin", station, [station.seal(station.new_case()[1])], signed=False)
     with pytest.raises(InputError) as info:

@@ -65,8 +65,12 @@ def test_every_endpoint_checks_the_role(client, station, case_no, admin_token, r
     for method, path, anonymous, admin, department in endpoints(station.station_id, case_no):
         # A page sends a browser without credentials to the login form; a bad token gets the API's 401.
         nobody = 303 if not path.startswith("/api/") else anonymous
-        for token, expected in ((None, nobody), ("wrong.token", anonymous), (admin_token, admin),
-                                (rs_token, department)):
+        for token, expected in (
+            (None, nobody),
+            ("wrong.token", anonymous),
+            (admin_token, admin),
+            (rs_token, department),
+        ):
             response = call(client, method, path, bearer(token) if token else None)
             assert response.status_code == expected, (method, path, token, response.text[:200])
 
@@ -108,8 +112,11 @@ def test_the_secure_flag_follows_the_settings(settings, clock, users):
     app = create_app(dataclasses.replace(settings, cookie_secure=True), now=clock)
     with TestClient(app=app, base_url="https://testserver.local") as secure:
         form = secure.get("/login")
-        response = secure.post("/login", data={"username": "admin", "password": users["admin"],
-                                               "csrf": csrf_of(form.text)}, follow_redirects=False)
+        response = secure.post(
+            "/login",
+            data={"username": "admin", "password": users["admin"], "csrf": csrf_of(form.text)},
+            follow_redirects=False,
+        )
         assert "Secure" in next(c for c in response.headers.get_list("set-cookie") if c.startswith("hub_session="))
 
 
@@ -163,9 +170,20 @@ def test_an_administrator_sees_no_personal_data_anywhere(client, station, case_n
     # A department looks at the full numbers first, so the audit log has an entry to show.
     assert ID_NUMBER in client.get(f"/api/v1/cases/{case_no}?reveal=true", headers=bearer(rs_token)).text
     log_in(client, "admin")
-    pages = ["/dashboard", f"/dashboard/stations/{station.station_id}", "/dashboard/figures", "/dashboard/audit",
-             "/api/v1/status", "/api/v1/status.csv", f"/api/v1/status/stations/{station.station_id}",
-             "/api/v1/figures", "/api/v1/audit", "/api/v1/stations", "/api/v1/cases", "/metrics"]
+    pages = [
+        "/dashboard",
+        f"/dashboard/stations/{station.station_id}",
+        "/dashboard/figures",
+        "/dashboard/audit",
+        "/api/v1/status",
+        "/api/v1/status.csv",
+        f"/api/v1/status/stations/{station.station_id}",
+        "/api/v1/figures",
+        "/api/v1/audit",
+        "/api/v1/stations",
+        "/api/v1/cases",
+        "/metrics",
+    ]
     for path in pages:
         response = client.get(path)
         assert response.status_code == 200, path
@@ -179,8 +197,11 @@ def test_a_department_sees_only_its_own_cases(client, case_no, yb_token):
     assert case_no not in client.get("/desk").text
     assert client.get(f"/desk/cases/{case_no}").status_code == 404
     assert client.get(f"/api/v1/cases/{case_no}", headers=bearer(yb_token)).status_code == 404
-    forged = client.post(f"/desk/cases/{case_no}/decision", follow_redirects=False,
-                         data={"status": "ACCEPTED", "csrf": csrf_of(client.get("/desk").text)})
+    forged = client.post(
+        f"/desk/cases/{case_no}/decision",
+        follow_redirects=False,
+        data={"status": "ACCEPTED", "csrf": csrf_of(client.get("/desk").text)},
+    )
     assert forged.status_code == 404
 
 
@@ -195,7 +216,12 @@ def test_the_desk_lists_masked_and_reveals_with_an_audit_entry(client, case_no, 
     assert ID_NUMBER in revealed.text and PHONE in revealed.text
     (entry,) = store.audit_entries()
     assert (entry["user_name"], entry["department"], entry["case_no"], entry["fields"], entry["action"]) == (
-        "rs", "RS", case_no, REVEALED_FIELDS, "reveal")
+        "rs",
+        "RS",
+        case_no,
+        REVEALED_FIELDS,
+        "reveal",
+    )
     assert ID_NUMBER not in repr(entry) and PHONE not in repr(entry)
     assert entry["at"] == "2026-11-26T02:00:00.000Z"
 
@@ -223,8 +249,14 @@ def test_decisions_through_the_forms_go_down_the_feed(client, case_no, store, st
         ({"status": "ACCEPTED"}, "ACCEPTED"),
         ({"status": "SPECIAL_PROCEDURE", "reason": "公示"}, "SPECIAL_PROCEDURE"),
         ({"status": "IN_PROGRESS"}, "IN_PROGRESS"),
-        ({"status": "AWAITING_CORRECTION", "missing": ["居民户口簿", "城乡居民基本养老保险参保登记表"],
-          "missing_other": "照片"}, "AWAITING_CORRECTION"),
+        (
+            {
+                "status": "AWAITING_CORRECTION",
+                "missing": ["居民户口簿", "城乡居民基本养老保险参保登记表"],
+                "missing_other": "照片",
+            },
+            "AWAITING_CORRECTION",
+        ),
         ({"status": "IN_PROGRESS"}, "IN_PROGRESS"),
         ({"status": "COMPLETED", "outcome": "approved"}, "COMPLETED"),
     ]
@@ -237,8 +269,11 @@ def test_decisions_through_the_forms_go_down_the_feed(client, case_no, store, st
     correction = next(e for e in events if e["to_status"] == "AWAITING_CORRECTION")
     assert all(m in correction["reason"] for m in ("居民户口簿", "城乡居民基本养老保险参保登记表", "照片"))
     assert {e["by"] for e in events if e["origin"] == "hub"} == {"rs"}
-    queued = [msgspec.msgpack.decode(b, type=StatusChange) for _, kind, b in store.pending_items(station.station_id)
-              if kind == "status"]
+    queued = [
+        msgspec.msgpack.decode(b, type=StatusChange)
+        for _, kind, b in store.pending_items(station.station_id)
+        if kind == "status"
+    ]
     assert [m.to_status for m in queued if m.origin == "hub"] == [expected for _, expected in steps]
     assert store.row("cases", case_no)["outcome"] == "approved"
     assert "已记录" in client.get(f"/desk/cases/{case_no}?done=COMPLETED").text
@@ -301,9 +336,15 @@ def test_metrics(client, station, case_no, settings, clock):
     response = client.get("/metrics")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
     text = response.text
-    for line in ('hub_contacts_total{kind="push",ok="1"} 1.0', 'hub_sets_ingested_total{via="http"} 1.0',
-                 'hub_changes_ingested_total{via="http"} 4.0', 'hub_stations{state="ok"} 1.0',
-                 'hub_stations{state="not_enrolled"} 394.0', 'hub_cases{status="RECEIVED"} 1.0', "hub_forks_open 0.0"):
+    for line in (
+        'hub_contacts_total{kind="push",ok="1"} 1.0',
+        'hub_sets_ingested_total{via="http"} 1.0',
+        'hub_changes_ingested_total{via="http"} 4.0',
+        'hub_stations{state="ok"} 1.0',
+        'hub_stations{state="not_enrolled"} 394.0',
+        'hub_cases{status="RECEIVED"} 1.0',
+        "hub_forks_open 0.0",
+    ):
         assert line in text, line
     assert 'hub_http_request_duration_seconds_count{method="POST",route="/api/v1/sync/push",status="200"} 1.0' in text
     assert station.station_id not in text and not [p for p in PERSONAL if p in text]
@@ -320,8 +361,7 @@ def test_the_openapi_schema(client):
     schema = client.get("/schema/openapi.json").json()
     assert client.get("/schema").json() == schema
     paths = schema["paths"]
-    for path in ("/api/v1/status", "/api/v1/figures", "/api/v1/cases", "/api/v1/cases/{case_no}/decision",
-                 "/metrics"):
+    for path in ("/api/v1/status", "/api/v1/figures", "/api/v1/cases", "/api/v1/cases/{case_no}/decision", "/metrics"):
         assert path in paths, path
     assert not [p for p in paths if p.startswith(("/dashboard", "/desk", "/login"))]
     assert "StatusReport" in schema["components"]["schemas"]
@@ -336,5 +376,6 @@ def test_departments_and_me(client, rs_token):
 
 def test_the_village_filter_of_a_departments_case_list(client, case_no, rs_token):
     assert [c["case_no"] for c in client.get(f"/api/v1/cases?village={VILLAGE}", headers=bearer(rs_token)).json()] == [
-        case_no]
+        case_no
+    ]
     assert client.get("/api/v1/cases?village=349921001002", headers=bearer(rs_token)).json() == []

@@ -22,8 +22,12 @@ from tests.hub.builders import PASSWORDS, bearer, log_in
 from tests.hub.test_app import do_push
 
 TEMPLATES = Path(__file__).parents[2] / "hub" / "templates"
-HARDENED = {"x-frame-options": "DENY", "x-content-type-options": "nosniff", "referrer-policy": "no-referrer",
-            "cache-control": "no-store"}
+HARDENED = {
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
 BROWSER_HEADERS = (*HARDENED, "content-security-policy", "strict-transport-security")
 INJECTED = '"><script>alert(1)</script>'
 
@@ -87,9 +91,12 @@ def test_the_station_protocol_pays_for_no_browser_header(client, station):
     pushed = do_push(client, station, station.push_body([station.seal(changes)]))
     assert pushed.status_code == 200
     assert sorted(pushed.headers) == ["content-length", "content-type"]
-    for response in (client.get("/healthz"), client.post("/api/v1/sync", content=b"\x90"),
-                     client.post("/api/v1/enroll", content=b"\x90", headers={"content-type": MEDIA_TYPE}),
-                     client.get("/api/v1/sync/feed")):
+    for response in (
+        client.get("/healthz"),
+        client.post("/api/v1/sync", content=b"\x90"),
+        client.post("/api/v1/enroll", content=b"\x90", headers={"content-type": MEDIA_TYPE}),
+        client.get("/api/v1/sync/feed"),
+    ):
         assert not set(BROWSER_HEADERS) & set(response.headers), (response.request.url, dict(response.headers))
 
 
@@ -117,7 +124,7 @@ def test_the_templates_need_no_script_and_are_autoescaped(app, client):
         assert "|safe" not in text.replace(" ", "") and "autoescape false" not in text, template.name
     # The one inline style sheet is allowed by its hash, computed from the page as served.
     page = client.get("/login")
-    styles = re.findall(r"<style>(.*?)</style>", page.text, re.S)
+    styles = re.findall(r"<style>(.*?)</style>", page.text, re.DOTALL)
     assert len(styles) == 1
     digest = base64.b64encode(hashlib.sha256(styles[0].encode()).digest()).decode()
     assert f"style-src 'sha256-{digest}';" in page.headers["content-security-policy"]
@@ -143,12 +150,19 @@ def test_good_page_numbers_still_work(client, users):
     assert "第 3 页" in client.get("/desk?page_no=3").text
 
 
-@pytest.mark.parametrize(("path", "param"), [
-    ("/api/v1/audit", {"offset": "99999999999999999999"}), ("/api/v1/audit", {"offset": str(2**63)}),
-    ("/api/v1/audit", {"limit": "99999999999999999999"}), ("/api/v1/cases", {"offset": "99999999999999999999"}),
-    ("/api/v1/status", {"danger_days": "inf"}), ("/api/v1/status", {"danger_days": "1e308", "warn_days": "1e308"}),
-    ("/api/v1/status", {"warn_days": "nan"}), ("/api/v1/audit", {"offset": "x"}),
-])
+@pytest.mark.parametrize(
+    ("path", "param"),
+    [
+        ("/api/v1/audit", {"offset": "99999999999999999999"}),
+        ("/api/v1/audit", {"offset": str(2**63)}),
+        ("/api/v1/audit", {"limit": "99999999999999999999"}),
+        ("/api/v1/cases", {"offset": "99999999999999999999"}),
+        ("/api/v1/status", {"danger_days": "inf"}),
+        ("/api/v1/status", {"danger_days": "1e308", "warn_days": "1e308"}),
+        ("/api/v1/status", {"warn_days": "nan"}),
+        ("/api/v1/audit", {"offset": "x"}),
+    ],
+)
 def test_the_apis_integer_parameters_are_bounded(client, admin_token, path, param):
     response = client.get(path, params=param, headers=bearer(admin_token))
     assert response.status_code == 400, response.text
@@ -186,8 +200,12 @@ def test_cookie_secure_marks_every_cookie_even_over_http(settings, clock, users)
 
 
 def _scope(peer: str, scheme: str = "http", **headers: str) -> dict:
-    return {"type": "http", "scheme": scheme, "client": (peer, 40000),
-            "headers": [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()]}
+    return {
+        "type": "http",
+        "scheme": scheme,
+        "client": (peer, 40000),
+        "headers": [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()],
+    }
 
 
 def test_forwarded_headers_count_only_from_trusted_proxies():

@@ -40,7 +40,10 @@ def make_id(serial: int, year: int = 1960) -> str:
 
 def pension_enrolment(name: str, serial: int) -> NewIntake:
     return NewIntake(
-        item="RS-001", applicant_name=name, id_number=make_id(serial), phone=f"138{serial:08d}",
+        item="RS-001",
+        applicant_name=name,
+        id_number=make_id(serial),
+        phone=f"138{serial:08d}",
         materials=["居民身份证", "城乡居民基本养老保险参保登记表"],
     )
 
@@ -68,8 +71,14 @@ class TestStationHandle:
             return ops.new_intake(station, pension_enrolment(name, serial)).number
 
     def sync(self, *, url: str | None = None, transport: httpx.BaseTransport | None = None) -> SyncReport:
-        return sync_once(self.data_dir, hub_url=url or self.county.url, transport=transport, keys=self.keys,
-                         timeout=10.0, sleep=lambda _: None)
+        return sync_once(
+            self.data_dir,
+            hub_url=url or self.county.url,
+            transport=transport,
+            keys=self.keys,
+            timeout=10.0,
+            sleep=lambda _: None,
+        )
 
     def cases(self) -> dict[str, dict[str, Any]]:
         """case_no → the fields every replica must agree on."""
@@ -77,10 +86,12 @@ class TestStationHandle:
             rows = station.db.execute(
                 "SELECT case_no, status, outcome, applicant_name, phone, id_number, item_code FROM cases"
             ).fetchall()
-        return {r[0]: dict(zip(("status", "outcome", "applicant_name", "phone", "id_number", "item_code"), r[1:]))
-                for r in rows}
+        return {
+            r[0]: dict(zip(("status", "outcome", "applicant_name", "phone", "id_number", "item_code"), r[1:]))
+            for r in rows
+        }
 
-    def case(self, case_no: str):  # noqa: ANN201 - CaseDetail
+    def case(self, case_no: str):
         with self.open() as station:
             return get_case(station, case_no)
 

@@ -19,14 +19,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run(command: str, *args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run(
+    command: str, *args: str, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run `hub ...` or `station ...` from this virtual environment; English output for asserts."""
     environment = {**os.environ, "LANG": "en_US.UTF-8", **(env or {})}
     result = subprocess.run(
         [str(BIN / command), *args], capture_output=True, text=True, env=environment, timeout=120, check=False
     )
     if check and result.returncode != 0:
-        raise AssertionError(f"{command} {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"{command} {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 
@@ -38,8 +42,16 @@ class HubProcess(ServerProcess):
         self.data_dir = data_dir
 
     def command(self) -> tuple[list[str], Path | None, dict[str, str] | None]:
-        argv = [str(BIN / "hub"), "--data-dir", str(self.data_dir), "serve", "--host", "127.0.0.1",
-                "--port", str(self.port)]
+        argv = [
+            str(BIN / "hub"),
+            "--data-dir",
+            str(self.data_dir),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
         return argv, None, None
 
     def start(self, timeout: float = 20.0) -> HubProcess:

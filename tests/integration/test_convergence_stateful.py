@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
+from station import cases as ops
 from sync.errors import ProxyAppError
 from sync.protocol import SyncRequest
-from station import cases as ops
 from tests.integration.county import V1, V2, County, county
 
 pytestmark = pytest.mark.timeout(600)
@@ -36,7 +36,8 @@ class DropFirstPushResponse(httpx.HTTPTransport):
         response = super().handle_request(request)
         # A push, or an exchange that carries sets (POST /api/v1/sync, docs/protocol.md "Exchange").
         pushes = request.url.path.endswith("/sync/push") or (
-            request.url.path.endswith("/api/v1/sync") and msgspec.msgpack.decode(request.content, type=SyncRequest).sets)
+            request.url.path.endswith("/api/v1/sync") and msgspec.msgpack.decode(request.content, type=SyncRequest).sets
+        )
         if not self.dropped and pushes:
             response.read()
             response.close()
@@ -103,8 +104,9 @@ class CountySync(RuleBasedStateMachine):
             return
         case_no = data.draw(st.sampled_from(cases))
         try:
-            self.county.decide(case_no, decision, outcome="approved" if decision == "COMPLETED" else None,
-                               reason="审核意见")
+            self.county.decide(
+                case_no, decision, outcome="approved" if decision == "COMPLETED" else None, reason="审核意见"
+            )
         except ProxyAppError:
             pass  # a move the lifecycle does not allow from the case's state: refused, nothing changes
 
@@ -140,7 +142,12 @@ class CountySync(RuleBasedStateMachine):
 
 def test_random_interleavings_converge(hub_template):
     CountySync.hub_template = hub_template[0]
-    run_state_machine_as_test(CountySync, settings=settings(
-        max_examples=int(os.environ.get("CONVERGENCE_EXAMPLES", "15")), stateful_step_count=30, deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    ))
+    run_state_machine_as_test(
+        CountySync,
+        settings=settings(
+            max_examples=int(os.environ.get("CONVERGENCE_EXAMPLES", "15")),
+            stateful_step_count=30,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        ),
+    )

@@ -25,8 +25,24 @@ def test_operators_path_through_the_commands(tmp_path):
         env = {"STATION_DATA_DIR": str(station_dir), "STATION_PASSPHRASE": "village-passphrase-1"}
         enrolled = run("station", "enroll", "--hub", hub.url, "--code", code, env=env)
         assert "fingerprint" in enrolled.stdout.lower()
-        new = run("station", "case", "new", "--item", "RS-001", "--name", "王小明", "--id-number", WANG,
-                  "--phone", "13800138000", "--material", "居民身份证", "--material", "城乡居民基本养老保险参保登记表", env=env)
+        new = run(
+            "station",
+            "case",
+            "new",
+            "--item",
+            "RS-001",
+            "--name",
+            "王小明",
+            "--id-number",
+            WANG,
+            "--phone",
+            "13800138000",
+            "--material",
+            "居民身份证",
+            "--material",
+            "城乡居民基本养老保险参保登记表",
+            env=env,
+        )
         case_no = new.stdout.strip().splitlines()[-1]
         assert run("station", "sync", env=env).returncode == 0
 
@@ -45,8 +61,24 @@ def test_operators_path_through_the_commands(tmp_path):
     finally:
         hub.stop()
     # A sync with the hub down says so and fails, keeping the data.
-    run("station", "case", "new", "--item", "RS-001", "--name", "李四", "--id-number", "11010519491231002X",
-        "--phone", "13800138001", "--material", "居民身份证", "--material", "城乡居民基本养老保险参保登记表", env=env)
+    run(
+        "station",
+        "case",
+        "new",
+        "--item",
+        "RS-001",
+        "--name",
+        "李四",
+        "--id-number",
+        "11010519491231002X",
+        "--phone",
+        "13800138001",
+        "--material",
+        "居民身份证",
+        "--material",
+        "城乡居民基本养老保险参保登记表",
+        env=env,
+    )
     down = run("station", "sync", env=env, check=False)
     assert down.returncode == 1 and down.stderr.strip()
     # Encrypted at rest: plain SQLite reads nothing; the passphrase opens both cases; a wrong one exits 2.

@@ -42,8 +42,9 @@ def test_hub_killed_mid_ingest_keeps_exactly_what_it_acknowledged(tmp_path):
                 for _ in range(150):  # ~900 changes: a couple of sets per round
                     ops.new_intake(station, pension_enrolment("王小明", serial))
                     serial += 1
-            worker = threading.Thread(target=lambda: sync_once(station_dir, hub_url=hub.url, keys=keys, timeout=5,
-                                                               sleep=lambda _: None))
+            worker = threading.Thread(
+                target=lambda: sync_once(station_dir, hub_url=hub.url, keys=keys, timeout=5, sleep=lambda _: None)
+            )
             worker.start()
             time.sleep(rng.uniform(0.0, 0.06))
             hub.kill()
@@ -71,7 +72,7 @@ def test_hub_killed_mid_ingest_keeps_exactly_what_it_acknowledged(tmp_path):
         held = [r[0] for r in hub_db.execute("SELECT seq FROM sets_in ORDER BY seq")]
         assert held == list(range(1, len(held) + 1))  # each set once, in order
         receipted = [r[0] for r in station_db.execute("SELECT seq FROM sets_out WHERE receipt IS NOT NULL")]
-        assert set(receipted) <= set(held)           # every acknowledged set is at the hub
+        assert set(receipted) <= set(held)  # every acknowledged set is at the hub
         hub_cases = {r[0] for r in hub_db.execute("SELECT case_no FROM cases")}
         station_cases = {r[0] for r in station_db.execute("SELECT case_no FROM cases")}
         assert hub_cases == station_cases and len(hub_cases) == serial  # nothing lost, nothing doubled

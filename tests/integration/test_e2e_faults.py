@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from hub.keys import load_identity
 from hub.store import HubStore
 from hub.transfer import export_file as hub_export
 from hub.transfer import import_file as hub_import
-from hub.keys import load_identity
 from netsim.proxy import FaultProxy, LinkProfile
 from station.transfer import export_file, import_file
 from tests.integration.county import V1, County
@@ -23,7 +23,9 @@ def hub_target(county: County) -> tuple[str, int]:
 
 def sets_held(county: County, station_id: str) -> list[int]:
     with county.store() as store:
-        return [row[0] for row in store.db.execute("SELECT seq FROM sets_in WHERE origin = ? ORDER BY seq", [station_id])]
+        return [
+            row[0] for row in store.db.execute("SELECT seq FROM sets_in WHERE origin = ? ORDER BY seq", [station_id])
+        ]
 
 
 def test_corrupted_link_never_applies_altered_data(live_county: County):
@@ -122,7 +124,14 @@ def test_tampered_file_on_the_stick_is_refused_and_changes_nothing(live_county: 
         if accepted:  # only an unsigned header byte was hit: the signed sets are intact
             continue
         (refused,) = answer.results
-        assert refused.status == "refused" and refused.code in ("bad_signature", "malformed", "bad_box", "unknown_key", "wrong_origin", "protocol_version")
+        assert refused.status == "refused" and refused.code in (
+            "bad_signature",
+            "malformed",
+            "bad_box",
+            "unknown_key",
+            "wrong_origin",
+            "protocol_version",
+        )
         assert a1.station_id in (refused.detail or "") and "1" in (refused.detail or "")
         outcomes.add("refused")
     assert "refused" in outcomes

@@ -17,9 +17,9 @@ from click.testing import CliRunner
 from station import cases as ops
 from station.cli import main
 from station.cli_sync import EXIT_REFUSED
+from sync.ids import case_number
 from tests.integration import county as live
 from tests.integration.county import PASSPHRASE, V1, V2, County, pension_enrolment
-from sync.ids import case_number
 from tui.app import StationApp
 from tui.screens.case_detail import CaseDetailScreen
 from tui.screens.sync import SyncScreen
@@ -46,8 +46,9 @@ def squat(squatter: live.TestStationHandle, village: str, monkeypatch: pytest.Mo
             return ops.new_intake(station, pension_enrolment("王小明", 1)).number
 
 
-def test_a_squatted_number_is_refused_and_the_real_village_files_it(live_county: County,
-                                                                    monkeypatch: pytest.MonkeyPatch):
+def test_a_squatted_number_is_refused_and_the_real_village_files_it(
+    live_county: County, monkeypatch: pytest.MonkeyPatch
+):
     victim = live_county.enrol(V1)
     squatter = live_county.enrol(V2)
     squatted = squat(squatter, V1, monkeypatch)

@@ -64,8 +64,9 @@ def test_a_usb_file_whose_feed_position_was_changed_is_refused_with_exit_2(live_
     taken = runner.invoke(hub_main, ["--data-dir", str(live_county.hub_dir), "import", str(up)])
     assert taken.exit_code == 0, taken.output
     down = tmp_path / "down.bin"
-    exported = runner.invoke(hub_main, ["--data-dir", str(live_county.hub_dir), "export", "--station",
-                                        handle.station_id, str(down)])
+    exported = runner.invoke(
+        hub_main, ["--data-dir", str(live_county.hub_dir), "export", "--station", handle.station_id, str(down)]
+    )
     assert exported.exit_code == 0 and msgspec.msgpack.decode(down.read_bytes(), type=TransferFile).sets
 
 
@@ -77,8 +78,9 @@ def test_a_down_file_altered_on_the_way_changes_nothing_at_the_station(live_coun
     live_county.decide(case_no, "accept")
     down = tmp_path / "down.bin"
     runner = CliRunner()
-    exported = runner.invoke(hub_main, ["--data-dir", str(live_county.hub_dir), "export", "--station",
-                                        handle.station_id, str(down)])
+    exported = runner.invoke(
+        hub_main, ["--data-dir", str(live_county.hub_dir), "export", "--station", handle.station_id, str(down)]
+    )
     assert exported.exit_code == 0, exported.output
     transfer = msgspec.msgpack.decode(down.read_bytes(), type=TransferFile)
     for name, change in (("features", {"features": 0}), ("auth", {"auth": b""})):

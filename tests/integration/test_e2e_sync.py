@@ -116,7 +116,7 @@ def test_restored_backup_forks_and_loses_nothing(live_county: County, tmp_path):
         forks = store.forks()
     assert len(forks) == 1 and forks[0].station_id == a1.station_id
     hub = live_county.hub_cases()
-    assert first in hub and second in hub   # nothing already accepted is lost
+    assert first in hub and second in hub  # nothing already accepted is lost
     # The restored counter hands out the second case's number again: the forked set carrying
     # it is quarantined, so the hub keeps the case it acknowledged, not the restored PC's.
     assert third == second
@@ -183,8 +183,7 @@ def test_a_move_the_county_refused_leaves_the_station_history_with_its_reason(li
     live_county.assert_converged()
 
 
-def test_a_move_refused_in_the_same_set_as_a_later_move_that_stood_leaves_the_station_where_the_hub_is(
-        live_county):
+def test_a_move_refused_in_the_same_set_as_a_later_move_that_stood_leaves_the_station_where_the_hub_is(live_county):
     # Found by the fleet: two PCs of a village hand in the same correction at once; the county
     # applies the first and refuses the second PC's (the case is RECEIVED already), then applies
     # that PC's withdrawal, which the county's state allows. The refusal's "current" values
@@ -207,8 +206,7 @@ def test_a_move_refused_in_the_same_set_as_a_later_move_that_stood_leaves_the_st
     live_county.assert_converged()
 
 
-def test_a_move_refused_in_one_set_and_a_later_move_in_the_next_leave_the_station_where_the_hub_is(
-        live_county):
+def test_a_move_refused_in_one_set_and_a_later_move_in_the_next_leave_the_station_where_the_hub_is(live_county):
     # As above, with the refused correction and the withdrawal in two sets of one exchange: the hub
     # says nothing more about the withdrawal (applied as made); the station puts it back on top of
     # the values the refusal brought.

@@ -33,14 +33,35 @@ def _run(config: FleetConfig) -> dict:
 
 @pytest.mark.timeout(400)
 def test_a_small_county_converges_and_shows_every_anomaly(tmp_path: Path):
-    config = FleetConfig(villages=25, days=10, seed=SEED, long_gap=20, gprs=1, long_offline=1, skewed=4, usb=1,
-                         second_pcs=1, weekly_share=0.15, root=tmp_path / "fleet")
+    config = FleetConfig(
+        villages=25,
+        days=10,
+        seed=SEED,
+        long_gap=20,
+        gprs=1,
+        long_offline=1,
+        skewed=4,
+        usb=1,
+        second_pcs=1,
+        weekly_share=0.15,
+        root=tmp_path / "fleet",
+    )
     report = _run(config)
     replay = f"replay with FLEET_SEED={SEED}"
     assert report["failures"] == [], (report["failures"], replay)
     profiles = report["stations_by_profile"]
-    assert set(profiles) == {"daily", "weekly", "long_offline", "gprs", "skewed", "restored", "usb", "revoked",
-                             "replacement", "second_pc"}, replay
+    assert set(profiles) == {
+        "daily",
+        "weekly",
+        "long_offline",
+        "gprs",
+        "skewed",
+        "restored",
+        "usb",
+        "revoked",
+        "replacement",
+        "second_pc",
+    }, replay
     cases = report["cases"]
     # The restored station's new work is quarantined, the revoked one's last day refused: counted, not dropped.
     assert cases["quarantined"] > 0 and cases["refused_after_revocation"] > 0, (cases, replay)

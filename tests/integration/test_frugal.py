@@ -38,11 +38,11 @@ from sync.crypto import KeyPair
 from sync.protocol import (
     CTX_DOWN,
     FEATURE_REQUEST_MAC,
+    SET_FORMAT_2,
     STATION_FEATURES,
     CaseState,
     DownItem,
     ReceiptItem,
-    SET_FORMAT_2,
     SignedSet,
     SignedSet2,
     SyncRequest,
@@ -62,6 +62,8 @@ pytestmark = pytest.mark.timeout(300)
 
 BUDGET = 250
 """Bytes on the wire per intake, all overhead included, when a day's work is synced together."""
+
+
 def hub_target(county: County) -> tuple[str, int]:
     host, port = county.url.removeprefix("http://").split(":")
     return host, int(port)
@@ -80,9 +82,18 @@ def feed_items(county: County, handle: live.TestStationHandle) -> list[list[Down
     decoder = msgspec.msgpack.Decoder(list[DownItem])
     with county.store() as store:
         rows = store.feed_sets_after(handle.station_id, 0)
-    return [decoder.decode(open_set(row.envelope, public_key_for=lambda _: hub.sign_public, context=CTX_DOWN,
-                                    box_private=handle.keys.box_private, sender_box_public=hub.box_public)[2])
-            for row in rows]
+    return [
+        decoder.decode(
+            open_set(
+                row.envelope,
+                public_key_for=lambda _: hub.sign_public,
+                context=CTX_DOWN,
+                box_private=handle.keys.box_private,
+                sender_box_public=hub.box_public,
+            )[2]
+        )
+        for row in rows
+    ]
 
 
 class Failing(httpx.HTTPTransport):
@@ -110,8 +121,10 @@ class Failing(httpx.HTTPTransport):
 def test_a_days_work_synced_together_costs_at_most_250_bytes_an_intake_in_one_round_trip(live_county, cases):
     handle = live_county.enrol(V1)
     measure = day_of_work(live_county, handle, cases)
-    print(f"\nday of {cases}: {measure.bytes_up} B up, {measure.bytes_down} B down = {measure.per_case:.0f} B an intake, "
-          f"{measure.round_trips} round trip(s)")
+    print(
+        f"\nday of {cases}: {measure.bytes_up} B up, {measure.bytes_down} B down = {measure.per_case:.0f} B an intake, "
+        f"{measure.round_trips} round trip(s)"
+    )
     assert measure.ok and measure.round_trips == 1
     assert measure.per_case <= BUDGET
     assert len(live_county.hub_cases()) == cases
@@ -132,8 +145,9 @@ def test_nothing_comes_back_that_the_station_already_knows(live_county):
     day_of_work(live_county, handle, 5)
     # The receipt came in the answer, and the hub applied the station's own moves as it made them:
     # no ReceiptItem and no CaseState go down its feed (nothing else happened to its cases).
-    assert all(not isinstance(item, (ReceiptItem, CaseState)) for items in feed_items(live_county, handle)
-               for item in items)
+    assert all(
+        not isinstance(item, (ReceiptItem, CaseState)) for items in feed_items(live_county, handle) for item in items
+    )
     with handle.open() as station:
         assert feed_position(station) == len(feed_items(live_county, handle))  # only the reference data
         unacked = station.db.execute("SELECT COUNT(*) FROM sets_out WHERE acked_at IS NULL").fetchone()[0]
@@ -236,8 +250,10 @@ def test_from_enrolment_on_both_sides_write_the_compact_forms(live_county):
     assert [handle.case(c).sync_state for c in (first, second)] == ["acknowledged", "acknowledged"]
     with handle.open() as station:  # what is stored is the full receipt, checkable with the hub key
         for (receipt,) in station.db.execute("SELECT receipt FROM sets_out").fetchall():
-            assert verify_receipt(bytes(receipt), load_identity(live_county.hub_dir).keys.sign_public).origin \
+            assert (
+                verify_receipt(bytes(receipt), load_identity(live_county.hub_dir).keys.sign_public).origin
                 == handle.station_id
+            )
     assert {set_form(envelope) for envelope in hub_feed_sets(live_county, handle)} == {(2, ZSTD_R2)}
 
 
@@ -326,9 +342,17 @@ def test_a_request_mac_under_another_key_is_refused(live_county):
         pins = station.db.execute("SELECT value FROM meta WHERE key = 'hub_features'").fetchone()
         assert pins is not None and int(pins[0]) & FEATURE_REQUEST_MAC
     body = msgspec.msgpack.encode(SyncRequest(1, [], 0, 0, STATION_FEATURES))
-    headers = sign_request(sign_private=handle.keys.sign_private, sign_public=handle.keys.sign_public, method="POST",
-                           path_qs="/api/v1/sync", station_id=handle.station_id, counter=10**6, station_ms=0,
-                           body=body, mac_key=request_mac_key(stranger.box_private, stranger.box_public))
+    headers = sign_request(
+        sign_private=handle.keys.sign_private,
+        sign_public=handle.keys.sign_public,
+        method="POST",
+        path_qs="/api/v1/sync",
+        station_id=handle.station_id,
+        counter=10**6,
+        station_ms=0,
+        body=body,
+        mac_key=request_mac_key(stranger.box_private, stranger.box_public),
+    )
     response = httpx.post(live_county.url + "/api/v1/sync", content=body, headers={"X-Sync": compact_auth(headers)})
     assert response.status_code == 401 and response.json()["error"] == "unauthenticated"
 
@@ -388,8 +412,9 @@ def test_a_cut_upload_resumes_from_the_seq_the_hub_names(live_county):
         assert proxy.stats.cuts > 0
     assert handle.sync().in_step
     with live_county.store() as store:
-        held = [r[0] for r in store.db.execute("SELECT seq FROM sets_in WHERE origin = ? ORDER BY seq",
-                                               [handle.station_id])]
+        held = [
+            r[0] for r in store.db.execute("SELECT seq FROM sets_in WHERE origin = ? ORDER BY seq", [handle.station_id])
+        ]
     assert held == list(range(1, len(held) + 1))
     live_county.assert_converged()
 
@@ -427,9 +452,17 @@ def test_watch_notices_the_link_coming_back_within_seconds(live_county):
                 return True
             return time.monotonic() > link_back + 60
 
-        worker = threading.Thread(target=watch, kwargs={
-            "target": handle.data_dir, "hub_url": proxy.url, "keys": handle.keys, "timeout": 5.0,
-            "on_report": reports.append, "should_stop": stop})
+        worker = threading.Thread(
+            target=watch,
+            kwargs={
+                "target": handle.data_dir,
+                "hub_url": proxy.url,
+                "keys": handle.keys,
+                "timeout": 5.0,
+                "on_report": reports.append,
+                "should_stop": stop,
+            },
+        )
         worker.start()
         worker.join(120)
         assert proxy.stats.refused > 0

@@ -30,14 +30,24 @@ def _can_bind(address: str) -> bool:
 def test_station_sync_stays_fast_while_eighty_logins_hammer_the_hub(live_county: County):
     # The hub as deployed: default settings, a 64 MiB Argon2id check per login (the cost is the point).
     with live_county.store() as store:
-        add_user(store, "admin", "admin", "right-password-1", hasher=hasher_for(Settings(data_dir=live_county.hub_dir)),
-                 now=utc_now())
+        add_user(
+            store,
+            "admin",
+            "admin",
+            "right-password-1",
+            hasher=hasher_for(Settings(data_dir=live_county.hub_dir)),
+            now=utc_now(),
+        )
     station = live_county.enrol()
     station.new_case("张三", 1)
     station.sync()  # the first sync brings the catalogue down; the timed ones are a day's ordinary syncs
 
-    clients = [httpx.Client(base_url=live_county.url, timeout=60,
-                            transport=httpx.HTTPTransport(local_address=f"127.0.4.{i + 2}")) for i in range(80)]
+    clients = [
+        httpx.Client(
+            base_url=live_county.url, timeout=60, transport=httpx.HTTPTransport(local_address=f"127.0.4.{i + 2}")
+        )
+        for i in range(80)
+    ]
     tokens = [csrf_of(c.get("/login").text) for c in clients]
     statuses: list[int] = []
     start = threading.Barrier(81)
@@ -45,8 +55,9 @@ def test_station_sync_stays_fast_while_eighty_logins_hammer_the_hub(live_county:
     def guess(i: int) -> None:
         start.wait()
         name = "admin" if i % 4 == 0 else f"made-up-{i}"  # known and unknown names alike
-        response = clients[i].post("/login", data={"username": name, "password": f"guess-{i}", "csrf": tokens[i]},
-                                   follow_redirects=False)
+        response = clients[i].post(
+            "/login", data={"username": name, "password": f"guess-{i}", "csrf": tokens[i]}, follow_redirects=False
+        )
         statuses.append(response.status_code)
 
     threads = [threading.Thread(target=guess, args=(i,)) for i in range(80)]

@@ -46,9 +46,28 @@ class Worker:
     def __init__(self, data_dir: Path, hub_url: str, *, steps: int, seed: int, sync_every: int, serial: int) -> None:
         env = {**os.environ, "STATION_PASSPHRASE": PASSPHRASE, "PYTHONPATH": str(ROOT)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "fleet.station_worker", "--data-dir", str(data_dir), "--hub", hub_url,
-             "--cases", str(steps), "--seed", str(seed), "--sync-every", str(sync_every), "--serial", str(serial)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+            [
+                sys.executable,
+                "-m",
+                "fleet.station_worker",
+                "--data-dir",
+                str(data_dir),
+                "--hub",
+                hub_url,
+                "--cases",
+                str(steps),
+                "--seed",
+                str(seed),
+                "--sync-every",
+                str(sync_every),
+                "--serial",
+                str(serial),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=env,
         )
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
@@ -120,15 +139,21 @@ def check_station(data_dir: Path, committed: set[str], supplied: set[tuple[str, 
         missing = committed - set(cases)
         assert not missing, f"committed cases lost: {sorted(missing)[:5]}; {replay}"
         intakes = {r[0] for r in db.execute("SELECT intake_id FROM intakes")}
-        assert intakes == {intake for intake, _ in cases.values()}, f"an intake without its case, or the reverse; {replay}"
+        assert intakes == {intake for intake, _ in cases.values()}, (
+            f"an intake without its case, or the reverse; {replay}"
+        )
         materials = dict(db.execute("SELECT intake_id, COUNT(*) FROM intake_materials GROUP BY intake_id").fetchall())
         received = {r[0] for r in db.execute("SELECT case_no FROM case_events WHERE to_status = 'RECEIVED'")}
-        outbox_rows = dict(db.execute(
-            "SELECT entity_id, COUNT(*) FROM outbox WHERE entity = 'cases' AND kind = 'row' GROUP BY entity_id"
-        ).fetchall())
-        outbox_moves = dict(db.execute(
-            "SELECT entity_id, COUNT(*) FROM outbox WHERE entity = 'cases' AND kind = 'status' GROUP BY entity_id"
-        ).fetchall())
+        outbox_rows = dict(
+            db.execute(
+                "SELECT entity_id, COUNT(*) FROM outbox WHERE entity = 'cases' AND kind = 'row' GROUP BY entity_id"
+            ).fetchall()
+        )
+        outbox_moves = dict(
+            db.execute(
+                "SELECT entity_id, COUNT(*) FROM outbox WHERE entity = 'cases' AND kind = 'status' GROUP BY entity_id"
+            ).fetchall()
+        )
         for case_no, (intake_id, item_code) in cases.items():
             assert materials.get(intake_id) == material_count(catalog.item(item_code)), f"{case_no} half; {replay}"
             assert case_no in received, f"{case_no} has no status history; {replay}"
@@ -136,9 +161,13 @@ def check_station(data_dir: Path, committed: set[str], supplied: set[tuple[str, 
             assert outbox_rows.get(case_no) == 1 and outbox_moves.get(case_no) == 1, f"{case_no} outbox; {replay}"
         # A supply writes the material and closes its commitment in one transaction, so the outbox
         # holds both changes or neither.
-        changes = {(entity, entity_id): n for entity, entity_id, n in db.execute(
-            "SELECT entity, entity_id, COUNT(*) FROM outbox WHERE entity IN ('commitments', 'intake_materials') "
-            "GROUP BY entity, entity_id")}
+        changes = {
+            (entity, entity_id): n
+            for entity, entity_id, n in db.execute(
+                "SELECT entity, entity_id, COUNT(*) FROM outbox WHERE entity IN ('commitments', 'intake_materials') "
+                "GROUP BY entity, entity_id"
+            )
+        }
         states = {(i, n): s for i, n, s in db.execute("SELECT intake_id, name_zh, state FROM intake_materials")}
         by_case = {case_no: intake_id for case_no, (intake_id, _) in cases.items()}
         for (commitment_id,) in db.execute("SELECT commitment_id FROM commitments"):
@@ -183,8 +212,9 @@ def test_station_and_hub_killed_at_random_keep_every_committed_case_once(tmp_pat
         for number, mode in enumerate(modes):
             replay = f"replay with CRASH_SEED={SEED} (round {number}, mode {mode})"
             steps, sync_every = 80, rng.randint(8, 20)
-            worker = Worker(data_dir, hub.url, steps=steps, seed=rng.randrange(2**31), sync_every=sync_every,
-                            serial=serial)
+            worker = Worker(
+                data_dir, hub.url, steps=steps, seed=rng.randrange(2**31), sync_every=sync_every, serial=serial
+            )
             serial += steps
             assert worker.wait_for("ready"), replay
             if mode == "write":
@@ -204,7 +234,7 @@ def test_station_and_hub_killed_at_random_keep_every_committed_case_once(tmp_pat
             lines = worker.finish()
             # The kill fell inside a sync when a sync started and did not finish.
             starts = [i for i, line in enumerate(lines) if line == "sync-start"]
-            mid_sync += bool(starts) and not any(line.startswith("sync-end") for line in lines[starts[-1]:])
+            mid_sync += bool(starts) and not any(line.startswith("sync-end") for line in lines[starts[-1] :])
             committed |= {line.split()[1] for line in lines if line.startswith("case ")}
             supplied |= {tuple(line.split(maxsplit=2)[1:]) for line in lines if line.startswith("supply ")}
             check_station(data_dir, committed, supplied, replay)

@@ -51,13 +51,13 @@ class FakeClock:
 
     def set_china_date(self, day: dt.date, hour: int = 10) -> None:
         """Move to ``hour`` o'clock China time on ``day``."""
-        self.moment = dt.datetime(day.year, day.month, day.day, hour - 8, tzinfo=dt.timezone.utc)
+        self.moment = dt.datetime(day.year, day.month, day.day, hour - 8, tzinfo=dt.UTC)
 
 
 @pytest.fixture
 def clock() -> FakeClock:
     # 10:00 in China on Monday 2026-09-28: the brief's worked example for working days.
-    return FakeClock(dt.datetime(2026, 9, 28, 2, 0, tzinfo=dt.timezone.utc))
+    return FakeClock(dt.datetime(2026, 9, 28, 2, 0, tzinfo=dt.UTC))
 
 
 @pytest.fixture
@@ -85,11 +85,18 @@ def pin_hub(station: Station, hub: HubDouble) -> KeyPair:
     """Enrol ``station`` with ``hub`` without the network: the pins enrolment would store."""
     keys = KeyPair.generate()
     with write_txn(station.db):
-        set_meta(station.db, {
-            "hub_url": HUB_URL, "hub_id": key_id_of(hub.keys.sign_public),
-            "hub_sign_public": hub.keys.sign_public.hex(), "hub_box_public": hub.keys.box_public.hex(),
-            "enrolled_at": "2026-09-28T02:00:00.000Z", "request_counter": 0, "feed_seq": 0,
-        })
+        set_meta(
+            station.db,
+            {
+                "hub_url": HUB_URL,
+                "hub_id": key_id_of(hub.keys.sign_public),
+                "hub_sign_public": hub.keys.sign_public.hex(),
+                "hub_box_public": hub.keys.box_public.hex(),
+                "enrolled_at": "2026-09-28T02:00:00.000Z",
+                "request_counter": 0,
+                "feed_seq": 0,
+            },
+        )
     hub.adopt(station.station_id, keys)
     return keys
 
@@ -103,7 +110,10 @@ def keys(station: Station, hub: HubDouble) -> KeyPair:
 def pension_enrolment(**overrides: object) -> NewIntake:
     """RS-001 (3 working days) with every required material presented."""
     fields: dict[str, object] = dict(
-        item="RS-001", applicant_name="王小明", id_number=WANG, phone="13800138000",
+        item="RS-001",
+        applicant_name="王小明",
+        id_number=WANG,
+        phone="13800138000",
         materials=["居民身份证", "城乡居民基本养老保险参保登记表"],
     )
     fields.update(overrides)
@@ -113,14 +123,23 @@ def pension_enrolment(**overrides: object) -> NewIntake:
 def pension_benefit_deferred(**overrides: object) -> NewIntake:
     """RS-002 (10 working days) with the bank account deferred under 容缺."""
     fields: dict[str, object] = dict(
-        item="RS-002", applicant_name="张桂英", id_number=ZHANG, phone="13912345678",
-        materials=["居民身份证", "待遇领取通知表（本人签字或按指纹）"], deferred=["社会保障卡或本人银行账户"],
+        item="RS-002",
+        applicant_name="张桂英",
+        id_number=ZHANG,
+        phone="13912345678",
+        materials=["居民身份证", "待遇领取通知表（本人签字或按指纹）"],
+        deferred=["社会保障卡或本人银行账户"],
     )
     fields.update(overrides)
     return NewIntake(**fields)  # type: ignore[arg-type]
 
 
 NEWBORN_MATERIALS = [
-    "居民身份证", "父母双方居民身份证", "夫妻双方居民身份证", "出生医学证明", "随迁方居民户口簿",
-    "城乡居民基本医疗保险参保登记表", "有效身份证件（身份证、户口簿等）",
+    "居民身份证",
+    "父母双方居民身份证",
+    "夫妻双方居民身份证",
+    "出生医学证明",
+    "随迁方居民户口簿",
+    "城乡居民基本医疗保险参保登记表",
+    "有效身份证件（身份证、户口簿等）",
 ]

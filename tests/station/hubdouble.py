@@ -99,17 +99,28 @@ class HubDouble:
 
     # -- building signed things --------------------------------------------------------------
 
-    def feed_set(self, *items: Any, seq: int | None = None, prev: bytes | None = None,
-                 origin: str | None = None, signer: KeyPair | None = None) -> bytes:
+    def feed_set(
+        self,
+        *items: Any,
+        seq: int | None = None,
+        prev: bytes | None = None,
+        origin: str | None = None,
+        signer: KeyPair | None = None,
+    ) -> bytes:
         """Seal items into the next feed set (or one with the given seq/prev, for faults)."""
         assert self.station_keys is not None
         next_seq = len(self.feed) + 1
         envelope, set_hash = seal_set(
-            origin=origin or self.feed_origin, seq=seq or next_seq,
+            origin=origin or self.feed_origin,
+            seq=seq or next_seq,
             prev=prev if prev is not None else (self.feed[-1][1] if self.feed else GENESIS),
-            created_ms=self.hub_ms, hlc=self.hub_ms << 16, records=[msgspec.msgpack.encode(i) for i in items],
-            sign_private=(signer or self.keys).sign_private, sign_public=(signer or self.keys).sign_public,
-            recipient_box_public=self.station_keys[1], context=CTX_DOWN,
+            created_ms=self.hub_ms,
+            hlc=self.hub_ms << 16,
+            records=[msgspec.msgpack.encode(i) for i in items],
+            sign_private=(signer or self.keys).sign_private,
+            sign_public=(signer or self.keys).sign_public,
+            recipient_box_public=self.station_keys[1],
+            context=CTX_DOWN,
         )
         if seq is None and prev is None and origin is None and signer is None:
             self.feed.append((envelope, set_hash))
@@ -117,8 +128,14 @@ class HubDouble:
 
     def receipt(self, seq: int, set_hash: bytes, *, signer: KeyPair | None = None) -> bytes:
         signer = signer or self.keys
-        return make_receipt(origin=self.station_id or "", seq=seq, set_hash=set_hash, hub_ms=self.hub_ms,
-                            sign_private=signer.sign_private, sign_public=signer.sign_public)
+        return make_receipt(
+            origin=self.station_id or "",
+            seq=seq,
+            set_hash=set_hash,
+            hub_ms=self.hub_ms,
+            sign_private=signer.sign_private,
+            sign_public=signer.sign_public,
+        )
 
     def queue(self, *items: Any) -> None:
         self.queued.extend(items)
@@ -142,8 +159,9 @@ class HubDouble:
 
         for data in sets:
             try:
-                signed, set_hash, body = open_set(data, public_key_for=key_for, context=CTX_UP,
-                                                  box_private=self.keys.box_private)
+                signed, set_hash, body = open_set(
+                    data, public_key_for=key_for, context=CTX_UP, box_private=self.keys.box_private
+                )
             except ProtocolError as exc:
                 results.append(SetResult(seq=0, status="refused", code=exc.code, detail=exc.en))
                 break
@@ -181,10 +199,14 @@ class HubDouble:
 
     def down_file(self, after: int = 0) -> bytes:
         self.seal_queue()
-        return msgspec.msgpack.encode(TransferFile(
-            direction="down", station_id=self.station_id or "", created_ms=self.hub_ms,
-            sets=[msgspec.Raw(envelope) for envelope, _ in self.feed[after:]],
-        ))
+        return msgspec.msgpack.encode(
+            TransferFile(
+                direction="down",
+                station_id=self.station_id or "",
+                created_ms=self.hub_ms,
+                sets=[msgspec.Raw(envelope) for envelope, _ in self.feed[after:]],
+            )
+        )
 
     # -- HTTP --------------------------------------------------------------------------------
 
@@ -221,26 +243,37 @@ class HubDouble:
             after = int(request.url.params["after"])
             limit = int(request.url.params.get("limit", "20"))
             self.seal_queue()
-            answer = FeedResponse(sets=[msgspec.Raw(e) for e, _ in self.feed[after : after + limit]],
-                                  last_seq=len(self.feed), hub_ms=self.hub_ms)
+            answer = FeedResponse(
+                sets=[msgspec.Raw(e) for e, _ in self.feed[after : after + limit]],
+                last_seq=len(self.feed),
+                hub_ms=self.hub_ms,
+            )
             return httpx.Response(200, content=msgspec.msgpack.encode(answer))
         return _json(404, "not_found", path)
 
     def _exchange(self, request: httpx.Request) -> httpx.Response:
         sync = msgspec.msgpack.decode(request.content, type=SyncRequest)
         self.feed_bytes.append(sync.feed_bytes)
-        pushed = self.ingest([bytes(s) for s in sync.sets], lean=True) if sync.sets else PushResponse(
-            results=[], next_seq=self.applied_seq + 1, hub_ms=self.hub_ms)
+        pushed = (
+            self.ingest([bytes(s) for s in sync.sets], lean=True)
+            if sync.sets
+            else PushResponse(results=[], next_seq=self.applied_seq + 1, hub_ms=self.hub_ms)
+        )
         self.seal_queue()
         feed: list[msgspec.Raw] = []
         size = 0
-        for envelope, _ in self.feed[sync.feed_after:]:
+        for envelope, _ in self.feed[sync.feed_after :]:
             if feed and size >= (sync.feed_bytes or 64 * 1024):
                 break
             feed.append(msgspec.Raw(envelope))
             size += len(envelope)
-        answer = SyncResponse(results=[SyncResult.of(r) for r in pushed.results], next_seq=pushed.next_seq,
-                              hub_ms=self.hub_ms, feed=feed, feed_last_seq=len(self.feed))
+        answer = SyncResponse(
+            results=[SyncResult.of(r) for r in pushed.results],
+            next_seq=pushed.next_seq,
+            hub_ms=self.hub_ms,
+            feed=feed,
+            feed_last_seq=len(self.feed),
+        )
         return httpx.Response(200, content=msgspec.msgpack.encode(answer))
 
     def _authenticate(self, request: httpx.Request) -> httpx.Response | None:
@@ -253,8 +286,12 @@ class HubDouble:
             headers = expand_auth(headers["X-Sync"], self.station_id or "")
         counter = int(headers["X-Counter"])
         canonical = canonical_request(
-            method=request.method, path_qs=request.url.raw_path.decode(), station_id=headers["X-Station"],
-            key_id=headers["X-Key-Id"], counter=counter, station_ms=int(headers["X-Station-Time"]),
+            method=request.method,
+            path_qs=request.url.raw_path.decode(),
+            station_id=headers["X-Station"],
+            key_id=headers["X-Key-Id"],
+            counter=counter,
+            station_ms=int(headers["X-Station-Time"]),
             body=request.content,
         )
         if headers["X-Station"] != self.station_id or headers["X-Key-Id"] != key_id_of(self.station_keys[0]):
@@ -276,10 +313,25 @@ class HubDouble:
         self.station_id = station_id
         self.station_keys = (enrol.sign_public, enrol.box_public)
         box = seal_box(enrol.box_public, self.lookup_key, b"lookup-key/" + station_id.encode())
-        fields = dict(station_id=station_id, village_code=village, device=device, hub_id=key_id_of(self.keys.sign_public),
-                      hub_sign_public=self.keys.sign_public, hub_box_public=self.keys.box_public, lookup_key_box=box)
-        answer_mac = mac(secret, b"enroll-response", station_id.encode(), village.encode(), device.encode(),
-                         self.keys.sign_public, self.keys.box_public, box)
+        fields = dict(
+            station_id=station_id,
+            village_code=village,
+            device=device,
+            hub_id=key_id_of(self.keys.sign_public),
+            hub_sign_public=self.keys.sign_public,
+            hub_box_public=self.keys.box_public,
+            lookup_key_box=box,
+        )
+        answer_mac = mac(
+            secret,
+            b"enroll-response",
+            station_id.encode(),
+            village.encode(),
+            device.encode(),
+            self.keys.sign_public,
+            self.keys.box_public,
+            box,
+        )
         if self.tamper_enroll_mac:
             answer_mac = sha256(answer_mac)
         answer = EnrollResponse(**fields, mac=answer_mac)

@@ -195,7 +195,8 @@ def test_a_04_database_is_encrypted_in_place_with_every_row_intact(tmp_path):
         county_key = bytes.fromhex(V04["lookup.key"])
         assert stored_lookup_key(st.db) == county_key  # moved inside, hashes untouched
         assert [c.case_no for c in list_cases(st, CaseFilter(text=ZHANG))] == [
-            r[0] for r in before["cases"] if r[8] == ZHANG]
+            r[0] for r in before["cases"] if r[8] == ZHANG
+        ]
         assert st.id_hash(WANG) == id_lookup_hash(county_key, WANG)
 
     meta_after = [r for r in after.pop("meta") if r[0] not in ("lookup_key",)]
@@ -220,7 +221,7 @@ def test_the_01_fixture_is_encrypted_with_every_row_intact_and_found_by_id_numbe
     after = rows(folder / DB_FILE, datakey.unlock(folder, PASSPHRASE), tables=old_columns)
     id_hash = old_columns["cases"].index("id_hash")
     for table in (before, after):
-        table["cases"] = [r[:id_hash] + r[id_hash + 1:] for r in table["cases"]]
+        table["cases"] = [r[:id_hash] + r[id_hash + 1 :] for r in table["cases"]]
         table["meta"] = [r for r in table["meta"] if r[0] not in ("lookup_key", "lookup_key_id")]
         table["_sqlite_migrations"] = [r for r in table["_sqlite_migrations"] if r[2] == "m001_case_book"]
     assert after == before
@@ -231,8 +232,12 @@ def test_a_04_database_with_a_wrong_passphrase_is_left_exactly_as_it_was(tmp_pat
     folder = restore_04(tmp_path / "v04")
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     runner = CliRunner()
-    result = runner.invoke(main, ["--lang", "en", "case", "list"], catch_exceptions=False,
-                           env={"STATION_DATA_DIR": str(folder), "STATION_PASSPHRASE": "another-passphrase"})
+    result = runner.invoke(
+        main,
+        ["--lang", "en", "case", "list"],
+        catch_exceptions=False,
+        env={"STATION_DATA_DIR": str(folder), "STATION_PASSPHRASE": "another-passphrase"},
+    )
     assert result.exit_code == 2
     assert "wrong passphrase" in result.stderr and "nothing was changed" in result.stderr
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # no key file made, still plain
@@ -294,7 +299,7 @@ def test_two_programs_opening_a_04_database_at_once_encrypt_it_once(tmp_path):
         try:
             with Station.open(folder, passphrase=V04["passphrase"]) as st:
                 counts.append(st.db.execute("SELECT COUNT(*) FROM cases").fetchone()[0])
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=opener) for _ in range(2)]
@@ -395,8 +400,12 @@ def test_unlock_remember_without_a_keyring_is_a_clear_error(station, station_dir
     previous = keyring.get_keyring()
     keyring.set_keyring(fail.Keyring())  # as on a PC with no keyring service
     station.close()
-    result = CliRunner().invoke(main, ["--lang", "en", "unlock", "--remember"], catch_exceptions=False,
-                                env={"STATION_DATA_DIR": str(station_dir), "STATION_PASSPHRASE": PASSPHRASE})
+    result = CliRunner().invoke(
+        main,
+        ["--lang", "en", "unlock", "--remember"],
+        catch_exceptions=False,
+        env={"STATION_DATA_DIR": str(station_dir), "STATION_PASSPHRASE": PASSPHRASE},
+    )
     keyring.set_keyring(previous)
     assert result.exit_code == 1 and "no usable keyring" in result.stderr
 
@@ -415,8 +424,14 @@ def test_a_command_at_a_terminal_asks_for_the_passphrase_once(station, station_d
     controller, terminal = pty.openpty()
     env = {k: v for k, v in os.environ.items() if k != "STATION_PASSPHRASE"}
     env.update(STATION_DATA_DIR=str(station_dir), LANG="en_US.UTF-8", COLUMNS="200")
-    process = subprocess.Popen([str(Path(sys.executable).parent / "station"), "--lang", "en", "case", "list"],
-                               stdin=terminal, stdout=terminal, stderr=terminal, env=env, start_new_session=True)
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "station"), "--lang", "en", "case", "list"],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=env,
+        start_new_session=True,
+    )
     os.close(terminal)
     seen = b""
     try:

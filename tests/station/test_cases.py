@@ -49,7 +49,7 @@ def test_case_numbers_count_per_day_and_restart_next_day(station, clock):
 
 
 def test_case_number_date_is_china_date_not_utc(station, clock):
-    clock.moment = dt.datetime(2026, 9, 28, 17, 30, tzinfo=dt.timezone.utc)  # 01:30 on 29 Sep in China
+    clock.moment = dt.datetime(2026, 9, 28, 17, 30, tzinfo=dt.UTC)  # 01:30 on 29 Sep in China
     assert "-20260929-" in ops.new_intake(station, pension_enrolment()).number
 
 
@@ -165,8 +165,14 @@ def test_supplying_an_unknown_or_received_material_is_refused(station):
 def test_bundle_creates_members_in_order_sharing_materials_once(station):
     result = ops.new_intake(
         station,
-        pension_enrolment(item=None, bundle="BND-NEWBORN", applicant_name="赵丽", id_number=ZHAO,
-                          materials=NEWBORN_MATERIALS, deferred=["近期1寸免冠彩色照片"]),
+        pension_enrolment(
+            item=None,
+            bundle="BND-NEWBORN",
+            applicant_name="赵丽",
+            id_number=ZHAO,
+            materials=NEWBORN_MATERIALS,
+            deferred=["近期1寸免冠彩色照片"],
+        ),
     )
     assert [c.item_code for c in result.cases] == ["WJ-001", "GA-001", "YB-001", "RS-006"]
     assert result.number not in {c.case_no for c in result.cases}
@@ -178,7 +184,12 @@ def test_bundle_creates_members_in_order_sharing_materials_once(station):
     assert bundle.status == Status.RECEIVED and len(bundle.members) == 4
     # Each member shows only the materials its own item asks for.
     member = get_case(station, result.cases[0].case_no)
-    assert {m.name_zh for m in member.materials} <= {"夫妻双方居民身份证", "结婚证", "居民户口簿", "出生医学证明（生育后补登时）"}
+    assert {m.name_zh for m in member.materials} <= {
+        "夫妻双方居民身份证",
+        "结婚证",
+        "居民户口簿",
+        "出生医学证明（生育后补登时）",
+    }
 
 
 def decide(station, case_no, to, **kw):
@@ -243,8 +254,12 @@ def test_correction_requested_then_handed_in_returns_to_reviewer(station, clock)
 
 
 def test_correction_after_acceptance_resumes_review_and_clock(station, clock):
-    case_no = ops.new_intake(station, pension_enrolment(item="RS-002", materials=[
-        "居民身份证", "社会保障卡或本人银行账户", "待遇领取通知表（本人签字或按指纹）"])).number
+    case_no = ops.new_intake(
+        station,
+        pension_enrolment(
+            item="RS-002", materials=["居民身份证", "社会保障卡或本人银行账户", "待遇领取通知表（本人签字或按指纹）"]
+        ),
+    ).number
     decide(station, case_no, Status.ACCEPTED)
     due_before = get_case(station, case_no).summary.due_date
     decide(station, case_no, Status.IN_PROGRESS)
@@ -306,4 +321,9 @@ def test_status_changes_in_outbox_carry_actor_and_states(station):
     body = station.db.execute("SELECT body FROM outbox WHERE kind = 'status' ORDER BY id DESC LIMIT 1").fetchone()[0]
     change = decode_change(body)
     assert isinstance(change, StatusChange)
-    assert (change.from_status, change.to_status, change.actor, change.reason) == ("RECEIVED", "WITHDRAWN", "station", "不办了")
+    assert (change.from_status, change.to_status, change.actor, change.reason) == (
+        "RECEIVED",
+        "WITHDRAWN",
+        "station",
+        "不办了",
+    )

@@ -41,8 +41,21 @@ def initialised(run):
 
 def new_case(run, *extra: str):
     return run(
-        "case", "new", "--item", "RS-001", "--name", "王小明", "--id-number", WANG, "--phone", "13800138000",
-        "--material", "居民身份证", "--material", "城乡居民基本养老保险参保登记表", *extra,
+        "case",
+        "new",
+        "--item",
+        "RS-001",
+        "--name",
+        "王小明",
+        "--id-number",
+        WANG,
+        "--phone",
+        "13800138000",
+        "--material",
+        "居民身份证",
+        "--material",
+        "城乡居民基本养老保险参保登记表",
+        *extra,
     )
 
 
@@ -57,9 +70,24 @@ def test_case_new_prints_the_number_alone_on_the_last_line(initialised):
 
 def test_deferred_material_with_commitment(initialised):
     result = initialised(
-        "case", "new", "--item", "RS-002", "--name", "张桂英", "--id-number", ZHANG, "--phone", "13912345678",
-        "--material", "居民身份证", "--material", "待遇领取通知表（本人签字或按指纹）",
-        "--defer", "社会保障卡或本人银行账户", "--defer-days", "3",
+        "case",
+        "new",
+        "--item",
+        "RS-002",
+        "--name",
+        "张桂英",
+        "--id-number",
+        ZHANG,
+        "--phone",
+        "13912345678",
+        "--material",
+        "居民身份证",
+        "--material",
+        "待遇领取通知表（本人签字或按指纹）",
+        "--defer",
+        "社会保障卡或本人银行账户",
+        "--defer-days",
+        "3",
     )
     assert result.exit_code == 0, result.output
     assert "容缺承诺" in result.stdout
@@ -69,11 +97,32 @@ def test_deferred_material_with_commitment(initialised):
 
 def test_bundle_prints_bundle_number_last_and_show_accepts_it(initialised):
     result = initialised(
-        "case", "new", "--bundle", "BND-AFTER-DEATH", "--name", "王小明", "--id-number", WANG,
-        "--phone", "13800138000", "--material", "死亡证明", "--material", "死亡证明或户籍注销证明",
-        "--material", "申报人居民身份证", "--material", "领取人居民身份证", "--material", "经办人居民身份证",
-        "--material", "逝者居民户口簿及身份证", "--material", "参保人居民身份证",
-        "--defer", "领取人银行账户",
+        "case",
+        "new",
+        "--bundle",
+        "BND-AFTER-DEATH",
+        "--name",
+        "王小明",
+        "--id-number",
+        WANG,
+        "--phone",
+        "13800138000",
+        "--material",
+        "死亡证明",
+        "--material",
+        "死亡证明或户籍注销证明",
+        "--material",
+        "申报人居民身份证",
+        "--material",
+        "领取人居民身份证",
+        "--material",
+        "经办人居民身份证",
+        "--material",
+        "逝者居民户口簿及身份证",
+        "--material",
+        "参保人居民身份证",
+        "--defer",
+        "领取人银行账户",
     )
     assert result.exit_code == 0, result.output
     number = result.stdout.splitlines()[-1]
@@ -94,7 +143,9 @@ def test_bad_input_exits_2_with_a_message_and_writes_nothing(initialised, args, 
     base = {"--item": "RS-001", "--name": "王小明", "--id-number": WANG, "--phone": "13800138000"}
     base.update(dict(zip(args[::2], args[1::2])))
     argv = [x for pair in base.items() for x in pair]
-    result = initialised("case", "new", *argv, "--material", "居民身份证", "--material", "城乡居民基本养老保险参保登记表")
+    result = initialised(
+        "case", "new", *argv, "--material", "居民身份证", "--material", "城乡居民基本养老保险参保登记表"
+    )
     assert result.exit_code == 2
     assert fragment in result.stderr
     assert WANG not in result.stderr and "13800138000" not in result.stderr
@@ -102,10 +153,24 @@ def test_bad_input_exits_2_with_a_message_and_writes_nothing(initialised, args, 
 
 
 def test_unknown_item_and_missing_material_exit_2(initialised):
-    unknown = initialised("case", "new", "--item", "XX-1", "--name", "王", "--id-number", WANG, "--phone", "13800138000")
+    unknown = initialised(
+        "case", "new", "--item", "XX-1", "--name", "王", "--id-number", WANG, "--phone", "13800138000"
+    )
     assert unknown.exit_code == 2 and "XX-1" in unknown.stderr
-    missing = initialised("case", "new", "--item", "RS-001", "--name", "王", "--id-number", WANG,
-                          "--phone", "13800138000", "--material", "居民身份证")
+    missing = initialised(
+        "case",
+        "new",
+        "--item",
+        "RS-001",
+        "--name",
+        "王",
+        "--id-number",
+        WANG,
+        "--phone",
+        "13800138000",
+        "--material",
+        "居民身份证",
+    )
     assert missing.exit_code == 2 and "城乡居民基本养老保险参保登记表" in missing.stderr
 
 
@@ -154,8 +219,9 @@ def test_english_by_option_and_by_lang(initialised):
     assert "Case 349921001001-" in new_case(lambda *a: initialised("--lang", "en", *a)).stdout
     english = initialised("--lang", "en", "case", "list")
     assert "Case no." in english.stdout and "received" in english.stdout
-    bad = initialised("--lang", "en", "case", "new", "--item", "RS-001", "--name", "王", "--id-number", "1",
-                      "--phone", "13800138000")
+    bad = initialised(
+        "--lang", "en", "case", "new", "--item", "RS-001", "--name", "王", "--id-number", "1", "--phone", "13800138000"
+    )
     assert bad.exit_code == 2 and bad.stderr.startswith("Error:")
     by_env = initialised("case", "list", env={"LANG": "en_US.UTF-8"})
     assert "Case no." in by_env.stdout

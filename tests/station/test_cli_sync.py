@@ -53,8 +53,22 @@ def enrolled(run, hub):
 
 
 def new_case(run):
-    result = run("case", "new", "--item", "RS-001", "--name", "王小明", "--id-number", WANG, "--phone", "13800138000",
-                 "--material", "居民身份证", "--material", "城乡居民基本养老保险参保登记表")
+    result = run(
+        "case",
+        "new",
+        "--item",
+        "RS-001",
+        "--name",
+        "王小明",
+        "--id-number",
+        WANG,
+        "--phone",
+        "13800138000",
+        "--material",
+        "居民身份证",
+        "--material",
+        "城乡居民基本养老保险参保登记表",
+    )
     assert result.exit_code == 0, result.output
     return result.stdout.splitlines()[-1]
 

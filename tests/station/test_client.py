@@ -41,8 +41,7 @@ def run(station, hub, keys, sleeps):
     """sync_once against the hub double, without real sleeping."""
 
     def go(**kwargs):
-        return sync_once(station, transport=hub.transport(), keys=keys, sleep=sleeps.append, rng=lambda: 1.0,
-                         **kwargs)
+        return sync_once(station, transport=hub.transport(), keys=keys, sleep=sleeps.append, rng=lambda: 1.0, **kwargs)
 
     return go
 
@@ -132,7 +131,8 @@ def test_a_fork_stops_pushing_and_says_to_call_the_county(station, hub, run):
 def test_a_refused_set_stops_with_its_code(station, hub, run):
     ops.new_intake(station, pension_enrolment())
     hub.ingest = lambda sets, **_: PushResponse(  # type: ignore[method-assign]
-        results=[SetResult(seq=1, status="refused", code="bad_signature", detail="altered")], next_seq=1, hub_ms=0)
+        results=[SetResult(seq=1, status="refused", code="bad_signature", detail="altered")], next_seq=1, hub_ms=0
+    )
     report = run()
     assert report.fatal and [e.code for e in report.errors] == ["bad_signature"]
     assert report.unacknowledged == 1
@@ -194,8 +194,15 @@ def test_timeouts_shrink_the_batch_and_success_grows_it(station, hub, run, keys)
 
 def _bulky(n: int) -> RejectedItem:
     """A feed item of about 2 kB that does not compress (a station applies it harmlessly)."""
-    return RejectedItem(seq=1, index=n, entity="cases", entity_id=f"c{n}", code="malformed",
-                        reason_en=os.urandom(1000).hex(), reason_zh="格式错误")
+    return RejectedItem(
+        seq=1,
+        index=n,
+        entity="cases",
+        entity_id=f"c{n}",
+        code="malformed",
+        reason_en=os.urandom(1000).hex(),
+        reason_zh="格式错误",
+    )
 
 
 def test_a_long_feed_comes_down_in_answers_of_the_bytes_asked_for(station, hub, run):
@@ -293,8 +300,15 @@ def test_watch_knocks_every_few_seconds_while_offline_and_syncs_when_the_link_re
     hub.faults.extend([line] * 100)
     ops.new_intake(station, pension_enrolment())
     reports = []
-    watch(station, transport=hub.transport(), keys=keys, on_report=reports.append, sleep=sleep, rng=lambda: 1.0,
-          should_stop=lambda: bool(reports) and reports[-1].in_step)
+    watch(
+        station,
+        transport=hub.transport(),
+        keys=keys,
+        on_report=reports.append,
+        sleep=sleep,
+        rng=lambda: 1.0,
+        should_stop=lambda: bool(reports) and reports[-1].in_step,
+    )
     assert [bool(r.errors) for r in reports] == [True, False] and reports[-1].in_step
     gaps = [b - a for a, b in itertools.pairwise(knocks)]
     assert gaps[:3] == [4, 8, 12] and max(gaps) == PROBE_MAX_SECONDS  # 2, 4, 8, then every 12 s
@@ -305,8 +319,14 @@ def test_watch_knocks_every_few_seconds_while_offline_and_syncs_when_the_link_re
 def test_watch_knocks_with_jitter_and_stops_when_asked(station, hub, keys):
     hub.faults.extend([httpx.ConnectError("down")] * 50)
     slept: list[float] = []
-    watch(station, transport=hub.transport(), keys=keys, sleep=slept.append, rng=lambda: 0.0,
-          should_stop=lambda: sum(slept) > 30)
+    watch(
+        station,
+        transport=hub.transport(),
+        keys=keys,
+        sleep=slept.append,
+        rng=lambda: 0.0,
+        should_stop=lambda: sum(slept) > 30,
+    )
     # In-round retries sleep nothing here (rng 0); knocks wait half their interval (1, 2, 4, 6, 6 ...).
     assert slept and all(s <= 1.0 for s in slept) and sum(slept) <= 31
 
@@ -314,8 +334,17 @@ def test_watch_knocks_with_jitter_and_stops_when_asked(station, hub, keys):
 def test_watch_backs_off_when_the_hub_answers_but_fails(station, hub, keys):
     hub.faults.extend([httpx.Response(500, json={"error": "internal", "detail": "x", "detail_zh": "x"})] * 2)
     reports, slept = [], []
-    watch(station, transport=hub.transport(), keys=keys, on_report=reports.append, sleep=slept.append,
-          rng=lambda: 0.5, should_stop=lambda: len(reports) >= 3, busy_seconds=4, idle_seconds=30)
+    watch(
+        station,
+        transport=hub.transport(),
+        keys=keys,
+        on_report=reports.append,
+        sleep=slept.append,
+        rng=lambda: 0.5,
+        should_stop=lambda: len(reports) >= 3,
+        busy_seconds=4,
+        idle_seconds=30,
+    )
     assert [bool(r.errors) for r in reports] == [True, True, False]
     assert sum(slept) == 4 + 8  # half (rng) of 4·2, then of 4·4 seconds: a hub in trouble is not hammered
 
@@ -342,8 +371,15 @@ def test_watch_asks_less_often_while_nothing_happens_and_at_once_after_new_work(
         if len(reports) == 7:
             ops.new_intake(station, pension_enrolment())  # the agent records a case
 
-    watch(station, transport=hub.transport(), keys=keys, on_report=on_report, sleep=slept.append,
-          rng=lambda: 0.5, should_stop=lambda: len(reports) >= 9)
+    watch(
+        station,
+        transport=hub.transport(),
+        keys=keys,
+        on_report=on_report,
+        sleep=slept.append,
+        rng=lambda: 0.5,
+        should_stop=lambda: len(reports) >= 9,
+    )
     # In step with nothing to do: 60 s, then doubling to 15 minutes; the new case wakes it after
     # busy_seconds (5), and the round that carried it starts the idle wait again from 60 s.
     assert waits[1:] == [60, 120, 240, 480, 900, 900, 5, 60]

@@ -21,8 +21,15 @@ WORK = 2**10
 
 
 def _enroll(data_dir, hub, code=None, **kwargs):
-    return enroll(data_dir, hub_url="http://hub.test", code=code or hub.issue_code(), passphrase=PASS,
-                  transport=hub.transport(), key_work=WORK, **kwargs)
+    return enroll(
+        data_dir,
+        hub_url="http://hub.test",
+        code=code or hub.issue_code(),
+        passphrase=PASS,
+        transport=hub.transport(),
+        key_work=WORK,
+        **kwargs,
+    )
 
 
 def test_code_is_split_into_id_and_secret_and_forgives_confusable_letters():

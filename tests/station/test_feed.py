@@ -33,12 +33,21 @@ OTHER_PC = "349921001001-B-2"
 
 
 # The county's decision, a day after the intake (the test clock starts on 2026-09-28).
-COUNTY_HLC = int(dt.datetime(2026, 9, 29, 2, tzinfo=dt.timezone.utc).timestamp() * 1000) << 16
+COUNTY_HLC = int(dt.datetime(2026, 9, 29, 2, tzinfo=dt.UTC).timestamp() * 1000) << 16
 
 
 def _accept(case_no: str, *, at: str = "2026-09-29T02:00:00.000Z", hlc: int = COUNTY_HLC) -> StatusChange:
-    return StatusChange(event_id=f"hub:{hlc}", case_no=case_no, from_status="RECEIVED", to_status="ACCEPTED",
-                        actor="department", hlc=hlc, at=at, by="县人社局", origin="hub")
+    return StatusChange(
+        event_id=f"hub:{hlc}",
+        case_no=case_no,
+        from_status="RECEIVED",
+        to_status="ACCEPTED",
+        actor="department",
+        hlc=hlc,
+        at=at,
+        by="县人社局",
+        origin="hub",
+    )
 
 
 def _state(case_no: str, status: str, *, through: int, accepted: str | None = "2026-09-29") -> CaseState:
@@ -101,8 +110,9 @@ def test_a_set_that_does_not_follow_the_chain_is_refused(station, hub, keys):
 
 
 def test_an_applied_set_is_skipped_when_it_comes_again(station, hub, keys):
-    item = RejectedItem(seq=1, index=0, entity="cases", entity_id="X", code="other_village", reason_en="e",
-                        reason_zh="z")
+    item = RejectedItem(
+        seq=1, index=0, entity="cases", entity_id="X", code="other_village", reason_en="e", reason_zh="z"
+    )
     envelope = hub.feed_set(item)
     assert apply_feed_set(station, envelope, keys).applied
     again = apply_feed_set(station, envelope, keys)
@@ -115,9 +125,14 @@ def test_a_set_is_applied_whole_or_not_at_all(station, hub, keys):
     catalog = dict(sample_catalog_json(), version=7)
     # The second item refers to an intake that does not exist: the database refuses the row,
     # so the catalogue of the same set must not stay either.
-    orphan = RowChange(table="case_notes", pk="n1", hlc=5, insert=True, origin=OTHER_PC,
-                       fields={"note_id": "n1", "case_no": "nope", "at": "2026-09-28T02:00:00.000Z", "author": "",
-                               "text": "x"})
+    orphan = RowChange(
+        table="case_notes",
+        pk="n1",
+        hlc=5,
+        insert=True,
+        origin=OTHER_PC,
+        fields={"note_id": "n1", "case_no": "nope", "at": "2026-09-28T02:00:00.000Z", "author": "", "text": "x"},
+    )
     with pytest.raises(FeedError) as info:
         apply_feed_set(station, hub.feed_set(CatalogItem(7, json.dumps(catalog).encode()), orphan), keys)
     assert info.value.seq == 1 and info.value.code == "apply"
@@ -134,7 +149,9 @@ def test_case_state_reapplies_the_stations_unseen_withdrawal_on_top_of_the_count
     apply_feed_set(station, hub.feed_set(_accept(number), _state(number, "ACCEPTED", through=1)), keys)
     row = station.db.execute("SELECT status, accepted_date FROM cases WHERE case_no = ?", [number]).fetchone()
     assert row == ("WITHDRAWN", "2026-09-29")
-    county = station.db.execute(f"SELECT to_status, origin FROM case_events WHERE event_id = 'hub:{COUNTY_HLC}'").fetchone()
+    county = station.db.execute(
+        f"SELECT to_status, origin FROM case_events WHERE event_id = 'hub:{COUNTY_HLC}'"
+    ).fetchone()
     assert county == ("ACCEPTED", "hub")
 
 
@@ -178,9 +195,16 @@ def test_rejected_change_with_current_restores_the_hubs_value_and_shows_the_reas
     seal_pending(station, keys)
     ops.correct_intake(station, number, phone="13700001111")
     seal_pending(station, keys)  # set 2 carries the phone change
-    rejected = RejectedItem(seq=2, index=0, entity="cases", entity_id=number, code="illegal_transition",
-                            reason_en="the case was already accepted at the county",
-                            reason_zh="县平台上该办件已受理，不能再更正", current={"phone": "13800138000"})
+    rejected = RejectedItem(
+        seq=2,
+        index=0,
+        entity="cases",
+        entity_id=number,
+        code="illegal_transition",
+        reason_en="the case was already accepted at the county",
+        reason_zh="县平台上该办件已受理，不能再更正",
+        current={"phone": "13800138000"},
+    )
     apply_feed_set(station, hub.feed_set(rejected), keys)
     detail = get_case(station, number)
     assert detail.phone == "13800138000"
@@ -233,8 +257,9 @@ def test_a_calendar_year_firms_up_a_provisional_due_date(station, hub, keys, clo
     number = ops.new_intake(station, pension_benefit_deferred()).number
     before = get_case(station, number).summary
     assert before.due_provisional
-    table = YearTable(year=2027, holidays=("2027-01-01", "2027-01-02", "2027-01-03", "2027-01-04"), workdays=(),
-                      source="hub")
+    table = YearTable(
+        year=2027, holidays=("2027-01-01", "2027-01-02", "2027-01-03", "2027-01-04"), workdays=(), source="hub"
+    )
     apply_feed_set(station, hub.feed_set(CalendarItem(table)), keys)
     after = get_case(station, number).summary
     assert not after.due_provisional and after.due_date > before.due_date
@@ -252,25 +277,51 @@ def test_revocation_of_our_own_key_stops_sync(station, hub, keys):
     assert not apply_feed_set(station, hub.feed_set(other), keys).revoked
     ours = KeyRevokedItem(station_id=station.station_id, key_id=keys.key_id, after_seq=0)
     assert apply_feed_set(station, hub.feed_set(ours), keys).revoked
-    assert json.loads(station.db.execute("SELECT value FROM meta WHERE key = 'revoked'").fetchone()[0])["key_id"] == \
-        keys.key_id
+    assert (
+        json.loads(station.db.execute("SELECT value FROM meta WHERE key = 'revoked'").fetchone()[0])["key_id"]
+        == keys.key_id
+    )
 
 
 def test_case_of_the_villages_other_pc_arrives_whole(station, hub, keys):
     # The other PC's intake, forwarded by the hub with its origin.
-    intake = {"intake_id": "349921001001-20260928-B001", "bundle_code": None, "village_code": station.village_code,
-              "received_at": "2026-09-28T01:00:00.000Z", "received_date": "2026-09-28", "agent": "",
-              "catalog_version": 1}
-    case = {"case_no": intake["intake_id"], "intake_id": intake["intake_id"], "item_code": "RS-001",
-            "bundle_code": None, "stage": 0, "status": "DRAFT", "outcome": None, "applicant_name": "王小明",
-            "id_number": "349921195803120234", "phone": "13800138000", "sex": "M", "birth_date": "1958-03-12",
-            "village_code": station.village_code, "received_at": intake["received_at"],
-            "received_date": "2026-09-28", "accepted_date": None, "catalog_version": 1}
-    apply_feed_set(station, hub.feed_set(
-        RowChange(table="intakes", pk=intake["intake_id"], hlc=10, fields=intake, insert=True, origin=OTHER_PC),
-        RowChange(table="cases", pk=case["case_no"], hlc=11, fields=case, insert=True, origin=OTHER_PC),
-        _state(case["case_no"], Status.RECEIVED.value, through=0, accepted=None),
-    ), keys)
+    intake = {
+        "intake_id": "349921001001-20260928-B001",
+        "bundle_code": None,
+        "village_code": station.village_code,
+        "received_at": "2026-09-28T01:00:00.000Z",
+        "received_date": "2026-09-28",
+        "agent": "",
+        "catalog_version": 1,
+    }
+    case = {
+        "case_no": intake["intake_id"],
+        "intake_id": intake["intake_id"],
+        "item_code": "RS-001",
+        "bundle_code": None,
+        "stage": 0,
+        "status": "DRAFT",
+        "outcome": None,
+        "applicant_name": "王小明",
+        "id_number": "349921195803120234",
+        "phone": "13800138000",
+        "sex": "M",
+        "birth_date": "1958-03-12",
+        "village_code": station.village_code,
+        "received_at": intake["received_at"],
+        "received_date": "2026-09-28",
+        "accepted_date": None,
+        "catalog_version": 1,
+    }
+    apply_feed_set(
+        station,
+        hub.feed_set(
+            RowChange(table="intakes", pk=intake["intake_id"], hlc=10, fields=intake, insert=True, origin=OTHER_PC),
+            RowChange(table="cases", pk=case["case_no"], hlc=11, fields=case, insert=True, origin=OTHER_PC),
+            _state(case["case_no"], Status.RECEIVED.value, through=0, accepted=None),
+        ),
+        keys,
+    )
     detail = get_case(station, case["case_no"])
     assert detail.summary.status == "RECEIVED" and detail.summary.due_date is not None
     assert detail.sync_state == "acknowledged"  # nothing of ours in it

@@ -27,4 +27,3 @@ def test_an_item_outside_the_union_is_refused_naming_its_type(station: Station, 
     error = caught.value
     assert (error.code, error.seq) == ("apply", 3)
     assert "_NotADownItem" in error.en and "_NotADownItem" in error.zh
-

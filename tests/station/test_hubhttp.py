@@ -35,8 +35,11 @@ def test_an_endless_answer_is_cut_off_at_the_cap(monkeypatch):
 
 
 def test_an_answer_that_says_it_is_too_long_is_not_read():
-    transport = httpx.MockTransport(lambda request: httpx.Response(
-        200, headers={"content-length": str(hubhttp.MAX_ANSWER_BYTES + 1)}, stream=_Endless()))
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(
+            200, headers={"content-length": str(hubhttp.MAX_ANSWER_BYTES + 1)}, stream=_Endless()
+        )
+    )
     with make_client(transport, 5.0) as client, pytest.raises(httpx.ReadError, match="says"):
         client.get("http://hub.invalid/healthz")
 

@@ -57,8 +57,10 @@ def test_key_id_is_readable_without_the_passphrase(tmp_path):
 
 
 def test_passphrase_comes_from_the_environment_first():
-    assert passphrase(environ={"STATION_PASSPHRASE": "from env"}, interactive=True,
-                      prompt=lambda _: pytest.fail("asked")) == "from env"
+    assert (
+        passphrase(environ={"STATION_PASSPHRASE": "from env"}, interactive=True, prompt=lambda _: pytest.fail("asked"))
+        == "from env"
+    )
 
 
 def test_passphrase_without_terminal_or_variable_says_what_to_set():

@@ -22,7 +22,10 @@ def test_the_key_lives_inside_the_encrypted_database_not_beside_it(station, stat
     number = ops.new_intake(station, pension_enrolment()).number
     key = stored_lookup_key(station.db)
     assert not (station_dir / LOOKUP_KEY_FILE).exists() and not (station_dir / PENDING_LOOKUP_KEY_FILE).exists()
-    assert key not in (station_dir / DB_FILE).read_bytes() and key.hex().encode() not in (station_dir / DB_FILE).read_bytes()
+    assert (
+        key not in (station_dir / DB_FILE).read_bytes()
+        and key.hex().encode() not in (station_dir / DB_FILE).read_bytes()
+    )
     station.close()
     with Station.open(station_dir, now=clock) as st:
         assert st.id_hash(WANG) == id_lookup_hash(key, WANG)
@@ -33,10 +36,9 @@ def test_a_crash_before_the_rehash_commits_keeps_the_old_key(station, station_di
     number = ops.new_intake(station, pension_enrolment()).number
     old = stored_lookup_key(station.db)
     new = secrets.token_bytes(32)
-    with pytest.raises(RuntimeError):
-        with write_txn(station.db):
-            station.rehash_ids(new)
-            raise RuntimeError("power cut")
+    with pytest.raises(RuntimeError), write_txn(station.db):
+        station.rehash_ids(new)
+        raise RuntimeError("power cut")
     station.close()
     with Station.open(station_dir, now=clock) as st:
         assert stored_lookup_key(st.db) == old

@@ -19,9 +19,18 @@ def book(station, clock):
     wang = ops.new_intake(station, pension_enrolment()).number
     zhang = ops.new_intake(station, pension_benefit_deferred()).number
     clock.advance(days=1)
-    zhao = ops.new_intake(station, pension_enrolment(
-        item=None, bundle="BND-NEWBORN", applicant_name="赵丽", id_number=ZHAO, phone="0551-6543210",
-        materials=NEWBORN_MATERIALS, deferred=["近期1寸免冠彩色照片"])).number
+    zhao = ops.new_intake(
+        station,
+        pension_enrolment(
+            item=None,
+            bundle="BND-NEWBORN",
+            applicant_name="赵丽",
+            id_number=ZHAO,
+            phone="0551-6543210",
+            materials=NEWBORN_MATERIALS,
+            deferred=["近期1寸免冠彩色照片"],
+        ),
+    ).number
     return {"wang": wang, "zhang": zhang, "zhao": zhao}
 
 

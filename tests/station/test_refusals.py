@@ -15,7 +15,8 @@ def seal_all(station: Station, seq: int = 1) -> list[tuple[str, str, str]]:
     station.db.execute("UPDATE outbox SET set_seq = ? WHERE set_seq IS NULL", [seq])
     station.db.commit()
     return station.db.execute(
-        "SELECT kind, entity, entity_id FROM outbox WHERE set_seq = ? ORDER BY id", [seq]).fetchall()
+        "SELECT kind, entity, entity_id FROM outbox WHERE set_seq = ? ORDER BY id", [seq]
+    ).fetchall()
 
 
 def refuse(station: Station, seq: int, records: list[tuple[str, str, str]], kind: str, entity: str, code: str) -> str:
@@ -25,7 +26,8 @@ def refuse(station: Station, seq: int, records: list[tuple[str, str, str]], kind
     station.db.execute(
         "INSERT INTO rejections (seq, idx, entity, entity_id, code, reason_en, reason_zh, received_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, '2026-11-26T02:05:00.000Z')",
-        [seq, idx, entity, entity_id, code, f"{entity} {entity_id}: refused", f"{entity} {entity_id}：拒收"])
+        [seq, idx, entity, entity_id, code, f"{entity} {entity_id}: refused", f"{entity} {entity_id}：拒收"],
+    )
     station.db.commit()
     return entity_id
 
@@ -40,7 +42,9 @@ def test_a_case_whose_insert_was_refused_stands_refused_and_is_flagged(station):
     assert (new.case_no, new.code, new.created) == (case_no, "other_village", True)
     assert refusals(station, after=last_refusal_id(station)) == []
     assert set(refused_cases(station)) == {case_no}
-    assert new.message("en").startswith(f"case {case_no} is not filed at the county") and "other_village" in new.message("en")
+    assert new.message("en").startswith(
+        f"case {case_no} is not filed at the county"
+    ) and "other_village" in new.message("en")
     assert f"办件 {case_no} 未在县平台立案" in new.message("zh") and "请联系县管理员" in new.message("zh")
     flags = {s.case_no: s.refused for s in list_cases(station, CaseFilter())}
     assert flags == {case_no: True, other: False}
@@ -56,9 +60,17 @@ def test_a_case_whose_insert_was_refused_stands_refused_and_is_flagged(station):
 
 
 def test_a_refused_intake_flags_every_member_of_its_bundle(station):
-    result = ops.new_intake(station, pension_enrolment(item=None, bundle="BND-NEWBORN", applicant_name="赵丽",
-                                                       id_number=ZHAO, materials=NEWBORN_MATERIALS,
-                                                       deferred=["近期1寸免冠彩色照片"]))
+    result = ops.new_intake(
+        station,
+        pension_enrolment(
+            item=None,
+            bundle="BND-NEWBORN",
+            applicant_name="赵丽",
+            id_number=ZHAO,
+            materials=NEWBORN_MATERIALS,
+            deferred=["近期1寸免冠彩色照片"],
+        ),
+    )
     records = seal_all(station)
     refuse(station, 1, records, "row", "intakes", "foreign_id")
     members = {c.case_no for c in result.cases}
@@ -71,7 +83,7 @@ def test_a_refused_move_or_note_is_named_but_the_case_is_filed(station):
     ops.add_note(station, case_no, "已电话通知申请人")
     records = seal_all(station)
     refuse(station, 1, records, "status", "cases", "illegal_transition")
-    move, = refusals(station)
+    (move,) = refusals(station)
     assert not move.created and move.case_no == case_no
     assert move.message("en").startswith(f"case {case_no}: the county refused a change (illegal_transition)")
     assert refused_cases(station) == {}  # the station takes the county's state: nothing stands

@@ -18,7 +18,9 @@ OTHER_PC = "349921001001-B-2"
 
 
 def _phone_version(station, number: str) -> int:
-    versions = decode_versions(station.db.execute("SELECT versions FROM cases WHERE case_no = ?", [number]).fetchone()[0])
+    versions = decode_versions(
+        station.db.execute("SELECT versions FROM cases WHERE case_no = ?", [number]).fetchone()[0]
+    )
     return (versions.get("phone") or versions["*"])[0]
 
 
@@ -27,7 +29,9 @@ def _phone(station, number: str) -> str:
 
 
 def _conflicts(station) -> list[tuple]:
-    return station.db.execute("SELECT field, kept, kept_origin, lost, lost_origin FROM conflicts ORDER BY id").fetchall()
+    return station.db.execute(
+        "SELECT field, kept, kept_origin, lost, lost_origin FROM conflicts ORDER BY id"
+    ).fetchall()
 
 
 def test_a_newer_value_wins_and_ours_lands_in_conflicts(station, hub, keys):
@@ -37,7 +41,8 @@ def test_a_newer_value_wins_and_ours_lands_in_conflicts(station, hub, keys):
     apply_feed_set(station, hub.feed_set(change), keys)
     assert _phone(station, number) == "13700001111"
     assert _conflicts(station) == [
-        ("phone", json.dumps("13700001111"), OTHER_PC, json.dumps("13800138000"), station.station_id)]
+        ("phone", json.dumps("13700001111"), OTHER_PC, json.dumps("13800138000"), station.station_id)
+    ]
     detail = get_case(station, number)
     assert [(c.field, c.lost_origin) for c in detail.conflicts] == [("phone", station.station_id)]
     assert any("cases.phone" in line for line in case_text(detail, "en"))
@@ -50,7 +55,8 @@ def test_an_older_value_loses_and_lands_in_conflicts(station, hub, keys):
     apply_feed_set(station, hub.feed_set(change), keys)
     assert _phone(station, number) == "13800138000"
     assert _conflicts(station) == [
-        ("phone", json.dumps("13800138000"), station.station_id, json.dumps("13700001111"), OTHER_PC)]
+        ("phone", json.dumps("13800138000"), station.station_id, json.dumps("13700001111"), OTHER_PC)
+    ]
 
 
 def test_equal_clocks_are_broken_by_origin_id(station, keys):
@@ -60,8 +66,9 @@ def test_equal_clocks_are_broken_by_origin_id(station, keys):
     with write_txn(station.db):
         apply_row_change(station, RowChange(table="cases", pk=number, hlc=ours, fields={"phone": "13700000001"}), lower)
         assert _phone(station, number) == "13800138000"
-        apply_row_change(station, RowChange(table="cases", pk=number, hlc=ours, fields={"phone": "13700000002"}),
-                         higher)
+        apply_row_change(
+            station, RowChange(table="cases", pk=number, hlc=ours, fields={"phone": "13700000002"}), higher
+        )
     assert _phone(station, number) == "13700000002"
 
 
@@ -70,8 +77,9 @@ def test_later_changes_of_one_origin_are_no_conflict(station, keys):
     ours = _phone_version(station, number)
     with write_txn(station.db):
         for step, phone in enumerate(("13700000001", "13700000002"), start=1):
-            apply_row_change(station, RowChange(table="cases", pk=number, hlc=ours + step, fields={"phone": phone}),
-                             OTHER_PC)
+            apply_row_change(
+                station, RowChange(table="cases", pk=number, hlc=ours + step, fields={"phone": phone}), OTHER_PC
+            )
     assert _phone(station, number) == "13700000002"
     assert len(_conflicts(station)) == 1  # ours, overwritten once; the other PC's own sequence is no conflict
 
@@ -80,7 +88,8 @@ def test_status_never_changes_by_row(station, keys):
     number = ops.new_intake(station, pension_enrolment()).number
     with write_txn(station.db):
         rejection = apply_row_change(
-            station, RowChange(table="cases", pk=number, hlc=2**62, fields={"status": "COMPLETED"}), OTHER_PC)
+            station, RowChange(table="cases", pk=number, hlc=2**62, fields={"status": "COMPLETED"}), OTHER_PC
+        )
     assert rejection is not None and rejection.code == "status_by_row"
     assert get_case(station, number).summary.status == "RECEIVED"
 
@@ -88,8 +97,11 @@ def test_status_never_changes_by_row(station, keys):
 def test_fields_this_release_does_not_know_are_ignored(station, keys):
     number = ops.new_intake(station, pension_enrolment()).number
     with write_txn(station.db):
-        apply_row_change(station, RowChange(table="cases", pk=number, hlc=2**62,
-                                            fields={"phone": "13700000003", "wechat_id": "x"}), OTHER_PC)
+        apply_row_change(
+            station,
+            RowChange(table="cases", pk=number, hlc=2**62, fields={"phone": "13700000003", "wechat_id": "x"}),
+            OTHER_PC,
+        )
     assert _phone(station, number) == "13700000003"
 
 

@@ -67,10 +67,9 @@ def test_lookup_hashes_agree_across_opens(station, station_dir):
 
 
 def test_write_txn_rolls_back_everything_on_error(station):
-    with pytest.raises(RuntimeError):
-        with write_txn(station.db):
-            station.db.execute("INSERT INTO meta (key, value) VALUES ('probe', '1')")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), write_txn(station.db):
+        station.db.execute("INSERT INTO meta (key, value) VALUES ('probe', '1')")
+        raise RuntimeError("boom")
     assert station.db.execute("SELECT COUNT(*) FROM meta WHERE key = 'probe'").fetchone()[0] == 0
 
 
@@ -85,7 +84,7 @@ def test_two_writers_take_turns_instead_of_failing(station, station_dir):
                 with write_txn(db):
                     (n,) = db.execute("SELECT COUNT(*) FROM meta").fetchone()
                     db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", [f"{tag}{i}", str(n)])
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+        except BaseException as exc:
             errors.append(exc)
         finally:
             db.close()
@@ -124,9 +123,8 @@ def test_opening_a_locked_database_does_not_hang_forever(station, station_dir):
     try:
         db = open_db(station_dir / DB_FILE, key=key)
         db.conn.execute("PRAGMA busy_timeout = 100")
-        with pytest.raises(StoreError):
-            with write_txn(db):
-                pass
+        with pytest.raises(StoreError), write_txn(db):
+            pass
         db.close()
     finally:
         other.rollback()

@@ -6,7 +6,7 @@ import httpx
 
 from station import cases as ops
 from station.link import sync_once
-from station.queries import get_case, get_bundle
+from station.queries import get_bundle, get_case
 from station.syncstate import case_sync, sync_status
 from tests.station.conftest import NEWBORN_MATERIALS, ZHAO, pension_enrolment
 
@@ -42,9 +42,18 @@ def test_a_case_goes_saved_sealed_acknowledged_and_back_to_saved(station, hub, k
 
 
 def test_a_bundle_member_carries_the_intakes_changes(station, hub, keys):
-    bundle = ops.new_intake(station, pension_enrolment(
-        item=None, bundle="BND-NEWBORN", applicant_name="赵丽", id_number=ZHAO, phone="0551-6543210",
-        materials=NEWBORN_MATERIALS, deferred=["近期1寸免冠彩色照片"])).number
+    bundle = ops.new_intake(
+        station,
+        pension_enrolment(
+            item=None,
+            bundle="BND-NEWBORN",
+            applicant_name="赵丽",
+            id_number=ZHAO,
+            phone="0551-6543210",
+            materials=NEWBORN_MATERIALS,
+            deferred=["近期1寸免冠彩色照片"],
+        ),
+    ).number
     member = get_bundle(station, bundle).members[0]
     sync = case_sync(station, member.case_no, member.intake_id)
     assert sync.state == "saved"

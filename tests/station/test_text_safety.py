@@ -52,15 +52,32 @@ def run(data_dir: Path):
 
 
 def new_case(run, *, name: str = "王小明", extra: tuple[str, ...] = ()):
-    return run("case", "new", "--item", "RS-001", "--name", name, "--id-number", WANG, "--phone", "13800138000",
-               "--material", "居民身份证", "--material", "城乡居民基本养老保险参保登记表", *extra)
+    return run(
+        "case",
+        "new",
+        "--item",
+        "RS-001",
+        "--name",
+        name,
+        "--id-number",
+        WANG,
+        "--phone",
+        "13800138000",
+        "--material",
+        "居民身份证",
+        "--material",
+        "城乡居民基本养老保险参保登记表",
+        *extra,
+    )
 
 
 def counts(data_dir: Path) -> tuple[int, int, int]:
     """Cases, notes and outbox changes held by the station."""
     with Station.open(data_dir) as st:
-        return tuple(st.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]  # type: ignore[return-value]
-                     for t in ("cases", "case_notes", "outbox"))
+        return tuple(
+            st.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]  # type: ignore[return-value]
+            for t in ("cases", "case_notes", "outbox")
+        )
 
 
 # ---- refused at intake: exit 2, nothing written -------------------------------------------------
@@ -76,8 +93,24 @@ def test_a_name_with_an_escape_or_override_is_refused_and_nothing_is_written(run
 
 
 def test_the_english_message_names_the_field_and_the_fix(run):
-    result = run("--lang", "en", "case", "new", "--item", "RS-001", "--name", RLO, "--id-number", WANG,
-                 "--phone", "13800138000", "--material", "居民身份证", "--material", "城乡居民基本养老保险参保登记表")
+    result = run(
+        "--lang",
+        "en",
+        "case",
+        "new",
+        "--item",
+        "RS-001",
+        "--name",
+        RLO,
+        "--id-number",
+        WANG,
+        "--phone",
+        "13800138000",
+        "--material",
+        "居民身份证",
+        "--material",
+        "城乡居民基本养老保险参保登记表",
+    )
     assert result.exit_code == 2
     assert "name holds a control or direction-override character" in result.stderr
 
@@ -100,9 +133,16 @@ def test_a_note_with_line_breaks_is_kept_and_one_with_an_escape_is_refused(run, 
 
 @pytest.mark.parametrize(
     "args",
-    [("note", "--note", "看\x1b[2J"), ("note", "--note", "x" * 2001), ("withdraw", "--reason", "不办了\u202e"),
-     ("withdraw", "--reason", "理" * 501), ("correct", "--name", ESC_CLEAR), ("correct", "--name", "名" * 51),
-     ("note", "--note", "好", "--by", "李\x1b[8m"), ("withdraw", "--reason", "不办了", "--by", "代" * 51)],
+    [
+        ("note", "--note", "看\x1b[2J"),
+        ("note", "--note", "x" * 2001),
+        ("withdraw", "--reason", "不办了\u202e"),
+        ("withdraw", "--reason", "理" * 501),
+        ("correct", "--name", ESC_CLEAR),
+        ("correct", "--name", "名" * 51),
+        ("note", "--note", "好", "--by", "李\x1b[8m"),
+        ("withdraw", "--reason", "不办了", "--by", "代" * 51),
+    ],
     ids=["note-esc", "note-long", "reason-rlo", "reason-long", "name-esc", "name-long", "by-esc", "by-long"],
 )
 def test_case_updates_refuse_controls_and_overlong_text(run, data_dir, args):
@@ -114,16 +154,23 @@ def test_case_updates_refuse_controls_and_overlong_text(run, data_dir, args):
 
 
 def test_an_agent_name_with_an_escape_is_refused_at_init(tmp_path):
-    result = CliRunner().invoke(main, ["init", "--village", "349921001001", "--agent", "李\x1b]0;x\x07"],
-                                env={"STATION_DATA_DIR": str(tmp_path / "d"), "LANG": ""}, catch_exceptions=False)
+    result = CliRunner().invoke(
+        main,
+        ["init", "--village", "349921001001", "--agent", "李\x1b]0;x\x07"],
+        env={"STATION_DATA_DIR": str(tmp_path / "d"), "LANG": ""},
+        catch_exceptions=False,
+    )
     assert result.exit_code == 2
     assert not (tmp_path / "d" / "station.db").exists()
 
 
 def test_the_operations_refuse_what_the_tui_would_pass_them(station):
     # The TUI calls these same functions: a signer, an agent and a deferred intake's note.
-    for request in (pension_benefit_deferred(signer_name="张\u202e"), pension_enrolment(agent="李\x1b[2J"),
-                    pension_enrolment(note="\x1b]52;c;cGF5bG9hZA==\x07")):  # OSC 52 would write the clipboard
+    for request in (
+        pension_benefit_deferred(signer_name="张\u202e"),
+        pension_enrolment(agent="李\x1b[2J"),
+        pension_enrolment(note="\x1b]52;c;cGF5bG9hZA==\x07"),
+    ):  # OSC 52 would write the clipboard
         with pytest.raises(InputError):
             ops.new_intake(station, request)
     assert station.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
@@ -137,13 +184,17 @@ def store_raw(data_dir: Path, number: str, name: str, *, note: str | None = None
     with Station.open(data_dir) as st, write_txn(st.db):
         st.db.execute("UPDATE cases SET applicant_name = ? WHERE case_no = ?", [name, number])
         if note is not None:
-            st.db.execute("INSERT INTO case_notes (note_id, case_no, at, author, text) VALUES (?, ?, ?, ?, ?)",
-                          ["hub:1", number, "2026-09-28T02:00:00.000Z", "县\x1b[5m", note])
+            st.db.execute(
+                "INSERT INTO case_notes (note_id, case_no, at, author, text) VALUES (?, ?, ?, ?, ?)",
+                ["hub:1", number, "2026-09-28T02:00:00.000Z", "县\x1b[5m", note],
+            )
         if reason is not None:
             st.db.execute("UPDATE case_events SET reason = ?, by = ? WHERE case_no = ?", [reason, MARKUP, number])
 
 
-@pytest.mark.parametrize("name", [ESC_CLEAR, TITLE_SET, RLO, C1_CSI, MARKUP], ids=["clear", "title", "rlo", "c1", "markup"])
+@pytest.mark.parametrize(
+    "name", [ESC_CLEAR, TITLE_SET, RLO, C1_CSI, MARKUP], ids=["clear", "title", "rlo", "c1", "markup"]
+)
 def test_case_list_and_show_print_a_stored_name_as_plain_text(run, data_dir, name):
     number = new_case(run).stdout.strip().splitlines()[-1]
     store_raw(data_dir, number, name, note="看\x1b[2J这里\n\u202e第二行 [/b]", reason="退回\x1b]0;x\x07[red]")

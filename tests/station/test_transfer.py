@@ -97,8 +97,9 @@ def test_a_file_going_up_is_not_imported(station, hub, keys, number, tmp_path):
 
 def test_a_file_for_another_station_is_refused(station, hub, keys, tmp_path):
     path = tmp_path / "other.bin"
-    path.write_bytes(msgspec.msgpack.encode(TransferFile(direction="down", station_id="349921001002-A-1",
-                                                         created_ms=0, sets=[])))
+    path.write_bytes(
+        msgspec.msgpack.encode(TransferFile(direction="down", station_id="349921001002-A-1", created_ms=0, sets=[]))
+    )
     with pytest.raises(TransferError) as info:
         import_file(station, path, keys)
     assert info.value.code == "wrong_origin"

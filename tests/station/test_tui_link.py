@@ -50,16 +50,22 @@ def test_rejections_newest_first_name_their_row_and_its_case(station):
     intake = ops.new_intake(station, pension_enrolment())
     case_no = intake.number
     intake_id = station.db.execute("SELECT intake_id FROM cases WHERE case_no = ?", [case_no]).fetchone()[0]
-    for idx, (entity, entity_id, at) in enumerate([
-        ("cases", case_no, "2026-09-28T03:00:00.000Z"),
-        ("intake_materials", f"{intake_id}/户口簿", "2026-09-28T04:00:00.000Z"),
-    ]):
+    for idx, (entity, entity_id, at) in enumerate(
+        [
+            ("cases", case_no, "2026-09-28T03:00:00.000Z"),
+            ("intake_materials", f"{intake_id}/户口簿", "2026-09-28T04:00:00.000Z"),
+        ]
+    ):
         station.db.execute(
             "INSERT INTO rejections (seq, idx, entity, entity_id, code, reason_en, reason_zh, received_at) "
-            "VALUES (1, ?, ?, ?, 'other_village', 'not here', '不在此', ?)", [idx, entity, entity_id, at])
+            "VALUES (1, ?, ?, ?, 'other_village', 'not here', '不在此', ?)",
+            [idx, entity, entity_id, at],
+        )
     found = recent_rejections(station, 10)
     assert [(entity_id, r.entity, r.seq) for entity_id, r in found] == [
-        (f"{intake_id}/户口簿", "intake_materials", 1), (case_no, "cases", 1)]
+        (f"{intake_id}/户口簿", "intake_materials", 1),
+        (case_no, "cases", 1),
+    ]
     assert [case_for_entity(station, entity_id) for entity_id, _ in found] == [case_no, case_no]
     assert len(recent_rejections(station, 1)) == 1
     assert case_for_entity(station, "NO-SUCH/THING") is None

@@ -41,9 +41,16 @@ def decision(
     row = station.db.execute("SELECT value FROM meta WHERE key = 'hlc_last'").fetchone()
     stamp = HybridClock(int(row[0]) if row else 0).tick(int(moment.timestamp() * 1000))
     return StatusChange(
-        event_id=f"{origin}:{stamp}", case_no=case["case_no"], from_status=case["status"],
-        to_status=Status(to_status).value, actor=Actor(actor).value, hlc=stamp, at=iso_utc(moment),
-        reason=reason, outcome=outcome, by=by,
+        event_id=f"{origin}:{stamp}",
+        case_no=case["case_no"],
+        from_status=case["status"],
+        to_status=Status(to_status).value,
+        actor=Actor(actor).value,
+        hlc=stamp,
+        at=iso_utc(moment),
+        reason=reason,
+        outcome=outcome,
+        by=by,
     )
 
 
@@ -65,8 +72,19 @@ def apply_status_change(station: Station, change: StatusChange) -> bool:
         station.db.execute(
             "INSERT INTO case_events (event_id, case_no, from_status, to_status, actor, by, at, hlc, reason, outcome,"
             " origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [change.event_id, change.case_no, case["status"], change.to_status, change.actor, change.by,
-             change.at, change.hlc, change.reason, change.outcome, change.origin or change.event_id.split(":")[0]],
+            [
+                change.event_id,
+                change.case_no,
+                case["status"],
+                change.to_status,
+                change.actor,
+                change.by,
+                change.at,
+                change.hlc,
+                change.reason,
+                change.outcome,
+                change.origin or change.event_id.split(":")[0],
+            ],
         )
         fields = {"status": change.to_status, "updated_at": iso_utc(station.now())}
         if change.outcome is not None:

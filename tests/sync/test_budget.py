@@ -38,8 +38,14 @@ def signed_set(body: bytes, method: int, *, seq: int = 1) -> bytes:
 
 
 def open_at_hub(data: bytes) -> Any:
-    return open_set(data, public_key_for=lambda _: STATION.sign_public, context=CTX_UP, box_private=HUB.box_private,
-                    sender_box_public=STATION.box_public, limits=STATION_SET)
+    return open_set(
+        data,
+        public_key_for=lambda _: STATION.sign_public,
+        context=CTX_UP,
+        box_private=HUB.box_private,
+        sender_box_public=STATION.box_public,
+        limits=STATION_SET,
+    )
 
 
 def measured(action: Callable[[], Any]) -> tuple[BaseException | None, int, float]:
@@ -49,7 +55,7 @@ def measured(action: Callable[[], Any]) -> tuple[BaseException | None, int, floa
     error: BaseException | None = None
     try:
         action()
-    except Exception as exc:  # noqa: BLE001 - the caller asserts on it
+    except Exception as exc:
         error = exc
     seconds = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
@@ -85,12 +91,15 @@ def test_at_the_row_limit_the_widest_records_stay_within_the_set_budget():
     assert peak < 3 * MAX_SET_INFLATED_BYTES
 
 
-@pytest.mark.parametrize(("body", "what"), [
-    (wide_shape_body(1, MAX_FIELDS_PER_RECORD + 1, 4), "fields"),
-    (wide_shape_body(1, 40, 500), "characters"),  # the names alone are longer than a record may be
-    (ENCODER.encode([[], [[-1, 0, "x" * 10_000, *([msgspec.msgpack.Ext(1, b"\x00")] * 8)]]]), "characters"),
-    (wide_shape_body(MAX_CHANGES_PER_SET + 1, 2, 4), "records"),
-])
+@pytest.mark.parametrize(
+    ("body", "what"),
+    [
+        (wide_shape_body(1, MAX_FIELDS_PER_RECORD + 1, 4), "fields"),
+        (wide_shape_body(1, 40, 500), "characters"),  # the names alone are longer than a record may be
+        (ENCODER.encode([[], [[-1, 0, "x" * 10_000, *([msgspec.msgpack.Ext(1, b"\x00")] * 8)]]]), "characters"),
+        (wide_shape_body(MAX_CHANGES_PER_SET + 1, 2, 4), "records"),
+    ],
+)
 def test_shapes_references_and_rows_past_a_limit_are_refused_before_they_are_built(body, what):
     with pytest.raises(OverBudget, match=what):
         expand(body, budget=Budget(STATION_SET))
@@ -104,10 +113,20 @@ def test_a_carried_record_that_is_a_number_is_malformed_not_a_gigabyte_of_zeros(
 
 def test_a_million_tiny_records_are_refused_from_the_array_header():
     records = [b"\xc0"] * 1_000_000
-    envelope, _ = seal_set(origin=ORIGIN, seq=1, prev=GENESIS, created_ms=0, hlc=0, records=records,
-                           sign_private=STATION.sign_private, sign_public=STATION.sign_public,
-                           recipient_box_public=HUB.box_public, context=CTX_UP, methods=(ZSTD_D1,),
-                           sender_box_private=STATION.box_private)
+    envelope, _ = seal_set(
+        origin=ORIGIN,
+        seq=1,
+        prev=GENESIS,
+        created_ms=0,
+        hlc=0,
+        records=records,
+        sign_private=STATION.sign_private,
+        sign_public=STATION.sign_public,
+        recipient_box_public=HUB.box_public,
+        context=CTX_UP,
+        methods=(ZSTD_D1,),
+        sender_box_private=STATION.box_private,
+    )
     assert len(envelope) < 1_000
     error, peak, seconds = measured(lambda: open_at_hub(envelope))
     assert isinstance(error, ProtocolError) and error.code == "too_large" and "1000000 records" in error.en
@@ -126,12 +145,26 @@ def test_inflation_and_expansion_charge_one_budget():
 
 
 def test_a_day_of_work_opens_within_the_station_limits():
-    records = [encode_change(RowChange(table="cases", pk=f"c-{n}", hlc=n, insert=True,
-                                       fields={"case_no": f"c-{n}", "note": "x" * 100})) for n in range(200)]
-    envelope, _ = seal_set(origin=ORIGIN, seq=1, prev=GENESIS, created_ms=0, hlc=0, records=records,
-                           sign_private=STATION.sign_private, sign_public=STATION.sign_public,
-                           recipient_box_public=HUB.box_public, context=CTX_UP, methods=(ZSTD_D1, ZSTD_R2),
-                           sender_box_private=STATION.box_private)
+    records = [
+        encode_change(
+            RowChange(table="cases", pk=f"c-{n}", hlc=n, insert=True, fields={"case_no": f"c-{n}", "note": "x" * 100})
+        )
+        for n in range(200)
+    ]
+    envelope, _ = seal_set(
+        origin=ORIGIN,
+        seq=1,
+        prev=GENESIS,
+        created_ms=0,
+        hlc=0,
+        records=records,
+        sign_private=STATION.sign_private,
+        sign_public=STATION.sign_public,
+        recipient_box_public=HUB.box_public,
+        context=CTX_UP,
+        methods=(ZSTD_D1, ZSTD_R2),
+        sender_box_private=STATION.box_private,
+    )
     signed, _, body = open_at_hub(envelope)
     assert signed.count == 200 and bytes(msgspec.msgpack.decode(body, type=list[msgspec.Raw])[7]) == records[7]
 
@@ -144,9 +177,18 @@ def test_one_record_larger_than_a_record_may_be_is_refused():
 
 @pytest.mark.parametrize("seq", [0, -1, 2**53])
 def test_a_set_with_seq_below_1_or_past_the_largest_is_malformed_whatever_its_signature(seq):
-    envelope, _ = seal_set(origin=ORIGIN, seq=seq, prev=GENESIS, created_ms=0, hlc=0, records=[b"\xc0"],
-                           sign_private=STATION.sign_private, sign_public=STATION.sign_public,
-                           recipient_box_public=HUB.box_public, context=CTX_UP)
+    envelope, _ = seal_set(
+        origin=ORIGIN,
+        seq=seq,
+        prev=GENESIS,
+        created_ms=0,
+        hlc=0,
+        records=[b"\xc0"],
+        sign_private=STATION.sign_private,
+        sign_public=STATION.sign_public,
+        recipient_box_public=HUB.box_public,
+        context=CTX_UP,
+    )
     with pytest.raises(ProtocolError) as info:
         open_at_hub(envelope)
     assert info.value.code == "malformed" and "seq" in info.value.en

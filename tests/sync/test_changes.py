@@ -200,13 +200,26 @@ def test_new_reader_decodes_older_writer() -> None:
 
 def test_current_reader_ignores_a_future_defaulted_field() -> None:
     future = StatusChangeNext(
-        event_id="e2", case_no="c2", from_status="COMPLETED", to_status="DELIVERED", actor="station", hlc=10,
-        at="y", outcome="approved", device="PC-7",
+        event_id="e2",
+        case_no="c2",
+        from_status="COMPLETED",
+        to_status="DELIVERED",
+        actor="station",
+        hlc=10,
+        at="y",
+        outcome="approved",
+        device="PC-7",
     )
     decoded = decode_change(msgspec.msgpack.encode(future))
     assert decoded == StatusChange(
-        event_id="e2", case_no="c2", from_status="COMPLETED", to_status="DELIVERED", actor="station", hlc=10,
-        at="y", outcome="approved",
+        event_id="e2",
+        case_no="c2",
+        from_status="COMPLETED",
+        to_status="DELIVERED",
+        actor="station",
+        hlc=10,
+        at="y",
+        outcome="approved",
     )
     # And the future reader reads today's data, filling its default.
     again = msgspec.msgpack.decode(encode_change(decoded), type=StatusChangeNext)

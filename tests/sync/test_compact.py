@@ -23,17 +23,52 @@ def intake(n: int, hlc: int) -> list[bytes]:
     """One intake's records as a station writes them: the intake, two materials, the case, its first move."""
     case, at = f"349921001001-20261126-A{n:03d}", f"2026-11-26T0{n % 10}:15:00.000Z"
     changes = [
-        RowChange(table="intakes", pk=case, hlc=hlc, insert=True,
-                  fields={"intake_id": case, "village_code": "349921001001", "received_at": at}),
-        *(RowChange(table="intake_materials", pk=f"{case}/{name}", hlc=hlc + i + 1, insert=True,
-                    fields={"material_id": f"{case}/{name}", "intake_id": case, "name_zh": name, "state": "presented",
-                            "updated_at": at})
-          for i, name in enumerate(["申请人居民身份证", "户口簿"])),
-        RowChange(table="cases", pk=case, hlc=hlc + 3, insert=True,
-                  fields={"case_no": case, "applicant_name": "王小明", "id_number": "349921194308259656",
-                          "stage": 0, "outcome": None, "received_at": at}),
-        StatusChange(event_id=f"349921001001-A-8de1305f:{hlc + 4}", case_no=case, from_status="DRAFT",
-                     to_status="RECEIVED", actor="station", hlc=hlc + 4, at=at),
+        RowChange(
+            table="intakes",
+            pk=case,
+            hlc=hlc,
+            insert=True,
+            fields={"intake_id": case, "village_code": "349921001001", "received_at": at},
+        ),
+        *(
+            RowChange(
+                table="intake_materials",
+                pk=f"{case}/{name}",
+                hlc=hlc + i + 1,
+                insert=True,
+                fields={
+                    "material_id": f"{case}/{name}",
+                    "intake_id": case,
+                    "name_zh": name,
+                    "state": "presented",
+                    "updated_at": at,
+                },
+            )
+            for i, name in enumerate(["申请人居民身份证", "户口簿"])
+        ),
+        RowChange(
+            table="cases",
+            pk=case,
+            hlc=hlc + 3,
+            insert=True,
+            fields={
+                "case_no": case,
+                "applicant_name": "王小明",
+                "id_number": "349921194308259656",
+                "stage": 0,
+                "outcome": None,
+                "received_at": at,
+            },
+        ),
+        StatusChange(
+            event_id=f"349921001001-A-8de1305f:{hlc + 4}",
+            case_no=case,
+            from_status="DRAFT",
+            to_status="RECEIVED",
+            actor="station",
+            hlc=hlc + 4,
+            at=at,
+        ),
     ]
     return [encode_change(c) for c in changes]
 
@@ -73,13 +108,29 @@ def test_a_record_with_an_extension_value_travels_as_it_is():
 
 
 TEXT = st.text(alphabet=st.sampled_from("ab/:-0123456789王李"), max_size=14)
-VALUE = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40), TEXT, st.lists(TEXT, max_size=2))
-ROWS = st.builds(RowChange, table=st.sampled_from(["cases", "intakes"]), pk=TEXT,
-                 hlc=st.integers(0, 2**63 - 1), insert=st.booleans(), origin=st.one_of(st.none(), TEXT),
-                 fields=st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), VALUE, max_size=4))
-MOVES = st.builds(StatusChange, event_id=TEXT, case_no=TEXT, from_status=TEXT, to_status=TEXT, actor=TEXT,
-                  hlc=st.integers(0, 2**63 - 1), at=TEXT, reason=st.one_of(st.none(), TEXT),
-                  by=st.one_of(st.none(), TEXT), origin=st.one_of(st.none(), TEXT))
+VALUE = st.one_of(st.none(), st.booleans(), st.integers(-(2**40), 2**40), TEXT, st.lists(TEXT, max_size=2))
+ROWS = st.builds(
+    RowChange,
+    table=st.sampled_from(["cases", "intakes"]),
+    pk=TEXT,
+    hlc=st.integers(0, 2**63 - 1),
+    insert=st.booleans(),
+    origin=st.one_of(st.none(), TEXT),
+    fields=st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), VALUE, max_size=4),
+)
+MOVES = st.builds(
+    StatusChange,
+    event_id=TEXT,
+    case_no=TEXT,
+    from_status=TEXT,
+    to_status=TEXT,
+    actor=TEXT,
+    hlc=st.integers(0, 2**63 - 1),
+    at=TEXT,
+    reason=st.one_of(st.none(), TEXT),
+    by=st.one_of(st.none(), TEXT),
+    origin=st.one_of(st.none(), TEXT),
+)
 
 
 @given(st.lists(st.one_of(ROWS, MOVES), max_size=30))
@@ -92,13 +143,18 @@ def _body(shapes, rows) -> bytes:
     return ENCODER.encode([shapes, rows])
 
 
-@pytest.mark.parametrize("data", [
-    b"\xc1", ENCODER.encode("not a body"), ENCODER.encode([[], [[7, "pk", 1]]]),  # shape 7 does not exist
-    _body([], [[-5, b""]]),  # an unknown kind
-    _body([["cases", ["a", "b"], True, None]], [[0, "pk-long", 1, "only one value"]]),
-    _body([], [[-1, 0, msgspec.msgpack.Ext(1, b"\x05")]]),  # a reference to nothing
-    _body([], [[-1, 0, msgspec.msgpack.Ext(9, b"\x00")]]),  # an unknown extension
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xc1",
+        ENCODER.encode("not a body"),
+        ENCODER.encode([[], [[7, "pk", 1]]]),  # shape 7 does not exist
+        _body([], [[-5, b""]]),  # an unknown kind
+        _body([["cases", ["a", "b"], True, None]], [[0, "pk-long", 1, "only one value"]]),
+        _body([], [[-1, 0, msgspec.msgpack.Ext(1, b"\x05")]]),  # a reference to nothing
+        _body([], [[-1, 0, msgspec.msgpack.Ext(9, b"\x00")]]),  # an unknown extension
+    ],
+)
 def test_a_body_that_does_not_expand_is_refused(data):
     with pytest.raises(CompactError):
         expand(data, max_size=MAX_INFLATED)
@@ -123,7 +179,9 @@ def test_a_damaged_r2_body_is_a_malformed_protocol_error():
 
     from sync.compression import _dictionary
 
-    frame = zstandard.ZstdCompressor(dict_data=_dictionary(ZSTD_R2), write_content_size=True).compress(b"\x92\x90\x91\x91\x07")
+    frame = zstandard.ZstdCompressor(dict_data=_dictionary(ZSTD_R2), write_content_size=True).compress(
+        b"\x92\x90\x91\x91\x07"
+    )
     with pytest.raises(ProxyAppError) as info:
         unpack(ZSTD_R2, frame)
     assert info.value.code == "malformed"
@@ -132,10 +190,21 @@ def test_a_damaged_r2_body_is_a_malformed_protocol_error():
 def test_a_set_sealed_with_r2_opens_to_the_same_records():
     station, hub = KeyPair.generate(), KeyPair.generate()
     records = day(5)
-    envelope, _ = seal_set(origin="349921001001-A-1", seq=1, prev=GENESIS, created_ms=0, hlc=0, records=records,
-                           sign_private=station.sign_private, sign_public=station.sign_public,
-                           recipient_box_public=hub.box_public, context=CTX_UP, methods=(ZSTD_D1, ZSTD_R2))
-    signed, _, body = open_set(envelope, public_key_for=lambda _: station.sign_public, context=CTX_UP,
-                               box_private=hub.box_private)
+    envelope, _ = seal_set(
+        origin="349921001001-A-1",
+        seq=1,
+        prev=GENESIS,
+        created_ms=0,
+        hlc=0,
+        records=records,
+        sign_private=station.sign_private,
+        sign_public=station.sign_public,
+        recipient_box_public=hub.box_public,
+        context=CTX_UP,
+        methods=(ZSTD_D1, ZSTD_R2),
+    )
+    signed, _, body = open_set(
+        envelope, public_key_for=lambda _: station.sign_public, context=CTX_UP, box_private=hub.box_private
+    )
     assert signed.compression == ZSTD_R2
     assert body == msgpack_array(records)

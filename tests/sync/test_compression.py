@@ -17,8 +17,15 @@ from sync.protocol import CTX_UP, GENESIS, ProtocolError, open_set, seal_set
 
 def records(n: int) -> list[bytes]:
     return [
-        encode_change(RowChange(table="cases", pk=f"349921001001-20261126-A{i:03d}", hlc=i << 16,
-                                fields={"applicant_name": "王小明", "item_code": "RS-001", "status": "DRAFT"}, insert=True))
+        encode_change(
+            RowChange(
+                table="cases",
+                pk=f"349921001001-20261126-A{i:03d}",
+                hlc=i << 16,
+                fields={"applicant_name": "王小明", "item_code": "RS-001", "status": "DRAFT"},
+                insert=True,
+            )
+        )
         for i in range(n)
     ]
 
@@ -60,11 +67,21 @@ def test_unknown_method_asks_for_an_update():
 
 def test_sealed_set_carries_its_method_under_the_signature():
     station, hub = KeyPair.generate(), KeyPair.generate()
-    envelope, _ = seal_set(origin="349921001001-A-1", seq=1, prev=GENESIS, created_ms=0, hlc=0, records=records(30),
-                           sign_private=station.sign_private, sign_public=station.sign_public,
-                           recipient_box_public=hub.box_public, context=CTX_UP)
-    signed, _, body = open_set(envelope, public_key_for=lambda _: station.sign_public, context=CTX_UP,
-                               box_private=hub.box_private)
+    envelope, _ = seal_set(
+        origin="349921001001-A-1",
+        seq=1,
+        prev=GENESIS,
+        created_ms=0,
+        hlc=0,
+        records=records(30),
+        sign_private=station.sign_private,
+        sign_public=station.sign_public,
+        recipient_box_public=hub.box_public,
+        context=CTX_UP,
+    )
+    signed, _, body = open_set(
+        envelope, public_key_for=lambda _: station.sign_public, context=CTX_UP, box_private=hub.box_private
+    )
     assert signed.compression == ZSTD_D1
     assert body == msgspec.msgpack.encode([msgspec.Raw(r) for r in records(30)])
     assert len(envelope) < len(body) / 3
@@ -77,10 +94,27 @@ def test_damaged_compressed_body_is_a_protocol_error():
         from sync.crypto import key_id_of, sign
         from sync.protocol import PROTOCOL_VERSION, Envelope, SignedSet
 
-        payload = msgspec.msgpack.encode(SignedSet(origin="o", seq=1, prev=GENESIS, created_ms=0, hlc=0, count=1,
-                                                   body=b"\x28\xb5\x2f\xfd garbage", sealed=False, compression=ZSTD_D1))
-        envelope = msgspec.msgpack.encode(Envelope(PROTOCOL_VERSION, key_id_of(station.sign_public), msgspec.Raw(payload),
-                                                   sign(station.sign_private, CTX_UP, payload)))
+        payload = msgspec.msgpack.encode(
+            SignedSet(
+                origin="o",
+                seq=1,
+                prev=GENESIS,
+                created_ms=0,
+                hlc=0,
+                count=1,
+                body=b"\x28\xb5\x2f\xfd garbage",
+                sealed=False,
+                compression=ZSTD_D1,
+            )
+        )
+        envelope = msgspec.msgpack.encode(
+            Envelope(
+                PROTOCOL_VERSION,
+                key_id_of(station.sign_public),
+                msgspec.Raw(payload),
+                sign(station.sign_private, CTX_UP, payload),
+            )
+        )
         open_set(envelope, public_key_for=lambda _: station.sign_public, context=CTX_UP, box_private=None)
 
 

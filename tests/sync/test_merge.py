@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sync.changes import RowChange, StatusChange
 from sync.lifecycle import Actor
-from sync.merge import RowDecision, Rejection, decide_row, decide_status
+from sync.merge import Rejection, RowDecision, decide_row, decide_status
 
 A, B = "349921001001-A-1", "349921001001-B-2"
 
@@ -37,8 +37,12 @@ def test_case_status_never_changes_by_row():
 def test_a_commitment_fulfilment_is_not_a_case_status_move():
     # Found by the fleet: the status-field rule once applied to every table, so the hub refused
     # every 容缺 fulfilment and the station could never deliver the result.
-    fulfil = RowChange(table="commitments", pk="349921001001-20260302-A001/居民身份证", hlc=2 << 16,
-                       fields={"status": "fulfilled", "closed_at": "2026-03-03T01:00:00.000Z"})
+    fulfil = RowChange(
+        table="commitments",
+        pk="349921001001-20260302-A001/居民身份证",
+        hlc=2 << 16,
+        fields={"status": "fulfilled", "closed_at": "2026-03-03T01:00:00.000Z"},
+    )
     decision = decide_row({"*": (1 << 16, A)}, fulfil, A)
     assert isinstance(decision, RowDecision) and decision.write["status"] == "fulfilled"
 
@@ -51,7 +55,14 @@ def test_cases_are_created_as_drafts():
 
 
 def test_a_station_cannot_speak_for_a_department():
-    move = StatusChange(event_id="x", case_no="c", from_status="RECEIVED", to_status="ACCEPTED", actor="department",
-                        hlc=1, at="2026-03-02T01:00:00.000Z")
+    move = StatusChange(
+        event_id="x",
+        case_no="c",
+        from_status="RECEIVED",
+        to_status="ACCEPTED",
+        actor="department",
+        hlc=1,
+        at="2026-03-02T01:00:00.000Z",
+    )
     assert decide_status("RECEIVED", move, origin_actors=frozenset({Actor.STATION})).code == "actor_not_allowed"
     assert decide_status("RECEIVED", move, origin_actors=frozenset({Actor.DEPARTMENT})) is None

@@ -177,7 +177,15 @@ def test_validate_phone_raises_only_input_errors(raw: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "masked"),
-    [("王小明", "王**"), ("李四", "李*"), ("欧阳娜娜", "欧***"), ("王", "王*"), (" 张三 ", "张*"), ("", ""), ("  ", "")],
+    [
+        ("王小明", "王**"),
+        ("李四", "李*"),
+        ("欧阳娜娜", "欧***"),
+        ("王", "王*"),
+        (" 张三 ", "张*"),
+        ("", ""),
+        ("  ", ""),
+    ],
 )
 def test_mask_name(name: str, masked: str) -> None:
     assert mask_name(name) == masked

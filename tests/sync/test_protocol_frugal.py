@@ -36,9 +36,19 @@ STATION = "349921001001-A-1"
 
 
 def signed(keys: KeyPair, body: bytes = b"body", software: str = "0.2.0") -> dict[str, str]:
-    return sign_request(sign_private=keys.sign_private, sign_public=keys.sign_public, method="POST",
-                        path_qs="/api/v1/sync", station_id=STATION, counter=42, station_ms=1_790_000_000_123,
-                        body=body, head_seq=7, outbox_length=3, software=software)
+    return sign_request(
+        sign_private=keys.sign_private,
+        sign_public=keys.sign_public,
+        method="POST",
+        path_qs="/api/v1/sync",
+        station_id=STATION,
+        counter=42,
+        station_ms=1_790_000_000_123,
+        body=body,
+        head_seq=7,
+        outbox_length=3,
+        software=software,
+    )
 
 
 def test_the_compact_header_carries_the_same_signature_in_half_the_bytes():
@@ -50,9 +60,15 @@ def test_the_compact_header_carries_the_same_signature_in_half_the_bytes():
     long_form = sum(len(k) + len(v) + 4 for k, v in headers.items())
     assert len("X-Sync: ") + len(compact) + 2 < long_form * 0.6
     # What the hub verifies from it is what the station signed.
-    canonical = canonical_request(method="POST", path_qs="/api/v1/sync", station_id=STATION,
-                                  key_id=key_id_of(keys.sign_public), counter=42, station_ms=1_790_000_000_123,
-                                  body=b"body")
+    canonical = canonical_request(
+        method="POST",
+        path_qs="/api/v1/sync",
+        station_id=STATION,
+        key_id=key_id_of(keys.sign_public),
+        counter=42,
+        station_ms=1_790_000_000_123,
+        body=b"body",
+    )
     expanded = expand_auth(compact, STATION)
     assert verify(keys.sign_public, CTX_REQUEST, canonical, base64.b64decode(expanded[HEADER_SIGNATURE]))
 
@@ -63,10 +79,17 @@ def test_an_empty_software_version_travels_as_a_dash():
     assert expand_auth(compact_auth(headers), STATION)["X-Software"] == ""
 
 
-@pytest.mark.parametrize("value", [
-    "", "a b c", "k 1 2 3 4 5 sig extra", "k  1 2 3 4 5 sig",
-    "k 1 2 3 4 5 not+base64url/", "k 1 2 3 4 5 @@@@",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "a b c",
+        "k 1 2 3 4 5 sig extra",
+        "k  1 2 3 4 5 sig",
+        "k 1 2 3 4 5 not+base64url/",
+        "k 1 2 3 4 5 @@@@",
+    ],
+)
 def test_a_malformed_compact_header_is_unauthenticated(value):
     with pytest.raises(ProtocolError) as caught:
         expand_auth(value, STATION)
@@ -81,8 +104,10 @@ def test_the_exchange_messages_are_arrays():
     assert result.as_set_result() == SetResult(seq=3, status="accepted", receipt=b"r")
     gap = SyncResult.of(SetResult(seq=4, status="gap", code="gap"))
     assert msgspec.msgpack.decode(msgspec.msgpack.encode(gap)) == [4, "gap", None, "gap", None]
-    answer = msgspec.msgpack.decode(msgspec.msgpack.encode(
-        SyncResponse(results=[result], next_seq=4, hub_ms=1, feed=[], feed_last_seq=0)), type=SyncResponse)
+    answer = msgspec.msgpack.decode(
+        msgspec.msgpack.encode(SyncResponse(results=[result], next_seq=4, hub_ms=1, feed=[], feed_last_seq=0)),
+        type=SyncResponse,
+    )
     assert answer.results == [result]
 
 
@@ -117,8 +142,14 @@ def test_a_set_result_leaves_its_nulls_out_and_older_readers_still_read_it():
 def test_a_short_receipt_rebuilds_the_exact_receipt_the_hub_signed():
     hub = KeyPair.generate()
     set_hash = bytes(range(32))
-    receipt = make_receipt(origin=STATION, seq=7, set_hash=set_hash, hub_ms=1_790_000_000_123,
-                           sign_private=hub.sign_private, sign_public=hub.sign_public)
+    receipt = make_receipt(
+        origin=STATION,
+        seq=7,
+        set_hash=set_hash,
+        hub_ms=1_790_000_000_123,
+        sign_private=hub.sign_private,
+        sign_public=hub.sign_public,
+    )
     short = short_receipt(receipt)
     assert len(short) == 72 and is_short_receipt(short) and not is_short_receipt(receipt)
     rebuilt = full_receipt(short, origin=STATION, seq=7, set_hash=set_hash, hub_public=hub.sign_public)
@@ -128,24 +159,40 @@ def test_a_short_receipt_rebuilds_the_exact_receipt_the_hub_signed():
 
 def test_a_receipt_made_at_the_answers_time_is_the_signature_alone():
     hub = KeyPair.generate()
-    receipt = make_receipt(origin=STATION, seq=7, set_hash=bytes(32), hub_ms=1_790_000_000_123,
-                           sign_private=hub.sign_private, sign_public=hub.sign_public)
+    receipt = make_receipt(
+        origin=STATION,
+        seq=7,
+        set_hash=bytes(32),
+        hub_ms=1_790_000_000_123,
+        sign_private=hub.sign_private,
+        sign_public=hub.sign_public,
+    )
     short = short_receipt(receipt, answer_ms=1_790_000_000_123)
     assert len(short) == 64 and is_short_receipt(short)
-    assert full_receipt(short, origin=STATION, seq=7, set_hash=bytes(32), hub_public=hub.sign_public,
-                        answer_ms=1_790_000_000_123) == receipt
+    assert (
+        full_receipt(
+            short, origin=STATION, seq=7, set_hash=bytes(32), hub_public=hub.sign_public, answer_ms=1_790_000_000_123
+        )
+        == receipt
+    )
     assert len(short_receipt(receipt, answer_ms=1_790_000_000_124)) == 72  # another time: it travels
-    wrong_time = full_receipt(short, origin=STATION, seq=7, set_hash=bytes(32), hub_public=hub.sign_public,
-                              answer_ms=1_790_000_000_124)
+    wrong_time = full_receipt(
+        short, origin=STATION, seq=7, set_hash=bytes(32), hub_public=hub.sign_public, answer_ms=1_790_000_000_124
+    )
     with pytest.raises(ProtocolError):
         verify_receipt(wrong_time, hub.sign_public)
     with pytest.raises(ProtocolError):  # the signature alone, and no time to go with it
         full_receipt(short, origin=STATION, seq=7, set_hash=bytes(32), hub_public=hub.sign_public)
 
 
-@pytest.mark.parametrize("other", [
-    {"origin": "349921001001-A-2"}, {"seq": 8}, {"set_hash": bytes(32)},
-])
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"origin": "349921001001-A-2"},
+        {"seq": 8},
+        {"set_hash": bytes(32)},
+    ],
+)
 def test_a_short_receipt_for_another_set_does_not_verify(other):
     hub = KeyPair.generate()
     facts = {"origin": STATION, "seq": 7, "set_hash": bytes(range(32))}
@@ -173,14 +220,31 @@ def test_a_mac_authenticated_header_is_48_bytes_shorter_and_checks_only_under_th
     station, hub = KeyPair.generate(), KeyPair.generate()
     key = request_mac_key(station.box_private, hub.box_public)
     with_signature = compact_auth(signed(station))
-    headers = sign_request(sign_private=station.sign_private, sign_public=station.sign_public, method="POST",
-                           path_qs="/api/v1/sync", station_id=STATION, counter=42, station_ms=1_790_000_000_123,
-                           body=b"body", head_seq=7, outbox_length=3, software="0.2.0", mac_key=key)
+    headers = sign_request(
+        sign_private=station.sign_private,
+        sign_public=station.sign_public,
+        method="POST",
+        path_qs="/api/v1/sync",
+        station_id=STATION,
+        counter=42,
+        station_ms=1_790_000_000_123,
+        body=b"body",
+        head_seq=7,
+        outbox_length=3,
+        software="0.2.0",
+        mac_key=key,
+    )
     with_mac = compact_auth(headers)
     assert len(with_signature) - len(with_mac) == 86 - 22
     proof = base64.b64decode(expand_auth(with_mac, STATION)[HEADER_SIGNATURE])
-    canonical = canonical_request(method="POST", path_qs="/api/v1/sync", station_id=STATION,
-                                  key_id=key_id_of(station.sign_public), counter=42, station_ms=1_790_000_000_123,
-                                  body=b"body")
+    canonical = canonical_request(
+        method="POST",
+        path_qs="/api/v1/sync",
+        station_id=STATION,
+        key_id=key_id_of(station.sign_public),
+        counter=42,
+        station_ms=1_790_000_000_123,
+        body=b"body",
+    )
     assert proof == request_mac(key, canonical)
     assert proof != request_mac(key, canonical.replace(b"42", b"43"))

@@ -13,8 +13,8 @@ from sync.protocol import (
     GENESIS,
     SET_FORMAT_2,
     Envelope,
-    SignedSet,
     ProtocolError,
+    SignedSet,
     decode_envelope,
     open_set,
     seal_set,
@@ -34,22 +34,53 @@ def hub() -> KeyPair:
 
 
 def records(n: int = 6) -> list[bytes]:
-    return [encode_change(RowChange(table="cases", pk=f"{ORIGIN[:12]}-20261126-A{i:03d}", hlc=(i + 1) << 16,
-                                    fields={"status": "DRAFT", "applicant_name": "王小明"}, insert=True))
-            for i in range(n)]
+    return [
+        encode_change(
+            RowChange(
+                table="cases",
+                pk=f"{ORIGIN[:12]}-20261126-A{i:03d}",
+                hlc=(i + 1) << 16,
+                fields={"status": "DRAFT", "applicant_name": "王小明"},
+                insert=True,
+            )
+        )
+        for i in range(n)
+    ]
 
 
-def seal(station: KeyPair, hub: KeyPair, *, format_2: bool = True, seq: int = 1, prev: bytes = GENESIS,
-         items: list[bytes] | None = None) -> tuple[bytes, bytes]:
-    return seal_set(origin=ORIGIN, seq=seq, prev=prev, created_ms=1_790_000_000_000, hlc=77 << 16,
-                    records=items or records(), sign_private=station.sign_private, sign_public=station.sign_public,
-                    recipient_box_public=hub.box_public, context=CTX_UP, methods=(ZSTD_D1, ZSTD_R2),
-                    sender_box_private=station.box_private if format_2 else None)
+def seal(
+    station: KeyPair,
+    hub: KeyPair,
+    *,
+    format_2: bool = True,
+    seq: int = 1,
+    prev: bytes = GENESIS,
+    items: list[bytes] | None = None,
+) -> tuple[bytes, bytes]:
+    return seal_set(
+        origin=ORIGIN,
+        seq=seq,
+        prev=prev,
+        created_ms=1_790_000_000_000,
+        hlc=77 << 16,
+        records=items or records(),
+        sign_private=station.sign_private,
+        sign_public=station.sign_public,
+        recipient_box_public=hub.box_public,
+        context=CTX_UP,
+        methods=(ZSTD_D1, ZSTD_R2),
+        sender_box_private=station.box_private if format_2 else None,
+    )
 
 
 def open_up(envelope: bytes, station: KeyPair, hub: KeyPair) -> tuple[SignedSet, bytes, bytes]:
-    return open_set(envelope, public_key_for=lambda key_id: station.sign_public, context=CTX_UP,
-                    box_private=hub.box_private, sender_box_public=station.box_public)
+    return open_set(
+        envelope,
+        public_key_for=lambda key_id: station.sign_public,
+        context=CTX_UP,
+        box_private=hub.box_private,
+        sender_box_public=station.box_public,
+    )
 
 
 def test_the_pair_box_opens_only_for_the_pair_and_its_place(station, hub):
@@ -57,9 +88,11 @@ def test_the_pair_box_opens_only_for_the_pair_and_its_place(station, hub):
     assert box[:1] == b"\x02" and len(box) == 1 + 12 + len(b"secret") + 16
     assert open_box(hub.box_private, box, b"place", sender_public=station.box_public) == b"secret"
     stranger = KeyPair.generate()
-    for private, sender, place in [(hub.box_private, stranger.box_public, b"place"),
-                                   (stranger.box_private, station.box_public, b"place"),
-                                   (hub.box_private, station.box_public, b"elsewhere")]:
+    for private, sender, place in [
+        (hub.box_private, stranger.box_public, b"place"),
+        (stranger.box_private, station.box_public, b"place"),
+        (hub.box_private, station.box_public, b"elsewhere"),
+    ]:
         with pytest.raises(CryptoError):
             open_box(private, box, place, sender_public=sender)
     with pytest.raises(CryptoError, match="sender"):

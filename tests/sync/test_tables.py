@@ -31,8 +31,7 @@ def station_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]
     monkeypatch.setattr(datakey, "KEY_WORK", 2**10)
     datakey.forget()
     now = dt.datetime(2026, 9, 28, 2, 0, tzinfo=dt.UTC)
-    station = Station.init(tmp_path / "station", village_code="349921001001", passphrase=PASSPHRASE,
-                           now=lambda: now)
+    station = Station.init(tmp_path / "station", village_code="349921001001", passphrase=PASSPHRASE, now=lambda: now)
     try:
         yield station.db
     finally:

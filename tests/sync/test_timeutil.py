@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from sync.timeutil import CHINA_TZ, business_date, format_local, iso_utc, parse_iso, utc_now
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def test_china_tz_is_utc_plus_8() -> None:

@@ -59,7 +59,7 @@ def china_local_time() -> Iterator[None]:
 @pytest.fixture
 def clock() -> FakeClock:
     # 10:00 in China on Monday 2026-09-28 (the brief's worked example for working days).
-    return FakeClock(dt.datetime(2026, 9, 28, 2, 0, tzinfo=dt.timezone.utc))
+    return FakeClock(dt.datetime(2026, 9, 28, 2, 0, tzinfo=dt.UTC))
 
 
 @pytest.fixture
@@ -81,8 +81,9 @@ class FakeAdapter:
     Its station has no key of its own, so the passphrase is never asked for sync (subclasses change that).
     """
 
-    def __init__(self, *, fail_with: BaseException | None = None, enrolled: bool = True,
-                 available: bool = True) -> None:
+    def __init__(
+        self, *, fail_with: BaseException | None = None, enrolled: bool = True, available: bool = True
+    ) -> None:
         self.fail_with = fail_with
         self.enrolled = enrolled
         self.available = available
@@ -92,8 +93,11 @@ class FakeAdapter:
 
     def status(self, data_dir: Path) -> SyncStatus:
         return msgspec.structs.replace(
-            blank_status(f"{VILLAGE}-A-1"), enrolled=self.enrolled, unacknowledged=0 if self.synced else 2,
-            unsealed=0 if self.synced else 5, last_success="2026-09-28T01:30:00.000Z" if self.synced else None,
+            blank_status(f"{VILLAGE}-A-1"),
+            enrolled=self.enrolled,
+            unacknowledged=0 if self.synced else 2,
+            unsealed=0 if self.synced else 5,
+            last_success="2026-09-28T01:30:00.000Z" if self.synced else None,
         )
 
     def sync_now(self, data_dir: Path, progress: Callable[[str], None] | None = None) -> SyncOutcome:
@@ -114,8 +118,9 @@ class FakeAdapter:
         self.calls.append(("import", path))
         return TransferOutcome(Path(path), 1)
 
-    def enroll(self, data_dir: Path, hub_url: str, code: str, passphrase: str | None = None,
-               agent_name: str = "") -> EnrollOutcome:
+    def enroll(
+        self, data_dir: Path, hub_url: str, code: str, passphrase: str | None = None, agent_name: str = ""
+    ) -> EnrollOutcome:
         self.calls.append(("enroll", (hub_url, code, {"passphrase": passphrase, "agent_name": agent_name})))
         if self.fail_with is not None:
             raise self.fail_with

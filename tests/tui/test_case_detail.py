@@ -110,8 +110,12 @@ def test_withdraw_needs_a_reason(station_dir, clock):
 def test_correction_notice_and_correct_intake(station_dir, clock):
     with open_station(station_dir, clock) as station:
         case_no = ops.new_intake(station, pension_enrolment(phone="13800138000")).number
-        apply_status_change(station, decision(station, case_no, Status.AWAITING_CORRECTION, actor=Actor.TOWNSHIP,
-                                              reason="参保登记表缺少本人签字"))
+        apply_status_change(
+            station,
+            decision(
+                station, case_no, Status.AWAITING_CORRECTION, actor=Actor.TOWNSHIP, reason="参保登记表缺少本人签字"
+            ),
+        )
     app = make_app(station_dir, clock)
 
     async def scenario():
@@ -135,15 +139,24 @@ def test_detail_shows_rejections_conflicts_and_the_hub_receipt(station_dir, cloc
     with open_station(station_dir, clock) as station:
         case_no = ops.new_intake(station, pension_enrolment()).number
         db = station.db
-        db.execute("INSERT INTO sets_out (seq, hash, envelope, changes, created_at, acked_at, receipt) "
-                   "VALUES (1, ?, x'00', 3, '2026-09-28T02:01:00.000Z', '2026-09-28T02:02:00.000Z', NULL)", [bytes(32)])
+        db.execute(
+            "INSERT INTO sets_out (seq, hash, envelope, changes, created_at, acked_at, receipt) "
+            "VALUES (1, ?, x'00', 3, '2026-09-28T02:01:00.000Z', '2026-09-28T02:02:00.000Z', NULL)",
+            [bytes(32)],
+        )
         db.execute("UPDATE outbox SET set_seq = 1")
-        db.execute("INSERT INTO rejections (seq, idx, entity, entity_id, code, reason_en, reason_zh, received_at) "
-                   "VALUES (1, 0, 'cases', ?, 'illegal_transition', 'the case was already accepted', "
-                   "'该办件已被受理，不能再更正', '2026-09-28T02:03:00.000Z')", [case_no])
-        db.execute("INSERT INTO conflicts (tbl, pk, field, kept, kept_hlc, kept_origin, lost, lost_hlc, lost_origin, "
-                   "detected_at) VALUES ('cases', ?, 'phone', '13912345678', 2, 'hub', '13800138000', 1, 'A', "
-                   "'2026-09-28T02:03:00.000Z')", [case_no])
+        db.execute(
+            "INSERT INTO rejections (seq, idx, entity, entity_id, code, reason_en, reason_zh, received_at) "
+            "VALUES (1, 0, 'cases', ?, 'illegal_transition', 'the case was already accepted', "
+            "'该办件已被受理，不能再更正', '2026-09-28T02:03:00.000Z')",
+            [case_no],
+        )
+        db.execute(
+            "INSERT INTO conflicts (tbl, pk, field, kept, kept_hlc, kept_origin, lost, lost_hlc, lost_origin, "
+            "detected_at) VALUES ('cases', ?, 'phone', '13912345678', 2, 'hub', '13800138000', 1, 'A', "
+            "'2026-09-28T02:03:00.000Z')",
+            [case_no],
+        )
         db.commit()
     app = make_app(station_dir, clock)
 

@@ -71,8 +71,10 @@ def test_enrolment_shows_the_fingerprint_to_compare(tmp_path, clock):
             assert isinstance(app.screen, HomeScreen)
 
     run(scenario)
-    assert adapter.calls[0] == ("enroll", ("http://hub.example:8000", "ABCD-EFGH-JKMN-PQRS",
-                                           {"passphrase": "village-key-1", "agent_name": ""}))
+    assert adapter.calls[0] == (
+        "enroll",
+        ("http://hub.example:8000", "ABCD-EFGH-JKMN-PQRS", {"passphrase": "village-key-1", "agent_name": ""}),
+    )
 
 
 def test_help_lists_every_key_binding(station_dir, clock):

@@ -19,18 +19,24 @@ def seed_today(station_dir, clock) -> dict[str, str]:
     with open_station(station_dir, clock) as station:
         overdue = ops.new_intake(station, pension_enrolment()).number  # RS-001: due 2026-10-08
         deferred = ops.new_intake(station, pension_benefit_deferred()).number  # 容缺 due 2026-10-10
-        soon = ops.new_intake(station, pension_enrolment(
-            applicant_name="钱七", item="RS-007", materials=["居民身份证", "近期1寸免冠彩色照片"])).number  # due 10-10
+        soon = ops.new_intake(
+            station,
+            pension_enrolment(applicant_name="钱七", item="RS-007", materials=["居民身份证", "近期1寸免冠彩色照片"]),
+        ).number  # due 10-10
         correction = ops.new_intake(station, pension_enrolment(applicant_name="李四")).number
-        apply_status_change(station, decision(station, correction, Status.AWAITING_CORRECTION, actor=Actor.TOWNSHIP,
-                                              reason="登记表缺少签字"))
+        apply_status_change(
+            station,
+            decision(station, correction, Status.AWAITING_CORRECTION, actor=Actor.TOWNSHIP, reason="登记表缺少签字"),
+        )
         ready = ops.new_intake(station, pension_enrolment(applicant_name="赵六")).number
         apply_status_change(station, decision(station, ready, Status.ACCEPTED))
         apply_status_change(station, decision(station, ready, Status.COMPLETED, outcome="approved"))
         station.db.execute(
             "INSERT INTO rejections (seq, idx, entity, entity_id, code, reason_en, reason_zh, received_at) "
             "VALUES (1, 0, 'cases', ?, 'other_village', 'not a case of this village', '不是本村的办件', "
-            "'2026-09-28T03:00:00.000Z')", [deferred])
+            "'2026-09-28T03:00:00.000Z')",
+            [deferred],
+        )
         station.db.commit()
     clock.moment = clock.moment.replace(month=10, day=9)
     return {"overdue": overdue, "deferred": deferred, "soon": soon, "correction": correction, "ready": ready}
@@ -46,9 +52,14 @@ def test_home_lists_today_and_each_line_opens_its_case(station_dir, clock):
             screen = app.screen
             assert isinstance(screen, HomeScreen)
             kinds = {item.kind: item.case_no for item in screen.items}
-            assert kinds == {"overdue": cases["overdue"], "due_soon": cases["soon"],
-                             "correction": cases["correction"], "commitment": cases["deferred"],
-                             "ready": cases["ready"], "rejected": cases["deferred"]}
+            assert kinds == {
+                "overdue": cases["overdue"],
+                "due_soon": cases["soon"],
+                "correction": cases["correction"],
+                "commitment": cases["deferred"],
+                "ready": cases["ready"],
+                "rejected": cases["deferred"],
+            }
             text = screen_text(app)
             assert "!超期1天" in text and "待补正" in text and "待送达" in text and "!被退回" in text
             assert "登记表缺少签字" in text and "不是本村的办件" in text

@@ -167,7 +167,9 @@ def test_due_date_in_an_unpublished_year_is_marked_provisional(station_dir, cloc
             screen.query_one("#phone", Input).value = "13800138000"
             await pilot.pause()
             checklist = screen.query_one(MaterialChecklist)
-            checklist.set_state(["死亡证明或户籍注销证明", "参保人居民身份证", "领取人居民身份证", "领取人银行账户"], [])
+            checklist.set_state(
+                ["死亡证明或户籍注销证明", "参保人居民身份证", "领取人居民身份证", "领取人银行账户"], []
+            )
             await pilot.press("ctrl+s")
             await pilot.pause()
             summary = app.screen.summary()

@@ -17,9 +17,9 @@ from sync.samples import sample_catalog_json
 from tests.station.conftest import pension_enrolment
 from tests.support.apply import apply_status_change, decision
 from tests.tui.conftest import SIZE, VILLAGE, make_app, open_station, run, screen_text
+from tui.prefs import save_prefs
 from tui.screens.case_detail import CaseDetailScreen
 from tui.screens.case_list import CaseListScreen
-from tui.prefs import save_prefs
 from tui.screens.home import HomeScreen
 
 MARKUP_NAME = "[/x]王"
@@ -34,14 +34,17 @@ def seed(station_dir, clock) -> tuple[str, str]:
         first = ops.new_intake(station, pension_enrolment()).number
         second = ops.new_intake(station, pension_enrolment(applicant_name="李四")).number
         # The county asks for corrections with a reason that looks like markup (the hub's data).
-        apply_status_change(station, decision(station, second, Status.AWAITING_CORRECTION, actor=Actor.TOWNSHIP,
-                                              reason="[/red]缺[b]签字"))
+        apply_status_change(
+            station,
+            decision(station, second, Status.AWAITING_CORRECTION, actor=Actor.TOWNSHIP, reason="[/red]缺[b]签字"),
+        )
         with write_txn(station.db):
             station.db.execute("UPDATE cases SET applicant_name = ? WHERE case_no = ?", [MARKUP_NAME, first])
             station.db.execute("UPDATE cases SET applicant_name = ? WHERE case_no = ?", [BOLD_NAME + "\x1b[2J", second])
             station.db.execute(
                 "INSERT INTO case_notes (note_id, case_no, at, author, text) VALUES (?, ?, ?, ?, ?)",
-                ["hub:9", first, "2026-09-28T03:00:00.000Z", "县\u202e[i]", "看[/]这里\x1b]0;x\x07\n第二行[/b]"])
+                ["hub:9", first, "2026-09-28T03:00:00.000Z", "县\u202e[i]", "看[/]这里\x1b]0;x\x07\n第二行[/b]"],
+            )
     return first, second
 
 

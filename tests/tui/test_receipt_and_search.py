@@ -47,9 +47,17 @@ def test_browsing_the_whole_catalogue_with_down_in_the_empty_search(station_dir,
 def test_bundle_receipt_lists_members_and_a_provisional_date(station_dir, clock):
     clock.set_china_date(dt.date(2026, 12, 28))
     with open_station(station_dir, clock) as station:
-        result = ops.new_intake(station, ops.NewIntake(
-            bundle="BND-NEWBORN", applicant_name="赵丽", id_number="34992119950612128X", phone="0551-6543210",
-            materials=NEWBORN_MATERIALS, deferred=["近期1寸免冠彩色照片"]))
+        result = ops.new_intake(
+            station,
+            ops.NewIntake(
+                bundle="BND-NEWBORN",
+                applicant_name="赵丽",
+                id_number="34992119950612128X",
+                phone="0551-6543210",
+                materials=NEWBORN_MATERIALS,
+                deferred=["近期1寸免冠彩色照片"],
+            ),
+        )
         text = receipt_text(receipt_for(station, result.number))
         assert f"回执编号：{result.number}" in text and "新生儿出生一件事" in text
         assert all(case.case_no in text for case in result.cases)

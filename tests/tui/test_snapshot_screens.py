@@ -21,8 +21,17 @@ def seed(station_dir, clock) -> list[str]:
             ops.new_intake(station, pension_enrolment(applicant_name="李四")).number,
             ops.new_intake(station, pension_enrolment(applicant_name="赵六")).number,
         ]
-        apply_status_change(station, decision(station, numbers[2], Status.AWAITING_CORRECTION, actor=Actor.TOWNSHIP,
-                                              reason="登记表缺少本人签字", by="永兴街道"))
+        apply_status_change(
+            station,
+            decision(
+                station,
+                numbers[2],
+                Status.AWAITING_CORRECTION,
+                actor=Actor.TOWNSHIP,
+                reason="登记表缺少本人签字",
+                by="永兴街道",
+            ),
+        )
         apply_status_change(station, decision(station, numbers[3], Status.ACCEPTED, by="县人社局"))
         apply_status_change(station, decision(station, numbers[3], Status.COMPLETED, outcome="approved", by="县人社局"))
     clock.moment = clock.moment.replace(month=10, day=9)

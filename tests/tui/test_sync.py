@@ -93,7 +93,7 @@ def test_usb_export_from_the_menu(station_dir, clock, tmp_path):
             assert any("已导出" in line for line in app.sync_lines)
 
     run(scenario)
-    (kind, path), = [call for call in adapter.calls if call[0] == "export"]
+    ((kind, path),) = [call for call in adapter.calls if call[0] == "export"]
     assert path.parent == stick and path.name.startswith("349921001001-A-") and path.suffix == ".sync"
 
 
@@ -157,8 +157,14 @@ def test_adapter_calls_the_engine_as_documented(station_dir, clock, monkeypatch)
     with open_station(station_dir, clock) as station:
         ops.new_intake(station, pension_enrolment())
     calls: list[tuple[str, object]] = []
-    report = SyncReport(started_at="2026-09-28T02:00:00.000Z", pushed=3, acknowledged=3, pulled=1, in_step=False,
-                        errors=[SyncIssue(code="busy", en="hub busy", zh="县平台繁忙")])
+    report = SyncReport(
+        started_at="2026-09-28T02:00:00.000Z",
+        pushed=3,
+        acknowledged=3,
+        pulled=1,
+        in_step=False,
+        errors=[SyncIssue(code="busy", en="hub busy", zh="县平台繁忙")],
+    )
 
     def sync_once(station, *, keys=None, hub_url=None):
         calls.append(("sync_once", keys))
@@ -174,14 +180,27 @@ def test_adapter_calls_the_engine_as_documented(station_dir, clock, monkeypatch)
 
     link = sys.modules[SyncAdapter.__module__]
     monkeypatch.setattr(link, "sync_once", sync_once)
-    monkeypatch.setattr(link, "sync_status", lambda station: msgspec.structs.replace(
-        blank_status(), enrolled=True, unacknowledged=4, unsealed=6, last_success="2026-09-28T01:00:00.000Z",
-        clock_offset_ms=-600_000, clock_warning=True))
+    monkeypatch.setattr(
+        link,
+        "sync_status",
+        lambda station: msgspec.structs.replace(
+            blank_status(),
+            enrolled=True,
+            unacknowledged=4,
+            unsealed=6,
+            last_success="2026-09-28T01:00:00.000Z",
+            clock_offset_ms=-600_000,
+            clock_warning=True,
+        ),
+    )
     monkeypatch.setattr(link, "has_keypair", lambda data_dir: True)
     monkeypatch.setattr(link, "load_keypair", load_keypair)
     monkeypatch.setattr(link, "export_file", export_file)
-    monkeypatch.setattr(link, "import_file", lambda station, path, keys=None: ImportResult(
-        path=str(path), applied=2, skipped=0, feed_seq=2))
+    monkeypatch.setattr(
+        link,
+        "import_file",
+        lambda station, path, keys=None: ImportResult(path=str(path), applied=2, skipped=0, feed_seq=2),
+    )
     monkeypatch.delenv("STATION_PASSPHRASE", raising=False)
 
     adapter = SyncAdapter(now=clock)

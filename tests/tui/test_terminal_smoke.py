@@ -37,9 +37,30 @@ def test_home_screen_renders_in_a_real_terminal(station_dir, station_passphrase)
     command = f"{sys.executable} -m tui --data-dir {station_dir} --lang zh"
     env = {**os.environ, "LANG": "C.UTF-8", "STATION_PASSPHRASE": ""}
     started = subprocess.run(
-        ["tmux", "-u", "-L", socket, "-f", os.devnull, "new-session", "-d", "-s", "tui", "-x", "80", "-y", "24",
-         "-c", str(ROOT), command],
-        env=env, capture_output=True, text=True, timeout=10, check=False,
+        [
+            "tmux",
+            "-u",
+            "-L",
+            socket,
+            "-f",
+            os.devnull,
+            "new-session",
+            "-d",
+            "-s",
+            "tui",
+            "-x",
+            "80",
+            "-y",
+            "24",
+            "-c",
+            str(ROOT),
+            command,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
     )
     assert started.returncode == 0, started.stderr
     try:

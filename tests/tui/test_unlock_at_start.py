@@ -20,8 +20,9 @@ from tui.screens.lock import LockScreen
 FIXTURES = Path(__file__).parents[1] / "station" / "fixtures"
 
 
-def test_the_tui_asks_for_the_passphrase_at_start_and_opens_the_data(station_dir, clock, monkeypatch,
-                                                                    station_passphrase):
+def test_the_tui_asks_for_the_passphrase_at_start_and_opens_the_data(
+    station_dir, clock, monkeypatch, station_passphrase
+):
     with open_station(station_dir, clock) as station:
         ops.new_intake(station, pension_enrolment())
     monkeypatch.delenv("STATION_PASSPHRASE")
@@ -76,7 +77,9 @@ def test_an_older_plain_database_is_encrypted_under_a_passphrase_chosen_twice(tm
     async def scenario():
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
-            assert isinstance(app.screen, LockScreen) and "输入两次" in screen_text(app) and "加密保存" in screen_text(app)
+            assert (
+                isinstance(app.screen, LockScreen) and "输入两次" in screen_text(app) and "加密保存" in screen_text(app)
+            )
             await pilot.press(*"first-passphrase", "enter", *"other-passphrase", "enter")
             await pilot.pause()
             assert "两次输入的口令不一致" in screen_text(app) and is_plain(folder / DB_FILE)

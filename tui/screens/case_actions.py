@@ -54,7 +54,9 @@ class ActionDialog(StationModal):
     ActionDialog #id_msg { color: $error; height: auto; }
     """
 
-    def __init__(self, title: str, fields: list[Field], perform: Callable[[Values], None], *, empty_note: str = "") -> None:
+    def __init__(
+        self, title: str, fields: list[Field], perform: Callable[[Values], None], *, empty_note: str = ""
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.fields = fields

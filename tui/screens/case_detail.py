@@ -103,8 +103,10 @@ class CaseDetailScreen(StationScreen):
         line("case.status", status, "bold red" if refusal is not None else "bold")
         if refusal is not None:
             reason = refusal.reason_en if lang == "en" else refusal.reason_zh
-            out.append(f"! {t('case.refused', lang, reason=printable(reason), code=printable(refusal.code))}\n",
-                       style="bold white on red")
+            out.append(
+                f"! {t('case.refused', lang, reason=printable(reason), code=printable(refusal.code))}\n",
+                style="bold white on red",
+            )
         sex = t("new.male" if d.sex == "M" else "new.female", lang)
         line("case.applicant", f"{d.applicant_name} ({sex}, {d.birth_date})")
         line("case.id_number", d.id_number)
@@ -128,23 +130,40 @@ class CaseDetailScreen(StationScreen):
             out.append(f"\n! {t('case.notice', lang)}: {plain(reason) or '-'}\n", style="bold reverse")
         head("case.materials")
         for m in d.materials:
-            out.append(f"  {plain(m.name_zh)}: {t('mat.' + m.state, lang)}\n", style="bold" if m.state == "deferred" else "")
+            out.append(
+                f"  {plain(m.name_zh)}: {t('mat.' + m.state, lang)}\n", style="bold" if m.state == "deferred" else ""
+            )
         if d.commitments:
             head("case.commitments")
             for c in d.commitments:
-                state_key = "case.c.overdue" if c.overdue else ("case.c.open" if c.status == "open" else "case.c.fulfilled")
+                state_key = (
+                    "case.c.overdue" if c.overdue else ("case.c.open" if c.status == "open" else "case.c.fulfilled")
+                )
                 state = t(state_key, lang)
-                out.append("  " + t("case.commitment", lang, material=plain(c.material), signer=plain(c.signer_name),
-                                     due=due_text(c.due_date, c.due_provisional, lang), state=state) + "\n",
-                           style="bold" if c.overdue else "")
+                out.append(
+                    "  "
+                    + t(
+                        "case.commitment",
+                        lang,
+                        material=plain(c.material),
+                        signer=plain(c.signer_name),
+                        due=due_text(c.due_date, c.due_provisional, lang),
+                        state=state,
+                    )
+                    + "\n",
+                    style="bold" if c.overdue else "",
+                )
         head("case.history")
         out.append("  " + t("case.decisions", lang) + "\n", style="dim")
         for e in d.history:
             decision = e.actor != Actor.STATION
             who = actor_label(e.actor, lang) + (f" {plain(e.by)}" if e.by else "")
             outcome = f" ({t('outcome.' + e.outcome, lang)})" if e.outcome in ("approved", "denied") else ""
-            out.append(f"{'>' if decision else ' '} {format_local(e.at)}  {status_label(e.from_status, lang)} -> "
-                       f"{status_label(e.to_status, lang)}{outcome}  {who}\n", style="bold" if decision else "")
+            out.append(
+                f"{'>' if decision else ' '} {format_local(e.at)}  {status_label(e.from_status, lang)} -> "
+                f"{status_label(e.to_status, lang)}{outcome}  {who}\n",
+                style="bold" if decision else "",
+            )
             if e.reason:
                 out.append("      " + t("case.reason", lang, reason=plain(e.reason)) + "\n")
         if d.notes:
@@ -164,14 +183,37 @@ class CaseDetailScreen(StationScreen):
         if rejections:
             out.append("\n! " + t("case.rejections", lang) + "\n", style="bold underline")
             for r in rejections:
-                out.append("  " + t("case.rejection", lang, when=format_local(r.received_at), code=plain(r.code),
-                                     reason=plain(r.reason_en if lang == "en" else r.reason_zh)) + "\n", style="bold")
+                out.append(
+                    "  "
+                    + t(
+                        "case.rejection",
+                        lang,
+                        when=format_local(r.received_at),
+                        code=plain(r.code),
+                        reason=plain(r.reason_en if lang == "en" else r.reason_zh),
+                    )
+                    + "\n",
+                    style="bold",
+                )
         conflicts = getattr(d, "conflicts", [])
         if conflicts:
             out.append("\n" + t("case.conflicts", lang) + "\n", style="bold underline")
             for c in conflicts:
-                out.append("  " + plain(t("case.conflict", lang, field=c.field, kept=c.kept, kept_origin=c.kept_origin,
-                                           lost=c.lost, lost_origin=c.lost_origin)) + "\n")
+                out.append(
+                    "  "
+                    + plain(
+                        t(
+                            "case.conflict",
+                            lang,
+                            field=c.field,
+                            kept=c.kept,
+                            kept_origin=c.kept_origin,
+                            lost=c.lost,
+                            lost_origin=c.lost_origin,
+                        )
+                    )
+                    + "\n"
+                )
         receipts = getattr(d, "receipts", [])
         if receipts:
             out.append("\n" + t("case.receipts", lang) + "\n", style="bold underline")
@@ -195,7 +237,9 @@ class CaseDetailScreen(StationScreen):
             return status in _WITHDRAWABLE
         return True
 
-    def _run(self, title_key: str, fields: list[Field], perform: Callable[[Values], None], done_key: str, **kw: str) -> None:
+    def _run(
+        self, title_key: str, fields: list[Field], perform: Callable[[Values], None], done_key: str, **kw: str
+    ) -> None:
         def after(result: object) -> None:
             if result:
                 self.notify(t("act.done", self.lang, what=t(done_key, self.lang)), markup=False)
@@ -209,8 +253,10 @@ class CaseDetailScreen(StationScreen):
     def action_supply(self) -> None:
         assert self.detail is not None
         pending = outstanding_materials(self.station, self.detail.summary.intake_id)
-        fields = [Field("check", f"m{i}", f"{name} ({t('mat.' + state, self.lang)})")
-                  for i, (name, state) in enumerate(pending)]
+        fields = [
+            Field("check", f"m{i}", f"{name} ({t('mat.' + state, self.lang)})")
+            for i, (name, state) in enumerate(pending)
+        ]
 
         def perform(values: Values) -> None:
             names = [name for i, (name, _) in enumerate(pending) if values[f"m{i}"]]
@@ -228,14 +274,19 @@ class CaseDetailScreen(StationScreen):
             Field("input", "name", t("new.name", lang), d.applicant_name, required=True),
             Field("input", "id_number", t("new.id_number", lang), d.id_number, required=True),
             Field("input", "phone", t("new.phone", lang), d.phone, required=True),
-            *(Field("check", f"m{i}", f"{name} ({t('mat.' + state, lang)})") for i, (name, state) in enumerate(pending)),
+            *(
+                Field("check", f"m{i}", f"{name} ({t('mat.' + state, lang)})")
+                for i, (name, state) in enumerate(pending)
+            ),
         ]
 
         def perform(values: Values) -> None:
             changed = {key: str(values[key]).strip() for key in ("name", "id_number", "phone")}
             current = {"name": d.applicant_name, "id_number": d.id_number, "phone": d.phone}
             ops.correct_intake(
-                self.station, self.case_no, by=self._agent(),
+                self.station,
+                self.case_no,
+                by=self._agent(),
                 materials=[name for i, (name, _) in enumerate(pending) if values[f"m{i}"]],
                 **{k: v for k, v in changed.items() if v != current[k]},
             )
@@ -244,20 +295,30 @@ class CaseDetailScreen(StationScreen):
 
     def action_deliver(self) -> None:
         fields = [Field("input", "note", t("act.note.text", self.lang))]
-        self._run("act.deliver.title", fields,
-                  lambda v: ops.deliver(self.station, self.case_no, by=self._agent(), note=str(v["note"]) or None),
-                  "action.deliver")
+        self._run(
+            "act.deliver.title",
+            fields,
+            lambda v: ops.deliver(self.station, self.case_no, by=self._agent(), note=str(v["note"]) or None),
+            "action.deliver",
+        )
 
     def action_withdraw(self) -> None:
         fields = [Field("input", "reason", t("act.withdraw.reason", self.lang), required=True)]
-        self._run("act.withdraw.title", fields,
-                  lambda v: ops.withdraw(self.station, self.case_no, reason=str(v["reason"]), by=self._agent()),
-                  "action.withdraw")
+        self._run(
+            "act.withdraw.title",
+            fields,
+            lambda v: ops.withdraw(self.station, self.case_no, reason=str(v["reason"]), by=self._agent()),
+            "action.withdraw",
+        )
 
     def action_note(self) -> None:
         fields = [Field("input", "text", t("act.note.text", self.lang), required=True)]
-        self._run("act.note.title", fields,
-                  lambda v: ops.add_note(self.station, self.case_no, str(v["text"]), by=self._agent()), "action.note")
+        self._run(
+            "act.note.title",
+            fields,
+            lambda v: ops.add_note(self.station, self.case_no, str(v["text"]), by=self._agent()),
+            "action.note",
+        )
 
     def action_reprint(self) -> None:
         assert self.detail is not None

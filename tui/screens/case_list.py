@@ -101,7 +101,8 @@ class CaseListScreen(StationScreen):
         lang = self.lang
         self.query_one("#search", Input).placeholder = t("list.search", lang)
         for widget_id, options, prompt in (
-            ("status", self._status_options(), "list.status_all"), ("due", self._due_options(), "list.due_all"),
+            ("status", self._status_options(), "list.status_all"),
+            ("due", self._due_options(), "list.due_all"),
         ):
             select = self.query_one(f"#{widget_id}", Select)
             value = select.value
@@ -129,11 +130,14 @@ class CaseListScreen(StationScreen):
 
         due = chosen("due")
         return CaseFilter(
-            statuses=[chosen("status")] if chosen("status") else [], item=chosen("item"),
+            statuses=[chosen("status")] if chosen("status") else [],
+            item=chosen("item"),
             text=self.query_one("#search", Input).value.strip() or None,
-            due_within=DUE_SOON_DAYS if due == "soon" else None, overdue=due == "overdue",
+            due_within=DUE_SOON_DAYS if due == "soon" else None,
+            overdue=due == "overdue",
             sort=chosen("sort") or "received",  # type: ignore[arg-type]
-            limit=PAGE_SIZE + 1, offset=self.page * PAGE_SIZE,
+            limit=PAGE_SIZE + 1,
+            offset=self.page * PAGE_SIZE,
         )
 
     def reload(self, *, keep_cursor: bool = False) -> None:
@@ -156,9 +160,14 @@ class CaseListScreen(StationScreen):
             style = "bold" if s.overdue else ""
             # Text cells, never str: a DataTable reads a str as markup, and names come from people.
             table.add_row(
-                cell(short_number(self.station, s.case_no)), cell(s.applicant_name, 8), cell(s.item_name, 16),
-                cell(status_label(s.status, lang)), cell(due_text(s.due_date, s.due_provisional, lang)),
-                Text(days_left_text(s.days_left, lang), style=style), cell(s.id_number_masked), cell(s.phone_masked),
+                cell(short_number(self.station, s.case_no)),
+                cell(s.applicant_name, 8),
+                cell(s.item_name, 16),
+                cell(status_label(s.status, lang)),
+                cell(due_text(s.due_date, s.due_provisional, lang)),
+                Text(days_left_text(s.days_left, lang), style=style),
+                cell(s.id_number_masked),
+                cell(s.phone_masked),
                 key=s.case_no,
             )
         # DataTable measures new rows when its message queue runs idle; nudge it, or columns filled

@@ -25,9 +25,15 @@ from tui.sync_adapter import EnrollOutcome
 
 __all__ = ("EnrollScreen",)
 
-_LABELS = {"lbl-hub": "enroll.hub", "lbl-code": "enroll.code", "lbl-village": "enroll.village",
-           "lbl-device": "enroll.device", "lbl-agent": "enroll.agent", "lbl-pass": "enroll.passphrase",
-           "lbl-pass2": "enroll.passphrase2"}
+_LABELS = {
+    "lbl-hub": "enroll.hub",
+    "lbl-code": "enroll.code",
+    "lbl-village": "enroll.village",
+    "lbl-device": "enroll.device",
+    "lbl-agent": "enroll.agent",
+    "lbl-pass": "enroll.passphrase",
+    "lbl-pass2": "enroll.passphrase2",
+}
 MIN_PASSPHRASE = 8
 """As station.identity.MIN_PASSPHRASE: checked here too, so the agent hears it before the network is tried."""
 
@@ -84,7 +90,9 @@ class EnrollScreen(StationScreen):
                 yield Static(t("enroll.offline_title", lang), classes="section", id="offline_title", markup=False)
                 with Horizontal(classes="row"):
                     yield Label(t("enroll.village", lang), id="lbl-village")
-                    yield Input(id="village", compact=True, restrict=r"[0-9]*", max_length=12, placeholder="349921001001")
+                    yield Input(
+                        id="village", compact=True, restrict=r"[0-9]*", max_length=12, placeholder="349921001001"
+                    )
                 yield Static("", id="village_name", markup=False)
                 with Horizontal(classes="row"):
                     yield Label(t("enroll.device", lang), id="lbl-device")
@@ -134,8 +142,9 @@ class EnrollScreen(StationScreen):
     @work(thread=True, group="enroll", exclusive=True, exit_on_error=False, description="enrol with the hub")
     def run_enroll(self, hub: str, code: str, passphrase: str, agent: str) -> EnrollOutcome:
         """Talk to the hub in a worker thread; a slow or absent network never freezes the screen."""
-        return self.station_app.adapter.enroll(self.station_app.data_dir, hub, code, passphrase=passphrase,
-                                               agent_name=agent)
+        return self.station_app.adapter.enroll(
+            self.station_app.data_dir, hub, code, passphrase=passphrase, agent_name=agent
+        )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "enroll":
@@ -152,11 +161,17 @@ class EnrollScreen(StationScreen):
             except ProxyAppError as exc:
                 message.update("! " + error_text(exc, self.lang))
                 return
-            body = t("enroll.fingerprint", self.lang, fingerprint=outcome.fingerprint, station=outcome.station_id,
-                     village=outcome.village)
+            body = t(
+                "enroll.fingerprint",
+                self.lang,
+                fingerprint=outcome.fingerprint,
+                station=outcome.station_id,
+                village=outcome.village,
+            )
             self.app.push_screen(
-                ConfirmScreen(t("title.enroll", self.lang), body, t("action.match", self.lang),
-                              t("action.mismatch", self.lang)),
+                ConfirmScreen(
+                    t("title.enroll", self.lang), body, t("action.match", self.lang), t("action.mismatch", self.lang)
+                ),
                 self._fingerprint_checked,
             )
 
@@ -192,10 +207,14 @@ class EnrollScreen(StationScreen):
                 return
             try:
                 Station.init(
-                    app.data_dir, village_code=self.query_one("#village", Input).value.strip(),
+                    app.data_dir,
+                    village_code=self.query_one("#village", Input).value.strip(),
                     device=self.query_one("#device", Input).value.strip() or "A",
-                    agent_name=check_text("agent", self.query_one("#agent", Input).value.strip(), label_zh="代办员姓名"),
-                    passphrase=passphrase, now=app.now,
+                    agent_name=check_text(
+                        "agent", self.query_one("#agent", Input).value.strip(), label_zh="代办员姓名"
+                    ),
+                    passphrase=passphrase,
+                    now=app.now,
                 ).close()
                 app.open_station()
             except ProxyAppError as exc:

@@ -50,8 +50,10 @@ def _bindings(node_class: type[DOMNode]) -> list[Binding]:
 
 def help_rows(app_class: type[DOMNode], lang: str) -> list[tuple[str, str, str]]:
     """(section, key, what it does) for every binding of the app and of each screen and dialog."""
-    rows = [(t("help.screen.app", lang), key_display(b), action_label(b.action, lang, b.description))
-            for b in _bindings(app_class)]
+    rows = [
+        (t("help.screen.app", lang), key_display(b), action_label(b.action, lang, b.description))
+        for b in _bindings(app_class)
+    ]
     for title_key, node_class in (*HELP_SECTIONS, ("title.help", HelpScreen)):
         for b in _bindings(node_class):
             rows.append((t(title_key, lang).rstrip("*"), key_display(b), action_label(b.action, lang, b.description)))

@@ -56,8 +56,11 @@ class HomeScreen(StationScreen):
         self.items = today_items(self.station)
         counts = Counter(item.kind for item in self.items)
         self.query_one("#summary", Static).update(
-            Text(t("home.summary", self.lang, **{kind: counts.get(kind, 0) for kind in KINDS}),
-                 no_wrap=True, overflow="crop")
+            Text(
+                t("home.summary", self.lang, **{kind: counts.get(kind, 0) for kind in KINDS}),
+                no_wrap=True,
+                overflow="crop",
+            )
         )
         table = self.query_one("#today", DataTable)
         cursor = table.cursor_row
@@ -68,10 +71,13 @@ class HomeScreen(StationScreen):
             urgent = item.kind in ("overdue", "rejected") or (item.kind == "commitment" and item.overdue)
             style = "bold" if urgent else ""
             table.add_row(
-                Text(self._kind(item), style=style), cell(short_number(self.station, item.case_no)),
+                Text(self._kind(item), style=style),
+                cell(short_number(self.station, item.case_no)),
                 # Widths add up to under 80 columns in both languages: no sideways scrolling here. Text
                 # cells, never str: a DataTable reads a str as markup, and names and reasons come from people.
-                cell(item.applicant, 8), cell(item.item_name, 14), cell(self._detail(item), 22),
+                cell(item.applicant, 8),
+                cell(item.item_name, 14),
+                cell(self._detail(item), 22),
                 key=f"{index}:{item.case_no}",
             )
         # DataTable measures new rows when its message queue runs idle; nudge it, or columns filled

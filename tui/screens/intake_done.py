@@ -43,7 +43,11 @@ class IntakeDoneScreen(StationModal):
         lines = [t("done.number", lang, number=r.number)]
         for case in r.cases:
             name = catalog.item(case.item_code).name_zh if catalog else case.item_code
-            due = due_text(case.due_date.isoformat(), case.provisional, lang) if case.due_date else t("done.no_limit", lang)
+            due = (
+                due_text(case.due_date.isoformat(), case.provisional, lang)
+                if case.due_date
+                else t("done.no_limit", lang)
+            )
             lines.append(t("done.case", lang, case=case.case_no, item=name, due=due))
         for c in r.commitments:
             due = due_text(c.due_date.isoformat(), c.provisional, lang)

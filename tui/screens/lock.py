@@ -53,8 +53,9 @@ class LockScreen(StationScreen):
     LockScreen #lock_msg { height: auto; text-style: bold; margin: 1 0 0 0; }
     """
 
-    def __init__(self, locked_at: dt.datetime, *, has_key: bool, opening: bool = False,
-                 new_passphrase: bool = False) -> None:
+    def __init__(
+        self, locked_at: dt.datetime, *, has_key: bool, opening: bool = False, new_passphrase: bool = False
+    ) -> None:
         super().__init__()
         self.locked_at = locked_at
         self.has_key = has_key
@@ -90,13 +91,16 @@ class LockScreen(StationScreen):
     def relabel(self) -> None:
         lang = self.lang
         if self.opening:
-            self.query_one("#lock_heading", Static).update(t("lock.choose_heading" if self.new_passphrase
-                                                             else "lock.opening", lang))
+            self.query_one("#lock_heading", Static).update(
+                t("lock.choose_heading" if self.new_passphrase else "lock.opening", lang)
+            )
             self.query_one("#lock_station", Static).update(
-                t("lock.folder", lang, folder=plain(str(self.station_app.data_dir))))
+                t("lock.folder", lang, folder=plain(str(self.station_app.data_dir)))
+            )
             self.query_one("#lock_at", Static).display = False
             self.query_one("#lock_prompt", Static).update(
-                t("lock.choose" if self.new_passphrase else "lock.open_prompt", lang))
+                t("lock.choose" if self.new_passphrase else "lock.open_prompt", lang)
+            )
             self.query_one("#lock_input", Input).placeholder = t("lock.placeholder", lang)
             self.query_one("#lock_input2", Input).placeholder = t("lock.again", lang)
             self._show_message()
@@ -104,7 +108,8 @@ class LockScreen(StationScreen):
         station = self.station
         self.query_one("#lock_heading", Static).update(t("lock.heading", lang))
         self.query_one("#lock_station", Static).update(
-            t("lock.station", lang, station=plain(station.station_id), village=plain(self._village())))
+            t("lock.station", lang, station=plain(station.station_id), village=plain(self._village()))
+        )
         when = self.locked_at.astimezone().strftime("%Y-%m-%d %H:%M")
         self.query_one("#lock_at", Static).update(t("lock.at", lang, when=when))
         self.query_one("#lock_prompt", Static).update(t("lock.prompt" if self.has_key else "lock.no_key", lang))
@@ -126,8 +131,10 @@ class LockScreen(StationScreen):
 
     def _show_message(self) -> None:
         lang = self.lang
-        values = {name: error_text(value, lang) if isinstance(value, BaseException) else value
-                  for name, value in self._message_values.items()}
+        values = {
+            name: error_text(value, lang) if isinstance(value, BaseException) else value
+            for name, value in self._message_values.items()
+        }
         text = t(self._message_key, lang, **values) if self._message_key else ""
         self.query_one("#lock_msg", Static).update(text)
 

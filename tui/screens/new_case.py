@@ -30,8 +30,14 @@ from tui.widgets.materials import MaterialChecklist
 __all__ = ("NewCaseScreen",)
 
 _LABELS = {
-    "lbl-item": "new.item", "lbl-name": "new.name", "lbl-id": "new.id_number", "lbl-phone": "new.phone",
-    "lbl-materials": "new.materials", "lbl-days": "new.defer_days", "lbl-signer": "new.signer", "lbl-note": "new.note",
+    "lbl-item": "new.item",
+    "lbl-name": "new.name",
+    "lbl-id": "new.id_number",
+    "lbl-phone": "new.phone",
+    "lbl-materials": "new.materials",
+    "lbl-days": "new.defer_days",
+    "lbl-signer": "new.signer",
+    "lbl-note": "new.note",
 }
 _PLACEHOLDERS = {"signer": "new.signer_placeholder", "note": "new.note_placeholder"}
 _TEXT_FIELDS = ("name", "id_number", "phone", "defer_days", "signer", "note")
@@ -246,7 +252,9 @@ class NewCaseScreen(StationScreen):
         days = self._defer_days() or DEFAULT_DEFER_DAYS
         due = self.station.calendar.add_working_days(self.station.today(), days)
         prov = t("provisional", self.lang) if due.provisional else ""
-        self.query_one(MaterialChecklist).set_defer_text(t("new.defer", self.lang, date=due.date.isoformat(), prov=prov))
+        self.query_one(MaterialChecklist).set_defer_text(
+            t("new.defer", self.lang, date=due.date.isoformat(), prov=prov)
+        )
 
     # -- drafts -----------------------------------------------------------------------------
 
@@ -255,8 +263,10 @@ class NewCaseScreen(StationScreen):
         presented, deferred = self.query_one(MaterialChecklist).state()
         data: dict[str, Any] = {f: self.query_one(f"#{f}", Input).value for f in _TEXT_FIELDS}
         data.update(
-            kind=self.entry.kind if self.entry else None, code=self.entry.code if self.entry else None,
-            materials=presented, deferred=deferred,
+            kind=self.entry.kind if self.entry else None,
+            code=self.entry.code if self.entry else None,
+            materials=presented,
+            deferred=deferred,
         )
         return data
 
@@ -283,8 +293,14 @@ class NewCaseScreen(StationScreen):
         """Fill the form from a draft (after a quit or crash)."""
         entry = None
         if draft.get("code"):
-            entry = next((e for e in index_for(self.station.catalog).entries
-                          if e.code == draft["code"] and e.kind == draft.get("kind", "item")), None)
+            entry = next(
+                (
+                    e
+                    for e in index_for(self.station.catalog).entries
+                    if e.code == draft["code"] and e.kind == draft.get("kind", "item")
+                ),
+                None,
+            )
         with self.prevent(Input.Changed, Checkbox.Changed):
             for name in _TEXT_FIELDS:
                 if isinstance(draft.get(name), str):
@@ -349,13 +365,18 @@ class NewCaseScreen(StationScreen):
             return
         assert self.entry is not None
         presented, deferred = self.query_one(MaterialChecklist).state()
-        value = lambda name: self.query_one(f"#{name}", Input).value.strip()  # noqa: E731
+        value = lambda name: self.query_one(f"#{name}", Input).value.strip()
         request = NewIntake(
             item=self.entry.code if self.entry.kind == "item" else None,
             bundle=self.entry.code if self.entry.kind == "bundle" else None,
-            applicant_name=value("name"), id_number=value("id_number"), phone=value("phone"),
-            materials=presented, deferred=deferred, defer_days=self._defer_days() or DEFAULT_DEFER_DAYS,
-            signer_name=value("signer") or None, note=value("note") or None,
+            applicant_name=value("name"),
+            id_number=value("id_number"),
+            phone=value("phone"),
+            materials=presented,
+            deferred=deferred,
+            defer_days=self._defer_days() or DEFAULT_DEFER_DAYS,
+            signer_name=value("signer") or None,
+            note=value("note") or None,
         )
         try:
             result = new_intake(self.station, request)

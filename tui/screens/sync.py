@@ -70,8 +70,12 @@ class SyncScreen(StationScreen):
     def relabel(self) -> None:
         lang = self.lang
         self.query_one("#sync_intro", Static).update(t("sync.intro", lang))
-        for widget_id, key, shown in (("start", "action.sync_now", "S/F5"), ("export", "action.export", "E"),
-                                      ("import", "action.import", "I"), ("enroll", "action.enroll", "R")):
+        for widget_id, key, shown in (
+            ("start", "action.sync_now", "S/F5"),
+            ("export", "action.export", "E"),
+            ("import", "action.import", "I"),
+            ("enroll", "action.enroll", "R"),
+        ):
             self.query_one(f"#{widget_id}", Button).label = f"{t(key, lang)} {shown}"
         self._show_state()
 
@@ -184,5 +188,9 @@ class SyncScreen(StationScreen):
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
-        {"start": self.action_start, "export": self.action_export, "import": self.action_import,
-         "enroll": self.action_enroll}[event.button.id or "start"]()
+        {
+            "start": self.action_start,
+            "export": self.action_export,
+            "import": self.action_import,
+            "enroll": self.action_enroll,
+        }[event.button.id or "start"]()

@@ -12,8 +12,18 @@ from tui.i18n import action_label
 
 __all__ = ("KeyBar", "key_display")
 
-_NAMES = {"escape": "Esc", "enter": "Enter", "space": "Space", "question_mark": "?", "delete": "Del",
-          "left_square_bracket": "[", "right_square_bracket": "]", "tab": "Tab", "up": "Up", "down": "Down"}
+_NAMES = {
+    "escape": "Esc",
+    "enter": "Enter",
+    "space": "Space",
+    "question_mark": "?",
+    "delete": "Del",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+    "tab": "Tab",
+    "up": "Up",
+    "down": "Down",
+}
 
 
 def key_display(binding: Binding) -> str:
@@ -80,6 +90,8 @@ class KeyBar(Static):
             click = Style(meta={"@click": f"{namespace}.{binding.action}"})
             key_style = "bold reverse" if enabled else "dim reverse"
             text.append(f" {key_display(binding)} ", style=Style.parse(key_style) + click)
-            text.append(action_label(binding.action, lang, binding.description) + " ",
-                        style=(Style.parse("dim") if not enabled else Style()) + click)
+            text.append(
+                action_label(binding.action, lang, binding.description) + " ",
+                style=(Style.parse("dim") if not enabled else Style()) + click,
+            )
         return text

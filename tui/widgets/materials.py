@@ -55,7 +55,9 @@ class MaterialChecklist(Vertical):
         self.show_problems = False
         await self.remove_children()
         if not self.rules:
-            await self.mount(Static(t("new.materials_none", getattr(self.app, "lang", "zh")), classes="hint", markup=False))
+            await self.mount(
+                Static(t("new.materials_none", getattr(self.app, "lang", "zh")), classes="hint", markup=False)
+            )
             return
         rows = []
         for i, rule in enumerate(self.rules):
@@ -91,7 +93,8 @@ class MaterialChecklist(Vertical):
         """(presented, deferred) material names."""
         presented = [r.name_zh for i, r in enumerate(self.rules) if self._checked(f"mat-{i}")]
         deferred = [
-            r.name_zh for i, r in enumerate(self.rules)
+            r.name_zh
+            for i, r in enumerate(self.rules)
             if r.name_zh not in presented and r.required and r.allow_deferred and self._checked(f"defer-{i}")
         ]
         return presented, deferred
