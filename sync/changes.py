@@ -60,7 +60,8 @@ class StatusChange(msgspec.Struct, tag="status", kw_only=True, frozen=True):
 Change = RowChange | StatusChange
 
 _ENCODER = msgspec.msgpack.Encoder()
-_DECODER = msgspec.msgpack.Decoder(Change)
+# Annotated: msgspec's stubs cannot infer a Decoder's type from a union, only from a class.
+_DECODER: msgspec.msgpack.Decoder[Change] = msgspec.msgpack.Decoder(Change)
 
 
 def encode_change(change: Change) -> bytes:

@@ -23,7 +23,7 @@ they took on the wire. Both functions are pure.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -118,14 +118,16 @@ class _Strings:
     def read(self, value: Any) -> Any:
         if isinstance(value, msgspec.msgpack.Ext):
             try:
-                back, used = _read_varint(value.data)
+                # msgspec's stubs type Ext.data as any buffer; a decoded Ext always holds bytes.
+                data = cast(bytes, value.data)
+                back, used = _read_varint(data)
                 index = len(self.items) - 1 - back
                 if index < 0:
                     raise IndexError(back)
                 if value.code == _REF:
                     text = self.items[index]
                 elif value.code == _HEAD_REF:
-                    text = self.items[index] + value.data[used:].decode()
+                    text = self.items[index] + data[used:].decode()
                     self._add(text)
                 else:
                     raise IndexError(value.code)

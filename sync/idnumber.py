@@ -276,9 +276,9 @@ def check_partial_id_number(text: str, *, today: datetime.date | None = None) ->
     if position is not None:
         return _chars_error(position)
     if number:
-        error = _region_error(number[:6])
-        if error is not None:
-            return error
+        region_error = _region_error(number[:6])
+        if region_error is not None:
+            return region_error
     if len(number) > 6:
         return _date_error(number[6:14], today)
     return None

@@ -132,6 +132,7 @@ def plan_intake(
             field="item",
             code="intake.item_or_bundle",
         )
+    cases: tuple[PlannedCase, ...]
     if item is not None:
         cases = (PlannedCase(item_code=catalog.item(item).code, stage=0),)
     else:

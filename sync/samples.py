@@ -10,7 +10,8 @@ __all__ = ("sample_catalog_json", "sample_divisions_json")
 
 
 def _read(name: str) -> dict[str, Any]:
-    return json.loads(resources.files("sync").joinpath("data", name).read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads(resources.files("sync").joinpath("data", name).read_text(encoding="utf-8"))
+    return data
 
 
 def sample_catalog_json() -> dict[str, Any]:

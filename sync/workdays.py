@@ -199,6 +199,12 @@ class WorkCalendar:
     """
 
     __slots__ = ("_holidays", "_makeup", "_makeup_ords", "_tables", "_weekday_holiday_ords")
+    # The slots' types, for the type checker (set once in __init__ through object.__setattr__).
+    _tables: dict[int, YearTable]
+    _holidays: frozenset[dt.date]
+    _makeup: frozenset[dt.date]
+    _weekday_holiday_ords: list[int]
+    _makeup_ords: list[int]
 
     def __init__(self, tables: Iterable[YearTable] = ()) -> None:
         """Build a calendar.

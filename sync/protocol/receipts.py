@@ -79,9 +79,10 @@ def full_receipt(
     so a short receipt for another set, seq, station or time does not verify. ``answer_ms``: the
     answer's ``hub_ms``, the time of a 64-byte receipt.
     """
-    if not is_short_receipt(short) or (len(short) == _SIGNATURE and answer_ms is None):
-        raise ProtocolError("short receipt is malformed", "简短回执格式错误", code="malformed")
     hub_ms = int.from_bytes(short[:8], "big") if len(short) > _SIGNATURE else answer_ms
+    # hub_ms is None exactly when a 64-byte receipt comes without answer_ms.
+    if not is_short_receipt(short) or hub_ms is None:
+        raise ProtocolError("short receipt is malformed", "简短回执格式错误", code="malformed")
     payload = _ENCODER.encode(ReceiptBody(origin, seq, set_hash, hub_ms))
     return _ENCODER.encode(Envelope(PROTOCOL_VERSION, key_id_of(hub_public), msgspec.Raw(payload), short[-_SIGNATURE:]))
 
