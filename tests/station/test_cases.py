@@ -9,11 +9,12 @@ import pytest
 from station import cases as ops
 from station.outbox import ChangeRecorder
 from station.queries import get_bundle, get_case, list_commitments
+from station.sealing import seal_pending
 from sync.changes import RowChange, StatusChange, decode_change
 from sync.errors import IdNumberError, IllegalTransition, InputError, IntakeError, NotFoundError
-from sync.lifecycle import Actor, Status
+from sync.lifecycle import Status
 from tests.station.conftest import NEWBORN_MATERIALS, VILLAGE, WANG, ZHAO, pension_benefit_deferred, pension_enrolment
-from tests.support.apply import apply_status_change, decision
+from tests.support.decisions import County, decide
 
 
 def counts(station) -> dict[str, int]:
@@ -192,10 +193,6 @@ def test_bundle_creates_members_in_order_sharing_materials_once(station):
     }
 
 
-def decide(station, case_no, to, **kw):
-    return apply_status_change(station, decision(station, case_no, to, **kw))
-
-
 def test_delivery_needs_a_completed_case(station):
     case_no = ops.new_intake(station, pension_enrolment()).number
     with pytest.raises(IllegalTransition) as info:
@@ -218,22 +215,6 @@ def test_result_is_held_while_a_commitment_is_open(station):
     assert ops.deliver(station, case_no) == Status.DELIVERED
 
 
-def test_station_cannot_make_a_departments_decision(station):
-    case_no = ops.new_intake(station, pension_enrolment()).number
-    change = decision(station, case_no, Status.ACCEPTED, actor=Actor.STATION)
-    with pytest.raises(IllegalTransition):
-        apply_status_change(station, change)
-    assert get_case(station, case_no).summary.status == Status.RECEIVED
-
-
-def test_remote_decision_applies_once(station):
-    case_no = ops.new_intake(station, pension_enrolment()).number
-    change = decision(station, case_no, Status.ACCEPTED)
-    assert apply_status_change(station, change) is True
-    assert apply_status_change(station, change) is False
-    assert len(get_case(station, case_no).history) == 2
-
-
 def test_withdraw_needs_a_reason_and_an_undecided_case(station):
     case_no = ops.new_intake(station, pension_enrolment()).number
     with pytest.raises(InputError):
@@ -243,9 +224,10 @@ def test_withdraw_needs_a_reason_and_an_undecided_case(station):
         ops.withdraw(station, case_no, reason="again")
 
 
-def test_correction_requested_then_handed_in_returns_to_reviewer(station, clock):
+def test_correction_requested_then_handed_in_returns_to_reviewer(station, clock, hub, keys):
     case_no = ops.new_intake(station, pension_enrolment()).number
-    decide(station, case_no, Status.AWAITING_CORRECTION, reason="登记表未签字")
+    seal_pending(station, keys)  # the county asks for a correction of an intake it has received
+    decide(station, case_no, Status.AWAITING_CORRECTION, reason="登记表未签字", county=County(hub, keys))
     status = ops.correct_intake(station, case_no, phone="13700137000")
     assert status == Status.RECEIVED
     detail = get_case(station, case_no)
@@ -253,18 +235,20 @@ def test_correction_requested_then_handed_in_returns_to_reviewer(station, clock)
     assert detail.history[-1].reason == "补正材料已提交"
 
 
-def test_correction_after_acceptance_resumes_review_and_clock(station, clock):
+def test_correction_after_acceptance_resumes_review_and_clock(station, clock, hub, keys):
     case_no = ops.new_intake(
         station,
         pension_enrolment(
             item="RS-002", materials=["居民身份证", "社会保障卡或本人银行账户", "待遇领取通知表（本人签字或按指纹）"]
         ),
     ).number
-    decide(station, case_no, Status.ACCEPTED)
+    seal_pending(station, keys)  # the county decides on an intake it has received
+    county = County(hub, keys)
+    decide(station, case_no, Status.ACCEPTED, county=county)
     due_before = get_case(station, case_no).summary.due_date
-    decide(station, case_no, Status.IN_PROGRESS)
+    decide(station, case_no, Status.IN_PROGRESS, county=county)
     clock.set_china_date(dt.date(2026, 9, 29))
-    decide(station, case_no, Status.AWAITING_CORRECTION, reason="缺签字")
+    decide(station, case_no, Status.AWAITING_CORRECTION, reason="缺签字", county=county)
     clock.set_china_date(dt.date(2026, 10, 9))
     assert ops.correct_intake(station, case_no) == Status.IN_PROGRESS
     due_after = get_case(station, case_no).summary.due_date

@@ -10,7 +10,7 @@ from station import cases as ops
 from station.queries import CaseFilter, get_case, is_bundle_number, list_cases
 from sync.lifecycle import Status
 from tests.station.conftest import NEWBORN_MATERIALS, WANG, ZHANG, ZHAO, pension_benefit_deferred, pension_enrolment
-from tests.support.apply import apply_status_change, decision
+from tests.support.decisions import decide
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_search_by_name_and_case_number_fragment(station, book):
 
 
 def test_filter_by_status_and_item(station, book):
-    apply_status_change(station, decision(station, book["wang"], Status.ACCEPTED))
+    decide(station, book["wang"], Status.ACCEPTED)
     assert numbers(list_cases(station, CaseFilter(statuses=["ACCEPTED"]))) == [book["wang"]]
     assert numbers(list_cases(station, CaseFilter(item="RS-002"))) == [book["zhang"]]
 
@@ -89,8 +89,8 @@ def test_overdue_and_due_soon(station, book, clock):
     row = next(r for r in overdue if r.case_no == book["wang"])
     assert row.overdue and row.days_left == -1
     # A completed case is no longer overdue: its clock stopped.
-    apply_status_change(station, decision(station, book["wang"], Status.ACCEPTED))
-    apply_status_change(station, decision(station, book["wang"], Status.COMPLETED, outcome="approved"))
+    decide(station, book["wang"], Status.ACCEPTED)
+    decide(station, book["wang"], Status.COMPLETED, outcome="approved")
     assert book["wang"] not in numbers(list_cases(station, CaseFilter(overdue=True)))
 
 

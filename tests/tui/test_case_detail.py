@@ -9,6 +9,7 @@ from station.queries import get_case
 from sync.lifecycle import Actor, Status
 from tests.station.conftest import pension_benefit_deferred, pension_enrolment
 from tests.support.apply import apply_status_change, decision
+from tests.support.decisions import decide
 from tests.tui.conftest import SIZE, make_app, open_station, run, screen_text
 from tui.screens.case_actions import ActionDialog
 from tui.screens.case_detail import CaseDetailScreen
@@ -20,9 +21,9 @@ def completed_case(station_dir, clock, intake=pension_enrolment) -> str:
     with open_station(station_dir, clock) as station:
         case_no = ops.new_intake(station, intake()).number
         clock.advance(hours=2)
-        apply_status_change(station, decision(station, case_no, Status.ACCEPTED, by="县人社局"))
+        decide(station, case_no, Status.ACCEPTED, by="县人社局")
         clock.advance(days=1)
-        apply_status_change(station, decision(station, case_no, Status.COMPLETED, outcome="approved", by="县人社局"))
+        decide(station, case_no, Status.COMPLETED, outcome="approved", by="县人社局")
     return case_no
 
 

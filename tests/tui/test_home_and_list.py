@@ -8,6 +8,7 @@ from station import cases as ops
 from sync.lifecycle import Actor, Status
 from tests.station.conftest import WANG, ZHANG, pension_benefit_deferred, pension_enrolment
 from tests.support.apply import apply_status_change, decision
+from tests.support.decisions import decide
 from tests.tui.conftest import SIZE, make_app, open_station, run, screen_text
 from tui.screens.case_detail import CaseDetailScreen
 from tui.screens.case_list import PAGE_SIZE, CaseListScreen
@@ -29,8 +30,8 @@ def seed_today(station_dir, clock) -> dict[str, str]:
             decision(station, correction, Status.AWAITING_CORRECTION, actor=Actor.TOWNSHIP, reason="登记表缺少签字"),
         )
         ready = ops.new_intake(station, pension_enrolment(applicant_name="赵六")).number
-        apply_status_change(station, decision(station, ready, Status.ACCEPTED))
-        apply_status_change(station, decision(station, ready, Status.COMPLETED, outcome="approved"))
+        decide(station, ready, Status.ACCEPTED)
+        decide(station, ready, Status.COMPLETED, outcome="approved")
         station.db.execute(
             "INSERT INTO rejections (seq, idx, entity, entity_id, code, reason_en, reason_zh, received_at) "
             "VALUES (1, 0, 'cases', ?, 'other_village', 'not a case of this village', '不是本村的办件', "

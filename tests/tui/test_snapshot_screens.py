@@ -8,6 +8,7 @@ from station import cases as ops
 from sync.lifecycle import Actor, Status
 from tests.station.conftest import pension_benefit_deferred, pension_enrolment
 from tests.support.apply import apply_status_change, decision
+from tests.support.decisions import decide
 from tests.tui.conftest import SIZE, make_app, open_station, settle
 from tui.widgets.materials import MaterialChecklist
 
@@ -32,8 +33,8 @@ def seed(station_dir, clock) -> list[str]:
                 by="永兴街道",
             ),
         )
-        apply_status_change(station, decision(station, numbers[3], Status.ACCEPTED, by="县人社局"))
-        apply_status_change(station, decision(station, numbers[3], Status.COMPLETED, outcome="approved", by="县人社局"))
+        decide(station, numbers[3], Status.ACCEPTED, by="县人社局")
+        decide(station, numbers[3], Status.COMPLETED, outcome="approved", by="县人社局")
     clock.moment = clock.moment.replace(month=10, day=9)
     return numbers
 
