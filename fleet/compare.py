@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlcipher3 import dbapi2 as sqlcipher
 
-from station import datakey
-from station.db import is_plain
+from station.store import datakey
+from station.store.db import is_plain
 
 __all__ = ("CASE_FIELDS", "diff", "integrity", "readonly", "sets_contiguous", "snapshot")
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import msgspec
 
-from station.outbox import ChangeRecorder, recording
+from station.deadlines import refresh_due
 from station.store import Station
-from sync.deadlines import case_due
+from station.store.outbox import ChangeRecorder, recording
 from sync.errors import InputError, IntakeError, NotFoundError
 from sync.idnumber import validate_id_number
 from sync.intake import MaterialState, plan_intake
@@ -19,7 +19,6 @@ from sync.limits import text_limit
 from sync.personal import validate_phone
 from sync.text import check_text, printable
 from sync.timeutil import business_date
-from sync.workdays import DueDate
 
 __all__ = (
     "DEFAULT_DEFER_DAYS",
@@ -27,11 +26,9 @@ __all__ = (
     "NewIntake",
     "add_note",
     "case_row",
-    "compute_due",
     "correct_intake",
     "deliver",
     "new_intake",
-    "recompute_provisional",
     "refresh_due",
     "supply_material",
     "withdraw",
@@ -454,63 +451,3 @@ def add_note(station: Station, case_no: str, text: str, *, by: str | None = None
         raise InputError("the note is empty", "备注为空", field="note")
     with recording(station.db, station.now, station.station_id) as rec:
         _insert_note(rec, case["case_no"], text, by)
-
-
-# -- due dates ------------------------------------------------------------------------------------
-
-
-def compute_due(station: Station, case: dict[str, Any]) -> DueDate | None:
-    """A case's due date from this station's calendar: promised days after acceptance, minus pauses.
-
-    Before the county accepts, the receipt date stands in for acceptance (without a timely
-    notice, an application counts as accepted on the day its materials were received, brief §6.1).
-    """
-    item = station.catalog_version(case["catalog_version"]).item(case["item_code"])
-    events = station.db.execute(
-        "SELECT to_status, at FROM case_events WHERE case_no = ? ORDER BY hlc", [case["case_no"]]
-    ).fetchall()
-    return case_due(
-        station.calendar,
-        item.promised_days,
-        received_date=case["received_date"],
-        accepted_date=case["accepted_date"],
-        events=events,
-        today=station.today(),
-    )
-
-
-def refresh_due(station: Station, rec: ChangeRecorder, case: dict[str, Any]) -> None:
-    """Store the case's recomputed due date (a local, derived column)."""
-    due = compute_due(station, case)
-    rec.local_update(
-        "cases",
-        case["case_no"],
-        {"due_date": due.date.isoformat() if due else None, "due_provisional": int(bool(due and due.provisional))},
-    )
-
-
-def recompute_provisional(station: Station) -> int:
-    """Recompute every provisional due date (call inside a write transaction, after a calendar change)."""
-    count = 0
-    cursor = station.db.execute("SELECT * FROM cases WHERE due_provisional = 1")
-    columns = [d[0] for d in cursor.description]
-    for row in cursor.fetchall():
-        case = dict(zip(columns, row))
-        due = compute_due(station, case)
-        station.db.execute(
-            "UPDATE cases SET due_date = ?, due_provisional = ? WHERE case_no = ?",
-            [due.date.isoformat() if due else None, int(bool(due and due.provisional)), case["case_no"]],
-        )
-        count += 1
-    for commitment_id, due_days, received in station.db.execute(
-        "SELECT c.commitment_id, c.due_days, i.received_date FROM commitments c "
-        "JOIN intakes i ON i.intake_id = c.intake_id WHERE c.due_provisional = 1"
-    ).fetchall():
-        due = station.calendar.add_working_days(dt.date.fromisoformat(received), due_days)
-        # The replicated fact is due_days from the receipt date; the date is derived locally.
-        station.db.execute(
-            "UPDATE commitments SET due_date = ?, due_provisional = ? WHERE commitment_id = ?",
-            [due.date.isoformat(), int(due.provisional), commitment_id],
-        )
-        count += 1
-    return count

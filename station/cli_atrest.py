@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from station import datakey
 from station.cli_base import Context, handles_errors
 from station.render import print_lines
+from station.store import datakey
 from sync.i18n import pick
 
 __all__ = ("KEY_COMMANDS",)

@@ -11,13 +11,13 @@ from pathlib import Path
 import httpx
 import msgspec
 
-from station.db import write_txn
 from station.errors import SyncError
 from station.hubhttp import DEFAULT_TIMEOUT, ENROLL_PATH, hub_error, make_client, unreachable, url
 from station.identity import MIN_PASSPHRASE, hub_pins, save_keypair, set_meta
 from station.identity import passphrase as ask_passphrase  # the parameter is called passphrase
 from station.sealing import HUB_FEATURES_META
 from station.store import DB_FILE, Station
+from station.store.db import write_txn
 from sync.crypto import CryptoError, KeyPair, fingerprint, key_id_of, open_box
 from sync.divisions import parse_division_code
 from sync.enrolment import CODE_ALPHABET, request_mac, response_mac, split_code

@@ -7,12 +7,12 @@ from typing import Any
 
 import msgspec
 
-from station.db import write_txn
 from station.errors import FeedError, SyncError
 from station.identity import HubPins, get_meta, require_pins, set_meta
 from station.replica import apply_row_change, refresh_local, write_hub_values
 from station.sealing import record_receipt
 from station.store import Station
+from station.store.db import write_txn
 from sync.catalog import load_catalog
 from sync.changes import RowChange, StatusChange, decode_change
 from sync.crypto import KeyPair

@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlite_utils import Database
 
-from station.db import write_txn
 from station.errors import NotEnrolledError, PassphraseError
 from station.fsutil import atomic_write
+from station.store.db import write_txn
 from sync.crypto import CryptoError, KeyPair, fingerprint, key_id_of, unwrap_private, wrap_private
 from sync.errors import StoreError
 from sync.protocol import ProtocolError

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from station.db import write_txn
 from station.fsutil import wipe
+from station.store.db import write_txn
 from sync.errors import StoreError
 from sync.lookup import id_lookup_hash
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
-from station.cases import compute_due
+from station.deadlines import compute_due, refresh_commitment_due
 from station.store import Station
 from sync.changes import RowChange
 from sync.merge import Rejection, Versions, decide_row, decode_versions, encode_versions, version_of
@@ -171,14 +170,4 @@ def refresh_local(station: Station, table: str, pk: str) -> None:
             ],
         )
     elif table == "commitments":
-        row = station.db.execute(
-            "SELECT c.due_days, i.received_date FROM commitments c JOIN intakes i ON i.intake_id = c.intake_id "
-            "WHERE c.commitment_id = ?",
-            [pk],
-        ).fetchone()
-        if row is not None:
-            due = station.calendar.add_working_days(dt.date.fromisoformat(row[1]), row[0])
-            station.db.execute(
-                "UPDATE commitments SET due_date = ?, due_provisional = ? WHERE commitment_id = ?",
-                [due.date.isoformat(), int(due.provisional), pk],
-            )
+        refresh_commitment_due(station, pk)

@@ -6,10 +6,10 @@ import datetime as dt
 
 import msgspec
 
-from station.db import write_txn
 from station.errors import SyncError
 from station.identity import HubPins, get_meta, require_pins
 from station.store import Station
+from station.store.db import write_txn
 from sync.crypto import KeyPair
 from sync.limits import MAX_CHANGES_PER_SET, MAX_SET_INFLATED_BYTES
 from sync.protocol import (

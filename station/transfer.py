@@ -11,13 +11,13 @@ from typing import Any
 
 import msgspec
 
-from station.db import write_txn
 from station.errors import FeedError, TransferError
 from station.feed import apply_feed_set, feed_position, forget_reference_caches
 from station.fsutil import atomic_write
 from station.identity import load_keypair, passphrase, require_pins, set_meta
 from station.sealing import HUB_FEATURES_META, hub_features, seal_pending, unacknowledged, unsealed_count
 from station.store import Station
+from station.store.db import write_txn
 from sync.crypto import KeyPair
 from sync.limits import MAX_FEED_SETS_PER_FILE, MAX_SETS_PER_REQUEST, MAX_TRANSFER_FILE_BYTES
 from sync.protocol import (

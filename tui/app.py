@@ -19,9 +19,8 @@ from textual.theme import Theme
 from textual.widget import AwaitMount
 from textual.worker import Worker, WorkerState
 
-from station import datakey
 from station.errors import PassphraseError
-from station.store import DB_FILE, Station, default_data_dir
+from station.store import DB_FILE, Station, datakey, default_data_dir
 from station.syncstate import SyncStatus, is_enrolled
 from sync.errors import ProxyAppError
 from sync.i18n import resolve_lang

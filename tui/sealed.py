@@ -8,7 +8,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from station import datakey
+from station.store import datakey
 
 __all__ = ("cipher", "seal", "unseal")
 

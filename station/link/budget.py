@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from station.db import write_txn
 from station.identity import get_meta, set_meta
+from station.store.db import write_txn
 
 __all__ = (
     "FEED_BYTES",

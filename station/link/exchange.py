@@ -11,7 +11,6 @@ import datetime as dt
 import httpx
 import msgspec
 
-from station.db import write_txn
 from station.errors import SyncError
 from station.feed import feed_position
 from station.hubhttp import SYNC_PATH, hub_error
@@ -19,6 +18,7 @@ from station.identity import get_meta, set_meta
 from station.link.budget import FEED_BYTES, PUSH_BYTES, Budget, select_sets, shrink_both
 from station.link.session import ATTEMPTS, MAX_RESTARTS, Link
 from station.store import Station
+from station.store.db import write_txn
 from sync.protocol import PROTOCOL_VERSION, STATION_FEATURES, PushResponse, SyncRequest, SyncResponse
 from sync.timeutil import iso_utc, parse_iso
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import msgspec
 
-from station.db import write_txn
 from station.errors import SyncError
 from station.feed import feed_position
 from station.hubhttp import DEFAULT_TIMEOUT, make_client
@@ -22,6 +21,7 @@ from station.link.report import Stop, SyncReport, issue
 from station.link.session import Link, Sleep
 from station.sealing import seal_pending, unsealed_count
 from station.store import Station
+from station.store.db import write_txn
 from station.syncstate import last_refusal_id, refusals
 from sync.crypto import KeyPair
 from sync.errors import ProxyAppError

@@ -13,7 +13,6 @@ from collections.abc import Callable
 import httpx
 import msgspec
 
-from station.db import write_txn
 from station.errors import FeedError, SyncError
 from station.feed import apply_feed_set, record_fork, record_revoked
 from station.hubhttp import hub_error, unreachable, url
@@ -21,6 +20,7 @@ from station.identity import HubPins, bump_counter, set_meta
 from station.link.report import Stop, SyncReport, issue
 from station.sealing import HUB_FEATURES_META, head, hub_features, record_receipt, unsealed_count
 from station.store import Station
+from station.store.db import write_txn
 from sync.crypto import KeyPair
 from sync.errors import ProxyAppError
 from sync.protocol import (

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hub.bootstrap import HubInit, init_hub
-from station import datakey
+from station.store import datakey
 from tests.integration.county import County, county
 
 

@@ -13,12 +13,11 @@ from hub.bootstrap import init_hub
 from hub.enroll import issue_code
 from hub.store import HubStore
 from station import cases as ops
-from station import datakey
-from station.db import connect
 from station.enrolment import enroll
 from station.identity import load_keypair
 from station.link import sync_once
-from station.store import Station
+from station.store import Station, datakey
+from station.store.db import connect
 from tests.integration.county import PASSPHRASE, V1, pension_enrolment
 from tests.integration.processes import HubProcess
 

@@ -27,11 +27,11 @@ from hub.store import HubStore
 from hub.transfer import export_file as hub_export
 from hub.transfer import import_file as hub_import
 from netsim.proxy import FaultProxy, LinkProfile
-from station.db import write_txn
 from station.feed import feed_position
 from station.identity import set_meta
 from station.link import watch
 from station.queries import get_case
+from station.store.db import write_txn
 from station.transfer import export_file, import_file
 from sync.compression import ZSTD_D1, ZSTD_R2
 from sync.crypto import KeyPair
@@ -292,7 +292,7 @@ def test_a_station_of_the_previous_release_gets_the_forms_it_reads(live_county, 
 
 
 def test_a_hub_of_the_previous_release_gets_the_forms_it_reads(live_county, monkeypatch):
-    monkeypatch.setattr("hub.sync_api.HUB_FEATURES", 0)  # says nothing, as 0.3 did
+    monkeypatch.setattr("hub.web.sync_api.HUB_FEATURES", 0)  # says nothing, as 0.3 did
     monkeypatch.setattr("hub.enroll.HUB_FEATURES", 0)
     handle = live_county.enrol(V1)
     transport = Recording()

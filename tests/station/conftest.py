@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from station import datakey
 from station.cases import NewIntake
-from station.db import write_txn
 from station.identity import set_meta
-from station.store import Station
+from station.store import Station, datakey
+from station.store.db import write_txn
 from sync.crypto import KeyPair, key_id_of
 from tests.station.hubdouble import HubDouble
 

@@ -16,15 +16,14 @@ import pytest
 from click.testing import CliRunner
 
 from station import cases as ops
-from station import datakey
-from station import db as station_db
 from station.cli import main
-from station.db import PLAIN_OLD_SUFFIX, connect, is_plain
 from station.errors import PassphraseError
 from station.identity import KEY_FILE, load_keypair
 from station.privacy import LOOKUP_KEY_FILE, id_lookup_hash, stored_lookup_key
 from station.queries import CaseFilter, list_cases
-from station.store import DB_FILE, Station
+from station.store import DB_FILE, Station, datakey
+from station.store import db as station_db
+from station.store.db import PLAIN_OLD_SUFFIX, connect, is_plain
 from sync.errors import StoreError
 from tests.station.conftest import PASSPHRASE, VILLAGE, WANG, ZHANG, pension_benefit_deferred, pension_enrolment
 

@@ -10,7 +10,6 @@ import msgspec
 import pytest
 
 from station import cases as ops
-from station.db import write_txn
 from station.identity import get_meta, set_meta
 from station.link import sync_once, watch
 from station.link.budget import Budget
@@ -18,6 +17,7 @@ from station.link.loop import PROBE_MAX_SECONDS
 from station.link.session import ATTEMPTS
 from station.queries import get_case
 from station.sealing import seal_pending
+from station.store.db import write_txn
 from station.syncstate import sync_status
 from sync.protocol import (
     CaseState,

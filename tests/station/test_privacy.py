@@ -7,10 +7,10 @@ import secrets
 import pytest
 
 from station import cases as ops
-from station.db import write_txn
 from station.privacy import LOOKUP_KEY_FILE, PENDING_LOOKUP_KEY_FILE, id_lookup_hash, stored_lookup_key
 from station.queries import CaseFilter, list_cases
 from station.store import DB_FILE, Station
+from station.store.db import write_txn
 from tests.station.conftest import WANG, pension_enrolment
 
 

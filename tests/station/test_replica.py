@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 from station import cases as ops
-from station.db import write_txn
 from station.feed import apply_feed_set
 from station.queries import get_case
 from station.render import case_text
 from station.replica import apply_row_change, write_hub_values
+from station.store.db import write_txn
 from sync.changes import RowChange
 from sync.merge import decode_versions
 from tests.station.conftest import pension_enrolment

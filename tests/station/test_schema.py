@@ -6,8 +6,8 @@ import sqlite3
 from pathlib import Path
 
 from station.queries import get_case
-from station.schema import migrations
 from station.store import DB_FILE, Station
+from station.store.schema import migrations
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

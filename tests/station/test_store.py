@@ -6,9 +6,8 @@ import threading
 
 import pytest
 
-from station import datakey
-from station.db import connect, open_db, write_txn
-from station.store import DB_FILE, Station, default_data_dir
+from station.store import DB_FILE, Station, datakey, default_data_dir
+from station.store.db import connect, open_db, write_txn
 from sync.errors import DivisionCodeError, InputError, StoreError
 from tests.station.conftest import VILLAGE
 

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from station import cases as ops
 from station.cli import main
-from station.db import write_txn
 from station.store import Station
+from station.store.db import write_txn
 from sync.errors import InputError
 from tests.station.conftest import WANG, pension_benefit_deferred, pension_enrolment
 

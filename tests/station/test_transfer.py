@@ -6,11 +6,11 @@ import msgspec
 import pytest
 
 from station import cases as ops
-from station import datakey
-from station.db import connect
 from station.errors import TransferError
 from station.feed import feed_position, forget_reference_caches
 from station.queries import get_case
+from station.store import datakey
+from station.store.db import connect
 from station.transfer import export_file, import_file
 from sync.protocol import CaseState, TransferFile
 from tests.station.conftest import pension_enrolment

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from hub.store import HubStore
-from station import datakey
-from station.store import Station
+from station.store import Station, datakey
 from sync.tables import BY_NAME, TABLE_NAMES, TABLES, VERSIONS, ReplicatedTable
 
 PASSPHRASE = "村代办点口令2026"

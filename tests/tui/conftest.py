@@ -13,8 +13,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from station import datakey
-from station.store import Station
+from station.store import Station, datakey
 from station.syncstate import Refusal, SyncStatus, blank_status
 from tests.station.conftest import FakeClock
 from tui.app import StationApp

@@ -10,8 +10,8 @@ from __future__ import annotations
 from textual.widgets import DataTable, Select
 
 from station import cases as ops
-from station.db import write_txn
 from station.store import Station
+from station.store.db import write_txn
 from sync.lifecycle import Actor, Status
 from sync.samples import sample_catalog_json
 from tests.station.conftest import pension_enrolment

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from station import cases as ops
-from station import datakey
+from station.store import datakey
 from sync.errors import StoreError
 from tests.station.conftest import ZHANG, pension_benefit_deferred
 from tests.tui.conftest import SIZE, make_app, open_station, run

@@ -8,9 +8,8 @@ from pathlib import Path
 from textual.widgets import Input
 
 from station import cases as ops
-from station import datakey
-from station.db import is_plain
-from station.store import DB_FILE
+from station.store import DB_FILE, datakey
+from station.store.db import is_plain
 from tests.station.conftest import pension_enrolment
 from tests.tui.conftest import SIZE, make_app, open_station, run, screen_text, settle
 from tui.screens.enroll import EnrollScreen

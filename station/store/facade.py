@@ -16,12 +16,14 @@ import msgspec
 import platformdirs
 from sqlite_utils import Database
 
-from station import datakey
-from station.db import encrypt_in_place, finish_interrupted_encryption, is_plain, open_db, write_txn
+from station.deadlines import install_calendar_year, store_year
 from station.errors import PassphraseError
 from station.fsutil import make_all_private, private_folder
 from station.identity import MIN_PASSPHRASE, PASSPHRASE_ENV, has_keypair, load_keypair
 from station.privacy import id_lookup_hash, lookup_key_id, rehash, settle_lookup_key, stored_lookup_key
+from station.store import datakey
+from station.store.db import encrypt_in_place, finish_interrupted_encryption, is_plain, open_db, write_txn
+from station.store.schema import migrate
 from sync.catalog import Catalog, load_catalog
 from sync.divisions import DivisionTree, load_divisions, parse_division_code
 from sync.errors import DivisionCodeError, InputError, StoreError
@@ -76,7 +78,7 @@ class Station:
 
         The database is encrypted under the station's data key, unlocked by ``passphrase``, else
         ``$STATION_PASSPHRASE``, else a key this process unlocked before, else the OS keyring
-        (:func:`station.datakey.unlock`). A database of release 0.4 or older is encrypted in place
+        (:func:`station.store.datakey.unlock`). A database of release 0.4 or older is encrypted in place
         on this first open with the passphrase.
 
         Raises:
@@ -92,7 +94,7 @@ class Station:
                 field="data_dir",
                 code="store.not_initialised",
             )
-        db = open_db(data_dir / DB_FILE, key=_data_key(data_dir, passphrase))
+        db = _open(data_dir / DB_FILE, _data_key(data_dir, passphrase))
         if not db.execute("SELECT 1 FROM meta WHERE key = 'village_code'").fetchone():
             db.close()
             raise StoreError(
@@ -161,7 +163,7 @@ class Station:
         path = data_dir / DB_FILE
         if path.exists() and path.stat().st_size > 0:
             key = _data_key(data_dir, passphrase)
-            db = open_db(path, key=key)
+            db = _open(path, key)
             initialised = db.execute("SELECT 1 FROM meta WHERE key = 'village_code'").fetchone()
             db.close()
             if initialised:
@@ -179,7 +181,7 @@ class Station:
                 key = datakey.open_data_key(data_dir, chosen)
             else:
                 key = datakey.create_data_key(data_dir, chosen)
-        db = open_db(path, key=key)
+        db = _open(path, key)
         moment = now()
         stamp = iso_utc(moment)
         with write_txn(db):
@@ -199,7 +201,7 @@ class Station:
                 [catalog.version, msgspec.json.encode(catalog).decode(), stamp],
             )
             for table in seed_year_tables():
-                _store_year(db, table, stamp)
+                store_year(db, table, stamp)
             db.execute(
                 "INSERT INTO documents (kind, version, body, received_at) VALUES ('divisions', 1, ?, ?)",
                 [json.dumps(divisions_json, ensure_ascii=False), stamp],
@@ -248,20 +250,14 @@ class Station:
         return load_divisions(json.loads(row[0]))
 
     def install_calendar_year(self, table: YearTable) -> int:
-        """Store a year table (as the hub publishes it) and recompute the due dates it affects.
+        """Store a year table (as the hub publishes it) and recompute the due dates it affects
+        (:func:`station.deadlines.install_calendar_year`).
 
         Returns the number of cases and commitments whose due date was recomputed.
         """
-        from station.cases import recompute_provisional
-
-        validate_year_table(table)
+        validate_year_table(table)  # before the write lock: a bad table never waits for it
         with write_txn(self.db):
-            current = self.db.execute("SELECT version FROM calendar_years WHERE year = ?", [table.year]).fetchone()
-            if current is not None and current[0] > table.version:
-                return 0
-            _store_year(self.db, table, iso_utc(self.now()))
-            self.__dict__.pop("calendar", None)
-            return recompute_provisional(self)
+            return install_calendar_year(self, table)
 
     # -- helpers shared by the case modules --------------------------------------------------
 
@@ -290,6 +286,17 @@ class Station:
 
 
 _made_private: set[str] = set()
+
+
+def _open(path: Path, key: bytes) -> Database:
+    """The station database at ``path``, its schema upgraded to this release's."""
+    db = open_db(path, key=key)
+    try:
+        migrate(db)
+    except BaseException:
+        db.close()
+        raise
+    return db
 
 
 def _new_passphrase(passphrase: str | None) -> str:
@@ -343,12 +350,3 @@ def _data_key(data_dir: Path, passphrase: str | None) -> bytes:
     checked()  # a wrong or missing passphrase is refused before anything is touched
     key = encrypt_in_place(path, make_key)
     return key if key is not None else datakey.unlock(data_dir, passphrase)
-
-
-def _store_year(db: Database, table: YearTable, stamp: str) -> None:
-    db.execute(
-        "INSERT INTO calendar_years (year, version, source, body, received_at) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT(year) DO UPDATE SET version = excluded.version, source = excluded.source, "
-        "body = excluded.body, received_at = excluded.received_at",
-        [table.year, table.version, table.source, msgspec.json.encode(table).decode(), stamp],
-    )
