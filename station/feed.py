@@ -70,7 +70,7 @@ def feed_origin(station: Station) -> str:
 
 def feed_position(station: Station) -> int:
     """The seq of the last feed set applied (0 before the first)."""
-    return int(get_meta(station.db, "feed_seq", "0") or 0)
+    return station.meta.feed_seq
 
 
 def forget_reference_caches(station: Station) -> None:

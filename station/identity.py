@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -18,6 +16,7 @@ from sqlite_utils import Database
 from station.errors import NotEnrolledError, PassphraseError
 from station.fsutil import atomic_write
 from station.store.db import write_txn
+from station.store.meta import get_meta, get_meta_json, set_meta
 from sync.crypto import CryptoError, KeyPair, fingerprint, key_id_of, unwrap_private, wrap_private
 from sync.errors import StoreError
 from sync.protocol import ProtocolError
@@ -82,29 +81,6 @@ class HubPins(msgspec.Struct, frozen=True, kw_only=True):
 
 
 # -- meta: the station's settings table --------------------------------------------------------
-
-
-def get_meta(db: Database, key: str, default: str | None = None) -> str | None:
-    row = db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
-    return row[0] if row else default
-
-
-def get_meta_json(db: Database, key: str) -> Any:
-    """A JSON-valued setting (fork and revocation records), None when unset."""
-    text = get_meta(db, key)
-    return json.loads(text) if text else None
-
-
-def set_meta(db: Database, values: Mapping[str, str | int | None]) -> None:
-    """Set (or, for None, delete) settings; call inside a write transaction to keep them with other writes."""
-    for key, value in values.items():
-        if value is None:
-            db.execute("DELETE FROM meta WHERE key = ?", [key])
-        else:
-            db.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [key, str(value)],
-            )
 
 
 def hub_pins(db: Database) -> HubPins | None:

@@ -7,7 +7,7 @@ import datetime as dt
 import msgspec
 
 from station.errors import SyncError
-from station.identity import HubPins, get_meta, require_pins
+from station.identity import HubPins, require_pins
 from station.store import Station
 from station.store.db import write_txn
 from sync.crypto import KeyPair
@@ -46,7 +46,7 @@ HUB_FEATURES_META = "hub_features"
 
 def hub_features(station: Station) -> int:
     """What the hub last said it reads; 0 (protocol 1's base) until it has said anything."""
-    value = get_meta(station.db, HUB_FEATURES_META)
+    value = station.meta.hub_features
     return int(value) if value and value.isdigit() else 0
 
 

@@ -8,7 +8,7 @@ from typing import Literal
 import msgspec
 
 from station.errors import RefusedChange
-from station.identity import get_meta, get_meta_json, hub_pins, public_key_id
+from station.identity import hub_pins, public_key_id
 from station.store import Station
 from sync.changes import RowChange, decode_change
 from sync.hlc import unpack
@@ -181,7 +181,7 @@ def blank_status(station_id: str = "") -> SyncStatus:
 
 def is_enrolled(station: Station) -> bool:
     """True once the station holds a hub identity (``meta.hub_id``)."""
-    return station.db.execute("SELECT 1 FROM meta WHERE key = 'hub_id' AND value != ''").fetchone() is not None
+    return bool(station.meta.hub_id)
 
 
 def stamp_lead_ms(station: Station, now: dt.datetime | None = None) -> float | None:
@@ -190,10 +190,10 @@ def stamp_lead_ms(station: Station, now: dt.datetime | None = None) -> float | N
     A clock set back runs behind the stamps it wrote before: with no hub contact to compare
     with, that lead is the only sign of it.
     """
-    text = get_meta(station.db, "hlc_last")
-    if not text:
+    newest = station.meta.hlc_last
+    if newest is None:
         return None
-    newest_ms, _counter = unpack(int(text))
+    newest_ms, _counter = unpack(newest)
     return newest_ms - (now or station.now()).timestamp() * 1000
 
 
@@ -207,11 +207,10 @@ def sync_status(station: Station) -> SyncStatus:
     error = db.execute(
         "SELECT at, detail FROM sync_log WHERE ok = 0 AND kind IN ('sync', 'import') ORDER BY id DESC LIMIT 1"
     ).fetchone()
-    offset_text = get_meta(db, "clock_offset_ms")
-    offset = int(offset_text) if offset_text else None
-    hub_feed = get_meta(db, "hub_feed_seq")
-    fork = get_meta_json(db, "fork")
-    revoked = get_meta_json(db, "revoked")
+    meta = station.meta
+    offset = meta.clock_offset_ms
+    fork = meta.fork
+    revoked = meta.revoked
     standing = refused_cases(station)
     return SyncStatus(
         station_id=station.station_id,
@@ -222,8 +221,8 @@ def sync_status(station: Station) -> SyncStatus:
         head_seq=head_seq,
         unacknowledged=unacknowledged,
         unsealed=unsealed,
-        feed_seq=int(get_meta(db, "feed_seq", "0") or 0),
-        hub_feed_seq=int(hub_feed) if hub_feed else None,
+        feed_seq=meta.feed_seq,
+        hub_feed_seq=meta.hub_feed_seq,
         last_success=success,
         # An error older than the last success is history, not the state of things.
         last_error=error[0] if error and (success is None or error[0] > success) else None,

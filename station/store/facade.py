@@ -23,6 +23,7 @@ from station.identity import MIN_PASSPHRASE, PASSPHRASE_ENV, has_keypair, load_k
 from station.privacy import id_lookup_hash, lookup_key_id, rehash, settle_lookup_key, stored_lookup_key
 from station.store import datakey
 from station.store.db import encrypt_in_place, finish_interrupted_encryption, is_plain, open_db, write_txn
+from station.store.meta import Meta
 from station.store.schema import migrate
 from sync.catalog import Catalog, load_catalog
 from sync.divisions import DivisionTree, load_divisions, parse_division_code
@@ -65,6 +66,8 @@ class Station:
         self.device: str = meta["device"]
         self.station_id: str = meta["station_id"]
         self.agent_name: str = meta.get("agent_name", "")
+        self.meta = Meta(db)
+        """The station's settings (the ``meta`` table), one typed attribute per key."""
         self._lookup_key = settle_lookup_key(data_dir, db)
         self._lookup_key_id: str | None = lookup_key_id(self._lookup_key)
 
@@ -269,8 +272,7 @@ class Station:
         """The keyed lookup hash of an ID number, under the key in force."""
         # Another process (``station enroll`` beside a running TUI) may have installed the
         # county's key since this Station was opened: the database says which key is in force.
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'lookup_key_id'").fetchone()
-        if (row[0] if row else None) != self._lookup_key_id:
+        if self.meta.lookup_key_id != self._lookup_key_id:
             self.reload_lookup_key()
         return id_lookup_hash(self._lookup_key, id_number)
 
