@@ -39,12 +39,12 @@ from typing import Any, ClassVar
 
 import httpx
 
-from hub.app import create_app
 from hub.bootstrap import init_hub
 from hub.enroll import issue_code
 from hub.settings import Settings
 from hub.store import HubStore
 from hub.testing import live_server
+from hub.web.app import create_app
 from netsim.proxy import PROFILES, FaultProxy, LinkProfile
 from station import cases as ops
 from station.cases import NewIntake

@@ -1,4 +1,4 @@
-"""The real hub app (hub.app.create_app) under uvicorn in its own process, on the county's simulated clock."""
+"""The real hub app (hub.web.app.create_app) under uvicorn in its own process, on the county's simulated clock."""
 
 # `hub serve` reads the wall clock; a simulated month needs the hub to live in simulated time too,
 # or every station would be "skewed" by the distance between the simulated and the real date.
@@ -54,9 +54,9 @@ def main(argv: list[str] | None = None) -> None:
     import uvicorn
 
     from fleet.clock import CountyClock
-    from hub.app import create_app
     from hub.settings import Settings
     from hub.throttle import Rule
+    from hub.web.app import create_app
 
     # Every simulated village reaches the hub from 127.0.0.1: the per-address enrolment limit, meant
     # for one address probing codes, would hold back the county's own roll-out here.

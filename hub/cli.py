@@ -18,10 +18,10 @@ from hub.cli_status import status
 from hub.decisions import ALIASES, decide
 from hub.enroll import DEFAULT_EXPIRES_HOURS, issue_code, revoke_station
 from hub.keys import load_identity
-from hub.security_headers import parse_trusted_proxies
 from hub.settings import Settings, default_data_dir
 from hub.transfer import export_file, import_file
 from hub.views import case_summary, station_summary, terminal_cell
+from hub.web.security_headers import parse_trusted_proxies
 from sync.errors import InputError
 from sync.i18n import pick, resolve_lang
 from sync.lifecycle import Status, status_label
@@ -156,7 +156,7 @@ def serve(
             os.environ[name] = str(value)
     # No Date or Server header: village links pay for every byte (docs/protocol.md, "Exchange").
     # proxy_headers off: uvicorn would believe X-Forwarded-* from 127.0.0.1 by default; the hub itself
-    # believes them only from --trusted-proxy (hub.security_headers).
+    # believes them only from --trusted-proxy (hub.web.security_headers).
     uvicorn.run(
         "hub.app:app_from_env",
         factory=True,

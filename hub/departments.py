@@ -26,7 +26,7 @@ class Department(msgspec.Struct, frozen=True, kw_only=True):
 def department_key(item_code: str) -> str:
     """The department key of an item: its code up to the first hyphen (``RS-001`` → ``RS``).
 
-    Mirrors ``hub.schema.DEPARTMENT_SQL``: the hub groups cases by this in SQL, so the two must agree.
+    Mirrors ``hub.store.schema.DEPARTMENT_SQL``: the hub groups cases by this in SQL, so the two must agree.
     """
     head, sep, _ = item_code.partition("-")
     return head if sep else ""

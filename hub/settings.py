@@ -35,7 +35,7 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Settings:
-    """What :func:`hub.app.create_app` needs; build it with :meth:`from_env` under uvicorn."""
+    """What :func:`hub.web.app.create_app` needs; build it with :meth:`from_env` under uvicorn."""
 
     data_dir: Path
     """The hub data folder made by ``hub init`` (hub.key, hub.db)."""

@@ -34,7 +34,7 @@ class Throttled(Exception):
 
 def throttled_response(_: Any, exc: Throttled) -> Any:
     """The API's JSON error shape with status 429 and a ``Retry-After`` header (a Litestar exception handler)."""
-    from hub.errors import error_response
+    from hub.web.errors import error_response
 
     response = error_response(429, exc.code, exc.en, exc.zh, {"retry_after": exc.retry_after})
     response.headers["Retry-After"] = str(exc.retry_after)

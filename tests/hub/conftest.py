@@ -11,11 +11,11 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from hub.accounts import add_user, create_token, hasher_for
-from hub.app import create_app
 from hub.bootstrap import HubInit, init_hub
 from hub.keys import HubIdentity, load_identity
 from hub.settings import Settings
 from hub.store import HubStore
+from hub.web.app import create_app
 from tests.hub.builders import OTHER_VILLAGE, PASSWORDS, Clock, TestStation, enrol
 
 

@@ -29,10 +29,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import example as hypothesis_example
 from hypothesis import strategies as st
 
-from hub.app import create_app
 from hub.enroll import issue_code
 from hub.keys import HubIdentity, load_identity
 from hub.settings import Settings
+from hub.web.app import create_app
 from station.enrolment import enroll as station_enroll
 from station.identity import load_keypair
 from station.transfer import export_file as station_export
@@ -81,7 +81,7 @@ __all__ = (
 )
 
 ERROR_KEYS = ("error", "detail", "detail_zh")
-"""The hub's one error shape (hub/errors.py)."""
+"""The hub's one error shape (hub/web/errors.py)."""
 
 SECONDS_PER_EXAMPLE = 10.0
 """An answer slower than this is a hang (the slowest honest request here takes well under 0.5 s)."""

@@ -9,10 +9,10 @@ import sqlite3
 import msgspec
 import pytest
 
-from hub.app import create_app
 from hub.enroll import issue_code
 from hub.settings import Settings
 from hub.store import HubStore
+from hub.web.app import create_app
 from sync.protocol import MEDIA_TYPE, EnrollResponse, FeedResponse, PushResponse
 from tests.hub.builders import ID_NUMBER, PHONE, VILLAGE, bearer, enroll_request
 

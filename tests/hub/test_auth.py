@@ -7,9 +7,9 @@ import base64
 import msgspec
 import pytest
 
-from hub.auth import path_qs
 from hub.enroll import revoke_station
 from hub.store import HubStore
+from hub.web.auth import path_qs
 from sync.crypto import KeyPair
 from sync.protocol import HEADER_KEY, HEADER_SIGNATURE, HEADER_STATION, FeedResponse, sign_request
 from tests.hub.builders import open_feed_set

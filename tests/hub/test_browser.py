@@ -13,12 +13,12 @@ import httpx
 import pytest
 
 from hub.accounts import add_user, create_token, hasher_for
-from hub.app import create_app
 from hub.bootstrap import HubInit
 from hub.keys import load_identity
 from hub.settings import Settings
 from hub.store import HubStore
 from hub.testing import live_server
+from hub.web.app import create_app
 from sync.protocol import MEDIA_TYPE
 from tests.conftest import require_tool
 from tests.hub.builders import Clock, TestStation, enrol

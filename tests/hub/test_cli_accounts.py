@@ -7,9 +7,9 @@ import json
 import pytest
 
 from hub.accounts import token_principal
-from hub.app import create_app
 from hub.store import HubStore
 from hub.testing import live_server
+from hub.web.app import create_app
 from sync.timeutil import utc_now
 from tests.hub.test_cli import run
 

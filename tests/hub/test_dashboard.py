@@ -23,8 +23,8 @@ from hub.departments import department_key, departments, find_department
 from hub.enroll import revoke_station
 from hub.figures import county_figures
 from hub.ingest import ingest_sets
-from hub.schema import DEPARTMENT_SQL, TOWNSHIP_SQL
 from hub.store import Contact
+from hub.store.schema import DEPARTMENT_SQL, TOWNSHIP_SQL
 from sync.errors import InputError
 from sync.timeutil import business_date, iso_utc
 from tests.hub.builders import VILLAGE, enrol

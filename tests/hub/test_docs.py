@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from hub.app import create_app
 from hub.cli import main
 from hub.settings import Settings
+from hub.web.app import create_app
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 DOC = DOCS / "hub.md"

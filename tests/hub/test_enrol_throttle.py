@@ -13,12 +13,12 @@ import msgspec
 import pytest
 from click.testing import CliRunner
 
-from hub.app import create_app
 from hub.cli import main
 from hub.enroll import enroll, issue_code, response_mac, void_code
 from hub.settings import Settings
 from hub.testing import live_server
 from hub.throttle import Rule
+from hub.web.app import create_app
 from sync.crypto import KeyPair
 from sync.errors import InputError
 from sync.protocol import MEDIA_TYPE, EnrollResponse, ProtocolError

@@ -9,7 +9,7 @@ import tracemalloc
 import pytest
 from litestar.testing import TestClient
 
-from hub.app import create_app
+from hub.web.app import create_app
 from sync.protocol import MEDIA_TYPE
 
 PUSH = "/api/v1/sync/push"

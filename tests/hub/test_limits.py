@@ -10,11 +10,11 @@ import httpx
 import msgspec
 import pytest
 
-from hub.app import create_app
 from hub.ingest import ingest_sets
 from hub.keys import HubIdentity
 from hub.store import HubStore
 from hub.testing import live_server
+from hub.web.app import create_app
 from sync.changes import Change, RowChange, StatusChange, encode_change
 from sync.limits import MAX_CHANGES_PER_SET, MAX_FIELDS_PER_RECORD, MAX_RECORD_BYTES, MAX_SETS_PER_REQUEST, text_limit
 from sync.protocol import CTX_UP, PROTOCOL_VERSION, SyncRequest, SyncResponse, seal_set

@@ -8,8 +8,8 @@ import httpx
 import msgspec
 import pytest
 
-from hub.app import create_app
 from hub.testing import live_server
+from hub.web.app import create_app
 from sync.protocol import MEDIA_TYPE, PushResponse
 
 

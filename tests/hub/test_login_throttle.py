@@ -14,11 +14,11 @@ import pytest
 from argon2 import PasswordHasher
 
 from hub.accounts import add_user, hasher_for
-from hub.app import create_app
 from hub.settings import Settings
 from hub.store import HubStore
 from hub.testing import live_server
 from hub.throttle import Rule
+from hub.web.app import create_app
 from tests.hub.builders import csrf_of
 
 PASSWORD = "right-password-1"

@@ -11,7 +11,7 @@ from tests.hub.builders import bearer
 from tests.hub.test_app import case_no  # noqa: F401 (a fixture: one case of department RS, pushed by a station)
 
 SCHEMA = "/schema/openapi.json"
-PROTOCOL = ("/api/v1/sync", "/api/v1/enroll")  # msgpack operations, hub/app.py and hub/sync_api.py
+PROTOCOL = ("/api/v1/sync", "/api/v1/enroll")  # msgpack operations, hub/web/app.py and hub/web/sync_api.py
 ERROR_REF = "#/components/schemas/ErrorBody"
 
 

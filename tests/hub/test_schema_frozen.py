@@ -6,10 +6,10 @@ import inspect
 from pathlib import Path
 from types import CodeType, FunctionType
 
-import hub.schema
-import station.schema
-from hub.schema import DEPARTMENT_SQL, OPEN_STATUSES_SQL, TOWNSHIP_SQL
+import hub.store.schema
+import station.store.schema
 from hub.store import HubStore
+from hub.store.schema import DEPARTMENT_SQL, OPEN_STATUSES_SQL, TOWNSHIP_SQL
 
 
 def _names_read(code: CodeType) -> set[str]:
@@ -23,7 +23,7 @@ def _names_read(code: CodeType) -> set[str]:
 
 def _migrations() -> dict[str, FunctionType]:
     found = {}
-    for module in (hub.schema, station.schema):
+    for module in (hub.store.schema, station.store.schema):
         for name, function in inspect.getmembers(module, inspect.isfunction):
             if name[:1] == "m" and name[1:4].isdigit() or name in ("_count_trigger_sql", "_counter_sql"):
                 found[f"{module.__name__}.{name}"] = function
@@ -32,7 +32,7 @@ def _migrations() -> dict[str, FunctionType]:
 
 def test_migrations_read_no_live_constant():
     migrations = _migrations()
-    assert {"hub.schema.m002_accounts_dashboard", "station.schema.m002_sync"} <= migrations.keys()
+    assert {"hub.store.schema.m002_accounts_dashboard", "station.store.schema.m002_sync"} <= migrations.keys()
     for name, function in migrations.items():
         module = inspect.getmodule(function)
         # Any module-level value other than a function (a helper frozen with its migration) is live.

@@ -8,9 +8,9 @@ import pytest
 
 from hub.bootstrap import init_hub
 from hub.keys import KEY_FILE, create_identity, id_lookup_hash, load_identity
-from hub.schema import migrations
 from hub.settings import Settings, default_data_dir
 from hub.store import HubStore
+from hub.store.schema import migrations
 from sync.errors import InputError, StoreError
 from sync.tables import TABLE_NAMES
 from sync.workdays import YearTable
@@ -89,9 +89,9 @@ def test_init_creates_no_account_and_no_admin_token(store):
 
 def test_an_old_hub_loses_its_admin_token_when_upgraded(tmp_path):
     # A 0.2 hub database: only m001, with the single admin token that accounts replace.
-    from hub.db import open_db
+    from hub.store.db import open_db
 
-    db = open_db(tmp_path / "hub.db", migrate=False)
+    db = open_db(tmp_path / "hub.db")
     migrations.apply(db, stop_before="m002_accounts_dashboard")
     db.execute("INSERT INTO meta (key, value) VALUES ('admin_token_sha256', 'x')")
     db.close()

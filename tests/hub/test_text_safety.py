@@ -14,10 +14,10 @@ import json
 
 import pytest
 
-from hub.app import create_app
 from hub.ingest import ingest_sets
 from hub.store import HubStore
 from hub.testing import live_server
+from hub.web.app import create_app
 from tests.hub.builders import bearer, csrf_of, log_in
 from tests.hub.test_cli import run
 

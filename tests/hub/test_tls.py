@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from litestar import Litestar
 
-from hub.app import create_app
-from hub.security_headers import HSTS
+from hub.web.app import create_app
+from hub.web.security_headers import HSTS
 from tests.hub.builders import PASSWORDS, csrf_of
 from tests.hub.test_app import do_push
 from tests.hub.test_cli import run

@@ -9,9 +9,9 @@ import pytest
 from litestar.testing import TestClient
 
 from hub.accounts import create_token
-from hub.app import create_app
 from hub.desk import REVEALED_FIELDS
 from hub.store import HubStore
+from hub.web.app import create_app
 from sync.protocol import StatusChange
 from tests.hub.builders import ID_NUMBER, PHONE, VILLAGE, bearer, csrf_of, log_in
 from tests.hub.test_app import do_push

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from litestar.testing import TestClient
 
-from hub.app import create_app
-from hub.security_headers import _client_of, _https_of, parse_trusted_proxies
 from hub.testing import live_server
-from hub.web import MAX_PAGE_NO
+from hub.web.app import create_app
+from hub.web.pages import MAX_PAGE_NO
+from hub.web.security_headers import _client_of, _https_of, parse_trusted_proxies
 from sync.errors import InputError
 from sync.protocol import MEDIA_TYPE
 from tests.hub.builders import PASSWORDS, bearer, log_in

@@ -11,12 +11,12 @@ from typing import Any
 
 import httpx
 
-from hub.app import create_app
 from hub.decisions import decide
 from hub.enroll import issue_code, revoke_station
 from hub.settings import Settings
 from hub.store import HubStore
 from hub.testing import live_server
+from hub.web.app import create_app
 from station import cases as ops
 from station.cases import NewIntake
 from station.enrolment import enroll

@@ -11,18 +11,6 @@ from litestar.di import NamedDependency
 from litestar.dto import MsgspecDTO
 from litestar.params import Body, FromPath, FromQuery, QueryParameter
 
-from hub.api_models import (
-    AuditEntry,
-    CaseDetail,
-    CaseSummary,
-    DecisionRequest,
-    DepartmentInfo,
-    Figures,
-    Me,
-    StationDetail,
-    StatusReport,
-    error_responses,
-)
 from hub.dashboard import (
     SORT_KEYS,
     STATES,
@@ -36,13 +24,25 @@ from hub.dashboard import (
 )
 from hub.departments import departments
 from hub.desk import actions_for, admin_case_summary, case_view, decide_for_department, department_case_summary
-from hub.errors import HubHTTPError
 from hub.figures import county_figures
-from hub.guards import client_ip, principal_of, requires
-from hub.metrics import CONTENT_TYPE
 from hub.store import HubStore
 from hub.views import station_summary
-from hub.web import now_of
+from hub.web.api_models import (
+    AuditEntry,
+    CaseDetail,
+    CaseSummary,
+    DecisionRequest,
+    DepartmentInfo,
+    Figures,
+    Me,
+    StationDetail,
+    StatusReport,
+    error_responses,
+)
+from hub.web.errors import HubHTTPError
+from hub.web.guards import client_ip, principal_of, requires
+from hub.web.metrics import CONTENT_TYPE
+from hub.web.pages import now_of
 from sync.text import spreadsheet_cell
 from sync.timeutil import business_date
 
@@ -50,7 +50,7 @@ __all__ = ("ROUTES", "DecisionRequest")
 
 _ADMIN, _DEPARTMENT, _ANYONE = [requires("admin")], [requires("department")], [requires()]
 
-# The errors each operation can answer, declared in the OpenAPI schema (every one is hub.api_models.ErrorBody):
+# The errors each operation can answer, declared in the OpenAPI schema (every one is hub.web.api_models.ErrorBody):
 # 401 from the guards, 403 where a role is needed, 400 wherever a parameter can be of the wrong type,
 # 503 wherever the database is read (the guards read it too).
 _ANYONE_ERRORS = error_responses(401, 503)

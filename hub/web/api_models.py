@@ -30,7 +30,7 @@ __all__ = (
 
 
 class ErrorBody(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """Every error the hub answers (hub/errors.py): a stable code and the reason in English and Chinese.
+    """Every error the hub answers (hub/web/errors.py): a stable code and the reason in English and Chinese.
 
     Some codes add fields: ``bad_input`` the ``field`` at fault and its ``reason`` code,
     ``illegal_transition`` the case's ``from_status`` and the ``to_status`` asked for,
@@ -113,7 +113,7 @@ _ERRORS: dict[int, tuple[str, dict[str, object]]] = {
         {"error": "busy", "detail": "the hub database is busy; try again", "detail_zh": "县平台数据库正忙；请稍后重试"},
     ),
 }
-"""What each error status of the API means (its codes, as in hub.errors.STATUS_FOR_CODE) and an example body."""
+"""What each error status of the API means (its codes, as in hub.web.errors.STATUS_FOR_CODE) and an example body."""
 
 
 PROTOCOL_ERRORS: dict[int, str] = {

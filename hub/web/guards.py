@@ -14,9 +14,9 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect
 
 from hub.accounts import Principal, session_principal, token_principal
-from hub.errors import error_response
-from hub.security_headers import client_address
 from hub.store import HubStore
+from hub.web.errors import error_response
+from hub.web.security_headers import client_address
 
 __all__ = (
     "CSRF_FIELD",
@@ -48,7 +48,7 @@ class AuthError(Exception):
 
 
 def client_ip(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
-    """The client's address: the peer's, or the one a trusted proxy forwarded (hub.security_headers.client_address)."""
+    """The client's address: the peer's, or the one a trusted proxy forwarded (hub.web.security_headers.client_address)."""
     return client_address(connection)
 
 
@@ -140,6 +140,6 @@ def auth_error_handler(request: Request[Any, Any, Any], exc: AuthError) -> Respo
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return Redirect(f"/login?next={quote(target, safe='/')}", status_code=303)
     # The page template (autoescaped; the language cookie read through hub.web.page_lang, "zh" or "en" only).
-    from hub.web import error_page  # hub.web imports this module
+    from hub.web.pages import error_page  # hub.web.pages imports this module
 
     return error_page(request, exc.status, exc.zh, exc.en)

@@ -10,7 +10,7 @@ import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from hub.security_headers import security_headers
+from hub.web.security_headers import security_headers
 from sync.errors import IllegalTransition, InputError, NotFoundError, ProxyAppError, StoreError
 from sync.protocol import ProtocolError
 
@@ -64,7 +64,7 @@ class HubHTTPError(Exception):
 
 
 def error_response(status: int, code: str, en: str, zh: str, extra: dict[str, Any] | None = None) -> Response[Any]:
-    """The one error shape of every hub endpoint (declared in the OpenAPI schema as hub.api_models.ErrorBody)."""
+    """The one error shape of every hub endpoint (declared in the OpenAPI schema as hub.web.api_models.ErrorBody)."""
     return Response(
         {"error": code, "detail": en, "detail_zh": zh, **(extra or {})}, status_code=status, media_type=MediaType.JSON
     )
@@ -143,7 +143,7 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
         response = error_response(exc.status_code, code, *_invalid_parameters(exc))
     else:
         response = error_response(exc.status_code, code, str(exc.detail), str(exc.detail))
-    # An unknown path or method never reaches the route middleware that adds these (hub.security_headers).
+    # An unknown path or method never reaches the route middleware that adds these (hub.web.security_headers).
     response.headers.update(security_headers(request))
     return response
 

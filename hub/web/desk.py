@@ -12,9 +12,9 @@ from litestar.response import Redirect, Template
 
 from hub.departments import Department, departments
 from hub.desk import actions_for, case_view, decide_for_department, department_case_summary, for_page
-from hub.guards import client_ip, principal_of, requires
 from hub.store import HubStore
-from hub.web import error_page, now_of, page, page_lang, page_number
+from hub.web.guards import client_ip, principal_of, requires
+from hub.web.pages import error_page, now_of, page, page_lang, page_number
 from sync.errors import IllegalTransition, InputError, NotFoundError, ProxyAppError
 from sync.lifecycle import Status
 from sync.timeutil import business_date

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from hub.db import write_txn
+from hub.store.db import write_txn
 
 __all__ = (
     "DEPARTMENT_SQL",

@@ -1,4 +1,4 @@
-"""Which station is asking: Ed25519-signed (or MACed) station requests (people log in through hub.guards).
+"""Which station is asking: Ed25519-signed (or MACed) station requests (people log in through hub.web.guards).
 
 A station that has said ``FEATURE_SIGNED_HEADERS`` signs its head seq, outbox length and software
 version with the rest (``CTX_REQUEST_V2``); the hub then keeps those only when they were signed. A
@@ -17,8 +17,8 @@ from typing import Any
 
 import msgspec
 
-from hub.errors import HubHTTPError
 from hub.store import Contact, HubStore, KeyRow, StationRow
+from hub.web.errors import HubHTTPError
 from sync.crypto import verify
 from sync.protocol import (
     CTX_REQUEST,

@@ -1,4 +1,4 @@
-"""Opening the hub database: pragmas, the immediate write transaction, and migrations."""
+"""Opening the hub database: pragmas and the immediate write transaction (HubStore.open runs the migrations)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sync.errors import StoreError
 __all__ = ("open_db", "write_txn")
 
 
-def open_db(path: Path | str, *, migrate: bool = True, check_same_thread: bool = True) -> Database:
+def open_db(path: Path | str, *, check_same_thread: bool = True) -> Database:
     """Open (creating if needed) the hub database with the pragmas every connection needs.
 
     WAL lets the feed be read while a push is written. ``synchronous=NORMAL`` is safe in WAL
@@ -23,7 +23,6 @@ def open_db(path: Path | str, *, migrate: bool = True, check_same_thread: bool =
 
     Args:
         path: the database file.
-        migrate: apply pending schema migrations.
         check_same_thread: False for a connection opened on the event loop and used by a
             worker thread (Litestar's per-request dependency); one owner at a time still.
 
@@ -43,10 +42,6 @@ def open_db(path: Path | str, *, migrate: bool = True, check_same_thread: bool =
     db.execute("PRAGMA synchronous = NORMAL")
     if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         db.enable_wal()
-    if migrate:
-        from hub.schema import migrate as apply_migrations
-
-        apply_migrations(db)
     return db
 
 

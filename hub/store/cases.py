@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub._store_base import StoreBase
+from hub.store.base import StoreBase
 from sync.tables import BY_NAME
 
 __all__ = ("CaseStoreMixin",)

@@ -20,9 +20,9 @@ from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 
 from hub.accounts import LoginFailed, LoginThrottled, login_guard, logout
-from hub.guards import CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE, client_ip, current_principal, requires
 from hub.store import HubStore
 from hub.views import china_time
+from hub.web.guards import CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE, client_ip, current_principal, requires
 from sync.lifecycle import status_label
 
 __all__ = (
@@ -125,7 +125,7 @@ def _configure(engine: JinjaTemplateEngine) -> None:
 
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:
-    """Templates from hub/templates; Litestar's Jinja environment autoescapes (station and user data)."""
+    """Templates from hub/web/templates; Litestar's Jinja environment autoescapes (station and user data)."""
     return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=_configure)
 
 
@@ -321,4 +321,4 @@ def logout_submit(request: Request[Any, Any, Any], store: NamedDependency[HubSto
 
 
 ROUTES = [home, login_form, login_submit, logout_submit]
-"""The login routes; the admin pages are in hub.web_admin, the desk in hub.web_desk."""
+"""The login routes; the admin pages are in hub.web.admin, the desk in hub.web.desk."""

@@ -12,9 +12,9 @@ from litestar.response import Template
 
 from hub.dashboard import SORT_KEYS, STATES, Thresholds, station_detail, status_report
 from hub.figures import county_figures
-from hub.guards import requires
 from hub.store import HubStore
-from hub.web import error_page, now_of, page, page_number
+from hub.web.guards import requires
+from hub.web.pages import error_page, now_of, page, page_number
 from sync.timeutil import business_date
 
 __all__ = ("ROUTES", "SORT_LABELS")

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from hub._store_base import StoreBase
+from hub.store.base import StoreBase
 
 __all__ = ("FeedSetRow", "ForkRow", "SyncStoreMixin")
 

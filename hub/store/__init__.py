@@ -12,13 +12,15 @@ from typing import Any
 
 import msgspec
 
-from hub._store_accounts import AccountStoreMixin, SessionRow, TokenRow, UserRow
-from hub._store_base import RowError
-from hub._store_cases import CaseStoreMixin
-from hub._store_dashboard import DashboardStoreMixin
-from hub._store_stations import Contact, EnrolmentRow, KeyRow, StationRow, StationStoreMixin
-from hub._store_sync import FeedSetRow, ForkRow, SyncStoreMixin
-from hub.db import open_db, write_txn
+from hub.store.accounts import AccountStoreMixin, SessionRow, TokenRow, UserRow
+from hub.store.base import RowError
+from hub.store.cases import CaseStoreMixin
+from hub.store.dashboard import DashboardStoreMixin
+from hub.store.db import open_db, write_txn
+from hub.store.interface import HubStoreProtocol
+from hub.store.schema import migrate as apply_migrations
+from hub.store.stations import Contact, EnrolmentRow, KeyRow, StationRow, StationStoreMixin
+from hub.store.sync import FeedSetRow, ForkRow, SyncStoreMixin
 from sync.catalog import Catalog
 from sync.divisions import DivisionTree, load_divisions
 from sync.errors import StoreError
@@ -33,6 +35,7 @@ __all__ = (
     "FeedSetRow",
     "ForkRow",
     "HubStore",
+    "HubStoreProtocol",
     "KeyRow",
     "RowError",
     "SessionRow",
@@ -63,7 +66,10 @@ class HubStore(StationStoreMixin, SyncStoreMixin, CaseStoreMixin, AccountStoreMi
     def open(cls, data_dir: Path | str, *, check_same_thread: bool = True, migrate: bool = True) -> HubStore:
         """Open the hub database in ``data_dir`` (schema upgraded when ``migrate``)."""
         path = Path(data_dir) / DB_FILE
-        return cls(open_db(path, migrate=migrate, check_same_thread=check_same_thread), path)
+        db = open_db(path, check_same_thread=check_same_thread)
+        if migrate:
+            apply_migrations(db)
+        return cls(db, path)
 
     @classmethod
     def open_existing(cls, data_dir: Path | str, *, check_same_thread: bool = True) -> HubStore:
@@ -201,3 +207,7 @@ class HubStore(StationStoreMixin, SyncStoreMixin, CaseStoreMixin, AccountStoreMi
         row = self._one("SELECT version FROM documents WHERE kind = 'divisions'")
         version = row[0] if row else None
         return self._cached("divisions", version, lambda: load_divisions(json.loads(self.divisions_body()[1])))
+
+
+def _implements(store: HubStore) -> HubStoreProtocol:
+    return store  # mypy checks here that HubStore matches the protocol method for method

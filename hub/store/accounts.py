@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from hub._store_base import StoreBase
+from hub.store.base import StoreBase
 
 __all__ = ("AccountStoreMixin", "SessionRow", "TokenRow", "UserRow")
 

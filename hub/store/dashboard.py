@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub._store_base import StoreBase
-from hub.schema import DEPARTMENT_SQL, OPEN_STATUSES_SQL, TOWNSHIP_SQL
+from hub.store.base import StoreBase
+from hub.store.schema import DEPARTMENT_SQL, OPEN_STATUSES_SQL, TOWNSHIP_SQL
 
 __all__ = ("DashboardStoreMixin",)
 

@@ -17,13 +17,13 @@ from litestar.di import NamedDependency
 from litestar.params import RawBody
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.api_models import error_responses
-from hub.auth import Signer, path_qs, verify_request
-from hub.errors import HubHTTPError
 from hub.feed import read_feed
 from hub.ingest import ingest_sets
 from hub.keys import HubIdentity
 from hub.store import HubStore, KeyRow
+from hub.web.api_models import error_responses
+from hub.web.auth import Signer, path_qs, verify_request
+from hub.web.errors import HubHTTPError
 from sync.protocol import (
     FEATURE_SHORT_RECEIPTS,
     HEADER_SYNC,

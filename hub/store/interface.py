@@ -1,0 +1,517 @@
+"""HubStoreProtocol: what the hub asks of its storage, so a second backend (PostgreSQL, issue 14) can stand in.
+
+:class:`hub.store.HubStore` (SQLite) implements it; code outside hub.store types against this where
+it only calls methods. The rows it takes and returns are the msgspec Structs of hub.store's parts.
+Opening is the backend's own (``HubStore.open``), so it is not part of the protocol.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol, Self
+
+if TYPE_CHECKING:
+    from hub.store.accounts import SessionRow, TokenRow, UserRow
+    from hub.store.stations import Contact, EnrolmentRow, KeyRow, StationRow
+    from hub.store.sync import FeedSetRow, ForkRow
+    from sync.catalog import Catalog
+    from sync.divisions import DivisionTree
+    from sync.workdays import WorkCalendar, YearTable
+
+__all__ = ("HubStoreProtocol",)
+
+
+class HubStoreProtocol(Protocol):
+    """Everything the hub keeps, behind methods; one instance belongs to one request or command at a time."""
+
+    # -- HubStore (hub.store) --
+
+    def close(self) -> None:
+        """Close the connection."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        """One atomic unit of work, write lock taken up front; nested use joins the outer one."""
+        ...
+
+    def get_meta(self, key: str) -> str | None:
+        """A hub setting, or None."""
+        ...
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a hub setting."""
+        ...
+
+    def tick_clock(self, wall_ms: int) -> int:
+        """A new hybrid-logical-clock stamp of the hub, persisted (call inside a transaction)."""
+        ...
+
+    def publish_catalog(self, catalog: Catalog, now: dt.datetime) -> None:
+        """Store a catalogue version (immutable once published)."""
+        ...
+
+    def catalog_version(self) -> int | None:
+        """The newest catalogue version, or None before ``hub init``."""
+        ...
+
+    def catalog_body(self, version: int | None = None) -> tuple[int, bytes]:
+        """(version, JSON bytes) of a catalogue version (the newest when None), as stations store it."""
+        ...
+
+    def catalog(self, version: int | None = None) -> Catalog:
+        """A catalogue version, decoded (the newest when None); the body is read only on a cache miss."""
+        ...
+
+    def put_calendar_year(self, table: YearTable, now: dt.datetime) -> None:
+        """Store a year table; a lower version never replaces a higher one."""
+        ...
+
+    def calendar_tables(self, from_year: int = 0) -> list[YearTable]:
+        """The year tables from ``from_year`` on, oldest first."""
+        ...
+
+    def calendar(self) -> WorkCalendar:
+        """The hub's working-day calendar: the binding one for due dates (invariant 8)."""
+        ...
+
+    def put_divisions(self, data: dict[str, Any], version: int, now: dt.datetime) -> None:
+        """Store the division tree in its JSON form (check it with sync.divisions.load_divisions first)."""
+        ...
+
+    def divisions_body(self) -> tuple[int, bytes]:
+        """(version, JSON bytes) of the division tree."""
+        ...
+
+    def divisions(self) -> DivisionTree:
+        """The county's division tree (villages are checked against it)."""
+        ...
+
+    # -- StationStoreMixin (hub.store.stations) --
+
+    def add_enrolment(self, row: EnrolmentRow) -> None:
+        """Record an issued enrolment code."""
+        ...
+
+    def enrolment(self, code_id: str) -> EnrolmentRow | None:
+        """The enrolment code with this id, or None."""
+        ...
+
+    def enrolment_to_check(self, code_id: str, *, stand_in_secret: str, at: str) -> tuple[EnrolmentRow, bool]:
+        """(the code with this id, True); or, for an id never issued, (a stand-in that is never open, False)."""
+        ...
+
+    def enrolment_failed(self, code_id: str) -> None:
+        """Count a refused attempt against a code (shown to administrators; it never voids the code)."""
+        ...
+
+    def enrolment_unknown_failed(self) -> None:
+        """Count an attempt naming a code id never issued (one row written, as for a known id)."""
+        ...
+
+    def enrolment_unknown_failures(self) -> int:
+        """Enrolment attempts that named a code id the hub never issued."""
+        ...
+
+    def void_enrolment(self, code_id: str, at: str) -> bool:
+        """End an open code now (it reads as expired at ``at``); False when no open code has that id."""
+        ...
+
+    def enrolments(self) -> list[EnrolmentRow]:
+        """Every code ever issued, oldest first."""
+        ...
+
+    def enrolment_used(self, code_id: str, station_id: str, at: str) -> None:
+        """Mark a code used by the station it enrolled."""
+        ...
+
+    def devices_given(self, village_code: str) -> set[str]:
+        """Every device letter ever issued for a village (in a code or to a station)."""
+        ...
+
+    def devices_busy(self, village_code: str, now_iso: str) -> set[str]:
+        """Letters held now: by an enrolled station not revoked, or by an open, unexpired code."""
+        ...
+
+    def open_enrolments(self, now_iso: str) -> list[EnrolmentRow]:
+        """Codes issued, not used, not expired."""
+        ...
+
+    def next_serial(self, village_code: str, device: str) -> int:
+        """The enrolment serial the next station of this village and device letter gets."""
+        ...
+
+    def add_station(self, station: StationRow, key: KeyRow) -> None:
+        """Record an enrolled station and its first key."""
+        ...
+
+    def station(self, station_id: str) -> StationRow | None:
+        """The station with this id, or None."""
+        ...
+
+    def stations(self, *, village_code: str | None = None, enrolled_only: bool = False) -> list[StationRow]:
+        """Stations in enrolment order, optionally of one village, optionally only those not revoked."""
+        ...
+
+    def key(self, key_id: str) -> KeyRow | None:
+        """The station key with this key id (current or revoked), or None."""
+        ...
+
+    def station_key(self, station_id: str) -> KeyRow | None:
+        """The station's current key."""
+        ...
+
+    def revoke_station(self, station_id: str, *, reason: str | None, at: str) -> int:
+        """Revoke the station and its current key; returns ``after_seq`` (its last applied seq)."""
+        ...
+
+    def set_features(self, station_id: str, features: int) -> None:
+        """Record what the station says it reads (a write only when it changed)."""
+        ...
+
+    def advance_counter(self, station_id: str, counter: int) -> int | None:
+        """Take ``counter`` as the station's newest request counter; None if accepted, else the last one seen."""
+        ...
+
+    def set_applied(self, station_id: str, seq: int, set_hash: bytes) -> None:
+        """Move the station's chain head: the newest seq applied and its hash."""
+        ...
+
+    def record_contact(self, station_id: str, contact: Contact) -> None:
+        """Update the station's contact record and append to its bounded contact log (no personal data)."""
+        ...
+
+    def contacts(self, station_id: str) -> list[Contact]:
+        """The station's recent contacts, newest first."""
+        ...
+
+    # -- SyncStoreMixin (hub.store.sync) --
+
+    def set_in(self, origin: str, seq: int) -> tuple[bytes, bytes | None] | None:
+        """(hash, receipt) of the set held at (origin, seq), or None."""
+        ...
+
+    def add_set_in(
+        self,
+        *,
+        origin: str,
+        seq: int,
+        set_hash: bytes,
+        envelope: bytes,
+        changes: int,
+        rejected: int,
+        via: str,
+        at: str,
+        receipt: bytes,
+        hub_ms: int,
+    ) -> None:
+        """Keep an accepted set exactly as received, with the receipt the hub signed for it."""
+        ...
+
+    def count_sets_in(self, origin: str) -> int:
+        """How many sets of this origin the hub holds."""
+        ...
+
+    def quarantine(
+        self, *, origin: str, seq: int, set_hash: bytes, envelope: bytes, held_hash: bytes | None, reason: str, at: str
+    ) -> int:
+        """Keep a forked set whole and open a fork row; the same set twice is kept once. Returns the fork id."""
+        ...
+
+    def forks(self, *, open_only: bool = True) -> list[ForkRow]:
+        """Forks for administrators, oldest first."""
+        ...
+
+    def quarantined_envelope(self, quarantine_id: int) -> bytes | None:
+        """The exact bytes of a quarantined set, for administrators."""
+        ...
+
+    def add_rejected(
+        self,
+        *,
+        origin: str,
+        seq: int,
+        index: int,
+        entity: str,
+        entity_id: str,
+        code: str,
+        reason_en: str,
+        reason_zh: str,
+        change: bytes,
+        at: str,
+    ) -> None:
+        """Keep a change that was not applied, with its reason (invariant 4)."""
+        ...
+
+    def rejected(self, origin: str | None = None) -> list[dict[str, Any]]:
+        """Rejected changes (without the change bytes), oldest first."""
+        ...
+
+    def add_conflict(
+        self,
+        *,
+        table: str,
+        pk: str,
+        field: str,
+        kept: Any,
+        kept_version: tuple[int, str],
+        lost: Any,
+        lost_version: tuple[int, str],
+        at: str,
+    ) -> None:
+        """A value that lost a last-writer-wins merge, with the value that won (both as JSON)."""
+        ...
+
+    def conflicts(self, pk: str | None = None) -> list[dict[str, Any]]:
+        """Values that lost a merge (of one row, or all), oldest first."""
+        ...
+
+    def queue_items(self, station_ids: Iterable[str], *, kind: str, body: bytes, priority: int, at: str) -> None:
+        """Queue one encoded down item for each station."""
+        ...
+
+    def pending_items(self, station_id: str) -> list[tuple[int, str, bytes]]:
+        """(id, kind, body) of the station's queued items: records first, then bulk, each in queue order."""
+        ...
+
+    def pending_count(self, station_id: str) -> int:
+        """How many down items wait to be sealed for the station."""
+        ...
+
+    def drop_items(self, ids: list[int]) -> None:
+        """Remove items once sealed into a set (the set now carries them)."""
+        ...
+
+    def feed_head(self, station_id: str) -> tuple[int, bytes] | None:
+        """(seq, hash) of the station's newest feed set, or None."""
+        ...
+
+    def add_feed_set(
+        self, *, station_id: str, seq: int, prev: bytes, set_hash: bytes, envelope: bytes, items: int, at: str
+    ) -> None:
+        """Keep a sealed feed set exactly as it will be sent."""
+        ...
+
+    def feed_sets_after(self, station_id: str, after: int, limit: int | None = None) -> list[FeedSetRow]:
+        """The station's sealed feed sets with seq > ``after``, oldest first, at most ``limit``."""
+        ...
+
+    # -- CaseStoreMixin (hub.store.cases) --
+
+    def row(self, table: str, pk: str) -> dict[str, Any] | None:
+        """One row of a replicated table as a dict (``versions`` included), or None."""
+        ...
+
+    def insert_row(self, table: str, values: dict[str, Any]) -> None:
+        """Insert a new row (column names checked against the schema)."""
+        ...
+
+    def update_row(self, table: str, pk: str, values: dict[str, Any]) -> None:
+        """Set some columns of one row (column names checked against the schema)."""
+        ...
+
+    def village_of_intake(self, intake_id: str) -> str | None:
+        """The village an intake belongs to, or None when there is no such intake."""
+        ...
+
+    def village_of_case(self, case_no: str) -> str | None:
+        """The village a case belongs to, or None when there is no such case."""
+        ...
+
+    def has_event(self, event_id: str) -> bool:
+        """Whether a lifecycle move with this event id was applied already."""
+        ...
+
+    def add_event(self, values: dict[str, Any]) -> None:
+        """Append a lifecycle move to the case's history (the hub's order is insertion order)."""
+        ...
+
+    def case_events(self, case_no: str) -> list[dict[str, Any]]:
+        """The case's moves in the order the hub applied them."""
+        ...
+
+    def intake_received_date(self, intake_id: str) -> str | None:
+        """The receipt date of an intake (ISO), or None."""
+        ...
+
+    def village_rows(self, table: str, village_code: str) -> list[dict[str, Any]]:
+        """Every row of a replicated table that belongs to a village, oldest first (a new PC's catch-up)."""
+        ...
+
+    def list_cases(
+        self, *, village_code: str | None = None, status: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """Cases newest first, full rows (the caller masks personal data before showing them)."""
+        ...
+
+    def count_rows(self, table: str) -> int:
+        """Rows in a replicated table (for status pages and tests)."""
+        ...
+
+    # -- AccountStoreMixin (hub.store.accounts) --
+
+    def add_user(self, *, name: str, role: str, department: str | None, password_hash: str, at: str) -> int:
+        """Create an account; returns its id (IntegrityError when the name is taken, any case)."""
+        ...
+
+    def user(self, user_id: int) -> UserRow | None:
+        """The account with this id, or None."""
+        ...
+
+    def user_named(self, name: str) -> UserRow | None:
+        """The account with this name (case-insensitive), or None."""
+        ...
+
+    def users(self) -> list[UserRow]:
+        """Every account, by name."""
+        ...
+
+    def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        """Replace an account's password hash (a new password, or a rehash with stronger parameters)."""
+        ...
+
+    def disable_user(self, user_id: int, at: str) -> None:
+        """Disable an account and end its sessions and tokens at once."""
+        ...
+
+    def add_session(self, row: SessionRow) -> None:
+        """Record a new browser session."""
+        ...
+
+    def session(self, token_hash: str) -> SessionRow | None:
+        """The session with this cookie hash, or None."""
+        ...
+
+    def touch_session(self, token_hash: str, at: str) -> None:
+        """Note that the session was used (its idle time restarts)."""
+        ...
+
+    def drop_session(self, token_hash: str) -> None:
+        """End a session (logout, expiry)."""
+        ...
+
+    def drop_user_sessions(self, user_id: int) -> None:
+        """End every session of an account (a new password, a disabled account)."""
+        ...
+
+    def drop_sessions_before(self, last_seen_before: str, created_before: str) -> None:
+        """Forget sessions idle or old past their limits, so the table does not grow without end."""
+        ...
+
+    def add_token(self, row: TokenRow) -> None:
+        """Record a new API token (its hash only)."""
+        ...
+
+    def token(self, token_id: str) -> TokenRow | None:
+        """The token with this id, or None."""
+        ...
+
+    def tokens(self, user_id: int | None = None) -> list[TokenRow]:
+        """Tokens (of one user, or all), newest first."""
+        ...
+
+    def revoke_token(self, token_id: str, at: str) -> bool:
+        """Revoke a token; False when there is no such token or it was revoked already."""
+        ...
+
+    def token_used(self, token_id: str, at: str) -> None:
+        """Note when a token was last used (shown by 'hub token list')."""
+        ...
+
+    def login_failures(self, name: str, ip: str) -> tuple[int, str | None]:
+        """(failures, locked_until) for an account name and client address; read and then written"""
+        ...
+
+    def record_login_failure(self, name: str, ip: str, *, failures: int, at: str, locked_until: str | None) -> None:
+        """Store the failure count and back-off of an account name and address."""
+        ...
+
+    def login_failures_row(self, name: str, ip: str) -> tuple[int, str | None, str | None]:
+        """(failures, last checked attempt, locked_until) for an account name and client address."""
+        ...
+
+    def count_refused_login(self, name: str, ip: str) -> None:
+        """Count an attempt refused while locked; ``last_at`` stays the last attempt that was checked."""
+        ...
+
+    def prune_login_failures(self, quiet_since: str, now: str) -> int:
+        """Forget (name, address) rows with no attempt since ``quiet_since`` and no lock running; how many."""
+        ...
+
+    def clear_login_failures(self, name: str, ip: str) -> None:
+        """A successful login forgets the failures of that name and address."""
+        ...
+
+    def add_audit(self, *, at: str, user: UserRow, action: str, case_no: str, fields: str, ip: str | None) -> None:
+        """Record that a user saw personal data of a case in full (which fields, never their values)."""
+        ...
+
+    def audit_entries(
+        self, *, limit: int = 200, offset: int = 0, user_name: str | None = None, case_no: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Audit entries, newest first, optionally of one user or one case."""
+        ...
+
+    # -- DashboardStoreMixin (hub.store.dashboard) --
+
+    def station_table(self, station_id: str | None = None) -> list[dict[str, Any]]:
+        """Every station (or one) with its contact record and the counts the dashboard shows."""
+        ...
+
+    def station_rejections(self, station_id: str, limit: int = 20) -> tuple[dict[str, int], list[dict[str, Any]]]:
+        """(count per code, the newest ``limit``) of a station's rejected changes, without reasons or values."""
+        ...
+
+    def case_counts(self) -> list[dict[str, Any]]:
+        """The trigger-kept aggregate: cases per (department, township, status), with acceptance and decision sums."""
+        ...
+
+    def overdue_counts(self, today: str) -> list[tuple[str, str, int]]:
+        """(department, township, cases) of open cases whose due date is before ``today`` (ISO date)."""
+        ...
+
+    def open_commitments(self, today: str) -> tuple[int, int]:
+        """(open 容缺 commitments, of which past their due date)."""
+        ...
+
+    def counters(self) -> list[tuple[str, str, int]]:
+        """(name, label, value) of the trigger-kept counters behind /metrics."""
+        ...
+
+    def open_fork_count(self) -> int:
+        """Forks not yet resolved."""
+        ...
+
+    def department_cases(
+        self,
+        department: str,
+        *,
+        status: str | None = None,
+        township: str | None = None,
+        village: str | None = None,
+        overdue_before: str | None = None,
+        case_no: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """A department's cases, newest first (full rows: the caller decides what to show)."""
+        ...
+
+    def intake_materials(self, intake_id: str) -> list[dict[str, Any]]:
+        """The materials recorded at intake, with their state (presented, deferred …)."""
+        ...
+
+    def intake_commitments(self, intake_id: str) -> list[dict[str, Any]]:
+        """The 容缺 commitments of an intake (who signed is personal data: the caller decides)."""
+        ...
+
+    # -- StoreBase (hub.store.base) --
+
+    def savepoint(self, name: str = "change") -> contextlib.AbstractContextManager[None]:
+        """A nested unit inside a transaction: on error, undo only what happened inside it."""
+        ...

@@ -1,0 +1,320 @@
+"""The hub's HTTP app (Litestar): the station protocol, health, and the wiring of everything else.
+
+Enrolment, push and feed live here; the dashboard, desk, JSON API, metrics and OpenAPI schema are
+wired in from the other modules of hub.web (pages, admin, desk, api, sync_api, metrics).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import zlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.params import FromQuery, RawBody
+
+from hub.enroll import admit_enrolment, enroll
+from hub.feed import read_feed
+from hub.ingest import ingest_sets
+from hub.keys import HubIdentity, load_identity
+from hub.settings import Settings
+from hub.store import HubStore
+from hub.throttle import Throttled, throttled_response
+from hub.web import admin, api, desk, pages, sync_api
+from hub.web.api_models import error_responses
+from hub.web.auth import Signer, path_qs, verify_request
+from hub.web.errors import EXCEPTION_HANDLERS, HubHTTPError
+from hub.web.guards import AuthError, auth_error_handler, client_ip
+from hub.web.metrics import HubMetrics, MetricsMiddleware
+from hub.web.security_headers import SecurityHeadersMiddleware
+from sync.protocol import (
+    MEDIA_TYPE,
+    PROTOCOL_VERSION,
+    EnrollRequest,
+    ProtocolError,
+    PushRequest,
+    check_sets,
+    software_ok,
+)
+from sync.timeutil import utc_now
+
+__all__ = ("app_from_env", "create_app")
+
+_ENCODER = msgspec.msgpack.Encoder()
+_PUSH = msgspec.msgpack.Decoder(PushRequest)
+_ENROLL = msgspec.msgpack.Decoder(EnrollRequest)
+
+
+def _settings(request: Request[Any, Any, Any]) -> Settings:
+    return request.app.state["settings"]
+
+
+def _identity(request: Request[Any, Any, Any]) -> HubIdentity:
+    return request.app.state["identity"]
+
+
+def _now(request: Request[Any, Any, Any]) -> dt.datetime:
+    return request.app.state["now"]()
+
+
+def provide_store(state: State) -> Iterator[HubStore]:
+    """One connection per request. Opened on the event loop and used by the handler's worker
+    thread, hence ``check_same_thread=False``; one owner at a time."""
+    store = HubStore.open(state["settings"].data_dir, check_same_thread=False, migrate=False)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _msgpack(data: Any) -> Response[bytes]:
+    return Response(_ENCODER.encode(data), media_type=MEDIA_TYPE, status_code=200)
+
+
+ENROLL_MAX_INFLATED = 64 * 1024
+"""An enrolment request inflates to at most this (it is about 200 bytes): its proof, the code's MAC,
+is inside the body, so it is the one body inflated before it is authenticated."""
+
+
+def _encoding(request: Request[Any, Any, Any]) -> str:
+    """The body's content encoding, "identity" or "gzip", once its media type is msgpack (415 otherwise)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != MEDIA_TYPE:
+        raise HubHTTPError(
+            "unsupported_media_type", f"send {MEDIA_TYPE}, not {media or 'nothing'}", f"请求类型应为 {MEDIA_TYPE}"
+        )
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return "identity"
+    if encoding != "gzip":
+        raise HubHTTPError(
+            "unsupported_media_type",
+            f"content encoding {encoding!r} is not accepted (use gzip)",
+            f"不支持的内容编码 {encoding!r}（请使用 gzip）",
+        )
+    return encoding
+
+
+def _inflated(request: Request[Any, Any, Any], body: bytes, encoding: str, limit: int) -> bytes:
+    """The body as msgpack bytes: gzip inflated with a hard cap (413), a few bodies at a time (503 when
+    the gate stays shut), so concurrent bombs cannot add up."""
+    if encoding == "identity":
+        return body
+    settings = _settings(request)
+    gate: threading.BoundedSemaphore = request.app.state["inflating"]
+    if not gate.acquire(timeout=settings.inflate_wait_seconds):
+        raise HubHTTPError(
+            "busy", "the hub is inflating other bodies; try again shortly", "县平台正在处理其他压缩数据；请稍后重试"
+        )
+    try:
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            # max_length stops a decompression bomb after limit + 1 bytes, whatever it would grow to.
+            data = inflater.decompress(body, limit + 1)
+        except zlib.error as exc:
+            raise HubHTTPError("malformed", f"the gzip body is damaged ({exc})", "gzip 压缩内容已损坏") from None
+    finally:
+        gate.release()
+    if len(data) > limit or inflater.unconsumed_tail:
+        raise HubHTTPError("too_large", f"the body inflates past {limit} bytes", "解压后的内容超过大小限制")
+    if not inflater.eof:
+        raise HubHTTPError("malformed", "the gzip body is truncated", "gzip 压缩内容不完整")
+    return data
+
+
+def _body(request: Request[Any, Any, Any], body: bytes, *, limit: int | None = None) -> bytes:
+    """The request body as msgpack bytes: media type checked (415), gzip inflated with a hard cap (413)."""
+    return _inflated(request, body, _encoding(request), limit or _settings(request).max_inflated_bytes)
+
+
+def _signer(request: Request[Any, Any, Any], store: HubStore, body: bytes) -> Signer:
+    return verify_request(
+        store,
+        method=request.method,
+        path_qs=path_qs(request.scope),
+        headers=request.headers,
+        body=body,
+        now=_now(request),
+    )
+
+
+@get("/healthz", sync_to_thread=False, security=[{}])
+def healthz(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """Liveness: the hub answers with its id and protocol version."""
+    return {"status": "ok", "hub_id": _identity(request).hub_id, "protocol": PROTOCOL_VERSION}
+
+
+@post(
+    "/api/v1/enroll",
+    status_code=200,
+    sync_to_thread=True,
+    security=[{}],
+    responses=error_responses(400, 403, 413, 415, 429, protocol=True),
+)
+def enroll_station(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[HubStore]) -> Response[bytes]:
+    """A station enrols with a one-time code (docs/protocol.md, Enrolment); 429 past the per-address limit."""
+    admit_enrolment(request.app.state, _settings(request), client_ip(request), now=_now(request))
+    try:
+        enrol_request = _ENROLL.decode(_body(request, body, limit=ENROLL_MAX_INFLATED))
+    except RecursionError:
+        raise ProtocolError("the body is nested too deep", "请求内容嵌套过深", code="malformed") from None
+    if not software_ok(enrol_request.software):
+        # Not under the code's MAC: kept only in a shape that no terminal, sheet or page acts on.
+        enrol_request = msgspec.structs.replace(enrol_request, software="")
+    return _msgpack(enroll(store, _identity(request), enrol_request, now=request.app.state["now"]))
+
+
+@post(
+    "/api/v1/sync/push",
+    status_code=200,
+    sync_to_thread=True,
+    security=[{}],
+    responses=error_responses(400, 401, 403, 409, 413, 415, 503, protocol=True),
+)
+def push(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[HubStore]) -> Response[bytes]:
+    """A station sends its change sets; each is handled in its own transaction."""
+    encoding = _encoding(request)
+    # The signature covers the body as sent (compressed if gzip): checked before a byte is inflated.
+    signer = _signer(request, store, body)
+    station_id = signer.station.station_id
+    try:
+        payload = _inflated(request, body, encoding, _settings(request).max_inflated_bytes)
+        check_sets(payload)  # walked before decoding: no set is decoded past the limit, nothing nests too deep
+        pushed = _PUSH.decode(payload)
+        if pushed.protocol != PROTOCOL_VERSION:
+            raise ProtocolError(
+                f"protocol version {pushed.protocol} is not spoken here",
+                f"协议版本 {pushed.protocol} 不受支持",
+                code="protocol_version",
+            )
+        if pushed.station_id != station_id:
+            raise HubHTTPError(
+                "wrong_origin",
+                f"the push names {pushed.station_id}, but {station_id} signed it",
+                f"推送中的代办点 {pushed.station_id} 与签名者 {station_id} 不符",
+            )
+    except (msgspec.DecodeError, UnicodeDecodeError, ProtocolError, HubHTTPError) as exc:
+        code = getattr(exc, "code", "malformed")
+        with store.transaction():
+            store.record_contact(station_id, signer.contact(_now(request), "push", ok=False, code=code))
+        raise
+    # The sets as views of the body: ingest copies one set at a time, not all of them at once.
+    response = ingest_sets(
+        store, _identity(request), pushed.sets, station_id=station_id, via="http", now=request.app.state["now"]
+    )
+    failed = next((r for r in response.results if r.status not in ("accepted", "duplicate")), None)
+    with store.transaction():
+        store.record_contact(
+            station_id,
+            signer.contact(
+                _now(request),
+                "push",
+                ok=failed is None,
+                code=failed.code if failed else None,
+                sets=len(response.results),
+            ),
+        )
+    return _msgpack(response)
+
+
+@get(
+    "/api/v1/sync/feed",
+    sync_to_thread=True,
+    security=[{}],
+    responses=error_responses(400, 401, 403, 409, 503, protocol=True),
+)
+def feed(
+    request: Request[Any, Any, Any],
+    store: NamedDependency[HubStore],
+    after: FromQuery[int] = 0,
+    limit: FromQuery[int | None] = None,
+) -> Response[bytes]:
+    """The signer's own feed: sets after ``after`` (which acknowledges those), at most ``limit``."""
+    signer = _signer(request, store, b"")
+    settings = _settings(request)
+    count = settings.feed_limit if limit is None else limit
+    if not 0 <= after < 2**53 or not 1 <= count <= settings.feed_limit_max:
+        raise HubHTTPError(
+            "malformed",
+            f"after must be >= 0 and limit 1..{settings.feed_limit_max}",
+            f"after 不能为负数，limit 应在 1 到 {settings.feed_limit_max} 之间",
+        )
+    rows, response = read_feed(
+        store, _identity(request), signer.station.station_id, after=after, limit=count, now=_now(request)
+    )
+    with store.transaction():
+        store.record_contact(
+            signer.station.station_id, signer.contact(_now(request), "pull", ok=True, sets=len(rows), feed_after=after)
+        )
+    return _msgpack(response)
+
+
+def create_app(settings: Settings, *, now: Callable[[], dt.datetime] = utc_now) -> Litestar:
+    """The hub's ASGI app over an initialised data folder.
+
+    Args:
+        settings: data folder and limits.
+        now: the hub's clock (tests pass a fixed one).
+
+    Raises:
+        StoreError: the folder holds no hub (run ``hub init``).
+    """
+    identity = load_identity(settings.data_dir)
+    HubStore.open_existing(settings.data_dir).close()  # schema upgraded once, here, not per request
+    metrics = HubMetrics(settings, now)
+    return Litestar(
+        route_handlers=[
+            healthz,
+            enroll_station,
+            push,
+            feed,
+            *api.ROUTES,
+            *pages.ROUTES,
+            *admin.ROUTES,
+            *desk.ROUTES,
+            *sync_api.ROUTES,
+        ],
+        dependencies={"store": Provide(provide_store)},  # a generator: sync_to_thread does not apply
+        exception_handlers={**EXCEPTION_HANDLERS, AuthError: auth_error_handler, Throttled: throttled_response},
+        middleware=[MetricsMiddleware(metrics), SecurityHeadersMiddleware(settings)],
+        state=State(
+            {
+                "settings": settings,
+                "identity": identity,
+                "now": now,
+                "metrics": metrics,
+                "inflating": threading.BoundedSemaphore(settings.max_concurrent_inflations),
+            }
+        ),
+        template_config=pages.template_config(),
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=_openapi(),
+        debug=settings.debug,
+    )
+
+
+def _openapi() -> OpenAPIConfig:
+    # The schema describes the API's shape and holds no data, so it is public; only JSON (no UI that
+    # would load scripts from a CDN a county LAN may not reach).
+    return OpenAPIConfig(
+        title="County hub API",
+        version="1",
+        path="/schema",
+        use_handler_docstrings=True,
+        render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
+        components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
+        security=[{"bearer": []}],
+    )
+
+
+def app_from_env() -> Litestar:
+    """The uvicorn factory: ``uvicorn --factory hub.app:app_from_env`` (data folder from HUB_DATA_DIR)."""
+    return create_app(Settings.from_env())
