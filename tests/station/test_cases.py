@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 
 from station import cases as ops
-from station.outbox import ChangeRecorder
 from station.queries import get_bundle, get_case, list_commitments
 from station.sealing import seal_pending
+from station.store.outbox import ChangeRecorder
 from sync.changes import RowChange, StatusChange, decode_change
 from sync.errors import IdNumberError, IllegalTransition, InputError, IntakeError, NotFoundError
 from sync.lifecycle import Status
