@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 
 from station.cases import case_row, refresh_due
-from station.db import write_txn
-from station.outbox import ChangeRecorder
 from station.store import Station
+from station.store.db import write_txn
+from station.store.outbox import ChangeRecorder
 from sync.changes import StatusChange
 from sync.hlc import HybridClock
 from sync.lifecycle import Actor, Status, check_transition
