@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from station.deadlines import refresh_due
+from station.deadlines import commitment_due, refresh_due
 from station.store import Station
 from station.store.outbox import ChangeRecorder, recording
 from sync.errors import InputError, IntakeError, NotFoundError
@@ -168,7 +168,7 @@ def new_intake(station: Station, request: NewIntake) -> IntakeResult:
             )
         commitments = []
         for material_name in plan.deferred:
-            due = station.calendar.add_working_days(day, request.defer_days)
+            due = commitment_due(station, day.isoformat(), request.defer_days)
             rec.insert(
                 "commitments",
                 {

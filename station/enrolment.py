@@ -13,7 +13,7 @@ import msgspec
 
 from station.errors import SyncError
 from station.hubhttp import DEFAULT_TIMEOUT, ENROLL_PATH, hub_error, make_client, unreachable, url
-from station.identity import MIN_PASSPHRASE, hub_pins, save_keypair, set_meta
+from station.identity import MIN_PASSPHRASE, hub_pins, save_keypair
 from station.identity import passphrase as ask_passphrase  # the parameter is called passphrase
 from station.sealing import HUB_FEATURES_META
 from station.store import DB_FILE, Station
@@ -126,8 +126,7 @@ def enroll(
         save_keypair(data_dir, keys, passphrase, work=key_work)
         with write_txn(station.db):  # the county's lookup key goes in with the hashes made under it
             _adopt_station_id(station, answer.station_id)
-            set_meta(
-                station.db,
+            station.meta.update(
                 {
                     "hub_url": hub_url,
                     "hub_id": answer.hub_id,
@@ -261,7 +260,7 @@ def _adopt_station_id(station: Station, station_id: str) -> None:
     old = station.station_id
     if old == station_id:
         return
-    set_meta(station.db, {"station_id": station_id})
+    station.meta.update({"station_id": station_id})
     # Versions are JSON like {"phone": [hlc, "ORIGIN"]}: replacing the quoted id is exact.
     for table in TABLE_NAMES:
         station.db.execute(

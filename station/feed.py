@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from station.errors import FeedError, SyncError
-from station.identity import HubPins, get_meta, require_pins, set_meta
+from station.identity import HubPins, require_pins
 from station.replica import apply_row_change, refresh_local, write_hub_values
 from station.sealing import record_receipt
 from station.store import Station
@@ -200,7 +200,7 @@ def _apply_verified(
     station.db.execute(
         "INSERT INTO feed_in (seq, hash, items, applied_at) VALUES (?, ?, ?, ?)", [seq, set_hash, len(items), moment]
     )
-    set_meta(station.db, {"feed_seq": seq})
+    station.meta.update({"feed_seq": seq})
     for note in applier.notes:
         station.db.execute(
             "INSERT INTO sync_log (at, kind, ok, pulled, detail) VALUES (?, 'feed', 0, 0, ?)",
@@ -260,9 +260,9 @@ class _Applier:
                 refresh_local(self.station, "cases", case_no)
         # Local edits made after this set must be stamped after everything it carried, or they
         # would lose last-writer-wins merges against changes they were made on top of.
-        clock = HybridClock(int(get_meta(self.db, "hlc_last", "0") or 0))
+        clock = HybridClock(self.station.meta.hlc_last or 0)
         clock.observe(self.max_hlc, int(self.station.now().timestamp() * 1000))
-        set_meta(self.db, {"hlc_last": clock.last})
+        self.station.meta.update({"hlc_last": clock.last})
 
     def _case(self, case_no: str) -> dict[str, Any] | None:
         cursor = self.db.execute("SELECT * FROM cases WHERE case_no = ?", [case_no])
@@ -451,8 +451,7 @@ def _own_moves_on_top(status: str, outcome: str | None, bodies: list[tuple[bytes
 def record_fork(station: Station, exc: SyncError) -> None:
     """Remember that the hub holds another chain for this station: pushing stops until the county resolves it."""
     with write_txn(station.db):
-        set_meta(
-            station.db,
+        station.meta.update(
             {
                 "fork": json.dumps(
                     {"code": exc.code, "detail": exc.en, "detail_zh": exc.zh, "at": iso_utc(station.now())},
@@ -465,7 +464,6 @@ def record_fork(station: Station, exc: SyncError) -> None:
 def record_revoked(station: Station, key_id: str, *, after_seq: int | None = None) -> None:
     """Remember that this station's key was revoked: syncing stops until it enrols again."""
     with write_txn(station.db):
-        set_meta(
-            station.db,
+        station.meta.update(
             {"revoked": json.dumps({"key_id": key_id, "after_seq": after_seq, "at": iso_utc(station.now())})},
         )

@@ -16,7 +16,7 @@ from sqlite_utils import Database
 from station.errors import NotEnrolledError, PassphraseError
 from station.fsutil import atomic_write
 from station.store.db import write_txn
-from station.store.meta import get_meta, get_meta_json, set_meta
+from station.store.meta import Meta, get_meta, get_meta_json, set_meta
 from sync.crypto import CryptoError, KeyPair, fingerprint, key_id_of, unwrap_private, wrap_private
 from sync.errors import StoreError
 from sync.protocol import ProtocolError
@@ -115,9 +115,9 @@ def bump_counter(db: Database, *, at_least: int = 0) -> int:
     ``at_least``: the hub's ``last_counter`` after a 409 replay; the counter jumps past it.
     """
     with write_txn(db):
-        current = int(get_meta(db, "request_counter", "0") or 0)
-        counter = max(current, at_least) + 1
-        set_meta(db, {"request_counter": counter})
+        meta = Meta(db)
+        counter = max(meta.request_counter, at_least) + 1
+        meta.update({"request_counter": counter})
     return counter
 
 

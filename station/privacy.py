@@ -10,6 +10,7 @@ from sqlite_utils import Database
 
 from station.fsutil import wipe
 from station.store.db import write_txn
+from station.store.meta import Meta
 from sync.errors import StoreError
 from sync.lookup import id_lookup_hash
 
@@ -41,23 +42,12 @@ def lookup_key_id(key: bytes) -> str:
     return hashlib.sha256(b"proxyapp/lookup-key-id/v1\x00" + key).hexdigest()[:16]
 
 
-def _meta(db: Database, key: str) -> str | None:
-    row = db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
-    return row[0] if row else None
-
-
-def _set(db: Database, key: str, value: str) -> None:
-    db.execute(
-        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        [key, value],
-    )
-
-
 def stored_lookup_key(db: Database) -> bytes:
     """The lookup key in force, from the database."""
-    text = _meta(db, _KEY)
+    meta = Meta(db)
+    text = meta.lookup_key
     key = bytes.fromhex(text) if text else b""
-    if len(key) != 32 or lookup_key_id(key) != _meta(db, _KEY_ID):
+    if len(key) != 32 or lookup_key_id(key) != meta.lookup_key_id:
         raise StoreError(
             "the ID lookup key in the station database is damaged; restore the database from the backup",
             "本站数据库中的身份证号查询密钥已损坏；请从备份恢复数据库",
@@ -76,8 +66,7 @@ def rehash(db: Database, key: bytes) -> int:
         "UPDATE cases SET id_hash = ? WHERE case_no = ?",
         [(id_lookup_hash(key, id_number), case_no) for case_no, id_number in rows],
     )
-    _set(db, _KEY, key.hex())
-    _set(db, _KEY_ID, lookup_key_id(key))
+    Meta(db).update({_KEY: key.hex(), _KEY_ID: lookup_key_id(key)})
     return len(rows)
 
 
@@ -124,10 +113,10 @@ def settle_lookup_key(data_dir: Path, db: Database) -> bytes:
     """
     data_dir = Path(data_dir)
     leftovers = [p for p in (data_dir / LOOKUP_KEY_FILE, data_dir / PENDING_LOOKUP_KEY_FILE) if p.exists()]
-    if _meta(db, _KEY) is None:
+    if Meta(db).lookup_key is None:
         with write_txn(db):
-            if _meta(db, _KEY) is None:  # another program may have moved it meanwhile
-                expected = _meta(db, _KEY_ID)
+            if Meta(db).lookup_key is None:  # another program may have moved it meanwhile
+                expected = Meta(db).lookup_key_id
                 key = _key_from_files(data_dir, expected)
                 if key is None and expected is not None:
                     raise StoreError(
@@ -138,8 +127,7 @@ def settle_lookup_key(data_dir: Path, db: Database) -> bytes:
                 if key is None:
                     rehash(db, secrets.token_bytes(32))
                 else:
-                    _set(db, _KEY, key.hex())
-                    _set(db, _KEY_ID, lookup_key_id(key))
+                    Meta(db).update({_KEY: key.hex(), _KEY_ID: lookup_key_id(key)})
     for leftover in leftovers:
         wipe(leftover)  # only once the database holds the key (committed above)
     return stored_lookup_key(db)

@@ -14,7 +14,7 @@ import msgspec
 from station.errors import FeedError, TransferError
 from station.feed import apply_feed_set, feed_position, forget_reference_caches
 from station.fsutil import atomic_write
-from station.identity import load_keypair, passphrase, require_pins, set_meta
+from station.identity import load_keypair, passphrase, require_pins
 from station.sealing import HUB_FEATURES_META, hub_features, seal_pending, unacknowledged, unsealed_count
 from station.store import Station
 from station.store.db import write_txn
@@ -130,7 +130,7 @@ def import_file(station: Station, path: Path | str, keys: KeyPair | None = None)
                 notes += outcome.notes
                 revoked |= outcome.revoked
             if features is not None:
-                set_meta(station.db, {HUB_FEATURES_META: features})  # what the hub reads, for sealing
+                station.meta.update({HUB_FEATURES_META: features})  # what the hub reads, for sealing
     except FeedError as exc:
         forget_reference_caches(station)
         _log(station, "import", ok=False, detail=f"{exc.code}: {exc.en}")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from station.identity import get_meta, set_meta
 from station.store.db import write_txn
+from station.store.meta import Meta, get_meta
 
 __all__ = (
     "FEED_BYTES",
@@ -55,7 +55,7 @@ class Budget:
     def save(self) -> None:
         if self.value != self.saved:
             with write_txn(self.db):
-                set_meta(self.db, {self.name: self.value})
+                Meta(self.db).update({self.name: self.value})
             self.saved = self.value
 
 

@@ -14,7 +14,6 @@ import msgspec
 from station.errors import SyncError
 from station.feed import feed_position
 from station.hubhttp import SYNC_PATH, hub_error
-from station.identity import get_meta, set_meta
 from station.link.budget import FEED_BYTES, PUSH_BYTES, Budget, select_sets, shrink_both
 from station.link.session import ATTEMPTS, MAX_RESTARTS, Link
 from station.store import Station
@@ -129,7 +128,7 @@ def exchange(link: Link, *, push: bool) -> bool:
 
 def exchange_missing(station: Station) -> bool:
     """True while a hub that answered it has no ``POST /api/v1/sync`` is not asked again (a day)."""
-    since = get_meta(station.db, "exchange_missing_at")
+    since = station.meta.exchange_missing_at
     if not since:
         return False
     try:
@@ -139,10 +138,10 @@ def exchange_missing(station: Station) -> bool:
 
 
 def note_exchange(station: Station, *, missing: bool) -> None:
-    known = get_meta(station.db, "exchange_missing_at")
+    known = station.meta.exchange_missing_at
     if missing and not exchange_missing(station):
         with write_txn(station.db):
-            set_meta(station.db, {"exchange_missing_at": iso_utc(station.now())})
+            station.meta.update({"exchange_missing_at": iso_utc(station.now())})
     elif not missing and known:
         with write_txn(station.db):
-            set_meta(station.db, {"exchange_missing_at": ""})
+            station.meta.update({"exchange_missing_at": ""})

@@ -14,7 +14,7 @@ import msgspec
 from station.errors import SyncError
 from station.feed import feed_position
 from station.hubhttp import DEFAULT_TIMEOUT, make_client
-from station.identity import get_meta_json, load_keypair, passphrase, require_pins
+from station.identity import load_keypair, passphrase, require_pins
 from station.link.exchange import exchange, exchange_missing, note_exchange
 from station.link.legacy import pull, push
 from station.link.report import Stop, SyncReport, issue
@@ -93,7 +93,7 @@ def sync_once(
 
 
 def _run(station: Station, link: Link) -> None:
-    revoked = get_meta_json(station.db, "revoked")
+    revoked = station.meta.revoked
     if revoked:
         link.fail(
             SyncError(
@@ -104,7 +104,7 @@ def _run(station: Station, link: Link) -> None:
             fatal=True,
         )
         return
-    fork = get_meta_json(station.db, "fork")
+    fork = station.meta.fork
     try:
         link.report.sealed = len(seal_pending(station, link.keys))
         if fork:

@@ -16,7 +16,7 @@ import msgspec
 from station.errors import FeedError, SyncError
 from station.feed import apply_feed_set, record_fork, record_revoked
 from station.hubhttp import hub_error, unreachable, url
-from station.identity import HubPins, bump_counter, set_meta
+from station.identity import HubPins, bump_counter
 from station.link.report import Stop, SyncReport, issue
 from station.sealing import HUB_FEATURES_META, head, hub_features, record_receipt, unsealed_count
 from station.store import Station
@@ -201,7 +201,7 @@ class Link:
             self.report.hub_feed_seq = hub_feed_seq
             values["hub_feed_seq"] = hub_feed_seq
         with write_txn(self.db):
-            set_meta(self.db, values)
+            self.station.meta.update(values)
 
     def answer_error(self, response: httpx.Response) -> Stop:
         error = hub_error(response)

@@ -61,13 +61,12 @@ class Station:
         self.data_dir = data_dir
         self.db = db
         self.now = now
-        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        self.village_code: str = meta["village_code"]
-        self.device: str = meta["device"]
-        self.station_id: str = meta["station_id"]
-        self.agent_name: str = meta.get("agent_name", "")
         self.meta = Meta(db)
         """The station's settings (the ``meta`` table), one typed attribute per key."""
+        self.village_code: str = self.meta.village_code
+        self.device: str = self.meta.device
+        self.station_id: str = self.meta.station_id
+        self.agent_name: str = self.meta.agent_name or ""
         self._lookup_key = settle_lookup_key(data_dir, db)
         self._lookup_key_id: str | None = lookup_key_id(self._lookup_key)
 
@@ -98,7 +97,7 @@ class Station:
                 code="store.not_initialised",
             )
         db = _open(data_dir / DB_FILE, _data_key(data_dir, passphrase))
-        if not db.execute("SELECT 1 FROM meta WHERE key = 'village_code'").fetchone():
+        if Meta(db).village_code is None:
             db.close()
             raise StoreError(
                 f"{data_dir} was not fully initialised; delete {DB_FILE} and run 'station init' again",
@@ -167,7 +166,7 @@ class Station:
         if path.exists() and path.stat().st_size > 0:
             key = _data_key(data_dir, passphrase)
             db = _open(path, key)
-            initialised = db.execute("SELECT 1 FROM meta WHERE key = 'village_code'").fetchone()
+            initialised = Meta(db).village_code is not None
             db.close()
             if initialised:
                 raise InputError(
@@ -197,8 +196,7 @@ class Station:
                 "agent_name": agent_name,
                 "created_at": stamp,
             }
-            for key, value in meta.items():
-                db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", [key, value])
+            Meta(db).update(meta)
             db.execute(
                 "INSERT INTO catalogs (version, body, received_at) VALUES (?, ?, ?)",
                 [catalog.version, msgspec.json.encode(catalog).decode(), stamp],

@@ -10,6 +10,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from station.store.db import write_txn
+from station.store.meta import Meta
 from sync.changes import RowChange, StatusChange, encode_change
 from sync.hlc import HybridClock
 from sync.merge import encode_versions
@@ -127,12 +128,8 @@ class ChangeRecorder:
 def recording(db: Database, now: Callable[[], dt.datetime], origin: str) -> Iterator[ChangeRecorder]:
     """A write transaction with a change recorder; the clock state is saved with the changes."""
     with write_txn(db):
-        row = db.execute("SELECT value FROM meta WHERE key = 'hlc_last'").fetchone()
-        clock = HybridClock(int(row[0]) if row else 0)
+        meta = Meta(db)
+        clock = HybridClock(meta.hlc_last or 0)
         recorder = ChangeRecorder(db, clock, now(), origin)
         yield recorder
-        db.execute(
-            "INSERT INTO meta (key, value) VALUES ('hlc_last', ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [str(clock.last)],
-        )
+        meta.update({"hlc_last": clock.last})
