@@ -27,6 +27,7 @@ __all__ = (
     "correction_reason",
     "get_bundle",
     "get_case",
+    "intake_agent",
     "list_cases",
     "list_commitments",
     "outstanding_materials",
@@ -391,6 +392,12 @@ def is_bundle_number(station: Station, number: str) -> bool:
         [number.strip()],
     ).fetchone()
     return row is not None and row[0] is not None
+
+
+def intake_agent(station: Station, intake_id: str) -> str | None:
+    """The proxy agent who took in ``intake_id`` (what its receipt prints), None when none was named."""
+    row = station.db.execute("SELECT agent FROM intakes WHERE intake_id = ?", [intake_id]).fetchone()
+    return row[0] if row else None
 
 
 def list_commitments(station: Station, *, overdue_only: bool = False, open_only: bool = True) -> list[CommitmentView]:

@@ -16,7 +16,7 @@ import msgspec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from station.fsutil import atomic_write, private_folder, wipe
-from station.queries import get_bundle, get_case, is_bundle_number
+from station.queries import get_bundle, get_case, intake_agent, is_bundle_number
 from station.store import Station
 from sync.errors import ProxyAppError, StoreError
 from sync.personal import mask_id_number, mask_phone
@@ -111,7 +111,7 @@ def receipt_for(station: Station, number: str) -> Receipt:
         cases = [ReceiptCase(s.case_no, s.item_code, s.item_name, s.due_date, s.due_provisional)]
         materials, commitments = first.materials, first.commitments
     intake = first.summary.intake_id
-    agent = station.db.execute("SELECT agent FROM intakes WHERE intake_id = ?", [intake]).fetchone()[0]
+    agent = intake_agent(station, intake)
     try:
         village = station.divisions.village(station.village_code)
         place = f"{village.township_name_zh}{village.name_zh}"
