@@ -134,8 +134,8 @@ def _check_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > 64 or any(ch.isspace() or not ch.isprintable() for ch in name):
         raise InputError(
-            "a user name is 1-64 printable characters without spaces",
-            "用户名应为 1 至 64 个可打印字符，不含空格",
+            zh="用户名应为 1 至 64 个可打印字符，不含空格",
+            en="a user name is 1-64 printable characters without spaces",
             field="name",
         )
     return name
@@ -144,8 +144,8 @@ def _check_name(name: str) -> str:
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InputError(
-            f"a password has at least {MIN_PASSWORD_LENGTH} characters",
-            f"密码至少 {MIN_PASSWORD_LENGTH} 个字符",
+            zh=f"密码至少 {MIN_PASSWORD_LENGTH} 个字符",
+            en=f"a password has at least {MIN_PASSWORD_LENGTH} characters",
             field="password",
         )
 
@@ -154,8 +154,8 @@ def _user(store: HubStore, name: str) -> UserRow:
     user = store.user_named(name.strip())
     if user is None:
         raise NotFoundError(
-            f"no user {name!r}; list them with 'hub user list'",
-            f"没有用户 {name!r}；可用“hub user list”查看",
+            zh=f"没有用户 {name!r}；可用“hub user list”查看",
+            en=f"no user {name!r}; list them with 'hub user list'",
             field="name",
         )
     return user
@@ -180,27 +180,29 @@ def add_user(
     name = _check_name(name)
     if role not in ROLES:
         raise InputError(
-            f"role must be admin or department, not {role!r}",
-            f"角色应为 admin 或 department，而不是 {role!r}",
+            zh=f"角色应为 admin 或 department，而不是 {role!r}",
+            en=f"role must be admin or department, not {role!r}",
             field="role",
         )
     if role == "department":
         if not department:
             raise InputError(
-                "a department account needs --department KEY (see 'hub department list')",
-                "部门账号须指定 --department（见“hub department list”）",
+                zh="部门账号须指定 --department（见“hub department list”）",
+                en="a department account needs --department KEY (see 'hub department list')",
                 field="department",
             )
         department = find_department(store.catalog(), department).key
     elif department:
-        raise InputError("an admin account belongs to no department", "管理员账号不属于任何部门", field="department")
+        raise InputError(
+            zh="管理员账号不属于任何部门", en="an admin account belongs to no department", field="department"
+        )
     _check_password(password)
     digest = hasher.hash(password)
     try:
         with store.transaction():
             user_id = store.add_user(name=name, role=role, department=department, password_hash=digest, at=iso_utc(now))
     except sqlite3.IntegrityError:
-        raise InputError(f"user {name!r} exists already", f"用户 {name!r} 已存在", field="name") from None
+        raise InputError(zh=f"用户 {name!r} 已存在", en=f"user {name!r} exists already", field="name") from None
     user = store.user(user_id)
     assert user is not None
     return user
@@ -238,9 +240,9 @@ def create_token(store: HubStore, user_name: str, *, expires_days: float | None,
     """Issue a bearer token for an account (``expires_days`` None or 0: it never expires)."""
     user = _user(store, user_name)
     if user.disabled_at:
-        raise InputError(f"user {user.name!r} is disabled", f"用户 {user.name!r} 已停用", field="user")
+        raise InputError(zh=f"用户 {user.name!r} 已停用", en=f"user {user.name!r} is disabled", field="user")
     if expires_days is not None and expires_days < 0:
-        raise InputError("--expires-days must be 0 or more", "--expires-days 不能为负数", field="expires_days")
+        raise InputError(zh="--expires-days 不能为负数", en="--expires-days must be 0 or more", field="expires_days")
     token_id = secrets.token_hex(5)
     token = f"{token_id}.{secrets.token_urlsafe(32)}"
     expires = iso_utc(now + dt.timedelta(days=expires_days)) if expires_days else None
@@ -263,8 +265,8 @@ def revoke_token(store: HubStore, token_or_id: str, *, now: dt.datetime) -> Toke
     row = store.token(token_id)
     if row is None or row.revoked_at is not None:
         raise NotFoundError(
-            f"no active token {token_id!r}; list them with 'hub token list'",
-            f"没有有效的令牌 {token_id!r}；可用“hub token list”查看",
+            zh=f"没有有效的令牌 {token_id!r}；可用“hub token list”查看",
+            en=f"no active token {token_id!r}; list them with 'hub token list'",
             field="token",
         )
     with store.transaction():

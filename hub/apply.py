@@ -38,7 +38,7 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
     """The village the changed row belongs to (for forwarding)."""
 
 
-def _reject(code: str, en: str, zh: str, current: dict[str, Any] | None = None) -> Outcome:
+def _reject(code: str, *, zh: str, en: str, current: dict[str, Any] | None = None) -> Outcome:
     return Outcome(result="rejected", rejection=Rejection(code, en, zh), current=current)
 
 
@@ -107,7 +107,9 @@ def _check_key(
         villages = _villages_touched(store, table, minter.village if minter else None, fields, existing)
     except LookupError as exc:
         return _reject(
-            "row_missing", f"{table} {pk[:40]}: {exc} does not exist here", f"{table} {pk[:40]}：上级记录 {exc} 不存在"
+            "row_missing",
+            zh=f"{table} {pk[:40]}：上级记录 {exc} 不存在",
+            en=f"{table} {pk[:40]}: {exc} does not exist here",
         )
     if villages - {village_code}:
         return _other_village(table, pk)
@@ -116,13 +118,13 @@ def _check_key(
             return None  # an update of no row: sync.merge answers row_missing
         return _reject(
             "malformed",
-            f"{table} {pk[:40]!r} is not a key a station numbers",
-            f"{table} {pk[:40]!r} 不是代办点编号的格式",
+            zh=f"{table} {pk[:40]!r} 不是代办点编号的格式",
+            en=f"{table} {pk[:40]!r} is not a key a station numbers",
         )
     intake_id = intake_of_key(table, pk)
     if table != "intakes" and intake_id is not None and fields.get("intake_id", intake_id) != intake_id:
         return _reject(
-            "malformed", f"{table} {pk}: intake_id differs from the key", f"{table} {pk}：intake_id 与编号不符"
+            "malformed", zh=f"{table} {pk}：intake_id 与编号不符", en=f"{table} {pk}: intake_id differs from the key"
         )
     given = fields.get("intake_id")
     if own is not None and table == "cases" and isinstance(given, str) and parse_case_number(given) != own:
@@ -135,8 +137,8 @@ def _other_village(table: str, pk: str) -> Outcome:
     # No `current` here: another village's values are not this station's to see (invariant 11).
     return _reject(
         "other_village",
-        f"{table} {pk[:40]} belongs to another village",
-        f"{table} {pk[:40]} 属于其他村，本代办点无权修改",
+        zh=f"{table} {pk[:40]} 属于其他村，本代办点无权修改",
+        en=f"{table} {pk[:40]} belongs to another village",
     )
 
 
@@ -146,9 +148,9 @@ def _foreign_id(table: str, pk: str, own: Minter | None, parent: str | None = No
     key_zh = f"{pk}（收件 {parent}）" if parent else pk
     return _reject(
         "foreign_id",
-        f"{table} {key} was not numbered by this station (device {device}); "
+        zh=f"{table} {key_zh} 不是本代办点（设备 {device}）编的号；代办点只能以本机编号新建记录",
+        en=f"{table} {key} was not numbered by this station (device {device}); "
         "a station creates rows only under its own numbers",
-        f"{table} {key_zh} 不是本代办点（设备 {device}）编的号；代办点只能以本机编号新建记录",
     )
 
 
@@ -173,12 +175,12 @@ def apply_row(
     table = change.table
     definition = BY_NAME.get(table)
     if definition is None:
-        return _reject("unknown_table", f"{table!r} is not a replicated table", f"{table!r} 不是同步数据表")
+        return _reject("unknown_table", zh=f"{table!r} 不是同步数据表", en=f"{table!r} is not a replicated table")
     pk_column = definition.pk
     stray = sorted(set(change.fields) - definition.replicated)
     if stray or (pk_column in change.fields and change.fields[pk_column] != change.pk):
         what = f"unknown or derived column(s) {', '.join(stray)}" if stray else f"{pk_column} differs from the key"
-        return _reject("malformed", f"{table} {change.pk}: {what}", f"{table} {change.pk}：字段无效（{what}）")
+        return _reject("malformed", zh=f"{table} {change.pk}：字段无效（{what}）", en=f"{table} {change.pk}: {what}")
     existing = store.row(table, change.pk)
     refused = _check_key(
         store, table, change.pk, change.fields, existing, origin=origin, village_code=village_code, insert=change.insert
@@ -258,20 +260,22 @@ def apply_status(
     if key_village is not None and key_village != village_code:
         return _reject(
             "other_village",
-            f"case {change.case_no} belongs to another village",
-            f"办件 {change.case_no} 属于其他村，本代办点无权办理",
+            zh=f"办件 {change.case_no} 属于其他村，本代办点无权办理",
+            en=f"case {change.case_no} belongs to another village",
         )
     case = store.row("cases", change.case_no)
     if case is None:
-        return _reject("row_missing", f"case {change.case_no} does not exist here", f"不存在办件 {change.case_no}")
+        return _reject(
+            "row_missing", zh=f"不存在办件 {change.case_no}", en=f"case {change.case_no} does not exist here"
+        )
     own = _minter_of_station(store, origin) if village_code is not None else None
     if village_code is not None and (own is None or event_minter(change.event_id) != own):
         # A move's id names the station that made it: one taken first under another station's id
         # would make that station's own move look like a duplicate and vanish.
         return _reject(
             "foreign_id",
-            f"move {change.event_id[:60]} was not numbered by this station",
-            f"办理环节 {change.event_id[:60]} 不是本代办点编的号",
+            zh=f"办理环节 {change.event_id[:60]} 不是本代办点编的号",
+            en=f"move {change.event_id[:60]} was not numbered by this station",
         )
     if store.has_event(change.event_id):
         return Outcome(result="duplicate", village_code=case["village_code"])
@@ -280,8 +284,8 @@ def apply_status(
     except ValueError:
         return _reject(
             "malformed",
-            f"move {change.event_id}: {change.at!r} is not a UTC time",
-            f"办理环节 {change.event_id}：时间 {change.at!r} 格式无效",
+            zh=f"办理环节 {change.event_id}：时间 {change.at!r} 格式无效",
+            en=f"move {change.event_id}: {change.at!r} is not a UTC time",
         )
     rejection = decide_status(case["status"], change, origin_actors=actors)
     if rejection is not None:

@@ -52,8 +52,8 @@ def init_hub(
     data_dir = Path(data_dir)
     if (data_dir / KEY_FILE).exists() or (data_dir / DB_FILE).exists():
         raise InputError(
-            f"{data_dir} already holds a hub; nothing was changed",
-            f"{data_dir} 已有县平台数据，未做任何更改",
+            zh=f"{data_dir} 已有县平台数据，未做任何更改",
+            en=f"{data_dir} already holds a hub; nothing was changed",
             field="data_dir",
             code="store.exists",
         )

@@ -127,7 +127,9 @@ def serve(
     identity = load_identity(obj.data_dir)  # fail here, in the user's language, if there is no hub
     parse_trusted_proxies(trusted_proxies or Settings.from_env().trusted_proxies)  # exit 2 now, not per request
     if (tls_cert is None) != (tls_key is None):
-        raise InputError("--tls-cert and --tls-key go together", "--tls-cert 与 --tls-key 须同时指定", field="tls")
+        raise InputError(
+            zh="--tls-cert 与 --tls-key 须同时指定", en="--tls-cert and --tls-key go together", field="tls"
+        )
     if tls_cert and tls_key:
         _check_tls(tls_cert, tls_key)
     scheme = "https" if tls_cert else "http"
@@ -187,9 +189,9 @@ def _check_tls(cert: Path, key: Path) -> None:
         ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key, password=lambda: b"")
     except (ssl.SSLError, OSError, ValueError) as exc:
         raise InputError(
-            f"the TLS certificate and key do not load together ({type(exc).__name__}); check both PEM "
+            zh="TLS 证书与私钥无法一同加载：请检查两个 PEM 文件，以及私钥是否与证书匹配",
+            en=f"the TLS certificate and key do not load together ({type(exc).__name__}); check both PEM "
             "files and that the key belongs to the certificate",
-            "TLS 证书与私钥无法一同加载：请检查两个 PEM 文件，以及私钥是否与证书匹配",
             field="tls",
         ) from None
 

@@ -32,8 +32,8 @@ def _password(obj: Context, from_stdin: bool) -> str:
         return os.environ[PASSWORD_ENV]
     if not sys.stdin.isatty():
         raise InputError(
-            f"no password: use --password-stdin or set {PASSWORD_ENV}",
-            f"没有密码：请使用 --password-stdin 或设置 {PASSWORD_ENV}",
+            zh=f"没有密码：请使用 --password-stdin 或设置 {PASSWORD_ENV}",
+            en=f"no password: use --password-stdin or set {PASSWORD_ENV}",
             field="password",
         )
     return click.prompt(pick(obj.lang, "密码", "Password"), hide_input=True, confirmation_prompt=True)
@@ -169,7 +169,7 @@ def token_list(obj: Context, user_name: str | None, as_json: bool) -> None:
     with obj.store() as store:
         account = store.user_named(user_name) if user_name else None
         if user_name and account is None:
-            raise InputError(f"no user {user_name!r}", f"没有用户 {user_name!r}", field="user")
+            raise InputError(zh=f"没有用户 {user_name!r}", en=f"no user {user_name!r}", field="user")
         rows = [
             {
                 "token_id": t.token_id,

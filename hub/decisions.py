@@ -75,7 +75,9 @@ def resolve_status(text: str) -> Status:
     except ValueError:
         choices = ", ".join([*ALIASES, *(s.value for s in Status)])
         raise InputError(
-            f"unknown status {text!r}; use one of: {choices}", f"未知的状态 {text!r}；可用：{choices}", field="status"
+            zh=f"未知的状态 {text!r}；可用：{choices}",
+            en=f"unknown status {text!r}; use one of: {choices}",
+            field="status",
         ) from None
 
 
@@ -103,29 +105,31 @@ def _check_text(reason: str | None, by: str | None, missing: Sequence[str]) -> N
 def _check_inputs(target: Status, reason: str | None, outcome: str | None, missing: Sequence[str]) -> str | None:
     """Check what each kind of decision needs; returns the reason to record."""
     if target is Status.NOT_ACCEPTED and not reason:
-        raise InputError("a refusal needs its reason (--reason)", "不予受理须说明理由（--reason）", field="reason")
+        raise InputError(
+            zh="不予受理须说明理由（--reason）", en="a refusal needs its reason (--reason)", field="reason"
+        )
     if target is Status.AWAITING_CORRECTION:
         if not missing:
             raise InputError(
-                "a request for corrections lists every missing material (--missing, repeatable)",
-                "补正通知须一次性列出全部所缺材料（--missing，可重复）",
+                zh="补正通知须一次性列出全部所缺材料（--missing，可重复）",
+                en="a request for corrections lists every missing material (--missing, repeatable)",
                 field="missing",
             )
         # The notice is what is recorded as the move's reason: the whole of it stays within the limit.
         return check_text("reason", _notice(missing, reason), label_zh="补正通知（所缺材料连同理由）")
     if missing:
         raise InputError(
-            "--missing goes only with a request for corrections", "--missing 仅用于补正通知", field="missing"
+            zh="--missing 仅用于补正通知", en="--missing goes only with a request for corrections", field="missing"
         )
     if target is Status.COMPLETED:
         if outcome not in OUTCOMES:
             raise InputError(
-                "completing a case needs --outcome approved or denied",
-                "办结须指明结果：--outcome approved 或 denied",
+                zh="办结须指明结果：--outcome approved 或 denied",
+                en="completing a case needs --outcome approved or denied",
                 field="outcome",
             )
     elif outcome is not None:
-        raise InputError("--outcome goes only with complete (COMPLETED)", "--outcome 仅用于办结", field="outcome")
+        raise InputError(zh="--outcome 仅用于办结", en="--outcome goes only with complete (COMPLETED)", field="outcome")
     return reason
 
 
@@ -160,8 +164,8 @@ def decide(
         who = None
     if who not in REVIEWER_ACTORS:
         raise InputError(
-            f"--actor must be department or township, not {actor!r}",
-            f"--actor 应为 department 或 township，而不是 {actor!r}",
+            zh=f"--actor 应为 department 或 township，而不是 {actor!r}",
+            en=f"--actor must be department or township, not {actor!r}",
             field="actor",
         )
     reason = (reason or "").strip() or None
@@ -175,8 +179,8 @@ def decide(
         case = store.row("cases", case_no.strip())
         if case is None:
             raise NotFoundError(
-                f"no case numbered {case_no!r} at the hub; list them with 'hub case list'",
-                f"县平台没有编号为 {case_no!r} 的办件；可用“hub case list”查看",
+                zh=f"县平台没有编号为 {case_no!r} 的办件；可用“hub case list”查看",
+                en=f"no case numbered {case_no!r} at the hub; list them with 'hub case list'",
                 field="case_no",
                 code="case.not_found",
             )

@@ -73,7 +73,7 @@ def find_department(catalog: Catalog, key: str) -> Department:
             return department
     keys = ", ".join(d.key for d in known)
     raise InputError(
-        f"no department {key!r}; use one of: {keys} (see 'hub department list')",
-        f"没有部门 {key!r}；可用：{keys}（见“hub department list”）",
+        zh=f"没有部门 {key!r}；可用：{keys}（见“hub department list”）",
+        en=f"no department {key!r}; use one of: {keys} (see 'hub department list')",
         field="department",
     )

@@ -105,8 +105,8 @@ def case_for_department(store: HubStore, principal: Principal, case_no: str) -> 
     case = store.row("cases", case_no.strip())
     if case is None or principal.department is None or department_key(case["item_code"]) != principal.department:
         raise NotFoundError(
-            f"no case {case_no!r} for department {principal.department}",
-            f"本部门没有编号为 {case_no!r} 的办件",
+            zh=f"本部门没有编号为 {case_no!r} 的办件",
+            en=f"no case {case_no!r} for department {principal.department}",
             field="case_no",
             code="case.not_found",
         )

@@ -73,22 +73,22 @@ def _pick_device(store: HubStore, village: str, device: str | None, now_iso: str
             if letter not in given:
                 return letter
         raise InputError(
-            f"village {village} has used all 26 device letters; re-enrol an existing one with --device",
-            f"村 {village} 的 26 个设备代号已全部使用；请用 --device 为已有设备重新注册",
+            zh=f"村 {village} 的 26 个设备代号已全部使用；请用 --device 为已有设备重新注册",
+            en=f"village {village} has used all 26 device letters; re-enrol an existing one with --device",
             field="device",
         )
     letter = device.strip().upper()
     if len(letter) != 1 or letter not in string.ascii_uppercase:
         raise InputError(
-            f"device must be one letter A-Z (got {device!r})",
-            f"设备代号应为一个字母 A-Z（收到 {device!r}）",
+            zh=f"设备代号应为一个字母 A-Z（收到 {device!r}）",
+            en=f"device must be one letter A-Z (got {device!r})",
             field="device",
         )
     if letter in store.devices_busy(village, now_iso):
         raise InputError(
-            f"device {letter} of village {village} is held by an enrolled station or an open code; "
+            zh=f"村 {village} 的设备代号 {letter} 已被在用代办点或未过期的登记码占用；请先吊销该代办点（hub station revoke）或等待登记码过期",
+            en=f"device {letter} of village {village} is held by an enrolled station or an open code; "
             "revoke that station first ('hub station revoke') or let the code expire",
-            f"村 {village} 的设备代号 {letter} 已被在用代办点或未过期的登记码占用；请先吊销该代办点（hub station revoke）或等待登记码过期",
             field="device",
         )
     return letter
@@ -114,7 +114,9 @@ def issue_code(
     village = store.divisions().village(village_code)  # DivisionCodeError (exit 2) when unknown
     if not 0 < expires_hours <= 24 * 30:
         raise InputError(
-            "--expires-hours must be between 0 and 720", "--expires-hours 应在 0 到 720 之间", field="expires_hours"
+            zh="--expires-hours 应在 0 到 720 之间",
+            en="--expires-hours must be between 0 and 720",
+            field="expires_hours",
         )
     moment = now()
     with store.transaction():
@@ -124,7 +126,7 @@ def issue_code(
             if store.enrolment(code_id) is None:
                 break
         else:  # pragma: no cover - 32^4 ids; only a hub with ~a million open codes gets here
-            raise InputError("no free enrolment code id; try again", "没有可用的登记码编号；请重试")
+            raise InputError(zh="没有可用的登记码编号；请重试", en="no free enrolment code id; try again")
         secret = _random(12)
         expires = iso_utc(moment + dt.timedelta(hours=expires_hours))
         store.add_enrolment(
@@ -141,8 +143,8 @@ def issue_code(
     return IssuedCode(code=code, code_id=code_id, village_code=village.code, device=letter, expires_at=expires)
 
 
-def _code_error(en: str, zh: str) -> ProtocolError:
-    return ProtocolError(en, zh, code="enroll_code")
+def _code_error(*, zh: str, en: str) -> ProtocolError:
+    return ProtocolError(zh=zh, en=en, code="enroll_code")
 
 
 def enroll(
@@ -156,18 +158,18 @@ def enroll(
     """
     if request.protocol != PROTOCOL_VERSION:
         raise ProtocolError(
-            f"protocol version {request.protocol} is not spoken here",
-            f"协议版本 {request.protocol} 不受支持",
+            zh=f"协议版本 {request.protocol} 不受支持",
+            en=f"protocol version {request.protocol} is not spoken here",
             code="protocol_version",
         )
     if len(request.sign_public) != 32 or len(request.box_public) != 32:
-        raise ProtocolError("public keys must be 32 bytes", "公钥长度应为 32 字节", code="malformed")
+        raise ProtocolError(zh="公钥长度应为 32 字节", en="public keys must be 32 bytes", code="malformed")
     moment = now()
     at = iso_utc(moment)
     code_id = request.code_id.strip().upper().translate(_READ_AS)
     invalid = _code_error(
-        "the enrolment code is unknown, used, expired or mistyped; ask the county for a new one",
-        "登记码无效、已使用、已过期或输入有误；请向县里申请新的登记码",
+        zh="登记码无效、已使用、已过期或输入有误；请向县里申请新的登记码",
+        en="the enrolment code is unknown, used, expired or mistyped; ask the county for a new one",
     )
     with store.transaction():
         # Every refusal does the same work, whether the id exists or not: one query and one row (a
@@ -189,7 +191,9 @@ def enroll(
             key_id = key_id_of(request.sign_public)
             if store.key(key_id) is not None:
                 raise ProtocolError(
-                    "this key is already enrolled; make a new key", "该密钥已注册；请重新生成密钥", code="malformed"
+                    zh="该密钥已注册；请重新生成密钥",
+                    en="this key is already enrolled; make a new key",
+                    code="malformed",
                 )
             serial = store.next_serial(row.village_code, row.device)
             station_id = f"{row.village_code}-{row.device}-{serial}"
@@ -246,8 +250,8 @@ def void_code(store: HubStore, code_id: str, *, now: Callable[[], dt.datetime] =
         row = store.enrolment(wanted)
         if row is None or not store.void_enrolment(wanted, iso_utc(now())):
             raise InputError(
-                f"no open enrolment code {code_id.strip()[:16]!r}; list them with 'hub station codes'",
-                f"没有未使用的登记码 {code_id.strip()[:16]!r}；可用“hub station codes”查看",
+                zh=f"没有未使用的登记码 {code_id.strip()[:16]!r}；可用“hub station codes”查看",
+                en=f"no open enrolment code {code_id.strip()[:16]!r}; list them with 'hub station codes'",
                 field="code_id",
             )
     return row
@@ -276,8 +280,8 @@ def admit_enrolment(state: Any, settings: Settings, ip: str, *, now: dt.datetime
         seconds = max(1, math.ceil(wait))
         raise Throttled(
             seconds,
-            f"too many enrolment attempts from this address; try again in {seconds} s",
-            f"来自此地址的登记尝试过多，请 {seconds} 秒后再试",
+            zh=f"来自此地址的登记尝试过多，请 {seconds} 秒后再试",
+            en=f"too many enrolment attempts from this address; try again in {seconds} s",
         )
 
 
@@ -297,14 +301,14 @@ def revoke_station(
         station = store.station(station_id)
         if station is None:
             raise InputError(
-                f"no station {station_id!r}; list them with 'hub station list'",
-                f"没有代办点 {station_id!r}；可用“hub station list”查看",
+                zh=f"没有代办点 {station_id!r}；可用“hub station list”查看",
+                en=f"no station {station_id!r}; list them with 'hub station list'",
                 field="station",
             )
         if station.revoked_at is not None:
             raise InputError(
-                f"station {station_id} was already revoked at {station.revoked_at}",
-                f"代办点 {station_id} 已于 {station.revoked_at} 被吊销",
+                zh=f"代办点 {station_id} 已于 {station.revoked_at} 被吊销",
+                en=f"station {station_id} was already revoked at {station.revoked_at}",
                 field="station",
             )
         after_seq = store.revoke_station(station_id, reason=reason, at=at)

@@ -203,7 +203,7 @@ def _seal(
             return 0, 0
         key, station = store.station_key(station_id), store.station(station_id)
         if key is None or station is None:
-            raise InputError(f"no station {station_id!r}", f"没有代办点 {station_id!r}", field="station")
+            raise InputError(zh=f"没有代办点 {station_id!r}", en=f"no station {station_id!r}", field="station")
         # The most compact forms the station has said it reads.
         forms = forms_for(station.features, sender_box_private=identity.keys.box_private)
         seq, prev = store.feed_head(station_id) or (0, GENESIS)

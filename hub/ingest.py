@@ -163,7 +163,7 @@ def _ingest_one(
         key = store.key(key_id) if key_id else current
         if key is None:
             raise ProtocolError(
-                f"key {key_id} is not known to this hub", f"县平台不认识密钥 {key_id}", code="unknown_key"
+                zh=f"县平台不认识密钥 {key_id}", en=f"key {key_id} is not known to this hub", code="unknown_key"
             )
         keys["key"] = key
         return key.sign_public
@@ -235,7 +235,7 @@ def _within_limits(body: bytes, count: int) -> list[Decoded]:
             problem: Rejection | None = None
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             # Kept as rejected when the set is applied (invariant 4): within the limits, only not a change.
-            change, problem = None, _malformed(f"not a change record ({exc})")
+            change, problem = None, _malformed(en=f"not a change record ({exc})")
         if isinstance(change, RowChange):
             if len(change.fields) > MAX_FIELDS_PER_RECORD:
                 raise _OverLimit(
@@ -365,14 +365,14 @@ def _apply_all(
                 with store.savepoint():
                     outcome = _apply_one(store, identity, change, station, now)
             except RowError as exc:
-                outcome = Outcome(result="rejected", rejection=_malformed(exc.en))
+                outcome = Outcome(result="rejected", rejection=_malformed(en=exc.en))
             except (TypeError, ValueError, KeyError) as exc:
                 # A value of a shape no rule expected (a list where a code belongs): the change is
                 # kept as rejected rather than failing the set, which would block the queue (invariant 4).
                 outcome = Outcome(
                     result="rejected",
                     rejection=_malformed(
-                        f"a value has the wrong type ({type(exc).__name__})", "变更记录中有取值类型错误"
+                        zh="变更记录中有取值类型错误", en=f"a value has the wrong type ({type(exc).__name__})"
                     ),
                 )
         if outcome.result == "rejected":
@@ -437,7 +437,7 @@ def _text_rejection(field: str, value: str) -> Rejection:
     )
 
 
-def _malformed(en: str, zh: str | None = None) -> Rejection:
+def _malformed(*, zh: str | None = None, en: str) -> Rejection:
     return Rejection("malformed", en, zh or f"变更记录格式错误（{en}）")
 
 

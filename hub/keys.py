@@ -52,8 +52,8 @@ def create_identity(data_dir: Path) -> HubIdentity:
     path = data_dir / KEY_FILE
     if path.exists():
         raise StoreError(
-            f"{path} already exists; a hub key is never replaced (every station pinned it)",
-            f"{path} 已存在；县平台密钥不能被替换（每个代办点都已固定该密钥）",
+            zh=f"{path} 已存在；县平台密钥不能被替换（每个代办点都已固定该密钥）",
+            en=f"{path} already exists; a hub key is never replaced (every station pinned it)",
             field="data_dir",
             code="store.exists",
         )
@@ -81,8 +81,8 @@ def load_identity(data_dir: Path) -> HubIdentity:
         data = path.read_bytes()
     except FileNotFoundError:
         raise StoreError(
-            f"no hub here: {path} is missing; run 'hub init' first",
-            f"此处没有县平台数据：缺少 {path}；请先运行“hub init”",
+            zh=f"此处没有县平台数据：缺少 {path}；请先运行“hub init”",
+            en=f"no hub here: {path} is missing; run 'hub init' first",
             field="data_dir",
             code="store.not_initialised",
         ) from None
@@ -90,5 +90,5 @@ def load_identity(data_dir: Path) -> HubIdentity:
         return msgspec.msgpack.decode(data, type=HubIdentity)
     except msgspec.DecodeError:
         raise StoreError(
-            f"{path} is damaged; restore it from the backup", f"{path} 已损坏；请从备份恢复", field="data_dir"
+            zh=f"{path} 已损坏；请从备份恢复", en=f"{path} is damaged; restore it from the backup", field="data_dir"
         ) from None

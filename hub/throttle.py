@@ -26,7 +26,7 @@ DEFAULT_MAX_KEYS = 10_000
 class Throttled(Exception):
     """Refused before any costly work: too many requests; try again after ``retry_after`` seconds (429)."""
 
-    def __init__(self, retry_after: int, en: str, zh: str, *, code: str = "rate_limited") -> None:
+    def __init__(self, retry_after: int, *, zh: str, en: str, code: str = "rate_limited") -> None:
         super().__init__(en)
         self.retry_after = max(1, int(retry_after))
         self.en, self.zh, self.code = en, zh, code
@@ -36,7 +36,7 @@ def throttled_response(_: Any, exc: Throttled) -> Any:
     """The API's JSON error shape with status 429 and a ``Retry-After`` header (a Litestar exception handler)."""
     from hub.web.errors import error_response
 
-    response = error_response(429, exc.code, exc.en, exc.zh, {"retry_after": exc.retry_after})
+    response = error_response(429, exc.code, zh=exc.zh, en=exc.en, extra={"retry_after": exc.retry_after})
     response.headers["Retry-After"] = str(exc.retry_after)
     return response
 

@@ -71,8 +71,8 @@ def decode_transfer(data: bytes, *, direction: str) -> TransferFile:
     limit = MAX_SETS_PER_REQUEST if direction == "up" else MAX_FEED_SETS_PER_FILE
     if len(data) > MAX_TRANSFER_FILE_BYTES:
         raise InputError(
-            f"the file is {len(data)} bytes, more than the {MAX_TRANSFER_FILE_BYTES} read at once",
-            f"文件大小 {len(data)} 字节，超过一次可读取的 {MAX_TRANSFER_FILE_BYTES} 字节",
+            zh=f"文件大小 {len(data)} 字节，超过一次可读取的 {MAX_TRANSFER_FILE_BYTES} 字节",
+            en=f"the file is {len(data)} bytes, more than the {MAX_TRANSFER_FILE_BYTES} read at once",
             field="file",
             code="too_large",
         )
@@ -81,27 +81,27 @@ def decode_transfer(data: bytes, *, direction: str) -> TransferFile:
         transfer = _DECODER.decode(data)
     except ProtocolError as exc:
         if exc.code != "malformed":
-            raise InputError(exc.en, exc.zh, field="file", code=exc.code) from None
+            raise InputError(zh=exc.zh, en=exc.en, field="file", code=exc.code) from None
         raise InputError(
-            f"not a transfer file ({exc.en})", f"不是有效的传输文件（{exc.zh}）", field="file", code="malformed"
+            zh=f"不是有效的传输文件（{exc.zh}）", en=f"not a transfer file ({exc.en})", field="file", code="malformed"
         ) from None
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise InputError(
-            f"not a transfer file ({exc})", f"不是有效的传输文件（{exc}）", field="file", code="malformed"
+            zh=f"不是有效的传输文件（{exc}）", en=f"not a transfer file ({exc})", field="file", code="malformed"
         ) from None
     if transfer.magic != MAGIC:
-        raise InputError("not a proxyapp transfer file", "不是本系统的传输文件", field="file", code="malformed")
+        raise InputError(zh="不是本系统的传输文件", en="not a proxyapp transfer file", field="file", code="malformed")
     if transfer.protocol != PROTOCOL_VERSION:
         raise InputError(
-            f"transfer file of protocol {transfer.protocol}; this hub speaks {PROTOCOL_VERSION}",
-            f"传输文件协议版本为 {transfer.protocol}，本平台为 {PROTOCOL_VERSION}",
+            zh=f"传输文件协议版本为 {transfer.protocol}，本平台为 {PROTOCOL_VERSION}",
+            en=f"transfer file of protocol {transfer.protocol}; this hub speaks {PROTOCOL_VERSION}",
             field="file",
             code="protocol_version",
         )
     if transfer.direction != direction:
         raise InputError(
-            f"this file goes {transfer.direction}; the hub imports files a station exported ('up')",
-            f"该文件方向为 {transfer.direction}；县平台只能导入代办点导出的文件（up）",
+            zh=f"该文件方向为 {transfer.direction}；县平台只能导入代办点导出的文件（up）",
+            en=f"this file goes {transfer.direction}; the hub imports files a station exported ('up')",
             field="file",
         )
     return transfer
@@ -121,8 +121,8 @@ def import_bytes(
     station = store.station(transfer.station_id)
     if station is None:
         raise InputError(
-            f"station {transfer.station_id} is not enrolled at this hub",
-            f"代办点 {transfer.station_id} 未在本县平台注册",
+            zh=f"代办点 {transfer.station_id} 未在本县平台注册",
+            en=f"station {transfer.station_id} is not enrolled at this hub",
             field="file",
             code="unknown_station",
         )
@@ -167,9 +167,9 @@ def _signed_header(store: HubStore, station: StationRow, transfer: TransferFile)
     if not transfer.auth:
         if station.features & FEATURE_SIGNED_HEADERS:
             raise InputError(
-                f"station {station.station_id} signs its files, but this one carries no signature (altered on the "
+                zh=f"代办点 {station.station_id} 导出的文件均带签名，但此文件没有（途中被改动？）；未导入任何内容：请在代办点重新导出",
+                en=f"station {station.station_id} signs its files, but this one carries no signature (altered on the "
                 "way?); nothing was imported: export the file again at the station",
-                f"代办点 {station.station_id} 导出的文件均带签名，但此文件没有（途中被改动？）；未导入任何内容：请在代办点重新导出",
                 field="file",
                 code="bad_signature",
             )
@@ -179,8 +179,8 @@ def _signed_header(store: HubStore, station: StationRow, transfer: TransferFile)
         key = store.key(key_id)
         if key is None or key.station_id != station.station_id:
             raise ProtocolError(
-                f"the file is signed by key {key_id}, not one of station {station.station_id}",
-                f"文件签名密钥 {key_id} 不属于代办点 {station.station_id}",
+                zh=f"文件签名密钥 {key_id} 不属于代办点 {station.station_id}",
+                en=f"the file is signed by key {key_id}, not one of station {station.station_id}",
                 code="unknown_key",
             )
         return key.sign_public
@@ -189,15 +189,15 @@ def _signed_header(store: HubStore, station: StationRow, transfer: TransferFile)
         header = verify_transfer(transfer, public_key_for=key_for)
     except ProtocolError as exc:
         raise InputError(
-            f"{exc.en}; nothing was imported", f"{exc.zh}；未导入任何内容", field="file", code=exc.code
+            zh=f"{exc.zh}；未导入任何内容", en=f"{exc.en}; nothing was imported", field="file", code=exc.code
         ) from None
     if not (
         0 <= header.feed_after <= MAX_SEQ and 0 <= header.outbox_length <= MAX_SEQ and 0 <= header.features < 2**31
     ):
         # Signed, so written by the station's key, yet out of any range a station writes: refused, not stored.
         raise InputError(
-            "the file's feed_after, outbox_length or features are out of range; nothing was imported",
-            "文件中的 feed_after、outbox_length 或 features 超出范围；未导入任何内容",
+            zh="文件中的 feed_after、outbox_length 或 features 超出范围；未导入任何内容",
+            en="the file's feed_after, outbox_length or features are out of range; nothing was imported",
             field="file",
             code="malformed",
         )
@@ -213,7 +213,7 @@ def import_file(
             data = handle.read(MAX_TRANSFER_FILE_BYTES + 1)  # decode_transfer refuses what is longer
     except OSError as exc:
         raise InputError(
-            f"cannot read {path}: {exc.strerror}", f"无法读取 {path}：{exc.strerror}", field="file"
+            zh=f"无法读取 {path}：{exc.strerror}", en=f"cannot read {path}: {exc.strerror}", field="file"
         ) from None
     return import_bytes(store, identity, data, now=now)
 
@@ -238,19 +238,19 @@ def export_file(
     station = store.station(station_id)
     if station is None:
         raise InputError(
-            f"no station {station_id!r}; list them with 'hub station list'",
-            f"没有代办点 {station_id!r}；可用“hub station list”查看",
+            zh=f"没有代办点 {station_id!r}；可用“hub station list”查看",
+            en=f"no station {station_id!r}; list them with 'hub station list'",
             field="station",
         )
     if station.revoked_at is not None:
         raise InputError(
-            f"station {station_id} is revoked; nothing is sent to it",
-            f"代办点 {station_id} 已被吊销，不再向其发送数据",
+            zh=f"代办点 {station_id} 已被吊销，不再向其发送数据",
+            en=f"station {station_id} is revoked; nothing is sent to it",
             field="station",
         )
     start = station.feed_acked if after is None else after
     if start < 0:
-        raise InputError("--after must be 0 or more", "--after 不能为负数", field="after")
+        raise InputError(zh="--after 不能为负数", en="--after must be 0 or more", field="after")
     moment = now()
     rows, _ = read_feed(store, identity, station_id, after=start, limit=None, now=moment)
     rows = rows[:MAX_FEED_SETS_PER_FILE]  # the rest go in the next file
@@ -277,7 +277,7 @@ def export_file(
         os.replace(tmp, path)
     except OSError as exc:
         raise InputError(
-            f"cannot write {path}: {exc.strerror}", f"无法写入 {path}：{exc.strerror}", field="file"
+            zh=f"无法写入 {path}：{exc.strerror}", en=f"cannot write {path}: {exc.strerror}", field="file"
         ) from None
     # Not a contact: the station has not seen the file yet. Its import acknowledges it later.
     return ExportResult(

@@ -86,7 +86,7 @@ def _clean_name(name: str, *, field: str = "name", label_zh: str = "申请人姓
     # escape sequence, a direction override) is refused, not silently dropped (sync.text).
     cleaned = " ".join(name.split())
     if not cleaned:
-        raise InputError(f"the {field} is empty", f"{label_zh}不能为空", field=field, code=f"{field}.empty")
+        raise InputError(zh=f"{label_zh}不能为空", en=f"the {field} is empty", field=field, code=f"{field}.empty")
     return check_text(field, cleaned, label_zh=label_zh)
 
 
@@ -123,8 +123,8 @@ def new_intake(station: Station, request: NewIntake) -> IntakeResult:
     phone = validate_phone(request.phone)
     if not 1 <= request.defer_days <= 60:
         raise InputError(
-            f"a 容缺 commitment runs 1 to 60 working days, not {request.defer_days}",
-            f"容缺承诺期限应为 1 至 60 个工作日，而不是 {request.defer_days}",
+            zh=f"容缺承诺期限应为 1 至 60 个工作日，而不是 {request.defer_days}",
+            en=f"a 容缺 commitment runs 1 to 60 working days, not {request.defer_days}",
             field="defer_days",
         )
     catalog = station.catalog
@@ -240,8 +240,8 @@ def case_row(station: Station, case_no: str) -> dict[str, Any]:
     row = cursor.fetchone()
     if row is None:
         raise NotFoundError(
-            f"no case numbered {case_no!r} at this station; find it with 'station case list --search'",
-            f"本站没有编号为 {case_no!r} 的办件；可用“station case list --search”查找",
+            zh=f"本站没有编号为 {case_no!r} 的办件；可用“station case list --search”查找",
+            en=f"no case numbered {case_no!r} at this station; find it with 'station case list --search'",
             field="case_no",
             code="case.not_found",
         )
@@ -289,9 +289,9 @@ def deliver(station: Station, case_no: str, *, by: str | None = None, note: str 
     if open_materials:
         listed = "、".join(open_materials)
         raise IntakeError(
-            f"the result is held until the promised materials are supplied: {listed}; "
+            zh=f"容缺材料尚未补齐，结果暂不送达：{listed}；补交后用“station case update 办件编号 supply --material 材料名”登记",
+            en=f"the result is held until the promised materials are supplied: {listed}; "
             "record them with 'station case update CASE supply --material NAME'",
-            f"容缺材料尚未补齐，结果暂不送达：{listed}；补交后用“station case update 办件编号 supply --material 材料名”登记",
             field="commitments",
             code="deliver.commitments_open",
         )
@@ -306,8 +306,8 @@ def withdraw(station: Station, case_no: str, *, reason: str, by: str | None = No
     """The applicant withdraws the application before the decision (→ WITHDRAWN), with a reason."""
     if not reason or not reason.strip():
         raise InputError(
-            "a withdrawal needs the applicant's reason (--reason)",
-            "撤回须填写申请人的撤回理由（--reason）",
+            zh="撤回须填写申请人的撤回理由（--reason）",
+            en="a withdrawal needs the applicant's reason (--reason)",
             field="reason",
         )
     reason = check_text("reason", reason.strip(), label_zh="撤回理由")
@@ -322,8 +322,8 @@ def _check_supply(station: Station, case: dict[str, Any], materials: Sequence[st
     """Validate materials handed in after intake; returns {name: current state} of the intake's materials."""
     if case["status"] in (Status.DELIVERED, Status.WITHDRAWN, Status.NOT_ACCEPTED):
         raise InputError(
-            f"case {case['case_no']} is closed ({case['status']}); materials can no longer be added",
-            f"办件 {case['case_no']} 已结束（{status_label(case['status'])}），不能再补交材料",
+            zh=f"办件 {case['case_no']} 已结束（{status_label(case['status'])}），不能再补交材料",
+            en=f"case {case['case_no']} is closed ({case['status']}); materials can no longer be added",
             field="status",
         )
     rows = dict(
@@ -336,12 +336,12 @@ def _check_supply(station: Station, case: dict[str, Any], materials: Sequence[st
     if unknown or already:
         pending = "、".join(n for n, s in rows.items() if s in (MaterialState.DEFERRED, MaterialState.NOT_PROVIDED))
         raise IntakeError(
-            (f"not a material of this case: {', '.join(unknown)}. " if unknown else "")
-            + (f"already received: {', '.join(already)}. " if already else "")
-            + f"Still outstanding: {pending or 'none'}",
-            (f"不是本办件的材料：{'、'.join(unknown)}。" if unknown else "")
+            zh=(f"不是本办件的材料：{'、'.join(unknown)}。" if unknown else "")
             + (f"已收取过：{'、'.join(already)}。" if already else "")
             + f"尚缺材料：{pending or '无'}",
+            en=(f"not a material of this case: {', '.join(unknown)}. " if unknown else "")
+            + (f"already received: {', '.join(already)}. " if already else "")
+            + f"Still outstanding: {pending or 'none'}",
             field="material",
             code="supply.material",
         )
@@ -372,7 +372,7 @@ def supply_material(station: Station, case_no: str, materials: Sequence[str], *,
     names = [m.strip() for m in materials if m.strip()]
     if not names:
         raise InputError(
-            "name the material(s) supplied (--material)", "请指明补交的材料（--material）", field="material"
+            zh="请指明补交的材料（--material）", en="name the material(s) supplied (--material)", field="material"
         )
     rows = _check_supply(station, case, names)
     with recording(station.db, station.now, station.station_id) as rec:
@@ -405,9 +405,9 @@ def correct_intake(
     case = case_row(station, case_no)
     if case["status"] not in _CORRECTABLE:
         raise InputError(
-            f"case {case['case_no']} is {case['status']}: intake can be corrected only while it is "
+            zh=f"办件 {case['case_no']} 当前为“{status_label(case['status'])}”，只有“已收件”或“待补正”时才能更正收件信息",
+            en=f"case {case['case_no']} is {case['status']}: intake can be corrected only while it is "
             "RECEIVED or AWAITING_CORRECTION",
-            f"办件 {case['case_no']} 当前为“{status_label(case['status'])}”，只有“已收件”或“待补正”时才能更正收件信息",
             field="status",
             code="correct.not_allowed",
         )
@@ -448,6 +448,6 @@ def add_note(station: Station, case_no: str, text: str, *, by: str | None = None
     by = _clean_agent(by)
     case = case_row(station, case_no)
     if not text:
-        raise InputError("the note is empty", "备注为空", field="note")
+        raise InputError(zh="备注为空", en="the note is empty", field="note")
     with recording(station.db, station.now, station.station_id) as rec:
         _insert_note(rec, case["case_no"], text, by)

@@ -71,7 +71,9 @@ def init(obj: Context, village: str, device: str, agent: str, catalog_file: Path
             catalog_data = json.loads(catalog_file.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InputError(
-                f"{catalog_file} is not valid JSON: {exc}", f"{catalog_file} 不是有效的 JSON：{exc}", field="catalog"
+                zh=f"{catalog_file} 不是有效的 JSON：{exc}",
+                en=f"{catalog_file} is not valid JSON: {exc}",
+                field="catalog",
             ) from None
     with Station.init(
         obj.data_dir,

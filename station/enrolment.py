@@ -91,16 +91,16 @@ def enroll(
     hub_url = hub_url.strip()
     if not hub_url.startswith(("http://", "https://")):
         raise InputError(
-            f"the hub address must start with http:// or https:// (got {hub_url!r})",
-            f"县平台地址应以 http:// 或 https:// 开头（收到 {hub_url!r}）",
+            zh=f"县平台地址应以 http:// 或 https:// 开头（收到 {hub_url!r}）",
+            en=f"the hub address must start with http:// or https:// (got {hub_url!r})",
             field="hub",
         )
     if passphrase is None:
         passphrase = ask_passphrase(confirm=True)
     if len(passphrase) < MIN_PASSPHRASE:
         raise InputError(
-            f"the station passphrase must be at least {MIN_PASSPHRASE} characters",
-            f"本站密钥口令至少需要 {MIN_PASSPHRASE} 个字符",
+            zh=f"本站密钥口令至少需要 {MIN_PASSPHRASE} 个字符",
+            en=f"the station passphrase must be at least {MIN_PASSPHRASE} characters",
             field="passphrase",
         )
     station = Station.open(data_dir, passphrase=passphrase, now=now) if (data_dir / DB_FILE).exists() else None
@@ -161,15 +161,15 @@ def _check_can_enrol(station: Station) -> None:
     pins = hub_pins(station.db)
     if pins is not None:
         raise InputError(
-            f"this station is already enrolled with {pins.url} as {station.station_id}; nothing was changed",
-            f"本站已在县平台 {pins.url} 登记（{station.station_id}），未做任何更改",
+            zh=f"本站已在县平台 {pins.url} 登记（{station.station_id}），未做任何更改",
+            en=f"this station is already enrolled with {pins.url} as {station.station_id}; nothing was changed",
             field="code",
             code="enroll.already",
         )
     if station.db.execute("SELECT 1 FROM sets_out LIMIT 1").fetchone():
         raise InputError(
-            "this station has sealed change sets already, so its station id can no longer change",
-            "本站已封装过数据集，站点编号不能再更改",
+            zh="本站已封装过数据集，站点编号不能再更改",
+            en="this station has sealed change sets already, so its station id can no longer change",
             field="code",
             code="enroll.sealed",
         )
@@ -198,9 +198,9 @@ def _ask_hub(
         error = hub_error(response)
         if error.code == "enroll_code":
             raise SyncError(
-                "the hub refused the enrolment code: unknown, already used, expired or mistyped; "
+                zh="县平台拒绝了登记码：登记码不存在、已使用、已过期或输入有误；请核对，或向县管理员申请新的登记码",
+                en="the hub refused the enrolment code: unknown, already used, expired or mistyped; "
                 "check it, or ask the county administrator for a new one",
-                "县平台拒绝了登记码：登记码不存在、已使用、已过期或输入有误；请核对，或向县管理员申请新的登记码",
                 code="enroll_code",
             )
         raise error
@@ -208,7 +208,9 @@ def _ask_hub(
         return msgspec.msgpack.decode(response.content, type=EnrollResponse)
     except (msgspec.DecodeError, ValueError) as exc:  # ValueError: a string that is not UTF-8
         raise SyncError(
-            f"the hub's enrolment answer is malformed ({exc})", f"县平台的登记答复格式错误（{exc}）", code="malformed"
+            zh=f"县平台的登记答复格式错误（{exc}）",
+            en=f"the hub's enrolment answer is malformed ({exc})",
+            code="malformed",
         ) from None
 
 
@@ -216,27 +218,29 @@ def _check_answer(answer: EnrollResponse, parsed: EnrollCode, keys: KeyPair) -> 
     """Check the answer proves the code and holds usable keys; return the county's lookup key."""
     if not hmac.compare_digest(response_mac(parsed.secret, answer), answer.mac):
         raise SyncError(
-            "the answer does not prove knowledge of the enrolment code: it may not come from the county hub "
+            zh="答复无法证明持有该登记码：可能并非来自县平台（中间人？）；未保存任何内容。请核对县平台地址",
+            en="the answer does not prove knowledge of the enrolment code: it may not come from the county hub "
             "(a machine in the middle?); nothing was saved. Check the hub address",
-            "答复无法证明持有该登记码：可能并非来自县平台（中间人？）；未保存任何内容。请核对县平台地址",
             code="enroll_mac",
         )
     if answer.hub_id != key_id_of(answer.hub_sign_public):
-        raise SyncError("the hub's id does not match its key", "县平台编号与其密钥不符", code="enroll_mac")
+        raise SyncError(zh="县平台编号与其密钥不符", en="the hub's id does not match its key", code="enroll_mac")
     try:
         lookup_key = open_box(keys.box_private, answer.lookup_key_box, b"lookup-key/" + answer.station_id.encode())
     except CryptoError as exc:
         raise SyncError(
-            f"the county's lookup key does not open: {exc.en}", f"无法解开县级查询密钥：{exc.zh}", code="bad_box"
+            zh=f"无法解开县级查询密钥：{exc.zh}", en=f"the county's lookup key does not open: {exc.en}", code="bad_box"
         ) from None
     if len(lookup_key) != 32:
-        raise SyncError("the county's lookup key is not 32 bytes", "县级查询密钥长度不是 32 字节", code="malformed")
+        raise SyncError(
+            zh="县级查询密钥长度不是 32 字节", en="the county's lookup key is not 32 bytes", code="malformed"
+        )
     code = parse_division_code(answer.village_code)
     device = answer.device
     if code.level != "village" or len(device) != 1 or device not in string.ascii_uppercase:
         raise SyncError(
-            f"the hub assigned village {answer.village_code!r}, device {device!r}: not a village and one letter",
-            f"县平台分配的村代码 {answer.village_code!r}、设备 {device!r} 无效",
+            zh=f"县平台分配的村代码 {answer.village_code!r}、设备 {device!r} 无效",
+            en=f"the hub assigned village {answer.village_code!r}, device {device!r}: not a village and one letter",
             code="malformed",
         )
     return lookup_key
@@ -245,11 +249,11 @@ def _check_answer(answer: EnrollResponse, parsed: EnrollCode, keys: KeyPair) -> 
 def _check_same_station(station: Station, answer: EnrollResponse) -> None:
     if (station.village_code, station.device) != (answer.village_code, answer.device):
         raise InputError(
-            f"this code enrols village {answer.village_code} device {answer.device}, but this data folder holds "
+            zh=f"该登记码对应村 {answer.village_code}、设备 {answer.device}，而本数据目录属于村 {station.village_code}、"
+            f"设备 {station.device}；未保存任何内容。请向县管理员申请本村本设备的登记码",
+            en=f"this code enrols village {answer.village_code} device {answer.device}, but this data folder holds "
             f"village {station.village_code} device {station.device}; nothing was saved. Ask the county administrator "
             "for a code for this village and device letter",
-            f"该登记码对应村 {answer.village_code}、设备 {answer.device}，而本数据目录属于村 {station.village_code}、"
-            f"设备 {station.device}；未保存任何内容。请向县管理员申请本村本设备的登记码",
             field="code",
             code="enroll.other_station",
         )

@@ -26,8 +26,8 @@ class SyncError(ProxyAppError):
 class HubError(SyncError):
     """The hub answered with an error: ``code`` is its protocol code, ``status`` the HTTP status."""
 
-    def __init__(self, en: str, zh: str, *, code: str, status: int, data: dict[str, Any] | None = None) -> None:
-        super().__init__(en, zh, code=code)
+    def __init__(self, *, zh: str, en: str, code: str, status: int, data: dict[str, Any] | None = None) -> None:
+        super().__init__(zh=zh, en=en, code=code)
         self.status = status
         self.data = data or {}
 
@@ -39,9 +39,9 @@ class NotEnrolledError(SyncError):
 
     def __init__(self) -> None:
         super().__init__(
-            "this station is not enrolled with a county hub yet; run 'station enroll --hub URL --code CODE' "
+            zh="本站尚未在县平台登记；请用县管理员提供的登记码运行“station enroll --hub 地址 --code 登记码”",
+            en="this station is not enrolled with a county hub yet; run 'station enroll --hub URL --code CODE' "
             "with the code the county administrator gave you",
-            "本站尚未在县平台登记；请用县管理员提供的登记码运行“station enroll --hub 地址 --code 登记码”",
         )
 
 
@@ -55,7 +55,7 @@ class RefusedChange(SyncError):
 
     code = "refused"
 
-    def __init__(self, case_no: str, code: str, reason_en: str, reason_zh: str, *, filed: bool) -> None:
+    def __init__(self, case_no: str, code: str, *, reason_zh: str, reason_en: str, filed: bool) -> None:
         if filed:
             en = f"case {case_no}: the county refused a change ({code}): {reason_en}"
             zh = f"办件 {case_no}：县平台拒收了一项更改（{code}）：{reason_zh}"
@@ -65,7 +65,7 @@ class RefusedChange(SyncError):
                 "call the county administrator"
             )
             zh = f"办件 {case_no} 未在县平台立案：县平台拒收（{code}）：{reason_zh}；请联系县管理员"
-        super().__init__(en, zh, field="case_no", code=code)
+        super().__init__(zh=zh, en=en, field="case_no", code=code)
         self.case_no = case_no
         self.filed = filed
 
@@ -75,8 +75,8 @@ class FeedError(SyncError):
 
     code = "feed"
 
-    def __init__(self, en: str, zh: str, *, seq: int, code: str | None = None) -> None:
-        super().__init__(en, zh, code=code)
+    def __init__(self, *, zh: str, en: str, seq: int, code: str | None = None) -> None:
+        super().__init__(zh=zh, en=en, code=code)
         self.seq = seq
 
 

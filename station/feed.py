@@ -109,23 +109,23 @@ def apply_feed_set(station: Station, data: bytes, keys: KeyPair, *, pins: HubPin
         )
     except ProtocolError as exc:
         raise FeedError(
-            f"feed set {expected} refused, nothing applied: {exc.en}",
-            f"县平台数据集 {expected} 被拒绝，未应用任何内容：{exc.zh}",
+            zh=f"县平台数据集 {expected} 被拒绝，未应用任何内容：{exc.zh}",
+            en=f"feed set {expected} refused, nothing applied: {exc.en}",
             seq=expected,
             code=exc.code,
         ) from None
     except ValueError as exc:
         # msgspec raises UnicodeDecodeError, not DecodeError, for a string that is not UTF-8.
         raise FeedError(
-            f"feed set {expected} refused, nothing applied: not a signed message ({exc})",
-            f"县平台数据集 {expected} 被拒绝，未应用任何内容：不是有效的签名消息",
+            zh=f"县平台数据集 {expected} 被拒绝，未应用任何内容：不是有效的签名消息",
+            en=f"feed set {expected} refused, nothing applied: not a signed message ({exc})",
             seq=expected,
             code="malformed",
         ) from None
     if signed.origin != feed_origin(station):
         raise FeedError(
-            f"feed set {signed.seq} is for {signed.origin}, not for this station ({station.station_id})",
-            f"县平台数据集 {signed.seq} 属于 {signed.origin}，不是本站（{station.station_id}）的",
+            zh=f"县平台数据集 {signed.seq} 属于 {signed.origin}，不是本站（{station.station_id}）的",
+            en=f"feed set {signed.seq} is for {signed.origin}, not for this station ({station.station_id})",
             seq=signed.seq,
             code="wrong_origin",
         )
@@ -147,16 +147,16 @@ def _apply_verified(
         if held is not None and bytes(held[0]) == set_hash:
             return FeedOutcome(seq=seq, applied=False)
         raise FeedError(
-            f"feed set {seq} differs from the set {seq} applied before; call the county administrator",
-            f"县平台数据集 {seq} 与此前已应用的同号数据集不同；请联系县管理员",
+            zh=f"县平台数据集 {seq} 与此前已应用的同号数据集不同；请联系县管理员",
+            en=f"feed set {seq} differs from the set {seq} applied before; call the county administrator",
             seq=seq,
             code="fork",
         )
     if seq != position + 1:
         raise FeedError(
-            f"feed set {seq} arrived but set {position + 1} is next; apply the sets in order "
+            zh=f"收到县平台数据集 {seq}，但下一个应为 {position + 1}；须按顺序应用（文件方式：请先导入较早的文件）",
+            en=f"feed set {seq} arrived but set {position + 1} is next; apply the sets in order "
             "(for files: import the earlier file first)",
-            f"收到县平台数据集 {seq}，但下一个应为 {position + 1}；须按顺序应用（文件方式：请先导入较早的文件）",
             seq=seq,
             code="gap",
         )
@@ -164,8 +164,8 @@ def _apply_verified(
     prev = GENESIS if position == 0 else (bytes(row[0]) if row else None)
     if signed.prev != prev:
         raise FeedError(
-            f"feed set {seq} does not follow set {position} (previous hash differs); call the county administrator",
-            f"县平台数据集 {seq} 与数据集 {position} 不衔接（前序哈希不符）；请联系县管理员",
+            zh=f"县平台数据集 {seq} 与数据集 {position} 不衔接（前序哈希不符）；请联系县管理员",
+            en=f"feed set {seq} does not follow set {position} (previous hash differs); call the county administrator",
             seq=seq,
             code="fork",
         )
@@ -173,12 +173,15 @@ def _apply_verified(
         items = _ITEMS.decode(body)
     except (msgspec.DecodeError, ValueError) as exc:
         raise FeedError(
-            f"feed set {seq} is malformed ({exc})", f"县平台数据集 {seq} 格式错误（{exc}）", seq=seq, code="malformed"
+            zh=f"县平台数据集 {seq} 格式错误（{exc}）",
+            en=f"feed set {seq} is malformed ({exc})",
+            seq=seq,
+            code="malformed",
         ) from None
     if len(items) != signed.count:
         raise FeedError(
-            f"feed set {seq} says {signed.count} items but holds {len(items)}",
-            f"县平台数据集 {seq} 声明 {signed.count} 项，实际 {len(items)} 项",
+            zh=f"县平台数据集 {seq} 声明 {signed.count} 项，实际 {len(items)} 项",
+            en=f"feed set {seq} says {signed.count} items but holds {len(items)}",
             seq=seq,
             code="malformed",
         )
@@ -190,8 +193,8 @@ def _apply_verified(
             raise
         except Exception as exc:
             raise FeedError(
-                f"feed set {seq} item {index} ({type(item).__name__}) could not be applied, nothing applied: {exc}",
-                f"县平台数据集 {seq} 第 {index} 项（{type(item).__name__}）无法应用，未应用任何内容：{exc}",
+                zh=f"县平台数据集 {seq} 第 {index} 项（{type(item).__name__}）无法应用，未应用任何内容：{exc}",
+                en=f"feed set {seq} item {index} ({type(item).__name__}) could not be applied, nothing applied: {exc}",
                 seq=seq,
                 code="apply",
             ) from exc
@@ -248,8 +251,8 @@ class _Applier:
                 seq = self.signed.seq
                 kind = type(item).__name__
                 raise FeedError(
-                    f"feed set {seq} holds an item of type {kind} this station cannot apply; update the software",
-                    f"县平台数据集 {seq} 含有本站无法应用的 {kind} 类型数据；请升级软件",
+                    zh=f"县平台数据集 {seq} 含有本站无法应用的 {kind} 类型数据；请升级软件",
+                    en=f"feed set {seq} holds an item of type {kind} this station cannot apply; update the software",
                     seq=seq,
                     code="apply",
                 )

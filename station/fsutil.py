@@ -167,8 +167,8 @@ def file_lock(path: Path, *, timeout: float = 60.0) -> Iterator[None]:
         while not _try_lock(fd):
             if time.monotonic() > deadline:
                 raise StoreError(
-                    f"{path} stays locked by another program; close the other station programs and try again",
-                    f"{path} 一直被另一个程序锁定；请关闭其他代办点程序后重试",
+                    zh=f"{path} 一直被另一个程序锁定；请关闭其他代办点程序后重试",
+                    en=f"{path} stays locked by another program; close the other station programs and try again",
                     field="data_dir",
                     code="store.busy",
                 )

@@ -100,15 +100,15 @@ def hub_error(response: httpx.Response) -> HubError:
         detail = str(data.get("detail") or data["error"])
         detail_zh = str(data.get("detail_zh") or detail)
         return HubError(
-            f"the hub answered {response.status_code} {data['error']}: {detail}",
-            f"县平台答复 {response.status_code} {data['error']}：{detail_zh}",
+            zh=f"县平台答复 {response.status_code} {data['error']}：{detail_zh}",
+            en=f"the hub answered {response.status_code} {data['error']}: {detail}",
             code=data["error"],
             status=response.status_code,
             data=data,
         )
     return HubError(
-        f"the hub answered HTTP {response.status_code} without an explanation; is the hub address right?",
-        f"县平台返回 HTTP {response.status_code}，没有说明原因；请检查县平台地址是否正确",
+        zh=f"县平台返回 HTTP {response.status_code}，没有说明原因；请检查县平台地址是否正确",
+        en=f"the hub answered HTTP {response.status_code} without an explanation; is the hub address right?",
         code=f"http_{response.status_code}",
         status=response.status_code,
     )
@@ -117,7 +117,7 @@ def hub_error(response: httpx.Response) -> HubError:
 def unreachable(hub_url: str, exc: Exception) -> SyncError:
     """A cut or refused connection: nothing is lost, the next attempt resumes."""
     return SyncError(
-        f"cannot reach the hub at {hub_url} ({type(exc).__name__}); the data stays here and is sent next time",
-        f"无法连接县平台 {hub_url}（{type(exc).__name__}）；数据保存在本站，下次同步时继续上报",
+        zh=f"无法连接县平台 {hub_url}（{type(exc).__name__}）；数据保存在本站，下次同步时继续上报",
+        en=f"cannot reach the hub at {hub_url} ({type(exc).__name__}); the data stays here and is sent next time",
         code="unreachable",
     )

@@ -73,8 +73,8 @@ class HubPins(msgspec.Struct, frozen=True, kw_only=True):
         which is always the hub's) (for sync.protocol.open_set)."""
         if key_id and key_id != self.hub_id:
             raise ProtocolError(
-                f"signed by key {key_id}, not by the hub key pinned at enrolment ({self.hub_id})",
-                f"签名密钥 {key_id} 不是登记时记录的县平台密钥（{self.hub_id}）",
+                zh=f"签名密钥 {key_id} 不是登记时记录的县平台密钥（{self.hub_id}）",
+                en=f"signed by key {key_id}, not by the hub key pinned at enrolment ({self.hub_id})",
                 code="unknown_key",
             )
         return self.sign_public
@@ -135,8 +135,8 @@ def save_keypair(data_dir: Path, keys: KeyPair, passphrase_text: str, *, work: i
     """
     if len(passphrase_text) < MIN_PASSPHRASE:
         raise PassphraseError(
-            f"the station passphrase must be at least {MIN_PASSPHRASE} characters",
-            f"本站密钥口令至少需要 {MIN_PASSPHRASE} 个字符",
+            zh=f"本站密钥口令至少需要 {MIN_PASSPHRASE} 个字符",
+            en=f"the station passphrase must be at least {MIN_PASSPHRASE} characters",
             field="passphrase",
         )
     wrapped = wrap_private(keys.sign_private + keys.box_private, passphrase_text, n=work)
@@ -152,8 +152,8 @@ def _read_key_file(data_dir: Path) -> _KeyFile:
         return msgspec.msgpack.decode(path.read_bytes(), type=_KeyFile)
     except msgspec.DecodeError:
         raise StoreError(
-            f"{path} is damaged; restore it from the backup (or enrol again with a new code)",
-            f"{path} 已损坏；请从备份恢复（或用新的登记码重新登记）",
+            zh=f"{path} 已损坏；请从备份恢复（或用新的登记码重新登记）",
+            en=f"{path} is damaged; restore it from the backup (or enrol again with a new code)",
             field="station_key",
         ) from None
 
@@ -178,8 +178,8 @@ def load_keypair(data_dir: Path, passphrase_text: str) -> KeyPair:
     except CryptoError as exc:
         if exc.code == "crypto.passphrase":
             raise PassphraseError(
-                f"wrong passphrase for the station key ({KEY_FILE}); nothing was changed",
-                f"本站密钥口令错误（{KEY_FILE}），未做任何更改",
+                zh=f"本站密钥口令错误（{KEY_FILE}），未做任何更改",
+                en=f"wrong passphrase for the station key ({KEY_FILE}); nothing was changed",
                 field="passphrase",
             ) from None
         raise
@@ -192,8 +192,8 @@ def load_keypair(data_dir: Path, passphrase_text: str) -> KeyPair:
     )
     if (keys.sign_public, keys.box_public) != (stored.sign_public, stored.box_public):
         raise StoreError(
-            f"{KEY_FILE} is inconsistent (its public and private halves differ); restore it from the backup",
-            f"{KEY_FILE} 内容不一致（公钥与私钥不匹配）；请从备份恢复",
+            zh=f"{KEY_FILE} 内容不一致（公钥与私钥不匹配）；请从备份恢复",
+            en=f"{KEY_FILE} is inconsistent (its public and private halves differ); restore it from the backup",
             field="station_key",
         )
     return keys
@@ -223,11 +223,11 @@ def passphrase(
         interactive = sys.stdin is not None and sys.stdin.isatty()
     if not interactive:
         raise PassphraseError(
-            f"the station key needs its passphrase: set {PASSPHRASE_ENV} (no terminal to ask on)",
-            f"需要本站密钥口令：请设置环境变量 {PASSPHRASE_ENV}（当前无法在终端中询问）",
+            zh=f"需要本站密钥口令：请设置环境变量 {PASSPHRASE_ENV}（当前无法在终端中询问）",
+            en=f"the station key needs its passphrase: set {PASSPHRASE_ENV} (no terminal to ask on)",
             field="passphrase",
         )
     first = prompt("Station passphrase / 本站密钥口令: ")
     if confirm and prompt("Again / 再输入一次: ") != first:
-        raise PassphraseError("the two passphrases differ", "两次输入的口令不一致", field="passphrase")
+        raise PassphraseError(zh="两次输入的口令不一致", en="the two passphrases differ", field="passphrase")
     return first

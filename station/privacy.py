@@ -49,8 +49,8 @@ def stored_lookup_key(db: Database) -> bytes:
     key = bytes.fromhex(text) if text else b""
     if len(key) != 32 or lookup_key_id(key) != meta.lookup_key_id:
         raise StoreError(
-            "the ID lookup key in the station database is damaged; restore the database from the backup",
-            "本站数据库中的身份证号查询密钥已损坏；请从备份恢复数据库",
+            zh="本站数据库中的身份证号查询密钥已损坏；请从备份恢复数据库",
+            en="the ID lookup key in the station database is damaged; restore the database from the backup",
             field="lookup_key",
         )
     return key
@@ -74,8 +74,8 @@ def _read_file(path: Path) -> bytes:
     key = path.read_bytes()
     if len(key) != 32:
         raise StoreError(
-            f"{path} is damaged (expected 32 bytes, found {len(key)}); restore it from the backup",
-            f"{path} 已损坏（应为 32 字节，实际 {len(key)} 字节）；请从备份恢复",
+            zh=f"{path} 已损坏（应为 32 字节，实际 {len(key)} 字节）；请从备份恢复",
+            en=f"{path} is damaged (expected 32 bytes, found {len(key)}); restore it from the backup",
             field="lookup_key",
         )
     return key
@@ -93,9 +93,9 @@ def _key_from_files(data_dir: Path, expected_id: str | None) -> bytes | None:
     key = _read_file(path)
     if expected_id is not None and lookup_key_id(key) != expected_id:
         raise StoreError(
-            f"{path} does not belong to this database (ID lookups would find nothing); "
+            zh=f"{path} 与本站数据库不匹配（按身份证号查找将失效）；请从与数据库同一次的备份中恢复",
+            en=f"{path} does not belong to this database (ID lookups would find nothing); "
             "restore it from the backup taken with this database",
-            f"{path} 与本站数据库不匹配（按身份证号查找将失效）；请从与数据库同一次的备份中恢复",
             field="lookup_key",
         )
     return key
@@ -120,8 +120,8 @@ def settle_lookup_key(data_dir: Path, db: Database) -> bytes:
                 key = _key_from_files(data_dir, expected)
                 if key is None and expected is not None:
                     raise StoreError(
-                        f"{data_dir / LOOKUP_KEY_FILE} is missing; restore it from the backup taken with this database",
-                        f"缺少 {data_dir / LOOKUP_KEY_FILE}；请从与数据库同一次的备份中恢复",
+                        zh=f"缺少 {data_dir / LOOKUP_KEY_FILE}；请从与数据库同一次的备份中恢复",
+                        en=f"{data_dir / LOOKUP_KEY_FILE} is missing; restore it from the backup taken with this database",
                         field="lookup_key",
                     )
                 if key is None:

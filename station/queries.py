@@ -245,7 +245,7 @@ def list_cases(station: Station, flt: CaseFilter | None = None) -> list[CaseSumm
         if flt.due_within is not None:
             if flt.due_within < 0:
                 raise InputError(
-                    "--due-within takes 0 or more working days", "--due-within 应为 0 或正数", field="due_within"
+                    zh="--due-within 应为 0 或正数", en="--due-within takes 0 or more working days", field="due_within"
                 )
             horizon = station.calendar.add_working_days(today, flt.due_within).date
             where.append("due_date >= ? AND due_date <= ?")
@@ -307,8 +307,8 @@ def get_case(station: Station, case_no: str) -> CaseDetail:
     row = station.db.execute(_SUMMARY_SQL + " WHERE case_no = ?", [number]).fetchone()
     if row is None:
         raise NotFoundError(
-            f"no case numbered {number!r} at this station",
-            f"本站没有编号为 {number!r} 的办件",
+            zh=f"本站没有编号为 {number!r} 的办件",
+            en=f"no case numbered {number!r} at this station",
             field="case_no",
             code="case.not_found",
         )
@@ -362,8 +362,8 @@ def get_bundle(station: Station, intake_id: str) -> BundleDetail:
     row = station.db.execute("SELECT bundle_code FROM intakes WHERE intake_id = ?", [number]).fetchone()
     if row is None or row[0] is None:
         raise NotFoundError(
-            f"no bundle numbered {number!r} at this station",
-            f"本站没有编号为 {number!r} 的一件事",
+            zh=f"本站没有编号为 {number!r} 的一件事",
+            en=f"no bundle numbered {number!r} at this station",
             field="case_no",
             code="case.not_found",
         )

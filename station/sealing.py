@@ -136,9 +136,9 @@ def hub_time(hub_ms: int) -> str:
 
 def _never_sealed(seq: int) -> SyncError:
     return SyncError(
-        f"the hub acknowledged set {seq}, which this station never sealed "
+        zh=f"县平台确认了数据集 {seq}，但本站从未封装过它（数据目录是否从旧备份恢复？）",
+        en=f"the hub acknowledged set {seq}, which this station never sealed "
         "(was the data folder restored from an old backup?)",
-        f"县平台确认了数据集 {seq}，但本站从未封装过它（数据目录是否从旧备份恢复？）",
         code="fork",
     )
 
@@ -171,13 +171,13 @@ def record_receipt(
             )
         body = verify_receipt(receipt, pins.sign_public)
     except ProtocolError as exc:
-        raise SyncError(f"receipt refused: {exc.en}", f"回执无效：{exc.zh}", code=exc.code) from None
+        raise SyncError(zh=f"回执无效：{exc.zh}", en=f"receipt refused: {exc.en}", code=exc.code) from None
     except (msgspec.DecodeError, ValueError) as exc:  # ValueError: a string that is not UTF-8
-        raise SyncError(f"receipt refused: malformed ({exc})", "回执无效：格式错误", code="malformed") from None
+        raise SyncError(zh="回执无效：格式错误", en=f"receipt refused: malformed ({exc})", code="malformed") from None
     if body.origin != station.station_id or (seq is not None and body.seq != seq):
         raise SyncError(
-            f"the hub sent a receipt for {body.origin} set {body.seq}, not for this station's set {seq or body.seq}",
-            f"县平台发来的回执属于 {body.origin} 的数据集 {body.seq}，不是本站的",
+            zh=f"县平台发来的回执属于 {body.origin} 的数据集 {body.seq}，不是本站的",
+            en=f"the hub sent a receipt for {body.origin} set {body.seq}, not for this station's set {seq or body.seq}",
             code="bad_receipt",
         )
     with write_txn(station.db):
@@ -186,8 +186,8 @@ def record_receipt(
             raise _never_sealed(body.seq)
         if bytes(row[0]) != body.hash:
             raise SyncError(
-                f"the hub holds a different set {body.seq} than this station sealed",
-                f"县平台收到的数据集 {body.seq} 与本站封装的不同",
+                zh=f"县平台收到的数据集 {body.seq} 与本站封装的不同",
+                en=f"the hub holds a different set {body.seq} than this station sealed",
                 code="fork",
             )
         station.db.execute(

@@ -66,7 +66,7 @@ class Refusal(msgspec.Struct, frozen=True, kw_only=True):
         # A refused intake or case row: the county holds no such case. A refused material or note
         # of a case it holds is a change refused, the case itself is filed.
         filed = not (self.created and self.entity in ("intakes", "cases"))
-        return RefusedChange(self.case_no, self.code, self.reason_en, self.reason_zh, filed=filed)
+        return RefusedChange(self.case_no, self.code, reason_zh=self.reason_zh, reason_en=self.reason_en, filed=filed)
 
     def message(self, lang: str = "zh") -> str:
         """One line naming the case, the code and the hub's reason, in ``lang``."""

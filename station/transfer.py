@@ -91,7 +91,7 @@ def export_file(station: Station, path: Path | str, keys: KeyPair | None = None)
         atomic_write(path, msgspec.msgpack.encode(transfer))
     except OSError as exc:
         raise TransferError(
-            f"cannot write {path}: {exc.strerror or exc}", f"无法写入 {path}：{exc.strerror or exc}", field="file"
+            zh=f"无法写入 {path}：{exc.strerror or exc}", en=f"cannot write {path}: {exc.strerror or exc}", field="file"
         ) from None
     _log(station, "export", ok=True, pushed=len(pending), detail=f"{len(pending)} sets to file")
     return ExportResult(
@@ -135,8 +135,8 @@ def import_file(station: Station, path: Path | str, keys: KeyPair | None = None)
         forget_reference_caches(station)
         _log(station, "import", ok=False, detail=f"{exc.code}: {exc.en}")
         raise TransferError(
-            f"{path.name}: {exc.en}; nothing from this file was applied",
-            f"{path.name}：{exc.zh}；该文件的内容均未应用",
+            zh=f"{path.name}：{exc.zh}；该文件的内容均未应用",
+            en=f"{path.name}: {exc.en}; nothing from this file was applied",
             field="file",
             code=exc.code,
         ) from None
@@ -156,9 +156,9 @@ def _hub_features_of(station: Station, transfer: TransferFile, path: Path, hub_k
     if not transfer.auth:
         if hub_features(station) & FEATURE_SIGNED_HEADERS:
             raise TransferError(
-                f"{path.name} carries no signature, but the hub signs its files (altered on the way?); "
+                zh=f"{path.name} 没有签名，但县平台的文件均带签名（途中被改动？）；未做任何更改：请向县平台重新索取文件",
+                en=f"{path.name} carries no signature, but the hub signs its files (altered on the way?); "
                 "nothing was changed: ask the county for the file again",
-                f"{path.name} 没有签名，但县平台的文件均带签名（途中被改动？）；未做任何更改：请向县平台重新索取文件",
                 field="file",
                 code="bad_signature",
             )
@@ -167,8 +167,8 @@ def _hub_features_of(station: Station, transfer: TransferFile, path: Path, hub_k
         return verify_transfer(transfer, public_key_for=hub_key_for).features
     except ProtocolError as exc:
         raise TransferError(
-            f"{path.name}: {exc.en}; nothing was changed",
-            f"{path.name}：{exc.zh}；未做任何更改",
+            zh=f"{path.name}：{exc.zh}；未做任何更改",
+            en=f"{path.name}: {exc.en}; nothing was changed",
             field="file",
             code=exc.code,
         ) from None
@@ -180,13 +180,13 @@ def _read(station: Station, path: Path) -> TransferFile:
             data = handle.read(MAX_TRANSFER_FILE_BYTES + 1)
     except OSError as exc:
         raise TransferError(
-            f"cannot read {path}: {exc.strerror or exc}", f"无法读取 {path}：{exc.strerror or exc}", field="file"
+            zh=f"无法读取 {path}：{exc.strerror or exc}", en=f"cannot read {path}: {exc.strerror or exc}", field="file"
         ) from None
     try:
         if len(data) > MAX_TRANSFER_FILE_BYTES:
             raise ProtocolError(
-                f"it is over {MAX_TRANSFER_FILE_BYTES} bytes",
-                f"文件超过 {MAX_TRANSFER_FILE_BYTES} 字节",
+                zh=f"文件超过 {MAX_TRANSFER_FILE_BYTES} 字节",
+                en=f"it is over {MAX_TRANSFER_FILE_BYTES} bytes",
                 code="too_large",
             )
         check_sets(data, limit=MAX_FEED_SETS_PER_FILE)
@@ -194,49 +194,49 @@ def _read(station: Station, path: Path) -> TransferFile:
     except ProtocolError as exc:
         if exc.code == "too_large":
             raise TransferError(
-                f"{path.name} is too large to read ({exc.en}); nothing was changed",
-                f"{path.name} 过大，无法读取（{exc.zh}）；未做任何更改",
+                zh=f"{path.name} 过大，无法读取（{exc.zh}）；未做任何更改",
+                en=f"{path.name} is too large to read ({exc.en}); nothing was changed",
                 field="file",
                 code="too_large",
             ) from None
         raise TransferError(
-            f"{path.name} is not a sync file, or it is damaged ({exc.en}); nothing was changed",
-            f"{path.name} 不是同步文件或已损坏（{exc.zh}）；未做任何更改",
+            zh=f"{path.name} 不是同步文件或已损坏（{exc.zh}）；未做任何更改",
+            en=f"{path.name} is not a sync file, or it is damaged ({exc.en}); nothing was changed",
             field="file",
             code="malformed",
         ) from None
     except (msgspec.DecodeError, ValueError, RecursionError) as exc:  # ValueError: a string that is not UTF-8
         raise TransferError(
-            f"{path.name} is not a sync file, or it is damaged ({exc}); nothing was changed",
-            f"{path.name} 不是同步文件或已损坏（{exc}）；未做任何更改",
+            zh=f"{path.name} 不是同步文件或已损坏（{exc}）；未做任何更改",
+            en=f"{path.name} is not a sync file, or it is damaged ({exc}); nothing was changed",
             field="file",
             code="malformed",
         ) from None
     if transfer.magic != _MAGIC:
         raise TransferError(
-            f"{path.name} is not a sync file; nothing was changed",
-            f"{path.name} 不是同步文件；未做任何更改",
+            zh=f"{path.name} 不是同步文件；未做任何更改",
+            en=f"{path.name} is not a sync file; nothing was changed",
             field="file",
             code="malformed",
         )
     if transfer.protocol != PROTOCOL_VERSION:
         raise TransferError(
-            f"{path.name} uses protocol version {transfer.protocol}; this software speaks {PROTOCOL_VERSION}: update it",
-            f"{path.name} 使用协议版本 {transfer.protocol}，本软件为 {PROTOCOL_VERSION}：请升级软件",
+            zh=f"{path.name} 使用协议版本 {transfer.protocol}，本软件为 {PROTOCOL_VERSION}：请升级软件",
+            en=f"{path.name} uses protocol version {transfer.protocol}; this software speaks {PROTOCOL_VERSION}: update it",
             field="file",
             code="protocol_version",
         )
     if transfer.direction != "down":
         raise TransferError(
-            f"{path.name} is a file going up to the hub (written by 'station export'); import the hub's answer file",
-            f"{path.name} 是上报给县平台的文件（由“station export”生成）；请导入县平台生成的下发文件",
+            zh=f"{path.name} 是上报给县平台的文件（由“station export”生成）；请导入县平台生成的下发文件",
+            en=f"{path.name} is a file going up to the hub (written by 'station export'); import the hub's answer file",
             field="file",
             code="wrong_direction",
         )
     if transfer.station_id != station.station_id:
         raise TransferError(
-            f"{path.name} is for station {transfer.station_id}, not this one ({station.station_id}); nothing was changed",
-            f"{path.name} 属于站点 {transfer.station_id}，不是本站（{station.station_id}）；未做任何更改",
+            zh=f"{path.name} 属于站点 {transfer.station_id}，不是本站（{station.station_id}）；未做任何更改",
+            en=f"{path.name} is for station {transfer.station_id}, not this one ({station.station_id}); nothing was changed",
             field="file",
             code="wrong_origin",
         )

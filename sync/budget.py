@@ -68,8 +68,8 @@ class Budget:
         self.bytes_left -= size
         if self.bytes_left < 0:
             raise OverBudget(
-                f"{what} decodes to more bytes than the limit of {self.limits.max_bytes}",
-                f"{_what_zh(what)}解码后超过 {self.limits.max_bytes} 字节的上限",
+                zh=f"{_what_zh(what)}解码后超过 {self.limits.max_bytes} 字节的上限",
+                en=f"{what} decodes to more bytes than the limit of {self.limits.max_bytes}",
                 code="too_large",
             )
 
@@ -78,9 +78,9 @@ class Budget:
         self.records_left -= count
         if count < 0 or self.records_left < 0:
             raise OverBudget(
-                f"{self.limits.max_records - self.records_left} records in a set, over the limit of "
+                zh=f"数据集有 {self.limits.max_records - self.records_left} 条记录，超过 {self.limits.max_records} 条的上限",
+                en=f"{self.limits.max_records - self.records_left} records in a set, over the limit of "
                 f"{self.limits.max_records}",
-                f"数据集有 {self.limits.max_records - self.records_left} 条记录，超过 {self.limits.max_records} 条的上限",
                 code="too_large",
             )
 
@@ -88,8 +88,8 @@ class Budget:
         """Charge one produced record of ``size`` encoded bytes (its bytes; its count when not yet counted)."""
         if size > self.limits.max_record_bytes:
             raise OverBudget(
-                f"a record of {size} bytes is over the limit of {self.limits.max_record_bytes}",
-                f"单条记录 {size} 字节，超过 {self.limits.max_record_bytes} 字节的上限",
+                zh=f"单条记录 {size} 字节，超过 {self.limits.max_record_bytes} 字节的上限",
+                en=f"a record of {size} bytes is over the limit of {self.limits.max_record_bytes}",
                 code="too_large",
             )
         self.spend(size, what="the set's records")
@@ -98,8 +98,8 @@ class Budget:
         """Check the field count of one row change (or a shape of them)."""
         if count > self.limits.max_fields:
             raise OverBudget(
-                f"a record has {count} fields, over the limit of {self.limits.max_fields}",
-                f"单条记录有 {count} 个字段，超过 {self.limits.max_fields} 个的上限",
+                zh=f"单条记录有 {count} 个字段，超过 {self.limits.max_fields} 个的上限",
+                en=f"a record has {count} fields, over the limit of {self.limits.max_fields}",
                 code="too_large",
             )
 

@@ -85,8 +85,8 @@ class Bundle(msgspec.Struct, frozen=True, kw_only=True):
             if item_code in stage:
                 return index
         raise NotFoundError(
-            f"item {item_code} is not a member of bundle {self.code}",
-            f"事项 {item_code} 不属于一件事 {self.code}",
+            zh=f"事项 {item_code} 不属于一件事 {self.code}",
+            en=f"item {item_code} is not a member of bundle {self.code}",
             field="item_code",
         )
 
@@ -108,9 +108,9 @@ class Catalog(msgspec.Struct, frozen=True, kw_only=True):
             if item.code == code:
                 return item
         raise NotFoundError(
-            f"no service item with code {code!r} in catalogue version {self.version}; "
+            zh=f"目录（版本 {self.version}）中没有编码为 {code!r} 的事项；可用“station catalog list”查看事项",
+            en=f"no service item with code {code!r} in catalogue version {self.version}; "
             "list the items with 'station catalog list'",
-            f"目录（版本 {self.version}）中没有编码为 {code!r} 的事项；可用“station catalog list”查看事项",
             field="item",
             code="intake.unknown_item",
         )
@@ -121,9 +121,9 @@ class Catalog(msgspec.Struct, frozen=True, kw_only=True):
             if bundle.code == code:
                 return bundle
         raise NotFoundError(
-            f"no bundle with code {code!r} in catalogue version {self.version}; "
+            zh=f"目录（版本 {self.version}）中没有编码为 {code!r} 的一件事；可用“station catalog list”查看",
+            en=f"no bundle with code {code!r} in catalogue version {self.version}; "
             "list the bundles with 'station catalog list'",
-            f"目录（版本 {self.version}）中没有编码为 {code!r} 的一件事；可用“station catalog list”查看",
             field="bundle",
             code="intake.unknown_bundle",
         )
@@ -136,10 +136,10 @@ class Catalog(msgspec.Struct, frozen=True, kw_only=True):
                 yield item
 
 
-def _fail(where: str, problem_en: str, problem_zh: str) -> CatalogError:
+def _fail(where: str, *, problem_zh: str, problem_en: str) -> CatalogError:
     return CatalogError(
-        f"malformed catalogue at {where}: {problem_en}",
-        f"目录格式错误，位置 {where}：{problem_zh}",
+        zh=f"目录格式错误，位置 {where}：{problem_zh}",
+        en=f"malformed catalogue at {where}: {problem_en}",
         field=where,
     )
 
@@ -152,60 +152,68 @@ def _convert(raw: Any, type_: type, where: str) -> Any:
         text = str(exc)
         message, _, path = text.partition(" - at `$")
         field = where + path.rstrip("`")
-        raise _fail(field, message, f"取值无效（{message}）") from None
+        raise _fail(field, problem_zh=f"取值无效（{message}）", problem_en=message) from None
 
 
 def _check_item(item: ServiceItem, where: str) -> None:
     if not item.code.strip():
-        raise _fail(f"{where}.code", "the item code is empty", "事项编码为空")
+        raise _fail(f"{where}.code", problem_zh="事项编码为空", problem_en="the item code is empty")
     if not item.name_zh.strip():
-        raise _fail(f"{where}.name_zh", "the Chinese name is empty", "事项中文名称为空")
+        raise _fail(f"{where}.name_zh", problem_zh="事项中文名称为空", problem_en="the Chinese name is empty")
     for field in ("promised_days", "legal_days"):
         value = getattr(item, field)
         if value is not None and value < 0:
             raise _fail(
-                f"{where}.{field}", f"must be 0 or more working days, got {value}", f"工作日数不能为负数（{value}）"
+                f"{where}.{field}",
+                problem_zh=f"工作日数不能为负数（{value}）",
+                problem_en=f"must be 0 or more working days, got {value}",
             )
     if item.promised_days is not None and item.legal_days is not None and item.promised_days > item.legal_days:
         raise _fail(
             f"{where}.promised_days",
-            f"promised {item.promised_days} working days exceeds the legal limit of {item.legal_days}",
-            f"承诺时限 {item.promised_days} 个工作日超过法定时限 {item.legal_days} 个工作日",
+            problem_zh=f"承诺时限 {item.promised_days} 个工作日超过法定时限 {item.legal_days} 个工作日",
+            problem_en=f"promised {item.promised_days} working days exceeds the legal limit of {item.legal_days}",
         )
     if not item.materials:
-        raise _fail(f"{where}.materials", "an item needs at least one material", "事项至少需要一项材料")
+        raise _fail(
+            f"{where}.materials", problem_zh="事项至少需要一项材料", problem_en="an item needs at least one material"
+        )
     seen: set[str] = set()
     for index, material in enumerate(item.materials):
         mwhere = f"{where}.materials[{index}]"
         if not material.name_zh.strip():
-            raise _fail(f"{mwhere}.name_zh", "the material name is empty", "材料名称为空")
+            raise _fail(f"{mwhere}.name_zh", problem_zh="材料名称为空", problem_en="the material name is empty")
         if material.name_zh in seen:
             raise _fail(
-                f"{mwhere}.name_zh", f"material {material.name_zh!r} is listed twice", f"材料“{material.name_zh}”重复"
+                f"{mwhere}.name_zh",
+                problem_zh=f"材料“{material.name_zh}”重复",
+                problem_en=f"material {material.name_zh!r} is listed twice",
             )
         seen.add(material.name_zh)
 
 
 def _check_bundle(bundle: Bundle, where: str, items: Mapping[str, ServiceItem], labels: Mapping[str, str]) -> None:
     if not bundle.members:
-        raise _fail(f"{where}.members", "a bundle needs member items", "一件事至少需要一个事项")
+        raise _fail(f"{where}.members", problem_zh="一件事至少需要一个事项", problem_en="a bundle needs member items")
     for code in bundle.members:
         if code not in items:
             raise _fail(
-                f"{where}.members", f"member {code!r} is not an item of this catalogue", f"成员事项 {code!r} 不在目录中"
+                f"{where}.members",
+                problem_zh=f"成员事项 {code!r} 不在目录中",
+                problem_en=f"member {code!r} is not an item of this catalogue",
             )
         if bundle.code not in items[code].bundles:
             raise _fail(
                 f"{labels[code]}.bundles",
-                f"item {code} is a member of bundle {bundle.code} but does not list it",
-                f"事项 {code} 属于一件事 {bundle.code}，但其 bundles 字段未列出",
+                problem_zh=f"事项 {code} 属于一件事 {bundle.code}，但其 bundles 字段未列出",
+                problem_en=f"item {code} is a member of bundle {bundle.code} but does not list it",
             )
     ordered = [code for stage in bundle.ordering for code in stage]
     if sorted(ordered) != sorted(bundle.members) or len(set(ordered)) != len(ordered):
         raise _fail(
             f"{where}.ordering",
-            "the stages must list every member exactly once",
-            "办理顺序必须恰好列出每个成员事项一次",
+            problem_zh="办理顺序必须恰好列出每个成员事项一次",
+            problem_en="the stages must list every member exactly once",
         )
 
 
@@ -220,10 +228,10 @@ def load_catalog(data: Mapping[str, Any], *, version: int | None = None) -> Cata
         CatalogError: naming the item and field at fault, e.g. ``items[3] (RS-004).materials[1].required``.
     """
     if not isinstance(data, Mapping):
-        raise _fail("$", "expected a JSON object", "应为 JSON 对象")
+        raise _fail("$", problem_zh="应为 JSON 对象", problem_en="expected a JSON object")
     raw_items = data.get("items")
     if not isinstance(raw_items, list) or not raw_items:
-        raise _fail("items", "expected a non-empty list of items", "应为非空的事项列表")
+        raise _fail("items", problem_zh="应为非空的事项列表", problem_en="expected a non-empty list of items")
     items: dict[str, ServiceItem] = {}
     labels: dict[str, str] = {}
     for index, raw in enumerate(raw_items):
@@ -234,7 +242,11 @@ def load_catalog(data: Mapping[str, Any], *, version: int | None = None) -> Cata
         item = _convert(raw, ServiceItem, where)
         _check_item(item, where)
         if item.code in items:
-            raise _fail(f"{where}.code", f"item code {item.code!r} is used twice", f"事项编码 {item.code!r} 重复")
+            raise _fail(
+                f"{where}.code",
+                problem_zh=f"事项编码 {item.code!r} 重复",
+                problem_en=f"item code {item.code!r} is used twice",
+            )
         items[item.code] = item
         labels[item.code] = f"items[{index}] ({item.code})"
     bundles: list[Bundle] = []
@@ -250,16 +262,22 @@ def load_catalog(data: Mapping[str, Any], *, version: int | None = None) -> Cata
     for item in items.values():
         for code in item.bundles:
             if code not in by_code:
-                raise _fail(f"{labels[item.code]}.bundles", f"unknown bundle {code!r}", f"未知的一件事 {code!r}")
+                raise _fail(
+                    f"{labels[item.code]}.bundles",
+                    problem_zh=f"未知的一件事 {code!r}",
+                    problem_en=f"unknown bundle {code!r}",
+                )
             if item.code not in by_code[code].members:
                 raise _fail(
                     f"{labels[item.code]}.bundles",
-                    f"item {item.code} lists bundle {code} but is not one of its members",
-                    f"事项 {item.code} 的 bundles 列出了一件事 {code}，但不是其成员",
+                    problem_zh=f"事项 {item.code} 的 bundles 列出了一件事 {code}，但不是其成员",
+                    problem_en=f"item {item.code} lists bundle {code} but is not one of its members",
                 )
     raw_version = data.get("version", version if version is not None else 1)
     if not isinstance(raw_version, int) or isinstance(raw_version, bool) or raw_version < 1:
-        raise _fail("version", f"expected a positive integer, got {raw_version!r}", "版本号应为正整数")
+        raise _fail(
+            "version", problem_zh="版本号应为正整数", problem_en=f"expected a positive integer, got {raw_version!r}"
+        )
     return Catalog(version=raw_version, items=tuple(items.values()), bundles=tuple(bundles))
 
 

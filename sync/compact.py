@@ -134,8 +134,8 @@ class _Strings:
                 self.budget -= len(text)
                 if self.budget < 0:
                     raise OverBudget(
-                        f"a record expands past {self.row_limit} characters",
-                        f"单条记录展开后超过 {self.row_limit} 个字符",
+                        zh=f"单条记录展开后超过 {self.row_limit} 个字符",
+                        en=f"a record expands past {self.row_limit} characters",
                         code="too_large",
                     )
                 return text
@@ -283,8 +283,8 @@ def _shape(entry: Any, budget: Budget) -> tuple[str, list[str], bool, Any]:
     limit = budget.limits.max_record_bytes
     if sum(len(n) for n in names) + len(str(table_name)) > limit:
         raise OverBudget(
-            f"a shape's field names alone are over {limit} characters",
-            f"字段名总长超过 {limit} 个字符",
+            zh=f"字段名总长超过 {limit} 个字符",
+            en=f"a shape's field names alone are over {limit} characters",
             code="too_large",
         )
     return str(table_name), names, bool(insert), origin

@@ -100,14 +100,14 @@ def unpack(method: str, data: bytes, *, budget: Budget | None = None, max_size: 
         body = decompress(method, data, budget=budget)
         count, _ = array_length(body)
         if count < 0:
-            raise ProxyAppError("the body is not an array of records", "数据内容不是记录数组", code="malformed")
+            raise ProxyAppError(zh="数据内容不是记录数组", en="the body is not an array of records", code="malformed")
         budget.records(count)
         return body
     try:
         return msgpack_array(expand(_inflate(method, data, budget), budget=budget))
     except CompactError as exc:
         raise ProxyAppError(
-            f"compressed body is damaged ({exc})", f"压缩数据已损坏（{exc}）", code="malformed"
+            zh=f"压缩数据已损坏（{exc}）", en=f"compressed body is damaged ({exc})", code="malformed"
         ) from None
 
 
@@ -125,8 +125,8 @@ def decompress(method: str, data: bytes, *, budget: Budget | None = None, max_si
         return data
     if method != ZSTD_D1:
         raise ProxyAppError(
-            f"unknown compression {method!r}; update the software",
-            f"未知的压缩方式 {method!r}；请升级软件",
+            zh=f"未知的压缩方式 {method!r}；请升级软件",
+            en=f"unknown compression {method!r}; update the software",
             code="protocol_version",
         )
     return _inflate(method, data, budget)
@@ -142,15 +142,15 @@ def _inflate(method: str, data: bytes, budget: Budget) -> bytes:
         # Frames we write always declare their size; one that does not, or declares more than the
         # budget has left, is refused before a byte is inflated (a decompression bomb).
         raise OverBudget(
-            f"compressed body would inflate to more than {room} bytes",
-            f"压缩数据解压后超过 {room} 字节",
+            zh=f"压缩数据解压后超过 {room} 字节",
+            en=f"compressed body would inflate to more than {room} bytes",
             code="too_large",
         )
     try:
         inflated = zstandard.ZstdDecompressor(dict_data=_dictionary(method)).decompress(data, max_output_size=size)
     except zstandard.ZstdError as exc:
         raise ProxyAppError(
-            f"compressed body is damaged ({exc})", f"压缩数据已损坏（{exc}）", code="malformed"
+            zh=f"压缩数据已损坏（{exc}）", en=f"compressed body is damaged ({exc})", code="malformed"
         ) from None
     budget.spend(len(inflated))
     return inflated

@@ -142,7 +142,7 @@ def open_box(recipient_private: bytes, box: bytes, aad: bytes, *, sender_public:
     when it was altered, misplaced or not for us."""
     if box[:1] == _PAIR_VERSION and len(box) >= 1 + 12 + 16:
         if sender_public is None:
-            raise CryptoError("sealed box needs the sender's key to open", "密文需要发送方的密钥才能解开")
+            raise CryptoError(zh="密文需要发送方的密钥才能解开", en="sealed box needs the sender's key to open")
         nonce, ciphertext = box[1:13], box[13:]
         key = pair_key(recipient_private, sender_public, _PAIR_BOX)
     elif box[:1] == _BOX_VERSION and len(box) >= 1 + 32 + 12 + 16:
@@ -151,12 +151,13 @@ def open_box(recipient_private: bytes, box: bytes, aad: bytes, *, sender_public:
         shared = private.exchange(X25519PublicKey.from_public_bytes(ephemeral_public))
         key = _box_key(shared, ephemeral_public, private.public_key().public_bytes_raw())
     else:
-        raise CryptoError("sealed box is truncated or of an unknown version", "密文不完整或版本未知")
+        raise CryptoError(zh="密文不完整或版本未知", en="sealed box is truncated or of an unknown version")
     try:
         return AESGCM(key).decrypt(nonce, ciphertext, aad)
     except InvalidTag:
         raise CryptoError(
-            "sealed box does not open: altered, or not addressed to this key", "密文无法解开：已被篡改或不是发给本机的"
+            zh="密文无法解开：已被篡改或不是发给本机的",
+            en="sealed box does not open: altered, or not addressed to this key",
         ) from None
 
 
@@ -170,7 +171,7 @@ def pair_key(own_box_private: bytes, peer_box_public: bytes, purpose: bytes) -> 
     try:
         shared = private.exchange(X25519PublicKey.from_public_bytes(peer_box_public))
     except ValueError:  # a low-order point (all-zero secret) or not 32 bytes
-        raise CryptoError("the other side's box key is not usable", "对方的加密公钥不可用") from None
+        raise CryptoError(zh="对方的加密公钥不可用", en="the other side's box key is not usable") from None
     low, high = sorted((own_public, peer_box_public))
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose + low + high).derive(shared)
 
@@ -202,11 +203,14 @@ def unwrap_private(blob: bytes, passphrase: str) -> bytes:
     try:
         wrapped = msgspec.msgpack.decode(blob, type=_Wrapped)
     except msgspec.DecodeError:
-        raise CryptoError("the key file is damaged", "密钥文件已损坏") from None
+        raise CryptoError(zh="密钥文件已损坏", en="the key file is damaged") from None
     kek = Scrypt(salt=wrapped.salt, length=32, n=wrapped.n, r=8, p=1).derive(passphrase.encode())
     try:
         return AESGCM(kek).decrypt(wrapped.nonce, wrapped.ct, _WRAP_AAD)
     except InvalidTag:
         raise CryptoError(
-            "wrong passphrase for the station key", "本站密钥口令错误", code="crypto.passphrase", field="passphrase"
+            zh="本站密钥口令错误",
+            en="wrong passphrase for the station key",
+            code="crypto.passphrase",
+            field="passphrase",
         ) from None

@@ -59,8 +59,8 @@ class DivisionCode(msgspec.Struct, frozen=True):
         return self.code[:9] + "000"
 
 
-def _error(code: str, en: str, zh: str, *, field: str = _FIELD) -> DivisionCodeError:
-    return DivisionCodeError(en, zh, field=field, code=code)
+def _error(code: str, *, zh: str, en: str, field: str = _FIELD) -> DivisionCodeError:
+    return DivisionCodeError(zh=zh, en=en, field=field, code=code)
 
 
 def parse_division_code(code: str) -> DivisionCode:
@@ -85,38 +85,38 @@ def parse_division_code(code: str) -> DivisionCode:
     if not text:
         raise _error(
             "division_code.empty",
-            "The division code is empty. Enter the 12-digit statistical division code.",
-            "区划代码为空。请输入 12 位统计用区划代码。",
+            zh="区划代码为空。请输入 12 位统计用区划代码。",
+            en="The division code is empty. Enter the 12-digit statistical division code.",
         )
     if len(text) != 12:
         raise _error(
             "division_code.length",
-            f"The division code has {len(text)} characters; 12 digits are needed.",
-            f"区划代码为 {len(text)} 位，应为 12 位数字。",
+            zh=f"区划代码为 {len(text)} 位，应为 12 位数字。",
+            en=f"The division code has {len(text)} characters; 12 digits are needed.",
         )
     for i, c in enumerate(text):
         if not (c.isascii() and c.isdigit()):
             raise _error(
                 "division_code.chars",
-                f"Character {i + 1} of the division code is not a digit; a division code has 12 digits.",
-                f"区划代码第 {i + 1} 位不是数字；区划代码由 12 位数字组成。",
+                zh=f"区划代码第 {i + 1} 位不是数字；区划代码由 12 位数字组成。",
+                en=f"Character {i + 1} of the division code is not a digit; a division code has 12 digits.",
             )
     province, prefecture, county = text[0:2], text[2:4], text[4:6]
     township, village = text[6:9], text[9:12]
     if province not in PROVINCE_CODES:
         raise _error(
             "division_code.province",
-            "The first two digits of the division code are not a GB/T 2260 province code.",
-            "区划代码前两位不是 GB/T 2260 中的省级代码。",
+            zh="区划代码前两位不是 GB/T 2260 中的省级代码。",
+            en="The first two digits of the division code are not a GB/T 2260 province code.",
         )
     if county == "00":
         # Province and prefecture summary codes have no township or village level,
         # and nothing in this system is keyed above the county.
         raise _error(
             "division_code.county",
-            "Digits 5-6 of the division code (the county part) are 00: the code names a province or "
+            zh="区划代码第 5-6 位（县级部分）为 00：该代码指省或地级单位，而不是县、乡镇或村。",
+            en="Digits 5-6 of the division code (the county part) are 00: the code names a province or "
             "prefecture, not a county, township or village.",
-            "区划代码第 5-6 位（县级部分）为 00：该代码指省或地级单位，而不是县、乡镇或村。",
         )
     # GB/T 10114 and the statistics bureau's rules allot 001-599 (streets, towns,
     # townships, then development zones, farms and similar units) and nothing above,
@@ -125,14 +125,14 @@ def parse_division_code(code: str) -> DivisionCode:
     if int(township) >= 600:
         raise _error(
             "division_code.township",
-            "Digits 7-9 of the division code (the township part) must be 000-599.",
-            "区划代码第 7-9 位（乡级部分）应在 000 至 599 之间。",
+            zh="区划代码第 7-9 位（乡级部分）应在 000 至 599 之间。",
+            en="Digits 7-9 of the division code (the township part) must be 000-599.",
         )
     if township == "000" and village != "000":
         raise _error(
             "division_code.village",
-            "The division code has a village part (digits 10-12) but no township part (digits 7-9 are 000).",
-            "区划代码有村级部分（第 10-12 位），但乡级部分（第 7-9 位）为 000。",
+            zh="区划代码有村级部分（第 10-12 位），但乡级部分（第 7-9 位）为 000。",
+            en="The division code has a village part (digits 10-12) but no township part (digits 7-9 are 000).",
         )
     level: Literal["county", "township", "village"]
     if township == "000":
@@ -197,7 +197,7 @@ class DivisionTree(msgspec.Struct, frozen=True, dict=True):
         try:
             return self._index.villages[key]
         except KeyError:
-            raise _unknown(key, "village or community", "村或社区") from None
+            raise _unknown(key, what_zh="村或社区", what_en="village or community") from None
 
     def township(self, code: str) -> Township:
         """The township (street, town or township) with this 12-digit code.
@@ -210,7 +210,7 @@ class DivisionTree(msgspec.Struct, frozen=True, dict=True):
         try:
             return self._index.townships[key]
         except KeyError:
-            raise _unknown(key, "township", "乡镇（街道）") from None
+            raise _unknown(key, what_zh="乡镇（街道）", what_en="township") from None
 
     def township_of(self, village_code: str) -> Township:
         """The township a village belongs to.
@@ -226,41 +226,41 @@ class DivisionTree(msgspec.Struct, frozen=True, dict=True):
             yield from township.villages
 
 
-def _unknown(code: str, what_en: str, what_zh: str) -> DivisionCodeError:
+def _unknown(code: str, *, what_zh: str, what_en: str) -> DivisionCodeError:
     # A division code is not personal data, and naming it is what makes the error actionable.
     return _error(
         "division_code.unknown",
-        f"No {what_en} with division code {code} in this county's division tree. "
+        zh=f"本县区划表中没有代码为 {code} 的{what_zh}。请核对代码，或从县级平台更新区划表。",
+        en=f"No {what_en} with division code {code} in this county's division tree. "
         "Check the code, or update the division tree from the hub.",
-        f"本县区划表中没有代码为 {code} 的{what_zh}。请核对代码，或从县级平台更新区划表。",
     )
 
 
-def _tree_error(path: str, code: str, en: str, zh: str) -> DivisionCodeError:
+def _tree_error(path: str, code: str, *, zh: str, en: str) -> DivisionCodeError:
     # In a tree error ``field`` is the JSON path, the most precise "field at fault".
-    return _error(code, f"{path}: {en}", f"{path}：{zh}", field=path)
+    return _error(code, zh=f"{path}：{zh}", en=f"{path}: {en}", field=path)
 
 
 def _member(obj: Any, key: str, path: str) -> Any:
     if not isinstance(obj, Mapping):
         parent = path.rpartition(".")[0] or "(top level)"
-        raise _tree_error(parent, "division_code.tree", "must be a JSON object.", "应为 JSON 对象。")
+        raise _tree_error(parent, "division_code.tree", zh="应为 JSON 对象。", en="must be a JSON object.")
     if key not in obj:
-        raise _tree_error(path, "division_code.tree", "is missing.", "缺失。")
+        raise _tree_error(path, "division_code.tree", zh="缺失。", en="is missing.")
     return obj[key]
 
 
 def _name(obj: Any, key: str, path: str) -> str:
     value = _member(obj, key, path)
     if not isinstance(value, str) or not value.strip():
-        raise _tree_error(path, "division_code.name", "must be a non-empty string.", "应为非空字符串。")
+        raise _tree_error(path, "division_code.name", zh="应为非空字符串。", en="must be a non-empty string.")
     return value.strip()
 
 
 def _list(obj: Any, key: str, path: str) -> list[Any]:
     value = _member(obj, key, path)
     if not isinstance(value, list):
-        raise _tree_error(path, "division_code.tree", "must be a JSON array.", "应为 JSON 数组。")
+        raise _tree_error(path, "division_code.tree", zh="应为 JSON 数组。", en="must be a JSON array.")
     return value
 
 
@@ -270,24 +270,26 @@ _LEVEL_ZH = {"county": "县", "township": "乡", "village": "村"}
 def _code(obj: Any, key: str, path: str, level: str, seen: dict[str, str]) -> DivisionCode:
     value = _member(obj, key, path)
     if not isinstance(value, str):
-        raise _tree_error(path, "division_code.tree", "must be a string of 12 digits.", "应为 12 位数字的字符串。")
+        raise _tree_error(
+            path, "division_code.tree", zh="应为 12 位数字的字符串。", en="must be a string of 12 digits."
+        )
     try:
         parsed = parse_division_code(value)
     except DivisionCodeError as error:
-        raise _tree_error(path, error.code, error.en, error.zh) from None
+        raise _tree_error(path, error.code, zh=error.zh, en=error.en) from None
     if parsed.level != level:
         raise _tree_error(
             path,
             "division_code.level",
-            f"{parsed.code} is a {parsed.level}-level code; a {level}-level code is needed here.",
-            f"{parsed.code} 是{_LEVEL_ZH[parsed.level]}级代码，此处应为{_LEVEL_ZH[level]}级代码。",
+            zh=f"{parsed.code} 是{_LEVEL_ZH[parsed.level]}级代码，此处应为{_LEVEL_ZH[level]}级代码。",
+            en=f"{parsed.code} is a {parsed.level}-level code; a {level}-level code is needed here.",
         )
     if parsed.code in seen:
         raise _tree_error(
             path,
             "division_code.duplicate",
-            f"{parsed.code} already appears at {seen[parsed.code]}; every code must be unique.",
-            f"{parsed.code} 已在 {seen[parsed.code]} 出现；代码不能重复。",
+            zh=f"{parsed.code} 已在 {seen[parsed.code]} 出现；代码不能重复。",
+            en=f"{parsed.code} already appears at {seen[parsed.code]}; every code must be unique.",
         )
     seen[parsed.code] = path
     return parsed
@@ -297,8 +299,8 @@ def _not_under(path: str, code: str, parent_path: str) -> DivisionCodeError:
     return _tree_error(
         path,
         "division_code.parent",
-        f"{code} does not belong to the unit at {parent_path} (its leading digits differ).",
-        f"{code} 不属于 {parent_path} 所指单位（代码前几位不一致）。",
+        zh=f"{code} 不属于 {parent_path} 所指单位（代码前几位不一致）。",
+        en=f"{code} does not belong to the unit at {parent_path} (its leading digits differ).",
     )
 
 
@@ -325,7 +327,7 @@ def load_divisions(data: Mapping[str, Any]) -> DivisionTree:
     county_name = _name(county_obj, "name_zh", "county.name_zh")
     township_list = _list(data, "townships", "townships")
     if not township_list:
-        raise _tree_error("townships", "division_code.tree", "has no townships.", "没有乡镇。")
+        raise _tree_error("townships", "division_code.tree", zh="没有乡镇。", en="has no townships.")
     townships: list[Township] = []
     for t_index, t_obj in enumerate(township_list):
         t_path = f"townships[{t_index}]"

@@ -32,8 +32,8 @@ def normalize_code(text: str) -> str:
     cleaned = "".join(text.split()).replace("-", "").upper().translate(_READ_AS)
     if len(cleaned) != 16 or any(c not in CODE_ALPHABET for c in cleaned):
         raise InputError(
-            "an enrolment code has 16 letters or digits in four groups, like ABCD-EFGH-JKMN-PQRS",
-            "登记码应为 16 个字母或数字，分四组，形如 ABCD-EFGH-JKMN-PQRS",
+            zh="登记码应为 16 个字母或数字，分四组，形如 ABCD-EFGH-JKMN-PQRS",
+            en="an enrolment code has 16 letters or digits in four groups, like ABCD-EFGH-JKMN-PQRS",
             field="code",
             code="enroll.code_format",
         )

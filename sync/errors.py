@@ -19,8 +19,9 @@ __all__ = (
 class ProxyAppError(Exception):
     """Base of every error the project raises on purpose.
 
-    Each error carries its message in English and Chinese, the name of the field at fault
-    (when there is one) and a short machine code. ``str(error)`` is the English text, which
+    Each error carries its message in Chinese and English (keyword-only ``zh=``, ``en=``, Chinese
+    first as everywhere in the project), the name of the field at fault (when there is one) and a
+    short machine code. ``str(error)`` is the English text, which
     is what logs see; user interfaces call :meth:`message` with the user's language.
 
     Messages must never contain personal data (ID numbers, phone numbers, names): they reach
@@ -30,7 +31,7 @@ class ProxyAppError(Exception):
     code: str = "error"
     """Short machine-readable code, stable across releases (scripts may match on it)."""
 
-    def __init__(self, en: str, zh: str, *, field: str | None = None, code: str | None = None) -> None:
+    def __init__(self, *, zh: str, en: str, field: str | None = None, code: str | None = None) -> None:
         super().__init__(en)
         self.en = en
         self.zh = zh
@@ -75,8 +76,8 @@ class IllegalTransition(InputError):
 
     code = "illegal_transition"
 
-    def __init__(self, en: str, zh: str, *, from_status: str, to_status: str, actor: str | None = None) -> None:
-        super().__init__(en, zh, field="status")
+    def __init__(self, *, zh: str, en: str, from_status: str, to_status: str, actor: str | None = None) -> None:
+        super().__init__(zh=zh, en=en, field="status")
         self.from_status = from_status
         self.to_status = to_status
         self.actor = actor

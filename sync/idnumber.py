@@ -82,8 +82,8 @@ def check_character(body17: str) -> str:
     return _CHECK_CHARS[sum(int(c) * w for c, w in zip(body17, _WEIGHTS)) % 11]
 
 
-def _error(code: str, en: str, zh: str) -> IdNumberError:
-    return IdNumberError(en, zh, field=_FIELD, code=code)
+def _error(code: str, *, zh: str, en: str) -> IdNumberError:
+    return IdNumberError(zh=zh, en=en, field=_FIELD, code=code)
 
 
 def _bad_char_position(text: str) -> int | None:
@@ -100,10 +100,10 @@ def _bad_char_position(text: str) -> int | None:
 def _chars_error(position: int) -> IdNumberError:
     return _error(
         "id_number.chars",
-        f"Character {position} of the ID number is not a digit. An ID number has 17 digits "
-        "followed by a digit or X; only the last character may be X. Check that character and type it again.",
-        f"身份证号第 {position} 位不是数字。身份证号由 17 位数字加最后 1 位数字或 X 组成，"
+        zh=f"身份证号第 {position} 位不是数字。身份证号由 17 位数字加最后 1 位数字或 X 组成，"
         "只有最后一位可以是 X。请核对该位后重新输入。",
+        en=f"Character {position} of the ID number is not a digit. An ID number has 17 digits "
+        "followed by a digit or X; only the last character may be X. Check that character and type it again.",
     )
 
 
@@ -118,16 +118,16 @@ def _region_error(prefix: str) -> IdNumberError | None:
     if bad:
         return _error(
             "id_number.region",
-            "The first two digits of the ID number are not a province code (GB/T 2260). "
+            zh="身份证号前两位不是有效的省级行政区划代码（GB/T 2260）。请对照身份证核对开头几位数字。",
+            en="The first two digits of the ID number are not a province code (GB/T 2260). "
             "Check the first digits against the ID card.",
-            "身份证号前两位不是有效的省级行政区划代码（GB/T 2260）。请对照身份证核对开头几位数字。",
         )
     if len(prefix) >= 6 and prefix[4:6] == "00" and prefix[:2] not in _PERMIT_PROVINCES:
         return _error(
             "id_number.region",
-            "Digits 5-6 of the ID number (the county part of the address code) cannot be 00. "
+            zh="身份证号第 5-6 位（地址码中的县级代码）不能为 00。请对照身份证核对前六位数字。",
+            en="Digits 5-6 of the ID number (the county part of the address code) cannot be 00. "
             "Check the first six digits against the ID card.",
-            "身份证号第 5-6 位（地址码中的县级代码）不能为 00。请对照身份证核对前六位数字。",
         )
     return None
 
@@ -166,15 +166,15 @@ def _date_error(prefix: str, today: datetime.date) -> IdNumberError | None:
     if _date_possible(prefix, datetime.date.max):
         return _error(
             "id_number.future",
-            "The birth date in the ID number (digits 7-14) is after today. "
+            zh="身份证号中的出生日期（第 7-14 位）晚于今天。请对照身份证核对年月日数字。",
+            en="The birth date in the ID number (digits 7-14) is after today. "
             "Check the year, month and day digits against the ID card.",
-            "身份证号中的出生日期（第 7-14 位）晚于今天。请对照身份证核对年月日数字。",
         )
     return _error(
         "id_number.birth_date",
-        "Digits 7-14 of the ID number are not a real birth date (YYYYMMDD, not before 1800). "
+        zh="身份证号第 7-14 位不是有效的出生日期（格式为年月日 YYYYMMDD，且不早于 1800 年）。请对照身份证核对年月日数字。",
+        en="Digits 7-14 of the ID number are not a real birth date (YYYYMMDD, not before 1800). "
         "Check the year, month and day digits against the ID card.",
-        "身份证号第 7-14 位不是有效的出生日期（格式为年月日 YYYYMMDD，且不早于 1800 年）。请对照身份证核对年月日数字。",
     )
 
 
@@ -182,14 +182,14 @@ def _length_error(length: int) -> IdNumberError:
     if length == 15:
         return _error(
             "id_number.first_generation",
-            "This is a 15-digit first-generation ID number; those stopped being valid on 2013-01-01. "
+            zh="这是 15 位的第一代身份证号码，已于 2013 年 1 月 1 日停止使用。请输入本人现行身份证上的 18 位号码。",
+            en="This is a 15-digit first-generation ID number; those stopped being valid on 2013-01-01. "
             "Enter the 18-character number printed on the person's current ID card.",
-            "这是 15 位的第一代身份证号码，已于 2013 年 1 月 1 日停止使用。请输入本人现行身份证上的 18 位号码。",
         )
     return _error(
         "id_number.length",
-        f"The ID number has {length} characters; 18 are needed. Check for missing or extra digits.",
-        f"身份证号为 {length} 位，应为 18 位。请检查是否漏输或多输了数字。",
+        zh=f"身份证号为 {length} 位，应为 18 位。请检查是否漏输或多输了数字。",
+        en=f"The ID number has {length} characters; 18 are needed. Check for missing or extra digits.",
     )
 
 
@@ -217,8 +217,8 @@ def validate_id_number(raw: str, *, today: datetime.date | None = None) -> Resid
     if not number:
         raise _error(
             "id_number.empty",
-            "The ID number is empty. Enter the 18-character number from the ID card.",
-            "身份证号为空。请输入身份证上的 18 位号码。",
+            zh="身份证号为空。请输入身份证上的 18 位号码。",
+            en="The ID number is empty. Enter the 18-character number from the ID card.",
         )
     if len(number) != 18:
         raise _length_error(len(number))
@@ -235,9 +235,9 @@ def validate_id_number(raw: str, *, today: datetime.date | None = None) -> Resid
     if check_character(number[:17]) != number[17]:
         raise _error(
             "id_number.check",
-            "The ID number fails its check: the last character is wrong or one of the digits was mistyped. "
+            zh="身份证号校验不通过：最后一位校验码有误，或某一位数字输错。请对照身份证逐位核对。",
+            en="The ID number fails its check: the last character is wrong or one of the digits was mistyped. "
             "Compare every digit with the ID card.",
-            "身份证号校验不通过：最后一位校验码有误，或某一位数字输错。请对照身份证逐位核对。",
         )
     return ResidentId(
         number=number,
@@ -303,14 +303,14 @@ def convert_first_generation(old15: str) -> str:
     if len(number) != 15:
         raise _error(
             "id_number.length",
-            f"A first-generation ID number has 15 digits; {len(number)} characters were given.",
-            f"第一代身份证号应为 15 位数字，实际为 {len(number)} 位。",
+            zh=f"第一代身份证号应为 15 位数字，实际为 {len(number)} 位。",
+            en=f"A first-generation ID number has 15 digits; {len(number)} characters were given.",
         )
     if not (number.isascii() and number.isdigit()):
         raise _error(
             "id_number.chars",
-            "A first-generation ID number contains only digits; remove any other character.",
-            "第一代身份证号只包含数字，请删除其他字符。",
+            zh="第一代身份证号只包含数字，请删除其他字符。",
+            en="A first-generation ID number contains only digits; remove any other character.",
         )
     body17 = number[:6] + "19" + number[6:]
     return body17 + check_character(body17)

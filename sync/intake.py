@@ -127,8 +127,8 @@ def plan_intake(
     """
     if (item is None) == (bundle is None):
         raise IntakeError(
-            "give either an item (--item) or a bundle (--bundle)",
-            "请指定一个事项（--item）或一件事（--bundle）",
+            zh="请指定一个事项（--item）或一件事（--bundle）",
+            en="give either an item (--item) or a bundle (--bundle)",
             field="item",
             code="intake.item_or_bundle",
         )
@@ -175,8 +175,8 @@ def plan_intake(
     if problems_en:
         valid = "、".join(rule.name_zh for rule in rules)
         raise IntakeError(
-            "; ".join(problems_en) + f". The materials of this intake are: {valid}",
-            "；".join(problems_zh) + f"。本事项的材料为：{valid}",
+            zh="；".join(problems_zh) + f"。本事项的材料为：{valid}",
+            en="; ".join(problems_en) + f". The materials of this intake are: {valid}",
             field="materials",
             code="intake.materials",
         )

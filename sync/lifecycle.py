@@ -138,10 +138,10 @@ def check_transition(current: Status | str, target: Status | str, actor: Actor |
     actors = TRANSITIONS.get((current, target))
     if actors is None:
         raise IllegalTransition(
-            f"a case cannot go from {current.value} to {target.value}"
-            + (" (it is closed)" if current in TERMINAL else ""),
-            f"办件不能从“{status_label(current)}”变为“{status_label(target)}”"
+            zh=f"办件不能从“{status_label(current)}”变为“{status_label(target)}”"
             + ("（办件已结束）" if current in TERMINAL else ""),
+            en=f"a case cannot go from {current.value} to {target.value}"
+            + (" (it is closed)" if current in TERMINAL else ""),
             from_status=current.value,
             to_status=target.value,
             actor=actor.value,
@@ -149,9 +149,9 @@ def check_transition(current: Status | str, target: Status | str, actor: Actor |
     if actor not in actors:
         who = "、".join(actor_label(a) for a in sorted(actors))
         raise IllegalTransition(
-            f"a {actor.value} may not move a case from {current.value} to {target.value}; "
+            zh=f"{actor_label(actor)}无权将办件从“{status_label(current)}”变为“{status_label(target)}”，应由{who}办理",
+            en=f"a {actor.value} may not move a case from {current.value} to {target.value}; "
             f"only: {', '.join(sorted(a.value for a in actors))}",
-            f"{actor_label(actor)}无权将办件从“{status_label(current)}”变为“{status_label(target)}”，应由{who}办理",
             from_status=current.value,
             to_status=target.value,
             actor=actor.value,

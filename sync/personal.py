@@ -119,8 +119,8 @@ def normalize_phone(raw: str) -> str:
     return text
 
 
-def _phone_error(code: str, en: str, zh: str) -> InputError:
-    return InputError(en, zh, field=_FIELD, code=code)
+def _phone_error(code: str, *, zh: str, en: str) -> InputError:
+    return InputError(zh=zh, en=en, field=_FIELD, code=code)
 
 
 def validate_phone(raw: str) -> str:
@@ -145,8 +145,8 @@ def validate_phone(raw: str) -> str:
     if not text:
         raise _phone_error(
             "phone.empty",
-            "The phone number is empty. Enter an 11-digit mobile number or a landline such as 0551-1234567.",
-            "电话号码为空。请输入 11 位手机号码，或 0551-1234567 形式的固定电话。",
+            zh="电话号码为空。请输入 11 位手机号码，或 0551-1234567 形式的固定电话。",
+            en="The phone number is empty. Enter an 11-digit mobile number or a landline such as 0551-1234567.",
         )
     normalized = normalize_phone(raw)
     if _MOBILE.fullmatch(normalized) or _landline(normalized.replace("-", "")) == normalized:
@@ -155,15 +155,15 @@ def validate_phone(raw: str) -> str:
     if not (body.replace("-", "").isascii() and body.replace("-", "").isdigit()):
         raise _phone_error(
             "phone.chars",
-            "The phone number may contain only digits, spaces, hyphens and a leading +86. Remove any other character.",
-            "电话号码只能包含数字、空格、连字符和开头的 +86，请删除其他字符。",
+            zh="电话号码只能包含数字、空格、连字符和开头的 +86，请删除其他字符。",
+            en="The phone number may contain only digits, spaces, hyphens and a leading +86. Remove any other character.",
         )
     if text.startswith("+") and not text.startswith("+86"):
         raise _phone_error(
             "phone.invalid",
-            "Only Chinese mainland numbers are accepted: +86 is the only country code allowed. "
+            zh="只接受中国大陆电话号码，国家代码只能是 +86。请输入 11 位手机号码，或 0551-1234567 形式的固定电话。",
+            en="Only Chinese mainland numbers are accepted: +86 is the only country code allowed. "
             "Enter an 11-digit mobile number or a landline such as 0551-1234567.",
-            "只接受中国大陆电话号码，国家代码只能是 +86。请输入 11 位手机号码，或 0551-1234567 形式的固定电话。",
         )
     # Classify by what follows any country code, even when the length is wrong,
     # so "+86" with a digit missing is reported as a bad mobile number.
@@ -171,22 +171,22 @@ def validate_phone(raw: str) -> str:
     if national.startswith("1"):
         raise _phone_error(
             "phone.mobile",
-            "A mobile number has 11 digits and starts with 13-19. Check for missing, extra or mistyped digits.",
-            "手机号码应为 11 位数字，并以 13 至 19 开头。请检查是否漏输、多输或输错数字。",
+            zh="手机号码应为 11 位数字，并以 13 至 19 开头。请检查是否漏输、多输或输错数字。",
+            en="A mobile number has 11 digits and starts with 13-19. Check for missing, extra or mistyped digits.",
         )
     if national.startswith("0"):
         raise _phone_error(
             "phone.landline",
-            "A landline is the area code (010, 02x, or 4 digits such as 0551) followed by a 7- or "
-            "8-digit local number, e.g. 0551-1234567. Check the area code and the number of digits.",
-            "固定电话应为区号（010、02x 或 0551 这样的 4 位区号）加 7 至 8 位号码，"
+            zh="固定电话应为区号（010、02x 或 0551 这样的 4 位区号）加 7 至 8 位号码，"
             "例如 0551-1234567。请检查区号和位数。",
+            en="A landline is the area code (010, 02x, or 4 digits such as 0551) followed by a 7- or "
+            "8-digit local number, e.g. 0551-1234567. Check the area code and the number of digits.",
         )
     raise _phone_error(
         "phone.invalid",
-        "This is not a Chinese phone number. Enter an 11-digit mobile number starting with 13-19, "
+        zh="这不是有效的中国电话号码。请输入以 13 至 19 开头的 11 位手机号码，或以 0 开头的固定电话，例如 0551-1234567。",
+        en="This is not a Chinese phone number. Enter an 11-digit mobile number starting with 13-19, "
         "or a landline starting with 0 such as 0551-1234567.",
-        "这不是有效的中国电话号码。请输入以 13 至 19 开头的 11 位手机号码，或以 0 开头的固定电话，例如 0551-1234567。",
     )
 
 

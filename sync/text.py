@@ -74,14 +74,14 @@ def check_text(field: str, value: str, *, multiline: bool = False, label_zh: str
     if problem == "too_long":
         limit = text_limit(field)
         raise InputError(
-            f"{field} is longer than {limit} characters ({len(value)}); shorten it",
-            f"{label}超过 {limit} 个字（现有 {len(value)} 个）；请缩短",
+            zh=f"{label}超过 {limit} 个字（现有 {len(value)} 个）；请缩短",
+            en=f"{field} is longer than {limit} characters ({len(value)}); shorten it",
             field=field,
             code=f"{field}.too_long",
         )
     raise InputError(
-        f"{field} holds a control or direction-override character; retype it without pasting",
-        f"{label}含有控制字符或文字方向控制符；请重新输入，不要粘贴",
+        zh=f"{label}含有控制字符或文字方向控制符；请重新输入，不要粘贴",
+        en=f"{field} holds a control or direction-override character; retype it without pasting",
         field=field,
         code=f"{field}.control_character",
     )

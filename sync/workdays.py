@@ -70,10 +70,10 @@ class DueDate(msgspec.Struct, frozen=True):
     provisional: bool
 
 
-def _table_error(t: YearTable, field: str, en: str, zh: str) -> CalendarError:
+def _table_error(t: YearTable, field: str, *, zh: str, en: str) -> CalendarError:
     return CalendarError(
-        f"calendar table for {t.year}: {field} {en}",
-        f"{t.year} 年工作日历表：{field} {zh}",
+        zh=f"{t.year} 年工作日历表：{field} {zh}",
+        en=f"calendar table for {t.year}: {field} {en}",
         field=field,
     )
 
@@ -90,14 +90,14 @@ def _parse_list(t: YearTable, name: str, values: Sequence[object]) -> list[dt.da
         # accepted so that equal tables always have equal bytes (they are signed).
         if day is None or day.isoformat() != raw:
             en, zh = f"{raw!r} is not a date in the form YYYY-MM-DD", f"「{raw}」不是 YYYY-MM-DD 格式的日期"
-            raise _table_error(t, field, en, zh)
+            raise _table_error(t, field, zh=zh, en=en)
         if day.year != t.year:
-            raise _table_error(t, field, f"{raw} is not in year {t.year}", f"{raw} 不在 {t.year} 年内")
+            raise _table_error(t, field, zh=f"{raw} 不在 {t.year} 年内", en=f"{raw} is not in year {t.year}")
         if dates and day == dates[-1]:
-            raise _table_error(t, field, f"{raw} is listed twice", f"{raw} 重复列出")
+            raise _table_error(t, field, zh=f"{raw} 重复列出", en=f"{raw} is listed twice")
         if dates and day < dates[-1]:
             en, zh = f"{raw} is out of order (the list must be sorted)", f"{raw} 顺序错误（须按日期排序）"
-            raise _table_error(t, field, en, zh)
+            raise _table_error(t, field, zh=zh, en=en)
         dates.append(day)
     return dates
 
@@ -117,9 +117,9 @@ def validate_year_table(t: YearTable) -> YearTable:
             version is out of range. ``field`` names the offending entry, e.g. ``holidays[3]``.
     """
     if not isinstance(t.year, int) or not 1 <= t.year <= 9999:
-        raise _table_error(t, "year", "must be between 1 and 9999", "必须在 1 到 9999 之间")
+        raise _table_error(t, "year", zh="必须在 1 到 9999 之间", en="must be between 1 and 9999")
     if not isinstance(t.version, int) or t.version < 1:
-        raise _table_error(t, "version", f"{t.version!r} is not a positive integer", f"{t.version!r} 不是正整数")
+        raise _table_error(t, "version", zh=f"{t.version!r} 不是正整数", en=f"{t.version!r} is not a positive integer")
     holidays = _parse_list(t, "holidays", t.holidays)
     workdays = _parse_list(t, "workdays", t.workdays)
     holiday_index = {day: i for i, day in enumerate(holidays)}
@@ -127,10 +127,10 @@ def validate_year_table(t: YearTable) -> YearTable:
         field = f"workdays[{i}]"
         if day.weekday() < 5:
             en = f"{day} is a {_WEEKDAY_NAMES[day.weekday()]}; a make-up working day must be a Saturday or Sunday"
-            raise _table_error(t, field, en, f"{day} 不是周六或周日，调休上班日只能是周末")
+            raise _table_error(t, field, zh=f"{day} 不是周六或周日，调休上班日只能是周末", en=en)
         if day in holiday_index:
             other = f"holidays[{holiday_index[day]}]"
-            raise _table_error(t, field, f"{day} is also listed as {other}", f"{day} 同时列在 {other} 中")
+            raise _table_error(t, field, zh=f"{day} 同时列在 {other} 中", en=f"{day} is also listed as {other}")
     return t
 
 
@@ -175,8 +175,8 @@ def _merge_paused(paused: Sequence[tuple[dt.date, dt.date]]) -> list[tuple[dt.da
         _check_date(f"paused[{i}][1]", last)
         if last < first:
             raise CalendarError(
-                f"paused[{i}] ends ({last}) before it starts ({first})",
-                f"paused[{i}] 的结束日期（{last}）早于开始日期（{first}）",
+                zh=f"paused[{i}] 的结束日期（{last}）早于开始日期（{first}）",
+                en=f"paused[{i}] ends ({last}) before it starts ({first})",
                 field=f"paused[{i}]",
             )
         spans.append((first, last))
@@ -309,8 +309,8 @@ class WorkCalendar:
         _check_date("start", start)
         if not 0 <= n <= MAX_WORKING_DAYS:
             raise CalendarError(
-                f"working days must be between 0 and {MAX_WORKING_DAYS}, got {n}",
-                f"工作日数必须在 0 到 {MAX_WORKING_DAYS} 之间，实际为 {n}",
+                zh=f"工作日数必须在 0 到 {MAX_WORKING_DAYS} 之间，实际为 {n}",
+                en=f"working days must be between 0 and {MAX_WORKING_DAYS}, got {n}",
                 field="n",
             )
         spans = _merge_paused(paused)
@@ -332,8 +332,8 @@ class WorkCalendar:
                     counted += 1
         except OverflowError:
             raise CalendarError(
-                f"{n} working days after {start} cannot be found in the calendar",
-                f"无法在日历中找到 {start} 之后第 {n} 个工作日",
+                zh=f"无法在日历中找到 {start} 之后第 {n} 个工作日",
+                en=f"{n} working days after {start} cannot be found in the calendar",
                 field="n",
             ) from None
         return DueDate(day, provisional)

@@ -318,9 +318,9 @@ def open_receipt(data_dir: Path, number: str, *, key: bytes | None = None) -> tu
         parts = None
     if parts is None:
         raise StoreError(
-            f"the receipt file {path} cannot be read (damaged, or not of this station's key); "
+            zh=f"回执文件 {path} 无法读取（已损坏或不属于本站密钥）；请打开该办件按 P 从办件记录重新生成",
+            en=f"the receipt file {path} cannot be read (damaged, or not of this station's key); "
             "open the case and press P to write it again from the case book",
-            f"回执文件 {path} 无法读取（已损坏或不属于本站密钥）；请打开该办件按 P 从办件记录重新生成",
             field="receipt",
             code="store.receipt_damaged",
         )

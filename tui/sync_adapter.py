@@ -60,7 +60,10 @@ class PassphraseNeeded(ProxyAppError):
 
     def __init__(self) -> None:
         super().__init__(
-            "enter the station passphrase to sync", "同步前请输入本站密钥口令", field="passphrase", code="passphrase"
+            zh="同步前请输入本站密钥口令",
+            en="enter the station passphrase to sync",
+            field="passphrase",
+            code="passphrase",
         )
 
 

@@ -77,8 +77,8 @@ class HubStore(StationStoreMixin, SyncStoreMixin, CaseStoreMixin, AccountStoreMi
         path = Path(data_dir) / DB_FILE
         if not path.exists():
             raise StoreError(
-                f"no hub here: {path} is missing; run 'hub init' first",
-                f"此处没有县平台数据：缺少 {path}；请先运行“hub init”",
+                zh=f"此处没有县平台数据：缺少 {path}；请先运行“hub init”",
+                en=f"no hub here: {path} is missing; run 'hub init' first",
                 field="data_dir",
                 code="store.not_initialised",
             )
@@ -152,8 +152,8 @@ class HubStore(StationStoreMixin, SyncStoreMixin, CaseStoreMixin, AccountStoreMi
         row = self._one("SELECT version, body FROM catalogs WHERE version = ?", [version])
         if row is None:
             raise StoreError(
-                f"catalogue version {version} is not held by this hub",
-                f"县平台没有目录版本 {version}",
+                zh=f"县平台没有目录版本 {version}",
+                en=f"catalogue version {version} is not held by this hub",
                 field="catalog_version",
             )
         return row[0], row[1].encode()
@@ -196,8 +196,8 @@ class HubStore(StationStoreMixin, SyncStoreMixin, CaseStoreMixin, AccountStoreMi
         row = self._one("SELECT version, body FROM documents WHERE kind = 'divisions'")
         if row is None:
             raise StoreError(
-                "the hub has no division tree; run 'hub init'",
-                "县平台没有行政区划表；请运行“hub init”",
+                zh="县平台没有行政区划表；请运行“hub init”",
+                en="the hub has no division tree; run 'hub init'",
                 code="store.not_initialised",
             )
         return row[0], row[1].encode()

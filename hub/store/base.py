@@ -47,7 +47,7 @@ class StoreBase:
             if isinstance(
                 exc, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError, OverflowError)
             ):
-                raise RowError(f"the row cannot be stored: {exc}", f"该行无法保存：{exc}") from exc
+                raise RowError(zh=f"该行无法保存：{exc}", en=f"the row cannot be stored: {exc}") from exc
             raise
         else:
             self.db.execute(f"RELEASE {name}")

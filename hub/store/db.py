@@ -33,8 +33,8 @@ def open_db(path: Path | str, *, check_same_thread: bool = True) -> Database:
         conn = sqlite3.connect(str(path), timeout=10.0, check_same_thread=check_same_thread)
     except sqlite3.OperationalError as exc:
         raise StoreError(
-            f"cannot open the hub database {path}: {exc}; check the data folder exists and is writable",
-            f"无法打开县平台数据库 {path}：{exc}；请检查数据目录是否存在且可写",
+            zh=f"无法打开县平台数据库 {path}：{exc}；请检查数据目录是否存在且可写",
+            en=f"cannot open the hub database {path}: {exc}; check the data folder exists and is writable",
             field="data_dir",
         ) from exc
     db = Database(conn)
@@ -60,8 +60,8 @@ def write_txn(db: Database) -> Iterator[Database]:
         db.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
         raise StoreError(
-            f"the hub database is busy ({exc}); try again",
-            f"县平台数据库正忙（{exc}）；请稍后重试",
+            zh=f"县平台数据库正忙（{exc}）；请稍后重试",
+            en=f"the hub database is busy ({exc}); try again",
             code="store.busy",
         ) from exc
     try:

@@ -76,7 +76,7 @@ def _limits(request: Request[Any, Any, Any], warn_days: float | None, danger_day
     limits = Thresholds.from_settings(request.app.state["settings"], warn_days, danger_days)
     if not 0 <= limits.warn_days <= limits.danger_days <= 3650:  # also refuses inf and nan
         raise HubHTTPError(
-            "bad_input", "need 0 <= warn_days <= danger_days <= 3650", "须满足 0 ≤ warn_days ≤ danger_days ≤ 3650"
+            "bad_input", zh="须满足 0 ≤ warn_days ≤ danger_days ≤ 3650", en="need 0 <= warn_days <= danger_days <= 3650"
         )
     return limits
 
@@ -85,8 +85,8 @@ def _checked(state: str | None, sort: str, order: str) -> None:
     if state not in (None, "", "problems", *STATES) or sort not in SORT_KEYS or order not in ("asc", "desc"):
         raise HubHTTPError(
             "bad_input",
-            f"state is one of {', '.join(STATES)}, problems; sort one of {', '.join(SORT_KEYS)}; order asc or desc",
-            "state、sort 或 order 参数无效",
+            zh="state、sort 或 order 参数无效",
+            en=f"state is one of {', '.join(STATES)}, problems; sort one of {', '.join(SORT_KEYS)}; order asc or desc",
         )
 
 
@@ -176,7 +176,7 @@ def status_station(
     """One station's row with its last 100 contacts, open forks and rejected changes (codes only)."""
     detail = station_detail(store, station_id, now=now_of(request), limits=_limits(request, None, None))
     if detail is None:
-        raise HubHTTPError("not_found", f"no station {station_id}", f"没有代办点 {station_id}")
+        raise HubHTTPError("not_found", zh=f"没有代办点 {station_id}", en=f"no station {station_id}")
     return msgspec.convert(detail, StationDetail)
 
 
@@ -201,8 +201,8 @@ def audit(
     if not 1 <= limit <= 1000 or not 0 <= offset < 2**31:  # an offset SQLite cannot hold was a 500
         raise HubHTTPError(
             "bad_input",
-            "limit must be 1..1000 and offset 0..2147483647",
-            "limit 应在 1 到 1000 之间，offset 应在 0 到 2147483647 之间",
+            zh="limit 应在 1 到 1000 之间，offset 应在 0 到 2147483647 之间",
+            en="limit must be 1..1000 and offset 0..2147483647",
         )
     return [AuditEntry(**e) for e in store.audit_entries(limit=limit, offset=offset, user_name=user, case_no=case_no)]
 
@@ -230,7 +230,7 @@ def list_cases(
     """
     if not 1 <= limit <= 1000 or not 0 <= offset < 2**31:
         raise HubHTTPError(
-            "bad_input", "limit must be 1..1000 and offset >= 0", "limit 应在 1 到 1000 之间，offset 不能为负"
+            "bad_input", zh="limit 应在 1 到 1000 之间，offset 不能为负", en="limit must be 1..1000 and offset >= 0"
         )
     principal = principal_of(request)
     wanted = status.upper() if status else None
@@ -314,7 +314,7 @@ def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     if expected:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), expected):
-            raise HubHTTPError("unauthenticated", "/metrics needs the metrics bearer token", "需要指标令牌")
+            raise HubHTTPError("unauthenticated", zh="需要指标令牌", en="/metrics needs the metrics bearer token")
     return Response(request.app.state["metrics"].render(), media_type=CONTENT_TYPE)
 
 

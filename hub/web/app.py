@@ -89,7 +89,7 @@ def _encoding(request: Request[Any, Any, Any]) -> str:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != MEDIA_TYPE:
         raise HubHTTPError(
-            "unsupported_media_type", f"send {MEDIA_TYPE}, not {media or 'nothing'}", f"请求类型应为 {MEDIA_TYPE}"
+            "unsupported_media_type", zh=f"请求类型应为 {MEDIA_TYPE}", en=f"send {MEDIA_TYPE}, not {media or 'nothing'}"
         )
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding in ("", "identity"):
@@ -97,8 +97,8 @@ def _encoding(request: Request[Any, Any, Any]) -> str:
     if encoding != "gzip":
         raise HubHTTPError(
             "unsupported_media_type",
-            f"content encoding {encoding!r} is not accepted (use gzip)",
-            f"不支持的内容编码 {encoding!r}（请使用 gzip）",
+            zh=f"不支持的内容编码 {encoding!r}（请使用 gzip）",
+            en=f"content encoding {encoding!r} is not accepted (use gzip)",
         )
     return encoding
 
@@ -112,7 +112,9 @@ def _inflated(request: Request[Any, Any, Any], body: bytes, encoding: str, limit
     gate: threading.BoundedSemaphore = request.app.state["inflating"]
     if not gate.acquire(timeout=settings.inflate_wait_seconds):
         raise HubHTTPError(
-            "busy", "the hub is inflating other bodies; try again shortly", "县平台正在处理其他压缩数据；请稍后重试"
+            "busy",
+            zh="县平台正在处理其他压缩数据；请稍后重试",
+            en="the hub is inflating other bodies; try again shortly",
         )
     try:
         inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
@@ -120,13 +122,13 @@ def _inflated(request: Request[Any, Any, Any], body: bytes, encoding: str, limit
             # max_length stops a decompression bomb after limit + 1 bytes, whatever it would grow to.
             data = inflater.decompress(body, limit + 1)
         except zlib.error as exc:
-            raise HubHTTPError("malformed", f"the gzip body is damaged ({exc})", "gzip 压缩内容已损坏") from None
+            raise HubHTTPError("malformed", zh="gzip 压缩内容已损坏", en=f"the gzip body is damaged ({exc})") from None
     finally:
         gate.release()
     if len(data) > limit or inflater.unconsumed_tail:
-        raise HubHTTPError("too_large", f"the body inflates past {limit} bytes", "解压后的内容超过大小限制")
+        raise HubHTTPError("too_large", zh="解压后的内容超过大小限制", en=f"the body inflates past {limit} bytes")
     if not inflater.eof:
-        raise HubHTTPError("malformed", "the gzip body is truncated", "gzip 压缩内容不完整")
+        raise HubHTTPError("malformed", zh="gzip 压缩内容不完整", en="the gzip body is truncated")
     return data
 
 
@@ -165,7 +167,7 @@ def enroll_station(request: Request[Any, Any, Any], body: RawBody, store: NamedD
     try:
         enrol_request = _ENROLL.decode(_body(request, body, limit=ENROLL_MAX_INFLATED))
     except RecursionError:
-        raise ProtocolError("the body is nested too deep", "请求内容嵌套过深", code="malformed") from None
+        raise ProtocolError(zh="请求内容嵌套过深", en="the body is nested too deep", code="malformed") from None
     if not software_ok(enrol_request.software):
         # Not under the code's MAC: kept only in a shape that no terminal, sheet or page acts on.
         enrol_request = msgspec.structs.replace(enrol_request, software="")
@@ -191,15 +193,15 @@ def push(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[
         pushed = _PUSH.decode(payload)
         if pushed.protocol != PROTOCOL_VERSION:
             raise ProtocolError(
-                f"protocol version {pushed.protocol} is not spoken here",
-                f"协议版本 {pushed.protocol} 不受支持",
+                zh=f"协议版本 {pushed.protocol} 不受支持",
+                en=f"protocol version {pushed.protocol} is not spoken here",
                 code="protocol_version",
             )
         if pushed.station_id != station_id:
             raise HubHTTPError(
                 "wrong_origin",
-                f"the push names {pushed.station_id}, but {station_id} signed it",
-                f"推送中的代办点 {pushed.station_id} 与签名者 {station_id} 不符",
+                zh=f"推送中的代办点 {pushed.station_id} 与签名者 {station_id} 不符",
+                en=f"the push names {pushed.station_id}, but {station_id} signed it",
             )
     except (msgspec.DecodeError, UnicodeDecodeError, ProtocolError, HubHTTPError) as exc:
         code = getattr(exc, "code", "malformed")
@@ -244,8 +246,8 @@ def feed(
     if not 0 <= after < 2**53 or not 1 <= count <= settings.feed_limit_max:
         raise HubHTTPError(
             "malformed",
-            f"after must be >= 0 and limit 1..{settings.feed_limit_max}",
-            f"after 不能为负数，limit 应在 1 到 {settings.feed_limit_max} 之间",
+            zh=f"after 不能为负数，limit 应在 1 到 {settings.feed_limit_max} 之间",
+            en=f"after must be >= 0 and limit 1..{settings.feed_limit_max}",
         )
     rows, response = read_feed(
         store, _identity(request), signer.station.station_id, after=after, limit=count, now=_now(request)

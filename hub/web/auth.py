@@ -90,8 +90,8 @@ def path_qs(scope: Mapping[str, Any]) -> str:
     return f"{path}?{query}" if query else path
 
 
-def _unauthenticated(en: str, zh: str) -> HubHTTPError:
-    return HubHTTPError("unauthenticated", en, zh)
+def _unauthenticated(*, zh: str, en: str) -> HubHTTPError:
+    return HubHTTPError("unauthenticated", zh=zh, en=en)
 
 
 _MAX_HEADER_INT = MAX_SEQ + 1
@@ -135,21 +135,21 @@ def verify_request(
     signature_text = headers.get(HEADER_SIGNATURE)
     if not station_id or not key_id or counter is None or station_ms is None or not signature_text:
         raise _unauthenticated(
-            f"signed request headers missing or malformed ({HEADER_STATION}, {HEADER_KEY}, {HEADER_COUNTER}, "
+            zh="请求缺少签名信息或签名信息格式错误",
+            en=f"signed request headers missing or malformed ({HEADER_STATION}, {HEADER_KEY}, {HEADER_COUNTER}, "
             f"{HEADER_TIME}, {HEADER_SIGNATURE})",
-            "请求缺少签名信息或签名信息格式错误",
         )
     try:
         signature = base64.b64decode(signature_text, validate=True)
     except (binascii.Error, ValueError):
-        raise _unauthenticated("the request signature is not base64", "请求签名不是 base64 格式") from None
+        raise _unauthenticated(zh="请求签名不是 base64 格式", en="the request signature is not base64") from None
     key = store.key(key_id)
     if key is None:
-        raise HubHTTPError("unknown_key", f"key {key_id} is not known to this hub", f"县平台不认识密钥 {key_id}")
+        raise HubHTTPError("unknown_key", zh=f"县平台不认识密钥 {key_id}", en=f"key {key_id} is not known to this hub")
     station = store.station(station_id)
     if station is None or key.station_id != station_id:
         raise _unauthenticated(
-            f"key {key_id} does not belong to station {station_id}", f"密钥 {key_id} 不属于代办点 {station_id}"
+            zh=f"密钥 {key_id} 不属于代办点 {station_id}", en=f"key {key_id} does not belong to station {station_id}"
         )
     texts = (headers.get(HEADER_HEAD_SEQ) or "", headers.get(HEADER_OUTBOX) or "", headers.get(HEADER_SOFTWARE) or "")
     mac_key = mac_key_for(key) if len(signature) == REQUEST_MAC_BYTES and mac_key_for is not None else None
@@ -174,7 +174,7 @@ def verify_request(
     says_covered = bool(station.features & FEATURE_SIGNED_HEADERS)
     covered = next((form for form in (says_covered, not says_covered) if checks(form)), None)
     if covered is None:
-        raise _unauthenticated("the request signature does not check", "请求签名校验失败")
+        raise _unauthenticated(zh="请求签名校验失败", en="the request signature does not check")
     head_seq, outbox_length = _int(texts[0]), _int(texts[1])
     if (
         (texts[0] and head_seq is None)
@@ -183,10 +183,10 @@ def verify_request(
     ):
         raise HubHTTPError(
             "malformed",
-            f"{HEADER_HEAD_SEQ} and {HEADER_OUTBOX} must be whole numbers 0 to {MAX_SEQ}, "
-            f"{HEADER_SOFTWARE} a version of letters, digits and . + / _ - (at most 64)",
-            f"{HEADER_HEAD_SEQ} 与 {HEADER_OUTBOX} 应为 0 到 {MAX_SEQ} 的整数，{HEADER_SOFTWARE} 应为由字母、数字及 . + / _ - "
+            zh=f"{HEADER_HEAD_SEQ} 与 {HEADER_OUTBOX} 应为 0 到 {MAX_SEQ} 的整数，{HEADER_SOFTWARE} 应为由字母、数字及 . + / _ - "
             "组成的版本号（最多 64 个字符）",
+            en=f"{HEADER_HEAD_SEQ} and {HEADER_OUTBOX} must be whole numbers 0 to {MAX_SEQ}, "
+            f"{HEADER_SOFTWARE} a version of letters, digits and . + / _ - (at most 64)",
         )
     if not covered and says_covered:
         # Signed in the older form by a station that signs them all: altered on the way, or a
@@ -207,7 +207,7 @@ def verify_request(
         with store.transaction():
             store.record_contact(station_id, signer.contact(now, "refused", ok=False, code="revoked_key"))
         raise HubHTTPError(
-            "revoked_key", f"station {station_id}'s key was revoked", f"代办点 {station_id} 的密钥已被吊销"
+            "revoked_key", zh=f"代办点 {station_id} 的密钥已被吊销", en=f"station {station_id}'s key was revoked"
         )
     with store.transaction():
         last = store.advance_counter(station_id, counter)
@@ -216,8 +216,8 @@ def verify_request(
     if last is not None:
         raise HubHTTPError(
             "replay",
-            f"request counter {counter} is not above the last one seen ({last})",
-            f"请求计数 {counter} 不大于上次的 {last}（疑似重放）",
+            zh=f"请求计数 {counter} 不大于上次的 {last}（疑似重放）",
+            en=f"request counter {counter} is not above the last one seen ({last})",
             extra={"last_counter": last},
         )
     return signer

@@ -51,19 +51,23 @@ _CODE_FOR_STATUS = {
 }
 
 
-class HubHTTPError(Exception):
-    """An error answered with its status and the protocol's JSON error body."""
+class HubHTTPError(ProxyAppError):
+    """An error answered with its status and the protocol's JSON error body.
 
-    def __init__(self, code: str, en: str, zh: str, *, status: int | None = None, extra: dict[str, Any] | None = None):
-        super().__init__(en)
-        self.code = code
-        self.en = en
-        self.zh = zh
+    One of the project's errors on purpose (``except ProxyAppError`` catches it too); ``code`` is the
+    protocol's error code, and the HTTP status is the one :data:`STATUS_FOR_CODE` gives it unless
+    ``status`` says otherwise.
+    """
+
+    def __init__(
+        self, code: str, *, zh: str, en: str, status: int | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(zh=zh, en=en, code=code)
         self.status = status or STATUS_FOR_CODE.get(code, 400)
         self.extra = extra or {}
 
 
-def error_response(status: int, code: str, en: str, zh: str, extra: dict[str, Any] | None = None) -> Response[Any]:
+def error_response(status: int, code: str, *, zh: str, en: str, extra: dict[str, Any] | None = None) -> Response[Any]:
     """The one error shape of every hub endpoint (declared in the OpenAPI schema as hub.web.api_models.ErrorBody)."""
     return Response(
         {"error": code, "detail": en, "detail_zh": zh, **(extra or {})}, status_code=status, media_type=MediaType.JSON
@@ -71,33 +75,39 @@ def error_response(status: int, code: str, en: str, zh: str, extra: dict[str, An
 
 
 def _hub_error(_: Request[Any, Any, Any], exc: HubHTTPError) -> Response[Any]:
-    return error_response(exc.status, exc.code, exc.en, exc.zh, exc.extra)
+    return error_response(exc.status, exc.code, zh=exc.zh, en=exc.en, extra=exc.extra)
 
 
 def _protocol_error(_: Request[Any, Any, Any], exc: ProtocolError) -> Response[Any]:
-    return error_response(STATUS_FOR_CODE.get(exc.code, 400), exc.code, exc.en, exc.zh)
+    return error_response(STATUS_FOR_CODE.get(exc.code, 400), exc.code, zh=exc.zh, en=exc.en)
 
 
 def _app_error(request: Request[Any, Any, Any], exc: ProxyAppError) -> Response[Any]:
+    if isinstance(exc, HubHTTPError):
+        return _hub_error(request, exc)
     if isinstance(exc, ProtocolError):
         return _protocol_error(request, exc)
     if isinstance(exc, IllegalTransition):
         return error_response(
-            409, "illegal_transition", exc.en, exc.zh, {"from_status": exc.from_status, "to_status": exc.to_status}
+            409,
+            "illegal_transition",
+            zh=exc.zh,
+            en=exc.en,
+            extra={"from_status": exc.from_status, "to_status": exc.to_status},
         )
     if isinstance(exc, NotFoundError):
-        return error_response(404, "not_found", exc.en, exc.zh)
+        return error_response(404, "not_found", zh=exc.zh, en=exc.en)
     if isinstance(exc, InputError):
-        return error_response(400, "bad_input", exc.en, exc.zh, {"field": exc.field, "reason": exc.code})
+        return error_response(400, "bad_input", zh=exc.zh, en=exc.en, extra={"field": exc.field, "reason": exc.code})
     if isinstance(exc, StoreError) and exc.code == "store.busy":
-        return error_response(503, "busy", exc.en, exc.zh)
+        return error_response(503, "busy", zh=exc.zh, en=exc.en)
     log.error("hub error %s on %s %s", exc.code, request.method, request.url.path)
-    return error_response(500, "internal", "the hub could not complete the request", "县平台无法完成该请求")
+    return error_response(500, "internal", zh="县平台无法完成该请求", en="the hub could not complete the request")
 
 
 def _decode_error(_: Request[Any, Any, Any], exc: msgspec.DecodeError | UnicodeDecodeError) -> Response[Any]:
     return error_response(
-        400, "malformed", f"the body is not of the expected shape ({exc})", f"请求内容格式错误（{exc}）"
+        400, "malformed", zh=f"请求内容格式错误（{exc}）", en=f"the body is not of the expected shape ({exc})"
     )
 
 
@@ -138,11 +148,14 @@ def _invalid_parameters(exc: ValidationException) -> tuple[str, str]:
 def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     code = _CODE_FOR_STATUS.get(exc.status_code, "internal" if exc.status_code >= 500 else "bad_input")
     if exc.status_code == 413:
-        response = error_response(413, code, "the body is over the size limit (8 MB)", "请求内容超过大小限制（8 MB）")
+        response = error_response(
+            413, code, zh="请求内容超过大小限制（8 MB）", en="the body is over the size limit (8 MB)"
+        )
     elif isinstance(exc, ValidationException):
-        response = error_response(exc.status_code, code, *_invalid_parameters(exc))
+        en, zh = _invalid_parameters(exc)
+        response = error_response(exc.status_code, code, zh=zh, en=en)
     else:
-        response = error_response(exc.status_code, code, str(exc.detail), str(exc.detail))
+        response = error_response(exc.status_code, code, zh=str(exc.detail), en=str(exc.detail))
     # An unknown path or method never reaches the route middleware that adds these (hub.web.security_headers).
     response.headers.update(security_headers(request))
     return response
@@ -150,14 +163,14 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
 
 def _sqlite_error(request: Request[Any, Any, Any], exc: sqlite3.Error) -> Response[Any]:
     if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-        return error_response(503, "busy", "the hub database is busy; try again", "县平台数据库正忙；请稍后重试")
+        return error_response(503, "busy", zh="县平台数据库正忙；请稍后重试", en="the hub database is busy; try again")
     return _internal(request, exc)
 
 
 def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     # Logged with the traceback for the operator; the client gets the JSON shape and the hub keeps serving.
     log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
-    return error_response(500, "internal", "the hub could not complete the request", "县平台无法完成该请求")
+    return error_response(500, "internal", zh="县平台无法完成该请求", en="the hub could not complete the request")
 
 
 EXCEPTION_HANDLERS: dict[type[Exception], Any] = {

@@ -42,7 +42,7 @@ Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitab
 class AuthError(Exception):
     """Not logged in (401), the wrong role (403) or a form without its CSRF token (403)."""
 
-    def __init__(self, status: int, code: str, en: str, zh: str) -> None:
+    def __init__(self, status: int, code: str, *, zh: str, en: str) -> None:
         super().__init__(en)
         self.status, self.code, self.en, self.zh = status, code, en, zh
 
@@ -95,8 +95,8 @@ async def _check_csrf(connection: ASGIConnection[Any, Any, Any, Any], principal:
         raise AuthError(
             403,
             "csrf",
-            "the form is stale or forged (CSRF token missing or wrong); reload the page",
-            "表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试",
+            zh="表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试",
+            en="the form is stale or forged (CSRF token missing or wrong); reload the page",
         )
 
 
@@ -111,14 +111,14 @@ def requires(*roles: str) -> Guard:
         principal = await current_principal(connection)
         if principal is None:
             raise AuthError(
-                401, "unauthenticated", "log in, or send a valid bearer token", "请先登录，或提供有效的令牌"
+                401, "unauthenticated", zh="请先登录，或提供有效的令牌", en="log in, or send a valid bearer token"
             )
         if roles and principal.role not in roles:
             raise AuthError(
                 403,
                 "forbidden",
-                f"this needs the role {' or '.join(roles)}",
-                f"无权访问：需要{'或'.join({'admin': '管理员', 'department': '部门'}[r] for r in roles)}账号",
+                zh=f"无权访问：需要{'或'.join({'admin': '管理员', 'department': '部门'}[r] for r in roles)}账号",
+                en=f"this needs the role {' or '.join(roles)}",
             )
         await _check_csrf(connection, principal)
         connection.state["principal"] = principal
@@ -135,7 +135,7 @@ def principal_of(request: Request[Any, Any, Any]) -> Principal:
 def auth_error_handler(request: Request[Any, Any, Any], exc: AuthError) -> Response[Any]:
     """JSON for the API; for pages, a redirect to the login form (401) or a short HTML page (403)."""
     if wants_json(request):
-        return error_response(exc.status, exc.code, exc.en, exc.zh)
+        return error_response(exc.status, exc.code, zh=exc.zh, en=exc.en)
     if exc.status == 401:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return Redirect(f"/login?next={quote(target, safe='/')}", status_code=303)

@@ -87,8 +87,8 @@ def parse_trusted_proxies(values: Iterable[str]) -> tuple[Network, ...]:
             networks.append(ipaddress.ip_network(text, strict=False))
         except ValueError:
             raise InputError(
-                f"trusted proxy {text!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/24)",
-                f"可信代理 {text!r} 不是 IP 地址或网段（例如 127.0.0.1、10.0.0.0/24）",
+                zh=f"可信代理 {text!r} 不是 IP 地址或网段（例如 127.0.0.1、10.0.0.0/24）",
+                en=f"trusted proxy {text!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/24)",
                 field="trusted_proxy",
             ) from None
     return tuple(networks)

@@ -60,15 +60,15 @@ def _check_media(request: Request[Any, Any, Any]) -> None:
     if media not in ("", MEDIA_TYPE):
         raise HubHTTPError(
             "unsupported_media_type",
-            f"send {MEDIA_TYPE} (or no Content-Type), not {media}",
-            f"请求类型应为 {MEDIA_TYPE}",
+            zh=f"请求类型应为 {MEDIA_TYPE}",
+            en=f"send {MEDIA_TYPE} (or no Content-Type), not {media}",
         )
     encoding = request.headers.get("content-encoding", "").strip().lower()
     if encoding not in ("", "identity"):
         raise HubHTTPError(
             "unsupported_media_type",
-            "no content encoding here: the sets are compressed inside",
-            "此接口不接受内容编码：数据集已在内部压缩",
+            zh="此接口不接受内容编码：数据集已在内部压缩",
+            en="no content encoding here: the sets are compressed inside",
         )
 
 
@@ -90,8 +90,8 @@ def _signer(request: Request[Any, Any, Any], store: HubStore, body: bytes) -> Si
         if key is None:
             raise HubHTTPError(
                 "unknown_key",
-                f"key {sync_auth_key(compact)} is not known to this hub",
-                f"县平台不认识密钥 {sync_auth_key(compact)}",
+                zh=f"县平台不认识密钥 {sync_auth_key(compact)}",
+                en=f"key {sync_auth_key(compact)} is not known to this hub",
             )
         headers = expand_auth(compact, key.station_id)
     return verify_request(
@@ -141,15 +141,15 @@ def exchange(request: Request[Any, Any, Any], body: RawBody, store: NamedDepende
         sync = _REQUEST.decode(body)  # nests no deeper than the walk that just went through it
         if sync.protocol != PROTOCOL_VERSION:
             raise ProtocolError(
-                f"protocol version {sync.protocol} is not spoken here",
-                f"协议版本 {sync.protocol} 不受支持",
+                zh=f"协议版本 {sync.protocol} 不受支持",
+                en=f"protocol version {sync.protocol} is not spoken here",
                 code="protocol_version",
             )
         if not (0 <= sync.feed_after <= MAX_SEQ and 0 <= sync.feed_bytes <= MAX_SEQ and 0 <= sync.features < 2**31):
             raise HubHTTPError(
                 "malformed",
-                f"feed_after and feed_bytes must be 0 to {MAX_SEQ}, features 0 to 2^31",
-                f"feed_after 与 feed_bytes 应在 0 到 {MAX_SEQ} 之间，features 应在 0 到 2^31 之间",
+                zh=f"feed_after 与 feed_bytes 应在 0 到 {MAX_SEQ} 之间，features 应在 0 到 2^31 之间",
+                en=f"feed_after and feed_bytes must be 0 to {MAX_SEQ}, features 0 to 2^31",
             )
     except (msgspec.DecodeError, UnicodeDecodeError, ProtocolError, HubHTTPError) as exc:
         code = getattr(exc, "code", "malformed")

@@ -116,8 +116,8 @@ def exchange(link: Link, *, push: bool) -> bool:
             if not rows and not progress and not applied:
                 raise link.fail(
                     SyncError(
-                        f"the hub has feed sets up to {answer.feed_last_seq} but sent none after {after}",
-                        f"县平台有至 {answer.feed_last_seq} 的下发数据集，但未发送 {after} 之后的",
+                        zh=f"县平台有至 {answer.feed_last_seq} 的下发数据集，但未发送 {after} 之后的",
+                        en=f"the hub has feed sets up to {answer.feed_last_seq} but sent none after {after}",
                         code="feed_stalled",
                     )
                 )

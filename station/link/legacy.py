@@ -91,8 +91,8 @@ def pull(link: Link) -> None:
         if position == after:
             raise link.fail(
                 SyncError(
-                    f"the hub has feed sets up to {answer.last_seq} but sent none after {after}",
-                    f"县平台有至 {answer.last_seq} 的下发数据集，但未发送 {after} 之后的",
+                    zh=f"县平台有至 {answer.last_seq} 的下发数据集，但未发送 {after} 之后的",
+                    en=f"the hub has feed sets up to {answer.last_seq} but sent none after {after}",
                     code="feed_stalled",
                 )
             )

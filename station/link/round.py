@@ -97,8 +97,8 @@ def _run(station: Station, link: Link) -> None:
     if revoked:
         link.fail(
             SyncError(
-                f"this station's key {revoked['key_id']} was revoked: syncing has stopped; call the county administrator",
-                f"本站密钥 {revoked['key_id']} 已被吊销：同步已停止；请联系县管理员",
+                zh=f"本站密钥 {revoked['key_id']} 已被吊销：同步已停止；请联系县管理员",
+                en=f"this station's key {revoked['key_id']} was revoked: syncing has stopped; call the county administrator",
                 code="revoked_key",
             ),
             fatal=True,
@@ -109,7 +109,7 @@ def _run(station: Station, link: Link) -> None:
         link.report.sealed = len(seal_pending(station, link.keys))
         if fork:
             # Nothing more goes up until the county resolves it; the feed still comes down.
-            link.fail(SyncError(fork["detail"], fork.get("detail_zh", fork["detail"]), code="fork"), fatal=True)
+            link.fail(SyncError(zh=fork.get("detail_zh", fork["detail"]), en=fork["detail"], code="fork"), fatal=True)
         if exchange_missing(station) or not exchange(link, push=not fork):
             # A hub older than the exchange: the same sets and feed, in a push and a pull.
             note_exchange(station, missing=True)

@@ -209,8 +209,8 @@ class Link:
             record_revoked(self.station, self.keys.key_id)
             return self.fail(
                 SyncError(
-                    "the hub says this station's key was revoked: syncing has stopped; call the county administrator",
-                    "县平台告知本站密钥已被吊销：同步已停止；请联系县管理员",
+                    zh="县平台告知本站密钥已被吊销：同步已停止；请联系县管理员",
+                    en="the hub says this station's key was revoked: syncing has stopped; call the county administrator",
                     code="revoked_key",
                 ),
                 fatal=True,
@@ -221,15 +221,17 @@ class Link:
         zh = {"push": "上报", "feed": "下发"}.get(what, "同步")
         return self.fail(
             SyncError(
-                f"the hub's {what} answer is malformed ({exc})", f"县平台的{zh}答复格式错误（{exc}）", code="malformed"
+                zh=f"县平台的{zh}答复格式错误（{exc}）",
+                en=f"the hub's {what} answer is malformed ({exc})",
+                code="malformed",
             )
         )
 
     def gap_error(self, cursor: int | None) -> Stop:
         return self.fail(
             SyncError(
-                f"the hub keeps asking for set {cursor}; try again later or call the county administrator",
-                f"县平台反复要求数据集 {cursor}；请稍后重试或联系县管理员",
+                zh=f"县平台反复要求数据集 {cursor}；请稍后重试或联系县管理员",
+                en=f"the hub keeps asking for set {cursor}; try again later or call the county administrator",
                 code="gap",
             )
         )
@@ -246,8 +248,8 @@ class Link:
                 if result.receipt is None:
                     raise self.fail(
                         SyncError(
-                            f"the hub accepted set {result.seq} without a receipt",
-                            f"县平台接收了数据集 {result.seq}，但没有回执",
+                            zh=f"县平台接收了数据集 {result.seq}，但没有回执",
+                            en=f"the hub accepted set {result.seq} without a receipt",
                             code="malformed",
                         )
                     )
@@ -264,10 +266,10 @@ class Link:
             elif result.status == "gap":
                 if answer.next_seq > head(self.station)[0] + 1:
                     error = SyncError(
-                        f"the hub already holds sets up to {answer.next_seq - 1}, more than this station has sealed "
-                        "(was the data folder restored from an old backup?); call the county administrator",
-                        f"县平台已有至数据集 {answer.next_seq - 1}，多于本站封装的（数据目录是否从旧备份恢复？）；"
+                        zh=f"县平台已有至数据集 {answer.next_seq - 1}，多于本站封装的（数据目录是否从旧备份恢复？）；"
                         "请联系县管理员",
+                        en=f"the hub already holds sets up to {answer.next_seq - 1}, more than this station has sealed "
+                        "(was the data folder restored from an old backup?); call the county administrator",
                         code="fork",
                     )
                     record_fork(self.station, error)
@@ -275,10 +277,10 @@ class Link:
                 return answer.next_seq, False
             elif result.status == "fork":
                 error = SyncError(
-                    f"the hub holds a different set {result.seq} for this station (a copied or restored data "
-                    "folder?); sending has stopped, nothing is lost: call the county administrator",
-                    f"县平台收到的本站数据集 {result.seq} 与本站不同（数据目录被复制或从备份恢复？）；"
+                    zh=f"县平台收到的本站数据集 {result.seq} 与本站不同（数据目录被复制或从备份恢复？）；"
                     "已停止上报，数据没有丢失：请联系县管理员",
+                    en=f"the hub holds a different set {result.seq} for this station (a copied or restored data "
+                    "folder?); sending has stopped, nothing is lost: call the county administrator",
                     code="fork",
                 )
                 record_fork(self.station, error)
@@ -286,8 +288,8 @@ class Link:
             else:
                 raise self.fail(
                     SyncError(
-                        f"the hub refused set {result.seq} ({result.code}): {result.detail or ''}".rstrip(": "),
-                        f"县平台拒收数据集 {result.seq}（{result.code}）",
+                        zh=f"县平台拒收数据集 {result.seq}（{result.code}）",
+                        en=f"the hub refused set {result.seq} ({result.code}): {result.detail or ''}".rstrip(": "),
                         code=result.code or "refused",
                     ),
                     fatal=True,
@@ -315,8 +317,8 @@ class Link:
             if outcome.revoked:
                 raise self.fail(
                     SyncError(
-                        "the county revoked this station's key: syncing has stopped; call the county administrator",
-                        "县平台已吊销本站密钥：同步已停止；请联系县管理员",
+                        zh="县平台已吊销本站密钥：同步已停止；请联系县管理员",
+                        en="the county revoked this station's key: syncing has stopped; call the county administrator",
                         code="revoked_key",
                     ),
                     fatal=True,

@@ -113,9 +113,9 @@ def _read_blob(data_dir: Path) -> bytes:
         return path.read_bytes()
     except FileNotFoundError:
         raise StoreError(
-            f"{path} is missing, so the station's data cannot be opened; restore it from the backup taken "
+            zh=f"缺少 {path}，无法打开本站数据；请从与数据库同一次的备份中恢复（二者须配套）",
+            en=f"{path} is missing, so the station's data cannot be opened; restore it from the backup taken "
             "with the database (the two belong together)",
-            f"缺少 {path}，无法打开本站数据；请从与数据库同一次的备份中恢复（二者须配套）",
             field="data_key",
             code="store.no_data_key",
         ) from None
@@ -123,8 +123,8 @@ def _read_blob(data_dir: Path) -> bytes:
 
 def _damaged(path: Path) -> StoreError:
     return StoreError(
-        f"{path} is damaged; restore it from the backup taken with the database",
-        f"{path} 已损坏；请从与数据库同一次的备份中恢复",
+        zh=f"{path} 已损坏；请从与数据库同一次的备份中恢复",
+        en=f"{path} is damaged; restore it from the backup taken with the database",
         field="data_key",
     )
 
@@ -137,8 +137,8 @@ def create_data_key(data_dir: Path, passphrase: str, *, work: int | None = None)
     """
     if len(passphrase) < MIN_PASSPHRASE:
         raise PassphraseError(
-            f"the station passphrase must be at least {MIN_PASSPHRASE} characters",
-            f"本站密钥口令至少需要 {MIN_PASSPHRASE} 个字符",
+            zh=f"本站密钥口令至少需要 {MIN_PASSPHRASE} 个字符",
+            en=f"the station passphrase must be at least {MIN_PASSPHRASE} characters",
             field="passphrase",
             code="passphrase.short",
         )
@@ -171,8 +171,8 @@ def open_data_key(data_dir: Path, passphrase: str) -> bytes:
         if exc.code != "crypto.passphrase":
             raise _damaged(data_dir / DATA_KEY_FILE) from None
         raise PassphraseError(
-            f"wrong passphrase: it does not open this station's data ({DATA_KEY_FILE}); nothing was changed",
-            f"本站密钥口令错误：无法打开本站数据（{DATA_KEY_FILE}），未做任何更改",
+            zh=f"本站密钥口令错误：无法打开本站数据（{DATA_KEY_FILE}），未做任何更改",
+            en=f"wrong passphrase: it does not open this station's data ({DATA_KEY_FILE}); nothing was changed",
             field="passphrase",
         ) from None
     if len(key) != 32:
@@ -197,9 +197,9 @@ def held_key(data_dir: Path) -> bytes | None:
 
 def needed_error() -> PassphraseError:
     return PassphraseError(
-        f"the station's data is encrypted and needs the station passphrase: set {PASSPHRASE_ENV}, or run "
+        zh=f"本站数据已加密，需要本站密钥口令：请设置环境变量 {PASSPHRASE_ENV}，或在终端中运行命令以输入口令",
+        en=f"the station's data is encrypted and needs the station passphrase: set {PASSPHRASE_ENV}, or run "
         "the command at a terminal to be asked for it",
-        f"本站数据已加密，需要本站密钥口令：请设置环境变量 {PASSPHRASE_ENV}，或在终端中运行命令以输入口令",
         field="passphrase",
         code="passphrase.needed",
     )
@@ -287,8 +287,8 @@ def remember_in_keyring(data_dir: Path, key: bytes) -> None:
         keyring.set_password(*_keyring_entry(data_dir), f"{_key_check(blob)}:{key.hex()}")
     except Exception as exc:  # noqa: BLE001 - every backend failure means the same to the agent
         raise StoreError(
-            f"no usable keyring on this PC ({type(exc).__name__}); use {PASSPHRASE_ENV} or type the passphrase",
-            f"本机没有可用的系统密钥环（{type(exc).__name__}）；请使用环境变量 {PASSPHRASE_ENV} 或输入口令",
+            zh=f"本机没有可用的系统密钥环（{type(exc).__name__}）；请使用环境变量 {PASSPHRASE_ENV} 或输入口令",
+            en=f"no usable keyring on this PC ({type(exc).__name__}); use {PASSPHRASE_ENV} or type the passphrase",
             field="keyring",
             code="store.no_keyring",
         ) from None

@@ -58,8 +58,8 @@ def connect(
         conn = sqlcipher.connect(str(path), timeout=timeout, check_same_thread=check_same_thread)
     except sqlcipher.OperationalError as exc:
         raise StoreError(
-            f"cannot open the station database {path}: {exc}; check the data folder exists and is writable",
-            f"无法打开本站数据库 {path}：{exc}；请检查数据目录是否存在且可写",
+            zh=f"无法打开本站数据库 {path}：{exc}；请检查数据目录是否存在且可写",
+            en=f"cannot open the station database {path}: {exc}; check the data folder exists and is writable",
             field="data_dir",
         ) from exc
     try:
@@ -72,15 +72,15 @@ def connect(
         conn.close()
         if "not a database" not in str(exc):
             raise StoreError(
-                f"cannot read the station database {path}: {exc}",
-                f"无法读取本站数据库 {path}：{exc}",
+                zh=f"无法读取本站数据库 {path}：{exc}",
+                en=f"cannot read the station database {path}: {exc}",
                 field="data_dir",
             ) from exc
         raise StoreError(
-            f"the station database {path} cannot be read with its data key (station.dbkey): the two come from "
-            "different backups, or the file is damaged; restore both from the same backup",
-            f"本站数据库 {path} 无法用其数据密钥（station.dbkey）读取：二者来自不同的备份，或文件已损坏；"
+            zh=f"本站数据库 {path} 无法用其数据密钥（station.dbkey）读取：二者来自不同的备份，或文件已损坏；"
             "请从同一次备份中一并恢复",
+            en=f"the station database {path} cannot be read with its data key (station.dbkey): the two come from "
+            "different backups, or the file is damaged; restore both from the same backup",
             field="data_key",
             code="store.wrong_key",
         ) from None
@@ -131,8 +131,8 @@ def write_txn(db: Database) -> Iterator[Database]:
         db.execute("BEGIN IMMEDIATE")
     except OperationalError as exc:
         raise StoreError(
-            f"the station database is busy ({exc}); another program holds it, try again",
-            f"本站数据库正忙（{exc}）；另一个程序正在使用，请稍后重试",
+            zh=f"本站数据库正忙（{exc}）；另一个程序正在使用，请稍后重试",
+            en=f"the station database is busy ({exc}); another program holds it, try again",
         ) from exc
     try:
         yield db
@@ -154,8 +154,8 @@ def write_txn(db: Database) -> Iterator[Database]:
 
 def _disk_error(exc: Exception) -> StoreError:
     return StoreError(
-        f"the change could not be saved ({exc}); nothing was written. Free disk space and try again",
-        f"保存失败（{exc}），未写入任何内容。请清理磁盘空间后重试",
+        zh=f"保存失败（{exc}），未写入任何内容。请清理磁盘空间后重试",
+        en=f"the change could not be saved ({exc}); nothing was written. Free disk space and try again",
     )
 
 
@@ -275,9 +275,9 @@ def _encrypt_locked(path: Path, make_key: Callable[[], bytes]) -> bytes:
         if not (intact and same):
             copy.unlink(missing_ok=True)
             raise StoreError(
-                f"encrypting {path} did not give an identical copy; the original was kept unchanged. "
+                zh=f"加密 {path} 时得到的副本与原库不一致；原库未作改动。请报告县管理员",
+                en=f"encrypting {path} did not give an identical copy; the original was kept unchanged. "
                 "Report this to the county administrator",
-                f"加密 {path} 时得到的副本与原库不一致；原库未作改动。请报告县管理员",
                 field="data_dir",
             )
         fsync_file(copy)
@@ -312,10 +312,10 @@ def _replace(source: Path, target: Path) -> None:
 
 def _in_use(path: Path) -> StoreError:
     return StoreError(
-        f"{path} must be encrypted once, and another program (the TUI, 'station sync --watch') still has it "
-        "open; close the other station programs and try again",
-        f"{path} 需要进行一次加密，但另一个程序（终端界面或“station sync --watch”）仍在使用它；"
+        zh=f"{path} 需要进行一次加密，但另一个程序（终端界面或“station sync --watch”）仍在使用它；"
         "请关闭其他代办点程序后重试",
+        en=f"{path} must be encrypted once, and another program (the TUI, 'station sync --watch') still has it "
+        "open; close the other station programs and try again",
         field="data_dir",
         code="store.busy",
     )

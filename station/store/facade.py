@@ -91,8 +91,8 @@ class Station:
         data_dir = Path(data_dir)
         if not (data_dir / DB_FILE).exists():
             raise StoreError(
-                f"no station here: {data_dir} has no {DB_FILE}; run 'station init --village CODE' first",
-                f"此处没有代办点数据：{data_dir} 中没有 {DB_FILE}；请先运行“station init --village 村代码”",
+                zh=f"此处没有代办点数据：{data_dir} 中没有 {DB_FILE}；请先运行“station init --village 村代码”",
+                en=f"no station here: {data_dir} has no {DB_FILE}; run 'station init --village CODE' first",
                 field="data_dir",
                 code="store.not_initialised",
             )
@@ -100,8 +100,8 @@ class Station:
         if Meta(db).village_code is None:
             db.close()
             raise StoreError(
-                f"{data_dir} was not fully initialised; delete {DB_FILE} and run 'station init' again",
-                f"{data_dir} 未完成初始化；请删除 {DB_FILE} 后重新运行“station init”",
+                zh=f"{data_dir} 未完成初始化；请删除 {DB_FILE} 后重新运行“station init”",
+                en=f"{data_dir} was not fully initialised; delete {DB_FILE} and run 'station init' again",
                 field="data_dir",
                 code="store.not_initialised",
             )
@@ -145,15 +145,15 @@ class Station:
         device = device.strip().upper()
         if len(device) != 1 or device not in string.ascii_uppercase:
             raise InputError(
-                f"device must be one letter A-Z (got {device!r}); use B for a second PC in the village",
-                f"设备代号应为一个大写字母 A-Z（收到 {device!r}）；同村第二台电脑用 B",
+                zh=f"设备代号应为一个大写字母 A-Z（收到 {device!r}）；同村第二台电脑用 B",
+                en=f"device must be one letter A-Z (got {device!r}); use B for a second PC in the village",
                 field="device",
             )
         code = parse_division_code(village_code)
         if code.level != "village":
             raise DivisionCodeError(
-                f"{code.code} is a {code.level}, not a village: give the 12-digit code of the station's village",
-                f"{code.code} 是{'县' if code.level == 'county' else '乡镇'}级代码，不是村级：请填写本站所在村的 12 位代码",
+                zh=f"{code.code} 是{'县' if code.level == 'county' else '乡镇'}级代码，不是村级：请填写本站所在村的 12 位代码",
+                en=f"{code.code} is a {code.level}, not a village: give the 12-digit code of the station's village",
                 field="village",
             )
         divisions_json = divisions_data if divisions_data is not None else sample_divisions_json()
@@ -170,8 +170,8 @@ class Station:
             db.close()
             if initialised:
                 raise InputError(
-                    f"{data_dir} already holds a station; nothing was changed",
-                    f"{data_dir} 已有代办点数据，未做任何更改",
+                    zh=f"{data_dir} 已有代办点数据，未做任何更改",
+                    en=f"{data_dir} already holds a station; nothing was changed",
                     field="data_dir",
                     code="store.exists",
                 )
@@ -233,8 +233,8 @@ class Station:
         row = self.db.execute("SELECT body FROM catalogs WHERE version = ?", [version]).fetchone()
         if row is None:
             raise StoreError(
-                f"catalogue version {version} is missing from this station; sync with the hub",
-                f"本站缺少目录版本 {version}；请与县平台同步",
+                zh=f"本站缺少目录版本 {version}；请与县平台同步",
+                en=f"catalogue version {version} is missing from this station; sync with the hub",
                 field="catalog_version",
             )
         return msgspec.json.decode(row[0], type=Catalog)
@@ -303,17 +303,17 @@ def _new_passphrase(passphrase: str | None) -> str:
     chosen = passphrase if passphrase is not None else os.environ.get(PASSPHRASE_ENV) or None
     if chosen is None:
         raise PassphraseError(
-            f"the station's data is encrypted under the station passphrase: choose one (at least 8 characters) "
-            f"and set {PASSPHRASE_ENV}, or run the command at a terminal to be asked for it",
-            f"本站数据将以本站密钥口令加密：请设定口令（至少 8 个字符）并设置环境变量 {PASSPHRASE_ENV}，"
+            zh=f"本站数据将以本站密钥口令加密：请设定口令（至少 8 个字符）并设置环境变量 {PASSPHRASE_ENV}，"
             "或在终端中运行命令以输入口令",
+            en=f"the station's data is encrypted under the station passphrase: choose one (at least 8 characters) "
+            f"and set {PASSPHRASE_ENV}, or run the command at a terminal to be asked for it",
             field="passphrase",
             code="passphrase.new",
         )
     if len(chosen) < MIN_PASSPHRASE:
         raise PassphraseError(
-            f"the station passphrase must be at least {MIN_PASSPHRASE} characters",
-            f"本站密钥口令至少需要 {MIN_PASSPHRASE} 个字符",
+            zh=f"本站密钥口令至少需要 {MIN_PASSPHRASE} 个字符",
+            en=f"the station passphrase must be at least {MIN_PASSPHRASE} characters",
             field="passphrase",
             code="passphrase.short",
         )

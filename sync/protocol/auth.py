@@ -92,20 +92,20 @@ def verify_transfer(transfer: TransferFile, *, public_key_for: Any) -> TransferH
     payload = bytes(envelope.payload)
     if not verify(public_key_for(envelope.key_id), CTX_TRANSFER, payload, envelope.signature):
         raise ProtocolError(
-            "the file's signature does not check: it was altered or not written by its sender",
-            "文件签名校验失败：文件已被篡改或并非由发送方生成",
+            zh="文件签名校验失败：文件已被篡改或并非由发送方生成",
+            en="the file's signature does not check: it was altered or not written by its sender",
             code="bad_signature",
         )
     try:
         header = _HEADER.decode(payload)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ProtocolError(
-            f"the file's signed header is malformed ({exc})", f"文件的签名头格式错误（{exc}）", code="malformed"
+            zh=f"文件的签名头格式错误（{exc}）", en=f"the file's signed header is malformed ({exc})", code="malformed"
         ) from None
     if header != _transfer_header(transfer):
         raise ProtocolError(
-            "the file's fields or sets differ from what its sender signed (altered on the way)",
-            "文件的字段或数据集与发送方签署的不一致（途中被改动）",
+            zh="文件的字段或数据集与发送方签署的不一致（途中被改动）",
+            en="the file's fields or sets differ from what its sender signed (altered on the way)",
             code="bad_signature",
         )
     return header
@@ -242,8 +242,8 @@ def _compact_parts(value: str) -> list[str]:
     parts = value.strip().split(" ")
     if len(parts) != 7 or not all(parts):
         raise ProtocolError(
-            f"the {HEADER_SYNC} header needs 7 fields separated by single spaces",
-            f"{HEADER_SYNC} 请求头应有 7 个以空格分隔的字段",
+            zh=f"{HEADER_SYNC} 请求头应有 7 个以空格分隔的字段",
+            en=f"the {HEADER_SYNC} header needs 7 fields separated by single spaces",
             code="unauthenticated",
         )
     return parts
@@ -272,8 +272,8 @@ def expand_auth(value: str, station_id: str) -> dict[str, str]:
         raw = b""
     if not raw:
         raise ProtocolError(
-            f"the {HEADER_SYNC} signature is not base64url",
-            f"{HEADER_SYNC} 签名不是 base64url 格式",
+            zh=f"{HEADER_SYNC} 签名不是 base64url 格式",
+            en=f"the {HEADER_SYNC} signature is not base64url",
             code="unauthenticated",
         )
     return {

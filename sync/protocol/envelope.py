@@ -71,12 +71,14 @@ def decode_envelope(data: bytes) -> Envelope:
     try:
         envelope = _ENVELOPE.decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise ProtocolError(f"not a signed message ({exc})", f"不是有效的签名消息（{exc}）", code="malformed") from None
+        raise ProtocolError(
+            zh=f"不是有效的签名消息（{exc}）", en=f"not a signed message ({exc})", code="malformed"
+        ) from None
     if envelope.protocol not in (PROTOCOL_VERSION, SET_FORMAT_2):
         raise ProtocolError(
-            f"protocol version {envelope.protocol} is not spoken here (this side speaks {PROTOCOL_VERSION}); "
+            zh=f"协议版本 {envelope.protocol} 不受支持（本端为 {PROTOCOL_VERSION}）；请升级软件",
+            en=f"protocol version {envelope.protocol} is not spoken here (this side speaks {PROTOCOL_VERSION}); "
             "update the software",
-            f"协议版本 {envelope.protocol} 不受支持（本端为 {PROTOCOL_VERSION}）；请升级软件",
             code="protocol_version",
         )
     return envelope

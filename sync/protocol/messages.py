@@ -293,12 +293,12 @@ def check_sets(data: bytes, *, array_like: bool = False, limit: int = MAX_SETS_P
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         detail = "nested too deep" if isinstance(exc, RecursionError) else str(exc)
         raise ProtocolError(
-            f"the body is not of the expected shape ({detail})", f"请求内容格式错误（{detail}）", code="malformed"
+            zh=f"请求内容格式错误（{detail}）", en=f"the body is not of the expected shape ({detail})", code="malformed"
         ) from None
     count = array_length(peek.sets)[0]
     if count > limit:
         raise ProtocolError(
-            f"{count} sets at once; at most {limit} are read at a time (send the rest after)",
-            f"一次包含 {count} 个数据集，最多 {limit} 个（其余请随后发送）",
+            zh=f"一次包含 {count} 个数据集，最多 {limit} 个（其余请随后发送）",
+            en=f"{count} sets at once; at most {limit} are read at a time (send the rest after)",
             code="too_large",
         )

@@ -82,7 +82,7 @@ def full_receipt(
     hub_ms = int.from_bytes(short[:8], "big") if len(short) > _SIGNATURE else answer_ms
     # hub_ms is None exactly when a 64-byte receipt comes without answer_ms.
     if not is_short_receipt(short) or hub_ms is None:
-        raise ProtocolError("short receipt is malformed", "简短回执格式错误", code="malformed")
+        raise ProtocolError(zh="简短回执格式错误", en="short receipt is malformed", code="malformed")
     payload = _ENCODER.encode(ReceiptBody(origin, seq, set_hash, hub_ms))
     return _ENCODER.encode(Envelope(PROTOCOL_VERSION, key_id_of(hub_public), msgspec.Raw(payload), short[-_SIGNATURE:]))
 
@@ -92,8 +92,8 @@ def verify_receipt(data: bytes, hub_public: bytes) -> ReceiptBody:
     envelope = decode_envelope(data)
     payload = bytes(envelope.payload)
     if not verify(hub_public, CTX_RECEIPT, payload, envelope.signature):
-        raise ProtocolError("receipt signature check failed", "回执签名校验失败", code="bad_signature")
+        raise ProtocolError(zh="回执签名校验失败", en="receipt signature check failed", code="bad_signature")
     try:
         return msgspec.msgpack.decode(payload, type=ReceiptBody)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise ProtocolError(f"receipt is malformed ({exc})", f"回执格式错误（{exc}）", code="malformed") from None
+        raise ProtocolError(zh=f"回执格式错误（{exc}）", en=f"receipt is malformed ({exc})", code="malformed") from None

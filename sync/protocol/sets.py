@@ -188,13 +188,13 @@ def open_set(
     """
     envelope = decode_envelope(data)
     if envelope.protocol == SET_FORMAT_2 and envelope.key_id:
-        raise ProtocolError("a set of format 2 names no key", "第 2 版数据集不应带密钥标识", code="malformed")
+        raise ProtocolError(zh="第 2 版数据集不应带密钥标识", en="a set of format 2 names no key", code="malformed")
     public = public_key_for(envelope.key_id)
     payload = bytes(envelope.payload)
     if not verify(public, context, payload, envelope.signature):
         raise ProtocolError(
-            "signature check failed: the set was altered or not signed by its key",
-            "签名校验失败：数据已被篡改或并非由该密钥签署",
+            zh="签名校验失败：数据已被篡改或并非由该密钥签署",
+            en="signature check failed: the set was altered or not signed by its key",
             code="bad_signature",
         )
     try:
@@ -214,18 +214,22 @@ def open_set(
         else:
             signed = _SET.decode(payload)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise ProtocolError(f"signed set is malformed ({exc})", f"数据集格式错误（{exc}）", code="malformed") from None
+        raise ProtocolError(
+            zh=f"数据集格式错误（{exc}）", en=f"signed set is malformed ({exc})", code="malformed"
+        ) from None
     if not 1 <= signed.seq <= MAX_SEQ:
         # seq 0 or -1 is no link of any chain: malformed, never a fork
         raise ProtocolError(
-            f"a set's seq must be 1 to {MAX_SEQ}, not {signed.seq}",
-            f"数据集序号应在 1 到 {MAX_SEQ} 之间，而不是 {signed.seq}",
+            zh=f"数据集序号应在 1 到 {MAX_SEQ} 之间，而不是 {signed.seq}",
+            en=f"a set's seq must be 1 to {MAX_SEQ}, not {signed.seq}",
             code="malformed",
         )
     body = signed.body
     if signed.sealed:
         if box_private is None:
-            raise ProtocolError("sealed set but no key to open it", "数据集已加密，但缺少解密密钥", code="malformed")
+            raise ProtocolError(
+                zh="数据集已加密，但缺少解密密钥", en="sealed set but no key to open it", code="malformed"
+            )
         try:
             body = open_box(
                 box_private,
@@ -234,11 +238,11 @@ def open_set(
                 sender_public=sender_box_public,
             )
         except CryptoError as exc:
-            raise ProtocolError(exc.en, exc.zh, code="bad_box") from None
+            raise ProtocolError(zh=exc.zh, en=exc.en, code="bad_box") from None
     try:
         body = unpack(signed.compression, body, budget=Budget(limits))
     except ProxyAppError as exc:
-        raise ProtocolError(exc.en, exc.zh, code=exc.code) from None
+        raise ProtocolError(zh=exc.zh, en=exc.en, code=exc.code) from None
     if signed.count < 0:
         signed = msgspec.structs.replace(signed, count=array_length(body)[0])
     return signed, sha256(payload), body

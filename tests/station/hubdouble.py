@@ -154,7 +154,7 @@ class HubDouble:
 
         def key_for(key_id: str) -> bytes:
             if key_id != key_id_of(station_sign):
-                raise ProtocolError("unknown key", "未知密钥", code="unknown_key")
+                raise ProtocolError(zh="未知密钥", en="unknown key", code="unknown_key")
             return station_sign
 
         for data in sets:

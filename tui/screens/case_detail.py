@@ -261,7 +261,7 @@ class CaseDetailScreen(StationScreen):
         def perform(values: Values) -> None:
             names = [name for i, (name, _) in enumerate(pending) if values[f"m{i}"]]
             if not names:
-                raise InputError(t("act.empty_choice", "en"), t("act.empty_choice", "zh"), field="material")
+                raise InputError(zh=t("act.empty_choice", "zh"), en=t("act.empty_choice", "en"), field="material")
             ops.supply_material(self.station, self.case_no, names, by=self._agent())
 
         self._run("act.supply.title", fields, perform, "action.supply", empty_note=t("act.supply.none", self.lang))
