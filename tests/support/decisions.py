@@ -13,6 +13,8 @@ import datetime as dt
 from station.cases import case_row
 from station.feed import apply_feed_set, feed_position
 from station.identity import HubPins
+from station.sealing import seal_pending
+from station.store.db import write_txn
 from sync.changes import StatusChange
 from sync.crypto import KeyPair, key_id_of
 from sync.hlc import HybridClock
@@ -21,7 +23,7 @@ from sync.protocol import GENESIS, CaseState
 from sync.timeutil import business_date, iso_utc
 from tests.station.hubdouble import HubDouble, at_ms
 
-__all__ = ("County", "decide")
+__all__ = ("County", "decide", "seal")
 
 
 class County:
@@ -52,6 +54,28 @@ class County:
         envelope = self.hub.feed_set(*items, seq=position + 1, prev=prev, origin=self.hub.feed_origin)
         apply_feed_set(station, envelope, self.keys, pins=self.pins)
 
+    def seal(self, station) -> list[int]:
+        """The station seals its outbox to this county, as its next sync would; returns the set seqs.
+
+        A move the county decides on a case it has received (a correction request, say) must come
+        after the station's own sealed moves, or the station re-applies its unsent DRAFT→RECEIVED on
+        top. The station stays unenrolled, so its screens show what they showed: the pins are stored
+        for the sealing only, inside the same transaction, and the settings put back after it.
+        """
+        pins = {
+            "hub_url": self.pins.url,
+            "hub_id": self.pins.hub_id,
+            "hub_sign_public": self.pins.sign_public.hex(),
+            "hub_box_public": self.pins.box_public.hex(),
+            "enrolled_at": self.pins.enrolled_at,
+        }
+        with write_txn(station.db):
+            before = {key: getattr(station.meta, key) for key in pins}
+            station.meta.update(pins)
+            seqs = seal_pending(station, self.keys)
+            station.meta.update(before)  # None deletes what was unset
+        return seqs
+
 
 _COUNTY: County | None = None
 
@@ -61,6 +85,11 @@ def _county() -> County:
     if _COUNTY is None:
         _COUNTY = County()
     return _COUNTY
+
+
+def seal(station, *, county: County | None = None) -> list[int]:
+    """The station seals its outbox, as its next sync would (see :meth:`County.seal`)."""
+    return (county or _county()).seal(station)
 
 
 def decide(

@@ -8,8 +8,7 @@ from station import cases as ops
 from station.queries import get_case
 from sync.lifecycle import Actor, Status
 from tests.station.conftest import pension_benefit_deferred, pension_enrolment
-from tests.support.apply import apply_status_change, decision
-from tests.support.decisions import decide
+from tests.support.decisions import decide, seal
 from tests.tui.conftest import SIZE, make_app, open_station, run, screen_text
 from tui.screens.case_actions import ActionDialog
 from tui.screens.case_detail import CaseDetailScreen
@@ -111,12 +110,8 @@ def test_withdraw_needs_a_reason(station_dir, clock):
 def test_correction_notice_and_correct_intake(station_dir, clock):
     with open_station(station_dir, clock) as station:
         case_no = ops.new_intake(station, pension_enrolment(phone="13800138000")).number
-        apply_status_change(
-            station,
-            decision(
-                station, case_no, Status.AWAITING_CORRECTION, actor=Actor.TOWNSHIP, reason="参保登记表缺少本人签字"
-            ),
-        )
+        seal(station)  # the county asks for a correction of an intake it has received
+        decide(station, case_no, Status.AWAITING_CORRECTION, actor=Actor.TOWNSHIP, reason="参保登记表缺少本人签字")
     app = make_app(station_dir, clock)
 
     async def scenario():

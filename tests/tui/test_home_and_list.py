@@ -7,8 +7,7 @@ from textual.widgets import DataTable, Input, Select
 from station import cases as ops
 from sync.lifecycle import Actor, Status
 from tests.station.conftest import WANG, ZHANG, pension_benefit_deferred, pension_enrolment
-from tests.support.apply import apply_status_change, decision
-from tests.support.decisions import decide
+from tests.support.decisions import decide, seal
 from tests.tui.conftest import SIZE, make_app, open_station, run, screen_text
 from tui.screens.case_detail import CaseDetailScreen
 from tui.screens.case_list import PAGE_SIZE, CaseListScreen
@@ -25,10 +24,8 @@ def seed_today(station_dir, clock) -> dict[str, str]:
             pension_enrolment(applicant_name="钱七", item="RS-007", materials=["居民身份证", "近期1寸免冠彩色照片"]),
         ).number  # due 10-10
         correction = ops.new_intake(station, pension_enrolment(applicant_name="李四")).number
-        apply_status_change(
-            station,
-            decision(station, correction, Status.AWAITING_CORRECTION, actor=Actor.TOWNSHIP, reason="登记表缺少签字"),
-        )
+        seal(station)  # the county asks for a correction of an intake it has received
+        decide(station, correction, Status.AWAITING_CORRECTION, actor=Actor.TOWNSHIP, reason="登记表缺少签字")
         ready = ops.new_intake(station, pension_enrolment(applicant_name="赵六")).number
         decide(station, ready, Status.ACCEPTED)
         decide(station, ready, Status.COMPLETED, outcome="approved")

@@ -15,7 +15,7 @@ from station.store.db import write_txn
 from sync.lifecycle import Actor, Status
 from sync.samples import sample_catalog_json
 from tests.station.conftest import pension_enrolment
-from tests.support.apply import apply_status_change, decision
+from tests.support.decisions import decide, seal
 from tests.tui.conftest import SIZE, VILLAGE, make_app, open_station, run, screen_text
 from tui.prefs import save_prefs
 from tui.screens.case_detail import CaseDetailScreen
@@ -34,10 +34,8 @@ def seed(station_dir, clock) -> tuple[str, str]:
         first = ops.new_intake(station, pension_enrolment()).number
         second = ops.new_intake(station, pension_enrolment(applicant_name="李四")).number
         # The county asks for corrections with a reason that looks like markup (the hub's data).
-        apply_status_change(
-            station,
-            decision(station, second, Status.AWAITING_CORRECTION, actor=Actor.TOWNSHIP, reason="[/red]缺[b]签字"),
-        )
+        seal(station)  # the county asks for a correction of an intake it has received
+        decide(station, second, Status.AWAITING_CORRECTION, actor=Actor.TOWNSHIP, reason="[/red]缺[b]签字")
         with write_txn(station.db):
             station.db.execute("UPDATE cases SET applicant_name = ? WHERE case_no = ?", [MARKUP_NAME, first])
             station.db.execute("UPDATE cases SET applicant_name = ? WHERE case_no = ?", [BOLD_NAME + "\x1b[2J", second])

@@ -7,8 +7,7 @@ from textual.widgets import Input
 from station import cases as ops
 from sync.lifecycle import Actor, Status
 from tests.station.conftest import pension_benefit_deferred, pension_enrolment
-from tests.support.apply import apply_status_change, decision
-from tests.support.decisions import decide
+from tests.support.decisions import decide, seal
 from tests.tui.conftest import SIZE, make_app, open_station, settle
 from tui.widgets.materials import MaterialChecklist
 
@@ -22,16 +21,14 @@ def seed(station_dir, clock) -> list[str]:
             ops.new_intake(station, pension_enrolment(applicant_name="李四")).number,
             ops.new_intake(station, pension_enrolment(applicant_name="赵六")).number,
         ]
-        apply_status_change(
+        seal(station)  # the county asks for a correction of an intake it has received
+        decide(
             station,
-            decision(
-                station,
-                numbers[2],
-                Status.AWAITING_CORRECTION,
-                actor=Actor.TOWNSHIP,
-                reason="登记表缺少本人签字",
-                by="永兴街道",
-            ),
+            numbers[2],
+            Status.AWAITING_CORRECTION,
+            actor=Actor.TOWNSHIP,
+            reason="登记表缺少本人签字",
+            by="永兴街道",
         )
         decide(station, numbers[3], Status.ACCEPTED, by="县人社局")
         decide(station, numbers[3], Status.COMPLETED, outcome="approved", by="县人社局")
