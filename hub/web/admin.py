@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from litestar import Request, get
+from litestar import Request, Router, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Template
@@ -13,11 +13,12 @@ from litestar.response import Template
 from hub.dashboard import SORT_KEYS, STATES, Thresholds, station_detail, status_report
 from hub.figures import county_figures
 from hub.store import HubStore
+from hub.web.deps import HubSettings, Now
 from hub.web.guards import requires
-from hub.web.pages import error_page, now_of, page, page_number
+from hub.web.pages import error_page, page, page_number
 from sync.timeutil import business_date
 
-__all__ = ("ROUTES", "SORT_LABELS")
+__all__ = ("ROUTER", "SORT_LABELS")
 
 SORT_LABELS = (
     ("village", "按乡镇、村", "township and village"),
@@ -33,21 +34,17 @@ SORT_LABELS = (
 )
 assert tuple(key for key, _, _ in SORT_LABELS) == SORT_KEYS
 
-_ADMIN = [requires("admin")]
-
-
-def _limits(request: Request[Any, Any, Any]) -> Thresholds:
-    return Thresholds.from_settings(request.app.state["settings"])
-
 
 def _choice(value: str | None, allowed: tuple[str, ...]) -> str | None:
     return value if value in allowed else None
 
 
-@get("/dashboard", guards=_ADMIN, sync_to_thread=True, include_in_schema=False)
+@get("/", sync_to_thread=True)
 def dashboard_page(
     request: Request[Any, Any, Any],
     store: NamedDependency[HubStore],
+    settings: HubSettings,
+    now: Now,
     township: FromQuery[str | None] = None,
     state_filter: Annotated[str | None, QueryParameter(name="state")] = None,
     sort: FromQuery[str] = "village",
@@ -58,8 +55,8 @@ def dashboard_page(
     sort = _choice(sort, SORT_KEYS) or "village"
     report = status_report(
         store,
-        now=now_of(request),
-        limits=_limits(request),
+        now=now,
+        limits=Thresholds.from_settings(settings),
         township=township or None,
         state=state,
         sort=sort,
@@ -75,30 +72,34 @@ def dashboard_page(
             "states": STATES,
             "sort_keys": SORT_LABELS,
             "grouped": sort == "village",
-            "refresh_seconds": request.app.state["settings"].refresh_seconds,
+            "refresh_seconds": settings.refresh_seconds,
             "csv_url": "/api/v1/status.csv" + (f"?{urlencode(query)}" if query else ""),
         },
     )
 
 
-@get("/dashboard/stations/{station_id:str}", guards=_ADMIN, sync_to_thread=True, include_in_schema=False)
+@get("/stations/{station_id:str}", sync_to_thread=True)
 def station_page(
-    request: Request[Any, Any, Any], station_id: FromPath[str], store: NamedDependency[HubStore]
+    request: Request[Any, Any, Any],
+    station_id: FromPath[str],
+    store: NamedDependency[HubStore],
+    settings: HubSettings,
+    now: Now,
 ) -> Template:
     """One station: its whole contact record, recent contacts, open forks and rejected changes."""
-    row = station_detail(store, station_id, now=now_of(request), limits=_limits(request))
+    row = station_detail(store, station_id, now=now, limits=Thresholds.from_settings(settings))
     if row is None:
         return error_page(request, 404, f"没有代办点 {station_id}", f"No station {station_id}")
     return page(request, "station.html.j2", {"row": row})
 
 
-@get("/dashboard/figures", guards=_ADMIN, sync_to_thread=True, include_in_schema=False)
-def figures_page(request: Request[Any, Any, Any], store: NamedDependency[HubStore]) -> Template:
+@get("/figures", sync_to_thread=True)
+def figures_page(request: Request[Any, Any, Any], store: NamedDependency[HubStore], now: Now) -> Template:
     """County figures: counts, rates and averages only, no personal data."""
-    return page(request, "figures.html.j2", {"figures": county_figures(store, today=business_date(now_of(request)))})
+    return page(request, "figures.html.j2", {"figures": county_figures(store, today=business_date(now))})
 
 
-@get("/dashboard/audit", guards=_ADMIN, sync_to_thread=True, include_in_schema=False)
+@get("/audit", sync_to_thread=True)
 def audit_page(
     request: Request[Any, Any, Any],
     store: NamedDependency[HubStore],
@@ -123,4 +124,10 @@ def audit_page(
     )
 
 
-ROUTES = [dashboard_page, station_page, figures_page, audit_page]
+ROUTER = Router(
+    "/dashboard",
+    route_handlers=[dashboard_page, station_page, figures_page, audit_page],
+    guards=[requires("admin")],
+    include_in_schema=False,
+)
+"""The administrator's pages, all under /dashboard and all for the admin role."""

@@ -6,7 +6,7 @@ import hmac
 from typing import Annotated, Any
 
 import msgspec
-from litestar import MediaType, Request, Response, get, post
+from litestar import MediaType, Request, Response, Router, get, post
 from litestar.di import NamedDependency
 from litestar.dto import MsgspecDTO
 from litestar.params import Body, FromPath, FromQuery, QueryParameter
@@ -25,6 +25,7 @@ from hub.dashboard import (
 from hub.departments import departments
 from hub.desk import actions_for, admin_case_summary, case_view, decide_for_department, department_case_summary
 from hub.figures import county_figures
+from hub.settings import Settings
 from hub.store import HubStore
 from hub.views import station_summary
 from hub.web.api_models import (
@@ -39,14 +40,14 @@ from hub.web.api_models import (
     StatusReport,
     error_responses,
 )
+from hub.web.deps import HubSettings, Metrics, Now
 from hub.web.errors import HubHTTPError
 from hub.web.guards import client_ip, principal_of, requires
 from hub.web.metrics import CONTENT_TYPE
-from hub.web.pages import now_of
 from sync.text import spreadsheet_cell
 from sync.timeutil import business_date
 
-__all__ = ("ROUTES", "DecisionRequest")
+__all__ = ("ROUTER", "DecisionRequest", "metrics")
 
 _ADMIN, _DEPARTMENT, _ANYONE = [requires("admin")], [requires("department")], [requires()]
 
@@ -72,8 +73,8 @@ class _DecisionBody(MsgspecDTO[DecisionRequest]):
         return _DECISION.decode(value)
 
 
-def _limits(request: Request[Any, Any, Any], warn_days: float | None, danger_days: float | None) -> Thresholds:
-    limits = Thresholds.from_settings(request.app.state["settings"], warn_days, danger_days)
+def _limits(settings: Settings, warn_days: float | None, danger_days: float | None) -> Thresholds:
+    limits = Thresholds.from_settings(settings, warn_days, danger_days)
     if not 0 <= limits.warn_days <= limits.danger_days <= 3650:  # also refuses inf and nan
         raise HubHTTPError(
             "bad_input", zh="须满足 0 ≤ warn_days ≤ danger_days ≤ 3650", en="need 0 <= warn_days <= danger_days <= 3650"
@@ -90,23 +91,24 @@ def _checked(state: str | None, sort: str, order: str) -> None:
         )
 
 
-@get("/api/v1/me", guards=_ANYONE, sync_to_thread=False, responses=_ANYONE_ERRORS)
+@get("/me", guards=_ANYONE, sync_to_thread=False, responses=_ANYONE_ERRORS)
 def me(request: Request[Any, Any, Any]) -> Me:
     """The account behind this request (any role)."""
     p = principal_of(request)
     return Me(name=p.name, role=p.role, department=p.department, via=p.via)
 
 
-@get("/api/v1/departments", guards=_ANYONE, sync_to_thread=True, responses=_ANYONE_ERRORS)
+@get("/departments", guards=_ANYONE, sync_to_thread=True, responses=_ANYONE_ERRORS)
 def list_departments(store: NamedDependency[HubStore]) -> list[DepartmentInfo]:
     """Department keys (item-code prefixes of the newest catalogue) and their names."""
     return [msgspec.convert(msgspec.to_builtins(d), DepartmentInfo) for d in departments(store.catalog())]
 
 
-@get("/api/v1/status", guards=_ADMIN, sync_to_thread=True, responses=_ADMIN_QUERY_ERRORS)
+@get("/status", guards=_ADMIN, sync_to_thread=True, responses=_ADMIN_QUERY_ERRORS)
 def status(
-    request: Request[Any, Any, Any],
     store: NamedDependency[HubStore],
+    settings: HubSettings,
+    now: Now,
     township: FromQuery[str | None] = None,
     state_filter: Annotated[str | None, QueryParameter(name="state")] = None,
     sort: FromQuery[str] = "village",
@@ -122,8 +124,8 @@ def status(
     _checked(state_filter, sort, order)
     report = status_report(
         store,
-        now=now_of(request),
-        limits=_limits(request, warn_days, danger_days),
+        now=now,
+        limits=_limits(settings, warn_days, danger_days),
         township=township or None,
         state=state_filter or None,
         sort=sort,
@@ -132,10 +134,11 @@ def status(
     return msgspec.convert(report, StatusReport)
 
 
-@get("/api/v1/status.csv", guards=_ADMIN, sync_to_thread=True, media_type="text/csv", responses=_ADMIN_QUERY_ERRORS)
+@get("/status.csv", guards=_ADMIN, sync_to_thread=True, media_type="text/csv", responses=_ADMIN_QUERY_ERRORS)
 def status_csv(
-    request: Request[Any, Any, Any],
     store: NamedDependency[HubStore],
+    settings: HubSettings,
+    now: Now,
     township: FromQuery[str | None] = None,
     state_filter: Annotated[str | None, QueryParameter(name="state")] = None,
     sort: FromQuery[str] = "village",
@@ -144,10 +147,10 @@ def status_csv(
 ) -> Response[str]:
     """The station table as CSV (UTF-8 with BOM, China time), with the same filters as the page."""
     _checked(state_filter, sort, order)
-    limits = _limits(request, None, None)
+    limits = _limits(settings, None, None)
     rows = sort_rows(
         filter_rows(
-            station_rows(store, now=now_of(request), limits=limits),
+            station_rows(store, now=now, limits=limits),
             township=township or None,
             state=state_filter or None,
         ),
@@ -165,31 +168,31 @@ def status_csv(
 
 
 @get(
-    "/api/v1/status/stations/{station_id:str}",
+    "/status/stations/{station_id:str}",
     guards=_ADMIN,
     sync_to_thread=True,
     responses=error_responses(400, 401, 403, 404, 503),
 )
 def status_station(
-    request: Request[Any, Any, Any], station_id: FromPath[str], store: NamedDependency[HubStore]
+    station_id: FromPath[str], store: NamedDependency[HubStore], settings: HubSettings, now: Now
 ) -> StationDetail:
     """One station's row with its last 100 contacts, open forks and rejected changes (codes only)."""
-    detail = station_detail(store, station_id, now=now_of(request), limits=_limits(request, None, None))
+    detail = station_detail(store, station_id, now=now, limits=_limits(settings, None, None))
     if detail is None:
         raise HubHTTPError("not_found", zh=f"没有代办点 {station_id}", en=f"no station {station_id}")
     return msgspec.convert(detail, StationDetail)
 
 
-@get("/api/v1/figures", guards=_ADMIN, sync_to_thread=True, responses=_ADMIN_ERRORS)
-def figures(request: Request[Any, Any, Any], store: NamedDependency[HubStore]) -> Figures:
+@get("/figures", guards=_ADMIN, sync_to_thread=True, responses=_ADMIN_ERRORS)
+def figures(store: NamedDependency[HubStore], now: Now) -> Figures:
     """County figures without personal data, by department and township, and open 容缺 commitments.
 
     Received, accepted, completed, completion rate, overdue, average working days to decision.
     """
-    return msgspec.convert(county_figures(store, today=business_date(now_of(request))), Figures)
+    return msgspec.convert(county_figures(store, today=business_date(now)), Figures)
 
 
-@get("/api/v1/audit", guards=_ADMIN, sync_to_thread=True, responses=_ADMIN_QUERY_ERRORS)
+@get("/audit", guards=_ADMIN, sync_to_thread=True, responses=_ADMIN_QUERY_ERRORS)
 def audit(
     store: NamedDependency[HubStore],
     user: FromQuery[str | None] = None,
@@ -207,17 +210,17 @@ def audit(
     return [AuditEntry(**e) for e in store.audit_entries(limit=limit, offset=offset, user_name=user, case_no=case_no)]
 
 
-@get("/api/v1/stations", guards=_ADMIN, sync_to_thread=True, responses=_ADMIN_ERRORS)
-def list_stations(request: Request[Any, Any, Any], store: NamedDependency[HubStore]) -> list[dict[str, Any]]:
+@get("/stations", guards=_ADMIN, sync_to_thread=True, responses=_ADMIN_ERRORS)
+def list_stations(store: NamedDependency[HubStore], settings: HubSettings) -> list[dict[str, Any]]:
     """Enrolled stations with their contact records (as ``hub station list --json``)."""
-    skew = request.app.state["settings"].clock_skew_ms
-    return [station_summary(store, s, skew) for s in store.stations()]
+    return [station_summary(store, s, settings.clock_skew_ms) for s in store.stations()]
 
 
-@get("/api/v1/cases", guards=[requires("admin", "department")], sync_to_thread=True, responses=_ANY_QUERY_ERRORS)
+@get("/cases", guards=[requires("admin", "department")], sync_to_thread=True, responses=_ANY_QUERY_ERRORS)
 def list_cases(
     request: Request[Any, Any, Any],
     store: NamedDependency[HubStore],
+    now: Now,
     village: FromQuery[str | None] = None,
     status: FromQuery[str | None] = None,
     limit: FromQuery[int] = 100,
@@ -237,7 +240,7 @@ def list_cases(
     if principal.role == "admin":
         rows = store.list_cases(village_code=village, status=wanted, limit=limit, offset=offset)
         return [CaseSummary(**admin_case_summary(r)) for r in rows]
-    today = business_date(now_of(request)).isoformat()
+    today = business_date(now).isoformat()
     rows = store.department_cases(
         principal.department or "", status=wanted, village=village, limit=limit, offset=offset
     )
@@ -245,7 +248,7 @@ def list_cases(
 
 
 @get(
-    "/api/v1/cases/{case_no:str}",
+    "/cases/{case_no:str}",
     guards=_DEPARTMENT,
     sync_to_thread=True,
     responses=error_responses(400, 401, 403, 404, 503),
@@ -254,18 +257,19 @@ def case_detail(
     request: Request[Any, Any, Any],
     case_no: FromPath[str],
     store: NamedDependency[HubStore],
+    now: Now,
     reveal: FromQuery[bool] = False,
 ) -> CaseDetail:
     """One case of the caller's department.
 
     ``reveal=true`` adds the full ID and phone numbers and is written to the audit log.
     """
-    view = case_view(store, principal_of(request), case_no, reveal=reveal, ip=client_ip(request), now=now_of(request))
+    view = case_view(store, principal_of(request), case_no, reveal=reveal, ip=client_ip(request), now=now)
     return msgspec.convert({**view, "actions": actions_for(view["status"], "en")}, CaseDetail)
 
 
 @post(
-    "/api/v1/cases/{case_no:str}/decision",
+    "/cases/{case_no:str}/decision",
     guards=_DEPARTMENT,
     status_code=200,
     sync_to_thread=True,
@@ -277,6 +281,7 @@ def post_decision(
     request: Request[Any, Any, Any],
     case_no: FromPath[str],
     store: NamedDependency[HubStore],
+    now: Now,
     data: Annotated[
         DecisionRequest,
         Body(
@@ -298,37 +303,41 @@ def post_decision(
         reason=data.reason,
         outcome=data.outcome,
         missing=data.missing,
-        now=now_of(request),
+        now=now,
     )
     return msgspec.to_builtins(decision)
 
 
-@get("/metrics", sync_to_thread=True, media_type=MediaType.TEXT, security=[{}], responses=error_responses(401, 503))
-def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+@get("/metrics", sync_to_thread=True, media_type=MediaType.TEXT, responses=error_responses(401, 503))
+def metrics(request: Request[Any, Any, Any], settings: HubSettings, metrics: Metrics) -> Response[bytes]:
     """Prometheus text format; no personal data.
 
     Contacts, ingested sets and changes, rejected, forks, stations by state, request latency. Open
     unless the hub was started with HUB_METRICS_TOKEN.
     """
-    expected = request.app.state["settings"].metrics_token
+    expected = settings.metrics_token
     if expected:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), expected):
             raise HubHTTPError("unauthenticated", zh="需要指标令牌", en="/metrics needs the metrics bearer token")
-    return Response(request.app.state["metrics"].render(), media_type=CONTENT_TYPE)
+    return Response(metrics.render(), media_type=CONTENT_TYPE)
 
 
-ROUTES = [
-    me,
-    list_departments,
-    status,
-    status_csv,
-    status_station,
-    figures,
-    audit,
-    list_stations,
-    list_cases,
-    case_detail,
-    post_decision,
-    metrics,
-]
+ROUTER = Router(
+    "/api/v1",
+    route_handlers=[
+        me,
+        list_departments,
+        status,
+        status_csv,
+        status_station,
+        figures,
+        audit,
+        list_stations,
+        list_cases,
+        case_detail,
+        post_decision,
+    ],
+)
+"""The JSON API under /api/v1 (each operation names the role it needs); /metrics is served with the station
+protocol, open or behind its own token (hub.web.app)."""

@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
-from litestar import Litestar, Request, Response, get, post
+from litestar import Litestar, Request, Response, Router, get, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -24,13 +24,14 @@ from litestar.params import FromQuery, RawBody
 from hub.enroll import admit_enrolment, enroll
 from hub.feed import read_feed
 from hub.ingest import ingest_sets
-from hub.keys import HubIdentity, load_identity
+from hub.keys import load_identity
 from hub.settings import Settings
 from hub.store import HubStore
 from hub.throttle import Throttled, throttled_response
 from hub.web import admin, api, desk, pages, sync_api
 from hub.web.api_models import error_responses
 from hub.web.auth import Signer, path_qs, verify_request
+from hub.web.deps import DEPENDENCIES, Clock, HubSettings, Identity
 from hub.web.errors import EXCEPTION_HANDLERS, HubHTTPError
 from hub.web.guards import AuthError, auth_error_handler, client_ip
 from hub.web.metrics import HubMetrics, MetricsMiddleware
@@ -51,28 +52,6 @@ __all__ = ("app_from_env", "create_app")
 _ENCODER = msgspec.msgpack.Encoder()
 _PUSH = msgspec.msgpack.Decoder(PushRequest)
 _ENROLL = msgspec.msgpack.Decoder(EnrollRequest)
-
-
-def _settings(request: Request[Any, Any, Any]) -> Settings:
-    return request.app.state["settings"]
-
-
-def _identity(request: Request[Any, Any, Any]) -> HubIdentity:
-    return request.app.state["identity"]
-
-
-def _now(request: Request[Any, Any, Any]) -> dt.datetime:
-    return request.app.state["now"]()
-
-
-def provide_store(state: State) -> Iterator[HubStore]:
-    """One connection per request. Opened on the event loop and used by the handler's worker
-    thread, hence ``check_same_thread=False``; one owner at a time."""
-    store = HubStore.open(state["settings"].data_dir, check_same_thread=False, migrate=False)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _msgpack(data: Any) -> Response[bytes]:
@@ -103,13 +82,12 @@ def _encoding(request: Request[Any, Any, Any]) -> str:
     return encoding
 
 
-def _inflated(request: Request[Any, Any, Any], body: bytes, encoding: str, limit: int) -> bytes:
+def _inflated(state: State, settings: Settings, body: bytes, encoding: str, limit: int) -> bytes:
     """The body as msgpack bytes: gzip inflated with a hard cap (413), a few bodies at a time (503 when
     the gate stays shut), so concurrent bombs cannot add up."""
     if encoding == "identity":
         return body
-    settings = _settings(request)
-    gate: threading.BoundedSemaphore = request.app.state["inflating"]
+    gate: threading.BoundedSemaphore = state["inflating"]
     if not gate.acquire(timeout=settings.inflate_wait_seconds):
         raise HubHTTPError(
             "busy",
@@ -132,63 +110,77 @@ def _inflated(request: Request[Any, Any, Any], body: bytes, encoding: str, limit
     return data
 
 
-def _body(request: Request[Any, Any, Any], body: bytes, *, limit: int | None = None) -> bytes:
+def _body(request: Request[Any, Any, Any], state: State, settings: Settings, body: bytes, *, limit: int) -> bytes:
     """The request body as msgpack bytes: media type checked (415), gzip inflated with a hard cap (413)."""
-    return _inflated(request, body, _encoding(request), limit or _settings(request).max_inflated_bytes)
+    return _inflated(state, settings, body, _encoding(request), limit)
 
 
-def _signer(request: Request[Any, Any, Any], store: HubStore, body: bytes) -> Signer:
+def _signer(request: Request[Any, Any, Any], store: HubStore, body: bytes, now: dt.datetime) -> Signer:
     return verify_request(
         store,
         method=request.method,
         path_qs=path_qs(request.scope),
         headers=request.headers,
         body=body,
-        now=_now(request),
+        now=now,
     )
 
 
-@get("/healthz", sync_to_thread=False, security=[{}])
-def healthz(request: Request[Any, Any, Any]) -> dict[str, Any]:
+@get("/healthz", sync_to_thread=False)
+def healthz(identity: Identity) -> dict[str, Any]:
     """Liveness: the hub answers with its id and protocol version."""
-    return {"status": "ok", "hub_id": _identity(request).hub_id, "protocol": PROTOCOL_VERSION}
+    return {"status": "ok", "hub_id": identity.hub_id, "protocol": PROTOCOL_VERSION}
 
 
 @post(
     "/api/v1/enroll",
     status_code=200,
     sync_to_thread=True,
-    security=[{}],
     responses=error_responses(400, 403, 413, 415, 429, protocol=True),
 )
-def enroll_station(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[HubStore]) -> Response[bytes]:
+def enroll_station(
+    request: Request[Any, Any, Any],
+    state: State,
+    body: RawBody,
+    store: NamedDependency[HubStore],
+    settings: HubSettings,
+    identity: Identity,
+    clock: Clock,
+) -> Response[bytes]:
     """A station enrols with a one-time code (docs/protocol.md, Enrolment); 429 past the per-address limit."""
-    admit_enrolment(request.app.state, _settings(request), client_ip(request), now=_now(request))
+    admit_enrolment(state, settings, client_ip(request), now=clock())
     try:
-        enrol_request = _ENROLL.decode(_body(request, body, limit=ENROLL_MAX_INFLATED))
+        enrol_request = _ENROLL.decode(_body(request, state, settings, body, limit=ENROLL_MAX_INFLATED))
     except RecursionError:
         raise ProtocolError(zh="请求内容嵌套过深", en="the body is nested too deep", code="malformed") from None
     if not software_ok(enrol_request.software):
         # Not under the code's MAC: kept only in a shape that no terminal, sheet or page acts on.
         enrol_request = msgspec.structs.replace(enrol_request, software="")
-    return _msgpack(enroll(store, _identity(request), enrol_request, now=request.app.state["now"]))
+    return _msgpack(enroll(store, identity, enrol_request, now=clock))
 
 
 @post(
     "/api/v1/sync/push",
     status_code=200,
     sync_to_thread=True,
-    security=[{}],
     responses=error_responses(400, 401, 403, 409, 413, 415, 503, protocol=True),
 )
-def push(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[HubStore]) -> Response[bytes]:
+def push(
+    request: Request[Any, Any, Any],
+    state: State,
+    body: RawBody,
+    store: NamedDependency[HubStore],
+    settings: HubSettings,
+    identity: Identity,
+    clock: Clock,
+) -> Response[bytes]:
     """A station sends its change sets; each is handled in its own transaction."""
     encoding = _encoding(request)
     # The signature covers the body as sent (compressed if gzip): checked before a byte is inflated.
-    signer = _signer(request, store, body)
+    signer = _signer(request, store, body, clock())
     station_id = signer.station.station_id
     try:
-        payload = _inflated(request, body, encoding, _settings(request).max_inflated_bytes)
+        payload = _inflated(state, settings, body, encoding, settings.max_inflated_bytes)
         check_sets(payload)  # walked before decoding: no set is decoded past the limit, nothing nests too deep
         pushed = _PUSH.decode(payload)
         if pushed.protocol != PROTOCOL_VERSION:
@@ -206,18 +198,16 @@ def push(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[
     except (msgspec.DecodeError, UnicodeDecodeError, ProtocolError, HubHTTPError) as exc:
         code = getattr(exc, "code", "malformed")
         with store.transaction():
-            store.record_contact(station_id, signer.contact(_now(request), "push", ok=False, code=code))
+            store.record_contact(station_id, signer.contact(clock(), "push", ok=False, code=code))
         raise
     # The sets as views of the body: ingest copies one set at a time, not all of them at once.
-    response = ingest_sets(
-        store, _identity(request), pushed.sets, station_id=station_id, via="http", now=request.app.state["now"]
-    )
+    response = ingest_sets(store, identity, pushed.sets, station_id=station_id, via="http", now=clock)
     failed = next((r for r in response.results if r.status not in ("accepted", "duplicate")), None)
     with store.transaction():
         store.record_contact(
             station_id,
             signer.contact(
-                _now(request),
+                clock(),
                 "push",
                 ok=failed is None,
                 code=failed.code if failed else None,
@@ -230,18 +220,19 @@ def push(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[
 @get(
     "/api/v1/sync/feed",
     sync_to_thread=True,
-    security=[{}],
     responses=error_responses(400, 401, 403, 409, 503, protocol=True),
 )
 def feed(
     request: Request[Any, Any, Any],
     store: NamedDependency[HubStore],
+    settings: HubSettings,
+    identity: Identity,
+    clock: Clock,
     after: FromQuery[int] = 0,
     limit: FromQuery[int | None] = None,
 ) -> Response[bytes]:
     """The signer's own feed: sets after ``after`` (which acknowledges those), at most ``limit``."""
-    signer = _signer(request, store, b"")
-    settings = _settings(request)
+    signer = _signer(request, store, b"", clock())
     count = settings.feed_limit if limit is None else limit
     if not 0 <= after < 2**53 or not 1 <= count <= settings.feed_limit_max:
         raise HubHTTPError(
@@ -249,14 +240,21 @@ def feed(
             zh=f"after 不能为负数，limit 应在 1 到 {settings.feed_limit_max} 之间",
             en=f"after must be >= 0 and limit 1..{settings.feed_limit_max}",
         )
-    rows, response = read_feed(
-        store, _identity(request), signer.station.station_id, after=after, limit=count, now=_now(request)
-    )
+    rows, response = read_feed(store, identity, signer.station.station_id, after=after, limit=count, now=clock())
     with store.transaction():
         store.record_contact(
-            signer.station.station_id, signer.contact(_now(request), "pull", ok=True, sets=len(rows), feed_after=after)
+            signer.station.station_id, signer.contact(clock(), "pull", ok=True, sets=len(rows), feed_after=after)
         )
     return _msgpack(response)
+
+
+SYNC = Router(
+    "/",
+    route_handlers=[healthz, enroll_station, push, feed, sync_api.exchange, api.metrics],
+    # No bearer token here: a station signs each request (or shows its enrolment code); /metrics has its own token.
+    security=[{}],
+)
+"""The station protocol (enrolment, push, feed, the exchange), liveness and the Prometheus metrics."""
 
 
 def create_app(settings: Settings, *, now: Callable[[], dt.datetime] = utc_now) -> Litestar:
@@ -273,18 +271,8 @@ def create_app(settings: Settings, *, now: Callable[[], dt.datetime] = utc_now) 
     HubStore.open_existing(settings.data_dir).close()  # schema upgraded once, here, not per request
     metrics = HubMetrics(settings, now)
     return Litestar(
-        route_handlers=[
-            healthz,
-            enroll_station,
-            push,
-            feed,
-            *api.ROUTES,
-            *pages.ROUTES,
-            *admin.ROUTES,
-            *desk.ROUTES,
-            *sync_api.ROUTES,
-        ],
-        dependencies={"store": Provide(provide_store)},  # a generator: sync_to_thread does not apply
+        route_handlers=[SYNC, api.ROUTER, pages.ROUTER, admin.ROUTER, desk.ROUTER],
+        dependencies=DEPENDENCIES,
         exception_handlers={**EXCEPTION_HANDLERS, AuthError: auth_error_handler, Throttled: throttled_response},
         middleware=[MetricsMiddleware(metrics), SecurityHeadersMiddleware(settings)],
         state=State(

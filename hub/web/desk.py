@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import quote
 
-from litestar import Request, Response, get, post
+from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
@@ -13,16 +14,16 @@ from litestar.response import Redirect, Template
 from hub.departments import Department, departments
 from hub.desk import actions_for, case_view, decide_for_department, department_case_summary, for_page
 from hub.store import HubStore
+from hub.web.deps import Now
 from hub.web.guards import client_ip, principal_of, requires
-from hub.web.pages import error_page, now_of, page, page_lang, page_number
+from hub.web.pages import error_page, page, page_lang, page_number
 from sync.errors import IllegalTransition, InputError, NotFoundError, ProxyAppError
 from sync.lifecycle import Status
 from sync.timeutil import business_date
 
-__all__ = ("PAGE_SIZE", "ROUTES")
+__all__ = ("PAGE_SIZE", "ROUTER")
 
 PAGE_SIZE = 50
-_DEPARTMENT = [requires("department")]
 
 
 def _list(value: Any) -> list[str]:
@@ -32,10 +33,11 @@ def _list(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-@get("/desk", guards=_DEPARTMENT, sync_to_thread=True, include_in_schema=False)
+@get("/", sync_to_thread=True)
 def desk_page(
     request: Request[Any, Any, Any],
     store: NamedDependency[HubStore],
+    now: Now,
     status: FromQuery[str | None] = None,
     township: FromQuery[str | None] = None,
     overdue: FromQuery[str | None] = None,
@@ -53,7 +55,7 @@ def desk_page(
         (d for d in departments(store.catalog()) if d.key == key),
         Department(key=key, name_zh=key, name_en=key, names_zh=(), items=()),
     )
-    today = business_date(now_of(request)).isoformat()
+    today = business_date(now).isoformat()
     status = status if status in {s.value for s in Status} else None
     rows = store.department_cases(
         department.key,
@@ -95,6 +97,7 @@ def _case_page(
     request: Request[Any, Any, Any],
     store: HubStore,
     case_no: str,
+    now: dt.datetime,
     *,
     reveal: bool = False,
     error: str = "",
@@ -104,7 +107,7 @@ def _case_page(
     principal = principal_of(request)
     lang, _ = page_lang(request)
     try:
-        case = case_view(store, principal, case_no, reveal=reveal, ip=client_ip(request), now=now_of(request))
+        case = case_view(store, principal, case_no, reveal=reveal, ip=client_ip(request), now=now)
     except NotFoundError:
         return error_page(request, 404, f"本部门没有编号为 {case_no} 的办件", f"No case {case_no} for your department")
     return page(
@@ -115,31 +118,27 @@ def _case_page(
     )
 
 
-@get("/desk/cases/{case_no:str}", guards=_DEPARTMENT, sync_to_thread=True, include_in_schema=False)
+@get("/cases/{case_no:str}", sync_to_thread=True)
 def desk_case_page(
     request: Request[Any, Any, Any],
     case_no: FromPath[str],
     store: NamedDependency[HubStore],
+    now: Now,
     reveal: FromQuery[str | None] = None,
     done: FromQuery[str | None] = None,
 ) -> Template:
     """One case of the department; ``?reveal=1`` shows the full ID and phone numbers and is audited."""
     shown = done if done in {s.value for s in Status} else ""
-    return _case_page(request, store, case_no, reveal=bool(reveal), done=shown)
+    return _case_page(request, store, case_no, now, reveal=bool(reveal), done=shown)
 
 
-@post(
-    "/desk/cases/{case_no:str}/decision",
-    guards=_DEPARTMENT,
-    status_code=200,
-    sync_to_thread=True,
-    include_in_schema=False,
-)
+@post("/cases/{case_no:str}/decision", status_code=200, sync_to_thread=True)
 def desk_decision(
     request: Request[Any, Any, Any],
     case_no: FromPath[str],
     data: URLEncodedBody[dict[str, Any]],
     store: NamedDependency[HubStore],
+    now: Now,
 ) -> Response[Any]:
     """A decision form (CSRF-checked by the guard): through hub.decisions.decide, then back to the case."""
     principal = principal_of(request)
@@ -154,7 +153,7 @@ def desk_decision(
             reason=str(data.get("reason") or "") or None,
             outcome=str(data.get("outcome") or "") or None,
             missing=missing,
-            now=now_of(request),
+            now=now,
         )
     except NotFoundError:
         return error_page(request, 404, f"本部门没有编号为 {case_no} 的办件", f"No case {case_no} for your department")
@@ -163,12 +162,19 @@ def desk_decision(
             request,
             store,
             case_no,
+            now,
             error=exc.message(lang),
             status_code=409 if isinstance(exc, IllegalTransition) else 400,
         )
     except ProxyAppError as exc:
-        return _case_page(request, store, case_no, error=exc.message(lang), status_code=400)
+        return _case_page(request, store, case_no, now, error=exc.message(lang), status_code=400)
     return Redirect(f"/desk/cases/{quote(decision.case_no)}?done={decision.status}", status_code=303)
 
 
-ROUTES = [desk_page, desk_case_page, desk_decision]
+ROUTER = Router(
+    "/desk",
+    route_handlers=[desk_page, desk_case_page, desk_decision],
+    guards=[requires("department")],
+    include_in_schema=False,
+)
+"""The department desk, all under /desk and all for the department role."""

@@ -106,8 +106,12 @@ def requires(*roles: str) -> Guard:
     The principal is left in ``connection.state["principal"]`` for the handler.
     """
 
-    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
         """Authenticate, check the role, then the CSRF token of a session's form post."""
+        if getattr(handler, "http_methods", None) == {"OPTIONS"}:
+            # Litestar's own OPTIONS answer (204 and the Allow header, no data): a router's guards reach it,
+            # a handler's never did; no handler here answers OPTIONS itself.
+            return
         principal = await current_principal(connection)
         if principal is None:
             raise AuthError(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hmac
 import secrets
 from pathlib import Path
@@ -11,8 +10,8 @@ from urllib.parse import urlencode
 
 from jinja2 import pass_context
 from jinja2.runtime import Context
-from litestar import Request, Response, get, post
-from litestar.datastructures import Cookie
+from litestar import Request, Response, Router, get, post
+from litestar.datastructures import Cookie, State
 from litestar.di import NamedDependency
 from litestar.params import URLEncodedBody
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -20,17 +19,18 @@ from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 
 from hub.accounts import LoginFailed, LoginThrottled, login_guard, logout
+from hub.settings import Settings
 from hub.store import HubStore
 from hub.views import china_time
+from hub.web.deps import HubSettings, Now
 from hub.web.guards import CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE, client_ip, current_principal, requires
 from sync.lifecycle import status_label
 
 __all__ = (
     "MAX_PAGE_NO",
-    "ROUTES",
+    "ROUTER",
     "age_text",
     "error_page",
-    "now_of",
     "page",
     "page_lang",
     "page_number",
@@ -198,11 +198,6 @@ def page_number(request: Request[Any, Any, Any], value: str | None) -> int | Tem
     )
 
 
-def now_of(request: Request[Any, Any, Any]) -> dt.datetime:
-    """The hub's clock (tests pass a fixed one to create_app)."""
-    return request.app.state["now"]()
-
-
 def _home(role: str) -> str:
     return "/dashboard" if role == "admin" else "/desk"
 
@@ -214,7 +209,7 @@ def _safe_next(target: str | None) -> str | None:
     return None
 
 
-@get("/", include_in_schema=False)
+@get("/")
 async def home(request: Request[Any, Any, Any]) -> Redirect:
     """The dashboard for administrators, the desk for departments, else the login form."""
     principal = await current_principal(request)
@@ -223,6 +218,7 @@ async def home(request: Request[Any, Any, Any]) -> Redirect:
 
 def _login_page(
     request: Request[Any, Any, Any],
+    settings: Settings,
     *,
     message: str = "",
     username: str = "",
@@ -237,7 +233,7 @@ def _login_page(
         httponly=True,
         samesite="strict",
         path="/login",
-        secure=request.app.state["settings"].cookie_secure,
+        secure=settings.cookie_secure,
     )
     return page(
         request,
@@ -249,14 +245,20 @@ def _login_page(
     )
 
 
-@get("/login", sync_to_thread=False, include_in_schema=False)
-def login_form(request: Request[Any, Any, Any]) -> Template:
+@get("/login", sync_to_thread=False)
+def login_form(request: Request[Any, Any, Any], settings: HubSettings) -> Template:
     """The login form (plain HTML; works without JavaScript)."""
-    return _login_page(request, next_=request.query_params.get("next", ""))
+    return _login_page(request, settings, next_=request.query_params.get("next", ""))
 
 
-@post("/login", status_code=200, include_in_schema=False)
-async def login_submit(request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, Any]]) -> Response[Any]:
+@post("/login", status_code=200)
+async def login_submit(
+    request: Request[Any, Any, Any],
+    state: State,
+    settings: HubSettings,
+    now: Now,
+    data: URLEncodedBody[dict[str, Any]],
+) -> Response[Any]:
     """Check the password; on success a session cookie (HttpOnly, SameSite=Lax) and a redirect home.
 
     Async on purpose: a login waiting for its password check (hub.accounts.LoginGuard) holds no
@@ -271,19 +273,18 @@ async def login_submit(request: Request[Any, Any, Any], data: URLEncodedBody[dic
     if not sent or not kept or not hmac.compare_digest(sent, kept):
         return _login_page(
             request,
+            settings,
             message="The form expired; please log in again." if en else "表单已过期，请重新登录。",
             username=name,
             next_=next_,
             status_code=403,
         )
-    settings, now = request.app.state["settings"], request.app.state["now"]()
     try:
-        cookie, principal = await login_guard(request.app.state, settings).login(
-            name, password, ip=client_ip(request), now=now
-        )
+        cookie, principal = await login_guard(state, settings).login(name, password, ip=client_ip(request), now=now)
     except LoginThrottled as exc:
         return _login_page(
             request,
+            settings,
             message=exc.message(lang),
             username=name,
             next_=next_,
@@ -293,6 +294,7 @@ async def login_submit(request: Request[Any, Any, Any], data: URLEncodedBody[dic
     except LoginFailed:
         return _login_page(
             request,
+            settings,
             message="Wrong user name or password." if en else "用户名或密码错误。",
             username=name,
             next_=next_,
@@ -311,7 +313,7 @@ async def login_submit(request: Request[Any, Any, Any], data: URLEncodedBody[dic
     return Redirect(_safe_next(next_) or _home(principal.role), status_code=303, cookies=[session, gone])
 
 
-@post("/logout", guards=[requires()], status_code=200, sync_to_thread=True, include_in_schema=False)
+@post("/logout", guards=[requires()], status_code=200, sync_to_thread=True)
 def logout_submit(request: Request[Any, Any, Any], store: NamedDependency[HubStore]) -> Redirect:
     """End the session (a form post with the CSRF token) and return to the login form."""
     cookie = request.cookies.get(SESSION_COOKIE)
@@ -320,5 +322,6 @@ def logout_submit(request: Request[Any, Any, Any], store: NamedDependency[HubSto
     return Redirect("/login", status_code=303, cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/")])
 
 
-ROUTES = [home, login_form, login_submit, logout_submit]
+ROUTER = Router("/", route_handlers=[home, login_form, login_submit, logout_submit], include_in_schema=False)
+"""The home redirect, login and logout: pages, so not in the API's schema."""
 """The login routes; the admin pages are in hub.web.admin, the desk in hub.web.desk."""

@@ -9,6 +9,7 @@ the station asks for. The sets are handled by the same code as a push and a file
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import msgspec
@@ -23,6 +24,7 @@ from hub.keys import HubIdentity
 from hub.store import HubStore, KeyRow
 from hub.web.api_models import error_responses
 from hub.web.auth import Signer, path_qs, verify_request
+from hub.web.deps import Clock, HubSettings, Identity
 from hub.web.errors import HubHTTPError
 from sync.protocol import (
     FEATURE_SHORT_RECEIPTS,
@@ -42,7 +44,7 @@ from sync.protocol import (
     sync_auth_key,
 )
 
-__all__ = ("DEFAULT_FEED_BYTES", "MAX_FEED_BYTES", "ROUTES", "SYNC_PATH", "exchange")
+__all__ = ("DEFAULT_FEED_BYTES", "MAX_FEED_BYTES", "SYNC_PATH", "exchange")
 
 SYNC_PATH = "/api/v1/sync"
 DEFAULT_FEED_BYTES = 64 * 1024
@@ -72,13 +74,14 @@ def _check_media(request: Request[Any, Any, Any]) -> None:
         )
 
 
-def _signer(request: Request[Any, Any, Any], store: HubStore, body: bytes) -> Signer:
+def _signer(
+    request: Request[Any, Any, Any], store: HubStore, identity: HubIdentity, body: bytes, now: dt.datetime
+) -> Signer:
     """Who signed: from ``X-Sync`` (the station found by its key id), else from the long headers.
 
     A request may be authenticated by a MAC under the key the station and the hub share
     (``FEATURE_REQUEST_MAC``) instead of a signature.
     """
-    identity: HubIdentity = request.app.state["identity"]
 
     def mac_key(key: KeyRow) -> bytes:
         return request_mac_key(identity.keys.box_private, key.box_public)
@@ -100,7 +103,7 @@ def _signer(request: Request[Any, Any, Any], store: HubStore, body: bytes) -> Si
         path_qs=path_qs(request.scope),
         headers=headers,
         body=body,
-        now=request.app.state["now"](),
+        now=now,
         mac_key_for=mac_key,
     )
 
@@ -125,17 +128,21 @@ def _no_content_type(app: ASGIApp) -> ASGIApp:
     SYNC_PATH,
     status_code=200,
     sync_to_thread=True,
-    security=[{}],
     middleware=[_no_content_type],
     responses=error_responses(400, 401, 403, 409, 413, 415, 503, protocol=True),
 )
-def exchange(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[HubStore]) -> Response[bytes]:
+def exchange(
+    request: Request[Any, Any, Any],
+    body: RawBody,
+    store: NamedDependency[HubStore],
+    settings: HubSettings,
+    identity: Identity,
+    clock: Clock,
+) -> Response[bytes]:
     """A station's sets up and its feed down in one round trip (docs/protocol.md, "Exchange")."""
     _check_media(request)
-    signer = _signer(request, store, body)
+    signer = _signer(request, store, identity, body, clock())
     station_id = signer.station.station_id
-    settings = request.app.state["settings"]
-    now = request.app.state["now"]
     try:
         check_sets(body, array_like=True)  # walked before decoding: no set is decoded past the limit
         sync = _REQUEST.decode(body)  # nests no deeper than the walk that just went through it
@@ -154,14 +161,13 @@ def exchange(request: Request[Any, Any, Any], body: RawBody, store: NamedDepende
     except (msgspec.DecodeError, UnicodeDecodeError, ProtocolError, HubHTTPError) as exc:
         code = getattr(exc, "code", "malformed")
         with store.transaction():
-            store.record_contact(station_id, signer.contact(now(), "push", ok=False, code=code))
+            store.record_contact(station_id, signer.contact(clock(), "push", ok=False, code=code))
         raise
-    identity = request.app.state["identity"]
     if sync.features != signer.station.features:
         with store.transaction():
             store.set_features(station_id, sync.features)  # before the feed is sealed for it, below
     # The sets as views of the body: ingest copies one set at a time, not all of them at once.
-    pushed = ingest_sets(store, identity, sync.sets, station_id=station_id, via="http", now=now, lean=True)
+    pushed = ingest_sets(store, identity, sync.sets, station_id=station_id, via="http", now=clock, lean=True)
     feed_bytes = min(sync.feed_bytes or DEFAULT_FEED_BYTES, MAX_FEED_BYTES)
     rows, feed = read_feed(
         store,
@@ -170,7 +176,7 @@ def exchange(request: Request[Any, Any, Any], body: RawBody, store: NamedDepende
         after=sync.feed_after,
         limit=settings.feed_limit_max,
         max_bytes=feed_bytes,
-        now=now(),
+        now=clock(),
     )
     failed = next((r for r in pushed.results if r.status not in ("accepted", "duplicate")), None)
     with store.transaction():
@@ -178,11 +184,11 @@ def exchange(request: Request[Any, Any, Any], body: RawBody, store: NamedDepende
             store.record_contact(
                 station_id,
                 signer.contact(
-                    now(), "push", ok=failed is None, code=failed.code if failed else None, sets=len(pushed.results)
+                    clock(), "push", ok=failed is None, code=failed.code if failed else None, sets=len(pushed.results)
                 ),
             )
         store.record_contact(
-            station_id, signer.contact(now(), "pull", ok=True, sets=len(rows), feed_after=sync.feed_after)
+            station_id, signer.contact(clock(), "pull", ok=True, sets=len(rows), feed_after=sync.feed_after)
         )
     results = [SyncResult.of(r) for r in pushed.results]
     if sync.features & FEATURE_SHORT_RECEIPTS:
@@ -199,6 +205,3 @@ def exchange(request: Request[Any, Any, Any], body: RawBody, store: NamedDepende
         features=HUB_FEATURES,
     )
     return Response(_ENCODER.encode(answer), media_type=MEDIA_TYPE, status_code=200)
-
-
-ROUTES = [exchange]

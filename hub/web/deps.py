@@ -1,0 +1,73 @@
+"""What handlers are given (Litestar's ``Provide``): the store, the settings, the hub's identity, the clock.
+
+``create_app`` puts the settings, identity and clock in the app's state once (guards and middleware,
+which take no dependencies, read them there); handlers name what they need as parameters instead:
+``store``, ``settings``, ``identity``, ``now`` (one reading of the clock for the request), ``clock``
+(the clock itself, for handlers that read it at several moments) and ``metrics``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import TypeAlias
+
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import SkipValidation
+
+from hub.keys import HubIdentity
+from hub.settings import Settings
+from hub.store import HubStore
+from hub.web.metrics import HubMetrics
+
+__all__ = ("DEPENDENCIES", "Clock", "HubSettings", "Identity", "Metrics", "Now", "provide_store")
+
+# The providers hand over the app's own objects: nothing to validate, and nothing spent validating them.
+HubSettings: TypeAlias = NamedDependency[SkipValidation[Settings]]
+Identity: TypeAlias = NamedDependency[SkipValidation[HubIdentity]]
+Now: TypeAlias = NamedDependency[SkipValidation[dt.datetime]]
+Clock: TypeAlias = NamedDependency[SkipValidation[Callable[[], dt.datetime]]]
+Metrics: TypeAlias = NamedDependency[SkipValidation[HubMetrics]]
+
+
+def provide_store(state: State) -> Iterator[HubStore]:
+    """One connection per request. Opened on the event loop and used by the handler's worker
+    thread, hence ``check_same_thread=False``; one owner at a time."""
+    store = HubStore.open(state["settings"].data_dir, check_same_thread=False, migrate=False)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _settings(state: State) -> Settings:
+    return state["settings"]
+
+
+def _identity(state: State) -> HubIdentity:
+    return state["identity"]
+
+
+def _clock(state: State) -> Callable[[], dt.datetime]:
+    return state["now"]
+
+
+def _now(state: State) -> dt.datetime:
+    return state["now"]()
+
+
+def _metrics(state: State) -> HubMetrics:
+    return state["metrics"]
+
+
+DEPENDENCIES = {
+    "store": Provide(provide_store),  # a generator: sync_to_thread does not apply
+    # Dictionary look-ups: run on the event loop, never worth a thread.
+    "settings": Provide(_settings, sync_to_thread=False),
+    "identity": Provide(_identity, sync_to_thread=False),
+    "clock": Provide(_clock, sync_to_thread=False),
+    "now": Provide(_now, sync_to_thread=False),
+    "metrics": Provide(_metrics, sync_to_thread=False),
+}
+"""The app-level dependencies, by the parameter name a handler gives them."""
