@@ -17,7 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from hub.departments import find_department
 from hub.settings import Settings
-from hub.store import HubStore, SessionRow, TokenRow, UserRow
+from hub.store import HubStore, HubStoreProtocol, SessionRow, TokenRow, UserRow
 from hub.throttle import KeyedLimiter, WorkGate, address_key, shared
 from sync.errors import InputError, NotFoundError
 from sync.timeutil import iso_utc, parse_iso
@@ -150,7 +150,7 @@ def _check_password(password: str) -> None:
         )
 
 
-def _user(store: HubStore, name: str) -> UserRow:
+def _user(store: HubStoreProtocol, name: str) -> UserRow:
     user = store.user_named(name.strip())
     if user is None:
         raise NotFoundError(
@@ -162,7 +162,7 @@ def _user(store: HubStore, name: str) -> UserRow:
 
 
 def add_user(
-    store: HubStore,
+    store: HubStoreProtocol,
     name: str,
     role: str,
     password: str,
@@ -208,7 +208,7 @@ def add_user(
     return user
 
 
-def set_password(store: HubStore, name: str, password: str, *, hasher: PasswordHasher) -> UserRow:
+def set_password(store: HubStoreProtocol, name: str, password: str, *, hasher: PasswordHasher) -> UserRow:
     """Give an account a new password; its sessions end (a stolen cookie dies with the old password)."""
     user = _user(store, name)
     _check_password(password)
@@ -219,7 +219,7 @@ def set_password(store: HubStore, name: str, password: str, *, hasher: PasswordH
     return user
 
 
-def disable_user(store: HubStore, name: str, *, now: dt.datetime) -> UserRow:
+def disable_user(store: HubStoreProtocol, name: str, *, now: dt.datetime) -> UserRow:
     """Disable an account: its sessions end and its tokens are revoked at once."""
     user = _user(store, name)
     with store.transaction():
@@ -236,7 +236,9 @@ def _principal(user: UserRow, via: str, csrf: str | None = None) -> Principal:
 # -- API tokens ------------------------------------------------------------------------------------
 
 
-def create_token(store: HubStore, user_name: str, *, expires_days: float | None, now: dt.datetime) -> IssuedToken:
+def create_token(
+    store: HubStoreProtocol, user_name: str, *, expires_days: float | None, now: dt.datetime
+) -> IssuedToken:
     """Issue a bearer token for an account (``expires_days`` None or 0: it never expires)."""
     user = _user(store, user_name)
     if user.disabled_at:
@@ -259,7 +261,7 @@ def create_token(store: HubStore, user_name: str, *, expires_days: float | None,
     return IssuedToken(token=token, token_id=token_id, user=user.name, expires_at=expires)
 
 
-def revoke_token(store: HubStore, token_or_id: str, *, now: dt.datetime) -> TokenRow:
+def revoke_token(store: HubStoreProtocol, token_or_id: str, *, now: dt.datetime) -> TokenRow:
     """Revoke a token, named by its id (the part before the dot) or given whole."""
     token_id = token_or_id.strip().partition(".")[0]
     row = store.token(token_id)
@@ -274,7 +276,7 @@ def revoke_token(store: HubStore, token_or_id: str, *, now: dt.datetime) -> Toke
     return row
 
 
-def token_principal(store: HubStore, token: str, *, now: dt.datetime) -> Principal | None:
+def token_principal(store: HubStoreProtocol, token: str, *, now: dt.datetime) -> Principal | None:
     """Who a bearer token belongs to; None if unknown, wrong, revoked, expired, or the account is disabled."""
     token_id, dot, _ = token.strip().partition(".")
     row = store.token(token_id) if dot else None
@@ -373,7 +375,13 @@ def check_password(attempt: LoginAttempt, password: str, hasher: PasswordHasher)
 
 
 def finish_login(
-    store: HubStore, attempt: LoginAttempt, right: bool, rehashed: str | None, *, now: dt.datetime, settings: Settings
+    store: HubStoreProtocol,
+    attempt: LoginAttempt,
+    right: bool,
+    rehashed: str | None,
+    *,
+    now: dt.datetime,
+    settings: Settings,
 ) -> tuple[str, Principal]:
     """Open a session after a right password (its failures forgotten); a wrong one stays counted.
 
@@ -484,7 +492,9 @@ def login_guard(state: Any, settings: Settings) -> LoginGuard:
     return shared(state, "login_guard", lambda: LoginGuard(settings))
 
 
-def session_principal(store: HubStore, cookie: str, *, now: dt.datetime, settings: Settings) -> Principal | None:
+def session_principal(
+    store: HubStoreProtocol, cookie: str, *, now: dt.datetime, settings: Settings
+) -> Principal | None:
     """Who a session cookie belongs to; None (and the session forgotten) when idle or old past its limits."""
     token_hash = _sha256(cookie)
     row = store.session(token_hash)
@@ -507,7 +517,7 @@ def session_principal(store: HubStore, cookie: str, *, now: dt.datetime, setting
     return _principal(user, "session", row.csrf)
 
 
-def logout(store: HubStore, cookie: str) -> None:
+def logout(store: HubStoreProtocol, cookie: str) -> None:
     """End the session of this cookie (nothing happens for an unknown one)."""
     with store.transaction():
         store.drop_session(_sha256(cookie))

@@ -9,7 +9,7 @@ import msgspec
 
 from hub.deadlines import commitment_due, refresh_case_due
 from hub.keys import id_lookup_hash
-from hub.store import HubStore
+from hub.store import HubStoreProtocol
 from sync.changes import RowChange, StatusChange
 from sync.deadlines import paused_spans
 from sync.errors import ProxyAppError
@@ -47,7 +47,7 @@ def status_fields(case: dict[str, Any]) -> dict[str, Any]:
     return {"status": case["status"], "outcome": case["outcome"], "accepted_date": case["accepted_date"]}
 
 
-def _key_village(store: HubStore, table: str, key: str) -> str | None:
+def _key_village(store: HubStoreProtocol, table: str, key: str) -> str | None:
     """The village a row's key names; for a parent row held under a key of no station's form (written
     before keys were bound), the village it was stored with."""
     minter = row_minter(table, key)
@@ -58,7 +58,11 @@ def _key_village(store: HubStore, table: str, key: str) -> str | None:
 
 
 def _villages_touched(
-    store: HubStore, table: str, key_village: str | None, fields: dict[str, Any], existing: dict[str, Any] | None
+    store: HubStoreProtocol,
+    table: str,
+    key_village: str | None,
+    fields: dict[str, Any],
+    existing: dict[str, Any] | None,
 ) -> set[Any]:
     """Every village a row change touches: the one its key names, the one it writes, its parents'.
 
@@ -82,7 +86,7 @@ def _villages_touched(
 
 
 def _check_key(
-    store: HubStore,
+    store: HubStoreProtocol,
     table: str,
     pk: str,
     fields: dict[str, Any],
@@ -154,14 +158,14 @@ def _foreign_id(table: str, pk: str, own: Minter | None, parent: str | None = No
     )
 
 
-def _minter_of_station(store: HubStore, origin: str) -> Minter | None:
+def _minter_of_station(store: HubStoreProtocol, origin: str) -> Minter | None:
     """The village and device letter the hub enrolled ``origin`` with (its station row)."""
     station = store.station(origin)
     return Minter(station.village_code, station.device) if station is not None else None
 
 
 def apply_row(
-    store: HubStore, change: RowChange, *, origin: str, village_code: str, lookup_key: bytes, now: dt.datetime
+    store: HubStoreProtocol, change: RowChange, *, origin: str, village_code: str, lookup_key: bytes, now: dt.datetime
 ) -> Outcome:
     """Merge a station's row change: last writer wins per field by (hlc, origin); losers become conflicts.
 
@@ -225,7 +229,7 @@ def apply_row(
 
 
 def _derive(
-    store: HubStore, table: str, values: dict[str, Any], row: dict[str, Any], lookup_key: bytes, at: str
+    store: HubStoreProtocol, table: str, values: dict[str, Any], row: dict[str, Any], lookup_key: bytes, at: str
 ) -> None:
     """Fill the columns the hub derives itself into ``values`` (``row`` is the row after the write)."""
     if table == "cases":
@@ -239,7 +243,7 @@ def _derive(
 
 
 def apply_status(
-    store: HubStore,
+    store: HubStoreProtocol,
     change: StatusChange,
     *,
     origin: str,
@@ -320,7 +324,7 @@ def apply_status(
     return Outcome(result="applied", case=case, village_code=case["village_code"])
 
 
-def decision_days(store: HubStore, case: dict[str, Any], decided: dt.date) -> int | None:
+def decision_days(store: HubStoreProtocol, case: dict[str, Any], decided: dt.date) -> int | None:
     """Working days from acceptance to the decision, pauses skipped, on the hub's calendar (for the figures).
 
     Counted as the law counts a time limit, so it compares with the item's promised days. None when

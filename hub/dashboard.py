@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 
 from hub.settings import Settings
-from hub.store import HubStore
+from hub.store import HubStoreProtocol
 from sync.divisions import DivisionTree
 from sync.timeutil import CHINA_TZ, iso_utc, parse_iso
 
@@ -172,7 +172,7 @@ def _not_enrolled() -> dict[str, Any]:
     }
 
 
-def station_rows(store: HubStore, *, now: dt.datetime, limits: Thresholds) -> list[dict[str, Any]]:
+def station_rows(store: HubStoreProtocol, *, now: dt.datetime, limits: Thresholds) -> list[dict[str, Any]]:
     """One row per station, and one "not enrolled" row per village without any, in division-tree order."""
     by_village: dict[str, list[dict[str, Any]]] = {}
     for raw in store.station_table():
@@ -282,7 +282,7 @@ def rollup(rows: Iterable[dict[str, Any]], tree: DivisionTree) -> list[dict[str,
 
 
 def status_report(
-    store: HubStore,
+    store: HubStoreProtocol,
     *,
     now: dt.datetime,
     limits: Thresholds,
@@ -305,7 +305,9 @@ def status_report(
     }
 
 
-def station_detail(store: HubStore, station_id: str, *, now: dt.datetime, limits: Thresholds) -> dict[str, Any] | None:
+def station_detail(
+    store: HubStoreProtocol, station_id: str, *, now: dt.datetime, limits: Thresholds
+) -> dict[str, Any] | None:
     """One station's row with its recent contacts, open forks and rejected changes (codes and counts only)."""
     raws = store.station_table(station_id)
     if not raws:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from hub.store import HubStore
+from hub.store import HubStoreProtocol
 from sync.deadlines import case_due
 from sync.errors import ProxyAppError
 from sync.protocol import CaseState
@@ -14,7 +14,7 @@ from sync.workdays import DueDate
 __all__ = ("case_state", "commitment_due", "compute_due", "refresh_case_due")
 
 
-def compute_due(store: HubStore, case: dict[str, Any], today: dt.date) -> DueDate | None:
+def compute_due(store: HubStoreProtocol, case: dict[str, Any], today: dt.date) -> DueDate | None:
     """The binding due date of a case (invariant 8): the hub's calendar and the dates the hub has seen.
 
     From the acceptance date, or the receipt date before acceptance (without a timely notice an
@@ -36,7 +36,7 @@ def compute_due(store: HubStore, case: dict[str, Any], today: dt.date) -> DueDat
     )
 
 
-def refresh_case_due(store: HubStore, case: dict[str, Any], today: dt.date) -> dict[str, Any]:
+def refresh_case_due(store: HubStoreProtocol, case: dict[str, Any], today: dt.date) -> dict[str, Any]:
     """Recompute and store the case's due date; returns the case with the new values."""
     try:
         due = compute_due(store, case, today)
@@ -47,7 +47,7 @@ def refresh_case_due(store: HubStore, case: dict[str, Any], today: dt.date) -> d
     return {**case, **fields}
 
 
-def commitment_due(store: HubStore, intake_id: str, due_days: Any) -> DueDate | None:
+def commitment_due(store: HubStoreProtocol, intake_id: str, due_days: Any) -> DueDate | None:
     """A 容缺 commitment's due date: ``due_days`` working days from the intake's receipt date."""
     received = store.intake_received_date(intake_id)
     if received is None or not isinstance(due_days, int):

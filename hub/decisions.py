@@ -9,7 +9,7 @@ import msgspec
 
 from hub.apply import apply_status
 from hub.feed import queue, queue_case_state
-from hub.store import HubStore
+from hub.store import HubStoreProtocol
 from sync.changes import StatusChange
 from sync.errors import InputError, NotFoundError
 from sync.lifecycle import Actor, Status, check_transition
@@ -134,7 +134,7 @@ def _check_inputs(target: Status, reason: str | None, outcome: str | None, missi
 
 
 def decide(
-    store: HubStore,
+    store: HubStoreProtocol,
     case_no: str,
     status: str | Status,
     *,

@@ -15,7 +15,7 @@ import msgspec
 from hub.feed import queue, queue_reference_data, queue_village_history
 from hub.keys import HubIdentity
 from hub.settings import Settings
-from hub.store import EnrolmentRow, HubStore, KeyRow, StationRow
+from hub.store import EnrolmentRow, HubStoreProtocol, KeyRow, StationRow
 from hub.throttle import KeyedLimiter, Throttled, address_key, shared
 from sync.crypto import key_id_of, seal_box
 from sync.enrolment import CODE_ALPHABET, normalize_code, request_mac, response_mac, split_code
@@ -64,7 +64,7 @@ def _random(n: int) -> str:
     return "".join(secrets.choice(CROCKFORD) for _ in range(n))
 
 
-def _pick_device(store: HubStore, village: str, device: str | None, now_iso: str) -> str:
+def _pick_device(store: HubStoreProtocol, village: str, device: str | None, now_iso: str) -> str:
     if device is None:
         given = store.devices_given(village)
         for letter in string.ascii_uppercase:
@@ -95,7 +95,7 @@ def _pick_device(store: HubStore, village: str, device: str | None, now_iso: str
 
 
 def issue_code(
-    store: HubStore,
+    store: HubStoreProtocol,
     village_code: str,
     *,
     device: str | None = None,
@@ -148,7 +148,7 @@ def _code_error(*, zh: str, en: str) -> ProtocolError:
 
 
 def enroll(
-    store: HubStore, identity: HubIdentity, request: EnrollRequest, *, now: Callable[[], dt.datetime] = utc_now
+    store: HubStoreProtocol, identity: HubIdentity, request: EnrollRequest, *, now: Callable[[], dt.datetime] = utc_now
 ) -> EnrollResponse:
     """Check an EnrollRequest against its code, record the station and queue its reference data.
 
@@ -236,7 +236,7 @@ def enroll(
     return msgspec.structs.replace(response, mac=response_mac(secret, response))
 
 
-def void_code(store: HubStore, code_id: str, *, now: Callable[[], dt.datetime] = utc_now) -> EnrolmentRow:
+def void_code(store: HubStoreProtocol, code_id: str, *, now: Callable[[], dt.datetime] = utc_now) -> EnrolmentRow:
     """End an open code at once (its issuer changed their mind, or it was seen by the wrong people).
 
     This, expiry and use are the only ways a code ends: wrong macs sent by others are counted and
@@ -286,7 +286,7 @@ def admit_enrolment(state: Any, settings: Settings, ip: str, *, now: dt.datetime
 
 
 def revoke_station(
-    store: HubStore, station_id: str, *, reason: str | None = None, now: Callable[[], dt.datetime] = utc_now
+    store: HubStoreProtocol, station_id: str, *, reason: str | None = None, now: Callable[[], dt.datetime] = utc_now
 ) -> KeyRevokedItem:
     """Revoke a station's key: its sets up to the last one applied stand, later ones are refused.
 

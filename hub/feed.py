@@ -10,7 +10,7 @@ import msgspec
 
 from hub.deadlines import case_state
 from hub.keys import HubIdentity
-from hub.store import FeedSetRow, HubStore
+from hub.store import FeedSetRow, HubStoreProtocol
 from sync.changes import RowChange, StatusChange
 from sync.errors import InputError
 from sync.merge import CASE_INSERT_STATE, STATUS_FIELDS, decode_versions
@@ -62,7 +62,7 @@ def feed_origin(station_id: str) -> str:
     return f"hub>{station_id}"
 
 
-def queue(store: HubStore, station_ids: Iterable[str], item: DownItem, *, at: str) -> None:
+def queue(store: HubStoreProtocol, station_ids: Iterable[str], item: DownItem, *, at: str) -> None:
     """Queue one down item for each station; it is encoded here, once, and sealed later as is."""
     ids = list(station_ids)
     if not ids:
@@ -73,7 +73,7 @@ def queue(store: HubStore, station_ids: Iterable[str], item: DownItem, *, at: st
 
 
 def queue_case_state(
-    store: HubStore,
+    store: HubStoreProtocol,
     case: dict[str, Any],
     *,
     at: str,
@@ -94,7 +94,7 @@ def queue_case_state(
         queue(store, [station.station_id], case_state(case, through), at=at)
 
 
-def queue_reference_data(store: HubStore, station_id: str, *, now: dt.datetime) -> None:
+def queue_reference_data(store: HubStoreProtocol, station_id: str, *, now: dt.datetime) -> None:
     """Queue what a newly enrolled station needs: the catalogue, the calendar from last year, the division tree."""
     at = iso_utc(now)
     version, body = store.catalog_body()
@@ -105,7 +105,7 @@ def queue_reference_data(store: HubStore, station_id: str, *, now: dt.datetime) 
     queue(store, [station_id], DivisionsItem(version, body), at=at)
 
 
-def queue_village_history(store: HubStore, station_id: str, village_code: str, *, now: dt.datetime) -> int:
+def queue_village_history(store: HubStoreProtocol, station_id: str, village_code: str, *, now: dt.datetime) -> int:
     """Queue to a newly enrolled PC everything the hub holds of its village; returns the item count.
 
     A second PC, or one replacing a dead one, must see the village's cases (architecture: a
@@ -171,7 +171,7 @@ def queue_village_history(store: HubStore, station_id: str, village_code: str, *
     return count
 
 
-def seal_pending(store: HubStore, identity: HubIdentity, station_id: str, now: dt.datetime) -> int:
+def seal_pending(store: HubStoreProtocol, identity: HubIdentity, station_id: str, now: dt.datetime) -> int:
     """Seal all the station's queued items into new feed sets (at most 200 items, 64 KiB each); returns how many.
 
     Each set continues the station's chain (``prev`` = the previous set's hash), is signed with
@@ -182,7 +182,7 @@ def seal_pending(store: HubStore, identity: HubIdentity, station_id: str, now: d
 
 
 def _seal(
-    store: HubStore,
+    store: HubStoreProtocol,
     identity: HubIdentity,
     station_id: str,
     now: dt.datetime,
@@ -254,7 +254,7 @@ def _chunks(items: list[tuple[int, str, bytes]]) -> list[list[tuple[int, str, by
 
 
 def read_feed(
-    store: HubStore,
+    store: HubStoreProtocol,
     identity: HubIdentity,
     station_id: str,
     *,

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from hub.departments import departments
-from hub.store import HubStore
+from hub.store import HubStoreProtocol
 
 __all__ = ("OPEN", "county_figures")
 
@@ -54,7 +54,7 @@ def _finish(line: dict[str, Any]) -> dict[str, Any]:
     return line
 
 
-def county_figures(store: HubStore, *, today: dt.date) -> dict[str, Any]:
+def county_figures(store: HubStoreProtocol, *, today: dt.date) -> dict[str, Any]:
     """The county's figures as of ``today`` (China date): totals, by department, by township, 容缺.
 
     Read from ``case_counts`` (kept by triggers with every case write) and the partial index of open

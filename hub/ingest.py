@@ -16,7 +16,7 @@ import msgspec
 from hub.apply import Outcome, apply_row, apply_status
 from hub.feed import queue, queue_case_state
 from hub.keys import HubIdentity
-from hub.store import HubStore, KeyRow, RowError, StationRow
+from hub.store import HubStoreProtocol, KeyRow, RowError, StationRow
 from sync.budget import STATION_SET
 from sync.changes import RowChange, StatusChange, decode_change
 from sync.lifecycle import Actor
@@ -61,7 +61,7 @@ before any rule is applied (it does not decode, or a text in it breaks sync.text
 
 
 def ingest_sets(
-    store: HubStore,
+    store: HubStoreProtocol,
     identity: HubIdentity,
     sets: Sequence[bytes | msgspec.Raw],
     *,
@@ -144,7 +144,7 @@ def _refused(station_id: str, seq: int, code: str, en: str) -> SetResult:
 
 
 def _ingest_one(
-    store: HubStore,
+    store: HubStoreProtocol,
     identity: HubIdentity,
     data: bytes,
     station: StationRow,
@@ -262,7 +262,7 @@ def _within_limits(body: bytes, count: int) -> list[Decoded]:
 
 
 def _chain_and_apply(
-    store: HubStore,
+    store: HubStoreProtocol,
     identity: HubIdentity,
     data: bytes,
     signed: SignedSet,
@@ -318,7 +318,13 @@ def _chain_and_apply(
 
 
 def _fork(
-    store: HubStore, data: bytes, signed: SignedSet, set_hash: bytes, held_hash: bytes | None, reason: str, at: str
+    store: HubStoreProtocol,
+    data: bytes,
+    signed: SignedSet,
+    set_hash: bytes,
+    held_hash: bytes | None,
+    reason: str,
+    at: str,
 ) -> SetResult:
     # Quarantined whole, nothing applied, nothing deleted (invariant 3): administrators decide.
     fork_id = store.quarantine(
@@ -339,7 +345,7 @@ def _fork(
 
 
 def _apply_all(
-    store: HubStore,
+    store: HubStoreProtocol,
     identity: HubIdentity,
     changes: list[Decoded],
     station: StationRow,
@@ -397,7 +403,7 @@ def _apply_all(
     return rejected
 
 
-def _status_before(store: HubStore, change: RowChange | StatusChange | None) -> str | None:
+def _status_before(store: HubStoreProtocol, change: RowChange | StatusChange | None) -> str | None:
     """The hub's status of the case a move is about, before it is applied (None for anything else)."""
     if not isinstance(change, StatusChange):
         return None
@@ -406,7 +412,11 @@ def _status_before(store: HubStore, change: RowChange | StatusChange | None) -> 
 
 
 def _apply_one(
-    store: HubStore, identity: HubIdentity, change: RowChange | StatusChange, station: StationRow, now: dt.datetime
+    store: HubStoreProtocol,
+    identity: HubIdentity,
+    change: RowChange | StatusChange,
+    station: StationRow,
+    now: dt.datetime,
 ) -> Outcome:
     if isinstance(change, RowChange):
         return apply_row(
@@ -442,7 +452,7 @@ def _malformed(*, zh: str | None = None, en: str) -> Rejection:
 
 
 def _keep_rejected(
-    store: HubStore,
+    store: HubStoreProtocol,
     change: RowChange | StatusChange | None,
     raw: bytes,
     outcome: Outcome,

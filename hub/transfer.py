@@ -18,7 +18,7 @@ import msgspec
 from hub.feed import read_feed
 from hub.ingest import ingest_sets
 from hub.keys import HubIdentity
-from hub.store import Contact, HubStore, StationRow
+from hub.store import Contact, HubStoreProtocol, StationRow
 from sync.errors import InputError
 from sync.limits import MAX_FEED_SETS_PER_FILE, MAX_SETS_PER_REQUEST, MAX_TRANSFER_FILE_BYTES
 from sync.protocol import (
@@ -108,7 +108,7 @@ def decode_transfer(data: bytes, *, direction: str) -> TransferFile:
 
 
 def import_bytes(
-    store: HubStore, identity: HubIdentity, data: bytes, *, now: Callable[[], dt.datetime] = utc_now
+    store: HubStoreProtocol, identity: HubIdentity, data: bytes, *, now: Callable[[], dt.datetime] = utc_now
 ) -> tuple[TransferFile, PushResponse]:
     """Ingest the sets of an up transfer file and record the contact; exactly what a push does.
 
@@ -157,7 +157,7 @@ def import_bytes(
     return transfer, response
 
 
-def _signed_header(store: HubStore, station: StationRow, transfer: TransferFile) -> TransferHeader | None:
+def _signed_header(store: HubStoreProtocol, station: StationRow, transfer: TransferFile) -> TransferHeader | None:
     """The file's header as its station signed it; None for a file of 0.4 (which signs none).
 
     Raises:
@@ -205,7 +205,7 @@ def _signed_header(store: HubStore, station: StationRow, transfer: TransferFile)
 
 
 def import_file(
-    store: HubStore, identity: HubIdentity, path: Path, *, now: Callable[[], dt.datetime] = utc_now
+    store: HubStoreProtocol, identity: HubIdentity, path: Path, *, now: Callable[[], dt.datetime] = utc_now
 ) -> tuple[TransferFile, PushResponse]:
     """``hub import FILE``: read and ingest an up transfer file."""
     try:
@@ -219,7 +219,7 @@ def import_file(
 
 
 def export_file(
-    store: HubStore,
+    store: HubStoreProtocol,
     identity: HubIdentity,
     station_id: str,
     path: Path,

@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.text import Text
 
-from hub.store import HubStore, StationRow
+from hub.store import HubStoreProtocol, StationRow
 from sync.personal import mask_id_number, mask_name, mask_phone
 from sync.text import printable
 from sync.timeutil import CHINA_TZ, parse_iso
@@ -53,7 +53,7 @@ def case_summary(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def station_summary(store: HubStore, station: StationRow, skew_ms: int) -> dict[str, Any]:
+def station_summary(store: HubStoreProtocol, station: StationRow, skew_ms: int) -> dict[str, Any]:
     """A station's identity, chain positions and contact record, with a clock-skew flag (invariant 8)."""
     head = store.feed_head(station.station_id)
     offset = station.clock_offset_ms
