@@ -30,7 +30,7 @@ from hub.store import HubStore
 from hub.throttle import Throttled, throttled_response
 from hub.web import admin, api, desk, pages, sync_api
 from hub.web.api_models import error_responses
-from hub.web.auth import Signer, path_qs, verify_request
+from hub.web.auth import Signer, check_protocol, path_qs, refusals_recorded, verify_request
 from hub.web.deps import DEPENDENCIES, Clock, HubSettings, Identity
 from hub.web.errors import EXCEPTION_HANDLERS, HubHTTPError
 from hub.web.guards import AuthError, auth_error_handler, client_ip
@@ -179,27 +179,17 @@ def push(
     # The signature covers the body as sent (compressed if gzip): checked before a byte is inflated.
     signer = _signer(request, store, body, clock())
     station_id = signer.station.station_id
-    try:
+    with refusals_recorded(store, signer, clock):
         payload = _inflated(state, settings, body, encoding, settings.max_inflated_bytes)
         check_sets(payload)  # walked before decoding: no set is decoded past the limit, nothing nests too deep
         pushed = _PUSH.decode(payload)
-        if pushed.protocol != PROTOCOL_VERSION:
-            raise ProtocolError(
-                zh=f"协议版本 {pushed.protocol} 不受支持",
-                en=f"protocol version {pushed.protocol} is not spoken here",
-                code="protocol_version",
-            )
+        check_protocol(pushed.protocol)
         if pushed.station_id != station_id:
             raise HubHTTPError(
                 "wrong_origin",
                 zh=f"推送中的代办点 {pushed.station_id} 与签名者 {station_id} 不符",
                 en=f"the push names {pushed.station_id}, but {station_id} signed it",
             )
-    except (msgspec.DecodeError, UnicodeDecodeError, ProtocolError, HubHTTPError) as exc:
-        code = getattr(exc, "code", "malformed")
-        with store.transaction():
-            store.record_contact(station_id, signer.contact(clock(), "push", ok=False, code=code))
-        raise
     # The sets as views of the body: ingest copies one set at a time, not all of them at once.
     response = ingest_sets(store, identity, pushed.sets, station_id=station_id, via="http", now=clock)
     failed = next((r for r in response.results if r.status not in ("accepted", "duplicate")), None)

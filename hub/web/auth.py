@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import datetime as dt
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import msgspec
@@ -33,7 +34,9 @@ from sync.protocol import (
     HEADER_STATION,
     HEADER_TIME,
     MAX_SEQ,
+    PROTOCOL_VERSION,
     REQUEST_MAC_BYTES,
+    ProtocolError,
     canonical_request,
     request_mac,
     software_ok,
@@ -221,3 +224,26 @@ def verify_request(
             extra={"last_counter": last},
         )
     return signer
+
+
+def check_protocol(version: int) -> None:
+    """ProtocolError ``protocol_version`` unless ``version`` is the one this hub speaks."""
+    if version != PROTOCOL_VERSION:
+        raise ProtocolError(
+            zh=f"协议版本 {version} 不受支持",
+            en=f"protocol version {version} is not spoken here",
+            code="protocol_version",
+        )
+
+
+@contextlib.contextmanager
+def refusals_recorded(store: HubStore, signer: Signer, clock: Callable[[], dt.datetime]) -> Iterator[None]:
+    """Inside: reading a signed request's body. A body that cannot be read is recorded as the station's
+    failed push contact (what the dashboard shows), then raised to answer the station (4xx)."""
+    try:
+        yield
+    except (msgspec.DecodeError, UnicodeDecodeError, ProtocolError, HubHTTPError) as exc:
+        code = getattr(exc, "code", "malformed")
+        with store.transaction():
+            store.record_contact(signer.station.station_id, signer.contact(clock(), "push", ok=False, code=code))
+        raise

@@ -23,7 +23,7 @@ from hub.ingest import ingest_sets
 from hub.keys import HubIdentity
 from hub.store import HubStore, KeyRow
 from hub.web.api_models import error_responses
-from hub.web.auth import Signer, path_qs, verify_request
+from hub.web.auth import Signer, check_protocol, path_qs, refusals_recorded, verify_request
 from hub.web.deps import Clock, HubSettings, Identity
 from hub.web.errors import HubHTTPError
 from sync.protocol import (
@@ -32,8 +32,6 @@ from sync.protocol import (
     HUB_FEATURES,
     MAX_SEQ,
     MEDIA_TYPE,
-    PROTOCOL_VERSION,
-    ProtocolError,
     SyncRequest,
     SyncResponse,
     SyncResult,
@@ -143,26 +141,16 @@ def exchange(
     _check_media(request)
     signer = _signer(request, store, identity, body, clock())
     station_id = signer.station.station_id
-    try:
+    with refusals_recorded(store, signer, clock):
         check_sets(body, array_like=True)  # walked before decoding: no set is decoded past the limit
         sync = _REQUEST.decode(body)  # nests no deeper than the walk that just went through it
-        if sync.protocol != PROTOCOL_VERSION:
-            raise ProtocolError(
-                zh=f"协议版本 {sync.protocol} 不受支持",
-                en=f"protocol version {sync.protocol} is not spoken here",
-                code="protocol_version",
-            )
+        check_protocol(sync.protocol)
         if not (0 <= sync.feed_after <= MAX_SEQ and 0 <= sync.feed_bytes <= MAX_SEQ and 0 <= sync.features < 2**31):
             raise HubHTTPError(
                 "malformed",
                 zh=f"feed_after 与 feed_bytes 应在 0 到 {MAX_SEQ} 之间，features 应在 0 到 2^31 之间",
                 en=f"feed_after and feed_bytes must be 0 to {MAX_SEQ}, features 0 to 2^31",
             )
-    except (msgspec.DecodeError, UnicodeDecodeError, ProtocolError, HubHTTPError) as exc:
-        code = getattr(exc, "code", "malformed")
-        with store.transaction():
-            store.record_contact(station_id, signer.contact(clock(), "push", ok=False, code=code))
-        raise
     if sync.features != signer.station.features:
         with store.transaction():
             store.set_features(station_id, sync.features)  # before the feed is sealed for it, below
