@@ -1,4 +1,8 @@
-"""Accounts: Argon2 passwords, browser sessions, API tokens, and logins counted and throttled before any hash."""
+"""Accounts: Argon2 passwords, browser sessions, API tokens, and logins counted and throttled before any hash.
+
+Over 500 lines on purpose: the login path (gate, throttles, back-off, check, finish) reads best in one
+place, in the order a login meets it (docs/security.md, "Accounts and enrolment codes").
+"""
 
 from __future__ import annotations
 

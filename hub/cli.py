@@ -1,4 +1,8 @@
-"""The ``hub`` command: set up the county hub, serve it, enrol stations, decide cases, move files."""
+"""The ``hub`` command: set up the county hub, serve it, enrol stations, decide cases, move files.
+
+Just over 500 lines: the command groups of the operator's guide (docs/hub.md) in the order it
+describes them; accounts and status live in hub/cli_accounts.py and hub/cli_status.py.
+"""
 
 from __future__ import annotations
 

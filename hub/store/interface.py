@@ -3,6 +3,9 @@
 :class:`hub.store.HubStore` (SQLite) implements it; code outside hub.store types against this where
 it only calls methods. The rows it takes and returns are the msgspec Structs of hub.store's parts.
 Opening is the backend's own (``HubStore.open``), so it is not part of the protocol.
+
+Over 500 lines on purpose: one signature per store method, the whole contract a backend implements
+in one place (tests/hub/test_store_interface.py holds HubStore to it).
 """
 
 from __future__ import annotations
