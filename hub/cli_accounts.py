@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -279,7 +280,7 @@ def station_codes(obj: Context, show_all: bool, as_json: bool) -> None:
     """
     now = utc_now()
     with obj.store() as store:
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "code_id": r.code_id,
                 "village_code": r.village_code,

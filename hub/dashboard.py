@@ -246,7 +246,7 @@ def summary(rows: Iterable[dict[str, Any]]) -> dict[str, int]:
 
 def rollup(rows: Iterable[dict[str, Any]], tree: DivisionTree) -> list[dict[str, Any]]:
     """One line per township: its villages, enrolled villages, stations by state, what waits, forks."""
-    lines = {
+    lines: dict[str, dict[str, Any]] = {
         t.code: {
             "township_code": t.code,
             "township_name": t.name_zh,

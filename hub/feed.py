@@ -283,7 +283,7 @@ def read_feed(
             hub_ms=int(now.timestamp() * 1000),
         )
     sealed_after = store.feed_sets_after(station_id, after, limit)
-    rows: list[FeedSetRow] = []
+    rows = []
     size = 0
     for row in sealed_after:
         if rows and ((limit is not None and len(rows) >= limit) or (max_bytes is not None and size >= max_bytes)):

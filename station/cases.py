@@ -188,7 +188,9 @@ def new_intake(station: Station, request: NewIntake) -> IntakeResult:
         cases = []
         for case_no, planned in zip(case_nos, plan.cases):
             item = catalog.item(planned.item_code)
-            due = None if item.promised_days is None else station.calendar.add_working_days(day, item.promised_days)
+            case_due = (
+                None if item.promised_days is None else station.calendar.add_working_days(day, item.promised_days)
+            )
             rec.insert(
                 "cases",
                 {
@@ -209,8 +211,8 @@ def new_intake(station: Station, request: NewIntake) -> IntakeResult:
                     "received_at": received_at,
                     "received_date": day.isoformat(),
                     "accepted_date": None,
-                    "due_date": due.date.isoformat() if due else None,
-                    "due_provisional": int(due.provisional) if due else 0,
+                    "due_date": case_due.date.isoformat() if case_due else None,
+                    "due_provisional": int(case_due.provisional) if case_due else 0,
                     "catalog_version": catalog.version,
                     "updated_at": received_at,
                 },
@@ -225,7 +227,11 @@ def new_intake(station: Station, request: NewIntake) -> IntakeResult:
             )
             if note:
                 _insert_note(rec, case_no, note, agent)
-            cases.append(CaseResult(case_no, item.code, due.date if due else None, bool(due and due.provisional)))
+            cases.append(
+                CaseResult(
+                    case_no, item.code, case_due.date if case_due else None, bool(case_due and case_due.provisional)
+                )
+            )
     return IntakeResult(
         number=intake_id, bundle_code=plan.bundle_code, cases=tuple(cases), commitments=tuple(commitments)
     )

@@ -290,7 +290,7 @@ def case_list(
     due_soon: bool,
     due_within: int | None,
     overdue: bool,
-    sort: str | None,
+    sort: queries.Sort | None,  # click.Choice above allows only these
     limit: int,
     offset: int,
     as_json: bool,
@@ -307,7 +307,7 @@ def case_list(
                 overdue=overdue,
                 sort=sort,
                 limit=limit,
-                offset=offset,  # type: ignore[arg-type]
+                offset=offset,
             ),
         )
         if as_json:

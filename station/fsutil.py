@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -180,7 +181,9 @@ def file_lock(path: Path, *, timeout: float = 60.0) -> Iterator[None]:
 
 def _try_lock(fd: int) -> bool:
     try:
-        if POSIX:
+        # POSIX is os.name != "nt", which is sys.platform != "win32"; spelled so because typeshed declares
+        # msvcrt's functions only for win32 and mypy skips the branch of the platform it does not check.
+        if sys.platform != "win32":
             import fcntl
 
             # flock, not fcntl's record locks: those belong to the process, so two threads would

@@ -92,10 +92,10 @@ def apply_row_change(station: Station, change: RowChange, origin: str) -> Reject
         _insert(station, change.table, write, decision.versions)
     else:
         for field, value in write.items():
-            held = version_of(versions or {}, field)
+            overwritten = version_of(versions or {}, field)
             # The value written over lost too: keep it when it came from another origin (two
             # PCs, or this one and the county, edited the same field without seeing each other).
-            if held is not None and held[1] != origin and current.get(field) != value:
+            if overwritten is not None and overwritten[1] != origin and current.get(field) != value:
                 record_conflict(
                     station,
                     change.table,
@@ -104,7 +104,7 @@ def apply_row_change(station: Station, change: RowChange, origin: str) -> Reject
                     kept=value,
                     kept_version=incoming,
                     lost=current.get(field),
-                    lost_version=held,
+                    lost_version=overwritten,
                 )
         _update(station, change.table, change.pk, write, decision.versions)
     refresh_local(station, change.table, change.pk)

@@ -349,7 +349,10 @@ class StationApp(App[None]):
         ):
             self._held_screens.append((screen, callback))
             return AwaitMount(self.screen, [])
-        return super().push_screen(screen, callback, wait_for_dismiss, mode=mode)
+        # Textual's overloads take the flag as a literal (the return type depends on it).
+        if wait_for_dismiss:
+            return super().push_screen(screen, callback, True, mode=mode)
+        return super().push_screen(screen, callback, False, mode=mode)
 
     # -- sync -------------------------------------------------------------------------------
 
@@ -412,7 +415,9 @@ class StationApp(App[None]):
         if worker.group == "status" and event.state is WorkerState.SUCCESS:
             self.sync_view = replace(self.sync_view, status=worker.result)
         elif worker.group == "sync" and event.state is WorkerState.SUCCESS:
-            outcome, status = worker.result
+            result = worker.result  # Worker.result is Optional; the sync worker always returns a pair
+            assert result is not None
+            outcome, status = result
             self._sync_finished(outcome, status)
         elif worker.group == "sync" and event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
             error = worker.error if event.state is WorkerState.ERROR else None

@@ -62,7 +62,7 @@ def short_number(station: Station, number: str) -> str:
     return number.removeprefix(prefix)
 
 
-def _from_summary(kind: Kind, s: CaseSummary, **extra: object) -> TodayItem:
+def _from_summary(kind: Kind, s: CaseSummary, *, reason_zh: str | None = None, outcome: str | None = None) -> TodayItem:
     return TodayItem(
         kind=kind,
         case_no=s.case_no,
@@ -71,8 +71,9 @@ def _from_summary(kind: Kind, s: CaseSummary, **extra: object) -> TodayItem:
         due_date=s.due_date,
         days_left=s.days_left,
         provisional=s.due_provisional,
-        **extra,
-    )  # type: ignore[arg-type]
+        reason_zh=reason_zh,
+        outcome=outcome,
+    )
 
 
 def today_items(station: Station) -> list[TodayItem]:
@@ -134,5 +135,9 @@ def refused_list(station: Station, limit: int = SECTION_LIMIT) -> list[Refusal]:
     """Cases the county refused to file, newest refusal first (case number, code, reason: no personal data)."""
     standing = sorted(refused_cases(station).values(), key=lambda r: r.received_at, reverse=True)
     seen: set[str] = set()
-    unique = [r for r in standing if not (r.case_no in seen or seen.add(r.case_no))]  # a bundle's members share one
+    unique = []
+    for r in standing:
+        if r.case_no not in seen:  # a bundle's members share one
+            seen.add(r.case_no)
+            unique.append(r)
     return unique[:limit]

@@ -45,7 +45,8 @@ def _heteronym_initials(char: str) -> frozenset[str]:
 def _letters(name: str) -> tuple[frozenset[str], ...]:
     # The phrase-aware reading comes first (lazy_pinyin knows 重度 is zhongdu); the heteronyms
     # are added so an agent who reads a character the other way still finds the item.
-    primary = lazy_pinyin(name, style=Style.FIRST_LETTER, errors=_keep)
+    # pypinyin's stubs type `errors` as returning str; its docs and code also take a list (one item per character).
+    primary = lazy_pinyin(name, style=Style.FIRST_LETTER, errors=_keep)  # type: ignore[arg-type]
     letters: list[frozenset[str]] = []
     for char, first in zip(name, primary):
         if "\u4e00" <= char <= "\u9fff":
@@ -77,7 +78,7 @@ class SearchIndex:
                 i.name_en,
                 i.promised_days,
                 _letters(i.name_zh),
-                "".join(lazy_pinyin(i.name_zh, errors=_keep)).lower(),
+                "".join(lazy_pinyin(i.name_zh, errors=_keep)).lower(),  # type: ignore[arg-type]  # as in _letters
             )
             for i in catalog.items
         ]
@@ -89,7 +90,7 @@ class SearchIndex:
                 b.name_en,
                 b.promised_days,
                 _letters(b.name_zh),
-                "".join(lazy_pinyin(b.name_zh, errors=_keep)).lower(),
+                "".join(lazy_pinyin(b.name_zh, errors=_keep)).lower(),  # type: ignore[arg-type]  # as in _letters
             )
             for b in catalog.bundles
         ]

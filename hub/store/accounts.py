@@ -68,7 +68,8 @@ class AccountStoreMixin(StoreBase):
             "INSERT INTO users (name, role, department, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
             [name, role, department, password_hash, at],
         )
-        return int(cursor.lastrowid)
+        assert cursor.lastrowid is not None  # an INSERT into a rowid table always sets it
+        return cursor.lastrowid
 
     def user(self, user_id: int) -> UserRow | None:
         """The account with this id, or None."""

@@ -101,7 +101,8 @@ class SyncStoreMixin(StoreBase):
             "INSERT INTO forks (station_id, seq, held_hash, quarantine_id, reason, detected_at) VALUES (?, ?, ?, ?, ?, ?)",
             [origin, seq, held_hash, quarantine_id, reason, at],
         )
-        return int(cursor.lastrowid)
+        assert cursor.lastrowid is not None  # an INSERT into a rowid table always sets it
+        return cursor.lastrowid
 
     def forks(self, *, open_only: bool = True) -> list[ForkRow]:
         """Forks for administrators, oldest first."""

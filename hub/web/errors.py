@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
 
 from hub.web.security_headers import security_headers
 from sync.errors import IllegalTransition, InputError, NotFoundError, ProxyAppError, StoreError
@@ -173,7 +174,7 @@ def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     return error_response(500, "internal", zh="县平台无法完成该请求", en="the hub could not complete the request")
 
 
-EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     HubHTTPError: _hub_error,
     ProtocolError: _protocol_error,
     ProxyAppError: _app_error,

@@ -84,7 +84,8 @@ async def current_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> P
 
 async def _check_csrf(connection: ASGIConnection[Any, Any, Any, Any], principal: Principal) -> None:
     # Only cookie-authenticated writes can be forged by another site; a bearer token is never sent by a browser.
-    if connection.method in _SAFE or principal.via != "session":
+    # ASGIConnection has no .method (a WebSocket has none); every connection guarded here is HTTP.
+    if connection.scope.get("method") in _SAFE or principal.via != "session":
         return
     sent = connection.headers.get("x-csrf-token")
     if sent is None and isinstance(connection, Request):

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -95,7 +96,7 @@ class MetricsMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         """Time the request; the status comes from the response start message."""
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:  # the enum member (a str), so mypy narrows the scope to HTTPScope
             await next_app(scope, receive, send)
             return
         started = time.perf_counter()

@@ -89,6 +89,7 @@ def exchange(link: Link, *, push: bool) -> bool:
             link.contact(answer.hub_ms, local_ms, answer.feed_last_seq, answer.features)
             progress = False
             if rows:
+                assert cursor is not None  # sets are only selected from a cursor
                 sent.update(seq for seq, _ in rows)
                 link.report.pushed = len(sent)
                 before = cursor

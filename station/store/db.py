@@ -281,9 +281,10 @@ def _encrypt_locked(path: Path, make_key: Callable[[], bytes]) -> bytes:
                 field="data_dir",
             )
         fsync_file(copy)
-        old: Path | None = path.with_name(path.name + PLAIN_OLD_SUFFIX)
+        second = path.with_name(path.name + PLAIN_OLD_SUFFIX)
+        old: Path | None = second
         try:
-            os.link(path, old)  # a second name for the plain bytes, to wipe them after the rename
+            os.link(path, second)  # a second name for the plain bytes, to wipe them after the rename
         except OSError:
             old = None  # no hard links here (FAT): the plain bytes are only unlinked
         try:

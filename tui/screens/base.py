@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, cast
+from collections.abc import Awaitable, Iterable
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -33,7 +33,10 @@ def error_text(exc: BaseException, lang: str) -> str:
     return t("error.unexpected", lang, kind=type(exc).__name__)
 
 
-class StationScreen(Screen[None]):
+_Result = TypeVar("_Result")
+
+
+class StationScreen(Screen[_Result]):
     """A full screen; subclasses set ``TITLE_KEY`` and implement :meth:`compose_body`."""
 
     TITLE_KEY = "app.title"
@@ -67,8 +70,9 @@ class StationScreen(Screen[None]):
     def compose_body(self) -> Iterable[Widget]:
         return ()
 
-    def on_mount(self) -> None:
+    def on_mount(self) -> Awaitable[None] | None:  # a subclass's handler may be async (Textual awaits it)
         self.watch(self.app, "lang", self._lang_changed, init=False)
+        return None
 
     def _lang_changed(self, _value: object = None) -> None:
         self.relabel()

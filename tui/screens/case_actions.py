@@ -55,7 +55,7 @@ class ActionDialog(StationModal):
     """
 
     def __init__(
-        self, title: str, fields: list[Field], perform: Callable[[Values], None], *, empty_note: str = ""
+        self, title: str, fields: list[Field], perform: Callable[[Values], object], *, empty_note: str = ""
     ) -> None:
         super().__init__()
         self.title_text = title

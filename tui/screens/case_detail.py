@@ -238,7 +238,7 @@ class CaseDetailScreen(StationScreen):
         return True
 
     def _run(
-        self, title_key: str, fields: list[Field], perform: Callable[[Values], None], done_key: str, **kw: str
+        self, title_key: str, fields: list[Field], perform: Callable[[Values], object], done_key: str, **kw: str
     ) -> None:
         def after(result: object) -> None:
             if result:

@@ -129,8 +129,9 @@ class CaseListScreen(StationScreen):
             return value if isinstance(value, str) else None
 
         due = chosen("due")
+        status = chosen("status")
         return CaseFilter(
-            statuses=[chosen("status")] if chosen("status") else [],
+            statuses=[status] if status else [],
             item=chosen("item"),
             text=self.query_one("#search", Input).value.strip() or None,
             due_within=DUE_SOON_DAYS if due == "soon" else None,

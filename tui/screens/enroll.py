@@ -43,7 +43,7 @@ def _divisions() -> DivisionTree:
     return sample_divisions()
 
 
-class EnrollScreen(StationScreen):
+class EnrollScreen(StationScreen[bool]):
     """Dismisses True once the station can be used (enrolled, or the agent chose to work offline)."""
 
     TITLE_KEY = "title.enroll"

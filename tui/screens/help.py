@@ -54,7 +54,8 @@ def help_rows(app_class: type[DOMNode], lang: str) -> list[tuple[str, str, str]]
         (t("help.screen.app", lang), key_display(b), action_label(b.action, lang, b.description))
         for b in _bindings(app_class)
     ]
-    for title_key, node_class in (*HELP_SECTIONS, ("title.help", HelpScreen)):
+    sections: tuple[tuple[str, type[DOMNode]], ...] = (*HELP_SECTIONS, ("title.help", HelpScreen))
+    for title_key, node_class in sections:
         for b in _bindings(node_class):
             rows.append((t(title_key, lang).rstrip("*"), key_display(b), action_label(b.action, lang, b.description)))
     return rows

@@ -181,7 +181,10 @@ class SyncScreen(StationScreen):
     def action_enroll(self) -> None:
         from tui.screens.enroll import EnrollScreen  # enroll imports nothing from here; avoid a cycle at import
 
-        self.app.push_screen(EnrollScreen(existing=True), lambda _result: self.station_app.refresh_status())
+        def enrolled(_result: bool | None) -> None:
+            self.station_app.refresh_status()
+
+        self.app.push_screen(EnrollScreen(existing=True), enrolled)
 
     def action_back(self) -> None:
         self.station_app.action_home()

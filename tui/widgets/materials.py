@@ -8,6 +8,7 @@ from textual import on
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Checkbox, Static
 
 from sync.intake import MaterialRule
@@ -59,7 +60,7 @@ class MaterialChecklist(Vertical):
                 Static(t("new.materials_none", getattr(self.app, "lang", "zh")), classes="hint", markup=False)
             )
             return
-        rows = []
+        rows: list[Widget] = []
         for i, rule in enumerate(self.rules):
             rows.append(Check(self._label(rule), rule.name_zh in presented, id=f"mat-{i}"))
             if rule.required and rule.allow_deferred:
