@@ -15,7 +15,7 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 
-__all__ = ("KeyedLimiter", "Rule", "Throttled", "WorkGate", "address_key", "shared", "throttled_response")
+__all__ = ("KeyedLimiter", "Rule", "Throttled", "WorkGate", "address_key", "shared")
 
 T = TypeVar("T")
 
@@ -30,15 +30,6 @@ class Throttled(Exception):
         super().__init__(en)
         self.retry_after = max(1, int(retry_after))
         self.en, self.zh, self.code = en, zh, code
-
-
-def throttled_response(_: Any, exc: Throttled) -> Any:
-    """The API's JSON error shape with status 429 and a ``Retry-After`` header (a Litestar exception handler)."""
-    from hub.web.errors import error_response
-
-    response = error_response(429, exc.code, zh=exc.zh, en=exc.en, extra={"retry_after": exc.retry_after})
-    response.headers["Retry-After"] = str(exc.retry_after)
-    return response
 
 
 @dataclasses.dataclass(frozen=True)

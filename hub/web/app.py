@@ -27,12 +27,12 @@ from hub.ingest import ingest_sets
 from hub.keys import load_identity
 from hub.settings import Settings
 from hub.store import HubStore
-from hub.throttle import Throttled, throttled_response
+from hub.throttle import Throttled
 from hub.web import admin, api, desk, pages, sync_api
 from hub.web.api_models import error_responses
 from hub.web.auth import Signer, check_protocol, path_qs, refusals_recorded, verify_request
 from hub.web.deps import DEPENDENCIES, Clock, HubSettings, Identity
-from hub.web.errors import EXCEPTION_HANDLERS, HubHTTPError
+from hub.web.errors import EXCEPTION_HANDLERS, HubHTTPError, throttled_response
 from hub.web.guards import AuthError, auth_error_handler, client_ip
 from hub.web.metrics import HubMetrics, MetricsMiddleware
 from hub.web.security_headers import SecurityHeadersMiddleware

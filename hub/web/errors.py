@@ -11,11 +11,12 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
+from hub.throttle import Throttled
 from hub.web.security_headers import security_headers
 from sync.errors import IllegalTransition, InputError, NotFoundError, ProxyAppError, StoreError
 from sync.protocol import ProtocolError
 
-__all__ = ("EXCEPTION_HANDLERS", "STATUS_FOR_CODE", "HubHTTPError", "error_response")
+__all__ = ("EXCEPTION_HANDLERS", "STATUS_FOR_CODE", "HubHTTPError", "error_response", "throttled_response")
 
 log = logging.getLogger("hub")
 
@@ -73,6 +74,13 @@ def error_response(status: int, code: str, *, zh: str, en: str, extra: dict[str,
     return Response(
         {"error": code, "detail": en, "detail_zh": zh, **(extra or {})}, status_code=status, media_type=MediaType.JSON
     )
+
+
+def throttled_response(_: Request[Any, Any, Any], exc: Throttled) -> Response[Any]:
+    """The API's JSON error shape with status 429 and a ``Retry-After`` header."""
+    response = error_response(429, exc.code, zh=exc.zh, en=exc.en, extra={"retry_after": exc.retry_after})
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _hub_error(_: Request[Any, Any, Any], exc: HubHTTPError) -> Response[Any]:
