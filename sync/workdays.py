@@ -12,6 +12,7 @@ import msgspec
 from chinese_calendar import constants as _cc
 
 from sync.errors import CalendarError
+from sync.holidays import STATUTORY_FIRST_YEAR, STATUTORY_LAST_YEAR, statutory_days_off
 
 __all__ = (
     "MAX_WORKING_DAYS",
@@ -62,8 +63,9 @@ class DueDate(msgspec.Struct, frozen=True):
     Attributes:
         date: The due date.
         provisional: True when some day whose working status decided the result lies in a year
-            without a table; the weekday-only rule was used there, so the date must be
-            recomputed once that year's table arrives.
+            without a table; the provisional rule (statutory holidays and weekends off, no
+            make-up days) was used there, so the date must be recomputed once that year's table
+            arrives.
     """
 
     date: dt.date
@@ -194,8 +196,9 @@ class WorkCalendar:
     """An immutable set of year tables answering working-day questions.
 
     A working day is a make-up day, or a Monday–Friday that is not a holiday (brief §7.3).
-    Years without a table fall back to the weekday-only rule; results that depended on such a
-    year are flagged provisional.
+    A year without a table takes the provisional rule: the statutory holidays of the national
+    regulation (:mod:`sync.holidays`) and weekends are off and no make-up day is known; results
+    that depended on such a year are flagged provisional.
     """
 
     __slots__ = ("_holidays", "_makeup", "_makeup_ords", "_tables", "_weekday_holiday_ords")
@@ -254,7 +257,7 @@ class WorkCalendar:
         return tuple(self._tables.values())
 
     def has_year(self, year: int) -> bool:
-        """Whether ``year`` has a table (otherwise the weekday-only rule applies)."""
+        """Whether ``year`` has a table (otherwise the provisional rule applies)."""
         return year in self._tables
 
     def table(self, year: int) -> YearTable | None:
@@ -273,10 +276,15 @@ class WorkCalendar:
         return WorkCalendar([*self._tables.values(), t])
 
     def is_workday(self, d: dt.date) -> bool:
-        """Whether ``d`` is a working day: make-up day, else not a holiday and Mon–Fri."""
+        """Whether ``d`` is a working day: make-up day, else not a holiday and Mon–Fri.
+
+        In a year without a table the holidays are the regulation's statutory days.
+        """
         if d in self._makeup:
             return True
-        return d.weekday() < 5 and d not in self._holidays
+        if d.weekday() >= 5 or d in self._holidays:
+            return False
+        return d.year in self._tables or d not in statutory_days_off(d.year)
 
     def add_working_days(self, start: dt.date, n: int, *, paused: Sequence[tuple[dt.date, dt.date]] = ()) -> DueDate:
         """The due date ``n`` working days after ``start``.
@@ -299,7 +307,7 @@ class WorkCalendar:
 
         Returns:
             The due date; provisional when a counted or skipped non-paused day lies in a year
-            without a table. Paused days never make it provisional: they are skipped whatever
+            without a table (the provisional rule decided it). Paused days never make it provisional: they are skipped whatever
             the table says.
 
         Raises:
@@ -339,13 +347,21 @@ class WorkCalendar:
         return DueDate(day, provisional)
 
     def _count(self, first: int, last: int) -> int:
-        # Working days with ordinal in [first, last], table and weekday rule combined.
+        # Working days with ordinal in [first, last], tables and provisional rule combined.
         if last < first:
             return 0
         weekdays = _weekdays_through(last) - _weekdays_through(first - 1)
         off_ords, extra_ords = self._weekday_holiday_ords, self._makeup_ords
         off = bisect.bisect_right(off_ords, last) - bisect.bisect_left(off_ords, first)
         extra = bisect.bisect_right(extra_ords, last) - bisect.bisect_left(extra_ords, first)
+        # Years without a table lose their statutory weekdays; the rule's years are bounded, so
+        # even a range over millennia looks at no more than a few dozen years here.
+        lo_year = max(dt.date.fromordinal(first).year, STATUTORY_FIRST_YEAR)
+        hi_year = min(dt.date.fromordinal(last).year, STATUTORY_LAST_YEAR)
+        for year in range(lo_year, hi_year + 1):
+            if year not in self._tables:
+                ords = _statutory_weekday_ords(year)
+                off += bisect.bisect_right(ords, last) - bisect.bisect_left(ords, first)
         return weekdays - off + extra
 
     def working_days_between(
@@ -389,6 +405,12 @@ class WorkCalendar:
         if today < due:
             return max(1, self.working_days_between(today, due))
         return -max(1, self.working_days_between(due, today))
+
+
+@functools.cache
+def _statutory_weekday_ords(year: int) -> tuple[int, ...]:
+    # The statutory days that fall Monday–Friday (weekends are off anyway), as sorted ordinals.
+    return tuple(sorted(d.toordinal() for d in statutory_days_off(year) if d.weekday() < 5))
 
 
 @functools.lru_cache(maxsize=1)

@@ -117,13 +117,16 @@ def test_weekend_acceptance_differs_from_find_workday_only_off_working_days(cal:
 def test_year_without_table_is_provisional_until_its_table_arrives(cal: WorkCalendar) -> None:
     start = D(2026, 12, 30)
     guess = cal.add_working_days(start, 2)
-    assert guess == DueDate(D(2027, 1, 1), True)  # Thu 31 Dec, Fri 1 Jan by the weekday rule
+    assert guess == DueDate(D(2027, 1, 4), True)  # Thu 31 Dec, Mon 4 Jan: 1 Jan is statutory
     assert not cal.has_year(2027)
 
     t2027 = YearTable(year=2027, holidays=("2027-01-01",), workdays=(), source="hub")
     firm = cal.with_table(t2027)
     assert firm.has_year(2027) and not cal.has_year(2027)  # the old calendar is untouched
     assert firm.add_working_days(start, 2) == DueDate(D(2027, 1, 4), False)
+    # A make-up working day is what the provisional rule cannot know: the table moves the date.
+    t2027_v2 = YearTable(year=2027, holidays=("2027-01-01",), workdays=("2027-01-03",), source="hub", version=2)
+    assert cal.with_table(t2027_v2).add_working_days(start, 2) == DueDate(D(2027, 1, 3), False)
 
 
 def test_table_only_matters_for_days_actually_examined(cal: WorkCalendar) -> None:
@@ -131,7 +134,7 @@ def test_table_only_matters_for_days_actually_examined(cal: WorkCalendar) -> Non
     assert cal.add_working_days(D(2026, 12, 28), 3) == DueDate(D(2026, 12, 31), False)
     # A pause spanning the new year is skipped whatever 2027's table will say.
     due = cal.add_working_days(D(2026, 12, 30), 2, paused=[(D(2027, 1, 1), D(2027, 1, 5))])
-    assert due == DueDate(D(2027, 1, 6), True)  # 6 Jan itself is still a weekday-rule guess
+    assert due == DueDate(D(2027, 1, 6), True)  # 6 Jan itself is still a provisional-rule guess
 
 
 def test_with_table_versions(cal: WorkCalendar) -> None:

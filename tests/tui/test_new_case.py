@@ -173,7 +173,7 @@ def test_due_date_in_an_unpublished_year_is_marked_provisional(station_dir, cloc
             await pilot.press("ctrl+s")
             await pilot.pause()
             summary = app.screen.summary()
-            assert "2027-01-11(预计)" in summary  # 10 working days, running into 2027 (no table yet)
+            assert "2027-01-12(预计)" in summary  # 10 working days into 2027 (no table yet; 1 Jan is statutory)
 
     run(scenario)
 
