@@ -13,6 +13,7 @@ from hub.store import HubStoreProtocol
 from sync.changes import StatusChange
 from sync.errors import InputError, NotFoundError
 from sync.lifecycle import Actor, Status, check_transition
+from sync.notice import correction_notice  # the station reads its materials back (sync.notice)
 from sync.text import check_text
 from sync.timeutil import iso_utc, utc_now
 
@@ -81,13 +82,6 @@ def resolve_status(text: str) -> Status:
         ) from None
 
 
-def _notice(missing: Sequence[str], reason: str | None) -> str:
-    # 一次性告知: every missing item in one notice, so the applicant comes back once.
-    items = "；".join(f"{i}. {name}" for i, name in enumerate(missing, 1))
-    text = f"一次性告知，请补正以下材料：{items}"
-    return f"{text}。{reason}" if reason else text
-
-
 def _check_text(reason: str | None, by: str | None, missing: Sequence[str]) -> None:
     """The free text of a decision: bounded as a station's (sync.limits), no control or bidi characters.
 
@@ -116,7 +110,7 @@ def _check_inputs(target: Status, reason: str | None, outcome: str | None, missi
                 field="missing",
             )
         # The notice is what is recorded as the move's reason: the whole of it stays within the limit.
-        return check_text("reason", _notice(missing, reason), label_zh="补正通知（所缺材料连同理由）")
+        return check_text("reason", correction_notice(missing, reason), label_zh="补正通知（所缺材料连同理由）")
     if missing:
         raise InputError(
             zh="--missing 仅用于补正通知", en="--missing goes only with a request for corrections", field="missing"

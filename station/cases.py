@@ -16,6 +16,7 @@ from sync.idnumber import validate_id_number
 from sync.intake import MaterialState, plan_intake
 from sync.lifecycle import Actor, Status, check_transition, status_label
 from sync.limits import text_limit
+from sync.notice import notice_materials
 from sync.personal import validate_phone
 from sync.text import check_text, printable
 from sync.timeutil import business_date
@@ -30,6 +31,7 @@ __all__ = (
     "deliver",
     "new_intake",
     "refresh_due",
+    "requested_materials",
     "supply_material",
     "withdraw",
 )
@@ -324,8 +326,14 @@ def withdraw(station: Station, case_no: str, *, reason: str, by: str | None = No
     return case["status"]
 
 
-def _check_supply(station: Station, case: dict[str, Any], materials: Sequence[str]) -> dict[str, str]:
-    """Validate materials handed in after intake; returns {name: current state} of the intake's materials."""
+def _check_supply(
+    station: Station, case: dict[str, Any], materials: Sequence[str], requested: Sequence[str] = ()
+) -> dict[str, str]:
+    """Validate materials handed in after intake; returns {name: current state} of the intake's materials.
+
+    ``requested`` are the materials a correction notice asks for: each is accepted even when it is
+    not one of the intake's, or was received at intake already (the reviewer wants it again).
+    """
     if case["status"] in (Status.DELIVERED, Status.WITHDRAWN, Status.NOT_ACCEPTED):
         raise InputError(
             zh=f"办件 {case['case_no']} 已结束（{status_label(case['status'])}），不能再补交材料",
@@ -337,16 +345,21 @@ def _check_supply(station: Station, case: dict[str, Any], materials: Sequence[st
             "SELECT name_zh, state FROM intake_materials WHERE intake_id = ?", [case["intake_id"]]
         ).fetchall()
     )
-    unknown = [printable(n) for n in materials if n not in rows]  # echoed below: plain text only
-    already = [n for n in materials if rows.get(n) in (MaterialState.PRESENTED, MaterialState.SUPPLIED)]
+    unknown = [printable(n) for n in materials if n not in rows and n not in requested]  # echoed: plain text only
+    already = [
+        n for n in materials if rows.get(n) in (MaterialState.PRESENTED, MaterialState.SUPPLIED) and n not in requested
+    ]
     if unknown or already:
         pending = "、".join(n for n, s in rows.items() if s in (MaterialState.DEFERRED, MaterialState.NOT_PROVIDED))
+        asked = "、".join(printable(n) for n in requested)
         raise IntakeError(
             zh=(f"不是本办件的材料：{'、'.join(unknown)}。" if unknown else "")
             + (f"已收取过：{'、'.join(already)}。" if already else "")
+            + (f"补正通知所列材料：{asked}。" if asked else "")
             + f"尚缺材料：{pending or '无'}",
             en=(f"not a material of this case: {', '.join(unknown)}. " if unknown else "")
             + (f"already received: {', '.join(already)}. " if already else "")
+            + (f"The correction notice asks for: {asked.replace('、', ', ')}. " if asked else "")
             + f"Still outstanding: {pending or 'none'}",
             field="material",
             code="supply.material",
@@ -354,11 +367,16 @@ def _check_supply(station: Station, case: dict[str, Any], materials: Sequence[st
     return rows
 
 
+_RECEIVED_ALREADY = (MaterialState.PRESENTED, MaterialState.SUPPLIED)
+
+
 def _apply_supply(
     rec: ChangeRecorder, case: dict[str, Any], materials: Sequence[str], rows: dict[str, str]
 ) -> list[str]:
     closed = []
     for name in materials:
+        if name not in rows or rows[name] in _RECEIVED_ALREADY:
+            continue  # asked for by a correction notice only, or handed in again: the move's reason names it
         deferred = rows[name] == MaterialState.DEFERRED
         state = MaterialState.SUPPLIED if deferred else MaterialState.PRESENTED
         rec.update("intake_materials", f"{case['intake_id']}/{name}", {"state": state.value, "updated_at": rec.now_iso})
@@ -389,6 +407,76 @@ def supply_material(station: Station, case_no: str, materials: Sequence[str], *,
 
 _CORRECTABLE = (Status.RECEIVED, Status.AWAITING_CORRECTION)
 
+HANDED_IN = "补正材料已提交"
+"""The reason of the move that hands a requested correction back in; the materials follow it."""
+
+
+def requested_materials(station: Station, case_no: str) -> list[str]:
+    """The materials the case's correction notice asks for ([] unless it awaits a correction).
+
+    The newest notice counts: it is the one the applicant was given (sync.notice writes its list).
+    """
+    return _requested(station, case_row(station, case_no))
+
+
+def _requested(station: Station, case: dict[str, Any]) -> list[str]:
+    if case["status"] != Status.AWAITING_CORRECTION:
+        return []
+    row = station.db.execute(
+        "SELECT reason FROM case_events WHERE case_no = ? AND to_status = ? ORDER BY hlc DESC LIMIT 1",
+        [case["case_no"], Status.AWAITING_CORRECTION.value],
+    ).fetchone()
+    return notice_materials(row[0] if row else None)
+
+
+def _changed_fields(
+    station: Station, case: dict[str, Any], name: str | None, phone: str | None, id_number: str | None
+) -> dict[str, Any]:
+    """The applicant fields that differ from what is recorded (an unchanged value is no correction)."""
+    fields: dict[str, Any] = {}
+    if name is not None and (cleaned := _clean_name(name)) != case["applicant_name"]:
+        fields["applicant_name"] = cleaned
+    if phone is not None and (number := validate_phone(phone)) != case["phone"]:
+        fields["phone"] = number
+    if id_number is not None:
+        resident = validate_id_number(id_number, today=station.today())
+        if resident.number != case["id_number"]:
+            fields.update(id_number=resident.number, sex=resident.sex, birth_date=resident.birth_date.isoformat())
+    return fields
+
+
+def _check_something_handed_in(
+    case: dict[str, Any], names: Sequence[str], fields: dict[str, Any], requested: Sequence[str]
+) -> None:
+    """A correction changes something: an empty one must not send the case back to the reviewer."""
+    if names or fields:
+        return
+    asked = "、".join(printable(n) for n in requested)
+    awaiting = case["status"] == Status.AWAITING_CORRECTION
+    raise InputError(
+        zh="没有交来或改正任何内容，未提交："
+        + (f"补正通知要求补交 {asked}，请指明申请人本次交来的材料（--material，可重复）" if asked else "")
+        + ("，或" if asked else "请指明申请人交来的材料（--material），或")
+        + "改正申请人信息（--name、--phone、--id-number）"
+        + ("；什么都没交来时办件仍为“待补正”" if awaiting else ""),
+        en="nothing handed in or corrected, so nothing was submitted: "
+        + (f"the correction notice asks for {asked.replace('、', ', ')}; " if asked else "")
+        + "name the materials the applicant handed in now (--material, repeatable) or correct the applicant's "
+        "details (--name, --phone, --id-number)"
+        + ("; while nothing is handed in the case stays awaiting correction" if awaiting else ""),
+        field="material",
+        code="correct.nothing",
+    )
+
+
+def _handed_in_reason(names: Sequence[str], requested: Sequence[str]) -> str:
+    """``补正材料已提交：A、B；仍缺：C``; the bare words when that would pass the reason's limit."""
+    if not names:
+        return HANDED_IN
+    still = [n for n in requested if n not in names]
+    text = f"{HANDED_IN}：{'、'.join(names)}" + (f"；仍缺：{'、'.join(still)}" if still else "")
+    return text if len(text) <= text_limit("reason") else HANDED_IN
+
 
 def correct_intake(
     station: Station,
@@ -405,7 +493,11 @@ def correct_intake(
     Applicant fields change on every case of the intake that can still be corrected (a bundle's
     members share the applicant). A case awaiting correction then goes back to the reviewer:
     to RECEIVED if it was never accepted (acceptance restarts from the day the correction
-    arrived), else to IN_PROGRESS (the paused clock resumes). Returns the case's new status.
+    arrived), else to IN_PROGRESS (the paused clock resumes). The materials the notice asks for
+    are accepted even when received at intake already (handed in again). A correction that hands
+    in nothing and changes nothing is refused (InputError ``correct.nothing``): a case is never
+    sent back to the reviewer empty-handed.
+    Returns the case's new status.
     """
     by = _clean_agent(by)
     case = case_row(station, case_no)
@@ -417,14 +509,7 @@ def correct_intake(
             field="status",
             code="correct.not_allowed",
         )
-    fields: dict[str, Any] = {}
-    if name is not None:
-        fields["applicant_name"] = _clean_name(name)
-    if phone is not None:
-        fields["phone"] = validate_phone(phone)
-    if id_number is not None:
-        resident = validate_id_number(id_number, today=station.today())
-        fields.update(id_number=resident.number, sex=resident.sex, birth_date=resident.birth_date.isoformat())
+    fields = _changed_fields(station, case, name, phone, id_number)
     siblings = [
         row[0]
         for row in station.db.execute(
@@ -432,8 +517,10 @@ def correct_intake(
             [case["intake_id"], *(s.value for s in _CORRECTABLE)],
         )
     ]
-    names = [m.strip() for m in materials if m.strip()]
-    rows = _check_supply(station, case, names) if names else {}
+    names = list(dict.fromkeys(m.strip() for m in materials if m.strip()))
+    requested = _requested(station, case)
+    _check_something_handed_in(case, names, fields, requested)
+    rows = _check_supply(station, case, names, requested) if names else {}
     with recording(station.db, station.now, station.station_id) as rec:
         if names:
             _apply_supply(rec, case, names, rows)
@@ -444,7 +531,10 @@ def correct_intake(
                     rec.local_update("cases", sibling, {"id_hash": station.id_hash(fields["id_number"])})
         if case["status"] == Status.AWAITING_CORRECTION:
             target = Status.RECEIVED if case["accepted_date"] is None else Status.IN_PROGRESS
-            _move(station, rec, case, target, by=by or station.agent_name or None, reason="补正材料已提交")
+            reason = _handed_in_reason(names, requested)
+            _move(station, rec, case, target, by=by or station.agent_name or None, reason=reason)
+            if reason == HANDED_IN and names:  # the list did not fit the reason: keep it as a note
+                _insert_note(rec, case["case_no"], f"{HANDED_IN}：{'、'.join(names)}", by or station.agent_name)
     return case["status"]
 
 

@@ -351,7 +351,13 @@ ACTIONS = ("correct", "supply", "deliver", "withdraw", "note")
 @click.option("--name", default=None, help="correct: the applicant's name.")
 @click.option("--phone", default=None, help="correct: the applicant's phone.")
 @click.option("--id-number", default=None, help="correct: the applicant's ID number.")
-@click.option("--material", "materials", multiple=True, help="supply/correct: a material handed in now. Repeatable.")
+@click.option(
+    "--material",
+    "materials",
+    multiple=True,
+    help="supply/correct: a material handed in now (correct: also one the correction notice asks for again). "
+    "Repeatable.",
+)
 @click.option("--reason", default=None, help="withdraw: the applicant's reason.")
 @click.option("--note", default=None, help="deliver/note: a note to add.")
 @click.option("--by", default=None, help="Agent making the change.")
@@ -374,6 +380,7 @@ def case_update(
     \b
     ACTION is one of:
       correct   correct intake facts; hands a requested correction back in
+                (--material: what the notice asked for; nothing handed in: exit 2)
       supply    a material handed in after intake (closes its 容缺 commitment)
       deliver   the county's result was handed to the applicant
       withdraw  the applicant withdraws (needs --reason)
@@ -381,10 +388,15 @@ def case_update(
     """
     with obj.station() as st:
         if action == "correct":
+            awaiting = case_ops.case_row(st, number)["status"] == Status.AWAITING_CORRECTION
             status = case_ops.correct_intake(
                 st, number, name=name, phone=phone, id_number=id_number, materials=materials, by=by
             )
-            message = pick(obj.lang, "已更正收件信息", "Intake corrected")
+            message = (
+                pick(obj.lang, "补正已提交", "Correction handed in")
+                if awaiting
+                else pick(obj.lang, "已更正收件信息", "Intake corrected")
+            )
         elif action == "supply":
             closed = case_ops.supply_material(st, number, materials, by=by)
             status = queries.get_case(st, number).summary.status

@@ -247,6 +247,22 @@ STRINGS: dict[str, tuple[str, str]] = {
     "act.supply.title": ("补交材料：勾选申请人刚交来的材料", "Supply: tick what the applicant just brought"),
     "act.supply.none": ("没有待补的材料", "No material is outstanding"),
     "act.correct.title": ("更正收件信息（只改需要改的）", "Correct the intake (change only what is wrong)"),
+    "act.correct.title_awaiting": (
+        "提交补正：勾选申请人本次交来的材料",
+        "Hand in the correction: tick what the applicant brought now",
+    ),
+    "act.correct.asked": ("补正通知要求补交：", "The correction notice asks for:"),
+    "act.correct.pending": ("其他尚缺材料：", "Other outstanding materials:"),
+    "act.correct.applicant": ("申请人信息（只改需要改的）：", "Applicant (change only what is wrong):"),
+    "act.correct.nothing": (
+        "没有要更正的内容：请改正申请人信息，或勾选申请人交来的材料",
+        "Nothing to correct: change the applicant's details or tick the materials handed in",
+    ),
+    "act.correct.nothing_awaiting": (
+        "没有勾选交来的材料，也没有改正申请人信息，未提交。申请人什么都没交来时请按 Esc 取消：办件仍为“待补正”",
+        "Nothing ticked and nothing changed, so nothing was handed in. If the applicant brought nothing, press "
+        "Esc: the case stays awaiting correction",
+    ),
     "act.deliver.title": ("送达结果：确认已把办理结果交给申请人", "Deliver: confirm the result was handed over"),
     "act.withdraw.title": ("撤回申请：须填写申请人的撤回理由", "Withdraw: the applicant's reason is required"),
     "act.withdraw.reason": ("撤回理由*", "Reason*"),

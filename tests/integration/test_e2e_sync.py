@@ -41,7 +41,9 @@ def test_three_stations_two_villages_converge(live_county: County):
 
     with a1.open() as station:
         ops.deliver(station, a1_cases[0])
-        ops.correct_intake(station, a1_cases[1], phone="13700000001")
+        # The notice asks for the form received at intake already: it is handed in again.
+        assert ops.requested_materials(station, a1_cases[1]) == ["城乡居民基本养老保险参保登记表"]
+        ops.correct_intake(station, a1_cases[1], phone="13700000001", materials=["城乡居民基本养老保险参保登记表"])
     with a2.open() as station:
         ops.withdraw(station, a2_case, reason="申请人改期")
     live_county.sync_all()
@@ -50,6 +52,7 @@ def test_three_stations_two_villages_converge(live_county: County):
     hub = live_county.hub_cases()
     assert hub[a1_cases[0]]["status"] == "DELIVERED"
     assert hub[a1_cases[1]]["status"] == "RECEIVED" and hub[a1_cases[1]]["phone"] == "13700000001"
+    assert a2.case(a1_cases[1]).history[-1].reason == "补正材料已提交：城乡居民基本养老保险参保登记表"
     assert hub[a2_case]["status"] == "WITHDRAWN"
     for handle in (a1, a2, b):
         status = sync_status_of(handle)

@@ -13,6 +13,7 @@ from station.store.outbox import ChangeRecorder
 from sync.changes import RowChange, StatusChange, decode_change
 from sync.errors import IdNumberError, IllegalTransition, InputError, IntakeError, NotFoundError
 from sync.lifecycle import Status
+from sync.notice import correction_notice
 from tests.station.conftest import NEWBORN_MATERIALS, VILLAGE, WANG, ZHAO, pension_benefit_deferred, pension_enrolment
 from tests.support.decisions import County, decide
 
@@ -248,11 +249,72 @@ def test_correction_after_acceptance_resumes_review_and_clock(station, clock, hu
     due_before = get_case(station, case_no).summary.due_date
     decide(station, case_no, Status.IN_PROGRESS, county=county)
     clock.set_china_date(dt.date(2026, 9, 29))
-    decide(station, case_no, Status.AWAITING_CORRECTION, reason="缺签字", county=county)
+    notice = correction_notice(["待遇领取通知表（本人签字或按指纹）"], "缺签字")
+    decide(station, case_no, Status.AWAITING_CORRECTION, reason=notice, county=county)
     clock.set_china_date(dt.date(2026, 10, 9))
-    assert ops.correct_intake(station, case_no) == Status.IN_PROGRESS
+    assert ops.correct_intake(station, case_no, materials=["待遇领取通知表（本人签字或按指纹）"]) == Status.IN_PROGRESS
     due_after = get_case(station, case_no).summary.due_date
     assert due_after > due_before  # the paused days (29 Sep to 9 Oct) do not count
+
+
+def _awaiting(station, hub, keys, *missing: str, reason: str | None = None) -> str:
+    """A pension enrolment (ID card and form received) the county asks to correct, listing ``missing``."""
+    case_no = ops.new_intake(station, pension_enrolment()).number
+    seal_pending(station, keys)  # the county asks for a correction of an intake it has received
+    notice = correction_notice(missing, reason)
+    decide(station, case_no, Status.AWAITING_CORRECTION, reason=notice, county=County(hub, keys))
+    return case_no
+
+
+def test_the_notices_materials_are_read_back_in_its_order(station, hub, keys):
+    case_no = _awaiting(station, hub, keys, "居民身份证", "情况说明", reason="身份证复印件不清晰")
+    assert ops.requested_materials(station, case_no) == ["居民身份证", "情况说明"]
+
+
+def test_a_material_received_at_intake_and_asked_for_again_is_handed_in_again(station, hub, keys):
+    # The issue: "--material 居民身份证" failed with "已收取过" although the notice asked for it.
+    case_no = _awaiting(station, hub, keys, "居民身份证")
+    assert ops.correct_intake(station, case_no, materials=["居民身份证"]) == Status.RECEIVED
+    last = get_case(station, case_no).history[-1]
+    assert (last.to_status, last.reason, last.by) == ("RECEIVED", "补正材料已提交：居民身份证", "李代办")
+
+
+def test_a_material_only_the_notice_names_is_accepted_and_the_rest_is_listed_as_still_missing(station, hub, keys):
+    case_no = _awaiting(station, hub, keys, "情况说明", "居民户口簿")
+    before = counts(station)["intake_materials"]
+    ops.correct_intake(station, case_no, materials=["情况说明"], by="张代办")
+    last = get_case(station, case_no).history[-1]
+    assert (last.reason, last.by) == ("补正材料已提交：情况说明；仍缺：居民户口簿", "张代办")
+    assert counts(station)["intake_materials"] == before  # the intake's own list is not changed
+
+
+def test_handing_in_nothing_is_refused_and_the_case_keeps_waiting(station, hub, keys):
+    case_no = _awaiting(station, hub, keys, "居民身份证", "情况说明")
+    before = counts(station)
+    for kwargs in ({}, {"phone": "13800138000"}, {"materials": [" "]}):  # the phone is the one recorded
+        with pytest.raises(InputError) as info:
+            ops.correct_intake(station, case_no, **kwargs)
+        assert info.value.code == "correct.nothing"
+        assert "居民身份证、情况说明" in info.value.zh and "居民身份证, 情况说明" in info.value.en
+    assert counts(station) == before
+    assert get_case(station, case_no).summary.status == Status.AWAITING_CORRECTION
+
+
+def test_a_material_neither_the_intake_nor_the_notice_names_is_refused_naming_the_notice(station, hub, keys):
+    case_no = _awaiting(station, hub, keys, "情况说明")
+    with pytest.raises(IntakeError) as info:
+        ops.correct_intake(station, case_no, materials=["结婚证"])
+    assert "不是本办件的材料：结婚证" in info.value.zh and "补正通知所列材料：情况说明" in info.value.zh
+
+
+def test_a_received_case_corrected_with_nothing_changed_is_refused(station):
+    case_no = ops.new_intake(station, pension_enrolment()).number
+    with pytest.raises(InputError) as info:
+        ops.correct_intake(station, case_no, name="王小明 ")  # as recorded, once cleaned
+    assert info.value.code == "correct.nothing"
+    # Outside a correction, a material received at intake is still "received already".
+    with pytest.raises(IntakeError, match="already received: 居民身份证"):
+        ops.correct_intake(station, case_no, materials=["居民身份证"])
 
 
 def test_correcting_the_id_number_updates_lookup_hash(station):

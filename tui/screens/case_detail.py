@@ -26,7 +26,7 @@ from tui.fmt import days_left_text, due_text, plain
 from tui.i18n import t
 from tui.receipt import write_receipt
 from tui.screens.base import StationScreen, error_text
-from tui.screens.case_actions import ActionDialog, Field, Values
+from tui.screens.case_actions import ActionDialog, Field, Values, correction_form
 
 __all__ = ("CaseDetailScreen",)
 
@@ -268,30 +268,8 @@ class CaseDetailScreen(StationScreen):
 
     def action_correct(self) -> None:
         assert self.detail is not None
-        d, lang = self.detail, self.lang
-        pending = outstanding_materials(self.station, d.summary.intake_id)
-        fields = [
-            Field("input", "name", t("new.name", lang), d.applicant_name, required=True),
-            Field("input", "id_number", t("new.id_number", lang), d.id_number, required=True),
-            Field("input", "phone", t("new.phone", lang), d.phone, required=True),
-            *(
-                Field("check", f"m{i}", f"{name} ({t('mat.' + state, lang)})")
-                for i, (name, state) in enumerate(pending)
-            ),
-        ]
-
-        def perform(values: Values) -> None:
-            changed = {key: str(values[key]).strip() for key in ("name", "id_number", "phone")}
-            current = {"name": d.applicant_name, "id_number": d.id_number, "phone": d.phone}
-            ops.correct_intake(
-                self.station,
-                self.case_no,
-                by=self._agent(),
-                materials=[name for i, (name, _) in enumerate(pending) if values[f"m{i}"]],
-                **{k: v for k, v in changed.items() if v != current[k]},
-            )
-
-        self._run("act.correct.title", fields, perform, "action.correct")
+        title_key, fields, perform, intro = correction_form(self.station, self.detail, self.lang, by=self._agent())
+        self._run(title_key, fields, perform, "action.correct", intro=intro)
 
     def action_deliver(self) -> None:
         fields = [Field("input", "note", t("act.note.text", self.lang))]
