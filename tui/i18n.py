@@ -74,6 +74,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "help.section.action": ("办件操作对话框", "Case action dialog"),
     "help.section.confirm": ("确认对话框", "Yes/no dialog"),
     "help.col.action": ("作用", "What it does"),
+    "help.demo.title": (
+        "演示环境（网址，用户名 / 密码；仅供演示）：",
+        "Demo (addresses, user / password; for the demo only):",
+    ),
+    "help.demo.dashboard": ("管理看板", "Dashboard"),
+    "help.demo.desk": ("部门办件", "Desk"),
+    "help.demo.site": ("  {label} {url}", "  {label} {url}"),
+    "help.demo.site_account": ("  {label} {url}  {account}", "  {label} {url}  {account}"),
+    "help.demo.passphrase": ("  本站密钥口令 {passphrase}", "  Station passphrase {passphrase}"),
+    "help.demo.file": ("  以上及更多见 {path}", "  All this and more: {path}"),
     # -- status bar --------------------------------------------------------------------------
     "status.online": ("[在线]", "[ONLINE]"),
     "status.offline": ("[离线]", "[OFFLINE]"),

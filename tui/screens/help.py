@@ -8,6 +8,7 @@ from textual.containers import Vertical
 from textual.dom import DOMNode
 from textual.widgets import DataTable, Static
 
+from tui.demo_info import demo_help_lines, demo_info_from_env
 from tui.i18n import action_label, t
 from tui.screens.base import StationModal
 from tui.screens.case_actions import ActionDialog
@@ -62,18 +63,24 @@ def help_rows(app_class: type[DOMNode], lang: str) -> list[tuple[str, str, str]]
 
 
 class HelpScreen(StationModal):
-    """The key list, in the current language. Esc or F1 closes it."""
+    """The key list, in the current language. Esc or F1 closes it.
+
+    Under ``./run demo`` the hub's addresses and the demo accounts come first (tui/demo_info.py): the
+    URL printed before the TUI opened is covered by it, and this is where a newcomer looks.
+    """
 
     BINDINGS = [Binding("escape,f1,q", "close", "Close")]
     DEFAULT_CSS = """
     HelpScreen > #dialog { width: 100%; height: 100%; }
     HelpScreen #help_table { height: 1fr; }
+    HelpScreen #help_demo { margin-bottom: 1; }
     """
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static("", id="help_title", classes="dialog-title", markup=False)
             yield Static("", id="help_intro", markup=False)
+            yield Static("", id="help_demo", markup=False)
             yield DataTable(id="help_table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
@@ -84,6 +91,9 @@ class HelpScreen(StationModal):
         lang = self.lang
         self.query_one("#help_title", Static).update(t("title.help", lang))
         self.query_one("#help_intro", Static).update(t("help.intro", lang))
+        demo = demo_info_from_env()
+        self.query_one("#help_demo", Static).update("\n".join(demo_help_lines(*demo, lang)) if demo else "")
+        self.query_one("#help_demo", Static).display = demo is not None
         table = self.query_one(DataTable)
         table.clear(columns=True)
         for key in ("help.col.where", "help.col.key", "help.col.action"):
