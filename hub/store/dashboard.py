@@ -78,6 +78,27 @@ class DashboardStoreMixin(StoreBase):
         )
         return [(d, t, int(n)) for d, t, n in rows.fetchall()]
 
+    def received_per_day(self, since: str) -> list[tuple[str, int]]:
+        """(China date, cases) received each day from ``since`` (ISO date) on; drafts are not received yet."""
+        rows = self.db.execute(
+            "SELECT received_date, COUNT(*) FROM cases INDEXED BY cases_received_date "
+            "WHERE received_date >= ? AND status != 'DRAFT' GROUP BY received_date ORDER BY received_date",
+            [since],
+        )
+        return [(day, int(n)) for day, n in rows.fetchall()]
+
+    def completed_per_hour(self, since: str) -> list[tuple[str, int]]:
+        """(UTC hour ``YYYY-MM-DDTHH``, cases) completed each hour from ``since`` (a stored UTC timestamp) on.
+
+        By the hour so the caller puts each hour on its China date (the store knows no time zone).
+        """
+        rows = self.db.execute(
+            "SELECT substr(at, 1, 13), COUNT(*) FROM case_events INDEXED BY case_events_completed "
+            "WHERE to_status = 'COMPLETED' AND at >= ? GROUP BY 1 ORDER BY 1",
+            [since],
+        )
+        return [(hour, int(n)) for hour, n in rows.fetchall()]
+
     def open_commitments(self, today: str) -> tuple[int, int]:
         """(open 容缺 commitments, of which past their due date)."""
         row = self._one(

@@ -478,6 +478,14 @@ class HubStoreProtocol(Protocol):
         """(department, township, cases) of open cases whose due date is before ``today`` (ISO date)."""
         ...
 
+    def received_per_day(self, since: str) -> list[tuple[str, int]]:
+        """(China date, cases) received each day from ``since`` (ISO date) on; drafts are not received yet."""
+        ...
+
+    def completed_per_hour(self, since: str) -> list[tuple[str, int]]:
+        """(UTC hour ``YYYY-MM-DDTHH``, cases) completed each hour from ``since`` (a stored UTC timestamp) on."""
+        ...
+
     def open_commitments(self, today: str) -> tuple[int, int]:
         """(open 容缺 commitments, of which past their due date)."""
         ...
