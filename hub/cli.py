@@ -24,7 +24,7 @@ from hub.enroll import DEFAULT_EXPIRES_HOURS, issue_code, revoke_station
 from hub.keys import load_identity
 from hub.settings import Settings, default_data_dir
 from hub.transfer import export_file, import_file
-from hub.views import case_summary, station_summary, terminal_cell
+from hub.views import case_summary, china_time, clock_offset_text, station_summary, terminal_cell
 from hub.web.security_headers import parse_trusted_proxies
 from sync.errors import InputError
 from sync.i18n import pick, resolve_lang
@@ -236,7 +236,8 @@ def station_add(obj: Context, village: str, device: str | None, expires_hours: f
         f"县平台密钥指纹（请代办员核对）：{identity.fingerprint}",
         f"Hub key fingerprint (the agent compares it): {identity.fingerprint}",
     )
-    obj.say(f"登记码仅可使用一次，有效期至 {issued.expires_at}：", f"One-time code, valid until {issued.expires_at}:")
+    until = china_time(issued.expires_at)  # China time, as the rest of the hub's output
+    obj.say(f"登记码仅可使用一次，有效期至 {until} (UTC+8)：", f"One-time code, valid until {until} (UTC+8):")
     click.echo(issued.code)
 
 
@@ -277,7 +278,7 @@ def station_list(obj: Context, as_json: bool) -> None:
             for zh, en in (
                 ("代办点", "station"),
                 ("状态", "state"),
-                ("最近联系", "last contact"),
+                ("最近联系(UTC+8)", "last contact (UTC+8)"),
                 ("本地最新批次", "head seq"),
                 ("平台已收批次", "hub seq"),
                 ("待发", "outbox"),
@@ -290,11 +291,7 @@ def station_list(obj: Context, as_json: bool) -> None:
     )
     for r in rows:
         state = r["state"] if obj.lang == "en" else {"enrolled": "在用", "revoked": "已吊销"}[r["state"]]
-        clock = (
-            ""
-            if r["clock_offset_ms"] is None
-            else f"{r['clock_offset_ms'] / 1000:+.0f}s" + (" !" if r["clock_skewed"] else "")
-        )
+        clock = clock_offset_text(r["clock_offset_ms"], obj.lang) + (" !" if r["clock_skewed"] else "")
         # Cells as Text: what a station sent ("[/x]" as its software) is shown, never read as markup.
         table.add_row(
             *(
@@ -302,7 +299,7 @@ def station_list(obj: Context, as_json: bool) -> None:
                 for v in (
                     r["station_id"],
                     state,
-                    r["last_contact"] or "-",
+                    china_time(r["last_contact"]) or "-",
                     text(r["head_seq"]),
                     str(r["applied_seq"]),
                     text(r["outbox_length"]),

@@ -17,10 +17,13 @@ from sync.timeutil import CHINA_TZ, iso_utc, parse_iso
 
 __all__ = (
     "ATTENTION",
+    "CONTACT_STATES",
+    "FLAG_STATES",
     "SORT_KEYS",
     "STATES",
     "Thresholds",
     "filter_rows",
+    "report_from_rows",
     "rollup",
     "sort_rows",
     "station_detail",
@@ -28,14 +31,26 @@ __all__ = (
     "status_report",
     "summary",
     "to_csv",
+    "worst_first",
 )
 
 STATES = ("danger", "warning", "never", "ok", "revoked", "not_enrolled")
-"""Row states, worst first: contact older than the danger or warning threshold, enrolled but never
-seen, fine, a revoked station, a village with no station."""
+"""A row's one status, worst first. An enrolled station's is the worst of its contact state and of
+every attention flag (``FLAG_STATES``): a station seen an hour ago with a clock two hours off is a
+warning, never "ok" beside a clock flag. Then a revoked station, and a village with no station."""
+
+CONTACT_STATES = ("danger", "warning", "never", "ok", "revoked")
+"""What the time since the last contact alone says (the row's ``contact_state``): older than the danger
+or warning threshold, enrolled but never seen, fine, revoked."""
 
 ATTENTION = ("stale", "never", "fork", "clock", "error", "behind", "waiting")
 """Why an enrolled station needs attention (``--problems`` lists the stations with any)."""
+
+FLAG_STATES = {"fork": "danger", "behind": "danger", "clock": "warning", "error": "warning", "waiting": "warning"}
+"""The status each flag raises a station to at least. A fork or a station behind the hub means sets
+quarantined or lost (a call to the village); a skewed clock, a failed last contact or data waiting
+long are warnings. ``stale`` and ``never`` are the contact state itself; ``waiting`` past the danger
+threshold is danger, as no contact for that long would be."""
 
 SORT_KEYS = (
     "village",
@@ -90,6 +105,7 @@ def _station(raw: dict[str, Any], now: dt.datetime, limits: Thresholds) -> dict[
     else:
         state = "ok"
     skewed = offset is not None and abs(offset) > limits.clock_skew_ms
+    contact_state = state
     attention: list[str] = []
     if state != "revoked":
         flags = {
@@ -102,10 +118,12 @@ def _station(raw: dict[str, Any], now: dt.datetime, limits: Thresholds) -> dict[
             "waiting": waiting_age is not None and waiting_age > limits.warn_days * 86400,
         }
         attention = [name for name in ATTENTION if flags[name]]
+        state = _worst(state, attention, waiting_age, limits)
     return {
         "station_id": raw["station_id"],
         "device": raw["device"],
         "state": state,
+        "contact_state": contact_state,
         "attention": attention,
         "enrolled_at": raw["enrolled_at"],
         "revoked_at": raw["revoked_at"],
@@ -132,6 +150,17 @@ def _station(raw: dict[str, Any], now: dt.datetime, limits: Thresholds) -> dict[
         "feed_acked": raw["feed_acked"],
         "feed_pending": raw["feed_pending"],
     }
+
+
+_SEVERITY = {state: i for i, state in enumerate(STATES)}
+
+
+def _worst(contact_state: str, attention: list[str], waiting_age: int | None, limits: Thresholds) -> str:
+    """The one status of an enrolled station: the worst of its contact state and what its flags raise."""
+    raised = [FLAG_STATES[flag] for flag in attention if flag in FLAG_STATES]
+    if "waiting" in attention and waiting_age is not None and waiting_age > limits.danger_days * 86400:
+        raised.append("danger")
+    return min((contact_state, *raised), key=_SEVERITY.__getitem__)
 
 
 def _not_enrolled() -> dict[str, Any]:
@@ -164,6 +193,7 @@ def _not_enrolled() -> dict[str, Any]:
     return {
         **empty,
         "state": "not_enrolled",
+        "contact_state": None,
         "attention": [],
         "clock_skewed": False,
         "forks": 0,
@@ -209,10 +239,9 @@ def filter_rows(
 
 def sort_rows(rows: list[dict[str, Any]], key: str = "village", *, descending: bool = False) -> list[dict[str, Any]]:
     """Rows sorted by one of SORT_KEYS; missing values sort last either way, ties in village order."""
-    severity = {state: i for i, state in enumerate(STATES)}
     pick = {
         "village": lambda r: r["order"],
-        "state": lambda r: severity[r["state"]],
+        "state": lambda r: _SEVERITY[r["state"]],
         "last_contact": lambda r: r["last_contact"],
         "sets_waiting": lambda r: r["sets_waiting"],
         "changes_waiting": lambda r: r["changes_waiting"],
@@ -263,7 +292,6 @@ def rollup(rows: Iterable[dict[str, Any]], tree: DivisionTree) -> list[dict[str,
         for t in tree.townships
     }
     enrolled: set[str] = set()
-    severity = {state: i for i, state in enumerate(STATES)}
     for row in rows:
         line = lines[row["township_code"]]
         line[row["state"]] += 1
@@ -274,7 +302,7 @@ def rollup(rows: Iterable[dict[str, Any]], tree: DivisionTree) -> list[dict[str,
         line["changes_waiting"] += row["changes_waiting"] or 0
         line["forks"] += row["forks"]
         line["rejected"] += row["rejected"]
-        if severity[row["state"]] < severity[line["worst"]]:
+        if _SEVERITY[row["state"]] < _SEVERITY[line["worst"]]:
             line["worst"] = row["state"]
     for code in enrolled:
         lines[code[:9] + "000"]["villages_enrolled"] += 1
@@ -292,8 +320,30 @@ def status_report(
     descending: bool = False,
 ) -> dict[str, Any]:
     """What ``GET /api/v1/status`` answers and ``hub status`` prints: thresholds, summary, roll-up, rows."""
-    rows = station_rows(store, now=now, limits=limits)
-    tree = store.divisions()
+    return report_from_rows(
+        station_rows(store, now=now, limits=limits),
+        store.divisions(),
+        now=now,
+        limits=limits,
+        township=township,
+        state=state,
+        sort=sort,
+        descending=descending,
+    )
+
+
+def report_from_rows(
+    rows: list[dict[str, Any]],
+    tree: DivisionTree,
+    *,
+    now: dt.datetime,
+    limits: Thresholds,
+    township: str | None = None,
+    state: str | None = None,
+    sort: str = "village",
+    descending: bool = False,
+) -> dict[str, Any]:
+    """``status_report`` of rows already read (the dashboard page reads them once for several views)."""
     shown = sort_rows(filter_rows(rows, township=township, state=state), sort, descending=descending)
     return {
         "generated_at": iso_utc(now),
@@ -303,6 +353,11 @@ def status_report(
         "townships": rollup(rows, tree),
         "stations": [{k: v for k, v in row.items() if k != "order"} for row in shown],
     }
+
+
+def worst_first(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The stations needing attention, worst status first (danger, warning, never), else in the given order."""
+    return sorted((r for r in rows if r["attention"]), key=lambda r: _SEVERITY[r["state"]])
 
 
 def station_detail(
@@ -351,6 +406,7 @@ _CSV_COLUMNS = (
     ("forks", "分叉", "forks"),
     ("rejected", "拒收变更", "rejected"),
     ("revoked_keys", "已吊销密钥", "revoked keys"),
+    ("contact_state", "联系状态", "contact state"),  # last: a spreadsheet's earlier columns keep their place
 )
 
 

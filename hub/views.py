@@ -7,11 +7,12 @@ from typing import Any
 from rich.text import Text
 
 from hub.store import HubStoreProtocol, StationRow
+from sync.i18n import pick
 from sync.personal import mask_id_number, mask_name, mask_phone
 from sync.text import printable
 from sync.timeutil import CHINA_TZ, parse_iso
 
-__all__ = ("case_summary", "china_time", "station_summary", "terminal_cell")
+__all__ = ("case_summary", "china_time", "clock_offset_text", "duration_text", "station_summary", "terminal_cell")
 
 
 def terminal_cell(value: Any, empty: str = "") -> Text:
@@ -29,6 +30,49 @@ def china_time(value: str | None, seconds: bool = False) -> str:
     if not value:
         return ""
     return parse_iso(value).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+_UNITS = (
+    (86400, "天", "d"),
+    (3600, "小时", "h"),
+    (60, "分钟", "min"),
+    (1, "秒", "s"),
+)
+
+
+def duration_text(seconds: float | None, lang: str = "zh") -> str:
+    """A duration as people say it: its two largest units, ``2 小时``, ``3 天 4 小时`` / ``2 h``, ``3 d 4 h``.
+
+    Never a raw count of seconds ("+7200s"): administrators read these at a glance. "" for none.
+    """
+    if seconds is None:
+        return ""
+    left = int(abs(seconds))
+    parts: list[str] = []
+    for size, zh, en in _UNITS:
+        count, left = divmod(left, size)
+        if count or parts:
+            parts.append(f"{count} {pick(lang, zh, en)}")
+        if len(parts) == 2:
+            break
+    if len(parts) == 2 and parts[1].startswith("0 "):
+        parts.pop()  # "2 小时", not "2 小时 0 分钟"
+    return " ".join(parts) or pick(lang, "0 秒", "0 s")
+
+
+def clock_offset_text(offset_ms: int | None, lang: str = "zh") -> str:
+    """A station's clock against the hub's in words: ``快 2 小时`` / ``2 h fast``; under a second, no sign.
+
+    The sign is the station's clock minus the hub's, so "+7200000" is a station two hours fast.
+    """
+    if offset_ms is None:
+        return ""
+    if abs(offset_ms) < 1000:
+        return pick(lang, "相差不到 1 秒", "under 1 s")  # never "-0s"
+    amount = duration_text(abs(offset_ms) / 1000, lang)
+    if offset_ms > 0:
+        return pick(lang, f"快 {amount}", f"{amount} fast")
+    return pick(lang, f"慢 {amount}", f"{amount} slow")
 
 
 def case_summary(row: dict[str, Any]) -> dict[str, Any]:

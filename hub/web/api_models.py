@@ -83,6 +83,17 @@ _ERRORS: dict[int, tuple[str, dict[str, object]]] = {
             "to_status": "RECEIVED",
         },
     ),
+    410: (
+        "`peer_too_old`: the station's software is older than the hub supports (its 0.3 push or feed); "
+        "install the release named",
+        {
+            "error": "peer_too_old",
+            "detail": "this station's software is older than the hub supports (/api/v1/sync/push is gone); "
+            "install release 0.4 or newer: the data stays at the station and is sent after the upgrade",
+            "detail_zh": "本站软件版本过旧，县平台已不再支持（请求路径 /api/v1/sync/push 已停用）；请安装 0.4 或更新的版本，"
+            "数据保存在本站，升级后继续上报",
+        },
+    ),
     413: (
         "`too_large`: the body is over the hub's size limit",
         {
@@ -121,6 +132,8 @@ PROTOCOL_ERRORS: dict[int, str] = {
     401: "`unauthenticated` (a request signature or MAC missing or wrong) or `unknown_key`",
     403: "`revoked_key`, `wrong_origin`, or (enrolment) `enroll_code`",
     409: "`replay`: the request counter is not above the last one seen",
+    410: "`peer_too_old`: 0.3's push and feed are gone; a station of 0.4 or newer syncs with `POST /api/v1/sync` "
+    "(docs/protocol.md, Support window)",
     413: "`too_large`: the body, its inflation, or the sets in it are over a limit (docs/security.md, Limits)",
     503: "`busy`: the hub is inflating other bodies, or its database is busy; try again",
 }
@@ -151,7 +164,9 @@ class StationStatus(msgspec.Struct, kw_only=True):
     """One row of the station table: a station, or a village without one (``state`` = not_enrolled).
 
     Times are UTC ISO 8601; ages in seconds; ``gap`` = head_seq − applied_seq (negative: the station
-    holds fewer sets than the hub, e.g. restored from a backup).
+    holds fewer sets than the hub, e.g. restored from a backup). ``state`` is the row's one status, the
+    worst of its contact state and its ``attention`` flags (a skewed clock makes a warning);
+    ``contact_state`` is what the time since the last contact alone says (none for a village without one).
     """
 
     township_code: str
@@ -162,6 +177,7 @@ class StationStatus(msgspec.Struct, kw_only=True):
     device: str | None
     state: str
     attention: list[str]
+    contact_state: str | None
     enrolled_at: str | None
     revoked_at: str | None
     last_contact: str | None

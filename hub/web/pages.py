@@ -21,7 +21,7 @@ from litestar.template.config import TemplateConfig
 from hub.accounts import LoginFailed, LoginThrottled, login_guard, logout
 from hub.settings import Settings
 from hub.store import HubStore
-from hub.views import china_time
+from hub.views import china_time, clock_offset_text, duration_text
 from hub.web.deps import HubSettings, Now
 from hub.web.guards import CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE, client_ip, current_principal, requires
 from sync.lifecycle import status_label
@@ -29,6 +29,7 @@ from sync.lifecycle import status_label
 __all__ = (
     "MAX_PAGE_NO",
     "ROUTER",
+    "STATE_LABELS",
     "age_text",
     "error_page",
     "page",
@@ -41,7 +42,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 LOGIN_COOKIE = "hub_login"
 """Double-submit token of the login form (there is no session yet to hold a CSRF token)."""
 
-_STATE_LABELS = {
+STATE_LABELS = {
     "ok": ("正常", "ok"),
     "warning": ("警告", "warning"),
     "danger": ("危险", "danger"),
@@ -62,21 +63,44 @@ _ATTENTION_LABELS = {
 
 @pass_context
 def age_text(context: Context, seconds: int | None) -> str:
-    """An age such as ``3天4小时`` / ``3d 4h``."""
-    if seconds is None:
-        return ""
+    """An age in its two largest units, ``3 天 4 小时`` / ``3 d 4 h``; "" for none."""
+    return duration_text(seconds, "en" if context.get("lang") == "en" else "zh")
+
+
+@pass_context
+def _offset(context: Context, ms: int | None) -> str:
+    return clock_offset_text(ms, "en" if context.get("lang") == "en" else "zh")
+
+
+@pass_context
+def _reasons(context: Context, row: dict[str, Any]) -> list[str]:
+    """Why a station has its status, worst first, each with its measure: ``时钟偏差 快 2 小时``.
+
+    The flag that only repeats the status ("never" under 从未联系) is left out: one word once.
+    """
     en = context.get("lang") == "en"
-    days, rest = divmod(int(seconds), 86400)
-    hours, minutes = rest // 3600, rest % 3600 // 60
-    if days:
-        return f"{days}d {hours}h" if en else f"{days}天{hours}小时"
-    if hours:
-        return f"{hours}h {minutes}m" if en else f"{hours}小时{minutes}分"
-    return f"{minutes}m" if en else f"{minutes}分钟"
+    lang = "en" if en else "zh"
+    detail = {
+        "stale": duration_text(row.get("contact_age_s"), lang),
+        "clock": clock_offset_text(row.get("clock_offset_ms"), lang),
+        "waiting": duration_text(row.get("waiting_age_s"), lang),
+        "fork": str(row.get("forks") or ""),
+        "error": str(row.get("last_error") or ""),
+        "behind": f"{-(row.get('gap') or 0)} {'sets' if en else '批'}" if (row.get("gap") or 0) < 0 else "",
+    }
+    order = {flag: i for i, flag in enumerate(_REASON_ORDER)}
+    shown = []
+    for flag in sorted(row.get("attention") or (), key=lambda f: order.get(f, len(order))):
+        if flag == row.get("state"):
+            continue  # "never": the status already says it
+        zh, en_label = _ATTENTION_LABELS.get(flag, (flag, flag))
+        extra = detail.get(flag, "")
+        shown.append(f"{en_label if en else zh} {extra}".strip())
+    return shown
 
 
-def _offset(ms: int | None) -> str:
-    return "" if ms is None else f"{ms / 1000:+.0f}s"
+_REASON_ORDER = ("fork", "behind", "stale", "never", "waiting", "error", "clock")
+"""Reasons worst first: what loses data, then silence, then what only warns."""
 
 
 def _percent(value: float | None) -> str:
@@ -100,7 +124,7 @@ def _t(context: Context, zh: str, en: str) -> str:
 
 @pass_context
 def _state_label(context: Context, state: str) -> str:
-    zh, en = _STATE_LABELS.get(state, (state, state))
+    zh, en = STATE_LABELS.get(state, (state, state))
     return en if context.get("lang") == "en" else zh
 
 
@@ -120,7 +144,13 @@ def _status_label(context: Context, status: str) -> str:
 
 def _configure(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
-    env.globals.update(t=_t, state_label=_state_label, attention_label=_attention_label, status_label=_status_label)
+    env.globals.update(
+        t=_t,
+        state_label=_state_label,
+        attention_label=_attention_label,
+        status_label=_status_label,
+        reasons=_reasons,
+    )
     env.filters.update(china_time=china_time, age=age_text, offset=_offset, percent=_percent, days=_days, paren=_paren)
 
 

@@ -16,10 +16,10 @@ from hub.accounts import add_user, create_token, hasher_for
 from hub.bootstrap import HubInit
 from hub.keys import load_identity
 from hub.settings import Settings
-from hub.store import HubStore
+from hub.store import Contact, HubStore
 from hub.testing import live_server
 from hub.web.app import create_app
-from sync.protocol import MEDIA_TYPE
+from sync.timeutil import iso_utc
 from tests.conftest import require_tool
 from tests.hub.builders import Clock, TestStation, enrol
 from tests.hub.test_cli import run
@@ -40,9 +40,7 @@ class LiveCounty:
 
 
 def _push(http: httpx.Client, station: TestStation) -> None:
-    body = station.push_body([station.seal(station.new_case()[1])])
-    headers = {"content-type": MEDIA_TYPE, **station.headers("POST", "/api/v1/sync/push", body)}
-    assert http.post("/api/v1/sync/push", content=body, headers=headers).status_code == 200
+    assert station.sync(http, [station.seal(station.new_case()[1])]).status_code == 200
 
 
 @pytest.fixture(scope="module")
@@ -67,11 +65,17 @@ def county(tmp_path_factory: pytest.TempPathFactory, hub_template: tuple[Path, H
                 clock.advance(days=11 if index == 10 else 5 - 1 / 24)
             _push(http, station)
         clock.advance(hours=1)
-        expected = {"danger": 10, "warning": 10, "ok": 8, "never": 3, "not_enrolled": 395 - ENROLLED}
+        # One station seen just now with a clock two hours fast: a warning, not "ok" beside a clock flag.
+        skewed = stations[27]
+        with HubStore.open_existing(hub_dir) as store, store.transaction():
+            store.record_contact(
+                skewed.station_id, Contact(at=iso_utc(clock()), kind="pull", ok=True, clock_offset_ms=7_200_000)
+            )
+        expected = {"danger": 10, "warning": 11, "ok": 7, "never": 3, "not_enrolled": 395 - ENROLLED}
         yield LiveCounty(url=url, token=token, hub_dir=hub_dir, stations=stations, expected=expected)
 
 
-def _browser(tmp_path: Path):
+def _browser(tmp_path: Path, size: tuple[int, int] = (1400, 1000)):
     require_tool(str(CHROMIUM), str(CHROMEDRIVER), install="Debian packages chromium and chromium-driver")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -88,6 +92,8 @@ def _browser(tmp_path: Path):
         "--disable-sync",
         "--no-first-run",
         f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        f"--window-size={size[0]},{size[1]}",
+        "--lang=zh-CN",
     ):
         options.add_argument(arg)
     return webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
@@ -168,3 +174,63 @@ def test_the_page_the_json_and_the_cli_agree(county: LiveCounty, query: str) -> 
         assert from_cli == page
     assert from_api == page and page
     assert report["summary"] == api.json()["summary"]
+
+
+def _log_in(driver, url: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url + "/login")
+    driver.find_element(By.ID, "username").send_keys("admin")
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.ID, "submit").click()
+    WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.ID, "stations"))
+
+
+def _top(driver, element) -> tuple[float, float]:
+    """An element's top and bottom in CSS pixels from the top of the viewport (the page unscrolled)."""
+    rect = driver.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.top, r.bottom];", element)
+    return rect[0], rect[1]
+
+
+@pytest.mark.timeout(90)
+def test_problems_are_above_the_fold_at_1400_by_1000(county: LiveCounty, tmp_path: Path) -> None:
+    """Issue 12, item 3: at 1400x1000 the stations needing attention show on the first screen, worst first;
+    the township summary is folded; a count box filters and shows it is the chosen one; ids never wrap."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = _browser(tmp_path)
+    try:
+        driver.set_page_load_timeout(30)
+        _log_in(driver, county.url)
+        fold = driver.execute_script("return window.innerHeight")
+        assert fold >= 800, fold  # a 1400x1000 window: what is left under the browser's bars, not a tiny default
+        driver.save_screenshot(str(tmp_path / "dashboard.png"))
+        title = driver.find_element(By.CSS_SELECTOR, "#attention-list h2")
+        assert "需关注" in title.text and _top(driver, title)[1] < fold
+        rows = driver.find_elements(By.CSS_SELECTOR, "#attention tr.attention-row")
+        assert len(rows) == 24  # 10 danger, 11 warning, 3 never: 0 ok, none of the 365 villages without one
+        assert _top(driver, rows[0])[1] < fold and rows[0].get_attribute("data-state") == "danger"
+        assert [r.get_attribute("data-state") for r in rows] == ["danger"] * 10 + ["warning"] * 11 + ["never"] * 3
+        # The clock-skewed station: one yellow status with its reason, the offset in hours.
+        skewed = driver.find_element(By.CSS_SELECTOR, f'#attention tr[data-station="{county.stations[27].station_id}"]')
+        assert skewed.find_element(By.CSS_SELECTOR, ".badge").text == "警告" and "时钟偏差 快 2 小时" in skewed.text
+        # The 28 townships are folded away, and the whole table starts below.
+        assert not driver.find_element(By.ID, "townships").is_displayed()
+        # Station ids never wrap: each is one line box.
+        boxes = driver.execute_script(
+            "return Array.from(document.querySelectorAll('code.sid')).map(e => e.getClientRects().length)"
+        )
+        assert boxes and set(boxes) == {1}
+        # A count box is a link that filters, and the chosen one is marked; the table comes up under the counts.
+        driver.find_element(By.CSS_SELECTOR, 'a.count[data-state="problems"]').click()
+        WebDriverWait(driver, 20).until(lambda d: "state=problems" in d.current_url)
+        driver.save_screenshot(str(tmp_path / "problems.png"))
+        chosen = driver.find_element(By.CSS_SELECTOR, "a.count.active")
+        assert chosen.get_attribute("data-state") == "problems" and chosen.get_attribute("aria-current") == "true"
+        assert driver.find_element(By.ID, "stations-title").text.startswith("代办点 · 需关注")
+        filtered = driver.find_elements(By.CSS_SELECTOR, "#stations tr.station-row")
+        assert len(filtered) == 24 and _top(driver, filtered[0])[1] < fold
+    finally:
+        driver.quit()

@@ -89,6 +89,27 @@ def test_station_list_and_revoke(hub_dir, station, station_b):
     assert "已吊销" in run(hub_dir, "station", "list").stdout
 
 
+def test_station_list_and_the_code_expiry_print_china_time(hub_dir, store, station, clock):
+    """Issue 12, item 13: no UTC ``…Z`` stamps or raw ``+7200s`` in what a county clerk reads."""
+    from hub.store import Contact
+    from hub.views import china_time
+    from sync.timeutil import iso_utc
+
+    with store.transaction():
+        store.record_contact(
+            station.station_id, Contact(at=iso_utc(clock()), kind="pull", ok=True, clock_offset_ms=7_200_000)
+        )
+    listed = run(hub_dir, "station", "list").stdout
+    assert "2026-11-26 10:00" in listed and "2026-11-26T02:00" not in listed  # 02:00 UTC in China time
+    assert "快 2 小时 !" in listed and "+7200s" not in listed
+    assert "2 h fast !" in run(hub_dir, "--lang", "en", "station", "list").stdout
+    added = run(hub_dir, "station", "add", "--village", VILLAGE, "--device", "C", "--expires-hours", "24")
+    assert added.exit_code == 0, added.output
+    (code,) = [c for c in json.loads(run(hub_dir, "station", "codes", "--json").stdout)["codes"] if c["device"] == "C"]
+    assert f"有效期至 {china_time(code['expires_at'])} (UTC+8)" in added.stdout
+    assert code["expires_at"] not in added.stdout
+
+
 @pytest.fixture
 def case_no(store, identity, station):
     number, changes = station.new_case()

@@ -17,6 +17,7 @@ from hub.dashboard import (
     status_report,
     summary,
     to_csv,
+    worst_first,
 )
 from hub.decisions import decide
 from hub.departments import department_key, departments, find_department
@@ -25,6 +26,7 @@ from hub.figures import county_figures
 from hub.ingest import ingest_sets
 from hub.store import Contact
 from hub.store.schema import DEPARTMENT_SQL, TOWNSHIP_SQL
+from hub.views import clock_offset_text, duration_text
 from sync.errors import InputError
 from sync.timeutil import business_date, iso_utc
 from tests.hub.builders import VILLAGE, enrol
@@ -91,6 +93,7 @@ def test_a_station_never_seen_and_a_revoked_one(store, station, station_b, clock
     rows = station_rows(store, now=clock(), limits=LIMITS)
     assert row_of(rows, station.station_id)["state"] == "never"
     assert row_of(rows, station.station_id)["attention"] == ["never"]
+    assert row_of(rows, station.station_id)["contact_state"] == "never"
     revoked = row_of(rows, station_b.station_id)
     assert (revoked["state"], revoked["revoked_keys"], revoked["attention"]) == ("revoked", 1, [])
 
@@ -115,7 +118,8 @@ def test_the_gap_and_the_oldest_waiting_set(store, identity, station, clock):
         6,
     )
     assert row["waiting_since"] == first_seen and row["waiting_age_s"] == 4 * 86400
-    assert "waiting" in row["attention"] and row["state"] == "ok"
+    # Seen today, but a set waits longer than the warning threshold: one status, a warning, not "ok".
+    assert "waiting" in row["attention"] and (row["state"], row["contact_state"]) == ("warning", "ok")
     # Set 2 arrives: set 3 was also held since the same contact, so the age stays.
     push(store, identity, station, station.new_case()[1])
     row = row_of(station_rows(store, now=clock(), limits=LIMITS), station.station_id)
@@ -130,6 +134,70 @@ def test_a_station_behind_the_hub_and_clock_and_error_flags(store, identity, sta
     assert row["gap"] == -1 and row["sets_waiting"] == 0
     assert row["clock_skewed"] and row["last_error"] == "replay"
     assert row["attention"] == ["clock", "error", "behind"]
+    assert (row["state"], row["contact_state"]) == ("danger", "ok")  # behind the hub: sets lost, the worst
+
+
+@pytest.mark.parametrize(
+    ("flags", "state"),
+    [
+        ({"clock_offset_ms": 7_200_000}, "warning"),  # two hours fast
+        ({"clock_offset_ms": -299_000}, "ok"),  # within the five-minute limit
+        ({"ok": False, "code": "replay"}, "warning"),
+    ],
+)
+def test_one_status_accounts_for_every_flag(store, station, clock, flags, state):
+    """A station seen a minute ago with a clock two hours off is a warning: never green "ok" beside a flag."""
+    contact(store, station, clock, **flags)
+    clock.advance(minutes=1)
+    rows = station_rows(store, now=clock(), limits=LIMITS)
+    row = row_of(rows, station.station_id)
+    assert (row["state"], row["contact_state"]) == (state, "ok")
+    assert bool(row["attention"]) == (state != "ok")
+    # Every view counts it the same way: the summary, the township roll-up, the state filter.
+    assert summary(rows)[state] == 1 and summary(rows)["attention"] == (state != "ok")
+    assert (
+        next(line for line in rollup(rows, store.divisions()) if line["township_code"] == TOWNSHIP_1)["worst"] == state
+    )
+    assert [r["station_id"] for r in filter_rows(rows, state=state)] == [station.station_id]
+
+
+def test_the_worst_flag_decides_and_stations_needing_attention_come_worst_first(store, station, station_b, clock):
+    other = station_b
+    contact(store, station, clock, clock_offset_ms=600_000)  # a warning
+    clock.advance(days=8)
+    contact(store, other, clock)
+    rows = station_rows(store, now=clock(), limits=LIMITS)
+    # The first station's clock is off, and it has now not been seen for 8 days: danger wins.
+    first = row_of(rows, station.station_id)
+    assert (first["state"], first["attention"]) == ("danger", ["stale", "clock"])
+    assert row_of(rows, other.station_id)["state"] == "ok"
+    clock.advance(days=3.5)  # the other: 3.5 days, a warning; the first still danger
+    rows = station_rows(store, now=clock(), limits=LIMITS)
+    assert [(r["station_id"], r["state"]) for r in worst_first(reversed(rows))] == [
+        (station.station_id, "danger"),
+        (other.station_id, "warning"),
+    ]
+
+
+def test_durations_read_in_human_units():
+    assert [duration_text(s) for s in (0, 45, 180, 7200, 7260, 86400 + 4 * 3600 + 59)] == [
+        "0 秒",
+        "45 秒",
+        "3 分钟",
+        "2 小时",
+        "2 小时 1 分钟",
+        "1 天 4 小时",
+    ]
+    assert [duration_text(s, "en") for s in (180, 7200, 3 * 86400)] == ["3 min", "2 h", "3 d"]
+    assert duration_text(None) == ""
+    assert [clock_offset_text(ms) for ms in (7_200_000, -180_000, -300, 0, None)] == [
+        "快 2 小时",
+        "慢 3 分钟",
+        "相差不到 1 秒",  # never "-0s"
+        "相差不到 1 秒",
+        "",
+    ]
+    assert [clock_offset_text(ms, "en") for ms in (7_200_000, -180_000)] == ["2 h fast", "3 min slow"]
 
 
 def test_forks_and_rejected_changes_are_counted(store, identity, station, clock):

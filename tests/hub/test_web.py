@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import msgspec
@@ -10,11 +11,12 @@ from litestar.testing import TestClient
 
 from hub.accounts import create_token
 from hub.desk import REVEALED_FIELDS
-from hub.store import HubStore
+from hub.store import Contact, HubStore
 from hub.web.app import create_app
 from sync.protocol import StatusChange
+from sync.timeutil import iso_utc
 from tests.hub.builders import ID_NUMBER, PHONE, VILLAGE, bearer, csrf_of, log_in
-from tests.hub.test_app import do_push
+from tests.hub.test_app import do_sync
 
 NAME = "王小明"
 PERSONAL = (NAME, ID_NUMBER, PHONE, "349921********0234", "138****8000")
@@ -23,9 +25,9 @@ PERSONAL = (NAME, ID_NUMBER, PHONE, "349921********0234", "138****8000")
 
 @pytest.fixture
 def case_no(client, station, users):
-    """An RS-001 (pensions, department RS) case received at station A, pushed over HTTP."""
+    """An RS-001 (pensions, department RS) case received at station A, sent up the exchange."""
     number, changes = station.new_case()
-    assert do_push(client, station, station.push_body([station.seal(changes)])).status_code == 200
+    assert do_sync(client, station, [station.seal(changes)]).status_code == 200
     return number
 
 
@@ -310,6 +312,76 @@ def test_the_dashboard_page(client, station, case_no):
     assert "县人力资源和社会保障局" in figures.text and "永兴街道" in figures.text
 
 
+def _row(html: str, station_id: str, table: str = "station-row") -> str:
+    """The ``<tr>`` of one station in the table whose rows have class ``table``."""
+    (found,) = re.findall(rf'<tr class="{table} [^"]*"[^>]*data-station="{station_id}".*?</tr>', html, re.DOTALL)
+    return found
+
+
+def test_the_dashboard_puts_problems_first_with_one_status_each(
+    client, store, station, station_b, other_station, admin_token, clock
+):
+    """Issue 12, items 3 and 4: stations needing attention on top, counts as filter links, one status per station."""
+    with store.transaction():  # seen a minute ago, but two hours fast; station_b was never seen
+        store.record_contact(
+            station.station_id, Contact(at=iso_utc(clock()), kind="pull", ok=True, clock_offset_ms=7_200_000)
+        )
+        store.record_contact(
+            other_station.station_id, Contact(at=iso_utc(clock()), kind="pull", ok=True, clock_offset_ms=-300)
+        )
+    clock.advance(minutes=1)
+    log_in(client, "admin")
+    html = client.get("/dashboard").text
+    # Problems first: the attention list, then the township summary folded away, then the whole table.
+    assert html.index('id="summary"') < html.index('id="attention"') < html.index('id="townships-box"')
+    assert html.index('id="townships-box"') < html.index('id="stations"')
+    assert '<details id="townships-box">' in html  # closed: 28 lines no longer fill the first screen
+    attention = html[html.index('id="attention"') : html.index("</table>", html.index('id="attention"'))]
+    shown = re.findall(r'<tr class="attention-row ([a-z_]+)" data-station="([^"]+)"', attention)
+    assert shown == [("warning", station.station_id), ("never", station_b.station_id)]  # worst first
+    # One status: the skewed station is a warning (never a green "正常" beside a clock flag), the offset in words.
+    skewed = _row(html, station.station_id)
+    assert 'data-state="warning"' in skewed and "正常" not in skewed
+    assert '<span class="badge warning">警告</span>' in skewed and "时钟偏差 快 2 小时" in skewed
+    assert "+7200s" not in html and "-0s" not in html and "相差不到 1 秒" in _row(html, other_station.station_id)
+    assert "正常" in _row(html, other_station.station_id)
+    assert _row(html, station_b.station_id).count("从未联系") == 1  # not "从未联系 从未联系"
+    assert _row(html, station_b.station_id, "attention-row").count("从未联系") == 1
+    assert f'<code class="sid">{station.station_id}</code>' in skewed  # white-space: nowrap
+    # The count boxes are links that filter; the chosen one is marked.
+    assert re.search(
+        r'<a href="/dashboard\?state=problems" class="count problems" data-state="problems" data-count="2"', html
+    )
+    assert re.search(
+        r'<a href="/dashboard\?state=warning" class="count warning" data-state="warning" data-count="1"', html
+    )
+    assert re.search(r'class="count all active" data-state="" data-count="396" aria-current="true"', html)
+    chosen = client.get("/dashboard?state=problems").text
+    assert re.search(r'class="count problems active" data-state="problems" data-count="2" aria-current="true"', chosen)
+    assert chosen.count('aria-current="true"') == 1 and 'id="attention"' not in chosen
+    assert '<span class="chosen">需关注</span>' in chosen  # the table's title says what it shows
+    rows = re.findall(r'<tr class="station-row [^"]*"[^>]*data-station="([^"]*)"', chosen)
+    assert rows == [station.station_id, station_b.station_id]
+    # A township's page counts that township, so each box links to as many rows as it says.
+    township = client.get("/dashboard?township=349921002000").text
+    assert re.search(r'class="count all active" data-state="" data-count="7"', township)
+    assert 'href="/dashboard?township=349921002000&amp;state=not_enrolled"' in township
+    # The station's page and the JSON API give the same one status.
+    detail = client.get(f"/dashboard/stations/{station.station_id}").text
+    assert '<span class="badge warning">警告</span>' in detail and "快 2 小时" in detail and "+7200s" not in detail
+    never = client.get(f"/dashboard/stations/{station_b.station_id}").text
+    assert never.count("从未联系") == 2  # the heading's badge and the status line, no flag repeating it
+    report = client.get("/api/v1/status?state=problems", headers=bearer(admin_token)).json()
+    assert [(r["station_id"], r["state"], r["contact_state"], r["attention"]) for r in report["stations"]] == [
+        (station.station_id, "warning", "ok", ["clock"]),
+        (station_b.station_id, "never", "never", ["never"]),
+    ]
+    assert report["summary"]["warning"] == 1 and report["summary"]["ok"] == 1
+    # English pages: the same, in English units.
+    english = client.get("/dashboard?lang=en").text
+    assert "clock 2 h fast" in _row(english, station.station_id) and "Need attention" in english
+
+
 def test_english_on_request_and_remembered(client, users):
     log_in(client, "admin")
     english = client.get("/dashboard?lang=en")
@@ -328,7 +400,7 @@ def test_status_api_filters_and_thresholds(client, station, case_no, admin_token
     for query in ("state=bogus", "sort=bogus", "order=up", "warn_days=5&danger_days=1"):
         assert client.get(f"/api/v1/status?{query}", headers=bearer(admin_token)).status_code == 400, query
     detail = client.get(f"/api/v1/status/stations/{station.station_id}", headers=bearer(admin_token)).json()
-    assert detail["contacts"][0]["kind"] == "push"
+    assert [c["kind"] for c in detail["contacts"][:2]] == ["pull", "push"]  # one exchange: its sets up, its feed down
     assert client.get("/api/v1/status/stations/nope", headers=bearer(admin_token)).status_code == 404
 
 
@@ -346,7 +418,7 @@ def test_metrics(client, station, case_no, settings, clock):
         "hub_forks_open 0.0",
     ):
         assert line in text, line
-    assert 'hub_http_request_duration_seconds_count{method="POST",route="/api/v1/sync/push",status="200"} 1.0' in text
+    assert 'hub_http_request_duration_seconds_count{method="POST",route="/api/v1/sync",status="200"} 1.0' in text
     assert station.station_id not in text and not [p for p in PERSONAL if p in text]
     # A second app in the same process keeps its own registry (no "Duplicated timeseries").
     import dataclasses
@@ -354,7 +426,7 @@ def test_metrics(client, station, case_no, settings, clock):
     with TestClient(app=create_app(dataclasses.replace(settings, metrics_token="scrape"), now=clock)) as other:
         assert other.get("/metrics").status_code == 401
         scraped = other.get("/metrics", headers=bearer("scrape"))
-        assert scraped.status_code == 200 and "/api/v1/sync/push" not in scraped.text
+        assert scraped.status_code == 200 and "/api/v1/sync" not in scraped.text
 
 
 def test_the_openapi_schema(client):
