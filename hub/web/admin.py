@@ -11,13 +11,23 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Template
 
 from hub.county_grid import county_grid
-from hub.dashboard import SORT_KEYS, STATES, Thresholds, station_detail, station_rows, status_report
+from hub.dashboard import (
+    SORT_KEYS,
+    STATES,
+    Thresholds,
+    filter_rows,
+    report_from_rows,
+    station_detail,
+    station_rows,
+    summary,
+    worst_first,
+)
 from hub.figures import county_figures
 from hub.store import HubStore
 from hub.web.charts import figure_charts
 from hub.web.deps import HubSettings, Now
 from hub.web.guards import requires
-from hub.web.pages import error_page, page, page_lang, page_number
+from hub.web.pages import STATE_LABELS, error_page, page, page_lang, page_number
 from sync.timeutil import business_date
 
 __all__ = ("ROUTER", "SORT_LABELS")
@@ -52,18 +62,36 @@ def dashboard_page(
     sort: FromQuery[str] = "village",
     order: FromQuery[str] = "asc",
 ) -> Template:
-    """Every village and station, grouped by township, coloured by days since the last contact."""
+    """Problems first: counts that filter, the stations needing attention, then every village and station."""
     state = _choice(state_filter, (*STATES, "problems"))
     sort = _choice(sort, SORT_KEYS) or "village"
-    report = status_report(
-        store,
+    limits = Thresholds.from_settings(settings)
+    rows = station_rows(store, now=now, limits=limits)
+    tree = store.divisions()
+    chosen = next((tw for tw in tree.townships if tw.code == township), None)
+    report = report_from_rows(
+        rows,
+        tree,
         now=now,
-        limits=Thresholds.from_settings(settings),
+        limits=limits,
         township=township or None,
         state=state,
         sort=sort,
         descending=order == "desc",
     )
+    # The counts and the attention list are of the chosen township (the whole county when none), so a
+    # count box links to exactly as many rows as it says.
+    local = filter_rows(rows, township=township or None)
+    counts = summary(local)
+    en = page_lang(request)[0] == "en"
+    labels = {key: en_label if en else zh for key, (zh, en_label) in STATE_LABELS.items()}
+    labels["problems"] = "Need attention" if en else "需关注"
+    labels[""] = "All" if en else "全部"
+    count_links = [
+        ("problems", labels["problems"], counts["attention"]),
+        *((key, labels[key], counts[key]) for key in STATES),
+        ("", labels[""], len(local)),
+    ]
     query = {k: v for k, v in (("township", township), ("state", state), ("sort", sort), ("order", order)) if v}
     return page(
         request,
@@ -76,7 +104,13 @@ def dashboard_page(
             "grouped": sort == "village",
             "refresh_seconds": settings.refresh_seconds,
             "csv_url": "/api/v1/status.csv" + (f"?{urlencode(query)}" if query else ""),
-            "county_grid": county_grid(station_rows(store, now=now, limits=Thresholds.from_settings(settings))),
+            "counts": counts,
+            "count_links": count_links,
+            "chosen_label": labels.get(state or "", ""),
+            "township_name": chosen.name_zh if chosen else "",
+            "attention": worst_first(local),
+            # The whole county whatever the filters: the picture is the overview the table is not.
+            "county_grid": county_grid(rows),
         },
     )
 
