@@ -60,6 +60,20 @@ _ATTENTION_LABELS = {
     "waiting": ("数据久未送达", "data waiting long"),
 }
 
+_CONTACT_KINDS = {
+    "push": ("上传", "push"),
+    "pull": ("下载", "pull"),
+    "import": ("导入文件", "file imported"),
+    "export": ("导出文件", "file exported"),
+    "refused": ("被拒", "refused"),
+}
+
+
+@pass_context
+def _contact_kind(context: Context, kind: str) -> str:
+    zh, en = _CONTACT_KINDS.get(kind, (kind, kind))
+    return en if context.get("lang") == "en" else zh
+
 
 @pass_context
 def age_text(context: Context, seconds: int | None) -> str:
@@ -150,6 +164,7 @@ def _configure(engine: JinjaTemplateEngine) -> None:
         attention_label=_attention_label,
         status_label=_status_label,
         reasons=_reasons,
+        contact_kind=_contact_kind,
     )
     env.filters.update(china_time=china_time, age=age_text, offset=_offset, percent=_percent, days=_days, paren=_paren)
 

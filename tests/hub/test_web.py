@@ -306,7 +306,8 @@ def test_the_dashboard_page(client, station, case_no):
     csv = client.get("/api/v1/status.csv?township=349921001000")
     assert csv.headers["content-type"].startswith("text/csv") and len(csv.text.splitlines()) == 7
     detail = client.get(f"/dashboard/stations/{station.station_id}")
-    assert detail.status_code == 200 and "push" in detail.text
+    assert detail.status_code == 200 and re.search(r"<td>(上传|下载)</td>", detail.text)  # the contact, in Chinese
+    assert "<td>push</td>" not in detail.text and "<td>pull</td>" not in detail.text
     assert client.get("/dashboard/stations/nope").status_code == 404
     figures = client.get("/dashboard/figures")
     assert "县人力资源和社会保障局" in figures.text and "永兴街道" in figures.text
