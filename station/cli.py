@@ -10,6 +10,7 @@ import msgspec
 
 from station import cases as case_ops
 from station import queries, render
+from station.cli_agent import AGENT_COMMANDS
 from station.cli_atrest import KEY_COMMANDS
 from station.cli_base import Context, handles_errors
 from station.cli_sync import SYNC_COMMANDS
@@ -17,7 +18,7 @@ from station.store import Station, default_data_dir
 from sync.errors import InputError
 from sync.i18n import pick, resolve_lang
 from sync.lifecycle import Status, status_label
-from sync.text import check_text
+from sync.text import check_text, printable
 
 __all__ = ("main",)
 
@@ -116,6 +117,7 @@ def info(obj: Context, as_json: bool) -> None:
             "station_id": st.station_id,
             "village_code": st.village_code,
             "device": st.device,
+            "agent_name": st.agent_name,
             "data_dir": str(st.data_dir),
             "catalog_version": st.catalog.version,
             "calendar_years": sorted(st.calendar.years),
@@ -133,6 +135,11 @@ def info(obj: Context, as_json: bool) -> None:
                     obj.lang,
                     f"代办点：{village.township_name_zh}{village.name_zh}（{st.village_code}）设备 {st.device}",
                     f"Station: {village.name_zh}, {village.township_name_zh} ({st.village_code}) device {st.device}",
+                ),
+                pick(
+                    obj.lang,
+                    f"代办员：{printable(st.agent_name) or '未填写（station agent set-name 姓名）'}",
+                    f"Agent: {printable(st.agent_name) or 'not set (station agent set-name NAME)'}",
                 ),
                 pick(obj.lang, f"事项目录版本：{st.catalog.version}", f"Catalogue version: {st.catalog.version}"),
                 pick(
@@ -447,7 +454,7 @@ def commitment_list(obj: Context, overdue: bool, show_all: bool, as_json: bool) 
         obj.out.print(render.commitments_table(rows, obj.lang))
 
 
-for _command in (*SYNC_COMMANDS, *KEY_COMMANDS):
+for _command in (*SYNC_COMMANDS, *KEY_COMMANDS, *AGENT_COMMANDS):
     main.add_command(_command)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from station import enrolment, link, transfer
+from station.agent import clean_agent_name
 from station.cli_base import Context, handles_errors
 from station.identity import load_keypair, passphrase, require_pins
 from station.render import print_lines, to_json
@@ -46,15 +47,23 @@ def _offset_text(offset_ms: int, lang: str) -> str:
 @click.option(
     "--code", required=True, help="One-time enrolment code from the county administrator, XXXX-XXXX-XXXX-XXXX."
 )
-@click.option("--agent", default="", help="Name of the agent working at this PC (when enrolment creates the station).")
+@click.option(
+    "--agent",
+    default=None,
+    help="Name of the agent working at this PC (named in case history). Asked for at a terminal when not given; "
+    "change it later with 'station agent set-name'.",
+)
 @click.pass_obj
 @handles_errors
-def enroll(obj: Context, hub_url: str, code: str, agent: str) -> None:
+def enroll(obj: Context, hub_url: str, code: str, agent: str | None) -> None:
     """Enrol this station with the county hub (makes its keys; asks for a new passphrase).
 
     The passphrase comes from $STATION_PASSPHRASE, else it is asked for twice.
     """
     enrolment.parse_code(code)  # a typo is reported before the passphrase is asked for
+    if agent is None:
+        agent = _ask_agent(obj.lang)
+    clean_agent_name(agent)  # a bad name is reported before the passphrase is asked for
     result = enrolment.enroll(
         obj.data_dir, hub_url=hub_url, code=code, passphrase=passphrase(confirm=True), agent_name=agent
     )
@@ -75,12 +84,37 @@ def enroll(obj: Context, hub_url: str, code: str, agent: str) -> None:
                 "Compare it with the fingerprint on the administrator's screen; if they differ, do not sync and call "
                 "the county administrator.",
             ),
+            pick(obj.lang, f"代办员：{printable(result.agent_name)}", f"Agent: {printable(result.agent_name)}")
+            if result.agent_name
+            else pick(
+                obj.lang,
+                "尚未填写代办员姓名：办件历史将只显示“村代办点”。用“station agent set-name 姓名”填写。",
+                "No agent's name yet: case history will say only 'village station'. "
+                "Set it with 'station agent set-name NAME'.",
+            ),
             pick(
                 obj.lang,
                 "下一步：运行“station sync”接收事项目录、节假日表和区划。",
                 "Next: run 'station sync' to receive the catalogue, holiday calendar and divisions.",
             ),
         ],
+    )
+
+
+def _at_terminal() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def _ask_agent(lang: str) -> str:
+    """The agent's name, asked for at a terminal ('' when there is none to ask or nothing is typed)."""
+    if not _at_terminal():
+        return ""
+    return str(
+        click.prompt(
+            pick(lang, "代办员姓名（记入办件历史；可留空）", "Agent's name (written in case history; may be empty)"),
+            default="",
+            show_default=False,
+        )
     )
 
 

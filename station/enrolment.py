@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import msgspec
 
+from station.agent import clean_agent_name
 from station.errors import SyncError
 from station.hubhttp import DEFAULT_TIMEOUT, ENROLL_PATH, hub_error, make_client, unreachable, url
 from station.identity import MIN_PASSPHRASE, hub_pins, save_keypair
@@ -24,7 +25,6 @@ from sync.enrolment import CODE_ALPHABET, request_mac, response_mac, split_code
 from sync.errors import InputError
 from sync.protocol import MEDIA_TYPE, PROTOCOL_VERSION, STATION_FEATURES, EnrollRequest, EnrollResponse
 from sync.tables import TABLE_NAMES
-from sync.text import check_text
 from sync.timeutil import iso_utc, utc_now
 from sync.version import SOFTWARE_VERSION
 
@@ -50,6 +50,8 @@ class EnrollResult(msgspec.Struct, frozen=True, kw_only=True):
     """True when enrolment created the data folder."""
     rehashed: int
     """Cases whose ID lookup hash was recomputed under the county's key."""
+    agent_name: str = ""
+    """The agent working at this PC as now recorded ('' when none was ever given)."""
 
 
 def parse_code(code: str) -> EnrollCode:
@@ -78,6 +80,8 @@ def enroll(
     station id. A folder without a station is created for the hub's village and device letter;
     one with a station must be of that village and device. ``passphrase`` wraps the new key;
     when None it comes from ``$STATION_PASSPHRASE`` or is asked for twice at the terminal.
+    ``agent_name`` is the agent working at this PC (history lines name them); an empty one keeps
+    the name a station already has.
 
     Raises:
         InputError: malformed code or address, short passphrase, already enrolled, or the code
@@ -87,7 +91,7 @@ def enroll(
     """
     data_dir = Path(data_dir)
     parsed = parse_code(code)
-    agent_name = check_text("agent", agent_name.strip(), label_zh="代办员姓名")
+    agent_name = clean_agent_name(agent_name)
     hub_url = hub_url.strip()
     if not hub_url.startswith(("http://", "https://")):
         raise InputError(
@@ -151,6 +155,7 @@ def enroll(
             hub_fingerprint=fingerprint(answer.hub_sign_public),
             created=created,
             rehashed=rehashed,
+            agent_name=agent_name or station.agent_name,
         )
     finally:
         if station is not None:

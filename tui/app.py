@@ -13,7 +13,7 @@ from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.scrollbar import ScrollBar, ScrollBarRender
 from textual.theme import Theme
 from textual.widget import AwaitMount
@@ -33,7 +33,7 @@ from tui.screens.base import error_text
 from tui.screens.case_detail import CaseDetailScreen
 from tui.screens.case_list import CaseListScreen
 from tui.screens.dialogs import DraftOfferScreen, PassphraseScreen
-from tui.screens.enroll import EnrollScreen
+from tui.screens.enroll import AgentNameDialog, EnrollScreen
 from tui.screens.help import HelpScreen
 from tui.screens.home import HomeScreen
 from tui.screens.lock import LockScreen
@@ -90,12 +90,14 @@ class StationApp(App[None]):
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
         Binding("f1", "help", "Help"),
-        Binding("f2", "home", "Today"),
-        Binding("f3", "new_case", "New case"),
-        Binding("f4", "case_list", "Cases"),
-        Binding("f5", "sync_now", "Sync"),
+        # F2-F5 also over a dialog (help, "saved", a case's move): the key lands on its screen.
+        Binding("f2", "home", "Today", priority=True),
+        Binding("f3", "new_case", "New case", priority=True),
+        Binding("f4", "case_list", "Cases", priority=True),
+        Binding("f5", "sync_now", "Sync", priority=True),
         Binding("f9", "toggle_lang", "Language", priority=True),  # also inside dialogs and help
         Binding("ctrl+l", "lock", "Lock", priority=True, show=False),  # in F1 help; quit keeps its place in the footer
+        Binding("ctrl+n", "set_agent", "Agent's name", show=False),  # in F1 help; the title bar names the agent
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
     MODES = {"home": HomeScreen, "new": NewCaseScreen, "list": CaseListScreen, "sync": SyncScreen}
@@ -103,6 +105,8 @@ class StationApp(App[None]):
     lang: reactive[str] = reactive("zh")
     sync_view: reactive[SyncView] = reactive(SyncView, always_update=True)
     sync_log_version: reactive[int] = reactive(0)
+    agent_name: reactive[str] = reactive("")
+    """The agent working at this PC, as the title bar shows it ('' until one is given)."""
 
     def __init__(
         self,
@@ -205,8 +209,7 @@ class StationApp(App[None]):
             self.station_label = f"{village.township_name_zh}{village.name_zh} {self.station.device}"
         except ProxyAppError:
             self.station_label = f"{self.station.village_code} {self.station.device}"
-        if self.station.agent_name:
-            self.station_label += f" | {self.station.agent_name}"
+        self.agent_name = self.station.agent_name  # the title bar shows it after the place
         return self.station
 
     def _enrolled(self, result: object) -> None:
@@ -269,6 +272,11 @@ class StationApp(App[None]):
 
     def action_toggle_lang(self) -> None:
         self.lang = "en" if self.lang == "zh" else "zh"
+
+    def action_set_agent(self) -> None:
+        """Change the agent's name (Ctrl+N), from any screen but over no other dialog."""
+        if self.station is not None and not isinstance(self.screen, ModalScreen):
+            self.push_screen(AgentNameDialog())
 
     def open_case(self, case_no: str) -> None:
         """Show one case over the current screen (Esc comes back)."""

@@ -33,7 +33,7 @@ def test_first_start_without_a_station_can_start_offline_for_a_village(tmp_path,
             app.screen.query_one("#agent", Input).value = "李代办"
             await pilot.pause()
             assert "永兴街道 店庄社区" in screen_text(app)
-            app.screen.query_one("#agent", Input).focus()
+            app.screen.query_one("#device", Input).focus()
             await pilot.press("enter")
             await pilot.pause()
             assert isinstance(app.screen, HomeScreen)
@@ -54,6 +54,7 @@ def test_enrolment_shows_the_fingerprint_to_compare(tmp_path, clock):
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             screen = app.screen
+            screen.query_one("#agent", Input).value = " 李  代办 "
             screen.query_one("#hub", Input).value = "http://hub.example:8000"
             screen.query_one("#code", Input).value = "abcd-efgh-jkmn-pqrs"
             screen.query_one("#passphrase", Input).value = "short"
@@ -73,7 +74,7 @@ def test_enrolment_shows_the_fingerprint_to_compare(tmp_path, clock):
     run(scenario)
     assert adapter.calls[0] == (
         "enroll",
-        ("http://hub.example:8000", "ABCD-EFGH-JKMN-PQRS", {"passphrase": "village-key-1", "agent_name": ""}),
+        ("http://hub.example:8000", "ABCD-EFGH-JKMN-PQRS", {"passphrase": "village-key-1", "agent_name": "李 代办"}),
     )
 
 

@@ -106,6 +106,7 @@ def test_starting_offline_protects_the_new_station_with_the_passphrase_typed(tmp
             assert isinstance(app.screen, EnrollScreen)
             screen = app.screen
             screen.query_one("#village", Input).value = "349921001001"
+            screen.query_one("#agent", Input).value = "李代办"
             screen.query_one("#passphrase", Input).value = "offline-passphrase"
             screen.query_one("#passphrase2", Input).value = "offline-passphrase"
             screen.action_offline()

@@ -1,4 +1,8 @@
-"""First start: enrol with the county hub (hub address + one-time code), or start offline for a village."""
+"""First start: enrol with the county hub (hub address + one-time code), or start offline for a village.
+
+Either way the agent's name is asked for first: every history line the station writes names it.
+:class:`AgentNameDialog` (Ctrl+N) changes it later.
+"""
 
 from __future__ import annotations
 
@@ -6,31 +10,32 @@ import functools
 from collections.abc import Iterable
 
 from textual import on, work
+from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
+from station.agent import clean_agent_name, set_agent_name
 from station.store import Station
 from sync.divisions import DivisionTree, sample_divisions
 from sync.errors import ProxyAppError
-from sync.text import check_text
 from tui.fmt import plain
 from tui.i18n import t
 from tui.prefs import save_prefs
-from tui.screens.base import StationScreen, error_text
+from tui.screens.base import StationModal, StationScreen, error_text
 from tui.screens.dialogs import ConfirmScreen
 from tui.sync_adapter import EnrollOutcome
 
-__all__ = ("EnrollScreen",)
+__all__ = ("AgentNameDialog", "EnrollScreen")
 
 _LABELS = {
     "lbl-hub": "enroll.hub",
     "lbl-code": "enroll.code",
     "lbl-village": "enroll.village",
     "lbl-device": "enroll.device",
-    "lbl-agent": "enroll.agent",
+    "lbl-agent": "enroll.agent_name",
     "lbl-pass": "enroll.passphrase",
     "lbl-pass2": "enroll.passphrase2",
 }
@@ -54,10 +59,13 @@ class EnrollScreen(StationScreen[bool]):
     EnrollScreen .row > Label { width: 14; text-style: bold; }
     EnrollScreen .row > Input { width: 1fr; }
     EnrollScreen #device { width: 4; }
-    EnrollScreen #lbl-agent, EnrollScreen #lbl-pass2 { width: 10; margin: 0 0 0 2; }
+    EnrollScreen #lbl-pass2 { width: 10; margin: 0 0 0 2; }
     EnrollScreen #pass_hint { margin: 0 0 1 14; color: $text-muted; }
+    EnrollScreen #agent_row > Input { width: 22; }
+    EnrollScreen #agent_hint { width: 1fr; margin: 0 0 0 2; color: $text-muted; }
     EnrollScreen .section { text-style: bold; color: $primary; margin: 1 0 1 0; }
     EnrollScreen #enroll_msg, EnrollScreen #offline_msg { height: auto; text-style: bold; margin: 0 0 1 0; }
+    EnrollScreen #enroll { margin: 0; }  /* its message right under it: the offline part still fits 24 lines */
     EnrollScreen #village_name { margin: 0 0 1 14; height: auto; }
     EnrollScreen Button { margin: 0 0 1 0; }
     """
@@ -72,6 +80,11 @@ class EnrollScreen(StationScreen[bool]):
             yield Static(t("enroll.intro", lang), id="intro", markup=False)
             if self.existing and self.station_app.station is not None:
                 yield Static(t("enroll.existing", lang, village=plain(self.station_app.station_label)), markup=False)
+            station = self.station_app.station
+            with Horizontal(classes="row", id="agent_row"):
+                yield Label(t("enroll.agent_name", lang), id="lbl-agent")
+                yield Input(station.agent_name if station else "", id="agent", compact=True, max_length=50)
+                yield Static(t("enroll.agent_hint", lang), id="agent_hint", markup=False)
             with Horizontal(classes="row"):
                 yield Label(t("enroll.hub", lang), id="lbl-hub")
                 yield Input(id="hub", compact=True, placeholder="http://...")
@@ -97,14 +110,12 @@ class EnrollScreen(StationScreen[bool]):
                 with Horizontal(classes="row"):
                     yield Label(t("enroll.device", lang), id="lbl-device")
                     yield Input("A", id="device", compact=True, max_length=1)
-                    yield Label(t("enroll.agent", lang), id="lbl-agent")
-                    yield Input(id="agent", compact=True, max_length=50)
                 yield Static("", id="offline_msg", markup=False)
             yield Button(f"{t('action.offline', lang)}" + (" Esc" if self.existing else ""), id="offline", compact=True)
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.query_one("#hub", Input).focus()
+        self.query_one("#agent", Input).focus()
 
     def relabel(self) -> None:
         lang = self.lang
@@ -113,6 +124,7 @@ class EnrollScreen(StationScreen[bool]):
                 label.update(t(key, lang))
         self.query_one("#intro", Static).update(t("enroll.intro", lang))
         self.query_one("#pass_hint", Static).update(t("enroll.passphrase_hint", lang))
+        self.query_one("#agent_hint", Static).update(t("enroll.agent_hint", lang))
         self.query_one("#enroll", Button).label = t("action.enroll", lang)
         self.query_one("#offline", Button).label = t("action.offline", lang) + (" Esc" if self.existing else "")
         for title in self.query("#offline_title").results(Static):
@@ -120,11 +132,23 @@ class EnrollScreen(StationScreen[bool]):
 
     # -- enrolment --------------------------------------------------------------------------
 
+    def _agent(self, message: Static) -> str | None:
+        """The agent's name as typed, cleaned; None (and why, in ``message``) when it is empty or refused."""
+        try:
+            return clean_agent_name(self.query_one("#agent", Input).value, required=True)
+        except ProxyAppError as exc:
+            message.update("! " + exc.message(self.lang))
+            self.query_one("#agent", Input).focus()
+            return None
+
     def action_enroll(self) -> None:
         hub = self.query_one("#hub", Input).value.strip()
         code = self.query_one("#code", Input).value.strip().upper()
         passphrase = self.query_one("#passphrase", Input).value
         message = self.query_one("#enroll_msg", Static)
+        agent = self._agent(message)
+        if agent is None:
+            return
         if not hub or not code:
             message.update("! " + t("enroll.need", self.lang))
             return
@@ -135,7 +159,6 @@ class EnrollScreen(StationScreen[bool]):
             message.update("! " + t("enroll.passphrase_differ", self.lang))
             return
         message.update(t("enroll.working", self.lang))
-        agent = self.query_one("#agent", Input).value.strip() if self.query("#agent") else ""
         self.run_enroll(hub, code, passphrase, agent)
 
     # The description stands in for the arguments in Textual's worker log: the passphrase is one.
@@ -199,6 +222,9 @@ class EnrollScreen(StationScreen[bool]):
         if app.station is None:
             if not self.query("#village"):
                 return
+            agent = self._agent(self.query_one("#offline_msg", Static))
+            if agent is None:
+                return
             # The passphrase fields above protect the new station's data too; left empty,
             # $STATION_PASSPHRASE does (or Station.init says that one is needed).
             passphrase = self.query_one("#passphrase", Input).value or None
@@ -210,9 +236,7 @@ class EnrollScreen(StationScreen[bool]):
                     app.data_dir,
                     village_code=self.query_one("#village", Input).value.strip(),
                     device=self.query_one("#device", Input).value.strip() or "A",
-                    agent_name=check_text(
-                        "agent", self.query_one("#agent", Input).value.strip(), label_zh="代办员姓名"
-                    ),
+                    agent_name=agent,
                     passphrase=passphrase,
                     now=app.now,
                 ).close()
@@ -220,6 +244,14 @@ class EnrollScreen(StationScreen[bool]):
             except ProxyAppError as exc:
                 self.query_one("#offline_msg", Static).update("! " + exc.message(self.lang))
                 return
+        else:
+            typed = self.query_one("#agent", Input).value
+            if typed.strip() and " ".join(typed.split()) != app.station.agent_name:
+                try:  # a station that exists already: a name typed here replaces the one it has
+                    app.agent_name = set_agent_name(app.station, typed)
+                except ProxyAppError as exc:
+                    self.query_one("#enroll_msg", Static).update("! " + exc.message(self.lang))
+                    return
         save_prefs(app.data_dir, offline_chosen=True)
         self.dismiss(True)
 
@@ -227,7 +259,11 @@ class EnrollScreen(StationScreen[bool]):
     def _submit_enroll(self) -> None:
         self.action_enroll()
 
-    @on(Input.Submitted, "#village, #device, #agent")
+    @on(Input.Submitted, "#agent")
+    def _agent_entered(self) -> None:
+        self.query_one("#hub", Input).focus()  # the name first, then the hub's address
+
+    @on(Input.Submitted, "#village, #device")
     def _submit_offline(self) -> None:
         self.action_offline()
 
@@ -238,3 +274,64 @@ class EnrollScreen(StationScreen[bool]):
     @on(Button.Pressed, "#offline")
     def _offline_pressed(self) -> None:
         self.action_offline()
+
+
+class AgentNameDialog(StationModal):
+    """Ctrl+N: the name of the agent working at this PC, for every history line, note and receipt from now on."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", "OK", priority=True),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+    DEFAULT_CSS = """
+    AgentNameDialog .field { height: auto; margin: 0 0 1 0; }
+    AgentNameDialog .field > Label { width: 14; text-style: bold; }
+    AgentNameDialog .field > Input { width: 1fr; }
+    AgentNameDialog #agent_hint { height: auto; color: $text-muted; }
+    """
+
+    def compose(self) -> ComposeResult:
+        lang = self.lang
+        station = self.station_app.station
+        with Vertical(id="dialog"):
+            yield Static(t("agent.title", lang), classes="dialog-title", markup=False)
+            with Horizontal(classes="field"):
+                yield Label(t("enroll.agent_name", lang), markup=False)
+                yield Input(station.agent_name if station else "", id="agent", compact=True, max_length=50)
+            yield Static(t("agent.hint", lang), id="agent_hint", markup=False)
+            yield Static("", id="error", classes="error", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button(f"{t('action.confirm', lang)} Ctrl+S", id="ok", variant="primary", compact=True)
+                yield Button(f"{t('action.cancel', lang)} Esc", id="cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#agent", Input).focus()
+
+    def action_save(self) -> None:
+        app = self.station_app
+        if app.station is None:
+            self.dismiss(None)
+            return
+        try:
+            name = set_agent_name(app.station, self.query_one("#agent", Input).value)
+        except ProxyAppError as exc:
+            self.query_one("#error", Static).update("! " + error_text(exc, self.lang))
+            return
+        app.agent_name = name  # the title bar of every screen follows
+        self.notify(t("agent.done", self.lang, name=plain(name)), markup=False)
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Input.Submitted, "#agent")
+    def _submitted(self) -> None:
+        self.action_save()
+
+    @on(Button.Pressed, "#ok")
+    def _ok(self) -> None:
+        self.action_save()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.action_cancel()
