@@ -15,6 +15,7 @@ from station.cli_atrest import KEY_COMMANDS
 from station.cli_base import Context, handles_errors
 from station.cli_sync import SYNC_COMMANDS
 from station.store import Station, default_data_dir
+from sync.catalog_search import find
 from sync.errors import InputError
 from sync.i18n import pick, resolve_lang
 from sync.lifecycle import Status, status_label
@@ -166,18 +167,29 @@ def catalog() -> None:
 
 
 @catalog.command("list")
-@click.option("--search", default="", help="Part of a name or code.")
+@click.option(
+    "--search",
+    default="",
+    help="Part of a name or code, or pinyin initials (ylbx for 养老保险): the TUI's item search.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 @handles_errors
 def catalog_list(obj: Context, search: str, as_json: bool) -> None:
-    """List the items and bundles of the current catalogue."""
+    """List the items and bundles of the current catalogue, or those matching --search (best first).
+
+    A bundle is listed when its own name, code or pinyin matches, not because one of its members does.
+    """
     with obj.station() as st:
-        items = list(st.catalog.search(search))
+        items, bundles = find(st.catalog, search)
         if as_json:
-            click.echo(render.to_json({"version": st.catalog.version, "items": items, "bundles": st.catalog.bundles}))
+            click.echo(render.to_json({"version": st.catalog.version, "items": items, "bundles": bundles}))
             return
-        obj.out.print(render.catalog_table(st.catalog, items, obj.lang))
+        if search.strip() and not items and not bundles:
+            shown = printable(search.strip())  # echoed to the terminal: what was typed, as plain text
+            click.echo(pick(obj.lang, f"没有与“{shown}”相符的事项或一件事。", f"No item or bundle matches “{shown}”."))
+            return
+        obj.out.print(render.catalog_table(st.catalog, items, obj.lang, bundles=bundles))
 
 
 @catalog.command("show")

@@ -8,6 +8,7 @@ never read, so a stored escape sequence or ``[/x]`` neither acts on the terminal
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -18,7 +19,7 @@ from rich.text import Text
 
 from station.cases import IntakeResult
 from station.queries import BundleDetail, CaseDetail, CaseSummary, CommitmentView
-from sync.catalog import Catalog, ServiceItem
+from sync.catalog import Bundle, Catalog, ServiceItem
 from sync.i18n import pick
 from sync.lifecycle import actor_label, status_label
 from sync.text import json_for_terminal, printable
@@ -303,7 +304,15 @@ def commitments_table(commitments: list[CommitmentView], lang: str) -> Table:
     return table
 
 
-def catalog_table(catalog: Catalog, items: list[ServiceItem], lang: str) -> Table:
+def _promised(days: int | None, lang: str) -> str:
+    # Bundles print their limit in the same unit as items (it used to be a bare number).
+    return "-" if days is None else pick(lang, f"{days}个工作日", f"{days} wd")
+
+
+def catalog_table(
+    catalog: Catalog, items: list[ServiceItem], lang: str, *, bundles: Sequence[Bundle] | None = None
+) -> Table:
+    """The items and bundles to list (``bundles`` None: every bundle of the catalogue)."""
     table = Table(
         box=_BOX,
         pad_edge=False,
@@ -317,18 +326,19 @@ def catalog_table(catalog: Catalog, items: list[ServiceItem], lang: str) -> Tabl
     ):
         table.add_column(header, no_wrap=True)
     for item in items:
-        days = (
-            "-"
-            if item.promised_days is None
-            else pick(lang, f"{item.promised_days}个工作日", f"{item.promised_days} wd")
+        _row(
+            table,
+            item.code,
+            pick(lang, item.name_zh, item.name_en or item.name_zh),
+            _promised(item.promised_days, lang),
+            ",".join(item.bundles),
         )
-        _row(table, item.code, pick(lang, item.name_zh, item.name_en or item.name_zh), days, ",".join(item.bundles))
-    for bundle in catalog.bundles:
+    for bundle in catalog.bundles if bundles is None else bundles:
         _row(
             table,
             bundle.code,
             pick(lang, bundle.name_zh, bundle.name_en or bundle.name_zh),
-            "-" if bundle.promised_days is None else str(bundle.promised_days),
+            _promised(bundle.promised_days, lang),
             "->".join(bundle.members),
         )
     return table

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
@@ -15,10 +17,34 @@ __all__ = (
     "Material",
     "ServiceItem",
     "load_catalog",
+    "material_identity",
     "sample_catalog",
 )
 
 ApproverLevel = Literal["county", "township", "township_or_county"]
+
+_QUALIFIER = re.compile(r"\([^()]*\)$")
+"""A bracketed qualifier at the end of a name (after NFKC, full-width brackets are ASCII ones)."""
+
+
+_SAME_PEOPLE = {"夫妻双方": "父母双方"}
+"""Holders that are the same people wherever both words meet in one bundle (a couple's newborn)."""
+
+
+def material_identity(name_zh: str) -> str:
+    """Which document a material name means, for finding the same document named twice.
+
+    NFKC-folded (full-width brackets and letters as their plain forms), without spaces, without a
+    bracketed qualifier at the end, and with the couple (夫妻双方) as the parents (父母双方):
+    "出生医学证明（生育后补登时）" and "出生医学证明 " are both 出生医学证明, and "夫妻双方居民身份证"
+    is "父母双方居民身份证". Names themselves are never rewritten (stations and the hub record materials by
+    their exact name): a bundle whose members name one document two ways is a catalogue error,
+    which :meth:`Catalog.near_duplicate_materials` finds.
+    """
+    folded = "".join(unicodedata.normalize("NFKC", name_zh).split())
+    for word, same in _SAME_PEOPLE.items():
+        folded = folded.replace(word, same)
+    return _QUALIFIER.sub("", folded) or folded
 
 
 class Material(msgspec.Struct, frozen=True, kw_only=True):
@@ -128,12 +154,28 @@ class Catalog(msgspec.Struct, frozen=True, kw_only=True):
             code="intake.unknown_bundle",
         )
 
+    def near_duplicate_materials(self, bundle_code: str) -> list[tuple[str, ...]]:
+        """Names of one document (same :func:`material_identity`) that a bundle's members spell differently.
+
+        A bundle's combined checklist lists each material name once; two spellings of one document
+        would ask the applicant for it twice. Empty for a well-made bundle.
+        """
+        names: dict[str, list[str]] = {}
+        for code in self.bundle(bundle_code).members_in_order():
+            for material in self.item(code).materials:
+                spelled = names.setdefault(material_identity(material.name_zh), [])
+                if material.name_zh not in spelled:
+                    spelled.append(material.name_zh)
+        return [tuple(spelled) for spelled in names.values() if len(spelled) > 1]
+
     def search(self, text: str) -> Iterator[ServiceItem]:
-        """Items whose code or Chinese or English name contains ``text`` (case-insensitive)."""
-        needle = text.strip().lower()
-        for item in self.items:
-            if not needle or needle in item.code.lower() or needle in item.name_zh or needle in item.name_en.lower():
-                yield item
+        """Items matching ``text`` by code, Chinese or English name, or pinyin, best first (all when empty).
+
+        The same matcher as the TUI's item picker and ``station catalog list`` (sync.catalog_search).
+        """
+        from sync.catalog_search import find  # that module builds on this one
+
+        yield from find(self, text)[0]
 
 
 def _fail(where: str, *, problem_zh: str, problem_en: str) -> CatalogError:

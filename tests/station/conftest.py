@@ -136,7 +136,6 @@ def pension_benefit_deferred(**overrides: object) -> NewIntake:
 NEWBORN_MATERIALS = [
     "居民身份证",
     "父母双方居民身份证",
-    "夫妻双方居民身份证",
     "出生医学证明",
     "随迁方居民户口簿",
     "城乡居民基本医疗保险参保登记表",

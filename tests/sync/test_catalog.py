@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from sync.catalog import Bundle, Catalog, ServiceItem, load_catalog, sample_catalog
+from sync.catalog import Bundle, Catalog, ServiceItem, load_catalog, material_identity, sample_catalog
 from sync.errors import CatalogError, NotFoundError
+from sync.intake import material_rules
 from sync.samples import sample_catalog_json
 
 # ---- the sample ------------------------------------------------------------------------------
@@ -117,7 +118,15 @@ def _codes(found: Any) -> list[str]:
 
 
 def test_search_by_chinese_name(catalog: Catalog) -> None:
-    assert _codes(catalog.search("养老")) == ["RS-001", "RS-002", "RS-003", "RS-004", "RS-005"]
+    # Best first, as the TUI's picker ranks them: 城乡居民养老保险… has 养老 earlier than …基本养老保险….
+    assert _codes(catalog.search("养老")) == ["RS-005", "RS-001", "RS-002", "RS-003", "RS-004"]
+
+
+def test_search_by_pinyin_initials_finds_items_only(catalog: Catalog) -> None:
+    # The same matcher as the picker and `station catalog list` (sync.catalog_search); bundles are
+    # not items, so Catalog.search never yields one.
+    assert _codes(catalog.search("ylbx"))[:5] == ["RS-005", "RS-001", "RS-002", "RS-003", "RS-004"]
+    assert _codes(catalog.search("xsecs")) == []  # 新生儿出生一件事 is a bundle
 
 
 def test_search_by_code_is_case_insensitive_and_stripped(catalog: Catalog) -> None:
@@ -422,3 +431,52 @@ def test_items_missing_or_empty(items: Any) -> None:
         load_catalog({"items": items})
     assert info.value.field == "items"
     assert "items" in info.value.message("zh")
+
+
+# ---- one document, one name in a bundle --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "identity"),
+    [
+        ("出生医学证明（生育后补登时）", "出生医学证明"),
+        ("出生医学证明 (生育后补登时)", "出生医学证明"),
+        (" 出生医学证明", "出生医学证明"),
+        ("夫妻双方居民身份证", "父母双方居民身份证"),
+        ("残疾人证（第二代）", "残疾人证"),
+        ("居民身份证", "居民身份证"),
+        ("监护人身份证及关系证明（未成年人）", "监护人身份证及关系证明"),
+    ],
+)
+def test_material_identity(name: str, identity: str) -> None:
+    assert material_identity(name) == identity
+
+
+def test_the_newborn_checklist_names_each_document_once(catalog: Catalog) -> None:
+    """Issue 12: the newborn bundle asked for the parents' ID cards as 夫妻双方… and 父母双方…, and for
+    the birth certificate as 出生医学证明 and 出生医学证明（生育后补登时）."""
+    names = [rule.name_zh for rule in material_rules(catalog, bundle="BND-NEWBORN")]
+    identities = [material_identity(name) for name in names]
+    assert len(identities) == len(set(identities))
+    assert identities.count("出生医学证明") == 1 and identities.count("父母双方居民身份证") == 1
+    assert not any("夫妻双方" in name or "生育后补登" in name for name in names)
+    # What the bundle says its members share is each one line of the checklist.
+    assert set(catalog.bundle("BND-NEWBORN").shared_materials) <= set(names)
+
+
+def test_no_sample_bundle_names_a_document_two_ways(catalog: Catalog) -> None:
+    assert {bundle.code: catalog.near_duplicate_materials(bundle.code) for bundle in catalog.bundles} == {
+        bundle.code: [] for bundle in catalog.bundles
+    }
+
+
+def test_two_spellings_of_one_document_are_found() -> None:
+    data = sample_catalog_json()
+    wj = next(item for item in data["items"] if item["code"] == "WJ-001")
+    wj["materials"][0]["name_zh"] = "夫妻双方居民身份证"  # as the sample had it before issue 12
+    wj["materials"][3]["name_zh"] = "出生医学证明（生育后补登时）"
+    catalog = load_catalog(data, version=1)
+    assert catalog.near_duplicate_materials("BND-NEWBORN") == [
+        ("夫妻双方居民身份证", "父母双方居民身份证"),
+        ("出生医学证明（生育后补登时）", "出生医学证明"),
+    ]

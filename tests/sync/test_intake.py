@@ -161,7 +161,6 @@ def test_unknown_item_and_bundle(catalog: Catalog) -> None:
 # ---- bundles ---------------------------------------------------------------------------------
 
 NEWBORN_REQUIRED = [
-    "夫妻双方居民身份证",
     "出生医学证明",
     "父母双方居民身份证",
     "随迁方居民户口簿",
@@ -191,7 +190,7 @@ def test_newborn_bundle_materials_merged_once_by_name(catalog: Catalog) -> None:
     assert names.count("结婚证") == 1
     every = {m.name_zh for code in ("WJ-001", "GA-001", "YB-001", "RS-006") for m in catalog.item(code).materials}
     assert set(names) == every
-    assert len(names) == 12
+    assert len(names) == 10
     states = _states(plan)
     assert states["结婚证"] is MaterialState.EXEMPT
     assert states["居民户口簿"] is MaterialState.NOT_PROVIDED  # optional in WJ-001
@@ -207,13 +206,13 @@ def test_newborn_bundle_defers_photo(catalog: Catalog) -> None:
 def test_newborn_bundle_missing_across_members_in_one_notice(catalog: Catalog) -> None:
     exc = _refusal(catalog, bundle="BND-NEWBORN", presented=NEWBORN_REQUIRED[2:])
     en = exc.message("en")
-    assert "夫妻双方居民身份证" in en  # from WJ-001
+    assert "父母双方居民身份证" in en  # from WJ-001 and GA-001
     assert "出生医学证明" in en  # from GA-001
 
 
 def test_bundle_material_rules_follow_member_order(catalog: Catalog) -> None:
     rules = material_rules(catalog, bundle="BND-NEWBORN")
-    assert [r.name_zh for r in rules][:2] == ["夫妻双方居民身份证", "结婚证"]
+    assert [r.name_zh for r in rules][:2] == ["父母双方居民身份证", "结婚证"]
     assert rules[-1].name_zh == "监护人身份证及关系证明（未成年人）"
     marriage = next(r for r in rules if r.name_zh == "结婚证")
     assert (marriage.required, marriage.exempt) == (False, True)
