@@ -13,7 +13,8 @@ exactly what a thief holding a village PC could send:
   junk-changes    a signed set of 1,000,000 tiny junk changes (about 300 bytes on the wire);
   squat           a few signed sets whose rows carry the NEIGHBOUR's next case numbers
                   (cross-village squatting), then the neighbour records those cases for real;
-  gzip-bombs      80 concurrent unsigned gzip bodies inflating to the hub's cap (push, enrolment);
+  gzip-bombs      80 concurrent unsigned gzip bodies inflating to 16 MiB (half to the exchange, half to
+                  enrolment: 0.5's push cap);
   login-flood     80 concurrent wrong passwords (POST /login) against a real administrator;
   xsync-tamper    ``X-Sync`` fields changed in transit and hostile values signed by the key, then
                   ``hub station list``, ``hub status`` and ``/api/v1/status.csv`` are read;
@@ -69,19 +70,20 @@ from fleet.process import ServerProcess
 from hub.accounts import add_user, create_token, hasher_for
 from hub.bootstrap import init_hub
 from hub.enroll import issue_code
-from hub.settings import MAX_INFLATED_BYTES, Settings
+from hub.settings import Settings
 from hub.store import DB_FILE as HUB_DB_FILE
 from hub.store import HubStore
 from station import cases as ops
 from station.enrolment import enroll
 from station.feed import feed_position
-from station.hubhttp import ENROLL_PATH, PUSH_PATH, SYNC_PATH, hub_error
+from station.hubhttp import ENROLL_PATH, SYNC_PATH, hub_error
 from station.identity import bump_counter, load_keypair, require_pins
 from station.link import sync_once
 from station.sealing import hub_features
 from station.store import Station
 from station.transfer import export_file
 from sync.changes import RowChange, StatusChange, decode_change, encode_change
+from sync.compact import compact
 from sync.compression import ZSTD_R2, _zstd, msgpack_array
 from sync.crypto import KeyPair, seal_box, sha256, sign
 from sync.limits import MAX_CHANGES_PER_SET, MAX_FIELDS_PER_RECORD
@@ -100,8 +102,6 @@ from sync.protocol import (
     SyncResponse,
     TransferFile,
     compact_auth,
-    forms_for,
-    seal_set,
     sign_request,
 )
 from sync.timeutil import business_date, utc_now
@@ -362,27 +362,13 @@ class Party:
             station.close()
 
     def seal(self, records: list[bytes]) -> bytes:
-        """Records sealed into this station's next set exactly as the station seals (sync.protocol.seal_set)."""
-        hlc = max((decode_change(r).hlc for r in records), default=0)
-        envelope, set_hash = seal_set(
-            origin=self.station_id,
-            seq=self.seq + 1,
-            prev=self.prev,
-            created_ms=_now_ms(),
-            hlc=hlc,
-            records=records,
-            sign_private=self.keys.sign_private,
-            sign_public=self.keys.sign_public,
-            recipient_box_public=self.hub_box_public,
-            context=CTX_UP,
-            **forms_for(self.features, sender_box_private=self.keys.box_private),
-        )
-        self.seq, self.prev = self.seq + 1, set_hash
-        return envelope
+        """Records sealed into this station's next set as a station seals them (format 2, ``zstd-r2``: what
+        sync.protocol.seal_set writes since 0.6, and 0.4 and 0.5 wrote for a hub that said it reads it)."""
+        return self.seal_compact(compact(records))
 
     def seal_compact(self, compact_body: bytes) -> bytes:
-        """A hand-made compact body (sync.compact's layout) in this station's next set: format 2, ``zstd-r2``,
-        sealed with the pair's box and signed, as sync.protocol.seal_set writes a set for this hub."""
+        """A compact body (sync.compact's layout, possibly hand-made) in this station's next set: format 2,
+        ``zstd-r2``, sealed with the pair's box and signed, as sync.protocol.seal_set writes a set for this hub."""
         seq = self.seq + 1
         body = seal_box(
             self.hub_box_public,
@@ -744,13 +730,17 @@ def _concurrently(count: int, action: Callable[[int], Any]) -> list[Any]:
         return list(pool.map(start, range(count)))
 
 
+BOMB_INFLATES_TO = 16 * 1024 * 1024
+"""What each gzip bomb inflates to: the cap 0.5 inflated a push's body to (after its signature checked)."""
+
+
 def _prepare_gzip(ctx: Context) -> tuple[bytes, list[httpx.Client]]:
     """One bomb body and one client per request (made before the window: the bombs then land together)."""
-    body = gzip.compress(bytes(MAX_INFLATED_BYTES), 9)
+    body = gzip.compress(bytes(BOMB_INFLATES_TO), 9)
     clients = [httpx.Client(base_url=ctx.hub.url, timeout=ctx.config.timeout) for _ in range(ctx.config.concurrency)]
     ctx.facts.append(
         f"{ctx.config.concurrency} x {len(body):,} B unsigned bodies, each inflating to "
-        f"{MAX_INFLATED_BYTES / 2**20:.0f} MiB (half to push, half to enrolment)"
+        f"{BOMB_INFLATES_TO / 2**20:.0f} MiB (half to the exchange, half to enrolment)"
     )
     return body, clients
 
@@ -760,7 +750,8 @@ def _run_gzip(ctx: Context, prepared: tuple[bytes, list[httpx.Client]]) -> None:
     headers = {"Content-Type": MEDIA_TYPE, "Content-Encoding": "gzip"}
 
     def bomb(i: int) -> tuple[str, httpx.Response | Exception]:
-        path = PUSH_PATH if i % 2 == 0 else ENROLL_PATH
+        # The exchange (0.3's push, where a bomb was once inflated before its signature checked, is gone: 410).
+        path = SYNC_PATH if i % 2 == 0 else ENROLL_PATH
         try:
             return path, clients[i].post(path, content=body, headers=headers)
         except httpx.HTTPError as exc:
@@ -768,7 +759,7 @@ def _run_gzip(ctx: Context, prepared: tuple[bytes, list[httpx.Client]]) -> None:
 
     try:
         for path, answer in _concurrently(len(clients), bomb):
-            ctx.record(answer, prefix="push " if path == PUSH_PATH else "enrol ")
+            ctx.record(answer, prefix="exchange " if path == SYNC_PATH else "enrol ")
     finally:
         for client in clients:
             client.close()

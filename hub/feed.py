@@ -22,7 +22,6 @@ from sync.protocol import (
     DivisionsItem,
     DownItem,
     FeedResponse,
-    forms_for,
     seal_set,
 )
 from sync.tables import TABLES
@@ -204,10 +203,7 @@ def _seal(
         key, station = store.station_key(station_id), store.station(station_id)
         if key is None or station is None:
             raise InputError(zh=f"没有代办点 {station_id!r}", en=f"no station {station_id!r}", field="station")
-        # The most compact forms the station has said it reads.
-        forms = forms_for(station.features, sender_box_private=identity.keys.box_private)
         seq, prev = store.feed_head(station_id) or (0, GENESIS)
-        wall_ms = int(now.timestamp() * 1000)
         at = iso_utc(now)
         chunks = _chunks(items)
         sealed = size = 0
@@ -217,18 +213,17 @@ def _seal(
             ):
                 break
             seq += 1
+            # Format 2, zstd-r2: what every station within the support window reads (0.4 on), whatever
+            # this one has said (a station enrolled under 0.3 that only carries files may have said nothing).
             envelope, set_hash = seal_set(
                 origin=feed_origin(station_id),
                 seq=seq,
                 prev=prev,
-                created_ms=wall_ms,
-                hlc=store.tick_clock(wall_ms),
                 records=[body for _, _, body in chunk],
                 sign_private=identity.keys.sign_private,
-                sign_public=identity.keys.sign_public,
                 recipient_box_public=key.box_public,
+                sender_box_private=identity.keys.box_private,
                 context=CTX_DOWN,
-                **forms,
             )
             store.add_feed_set(
                 station_id=station_id, seq=seq, prev=prev, set_hash=set_hash, envelope=envelope, items=len(chunk), at=at

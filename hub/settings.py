@@ -11,13 +11,10 @@ import platformdirs
 
 from hub.throttle import Rule
 
-__all__ = ("MAX_BODY_BYTES", "MAX_INFLATED_BYTES", "Settings", "default_data_dir")
+__all__ = ("MAX_BODY_BYTES", "Settings", "default_data_dir")
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 """A request body over this is refused (413 too_large) before it is read in full."""
-
-MAX_INFLATED_BYTES = 16 * 1024 * 1024
-"""A gzip body that inflates past this is a decompression bomb (413 too_large)."""
 
 
 def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -40,14 +37,12 @@ class Settings:
     data_dir: Path
     """The hub data folder made by ``hub init`` (hub.key, hub.db)."""
     max_body_bytes: int = MAX_BODY_BYTES
-    max_inflated_bytes: int = MAX_INFLATED_BYTES
     max_concurrent_inflations: int = 4
-    """gzip bodies inflated at once (each up to ``max_inflated_bytes``); more wait, then get 503 busy."""
+    """gzip bodies inflated at once (enrolment's, each up to 64 KiB); more wait, then get 503 busy."""
     inflate_wait_seconds: float = 10.0
     """How long a gzip body waits for its turn to be inflated before 503 busy."""
-    feed_limit: int = 20
-    """Feed sets per response when the station does not say."""
     feed_limit_max: int = 200
+    """Feed sets in one exchange answer at most (within the bytes the station asks for)."""
     clock_skew_ms: int = 5 * 60 * 1000
     """A station whose clock is off by more than this is flagged to administrators (invariant 8)."""
     warn_after_days: float = 3.0

@@ -11,10 +11,8 @@ from station.errors import HubError, SyncError
 __all__ = (
     "DEFAULT_TIMEOUT",
     "ENROLL_PATH",
-    "FEED_PATH",
     "HEALTH_PATH",
     "MAX_ANSWER_BYTES",
-    "PUSH_PATH",
     "SYNC_PATH",
     "hub_error",
     "make_client",
@@ -26,10 +24,9 @@ DEFAULT_TIMEOUT = 30.0
 """Seconds to wait for the hub; village links are slow, but a hung request must end."""
 
 ENROLL_PATH = "/api/v1/enroll"
-PUSH_PATH = "/api/v1/sync/push"
-FEED_PATH = "/api/v1/sync/feed"
 SYNC_PATH = "/api/v1/sync"
-"""The one-round-trip exchange (push and feed together); PUSH_PATH and FEED_PATH serve a hub without it."""
+"""The one-round-trip exchange (sets up, feed down): the one way every hub within the support window
+is spoken to (0.3's separate push and feed are gone since 0.6: docs/protocol.md, "Support window")."""
 HEALTH_PATH = "/healthz"
 
 

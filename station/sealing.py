@@ -17,7 +17,6 @@ from sync.protocol import (
     GENESIS,
     ProtocolError,
     ReceiptBody,
-    forms_for,
     full_receipt,
     is_short_receipt,
     seal_set,
@@ -75,8 +74,6 @@ def seal_pending(station: Station, keys: KeyPair, *, limit: int = MAX_CHANGES_PE
     never both and never twice. Calling it again seals only what is still unsealed.
     """
     pins = require_pins(station.db)
-    # A set is sealed once and sent as sealed: in the most compact body the hub has said it reads.
-    forms = forms_for(hub_features(station), sender_box_private=keys.box_private)
     sealed: list[int] = []
     while True:
         with write_txn(station.db):
@@ -89,19 +86,19 @@ def seal_pending(station: Station, keys: KeyPair, *, limit: int = MAX_CHANGES_PE
             last_seq, last_hash = head(station)
             seq = last_seq + 1
             moment = station.now()
+            # A set is sealed once and sent as sealed, in format 2 with a zstd-r2 body: every hub within
+            # the support window reads it (0.4 on), whether or not this one has said so yet (a folder
+            # upgraded from 0.3, or a station that only carries files, may not have heard it).
             envelope, set_hash = seal_set(
                 origin=station.station_id,
                 seq=seq,
                 prev=last_hash,
-                created_ms=int(moment.timestamp() * 1000),
-                hlc=max(hlc for _, hlc, _ in rows),
                 # The bytes written with the change, as they are: nothing is re-encoded.
                 records=[bytes(body) for _, _, body in rows],
                 sign_private=keys.sign_private,
-                sign_public=keys.sign_public,
                 recipient_box_public=pins.box_public,
+                sender_box_private=keys.box_private,
                 context=CTX_UP,
-                **forms,
             )
             station.db.execute(
                 "INSERT INTO sets_out (seq, hash, envelope, changes, created_at) VALUES (?, ?, ?, ?, ?)",

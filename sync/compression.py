@@ -6,14 +6,15 @@ the compact form expands to and the records' count are all charged to it, so a h
 exhaust memory. The method travels in the signed set, so it cannot be changed unseen. Methods:
 
 - ``zstd-d1``: the msgpack array of records, zstd with the 16 KiB dictionary changes-v1.zdict;
+  written up to 0.5 for a peer that had not said it reads ``zstd-r2``, read forever;
 - ``zstd-r2``: the records' compact form (sync.compact), zstd with the 64 KiB changes-v2.zdict;
-  written only to a peer that said it reads it (docs/protocol.md, "Compact bodies").
+  what every peer within the support window reads, so the one method written since 0.6
+  (docs/protocol.md, "Compact bodies" and "Support window").
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection
 from importlib import resources
 
 import msgspec
@@ -23,7 +24,7 @@ from sync.budget import FEED_SET, Budget, OverBudget, array_length
 from sync.compact import CompactError, compact, expand
 from sync.errors import ProxyAppError
 
-__all__ = ("MAX_INFLATED", "METHODS", "ZSTD_D1", "ZSTD_R2", "compress", "decompress", "msgpack_array", "pack", "unpack")
+__all__ = ("MAX_INFLATED", "METHODS", "NONE", "ZSTD_D1", "ZSTD_R2", "decompress", "msgpack_array", "pack", "unpack")
 
 MAX_INFLATED = FEED_SET.max_bytes
 """No set body inflates past this (a 500-change set is about 150 KB); a station's set, decoded at the
@@ -31,7 +32,7 @@ hub, under sync.budget.STATION_SET's 8 MiB."""
 
 NONE, ZSTD_D1, ZSTD_R2 = "", "zstd-d1", "zstd-r2"
 METHODS = (NONE, ZSTD_D1, ZSTD_R2)
-"""Methods a reader must understand. A dictionary once shipped never changes: a new one is a new method."""
+"""Methods a reader must understand, for ever. A dictionary once shipped never changes: a new one is a new method."""
 
 _LEVEL = 19  # ~7 ms for a day's work of a village (44 KB); the link, not the CPU, is what is scarce
 
@@ -65,17 +66,16 @@ def _zstd(method: str, data: bytes) -> bytes:
     ).compress(data)
 
 
-def pack(records: list[bytes], *, methods: Collection[str] = (ZSTD_D1,)) -> tuple[str, bytes]:
-    """(method, bytes) for a body of encoded records: the best of ``methods`` the receiver reads.
-
-    ``zstd-r2`` when the receiver reads it, else ``zstd-d1``; the plain array when compressing
+def pack(records: list[bytes]) -> tuple[str, bytes]:
+    """(method, bytes) for a body of encoded records: ``zstd-r2``, or the plain array when compressing
     does not make it smaller.
+
+    Every peer within the support window reads ``zstd-r2`` (0.4 said so), so nothing else is written;
+    ``zstd-d1`` bodies that older writers sealed are still read (:func:`unpack`).
     """
     plain = msgpack_array(records)
-    if ZSTD_R2 in methods:
-        packed = _zstd(ZSTD_R2, compact(records))
-        return (ZSTD_R2, packed) if len(packed) < len(plain) else (NONE, plain)
-    return compress(plain)
+    packed = _zstd(ZSTD_R2, compact(records))
+    return (ZSTD_R2, packed) if len(packed) < len(plain) else (NONE, plain)
 
 
 def _budget(budget: Budget | None, max_size: int | None) -> Budget:
@@ -111,14 +111,9 @@ def unpack(method: str, data: bytes, *, budget: Budget | None = None, max_size: 
         ) from None
 
 
-def compress(data: bytes) -> tuple[str, bytes]:
-    """(method, bytes): zstd with the v1 dictionary, or the data as is when that is not smaller."""
-    packed = _zstd(ZSTD_D1, data)
-    return (ZSTD_D1, packed) if len(packed) < len(data) else (NONE, data)
-
-
 def decompress(method: str, data: bytes, *, budget: Budget | None = None, max_size: int | None = None) -> bytes:
-    """Undo :func:`compress`; ProxyAppError ``too_large`` past the budget (or ``max_size``), ``malformed`` when broken."""
+    """A ``zstd-d1`` (or uncompressed) body as it was before compression; ProxyAppError ``too_large`` past the
+    budget (or ``max_size``), ``malformed`` when broken."""
     budget = _budget(budget, max_size)
     if method == NONE:
         budget.spend(len(data))

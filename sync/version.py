@@ -1,12 +1,19 @@
-"""The software version, as stations report it to the hub and administrators see it."""
+"""The software version, as stations report it to the hub and administrators see it, and the oldest peer supported."""
 
 from __future__ import annotations
 
 from importlib import metadata
 
-__all__ = ("SOFTWARE_VERSION",)
+__all__ = ("OLDEST_PEER", "SOFTWARE_VERSION", "SUPPORT_WINDOW")
 
 try:
     SOFTWARE_VERSION = metadata.version("proxyapp")
 except metadata.PackageNotFoundError:  # running from a checkout that was never installed
     SOFTWARE_VERSION = "0.0.0+checkout"
+
+SUPPORT_WINDOW = 2
+"""A hub and a station of release N talk to peers of the two minor releases before it, N-1 and N-2
+(docs/protocol.md, "Support window"); what any release ever wrote stays readable for ever."""
+OLDEST_PEER = "0.4"
+"""The oldest release a peer of this one may run (0.6 - SUPPORT_WINDOW): the exchange, the protocol
+features, format-2 sets and ``zstd-r2`` came in 0.4. Moves on with each minor release."""

@@ -88,10 +88,9 @@ _ERRORS: dict[int, tuple[str, dict[str, object]]] = {
         "install the release named",
         {
             "error": "peer_too_old",
-            "detail": "this station's software is older than the hub supports (/api/v1/sync/push is gone); "
-            "install release 0.4 or newer: the data stays at the station and is sent after the upgrade",
-            "detail_zh": "本站软件版本过旧，县平台已不再支持（请求路径 /api/v1/sync/push 已停用）；请安装 0.4 或更新的版本，"
-            "数据保存在本站，升级后继续上报",
+            "detail": "this station's software is older than the hub supports; install release 0.4 or newer "
+            "(the data stays at the station and goes up after the upgrade)",
+            "detail_zh": "本站软件版本过旧，县平台已不再支持；请安装 0.4 或更新的版本（数据保存在本站，升级后继续上报）",
         },
     ),
     413: (
@@ -370,6 +369,8 @@ class CaseDetail(CaseSummary, kw_only=True, omit_defaults=True):
     intake_materials: list[dict[str, object]] = []
     commitments: list[dict[str, object]] = []
     events: list[dict[str, object]] = []
+    due_moves: list[dict[str, object]] = []
+    """Due dates a published calendar year moved (the case's and its 容缺 commitments'), with the history line."""
     actions: list[dict[str, str]] = []
 
 

@@ -1,7 +1,7 @@
-"""The hub's HTTP app (Litestar): the station protocol, health, and the wiring of everything else.
+"""The hub's HTTP app (Litestar): enrolment, health, and the wiring of everything else.
 
-Enrolment, push and feed live here; the dashboard, desk, JSON API, metrics and OpenAPI schema are
-wired in from the other modules of hub.web (pages, admin, desk, api, sync_api, metrics).
+The exchange (and 0.3's push and feed, gone), the dashboard, desk, JSON API, metrics and OpenAPI
+schema are wired in from the other modules of hub.web (sync_api, pages, admin, desk, api, metrics).
 """
 
 from __future__ import annotations
@@ -19,38 +19,26 @@ from litestar.di import NamedDependency
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.params import FromQuery, RawBody
+from litestar.params import RawBody
 
 from hub.enroll import admit_enrolment, enroll
-from hub.feed import read_feed
-from hub.ingest import ingest_sets
 from hub.keys import load_identity
 from hub.settings import Settings
 from hub.store import HubStore
 from hub.throttle import Throttled
 from hub.web import admin, api, desk, pages, sync_api
 from hub.web.api_models import error_responses
-from hub.web.auth import Signer, check_protocol, path_qs, refusals_recorded, verify_request
 from hub.web.deps import DEPENDENCIES, Clock, HubSettings, Identity
 from hub.web.errors import EXCEPTION_HANDLERS, HubHTTPError, throttled_response
 from hub.web.guards import AuthError, auth_error_handler, client_ip
 from hub.web.metrics import HubMetrics, MetricsMiddleware
 from hub.web.security_headers import SecurityHeadersMiddleware
-from sync.protocol import (
-    MEDIA_TYPE,
-    PROTOCOL_VERSION,
-    EnrollRequest,
-    ProtocolError,
-    PushRequest,
-    check_sets,
-    software_ok,
-)
+from sync.protocol import MEDIA_TYPE, PROTOCOL_VERSION, EnrollRequest, ProtocolError, software_ok
 from sync.timeutil import utc_now
 
 __all__ = ("app_from_env", "create_app")
 
 _ENCODER = msgspec.msgpack.Encoder()
-_PUSH = msgspec.msgpack.Decoder(PushRequest)
 _ENROLL = msgspec.msgpack.Decoder(EnrollRequest)
 
 
@@ -115,17 +103,6 @@ def _body(request: Request[Any, Any, Any], state: State, settings: Settings, bod
     return _inflated(state, settings, body, _encoding(request), limit)
 
 
-def _signer(request: Request[Any, Any, Any], store: HubStore, body: bytes, now: dt.datetime) -> Signer:
-    return verify_request(
-        store,
-        method=request.method,
-        path_qs=path_qs(request.scope),
-        headers=request.headers,
-        body=body,
-        now=now,
-    )
-
-
 @get("/healthz", sync_to_thread=False)
 def healthz(identity: Identity) -> dict[str, Any]:
     """Liveness: the hub answers with its id and protocol version."""
@@ -159,92 +136,13 @@ def enroll_station(
     return _msgpack(enroll(store, identity, enrol_request, now=clock))
 
 
-@post(
-    "/api/v1/sync/push",
-    status_code=200,
-    sync_to_thread=True,
-    responses=error_responses(400, 401, 403, 409, 413, 415, 503, protocol=True),
-)
-def push(
-    request: Request[Any, Any, Any],
-    state: State,
-    body: RawBody,
-    store: NamedDependency[HubStore],
-    settings: HubSettings,
-    identity: Identity,
-    clock: Clock,
-) -> Response[bytes]:
-    """A station sends its change sets; each is handled in its own transaction."""
-    encoding = _encoding(request)
-    # The signature covers the body as sent (compressed if gzip): checked before a byte is inflated.
-    signer = _signer(request, store, body, clock())
-    station_id = signer.station.station_id
-    with refusals_recorded(store, signer, clock):
-        payload = _inflated(state, settings, body, encoding, settings.max_inflated_bytes)
-        check_sets(payload)  # walked before decoding: no set is decoded past the limit, nothing nests too deep
-        pushed = _PUSH.decode(payload)
-        check_protocol(pushed.protocol)
-        if pushed.station_id != station_id:
-            raise HubHTTPError(
-                "wrong_origin",
-                zh=f"推送中的代办点 {pushed.station_id} 与签名者 {station_id} 不符",
-                en=f"the push names {pushed.station_id}, but {station_id} signed it",
-            )
-    # The sets as views of the body: ingest copies one set at a time, not all of them at once.
-    response = ingest_sets(store, identity, pushed.sets, station_id=station_id, via="http", now=clock)
-    failed = next((r for r in response.results if r.status not in ("accepted", "duplicate")), None)
-    with store.transaction():
-        store.record_contact(
-            station_id,
-            signer.contact(
-                clock(),
-                "push",
-                ok=failed is None,
-                code=failed.code if failed else None,
-                sets=len(response.results),
-            ),
-        )
-    return _msgpack(response)
-
-
-@get(
-    "/api/v1/sync/feed",
-    sync_to_thread=True,
-    responses=error_responses(400, 401, 403, 409, 503, protocol=True),
-)
-def feed(
-    request: Request[Any, Any, Any],
-    store: NamedDependency[HubStore],
-    settings: HubSettings,
-    identity: Identity,
-    clock: Clock,
-    after: FromQuery[int] = 0,
-    limit: FromQuery[int | None] = None,
-) -> Response[bytes]:
-    """The signer's own feed: sets after ``after`` (which acknowledges those), at most ``limit``."""
-    signer = _signer(request, store, b"", clock())
-    count = settings.feed_limit if limit is None else limit
-    if not 0 <= after < 2**53 or not 1 <= count <= settings.feed_limit_max:
-        raise HubHTTPError(
-            "malformed",
-            zh=f"after 不能为负数，limit 应在 1 到 {settings.feed_limit_max} 之间",
-            en=f"after must be >= 0 and limit 1..{settings.feed_limit_max}",
-        )
-    rows, response = read_feed(store, identity, signer.station.station_id, after=after, limit=count, now=clock())
-    with store.transaction():
-        store.record_contact(
-            signer.station.station_id, signer.contact(clock(), "pull", ok=True, sets=len(rows), feed_after=after)
-        )
-    return _msgpack(response)
-
-
 SYNC = Router(
     "/",
-    route_handlers=[healthz, enroll_station, push, feed, sync_api.exchange, api.metrics],
+    route_handlers=[healthz, enroll_station, sync_api.exchange, sync_api.push, sync_api.feed, api.metrics],
     # No bearer token here: a station signs each request (or shows its enrolment code); /metrics has its own token.
     security=[{}],
 )
-"""The station protocol (enrolment, push, feed, the exchange), liveness and the Prometheus metrics."""
+"""The station protocol (enrolment, the exchange, 0.3's push and feed answering 410), liveness and the Prometheus metrics."""
 
 
 def create_app(settings: Settings, *, now: Callable[[], dt.datetime] = utc_now) -> Litestar:

@@ -34,6 +34,7 @@ STATUS_FOR_CODE: dict[str, int] = {
     "method_not_allowed": 405,
     "replay": 409,
     "illegal_transition": 409,
+    "peer_too_old": 410,
     "too_large": 413,
     "unsupported_media_type": 415,
     "busy": 503,

@@ -1,10 +1,15 @@
 """``POST /api/v1/sync``: one round trip that pushes a station's sets and brings back its feed.
 
-The frugal form of push + feed (docs/protocol.md, "Exchange"): one signed request carries the
+The station's one way to the hub (docs/protocol.md, "Exchange"): one signed request carries the
 station's sets and its feed position in an array-encoded body, authenticated by one compact header
-(``X-Sync``); the answer carries the push results and the feed sets that follow, within the bytes
-the station asks for. The sets are handled by the same code as a push and a file
-(:func:`hub.ingest.ingest_sets`), the feed by the same code as ``GET /api/v1/sync/feed``.
+(``X-Sync``); the answer carries the results and the feed sets that follow, within the bytes the
+station asks for. The sets are handled by the same code as a file (:func:`hub.ingest.ingest_sets`),
+the feed by the same code as a down file (:func:`hub.feed.read_feed`).
+
+0.3's separate ``POST /api/v1/sync/push`` and ``GET /api/v1/sync/feed`` are older than the support
+window (docs/protocol.md, "Support window"): they answer 410 ``peer_too_old``, saying which release
+to install, and a station's own signed request there is recorded as a refused contact, so the
+dashboard shows which stations still need the upgrade.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import datetime as dt
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, post
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import RawBody
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,10 +46,14 @@ from sync.protocol import (
     short_receipt,
     sync_auth_key,
 )
+from sync.version import OLDEST_PEER
 
-__all__ = ("DEFAULT_FEED_BYTES", "MAX_FEED_BYTES", "SYNC_PATH", "exchange")
+__all__ = ("DEFAULT_FEED_BYTES", "FEED_PATH", "MAX_FEED_BYTES", "PUSH_PATH", "SYNC_PATH", "exchange", "feed", "push")
 
 SYNC_PATH = "/api/v1/sync"
+PUSH_PATH = "/api/v1/sync/push"
+FEED_PATH = "/api/v1/sync/feed"
+"""0.3's separate push and feed: gone (410) since 0.6."""
 DEFAULT_FEED_BYTES = 64 * 1024
 """Feed bytes per answer when the station does not say (``feed_bytes`` = 0)."""
 MAX_FEED_BYTES = 4 * 1024 * 1024
@@ -193,3 +202,48 @@ def exchange(
         features=HUB_FEATURES,
     )
     return Response(_ENCODER.encode(answer), media_type=MEDIA_TYPE, status_code=200)
+
+
+# -- 0.3's push and feed: gone ---------------------------------------------------------------------
+
+
+def _gone(request: Request[Any, Any, Any], store: HubStore, body: bytes, clock: Clock) -> HubHTTPError:
+    """``peer_too_old`` (410), after recording a station's own signed request as a refused contact.
+
+    Anyone is told (nothing is read or stored for a request that is not a station's); the body is
+    never inflated or decoded.
+    """
+    try:
+        signer = verify_request(
+            store,
+            method=request.method,
+            path_qs=path_qs(request.scope),
+            headers=request.headers,
+            body=body,
+            now=clock(),
+        )
+    except HubHTTPError:
+        pass  # unsigned, replayed, revoked (recorded as such): told all the same
+    else:
+        with store.transaction():
+            store.record_contact(
+                signer.station.station_id, signer.contact(clock(), "refused", ok=False, code="peer_too_old")
+            )
+    return HubHTTPError(
+        "peer_too_old",
+        zh=f"本站软件版本过旧，县平台已不再支持；请安装 {OLDEST_PEER} 或更新的版本（数据保存在本站，升级后继续上报）",
+        en=f"this station's software is older than the hub supports; install release {OLDEST_PEER} or newer "
+        "(the data stays at the station and goes up after the upgrade)",
+    )
+
+
+@post(PUSH_PATH, status_code=410, sync_to_thread=True, deprecated=True, responses=error_responses(410, protocol=True))
+def push(request: Request[Any, Any, Any], body: RawBody, store: NamedDependency[HubStore], clock: Clock) -> None:
+    """Gone: 0.3's push. A station of 0.4 or newer sends its sets with ``POST /api/v1/sync``."""
+    raise _gone(request, store, body, clock)
+
+
+@get(FEED_PATH, status_code=410, sync_to_thread=True, deprecated=True, responses=error_responses(410, protocol=True))
+def feed(request: Request[Any, Any, Any], store: NamedDependency[HubStore], clock: Clock) -> None:
+    """Gone: 0.3's feed request. A station of 0.4 or newer gets its feed with ``POST /api/v1/sync``."""
+    raise _gone(request, store, b"", clock)

@@ -1,12 +1,11 @@
 """Up and down in one round trip per batch (``POST /api/v1/sync``, docs/protocol.md "Exchange").
 
-Also remembers a hub that answered it has no exchange, so the next day's rounds push and pull
-separately (:mod:`station.link.legacy`) without asking again.
+The exchange is the station's one way to the hub: every hub within the support window (0.4 on)
+has it. A hub without it (0.3, or a wrong address) is told apart and reported as such
+(docs/protocol.md, "Support window").
 """
 
 from __future__ import annotations
-
-import datetime as dt
 
 import httpx
 import msgspec
@@ -16,22 +15,29 @@ from station.feed import feed_position
 from station.hubhttp import SYNC_PATH, hub_error
 from station.link.budget import FEED_BYTES, PUSH_BYTES, Budget, select_sets, shrink_both
 from station.link.session import ATTEMPTS, MAX_RESTARTS, Link
-from station.store import Station
-from station.store.db import write_txn
 from sync.protocol import PROTOCOL_VERSION, STATION_FEATURES, PushResponse, SyncRequest, SyncResponse
-from sync.timeutil import iso_utc, parse_iso
+from sync.version import OLDEST_PEER
 
-__all__ = ("RETRY_EXCHANGE_AFTER", "exchange", "exchange_missing", "note_exchange")
-
-RETRY_EXCHANGE_AFTER = dt.timedelta(days=1)
-"""After a hub answered that it has no ``POST /api/v1/sync``, push and pull separately this long, then ask again."""
+__all__ = ("exchange", "hub_too_old")
 
 
-def exchange(link: Link, *, push: bool) -> bool:
+def hub_too_old(hub_url: str) -> SyncError:
+    """The hub answered the exchange 404 or 405: it is older than the support window, or not a hub at all."""
+    return SyncError(
+        zh=f"县平台 {hub_url} 没有 POST /api/v1/sync：其软件早于 {OLDEST_PEER} 版（或地址有误），本站已不支持；"
+        f"数据保存在本站。请县管理员将县平台升级到 {OLDEST_PEER} 或更新的版本",
+        en=f"the hub at {hub_url} has no POST /api/v1/sync: it runs a release older than {OLDEST_PEER} (or the "
+        f"address is wrong), which this station no longer supports; the data stays here. Ask the county "
+        f"administrator to upgrade the hub to {OLDEST_PEER} or newer",
+        code="hub_too_old",
+    )
+
+
+def exchange(link: Link, *, push: bool) -> None:
     """Push every unacknowledged set (when ``push``) and pull the feed to its end, one request per batch.
 
-    Returns False, having sent nothing that counts, when the hub has no exchange (an older
-    hub: the caller pushes and pulls separately).
+    A hub that answers 404 or 405 (no exchange: older than the support window) stops the round
+    with ``hub_too_old``; nothing is lost, and the next round asks again.
     """
     up = Budget(link.db, "push_bytes", PUSH_BYTES)
     down = Budget(link.db, "feed_bytes", FEED_BYTES)
@@ -54,7 +60,7 @@ def exchange(link: Link, *, push: bool) -> bool:
                 )
             )
             try:
-                response, local_ms, seconds = link.send("POST", SYNC_PATH, body=body, compact=True)
+                response, local_ms, seconds = link.send("POST", SYNC_PATH, body=body)
             except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
                 # Through to the hub, but the link is slower than the request: ask for less at a
                 # time and try again at once (this is not the link being down).
@@ -75,7 +81,7 @@ def exchange(link: Link, *, push: bool) -> bool:
                 failures = link.backoff(failures, hub_error(response))
                 continue
             if response.status_code in (404, 405):
-                return False
+                raise link.fail(hub_too_old(link.pins.url))
             if response.status_code == 413 and len(rows) > 1:
                 up.value = max(up.low, min(up.value, sum(len(e) for _, e in rows) // 2))
                 continue
@@ -113,7 +119,7 @@ def exchange(link: Link, *, push: bool) -> bool:
             progress |= position != after
             down.grow(limited=position < answer.feed_last_seq, moved=len(response.content), seconds=seconds)
             if cursor is None and position >= answer.feed_last_seq:
-                return True
+                return
             if not rows and not progress and not applied:
                 raise link.fail(
                     SyncError(
@@ -125,24 +131,3 @@ def exchange(link: Link, *, push: bool) -> bool:
     finally:
         up.save()
         down.save()
-
-
-def exchange_missing(station: Station) -> bool:
-    """True while a hub that answered it has no ``POST /api/v1/sync`` is not asked again (a day)."""
-    since = station.meta.exchange_missing_at
-    if not since:
-        return False
-    try:
-        return station.now() - parse_iso(since) < RETRY_EXCHANGE_AFTER
-    except ValueError:
-        return False
-
-
-def note_exchange(station: Station, *, missing: bool) -> None:
-    known = station.meta.exchange_missing_at
-    if missing and not exchange_missing(station):
-        with write_txn(station.db):
-            station.meta.update({"exchange_missing_at": iso_utc(station.now())})
-    elif not missing and known:
-        with write_txn(station.db):
-            station.meta.update({"exchange_missing_at": ""})

@@ -1,4 +1,4 @@
-"""One synchronous sync round (seal, then the exchange or a push and a pull), for CLI, TUI worker and tests."""
+"""One synchronous sync round (seal, then the exchange), for CLI, TUI worker and tests."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ from station.errors import SyncError
 from station.feed import feed_position
 from station.hubhttp import DEFAULT_TIMEOUT, make_client
 from station.identity import load_keypair, passphrase, require_pins
-from station.link.exchange import exchange, exchange_missing, note_exchange
-from station.link.legacy import pull, push
+from station.link.exchange import exchange
 from station.link.report import Stop, SyncReport, issue
 from station.link.session import Link, Sleep
 from station.sealing import seal_pending, unsealed_count
@@ -110,14 +109,7 @@ def _run(station: Station, link: Link) -> None:
         if fork:
             # Nothing more goes up until the county resolves it; the feed still comes down.
             link.fail(SyncError(zh=fork.get("detail_zh", fork["detail"]), en=fork["detail"], code="fork"), fatal=True)
-        if exchange_missing(station) or not exchange(link, push=not fork):
-            # A hub older than the exchange: the same sets and feed, in a push and a pull.
-            note_exchange(station, missing=True)
-            if not fork:
-                push(link)
-            pull(link)
-        else:
-            note_exchange(station, missing=False)
+        exchange(link, push=not fork)
     except Stop:
         pass
     except ProxyAppError as exc:  # a store error mid-round (disk full): reported, not raised

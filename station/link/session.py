@@ -1,8 +1,7 @@
 """One round's link to the hub: signed requests, retries with backoff, and what every answer is checked for.
 
-The exchange (:mod:`station.link.exchange`) and the separate push and pull (:mod:`station.link.legacy`)
-both speak through a :class:`Link`: it signs and sends, notes the hub's clock, stores receipts and
-applies feed sets, and files every failure in the round's report.
+The exchange (:mod:`station.link.exchange`) speaks through a :class:`Link`: it signs and sends, notes
+the hub's clock, stores receipts and applies feed sets, and files every failure in the round's report.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ from sync.protocol import (
     FEATURE_REQUEST_MAC,
     FEATURE_SIGNED_HEADERS,
     HEADER_SYNC,
-    MEDIA_TYPE,
     PushResponse,
     compact_auth,
     request_mac_key,
@@ -80,31 +78,22 @@ class Link:
 
     # -- one signed request -------------------------------------------------------------------
 
-    def send(
-        self, method: str, path: str, *, params: dict[str, int] | None = None, body: bytes = b"", compact: bool = False
-    ) -> tuple[httpx.Response, int, float]:
+    def send(self, method: str, path: str, *, body: bytes = b"") -> tuple[httpx.Response, int, float]:
         """Send one signed request; a replayed counter is moved past once. Transport errors are raised.
 
-        ``compact``: authenticate with the one ``X-Sync`` header (the exchange) instead of the
-        eight long ones, and send no Content-Type (the exchange is msgpack by definition).
-        Returns the response, the local time (ms) halfway through (for the clock estimate) and
-        the seconds it took.
+        Authenticated with the one ``X-Sync`` header and without Content-Type (the exchange is msgpack
+        by definition). Returns the response, the local time (ms) halfway through (for the clock
+        estimate) and the seconds it took.
         """
         at_least = 0
         replayed = False
         while True:
             counter = bump_counter(self.db, at_least=at_least)
-            request = self.client.build_request(
-                method,
-                url(self.pins.url, path),
-                params=params,
-                content=body,
-                headers=None if compact else {"Content-Type": MEDIA_TYPE},
-            )
+            request = self.client.build_request(method, url(self.pins.url, path), content=body)
             sent = self._now_ms()
-            # Sign exactly the path and query that go on the wire; on the exchange, with the
-            # 16-byte MAC once the hub has said it takes one (48 bytes less than a signature).
-            mac_key = self._mac_key() if compact else None
+            # Sign exactly the path that goes on the wire: with the 16-byte MAC once the hub has said it
+            # takes one (48 bytes less than a signature), with the signature until then (the first
+            # exchange of a folder upgraded from 0.3, or enrolled with a hub that did not say).
             signed = sign_request(
                 sign_private=self.keys.sign_private,
                 sign_public=self.keys.sign_public,
@@ -117,12 +106,12 @@ class Link:
                 head_seq=head(self.station)[0],
                 outbox_length=unsealed_count(self.station),
                 software=SOFTWARE_VERSION,
-                mac_key=mac_key,
+                mac_key=self._mac_key(),
                 cover=bool(
                     hub_features(self.station) & FEATURE_SIGNED_HEADERS
                 ),  # every field signed, once it checks them
             )
-            request.headers.update({HEADER_SYNC: compact_auth(signed)} if compact else signed)
+            request.headers[HEADER_SYNC] = compact_auth(signed)
             started = self.monotonic()
             self.report.requests += 1
             response = self.client.send(request)
@@ -142,33 +131,6 @@ class Link:
         if self._request_mac_key is None:
             self._request_mac_key = request_mac_key(self.keys.box_private, self.pins.box_public)
         return self._request_mac_key
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, int] | None = None,
-        body: bytes = b"",
-        retry_timeouts: bool = True,
-    ) -> tuple[httpx.Response, int]:
-        """:meth:`send`, retrying a cut connection or a 502-504 with backoff (the separate push and pull)."""
-        attempt = 0
-        while True:
-            try:
-                response, local_ms, _ = self.send(method, path, params=params, body=body)
-            except httpx.TimeoutException:
-                if not retry_timeouts:
-                    raise
-                attempt = self.backoff(attempt, None)
-                continue
-            except httpx.TransportError as exc:
-                attempt = self.backoff(attempt, exc)
-                continue
-            if response.status_code in (502, 503, 504):
-                attempt = self.backoff(attempt, hub_error(response))
-                continue
-            return response, local_ms
 
     def backoff(self, attempt: int, exc: Exception | None) -> int:
         """Count a failed try and sleep before the next; after ATTEMPTS, file the failure and stop the round."""
@@ -215,13 +177,13 @@ class Link:
                 ),
                 fatal=True,
             )
-        return self.fail(error, fatal=error.code in ("unknown_key", "wrong_origin", "protocol_version"))
+        # Fatal: what only the county, or an upgrade of this PC (peer_too_old), can mend.
+        return self.fail(error, fatal=error.code in ("unknown_key", "wrong_origin", "protocol_version", "peer_too_old"))
 
     def malformed(self, what: str, exc: Exception) -> Stop:
-        zh = {"push": "上报", "feed": "下发"}.get(what, "同步")
         return self.fail(
             SyncError(
-                zh=f"县平台的{zh}答复格式错误（{exc}）",
+                zh=f"县平台的同步答复格式错误（{exc}）",
                 en=f"the hub's {what} answer is malformed ({exc})",
                 code="malformed",
             )

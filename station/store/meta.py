@@ -132,8 +132,8 @@ class Meta:
     """How far the hub's clock was ahead of this PC's at the last contact, in ms."""
     clock_checked_at = _Text("clock_checked_at")
     """When ``clock_offset_ms`` was measured (ISO 8601, UTC)."""
-    exchange_missing_at = _Text("exchange_missing_at")
-    """Since when the hub has answered without the combined exchange ('' or unset: it has it)."""
+    # exchange_missing_at (0.4 and 0.5: since when the hub had no exchange, to push and pull separately)
+    # is read by no release since 0.6 (docs/protocol.md, "Support window"); a stored one is left alone.
     push_bytes = _Text("push_bytes")
     """The adapted byte budget of one upload request (station.link.budget), as stored."""
     feed_bytes = _Text("feed_bytes")
@@ -142,6 +142,9 @@ class Meta:
     """The hub holds another chain for this station: ``{code, detail, detail_zh, at}``; pushing stops."""
     revoked = _Json("revoked")
     """This station's key was revoked: ``{key_id, after_seq, at}``; syncing stops until it enrols again."""
+    restored = _Json("restored")
+    """Restored from a backup, its chain not yet confirmed by the hub: ``{at, backup_at, head_seq, feed_seq}``;
+    nothing is written or sealed until the hub has confirmed it (station.backup, docs/protocol.md)."""
 
     # -- the ID lookup key (station.privacy) ---------------------------------------------------
     lookup_key = _Text("lookup_key")

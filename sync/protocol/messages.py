@@ -22,7 +22,6 @@ __all__ = (
     "EnrollResponse",
     "FeedResponse",
     "KeyRevokedItem",
-    "PushRequest",
     "PushResponse",
     "ReceiptItem",
     "RejectedItem",
@@ -115,18 +114,13 @@ DownItem = (
 # -- requests and responses ----------------------------------------------------------------------
 
 
-class PushRequest(msgspec.Struct, frozen=True, kw_only=True):
-    protocol: int
-    station_id: str
-    sets: list[msgspec.Raw]
-
-
 SetStatus = Literal["accepted", "duplicate", "gap", "fork", "refused"]
 
 
 class SetResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """One set's fate in a push. Fields left at their default are not written (every reader has the
-    defaults), so an accepted set costs its seq, its status and its receipt."""
+    """One set's fate when a hub ingests it (from an exchange or a file). Fields left at their default
+    are not written (every reader has the defaults), so an accepted set costs its seq, its status
+    and its receipt. On the wire it travels as :class:`SyncResult`."""
 
     seq: int
     status: SetStatus
@@ -136,6 +130,9 @@ class SetResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 
 class PushResponse(msgspec.Struct, frozen=True, kw_only=True):
+    """What ingesting a station's sets comes to (the answer of 0.3's push; now the exchange's results
+    before they are array-encoded, and a file import's)."""
+
     results: list[SetResult]
     next_seq: int
     """The seq the hub needs next from this station."""
@@ -143,6 +140,8 @@ class PushResponse(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class FeedResponse(msgspec.Struct, frozen=True, kw_only=True):
+    """Feed sets after a position (the answer of 0.3's feed request; now the exchange's feed and a down file's)."""
+
     sets: list[msgspec.Raw]
     last_seq: int
     """The newest feed seq the hub holds for this station."""
@@ -282,7 +281,7 @@ _ARRAY_SETS = msgspec.msgpack.Decoder(_ArraySets)
 def check_sets(data: bytes, *, array_like: bool = False, limit: int = MAX_SETS_PER_REQUEST) -> None:
     """Refuse a request or file with more than ``limit`` sets, counted from the header of its ``sets``
     array before any set is decoded (``array_like``: a :class:`SyncRequest`; else a map-encoded
-    :class:`PushRequest` or :class:`TransferFile`). A body this cannot even walk (truncated, trailing
+    :class:`TransferFile`). A body this cannot even walk (truncated, trailing
     bytes, nested past the decoder's depth) is refused here, before the full decode builds anything.
 
     Raises:

@@ -1,19 +1,17 @@
-"""Signed change sets: sealing and opening formats 1 and 2, and the features that choose the form."""
+"""Signed change sets: sealing in format 2, opening formats 1 and 2, and the features peers say they read."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Any
 
 import msgspec
 
 from sync.budget import FEED_SET, Budget, DecodeLimits, array_length
 from sync.compression import NONE, ZSTD_D1, ZSTD_R2, pack, unpack
-from sync.crypto import CryptoError, key_id_of, open_box, seal_box, sha256, sign, verify
+from sync.crypto import CryptoError, open_box, seal_box, sha256, sign, verify
 from sync.errors import ProxyAppError
 from sync.protocol.envelope import (
     MAX_SEQ,
-    PROTOCOL_VERSION,
     SET_FORMAT_2,
     Envelope,
     ProtocolError,
@@ -30,13 +28,13 @@ __all__ = (
     "STATION_FEATURES",
     "SignedSet",
     "SignedSet2",
-    "forms_for",
     "open_set",
     "seal_set",
 )
 
 # What a peer reads beyond protocol 1's base, said in every exchange (a bit each; docs/protocol.md,
-# "Features"): a writer uses a feature only once the other side has said it reads it.
+# "Features"): a writer uses a feature only once the other side has said it reads it, or once every
+# release within the support window reads it (READS_R2 and SETS_V2: every release since 0.4).
 FEATURE_READS_R2 = 1
 """Reads set bodies compressed with ``zstd-r2`` (sync.compact + the v2 dictionary)."""
 FEATURE_SHORT_RECEIPTS = 2
@@ -55,7 +53,10 @@ HUB_FEATURES = FEATURE_READS_R2 | FEATURE_REQUEST_MAC | FEATURE_SETS_V2 | FEATUR
 
 
 class SignedSet(msgspec.Struct, frozen=True, array_like=True):
-    """A change set as signed: one link of an origin's hash chain.
+    """A change set as signed: one link of an origin's hash chain (format 1, and what :func:`open_set` gives).
+
+    Written up to 0.5 for a peer that had not said ``FEATURE_SETS_V2``; such sets stay in databases,
+    feeds and on USB sticks, so they are read for ever.
 
     ``origin`` is a station id for sets going up, ``hub>STATION_ID`` for a station's feed.
     ``body`` is the msgpack list of records, sealed to the receiver's box key (``sealed``)
@@ -105,59 +106,27 @@ def seal_set(
     origin: str,
     seq: int,
     prev: bytes,
-    created_ms: int,
-    hlc: int,
     records: list[bytes],
     sign_private: bytes,
-    sign_public: bytes,
-    recipient_box_public: bytes | None,
+    recipient_box_public: bytes,
+    sender_box_private: bytes,
     context: bytes,
-    methods: Collection[str] = (ZSTD_D1,),
-    sender_box_private: bytes | None = None,
 ) -> tuple[bytes, bytes]:
-    """Seal encoded records into a signed set. Returns (envelope bytes, set hash).
+    """Seal encoded records into a signed set of format 2. Returns (envelope bytes, set hash).
 
-    The records are already-encoded msgpack (the outbox stores them so); ``methods`` are the
-    compression methods the receiver reads (sync.compression.pack picks the best). What is
-    signed is the compressed body as sealed: nothing is re-encoded between sealing and checking.
-    With ``sender_box_private`` (a receiver that reads ``FEATURE_SETS_V2``) the set is of format 2
-    (:class:`SignedSet2`), sealed with the pair's box; ``created_ms`` and ``hlc`` are then not sent.
+    The records are already-encoded msgpack (the outbox stores them so), compressed with
+    ``zstd-r2`` (sync.compression.pack), sealed with the pair's box (the sender's and the
+    receiver's box keys) and signed. What is signed is the compressed body as sealed: nothing is
+    re-encoded between sealing and checking. Every peer within the support window (0.4 on) reads
+    this form (docs/protocol.md, "Support window"); format 1 and ``zstd-d1``, which releases up to
+    0.5 wrote for a peer that had not said it reads them, are only read now (:func:`open_set`).
     """
-    method, body = pack(records, methods=methods)
+    method, body = pack(records)
     aad = origin.encode() + b"/" + str(seq).encode()
-    if sender_box_private is not None and recipient_box_public is not None:
-        body = seal_box(recipient_box_public, body, aad, sender_private=sender_box_private)
-        payload = _ENCODER.encode(SignedSet2(origin, seq, prev, body, _METHOD_CODES[method]))
-        envelope = Envelope(SET_FORMAT_2, "", msgspec.Raw(payload), sign(sign_private, context, payload))
-        return _ENCODER.encode(envelope), sha256(payload)
-    if recipient_box_public is not None:
-        body = seal_box(recipient_box_public, body, aad)
-    payload = _ENCODER.encode(
-        SignedSet(
-            origin=origin,
-            seq=seq,
-            prev=prev,
-            created_ms=created_ms,
-            hlc=hlc,
-            count=len(records),
-            body=body,
-            sealed=recipient_box_public is not None,
-            compression=method,
-        )
-    )
-    envelope = Envelope(
-        PROTOCOL_VERSION, key_id_of(sign_public), msgspec.Raw(payload), sign(sign_private, context, payload)
-    )
+    body = seal_box(recipient_box_public, body, aad, sender_private=sender_box_private)
+    payload = _ENCODER.encode(SignedSet2(origin, seq, prev, body, _METHOD_CODES[method]))
+    envelope = Envelope(SET_FORMAT_2, "", msgspec.Raw(payload), sign(sign_private, context, payload))
     return _ENCODER.encode(envelope), sha256(payload)
-
-
-def forms_for(reader_features: int, *, sender_box_private: bytes) -> dict[str, Any]:
-    """The keyword arguments of :func:`seal_set` for a receiver that said ``reader_features``: the most
-    compact body method and set format it reads (docs/protocol.md, "Features")."""
-    return {
-        "methods": (ZSTD_D1, ZSTD_R2) if reader_features & FEATURE_READS_R2 else (ZSTD_D1,),
-        "sender_box_private": sender_box_private if reader_features & FEATURE_SETS_V2 else None,
-    }
 
 
 def open_set(

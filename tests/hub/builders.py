@@ -1,4 +1,8 @@
-"""Station-side test helpers: enrol a key pair at the hub and seal change sets exactly as a station does."""
+"""Station-side test helpers: enrol a key pair at the hub, seal change sets and sign exchanges as a station does.
+
+Sets are sealed by the writer of 0.5 (tests/support/old_forms.py): format 1 with a ``zstd-d1`` body,
+what stations of 0.3 wrote and what the hub reads for ever (docs/protocol.md, "Support window").
+"""
 
 from __future__ import annotations
 
@@ -21,22 +25,24 @@ from sync.protocol import (
     CTX_UP,
     GENESIS,
     PROTOCOL_VERSION,
+    STATION_FEATURES,
     DownItem,
     EnrollRequest,
     EnrollResponse,
-    PushRequest,
     SignedSet,
+    SyncRequest,
     open_set,
-    seal_set,
     sign_request,
 )
 from sync.timeutil import business_date, iso_utc
+from tests.support.old_forms import seal_set
 
 __all__ = (
     "ID_NUMBER",
     "OTHER_VILLAGE",
     "PASSWORDS",
     "PHONE",
+    "SYNC",
     "VILLAGE",
     "Clock",
     "TestStation",
@@ -52,6 +58,7 @@ VILLAGE = "349921001001"
 OTHER_VILLAGE = "349921001002"
 ID_NUMBER = "349921195803120234"
 PHONE = "13800138000"
+SYNC = "/api/v1/sync"
 
 PASSWORDS = {"admin": "admin-password-1", "rs": "pension-desk-pw", "yb": "medical-desk-pw"}
 """Passwords of the test accounts (tests/hub/conftest.py ``users``)."""
@@ -260,12 +267,16 @@ class TestStation:
             self.seq, self.prev = seq, set_hash
         return envelope
 
-    def push_body(self, sets: list[bytes], *, station_id: str | None = None) -> bytes:
+    def sync_body(self, sets: list[bytes], *, feed_after: int = 0, features: int = STATION_FEATURES) -> bytes:
+        """A ``POST /api/v1/sync`` body carrying ``sets`` (none: a pull)."""
         return msgspec.msgpack.encode(
-            PushRequest(
-                protocol=PROTOCOL_VERSION, station_id=station_id or self.station_id, sets=[msgspec.Raw(s) for s in sets]
-            )
+            SyncRequest(PROTOCOL_VERSION, [msgspec.Raw(s) for s in sets], feed_after, 0, features)
         )
+
+    def sync(self, client: Any, sets: list[bytes], *, feed_after: int = 0, **headers: str) -> Any:
+        """The exchange, signed with the long headers (what the hub checks as it checks ``X-Sync``); the response."""
+        body = self.sync_body(sets, feed_after=feed_after)
+        return client.post(SYNC, content=body, headers={**self.headers("POST", SYNC, body), **headers})
 
     def headers(
         self, method: str, path_qs: str, body: bytes = b"", *, counter: int | None = None, **extra: Any

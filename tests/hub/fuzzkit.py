@@ -3,8 +3,10 @@
 The fuzzers are black-box: they speak to the hub only through its public surfaces (the ASGI app
 over HTTP, ``hub.transfer`` and ``hub import``), so they keep working while the decoders behind
 those surfaces change. What they start from is recorded from the project's own station code
-(tests/integration/county.py): a real station enrolled to a real hub on loopback, its exchange,
-push, feed and enrolment requests and its USB up-file, captured as they went on the wire.
+(tests/integration/county.py): a real station enrolled to a real hub on loopback, its exchange and
+enrolment requests and its USB up-file, captured as they went on the wire; from them, signed with
+the station's key, the same exchange under the long headers, and the push and feed request a
+station of 0.3 would have sent (gone since 0.6: docs/protocol.md, "Support window").
 """
 
 from __future__ import annotations
@@ -40,13 +42,20 @@ from sync import limits
 from sync.crypto import KeyPair, key_id_of, seal_box, sha256, sign
 from sync.protocol import (
     CTX_UP,
+    HEADER_COUNTER,
+    HEADER_HEAD_SEQ,
+    HEADER_OUTBOX,
+    HEADER_SOFTWARE,
     HEADER_SYNC,
+    HEADER_TIME,
+    MEDIA_TYPE,
     Envelope,
     SignedSet,
     SignedSet2,
     SyncRequest,
     compact_auth,
     decode_envelope,
+    expand_auth,
     open_set,
     request_mac_key,
     sign_request,
@@ -57,9 +66,12 @@ __all__ = (
     "AUTHENTICATED_PEAK",
     "CJK",
     "ERROR_KEYS",
+    "FEED",
     "IDENTITY",
+    "PUSH",
     "RUNS",
     "SECONDS_PER_EXAMPLE",
+    "SYNC",
     "UNAUTHENTICATED_PEAK",
     "FuzzWorld",
     "HubState",
@@ -79,6 +91,8 @@ __all__ = (
     "world_fixture",
     "zstd",
 )
+
+SYNC, PUSH, FEED = "/api/v1/sync", "/api/v1/sync/push", "/api/v1/sync/feed"
 
 ERROR_KEYS = ("error", "detail", "detail_zh")
 """The hub's one error shape (hub/web/errors.py)."""
@@ -157,11 +171,10 @@ class Recorded:
 
 
 class _Recorder(httpx.BaseTransport):
-    """Records every request; forwards it to the hub unless ``hold`` says to answer 404 instead."""
+    """Records every request and forwards it to the hub."""
 
-    def __init__(self, inner: httpx.BaseTransport, hold: Callable[[httpx.Request], bool] = lambda _: False) -> None:
+    def __init__(self, inner: httpx.BaseTransport) -> None:
         self.inner = inner
-        self.hold = hold
         self.requests: list[Recorded] = []
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -172,10 +185,6 @@ class _Recorder(httpx.BaseTransport):
             if k.lower() not in (b"host", b"content-length")
         }
         self.requests.append(Recorded(request.method, request.url.raw_path.decode("ascii"), headers, body))
-        if self.hold(request):
-            return httpx.Response(
-                404, json={"error": "not_found", "detail": "held by the recorder", "detail_zh": "由记录器拦下"}
-            )
         return self.inner.handle_request(request)
 
     def close(self) -> None:
@@ -245,8 +254,7 @@ class FuzzWorld:
     counter: int
     """The hub's last request counter of the station at the snapshot: sign above it."""
     exchange: Recorded
-    push: Recorded
-    feed: Recorded
+    """The station's exchange as it went on the wire (``X-Sync``)."""
     enroll: Recorded
     up_file: bytes
     enroll_keys: KeyPair
@@ -257,6 +265,24 @@ class FuzzWorld:
     stations_before: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     held: set[bytes] = dataclasses.field(default_factory=set)
     """Hashes of the sets the hub held at the snapshot."""
+    long_exchange: Recorded = dataclasses.field(init=False)
+    """The same exchange signed with the long headers, as the station signs them (every field covered)."""
+    old_push: Recorded = dataclasses.field(init=False)
+    """The station's sets in a push as a station of 0.3 sent it (``POST /api/v1/sync/push``: gone, 410)."""
+    old_feed: Recorded = dataclasses.field(init=False)
+    """A feed request as a station of 0.3 sent it (``GET /api/v1/sync/feed``: gone, 410)."""
+
+    def __post_init__(self) -> None:
+        self.long_exchange = Recorded(
+            "POST", SYNC, self.long_headers("POST", SYNC, self.exchange.body), self.exchange.body
+        )
+        push = msgspec.msgpack.encode(
+            {"protocol": 1, "station_id": self.station_id, "sets": [msgspec.Raw(s) for s in self.genuine_sets]}
+        )
+        headers = {"content-type": MEDIA_TYPE, **self.long_headers("POST", PUSH, push)}
+        self.old_push = Recorded("POST", PUSH, headers, push)
+        feed = f"{FEED}?after=0&limit=20"
+        self.old_feed = Recorded("GET", feed, self.long_headers("GET", feed), b"")
 
     @property
     def db_path(self) -> Path:
@@ -280,7 +306,7 @@ class FuzzWorld:
         mac: bool = False,
         **fields: Any,
     ) -> dict[str, str]:
-        """The long signed headers (push, feed) for a request; a counter above the snapshot's."""
+        """The long signed headers for a request; a counter above the snapshot's."""
         mac_key = request_mac_key(self.keys.box_private, self.identity.keys.box_public) if mac else None
         return sign_request(
             sign_private=self.keys.sign_private,
@@ -295,9 +321,22 @@ class FuzzWorld:
             **fields,
         )
 
-    def sync_header(
-        self, body: bytes, *, path_qs: str = "/api/v1/sync", mac: bool = True, **fields: Any
-    ) -> dict[str, str]:
+    def long_headers(self, method: str, path_qs: str, body: bytes = b"", **fields: Any) -> dict[str, str]:
+        """The long signed headers as the station signs them (a signature over every field, with the head
+        seq, outbox length and software of the recorded exchange), in lower case; a counter above the snapshot's."""
+        recorded = expand_auth(self.exchange.headers[HEADER_SYNC.lower()], self.station_id)
+        said = {
+            "station_ms": int(recorded[HEADER_TIME]),
+            "head_seq": int(recorded[HEADER_HEAD_SEQ]),
+            "outbox_length": int(recorded[HEADER_OUTBOX]),
+            "software": recorded[HEADER_SOFTWARE],
+            "cover": True,
+        }
+        assert int(recorded[HEADER_COUNTER]) == self.counter + 1
+        # Lower case, as the recorder keeps what went on the wire.
+        return {k.lower(): v for k, v in self.signed(method, path_qs, body, **{**said, **fields}).items()}
+
+    def sync_header(self, body: bytes, *, path_qs: str = SYNC, mac: bool = True, **fields: Any) -> dict[str, str]:
         """``X-Sync`` for an exchange body, as the station writes it."""
         return {HEADER_SYNC: compact_auth(self.signed("POST", path_qs, body, mac=mac, **fields))}
 
@@ -396,8 +435,8 @@ def world_fixture(tmp_path_factory: pytest.TempPathFactory, hub_template: tuple[
 
 def build_world(root: Path, template: Path) -> FuzzWorld:
     """Enrol a real station to a real hub on loopback, bring it in step, make work, then record its
-    next sync (the exchange held back so push and feed are recorded too), its up-file and a second
-    PC's enrolment, with the hub's database snapshotted before any of it arrived."""
+    next sync, its up-file and a second PC's enrolment, with the hub's database snapshotted before
+    any of it arrived."""
     settings_kw = {"argon2_time_cost": 1, "argon2_memory_kib": 1024}
     with county(root, template) as c:
         handle = c.enrol(V1)
@@ -414,7 +453,7 @@ def build_world(root: Path, template: Path) -> FuzzWorld:
             code = issue_code(store, V1).code
             counter = store.station(handle.station_id).last_counter
         state = HubState(c.hub_dir / "hub.db")
-        recorder = _Recorder(httpx.HTTPTransport(), hold=lambda r: r.url.path == "/api/v1/sync")
+        recorder = _Recorder(httpx.HTTPTransport())
         report = handle.sync(transport=recorder)
         assert report.in_step, report
         enrol_recorder = _Recorder(httpx.HTTPTransport())
@@ -439,9 +478,7 @@ def build_world(root: Path, template: Path) -> FuzzWorld:
         keys=handle.keys,
         station_id=handle.station_id,
         counter=counter,
-        exchange=by_path["/api/v1/sync"][0],
-        push=by_path["/api/v1/sync/push"][0],
-        feed=by_path["/api/v1/sync/feed"][0],
+        exchange=by_path[SYNC][0],
         enroll=by_path["/api/v1/enroll"][0],
         up_file=up_file,
         enroll_keys=enroll_keys,

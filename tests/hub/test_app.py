@@ -1,4 +1,4 @@
-"""The HTTP API: push and feed per the protocol, hostile bodies answered with 4xx, the admin API."""
+"""The HTTP API: the exchange per the protocol, 0.3's push and feed gone, hostile bodies answered with 4xx, the admin API."""
 
 from __future__ import annotations
 
@@ -9,20 +9,25 @@ import sqlite3
 import msgspec
 import pytest
 
-from hub.enroll import issue_code
 from hub.settings import Settings
 from hub.store import HubStore
 from hub.web.app import create_app
-from sync.protocol import MEDIA_TYPE, EnrollResponse, FeedResponse, PushResponse
-from tests.hub.builders import ID_NUMBER, PHONE, VILLAGE, bearer, enroll_request
+from sync.protocol import MEDIA_TYPE, SignedSet, SyncResponse, decode_envelope
+from tests.hub.builders import ID_NUMBER, PHONE, SYNC, VILLAGE, bearer
 
-PUSH = "/api/v1/sync/push"
+PUSH, FEED = "/api/v1/sync/push", "/api/v1/sync/feed"
 MSGPACK = {"content-type": MEDIA_TYPE}
 
 
-def do_push(client, station, body: bytes, *, headers: dict[str, str] | None = None, signed_body: bytes | None = None):
-    signed = station.headers("POST", PUSH, body if signed_body is None else signed_body)
-    return client.post(PUSH, content=body, headers={**MSGPACK, **signed, **(headers or {})})
+def do_sync(client, station, sets: list[bytes], *, feed_after: int = 0):
+    """The exchange carrying ``sets``, signed with the station's key (the long headers)."""
+    return station.sync(client, sets, feed_after=feed_after)
+
+
+def do_post(client, station, body: bytes, *, headers: dict[str, str] | None = None, signed_body: bytes | None = None):
+    """``body`` posted to the exchange as it is, signed (over ``signed_body`` when given)."""
+    signed = station.headers("POST", SYNC, body if signed_body is None else signed_body)
+    return client.post(SYNC, content=body, headers={**signed, **(headers or {})})
 
 
 def assert_error(response, status: int, code: str) -> None:
@@ -37,66 +42,84 @@ def test_healthz(client, identity):
     assert response.json() == {"status": "ok", "hub_id": identity.hub_id, "protocol": 1}
 
 
-def test_push_answers_with_results_and_records_the_contact(client, store, station, clock):
+def test_the_exchange_answers_with_results_and_records_the_contact(client, store, station, clock):
     case_no, changes = station.new_case()
-    body = station.push_body([station.seal(changes)])
-    response = do_push(client, station, body)
-    assert response.status_code == 200 and response.headers["content-type"].startswith(MEDIA_TYPE)
-    result = msgspec.msgpack.decode(response.content, type=PushResponse)
+    envelope = station.seal(changes)
+    # Sealed as a station of 0.3 sealed it (format 1, zstd-d1): such sets are read for ever.
+    payload = msgspec.msgpack.decode(bytes(decode_envelope(envelope).payload), type=SignedSet)
+    assert (decode_envelope(envelope).protocol, payload.compression) == (1, "zstd-d1")
+    response = do_sync(client, station, [envelope])
+    assert response.status_code == 200 and "content-type" not in response.headers
+    result = msgspec.msgpack.decode(response.content, type=SyncResponse)
     assert [r.status for r in result.results] == ["accepted"] and result.next_seq == 2
     assert store.row("cases", case_no)["status"] == "RECEIVED"
     row = store.station(station.station_id)
     assert (row.head_seq, row.applied_seq, row.software, row.clock_offset_ms) == (1, 1, "test/1", 0)
     assert row.last_contact == row.last_push == "2026-11-26T02:00:00.000Z"
-    (contact,) = store.contacts(station.station_id)
-    assert (contact.kind, contact.ok, contact.sets) == ("push", True, 1)
+    pull, push = store.contacts(station.station_id)
+    assert (push.kind, push.ok, push.sets) == ("push", True, 1) and (pull.kind, pull.ok) == ("pull", True)
 
 
-def test_gzip_push_is_inflated(client, station):
-    body = gzip.compress(station.push_body([station.seal(station.new_case()[1])]))
-    response = do_push(client, station, body, headers={"content-encoding": "gzip"})
-    assert msgspec.msgpack.decode(response.content, type=PushResponse).results[0].status == "accepted"
-
-
-def test_feed_returns_the_signers_sets(client, station, clock):
-    path = "/api/v1/sync/feed?after=0&limit=5"
-    response = client.get(path, headers=station.headers("GET", path))
-    assert response.status_code == 200
-    feed = msgspec.msgpack.decode(response.content, type=FeedResponse)
-    assert feed.last_seq == len(feed.sets) == 2  # catalogue and calendar; division tree
-    signed, items = station.read_feed_set(bytes(feed.sets[0]))
+def test_the_exchange_brings_the_signers_feed(client, station, clock):
+    feed = msgspec.msgpack.decode(do_sync(client, station, []).content, type=SyncResponse)
+    assert feed.feed_last_seq == len(feed.feed) == 2  # catalogue and calendar; division tree
+    signed, items = station.read_feed_set(bytes(feed.feed[0]))
     assert signed.origin == f"hub>{station.station_id}" and items
-    path = "/api/v1/sync/feed?after=2"
-    feed = msgspec.msgpack.decode(client.get(path, headers=station.headers("GET", path)).content, type=FeedResponse)
-    assert feed.sets == [] and feed.last_seq == 2
+    feed = msgspec.msgpack.decode(do_sync(client, station, [], feed_after=2).content, type=SyncResponse)
+    assert feed.feed == [] and feed.feed_last_seq == 2
     with HubStore.open_existing(client.app.state["settings"].data_dir) as store:
         assert store.station(station.station_id).feed_acked == 2
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/api/v1/sync/feed?after=-1",
-        "/api/v1/sync/feed?limit=0",
-        "/api/v1/sync/feed?after=x",
-        f"/api/v1/sync/feed?after={10**30}",
-    ],
-)
-def test_bad_feed_queries_are_malformed(client, station, path):
-    response = client.get(path, headers=station.headers("GET", path))
-    assert response.status_code == 400 and response.json()["error"] in ("malformed", "bad_input")
+@pytest.mark.parametrize("feed_after", [-1, 2**53, 10**18])
+def test_a_feed_position_out_of_range_is_malformed(client, station, feed_after):
+    assert_error(do_sync(client, station, [], feed_after=feed_after), 400, "malformed")
 
 
-def test_enrol_over_http(client, store, clock):
-    from sync.crypto import KeyPair
+# -- 0.3's push and feed: gone ---------------------------------------------------------------------
 
-    issued = issue_code(store, VILLAGE, now=clock)
-    request, _ = enroll_request(issued.code, KeyPair.generate())
-    response = client.post("/api/v1/enroll", content=msgspec.msgpack.encode(request), headers=MSGPACK)
-    assert response.status_code == 200
-    assert msgspec.msgpack.decode(response.content, type=EnrollResponse).station_id == f"{VILLAGE}-A-1"
-    again = client.post("/api/v1/enroll", content=msgspec.msgpack.encode(request), headers=MSGPACK)
-    assert_error(again, 403, "enroll_code")
+
+def _push_of_0_3(station, sets: list[bytes]) -> bytes:
+    """A push body as stations of 0.3 sent it (a map: protocol, station_id, sets)."""
+    return msgspec.msgpack.encode(
+        {"protocol": 1, "station_id": station.station_id, "sets": [msgspec.Raw(s) for s in sets]}
+    )
+
+
+def _assert_gone(response) -> None:
+    assert_error(response, 410, "peer_too_old")
+    body = response.json()
+    assert "older than the hub supports" in body["detail"] and "install release 0.4 or newer" in body["detail"]
+    assert "版本过旧" in body["detail_zh"] and "0.4" in body["detail_zh"]
+
+
+def test_a_push_of_0_3_gets_410_with_what_to_install_and_nothing_is_stored(client, store, station):
+    case_no, changes = station.new_case()
+    body = _push_of_0_3(station, [station.seal(changes)])
+    _assert_gone(client.post(PUSH, content=body, headers={**MSGPACK, **station.headers("POST", PUSH, body)}))
+    zipped = gzip.compress(body)
+    headers = {**MSGPACK, "content-encoding": "gzip", **station.headers("POST", PUSH, zipped)}
+    _assert_gone(client.post(PUSH, content=zipped, headers=headers))
+    assert store.row("cases", case_no) is None and store.count_sets_in(station.station_id) == 0
+    # The station's own signed request is recorded: the dashboard shows it needs the upgrade.
+    contact = store.contacts(station.station_id)[0]
+    assert (contact.kind, contact.ok, contact.code, contact.software) == ("refused", False, "peer_too_old", "test/1")
+    assert store.station(station.station_id).last_error == "peer_too_old"
+
+
+def test_a_feed_request_of_0_3_gets_410_too(client, store, station):
+    path = f"{FEED}?after=0&limit=20"
+    _assert_gone(client.get(path, headers=station.headers("GET", path)))
+    assert store.station(station.station_id).feed_acked == 0
+    assert store.contacts(station.station_id)[0].code == "peer_too_old"
+
+
+def test_anyone_is_told_but_only_a_stations_signed_request_is_recorded(client, store, station):
+    _assert_gone(client.post(PUSH, content=b"\xc1 not even msgpack", headers=MSGPACK))
+    _assert_gone(client.get(FEED))
+    forged = station.headers("POST", PUSH, b"one body")
+    _assert_gone(client.post(PUSH, content=b"another", headers={**MSGPACK, **forged}))
+    assert store.contacts(station.station_id) == []
 
 
 # -- hostile and broken bodies: each a 4xx, and the hub keeps serving ------------------------------
@@ -106,15 +129,17 @@ def _bomb() -> bytes:
     return gzip.compress(b"\x00" * (20 * 1024 * 1024), compresslevel=9)
 
 
+GZIP = {"content-encoding": "gzip"}
 BAD_BODIES = {
     "garbage": (b"\xc1\xff not msgpack at all", {}, 400, "malformed"),
     "truncated": (None, {}, 400, "malformed"),
     "wrong shape": (msgspec.msgpack.encode({"protocol": 1}), {}, 400, "malformed"),
-    "not utf-8": (b"\x83\xa8protocol\x01\xaastation_id\xa2\xff\xfe\xa4sets\x90", {}, 400, "malformed"),
+    "not utf-8": (b"\x95\x01\x90\xa2\xff\xfe\x00\x00", {}, 400, "malformed"),
     "oversized": (os.urandom(9 * 1024 * 1024), {}, 413, "too_large"),
-    "bomb": (_bomb(), {"content-encoding": "gzip"}, 413, "too_large"),
-    "damaged gzip": (b"\x1f\x8b\x08\x00garbage", {"content-encoding": "gzip"}, 400, "malformed"),
-    "truncated gzip": (gzip.compress(b"x" * 1000)[:-12], {"content-encoding": "gzip"}, 400, "malformed"),
+    # The sets are compressed inside: no content encoding is taken, so nothing is ever inflated.
+    "bomb": (_bomb(), GZIP, 415, "unsupported_media_type"),
+    "damaged gzip": (b"\x1f\x8b\x08\x00garbage", GZIP, 415, "unsupported_media_type"),
+    "truncated gzip": (gzip.compress(b"x" * 1000)[:-12], GZIP, 415, "unsupported_media_type"),
     "wrong media type": (b"{}", {"content-type": "application/json"}, 415, "unsupported_media_type"),
     "unknown encoding": (b"xx", {"content-encoding": "br"}, 415, "unsupported_media_type"),
 }
@@ -124,29 +149,27 @@ BAD_BODIES = {
 def test_bad_bodies_get_a_4xx_and_the_hub_keeps_serving(client, station, name):
     body, headers, status, code = BAD_BODIES[name]
     if body is None:
-        body = station.push_body([station.seal(station.new_case()[1])])[:-40]
-    assert_error(do_push(client, station, body, headers=headers), status, code)
+        body = station.sync_body([station.seal(station.new_case()[1])])[:-40]
+    assert_error(do_post(client, station, body, headers=headers), status, code)
     assert client.get("/healthz").status_code == 200
-    good = station.push_body([station.seal(station.new_case()[1])])
-    assert do_push(client, station, good).status_code == 200
+    assert do_sync(client, station, [station.seal(station.new_case()[1])]).status_code == 200
 
 
-def test_a_push_for_another_station_or_protocol_is_refused(client, station, station_b):
-    assert_error(do_push(client, station, station.push_body([], station_id=station_b.station_id)), 403, "wrong_origin")
-    other = msgspec.msgpack.encode({"protocol": 2, "station_id": station.station_id, "sets": []})
-    assert_error(do_push(client, station, other), 400, "protocol_version")
+def test_another_protocol_is_refused(client, station):
+    other = msgspec.msgpack.encode([2, [], 0, 0, 0])
+    assert_error(do_post(client, station, other), 400, "protocol_version")
 
 
 def test_unknown_routes_and_methods_are_json(client):
     assert_error(client.get("/nope"), 404, "not_found")
+    assert client.get(SYNC).status_code == 405
     assert client.get(PUSH).status_code == 405
 
 
 def test_a_database_fault_is_a_json_500_and_the_hub_keeps_serving(client, hub_dir, station):
     with sqlite3.connect(hub_dir / "hub.db") as db:
         db.execute("DROP TABLE contacts")
-    path = "/api/v1/sync/feed"
-    assert_error(client.get(path, headers=station.headers("GET", path)), 500, "internal")
+    assert_error(do_sync(client, station, []), 500, "internal")
     assert client.get("/healthz").status_code == 200
 
 
@@ -163,7 +186,7 @@ def test_create_app_needs_an_initialised_hub(tmp_path):
 @pytest.fixture
 def case_no(client, station):
     number, changes = station.new_case()
-    do_push(client, station, station.push_body([station.seal(changes)]))
+    assert do_sync(client, station, [station.seal(changes)]).status_code == 200
     return number
 
 

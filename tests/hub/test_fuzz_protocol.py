@@ -1,4 +1,5 @@
-"""Fuzzing every station-facing decoder of the hub over HTTP: exchange, push (plain and gzip), feed, enrolment.
+"""Fuzzing every station-facing decoder of the hub over HTTP: the exchange (X-Sync and long headers), enrolment,
+and 0.3's push and feed, which must stay gone (410) whatever they carry.
 
 Each example starts from the hub as it was just before a real station's sync (tests/hub/fuzzkit.py):
 random bytes, msgpack of the wrong shape, and the station's genuine requests flipped, truncated,
@@ -24,11 +25,15 @@ from litestar.testing import TestClient
 
 from sync import limits
 from sync.compact import compact
-from sync.protocol import HEADER_SYNC, MEDIA_TYPE, EnrollResponse, FeedResponse, PushResponse, SyncResponse
+from sync.protocol import HEADER_SYNC, MEDIA_TYPE, EnrollResponse, SyncResponse
 from tests.hub.fuzzkit import (
     AUTHENTICATED_PEAK,
+    FEED,
+    IDENTITY,
+    PUSH,
     RUNS,
     SECONDS_PER_EXAMPLE,
+    SYNC,
     UNAUTHENTICATED_PEAK,
     FuzzWorld,
     HubState,
@@ -46,9 +51,6 @@ from tests.hub.fuzzkit import (
     zstd,
 )
 
-SYNC = "/api/v1/sync"
-PUSH = "/api/v1/sync/push"
-FEED = "/api/v1/sync/feed"
 ENROLL = "/api/v1/enroll"
 MSGPACK = {"content-type": MEDIA_TYPE}
 
@@ -61,7 +63,7 @@ def client(world: FuzzWorld) -> Iterator[TestClient[Any]]:
     warmed by one genuine request per endpoint: what the first request imports or caches is not an
     example's heap."""
     with TestClient(app=world.app()) as test_client:
-        for recorded in (world.exchange, world.push, world.feed, world.enroll):
+        for recorded in (world.exchange, world.long_exchange, world.old_push, world.old_feed, world.enroll):
             world.restore()
             test_client.request(recorded.method, recorded.path_qs, content=recorded.body, headers=recorded.headers)
         world.restore()
@@ -143,21 +145,22 @@ def test_the_recorded_requests_are_genuine(world: FuzzWorld, client: TestClient[
     """Replayed on the snapshot, each recorded request (and each one the fuzzers sign as the station
     does) is accepted: the fuzzers start from requests that reach every decoder."""
 
-    def replay(method: str, path: str, body: bytes, headers: dict[str, str]) -> Any:
+    def replay(method: str, path: str, body: bytes, headers: dict[str, str], status: int = 200) -> Any:
         world.restore()
         response = client.request(method, path, content=body, headers=headers)
-        assert response.status_code == 200, (path, response.text)
+        assert response.status_code == status, (path, response.text)
         return response
 
-    answer = msgspec.msgpack.decode(
-        replay("POST", SYNC, world.exchange.body, world.exchange.headers).content, type=SyncResponse
-    )
-    assert [r.status for r in answer.results] == ["accepted"] * len(world.genuine_sets)
-    pushed = msgspec.msgpack.decode(
-        replay("POST", PUSH, world.push.body, world.push.headers).content, type=PushResponse
-    )
-    assert [r.status for r in pushed.results] == ["accepted"]
-    replay("GET", world.feed.path_qs, b"", world.feed.headers)
+    for recorded in (world.exchange, world.long_exchange):
+        answer = msgspec.msgpack.decode(
+            replay("POST", SYNC, recorded.body, recorded.headers).content, type=SyncResponse
+        )
+        assert [r.status for r in answer.results] == ["accepted"] * len(world.genuine_sets)
+    for old in (world.old_push, world.old_feed):  # genuine, and gone
+        assert replay(old.method, old.path_qs, old.body, old.headers, 410).json()["error"] == "peer_too_old"
+        assert HubState.rows(world.db_path, "SELECT code FROM contacts ORDER BY rowid DESC LIMIT 1") == [
+            ("peer_too_old",)
+        ]
     replay("POST", ENROLL, world.enroll.body, world.enroll.headers)
     for mac in (True, False):
         body = world.exchange_body(world.genuine_sets)
@@ -165,10 +168,6 @@ def test_the_recorded_requests_are_genuine(world: FuzzWorld, client: TestClient[
             replay("POST", SYNC, body, world.sync_header(body, mac=mac)).content, type=SyncResponse
         )
         assert [r.status for r in answer.results] == ["accepted"]
-    zipped = gzip.compress(world.push.body)
-    signed = {**MSGPACK, "content-encoding": "gzip", **world.signed("POST", PUSH, zipped)}
-    pushed = msgspec.msgpack.decode(replay("POST", PUSH, zipped, signed).content, type=PushResponse)
-    assert [r.status for r in pushed.results] == ["accepted"]
     resealed = world.seal_body(msgpack_array(world.genuine_set()[1]), "")
     body = world.exchange_body([resealed])
     answer = msgspec.msgpack.decode(replay("POST", SYNC, body, world.sync_header(body)).content, type=SyncResponse)
@@ -502,13 +501,15 @@ def test_resigned_sets_stay_within_the_limits(world: FuzzWorld, client: TestClie
     fuzz(run, 25, resigned_bodies(records), check, always)
 
 
-# -- POST /api/v1/sync/push, plain and gzip ------------------------------------------------------------------
+# -- POST /api/v1/sync under the long headers, plain and gzip ---------------------------------------------
+# (0.3's push took gzip and was fuzzed so; the exchange takes no content encoding, and the same bodies,
+# bombs too, must be refused before anything is inflated.)
 
 
 @functools.cache
 def _gzip_bombs() -> tuple[bytes, ...]:
-    """gzip bodies that inflate to 1 MiB, just past the hub's cap, and 64 MiB (zeros, and a msgpack
-    array header over a sea of nils)."""
+    """gzip bodies that inflate to 1 MiB, just past 16 MiB (0.5's cap for a push), and 64 MiB (zeros, and a
+    msgpack array header over a sea of nils)."""
     bombs = []
     for size in (2**20, 16 * 2**20 + 1, 64 * 2**20):
         compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
@@ -516,14 +517,12 @@ def _gzip_bombs() -> tuple[bytes, ...]:
         parts = [compressor.compress(chunk) for _ in range(size // 2**20)]
         parts.append(compressor.compress(bytes(size % 2**20)))
         bombs.append(b"".join(parts) + compressor.flush())
-    bombs.append(
-        gzip.compress(b"\x83\xa8protocol\x01\xaastation_id\xa1x\xa4sets\xdd\x00\x0f\xff\xff" + b"\xc0" * (4 * 2**20), 9)
-    )
+    bombs.append(gzip.compress(b"\x95\x01\xdd\x00\x0f\xff\xff" + b"\xc0" * (4 * 2**20), 9))
     return tuple(bombs)
 
 
 def push_shapes(world: FuzzWorld) -> st.SearchStrategy[bytes]:
-    """Maps shaped like PushRequest with each field of its type or another, and maps of anything."""
+    """Maps shaped like 0.3's PushRequest with each field of its type or another, and maps of anything."""
     fields = st.fixed_dictionaries(
         {},
         optional={
@@ -536,22 +535,27 @@ def push_shapes(world: FuzzWorld) -> st.SearchStrategy[bytes]:
     return fields.map(_enc)
 
 
-@pytest.mark.parametrize("run", RUNS)
-def test_push_refuses_what_the_station_did_not_sign(world: FuzzWorld, client: TestClient[Any], run: str):
-    """Unsigned, altered or mis-signed pushes, plain and gzip (bombs too): a 4xx, nothing stored, and
-    no more heap than the body itself: nothing is inflated before the signature checks (issue 10, item 4)."""
-    genuine = world.push.body
-    plain = st.one_of(st.binary(max_size=1024), push_shapes(world), mutations(genuine))
-    bodies = st.one_of(
+def _encoded(plain: st.SearchStrategy[bytes], genuine: bytes) -> st.SearchStrategy[tuple[bytes, str]]:
+    """(body, content encoding): plain, gzip of it, the genuine body gzipped and mutated, gzip bombs."""
+    return st.one_of(
         st.tuples(plain, st.just("")),
         st.tuples(plain.map(gzip.compress), st.just("gzip")),
         st.tuples(mutations(gzip.compress(genuine, mtime=0)), st.just("gzip")),
         st.tuples(st.sampled_from(_gzip_bombs()), st.just("gzip")),
-    ).filter(lambda b: b[0] != genuine)
-    field_names = [h for h in world.push.headers if h.startswith("x-")]
+    )
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_long_header_exchanges_the_station_did_not_sign(world: FuzzWorld, client: TestClient[Any], run: str):
+    """Unsigned, altered or mis-signed exchanges under the long headers, plain and gzip (bombs too): a 4xx,
+    nothing stored, and no more heap than the body itself: nothing is inflated (issue 10, item 4)."""
+    genuine = world.long_exchange
+    plain = st.one_of(st.binary(max_size=1024), sync_shapes(world), push_shapes(world), mutations(genuine.body))
+    bodies = _encoded(plain, genuine.body).filter(lambda b: b[0] != genuine.body)
+    field_names = [h for h in genuine.headers if h.startswith("x-")]
     headers = st.one_of(
-        st.just(dict(world.push.headers)),
-        st.tuples(st.sampled_from(field_names), TOKENS).map(lambda kv: {**world.push.headers, kv[0]: kv[1]}),
+        st.just(dict(genuine.headers)),
+        st.tuples(st.sampled_from(field_names), TOKENS).map(lambda kv: {**genuine.headers, kv[0]: kv[1]}),
         st.just(MSGPACK),
         st.dictionaries(st.sampled_from(field_names), TOKENS, max_size=9).map(lambda d: {**MSGPACK, **d}),
     )
@@ -559,75 +563,71 @@ def test_push_refuses_what_the_station_did_not_sign(world: FuzzWorld, client: Te
     def check(example: tuple[tuple[bytes, str], dict[str, str]]) -> None:
         (body, encoding), sent = example
         sent = {**sent, **({"content-encoding": encoding} if encoding else {})}
-        response, cost = _send(world, client, "POST", PUSH, body, sent)
-        what = f"push unsigned ({encoding or 'plain'}, {len(body)} bytes) {body[:40]!r}"
+        response, cost = _send(world, client, "POST", SYNC, body, sent)
+        what = f"exchange, long headers, unsigned ({encoding or 'plain'}, {len(body)} bytes) {body[:40]!r}"
         assert_settled(world, response, None, signed=False, what=what)
         _peak(cost, UNAUTHENTICATED_PEAK + 2 * len(body), what)
 
-    fuzz(run, 20, st.tuples(bodies, headers), check, (((_gzip_bombs()[1], "gzip"), dict(world.push.headers)),))
+    fuzz(run, 20, st.tuples(bodies, headers), check, (((_gzip_bombs()[1], "gzip"), dict(genuine.headers)),))
 
 
 @pytest.mark.parametrize("run", RUNS)
-def test_push_bodies_signed_by_the_station(world: FuzzWorld, client: TestClient[Any], run: str):
-    genuine = world.push.body
-    plain = st.one_of(st.binary(max_size=1024), msgpack_values().map(_enc), push_shapes(world), mutations(genuine))
-    bodies = st.one_of(
-        st.tuples(plain, st.just("")),
-        st.tuples(plain.map(gzip.compress), st.just("gzip")),
-        st.tuples(mutations(gzip.compress(genuine, mtime=0)), st.just("gzip")),
-        st.tuples(st.sampled_from(_gzip_bombs()), st.just("gzip")),
-    )
+def test_long_header_exchange_bodies_signed_by_the_station(world: FuzzWorld, client: TestClient[Any], run: str):
+    genuine = world.long_exchange.body
+    plain = st.one_of(st.binary(max_size=1024), msgpack_values().map(_enc), sync_shapes(world), mutations(genuine))
+    bodies = _encoded(plain, genuine)
 
     def check(example: tuple[bytes, str]) -> None:
         body, encoding = example
-        sent = {**MSGPACK, **({"content-encoding": encoding} if encoding else {}), **world.signed("POST", PUSH, body)}
-        response, cost = _send(world, client, "POST", PUSH, body, sent)
-        what = f"push signed ({encoding or 'plain'}, {len(body)} bytes) {body[:60]!r}"
-        assert_settled(world, response, PushResponse, signed=True, what=what)
+        sent = {**({"content-encoding": encoding} if encoding else {}), **world.long_headers("POST", SYNC, body)}
+        response, cost = _send(world, client, "POST", SYNC, body, sent)
+        what = f"exchange, long headers, signed ({encoding or 'plain'}, {len(body)} bytes) {body[:60]!r}"
+        assert_settled(world, response, SyncResponse, signed=True, what=what)
         _peak(cost, AUTHENTICATED_PEAK, what)
 
     fuzz(run, 20, bodies, check, ((_gzip_bombs()[3], "gzip"), (_gzip_bombs()[2], "gzip")))
 
-
-# -- GET /api/v1/sync/feed ---------------------------------------------------------------------------------
 
 _QUERY_VALUES = st.one_of(
     EDGE_INTS.map(str),
     st.sampled_from(["", "x", "1.5", "1e3", "0x10", "+1", " 1", "１", "99999999999999999999999", "%00", "nan"]),
     st.text(max_size=12),
 )
+QUERIES = st.lists(
+    st.tuples(st.sampled_from(["after", "limit", "after", "x", "", "limit[]", "AFTER"]), _QUERY_VALUES), max_size=4
+)
+"""Query strings of 0.3's feed request (after, limit, repeated, unknown, encoded)."""
 
 
 @pytest.mark.parametrize("run", RUNS)
-def test_feed_queries_signed_by_the_station(world: FuzzWorld, client: TestClient[Any], run: str):
-    """Any query (after, limit, repeated, unknown, encoded), signed as sent: 200 or a 4xx, never a 5xx."""
-    pairs = st.lists(
-        st.tuples(st.sampled_from(["after", "limit", "after", "x", "", "limit[]", "AFTER"]), _QUERY_VALUES), max_size=4
-    )
+def test_exchange_queries_signed_by_the_station(world: FuzzWorld, client: TestClient[Any], run: str):
+    """Any query on the exchange, signed as sent (the signature covers the raw path and query): 200 or a
+    4xx, never a 5xx (0.3's feed request read ``after`` and ``limit`` from there)."""
 
     def check(query: list[tuple[str, str]]) -> None:
         world.restore()
-        request = client.build_request("GET", FEED, params=query)
+        request = client.build_request("POST", SYNC, params=query, content=world.long_exchange.body)
         path_qs = request.url.raw_path.decode("ascii")
-        request.headers.update({**MSGPACK, **world.signed("GET", path_qs)})
+        request.headers.update(world.long_headers("POST", path_qs, world.long_exchange.body))
         with measured() as cost:
             response = client.send(request)
-        what = f"feed {path_qs}"
+        what = f"exchange {path_qs}"
         assert cost["seconds"] < SECONDS_PER_EXAMPLE, what
-        assert_settled(world, response, FeedResponse, signed=True, what=what)
+        assert_settled(world, response, SyncResponse, signed=True, what=what)
         _peak(cost, AUTHENTICATED_PEAK, what)
 
-    fuzz(run, 20, pairs, check, ([("after", "99999999999999999999999")], [("limit", "-1"), ("after", "x")]))
+    fuzz(run, 20, QUERIES, check, ([("after", "99999999999999999999999")], [("limit", "-1"), ("after", "x")]))
 
 
 @pytest.mark.parametrize("run", RUNS)
 def test_every_signed_request_header_is_authenticated(world: FuzzWorld, client: TestClient[Any], run: str):
-    """The genuine feed request with one of its headers changed (station, key id, counter, time,
+    """The genuine exchange under the long headers with one of them changed (station, key id, counter, time,
     signature, head seq, outbox length, software): refused, and nothing it says is stored."""
-    names = sorted(h for h in world.feed.headers if h.startswith("x-"))
+    genuine = world.long_exchange
+    names = sorted(h for h in genuine.headers if h.startswith("x-"))
 
     def other(name: str) -> st.SearchStrategy[str]:
-        current = world.feed.headers[name]
+        current = genuine.headers[name]
         if current.isdigit():
             return st.one_of(
                 EDGE_INTS.filter(lambda n: n != int(current)).map(str), TOKENS.filter(lambda t: not t.isdigit())
@@ -647,10 +647,55 @@ def test_every_signed_request_header_is_authenticated(world: FuzzWorld, client: 
 
     def check(change: tuple[str, str]) -> None:
         name, value = change
-        response, _ = _send(world, client, "GET", world.feed.path_qs, b"", {**world.feed.headers, name: value})
-        assert_settled(world, response, None, signed=False, what=f"feed with {name}: {value!r}")
+        response, _ = _send(world, client, "POST", SYNC, genuine.body, {**genuine.headers, name: value})
+        assert_settled(world, response, None, signed=False, what=f"exchange with {name}: {value!r}")
 
     fuzz(run, 20, example, check, (("x-head-seq", "999999"), ("x-outbox-length", "999999"), ("x-software", "[/x]")))
+
+
+# -- 0.3's POST /api/v1/sync/push and GET /api/v1/sync/feed: gone, whatever they carry -----------------------
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_the_old_push_and_feed_stay_gone(world: FuzzWorld, client: TestClient[Any], run: str):
+    """Pushes of every shape (plain, gzip, bombs; signed by the station, altered, or not at all) and feed
+    requests with any query: always 410 ``peer_too_old`` with the hub's JSON reason, nothing of the county
+    stored, no more heap than the body itself (nothing is inflated or decoded), and nothing of the station's
+    chain, feed position or features changed (a signed one is recorded as a refused contact)."""
+    genuine = world.old_push
+    plain = st.one_of(st.binary(max_size=1024), push_shapes(world), mutations(genuine.body))
+    pushes = st.tuples(
+        st.just("POST"),
+        st.just(PUSH),
+        _encoded(plain, genuine.body),
+        st.sampled_from(["station", "altered", "none"]),
+    )
+    feeds = st.tuples(st.just("GET"), QUERIES, st.just((b"", "")), st.sampled_from(["station", "altered", "none"]))
+
+    def check(example: tuple[str, Any, tuple[bytes, str], str]) -> None:
+        method, target, (body, encoding), signer = example
+        if method == "GET":
+            request = client.build_request("GET", FEED, params=target)
+            target = request.url.raw_path.decode("ascii")
+        sent = {"content-type": MEDIA_TYPE, **({"content-encoding": encoding} if encoding else {})}
+        if signer != "none":
+            sent.update(world.long_headers(method, target, body))
+        if signer == "altered":
+            sent["x-counter"] = "0"
+        response, cost = _send(world, client, method, target, body, sent)
+        what = f"0.3 {method} {target} ({signer}, {encoding or 'plain'}, {len(body)} bytes) {body[:40]!r}"
+        assert response.status_code == 410, f"{what}: {response.status_code} {response.text[:200]}"
+        assert assert_json_error(response, what=what)["error"] == "peer_too_old", what
+        assert_nothing_stored(world, columns=IDENTITY, what=what)
+        _peak(cost, UNAUTHENTICATED_PEAK + 2 * len(body), what)
+
+    fuzz(
+        run,
+        20,
+        st.one_of(pushes, feeds),
+        check,
+        (("POST", PUSH, (_gzip_bombs()[2], "gzip"), "station"), ("GET", [("after", "x")], (b"", ""), "station")),
+    )
 
 
 # -- POST /api/v1/enroll -------------------------------------------------------------------------------------

@@ -23,10 +23,10 @@ from sync.protocol import (
     ReceiptItem,
     RejectedItem,
     decode_envelope,
-    seal_set,
     verify_receipt,
 )
 from tests.hub.builders import OTHER_VILLAGE, Clock, TestStation, enrol
+from tests.support.old_forms import seal_set
 
 
 def push(store: HubStore, identity: HubIdentity, st: TestStation, *sets: bytes, clock: Clock | None = None):

@@ -29,12 +29,10 @@ def raw_set(station: TestStation, records: list[bytes], *, seq: int | None = Non
         origin=station.station_id,
         seq=station.seq + 1 if seq is None else seq,
         prev=station.prev,
-        created_ms=station.clock.ms,
-        hlc=station.stamp(),
         records=records,
         sign_private=station.keys.sign_private,
-        sign_public=station.keys.sign_public,
         recipient_box_public=station.response.hub_box_public,
+        sender_box_private=station.keys.box_private,
         context=CTX_UP,
     )
     return envelope

@@ -60,11 +60,14 @@ def test_the_station_protocol_declares_its_errors_as_the_hubs_shape(client):
     }
     for label, operation in operations.items():
         errors = {int(status): response for status, response in operation["responses"].items() if int(status) >= 400}
-        assert 400 in errors and 403 in errors, label
+        # 0.3's push and feed answer only 410 now (docs/protocol.md, Support window).
+        assert {400, 403} <= set(errors) if "/sync/" not in label else set(errors) == {410}, label
         for status, response in errors.items():
             assert _error_schema(response) == {"$ref": ERROR_REF}, (label, status)
         assert b'"status_code"' not in msgspec.json.encode(operation), label
     assert "replay" in operations["POST /api/v1/sync"]["responses"]["409"]["description"]
+    assert "peer_too_old" in operations["POST /api/v1/sync/push"]["responses"]["410"]["description"]
+    assert operations["GET /api/v1/sync/feed"]["deprecated"] is True
     assert "429" in operations["POST /api/v1/enroll"]["responses"]
 
 

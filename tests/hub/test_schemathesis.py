@@ -1,6 +1,6 @@
 """schemathesis against the hub's own OpenAPI schema (/schema/openapi.json): the JSON API under /api/v1.
 
-The station protocol (msgpack: sync, push, feed, enrolment) is fuzzed by tests/hub/test_fuzz_protocol.py;
+The station protocol (msgpack: the exchange, enrolment, 0.3's push and feed) is fuzzed by tests/hub/test_fuzz_protocol.py;
 here every JSON operation is called with cases schemathesis generates from the schema, valid and
 invalid, authenticated with real API tokens (an administrator's and a department's) on a hub that
 holds a real station and its cases. Checks: never a server error; a 2xx conforms to its declared

@@ -125,21 +125,20 @@ def test_features_out_of_range_are_malformed(client, store, station, features):
 
 def test_the_long_headers_are_checked_the_same_way(client, store, signing_station):
     signing_station.counter += 1
-    path = "/api/v1/sync/feed?after=0"
     headers = sign_request(
         sign_private=signing_station.keys.sign_private,
         sign_public=signing_station.keys.sign_public,
-        method="GET",
-        path_qs=path,
+        method="POST",
+        path_qs=SYNC,
         station_id=signing_station.station_id,
         counter=signing_station.counter,
         station_ms=signing_station.clock.ms,
-        body=b"",
+        body=PULL,
         head_seq=4,
         outbox_length=0,
         software="0.5.0",
         cover=True,
     )
-    assert client.get(path, headers={**headers, "X-Head-Seq": "5"}).status_code == 401
-    assert client.get(path, headers=headers).status_code == 200
+    assert client.post(SYNC, content=PULL, headers={**headers, "X-Head-Seq": "5"}).status_code == 401
+    assert client.post(SYNC, content=PULL, headers=headers).status_code == 200
     assert last_contact(store, signing_station).head_seq == 4

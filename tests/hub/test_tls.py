@@ -29,7 +29,7 @@ from litestar import Litestar
 from hub.web.app import create_app
 from hub.web.security_headers import HSTS
 from tests.hub.builders import PASSWORDS, csrf_of
-from tests.hub.test_app import do_push
+from tests.hub.test_app import do_sync
 from tests.hub.test_cli import run
 
 pytestmark = pytest.mark.timeout(60)
@@ -197,7 +197,7 @@ def test_forwarded_headers_count_only_from_a_trusted_proxy(settings, clock, user
     forwarded = {"x-forwarded-for": "6.6.6.6, 203.0.113.7", "x-forwarded-proto": "https"}
     with serving(app) as url, httpx.Client(base_url=url, timeout=10) as http:
         number, changes = station.new_case()
-        assert do_push(http, station, station.push_body([station.seal(changes)])).status_code == 200
+        assert do_sync(http, station, [station.seal(changes)]).status_code == 200
         # The proxy's leg is plain HTTP: httpx keeps a Secure cookie for https only, so carry them by hand.
         form = http.get("/login", headers=forwarded)
         assert ("; Secure" in _cookies(form)["hub_login"]) is believed

@@ -19,7 +19,7 @@ from hub.web.security_headers import _client_of, _https_of, parse_trusted_proxie
 from sync.errors import InputError
 from sync.protocol import MEDIA_TYPE
 from tests.hub.builders import PASSWORDS, bearer, log_in
-from tests.hub.test_app import do_push
+from tests.hub.test_app import do_sync
 
 TEMPLATES = Path(__file__).parents[2] / "hub" / "templates"
 HARDENED = {
@@ -45,9 +45,9 @@ def assert_hardened(response: httpx.Response, *, https: bool = False) -> None:
 
 @pytest.fixture
 def case_no(client, station, users):
-    """An RS-001 case (department RS) received at station A, pushed over HTTP."""
+    """An RS-001 case (department RS) received at station A, sent up the exchange."""
     number, changes = station.new_case()
-    assert do_push(client, station, station.push_body([station.seal(changes)])).status_code == 200
+    assert do_sync(client, station, [station.seal(changes)]).status_code == 200
     return number
 
 
@@ -88,14 +88,14 @@ def test_every_page_family_is_hardened(client, station, case_no, admin_token, rs
 def test_the_station_protocol_pays_for_no_browser_header(client, station):
     # Stations on 2G links: no header the browser pages need, on answers and on errors alike.
     number, changes = station.new_case()
-    pushed = do_push(client, station, station.push_body([station.seal(changes)]))
+    pushed = do_sync(client, station, [station.seal(changes)])
     assert pushed.status_code == 200
-    assert sorted(pushed.headers) == ["content-length", "content-type"]
+    assert sorted(pushed.headers) == ["content-length"]  # the exchange answers msgpack, always: no Content-Type
     for response in (
         client.get("/healthz"),
         client.post("/api/v1/sync", content=b"\x90"),
         client.post("/api/v1/enroll", content=b"\x90", headers={"content-type": MEDIA_TYPE}),
-        client.get("/api/v1/sync/feed"),
+        client.get("/api/v1/sync/feed"),  # 410: gone since 0.6
     ):
         assert not set(BROWSER_HEADERS) & set(response.headers), (response.request.url, dict(response.headers))
 

@@ -34,8 +34,8 @@ class DropFirstPushResponse(httpx.HTTPTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = super().handle_request(request)
-        # A push, or an exchange that carries sets (POST /api/v1/sync, docs/protocol.md "Exchange").
-        pushes = request.url.path.endswith("/sync/push") or (
+        # An exchange that carries sets (POST /api/v1/sync, docs/protocol.md "Exchange").
+        pushes = bool(
             request.url.path.endswith("/api/v1/sync") and msgspec.msgpack.decode(request.content, type=SyncRequest).sets
         )
         if not self.dropped and pushes:

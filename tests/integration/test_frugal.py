@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from typing import Any
 
 import httpx
 import msgspec
@@ -22,6 +23,7 @@ from bench.bench_sync import (
     record_day,
     sync_until_in_step,
 )
+from hub.feed import seal_pending as hub_seal_pending
 from hub.keys import load_identity
 from hub.store import HubStore
 from hub.transfer import export_file as hub_export
@@ -30,7 +32,7 @@ from netsim.proxy import FaultProxy, LinkProfile
 from station.feed import feed_position
 from station.identity import set_meta
 from station.link import watch
-from station.queries import get_case
+from station.sealing import seal_pending
 from station.store.db import write_txn
 from station.transfer import export_file, import_file
 from sync.compression import ZSTD_D1, ZSTD_R2
@@ -55,8 +57,10 @@ from sync.protocol import (
     sign_request,
     verify_receipt,
 )
+from sync.timeutil import utc_now
 from tests.integration import county as live
 from tests.integration.county import V1, V2, County
+from tests.support.old_forms import seal_set as seal_0_5
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -186,16 +190,44 @@ def test_a_station_that_lost_the_answer_gets_its_receipt_on_the_stick(live_count
     assert handle.case(case_no).sync_state == "acknowledged"
 
 
-def test_a_station_on_the_old_endpoints_still_syncs(live_county):
+def _sealed_as_0_5(sign_public: bytes):
+    """``seal_set`` as releases up to 0.5 called it for a peer that had said nothing: format 1, ``zstd-d1``."""
+
+    def seal(**kwargs: Any) -> tuple[bytes, bytes]:
+        kwargs.pop("sender_box_private")
+        return seal_0_5(created_ms=0, hlc=0, sign_public=sign_public, **kwargs)
+
+    return seal
+
+
+def test_what_an_older_release_sealed_still_goes_through_after_the_upgrade(live_county, monkeypatch):
+    """Data in flight across the upgrade: a station's unacknowledged sets and a hub's sealed feed sets of
+    format 1 with ``zstd-d1`` bodies (what releases up to 0.5 sealed before hearing the peer) are sent as
+    they were stored and read as ever; what either side seals after the upgrade is of format 2."""
     handle = live_county.enrol(V1)
-    case_no = handle.new_case("王小明", 1)
-    with handle.open() as station, write_txn(station.db):
-        set_meta(station.db, {"exchange_missing_at": "2999-01-01T00:00:00.000Z"})  # as an older release
-    transport = Failing()
-    assert handle.sync(transport=transport).in_step
-    assert transport.feed_after == []  # push and feed, not the exchange
+    identity = load_identity(live_county.hub_dir)
+    first = handle.new_case("王小明", 1)
+    with monkeypatch.context() as before_the_upgrade:
+        before_the_upgrade.setattr("station.sealing.seal_set", _sealed_as_0_5(handle.keys.sign_public))
+        before_the_upgrade.setattr("hub.feed.seal_set", _sealed_as_0_5(identity.keys.sign_public))
+        with handle.open() as station:
+            assert seal_pending(station, handle.keys) == [1]
+        with live_county.store() as store:
+            assert hub_seal_pending(store, identity, handle.station_id, utc_now()) >= 1  # the reference data
+    old_feed = {set_form(e) for e in hub_feed_sets(live_county, handle)}
+    assert old_feed <= {(1, ZSTD_D1), (1, "")} and (1, ZSTD_D1) in old_feed
+    assert handle.sync().in_step
+    second = handle.new_case("李小红", 2)
+    live_county.decide(first, "ACCEPTED")
+    assert handle.sync().in_step
+    assert sealed_forms(handle) == [(1, ZSTD_D1), (2, ZSTD_R2)]  # one chain across the two formats
+    assert [handle.case(c).sync_state for c in (first, second)] == ["acknowledged", "acknowledged"]
+    assert handle.case(first).summary.status == "ACCEPTED"  # came down in a set of format 2
+    feed = hub_feed_sets(live_county, handle)
+    assert set_form(feed[-1])[0] == 2
     with handle.open() as station:
-        assert get_case(station, case_no).sync_state == "acknowledged"
+        assert feed_position(station) == len(feed)
+    live_county.assert_converged()
 
 
 # -- features: what each side reads, and what each writes for it ------------------------------------
@@ -266,7 +298,8 @@ def test_a_station_that_enrolled_with_an_older_hub_learns_the_features_in_the_fi
     assert handle.sync(transport=transport).in_step
     second = handle.new_case("李小红", 2)
     assert handle.sync(transport=transport).in_step
-    assert sealed_forms(handle) == [(1, ZSTD_D1), (2, ZSTD_R2)]
+    # Format 2 from the first set (every hub within the support window reads it), though the hub had not said.
+    assert sealed_forms(handle) == [(2, ZSTD_R2), (2, ZSTD_R2)]
     assert [len(value.split(" ")[-1]) for value in transport.auth] == [86, 22]  # a signature, then the MAC
     assert [handle.case(c).sync_state for c in (first, second)] == ["acknowledged", "acknowledged"]
 
@@ -276,7 +309,7 @@ def hub_feed_sets(county: County, handle: live.TestStationHandle) -> list[bytes]
         return [row.envelope for row in store.feed_sets_after(handle.station_id, 0)]
 
 
-def test_a_station_of_the_previous_release_gets_the_forms_it_reads(live_county, monkeypatch):
+def test_a_station_that_says_nothing_gets_full_receipts_and_the_forms_of_0_4(live_county, monkeypatch):
     monkeypatch.setattr("station.link.exchange.STATION_FEATURES", 0)  # says nothing, as 0.3 did
     monkeypatch.setattr("station.enrolment.STATION_FEATURES", 0)
     handle = live_county.enrol(V1)
@@ -286,12 +319,13 @@ def test_a_station_of_the_previous_release_gets_the_forms_it_reads(live_county, 
     with live_county.store() as store:
         hub = store.station(handle.station_id)
         assert hub is not None and hub.features == 0
+    # Short receipts are asked for in each request; the set forms every release since 0.4 reads.
     assert transport.receipts and all(not is_short_receipt(r) for r in transport.receipts)
-    assert {set_form(e) for e in hub_feed_sets(live_county, handle)} <= {(1, ZSTD_D1), (1, "")}
+    assert {set_form(e) for e in hub_feed_sets(live_county, handle)} <= {(2, ZSTD_R2), (2, "")}
     assert handle.case(case_no).sync_state == "acknowledged"
 
 
-def test_a_hub_of_the_previous_release_gets_the_forms_it_reads(live_county, monkeypatch):
+def test_a_hub_that_says_nothing_gets_signatures_and_the_forms_of_0_4(live_county, monkeypatch):
     monkeypatch.setattr("hub.web.sync_api.HUB_FEATURES", 0)  # says nothing, as 0.3 did
     monkeypatch.setattr("hub.enroll.HUB_FEATURES", 0)
     handle = live_county.enrol(V1)
@@ -299,8 +333,8 @@ def test_a_hub_of_the_previous_release_gets_the_forms_it_reads(live_county, monk
     assert handle.sync(transport=transport).in_step
     case_no = handle.new_case("王小明", 1)
     assert handle.sync(transport=transport).in_step
-    assert sealed_forms(handle) == [(1, ZSTD_D1)]
-    assert {len(value.split(" ")[-1]) for value in transport.auth} == {86}
+    assert sealed_forms(handle) == [(2, ZSTD_R2)]
+    assert {len(value.split(" ")[-1]) for value in transport.auth} == {86}  # no MAC until the hub says it takes one
     assert handle.case(case_no).sync_state == "acknowledged"
 
 
@@ -327,7 +361,7 @@ def test_a_station_on_the_stick_learns_and_says_the_features_by_file(live_county
     round_trip("monday")
     second = handle.new_case("李小红", 2)
     round_trip("tuesday")
-    assert sealed_forms(handle) == [(1, ZSTD_D1), (2, ZSTD_R2)]  # the hub's file said what it reads
+    assert sealed_forms(handle) == [(2, ZSTD_R2), (2, ZSTD_R2)]  # the forms of 0.4, before and after hearing
     with live_county.store() as store:
         assert store.station(handle.station_id).features == STATION_FEATURES
     assert {set_form(e) for e in hub_feed_sets(live_county, handle)} == {(2, ZSTD_R2)}

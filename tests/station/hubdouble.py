@@ -1,9 +1,13 @@
 """A stand-in for the county hub, built from sync.protocol functions only, for station tests.
 
-It speaks enough of docs/protocol.md (enrolment, push, feed) to exercise the station's side:
+It speaks enough of docs/protocol.md (enrolment, the exchange) to exercise the station's side:
 it checks request signatures and counters, verifies and chains the station's sets, answers
 with signed receipts, and seals queued items into a signed feed. It applies nothing: tests
 decide what goes down the feed. Faults are injected with :attr:`HubDouble.faults`.
+
+It answers as a hub that has not said what it reads (no features: signatures, not MACs), and
+seals its feed as hubs up to 0.5 did for such a station (format 1, ``zstd-d1``, by the frozen
+writer of tests/support/old_forms.py): what a station reads for ever, whatever it writes.
 """
 
 from __future__ import annotations
@@ -26,9 +30,7 @@ from sync.protocol import (
     GENESIS,
     EnrollRequest,
     EnrollResponse,
-    FeedResponse,
     ProtocolError,
-    PushRequest,
     PushResponse,
     ReceiptItem,
     SetResult,
@@ -40,8 +42,8 @@ from sync.protocol import (
     expand_auth,
     make_receipt,
     open_set,
-    seal_set,
 )
+from tests.support.old_forms import seal_set
 
 __all__ = ("HubDouble", "at_ms", "pushed_counts")
 
@@ -76,8 +78,8 @@ class HubDouble:
         self.forks: set[int] = set()
         """Seqs answered ``fork`` (a different set held there)."""
         self.tamper_enroll_mac = False
-        self.legacy = False
-        """Play a hub older than ``POST /api/v1/sync`` (it answers 404 there): push and pull separately."""
+        self.no_exchange = False
+        """Play a hub of 0.3, older than ``POST /api/v1/sync`` (it answers 404 there)."""
         self.feed_bytes: list[int] = []
         """The ``feed_bytes`` each exchange asked for."""
 
@@ -145,7 +147,7 @@ class HubDouble:
             self.feed_set(*self.queued)
             self.queued = []
 
-    # -- ingest (the same for push and files) ------------------------------------------------
+    # -- ingest (the same for the exchange and files) --------------------------------------------
 
     def ingest(self, sets: list[bytes], *, lean: bool = False) -> PushResponse:
         results: list[SetResult] = []
@@ -153,14 +155,18 @@ class HubDouble:
         station_sign = self.station_keys[0]
 
         def key_for(key_id: str) -> bytes:
-            if key_id != key_id_of(station_sign):
+            if key_id not in ("", key_id_of(station_sign)):  # "": a set of format 2, always the station's
                 raise ProtocolError(zh="未知密钥", en="unknown key", code="unknown_key")
             return station_sign
 
         for data in sets:
             try:
                 signed, set_hash, body = open_set(
-                    data, public_key_for=key_for, context=CTX_UP, box_private=self.keys.box_private
+                    data,
+                    public_key_for=key_for,
+                    context=CTX_UP,
+                    box_private=self.keys.box_private,
+                    sender_box_public=self.station_keys[1],
                 )
             except ProtocolError as exc:
                 results.append(SetResult(seq=0, status="refused", code=exc.code, detail=exc.en))
@@ -186,7 +192,7 @@ class HubDouble:
             receipt = self.receipt(seq, set_hash)
             self.held[seq] = (set_hash, receipt)
             self.applied_seq, self.applied_hash = seq, set_hash
-            if not lean:  # the exchange answers with the receipt; the feed does not repeat it
+            if not lean:  # a file: the exchange answers with the receipt, the feed does not repeat it
                 self.queue(ReceiptItem(receipt))
             results.append(SetResult(seq=seq, status="accepted", receipt=receipt))
         return PushResponse(results=results, next_seq=self.applied_seq + 1, hub_ms=self.hub_ms)
@@ -229,27 +235,12 @@ class HubDouble:
             return self._enroll(request)
         if path == "/healthz":
             return httpx.Response(200, json={"status": "ok"})
-        if path == "/api/v1/sync" and self.legacy:
+        if path != "/api/v1/sync" or self.no_exchange:
             return _json(404, "not_found", path)
         problem = self._authenticate(request)
         if problem is not None:
             return problem
-        if path == "/api/v1/sync":
-            return self._exchange(request)
-        if path == "/api/v1/sync/push":
-            push = msgspec.msgpack.decode(request.content, type=PushRequest)
-            return httpx.Response(200, content=msgspec.msgpack.encode(self.ingest([bytes(s) for s in push.sets])))
-        if path == "/api/v1/sync/feed":
-            after = int(request.url.params["after"])
-            limit = int(request.url.params.get("limit", "20"))
-            self.seal_queue()
-            answer = FeedResponse(
-                sets=[msgspec.Raw(e) for e, _ in self.feed[after : after + limit]],
-                last_seq=len(self.feed),
-                hub_ms=self.hub_ms,
-            )
-            return httpx.Response(200, content=msgspec.msgpack.encode(answer))
-        return _json(404, "not_found", path)
+        return self._exchange(request)
 
     def _exchange(self, request: httpx.Request) -> httpx.Response:
         sync = msgspec.msgpack.decode(request.content, type=SyncRequest)
@@ -339,12 +330,10 @@ class HubDouble:
 
 
 def pushed_counts(hub: HubDouble) -> list[int]:
-    """How many sets each request that carried sets carried (push or exchange; for batch-size tests)."""
+    """How many sets each exchange that carried sets carried (for batch-size tests)."""
     counts = []
     for r in hub.requests:
-        if r.url.path == "/api/v1/sync/push":
-            counts.append(len(msgspec.msgpack.decode(r.content, type=PushRequest).sets))
-        elif r.url.path == "/api/v1/sync" and not hub.legacy:
+        if r.url.path == "/api/v1/sync" and not hub.no_exchange:
             sets = msgspec.msgpack.decode(r.content, type=SyncRequest).sets
             if sets:
                 counts.append(len(sets))

@@ -20,11 +20,14 @@ from station.sealing import seal_pending
 from station.store.db import write_txn
 from station.syncstate import sync_status
 from sync.protocol import (
+    SET_FORMAT_2,
     CaseState,
     PushResponse,
     RejectedItem,
     SetResult,
+    SignedSet2,
     SyncRequest,
+    decode_envelope,
     expand_auth,
 )
 from tests.station.conftest import pension_benefit_deferred, pension_enrolment
@@ -85,25 +88,50 @@ def test_requests_carry_one_compact_signed_header_and_nothing_else(station, hub,
     assert (len(body.sets), body.feed_after) == (1, 0)
 
 
-def test_an_older_hub_gets_a_push_and_a_pull_and_is_asked_again_a_day_later(station, hub, run, clock):
-    hub.legacy = True
-    ops.new_intake(station, pension_enrolment())
+def test_a_hub_without_the_exchange_is_reported_as_too_old_and_nothing_is_lost(station, hub, run, clock):
+    hub.no_exchange = True  # a hub of 0.3 (or a wrong address): 404 on POST /api/v1/sync
+    number = ops.new_intake(station, pension_enrolment()).number
     report = run()
-    assert report.in_step and report.pulled == 1  # the old way: the receipt repeated in the feed
-    assert [r.url.path for r in hub.requests] == ["/api/v1/sync", "/api/v1/sync/push", "/api/v1/sync/feed"]
-    push = hub.requests[1]
-    assert push.headers["X-Head-Seq"] == "1" and push.headers["X-Outbox-Length"] == "0"
-    assert push.headers["X-Software"] and push.headers["Content-Type"] == "application/vnd.msgpack"
-    counters = [int(r.headers["X-Counter"]) for r in hub.requests[1:]]
-    assert counters == sorted(set(counters))
-    hub.requests.clear()
-    assert run().in_step
-    assert [r.url.path for r in hub.requests] == ["/api/v1/sync/feed"]  # not asked again today
-    hub.legacy = False
-    clock.advance(days=1, minutes=1)
+    assert [e.code for e in report.errors] == ["hub_too_old"] and not report.fatal and not report.in_step
+    message = report.errors[0]
+    assert "older than 0.4" in message.message("en") and "upgrade the hub" in message.message("en")
+    assert "0.4" in message.message("zh") and "县管理员" in message.message("zh")
+    assert [r.url.path for r in hub.requests] == ["/api/v1/sync"]  # no push, no feed request: gone since 0.6
+    assert report.unacknowledged == 1 and get_case(station, number).sync_state == "sealed"
+    hub.no_exchange = False  # the county upgraded the hub: the next round gets everything through
     hub.requests.clear()
     assert run().in_step and [r.url.path for r in hub.requests] == ["/api/v1/sync"]
-    assert not get_meta(station.db, "exchange_missing_at")
+    assert get_case(station, number).sync_state == "acknowledged"
+
+
+def test_a_hub_that_says_this_station_is_too_old_stops_the_watch(station, hub, run):
+    ops.new_intake(station, pension_enrolment())
+    hub.faults.append(
+        httpx.Response(
+            410,
+            json={
+                "error": "peer_too_old",
+                "detail": "install release 0.8 or newer",
+                "detail_zh": "请安装 0.8 或更新的版本",
+            },
+        )
+    )
+    report = run()
+    assert [e.code for e in report.errors] == ["peer_too_old"] and report.fatal  # only an upgrade of this PC mends it
+    assert "0.8" in report.errors[0].message("en") and "0.8" in report.errors[0].message("zh")
+
+
+def test_sets_are_sealed_in_format_2_before_the_hub_has_said_what_it_reads(station, hub, run, keys):
+    # The double says nothing (as a hub of 0.3 did), yet every hub within the support window reads
+    # format 2 and zstd-r2: the station seals nothing else (a folder upgraded from 0.3 seals so at once).
+    assert not get_meta(station.db, "hub_features")
+    ops.new_intake(station, pension_enrolment())
+    seal_pending(station, keys)
+    (envelope,) = [bytes(e) for (e,) in station.db.execute("SELECT envelope FROM sets_out")]
+    outer = decode_envelope(envelope)
+    assert (outer.protocol, outer.key_id) == (SET_FORMAT_2, "")
+    assert msgspec.msgpack.decode(bytes(outer.payload), type=SignedSet2).method == 2  # zstd-r2
+    assert run().in_step and hub.applied_seq == 1
 
 
 def test_a_replayed_counter_jumps_past_the_hubs_and_retries_once(station, hub, run):

@@ -9,17 +9,24 @@ from station import cases as ops
 from station import sealing
 from station.errors import NotEnrolledError
 from station.sealing import head, seal_pending, unacknowledged, unsealed_count
-from sync.crypto import KeyPair, key_id_of
-from sync.protocol import CTX_UP, GENESIS, open_set
+from sync.changes import decode_change
+from sync.crypto import KeyPair
+from sync.protocol import CTX_UP, GENESIS, SET_FORMAT_2, decode_envelope, open_set
 from tests.station.conftest import WANG, pension_benefit_deferred, pension_enrolment
 
 
 def _open(hub, keys: KeyPair, envelope: bytes):
     def key_for(key_id: str) -> bytes:
-        assert key_id == key_id_of(keys.sign_public)
+        assert key_id == ""  # format 2: the key is the origin's
         return keys.sign_public
 
-    return open_set(envelope, public_key_for=key_for, context=CTX_UP, box_private=hub.keys.box_private)
+    return open_set(
+        envelope,
+        public_key_for=key_for,
+        context=CTX_UP,
+        box_private=hub.keys.box_private,
+        sender_box_public=keys.box_public,
+    )
 
 
 def _records(body: bytes) -> list[bytes]:
@@ -58,11 +65,15 @@ def test_sealing_again_seals_only_new_changes(station, hub, keys, clock):
     assert station.db.execute("SELECT COUNT(*) FROM outbox WHERE set_seq = 2").fetchone()[0] == 1  # the note alone
 
 
-def test_set_hlc_is_the_newest_stamp_it_carries(station, hub, keys):
+def test_a_set_is_of_format_2_and_its_changes_carry_their_own_stamps(station, hub, keys):
     ops.new_intake(station, pension_enrolment())
     seal_pending(station, keys)
-    signed, _, _ = _open(hub, keys, unacknowledged(station)[0][1])
-    assert signed.hlc == station.db.execute("SELECT MAX(hlc) FROM outbox").fetchone()[0]
+    envelope = unacknowledged(station)[0][1]
+    assert (decode_envelope(envelope).protocol, decode_envelope(envelope).key_id) == (SET_FORMAT_2, "")
+    signed, _, body = _open(hub, keys, envelope)
+    assert (signed.compression, signed.hlc, signed.created_ms) == ("zstd-r2", 0, 0)  # format 2 sends no set stamp
+    stamps = [decode_change(r).hlc for r in _records(body)]
+    assert max(stamps) == station.db.execute("SELECT MAX(hlc) FROM outbox").fetchone()[0]
 
 
 def test_a_crash_between_the_steps_leaves_nothing_half_sealed(station, hub, keys, monkeypatch):

@@ -1,4 +1,8 @@
-"""Sets of format 2 and the pair's box: shorter, and every check of format 1 still holds."""
+"""Sets of format 2 and the pair's box: shorter, and every check of format 1 still holds.
+
+Since 0.6 only format 2 is written; sets of format 1 (sealed by releases up to 0.5, tests/support/
+old_forms.py) stay in databases, feeds and on USB sticks and are read as they always were.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from sync.protocol import (
     open_set,
     seal_set,
 )
+from tests.support.old_forms import seal_set as seal_0_5
 
 ORIGIN = "349921001001-A-1"
 
@@ -57,7 +62,18 @@ def seal(
     prev: bytes = GENESIS,
     items: list[bytes] | None = None,
 ) -> tuple[bytes, bytes]:
-    return seal_set(
+    if format_2:
+        return seal_set(
+            origin=ORIGIN,
+            seq=seq,
+            prev=prev,
+            records=items or records(),
+            sign_private=station.sign_private,
+            recipient_box_public=hub.box_public,
+            sender_box_private=station.box_private,
+            context=CTX_UP,
+        )
+    return seal_0_5(  # format 1, as releases up to 0.5 sealed it for a peer that had not said SETS_V2
         origin=ORIGIN,
         seq=seq,
         prev=prev,
@@ -69,7 +85,6 @@ def seal(
         recipient_box_public=hub.box_public,
         context=CTX_UP,
         methods=(ZSTD_D1, ZSTD_R2),
-        sender_box_private=station.box_private if format_2 else None,
     )
 
 
@@ -113,6 +128,30 @@ def test_a_set_of_format_2_is_shorter_and_opens_to_the_same_records(station, hub
     assert (signed.origin, signed.seq, signed.prev, signed.compression) == (ORIGIN, 1, GENESIS, ZSTD_R2)
     assert (signed.count, signed.created_ms, signed.hlc, set_hash) == (6, 0, 0, short_hash)
     assert body == msgpack_array(records())
+
+
+def test_a_stored_set_of_format_1_with_a_zstd_d1_body_reads_as_it_always_did(station, hub):
+    stored, stored_hash = seal_0_5(
+        origin=ORIGIN,
+        seq=1,
+        prev=GENESIS,
+        created_ms=1_790_000_000_000,
+        hlc=77 << 16,
+        records=records(),
+        sign_private=station.sign_private,
+        sign_public=station.sign_public,
+        recipient_box_public=hub.box_public,
+        context=CTX_UP,
+    )  # what a station or hub of 0.3 sealed, and 0.4 and 0.5 for a peer that had said nothing
+    assert (decode_envelope(stored).protocol, decode_envelope(stored).key_id) == (1, station.key_id)
+    signed, set_hash, body = open_up(stored, station, hub)
+    assert (signed.compression, signed.count, signed.created_ms, signed.hlc) == (
+        ZSTD_D1,
+        6,
+        1_790_000_000_000,
+        77 << 16,
+    )
+    assert (set_hash, body) == (stored_hash, msgpack_array(records()))
 
 
 def test_sets_of_both_formats_chain_by_the_hash_of_what_was_signed(station, hub):
