@@ -74,6 +74,18 @@ def test_features_table_in_the_protocol_matches_code():
     ]
 
 
+def test_the_support_window_in_the_protocol_matches_code():
+    from hub.web.errors import STATUS_FOR_CODE
+    from sync.version import OLDEST_PEER, SUPPORT_WINDOW
+
+    text = (DOCS / "protocol.md").read_text(encoding="utf-8")
+    said = re.search(r'`sync\.version\.OLDEST_PEER` \(`"([\d.]+)"`,\s+`SUPPORT_WINDOW = (\d+)`\)', text)
+    assert said is not None and said.groups() == (OLDEST_PEER, str(SUPPORT_WINDOW))
+    assert f"install release {OLDEST_PEER} or newer" in text
+    row = re.search(r"^\| `peer_too_old` \| (\d+) \|", text, flags=re.MULTILINE)
+    assert row is not None and int(row.group(1)) == STATUS_FOR_CODE["peer_too_old"]
+
+
 def test_compact_form_example_in_the_protocol_round_trips():
     # The layout docs/protocol.md gives for a status change, checked against the code.
     from sync.changes import StatusChange, encode_change
