@@ -16,8 +16,11 @@ import click
 from rich.table import Table
 
 from hub._cli_common import Context, handles_errors, json_text, text
+from hub.backup import serving
 from hub.bootstrap import init_hub
 from hub.cli_accounts import department, station_codes, station_void, token, user
+from hub.cli_backup import BACKUP_COMMANDS
+from hub.cli_calendar import calendar
 from hub.cli_status import status
 from hub.decisions import ALIASES, decide
 from hub.enroll import DEFAULT_EXPIRES_HOURS, issue_code, revoke_station
@@ -126,8 +129,6 @@ def serve(
     trusted_proxies: tuple[str, ...],
 ) -> None:
     """Serve the hub (station protocol, dashboard, desk, JSON API, /metrics) with uvicorn."""
-    import uvicorn
-
     identity = load_identity(obj.data_dir)  # fail here, in the user's language, if there is no hub
     parse_trusted_proxies(trusted_proxies or Settings.from_env().trusted_proxies)  # exit 2 now, not per request
     if (tls_cert is None) != (tls_key is None):
@@ -163,6 +164,13 @@ def serve(
     # No Date or Server header: village links pay for every byte (docs/protocol.md, "Exchange").
     # proxy_headers off: uvicorn would believe X-Forwarded-* from 127.0.0.1 by default; the hub itself
     # believes them only from --trusted-proxy (hub.web.security_headers).
+    with serving(obj.data_dir):  # 'hub restore' refuses while any 'hub serve' holds this
+        _run_uvicorn(host, port, tls_cert, tls_key)
+
+
+def _run_uvicorn(host: str, port: int, tls_cert: Path | None, tls_key: Path | None) -> None:
+    import uvicorn
+
     uvicorn.run(
         "hub.app:app_from_env",
         factory=True,
@@ -501,6 +509,9 @@ main.add_command(user)
 main.add_command(token)
 main.add_command(department)
 main.add_command(status)
+for _command in BACKUP_COMMANDS:
+    main.add_command(_command)
+main.add_command(calendar)
 
 
 if __name__ == "__main__":  # pragma: no cover

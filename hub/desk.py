@@ -10,6 +10,7 @@ from hub.accounts import Principal
 from hub.decisions import Decision, decide
 from hub.departments import department_key
 from hub.store import HubStore
+from sync.deadlines import due_move_text
 from sync.errors import NotFoundError, ProxyAppError
 from sync.lifecycle import Actor, Status, allowed_targets
 from sync.personal import mask_id_number, mask_phone
@@ -160,6 +161,19 @@ def case_view(
         "intake_materials": store.intake_materials(case["intake_id"]),
         "commitments": store.intake_commitments(case["intake_id"]),
         "events": store.case_events(case["case_no"]),
+        "due_moves": [_due_move(m) for m in store.due_moves(case["case_no"])],
+    }
+
+
+def _due_move(move: dict[str, Any]) -> dict[str, Any]:
+    """A due date a published calendar moved, for the case's history, with its line in both languages."""
+    fields = {k: move[k] for k in ("at", "old_due", "new_due", "year", "version", "material")}
+    words = {k: fields[k] for k in ("year", "version", "material")}
+    old, new = fields["old_due"], fields["new_due"]
+    return {
+        **fields,
+        "text_zh": due_move_text("zh", old=old, new=new, **words),
+        "text_en": due_move_text("en", old=old, new=new, **words),
     }
 
 

@@ -9,7 +9,7 @@ from sync.lifecycle import CLOCK_PAUSED
 from sync.timeutil import business_date, parse_iso
 from sync.workdays import DueDate, WorkCalendar
 
-__all__ = ("case_due", "paused_spans")
+__all__ = ("case_due", "due_move_text", "paused_spans")
 
 
 def paused_spans(events: Sequence[tuple[str, str]], until: dt.date) -> list[tuple[dt.date, dt.date]]:
@@ -56,3 +56,21 @@ def case_due(
     start = dt.date.fromisoformat(accepted_date or received_date)
     spans = [(a, b) for a, b in paused_spans(events, today) if b > start]
     return calendar.add_working_days(start, promised_days, paused=spans)
+
+
+def due_move_text(
+    lang: str, *, old: str | None, new: str | None, year: int, version: int, material: str | None = None
+) -> str:
+    """The history line a calendar publication writes when it moves a due date (hub and stations alike).
+
+    ``material`` names the 容缺 commitment's material when the date moved is a commitment's; a
+    correction (``version`` above 1) says which version moved it.
+    """
+    was, now = old or "—", new or "—"
+    if lang.startswith("en"):
+        why = f"{year} calendar published" + (f" (version {version})" if version > 1 else "")
+        what = f"容缺 commitment ({material}): due date" if material is not None else "due date"
+        return f"{what} moved from {was} to {now}: {why}"
+    why = f"{year} 年工作日历已发布" + (f"（第 {version} 版）" if version > 1 else "")
+    what = f"容缺补交期限（{material}）" if material is not None else "应办结日期"
+    return f"{what}由 {was} 改为 {now}：{why}"

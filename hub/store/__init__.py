@@ -14,6 +14,7 @@ import msgspec
 
 from hub.store.accounts import AccountStoreMixin, SessionRow, TokenRow, UserRow
 from hub.store.base import RowError
+from hub.store.calendar import CalendarStoreMixin, CalendarVersionRow, YearRow
 from hub.store.cases import CaseStoreMixin
 from hub.store.dashboard import DashboardStoreMixin
 from hub.store.db import open_db, write_txn
@@ -30,6 +31,7 @@ from sync.workdays import WorkCalendar, YearTable
 
 __all__ = (
     "DB_FILE",
+    "CalendarVersionRow",
     "Contact",
     "EnrolmentRow",
     "FeedSetRow",
@@ -42,6 +44,7 @@ __all__ = (
     "StationRow",
     "TokenRow",
     "UserRow",
+    "YearRow",
 )
 
 DB_FILE = "hub.db"
@@ -52,7 +55,9 @@ _CACHE: dict[tuple[str, str, Any], Any] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-class HubStore(StationStoreMixin, SyncStoreMixin, CaseStoreMixin, AccountStoreMixin, DashboardStoreMixin):
+class HubStore(
+    StationStoreMixin, SyncStoreMixin, CaseStoreMixin, AccountStoreMixin, DashboardStoreMixin, CalendarStoreMixin
+):
     """Everything the hub keeps, behind methods; no other module writes SQL.
 
     One HubStore holds one connection and belongs to one request or command at a time. Writes

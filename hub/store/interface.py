@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 
 if TYPE_CHECKING:
     from hub.store.accounts import SessionRow, TokenRow, UserRow
+    from hub.store.calendar import CalendarVersionRow, YearRow
     from hub.store.stations import Contact, EnrolmentRow, KeyRow, StationRow
     from hub.store.sync import FeedSetRow, ForkRow
     from sync.catalog import Catalog
@@ -519,6 +520,48 @@ class HubStoreProtocol(Protocol):
 
     def intake_commitments(self, intake_id: str) -> list[dict[str, Any]]:
         """The 容缺 commitments of an intake (who signed is personal data: the caller decides)."""
+        ...
+
+    # -- CalendarStoreMixin (hub.store.calendar) --
+
+    def put_calendar_version(self, table: YearTable, notice: str, now: dt.datetime) -> None:
+        """Record a published version (its notice JSON) and put it in force (call inside a transaction)."""
+        ...
+
+    def calendar_year(self, year: int) -> YearRow | None:
+        """The table in force for ``year`` (seeded by ``hub init`` or published), or None."""
+        ...
+
+    def calendar_versions(self, year: int) -> list[CalendarVersionRow]:
+        """The versions of ``year`` published with ``hub calendar publish``, oldest first."""
+        ...
+
+    def cases_through_year(self, year: int) -> list[dict[str, Any]]:
+        """Cases a table for ``year`` may move: every provisional one, and every open one whose count
+        runs through the year."""
+        ...
+
+    def commitments_through_year(self, year: int) -> list[dict[str, Any]]:
+        """容缺 commitments a table for ``year`` may move (with their intake's ``received_date``)."""
+        ...
+
+    def add_due_move(
+        self,
+        *,
+        kind: str,
+        subject: str,
+        intake_id: str,
+        old_due: str | None,
+        new_due: str | None,
+        year: int,
+        version: int,
+        at: str,
+    ) -> None:
+        """Record that a calendar table moved a due date (``kind`` "case" or "commitment")."""
+        ...
+
+    def due_moves(self, case_no: str) -> list[dict[str, Any]]:
+        """The due-date moves of a case and of its intake's 容缺 commitments (with the material), oldest first."""
         ...
 
     # -- StoreBase (hub.store.base) --

@@ -435,6 +435,37 @@ def m004_weekly_figures(db: Database) -> None:
     db.execute("CREATE INDEX case_events_completed ON case_events(at) WHERE to_status = 'COMPLETED'")
 
 
+@migrations()
+def m005_calendar_versions(db: Database) -> None:
+    """Calendar publication: every version of a year's table as the county published it (the notice's
+    named spans, for ``hub calendar show``), and the due dates each publication moved (case history)."""
+    statements = [
+        # calendar_years keeps the version in force (what stations get); this keeps them all.
+        """CREATE TABLE calendar_versions (
+            year INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            notice TEXT NOT NULL,
+            published_at TEXT NOT NULL,
+            PRIMARY KEY (year, version)) STRICT""",
+        # One row per due date a calendar moved: kind 'case' (subject = case_no) or 'commitment'
+        # (subject = commitment_id); a case's history shows its own and its intake's commitments'.
+        """CREATE TABLE due_moves (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('case', 'commitment')),
+            subject TEXT NOT NULL,
+            intake_id TEXT NOT NULL,
+            old_due TEXT,
+            new_due TEXT,
+            year INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            at TEXT NOT NULL) STRICT""",
+        "CREATE INDEX due_moves_intake ON due_moves(intake_id)",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration under the write lock, so two hub processes never race."""
     if not migrations.pending(db):

@@ -33,7 +33,13 @@ def test_reopening_migrates_nothing_twice(hub_dir):
         assert (
             [m.name for m in migrations.applied(second.db)]
             == applied
-            == ["m001_hub", "m002_accounts_dashboard", "m003_station_features", "m004_weekly_figures"]
+            == [
+                "m001_hub",
+                "m002_accounts_dashboard",
+                "m003_station_features",
+                "m004_weekly_figures",
+                "m005_calendar_versions",
+            ]
         )
 
 
