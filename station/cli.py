@@ -12,6 +12,7 @@ from station import cases as case_ops
 from station import queries, render
 from station.cli_agent import AGENT_COMMANDS
 from station.cli_atrest import KEY_COMMANDS
+from station.cli_backup import BACKUP_COMMANDS
 from station.cli_base import Context, handles_errors
 from station.cli_sync import SYNC_COMMANDS
 from station.store import Station, default_data_dir
@@ -466,7 +467,7 @@ def commitment_list(obj: Context, overdue: bool, show_all: bool, as_json: bool) 
         obj.out.print(render.commitments_table(rows, obj.lang))
 
 
-for _command in (*SYNC_COMMANDS, *KEY_COMMANDS, *AGENT_COMMANDS):
+for _command in (*SYNC_COMMANDS, *KEY_COMMANDS, *AGENT_COMMANDS, *BACKUP_COMMANDS):
     main.add_command(_command)
 
 

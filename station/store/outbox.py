@@ -12,6 +12,7 @@ from sqlite_utils import Database
 from station.store.db import write_txn
 from station.store.meta import Meta
 from sync.changes import RowChange, StatusChange, encode_change
+from sync.errors import StoreError
 from sync.hlc import HybridClock
 from sync.merge import encode_versions
 from sync.tables import BY_NAME
@@ -129,6 +130,16 @@ def recording(db: Database, now: Callable[[], dt.datetime], origin: str) -> Iter
     """A write transaction with a change recorder; the clock state is saved with the changes."""
     with write_txn(db):
         meta = Meta(db)
+        if meta.restored:
+            # Restored from a backup: until the hub has confirmed the chain (and sent back what this
+            # PC did after the backup), a new case could take a number the county already holds.
+            raise StoreError(
+                zh="本站数据刚从备份恢复，县平台尚未确认：请先同步（station sync），确认后才能办理新业务",
+                en="this station was restored from a backup and the hub has not confirmed it yet: sync first "
+                "('station sync'); new work can be recorded once it is confirmed",
+                field="restored",
+                code="store.restored_unconfirmed",
+            )
         clock = HybridClock(meta.hlc_last or 0)
         recorder = ChangeRecorder(db, clock, now(), origin)
         yield recorder

@@ -1,0 +1,120 @@
+"""The ``hub backup FILE`` and ``hub restore FILE`` commands (docs/hub.md, "Backups")."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hub._cli_common import Context, handles_errors
+from hub.backup import Progress, make_backup, restore_backup
+from hub.views import china_time
+from sync.i18n import pick
+
+__all__ = ("BACKUP_COMMANDS",)
+
+_STAGES = {
+    "copy": ("复制数据库", "Copying the database"),
+    "write": ("压缩写入", "Compressing"),
+    "read": ("校验", "Verifying"),
+}
+
+
+class _Bars:
+    """One progress bar per stage on stderr, shown only at a terminal (a cron job's log stays clean)."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self.shown = sys.stderr.isatty()
+        self.bar: Any = None
+        self.stage = ""
+        self.done = 0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.shown:
+            return
+        if stage != self.stage:
+            self.close()
+            label = pick(self.lang, *_STAGES.get(stage, (stage, stage)))
+            self.bar = click.progressbar(length=max(total, 1), label=label, file=sys.stderr, show_percent=True)
+            self.bar.__enter__()
+            self.stage, self.done = stage, 0
+        self.bar.update(max(done - self.done, 0))
+        self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+    def progress(self) -> Progress:
+        return self
+
+
+def _size(count: int) -> str:
+    return f"{count / 1024 / 1024:.1f} MiB" if count >= 1024 * 1024 else f"{count / 1024:.0f} KiB"
+
+
+@click.command("backup")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.pass_obj
+@handles_errors
+def backup_command(obj: Context, file: Path) -> None:
+    """Write the hub's database and key to FILE (.tar.zst), consistent while the hub serves, verified."""
+    bars = _Bars(obj.lang)
+    try:
+        result = make_backup(obj.data_dir, file, progress=bars)
+    finally:
+        bars.close()
+    m = result.manifest
+    obj.say(
+        f"备份已写入 {result.path}（{_size(result.bytes)}，数据库 {_size(m.db_bytes)} 已通过完整性检查）",
+        f"Backup written to {result.path} ({_size(result.bytes)}; database of {_size(m.db_bytes)}, integrity ok)",
+    )
+    obj.say(
+        f"时间 {china_time(m.created_at)} (UTC+8)；{m.counts.get('stations', 0)} 个代办点，"
+        f"{m.counts.get('cases', 0)} 件办件，{m.counts.get('sets_in', 0)} 个数据集",
+        f"Taken {china_time(m.created_at)} (UTC+8); {m.counts.get('stations', 0)} stations, "
+        f"{m.counts.get('cases', 0)} cases, {m.counts.get('sets_in', 0)} sets",
+    )
+    obj.say(
+        "备份文件含全县办件和县平台密钥：请离线保存，妥善保管。",
+        "The file holds every case of the county and the hub's key: keep it offline and safe.",
+    )
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace the hub database already in the data folder (it is kept aside, renamed), or a hub of another key.",
+)
+@click.pass_obj
+@handles_errors
+def restore_command(obj: Context, file: Path, force: bool) -> None:
+    """Put the hub of backup FILE in place (the hub must be stopped); the stations then bring it up to date."""
+    bars = _Bars(obj.lang)
+    try:
+        result = restore_backup(obj.data_dir, file, force=force, progress=bars)
+    finally:
+        bars.close()
+    m = result.manifest
+    obj.say(
+        f"已恢复 {china_time(m.created_at)} (UTC+8) 的备份（软件 {m.software}）到 {obj.data_dir}",
+        f"Restored the backup of {china_time(m.created_at)} (UTC+8) (software {m.software}) to {obj.data_dir}",
+    )
+    for path in result.aside:
+        obj.say(f"原文件已改名保留：{path}", f"The file it replaced is kept as {path}")
+    obj.say(
+        "各代办点下次同步时会补交备份之后的数据；备份之后在县平台所做的决定、账号、登记和吊销须重新办理"
+        "（见 docs/hub.md“恢复备份”）。",
+        "Stations send what the hub lost at their next sync; decisions, accounts, enrolments and revocations "
+        "made at the hub after the backup must be made again (docs/hub.md, 'Restoring a backup').",
+    )
+
+
+BACKUP_COMMANDS = (backup_command, restore_command)
+"""Added to the ``hub`` group by hub.cli."""
