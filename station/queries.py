@@ -21,6 +21,7 @@ __all__ = (
     "CaseFilter",
     "CaseSummary",
     "CommitmentView",
+    "DueMoveView",
     "case_for_entity",
     "case_heading",
     "case_outcome",
@@ -112,6 +113,18 @@ class EventView(msgspec.Struct, frozen=True, kw_only=True):
     outcome: str | None
 
 
+class DueMoveView(msgspec.Struct, frozen=True, kw_only=True):
+    """A due date a published calendar year moved: the case's own, or (with ``material``) one of its
+    intake's 容缺 commitments'. :func:`sync.deadlines.due_move_text` words it."""
+
+    at: str
+    old_due: str | None
+    new_due: str | None
+    year: int
+    version: int
+    material: str | None = None
+
+
 class NoteView(msgspec.Struct, frozen=True):
     at: str
     author: str
@@ -145,6 +158,8 @@ class CaseDetail(msgspec.Struct, frozen=True, kw_only=True):
     """Values that lost a merge, with the one kept."""
     refusal: Refusal | None = None
     """Why the county refused to file the case (``summary.refused``), or None."""
+    due_moves: list[DueMoveView] = []
+    """Due dates a published calendar year moved (the case's and its commitments'), oldest first."""
 
 
 class BundleDetail(msgspec.Struct, frozen=True, kw_only=True):
@@ -334,6 +349,15 @@ def get_case(station: Station, case_no: str) -> CaseDetail:
         )
     ]
     sync = case_sync(station, number, summary.intake_id)
+    due_moves = [
+        DueMoveView(at=at, old_due=old, new_due=new, year=year, version=version, material=material)
+        for at, old, new, year, version, material in station.db.execute(
+            "SELECT m.at, m.old_due, m.new_due, m.year, m.version, c.material FROM due_moves m "
+            "LEFT JOIN commitments c ON m.kind = 'commitment' AND c.commitment_id = m.subject "
+            "WHERE (m.kind = 'case' AND m.subject = ?) OR (m.kind = 'commitment' AND m.intake_id = ?) ORDER BY m.id",
+            [number, summary.intake_id],
+        )
+    ]
     return CaseDetail(
         summary=summary,
         applicant_name=name,
@@ -353,6 +377,7 @@ def get_case(station: Station, case_no: str) -> CaseDetail:
         rejections=sync.rejections,
         conflicts=sync.conflicts,
         refusal=refused.get(number),
+        due_moves=due_moves,
     )
 
 

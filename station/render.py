@@ -20,6 +20,7 @@ from rich.text import Text
 from station.cases import IntakeResult
 from station.queries import BundleDetail, CaseDetail, CaseSummary, CommitmentView
 from sync.catalog import Bundle, Catalog, ServiceItem
+from sync.deadlines import due_move_text
 from sync.i18n import pick
 from sync.lifecycle import actor_label, status_label
 from sync.text import json_for_terminal, printable
@@ -209,6 +210,11 @@ def case_text(detail: CaseDetail, lang: str) -> list[str]:
         if event.reason:
             line += pick(lang, f"（{_p(event.reason)}）", f" ({_p(event.reason)})")
         lines.append(line)
+    for move in detail.due_moves:  # due dates a published calendar year moved
+        text = due_move_text(
+            lang, old=move.old_due, new=move.new_due, year=move.year, version=move.version, material=move.material
+        )
+        lines.append(f"  {format_local(move.at)}  {_p(text)}")
     if detail.notes:
         lines.append(pick(lang, "备注：", "Notes:"))
         # A note keeps its line breaks, each further line indented under the first.

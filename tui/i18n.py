@@ -238,6 +238,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "case.history": ("办理记录", "History"),
     "case.decisions": ("> 为县、乡审批意见", "> marks county and township decisions"),
     "case.reason": ("理由：{reason}", "reason: {reason}"),
+    "case.due_moved": ("应办结日期由 {old} 改为 {new}：{why}", "due date moved from {old} to {new}: {why}"),
+    "case.c_due_moved": (
+        "容缺补交期限（{material}）由 {old} 改为 {new}：{why}",
+        "容缺 commitment ({material}): due date moved from {old} to {new}: {why}",
+    ),
+    "case.due_why": ("{year} 年工作日历已发布", "{year} calendar published"),
+    "case.due_why_version": (
+        "{year} 年工作日历已发布（第 {version} 版）",
+        "{year} calendar published (version {version})",
+    ),
     "case.notes": ("备注", "Notes"),
     "case.conflicts": ("同步冲突（保留的值 / 被覆盖的值）", "Sync conflicts (kept / overwritten)"),
     "case.conflict": (

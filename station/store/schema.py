@@ -200,6 +200,25 @@ def m003_case_sync_index(db: Database) -> None:
     db.execute("CREATE INDEX outbox_entity ON outbox(entity_id)")
 
 
+@migrations()
+def m004_due_moves(db: Database) -> None:
+    """Calendar publication: the due dates a year table moved, for the case's history (local, never
+    replicated: the hub writes its own). kind 'case' (subject = case_no) or 'commitment' (commitment_id)."""
+    db.execute(
+        """CREATE TABLE due_moves (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('case', 'commitment')),
+            subject TEXT NOT NULL,
+            intake_id TEXT NOT NULL,
+            old_due TEXT,
+            new_due TEXT,
+            year INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            at TEXT NOT NULL) STRICT"""
+    )
+    db.execute("CREATE INDEX due_moves_intake ON due_moves(intake_id)")
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, under the write lock so two processes never race."""
     if not migrations.pending(db):

@@ -166,6 +166,16 @@ class CaseDetailScreen(StationScreen):
             )
             if e.reason:
                 out.append("      " + t("case.reason", lang, reason=plain(e.reason)) + "\n")
+        for move in d.due_moves:  # due dates a published calendar year moved
+            why_key = "case.due_why_version" if move.version > 1 else "case.due_why"
+            why = t(why_key, lang, year=move.year, version=move.version)
+            was, now = move.old_due or "—", move.new_due or "—"
+            text = (
+                t("case.c_due_moved", lang, material=plain(move.material), old=was, new=now, why=why)
+                if move.material is not None
+                else t("case.due_moved", lang, old=was, new=now, why=why)
+            )
+            out.append(f"  {format_local(move.at)}  {text}\n")
         if d.notes:
             head("case.notes")
             for n in d.notes:
