@@ -1,4 +1,4 @@
-"""``python -m bench [station|dashboard|sync|attacks|all] [ARGS]``: run one benchmark, or all of them in turn."""
+"""``python -m bench [station|dashboard|sync|attacks|publish|all] [ARGS]``: run one benchmark, or all of them in turn."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ BENCHES = {
     "dashboard": "bench.bench_dashboard",
     "sync": "bench.bench_sync",
     "attacks": "bench.bench_attacks",
+    "publish": "bench.bench_publish",
 }
 
 
