@@ -24,7 +24,7 @@ from station.store import DB_FILE, Station, datakey, default_data_dir
 from station.syncstate import SyncStatus, is_enrolled
 from sync.errors import ProxyAppError
 from sync.i18n import resolve_lang
-from sync.timeutil import utc_now
+from sync.timeutil import iso_utc, utc_now
 from tui.drafts import NEW_CASE, DraftStore
 from tui.i18n import t
 from tui.prefs import DEFAULT_LOCK_MINUTES, load_prefs
@@ -62,6 +62,23 @@ HIGH_CONTRAST = Theme(
     panel="#262626",
     dark=True,
 )
+
+
+def fold_letter_case(event: events.Key) -> None:
+    """Make Shift+V and V under Caps Lock the key ``v``: every letter key of the TUI works in both cases.
+
+    The footer and the help show letter keys in upper case, and Caps Lock is often left on after
+    typing an ID number ending in X. The bindings are written in lower case; only the key's name
+    changes here, the character stays as typed, so a field still receives the upper-case letter.
+    """
+    key = event.key
+    if len(key) == 1 and key.isascii() and key.isupper():
+        event.key = key.lower()
+    elif key.startswith("shift+") and len(key) == 7 and key[-1].isascii() and key[-1].isalpha():
+        # A terminal reporting the modifier rather than the character (the kitty protocol without text).
+        event.key = key[-1]
+        if event.character is None:
+            event.character = key[-1].upper()
 
 
 class WholeCellScrollBar(ScrollBarRender):
@@ -127,7 +144,7 @@ class StationApp(App[None]):
         self.set_reactive(StationApp.lang, resolve_lang(lang))
         self.now = now
         self.adapter: StationLink = adapter if adapter is not None else SyncAdapter(now=now)
-        self.set_reactive(StationApp.sync_view, SyncView(available=self.adapter.available))
+        self.set_reactive(StationApp.sync_view, SyncView(available=self.adapter.available, started=iso_utc(now())))
         self.auto_sync = auto_sync
         self.sync_every = sync_every
         self.status_every = status_every
@@ -247,15 +264,28 @@ class StationApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.locked:
             return action in LOCKED_ACTIONS  # F2-F5 would switch screens out from under the lock
-        # nothing to show before a station exists (the enrolment screen is up)
-        return not (action in ("home", "new_case", "case_list", "sync_now", "lock") and self.station is None)
+        if action in ("home", "new_case", "case_list", "sync_now", "lock"):
+            # Nothing to show before a station exists, nor before the day's work started (the
+            # enrolment screen is up: its Esc starts working offline).
+            return self.station is not None and (action == "lock" or self.current_mode != self.DEFAULT_MODE)
+        return True
 
     def _show_mode(self, mode: str) -> None:
-        if self.current_mode == mode:
+        """Land on ``mode``'s own screen (F2-F5), with fresh data.
+
+        Each mode keeps its own stack of screens: a case opened from the list, or the dialog after a
+        save, would otherwise come back on the next F4 or F3 instead of the screen the key names. So
+        whatever lies over a mode's screen is closed, on leaving it and on coming back to it.
+        """
+        refresh = self.current_mode == mode and len(self.screen_stack) == 1
+        while len(self.screen_stack) > 1:
+            self.pop_screen()  # the screen below is resumed: it re-reads its data
+        if self.current_mode != mode:
+            self.switch_mode(mode)  # resumed as well
             while len(self.screen_stack) > 1:
                 self.pop_screen()
-        else:
-            self.switch_mode(mode)
+        if refresh:  # already in front: nothing resumes it, so read the data again here
+            self.refresh_views()
 
     def action_home(self) -> None:
         self._show_mode("home")
@@ -293,6 +323,8 @@ class StationApp(App[None]):
         # the one place to see that someone is at the keyboard, whatever has focus.
         if (isinstance(event, events.InputEvent) and not event.is_forwarded) or isinstance(event, events.Paste):
             self.last_input = self.idle_clock()
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            fold_letter_case(event)
         await super().on_event(event)
 
     def lock_if_idle(self) -> None:

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,7 @@ from tui import sealed
 __all__ = (
     "PRINT_DIR",
     "RECEIPT_DIR",
+    "NoViewerError",
     "Receipt",
     "open_file",
     "open_receipt",
@@ -395,10 +397,62 @@ def _sweep(folder: Path) -> None:
                 path.unlink() if path.is_symlink() else path.rmdir()
 
 
+class NoViewerError(ProxyAppError):
+    """Nothing on this PC opens the receipt's PDF: the agent is told where the file is instead."""
+
+    code = "no_viewer"
+
+
+def _no_viewer(path: Path) -> NoViewerError:
+    return NoViewerError(
+        zh=f"本机没有可以打开PDF的程序，回执没有打开。文件在：{path}（可拷到能打印的电脑上打印）",
+        en=f"No program on this PC opens PDF files, so the receipt was not opened. The file is at: {path} "
+        "(copy it to a PC that can print)",
+        field="pdf",
+    )
+
+
+OPENER_WAIT = 5.0
+"""Seconds to wait for the system's opener to answer: the usual ones hand the file over and exit
+at once, with a failure status when no program takes it; one still running after this has opened it."""
+
+
 def open_file(path: Path) -> None:
-    """Open a file in the system's viewer (to print it), without waiting for it."""
+    """Open a file in the system's viewer (to print it); blocks up to :data:`OPENER_WAIT` seconds,
+    so call it from a worker thread.
+
+    Raises:
+        NoViewerError: no program opens it (no opener, no desktop session, or the opener said so);
+            the message names the file, to be printed from elsewhere.
+    """
     if sys.platform == "win32":
-        os.startfile(str(path))  # type: ignore[attr-defined]  # Windows only, hence the guard
+        try:
+            os.startfile(str(path))  # type: ignore[attr-defined]  # Windows only, hence the guard
+        except OSError as exc:  # "no application is associated with the specified file"
+            raise _no_viewer(path) from exc
         return
-    opener = "open" if sys.platform == "darwin" else "xdg-open"
-    subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if sys.platform == "darwin":
+        opener = shutil.which("open")
+    else:
+        # Without a desktop session no viewer can show it, and xdg-open would fall back to a text
+        # browser in this very terminal.
+        desktop = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+        opener = shutil.which("xdg-open") if desktop else None
+    if opener is None:
+        raise _no_viewer(path)
+    try:
+        process = subprocess.Popen(
+            [opener, str(path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # the viewer stays open (to print from) when the TUI quits
+        )
+    except OSError as exc:
+        raise _no_viewer(path) from exc
+    try:
+        status = process.wait(timeout=OPENER_WAIT)
+    except subprocess.TimeoutExpired:
+        return  # still running: an opener that waits for its viewer, which is showing the file
+    if status != 0:
+        raise _no_viewer(path)

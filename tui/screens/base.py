@@ -42,7 +42,7 @@ class StationScreen(Screen[_Result]):
     TITLE_KEY = "app.title"
 
     DEFAULT_CSS = """
-    StationScreen > #bottom { dock: bottom; height: 2; }
+    StationScreen > #bottom { dock: bottom; height: auto; }
     StationScreen > TitleBar { dock: top; }
     """
 

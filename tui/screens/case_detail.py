@@ -64,6 +64,10 @@ class CaseDetailScreen(StationScreen):
         self.refresh_data()
         self.query_one("#detail_scroll").focus()
 
+    def on_screen_resume(self) -> None:
+        # Back from a dialog or from help: a sync may have changed the case meanwhile.
+        self.refresh_data()
+
     def relabel(self) -> None:
         self.refresh_data()
 

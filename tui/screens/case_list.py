@@ -19,6 +19,7 @@ from tui.data import DUE_SOON_DAYS, short_number
 from tui.fmt import cell, days_left_text, due_text
 from tui.i18n import t
 from tui.screens.base import StationScreen, error_text
+from tui.widgets.fit_table import FitColumn, FitTable
 
 __all__ = ("PAGE_SIZE", "CaseListScreen")
 
@@ -26,6 +27,10 @@ PAGE_SIZE = 100
 """Rows per page: the list never loads the whole case book (50,000 cases at a busy station)."""
 
 _COLUMNS = ("case", "applicant", "item", "status", "due", "left", "id", "phone")
+_SHRINK = {"applicant": 8, "item": 10}
+"""The columns that may be cut on a narrow screen, and to how many cells at least."""
+_ASIDE = frozenset({"id", "phone"})
+"""The columns left whole to the right, to scroll to (Left/Right in the table), when the screen holds not all."""
 
 
 class CaseListScreen(StationScreen):
@@ -80,7 +85,7 @@ class CaseListScreen(StationScreen):
             yield Select(self._item_options(), id="item", prompt=t("list.item_all", lang), compact=True)
             yield Select(self._sort_options(), id="sort", value="received", allow_blank=False, compact=True)
             yield Static("", id="page", markup=False)
-        yield DataTable(id="cases", cursor_type="row", zebra_stripes=True)
+        yield FitTable(id="cases")
         yield Static("", id="list_empty", markup=False)
 
     def on_mount(self) -> None:
@@ -144,8 +149,7 @@ class CaseListScreen(StationScreen):
     def reload(self, *, keep_cursor: bool = False) -> None:
         if self.station_app.station is None:
             return
-        table = self.query_one("#cases", DataTable)
-        cursor = table.cursor_row if keep_cursor else 0
+        table = self.query_one("#cases", FitTable)
         try:
             found = list_cases(self.station, self.case_filter())
         except ProxyAppError as exc:
@@ -154,26 +158,25 @@ class CaseListScreen(StationScreen):
         self.has_more = len(found) > PAGE_SIZE
         self.rows = found[:PAGE_SIZE]
         lang = self.lang
-        table.clear(columns=True)
-        for column in _COLUMNS:
-            table.add_column(t(f"list.col.{column}", lang), key=column)
+        # Names and items are cut (with "..") only when the screen is too narrow for them.
+        columns = [FitColumn(c, t(f"list.col.{c}", lang), _SHRINK.get(c), c in _ASIDE) for c in _COLUMNS]
+        rows = []
         for s in self.rows:
-            style = "bold" if s.overdue else ""
             # Text cells, never str: a DataTable reads a str as markup, and names come from people.
-            table.add_row(
+            cells = [
                 cell(short_number(self.station, s.case_no)),
-                cell(s.applicant_name, 8),
-                cell(s.item_name, 16),
+                cell(s.applicant_name),
+                cell(s.item_name),
                 cell(status_label(s.status, lang)),
                 cell(due_text(s.due_date, s.due_provisional, lang)),
-                Text(days_left_text(s.days_left, lang), style=style),
+                Text(days_left_text(s.days_left, lang), style="bold" if s.overdue else ""),
                 cell(s.id_number_masked),
                 cell(s.phone_masked),
-                key=s.case_no,
-            )
-        # DataTable measures new rows when its message queue runs idle; nudge it, or columns filled
-        # from a screen's handler keep the width of their headers until the next key press.
-        table.check_idle()
+            ]
+            rows.append((s.case_no, cells))
+        if not keep_cursor:
+            table.move_cursor(row=0)
+        table.show(columns, rows)
         first = self.page * PAGE_SIZE + (1 if self.rows else 0)
         page_text = t("list.page", lang, page=self.page + 1, first=first, last=self.page * PAGE_SIZE + len(self.rows))
         self.query_one("#page", Static).update(page_text + (t("list.page_more", lang) if self.has_more else ""))
@@ -181,8 +184,6 @@ class CaseListScreen(StationScreen):
         empty.update(t("list.empty", lang))
         empty.display = not self.rows
         table.display = bool(self.rows)
-        if self.rows:
-            table.move_cursor(row=min(cursor, len(self.rows) - 1))
 
     def _reload_first_page(self) -> None:
         self.page = 0
@@ -200,7 +201,9 @@ class CaseListScreen(StationScreen):
         if self._timer is not None:
             self._timer.stop()
         self._reload_first_page()
-        if self.rows:
+        if len(self.rows) == 1:  # a whole ID or case number typed: the one case it finds opens at once
+            self.station_app.open_case(self.rows[0].case_no)
+        elif self.rows:
             self.query_one("#cases", DataTable).focus()
 
     @on(Select.Changed)

@@ -15,6 +15,7 @@ from tui.data import KINDS, TodayItem, short_number, today_items
 from tui.fmt import cell, due_text
 from tui.i18n import t
 from tui.screens.base import StationScreen
+from tui.widgets.fit_table import FitColumn, FitTable
 
 __all__ = ("HomeScreen",)
 
@@ -39,7 +40,7 @@ class HomeScreen(StationScreen):
 
     def compose_body(self) -> Iterable[Widget]:
         yield Static(id="summary")
-        yield DataTable(id="today", cursor_type="row", zebra_stripes=True)
+        yield FitTable(id="today")
         yield Static(id="empty", markup=False)
 
     def on_screen_resume(self) -> None:
@@ -62,33 +63,32 @@ class HomeScreen(StationScreen):
                 overflow="crop",
             )
         )
-        table = self.query_one("#today", DataTable)
-        cursor = table.cursor_row
-        table.clear(columns=True)
-        for key in ("home.col.kind", "home.col.case", "home.col.applicant", "home.col.item", "home.col.detail"):
-            table.add_column(t(key, self.lang), key=key)
+        table = self.query_one("#today", FitTable)
+        columns = [
+            FitColumn("home.col.kind", t("home.col.kind", self.lang)),
+            FitColumn("home.col.case", t("home.col.case", self.lang)),
+            # Names, items and reasons are cut (with "..") only when the screen is too narrow for them.
+            FitColumn("home.col.applicant", t("home.col.applicant", self.lang), 8),
+            FitColumn("home.col.item", t("home.col.item", self.lang), 12),
+            FitColumn("home.col.detail", t("home.col.detail", self.lang), 12),
+        ]
+        rows = []
         for index, item in enumerate(self.items):
             urgent = item.kind in ("overdue", "rejected") or (item.kind == "commitment" and item.overdue)
-            style = "bold" if urgent else ""
-            table.add_row(
-                Text(self._kind(item), style=style),
+            # Text cells, never str: a DataTable reads a str as markup, and names and reasons come from people.
+            cells = [
+                Text(self._kind(item), style="bold" if urgent else ""),
                 cell(short_number(self.station, item.case_no)),
-                # Widths add up to under 80 columns in both languages: no sideways scrolling here. Text
-                # cells, never str: a DataTable reads a str as markup, and names and reasons come from people.
-                cell(item.applicant, 8),
-                cell(item.item_name, 14),
-                cell(self._detail(item), 22),
-                key=f"{index}:{item.case_no}",
-            )
-        # DataTable measures new rows when its message queue runs idle; nudge it, or columns filled
-        # from a screen's handler keep the width of their headers until the next key press.
-        table.check_idle()
+                cell(item.applicant),
+                cell(item.item_name),
+                cell(self._detail(item)),
+            ]
+            rows.append((f"{index}:{item.case_no}", cells))
+        table.show(columns, rows)
         empty = self.query_one("#empty", Static)
         empty.update(t("home.empty", self.lang))
         empty.display = not self.items
         table.display = bool(self.items)
-        if self.items:
-            table.move_cursor(row=min(cursor, len(self.items) - 1))
 
     def _kind(self, item: TodayItem) -> str:
         lang = self.lang

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -23,6 +23,10 @@ __all__ = ("IntakeDoneScreen",)
 class IntakeDoneScreen(StationModal):
     """Dismisses with "next" (a new, empty form) or "view:CASE" (open the case)."""
 
+    DEFAULT_CSS = """
+    IntakeDoneScreen > #dialog { width: auto; min-width: 76; max-width: 100%; }
+    IntakeDoneScreen #done_note { display: none; height: auto; margin: 1 0 0 0; }
+    """
     BINDINGS = [
         Binding("enter,escape", "next_case", "Next case"),
         Binding("v", "view_case", "View case"),
@@ -53,7 +57,9 @@ class IntakeDoneScreen(StationModal):
             due = due_text(c.due_date.isoformat(), c.provisional, lang)
             lines.append(t("done.commitment", lang, material=c.material, due=due))
         if self.paths:
-            lines.append(t("done.receipt", lang, txt=self.paths[0], pdf=self.paths[1]))
+            # Each path on a line of its own: a path broken in the middle cannot be typed in again.
+            lines.append(t("done.receipt_files", lang))
+            lines.extend(f"  {path}" for path in self.paths)
         return plain("\n".join(lines), multiline=True)  # item and material names come from the hub
 
     def compose(self) -> ComposeResult:
@@ -61,6 +67,7 @@ class IntakeDoneScreen(StationModal):
         with Vertical(id="dialog"):
             yield Static(t("done.title", lang), classes="dialog-title")
             yield Static(self.summary(), id="done_summary", markup=False)
+            yield Static("", id="done_note", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button(f"{t('action.next_case', lang)} Enter", id="next", variant="primary", compact=True)
                 yield Button(f"{t('action.view_case', lang)} V", id="view", compact=True)
@@ -78,11 +85,33 @@ class IntakeDoneScreen(StationModal):
             try:
                 if not self.paths[1].exists():  # the copy was wiped (another TUI started): decrypt anew
                     self.paths = open_receipt(self.station_app.data_dir, self.result.number)
-                open_file(self.paths[1])
             except ProxyAppError as exc:
-                self.notify(error_text(exc, self.lang), severity="error", markup=False)
+                self._say(error_text(exc, self.lang))
+                return
             except OSError as exc:
-                self.notify(str(exc.strerror or exc), severity="error", markup=False)
+                self._say(str(exc.strerror or exc))
+                return
+            self._say(t("done.opening", self.lang), error=False)
+            self.open_pdf(self.paths[1])
+
+    @work(thread=True, exclusive=True, group="open_pdf", exit_on_error=False)
+    def open_pdf(self, pdf: Path) -> None:
+        """Hand the PDF to the system's viewer in a worker thread (the opener is waited for)."""
+        try:
+            open_file(pdf)
+        except ProxyAppError as exc:
+            self.app.call_from_thread(self._say, error_text(exc, self.lang))
+        else:
+            self.app.call_from_thread(self._say, t("done.opened", self.lang), error=False)
+
+    def _say(self, text: str, *, error: bool = True) -> None:
+        """A line under the summary (it stays: a toast would vanish with the file's path), and a toast."""
+        note = self.query_one("#done_note", Static)
+        note.update(("! " + text) if error else text)
+        note.set_class(error, "error")
+        note.display = True
+        if error:
+            self.notify(text, severity="error", markup=False)
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

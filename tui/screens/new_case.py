@@ -74,6 +74,7 @@ class NewCaseScreen(StationScreen):
         super().__init__()
         self.entry: Entry | None = None
         self._last_draft: dict[str, Any] | None = None
+        self._problems_shown = False
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -138,6 +139,7 @@ class NewCaseScreen(StationScreen):
         self._update_defer_text()
         self._check_id(self.query_one("#id_number", Input).value)
         self._check_phone(self.query_one("#phone", Input).value, final=False)
+        self._recheck()
 
     # -- item -------------------------------------------------------------------------------
 
@@ -175,6 +177,7 @@ class NewCaseScreen(StationScreen):
         await self.choose(event.entry)
         self.query_one("#name", Input).focus()
         self._save_draft()
+        self._recheck()
 
     # -- live checks ------------------------------------------------------------------------
 
@@ -230,6 +233,7 @@ class NewCaseScreen(StationScreen):
             self._update_defer_text()
         if event.input.id in _TEXT_FIELDS:
             self._save_draft()
+            self._recheck()
 
     @on(Input.Blurred, "#phone")
     def _phone_left(self, event: Input.Blurred) -> None:
@@ -243,6 +247,7 @@ class NewCaseScreen(StationScreen):
     @on(MaterialChecklist.Changed)
     def _materials_changed(self) -> None:
         self._save_draft()
+        self._recheck()
 
     def _defer_days(self) -> int | None:
         raw = self.query_one("#defer_days", Input).value.strip()
@@ -349,13 +354,21 @@ class NewCaseScreen(StationScreen):
             found.append(t("new.missing_deferrable", lang, names="、".join(deferrable)))
         return found
 
-    def _show_problems(self, found: list[str]) -> None:
+    def _show_problems(self, found: list[str], *, scroll: bool = True) -> None:
         text = (t("new.problems", self.lang) + "\n" + "\n".join(f"- {p}" for p in found)) if found else ""
         self.query_one("#problems", Static).update(text)
         self.query_one("#problems", Static).display = bool(found)
+        self._problems_shown = bool(found)
         if found:
             self.query_one(MaterialChecklist).reveal_problems()
-            self.query_one("#problems").scroll_visible(animate=False)
+            if scroll:
+                self.query_one("#problems").scroll_visible(animate=False)
+
+    def _recheck(self) -> None:
+        """After a refused save, keep the list of problems true as the agent fixes them: each fixed
+        one goes at once, and the list goes when nothing is left (no need to press Ctrl+S to see)."""
+        if self._problems_shown:
+            self._show_problems(self.problems(), scroll=False)  # not scrolled: the agent is typing above
 
     async def action_save(self) -> None:
         found = self.problems()

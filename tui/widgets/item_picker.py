@@ -8,12 +8,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Input, OptionList
+from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from sync.catalog import Catalog
+from sync.catalog_search import Entry, index_for
 from tui.i18n import t
-from tui.pinyin import Entry, index_for
 
 __all__ = ("ItemPicker", "SearchInput")
 
@@ -42,6 +42,8 @@ class ItemPicker(Vertical):
     ItemPicker { height: auto; }
     ItemPicker OptionList { height: auto; max-height: 5; border: none; padding: 0; background: $panel; }
     ItemPicker OptionList.-empty { display: none; }
+    ItemPicker #item_no_match { display: none; color: $error; text-style: bold; }
+    ItemPicker #item_no_match.-shown { display: block; }
     """
 
     class Chosen(Message):
@@ -64,6 +66,7 @@ class ItemPicker(Vertical):
     def compose(self) -> ComposeResult:
         yield SearchInput(id="item_search", compact=True)
         yield OptionList(id="item_results", classes="-empty")
+        yield Static("", id="item_no_match", markup=False)
 
     def on_mount(self) -> None:
         self.watch(self.app, "lang", self._relabel)
@@ -87,6 +90,11 @@ class ItemPicker(Vertical):
         results.set_class(not self.results, "-empty")
         if self.results:
             results.highlighted = 0
+        # Typed, and nothing found: say so (Enter would do nothing, silently).
+        lang = getattr(self.app, "lang", "zh")
+        no_match = self.query_one("#item_no_match", Static)
+        no_match.update("! " + t("new.no_match", lang) if query.strip() and not self.results else "")
+        no_match.set_class(bool(query.strip()) and not self.results, "-shown")
 
     @on(Input.Changed, "#item_search")
     def _search(self, event: Input.Changed) -> None:

@@ -43,13 +43,15 @@ class KeyBar(Static):
     """Like Textual's Footer, but with our labels (Chinese or English) and plain ASCII key names.
 
     F1 (help) and F9 (the other language: what someone who cannot read this one looks for) come
-    first so they are never cut off at 80 columns; then this screen's keys, then the other keys
-    that work everywhere. A key can be clicked as well as pressed.
+    first; then this screen's keys, then the other keys that work everywhere, Quit last. When they
+    do not fit on one line (80 columns, English) the line wraps between keys onto a second one:
+    no key is ever cut off. A key can be clicked as well as pressed.
     """
 
     DEFAULT_CSS = """
     KeyBar {
-        height: 1;
+        height: auto;
+        max-height: 3;
         background: $panel;
         color: $foreground;
     }
@@ -62,10 +64,14 @@ class KeyBar(Static):
     def on_unmount(self) -> None:
         self.screen.bindings_updated_signal.unsubscribe(self)
 
-    def _changed(self, _value: object = None) -> None:
-        self.update(self.line())
+    def on_resize(self) -> None:
+        self._changed()
 
-    def line(self) -> Text:
+    def _changed(self, _value: object = None) -> None:
+        self.update(self.line(self.size.width or self.app.size.width))
+
+    def entries(self) -> list[Text]:
+        """One piece of text per key, in the order shown: `` F1 ``帮助."""
         lang = getattr(self.app, "lang", "zh")
         first: list[tuple[str, Binding, bool]] = []
         local: list[tuple[str, Binding, bool]] = []
@@ -83,15 +89,31 @@ class KeyBar(Static):
                 common.append(entry)
             else:
                 local.append(entry)
-        # Quit goes last: the least needed key is the one cut off on a narrow screen.
+        # Quit goes last: where the agent looks for it, at the end of the line.
         common.sort(key=lambda entry: entry[1].action == "quit")
-        text = Text(no_wrap=True, overflow="crop")
+        pieces = []
         for namespace, binding, enabled in first + local + common:
             click = Style(meta={"@click": f"{namespace}.{binding.action}"})
             key_style = "bold reverse" if enabled else "dim reverse"
-            text.append(f" {key_display(binding)} ", style=Style.parse(key_style) + click)
-            text.append(
-                action_label(binding.action, lang, binding.description) + " ",
+            piece = Text(no_wrap=True)
+            piece.append(f" {key_display(binding)} ", style=Style.parse(key_style) + click)
+            piece.append(
+                action_label(binding.action, lang, binding.description),
                 style=(Style.parse("dim") if not enabled else Style()) + click,
             )
+            pieces.append(piece)
+        return pieces
+
+    def line(self, width: int | None = None) -> Text:
+        """The keys as styled text, wrapped between keys to ``width`` cells (None: one line)."""
+        text = Text(no_wrap=True, overflow="crop")
+        used = 0
+        for piece in self.entries():
+            size = piece.cell_len + 1  # a space after each key's label
+            if width is not None and used and used + size - 1 > width:
+                text.append("\n")
+                used = 0
+            text.append_text(piece)
+            text.append(" ")
+            used += size
         return text

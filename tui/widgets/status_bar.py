@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from station.syncstate import SyncStatus
-from sync.timeutil import format_local
+from sync.timeutil import format_local, parse_iso
 from tui.i18n import t
 
 __all__ = ("StatusBar", "SyncView", "status_line")
@@ -24,6 +24,9 @@ class SyncView:
     running: bool = False
     online: bool | None = None
     """Outcome of the last attempt in this session; None before the first attempt."""
+    started: str | None = None
+    """When this session began (stored form, UTC): before its first attempt, only a contact made
+    since then (by another program, say) shows as online; the last session's does not."""
     locked: bool = False
     """Sync needs the station passphrase, not yet typed this session."""
 
@@ -51,11 +54,19 @@ class StatusBar(Static):
         return status_line(getattr(self.app, "sync_view", SyncView()), getattr(self.app, "lang", "zh"))
 
 
+def _online_this_session(status: SyncStatus | None, started: str | None) -> bool:
+    """The stored status says online, from a contact made in this session. After a restart with
+    the hub down, the last session's success must not read [在线] before a sync was even tried."""
+    if status is None or not status.online or status.last_success is None:
+        return False
+    return started is None or parse_iso(status.last_success) >= parse_iso(started)
+
+
 def status_line(view: SyncView, lang: str) -> Text:
     """Words and colour for a sync view: ``[离线] 待上报 0批/3条 | 从未同步``."""
     status = view.status
     text = Text(no_wrap=True, overflow="crop")
-    online = view.online if view.online is not None else bool(status and status.online)
+    online = view.online if view.online is not None else _online_this_session(status, view.started)
     if view.running:
         text.append(t("status.syncing", lang), style="bold black on yellow")
     elif status is not None and not view.available:
