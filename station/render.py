@@ -90,9 +90,10 @@ def _status(summary: CaseSummary, lang: str) -> str:
 def cases_table(cases: list[CaseSummary], lang: str) -> Table:
     """A case list as a table: ID and phone come already masked in the summaries."""
     table = Table(box=_BOX, pad_edge=False)
+    item = pick(lang, "事项", "Item")
     for header in (
         pick(lang, "办件编号", "Case no."),
-        pick(lang, "事项", "Item"),
+        item,
         pick(lang, "申请人", "Applicant"),
         pick(lang, "身份证号", "ID number"),
         pick(lang, "电话", "Phone"),
@@ -100,7 +101,10 @@ def cases_table(cases: list[CaseSummary], lang: str) -> Table:
         pick(lang, "办结期限", "Due"),
         "",
     ):
-        table.add_column(header, no_wrap=True)
+        # On a terminal too narrow for every column, the item's long name wraps within its cell:
+        # it alone gives way, so names and statuses are not each cut to "张 …" and "已 …".
+        wraps = header == item
+        table.add_column(header, no_wrap=not wraps, overflow="fold" if wraps else "ellipsis")
     for case in cases:
         _row(
             table,
