@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from importlib import metadata
 
-__all__ = ("OLDEST_PEER", "SOFTWARE_VERSION", "SUPPORT_WINDOW")
+__all__ = ("OLDEST_PEER", "SOFTWARE_VERSION", "SUPPORT_WINDOW", "within_window")
 
 try:
     SOFTWARE_VERSION = metadata.version("proxyapp")
@@ -17,3 +18,12 @@ SUPPORT_WINDOW = 2
 OLDEST_PEER = "0.4"
 """The oldest release a peer of this one may run (0.6 - SUPPORT_WINDOW): the exchange, the protocol
 features, format-2 sets and ``zstd-r2`` came in 0.4. Moves on with each minor release."""
+
+
+def within_window(software: str | None) -> bool:
+    """Whether a peer's software version (``0.5.0``, ``0.4.1+local``) is ``OLDEST_PEER`` or newer; False for
+    what does not start with a version."""
+    match = re.match(r"(\d+)\.(\d+)", software or "")
+    oldest = re.match(r"(\d+)\.(\d+)", OLDEST_PEER)
+    assert oldest is not None
+    return match is not None and (int(match[1]), int(match[2])) >= (int(oldest[1]), int(oldest[2]))

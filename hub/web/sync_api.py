@@ -23,7 +23,7 @@ from litestar.di import NamedDependency
 from litestar.params import RawBody
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.feed import read_feed
+from hub.feed import note_position, read_feed
 from hub.ingest import ingest_sets
 from hub.keys import HubIdentity
 from hub.store import HubStore, KeyRow
@@ -46,7 +46,7 @@ from sync.protocol import (
     short_receipt,
     sync_auth_key,
 )
-from sync.version import OLDEST_PEER
+from sync.version import OLDEST_PEER, within_window
 
 __all__ = ("DEFAULT_FEED_BYTES", "FEED_PATH", "MAX_FEED_BYTES", "PUSH_PATH", "SYNC_PATH", "exchange", "feed", "push")
 
@@ -165,6 +165,7 @@ def exchange(
             store.set_features(station_id, sync.features)  # before the feed is sealed for it, below
     # The sets as views of the body: ingest copies one set at a time, not all of them at once.
     pushed = ingest_sets(store, identity, sync.sets, station_id=station_id, via="http", now=clock, lean=True)
+    note_position(store, station_id, sync.feed_after)  # after a restore: the feed goes on after it
     feed_bytes = min(sync.feed_bytes or DEFAULT_FEED_BYTES, MAX_FEED_BYTES)
     rows, feed = read_feed(
         store,
@@ -211,8 +212,11 @@ def _gone(request: Request[Any, Any, Any], store: HubStore, body: bytes, clock: 
     """``peer_too_old`` (410), after recording a station's own signed request as a refused contact.
 
     Anyone is told (nothing is read or stored for a request that is not a station's); the body is
-    never inflated or decoded.
+    never inflated or decoded. A station of 0.4 or 0.5 comes here only for a day after its hub
+    skipped from 0.3 to this release (it remembered that hub had no exchange): it is told so, not
+    told to upgrade.
     """
+    software = None
     try:
         signer = verify_request(
             store,
@@ -225,10 +229,18 @@ def _gone(request: Request[Any, Any, Any], store: HubStore, body: bytes, clock: 
     except HubHTTPError:
         pass  # unsigned, replayed, revoked (recorded as such): told all the same
     else:
+        software = signer.software
         with store.transaction():
             store.record_contact(
                 signer.station.station_id, signer.contact(clock(), "refused", ok=False, code="peer_too_old")
             )
+    if within_window(software):
+        return HubHTTPError(
+            "peer_too_old",
+            zh=f"县平台已不再提供 {request.url.path}；本站（{software}）会在一天内自动改用 POST /api/v1/sync，数据保存在本站",
+            en=f"this hub no longer serves {request.url.path}; this station ({software}) turns to POST /api/v1/sync by "
+            "itself within a day (it found a hub without it lately): the data stays at the station",
+        )
     return HubHTTPError(
         "peer_too_old",
         zh=f"本站软件版本过旧，县平台已不再支持；请安装 {OLDEST_PEER} 或更新的版本（数据保存在本站，升级后继续上报）",

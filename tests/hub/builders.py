@@ -296,7 +296,7 @@ class TestStation:
             body=body,
             head_seq=self.seq,
             outbox_length=extra.get("outbox_length", 0),
-            software="test/1",
+            software=extra.get("software", "test/1"),
         )
 
     def read_feed_set(self, envelope: bytes) -> tuple[SignedSet, list[Any]]:

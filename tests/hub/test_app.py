@@ -107,6 +107,18 @@ def test_a_push_of_0_3_gets_410_with_what_to_install_and_nothing_is_stored(clien
     assert store.station(station.station_id).last_error == "peer_too_old"
 
 
+def test_a_station_of_0_5_that_lately_found_a_hub_of_0_3_is_told_it_switches_by_itself(client, store, station):
+    # 0.4 and 0.5 pushed and pulled separately for a day after a hub answered the exchange 404: a hub that
+    # skipped from 0.3 to this release meets them here, and they are within the support window.
+    body = _push_of_0_3(station, [station.seal(station.new_case()[1])])
+    headers = {**MSGPACK, **station.headers("POST", PUSH, body, software="0.5.0")}
+    response = client.post(PUSH, content=body, headers=headers)
+    assert_error(response, 410, "peer_too_old")
+    assert "turns to POST /api/v1/sync by itself within a day" in response.json()["detail"]
+    assert "install" not in response.json()["detail"] and "一天内自动改用" in response.json()["detail_zh"]
+    assert store.contacts(station.station_id)[0].software == "0.5.0"
+
+
 def test_a_feed_request_of_0_3_gets_410_too(client, store, station):
     path = f"{FEED}?after=0&limit=20"
     _assert_gone(client.get(path, headers=station.headers("GET", path)))

@@ -19,3 +19,10 @@ def test_the_oldest_peer_moves_with_each_minor_release():
     this = _minor(SOFTWARE_VERSION)
     if this is not None and this >= 6:  # 0.5.0 and a checkout never installed are before the window rule
         assert _minor(OLDEST_PEER) == this - SUPPORT_WINDOW, (SOFTWARE_VERSION, OLDEST_PEER)
+
+
+def test_a_peers_version_is_within_the_window_from_the_oldest_peer_on():
+    from sync.version import within_window
+
+    assert [within_window(v) for v in (OLDEST_PEER, "0.5.0", "0.4.1+local", "0.10.0")] == [True] * 4
+    assert [within_window(v) for v in ("0.3.9", "", None, "test/1")] == [False] * 4
