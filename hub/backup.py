@@ -32,6 +32,7 @@ from typing import IO, Any
 
 import zstandard
 
+from hub.feed import RESTORED_META, hold_feeds
 from hub.keys import KEY_FILE, load_identity
 from hub.store import DB_FILE, HubStore
 from hub.store.backup import check_copy, checkpoint, online_copy
@@ -453,8 +454,11 @@ def restore_backup(
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         with HubStore.open(data_dir) as store, store.transaction():  # upgrades an older backup's schema
-            store.set_meta("restored_at", iso_utc(stamp))
+            store.set_meta(RESTORED_META, iso_utc(stamp))
             store.set_meta("restored_from", manifest.created_at)
+            # Its stations may have applied feed sets this copy never sealed: none is sealed for one by
+            # file before it has said how far it got (hub.feed, docs/protocol.md).
+            hold_feeds(store, [s.station_id for s in store.stations(enrolled_only=True)])
     return RestoreResult(manifest=manifest, aside=aside)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,7 +33,12 @@ __all__ = (
     "MAX_ITEMS_PER_SET",
     "MAX_SET_BYTES",
     "RECORD",
+    "RESTORED_META",
     "feed_origin",
+    "feed_reach",
+    "held_feed",
+    "hold_feeds",
+    "note_position",
     "queue",
     "queue_case_state",
     "queue_reference_data",
@@ -59,6 +65,59 @@ _ENCODER = msgspec.msgpack.Encoder()
 def feed_origin(station_id: str) -> str:
     """The origin of a station's feed chain."""
     return f"hub>{station_id}"
+
+
+# -- a hub restored from a backup ------------------------------------------------------------------
+#
+# A restored hub lost the feed sets it sealed after the backup, which its stations applied. Sealing
+# anew from its own newest set would reuse seqs the stations hold with other contents (they refuse
+# such a set as a fork, or never ask for it). So the hub continues each station's feed after the
+# position the station says it applied (signed: the exchange's feed_after, an up file's signed
+# header), and the first set after that position is a restart: its prev is 32 zero bytes, as only a
+# first set's is (docs/protocol.md, "A hub restored from a backup"). Until a station has said where it
+# stands, nothing is sealed for it by file (``hub export`` asks for its up file first).
+
+RESTORED_META = "restored_at"
+"""Set by ``hub restore`` (hub.backup): when this hub's database was put back from a backup."""
+_RESTART = "feed_restart:"
+_HELD = "feed_restart_pending"
+
+
+def hold_feeds(store: HubStoreProtocol, station_ids: Iterable[str]) -> None:
+    """After a restore: seal nothing for these stations by file until each has said where its feed stands."""
+    store.set_meta(_HELD, json.dumps(sorted(set(station_ids))))
+
+
+def held_feed(store: HubStoreProtocol, station_id: str) -> bool:
+    """Whether the hub was restored and has not yet heard this station's feed position."""
+    return station_id in json.loads(store.get_meta(_HELD) or "[]")
+
+
+def _restart_at(store: HubStoreProtocol, station_id: str) -> int:
+    return int(store.get_meta(_RESTART + station_id) or 0)
+
+
+def feed_reach(store: HubStoreProtocol, station_id: str) -> int:
+    """The seq the station's feed has reached: the newest set sealed, or the restart point after a restore."""
+    head = store.feed_head(station_id)
+    return max(head[0] if head else 0, _restart_at(store, station_id))
+
+
+def note_position(store: HubStoreProtocol, station_id: str, after: int) -> None:
+    """The station said (signed) that it applied its feed up to ``after``. Past the hub's newest set,
+    the hub lost those sets (a restore): its next set for the station follows ``after``, as a restart.
+
+    Only a restored hub believes it: any other never lost a set, so a position past its head is a
+    station's mistake (or a rogue key's), and following it would only cut that station's own feed.
+    """
+    if not store.get_meta(RESTORED_META):
+        return
+    with store.transaction():
+        if after > feed_reach(store, station_id):
+            store.set_meta(_RESTART + station_id, str(after))
+        held = json.loads(store.get_meta(_HELD) or "[]")
+        if station_id in held:
+            store.set_meta(_HELD, json.dumps([s for s in held if s != station_id]))
 
 
 def queue(store: HubStoreProtocol, station_ids: Iterable[str], item: DownItem, *, at: str) -> None:
@@ -204,6 +263,10 @@ def _seal(
         if key is None or station is None:
             raise InputError(zh=f"没有代办点 {station_id!r}", en=f"no station {station_id!r}", field="station")
         seq, prev = store.feed_head(station_id) or (0, GENESIS)
+        restart = _restart_at(store, station_id)
+        if restart > seq:
+            # The station applied sets up to `restart` that this (restored) hub lost: go on after them.
+            seq, prev = restart, GENESIS
         at = iso_utc(now)
         chunks = _chunks(items)
         sealed = size = 0
@@ -265,16 +328,15 @@ def read_feed(
     station keeps asking while its position is below it. Without a limit or a byte cap (a file),
     everything queued is sealed and sent.
     """
-    head = store.feed_head(station_id)
-    head_seq = head[0] if head else 0
+    head_seq = feed_reach(store, station_id)
     if (limit is None and max_bytes is None) or after > head_seq:
-        # A file takes everything; a position past the head (a hub restored from backup) gets nothing new.
+        # A file takes everything. A position past the head that the station never said (note_position)
+        # gets nothing: sealing after a position it did not sign could skip sets it needs.
         seal_pending(store, identity, station_id, now)
         rows = store.feed_sets_after(station_id, after, limit)
-        head = store.feed_head(station_id)
         return rows, FeedResponse(
             sets=[msgspec.Raw(row.envelope) for row in rows],
-            last_seq=head[0] if head else 0,
+            last_seq=feed_reach(store, station_id),
             hub_ms=int(now.timestamp() * 1000),
         )
     sealed_after = store.feed_sets_after(station_id, after, limit)
@@ -300,10 +362,9 @@ def read_feed(
             rows += store.feed_sets_after(station_id, rows[-1].seq if rows else after, sealed)
     elif store.pending_count(station_id):
         waiting = len(_chunks(store.pending_items(station_id)))
-    head = store.feed_head(station_id)
     response = FeedResponse(
         sets=[msgspec.Raw(row.envelope) for row in rows],
-        last_seq=(head[0] if head else 0) + waiting,
+        last_seq=feed_reach(store, station_id) + waiting,
         hub_ms=int(now.timestamp() * 1000),
     )
     return rows, response

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import msgspec
 
-from hub.feed import read_feed
+from hub.feed import feed_reach, held_feed, note_position, read_feed
 from hub.ingest import ingest_sets
 from hub.keys import HubIdentity
 from hub.store import Contact, HubStoreProtocol, StationRow
@@ -131,9 +131,9 @@ def import_bytes(
     failed = next((r for r in response.results if r.status not in ("accepted", "duplicate")), None)
     seqs = [r.seq for r in response.results]
     if header is not None:
-        head = store.feed_head(station.station_id)
-        # Never past the newest feed set the hub has sealed: no station can have applied more.
-        feed_after: int | None = min(header.feed_after, head[0] if head else 0)
+        note_position(store, station.station_id, header.feed_after)  # after a restore: the feed goes on after it
+        # Never past the newest feed set the hub has sealed (or, restored, the position it goes on from).
+        feed_after: int | None = min(header.feed_after, feed_reach(store, station.station_id))
         outbox: int | None = header.outbox_length
     else:
         feed_after = None
@@ -247,6 +247,15 @@ def export_file(
             zh=f"代办点 {station_id} 已被吊销，不再向其发送数据",
             en=f"station {station_id} is revoked; nothing is sent to it",
             field="station",
+        )
+    if held_feed(store, station_id):
+        raise InputError(
+            zh=f"县平台从备份恢复后尚未收到代办点 {station_id} 的数据：请先导入它的上报文件（其中写明它的下发位置），"
+            "或让它联网同步一次，再导出",
+            en=f"the hub was restored from a backup and has not heard from station {station_id} since: import its "
+            "up file first (it says how far its feed went), or let it sync over the network once, then export",
+            field="station",
+            code="feed_held",
         )
     start = station.feed_acked if after is None else after
     if start < 0:

@@ -162,7 +162,11 @@ def _apply_verified(
         )
     row = station.db.execute("SELECT hash FROM feed_in WHERE seq = ?", [position]).fetchone()
     prev = GENESIS if position == 0 else (bytes(row[0]) if row else None)
-    if signed.prev != prev:
+    # A restart (prev of zeros past the first set): the hub, restored from a backup, lost the sets up
+    # to this station's position and goes on after it (docs/protocol.md, "A hub restored from a backup").
+    # Signed by the pinned key like any feed set, and taken only right after this station's position.
+    restart = seq > 1 and signed.prev == GENESIS
+    if signed.prev != prev and not restart:
         raise FeedError(
             zh=f"县平台数据集 {seq} 与数据集 {position} 不衔接（前序哈希不符）；请联系县管理员",
             en=f"feed set {seq} does not follow set {position} (previous hash differs); call the county administrator",
@@ -199,6 +203,8 @@ def _apply_verified(
                 code="apply",
             ) from exc
     applier.finish()
+    if restart and signed.prev != prev:
+        applier.notes.append(f"the hub lost its feed sets up to {position} (restored from a backup) and goes on here")
     moment = iso_utc(station.now())
     station.db.execute(
         "INSERT INTO feed_in (seq, hash, items, applied_at) VALUES (?, ?, ?, ?)", [seq, set_hash, len(items), moment]

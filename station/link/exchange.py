@@ -115,6 +115,16 @@ def exchange(link: Link, *, push: bool) -> None:
                         raise link.gap_error(cursor)
                 up.grow(limited=clean and cursor is not None, moved=len(body), seconds=seconds)
             applied = link.apply_feed(answer.feed)
+            lost = link.lost_by_hub(answer.next_seq) if push and cursor is None else None
+            if lost is not None:
+                # The hub needs a set it had acknowledged: restored from a backup, it lost the sets after
+                # it. This station keeps every set it sealed, so it sends them again (docs/protocol.md).
+                restarts += 1
+                if restarts > MAX_RESTARTS:
+                    raise link.gap_error(lost)
+                link.report.notes.append(f"the hub had lost sets from {lost} on (restored from a backup?): sent again")
+                cursor = lost
+                continue
             position = feed_position(link.station)
             progress |= position != after
             down.grow(limited=position < answer.feed_last_seq, moved=len(response.content), seconds=seconds)

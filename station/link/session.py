@@ -203,6 +203,14 @@ class Link:
     def first_unacknowledged(self) -> int | None:
         return self.db.execute("SELECT MIN(seq) FROM sets_out WHERE acked_at IS NULL").fetchone()[0]
 
+    def lost_by_hub(self, next_seq: int) -> int | None:
+        """``next_seq`` when the hub asks for a set it had acknowledged (a hub restored from a backup) and
+        this station holds it to send again; None otherwise. Nothing a station sealed is ever dropped."""
+        row = self.db.execute(
+            "SELECT 1 FROM sets_out WHERE seq = ? AND acked_at IS NOT NULL AND length(envelope) > 0", [next_seq]
+        ).fetchone()
+        return next_seq if row is not None else None
+
     def results(self, answer: PushResponse, last_sent: int, cursor: int) -> tuple[int | None, bool]:
         """Handle the per-set results; returns (where to send from next or None when done, clean)."""
         for result in answer.results:

@@ -105,8 +105,32 @@ def test_a_gap_in_the_feed_is_refused(station, hub, keys):
 def test_a_set_that_does_not_follow_the_chain_is_refused(station, hub, keys):
     apply_feed_set(station, hub.feed_set(), keys)
     with pytest.raises(FeedError) as info:
-        apply_feed_set(station, hub.feed_set(seq=2, prev=bytes(32)), keys)
+        apply_feed_set(station, hub.feed_set(seq=2, prev=b"\x01" * 32), keys)
     assert info.value.code == "fork" and feed_position(station) == 1
+
+
+def test_a_restart_after_a_hub_restore_is_taken_only_right_after_the_position(station, hub, keys):
+    """A restored hub lost the sets up to this station's position: its next set says so (prev of zeros)."""
+    for _ in range(3):
+        apply_feed_set(station, hub.feed_set(), keys)
+    item = RejectedItem(
+        seq=1, index=0, entity="cases", entity_id="X", code="other_village", reason_en="e", reason_zh="z"
+    )
+    with pytest.raises(FeedError) as early:
+        apply_feed_set(station, hub.feed_set(item, seq=3, prev=bytes(32)), keys)  # a seq it holds: a fork
+    assert early.value.code == "fork"
+    with pytest.raises(FeedError) as skipping:
+        apply_feed_set(station, hub.feed_set(item, seq=5, prev=bytes(32)), keys)
+    assert skipping.value.code == "gap" and feed_position(station) == 3
+    restart = hub.feed_set(item, seq=4, prev=bytes(32))
+    outcome = apply_feed_set(station, restart, keys)
+    assert outcome.applied and feed_position(station) == 4
+    assert any("restored from a backup" in note for note in outcome.notes)
+    assert not apply_feed_set(station, restart, keys).applied  # again: skipped, as any set applied
+    forged = hub.feed_set(item, seq=5, prev=bytes(32), signer=KeyPair.generate())
+    with pytest.raises(FeedError) as unsigned:
+        apply_feed_set(station, forged, keys)
+    assert unsigned.value.code in ("bad_signature", "unknown_key") and feed_position(station) == 4
 
 
 def test_an_applied_set_is_skipped_when_it_comes_again(station, hub, keys):

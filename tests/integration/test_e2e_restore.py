@@ -1,0 +1,137 @@
+"""Backups and restores end to end, with `hub serve` on loopback and real station folders.
+
+A restored hub is behind its stations: they still hold the sets it lost, and the protocol brings it
+up to date from them (docs/protocol.md, "A hub restored from a backup"). A restored station is
+behind the hub: it asks the hub to confirm its chain before it writes anything, and gets back what
+it did after its backup instead of forking (docs/protocol.md, "A station restored from a backup").
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hub.decisions import decide as hub_decide
+from hub.enroll import issue_code
+from hub.store import HubStore
+from station import cases as ops
+from station.enrolment import enroll
+from station.identity import load_keypair
+from station.link import SyncReport, sync_once
+from station.store import Station
+from tests.integration.county import PASSPHRASE, V1, pension_enrolment
+from tests.integration.processes import HubProcess, run
+
+pytestmark = pytest.mark.timeout(180)
+
+
+class Village:
+    """A hub served by `hub serve` in a child process and one station folder enrolled with it."""
+
+    def __init__(self, root: Path, template: Path) -> None:
+        self.root = root
+        self.hub_dir = root / "hub"
+        shutil.copytree(template, self.hub_dir)
+        self.hub = HubProcess(self.hub_dir).start()
+        with HubStore.open_existing(self.hub_dir) as store:
+            code = issue_code(store, V1).code
+        self.station_dir = root / "station"
+        self.station_id = enroll(
+            self.station_dir, hub_url=self.hub.url, code=code, passphrase=PASSPHRASE, key_work=2**10
+        ).station_id
+        self.keys = load_keypair(self.station_dir, PASSPHRASE)
+        self.serial = 0
+
+    def intake(self, count: int = 1) -> list[str]:
+        numbers = []
+        with Station.open(self.station_dir) as station:
+            for _ in range(count):
+                self.serial += 1
+                numbers.append(ops.new_intake(station, pension_enrolment(f"申请人{self.serial}", self.serial)).number)
+        return numbers
+
+    def sync(self) -> SyncReport:
+        return sync_once(self.station_dir, hub_url=self.hub.url, keys=self.keys, timeout=10.0, sleep=lambda _: None)
+
+    def hub_cases(self) -> list[str]:
+        with HubStore.open_existing(self.hub_dir) as store:
+            return sorted(c["case_no"] for c in store.list_cases(limit=10_000))
+
+    def station_cases(self) -> list[str]:
+        with Station.open(self.station_dir) as station:
+            return sorted(n for (n,) in station.db.execute("SELECT case_no FROM cases"))
+
+
+@pytest.fixture
+def village(tmp_path: Path, hub_template) -> Iterator[Village]:
+    made = Village(tmp_path, hub_template[0])
+    try:
+        yield made
+    finally:
+        made.hub.stop()
+
+
+def in_step(report: SyncReport) -> None:
+    assert not report.errors, report.errors
+    assert report.in_step and report.unacknowledged == 0 and report.unsealed == 0
+
+
+def decide(village: Village, case_no: str, status: str, **kwargs: str) -> None:
+    with HubStore.open_existing(village.hub_dir) as store:
+        hub_decide(store, case_no, status, **kwargs)
+
+
+def statuses(village: Village) -> tuple[dict[str, str], dict[str, str]]:
+    with HubStore.open_existing(village.hub_dir) as store:
+        at_hub = {c["case_no"]: c["status"] for c in store.list_cases(limit=10_000)}
+    with Station.open(village.station_dir) as station:
+        here = dict(station.db.execute("SELECT case_no, status FROM cases").fetchall())
+    return at_hub, here
+
+
+def test_a_restored_hub_is_brought_up_to_date_by_its_station(village: Village, tmp_path: Path) -> None:
+    first = village.intake(2)
+    in_step(village.sync())
+    backup = tmp_path / "hub-backup.tar.zst"
+    run("hub", "--data-dir", str(village.hub_dir), "backup", str(backup))  # while it serves
+    later = village.intake(2)
+    decide(village, first[0], "accept")  # the station gets it down its feed: a feed set the backup lacks
+    in_step(village.sync())
+    assert village.hub_cases() == sorted(first + later)
+    with Station.open(village.station_dir) as station:
+        position = station.meta.feed_seq
+
+    refused = run("hub", "--data-dir", str(village.hub_dir), "restore", "--force", str(backup), check=False)
+    assert refused.returncode == 1 and "running" in refused.stderr  # never under a serving hub
+    village.hub.stop()
+    run("hub", "--data-dir", str(village.hub_dir), "restore", "--force", str(backup))
+    assert village.hub_cases() == sorted(first)  # the restored hub lost the later sets
+    village.hub.start()
+
+    # No new work at the station: the hub's answer says which seq it needs, and the station,
+    # which keeps every set it sealed, sends again what the hub lost.
+    in_step(village.sync())
+    assert village.hub_cases() == sorted(first + later)
+    newest = village.intake(1)
+    in_step(village.sync())
+    everything = sorted(first + later + newest)
+    assert village.hub_cases() == everything and village.station_cases() == everything  # nothing doubled
+    with HubStore.open_existing(village.hub_dir) as store:
+        assert not store.forks()
+        station = store.station(village.station_id)
+        assert station is not None and station.applied_seq == 3
+
+    # The county makes again what the backup lost, and decides more: the feed goes on after the
+    # station's position (the hub lost the sets up to it), never at a seq the station already holds.
+    decide(village, first[0], "accept")
+    decide(village, later[0], "refuse", reason="材料不全")
+    report = village.sync()
+    in_step(report)
+    at_hub, here = statuses(village)
+    assert at_hub == here and here[first[0]] == "ACCEPTED" and here[later[0]] == "NOT_ACCEPTED"
+    assert any("restored from a backup" in note for note in report.notes)
+    with Station.open(village.station_dir) as station:
+        assert station.meta.feed_seq == position + 1  # one restart set, after the position it held
