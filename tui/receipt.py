@@ -405,7 +405,8 @@ class NoViewerError(ProxyAppError):
 
 def _no_viewer(path: Path) -> NoViewerError:
     return NoViewerError(
-        zh=f"本机没有可以打开PDF的程序，回执没有打开。文件在：{path}（可拷到能打印的电脑上打印）",
+        # The spaces let a narrow dialog break the line before the path, not in the middle of it.
+        zh=f"本机没有可以打开PDF的程序，回执没有打开。 文件在：{path} （可拷到能打印的电脑上打印）",
         en=f"No program on this PC opens PDF files, so the receipt was not opened. The file is at: {path} "
         "(copy it to a PC that can print)",
         field="pdf",

@@ -18,6 +18,7 @@ from tests.tui.conftest import FakeAdapter, make_app, open_station, run, screen_
 from tui.screens.case_detail import CaseDetailScreen
 from tui.screens.intake_done import IntakeDoneScreen
 from tui.screens.new_case import NewCaseScreen
+from tui.widgets.checkbox import Check
 from tui.widgets.materials import MaterialChecklist
 from tui.widgets.status_bar import StatusBar
 
@@ -223,5 +224,27 @@ def test_a_sync_by_another_program_since_the_start_shows_online(station_dir, clo
             app.refresh_status()
             await settle(pilot)
             assert "[在线]" in app.screen.query_one(StatusBar).line().plain
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_focused_checkbox_keeps_its_one_line(station_dir, clock, size):
+    """Found walking the screens: Tab onto a material drew a tall border of block characters
+    (ambiguous width in Chinese terminals) and pushed the list two lines down."""
+    app = make_app(station_dir, clock)
+
+    async def scenario():
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await pilot.press("f3", *"rs001", "enter")
+            await pilot.pause()
+            checks = list(app.screen.query(Check))
+            below = app.screen.query_one("#lbl-days")
+            top = below.region.y
+            checks[0].focus()
+            await pilot.pause()
+            assert checks[0].region.height == 1 and below.region.y == top
+            assert not any(ch in screen_text(app) for ch in "▔▁▊▎")
 
     run(scenario)

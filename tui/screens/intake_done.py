@@ -105,13 +105,11 @@ class IntakeDoneScreen(StationModal):
             self.app.call_from_thread(self._say, t("done.opened", self.lang), error=False)
 
     def _say(self, text: str, *, error: bool = True) -> None:
-        """A line under the summary (it stays: a toast would vanish with the file's path), and a toast."""
+        """A line under the summary: it stays, with the file's path (a toast would vanish, and cover the buttons)."""
         note = self.query_one("#done_note", Static)
         note.update(("! " + text) if error else text)
         note.set_class(error, "error")
         note.display = True
-        if error:
-            self.notify(text, severity="error", markup=False)
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

@@ -22,7 +22,9 @@ class Check(Checkbox):
         padding: 0 1 0 0;
         height: auto;
         background: transparent;
-        &:focus { background: $primary 40%; text-style: bold; }
+        /* ToggleButton draws a tall border on focus, of block characters (ambiguous width, and
+           two lines more: the list jumped as Tab moved through it). The highlight says it. */
+        &:focus { border: none; background: $primary 40%; text-style: bold; }
         &:focus > .toggle--label { text-style: bold; }
     }
     """
