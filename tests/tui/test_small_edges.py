@@ -248,3 +248,25 @@ def test_a_focused_checkbox_keeps_its_one_line(station_dir, clock, size):
             assert not any(ch in screen_text(app) for ch in "▔▁▊▎")
 
     run(scenario)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("size", SIZES)
+def test_a_long_material_name_wraps_rather_than_losing_its_flags(station_dir, clock, size, lang):
+    """Found walking the screens: at 80 columns in English, the newborn bundle's longest names were
+    cut and lost their "(required)"; a checkbox label now wraps under itself."""
+    app = make_app(station_dir, clock, lang=lang)
+
+    async def scenario():
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await pilot.press("f3", *"xsecs", "enter")  # 新生儿出生一件事
+            await pilot.pause()
+            for check in app.screen.query(Check):
+                check.scroll_visible(animate=False)
+                await pilot.pause()
+                label = str(check.label)
+                shown = " ".join(line.strip() for line in screen_text(app).splitlines())
+                assert label in shown, label
+
+    run(scenario)

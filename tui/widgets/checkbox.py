@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.content import Content
+from textual.geometry import Size
 from textual.widgets import Checkbox
 
 __all__ = ("Check",)
@@ -21,6 +22,10 @@ class Check(Checkbox):
         border: none;
         padding: 0 1 0 0;
         height: auto;
+        /* A long material name wraps under itself: cut (ToggleButton's default), it lost its
+           "(required)" at 80 columns. */
+        width: 1fr;
+        text-wrap: wrap;
         background: transparent;
         /* ToggleButton draws a tall border on focus, of block characters (ambiguous width, and
            two lines more: the list jumped as Tab moved through it). The highlight says it. */
@@ -28,6 +33,10 @@ class Check(Checkbox):
         &:focus > .toggle--label { text-style: bold; }
     }
     """
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        # ToggleButton says one line whatever the label; a long material name wraps (CSS above).
+        return max(1, self.render().get_height(self.styles, width))
 
     @property
     def _button(self) -> Content:
