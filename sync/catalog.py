@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from sync.errors import CatalogError, NotFoundError
+from sync.errors import CatalogError, IntakeError, NotFoundError
 
 __all__ = (
     "Bundle",
@@ -82,6 +82,9 @@ class ServiceItem(msgspec.Struct, frozen=True, kw_only=True):
     bundles: tuple[str, ...] = ()
     schedule: str | None = None
     """For items without a rolling limit: when they are handled ("annual", "annual_batch")."""
+    withdrawn: bool = False
+    """停办: no longer chosen for new cases (``hub catalog publish``); kept so that the cases received
+    under it, and their names in lists, keep working."""
 
     def material(self, name_zh: str) -> Material | None:
         """The material called ``name_zh``, or None."""
@@ -104,6 +107,8 @@ class Bundle(msgspec.Struct, frozen=True, kw_only=True):
     promised_days: int | None = None
     prerequisite_zh: str | None = None
     prerequisite_en: str | None = None
+    withdrawn: bool = False
+    """停办: no longer chosen for new intakes; its open cases keep working."""
 
     def stage_of(self, item_code: str) -> int:
         """The 0-based stage of a member item."""
@@ -153,6 +158,33 @@ class Catalog(msgspec.Struct, frozen=True, kw_only=True):
             field="bundle",
             code="intake.unknown_bundle",
         )
+
+    def item_for_intake(self, code: str) -> ServiceItem:
+        """The item with ``code`` for a new case: NotFoundError when there is none, IntakeError when it is withdrawn."""
+        item = self.item(code)
+        if item.withdrawn:
+            raise IntakeError(
+                zh=f"事项 {code}（{item.name_zh}）已于目录版本 {self.version} 停办，不能受理新件；已受理的办件照常办理",
+                en=f"item {code} ({item.name_en or item.name_zh}) is withdrawn in catalogue version {self.version}: "
+                "no new cases; the cases already received carry on",
+                field="item",
+                code="intake.withdrawn_item",
+            )
+        return item
+
+    def bundle_for_intake(self, code: str) -> Bundle:
+        """The bundle with ``code`` for a new intake: NotFoundError when there is none, IntakeError when withdrawn."""
+        bundle = self.bundle(code)
+        withdrawn = [member for member in bundle.members if self.item(member).withdrawn]
+        if bundle.withdrawn or withdrawn:
+            raise IntakeError(
+                zh=f"一件事 {code}（{bundle.name_zh}）已于目录版本 {self.version} 停办，不能受理新件",
+                en=f"bundle {code} ({bundle.name_en or bundle.name_zh}) is withdrawn in catalogue version "
+                f"{self.version}: no new intakes",
+                field="bundle",
+                code="intake.withdrawn_bundle",
+            )
+        return bundle
 
     def near_duplicate_materials(self, bundle_code: str) -> list[tuple[str, ...]]:
         """Names of one document (same :func:`material_identity`) that a bundle's members spell differently.
@@ -243,6 +275,12 @@ def _check_bundle(bundle: Bundle, where: str, items: Mapping[str, ServiceItem], 
                 f"{where}.members",
                 problem_zh=f"成员事项 {code!r} 不在目录中",
                 problem_en=f"member {code!r} is not an item of this catalogue",
+            )
+        if items[code].withdrawn and not bundle.withdrawn:
+            raise _fail(
+                f"{where}.members",
+                problem_zh=f"成员事项 {code} 已停办，一件事 {bundle.code} 也须停办（withdrawn）或去掉该成员",
+                problem_en=f"member {code} is withdrawn: withdraw bundle {bundle.code} too, or drop the member",
             )
         if bundle.code not in items[code].bundles:
             raise _fail(

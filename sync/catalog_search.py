@@ -87,6 +87,7 @@ class SearchIndex:
                 "".join(lazy_pinyin(i.name_zh, errors=_keep)).lower(),  # type: ignore[arg-type]  # as in _letters
             )
             for i in catalog.items
+            if not i.withdrawn  # 停办: not offered for new cases
         ]
         entries += [
             Entry(
@@ -99,6 +100,7 @@ class SearchIndex:
                 "".join(lazy_pinyin(b.name_zh, errors=_keep)).lower(),  # type: ignore[arg-type]  # as in _letters
             )
             for b in catalog.bundles
+            if not b.withdrawn
         ]
         self.entries: tuple[Entry, ...] = tuple(entries)
 

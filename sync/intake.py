@@ -122,7 +122,7 @@ def plan_intake(
 
     Raises:
         NotFoundError: unknown item or bundle.
-        IntakeError: unknown material names, a material both presented and deferred, a deferral the
+        IntakeError: a withdrawn item or bundle (``intake.withdrawn_item``, ``intake.withdrawn_bundle``); unknown material names, a material both presented and deferred, a deferral the
             item does not allow, or required materials missing that may not be deferred.
     """
     if (item is None) == (bundle is None):
@@ -134,9 +134,10 @@ def plan_intake(
         )
     cases: tuple[PlannedCase, ...]
     if item is not None:
-        cases = (PlannedCase(item_code=catalog.item(item).code, stage=0),)
+        # A withdrawn (停办) item or bundle takes no new cases; its cases already received carry on.
+        cases = (PlannedCase(item_code=catalog.item_for_intake(item).code, stage=0),)
     else:
-        found = catalog.bundle(bundle)  # type: ignore[arg-type]
+        found = catalog.bundle_for_intake(bundle)  # type: ignore[arg-type]
         cases = tuple(
             PlannedCase(item_code=code, stage=stage) for stage, codes in enumerate(found.ordering) for code in codes
         )

@@ -58,6 +58,7 @@ from sync.protocol.messages import (
     CalendarItem,
     CaseState,
     CatalogItem,
+    CatalogPatch,
     DivisionsItem,
     DownItem,
     EnrollRequest,
@@ -86,6 +87,7 @@ from sync.protocol.receipts import (
     verify_receipt,
 )
 from sync.protocol.sets import (
+    FEATURE_CATALOG_PATCH,
     FEATURE_READS_R2,
     FEATURE_REQUEST_MAC,
     FEATURE_SETS_V2,
@@ -106,6 +108,7 @@ __all__ = (
     "CTX_REQUEST_V2",
     "CTX_TRANSFER",
     "CTX_UP",
+    "FEATURE_CATALOG_PATCH",
     "FEATURE_READS_R2",
     "FEATURE_REQUEST_MAC",
     "FEATURE_SETS_V2",
@@ -131,6 +134,7 @@ __all__ = (
     "CalendarItem",
     "CaseState",
     "CatalogItem",
+    "CatalogPatch",
     "DivisionsItem",
     "DownItem",
     "EnrollRequest",

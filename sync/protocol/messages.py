@@ -7,6 +7,7 @@ from typing import Any, Literal
 import msgspec
 
 from sync.budget import array_length
+from sync.catalog_patch import CatalogEdit
 from sync.changes import RowChange, StatusChange
 from sync.limits import MAX_SETS_PER_REQUEST
 from sync.protocol.envelope import PROTOCOL_VERSION, ProtocolError
@@ -16,6 +17,7 @@ __all__ = (
     "CalendarItem",
     "CaseState",
     "CatalogItem",
+    "CatalogPatch",
     "DivisionsItem",
     "DownItem",
     "EnrollRequest",
@@ -84,6 +86,20 @@ class CatalogItem(msgspec.Struct, tag="catalog", frozen=True):
     """The catalogue in its JSON form (UTF-8)."""
 
 
+class CatalogPatch(msgspec.Struct, tag="catalog_patch", frozen=True, kw_only=True):
+    """A catalogue version as edits to the one before it (sync.catalog_patch), for a station that said
+    ``FEATURE_CATALOG_PATCH`` and was sent ``base_version`` before: a one-item change costs that item,
+    not the whole catalogue. The station replays the edits on its ``base_version`` body (whose digest
+    must be ``base_digest``) and installs the result only when its digest is ``digest``."""
+
+    base_version: int
+    version: int
+    base_digest: bytes
+    digest: bytes
+    """SHA-256 of the resulting body (sync.catalog_patch.body_digest): the hub's, byte for byte."""
+    edits: list[CatalogEdit]
+
+
 class CalendarItem(msgspec.Struct, tag="calendar", frozen=True):
     table: YearTable
 
@@ -109,6 +125,7 @@ DownItem = (
     | CalendarItem
     | DivisionsItem
     | KeyRevokedItem
+    | CatalogPatch
 )
 
 # -- requests and responses ----------------------------------------------------------------------

@@ -19,6 +19,7 @@ from sync.protocol.envelope import (
 )
 
 __all__ = (
+    "FEATURE_CATALOG_PATCH",
     "FEATURE_READS_R2",
     "FEATURE_REQUEST_MAC",
     "FEATURE_SETS_V2",
@@ -46,7 +47,12 @@ FEATURE_SETS_V2 = 8
 FEATURE_SIGNED_HEADERS = 16
 """Hub: verifies requests signed over every header field (``CTX_REQUEST_V2``); station: signs them so
 once the hub says it, and from then on the hub stores no header field of its that is not signed."""
-STATION_FEATURES = FEATURE_READS_R2 | FEATURE_SHORT_RECEIPTS | FEATURE_SETS_V2 | FEATURE_SIGNED_HEADERS
+FEATURE_CATALOG_PATCH = 32
+"""Station: applies ``CatalogPatch`` feed items (a catalogue version as edits to the one before) and
+knows withdrawn (停办) items; a station that has not said it gets each version whole, without them."""
+STATION_FEATURES = (
+    FEATURE_READS_R2 | FEATURE_SHORT_RECEIPTS | FEATURE_SETS_V2 | FEATURE_SIGNED_HEADERS | FEATURE_CATALOG_PATCH
+)
 """What a station of this release says it reads."""
 HUB_FEATURES = FEATURE_READS_R2 | FEATURE_REQUEST_MAC | FEATURE_SETS_V2 | FEATURE_SIGNED_HEADERS
 """What a hub of this release says it reads."""
