@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
@@ -163,7 +163,15 @@ def queue_reference_data(store: HubStoreProtocol, station_id: str, *, now: dt.da
     queue(store, [station_id], DivisionsItem(version, body), at=at)
 
 
-def queue_village_history(store: HubStoreProtocol, station_id: str, village_code: str, *, now: dt.datetime) -> int:
+def queue_village_history(
+    store: HubStoreProtocol,
+    station_id: str,
+    village_code: str,
+    *,
+    now: dt.datetime,
+    only: Callable[[str, dict[str, Any]], bool] | None = None,
+    through_seq: int = 0,
+) -> int:
     """Queue to a newly enrolled PC everything the hub holds of its village; returns the item count.
 
     A second PC, or one replacing a dead one, must see the village's cases (architecture: a
@@ -171,12 +179,18 @@ def queue_village_history(store: HubStoreProtocol, station_id: str, village_code
     (cases as drafts, as every station creates them) followed by the fields changed since, at
     their own versions, so the new replica's field versions match the hub's and later merges
     agree; then the history in hub order and the hub's state of each case.
+
+    ``only`` keeps the rows (table, row) it says yes to, and ``through_seq`` is the recipient's
+    own set each case state has seen: a station restored from a backup gets back only what it
+    lost (hub.recovery).
     """
     at = iso_utc(now)
     count = 0
     for definition in TABLES:
         table = definition.name
         for row in store.village_rows(table, village_code):
+            if only is not None and not only(table, row):
+                continue
             versions = decode_versions(row.get("versions"))
             star = versions.get("*")
             if star is None:
@@ -204,6 +218,8 @@ def queue_village_history(store: HubStoreProtocol, station_id: str, village_code
                 )
                 count += 1
     for event in store.village_rows("case_events", village_code):
+        if only is not None and not only("case_events", event):
+            continue
         queue(
             store,
             [station_id],
@@ -224,7 +240,9 @@ def queue_village_history(store: HubStoreProtocol, station_id: str, village_code
         )
         count += 1
     for case in store.village_rows("cases", village_code):
-        queue(store, [station_id], case_state(case, 0), at=at)
+        if only is not None and not only("cases", case):
+            continue
+        queue(store, [station_id], case_state(case, through_seq), at=at)
         count += 1
     return count
 

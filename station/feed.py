@@ -10,6 +10,7 @@ import msgspec
 from station.errors import FeedError, SyncError
 from station.identity import HubPins, require_pins
 from station.replica import apply_row_change, refresh_local, write_hub_values
+from station.restore import adopt_receipt
 from station.sealing import record_receipt
 from station.store import Station
 from station.store.db import write_txn
@@ -386,6 +387,11 @@ class _Applier:
             self.db.execute("UPDATE cases SET status = ?, outcome = ? WHERE case_no = ?", [status, outcome, case_no])
 
     def _receipt(self, item: ReceiptItem) -> None:
+        adopted = adopt_receipt(self.station, self.pins, item.receipt)
+        if adopted is not None:
+            # A set this PC filed after the backup it was restored from (station.restore).
+            self.notes.append(f"set {adopted}, filed at the hub before this folder was restored, heads the chain here")
+            return
         try:
             record_receipt(self.station, self.pins, item.receipt)
         except SyncError as exc:

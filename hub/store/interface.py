@@ -200,6 +200,10 @@ class HubStoreProtocol(Protocol):
         """(hash, receipt) of the set held at (origin, seq), or None."""
         ...
 
+    def set_in_envelope(self, origin: str, seq: int) -> bytes | None:
+        """The envelope of the set held at (origin, seq), exactly as it was received, or None."""
+        ...
+
     def add_set_in(
         self,
         *,

@@ -54,6 +54,11 @@ class SyncStoreMixin(StoreBase):
         ).fetchone()
         return (row[0], row[1]) if row else None
 
+    def set_in_envelope(self, origin: str, seq: int) -> bytes | None:
+        """The envelope of the set held at (origin, seq), exactly as it was received, or None."""
+        row = self.db.execute("SELECT envelope FROM sets_in WHERE origin = ? AND seq = ?", [origin, seq]).fetchone()
+        return bytes(row[0]) if row else None
+
     def add_set_in(
         self,
         *,

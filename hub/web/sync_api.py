@@ -26,6 +26,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from hub.feed import note_position, read_feed
 from hub.ingest import ingest_sets
 from hub.keys import HubIdentity
+from hub.recovery import recover_if_behind
 from hub.store import HubStore, KeyRow
 from hub.web.api_models import error_responses
 from hub.web.auth import Signer, check_protocol, path_qs, refusals_recorded, verify_request
@@ -166,6 +167,8 @@ def exchange(
     # The sets as views of the body: ingest copies one set at a time, not all of them at once.
     pushed = ingest_sets(store, identity, sync.sets, station_id=station_id, via="http", now=clock, lean=True)
     note_position(store, station_id, sync.feed_after)  # after a restore: the feed goes on after it
+    if signer.fields_signed:  # a station restored from a backup gets back what it lost (hub.recovery)
+        recover_if_behind(store, identity, station_id, signer.head_seq, now=clock())
     feed_bytes = min(sync.feed_bytes or DEFAULT_FEED_BYTES, MAX_FEED_BYTES)
     rows, feed = read_feed(
         store,

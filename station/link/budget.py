@@ -79,7 +79,9 @@ def select_sets(db: Any, cursor: int, budget: int) -> list[tuple[int, bytes]]:
     rows: list[tuple[int, bytes]] = []
     size = 0
     for seq, envelope in db.execute(
-        "SELECT seq, envelope FROM sets_out WHERE seq >= ? ORDER BY seq LIMIT ?", [cursor, MAX_SETS_PER_REQUEST]
+        # A set recovered by its receipt alone (station.restore) has no envelope here: the hub holds it.
+        "SELECT seq, envelope FROM sets_out WHERE seq >= ? AND length(envelope) > 0 ORDER BY seq LIMIT ?",
+        [cursor, MAX_SETS_PER_REQUEST],
     ):
         if rows and size + len(envelope) > budget:
             break

@@ -93,6 +93,7 @@ def exchange(link: Link, *, push: bool) -> None:
             except (msgspec.DecodeError, ValueError, RecursionError) as exc:
                 raise link.malformed("sync", exc) from None
             link.contact(answer.hub_ms, local_ms, answer.feed_last_seq, answer.features)
+            link.hub_next_seq = answer.next_seq
             progress = False
             if rows:
                 assert cursor is not None  # sets are only selected from a cursor

@@ -18,6 +18,7 @@ from station.identity import load_keypair, passphrase, require_pins
 from station.link.exchange import exchange
 from station.link.report import Stop, SyncReport, issue
 from station.link.session import Link, Sleep
+from station.restore import confirm
 from station.sealing import seal_pending, unsealed_count
 from station.store import Station
 from station.store.db import write_txn
@@ -104,8 +105,10 @@ def _run(station: Station, link: Link) -> None:
         )
         return
     fork = station.meta.fork
+    restored = bool(station.meta.restored)
     try:
-        link.report.sealed = len(seal_pending(station, link.keys))
+        # Restored from a backup: nothing is sealed until the hub has confirmed the chain (station.restore).
+        link.report.sealed = 0 if restored else len(seal_pending(station, link.keys))
         if fork:
             # Nothing more goes up until the county resolves it; the feed still comes down.
             link.fail(SyncError(zh=fork.get("detail_zh", fork["detail"]), en=fork["detail"], code="fork"), fatal=True)
@@ -114,6 +117,33 @@ def _run(station: Station, link: Link) -> None:
         pass
     except ProxyAppError as exc:  # a store error mid-round (disk full): reported, not raised
         link.report.errors.append(issue(exc))
+    if restored:
+        _confirm_restore(station, link)
+
+
+def _confirm_restore(station: Station, link: Link) -> None:
+    confirmed = confirm(station, link.hub_next_seq)
+    if confirmed:
+        link.report.notes.append("restored from a backup: the hub confirmed this station's chain; work goes on")
+        # What waited in the outbox from before the backup goes up now (the hub takes what it holds as duplicates).
+        link.report.sealed = len(seal_pending(station, link.keys))
+        if link.report.sealed:
+            try:
+                exchange(link, push=True)
+            except Stop:
+                pass
+    elif confirmed is False:
+        link.report.errors.append(
+            issue(
+                SyncError(
+                    zh=f"本站从备份恢复：县平台持有本站至数据集 {(link.hub_next_seq or 1) - 1} 的数据，尚未全部发回；"
+                    "请再次同步",
+                    en=f"restored from a backup: the hub holds this station's sets up to "
+                    f"{(link.hub_next_seq or 1) - 1} and has not sent all of them back yet; sync again",
+                    code="restore_unconfirmed",
+                )
+            )
+        )
 
 
 def _finish(station: Station, report: SyncReport) -> None:

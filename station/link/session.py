@@ -67,6 +67,8 @@ class Link:
         self.report = report
         self.monotonic = time.monotonic
         self._request_mac_key: bytes | None = None
+        self.hub_next_seq: int | None = None
+        """The seq the hub last said it needs next from this station (a restored station's confirmation)."""
 
     def fail(self, exc: ProxyAppError, *, fatal: bool = False) -> Stop:
         self.report.errors.append(issue(exc))

@@ -135,3 +135,90 @@ def test_a_restored_hub_is_brought_up_to_date_by_its_station(village: Village, t
     assert any("restored from a backup" in note for note in report.notes)
     with Station.open(village.station_dir) as station:
         assert station.meta.feed_seq == position + 1  # one restart set, after the position it held
+
+
+def test_a_restored_station_gets_back_what_it_did_after_its_backup_instead_of_forking(
+    village: Village, tmp_path: Path
+) -> None:
+    first = village.intake(2)
+    in_step(village.sync())
+    first += village.intake(1)  # recorded, not yet sealed, when the backup is taken
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    env = {"STATION_PASSPHRASE": PASSPHRASE}
+    station_cli = ("station", "--data-dir", str(village.station_dir), "--lang", "en")
+    run(*station_cli, "backup", str(usb / "station.pxb"), env=env)
+
+    later = village.intake(2)
+    with Station.open(village.station_dir) as station:
+        ops.add_note(station, later[0], "申请人下午补交材料")
+    in_step(village.sync())
+    decide(village, first[0], "accept")  # a decision it got down its feed after the backup
+    in_step(village.sync())
+    with HubStore.open_existing(village.hub_dir) as store:
+        held = store.station(village.station_id).applied_seq  # type: ignore[union-attr]
+
+    # The PC's disk dies; the agent restores the stick's backup. The restore knows it is one: it asks the
+    # hub before anything is written, and gets back the cases, the note and the chain's head.
+    restored = run(*station_cli, "restore", "--force", str(usb / "station.pxb"), env=env)
+    assert "confirmed" in restored.stdout, restored.stdout + restored.stderr
+    with Station.open(village.station_dir) as station:
+        assert station.meta.restored is None
+        head = station.db.execute("SELECT MAX(seq) FROM sets_out").fetchone()[0]
+        notes = [t for (t,) in station.db.execute("SELECT text FROM case_notes WHERE case_no = ?", [later[0]])]
+    assert head == held and notes == ["申请人下午补交材料"]
+    everything = sorted(first + later)
+    assert village.station_cases() == everything == village.hub_cases()
+
+    newest = village.intake(1)  # numbered after every case the county holds from this PC
+    assert newest[0] not in everything
+    report = village.sync()
+    in_step(report)
+    at_hub, here = statuses(village)
+    assert at_hub == here and sorted(here) == sorted(everything + newest) and here[first[0]] == "ACCEPTED"
+    with HubStore.open_existing(village.hub_dir) as store:
+        assert not store.forks()  # no set sealed over one the hub holds
+        assert store.station(village.station_id).applied_seq == held + 1  # type: ignore[union-attr]
+        assert store.db.execute("SELECT COUNT(*) FROM conflicts").fetchone()[0] == 0  # nothing sent twice
+
+
+def test_a_restored_station_writes_nothing_before_the_hub_confirms(village: Village, tmp_path: Path) -> None:
+    village.intake(1)
+    in_step(village.sync())
+    env = {"STATION_PASSPHRASE": PASSPHRASE}
+    station_cli = ("station", "--data-dir", str(village.station_dir), "--lang", "en")
+    run(*station_cli, "backup", str(tmp_path / "station.pxb"), env=env)
+    village.intake(1)
+    in_step(village.sync())
+    village.hub.stop()  # the hub cannot be reached when the agent restores
+    offline = run(*station_cli, "restore", "--force", str(tmp_path / "station.pxb"), env=env, check=False)
+    assert offline.returncode == 3 and "has not confirmed" in offline.stdout
+    refused = run(
+        *station_cli,
+        "case",
+        "new",
+        "--item",
+        "RS-001",
+        "--name",
+        "王五",
+        "--id-number",
+        "11010519491231002X",
+        "--phone",
+        "13800000001",
+        "--material",
+        "居民身份证",
+        "--material",
+        "城乡居民基本养老保险参保登记表",
+        env=env,
+        check=False,
+    )
+    assert refused.returncode == 1 and "restored from a backup" in refused.stderr
+    village.hub.start()
+    report = village.sync()
+    in_step(report)
+    assert any("confirmed" in note for note in report.notes)
+    assert village.station_cases() == village.hub_cases()
+    village.intake(1)
+    in_step(village.sync())
+    with HubStore.open_existing(village.hub_dir) as store:
+        assert not store.forks()
