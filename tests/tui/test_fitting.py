@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import msgspec
 import pytest
 from rich.cells import cell_len
 
@@ -9,10 +12,11 @@ from station import cases as ops
 from sync.lifecycle import Actor, Status
 from tests.station.conftest import pension_benefit_deferred, pension_enrolment
 from tests.support.decisions import decide, seal
-from tests.tui.conftest import make_app, open_station, run, screen_text, settle
+from tests.tui.conftest import FakeAdapter, make_app, open_station, run, screen_text, settle
 from tui.fmt import fit_widths
 from tui.widgets.fit_table import FitTable
 from tui.widgets.key_bar import KeyBar
+from tui.widgets.status_bar import StatusBar, status_parts
 
 REASON = "一次性告知，请补正以下材料：户口簿本人页复印件、照片"  # 52 cells
 ITEM = "城乡居民基本养老保险参保登记"
@@ -145,5 +149,35 @@ def test_columns_fit_again_when_the_terminal_is_resized(station_dir, clock):
             await pilot.resize_terminal(140, 40)
             await settle(pilot)
             assert REASON in screen_text(app)
+
+    run(scenario)
+
+
+class TroubledAdapter(FakeAdapter):
+    """Everything the status line can say at once: refused cases, a stopped sync, a skewed clock."""
+
+    def status(self, data_dir):
+        return msgspec.structs.replace(
+            super().status(data_dir), refused_cases=2, revoked="k1", clock_offset_ms=-720_000, clock_warning=True
+        )
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("size", SIZES)
+def test_the_status_line_wraps_between_its_parts_rather_than_losing_the_last(station_dir, clock, size, lang):
+    """Found walking the screens: with several warnings the clock's was cropped off at 80 columns."""
+    app = make_app(station_dir, clock, lang=lang, adapter=TroubledAdapter())
+
+    async def scenario():
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            app.sync_view = dataclasses.replace(app.sync_view, locked=True)
+            await settle(pilot)
+            bar = app.screen.query_one(StatusBar)
+            shown = " ".join(lines(app)[-bar.size.height - app.screen.query_one(KeyBar).size.height :])
+            for separator, part in status_parts(app.sync_view, lang):
+                assert part.plain in shown, part.plain
+            assert ("时钟偏差12分钟" if lang == "zh" else "clock off 12 min") in shown
+            assert all(cell_len(line) <= size[0] for line in lines(app))
 
     run(scenario)

@@ -11,7 +11,7 @@ from station.syncstate import SyncStatus
 from sync.timeutil import format_local, parse_iso
 from tui.i18n import t
 
-__all__ = ("StatusBar", "SyncView", "status_line")
+__all__ = ("StatusBar", "SyncView", "status_line", "status_parts")
 
 
 @dataclass(frozen=True)
@@ -32,11 +32,13 @@ class SyncView:
 
 
 class StatusBar(Static):
-    """One line, always visible; words and colour together, so it reads without colour too."""
+    """Always visible; words and colour together, so it reads without colour too. One line, or two
+    when a narrow screen cannot hold every part: it wraps between parts, so none is cut off."""
 
     DEFAULT_CSS = """
     StatusBar {
-        height: 1;
+        height: auto;
+        max-height: 3;
         background: $panel;
         color: $foreground;
     }
@@ -46,12 +48,22 @@ class StatusBar(Static):
         self.watch(self.app, "sync_view", self._changed)
         self.watch(self.app, "lang", self._changed)
 
+    def on_resize(self) -> None:
+        self._changed()
+
     def _changed(self, _value: object = None) -> None:
-        self.update(self.line())
+        width = self.size.width or self.app.size.width
+        self.update(_wrapped(status_parts(self._view(), self._lang()), width))
+
+    def _view(self) -> SyncView:
+        return getattr(self.app, "sync_view", SyncView())
+
+    def _lang(self) -> str:
+        return getattr(self.app, "lang", "zh")
 
     def line(self) -> Text:
-        """The status as styled text (also what tests read)."""
-        return status_line(getattr(self.app, "sync_view", SyncView()), getattr(self.app, "lang", "zh"))
+        """The status as styled text on one line (also what tests read)."""
+        return status_line(self._view(), self._lang())
 
 
 def _online_this_session(status: SyncStatus | None, started: str | None) -> bool:
@@ -62,39 +74,64 @@ def _online_this_session(status: SyncStatus | None, started: str | None) -> bool
     return started is None or parse_iso(status.last_success) >= parse_iso(started)
 
 
+def _wrapped(parts: list[tuple[str, Text]], width: int) -> Text:
+    """The parts on as few lines of ``width`` cells as they fit, each part whole."""
+    text = Text(no_wrap=True, overflow="crop")
+    used = 0
+    for separator, part in parts:
+        if used and used + len(separator) + part.cell_len > width:
+            text.append("\n")
+            used = 0
+            separator = ""  # a new line starts with the part itself
+        text.append(separator)
+        text.append_text(part)
+        used += len(separator) + part.cell_len
+    return text
+
+
 def status_line(view: SyncView, lang: str) -> Text:
     """Words and colour for a sync view: ``[离线] 待上报 0批/3条 | 从未同步``."""
-    status = view.status
     text = Text(no_wrap=True, overflow="crop")
+    for separator, part in status_parts(view, lang):
+        text.append(separator)
+        text.append_text(part)
+    return text
+
+
+def status_parts(view: SyncView, lang: str) -> list[tuple[str, Text]]:
+    """The status line's parts in order, each with the separator shown before it."""
+    status = view.status
+    parts: list[tuple[str, Text]] = []
+
+    def add(separator: str, words: str, style: str = "") -> None:
+        parts.append((separator, Text(words, style=style)))
+
     online = view.online if view.online is not None else _online_this_session(status, view.started)
     if view.running:
-        text.append(t("status.syncing", lang), style="bold black on yellow")
+        add("", t("status.syncing", lang), "bold black on yellow")
     elif status is not None and not view.available:
-        text.append(t("status.unavailable", lang), style="bold white on red")
+        add("", t("status.unavailable", lang), "bold white on red")
     elif online:
-        text.append(t("status.online", lang), style="bold black on green")
+        add("", t("status.online", lang), "bold black on green")
     else:
-        text.append(t("status.offline", lang), style="bold white on red")
+        add("", t("status.offline", lang), "bold white on red")
     if status is None:
-        return text
+        return parts
     if not status.enrolled:
-        text.append(" " + t("status.not_enrolled", lang))
+        add(" ", t("status.not_enrolled", lang))
     if status.needs_admin:
-        text.append(" ")
-        text.append(t("status.admin", lang), style="bold white on red")
+        add(" ", t("status.admin", lang), "bold white on red")
     if status.refused_cases:
-        # Before the counts, so it is never cropped at 80 columns: the county holds none of these cases.
-        text.append(" ")
-        text.append(t("status.refused", lang, count=status.refused_cases), style="bold white on red")
-    text.append(" " + t("status.waiting", lang, sets=status.unacknowledged, changes=status.unsealed))
+        # Before the counts: the county holds none of these cases.
+        add(" ", t("status.refused", lang, count=status.refused_cases), "bold white on red")
+    add(" ", t("status.waiting", lang, sets=status.unacknowledged, changes=status.unsealed))
     if status.last_success:
-        text.append(" | " + t("status.last", lang, when=format_local(status.last_success)))
+        add(" | ", t("status.last", lang, when=format_local(status.last_success)))
     else:
-        text.append(" | " + t("status.never", lang))
+        add(" | ", t("status.never", lang))
     if view.locked:
-        text.append(" | " + t("status.locked", lang), style="bold")
+        add(" | ", t("status.locked", lang), "bold")
     if status.clock_warning:
         minutes = round(abs(status.clock_skew_seconds or 0) / 60)
-        text.append(" ")
-        text.append(t("status.clock", lang, minutes=minutes), style="bold black on yellow")
-    return text
+        add(" ", t("status.clock", lang, minutes=minutes), "bold black on yellow")
+    return parts
