@@ -28,7 +28,7 @@ import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import zstandard
 
@@ -285,7 +285,8 @@ def _write_archive(
         with tarfile.open(fileobj=zst, mode="w|", format=tarfile.PAX_FORMAT) as tar:
             _add(tar, MANIFEST, io.BytesIO(manifest.to_json()), len(manifest.to_json()), mtime)
             with open(database, "rb") as handle:
-                _add(tar, DB_FILE, _Counting(handle, manifest.db_bytes, "write", progress), manifest.db_bytes, mtime)
+                counted = cast(IO[bytes], _Counting(handle, manifest.db_bytes, "write", progress))
+                _add(tar, DB_FILE, counted, manifest.db_bytes, mtime)
             key = key_file.read_bytes()
             _add(tar, KEY_FILE, io.BytesIO(key), len(key), mtime)
         zst.flush(zstandard.FLUSH_FRAME)

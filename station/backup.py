@@ -36,7 +36,7 @@ import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import msgspec
 import zstandard
@@ -254,7 +254,8 @@ def make_backup(
         with open(partial, "wb") as out:
             out.write(MAGIC + struct.pack(">I", len(header_bytes)) + header_bytes)
             sealer = _Sealer(out, _body_key(key, header.salt), _aad(header_bytes))
-            with zstandard.ZstdCompressor(level=9, write_checksum=True).stream_writer(sealer, closefd=False) as zst:
+            compressor = zstandard.ZstdCompressor(level=9, write_checksum=True)
+            with compressor.stream_writer(cast(IO[bytes], sealer), closefd=False) as zst:
                 with tarfile.open(fileobj=zst, mode="w|", format=tarfile.PAX_FORMAT) as tar:
                     _add_file(tar, DB_FILE, copy, moment, progress)
                     for name, path in _extras(data_dir):
