@@ -27,10 +27,10 @@ from hub.enroll import DEFAULT_EXPIRES_HOURS, issue_code, revoke_station
 from hub.keys import load_identity
 from hub.settings import Settings, default_data_dir
 from hub.transfer import export_file, import_file
-from hub.views import case_summary, china_time, clock_offset_text, station_summary, terminal_cell
+from hub.views import case_summary, china_time, clock_offset_text, fork_reason, station_summary, terminal_cell
 from hub.web.security_headers import parse_trusted_proxies
 from sync.errors import InputError
-from sync.i18n import pick, resolve_lang
+from sync.i18n import label, pick, resolve_lang
 from sync.lifecycle import Status, status_label
 from sync.text import check_text, json_for_terminal, printable
 
@@ -314,7 +314,7 @@ def station_list(obj: Context, as_json: bool) -> None:
                     f"{r['feed_acked']}/{r['feed_seq']}",
                     clock,
                     r["software"],
-                    r["last_error"],
+                    label("error", r["last_error"], obj.lang),
                 )
             )
         )
@@ -347,9 +347,10 @@ def forks(obj: Context, as_json: bool) -> None:
         obj.say("没有分叉。", "No forks.")
         return
     for r in rows:
+        reason, at = fork_reason(str(r["reason"]), obj.lang), china_time(str(r["detected_at"]))
         obj.say(
-            printable(f"分叉 {r['id']}：{r['station_id']} 第 {r['seq']} 批，{r['detected_at']}（{r['reason']}）"),
-            printable(f"fork {r['id']}: {r['station_id']} set {r['seq']}, {r['detected_at']} ({r['reason']})"),
+            printable(f"分叉 {r['id']}：{r['station_id']} 第 {r['seq']} 批，{at}（{reason}）"),
+            printable(f"fork {r['id']}: {r['station_id']} set {r['seq']}, {at} ({reason})"),
         )
 
 
@@ -471,12 +472,25 @@ def import_(obj: Context, file: Path) -> None:
     with obj.store() as store:
         transfer, response = import_file(store, identity, file)
     for r in response.results:
-        line = f"{transfer.station_id} #{r.seq}: {r.status}" + (f" ({r.code}: {r.detail})" if r.code else "")
-        click.echo(printable(line))  # the station id and details come from the file
+        # The station id comes from the file. In Chinese, the set's fate and the reason by its code
+        # (the detail the hub writes is English, for the protocol's readers).
+        reason = label("error", r.code, obj.lang) if r.code and r.code != r.status else ""
+        obj.say(
+            printable(
+                f"{transfer.station_id} 第 {r.seq} 批：{label('set', r.status)}" + (f"（{reason}）" if reason else "")
+            ),
+            printable(f"{transfer.station_id} #{r.seq}: {r.status}" + (f" ({r.code}: {r.detail})" if r.code else "")),
+        )
     failed = [r for r in response.results if r.status not in ("accepted", "duplicate")]
     obj.say(f"下一批应为第 {response.next_seq} 批", f"Next seq needed: {response.next_seq}")
     if failed:
-        click.echo(pick(obj.lang, "错误：", "Error: ") + printable(failed[0].detail or failed[0].status), err=True)
+        first = failed[0]
+        problem = pick(
+            obj.lang,
+            f"第 {first.seq} 批{label('set', first.status)}：{label('error', first.code or first.status)}",
+            first.detail or first.status,
+        )
+        click.echo(pick(obj.lang, "错误：", "Error: ") + printable(problem), err=True)
         sys.exit(1)
 
 

@@ -17,7 +17,7 @@ from hub.enroll import code_state, void_code
 from hub.settings import Settings
 from hub.views import china_time, terminal_cell
 from sync.errors import InputError
-from sync.i18n import pick
+from sync.i18n import label, pick
 from sync.timeutil import utc_now
 
 __all__ = ("department", "station_codes", "station_void", "token", "user")
@@ -103,7 +103,8 @@ def user_list(obj: Context, as_json: bool) -> None:
         return
     for r in rows:
         state = pick(obj.lang, "已停用", "disabled") if r["disabled_at"] else ""
-        click.echo(f"{r['name']}\t{r['role']}\t{r['department'] or '-'}\t{_china(r['created_at'])}\t{state}".rstrip())
+        role = label("role", r["role"], obj.lang)
+        click.echo(f"{r['name']}\t{role}\t{r['department'] or '-'}\t{_china(r['created_at'])}\t{state}".rstrip())
 
 
 @user.command("passwd")

@@ -15,7 +15,7 @@ from rich.text import Text
 from hub._cli_common import Context, json_text, text
 from hub.dashboard import STATES
 from hub.views import china_time, clock_offset_text, duration_text
-from sync.i18n import pick
+from sync.i18n import label, pick
 from sync.text import json_for_terminal, printable
 
 __all__ = ("NARROW_BELOW", "HubAnswerError", "fetch_status", "problems_first", "status")
@@ -123,7 +123,7 @@ def _reasons(r: dict[str, Any], lang: str, *, narrow: bool, error_column: bool =
         # Narrow, the contact column says how long ago; wide, it shows the time.
         "stale": "" if narrow else duration_text(r.get("contact_age_s"), lang),
         "waiting": duration_text(_coarse(r.get("waiting_age_s"), narrow=narrow), lang),
-        "error": "" if error_column else r.get("last_error") or "",
+        "error": "" if error_column else label("error", r.get("last_error"), lang),
         "clock": clock_offset_text(_coarse_ms(r.get("clock_offset_ms"), narrow=narrow), lang),
     }
     order = {flag: i for i, flag in enumerate(_FLAG_ORDER)}
@@ -199,7 +199,7 @@ def _cells(r: dict[str, Any], lang: str, *, narrow: bool) -> dict[str, str]:
             "waiting": _pair(r.get("sets_waiting"), r.get("changes_waiting")),
             "seqs": _pair(r.get("applied_seq"), r.get("head_seq")),
             "software": r.get("software"),
-            "error": r.get("last_error"),
+            "error": label("error", r.get("last_error"), lang),
         }.items()
     }
 

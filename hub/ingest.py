@@ -17,6 +17,7 @@ from hub.apply import Outcome, apply_row, apply_status
 from hub.feed import queue, queue_case_state
 from hub.keys import HubIdentity
 from hub.store import HubStoreProtocol, KeyRow, RowError, StationRow
+from hub.views import FORK_HELD, FORK_PREV
 from sync.budget import STATION_SET
 from sync.changes import RowChange, StatusChange, decode_change
 from sync.lifecycle import Actor
@@ -282,13 +283,13 @@ def _chain_and_apply(
             if via == "file" and receipt is not None:
                 queue(store, [origin], ReceiptItem(receipt), at=at)
             return SetResult(seq=seq, status="duplicate", receipt=receipt)
-        return _fork(store, data, signed, set_hash, held_hash, "a different set is held at this seq", at)
+        return _fork(store, data, signed, set_hash, held_hash, FORK_HELD, at)
     expected = station.applied_seq + 1
     if seq > expected:
         return SetResult(seq=seq, status="gap", code="gap", detail=f"the hub needs seq {expected} next")
     previous = station.applied_hash if station.applied_seq else GENESIS
     if seq < expected or signed.prev != previous:
-        return _fork(store, data, signed, set_hash, previous, "prev does not match the chain held", at)
+        return _fork(store, data, signed, set_hash, previous, FORK_PREV, at)
     rejected = _apply_all(store, identity, changes, station, seq, now, lean)
     hub_ms = int(now.timestamp() * 1000)
     receipt = make_receipt(

@@ -12,7 +12,31 @@ from sync.personal import mask_id_number, mask_name, mask_phone
 from sync.text import printable
 from sync.timeutil import CHINA_TZ, parse_iso
 
-__all__ = ("case_summary", "china_time", "clock_offset_text", "duration_text", "station_summary", "terminal_cell")
+__all__ = (
+    "FORK_HELD",
+    "FORK_PREV",
+    "case_summary",
+    "china_time",
+    "clock_offset_text",
+    "duration_text",
+    "fork_reason",
+    "station_summary",
+    "terminal_cell",
+)
+
+FORK_HELD = "a different set is held at this seq"
+FORK_PREV = "prev does not match the chain held"
+"""Why a set was quarantined as a fork: the reasons hub.ingest stores (in English, in `hub forks --json`)."""
+
+_FORK_REASONS = {
+    FORK_HELD: "县平台已收到同一批次号的另一个数据集",
+    FORK_PREV: "与县平台已收的上一批次不衔接",
+}
+
+
+def fork_reason(reason: str, lang: str = "zh") -> str:
+    """A stored fork reason in ``lang`` (one the hub did not write is shown as it is)."""
+    return pick(lang, _FORK_REASONS.get(reason, reason), reason)
 
 
 def terminal_cell(value: Any, empty: str = "") -> Text:

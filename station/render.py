@@ -21,7 +21,7 @@ from station.cases import IntakeResult
 from station.queries import BundleDetail, CaseDetail, CaseSummary, CommitmentView
 from sync.catalog import Bundle, Catalog, ServiceItem
 from sync.deadlines import due_move_text
-from sync.i18n import pick
+from sync.i18n import label, pick
 from sync.lifecycle import actor_label, status_label
 from sync.text import json_for_terminal, printable
 from sync.timeutil import format_local
@@ -150,15 +150,7 @@ def intake_text(result: IntakeResult, catalog: Catalog, lang: str) -> list[str]:
 
 
 def _material_state(state: str, lang: str) -> str:
-    labels = {
-        "presented": ("已收", "received"),
-        "deferred": ("容缺待补", "deferred"),
-        "supplied": ("已补交", "supplied"),
-        "exempt": ("免提交", "exempt (data sharing)"),
-        "not_provided": ("未提供", "not provided"),
-    }
-    zh, en = labels.get(state, (state, state))
-    return pick(lang, zh, en)
+    return label("material", state, lang)
 
 
 def _commitment_line(c: CommitmentView, lang: str) -> str:
@@ -177,12 +169,15 @@ def _commitment_line(c: CommitmentView, lang: str) -> str:
 def case_text(detail: CaseDetail, lang: str) -> list[str]:
     """The full case, personal data included (case detail is for the handling agent)."""
     s = detail.summary
-    sex = pick(lang, "男" if detail.sex == "M" else "女", "male" if detail.sex == "M" else "female")
+    sex = label("sex", detail.sex, lang)
     lines = [
         pick(lang, f"办件编号：{s.case_no}", f"Case no.: {s.case_no}"),
         pick(lang, f"事项：{s.item_name}（{s.item_code}）", f"Item: {s.item_name} ({s.item_code})"),
-        pick(lang, f"状态：{_status(s, lang)}", f"Status: {_status(s, lang)}")
-        + (f" / {detail.outcome}" if detail.outcome else ""),
+        pick(
+            lang,
+            f"状态：{_status(s, lang)}" + (f"（{label('outcome', detail.outcome, lang)}）" if detail.outcome else ""),
+            f"Status: {_status(s, lang)}" + (f" / {label('outcome', detail.outcome, lang)}" if detail.outcome else ""),
+        ),
         *([_p(detail.refusal.message(lang))] if detail.refusal else []),
         pick(
             lang,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ("LANGS", "pick", "resolve_lang")
+__all__ = ("LABELS", "LANGS", "label", "pick", "resolve_lang")
 
 LANGS = ("zh", "en")
 
@@ -31,3 +31,85 @@ def resolve_lang(explicit: str | None = None, environ: dict[str, str] | None = N
 def pick(lang: str, zh: str, en: str) -> str:
     """Choose between a Chinese and an English text."""
     return en if lang == "en" else zh
+
+
+# (Chinese, English), or the Chinese alone where the English is the code itself.
+_TABLE: dict[str, dict[str, str | tuple[str, str]]] = {
+    "outcome": {"approved": ("准予", "approved"), "denied": ("不予", "denied")},
+    "sex": {"M": ("男", "male"), "F": ("女", "female")},
+    "material": {
+        "presented": ("已收", "received"),
+        "deferred": ("容缺待补", "deferred"),
+        "supplied": ("已补交", "supplied"),
+        "exempt": ("免提交", "exempt (data sharing)"),
+        "not_provided": ("未提供", "not provided"),
+    },
+    "commitment": {"open": ("待补交", "open"), "fulfilled": ("已履行", "fulfilled"), "overdue": ("已逾期", "overdue")},
+    "role": {"admin": "管理员", "department": "部门"},
+    # Set results, tables and error codes: in English the code itself (what docs/protocol.md lists).
+    "set": {
+        "accepted": "已接收",
+        "duplicate": "此前已接收",
+        "gap": "缺少前面的批次",
+        "fork": "分叉，已隔离",
+        "refused": "被拒收",
+    },
+    "table": {
+        "intakes": "收件",
+        "intake_materials": "收件材料",
+        "commitments": "容缺承诺",
+        "cases": "办件",
+        "case_notes": "办件备注",
+    },
+    "field": {"id_number": ("身份证号", "ID number"), "phone": ("电话", "phone")},
+    # Error codes of the protocol and of rejected changes (docs/protocol.md, "Errors"): what the
+    # dashboard, `hub status` and `hub import` show for a failed contact, set or change.
+    "error": {
+        "malformed": "格式错误",
+        "protocol_version": "协议版本不受支持",
+        "too_large": "超出大小限制",
+        "busy": "县平台繁忙",
+        "unsupported_media_type": "请求类型错误",
+        "unauthenticated": "请求签名缺失或无效",
+        "unknown_key": "密钥未登记",
+        "revoked_key": "密钥已吊销",
+        "wrong_origin": "来源代办点不符",
+        "replay": "请求重复（疑似重放）",
+        "peer_too_old": "软件版本过旧",
+        "hub_too_old": "县平台版本过旧",
+        "bad_signature": "签名校验失败",
+        "bad_box": "无法解密",
+        "gap": "缺少前面的批次",
+        "fork": "分叉",
+        "enroll_code": "登记码无效",
+        "rate_limited": "尝试过于频繁",
+        "too_long": "文字过长",
+        "control_character": "含控制字符",
+        "row_missing": "记录不存在",
+        "duplicate_row": "记录重复",
+        "status_by_row": "状态只能通过办理环节变更",
+        "illegal_transition": "状态变更不合规",
+        "actor_not_allowed": "无权办理该环节",
+        "bad_status": "状态未知",
+        "other_village": "属于其他村",
+        "foreign_id": "不是本代办点编号",
+        "unknown_table": "未知数据表",
+    },
+}
+LABELS: dict[str, dict[str, tuple[str, str]]] = {
+    kind: {code: (text, code) if isinstance(text, str) else text for code, text in codes.items()}
+    for kind, codes in _TABLE.items()
+}
+"""Stored codes as a person reads them, by kind: the one catalogue of these labels for the hub's pages
+and commands and the station's output (the TUI has its own, tui/i18n.py)."""
+
+
+def label(kind: str, code: str | None, lang: str = "zh") -> str:
+    """A stored code (an outcome, a material's state, an error code…) in ``lang``; "" for none.
+
+    A code the catalogue does not know (a newer peer's) is shown as it is rather than hidden.
+    """
+    if not code:
+        return ""
+    known = LABELS.get(kind, {}).get(code)
+    return pick(lang, *known) if known else code

@@ -155,6 +155,13 @@ def _invalid_parameters(exc: ValidationException) -> tuple[str, str]:
     )
 
 
+_DETAIL_ZH = {
+    404: "县平台没有这个地址",
+    405: "该地址不接受这种请求方法",
+}
+"""Litestar's own details are English ("Not Found"): ``detail_zh`` says it in Chinese."""
+
+
 def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     code = _CODE_FOR_STATUS.get(exc.status_code, "internal" if exc.status_code >= 500 else "bad_input")
     if exc.status_code == 413:
@@ -165,7 +172,8 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
         en, zh = _invalid_parameters(exc)
         response = error_response(exc.status_code, code, zh=zh, en=en)
     else:
-        response = error_response(exc.status_code, code, zh=str(exc.detail), en=str(exc.detail))
+        zh = _DETAIL_ZH.get(exc.status_code, str(exc.detail))
+        response = error_response(exc.status_code, code, zh=zh, en=str(exc.detail))
     # An unknown path or method never reaches the route middleware that adds these (hub.web.security_headers).
     response.headers.update(security_headers(request))
     return response

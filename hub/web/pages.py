@@ -21,10 +21,11 @@ from litestar.template.config import TemplateConfig
 from hub.accounts import LoginFailed, LoginThrottled, login_guard, logout
 from hub.settings import Settings
 from hub.store import HubStore
-from hub.views import china_time, clock_offset_text, duration_text
+from hub.views import china_time, clock_offset_text, duration_text, fork_reason
 from hub.web.deps import HubSettings, Now
 from hub.web.guards import CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE, client_ip, current_principal, requires
-from sync.lifecycle import status_label
+from sync.i18n import label
+from sync.lifecycle import actor_label, status_label
 
 __all__ = (
     "MAX_PAGE_NO",
@@ -99,7 +100,7 @@ def _reasons(context: Context, row: dict[str, Any]) -> list[str]:
         "clock": clock_offset_text(row.get("clock_offset_ms"), lang),
         "waiting": duration_text(row.get("waiting_age_s"), lang),
         "fork": str(row.get("forks") or ""),
-        "error": str(row.get("last_error") or ""),
+        "error": label("error", row.get("last_error"), lang),
         "behind": f"{-(row.get('gap') or 0)} {'sets' if en else '批'}" if (row.get("gap") or 0) < 0 else "",
     }
     order = {flag: i for i, flag in enumerate(_REASON_ORDER)}
@@ -149,6 +150,24 @@ def _attention_label(context: Context, flag: str) -> str:
 
 
 @pass_context
+def _label(context: Context, kind: str, code: str | None) -> str:
+    return label(kind, code, "en" if context.get("lang") == "en" else "zh")
+
+
+@pass_context
+def _actor_label(context: Context, actor: str) -> str:
+    try:
+        return actor_label(actor, "en" if context.get("lang") == "en" else "zh")
+    except ValueError:
+        return actor
+
+
+@pass_context
+def _fork_reason(context: Context, reason: str) -> str:
+    return fork_reason(reason, "en" if context.get("lang") == "en" else "zh")
+
+
+@pass_context
 def _status_label(context: Context, status: str) -> str:
     try:
         return status_label(status, context.get("lang", "zh"))
@@ -165,6 +184,9 @@ def _configure(engine: JinjaTemplateEngine) -> None:
         status_label=_status_label,
         reasons=_reasons,
         contact_kind=_contact_kind,
+        code_label=_label,
+        actor_label=_actor_label,
+        fork_reason=_fork_reason,
     )
     env.filters.update(china_time=china_time, age=age_text, offset=_offset, percent=_percent, days=_days, paren=_paren)
 
@@ -238,7 +260,7 @@ def page_number(request: Request[Any, Any, Any], value: str | None) -> int | Tem
     return error_page(
         request,
         400,
-        f"页码 page_no 应为 1 到 {MAX_PAGE_NO} 之间的整数",
+        f"页码应为 1 到 {MAX_PAGE_NO} 之间的整数",
         f"page_no must be a whole number from 1 to {MAX_PAGE_NO}",
     )
 

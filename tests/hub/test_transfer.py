@@ -57,11 +57,18 @@ def test_import_from_the_command_line(hub_dir, station, tmp_path):
     path = up_file(tmp_path / "up.bin", station, [station.seal(station.new_case()[1]) for _ in range(2)])
     result = cli(hub_dir, "import", str(path))
     assert result.exit_code == 0, result.output
-    assert f"{station.station_id} #1: accepted" in result.stdout and "#2: accepted" in result.stdout
+    # In Chinese by default (issue 12: "#2: accepted" on a Chinese screen); the English lines as before.
+    assert f"{station.station_id} 第 1 批：已接收" in result.stdout and "第 2 批：已接收" in result.stdout
+    again = cli(hub_dir, "--lang", "en", "import", str(path))
+    assert f"{station.station_id} #1: duplicate" in again.stdout and "#2: duplicate" in again.stdout
     damaged = bytearray(station.seal(station.new_case()[1]))
     damaged[-3] ^= 1
-    result = cli(hub_dir, "import", str(up_file(tmp_path / "bad.bin", station, [bytes(damaged)])))
-    assert result.exit_code == 1 and "bad_signature" in result.stdout
+    bad = up_file(tmp_path / "bad.bin", station, [bytes(damaged)])
+    result = cli(hub_dir, "import", str(bad))
+    assert result.exit_code == 1 and "第 3 批：被拒收（签名校验失败）" in result.stdout
+    assert "错误：第 3 批被拒收：签名校验失败" in result.stderr
+    result = cli(hub_dir, "--lang", "en", "import", str(bad))
+    assert result.exit_code == 1 and "#3: refused (bad_signature:" in result.stdout
 
 
 @pytest.mark.parametrize("content", [b"garbage", msgspec.msgpack.encode({"magic": "x"})])
