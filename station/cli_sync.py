@@ -284,6 +284,15 @@ def _status_lines(status: SyncStatus, lang: str) -> list[str]:
                 f"administrator ({status.fork})",
             )
         )
+    if status.restored:
+        lines.append(
+            pick(
+                lang,
+                f"本站从 {format_local(status.restored)} 的备份恢复，县平台尚未确认数据链：确认前不能办理新业务，请同步",
+                f"Restored from the backup of {format_local(status.restored)}; the hub has not confirmed this station's chain "
+                "yet: no new work until it does, sync",
+            )
+        )
     if status.revoked:
         lines.append(
             pick(

@@ -105,6 +105,9 @@ class SyncStatus(msgspec.Struct, frozen=True, kw_only=True):
     never in step until the county acts."""
     refused: list[Refusal] = []
     """The newest of those, at most REFUSALS_SHOWN, one per case."""
+    restored: str | None = None
+    """When the backup this station was restored from was taken, while the hub has not yet confirmed
+    its chain (no new work until then: station.restore), or None."""
 
     @property
     def online(self) -> bool:
@@ -233,6 +236,7 @@ def sync_status(station: Station) -> SyncStatus:
         revoked=revoked["key_id"] if revoked else None,
         refused_cases=len(standing),
         refused=sorted(standing.values(), key=lambda r: r.received_at, reverse=True)[:REFUSALS_SHOWN],
+        restored=meta.restored["backup_at"] if meta.restored else None,
     )
 
 

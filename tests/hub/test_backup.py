@@ -187,3 +187,12 @@ def test_backup_output_names_the_file_and_the_integrity_check(hub_dir, tmp_path)
     assert result.exit_code == 0, result.output
     assert "integrity ok" in result.stdout and "keep it offline" in result.stdout
     assert run(hub_dir, "backup", str(tmp_path)).exit_code == 2  # a folder, not a file
+
+
+def test_long_work_reports_its_progress_stage_by_stage(hub_dir, tmp_path):
+    seen: dict[str, tuple[int, int]] = {}
+    make_backup(
+        hub_dir, tmp_path / "b.tar.zst", progress=lambda stage, done, total: seen.update({stage: (done, total)})
+    )
+    assert list(seen) == ["copy", "write", "read"]  # the copy in pages, then the file written and read back, in bytes
+    assert all(done == total > 0 for done, total in (seen["copy"], seen["write"])), seen

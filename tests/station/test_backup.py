@@ -3,6 +3,7 @@ that checks everything first, keeps what it replaces, and writes nothing new unt
 
 from __future__ import annotations
 
+import json
 import struct
 from pathlib import Path
 
@@ -118,6 +119,10 @@ def test_an_enrolled_station_is_marked_restored_and_writes_nothing_until_confirm
             ops.new_intake(restored, pension_enrolment())
         assert refused.value.code == "store.restored_unconfirmed"
         assert restored.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
+    status = CliRunner().invoke(main, ["--data-dir", str(station.data_dir), "--lang", "en", "status", "--json"])
+    assert json.loads(status.stdout)["restored"] == result.header.created_at
+    text = CliRunner().invoke(main, ["--data-dir", str(station.data_dir), "--lang", "en", "status"])
+    assert "has not confirmed this station's chain" in text.stdout
 
 
 def test_the_commands_say_what_they_did(station, keys, tmp_path):
