@@ -181,3 +181,25 @@ def test_the_status_line_wraps_between_its_parts_rather_than_losing_the_last(sta
             assert all(cell_len(line) <= size[0] for line in lines(app))
 
     run(scenario)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_page_label_of_the_case_list_is_whole(station_dir, clock, lang):
+    """Found walking the screens: page 2's label (第2页  101-200  ] 下一页) was cut in its 24 cells."""
+    with open_station(station_dir, clock) as station:
+        for _ in range(205):
+            ops.new_intake(station, pension_enrolment())
+    app = make_app(station_dir, clock, lang=lang)
+
+    async def scenario():
+        async with app.run_test(size=SIZES[0]) as pilot:
+            await settle(pilot)
+            await pilot.press("f4")
+            await pilot.pause()
+            app.screen.query_one("#cases").focus()
+            await pilot.press("right_square_bracket")
+            await pilot.pause()
+            want = "第2页  101-200  ] 下一页" if lang == "zh" else "page 2  101-200  ] next"
+            assert want in screen_text(app)
+
+    run(scenario)

@@ -50,7 +50,7 @@ class CaseListScreen(StationScreen):
     CaseListScreen #due { width: 16; }
     CaseListScreen #item { width: 1fr; }
     CaseListScreen #sort { width: 18; }
-    CaseListScreen #page { width: 24; padding: 0 1; }
+    CaseListScreen #page { width: auto; padding: 0 1; }  /* "第2页  101-200  ] 下一页" whole */
     CaseListScreen #cases { height: 1fr; margin: 1 0 0 0; }
     CaseListScreen #list_empty { padding: 1 2; }
     """
