@@ -13,6 +13,7 @@ from hub.store import HubStoreProtocol
 from sync.changes import RowChange, StatusChange
 from sync.deadlines import paused_spans
 from sync.errors import ProxyAppError
+from sync.i18n import label
 from sync.ids import Minter, event_minter, intake_of_key, parse_case_number, row_minter
 from sync.lifecycle import Actor, Status
 from sync.merge import Rejection, decide_row, decide_status, decode_versions, encode_versions, version_of
@@ -112,7 +113,7 @@ def _check_key(
     except LookupError as exc:
         return _reject(
             "row_missing",
-            zh=f"{table} {pk[:40]}：上级记录 {exc} 不存在",
+            zh=f"{label('table', table)} {pk[:40]}：上级记录 {exc} 不存在",
             en=f"{table} {pk[:40]}: {exc} does not exist here",
         )
     if villages - {village_code}:
@@ -122,13 +123,15 @@ def _check_key(
             return None  # an update of no row: sync.merge answers row_missing
         return _reject(
             "malformed",
-            zh=f"{table} {pk[:40]!r} 不是代办点编号的格式",
+            zh=f"{label('table', table)} {pk[:40]!r} 不是代办点编号的格式",
             en=f"{table} {pk[:40]!r} is not a key a station numbers",
         )
     intake_id = intake_of_key(table, pk)
     if table != "intakes" and intake_id is not None and fields.get("intake_id", intake_id) != intake_id:
         return _reject(
-            "malformed", zh=f"{table} {pk}：intake_id 与编号不符", en=f"{table} {pk}: intake_id differs from the key"
+            "malformed",
+            zh=f"{label('table', table)} {pk}：所属收件编号与记录编号不符",
+            en=f"{table} {pk}: intake_id differs from the key",
         )
     given = fields.get("intake_id")
     if own is not None and table == "cases" and isinstance(given, str) and parse_case_number(given) != own:
@@ -141,7 +144,7 @@ def _other_village(table: str, pk: str) -> Outcome:
     # No `current` here: another village's values are not this station's to see (invariant 11).
     return _reject(
         "other_village",
-        zh=f"{table} {pk[:40]} 属于其他村，本代办点无权修改",
+        zh=f"{label('table', table)} {pk[:40]} 属于其他村，本代办点无权修改",
         en=f"{table} {pk[:40]} belongs to another village",
     )
 
@@ -152,7 +155,7 @@ def _foreign_id(table: str, pk: str, own: Minter | None, parent: str | None = No
     key_zh = f"{pk}（收件 {parent}）" if parent else pk
     return _reject(
         "foreign_id",
-        zh=f"{table} {key_zh} 不是本代办点（设备 {device}）编的号；代办点只能以本机编号新建记录",
+        zh=f"{label('table', table)} {key_zh} 不是本代办点（设备 {device}）编的号；代办点只能以本机编号新建记录",
         en=f"{table} {key} was not numbered by this station (device {device}); "
         "a station creates rows only under its own numbers",
     )
@@ -184,7 +187,12 @@ def apply_row(
     stray = sorted(set(change.fields) - definition.replicated)
     if stray or (pk_column in change.fields and change.fields[pk_column] != change.pk):
         what = f"unknown or derived column(s) {', '.join(stray)}" if stray else f"{pk_column} differs from the key"
-        return _reject("malformed", zh=f"{table} {change.pk}：字段无效（{what}）", en=f"{table} {change.pk}: {what}")
+        what_zh = f"未知或不可写的字段 {'、'.join(stray)}" if stray else "主键字段与记录编号不符"
+        return _reject(
+            "malformed",
+            zh=f"{label('table', table)} {change.pk}：字段无效（{what_zh}）",
+            en=f"{table} {change.pk}: {what}",
+        )
     existing = store.row(table, change.pk)
     refused = _check_key(
         store, table, change.pk, change.fields, existing, origin=origin, village_code=village_code, insert=change.insert

@@ -19,6 +19,7 @@ from rich.text import Text
 
 from station.cases import IntakeResult
 from station.queries import BundleDetail, CaseDetail, CaseSummary, CommitmentView
+from station.syncstate import ConflictView
 from sync.catalog import Bundle, Catalog, ServiceItem
 from sync.deadlines import due_move_text
 from sync.i18n import label, pick
@@ -249,13 +250,32 @@ def _sync_lines(detail: CaseDetail, lang: str) -> list[str]:
         lines.append(pick(lang, "县平台未采纳的更改：", "Changes the hub did not apply:"))
         for rej in detail.rejections:
             reason = _p(pick(lang, rej.reason_zh, rej.reason_en))
-            code = _p(rej.code)
+            code = _p(label("error", rej.code, lang))
             lines.append(pick(lang, f"  数据集 {rej.seq}（{code}）：{reason}", f"  set {rej.seq} ({code}): {reason}"))
     if detail.conflicts:
         lines.append(pick(lang, "合并冲突（保留值 / 未采用值）：", "Merge conflicts (kept / lost):"))
-        for c in detail.conflicts:
-            lines.append(_p(f"  {c.table}.{c.field}: {c.kept} ({c.kept_origin}) / {c.lost} ({c.lost_origin})"))
+        lines += [_conflict_line(c, lang) for c in detail.conflicts]
     return lines
+
+
+def _conflict_line(c: ConflictView, lang: str) -> str:
+    if lang == "en":
+        return _p(f"  {c.table}.{c.field}: {c.kept} ({c.kept_origin}) / {c.lost} ({c.lost_origin})")
+    what = label("table", c.table) + label("field", c.field)
+    kept, lost = _stored_value(c.kept), _stored_value(c.lost)
+    return _p(
+        f"  {what}：保留“{kept}”（{label('origin', c.kept_origin)}），"
+        f"未采用“{lost}”（{label('origin', c.lost_origin)}）"
+    )
+
+
+def _stored_value(text: str | None) -> str:
+    """A merged value as a person reads it: the JSON the conflict was kept in, unwrapped."""
+    try:
+        value = json.loads(text) if text is not None else None
+    except ValueError:
+        return text or ""
+    return "" if value is None else str(value)
 
 
 def bundle_text(detail: BundleDetail, lang: str) -> list[str]:

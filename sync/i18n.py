@@ -61,7 +61,29 @@ _TABLE: dict[str, dict[str, str | tuple[str, str]]] = {
         "cases": "办件",
         "case_notes": "办件备注",
     },
-    "field": {"id_number": ("身份证号", "ID number"), "phone": ("电话", "phone")},
+    # Fields a person may meet by name: revealed on the desk (the audit log), or in a merge conflict.
+    "field": {
+        "id_number": ("身份证号", "ID number"),
+        "phone": ("电话", "phone"),
+        "applicant_name": "申请人姓名",
+        "sex": "性别",
+        "birth_date": "出生日期",
+        "state": "状态",
+        "status": "状态",
+        "outcome": "结果",
+        "name_zh": "名称",
+        "material": "材料",
+        "signer_name": "承诺人",
+        "signed_at": "承诺时间",
+        "due_days": "补交期限（工作日）",
+        "closed_at": "履行时间",
+        "agent": "代办员",
+        "author": "填写人",
+        "text": "内容",
+        "accepted_date": "受理日期",
+        "updated_at": "更新时间",
+    },
+    "origin": {"hub": "县平台"},
     # Error codes of the protocol and of rejected changes (docs/protocol.md, "Errors"): what the
     # dashboard, `hub status` and `hub import` show for a failed contact, set or change.
     "error": {

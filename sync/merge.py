@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 
 from sync.changes import RowChange, StatusChange
+from sync.i18n import label
 from sync.lifecycle import TRANSITIONS, Actor, Status
 
 __all__ = (
@@ -97,7 +98,9 @@ def decide_row(current: Versions | None, change: RowChange, origin: str) -> RowD
     if current is None:
         if not change.insert:
             return Rejection(
-                "row_missing", f"{change.table} {change.pk} does not exist here", f"{change.table} 中不存在 {change.pk}"
+                "row_missing",
+                f"{change.table} {change.pk} does not exist here",
+                f"{label('table', change.table)}中不存在 {change.pk}",
             )
         return RowDecision(write=dict(change.fields), versions={"*": incoming}, lost={})
     if change.insert:
@@ -106,7 +109,7 @@ def decide_row(current: Versions | None, change: RowChange, origin: str) -> RowD
         return Rejection(
             "duplicate_row",
             f"{change.table} {change.pk} already exists from another origin; the number was used twice",
-            f"{change.table} 中 {change.pk} 已由其他来源创建，编号重复",
+            f"{label('table', change.table)}中 {change.pk} 已由其他来源创建，编号重复",
         )
     touched = set(change.fields) & STATUS_FIELDS if change.table == "cases" else set()
     if touched:

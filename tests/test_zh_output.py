@@ -283,6 +283,7 @@ def _build(root: Path) -> World:
         hub("import", str(root / "up.bin"))
         hub("export", "--station", _station_id(hub_dir), str(root / "down.bin"))
         st("import", str(root / "down.bin"))
+        _second_pc(hub, st, cases, root, url, world)
         _other_stations(hub_dir)
         token = _admin_token(hub_dir)
         hub("status", "--url", url, "--token", token, ok=(0, 1), key="status")
@@ -293,11 +294,33 @@ def _build(root: Path) -> World:
         narrow.print(status_table(report, "zh", 80))
         world.hub_cli["status (80 columns)"] = narrow.export_text()
         st("sync")
+        st("status")
     _hub_commands(hub, root)
     _station_commands(st, cases, root)
     _pages(settings, cases, world, hub_dir)
     world.codes = _county_codes(hub_dir)
     return world
+
+
+def _second_pc(hub: _Runner, st: _Runner, cases: dict[str, str], root: Path, url: str, world: World) -> None:
+    """A second PC in the village: both correct the same phone number before either syncs, so one
+    value loses the merge (a conflict, kept and shown with the case)."""
+    pc_b = _Runner(station_main, {**st.env, "STATION_DATA_DIR": str(root / "station-b")}, st.prefix, {})
+    code = _last_line(hub("station", "add", "--village", VILLAGE))
+    pc_b("enroll", "--hub", url, "--code", code, "--agent", "王代办")
+    pc_b("sync")
+    number = cases["received"]
+    st("case", "update", number, "correct", "--phone", "13900000001", key="case update correct --phone")
+    pc_b("case", "update", number, "correct", "--phone", "13900000002")
+    st("sync")
+    pc_b("sync")
+    st("sync")
+    pc_b("sync")
+    for name, out in pc_b.into.items():
+        world.station_cli[f"second PC: {name}"] = out
+    pc_b("case", "show", number, key="case show")
+    st("case", "show", number, key="case show (conflict)")
+    world.station_cli["second PC: case show"] = pc_b.into["case show"]
 
 
 def _county_codes(hub_dir: Path) -> frozenset[str]:
@@ -489,6 +512,7 @@ def _hub_commands(hub: _Runner, root: Path) -> None:
     hub("department", "list")
     hub("calendar", "show", "--year", "2026")
     hub("backup", str(root / "hub-backup.tar.zst"))
+    hub("restore", str(root / "hub-backup.tar.zst"), ok=(1, 2), key="errors")  # onto a hub in use
     # Errors a person meets: an unknown case, a station that is not there.
     hub("case", "decide", "349921001001-20200101-Z999", "--status", "accept", ok=(2,), key="errors")
     hub("station", "revoke", "349921009999-Z-9", "--reason", "测试", ok=(2,), key="errors")
@@ -510,6 +534,7 @@ def _station_commands(st: _Runner, cases: dict[str, str], root: Path) -> None:
     st("agent", "show")
     st("agent", "set-name", "李代办")
     st("backup", str(root / "station-backup.bin"))
+    st("restore", str(root / "station-backup.bin"), ok=(1, 2), key="errors")  # onto a station in use
     st("case", "show", "349921001001-20200101-Z999", ok=(2,), key="errors")
 
 
