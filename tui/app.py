@@ -265,9 +265,14 @@ class StationApp(App[None]):
         if self.locked:
             return action in LOCKED_ACTIONS  # F2-F5 would switch screens out from under the lock
         if action in ("home", "new_case", "case_list", "sync_now", "lock"):
-            # Nothing to show before a station exists, nor before the day's work started (the
-            # enrolment screen is up: its Esc starts working offline).
-            return self.station is not None and (action == "lock" or self.current_mode != self.DEFAULT_MODE)
+            if self.station is None:
+                return False  # nothing to show before a station exists
+            # Not from enrolment (the first start's, or R on the sync screen): F2-F5 would close it,
+            # skipping the comparison of the hub's fingerprint. Its Esc leaves it.
+            enrolling = self.current_mode == self.DEFAULT_MODE or any(
+                isinstance(screen, EnrollScreen) for screen in self.screen_stack
+            )
+            return action == "lock" or not enrolling
         return True
 
     def _show_mode(self, mode: str) -> None:

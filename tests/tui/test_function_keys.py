@@ -15,6 +15,7 @@ from tests.tui.conftest import FakeAdapter, make_app, open_station, run, screen_
 from tui.screens.case_detail import CaseDetailScreen
 from tui.screens.case_list import CaseListScreen
 from tui.screens.dialogs import DraftOfferScreen
+from tui.screens.enroll import EnrollScreen
 from tui.screens.help import HelpScreen
 from tui.screens.home import HomeScreen
 from tui.screens.intake_done import IntakeDoneScreen
@@ -201,5 +202,32 @@ def test_f4_over_the_draft_offer_and_back_to_today(station_dir, clock):
             await pilot.press("f3")  # the draft is not lost: F3 brings it back
             await pilot.pause()
             assert app.screen.query_one("#name", Input).value == "王小明"
+
+    run(scenario)
+
+
+def test_function_keys_do_not_skip_the_enrolment_and_its_fingerprint(station_dir, clock):
+    """F2-F5 now work over dialogs: not over enrolment, where they would skip comparing the fingerprint."""
+    adapter = FakeAdapter(enrolled=False)
+    app = make_app(station_dir, clock, adapter=adapter)
+
+    async def scenario():
+        async with app.run_test(size=SIZES[0]) as pilot:
+            await settle(pilot)
+            await pilot.press("f5")
+            await settle(pilot)
+            await pilot.press("r")  # enrol, from the sync screen
+            await pilot.pause()
+            assert isinstance(app.screen, EnrollScreen)
+            for key in ("f2", "f3", "f4", "f5"):
+                await pilot.press(key)
+                await pilot.pause()
+                assert isinstance(app.screen, EnrollScreen), key
+            await pilot.press("escape")  # its own way out
+            await pilot.pause()
+            assert isinstance(app.screen, SyncScreen)
+            await pilot.press("f2")
+            await pilot.pause()
+            assert isinstance(app.screen, HomeScreen)
 
     run(scenario)
