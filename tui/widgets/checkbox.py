@@ -36,7 +36,8 @@ class Check(Checkbox):
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         # ToggleButton says one line whatever the label; a long material name wraps (CSS above).
-        return max(1, self.render().get_height(self.styles, width))
+        # Widget's own height rule hands its styles to get_height the same way (textual 8.2.8).
+        return max(1, self.render().get_height(self.styles, width))  # type: ignore[arg-type]
 
     @property
     def _button(self) -> Content:
