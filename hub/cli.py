@@ -21,13 +21,14 @@ from hub.bootstrap import init_hub
 from hub.cli_accounts import department, station_codes, station_void, token, user
 from hub.cli_backup import BACKUP_COMMANDS
 from hub.cli_calendar import calendar
+from hub.cli_forks import forks
 from hub.cli_status import status
 from hub.decisions import ALIASES, decide
 from hub.enroll import DEFAULT_EXPIRES_HOURS, issue_code, revoke_station
 from hub.keys import load_identity
 from hub.settings import Settings, default_data_dir
 from hub.transfer import export_file, import_file
-from hub.views import case_summary, china_time, clock_offset_text, fork_reason, station_summary, terminal_cell
+from hub.views import case_summary, china_time, clock_offset_text, station_summary, terminal_cell
 from hub.web.security_headers import parse_trusted_proxies
 from sync.errors import InputError
 from sync.i18n import label, pick, resolve_lang
@@ -321,39 +322,6 @@ def station_list(obj: Context, as_json: bool) -> None:
     obj.out.print(table)
 
 
-@main.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (a JSON array).")
-@click.pass_obj
-@handles_errors
-def forks(obj: Context, as_json: bool) -> None:
-    """List open forks: a station sent a different set at a seq the hub already holds."""
-    with obj.store() as store:
-        rows = [
-            {
-                "id": f.id,
-                "station_id": f.station_id,
-                "seq": f.seq,
-                "reason": f.reason,
-                "detected_at": f.detected_at,
-                "held_hash": f.held_hash.hex() if f.held_hash else None,
-                "quarantined_hash": f.quarantined_hash.hex(),
-            }
-            for f in store.forks()
-        ]
-    if as_json:
-        click.echo(json_for_terminal(json_text(rows)))
-        return
-    if not rows:
-        obj.say("没有分叉。", "No forks.")
-        return
-    for r in rows:
-        reason, at = fork_reason(str(r["reason"]), obj.lang), china_time(str(r["detected_at"]))
-        obj.say(
-            printable(f"分叉 {r['id']}：{r['station_id']} 第 {r['seq']} 批，{at}（{reason}）"),
-            printable(f"fork {r['id']}: {r['station_id']} set {r['seq']}, {at} ({reason})"),
-        )
-
-
 # -- cases -------------------------------------------------------------------------------------------
 
 
@@ -526,6 +494,7 @@ main.add_command(status)
 for _command in BACKUP_COMMANDS:
     main.add_command(_command)
 main.add_command(calendar)
+main.add_command(forks)
 
 
 if __name__ == "__main__":  # pragma: no cover

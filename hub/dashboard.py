@@ -381,8 +381,28 @@ def station_detail(
         for f in store.forks()
         if f.station_id == station_id
     ]
+    # Its history: each fork the county resolved, the branch kept and by whom (hub.forks).
+    resolved = [
+        {
+            "id": f.id,
+            "seq": f.seq,
+            "detected_at": f.detected_at,
+            "resolved_at": f.resolved_at,
+            "resolution": f.resolution,
+            "resolved_by": f.resolved_by,
+        }
+        for f in store.forks(open_only=False)
+        if f.station_id == station_id and f.resolved_at is not None
+    ]
     contacts = [msgspec.to_builtins(c) for c in store.contacts(station_id)]
-    return {**row, "contacts": contacts, "open_forks": forks, "rejected_by_code": counts, "rejected_recent": recent}
+    return {
+        **row,
+        "contacts": contacts,
+        "open_forks": forks,
+        "rejected_by_code": counts,
+        "rejected_recent": recent,
+        "resolved_forks": resolved,
+    }
 
 
 _CSV_COLUMNS = (

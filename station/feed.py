@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 
 from station.errors import FeedError, SyncError
+from station.forks import apply_resolution
 from station.identity import HubPins, require_pins
 from station.replica import apply_row_change, refresh_local, write_hub_values
 from station.restore import adopt_receipt
@@ -29,6 +30,7 @@ from sync.protocol import (
     CatalogItem,
     DivisionsItem,
     DownItem,
+    ForkResolved,
     KeyRevokedItem,
     ProtocolError,
     ReceiptItem,
@@ -253,6 +255,8 @@ class _Applier:
                 self._divisions(item)
             case KeyRevokedItem():
                 self._key_revoked(item)
+            case ForkResolved():
+                self.notes.append(apply_resolution(self.station, item))
             case _:
                 # DownItem gained a member without a case here: refuse the set, naming the type.
                 seq = self.signed.seq

@@ -18,6 +18,7 @@ from hub.store.calendar import CalendarStoreMixin, CalendarVersionRow, YearRow
 from hub.store.cases import CaseStoreMixin
 from hub.store.dashboard import DashboardStoreMixin
 from hub.store.db import open_db, write_txn
+from hub.store.forks import ForkStoreMixin, ResolvedForkRow
 from hub.store.interface import HubStoreProtocol
 from hub.store.schema import migrate as apply_migrations
 from hub.store.stations import Contact, EnrolmentRow, KeyRow, StationRow, StationStoreMixin
@@ -39,6 +40,7 @@ __all__ = (
     "HubStore",
     "HubStoreProtocol",
     "KeyRow",
+    "ResolvedForkRow",
     "RowError",
     "SessionRow",
     "StationRow",
@@ -56,7 +58,13 @@ _CACHE_LOCK = threading.Lock()
 
 
 class HubStore(
-    StationStoreMixin, SyncStoreMixin, CaseStoreMixin, AccountStoreMixin, DashboardStoreMixin, CalendarStoreMixin
+    StationStoreMixin,
+    SyncStoreMixin,
+    CaseStoreMixin,
+    AccountStoreMixin,
+    DashboardStoreMixin,
+    CalendarStoreMixin,
+    ForkStoreMixin,
 ):
     """Everything the hub keeps, behind methods; no other module writes SQL.
 

@@ -466,6 +466,28 @@ def m005_calendar_versions(db: Database) -> None:
         db.execute(statement)
 
 
+@migrations()
+def m008_fork_resolution(db: Database) -> None:
+    """Fork resolution (``hub forks resolve``): the branch the county kept and who chose it, and the hub's
+    own sets of a station that a resolution keeping the station's branch set aside (kept whole, as evidence)."""
+    statements = [
+        "ALTER TABLE forks ADD COLUMN resolution TEXT",
+        "ALTER TABLE forks ADD COLUMN resolved_by TEXT",
+        """CREATE TABLE superseded_sets (
+            origin TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            hash BLOB NOT NULL,
+            envelope BLOB NOT NULL,
+            receipt BLOB,
+            received_at TEXT NOT NULL,
+            fork_id INTEGER NOT NULL REFERENCES forks(id),
+            superseded_at TEXT NOT NULL,
+            PRIMARY KEY (origin, fork_id, seq)) STRICT""",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration under the write lock, so two hub processes never race."""
     if not migrations.pending(db):

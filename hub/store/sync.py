@@ -25,6 +25,9 @@ class ForkRow(msgspec.Struct, frozen=True, kw_only=True):
     detected_at: str
     resolved_at: str | None = None
     quarantined_hash: bytes = b""
+    resolution: str | None = None
+    """``hub`` or ``station`` once resolved (hub.forks): the branch the county kept."""
+    resolved_by: str | None = None
 
 
 class FeedSetRow(msgspec.Struct, frozen=True, kw_only=True):

@@ -288,6 +288,8 @@ class StationDetail(StationStatus, kw_only=True):
     open_forks: list[dict[str, object]]
     rejected_by_code: dict[str, int]
     rejected_recent: list[dict[str, object]]
+    resolved_forks: list[dict[str, object]] = []
+    """Forks the county resolved (``hub forks resolve``): the branch kept, when and by whom."""
 
 
 class FigureLine(msgspec.Struct, kw_only=True, omit_defaults=True):

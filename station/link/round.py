@@ -13,6 +13,7 @@ import msgspec
 
 from station.errors import SyncError
 from station.feed import feed_position
+from station.forks import record_again
 from station.hubhttp import DEFAULT_TIMEOUT, make_client
 from station.identity import load_keypair, passphrase, require_pins
 from station.link.exchange import exchange
@@ -109,15 +110,18 @@ def _run(station: Station, link: Link) -> None:
     try:
         # Restored from a backup: nothing is sealed until the hub has confirmed the chain (station.restore).
         link.report.sealed = 0 if restored else len(seal_pending(station, link.keys))
-        if fork:
-            # Nothing more goes up until the county resolves it; the feed still comes down.
-            link.fail(SyncError(zh=fork.get("detail_zh", fork["detail"]), en=fork["detail"], code="fork"), fatal=True)
+        # A fork: nothing more goes up until the county resolves it; the feed still comes down, and may
+        # bring the resolution (station.forks).
         exchange(link, push=not fork)
+        if fork and not station.meta.fork and not station.meta.restored:
+            exchange(link, push=True)  # resolved keeping this station's chain: its sets go up again
     except Stop:
         pass
     except ProxyAppError as exc:  # a store error mid-round (disk full): reported, not raised
         link.report.errors.append(issue(exc))
-    if restored:
+    if fork and station.meta.fork:
+        link.fail(SyncError(zh=fork.get("detail_zh", fork["detail"]), en=fork["detail"], code="fork"), fatal=True)
+    if restored or station.meta.restored:  # restored from a backup, or a fork resolved keeping the hub's chain
         _confirm_restore(station, link)
 
 
@@ -125,6 +129,9 @@ def _confirm_restore(station: Station, link: Link) -> None:
     confirmed = confirm(station, link.hub_next_seq)
     if confirmed:
         link.report.notes.append("restored from a backup: the hub confirmed this station's chain; work goes on")
+        again = record_again(station)  # a fork resolved keeping the hub's chain: this branch's work, on top of it
+        if again:
+            link.report.notes.append(f"{again} changes of the branch the county did not keep recorded again")
         # What waited in the outbox from before the backup goes up now (the hub takes what it holds as duplicates).
         link.report.sealed = len(seal_pending(station, link.keys))
         if link.report.sealed:

@@ -219,6 +219,38 @@ def m004_due_moves(db: Database) -> None:
     db.execute("CREATE INDEX due_moves_intake ON due_moves(intake_id)")
 
 
+@migrations()
+def m005_forks(db: Database) -> None:
+    """Fork resolution (station.forks): this station's sets and changes of a branch the county did not keep,
+    set aside whole (never deleted); ``rerecorded_as`` is the outbox row a change was recorded again as."""
+    db.execute(
+        """CREATE TABLE forked_sets (
+            fork_id INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            hash BLOB NOT NULL,
+            envelope BLOB NOT NULL,
+            changes INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            set_aside_at TEXT NOT NULL,
+            PRIMARY KEY (fork_id, seq)) STRICT"""
+    )
+    db.execute(
+        """CREATE TABLE forked_outbox (
+            fork_id INTEGER NOT NULL,
+            id INTEGER NOT NULL,
+            hlc INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            entity TEXT NOT NULL,
+            entity_id TEXT NOT NULL,
+            body BLOB NOT NULL,
+            created_at TEXT NOT NULL,
+            set_seq INTEGER,
+            held_at_hub INTEGER NOT NULL,
+            rerecorded_as INTEGER,
+            PRIMARY KEY (fork_id, id)) STRICT"""
+    )
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, under the write lock so two processes never race."""
     if not migrations.pending(db):

@@ -54,6 +54,7 @@ from sync.protocol.envelope import (
     ProtocolError,
     decode_envelope,
 )
+from sync.protocol.forks import FEATURE_FORK_RESOLUTION, ForkResolved, change_digest
 from sync.protocol.messages import (
     CalendarItem,
     CaseState,
@@ -109,6 +110,7 @@ __all__ = (
     "CTX_TRANSFER",
     "CTX_UP",
     "FEATURE_CATALOG_PATCH",
+    "FEATURE_FORK_RESOLUTION",
     "FEATURE_READS_R2",
     "FEATURE_REQUEST_MAC",
     "FEATURE_SETS_V2",
@@ -141,6 +143,7 @@ __all__ = (
     "EnrollResponse",
     "Envelope",
     "FeedResponse",
+    "ForkResolved",
     "KeyRevokedItem",
     "ProtocolError",
     "PushResponse",
@@ -158,6 +161,7 @@ __all__ = (
     "TransferHeader",
     "UpChange",
     "canonical_request",
+    "change_digest",
     "check_sets",
     "compact_auth",
     "decode_envelope",

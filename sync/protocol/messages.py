@@ -11,6 +11,7 @@ from sync.catalog_patch import CatalogEdit
 from sync.changes import RowChange, StatusChange
 from sync.limits import MAX_SETS_PER_REQUEST
 from sync.protocol.envelope import PROTOCOL_VERSION, ProtocolError
+from sync.protocol.forks import ForkResolved
 from sync.workdays import YearTable
 
 __all__ = (
@@ -126,6 +127,7 @@ DownItem = (
     | DivisionsItem
     | KeyRevokedItem
     | CatalogPatch
+    | ForkResolved
 )
 
 # -- requests and responses ----------------------------------------------------------------------

@@ -17,6 +17,7 @@ from sync.protocol.envelope import (
     ProtocolError,
     decode_envelope,
 )
+from sync.protocol.forks import FEATURE_FORK_RESOLUTION
 
 __all__ = (
     "FEATURE_CATALOG_PATCH",
@@ -51,7 +52,12 @@ FEATURE_CATALOG_PATCH = 32
 """Station: applies ``CatalogPatch`` feed items (a catalogue version as edits to the one before) and
 knows withdrawn (停办) items; a station that has not said it gets each version whole, without them."""
 STATION_FEATURES = (
-    FEATURE_READS_R2 | FEATURE_SHORT_RECEIPTS | FEATURE_SETS_V2 | FEATURE_SIGNED_HEADERS | FEATURE_CATALOG_PATCH
+    FEATURE_READS_R2
+    | FEATURE_SHORT_RECEIPTS
+    | FEATURE_SETS_V2
+    | FEATURE_SIGNED_HEADERS
+    | FEATURE_CATALOG_PATCH
+    | FEATURE_FORK_RESOLUTION
 )
 """What a station of this release says it reads."""
 HUB_FEATURES = FEATURE_READS_R2 | FEATURE_REQUEST_MAC | FEATURE_SETS_V2 | FEATURE_SIGNED_HEADERS
