@@ -182,8 +182,8 @@ def test_keep_hub_records_the_stations_branch_again_on_top_of_the_hubs_chain(vil
     in_step(report)
     settled(village, cases)
     with HubStore.open_existing(village.hub_dir) as store:
-        station = store.station(village.station_id)
-        assert station is not None and station.applied_seq > hub_head  # the branch went on top of the hub's
+        row = store.station(village.station_id)
+        assert row is not None and row.applied_seq > hub_head  # the branch went on top of the hub's
         resolved = store.fork(fork_id)
         assert resolved is not None and resolved.resolution == "hub" and resolved.resolved_by == "王科长"
         audit = store.audit_entries(user_name="王科长")
