@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings
+
+from tests.support import postgres
 
 settings.register_profile("ci", max_examples=200, deadline=None, derandomize=True)
 settings.register_profile("dev", max_examples=100, deadline=None)
@@ -30,6 +33,22 @@ def require_tool(*tools: str, install: str) -> None:
 def requires_tmux() -> None:
     """For tests that drive a real terminal: ``pytestmark = pytest.mark.usefixtures("requires_tmux")``."""
     require_tool("tmux", install="apt-get install tmux")
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[postgres.Cluster]:
+    """One throwaway PostgreSQL cluster on loopback for the whole run (tests/support/postgres.py). Skips the
+    test without the server binaries; with ``CI=true`` that fails instead (.ci/run installs them)."""
+    require_tool(*postgres.tools_needed(), install=postgres.INSTALL)
+    with postgres.running_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: postgres.Cluster) -> Iterator[str]:
+    """A fresh, empty database of the session's cluster for this test: its ``postgresql://…`` URL."""
+    with postgres_cluster.database() as url:
+        yield url
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
