@@ -74,7 +74,7 @@ def backup_command(obj: Context, file: Path) -> None:
         f"Backup written to {result.path} ({_size(result.bytes)}; database of {_size(m.db_bytes)}, integrity ok)",
     )
     obj.say(
-        f"时间 {china_time(m.created_at)} (UTC+8)；{m.counts.get('stations', 0)} 个代办点，"
+        f"时间 {china_time(m.created_at)}（UTC+8）；{m.counts.get('stations', 0)} 个代办点，"
         f"{m.counts.get('cases', 0)} 件办件，{m.counts.get('sets_in', 0)} 个数据集",
         f"Taken {china_time(m.created_at)} (UTC+8); {m.counts.get('stations', 0)} stations, "
         f"{m.counts.get('cases', 0)} cases, {m.counts.get('sets_in', 0)} sets",
@@ -103,7 +103,7 @@ def restore_command(obj: Context, file: Path, force: bool) -> None:
         bars.close()
     m = result.manifest
     obj.say(
-        f"已恢复 {china_time(m.created_at)} (UTC+8) 的备份（软件 {m.software}）到 {obj.data_dir}",
+        f"已恢复 {china_time(m.created_at)}（UTC+8）的备份（软件 {m.software}）到 {obj.data_dir}",
         f"Restored the backup of {china_time(m.created_at)} (UTC+8) (software {m.software}) to {obj.data_dir}",
     )
     for path in result.aside:

@@ -306,7 +306,7 @@ def deliver(station: Station, case_no: str, *, by: str | None = None, note: str 
     with recording(station.db, station.now, station.station_id) as rec:
         _move(station, rec, case, Status.DELIVERED, by=by or station.agent_name or None)
         if note:
-            _insert_note(rec, case["case_no"], note, by)
+            _insert_note(rec, case["case_no"], note, by or station.agent_name)
     return case["status"]
 
 
@@ -546,4 +546,5 @@ def add_note(station: Station, case_no: str, text: str, *, by: str | None = None
     if not text:
         raise InputError(zh="备注为空", en="the note is empty", field="note")
     with recording(station.db, station.now, station.station_id) as rec:
-        _insert_note(rec, case["case_no"], text, by)
+        # Without --by the note is the agent's at this PC (station agent set-name), as every other change is.
+        _insert_note(rec, case["case_no"], text, by or station.agent_name)

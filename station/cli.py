@@ -437,7 +437,7 @@ def case_update(
             case_ops.add_note(st, number, note or "", by=by)
             status = queries.get_case(st, number).summary.status
             message = pick(obj.lang, "已添加备注", "Note added")
-        click.echo(f"{message}: {number.strip()} {status_label(status, obj.lang)}")
+        click.echo(f"{message}{pick(obj.lang, '：', ': ')}{number.strip()} {status_label(status, obj.lang)}")
 
 
 # -- commitments ---------------------------------------------------------------------------------

@@ -75,7 +75,7 @@ def backup_command(obj: Context, file: Path) -> None:
             ),
             pick(
                 obj.lang,
-                f"代办点 {h.station_id}，{_china(h.created_at)} (UTC+8)，已封装至数据集 {h.head_seq}",
+                f"代办点 {h.station_id}，{_china(h.created_at)}（UTC+8），已封装至数据集 {h.head_seq}",
                 f"Station {h.station_id}, {_china(h.created_at)} (UTC+8), sets sealed up to {h.head_seq}",
             ),
             pick(
@@ -101,7 +101,7 @@ def restore_command(obj: Context, file: Path, force: bool, no_sync: bool) -> Non
         [
             pick(
                 obj.lang,
-                f"备份：代办点 {header.station_id}，{_china(header.created_at)} (UTC+8)，已封装至数据集 {header.head_seq}",
+                f"备份：代办点 {header.station_id}，{_china(header.created_at)}（UTC+8），已封装至数据集 {header.head_seq}",
                 f"Backup: station {header.station_id}, {_china(header.created_at)} (UTC+8), "
                 f"sets sealed up to {header.head_seq}",
             )

@@ -218,8 +218,11 @@ def case_text(detail: CaseDetail, lang: str) -> list[str]:
     if detail.notes:
         lines.append(pick(lang, "备注：", "Notes:"))
         # A note keeps its line breaks, each further line indented under the first.
+        # A note of an older release may have no author: its time then stands alone, without a bare colon.
         lines += [
-            f"  {format_local(n.at)} {_p(n.author)}：" + printable(n.text, multiline=True).replace("\n", "\n    ")
+            f"  {format_local(n.at)} "
+            + (f"{_p(n.author)}{pick(lang, '：', ': ')}" if n.author else " ")
+            + printable(n.text, multiline=True).replace("\n", "\n    ")
             for n in detail.notes
         ]
     lines += _sync_lines(detail, lang)

@@ -196,3 +196,15 @@ def test_long_work_reports_its_progress_stage_by_stage(hub_dir, tmp_path):
     )
     assert list(seen) == ["copy", "write", "read"]  # the copy in pages, then the file written and read back, in bytes
     assert all(done == total > 0 for done, total in (seen["copy"], seen["write"])), seen
+
+
+def test_the_commands_give_china_time_in_chinese_brackets(hub_dir, station, identity, tmp_path):
+    file_cases(hub_dir, station, identity, 1)
+    backup = tmp_path / "b.tar.zst"
+    zh = ["--data-dir", str(hub_dir), "--lang", "zh"]
+    made = CliRunner().invoke(main, [*zh, "backup", str(backup)], env=ENV)
+    assert made.exit_code == 0, made.output
+    restored = CliRunner().invoke(main, [*zh, "restore", "--force", str(backup)], env=ENV)
+    assert restored.exit_code == 0, restored.output
+    assert "（UTC+8）；1 个代办点" in made.stdout and "（UTC+8）的备份" in restored.stdout
+    assert "(UTC+8)" not in made.stdout + restored.stdout

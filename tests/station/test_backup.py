@@ -148,3 +148,16 @@ def test_a_backup_file_of_another_kind_is_named_as_such(tmp_path):
     other.write_bytes(b"proxyapp-transfer" + bytes(40))
     with pytest.raises(InputError, match="not a station backup"):
         read_header(other)
+
+
+def test_the_commands_give_china_time_in_chinese_brackets(station, keys, tmp_path):
+    save_keypair(station.data_dir, keys, PASSPHRASE, work=2**10)
+    station.close()
+    runner = CliRunner()
+    base = ["--data-dir", str(station.data_dir), "--lang", "zh"]
+    (tmp_path / "usb").mkdir()
+    made = runner.invoke(main, [*base, "backup", str(tmp_path / "usb" / "s.pxb")])
+    assert made.exit_code == 0, made.output
+    restored = runner.invoke(main, [*base, "restore", "--force", "--no-sync", str(tmp_path / "usb" / "s.pxb")])
+    for output in (made.stdout, restored.stdout):
+        assert "（UTC+8），已封装至数据集" in output and "(UTC+8)" not in output

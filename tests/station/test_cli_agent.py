@@ -92,3 +92,17 @@ def test_set_name_refuses_an_empty_name_in_either_language(run):
         result = run(*args)
         assert result.exit_code == 2 and words in result.stderr
     assert run("agent", "show").stdout == "李代办\n"
+
+
+def test_a_note_without_by_is_the_agents_and_the_reply_uses_a_chinese_colon(run):
+    run("init", "--village", "349921001001", "--agent", "李代办")
+    number = new_case(run)
+    noted = run("case", "update", number, "note", "--note", "申请人下周来补材料")
+    assert noted.exit_code == 0, noted.output
+    assert noted.stdout.startswith(f"已添加备注：{number} ")  # not "已添加备注: …"
+    notes = json.loads(run("case", "show", number, "--json").stdout)["notes"]
+    assert [n["author"] for n in notes] == ["李代办"]
+    shown = run("case", "show", number).stdout
+    assert "李代办：申请人下周来补材料" in shown and " ：" not in shown
+    english = run("--lang", "en", "case", "update", number, "note", "--note", "再次电话联系")
+    assert english.stdout.startswith(f"Note added: {number} ")
