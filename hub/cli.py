@@ -26,7 +26,14 @@ from hub.cli_status import status
 from hub.decisions import ALIASES, decide
 from hub.enroll import DEFAULT_EXPIRES_HOURS, issue_code, revoke_station
 from hub.keys import load_identity
-from hub.settings import Settings, default_data_dir
+from hub.settings import (
+    DATABASE_URL_ENV,
+    Settings,
+    database_from_env,
+    default_data_dir,
+    parse_database_url,
+    require_available_store,
+)
 from hub.transfer import export_file, import_file
 from hub.views import case_summary, china_time, clock_offset_text, station_summary, terminal_cell
 from hub.web.security_headers import parse_trusted_proxies
@@ -59,13 +66,35 @@ def main(ctx: click.Context, data_dir: Path | None, lang: str | None) -> None:
     Start with 'hub init', then 'hub station add --village CODE' and 'hub serve'.
     """
     ctx.obj = Context(data_dir or default_data_dir(), resolve_lang(lang))
+    if ctx.invoked_subcommand != "init":  # init checks its --database (or this variable) itself
+        _check_store_from_env()
+
+
+@handles_errors
+def _check_store_from_env() -> None:
+    # Exit 2 on a bad or unreachable HUB_DATABASE_URL, and on any PostgreSQL URL while this release has no
+    # PostgreSQL store: never run on the SQLite file when the operator asked for PostgreSQL.
+    require_available_store(database_from_env(os.environ), option=DATABASE_URL_ENV)
 
 
 @main.command()
+@click.option(
+    "--database",
+    "database_url",
+    metavar="URL",
+    default=None,
+    help="Keep the hub's store in PostgreSQL (postgresql://USER:PASSWORD@HOST:PORT/DATABASE) instead of the "
+    "SQLite file in the data folder; keys and settings stay there. Default: $HUB_DATABASE_URL, else SQLite. "
+    "Not yet available in this release (docs/postgresql.md).",
+)
 @click.pass_obj
 @handles_errors
-def init(obj: Context) -> None:
+def init(obj: Context, database_url: str | None) -> None:
     """Create the hub: keys, database, sample catalogue, calendar years, division tree (no accounts yet)."""
+    if database_url is not None:
+        require_available_store(parse_database_url(database_url, option="--database"), option="--database")
+    else:
+        require_available_store(database_from_env(os.environ), option=DATABASE_URL_ENV)
     result = init_hub(obj.data_dir)
     obj.say(f"县平台已创建：{result.data_dir}", f"Hub created: {result.data_dir}")
     obj.say(f"平台编号：{result.hub_id}", f"Hub id: {result.hub_id}")

@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NoReturn
 
 import platformdirs
 
 from hub.throttle import Rule
+from sync.errors import InputError
 
-__all__ = ("MAX_BODY_BYTES", "Settings", "default_data_dir")
+__all__ = (
+    "DATABASE_URL_ENV",
+    "MAX_BODY_BYTES",
+    "DatabaseURL",
+    "Settings",
+    "check_database_reachable",
+    "database_from_env",
+    "default_data_dir",
+    "parse_database_url",
+    "require_available_store",
+)
+
+DATABASE_URL_ENV = "HUB_DATABASE_URL"
+"""The hub's store on PostgreSQL (``postgresql://…``); unset or empty: the SQLite file in the data folder."""
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 """A request body over this is refused (413 too_large) before it is read in full."""
@@ -23,6 +39,146 @@ def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
     if env.get("HUB_DATA_DIR"):
         return Path(env["HUB_DATA_DIR"])
     return Path(platformdirs.user_data_dir("proxyapp-hub", appauthor=False))
+
+
+_URL_FORM = "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+_SCHEMES = ("postgresql://", "postgres://")
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password (errors and logs never show it); best effort for malformed ones too."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "***" if "@" in url or "password" in url.lower() else url
+    main, question, query = rest.partition("?")
+    if "@" in main:  # the last @ before the query: a password may hold / or @ unencoded
+        userinfo, _, hosts = main.rpartition("@")
+        if ":" in userinfo:
+            main = f"{userinfo.split(':', 1)[0]}:***@{hosts}"
+    query = re.sub(r"(?i)(password=)[^&]*", r"\1***", query)
+    return f"{scheme}{sep}{main}{question}{query}"
+
+
+@dataclasses.dataclass(frozen=True)
+class DatabaseURL:
+    """A PostgreSQL connection URL, checked by :func:`parse_database_url`; ``str()`` hides the password."""
+
+    url: str = dataclasses.field(repr=False)
+    """As given, password included: for the driver only (not in the repr)."""
+    dbname: str
+    host: str
+    """The host(s) as written; empty for libpq's default (the local unix socket)."""
+    port: str
+
+    @property
+    def redacted(self) -> str:
+        """The URL with its password replaced by ``***``: what messages and logs show."""
+        return _redacted(self.url)
+
+    @property
+    def where(self) -> str:
+        """Host and port for a message ("local socket" when the URL names no host)."""
+        return f"{self.host or 'localhost'}:{self.port or 5432}"
+
+    def __str__(self) -> str:
+        return self.redacted
+
+
+def _bad_url(url: str, option: str, zh: str, en: str) -> InputError:
+    return InputError(
+        zh=f"{option}：{_redacted(url)} 不是可用的 PostgreSQL 地址（{zh}）。请写成 {_URL_FORM}，"
+        f"或不指定它以使用内置的 SQLite 数据库",
+        en=f"{option}: {_redacted(url)} is not a usable PostgreSQL URL ({en}). Write it as {_URL_FORM}, "
+        "or leave it out for the built-in SQLite store",
+        field="database",
+        code="database_url",
+    )
+
+
+def parse_database_url(url: str, *, option: str = "--database") -> DatabaseURL:
+    """Check a ``postgresql://`` URL without connecting: scheme, database name, ports, libpq's own parse.
+
+    ``option`` names where the URL came from (``--database`` or ``HUB_DATABASE_URL``) in the InputError
+    (exit 2) that a bad one raises; the message never shows the password.
+    """
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    text = url.strip()
+    if not text.lower().startswith(_SCHEMES):
+        raise _bad_url(text, option, "须以 postgresql:// 开头", "it must start with postgresql://")
+    if any(ch.isspace() for ch in text):
+        raise _bad_url(text, option, "含有空白字符", "it contains white space")
+    try:
+        parts = conninfo_to_dict(text)
+    except ProgrammingError:
+        # libpq's own reason may quote the password: say what to check instead.
+        raise _bad_url(
+            text,
+            option,
+            "无法解析：检查特殊字符是否已百分号编码、查询参数是否有效",
+            "libpq cannot parse it: percent-encode special characters, use only valid query parameters",
+        ) from None
+    dbname = str(parts.get("dbname") or "")
+    if not dbname:
+        raise _bad_url(text, option, "缺少数据库名", "no database name after the host")
+    port = str(parts.get("port") or "")
+    for one in filter(None, port.split(",")):
+        if not one.isdigit() or not 1 <= int(one) <= 65535:
+            raise _bad_url(text, option, f"端口 {one} 无效", f"port {one} is not a number from 1 to 65535")
+    return DatabaseURL(url=text, dbname=dbname, host=str(parts.get("host") or ""), port=port)
+
+
+def check_database_reachable(database: DatabaseURL, *, option: str = "--database", timeout_s: int = 5) -> None:
+    """Connect once (no query) and close: InputError (exit 2) when the server cannot be reached or refuses
+    the user, password or database, with the server's reason (which never contains the password)."""
+    import psycopg
+
+    try:
+        psycopg.connect(database.url, connect_timeout=timeout_s).close()
+    except psycopg.Error as exc:
+        # libpq's first line says what failed ("… port 5432 failed: Connection refused", "… password
+        # authentication failed for user …"); the lines after it are hints the message gives itself.
+        reason = " ".join((str(exc).strip().splitlines() or [type(exc).__name__])[0].split())
+        reason = reason.removeprefix("connection failed: ").replace(database.url, database.redacted)
+        raise InputError(
+            zh=f"{option}：无法连接 PostgreSQL 服务器 {database.where}（{reason}）。请确认服务器正在运行、地址和端口正确、"
+            f"用户名和密码正确，且数据库 {database.dbname} 已创建（createdb {database.dbname}）",
+            en=f"{option}: cannot connect to the PostgreSQL server at {database.where} ({reason}). Check that it "
+            f"runs, the host and port, the user and password, and that database {database.dbname} exists "
+            f"(createdb {database.dbname})",
+            field="database",
+            code="database_unreachable",
+        ) from None
+
+
+def require_available_store(database: DatabaseURL | None, *, option: str = "--database") -> None:
+    """Nothing for the SQLite store (no URL). A PostgreSQL URL is checked by connecting, then refused: this
+    release has no PostgreSQL store yet (docs/postgresql.md), and the hub must never run on SQLite while
+    the operator believes it runs on PostgreSQL."""
+    if database is None:
+        return
+    check_database_reachable(database, option=option)
+    _refuse_postgresql(option)
+
+
+def _refuse_postgresql(option: str) -> NoReturn:
+    raise InputError(
+        zh=f"PostgreSQL 存储：本版本尚未提供（{option}）。请去掉 {option}"
+        f"{'' if option == DATABASE_URL_ENV else f' 和 {DATABASE_URL_ENV}'}，使用内置的 SQLite 数据库；"
+        "计划见 docs/postgresql.md",
+        en=f"PostgreSQL store: not yet available in this release ({option}). Leave out {option}"
+        f"{'' if option == DATABASE_URL_ENV else f' and {DATABASE_URL_ENV}'} to use the built-in SQLite store; "
+        "the plan is in docs/postgresql.md",
+        field="database",
+        code="store_unavailable",
+    )
+
+
+def database_from_env(env: Mapping[str, str]) -> DatabaseURL | None:
+    """``HUB_DATABASE_URL`` checked (InputError naming it when bad); None when unset or empty (SQLite)."""
+    value = env.get(DATABASE_URL_ENV, "").strip()
+    return parse_database_url(value, option=DATABASE_URL_ENV) if value else None
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -49,6 +205,12 @@ class Settings:
     """No contact for longer than this colours a station's row as a warning (CommCare's threshold)."""
     danger_after_days: float = 7.0
     """No contact for longer than this colours a station's row as danger."""
+    key_max_age_days: float = 365.0
+    """A station key older than this (since enrolment or its last ``station rekey``) is flagged on the
+    dashboard and in ``hub station list``: time to change it."""
+    catalog_behind_days: float = 7.0
+    """A station still on an older catalogue this many days after a newer one was published (or after its
+    enrolment) is flagged on the dashboard (``catalog_old``): it has not synced, or not applied the feed."""
     refresh_seconds: int = 60
     """The dashboard page reloads itself this often (``<meta http-equiv="refresh">``)."""
     session_idle_hours: float = 8.0
@@ -80,20 +242,26 @@ class Settings:
     throttle_max_keys: int = 10_000
     """Addresses or names each in-process throttle remembers at most (least recently used forgotten first)."""
     debug: bool = False
+    database: DatabaseURL | None = None
+    """The PostgreSQL store (``HUB_DATABASE_URL``); None: the SQLite file ``hub.db`` in the data folder."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from the environment (what ``hub serve`` passes to the uvicorn factory).
 
-        ``HUB_DATA_DIR``, ``HUB_WARN_DAYS``, ``HUB_DANGER_DAYS``, ``HUB_COOKIE_SECURE`` (1/true),
-        ``HUB_METRICS_TOKEN``, ``HUB_TRUSTED_PROXIES`` (comma-separated addresses or networks).
+        ``HUB_DATA_DIR``, ``HUB_WARN_DAYS``, ``HUB_DANGER_DAYS``, ``HUB_KEY_MAX_AGE_DAYS``, ``HUB_COOKIE_SECURE`` (1/true),
+        ``HUB_METRICS_TOKEN``, ``HUB_TRUSTED_PROXIES`` (comma-separated addresses or networks), ``HUB_CATALOG_DAYS``,
+        ``HUB_DATABASE_URL`` (``postgresql://…``; a bad one raises InputError naming it).
         """
         env = os.environ if environ is None else environ
         return cls(
             data_dir=default_data_dir(env),
             warn_after_days=_float(env, "HUB_WARN_DAYS", 3.0),
             danger_after_days=_float(env, "HUB_DANGER_DAYS", 7.0),
+            key_max_age_days=_float(env, "HUB_KEY_MAX_AGE_DAYS", 365.0),
+            catalog_behind_days=_float(env, "HUB_CATALOG_DAYS", 7.0),
             cookie_secure=env.get("HUB_COOKIE_SECURE", "").strip().lower() in ("1", "true", "yes"),
             metrics_token=env.get("HUB_METRICS_TOKEN") or None,
             trusted_proxies=tuple(p.strip() for p in env.get("HUB_TRUSTED_PROXIES", "").split(",") if p.strip()),
+            database=database_from_env(env),
         )
