@@ -159,8 +159,10 @@ def test_detail_shows_rejections_conflicts_and_the_hub_receipt(station_dir, cloc
     async def scenario():
         async with app.run_test(size=SIZE) as pilot:
             text = (await open_detail(app, pilot, case_no)).render_text().plain
-            assert "该办件已被受理，不能再更正" in text and "illegal_transition" in text
-            assert "保留“13912345678”(hub)" in text and "覆盖“13800138000”(A)" in text
+            # codes, fields and origins by their Chinese labels, never the raw English code
+            assert "该办件已被受理，不能再更正" in text and "[状态变更不合规]" in text
+            assert "illegal_transition" not in text and "(hub)" not in text
+            assert "电话：保留“13912345678”(县平台)" in text and "覆盖“13800138000”(A)" in text
             assert "第1批" in text and "已确认 2026-09-28 10:02" in text
             assert "县平台已确认接收" in text  # every set carrying the case is acknowledged
 

@@ -19,6 +19,7 @@ from station.queries import (
     outstanding_materials,
 )
 from sync.errors import InputError, ProxyAppError
+from sync.i18n import label
 from sync.lifecycle import DECIDED, TERMINAL, Actor, Status, actor_label, status_label
 from sync.text import printable
 from sync.timeutil import format_local
@@ -108,7 +109,7 @@ class CaseDetailScreen(StationScreen):
         if refusal is not None:
             reason = refusal.reason_en if lang == "en" else refusal.reason_zh
             out.append(
-                f"! {t('case.refused', lang, reason=printable(reason), code=printable(refusal.code))}\n",
+                f"! {t('case.refused', lang, reason=printable(reason), code=printable(label('error', refusal.code, lang)))}\n",
                 style="bold white on red",
             )
         sex = t("new.male" if d.sex == "M" else "new.female", lang)
@@ -203,7 +204,7 @@ class CaseDetailScreen(StationScreen):
                         "case.rejection",
                         lang,
                         when=format_local(r.received_at),
-                        code=plain(r.code),
+                        code=plain(label("error", r.code, lang)),
                         reason=plain(r.reason_en if lang == "en" else r.reason_zh),
                     )
                     + "\n",
@@ -219,11 +220,11 @@ class CaseDetailScreen(StationScreen):
                         t(
                             "case.conflict",
                             lang,
-                            field=c.field,
+                            field=label("field", c.field, lang),
                             kept=c.kept,
-                            kept_origin=c.kept_origin,
+                            kept_origin=label("origin", c.kept_origin, lang),
                             lost=c.lost,
-                            lost_origin=c.lost_origin,
+                            lost_origin=label("origin", c.lost_origin, lang),
                         )
                     )
                     + "\n"
