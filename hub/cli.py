@@ -22,6 +22,7 @@ from hub.cli_accounts import department, station_codes, station_void, token, use
 from hub.cli_backup import BACKUP_COMMANDS
 from hub.cli_calendar import calendar
 from hub.cli_forks import forks
+from hub.cli_keys import key
 from hub.cli_status import status
 from hub.decisions import ALIASES, decide
 from hub.enroll import DEFAULT_EXPIRES_HOURS, issue_code, revoke_station
@@ -35,7 +36,14 @@ from hub.settings import (
     require_available_store,
 )
 from hub.transfer import export_file, import_file
-from hub.views import case_summary, china_time, clock_offset_text, station_summary, terminal_cell
+from hub.views import (
+    case_summary,
+    china_time,
+    clock_offset_text,
+    duration_text,
+    station_summary,
+    terminal_cell,
+)
 from hub.web.security_headers import parse_trusted_proxies
 from sync.errors import InputError
 from sync.i18n import label, pick, resolve_lang
@@ -300,10 +308,16 @@ def station_revoke(obj: Context, station_id: str, reason: str | None) -> None:
 @click.pass_obj
 @handles_errors
 def station_list(obj: Context, as_json: bool) -> None:
-    """List stations: village, device, state, last contact, head seq reported, the hub's seq for it."""
-    skew = Settings(data_dir=obj.data_dir).clock_skew_ms
+    """List stations: village, device, state, last contact, head seq reported, the hub's seq for it, key age.
+
+    A key older than the dashboard's limit ($HUB_KEY_MAX_AGE_DAYS, else 365 days) is marked '!': change
+    it at the station ('station rekey').
+    """
+    settings = Settings.from_env({**os.environ, "HUB_DATA_DIR": str(obj.data_dir)})
     with obj.store() as store:
-        rows = [station_summary(store, s, skew) for s in store.stations()]
+        rows = [station_summary(store, s, settings.clock_skew_ms) for s in store.stations()]
+    for row in rows:  # a key older than the dashboard's threshold is marked, as a skewed clock is
+        row["key_old"] = row["state"] != "revoked" and row["key_age_s"] > settings.key_max_age_days * 86400
     if as_json:
         click.echo(json_for_terminal(json_text(rows)))
         return
@@ -323,6 +337,7 @@ def station_list(obj: Context, as_json: bool) -> None:
                 ("下发位置", "feed"),
                 ("时钟偏差", "clock"),
                 ("版本", "software"),
+                ("密钥已用", "key age"),
                 ("最近错误", "last error"),
             )
         ]
@@ -344,6 +359,7 @@ def station_list(obj: Context, as_json: bool) -> None:
                     f"{r['feed_acked']}/{r['feed_seq']}",
                     clock,
                     r["software"],
+                    duration_text(r["key_age_s"], obj.lang) + (" !" if r["key_old"] else ""),
                     label("error", r["last_error"], obj.lang),
                 )
             )
@@ -524,6 +540,7 @@ for _command in BACKUP_COMMANDS:
     main.add_command(_command)
 main.add_command(calendar)
 main.add_command(forks)
+main.add_command(key)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -83,10 +83,11 @@ _FLAGS = {
     "error": ("上次出错", "last contact failed"),
     "behind": ("本地落后于平台", "station behind hub"),
     "waiting": ("数据久未送达", "data waiting long"),
+    "key_old": ("密钥使用过久", "key due for change"),
 }
 """Why a station needs attention, as the dashboard words it."""
 
-_FLAG_ORDER = ("fork", "behind", "stale", "never", "waiting", "error", "clock")
+_FLAG_ORDER = ("fork", "behind", "stale", "never", "waiting", "error", "clock", "key_old")
 """Reasons worst first: what loses data, then silence, then what only warns."""
 
 NARROW_BELOW = 100
@@ -123,6 +124,7 @@ def _reasons(r: dict[str, Any], lang: str, *, narrow: bool, error_column: bool =
         # Narrow, the contact column says how long ago; wide, it shows the time.
         "stale": "" if narrow else duration_text(r.get("contact_age_s"), lang),
         "waiting": duration_text(_coarse(r.get("waiting_age_s"), narrow=narrow), lang),
+        "key_old": duration_text(_coarse(r.get("key_age_s"), narrow=narrow), lang),
         "error": "" if error_column else label("error", r.get("last_error"), lang),
         "clock": clock_offset_text(_coarse_ms(r.get("clock_offset_ms"), narrow=narrow), lang),
     }

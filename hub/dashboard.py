@@ -43,14 +43,22 @@ CONTACT_STATES = ("danger", "warning", "never", "ok", "revoked")
 """What the time since the last contact alone says (the row's ``contact_state``): older than the danger
 or warning threshold, enrolled but never seen, fine, revoked."""
 
-ATTENTION = ("stale", "never", "fork", "clock", "error", "behind", "waiting")
+ATTENTION = ("stale", "never", "fork", "clock", "error", "behind", "waiting", "key_old")
 """Why an enrolled station needs attention (``--problems`` lists the stations with any)."""
 
-FLAG_STATES = {"fork": "danger", "behind": "danger", "clock": "warning", "error": "warning", "waiting": "warning"}
+FLAG_STATES = {
+    "fork": "danger",
+    "behind": "danger",
+    "clock": "warning",
+    "error": "warning",
+    "waiting": "warning",
+    "key_old": "warning",
+}
 """The status each flag raises a station to at least. A fork or a station behind the hub means sets
 quarantined or lost (a call to the village); a skewed clock, a failed last contact or data waiting
 long are warnings. ``stale`` and ``never`` are the contact state itself; ``waiting`` past the danger
-threshold is danger, as no contact for that long would be."""
+threshold is danger, as no contact for that long would be. ``key_old``: the station's key is older than
+``key_max_age_days`` (since enrolment or its last ``station rekey``): a warning, mended by ``station rekey``."""
 
 SORT_KEYS = (
     "village",
@@ -72,6 +80,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
     warn_days: float = 3.0
     danger_days: float = 7.0
     clock_skew_ms: int = 5 * 60 * 1000
+    key_max_age_days: float = 365.0
 
     @classmethod
     def from_settings(
@@ -82,6 +91,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
             warn_days=settings.warn_after_days if warn_days is None else warn_days,
             danger_days=settings.danger_after_days if danger_days is None else danger_days,
             clock_skew_ms=settings.clock_skew_ms,
+            key_max_age_days=settings.key_max_age_days,
         )
 
 
@@ -93,6 +103,7 @@ def _station(raw: dict[str, Any], now: dt.datetime, limits: Thresholds) -> dict[
     age = _age(raw["last_contact"], now)
     gap = None if raw["head_seq"] is None else raw["head_seq"] - raw["applied_seq"]
     waiting_age = _age(raw["waiting_since"], now)
+    key_age = _age(raw.get("key_since") or raw["enrolled_at"], now)
     offset = raw["clock_offset_ms"]
     if raw["revoked_at"]:
         state = "revoked"
@@ -116,6 +127,7 @@ def _station(raw: dict[str, Any], now: dt.datetime, limits: Thresholds) -> dict[
             "error": raw["last_error_at"] is not None and raw["last_error_at"] == raw["last_contact"],
             "behind": gap is not None and gap < 0,
             "waiting": waiting_age is not None and waiting_age > limits.warn_days * 86400,
+            "key_old": key_age is not None and key_age > limits.key_max_age_days * 86400,
         }
         attention = [name for name in ATTENTION if flags[name]]
         state = _worst(state, attention, waiting_age, limits)
@@ -149,6 +161,7 @@ def _station(raw: dict[str, Any], now: dt.datetime, limits: Thresholds) -> dict[
         "feed_seq": raw["feed_seq"] or 0,
         "feed_acked": raw["feed_acked"],
         "feed_pending": raw["feed_pending"],
+        "key_age_s": key_age,
     }
 
 
@@ -188,6 +201,7 @@ def _not_enrolled() -> dict[str, Any]:
             "feed_seq",
             "feed_acked",
             "feed_pending",
+            "key_age_s",
         )
     )
     return {

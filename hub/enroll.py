@@ -20,7 +20,15 @@ from hub.throttle import KeyedLimiter, Throttled, address_key, shared
 from sync.crypto import key_id_of, seal_box
 from sync.enrolment import CODE_ALPHABET, normalize_code, request_mac, response_mac, split_code
 from sync.errors import InputError
-from sync.protocol import HUB_FEATURES, PROTOCOL_VERSION, EnrollRequest, EnrollResponse, KeyRevokedItem, ProtocolError
+from sync.protocol import (
+    FEATURE_CASE_NUMBERS,
+    HUB_FEATURES,
+    PROTOCOL_VERSION,
+    EnrollRequest,
+    EnrollResponse,
+    KeyRevokedItem,
+    ProtocolError,
+)
 from sync.timeutil import iso_utc, parse_iso, utc_now
 
 __all__ = (
@@ -216,6 +224,11 @@ def enroll(
                 ),
             )
             store.set_features(station_id, request.features)
+            store.hub_key_pinned(station_id, identity.gen, at)  # its feed starts under this generation
+            # A PC taking a device letter that numbered cases before (its predecessor's) numbers after them.
+            numbers = (
+                store.case_numbers(row.village_code, row.device) if request.features & FEATURE_CASE_NUMBERS else []
+            )
             store.enrolment_used(code_id, station_id, at)
             queue_reference_data(store, station_id, now=moment)
             queue_village_history(store, station_id, row.village_code, now=moment)
@@ -232,6 +245,7 @@ def enroll(
         lookup_key_box=lookup_box,
         mac=b"",
         features=HUB_FEATURES if request.features else 0,
+        case_numbers=numbers,
     )
     return msgspec.structs.replace(response, mac=response_mac(secret, response))
 

@@ -23,6 +23,7 @@ from sync.protocol import (
     DivisionsItem,
     DownItem,
     FeedResponse,
+    HubKeyItem,
     seal_set,
 )
 from sync.tables import TABLES
@@ -60,6 +61,7 @@ BULK = 1
 
 _BULK_TYPES = (CatalogItem, CalendarItem, DivisionsItem)
 _ENCODER = msgspec.msgpack.Encoder()
+_HUB_KEY = msgspec.msgpack.Decoder(HubKeyItem)
 
 
 def feed_origin(station_id: str) -> str:
@@ -294,6 +296,8 @@ def _seal(
             ):
                 break
             seq += 1
+            # Under the hub key generation the station holds after the set before (hub.rotation).
+            hub_keys = identity.keys_of(store.hub_key_held(station_id, seq - 1))
             # Format 2, zstd-r2: what every station within the support window reads (0.4 on), whatever
             # this one has said (a station enrolled under 0.3 that only carries files may have said nothing).
             envelope, set_hash = seal_set(
@@ -301,15 +305,18 @@ def _seal(
                 seq=seq,
                 prev=prev,
                 records=[body for _, _, body in chunk],
-                sign_private=identity.keys.sign_private,
+                sign_private=hub_keys.sign_private,
                 recipient_box_public=key.box_public,
-                sender_box_private=identity.keys.box_private,
+                sender_box_private=hub_keys.box_private,
                 context=CTX_DOWN,
             )
             store.add_feed_set(
                 station_id=station_id, seq=seq, prev=prev, set_hash=set_hash, envelope=envelope, items=len(chunk), at=at
             )
             store.drop_items([item_id for item_id, _, _ in chunk])
+            for _, kind, body in chunk:
+                if kind == "hub_key":  # the sets after this one are under the new generation
+                    store.hub_key_sealed(station_id, _HUB_KEY.decode(body).gen, seq)
             prev = set_hash
             sealed += 1
             size += len(envelope)

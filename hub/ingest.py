@@ -16,22 +16,27 @@ import msgspec
 from hub.apply import Outcome, apply_row, apply_status
 from hub.feed import queue, queue_case_state
 from hub.keys import HubIdentity
+from hub.rotation import accept_key_change, check_key_change, receipt_keys, resigned
 from hub.store import HubStoreProtocol, KeyRow, RowError, StationRow
 from hub.views import FORK_HELD, FORK_PREV
 from sync.budget import STATION_SET
 from sync.changes import RowChange, StatusChange, decode_change
+from sync.crypto import KeyPair, verify
 from sync.lifecycle import Actor
 from sync.limits import MAX_FIELDS_PER_RECORD, MAX_RECORD_BYTES, MAX_SETS_PER_REQUEST, text_limit
 from sync.merge import Rejection
 from sync.protocol import (
     CTX_UP,
     GENESIS,
+    KeyChange,
     ProtocolError,
     PushResponse,
     ReceiptItem,
     RejectedItem,
     SetResult,
     SignedSet,
+    decode_envelope,
+    decode_key_change,
     make_receipt,
     open_set,
 )
@@ -56,7 +61,7 @@ _ENVELOPE_PEEK = msgspec.msgpack.Decoder(tuple[int, str, msgspec.Raw, bytes])
 _RECORDS = msgspec.msgpack.Decoder(list[msgspec.Raw])
 _STATUS_TEXT = ("event_id", "case_no", "from_status", "to_status", "actor", "at", "reason", "outcome", "by", "origin")
 
-Decoded = tuple[bytes, RowChange | StatusChange | None, Rejection | None]
+Decoded = tuple[bytes, RowChange | StatusChange | KeyChange | None, Rejection | None]
 """One change of a set: its bytes, the change (None when it does not decode), and why it is refused
 before any rule is applied (it does not decode, or a text in it breaks sync.text's rule)."""
 
@@ -70,6 +75,7 @@ def ingest_sets(
     via: str = "http",
     now: Callable[[], dt.datetime] = utc_now,
     lean: bool = False,
+    feed_after: int | None = None,
 ) -> PushResponse:
     """Handle a station's sets in order, each in its own transaction; stop at the first not taken.
 
@@ -82,6 +88,9 @@ def ingest_sets(
         lean: the station hears the results in this answer (``POST /api/v1/sync``): nothing is
             queued that only repeats them: no ReceiptItem, and no CaseState for the station's own
             moves that the hub applied from the state the station moved from.
+        feed_after: the feed position the station says it applied (the exchange's): receipts in the
+            answer are signed under the hub key generation it holds there (hub.rotation); the last
+            position it said, when None.
 
     Returns:
         One SetResult per set handled (accepted, duplicate, gap, fork or refused) and the seq the
@@ -106,6 +115,11 @@ def ingest_sets(
     # One hub time for the request: every receipt and the answer say the same moment, so a
     # short receipt need not repeat it (sync.protocol.short_receipt).
     moment = now()
+    signer: KeyPair | None = None
+    if station is not None:
+        # Read before the feed in the answer (lean), or down the feed after every handover queued before it.
+        position = (feed_after if feed_after is not None else station.feed_acked) if lean else None
+        signer = receipt_keys(store, identity, station_id, position=position)
     for data in sets:
         if station is None:
             seq, _ = _peek(data)
@@ -118,7 +132,8 @@ def ingest_sets(
                 )
             )
             break
-        result = _ingest_one(store, identity, bytes(data), station, via, moment, lean)
+        assert signer is not None
+        result = _ingest_one(store, identity, bytes(data), station, via, moment, lean, signer)
         results.append(result)
         if result.status not in ("accepted", "duplicate"):
             break
@@ -152,12 +167,15 @@ def _ingest_one(
     via: str,
     now: dt.datetime,
     lean: bool = False,
+    signer: KeyPair | None = None,
 ) -> SetResult:
     station_id = station.station_id
     claimed_seq, _ = _peek(data)
     keys: dict[str, KeyRow] = {}
 
-    current = store.station_key(station_id)
+    # The key that signs the set it claims to be (a key change hands over from one set to the next);
+    # the signature checks the claim.
+    current = store.station_key_for_seq(station_id, max(claimed_seq, 1))
 
     def public_key_for(key_id: str) -> bytes:
         # A set of format 2 names no key: it is the key of the station that sent it.
@@ -177,8 +195,12 @@ def _ingest_one(
             box_private=identity.keys.box_private,
             sender_box_public=current.box_public if current else None,
             limits=STATION_SET,
+            # Sets sealed to the hub's box key before a rotation may still be on their way.
+            older_box_privates=identity.box_privates[1:],
         )
     except ProtocolError as exc:
+        if exc.code == "bad_signature" and _signed_by_retired(store, station_id, data):
+            return _refused(station_id, claimed_seq, "retired_key", _RETIRED)
         return _refused(station_id, claimed_seq, exc.code, exc.en)
     except UnicodeDecodeError:  # sync.protocol lets a string that is not UTF-8 through as this
         return _refused(station_id, claimed_seq, "malformed", "a text field is not UTF-8")
@@ -194,6 +216,8 @@ def _ingest_one(
         return _refused(
             station_id, signed.seq, "revoked_key", f"key {key.key_id} was revoked after seq {key.after_seq}"
         )
+    if key.replaced_after is not None and signed.seq > key.replaced_after:
+        return _refused(station_id, signed.seq, "retired_key", _RETIRED)
     changes: list[Decoded] = []
     held = store.set_in(station_id, signed.seq)
     if held is None or held[0] != set_hash:
@@ -202,8 +226,35 @@ def _ingest_one(
             changes = _within_limits(body, signed.count)
         except _OverLimit as exc:
             return _refused(station_id, signed.seq, exc.code, exc.en)
+        for _, change, _ in changes:
+            if isinstance(change, KeyChange):
+                why = check_key_change(change, station_id, key)
+                if why is not None:
+                    return _refused(station_id, signed.seq, "bad_key_change", f"a key change in the set: {why}")
     with store.transaction():
-        return _chain_and_apply(store, identity, data, signed, set_hash, changes, via, now, lean)
+        return _chain_and_apply(
+            store, identity, data, signed, set_hash, changes, via, now, lean, signer or identity.keys
+        )
+
+
+_RETIRED = (
+    "signed by a key the station replaced (station rekey) and the hub no longer takes; "
+    "if this station has not changed its key, its old key is in other hands: call the county"
+)
+
+
+def _signed_by_retired(store: HubStoreProtocol, station_id: str, data: bytes) -> bool:
+    """Whether a set whose signature failed is signed by a key the station handed over from."""
+    try:
+        envelope = decode_envelope(data)
+    except ProtocolError:
+        return False
+    payload = bytes(envelope.payload)
+    return any(
+        verify(key.sign_public, CTX_UP, payload, envelope.signature)
+        for key in store.station_keys(station_id)
+        if key.replaced_at is not None
+    )
 
 
 class _OverLimit(Exception):
@@ -232,11 +283,12 @@ def _within_limits(body: bytes, count: int) -> list[Decoded]:
         if len(data) > MAX_RECORD_BYTES:
             raise _OverLimit(f"change {index} is {len(data)} bytes, over the limit of {MAX_RECORD_BYTES}")
         try:
-            change: RowChange | StatusChange | None = decode_change(data)
+            change: RowChange | StatusChange | KeyChange | None = decode_change(data)
             problem: Rejection | None = None
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            change = decode_key_change(data)  # the station's new keys (station rekey), taken as it is applied
             # Kept as rejected when the set is applied (invariant 4): within the limits, only not a change.
-            change, problem = None, _malformed(en=f"not a change record ({exc})")
+            problem = None if change is not None else _malformed(en=f"not a change record ({exc})")
         if isinstance(change, RowChange):
             if len(change.fields) > MAX_FIELDS_PER_RECORD:
                 raise _OverLimit(
@@ -271,7 +323,8 @@ def _chain_and_apply(
     changes: list[Decoded],
     via: str,
     now: dt.datetime,
-    lean: bool = False,
+    lean: bool,
+    signer: KeyPair,
 ) -> SetResult:
     origin, seq, at = signed.origin, signed.seq, iso_utc(now)
     station = store.station(origin)
@@ -280,6 +333,8 @@ def _chain_and_apply(
     if held is not None:
         held_hash, receipt = held
         if held_hash == set_hash:
+            if receipt is not None:  # under the hub key the station checks it with (hub.rotation)
+                receipt = resigned(receipt, signer)
             if via == "file" and receipt is not None:
                 queue(store, [origin], ReceiptItem(receipt), at=at)
             return SetResult(seq=seq, status="duplicate", receipt=receipt)
@@ -297,8 +352,8 @@ def _chain_and_apply(
         seq=seq,
         set_hash=set_hash,
         hub_ms=hub_ms,
-        sign_private=identity.keys.sign_private,
-        sign_public=identity.keys.sign_public,
+        sign_private=signer.sign_private,
+        sign_public=signer.sign_public,
     )
     store.add_set_in(
         origin=origin,
@@ -366,6 +421,15 @@ def _apply_all(
     for index, (raw, change, problem) in enumerate(changes):
         if problem is not None:
             outcome = Outcome(result="rejected", rejection=problem)
+        if isinstance(change, KeyChange):
+            # Checked against the set's key before the transaction (hub.rotation): later sets are the new key's.
+            why = accept_key_change(store, station, change, seq=seq, at=at)
+            if why is not None:
+                rejected += 1
+                _keep_rejected(
+                    store, None, raw, Outcome(result="rejected", rejection=_malformed(en=why)), origin, seq, index, at
+                )
+            continue
         moved_from = _status_before(store, change) if lean else None
         if change is not None and problem is None:
             try:

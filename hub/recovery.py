@@ -22,6 +22,7 @@ import msgspec
 
 from hub.feed import queue, queue_village_history
 from hub.keys import HubIdentity
+from hub.rotation import receipt_keys, resigned
 from hub.store import HubStoreProtocol
 from sync.budget import STATION_SET
 from sync.changes import RowChange, StatusChange, decode_change
@@ -75,10 +76,12 @@ def recover_if_behind(
             through_seq=station.applied_seq,
         )
         at = iso_utc(now)
+        signer = receipt_keys(store, identity, station_id, position=None)
         for seq in range(head_seq + 1, station.applied_seq + 1):
             held = store.set_in(station_id, seq)
             if held is not None and held[1] is not None:
-                queue(store, [station_id], ReceiptItem(held[1]), at=at)
+                # Under the hub key the station will check it with (hub.rotation).
+                queue(store, [station_id], ReceiptItem(resigned(held[1], signer)), at=at)
                 items += 1
         store.set_meta(_MARK + station_id, mark)
     return items

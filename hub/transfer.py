@@ -18,6 +18,7 @@ import msgspec
 from hub.feed import feed_reach, held_feed, note_position, read_feed
 from hub.ingest import ingest_sets
 from hub.keys import HubIdentity
+from hub.rotation import catch_up
 from hub.store import Contact, HubStoreProtocol, StationRow
 from sync.errors import InputError
 from sync.limits import MAX_FEED_SETS_PER_FILE, MAX_SETS_PER_REQUEST, MAX_TRANSFER_FILE_BYTES
@@ -127,7 +128,15 @@ def import_bytes(
             code="unknown_station",
         )
     header = _signed_header(store, station, transfer)
-    response = ingest_sets(store, identity, transfer.sets, station_id=station.station_id, via="file", now=now)
+    response = ingest_sets(
+        store,
+        identity,
+        transfer.sets,
+        station_id=station.station_id,
+        via="file",
+        now=now,
+        feed_after=header.feed_after if header is not None else None,
+    )
     failed = next((r for r in response.results if r.status not in ("accepted", "duplicate")), None)
     seqs = [r.seq for r in response.results]
     if header is not None:
@@ -141,6 +150,7 @@ def import_bytes(
     with store.transaction():
         if header is not None:
             store.set_features(station.station_id, header.features)  # the answer file is sealed for what it reads
+            catch_up(store, identity, station.station_id, at=iso_utc(now()))  # hub key handovers (hub.rotation)
         store.record_contact(
             station.station_id,
             Contact(
@@ -182,6 +192,13 @@ def _signed_header(store: HubStoreProtocol, station: StationRow, transfer: Trans
                 zh=f"文件签名密钥 {key_id} 不属于代办点 {station.station_id}",
                 en=f"the file is signed by key {key_id}, not one of station {station.station_id}",
                 code="unknown_key",
+            )
+        if key.replaced_at is not None:
+            raise ProtocolError(
+                zh=f"文件由代办点已更换的旧密钥 {key_id} 签署，该密钥不再有效：请在代办点导入县平台的文件后重新导出",
+                en=f"the file is signed by key {key_id}, which the station replaced and the hub no longer takes: "
+                "import the hub's file at the station, then export again",
+                code="retired_key",
             )
         return key.sign_public
 
@@ -261,7 +278,11 @@ def export_file(
     if start < 0:
         raise InputError(zh="--after 不能为负数", en="--after must be 0 or more", field="after")
     moment = now()
+    with store.transaction():
+        catch_up(store, identity, station_id, at=iso_utc(moment))  # the hub key handovers it lacks (hub.rotation)
     rows, _ = read_feed(store, identity, station_id, after=start, limit=None, now=moment)
+    # Signed under the hub key the station holds where the file starts, as the file's first set is.
+    signer = identity.keys_of(store.hub_key_held(station_id, start))
     rows = rows[:MAX_FEED_SETS_PER_FILE]  # the rest go in the next file
     transfer = sign_transfer(
         TransferFile(
@@ -272,8 +293,8 @@ def export_file(
             feed_after=start,
             features=HUB_FEATURES,
         ),
-        sign_private=identity.keys.sign_private,
-        sign_public=identity.keys.sign_public,
+        sign_private=signer.sign_private,
+        sign_public=signer.sign_public,
     )
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from rich.text import Text
@@ -10,7 +11,7 @@ from hub.store import HubStoreProtocol, StationRow
 from sync.i18n import pick
 from sync.personal import mask_id_number, mask_name, mask_phone
 from sync.text import printable
-from sync.timeutil import CHINA_TZ, parse_iso
+from sync.timeutil import CHINA_TZ, parse_iso, utc_now
 
 __all__ = (
     "FORK_HELD",
@@ -121,10 +122,17 @@ def case_summary(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def station_summary(store: HubStoreProtocol, station: StationRow, skew_ms: int) -> dict[str, Any]:
-    """A station's identity, chain positions and contact record, with a clock-skew flag (invariant 8)."""
+def station_summary(
+    store: HubStoreProtocol, station: StationRow, skew_ms: int, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """A station's identity, chain positions and contact record, with a clock-skew flag (invariant 8),
+    and its key: id, since when (enrolment or its last ``station rekey``), how old, and the hub key
+    generation it holds."""
     head = store.feed_head(station.station_id)
     offset = station.clock_offset_ms
+    key = store.key(station.key_id)
+    key_since = key.created_at if key is not None else station.enrolled_at
+    key_age = int(((now or utc_now()) - parse_iso(key_since)).total_seconds())
     return {
         "station_id": station.station_id,
         "village_code": station.village_code,
@@ -146,4 +154,8 @@ def station_summary(store: HubStoreProtocol, station: StationRow, skew_ms: int) 
         "software": station.software,
         "last_error": station.last_error,
         "last_error_at": station.last_error_at,
+        "key_id": station.key_id,
+        "key_since": key_since,
+        "key_age_s": max(0, key_age),
+        "hub_key_gen": store.hub_key_held(station.station_id, station.feed_acked),
     }

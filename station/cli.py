@@ -14,6 +14,7 @@ from station.cli_agent import AGENT_COMMANDS
 from station.cli_atrest import KEY_COMMANDS
 from station.cli_backup import BACKUP_COMMANDS
 from station.cli_base import Context, handles_errors
+from station.cli_keys import rekey_command
 from station.cli_sync import SYNC_COMMANDS
 from station.store import Station, default_data_dir
 from sync.catalog_search import find
@@ -469,6 +470,7 @@ def commitment_list(obj: Context, overdue: bool, show_all: bool, as_json: bool) 
 
 for _command in (*SYNC_COMMANDS, *KEY_COMMANDS, *AGENT_COMMANDS, *BACKUP_COMMANDS):
     main.add_command(_command)
+main.add_command(rekey_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

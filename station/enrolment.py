@@ -144,6 +144,8 @@ def enroll(
                 },
             )
             rehashed = station.rehash_ids(lookup_key)
+            # A PC taking over a device letter numbers its cases after those the county holds under it.
+            _counters_past(station, answer.case_numbers)
         station.reload_lookup_key()
         station.station_id = answer.station_id
         return EnrollResult(
@@ -261,6 +263,19 @@ def _check_same_station(station: Station, answer: EnrollResponse) -> None:
             "for a code for this village and device letter",
             field="code",
             code="enroll.other_station",
+        )
+
+
+def _counters_past(station: Station, numbers: list[tuple[str, int]]) -> None:
+    """Move each day's case-number counter past the highest number the hub holds for this village and
+    device letter that day (``EnrollResponse.case_numbers``): a PC replacing one never mints a number
+    its predecessor used, whatever the day its clock says."""
+    for day, last in numbers:
+        if not (isinstance(day, str) and len(day) == 10 and isinstance(last, int) and 0 < last < 10**9):
+            continue  # not a day and a counter this station could have numbered under: ignored
+        station.db.execute(
+            "INSERT INTO counters (day, last) VALUES (?, ?) ON CONFLICT(day) DO UPDATE SET last = MAX(last, excluded.last)",
+            [day, last],
         )
 
 

@@ -9,7 +9,7 @@ import msgspec
 
 from station.errors import FeedError, SyncError
 from station.forks import apply_resolution
-from station.identity import HubPins, require_pins
+from station.identity import HubPins, StationKeys, hub_pins, require_pins
 from station.replica import apply_row_change, refresh_local, write_hub_values
 from station.restore import adopt_receipt
 from station.sealing import record_receipt
@@ -17,7 +17,7 @@ from station.store import Station
 from station.store.db import write_txn
 from sync.catalog import load_catalog
 from sync.changes import RowChange, StatusChange, decode_change
-from sync.crypto import KeyPair
+from sync.crypto import KeyPair, key_id_of
 from sync.divisions import load_divisions
 from sync.errors import IllegalTransition, ProxyAppError
 from sync.hlc import HybridClock
@@ -31,12 +31,14 @@ from sync.protocol import (
     DivisionsItem,
     DownItem,
     ForkResolved,
+    HubKeyItem,
     KeyRevokedItem,
     ProtocolError,
     ReceiptItem,
     RejectedItem,
     SignedSet,
     open_set,
+    verify_hub_key,
 )
 from sync.timeutil import iso_utc
 
@@ -64,6 +66,8 @@ class FeedOutcome(msgspec.Struct, frozen=True, kw_only=True):
     """Items kept aside, in English, without personal data (they are also in sync_log)."""
     revoked: bool = False
     """The set revoked this station's own key: syncing must stop."""
+    hub_rekeyed: bool = False
+    """The set handed the hub over to a new key generation (HubKeyItem): the pins changed."""
 
 
 def feed_origin(station: Station) -> str:
@@ -98,7 +102,12 @@ def apply_feed_set(station: Station, data: bytes, keys: KeyPair, *, pins: HubPin
             (``malformed``, ``bad_box``), for another station, out of order (``gap``), or not
             following the chain (``fork``). Nothing of the set is applied.
     """
-    pins = pins or require_pins(station.db)
+    # The keys as pinned now (a HubKeyItem of the set before may have changed them), at the address given.
+    current = hub_pins(station.db)
+    if pins is None:
+        pins = require_pins(station.db)
+    elif current is not None:
+        pins = msgspec.structs.replace(current, url=pins.url)
     # Nothing inside the set can be trusted before the signature is checked, so a refusal at
     # that stage names the seq this station expects next.
     expected = feed_position(station) + 1
@@ -109,6 +118,8 @@ def apply_feed_set(station: Station, data: bytes, keys: KeyPair, *, pins: HubPin
             context=CTX_DOWN,
             box_private=keys.box_private,
             sender_box_public=pins.box_public,
+            # Sets sealed to this station's box key before a key change reached the hub may still come.
+            older_box_privates=keys.box_privates[1:] if isinstance(keys, StationKeys) else (),
         )
     except ProtocolError as exc:
         raise FeedError(
@@ -218,7 +229,14 @@ def _apply_verified(
             "INSERT INTO sync_log (at, kind, ok, pulled, detail) VALUES (?, 'feed', 0, 0, ?)",
             [moment, f"feed set {seq}: {note}"],
         )
-    return FeedOutcome(seq=seq, applied=True, items=len(items), notes=applier.notes, revoked=applier.revoked)
+    return FeedOutcome(
+        seq=seq,
+        applied=True,
+        items=len(items),
+        notes=applier.notes,
+        revoked=applier.revoked,
+        hub_rekeyed=applier.hub_rekeyed,
+    )
 
 
 class _Applier:
@@ -232,6 +250,7 @@ class _Applier:
         self.signed = signed
         self.notes: list[str] = []
         self.revoked = False
+        self.hub_rekeyed = False
         self.touched: set[str] = set()
         self.max_hlc = signed.hlc
 
@@ -255,6 +274,8 @@ class _Applier:
                 self._divisions(item)
             case KeyRevokedItem():
                 self._key_revoked(item)
+            case HubKeyItem():
+                self._hub_key(item)
             case ForkResolved():
                 self.notes.append(apply_resolution(self.station, item))
             case _:
@@ -362,7 +383,10 @@ class _Applier:
             "SELECT id, body FROM outbox WHERE set_seq = ? ORDER BY id LIMIT 1 OFFSET ?", [item.seq, item.index]
         ).fetchone()
         if refused is not None:
-            change = decode_change(bytes(refused[1]))
+            try:
+                change = decode_change(bytes(refused[1]))
+            except msgspec.DecodeError:
+                change = None  # another kind of record (a key change: station.rekey)
             if isinstance(change, StatusChange):
                 # A move the county refused never happened there: it leaves this case's history
                 # too (the rejection, with the county's reason, stays on the case).
@@ -442,11 +466,60 @@ class _Applier:
         )
         self.station.__dict__.pop("divisions", None)
 
+    def _hub_key(self, item: HubKeyItem) -> None:
+        """The hub's next key generation, signed by the key pinned now: pinned in its place, so every later
+        set of this feed is checked against it (docs/protocol.md, "Key rotation"). One not signed by the
+        pinned key refuses the whole set: the feed cannot go on under a key this station cannot trust."""
+        seq = self.signed.seq
+        held = self.station.meta.hub_key_gen or 1
+        if item.gen <= held:
+            self.notes.append(f"hub key generation {item.gen} already held (generation {held})")
+            return
+        if not verify_hub_key(item, pinned_sign_public=self.pins.sign_public):
+            raise _refused_hub_key(
+                seq, item, "并非由本站固定的县平台密钥签署", "is not signed by the hub key pinned here"
+            )
+        before = self.station.meta.hub_keys_before or []
+        before.append(
+            {
+                "gen": held,
+                "key_id": self.pins.hub_id,
+                "sign_public": self.pins.sign_public.hex(),
+                "box_public": self.pins.box_public.hex(),
+                "until_feed_seq": seq,
+            }
+        )
+        key_id = key_id_of(item.sign_public)
+        self.station.meta.update(
+            {
+                "hub_id": key_id,
+                "hub_sign_public": item.sign_public.hex(),
+                "hub_box_public": item.box_public.hex(),
+                "hub_key_gen": item.gen,
+                "hub_keys_before": json.dumps(before),
+            }
+        )
+        self.pins = msgspec.structs.replace(
+            self.pins, hub_id=key_id, sign_public=item.sign_public, box_public=item.box_public
+        )
+        self.hub_rekeyed = True
+        self.notes.append(f"the hub changed its key: generation {item.gen}, key {key_id}")
+
     def _key_revoked(self, item: KeyRevokedItem) -> None:
         if item.station_id == self.station.station_id and item.key_id == self.keys.key_id:
             record_revoked(self.station, item.key_id, after_seq=item.after_seq)
             self.revoked = True
         self.notes.append(f"key {item.key_id} of {item.station_id} revoked after set {item.after_seq}")
+
+
+def _refused_hub_key(seq: int, item: HubKeyItem, why_zh: str, why_en: str) -> FeedError:
+    return FeedError(
+        zh=f"县平台数据集 {seq} 中的新密钥（第 {item.gen} 代）{why_zh}，未应用任何内容；请联系县管理员",
+        en=f"feed set {seq} hands the hub over to key generation {item.gen}, which {why_en}; nothing applied: "
+        "call the county administrator",
+        seq=seq,
+        code="bad_signature",
+    )
 
 
 def _own_moves_on_top(status: str, outcome: str | None, bodies: list[tuple[bytes]]) -> tuple[str, str | None]:

@@ -17,7 +17,7 @@ from station.errors import NotEnrolledError, PassphraseError
 from station.fsutil import atomic_write
 from station.store.db import write_txn
 from station.store.meta import Meta, get_meta, get_meta_json, set_meta
-from sync.crypto import CryptoError, KeyPair, fingerprint, key_id_of, unwrap_private, wrap_private
+from sync.crypto import CryptoError, KeyPair, fingerprint, key_id_of, rewrap_private, unwrap_private_key, wrap_private
 from sync.errors import StoreError
 from sync.protocol import ProtocolError
 
@@ -26,6 +26,7 @@ __all__ = (
     "MIN_PASSPHRASE",
     "PASSPHRASE_ENV",
     "HubPins",
+    "StationKeys",
     "bump_counter",
     "get_meta",
     "get_meta_json",
@@ -36,6 +37,7 @@ __all__ = (
     "public_key_id",
     "require_pins",
     "save_keypair",
+    "save_keys",
     "set_meta",
 )
 
@@ -47,11 +49,51 @@ MIN_PASSPHRASE = 8
 
 class _KeyFile(msgspec.Struct, frozen=True, array_like=True):
     # The public halves stay readable without the passphrase (status shows the key id); the
-    # private halves are wrapped (scrypt + AES-GCM, sync.crypto.wrap_private).
+    # private halves are wrapped (scrypt + AES-GCM, sync.crypto.wrap_private): the current pair's
+    # 64 bytes, then the pending pair's 64 (a key change on its way to the hub, station.rekey), then
+    # 32 for each box key replaced before (feed sets sealed to it may still be on their way).
     v: int
     sign_public: bytes
     box_public: bytes
     wrapped: bytes
+    pending_sign_public: bytes = b""
+    pending_box_public: bytes = b""
+    older_box_public: list[bytes] = []
+
+
+class StationKeys(KeyPair, frozen=True, kw_only=True):
+    """The station's unwrapped keys: the current pair (what a KeyPair holds) and what a key change keeps.
+
+    ``pending`` is the new pair of a key change the hub has not acknowledged yet (station.rekey), and
+    ``older_box`` the private halves of box keys replaced before, newest first. ``wrap_key`` is the
+    key the passphrase unwrapped ``station.key`` with (never stored): the key file can be rewritten
+    after a key change without asking for the passphrase again.
+    """
+
+    pending: KeyPair | None = None
+    older_box: tuple[bytes, ...] = ()
+    older_box_public: tuple[bytes, ...] = ()
+    wrap_key: bytes = b""
+    wrapped: bytes = b""
+
+    @property
+    def pair(self) -> KeyPair:
+        """The current pair alone."""
+        return KeyPair(self.sign_private, self.sign_public, self.box_private, self.box_public)
+
+    def by_id(self, key_id: str) -> KeyPair | None:
+        """The current or pending pair whose signing key has this id, or None."""
+        if key_id == self.key_id:
+            return self.pair
+        if self.pending is not None and self.pending.key_id == key_id:
+            return self.pending
+        return None
+
+    @property
+    def box_privates(self) -> tuple[bytes, ...]:
+        """Every box key this station may be sealed to, the current first."""
+        pending = (self.pending.box_private,) if self.pending is not None else ()
+        return (self.box_private, *pending, *self.older_box)
 
 
 class HubPins(msgspec.Struct, frozen=True, kw_only=True):
@@ -144,6 +186,35 @@ def save_keypair(data_dir: Path, keys: KeyPair, passphrase_text: str, *, work: i
     atomic_write(Path(data_dir) / KEY_FILE, data)
 
 
+def save_keys(data_dir: Path, keys: StationKeys) -> None:
+    """Rewrite ``station.key`` with ``keys`` (current, pending, older box keys), wrapped as before.
+
+    Under the key the passphrase unwrapped the file with (``keys.wrap_key``), so the same passphrase
+    opens it and none is asked for. Atomic: a crash leaves the old file or the new one.
+    """
+    if not keys.wrap_key:
+        raise StoreError(
+            zh=f"无法重写 {KEY_FILE}：密钥未用口令解开",
+            en=f"cannot rewrite {KEY_FILE}: the key was not unlocked",
+            field="station_key",
+        )
+    secret = keys.sign_private + keys.box_private
+    if keys.pending is not None:
+        secret += keys.pending.sign_private + keys.pending.box_private
+    secret += b"".join(keys.older_box)
+    pending = keys.pending
+    record = _KeyFile(
+        2 if pending is not None or keys.older_box else 1,
+        keys.sign_public,
+        keys.box_public,
+        rewrap_private(keys.wrapped, keys.wrap_key, secret),
+        pending.sign_public if pending is not None else b"",
+        pending.box_public if pending is not None else b"",
+        list(keys.older_box_public),
+    )
+    atomic_write(Path(data_dir) / KEY_FILE, msgspec.msgpack.encode(record))
+
+
 def _read_key_file(data_dir: Path) -> _KeyFile:
     path = Path(data_dir) / KEY_FILE
     if not path.exists():
@@ -165,7 +236,7 @@ def public_key_id(data_dir: Path) -> str | None:
     return key_id_of(_read_key_file(data_dir).sign_public)
 
 
-def load_keypair(data_dir: Path, passphrase_text: str) -> KeyPair:
+def load_keypair(data_dir: Path, passphrase_text: str) -> StationKeys:
     """Unwrap the station's key pair.
 
     Raises:
@@ -174,7 +245,7 @@ def load_keypair(data_dir: Path, passphrase_text: str) -> KeyPair:
     """
     stored = _read_key_file(data_dir)
     try:
-        secret = unwrap_private(stored.wrapped, passphrase_text)
+        secret, wrap_key = unwrap_private_key(stored.wrapped, passphrase_text)
     except CryptoError as exc:
         if exc.code == "crypto.passphrase":
             raise PassphraseError(
@@ -183,20 +254,52 @@ def load_keypair(data_dir: Path, passphrase_text: str) -> KeyPair:
                 field="passphrase",
             ) from None
         raise
-    sign_private, box_private = secret[:32], secret[32:]
-    keys = KeyPair(
+    inconsistent = StoreError(
+        zh=f"{KEY_FILE} 内容不一致（公钥与私钥不匹配）；请从备份恢复",
+        en=f"{KEY_FILE} is inconsistent (its public and private halves differ); restore it from the backup",
+        field="station_key",
+    )
+    pending_length = 64 if stored.pending_sign_public else 0
+    if len(secret) != 64 + pending_length + 32 * len(stored.older_box_public):
+        raise inconsistent
+    keys = _pair(secret[:32], secret[32:64])
+    pending = _pair(secret[64:96], secret[96:128]) if pending_length else None
+    older = tuple(
+        secret[64 + pending_length + 32 * i : 96 + pending_length + 32 * i] for i in range(len(stored.older_box_public))
+    )
+    if (
+        (keys.sign_public, keys.box_public) != (stored.sign_public, stored.box_public)
+        or (
+            pending is not None
+            and (pending.sign_public, pending.box_public) != (stored.pending_sign_public, stored.pending_box_public)
+        )
+        or [_box_public(private) for private in older] != stored.older_box_public
+    ):
+        raise inconsistent
+    return StationKeys(
+        keys.sign_private,
+        keys.sign_public,
+        keys.box_private,
+        keys.box_public,
+        pending=pending,
+        older_box=older,
+        older_box_public=tuple(stored.older_box_public),
+        wrap_key=wrap_key,
+        wrapped=stored.wrapped,
+    )
+
+
+def _box_public(box_private: bytes) -> bytes:
+    return X25519PrivateKey.from_private_bytes(box_private).public_key().public_bytes_raw()
+
+
+def _pair(sign_private: bytes, box_private: bytes) -> KeyPair:
+    return KeyPair(
         sign_private=sign_private,
         sign_public=Ed25519PrivateKey.from_private_bytes(sign_private).public_key().public_bytes_raw(),
         box_private=box_private,
-        box_public=X25519PrivateKey.from_private_bytes(box_private).public_key().public_bytes_raw(),
+        box_public=_box_public(box_private),
     )
-    if (keys.sign_public, keys.box_public) != (stored.sign_public, stored.box_public):
-        raise StoreError(
-            zh=f"{KEY_FILE} 内容不一致（公钥与私钥不匹配）；请从备份恢复",
-            en=f"{KEY_FILE} is inconsistent (its public and private halves differ); restore it from the backup",
-            field="station_key",
-        )
-    return keys
 
 
 def passphrase(

@@ -8,6 +8,7 @@ import msgspec
 
 from station.errors import SyncError
 from station.identity import HubPins, require_pins
+from station.rekey import acknowledged, key_for_set, note_sealed
 from station.store import Station
 from station.store.db import write_txn
 from sync.crypto import KeyPair
@@ -77,14 +78,18 @@ def seal_pending(station: Station, keys: KeyPair, *, limit: int = MAX_CHANGES_PE
     sealed: list[int] = []
     while True:
         with write_txn(station.db):
+            last_seq, last_hash = head(station)
+            seq = last_seq + 1
+            # While a key change is on its way, the set carrying it ends with it and is signed by the old
+            # key, and every later set by the new one (station.rekey).
+            signer, last_id = key_for_set(station, keys, seq)
             rows = station.db.execute(
-                "SELECT id, hlc, body FROM outbox WHERE set_seq IS NULL ORDER BY id LIMIT ?", [limit]
+                "SELECT id, hlc, body FROM outbox WHERE set_seq IS NULL AND id <= ? ORDER BY id LIMIT ?",
+                [last_id if last_id is not None else 2**63 - 1, limit],
             ).fetchall()
             if not rows:
                 return sealed
             rows = _within_bytes(rows)
-            last_seq, last_hash = head(station)
-            seq = last_seq + 1
             moment = station.now()
             # A set is sealed once and sent as sealed, in format 2 with a zstd-r2 body: every hub within
             # the support window reads it (0.4 on), whether or not this one has said so yet (a folder
@@ -95,9 +100,9 @@ def seal_pending(station: Station, keys: KeyPair, *, limit: int = MAX_CHANGES_PE
                 prev=last_hash,
                 # The bytes written with the change, as they are: nothing is re-encoded.
                 records=[bytes(body) for _, _, body in rows],
-                sign_private=keys.sign_private,
+                sign_private=signer.sign_private,
                 recipient_box_public=pins.box_public,
-                sender_box_private=keys.box_private,
+                sender_box_private=signer.box_private,
                 context=CTX_UP,
             )
             station.db.execute(
@@ -105,6 +110,7 @@ def seal_pending(station: Station, keys: KeyPair, *, limit: int = MAX_CHANGES_PE
                 [seq, set_hash, envelope, len(rows), iso_utc(moment)],
             )
             _mark_sealed(station, seq, rows[0][0], rows[-1][0])
+            note_sealed(station, seq, rows[-1][0])
         sealed.append(seq)
 
 
@@ -191,4 +197,5 @@ def record_receipt(
             "UPDATE sets_out SET acked_at = ?, receipt = ? WHERE seq = ? AND acked_at IS NULL",
             [hub_time(body.hub_ms), receipt, body.seq],
         )
+        acknowledged(station, body.seq)  # a key change the set carried is acknowledged with it
     return body

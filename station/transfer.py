@@ -14,7 +14,8 @@ import msgspec
 from station.errors import FeedError, TransferError
 from station.feed import apply_feed_set, feed_position, forget_reference_caches
 from station.fsutil import atomic_write
-from station.identity import load_keypair, passphrase, require_pins
+from station.identity import StationKeys, load_keypair, passphrase, require_pins
+from station.rekey import request_keys, settle
 from station.sealing import HUB_FEATURES_META, hub_features, seal_pending, unacknowledged, unsealed_count
 from station.store import Station
 from station.store.db import write_txn
@@ -72,7 +73,10 @@ def export_file(station: Station, path: Path | str, keys: KeyPair | None = None)
     require_pins(station.db)
     path = Path(path)
     keys = _unlock(station, keys)
+    if isinstance(keys, StationKeys):
+        keys = settle(station, keys)  # a key change acknowledged (by an imported file): finished first
     seal_pending(station, keys)
+    signer = request_keys(station, keys)  # the old key until the hub acknowledged a key change
     pending = unacknowledged(station)[:MAX_SETS_PER_REQUEST]
     transfer = sign_transfer(
         TransferFile(
@@ -84,8 +88,8 @@ def export_file(station: Station, path: Path | str, keys: KeyPair | None = None)
             outbox_length=unsealed_count(station),
             features=STATION_FEATURES,
         ),
-        sign_private=keys.sign_private,
-        sign_public=keys.sign_public,
+        sign_private=signer.sign_private,
+        sign_public=signer.sign_public,
     )
     try:
         atomic_write(path, msgspec.msgpack.encode(transfer))
@@ -140,6 +144,8 @@ def import_file(station: Station, path: Path | str, keys: KeyPair | None = None)
             field="file",
             code=exc.code,
         ) from None
+    if isinstance(keys, StationKeys):
+        settle(station, keys)  # the file's receipts may acknowledge this station's key change
     _log(station, "import", ok=True, pulled=applied, detail=f"{applied} feed sets from file, {skipped} already held")
     return ImportResult(
         path=str(path), applied=applied, skipped=skipped, feed_seq=feed_position(station), notes=notes, revoked=revoked

@@ -25,10 +25,12 @@ __all__ = (
     "mac",
     "open_box",
     "pair_key",
+    "rewrap_private",
     "seal_box",
     "sha256",
     "sign",
     "unwrap_private",
+    "unwrap_private_key",
     "verify",
     "wrap_private",
 )
@@ -200,13 +202,20 @@ def wrap_private(secret: bytes, passphrase: str, *, n: int = 2**15) -> bytes:
 
 def unwrap_private(blob: bytes, passphrase: str) -> bytes:
     """The secret :func:`wrap_private` wrapped; CryptoError for a wrong passphrase."""
+    return unwrap_private_key(blob, passphrase)[0]
+
+
+def unwrap_private_key(blob: bytes, passphrase: str) -> tuple[bytes, bytes]:
+    """(the secret :func:`wrap_private` wrapped, the key that wraps it): with that key,
+    :func:`rewrap_private` writes new secret material under the same passphrase without asking for
+    it again (a station's key rotation). CryptoError for a wrong passphrase."""
     try:
         wrapped = msgspec.msgpack.decode(blob, type=_Wrapped)
     except msgspec.DecodeError:
         raise CryptoError(zh="密钥文件已损坏", en="the key file is damaged") from None
     kek = Scrypt(salt=wrapped.salt, length=32, n=wrapped.n, r=8, p=1).derive(passphrase.encode())
     try:
-        return AESGCM(kek).decrypt(wrapped.nonce, wrapped.ct, _WRAP_AAD)
+        return AESGCM(kek).decrypt(wrapped.nonce, wrapped.ct, _WRAP_AAD), kek
     except InvalidTag:
         raise CryptoError(
             zh="本站密钥口令错误",
@@ -214,3 +223,15 @@ def unwrap_private(blob: bytes, passphrase: str) -> bytes:
             code="crypto.passphrase",
             field="passphrase",
         ) from None
+
+
+def rewrap_private(blob: bytes, kek: bytes, secret: bytes) -> bytes:
+    """``secret`` wrapped as ``blob`` was (same salt and cost, so the same passphrase opens it), under
+    the key :func:`unwrap_private_key` gave for it, with a fresh nonce."""
+    try:
+        wrapped = msgspec.msgpack.decode(blob, type=_Wrapped)
+    except msgspec.DecodeError:
+        raise CryptoError(zh="密钥文件已损坏", en="the key file is damaged") from None
+    nonce = os.urandom(12)
+    ct = AESGCM(kek).encrypt(nonce, secret, _WRAP_AAD)
+    return msgspec.msgpack.encode(_Wrapped(1, wrapped.salt, wrapped.n, nonce, ct))

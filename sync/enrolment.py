@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import secrets
 
+import msgspec
+
 from sync.crypto import mac
 from sync.errors import InputError
 from sync.protocol import EnrollResponse
@@ -57,9 +59,10 @@ def response_mac(secret: bytes, response: EnrollResponse) -> bytes:
 
     ``features`` is covered when it is not 0, so a station of 0.3 (to which the hub sends none)
     checks the same bytes as ever, and nobody in the middle can change what a new station believes
-    its hub reads.
+    its hub reads. ``case_numbers`` likewise, when the answer carries any (msgpack of the list).
     """
     features = [b"features", str(response.features).encode()] if response.features else []
+    numbers = [b"case_numbers", msgspec.msgpack.encode(response.case_numbers)] if response.case_numbers else []
     return mac(
         secret,
         b"enroll-response",
@@ -70,4 +73,5 @@ def response_mac(secret: bytes, response: EnrollResponse) -> bytes:
         response.hub_box_public,
         response.lookup_key_box,
         *features,
+        *numbers,
     )

@@ -20,6 +20,7 @@ from hub.store.dashboard import DashboardStoreMixin
 from hub.store.db import open_db, write_txn
 from hub.store.forks import ForkStoreMixin, ResolvedForkRow
 from hub.store.interface import HubStoreProtocol
+from hub.store.keys import KeyStoreMixin
 from hub.store.schema import migrate as apply_migrations
 from hub.store.stations import Contact, EnrolmentRow, KeyRow, StationRow, StationStoreMixin
 from hub.store.sync import FeedSetRow, ForkRow, SyncStoreMixin
@@ -64,6 +65,7 @@ class HubStore(
     AccountStoreMixin,
     DashboardStoreMixin,
     CalendarStoreMixin,
+    KeyStoreMixin,
     ForkStoreMixin,
 ):
     """Everything the hub keeps, behind methods; no other module writes SQL.

@@ -36,6 +36,7 @@ class DashboardStoreMixin(StoreBase):
             " (SELECT COUNT(*) FROM rejected r WHERE r.origin = s.station_id) AS rejected,"
             " (SELECT COUNT(*) FROM station_keys k WHERE k.station_id = s.station_id AND k.revoked_at IS NOT NULL)"
             "   AS revoked_keys,"
+            " (SELECT created_at FROM station_keys k WHERE k.key_id = s.key_id) AS key_since,"
             " CASE WHEN s.head_seq > s.applied_seq THEN (SELECT MIN(c.at) FROM contacts c"
             "   WHERE c.station_id = s.station_id AND c.head_seq > s.applied_seq) END AS waiting_since"
             " FROM stations s"

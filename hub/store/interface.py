@@ -568,6 +568,44 @@ class HubStoreProtocol(Protocol):
         """The due-date moves of a case and of its intake's 容缺 commitments (with the material), oldest first."""
         ...
 
+    # -- KeyStoreMixin (hub.store.keys) --
+
+    def replace_station_key(self, station_id: str, new: KeyRow, *, after_seq: int, at: str) -> None:
+        """The station handed over to ``new`` in set ``after_seq`` (``station rekey``)."""
+        ...
+
+    def station_key_for_seq(self, station_id: str, seq: int) -> KeyRow | None:
+        """The key that signs the station's set ``seq``."""
+        ...
+
+    def station_keys(self, station_id: str) -> list[KeyRow]:
+        """Every key the station had, oldest first."""
+        ...
+
+    def hub_key_pinned(self, station_id: str, gen: int, at: str) -> None:
+        """The station pinned hub key generation ``gen`` at enrolment."""
+        ...
+
+    def hub_key_queued(self, station_id: str, gen: int, at: str) -> None:
+        """The handover to hub key generation ``gen`` was queued to the station's feed."""
+        ...
+
+    def hub_key_sealed(self, station_id: str, gen: int, seq: int) -> None:
+        """The station's feed set ``seq`` carries the handover to generation ``gen``."""
+        ...
+
+    def hub_key_held(self, station_id: str, position: int) -> int:
+        """The hub key generation a station holds once it applied its feed up to ``position``."""
+        ...
+
+    def hub_key_latest(self, station_id: str) -> int:
+        """The newest hub key generation handed over to the station, sealed or queued."""
+        ...
+
+    def case_numbers(self, village_code: str, device: str) -> list[tuple[str, int]]:
+        """(day, highest counter) of the case numbers of a village's device letter the hub holds."""
+        ...
+
     # -- StoreBase (hub.store.base) --
 
     def savepoint(self, name: str = "change") -> contextlib.AbstractContextManager[None]:

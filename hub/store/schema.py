@@ -467,6 +467,27 @@ def m005_calendar_versions(db: Database) -> None:
 
 
 @migrations()
+def m007_key_rotation(db: Database) -> None:
+    """Key rotation: a station's keys each sign its sets from one seq on (``station rekey`` hands over in a
+    set), and each station's feed is under one hub key generation until a handover set (``hub key
+    rotate``): which generation each station was sent, in which feed set."""
+    statements = [
+        "ALTER TABLE station_keys ADD COLUMN from_seq INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE station_keys ADD COLUMN replaced_at TEXT",
+        "ALTER TABLE station_keys ADD COLUMN replaced_after INTEGER",
+        # feed_seq: the feed set carrying the handover (0: pinned at enrolment; NULL: still queued).
+        """CREATE TABLE hub_key_handovers (
+            station_id TEXT NOT NULL,
+            gen INTEGER NOT NULL,
+            queued_at TEXT NOT NULL,
+            feed_seq INTEGER,
+            PRIMARY KEY (station_id, gen)) STRICT""",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
+@migrations()
 def m008_fork_resolution(db: Database) -> None:
     """Fork resolution (``hub forks resolve``): the branch the county kept and who chose it, and the hub's
     own sets of a station that a resolution keeping the station's branch set aside (kept whole, as evidence)."""

@@ -57,7 +57,8 @@ class StationRow(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class KeyRow(msgspec.Struct, frozen=True, kw_only=True):
-    """A station signing key (``station_keys``); ``after_seq`` is set when it is revoked."""
+    """A station signing key (``station_keys``); ``after_seq`` is set when it is revoked, ``replaced_after``
+    when the station handed over to a new key (``station rekey``) in that set."""
 
     key_id: str
     station_id: str
@@ -67,6 +68,11 @@ class KeyRow(msgspec.Struct, frozen=True, kw_only=True):
     revoked_at: str | None = None
     after_seq: int | None = None
     reason: str | None = None
+    from_seq: int = 1
+    """The first of the station's sets this key signs."""
+    replaced_at: str | None = None
+    replaced_after: int | None = None
+    """The last set this key signs: the one that handed over to the station's next key."""
 
 
 class Contact(msgspec.Struct, frozen=True, kw_only=True):

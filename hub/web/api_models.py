@@ -201,6 +201,8 @@ class StationStatus(msgspec.Struct, kw_only=True):
     feed_seq: int | None
     feed_acked: int | None
     feed_pending: int | None
+    key_age_s: int | None = None
+    """How long the station has had its key (since enrolment or its last ``station rekey``)."""
 
 
 class TownshipStatus(msgspec.Struct, kw_only=True):
@@ -244,6 +246,8 @@ class StatusThresholds(msgspec.Struct, kw_only=True):
     warn_days: float
     danger_days: float
     clock_skew_ms: int
+    key_max_age_days: float = 365.0
+    """A station key older than this is flagged (``key_old``)."""
 
 
 class StatusFilters(msgspec.Struct, kw_only=True):

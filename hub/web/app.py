@@ -22,7 +22,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import RawBody
 
 from hub.enroll import admit_enrolment, enroll
-from hub.keys import load_identity
+from hub.keys import IdentityFile, load_identity
 from hub.settings import Settings
 from hub.store import HubStore
 from hub.throttle import Throttled
@@ -167,6 +167,7 @@ def create_app(settings: Settings, *, now: Callable[[], dt.datetime] = utc_now) 
             {
                 "settings": settings,
                 "identity": identity,
+                "identity_file": IdentityFile(settings.data_dir, identity),
                 "now": now,
                 "metrics": metrics,
                 "inflating": threading.BoundedSemaphore(settings.max_concurrent_inflations),

@@ -13,7 +13,7 @@ import binascii
 import contextlib
 import datetime as dt
 import hmac
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -118,12 +118,13 @@ def verify_request(
     headers: Mapping[str, str],
     body: bytes,
     now: dt.datetime,
-    mac_key_for: Callable[[KeyRow], bytes] | None = None,
+    mac_key_for: Callable[[KeyRow], bytes | Sequence[bytes]] | None = None,
 ) -> Signer:
     """Check a station request's signature headers; advance its counter; return who signed.
 
     ``mac_key_for`` (the exchange): a 16-byte ``X-Signature`` is then a MAC under the key the
-    station and the hub share (sync.protocol.request_mac_key), checked instead of a signature.
+    station and the hub share (sync.protocol.request_mac_key), checked instead of a signature; after a
+    hub key rotation, one key per generation the station may still pin, each tried.
 
     Order: headers present (401), key known to the hub and the station's (401), signature over
     the canonical request (401), head seq, outbox length and software of their shapes (400
@@ -155,7 +156,9 @@ def verify_request(
             zh=f"密钥 {key_id} 不属于代办点 {station_id}", en=f"key {key_id} does not belong to station {station_id}"
         )
     texts = (headers.get(HEADER_HEAD_SEQ) or "", headers.get(HEADER_OUTBOX) or "", headers.get(HEADER_SOFTWARE) or "")
-    mac_key = mac_key_for(key) if len(signature) == REQUEST_MAC_BYTES and mac_key_for is not None else None
+    mac_keys = mac_key_for(key) if len(signature) == REQUEST_MAC_BYTES and mac_key_for is not None else None
+    if isinstance(mac_keys, bytes):
+        mac_keys = [mac_keys]
 
     def checks(covered: bool) -> bool:
         canonical = canonical_request(
@@ -169,8 +172,8 @@ def verify_request(
             fields=texts if covered else None,
         )
         context = CTX_REQUEST_V2 if covered else CTX_REQUEST
-        if mac_key is not None:
-            return hmac.compare_digest(request_mac(mac_key, canonical, context), signature)
+        if mac_keys is not None:
+            return any(hmac.compare_digest(request_mac(k, canonical, context), signature) for k in mac_keys)
         return verify(key.sign_public, context, canonical, signature)
 
     # The form the station said it signs is tried first; the other only when that one fails.
@@ -211,6 +214,16 @@ def verify_request(
             store.record_contact(station_id, signer.contact(now, "refused", ok=False, code="revoked_key"))
         raise HubHTTPError(
             "revoked_key", zh=f"代办点 {station_id} 的密钥已被吊销", en=f"station {station_id}'s key was revoked"
+        )
+    if key.replaced_at is not None:
+        # The station handed over to a new key (station rekey): whoever signs with the old one now is
+        # not the station, or is a copy of it that missed the change.
+        with store.transaction():
+            store.record_contact(station_id, signer.contact(now, "refused", ok=False, code="retired_key"))
+        raise HubHTTPError(
+            "retired_key",
+            zh=f"密钥 {key_id} 已被代办点 {station_id} 更换为新密钥，旧密钥不再有效",
+            en=f"key {key_id} was replaced by station {station_id}'s new key and is no longer taken",
         )
     with store.transaction():
         last = store.advance_counter(station_id, counter)

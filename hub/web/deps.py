@@ -46,7 +46,9 @@ def _settings(state: State) -> Settings:
 
 
 def _identity(state: State) -> HubIdentity:
-    return state["identity"]
+    # hub.key as it is now: ``hub key rotate`` may have replaced it while the hub serves.
+    source = state.get("identity_file")
+    return source.current() if source is not None else state["identity"]
 
 
 def _clock(state: State) -> Callable[[], dt.datetime]:

@@ -27,6 +27,7 @@ STATUS_FOR_CODE: dict[str, int] = {
     "unauthenticated": 401,
     "unknown_key": 401,
     "revoked_key": 403,
+    "retired_key": 403,
     "wrong_origin": 403,
     "enroll_code": 403,
     "forbidden": 403,
@@ -162,8 +163,28 @@ _DETAIL_ZH = {
 """Litestar's own details are English ("Not Found"): ``detail_zh`` says it in Chinese."""
 
 
+def _wants_page(request: Request[Any, Any, Any]) -> bool:
+    """A person's browser asking for a page (it accepts HTML), not the API, a station or a script."""
+    path = request.url.path
+    return (
+        "text/html" in request.headers.get("accept", "")
+        and not path.startswith("/api/")
+        and path not in ("/metrics", "/healthz")
+        and "authorization" not in request.headers
+    )
+
+
 def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     code = _CODE_FOR_STATUS.get(exc.status_code, "internal" if exc.status_code >= 500 else "bad_input")
+    if exc.status_code in (404, 405) and _wants_page(request):
+        # A mistyped address in the browser: the hub's own page with a way home, not a JSON body.
+        from hub.web.pages import error_page  # hub.web.pages imports this module (through hub.web.guards)
+
+        zh = _DETAIL_ZH[exc.status_code]
+        en = "the hub has no such address" if exc.status_code == 404 else "this address does not take that method"
+        page = error_page(request, exc.status_code, zh + "：" + request.url.path, en + ": " + request.url.path)
+        page.headers.update(security_headers(request))
+        return page  # type: ignore[return-value]
     if exc.status_code == 413:
         response = error_response(
             413, code, zh="请求内容超过大小限制（8 MB）", en="the body is over the size limit (8 MB)"

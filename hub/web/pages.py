@@ -59,6 +59,7 @@ _ATTENTION_LABELS = {
     "error": ("上次出错", "last contact failed"),
     "behind": ("本地落后于平台", "station behind hub"),
     "waiting": ("数据久未送达", "data waiting long"),
+    "key_old": ("密钥使用过久", "key due for change"),
 }
 
 _CONTACT_KINDS = {
@@ -99,6 +100,7 @@ def _reasons(context: Context, row: dict[str, Any]) -> list[str]:
         "stale": duration_text(row.get("contact_age_s"), lang),
         "clock": clock_offset_text(row.get("clock_offset_ms"), lang),
         "waiting": duration_text(row.get("waiting_age_s"), lang),
+        "key_old": duration_text(row.get("key_age_s"), lang),
         "fork": str(row.get("forks") or ""),
         "error": label("error", row.get("last_error"), lang),
         "behind": f"{-(row.get('gap') or 0)} {'sets' if en else '批'}" if (row.get("gap") or 0) < 0 else "",
@@ -114,7 +116,7 @@ def _reasons(context: Context, row: dict[str, Any]) -> list[str]:
     return shown
 
 
-_REASON_ORDER = ("fork", "behind", "stale", "never", "waiting", "error", "clock")
+_REASON_ORDER = ("fork", "behind", "stale", "never", "waiting", "error", "clock", "key_old")
 """Reasons worst first: what loses data, then silence, then what only warns."""
 
 

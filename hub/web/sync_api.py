@@ -27,6 +27,7 @@ from hub.feed import note_position, read_feed
 from hub.ingest import ingest_sets
 from hub.keys import HubIdentity
 from hub.recovery import recover_if_behind
+from hub.rotation import catch_up
 from hub.store import HubStore, KeyRow
 from hub.web.api_models import error_responses
 from hub.web.auth import Signer, check_protocol, path_qs, refusals_recorded, verify_request
@@ -47,6 +48,7 @@ from sync.protocol import (
     short_receipt,
     sync_auth_key,
 )
+from sync.timeutil import iso_utc
 from sync.version import OLDEST_PEER, within_window
 
 __all__ = ("DEFAULT_FEED_BYTES", "FEED_PATH", "MAX_FEED_BYTES", "PUSH_PATH", "SYNC_PATH", "exchange", "feed", "push")
@@ -91,8 +93,9 @@ def _signer(
     (``FEATURE_REQUEST_MAC``) instead of a signature.
     """
 
-    def mac_key(key: KeyRow) -> bytes:
-        return request_mac_key(identity.keys.box_private, key.box_public)
+    def mac_key(key: KeyRow) -> list[bytes]:
+        # One per hub key generation: a station pins the one its feed has reached (hub.rotation).
+        return [request_mac_key(private, key.box_public) for private in identity.box_privates]
 
     headers: Any = request.headers
     compact = request.headers.get(HEADER_SYNC.lower())
@@ -164,8 +167,20 @@ def exchange(
     if sync.features != signer.station.features:
         with store.transaction():
             store.set_features(station_id, sync.features)  # before the feed is sealed for it, below
+    if identity.gen > 1:  # the hub key handovers it lacks, once it reads them (hub.rotation)
+        with store.transaction():
+            catch_up(store, identity, station_id, at=iso_utc(clock()))
     # The sets as views of the body: ingest copies one set at a time, not all of them at once.
-    pushed = ingest_sets(store, identity, sync.sets, station_id=station_id, via="http", now=clock, lean=True)
+    pushed = ingest_sets(
+        store,
+        identity,
+        sync.sets,
+        station_id=station_id,
+        via="http",
+        now=clock,
+        lean=True,
+        feed_after=sync.feed_after,
+    )
     note_position(store, station_id, sync.feed_after)  # after a restore: the feed goes on after it
     if signer.fields_signed:  # a station restored from a backup gets back what it lost (hub.recovery)
         recover_if_behind(store, identity, station_id, signer.head_seq, now=clock())

@@ -86,6 +86,8 @@ def exchange(link: Link, *, push: bool) -> None:
                 up.value = max(up.low, min(up.value, sum(len(e) for _, e in rows) // 2))
                 continue
             if response.status_code != 200:
+                if link.retired(response):  # the key change reached the hub: again, under the new key
+                    continue
                 raise link.answer_error(response)
             failures = timeouts = 0
             try:

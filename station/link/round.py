@@ -19,6 +19,7 @@ from station.identity import load_keypair, passphrase, require_pins
 from station.link.exchange import exchange
 from station.link.report import Stop, SyncReport, issue
 from station.link.session import Link, Sleep
+from station.rekey import stale_keys
 from station.restore import confirm
 from station.sealing import seal_pending, unsealed_count
 from station.store import Station
@@ -79,6 +80,9 @@ def sync_once(
     with opened(target) as station:
         pins = require_pins(station.db)
         keys = unlocked_keys(station, keys)
+        stale = stale_keys(station, keys)
+        if stale is not None:
+            raise stale
         if hub_url:
             pins = msgspec.structs.replace(pins, url=hub_url.strip())
         report = SyncReport(started_at=iso_utc(station.now()))
@@ -108,6 +112,7 @@ def _run(station: Station, link: Link) -> None:
     fork = station.meta.fork
     restored = bool(station.meta.restored)
     try:
+        link.settle_keys()  # a key change the hub acknowledged before a crash: finished now
         # Restored from a backup: nothing is sealed until the hub has confirmed the chain (station.restore).
         link.report.sealed = 0 if restored else len(seal_pending(station, link.keys))
         # A fork: nothing more goes up until the county resolves it; the feed still comes down, and may

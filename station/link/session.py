@@ -15,8 +15,9 @@ import msgspec
 from station.errors import FeedError, SyncError
 from station.feed import apply_feed_set, record_fork, record_revoked
 from station.hubhttp import hub_error, unreachable, url
-from station.identity import HubPins, bump_counter
+from station.identity import HubPins, StationKeys, bump_counter, require_pins
 from station.link.report import Stop, SyncReport, issue
+from station.rekey import request_keys, settle
 from station.sealing import HUB_FEATURES_META, head, hub_features, record_receipt, unsealed_count
 from station.store import Station
 from station.store.db import write_txn
@@ -66,7 +67,10 @@ class Link:
         self.rng = rng
         self.report = report
         self.monotonic = time.monotonic
-        self._request_mac_key: bytes | None = None
+        self._request_mac_key: tuple[tuple[bytes, bytes], bytes] | None = None
+        self.retired_hint = False
+        """The hub answered ``retired_key`` to the current key while a key change was on its way: the
+        change reached it (the answer was lost). Requests go out under the new key (station.rekey)."""
         self.hub_next_seq: int | None = None
         """The seq the hub last said it needs next from this station (a restored station's confirmation)."""
 
@@ -96,9 +100,10 @@ class Link:
             # Sign exactly the path that goes on the wire: with the 16-byte MAC once the hub has said it
             # takes one (48 bytes less than a signature), with the signature until then (the first
             # exchange of a folder upgraded from 0.3, or enrolled with a hub that did not say).
+            signer = request_keys(self.station, self.keys, hinted=self.retired_hint)
             signed = sign_request(
-                sign_private=self.keys.sign_private,
-                sign_public=self.keys.sign_public,
+                sign_private=signer.sign_private,
+                sign_public=signer.sign_public,
                 method=method,
                 path_qs=request.url.raw_path.decode("ascii"),
                 station_id=self.station.station_id,
@@ -108,7 +113,7 @@ class Link:
                 head_seq=head(self.station)[0],
                 outbox_length=unsealed_count(self.station),
                 software=SOFTWARE_VERSION,
-                mac_key=self._mac_key(),
+                mac_key=self._mac_key(signer.box_private),
                 cover=bool(
                     hub_features(self.station) & FEATURE_SIGNED_HEADERS
                 ),  # every field signed, once it checks them
@@ -127,12 +132,33 @@ class Link:
                     continue
             return response, (sent + self._now_ms()) // 2, seconds
 
-    def _mac_key(self) -> bytes | None:
+    def _mac_key(self, box_private: bytes) -> bytes | None:
         if not hub_features(self.station) & FEATURE_REQUEST_MAC:
             return None
-        if self._request_mac_key is None:
-            self._request_mac_key = request_mac_key(self.keys.box_private, self.pins.box_public)
-        return self._request_mac_key
+        # The pair's key: this station's box key and the hub's, either of which a key change replaces.
+        pair = (box_private, self.pins.box_public)
+        if self._request_mac_key is None or self._request_mac_key[0] != pair:
+            self._request_mac_key = (pair, request_mac_key(*pair))
+        return self._request_mac_key[1]
+
+    def settle_keys(self) -> None:
+        """Once the hub acknowledged this station's key change: go on under the new key (station.rekey)."""
+        if isinstance(self.keys, StationKeys):
+            self.keys = settle(self.station, self.keys)
+
+    def retired(self, response: httpx.Response) -> bool:
+        """True (and requests go under the new key from now) when the hub answered ``retired_key`` to the
+        old key while this station's key change was on its way: the change reached the hub."""
+        if response.status_code != 403 or self.retired_hint:
+            return False
+        if hub_error(response).code != "retired_key":
+            return False
+        record = self.station.meta.rekey
+        if not record or record.get("seq") is None:
+            return False
+        self.retired_hint = True
+        self.report.notes.append("the hub already holds this station's new key: requests go under it")
+        return True
 
     def backoff(self, attempt: int, exc: Exception | None) -> int:
         """Count a failed try and sleep before the next; after ATTEMPTS, file the failure and stop the round."""
@@ -266,6 +292,7 @@ class Link:
                     ),
                     fatal=True,
                 )
+        self.settle_keys()
         if cursor > last_sent:
             return (
                 cursor if self.db.execute("SELECT 1 FROM sets_out WHERE seq >= ?", [cursor]).fetchone() else None
@@ -286,6 +313,8 @@ class Link:
             applied += int(outcome.applied)
             self.report.pulled += int(outcome.applied)
             self.report.notes += outcome.notes
+            if outcome.hub_rekeyed:  # the hub's next key generation: every later check is against it
+                self.pins = msgspec.structs.replace(require_pins(self.db), url=self.pins.url)
             if outcome.revoked:
                 raise self.fail(
                     SyncError(

@@ -142,6 +142,16 @@ class Meta:
     """The hub holds another chain for this station: ``{code, detail, detail_zh, at}``; pushing stops."""
     revoked = _Json("revoked")
     """This station's key was revoked: ``{key_id, after_seq, at}``; syncing stops until it enrols again."""
+    rekey = _Json("rekey")
+    """A change of this station's key on its way to the hub (``station rekey``): ``{old, new, outbox_id, seq,
+    acked, at}`` (station.rekey); cleared once the hub acknowledged it and station.key holds the new pair."""
+    key_changed_at = _Text("key_changed_at")
+    """When this station's key last changed (ISO 8601, UTC); unset: the key made at enrolment."""
+    hub_key_gen = _Int("hub_key_gen")
+    """The hub key generation pinned (None: the one pinned at enrolment, 1 for a hub that never rotated)."""
+    hub_keys_before = _Json("hub_keys_before")
+    """The hub keys pinned before a rotation, oldest first: ``[{gen, key_id, sign_public, box_public,
+    until_feed_seq}]`` (hex keys); kept for the record, never used to check a set."""
     restored = _Json("restored")
     """Restored from a backup, its chain not yet confirmed by the hub: ``{at, backup_at, head_seq, feed_seq}``;
     nothing is written or sealed until the hub has confirmed it (station.backup, docs/protocol.md)."""

@@ -55,6 +55,17 @@ from sync.protocol.envelope import (
     decode_envelope,
 )
 from sync.protocol.forks import FEATURE_FORK_RESOLUTION, ForkResolved, change_digest
+from sync.protocol.keys import (
+    CTX_HUB_KEY,
+    CTX_STATION_KEY,
+    HubKeyItem,
+    KeyChange,
+    decode_key_change,
+    sign_hub_key,
+    sign_key_change,
+    verify_hub_key,
+    verify_key_change,
+)
 from sync.protocol.messages import (
     CalendarItem,
     CaseState,
@@ -88,7 +99,9 @@ from sync.protocol.receipts import (
     verify_receipt,
 )
 from sync.protocol.sets import (
+    FEATURE_CASE_NUMBERS,
     FEATURE_CATALOG_PATCH,
+    FEATURE_KEY_ROTATION,
     FEATURE_READS_R2,
     FEATURE_REQUEST_MAC,
     FEATURE_SETS_V2,
@@ -104,13 +117,17 @@ from sync.protocol.sets import (
 
 __all__ = (
     "CTX_DOWN",
+    "CTX_HUB_KEY",
     "CTX_RECEIPT",
     "CTX_REQUEST",
     "CTX_REQUEST_V2",
+    "CTX_STATION_KEY",
     "CTX_TRANSFER",
     "CTX_UP",
+    "FEATURE_CASE_NUMBERS",
     "FEATURE_CATALOG_PATCH",
     "FEATURE_FORK_RESOLUTION",
+    "FEATURE_KEY_ROTATION",
     "FEATURE_READS_R2",
     "FEATURE_REQUEST_MAC",
     "FEATURE_SETS_V2",
@@ -144,6 +161,8 @@ __all__ = (
     "Envelope",
     "FeedResponse",
     "ForkResolved",
+    "HubKeyItem",
+    "KeyChange",
     "KeyRevokedItem",
     "ProtocolError",
     "PushResponse",
@@ -165,6 +184,7 @@ __all__ = (
     "check_sets",
     "compact_auth",
     "decode_envelope",
+    "decode_key_change",
     "expand_auth",
     "full_receipt",
     "is_short_receipt",
@@ -174,10 +194,14 @@ __all__ = (
     "request_mac_key",
     "seal_set",
     "short_receipt",
+    "sign_hub_key",
+    "sign_key_change",
     "sign_request",
     "sign_transfer",
     "software_ok",
     "sync_auth_key",
+    "verify_hub_key",
+    "verify_key_change",
     "verify_receipt",
     "verify_transfer",
 )

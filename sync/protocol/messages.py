@@ -12,6 +12,7 @@ from sync.changes import RowChange, StatusChange
 from sync.limits import MAX_SETS_PER_REQUEST
 from sync.protocol.envelope import PROTOCOL_VERSION, ProtocolError
 from sync.protocol.forks import ForkResolved
+from sync.protocol.keys import HubKeyItem
 from sync.workdays import YearTable
 
 __all__ = (
@@ -127,6 +128,7 @@ DownItem = (
     | DivisionsItem
     | KeyRevokedItem
     | CatalogPatch
+    | HubKeyItem
     | ForkResolved
 )
 
@@ -245,6 +247,10 @@ class EnrollResponse(msgspec.Struct, frozen=True, kw_only=True):
     features: int = 0
     """What the hub reads (``FEATURE_*``), sent only to a station that said its own (and then
     covered by ``mac``), so a station's first sync is already in the compact forms."""
+    case_numbers: list[tuple[str, int]] = []
+    """``[day, last]`` for every business day (``YYYY-MM-DD``, China) on which the hub holds a number of
+    this village and device letter: the highest counter used that day. A PC replacing one with the
+    same letter numbers after them (``FEATURE_CASE_NUMBERS``; covered by ``mac``)."""
 
 
 class TransferFile(msgspec.Struct, frozen=True, kw_only=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -20,7 +21,9 @@ from sync.protocol.envelope import (
 from sync.protocol.forks import FEATURE_FORK_RESOLUTION
 
 __all__ = (
+    "FEATURE_CASE_NUMBERS",
     "FEATURE_CATALOG_PATCH",
+    "FEATURE_KEY_ROTATION",
     "FEATURE_READS_R2",
     "FEATURE_REQUEST_MAC",
     "FEATURE_SETS_V2",
@@ -51,16 +54,27 @@ once the hub says it, and from then on the hub stores no header field of its tha
 FEATURE_CATALOG_PATCH = 32
 """Station: applies ``CatalogPatch`` feed items (a catalogue version as edits to the one before) and
 knows withdrawn (停办) items; a station that has not said it gets each version whole, without them."""
+FEATURE_KEY_ROTATION = 64
+"""Station: applies ``HubKeyItem`` feed items (the hub's next key generation, signed by the one before)
+and checks its feed under the new key from then on; hub: takes a station's ``KeyChange`` (its new keys,
+in a set). A station that has not said it keeps the hub keys it pinned; one whose hub has not said it
+cannot change its own (docs/protocol.md, "Key rotation")."""
+FEATURE_CASE_NUMBERS = 128
+"""Station: takes ``EnrollResponse.case_numbers`` (the numbers its village and device letter already
+used, per day) and numbers its cases after them: a PC replacing one with the same letter never mints a
+number the county holds. Sent, under the enrolment mac, only to a station that said it."""
 STATION_FEATURES = (
     FEATURE_READS_R2
     | FEATURE_SHORT_RECEIPTS
     | FEATURE_SETS_V2
     | FEATURE_SIGNED_HEADERS
     | FEATURE_CATALOG_PATCH
+    | FEATURE_KEY_ROTATION
+    | FEATURE_CASE_NUMBERS
     | FEATURE_FORK_RESOLUTION
 )
 """What a station of this release says it reads."""
-HUB_FEATURES = FEATURE_READS_R2 | FEATURE_REQUEST_MAC | FEATURE_SETS_V2 | FEATURE_SIGNED_HEADERS
+HUB_FEATURES = FEATURE_READS_R2 | FEATURE_REQUEST_MAC | FEATURE_SETS_V2 | FEATURE_SIGNED_HEADERS | FEATURE_KEY_ROTATION
 """What a hub of this release says it reads."""
 
 
@@ -141,6 +155,19 @@ def seal_set(
     return _ENCODER.encode(envelope), sha256(payload)
 
 
+def _open_body(signed: SignedSet, body: bytes, box_privates: Sequence[bytes], sender_box_public: bytes | None) -> bytes:
+    """The sealed body opened with the first of ``box_privates`` it opens with (the current key first)."""
+    aad = signed.origin.encode() + b"/" + str(signed.seq).encode()
+    failure: CryptoError | None = None
+    for private in box_privates:
+        try:
+            return open_box(private, body, aad, sender_public=sender_box_public)
+        except CryptoError as exc:
+            failure = failure or exc
+    assert failure is not None  # box_privates holds at least the current key
+    raise ProtocolError(zh=failure.zh, en=failure.en, code="bad_box")
+
+
 def open_set(
     data: bytes,
     *,
@@ -149,6 +176,7 @@ def open_set(
     box_private: bytes | None,
     sender_box_public: bytes | None = None,
     limits: DecodeLimits = FEED_SET,
+    older_box_privates: Sequence[bytes] = (),
 ) -> tuple[SignedSet, bytes, bytes]:
     """Verify a set on the exact bytes received, then decode it. Returns (set, hash, plain body).
 
@@ -162,6 +190,8 @@ def open_set(
             ``""`` for a set of format 2: the key of the origin the caller expects.
         box_private: the receiver's X25519 key, to open a sealed body.
         sender_box_public: the sender's X25519 key, to open a set of format 2.
+        older_box_privates: the receiver's box keys before a key rotation, tried in turn when the body
+            does not open with ``box_private``: a set sealed to the old key may still be on its way.
 
     Raises:
         ProtocolError: malformed, unknown key, bad signature (``bad_signature``), body that does not open,
@@ -211,15 +241,7 @@ def open_set(
             raise ProtocolError(
                 zh="数据集已加密，但缺少解密密钥", en="sealed set but no key to open it", code="malformed"
             )
-        try:
-            body = open_box(
-                box_private,
-                body,
-                signed.origin.encode() + b"/" + str(signed.seq).encode(),
-                sender_public=sender_box_public,
-            )
-        except CryptoError as exc:
-            raise ProtocolError(zh=exc.zh, en=exc.en, code="bad_box") from None
+        body = _open_body(signed, body, (box_private, *older_box_privates), sender_box_public)
     try:
         body = unpack(signed.compression, body, budget=Budget(limits))
     except ProxyAppError as exc:

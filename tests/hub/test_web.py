@@ -394,7 +394,12 @@ def test_english_on_request_and_remembered(client, users):
 def test_status_api_filters_and_thresholds(client, station, case_no, admin_token):
     report = client.get("/api/v1/status", headers=bearer(admin_token)).json()
     assert report["summary"]["ok"] == 1 and len(report["stations"]) == 395 and len(report["townships"]) == 28
-    assert report["thresholds"] == {"warn_days": 3.0, "danger_days": 7.0, "clock_skew_ms": 300000}
+    assert report["thresholds"] == {
+        "warn_days": 3.0,
+        "danger_days": 7.0,
+        "clock_skew_ms": 300000,
+        "key_max_age_days": 365.0,
+    }
     client.app.state["now"].advance(days=2)
     warned = client.get("/api/v1/status?warn_days=1&danger_days=5&state=warning", headers=bearer(admin_token)).json()
     assert [r["station_id"] for r in warned["stations"]] == [station.station_id]

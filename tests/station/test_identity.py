@@ -23,7 +23,7 @@ WORK = 2**10  # scrypt cost for tests only; the real default is 2**15
 def test_key_pair_round_trips_under_the_passphrase(tmp_path):
     keys = KeyPair.generate()
     save_keypair(tmp_path, keys, "correct horse", work=WORK)
-    assert load_keypair(tmp_path, "correct horse") == keys
+    assert load_keypair(tmp_path, "correct horse").pair == keys
     assert not list(tmp_path.glob("*.tmp"))  # written via a temp file, renamed
     raw = (tmp_path / KEY_FILE).read_bytes()
     assert keys.sign_private not in raw and keys.box_private not in raw
