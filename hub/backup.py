@@ -436,9 +436,13 @@ def restore_backup(
         try:
             manifest = _read_archive(file, staging, progress)
             check_copy(staging / DB_FILE)
-            held = load_identity(data_dir).hub_id if key_file.exists() else None
-            restored = load_identity(staging).hub_id
-            if held is not None and held != restored and not force:
+            held_identity = load_identity(data_dir) if key_file.exists() else None
+            restored_identity = load_identity(staging)
+            held = held_identity.hub_id if held_identity is not None else None
+            restored = restored_identity.hub_id
+            # The same hub before or after a `hub key rotate` shares a key generation: not another hub.
+            same = held_identity is None or bool(held_identity.key_ids & restored_identity.key_ids)
+            if not same and not force:
                 raise InputError(
                     zh=f"备份属于县平台 {restored}，而此处是县平台 {held}：各代办点固定的是此处的密钥；"
                     "确需替换时加 --force",
@@ -447,7 +451,9 @@ def restore_backup(
                     field="file",
                     code="backup.other_hub",
                 )
-            aside = _move_aside(data_dir, stamp, replace_key=held != restored)
+            # The folder's key file stays unless it is another hub's, or the same hub's older generations.
+            newer = held_identity is not None and same and restored_identity.gen > held_identity.gen
+            aside = _move_aside(data_dir, stamp, replace_key=held_identity is not None and (not same or newer))
             os.replace(staging / DB_FILE, database)
             if not key_file.exists():
                 os.replace(staging / KEY_FILE, key_file)

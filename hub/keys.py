@@ -84,6 +84,10 @@ class HubIdentity(msgspec.Struct, frozen=True, kw_only=True):
                 return old
         raise KeyError(gen)
 
+    def generations(self) -> tuple[int, ...]:
+        """The generations in :attr:`box_privates`'s order: the current first, then newest to oldest."""
+        return (self.gen, *(old.gen for old in reversed(self.previous)))
+
     @property
     def box_privates(self) -> tuple[bytes, ...]:
         """Every box key a station may have sealed to, the current first, then newest to oldest."""

@@ -40,6 +40,7 @@ __all__ = (
     "accept_key_change",
     "catch_up",
     "check_key_change",
+    "note_held",
     "receipt_keys",
     "resigned",
     "rotate_hub_key",
@@ -151,6 +152,21 @@ def catch_up(store: HubStoreProtocol, identity: HubIdentity, station_id: str, *,
         store.hub_key_queued(station_id, gen, at)
         count += 1
     return count
+
+
+def note_held(
+    store: HubStoreProtocol, identity: HubIdentity, station_id: str, box_index: int, *, position: int, at: str
+) -> None:
+    """The station's request MAC checked under ``identity.box_privates[box_index]``: it pins that generation
+    at feed ``position``. Newer than the hub's record (a hub restored from a backup taken before the
+    handover reached the station), it is recorded as held from there, so its feed and receipts are signed
+    by the key it checks them with."""
+    gens = identity.generations()
+    if not 0 <= box_index < len(gens):
+        return
+    gen = gens[box_index]
+    if gen > store.hub_key_held(station_id, position):
+        store.hub_key_seen(station_id, gen, position, at)
 
 
 def receipt_keys(store: HubStoreProtocol, identity: HubIdentity, station_id: str, *, position: int | None) -> KeyPair:

@@ -594,6 +594,10 @@ class HubStoreProtocol(Protocol):
         """The station's feed set ``seq`` carries the handover to generation ``gen``."""
         ...
 
+    def hub_key_seen(self, station_id: str, gen: int, position: int, at: str) -> None:
+        """The station showed that it holds hub key generation ``gen`` at feed ``position``."""
+        ...
+
     def hub_key_held(self, station_id: str, position: int) -> int:
         """The hub key generation a station holds once it applied its feed up to ``position``."""
         ...

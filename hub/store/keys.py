@@ -69,6 +69,15 @@ class KeyStoreMixin(StoreBase):
             "UPDATE hub_key_handovers SET feed_seq = ? WHERE station_id = ? AND gen = ?", [seq, station_id, gen]
         )
 
+    def hub_key_seen(self, station_id: str, gen: int, position: int, at: str) -> None:
+        """The station showed (its request MAC) that it holds generation ``gen`` at feed ``position``."""
+        self.db.execute(
+            "INSERT INTO hub_key_handovers (station_id, gen, queued_at, feed_seq) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (station_id, gen) DO UPDATE SET feed_seq = excluded.feed_seq "
+            "WHERE feed_seq IS NULL OR feed_seq > excluded.feed_seq",
+            [station_id, gen, at, position],
+        )
+
     def hub_key_held(self, station_id: str, position: int) -> int:
         """The hub key generation a station holds once it applied its feed up to ``position``: the newest
         handed over in a set at or before it (1 for a station that never got one)."""

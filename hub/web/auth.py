@@ -58,6 +58,9 @@ class Signer(msgspec.Struct, frozen=True, kw_only=True):
     software: str | None
     fields_signed: bool = False
     """The three fields above were covered by the signature (``CTX_REQUEST_V2``)."""
+    mac_index: int | None = None
+    """Which of ``mac_key_for``'s keys the MAC checked under (None: signed): after a hub key rotation, the
+    generation of the hub's box key the station pins (hub.rotation)."""
 
     def contact(
         self,
@@ -160,6 +163,8 @@ def verify_request(
     if isinstance(mac_keys, bytes):
         mac_keys = [mac_keys]
 
+    matched: list[int] = []
+
     def checks(covered: bool) -> bool:
         canonical = canonical_request(
             method=method,
@@ -173,7 +178,11 @@ def verify_request(
         )
         context = CTX_REQUEST_V2 if covered else CTX_REQUEST
         if mac_keys is not None:
-            return any(hmac.compare_digest(request_mac(k, canonical, context), signature) for k in mac_keys)
+            for index, mac_key in enumerate(mac_keys):
+                if hmac.compare_digest(request_mac(mac_key, canonical, context), signature):
+                    matched.append(index)
+                    return True
+            return False
         return verify(key.sign_public, context, canonical, signature)
 
     # The form the station said it signs is tried first; the other only when that one fails.
@@ -208,6 +217,7 @@ def verify_request(
         outbox_length=outbox_length,
         software=texts[2] or None,
         fields_signed=covered,
+        mac_index=matched[0] if matched else None,
     )
     if key.revoked_at is not None or station.revoked_at is not None:
         with store.transaction():

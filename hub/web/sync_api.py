@@ -27,7 +27,7 @@ from hub.feed import note_position, read_feed
 from hub.ingest import ingest_sets
 from hub.keys import HubIdentity
 from hub.recovery import recover_if_behind
-from hub.rotation import catch_up
+from hub.rotation import catch_up, note_held
 from hub.store import HubStore, KeyRow
 from hub.web.api_models import error_responses
 from hub.web.auth import Signer, check_protocol, path_qs, refusals_recorded, verify_request
@@ -169,6 +169,8 @@ def exchange(
             store.set_features(station_id, sync.features)  # before the feed is sealed for it, below
     if identity.gen > 1:  # the hub key handovers it lacks, once it reads them (hub.rotation)
         with store.transaction():
+            if signer.mac_index is not None:  # the generation its MAC names (a restored hub relearns it)
+                note_held(store, identity, station_id, signer.mac_index, position=sync.feed_after, at=iso_utc(clock()))
             catch_up(store, identity, station_id, at=iso_utc(clock()))
     # The sets as views of the body: ingest copies one set at a time, not all of them at once.
     pushed = ingest_sets(

@@ -11,20 +11,24 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from hub.decisions import decide as decide_case
 from hub.enroll import issue_code
 from hub.keys import load_identity
+from hub.store import HubStore
+from station import cases as ops
 from station.enrolment import enroll
 from station.errors import FeedError
 from station.feed import apply_feed_set
 from station.identity import load_keypair, require_pins
+from station.link import sync_once
 from station.sealing import seal_pending
 from station.store import Station
 from sync.crypto import CryptoError, open_box
 from sync.protocol import CTX_DOWN, FEATURE_KEY_ROTATION, STATION_FEATURES, decode_envelope, seal_set
 from sync.protocol.sets import SignedSet2
-from tests.integration.county import PASSPHRASE, V1, V2, County
+from tests.integration.county import PASSPHRASE, V1, V2, County, pension_enrolment
 from tests.integration.county import TestStationHandle as Handle
-from tests.integration.processes import run
+from tests.integration.processes import HubProcess, run
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -245,3 +249,52 @@ def test_a_replacement_pc_with_the_same_letter_numbers_after_its_predecessor(liv
     assert new_pc.sync().in_step
     assert int(second_here[-3:]) == int(first_here[-3:]) + 1
     assert new_pc.cases() == live_county.hub_cases(V1)
+
+
+def test_a_hub_restored_from_before_a_rotation_keeps_its_keys_and_relearns_the_handover(
+    tmp_path: Path, hub_template
+) -> None:
+    hub_dir = tmp_path / "hub"
+    shutil.copytree(hub_template[0], hub_dir)
+    hub = HubProcess(hub_dir).start()
+    try:
+        with HubStore.open_existing(hub_dir) as store:
+            code = issue_code(store, V1).code
+        station_dir = tmp_path / "station"
+        enroll(station_dir, hub_url=hub.url, code=code, passphrase=PASSPHRASE, key_work=2**10)
+        keys = load_keypair(station_dir, PASSPHRASE)
+
+        def sync():
+            report = sync_once(station_dir, hub_url=hub.url, keys=keys, timeout=10.0, sleep=lambda _: None)
+            assert report.in_step, report.errors
+            return report
+
+        def intake(serial: int) -> str:
+            with Station.open(station_dir) as station:
+                return ops.new_intake(station, pension_enrolment(f"申请人{serial}", serial)).number
+
+        first = intake(1)
+        sync()
+        backup = tmp_path / "hub-before-rotation.tar.zst"
+        run("hub", "--data-dir", str(hub_dir), "backup", str(backup))
+        run("hub", "--data-dir", str(hub_dir), "key", "rotate")
+        sync()  # the station takes generation 2
+        with Station.open(station_dir) as station:
+            assert station.meta.hub_key_gen == 2
+
+        hub.stop()
+        run("hub", "--data-dir", str(hub_dir), "restore", "--force", str(backup))
+        assert load_identity(hub_dir).gen == 2  # the folder's hub.key (same hub, newer) stays
+        hub.start()
+        later = intake(2)
+        sync()  # its MAC names generation 2: the restored hub signs its feed and receipts with it
+        with HubStore.open_existing(hub_dir) as store:
+            decide_case(store, later, "accept")
+        sync()
+        with Station.open(station_dir) as station:
+            status = station.db.execute("SELECT status FROM cases WHERE case_no = ?", [later]).fetchone()[0]
+        assert status == "ACCEPTED"
+        with HubStore.open_existing(hub_dir) as store:
+            assert {c["case_no"] for c in store.list_cases(limit=10)} == {first, later}
+    finally:
+        hub.stop()
