@@ -228,7 +228,14 @@ class SyncAdapter:
                 raise
             return SyncOutcome(ok=False, error=exc.en, error_zh=exc.zh, needs_passphrase=True)
         with Station.open(data_dir, now=self.now) as station:
-            report: SyncReport = sync_once(station, keys=keys, hub_url=self.hub_url or None)
+            try:
+                report: SyncReport = sync_once(station, keys=keys, hub_url=self.hub_url or None)
+            except ProxyAppError as exc:
+                if exc.code != "stale_keys":
+                    raise
+                # The station's key was changed ('station rekey') after these keys were unlocked.
+                self._keys = None
+                return SyncOutcome(ok=False, error=exc.en, error_zh=exc.zh, needs_passphrase=True)
         first = report.errors[0] if report.errors else None
         refused = tuple(report.refused)
         self.last_refused = refused
