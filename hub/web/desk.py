@@ -67,7 +67,8 @@ def desk_page(
         offset=(number - 1) * PAGE_SIZE,
     )
     tree = store.divisions()
-    villages = {v.code: f"{v.township_name_zh}{v.name_zh}" for v in tree.villages()}
+    # Township and village apart, so a narrow column breaks between them rather than inside a name.
+    villages = {v.code: f"{v.township_name_zh} {v.name_zh}" for v in tree.villages()}
     catalog = store.catalog()
     names = {item.code: item.name_zh for item in catalog.items}
     cases = [

@@ -118,6 +118,8 @@ def requires(*roles: str) -> Guard:
             raise AuthError(
                 401, "unauthenticated", zh="请先登录，或提供有效的令牌", en="log in, or send a valid bearer token"
             )
+        # Known before the role is checked, so that the 403 page shows who is logged in (and the way out).
+        connection.state["principal"] = principal
         if roles and principal.role not in roles:
             raise AuthError(
                 403,
@@ -126,7 +128,6 @@ def requires(*roles: str) -> Guard:
                 en=f"this needs the role {' or '.join(roles)}",
             )
         await _check_csrf(connection, principal)
-        connection.state["principal"] = principal
 
     guard.__name__ = f"requires_{'_'.join(roles) or 'user'}"
     return guard
