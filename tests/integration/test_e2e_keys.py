@@ -15,6 +15,8 @@ from hub.decisions import decide as decide_case
 from hub.enroll import issue_code
 from hub.keys import load_identity
 from hub.store import HubStore
+from hub.transfer import export_file as hub_export
+from hub.transfer import import_file as hub_import
 from station import cases as ops
 from station.enrolment import enroll
 from station.errors import FeedError
@@ -23,8 +25,19 @@ from station.identity import load_keypair, require_pins
 from station.link import sync_once
 from station.sealing import seal_pending
 from station.store import Station
+from station.transfer import export_file as station_export
+from station.transfer import import_file as station_import
 from sync.crypto import CryptoError, open_box
-from sync.protocol import CTX_DOWN, FEATURE_KEY_ROTATION, STATION_FEATURES, decode_envelope, seal_set
+from sync.errors import InputError
+from sync.protocol import (
+    CTX_DOWN,
+    FEATURE_KEY_ROTATION,
+    STATION_FEATURES,
+    TransferFile,
+    decode_envelope,
+    seal_set,
+    sign_transfer,
+)
 from sync.protocol.sets import SignedSet2
 from tests.integration.county import PASSPHRASE, V1, V2, County, pension_enrolment
 from tests.integration.county import TestStationHandle as Handle
@@ -66,8 +79,8 @@ def test_a_station_changes_its_key_and_the_old_one_is_refused(live_county: Count
     assert a.sync().in_step
 
     with live_county.store() as store:
-        station = store.station(a.station_id)
-        assert station is not None and station.key_id == new_key
+        row = store.station(a.station_id)
+        assert row is not None and row.key_id == new_key
         old = next(k for k in store.station_keys(a.station_id) if k.key_id == old_key)
         assert old.replaced_at is not None and old.replaced_after == 2  # set 2 carried the change
         assert store.station_key_for_seq(a.station_id, 3).key_id == new_key  # type: ignore[union-attr]
@@ -298,3 +311,54 @@ def test_a_hub_restored_from_before_a_rotation_keeps_its_keys_and_relearns_the_h
             assert {c["case_no"] for c in store.list_cases(limit=10)} == {first, later}
     finally:
         hub.stop()
+
+
+def test_both_key_changes_travel_by_usb_stick(live_county: County, tmp_path: Path) -> None:
+    a = live_county.enrol(V1)
+    assert a.sync().in_step  # enrolled over the network; from now on only a stick goes back and forth
+    stick = tmp_path / "stick"
+    stick.mkdir()
+
+    def up() -> None:
+        with a.open() as station:
+            station_export(station, stick / "up.bin", a.keys)
+        with live_county.store() as store:
+            hub_import(store, load_identity(live_county.hub_dir), stick / "up.bin")
+
+    def down() -> list[str]:
+        with live_county.store() as store:
+            hub_export(store, load_identity(live_county.hub_dir), a.station_id, stick / "down.bin")
+        with a.open() as station:
+            return station_import(station, stick / "down.bin", a.keys).notes
+
+    # The hub rotates: the handover and a decision under the new key come in one file.
+    first = a.new_case("王小明", 1)
+    up()
+    hub_cli(live_county, "key", "rotate")
+    live_county.decide(first, "ACCEPTED")
+    notes = down()
+    assert any("generation 2" in note for note in notes)
+    assert a.case(first).summary.status == "ACCEPTED"
+
+    # The station changes its key: the change goes up on the stick, the receipt comes back on it.
+    station_cli(a, "rekey")
+    a.keys = load_keypair(a.data_dir, PASSPHRASE)
+    old = a.keys
+    second = a.new_case("李四", 2)
+    up()
+    down()
+    a.keys = load_keypair(a.data_dir, PASSPHRASE)
+    assert a.keys.key_id == old.pending.key_id  # type: ignore[union-attr]
+    third = a.new_case("赵六", 3)
+    up()  # signed by the new key
+    assert {first, second, third} <= set(live_county.hub_cases(V1))
+    # A file its old key signs (a copy of the PC, or an old stick written again) is refused whole.
+    forged = sign_transfer(
+        TransferFile(direction="up", station_id=a.station_id, created_ms=0, sets=[]),
+        sign_private=old.sign_private,
+        sign_public=old.sign_public,
+    )
+    (stick / "old.bin").write_bytes(msgspec.msgpack.encode(forged))
+    with live_county.store() as store, pytest.raises(InputError) as refused:
+        hub_import(store, load_identity(live_county.hub_dir), stick / "old.bin")
+    assert refused.value.code == "retired_key"
