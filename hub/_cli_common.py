@@ -5,18 +5,20 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
 
 from hub.store import HubStore
 from sync.errors import IllegalTransition, InputError, ProxyAppError
 from sync.i18n import pick
 
-__all__ = ("Context", "handles_errors", "json_text", "text")
+__all__ = ("Context", "fit_table", "handles_errors", "json_text", "text")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,3 +67,18 @@ def json_text(data: Any) -> str:
 def text(value: Any) -> str:
     """A table cell: "-" for nothing."""
     return "-" if value is None else str(value)
+
+
+def fit_table(console: Console, table: Table, *, drop: Sequence[int] = ()) -> Table:
+    """``table`` made to fit the terminal: the columns in ``drop`` (by index, least needed first) are left out
+    one by one while it is too wide, and a cell still too wide breaks onto a second line instead of being cut
+    to "…" (a case number or station id is read whole or not at all)."""
+    victims = [table.columns[index] for index in drop]
+    unbounded = console.options.update_width(10_000)  # the width every cell needs, not the screen's
+    for column in victims:
+        if Measurement.get(console, unbounded, table).maximum <= console.width:
+            break
+        table.columns.remove(column)
+    for column in table.columns:
+        column.overflow = "fold"
+    return table

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from hub._cli_common import Context, handles_errors, json_text, text
+from hub._cli_common import Context, fit_table, handles_errors, json_text, text
 from hub.backup import serving
 from hub.bootstrap import init_hub
 from hub.cli_accounts import department, station_codes, station_void, token, user
@@ -364,7 +364,8 @@ def station_list(obj: Context, as_json: bool) -> None:
                 )
             )
         )
-    obj.out.print(table)
+    # A narrow terminal loses the feed position and sequence numbers first, never the station or its state.
+    obj.out.print(fit_table(obj.out, table, drop=(6, 3, 4, 8, 9, 5, 7)))
 
 
 # -- cases -------------------------------------------------------------------------------------------
@@ -431,7 +432,8 @@ def case_list(obj: Context, village: str | None, status: str | None, limit: int,
                 )
             )
         )
-    obj.out.print(table)
+    # Below ~120 columns the phone, the received date and the ID number give way; the case number stays whole.
+    obj.out.print(fit_table(obj.out, table, drop=(5, 6, 4)))
 
 
 @case.command("decide")
