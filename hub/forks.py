@@ -128,7 +128,7 @@ def resolve_fork(
         if keep == "station":
             moved = store.set_aside_sets_in(station.station_id, after_seq=base, fork_id=fork_id, at=moment)
             store.set_applied(station.station_id, base, base_hash)
-        numbers = store.case_numbers_of(station.village_code, station.device)
+        numbers = store.case_numbers(station.village_code, station.device)
         item = ForkResolved(
             fork_id=fork_id,
             keep=keep,

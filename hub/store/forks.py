@@ -77,21 +77,6 @@ class ForkStoreMixin(StoreBase):
         self.db.execute("DELETE FROM sets_in WHERE origin = ? AND seq > ?", [origin, after_seq])
         return int(moved)
 
-    def case_numbers_of(self, village_code: str, device: str) -> list[tuple[str, int]]:
-        """``(YYYY-MM-DD, highest counter)`` for each day on which the hub holds a case or intake numbered
-        ``VILLAGE-YYYYMMDD-DNNN`` with this village and device letter, oldest first: a station told of a
-        resolution numbers its new cases after them."""
-        rows = self.db.execute(
-            "SELECT substr(n, 14, 4) || '-' || substr(n, 18, 2) || '-' || substr(n, 20, 2) AS day,"
-            " MAX(CAST(substr(n, 24) AS INTEGER)) FROM ("
-            " SELECT case_no AS n FROM cases WHERE village_code = ? AND substr(case_no, 23, 1) = ?"
-            " UNION ALL SELECT intake_id FROM intakes WHERE village_code = ? AND substr(intake_id, 23, 1) = ?)"
-            " WHERE length(n) >= 26 AND substr(n, 13, 1) = '-' AND substr(n, 22, 1) = '-'"
-            " GROUP BY day ORDER BY day",
-            [village_code, device, village_code, device],
-        )
-        return [(str(day), int(last)) for day, last in rows.fetchall() if last]
-
     def superseded_sets(self, origin: str) -> list[dict[str, Any]]:
         """The sets of ``origin`` a resolution set aside (without their bytes), oldest first."""
         return self._dicts(

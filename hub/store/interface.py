@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 if TYPE_CHECKING:
     from hub.store.accounts import SessionRow, TokenRow, UserRow
     from hub.store.calendar import CalendarVersionRow, YearRow
+    from hub.store.forks import ResolvedForkRow
     from hub.store.stations import Contact, EnrolmentRow, KeyRow, StationRow
     from hub.store.sync import FeedSetRow, ForkRow
     from sync.catalog import Catalog
@@ -608,6 +609,28 @@ class HubStoreProtocol(Protocol):
 
     def case_numbers(self, village_code: str, device: str) -> list[tuple[str, int]]:
         """(day, highest counter) of the case numbers of a village's device letter the hub holds."""
+        ...
+
+    # -- ForkStoreMixin (hub.store.forks) --
+
+    def fork(self, fork_id: int) -> ResolvedForkRow | None:
+        """One fork, open or resolved, or None."""
+        ...
+
+    def station_forks(self, station_id: str) -> list[ResolvedForkRow]:
+        """A station's forks, open and resolved, oldest first."""
+        ...
+
+    def resolve_forks(self, station_id: str, *, resolution: str, by: str, at: str) -> list[int]:
+        """Mark every open fork of the station resolved with the branch kept; returns their ids."""
+        ...
+
+    def set_aside_sets_in(self, origin: str, *, after_seq: int, fork_id: int, at: str) -> int:
+        """Move the hub's sets of ``origin`` after ``after_seq`` out of the chain into superseded_sets."""
+        ...
+
+    def superseded_sets(self, origin: str) -> list[dict[str, Any]]:
+        """The sets of ``origin`` a resolution set aside (without their bytes), oldest first."""
         ...
 
     # -- StoreBase (hub.store.base) --
