@@ -79,6 +79,7 @@ def fit_table(console: Console, table: Table, *, drop: Sequence[int] = ()) -> Ta
         if Measurement.get(console, unbounded, table).maximum <= console.width:
             break
         table.columns.remove(column)
-    for column in table.columns:
+    for index, column in enumerate(table.columns):
         column.overflow = "fold"
+        column._index = index  # Rich pads the first and last column by their number
     return table

@@ -7,14 +7,17 @@ never read, so a stored escape sequence or ``[/x]`` neither acts on the terminal
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 from rich import box
-from rich.console import Console
-from rich.table import Table
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
+from rich.table import Column, Table
 from rich.text import Text
 
 from station.cases import IntakeResult
@@ -42,6 +45,58 @@ __all__ = (
 # Box-drawing characters are East Asian "ambiguous" width: CJK terminals may draw them two
 # cells wide and break every column. ASCII borders are the same width everywhere.
 _BOX = box.ASCII
+
+
+_FOLDED_WIDTH = 10
+"""What a column that wraps its text (an item's name) needs at least: 5 Chinese characters a line."""
+
+
+class FitTable(Table):
+    """A table for a terminal of any width: when its columns do not fit even with the wrapping ones folded,
+    the columns of ``drop_order`` (least needed first) are left out one by one, and a cell still too wide
+    folds onto a second line instead of being cut to "…" (a case number is read whole or not at all)."""
+
+    drop_order: tuple[int, ...] = ()
+
+    def _needs(self, console: Console, options: ConsoleOptions, columns: list[Column]) -> int:
+        trial = copy.copy(self)
+        trial.columns = _renumbered(columns)
+        widest = Measurement.get(console, options.update_width(10_000), trial).maximum
+        for column in columns:
+            if not column.no_wrap:  # counted at the width it may fold to, not at its longest line
+                longest = max([cell_len(str(column.header))] + [cell_len(str(c)) for c in column._cells])
+                widest -= max(0, longest - _FOLDED_WIDTH)
+        return widest
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        columns = list(self.columns)
+        for index in self.drop_order:
+            if self._needs(console, options, columns) <= options.max_width:
+                break
+            columns.remove(self.columns[index])
+        if len(columns) == len(self.columns) and self._needs(console, options, columns) <= options.max_width:
+            yield from super().__rich_console__(console, options)
+            return
+        fitted = copy.copy(self)
+        fitted.columns = _renumbered(columns)
+        for column in fitted.columns:
+            column.overflow = "fold"
+        yield from Table.__rich_console__(fitted, console, options)
+
+
+def _renumbered(columns: list[Column]) -> list[Column]:
+    """Copies of ``columns`` numbered by their new places (Rich pads the first and last by their number)."""
+    renumbered = [copy.copy(column) for column in columns]
+    for index, column in enumerate(renumbered):
+        column._index = index
+    return renumbered
+
+
+def _fit(table: Table, drop_order: tuple[int, ...]) -> FitTable:
+    fit = FitTable.__new__(FitTable)
+    fit.__dict__.update(table.__dict__)
+    fit.drop_order = drop_order
+    return fit
 
 
 def to_json(value: Any) -> str:
@@ -119,7 +174,8 @@ def cases_table(cases: list[CaseSummary], lang: str) -> Table:
             _days_left(case, lang),
             style="red" if case.overdue or case.refused else None,
         )
-    return table
+    # At 80 columns the phone, the ID number and the days left give way (the case's own page has them).
+    return _fit(table, (4, 3, 7))
 
 
 def intake_text(result: IntakeResult, catalog: Catalog, lang: str) -> list[str]:
@@ -313,7 +369,8 @@ def commitments_table(commitments: list[CommitmentView], lang: str) -> Table:
         pick(lang, "期限", "Due"),
         pick(lang, "状态", "State"),
     ):
-        table.add_column(header, no_wrap=True)
+        wraps = header == pick(lang, "材料", "Material")  # a long material's name wraps, whole
+        table.add_column(header, no_wrap=not wraps, overflow="fold" if wraps else "ellipsis")
     for c in commitments:
         state = (
             pick(lang, "已逾期", "OVERDUE")
@@ -329,7 +386,7 @@ def commitments_table(commitments: list[CommitmentView], lang: str) -> Table:
             state,
             style="red" if c.overdue else None,
         )
-    return table
+    return _fit(table, (2,))
 
 
 def _promised(days: int | None, lang: str) -> str:
@@ -352,7 +409,9 @@ def catalog_table(
         pick(lang, "承诺时限", "Promised"),
         pick(lang, "一件事", "Bundles"),
     ):
-        table.add_column(header, no_wrap=True)
+        # A long name and a bundle's members wrap, whole; the code and the time limit never do.
+        wraps = header not in (pick(lang, "编码", "Code"), pick(lang, "承诺时限", "Promised"))
+        table.add_column(header, no_wrap=not wraps, overflow="fold" if wraps else "ellipsis")
     for item in items:
         _row(
             table,
@@ -367,9 +426,9 @@ def catalog_table(
             bundle.code,
             pick(lang, bundle.name_zh, bundle.name_en or bundle.name_zh),
             _promised(bundle.promised_days, lang),
-            "->".join(bundle.members),
+            " -> ".join(bundle.members),
         )
-    return table
+    return _fit(table, ())
 
 
 def item_text(item: ServiceItem, lang: str) -> list[str]:
