@@ -77,7 +77,7 @@ def test_markup_looking_names_show_literally_in_home_list_and_detail(station_dir
             await pilot.press("end")  # the notes, at the end of the case
             await pilot.pause()
             detail += screen_text(app)
-            assert "县[i]: 看[/]这里]0;x" in detail
+            assert "县[i]：看[/]这里]0;x" in detail
             assert not any(ch in detail for ch in NOT_SHOWN)
             plain = app.screen.render_text().plain  # the whole case (the screen shows its top)
             assert "看[/]这里]0;x\n    第二行[/b]" in plain  # the note's second line, indented under the first

@@ -186,7 +186,10 @@ class CaseDetailScreen(StationScreen):
             for n in d.notes:
                 # A note keeps its line breaks, each further line indented under the first.
                 text = plain(n.text, multiline=True).replace("\n", "\n    ")
-                out.append(f"  {format_local(n.at)} {plain(n.author)}: {text}\n")
+                # An older release stored notes without an author: no bare colon then.
+                colon = ": " if lang == "en" else "："
+                by = f"{plain(n.author)}{colon}" if n.author else ""
+                out.append(f"  {format_local(n.at)} {by}{text}\n")
         self._sync_sections(out, d)
         return out
 
