@@ -28,6 +28,7 @@ import msgspec
 
 from hub.feed import queue, queue_village_history
 from hub.keys import HubIdentity
+from hub.rotation import receipt_keys, resigned
 from hub.store import HubStore, ResolvedForkRow, StationRow, UserRow
 from sync.budget import STATION_SET
 from sync.changes import RowChange, StatusChange, decode_change
@@ -35,6 +36,7 @@ from sync.errors import InputError
 from sync.protocol import (
     CTX_UP,
     FEATURE_FORK_RESOLUTION,
+    FEATURE_KEY_ROTATION,
     ForkResolved,
     ProtocolError,
     ReceiptItem,
@@ -137,14 +139,19 @@ def resolve_fork(
             head_seq=hub_head if keep == "hub" else base,
             held=[change_digest(r) for r in records] if keep == "hub" else [],
             numbers=numbers,
+            # The copied folder held this station's key: a station that can change its key does so before
+            # it records its branch again, so what comes back is signed by a key only it holds.
+            rekey=bool(station.features & FEATURE_KEY_ROTATION),
         )
         queue(store, [station.station_id], item, at=moment)
         items = 1 + _queue_branch_rows(store, station, intakes, cases, hub_head if keep == "hub" else base, now)
         if keep == "hub":
+            # Under the hub key the station will check them with, as for a restored station (hub.recovery).
+            signer = receipt_keys(store, identity, station.station_id, position=None)
             for seq in range(base + 1, hub_head + 1):
                 held_set = store.set_in(station.station_id, seq)
                 if held_set is not None and held_set[1] is not None:
-                    queue(store, [station.station_id], ReceiptItem(held_set[1]), at=moment)
+                    queue(store, [station.station_id], ReceiptItem(resigned(held_set[1], signer)), at=moment)
                     items += 1
         store.add_audit(
             at=moment,

@@ -81,6 +81,8 @@ def apply_resolution(station: Station, item: ForkResolved) -> str:
                     "head_seq": item.base_seq,
                     "feed_seq": station.meta.feed_seq,
                     "fork_id": item.fork_id,
+                    # Change this station's key before recording its branch again (station.link.round).
+                    "rekey": item.rekey,
                 }
             ),
         }

@@ -36,6 +36,7 @@ __all__ = (
     "note_sealed",
     "pending",
     "rekey",
+    "rekey_keys",
     "request_keys",
     "settle",
     "stale_keys",
@@ -74,7 +75,14 @@ def stale_keys(station: Station, keys: StationKeys | KeyPair) -> SyncError | Non
 
 
 def rekey(station: Station, keys: StationKeys) -> RekeyResult:
+    """Make a new key pair and record the handover in the outbox; it goes up with the next sync
+    (:func:`rekey_keys`, for a caller that goes on sealing with the keys)."""
+    return rekey_keys(station, keys)[0]
+
+
+def rekey_keys(station: Station, keys: StationKeys) -> tuple[RekeyResult, StationKeys]:
     """Make a new key pair and record the handover in the outbox; it goes up with the next sync.
+    Returns what was made and the keys as ``station.key`` now holds them (the new pair pending).
 
     The new pair is written to ``station.key`` (as pending, under the same passphrase) before the
     handover is recorded, so a crash between the two leaves the station on its current key.
@@ -114,7 +122,8 @@ def rekey(station: Station, keys: StationKeys) -> RekeyResult:
     if not keys.wrap_key:
         raise InputError(zh="需要用口令解开本站密钥", en="the station key must be unlocked with its passphrase")
     new = KeyPair.generate()
-    save_keys(station.data_dir, msgspec.structs.replace(keys, pending=new))
+    handed = msgspec.structs.replace(keys, pending=new)
+    save_keys(station.data_dir, handed)
     with write_txn(station.db):
         now = station.now()
         at = iso_utc(now)
@@ -150,7 +159,7 @@ def rekey(station: Station, keys: StationKeys) -> RekeyResult:
                 ).decode(),
             }
         )
-    return RekeyResult(old_key_id=keys.key_id, new_key_id=new.key_id, at=at)
+    return RekeyResult(old_key_id=keys.key_id, new_key_id=new.key_id, at=at), handed
 
 
 def key_for_set(station: Station, keys: StationKeys | KeyPair, seq: int) -> tuple[KeyPair, int | None]:

@@ -15,11 +15,11 @@ from station.errors import SyncError
 from station.feed import feed_position
 from station.forks import record_again
 from station.hubhttp import DEFAULT_TIMEOUT, make_client
-from station.identity import load_keypair, passphrase, require_pins
+from station.identity import StationKeys, load_keypair, passphrase, require_pins
 from station.link.exchange import exchange
 from station.link.report import Stop, SyncReport, issue
 from station.link.session import Link, Sleep
-from station.rekey import stale_keys
+from station.rekey import pending, rekey_keys, stale_keys
 from station.restore import confirm
 from station.sealing import seal_pending, unsealed_count
 from station.store import Station
@@ -131,9 +131,12 @@ def _run(station: Station, link: Link) -> None:
 
 
 def _confirm_restore(station: Station, link: Link) -> None:
+    wants_rekey = bool((station.meta.restored or {}).get("rekey"))
     confirmed = confirm(station, link.hub_next_seq)
     if confirmed:
         link.report.notes.append("restored from a backup: the hub confirmed this station's chain; work goes on")
+        if wants_rekey:
+            _rekey_after_fork(station, link)
         again = record_again(station)  # a fork resolved keeping the hub's chain: this branch's work, on top of it
         if again:
             link.report.notes.append(f"{again} changes of the branch the county did not keep recorded again")
@@ -156,6 +159,19 @@ def _confirm_restore(station: Station, link: Link) -> None:
                 )
             )
         )
+
+
+def _rekey_after_fork(station: Station, link: Link) -> None:
+    """A fork resolved keeping the hub's chain, for a folder that was copied with its key: a new key pair
+    first, so the branch recorded again after it (and every later set) is signed by a key no copy holds."""
+    if not isinstance(link.keys, StationKeys) or pending(station) is not None:
+        return  # keys not unlocked from station.key (nothing to hand over to), or a change already on its way
+    try:
+        result, link.keys = rekey_keys(station, link.keys)
+    except ProxyAppError as exc:  # the hub has not said it takes a new key: the branch goes up under the old one
+        link.report.notes.append(f"fork resolved: this station's key was not changed ({exc.code}: {exc.en})")
+        return
+    link.report.notes.append(f"fork resolved: this station's key changed ({result.old_key_id} -> {result.new_key_id})")
 
 
 def _finish(station: Station, report: SyncReport) -> None:

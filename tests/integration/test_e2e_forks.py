@@ -178,19 +178,48 @@ def test_keep_hub_records_the_stations_branch_again_on_top_of_the_hubs_chain(vil
     assert "resolved" in done.stdout and "王科长" in done.stdout
     assert village.cli("forks", "list").stdout.strip() == "No forks."
 
+    old_key = village.keys.key_id
     report = village.sync()
     in_step(report)
+    # The copied folder held the station's key: it changed before the branch was recorded again.
+    village.keys = load_keypair(village.station_dir, PASSPHRASE)
+    assert village.keys.key_id != old_key and village.keys.pending is None
     settled(village, cases)
     with HubStore.open_existing(village.hub_dir) as store:
         row = store.station(village.station_id)
         assert row is not None and row.applied_seq > hub_head  # the branch went on top of the hub's
+        assert row.key_id == village.keys.key_id
+        old = next(k for k in store.station_keys(village.station_id) if k.key_id == old_key)
+        assert old.replaced_after is not None and hub_head < old.replaced_after < row.applied_seq
+        # Every set after the one carrying the change (the branch recorded again among them): the new key's.
+        for seq in range(old.replaced_after + 1, row.applied_seq + 1):
+            assert store.station_key_for_seq(village.station_id, seq).key_id == village.keys.key_id  # type: ignore[union-attr]
         resolved = store.fork(fork_id)
         assert resolved is not None and resolved.resolution == "hub" and resolved.resolved_by == "王科长"
         audit = store.audit_entries(user_name="王科长")
         assert [(a["action"], a["fields"]) for a in audit] == [("fork_resolved", f"{fork_id};hub;{village.station_id}")]
     with village.open() as station:
         aside = station.db.execute("SELECT COUNT(*) FROM forked_sets WHERE fork_id = ?", [fork_id]).fetchone()[0]
+        again = [
+            seq
+            for (seq,) in station.db.execute(
+                "SELECT o.set_seq FROM forked_outbox f JOIN outbox o ON o.id = f.rerecorded_as WHERE f.fork_id = ?",
+                [fork_id],
+            )
+        ]
     assert aside >= 1  # the sets of the branch not kept are kept at the station, not deleted
+    assert again and all(seq > old.replaced_after for seq in again)  # recorded again under the new key only
+
+    # The copy put back by hand still holds the old key: refused, and nothing of it reaches the county.
+    copy_dir = tmp_path / "copied-by-hand"
+    before = village.hub_cases()
+    with Station.open(copy_dir, passphrase=PASSPHRASE, now=village.now) as copy:
+        ops.new_intake(copy, pension_enrolment("复制件申请人", 99))
+        refused = sync_once(
+            copy, hub_url=village.hub.url, keys=load_keypair(copy_dir, PASSPHRASE), timeout=10.0, sleep=lambda _: None
+        )
+    assert [e.code for e in refused.errors] == ["retired_key"]
+    assert village.hub_cases() == before
 
     again = village.cli("forks", "resolve", str(fork_id), "--keep", "hub", check=False)
     assert again.returncode == 2 and "already resolved" in again.stderr
