@@ -1,4 +1,4 @@
-"""``python -m bench [station|dashboard|sync|attacks|publish|all] [ARGS]``: run one benchmark, or all of them in turn."""
+"""``python -m bench [station|dashboard|sync|attacks|publish|catalog|all] [ARGS]``: run one benchmark, or all of them in turn."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ BENCHES = {
     "sync": "bench.bench_sync",
     "attacks": "bench.bench_attacks",
     "publish": "bench.bench_publish",
+    "catalog": "bench.bench_catalog",
 }
 
 

@@ -21,6 +21,7 @@ from hub.bootstrap import init_hub
 from hub.cli_accounts import department, station_codes, station_void, token, user
 from hub.cli_backup import BACKUP_COMMANDS
 from hub.cli_calendar import calendar
+from hub.cli_catalog import catalog
 from hub.cli_forks import forks
 from hub.cli_keys import key
 from hub.cli_status import status
@@ -541,6 +542,7 @@ main.add_command(status)
 for _command in BACKUP_COMMANDS:
     main.add_command(_command)
 main.add_command(calendar)
+main.add_command(catalog)
 main.add_command(forks)
 main.add_command(key)
 

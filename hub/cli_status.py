@@ -84,10 +84,11 @@ _FLAGS = {
     "behind": ("本地落后于平台", "station behind hub"),
     "waiting": ("数据久未送达", "data waiting long"),
     "key_old": ("密钥使用过久", "key due for change"),
+    "catalog_old": ("事项目录未更新", "old catalogue"),
 }
 """Why a station needs attention, as the dashboard words it."""
 
-_FLAG_ORDER = ("fork", "behind", "stale", "never", "waiting", "error", "clock", "key_old")
+_FLAG_ORDER = ("fork", "behind", "stale", "never", "waiting", "error", "clock", "key_old", "catalog_old")
 """Reasons worst first: what loses data, then silence, then what only warns."""
 
 NARROW_BELOW = 100
@@ -112,6 +113,14 @@ _GAP = 3
 """Columns between two columns of the table (SIMPLE_HEAD without edges: a space, the rule, a space)."""
 
 
+def _catalog_detail(r: dict[str, Any], lang: str) -> str:
+    """``第 1 版`` / ``v1``: the catalogue version a station flagged ``catalog_old`` still holds."""
+    held = r.get("catalog_version")
+    if held is None:
+        return pick(lang, "无", "none")
+    return pick(lang, f"第 {held} 版", f"v{held}")
+
+
 def _reasons(r: dict[str, Any], lang: str, *, narrow: bool, error_column: bool = False) -> list[str]:
     """The reasons of a row's status with their measures, worst first: ``分叉 1``, ``时钟偏差 快 2 小时``.
 
@@ -125,6 +134,7 @@ def _reasons(r: dict[str, Any], lang: str, *, narrow: bool, error_column: bool =
         "stale": "" if narrow else duration_text(r.get("contact_age_s"), lang),
         "waiting": duration_text(_coarse(r.get("waiting_age_s"), narrow=narrow), lang),
         "key_old": duration_text(_coarse(r.get("key_age_s"), narrow=narrow), lang),
+        "catalog_old": _catalog_detail(r, lang),
         "error": "" if error_column else label("error", r.get("last_error"), lang),
         "clock": clock_offset_text(_coarse_ms(r.get("clock_offset_ms"), narrow=narrow), lang),
     }

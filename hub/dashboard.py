@@ -43,7 +43,7 @@ CONTACT_STATES = ("danger", "warning", "never", "ok", "revoked")
 """What the time since the last contact alone says (the row's ``contact_state``): older than the danger
 or warning threshold, enrolled but never seen, fine, revoked."""
 
-ATTENTION = ("stale", "never", "fork", "clock", "error", "behind", "waiting", "key_old")
+ATTENTION = ("stale", "never", "fork", "clock", "error", "behind", "waiting", "key_old", "catalog_old")
 """Why an enrolled station needs attention (``--problems`` lists the stations with any)."""
 
 FLAG_STATES = {
@@ -53,12 +53,17 @@ FLAG_STATES = {
     "error": "warning",
     "waiting": "warning",
     "key_old": "warning",
+    "catalog_old": "warning",
 }
 """The status each flag raises a station to at least. A fork or a station behind the hub means sets
 quarantined or lost (a call to the village); a skewed clock, a failed last contact or data waiting
 long are warnings. ``stale`` and ``never`` are the contact state itself; ``waiting`` past the danger
 threshold is danger, as no contact for that long would be. ``key_old``: the station's key is older than
 ``key_max_age_days`` (since enrolment or its last ``station rekey``): a warning, mended by ``station rekey``."""
+
+# ``catalog_old``: the station still holds an older catalogue version than the hub's newest more than
+# ``catalog_days`` after the first version it lacks was published (or after it enrolled, if later): a
+# warning (it has not synced since, or its feed is stuck); docs/hub.md, "Publishing the catalogue".
 
 SORT_KEYS = (
     "village",
@@ -80,6 +85,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
     warn_days: float = 3.0
     danger_days: float = 7.0
     clock_skew_ms: int = 5 * 60 * 1000
+    catalog_days: float = 7.0
     key_max_age_days: float = 365.0
 
     @classmethod
@@ -91,6 +97,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
             warn_days=settings.warn_after_days if warn_days is None else warn_days,
             danger_days=settings.danger_after_days if danger_days is None else danger_days,
             clock_skew_ms=settings.clock_skew_ms,
+            catalog_days=settings.catalog_behind_days,
             key_max_age_days=settings.key_max_age_days,
         )
 
@@ -105,6 +112,10 @@ def _station(raw: dict[str, Any], now: dt.datetime, limits: Thresholds) -> dict[
     waiting_age = _age(raw["waiting_since"], now)
     key_age = _age(raw.get("key_since") or raw["enrolled_at"], now)
     offset = raw["clock_offset_ms"]
+    behind_since = raw.get("catalog_behind_since")
+    if behind_since is not None:
+        behind_since = max(behind_since, raw["enrolled_at"])  # a station enrolled later got the newest whole
+    catalog_age = _age(behind_since, now)
     if raw["revoked_at"]:
         state = "revoked"
     elif age is None:
@@ -127,6 +138,7 @@ def _station(raw: dict[str, Any], now: dt.datetime, limits: Thresholds) -> dict[
             "error": raw["last_error_at"] is not None and raw["last_error_at"] == raw["last_contact"],
             "behind": gap is not None and gap < 0,
             "waiting": waiting_age is not None and waiting_age > limits.warn_days * 86400,
+            "catalog_old": age is not None and catalog_age is not None and catalog_age > limits.catalog_days * 86400,
             "key_old": key_age is not None and key_age > limits.key_max_age_days * 86400,
         }
         attention = [name for name in ATTENTION if flags[name]]
@@ -161,6 +173,8 @@ def _station(raw: dict[str, Any], now: dt.datetime, limits: Thresholds) -> dict[
         "feed_seq": raw["feed_seq"] or 0,
         "feed_acked": raw["feed_acked"],
         "feed_pending": raw["feed_pending"],
+        "catalog_version": raw.get("catalog_version"),
+        "catalog_behind_s": catalog_age,
         "key_age_s": key_age,
     }
 
@@ -201,6 +215,8 @@ def _not_enrolled() -> dict[str, Any]:
             "feed_seq",
             "feed_acked",
             "feed_pending",
+            "catalog_version",
+            "catalog_behind_s",
             "key_age_s",
         )
     )
@@ -441,6 +457,7 @@ _CSV_COLUMNS = (
     ("rejected", "拒收变更", "rejected"),
     ("revoked_keys", "已吊销密钥", "revoked keys"),
     ("contact_state", "联系状态", "contact state"),  # last: a spreadsheet's earlier columns keep their place
+    ("catalog_version", "目录版本", "catalogue version"),
 )
 
 

@@ -12,14 +12,17 @@ import msgspec
 from hub.deadlines import case_state
 from hub.keys import HubIdentity
 from hub.store import FeedSetRow, HubStoreProtocol
+from sync.catalog_patch import body_digest, legacy_body, make_edits
 from sync.changes import RowChange, StatusChange
-from sync.errors import InputError
+from sync.errors import InputError, ProxyAppError
 from sync.merge import CASE_INSERT_STATE, STATUS_FIELDS, decode_versions
 from sync.protocol import (
     CTX_DOWN,
+    FEATURE_CATALOG_PATCH,
     GENESIS,
     CalendarItem,
     CatalogItem,
+    CatalogPatch,
     DivisionsItem,
     DownItem,
     FeedResponse,
@@ -42,6 +45,7 @@ __all__ = (
     "note_position",
     "queue",
     "queue_case_state",
+    "queue_catalog",
     "queue_reference_data",
     "queue_village_history",
     "read_feed",
@@ -54,12 +58,23 @@ MAX_SET_BYTES = 64 * 1024
 a first sync on a slow link is a series of small, resumable sets, never one giant response."""
 
 RECORD = 0
-"""Priority of records (decisions, case states, rejections, receipts): sealed first, so a station on a
-slow link gets what agents act on before the bulk reference data."""
+"""Priority of records (decisions, case states, rejections, receipts, catalogue versions): sealed first,
+so a station on a slow link gets what agents act on before the bulk reference data. A catalogue version
+is a record: a case received under it (another PC's, the village's history) must never reach a station
+before it, and in queue order it never does (the version is queued when published, or at enrolment
+before the history)."""
 BULK = 1
-"""Priority of catalogue, calendar and division-tree items."""
+"""Priority of calendar and division-tree items."""
 
-_BULK_TYPES = (CatalogItem, CalendarItem, DivisionsItem)
+_BULK_TYPES = (CalendarItem, DivisionsItem)
+_CATALOG_KINDS = ("catalog", "catalog_patch")
+
+
+class _Versioned(msgspec.Struct):
+    version: int
+
+
+_VERSION = msgspec.msgpack.Decoder(_Versioned)
 _ENCODER = msgspec.msgpack.Encoder()
 _HUB_KEY = msgspec.msgpack.Decoder(HubKeyItem)
 
@@ -155,14 +170,72 @@ def queue_case_state(
 
 
 def queue_reference_data(store: HubStoreProtocol, station_id: str, *, now: dt.datetime) -> None:
-    """Queue what a newly enrolled station needs: the catalogue, the calendar from last year, the division tree."""
+    """Queue what a newly enrolled station needs: the catalogue, the calendar from last year, the division tree.
+
+    The catalogue goes in every version the village's cases were received under (the history a new
+    PC gets names them: a case keeps its version), then the newest: the first whole, each next one
+    as a patch where the station reads patches.
+    """
     at = iso_utc(now)
-    version, body = store.catalog_body()
-    queue(store, [station_id], CatalogItem(version, body), at=at)
+    newest = store.catalog_version()
+    station = store.station(station_id)
+    assert newest is not None and station is not None  # hub init publishes version 1; enrolment made the row
+    used = {row["catalog_version"] for row in store.village_rows("intakes", station.village_code)}
+    for version in sorted((used & set(range(1, newest))) | {newest}):
+        queue_catalog(store, [station_id], version=version, at=at)
     for table in store.calendar_tables(from_year=business_date(now).year - 1):
         queue(store, [station_id], CalendarItem(table), at=at)
     version, body = store.divisions_body()
     queue(store, [station_id], DivisionsItem(version, body), at=at)
+
+
+def queue_catalog(store: HubStoreProtocol, station_ids: Iterable[str], *, version: int, at: str) -> dict[str, int]:
+    """Queue catalogue ``version`` to each station in the form it reads best; how many got each form.
+
+    ``patch`` (sync.catalog_patch edits to the version before) to a station that said
+    FEATURE_CATALOG_PATCH and was sent that version before, whole (``full``), else; ``legacy``, whole
+    without withdrawn items, to a station whose release does not know them (docs/protocol.md,
+    "Catalogue patches"). Each delivery is recorded: the dashboard counts a version as held once the
+    station acknowledges the feed set carrying it.
+    """
+    _, body = store.catalog_body(version)
+    counts = {"patch": 0, "full": 0, "legacy": 0}
+    patch: CatalogPatch | None = None
+    patch_tried = False
+    legacy: bytes | None = None
+    for station_id in station_ids:
+        station = store.station(station_id)
+        last = store.last_catalog_delivery(station_id)
+        item: CatalogItem | CatalogPatch
+        if station is None or not station.features & FEATURE_CATALOG_PATCH:
+            legacy = legacy if legacy is not None else legacy_body(body)
+            item, form = CatalogItem(version, legacy), "legacy"
+        else:
+            if not patch_tried and last is not None and last.version == version - 1:
+                patch, patch_tried = _patch(store, version, body), True
+            if patch is not None and last is not None and last.form != "legacy" and last.version == version - 1:
+                item, form = patch, "patch"
+            else:
+                item, form = CatalogItem(version, body), "full"
+        queue(store, [station_id], item, at=at)
+        store.add_catalog_delivery(station_id, version, form=form, item_bytes=len(_ENCODER.encode(item)), at=at)
+        counts[form] += 1
+    return counts
+
+
+def _patch(store: HubStoreProtocol, version: int, body: bytes) -> CatalogPatch | None:
+    """``version`` as edits to the one before; None when they would not give its body byte for byte
+    (a body stored otherwise than by ``hub catalog publish``): such a version goes whole."""
+    try:
+        _, base = store.catalog_body(version - 1)
+    except ProxyAppError:
+        return None
+    edits, result = make_edits(base, store.catalog(version))
+    if body_digest(result) != body_digest(body):
+        return None
+    return CatalogPatch(
+        base_version=version - 1, version=version, base_digest=body_digest(base), digest=body_digest(body), edits=edits
+    )
 
 
 def queue_village_history(
@@ -317,6 +390,9 @@ def _seal(
             for _, kind, body in chunk:
                 if kind == "hub_key":  # the sets after this one are under the new generation
                     store.hub_key_sealed(station_id, _HUB_KEY.decode(body).gen, seq)
+            for _, kind, body in chunk:
+                if kind in _CATALOG_KINDS:  # so the dashboard knows when the station holds the version
+                    store.note_catalog_sealed(station_id, _VERSION.decode(body).version, seq)
             prev = set_hash
             sealed += 1
             size += len(envelope)

@@ -16,6 +16,7 @@ from station.sealing import record_receipt
 from station.store import Station
 from station.store.db import write_txn
 from sync.catalog import load_catalog
+from sync.catalog_patch import apply_edits, body_digest, canonical_body
 from sync.changes import RowChange, StatusChange, decode_change
 from sync.crypto import KeyPair, key_id_of
 from sync.divisions import load_divisions
@@ -28,6 +29,7 @@ from sync.protocol import (
     CalendarItem,
     CaseState,
     CatalogItem,
+    CatalogPatch,
     DivisionsItem,
     DownItem,
     ForkResolved,
@@ -268,6 +270,8 @@ class _Applier:
                 self._receipt(item)
             case CatalogItem():
                 self._catalog(item)
+            case CatalogPatch():
+                self._catalog_patch(item)
             case CalendarItem():
                 self._calendar(item)
             case DivisionsItem():
@@ -430,20 +434,49 @@ class _Applier:
     # -- reference data and keys -----------------------------------------------------------------
 
     def _catalog(self, item: CatalogItem) -> None:
+        self._install_catalog(item.version, item.body)
+
+    def _catalog_patch(self, item: CatalogPatch) -> None:
+        """A version as edits to one sent before (sync.catalog_patch): installed only when the base is
+        the hub's (``base_digest``) and the result is, byte for byte (``digest``)."""
+        row = self.db.execute("SELECT body FROM catalogs WHERE version = ?", [item.base_version]).fetchone()
+        if row is None or body_digest(row[0]) != item.base_digest:
+            why = "is missing" if row is None else "differs from the hub's"
+            self._catalog_failed(item.version, f"its base version {item.base_version} {why}")
+            return
         try:
-            catalog = load_catalog(json.loads(item.body), version=item.version)
+            body = apply_edits(row[0].encode(), item.edits, item.version)
+        except ProxyAppError as exc:
+            self._catalog_failed(item.version, exc.en)
+            return
+        if body_digest(body) != item.digest:
+            self._catalog_failed(item.version, "the edits do not give the hub's catalogue (digest differs)")
+            return
+        self._install_catalog(item.version, body)
+
+    def _install_catalog(self, version: int, body: bytes) -> None:
+        try:
+            catalog = load_catalog(json.loads(body), version=version)
         except (ProxyAppError, ValueError) as exc:
-            self.notes.append(f"catalogue version {item.version} not installed: {exc}")
+            self._catalog_failed(version, str(exc))
             return
-        if catalog.version != item.version:
-            self.notes.append(f"catalogue labelled version {item.version} holds version {catalog.version}")
+        if catalog.version != version:
+            self._catalog_failed(version, f"the catalogue labelled version {version} holds version {catalog.version}")
             return
-        # The hub is authoritative for its versions: a re-published version replaces ours.
+        # Kept as the hub sent it (canonical JSON, fields this release does not know included), so a
+        # later patch finds the same bytes as the hub. The hub is authoritative for its versions: a
+        # re-published version replaces ours. Older versions stay: cases keep the one they were received under.
         self.db.execute(
             "INSERT OR REPLACE INTO catalogs (version, body, received_at) VALUES (?, ?, ?)",
-            [catalog.version, msgspec.json.encode(catalog).decode(), iso_utc(self.station.now())],
+            [version, canonical_body(body).decode(), iso_utc(self.station.now())],
         )
+        if (self.station.meta.catalog_failed or 0) <= version:
+            self.station.meta.update({"catalog_failed": None})
         self.station.__dict__.pop("catalog", None)
+
+    def _catalog_failed(self, version: int, why: str) -> None:
+        self.notes.append(f"catalogue version {version} not installed: {why}")
+        self.station.meta.update({"catalog_failed": version})
 
     def _calendar(self, item: CalendarItem) -> None:
         try:

@@ -107,6 +107,18 @@ STRINGS: dict[str, tuple[str, str]] = {
         "今天没有待办事项。按F3新收件，按F4查询办件。",
         "Nothing needs you today. F3: new case, F4: find a case.",
     ),
+    "home.catalog": (
+        "事项目录已更新为第{version}版：{counts}{open}{detail}",
+        "Catalogue v{version}: {counts}{open}{detail}",
+    ),
+    "home.catalog.added": ("新增{n}项", "{n} added"),
+    "home.catalog.withdrawn": ("停办{n}项", "{n} withdrawn"),
+    "home.catalog.changed": ("变更{n}项", "{n} changed"),
+    "home.catalog.open": ("；本村{n}件在办件按原版本办理", "; {n} open case(s) keep their old version"),
+    "home.catalog.failed": (
+        "! 事项目录第{failed}版未能安装，仍按第{version}版收件；请联系县管理员",
+        "! Catalogue version {failed} could not be installed; intakes use version {version}: call the county",
+    ),
     "home.col.kind": ("类别", "Kind"),
     "home.col.case": ("编号", "Case"),
     "home.col.applicant": ("申请人", "Applicant"),

@@ -16,6 +16,7 @@ from hub.store.accounts import AccountStoreMixin, SessionRow, TokenRow, UserRow
 from hub.store.base import RowError
 from hub.store.calendar import CalendarStoreMixin, CalendarVersionRow, YearRow
 from hub.store.cases import CaseStoreMixin
+from hub.store.catalog import CatalogDelivery, CatalogStoreMixin, CatalogVersionRow
 from hub.store.dashboard import DashboardStoreMixin
 from hub.store.db import open_db, write_txn
 from hub.store.forks import ForkStoreMixin, ResolvedForkRow
@@ -34,6 +35,8 @@ from sync.workdays import WorkCalendar, YearTable
 __all__ = (
     "DB_FILE",
     "CalendarVersionRow",
+    "CatalogDelivery",
+    "CatalogVersionRow",
     "Contact",
     "EnrolmentRow",
     "FeedSetRow",
@@ -65,6 +68,7 @@ class HubStore(
     AccountStoreMixin,
     DashboardStoreMixin,
     CalendarStoreMixin,
+    CatalogStoreMixin,
     KeyStoreMixin,
     ForkStoreMixin,
 ):

@@ -37,6 +37,13 @@ class DashboardStoreMixin(StoreBase):
             " (SELECT COUNT(*) FROM station_keys k WHERE k.station_id = s.station_id AND k.revoked_at IS NOT NULL)"
             "   AS revoked_keys,"
             " (SELECT created_at FROM station_keys k WHERE k.key_id = s.key_id) AS key_since,"
+            # The newest catalogue version the station acknowledged the feed set of, and since when a newer
+            # one waits for it (the first version it lacks was published then).
+            " (SELECT MAX(d.version) FROM catalog_deliveries d WHERE d.station_id = s.station_id"
+            "   AND d.feed_seq <= s.feed_acked) AS catalog_version,"
+            " (SELECT MIN(c.published_at) FROM catalogs c WHERE c.version > COALESCE((SELECT MAX(d.version)"
+            "   FROM catalog_deliveries d WHERE d.station_id = s.station_id AND d.feed_seq <= s.feed_acked), 0))"
+            "   AS catalog_behind_since,"
             " CASE WHEN s.head_seq > s.applied_seq THEN (SELECT MIN(c.at) FROM contacts c"
             "   WHERE c.station_id = s.station_id AND c.head_seq > s.applied_seq) END AS waiting_since"
             " FROM stations s"

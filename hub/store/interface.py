@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 if TYPE_CHECKING:
     from hub.store.accounts import SessionRow, TokenRow, UserRow
     from hub.store.calendar import CalendarVersionRow, YearRow
+    from hub.store.catalog import CatalogDelivery, CatalogVersionRow
     from hub.store.forks import ResolvedForkRow
     from hub.store.stations import Contact, EnrolmentRow, KeyRow, StationRow
     from hub.store.sync import FeedSetRow, ForkRow
@@ -567,6 +568,34 @@ class HubStoreProtocol(Protocol):
 
     def due_moves(self, case_no: str) -> list[dict[str, Any]]:
         """The due-date moves of a case and of its intake's 容缺 commitments (with the material), oldest first."""
+        ...
+
+    # -- CatalogStoreMixin (hub.store.catalog) --
+
+    def put_catalog_version(
+        self, version: int, body: bytes, *, note: str | None, changes: str | None, now: dt.datetime
+    ) -> None:
+        """Store a published version's body exactly as stations will hold it (call inside a transaction)."""
+        ...
+
+    def catalog_versions(self) -> list[CatalogVersionRow]:
+        """Every catalogue version, oldest first, with the stations holding each."""
+        ...
+
+    def add_catalog_delivery(self, station_id: str, version: int, *, form: str, item_bytes: int, at: str) -> None:
+        """Record that a version was queued to a station (with the item that carries it)."""
+        ...
+
+    def last_catalog_delivery(self, station_id: str) -> CatalogDelivery | None:
+        """The newest version queued to the station, or None."""
+        ...
+
+    def catalog_deliveries(self, version: int) -> list[CatalogDelivery]:
+        """Every delivery of a version, by station."""
+        ...
+
+    def note_catalog_sealed(self, station_id: str, version: int, seq: int) -> None:
+        """The station's feed set ``seq`` carries ``version`` (sealed now)."""
         ...
 
     # -- KeyStoreMixin (hub.store.keys) --

@@ -467,6 +467,36 @@ def m005_calendar_versions(db: Database) -> None:
 
 
 @migrations()
+def m006_catalog_publication(db: Database) -> None:
+    """Catalogue publication (``hub catalog publish``): each version's note and its changes in words, and
+    which version went to which station in which form and feed set, so the dashboard knows the
+    version each station holds (a delivery counts once the station acknowledged its feed set)."""
+    statements = [
+        "ALTER TABLE catalogs ADD COLUMN note TEXT",
+        # JSON list of sync.catalog_patch.CatalogChange, from the version before.
+        "ALTER TABLE catalogs ADD COLUMN changes TEXT",
+        """CREATE TABLE catalog_deliveries (
+            station_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            form TEXT NOT NULL CHECK (form IN ('full', 'patch', 'legacy')),
+            item_bytes INTEGER NOT NULL,
+            queued_at TEXT NOT NULL,
+            feed_seq INTEGER,
+            PRIMARY KEY (station_id, version)) STRICT""",
+        # Stations enrolled before: they were sent the one version there was at enrolment, in a form
+        # their release wrote again ('legacy': the next version goes to them whole). It is in the
+        # feed set sealed by now, unless still queued.
+        """INSERT INTO catalog_deliveries (station_id, version, form, item_bytes, queued_at, feed_seq)
+            SELECT s.station_id, (SELECT MAX(version) FROM catalogs), 'legacy', 0, s.enrolled_at,
+                CASE WHEN EXISTS (SELECT 1 FROM feed_items i WHERE i.station_id = s.station_id AND i.kind = 'catalog')
+                THEN NULL ELSE (SELECT MAX(f.seq) FROM feed_sets f WHERE f.station_id = s.station_id) END
+            FROM stations s WHERE EXISTS (SELECT 1 FROM catalogs)""",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
+@migrations()
 def m007_key_rotation(db: Database) -> None:
     """Key rotation: a station's keys each sign its sets from one seq on (``station rekey`` hands over in a
     set), and each station's feed is under one hub key generation until a handover set (``hub key

@@ -203,6 +203,10 @@ class StationStatus(msgspec.Struct, kw_only=True):
     feed_pending: int | None
     key_age_s: int | None = None
     """How long the station has had its key (since enrolment or its last ``station rekey``)."""
+    catalog_version: int | None = None
+    """The newest catalogue version the station holds (it acknowledged the feed set carrying it)."""
+    catalog_behind_s: int | None = None
+    """How long a newer catalogue version has waited for it (none when it holds the newest)."""
 
 
 class TownshipStatus(msgspec.Struct, kw_only=True):
@@ -246,6 +250,8 @@ class StatusThresholds(msgspec.Struct, kw_only=True):
     warn_days: float
     danger_days: float
     clock_skew_ms: int
+    catalog_days: float = 7.0
+    """A station on an older catalogue this long after a newer one was published is flagged (``catalog_old``)."""
     key_max_age_days: float = 365.0
     """A station key older than this is flagged (``key_old``)."""
 

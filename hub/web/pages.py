@@ -60,6 +60,7 @@ _ATTENTION_LABELS = {
     "behind": ("本地落后于平台", "station behind hub"),
     "waiting": ("数据久未送达", "data waiting long"),
     "key_old": ("密钥使用过久", "key due for change"),
+    "catalog_old": ("事项目录未更新", "old catalogue"),
 }
 
 _CONTACT_KINDS = {
@@ -101,6 +102,10 @@ def _reasons(context: Context, row: dict[str, Any]) -> list[str]:
         "clock": clock_offset_text(row.get("clock_offset_ms"), lang),
         "waiting": duration_text(row.get("waiting_age_s"), lang),
         "key_old": duration_text(row.get("key_age_s"), lang),
+        "catalog_old": ("v" if en else "第 ")
+        + (str(row["catalog_version"]) if row.get("catalog_version") else "0")
+        + ("" if en else " 版")
+        + f" {duration_text(row.get('catalog_behind_s'), lang)}",
         "fork": str(row.get("forks") or ""),
         "error": label("error", row.get("last_error"), lang),
         "behind": f"{-(row.get('gap') or 0)} {'sets' if en else '批'}" if (row.get("gap") or 0) < 0 else "",
@@ -116,7 +121,7 @@ def _reasons(context: Context, row: dict[str, Any]) -> list[str]:
     return shown
 
 
-_REASON_ORDER = ("fork", "behind", "stale", "never", "waiting", "error", "clock", "key_old")
+_REASON_ORDER = ("fork", "behind", "stale", "never", "waiting", "error", "clock", "key_old", "catalog_old")
 """Reasons worst first: what loses data, then silence, then what only warns."""
 
 

@@ -152,6 +152,9 @@ class Meta:
     hub_keys_before = _Json("hub_keys_before")
     """The hub keys pinned before a rotation, oldest first: ``[{gen, key_id, sign_public, box_public,
     until_feed_seq}]`` (hex keys); kept for the record, never used to check a set."""
+    catalog_failed = _Int("catalog_failed")
+    """A catalogue version the hub sent that could not be installed (its patch's base missing or not the
+    hub's; station.feed logs why): the TUI says so until a version as new is installed."""
     restored = _Json("restored")
     """Restored from a backup, its chain not yet confirmed by the hub: ``{at, backup_at, head_seq, feed_seq}``;
     nothing is written or sealed until the hub has confirmed it (station.backup, docs/protocol.md)."""

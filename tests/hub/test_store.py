@@ -39,6 +39,7 @@ def test_reopening_migrates_nothing_twice(hub_dir):
                 "m003_station_features",
                 "m004_weekly_figures",
                 "m005_calendar_versions",
+                "m006_catalog_publication",
                 "m007_key_rotation",
                 "m008_fork_resolution",
             ]

@@ -398,6 +398,7 @@ def test_status_api_filters_and_thresholds(client, station, case_no, admin_token
         "warn_days": 3.0,
         "danger_days": 7.0,
         "clock_skew_ms": 300000,
+        "catalog_days": 7.0,
         "key_max_age_days": 365.0,
     }
     client.app.state["now"].advance(days=2)

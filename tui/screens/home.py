@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
+from station.catalog_notice import catalog_notice
 from tui.data import KINDS, TodayItem, short_number, today_items
 from tui.fmt import cell, due_text
 from tui.i18n import t
@@ -30,6 +31,7 @@ class HomeScreen(StationScreen):
     ]
     DEFAULT_CSS = """
     HomeScreen #summary { height: 1; padding: 0 1; text-style: bold; }
+    HomeScreen #catalog-notice { height: 1; padding: 0 1; }
     HomeScreen #today { height: 1fr; }
     HomeScreen #empty { padding: 1 2; }
     """
@@ -40,6 +42,9 @@ class HomeScreen(StationScreen):
 
     def compose_body(self) -> Iterable[Widget]:
         yield Static(id="summary")
+        notice = Static(id="catalog-notice")
+        notice.display = False  # shown only while there is a new catalogue to tell of
+        yield notice
         yield FitTable(id="today")
         yield Static(id="empty", markup=False)
 
@@ -63,6 +68,7 @@ class HomeScreen(StationScreen):
                 overflow="crop",
             )
         )
+        self._catalog_notice()
         table = self.query_one("#today", FitTable)
         columns = [
             FitColumn("home.col.kind", t("home.col.kind", self.lang)),
@@ -89,6 +95,28 @@ class HomeScreen(StationScreen):
         empty.update(t("home.empty", self.lang))
         empty.display = not self.items
         table.display = bool(self.items)
+
+    def _catalog_notice(self) -> None:
+        """One line on a new catalogue version: what changed, and the open cases that keep their version."""
+        notice, lang = catalog_notice(self.station), self.lang
+        line = self.query_one("#catalog-notice", Static)
+        line.display = notice is not None
+        if notice is None:
+            return
+        if notice.failed is not None:
+            text = t("home.catalog.failed", lang, failed=notice.failed, version=notice.version)
+        else:
+            counts = [t(f"home.catalog.{k}", lang, n=n) for k, n in notice.counts.items() if n]
+            first = notice.changes[0].text(lang) if notice.changes else ""
+            text = t(
+                "home.catalog",
+                lang,
+                version=notice.version,
+                counts=("，" if lang != "en" else ", ").join(counts),
+                open=t("home.catalog.open", lang, n=notice.open_on_older) if notice.open_on_older else "",
+                detail=(("。" if lang != "en" else ". ") + first) if first else "",
+            )
+        line.update(Text(text, no_wrap=True, overflow="ellipsis"))
 
     def _kind(self, item: TodayItem) -> str:
         lang = self.lang
