@@ -76,23 +76,18 @@ def check_fleet(fleet: Fleet) -> dict[str, Any]:
                 not_at_hub = mine - set(hub_all)
                 row = rows[sid]
                 if station.profile == "restored":
-                    unsent = _unsent_cases(db, 0) | {
-                        r[0]
-                        for r in db.execute(
-                            "SELECT o.entity_id FROM outbox o JOIN sets_out s ON s.seq = o.set_seq "
-                            "WHERE o.entity = 'cases' AND o.kind = 'row' AND s.acked_at IS NULL"
-                        )
-                    }
-                    held_here = {r[0] for r in db.execute("SELECT case_no FROM cases")}
+                    # The county resolved its fork keeping the hub's chain: the branch recorded again on top of
+                    # it, so it is held like any other station (below), every case once.
+                    if any(f.station_id == sid for f in forks):
+                        failures.append(f"{sid}: restored from a backup, its fork still open at the end")
+                    kept_hub = [f for f in store.station_forks(sid) if f.resolution == "hub"]
+                    if not kept_hub:
+                        failures.append(f"{sid}: restored from a backup but no fork was shown and resolved")
+                    accounting["forks_resolved"] = [
+                        {"station_id": f.station_id, "seq": f.seq, "resolution": f.resolution} for f in kept_hub
+                    ]
                     accounting["quarantined_cases"] = len(not_at_hub)
-                    accounting["lost_by_restore_but_at_hub"] = len((mine & set(hub_all)) - held_here)
-                    if not not_at_hub <= unsent:
-                        failures.append(
-                            f"{sid}: cases neither at the hub nor quarantined: {sorted(not_at_hub - unsent)[:5]}"
-                        )
-                    if not any(f.station_id == sid for f in forks):
-                        failures.append(f"{sid}: restored from a backup but no fork is shown to administrators")
-                elif station.profile == "revoked":
+                if station.profile == "revoked":
                     after = row.applied_seq
                     refused = _unsent_cases(db, after)
                     accounting["refused_cases"] = len(not_at_hub)
@@ -113,6 +108,13 @@ def check_fleet(fleet: Fleet) -> dict[str, Any]:
                     problems = diff(mine_snap, snapshot(hub_db, station.slot.village))
                     if problems:
                         failures.append(f"{sid} ({station.profile}) disagrees with the hub: {problems[:4]}")
+                if station.profile != "revoked":
+                    # The hub's key rotated mid-run: every station still syncing checks its feed under the new key.
+                    pinned = db.execute("SELECT value FROM meta WHERE key = 'hub_id'").fetchone()
+                    if pinned is None or pinned[0] != fleet.identity.hub_id:
+                        failures.append(
+                            f"{sid}: pins hub key {pinned[0] if pinned else None}, not {fleet.identity.hub_id}"
+                        )
                 # Every rejection the station was told of is one administrators can see, and the reverse.
                 told = {(seq, idx) for seq, idx in db.execute("SELECT seq, idx FROM rejections")}
                 kept = {(r["seq"], r["idx"]) for r in rejected_by.get(sid, [])}
@@ -125,6 +127,7 @@ def check_fleet(fleet: Fleet) -> dict[str, Any]:
         admin = _admin_views(fleet, store, rows, forks, failures)
     accounting["rejected_by_code"] = dict(Counter(r["code"] for r in rejected))
     accounting["forks"] = [{"station_id": f.station_id, "seq": f.seq, "reason": f.reason} for f in forks]
+    accounting["hub_key_gen"] = fleet.identity.gen
     accounting["supplied_but_open"] = _supplied_but_open(hub_db)
     accounting["rejected_moves_kept_in_local_history"] = kept_local["moves"]
     return {"failures": failures, "accounting": accounting, "admin": admin}
@@ -188,8 +191,8 @@ def _admin_views(
             continue
         if ("clock" in row["attention"]) != (station.station_id in expected):
             failures.append(f"dashboard: {station.station_id} clock attention {row['attention']}")
-        if station.profile == "restored" and "fork" not in row["attention"]:
-            failures.append(f"dashboard: {station.station_id} fork not flagged ({row['attention']})")
+        if station.profile == "restored" and "fork" in row["attention"]:
+            failures.append(f"dashboard: {station.station_id} fork still flagged once resolved ({row['attention']})")
         if row["rejected"] != len(store.rejected(station.station_id)):
             failures.append(f"dashboard: {station.station_id} shows {row['rejected']} rejected changes")
         if station.profile == "revoked" and row["state"] != "revoked":

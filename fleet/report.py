@@ -54,6 +54,8 @@ def build_report(fleet: Fleet, checks: dict[str, Any], wall_seconds: float) -> d
             "sync_seconds": round(sum(s.sync_seconds for s in gprs), 1),
         },
         "forks": checks["accounting"]["forks"],
+        "forks_resolved": checks["accounting"].get("forks_resolved", []),
+        "hub_key_gen": checks["accounting"].get("hub_key_gen", 1),
         "rejections_by_code": checks["accounting"]["rejected_by_code"],
         "commitments_supplied_but_open_at_hub": checks["accounting"]["supplied_but_open"],
         "rejected_moves_kept_in_local_history": checks["accounting"]["rejected_moves_kept_in_local_history"],
@@ -93,7 +95,8 @@ def render(report: dict[str, Any]) -> str:
         f"GPRS: {g['stations']} stations, {g['bytes_up']:,} B up, {g['bytes_down']:,} B down over "
         f"{g['connections']} connections, {g['sync_seconds']} s syncing"
     )
-    lines.append(f"Forks: {report['forks']}")
+    lines.append(f"Forks open: {report['forks']}; resolved: {report['forks_resolved']}")
+    lines.append(f"Hub key generation at the end: {report['hub_key_gen']}")
     lines.append(f"Rejected changes by code: {report['rejections_by_code']}")
     lines.append(f"Commitments supplied but still open at the hub: {report['commitments_supplied_but_open_at_hub']}")
     lines.append(

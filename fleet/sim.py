@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import shutil
 import socket
@@ -23,8 +24,11 @@ from fleet.hub_server import ClockedHub
 from fleet.profiles import Plan, Slot, plan_fleet
 from fleet.stations import SimStation
 from hub.bootstrap import init_hub
+from hub.calendar import publish_calendar, read_notice
 from hub.enroll import revoke_station
+from hub.forks import resolve_fork
 from hub.keys import HubIdentity, load_identity
+from hub.rotation import rotate_hub_key
 from hub.store import HubStore
 from sync.divisions import sample_divisions
 from sync.workdays import default_calendar
@@ -35,6 +39,21 @@ T = TypeVar("T")
 
 MIN_DAYS = 8
 """Shortest run in which every scripted event (backup, USB move, revocation, restore) happens."""
+
+NOTICE_2027 = {
+    "year": 2027,
+    "holidays": [
+        {"name": "元旦", "from": "2027-01-01", "to": "2027-01-03"},
+        {"name": "春节", "from": "2027-02-05", "to": "2027-02-13"},
+        {"name": "清明节", "from": "2027-04-03", "to": "2027-04-05"},
+        {"name": "劳动节", "from": "2027-05-01", "to": "2027-05-05"},
+        {"name": "端午节", "from": "2027-06-09", "to": "2027-06-09"},
+        {"name": "中秋节", "from": "2027-09-15", "to": "2027-09-15"},
+        {"name": "国庆节", "from": "2027-10-01", "to": "2027-10-07"},
+    ],
+    "workdays": ["2027-02-14", "2027-02-20", "2027-10-09"],
+}
+"""The next year's table the county publishes mid-run (in the notice's shape, as `hub calendar publish` reads it)."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +96,7 @@ class Fleet:
     events: list[str] = field(default_factory=list)
     phase_seconds: dict[str, float] = field(default_factory=dict)
     backup_dir: Path | None = None
+    resolved_forks: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -103,6 +123,8 @@ def _days(config: FleetConfig) -> dict[str, int]:
         "back": max(1, d // 3),
         "revoke": max(3, d // 2),
         "restore": max(4, (3 * d) // 5),
+        "calendar": max(1, d // 4) + 1,
+        "rotate": max(2, (2 * d) // 5),
     }
 
 
@@ -154,6 +176,7 @@ def _day(fleet: Fleet, pool: ThreadPoolExecutor, day: int, date: dt.date, when: 
     fleet.clock.set(day_start(date))
     workday = default_calendar().is_workday(date)
     restored = fleet.by_profile("restored")
+    _county_office(fleet, day, when)
     if day == when["restore"] and fleet.backup_dir is not None:
         restored[0].restore(fleet.backup_dir)
         fleet.note(day, f"{restored[0].station_id} restored from the backup of day {when['backup']}")
@@ -199,6 +222,37 @@ def _day(fleet: Fleet, pool: ThreadPoolExecutor, day: int, date: dt.date, when: 
     return sum(len(s.created) for s in fleet.stations) - created_before, len(syncing)
 
 
+def _county_office(fleet: Fleet, day: int, when: dict[str, int]) -> None:
+    """The county's routine operations, before the day's work: next year's calendar, a hub key rotation,
+    and the restored station's fork resolved keeping the hub's chain once administrators see it."""
+    now = fleet.clock.now()
+    if day == when["calendar"]:
+        with HubStore.open_existing(fleet.hub_dir) as store:
+            published = publish_calendar(store, read_notice(json.dumps(NOTICE_2027)), now=now)
+        fleet.note(day, f"2027 calendar published (version {published.version}, to {published.stations} stations)")
+    if day == when["rotate"]:
+        with HubStore.open_existing(fleet.hub_dir) as store:
+            rotation = rotate_hub_key(fleet.hub_dir, store, now=now)
+        fleet.identity = load_identity(fleet.hub_dir)  # the USB office signs with it from now on
+        fleet.note(day, f"hub key rotated to generation {rotation.gen} (handed over to {rotation.queued} stations)")
+    if day > when["restore"]:
+        _resolve_forks(fleet, day)
+
+
+def _resolve_forks(fleet: Fleet, day: int) -> None:
+    """``hub forks resolve FORK --keep hub`` for each open fork; the station syncs on as any other."""
+    with HubStore.open_existing(fleet.hub_dir) as store:
+        for fork in store.forks():
+            if fork.id in fleet.resolved_forks:
+                continue  # resolved with an earlier fork of its station (one divergence, one choice)
+            done = resolve_fork(store, fleet.identity, fork.id, keep="hub", by="fleet-admin", now=fleet.clock.now())
+            fleet.resolved_forks += done.fork_ids
+            for station in fleet.stations:
+                if station.station_id == done.station_id and station.stopped == "fork":
+                    station.stopped = None
+            fleet.note(day, f"fork {fork.id} of {done.station_id} resolved keeping the hub's chain")
+
+
 def _preroll(fleet: Fleet, pool: ThreadPoolExecutor, when: dict[str, int]) -> None:
     """The long-offline stations enrol ``long_gap`` days before they come back, and work offline until then."""
     config = fleet.config
@@ -220,6 +274,7 @@ def _preroll(fleet: Fleet, pool: ThreadPoolExecutor, when: dict[str, int]) -> No
 def _converge(fleet: Fleet, pool: ThreadPoolExecutor) -> int:
     """After the last day: every station that still may sync does, until the county holds still."""
     fleet.clock.set(day_start(fleet.config.end) + dt.timedelta(hours=9))
+    _resolve_forks(fleet, fleet.config.days)  # a fork the last days showed is resolved before the end
     rounds = 0
     for rounds in range(1, 4):
         live = [s for s in fleet.stations if not s.stopped]

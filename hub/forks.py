@@ -260,6 +260,8 @@ def _branch(
                 box_private=identity.keys.box_private,
                 sender_box_public=current.box_public if current else None,
                 limits=STATION_SET,
+                # Sets sealed to the hub's box key before a rotation (hub key rotate) open with the older ones.
+                older_box_privates=identity.box_privates[1:],
             )
             raws = [bytes(r) for r in _RECORDS.decode(body)]
         except (ProtocolError, msgspec.DecodeError, ValueError):

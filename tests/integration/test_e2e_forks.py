@@ -173,6 +173,8 @@ def test_keep_hub_records_the_stations_branch_again_on_top_of_the_hubs_chain(vil
     fork_id = the_fork(village)
     with HubStore.open_existing(village.hub_dir) as store:
         hub_head = store.station(village.station_id).applied_seq  # type: ignore[union-attr]
+    # The county rotated its keys meanwhile: the hub's sets of the station were sealed to its old box key.
+    village.cli("key", "rotate")
 
     done = village.cli("forks", "resolve", str(fork_id), "--keep", "hub", "--by", "王科长")
     assert "resolved" in done.stdout and "王科长" in done.stdout
