@@ -59,6 +59,8 @@ def check_fleet(fleet: Fleet) -> dict[str, Any]:
                     "SELECT case_no FROM case_events WHERE to_status = 'RECEIVED' AND from_status = 'DRAFT'"
                 )
             )
+            hub_versions = dict(hub.execute("SELECT case_no, catalog_version FROM cases").fetchall())
+        catalog_cases: Counter[str] = Counter()
         doubles = [c for c, n in receipt_moves.items() if n != 1]
         if doubles:
             failures.append(f"cases received twice at the hub: {doubles[:5]}")
@@ -115,6 +117,8 @@ def check_fleet(fleet: Fleet) -> dict[str, Any]:
                         failures.append(
                             f"{sid}: pins hub key {pinned[0] if pinned else None}, not {fleet.identity.hub_id}"
                         )
+                if station.profile != "revoked":
+                    _check_catalog(fleet, db, station, hub_versions, catalog_cases, failures)
                 # Every rejection the station was told of is one administrators can see, and the reverse.
                 told = {(seq, idx) for seq, idx in db.execute("SELECT seq, idx FROM rejections")}
                 kept = {(r["seq"], r["idx"]) for r in rejected_by.get(sid, [])}
@@ -128,9 +132,41 @@ def check_fleet(fleet: Fleet) -> dict[str, Any]:
     accounting["rejected_by_code"] = dict(Counter(r["code"] for r in rejected))
     accounting["forks"] = [{"station_id": f.station_id, "seq": f.seq, "reason": f.reason} for f in forks]
     accounting["hub_key_gen"] = fleet.identity.gen
+    accounting["catalog_change"] = {**(fleet.catalog_change or {}), "cases": dict(catalog_cases)}
     accounting["supplied_but_open"] = _supplied_but_open(hub_db)
     accounting["rejected_moves_kept_in_local_history"] = kept_local["moves"]
     return {"failures": failures, "accounting": accounting, "admin": admin}
+
+
+def _check_catalog(
+    fleet: Fleet, db: Any, station: Any, hub_versions: dict[str, int], seen: Counter[str], failures: list[str]
+) -> None:
+    """The catalogue published mid-run: the station holds it; its own cases received before it arrived keep the
+    old version and those after it use the new one (by the station's own clock), and the hub agrees on each."""
+    change = fleet.catalog_change
+    if change is None:
+        failures.append("no catalogue change was published mid-run")
+        return
+    sid, old, new = station.station_id, change["from"], change["to"]
+    held = dict(db.execute("SELECT version, received_at FROM catalogs").fetchall())
+    if max(held, default=None) != new:
+        failures.append(f"{sid}: holds catalogue versions {sorted(held)}, not the published {new}")
+        return
+    arrived = held[new]
+    mine = set(station.created)
+    for case_no, received_at, version in db.execute("SELECT case_no, received_at, catalog_version FROM cases"):
+        if case_no not in mine:
+            continue
+        want = new if received_at >= arrived else old
+        if version != want:
+            failures.append(
+                f"{sid}: case {case_no} received {received_at} under catalogue {version}, "
+                f"not {want} (version {new} arrived {arrived})"
+            )
+        elif case_no in hub_versions and hub_versions[case_no] != version:
+            failures.append(f"{sid}: case {case_no} has catalogue {version} here, {hub_versions[case_no]} at the hub")
+        else:
+            seen["new" if version == new else "old"] += 1
 
 
 def _drop_rejected_moves(db: Any, sid: str, mine: dict[str, Any], hub: dict[str, Any]) -> int:

@@ -25,6 +25,7 @@ from fleet.profiles import Plan, Slot, plan_fleet
 from fleet.stations import SimStation
 from hub.bootstrap import init_hub
 from hub.calendar import publish_calendar, read_notice
+from hub.catalog import catalog_json, publish_catalog, read_catalog
 from hub.enroll import revoke_station
 from hub.forks import resolve_fork
 from hub.keys import HubIdentity, load_identity
@@ -97,6 +98,8 @@ class Fleet:
     phase_seconds: dict[str, float] = field(default_factory=dict)
     backup_dir: Path | None = None
     resolved_forks: list[int] = field(default_factory=list)
+    catalog_change: dict[str, object] | None = None
+    """The catalogue change the county published mid-run: old and new version, the item, its promised days."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -125,6 +128,8 @@ def _days(config: FleetConfig) -> dict[str, int]:
         "restore": max(4, (3 * d) // 5),
         "calendar": max(1, d // 4) + 1,
         "rotate": max(2, (2 * d) // 5),
+        # After the restore, so the restored station must take it over the fork it is in (its copy predates it).
+        "catalog": max(5, (7 * d) // 10),
     }
 
 
@@ -237,6 +242,36 @@ def _county_office(fleet: Fleet, day: int, when: dict[str, int]) -> None:
         fleet.note(day, f"hub key rotated to generation {rotation.gen} (handed over to {rotation.queued} stations)")
     if day > when["restore"]:
         _resolve_forks(fleet, day)
+    if day == when["catalog"]:
+        _publish_catalog(fleet, day)
+
+
+def _publish_catalog(fleet: Fleet, day: int) -> None:
+    """``hub catalog show --json``, one item's promised days shortened by a day, ``hub catalog publish``."""
+    with HubStore.open_existing(fleet.hub_dir) as store:
+        current = store.catalog()
+        data = json.loads(catalog_json(current))
+        item = next(i for i in data["items"] if (i.get("promised_days") or 0) > 1 and not i.get("withdrawn"))
+        before = item["promised_days"]
+        item["promised_days"] = before - 1
+        published = publish_catalog(
+            store,
+            read_catalog(json.dumps(data, ensure_ascii=False), current=current),
+            note="fleet: promised days shortened",
+            now=fleet.clock.now(),
+        )
+    assert not published.unchanged and published.version == current.version + 1, published
+    fleet.catalog_change = {
+        "from": current.version,
+        "to": published.version,
+        "item": item["code"],
+        "promised_days": [before, before - 1],
+    }
+    fleet.note(
+        day,
+        f"catalogue version {published.version} published (item {item['code']} promised days {before} → "
+        f"{before - 1}, to {published.stations} stations)",
+    )
 
 
 def _resolve_forks(fleet: Fleet, day: int) -> None:

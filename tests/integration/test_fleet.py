@@ -71,6 +71,11 @@ def test_a_small_county_converges_and_shows_every_anomaly(tmp_path: Path):
     assert report["revocations"], replay
     assert report["hub_key_gen"] == 2, replay  # rotated mid-run, and every station follows (the end checks)
     assert any("2027 calendar published" in e for e in report["events"]), replay
+    # A catalogue change published mid-run: every station holds it (the end checks), cases received before it
+    # arrived keep the old version, later ones use the new one; both kinds exist.
+    change = report["catalog_change"]
+    assert change["to"] == change["from"] + 1 and any("catalogue version" in e for e in report["events"]), replay
+    assert change["cases"].get("old", 0) > 0 and change["cases"].get("new", 0) > 0, (change, replay)
     assert len(report["clock_offsets_flagged"]) == 3, replay  # the fourth skew (2 minutes) is within the limit
     assert report["gprs"]["bytes_up"] > 0 and report["gprs"]["bytes_down"] > 0, replay
     assert report["decisions"].get("accept", 0) > 0 and report["decisions"].get("complete", 0) > 0, replay
