@@ -22,7 +22,15 @@ import msgspec
 from hub.departments import department_key
 from hub.feed import queue_catalog
 from hub.store import CatalogVersionRow, HubStoreProtocol
-from sync.catalog import Bundle, Catalog, Material, ServiceItem, load_catalog, material_identity
+from sync.catalog import (
+    Bundle,
+    Catalog,
+    Material,
+    ServiceItem,
+    load_catalog,
+    material_identity,
+    satisfied_by_problems,
+)
 from sync.catalog_patch import CatalogChange, change_counts, changes, make_edits
 from sync.errors import InputError, NotFoundError, ProxyAppError
 from sync.text import printable
@@ -246,13 +254,17 @@ def _check_bundle(reader: _Reader, bundle: Bundle, where: str, items: dict[str, 
         reader.problem(
             f"{where}.ordering", "办理顺序须恰好列出每个成员事项一次", "the stages must list every member exactly once"
         )
+    if all(code in items for code in bundle.members):  # else a member's own problem is the one to fix first
+        for zh, en in satisfied_by_problems(bundle, items):
+            reader.problem(f"{where}.satisfied_by", zh, en)
     members = [items[code] for code in bundle.members if code in items]
     spelled: dict[str, list[str]] = {}
     for item in members:
         for material in item.materials:
-            names_of = spelled.setdefault(material_identity(material.name_zh), [])
-            if material.name_zh not in names_of:
-                names_of.append(material.name_zh)
+            name = bundle.recorded_as(item.code, material.name_zh)  # asked for once, under the shared name
+            names_of = spelled.setdefault(material_identity(name), [])
+            if name not in names_of:
+                names_of.append(name)
     for names_of in spelled.values():
         if len(names_of) > 1:
             reader.problem(

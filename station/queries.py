@@ -304,15 +304,29 @@ def _commitment(row: tuple[Any, ...], today: dt.date) -> CommitmentView:
     )
 
 
-def _materials(station: Station, intake_id: str, item_code: str | None, catalog_version: int) -> list[MaterialView]:
+def _materials(
+    station: Station, intake_id: str, item_code: str | None, catalog_version: int, bundle_code: str | None = None
+) -> list[MaterialView]:
     rows = dict(
         station.db.execute("SELECT name_zh, state FROM intake_materials WHERE intake_id = ?", [intake_id]).fetchall()
     )
     if item_code is None:
         return [MaterialView(name, state) for name, state in rows.items()]
     # A bundle's materials are recorded once; each member case shows the ones its item asks for.
-    item = station.catalog_version(catalog_version).item(item_code)
-    return [MaterialView(m.name_zh, rows[m.name_zh]) for m in item.materials if m.name_zh in rows]
+    # A member's material that the bundle's shared one satisfies (Bundle.satisfied_by) shows that one's state.
+    catalog = station.catalog_version(catalog_version)
+    item = catalog.item(item_code)
+    bundle = (
+        catalog.bundle(bundle_code) if bundle_code and any(b.code == bundle_code for b in catalog.bundles) else None
+    )
+    views = []
+    for material in item.materials:
+        name = material.name_zh if bundle is None else bundle.recorded_as(item_code, material.name_zh)
+        if material.name_zh in rows:
+            views.append(MaterialView(material.name_zh, rows[material.name_zh]))
+        elif name in rows:
+            views.append(MaterialView(material.name_zh, rows[name]))
+    return views
 
 
 def get_case(station: Station, case_no: str) -> CaseDetail:
@@ -368,7 +382,7 @@ def get_case(station: Station, case_no: str) -> CaseDetail:
         outcome=outcome,
         accepted_date=accepted,
         catalog_version=version,
-        materials=_materials(station, summary.intake_id, summary.item_code, version),
+        materials=_materials(station, summary.intake_id, summary.item_code, version, summary.bundle_code),
         commitments=_commitments(station, summary.intake_id, today),
         history=history,
         notes=notes,

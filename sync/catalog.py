@@ -19,6 +19,7 @@ __all__ = (
     "load_catalog",
     "material_identity",
     "sample_catalog",
+    "satisfied_by_problems",
 )
 
 ApproverLevel = Literal["county", "township", "township_or_county"]
@@ -104,6 +105,10 @@ class Bundle(msgspec.Struct, frozen=True, kw_only=True):
     ordering: tuple[tuple[str, ...], ...]
     """Stages: every member of stage k waits for the members of the stages before it."""
     shared_materials: tuple[str, ...] = ()
+    satisfied_by: dict[str, str] = msgspec.field(default_factory=dict)
+    """"MEMBER_CODE/material name" → the material of another member that meets it in this bundle (the
+    newborn has no ID card: the household register and the parents' cards serve). The combined
+    checklist lists only that one; the member's material shows its state (names are never rewritten)."""
     promised_days: int | None = None
     prerequisite_zh: str | None = None
     prerequisite_en: str | None = None
@@ -120,6 +125,10 @@ class Bundle(msgspec.Struct, frozen=True, kw_only=True):
             en=f"item {item_code} is not a member of bundle {self.code}",
             field="item_code",
         )
+
+    def recorded_as(self, item_code: str, name_zh: str) -> str:
+        """The name a member's material is recorded under in this bundle's intake (itself unless satisfied_by)."""
+        return self.satisfied_by.get(f"{item_code}/{name_zh}", name_zh)
 
     def members_in_order(self) -> list[str]:
         """Member item codes in the order their cases are created."""
@@ -193,11 +202,13 @@ class Catalog(msgspec.Struct, frozen=True, kw_only=True):
         would ask the applicant for it twice. Empty for a well-made bundle.
         """
         names: dict[str, list[str]] = {}
-        for code in self.bundle(bundle_code).members_in_order():
+        bundle = self.bundle(bundle_code)
+        for code in bundle.members_in_order():
             for material in self.item(code).materials:
-                spelled = names.setdefault(material_identity(material.name_zh), [])
-                if material.name_zh not in spelled:
-                    spelled.append(material.name_zh)
+                name = bundle.recorded_as(code, material.name_zh)
+                spelled = names.setdefault(material_identity(name), [])
+                if name not in spelled:
+                    spelled.append(name)
         return [tuple(spelled) for spelled in names.values() if len(spelled) > 1]
 
     def search(self, text: str) -> Iterator[ServiceItem]:
@@ -266,6 +277,39 @@ def _check_item(item: ServiceItem, where: str) -> None:
         seen.add(material.name_zh)
 
 
+def satisfied_by_problems(bundle: Bundle, items: Mapping[str, ServiceItem]) -> list[tuple[str, str]]:
+    """What is wrong with a bundle's ``satisfied_by``, as (zh, en) pairs: both names must exist.
+
+    A key is "MEMBER_CODE/material name" of a member's material; its value a material of another
+    member that is not itself mapped (so the combined checklist keeps it).
+    """
+    problems: list[tuple[str, str]] = []
+    kept = {
+        m.name_zh
+        for code in bundle.members
+        if code in items
+        for m in items[code].materials
+        if f"{code}/{m.name_zh}" not in bundle.satisfied_by
+    }
+    for key, shared in bundle.satisfied_by.items():
+        code, _, name = key.partition("/")
+        if code not in bundle.members or code not in items or items[code].material(name) is None:
+            problems.append(
+                (
+                    f"“{key}”不是成员事项的材料（应为“成员事项编码/材料名称”）",
+                    f"{key!r} is not a member's material (expected 'MEMBER_CODE/material name')",
+                )
+            )
+        if shared not in kept:
+            problems.append(
+                (
+                    f"“{key}”由“{shared}”满足，但“{shared}”不是其他成员事项保留在清单中的材料",
+                    f"{key!r} is satisfied by {shared!r}, which is not a kept material of another member",
+                )
+            )
+    return problems
+
+
 def _check_bundle(bundle: Bundle, where: str, items: Mapping[str, ServiceItem], labels: Mapping[str, str]) -> None:
     if not bundle.members:
         raise _fail(f"{where}.members", problem_zh="一件事至少需要一个事项", problem_en="a bundle needs member items")
@@ -330,6 +374,7 @@ def load_catalog(data: Mapping[str, Any], *, version: int | None = None) -> Cata
         items[item.code] = item
         labels[item.code] = f"items[{index}] ({item.code})"
     bundles: list[Bundle] = []
+    wheres: dict[str, str] = {}
     for index, raw in enumerate(data.get("bundles") or []):
         label = raw.get("code") if isinstance(raw, Mapping) else None
         where = f"bundles[{index}]" + (f" ({label})" if isinstance(label, str) else "")
@@ -338,6 +383,7 @@ def load_catalog(data: Mapping[str, Any], *, version: int | None = None) -> Cata
         bundle = _convert(raw, Bundle, where)
         _check_bundle(bundle, where, items, labels)
         bundles.append(bundle)
+        wheres[bundle.code] = where
     by_code = {bundle.code: bundle for bundle in bundles}
     for item in items.values():
         for code in item.bundles:
@@ -353,6 +399,10 @@ def load_catalog(data: Mapping[str, Any], *, version: int | None = None) -> Cata
                     problem_zh=f"事项 {item.code} 的 bundles 列出了一件事 {code}，但不是其成员",
                     problem_en=f"item {item.code} lists bundle {code} but is not one of its members",
                 )
+    # After the membership checks: a member dropped from a bundle is reported as that, not as a bad mapping.
+    for bundle in bundles:
+        for zh, en in satisfied_by_problems(bundle, items):
+            raise _fail(f"{wheres[bundle.code]}.satisfied_by", problem_zh=zh, problem_en=en)
     raw_version = data.get("version", version if version is not None else 1)
     if not isinstance(raw_version, int) or isinstance(raw_version, bool) or raw_version < 1:
         raise _fail(

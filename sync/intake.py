@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import msgspec
 
-from sync.catalog import Catalog, Material, ServiceItem
+from sync.catalog import Bundle, Catalog, Material, ServiceItem
 from sync.errors import IntakeError
 from sync.text import printable
 
@@ -73,11 +73,13 @@ class IntakePlan(msgspec.Struct, frozen=True, kw_only=True):
         return [m.name_zh for m in self.materials if m.state is MaterialState.DEFERRED]
 
 
-def _merge(items: Sequence[ServiceItem]) -> list[MaterialRule]:
+def _merge(items: Sequence[ServiceItem], bundle: Bundle | None = None) -> list[MaterialRule]:
     by_name: dict[str, list[Material]] = {}
     for item in items:
         for material in item.materials:
-            by_name.setdefault(material.name_zh, []).append(material)
+            # A member's material that a bundle's shared one satisfies is asked for once, under that name.
+            name = material.name_zh if bundle is None else bundle.recorded_as(item.code, material.name_zh)
+            by_name.setdefault(name, []).append(material)
     rules = []
     for name, materials in by_name.items():
         requiring = [m for m in materials if m.required]
@@ -85,7 +87,8 @@ def _merge(items: Sequence[ServiceItem]) -> list[MaterialRule]:
         rules.append(
             MaterialRule(
                 name_zh=name,
-                name_en=next((m.name_en for m in materials if m.name_en), ""),
+                name_en=next((m.name_en for m in materials if m.name_en and m.name_zh == name), "")
+                or next((m.name_en for m in materials if m.name_en), ""),
                 required=bool(needed),
                 # The strictest member wins: deferral only if every item needing it allows it.
                 # An optional material may be deferred too when the catalogue allows it (the
@@ -104,7 +107,23 @@ def material_rules(catalog: Catalog, *, item: str | None = None, bundle: str | N
     if item is not None:
         return _merge([catalog.item(item)])
     found = catalog.bundle(bundle)  # type: ignore[arg-type]
-    return _merge([catalog.item(code) for code in found.members_in_order()])
+    return _merge([catalog.item(code) for code in found.members_in_order()], found)
+
+
+def _aliases(catalog: Catalog, bundle: str | None, rules: Mapping[str, MaterialRule]) -> dict[str, str]:
+    """A member's own name for a material the bundle's shared one satisfies → that shared name.
+
+    Lets ``--material 居民身份证`` (as a script for the single item would say it) count as the shared
+    document; a name mapped two different ways is left alone (it is then reported as unknown).
+    """
+    if bundle is None:
+        return {}
+    found: dict[str, set[str]] = {}
+    for key, shared in catalog.bundle(bundle).satisfied_by.items():
+        name = key.partition("/")[2]
+        if name not in rules:
+            found.setdefault(name, set()).add(shared)
+    return {name: next(iter(shared)) for name, shared in found.items() if len(shared) == 1}
 
 
 def plan_intake(
@@ -143,8 +162,9 @@ def plan_intake(
         )
     rules = material_rules(catalog, item=item, bundle=bundle)
     by_name = {rule.name_zh: rule for rule in rules}
-    presented_set = {name.strip() for name in presented if name.strip()}
-    deferred_set = {name.strip() for name in deferred if name.strip()}
+    aliases = _aliases(catalog, bundle, by_name)
+    presented_set = {aliases.get(name.strip(), name.strip()) for name in presented if name.strip()}
+    deferred_set = {aliases.get(name.strip(), name.strip()) for name in deferred if name.strip()}
 
     problems_en: list[str] = []
     problems_zh: list[str] = []

@@ -276,3 +276,13 @@ def test_a_pc_enrolled_later_gets_every_version_its_villages_cases_use_before_th
     assert kinds[:2] == [("CatalogItem", 1), ("CatalogItem", 3)]  # version 2 names no case of the village
     assert ("RowChange", None) in kinds[2:]
     assert [(d.version, d.form) for d in (store.last_catalog_delivery(newer.station_id),)] == [(3, "full")]
+
+
+def test_a_bundle_mapping_to_a_missing_material_is_refused(hub_dir: Path, store: HubStore) -> None:
+    """Bundle.satisfied_by is checked as the loader checks it: both names must exist."""
+    data = shown(hub_dir)
+    data["bundles"][0]["satisfied_by"]["RS-006/居民身份证"] = "新生儿身份证"
+    result = cli(hub_dir, "catalog", "publish", "-", input_text=json.dumps(data, ensure_ascii=False))
+    assert result.exit_code == 2, result.output
+    assert "bundles[0] (BND-NEWBORN).satisfied_by" in result.stderr and "新生儿身份证" in result.stderr
+    assert store.catalog_version() == 1

@@ -110,3 +110,31 @@ def test_case_detail_has_full_data_and_sync_state(station, book):
 def test_bundle_number_is_recognised(station, book):
     assert is_bundle_number(station, book["zhao"])
     assert not is_bundle_number(station, book["wang"])
+
+
+def test_a_newborn_intake_of_the_shared_documents_completes_every_members_checklist(station) -> None:
+    """Issue 12 item 13: the checklist asks once for the identity documents the members share
+    (Bundle.satisfied_by); each member case still shows its own identity documents, as received."""
+    shared = [
+        "父母双方居民身份证",
+        "居民户口簿",
+        "出生医学证明",
+        "城乡居民基本医疗保险参保登记表",
+        "近期1寸免冠彩色照片",
+    ]
+    result = ops.new_intake(
+        station,
+        pension_enrolment(item=None, bundle="BND-NEWBORN", applicant_name="赵丽", id_number=ZHAO, materials=shared),
+    )
+    catalog = station.catalog
+    for case in result.cases:
+        detail = get_case(station, case.case_no)
+        item = catalog.item(case.item_code)
+        states = {m.name_zh: m.state for m in detail.materials}
+        assert list(states) == [m.name_zh for m in item.materials], case.item_code
+        for material in item.materials:
+            if material.required and not material.exempt_if_data_shared:
+                assert states[material.name_zh] == "presented", (case.item_code, material.name_zh)
+    rs006 = next(c for c in result.cases if c.item_code == "RS-006")
+    states = {m.name_zh: m.state for m in get_case(station, rs006.case_no).materials}
+    assert states["居民身份证"] == "presented" and states["监护人身份证及关系证明（未成年人）"] == "presented"

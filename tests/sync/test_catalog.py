@@ -480,3 +480,67 @@ def test_two_spellings_of_one_document_are_found() -> None:
         ("夫妻双方居民身份证", "父母双方居民身份证"),
         ("出生医学证明（生育后补登时）", "出生医学证明"),
     ]
+
+
+# ---- identity documents one bundle member's shared document meets (Bundle.satisfied_by) ----------
+
+_IDENTITY_WORDS = ("身份证", "户口簿")
+"""Identity documents: in a newborn's bundle, two such lines ask the family for the same papers twice."""
+
+
+def _identity_lines(catalog: Catalog, bundle_code: str) -> list[str]:
+    return [
+        rule.name_zh
+        for rule in material_rules(catalog, bundle=bundle_code)
+        if any(word in rule.name_zh for word in _IDENTITY_WORDS)
+    ]
+
+
+def test_the_newborn_checklist_lists_only_the_shared_identity_documents(catalog: Catalog) -> None:
+    """Issue 12 item 13: 有效身份证件（身份证、户口簿等）, 居民身份证, 监护人身份证及关系证明 and
+    随迁方居民户口簿 are met by the shared 父母双方居民身份证 and 居民户口簿 (the newborn has no ID card)."""
+    bundle = catalog.bundle("BND-NEWBORN")
+    assert sorted(_identity_lines(catalog, "BND-NEWBORN")) == ["居民户口簿", "父母双方居民身份证"]
+    # Every identity document a member asks for is either a shared one or mapped to one.
+    for code in bundle.members:
+        for material in catalog.item(code).materials:
+            if any(word in material.name_zh for word in _IDENTITY_WORDS):
+                assert bundle.recorded_as(code, material.name_zh) in bundle.shared_materials, (code, material)
+
+
+def test_an_unmapped_identity_document_counts_as_a_duplicate() -> None:
+    """Without the mapping the newborn checklist asks for four more identity documents."""
+    data = copy.deepcopy(sample_catalog_json())
+    data["bundles"][0]["satisfied_by"] = {}
+    assert len(_identity_lines(load_catalog(data, version=1), "BND-NEWBORN")) == 6
+
+
+def test_a_mapped_material_merges_its_rule_into_the_shared_one() -> None:
+    data = copy.deepcopy(sample_catalog_json())
+    ga = next(item for item in data["items"] if item["code"] == "GA-001")
+    next(m for m in ga["materials"] if m["name_zh"] == "随迁方居民户口簿")["allow_deferred"] = False
+    wj = next(item for item in data["items"] if item["code"] == "WJ-001")
+    next(m for m in wj["materials"] if m["name_zh"] == "居民户口簿")["allow_deferred"] = True
+    rules = {rule.name_zh: rule for rule in material_rules(load_catalog(data, version=1), bundle="BND-NEWBORN")}
+    assert rules["居民户口簿"].required and not rules["居民户口簿"].allow_deferred  # the strictest member wins
+
+
+def test_satisfied_by_names_a_member_material_that_does_not_exist() -> None:
+    def mutate(data: dict[str, Any]) -> None:
+        data["bundles"][0]["satisfied_by"]["YB-001/护照"] = "居民户口簿"
+
+    _assert_names(_broken(mutate), "bundles[0] (BND-NEWBORN).satisfied_by", "YB-001/护照")
+
+
+def test_satisfied_by_names_a_member_outside_the_bundle() -> None:
+    def mutate(data: dict[str, Any]) -> None:
+        data["bundles"][0]["satisfied_by"]["CL-001/居民身份证"] = "居民户口簿"
+
+    _assert_names(_broken(mutate), "bundles[0] (BND-NEWBORN).satisfied_by", "CL-001/居民身份证")
+
+
+def test_satisfied_by_names_a_shared_material_that_does_not_exist() -> None:
+    def mutate(data: dict[str, Any]) -> None:
+        data["bundles"][0]["satisfied_by"]["RS-006/居民身份证"] = "新生儿身份证"
+
+    _assert_names(_broken(mutate), "bundles[0] (BND-NEWBORN).satisfied_by", "新生儿身份证")

@@ -191,6 +191,10 @@ def test_bundle_is_found_and_saved_as_member_cases(station_dir, clock):
             screen.query_one("#id_number", Input).value = "34992119950612128X"
             screen.query_one("#phone", Input).value = "0551-6543210"
             checklist = screen.query_one(MaterialChecklist)
+            # Issue 12 item 13: the identity documents the members share are listed once.
+            names = [r.name_zh for r in checklist.rules]
+            assert [n for n in names if "身份证" in n or "户口簿" in n] == ["父母双方居民身份证", "居民户口簿"]
+            assert names.count("出生医学证明") == 1
             required = [r.name_zh for r in checklist.rules if r.required and r.name_zh != "近期1寸免冠彩色照片"]
             checklist.set_state(required, ["近期1寸免冠彩色照片"])
             await pilot.pause()
