@@ -24,7 +24,7 @@ from chinese_calendar import constants as _cc
 from hub.deadlines import Recomputed, recompute_year
 from hub.feed import queue
 from hub.store import CalendarVersionRow, HubStoreProtocol
-from sync.errors import InputError, NotFoundError
+from sync.errors import NotFoundError, Problem, ProblemsError
 from sync.holidays import STATUTORY_FIRST_YEAR, STATUTORY_LAST_YEAR, statutory_holidays
 from sync.protocol import CalendarItem
 from sync.text import printable
@@ -113,33 +113,12 @@ class Notice(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
-class Problem(msgspec.Struct, frozen=True):
-    """One thing wrong with a calendar file: where (``holidays[2].from``) and what, in both languages."""
-
-    where: str
-    zh: str
-    en: str
-
-    def message(self, lang: str) -> str:
-        """``where: what`` in ``lang``."""
-        return f"{self.where}: {self.en if lang.startswith('en') else self.zh}"
-
-
-class NoticeError(InputError):
+class NoticeError(ProblemsError):
     """A calendar file with problems: all of them, listed at once (一次性告知); nothing was published."""
 
     code = "calendar.notice"
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        count = len(problems)
-        super().__init__(
-            zh=f"工作日历文件有 {count} 处问题，未发布任何内容：\n"
-            + "\n".join(f"  {p.message('zh')}" for p in problems),
-            en=f"the calendar file has {count} problem(s); nothing was published:\n"
-            + "\n".join(f"  {p.message('en')}" for p in problems),
-            field=problems[0].where if problems else None,
-        )
+    file_zh = "工作日历文件"
+    file_en = "calendar file"
 
 
 def _weekday(day: dt.date) -> tuple[str, str]:

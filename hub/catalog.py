@@ -32,7 +32,7 @@ from sync.catalog import (
     satisfied_by_problems,
 )
 from sync.catalog_patch import CatalogChange, change_counts, changes, make_edits
-from sync.errors import InputError, NotFoundError, ProxyAppError
+from sync.errors import InputError, NotFoundError, Problem, ProblemsError, ProxyAppError
 from sync.text import printable
 from sync.timeutil import iso_utc
 
@@ -59,33 +59,12 @@ _TOP = ("version", "items", "bundles")
 _LISTED: dict[type, str] = {ServiceItem: "items[]", Material: "items[].materials[]", Bundle: "bundles[]"}
 
 
-class Problem(msgspec.Struct, frozen=True):
-    """One thing wrong with a catalogue file: where (``items[3] (RS-004).promised_days``) and what."""
-
-    where: str
-    zh: str
-    en: str
-
-    def message(self, lang: str) -> str:
-        """``where: what`` in ``lang``."""
-        return f"{self.where}: {self.en if lang.startswith('en') else self.zh}"
-
-
-class CatalogFileError(InputError):
+class CatalogFileError(ProblemsError):
     """A catalogue file with problems: all of them, listed at once (一次性告知); nothing was published."""
 
     code = "catalog.file"
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        count = len(problems)
-        super().__init__(
-            zh=f"事项目录文件有 {count} 处问题，未发布任何内容：\n"
-            + "\n".join(f"  {p.message('zh')}" for p in problems),
-            en=f"the catalogue file has {count} problem(s); nothing was published:\n"
-            + "\n".join(f"  {p.message('en')}" for p in problems),
-            field=problems[0].where if problems else None,
-        )
+    file_zh = "事项目录文件"
+    file_en = "catalogue file"
 
 
 class ReadCatalog(msgspec.Struct, frozen=True, kw_only=True):

@@ -28,20 +28,16 @@ import msgspec
 
 from hub.feed import queue, queue_village_history
 from hub.keys import HubIdentity
+from hub.recovery import written_by
 from hub.rotation import receipt_keys, resigned
 from hub.store import HubStore, ResolvedForkRow, StationRow, UserRow
-from sync.budget import STATION_SET
-from sync.changes import RowChange, StatusChange, decode_change
 from sync.errors import InputError
 from sync.protocol import (
-    CTX_UP,
     FEATURE_FORK_RESOLUTION,
     FEATURE_KEY_ROTATION,
     ForkResolved,
-    ProtocolError,
     ReceiptItem,
     change_digest,
-    open_set,
 )
 from sync.timeutil import iso_utc
 
@@ -50,8 +46,6 @@ __all__ = ("AUDIT_ACTION", "Keep", "Resolution", "default_operator", "resolve_fo
 Keep = Literal["hub", "station"]
 AUDIT_ACTION = "fork_resolved"
 """The audit log's action for a resolution; its fields are ``FORK;hub|station;STATION_ID``."""
-
-_RECORDS = msgspec.msgpack.Decoder(list[msgspec.Raw])
 
 
 class Resolution(msgspec.Struct, frozen=True, kw_only=True):
@@ -122,7 +116,7 @@ def resolve_fork(
             )
         base_hash = held[0]
     hub_head = station.applied_seq
-    records, intakes, cases = _branch(store, identity, station.station_id, range(base + 1, hub_head + 1))
+    records, intakes, cases = written_by(store, identity, station.station_id, range(base + 1, hub_head + 1))
     moment = iso_utc(now)
     with store.transaction():
         ids = store.resolve_forks(station.station_id, resolution=keep, by=by, at=moment)
@@ -230,59 +224,3 @@ def _queue_branch_rows(
     return queue_village_history(
         store, station.station_id, station.village_code, now=now, only=wrote, through_seq=through_seq
     )
-
-
-def _branch(
-    store: HubStore, identity: HubIdentity, station_id: str, seqs: range
-) -> tuple[list[bytes], set[str], set[str]]:
-    """The change records of the station's sets ``seqs`` as the hub holds them (opened as the ingest opened
-    them), and the intakes and cases they wrote."""
-    records: list[bytes] = []
-    intakes: set[str] = set()
-    cases: set[str] = set()
-    current = store.station_key(station_id)
-
-    def public_key_for(key_id: str) -> bytes:
-        key = store.key(key_id) if key_id else current
-        if key is None:
-            raise ProtocolError(zh="未知密钥", en=f"unknown key {key_id}", code="unknown_key")
-        return key.sign_public
-
-    for seq in seqs:
-        envelope = store.set_in_envelope(station_id, seq)
-        if envelope is None:
-            continue
-        try:
-            _, _, body = open_set(
-                envelope,
-                public_key_for=public_key_for,
-                context=CTX_UP,
-                box_private=identity.keys.box_private,
-                sender_box_public=current.box_public if current else None,
-                limits=STATION_SET,
-                # Sets sealed to the hub's box key before a rotation (hub key rotate) open with the older ones.
-                older_box_privates=identity.box_privates[1:],
-            )
-            raws = [bytes(r) for r in _RECORDS.decode(body)]
-        except (ProtocolError, msgspec.DecodeError, ValueError):
-            continue  # accepted once, so it opens; one that no longer does has nothing to give back
-        records += raws
-        for raw in raws:
-            try:
-                change = decode_change(raw)
-            except (msgspec.DecodeError, ValueError):
-                continue
-            if isinstance(change, StatusChange):
-                cases.add(change.case_no)
-            elif isinstance(change, RowChange):
-                if change.table == "cases":
-                    cases.add(change.pk)
-                elif change.table == "intakes":
-                    intakes.add(change.pk)
-                else:
-                    row = store.row(change.table, change.pk)
-                    if row is not None and row.get("case_no"):
-                        cases.add(row["case_no"])
-                    elif row is not None and row.get("intake_id"):
-                        intakes.add(row["intake_id"])
-    return records, intakes, cases

@@ -29,7 +29,7 @@ from sync.changes import RowChange, StatusChange, decode_change
 from sync.protocol import CTX_UP, ProtocolError, ReceiptItem, open_set
 from sync.timeutil import iso_utc
 
-__all__ = ("recover_if_behind",)
+__all__ = ("recover_if_behind", "written_by")
 
 _MARK = "recovered:"
 _RECORDS = msgspec.msgpack.Decoder(list[msgspec.Raw])
@@ -53,7 +53,7 @@ def recover_if_behind(
     mark = f"{head_seq}:{station.applied_seq}"
     if store.get_meta(_MARK + station_id) == mark:
         return 0
-    intakes, cases = _touched(store, identity, station_id, range(head_seq + 1, station.applied_seq + 1))
+    _, intakes, cases = written_by(store, identity, station_id, range(head_seq + 1, station.applied_seq + 1))
     items = 0
     with store.transaction():
 
@@ -87,22 +87,27 @@ def recover_if_behind(
     return items
 
 
-def _touched(store: HubStoreProtocol, identity: HubIdentity, station_id: str, seqs: range) -> tuple[set[str], set[str]]:
-    """The intakes and cases the station's sets ``seqs`` wrote (opened as the ingest opened them)."""
+def written_by(
+    store: HubStoreProtocol, identity: HubIdentity, station_id: str, seqs: range
+) -> tuple[list[bytes], set[str], set[str]]:
+    """The change records of the station's sets ``seqs`` as the hub holds them (opened as the ingest opened
+    them), and the intakes and cases they wrote. Used to give a restored station back what it lost and to
+    replay a fork's branch."""
+    records: list[bytes] = []
     intakes: set[str] = set()
     cases: set[str] = set()
     current = store.station_key(station_id)
+
+    def public_key_for(key_id: str) -> bytes:
+        key = store.key(key_id) if key_id else current
+        if key is None:
+            raise ProtocolError(zh="未知密钥", en=f"unknown key {key_id}", code="unknown_key")
+        return key.sign_public
+
     for seq in seqs:
         envelope = store.set_in_envelope(station_id, seq)
         if envelope is None:
             continue
-
-        def public_key_for(key_id: str) -> bytes:
-            key = store.key(key_id) if key_id else current
-            if key is None:
-                raise ProtocolError(zh="未知密钥", en=f"unknown key {key_id}", code="unknown_key")
-            return key.sign_public
-
         try:
             _, _, body = open_set(
                 envelope,
@@ -114,12 +119,13 @@ def _touched(store: HubStoreProtocol, identity: HubIdentity, station_id: str, se
                 # Sets sealed to the hub's box key before a rotation (hub key rotate) open with the older ones.
                 older_box_privates=identity.box_privates[1:],
             )
-            records = _RECORDS.decode(body)
+            raws = [bytes(r) for r in _RECORDS.decode(body)]
         except (ProtocolError, msgspec.DecodeError, ValueError):
             continue  # accepted once, so it opens; a set that no longer does has nothing to give back
-        for raw in records:
+        records += raws
+        for raw in raws:
             try:
-                change = decode_change(bytes(raw))
+                change = decode_change(raw)
             except (msgspec.DecodeError, ValueError):
                 continue
             if isinstance(change, StatusChange):
@@ -127,14 +133,10 @@ def _touched(store: HubStoreProtocol, identity: HubIdentity, station_id: str, se
             elif isinstance(change, RowChange):
                 if change.table == "cases":
                     cases.add(change.pk)
-                elif change.table == "case_notes":
-                    row = store.row("case_notes", change.pk)
-                    if row is not None:
-                        cases.add(row["case_no"])
                 elif change.table == "intakes":
                     intakes.add(change.pk)
-                else:
+                else:  # a note, a material, a commitment: the case it belongs to
                     row = store.row(change.table, change.pk)
-                    if row is not None and row.get("intake_id"):
-                        intakes.add(row["intake_id"])
-    return intakes, cases
+                    if row is not None and row.get("case_no"):
+                        cases.add(row["case_no"])
+    return records, intakes, cases

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 __all__ = (
     "CalendarError",
     "CatalogError",
@@ -11,6 +13,8 @@ __all__ = (
     "InputError",
     "IntakeError",
     "NotFoundError",
+    "Problem",
+    "ProblemsError",
     "ProxyAppError",
     "StoreError",
 )
@@ -51,6 +55,40 @@ class InputError(ProxyAppError):
     """Input from a person or a script is wrong; nothing was written. CLI exit status 2."""
 
     code = "bad_input"
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a file an operator hands in: where (``holidays[2].from``) and what, in both languages."""
+
+    where: str
+    zh: str
+    en: str
+
+    def message(self, lang: str) -> str:
+        """``where: what`` in ``lang``."""
+        return f"{self.where}: {self.en if lang.startswith('en') else self.zh}"
+
+
+class ProblemsError(InputError):
+    """A file with problems: all of them, listed at once (一次性告知); nothing was published.
+
+    Subclasses name the file (``file_zh``, ``file_en``) and their ``code``.
+    """
+
+    file_zh = "文件"
+    file_en = "file"
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        count = len(problems)
+        super().__init__(
+            zh=f"{self.file_zh}有 {count} 处问题，未发布任何内容：\n"
+            + "\n".join(f"  {p.message('zh')}" for p in problems),
+            en=f"the {self.file_en} has {count} problem(s); nothing was published:\n"
+            + "\n".join(f"  {p.message('en')}" for p in problems),
+            field=problems[0].where if problems else None,
+        )
 
 
 class IdNumberError(InputError):
