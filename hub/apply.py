@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any, Literal
 
 import msgspec
@@ -17,6 +18,7 @@ from sync.i18n import label
 from sync.ids import Minter, event_minter, intake_of_key, parse_case_number, row_minter
 from sync.lifecycle import Actor, Status
 from sync.merge import Rejection, decide_row, decide_status, decode_versions, encode_versions, version_of
+from sync.scans import MAX_PAGE_BYTES, PAGE_FORMATS
 from sync.tables import BY_NAME
 from sync.timeutil import business_date, iso_utc, parse_iso
 
@@ -76,7 +78,7 @@ def _villages_touched(
     parents: list[tuple[str, Any]] = []
     if table in ("cases", "intake_materials", "commitments"):
         parents += [("intakes", v) for v in {fields.get("intake_id"), existing and existing["intake_id"]} if v]
-    if table == "case_notes":
+    if table in ("case_notes", "attachments"):
         parents += [("cases", v) for v in {fields.get("case_no"), existing and existing["case_no"]} if v]
     for parent, key in parents:
         held = store.village_of_intake(key) if parent == "intakes" else store.village_of_case(key)
@@ -193,6 +195,14 @@ def apply_row(
             zh=f"{label('table', table)} {change.pk}：字段无效（{what_zh}）",
             en=f"{table} {change.pk}: {what}",
         )
+    if table == "attachments":
+        wrong = _attachment_problem(change)
+        if wrong is not None:
+            return _reject(
+                "malformed",
+                zh=f"{label('table', table)} {change.pk[:60]}：{wrong[0]}",
+                en=f"{table} {change.pk[:60]}: {wrong[1]}",
+            )
     existing = store.row(table, change.pk)
     refused = _check_key(
         store, table, change.pk, change.fields, existing, origin=origin, village_code=village_code, insert=change.insert
@@ -233,7 +243,34 @@ def apply_row(
         case = store.row("cases", change.pk)
         if case is not None:
             refresh_case_due(store, case, business_date(now))
+    elif table == "attachments":
+        _announce(store, change.pk, origin, at)
     return Outcome(result="applied", village_code=village)
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _attachment_problem(change: RowChange) -> tuple[str, str] | None:
+    """Why an attachment record cannot announce a page: its key must carry its hash (so a row never changes
+    the page it names), the hash be SHA-256 in hex, the size a page's, the format one a browser shows."""
+    fields = change.fields
+    if "sha256" in fields:
+        sha = fields["sha256"]
+        if not isinstance(sha, str) or not _SHA256.fullmatch(sha) or change.pk.partition("/")[2] != sha[:32]:
+            return "页面哈希无效或与记录编号不符", "sha256 is not a SHA-256 in hex, or differs from the key"
+    if "size" in fields and (not isinstance(fields["size"], int) or not 0 < fields["size"] <= MAX_PAGE_BYTES):
+        return f"页面大小应在 1 到 {MAX_PAGE_BYTES} 字节之间", f"size must be 1 to {MAX_PAGE_BYTES} bytes"
+    if "format" in fields and fields["format"] not in PAGE_FORMATS:
+        return "页面格式无效", f"format must be one of {', '.join(sorted(PAGE_FORMATS))}"
+    return None
+
+
+def _announce(store: HubStoreProtocol, pk: str, origin: str, at: str) -> None:
+    """A page a signed record names: its bytes may now come (hub.scans), and only its."""
+    row = store.row("attachments", pk)
+    if row is not None and isinstance(row["sha256"], str) and isinstance(row["size"], int):
+        store.announce_scan(sha256=row["sha256"], size=row["size"], format=row["format"], station_id=origin, at=at)
 
 
 def _derive(

@@ -40,6 +40,7 @@ from sync.protocol import (
     make_receipt,
     open_set,
 )
+from sync.tables import BY_NAME
 from sync.text import text_problem
 from sync.timeutil import iso_utc, utc_now
 
@@ -413,6 +414,7 @@ def _apply_all(
     origin, at = station.station_id, iso_utc(now)
     village = store.stations(village_code=station.village_code, enrolled_only=True)
     others = [s.station_id for s in village if s.station_id != origin]
+    said = {s.station_id: s.features for s in village}
     rejected = 0
     # Cases a change of this set was refused for: the refusal sends down the hub's values at that
     # moment, so a later move of the same case in this set must be followed by the hub's state,
@@ -454,8 +456,11 @@ def _apply_all(
             elif isinstance(change, RowChange) and change.table == "cases":
                 refused_cases.add(change.pk)
         elif outcome.result == "applied" and change is not None:
-            if others:
-                queue(store, others, msgspec.structs.replace(change, origin=origin), at=at)
+            # A row of a table that needs a feature goes only to the village's stations that said it (sync.tables).
+            need = BY_NAME[change.table].feature if isinstance(change, RowChange) and change.table in BY_NAME else 0
+            to = [s for s in others if said[s] & need] if need else others
+            if to:
+                queue(store, to, msgspec.structs.replace(change, origin=origin), at=at)
             if outcome.case is not None:
                 # The station already shows the state its own move led to when the hub moved the
                 # case from the same state: the CaseState would only repeat it.

@@ -15,6 +15,9 @@ from station.cli_atrest import KEY_COMMANDS
 from station.cli_backup import BACKUP_COMMANDS
 from station.cli_base import Context, handles_errors
 from station.cli_keys import rekey_command
+from station.cli_ledger import ledger_command
+from station.cli_ratings import RATING_COMMANDS
+from station.cli_scans import register_scans
 from station.cli_sync import SYNC_COMMANDS
 from station.store import Station, default_data_dir
 from sync.catalog_search import find
@@ -471,6 +474,10 @@ def commitment_list(obj: Context, overdue: bool, show_all: bool, as_json: bool) 
 for _command in (*SYNC_COMMANDS, *KEY_COMMANDS, *AGENT_COMMANDS, *BACKUP_COMMANDS):
     main.add_command(_command)
 main.add_command(rekey_command)
+register_scans(case)
+main.add_command(ledger_command)
+for _command in RATING_COMMANDS:  # station case rate / find / query
+    case.add_command(_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -67,10 +67,10 @@ def event_minter(event_id: str) -> Minter | None:
 
 
 def intake_of_key(table: str, pk: str) -> str | None:
-    """The intake number a row's key names (intakes, materials, commitments); None for other tables."""
-    if table == "intakes":
+    """The intake number a row's key names (intakes, materials, commitments, ratings, query codes); None for other tables."""
+    if table in ("intakes", "query_codes"):
         return pk
-    if table in ("intake_materials", "commitments"):
+    if table in ("intake_materials", "commitments", "ratings"):
         intake_id, sep, name = pk.partition("/")
         return intake_id if sep and name else None
     return None
@@ -84,5 +84,8 @@ def row_minter(table: str, pk: str) -> Minter | None:
         return parse_case_number(pk)
     if table == "case_notes":
         return event_minter(pk)
+    if table == "attachments":  # CASE_NO/page hash: the case's number says who minted it
+        case_no, sep, page = pk.partition("/")
+        return parse_case_number(case_no) if sep and page else None
     intake_id = intake_of_key(table, pk)
     return parse_case_number(intake_id) if intake_id is not None else None

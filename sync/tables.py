@@ -7,6 +7,9 @@ from types import MappingProxyType
 
 import msgspec
 
+from sync.ratings import FEATURE_RATINGS
+from sync.scans import FEATURE_SCANS
+
 __all__ = ("BY_NAME", "TABLES", "TABLE_NAMES", "VERSIONS", "ReplicatedTable")
 
 VERSIONS = "versions"
@@ -28,6 +31,10 @@ class ReplicatedTable(msgspec.Struct, frozen=True, kw_only=True):
     on the calendar each side holds (the hub computes the binding one). Never sent, never accepted."""
     hub_derived: frozenset[str] = frozenset()
     """Columns only the hub has, derived there (for the county figures)."""
+    feature: int = 0
+    """The protocol feature (sync.protocol ``FEATURE_*``) a peer must have said before rows of this
+    table are sent to it: a station holds them unsealed until its hub has said it, the hub sends them
+    down only to a station that has (0: every release within the support window reads the table)."""
 
     @property
     def station_local(self) -> frozenset[str]:
@@ -109,6 +116,31 @@ TABLES: tuple[ReplicatedTable, ...] = (
         name="case_notes",
         pk="note_id",
         replicated=frozenset({"note_id", "case_no", "at", "author", "text"}),
+    ),
+    # One scanned page of a material of a case (issue 15): the page's bytes travel apart, announced by
+    # ``sha256`` (docs/protocol.md, "Scanned pages"). Keyed ``CASE_NO/first 32 hex of sha256``: one page
+    # once per case; ``dropped`` and ``page`` (the order within the material) change, the row stays.
+    ReplicatedTable(
+        name="attachments",
+        pk="attachment_id",
+        replicated=frozenset(
+            {"attachment_id", "case_no", "material", "page", "sha256", "size", "format", "attached_at", "dropped"}
+        ),
+        feature=FEATURE_SCANS,
+    ),
+    # The resident's progress-query code of an intake (sync.ratings): random, so only this row tells it.
+    ReplicatedTable(
+        name="query_codes",
+        pk="intake_id",
+        replicated=frozenset({"intake_id", "code", "created_at"}),
+        feature=FEATURE_RATINGS,
+    ),
+    # 好差评: a case's (a stage's) rating, keyed INTAKE/CASE, or a whole bundle's, INTAKE/overall.
+    ReplicatedTable(
+        name="ratings",
+        pk="rating_id",
+        replicated=frozenset({"rating_id", "intake_id", "case_no", "level", "comment", "channel", "rated_at", "agent"}),
+        feature=FEATURE_RATINGS,
     ),
 )
 """Every replicated table, parents before children (the order a village's history is sent in).

@@ -22,9 +22,13 @@ from hub.store.db import open_db, write_txn
 from hub.store.forks import ForkStoreMixin, ResolvedForkRow
 from hub.store.interface import HubStoreProtocol
 from hub.store.keys import KeyStoreMixin
+from hub.store.province import ProvinceStoreMixin
+from hub.store.scans import ScanRow, ScanStoreMixin, StationScans
 from hub.store.schema import migrate as apply_migrations
 from hub.store.stations import Contact, EnrolmentRow, KeyRow, StationRow, StationStoreMixin
 from hub.store.sync import FeedSetRow, ForkRow, SyncStoreMixin
+from hub.store.township import TownshipStoreMixin
+from hub.store.upstream import UpstreamStoreMixin
 from sync.catalog import Catalog
 from sync.divisions import DivisionTree, load_divisions
 from sync.errors import StoreError
@@ -46,8 +50,10 @@ __all__ = (
     "KeyRow",
     "ResolvedForkRow",
     "RowError",
+    "ScanRow",
     "SessionRow",
     "StationRow",
+    "StationScans",
     "TokenRow",
     "UserRow",
     "YearRow",
@@ -71,6 +77,10 @@ class HubStore(
     CatalogStoreMixin,
     KeyStoreMixin,
     ForkStoreMixin,
+    UpstreamStoreMixin,
+    ProvinceStoreMixin,
+    TownshipStoreMixin,
+    ScanStoreMixin,
 ):
     """Everything the hub keeps, behind methods; no other module writes SQL.
 

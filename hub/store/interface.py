@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from hub.store.calendar import CalendarVersionRow, YearRow
     from hub.store.catalog import CatalogDelivery, CatalogVersionRow
     from hub.store.forks import ResolvedForkRow
+    from hub.store.scans import ScanRow, StationScans
     from hub.store.stations import Contact, EnrolmentRow, KeyRow, StationRow
     from hub.store.sync import FeedSetRow, ForkRow
     from sync.catalog import Catalog
@@ -662,8 +663,100 @@ class HubStoreProtocol(Protocol):
         """The sets of ``origin`` a resolution set aside (without their bytes), oldest first."""
         ...
 
+    # -- TownshipStoreMixin (hub.store.township) --
+
+    def set_user_scope(self, user_id: int, *, township: str | None, head: bool, email: str | None) -> None:
+        """An account's township (township clerks), head flag (overdue cases reach it) and digest address."""
+        ...
+
+    def township_cases(
+        self,
+        township: str,
+        item_codes: Sequence[str],
+        *,
+        status: str | None = None,
+        overdue_before: str | None = None,
+        case_no: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Cases of the township's villages for the given items, newest first (full rows: the caller masks)."""
+        ...
+
+    def forwarded_cases(self, case_nos: Sequence[str]) -> set[str]:
+        """Which of these cases a township forwarded to the county department (sync.levels.is_forward)."""
+        ...
+
+    def open_cases_due_by(self, last_day: str) -> list[dict[str, Any]]:
+        """Open cases (clock running) due on or before ``last_day``: numbers, codes and dates, no personal data."""
+        ...
+
+    def request_joint_opinion(self, case_no: str, department: str, *, by: str, at: str, due_date: str) -> bool:
+        """Ask a department to join a case's review by ``due_date``; False when it was asked already."""
+        ...
+
+    def answer_joint_opinion(
+        self, case_no: str, department: str, *, opinion: str, reason: str | None, by: str, at: str
+    ) -> bool:
+        """Record a department's opinion (or the system's deemed consent); False if none was pending."""
+        ...
+
+    def joint_opinions(self, case_no: str) -> list[dict[str, Any]]:
+        """Every department asked to join the case's review, with its opinion (NULL: not answered yet)."""
+        ...
+
+    def joint_requests_for(self, department: str, *, pending_only: bool = True) -> list[dict[str, Any]]:
+        """The cases a department is asked to give its opinion on, soonest due first."""
+        ...
+
+    def joint_requests_past(self, today: str) -> list[dict[str, Any]]:
+        """Unanswered joint-review requests whose due date is before ``today``."""
+        ...
+
+    def alert_run(self, day: str) -> dict[str, Any] | None:
+        """The digest run of a China date, or None when it has not gone out."""
+        ...
+
+    def record_alert_run(self, day: str, *, at: str, backend: str, digests: int, deemed: int) -> bool:
+        """Note that the digest of ``day`` went out; False when another run had noted it first."""
+        ...
+
     # -- StoreBase (hub.store.base) --
 
     def savepoint(self, name: str = "change") -> contextlib.AbstractContextManager[None]:
         """A nested unit inside a transaction: on error, undo only what happened inside it."""
+        ...
+
+    # -- scanned pages (hub.store.scans) --
+
+    def announce_scan(self, *, sha256: str, size: int, format: str, station_id: str, at: str) -> None:
+        """Note a page a signed record names (the first announcement stands; call inside a transaction)."""
+        ...
+
+    def scan(self, sha256: str) -> ScanRow | None:
+        """The page with this hash, if a signed record announced it."""
+        ...
+
+    def scan_in_village(self, sha256: str, village_code: str) -> bool:
+        """Whether a page of this hash is attached to a case of the village (its stations may send it)."""
+        ...
+
+    def set_scan_held(self, sha256: str, held: int, *, was: int) -> bool:
+        """Move a page's arrived bytes from ``was`` to ``held``; False when another request moved it first."""
+        ...
+
+    def complete_scan(self, sha256: str, at: str) -> None:
+        """The page is here whole and its hash checked."""
+        ...
+
+    def case_attachments(self, case_no: str) -> list[dict[str, Any]]:
+        """A case's pages (dropped ones left out) by material and page, each with whether it is here whole."""
+        ...
+
+    def case_has_scan(self, case_no: str, sha256: str) -> bool:
+        """Whether the page of this hash is one of the case's (not dropped)."""
+        ...
+
+    def scans_waiting(self) -> list[StationScans]:
+        """Per station that announced pages not yet here whole: pages, bytes to come, the oldest's announcement."""
         ...

@@ -539,6 +539,234 @@ def m008_fork_resolution(db: Database) -> None:
         db.execute(statement)
 
 
+@migrations()
+def m009_upstream(db: Database) -> None:
+    """A county forwarding to its province (docs/protocol.md, "County and province"): the link, the items
+    queued for the county's own chain, its sealed sets, and what was already sent of each station, key,
+    case and county move (so each goes once, and again only when it changed)."""
+    statements = [
+        """CREATE TABLE upstream_link (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            url TEXT NOT NULL,
+            county TEXT NOT NULL,
+            province_id TEXT NOT NULL,
+            sign_public BLOB NOT NULL,
+            box_public BLOB NOT NULL,
+            gen INTEGER NOT NULL,
+            enrolled_at TEXT NOT NULL,
+            acked_seq INTEGER NOT NULL DEFAULT 0,
+            last_push TEXT,
+            last_ok TEXT,
+            last_error TEXT) STRICT""",
+        """CREATE TABLE upstream_items (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            body BLOB NOT NULL,
+            queued_at TEXT NOT NULL,
+            set_seq INTEGER) STRICT""",
+        "CREATE INDEX upstream_items_set ON upstream_items(set_seq, id)",
+        """CREATE TABLE upstream_sets (
+            seq INTEGER PRIMARY KEY,
+            hash BLOB NOT NULL,
+            envelope BLOB NOT NULL,
+            items INTEGER NOT NULL,
+            sealed_at TEXT NOT NULL) STRICT""",
+        """CREATE TABLE upstream_sent (
+            kind TEXT NOT NULL,
+            name TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            PRIMARY KEY (kind, name)) STRICT""",
+        "CREATE INDEX cases_updated ON cases(updated_at)",
+        "CREATE INDEX case_events_recorded ON case_events(recorded_at)",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
+@migrations()
+def m010_province(db: Database) -> None:
+    """A province hub: its counties (keys pinned at enrolment, codes), each county's chain, the station keys
+    of their rosters, every forwarded station set with its receipt and disclosed key (the evidence), and
+    the province's view of each case and of the counties' own moves, without personal data."""
+    statements = [
+        """CREATE TABLE counties (
+            county TEXT PRIMARY KEY,
+            enrolled_at TEXT,
+            revoked_at TEXT,
+            head_seq INTEGER NOT NULL DEFAULT 0,
+            head_hash BLOB,
+            last_contact TEXT,
+            last_set_at TEXT,
+            pending INTEGER NOT NULL DEFAULT 0,
+            oldest_pending TEXT) STRICT""",
+        """CREATE TABLE county_keys (
+            key_id TEXT PRIMARY KEY,
+            county TEXT NOT NULL,
+            gen INTEGER NOT NULL,
+            sign_public BLOB NOT NULL,
+            box_public BLOB NOT NULL,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT) STRICT""",
+        "CREATE INDEX county_keys_county ON county_keys(county, gen)",
+        """CREATE TABLE county_codes (
+            code_id TEXT PRIMARY KEY,
+            secret TEXT NOT NULL,
+            county TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT,
+            failures INTEGER NOT NULL DEFAULT 0) STRICT""",
+        """CREATE TABLE county_sets (
+            county TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            hash BLOB NOT NULL,
+            envelope BLOB NOT NULL,
+            items INTEGER NOT NULL,
+            via TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            PRIMARY KEY (county, seq)) STRICT""",
+        """CREATE TABLE province_stations (
+            station_id TEXT PRIMARY KEY,
+            county TEXT NOT NULL,
+            village_code TEXT NOT NULL,
+            applied_seq INTEGER NOT NULL DEFAULT 0,
+            applied_hash BLOB,
+            county_seq INTEGER NOT NULL DEFAULT 0,
+            last_contact TEXT,
+            revoked INTEGER NOT NULL DEFAULT 0) STRICT""",
+        "CREATE INDEX province_stations_county ON province_stations(county)",
+        """CREATE TABLE province_station_keys (
+            key_id TEXT PRIMARY KEY,
+            station_id TEXT NOT NULL,
+            sign_public BLOB NOT NULL,
+            box_public BLOB NOT NULL,
+            from_seq INTEGER NOT NULL,
+            revoked_after INTEGER) STRICT""",
+        "CREATE INDEX province_station_keys_station ON province_station_keys(station_id, from_seq)",
+        """CREATE TABLE province_sets (
+            station_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            hash BLOB NOT NULL,
+            envelope BLOB NOT NULL,
+            receipt BLOB NOT NULL,
+            body_key BLOB NOT NULL,
+            county TEXT NOT NULL,
+            county_seq INTEGER NOT NULL,
+            changes INTEGER NOT NULL,
+            received_at TEXT NOT NULL,
+            PRIMARY KEY (station_id, seq)) STRICT""",
+        """CREATE TABLE province_cases (
+            case_no TEXT PRIMARY KEY,
+            county TEXT NOT NULL,
+            village_code TEXT NOT NULL,
+            item_code TEXT NOT NULL,
+            status TEXT NOT NULL,
+            outcome TEXT,
+            received_date TEXT,
+            accepted_date TEXT,
+            due_date TEXT,
+            updated_at TEXT NOT NULL) STRICT""",
+        "CREATE INDEX province_cases_county ON province_cases(county, status)",
+        """CREATE TABLE province_moves (
+            event_id TEXT PRIMARY KEY,
+            county TEXT NOT NULL,
+            case_no TEXT NOT NULL,
+            from_status TEXT NOT NULL,
+            to_status TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            at TEXT NOT NULL,
+            by TEXT,
+            reason TEXT,
+            outcome TEXT,
+            county_seq INTEGER NOT NULL) STRICT""",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
+@migrations()
+def m011_attachments(db: Database) -> None:
+    """Scanned materials (issue 15): the replicated ``attachments`` rows (a page of a case's material, by
+    its SHA-256) and ``scans``, one row per page the hub was told of by a signed record: its size, which
+    station announced it first, how many bytes of it have arrived (``held``) and when it was whole and
+    its hash checked (``complete_at``). The bytes are files under the data folder (hub.scans), not rows."""
+    statements = [
+        """CREATE TABLE attachments (
+            attachment_id TEXT PRIMARY KEY,
+            case_no TEXT NOT NULL,
+            material TEXT NOT NULL,
+            page INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            format TEXT NOT NULL,
+            attached_at TEXT NOT NULL,
+            dropped INTEGER NOT NULL DEFAULT 0,
+            versions TEXT) STRICT""",
+        "CREATE INDEX attachments_case ON attachments(case_no, material, page)",
+        "CREATE INDEX attachments_sha ON attachments(sha256)",
+        """CREATE TABLE scans (
+            sha256 TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            format TEXT NOT NULL,
+            station_id TEXT NOT NULL,
+            announced_at TEXT NOT NULL,
+            held INTEGER NOT NULL DEFAULT 0,
+            complete_at TEXT) STRICT""",
+        "CREATE INDEX scans_waiting ON scans(station_id, complete_at)",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
+@migrations()
+def m012_township_review(db: Database) -> None:
+    """Township review and escalation (issue 16): township clerks (``role = 'township'`` with their
+    township's code), department and township heads (``head``: overdue cases reach them), an e-mail
+    address for the daily alert digest, the joint-review opinions of parallel approval (缺席默认:
+    ``deemed_consent`` written by the system at the deadline) and the days the digest went out."""
+    # SQLite cannot alter a CHECK constraint, and rebuilding users is impossible while sessions and
+    # tokens reference it with foreign keys on (inside this transaction). The documented way to widen
+    # a CHECK (sqlite.org/lang_altertable.html, "making other kinds of table schema changes") is to
+    # edit the stored definition and bump the schema version; existing rows all satisfy the wider one.
+    version = db.execute("PRAGMA schema_version").fetchone()[0]
+    db.execute("PRAGMA writable_schema = ON")
+    db.execute(
+        "UPDATE sqlite_master SET sql = replace(sql, "
+        "\"CHECK (role IN ('admin', 'department'))\", \"CHECK (role IN ('admin', 'department', 'township'))\") "
+        "WHERE type = 'table' AND name = 'users'"
+    )
+    db.execute(f"PRAGMA schema_version = {int(version) + 1}")
+    db.execute("PRAGMA writable_schema = OFF")
+    statements = [
+        "ALTER TABLE users ADD COLUMN township TEXT",
+        "ALTER TABLE users ADD COLUMN head INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE users ADD COLUMN email TEXT",
+        # One row per department asked to join a case's parallel review; opinion NULL = not answered.
+        """CREATE TABLE joint_opinions (
+            case_no TEXT NOT NULL REFERENCES cases(case_no),
+            department TEXT NOT NULL,
+            requested_by TEXT NOT NULL,
+            requested_at TEXT NOT NULL,
+            due_date TEXT NOT NULL,
+            opinion TEXT CHECK (opinion IN ('consent', 'object', 'deemed_consent')),
+            reason TEXT,
+            answered_by TEXT,
+            answered_at TEXT,
+            PRIMARY KEY (case_no, department)) STRICT""",
+        "CREATE INDEX joint_opinions_open ON joint_opinions(due_date) WHERE opinion IS NULL",
+        "CREATE INDEX joint_opinions_department ON joint_opinions(department, case_no)",
+        # The daily digest: one row per China date it was sent, so a restart does not send it twice.
+        """CREATE TABLE alert_runs (
+            day TEXT PRIMARY KEY,
+            at TEXT NOT NULL,
+            backend TEXT NOT NULL,
+            digests INTEGER NOT NULL,
+            deemed INTEGER NOT NULL) STRICT""",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration under the write lock, so two hub processes never race."""
     if not migrations.pending(db):

@@ -53,6 +53,20 @@ class SyncReport(msgspec.Struct, kw_only=True):
     """HTTP requests sent in this round (round trips), retries included."""
     refused: list[Refusal] = []
     """The county's refusals of this station's changes that came down in this round (each names its case)."""
+    scan_bytes_sent: int = 0
+    """Bytes of scanned pages the hub took in this round (station.link.scans)."""
+    scan_pages_sent: int = 0
+    """Pages the hub came to hold whole in this round."""
+    scans_pages: int = 0
+    """Pages still waiting to go up, after the round."""
+    scans_total: int = 0
+    """Bytes of the waiting pages, in all."""
+    scans_waiting: int = 0
+    """Bytes of them the hub does not hold yet."""
+    scan_store_bytes: int = 0
+    """Bytes of pages this station holds (retention keeps it in check; ``STATION_SCAN_WARN_MB`` warns)."""
+    scan_errors: list[SyncIssue] = []
+    """What stopped the scans in this round; never a failure of the round's records."""
 
 
 class Stop(Exception):

@@ -18,9 +18,11 @@ from station.hubhttp import DEFAULT_TIMEOUT, make_client
 from station.identity import StationKeys, load_keypair, passphrase, require_pins
 from station.link.exchange import exchange
 from station.link.report import Stop, SyncReport, issue
+from station.link.scans import upload_scans
 from station.link.session import Link, Sleep
 from station.rekey import pending, rekey_keys, stale_keys
 from station.restore import confirm
+from station.scans.store import backlog, retain, store_bytes
 from station.sealing import seal_pending, unsealed_count
 from station.store import Station
 from station.store.db import write_txn
@@ -59,8 +61,11 @@ def sync_once(
     keys: KeyPair | None = None,
     sleep: Sleep | None = None,
     rng: Callable[[], float] = random.random,
+    scans: bool = True,
+    scan_progress: Callable[[int, int], None] | None = None,
 ) -> SyncReport:
-    """One sync round: seal the outbox, push unacknowledged sets, pull the feed. Synchronous.
+    """One sync round: seal the outbox, push unacknowledged sets, pull the feed, then send scanned pages
+    with what is left (station.link.scans). Synchronous.
 
     Args:
         target: a data folder (opened and closed here: use this form in a worker thread) or an
@@ -70,6 +75,8 @@ def sync_once(
         keys: the unwrapped key pair; unwrapped from ``station.key`` with the passphrase
             (``$STATION_PASSPHRASE`` or a prompt) when None.
         sleep, rng: backoff between retries (``time.sleep`` and ``random.random`` by default).
+        scans: send scanned pages once the records are in step (False: records only).
+        scan_progress: told (bytes the hub holds, bytes in all) of the waiting pages as they go up.
 
     Returns:
         A SyncReport; network and protocol failures are in ``errors``, never raised.
@@ -90,14 +97,15 @@ def sync_once(
         try:
             with make_client(transport, timeout) as client:
                 link = Link(station, keys, pins, client, sleep or time.sleep, rng, report)
-                _run(station, link)
+                link.scan_progress = scan_progress
+                _run(station, link, scans=scans)
         finally:
             report.refused = refusals(station, after=mark)
             _finish(station, report)
         return report
 
 
-def _run(station: Station, link: Link) -> None:
+def _run(station: Station, link: Link, *, scans: bool = True) -> None:
     revoked = station.meta.revoked
     if revoked:
         link.fail(
@@ -120,6 +128,8 @@ def _run(station: Station, link: Link) -> None:
         exchange(link, push=not fork)
         if fork and not station.meta.fork and not station.meta.restored:
             exchange(link, push=True)  # resolved keeping this station's chain: its sets go up again
+        if scans and not station.meta.fork and not station.meta.restored and not link.report.errors:
+            upload_scans(link, lambda: _records(station, link))  # records first: scans get what is left
     except Stop:
         pass
     except ProxyAppError as exc:  # a store error mid-round (disk full): reported, not raised
@@ -130,11 +140,18 @@ def _run(station: Station, link: Link) -> None:
         _confirm_restore(station, link)
 
 
+def _records(station: Station, link: Link) -> None:
+    """Records made while pages go up: sealed and exchanged at once, ahead of the next chunk."""
+    link.report.sealed += len(seal_pending(station, link.keys))
+    exchange(link, push=True)
+
+
 def _confirm_restore(station: Station, link: Link) -> None:
     wants_rekey = bool((station.meta.restored or {}).get("rekey"))
     confirmed = confirm(station, link.hub_next_seq)
     if confirmed:
         link.report.notes.append("restored from a backup: the hub confirmed this station's chain; work goes on")
+        link.settle_keys()  # a key change that went up after the backup (station.restore): the new key from now
         if wants_rekey:
             _rekey_after_fork(station, link)
         again = record_again(station)  # a fork resolved keeping the hub's chain: this branch's work, on top of it
@@ -175,6 +192,10 @@ def _rekey_after_fork(station: Station, link: Link) -> None:
 
 
 def _finish(station: Station, report: SyncReport) -> None:
+    retain(station)  # the bytes of pages the hub holds, of cases closed long enough, go (hash and metadata stay)
+    waiting = backlog(station)
+    report.scans_pages, report.scans_total, report.scans_waiting = waiting.pages, waiting.total, waiting.waiting
+    report.scan_store_bytes = store_bytes(station)
     report.unacknowledged = station.db.execute("SELECT COUNT(*) FROM sets_out WHERE acked_at IS NULL").fetchone()[0]
     report.unsealed = unsealed_count(station)
     report.feed_seq = feed_position(station)

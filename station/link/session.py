@@ -73,6 +73,8 @@ class Link:
         change reached it (the answer was lost). Requests go out under the new key (station.rekey)."""
         self.hub_next_seq: int | None = None
         """The seq the hub last said it needs next from this station (a restored station's confirmation)."""
+        self.scan_progress: Callable[[int, int], None] | None = None
+        """Told (bytes the hub holds, bytes in all) of the waiting pages as they go up (a progress bar)."""
 
     def fail(self, exc: ProxyAppError, *, fatal: bool = False) -> Stop:
         self.report.errors.append(issue(exc))
@@ -154,7 +156,9 @@ class Link:
         if hub_error(response).code != "retired_key":
             return False
         record = self.station.meta.rekey
-        if not record or record.get("seq") is None:
+        # Restored from a backup taken between `station rekey` and the sync that sealed the change: the
+        # PC sealed it after the backup, so it reached the hub though this copy holds it unsealed.
+        if not record or (record.get("seq") is None and not self.station.meta.restored):
             return False
         self.retired_hint = True
         self.report.notes.append("the hub already holds this station's new key: requests go under it")

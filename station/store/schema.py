@@ -251,6 +251,75 @@ def m005_forks(db: Database) -> None:
     )
 
 
+@migrations()
+def m006_scans(db: Database) -> None:
+    """Scanned materials (issue 15): each page of a case's material (replicated, ``attachments``), and the
+    pages' bytes, once per station by their SHA-256 (``scan_blobs``, local: they travel apart, in chunks).
+
+    ``scan_blobs`` sits in the encrypted database like every other piece of personal data. ``hub_held`` is
+    how many bytes of the page the hub said it holds, ``in_flight`` 1 while a chunk is on its way (its
+    answer not yet heard: the next round asks the hub where it stands first), ``acked_at`` when the hub
+    held it whole, ``deleted_at`` when retention dropped the bytes (hash and metadata stay)."""
+    db.execute(
+        """CREATE TABLE attachments (
+            attachment_id TEXT PRIMARY KEY,
+            case_no TEXT NOT NULL REFERENCES cases(case_no),
+            material TEXT NOT NULL,
+            page INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            format TEXT NOT NULL,
+            attached_at TEXT NOT NULL,
+            dropped INTEGER NOT NULL DEFAULT 0,
+            versions TEXT) STRICT"""
+    )
+    db.execute("CREATE INDEX attachments_case ON attachments(case_no, material, page)")
+    db.execute("CREATE INDEX attachments_sha ON attachments(sha256)")
+    db.execute(
+        """CREATE TABLE scan_blobs (
+            sha256 TEXT PRIMARY KEY,
+            data BLOB,
+            size INTEGER NOT NULL,
+            format TEXT NOT NULL,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            stored_at TEXT NOT NULL,
+            hub_held INTEGER NOT NULL DEFAULT 0,
+            in_flight INTEGER NOT NULL DEFAULT 0,
+            acked_at TEXT,
+            deleted_at TEXT) STRICT"""
+    )
+    db.execute("CREATE INDEX scan_blobs_waiting ON scan_blobs(acked_at, stored_at)")
+
+
+@migrations()
+def m007_ratings_queries(db: Database) -> None:
+    """Ratings (好差评) and progress-query codes (sync.ratings): two replicated tables keyed under the intake."""
+    statements = [
+        # The resident's query code of an intake, printed on its receipt (random; see docs/security.md).
+        """CREATE TABLE query_codes (
+            intake_id TEXT PRIMARY KEY REFERENCES intakes(intake_id),
+            code TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            versions TEXT) STRICT""",
+        # One rating per case (a bundle member: a stage), and one overall per bundle (case_no NULL).
+        """CREATE TABLE ratings (
+            rating_id TEXT PRIMARY KEY,
+            intake_id TEXT NOT NULL REFERENCES intakes(intake_id),
+            case_no TEXT,
+            level INTEGER NOT NULL,
+            comment TEXT,
+            channel TEXT NOT NULL,
+            rated_at TEXT NOT NULL,
+            agent TEXT NOT NULL DEFAULT '',
+            versions TEXT) STRICT""",
+        "CREATE INDEX ratings_case ON ratings(case_no)",
+        "CREATE INDEX ratings_intake ON ratings(intake_id)",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration, under the write lock so two processes never race."""
     if not migrations.pending(db):

@@ -98,6 +98,17 @@ from sync.protocol.receipts import (
     short_receipt,
     verify_receipt,
 )
+from sync.protocol.scans import (
+    CTX_SCAN,
+    FEATURE_SCANS,
+    SCANS_PATH,
+    ScanAnswer,
+    ScanPut,
+    attachment_hash,
+    open_chunk,
+    page_hash,
+    seal_chunk,
+)
 from sync.protocol.sets import (
     FEATURE_CASE_NUMBERS,
     FEATURE_CATALOG_PATCH,
@@ -114,6 +125,7 @@ from sync.protocol.sets import (
     open_set,
     seal_set,
 )
+from sync.ratings import FEATURE_RATINGS
 
 __all__ = (
     "CTX_DOWN",
@@ -121,6 +133,7 @@ __all__ = (
     "CTX_RECEIPT",
     "CTX_REQUEST",
     "CTX_REQUEST_V2",
+    "CTX_SCAN",
     "CTX_STATION_KEY",
     "CTX_TRANSFER",
     "CTX_UP",
@@ -128,8 +141,10 @@ __all__ = (
     "FEATURE_CATALOG_PATCH",
     "FEATURE_FORK_RESOLUTION",
     "FEATURE_KEY_ROTATION",
+    "FEATURE_RATINGS",
     "FEATURE_READS_R2",
     "FEATURE_REQUEST_MAC",
+    "FEATURE_SCANS",
     "FEATURE_SETS_V2",
     "FEATURE_SHORT_RECEIPTS",
     "FEATURE_SIGNED_HEADERS",
@@ -148,6 +163,7 @@ __all__ = (
     "MEDIA_TYPE",
     "PROTOCOL_VERSION",
     "REQUEST_MAC_BYTES",
+    "SCANS_PATH",
     "SET_FORMAT_2",
     "STATION_FEATURES",
     "CalendarItem",
@@ -169,6 +185,8 @@ __all__ = (
     "ReceiptBody",
     "ReceiptItem",
     "RejectedItem",
+    "ScanAnswer",
+    "ScanPut",
     "SetResult",
     "SetStatus",
     "SignedSet",
@@ -179,6 +197,7 @@ __all__ = (
     "TransferFile",
     "TransferHeader",
     "UpChange",
+    "attachment_hash",
     "canonical_request",
     "change_digest",
     "check_sets",
@@ -189,9 +208,12 @@ __all__ = (
     "full_receipt",
     "is_short_receipt",
     "make_receipt",
+    "open_chunk",
     "open_set",
+    "page_hash",
     "request_mac",
     "request_mac_key",
+    "seal_chunk",
     "seal_set",
     "short_receipt",
     "sign_hub_key",

@@ -19,6 +19,8 @@ from sync.protocol.envelope import (
     decode_envelope,
 )
 from sync.protocol.forks import FEATURE_FORK_RESOLUTION
+from sync.protocol.scans import FEATURE_SCANS
+from sync.ratings import FEATURE_RATINGS
 
 __all__ = (
     "FEATURE_CASE_NUMBERS",
@@ -72,9 +74,19 @@ STATION_FEATURES = (
     | FEATURE_KEY_ROTATION
     | FEATURE_CASE_NUMBERS
     | FEATURE_FORK_RESOLUTION
+    | FEATURE_SCANS
+    | FEATURE_RATINGS
 )
 """What a station of this release says it reads."""
-HUB_FEATURES = FEATURE_READS_R2 | FEATURE_REQUEST_MAC | FEATURE_SETS_V2 | FEATURE_SIGNED_HEADERS | FEATURE_KEY_ROTATION
+HUB_FEATURES = (
+    FEATURE_READS_R2
+    | FEATURE_REQUEST_MAC
+    | FEATURE_SETS_V2
+    | FEATURE_SIGNED_HEADERS
+    | FEATURE_KEY_ROTATION
+    | FEATURE_SCANS
+    | FEATURE_RATINGS
+)
 """What a hub of this release says it reads."""
 
 
