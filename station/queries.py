@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from station.ratings import RatingView, query_code_of, ratings_of
 from station.store import Station
 from station.syncstate import ConflictView, ReceiptView, Refusal, RejectionView, case_sync, refused_cases
 from sync.errors import InputError, NotFoundError
@@ -160,6 +161,10 @@ class CaseDetail(msgspec.Struct, frozen=True, kw_only=True):
     """Why the county refused to file the case (``summary.refused``), or None."""
     due_moves: list[DueMoveView] = []
     """Due dates a published calendar year moved (the case's and its commitments'), oldest first."""
+    query_code: str | None = None
+    """The intake's progress-query code (printed on the receipt beside the case number; sync.ratings)."""
+    ratings: list[RatingView] = []
+    """The applicant's rating of this case (and of its bundle overall), once delivered (好差评)."""
 
 
 class BundleDetail(msgspec.Struct, frozen=True, kw_only=True):
@@ -170,6 +175,8 @@ class BundleDetail(msgspec.Struct, frozen=True, kw_only=True):
     members: list[CaseSummary]
     materials: list[MaterialView]
     commitments: list[CommitmentView]
+    query_code: str | None = None
+    ratings: list[RatingView] = []
 
 
 _SUMMARY_SQL = (
@@ -392,6 +399,8 @@ def get_case(station: Station, case_no: str) -> CaseDetail:
         conflicts=sync.conflicts,
         refusal=refused.get(number),
         due_moves=due_moves,
+        query_code=query_code_of(station, summary.intake_id),
+        ratings=ratings_of(station, summary.intake_id, number),
     )
 
 
@@ -421,6 +430,8 @@ def get_bundle(station: Station, intake_id: str) -> BundleDetail:
         members=members,
         materials=_materials(station, number, None, 0),
         commitments=_commitments(station, number, today),
+        query_code=query_code_of(station, number),
+        ratings=ratings_of(station, number),
     )
 
 

@@ -22,11 +22,13 @@ from rich.text import Text
 
 from station.cases import IntakeResult
 from station.queries import BundleDetail, CaseDetail, CaseSummary, CommitmentView
+from station.ratings import RatingView
 from station.syncstate import ConflictView
 from sync.catalog import Bundle, Catalog, ServiceItem
 from sync.deadlines import due_move_text
 from sync.i18n import label, pick
 from sync.lifecycle import actor_label, status_label
+from sync.ratings import channel_label, format_code, level_label
 from sync.text import json_for_terminal, printable
 from sync.timeutil import format_local
 
@@ -254,6 +256,10 @@ def case_text(detail: CaseDetail, lang: str) -> list[str]:
         lines.append(
             pick(lang, f"所属一件事：{s.intake_id}（{s.bundle_code}）", f"Bundle: {s.intake_id} ({s.bundle_code})")
         )
+    if detail.query_code:
+        code = format_code(detail.query_code)
+        lines.append(pick(lang, f"查询码：{code}", f"Query code: {code}"))
+    lines += [_rating_line(r, lang) for r in detail.ratings]
     lines.append(pick(lang, "材料：", "Materials:"))
     lines += [f"  {_p(m.name_zh)}：{_material_state(m.state, lang)}" for m in detail.materials]
     if detail.commitments:
@@ -283,6 +289,15 @@ def case_text(detail: CaseDetail, lang: str) -> list[str]:
         ]
     lines += _sync_lines(detail, lang)
     return lines
+
+
+def _rating_line(r: RatingView, lang: str) -> str:
+    """A rating of the case (or of its bundle overall) as one line: level, channel, comment."""
+    what = pick(lang, "评价", "Rating") if r.case_no else pick(lang, "一件事总体评价", "Bundle rating")
+    text = f"{r.level} {level_label(r.level, lang)} · {channel_label(r.channel, lang)}"
+    if r.comment:
+        text += pick(lang, f"：{_p(r.comment)}", f": {_p(r.comment)}")
+    return f"{what}{pick(lang, '：', ': ')}{text}"
 
 
 _SYNC_STATES = {

@@ -23,12 +23,14 @@ from sync.protocol import (
     seal_set,
     verify_receipt,
 )
+from sync.tables import TABLES
 from sync.timeutil import iso_utc
 
 __all__ = (
     "HUB_FEATURES_META",
     "MAX_CHANGES_PER_SET",
     "head",
+    "held_tables",
     "hub_features",
     "hub_time",
     "record_receipt",
@@ -57,7 +59,10 @@ def head(station: Station) -> tuple[int, bytes]:
 
 
 def unsealed_count(station: Station) -> int:
-    return station.db.execute("SELECT COUNT(*) FROM outbox WHERE set_seq IS NULL").fetchone()[0]
+    """Changes waiting to be sealed and sent (not those held back for a feature the hub has not said)."""
+    held = held_tables(hub_features(station))
+    held_sql = f" AND entity NOT IN ({', '.join('?' for _ in held)})" if held else ""
+    return station.db.execute(f"SELECT COUNT(*) FROM outbox WHERE set_seq IS NULL{held_sql}", held).fetchone()[0]
 
 
 def unacknowledged(station: Station, *, from_seq: int = 1) -> list[tuple[int, bytes]]:
@@ -76,6 +81,8 @@ def seal_pending(station: Station, keys: KeyPair, *, limit: int = MAX_CHANGES_PE
     """
     pins = require_pins(station.db)
     sealed: list[int] = []
+    held = held_tables(hub_features(station))
+    held_sql = f" AND entity NOT IN ({', '.join('?' for _ in held)})" if held else ""
     while True:
         with write_txn(station.db):
             last_seq, last_hash = head(station)
@@ -84,8 +91,8 @@ def seal_pending(station: Station, keys: KeyPair, *, limit: int = MAX_CHANGES_PE
             # key, and every later set by the new one (station.rekey).
             signer, last_id = key_for_set(station, keys, seq)
             rows = station.db.execute(
-                "SELECT id, hlc, body FROM outbox WHERE set_seq IS NULL AND id <= ? ORDER BY id LIMIT ?",
-                [last_id if last_id is not None else 2**63 - 1, limit],
+                f"SELECT id, hlc, body FROM outbox WHERE set_seq IS NULL AND id <= ?{held_sql} ORDER BY id LIMIT ?",
+                [last_id if last_id is not None else 2**63 - 1, *held, limit],
             ).fetchall()
             if not rows:
                 return sealed
@@ -109,7 +116,7 @@ def seal_pending(station: Station, keys: KeyPair, *, limit: int = MAX_CHANGES_PE
                 "INSERT INTO sets_out (seq, hash, envelope, changes, created_at) VALUES (?, ?, ?, ?, ?)",
                 [seq, set_hash, envelope, len(rows), iso_utc(moment)],
             )
-            _mark_sealed(station, seq, rows[0][0], rows[-1][0])
+            _mark_sealed(station, seq, [row[0] for row in rows])
             note_sealed(station, seq, rows[-1][0])
         sealed.append(seq)
 
@@ -124,12 +131,21 @@ def _within_bytes(rows: list[tuple[int, int, bytes]]) -> list[tuple[int, int, by
     return rows
 
 
-def _mark_sealed(station: Station, seq: int, first_id: int, last_id: int) -> None:
-    # The rows were read in id order inside this transaction, and writers append under the same
-    # write lock, so the id range holds exactly the rows sealed.
-    station.db.execute(
-        "UPDATE outbox SET set_seq = ? WHERE set_seq IS NULL AND id BETWEEN ? AND ?", [seq, first_id, last_id]
-    )
+def _mark_sealed(station: Station, seq: int, ids: list[int]) -> None:
+    # By id, not by range: rows held back for a feature the hub has not said (held_tables) may lie
+    # between the rows sealed, and must stay unsealed.
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        station.db.execute(
+            f"UPDATE outbox SET set_seq = ? WHERE set_seq IS NULL AND id IN ({', '.join('?' for _ in chunk)})",
+            [seq, *chunk],
+        )
+
+
+def held_tables(features: int) -> list[str]:
+    """The replicated tables whose changes wait unsealed until the hub says the feature they need
+    (sync.tables ``feature``): an older hub would refuse them as unknown and they would be lost to it."""
+    return [table.name for table in TABLES if table.feature and not features & table.feature]
 
 
 def hub_time(hub_ms: int) -> str:

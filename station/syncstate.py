@@ -9,6 +9,7 @@ import msgspec
 
 from station.errors import RefusedChange
 from station.identity import hub_pins, public_key_id
+from station.sealing import held_tables, hub_features, unsealed_count
 from station.store import Station
 from sync.changes import RowChange, decode_change
 from sync.hlc import unpack
@@ -205,7 +206,7 @@ def sync_status(station: Station) -> SyncStatus:
     pins = hub_pins(db)
     head_seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM sets_out").fetchone()[0]
     unacknowledged = db.execute("SELECT COUNT(*) FROM sets_out WHERE acked_at IS NULL").fetchone()[0]
-    unsealed = db.execute("SELECT COUNT(*) FROM outbox WHERE set_seq IS NULL").fetchone()[0]
+    unsealed = unsealed_count(station)  # rows held back for a feature the hub has not said are not counted
     success = db.execute("SELECT MAX(at) FROM sync_log WHERE ok = 1 AND kind IN ('sync', 'import')").fetchone()[0]
     error = db.execute(
         "SELECT at, detail FROM sync_log WHERE ok = 0 AND kind IN ('sync', 'import') ORDER BY id DESC LIMIT 1"
@@ -350,7 +351,12 @@ def case_sync(station: Station, case_no: str, intake_id: str) -> CaseSync:
     """The case's sync state, the receipts that prove its filing, the hub's rejections, its conflicts."""
     db = station.db
     where, params = _case_entities(case_no, intake_id)
-    seqs = [row[0] for row in db.execute(f"SELECT DISTINCT set_seq FROM outbox WHERE {where}", params)]
+    # Rows held back for a feature this hub has not said (a rating, a query code) do not make the case unsent.
+    held = held_tables(hub_features(station))
+    held_sql = f" AND entity NOT IN ({', '.join('?' for _ in held)})" if held else ""
+    seqs = [
+        row[0] for row in db.execute(f"SELECT DISTINCT set_seq FROM outbox WHERE {where}{held_sql}", [*params, *held])
+    ]
     sealed = sorted(s for s in seqs if s is not None)
     receipts: list[ReceiptView] = []
     acked = 0

@@ -45,7 +45,18 @@ _TABLE: dict[str, dict[str, str | tuple[str, str]]] = {
         "not_provided": ("未提供", "not provided"),
     },
     "commitment": {"open": ("待补交", "open"), "fulfilled": ("已履行", "fulfilled"), "overdue": ("已逾期", "overdue")},
-    "role": {"admin": "管理员", "department": "部门"},
+    "role": {"admin": "管理员", "department": "部门", "township": "乡镇"},
+    "level": {
+        "village": ("村代办点办理中", "at the village station"),
+        "township": ("乡镇审核中", "under township review"),
+        "township_initial": ("乡镇初审中", "township initial review"),
+        "county": ("县级部门审核中", "under county department review"),
+    },
+    "opinion": {
+        "consent": ("同意", "consent"),
+        "object": ("不同意", "objection"),
+        "deemed_consent": ("缺席默认（系统，视为同意）", "deemed consent (by the system, no answer in time)"),
+    },
     # Set results, tables and error codes: in English the code itself (what docs/protocol.md lists).
     "set": {
         "accepted": "已接收",
@@ -60,6 +71,8 @@ _TABLE: dict[str, dict[str, str | tuple[str, str]]] = {
         "commitments": "容缺承诺",
         "cases": "办件",
         "case_notes": "办件备注",
+        "query_codes": "查询码",
+        "ratings": "好差评",
     },
     # Fields a person may meet by name: revealed on the desk (the audit log), or in a merge conflict.
     "field": {

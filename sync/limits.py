@@ -57,6 +57,7 @@ TEXT_LIMITS: dict[str, int] = {
     "signer_name": 50,
     "material": 100,  # a material's name: the catalogue's longest is 25
     "reason": 500,
+    "comment": 500,  # an applicant's rating comment (sync.ratings)
     "text": MAX_TEXT_CHARS,
     "note": MAX_TEXT_CHARS,
 }

@@ -70,7 +70,12 @@ def test_every_write_lands_in_the_outbox_in_order(station):
     rows = station.db.execute("SELECT kind, entity, hlc, body, set_seq FROM outbox ORDER BY id").fetchall()
     changes = [decode_change(body) for *_, body, _ in rows]
     assert [type(c).__name__ for c in changes][-2:] == ["RowChange", "StatusChange"]
-    assert {c.table for c in changes if isinstance(c, RowChange)} == {"intakes", "intake_materials", "cases"}
+    assert {c.table for c in changes if isinstance(c, RowChange)} == {
+        "intakes",
+        "query_codes",
+        "intake_materials",
+        "cases",
+    }
     stamps = [hlc for _, _, hlc, _, _ in rows]
     assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
     assert all(seq is None for *_, seq in rows)  # nothing sealed yet

@@ -22,7 +22,14 @@ def test_every_key_a_station_writes_names_its_village_and_device(station):
     )
     own = (station.village_code, station.device)
     keys = station.db.execute("SELECT kind, entity, entity_id FROM outbox ORDER BY id").fetchall()
-    assert {entity for _, entity, _ in keys} == {"intakes", "intake_materials", "commitments", "cases", "case_notes"}
+    assert {entity for _, entity, _ in keys} == {
+        "intakes",
+        "query_codes",
+        "intake_materials",
+        "commitments",
+        "cases",
+        "case_notes",
+    }
     for kind, entity, key in keys:
         assert row_minter(entity, key) == own, (kind, entity, key)
     for (event_id,) in station.db.execute("SELECT event_id FROM case_events"):
