@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import math
 import secrets
-import sqlite3
 from typing import Any
 
 import msgspec
@@ -20,8 +19,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from hub.departments import find_department
+from hub.scope import check_scope
 from hub.settings import Settings
-from hub.store import HubStore, HubStoreProtocol, SessionRow, TokenRow, UserRow
+from hub.store import HubStore, HubStoreProtocol, RowError, SessionRow, TokenRow, UserRow
 from hub.throttle import KeyedLimiter, WorkGate, address_key, shared
 from sync.errors import InputError, NotFoundError
 from sync.timeutil import iso_utc, parse_iso
@@ -51,7 +51,7 @@ __all__ = (
     "token_principal",
 )
 
-ROLES = ("admin", "department")
+ROLES = ("admin", "department", "township")
 MIN_PASSWORD_LENGTH = 10
 _TOUCH_EVERY = dt.timedelta(minutes=1)
 """A session's last use is written at most this often: a dashboard refresh is not a database write."""
@@ -67,6 +67,10 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     via: str
     """``session`` or ``token``: only sessions need a CSRF token on form posts."""
     csrf: str | None = None
+    township: str | None = None
+    """A township clerk's township (12-digit code): the desk shows only its villages' cases."""
+    head: bool = False
+    """The department's or township's head: overdue cases are listed for it too (hub.escalation)."""
 
 
 class IssuedToken(msgspec.Struct, frozen=True, kw_only=True):
@@ -172,23 +176,35 @@ def add_user(
     password: str,
     *,
     department: str | None = None,
+    township: str | None = None,
+    head: bool = False,
+    email: str | None = None,
     hasher: PasswordHasher,
     now: dt.datetime,
 ) -> UserRow:
-    """Create an account: ``admin`` (watches sync, sees no personal data) or ``department`` (with its key).
+    """Create an account: ``admin`` (watches sync, sees no personal data), ``department`` (with its key)
+    or ``township`` (with its township's code); ``head`` marks a department's or township's head.
 
     Raises:
-        InputError: bad name, short password, unknown role or department, a department for an admin,
-            or the name is taken.
+        InputError: bad name, short password, unknown role, department or township, a department or
+            township for the wrong role, a bad e-mail address, or the name is taken.
     """
     name = _check_name(name)
     if role not in ROLES:
         raise InputError(
-            zh=f"角色应为 admin 或 department，而不是 {role!r}",
-            en=f"role must be admin or department, not {role!r}",
+            zh=f"角色应为 admin、department 或 township，而不是 {role!r}",
+            en=f"role must be admin, department or township, not {role!r}",
             field="role",
         )
-    if role == "department":
+    township, email = check_scope(store, role, township=township, head=head, email=email)
+    if role == "township":
+        if department:
+            raise InputError(
+                zh="乡镇账号不属于县直部门（去掉 --department）",
+                en="a township account belongs to no county department (drop --department)",
+                field="department",
+            )
+    elif role == "department":
         if not department:
             raise InputError(
                 zh="部门账号须指定 --department（见“hub department list”）",
@@ -205,7 +221,9 @@ def add_user(
     try:
         with store.transaction():
             user_id = store.add_user(name=name, role=role, department=department, password_hash=digest, at=iso_utc(now))
-    except sqlite3.IntegrityError:
+            if township or head or email:
+                store.set_user_scope(user_id, township=township, head=head, email=email)
+    except RowError:
         raise InputError(zh=f"用户 {name!r} 已存在", en=f"user {name!r} exists already", field="name") from None
     user = store.user(user_id)
     assert user is not None
@@ -233,7 +251,14 @@ def disable_user(store: HubStoreProtocol, name: str, *, now: dt.datetime) -> Use
 
 def _principal(user: UserRow, via: str, csrf: str | None = None) -> Principal:
     return Principal(
-        user_id=user.user_id, name=user.name, role=user.role, department=user.department, via=via, csrf=csrf
+        user_id=user.user_id,
+        name=user.name,
+        role=user.role,
+        department=user.department,
+        via=via,
+        csrf=csrf,
+        township=user.township,
+        head=bool(user.head),
     )
 
 
@@ -351,11 +376,11 @@ def reserve_login(store: HubStore, name: str, *, ip: str, now: dt.datetime, sett
             delay = _backoff(failures + 1, last_lock, settings)
             locked_until = iso_utc(now + dt.timedelta(seconds=delay)) if delay else None
             store.record_login_failure(key, ip, failures=failures + 1, at=at, locked_until=locked_until)
-        last = _pruned.get(str(store.path))
+        last = _pruned.get(store.where)
         if last is None or abs(now - last) > _PRUNE_EVERY:
             # Rows of names tried once and never again (a spray of made-up names) do not pile up.
             store.prune_login_failures(iso_utc(now - _KEEP_FAILURES), at)
-            _pruned[str(store.path)] = now
+            _pruned[store.where] = now
         user = None if locked or not key else store.user_named(key)
     if locked:
         assert locked_until is not None

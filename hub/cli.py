@@ -19,12 +19,17 @@ from hub._cli_common import Context, fit_table, handles_errors, json_text, text
 from hub.backup import serving
 from hub.bootstrap import init_hub
 from hub.cli_accounts import department, station_codes, station_void, token, user
+from hub.cli_alerts import alerts, joint
 from hub.cli_backup import BACKUP_COMMANDS
 from hub.cli_calendar import calendar
 from hub.cli_catalog import catalog
+from hub.cli_county import county
 from hub.cli_forks import forks
 from hub.cli_keys import key
+from hub.cli_migrate import migrate
+from hub.cli_scans import attachments
 from hub.cli_status import status
+from hub.cli_upstream import upstream
 from hub.decisions import ALIASES, decide
 from hub.enroll import DEFAULT_EXPIRES_HOURS, issue_code, revoke_station
 from hub.keys import load_identity
@@ -96,15 +101,25 @@ def _check_store_from_env() -> None:
     "SQLite file in the data folder; keys and settings stay there. Default: $HUB_DATABASE_URL, else SQLite. "
     "Not yet available in this release (docs/postgresql.md).",
 )
+@click.option(
+    "--role",
+    type=click.Choice(["county", "province"]),
+    default="county",
+    show_default=True,
+    help="province: a province hub, which counties forward to (hub county add); read-only for cases.",
+)
 @click.pass_obj
 @handles_errors
-def init(obj: Context, database_url: str | None) -> None:
+def init(obj: Context, database_url: str | None, role: str = "county") -> None:
     """Create the hub: keys, database, sample catalogue, calendar years, division tree (no accounts yet)."""
     if database_url is not None:
         require_available_store(parse_database_url(database_url, option="--database"), option="--database")
     else:
         require_available_store(database_from_env(os.environ), option=DATABASE_URL_ENV)
     result = init_hub(obj.data_dir)
+    if role == "province":  # hub.upstream.ROLE_META
+        with obj.store() as store, store.transaction():
+            store.set_meta("hub_role", "province")
     obj.say(f"县平台已创建：{result.data_dir}", f"Hub created: {result.data_dir}")
     obj.say(f"平台编号：{result.hub_id}", f"Hub id: {result.hub_id}")
     obj.say(f"密钥指纹：{result.fingerprint}", f"Key fingerprint: {result.fingerprint}")
@@ -194,6 +209,7 @@ def serve(
             err=True,
         )
     os.environ["HUB_DATA_DIR"] = str(obj.data_dir)
+    os.environ.setdefault("HUB_ALERTS_DAILY", "1")  # the daily alert digest (hub.notify.daily); 0 turns it off
     # The uvicorn factory reads its settings from the environment (hub.settings.Settings.from_env).
     if trusted_proxies:
         os.environ["HUB_TRUSTED_PROXIES"] = ",".join(trusted_proxies)
@@ -544,7 +560,13 @@ for _command in BACKUP_COMMANDS:
 main.add_command(calendar)
 main.add_command(catalog)
 main.add_command(forks)
+main.add_command(alerts)
+main.add_command(joint)
 main.add_command(key)
+case.add_command(attachments)
+main.add_command(county)
+main.add_command(upstream)
+main.add_command(migrate)
 
 
 if __name__ == "__main__":  # pragma: no cover

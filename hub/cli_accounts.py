@@ -51,14 +51,26 @@ def user() -> None:
 
 @user.command("add")
 @click.argument("name")
-@click.option("--role", type=click.Choice(ROLES), required=True, help="admin or department.")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="admin, department or township.")
 @click.option("--department", "department_key", default=None, help="Department key (see 'hub department list').")
+@click.option("--township", default=None, help="A township account's township: its 12-digit code (ends 000).")
+@click.option("--head", is_flag=True, help="The department's or township's head: overdue cases reach this account.")
+@click.option("--email", default=None, help="Address for the daily alert digest (SMTP backend).")
 @click.option(
     "--password-stdin", is_flag=True, help=f"Read the password from stdin (else ${PASSWORD_ENV}, else ask twice)."
 )
 @click.pass_obj
 @handles_errors
-def user_add(obj: Context, name: str, role: str, department_key: str | None, password_stdin: bool) -> None:
+def user_add(
+    obj: Context,
+    name: str,
+    role: str,
+    department_key: str | None,
+    township: str | None,
+    head: bool,
+    email: str | None,
+    password_stdin: bool,
+) -> None:
     """Create an account; its password is stored only as an Argon2id hash."""
     password = _password(obj, password_stdin)
     with obj.store() as store:
@@ -68,13 +80,17 @@ def user_add(obj: Context, name: str, role: str, department_key: str | None, pas
             role,
             password,
             department=department_key,
+            township=township,
+            head=head,
+            email=email,
             hasher=hasher_for(Settings(data_dir=obj.data_dir)),
             now=utc_now(),
         )
-    where = f" {row.department}" if row.department else ""
+    where = f" {row.department or row.township}" if row.department or row.township else ""
+    chief = pick(obj.lang, "，负责人", ", head") if row.head else ""
     obj.say(
-        f"已创建用户 {row.name}（{'管理员' if row.role == 'admin' else '部门'}{where}）",
-        f"Created user {row.name} ({row.role}{where})",
+        f"已创建用户 {row.name}（{label('role', row.role, 'zh')}{where}{chief}）",
+        f"Created user {row.name} ({row.role}{where}{chief})",
     )
 
 
@@ -90,6 +106,8 @@ def user_list(obj: Context, as_json: bool) -> None:
                 "name": u.name,
                 "role": u.role,
                 "department": u.department,
+                "township": u.township,
+                "head": bool(u.head),
                 "created_at": u.created_at,
                 "disabled_at": u.disabled_at,
             }
@@ -104,7 +122,10 @@ def user_list(obj: Context, as_json: bool) -> None:
     for r in rows:
         state = pick(obj.lang, "已停用", "disabled") if r["disabled_at"] else ""
         role = label("role", r["role"], obj.lang)
-        click.echo(f"{r['name']}\t{role}\t{r['department'] or '-'}\t{_china(r['created_at'])}\t{state}".rstrip())
+        scope = r["department"] or r["township"] or "-"
+        if r["head"]:
+            scope += pick(obj.lang, "（负责人）", " (head)")
+        click.echo(f"{r['name']}\t{role}\t{scope}\t{_china(r['created_at'])}\t{state}".rstrip())
 
 
 @user.command("passwd")

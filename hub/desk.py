@@ -9,9 +9,11 @@ from typing import Any
 from hub.accounts import Principal
 from hub.decisions import Decision, decide
 from hub.departments import department_key
-from hub.store import HubStore
+from hub.levels import case_level, refuse_unless_county
+from hub.store import HubStore, HubStoreProtocol
 from sync.deadlines import due_move_text
 from sync.errors import NotFoundError, ProxyAppError
+from sync.levels import Level
 from sync.lifecycle import Actor, Status, allowed_targets
 from sync.personal import mask_id_number, mask_phone
 from sync.text import printable
@@ -26,6 +28,7 @@ __all__ = (
     "decide_for_department",
     "department_case_summary",
     "for_page",
+    "view_of",
 )
 
 REVEALED_FIELDS = "id_number,phone"
@@ -114,8 +117,11 @@ def case_for_department(store: HubStore, principal: Principal, case_no: str) -> 
     return case
 
 
-def actions_for(status: str, lang: str = "zh") -> list[dict[str, str]]:
-    """The decisions a department may take on a case in ``status`` (the lifecycle decides), with labels."""
+def actions_for(status: str, lang: str = "zh", level: Level | None = Level.COUNTY) -> list[dict[str, str]]:
+    """The decisions a department may take on a case in ``status`` (the lifecycle decides), with labels;
+    none while a township holds the case (hub.levels.refuse_unless_county)."""
+    if level in (Level.TOWNSHIP, Level.TOWNSHIP_INITIAL):
+        return []
     actions = []
     for target in allowed_targets(status, Actor.DEPARTMENT):
         zh, en = _ACTIONS.get((status, target)) or _ACTIONS.get((None, target)) or (target.value, target.value)
@@ -128,6 +134,19 @@ def case_view(
 ) -> dict[str, Any]:
     """Everything a department needs to decide a case. A reveal shows the full ID and phone and is audited."""
     case = case_for_department(store, principal, case_no)
+    return view_of(store, principal, case, reveal=reveal, ip=ip, now=now)
+
+
+def view_of(
+    store: HubStoreProtocol,
+    principal: Principal,
+    case: dict[str, Any],
+    *,
+    reveal: bool,
+    ip: str | None,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """A case row the principal may see, for its desk page (department or township): a reveal is audited."""
     today = business_date(now).isoformat()
     try:
         item = store.catalog(case["catalog_version"]).item(case["item_code"])
@@ -162,6 +181,8 @@ def case_view(
         "commitments": store.intake_commitments(case["intake_id"]),
         "events": store.case_events(case["case_no"]),
         "due_moves": [_due_move(m) for m in store.due_moves(case["case_no"])],
+        "level": case_level(store, case),
+        "joint": store.joint_opinions(case["case_no"]),
     }
 
 
@@ -193,6 +214,7 @@ def decide_for_department(
     Through :func:`hub.decisions.decide`, so it goes down every feed of the village.
     """
     case = case_for_department(store, principal, case_no)
+    refuse_unless_county(store, case)
     return decide(
         store,
         case["case_no"],

@@ -95,6 +95,9 @@ TRANSITIONS: dict[tuple[Status, Status], frozenset[Actor]] = {
     (Status.IN_PROGRESS, Status.SPECIAL_PROCEDURE): _REVIEWERS,
     (Status.IN_PROGRESS, Status.SUSPENDED): _REVIEWERS,
     (Status.IN_PROGRESS, Status.COMPLETED): _REVIEWERS,
+    # The township's forward of its initial review to the county department (township_or_county
+    # items): the state stays, the level holding the case changes (sync.levels.is_forward).
+    (Status.IN_PROGRESS, Status.IN_PROGRESS): frozenset({_T}),
     (Status.AWAITING_CORRECTION, Status.RECEIVED): frozenset({_S, _T, _D}),
     (Status.AWAITING_CORRECTION, Status.IN_PROGRESS): frozenset({_S, _T, _D}),
     (Status.SPECIAL_PROCEDURE, Status.IN_PROGRESS): _REVIEWERS,

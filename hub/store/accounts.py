@@ -12,7 +12,7 @@ __all__ = ("AccountStoreMixin", "SessionRow", "TokenRow", "UserRow")
 
 
 class UserRow(msgspec.Struct, frozen=True, kw_only=True):
-    """An account (``users``): an administrator or a department's staff member."""
+    """An account (``users``): an administrator, a department's or a township's staff member."""
 
     user_id: int
     name: str
@@ -21,6 +21,12 @@ class UserRow(msgspec.Struct, frozen=True, kw_only=True):
     password_hash: str
     created_at: str
     disabled_at: str | None = None
+    township: str | None = None
+    """A township clerk's township (12-digit code ending 000)."""
+    head: int = 0
+    """1: the department's or township's head (负责人): overdue cases reach this account too."""
+    email: str | None = None
+    """Where the daily alert digest goes (SMTP backend); None: the file backend only."""
 
 
 class SessionRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,13 +69,14 @@ class AccountStoreMixin(StoreBase):
     # -- users -----------------------------------------------------------------------------------
 
     def add_user(self, *, name: str, role: str, department: str | None, password_hash: str, at: str) -> int:
-        """Create an account; returns its id (IntegrityError when the name is taken, any case)."""
-        cursor = self.db.execute(
-            "INSERT INTO users (name, role, department, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-            [name, role, department, password_hash, at],
-        )
-        assert cursor.lastrowid is not None  # an INSERT into a rowid table always sets it
-        return cursor.lastrowid
+        """Create an account; returns its id (RowError when the name is taken, in any case)."""
+        with self.savepoint("add_user"):  # a name taken already (in any case) is RowError
+            row = self.db.execute(
+                "INSERT INTO users (name, role, department, password_hash, created_at) VALUES (?, ?, ?, ?, ?) "
+                "RETURNING user_id",
+                [name, role, department, password_hash, at],
+            ).fetchone()
+        return int(row[0])
 
     def user(self, user_id: int) -> UserRow | None:
         """The account with this id, or None."""
@@ -77,11 +84,11 @@ class AccountStoreMixin(StoreBase):
 
     def user_named(self, name: str) -> UserRow | None:
         """The account with this name (case-insensitive), or None."""
-        return _one(UserRow, self.db.execute("SELECT * FROM users WHERE name = ?", [name]))
+        return _one(UserRow, self.db.execute("SELECT * FROM users WHERE lower(name) = lower(?)", [name]))
 
     def users(self) -> list[UserRow]:
         """Every account, by name."""
-        return _all(UserRow, self.db.execute("SELECT * FROM users ORDER BY name"))
+        return _all(UserRow, self.db.execute("SELECT * FROM users ORDER BY lower(name)"))
 
     def set_password_hash(self, user_id: int, password_hash: str) -> None:
         """Replace an account's password hash (a new password, or a rehash with stronger parameters)."""

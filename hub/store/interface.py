@@ -1,6 +1,6 @@
-"""HubStoreProtocol: what the hub asks of its storage, so a second backend (PostgreSQL, issue 14) can stand in.
+"""HubStoreProtocol: what the hub asks of its storage, on either engine (SQLite, PostgreSQL: docs/postgresql.md).
 
-:class:`hub.store.HubStore` (SQLite) implements it; code outside hub.store types against this where
+:class:`hub.store.HubStore` implements it on both engines; code outside hub.store types against this where
 it only calls methods. The rows it takes and returns are the msgspec Structs of hub.store's parts.
 Opening is the backend's own (``HubStore.open``), so it is not part of the protocol.
 
@@ -45,6 +45,12 @@ class HubStoreProtocol(Protocol):
 
     def transaction(self) -> contextlib.AbstractContextManager[None]:
         """One atomic unit of work, write lock taken up front; nested use joins the outer one."""
+        ...
+
+    def lock(self, key: str) -> None:
+        """Serialise the rest of this transaction with every other transaction that locks ``key``
+        (``station:<id>`` for a station's chain and feed): an advisory lock on PostgreSQL, where several
+        workers write at once; nothing on SQLite, whose one writer at a time serialises everything."""
         ...
 
     def get_meta(self, key: str) -> str | None:

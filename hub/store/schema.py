@@ -767,6 +767,63 @@ def m012_township_review(db: Database) -> None:
         db.execute(statement)
 
 
+@migrations()
+def m013_ratings_queries(db: Database) -> None:
+    """Ratings (好差评) and progress queries (issue 16): the two replicated tables of sync.ratings, the county's
+    follow-up of each bad rating (call back, fix, answer) and the log of residents' progress queries."""
+    statements = [
+        """CREATE TABLE query_codes (
+            intake_id TEXT PRIMARY KEY,
+            code TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            versions TEXT) STRICT""",
+        """CREATE TABLE ratings (
+            rating_id TEXT PRIMARY KEY,
+            intake_id TEXT NOT NULL,
+            case_no TEXT,
+            level INTEGER NOT NULL,
+            comment TEXT,
+            channel TEXT NOT NULL,
+            rated_at TEXT NOT NULL,
+            agent TEXT NOT NULL DEFAULT '',
+            versions TEXT) STRICT""",
+        "CREATE INDEX ratings_case ON ratings(case_no)",
+        "CREATE INDEX ratings_intake ON ratings(intake_id)",
+        # One follow-up per bad rating (levels 1-2), on the desk of the department of the rated case
+        # (a bundle's overall rating: of its first member). due_date: working days set by
+        # `hub ratings followup-days` (meta followup_days) from the day the rating reached the hub.
+        """CREATE TABLE followups (
+            rating_id TEXT PRIMARY KEY,
+            case_no TEXT NOT NULL,
+            department TEXT NOT NULL,
+            township TEXT NOT NULL,
+            level INTEGER NOT NULL,
+            opened_at TEXT NOT NULL,
+            due_date TEXT NOT NULL,
+            called_at TEXT,
+            called_by TEXT,
+            fixed_at TEXT,
+            fixed_by TEXT,
+            answered_at TEXT,
+            answered_by TEXT,
+            answer TEXT) STRICT""",
+        "CREATE INDEX followups_department ON followups(department, answered_at, due_date)",
+        # Every progress query asked of the hub: the case number asked for, whether it matched, the
+        # client's address key and the channel (page, api). Never the code typed.
+        """CREATE TABLE query_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            case_no TEXT NOT NULL,
+            matched INTEGER NOT NULL,
+            ip TEXT,
+            channel TEXT NOT NULL) STRICT""",
+        "CREATE INDEX query_log_at ON query_log(at)",
+        "CREATE INDEX query_log_case ON query_log(case_no)",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration under the write lock, so two hub processes never race."""
     if not migrations.pending(db):

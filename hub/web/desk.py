@@ -13,6 +13,8 @@ from litestar.response import Redirect, Template
 
 from hub.departments import Department, departments
 from hub.desk import actions_for, case_view, decide_for_department, department_case_summary, for_page
+from hub.escalation import principal_alerts
+from hub.levels import levels_of
 from hub.store import HubStore
 from hub.web.deps import Now
 from hub.web.guards import client_ip, principal_of, requires
@@ -71,11 +73,13 @@ def desk_page(
     villages = {v.code: f"{v.township_name_zh} {v.name_zh}" for v in tree.villages()}
     catalog = store.catalog()
     names = {item.code: item.name_zh for item in catalog.items}
+    levels = levels_of(store, rows[:PAGE_SIZE])
     cases = [
         {
             **department_case_summary(row, today),
             "place": villages.get(row["village_code"], row["village_code"]),
             "item_name": names.get(row["item_code"], ""),
+            "level": levels[row["case_no"]],
         }
         for row in rows[:PAGE_SIZE]
     ]
@@ -90,6 +94,7 @@ def desk_page(
             "statuses": [s.value for s in Status if s is not Status.DRAFT],
             "townships": tree.townships,
             "filters": {"status": status, "township": township, "overdue": bool(overdue), "q": q},
+            "alerts": principal_alerts(store, principal, business_date(now)),
         },
     )
 
@@ -114,7 +119,13 @@ def _case_page(
     return page(
         request,
         "desk_case.html.j2",
-        {"case": for_page(case), "actions": actions_for(case["status"], lang), "error": error, "done": done},
+        {
+            "case": for_page(case),
+            "actions": actions_for(case["status"], lang, case["level"]),
+            "error": error,
+            "done": done,
+            "base": "/desk",
+        },
         status_code=status_code,
     )
 

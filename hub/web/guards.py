@@ -124,7 +124,7 @@ def requires(*roles: str) -> Guard:
             raise AuthError(
                 403,
                 "forbidden",
-                zh=f"无权访问：需要{'或'.join({'admin': '管理员', 'department': '部门'}[r] for r in roles)}账号",
+                zh=f"无权访问：需要{'或'.join({'admin': '管理员', 'department': '部门', 'township': '乡镇'}[r] for r in roles)}账号",
                 en=f"this needs the role {' or '.join(roles)}",
             )
         await _check_csrf(connection, principal)

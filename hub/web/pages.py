@@ -273,7 +273,7 @@ def page_number(request: Request[Any, Any, Any], value: str | None) -> int | Tem
 
 
 def _home(role: str) -> str:
-    return "/dashboard" if role == "admin" else "/desk"
+    return {"admin": "/dashboard", "township": "/township"}.get(role, "/desk")
 
 
 def _safe_next(target: str | None) -> str | None:
