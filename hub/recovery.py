@@ -23,7 +23,7 @@ import msgspec
 from hub.feed import queue, queue_village_history
 from hub.keys import HubIdentity
 from hub.rotation import receipt_keys, resigned
-from hub.store import HubStoreProtocol
+from hub.store import HubStoreProtocol, KeyRow
 from sync.budget import STATION_SET
 from sync.changes import RowChange, StatusChange, decode_change
 from sync.protocol import CTX_UP, ProtocolError, ReceiptItem, open_set
@@ -96,25 +96,27 @@ def written_by(
     records: list[bytes] = []
     intakes: set[str] = set()
     cases: set[str] = set()
-    current = store.station_key(station_id)
-
-    def public_key_for(key_id: str) -> bytes:
-        key = store.key(key_id) if key_id else current
-        if key is None:
-            raise ProtocolError(zh="未知密钥", en=f"unknown key {key_id}", code="unknown_key")
-        return key.sign_public
-
     for seq in seqs:
         envelope = store.set_in_envelope(station_id, seq)
         if envelope is None:
             continue
+        # The key in force at this seq (as the ingest opened it): a station that ran `station rekey`
+        # signed and sealed its sets up to the handover with its old key, not the one it holds now.
+        signer = store.station_key_for_seq(station_id, seq)
+
+        def public_key_for(key_id: str, signer: KeyRow | None = signer) -> bytes:
+            key = store.key(key_id) if key_id else signer
+            if key is None:
+                raise ProtocolError(zh="未知密钥", en=f"unknown key {key_id}", code="unknown_key")
+            return key.sign_public
+
         try:
             _, _, body = open_set(
                 envelope,
                 public_key_for=public_key_for,
                 context=CTX_UP,
                 box_private=identity.keys.box_private,
-                sender_box_public=current.box_public if current else None,
+                sender_box_public=signer.box_public if signer else None,
                 limits=STATION_SET,
                 # Sets sealed to the hub's box key before a rotation (hub key rotate) open with the older ones.
                 older_box_privates=identity.box_privates[1:],

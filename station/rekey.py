@@ -200,11 +200,14 @@ def acknowledged(station: Station, seq: int) -> None:
 
 def request_keys(station: Station, keys: StationKeys | KeyPair, *, hinted: bool = False) -> KeyPair:
     """The pair that signs requests and files: the new one once the hub has acknowledged the change
-    (or, ``hinted``, once it answered ``retired_key`` for the old one), the current one before."""
+    (or, ``hinted``, once it answered ``retired_key`` for the old one: also for a station restored from a
+    backup that holds the change unsealed), the current one before."""
     record = pending(station)
     if record is None or not isinstance(keys, StationKeys):
         return keys
-    if record["acked"] or (hinted and record["seq"] is not None):
+    # A station restored from a backup taken before its key change was sealed: the hub holds the change
+    # from the sets the PC sealed after the backup (the hint says so), not yet this copy.
+    if record["acked"] or (hinted and (record["seq"] is not None or station.meta.restored)):
         new = keys.by_id(record["new"])
         if new is None:
             raise _lost(record)

@@ -63,9 +63,19 @@ def confirm(station: Station, hub_next_seq: int | None) -> bool | None:
             # The PC sealed on after the backup, and sealing takes every unsealed change, oldest first: what
             # waited here unsealed went into set backup_head + 1 at the latest. It came back with the rows.
             station.db.execute("UPDATE outbox SET set_seq = ? WHERE set_seq IS NULL", [backup_head + 1])
+            _key_change_went_up(station, backup_head + 1)
         _counters_past_recovered(station)
         station.meta.update({"restored": None})
     return True
+
+
+def _key_change_went_up(station: Station, seq: int) -> None:
+    """A key change (``station rekey``) that waited unsealed in the backup went up in set ``seq`` with the rest,
+    and the hub, which now holds that set, acknowledged it: the station goes on under the new key
+    (station.rekey.settle, at the end of the round)."""
+    record = station.meta.rekey
+    if isinstance(record, dict) and record.get("seq") is None:
+        station.meta.update({"rekey": msgspec.json.encode({**record, "seq": seq, "acked": True}).decode()})
 
 
 def _counters_past_recovered(station: Station) -> None:

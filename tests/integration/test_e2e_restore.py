@@ -222,3 +222,39 @@ def test_a_restored_station_writes_nothing_before_the_hub_confirms(village: Vill
     in_step(village.sync())
     with HubStore.open_existing(village.hub_dir) as store:
         assert not store.forks()
+
+
+def test_a_station_restored_from_a_backup_taken_before_its_key_change_went_up_loses_nothing(
+    village: Village, tmp_path: Path
+) -> None:
+    first = village.intake(2)
+    in_step(village.sync())
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    env = {"STATION_PASSPHRASE": PASSPHRASE}
+    station_cli = ("station", "--data-dir", str(village.station_dir), "--lang", "en")
+    run(*station_cli, "rekey", env=env)  # the new key waits in station.key beside the old one
+    first += village.intake(1)  # sealed with the key change, under the old key
+    run(*station_cli, "backup", str(usb / "station.pxb"), env=env)
+
+    village.keys = load_keypair(village.station_dir, PASSPHRASE)
+    in_step(village.sync())  # the key change goes up and the hub takes the new key
+    village.keys = load_keypair(village.station_dir, PASSPHRASE)
+    later = village.intake(2)  # under the new key
+    in_step(village.sync())
+    with HubStore.open_existing(village.hub_dir) as store:
+        held = store.station(village.station_id).applied_seq  # type: ignore[union-attr]
+        keys = store.station_keys(village.station_id)
+    assert len(keys) == 2 and keys[0].replaced_after is not None and keys[0].replaced_after < held
+
+    restored = run(*station_cli, "restore", "--force", str(usb / "station.pxb"), env=env)
+    assert "confirmed" in restored.stdout, restored.stdout + restored.stderr
+    everything = sorted(first + later)
+    assert village.station_cases() == everything == village.hub_cases()
+    village.keys = load_keypair(village.station_dir, PASSPHRASE)
+    newest = village.intake(1)
+    in_step(village.sync())
+    assert village.station_cases() == sorted(everything + newest) == village.hub_cases()
+    with HubStore.open_existing(village.hub_dir) as store:
+        assert not store.forks()
+        assert store.station(village.station_id).key_id == village.keys.key_id  # type: ignore[union-attr]
