@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hub._cli_common import Context, json_text, text
+from hub.cli_county import print_province
 from hub.dashboard import STATES
 from hub.views import china_time, clock_offset_text, duration_text
 from sync.i18n import label, pick
@@ -272,6 +273,9 @@ def _table(report: dict[str, Any], lang: str, width: int) -> Table:
 
 def _print_table(obj: Context, report: dict[str, Any]) -> None:
     lang = obj.lang
+    if report.get("province"):  # a province hub: its counties (hub.cli_county)
+        print_province(obj, report)
+        return
     if not report["stations"]:
         obj.say("没有符合条件的代办点。", "No stations match.")
     else:

@@ -151,6 +151,13 @@ def decide(
         InputError: a missing reason, outcome or list of missing materials; a reason, reviewer's
             name or material past its limit or holding a control or bidi character (nothing written).
     """
+    if store.get_meta("hub_role") == "province":  # hub.upstream.ROLE_META: departments decide at their county
+        raise InputError(
+            zh="省级平台只读：办件由各县（区）部门在县级平台审批",
+            en="a province hub is read-only for cases: departments decide at their county's hub",
+            field="role",
+            code="province_read_only",
+        )
     target = resolve_status(status) if isinstance(status, str) else status
     try:
         who = Actor(actor)

@@ -163,6 +163,44 @@ def open_box(recipient_private: bytes, box: bytes, aad: bytes, *, sender_public:
         ) from None
 
 
+def box_key(recipient_private: bytes, box: bytes, *, sender_public: bytes | None = None) -> bytes:
+    """The AES-256-GCM key of one :func:`seal_box` box, for disclosing that box alone (docs/protocol.md,
+    "County and province"): the box's own key for the first layout, the pair's key for the second.
+
+    Raises:
+        CryptoError: the box is truncated, of an unknown layout, or the second layout without ``sender_public``.
+    """
+    if box[:1] == _PAIR_VERSION and len(box) >= 1 + 12 + 16:
+        if sender_public is None:
+            raise CryptoError(zh="密文需要发送方的密钥才能解开", en="sealed box needs the sender's key to open")
+        return pair_key(recipient_private, sender_public, _PAIR_BOX)
+    if box[:1] == _BOX_VERSION and len(box) >= 1 + 32 + 12 + 16:
+        private = X25519PrivateKey.from_private_bytes(recipient_private)
+        shared = private.exchange(X25519PublicKey.from_public_bytes(box[1:33]))
+        return _box_key(shared, box[1:33], private.public_key().public_bytes_raw())
+    raise CryptoError(zh="密文不完整或版本未知", en="sealed box is truncated or of an unknown version")
+
+
+def open_box_with_key(key: bytes, box: bytes, aad: bytes) -> bytes:
+    """Open a :func:`seal_box` box of either layout with its disclosed key (:func:`box_key`); CryptoError
+    when the key is not the box's, or the box was altered or moved."""
+    if box[:1] == _PAIR_VERSION and len(box) >= 1 + 12 + 16:
+        nonce, ciphertext = box[1:13], box[13:]
+    elif box[:1] == _BOX_VERSION and len(box) >= 1 + 32 + 12 + 16:
+        nonce, ciphertext = box[33:45], box[45:]
+    else:
+        raise CryptoError(zh="密文不完整或版本未知", en="sealed box is truncated or of an unknown version")
+    if len(key) != 32:
+        raise CryptoError(zh="披露的密钥应为 32 字节", en="a disclosed box key is 32 bytes")
+    try:
+        return AESGCM(key).decrypt(nonce, ciphertext, aad)
+    except InvalidTag:
+        raise CryptoError(
+            zh="披露的密钥打不开这份密文：密钥不对，或密文已被篡改",
+            en="the disclosed key does not open this box: a wrong key, or the box was altered",
+        ) from None
+
+
 def pair_key(own_box_private: bytes, peer_box_public: bytes, purpose: bytes) -> bytes:
     """A 32-byte key only this pair of X25519 keys can compute (static ECDH, then HKDF), for ``purpose``.
 

@@ -25,8 +25,10 @@ from hub.dashboard import (
 from hub.departments import departments
 from hub.desk import actions_for, admin_case_summary, case_view, decide_for_department, department_case_summary
 from hub.figures import county_figures
+from hub.province_view import province_report
 from hub.settings import Settings
 from hub.store import HubStore
+from hub.upstream import is_province
 from hub.views import station_summary
 from hub.web.api_models import (
     AuditEntry,
@@ -131,7 +133,11 @@ def status(
         sort=sort,
         descending=order == "desc",
     )
-    return msgspec.convert(report, StatusReport)
+    result = msgspec.convert(report, StatusReport)
+    if is_province(store):  # its counties, rolled up (the station table holds the province's own, none)
+        limits = _limits(settings, warn_days, danger_days)
+        result.province = province_report(store, now=now, warn_days=limits.warn_days, danger_days=limits.danger_days)
+    return result
 
 
 @get("/status.csv", guards=_ADMIN, sync_to_thread=True, media_type="text/csv", responses=_ADMIN_QUERY_ERRORS)

@@ -6,6 +6,8 @@ import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 
+from hub.province_view import ProvinceStatus
+
 __all__ = (
     "AuditEntry",
     "CaseDetail",
@@ -274,6 +276,8 @@ class StatusReport(msgspec.Struct, kw_only=True):
     summary: StatusSummary
     townships: list[TownshipStatus]
     stations: list[StationStatus]
+    province: ProvinceStatus | None = None
+    """At a province hub (``hub init --role province``): its counties rolled up (hub.province_view); absent at a county."""
 
 
 class ContactInfo(msgspec.Struct, kw_only=True):

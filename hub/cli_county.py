@@ -1,0 +1,171 @@
+"""``hub county``: a province hub's counties: enrolment codes, the list, revocation, upstream files by USB."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import msgspec
+from rich.table import Table
+
+from hub._cli_common import Context, handles_errors, json_text, text
+from hub.keys import load_identity
+from hub.province import UpstreamRefused, ingest_upstream, issue_county_code, require_province, revoke
+from hub.province_view import province_report
+from hub.upstream_link import read_upstream_file, sign_answer, write_answer_file
+from hub.views import duration_text
+from sync.i18n import pick
+from sync.timeutil import utc_now
+
+__all__ = ("county", "print_province")
+
+_STATES = {
+    "ok": ("正常", "ok"),
+    "lagging": ("滞后", "lagging"),
+    "danger": ("危险", "danger"),
+    "never": ("未登记", "not enrolled"),
+    "revoked": ("已吊销", "revoked"),
+}
+
+
+@click.group()
+def county() -> None:
+    """A province hub's counties (the hub was made with 'hub init --role province')."""
+
+
+@county.command("add")
+@click.option("--county", "code", required=True, help="The county's 6-digit division code, e.g. 349921.")
+@click.option(
+    "--expires-hours", type=float, default=72.0, show_default=True, help="The code expires after this many hours."
+)
+@click.pass_obj
+@handles_errors
+def county_add(obj: Context, code: str, expires_hours: float) -> None:
+    """Issue a one-time enrolment code for a county hub ('hub upstream enroll' there); the code is the last line."""
+    identity = load_identity(obj.data_dir)
+    with obj.store() as store:
+        issued, expires = issue_county_code(store, code, expires_hours=expires_hours, now=utc_now())
+    obj.say(
+        f"县（区）{code.strip()} 的登记码，{expires} 前有效（只显示这一次）。",
+        f"Enrolment code for county {code.strip()}, valid until {expires} (shown once).",
+    )
+    obj.say(f"省级平台密钥指纹：{identity.fingerprint}", f"Province key fingerprint: {identity.fingerprint}")
+    obj.say(
+        "在县级平台运行：hub upstream enroll --url 省级平台地址 --code 登记码",
+        "At the county run: hub upstream enroll --url PROVINCE_URL --code CODE",
+    )
+    click.echo(issued)
+
+
+@county.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (the province status's counties).")
+@click.pass_obj
+@handles_errors
+def county_list(obj: Context, as_json: bool) -> None:
+    """The counties: state, forwarding lag, stations and cases rolled up (no personal data)."""
+    with obj.store() as store:
+        require_province(store)
+        report = province_report(store, now=utc_now())
+    data = {"province": {"counties": [_plain(r) for r in report.counties], "totals": report.totals}}
+    if as_json:
+        click.echo(json_text(data["province"]["counties"]))
+        return
+    print_province(obj, data)
+
+
+def _plain(row: Any) -> dict[str, Any]:
+    return msgspec.to_builtins(row)  # type: ignore[no-any-return]
+
+
+def print_province(obj: Context, report: dict[str, Any]) -> None:
+    """The county table of a province's status (``hub status --url PROVINCE`` and ``hub county list``)."""
+    lang = obj.lang
+    province = report["province"]
+    if not province["counties"]:
+        obj.say(
+            "尚无县（区）：用“hub county add --county 代码”签发登记码。",
+            "No counties yet: 'hub county add --county CODE' issues a code.",
+        )
+        return
+    table = Table(box=None, pad_edge=False)
+    for zh, en in (
+        ("县（区）", "County"),
+        ("状态", "State"),
+        ("滞后", "Lag"),
+        ("待转发", "Waiting"),
+        ("代办点", "Stations"),
+        ("需关注", "Attention"),
+        ("办件", "Cases"),
+        ("批次", "Sets"),
+    ):
+        table.add_column(pick(lang, zh, en))
+    for r in province["counties"]:
+        states = r["stations_by_state"]
+        attention = sum(n for s, n in states.items() if s != "ok")
+        lag = r["lag_seconds"]
+        table.add_row(
+            r["county"],
+            pick(lang, *_STATES.get(r["state"], (r["state"], r["state"]))),
+            "-" if lag is None else duration_text(lag, lang) or "0",
+            str(r["pending"]),
+            str(r["stations"]),
+            str(attention),
+            str(r["cases"]),
+            text(r["head_seq"]),
+        )
+    obj.out.print(table)
+    t = province["totals"]
+    obj.say(
+        f"县（区）{t['counties']} · 代办点 {t['stations']} · 办件 {t['cases']} · 需关注 {t['attention']}",
+        f"counties {t['counties']} · stations {t['stations']} · cases {t['cases']} · need attention {t['attention']}",
+    )
+
+
+@county.command("revoke")
+@click.option("--county", "code", required=True, help="The county's 6-digit division code.")
+@click.pass_obj
+@handles_errors
+def county_revoke(obj: Context, code: str) -> None:
+    """Revoke a county's hub key (stolen or lost): its sets are refused until it enrols again with a new key."""
+    with obj.store() as store:
+        count = revoke(store, code, now=utc_now())
+    obj.say(
+        f"已吊销县（区）{code.strip()} 的 {count} 个密钥。县级平台须运行“hub key rotate”，再用新登记码重新登记。",
+        f"Revoked {count} key(s) of county {code.strip()}. The county runs 'hub key rotate', then enrols again with a new code.",
+    )
+
+
+@county.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--answer",
+    "answer",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the province's signed answer here, for the county's 'hub upstream import-answer'.",
+)
+@click.pass_obj
+@handles_errors
+def county_import(obj: Context, file: Path, answer: Path | None) -> None:
+    """Take a county's upstream file (from 'hub upstream export', carried by USB)."""
+    identity = load_identity(obj.data_dir)
+    request = read_upstream_file(file)
+    now = utc_now()
+    with obj.store() as store:
+        require_province(store)
+        try:
+            result = ingest_upstream(store, identity, request, via="file", now=now)
+        except UpstreamRefused as exc:
+            click.echo(pick(obj.lang, "错误：", "Error: ") + exc.message(obj.lang), err=True)
+            sys.exit(2)
+    taken = sum(1 for r in result.results if r.status == "accepted")
+    held = sum(1 for r in result.results if r.status == "duplicate")
+    obj.say(
+        f"县（区）{request.county}：新收 {taken} 批，已有 {held} 批；省级平台现需第 {result.next_seq} 批",
+        f"County {request.county}: {taken} set(s) taken, {held} held already; the province needs set {result.next_seq} next",
+    )
+    if answer is not None:
+        write_answer_file(answer, sign_answer(identity, request.county, result.next_seq, result.hub_ms))
+        obj.say(f"回执已写入 {answer}", f"Answer written to {answer}")

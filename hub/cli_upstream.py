@@ -1,0 +1,118 @@
+"""``hub upstream``: a county hub's link to its province: enrol, forward now, status, files for USB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from hub._cli_common import Context, handles_errors, json_text
+from hub.keys import load_identity
+from hub.upstream import require_link
+from hub.upstream_link import enroll_upstream, export_upstream, read_answer_file, sync_upstream
+from sync.crypto import fingerprint
+from sync.timeutil import utc_now
+
+__all__ = ("upstream",)
+
+
+@click.group()
+def upstream() -> None:
+    """Forward what this county accepted and decided to its province hub."""
+
+
+@upstream.command("enroll")
+@click.option("--url", required=True, help="The province hub, e.g. https://hub.province.lan.")
+@click.option("--code", required=True, help="The code 'hub county add' printed at the province.")
+@click.pass_obj
+@handles_errors
+def upstream_enroll(obj: Context, url: str, code: str) -> None:
+    """Enrol this county at its province (again after a revocation: what the province lacks is sealed anew)."""
+    identity = load_identity(obj.data_dir)
+    with obj.store() as store:
+        response = enroll_upstream(store, identity, url=url, code=code, now=utc_now())
+    obj.say(
+        f"已登记到省级平台 {response.province_id}（县（区）{response.county}）",
+        f"Enrolled at province {response.province_id} (county {response.county})",
+    )
+    obj.say(
+        f"省级平台密钥指纹：{fingerprint(response.sign_public)}（请与省级管理员核对）",
+        f"Province key fingerprint: {fingerprint(response.sign_public)} (compare it with the province's administrator)",
+    )
+    obj.say(f"省级平台已有本县 {response.head_seq} 批", f"The province holds {response.head_seq} set(s) of this county")
+
+
+@upstream.command("sync")
+@click.pass_obj
+@handles_errors
+def upstream_sync(obj: Context) -> None:
+    """Forward now (hub serve does it every $HUB_UPSTREAM_SECONDS, default 60)."""
+    identity = load_identity(obj.data_dir)
+    with obj.store() as store:
+        result = sync_upstream(store, identity, now=utc_now())
+    obj.say(
+        f"新排队 {result.queued} 项，封装 {result.sealed} 批，发送 {result.sent} 批；省级平台已确认到第 {result.acked_seq} 批（共 {result.head_seq} 批）",
+        f"Queued {result.queued} item(s), sealed {result.sealed} set(s), sent {result.sent}; the province holds up to set "
+        f"{result.acked_seq} (of {result.head_seq})",
+    )
+
+
+@upstream.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+@handles_errors
+def upstream_status(obj: Context, as_json: bool) -> None:
+    """The link: the province, what it acknowledged, what waits, the last error."""
+    with obj.store() as store:
+        link = require_link(store)
+        head = store.upstream_head()
+        pending, oldest = store.upstream_pending(int(link["acked_seq"]))
+    data = {
+        "url": link["url"],
+        "county": link["county"],
+        "province_id": link["province_id"],
+        "key_gen": link["gen"],
+        "acked_seq": link["acked_seq"],
+        "head_seq": head[0] if head else 0,
+        "pending_items": pending,
+        "oldest_pending": oldest,
+        "last_push": link["last_push"],
+        "last_ok": link["last_ok"],
+        "last_error": link["last_error"],
+    }
+    if as_json:
+        click.echo(json_text(data))
+        return
+    obj.say(
+        f"省级平台 {data['province_id']}：{data['url']}（县（区）{data['county']}）",
+        f"Province {data['province_id']}: {data['url']} (county {data['county']})",
+    )
+    obj.say(
+        f"已确认 {data['acked_seq']}/{data['head_seq']} 批；待转发 {pending} 项（最早 {oldest or '-'}）",
+        f"Acknowledged {data['acked_seq']}/{data['head_seq']} set(s); {pending} item(s) waiting (oldest {oldest or '-'})",
+    )
+    if data["last_error"]:
+        obj.say(f"上次错误：{data['last_error']}", f"Last error: {data['last_error']}")
+
+
+@upstream.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+@handles_errors
+def upstream_export(obj: Context, file: Path) -> None:
+    """Write every set the province has not acknowledged to FILE (USB; the province runs 'hub county import')."""
+    identity = load_identity(obj.data_dir)
+    with obj.store() as store:
+        count, first = export_upstream(store, identity, file, now=utc_now())
+    obj.say(f"已写入 {file}：{count} 批（自第 {first} 批起）", f"Wrote {file}: {count} set(s) from set {first}")
+
+
+@upstream.command("import-answer")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+@handles_errors
+def upstream_import_answer(obj: Context, file: Path) -> None:
+    """Take the province's signed answer file ('hub county import --answer'): what it now holds."""
+    with obj.store() as store:
+        acked = read_answer_file(store, file, now=utc_now())
+    obj.say(f"省级平台已确认到第 {acked} 批", f"The province holds up to set {acked}")

@@ -1,0 +1,113 @@
+"""The province's view of its counties: sync status rolled up, forwarding lag, case figures; no personal data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+
+from hub.store import HubStore
+from sync.timeutil import iso_utc, parse_iso
+
+__all__ = ("CountyStatus", "ProvinceStatus", "province_report")
+
+
+class CountyStatus(msgspec.Struct, kw_only=True):
+    """One county at the province: its link, its chain, its stations' states, its cases by status."""
+
+    county: str
+    state: str
+    """``ok``, ``lagging`` (lag past the warning days), ``danger``, ``never`` (not enrolled yet), ``revoked``."""
+    enrolled_at: str | None
+    revoked_at: str | None
+    head_seq: int
+    last_contact: str | None
+    last_set_at: str | None
+    pending: int
+    """Items the county said (at its last contact) it had not yet had acknowledged."""
+    lag_seconds: float | None
+    """How far behind the province's copy may be: since the oldest item still waiting at the county's last
+    contact, or since that contact when nothing was waiting; None before the first contact."""
+    stations: int
+    stations_by_state: dict[str, int]
+    sets: int
+    cases: int
+    cases_by_status: dict[str, int]
+    moves: int
+
+
+class ProvinceStatus(msgspec.Struct, kw_only=True):
+    """The province dashboard's data (``GET /api/v1/status``'s ``province`` at a province hub)."""
+
+    generated_at: str
+    counties: list[CountyStatus]
+    totals: dict[str, int]
+
+
+def _age(now: dt.datetime, at: str | None) -> float | None:
+    return None if not at else max(0.0, (now - parse_iso(at)).total_seconds())
+
+
+def _station_state(row: dict[str, Any], now: dt.datetime, warn: float, danger: float) -> str:
+    if row["revoked"]:
+        return "revoked"
+    age = _age(now, row["last_contact"])
+    if age is None:
+        return "never"
+    return "danger" if age > danger * 86400 else "warning" if age > warn * 86400 else "ok"
+
+
+def province_report(
+    store: HubStore, *, now: dt.datetime, warn_days: float = 3.0, danger_days: float = 7.0, county: str | None = None
+) -> ProvinceStatus:
+    """Every county (or one), with its stations' states and case figures rolled up."""
+    cases: dict[str, dict[str, int]] = {}
+    for name, status, count in store.province_case_counts():
+        cases.setdefault(name, {})[status] = count
+    states: dict[str, dict[str, int]] = {}
+    for row in store.province_stations(county):
+        bucket = states.setdefault(row["county"], {})
+        state = _station_state(row, now, warn_days, danger_days)
+        bucket[state] = bucket.get(state, 0) + 1
+    rows: list[CountyStatus] = []
+    for row in store.counties():
+        if county is not None and row["county"] != county:
+            continue
+        waiting = row["oldest_pending"] if row["pending"] else row["last_contact"]
+        lag = _age(now, waiting)
+        if row["revoked_at"]:
+            state = "revoked"
+        elif not row["enrolled_at"] or lag is None:
+            state = "never"
+        else:
+            state = "danger" if lag > danger_days * 86400 else "lagging" if lag > warn_days * 86400 else "ok"
+        by_state = states.get(row["county"], {})
+        by_status = cases.get(row["county"], {})
+        rows.append(
+            CountyStatus(
+                county=row["county"],
+                state=state,
+                enrolled_at=row["enrolled_at"],
+                revoked_at=row["revoked_at"],
+                head_seq=int(row["head_seq"]),
+                last_contact=row["last_contact"],
+                last_set_at=row["last_set_at"],
+                pending=int(row["pending"]),
+                lag_seconds=lag,
+                stations=sum(by_state.values()),
+                stations_by_state=by_state,
+                sets=store.province_set_count(row["county"]),
+                cases=sum(by_status.values()),
+                cases_by_status=by_status,
+                moves=store.province_move_count(row["county"]),
+            )
+        )
+    totals = {
+        "counties": len(rows),
+        "stations": sum(r.stations for r in rows),
+        "sets": sum(r.sets for r in rows),
+        "cases": sum(r.cases for r in rows),
+        "attention": sum(1 for r in rows if r.state != "ok"),
+    }
+    return ProvinceStatus(generated_at=iso_utc(now), counties=rows, totals=totals)

@@ -1,0 +1,258 @@
+"""HubStore's part for a province hub: counties, their keys and chains, forwarded station sets, case figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.store.base import StoreBase
+
+__all__ = ("ProvinceStoreMixin",)
+
+
+class ProvinceStoreMixin(StoreBase):
+    """The province side of county → province (hub.province). Mixed into :class:`hub.store.HubStore`."""
+
+    # -- counties, their codes and keys ------------------------------------------------------------
+
+    def county(self, county: str) -> dict[str, Any] | None:
+        """One county's row, or None."""
+        rows = self._dicts("SELECT * FROM counties WHERE county = ?", [county])
+        return rows[0] if rows else None
+
+    def counties(self) -> list[dict[str, Any]]:
+        """Every county, by code."""
+        return self._dicts("SELECT * FROM counties ORDER BY county")
+
+    def add_county_code(self, *, code_id: str, secret: str, county: str, at: str, expires_at: str) -> None:
+        """Issue a one-time enrolment code for ``county`` (its row made if new)."""
+        self.db.execute("INSERT INTO counties (county) VALUES (?) ON CONFLICT (county) DO NOTHING", [county])
+        self.db.execute(
+            "INSERT INTO county_codes (code_id, secret, county, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+            [code_id, secret, county, at, expires_at],
+        )
+
+    def county_code(self, code_id: str) -> dict[str, Any] | None:
+        """An enrolment code's row, or None."""
+        rows = self._dicts("SELECT * FROM county_codes WHERE code_id = ?", [code_id])
+        return rows[0] if rows else None
+
+    def county_code_failed(self, code_id: str) -> None:
+        """Count a wrong mac against a code (it is voided after a few)."""
+        self.db.execute("UPDATE county_codes SET failures = failures + 1 WHERE code_id = ?", [code_id])
+
+    def enrol_county(
+        self, *, code_id: str, county: str, key_id: str, gen: int, sign_public: bytes, box_public: bytes, at: str
+    ) -> None:
+        """Use the code, pin the county's hub key (its earlier keys stay, for the receipts they signed)."""
+        self.db.execute("UPDATE county_codes SET used_at = ? WHERE code_id = ?", [at, code_id])
+        self.db.execute(
+            "INSERT INTO county_keys (key_id, county, gen, sign_public, box_public, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key_id) DO NOTHING",
+            [key_id, county, gen, sign_public, box_public, at],
+        )
+        self.db.execute("UPDATE counties SET enrolled_at = ?, revoked_at = NULL WHERE county = ?", [at, county])
+
+    def county_keys(self, county: str) -> list[dict[str, Any]]:
+        """The county's hub keys, newest generation (then newest pinned) first."""
+        return self._dicts("SELECT * FROM county_keys WHERE county = ? ORDER BY gen DESC, created_at DESC", [county])
+
+    def county_key(self, key_id: str) -> dict[str, Any] | None:
+        """One county key by id, or None."""
+        rows = self._dicts("SELECT * FROM county_keys WHERE key_id = ?", [key_id])
+        return rows[0] if rows else None
+
+    def revoke_county(self, county: str, at: str) -> int:
+        """Revoke every key of the county; its chain stops until it enrols again. Returns keys revoked."""
+        cursor = self.db.execute(
+            "UPDATE county_keys SET revoked_at = ? WHERE county = ? AND revoked_at IS NULL", [at, county]
+        )
+        self.db.execute("UPDATE counties SET revoked_at = ? WHERE county = ?", [at, county])
+        return int(cursor.rowcount or 0)
+
+    def note_county_contact(self, county: str, *, at: str, pending: int, oldest_pending: str | None) -> None:
+        """A county's request reached the province: what it says is waiting, and when."""
+        self.db.execute(
+            "UPDATE counties SET last_contact = ?, pending = ?, oldest_pending = ? WHERE county = ?",
+            [at, pending, oldest_pending, county],
+        )
+
+    # -- the county's chain -------------------------------------------------------------------------
+
+    def county_set(self, county: str, seq: int) -> bytes | None:
+        """The hash of a county set held, or None."""
+        row = self._one("SELECT hash FROM county_sets WHERE county = ? AND seq = ?", [county, seq])
+        return bytes(row[0]) if row else None
+
+    def add_county_set(
+        self, *, county: str, seq: int, set_hash: bytes, envelope: bytes, items: int, via: str, at: str
+    ) -> None:
+        """Keep a county set as received and move the county's head to it."""
+        self.db.execute(
+            "INSERT INTO county_sets (county, seq, hash, envelope, items, via, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [county, seq, set_hash, envelope, items, via, at],
+        )
+        self.db.execute(
+            "UPDATE counties SET head_seq = ?, head_hash = ?, last_set_at = ? WHERE county = ?",
+            [seq, set_hash, at, county],
+        )
+
+    def pin_county_key(
+        self, *, county: str, key_id: str, gen: int, sign_public: bytes, box_public: bytes, at: str
+    ) -> None:
+        """A key handover in the county's chain: its next generation."""
+        self.db.execute(
+            "INSERT INTO county_keys (key_id, county, gen, sign_public, box_public, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key_id) DO NOTHING",
+            [key_id, county, gen, sign_public, box_public, at],
+        )
+
+    # -- the counties' stations and their sets --------------------------------------------------------
+
+    def province_station(self, station_id: str) -> dict[str, Any] | None:
+        """A station as the province knows it from its county's roster, or None."""
+        rows = self._dicts("SELECT * FROM province_stations WHERE station_id = ?", [station_id])
+        return rows[0] if rows else None
+
+    def put_roster_key(
+        self,
+        *,
+        county: str,
+        station_id: str,
+        village_code: str,
+        key_id: str,
+        sign_public: bytes,
+        box_public: bytes,
+        from_seq: int,
+        revoked_after: int | None,
+    ) -> None:
+        """A station key from a county's roster (a later roster item for the key updates its revocation)."""
+        self.db.execute(
+            "INSERT INTO province_stations (station_id, county, village_code) VALUES (?, ?, ?) "
+            "ON CONFLICT (station_id) DO NOTHING",
+            [station_id, county, village_code],
+        )
+        self.db.execute(
+            "INSERT INTO province_station_keys (key_id, station_id, sign_public, box_public, from_seq, revoked_after) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key_id) DO UPDATE SET "
+            "revoked_after = excluded.revoked_after",
+            [key_id, station_id, sign_public, box_public, from_seq, revoked_after],
+        )
+
+    def province_key_for_seq(self, station_id: str, seq: int) -> dict[str, Any] | None:
+        """The roster key that signs the station's set ``seq``."""
+        rows = self._dicts(
+            "SELECT * FROM province_station_keys WHERE station_id = ? AND from_seq <= ? ORDER BY from_seq DESC LIMIT 1",
+            [station_id, seq],
+        )
+        return rows[0] if rows else None
+
+    def province_set(self, station_id: str, seq: int) -> tuple[bytes, bytes] | None:
+        """(hash, disclosed key) of a forwarded set held, or None."""
+        row = self._one("SELECT hash, body_key FROM province_sets WHERE station_id = ? AND seq = ?", [station_id, seq])
+        return (bytes(row[0]), bytes(row[1])) if row else None
+
+    def add_province_set(
+        self,
+        *,
+        station_id: str,
+        seq: int,
+        set_hash: bytes,
+        envelope: bytes,
+        receipt: bytes,
+        body_key: bytes,
+        county: str,
+        county_seq: int,
+        changes: int,
+        at: str,
+    ) -> None:
+        """Keep a forwarded set with its receipt and key, and move the station's head to it."""
+        self.db.execute(
+            "INSERT INTO province_sets (station_id, seq, hash, envelope, receipt, body_key, county, county_seq, "
+            "changes, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [station_id, seq, set_hash, envelope, receipt, body_key, county, county_seq, changes, at],
+        )
+        self.db.execute(
+            "UPDATE province_stations SET applied_seq = ?, applied_hash = ? WHERE station_id = ?",
+            [seq, set_hash, station_id],
+        )
+
+    def note_station_status(
+        self, *, station_id: str, applied_seq: int, last_contact: str | None, revoked: bool, county_seq: int
+    ) -> None:
+        """A station's sync status at its county, as the county last said it."""
+        self.db.execute(
+            "UPDATE province_stations SET county_seq = ?, last_contact = ?, revoked = ? WHERE station_id = ?",
+            [applied_seq, last_contact, int(revoked), station_id],
+        )
+
+    def province_stations(self, county: str | None = None) -> list[dict[str, Any]]:
+        """The stations of one county (or all), by id."""
+        if county is None:
+            return self._dicts("SELECT * FROM province_stations ORDER BY station_id")
+        return self._dicts("SELECT * FROM province_stations WHERE county = ? ORDER BY station_id", [county])
+
+    def province_set_count(self, county: str) -> int:
+        """How many station sets of ``county`` the province holds."""
+        row = self._one("SELECT COUNT(*) FROM province_sets WHERE county = ?", [county])
+        return int(row[0]) if row else 0
+
+    # -- the province's view of cases ------------------------------------------------------------------
+
+    def put_province_case(self, county: str, figure: dict[str, Any]) -> None:
+        """The county's view of a case (a later change at the county replaces an earlier one)."""
+        self.db.execute(
+            "INSERT INTO province_cases (case_no, county, village_code, item_code, status, outcome, received_date, "
+            "accepted_date, due_date, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_no) "
+            "DO UPDATE SET status = excluded.status, outcome = excluded.outcome, "
+            "accepted_date = excluded.accepted_date, due_date = excluded.due_date, updated_at = excluded.updated_at "
+            "WHERE excluded.updated_at >= province_cases.updated_at",
+            [
+                figure["case_no"],
+                county,
+                figure["village_code"],
+                figure["item_code"],
+                figure["status"],
+                figure.get("outcome"),
+                figure.get("received_date"),
+                figure.get("accepted_date"),
+                figure.get("due_date"),
+                figure.get("updated_at") or "",
+            ],
+        )
+
+    def add_province_move(self, county: str, county_seq: int, move: dict[str, Any]) -> None:
+        """A county's own move on a case (kept once, whatever number of times it comes)."""
+        self.db.execute(
+            "INSERT INTO province_moves (event_id, county, case_no, from_status, to_status, actor, at, by, reason, "
+            "outcome, county_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+            [
+                move["event_id"],
+                county,
+                move["case_no"],
+                move["from_status"],
+                move["to_status"],
+                move["actor"],
+                move["at"],
+                move.get("by"),
+                move.get("reason"),
+                move.get("outcome"),
+                county_seq,
+            ],
+        )
+
+    def province_case_counts(self) -> list[tuple[str, str, int]]:
+        """(county, status, cases) over every county."""
+        rows = self.db.execute(
+            "SELECT county, status, COUNT(*) FROM province_cases GROUP BY county, status ORDER BY county, status"
+        ).fetchall()
+        return [(row[0], row[1], int(row[2])) for row in rows]
+
+    def province_case(self, case_no: str) -> dict[str, Any] | None:
+        """The province's view of one case, or None."""
+        rows = self._dicts("SELECT * FROM province_cases WHERE case_no = ?", [case_no])
+        return rows[0] if rows else None
+
+    def province_move_count(self, county: str) -> int:
+        """How many of the county's own moves the province holds."""
+        row = self._one("SELECT COUNT(*) FROM province_moves WHERE county = ?", [county])
+        return int(row[0]) if row else 0

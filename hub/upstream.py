@@ -1,0 +1,308 @@
+"""A county forwarding to its province: collect what it accepted and decided, seal it into its own chain, push it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from hub.decisions import HUB_ORIGIN
+from hub.keys import HubIdentity
+from hub.store import HubStore
+from sync.crypto import CryptoError, box_key, open_box_with_key
+from sync.errors import InputError, ProxyAppError
+from sync.protocol import GENESIS, HubKeyItem, PushResponse, decode_envelope, seal_set
+from sync.protocol.envelope import PROTOCOL_VERSION
+from sync.protocol.upstream import (
+    CTX_COUNTY,
+    MAX_COUNTY_SETS,
+    CaseFigure,
+    CountyMove,
+    ForwardedSet,
+    RosterItem,
+    StationStatusItem,
+    UpstreamRequest,
+    county_origin,
+)
+from sync.timeutil import iso_utc, utc_now
+
+__all__ = (
+    "ROLE_META",
+    "UpstreamError",
+    "collect",
+    "is_province",
+    "require_county",
+    "require_link",
+    "seal_pending",
+    "upstream_request",
+)
+
+ROLE_META = "hub_role"
+"""``meta`` key: ``province`` for a province hub (``hub init --role province``); a county hub has none."""
+MAX_ITEMS_PER_SET = 500
+MAX_SET_BYTES = 4 * 1024 * 1024
+"""A county set is closed before its items pass this (one larger station set still gets its own)."""
+_BATCH = 2000
+_OVERLAP = dt.timedelta(minutes=10)
+"""Cases and moves are read again from a little before the last cursor: a write that committed late
+with an earlier time is still seen; what was sent already is known by its digest and not sent twice."""
+_ENCODER = msgspec.msgpack.Encoder()
+_SET_BOX = msgspec.msgpack.Decoder(tuple[str, int, bytes, bytes, int])
+_SET1_BOX = msgspec.msgpack.Decoder(tuple[str, int, bytes, int, int, int, bytes, bool, str])
+
+
+class UpstreamError(ProxyAppError):
+    """Forwarding to the province failed (its answer, or the link); ``code`` is the protocol's."""
+
+    code = "upstream"
+
+
+def is_province(store: HubStore) -> bool:
+    """Whether this hub is a province hub (``hub init --role province``)."""
+    return store.get_meta(ROLE_META) == "province"
+
+
+def require_county(store: HubStore) -> None:
+    """InputError on a province hub: forwarding upstream is a county's."""
+    if is_province(store):
+        raise InputError(
+            zh="这是省级平台：只有县级平台向上转发",
+            en="this is a province hub: only a county hub forwards upstream",
+            field="role",
+        )
+
+
+def require_link(store: HubStore) -> dict[str, Any]:
+    """The upstream link; InputError telling the operator to enrol first."""
+    require_county(store)
+    link = store.upstream_link()
+    if link is None:
+        raise InputError(
+            zh="本县平台尚未登记到省级平台：请先运行“hub upstream enroll --url 地址 --code 登记码”",
+            en="this county is not enrolled at a province: run 'hub upstream enroll --url URL --code CODE' first",
+            field="upstream",
+        )
+    return link
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(_ENCODER.encode(list(parts))).hexdigest()[:32]
+
+
+def _body_box(envelope: bytes) -> tuple[bytes, bytes]:
+    """(sealed body, associated data) of a station set of either format."""
+    env = decode_envelope(envelope)
+    payload = bytes(env.payload)
+    if env.protocol == 2:
+        origin, seq, _, body, _ = _SET_BOX.decode(payload)
+    else:
+        origin, seq, _, _, _, _, body, _, _ = _SET1_BOX.decode(payload)
+    return body, origin.encode() + b"/" + str(seq).encode()
+
+
+def disclosed_key(identity: HubIdentity, envelope: bytes, station_box_public: bytes) -> bytes:
+    """The key of a station set's sealed body (checked: it opens it), never the county's private key."""
+    body, aad = _body_box(envelope)
+    for private in identity.box_privates:
+        try:
+            key = box_key(private, body, sender_public=station_box_public)
+            open_box_with_key(key, body, aad)
+            return key
+        except CryptoError:
+            continue
+    raise UpstreamError(zh="县平台打不开自己收下的数据集", en="a set this county accepted does not open with its keys")
+
+
+def collect(store: HubStore, identity: HubIdentity, *, now: dt.datetime) -> int:
+    """Queue what the province has not had: roster keys, accepted sets, station status, case figures, moves."""
+    at = iso_utc(now)
+    queued = 0
+
+    def put(kind: str, item: Any) -> None:
+        nonlocal queued
+        store.queue_upstream(kind, _ENCODER.encode(item), at)
+        queued += 1
+
+    with store.transaction():
+        roster = store.upstream_sent("roster")
+        forwarded = store.upstream_sent("seq")
+        status = store.upstream_sent("status")
+        for station in store.stations():
+            sid = station.station_id
+            keys = store.station_keys(sid)
+            for key in keys:
+                last = key.after_seq if key.revoked_at is not None else key.replaced_after
+                digest = _digest(key.key_id, key.from_seq, last)
+                if roster.get(key.key_id) != digest:
+                    put(
+                        "roster",
+                        RosterItem(
+                            station_id=sid,
+                            village_code=station.village_code,
+                            key_id=key.key_id,
+                            sign_public=key.sign_public,
+                            box_public=key.box_public,
+                            from_seq=key.from_seq or 1,
+                            revoked_after=last,
+                        ),
+                    )
+                    store.set_upstream_sent("roster", key.key_id, digest)
+            after = int(forwarded.get(sid, "0"))
+            last_key = store.upstream_sent_one("key", sid)
+            while after < station.applied_seq:
+                batch = store.accepted_sets(sid, after, 200)
+                if not batch:
+                    break
+                for seq, envelope, receipt in batch:
+                    signer = store.station_key_for_seq(sid, seq)
+                    assert signer is not None  # the set was accepted under it
+                    key_bytes = disclosed_key(identity, envelope, signer.box_public)
+                    key_digest = hashlib.sha256(key_bytes).hexdigest()
+                    same = key_digest == last_key
+                    put(
+                        "set",
+                        ForwardedSet(
+                            station_id=sid, seq=seq, envelope=envelope, receipt=receipt, key=b"" if same else key_bytes
+                        ),
+                    )
+                    last_key, after = key_digest, seq
+                store.set_upstream_sent("seq", sid, str(after))
+                store.set_upstream_sent("key", sid, last_key or "")
+            revoked = station.revoked_at is not None
+            digest = _digest(station.applied_seq, station.last_contact, revoked)
+            if status.get(sid) != digest:
+                put(
+                    "station",
+                    StationStatusItem(
+                        station_id=sid,
+                        village_code=station.village_code,
+                        applied_seq=station.applied_seq,
+                        last_contact=station.last_contact,
+                        revoked=revoked,
+                    ),
+                )
+                store.set_upstream_sent("status", sid, digest)
+        queued += _collect_cases(store, put)
+    return queued
+
+
+def _collect_cases(store: HubStore, put: Callable[[str, Any], None]) -> int:
+    """Case figures and the county's own moves changed since the cursor (read again a little before it)."""
+    count = 0
+    for kind, cursor_key in (("figure", "upstream_figures_at"), ("move", "upstream_moves_at")):
+        cursor = store.get_meta(cursor_key) or ""
+        since = _before(cursor)
+        sent = store.upstream_sent(kind)
+        newest = cursor
+        while True:
+            if kind == "figure":
+                rows = store.cases_updated_since(since, _BATCH)
+                stamp = "updated_at"
+            else:
+                rows = store.county_moves_since(since, HUB_ORIGIN, _BATCH)
+                stamp = "recorded_at"
+            for row in rows:
+                name = row["case_no"] if kind == "figure" else row["event_id"]
+                digest = _digest(*(row[k] for k in sorted(row)))
+                if sent.get(name) != digest:
+                    fields = {k: v for k, v in row.items() if k != "recorded_at"}
+                    put(kind, CaseFigure(**fields) if kind == "figure" else CountyMove(**fields))
+                    store.set_upstream_sent(kind, name, digest)
+                    sent[name] = digest
+                    count += 1
+                newest = max(newest, row[stamp])
+            if len(rows) < _BATCH or rows[-1][stamp] == since:
+                break
+            since = rows[-1][stamp]
+        if newest != cursor:
+            store.set_meta(cursor_key, newest)
+    return count
+
+
+def _before(cursor: str) -> str:
+    if not cursor:
+        return ""
+    try:
+        return iso_utc(dt.datetime.fromisoformat(cursor) - _OVERLAP)
+    except ValueError:
+        return ""
+
+
+def seal_pending(store: HubStore, identity: HubIdentity, *, now: dt.datetime) -> int:
+    """Seal the queued items into the county's next sets (signed, chained, sealed to the province). Returns sets."""
+    link = require_link(store)
+    sealed = 0
+    while True:
+        with store.transaction():
+            link = store.upstream_link() or link
+            items = store.upstream_unsealed(MAX_ITEMS_PER_SET)
+            pinned = int(link["gen"])
+            handovers = [_handover(identity, gen) for gen in range(pinned + 1, identity.gen + 1)]
+            if not items and not handovers:
+                return sealed
+            records: list[bytes] = [_ENCODER.encode(h) for h in handovers]
+            ids: list[int] = []
+            size = sum(len(r) for r in records)
+            for item_id, body in items:
+                if ids and size + len(body) > MAX_SET_BYTES:
+                    break
+                records.append(body)
+                ids.append(item_id)
+                size += len(body)
+            head = store.upstream_head()
+            seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+            # The set carrying a handover is the pinned generation's; every later one the new key's.
+            signer = identity.keys_of(pinned)
+            envelope, set_hash = seal_set(
+                origin=county_origin(link["county"]),
+                seq=seq,
+                prev=prev,
+                records=records,
+                sign_private=signer.sign_private,
+                recipient_box_public=bytes(link["box_public"]),
+                sender_box_private=signer.box_private,
+                context=CTX_COUNTY,
+            )
+            store.add_upstream_set(seq=seq, set_hash=set_hash, envelope=envelope, item_ids=ids, at=iso_utc(now))
+            if handovers:
+                store.note_upstream(gen=identity.gen)
+            sealed += 1
+
+
+def _handover(identity: HubIdentity, gen: int) -> HubKeyItem:
+    generation = identity.generation(gen)
+    return HubKeyItem(
+        gen=gen,
+        sign_public=generation.keys.sign_public,
+        box_public=generation.keys.box_public,
+        at=generation.created_at,
+        signature=generation.handover,
+    )
+
+
+def upstream_request(store: HubStore, *, after: int, limit: int = MAX_COUNTY_SETS) -> tuple[bytes, int]:
+    """The encoded request carrying the county's sets after ``after`` (and its backlog); (bytes, sets)."""
+    link = require_link(store)
+    sets = store.upstream_sets_after(after, limit)
+    pending, oldest = store.upstream_pending(int(link["acked_seq"]))
+    request = UpstreamRequest(
+        PROTOCOL_VERSION, link["county"], [msgspec.Raw(envelope) for _, envelope in sets], pending, oldest
+    )
+    return _ENCODER.encode(request), len(sets)
+
+
+def take_answer(store: HubStore, answer: PushResponse, *, now: dt.datetime) -> int:
+    """Record what the province holds (its ``next_seq``): forward from there next. Returns the acked seq."""
+    head = store.upstream_head()
+    acked = min(answer.next_seq - 1, head[0] if head else 0)
+    with store.transaction():
+        store.note_upstream(acked_seq=max(acked, 0), last_ok=iso_utc(now), last_error=None)
+    return acked
+
+
+def now_default() -> dt.datetime:
+    """The county's clock (tests pass their own)."""
+    return utc_now()

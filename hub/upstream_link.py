@@ -1,0 +1,282 @@
+"""The county's link to its province: enrolment, one forwarding round over HTTP, and upstream files for USB."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import httpx
+import msgspec
+
+from hub.keys import HubIdentity
+from hub.store import HubStore
+from hub.upstream import (
+    UpstreamError,
+    collect,
+    require_county,
+    require_link,
+    seal_pending,
+    take_answer,
+    upstream_request,
+)
+from sync.crypto import sign, verify
+from sync.enrolment import split_code
+from sync.errors import InputError
+from sync.protocol import MEDIA_TYPE, PROTOCOL_VERSION, Envelope, ProtocolError, PushResponse, decode_envelope
+from sync.protocol.upstream import (
+    MAX_COUNTY_SETS,
+    CountyEnrollRequest,
+    CountyEnrollResponse,
+    UpstreamRequest,
+    county_request_mac,
+    county_response_mac,
+)
+from sync.timeutil import iso_utc
+
+__all__ = (
+    "ANSWER_MAGIC",
+    "ENROLL_PATH",
+    "FILE_MAGIC",
+    "MAX_FILE_BYTES",
+    "SYNC_PATH",
+    "Round",
+    "enroll_upstream",
+    "export_upstream",
+    "read_answer_file",
+    "read_upstream_file",
+    "sign_answer",
+    "sync_upstream",
+    "write_answer_file",
+)
+
+ENROLL_PATH = "/api/v1/upstream/enroll"
+SYNC_PATH = "/api/v1/upstream/sync"
+FILE_MAGIC = b"PROXYAPP-UPSTREAM-1\n"
+ANSWER_MAGIC = b"PROXYAPP-UPSTREAM-ANSWER-1\n"
+CTX_ANSWER = b"proxyapp/county-answer/v1\x00"
+MAX_FILE_BYTES = 256 * 1024 * 1024
+"""An upstream file is read up to this many bytes (a county's fortnight offline is a few megabytes)."""
+MAX_REQUEST_BYTES = 6 * 1024 * 1024
+"""Sets are sent in requests of at most about this many bytes (the province takes 8 MiB bodies)."""
+_ANSWER = msgspec.msgpack.Decoder(tuple[str, int, int])
+_REQUEST = msgspec.msgpack.Decoder(UpstreamRequest)
+_RESPONSE = msgspec.msgpack.Decoder(PushResponse)
+_ENROLLED = msgspec.msgpack.Decoder(CountyEnrollResponse)
+_ENCODER = msgspec.msgpack.Encoder()
+
+
+class Round(msgspec.Struct, frozen=True, kw_only=True):
+    """What one forwarding round did."""
+
+    queued: int
+    sealed: int
+    sent: int
+    acked_seq: int
+    head_seq: int
+
+
+def _post(client: httpx.Client, url: str, body: bytes) -> bytes:
+    try:
+        response = client.post(url, content=body, headers={"content-type": MEDIA_TYPE})
+    except httpx.HTTPError as exc:
+        raise UpstreamError(
+            zh=f"无法连接省级平台 {url}（{type(exc).__name__}）；数据留在本县，下次继续转发",
+            en=f"cannot reach the province at {url} ({type(exc).__name__}); the data stays here and goes next time",
+            code="unreachable",
+        ) from None
+    if response.status_code != 200:
+        try:
+            data = json.loads(response.content)
+            code, en, zh = str(data["error"]), str(data.get("detail", "")), str(data.get("detail_zh", ""))
+        except (ValueError, KeyError, TypeError):
+            code, en, zh = f"http_{response.status_code}", "no explanation", "没有说明原因"
+        raise UpstreamError(
+            zh=f"省级平台答复 {response.status_code} {code}：{zh}",
+            en=f"the province answered {response.status_code} {code}: {en}",
+            code=code,
+        )
+    return response.content
+
+
+def enroll_upstream(
+    store: HubStore,
+    identity: HubIdentity,
+    *,
+    url: str,
+    code: str,
+    now: dt.datetime,
+    transport: httpx.BaseTransport | None = None,
+) -> CountyEnrollResponse:
+    """Enrol this county at its province with a one-time code; pin the province's keys.
+
+    At a re-enrolment (a new key after a revocation) the county's sets the province does not hold are
+    put back in the queue and sealed again under the current key: nothing lost, nothing sent twice.
+    """
+    require_county(store)
+    code_id, secret = split_code(code)
+    keys = identity.keys
+    request = CountyEnrollRequest(
+        protocol=PROTOCOL_VERSION,
+        code_id=code_id,
+        sign_public=keys.sign_public,
+        box_public=keys.box_public,
+        gen=identity.gen,
+        mac=county_request_mac(secret, keys.sign_public, keys.box_public, identity.gen),
+    )
+    with httpx.Client(transport=transport, timeout=30.0) as client:
+        answer = _post(client, url.rstrip("/") + ENROLL_PATH, _ENCODER.encode(request))
+    try:
+        response = _ENROLLED.decode(answer)
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise UpstreamError(zh="省级平台的答复无法读取", en=f"the province's answer is unreadable ({exc})") from None
+    if county_response_mac(secret, response) != response.mac:
+        raise UpstreamError(
+            zh="省级平台答复的校验码不符：可能有人冒充省级平台",
+            en="the province's answer fails its mac: not the province",
+            code="enroll_code",
+        )
+    with store.transaction():
+        head = store.upstream_head()
+        if response.head_seq > (head[0] if head else 0):
+            raise UpstreamError(
+                zh="省级平台持有的本县批次比本县还多：请核对是否登记到了正确的省级平台",
+                en="the province holds more of this county's sets than the county sealed: is this the right province?",
+            )
+        if response.head_seq and store.upstream_set_hash(response.head_seq) != response.head_hash:
+            raise UpstreamError(
+                zh="省级平台持有的本县批次与本县不符：请联系省级平台",
+                en="the province's copy of this county's chain differs",
+                code="fork",
+            )
+        store.upstream_unseal_after(response.head_seq)
+        store.set_upstream_link(
+            url=url.rstrip("/"),
+            county=response.county,
+            province_id=response.province_id,
+            sign_public=response.sign_public,
+            box_public=response.box_public,
+            gen=identity.gen,
+            at=iso_utc(now),
+        )
+        store.note_upstream(acked_seq=response.head_seq)
+    return response
+
+
+def sync_upstream(
+    store: HubStore, identity: HubIdentity, *, now: dt.datetime, transport: httpx.BaseTransport | None = None
+) -> Round:
+    """One round: queue what is new, seal it, send every set the province does not hold, in batches."""
+    link = require_link(store)
+    queued = collect(store, identity, now=now)
+    sealed = seal_pending(store, identity, now=now)
+    sent = 0
+    acked = int(link["acked_seq"])
+    with store.transaction():
+        store.note_upstream(last_push=iso_utc(now))
+    try:
+        with httpx.Client(transport=transport, timeout=60.0) as client:
+            for _ in range(100_000):
+                body, count = upstream_request(store, after=acked, limit=MAX_COUNTY_SETS)
+                while count > 1 and len(body) > MAX_REQUEST_BYTES:
+                    body, count = upstream_request(store, after=acked, limit=count // 2)
+                answer = _RESPONSE.decode(_post(client, link["url"] + SYNC_PATH, body))
+                before, acked = acked, take_answer(store, answer, now=now)
+                sent += count
+                head = store.upstream_head()
+                if head is None or acked >= head[0] or (count == 0 and acked >= before):
+                    break
+    except UpstreamError as exc:
+        with store.transaction():
+            store.note_upstream(last_error=f"{exc.code}: {exc.en}")
+        raise
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise UpstreamError(zh="省级平台的答复无法读取", en=f"the province's answer is unreadable ({exc})") from None
+    head = store.upstream_head()
+    return Round(queued=queued, sealed=sealed, sent=sent, acked_seq=acked, head_seq=head[0] if head else 0)
+
+
+def export_upstream(store: HubStore, identity: HubIdentity, path: Path, *, now: dt.datetime) -> tuple[int, int]:
+    """Write every set the province has not acknowledged to an upstream file; (sets, first seq)."""
+    link = require_link(store)
+    collect(store, identity, now=now)
+    seal_pending(store, identity, now=now)
+    after = int(link["acked_seq"])
+    sets = store.upstream_sets_after(after, 1_000_000)
+    pending, oldest = store.upstream_pending(after)
+    request = UpstreamRequest(PROTOCOL_VERSION, link["county"], [msgspec.Raw(e) for _, e in sets], pending, oldest)
+    _write(path, FILE_MAGIC + _ENCODER.encode(request))
+    return len(sets), after + 1
+
+
+def _write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _read(path: Path, magic: bytes, what_zh: str, what_en: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise InputError(
+            zh=f"无法读取 {path}（{exc.strerror}）", en=f"cannot read {path} ({exc.strerror})", field="file"
+        ) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(zh=f"{path} 过大", en=f"{path} is larger than {MAX_FILE_BYTES} bytes", field="file")
+    if not data.startswith(magic):
+        raise InputError(zh=f"{path} 不是{what_zh}", en=f"{path} is not {what_en}", field="file")
+    return data[len(magic) :]
+
+
+def read_upstream_file(path: Path) -> UpstreamRequest:
+    """A county's upstream file, decoded (its sets are checked one by one when taken)."""
+    data = _read(
+        path,
+        FILE_MAGIC,
+        "县级上报文件（hub upstream export 所写）",
+        "an upstream file (written by hub upstream export)",
+    )
+    try:
+        request = _REQUEST.decode(data)
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
+        raise ProtocolError(zh="上报文件已损坏", en=f"the upstream file is damaged ({exc})", code="malformed") from None
+    if len(request.sets) > 1_000_000:
+        raise ProtocolError(zh="上报文件批次过多", en="the upstream file holds too many sets", code="too_large")
+    return request
+
+
+def sign_answer(identity: HubIdentity, county: str, next_seq: int, hub_ms: int) -> bytes:
+    """The province's signed answer to an upstream file: what it now holds of the county's chain."""
+    payload = _ENCODER.encode([county, next_seq, hub_ms])
+    keys = identity.keys
+    return _ENCODER.encode(
+        Envelope(PROTOCOL_VERSION, identity.hub_id, msgspec.Raw(payload), sign(keys.sign_private, CTX_ANSWER, payload))
+    )
+
+
+def write_answer_file(path: Path, answer: bytes) -> None:
+    """Write the province's signed answer for the county to take back."""
+    _write(path, ANSWER_MAGIC + answer)
+
+
+def read_answer_file(store: HubStore, path: Path, *, now: dt.datetime) -> int:
+    """Take the province's answer file at the county: verified with the pinned province key. Returns the acked seq."""
+    link = require_link(store)
+    envelope = decode_envelope(_read(path, ANSWER_MAGIC, "省级平台的回执文件", "the province's answer file"))
+    payload = bytes(envelope.payload)
+    if not verify(bytes(link["sign_public"]), CTX_ANSWER, payload, envelope.signature):
+        raise ProtocolError(
+            zh="回执文件签名无效：不是本省平台签发的",
+            en="the answer file is not signed by this county's province",
+            code="bad_signature",
+        )
+    county, next_seq, hub_ms = _ANSWER.decode(payload)
+    if county != link["county"]:
+        raise InputError(zh=f"回执文件属于县 {county}", en=f"the answer file is county {county}'s", field="file")
+    return take_answer(store, PushResponse(results=[], next_seq=next_seq, hub_ms=hub_ms), now=now)

@@ -1,0 +1,245 @@
+"""County to province: the county's signed, chained stream, its items, enrolment, and opening a forwarded set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from sync.budget import STATION_SET, Budget, DecodeLimits, array_length
+from sync.compression import NONE, ZSTD_D1, ZSTD_R2, unpack
+from sync.crypto import CryptoError, mac, open_box_with_key, sha256, verify
+from sync.errors import ProxyAppError
+from sync.protocol.envelope import MAX_SEQ, SET_FORMAT_2, ProtocolError, decode_envelope
+from sync.protocol.keys import HubKeyItem
+from sync.protocol.sets import SignedSet, SignedSet2
+
+__all__ = (
+    "COUNTY_SET",
+    "CTX_COUNTY",
+    "FEATURE_UPSTREAM",
+    "MAX_COUNTY_SETS",
+    "CaseFigure",
+    "CountyEnrollRequest",
+    "CountyEnrollResponse",
+    "CountyMove",
+    "ForwardedSet",
+    "RosterItem",
+    "StationStatusItem",
+    "UpstreamItem",
+    "UpstreamRequest",
+    "county_origin",
+    "county_request_mac",
+    "county_response_mac",
+    "decode_item",
+    "open_forwarded",
+)
+
+FEATURE_UPSTREAM = 8192
+"""A hub that speaks the county-to-province stream (docs/protocol.md, "County and province")."""
+CTX_COUNTY = b"proxyapp/county-set/v1\x00"
+"""Signing context of a county's sets to its province: never the same bytes as a station's or a feed's."""
+MAX_COUNTY_SETS = 50
+"""County sets in one request or upstream file."""
+COUNTY_SET = DecodeLimits(
+    max_bytes=64 * 1024 * 1024, max_records=2_000, max_record_bytes=12 * 1024 * 1024, max_fields=64
+)
+"""A county set as the province decodes it: up to 2,000 items; one item (a station's set, at most 8 MiB
+as the station sealed it, with its receipt) up to 12 MiB; 64 MiB in all."""
+
+
+def county_origin(county: str) -> str:
+    """The origin of a county's chain at its province."""
+    return f"county>{county}"
+
+
+class RosterItem(msgspec.Struct, tag="roster", frozen=True, kw_only=True):
+    """A station key the county holds: the province checks the station's sets with it (from ``from_seq`` on)."""
+
+    station_id: str
+    village_code: str
+    key_id: str
+    sign_public: bytes
+    box_public: bytes
+    from_seq: int = 1
+    revoked_after: int | None = None
+    """The station's last set this key may sign (revoked at the county), or None."""
+
+
+class ForwardedSet(msgspec.Struct, tag="set", frozen=True, kw_only=True):
+    """A station's set exactly as the county accepted it, the county's receipt, and the body's own key."""
+
+    station_id: str
+    seq: int
+    envelope: bytes
+    receipt: bytes
+    key: bytes = b""
+    """The AES-256-GCM key of this set's sealed body (sync.crypto.box_key); b"" = the same as the
+    station's previous forwarded set's (a station's sets to one county box key share the pair's key)."""
+
+
+class CaseFigure(msgspec.Struct, tag="figure", frozen=True, kw_only=True):
+    """The county's view of a case after a change, without personal data."""
+
+    case_no: str
+    village_code: str
+    item_code: str
+    status: str
+    outcome: str | None = None
+    received_date: str | None = None
+    accepted_date: str | None = None
+    due_date: str | None = None
+    updated_at: str = ""
+
+
+class CountyMove(msgspec.Struct, tag="move", frozen=True, kw_only=True):
+    """A move the county itself made on a case (a department's or township's decision), as it recorded it."""
+
+    event_id: str
+    case_no: str
+    from_status: str
+    to_status: str
+    actor: str
+    at: str
+    by: str | None = None
+    reason: str | None = None
+    outcome: str | None = None
+
+
+class StationStatusItem(msgspec.Struct, tag="station", frozen=True, kw_only=True):
+    """A station's sync status at the county (counters and times only), sent when it changes."""
+
+    station_id: str
+    village_code: str
+    applied_seq: int
+    last_contact: str | None = None
+    revoked: bool = False
+
+
+UpstreamItem = RosterItem | ForwardedSet | CaseFigure | CountyMove | StationStatusItem | HubKeyItem
+_ITEM: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder(UpstreamItem)
+
+
+def decode_item(data: bytes) -> UpstreamItem:
+    """One item of a county set; ProtocolError ``malformed`` when it is none of them."""
+    try:
+        return _ITEM.decode(data)  # type: ignore[no-any-return]
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ProtocolError(
+            zh=f"县级数据项格式错误（{exc}）", en=f"an item of the county's set is malformed ({exc})", code="malformed"
+        ) from None
+
+
+class UpstreamRequest(msgspec.Struct, frozen=True, array_like=True):
+    """``POST /api/v1/upstream/sync`` (and an upstream file's body): a county's sets, in seq order."""
+
+    protocol: int
+    county: str
+    sets: list[msgspec.Raw]
+    pending: int = 0
+    """Items the county has not yet sealed or had acknowledged (the province shows it as lag)."""
+    oldest_pending: str | None = None
+    """When the oldest of them was queued (ISO UTC)."""
+
+
+class CountyEnrollRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """A county's enrolment at its province: its hub keys, under the code's MAC (as a station's)."""
+
+    protocol: int
+    code_id: str
+    sign_public: bytes
+    box_public: bytes
+    gen: int
+    mac: bytes
+    """HMAC-SHA256(secret, "county-enroll-request", sign_public, box_public, gen) (sync.enrolment's form)."""
+
+
+class CountyEnrollResponse(msgspec.Struct, frozen=True, kw_only=True):
+    """The province's keys and where the county's chain stands there (0 for a new county)."""
+
+    county: str
+    province_id: str
+    sign_public: bytes
+    box_public: bytes
+    head_seq: int
+    head_hash: bytes
+    mac: bytes
+    """HMAC-SHA256(secret, "county-enroll-response", county, sign_public, box_public, head_seq, head_hash)."""
+
+
+def county_request_mac(secret: bytes, sign_public: bytes, box_public: bytes, gen: int) -> bytes:
+    """The mac of a :class:`CountyEnrollRequest`."""
+    return mac(secret, b"county-enroll-request", sign_public, box_public, str(gen).encode())
+
+
+def county_response_mac(secret: bytes, response: CountyEnrollResponse) -> bytes:
+    """The mac of a :class:`CountyEnrollResponse`: a machine in the middle cannot put its own keys in it."""
+    return mac(
+        secret,
+        b"county-enroll-response",
+        response.county.encode(),
+        response.sign_public,
+        response.box_public,
+        str(response.head_seq).encode(),
+        response.head_hash,
+    )
+
+
+_SET = msgspec.msgpack.Decoder(SignedSet)
+_SET2 = msgspec.msgpack.Decoder(SignedSet2)
+_METHODS = {0: NONE, 1: ZSTD_D1, 2: ZSTD_R2}
+
+
+def open_forwarded(
+    data: bytes, *, sign_public: bytes, key_id: str, key: bytes, context: bytes, limits: DecodeLimits = STATION_SET
+) -> tuple[SignedSet, bytes, bytes]:
+    """Check a forwarded station set against the station's key, then open it with the disclosed key.
+
+    The signature is checked on the exact bytes first; the body must then open under ``key`` with the
+    set's own origin and seq as associated data (so the key cannot be another set's), and decode within
+    the station's limits. Returns (set, hash, plain body).
+
+    Raises:
+        ProtocolError: ``bad_signature``, ``malformed``, ``bad_key`` (the key does not open this body), ``too_large``.
+    """
+    envelope = decode_envelope(data)
+    if envelope.key_id not in ("", key_id) or (envelope.protocol == SET_FORMAT_2 and envelope.key_id):
+        raise ProtocolError(
+            zh=f"数据集所署密钥 {envelope.key_id} 不是该代办点的",
+            en=f"the set names key {envelope.key_id}, not the station's",
+            code="bad_signature",
+        )
+    payload = bytes(envelope.payload)
+    if not verify(sign_public, context, payload, envelope.signature):
+        raise ProtocolError(
+            zh="代办点签名校验失败：数据集已被篡改",
+            en="the station's signature fails: the set was altered",
+            code="bad_signature",
+        )
+    try:
+        if envelope.protocol == SET_FORMAT_2:
+            two = _SET2.decode(payload)
+            method = _METHODS.get(two.method, f"#{two.method}")
+            signed = SignedSet(two.origin, two.seq, two.prev, 0, 0, -1, two.body, True, method)
+        else:
+            signed = _SET.decode(payload)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ProtocolError(
+            zh=f"数据集格式错误（{exc}）", en=f"signed set is malformed ({exc})", code="malformed"
+        ) from None
+    if not 1 <= signed.seq <= MAX_SEQ:
+        raise ProtocolError(zh="数据集序号越界", en=f"a set's seq must be 1 to {MAX_SEQ}", code="malformed")
+    body = signed.body
+    if signed.sealed:
+        aad = signed.origin.encode() + b"/" + str(signed.seq).encode()
+        try:
+            body = open_box_with_key(key, body, aad)
+        except CryptoError as exc:
+            raise ProtocolError(zh=exc.zh, en=exc.en, code="bad_key") from None
+    try:
+        body = unpack(signed.compression, body, budget=Budget(limits))
+    except ProxyAppError as exc:
+        raise ProtocolError(zh=exc.zh, en=exc.en, code=exc.code) from None
+    if signed.count < 0:
+        signed = msgspec.structs.replace(signed, count=array_length(body)[0])
+    return signed, sha256(payload), body
