@@ -19,12 +19,15 @@ from hub._cli_common import Context, fit_table, handles_errors, json_text, text
 from hub.backup import serving
 from hub.bootstrap import init_hub
 from hub.cli_accounts import department, station_codes, station_void, token, user
+from hub.cli_alerts import alerts, joint
 from hub.cli_backup import BACKUP_COMMANDS
 from hub.cli_calendar import calendar
 from hub.cli_catalog import catalog
 from hub.cli_county import county
 from hub.cli_forks import forks
 from hub.cli_keys import key
+from hub.cli_migrate import migrate
+from hub.cli_scans import attachments
 from hub.cli_status import status
 from hub.cli_upstream import upstream
 from hub.decisions import ALIASES, decide
@@ -206,6 +209,7 @@ def serve(
             err=True,
         )
     os.environ["HUB_DATA_DIR"] = str(obj.data_dir)
+    os.environ.setdefault("HUB_ALERTS_DAILY", "1")  # the daily alert digest (hub.notify.daily); 0 turns it off
     # The uvicorn factory reads its settings from the environment (hub.settings.Settings.from_env).
     if trusted_proxies:
         os.environ["HUB_TRUSTED_PROXIES"] = ",".join(trusted_proxies)
@@ -556,9 +560,13 @@ for _command in BACKUP_COMMANDS:
 main.add_command(calendar)
 main.add_command(catalog)
 main.add_command(forks)
+main.add_command(alerts)
+main.add_command(joint)
 main.add_command(key)
+case.add_command(attachments)
 main.add_command(county)
 main.add_command(upstream)
+main.add_command(migrate)
 
 
 if __name__ == "__main__":  # pragma: no cover

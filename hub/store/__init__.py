@@ -1,4 +1,4 @@
-"""HubStore: the one storage interface of the hub (SQLite now; a PostgreSQL backend can follow)."""
+"""HubStore: the one storage interface of the hub, on SQLite (the default) or PostgreSQL (docs/postgresql.md)."""
 
 from __future__ import annotations
 
@@ -18,14 +18,17 @@ from hub.store.calendar import CalendarStoreMixin, CalendarVersionRow, YearRow
 from hub.store.cases import CaseStoreMixin
 from hub.store.catalog import CatalogDelivery, CatalogStoreMixin, CatalogVersionRow
 from hub.store.dashboard import DashboardStoreMixin
-from hub.store.db import open_db, write_txn
+from hub.store.db import open_db
 from hub.store.forks import ForkStoreMixin, ResolvedForkRow
 from hub.store.interface import HubStoreProtocol
 from hub.store.keys import KeyStoreMixin
+from hub.store.location import database_url, redacted
 from hub.store.province import ProvinceStoreMixin
+from hub.store.scans import ScanRow, ScanStoreMixin, StationScans
 from hub.store.schema import migrate as apply_migrations
 from hub.store.stations import Contact, EnrolmentRow, KeyRow, StationRow, StationStoreMixin
 from hub.store.sync import FeedSetRow, ForkRow, SyncStoreMixin
+from hub.store.township import TownshipStoreMixin
 from hub.store.upstream import UpstreamStoreMixin
 from sync.catalog import Catalog
 from sync.divisions import DivisionTree, load_divisions
@@ -48,14 +51,19 @@ __all__ = (
     "KeyRow",
     "ResolvedForkRow",
     "RowError",
+    "ScanRow",
     "SessionRow",
     "StationRow",
+    "StationScans",
     "TokenRow",
     "UserRow",
     "YearRow",
 )
 
 DB_FILE = "hub.db"
+
+AUTO = "auto"
+"""``HubStore.open(database=AUTO)``: the store :func:`hub.store.location.database_url` finds for the folder."""
 
 # Reference data is immutable per version, so a process-wide cache keyed by (database, version)
 # saves decoding the catalogue, calendar and 395-village tree on every request.
@@ -75,6 +83,8 @@ class HubStore(
     ForkStoreMixin,
     UpstreamStoreMixin,
     ProvinceStoreMixin,
+    TownshipStoreMixin,
+    ScanStoreMixin,
 ):
     """Everything the hub keeps, behind methods; no other module writes SQL.
 
@@ -86,8 +96,26 @@ class HubStore(
     # -- opening -------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, data_dir: Path | str, *, check_same_thread: bool = True, migrate: bool = True) -> HubStore:
-        """Open the hub database in ``data_dir`` (schema upgraded when ``migrate``)."""
+    def open(
+        cls,
+        data_dir: Path | str,
+        *,
+        check_same_thread: bool = True,
+        migrate: bool = True,
+        database: str | None = AUTO,
+    ) -> HubStore:
+        """Open the hub's store (schema upgraded when ``migrate``).
+
+        Args:
+            database: a ``postgresql://`` URL, None for the SQLite file ``hub.db`` in ``data_dir``, or
+                :data:`AUTO`: ``HUB_DATABASE_URL``, else the URL ``hub init --database`` recorded in the
+                folder, else the SQLite file.
+            check_same_thread: SQLite only: False for a connection opened on the event loop and used by
+                a worker thread (one owner at a time still).
+        """
+        url = database_url(data_dir) if database == AUTO else database
+        if url:
+            return cls._open_postgresql(data_dir, url, migrate=migrate)
         path = Path(data_dir) / DB_FILE
         db = open_db(path, check_same_thread=check_same_thread)
         if migrate:
@@ -95,8 +123,45 @@ class HubStore(
         return cls(db, path)
 
     @classmethod
-    def open_existing(cls, data_dir: Path | str, *, check_same_thread: bool = True) -> HubStore:
+    def _open_postgresql(cls, data_dir: Path | str, url: str, *, migrate: bool) -> HubStore:
+        from hub.store import pg
+
+        where = redacted(url)
+        # hub serve's pool when this process has one (borrowed at the first statement); else a connection.
+        db = pg.PgDatabase(url, where=where, pool=pg.pool_for(url))
+        try:
+            if migrate:
+                pg.migrate(db.conn)
+        except BaseException:
+            db.close()
+            raise
+        return cls(db, Path(data_dir) / DB_FILE, where=where)
+
+    @classmethod
+    def open_existing(
+        cls, data_dir: Path | str, *, check_same_thread: bool = True, database: str | None = AUTO
+    ) -> HubStore:
         """Open an initialised hub; StoreError (telling the operator to run ``hub init``) otherwise."""
+        url = database_url(data_dir) if database == AUTO else database
+        if url:
+            store = cls._open_postgresql(data_dir, url, migrate=False)
+            if store.holds_hub():
+                from hub.store import pg
+
+                try:
+                    pg.migrate(store.db.conn)  # a newer release's migrations, as on SQLite
+                except BaseException:
+                    store.close()
+                    raise
+                return store
+            where = store.where
+            store.close()
+            raise StoreError(
+                zh=f"PostgreSQL 数据库 {where} 中没有县平台数据；请先运行“hub init --database URL”",
+                en=f"no hub in the PostgreSQL database {where}; run 'hub init --database URL' first",
+                field="database",
+                code="store.not_initialised",
+            )
         path = Path(data_dir) / DB_FILE
         if not path.exists():
             raise StoreError(
@@ -105,10 +170,18 @@ class HubStore(
                 field="data_dir",
                 code="store.not_initialised",
             )
-        return cls.open(data_dir, check_same_thread=check_same_thread)
+        return cls.open(data_dir, check_same_thread=check_same_thread, database=None)
+
+    def holds_hub(self) -> bool:
+        """Whether the database holds a hub's tables at all (an empty PostgreSQL database does not)."""
+        if self.dialect == "postgresql":
+            from hub.store import pg
+
+            return bool(pg.applied(self.db.conn))
+        return self._one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'") is not None
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (on PostgreSQL under hub serve: give it back to the pool)."""
         self.db.close()
 
     def __enter__(self) -> HubStore:
@@ -116,12 +189,6 @@ class HubStore(
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One atomic unit of work, write lock taken up front; nested use joins the outer one."""
-        with write_txn(self.db):
-            yield
 
     # -- settings and the hub's clock ------------------------------------------------------------
 
@@ -139,6 +206,7 @@ class HubStore(
 
     def tick_clock(self, wall_ms: int) -> int:
         """A new hybrid-logical-clock stamp of the hub, persisted (call inside a transaction)."""
+        self.lock("hlc")  # two workers never read the same last stamp
         last = self.get_meta("hlc_last")
         clock = HybridClock(int(last) if last else 0)
         stamp = clock.tick(wall_ms)
@@ -148,7 +216,7 @@ class HubStore(
     # -- reference data: catalogue, calendar, division tree --------------------------------------
 
     def _cached(self, kind: str, version: Any, build: Any) -> Any:
-        key = (str(self.path), kind, version)
+        key = (self.where, kind, version)
         with _CACHE_LOCK:
             if key in _CACHE:
                 return _CACHE[key]
@@ -191,7 +259,7 @@ class HubStore(
         self.db.execute(
             "INSERT INTO calendar_years (year, version, source, body, published_at) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT(year) DO UPDATE SET version = excluded.version, source = excluded.source, "
-            "body = excluded.body, published_at = excluded.published_at WHERE excluded.version >= version",
+            "body = excluded.body, published_at = excluded.published_at WHERE excluded.version >= calendar_years.version",
             [table.year, table.version, table.source, msgspec.json.encode(table).decode(), iso_utc(now)],
         )
 
@@ -202,8 +270,8 @@ class HubStore(
 
     def calendar(self) -> WorkCalendar:
         """The hub's working-day calendar: the binding one for due dates (invariant 8)."""
-        row = self._one("SELECT group_concat(year || ':' || version, ',') FROM calendar_years")
-        return self._cached("calendar", row[0] if row else "", lambda: WorkCalendar(self.calendar_tables()))
+        versions = tuple(self.db.execute("SELECT year, version FROM calendar_years ORDER BY year").fetchall())
+        return self._cached("calendar", versions, lambda: WorkCalendar(self.calendar_tables()))
 
     def put_divisions(self, data: dict[str, Any], version: int, now: dt.datetime) -> None:
         """Store the division tree in its JSON form (check it with sync.divisions.load_divisions first)."""

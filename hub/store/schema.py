@@ -684,6 +684,146 @@ def m010_province(db: Database) -> None:
         db.execute(statement)
 
 
+@migrations()
+def m011_attachments(db: Database) -> None:
+    """Scanned materials (issue 15): the replicated ``attachments`` rows (a page of a case's material, by
+    its SHA-256) and ``scans``, one row per page the hub was told of by a signed record: its size, which
+    station announced it first, how many bytes of it have arrived (``held``) and when it was whole and
+    its hash checked (``complete_at``). The bytes are files under the data folder (hub.scans), not rows."""
+    statements = [
+        """CREATE TABLE attachments (
+            attachment_id TEXT PRIMARY KEY,
+            case_no TEXT NOT NULL,
+            material TEXT NOT NULL,
+            page INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            format TEXT NOT NULL,
+            attached_at TEXT NOT NULL,
+            dropped INTEGER NOT NULL DEFAULT 0,
+            versions TEXT) STRICT""",
+        "CREATE INDEX attachments_case ON attachments(case_no, material, page)",
+        "CREATE INDEX attachments_sha ON attachments(sha256)",
+        """CREATE TABLE scans (
+            sha256 TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            format TEXT NOT NULL,
+            station_id TEXT NOT NULL,
+            announced_at TEXT NOT NULL,
+            held INTEGER NOT NULL DEFAULT 0,
+            complete_at TEXT) STRICT""",
+        "CREATE INDEX scans_waiting ON scans(station_id, complete_at)",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
+@migrations()
+def m012_township_review(db: Database) -> None:
+    """Township review and escalation (issue 16): township clerks (``role = 'township'`` with their
+    township's code), department and township heads (``head``: overdue cases reach them), an e-mail
+    address for the daily alert digest, the joint-review opinions of parallel approval (缺席默认:
+    ``deemed_consent`` written by the system at the deadline) and the days the digest went out."""
+    # SQLite cannot alter a CHECK constraint, and rebuilding users is impossible while sessions and
+    # tokens reference it with foreign keys on (inside this transaction). The documented way to widen
+    # a CHECK (sqlite.org/lang_altertable.html, "making other kinds of table schema changes") is to
+    # edit the stored definition and bump the schema version; existing rows all satisfy the wider one.
+    version = db.execute("PRAGMA schema_version").fetchone()[0]
+    db.execute("PRAGMA writable_schema = ON")
+    db.execute(
+        "UPDATE sqlite_master SET sql = replace(sql, "
+        "\"CHECK (role IN ('admin', 'department'))\", \"CHECK (role IN ('admin', 'department', 'township'))\") "
+        "WHERE type = 'table' AND name = 'users'"
+    )
+    db.execute(f"PRAGMA schema_version = {int(version) + 1}")
+    db.execute("PRAGMA writable_schema = OFF")
+    statements = [
+        "ALTER TABLE users ADD COLUMN township TEXT",
+        "ALTER TABLE users ADD COLUMN head INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE users ADD COLUMN email TEXT",
+        # One row per department asked to join a case's parallel review; opinion NULL = not answered.
+        """CREATE TABLE joint_opinions (
+            case_no TEXT NOT NULL REFERENCES cases(case_no),
+            department TEXT NOT NULL,
+            requested_by TEXT NOT NULL,
+            requested_at TEXT NOT NULL,
+            due_date TEXT NOT NULL,
+            opinion TEXT CHECK (opinion IN ('consent', 'object', 'deemed_consent')),
+            reason TEXT,
+            answered_by TEXT,
+            answered_at TEXT,
+            PRIMARY KEY (case_no, department)) STRICT""",
+        "CREATE INDEX joint_opinions_open ON joint_opinions(due_date) WHERE opinion IS NULL",
+        "CREATE INDEX joint_opinions_department ON joint_opinions(department, case_no)",
+        # The daily digest: one row per China date it was sent, so a restart does not send it twice.
+        """CREATE TABLE alert_runs (
+            day TEXT PRIMARY KEY,
+            at TEXT NOT NULL,
+            backend TEXT NOT NULL,
+            digests INTEGER NOT NULL,
+            deemed INTEGER NOT NULL) STRICT""",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
+@migrations()
+def m013_ratings_queries(db: Database) -> None:
+    """Ratings (好差评) and progress queries (issue 16): the two replicated tables of sync.ratings, the county's
+    follow-up of each bad rating (call back, fix, answer) and the log of residents' progress queries."""
+    statements = [
+        """CREATE TABLE query_codes (
+            intake_id TEXT PRIMARY KEY,
+            code TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            versions TEXT) STRICT""",
+        """CREATE TABLE ratings (
+            rating_id TEXT PRIMARY KEY,
+            intake_id TEXT NOT NULL,
+            case_no TEXT,
+            level INTEGER NOT NULL,
+            comment TEXT,
+            channel TEXT NOT NULL,
+            rated_at TEXT NOT NULL,
+            agent TEXT NOT NULL DEFAULT '',
+            versions TEXT) STRICT""",
+        "CREATE INDEX ratings_case ON ratings(case_no)",
+        "CREATE INDEX ratings_intake ON ratings(intake_id)",
+        # One follow-up per bad rating (levels 1-2), on the desk of the department of the rated case
+        # (a bundle's overall rating: of its first member). due_date: working days set by
+        # `hub ratings followup-days` (meta followup_days) from the day the rating reached the hub.
+        """CREATE TABLE followups (
+            rating_id TEXT PRIMARY KEY,
+            case_no TEXT NOT NULL,
+            department TEXT NOT NULL,
+            township TEXT NOT NULL,
+            level INTEGER NOT NULL,
+            opened_at TEXT NOT NULL,
+            due_date TEXT NOT NULL,
+            called_at TEXT,
+            called_by TEXT,
+            fixed_at TEXT,
+            fixed_by TEXT,
+            answered_at TEXT,
+            answered_by TEXT,
+            answer TEXT) STRICT""",
+        "CREATE INDEX followups_department ON followups(department, answered_at, due_date)",
+        # Every progress query asked of the hub: the case number asked for, whether it matched, the
+        # client's address key and the channel (page, api). Never the code typed.
+        """CREATE TABLE query_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            case_no TEXT NOT NULL,
+            matched INTEGER NOT NULL,
+            ip TEXT,
+            channel TEXT NOT NULL) STRICT""",
+        "CREATE INDEX query_log_at ON query_log(at)",
+        "CREATE INDEX query_log_case ON query_log(case_no)",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration under the write lock, so two hub processes never race."""
     if not migrations.pending(db):

@@ -23,10 +23,11 @@ from litestar.params import RawBody
 
 from hub.enroll import admit_enrolment, enroll
 from hub.keys import IdentityFile, load_identity
+from hub.notify.daily import lifespans as alert_lifespans
 from hub.settings import Settings
 from hub.store import HubStore
 from hub.throttle import Throttled
-from hub.web import admin, api, desk, pages, sync_api
+from hub.web import admin, api, desk, pages, scans_api, sync_api, township
 from hub.web.api_models import error_responses
 from hub.web.deps import DEPENDENCIES, Clock, HubSettings, Identity
 from hub.web.errors import EXCEPTION_HANDLERS, HubHTTPError, throttled_response
@@ -139,7 +140,15 @@ def enroll_station(
 
 SYNC = Router(
     "/",
-    route_handlers=[healthz, enroll_station, sync_api.exchange, sync_api.push, sync_api.feed, api.metrics],
+    route_handlers=[
+        healthz,
+        enroll_station,
+        sync_api.exchange,
+        scans_api.scans,
+        sync_api.push,
+        sync_api.feed,
+        api.metrics,
+    ],
     # No bearer token here: a station signs each request (or shows its enrolment code); /metrics has its own token.
     security=[{}],
 )
@@ -160,7 +169,16 @@ def create_app(settings: Settings, *, now: Callable[[], dt.datetime] = utc_now) 
     HubStore.open_existing(settings.data_dir).close()  # schema upgraded once, here, not per request
     metrics = HubMetrics(settings, now)
     return Litestar(
-        route_handlers=[SYNC, api.ROUTER, pages.ROUTER, admin.ROUTER, desk.ROUTER, UPSTREAM, PROVINCE_PAGES],
+        route_handlers=[
+            SYNC,
+            api.ROUTER,
+            pages.ROUTER,
+            admin.ROUTER,
+            desk.ROUTER,
+            township.ROUTER,
+            UPSTREAM,
+            PROVINCE_PAGES,
+        ],
         dependencies=DEPENDENCIES,
         exception_handlers={**EXCEPTION_HANDLERS, AuthError: auth_error_handler, Throttled: throttled_response},
         middleware=[MetricsMiddleware(metrics), SecurityHeadersMiddleware(settings)],
@@ -178,6 +196,7 @@ def create_app(settings: Settings, *, now: Callable[[], dt.datetime] = utc_now) 
             }
         ),
         template_config=pages.template_config(),
+        lifespan=alert_lifespans(settings.data_dir, now),
         request_max_body_size=settings.max_body_bytes,
         openapi_config=_openapi(),
         debug=settings.debug,
