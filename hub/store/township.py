@@ -21,6 +21,11 @@ def _marks(values: Sequence[Any]) -> str:
     return ", ".join("?" for _ in values)
 
 
+def _returned(cursor: Any) -> bool:
+    # Every row read: a RETURNING statement left with rows unread stays active in SQLite.
+    return bool(cursor.fetchall())
+
+
 class TownshipStoreMixin(StoreBase):
     """Township clerks' accounts and cases, cases coming due, parallel-review opinions, alert runs."""
 
@@ -94,23 +99,25 @@ class TownshipStoreMixin(StoreBase):
 
     def request_joint_opinion(self, case_no: str, department: str, *, by: str, at: str, due_date: str) -> bool:
         """Ask a department to join a case's review by ``due_date``; False when it was asked already."""
-        row = self._one(
-            "INSERT INTO joint_opinions (case_no, department, requested_by, requested_at, due_date) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (case_no, department) DO NOTHING RETURNING case_no",
-            [case_no, department, by, at, due_date],
+        return _returned(
+            self.db.execute(
+                "INSERT INTO joint_opinions (case_no, department, requested_by, requested_at, due_date) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (case_no, department) DO NOTHING RETURNING case_no",
+                [case_no, department, by, at, due_date],
+            )
         )
-        return row is not None
 
     def answer_joint_opinion(
         self, case_no: str, department: str, *, opinion: str, reason: str | None, by: str, at: str
     ) -> bool:
         """Record a department's opinion (or the system's deemed consent); False if none was pending."""
-        row = self._one(
-            "UPDATE joint_opinions SET opinion = ?, reason = ?, answered_by = ?, answered_at = ? "
-            "WHERE case_no = ? AND department = ? AND opinion IS NULL RETURNING case_no",
-            [opinion, reason, by, at, case_no, department],
+        return _returned(
+            self.db.execute(
+                "UPDATE joint_opinions SET opinion = ?, reason = ?, answered_by = ?, answered_at = ? "
+                "WHERE case_no = ? AND department = ? AND opinion IS NULL RETURNING case_no",
+                [opinion, reason, by, at, case_no, department],
+            )
         )
-        return row is not None
 
     def joint_opinions(self, case_no: str) -> list[dict[str, Any]]:
         """Every department asked to join the case's review, with its opinion (NULL: not answered yet)."""
@@ -147,9 +154,10 @@ class TownshipStoreMixin(StoreBase):
 
     def record_alert_run(self, day: str, *, at: str, backend: str, digests: int, deemed: int) -> bool:
         """Note that the digest of ``day`` went out; False when another run had noted it first."""
-        row = self._one(
-            "INSERT INTO alert_runs (day, at, backend, digests, deemed) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (day) DO NOTHING RETURNING day",
-            [day, at, backend, digests, deemed],
+        return _returned(
+            self.db.execute(
+                "INSERT INTO alert_runs (day, at, backend, digests, deemed) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (day) DO NOTHING RETURNING day",
+                [day, at, backend, digests, deemed],
+            )
         )
-        return row is not None
