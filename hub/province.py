@@ -250,19 +250,6 @@ def _one(store: HubStore, identity: HubIdentity, county: str, data: bytes, via: 
         raise _refuse(
             store, county, "wrong_origin", "批次来源不符", f"the set's origin {signed.origin} is not county {county}"
         )
-    held = store.county_set(county, signed.seq)
-    if held is not None:
-        if held == set_hash:
-            return SetResult(seq=signed.seq, status="duplicate")
-        raise _refuse(
-            store, county, "fork", "同一序号已有另一批次", f"county {county}, set {signed.seq}: another set is held"
-        )
-    head = store.county(county) or {}
-    head_seq = int(head.get("head_seq") or 0)
-    if signed.seq > head_seq + 1:
-        return SetResult(seq=signed.seq, status="gap", code="gap", detail=f"the province needs seq {head_seq + 1} next")
-    if signed.prev != (bytes(head["head_hash"]) if head_seq else GENESIS):
-        raise _refuse(store, county, "fork", "批次链不连续", f"county {county}, set {signed.seq}: prev does not match")
     try:
         records = _RECORDS.decode(body)
     except (msgspec.DecodeError, RecursionError) as exc:
@@ -270,6 +257,20 @@ def _one(store: HubStore, identity: HubIdentity, county: str, data: bytes, via: 
     signer = bytes(used["sign_public"])
     try:
         with store.transaction():
+            _serialise(store, f"county:{county}")  # the chain checks below and the writes hold together
+            held = store.county_set(county, signed.seq)
+            if held is not None:
+                if held == set_hash:
+                    return SetResult(seq=signed.seq, status="duplicate")
+                raise ProtocolError(zh="同一序号已有另一批次", en="another set is held at this seq", code="fork")
+            head = store.county(county) or {}
+            head_seq = int(head.get("head_seq") or 0)
+            if signed.seq > head_seq + 1:
+                return SetResult(
+                    seq=signed.seq, status="gap", code="gap", detail=f"the province needs seq {head_seq + 1} next"
+                )
+            if signed.prev != (bytes(head["head_hash"]) if head_seq else GENESIS):
+                raise ProtocolError(zh="批次链不连续", en="its prev is not the hash of the set before", code="fork")
             for index, record in enumerate(records):
                 _item(store, county, signed.seq, index, decode_item(bytes(record)), at, signer)
             store.add_county_set(
@@ -278,6 +279,14 @@ def _one(store: HubStore, identity: HubIdentity, county: str, data: bytes, via: 
     except ProtocolError as exc:  # rolled back: nothing of the set is stored
         raise _refuse(store, county, exc.code, exc.zh, f"county {county}, set {signed.seq}: {exc.en}") from None
     return SetResult(seq=signed.seq, status="accepted")
+
+
+def _serialise(store: HubStore, key: str) -> None:
+    """One county's chain is taken by one transaction at a time (PostgreSQL with several workers; SQLite's one
+    writer already serialises)."""
+    lock = getattr(store, "lock", None)  # hub.store.base.StoreBase.lock (the PostgreSQL backend's)
+    if lock is not None:
+        lock(key)
 
 
 def _own(county: str, station_or_village: str, what: str) -> None:

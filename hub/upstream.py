@@ -237,6 +237,9 @@ def seal_pending(store: HubStore, identity: HubIdentity, *, now: dt.datetime) ->
     sealed = 0
     while True:
         with store.transaction():
+            lock = getattr(store, "lock", None)  # several workers of one county seal one chain, one at a time
+            if lock is not None:
+                lock("upstream")
             link = store.upstream_link() or link
             items = store.upstream_unsealed(MAX_ITEMS_PER_SET)
             pinned = int(link["gen"])

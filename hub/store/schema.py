@@ -545,8 +545,9 @@ def m009_upstream(db: Database) -> None:
     queued for the county's own chain, its sealed sets, and what was already sent of each station, key,
     case and county move (so each goes once, and again only when it changed)."""
     statements = [
+        # One row: the province this county forwards to.
         """CREATE TABLE upstream_link (
-            id INTEGER PRIMARY KEY CHECK (id = 1),
+            link TEXT PRIMARY KEY CHECK (link = 'province'),
             url TEXT NOT NULL,
             county TEXT NOT NULL,
             province_id TEXT NOT NULL,

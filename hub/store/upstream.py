@@ -18,7 +18,7 @@ class UpstreamStoreMixin(StoreBase):
 
     def upstream_link(self) -> dict[str, Any] | None:
         """The province this county forwards to, or None before ``hub upstream enroll``."""
-        rows = self._dicts("SELECT * FROM upstream_link WHERE id = 1")
+        rows = self._dicts("SELECT * FROM upstream_link WHERE link = 'province'")
         return rows[0] if rows else None
 
     def set_upstream_link(
@@ -26,8 +26,8 @@ class UpstreamStoreMixin(StoreBase):
     ) -> None:
         """Record (or replace, at a re-enrolment) the province and the key generation it pinned."""
         self.db.execute(
-            "INSERT INTO upstream_link (id, url, county, province_id, sign_public, box_public, gen, enrolled_at) "
-            "VALUES (1, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET url = excluded.url, "
+            "INSERT INTO upstream_link (link, url, county, province_id, sign_public, box_public, gen, enrolled_at) "
+            "VALUES ('province', ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (link) DO UPDATE SET url = excluded.url, "
             "county = excluded.county, province_id = excluded.province_id, sign_public = excluded.sign_public, "
             "box_public = excluded.box_public, gen = excluded.gen, enrolled_at = excluded.enrolled_at",
             [url, county, province_id, sign_public, box_public, gen, at],
@@ -39,7 +39,7 @@ class UpstreamStoreMixin(StoreBase):
         if not names or not set(names) <= _LINK_FIELDS:
             raise ValueError(f"unknown upstream link fields: {names}")
         assignments = ", ".join(f"{name} = ?" for name in names)
-        self.db.execute(f"UPDATE upstream_link SET {assignments} WHERE id = 1", [fields[n] for n in names])
+        self.db.execute(f"UPDATE upstream_link SET {assignments} WHERE link = 'province'", [fields[n] for n in names])
 
     # -- the queue and the county's sets ----------------------------------------------------------
 
