@@ -17,7 +17,6 @@ from sync.protocol.sets import SignedSet, SignedSet2
 __all__ = (
     "COUNTY_SET",
     "CTX_COUNTY",
-    "FEATURE_UPSTREAM",
     "MAX_COUNTY_SETS",
     "CaseFigure",
     "CountyEnrollRequest",
@@ -35,8 +34,6 @@ __all__ = (
     "open_forwarded",
 )
 
-FEATURE_UPSTREAM = 8192
-"""A hub that speaks the county-to-province stream (docs/protocol.md, "County and province")."""
 CTX_COUNTY = b"proxyapp/county-set/v1\x00"
 """Signing context of a county's sets to its province: never the same bytes as a station's or a feed's."""
 MAX_COUNTY_SETS = 50
