@@ -10,6 +10,7 @@ import msgspec
 
 from hub.deadlines import commitment_due, refresh_case_due
 from hub.keys import id_lookup_hash
+from hub.ratings import after_rating, rating_problem
 from hub.store import HubStoreProtocol
 from sync.changes import RowChange, StatusChange
 from sync.deadlines import paused_spans
@@ -76,9 +77,11 @@ def _villages_touched(
     if table in ("intakes", "cases") and "village_code" in fields:
         villages.add(fields["village_code"])
     parents: list[tuple[str, Any]] = []
-    if table in ("cases", "intake_materials", "commitments"):
+    if table in ("cases", "intake_materials", "commitments", "ratings"):
         parents += [("intakes", v) for v in {fields.get("intake_id"), existing and existing["intake_id"]} if v]
-    if table in ("case_notes", "attachments"):
+    if table == "query_codes":
+        parents.append(("intakes", (existing or {}).get("intake_id") or fields.get("intake_id")))
+    if table in ("case_notes", "attachments", "ratings"):
         parents += [("cases", v) for v in {fields.get("case_no"), existing and existing["case_no"]} if v]
     for parent, key in parents:
         held = store.village_of_intake(key) if parent == "intakes" else store.village_of_case(key)
@@ -203,6 +206,14 @@ def apply_row(
                 zh=f"{label('table', table)} {change.pk[:60]}：{wrong[0]}",
                 en=f"{table} {change.pk[:60]}: {wrong[1]}",
             )
+    if table == "ratings":
+        wrong = rating_problem(store, change.pk, change.fields)
+        if wrong is not None:
+            return _reject(
+                "malformed",
+                zh=f"{label('table', table)} {change.pk[:60]}：{wrong[0]}",
+                en=f"{table} {change.pk[:60]}: {wrong[1]}",
+            )
     existing = store.row(table, change.pk)
     refused = _check_key(
         store, table, change.pk, change.fields, existing, origin=origin, village_code=village_code, insert=change.insert
@@ -245,6 +256,8 @@ def apply_row(
             refresh_case_due(store, case, business_date(now))
     elif table == "attachments":
         _announce(store, change.pk, origin, at)
+    elif table == "ratings":
+        after_rating(store, change.pk, now)  # a bad one opens its follow-up on the department's desk
     return Outcome(result="applied", village_code=village)
 
 

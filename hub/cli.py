@@ -27,6 +27,7 @@ from hub.cli_county import county
 from hub.cli_forks import forks
 from hub.cli_keys import key
 from hub.cli_migrate import migrate
+from hub.cli_ratings import RATING_GROUPS
 from hub.cli_scans import attachments
 from hub.cli_status import status
 from hub.cli_upstream import upstream
@@ -567,6 +568,8 @@ case.add_command(attachments)
 main.add_command(county)
 main.add_command(upstream)
 main.add_command(migrate)
+for _group in RATING_GROUPS:  # hub figures export, hub ratings
+    main.add_command(_group)
 
 
 if __name__ == "__main__":  # pragma: no cover

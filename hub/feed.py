@@ -261,8 +261,12 @@ def queue_village_history(
     """
     at = iso_utc(now)
     count = 0
+    recipient = store.station(station_id)
+    features = recipient.features if recipient is not None else 0
     for definition in TABLES:
         table = definition.name
+        if definition.feature and not features & definition.feature:
+            continue  # a table this PC's release does not read (sync.tables ``feature``)
         for row in store.village_rows(table, village_code):
             if only is not None and not only(table, row):
                 continue
@@ -349,6 +353,7 @@ def _seal(
     while a new station is still fetching its reference data goes out before the rest of it.
     """
     with store.transaction():
+        store.lock(f"station:{station_id}")  # one worker seals a station's next feed set, not two
         items = store.pending_items(station_id)
         if not items:
             return 0, 0

@@ -239,6 +239,10 @@ class Settings:
     """Login attempts per account name (known or not), from any address."""
     enrol_per_address: Rule = Rule(burst=10, per_minute=6)
     """Enrolment attempts per client address (429 with Retry-After past it)."""
+    query_per_address: Rule = Rule(burst=10, per_minute=6)
+    """Residents' progress queries (``/q``) per client address (429 with Retry-After past it)."""
+    query_per_case: Rule = Rule(burst=10, per_minute=3)
+    """Progress queries about one case number from any address: many addresses guessing one code together."""
     throttle_max_keys: int = 10_000
     """Addresses or names each in-process throttle remembers at most (least recently used forgotten first)."""
     debug: bool = False

@@ -24,6 +24,7 @@ from hub.store.interface import HubStoreProtocol
 from hub.store.keys import KeyStoreMixin
 from hub.store.location import database_url, redacted
 from hub.store.province import ProvinceStoreMixin
+from hub.store.ratings import RatingStoreMixin
 from hub.store.scans import ScanRow, ScanStoreMixin, StationScans
 from hub.store.schema import migrate as apply_migrations
 from hub.store.stations import Contact, EnrolmentRow, KeyRow, StationRow, StationStoreMixin
@@ -85,6 +86,7 @@ class HubStore(
     ProvinceStoreMixin,
     TownshipStoreMixin,
     ScanStoreMixin,
+    RatingStoreMixin,
 ):
     """Everything the hub keeps, behind methods; no other module writes SQL.
 

@@ -766,3 +766,52 @@ class HubStoreProtocol(Protocol):
     def scans_waiting(self) -> list[StationScans]:
         """Per station that announced pages not yet here whole: pages, bytes to come, the oldest's announcement."""
         ...
+
+    # -- RatingStoreMixin (hub.store.ratings) --
+
+    def open_followup(self, values: dict[str, Any]) -> bool:
+        """Open the follow-up of a bad rating (once: a rating seen again opens nothing); True when opened."""
+        ...
+
+    def followup(self, rating_id: str) -> dict[str, Any] | None:
+        """One follow-up with its rating's comment and channel and its case's item, village and status."""
+        ...
+
+    def department_followups(
+        self, department: str, *, open_only: bool = True, limit: int = 100, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """A department's follow-ups, the soonest due first (open ones only unless ``open_only`` is False)."""
+        ...
+
+    def record_followup_step(self, rating_id: str, step: str, *, by: str, at: str, answer: str | None = None) -> bool:
+        """Record a step of a follow-up (``call``, ``fix``, ``answer``) once; False when it was recorded before
+        or there is no such follow-up."""
+        ...
+
+    def followup_counts(self, today: str) -> list[dict[str, Any]]:
+        """Per department: follow-ups open, open past their due date, answered (no personal data)."""
+        ...
+
+    def rating_counts(self) -> list[dict[str, Any]]:
+        """Ratings of cases counted by (item, village, level): what the satisfaction figures sum up."""
+        ...
+
+    def bundle_rating_counts(self) -> list[dict[str, Any]]:
+        """Overall ratings of bundles counted by (bundle, village, level)."""
+        ...
+
+    def progress_case(self, case_no: str) -> dict[str, Any] | None:
+        """A case as a progress query shows it, with its intake's query code (None: no such case)."""
+        ...
+
+    def outstanding_materials(self, intake_id: str) -> list[str]:
+        """The intake's materials not yet handed in (deferred under 容缺 or not provided)."""
+        ...
+
+    def log_query(self, *, at: str, case_no: str, matched: bool, ip: str | None, channel: str) -> None:
+        """Record a progress query (the case number asked for, never the code typed)."""
+        ...
+
+    def query_log(self, *, limit: int = 200, case_no: str | None = None) -> list[dict[str, Any]]:
+        """Progress queries, newest first, optionally of one case number."""
+        ...

@@ -23,6 +23,7 @@ from hub.dashboard import (
     worst_first,
 )
 from hub.figures import county_figures
+from hub.ratings import satisfaction
 from hub.store import HubStore
 from hub.web.charts import figure_charts
 from hub.web.deps import HubSettings, Now
@@ -140,7 +141,11 @@ def figures_page(
     charts = figure_charts(
         store, figures, today=today, now=now, limits=Thresholds.from_settings(settings), lang=page_lang(request)[0]
     )
-    return page(request, "figures.html.j2", {"figures": figures, "charts": charts})
+    return page(
+        request,
+        "figures.html.j2",
+        {"figures": figures, "charts": charts, "satisfaction": satisfaction(store, today=today)},
+    )
 
 
 @get("/audit", sync_to_thread=True)

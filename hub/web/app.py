@@ -33,6 +33,7 @@ from hub.web.deps import DEPENDENCIES, Clock, HubSettings, Identity
 from hub.web.errors import EXCEPTION_HANDLERS, HubHTTPError, throttled_response
 from hub.web.guards import AuthError, auth_error_handler, client_ip
 from hub.web.metrics import HubMetrics, MetricsMiddleware
+from hub.web.ratings_routes import RATING_ROUTERS
 from hub.web.security_headers import SecurityHeadersMiddleware
 from hub.web.upstream_api import PROVINCE_PAGES, UPSTREAM, province_only_desk, start_forwarder, stop_forwarder
 from sync.protocol import MEDIA_TYPE, PROTOCOL_VERSION, EnrollRequest, ProtocolError, software_ok
@@ -178,6 +179,7 @@ def create_app(settings: Settings, *, now: Callable[[], dt.datetime] = utc_now) 
             township.ROUTER,
             UPSTREAM,
             PROVINCE_PAGES,
+            *RATING_ROUTERS,
         ],
         dependencies=DEPENDENCIES,
         exception_handlers={**EXCEPTION_HANDLERS, AuthError: auth_error_handler, Throttled: throttled_response},

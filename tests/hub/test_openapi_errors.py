@@ -11,7 +11,12 @@ from tests.hub.builders import bearer
 from tests.hub.test_app import case_no  # noqa: F401 (a fixture: one case of department RS, pushed by a station)
 
 SCHEMA = "/schema/openapi.json"
-PROTOCOL = ("/api/v1/sync", "/api/v1/enroll")  # msgpack operations, hub/web/app.py and hub/web/sync_api.py
+PROTOCOL = (
+    "/api/v1/sync",
+    "/api/v1/enroll",
+    "/api/v1/upstream",
+)  # msgpack: hub/web/app.py, sync_api.py, upstream_api.py
+PUBLIC = ("/api/v1/q",)  # a resident's progress query: no account, the query code is the proof
 ERROR_REF = "#/components/schemas/ErrorBody"
 
 
@@ -19,7 +24,7 @@ def _json_operations(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
         f"{method.upper()} {path}": operation
         for path, item in schema["paths"].items()
-        if path.startswith("/api/v1/") and not path.startswith(PROTOCOL)
+        if path.startswith("/api/v1/") and not path.startswith(PROTOCOL) and path not in PUBLIC
         for method, operation in item.items()
     }
 
@@ -31,7 +36,7 @@ def _error_schema(response: dict[str, Any]) -> Any:
 def test_every_error_of_the_json_api_is_declared_as_the_hubs_shape(client):
     schema = client.get(SCHEMA).json()
     operations = _json_operations(schema)
-    assert len(operations) == 11, sorted(operations)
+    assert len(operations) == 12, sorted(operations)  # 11, and GET /api/v1/province (hub/web/upstream_api.py)
     for label, operation in operations.items():
         errors = {int(status): response for status, response in operation["responses"].items() if int(status) >= 400}
         assert {401, 503} <= set(errors), label  # the guards: no token, and they read the database
@@ -126,3 +131,11 @@ def test_a_wrong_parameter_is_named_in_both_languages_without_echoing_the_reques
     assert "query parameter limit: Expected `int`, got `str`" in body["detail"]
     assert "查询参数 limit：" in body["detail_zh"]
     assert "many" not in response.text and "349921001001" not in response.text
+
+
+def test_the_public_progress_query_declares_its_errors_as_the_hubs_shape(client):
+    operation = client.get(SCHEMA).json()["paths"]["/api/v1/q"]["get"]
+    errors = {int(status): response for status, response in operation["responses"].items() if int(status) >= 400}
+    assert {404, 429} <= set(errors) and 401 not in errors and operation["security"] == [{}]
+    for status, response in errors.items():
+        assert _error_schema(response) == {"$ref": ERROR_REF}, status

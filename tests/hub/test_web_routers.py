@@ -8,7 +8,15 @@ from litestar.testing import TestClient
 from tests.hub.builders import Clock
 
 GUARDED = {"/dashboard": "requires_admin", "/desk": "requires_department"}
-OPEN = ("/healthz", "/metrics", "/api/v1/enroll", "/api/v1/sync", "/api/v1/sync/push", "/api/v1/sync/feed")
+OPEN = (
+    "/healthz",
+    "/metrics",
+    "/api/v1/enroll",
+    "/api/v1/sync",
+    "/api/v1/sync/push",
+    "/api/v1/sync/feed",
+    "/api/v1/q",  # a resident's progress query: the query code is the proof (hub.web.progress)
+)
 
 
 def _handlers(app: Litestar) -> list[tuple[str, set[str], list[str], list[dict[str, list[str]]]]]:
