@@ -267,7 +267,7 @@ class StatusFilters(msgspec.Struct, kw_only=True):
     order: str
 
 
-class StatusReport(msgspec.Struct, kw_only=True):
+class StatusReport(msgspec.Struct, kw_only=True, omit_defaults=True):
     """``GET /api/v1/status``: what ``hub status`` prints."""
 
     generated_at: str

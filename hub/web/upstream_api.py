@@ -21,6 +21,7 @@ from hub.settings import Settings
 from hub.store import HubStore
 from hub.upstream import UpstreamError, is_province
 from hub.upstream_link import sync_upstream
+from hub.web.api_models import error_responses
 from hub.web.deps import Clock, HubSettings, Identity, Now
 from hub.web.errors import HubHTTPError, error_response
 from hub.web.guards import client_ip, requires
@@ -59,7 +60,12 @@ def _decode(decoder: msgspec.msgpack.Decoder[Any], data: bytes, what: str) -> An
         ) from None
 
 
-@post("/api/v1/upstream/enroll", status_code=200, sync_to_thread=True)
+@post(
+    "/api/v1/upstream/enroll",
+    status_code=200,
+    sync_to_thread=True,
+    responses=error_responses(400, 403, 413, 415, 429, protocol=True),
+)
 def county_enroll(
     request: Request[Any, Any, Any],
     state: State,
@@ -81,7 +87,12 @@ def county_enroll(
     return Response(_ENCODER.encode(answer), media_type=MEDIA_TYPE)
 
 
-@post("/api/v1/upstream/sync", status_code=200, sync_to_thread=True)
+@post(
+    "/api/v1/upstream/sync",
+    status_code=200,
+    sync_to_thread=True,
+    responses=error_responses(400, 403, 404, 409, 413, 415, 503, protocol=True),
+)
 def county_sync(
     request: Request[Any, Any, Any],
     body: RawBody,
@@ -106,7 +117,7 @@ UPSTREAM = Router("/", route_handlers=[county_enroll, county_sync], security=[{}
 """The county-to-province protocol (signed sets and enrolment codes, no bearer token)."""
 
 
-@get("/api/v1/province", guards=[requires("admin")], sync_to_thread=True)
+@get("/api/v1/province", guards=[requires("admin")], sync_to_thread=True, responses=error_responses(400, 401, 403, 503))
 def province_status(
     store: NamedDependency[HubStore], settings: HubSettings, now: Now, county: FromQuery[str | None] = None
 ) -> ProvinceStatus:
