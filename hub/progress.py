@@ -60,16 +60,17 @@ def _answer(store: HubStoreProtocol, row: dict[str, Any]) -> ProgressAnswer:
         item_name, level = item.name_zh, item.approver_level
     except ProxyAppError:  # a catalogue version or item the hub lost still gets an answer
         item_name, level = row["item_code"], None
+    events = store.case_events(row["case_no"])
     correction = None
     if row["status"] == Status.AWAITING_CORRECTION.value:
-        moves = [e for e in store.case_events(row["case_no"]) if e["to_status"] == Status.AWAITING_CORRECTION.value]
+        moves = [e for e in events if e["to_status"] == Status.AWAITING_CORRECTION.value]
         correction = moves[-1]["reason"] if moves else None
     return ProgressAnswer(
         case_no=row["case_no"],
         item_code=row["item_code"],
         item_name=item_name,
         status=row["status"],
-        holder=holder_of(row["status"], level),
+        holder=holder_of(row["status"], level, events),
         due_date=row["due_date"],
         due_provisional=bool(row["due_provisional"]),
         missing=store.outstanding_materials(row["intake_id"]),

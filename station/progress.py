@@ -69,7 +69,7 @@ def local_answer(station: Station, case_no: str, code: str) -> ProgressAnswer | 
         item_code=case["item_code"],
         item_name=item_name,
         status=case["status"],
-        holder=holder_of(case["status"], level),
+        holder=holder_of(case["status"], level, _events(station, number)),
         due_date=case["due_date"],
         due_provisional=bool(case["due_provisional"]),
         missing=[name for name, _ in outstanding_materials(station, case["intake_id"])],
@@ -77,6 +77,13 @@ def local_answer(station: Station, case_no: str, code: str) -> ProgressAnswer | 
         outcome=case["outcome"],
         updated_at=case["updated_at"],
     )
+
+
+def _events(station: Station, case_no: str) -> list[dict[str, Any]]:
+    cursor = station.db.execute(
+        "SELECT actor, from_status, to_status FROM case_events WHERE case_no = ? ORDER BY hlc", [case_no]
+    )
+    return [dict(zip(("actor", "from_status", "to_status"), row)) for row in cursor.fetchall()]
 
 
 def ask(

@@ -7,8 +7,12 @@ what is missing. Never a name, an ID or a phone number: the code is all the aske
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 import msgspec
 
+from sync.levels import holding_level, level_label
 from sync.lifecycle import Status
 
 __all__ = ("HOLDERS", "QUERY_PATH", "ProgressAnswer", "holder_label", "holder_of")
@@ -17,42 +21,34 @@ QUERY_PATH = "/api/v1/q"
 """The hub's JSON answer to a progress query (``?case=CASE_NO&code=CODE``); the page is ``/q``."""
 
 HOLDERS: dict[str, tuple[str, str]] = {
-    "station": ("村代办点", "the village station"),
-    "township": ("乡镇初审中", "township initial review"),
-    "county": ("县直部门办理中", "the county department"),
     "applicant": ("待申请人补正材料", "waiting for the applicant's materials"),
-    "delivery": ("结果待送达（请到代办点领取）", "result ready at the village station"),
+    "delivery": ("结果已到村代办点，待领取", "result ready at the village station"),
     "closed": ("已办结", "closed"),
 }
-"""Who holds a case now, as the resident is told."""
-
-_BY_STATUS = {
-    Status.DRAFT.value: "station",
-    Status.RECEIVED.value: "county",
-    Status.ACCEPTED.value: "county",
-    Status.IN_PROGRESS.value: "county",
-    Status.SPECIAL_PROCEDURE.value: "county",
-    Status.SUSPENDED.value: "county",
-    Status.AWAITING_CORRECTION.value: "applicant",
-    Status.COMPLETED.value: "delivery",
-    Status.DELIVERED.value: "closed",
-    Status.WITHDRAWN.value: "closed",
-    Status.NOT_ACCEPTED.value: "closed",
-}
+"""Who holds a case, beyond the reviewing levels of sync.levels (村代办点, 乡镇, 县级部门)."""
 
 
-def holder_of(status: str, approver_level: str | None = None) -> str:
-    """The level holding a case in ``status`` (:data:`HOLDERS`); ``approver_level`` "township" (an item the
-    township decides) puts a running case at the township."""
-    holder = _BY_STATUS.get(status, "county")
-    if holder == "county" and approver_level == "township":
-        return "township"
-    return holder
+def holder_of(status: str, approver_level: str | None = None, events: Iterable[Mapping[str, Any]] = ()) -> str:
+    """Who holds a case now, as the resident is told: the level of sync.levels.holding_level (``village``,
+    ``township``, ``township_initial``, ``county``), or ``applicant`` while a correction is awaited,
+    ``delivery`` once the result is at the station, ``closed`` after."""
+    if status == Status.AWAITING_CORRECTION.value:
+        return "applicant"
+    if status == Status.COMPLETED.value:
+        return "delivery"
+    level = holding_level(status, approver_level, events)
+    return "closed" if level is None else level.value
 
 
 def holder_label(holder: str, lang: str = "zh") -> str:
-    zh, en = HOLDERS.get(holder, (holder, holder))
-    return en if lang == "en" else zh
+    """The holder as a person reads it."""
+    if holder in HOLDERS:
+        zh, en = HOLDERS[holder]
+        return en if lang == "en" else zh
+    try:
+        return level_label(holder, lang)
+    except ValueError:
+        return holder
 
 
 class ProgressAnswer(msgspec.Struct, frozen=True, kw_only=True):
