@@ -37,11 +37,13 @@ from hub.keys import load_identity
 from hub.settings import (
     DATABASE_URL_ENV,
     Settings,
+    database_for,
     database_from_env,
     default_data_dir,
     parse_database_url,
     require_available_store,
 )
+from hub.store import HubStore
 from hub.transfer import export_file, import_file
 from hub.views import (
     case_summary,
@@ -82,14 +84,15 @@ def main(ctx: click.Context, data_dir: Path | None, lang: str | None) -> None:
     """
     ctx.obj = Context(data_dir or default_data_dir(), resolve_lang(lang))
     if ctx.invoked_subcommand != "init":  # init checks its --database (or this variable) itself
-        _check_store_from_env()
+        _check_store(ctx.obj.data_dir)
 
 
 @handles_errors
-def _check_store_from_env() -> None:
-    # Exit 2 on a bad or unreachable HUB_DATABASE_URL, and on any PostgreSQL URL while this release has no
-    # PostgreSQL store: never run on the SQLite file when the operator asked for PostgreSQL.
-    require_available_store(database_from_env(os.environ), option=DATABASE_URL_ENV)
+def _check_store(data_dir: Path) -> None:
+    # Exit 2 on a bad or unreachable HUB_DATABASE_URL (or URL recorded by 'hub init --database'), before
+    # any command tries the store: the reason and what to check, not a traceback.
+    database, option = database_for(data_dir)
+    require_available_store(database, option=option)
 
 
 @main.command()
@@ -99,8 +102,8 @@ def _check_store_from_env() -> None:
     metavar="URL",
     default=None,
     help="Keep the hub's store in PostgreSQL (postgresql://USER:PASSWORD@HOST:PORT/DATABASE) instead of the "
-    "SQLite file in the data folder; keys and settings stay there. Default: $HUB_DATABASE_URL, else SQLite. "
-    "Not yet available in this release (docs/postgresql.md).",
+    "SQLite file in the data folder; keys and settings stay there, and the URL is recorded there for every "
+    "later command. An empty database. Default: $HUB_DATABASE_URL, else SQLite (docs/postgresql.md).",
 )
 @click.option(
     "--role",
@@ -114,14 +117,18 @@ def _check_store_from_env() -> None:
 def init(obj: Context, database_url: str | None, role: str = "county") -> None:
     """Create the hub: keys, database, sample catalogue, calendar years, division tree (no accounts yet)."""
     if database_url is not None:
-        require_available_store(parse_database_url(database_url, option="--database"), option="--database")
+        database = parse_database_url(database_url, option="--database")
+        require_available_store(database, option="--database")
     else:
-        require_available_store(database_from_env(os.environ), option=DATABASE_URL_ENV)
-    result = init_hub(obj.data_dir)
+        database = database_from_env(os.environ)
+        require_available_store(database, option=DATABASE_URL_ENV)
+    result = init_hub(obj.data_dir, database=database.url if database else None)
     if role == "province":  # hub.upstream.ROLE_META
         with obj.store() as store, store.transaction():
             store.set_meta("hub_role", "province")
     obj.say(f"县平台已创建：{result.data_dir}", f"Hub created: {result.data_dir}")
+    if database is not None:
+        obj.say(f"数据库：PostgreSQL {database.redacted}", f"Store: PostgreSQL {database.redacted}")
     obj.say(f"平台编号：{result.hub_id}", f"Hub id: {result.hub_id}")
     obj.say(f"密钥指纹：{result.fingerprint}", f"Key fingerprint: {result.fingerprint}")
     obj.say(
@@ -139,6 +146,14 @@ def init(obj: Context, database_url: str | None, role: str = "county") -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes. More than 1 needs the PostgreSQL store (HUB_DATABASE_URL or hub init --database): "
+    "each station's sets are taken one at a time across them, different stations at once.",
+)
 @click.option(
     "--warn-days",
     type=click.FloatRange(0),
@@ -177,6 +192,7 @@ def serve(
     obj: Context,
     host: str,
     port: int,
+    workers: int,
     warn_days: float | None,
     danger_days: float | None,
     tls_cert: Path | None,
@@ -185,6 +201,17 @@ def serve(
 ) -> None:
     """Serve the hub (station protocol, dashboard, desk, JSON API, /metrics) with uvicorn."""
     identity = load_identity(obj.data_dir)  # fail here, in the user's language, if there is no hub
+    database, _ = database_for(obj.data_dir)
+    if workers > 1 and database is None:
+        raise InputError(
+            zh=f"--workers {workers}：内置的 SQLite 数据库同一时刻只允许一个写入者，多个进程只会互相等待。"
+            "请使用 --workers 1，或先把数据迁移到 PostgreSQL（hub migrate --to URL，见 docs/postgresql.md）",
+            en=f"--workers {workers}: the built-in SQLite store takes one writer at a time, so more processes "
+            "would only wait for each other. Use --workers 1, or move the store to PostgreSQL first "
+            "(hub migrate --to URL; docs/postgresql.md)",
+            field="workers",
+        )
+    HubStore.open_existing(obj.data_dir).close()  # schema upgraded once, before the workers start
     parse_trusted_proxies(trusted_proxies or Settings.from_env().trusted_proxies)  # exit 2 now, not per request
     if (tls_cert is None) != (tls_key is None):
         raise InputError(
@@ -221,10 +248,10 @@ def serve(
     # proxy_headers off: uvicorn would believe X-Forwarded-* from 127.0.0.1 by default; the hub itself
     # believes them only from --trusted-proxy (hub.web.security_headers).
     with serving(obj.data_dir):  # 'hub restore' refuses while any 'hub serve' holds this
-        _run_uvicorn(host, port, tls_cert, tls_key)
+        _run_uvicorn(host, port, tls_cert, tls_key, workers)
 
 
-def _run_uvicorn(host: str, port: int, tls_cert: Path | None, tls_key: Path | None) -> None:
+def _run_uvicorn(host: str, port: int, tls_cert: Path | None, tls_key: Path | None, workers: int = 1) -> None:
     import uvicorn
 
     uvicorn.run(
@@ -238,6 +265,8 @@ def _run_uvicorn(host: str, port: int, tls_cert: Path | None, tls_key: Path | No
         proxy_headers=False,
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
+        # Each worker a process of its own (its own connection pool); uvicorn restarts one that dies.
+        workers=workers if workers > 1 else None,
     )
 
 

@@ -13,6 +13,7 @@ from station.agent import clean_agent_name
 from station.cli_base import Context, handles_errors
 from station.identity import load_keypair, passphrase, require_pins
 from station.render import print_lines, to_json
+from station.scans.store import warn_bytes
 from station.store import Station
 from station.syncstate import Refusal, SyncStatus, last_refusal_id, refusals, refused_cases, sync_status
 from sync.crypto import KeyPair
@@ -147,6 +148,18 @@ def _report_lines(report: link.SyncReport, lang: str) -> list[str]:
                 f"feed {feed}.",
             )
         )
+    lines.append(_scan_line(report, lang))
+    if report.scan_store_bytes > warn_bytes():
+        lines.append(
+            pick(
+                lang,
+                f"警告：本站扫描件已占用 {_megabytes(report.scan_store_bytes)}，超过 {_megabytes(warn_bytes())}；"
+                "请确认同步正常（县平台收齐且办结满期限后本站自动清理）",
+                f"Warning: this station's scans take {_megabytes(report.scan_store_bytes)}, over "
+                f"{_megabytes(warn_bytes())}; check that syncing works (pages the hub holds are deleted here "
+                "once their cases have been closed long enough)",
+            )
+        )
     if report.clock_offset_ms is not None and abs(report.clock_offset_ms) > 5 * 60 * 1000:
         lines.append(
             pick(lang, "警告：", "Warning: ")
@@ -154,6 +167,64 @@ def _report_lines(report: link.SyncReport, lang: str) -> list[str]:
             + pick(lang, "；请校正本机时间。", "; set this PC's clock.")
         )
     return lines
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MB" if size >= 100 * 1024 else f"{size / 1024:.0f} KB"
+
+
+def _scan_line(report: link.SyncReport, lang: str) -> str:
+    """Records and scans, each on its own: ``records: in step; scans: 1.2 MB waiting, 34 %``."""
+    records = (
+        pick(lang, "记录：已同步", "records: in step")
+        if report.in_step
+        else pick(lang, "记录：未同步", "records: behind")
+    )
+    if not report.scans_pages:
+        scans = pick(lang, "扫描件：已全部送达", "scans: all at the hub")
+    else:
+        done = (
+            100
+            if not report.scans_total
+            else int(100 * (report.scans_total - report.scans_waiting) / report.scans_total)
+        )
+        size = _megabytes(report.scans_waiting)
+        scans = pick(lang, f"扫描件：{size} 待上传，已完成 {done}%", f"scans: {size} waiting, {done} %")
+    return records + pick(lang, "；", "; ") + scans
+
+
+class _ScanBar:
+    """A progress bar for a long upload of scans, on stderr at a terminal (nothing otherwise)."""
+
+    LONG = 256 * 1024
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self.shown = False
+        self.live = sys.stderr is not None and sys.stderr.isatty()
+
+    def __call__(self, held: int, total: int) -> None:
+        if not self.live or total < self.LONG:
+            return
+        width = 30
+        filled = int(width * held / total) if total else width
+        bar = "#" * filled + "." * (width - filled)
+        label = pick(self.lang, "扫描件", "scans")
+        click.echo(
+            f"\r{label} [{bar}] {int(100 * held / total) if total else 100:3d}% {_megabytes(total - held)}",
+            nl=False,
+            err=True,
+        )
+        self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            click.echo("", err=True)
+            self.shown = False
+
+
+WAIT_SCAN_ROUNDS = 50
+"""``--wait-scans``: rounds in a row that may bring no page forward before it gives up (exit 1)."""
 
 
 def _refused(station: Station, new: list[Refusal]) -> list[Refusal]:
@@ -188,13 +259,17 @@ def _say_refused(refused: list[Refusal], lang: str) -> None:
 @click.option(
     "--hub", "hub_url", default=None, help="Another address for the hub this time (a relay); keys stay pinned."
 )
+@click.option(
+    "--wait-scans", is_flag=True, help="Also wait until every scanned page is at the hub (exit 1 if they cannot go)."
+)
 @click.pass_obj
 @handles_errors
-def sync_command(obj: Context, keep_watching: bool, hub_url: str | None) -> None:
-    """Send this station's changes to the hub and receive its decisions.
+def sync_command(obj: Context, keep_watching: bool, hub_url: str | None, wait_scans: bool) -> None:
+    """Send this station's changes to the hub and receive its decisions; then scanned pages, with what is left.
 
-    Exit status 0 when both sides hold everything, 1 otherwise, 3 when the county refused a change
-    of this station's (each named on stderr with its case and the county's reason).
+    Exit status 0 when both sides hold every record (scanned pages may still be on their way; with
+    --wait-scans, only once they are all at the hub too), 1 otherwise, 3 when the county refused a
+    change of this station's (each named on stderr with its case and the county's reason).
     """
     with obj.station() as st:
         require_pins(st.db)
@@ -214,17 +289,27 @@ def sync_command(obj: Context, keep_watching: bool, hub_url: str | None) -> None
             if report is None:
                 sys.exit(1)
         else:
-            report = link.sync_once(st, hub_url=hub_url, keys=keys)
+            bar = _ScanBar(obj.lang)
+            report = link.sync_once(st, hub_url=hub_url, keys=keys, scan_progress=bar)
+            refused_now = list(report.refused)
+            idle = 0
+            while wait_scans and report.in_step and report.scans_pages and idle < WAIT_SCAN_ROUNDS:
+                # Each round sends records first (any made meanwhile), then pages from where the hub stands.
+                report = link.sync_once(st, hub_url=hub_url, keys=keys, scan_progress=bar)
+                refused_now += report.refused
+                idle = 0 if report.scan_bytes_sent else idle + 1
+            bar.done()
             print_lines(obj.out, _report_lines(report, obj.lang))
             for issue in report.errors:
                 click.echo(pick(obj.lang, "错误：", "Error: ") + issue.message(obj.lang), err=True)
-            refused_now = report.refused
+            for issue in report.scan_errors:
+                click.echo(pick(obj.lang, "扫描件：", "Scans: ") + issue.message(obj.lang), err=True)
         refused = _refused(st, refused_now)
         # Watching, each round named what it brought; the cases the county refused before, once now.
         _say_refused([r for r in refused if r not in refused_now] if keep_watching else refused, obj.lang)
         if refused:
             sys.exit(EXIT_REFUSED)
-        sys.exit(0 if report.in_step else 1)
+        sys.exit(0 if report.in_step and not (wait_scans and report.scans_pages) else 1)
 
 
 def _status_lines(status: SyncStatus, lang: str) -> list[str]:

@@ -29,8 +29,9 @@ from sync.timeutil import iso_utc
 
 __all__ = ("SCAN_BYTES", "SCAN_SECONDS", "upload_scans")
 
-SCAN_BYTES = (16 * 1024, 2 * 1024, MAX_CHUNK)
-"""Bytes of page per chunk: (start, floor, ceiling); kept in ``meta`` as ``scan_bytes``."""
+SCAN_BYTES = (16 * 1024, 2 * 1024, 64 * 1024)
+"""Bytes of page per chunk: (start, floor, ceiling); kept in ``meta`` as ``scan_bytes``. The ceiling keeps the
+first chunk on a link slower than the last one measured (a PC moved from 3G to EDGE) within a few seconds."""
 SCAN_SECONDS = 1.5
 """A chunk should take no longer than this at the rate the link was measured at: a record made meanwhile
 waits for the chunk in flight, then goes (aim: under 3 s on EDGE)."""
@@ -154,6 +155,8 @@ def _send(link: Link, budget: Budget, put: ScanPut, *, failures: int) -> ScanAns
         except httpx.TransportError as exc:
             if not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
                 budget.shrink()  # cut or slow mid-way: the next chunk is smaller
+            if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout)):
+                budget.shrink()  # far slower than measured: a quarter
             failures += 1
             if failures >= ATTEMPTS:
                 _issue(link, "unreachable", f"scans stopped: {type(exc).__name__}", "扫描件上传中断：连接失败")
@@ -175,8 +178,10 @@ def _send(link: Link, budget: Budget, put: ScanPut, *, failures: int) -> ScanAns
                     budget.value = max(budget.low, min(budget.value, int(len(body) / seconds * SCAN_SECONDS)))
             return answer
         error = hub_error(response)
-        if response.status_code in (502, 503, 504) or error.code in ("bad_box", "scan_mismatch"):
-            # Altered on the way (the chunk did not open) or thrown away whole: sent again, from where the hub is.
+        if response.status_code in (502, 503, 504) or error.code in ("bad_box", "scan_mismatch", "unauthenticated"):
+            # Altered on the way (the request's MAC or the chunk's box did not check: nothing stored) or thrown
+            # away whole: sent again, from where the hub is. A station the hub truly does not know fails its
+            # records' exchange first, and never gets here.
             failures += 1
             if error.code == "scan_mismatch":
                 with write_txn(link.db):

@@ -138,6 +138,8 @@ class Meta:
     """The adapted byte budget of one upload request (station.link.budget), as stored."""
     feed_bytes = _Text("feed_bytes")
     """The adapted byte budget of one feed download request (station.link.budget), as stored."""
+    scan_bytes = _Text("scan_bytes")
+    """The adapted size of one chunk of a scanned page going up (station.link.scans), as stored."""
     fork = _Json("fork")
     """The hub holds another chain for this station: ``{code, detail, detail_zh, at}``; pushing stops."""
     revoked = _Json("revoked")

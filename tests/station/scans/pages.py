@@ -13,7 +13,7 @@ from station.scans.normalise import NormalisedPage
 def page_bytes(seed: int, size: int = 0, *, fmt: str = "png") -> bytes:
     """A small image, different for each seed; ``size`` > 0 pads it with noise to about that many bytes."""
     rng = random.Random(seed)
-    side = 64 if not size else max(64, int((size / 3) ** 0.5) + 1)
+    side = 64 if not size else max(8, int((size / 3) ** 0.5) + 1)
     image = Image.new("RGB", (side, side), (rng.randrange(256), rng.randrange(256), rng.randrange(256)))
     if size:  # noise does not compress: the file is about side * side * 3 bytes
         image.frombytes(rng.randbytes(side * side * 3))
