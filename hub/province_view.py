@@ -97,10 +97,10 @@ def province_report(
                 lag_seconds=lag,
                 stations=sum(by_state.values()),
                 stations_by_state=by_state,
-                sets=store.province_set_count(row["county"]),
+                sets=int(row["sets"]),
                 cases=sum(by_status.values()),
                 cases_by_status=by_status,
-                moves=store.province_move_count(row["county"]),
+                moves=int(row["moves"]),
             )
         )
     totals = {

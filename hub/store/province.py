@@ -175,6 +175,7 @@ class ProvinceStoreMixin(StoreBase):
             "UPDATE province_stations SET applied_seq = ?, applied_hash = ? WHERE station_id = ?",
             [seq, set_hash, station_id],
         )
+        self.db.execute("UPDATE counties SET sets = sets + 1 WHERE county = ?", [county])
 
     def note_station_status(
         self, *, station_id: str, applied_seq: int, last_contact: str | None, revoked: bool, county_seq: int
@@ -191,21 +192,20 @@ class ProvinceStoreMixin(StoreBase):
             return self._dicts("SELECT * FROM province_stations ORDER BY station_id")
         return self._dicts("SELECT * FROM province_stations WHERE county = ? ORDER BY station_id", [county])
 
-    def province_set_count(self, county: str) -> int:
-        """How many station sets of ``county`` the province holds."""
-        row = self._one("SELECT COUNT(*) FROM province_sets WHERE county = ?", [county])
-        return int(row[0]) if row else 0
-
     # -- the province's view of cases ------------------------------------------------------------------
 
     def put_province_case(self, county: str, figure: dict[str, Any]) -> None:
-        """The county's view of a case (a later change at the county replaces an earlier one)."""
+        """The county's view of a case (an earlier change at the county never replaces a later one); the
+        counts per county and status follow."""
+        row = self._one("SELECT status, updated_at FROM province_cases WHERE case_no = ?", [figure["case_no"]])
+        updated = figure.get("updated_at") or ""
+        if row is not None and row[1] > updated:
+            return
         self.db.execute(
             "INSERT INTO province_cases (case_no, county, village_code, item_code, status, outcome, received_date, "
             "accepted_date, due_date, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_no) "
             "DO UPDATE SET status = excluded.status, outcome = excluded.outcome, "
-            "accepted_date = excluded.accepted_date, due_date = excluded.due_date, updated_at = excluded.updated_at "
-            "WHERE excluded.updated_at >= province_cases.updated_at",
+            "accepted_date = excluded.accepted_date, due_date = excluded.due_date, updated_at = excluded.updated_at",
             [
                 figure["case_no"],
                 county,
@@ -216,13 +216,24 @@ class ProvinceStoreMixin(StoreBase):
                 figure.get("received_date"),
                 figure.get("accepted_date"),
                 figure.get("due_date"),
-                figure.get("updated_at") or "",
+                updated,
             ],
+        )
+        if row is None or row[0] != figure["status"]:
+            if row is not None:
+                self._count(county, row[0], -1)
+            self._count(county, figure["status"], 1)
+
+    def _count(self, county: str, status: str, delta: int) -> None:
+        self.db.execute(
+            "INSERT INTO province_counts (county, status, n) VALUES (?, ?, ?) ON CONFLICT (county, status) "
+            "DO UPDATE SET n = province_counts.n + excluded.n",
+            [county, status, delta],
         )
 
     def add_province_move(self, county: str, county_seq: int, move: dict[str, Any]) -> None:
         """A county's own move on a case (kept once, whatever number of times it comes)."""
-        self.db.execute(
+        cursor = self.db.execute(
             "INSERT INTO province_moves (event_id, county, case_no, from_status, to_status, actor, at, by, reason, "
             "outcome, county_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
             [
@@ -239,11 +250,13 @@ class ProvinceStoreMixin(StoreBase):
                 county_seq,
             ],
         )
+        if cursor.rowcount:
+            self.db.execute("UPDATE counties SET moves = moves + 1 WHERE county = ?", [county])
 
     def province_case_counts(self) -> list[tuple[str, str, int]]:
         """(county, status, cases) over every county."""
         rows = self.db.execute(
-            "SELECT county, status, COUNT(*) FROM province_cases GROUP BY county, status ORDER BY county, status"
+            "SELECT county, status, n FROM province_counts WHERE n > 0 ORDER BY county, status"
         ).fetchall()
         return [(row[0], row[1], int(row[2])) for row in rows]
 
@@ -251,8 +264,3 @@ class ProvinceStoreMixin(StoreBase):
         """The province's view of one case, or None."""
         rows = self._dicts("SELECT * FROM province_cases WHERE case_no = ?", [case_no])
         return rows[0] if rows else None
-
-    def province_move_count(self, county: str) -> int:
-        """How many of the county's own moves the province holds."""
-        row = self._one("SELECT COUNT(*) FROM province_moves WHERE county = ?", [county])
-        return int(row[0]) if row else 0

@@ -599,7 +599,9 @@ def m010_province(db: Database) -> None:
             last_contact TEXT,
             last_set_at TEXT,
             pending INTEGER NOT NULL DEFAULT 0,
-            oldest_pending TEXT) STRICT""",
+            oldest_pending TEXT,
+            sets INTEGER NOT NULL DEFAULT 0,
+            moves INTEGER NOT NULL DEFAULT 0) STRICT""",
         """CREATE TABLE county_keys (
             key_id TEXT PRIMARY KEY,
             county TEXT NOT NULL,
@@ -668,6 +670,12 @@ def m010_province(db: Database) -> None:
             due_date TEXT,
             updated_at TEXT NOT NULL) STRICT""",
         "CREATE INDEX province_cases_county ON province_cases(county, status)",
+        # Cases per county and status, kept as cases change: the dashboard never counts a million rows.
+        """CREATE TABLE province_counts (
+            county TEXT NOT NULL,
+            status TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (county, status)) STRICT""",
         """CREATE TABLE province_moves (
             event_id TEXT PRIMARY KEY,
             county TEXT NOT NULL,

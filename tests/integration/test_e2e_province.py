@@ -84,9 +84,12 @@ def assert_province_holds_county(county: County, province_dir: Path) -> None:
         moves = store.db.execute("SELECT COUNT(*) FROM case_events WHERE origin = 'hub'").fetchone()[0]
     with HubStore.open_existing(province_dir) as store:
         held = {r[0]: r[1] for r in store.db.execute("SELECT case_no, status FROM province_cases").fetchall()}
-        assert store.province_move_count(COUNTY) == moves
-        personal = store.db.execute("SELECT COUNT(*) FROM province_cases WHERE case_no LIKE '%'").fetchone()[0]
-    assert held == cases and personal == len(cases)
+        assert (store.county(COUNTY) or {})["moves"] == moves
+    assert held == cases
+    with HubStore.open_existing(province_dir) as store:
+        counts = {status: n for county, status, n in store.province_case_counts() if county == COUNTY}
+        assert (store.county(COUNTY) or {})["sets"] == len(county_sets(county))
+    assert counts == {s: list(cases.values()).count(s) for s in set(cases.values())}
 
 
 def test_county_offline_for_days_catches_up_once(live_county: County, province: Path) -> None:
@@ -119,6 +122,9 @@ def test_county_offline_for_days_catches_up_once(live_county: County, province: 
         row = store.county(COUNTY)
         assert row is not None and row["pending"] == 0
         assert store.province_case(first)["status"] == Status.ACCEPTED
+    # Names travel only inside the station's sealed bodies: nowhere in the province's files in clear.
+    files = b"".join(p.read_bytes() for p in province.glob("hub.db*"))
+    assert "张三".encode() not in files and "李0".encode() not in files
 
 
 def test_province_restored_from_backup(live_county: County, province: Path, tmp_path: Path) -> None:
