@@ -233,6 +233,7 @@ def _ingest_one(
                 if why is not None:
                     return _refused(station_id, signed.seq, "bad_key_change", f"a key change in the set: {why}")
     with store.transaction():
+        store.lock(f"station:{station_id}")  # one set of a station at a time, across hub serve's workers
         return _chain_and_apply(
             store, identity, data, signed, set_hash, changes, via, now, lean, signer or identity.keys
         )
@@ -346,7 +347,7 @@ def _chain_and_apply(
     previous = station.applied_hash if station.applied_seq else GENESIS
     if seq < expected or signed.prev != previous:
         return _fork(store, data, signed, set_hash, previous, FORK_PREV, at)
-    rejected = _apply_all(store, identity, changes, station, seq, now, lean)
+    rejected = _apply_all(store, identity, changes, station, seq, now, lean, set_hash=set_hash)
     hub_ms = int(now.timestamp() * 1000)
     receipt = make_receipt(
         origin=origin,
@@ -409,8 +410,11 @@ def _apply_all(
     seq: int,
     now: dt.datetime,
     lean: bool = False,
+    *,
+    set_hash: bytes = b"",
 ) -> int:
-    """Apply each change; a change that breaks a rule is kept as rejected (invariant 4). Returns how many."""
+    """Apply each change; a change that breaks a rule is kept as rejected (invariant 4). Returns how many.
+    ``set_hash`` names the set in the notices sent down (a forked station holds another set at ``seq``)."""
     origin, at = station.station_id, iso_utc(now)
     village = store.stations(village_code=station.village_code, enrolled_only=True)
     others = [s.station_id for s in village if s.station_id != origin]
@@ -429,7 +433,15 @@ def _apply_all(
             if why is not None:
                 rejected += 1
                 _keep_rejected(
-                    store, None, raw, Outcome(result="rejected", rejection=_malformed(en=why)), origin, seq, index, at
+                    store,
+                    None,
+                    raw,
+                    Outcome(result="rejected", rejection=_malformed(en=why)),
+                    origin,
+                    seq,
+                    index,
+                    at,
+                    set_hash=set_hash,
                 )
             continue
         moved_from = _status_before(store, change) if lean else None
@@ -450,7 +462,7 @@ def _apply_all(
                 )
         if outcome.result == "rejected":
             rejected += 1
-            _keep_rejected(store, change, raw, outcome, origin, seq, index, at)
+            _keep_rejected(store, change, raw, outcome, origin, seq, index, at, set_hash=set_hash)
             if isinstance(change, StatusChange):
                 refused_cases.add(change.case_no)
             elif isinstance(change, RowChange) and change.table == "cases":
@@ -530,8 +542,11 @@ def _keep_rejected(
     seq: int,
     index: int,
     at: str,
+    *,
+    set_hash: bytes = b"",
 ) -> None:
-    """Store the rejected change with its reason, and send the reason down to its station."""
+    """Store the rejected change with its reason, and send the reason down to its station, naming the set it
+    was in by its hash as well as its seq."""
     assert outcome.rejection is not None
     if isinstance(change, RowChange):
         entity, entity_id = change.table, change.pk
@@ -561,5 +576,6 @@ def _keep_rejected(
         reason_en=reason.en,
         reason_zh=reason.zh,
         current=outcome.current,
+        set_hash=set_hash,
     )
     queue(store, [origin], item, at=at)

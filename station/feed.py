@@ -369,6 +369,12 @@ class _Applier:
     # -- answers about this station's own changes -------------------------------------------------
 
     def _rejected(self, item: RejectedItem) -> None:
+        if item.set_hash and self._another_branch(item.seq, item.set_hash):
+            # A notice about the hub's set at this seq, which is not this station's (a fork: the hub's
+            # branch was sealed by another copy of this PC). Matched by seq it would strike a change of this
+            # branch; the county's resolution brings the hub's rows, and this branch's own notices follow.
+            self.notes.append(f"a rejection for the hub's set {item.seq}, not this station's: left aside")
+            return
         self.db.execute(
             "INSERT INTO rejections (seq, idx, entity, entity_id, code, reason_en, reason_zh, received_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (seq, idx) DO NOTHING",
@@ -403,6 +409,12 @@ class _Applier:
                 self._moves_after_refusal(item.entity_id, refused[0])
         if item.entity == "cases":
             self.touched.add(item.entity_id)
+
+    def _another_branch(self, seq: int, set_hash: bytes) -> bool:
+        """Whether this station sealed (or set aside, in a fork resolved for the hub) a set ``seq`` other than
+        the one of ``set_hash``. A seq it holds no set at is a set it lost (a restore): the notice is its own."""
+        own = self.db.execute("SELECT hash FROM sets_out WHERE seq = ?", [seq]).fetchone()
+        return own is not None and bytes(own[0]) != set_hash
 
     def _moves_after_refusal(self, case_no: str, refused_id: int) -> None:
         """The hub's status at the refusal, then this station's later moves of the case on top: a later

@@ -74,6 +74,10 @@ class RejectedItem(msgspec.Struct, tag="rejected", frozen=True, kw_only=True):
     """The hub's values of the fields the change tried to write, so the station can converge."""
     current_versions: dict[str, tuple[int, str]] | None = None
     """The hub's field versions for ``current`` (sync.merge.Versions), so later merges agree."""
+    set_hash: bytes = b""
+    """The hash of the set the change came in (empty from a hub before 0.6): ``seq`` alone does not say which
+    set it is while the station is forked, when the hub's set at ``seq`` is not the station's. A peer that
+    does not know the field skips it (msgspec), so no feature bit gates it."""
 
 
 class ReceiptItem(msgspec.Struct, tag="receipt", frozen=True):

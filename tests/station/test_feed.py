@@ -351,3 +351,41 @@ def test_case_of_the_villages_other_pc_arrives_whole(station, hub, keys):
     assert detail.sync_state == "acknowledged"  # nothing of ours in it
     hashed = station.db.execute("SELECT id_hash FROM cases WHERE case_no = ?", [case["case_no"]]).fetchone()[0]
     assert hashed == station.id_hash("349921195803120234")
+
+
+def test_a_rejection_for_the_hubs_set_at_a_seq_this_forked_station_sealed_otherwise_leaves_its_branch_alone(
+    station, hub, keys
+):
+    """A fork: the hub holds set 2 from another copy of this PC, this station sealed its own set 2. A notice
+    about the hub's set 2 names that set's hash; matched by seq it struck this branch's change (an older bug)."""
+    number = ops.new_intake(station, pension_enrolment()).number
+    seal_pending(station, keys)  # set 1: both copies share it
+    ops.withdraw(station, number, reason="申请人撤回")
+    (own_hash,) = [bytes(h) for (h,) in station.db.execute("SELECT hash FROM sets_out WHERE seq = 1")]
+    seal_pending(station, keys)  # set 2: this branch's withdrawal
+    (branch_hash,) = [bytes(h) for (h,) in station.db.execute("SELECT hash FROM sets_out WHERE seq = 2")]
+    events = station.db.execute("SELECT COUNT(*) FROM case_events WHERE case_no = ?", [number]).fetchone()[0]
+
+    def notice(set_hash: bytes) -> RejectedItem:
+        return RejectedItem(
+            seq=2,
+            index=0,
+            entity="cases",
+            entity_id=number,
+            code="illegal_transition",
+            reason_en="refused",
+            reason_zh="拒收",
+            set_hash=set_hash,
+        )
+
+    outcome = apply_feed_set(station, hub.feed_set(notice(b"\x07" * 32)), keys)  # the hub's set 2, not ours
+    assert any("not this station's" in note for note in outcome.notes)
+    assert station.db.execute("SELECT COUNT(*) FROM rejections").fetchone()[0] == 0
+    assert station.db.execute("SELECT COUNT(*) FROM case_events WHERE case_no = ?", [number]).fetchone()[0] == events
+    assert _status(station, number) == "WITHDRAWN"
+
+    # The notice for this station's own set 2 (by its hash, or by seq alone from an older hub) is applied.
+    apply_feed_set(station, hub.feed_set(notice(branch_hash)), keys)
+    assert [(r.code, r.seq) for r in get_case(station, number).rejections] == [("illegal_transition", 2)]
+    assert station.db.execute("SELECT COUNT(*) FROM case_events WHERE case_no = ?", [number]).fetchone()[0] < events
+    assert own_hash != branch_hash
