@@ -1,0 +1,96 @@
+"""The ``hub migrate --to postgresql://…`` command: the stopped SQLite hub copied into PostgreSQL (docs/postgresql.md)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from hub._cli_common import Context, handles_errors
+from hub.migrate_store import OPTION, migrate_to_postgresql
+from hub.settings import DATABASE_URL_ENV, parse_database_url
+from sync.i18n import pick
+
+__all__ = ("migrate",)
+
+_STAGES = {
+    "schema": ("建立表结构", "Creating the tables"),
+    "verify": ("校验", "Verifying"),
+}
+
+
+class _Bars:
+    """One progress bar per table on stderr, shown only at a terminal (a script's log stays clean)."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self.shown = sys.stderr.isatty()
+        self.bar: Any = None
+        self.stage = ""
+        self.done = 0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.shown:
+            return
+        if stage != self.stage:
+            self.close()
+            zh, en = _STAGES.get(stage, (f"复制 {stage}", f"Copying {stage}"))
+            self.bar = click.progressbar(length=max(total, 1), label=pick(self.lang, zh, en), file=sys.stderr)
+            self.bar.__enter__()
+            self.stage, self.done = stage, 0
+        self.bar.update(max(done - self.done, 0))
+        self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+@click.command("migrate")
+@click.option(
+    OPTION,
+    "target",
+    metavar="URL",
+    required=True,
+    help="The empty PostgreSQL database to copy the hub into (postgresql://USER:PASSWORD@HOST:PORT/DATABASE).",
+)
+@click.pass_obj
+@handles_errors
+def migrate(obj: Context, target: str) -> None:
+    """Copy this data folder's SQLite hub into an empty PostgreSQL database while the hub is stopped, verify
+    every table's rows and every station's chain and feed head, and say what to change. The SQLite file is
+    left as it was; a bad URL, an unreachable server or a non-empty database: exit 2, nothing written."""
+    database = parse_database_url(target, option=OPTION)
+    bars = _Bars(obj.lang)
+    try:
+        result = migrate_to_postgresql(obj.data_dir, database, progress=bars)
+    finally:
+        bars.close()
+    copied = sum(result.rows.values())
+    obj.say(
+        f"已迁移到 PostgreSQL {database.redacted}：{len(result.rows)} 个表共 {copied:,} 行，"
+        f"{result.rows.get('cases', 0):,} 件办件，{result.stations} 个代办点",
+        f"Migrated to PostgreSQL {database.redacted}: {copied:,} rows in {len(result.rows)} tables, "
+        f"{result.rows.get('cases', 0):,} cases, {result.stations} stations",
+    )
+    obj.say(
+        f"校验通过：每个表的行数一致；{result.chain_heads} 个代办点的数据链末端、{result.feed_heads} 个下发链末端一致",
+        f"Verified: row counts equal in every table; chain heads of {result.chain_heads} station(s) and feed "
+        f"heads of {result.feed_heads} equal",
+    )
+    obj.say(
+        "下一步：在县平台的运行环境中设置下面这一行（密码已隐去，请写入真实密码；systemd 单元中写作 "
+        "Environment=…），然后重新启动 hub serve：",
+        "Next: set this in the hub's environment (password hidden: write the real one; in a systemd unit as "
+        "Environment=…), then start hub serve again:",
+    )
+    click.echo(f"  {result.setting}")
+    obj.say(
+        f"密钥和设置仍在 {obj.data_dir}。原 SQLite 文件 {obj.data_dir / 'hub.db'} 未改动，设置 {DATABASE_URL_ENV} "
+        "后不再使用：请留作备份，不要在未设置该变量时再启动 hub serve（否则代办点会同步到旧库）。",
+        f"Keys and settings stay in {obj.data_dir}. The SQLite file {obj.data_dir / 'hub.db'} is unchanged and no "
+        f"longer used once {DATABASE_URL_ENV} is set: keep it as a backup, and do not start hub serve without the "
+        "variable (stations would sync into the old file).",
+    )
