@@ -235,8 +235,16 @@ def _not_enrolled() -> dict[str, Any]:
 def station_rows(store: HubStoreProtocol, *, now: dt.datetime, limits: Thresholds) -> list[dict[str, Any]]:
     """One row per station, and one "not enrolled" row per village without any, in division-tree order."""
     by_village: dict[str, list[dict[str, Any]]] = {}
+    scans = {row.station_id: row for row in store.scans_waiting()}
     for raw in store.station_table():
-        by_village.setdefault(raw["village_code"], []).append(_station(raw, now, limits))
+        station = _station(raw, now, limits)
+        waiting = scans.get(raw["station_id"])
+        # Scanned pages announced by a signed record whose bytes are not all here (hub.scans): how many
+        # bytes, and since when the oldest waits. Bytes and an age only: nothing of the pages themselves.
+        station["scan_bytes_waiting"] = waiting.waiting if waiting else 0
+        station["scan_pages_waiting"] = waiting.pages if waiting else 0
+        station["scan_oldest_age_s"] = _age(waiting.oldest, now) if waiting else None
+        by_village.setdefault(raw["village_code"], []).append(station)
     rows = []
     for order, village in enumerate(store.divisions().villages()):
         place = {

@@ -178,12 +178,21 @@ def view_of(
         "revealed": reveal,
         "materials": materials,
         "intake_materials": store.intake_materials(case["intake_id"]),
+        "scan_pages": _scan_pages(store, case["case_no"]),
         "commitments": store.intake_commitments(case["intake_id"]),
         "events": store.case_events(case["case_no"]),
         "due_moves": [_due_move(m) for m in store.due_moves(case["case_no"])],
         "level": case_level(store, case),
         "joint": store.joint_opinions(case["case_no"]),
     }
+
+
+def _scan_pages(store: HubStore, case_no: str) -> dict[str, int]:
+    """How many scanned pages each material of the case has (the desk's scan viewer shows them)."""
+    counts: dict[str, int] = {}
+    for row in store.case_attachments(case_no):
+        counts[row["material"]] = counts.get(row["material"], 0) + 1
+    return counts
 
 
 def _due_move(move: dict[str, Any]) -> dict[str, Any]:

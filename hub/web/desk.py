@@ -17,6 +17,7 @@ from hub.escalation import principal_alerts
 from hub.levels import levels_of
 from hub.store import HubStore
 from hub.web.deps import Now
+from hub.web.desk_scans import desk_scan_bytes, desk_scans_page
 from hub.web.guards import client_ip, principal_of, requires
 from hub.web.pages import error_page, page, page_lang, page_number
 from sync.errors import IllegalTransition, InputError, NotFoundError, ProxyAppError
@@ -185,7 +186,7 @@ def desk_decision(
 
 ROUTER = Router(
     "/desk",
-    route_handlers=[desk_page, desk_case_page, desk_decision],
+    route_handlers=[desk_page, desk_case_page, desk_decision, desk_scans_page, desk_scan_bytes],
     guards=[requires("department")],
     include_in_schema=False,
 )

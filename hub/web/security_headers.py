@@ -44,7 +44,7 @@ __all__ = (
 )
 
 TEMPLATES = Path(__file__).parent / "templates"
-PROTOCOL_PATHS = ("/api/v1/sync", "/api/v1/enroll", "/healthz")
+PROTOCOL_PATHS = ("/api/v1/sync", "/api/v1/scans", "/api/v1/enroll", "/healthz")
 """Path prefixes of what stations call: no browser headers there (bytes on a village link)."""
 HSTS = "max-age=31536000"
 """One year; no ``includeSubDomains``: other county services may live on sibling names without TLS."""

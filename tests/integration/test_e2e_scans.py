@@ -21,7 +21,6 @@ from station.link import sync_once
 from station.link.report import SyncReport
 from station.link.session import Link
 from station.scans.store import attach_pages, list_attachments
-from station.scans.store import backlog as scan_backlog
 from sync.protocol import PROTOCOL_VERSION, SCANS_PATH, ScanPut, seal_chunk
 from tests.integration import county as county_mod
 from tests.integration.county import PASSPHRASE, V1, County
