@@ -1,4 +1,4 @@
-"""``python -m bench [station|dashboard|sync|attacks|publish|catalog|all] [ARGS]``: run one benchmark, or all of them in turn."""
+"""``python -m bench [station|dashboard|sync|attacks|publish|catalog|county|backlog|memory|province|all] [ARGS]``: run one benchmark, or all of them in turn."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ BENCHES = {
     "attacks": "bench.bench_attacks",
     "publish": "bench.bench_publish",
     "catalog": "bench.bench_catalog",
+    "county": "bench.bench_county",
+    "backlog": "bench.bench_backlog",
+    "memory": "bench.bench_memory",
+    "province": "bench.bench_province",
 }
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import msgspec
 
@@ -49,15 +48,6 @@ def _age(now: dt.datetime, at: str | None) -> float | None:
     return None if not at else max(0.0, (now - parse_iso(at)).total_seconds())
 
 
-def _station_state(row: dict[str, Any], now: dt.datetime, warn: float, danger: float) -> str:
-    if row["revoked"]:
-        return "revoked"
-    age = _age(now, row["last_contact"])
-    if age is None:
-        return "never"
-    return "danger" if age > danger * 86400 else "warning" if age > warn * 86400 else "ok"
-
-
 def province_report(
     store: HubStore, *, now: dt.datetime, warn_days: float = 3.0, danger_days: float = 7.0, county: str | None = None
 ) -> ProvinceStatus:
@@ -65,11 +55,11 @@ def province_report(
     cases: dict[str, dict[str, int]] = {}
     for name, status, count in store.province_case_counts():
         cases.setdefault(name, {})[status] = count
-    states: dict[str, dict[str, int]] = {}
-    for row in store.province_stations(county):
-        bucket = states.setdefault(row["county"], {})
-        state = _station_state(row, now, warn_days, danger_days)
-        bucket[state] = bucket.get(state, 0) + 1
+    states = store.province_station_states(
+        warn_before=iso_utc(now - dt.timedelta(days=warn_days)),
+        danger_before=iso_utc(now - dt.timedelta(days=danger_days)),
+        county=county,
+    )
     rows: list[CountyStatus] = []
     for row in store.counties():
         if county is not None and row["county"] != county:

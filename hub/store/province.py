@@ -186,6 +186,26 @@ class ProvinceStoreMixin(StoreBase):
             [applied_seq, last_contact, int(revoked), station_id],
         )
 
+    def province_station_states(
+        self, *, warn_before: str, danger_before: str, county: str | None = None
+    ) -> dict[str, dict[str, int]]:
+        """Stations per county by state: ``revoked``, ``never``, ``danger`` (no contact since ``danger_before``),
+        ``warning`` (since ``warn_before``), ``ok``; counted in the database (times are ISO text, ordered)."""
+        sql = (
+            "SELECT county, SUM(CASE WHEN revoked <> 0 THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN revoked = 0 AND last_contact IS NULL THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN revoked = 0 AND last_contact < ? THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN revoked = 0 AND last_contact >= ? AND last_contact < ? THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN revoked = 0 AND last_contact >= ? THEN 1 ELSE 0 END) FROM province_stations"
+        )
+        params: list[Any] = [danger_before, danger_before, warn_before, warn_before]
+        if county is not None:
+            sql += " WHERE county = ?"
+            params.append(county)
+        states = ("revoked", "never", "danger", "warning", "ok")
+        rows = self.db.execute(sql + " GROUP BY county", params).fetchall()
+        return {row[0]: {state: int(n) for state, n in zip(states, row[1:]) if n} for row in rows}
+
     def province_stations(self, county: str | None = None) -> list[dict[str, Any]]:
         """The stations of one county (or all), by id."""
         if county is None:

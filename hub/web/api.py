@@ -25,7 +25,6 @@ from hub.dashboard import (
 from hub.departments import departments
 from hub.desk import actions_for, admin_case_summary, case_view, decide_for_department, department_case_summary
 from hub.figures import county_figures
-from hub.province_view import province_report
 from hub.settings import Settings
 from hub.store import HubStore
 from hub.upstream import is_province
@@ -46,6 +45,7 @@ from hub.web.deps import HubSettings, Metrics, Now
 from hub.web.errors import HubHTTPError
 from hub.web.guards import client_ip, principal_of, requires
 from hub.web.metrics import CONTENT_TYPE
+from hub.web.upstream_api import province_status
 from sync.text import spreadsheet_cell
 from sync.timeutil import business_date
 
@@ -124,6 +124,8 @@ def status(
     attention). Thresholds default to the hub's settings (3 and 7 days).
     """
     _checked(state_filter, sort, order)
+    if is_province(store):  # no stations of its own: its counties, rolled up (hub.web.upstream_api)
+        return province_status(store, now=now, limits=_limits(settings, warn_days, danger_days), sort=sort, order=order)
     report = status_report(
         store,
         now=now,
@@ -133,11 +135,7 @@ def status(
         sort=sort,
         descending=order == "desc",
     )
-    result = msgspec.convert(report, StatusReport)
-    if is_province(store):  # its counties, rolled up (the station table holds the province's own, none)
-        limits = _limits(settings, warn_days, danger_days)
-        result.province = province_report(store, now=now, warn_days=limits.warn_days, danger_days=limits.danger_days)
-    return result
+    return msgspec.convert(report, StatusReport)
 
 
 @get("/status.csv", guards=_ADMIN, sync_to_thread=True, media_type="text/csv", responses=_ADMIN_QUERY_ERRORS)

@@ -3,6 +3,7 @@ and the county's forwarder that runs inside ``hub serve``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import threading
@@ -15,13 +16,14 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, RawBody
 from litestar.response import Template
 
+from hub.dashboard import Thresholds
 from hub.province import UpstreamRefused, enrol_county, ingest_upstream, require_province
 from hub.province_view import ProvinceStatus, province_report
 from hub.settings import Settings
 from hub.store import HubStore
 from hub.upstream import UpstreamError, is_province
 from hub.upstream_link import sync_upstream
-from hub.web.api_models import error_responses
+from hub.web.api_models import StatusFilters, StatusReport, StatusSummary, StatusThresholds, error_responses
 from hub.web.deps import Clock, HubSettings, Identity, Now
 from hub.web.errors import HubHTTPError, error_response
 from hub.web.guards import client_ip, requires
@@ -29,9 +31,9 @@ from hub.web.pages import page
 from sync.errors import ProxyAppError
 from sync.protocol import MEDIA_TYPE, ProtocolError
 from sync.protocol.upstream import CountyEnrollRequest, UpstreamRequest
-from sync.timeutil import utc_now
+from sync.timeutil import iso_utc, utc_now
 
-__all__ = ("PROVINCE_PAGES", "UPSTREAM", "province_only_desk", "start_forwarder", "stop_forwarder")
+__all__ = ("PROVINCE_PAGES", "UPSTREAM", "province_only_desk", "province_status", "start_forwarder", "stop_forwarder")
 
 log = logging.getLogger("hub")
 _ENCODER = msgspec.msgpack.Encoder()
@@ -118,7 +120,7 @@ UPSTREAM = Router("/", route_handlers=[county_enroll, county_sync], security=[{}
 
 
 @get("/api/v1/province", guards=[requires("admin")], sync_to_thread=True, responses=error_responses(400, 401, 403, 503))
-def province_status(
+def province_counties(
     store: NamedDependency[HubStore], settings: HubSettings, now: Now, county: FromQuery[str | None] = None
 ) -> ProvinceStatus:
     """The province's counties: link, lag, stations rolled up, case figures (no personal data)."""
@@ -140,7 +142,21 @@ def province_page(
     return page(request, "province.html.j2", {"report": report, "rows": rows})
 
 
-PROVINCE_PAGES = Router("/", route_handlers=[province_status, province_page])
+PROVINCE_PAGES = Router("/", route_handlers=[province_counties, province_page])
+
+
+def province_status(store: HubStore, *, now: dt.datetime, limits: Thresholds, sort: str, order: str) -> StatusReport:
+    """``GET /api/v1/status`` at a province: the county shape (no stations of its own) with ``province`` filled."""
+    empty = dict.fromkeys(StatusSummary.__struct_fields__, 0)
+    return StatusReport(
+        generated_at=iso_utc(now),
+        thresholds=msgspec.convert(limits, StatusThresholds, from_attributes=True),
+        filters=StatusFilters(township=None, state=None, sort=sort, order=order),
+        summary=StatusSummary(**empty),
+        townships=[],
+        stations=[],
+        province=province_report(store, now=now, warn_days=limits.warn_days, danger_days=limits.danger_days),
+    )
 
 
 def province_only_desk(request: Request[Any, Any, Any]) -> None:
