@@ -12,6 +12,7 @@ from station.store import Station
 from station.syncstate import ConflictView, ReceiptView, Refusal, RejectionView, case_sync, refused_cases
 from sync.errors import InputError, NotFoundError
 from sync.idnumber import normalize_id_number, validate_id_number
+from sync.levels import holding_level
 from sync.lifecycle import CLOCK_PAUSED, Status, bundle_status
 from sync.personal import mask_id_number, mask_phone
 
@@ -84,6 +85,8 @@ class CaseSummary(msgspec.Struct, frozen=True, kw_only=True):
     overdue: bool
     refused: bool = False
     """The county refused to file the case (station.syncstate.refused_cases): it is not at the county."""
+    level: str | None = None
+    """Who holds the case now (sync.levels.Level: village, township, township_initial, county); None once closed."""
 
 
 class MaterialView(msgspec.Struct, frozen=True):
@@ -193,9 +196,10 @@ def _summary(station: Station, row: tuple[Any, ...], today: dt.date, refused: An
         days_left = station.calendar.remaining_working_days(today, dt.date.fromisoformat(due))
         overdue = days_left < 0
     try:
-        item_name = station.catalog.item(item_code).name_zh
+        item = station.catalog.item(item_code)
+        item_name, approver = item.name_zh, item.approver_level
     except NotFoundError:
-        item_name = item_code
+        item_name, approver = item_code, "county"
     return CaseSummary(
         case_no=case_no,
         intake_id=intake_id,
@@ -212,7 +216,24 @@ def _summary(station: Station, row: tuple[Any, ...], today: dt.date, refused: An
         days_left=days_left,
         overdue=overdue,
         refused=case_no in refused,
+        level=_level(station, case_no, status, approver),
     )
+
+
+def _level(station: Station, case_no: str, status: str, approver: str) -> str | None:
+    """The level holding the case, from the item's approver level and (township_or_county) the
+    township's forward in the history the hub sent down (sync.levels)."""
+    forwards: list[dict[str, str]] = []
+    if approver == "township_or_county" and status not in (Status.DRAFT, Status.COMPLETED):
+        found = station.db.execute(
+            "SELECT 1 FROM case_events WHERE case_no = ? AND actor = 'township' AND from_status = 'IN_PROGRESS' "
+            "AND to_status = 'IN_PROGRESS' LIMIT 1",
+            [case_no],
+        ).fetchone()
+        if found:
+            forwards.append({"actor": "township", "from_status": "IN_PROGRESS", "to_status": "IN_PROGRESS"})
+    level = holding_level(status, approver, forwards)
+    return None if level is None else level.value
 
 
 def _looks_like_id(text: str) -> str | None:

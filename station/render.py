@@ -145,6 +145,13 @@ def _status(summary: CaseSummary, lang: str) -> str:
     return label + pick(lang, " [县平台拒收]", " [REFUSED by the county]") if summary.refused else label
 
 
+def _held(summary: CaseSummary, lang: str) -> str:
+    """In a list, the level holding a case when it is a township (乡镇初审中): the county is the usual one."""
+    if summary.level in ("township", "township_initial"):
+        return pick(lang, f"·{label('level', summary.level, lang)}", f" ({label('level', summary.level, lang)})")
+    return ""
+
+
 def cases_table(cases: list[CaseSummary], lang: str) -> Table:
     """A case list as a table: ID and phone come already masked in the summaries."""
     table = Table(box=_BOX, pad_edge=False)
@@ -171,7 +178,7 @@ def cases_table(cases: list[CaseSummary], lang: str) -> Table:
             case.applicant_name,
             case.id_number_masked,
             case.phone_masked,
-            _status(case, lang),
+            _status(case, lang) + _held(case, lang),
             _due(case.due_date, case.due_provisional, lang),
             _days_left(case, lang),
             style="red" if case.overdue or case.refused else None,
@@ -238,6 +245,11 @@ def case_text(detail: CaseDetail, lang: str) -> list[str]:
             f"Status: {_status(s, lang)}" + (f" / {label('outcome', detail.outcome, lang)}" if detail.outcome else ""),
         ),
         *([_p(detail.refusal.message(lang))] if detail.refusal else []),
+        *(
+            [pick(lang, f"当前办理层级：{label('level', s.level, lang)}", f"Held by: {label('level', s.level, lang)}")]
+            if s.level
+            else []
+        ),
         pick(
             lang,
             f"申请人：{_p(detail.applicant_name)}（{sex}，{detail.birth_date}）",

@@ -18,9 +18,12 @@ from station.queries import (
     get_case,
     outstanding_materials,
 )
+from station.scans.store import AttachmentRow, list_attachments
 from sync.errors import InputError, ProxyAppError
 from sync.i18n import label
+from sync.levels import is_forward
 from sync.lifecycle import DECIDED, TERMINAL, Actor, Status, actor_label, status_label
+from sync.ratings import channel_label, format_code, level_label
 from sync.text import printable
 from sync.timeutil import format_local
 from tui.fmt import days_left_text, due_text, plain
@@ -28,6 +31,8 @@ from tui.i18n import t
 from tui.receipt import write_receipt
 from tui.screens.base import StationScreen, error_text
 from tui.screens.case_actions import ActionDialog, Field, Values, correction_form
+from tui.screens.ratings import ratable, rating_form
+from tui.screens.scans import ScanScreen, inbox_waiting
 
 __all__ = ("CaseDetailScreen",)
 
@@ -45,6 +50,8 @@ class CaseDetailScreen(StationScreen):
         Binding("w", "withdraw", "Withdraw"),
         Binding("a", "note", "Note"),
         Binding("p", "reprint", "Receipt"),
+        Binding("v", "rate", "Rate"),
+        Binding("s", "scans", "Scans"),
         Binding("escape", "back", "Back"),
     ]
     DEFAULT_CSS = """
@@ -106,6 +113,8 @@ class CaseDetailScreen(StationScreen):
         line("case.number", s.case_no)
         line("case.item", f"{s.item_name} ({s.item_code})")
         line("case.status", status, "bold red" if refusal is not None else "bold")
+        if getattr(s, "level", None):
+            line("case.level", label("level", s.level, lang))
         if refusal is not None:
             reason = refusal.reason_en if lang == "en" else refusal.reason_zh
             out.append(
@@ -127,6 +136,18 @@ class CaseDetailScreen(StationScreen):
                 line("case.bundle", f"{bundle.bundle_name} {s.intake_id} [{members}]")
             except ProxyAppError:
                 line("case.bundle", s.intake_id)
+        if getattr(d, "query_code", None):
+            line("case.query_code", format_code(d.query_code or ""))
+        for r in getattr(d, "ratings", []):
+            level = t(
+                "case.rating",
+                lang,
+                level=r.level,
+                label=level_label(r.level, lang),
+                channel=channel_label(r.channel, lang),
+            )
+            what = "case.ratings" if r.case_no else "case.rating.overall"
+            line(what, level + (f" · {r.comment}" if r.comment else ""), "bold" if r.bad else "")
         state = d.sync_state if d.sync_state in ("saved", "sealed", "acknowledged") else "saved"
         state = "refused" if refusal is not None else state
         line("case.sync", t(f"case.sync.{state}", lang))
@@ -138,6 +159,7 @@ class CaseDetailScreen(StationScreen):
             out.append(
                 f"  {plain(m.name_zh)}: {t('mat.' + m.state, lang)}\n", style="bold" if m.state == "deferred" else ""
             )
+        self._scan_section(out)
         if d.commitments:
             head("case.commitments")
             for c in d.commitments:
@@ -164,9 +186,11 @@ class CaseDetailScreen(StationScreen):
             decision = e.actor != Actor.STATION
             who = actor_label(e.actor, lang) + (f" {plain(e.by)}" if e.by else "")
             outcome = f" ({t('outcome.' + e.outcome, lang)})" if e.outcome in ("approved", "denied") else ""
+            step = f"{status_label(e.from_status, lang)} -> {status_label(e.to_status, lang)}{outcome}"
+            if is_forward({"actor": e.actor, "from_status": e.from_status, "to_status": e.to_status}):
+                step = t("case.forwarded", lang)
             out.append(
-                f"{'>' if decision else ' '} {format_local(e.at)}  {status_label(e.from_status, lang)} -> "
-                f"{status_label(e.to_status, lang)}{outcome}  {who}\n",
+                f"{'>' if decision else ' '} {format_local(e.at)}  {step}  {who}\n",
                 style="bold" if decision else "",
             )
             if e.reason:
@@ -192,6 +216,26 @@ class CaseDetailScreen(StationScreen):
                 out.append(f"  {format_local(n.at)} {by}{text}\n")
         self._sync_sections(out, d)
         return out
+
+    def _scan_section(self, out: Text) -> None:
+        """The case's scanned pages per material, and the new files of the scan inbox (none: no section)."""
+        lang = self.lang
+        try:
+            rows = list_attachments(self.station, self.case_no)
+        except ProxyAppError:
+            rows = []
+        ready, _ = inbox_waiting(self.station_app.data_dir)
+        if not rows and not ready:
+            return
+        out.append("\n" + t("case.scans", lang) + "\n", style="bold underline")
+        per_material: dict[str, list[AttachmentRow]] = {}
+        for row in rows:
+            per_material.setdefault(row.material, []).append(row)
+        for material, pages in per_material.items():
+            held = sum(1 for p in pages if p.acked)
+            out.append("  " + t("case.scan_line", lang, material=plain(material), pages=len(pages), held=held) + "\n")
+        if ready:
+            out.append("  " + t("scans.inbox_new", lang, count=ready) + "\n", style="bold")
 
     def _sync_sections(self, out: Text, d: CaseDetail) -> None:
         """The hub's rejections, merge conflicts and receipts (station.syncstate via CaseDetail)."""
@@ -253,6 +297,8 @@ class CaseDetailScreen(StationScreen):
             return status == Status.COMPLETED
         if action == "withdraw":
             return status in _WITHDRAWABLE
+        if action == "rate":
+            return ratable(self.station, self.detail)
         return True
 
     def _run(
@@ -316,6 +362,11 @@ class CaseDetailScreen(StationScreen):
             "action.note",
         )
 
+    def action_rate(self) -> None:
+        assert self.detail is not None
+        title_key, fields, perform = rating_form(self.station, self.detail, self.lang, by=self._agent())
+        self._run(title_key, fields, perform, "action.rate")
+
     def action_reprint(self) -> None:
         assert self.detail is not None
         number = self.detail.summary.intake_id
@@ -325,6 +376,9 @@ class CaseDetailScreen(StationScreen):
             self.notify(error_text(exc, self.lang), severity="error", markup=False)
             return
         self.notify(t("act.reprinted", self.lang, path=pdf), markup=False)
+
+    def action_scans(self) -> None:
+        self.app.push_screen(ScanScreen(self.case_no))
 
     def action_back(self) -> None:
         self.app.pop_screen()

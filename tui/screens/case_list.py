@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Input, Select, Static
 
 from station.queries import CaseFilter, CaseSummary, list_cases
 from sync.errors import ProxyAppError
+from sync.i18n import label
 from sync.lifecycle import Status, status_label
 from tui.data import DUE_SOON_DAYS, short_number
 from tui.fmt import cell, days_left_text, due_text
@@ -25,6 +26,12 @@ __all__ = ("PAGE_SIZE", "CaseListScreen")
 
 PAGE_SIZE = 100
 """Rows per page: the list never loads the whole case book (50,000 cases at a busy station)."""
+
+
+def _held(level: str | None, lang: str) -> str:
+    """A township holding the case, marked beside its status (乡镇初审中); the county is the usual level."""
+    return f" · {label('level', level, lang)}" if level in ("township", "township_initial") else ""
+
 
 _COLUMNS = ("case", "applicant", "item", "status", "due", "left", "id", "phone")
 _SHRINK = {"applicant": 8, "item": 10}
@@ -167,7 +174,7 @@ class CaseListScreen(StationScreen):
                 cell(short_number(self.station, s.case_no)),
                 cell(s.applicant_name),
                 cell(s.item_name),
-                cell(status_label(s.status, lang)),
+                cell(status_label(s.status, lang) + _held(getattr(s, "level", None), lang)),
                 cell(due_text(s.due_date, s.due_provisional, lang)),
                 Text(days_left_text(s.days_left, lang), style="bold" if s.overdue else ""),
                 cell(s.id_number_masked),
