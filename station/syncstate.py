@@ -9,6 +9,7 @@ import msgspec
 
 from station.errors import RefusedChange
 from station.identity import hub_pins, public_key_id
+from station.scans.store import backlog as scan_backlog
 from station.sealing import held_tables, hub_features, unsealed_count
 from station.store import Station
 from sync.changes import RowChange, decode_change
@@ -109,6 +110,12 @@ class SyncStatus(msgspec.Struct, frozen=True, kw_only=True):
     restored: str | None = None
     """When the backup this station was restored from was taken, while the hub has not yet confirmed
     its chain (no new work until then: station.restore), or None."""
+    scans_pages: int = 0
+    """Scanned pages not yet held whole by the hub (they go after the records: station.link.scans)."""
+    scans_total: int = 0
+    """Bytes of those pages, in all."""
+    scans_waiting: int = 0
+    """Bytes of them the hub does not hold yet."""
 
     @property
     def online(self) -> bool:
@@ -216,6 +223,7 @@ def sync_status(station: Station) -> SyncStatus:
     fork = meta.fork
     revoked = meta.revoked
     standing = refused_cases(station)
+    scans = scan_backlog(station)
     return SyncStatus(
         station_id=station.station_id,
         enrolled=pins is not None,
@@ -238,6 +246,9 @@ def sync_status(station: Station) -> SyncStatus:
         refused_cases=len(standing),
         refused=sorted(standing.values(), key=lambda r: r.received_at, reverse=True)[:REFUSALS_SHOWN],
         restored=meta.restored["backup_at"] if meta.restored else None,
+        scans_pages=scans.pages,
+        scans_total=scans.total,
+        scans_waiting=scans.waiting,
     )
 
 

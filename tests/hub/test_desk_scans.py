@@ -38,14 +38,14 @@ def _put(client, station, data: bytes, offset: int = 0, length: int | None = Non
     return client.post(SCANS_PATH, content=body, headers=station.headers("POST", SCANS_PATH, body))
 
 
-def _attach(client, station, case_no: str, data: bytes, material: str = "居民身份证", page: int = 1) -> str:
+def _attach(client, station, number: str, data: bytes, material: str = "居民身份证", page: int = 1) -> str:
     sha = hashlib.sha256(data).hexdigest()
     change = station.insert(
         "attachments",
-        f"{case_no}/{sha[:32]}",
+        f"{number}/{sha[:32]}",
         {
-            "attachment_id": f"{case_no}/{sha[:32]}",
-            "case_no": case_no,
+            "attachment_id": f"{number}/{sha[:32]}",
+            "case_no": number,
             "material": material,
             "page": page,
             "sha256": sha,

@@ -89,6 +89,10 @@ def _wrapped(parts: list[tuple[str, Text]], width: int) -> Text:
     return text
 
 
+def _size(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f}MB" if size >= 100 * 1024 else f"{max(1, round(size / 1024))}KB"
+
+
 def status_line(view: SyncView, lang: str) -> Text:
     """Words and colour for a sync view: ``[离线] 待上报 0批/3条 | 从未同步``."""
     text = Text(no_wrap=True, overflow="crop")
@@ -125,6 +129,14 @@ def status_parts(view: SyncView, lang: str) -> list[tuple[str, Text]]:
         # Before the counts: the county holds none of these cases.
         add(" ", t("status.refused", lang, count=status.refused_cases), "bold white on red")
     add(" ", t("status.waiting", lang, sets=status.unacknowledged, changes=status.unsealed))
+    if status.scans_pages:
+        # Scans apart from the records: they go after them, and never hold one up (station.link.scans).
+        done = (
+            100
+            if not status.scans_total
+            else int(100 * (status.scans_total - status.scans_waiting) / status.scans_total)
+        )
+        add(" ", t("status.scans", lang, size=_size(status.scans_waiting), percent=done))
     if status.last_success:
         add(" | ", t("status.last", lang, when=format_local(status.last_success)))
     else:
