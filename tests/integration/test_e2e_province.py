@@ -18,6 +18,7 @@ from hub.province import issue_county_code, revoke
 from hub.rotation import rotate_hub_key
 from hub.settings import Settings
 from hub.store import HubStore
+from hub.store.location import database_url
 from hub.testing import live_server
 from hub.upstream import UpstreamError, disclosed_key, seal_pending
 from hub.upstream_link import enroll_upstream, sync_upstream
@@ -45,11 +46,50 @@ def serving(hub_dir: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def province(tmp_path: Path, province_template: Path) -> Path:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def province(request: pytest.FixtureRequest, tmp_path: Path, province_template: Path) -> Path:
+    """A province hub; its store on SQLite, or on PostgreSQL (a database of the session's throwaway cluster)
+    while the county stays on SQLite: the province's SQL runs on both engines."""
     path = tmp_path / "province"
-    shutil.copytree(province_template, path)
+    if request.param == "sqlite":
+        shutil.copytree(province_template, path)
+        return path
+    init_hub(path, database=request.getfixturevalue("postgres_url"))
+    with HubStore.open_existing(path) as store, store.transaction():
+        store.set_meta("hub_role", "province")
     return path
+
+
+def _pg_copy(url: str, source: str, target: str) -> None:
+    """``target`` made anew as a copy of ``source`` (a PostgreSQL backup and restore in one statement)."""
+    import psycopg
+
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as db:
+        for name in (source, target):
+            db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
+        db.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+        db.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
+
+
+def backup(province_dir: Path, to: Path) -> None:
+    url = database_url(province_dir)
+    if url is None:
+        with sqlite3.connect(province_dir / "hub.db") as src, sqlite3.connect(to) as dst:
+            src.backup(dst)
+    else:
+        _pg_copy(url, url.rsplit("/", 1)[1], url.rsplit("/", 1)[1] + "_backup")
+
+
+def restore(province_dir: Path, backup_file: Path) -> None:
+    """The province's disk died; last night's backup is put back over it, page for page."""
+    url = database_url(province_dir)
+    if url is None:
+        with sqlite3.connect(backup_file) as src, sqlite3.connect(province_dir / "hub.db") as dst:
+            src.backup(dst)
+    else:
+        name = url.rsplit("/", 1)[1]
+        _pg_copy(url, name + "_backup", name)
 
 
 def enrol_county(county: County, province_dir: Path, url: str) -> None:
@@ -129,22 +169,22 @@ def test_county_offline_for_days_catches_up_once(live_county: County, province: 
 
 def test_province_restored_from_backup(live_county: County, province: Path, tmp_path: Path) -> None:
     a = live_county.enrol(V1)
-    backup = tmp_path / "province-backup.db"
+    saved = tmp_path / "province-backup.db"
     with serving(province) as url:
         enrol_county(live_county, province, url)
         a.new_case("张三", 1)
         a.sync()
         forward(live_county)
-        with sqlite3.connect(province / "hub.db") as src, sqlite3.connect(backup) as dst:
-            src.backup(dst)
+    backup(province, saved)
+    with serving(province) as url:
+        with live_county.store() as store:
+            store.note_upstream(url=url)
         for serial in range(2, 6):
             a.new_case(f"李{serial}", serial)
             a.sync()
             forward(live_county)
         assert_province_holds_county(live_county, province)
-    # The province's disk died; last night's backup is put back over it, page for page.
-    with sqlite3.connect(backup) as src, sqlite3.connect(province / "hub.db") as dst:
-        src.backup(dst)
+    restore(province, saved)
     assert province_sets(province) != county_sets(live_county)
     with serving(province) as url:
         with live_county.store() as store:
