@@ -37,6 +37,7 @@ from hub.keys import load_identity
 from hub.settings import (
     DATABASE_URL_ENV,
     Settings,
+    DatabaseURL,
     database_for,
     database_from_env,
     default_data_dir,
@@ -118,6 +119,7 @@ def init(obj: Context, database_url: str | None, role: str = "county") -> None:
     """Create the hub: keys, database, sample catalogue, calendar years, division tree (no accounts yet)."""
     if database_url is not None:
         database = parse_database_url(database_url, option="--database")
+    database: DatabaseURL | None
         require_available_store(database, option="--database")
     else:
         database = database_from_env(os.environ)
@@ -265,10 +267,13 @@ def _run_uvicorn(host: str, port: int, tls_cert: Path | None, tls_key: Path | No
         proxy_headers=False,
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
-        # Each worker a process of its own (its own connection pool); uvicorn restarts one that dies.
+        # Each worker a process of its own (its own connection pool); uvicorn restarts one that dies. A worker
+        # imports the whole hub before it answers the supervisor's first ping: seconds on a busy 2-core server,
+        # past uvicorn's 5 s, after which it would kill the worker as hung, again and again.
         workers=workers if workers > 1 else None,
     )
 
+        timeout_worker_healthcheck=60,
 
 def _is_loopback(host: str) -> bool:
     if host.strip().lower() == "localhost":

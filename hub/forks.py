@@ -126,6 +126,7 @@ def resolve_fork(
             store.set_applied(station.station_id, base, base_hash)
         numbers = store.case_numbers(station.village_code, station.device)
         item = ForkResolved(
+        store.lock(f"station:{station.station_id}")  # as its ingest: no set of the station lands meanwhile
             fork_id=fork_id,
             keep=keep,
             base_seq=base,

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import NoReturn
 
 import platformdirs
 
+from hub.store.location import DATABASE_FILE, DATABASE_URL_ENV, database_url, redacted
 from hub.throttle import Rule
 from sync.errors import InputError
 
@@ -20,14 +19,12 @@ __all__ = (
     "DatabaseURL",
     "Settings",
     "check_database_reachable",
+    "database_for",
     "database_from_env",
     "default_data_dir",
     "parse_database_url",
     "require_available_store",
 )
-
-DATABASE_URL_ENV = "HUB_DATABASE_URL"
-"""The hub's store on PostgreSQL (``postgresql://…``); unset or empty: the SQLite file in the data folder."""
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 """A request body over this is refused (413 too_large) before it is read in full."""
@@ -45,18 +42,7 @@ _URL_FORM = "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
 _SCHEMES = ("postgresql://", "postgres://")
 
 
-def _redacted(url: str) -> str:
-    """The URL without its password (errors and logs never show it); best effort for malformed ones too."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return "***" if "@" in url or "password" in url.lower() else url
-    main, question, query = rest.partition("?")
-    if "@" in main:  # the last @ before the query: a password may hold / or @ unencoded
-        userinfo, _, hosts = main.rpartition("@")
-        if ":" in userinfo:
-            main = f"{userinfo.split(':', 1)[0]}:***@{hosts}"
-    query = re.sub(r"(?i)(password=)[^&]*", r"\1***", query)
-    return f"{scheme}{sep}{main}{question}{query}"
+_redacted = redacted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,32 +139,29 @@ def check_database_reachable(database: DatabaseURL, *, option: str = "--database
 
 
 def require_available_store(database: DatabaseURL | None, *, option: str = "--database") -> None:
-    """Nothing for the SQLite store (no URL). A PostgreSQL URL is checked by connecting, then refused: this
-    release has no PostgreSQL store yet (docs/postgresql.md), and the hub must never run on SQLite while
-    the operator believes it runs on PostgreSQL."""
+    """Nothing for the SQLite store (no URL); a PostgreSQL URL is checked by connecting once, so that a
+    server that cannot be reached stops the command at once (exit 2, the reason and what to check)."""
     if database is None:
         return
     check_database_reachable(database, option=option)
-    _refuse_postgresql(option)
-
-
-def _refuse_postgresql(option: str) -> NoReturn:
-    raise InputError(
-        zh=f"PostgreSQL 存储：本版本尚未提供（{option}）。请去掉 {option}"
-        f"{'' if option == DATABASE_URL_ENV else f' 和 {DATABASE_URL_ENV}'}，使用内置的 SQLite 数据库；"
-        "计划见 docs/postgresql.md",
-        en=f"PostgreSQL store: not yet available in this release ({option}). Leave out {option}"
-        f"{'' if option == DATABASE_URL_ENV else f' and {DATABASE_URL_ENV}'} to use the built-in SQLite store; "
-        "the plan is in docs/postgresql.md",
-        field="database",
-        code="store_unavailable",
-    )
 
 
 def database_from_env(env: Mapping[str, str]) -> DatabaseURL | None:
     """``HUB_DATABASE_URL`` checked (InputError naming it when bad); None when unset or empty (SQLite)."""
     value = env.get(DATABASE_URL_ENV, "").strip()
     return parse_database_url(value, option=DATABASE_URL_ENV) if value else None
+
+
+def database_for(data_dir: Path, env: Mapping[str, str] | None = None) -> tuple[DatabaseURL | None, str]:
+    """The hub's store as every command opens it (hub.store.location): ``HUB_DATABASE_URL``, else the URL
+    ``hub init --database`` recorded in the folder, else None (SQLite); checked, and where it came from
+    (the option name a message gives)."""
+    env = os.environ if env is None else env
+    if env.get(DATABASE_URL_ENV, "").strip():
+        return database_from_env(env), DATABASE_URL_ENV
+    recorded = database_url(data_dir, {})
+    option = str(Path(data_dir) / DATABASE_FILE)
+    return (parse_database_url(recorded, option=option) if recorded else None), option
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -267,5 +250,5 @@ class Settings:
             cookie_secure=env.get("HUB_COOKIE_SECURE", "").strip().lower() in ("1", "true", "yes"),
             metrics_token=env.get("HUB_METRICS_TOKEN") or None,
             trusted_proxies=tuple(p.strip() for p in env.get("HUB_TRUSTED_PROXIES", "").split(",") if p.strip()),
-            database=database_from_env(env),
+            database=database_for(default_data_dir(env), env)[0],
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -60,3 +61,38 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "fuzz_long" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def hub_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[postgres.HubBackend]:
+    """The engine of this test's hub store: SQLite unless the module runs on both
+    (``pytestmark = BOTH_BACKENDS``, tests/support/postgres.py), where the PostgreSQL case sets
+    ``HUB_DATABASE_URL`` to a fresh database of the session's cluster (skipped without the server
+    binaries, failed with ``CI=true``, as ``postgres_cluster``)."""
+    from hub.store import pg
+    from hub.store.location import DATABASE_URL_ENV
+
+    name = getattr(request, "param", "sqlite")
+    if name == "sqlite":
+        monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+        yield postgres.HubBackend("sqlite")
+        return
+    cluster: postgres.Cluster = request.getfixturevalue("postgres_cluster")
+    with cluster.database() as url:
+        backend = postgres.HubBackend("postgresql", cluster, url.rsplit("/", 1)[1])
+        monkeypatch.setenv(DATABASE_URL_ENV, url)
+        try:
+            yield backend
+        finally:
+            while pg.pool_for(url) is not None:  # an app the test left open: its pool goes with the database
+                pg.close_pool(url)
+
+
+@pytest.fixture(scope="session")
+def postgres_hub_template(
+    postgres_cluster: postgres.Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, str]]:
+    """One ``hub init`` on PostgreSQL per session: (data folder, template database) that tests copy."""
+    folder = tmp_path_factory.mktemp("pg-template") / "hub"
+    with postgres.hub_template(postgres_cluster, folder) as dbname:
+        yield folder, dbname

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -300,6 +298,26 @@ class HubStore(
         row = self._one("SELECT version FROM documents WHERE kind = 'divisions'")
         version = row[0] if row else None
         return self._cached("divisions", version, lambda: load_divisions(json.loads(self.divisions_body()[1])))
+
+
+def open_pool(data_dir: Path | str) -> str | None:
+    """At ``hub serve``'s startup: this process's connection pool for the folder's PostgreSQL store, which
+    every :meth:`HubStore.open` then borrows from. Returns the URL to give :func:`close_pool` (None for the
+    SQLite file: each request opens it, which costs nothing)."""
+    url = database_url(data_dir)
+    if url:
+        from hub.store import pg
+
+        pg.open_pool(url)
+    return url
+
+
+def close_pool(url: str | None) -> None:
+    """At shutdown: close the pool :func:`open_pool` opened (nothing for SQLite)."""
+    if url:
+        from hub.store import pg
+
+        pg.close_pool(url)
 
 
 def _implements(store: HubStore) -> HubStoreProtocol:

@@ -1,4 +1,4 @@
-"""The connection and row helpers every part of HubStore shares."""
+"""The connection and row helpers every part of HubStore shares, on either engine."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
+from hub.store.db import write_txn
 from sync.errors import StoreError
 
 __all__ = ("RowError", "StoreBase")
@@ -19,18 +18,53 @@ class RowError(StoreError):
     """A row could not be stored as given (a missing required column, a value of the wrong type).
 
     Raised instead of the database driver's own errors, so callers (the ingest) do not depend on
-    SQLite: a PostgreSQL backend raises the same.
+    the engine: the PostgreSQL backend raises the same.
     """
 
     code = "malformed"
 
 
-class StoreBase:
-    """Holds the connection; the mixins of :class:`hub.store.HubStore` build on it."""
+_SQLITE_ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError, OverflowError)
 
-    def __init__(self, db: Database, path: Path) -> None:
+
+def _postgres_row_errors() -> tuple[type[BaseException], ...]:
+    from hub.store import pg
+
+    return pg.ROW_ERRORS
+
+
+class StoreBase:
+    """Holds the connection; the mixins of :class:`hub.store.HubStore` build on it.
+
+    ``db`` is a ``sqlite_utils.Database`` (SQLite) or a :class:`hub.store.pg.PgDatabase` (PostgreSQL); both
+    take the parts' SQL as written (``db.execute(sql, params)``) and give cursors of plain tuples.
+    """
+
+    def __init__(self, db: Any, path: Path, *, where: str | None = None) -> None:
         self.db = db
         self.path = path
+        """The SQLite file; on PostgreSQL, the data folder's ``hub.db`` that is not used."""
+        self.dialect: str = getattr(db, "dialect", "sqlite")
+        """``sqlite`` or ``postgresql``: for the few statements the two engines spell differently."""
+        self.where = where or str(path)
+        """Which database this is (the file, or the URL without its password): process caches key on it."""
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit of work, write lock taken up front; nested use joins the outer one."""
+        if self.dialect == "postgresql":
+            with self.db.transaction():
+                yield
+        else:
+            with write_txn(self.db):
+                yield
+
+    def lock(self, key: str) -> None:
+        """Serialise the rest of this transaction with every other transaction that locks ``key``
+        (``station:<id>`` for a station's chain and feed): on PostgreSQL a transaction-level advisory
+        lock; on SQLite nothing to do, its one writer at a time already serialises everything."""
+        if self.dialect == "postgresql":
+            self.db.lock(key)
 
     @contextlib.contextmanager
     def savepoint(self, name: str = "change") -> Iterator[None]:
@@ -38,22 +72,33 @@ class StoreBase:
 
         Driver errors about the row's values become :class:`RowError`.
         """
-        self.db.execute(f"SAVEPOINT {name}")
-        try:
-            yield
-        except BaseException as exc:
-            self.db.execute(f"ROLLBACK TO {name}")
-            self.db.execute(f"RELEASE {name}")
-            if isinstance(
-                exc, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError, OverflowError)
-            ):
-                raise RowError(zh=f"该行无法保存：{exc}", en=f"the row cannot be stored: {exc}") from exc
-            raise
-        else:
-            self.db.execute(f"RELEASE {name}")
+        with self.transaction():
+            self.db.execute(f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException as exc:
+                self.db.execute(f"ROLLBACK TO {name}")
+                self.db.execute(f"RELEASE {name}")
+                if isinstance(exc, self._row_errors()) or self._not_adapted(exc):
+                    raise RowError(zh=f"该行无法保存：{exc}", en=f"the row cannot be stored: {exc}") from exc
+                raise
+            else:
+                self.db.execute(f"RELEASE {name}")
+
+    def _row_errors(self) -> tuple[type[BaseException], ...]:
+        return _postgres_row_errors() if self.dialect == "postgresql" else _SQLITE_ROW_ERRORS
+
+    def _not_adapted(self, exc: BaseException) -> bool:
+        """psycopg's own "cannot adapt" (a value no column takes, refused before the server sees it)."""
+        if self.dialect != "postgresql":
+            return False
+        import psycopg
+
+        return isinstance(exc, psycopg.ProgrammingError) and exc.sqlstate is None
 
     def _one(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
-        return self.db.execute(sql, list(params)).fetchone()
+        row = self.db.execute(sql, list(params)).fetchone()
+        return None if row is None else tuple(row)
 
     def _dicts(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         cursor = self.db.execute(sql, list(params))

@@ -50,7 +50,7 @@ class CalendarStoreMixin(StoreBase):
         self.db.execute(
             "INSERT INTO calendar_years (year, version, source, body, published_at) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT(year) DO UPDATE SET version = excluded.version, source = excluded.source, "
-            "body = excluded.body, published_at = excluded.published_at WHERE excluded.version >= version",
+            "body = excluded.body, published_at = excluded.published_at WHERE excluded.version >= calendar_years.version",
             [table.year, table.version, table.source, msgspec.json.encode(table).decode(), at],
         )
 

@@ -110,7 +110,9 @@ class DashboardStoreMixin(StoreBase):
     def open_commitments(self, today: str) -> tuple[int, int]:
         """(open 容缺 commitments, of which past their due date)."""
         row = self._one(
-            "SELECT COUNT(*), COALESCE(SUM(due_date < ?), 0) FROM commitments WHERE status = 'open'", [today]
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN due_date < ? THEN 1 ELSE 0 END), 0) FROM commitments "
+            "WHERE status = 'open'",
+            [today],
         )
         return (int(row[0]), int(row[1])) if row else (0, 0)
 

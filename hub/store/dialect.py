@@ -143,6 +143,28 @@ def _functions(sql: str) -> str:
     return "".join(out)
 
 
+_SUBQUERY = re.compile(r"(?i)\b(?:FROM|JOIN)\s*\(\s*SELECT\b")
+_AFTER_SUBQUERY = re.compile(
+    r"(?i)\s*(?:$|[),;]|(?:WHERE|GROUP|ORDER|LIMIT|OFFSET|UNION|INTERSECT|EXCEPT|JOIN|LEFT|RIGHT"
+    r"|INNER|CROSS|FULL|NATURAL|ON|USING|HAVING|WINDOW|RETURNING)\b)"
+)
+
+
+def _aliased_subqueries(sql: str) -> str:
+    """``FROM (SELECT …)`` without a name: SQLite takes it, PostgreSQL before 16 wants one (``AS sub1``)."""
+    count = 0
+    while True:
+        blank = _code_only(sql)
+        for match in _SUBQUERY.finditer(blank):
+            close = _close_paren(blank, blank.index("(", match.start()))
+            if _AFTER_SUBQUERY.match(blank, close + 1):
+                count += 1
+                sql = f"{sql[: close + 1]} AS sub{count}{sql[close + 1 :]}"
+                break
+        else:
+            return sql
+
+
 def _top_level(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
     """The first match of ``pattern`` in ``text`` outside parentheses and literals."""
     blank = _code_only(text)
@@ -196,6 +218,8 @@ def _common(sql: str) -> str:
         sql = _in_code(sql, pattern, replace)
     if _FUNCTION.search(_code_only(sql)):
         sql = _functions(sql)
+    if _SUBQUERY.search(_code_only(sql)):
+        sql = _aliased_subqueries(sql)
     return _qualified_upsert(sql)
 
 

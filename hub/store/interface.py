@@ -47,6 +47,10 @@ class HubStoreProtocol(Protocol):
         """One atomic unit of work, write lock taken up front; nested use joins the outer one."""
         ...
 
+    def holds_hub(self) -> bool:
+        """Whether the database holds a hub's tables at all (an empty PostgreSQL database does not)."""
+        ...
+
     def lock(self, key: str) -> None:
         """Serialise the rest of this transaction with every other transaction that locks ``key``
         (``station:<id>`` for a station's chain and feed): an advisory lock on PostgreSQL, where several

@@ -52,14 +52,15 @@ class KeyStoreMixin(StoreBase):
     def hub_key_pinned(self, station_id: str, gen: int, at: str) -> None:
         """The station pinned hub key generation ``gen`` at enrolment (before feed set 1)."""
         self.db.execute(
-            "INSERT OR IGNORE INTO hub_key_handovers (station_id, gen, queued_at, feed_seq) VALUES (?, ?, ?, 0)",
+            "INSERT INTO hub_key_handovers (station_id, gen, queued_at, feed_seq) VALUES (?, ?, ?, 0) "
+            "ON CONFLICT DO NOTHING",
             [station_id, gen, at],
         )
 
     def hub_key_queued(self, station_id: str, gen: int, at: str) -> None:
         """The handover to generation ``gen`` was queued to the station's feed."""
         self.db.execute(
-            "INSERT OR IGNORE INTO hub_key_handovers (station_id, gen, queued_at) VALUES (?, ?, ?)",
+            "INSERT INTO hub_key_handovers (station_id, gen, queued_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             [station_id, gen, at],
         )
 
@@ -74,7 +75,7 @@ class KeyStoreMixin(StoreBase):
         self.db.execute(
             "INSERT INTO hub_key_handovers (station_id, gen, queued_at, feed_seq) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (station_id, gen) DO UPDATE SET feed_seq = excluded.feed_seq "
-            "WHERE feed_seq IS NULL OR feed_seq > excluded.feed_seq",
+            "WHERE hub_key_handovers.feed_seq IS NULL OR hub_key_handovers.feed_seq > excluded.feed_seq",
             [station_id, gen, at, position],
         )
 

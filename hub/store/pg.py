@@ -123,7 +123,8 @@ def connect(url: str, *, where: str = "") -> psycopg.Connection[Any]:
 
 # -- pools: one per URL per process (hub serve) ------------------------------------------------------
 
-_POOLS: dict[str, Any] = {}
+_POOLS: dict[str, tuple[Any, int]] = {}
+"""URL → (pool, how many apps of this process opened it): the last close closes it."""
 _POOLS_LOCK = threading.Lock()
 
 
@@ -132,7 +133,7 @@ def open_pool(url: str, *, max_size: int | None = None) -> Any:
     from psycopg_pool import ConnectionPool
 
     with _POOLS_LOCK:
-        pool = _POOLS.get(url)
+        pool, users = _POOLS.get(url, (None, 0))
         if pool is None:
             size = max_size or int(os.environ.get(POOL_MAX_ENV, "") or POOL_MAX)
             pool = ConnectionPool(
@@ -152,21 +153,27 @@ def open_pool(url: str, *, max_size: int | None = None) -> Any:
                 name="hub",
             )
             pool.open(wait=False)
-            _POOLS[url] = pool
+        _POOLS[url] = (pool, users + 1)
         return pool
 
 
 def pool_for(url: str) -> Any | None:
     """The process's pool for ``url``, or None (CLI commands: one connection each)."""
-    return _POOLS.get(url)
+    entry = _POOLS.get(url)
+    return entry[0] if entry else None
 
 
 def close_pool(url: str) -> None:
-    """Close the process's pool for ``url`` (``hub serve`` at shutdown)."""
+    """Close the process's pool for ``url`` once every app that opened it has closed it (shutdown)."""
     with _POOLS_LOCK:
-        pool = _POOLS.pop(url, None)
-    if pool is not None:
-        pool.close()
+        pool, users = _POOLS.get(url, (None, 0))
+        if pool is None:
+            return
+        if users > 1:
+            _POOLS[url] = (pool, users - 1)
+            return
+        del _POOLS[url]
+    pool.close()
 
 
 # -- the connection the store's parts use ------------------------------------------------------------

@@ -146,7 +146,7 @@ class StationStoreMixin(StoreBase):
         """Count an attempt naming a code id never issued (one row written, as for a known id)."""
         self.db.execute(
             "INSERT INTO counters (name, label, value) VALUES ('enrol_unknown_code', '', 1) "
-            "ON CONFLICT (name, label) DO UPDATE SET value = value + 1"
+            "ON CONFLICT (name, label) DO UPDATE SET value = counters.value + 1"
         )
 
     def enrolment_unknown_failures(self) -> int:

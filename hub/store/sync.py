@@ -100,17 +100,17 @@ class SyncStoreMixin(StoreBase):
         if row is not None:
             fork = self.db.execute("SELECT id FROM forks WHERE quarantine_id = ?", [row[0]]).fetchone()
             return int(fork[0])
-        cursor = self.db.execute(
-            "INSERT INTO quarantine (origin, seq, hash, envelope, reason, received_at) VALUES (?, ?, ?, ?, ?, ?)",
+        quarantined = self.db.execute(
+            "INSERT INTO quarantine (origin, seq, hash, envelope, reason, received_at) VALUES (?, ?, ?, ?, ?, ?) "
+            "RETURNING id",
             [origin, seq, set_hash, envelope, reason, at],
-        )
-        quarantine_id = cursor.lastrowid
-        cursor = self.db.execute(
-            "INSERT INTO forks (station_id, seq, held_hash, quarantine_id, reason, detected_at) VALUES (?, ?, ?, ?, ?, ?)",
-            [origin, seq, held_hash, quarantine_id, reason, at],
-        )
-        assert cursor.lastrowid is not None  # an INSERT into a rowid table always sets it
-        return cursor.lastrowid
+        ).fetchone()
+        fork = self.db.execute(
+            "INSERT INTO forks (station_id, seq, held_hash, quarantine_id, reason, detected_at) VALUES (?, ?, ?, ?, ?, ?) "
+            "RETURNING id",
+            [origin, seq, held_hash, quarantined[0], reason, at],
+        ).fetchone()
+        return int(fork[0])
 
     def forks(self, *, open_only: bool = True) -> list[ForkRow]:
         """Forks for administrators, oldest first."""

@@ -10,6 +10,7 @@ import datetime as dt
 import threading
 import zlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -26,6 +27,8 @@ from hub.keys import IdentityFile, load_identity
 from hub.notify.daily import lifespans as alert_lifespans
 from hub.settings import Settings
 from hub.store import HubStore
+from hub.store import close_pool as close_store_pool
+from hub.store import open_pool as open_store_pool
 from hub.throttle import Throttled
 from hub.web import admin, api, desk, pages, scans_api, sync_api, township
 from hub.web.api_models import error_responses
@@ -169,6 +172,7 @@ def create_app(settings: Settings, *, now: Callable[[], dt.datetime] = utc_now) 
     identity = load_identity(settings.data_dir)
     HubStore.open_existing(settings.data_dir).close()  # schema upgraded once, here, not per request
     metrics = HubMetrics(settings, now)
+    pool = _StorePool(settings.data_dir)
     return Litestar(
         route_handlers=[
             SYNC,
@@ -185,8 +189,9 @@ def create_app(settings: Settings, *, now: Callable[[], dt.datetime] = utc_now) 
         exception_handlers={**EXCEPTION_HANDLERS, AuthError: auth_error_handler, Throttled: throttled_response},
         middleware=[MetricsMiddleware(metrics), SecurityHeadersMiddleware(settings)],
         before_request=province_only_desk,  # a province hub is read-only for cases (hub.web.upstream_api)
-        on_startup=[start_forwarder],  # forwarding to the province, at a county enrolled upstream
-        on_shutdown=[stop_forwarder],
+        # The PostgreSQL store's connection pool first (nothing for SQLite), then forwarding to the province.
+        on_startup=[pool.open, start_forwarder],
+        on_shutdown=[stop_forwarder, pool.close],
         state=State(
             {
                 "settings": settings,
@@ -203,6 +208,21 @@ def create_app(settings: Settings, *, now: Callable[[], dt.datetime] = utc_now) 
         openapi_config=_openapi(),
         debug=settings.debug,
     )
+
+
+class _StorePool:
+    """The app's lifespan hooks for the store's connection pool (PostgreSQL; nothing on SQLite)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.url: str | None = None
+
+    def open(self) -> None:
+        self.url = open_store_pool(self.data_dir)
+
+    def close(self) -> None:
+        close_store_pool(self.url)
+        self.url = None
 
 
 def _openapi() -> OpenAPIConfig:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from hub.settings import Settings
 from hub.store import HubStore
 from hub.web.app import create_app
 from tests.hub.builders import OTHER_VILLAGE, PASSWORDS, Clock, TestStation, enrol
+from tests.support.postgres import HubBackend
 
 
 @pytest.fixture(scope="session")
@@ -27,11 +28,35 @@ def hub_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, HubIni
 
 
 @pytest.fixture
-def hub_dir(tmp_path: Path, hub_template: tuple[Path, HubInit]) -> Path:
-    """A fresh copy of an initialised hub data folder."""
+def hub_dir(
+    tmp_path: Path, hub_template: tuple[Path, HubInit], hub_backend: HubBackend, request: pytest.FixtureRequest
+) -> Path:
+    """A fresh copy of an initialised hub data folder (and, on PostgreSQL, of its database)."""
     target = tmp_path / "hub"
-    shutil.copytree(hub_template[0], target)
+    if hub_backend.postgres:
+        folder, template_db = request.getfixturevalue("postgres_hub_template")
+        hub_backend.copy_hub(folder, template_db, target)
+    else:
+        shutil.copytree(hub_template[0], target)
     return target
+
+
+@pytest.fixture
+def fresh_hub(
+    hub_template: tuple[Path, HubInit], hub_backend: HubBackend, request: pytest.FixtureRequest
+) -> Callable[[Path], Path]:
+    """Makes a fresh initialised hub at a path, on the test's engine, as often as asked (hypothesis examples:
+    on PostgreSQL each one replaces the test's database with a new copy)."""
+
+    def make(target: Path) -> Path:
+        if hub_backend.postgres:
+            folder, template_db = request.getfixturevalue("postgres_hub_template")
+            hub_backend.copy_hub(folder, template_db, target)
+        else:
+            shutil.copytree(hub_template[0], target)
+        return target
+
+    return make
 
 
 @pytest.fixture

@@ -21,6 +21,9 @@ from hub.accounts import (
 )
 from sync.errors import InputError, NotFoundError
 from tests.hub.builders import PASSWORDS
+from tests.support.postgres import BOTH_BACKENDS, store_bytes
+
+pytestmark = BOTH_BACKENDS  # the store's behaviour on SQLite and on PostgreSQL (docs/postgresql.md)
 
 
 def attempt(store, settings, clock, name="admin", password=None, ip="10.0.0.1"):
@@ -38,7 +41,7 @@ def attempt(store, settings, clock, name="admin", password=None, ip="10.0.0.1"):
 def test_passwords_are_argon2id_hashes(store, users):
     admin = store.user_named("ADMIN")  # names are case-insensitive
     assert admin.password_hash.startswith("$argon2id$") and PASSWORDS["admin"] not in admin.password_hash
-    raw = store.path.read_bytes()
+    raw = store_bytes(store)
     assert PASSWORDS["admin"].encode() not in raw and PASSWORDS["rs"].encode() not in raw
 
 
@@ -71,7 +74,7 @@ def test_a_department_key_is_stored_upper_case(store, settings, clock):
 def test_tokens_are_stored_hashed_and_can_expire_or_be_revoked(store, users, clock):
     issued = create_token(store, "rs", expires_days=1, now=clock())
     assert issued.token.startswith(issued.token_id + ".") and issued.token not in repr(store.tokens())
-    assert issued.token.encode() not in store.path.read_bytes()
+    assert issued.token.encode() not in store_bytes(store)
     who = token_principal(store, issued.token, now=clock())
     assert (who.name, who.role, who.department, who.via) == ("rs", "department", "RS", "token")
     assert token_principal(store, issued.token_id + ".wrong", now=clock()) is None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import sqlite3
 
 import msgspec
 import pytest
@@ -14,6 +13,9 @@ from hub.store import HubStore
 from hub.web.app import create_app
 from sync.protocol import MEDIA_TYPE, SignedSet, SyncResponse, decode_envelope
 from tests.hub.builders import ID_NUMBER, PHONE, SYNC, VILLAGE, bearer
+from tests.support.postgres import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS  # the store's behaviour on SQLite and on PostgreSQL (docs/postgresql.md)
 
 PUSH, FEED = "/api/v1/sync/push", "/api/v1/sync/feed"
 MSGPACK = {"content-type": MEDIA_TYPE}
@@ -179,8 +181,8 @@ def test_unknown_routes_and_methods_are_json(client):
 
 
 def test_a_database_fault_is_a_json_500_and_the_hub_keeps_serving(client, hub_dir, station):
-    with sqlite3.connect(hub_dir / "hub.db") as db:
-        db.execute("DROP TABLE contacts")
+    with HubStore.open_existing(hub_dir) as store:
+        store.db.execute("DROP TABLE contacts")
     assert_error(do_sync(client, station, []), 500, "internal")
     assert client.get("/healthz").status_code == 200
 

@@ -30,6 +30,9 @@ from hub.views import clock_offset_text, duration_text
 from sync.errors import InputError
 from sync.timeutil import business_date, iso_utc
 from tests.hub.builders import VILLAGE, enrol
+from tests.support.postgres import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS  # the store's behaviour on SQLite and on PostgreSQL (docs/postgresql.md)
 
 LIMITS = Thresholds(warn_days=3, danger_days=7)
 TOWNSHIP_1 = "349921001000"

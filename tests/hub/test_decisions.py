@@ -10,6 +10,9 @@ from hub.ingest import ingest_sets
 from sync.errors import IllegalTransition, InputError, NotFoundError
 from sync.lifecycle import Status
 from sync.protocol import CaseState, StatusChange
+from tests.support.postgres import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS  # the store's behaviour on SQLite and on PostgreSQL (docs/postgresql.md)
 
 
 @pytest.fixture

@@ -20,6 +20,9 @@ from sync.protocol import (
 )
 from sync.timeutil import iso_utc
 from tests.hub.builders import open_feed_set
+from tests.support.postgres import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS  # the store's behaviour on SQLite and on PostgreSQL (docs/postgresql.md)
 
 
 def feed_items(store, identity, st, clock, after=0):

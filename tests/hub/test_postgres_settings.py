@@ -1,5 +1,5 @@
-"""HUB_DATABASE_URL and ``hub init --database``: checked, reachable, and refused while this release has no
-PostgreSQL store (exit 2, nothing written, the password never shown)."""
+"""HUB_DATABASE_URL and ``hub init --database``: checked (exit 2, nothing written, the password never shown),
+then the hub's store made there; ``hub serve --workers N`` only on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from hub.cli import main
+from hub.keys import load_identity
 from hub.settings import Settings, parse_database_url
+from hub.store import HubStore
+from hub.store.location import DATABASE_FILE
 from sync.errors import InputError
 
 SECRET = "s3cr3t-pw"
@@ -104,31 +107,47 @@ def test_init_with_a_wrong_password_exits_2(tmp_path: Path, postgres_url: str) -
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_init_on_a_reachable_server_is_refused_not_faked(tmp_path: Path, postgres_url: str, lang: str) -> None:
-    """The server answers, but this release has no PostgreSQL store: exit 2, no SQLite hub made instead."""
+def test_init_on_a_reachable_server_makes_the_hub_there(tmp_path: Path, postgres_url: str, lang: str) -> None:
+    """The store goes into the PostgreSQL database (no SQLite file is made); the folder keeps the keys and the
+    URL, owner-only, so that later commands find the store without the variable."""
     result = run(tmp_path / "hub", "--lang", lang, "init", "--database", postgres_url)
-    assert result.exit_code == 2, result.output
-    if lang == "en":
-        assert "PostgreSQL store: not yet available in this release (--database)" in result.stderr
-        assert "HUB_DATABASE_URL" in result.stderr and "docs/postgresql.md" in result.stderr
-    else:
-        assert "PostgreSQL 存储：本版本尚未提供（--database）" in result.stderr
-    assert not (tmp_path / "hub").exists()
+    assert result.exit_code == 0, result.output
+    redacted = postgres_url.replace(postgres_url.split(":")[2].split("@")[0], "***")
+    assert (f"Store: PostgreSQL {redacted}" if lang == "en" else f"数据库：PostgreSQL {redacted}") in result.output
+    assert postgres_url.split(":")[2].split("@")[0] not in result.output  # the password
+    assert not (tmp_path / "hub" / "hub.db").exists() and (tmp_path / "hub" / "hub.key").exists()
+    recorded = tmp_path / "hub" / DATABASE_FILE
+    assert recorded.read_text().strip() == postgres_url and (recorded.stat().st_mode & 0o777) == 0o600
+    listed = run(tmp_path / "hub", "--lang", "en", "station", "list")
+    assert listed.exit_code == 0, listed.output
+    with HubStore.open_existing(tmp_path / "hub") as store:
+        assert store.dialect == "postgresql" and store.get_meta("hub_id") == load_identity(tmp_path / "hub").hub_id
+    again = run(tmp_path / "other", "--lang", "en", "init", "--database", postgres_url)
+    assert again.exit_code == 2 and "already holds a hub" in again.stderr and "nothing was changed" in again.stderr
+    assert not (tmp_path / "other").exists()
 
 
-def test_the_variable_is_refused_by_init_and_every_other_command(
-    tmp_path: Path, hub_dir: Path, postgres_url: str
-) -> None:
+def test_the_variable_is_used_by_init_and_every_other_command(tmp_path: Path, postgres_url: str) -> None:
     env = {"HUB_DATABASE_URL": postgres_url}
     result = run(tmp_path / "new", "--lang", "en", "init", env=env)
-    assert result.exit_code == 2 and "not yet available in this release (HUB_DATABASE_URL)" in result.stderr
-    assert not (tmp_path / "new").exists()
-    for args in (["station", "list"], ["serve", "--port", str(closed_port())]):
-        result = run(hub_dir, "--lang", "en", *args, env=env)
-        assert result.exit_code == 2, (args, result.output)
-        assert "PostgreSQL store: not yet available in this release (HUB_DATABASE_URL)" in result.stderr
-    bad = run(hub_dir, "--lang", "en", "station", "list", env={"HUB_DATABASE_URL": "postgresql://h"})
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "new" / "hub.db").exists()
+    for args in (["station", "add", "--village", "349921001001"], ["station", "list"]):
+        result = run(tmp_path / "new", "--lang", "en", *args, env=env)
+        assert result.exit_code == 0, (args, result.output)
+    with HubStore.open_existing(tmp_path / "new", database=postgres_url) as store:
+        assert len(store.open_enrolments("2000-01-01T00:00:00Z")) == 1
+    bad = run(tmp_path / "new", "--lang", "en", "station", "list", env={"HUB_DATABASE_URL": "postgresql://h"})
     assert bad.exit_code == 2 and "HUB_DATABASE_URL: " in bad.stderr and "no database name" in bad.stderr
+    gone = run(tmp_path / "new", "--lang", "en", "station", "list", env={"HUB_DATABASE_URL": ""})  # the recorded URL
+    assert gone.exit_code == 0, gone.output
+
+
+def test_serve_with_several_workers_needs_postgresql(hub_dir: Path) -> None:
+    result = run(hub_dir, "--lang", "en", "serve", "--workers", "2", "--port", str(closed_port()))
+    assert result.exit_code == 2, result.output
+    assert "--workers 2: the built-in SQLite store takes one writer at a time" in result.stderr
+    assert "hub migrate --to" in result.stderr
 
 
 def test_without_a_url_init_makes_the_sqlite_hub_as_before(tmp_path: Path) -> None:

@@ -22,6 +22,9 @@ from sync.protocol import (
     verify_receipt,
 )
 from sync.timeutil import iso_utc
+from tests.support.postgres import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS  # the store's behaviour on SQLite and on PostgreSQL (docs/postgresql.md)
 
 
 def file_case(store, identity, station) -> str:

@@ -1,4 +1,7 @@
-"""The hub store: opening, pragmas, migrations, settings, the hub clock, reference data, keys on disk."""
+"""The hub store: opening, pragmas, migrations, settings, the hub clock, reference data, keys on disk.
+
+Runs on both engines (BOTH_BACKENDS); the SQLite file's own pragmas and upgrade path only on SQLite.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +17,22 @@ from hub.store.schema import migrations
 from sync.errors import InputError, StoreError
 from sync.tables import TABLE_NAMES
 from sync.workdays import YearTable
+from tests.support.postgres import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS
+
+
+def _applied(store: HubStore) -> list[str]:
+    if store.dialect == "postgresql":
+        from hub.store import pg
+
+        return pg.applied(store.db.conn)
+    return [m.name for m in migrations.applied(store.db)]
 
 
 def test_connection_pragmas_and_schema(store):
+    if store.dialect == "postgresql":
+        pytest.skip("SQLite's pragmas (PostgreSQL's schema: test_store_pg_schema.py)")
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
@@ -28,12 +44,11 @@ def test_connection_pragmas_and_schema(store):
 
 def test_reopening_migrates_nothing_twice(hub_dir):
     with HubStore.open(hub_dir) as first:
-        applied = [m.name for m in migrations.applied(first.db)]
+        applied = _applied(first)
     with HubStore.open(hub_dir) as second:
-        assert (
-            [m.name for m in migrations.applied(second.db)]
-            == applied
-            == [
+        assert _applied(second) == applied == [m.name for m in migrations._migrations]
+        assert applied[:8] == (
+            [
                 "m001_hub",
                 "m002_accounts_dashboard",
                 "m003_station_features",
@@ -96,7 +111,9 @@ def test_init_creates_no_account_and_no_admin_token(store):
     assert store.users() == [] and store.get_meta("admin_token_sha256") is None
 
 
-def test_an_old_hub_loses_its_admin_token_when_upgraded(tmp_path):
+def test_an_old_hub_loses_its_admin_token_when_upgraded(tmp_path, hub_backend):
+    if hub_backend.postgres:
+        pytest.skip("a 0.2 hub is a SQLite file (it reaches PostgreSQL by hub migrate --to)")
     # A 0.2 hub database: only m001, with the single admin token that accounts replace.
     from hub.store.db import open_db
 

@@ -73,6 +73,17 @@ def test_sqlite_only_sql_is_refused_with_its_name(sql):
         translate(sql)
 
 
+def test_a_subquery_in_from_gets_the_name_postgresql_wants():
+    assert translate("SELECT n FROM (SELECT a AS n FROM t UNION ALL SELECT b FROM u) WHERE n > ? GROUP BY n") == (
+        "SELECT n FROM (SELECT a AS n FROM t UNION ALL SELECT b FROM u) AS sub1 WHERE n > %s GROUP BY n"
+    )
+    named = "SELECT n FROM (SELECT a AS n FROM t) x JOIN (SELECT 1) AS y ON 1 = 1"
+    assert translate(named) == named
+    assert translate("SELECT * FROM (SELECT * FROM (SELECT 1))") == (
+        "SELECT * FROM (SELECT * FROM (SELECT 1) AS sub2) AS sub1"
+    )
+
+
 def test_literals_are_never_rewritten():
     sql = "SELECT 'rowid instr( ? INSERT OR IGNORE', \"group_concat(\" FROM t"
     assert translate(sql) == sql

@@ -17,6 +17,9 @@ from sync.protocol import StatusChange
 from sync.timeutil import iso_utc
 from tests.hub.builders import ID_NUMBER, PHONE, VILLAGE, bearer, csrf_of, log_in
 from tests.hub.test_app import do_sync
+from tests.support.postgres import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS  # the store's behaviour on SQLite and on PostgreSQL (docs/postgresql.md)
 
 NAME = "王小明"
 PERSONAL = (NAME, ID_NUMBER, PHONE, "349921********0234", "138****8000")
