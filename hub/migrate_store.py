@@ -19,7 +19,9 @@ from typing import Any
 
 from hub.backup import LOCK_FILE
 from hub.settings import DATABASE_URL_ENV, DatabaseURL, check_database_reachable
-from hub.store import DB_FILE, HubStore, pgcopy
+from hub.store import DB_FILE, pgcopy
+from hub.store.db import open_db
+from hub.store.schema import migrate as apply_migrations
 from sync.errors import InputError, StoreError
 
 try:
@@ -127,12 +129,23 @@ def migrate_to_postgresql(data_dir: Path, database: DatabaseURL, *, progress: Pr
             the copy (rolled back).
         InputError: the server cannot be reached, or the target is not empty (exit 2; nothing written).
     """
-    if not (Path(data_dir) / DB_FILE).exists():
-        HubStore.open_existing(data_dir).close()  # raises the "run 'hub init' first" StoreError
+    source = Path(data_dir) / DB_FILE
+    if not source.exists():
+        raise StoreError(
+            zh=f"此处没有 SQLite 县平台数据：缺少 {source}；请用 --data-dir 指明要迁移的数据目录",
+            en=f"no SQLite hub here: {source} is missing; name the data folder to migrate with --data-dir",
+            field="data_dir",
+            code="store.not_initialised",
+        )
     with hub_stopped(data_dir):
-        HubStore.open_existing(data_dir).close()  # its schema brought up to date: the copy takes every table
+        # The SQLite file itself (never HUB_DATABASE_URL's store), its schema brought up to date first.
+        db = open_db(source)
+        try:
+            apply_migrations(db)
+        finally:
+            db.close()
         check_database_reachable(database, option=OPTION)
-        src = pgcopy.open_source(Path(data_dir) / DB_FILE)
+        src = pgcopy.open_source(source)
         try:
             conn = _connect(database)
             try:

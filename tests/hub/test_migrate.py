@@ -103,6 +103,6 @@ def test_a_running_hub_is_refused_and_nothing_is_written(hub_dir: Path, postgres
 def test_a_folder_without_a_hub_is_refused(tmp_path: Path, postgres_url: str) -> None:
     result = run(tmp_path / "nothing", "--lang", "en", "migrate", "--to", postgres_url)
     assert result.exit_code == 1, result.output
-    assert "no hub here" in result.output and "hub init" in result.output
+    assert "no SQLite hub here" in result.output and "--data-dir" in result.output
     assert tables(postgres_url) == []
     assert not (tmp_path / "nothing" / DB_FILE).exists()

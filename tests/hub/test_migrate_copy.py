@@ -17,7 +17,8 @@ from hub.accounts import add_user, hasher_for
 from hub.cli import main
 from hub.decisions import decide
 from hub.enroll import issue_code
-from hub.settings import Settings
+from hub.migrate_store import migrate_to_postgresql
+from hub.settings import Settings, parse_database_url
 from hub.store import DB_FILE, HubStore
 from hub.testing import live_server
 from hub.web.app import create_app
@@ -118,3 +119,14 @@ def test_a_hub_is_copied_row_for_row_and_verified(
         main, ["--data-dir", str(hub_dir), "--lang", "en", "migrate", "--to", postgres_url], env=ENV
     )
     assert again.exit_code == 2 and "is not empty" in again.output
+
+
+def test_progress_is_told_per_table_and_for_the_checks(hub_dir: Path, postgres_url: str) -> None:
+    seen: list[tuple[str, int, int]] = []
+    result = migrate_to_postgresql(hub_dir, parse_database_url(postgres_url), progress=lambda *a: seen.append(a))
+    stages = [s for s, _, _ in seen]
+    assert stages[0] == "schema" and stages[-1] == "verify"
+    assert {"cases", "stations", "catalogs", "case_counts"} <= set(stages)
+    for table, copied in result.rows.items():
+        assert (table, copied, copied) in seen or copied == 0  # each table's bar reaches its end
+    assert seen[-1][1] == seen[-1][2]
