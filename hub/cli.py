@@ -34,10 +34,11 @@ from hub.cli_upstream import upstream
 from hub.decisions import ALIASES, decide
 from hub.enroll import DEFAULT_EXPIRES_HOURS, issue_code, revoke_station
 from hub.keys import load_identity
+from hub.scans import import_scan_parts
 from hub.settings import (
     DATABASE_URL_ENV,
-    Settings,
     DatabaseURL,
+    Settings,
     database_for,
     database_from_env,
     default_data_dir,
@@ -59,6 +60,7 @@ from sync.errors import InputError
 from sync.i18n import label, pick, resolve_lang
 from sync.lifecycle import Status, status_label
 from sync.text import check_text, json_for_terminal, printable
+from sync.timeutil import utc_now
 
 __all__ = ("main",)
 
@@ -117,9 +119,9 @@ def _check_store(data_dir: Path) -> None:
 @handles_errors
 def init(obj: Context, database_url: str | None, role: str = "county") -> None:
     """Create the hub: keys, database, sample catalogue, calendar years, division tree (no accounts yet)."""
+    database: DatabaseURL | None
     if database_url is not None:
         database = parse_database_url(database_url, option="--database")
-    database: DatabaseURL | None
         require_available_store(database, option="--database")
     else:
         database = database_from_env(os.environ)
@@ -271,9 +273,9 @@ def _run_uvicorn(host: str, port: int, tls_cert: Path | None, tls_key: Path | No
         # imports the whole hub before it answers the supervisor's first ping: seconds on a busy 2-core server,
         # past uvicorn's 5 s, after which it would kill the worker as hung, again and again.
         workers=workers if workers > 1 else None,
+        timeout_worker_healthcheck=60,
     )
 
-        timeout_worker_healthcheck=60,
 
 def _is_loopback(host: str) -> bool:
     if host.strip().lower() == "localhost":
@@ -538,6 +540,13 @@ def import_(obj: Context, file: Path) -> None:
     identity = load_identity(obj.data_dir)
     with obj.store() as store:
         transfer, response = import_file(store, identity, file)
+        scans = import_scan_parts(store, obj.data_dir, list(identity.box_privates), file, utc_now())
+    if scans.parts:
+        obj.say(
+            f"扫描件：{scans.parts} 个文件，收下 {scans.taken} 块，{scans.pages} 页已收齐，拒收 {scans.refused} 块",
+            f"Scans: {scans.parts} part(s), {scans.taken} chunks taken, {scans.pages} pages complete, "
+            f"{scans.refused} chunks refused",
+        )
     for r in response.results:
         # The station id comes from the file. In Chinese, the set's fate and the reason by its code
         # (the detail the hub writes is English, for the protocol's readers).

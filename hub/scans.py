@@ -20,16 +20,27 @@ import os
 import threading
 from pathlib import Path
 
+import msgspec
+
 from hub.store import HubStoreProtocol, KeyRow, StationRow
 from sync.crypto import CryptoError
-from sync.errors import ProxyAppError
-from sync.protocol.scans import MAX_CHUNK, ScanAnswer, ScanPut, open_chunk
+from sync.errors import InputError, ProxyAppError
+from sync.protocol.scans import (
+    MAX_CHUNK,
+    SCAN_FILE_MAGIC,
+    ScanAnswer,
+    ScanFile,
+    ScanPut,
+    open_chunk,
+    scan_part_paths,
+)
 from sync.timeutil import iso_utc
 
-__all__ = ("SCANS_DIR", "ScanRefused", "page_path", "read_page", "receive_chunk")
+__all__ = ("SCANS_DIR", "ScanImport", "ScanRefused", "import_scan_parts", "page_path", "read_page", "receive_chunk")
 
 SCANS_DIR = "scans"
 
+_SCAN_FILE = msgspec.msgpack.Decoder(ScanFile)
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -190,3 +201,51 @@ def _finish(
     with store.transaction():
         store.complete_scan(sha, iso_utc(now))
     return ScanAnswer(digest, size, size, True)
+
+
+class ScanImport(msgspec.Struct, frozen=True, kw_only=True):
+    """What the scan parts beside an up file came to: chunks taken, pages now whole, chunks refused."""
+
+    parts: int = 0
+    taken: int = 0
+    pages: int = 0
+    refused: int = 0
+
+
+def import_scan_parts(
+    store: HubStoreProtocol, data_dir: Path, hub_box_privates: list[bytes], path: Path, now: dt.datetime
+) -> ScanImport:
+    """``hub import FILE``: take the scan parts beside the up file (``FILE.scans-1``, …) chunk by chunk, as
+    over the link (after the file's sets: their records announce the pages). A chunk refused (a page no
+    signed record announces, a box that does not open) is counted and nothing of it stored; a damaged part
+    is refused whole (InputError)."""
+    parts = scan_part_paths(path)
+    taken = refused = 0
+    whole: set[bytes] = set()
+    for part in parts:
+        try:
+            scan_file = _SCAN_FILE.decode(part.read_bytes())
+        except (OSError, msgspec.DecodeError, RecursionError) as exc:
+            raise InputError(
+                zh=f"扫描件文件 {part.name} 无法读取：{exc}",
+                en=f"cannot read scan part {part.name}: {exc}",
+                field="file",
+            ) from None
+        station = store.station(scan_file.station_id) if scan_file.magic == SCAN_FILE_MAGIC else None
+        key = store.station_key_for_seq(station.station_id, station.applied_seq + 1) if station else None
+        if station is None or key is None:
+            raise InputError(
+                zh=f"扫描件文件 {part.name} 不是本县平台登记的代办点的",
+                en=f"{part.name} is not of a station enrolled here",
+                field="file",
+            )
+        for put in scan_file.chunks:
+            try:
+                answer = receive_chunk(store, data_dir, station, key, hub_box_privates, put, now)
+            except ScanRefused:
+                refused += 1
+                continue
+            taken += 1
+            if answer.complete:
+                whole.add(put.sha256)
+    return ScanImport(parts=len(parts), taken=taken, pages=len(whole), refused=refused)

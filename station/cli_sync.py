@@ -14,6 +14,7 @@ from station.cli_base import Context, handles_errors
 from station.identity import load_keypair, passphrase, require_pins
 from station.render import print_lines, to_json
 from station.scans.store import warn_bytes
+from station.scans.usb import export_scans
 from station.store import Station
 from station.syncstate import Refusal, SyncStatus, last_refusal_id, refusals, refused_cases, sync_status
 from sync.crypto import KeyPair
@@ -420,7 +421,9 @@ def export_command(obj: Context, file: Path) -> None:
     """Write the sets the hub has not acknowledged to FILE, to carry to the hub (USB)."""
     with obj.station() as st:
         require_pins(st.db)
-        result = transfer.export_file(st, file, _unlock(obj))
+        keys = _unlock(obj)
+        result = transfer.export_file(st, file, keys)
+        parts = export_scans(st, file, keys)  # pages the hub does not hold, beside the sets
         span = f"{result.first_seq}-{result.last_seq}" if result.sets else "-"
         print_lines(
             obj.out,
@@ -429,7 +432,18 @@ def export_command(obj: Context, file: Path) -> None:
                     obj.lang,
                     f"已写入 {result.path}：{result.sets} 个数据集（{span}）",
                     f"Wrote {result.path}: {result.sets} sets ({span})",
-                )
+                ),
+                *(
+                    [
+                        pick(
+                            obj.lang,
+                            f"扫描件另写入 {len(parts)} 个文件（{parts[0].name} …）：请一并带到县平台",
+                            f"Scans in {len(parts)} more file(s) ({parts[0].name} …): carry them along",
+                        )
+                    ]
+                    if parts
+                    else []
+                ),
             ],
         )
 

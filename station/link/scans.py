@@ -84,6 +84,7 @@ def _page(link: Link, budget: Budget, records: Callable[[], None], sha: str, siz
     failures = tries = 0
     lost = bool(flying)
     while True:
+        asking = lost
         if lost:  # a chunk's answer was lost: ask the hub where the page stands before sending anything
             answer = _send(link, budget, ScanPut(PROTOCOL_VERSION, digest, held), failures=failures)
         else:
@@ -113,8 +114,8 @@ def _page(link: Link, budget: Budget, records: Callable[[], None], sha: str, siz
             continue
         before, lost, failures = held, False, 0
         held = _note(link, sha, answer)
-        if held > before:
-            link.report.scan_bytes_sent += held - before
+        if held > before and not asking:  # what this chunk added at the hub (an answer to a question adds none)
+            link.report.scan_bytes_sent += min(held, answer.held) - before
         _progress(link)
         if answer.complete:
             return True

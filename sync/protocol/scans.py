@@ -6,6 +6,8 @@ travel apart, in ``POST /api/v1/scans`` requests of one chunk each (docs/protoco
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import msgspec
 
 from sync.crypto import open_box, seal_box
@@ -18,12 +20,16 @@ __all__ = (
     "MAX_PAGE_BYTES",
     "PAGE_FORMATS",
     "SCANS_PATH",
+    "SCAN_FILE_MAGIC",
+    "SCAN_PART_BYTES",
     "ScanAnswer",
+    "ScanFile",
     "ScanPut",
     "attachment_hash",
     "chunk_aad",
     "open_chunk",
     "page_hash",
+    "scan_part_paths",
     "seal_chunk",
 )
 
@@ -74,3 +80,31 @@ def open_chunk(
 ) -> bytes:
     """The chunk a station sealed; sync.crypto.CryptoError when it was altered, moved or not for this hub."""
     return open_box(hub_box_private, sealed, chunk_aad(station_id, sha256, offset), sender_public=station_box_public)
+
+
+SCAN_FILE_MAGIC = "proxyapp-scans"
+SCAN_PART_BYTES = 8 * 1024 * 1024
+"""A scan part file on a USB stick holds at most this many bytes of chunks (FAT sticks, slow copies)."""
+
+
+class ScanFile(msgspec.Struct, frozen=True, kw_only=True):
+    """Pages carried by hand beside an up transfer file (``FILE.scans-1``, ``-2``, …): the same sealed chunks
+    as over the link, each bound to the station, its page and its offset, so the hub takes them exactly as
+    it takes ``POST /api/v1/scans`` (announced pages only, each hash checked)."""
+
+    magic: str = SCAN_FILE_MAGIC
+    protocol: int = 1
+    station_id: str
+    part: int
+    chunks: list[ScanPut]
+
+
+def scan_part_paths(path: Path) -> list[Path]:
+    """The scan parts written beside an up transfer file, in order."""
+    path = Path(path)
+    found = []
+    for candidate in path.parent.glob(path.name + ".scans-*"):
+        number = candidate.name.rpartition(".scans-")[2]
+        if number.isdigit():
+            found.append((int(number), candidate))
+    return [p for _, p in sorted(found)]

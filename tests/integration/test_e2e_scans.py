@@ -332,3 +332,39 @@ def test_kill_while_uploading_loses_nothing_and_doubles_nothing(live_county: Cou
     assert _consistent(a1) == (6, 6)
     assert_all_at_hub(live_county, a1)
     assert up < 6 * 30_000 + 60_000  # what the killed rounds sent was not sent again from 0
+
+
+def test_usb_files_carry_the_scans_in_size_limited_parts(live_county: County, tmp_path: Path, monkeypatch):
+    from hub.keys import load_identity
+    from hub.scans import import_scan_parts
+    from hub.transfer import import_file as hub_import
+    from station.scans import usb
+    from station.transfer import export_file
+
+    monkeypatch.setattr(usb, "SCAN_PART_BYTES", 100_000)  # parts of 100 kB, to see several
+    a1 = live_county.enrol(V1)
+    case_no = a1.new_case("王小明", 1)
+    for j, material in enumerate(MATERIALS):
+        attach(a1, case_no, material, page(j, 60_000))
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    with a1.open() as station:
+        export_file(station, stick / "up.bin", keys=a1.keys)
+        parts = usb.export_scans(station, stick / "up.bin", a1.keys)
+    assert len(parts) >= 2 and all(p.stat().st_size <= 100_000 + 300_000 for p in parts)
+    identity = load_identity(live_county.hub_dir)
+    with live_county.store() as store:
+        hub_import(store, identity, stick / "up.bin")
+        result = import_scan_parts(store, live_county.hub_dir, list(identity.box_privates), stick / "up.bin", _now())
+        again = import_scan_parts(store, live_county.hub_dir, list(identity.box_privates), stick / "up.bin", _now())
+    assert (result.pages, result.refused) == (3, 0)
+    assert again.pages == 3 and again.refused == 0  # taken again as nothing new: no page twice
+    report = a1.sync()  # online again: the station learns the hub holds every page, and sends none
+    assert report.scan_bytes_sent == 0 and report.scans_pages == 0
+    assert_all_at_hub(live_county, a1)
+
+
+def _now():
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC)
