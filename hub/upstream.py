@@ -11,6 +11,7 @@ import msgspec
 
 from hub.decisions import HUB_ORIGIN
 from hub.keys import HubIdentity
+from hub.rotation import resigned
 from hub.store import HubStore
 from sync.crypto import CryptoError, box_key, open_box_with_key
 from sync.errors import InputError, ProxyAppError
@@ -165,7 +166,13 @@ def collect(store: HubStore, identity: HubIdentity, *, now: dt.datetime) -> int:
                     put(
                         "set",
                         ForwardedSet(
-                            station_id=sid, seq=seq, envelope=envelope, receipt=receipt, key=b"" if same else key_bytes
+                            station_id=sid,
+                            seq=seq,
+                            envelope=envelope,
+                            # under the county's key of now: one the province pins, also for a county that
+                            # rotated its key before it enrolled upstream (hub.rotation.resigned)
+                            receipt=resigned(receipt, identity.keys),
+                            key=b"" if same else key_bytes,
                         ),
                     )
                     last_key, after = key_digest, seq

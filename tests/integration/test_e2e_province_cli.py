@@ -172,3 +172,20 @@ def test_hub_serve_forwards_in_the_background(
             while held(province_dir) < 1 and time.monotonic() < deadline:
                 time.sleep(0.1)
     assert held(province_dir) == accepted(live_county) == 1
+
+
+def test_a_county_that_rotated_its_key_before_enrolling(live_county: County, province_dir: Path) -> None:
+    a = live_county.enrol(V1)
+    a.new_case("张三", 1)
+    a.sync()  # its receipt signed by the county's first key, which the province never pins
+    with live_county.store() as store:
+        rotate_hub_key(live_county.hub_dir, store)
+    a.sync()
+    a.new_case("李四", 2)
+    a.sync()
+    _, out, _ = hub(province_dir, "county", "add", "--county", "349921")
+    with live_server(create_app(Settings(data_dir=province_dir))) as url:
+        assert hub(live_county.hub_dir, "upstream", "enroll", "--url", url, "--code", out.splitlines()[-1])[0] == 0
+        code, out, err = hub(live_county.hub_dir, "upstream", "sync")
+        assert code == 0, err
+    assert held(province_dir) == accepted(live_county) == 2
