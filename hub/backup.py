@@ -36,6 +36,7 @@ from hub.feed import RESTORED_META, hold_feeds
 from hub.keys import KEY_FILE, load_identity
 from hub.store import DB_FILE, HubStore
 from hub.store.backup import check_copy, checkpoint, online_copy
+from hub.store.location import DATABASE_FILE, database_url, redacted
 from sync.errors import InputError, StoreError
 from sync.timeutil import iso_utc, utc_now
 from sync.version import SOFTWARE_VERSION
@@ -119,6 +120,16 @@ class Manifest:
                     code="backup.version",
                 )
             db = raw["database"]
+            if db.get("engine") == "postgresql":
+                raise InputError(
+                    zh=f"{name} 是一个使用 PostgreSQL 的县平台的密钥备份，不含数据库：请用 pg_restore 从 pg_dump 备份恢复"
+                    f"数据库，再取出密钥放回数据目录（tar --zstd -xf {name} {KEY_FILE}）",
+                    en=f"{name} holds the key of a hub whose store is PostgreSQL, not its database: restore the "
+                    f"database with pg_restore from its pg_dump file, then put the key back in the data folder "
+                    f"(tar --zstd -xf {name} {KEY_FILE})",
+                    field="file",
+                    code="backup.postgresql",
+                )
             return cls(
                 created_at=str(raw["created_at"]),
                 software=str(raw["software"]),
@@ -137,6 +148,8 @@ class BackupResult:
     path: Path
     bytes: int
     manifest: Manifest
+    postgresql: str | None = None
+    """The hub's PostgreSQL database (URL without the password): not in the file, backed up with pg_dump."""
 
 
 @dataclass(frozen=True)
@@ -204,6 +217,9 @@ def make_backup(
     """
     data_dir, file = Path(data_dir), Path(file)
     identity = load_identity(data_dir)  # no hub: "run hub init", in the user's language
+    url = database_url(data_dir)
+    if url:
+        return _key_backup(data_dir, file, identity.hub_id, redacted(url), now(), level)
     source = data_dir / DB_FILE
     if not source.exists():
         HubStore.open_existing(data_dir).close()  # raises the usual "no hub here"
@@ -243,6 +259,58 @@ def make_backup(
         copy.unlink(missing_ok=True)
         partial.unlink(missing_ok=True)
     return BackupResult(path=file, bytes=file.stat().st_size, manifest=manifest)
+
+
+def _key_backup(data_dir: Path, file: Path, hub_id: str, where: str, stamp: dt.datetime, level: int) -> BackupResult:
+    """A hub on PostgreSQL: the file holds what the data folder holds (the key, the database's address);
+    the database itself is the server's to back up (pg_dump), with the tools the county already runs."""
+    if file.is_dir():
+        raise InputError(
+            zh=f"{file} 是文件夹；请给出备份文件名，例如 {file / 'hub-key.tar.zst'}",
+            en=f"{file} is a folder; name the backup file, e.g. {file / 'hub-key.tar.zst'}",
+            field="file",
+        )
+    with HubStore.open_existing(data_dir) as store:
+        counts = {table: store.count_rows(table) for table in ("cases",)}
+        counts["stations"] = len(store.stations())
+    manifest = json.dumps(
+        {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "created_at": iso_utc(stamp),
+            "software": SOFTWARE_VERSION,
+            "hub_id": hub_id,
+            "database": {"engine": "postgresql", "where": where, "backup": "pg_dump", "counts": counts},
+            "key_file": KEY_FILE,
+        },
+        indent=2,
+    ).encode()
+    members = [(MANIFEST, manifest)] + [
+        (name, (data_dir / name).read_bytes()) for name in (KEY_FILE, DATABASE_FILE) if (data_dir / name).is_file()
+    ]
+    partial = file.with_name(file.name + ".partial")
+    try:
+        _private(partial)
+        compressor = zstandard.ZstdCompressor(level=level, write_checksum=True)
+        with open(partial, "wb") as raw, compressor.stream_writer(raw, closefd=False) as zst:
+            with tarfile.open(fileobj=zst, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                for name, data in members:
+                    _add(tar, name, io.BytesIO(data), len(data), stamp.timestamp())
+            zst.flush(zstandard.FLUSH_FRAME)
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(partial, file)
+    except OSError as exc:
+        raise StoreError(
+            zh=f"无法写入备份文件 {file}：{exc.strerror or exc}；请检查空间和权限",
+            en=f"cannot write the backup file {file}: {exc.strerror or exc}; check the space and permissions",
+            field="file",
+        ) from exc
+    finally:
+        partial.unlink(missing_ok=True)
+    facts = Manifest(created_at=iso_utc(stamp), software=SOFTWARE_VERSION, hub_id=hub_id, db_bytes=0, db_sha256="")
+    facts.counts.update(counts)
+    return BackupResult(path=file, bytes=file.stat().st_size, manifest=facts, postgresql=where)
 
 
 def _private(path: Path) -> None:
@@ -418,6 +486,17 @@ def restore_backup(
         StoreError: the hub is running, or the backup is damaged (nothing changed).
     """
     data_dir, file = Path(data_dir), Path(file)
+    url = database_url(data_dir)
+    if url:
+        raise InputError(
+            zh=f"hub restore 只恢复 SQLite 县平台；本县平台的数据库在 PostgreSQL（{redacted(url)}）：请用 pg_restore "
+            f"从 pg_dump 备份恢复数据库，密钥从 hub backup 的文件取出（tar --zstd -xf 文件 {KEY_FILE}）",
+            en=f"hub restore puts back a SQLite hub; this hub's store is PostgreSQL ({redacted(url)}): restore the "
+            f"database with pg_restore from its pg_dump file, and the key from a 'hub backup' file "
+            f"(tar --zstd -xf FILE {KEY_FILE})",
+            field="file",
+            code="backup.postgresql",
+        )
     if not file.is_file():
         raise InputError(zh=f"找不到备份文件 {file}", en=f"no backup file at {file}", field="file")
     database, key_file = data_dir / DB_FILE, data_dir / KEY_FILE

@@ -69,6 +69,22 @@ def backup_command(obj: Context, file: Path) -> None:
     finally:
         bars.close()
     m = result.manifest
+    if result.postgresql is not None:
+        obj.say(
+            f"备份已写入 {result.path}（{_size(result.bytes)}）：县平台密钥和数据库地址",
+            f"Backup written to {result.path} ({_size(result.bytes)}): the hub's key and its database address",
+        )
+        obj.say(
+            f"数据库在 PostgreSQL（{result.postgresql}），不在此文件中：请用 pg_dump 备份（pg_dump -Fc -f 文件 数据库名），"
+            "与服务器上其他数据库一样；恢复时两者一起使用。",
+            f"The database is in PostgreSQL ({result.postgresql}), not in this file: back it up with pg_dump "
+            "(pg_dump -Fc -f FILE DBNAME) like the server's other databases; a restore needs both.",
+        )
+        obj.say(
+            "该文件含县平台密钥和数据库密码：请离线保存，妥善保管。",
+            "The file holds the hub's key and the database password: keep it offline and safe.",
+        )
+        return
     obj.say(
         f"备份已写入 {result.path}（{_size(result.bytes)}，数据库 {_size(m.db_bytes)} 已通过完整性检查）",
         f"Backup written to {result.path} ({_size(result.bytes)}; database of {_size(m.db_bytes)}, integrity ok)",
