@@ -117,6 +117,14 @@ def disclosed_key(identity: HubIdentity, envelope: bytes, station_box_public: by
     raise UpstreamError(zh="县平台打不开自己收下的数据集", en="a set this county accepted does not open with its keys")
 
 
+def _serialise(store: HubStore) -> None:
+    """Several workers of one county (``hub serve --workers N`` on PostgreSQL) collect and seal one chain, one
+    at a time; SQLite's one writer already serialises."""
+    lock = getattr(store, "lock", None)  # hub.store.base.StoreBase.lock
+    if lock is not None:
+        lock("upstream")
+
+
 def collect(store: HubStore, identity: HubIdentity, *, now: dt.datetime) -> int:
     """Queue what the province has not had: roster keys, accepted sets, station status, case figures, moves."""
     at = iso_utc(now)
@@ -128,6 +136,7 @@ def collect(store: HubStore, identity: HubIdentity, *, now: dt.datetime) -> int:
         queued += 1
 
     with store.transaction():
+        _serialise(store)
         roster = store.upstream_sent("roster")
         forwarded = store.upstream_sent("seq")
         status = store.upstream_sent("status")
@@ -244,9 +253,7 @@ def seal_pending(store: HubStore, identity: HubIdentity, *, now: dt.datetime) ->
     sealed = 0
     while True:
         with store.transaction():
-            lock = getattr(store, "lock", None)  # several workers of one county seal one chain, one at a time
-            if lock is not None:
-                lock("upstream")
+            _serialise(store)
             link = store.upstream_link() or link
             items = store.upstream_unsealed(MAX_ITEMS_PER_SET)
             pinned = int(link["gen"])
