@@ -115,3 +115,28 @@ def test_the_dashboard_shows_scan_bytes_waiting_per_station(client, station, cas
     dashboard = client.get("/dashboard")
     assert f'data-bytes="{len(data) - 50}"' in dashboard.text
     assert data not in dashboard.content
+
+
+def test_hub_case_attachments_lists_each_page_with_its_hash_and_whether_it_is_whole(
+    client,
+    station,
+    case_no,  # noqa: F811
+    hub_dir,
+):
+    import json
+
+    from click.testing import CliRunner
+
+    from hub.cli import main
+
+    whole, half = _png(50), _png(60) * 3
+    shas = [_attach(client, station, case_no, data, page=n) for n, data in enumerate((whole, half), 1)]
+    assert _put(client, station, whole).status_code == 200
+    assert _put(client, station, half, 0, 10).status_code == 200
+    result = CliRunner().invoke(main, ["--data-dir", str(hub_dir), "case", "attachments", case_no, "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [(r["sha256"], r["complete"], r["page"]) for r in rows] == [(shas[0], True, 1), (shas[1], False, 2)]
+    assert rows[1]["held"] == 10 and rows[0]["material"] == "居民身份证"
+    unknown = CliRunner().invoke(main, ["--data-dir", str(hub_dir), "case", "attachments", "nope"])
+    assert unknown.exit_code == 2
