@@ -10,6 +10,7 @@ import pytest
 from hub.bootstrap import HubInit, init_hub
 from station.store import datakey
 from tests.integration.county import County, county
+from tests.support.postgres import HubBackend
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +27,13 @@ def hub_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, HubIni
 
 
 @pytest.fixture
-def live_county(tmp_path: Path, hub_template: tuple[Path, HubInit]) -> Iterator[County]:
-    with county(tmp_path, hub_template[0]) as c:
+def live_county(
+    tmp_path: Path, hub_template: tuple[Path, HubInit], hub_backend: HubBackend, request: pytest.FixtureRequest
+) -> Iterator[County]:
+    template = hub_template[0]
+    if hub_backend.postgres:  # a test parametrised over hub_backend: the hub's store in PostgreSQL
+        folder, template_db = request.getfixturevalue("postgres_hub_template")
+        template = tmp_path / "pg-hub"
+        hub_backend.copy_hub(folder, template_db, template)
+    with county(tmp_path, template) as c:
         yield c

@@ -10,10 +10,12 @@ from station import cases as ops
 from station.sealing import seal_pending
 from station.syncstate import sync_status
 from tests.integration.county import V1, V2, County
+from tests.support.postgres import BACKENDS
 
 pytestmark = pytest.mark.timeout(120)
 
 
+@pytest.mark.parametrize("hub_backend", BACKENDS, indirect=True)  # the live county on PostgreSQL too
 def test_three_stations_two_villages_converge(live_county: County):
     a1, a2, b = live_county.enrol(V1), live_county.enrol(V1), live_county.enrol(V2)
     # Offline work first: nothing has been synced yet.
@@ -84,6 +86,7 @@ def test_station_sync_reports_in_step_only_when_both_sides_hold_everything(live_
     assert a1.sync().pushed == 0
 
 
+@pytest.mark.parametrize("hub_backend", BACKENDS, indirect=True)
 def test_conflicting_edits_on_two_pcs_converge_and_keep_the_loser(live_county: County):
     a1, a2 = live_county.enrol(V1), live_county.enrol(V1)
     case_no = a1.new_case("王小明", 1)
@@ -100,6 +103,7 @@ def test_conflicting_edits_on_two_pcs_converge_and_keep_the_loser(live_county: C
     assert lost, "the losing value is kept, visible at the station"
 
 
+@pytest.mark.parametrize("hub_backend", BACKENDS, indirect=True)
 def test_restored_backup_forks_and_loses_nothing(live_county: County, tmp_path):
     a1 = live_county.enrol(V1)
     first = a1.new_case("王小明", 1)
