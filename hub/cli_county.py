@@ -17,6 +17,7 @@ from hub.province_view import province_report
 from hub.upstream_link import read_upstream_file, sign_answer, write_answer_file
 from hub.views import duration_text
 from sync.i18n import pick
+from sync.protocol import ProtocolError
 from sync.timeutil import utc_now
 
 __all__ = ("county", "print_province")
@@ -151,7 +152,11 @@ def county_revoke(obj: Context, code: str) -> None:
 def county_import(obj: Context, file: Path, answer: Path | None) -> None:
     """Take a county's upstream file (from 'hub upstream export', carried by USB)."""
     identity = load_identity(obj.data_dir)
-    request = read_upstream_file(file)
+    try:
+        request = read_upstream_file(file)
+    except ProtocolError as exc:  # damaged: nothing was taken
+        click.echo(pick(obj.lang, "错误：", "Error: ") + exc.message(obj.lang), err=True)
+        sys.exit(2)
     now = utc_now()
     with obj.store() as store:
         require_province(store)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -11,6 +12,8 @@ from hub.keys import load_identity
 from hub.upstream import require_link
 from hub.upstream_link import enroll_upstream, export_upstream, read_answer_file, sync_upstream
 from sync.crypto import fingerprint
+from sync.i18n import pick
+from sync.protocol import ProtocolError
 from sync.timeutil import utc_now
 
 __all__ = ("upstream",)
@@ -114,5 +117,9 @@ def upstream_export(obj: Context, file: Path) -> None:
 def upstream_import_answer(obj: Context, file: Path) -> None:
     """Take the province's signed answer file ('hub county import --answer'): what it now holds."""
     with obj.store() as store:
-        acked = read_answer_file(store, file, now=utc_now())
+        try:
+            acked = read_answer_file(store, file, now=utc_now())
+        except ProtocolError as exc:  # damaged or not the province's: nothing changed
+            click.echo(pick(obj.lang, "错误：", "Error: ") + exc.message(obj.lang), err=True)
+            sys.exit(2)
     obj.say(f"省级平台已确认到第 {acked} 批", f"The province holds up to set {acked}")

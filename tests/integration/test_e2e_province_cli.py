@@ -113,6 +113,15 @@ def test_operator_commands_http_and_usb(live_county: County, province_dir: Path,
     assert code == 0 and held(province_dir) == 3
     code, out, err = hub(live_county.hub_dir, "upstream", "import-answer", str(answer))
     assert code == 0, err
+    # Damaged files are refused before anything is taken (exit 2): a cut stick, a forged answer.
+    cut, forged = tmp_path / "cut.bin", tmp_path / "forged.bin"
+    cut.write_bytes(stick.read_bytes()[:-100])
+    assert hub(province_dir, "county", "import", str(cut))[0] == 2
+    raw = bytearray(answer.read_bytes())
+    raw[-1] ^= 1
+    forged.write_bytes(bytes(raw))
+    code, _, err = hub(live_county.hub_dir, "upstream", "import-answer", str(forged))
+    assert code == 2 and "not signed" in err
     code, out, _ = hub(live_county.hub_dir, "upstream", "status", "--json")
     status = json.loads(out)
     assert status["acked_seq"] == status["head_seq"] and status["pending_items"] == 0
