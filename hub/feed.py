@@ -286,7 +286,8 @@ def queue_village_history(
             count += 1
             later: dict[tuple[int, str], dict[str, Any]] = {}
             for field, version in versions.items():
-                if field != "*" and field in fields and field not in STATUS_FIELDS:
+                # Only a case's lifecycle fields come by its moves; a commitment's status is a plain field.
+                if field != "*" and field in fields and not (table == "cases" and field in STATUS_FIELDS):
                     later.setdefault(version, {})[field] = row[field]
             for (hlc, origin), changed in sorted(later.items()):
                 queue(
