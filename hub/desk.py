@@ -187,7 +187,7 @@ def view_of(
     }
 
 
-def _scan_pages(store: HubStore, case_no: str) -> dict[str, int]:
+def _scan_pages(store: HubStoreProtocol, case_no: str) -> dict[str, int]:
     """How many scanned pages each material of the case has (the desk's scan viewer shows them)."""
     counts: dict[str, int] = {}
     for row in store.case_attachments(case_no):
