@@ -12,15 +12,18 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode
 
 import msgspec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from station.fsutil import atomic_write, private_folder, wipe
 from station.queries import get_bundle, get_case, intake_agent, is_bundle_number
+from station.ratings import ensure_query_code, query_code_of
 from station.store import Station
 from sync.errors import ProxyAppError, StoreError
 from sync.personal import mask_id_number, mask_phone
+from sync.ratings import format_code
 from sync.timeutil import format_local
 from tui import sealed
 
@@ -94,6 +97,19 @@ class Receipt:
     village_code: str
     materials: list[tuple[str, str]] = field(default_factory=list)
     commitments: list[ReceiptCommitment] = field(default_factory=list)
+    query_code: str = ""
+    """The intake's progress-query code (sync.ratings), printed beside the number and in the QR code."""
+    hub_url: str = ""
+    """The county hub's address when the station has one: the QR code then opens its progress page."""
+
+    @property
+    def qr_text(self) -> str:
+        """What the QR code holds: the hub's progress page for this case, else the number and the code."""
+        if not self.query_code:
+            return self.number
+        if self.hub_url:
+            return f"{self.hub_url.rstrip('/')}/q?{urlencode({'case': self.cases[0].case_no, 'code': self.query_code})}"
+        return f"{self.number} {format_code(self.query_code)}"
 
 
 def receipt_for(station: Station, number: str) -> Receipt:
@@ -133,7 +149,19 @@ def receipt_for(station: Station, number: str) -> Receipt:
         village_code=station.village_code,
         materials=[(m.name_zh, _STATES.get(m.state, m.state)) for m in materials],
         commitments=[ReceiptCommitment(c.material, c.due_date, c.due_provisional, c.signer_name) for c in commitments],
+        # An intake recorded before query codes existed gets its code now, at its reprint.
+        query_code=_query_code(station, intake),
+        hub_url=station.meta.hub_url or "",
     )
+
+
+def _query_code(station: Station, intake_id: str) -> str:
+    """The intake's query code; made now for an intake recorded before codes existed (none while the
+    station may not record anything: restored and not yet confirmed by the hub)."""
+    try:
+        return ensure_query_code(station, intake_id)
+    except ProxyAppError:
+        return query_code_of(station, intake_id) or ""
 
 
 def _due(date: str | None, provisional: bool) -> str:
@@ -149,7 +177,9 @@ def receipt_lines(r: Receipt) -> list[tuple[str, str]]:
         ("text", f"代办点：{r.station}（{r.village_code}）"),
         ("rule", ""),
     ]
-    lines.append(("text", f"回执编号：{r.number}"))
+    lines.append(
+        ("text", f"回执编号：{r.number}" + (f"    查询码：{format_code(r.query_code)}" if r.query_code else ""))
+    )
     lines.append(("text", f"办理事项：{r.title}"))
     lines.append(("text", f"申请人：{r.applicant}    身份证号：{r.id_masked}    电话：{r.phone_masked}"))
     lines.append(("text", f"收件时间：{format_local(r.received_at)}"))
@@ -170,7 +200,14 @@ def receipt_lines(r: Receipt) -> list[tuple[str, str]]:
         lines.append(("sign", "承诺人签字：________________    日期：____________"))
     lines.append(("rule", ""))
     lines.append(("text", f"代办员：{r.agent or '________'}    本服务免费（无偿代理）"))
-    lines.append(("text", "凭本回执编号查询办理进度。"))
+    lines.append(
+        (
+            "text",
+            "凭办件编号和查询码查询办理进度：本县任一村代办点，或扫描二维码。"
+            if r.query_code
+            else "凭本回执编号查询办理进度。",
+        )
+    )
     return lines
 
 
@@ -230,7 +267,7 @@ def receipt_pdf_bytes(r: Receipt) -> bytes:
     canvas = Canvas(out, pagesize=A4, invariant=1)
     canvas.setTitle(f"收件回执 {r.number}")
     qr_size = 32 * mm
-    widget = QrCodeWidget(r.number)
+    widget = QrCodeWidget(r.qr_text)
     x0, y0, x1, y1 = widget.getBounds()
     drawing = Drawing(qr_size, qr_size, transform=[qr_size / (x1 - x0), 0, 0, qr_size / (y1 - y0), 0, 0])
     drawing.add(widget)

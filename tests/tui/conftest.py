@@ -39,6 +39,22 @@ def station_passphrase(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
+def steady_query_codes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Query codes are random (sync.ratings); screens that show one must look the same on every run."""
+    import itertools
+
+    from station import ratings
+    from sync.ratings import CODE_ALPHABET
+
+    counter = itertools.count(1)
+    monkeypatch.setattr(
+        ratings,
+        "new_query_code",
+        lambda: "".join(CODE_ALPHABET[(next(counter) * 7 + i * 11) % 32] for i in range(8)),
+    )
+
+
+@pytest.fixture(autouse=True)
 def china_local_time() -> Iterator[None]:
     """Show local times as a village PC does (UTC+8), whatever the test machine's zone."""
     if not hasattr(time, "tzset"):  # Windows: no tzset; times show in the machine's zone

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from pathlib import Path
 
 from rich.text import Text
 from textual import on
@@ -12,10 +13,14 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from station.catalog_notice import catalog_notice
+from sync.progress import ProgressAnswer
 from tui.data import KINDS, TodayItem, short_number, today_items
 from tui.fmt import cell, due_text
 from tui.i18n import t
 from tui.screens.base import StationScreen
+from tui.screens.case_actions import ActionDialog
+from tui.screens.dialogs import ConfirmScreen
+from tui.screens.ratings import ledger_form, progress_form, progress_text
 from tui.widgets.fit_table import FitColumn, FitTable
 
 __all__ = ("HomeScreen",)
@@ -28,6 +33,8 @@ class HomeScreen(StationScreen):
     BINDINGS = [
         Binding("enter", "open_case", "Open", show=False),
         Binding("r", "refresh", "Refresh"),
+        Binding("q", "query", "Progress query"),
+        Binding("t", "ledger", "Ledger"),
     ]
     DEFAULT_CSS = """
     HomeScreen #summary { height: 1; padding: 0 1; text-style: bold; }
@@ -151,6 +158,31 @@ class HomeScreen(StationScreen):
     def action_refresh(self) -> None:
         self.refresh_data()
         self.station_app.refresh_status()
+
+    def action_query(self) -> None:
+        """Q: a resident's progress query by case number and query code (any village; the hub for others)."""
+        lang = self.lang
+        found: list[str] = []
+
+        def done(answer: ProgressAnswer, source: str) -> None:
+            found.append(progress_text(answer, source, lang))
+
+        def after(result: object) -> None:
+            if result and found:
+                self.app.push_screen(ConfirmScreen(t("query.result", lang), found[0], no=t("action.close", lang)))
+
+        title_key, fields, perform = progress_form(self.station, lang, done)
+        self.app.push_screen(ActionDialog(t(title_key, lang), fields, perform), after)
+
+    def action_ledger(self) -> None:
+        """T: this month's ledger (台账) as an Excel workbook, names and ID numbers masked."""
+        lang = self.lang
+
+        def done(path: Path, count: int) -> None:
+            self.notify(t("ledger.done", lang, count=count, path=str(path)), markup=False, timeout=10)
+
+        title_key, fields, perform = ledger_form(self.station, lang, done)
+        self.app.push_screen(ActionDialog(t(title_key, lang), fields, perform))
 
     @on(DataTable.RowSelected, "#today")
     def _selected(self, event: DataTable.RowSelected) -> None:
