@@ -46,13 +46,14 @@ PageFormat = Literal["webp", "jpeg", "avif"]
 
 # The choice and its figures are in docs/benchmarks.md ("Scanned pages"): the format Chromium shows
 # that was smallest at equal OCR legibility on the generated pages (bench/bench_scans.py).
-PAGE_FORMAT: PageFormat = "webp"
-DOCUMENT_QUALITY = 40
-"""Encoder quality for grayscale document pages."""
-PHOTO_QUALITY = 50
-"""Encoder quality for colour pages (photos)."""
+PAGE_FORMAT: PageFormat = "avif"
+DOCUMENT_QUALITY = 20
+"""Encoder quality for grayscale document pages (AVIF's scale, 0-100)."""
+PHOTO_QUALITY = 30
+"""Encoder quality for colour pages (photos, ID cards)."""
 DOCUMENT_LONG_SIDE = 1600
-"""Longest side of a document page after normalisation, in pixels (an A4 page at about 140 dpi)."""
+"""Longest side of a document page after normalisation, in pixels: an A4 page at about 140 dpi, a
+household register's page (185 mm) at 220 dpi, where its 7.5 pt labels stay legible."""
 PHOTO_LONG_SIDE = 1200
 """Longest side of a colour page (a photo shows what it shows at this size on any screen)."""
 
@@ -346,7 +347,7 @@ def _is_colourful(image: Image.Image) -> bool:
 def _too_big(size: int, name: str) -> ScanError:
     mb, limit = size / 1e6, MAX_FILE_BYTES / 1e6
     return ScanError(
-        zh=f"文件 {mb:.0f} MB，超过上限 {limit:.0f} MB；请用高拍仪的普通分辨率重新扫描",
+        zh=f"文件 {mb:.0f} 兆字节，超过上限 {limit:.0f} 兆字节；请用高拍仪的普通分辨率重新扫描",
         en=f"the file is {mb:.0f} MB, more than the limit of {limit:.0f} MB; scan again at the camera's usual "
         "resolution",
         name=name,
@@ -366,7 +367,7 @@ def _bomb(name: str, *, width: int = 0, height: int = 0) -> ScanError:
 
 def _not_an_image(name: str, *, detail: str = "") -> ScanError:
     return ScanError(
-        zh="不是可读的图片或 PDF（支持 JPEG、PNG、TIFF、PDF），或文件已损坏；请重新扫描或另存为 JPEG",
+        zh="不是可读的图片或 PDF 文件（支持 JPG/PNG/TIF 图片和 PDF），或文件已损坏；请重新扫描，或另存为 JPG/PNG 图片",
         en="not a readable image or PDF (JPEG, PNG, TIFF and PDF are accepted), or the file is damaged; scan "
         "again or save it as JPEG" + (f" ({detail})" if detail else ""),
         name=name,

@@ -60,7 +60,7 @@ _OBJ = re.compile(rb"(\d+)\s+(\d+)\s+obj\b")
 _NUMBER = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)")
 _MAX_DEPTH = 32
 _DAMAGED = PdfError(
-    zh="PDF 文件已损坏或格式不受支持；请在高拍仪软件中另存为 JPEG 或 PDF 后重试",
+    zh="PDF 文件已损坏或格式不受支持；请在高拍仪软件中另存为 JPG/PNG 图片或重新生成 PDF 后重试",
     en="the PDF is damaged or in a form not supported; save it as JPEG (or PDF again) in the camera's software",
 )
 

@@ -20,6 +20,7 @@ from tui.screens.home import HomeScreen
 from tui.screens.intake_done import IntakeDoneScreen
 from tui.screens.lock import LockScreen
 from tui.screens.new_case import NewCaseScreen
+from tui.screens.scans import ScanScreen
 from tui.screens.sync import SyncScreen
 from tui.widgets.item_picker import SearchInput
 from tui.widgets.key_bar import key_display
@@ -34,6 +35,7 @@ HELP_SECTIONS: tuple[tuple[str, type[DOMNode]], ...] = (
     ("draft.title", DraftOfferScreen),
     ("title.case_list", CaseListScreen),
     ("title.case_detail", CaseDetailScreen),
+    ("title.scans", ScanScreen),
     ("help.section.action", ActionDialog),
     ("title.sync", SyncScreen),
     ("title.enroll", EnrollScreen),

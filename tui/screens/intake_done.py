@@ -21,7 +21,7 @@ __all__ = ("IntakeDoneScreen",)
 
 
 class IntakeDoneScreen(StationModal):
-    """Dismisses with "next" (a new, empty form) or "view:CASE" (open the case)."""
+    """Dismisses with "next" (a new, empty form), "view:CASE" (open the case) or "scans:CASE" (its scans)."""
 
     DEFAULT_CSS = """
     IntakeDoneScreen > #dialog { width: auto; min-width: 76; max-width: 100%; }
@@ -31,6 +31,7 @@ class IntakeDoneScreen(StationModal):
         Binding("enter,escape", "next_case", "Next case"),
         Binding("v", "view_case", "View case"),
         Binding("p", "open_pdf", "Open PDF to print"),
+        Binding("s", "scans", "Scans"),
     ]
 
     def __init__(self, result: IntakeResult, paths: tuple[Path, Path] | None) -> None:
@@ -79,6 +80,9 @@ class IntakeDoneScreen(StationModal):
 
     def action_view_case(self) -> None:
         self.dismiss(f"view:{self.result.cases[0].case_no}")
+
+    def action_scans(self) -> None:
+        self.dismiss(f"scans:{self.result.cases[0].case_no}")
 
     def action_open_pdf(self) -> None:
         if self.paths:

@@ -24,6 +24,8 @@ from tui.receipt import write_receipt
 from tui.screens.base import StationScreen, error_text
 from tui.screens.dialogs import ConfirmScreen
 from tui.screens.intake_done import IntakeDoneScreen
+from tui.screens.scans import POLL_SECONDS as SCAN_POLL_SECONDS
+from tui.screens.scans import ScanScreen, inbox_waiting
 from tui.widgets.item_picker import ItemPicker
 from tui.widgets.materials import MaterialChecklist
 
@@ -66,6 +68,7 @@ class NewCaseScreen(StationScreen):
     NewCaseScreen #lbl-materials { text-style: bold; margin: 1 0 0 0; }
     NewCaseScreen #materials { margin: 0 0 1 0; }
     NewCaseScreen #problems { color: $error; text-style: bold; height: auto; margin: 1 0 0 0; display: none; }
+    NewCaseScreen #scan_waiting { height: auto; margin: 1 0 0 0; text-style: bold; display: none; }
     NewCaseScreen .buttons { height: auto; margin: 1 0 1 0; }
     NewCaseScreen .buttons Button { margin: 0 2 0 0; }
     """
@@ -107,6 +110,7 @@ class NewCaseScreen(StationScreen):
                 yield Label(t("new.note", lang), id="lbl-note")
                 yield Input(id="note", compact=True, max_length=200, placeholder=t("new.note_placeholder", lang))
             yield Static("", id="problems", markup=False)
+            yield Static("", id="scan_waiting", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button(f"{t('action.save', lang)} Ctrl+S", id="save", variant="primary", compact=True)
                 yield Button(f"{t('action.clear_form', lang)} F8", id="clear", compact=True)
@@ -116,6 +120,15 @@ class NewCaseScreen(StationScreen):
         await self.query_one(MaterialChecklist).set_rules([])
         self._update_defer_text()
         self.query_one("#item_search").focus()
+        self.show_scan_inbox()
+        self.set_interval(SCAN_POLL_SECONDS, self.show_scan_inbox)
+
+    def show_scan_inbox(self) -> None:
+        """A line under the form when the document camera has left files in the scan inbox (none: no line)."""
+        ready, _ = inbox_waiting(self.station_app.data_dir)
+        line = self.query_one("#scan_waiting", Static)
+        line.update(t("new.scans_waiting", self.lang, count=ready) if ready else "")
+        line.display = bool(ready)
 
     async def on_screen_resume(self) -> None:
         # A draft left by a quit or crash comes back into an empty form: nothing typed is lost.
@@ -135,6 +148,7 @@ class NewCaseScreen(StationScreen):
         self.query_one("#save", Button).label = f"{t('action.save', lang)} Ctrl+S"
         self.query_one("#clear", Button).label = f"{t('action.clear_form', lang)} F8"
         self._show_entry()
+        self.show_scan_inbox()
         self.query_one(MaterialChecklist).relabel()
         self._update_defer_text()
         self._check_id(self.query_one("#id_number", Input).value)
@@ -409,6 +423,8 @@ class NewCaseScreen(StationScreen):
     def _after_done(self, choice: object) -> None:
         if isinstance(choice, str) and choice.startswith("view:"):
             self.station_app.open_case(choice[5:])
+        elif isinstance(choice, str) and choice.startswith("scans:"):
+            self.station_app.push_screen(ScanScreen(choice[6:]))
 
     def action_clear_form(self) -> None:
         """Empty the form after a yes (a slip of the finger must not throw away a resident's details)."""
