@@ -156,6 +156,7 @@ def run(*, counties: int, stations: int, cases: int, requests: int, postgres: bo
             httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client,
         ):
             for what, path in (
+                ("GET /healthz (baseline)", "/healthz"),
                 ("GET /api/v1/status", "/api/v1/status"),
                 ("GET /province", "/province"),
                 ("GET /api/v1/province?county=…", "/api/v1/province?county=340100"),
@@ -185,14 +186,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     engine = "PostgreSQL" if args.postgres else "SQLite"
     total = args.counties * args.stations
+    load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
     print(
         f"\n{args.counties} counties × {args.stations} stations ({total:,}), "
-        f"{total * args.cases_per_station:,} case figures, {engine}, {args.requests} requests each\n"
+        f"{total * args.cases_per_station:,} case figures, {engine}, {args.requests} requests each, "
+        f"load average {load}\n"
     )
     print("| request | p50 ms | p99 ms | aim |")
     print("|---|---|---|---|")
     for what, p50, p99 in rows:
-        print(f"| {what} | {p50:.1f} | {p99:.1f} | {'met' if p99 < AIM_MS else 'missed'} (p99 < {AIM_MS:.0f}) |")
+        aim = "" if "baseline" in what else f"{'met' if p99 < AIM_MS else 'missed'} (p99 < {AIM_MS:.0f})"
+        print(f"| {what} | {p50:.1f} | {p99:.1f} | {aim} |")
     return 0
 
 
