@@ -101,7 +101,7 @@ def user_add(
 def user_list(obj: Context, as_json: bool) -> None:
     """List accounts: name, role, department, created, disabled."""
     with obj.store() as store:
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "name": u.name,
                 "role": u.role,
@@ -122,7 +122,7 @@ def user_list(obj: Context, as_json: bool) -> None:
     for r in rows:
         state = pick(obj.lang, "已停用", "disabled") if r["disabled_at"] else ""
         role = label("role", r["role"], obj.lang)
-        scope = r["department"] or r["township"] or "-"
+        scope = str(r["department"] or r["township"] or "-")
         if r["head"]:
             scope += pick(obj.lang, "（负责人）", " (head)")
         click.echo(f"{r['name']}\t{role}\t{scope}\t{_china(r['created_at'])}\t{state}".rstrip())
