@@ -7,6 +7,8 @@ from typing import Any
 
 from fleet.compare import diff, integrity, readonly, snapshot
 from fleet.sim import Fleet
+from fleet.township import check_township, station_levels
+from hub.levels import case_level
 from hub.store import HubStore
 
 __all__ = ("check_fleet",)
@@ -129,6 +131,17 @@ def check_fleet(fleet: Fleet) -> dict[str, Any]:
             if missing_at_hub:
                 failures.append(f"{sid}: acknowledged sets not at the hub: {missing_at_hub[:5]}")
         admin = _admin_views(fleet, store, rows, forks, failures)
+        # Township review and escalation (issue 16): levels respected, lists agreeing, each station's level the hub's.
+        accounting["township"] = check_township(store, fleet.config.end, failures)
+        hub_levels = {r["case_no"]: r for r in store.list_cases(limit=10**7)}
+        for station in fleet.stations:
+            if station.profile in ("revoked", "restored"):
+                continue
+            own_cases = {no: hub_levels[no] for no in station.created if no in hub_levels}
+            with station.open() as local:
+                station_levels(
+                    local, {no: _level(store, row) for no, row in own_cases.items()}, failures, station.station_id
+                )
     accounting["rejected_by_code"] = dict(Counter(r["code"] for r in rejected))
     accounting["forks"] = [{"station_id": f.station_id, "seq": f.seq, "reason": f.reason} for f in forks]
     accounting["hub_key_gen"] = fleet.identity.gen
@@ -186,6 +199,11 @@ def _drop_rejected_moves(db: Any, sid: str, mine: dict[str, Any], hub: dict[str,
         case["events"] -= extra
         dropped += len(extra)
     return dropped
+
+
+def _level(store: HubStore, row: dict[str, Any]) -> str | None:
+    level = case_level(store, row)
+    return None if level is None else level.value
 
 
 def _supplied_but_open(hub_db: Any) -> int:

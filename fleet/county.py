@@ -8,8 +8,13 @@ from collections import Counter
 from collections.abc import Callable
 
 from hub.decisions import decide
+from hub.levels import case_level
 from hub.store import HubStore
 from sync.errors import ProxyAppError
+from sync.levels import Level
+from sync.lifecycle import Status
+
+TOWNSHIP_HELD = (Level.TOWNSHIP, Level.TOWNSHIP_INITIAL)
 
 __all__ = ("PLAN", "decide_day")
 
@@ -49,8 +54,20 @@ def decide_day(store: HubStore, rng: random.Random, now: Callable[[], dt.datetim
             elif alias == "correct":
                 materials = [m.name_zh for m in catalog.item(row["item_code"]).materials]
                 kwargs["missing"] = [rng.choice(materials)]
+            # Township review (issue 16): the level holding the case decides; a township ends its
+            # initial review of a county item by forwarding it with its opinion, never by completing it.
+            level = case_level(store, row)
+            actor, by = ("township", "乡镇便民服务中心") if level in TOWNSHIP_HELD else ("department", "县直部门")
+            if level is Level.TOWNSHIP_INITIAL and alias == "complete":
+                if status == "IN_PROGRESS":
+                    alias, kwargs = "forward", {"reason": "经入户调查，情况属实，同意上报"}
+                else:
+                    alias, kwargs = "review", {}
             try:
-                decide(store, row["case_no"], alias, by="县直部门", now=now, **kwargs)  # type: ignore[arg-type]
-                decided[alias] += 1
+                if alias == "forward":
+                    decide(store, row["case_no"], Status.IN_PROGRESS, actor=actor, by=by, now=now, **kwargs)  # type: ignore[arg-type]
+                else:
+                    decide(store, row["case_no"], alias, actor=actor, by=by, now=now, **kwargs)  # type: ignore[arg-type]
+                decided[alias if actor == "department" else f"township:{alias}"] += 1
             except ProxyAppError as exc:  # a move the lifecycle no longer allows (the station moved first)
                 decided[f"refused:{getattr(exc, 'code', None) or type(exc).__name__}"] += 1

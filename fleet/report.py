@@ -57,6 +57,7 @@ def build_report(fleet: Fleet, checks: dict[str, Any], wall_seconds: float) -> d
         "forks_resolved": checks["accounting"].get("forks_resolved", []),
         "hub_key_gen": checks["accounting"].get("hub_key_gen", 1),
         "catalog_change": checks["accounting"].get("catalog_change", {}),
+        "township": checks["accounting"].get("township", {}),
         "rejections_by_code": checks["accounting"]["rejected_by_code"],
         "commitments_supplied_but_open_at_hub": checks["accounting"]["supplied_but_open"],
         "rejected_moves_kept_in_local_history": checks["accounting"]["rejected_moves_kept_in_local_history"],
@@ -99,6 +100,7 @@ def render(report: dict[str, Any]) -> str:
     lines.append(f"Forks open: {report['forks']}; resolved: {report['forks_resolved']}")
     lines.append(f"Hub key generation at the end: {report['hub_key_gen']}")
     lines.append(f"Catalogue change mid-run: {report['catalog_change']}")
+    lines.append(f"Township review and escalation at the end: {report.get('township', {})}")
     lines.append(f"Rejected changes by code: {report['rejections_by_code']}")
     lines.append(f"Commitments supplied but still open at the hub: {report['commitments_supplied_but_open_at_hub']}")
     lines.append(
