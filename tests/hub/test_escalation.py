@@ -196,3 +196,23 @@ def test_a_department_that_does_not_answer_is_deemed_to_consent(
     login(client, "rs")
     page = client.get(f"/desk/cases/{county}").text
     assert 'data-opinion="deemed_consent"' in page and "缺席默认" in page and 'data-opinion="consent"' in page
+
+
+def test_hub_serve_sends_the_digest_once_a_day_after_its_hour(
+    client, station, store, clock_before_national_day, heads, hub_dir
+):
+    from hub.notify.daily import lifespans, run_if_due
+
+    clock = clock_before_national_day
+    file_and_accept(client, station, "RS-001", "rs", "/desk")
+    assert lifespans(hub_dir, clock, {}) == []  # only under hub serve (HUB_ALERTS_DAILY=1)
+    assert len(lifespans(hub_dir, clock, {"HUB_ALERTS_DAILY": "1"})) == 1
+    settings = NotifySettings.from_env(hub_dir, {"HUB_ALERTS_HOUR": "9"})
+    early = dt.datetime(2026, 10, 9, 0, 30, tzinfo=dt.UTC)  # 08:30 in China: before the hour
+    assert not run_if_due(settings, early)
+    assert not (hub_dir / "alerts" / "2026-10-09.jsonl").exists()
+    later = dt.datetime(2026, 10, 9, 1, 30, tzinfo=dt.UTC)
+    assert run_if_due(settings, later)
+    assert not run_if_due(settings, later + dt.timedelta(hours=3))  # once a day
+    sent = (hub_dir / "alerts" / "2026-10-09.jsonl").read_text().splitlines()
+    assert len(sent) == 2  # rs and its head
