@@ -52,6 +52,17 @@ def postgres_url(postgres_cluster: postgres.Cluster) -> Iterator[str]:
         yield url
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--hub-backend",
+        dest="hub_backend",
+        choices=postgres.BACKENDS,
+        default="sqlite",
+        help="The engine of the hub's store in tests that do not choose it (BOTH_BACKENDS modules run on both): "
+        "postgresql runs every hub test built on hub_dir against the throwaway cluster.",
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The long fuzzing runs (marker ``fuzz_long``) only when asked for: ``-m fuzz_long`` (or any -m
     expression naming it); every other run skips them, so CI keeps the short, bounded fuzz runs."""
@@ -65,14 +76,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture
 def hub_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[postgres.HubBackend]:
-    """The engine of this test's hub store: SQLite unless the module runs on both
-    (``pytestmark = BOTH_BACKENDS``, tests/support/postgres.py), where the PostgreSQL case sets
+    """The engine of this test's hub store: SQLite (or ``--hub-backend``) unless the module runs on both
+    (``pytestmark = BOTH_BACKENDS``, tests/support/postgres.py); the PostgreSQL case sets
     ``HUB_DATABASE_URL`` to a fresh database of the session's cluster (skipped without the server
     binaries, failed with ``CI=true``, as ``postgres_cluster``)."""
     from hub.store import pg
     from hub.store.location import DATABASE_URL_ENV
 
-    name = getattr(request, "param", "sqlite")
+    name = getattr(request, "param", request.config.getoption("hub_backend"))
     if name == "sqlite":
         monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
         yield postgres.HubBackend("sqlite")
