@@ -49,6 +49,16 @@ _READY = (
 )
 
 
+class _Pace:
+    """The chunk size (a Budget kept in ``meta``) and the link's round trip, measured on this round's
+    first question (an empty chunk: ~150 bytes each way), so the rate a chunk measures is the link's and
+    not its latency: on EDGE a round trip is ~0.7 s, as long as half a chunk."""
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+        self.rtt: float | None = None
+
+
 class _Done(Exception):
     """Scans stop for this round (the reason is in the report's ``scan_errors``, or there is none)."""
 
@@ -62,23 +72,27 @@ def upload_scans(link: Link, records: Callable[[], None]) -> None:
     station = link.station
     if not hub_features(station) & FEATURE_SCANS:
         return
-    budget = Budget(link.db, "scan_bytes", SCAN_BYTES)
+    pace = _Pace(Budget(link.db, "scan_bytes", SCAN_BYTES))
     try:
         skipped: set[str] = set()
+        first = True
         while True:
             row = next((r for r in link.db.execute(_READY).fetchall() if r[0] not in skipped), None)
             if row is None:
                 return
-            if not _page(link, budget, records, *row):
-                skipped.add(row[0])
+            sha, size, held, flying = row
+            # The round's first page starts with a question: where the hub stands on it, and the round trip.
+            if not _page(link, pace, records, sha, size, held, flying or first):
+                skipped.add(sha)
+            first = False
     except _Done:
         return
     finally:
-        budget.save()
+        pace.budget.save()
         _progress(link)
 
 
-def _page(link: Link, budget: Budget, records: Callable[[], None], sha: str, size: int, held: int, flying: int) -> bool:
+def _page(link: Link, pace: _Pace, records: Callable[[], None], sha: str, size: int, held: int, flying: int) -> bool:
     """Send one page from where the hub stands; False when the hub will not take it this round."""
     digest = bytes.fromhex(sha)
     failures = tries = 0
@@ -86,14 +100,14 @@ def _page(link: Link, budget: Budget, records: Callable[[], None], sha: str, siz
     while True:
         asking = lost
         if lost:  # a chunk's answer was lost: ask the hub where the page stands before sending anything
-            answer = _send(link, budget, ScanPut(PROTOCOL_VERSION, digest, held), failures=failures)
+            answer = _send(link, pace, ScanPut(PROTOCOL_VERSION, digest, held), failures=failures)
         else:
             if held >= size:
                 return True
             if unsealed_count(link.station):
                 records()  # records first, always: one made during the upload goes now, not after the pages
             sealed = seal_chunk(
-                _read(link, sha, held, min(budget.value, MAX_CHUNK)),
+                _read(link, sha, held, min(pace.budget.value, MAX_CHUNK)),
                 station_id=link.station.station_id,
                 sha256=digest,
                 offset=held,
@@ -102,7 +116,7 @@ def _page(link: Link, budget: Budget, records: Callable[[], None], sha: str, siz
             )
             with write_txn(link.db):
                 link.db.execute("UPDATE scan_blobs SET in_flight = 1 WHERE sha256 = ?", [sha])
-            answer = _send(link, budget, ScanPut(PROTOCOL_VERSION, digest, held, sealed), failures=failures)
+            answer = _send(link, pace, ScanPut(PROTOCOL_VERSION, digest, held, sealed), failures=failures)
         if answer is None:
             return False
         if isinstance(answer, _Again):  # cut on the way, or refused (a chunk altered): again, from where the hub is
@@ -146,10 +160,11 @@ def _note(link: Link, sha: str, answer: ScanAnswer) -> int:
     return answer.held if not answer.complete else answer.size
 
 
-def _send(link: Link, budget: Budget, put: ScanPut, *, failures: int) -> ScanAnswer | _Again | None:
+def _send(link: Link, pace: _Pace, put: ScanPut, *, failures: int) -> ScanAnswer | _Again | None:
     """One chunk request: the hub's answer; _Again when the chunk should be sent again; None when this page
     waits for another round. Raises _Done when scans stop for the round."""
     body = msgspec.msgpack.encode(put)
+    budget = pace.budget
     while True:
         try:
             response, _, seconds = link.send("POST", SCANS_PATH, body=body)
@@ -173,10 +188,13 @@ def _send(link: Link, budget: Budget, put: ScanPut, *, failures: int) -> ScanAns
             if answer.sha256 != put.sha256:
                 _issue(link, "malformed", "the hub answered for another page", "县平台答复的页面不符")
                 raise _Done from None
-            if put.sealed and len(body) >= 4096:
+            if not put.sealed:
+                pace.rtt = seconds if pace.rtt is None else min(pace.rtt, seconds)
+            elif len(body) >= 4096:
                 budget.grow(limited=True)
-                if seconds > 0:  # never longer than SCAN_SECONDS at the rate this chunk went
-                    budget.value = max(budget.low, min(budget.value, int(len(body) / seconds * SCAN_SECONDS)))
+                # Never longer than SCAN_SECONDS on the wire at the rate this chunk went, its round trip apart.
+                wire = max(seconds - (pace.rtt or 0.0), seconds / 4, 0.01)
+                budget.value = max(budget.low, min(budget.value, int(len(body) / wire * SCAN_SECONDS)))
             return answer
         error = hub_error(response)
         if response.status_code in (502, 503, 504) or error.code in ("bad_box", "scan_mismatch", "unauthenticated"):
