@@ -11,39 +11,30 @@ from typing import Any
 import msgspec
 
 from hub.keys import HubIdentity
+from hub.province_items import take_item
 from hub.store import HubStore
 from hub.upstream import is_province
 from sync.crypto import key_id_of
 from sync.enrolment import CODE_ALPHABET
 from sync.errors import InputError
 from sync.protocol import (
-    CTX_UP,
     GENESIS,
-    HubKeyItem,
     ProtocolError,
     PushResponse,
     SetResult,
     open_set,
-    verify_hub_key,
-    verify_receipt,
 )
 from sync.protocol.upstream import (
     COUNTY_SET,
     CTX_COUNTY,
     MAX_COUNTY_SETS,
-    CaseFigure,
     CountyEnrollRequest,
     CountyEnrollResponse,
-    CountyMove,
-    ForwardedSet,
-    RosterItem,
-    StationStatusItem,
     UpstreamRequest,
     county_origin,
     county_request_mac,
     county_response_mac,
     decode_item,
-    open_forwarded,
 )
 from sync.timeutil import iso_utc
 
@@ -272,7 +263,7 @@ def _one(store: HubStore, identity: HubIdentity, county: str, data: bytes, via: 
             if signed.prev != (bytes(head["head_hash"]) if head_seq else GENESIS):
                 raise ProtocolError(zh="批次链不连续", en="its prev is not the hash of the set before", code="fork")
             for index, record in enumerate(records):
-                _item(store, county, signed.seq, index, decode_item(bytes(record)), at, signer)
+                take_item(store, county, signed.seq, index, decode_item(bytes(record)), at, signer)
             store.add_county_set(
                 county=county, seq=signed.seq, set_hash=set_hash, envelope=data, items=len(records), via=via, at=at
             )
@@ -287,153 +278,3 @@ def _serialise(store: HubStore, key: str) -> None:
     lock = getattr(store, "lock", None)  # hub.store.base.StoreBase.lock (the PostgreSQL backend's)
     if lock is not None:
         lock(key)
-
-
-def _own(county: str, station_or_village: str, what: str) -> None:
-    if not station_or_village.startswith(county):
-        raise ProtocolError(
-            zh=f"{what} 不属于该县", en=f"{what} {station_or_village} is not of county {county}", code="wrong_origin"
-        )
-
-
-def _item(store: HubStore, county: str, seq: int, index: int, item: object, at: str, signer: bytes) -> None:
-    """Check and keep one item of a county set (raise ProtocolError to refuse the whole set)."""
-    if isinstance(item, HubKeyItem):
-        if not verify_hub_key(item, pinned_sign_public=signer):
-            raise ProtocolError(
-                zh="县平台密钥交接签名无效",
-                en=f"item {index}: a key handover not signed by the pinned key",
-                code="bad_key_change",
-            )
-        store.pin_county_key(
-            county=county,
-            key_id=key_id_of(item.sign_public),
-            gen=item.gen,
-            sign_public=item.sign_public,
-            box_public=item.box_public,
-            at=at,
-        )
-    elif isinstance(item, RosterItem):
-        _own(county, item.village_code, "village")
-        _own(item.village_code, item.station_id, "station")
-        if key_id_of(item.sign_public) != item.key_id or len(item.box_public) != 32:
-            raise ProtocolError(
-                zh="名册中的密钥不符", en=f"item {index}: a roster key does not match its id", code="malformed"
-            )
-        known = store.province_station(item.station_id)
-        if known is not None and known["county"] != county:
-            raise ProtocolError(
-                zh="代办点属于另一县", en=f"station {item.station_id} is another county's", code="wrong_origin"
-            )
-        store.put_roster_key(
-            county=county,
-            station_id=item.station_id,
-            village_code=item.village_code,
-            key_id=item.key_id,
-            sign_public=item.sign_public,
-            box_public=item.box_public,
-            from_seq=item.from_seq,
-            revoked_after=item.revoked_after,
-        )
-    elif isinstance(item, ForwardedSet):
-        _forwarded(store, county, seq, item, at)
-    elif isinstance(item, StationStatusItem):
-        station = store.province_station(item.station_id)
-        if station is None or station["county"] != county:
-            raise ProtocolError(
-                zh="代办点不在该县名册中",
-                en=f"station {item.station_id} is not on the county's roster",
-                code="wrong_origin",
-            )
-        store.note_station_status(
-            station_id=item.station_id,
-            applied_seq=item.applied_seq,
-            last_contact=item.last_contact,
-            revoked=item.revoked,
-            county_seq=seq,
-        )
-    elif isinstance(item, CaseFigure):
-        _own(county, item.village_code, "village")
-        store.put_province_case(county, msgspec.structs.asdict(item))
-    elif isinstance(item, CountyMove):
-        store.add_province_move(county, seq, msgspec.structs.asdict(item))
-
-
-def _forwarded(store: HubStore, county: str, county_seq: int, item: ForwardedSet, at: str) -> None:
-    """A station's set as its county accepted it: the station's signature, the chain, the disclosed key, the receipt."""
-    station = store.province_station(item.station_id)
-    if station is None or station["county"] != county:
-        raise ProtocolError(
-            zh="代办点不在该县名册中",
-            en=f"station {item.station_id} is not on the county's roster",
-            code="wrong_origin",
-        )
-    key = store.province_key_for_seq(item.station_id, item.seq)
-    if key is None:
-        raise ProtocolError(
-            zh="名册中没有签署该批次的密钥",
-            en=f"no roster key signs {item.station_id} set {item.seq}",
-            code="unknown_key",
-        )
-    if key["revoked_after"] is not None and item.seq > key["revoked_after"]:
-        raise ProtocolError(
-            zh="该密钥已被吊销", en=f"{item.station_id} set {item.seq} is past its key's last set", code="revoked_key"
-        )
-    body_key = item.key
-    if not body_key:
-        previous = store.province_set(item.station_id, item.seq - 1)
-        if previous is None:
-            raise ProtocolError(
-                zh="缺少数据集的密钥", en=f"{item.station_id} set {item.seq} comes without its key", code="bad_key"
-            )
-        body_key = previous[1]
-    signed, set_hash, _ = open_forwarded(
-        item.envelope, sign_public=bytes(key["sign_public"]), key_id=key["key_id"], key=body_key, context=CTX_UP
-    )
-    if signed.origin != item.station_id or signed.seq != item.seq:
-        raise ProtocolError(
-            zh="数据集与其说明不符",
-            en=f"the set is {signed.origin} {signed.seq}, not {item.station_id} {item.seq}",
-            code="malformed",
-        )
-    _check_receipt(store, county, item, set_hash)
-    held = store.province_set(item.station_id, item.seq)
-    if held is not None:
-        if held[0] == set_hash:
-            return  # forwarded again (a re-sealed chain, a restored province): held once
-        raise ProtocolError(
-            zh="同一序号已有另一数据集", en=f"{item.station_id} set {item.seq}: another set is held", code="fork"
-        )
-    applied = int(station["applied_seq"])
-    previous_hash = bytes(station["applied_hash"]) if applied else GENESIS
-    if item.seq != applied + 1 or signed.prev != previous_hash:
-        raise ProtocolError(
-            zh="代办点数据集链不连续", en=f"{item.station_id} set {item.seq} does not follow set {applied}", code="fork"
-        )
-    store.add_province_set(
-        station_id=item.station_id,
-        seq=item.seq,
-        set_hash=set_hash,
-        envelope=item.envelope,
-        receipt=item.receipt,
-        body_key=body_key,
-        county=county,
-        county_seq=county_seq,
-        changes=signed.count,
-        at=at,
-    )
-
-
-def _check_receipt(store: HubStore, county: str, item: ForwardedSet, set_hash: bytes) -> None:
-    for key in store.county_keys(county):
-        try:
-            body = verify_receipt(item.receipt, bytes(key["sign_public"]))
-        except ProtocolError:
-            continue
-        if body.origin == item.station_id and body.seq == item.seq and body.hash == set_hash:
-            return
-    raise ProtocolError(
-        zh="县平台回执无效",
-        en=f"{item.station_id} set {item.seq}: the county's receipt does not match",
-        code="bad_receipt",
-    )
