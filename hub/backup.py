@@ -28,7 +28,7 @@ import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO
 
 import zstandard
 
@@ -37,6 +37,7 @@ from hub.keys import KEY_FILE, load_identity
 from hub.store import DB_FILE, HubStore
 from hub.store.backup import check_copy, checkpoint, online_copy
 from hub.store.location import DATABASE_FILE, database_url, redacted
+from sync.archive import Counting, Progress, add_bytes, add_file, zstd_tar
 from sync.errors import InputError, StoreError
 from sync.timeutil import iso_utc, utc_now
 from sync.version import SOFTWARE_VERSION
@@ -68,7 +69,6 @@ ASIDE_SUFFIX = ".before-restore-"
 _CHUNK = 1024 * 1024
 _MAX_MANIFEST = 64 * 1024
 
-Progress = Callable[[str, int, int], None]
 """Called as work moves: (stage, done, total); stages ``copy`` (pages), ``write`` and ``read`` (bytes)."""
 
 
@@ -157,6 +157,8 @@ class RestoreResult:
     manifest: Manifest
     aside: list[Path]
     """Where the files it replaced were moved (empty when the folder held no hub)."""
+    postgresql: str | None = None
+    """A hub on PostgreSQL (URL without the password): its database was restored with pg_restore."""
 
 
 # -- the lock ``hub serve`` holds ------------------------------------------------------------------
@@ -291,12 +293,10 @@ def _key_backup(data_dir: Path, file: Path, hub_id: str, where: str, stamp: dt.d
     partial = file.with_name(file.name + ".partial")
     try:
         _private(partial)
-        compressor = zstandard.ZstdCompressor(level=level, write_checksum=True)
-        with open(partial, "wb") as raw, compressor.stream_writer(raw, closefd=False) as zst:
-            with tarfile.open(fileobj=zst, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        with open(partial, "wb") as raw:
+            with zstd_tar(raw, level=level) as tar:
                 for name, data in members:
-                    _add(tar, name, io.BytesIO(data), len(data), stamp.timestamp())
-            zst.flush(zstandard.FLUSH_FRAME)
+                    add_bytes(tar, name, data, stamp.timestamp())
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(partial, file)
@@ -327,47 +327,17 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-class _Counting(io.RawIOBase):
-    """A file read through, calling ``progress`` with the bytes read so far."""
-
-    def __init__(self, handle: IO[bytes], total: int, stage: str, progress: Progress | None) -> None:
-        self.handle, self.total, self.stage, self.progress, self.done = handle, total, stage, progress, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        count = self.handle.readinto(buffer)  # type: ignore[attr-defined]
-        self.done += count or 0
-        if self.progress is not None:
-            self.progress(self.stage, self.done, self.total)
-        return count or 0
-
-
 def _write_archive(
     target: Path, manifest: Manifest, database: Path, key_file: Path, progress: Progress | None, level: int
 ) -> None:
     mtime = dt.datetime.fromisoformat(manifest.created_at).timestamp()
-    compressor = zstandard.ZstdCompressor(level=level, threads=-1, write_checksum=True)
-    with open(target, "wb") as raw, compressor.stream_writer(raw, closefd=False) as zst:
-        with tarfile.open(fileobj=zst, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-            _add(tar, MANIFEST, io.BytesIO(manifest.to_json()), len(manifest.to_json()), mtime)
-            with open(database, "rb") as handle:
-                counted = cast(IO[bytes], _Counting(handle, manifest.db_bytes, "write", progress))
-                _add(tar, DB_FILE, counted, manifest.db_bytes, mtime)
-            key = key_file.read_bytes()
-            _add(tar, KEY_FILE, io.BytesIO(key), len(key), mtime)
-        zst.flush(zstandard.FLUSH_FRAME)
+    with open(target, "wb") as raw:
+        with zstd_tar(raw, level=level, threads=-1) as tar:
+            add_bytes(tar, MANIFEST, manifest.to_json(), mtime)
+            add_file(tar, DB_FILE, database, mtime, progress, size=manifest.db_bytes)
+            add_bytes(tar, KEY_FILE, key_file.read_bytes(), mtime)
         raw.flush()
         os.fsync(raw.fileno())
-
-
-def _add(tar: tarfile.TarFile, name: str, handle: IO[bytes], size: int, mtime: float) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = size
-    info.mode = 0o600
-    info.mtime = int(mtime)
-    tar.addfile(info, handle)
 
 
 # -- reading a backup ------------------------------------------------------------------------------
@@ -386,7 +356,7 @@ def _members(file: Path, progress: Progress | None) -> Iterator[tuple[str, IO[by
     """Each member of the archive in order, as (name, stream, size); only the three known names, only files."""
     total = file.stat().st_size
     with open(file, "rb") as raw:
-        counted = io.BufferedReader(_Counting(raw, total, "read", progress), _CHUNK)
+        counted = io.BufferedReader(Counting(raw, total, "read", progress), _CHUNK)
         reader = zstandard.ZstdDecompressor().stream_reader(counted)
         try:
             with tarfile.open(fileobj=reader, mode="r|") as tar:
@@ -488,15 +458,7 @@ def restore_backup(
     data_dir, file = Path(data_dir), Path(file)
     url = database_url(data_dir)
     if url:
-        raise InputError(
-            zh=f"hub restore 只恢复 SQLite 县平台；本县平台的数据库在 PostgreSQL（{redacted(url)}）：请用 pg_restore "
-            f"从 pg_dump 备份恢复数据库，密钥从 hub backup 的文件取出（tar --zstd -xf 文件 {KEY_FILE}）",
-            en=f"hub restore puts back a SQLite hub; this hub's store is PostgreSQL ({redacted(url)}): restore the "
-            f"database with pg_restore from its pg_dump file, and the key from a 'hub backup' file "
-            f"(tar --zstd -xf FILE {KEY_FILE})",
-            field="file",
-            code="backup.postgresql",
-        )
+        return _after_pg_restore(data_dir, file, redacted(url), force=force, stamp=now())
     if not file.is_file():
         raise InputError(zh=f"找不到备份文件 {file}", en=f"no backup file at {file}", field="file")
     database, key_file = data_dir / DB_FILE, data_dir / KEY_FILE
@@ -546,6 +508,80 @@ def restore_backup(
             # file before it has said how far it got (hub.feed, docs/protocol.md).
             hold_feeds(store, [s.station_id for s in store.stations(enrolled_only=True)])
     return RestoreResult(manifest=manifest, aside=aside)
+
+
+def _key_members(file: Path) -> dict[str, bytes]:
+    """The members of a PostgreSQL hub's key backup (manifest, key, database address); {} for any other file."""
+    found: dict[str, bytes] = {}
+    try:
+        with (
+            open(file, "rb") as raw,
+            zstandard.ZstdDecompressor().stream_reader(raw) as reader,
+            tarfile.open(fileobj=reader, mode="r|") as tar,
+        ):
+            for info in tar:
+                stream = tar.extractfile(info) if info.isreg() and info.size <= _MAX_MANIFEST else None
+                if stream is None or info.name not in (MANIFEST, KEY_FILE, DATABASE_FILE):
+                    return {}
+                found[info.name] = stream.read()
+    except (OSError, tarfile.TarError, zstandard.ZstdError, EOFError):
+        return {}
+    try:
+        manifest = json.loads(found.get(MANIFEST, b""))
+        engine = manifest["database"]["engine"]
+    except (ValueError, KeyError, TypeError):
+        return {}
+    return found if engine == "postgresql" and manifest.get("format") == FORMAT and KEY_FILE in found else {}
+
+
+def _after_pg_restore(data_dir: Path, file: Path, where: str, *, force: bool, stamp: dt.datetime) -> RestoreResult:
+    """A hub on PostgreSQL: its database is restored with pg_restore (the server's tool); ``hub restore`` then
+    takes the key file of ``hub backup``, checks that the database holds the same hub, puts the key back if
+    the folder lost it, and tells the hub it was restored (its stations' feeds held, as after a SQLite restore)."""
+    refusal = InputError(
+        zh=f"本县平台的数据库在 PostgreSQL（{where}）：请先用 pg_restore 从 pg_dump 备份恢复数据库，再用 hub backup "
+        f"写下的密钥文件运行 hub restore 文件（或手工取出密钥：tar --zstd -xf 文件 {KEY_FILE}）",
+        en=f"this hub's store is PostgreSQL ({where}): restore the database with pg_restore from its pg_dump file "
+        f"first, then run hub restore FILE with the key file 'hub backup' wrote (or take the key out by hand: "
+        f"tar --zstd -xf FILE {KEY_FILE})",
+        field="file",
+        code="backup.postgresql",
+    )
+    members = _key_members(file) if file.is_file() else {}
+    if not members:
+        raise refusal
+    manifest = json.loads(members[MANIFEST])
+    key_file = data_dir / KEY_FILE
+    with _locked(data_dir, exclusive=True):
+        try:
+            store = HubStore.open_existing(data_dir)
+        except StoreError:
+            raise refusal from None
+        with store:
+            held = store.get_meta("hub_id")
+            if held != manifest.get("hub_id") and not force:
+                raise InputError(
+                    zh=f"数据库中是县平台 {held}，密钥文件属于县平台 {manifest.get('hub_id')}；确需如此时加 --force",
+                    en=f"the database holds hub {held}, the key file is of hub {manifest.get('hub_id')}; add --force "
+                    "to go on all the same",
+                    field="file",
+                    code="backup.other_hub",
+                )
+            if not key_file.exists():
+                with _private_writer(key_file) as out:
+                    out.write(members[KEY_FILE])
+            with store.transaction():
+                store.set_meta(RESTORED_META, iso_utc(stamp))
+                store.set_meta("restored_from", str(manifest.get("created_at", "")))
+                hold_feeds(store, [s.station_id for s in store.stations(enrolled_only=True)])
+    facts = Manifest(
+        created_at=str(manifest.get("created_at", iso_utc(stamp))),
+        software=str(manifest.get("software", "")),
+        hub_id=str(manifest.get("hub_id", "")),
+        db_bytes=0,
+        db_sha256="",
+    )
+    return RestoreResult(manifest=facts, aside=[], postgresql=where)
 
 
 def _move_aside(data_dir: Path, stamp: dt.datetime, *, replace_key: bool) -> list[Path]:

@@ -118,6 +118,12 @@ def restore_command(obj: Context, file: Path, force: bool) -> None:
     finally:
         bars.close()
     m = result.manifest
+    if result.postgresql is not None:
+        obj.say(
+            f"县平台（PostgreSQL {result.postgresql}）已记为从备份恢复：各代办点说明其位置之前，不为其生成下行文件",
+            f"The hub (PostgreSQL {result.postgresql}) now knows it was restored from a backup: no down file is "
+            "written for a station before it says where it stands",
+        )
     obj.say(
         f"已恢复 {china_time(m.created_at)}（UTC+8）的备份（软件 {m.software}）到 {obj.data_dir}",
         f"Restored the backup of {china_time(m.created_at)} (UTC+8) (software {m.software}) to {obj.data_dir}",
