@@ -819,3 +819,215 @@ class HubStoreProtocol(Protocol):
     def query_log(self, *, limit: int = 200, case_no: str | None = None) -> list[dict[str, Any]]:
         """Progress queries, newest first, optionally of one case number."""
         ...
+
+    # -- a county forwarding to its province (hub.store.upstream) --------------------------------
+
+    def upstream_link(self) -> dict[str, Any] | None:
+        """The province this county forwards to, or None before ``hub upstream enroll``."""
+        ...
+
+    def set_upstream_link(
+        self, *, url: str, county: str, province_id: str, sign_public: bytes, box_public: bytes, gen: int, at: str
+    ) -> None:
+        """Record (or replace, at a re-enrolment) the province and the key generation it pinned."""
+        ...
+
+    def note_upstream(self, **fields: Any) -> None:
+        """Update the link's counters."""
+        ...
+
+    def queue_upstream(self, kind: str, body: bytes, at: str) -> None:
+        """Queue one encoded item for the county's next set."""
+        ...
+
+    def upstream_unsealed(self, limit: int) -> list[tuple[int, bytes]]:
+        """(id, body) of the items not yet in a set, in queue order."""
+        ...
+
+    def upstream_items_of(self, seq: int) -> list[bytes]:
+        """The items sealed into the county's set ``seq``, in order."""
+        ...
+
+    def add_upstream_set(self, *, seq: int, set_hash: bytes, envelope: bytes, item_ids: list[int], at: str) -> None:
+        """Store a sealed county set and mark its items as in it."""
+        ...
+
+    def upstream_head(self) -> tuple[int, bytes] | None:
+        """(seq, hash) of the county's newest sealed set, or None."""
+        ...
+
+    def upstream_set_hash(self, seq: int) -> bytes | None:
+        """The hash of the county's set ``seq``, or None."""
+        ...
+
+    def upstream_sets_after(self, seq: int, limit: int) -> list[tuple[int, bytes]]:
+        """(seq, envelope) of the county's sets after ``seq``, oldest first."""
+        ...
+
+    def upstream_unseal_after(self, seq: int) -> int:
+        """Drop the county's sets after ``seq`` and put their items back in the queue (re-sealed under a new"""
+        ...
+
+    def upstream_pending(self, acked_seq: int) -> tuple[int, str | None]:
+        """(items not yet acknowledged by the province, when the oldest of them was queued)."""
+        ...
+
+    def upstream_sent(self, kind: str) -> dict[str, str]:
+        """``name -> digest`` of what was queued of ``kind`` (station seqs, roster keys, figures, moves)."""
+        ...
+
+    def upstream_sent_one(self, kind: str, name: str) -> str | None:
+        """The digest queued of one ``kind``/``name``, or None."""
+        ...
+
+    def set_upstream_sent(self, kind: str, name: str, digest: str) -> None:
+        """Remember what was queued of ``kind``/``name``."""
+        ...
+
+    def accepted_sets(self, station_id: str, after: int, limit: int) -> list[tuple[int, bytes, bytes]]:
+        """(seq, envelope, receipt) of a station's accepted sets after ``after``, in seq order."""
+        ...
+
+    def cases_updated_since(self, since: str, limit: int) -> list[dict[str, Any]]:
+        """The non-personal columns of cases updated at or after ``since``, oldest change first."""
+        ...
+
+    def county_moves_since(self, since: str, origin: str, limit: int) -> list[dict[str, Any]]:
+        """The county's own moves (``origin``) recorded at or after ``since``, oldest first."""
+        ...
+
+    # -- a province hub (hub.store.province) -----------------------------------------------------
+
+    def county(self, county: str) -> dict[str, Any] | None:
+        """One county's row, or None."""
+        ...
+
+    def counties(self) -> list[dict[str, Any]]:
+        """Every county, by code."""
+        ...
+
+    def add_county_code(self, *, code_id: str, secret: str, county: str, at: str, expires_at: str) -> None:
+        """Issue a one-time enrolment code for ``county`` (its row made if new)."""
+        ...
+
+    def county_code(self, code_id: str) -> dict[str, Any] | None:
+        """An enrolment code's row, or None."""
+        ...
+
+    def county_code_failed(self, code_id: str) -> None:
+        """Count a wrong mac against a code (it is voided after a few)."""
+        ...
+
+    def enrol_county(
+        self, *, code_id: str, county: str, key_id: str, gen: int, sign_public: bytes, box_public: bytes, at: str
+    ) -> None:
+        """Use the code, pin the county's hub key (its earlier keys stay, for the receipts they signed)."""
+        ...
+
+    def county_keys(self, county: str) -> list[dict[str, Any]]:
+        """The county's hub keys, newest generation (then newest pinned) first."""
+        ...
+
+    def county_key(self, key_id: str) -> dict[str, Any] | None:
+        """One county key by id, or None."""
+        ...
+
+    def revoke_county(self, county: str, at: str) -> int:
+        """Revoke every key of the county; its chain stops until it enrols again. Returns keys revoked."""
+        ...
+
+    def note_county_contact(self, county: str, *, at: str, pending: int, oldest_pending: str | None) -> None:
+        """A county's request reached the province: what it says is waiting, and when."""
+        ...
+
+    def county_set(self, county: str, seq: int) -> bytes | None:
+        """The hash of a county set held, or None."""
+        ...
+
+    def add_county_set(
+        self, *, county: str, seq: int, set_hash: bytes, envelope: bytes, items: int, via: str, at: str
+    ) -> None:
+        """Keep a county set as received and move the county's head to it."""
+        ...
+
+    def pin_county_key(
+        self, *, county: str, key_id: str, gen: int, sign_public: bytes, box_public: bytes, at: str
+    ) -> None:
+        """A key handover in the county's chain: its next generation."""
+        ...
+
+    def province_station(self, station_id: str) -> dict[str, Any] | None:
+        """A station as the province knows it from its county's roster, or None."""
+        ...
+
+    def put_roster_key(
+        self,
+        *,
+        county: str,
+        station_id: str,
+        village_code: str,
+        key_id: str,
+        sign_public: bytes,
+        box_public: bytes,
+        from_seq: int,
+        revoked_after: int | None,
+    ) -> None:
+        """A station key from a county's roster (a later roster item for the key updates its revocation)."""
+        ...
+
+    def province_key_for_seq(self, station_id: str, seq: int) -> dict[str, Any] | None:
+        """The roster key that signs the station's set ``seq``."""
+        ...
+
+    def province_set(self, station_id: str, seq: int) -> tuple[bytes, bytes] | None:
+        """(hash, disclosed key) of a forwarded set held, or None."""
+        ...
+
+    def add_province_set(
+        self,
+        *,
+        station_id: str,
+        seq: int,
+        set_hash: bytes,
+        envelope: bytes,
+        receipt: bytes,
+        body_key: bytes,
+        county: str,
+        county_seq: int,
+        changes: int,
+        at: str,
+    ) -> None:
+        """Keep a forwarded set with its receipt and key, and move the station's head to it."""
+        ...
+
+    def note_station_status(
+        self, *, station_id: str, applied_seq: int, last_contact: str | None, revoked: bool, county_seq: int
+    ) -> None:
+        """A station's sync status at its county, as the county last said it."""
+        ...
+
+    def province_station_states(
+        self, *, warn_before: str, danger_before: str, county: str | None = None
+    ) -> dict[str, dict[str, int]]:
+        """Stations per county by state: ``revoked``, ``never``, ``danger``."""
+        ...
+
+    def province_stations(self, county: str | None = None) -> list[dict[str, Any]]:
+        """The stations of one county (or all), by id."""
+        ...
+
+    def put_province_case(self, county: str, figure: dict[str, Any]) -> None:
+        """The county's view of a case (an earlier change at the county never replaces a later one); the"""
+        ...
+
+    def add_province_move(self, county: str, county_seq: int, move: dict[str, Any]) -> None:
+        """A county's own move on a case (kept once, whatever number of times it comes)."""
+        ...
+
+    def province_case_counts(self) -> list[tuple[str, str, int]]:
+        """(county, status, cases) over every county."""
+        ...
+
+    def province_case(self, case_no: str) -> dict[str, Any] | None:
+        """The province's view of one case, or None."""
+        ...
