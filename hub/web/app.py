@@ -30,7 +30,7 @@ from hub.store import HubStore
 from hub.store import close_pool as close_store_pool
 from hub.store import open_pool as open_store_pool
 from hub.throttle import Throttled
-from hub.web import admin, api, desk, pages, scans_api, sync_api, township
+from hub.web import admin, api, desk, joint, pages, scans_api, sync_api, township
 from hub.web.api_models import error_responses
 from hub.web.deps import DEPENDENCIES, Clock, HubSettings, Identity
 from hub.web.errors import EXCEPTION_HANDLERS, HubHTTPError, throttled_response
@@ -181,6 +181,8 @@ def create_app(settings: Settings, *, now: Callable[[], dt.datetime] = utc_now) 
             admin.ROUTER,
             desk.ROUTER,
             township.ROUTER,
+            joint.DESK_ROUTER,
+            joint.TOWNSHIP_ROUTER,
             UPSTREAM,
             PROVINCE_PAGES,
             *RATING_ROUTERS,

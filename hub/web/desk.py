@@ -96,6 +96,7 @@ def desk_page(
             "townships": tree.townships,
             "filters": {"status": status, "township": township, "overdue": bool(overdue), "q": q},
             "alerts": principal_alerts(store, principal, business_date(now)),
+            "joint_pending": len(store.joint_requests_for(department.key)),
         },
     )
 

@@ -216,3 +216,34 @@ def test_hub_serve_sends_the_digest_once_a_day_after_its_hour(
     assert not run_if_due(settings, later + dt.timedelta(hours=3))  # once a day
     sent = (hub_dir / "alerts" / "2026-10-09.jsonl").read_text().splitlines()
     assert len(sent) == 2  # rs and its head
+
+
+def test_parallel_review_on_the_desks(client, station, store, clock_before_national_day, heads, users):
+    county = file_and_accept(client, station, "RS-001", "rs", "/desk")
+    login(client, "rs")
+    page = client.get(f"/desk/cases/{county}").text
+    assert 'id="ask-joint"' in page
+    csrf = csrf_of(page)
+    asked = client.post(
+        f"/desk/cases/{county}/joint", data={"csrf": csrf, "department": "yb", "days": "2"}, follow_redirects=False
+    )
+    assert asked.status_code == 303
+    again = client.post(
+        f"/desk/cases/{county}/joint", data={"csrf": csrf, "department": "YB", "days": "2"}, follow_redirects=False
+    )
+    assert again.status_code == 400
+    assert client.post(f"/desk/cases/{county}/joint", data={"department": "YB", "days": "2"}).status_code == 403  # CSRF
+    client.cookies.clear()
+    login(client, "yb")
+    desk = client.get("/desk").text
+    assert 'id="joint-link"' in desk
+    requests = client.get("/desk/joint").text
+    assert county in requests and f'id="answer-{county}"' in requests and NAME not in requests
+    csrf = csrf_of(requests)
+    objection = client.post(f"/desk/joint/{county}", data={"csrf": csrf, "opinion": "object"}, follow_redirects=False)
+    assert objection.status_code == 400  # an objection needs its reason
+    done = client.post(f"/desk/joint/{county}", data={"csrf": csrf, "opinion": "consent"}, follow_redirects=False)
+    assert done.status_code == 303
+    assert client.post(f"/desk/joint/{county}", data={"csrf": csrf, "opinion": "consent"}).status_code == 404
+    (opinion,) = store.joint_opinions(county)
+    assert (opinion["department"], opinion["opinion"], opinion["answered_by"]) == ("YB", "consent", "yb")
