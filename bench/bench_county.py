@@ -42,7 +42,7 @@ import httpx
 from bench.bench_sync import Workload, _record
 from hub.bootstrap import init_hub
 from hub.enroll import issue_code
-from hub.settings import DATABASE_URL_ENV, Settings, parse_database_url
+from hub.settings import DATABASE_URL_ENV, Settings
 from hub.store import HubStore
 from hub.testing import live_server
 from hub.throttle import Rule
@@ -107,23 +107,16 @@ def _init_hub(hub_dir: Path, database: str | None) -> None:
         raise RuntimeError(f"hub init --database failed ({done.returncode}): {done.stderr.strip()}")
 
 
-def _settings(hub_dir: Path, database: str | None) -> Settings:
+def _settings(hub_dir: Path) -> Settings:
     # Every simulated village enrols from 127.0.0.1: the per-address enrolment limit, meant for one
     # address probing codes, would hold back the county's roll-out (as in fleet/hub_server.py).
-    settings = Settings(data_dir=hub_dir, enrol_per_address=Rule(burst=1_000_000, per_minute=1_000_000))
-    if database is not None:
-        settings = dataclasses.replace(settings, database=parse_database_url(database))
-    return settings
+    # The store is the folder's own: hub.db, or the PostgreSQL database `hub init --database` recorded.
+    return Settings(data_dir=hub_dir, enrol_per_address=Rule(burst=1_000_000, per_minute=1_000_000))
 
 
 @contextlib.contextmanager
-def _store(hub_dir: Path, database: str | None) -> Iterator[HubStore]:
-    if database is None:
-        with HubStore.open_existing(hub_dir) as store:
-            yield store
-        return
-    opener: Any = HubStore.open_existing  # the PostgreSQL backend takes the URL (docs/postgresql.md)
-    with opener(hub_dir, database=parse_database_url(database)) as store:
+def _store(hub_dir: Path) -> Iterator[HubStore]:
+    with HubStore.open_existing(hub_dir) as store:
         yield store
 
 
@@ -142,7 +135,7 @@ def prepare(
     hub_dir = root / "hub"
     progress(f"initialising a hub ({'PostgreSQL' if database else 'SQLite'}) ...")
     _init_hub(hub_dir, database)
-    with _store(hub_dir, database) as store:
+    with _store(hub_dir) as store:
         villages = [v.code for v in store.divisions().villages()]
         codes = [issue_code(store, villages[n % len(villages)]).code for n in range(stations)]
     rng = random.Random(seed)
@@ -168,7 +161,7 @@ def prepare(
                 progress(f"  {done[0]} stations ready ({time.perf_counter() - started:.0f} s)")
         return Prepared(data_dir, keys, cases)
 
-    with live_server(create_app(_settings(hub_dir, database))) as url, ThreadPoolExecutor(threads) as pool:
+    with live_server(create_app(_settings(hub_dir))) as url, ThreadPoolExecutor(threads) as pool:
         ready = list(pool.map(lambda n: one(n, url), range(stations)))
     progress(f"{stations} stations enrolled, in step, a day's work sealed ({time.perf_counter() - started:.0f} s)")
     return hub_dir, ready
@@ -369,7 +362,7 @@ def _cpu_s(pid: int) -> float:
 
 
 def _hub_cases(hub_dir: Path, database: str | None) -> int:
-    with _store(hub_dir, database) as store:
+    with _store(hub_dir) as store:
         return int(store.count_rows("cases"))
 
 

@@ -9,7 +9,9 @@ import click
 
 from hub._cli_common import Context, handles_errors
 from hub.migrate_store import OPTION, migrate_to_postgresql
-from hub.settings import DATABASE_URL_ENV, parse_database_url
+from hub.settings import parse_database_url
+from hub.store import DB_FILE
+from hub.store.location import DATABASE_FILE
 from sync.i18n import pick
 
 __all__ = ("migrate",)
@@ -80,17 +82,22 @@ def migrate(obj: Context, target: str) -> None:
         f"Verified: row counts equal in every table; chain heads of {result.chain_heads} station(s) and feed "
         f"heads of {result.feed_heads} equal",
     )
+    recorded = obj.data_dir / DATABASE_FILE
     obj.say(
-        "下一步：在县平台的运行环境中设置下面这一行（密码已隐去，请写入真实密码；systemd 单元中写作 "
-        "Environment=…），然后重新启动 hub serve：",
-        "Next: set this in the hub's environment (password hidden: write the real one; in a systemd unit as "
-        "Environment=…), then start hub serve again:",
+        f"数据库地址已记入 {recorded}（仅属主可读）：此后 hub serve 和所有 hub 命令都使用 PostgreSQL。"
+        "下一步：重新启动 hub serve（systemctl start proxyapp-hub）。",
+        f"The URL is recorded in {recorded} (owner-only): hub serve and every hub command now use PostgreSQL. "
+        "Next: start hub serve again (systemctl start proxyapp-hub).",
+    )
+    obj.say(
+        "若要改用环境变量配置（例如 systemd 单元中的 Environment=），设置下面这一行（密码已隐去，请写入真实密码）；"
+        f"设置后它优先于 {DATABASE_FILE}：",
+        "To configure it in the environment instead (in a systemd unit as Environment=…), set this line (password "
+        f"hidden: write the real one); once set it takes precedence over {DATABASE_FILE}:",
     )
     click.echo(f"  {result.setting}")
     obj.say(
-        f"密钥和设置仍在 {obj.data_dir}。原 SQLite 文件 {obj.data_dir / 'hub.db'} 未改动，设置 {DATABASE_URL_ENV} "
-        "后不再使用：请留作备份，不要在未设置该变量时再启动 hub serve（否则代办点会同步到旧库）。",
-        f"Keys and settings stay in {obj.data_dir}. The SQLite file {obj.data_dir / 'hub.db'} is unchanged and no "
-        f"longer used once {DATABASE_URL_ENV} is set: keep it as a backup, and do not start hub serve without the "
-        "variable (stations would sync into the old file).",
+        f"密钥和设置仍在 {obj.data_dir}。原 SQLite 文件 {obj.data_dir / DB_FILE} 未改动、不再使用：请留作备份。",
+        f"Keys and settings stay in {obj.data_dir}. The SQLite file {obj.data_dir / DB_FILE} is unchanged and no "
+        "longer used: keep it as a backup.",
     )

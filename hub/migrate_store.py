@@ -5,7 +5,9 @@ opened, the data folder's serve lock taken (no ``hub serve`` may run while its d
 server reached and the target found empty, and only then is anything written, all of it in one
 transaction of the target: the schema (the PostgreSQL store's own migrations), every table's rows,
 and the checks (row counts per table, every station's chain head and feed head, the stations'
-counters). A failed check rolls the whole copy back. The SQLite file is left as it was.
+counters). A failed check rolls the whole copy back. The SQLite file is left as it was; the URL is
+recorded in the data folder (``database.url``, as ``hub init --database`` records it), so that the hub
+opens PostgreSQL from then on.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from hub.backup import LOCK_FILE
 from hub.settings import DATABASE_URL_ENV, DatabaseURL, check_database_reachable
 from hub.store import DB_FILE, pgcopy
 from hub.store.db import open_db
+from hub.store.location import DATABASE_FILE, record_database_url
 from hub.store.schema import migrate as apply_migrations
 from sync.errors import InputError, StoreError
 
@@ -129,6 +132,14 @@ def migrate_to_postgresql(data_dir: Path, database: DatabaseURL, *, progress: Pr
             the copy (rolled back).
         InputError: the server cannot be reached, or the target is not empty (exit 2; nothing written).
     """
+    recorded = Path(data_dir) / DATABASE_FILE
+    if recorded.exists():
+        raise InputError(
+            zh=f"此县平台已使用 PostgreSQL（{recorded} 记有其地址），无需迁移",
+            en=f"this hub already keeps its store in PostgreSQL ({recorded} names it): there is nothing to migrate",
+            field="data_dir",
+            code="already_postgresql",
+        )
     source = Path(data_dir) / DB_FILE
     if not source.exists():
         raise StoreError(
@@ -158,6 +169,9 @@ def migrate_to_postgresql(data_dir: Path, database: DatabaseURL, *, progress: Pr
                 conn.close()
         finally:
             src.close()
+        # As `hub init --database` does: every hub command and `hub serve` now open PostgreSQL, so the hub
+        # cannot run on, and stations sync into, the SQLite file the county has left.
+        record_database_url(data_dir, database.url)
     return result
 
 

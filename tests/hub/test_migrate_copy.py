@@ -19,13 +19,14 @@ from hub.decisions import decide
 from hub.enroll import issue_code
 from hub.migrate_store import migrate_to_postgresql
 from hub.settings import Settings, parse_database_url
-from hub.store import DB_FILE, HubStore
+from hub.store import DB_FILE, HubStore, pg
+from hub.store.location import DATABASE_FILE
 from hub.testing import live_server
 from hub.web.app import create_app
 from station.enrolment import enroll
 from station.identity import load_keypair
 from station.link import sync_once
-from station.store import datakey
+from station.store import Station, datakey
 from sync.timeutil import utc_now
 
 PASSPHRASE = "migrate-passphrase-1"
@@ -115,10 +116,45 @@ def test_a_hub_is_copied_row_for_row_and_verified(
         target.rollback()
     source.close()
 
+    recorded = hub_dir / DATABASE_FILE  # as `hub init --database` records it: the hub opens PostgreSQL now
+    assert recorded.read_text().strip() == postgres_url and recorded.stat().st_mode & 0o777 == 0o600
     again = CliRunner().invoke(
         main, ["--data-dir", str(hub_dir), "--lang", "en", "migrate", "--to", postgres_url], env=ENV
     )
-    assert again.exit_code == 2 and "is not empty" in again.output
+    assert again.exit_code == 2 and "already keeps its store in PostgreSQL" in again.output
+
+
+def station_status(data_dir: Path, case_no: str) -> str:
+    with Station.open(data_dir, passphrase=PASSPHRASE) as station:
+        return str(station.db.execute("SELECT status FROM cases WHERE case_no = ?", [case_no]).fetchone()[0])
+
+
+@pytest.mark.timeout(240)
+def test_a_migrated_hub_serves_from_postgresql_and_its_stations_sync_on(
+    hub_dir: Path, tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(datakey, "KEY_WORK", 2**10)
+    ids = county(hub_dir, tmp_path)
+    migrated = CliRunner().invoke(main, ["--data-dir", str(hub_dir), "migrate", "--to", postgres_url], env=ENV)
+    assert migrated.exit_code == 0, migrated.output
+    (hub_dir / DB_FILE).rename(hub_dir / "hub.db.kept")  # nothing reads the SQLite file from here on
+
+    settings = Settings(data_dir=hub_dir, argon2_time_cost=1, argon2_memory_kib=1024)
+    with live_server(create_app(settings)) as url:
+        for n in range(len(ids)):  # the next day's work goes up to the hub now on PostgreSQL
+            data_dir = tmp_path / f"station-{n}"
+            record_day(data_dir, Workload(random.Random(100 + n)), 2)
+            report = sync_once(data_dir, hub_url=url, keys=load_keypair(data_dir, PASSPHRASE))
+            assert report.in_step and report.pushed, report.errors
+        with HubStore.open_existing(hub_dir) as store:
+            assert isinstance(store.db, pg.PgDatabase)
+            assert store.count_rows("cases") == 3 * len(ids) + 2 * len(ids)
+            newest = store.list_cases(village_code=store.station(ids[1]).village_code, limit=1)[0]["case_no"]
+            decide(store, newest, "ACCEPTED", by="人社局")
+        second = tmp_path / "station-1"  # and the county's decision comes down its feed, after the copied sets
+        assert sync_once(second, hub_url=url, keys=load_keypair(second, PASSPHRASE)).in_step
+        assert station_status(second, newest) == "ACCEPTED"
+    assert not (hub_dir / DB_FILE).exists()
 
 
 def test_progress_is_told_per_table_and_for_the_checks(hub_dir: Path, postgres_url: str) -> None:
