@@ -14,7 +14,7 @@ from litestar import Litestar, Request, Response, Router, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, RawBody
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
 from hub.dashboard import Thresholds
 from hub.province import UpstreamRefused, enrol_county, ingest_upstream, require_province
@@ -159,24 +159,29 @@ def province_status(store: HubStore, *, now: dt.datetime, limits: Thresholds, so
     )
 
 
-def province_only_desk(request: Request[Any, Any, Any]) -> None:
-    """Before every request: at a province the desk and decisions are refused (departments decide at their county)."""
+def province_only_desk(request: Request[Any, Any, Any]) -> Redirect | None:
+    """Before every request: at a province the desk and decisions are refused (departments decide at their
+    county), and the county's station dashboard, which a province has no stations for, leads to /province."""
     path = request.url.path
-    if not (path.startswith("/desk") or (path.startswith("/api/v1/cases/") and path.endswith("/decision"))):
-        return
+    deciding = path.startswith("/desk") or (path.startswith("/api/v1/cases/") and path.endswith("/decision"))
+    if not deciding and path not in ("/dashboard", "/dashboard/"):
+        return None
     state = request.app.state
     role = state.get("hub_role")
     if role is None:
         with HubStore.open(state["settings"].data_dir, check_same_thread=False, migrate=False) as store:
             role = "province" if is_province(store) else "county"
         state["hub_role"] = role
-    if role == "province":
-        raise HubHTTPError(
-            "forbidden",
-            zh="省级平台只读：办件由各县（区）部门在县级平台审批，请到所属县级平台办理",
-            en="the province hub is read-only for cases: departments decide at their county's hub",
-            status=403,
-        )
+    if role != "province":
+        return None
+    if not deciding:
+        return Redirect("/province")
+    raise HubHTTPError(
+        "forbidden",
+        zh="省级平台只读：办件由各县（区）部门在县级平台审批，请到所属县级平台办理",
+        en="the province hub is read-only for cases: departments decide at their county's hub",
+        status=403,
+    )
 
 
 # -- the forwarder inside `hub serve` ---------------------------------------------------------------

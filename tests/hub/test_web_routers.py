@@ -16,6 +16,8 @@ OPEN = (
     "/api/v1/sync/push",
     "/api/v1/sync/feed",
     "/api/v1/q",  # a resident's progress query: the query code is the proof (hub.web.progress)
+    "/api/v1/upstream/enroll",  # a county hub: its enrolment code is the proof (hub.web.upstream_api)
+    "/api/v1/upstream/sync",  # a county hub: every set in it is signed
 )
 
 

@@ -96,6 +96,8 @@ def test_operator_commands_http_and_usb(live_county: County, province_dir: Path,
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
             page = client.get("/province")
             assert page.status_code == 200 and 'data-county="349921"' in page.text
+            moved = client.get("/dashboard/", follow_redirects=False)
+            assert moved.is_redirect and moved.headers["location"] == "/province"
     code, _, err = hub(province_dir, "case", "decide", case_no, "--status", "accept")
     assert code == 2 and "read-only" in err
     # By USB: two more days of work go on a stick, and the province's answer comes back on it.
