@@ -90,7 +90,8 @@ def watch(
                 if last.errors:
                     failures += 1
                     delay = rng() * min(max_backoff, busy_seconds * 2**failures)
-                elif not last.in_step:
+                elif not last.in_step or (last.scans_pages and last.scan_bytes_sent):
+                    # Records behind, or pages still going up and moving: come back soon (records first again).
                     failures, idle = 0, idle_seconds
                     delay = busy_seconds
                 elif last.pushed or last.pulled or last.sealed:
