@@ -9,6 +9,7 @@ from hub.store import HubStore
 from sync.crypto import key_id_of
 from sync.protocol import CTX_UP, GENESIS, HubKeyItem, ProtocolError, verify_hub_key, verify_receipt
 from sync.protocol.upstream import (
+    BranchItem,
     CaseFigure,
     CountyMove,
     ForwardedSet,
@@ -68,6 +69,15 @@ def take_item(store: HubStore, county: str, seq: int, index: int, item: object, 
         )
     elif isinstance(item, ForwardedSet):
         _forwarded(store, county, seq, item, at)
+    elif isinstance(item, BranchItem):
+        station = store.province_station(item.station_id)
+        if station is None or station["county"] != county or not 0 <= item.after_seq <= int(station["applied_seq"]):
+            raise ProtocolError(
+                zh="分叉处理项无效",
+                en=f"item {index}: a branch of {item.station_id} the province cannot follow",
+                code="malformed",
+            )
+        store.set_aside_province_sets(item.station_id, after_seq=item.after_seq, county_seq=seq, at=at)
     elif isinstance(item, StationStatusItem):
         station = store.province_station(item.station_id)
         if station is None or station["county"] != county:

@@ -20,6 +20,7 @@ from sync.protocol.envelope import PROTOCOL_VERSION
 from sync.protocol.upstream import (
     CTX_COUNTY,
     MAX_COUNTY_SETS,
+    BranchItem,
     CaseFigure,
     CountyMove,
     ForwardedSet,
@@ -162,6 +163,17 @@ def collect(store: HubStore, identity: HubIdentity, *, now: dt.datetime) -> int:
                     store.set_upstream_sent("roster", key.key_id, digest)
             after = int(forwarded.get(sid, "0"))
             last_key = store.upstream_sent_one("key", sid)
+            if after == 0 and store.upstream_sent_one("branch", sid) is None:
+                # forks resolved before anything of the station went up concern nothing the province holds
+                older = store.superseded_sets(sid)
+                store.set_upstream_sent("branch", sid, max((r["superseded_at"] for r in older), default=""))
+            branch = _branch(store, sid, after)
+            if branch is not None:  # a fork resolved keeping the station's branch: the province sets ours aside
+                after, marked = branch
+                put("branch", BranchItem(station_id=sid, after_seq=after))
+                store.set_upstream_sent("branch", sid, marked)
+                store.set_upstream_sent("seq", sid, str(after))
+                last_key = None
             while after < station.applied_seq:
                 batch = store.accepted_sets(sid, after, 200)
                 if not batch:
@@ -203,6 +215,18 @@ def collect(store: HubStore, identity: HubIdentity, *, now: dt.datetime) -> int:
                 store.set_upstream_sent("status", sid, digest)
         queued += _collect_cases(store, put)
     return queued
+
+
+def _branch(store: HubStore, station_id: str, forwarded: int) -> tuple[int, str] | None:
+    """(the seq the station's kept branch follows, the newest setting-aside) when a fork resolution keeping the
+    station's branch set aside sets this county had forwarded, since the last one handled; else None."""
+    handled = store.upstream_sent_one("branch", station_id) or ""
+    aside = [
+        row for row in store.superseded_sets(station_id) if row["superseded_at"] > handled and row["seq"] <= forwarded
+    ]
+    if not aside:
+        return None
+    return min(row["seq"] for row in aside) - 1, max(row["superseded_at"] for row in aside)
 
 
 def _collect_cases(store: HubStore, put: Callable[[str, Any], None]) -> int:

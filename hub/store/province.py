@@ -177,6 +177,28 @@ class ProvinceStoreMixin(StoreBase):
         )
         self.db.execute("UPDATE counties SET sets = sets + 1 WHERE county = ?", [county])
 
+    def set_aside_province_sets(self, station_id: str, *, after_seq: int, county_seq: int, at: str) -> int:
+        """Move the station's sets after ``after_seq`` to ``province_superseded`` (kept whole) and its head back."""
+        self.db.execute(
+            "INSERT INTO province_superseded (station_id, seq, hash, envelope, receipt, body_key, county_seq, "
+            "superseded_at) SELECT station_id, seq, hash, envelope, receipt, body_key, ?, ? FROM province_sets "
+            "WHERE station_id = ? AND seq > ? ON CONFLICT DO NOTHING",
+            [county_seq, at, station_id, after_seq],
+        )
+        cursor = self.db.execute("DELETE FROM province_sets WHERE station_id = ? AND seq > ?", [station_id, after_seq])
+        moved = int(cursor.rowcount or 0)
+        row = self._one("SELECT hash FROM province_sets WHERE station_id = ? AND seq = ?", [station_id, after_seq])
+        self.db.execute(
+            "UPDATE province_stations SET applied_seq = ?, applied_hash = ? WHERE station_id = ?",
+            [after_seq if row else 0, bytes(row[0]) if row else None, station_id],
+        )
+        self.db.execute(
+            "UPDATE counties SET sets = sets - ? WHERE county = (SELECT county FROM province_stations "
+            "WHERE station_id = ?)",
+            [moved, station_id],
+        )
+        return moved
+
     def note_station_status(
         self, *, station_id: str, applied_seq: int, last_contact: str | None, revoked: bool, county_seq: int
     ) -> None:

@@ -658,6 +658,17 @@ def m010_province(db: Database) -> None:
             changes INTEGER NOT NULL,
             received_at TEXT NOT NULL,
             PRIMARY KEY (station_id, seq)) STRICT""",
+        # A station's sets the province held when its county resolved a fork keeping the station's branch.
+        """CREATE TABLE province_superseded (
+            station_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            hash BLOB NOT NULL,
+            envelope BLOB NOT NULL,
+            receipt BLOB NOT NULL,
+            body_key BLOB NOT NULL,
+            county_seq INTEGER NOT NULL,
+            superseded_at TEXT NOT NULL,
+            PRIMARY KEY (station_id, seq, hash)) STRICT""",
         """CREATE TABLE province_cases (
             case_no TEXT PRIMARY KEY,
             county TEXT NOT NULL,
@@ -831,6 +842,21 @@ def m013_ratings_queries(db: Database) -> None:
     ]
     for statement in statements:
         db.execute(statement)
+
+
+@migrations()
+def m014_fleet(db: Database) -> None:
+    """A station's standing report that it could not install a catalogue version (sync.protocol.catalog_report):
+    the version, why (a code and the station's words), when, and the version the hub sent whole in answer."""
+    db.execute(
+        """CREATE TABLE catalog_failures (
+            station_id TEXT PRIMARY KEY REFERENCES stations(station_id),
+            version INTEGER NOT NULL,
+            code TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            reported_at TEXT NOT NULL,
+            resent_version INTEGER) STRICT"""
+    )
 
 
 def migrate(db: Database) -> None:

@@ -18,6 +18,7 @@ __all__ = (
     "COUNTY_SET",
     "CTX_COUNTY",
     "MAX_COUNTY_SETS",
+    "BranchItem",
     "CaseFigure",
     "CountyEnrollRequest",
     "CountyEnrollResponse",
@@ -113,7 +114,15 @@ class StationStatusItem(msgspec.Struct, tag="station", frozen=True, kw_only=True
     revoked: bool = False
 
 
-UpstreamItem = RosterItem | ForwardedSet | CaseFigure | CountyMove | StationStatusItem | HubKeyItem
+class BranchItem(msgspec.Struct, tag="branch", frozen=True, kw_only=True):
+    """A fork resolved at the county keeping the station's branch: the station's sets after ``after_seq`` the
+    province holds are set aside (kept as evidence); the station's own branch follows as ``set`` items."""
+
+    station_id: str
+    after_seq: int
+
+
+UpstreamItem = RosterItem | ForwardedSet | CaseFigure | CountyMove | StationStatusItem | HubKeyItem | BranchItem
 _ITEM: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder(UpstreamItem)
 
 
