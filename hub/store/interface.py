@@ -1000,6 +1000,10 @@ class HubStoreProtocol(Protocol):
         """Keep a forwarded set with its receipt and key, and move the station's head to it."""
         ...
 
+    def set_aside_province_sets(self, station_id: str, *, after_seq: int, county_seq: int, at: str) -> int:
+        """Move the station's sets after ``after_seq`` to ``province_superseded`` (kept whole) and its head back."""
+        ...
+
     def note_station_status(
         self, *, station_id: str, applied_seq: int, last_contact: str | None, revoked: bool, county_seq: int
     ) -> None:
