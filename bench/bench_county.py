@@ -256,7 +256,7 @@ class TimedTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         started = time.perf_counter()
         response = self.inner.handle_request(request)
-        body = b"".join(response.stream)  # type: ignore[union-attr]
+        body = b"".join(response.stream)  # type: ignore[arg-type]
         self.samples.append((request.url.path, time.perf_counter() - started))
         return httpx.Response(response.status_code, headers=response.headers, content=body, request=request)
 

@@ -106,13 +106,15 @@ def test_a_hub_is_copied_row_for_row_and_verified(
         assert len(rows(target, "cases", ["case_no"])) == 6
         assert {r[0] for r in rows(target, "sets_in", ["origin"])} == set(ids)
         # Identity counters go on after the copied ids (a new feed item does not collide with a copied one).
-        top = target.execute("SELECT MAX(id) FROM feed_items").fetchone()[0] or 0
-        fresh = target.execute(
+        top_row = target.execute("SELECT MAX(id) FROM feed_items").fetchone()
+        assert top_row is not None
+        top = top_row[0] or 0
+        fresh_row = target.execute(
             "INSERT INTO feed_items (station_id, kind, body, priority, queued_at) "
             "VALUES (%s, 'x', '\\x00', 1, '2026-12-02T00:00:00Z') RETURNING id",
             [ids[0]],
-        ).fetchone()[0]
-        assert fresh > top
+        ).fetchone()
+        assert fresh_row is not None and fresh_row[0] > top
         target.rollback()
     source.close()
 
@@ -149,7 +151,9 @@ def test_a_migrated_hub_serves_from_postgresql_and_its_stations_sync_on(
         with HubStore.open_existing(hub_dir) as store:
             assert isinstance(store.db, pg.PgDatabase)
             assert store.count_rows("cases") == 3 * len(ids) + 2 * len(ids)
-            newest = store.list_cases(village_code=store.station(ids[1]).village_code, limit=1)[0]["case_no"]
+            second_station = store.station(ids[1])
+            assert second_station is not None
+            newest = store.list_cases(village_code=second_station.village_code, limit=1)[0]["case_no"]
             decide(store, newest, "ACCEPTED", by="人社局")
         second = tmp_path / "station-1"  # and the county's decision comes down its feed, after the copied sets
         assert sync_once(second, hub_url=url, keys=load_keypair(second, PASSPHRASE)).in_step
