@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from fleet.compare import diff, integrity, readonly, snapshot
+from fleet.ratings import check_ratings
 from fleet.sim import Fleet
 from fleet.township import check_township, station_levels
 from hub.levels import case_level
@@ -142,6 +143,13 @@ def check_fleet(fleet: Fleet) -> dict[str, Any]:
                 station_levels(
                     local, {no: _level(store, row) for no, row in own_cases.items()}, failures, station.station_id
                 )
+        # Ratings and progress queries (issue 16): every rating at the hub as given, bad ones followed up.
+        opened = [(s.station_id, s.open(), s.profile not in ("revoked", "restored")) for s in fleet.stations]
+        try:
+            accounting["ratings"] = check_ratings(store, opened, fleet.config.end, failures)
+        finally:
+            for _, local, _ in opened:
+                local.close()
     accounting["rejected_by_code"] = dict(Counter(r["code"] for r in rejected))
     accounting["forks"] = [{"station_id": f.station_id, "seq": f.seq, "reason": f.reason} for f in forks]
     accounting["hub_key_gen"] = fleet.identity.gen

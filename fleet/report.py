@@ -58,6 +58,7 @@ def build_report(fleet: Fleet, checks: dict[str, Any], wall_seconds: float) -> d
         "hub_key_gen": checks["accounting"].get("hub_key_gen", 1),
         "catalog_change": checks["accounting"].get("catalog_change", {}),
         "township": checks["accounting"].get("township", {}),
+        "ratings": checks["accounting"].get("ratings", {}),
         "rejections_by_code": checks["accounting"]["rejected_by_code"],
         "commitments_supplied_but_open_at_hub": checks["accounting"]["supplied_but_open"],
         "rejected_moves_kept_in_local_history": checks["accounting"]["rejected_moves_kept_in_local_history"],

@@ -91,6 +91,7 @@ class SimStation:
             supplied=activity.supplied,
             corrected=activity.corrected,
             withdrawn=activity.withdrawn,
+            rated=activity.rated,
         )
         for code, n in activity.refused_locally.items():
             self.activity[f"refused_locally:{code}"] += n

@@ -8,6 +8,7 @@ import random
 import sys
 from dataclasses import dataclass, field
 
+from fleet.ratings import rate_delivered
 from station import cases as ops
 from station.cases import NewIntake
 from station.store import Station
@@ -67,6 +68,7 @@ class Activity:
     supplied: int = 0
     corrected: int = 0
     withdrawn: int = 0
+    rated: int = 0
     refused_locally: dict[str, int] = field(default_factory=dict)
     """Moves the station's own rules stopped (a race with a decision it has not seen yet), by code."""
 
@@ -95,6 +97,10 @@ def station_day(station: Station, rng: random.Random, *, mean_cases: float, seri
     for (case_no,) in db.execute("SELECT case_no FROM cases WHERE status = 'COMPLETED' ORDER BY case_no").fetchall():
         if rng.random() < 0.7 and _try(activity, ops.deliver, station, case_no):
             activity.delivered += 1
+    # Applicants rate what they were handed (好差评), most of them at once (fleet.ratings).
+    activity.rated, refused = rate_delivered(station, rng)
+    for code, n in refused.items():
+        activity.refused_locally[code] = activity.refused_locally.get(code, 0) + n
     # Promised materials arrive.
     for case_no, material in db.execute(
         "SELECT c.case_no, m.material FROM commitments m JOIN cases c ON c.intake_id = m.intake_id "

@@ -19,6 +19,7 @@ from sync.i18n import label
 from sync.ids import Minter, event_minter, intake_of_key, parse_case_number, row_minter
 from sync.lifecycle import Actor, Status
 from sync.merge import Rejection, decide_row, decide_status, decode_versions, encode_versions, version_of
+from sync.ratings import FIRST_STANDS
 from sync.scans import MAX_PAGE_BYTES, PAGE_FORMATS
 from sync.tables import BY_NAME
 from sync.timeutil import business_date, iso_utc, parse_iso
@@ -109,7 +110,8 @@ def _check_key(
     if minter is not None and minter.village != village_code:
         return _other_village(table, pk)
     own = _minter_of_station(store, origin) if existing is None and insert else None
-    if existing is None and insert and minter is not None and minter != own:
+    shared = table in FIRST_STANDS and own is not None and minter is not None and minter.village == own.village
+    if existing is None and insert and minter is not None and minter != own and not shared:
         # A station creates rows only under numbers it minted itself: a number of another PC
         # (or village) taken first would make the rightful one's later changes fail.
         return _foreign_id(table, pk, own)

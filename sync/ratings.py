@@ -21,6 +21,7 @@ __all__ = (
     "CODE_ALPHABET",
     "CODE_LENGTH",
     "FEATURE_RATINGS",
+    "FIRST_STANDS",
     "LEVELS",
     "OVERALL",
     "channel_label",
@@ -38,6 +39,12 @@ FEATURE_RATINGS = 1024
 ``query_codes`` tables. A station holds those rows back from a hub that has not said it (an older hub
 would refuse them as an unknown table, and the refusal would lose them); the hub sends them down only
 to a station that said it."""
+
+FIRST_STANDS = frozenset({"ratings", "query_codes"})
+"""Tables whose rows any PC of the village may create under another PC's intake number (a rating of a case
+the other PC took in, the query code of a receipt printed again there). One row per key: the first to
+reach the hub stands; a later insert is refused ``duplicate_row`` and its station takes the hub's values,
+so an offline race of two PCs ends with one rating (一次一评) and one code everywhere."""
 
 LEVELS: dict[int, tuple[str, str]] = {
     5: ("非常满意", "very satisfied"),

@@ -142,3 +142,19 @@ def test_the_query_code_is_never_written_to_the_log(store, hub_dir, station, ide
         assert "applicant_name" not in found.json() and "王" not in found.text
     log = store.query_log(case_no=case_no)
     assert [(e["matched"], e["channel"]) for e in log] == [(1, "api")] and "7K3M" not in str(log)
+
+
+def test_any_pc_of_the_village_rates_and_the_first_rating_stands(store, identity, station, station_b, clock):
+    case_no, changes = station.new_case("RS-001")
+    ingest_sets(store, identity, [station.seal(changes)], station_id=station.station_id, now=clock)
+    # PC B rates a case PC A took in (not refused as another PC's number), then PC A rates it offline too.
+    ingest_sets(
+        store, identity, [station_b.seal([_rating(station_b, case_no, 4)])], station_id=station_b.station_id, now=clock
+    )
+    ingest_sets(
+        store, identity, [station.seal([_rating(station, case_no, 1)])], station_id=station.station_id, now=clock
+    )
+    assert store.row("ratings", f"{case_no}/{case_no}")["level"] == 4 and store.followup(f"{case_no}/{case_no}") is None
+    (rejected,) = queued(store, station.station_id, RejectedItem)
+    # PC A is told, with the hub's values, which it takes (station.feed): one rating everywhere (一次一评).
+    assert rejected.code == "duplicate_row" and rejected.current["level"] == 4

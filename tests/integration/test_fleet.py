@@ -80,6 +80,10 @@ def test_a_small_county_converges_and_shows_every_anomaly(tmp_path: Path):
     assert report["gprs"]["bytes_up"] > 0 and report["gprs"]["bytes_down"] > 0, replay
     assert report["decisions"].get("accept", 0) > 0 and report["decisions"].get("complete", 0) > 0, replay
     assert report["station_moves"].get("delivered", 0) > 0, replay
+    # Applicants rate what they were handed; every rating reaches the hub, bad ones are followed up (end checks).
+    ratings = report["ratings"]
+    assert report["station_moves"].get("rated", 0) > 0 and ratings["ratings_at_hub"] > 0, (ratings, replay)
+    assert ratings["query_codes_checked"] > 0, (ratings, replay)
 
 
 @pytest.mark.slow
