@@ -15,6 +15,9 @@ from sync.protocol import PROTOCOL_VERSION, SCANS_PATH, ScanAnswer, ScanPut, sea
 from tests.hub.builders import log_in
 from tests.hub.test_app import do_sync
 from tests.hub.test_web import case_no  # noqa: F401 - the fixture: a case sent up the exchange
+from tests.support.postgres import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS  # the scan tables on SQLite and on PostgreSQL (docs/postgresql.md)
 
 
 def _png(seed: int) -> bytes:
