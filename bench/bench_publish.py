@@ -37,20 +37,10 @@ __all__ = ("AIM_BYTES", "NOTICE_2027", "Delivery", "main", "measure")
 
 AIM_BYTES = 2048
 
-# A 2027 arrangement in the notice's shape (the real one comes out in November 2026).
-NOTICE_2027: dict[str, Any] = {
-    "year": 2027,
-    "holidays": [
-        {"name": "元旦", "from": "2027-01-01", "to": "2027-01-03"},
-        {"name": "春节", "from": "2027-02-05", "to": "2027-02-13"},
-        {"name": "清明节", "from": "2027-04-03", "to": "2027-04-05"},
-        {"name": "劳动节", "from": "2027-05-01", "to": "2027-05-05"},
-        {"name": "端午节", "from": "2027-06-09", "to": "2027-06-09"},
-        {"name": "中秋节", "from": "2027-09-15", "to": "2027-09-15"},
-        {"name": "国庆节", "from": "2027-10-01", "to": "2027-10-07"},
-    ],
-    "workdays": ["2027-02-14", "2027-02-20", "2027-10-09"],
-}
+# A 2027 arrangement in the notice's shape (the real one comes out in November 2026): the documented example.
+NOTICE_2027: dict[str, Any] = json.loads(
+    (Path(__file__).resolve().parents[1] / "docs" / "examples" / "calendar-2027.json").read_text(encoding="utf-8")
+)
 CORRECTION_2027: dict[str, Any] = {**NOTICE_2027, "workdays": ["2027-02-20", "2027-10-09"]}
 
 

@@ -41,20 +41,9 @@ T = TypeVar("T")
 MIN_DAYS = 8
 """Shortest run in which every scripted event (backup, USB move, revocation, restore) happens."""
 
-NOTICE_2027 = {
-    "year": 2027,
-    "holidays": [
-        {"name": "元旦", "from": "2027-01-01", "to": "2027-01-03"},
-        {"name": "春节", "from": "2027-02-05", "to": "2027-02-13"},
-        {"name": "清明节", "from": "2027-04-03", "to": "2027-04-05"},
-        {"name": "劳动节", "from": "2027-05-01", "to": "2027-05-05"},
-        {"name": "端午节", "from": "2027-06-09", "to": "2027-06-09"},
-        {"name": "中秋节", "from": "2027-09-15", "to": "2027-09-15"},
-        {"name": "国庆节", "from": "2027-10-01", "to": "2027-10-07"},
-    ],
-    "workdays": ["2027-02-14", "2027-02-20", "2027-10-09"],
-}
-"""The next year's table the county publishes mid-run (in the notice's shape, as `hub calendar publish` reads it)."""
+NOTICE_2027_FILE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "calendar-2027.json"
+"""The next year's table the county publishes mid-run: the documented example of a notice for 2027, in the
+shape `hub calendar publish` reads (docs/hub.md)."""
 
 
 @dataclass(frozen=True)
@@ -236,7 +225,7 @@ def _county_office(fleet: Fleet, day: int, when: dict[str, int]) -> None:
     now = fleet.clock.now()
     if day == when["calendar"]:
         with HubStore.open_existing(fleet.hub_dir) as store:
-            published = publish_calendar(store, read_notice(json.dumps(NOTICE_2027)), now=now)
+            published = publish_calendar(store, read_notice(NOTICE_2027_FILE.read_text(encoding="utf-8")), now=now)
         fleet.note(day, f"2027 calendar published (version {published.version}, to {published.stations} stations)")
     if day == when["rotate"]:
         with HubStore.open_existing(fleet.hub_dir) as store:

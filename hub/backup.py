@@ -28,7 +28,7 @@ import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO
 
 import zstandard
 
@@ -37,6 +37,7 @@ from hub.keys import KEY_FILE, load_identity
 from hub.store import DB_FILE, HubStore
 from hub.store.backup import check_copy, checkpoint, online_copy
 from hub.store.location import DATABASE_FILE, database_url, redacted
+from sync.archive import Counting, Progress, add_bytes, add_file, zstd_tar
 from sync.errors import InputError, StoreError
 from sync.timeutil import iso_utc, utc_now
 from sync.version import SOFTWARE_VERSION
@@ -68,7 +69,6 @@ ASIDE_SUFFIX = ".before-restore-"
 _CHUNK = 1024 * 1024
 _MAX_MANIFEST = 64 * 1024
 
-Progress = Callable[[str, int, int], None]
 """Called as work moves: (stage, done, total); stages ``copy`` (pages), ``write`` and ``read`` (bytes)."""
 
 
@@ -293,12 +293,10 @@ def _key_backup(data_dir: Path, file: Path, hub_id: str, where: str, stamp: dt.d
     partial = file.with_name(file.name + ".partial")
     try:
         _private(partial)
-        compressor = zstandard.ZstdCompressor(level=level, write_checksum=True)
-        with open(partial, "wb") as raw, compressor.stream_writer(raw, closefd=False) as zst:
-            with tarfile.open(fileobj=zst, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        with open(partial, "wb") as raw:
+            with zstd_tar(raw, level=level) as tar:
                 for name, data in members:
-                    _add(tar, name, io.BytesIO(data), len(data), stamp.timestamp())
-            zst.flush(zstandard.FLUSH_FRAME)
+                    add_bytes(tar, name, data, stamp.timestamp())
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(partial, file)
@@ -329,47 +327,17 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-class _Counting(io.RawIOBase):
-    """A file read through, calling ``progress`` with the bytes read so far."""
-
-    def __init__(self, handle: IO[bytes], total: int, stage: str, progress: Progress | None) -> None:
-        self.handle, self.total, self.stage, self.progress, self.done = handle, total, stage, progress, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        count = self.handle.readinto(buffer)  # type: ignore[attr-defined]
-        self.done += count or 0
-        if self.progress is not None:
-            self.progress(self.stage, self.done, self.total)
-        return count or 0
-
-
 def _write_archive(
     target: Path, manifest: Manifest, database: Path, key_file: Path, progress: Progress | None, level: int
 ) -> None:
     mtime = dt.datetime.fromisoformat(manifest.created_at).timestamp()
-    compressor = zstandard.ZstdCompressor(level=level, threads=-1, write_checksum=True)
-    with open(target, "wb") as raw, compressor.stream_writer(raw, closefd=False) as zst:
-        with tarfile.open(fileobj=zst, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-            _add(tar, MANIFEST, io.BytesIO(manifest.to_json()), len(manifest.to_json()), mtime)
-            with open(database, "rb") as handle:
-                counted = cast(IO[bytes], _Counting(handle, manifest.db_bytes, "write", progress))
-                _add(tar, DB_FILE, counted, manifest.db_bytes, mtime)
-            key = key_file.read_bytes()
-            _add(tar, KEY_FILE, io.BytesIO(key), len(key), mtime)
-        zst.flush(zstandard.FLUSH_FRAME)
+    with open(target, "wb") as raw:
+        with zstd_tar(raw, level=level, threads=-1) as tar:
+            add_bytes(tar, MANIFEST, manifest.to_json(), mtime)
+            add_file(tar, DB_FILE, database, mtime, progress, size=manifest.db_bytes)
+            add_bytes(tar, KEY_FILE, key_file.read_bytes(), mtime)
         raw.flush()
         os.fsync(raw.fileno())
-
-
-def _add(tar: tarfile.TarFile, name: str, handle: IO[bytes], size: int, mtime: float) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = size
-    info.mode = 0o600
-    info.mtime = int(mtime)
-    tar.addfile(info, handle)
 
 
 # -- reading a backup ------------------------------------------------------------------------------
@@ -388,7 +356,7 @@ def _members(file: Path, progress: Progress | None) -> Iterator[tuple[str, IO[by
     """Each member of the archive in order, as (name, stream, size); only the three known names, only files."""
     total = file.stat().st_size
     with open(file, "rb") as raw:
-        counted = io.BufferedReader(_Counting(raw, total, "read", progress), _CHUNK)
+        counted = io.BufferedReader(Counting(raw, total, "read", progress), _CHUNK)
         reader = zstandard.ZstdDecompressor().stream_reader(counted)
         try:
             with tarfile.open(fileobj=reader, mode="r|") as tar:

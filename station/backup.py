@@ -51,6 +51,7 @@ from station.identity import KEY_FILE, load_keypair
 from station.store import DB_FILE, Station, datakey
 from station.store.db import DatabaseError, connect, content_digest, write_txn
 from station.store.meta import Meta
+from sync.archive import Counting, Progress, add_file, zstd_tar
 from sync.errors import InputError, StoreError
 from sync.timeutil import iso_utc, utc_now
 from sync.version import SOFTWARE_VERSION
@@ -74,7 +75,6 @@ _FILES = (KEY_FILE, "tui.json")
 _FOLDERS = ("drafts", "receipts")
 ASIDE_SUFFIX = ".before-restore-"
 
-Progress = Callable[[str, int, int], None]
 """(stage, done, total): ``copy`` (database pages), ``write`` and ``read`` (bytes)."""
 
 
@@ -154,21 +154,6 @@ class _Sealer(io.RawIOBase):
     def finish(self) -> None:
         self._chunk(bytes(self.buffer), last=True)
         self.buffer.clear()
-
-
-class _Counting(io.RawIOBase):
-    def __init__(self, handle: IO[bytes], total: int, stage: str, progress: Progress | None) -> None:
-        self.handle, self.total, self.stage, self.progress, self.done = handle, total, stage, progress, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        count = self.handle.readinto(buffer) or 0  # type: ignore[attr-defined]
-        self.done += count
-        if self.progress is not None:
-            self.progress(self.stage, self.done, self.total)
-        return count
 
 
 def _copy_database(station: Station, target: Path, key: bytes, progress: Progress | None) -> None:
@@ -254,13 +239,10 @@ def make_backup(
         with open(partial, "wb") as out:
             out.write(MAGIC + struct.pack(">I", len(header_bytes)) + header_bytes)
             sealer = _Sealer(out, _body_key(key, header.salt), _aad(header_bytes))
-            compressor = zstandard.ZstdCompressor(level=9, write_checksum=True)
-            with compressor.stream_writer(cast(IO[bytes], sealer), closefd=False) as zst:
-                with tarfile.open(fileobj=zst, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-                    _add_file(tar, DB_FILE, copy, moment, progress)
-                    for name, path in _extras(data_dir):
-                        _add_file(tar, name, path, moment, None)
-                zst.flush(zstandard.FLUSH_FRAME)
+            with zstd_tar(cast(IO[bytes], sealer), level=9) as tar:
+                add_file(tar, DB_FILE, copy, moment.timestamp(), progress)
+                for name, path in _extras(data_dir):
+                    add_file(tar, name, path, moment.timestamp())
             sealer.finish()
             out.flush()
             os.fsync(out.fileno())
@@ -294,15 +276,6 @@ def _extras(data_dir: Path) -> Iterator[tuple[str, Path]]:
             for path in sorted(base.iterdir()):
                 if path.is_file() and not path.is_symlink():
                     yield f"{folder}/{path.name}", path
-
-
-def _add_file(tar: tarfile.TarFile, name: str, path: Path, moment: dt.datetime, progress: Progress | None) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = path.stat().st_size
-    info.mode = 0o600
-    info.mtime = int(moment.timestamp())
-    with open(path, "rb") as handle:
-        tar.addfile(info, _Counting(handle, info.size, "write", progress) if progress else handle)
 
 
 # -- reading ---------------------------------------------------------------------------------------
@@ -419,7 +392,7 @@ def _read_body(file: Path, key: bytes, into: Path | None, progress: Progress | N
     names: set[str] = set()
     total = file.stat().st_size
     with open(file, "rb") as raw:
-        counted = io.BufferedReader(_Counting(raw, total, "read", progress), CHUNK)
+        counted = io.BufferedReader(Counting(raw, total, "read", progress), CHUNK)
         header, header_bytes = _read_head(counted, file.name)
         opener = io.BufferedReader(_Opener(counted, _body_key(key, header.salt), _aad(header_bytes), file.name), CHUNK)
         try:

@@ -23,21 +23,9 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 EXAMPLE = DOCS / "examples" / "calendar-2026.json"
 ENV = {"LANG": "", "LC_ALL": ""}
 
-# A 2027 arrangement in the notice's shape (the real one is published in November 2026): the Spring
-# Festival 9 days off from 除夕, Sun 14 and Sat 20 Feb make-up working days.
-NOTICE_2027 = {
-    "year": 2027,
-    "holidays": [
-        {"name": "元旦", "from": "2027-01-01", "to": "2027-01-03"},
-        {"name": "春节", "from": "2027-02-05", "to": "2027-02-13"},
-        {"name": "清明节", "from": "2027-04-03", "to": "2027-04-05"},
-        {"name": "劳动节", "from": "2027-05-01", "to": "2027-05-05"},
-        {"name": "端午节", "from": "2027-06-09", "to": "2027-06-09"},
-        {"name": "中秋节", "from": "2027-09-15", "to": "2027-09-15"},
-        {"name": "国庆节", "from": "2027-10-01", "to": "2027-10-07"},
-    ],
-    "workdays": ["2027-02-14", "2027-02-20", "2027-10-09"],
-}
+# A 2027 arrangement in the notice's shape (the real one is published in November 2026), the documented
+# example: the Spring Festival 9 days off from 除夕, Sun 14 and Sat 20 Feb make-up working days.
+NOTICE_2027 = json.loads((DOCS / "examples" / "calendar-2027.json").read_text(encoding="utf-8"))
 # The correction: 14 Feb was a typo, it is a day off after all.
 CORRECTED_2027 = {**NOTICE_2027, "workdays": ["2027-02-20", "2027-10-09"]}
 _DOWN = msgspec.msgpack.Decoder(DownItem)

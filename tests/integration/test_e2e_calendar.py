@@ -37,19 +37,10 @@ from tui.cli import main as station_main
 
 pytestmark = pytest.mark.timeout(180)
 
-NOTICE_2027 = {
-    "year": 2027,
-    "holidays": [
-        {"name": "元旦", "from": "2027-01-01", "to": "2027-01-03"},
-        {"name": "春节", "from": "2027-02-05", "to": "2027-02-13"},
-        {"name": "清明节", "from": "2027-04-03", "to": "2027-04-05"},
-        {"name": "劳动节", "from": "2027-05-01", "to": "2027-05-05"},
-        {"name": "端午节", "from": "2027-06-09", "to": "2027-06-09"},
-        {"name": "中秋节", "from": "2027-09-15", "to": "2027-09-15"},
-        {"name": "国庆节", "from": "2027-10-01", "to": "2027-10-07"},
-    ],
-    "workdays": ["2027-02-14", "2027-02-20", "2027-10-09"],
-}
+# The documented example of a notice for 2027 (docs/hub.md).
+NOTICE_2027 = json.loads(
+    (Path(__file__).resolve().parents[2] / "docs" / "examples" / "calendar-2027.json").read_text(encoding="utf-8")
+)
 
 
 class County:
