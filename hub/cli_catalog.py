@@ -10,6 +10,7 @@ from rich.table import Table
 
 from hub._cli_common import Context, handles_errors
 from hub.catalog import catalog_history, catalog_json, catalog_view, publish_catalog, read_catalog
+from hub.catalog_report import failure_label
 from hub.views import china_time, terminal_cell
 from sync.catalog_patch import CatalogChange
 from sync.errors import InputError
@@ -99,6 +100,7 @@ def catalog_show(obj: Context, version: int | None, as_json: bool) -> None:
     """Show the catalogue in force (or VERSION): its items, their time limits and materials, its bundles."""
     with obj.store() as store:
         view = catalog_view(store, version)
+        failures = store.catalog_failures() if view.current else {}
     if as_json:
         click.echo(catalog_json(view.catalog))
         return
@@ -134,6 +136,15 @@ def catalog_show(obj: Context, version: int | None, as_json: bool) -> None:
         obj.say(
             printable(f"一件事 {bundle.code} {name}{withdrawn}：{'、'.join(bundle.members_in_order())}"),
             printable(f"bundle {bundle.code} {name}{withdrawn}: {', '.join(bundle.members_in_order())}"),
+        )
+    for station_id, failed in failures.items():
+        # Stations not on this version because one could not be installed there (hub.catalog_report).
+        why = failure_label(failed["code"], lang)
+        obj.say(
+            f"{station_id} 未能安装第 {failed['version']} 版（{why}），已于 {china_time(failed['reported_at'])} 报告；"
+            f"已重新发送第 {failed['resent_version']} 版全文",
+            f"{station_id} could not install version {failed['version']} ({why}), reported "
+            f"{china_time(failed['reported_at'])}; version {failed['resent_version']} sent to it whole",
         )
 
 

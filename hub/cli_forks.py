@@ -87,6 +87,21 @@ def forks_resolve(obj: Context, fork_id: int, keep: str, by: str | None, as_json
     if as_json:
         click.echo(json_for_terminal(json_text(msgspec.to_builtins(done))))
         return
+    if done.collisions:
+        # Said first: each number is a second applicant whose case the county must file again.
+        numbers = "、".join(done.collisions)
+        obj.say(
+            printable(
+                f"注意：两个分支把同一编号给了不同的办件：{numbers}。编号不改（申请人手中的回执印着它）；"
+                "县平台保留本方的记录，代办点的那份被拒收（编号重复）并完整留存，在代办点标为县平台拒收：请为其申请人重新受理"
+            ),
+            printable(
+                f"Note: both branches gave the same number to different cases: {', '.join(done.collisions)}. "
+                "No number is changed (it is on the applicant's receipt); the hub keeps its record, the station's "
+                "is refused (duplicate_row), kept whole and flagged refused at the station: file that applicant's "
+                "case again"
+            ),
+        )
     if done.keep == "hub":
         obj.say(
             printable(

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hub._cli_common import Context, json_text, text
+from hub.catalog_report import failure_label
 from hub.cli_county import print_province
 from hub.dashboard import STATES
 from hub.views import china_time, clock_offset_text, duration_text
@@ -117,9 +118,10 @@ _GAP = 3
 def _catalog_detail(r: dict[str, Any], lang: str) -> str:
     """``第 1 版`` / ``v1``: the catalogue version a station flagged ``catalog_old`` still holds."""
     held = r.get("catalog_version")
-    if held is None:
-        return pick(lang, "无", "none")
-    return pick(lang, f"第 {held} 版", f"v{held}")
+    version = pick(lang, "无", "none") if held is None else pick(lang, f"第 {held} 版", f"v{held}")
+    if r.get("catalog_failure"):  # the station could not install a newer one (hub.catalog_report)
+        return f"{version} {failure_label(r['catalog_failure'], lang)}"
+    return version
 
 
 def _reasons(r: dict[str, Any], lang: str, *, narrow: bool, error_column: bool = False) -> list[str]:

@@ -138,7 +138,9 @@ def _station(raw: dict[str, Any], now: dt.datetime, limits: Thresholds) -> dict[
             "error": raw["last_error_at"] is not None and raw["last_error_at"] == raw["last_contact"],
             "behind": gap is not None and gap < 0,
             "waiting": waiting_age is not None and waiting_age > limits.warn_days * 86400,
-            "catalog_old": age is not None and catalog_age is not None and catalog_age > limits.catalog_days * 86400,
+            # Left behind past the limit, or at once when the station says it could not install a version.
+            "catalog_old": (age is not None and catalog_age is not None and catalog_age > limits.catalog_days * 86400)
+            or raw.get("catalog_failure") is not None,
             "key_old": key_age is not None and key_age > limits.key_max_age_days * 86400,
         }
         attention = [name for name in ATTENTION if flags[name]]
@@ -175,6 +177,7 @@ def _station(raw: dict[str, Any], now: dt.datetime, limits: Thresholds) -> dict[
         "feed_pending": raw["feed_pending"],
         "catalog_version": raw.get("catalog_version"),
         "catalog_behind_s": catalog_age,
+        "catalog_failure": raw.get("catalog_failure"),
         "key_age_s": key_age,
     }
 

@@ -28,9 +28,10 @@ import msgspec
 
 from hub.feed import queue, queue_village_history
 from hub.keys import HubIdentity
-from hub.recovery import written_by
+from hub.recovery import opened_records, written_by
 from hub.rotation import receipt_keys, resigned
-from hub.store import HubStore, ResolvedForkRow, StationRow, UserRow
+from hub.store import ForkRow, HubStore, ResolvedForkRow, StationRow, UserRow
+from sync.changes import RowChange, decode_change
 from sync.errors import InputError
 from sync.protocol import (
     FEATURE_FORK_RESOLUTION,
@@ -65,6 +66,12 @@ class Resolution(msgspec.Struct, frozen=True, kw_only=True):
     items_queued: int
     by: str
     at: str
+    collisions: list[str] = []
+    """Case and intake numbers both branches gave to different records (the copy went back on the day the PC
+    had numbered cases after the copy was made), as far as the station's quarantined sets show. Neither is
+    renumbered (the number is on the applicant's receipt): whichever branch is kept, the hub keeps its record
+    of the number and refuses the station's (``duplicate_row``, kept whole), the station keeps its own, flagged
+    refused; the county files that applicant's case again (docs/protocol.md, "Forks")."""
 
 
 def default_operator() -> str:
@@ -117,8 +124,10 @@ def resolve_fork(
         base_hash = held[0]
     hub_head = station.applied_seq
     records, intakes, cases = written_by(store, identity, station.station_id, range(base + 1, hub_head + 1))
+    collisions = _collisions(store, identity, station.station_id, records, opened)
     moment = iso_utc(now)
     with store.transaction():
+        store.lock(f"station:{station.station_id}")  # as its ingest: no set of the station lands meanwhile
         ids = store.resolve_forks(station.station_id, resolution=keep, by=by, at=moment)
         moved = 0
         if keep == "station":
@@ -126,7 +135,6 @@ def resolve_fork(
             store.set_applied(station.station_id, base, base_hash)
         numbers = store.case_numbers(station.village_code, station.device)
         item = ForkResolved(
-        store.lock(f"station:{station.station_id}")  # as its ingest: no set of the station lands meanwhile
             fork_id=fork_id,
             keep=keep,
             base_seq=base,
@@ -153,7 +161,7 @@ def resolve_fork(
             user=_operator(store, by),
             action=AUDIT_ACTION,
             case_no="",
-            fields=f"{fork_id};{keep};{station.station_id}",
+            fields=f"{fork_id};{keep};{station.station_id}" + "".join(f";{n}" for n in collisions),
             ip=None,
         )
     return Resolution(
@@ -167,7 +175,34 @@ def resolve_fork(
         items_queued=items,
         by=by,
         at=moment,
+        collisions=collisions,
     )
+
+
+def _numbered(records: list[bytes]) -> dict[str, bytes]:
+    """The records that create a case or an intake, by its number."""
+    made: dict[str, bytes] = {}
+    for raw in records:
+        try:
+            change = decode_change(raw)
+        except (msgspec.DecodeError, ValueError):
+            continue
+        if isinstance(change, RowChange) and change.insert and change.table in ("cases", "intakes"):
+            made[change.pk] = raw
+    return made
+
+
+def _collisions(
+    store: HubStore, identity: HubIdentity, station_id: str, hub_records: list[bytes], opened: list[ForkRow]
+) -> list[str]:
+    """Numbers the hub's branch and the station's quarantined sets each gave to a different record."""
+    ours = _numbered(hub_records)
+    theirs: dict[str, bytes] = {}
+    for fork in opened:
+        envelope = store.quarantined_envelope(fork.quarantine_id)
+        records = None if envelope is None else opened_records(store, identity, station_id, fork.seq, envelope)
+        theirs.update(_numbered(records or []))
+    return sorted(number for number, raw in theirs.items() if number in ours and ours[number] != raw)
 
 
 def _side_zh(resolution: str | None) -> str:

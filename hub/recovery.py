@@ -29,7 +29,7 @@ from sync.changes import RowChange, StatusChange, decode_change
 from sync.protocol import CTX_UP, ProtocolError, ReceiptItem, open_set
 from sync.timeutil import iso_utc
 
-__all__ = ("recover_if_behind", "written_by")
+__all__ = ("opened_records", "recover_if_behind", "written_by")
 
 _MARK = "recovered:"
 _RECORDS = msgspec.msgpack.Decoder(list[msgspec.Raw])
@@ -98,31 +98,8 @@ def written_by(
     cases: set[str] = set()
     for seq in seqs:
         envelope = store.set_in_envelope(station_id, seq)
-        if envelope is None:
-            continue
-        # The key in force at this seq (as the ingest opened it): a station that ran `station rekey`
-        # signed and sealed its sets up to the handover with its old key, not the one it holds now.
-        signer = store.station_key_for_seq(station_id, seq)
-
-        def public_key_for(key_id: str, signer: KeyRow | None = signer) -> bytes:
-            key = store.key(key_id) if key_id else signer
-            if key is None:
-                raise ProtocolError(zh="未知密钥", en=f"unknown key {key_id}", code="unknown_key")
-            return key.sign_public
-
-        try:
-            _, _, body = open_set(
-                envelope,
-                public_key_for=public_key_for,
-                context=CTX_UP,
-                box_private=identity.keys.box_private,
-                sender_box_public=signer.box_public if signer else None,
-                limits=STATION_SET,
-                # Sets sealed to the hub's box key before a rotation (hub key rotate) open with the older ones.
-                older_box_privates=identity.box_privates[1:],
-            )
-            raws = [bytes(r) for r in _RECORDS.decode(body)]
-        except (ProtocolError, msgspec.DecodeError, ValueError):
+        raws = None if envelope is None else opened_records(store, identity, station_id, seq, envelope)
+        if raws is None:
             continue  # accepted once, so it opens; a set that no longer does has nothing to give back
         records += raws
         for raw in raws:
@@ -142,3 +119,34 @@ def written_by(
                     if row is not None and row.get("case_no"):
                         cases.add(row["case_no"])
     return records, intakes, cases
+
+
+def opened_records(
+    store: HubStoreProtocol, identity: HubIdentity, station_id: str, seq: int, envelope: bytes
+) -> list[bytes] | None:
+    """The change records of the station's set ``seq`` (held, or quarantined in a fork), or None when it
+    does not open."""
+    # The key in force at this seq (as the ingest opened it): a station that ran `station rekey`
+    # signed and sealed its sets up to the handover with its old key, not the one it holds now.
+    signer = store.station_key_for_seq(station_id, seq)
+
+    def public_key_for(key_id: str) -> bytes:
+        key: KeyRow | None = store.key(key_id) if key_id else signer
+        if key is None:
+            raise ProtocolError(zh="未知密钥", en=f"unknown key {key_id}", code="unknown_key")
+        return key.sign_public
+
+    try:
+        _, _, body = open_set(
+            envelope,
+            public_key_for=public_key_for,
+            context=CTX_UP,
+            box_private=identity.keys.box_private,
+            sender_box_public=signer.box_public if signer else None,
+            limits=STATION_SET,
+            # Sets sealed to the hub's box key before a rotation (hub key rotate) open with the older ones.
+            older_box_privates=identity.box_privates[1:],
+        )
+        return [bytes(r) for r in _RECORDS.decode(body)]
+    except (ProtocolError, msgspec.DecodeError, ValueError):
+        return None

@@ -12,13 +12,15 @@ import datetime as dt
 
 import msgspec
 
+from station.sealing import hub_features
 from station.store import Station
 from sync.catalog import Catalog
 from sync.catalog_patch import CatalogChange, change_counts, changes
 from sync.lifecycle import TERMINAL, Status
+from sync.protocol import FEATURE_CATALOG_REPORT, CatalogFailure
 from sync.timeutil import parse_iso
 
-__all__ = ("NOTICE_DAYS", "CatalogNotice", "catalog_notice")
+__all__ = ("NOTICE_DAYS", "CatalogNotice", "catalog_failure", "catalog_notice")
 
 NOTICE_DAYS = 14
 """Days a new version is announced on the home screen after it arrived."""
@@ -65,3 +67,13 @@ def catalog_notice(station: Station, *, days: int = NOTICE_DAYS) -> CatalogNotic
         counts=change_counts(found),
         open_on_older=int(open_on_older),
     )
+
+
+def catalog_failure(station: Station) -> CatalogFailure | None:
+    """The catalogue version this station could not install, for the hub (when it said it takes the report):
+    it records it and sends the current version whole (sync.protocol.catalog_report)."""
+    version = station.meta.catalog_failed
+    if not version or not hub_features(station) & FEATURE_CATALOG_REPORT:
+        return None
+    why = station.meta.catalog_failure or {}
+    return CatalogFailure(int(version), str(why.get("code") or "invalid"), str(why.get("reason") or ""))

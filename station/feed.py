@@ -42,6 +42,8 @@ from sync.protocol import (
     open_set,
     verify_hub_key,
 )
+from sync.protocol.catalog_report import MAX_REASON
+from sync.ratings import FIRST_STANDS
 from sync.timeutil import iso_utc
 
 __all__ = (
@@ -401,8 +403,10 @@ class _Applier:
                 # A move the county refused never happened there: it leaves this case's history
                 # too (the rejection, with the county's reason, stays on the case).
                 self.db.execute("DELETE FROM case_events WHERE event_id = ?", [change.event_id])
-        if item.current:
-            # The hub's values win, so this replica converges on what the county holds.
+        if item.current and (item.code != "duplicate_row" or item.entity in FIRST_STANDS):
+            # The hub's values win, so this replica converges on what the county holds; not for a number
+            # used twice (a fork's two branches): the hub's row is another applicant's, and this one stays.
+            # A rating or query code two PCs of the village made offline is one row: the first stands.
             if not write_hub_values(self.station, item.entity, item.entity_id, dict(item.current)):
                 self.notes.append(f"hub values for {item.entity} {item.entity_id}, which is not at this station")
             elif item.entity == "cases" and "status" in item.current and refused is not None:
@@ -454,15 +458,18 @@ class _Applier:
         row = self.db.execute("SELECT body FROM catalogs WHERE version = ?", [item.base_version]).fetchone()
         if row is None or body_digest(row[0]) != item.base_digest:
             why = "is missing" if row is None else "differs from the hub's"
-            self._catalog_failed(item.version, f"its base version {item.base_version} {why}")
+            code = "base_missing" if row is None else "base_differs"
+            self._catalog_failed(item.version, f"its base version {item.base_version} {why}", code)
             return
         try:
             body = apply_edits(row[0].encode(), item.edits, item.version)
         except ProxyAppError as exc:
-            self._catalog_failed(item.version, exc.en)
+            self._catalog_failed(item.version, exc.en, "patch_failed")
             return
         if body_digest(body) != item.digest:
-            self._catalog_failed(item.version, "the edits do not give the hub's catalogue (digest differs)")
+            self._catalog_failed(
+                item.version, "the edits do not give the hub's catalogue (digest differs)", "digest_differs"
+            )
             return
         self._install_catalog(item.version, body)
 
@@ -483,12 +490,14 @@ class _Applier:
             [version, canonical_body(body).decode(), iso_utc(self.station.now())],
         )
         if (self.station.meta.catalog_failed or 0) <= version:
-            self.station.meta.update({"catalog_failed": None})
+            self.station.meta.update({"catalog_failed": None, "catalog_failure": None})
         self.station.__dict__.pop("catalog", None)
 
-    def _catalog_failed(self, version: int, why: str) -> None:
+    def _catalog_failed(self, version: int, why: str, code: str = "invalid") -> None:
         self.notes.append(f"catalogue version {version} not installed: {why}")
-        self.station.meta.update({"catalog_failed": version})
+        # Told to the hub (sync.protocol.catalog_report), which sends the version whole.
+        failure = json.dumps({"code": code, "reason": why[:MAX_REASON]}, ensure_ascii=False)
+        self.station.meta.update({"catalog_failed": version, "catalog_failure": failure})
 
     def _calendar(self, item: CalendarItem) -> None:
         try:

@@ -48,7 +48,8 @@ def apply_resolution(station: Station, item: ForkResolved) -> str:
     moment = iso_utc(station.now())
     _counters_past(station, item.numbers)
     if item.keep == "station":
-        station.meta.update({"fork": None})
+        # The copied folder held this key too: changed once this branch's sets are up (signed by it).
+        station.meta.update({"fork": None, "rekey_after_fork": str(item.fork_id) if item.rekey else None})
         return f"fork {item.fork_id} resolved by the county: this station's chain stands; its sets go up from {item.base_seq + 1}"
     held = set(item.held)
     station.db.execute(

@@ -15,6 +15,7 @@ from hub.store.base import RowError
 from hub.store.calendar import CalendarStoreMixin, CalendarVersionRow, YearRow
 from hub.store.cases import CaseStoreMixin
 from hub.store.catalog import CatalogDelivery, CatalogStoreMixin, CatalogVersionRow
+from hub.store.catalog_reports import CatalogReportStoreMixin
 from hub.store.dashboard import DashboardStoreMixin
 from hub.store.db import open_db
 from hub.store.forks import ForkStoreMixin, ResolvedForkRow
@@ -78,6 +79,7 @@ class HubStore(
     DashboardStoreMixin,
     CalendarStoreMixin,
     CatalogStoreMixin,
+    CatalogReportStoreMixin,
     KeyStoreMixin,
     ForkStoreMixin,
     UpstreamStoreMixin,

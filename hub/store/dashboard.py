@@ -44,6 +44,8 @@ class DashboardStoreMixin(StoreBase):
             " (SELECT MIN(c.published_at) FROM catalogs c WHERE c.version > COALESCE((SELECT MAX(d.version)"
             "   FROM catalog_deliveries d WHERE d.station_id = s.station_id AND d.feed_seq <= s.feed_acked), 0))"
             "   AS catalog_behind_since,"
+            # A version the station reported it could not install (hub.catalog_report): why, as a code.
+            " (SELECT cf.code FROM catalog_failures cf WHERE cf.station_id = s.station_id) AS catalog_failure,"
             " CASE WHEN s.head_seq > s.applied_seq THEN (SELECT MIN(c.at) FROM contacts c"
             "   WHERE c.station_id = s.station_id AND c.head_seq > s.applied_seq) END AS waiting_since"
             " FROM stations s"

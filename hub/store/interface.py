@@ -609,6 +609,26 @@ class HubStoreProtocol(Protocol):
         """The station's feed set ``seq`` carries ``version`` (sealed now)."""
         ...
 
+    # -- CatalogReportStoreMixin (hub.store.catalog_reports) --
+
+    def catalog_failure(self, station_id: str) -> dict[str, Any] | None:
+        """The station's report (``station_id, version, code, reason, reported_at, resent_version``), or None."""
+        ...
+
+    def catalog_failures(self) -> dict[str, dict[str, Any]]:
+        """Every standing report, by station."""
+        ...
+
+    def put_catalog_failure(
+        self, station_id: str, *, version: int, code: str, reason: str, resent_version: int | None, at: str
+    ) -> None:
+        """Record (or replace) the station's report, and the version sent whole in answer (None: none held)."""
+        ...
+
+    def clear_catalog_failure(self, station_id: str) -> None:
+        """The station no longer reports a failure (a version as new installed)."""
+        ...
+
     # -- KeyStoreMixin (hub.store.keys) --
 
     def replace_station_key(self, station_id: str, new: KeyRow, *, after_seq: int, at: str) -> None:

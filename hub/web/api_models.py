@@ -209,6 +209,9 @@ class StationStatus(msgspec.Struct, kw_only=True):
     """The newest catalogue version the station holds (it acknowledged the feed set carrying it)."""
     catalog_behind_s: int | None = None
     """How long a newer catalogue version has waited for it (none when it holds the newest)."""
+    catalog_failure: str | None = None
+    """Why the station could not install a catalogue version it was sent, as a code (``base_missing``,
+    ``base_differs``, ``patch_failed``, ``digest_differs``, ``invalid``; hub.catalog_report), none when it could."""
 
 
 class TownshipStatus(msgspec.Struct, kw_only=True):

@@ -19,6 +19,7 @@ from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 
 from hub.accounts import LoginFailed, LoginThrottled, login_guard, logout
+from hub.catalog_report import failure_label
 from hub.settings import Settings
 from hub.store import HubStore
 from hub.views import china_time, clock_offset_text, duration_text, fork_reason
@@ -105,7 +106,8 @@ def _reasons(context: Context, row: dict[str, Any]) -> list[str]:
         "catalog_old": ("v" if en else "第 ")
         + (str(row["catalog_version"]) if row.get("catalog_version") else "0")
         + ("" if en else " 版")
-        + f" {duration_text(row.get('catalog_behind_s'), lang)}",
+        + f" {duration_text(row.get('catalog_behind_s'), lang)}"
+        + (f" {failure_label(row['catalog_failure'], lang)}" if row.get("catalog_failure") else ""),
         "fork": str(row.get("forks") or ""),
         "error": label("error", row.get("last_error"), lang),
         "behind": f"{-(row.get('gap') or 0)} {'sets' if en else '批'}" if (row.get("gap") or 0) < 0 else "",

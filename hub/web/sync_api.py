@@ -23,6 +23,7 @@ from litestar.di import NamedDependency
 from litestar.params import RawBody
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from hub.catalog_report import note_catalog_failure
 from hub.feed import note_position, read_feed
 from hub.ingest import ingest_sets
 from hub.keys import HubIdentity
@@ -34,6 +35,7 @@ from hub.web.auth import Signer, check_protocol, path_qs, refusals_recorded, ver
 from hub.web.deps import Clock, HubSettings, Identity
 from hub.web.errors import HubHTTPError
 from sync.protocol import (
+    FEATURE_CATALOG_REPORT,
     FEATURE_SHORT_RECEIPTS,
     HEADER_SYNC,
     HUB_FEATURES,
@@ -167,6 +169,8 @@ def exchange(
     if sync.features != signer.station.features:
         with store.transaction():
             store.set_features(station_id, sync.features)  # before the feed is sealed for it, below
+    if sync.features & FEATURE_CATALOG_REPORT:  # a version it could not install: recorded, sent whole
+        note_catalog_failure(store, station_id, sync.catalog_failure, at=iso_utc(clock()))
     if identity.gen > 1:  # the hub key handovers it lacks, once it reads them (hub.rotation)
         with store.transaction():
             if signer.mac_index is not None:  # the generation its MAC names (a restored hub relearns it)

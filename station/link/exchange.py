@@ -10,6 +10,7 @@ from __future__ import annotations
 import httpx
 import msgspec
 
+from station.catalog_notice import catalog_failure
 from station.errors import SyncError
 from station.feed import feed_position
 from station.hubhttp import SYNC_PATH, hub_error
@@ -57,6 +58,7 @@ def exchange(link: Link, *, push: bool) -> None:
                     after,
                     down.value,
                     STATION_FEATURES,
+                    catalog_failure(link.station),
                 )
             )
             try:

@@ -128,6 +128,8 @@ def _run(station: Station, link: Link, *, scans: bool = True) -> None:
         exchange(link, push=not fork)
         if fork and not station.meta.fork and not station.meta.restored:
             exchange(link, push=True)  # resolved keeping this station's chain: its sets go up again
+        if station.meta.rekey_after_fork and not station.meta.fork and not station.meta.restored:
+            _rekey_kept_branch(station, link)
         if scans and not station.meta.fork and not station.meta.restored and not link.report.errors:
             upload_scans(link, lambda: _records(station, link))  # records first: scans get what is left
     except Stop:
@@ -189,6 +191,20 @@ def _rekey_after_fork(station: Station, link: Link) -> None:
         link.report.notes.append(f"fork resolved: this station's key was not changed ({exc.code}: {exc.en})")
         return
     link.report.notes.append(f"fork resolved: this station's key changed ({result.old_key_id} -> {result.new_key_id})")
+
+
+def _rekey_kept_branch(station: Station, link: Link) -> None:
+    """A fork resolved keeping this station's chain: once its sets are up (they are signed by the key the copy
+    held too), a new key pair, and the change goes up in the same round; any copy of the folder is refused
+    from then on (``retired_key``), as after a resolution keeping the hub's chain."""
+    if station.db.execute("SELECT 1 FROM sets_out WHERE acked_at IS NULL").fetchone():
+        return  # the branch is not all up yet: the next round
+    _rekey_after_fork(station, link)
+    with write_txn(station.db):
+        station.meta.update({"rekey_after_fork": None})
+    if pending(station) is not None:
+        link.report.sealed += len(seal_pending(station, link.keys))
+        exchange(link, push=True)
 
 
 def _finish(station: Station, report: SyncReport) -> None:

@@ -154,9 +154,15 @@ class Meta:
     hub_keys_before = _Json("hub_keys_before")
     """The hub keys pinned before a rotation, oldest first: ``[{gen, key_id, sign_public, box_public,
     until_feed_seq}]`` (hex keys); kept for the record, never used to check a set."""
+    catalog_failure = _Json("catalog_failure")
+    """Why ``catalog_failed`` was not installed: ``{code, reason}`` (sync.protocol.catalog_report), told to the
+    hub in each exchange until a version as new is installed."""
     catalog_failed = _Int("catalog_failed")
     """A catalogue version the hub sent that could not be installed (its patch's base missing or not the
     hub's; station.feed logs why): the TUI says so until a version as new is installed."""
+    rekey_after_fork = _Text("rekey_after_fork")
+    """A fork resolved keeping this station's chain asked for a new key (``ForkResolved.rekey``, its fork id):
+    once the branch's sets are up, the station changes its key (station.link.round), as with the hub's."""
     restored = _Json("restored")
     """Restored from a backup, its chain not yet confirmed by the hub: ``{at, backup_at, head_seq, feed_seq}``;
     nothing is written or sealed until the hub has confirmed it (station.backup, docs/protocol.md)."""

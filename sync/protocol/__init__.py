@@ -38,6 +38,7 @@ from sync.protocol.auth import (
     sync_auth_key,
     verify_transfer,
 )
+from sync.protocol.catalog_report import FEATURE_CATALOG_REPORT, CatalogFailure
 from sync.protocol.envelope import (
     CTX_DOWN,
     CTX_RECEIPT,
@@ -142,6 +143,7 @@ __all__ = (
     "CTX_UP",
     "FEATURE_CASE_NUMBERS",
     "FEATURE_CATALOG_PATCH",
+    "FEATURE_CATALOG_REPORT",
     "FEATURE_FORK_RESOLUTION",
     "FEATURE_KEY_ROTATION",
     "FEATURE_RATINGS",
@@ -172,6 +174,7 @@ __all__ = (
     "STATION_FEATURES",
     "CalendarItem",
     "CaseState",
+    "CatalogFailure",
     "CatalogItem",
     "CatalogPatch",
     "DivisionsItem",

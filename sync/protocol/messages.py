@@ -10,6 +10,7 @@ from sync.budget import array_length
 from sync.catalog_patch import CatalogEdit
 from sync.changes import RowChange, StatusChange
 from sync.limits import MAX_SETS_PER_REQUEST
+from sync.protocol.catalog_report import CatalogFailure
 from sync.protocol.envelope import PROTOCOL_VERSION, ProtocolError
 from sync.protocol.forks import ForkResolved
 from sync.protocol.keys import HubKeyItem
@@ -173,7 +174,7 @@ class FeedResponse(msgspec.Struct, frozen=True, kw_only=True):
     hub_ms: int
 
 
-class SyncRequest(msgspec.Struct, frozen=True, array_like=True):
+class SyncRequest(msgspec.Struct, frozen=True, array_like=True, omit_defaults=True):
     """``POST /api/v1/sync``: one round trip carries the sets going up and asks for the feed.
 
     Array-encoded (no field names on the wire); the signer names the station, so the body does
@@ -190,6 +191,10 @@ class SyncRequest(msgspec.Struct, frozen=True, array_like=True):
     sends at least one set when it has one, so a set larger than the cap still gets through."""
     features: int = 0
     """What the station reads (``FEATURE_*`` bits); 0 from a station older than features."""
+    catalog_failure: CatalogFailure | None = None
+    """A catalogue version this station could not install (sync.protocol.catalog_report), sent to a hub
+    that said ``FEATURE_CATALOG_REPORT`` until a version as new is installed. Trailing defaults are left
+    off the wire (``omit_defaults``): a request without a report costs no byte more than before."""
 
 
 class SyncResult(msgspec.Struct, frozen=True, array_like=True):

@@ -11,6 +11,7 @@ from sync.budget import FEED_SET, Budget, DecodeLimits, array_length
 from sync.compression import NONE, ZSTD_D1, ZSTD_R2, pack, unpack
 from sync.crypto import CryptoError, open_box, seal_box, sha256, sign, verify
 from sync.errors import ProxyAppError
+from sync.protocol.catalog_report import FEATURE_CATALOG_REPORT
 from sync.protocol.envelope import (
     MAX_SEQ,
     SET_FORMAT_2,
@@ -76,6 +77,7 @@ STATION_FEATURES = (
     | FEATURE_FORK_RESOLUTION
     | FEATURE_SCANS
     | FEATURE_RATINGS
+    | FEATURE_CATALOG_REPORT
 )
 """What a station of this release says it reads."""
 HUB_FEATURES = (
@@ -86,6 +88,7 @@ HUB_FEATURES = (
     | FEATURE_KEY_ROTATION
     | FEATURE_SCANS
     | FEATURE_RATINGS
+    | FEATURE_CATALOG_REPORT
 )
 """What a hub of this release says it reads."""
 

@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from hub.accounts import add_user, create_token, hasher_for
 from hub.cli import main as hub_main
 from hub.dashboard import Thresholds, station_rows
 from hub.keys import load_identity
+from hub.settings import Settings
 from hub.store import HubStore
 from hub.transfer import export_file as hub_export
 from station import cases as ops
@@ -177,3 +179,62 @@ def test_publish_sync_and_usb_new_cases_use_it_open_ones_keep_theirs(live_county
     code, history, _ = hub(live_county, "catalog", "history")
     assert "RS-004 提速；MZ-004 停办" in history
     live_county.assert_converged()
+
+
+def test_a_station_that_cannot_install_a_patch_tells_the_hub_which_sends_the_version_whole(
+    live_county: County,
+) -> None:
+    """Feature 4096: the station's copy of version 1 is not the hub's (its base differs), so the patch to
+    version 2 cannot be installed. The station says so in its next request; the hub records it (dashboard,
+    `hub status`, `hub catalog show`), sends version 2 whole, and clears the record once the station has it."""
+    a = live_county.enrol(V1)
+    assert a.sync().in_step and a.sync().in_step
+    with a.open() as station:  # the base the patch builds on, altered here (a disk fault, a hand edit)
+        station.db.execute("UPDATE catalogs SET body = replace(body, '居民身份证', '居民身分证') WHERE version = 1")
+        station.db.commit()
+    code, shown, err = hub(live_county, "catalog", "show", "--json")
+    data = json.loads(shown)
+    data["items"][0]["promised_days"] = (data["items"][0]["promised_days"] or 5) - 1
+    code, out, err = hub(live_county, "catalog", "publish", "-", input_text=json.dumps(data, ensure_ascii=False))
+    assert code == 0 and "1 as a patch" in out, out + err
+
+    assert a.sync().in_step  # the patch comes down and is not installed: the station keeps version 1
+    with a.open() as station:
+        assert station.meta.catalog_failed == 2 and station.meta.catalog_failure["code"] == "base_differs"
+    assert a.sync().in_step  # its request says so; the hub records it and queues version 2 whole
+    with live_county.store() as store:
+        failed = store.catalog_failure(a.station_id)
+        assert failed is not None and (failed["version"], failed["code"], failed["resent_version"]) == (
+            2,
+            "base_differs",
+            2,
+        )
+        resent = store.last_catalog_delivery(a.station_id)
+        assert resent is not None and (resent.version, resent.form) == (2, "full")
+        (row,) = [r for r in station_rows(store, now=utc_now(), limits=Thresholds()) if r["station_id"] == a.station_id]
+        assert "catalog_old" in row["attention"] and row["catalog_failure"] == "base_differs"
+    with live_county.store() as store:
+        add_user(
+            store,
+            "admin13",
+            "admin",
+            "admin13-password",
+            hasher=hasher_for(Settings(data_dir=live_county.hub_dir, argon2_time_cost=1, argon2_memory_kib=1024)),
+            now=utc_now(),
+        )
+        token = create_token(store, "admin13", expires_days=1, now=utc_now()).token
+    code, status, err = hub(live_county, "status", "--url", live_county.url, "--token", token, "--json")
+    (listed,) = [r for r in json.loads(status)["stations"] if r["station_id"] == a.station_id]
+    assert listed["catalog_failure"] == "base_differs" and "catalog_old" in listed["attention"], (status, err)
+    code, status, err = hub(live_county, "status", "--url", live_county.url, "--token", token)
+    assert "old catalogue" in status, (code, status, err)
+    code, shown, _ = hub(live_county, "catalog", "show")
+    assert f"{a.station_id} could not install version 2" in shown and "version 2 sent to it whole" in shown
+
+    assert a.sync().in_step  # the whole version comes down and installs; the next request says nothing more
+    assert json.loads(station_cli(a.data_dir, "catalog", "list", "--json"))["version"] == 2
+    assert a.sync().in_step
+    with live_county.store() as store:
+        assert store.catalog_failure(a.station_id) is None
+        (row,) = [r for r in station_rows(store, now=utc_now(), limits=Thresholds()) if r["station_id"] == a.station_id]
+        assert "catalog_old" not in row["attention"]

@@ -26,6 +26,7 @@ from station.enrolment import enroll
 from station.identity import load_keypair
 from station.link import SyncReport, sync_once
 from station.store import Station
+from station.syncstate import refused_cases
 from sync.timeutil import utc_now
 from tests.integration.county import PASSPHRASE, V1, pension_enrolment
 from tests.integration.processes import HubProcess, run
@@ -236,13 +237,65 @@ def test_keep_station_sends_the_hubs_branch_down_and_takes_the_stations_chain(vi
     done = village.cli("forks", "resolve", str(fork_id), "--keep", "station", "--by", "王科长")
     assert "station's branch stands" in done.stdout
 
+    old_key = village.keys.key_id
     report = village.sync()
     in_step(report)
+    # The copied folder held the station's key: once its branch is up it changes it, as with --keep hub.
+    village.keys = load_keypair(village.station_dir, PASSPHRASE)
+    assert village.keys.key_id != old_key and village.keys.pending is None
     settled(village, cases)
     with HubStore.open_existing(village.hub_dir) as store:
         resolved = store.fork(fork_id)
         assert resolved is not None and resolved.resolution == "station"
         assert store.superseded_sets(village.station_id)  # the hub's own sets of the branch, kept as evidence
+        assert store.station(village.station_id).key_id == village.keys.key_id  # type: ignore[union-attr]
+
+    # The other copy of the folder (the one taken by hand) still holds the old key: refused.
+    copy_dir = tmp_path / "copied-by-hand"
+    with Station.open(copy_dir, passphrase=PASSPHRASE, now=village.now) as copy:
+        ops.new_intake(copy, pension_enrolment("复制件申请人", 99))
+        refused = sync_once(
+            copy, hub_url=village.hub.url, keys=load_keypair(copy_dir, PASSPHRASE), timeout=10.0, sleep=lambda _: None
+        )
+    assert "retired_key" in [e.code for e in refused.errors]
 
     again = village.cli("forks", "resolve", str(fork_id), "--keep", "station", check=False)
     assert again.returncode == 2 and "already resolved" in again.stderr
+
+
+def test_a_number_both_branches_gave_out_the_same_day_is_reported_and_neither_record_is_lost(
+    village: Village, tmp_path: Path
+) -> None:
+    """The copy goes back the same day the PC numbered cases after the copy was made: both branches give out
+    the same numbers to different applicants. Renumbering is not done (the number is on the applicant's
+    receipt): the resolution names the numbers, the branch not kept has its record refused, and each
+    applicant's record stays whole (docs/protocol.md, "Forks")."""
+    common = village.intake(1)
+    in_step(village.sync())
+    copy = tmp_path / "copied-by-hand"
+    shutil.copytree(village.station_dir, copy)
+    hub_only = village.intake(2)  # 申请人2, 申请人3
+    in_step(village.sync())
+    shutil.rmtree(village.station_dir)
+    shutil.copytree(copy, village.station_dir)
+    station_only = village.intake(2)  # the same day: 申请人4, 申请人5 under the same numbers
+    assert station_only == hub_only
+    assert [e.code for e in village.sync().errors] == ["fork"]
+
+    done = json.loads(village.cli("forks", "resolve", str(the_fork(village)), "--keep", "hub", "--json").stdout)
+    assert done["collisions"] == sorted(hub_only)
+    in_step(village.sync())
+    village.keys = load_keypair(village.station_dir, PASSPHRASE)
+    village.sync()
+
+    with HubStore.open_existing(village.hub_dir) as store:
+        at_hub = {r["case_no"]: r["applicant_name"] for r in store.village_rows("cases", V1)}
+        refused = {r["entity_id"] for r in store.rejected(village.station_id) if r["code"] == "duplicate_row"}
+    with village.open() as station:
+        here = dict(station.db.execute("SELECT case_no, applicant_name FROM cases").fetchall())
+        flagged = set(refused_cases(station))
+    # The hub's branch stands: its applicants hold the numbers at the county.
+    assert [at_hub[n] for n in hub_only] == ["申请人2", "申请人3"] and at_hub[common[0]] == "申请人1"
+    # The station's applicants are not overwritten by the hub's (they were, before): kept, flagged refused.
+    assert [here[n] for n in hub_only] == ["申请人4", "申请人5"] and set(hub_only) <= flagged
+    assert set(hub_only) <= refused  # and the county keeps their records whole, refused as numbered twice
