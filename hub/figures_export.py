@@ -45,8 +45,8 @@ def _value(line: dict[str, Any], key: Any) -> Any:
 
 def write_figures(store: HubStoreProtocol, path: Path, *, today: dt.date, lang: str = "zh") -> int:
     """Write the county figures to ``path`` (.xlsx); returns the number of sheets."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl import Workbook  # type: ignore[import-untyped]
+    from openpyxl.styles import Font  # type: ignore[import-untyped]
 
     en = lang == "en"
     figures = county_figures(store, today=today)

@@ -169,16 +169,20 @@ def satisfaction(store: HubStoreProtocol, *, today: dt.date | None = None) -> di
     department_names = {d.key: (d.name_zh, d.name_en) for d in departments(catalog)}
     tree = store.divisions()
     township_names = {t.code: t.name_zh for t in tree.townships}
-    total, by_department, by_township, by_item, by_bundle = _line(), {}, {}, {}, {}
+    total = _line()
+    by_department: dict[str, dict[str, Any]] = {}
+    by_township: dict[str, dict[str, Any]] = {}
+    by_item: dict[str, dict[str, Any]] = {}
+    by_bundle: dict[str, dict[str, Any]] = {}
     for row in store.rating_counts():
-        township = row["village_code"][:9] + "000"
-        for bucket, key in (
-            (by_department, department_key(row["item_code"])),
-            (by_township, township),
-            (by_item, row["item_code"]),
-            (None, None),
-        ):
-            line = total if bucket is None else bucket.setdefault(key, _line())
+        township = str(row["village_code"])[:9] + "000"
+        lines = [
+            by_department.setdefault(department_key(row["item_code"]), _line()),
+            by_township.setdefault(township, _line()),
+            by_item.setdefault(str(row["item_code"]), _line()),
+            total,
+        ]
+        for line in lines:
             line["n"] += row["n"]
             line["levels"][row["level"]] = line["levels"].get(row["level"], 0) + row["n"]
             line["sum"] += row["level"] * row["n"]

@@ -117,9 +117,9 @@ def _place(station: Station) -> str:
 
 def write_ledger(station: Station, month: str, path: Path, *, full: bool = False, lang: str = "zh") -> int:
     """Write the month's ledger to ``path`` (.xlsx); returns the number of cases in it."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
+    from openpyxl import Workbook  # type: ignore[import-untyped]
+    from openpyxl.styles import Alignment, Font  # type: ignore[import-untyped]
+    from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 
     rows = ledger_rows(station, month, full=full)
     en = lang == "en"

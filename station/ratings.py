@@ -128,9 +128,9 @@ def _subject(station: Station, number: str, overall: bool) -> tuple[str, str | N
     assert case is not None
     if case["status"] != Status.DELIVERED.value:
         raise IntakeError(
-            zh="结果送达后才能评价（一次一评）；请先登记送达：station case update 办件编号 deliver",
-            en="a case is rated after its result is delivered; record the delivery first: "
-            "station case update CASE deliver",
+            zh="结果送达后才能评价（一次一评）；请先登记送达",
+            en="a case is rated after its result is delivered; record the delivery first "
+            "('station case update CASE deliver')",
             field="status",
             code="rate.not_delivered",
         )

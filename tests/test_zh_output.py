@@ -93,6 +93,7 @@ _CODES = re.compile(
                                           # codes (RS-001), versions, hashes, sizes
     | BND-[A-Z-]+                         # bundle codes (一件事)
     | [A-Z0-9]{4}(?:-[A-Z0-9]{4}){3}      # enrolment codes
+    | [0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}  # progress-query codes as printed: 7K3M-Q9XD
     | \S*[/\\]\S*                         # paths and URLs (a folder's name is not a word of the UI)
     | \$?[A-Z][A-Z0-9]*_[A-Z0-9_]+        # environment variables: STATION_PASSPHRASE
     | [a-z]+(?:_[a-z]+)+                  # snake_case codes: bad_signature, id_number
@@ -516,6 +517,10 @@ def _hub_commands(hub: _Runner, root: Path) -> None:
     # Errors a person meets: an unknown case, a station that is not there.
     hub("case", "decide", "349921001001-20200101-Z999", "--status", "accept", ok=(2,), key="errors")
     hub("station", "revoke", "349921009999-Z-9", "--reason", "测试", ok=(2,), key="errors")
+    hub("ratings", "followup-days", "10")
+    hub("ratings", "figures")
+    hub("ratings", "followup-days", "0", ok=(2,), key="errors")
+    hub("figures", "export", str(root / "figures.xlsx"))
 
 
 def _station_commands(st: _Runner, cases: dict[str, str], root: Path) -> None:
@@ -536,6 +541,16 @@ def _station_commands(st: _Runner, cases: dict[str, str], root: Path) -> None:
     st("backup", str(root / "station-backup.bin"))
     st("restore", str(root / "station-backup.bin"), ok=(1, 2), key="errors")  # onto a station in use
     st("case", "show", "349921001001-20200101-Z999", ok=(2,), key="errors")
+    # Ratings, the ID-card search, progress queries and the ledger (issue 16).
+    st("case", "rate", cases["approved"], "--level", "2", "--comment", "等了很久", "--channel", "phone")
+    st("case", "rate", cases["approved"], "--level", "5", ok=(2,), key="errors")  # rated once
+    st("case", "rate", cases["received"], "--level", "5", ok=(2,), key="errors")  # not delivered
+    st("case", "find", "--id-number", WANG)
+    st("case", "find", "--id-number", "123", ok=(2,), key="errors")
+    code = json.loads(st("case", "show", cases["received"], "--json"))["query_code"]
+    st("case", "query", cases["received"], "--code", code)
+    st("ledger", "--month", "2026-13", str(root / "ledger.xlsx"), ok=(2,), key="errors")
+    st("ledger", "--month", dt.datetime.now(dt.UTC).strftime("%Y-%m"), str(root / "ledger.xlsx"))
 
 
 def _pages(settings: Settings, cases: dict[str, str], world: World, hub_dir: Path) -> None:
@@ -557,6 +572,7 @@ def _pages(settings: Settings, cases: dict[str, str], world: World, hub_dir: Pat
         world.pages["desk: not ours"] = client.get("/desk/cases/349921001001-20200101-Z999").text
         world.pages["dashboard as a clerk"] = client.get("/dashboard").text
         world.pages["desk page_no=0"] = client.get("/desk?page_no=0").text
+        world.pages["desk follow-ups"] = client.get("/desk/followups?all=1").text
         client.post("/logout", data={"csrf": csrf_of(world.pages["desk"])})
         _log_in(client, "admin")
         for path in (
@@ -572,6 +588,8 @@ def _pages(settings: Settings, cases: dict[str, str], world: World, hub_dir: Pat
             "/desk",
         ):
             world.pages[path] = client.get(path).text
+        world.pages["progress query (form)"] = client.get("/q").text
+        world.pages["progress query (nothing found)"] = client.get("/q?case=349921001001-20200101-Z999&code=X").text
         # A path the hub does not have is answered in the API's JSON shape: its Chinese detail is read.
         world.api_errors["/no-such-page"] = client.get("/no-such-page").json()["detail_zh"]
         for station_id in station_ids:
