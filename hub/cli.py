@@ -130,7 +130,9 @@ def init(obj: Context, database_url: str | None, role: str = "county") -> None:
     if role == "province":  # hub.upstream.ROLE_META
         with obj.store() as store, store.transaction():
             store.set_meta("hub_role", "province")
-    obj.say(f"县平台已创建：{result.data_dir}", f"Hub created: {result.data_dir}")
+        obj.say(f"省级平台已创建：{result.data_dir}", f"Province hub created: {result.data_dir}")
+    else:
+        obj.say(f"县平台已创建：{result.data_dir}", f"Hub created: {result.data_dir}")
     if database is not None:
         obj.say(f"数据库：PostgreSQL {database.redacted}", f"Store: PostgreSQL {database.redacted}")
     obj.say(f"平台编号：{result.hub_id}", f"Hub id: {result.hub_id}")

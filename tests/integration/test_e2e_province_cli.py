@@ -32,7 +32,7 @@ def hub(data_dir: Path, *args: str) -> tuple[int, str, str]:
 def province_dir(tmp_path: Path) -> Path:
     path = tmp_path / "province"
     code, out, err = hub(path, "init", "--role", "province")
-    assert code == 0, out + err
+    assert code == 0 and "Province hub created" in out, out + err
     return path
 
 
