@@ -18,7 +18,7 @@ from station.store import Station
 from sync.errors import InputError, IntakeError
 from sync.lifecycle import Status
 from sync.ratings import CODE_ALPHABET, CODE_LENGTH, FEATURE_RATINGS, normalize_code
-from tests.station.conftest import VILLAGE, WANG, ZHANG
+from tests.station.conftest import NEWBORN_MATERIALS, PASSPHRASE, VILLAGE, WANG, ZHANG, ZHAO
 from tests.support.decisions import County, decide
 
 MATERIALS = ["居民身份证", "城乡居民基本养老保险参保登记表"]
@@ -173,3 +173,65 @@ def test_ledger_rows_and_workbook(tmp_path: Path, station: Station) -> None:
     assert values[4][1] == waiting
     assert WANG not in json.dumps(values, ensure_ascii=False, default=str)
     assert VILLAGE in values[0][0] or "台账" in values[0][0]
+
+
+def test_a_bundle_is_rated_per_stage_and_overall_once_every_member_is_done(station: Station) -> None:
+    result = new_intake(
+        station,
+        NewIntake(
+            bundle="BND-NEWBORN",
+            applicant_name="赵丽",
+            id_number=ZHAO,
+            phone="13800138002",
+            materials=[*NEWBORN_MATERIALS, "近期1寸免冠彩色照片"],
+        ),
+    )
+    members = [c.case_no for c in result.cases]
+    first = members[0]
+    decide(station, first, Status.ACCEPTED)
+    decide(station, first, Status.COMPLETED, outcome="approved")
+    deliver(station, first)
+    stage = rate(station, first, level=4)  # a stage is rated as soon as it is delivered
+    assert stage.rating_id == f"{result.number}/{first}"
+    with pytest.raises(IntakeError):
+        rate(station, result.number, level=5)  # the bundle as a whole: not before every member is done
+    for case_no in members[1:]:
+        decide(station, case_no, Status.ACCEPTED)
+        decide(station, case_no, Status.COMPLETED, outcome="approved")
+        deliver(station, case_no)
+    overall = rate(station, result.number, level=5, channel="card")
+    assert overall.rating_id == f"{result.number}/overall" and overall.case_no is None
+    assert {r.rating_id for r in ratings_of(station, result.number)} == {stage.rating_id, overall.rating_id}
+    with pytest.raises(InputError):
+        rate(station, members[1], level=5, overall=True)  # once
+    with pytest.raises(InputError) as single:
+        rate(station, _delivered(station), level=5, overall=True)
+    assert single.value.code == "rate.not_bundle"
+
+
+def test_cli_ledger_masks_unless_full_and_full_needs_the_right_passphrase(
+    station_dir: Path, station: Station, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    _delivered(station)
+    station.close()
+    runner = CliRunner()
+    base = ["--data-dir", str(station_dir), "--lang", "en"]
+    masked, full = tmp_path / "masked.xlsx", tmp_path / "full.xlsx"
+    done = runner.invoke(main, [*base, "ledger", "--month", "2026-09", str(masked)])
+    assert done.exit_code == 0 and "1 cases" in done.output, done.output
+    assert WANG not in str(list(openpyxl.load_workbook(masked).active.iter_rows(values_only=True)))
+    assert runner.invoke(main, [*base, "ledger", "--month", "09-2026", str(masked)]).exit_code == 2
+    assert runner.invoke(main, [*base, "ledger", "--month", "2026-09", "--full", str(full)]).exit_code == 0
+    assert WANG in str(list(openpyxl.load_workbook(full).active.iter_rows(values_only=True)))
+    # The data opened by the OS keyring (station unlock --remember), no passphrase given: the masked ledger is
+    # written, --full is refused until the passphrase is.
+    from station.store import datakey
+
+    key = datakey.open_data_key(station_dir, PASSPHRASE)
+    monkeypatch.setattr(datakey, "keyring_key", lambda data_dir: key)
+    monkeypatch.delenv("STATION_PASSPHRASE")
+    datakey.forget()
+    assert runner.invoke(main, [*base, "ledger", "--month", "2026-09", str(tmp_path / "m2.xlsx")]).exit_code == 0
+    refused = runner.invoke(main, [*base, "ledger", "--month", "2026-09", "--full", str(tmp_path / "x.xlsx")])
+    assert refused.exit_code == 2 and "passphrase" in refused.output and not (tmp_path / "x.xlsx").exists()
