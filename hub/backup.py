@@ -37,7 +37,7 @@ from hub.keys import KEY_FILE, load_identity
 from hub.store import DB_FILE, HubStore
 from hub.store.backup import check_copy, checkpoint, online_copy
 from hub.store.location import DATABASE_FILE, database_url, redacted
-from sync.archive import Counting, Progress, add_bytes, add_file, zstd_tar
+from sync.archive import Counting, Progress, add_bytes, add_file, backup_file, zstd_tar
 from sync.errors import InputError, StoreError
 from sync.timeutil import iso_utc, utc_now
 from sync.version import SOFTWARE_VERSION
@@ -68,8 +68,7 @@ MANIFEST = "manifest.json"
 ASIDE_SUFFIX = ".before-restore-"
 _CHUNK = 1024 * 1024
 _MAX_MANIFEST = 64 * 1024
-
-"""Called as work moves: (stage, done, total); stages ``copy`` (pages), ``write`` and ``read`` (bytes)."""
+_FIX_ZH, _FIX_EN = "请检查空间和权限", "check the space and permissions"
 
 
 @dataclass(frozen=True)
@@ -233,8 +232,7 @@ def make_backup(
         )
     stamp = now()
     copy = data_dir / f".backup-{stamp:%Y%m%dT%H%M%S%f}.db"
-    partial = file.with_name(file.name + ".partial")
-    try:
+    with backup_file(file, fix_zh=_FIX_ZH, fix_en=_FIX_EN, scratch=copy) as partial:
         _private(copy)
         online_copy(source, copy, progress=(lambda done, total: progress("copy", done, total)) if progress else None)
         facts = check_copy(copy)
@@ -250,16 +248,6 @@ def make_backup(
         _private(partial)
         _write_archive(partial, manifest, copy, data_dir / KEY_FILE, progress, level)
         _verify_archive(partial, progress)
-        os.replace(partial, file)
-    except OSError as exc:
-        raise StoreError(
-            zh=f"无法写入备份文件 {file}：{exc.strerror or exc}；请检查空间和权限",
-            en=f"cannot write the backup file {file}: {exc.strerror or exc}; check the space and permissions",
-            field="file",
-        ) from exc
-    finally:
-        copy.unlink(missing_ok=True)
-        partial.unlink(missing_ok=True)
     return BackupResult(path=file, bytes=file.stat().st_size, manifest=manifest)
 
 
@@ -290,8 +278,7 @@ def _key_backup(data_dir: Path, file: Path, hub_id: str, where: str, stamp: dt.d
     members = [(MANIFEST, manifest)] + [
         (name, (data_dir / name).read_bytes()) for name in (KEY_FILE, DATABASE_FILE) if (data_dir / name).is_file()
     ]
-    partial = file.with_name(file.name + ".partial")
-    try:
+    with backup_file(file, fix_zh=_FIX_ZH, fix_en=_FIX_EN) as partial:
         _private(partial)
         with open(partial, "wb") as raw:
             with zstd_tar(raw, level=level) as tar:
@@ -299,15 +286,6 @@ def _key_backup(data_dir: Path, file: Path, hub_id: str, where: str, stamp: dt.d
                     add_bytes(tar, name, data, stamp.timestamp())
             raw.flush()
             os.fsync(raw.fileno())
-        os.replace(partial, file)
-    except OSError as exc:
-        raise StoreError(
-            zh=f"无法写入备份文件 {file}：{exc.strerror or exc}；请检查空间和权限",
-            en=f"cannot write the backup file {file}: {exc.strerror or exc}; check the space and permissions",
-            field="file",
-        ) from exc
-    finally:
-        partial.unlink(missing_ok=True)
     facts = Manifest(created_at=iso_utc(stamp), software=SOFTWARE_VERSION, hub_id=hub_id, db_bytes=0, db_sha256="")
     facts.counts.update(counts)
     return BackupResult(path=file, bytes=file.stat().st_size, manifest=facts, postgresql=where)

@@ -51,7 +51,7 @@ from station.identity import KEY_FILE, load_keypair
 from station.store import DB_FILE, Station, datakey
 from station.store.db import DatabaseError, connect, content_digest, write_txn
 from station.store.meta import Meta
-from sync.archive import Counting, Progress, add_file, zstd_tar
+from sync.archive import Counting, Progress, add_file, backup_file, zstd_tar
 from sync.errors import InputError, StoreError
 from sync.timeutil import iso_utc, utc_now
 from sync.version import SOFTWARE_VERSION
@@ -74,8 +74,6 @@ _MAX_HEADER = 64 * 1024
 _FILES = (KEY_FILE, "tui.json")
 _FOLDERS = ("drafts", "receipts")
 ASIDE_SUFFIX = ".before-restore-"
-
-"""(stage, done, total): ``copy`` (database pages), ``write`` and ``read`` (bytes)."""
 
 
 class BackupHeader(msgspec.Struct, frozen=True, array_like=True):
@@ -232,8 +230,13 @@ def make_backup(
     )
     header_bytes = msgspec.msgpack.encode(header)
     copy = data_dir / f".backup-{moment:%Y%m%dT%H%M%S%f}.db"
-    partial = file.with_name(file.name + ".partial")
-    try:
+    with backup_file(
+        file,
+        fix_zh="请检查 U 盘的空间和是否写保护",
+        fix_en="check the stick's space and write lock",
+        scratch=copy,
+        settle=sync_folder,
+    ) as partial:
         _copy_database(station, copy, key, progress)
         partial.parent.mkdir(parents=True, exist_ok=True)
         with open(partial, "wb") as out:
@@ -247,17 +250,6 @@ def make_backup(
             out.flush()
             os.fsync(out.fileno())
         _read_body(partial, key, None, progress)  # read back: the stick holds what was meant
-        os.replace(partial, file)
-        sync_folder(file.parent)
-    except OSError as exc:
-        raise StoreError(
-            zh=f"无法写入备份文件 {file}：{exc.strerror or exc}；请检查 U 盘的空间和是否写保护",
-            en=f"cannot write the backup file {file}: {exc.strerror or exc}; check the stick's space and write lock",
-            field="file",
-        ) from exc
-    finally:
-        copy.unlink(missing_ok=True)
-        partial.unlink(missing_ok=True)
     return BackupResult(path=file, bytes=file.stat().st_size, header=header)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,10 +16,12 @@ from typing import IO, Any, cast
 
 import zstandard
 
-__all__ = ("Counting", "Progress", "add_bytes", "add_file", "zstd_tar")
+from sync.errors import StoreError
+
+__all__ = ("Counting", "Progress", "add_bytes", "add_file", "backup_file", "zstd_tar")
 
 Progress = Callable[[str, int, int], None]
-"""Called with a stage name (``"write"``, ``"verify"``, ``"read"`` …), the bytes done and the total."""
+"""Called as work moves: (stage, done, total); stages ``copy`` (database pages), ``write`` and ``read`` (bytes)."""
 
 
 class Counting(io.RawIOBase):
@@ -77,3 +80,34 @@ def add_file(
     with open(path, "rb") as handle:
         reader = cast(IO[bytes], Counting(handle, size, "write", progress)) if progress else handle
         tar.addfile(_info(name, size, mtime), reader)
+
+
+@contextlib.contextmanager
+def backup_file(
+    file: Path,
+    *,
+    fix_zh: str,
+    fix_en: str,
+    scratch: Path | None = None,
+    settle: Callable[[Path], None] | None = None,
+) -> Iterator[Path]:
+    """``FILE.partial`` to write the backup to, renamed to ``file`` only when the block ends without an error:
+    an interrupted backup never looks like a finished one. The partial file and ``scratch`` (a copy made on
+    the way) are removed either way; ``settle`` runs on the folder after the rename (to make it durable). An
+    OSError becomes a StoreError naming the file and ``fix_zh``/``fix_en`` (what to check)."""
+    partial = file.with_name(file.name + ".partial")
+    try:
+        yield partial
+        os.replace(partial, file)
+        if settle is not None:
+            settle(file.parent)
+    except OSError as exc:
+        raise StoreError(
+            zh=f"无法写入备份文件 {file}：{exc.strerror or exc}；{fix_zh}",
+            en=f"cannot write the backup file {file}: {exc.strerror or exc}; {fix_en}",
+            field="file",
+        ) from exc
+    finally:
+        if scratch is not None:
+            scratch.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
