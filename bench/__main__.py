@@ -1,4 +1,4 @@
-"""``python -m bench [station|dashboard|sync|attacks|publish|catalog|county|backlog|memory|province|scans_sync|all] [ARGS]``: run one benchmark, or all of them in turn."""
+"""``python -m bench [station|dashboard|sync|attacks|publish|catalog|county|backlog|memory|province|scans_sync|scans|all] [ARGS]``: run one benchmark, or all of them in turn."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ BENCHES = {
     "memory": "bench.bench_memory",
     "province": "bench.bench_province",
     "scans_sync": "bench.bench_scans_sync",
+    "scans": "bench.bench_scans",
 }
 
 

@@ -13,6 +13,7 @@ import msgspec
 from PIL import (  # the readers named: Image.open(formats=...) finds only registered plugins
     BmpImagePlugin,  # noqa: F401
     Image,
+    ImageDraw,
     ImageFilter,
     ImageMath,
     ImageOps,
@@ -47,7 +48,7 @@ PageFormat = Literal["webp", "jpeg", "avif"]
 # The choice and its figures are in docs/benchmarks.md ("Scanned pages"): the format Chromium shows
 # that was smallest at equal OCR legibility on the generated pages (bench/bench_scans.py).
 PAGE_FORMAT: PageFormat = "avif"
-DOCUMENT_QUALITY = 20
+DOCUMENT_QUALITY = 16
 """Encoder quality for grayscale document pages (AVIF's scale, 0-100)."""
 PHOTO_QUALITY = 30
 """Encoder quality for colour pages (photos, ID cards)."""
@@ -187,10 +188,37 @@ def prepare_image(
     return _clean_document(image) if clean and image.mode == "L" else image
 
 
-PAPER_LEVEL = 200
+PAPER_LEVEL = 215
 """After the lighting is evened out, grey at or above this is paper and becomes white."""
-INK_LEVEL = 60
+INK_LEVEL = 100
 """... and at or below this is ink and becomes black; in between is stretched (anti-aliased edges)."""
+
+
+LIGHT_FALL = 0.65
+"""The dimmest the paper may be lit, as a share of its brightest: darker local "paper" is printed matter."""
+
+
+def _percentile(image: Image.Image, share: float) -> int:
+    """The grey level below which ``share`` of the image's pixels lie."""
+    histogram = image.histogram()
+    wanted, seen = share * sum(histogram), 0
+    for level, count in enumerate(histogram):
+        seen += count
+        if seen >= wanted:
+            return level
+    return 255
+
+
+def _border_dark(image: Image.Image, floor: int) -> Image.Image:
+    """A mask (255) of the pixels darker than ``floor`` that are connected to the picture's edge."""
+    dark = image.point(lambda v: 255 if v < floor else 0)
+    width, height = dark.size
+    edge = [(x, y) for x in range(width) for y in (0, height - 1)]
+    edge += [(x, y) for y in range(height) for x in (0, width - 1)]
+    for point in edge:
+        if dark.getpixel(point) == 255:
+            ImageDraw.floodfill(dark, point, 128)
+    return dark.point(lambda v: 255 if v == 128 else 0)
 
 
 def _clean_document(image: Image.Image) -> Image.Image:
@@ -202,12 +230,19 @@ def _clean_document(image: Image.Image) -> Image.Image:
     and the levels stretched so that paper is 255 and ink near 0: what is left is what was written.
     """
     small = image.reduce(8) if min(image.size) >= 8 * 16 else image.copy()
-    paper = small.filter(ImageFilter.MaxFilter(5)).filter(ImageFilter.GaussianBlur(3))
-    paper = paper.resize(image.size, Image.Resampling.BILINEAR)
+    # Light falls off smoothly, by a third at most across a page: a local "paper" darker than that is
+    # something printed large (a grey box, a photocopied photo), which must stay as dark as it is.
+    floor = round(_percentile(small, 0.95) * LIGHT_FALL)
+    paper = small.filter(ImageFilter.MaxFilter(5)).point(lambda v: max(v, floor))
+    paper = paper.filter(ImageFilter.GaussianBlur(3)).resize(image.size, Image.Resampling.BILINEAR)
     flat = ImageMath.lambda_eval(lambda a: a["image"] * 255 / (a["paper"] + 1), image=image, paper=paper)
     span = PAPER_LEVEL - INK_LEVEL
     levels = [0 if v <= INK_LEVEL else 255 if v >= PAPER_LEVEL else (v - INK_LEVEL) * 255 // span for v in range(256)]
-    return flat.convert("L").point(levels)
+    cleaned = flat.convert("L").point(levels)
+    # What is dark and reaches the picture's edge is the camera's mat around the paper: white.
+    mat = _border_dark(small, floor).filter(ImageFilter.MaxFilter(3))
+    cleaned.paste(255, mask=mat.resize(image.size, Image.Resampling.BILINEAR).point(lambda v: 255 if v >= 128 else 0))
+    return cleaned
 
 
 def encode_image(image: Image.Image, fmt: str = PAGE_FORMAT, quality: int | None = None) -> bytes:

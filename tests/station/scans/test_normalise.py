@@ -87,6 +87,24 @@ def test_colour_is_kept_when_asked_and_decided_by_content_when_not():
     assert not _is_grey(_decoded(normalise_bytes(data, colour=True)[0]))
 
 
+def test_cleaning_whitens_unevenly_lit_paper_and_the_mat_but_keeps_large_grey_areas():
+    image = Image.new("L", (1200, 1700), 255)
+    for x in range(1200):  # the lamp's light falls off to the right: paper from 235 down to 175
+        ImageDraw.Draw(image).line((x, 0, x, 1699), fill=235 - x * 60 // 1200)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((100, 900, 700, 1500), fill=90)  # a photocopied photo: a large dark grey area
+    draw.rectangle((100, 200, 1100, 215), fill=20)  # a line of print
+    draw.rectangle((0, 0, 1199, 1699), outline=60, width=40)  # the camera's dark mat around the paper
+    [page] = normalise_bytes(_save(image, "PNG"), colour=False)
+    decoded = _decoded(page).convert("L")
+    scale = page.width / 1200
+    at = lambda x, y: decoded.getpixel((round(x * scale), round(y * scale)))
+    assert at(60, 100) > 245 and at(1140, 100) > 245  # paper white, bright and dim side alike
+    assert at(10, 850) > 245 and at(1190, 850) > 245  # the mat, reaching the edge, white too
+    assert at(400, 1200) < 200  # the grey area is still there (without the floor it went white)
+    assert at(600, 207) < 60  # and the print black
+
+
 def test_transparency_is_flattened_onto_white():
     image = Image.new("RGBA", (600, 800), (0, 0, 0, 0))
     ImageDraw.Draw(image).rectangle((100, 100, 300, 300), fill=(0, 0, 0, 255))
