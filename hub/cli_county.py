@@ -12,8 +12,15 @@ from rich.table import Table
 
 from hub._cli_common import Context, handles_errors, json_text, text
 from hub.keys import load_identity
-from hub.province import UpstreamRefused, ingest_upstream, issue_county_code, require_province, revoke
-from hub.province_view import province_report
+from hub.province import (
+    UpstreamRefused,
+    ingest_upstream,
+    issue_county_code,
+    require_province,
+    resolve_county_fork,
+    revoke,
+)
+from hub.province_view import county_forks, province_report
 from hub.upstream_link import read_upstream_file, sign_answer, write_answer_file
 from hub.views import duration_text
 from sync.i18n import pick
@@ -28,6 +35,7 @@ _STATES = {
     "danger": ("危险", "danger"),
     "never": ("未登记", "not enrolled"),
     "revoked": ("已吊销", "revoked"),
+    "fork": ("分叉", "fork"),
 }
 
 
@@ -69,7 +77,13 @@ def county_list(obj: Context, as_json: bool) -> None:
     with obj.store() as store:
         require_province(store)
         report = province_report(store, now=utc_now())
-    data = {"province": {"counties": [_plain(r) for r in report.counties], "totals": report.totals}}
+    data = {
+        "province": {
+            "counties": [_plain(r) for r in report.counties],
+            "totals": report.totals,
+            "forks": [_plain(f) for f in report.forks],
+        }
+    }
     if as_json:
         click.echo(json_text(data["province"]["counties"]))
         return
@@ -122,6 +136,13 @@ def print_province(obj: Context, report: dict[str, Any]) -> None:
         f"县（区）{t['counties']} · 代办点 {t['stations']} · 办件 {t['cases']} · 需关注 {t['attention']}",
         f"counties {t['counties']} · stations {t['stations']} · cases {t['cases']} · need attention {t['attention']}",
     )
+    for fork in province.get("forks") or []:
+        obj.say(
+            f"分叉：县（区）{fork['county']} 第 {fork['seq']} 批与省里已有的不同，已隔离（未采用、未删除）；"
+            f"处理：hub county forks resolve --county {fork['county']} --by 姓名",
+            f"Fork: county {fork['county']}'s set {fork['seq']} differs from the chain held; quarantined (nothing "
+            f"applied, nothing deleted); resolve: hub county forks resolve --county {fork['county']} --by NAME",
+        )
 
 
 @county.command("revoke")
@@ -172,5 +193,69 @@ def county_import(obj: Context, file: Path, answer: Path | None) -> None:
         f"County {request.county}: {taken} set(s) taken, {held} held already; the province needs set {result.next_seq} next",
     )
     if answer is not None:
-        write_answer_file(answer, sign_answer(identity, request.county, result.next_seq, result.hub_ms))
+        write_answer_file(answer, sign_answer(identity, request.county, result))
         obj.say(f"回执已写入 {answer}", f"Answer written to {answer}")
+    forked = [r.seq for r in result.results if r.status == "fork"]
+    if forked:  # kept whole, nothing applied: the county learns it from the answer file too
+        click.echo(
+            pick(
+                obj.lang,
+                f"分叉：县（区）{request.county} 第 {forked[0]} 批与省里已有的不同，已隔离（未采用、未删除）；"
+                f"核实后运行“hub county forks resolve --county {request.county} --by 姓名”",
+                f"Fork: county {request.county}'s set {forked[0]} differs from the one held; quarantined (nothing "
+                f"applied, nothing deleted). Once checked, run 'hub county forks resolve --county {request.county} "
+                "--by NAME'",
+            ),
+            err=True,
+        )
+        sys.exit(3)
+
+
+@county.group("forks", invoke_without_command=True)
+@click.option("--all", "show_all", is_flag=True, help="Resolved county forks too.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+@handles_errors
+def county_forks_cmd(ctx: click.Context, show_all: bool, as_json: bool) -> None:
+    """County sets quarantined as county forks (a county hub restored from an old backup, a copy of its server)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    obj: Context = ctx.obj
+    with obj.store() as store:
+        require_province(store)
+        forks = county_forks(store, open_only=not show_all)
+        rows = {f["id"]: f for f in store.county_forks(open_only=False)}
+    data = [
+        {**_plain(f), "resolved_at": rows[f.id]["resolved_at"], "resolved_by": rows[f.id]["resolved_by"]} for f in forks
+    ]
+    if as_json:
+        click.echo(json_text(data))
+        return
+    if not data:
+        obj.say("没有待处理的县级分叉。", "No unresolved county forks.")
+        return
+    for f in data:
+        resolved = f" · {f['resolved_at']} {f['resolved_by']}" if f["resolved_at"] else ""
+        obj.say(
+            f"#{f['id']} 县（区）{f['county']} 第 {f['seq']} 批 · {f['reason']} · {f['via']} · {f['received_at']}{resolved}",
+            f"#{f['id']} county {f['county']} set {f['seq']} · {f['reason']} · {f['via']} · {f['received_at']}{resolved}",
+        )
+
+
+@county_forks_cmd.command("resolve")
+@click.option("--county", "code", required=True, help="The county's 6-digit division code.")
+@click.option("--by", "by", required=True, help="Who resolves it (kept with the fork).")
+@click.pass_obj
+@handles_errors
+def county_forks_resolve(obj: Context, code: str, by: str) -> None:
+    """Take the branch the county's hub forwards now: the county's sets held from the fork on are set aside
+    (kept whole, with their receipts); the county's next send is taken. Stop every other copy of the county's
+    hub first."""
+    with obj.store() as store:
+        fork, moved = resolve_county_fork(store, code, by=by, now=utc_now())
+    obj.say(
+        f"已处理县（区）{fork['county']} 第 {fork['seq']} 批的分叉：省里该县 {moved} 批已另存（未删除）；"
+        "县级平台下次转发时采用其现有批次链",
+        f"Resolved county {fork['county']}'s fork at set {fork['seq']}: {moved} county set(s) held here set aside "
+        "(kept, not deleted); the county's chain is taken at its next send",
+    )

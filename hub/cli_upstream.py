@@ -9,7 +9,7 @@ import click
 
 from hub._cli_common import Context, handles_errors, json_text
 from hub.keys import load_identity
-from hub.upstream import require_link
+from hub.upstream import UpstreamError, fork_error, require_link
 from hub.upstream_link import enroll_upstream, export_upstream, read_answer_file, sync_upstream
 from sync.crypto import fingerprint
 from sync.i18n import pick
@@ -52,12 +52,23 @@ def upstream_sync(obj: Context) -> None:
     """Forward now (hub serve does it every $HUB_UPSTREAM_SECONDS, default 60)."""
     identity = load_identity(obj.data_dir)
     with obj.store() as store:
-        result = sync_upstream(store, identity, now=utc_now())
+        try:
+            result = sync_upstream(store, identity, now=utc_now())
+        except UpstreamError as exc:
+            if exc.code != "fork":
+                raise
+            _fork_exit(obj, exc)
     obj.say(
         f"新排队 {result.queued} 项，封装 {result.sealed} 批，发送 {result.sent} 批；省级平台已确认到第 {result.acked_seq} 批（共 {result.head_seq} 批）",
         f"Queued {result.queued} item(s), sealed {result.sealed} set(s), sent {result.sent}; the province holds up to set "
         f"{result.acked_seq} (of {result.head_seq})",
     )
+
+
+def _fork_exit(obj: Context, exc: UpstreamError) -> None:
+    """A county fork: the message says what happened and what to do; exit 3 (a script tells it from a failure)."""
+    click.echo(pick(obj.lang, "分叉：", "Fork: ") + exc.message(obj.lang), err=True)
+    sys.exit(3)
 
 
 @upstream.command("status")
@@ -70,6 +81,7 @@ def upstream_status(obj: Context, as_json: bool) -> None:
         link = require_link(store)
         head = store.upstream_head()
         pending, oldest = store.upstream_pending(int(link["acked_seq"]))
+        receipts, receipt_seq = store.upstream_receipts()
     data = {
         "url": link["url"],
         "county": link["county"],
@@ -82,6 +94,9 @@ def upstream_status(obj: Context, as_json: bool) -> None:
         "last_push": link["last_push"],
         "last_ok": link["last_ok"],
         "last_error": link["last_error"],
+        "receipts": receipts,
+        "receipt_seq": receipt_seq,
+        "fork_seq": link["fork_seq"],
     }
     if as_json:
         click.echo(json_text(data))
@@ -94,7 +109,14 @@ def upstream_status(obj: Context, as_json: bool) -> None:
         f"已确认 {data['acked_seq']}/{data['head_seq']} 批；待转发 {pending} 项（最早 {oldest or '-'}）",
         f"Acknowledged {data['acked_seq']}/{data['head_seq']} set(s); {pending} item(s) waiting (oldest {oldest or '-'})",
     )
-    if data["last_error"]:
+    obj.say(
+        f"省级平台签名回执 {receipts} 份（已核验，最新为第 {receipt_seq or '-'} 批）",
+        f"{receipts} signed receipt(s) from the province (verified; newest for set {receipt_seq or '-'})",
+    )
+    if data["fork_seq"] is not None:
+        fork = fork_error(str(data["county"]), int(data["fork_seq"]))
+        obj.say("分叉：" + fork.zh, "Fork: " + fork.en)
+    elif data["last_error"]:
         obj.say(f"上次错误：{data['last_error']}", f"Last error: {data['last_error']}")
 
 
@@ -122,4 +144,8 @@ def upstream_import_answer(obj: Context, file: Path) -> None:
         except ProtocolError as exc:  # damaged or not the province's: nothing changed
             click.echo(pick(obj.lang, "错误：", "Error: ") + exc.message(obj.lang), err=True)
             sys.exit(2)
+        except UpstreamError as exc:
+            if exc.code != "fork":
+                raise
+            _fork_exit(obj, exc)
     obj.say(f"省级平台已确认到第 {acked} 批", f"The province holds up to set {acked}")

@@ -22,6 +22,7 @@ from sync.protocol import (
     ProtocolError,
     PushResponse,
     SetResult,
+    make_receipt,
     open_set,
 )
 from sync.protocol.upstream import (
@@ -38,7 +39,15 @@ from sync.protocol.upstream import (
 )
 from sync.timeutil import iso_utc
 
-__all__ = ("UpstreamRefused", "enrol_county", "ingest_upstream", "issue_county_code", "require_province", "revoke")
+__all__ = (
+    "UpstreamRefused",
+    "enrol_county",
+    "ingest_upstream",
+    "issue_county_code",
+    "require_province",
+    "resolve_county_fork",
+    "revoke",
+)
 
 _COUNTY = re.compile(r"\d{6}")
 _RECORDS = msgspec.msgpack.Decoder(list[msgspec.Raw])
@@ -167,6 +176,30 @@ def revoke(store: HubStore, county: str, *, now: dt.datetime) -> int:
         return store.revoke_county(county, iso_utc(now))
 
 
+def resolve_county_fork(store: HubStore, county: str, *, by: str, now: dt.datetime) -> tuple[dict[str, Any], int]:
+    """Resolve a county's fork taking the branch its hub forwards now: the county's sets the province holds
+    from the fork on are set aside (``county_superseded``, kept whole with their receipts), so the county's
+    quarantined set is taken at its next send. Station sets, figures and moves those sets carried stay: each
+    station set is the station's own signed evidence and comes again in the new branch as held.
+    Returns (the fork, county sets set aside)."""
+    require_province(store)
+    county = check_county(county)
+    if not by.strip():
+        raise InputError(zh="--by 不能为空：请写处理人", en="--by must name who resolves the fork", field="by")
+    forks = store.county_forks(county)
+    if not forks:
+        raise InputError(
+            zh=f"县 {county} 没有待处理的分叉", en=f"county {county} has no unresolved fork", field="county"
+        )
+    fork = forks[0]
+    # A set that does not chain onto the head (reason "prev") means the head itself is of the other branch.
+    start = int(fork["seq"]) if fork["reason"] == "differs" else max(1, int(fork["seq"]) - 1)
+    with store.transaction():
+        _serialise(store, f"county:{county}")
+        moved = store.resolve_county_fork(int(fork["id"]), from_seq=start, by=by.strip(), at=iso_utc(now))
+    return fork, moved
+
+
 def ingest_upstream(
     store: HubStore, identity: HubIdentity, request: UpstreamRequest, *, via: str, now: dt.datetime
 ) -> PushResponse:
@@ -191,15 +224,14 @@ def ingest_upstream(
     with store.transaction():
         store.note_county_contact(county, at=at, pending=request.pending, oldest_pending=request.oldest_pending)
     results: list[SetResult] = []
+    hub_ms = int(now.timestamp() * 1000)
     for raw in request.sets:
-        result = _one(store, identity, county, bytes(raw), via, at)
+        result = _one(store, identity, county, bytes(raw), via, at, hub_ms)
         results.append(result)
         if result.status not in ("accepted", "duplicate"):
             break
     head = store.county(county) or {}
-    return PushResponse(
-        results=results, next_seq=int(head.get("head_seq") or 0) + 1, hub_ms=int(now.timestamp() * 1000)
-    )
+    return PushResponse(results=results, next_seq=int(head.get("head_seq") or 0) + 1, hub_ms=hub_ms)
 
 
 def _refuse(store: HubStore, county: str, code: str, zh: str, en: str) -> UpstreamRefused:
@@ -207,7 +239,39 @@ def _refuse(store: HubStore, county: str, code: str, zh: str, en: str) -> Upstre
     return UpstreamRefused(code, zh=zh, en=en, next_seq=int(head.get("head_seq") or 0) + 1)
 
 
-def _one(store: HubStore, identity: HubIdentity, county: str, data: bytes, via: str, at: str) -> SetResult:
+def _receipt(identity: HubIdentity, county: str, seq: int, set_hash: bytes, hub_ms: int) -> bytes:
+    """The province's receipt for a county set: the station receipts' form (sync.protocol.receipts), signed by
+    the province's hub key, origin ``county>CODE``."""
+    keys = identity.keys
+    return make_receipt(
+        origin=county_origin(county),
+        seq=seq,
+        set_hash=set_hash,
+        hub_ms=hub_ms,
+        sign_private=keys.sign_private,
+        sign_public=keys.sign_public,
+    )
+
+
+def _held(store: HubStore, identity: HubIdentity, county: str, seq: int, set_hash: bytes, hub_ms: int) -> SetResult:
+    """A county set held already: acknowledged again with the receipt given when it was taken (the same bytes)."""
+    receipt = store.county_set_receipt(county, seq)
+    if receipt is None:  # held before the province kept receipts: one made now, kept for every later resend
+        receipt = _receipt(identity, county, seq, set_hash, hub_ms)
+        store.set_county_set_receipt(county, seq, receipt)
+    return SetResult(seq=seq, status="duplicate", receipt=receipt)
+
+
+class _Fork(Exception):
+    """The county's set conflicts with the chain held: quarantined after the set's transaction is rolled back."""
+
+    def __init__(self, held: bytes | None, reason: str) -> None:
+        super().__init__(reason)
+        self.held = held
+        self.reason = reason
+
+
+def _one(store: HubStore, identity: HubIdentity, county: str, data: bytes, via: str, at: str, hub_ms: int) -> SetResult:
     keys = store.county_keys(county)
     opened = None
     used: dict[str, Any] = {}
@@ -252,8 +316,8 @@ def _one(store: HubStore, identity: HubIdentity, county: str, data: bytes, via: 
             held = store.county_set(county, signed.seq)
             if held is not None:
                 if held == set_hash:
-                    return SetResult(seq=signed.seq, status="duplicate")
-                raise ProtocolError(zh="同一序号已有另一批次", en="another set is held at this seq", code="fork")
+                    return _held(store, identity, county, signed.seq, set_hash, hub_ms)
+                raise _Fork(held, "differs")
             head = store.county(county) or {}
             head_seq = int(head.get("head_seq") or 0)
             if signed.seq > head_seq + 1:
@@ -261,15 +325,51 @@ def _one(store: HubStore, identity: HubIdentity, county: str, data: bytes, via: 
                     seq=signed.seq, status="gap", code="gap", detail=f"the province needs seq {head_seq + 1} next"
                 )
             if signed.prev != (bytes(head["head_hash"]) if head_seq else GENESIS):
-                raise ProtocolError(zh="批次链不连续", en="its prev is not the hash of the set before", code="fork")
+                raise _Fork(None, "prev")
             for index, record in enumerate(records):
                 take_item(store, county, signed.seq, index, decode_item(bytes(record)), at, signer)
+            receipt = _receipt(identity, county, signed.seq, set_hash, hub_ms)
             store.add_county_set(
-                county=county, seq=signed.seq, set_hash=set_hash, envelope=data, items=len(records), via=via, at=at
+                county=county,
+                seq=signed.seq,
+                set_hash=set_hash,
+                envelope=data,
+                items=len(records),
+                via=via,
+                at=at,
+                receipt=receipt,
             )
     except ProtocolError as exc:  # rolled back: nothing of the set is stored
         raise _refuse(store, county, exc.code, exc.zh, f"county {county}, set {signed.seq}: {exc.en}") from None
-    return SetResult(seq=signed.seq, status="accepted")
+    except _Fork as fork:  # rolled back; the set is kept whole as evidence in a transaction of its own
+        return _quarantine(store, county, signed.seq, set_hash, data, fork, via, at)
+    return SetResult(seq=signed.seq, status="accepted", receipt=receipt)
+
+
+FORK_DETAIL = (
+    "the province holds another set of this county at this seq: this county hub's chain differs from the one "
+    "it already forwarded (restored from an old backup, or a copy of the server). Nothing of it was applied; "
+    "stop any other copy of this hub and call the province to resolve the fork"
+)
+
+
+def _quarantine(
+    store: HubStore, county: str, seq: int, set_hash: bytes, data: bytes, fork: _Fork, via: str, at: str
+) -> SetResult:
+    """Keep a conflicting county set whole (county_forks): nothing of it applied, nothing held deleted."""
+    with store.transaction():
+        _serialise(store, f"county:{county}")
+        store.add_county_fork(
+            county=county,
+            seq=seq,
+            set_hash=set_hash,
+            envelope=data,
+            held_hash=fork.held,
+            reason=fork.reason,
+            via=via,
+            at=at,
+        )
+    return SetResult(seq=seq, status="fork", code="fork", detail=FORK_DETAIL)
 
 
 def _serialise(store: HubStore, key: str) -> None:

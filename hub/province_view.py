@@ -9,7 +9,7 @@ import msgspec
 from hub.store import HubStore
 from sync.timeutil import iso_utc, parse_iso
 
-__all__ = ("CountyStatus", "ProvinceStatus", "province_report")
+__all__ = ("CountyFork", "CountyStatus", "ProvinceStatus", "county_forks", "province_report")
 
 
 class CountyStatus(msgspec.Struct, kw_only=True):
@@ -17,7 +17,8 @@ class CountyStatus(msgspec.Struct, kw_only=True):
 
     county: str
     state: str
-    """``ok``, ``lagging`` (lag past the warning days), ``danger``, ``never`` (not enrolled yet), ``revoked``."""
+    """``fork`` (a county set quarantined as a county fork, unresolved), ``ok``, ``lagging`` (lag past the warning
+    days), ``danger``, ``never`` (not enrolled yet), ``revoked``."""
     enrolled_at: str | None
     revoked_at: str | None
     head_seq: int
@@ -34,6 +35,22 @@ class CountyStatus(msgspec.Struct, kw_only=True):
     cases: int
     cases_by_status: dict[str, int]
     moves: int
+    forks: int = 0
+    """County sets quarantined as county forks, not yet resolved (``hub county forks``)."""
+
+
+class CountyFork(msgspec.Struct, kw_only=True):
+    """A county set the province quarantined: it conflicts with the county's chain held there."""
+
+    id: int
+    county: str
+    seq: int
+    reason: str
+    """``differs`` (another set is held at that seq) or ``prev`` (it does not follow the set held before it)."""
+    hash: str
+    held_hash: str | None
+    via: str
+    received_at: str
 
 
 class ProvinceStatus(msgspec.Struct, kw_only=True):
@@ -42,6 +59,8 @@ class ProvinceStatus(msgspec.Struct, kw_only=True):
     generated_at: str
     counties: list[CountyStatus]
     totals: dict[str, int]
+    forks: list[CountyFork] = msgspec.field(default_factory=list)
+    """The unresolved county forks, oldest first."""
 
 
 def _age(now: dt.datetime, at: str | None) -> float | None:
@@ -60,13 +79,16 @@ def province_report(
         danger_before=iso_utc(now - dt.timedelta(days=danger_days)),
         county=county,
     )
+    forks = store.county_fork_counts()
     rows: list[CountyStatus] = []
     for row in store.counties():
         if county is not None and row["county"] != county:
             continue
         waiting = row["oldest_pending"] if row["pending"] else row["last_contact"]
         lag = _age(now, waiting)
-        if row["revoked_at"]:
+        if forks.get(row["county"]):
+            state = "fork"
+        elif row["revoked_at"]:
             state = "revoked"
         elif not row["enrolled_at"] or lag is None:
             state = "never"
@@ -91,6 +113,7 @@ def province_report(
                 cases=sum(by_status.values()),
                 cases_by_status=by_status,
                 moves=int(row["moves"]),
+                forks=forks.get(row["county"], 0),
             )
         )
     totals = {
@@ -99,5 +122,25 @@ def province_report(
         "sets": sum(r.sets for r in rows),
         "cases": sum(r.cases for r in rows),
         "attention": sum(1 for r in rows if r.state != "ok"),
+        "forks": sum(r.forks for r in rows),
     }
-    return ProvinceStatus(generated_at=iso_utc(now), counties=rows, totals=totals)
+    return ProvinceStatus(
+        generated_at=iso_utc(now), counties=rows, totals=totals, forks=county_forks(store, county=county)
+    )
+
+
+def county_forks(store: HubStore, *, county: str | None = None, open_only: bool = True) -> list[CountyFork]:
+    """The quarantined county sets (hashes in hex, no bytes of the sets)."""
+    return [
+        CountyFork(
+            id=int(f["id"]),
+            county=f["county"],
+            seq=int(f["seq"]),
+            reason=f["reason"],
+            hash=bytes(f["hash"]).hex(),
+            held_hash=bytes(f["held_hash"]).hex() if f["held_hash"] is not None else None,
+            via=f["via"],
+            received_at=f["received_at"],
+        )
+        for f in store.county_forks(county, open_only=open_only)
+    ]

@@ -15,7 +15,7 @@ from hub.rotation import resigned
 from hub.store import HubStore
 from sync.crypto import CryptoError, box_key, open_box_with_key
 from sync.errors import InputError, ProxyAppError
-from sync.protocol import GENESIS, HubKeyItem, PushResponse, decode_envelope, seal_set
+from sync.protocol import GENESIS, HubKeyItem, ProtocolError, PushResponse, decode_envelope, seal_set, verify_receipt
 from sync.protocol.envelope import PROTOCOL_VERSION
 from sync.protocol.upstream import (
     CTX_COUNTY,
@@ -35,6 +35,7 @@ __all__ = (
     "ROLE_META",
     "UpstreamError",
     "collect",
+    "fork_error",
     "is_province",
     "require_county",
     "require_link",
@@ -335,13 +336,66 @@ def upstream_request(store: HubStore, *, after: int, limit: int = MAX_COUNTY_SET
     return _ENCODER.encode(request), len(sets)
 
 
+def fork_error(county: str, seq: int) -> UpstreamError:
+    """What the county is told when the province quarantined its set ``seq`` as a county fork."""
+    return UpstreamError(
+        zh=f"省级平台已将本县第 {seq} 批隔离为分叉：本县平台的批次链与已转发到省里的不同（从旧备份恢复，或服务器被复制）。"
+        "该批未被采用，省里已有的数据没有删除。请先停用本县平台的其他副本，再联系省级管理员运行"
+        f"“hub county forks resolve --county {county} --by 姓名”，然后在本县运行“hub upstream sync”",
+        en=f"the province quarantined this county's set {seq} as a county fork: this hub's chain differs from the one "
+        "it already forwarded (restored from an old backup, or a copy of the server). Nothing of it was applied and "
+        "nothing held there was deleted. Stop any other copy of this hub, ask the province's administrator to run "
+        f"'hub county forks resolve --county {county} --by NAME', then run 'hub upstream sync' here",
+        code="fork",
+    )
+
+
 def take_answer(store: HubStore, answer: PushResponse, *, now: dt.datetime) -> int:
-    """Record what the province holds (its ``next_seq``): forward from there next. Returns the acked seq."""
+    """Record what the province holds (its ``next_seq``): forward from there next; keep each receipt after
+    checking it with the pinned province key. Returns the acked seq; UpstreamError ``fork`` when the province
+    quarantined one of the county's sets, ``bad_receipt`` when a receipt is not the province's for that set."""
+    link = require_link(store)
+    county = str(link["county"])
+    province_key = bytes(link["sign_public"])
+    receipts: list[tuple[int, bytes]] = []
+    fork_seq: int | None = None
+    for result in answer.results:
+        if result.status == "fork":
+            fork_seq = result.seq
+        elif result.status in ("accepted", "duplicate") and result.receipt is not None:
+            receipts.append((result.seq, _checked_receipt(store, county, province_key, result.seq, result.receipt)))
     head = store.upstream_head()
-    acked = min(answer.next_seq - 1, head[0] if head else 0)
+    acked = max(min(answer.next_seq - 1, head[0] if head else 0), 0)
+    if fork_seq is not None:  # the province holds another set at that seq: ours is not acknowledged
+        acked = min(acked, fork_seq - 1)
     with store.transaction():
-        store.note_upstream(acked_seq=max(acked, 0), last_ok=iso_utc(now), last_error=None)
+        for seq, receipt in receipts:
+            store.set_upstream_receipt(seq, receipt)
+        if fork_seq is None:
+            store.note_upstream(acked_seq=acked, last_ok=iso_utc(now), last_error=None, fork_seq=None)
+        else:
+            error = fork_error(county, fork_seq)
+            store.note_upstream(acked_seq=acked, fork_seq=fork_seq, last_error=f"{error.code}: {error.en}")
+    if fork_seq is not None:
+        raise fork_error(county, fork_seq)
     return acked
+
+
+def _checked_receipt(store: HubStore, county: str, province_key: bytes, seq: int, receipt: bytes) -> bytes:
+    """The province's receipt for the county's set ``seq``: its signature, origin, seq and the set's hash."""
+    expected = store.upstream_set_hash(seq)
+    try:
+        body = verify_receipt(receipt, province_key)
+    except ProtocolError:
+        body = None
+    if body is None or body.origin != county_origin(county) or body.seq != seq or body.hash != expected:
+        raise UpstreamError(
+            zh=f"省级平台对本县第 {seq} 批的回执校验失败：不是所登记的省级平台签发的，或不是这一批的",
+            en=f"the province's receipt for this county's set {seq} does not verify with the pinned province key "
+            "or names another set",
+            code="bad_receipt",
+        )
+    return receipt
 
 
 def now_default() -> dt.datetime:

@@ -24,7 +24,15 @@ from hub.upstream import (
 from sync.crypto import sign, verify
 from sync.enrolment import split_code
 from sync.errors import InputError
-from sync.protocol import MEDIA_TYPE, PROTOCOL_VERSION, Envelope, ProtocolError, PushResponse, decode_envelope
+from sync.protocol import (
+    MEDIA_TYPE,
+    PROTOCOL_VERSION,
+    Envelope,
+    ProtocolError,
+    PushResponse,
+    SetResult,
+    decode_envelope,
+)
 from sync.protocol.upstream import (
     MAX_COUNTY_SETS,
     CountyEnrollRequest,
@@ -41,6 +49,7 @@ __all__ = (
     "FILE_MAGIC",
     "MAX_FILE_BYTES",
     "SYNC_PATH",
+    "AnswerBody",
     "Round",
     "enroll_upstream",
     "export_upstream",
@@ -60,7 +69,20 @@ MAX_FILE_BYTES = 256 * 1024 * 1024
 """An upstream file is read up to this many bytes (a county's fortnight offline is a few megabytes)."""
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
 """Sets are sent in requests of at most about this many bytes (the province takes 8 MiB bodies)."""
-_ANSWER = msgspec.msgpack.Decoder(tuple[str, int, int])
+
+
+class AnswerBody(msgspec.Struct, frozen=True, array_like=True):
+    """What the province signs in an answer file: what it holds of the county's chain and, set by set, what it
+    did with the file's sets, each taken one with its receipt (the same results, receipts included, as the
+    HTTP answer's)."""
+
+    county: str
+    next_seq: int
+    hub_ms: int
+    results: list[SetResult] = msgspec.field(default_factory=list)
+
+
+_ANSWER = msgspec.msgpack.Decoder(AnswerBody)
 _REQUEST = msgspec.msgpack.Decoder(UpstreamRequest)
 _RESPONSE = msgspec.msgpack.Decoder(PushResponse)
 _ENROLLED = msgspec.msgpack.Decoder(CountyEnrollResponse)
@@ -251,9 +273,10 @@ def read_upstream_file(path: Path) -> UpstreamRequest:
     return request
 
 
-def sign_answer(identity: HubIdentity, county: str, next_seq: int, hub_ms: int) -> bytes:
-    """The province's signed answer to an upstream file: what it now holds of the county's chain."""
-    payload = _ENCODER.encode([county, next_seq, hub_ms])
+def sign_answer(identity: HubIdentity, county: str, answer: PushResponse) -> bytes:
+    """The province's signed answer to an upstream file: what it now holds of the county's chain, and each
+    set's result with its receipt."""
+    payload = _ENCODER.encode(AnswerBody(county, answer.next_seq, answer.hub_ms, list(answer.results)))
     keys = identity.keys
     return _ENCODER.encode(
         Envelope(PROTOCOL_VERSION, identity.hub_id, msgspec.Raw(payload), sign(keys.sign_private, CTX_ANSWER, payload))
@@ -276,7 +299,12 @@ def read_answer_file(store: HubStore, path: Path, *, now: dt.datetime) -> int:
             en="the answer file is not signed by this county's province",
             code="bad_signature",
         )
-    county, next_seq, hub_ms = _ANSWER.decode(payload)
-    if county != link["county"]:
-        raise InputError(zh=f"回执文件属于县 {county}", en=f"the answer file is county {county}'s", field="file")
-    return take_answer(store, PushResponse(results=[], next_seq=next_seq, hub_ms=hub_ms), now=now)
+    try:
+        body = _ANSWER.decode(payload)
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
+        raise ProtocolError(zh="回执文件已损坏", en=f"the answer file is damaged ({exc})", code="malformed") from None
+    if body.county != link["county"]:
+        raise InputError(
+            zh=f"回执文件属于县 {body.county}", en=f"the answer file is county {body.county}'s", field="file"
+        )
+    return take_answer(store, PushResponse(results=body.results, next_seq=body.next_seq, hub_ms=body.hub_ms), now=now)

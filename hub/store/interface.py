@@ -876,6 +876,18 @@ class HubStoreProtocol(Protocol):
         """(seq, hash) of the county's newest sealed set, or None."""
         ...
 
+    def set_upstream_receipt(self, seq: int, receipt: bytes) -> None:
+        """Keep the province's verified receipt for the county's set ``seq``."""
+        ...
+
+    def upstream_receipts(self) -> tuple[int, int | None]:
+        """(county sets holding the province's receipt, the newest such seq)."""
+        ...
+
+    def upstream_receipt(self, seq: int) -> bytes | None:
+        """The province's receipt for the county's set ``seq``, or None."""
+        ...
+
     def upstream_set_hash(self, seq: int) -> bytes | None:
         """The hash of the county's set ``seq``, or None."""
         ...
@@ -964,10 +976,54 @@ class HubStoreProtocol(Protocol):
         """The hash of a county set held, or None."""
         ...
 
+    def county_set_receipt(self, county: str, seq: int) -> bytes | None:
+        """The province's receipt for a county set held (the same bytes for every resend), or None."""
+        ...
+
+    def set_county_set_receipt(self, county: str, seq: int, receipt: bytes) -> None:
+        """Keep the receipt of a county set held before receipts were kept."""
+        ...
+
     def add_county_set(
-        self, *, county: str, seq: int, set_hash: bytes, envelope: bytes, items: int, via: str, at: str
+        self,
+        *,
+        county: str,
+        seq: int,
+        set_hash: bytes,
+        envelope: bytes,
+        items: int,
+        via: str,
+        at: str,
+        receipt: bytes | None = None,
     ) -> None:
-        """Keep a county set as received and move the county's head to it."""
+        """Keep a county set as received (with the province's receipt for it) and move the county's head to it."""
+        ...
+
+    def add_county_fork(
+        self,
+        *,
+        county: str,
+        seq: int,
+        set_hash: bytes,
+        envelope: bytes,
+        held_hash: bytes | None,
+        reason: str,
+        via: str,
+        at: str,
+    ) -> int:
+        """Quarantine a county set that conflicts with the chain held; returns the fork's id."""
+        ...
+
+    def county_forks(self, county: str | None = None, *, open_only: bool = True) -> list[dict[str, Any]]:
+        """Quarantined county sets (without their bytes), oldest first; only the unresolved by default."""
+        ...
+
+    def county_fork_counts(self) -> dict[str, int]:
+        """Unresolved county forks per county."""
+        ...
+
+    def resolve_county_fork(self, fork_id: int, *, from_seq: int, by: str, at: str) -> int:
+        """Resolve a county fork taking the county's branch from ``from_seq``; returns the sets set aside."""
         ...
 
     def pin_county_key(

@@ -83,18 +83,112 @@ class ProvinceStoreMixin(StoreBase):
         row = self._one("SELECT hash FROM county_sets WHERE county = ? AND seq = ?", [county, seq])
         return bytes(row[0]) if row else None
 
-    def add_county_set(
-        self, *, county: str, seq: int, set_hash: bytes, envelope: bytes, items: int, via: str, at: str
-    ) -> None:
-        """Keep a county set as received and move the county's head to it."""
+    def county_set_receipt(self, county: str, seq: int) -> bytes | None:
+        """The province's receipt for a county set held (the same bytes for every resend), or None."""
+        row = self._one("SELECT receipt FROM county_sets WHERE county = ? AND seq = ?", [county, seq])
+        return bytes(row[0]) if row and row[0] is not None else None
+
+    def set_county_set_receipt(self, county: str, seq: int, receipt: bytes) -> None:
+        """Keep the receipt of a county set held before receipts were kept."""
         self.db.execute(
-            "INSERT INTO county_sets (county, seq, hash, envelope, items, via, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [county, seq, set_hash, envelope, items, via, at],
+            "UPDATE county_sets SET receipt = ? WHERE county = ? AND seq = ? AND receipt IS NULL",
+            [receipt, county, seq],
+        )
+
+    def add_county_set(
+        self,
+        *,
+        county: str,
+        seq: int,
+        set_hash: bytes,
+        envelope: bytes,
+        items: int,
+        via: str,
+        at: str,
+        receipt: bytes | None = None,
+    ) -> None:
+        """Keep a county set as received (with the province's receipt for it) and move the county's head to it."""
+        self.db.execute(
+            "INSERT INTO county_sets (county, seq, hash, envelope, items, via, received_at, receipt) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [county, seq, set_hash, envelope, items, via, at, receipt],
         )
         self.db.execute(
             "UPDATE counties SET head_seq = ?, head_hash = ?, last_set_at = ? WHERE county = ?",
             [seq, set_hash, at, county],
         )
+
+    # -- county forks ---------------------------------------------------------------------------------
+
+    def add_county_fork(
+        self,
+        *,
+        county: str,
+        seq: int,
+        set_hash: bytes,
+        envelope: bytes,
+        held_hash: bytes | None,
+        reason: str,
+        via: str,
+        at: str,
+    ) -> int:
+        """Quarantine a county set that conflicts with the chain held (kept whole, once however often it comes);
+        returns the fork's id."""
+        self.db.execute(
+            "INSERT INTO county_forks (county, seq, hash, envelope, held_hash, reason, via, received_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (county, hash) DO NOTHING",
+            [county, seq, set_hash, envelope, held_hash, reason, via, at],
+        )
+        row = self._one("SELECT id FROM county_forks WHERE county = ? AND hash = ?", [county, set_hash])
+        return int(row[0]) if row else 0
+
+    def county_forks(self, county: str | None = None, *, open_only: bool = True) -> list[dict[str, Any]]:
+        """Quarantined county sets (without their bytes), oldest first; only the unresolved by default."""
+        sql = (
+            "SELECT id, county, seq, hash, held_hash, reason, via, received_at, resolved_at, resolved_by "
+            "FROM county_forks WHERE 1 = 1"
+        )
+        params: list[Any] = []
+        if county is not None:
+            sql += " AND county = ?"
+            params.append(county)
+        if open_only:
+            sql += " AND resolved_at IS NULL"
+        return self._dicts(sql + " ORDER BY id", params)
+
+    def county_fork_counts(self) -> dict[str, int]:
+        """Unresolved county forks per county."""
+        rows = self.db.execute(
+            "SELECT county, COUNT(*) FROM county_forks WHERE resolved_at IS NULL GROUP BY county"
+        ).fetchall()
+        return {row[0]: int(row[1]) for row in rows}
+
+    def resolve_county_fork(self, fork_id: int, *, from_seq: int, by: str, at: str) -> int:
+        """Resolve a county fork taking the county's branch: the county's sets held from ``from_seq`` on move to
+        ``county_superseded`` (kept whole, with their receipts), its head goes back to ``from_seq - 1`` and every
+        open fork of the county is marked resolved. Returns the sets set aside."""
+        row = self._one("SELECT county FROM county_forks WHERE id = ?", [fork_id])
+        if row is None:
+            return 0
+        county = row[0]
+        self.db.execute(
+            "INSERT INTO county_superseded (county, seq, hash, envelope, receipt, items, received_at, fork_id, "
+            "superseded_at) SELECT county, seq, hash, envelope, receipt, items, received_at, ?, ? FROM county_sets "
+            "WHERE county = ? AND seq >= ? ON CONFLICT DO NOTHING",
+            [fork_id, at, county, from_seq],
+        )
+        cursor = self.db.execute("DELETE FROM county_sets WHERE county = ? AND seq >= ?", [county, from_seq])
+        moved = int(cursor.rowcount or 0)
+        head = self._one("SELECT seq, hash FROM county_sets WHERE county = ? ORDER BY seq DESC LIMIT 1", [county])
+        self.db.execute(
+            "UPDATE counties SET head_seq = ?, head_hash = ? WHERE county = ?",
+            [int(head[0]) if head else 0, bytes(head[1]) if head else None, county],
+        )
+        self.db.execute(
+            "UPDATE county_forks SET resolved_at = ?, resolved_by = ? WHERE county = ? AND resolved_at IS NULL",
+            [at, by, county],
+        )
+        return moved
 
     def pin_county_key(
         self, *, county: str, key_id: str, gen: int, sign_public: bytes, box_public: bytes, at: str

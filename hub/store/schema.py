@@ -859,6 +859,44 @@ def m014_fleet(db: Database) -> None:
     )
 
 
+@migrations()
+def m015_county_receipts_forks(db: Database) -> None:
+    """County → province: the province's signed receipt of each county set (kept at both ends, the same bytes
+    for a resend), a county set that conflicts with the chain held (a county restored from an old backup, a
+    cloned server) quarantined whole, and the sets a resolved county fork set aside (kept whole)."""
+    statements = [
+        "ALTER TABLE county_sets ADD COLUMN receipt BLOB",
+        "ALTER TABLE upstream_sets ADD COLUMN receipt BLOB",
+        "ALTER TABLE upstream_link ADD COLUMN fork_seq INTEGER",
+        """CREATE TABLE county_forks (
+            id INTEGER PRIMARY KEY,
+            county TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            hash BLOB NOT NULL,
+            envelope BLOB NOT NULL,
+            held_hash BLOB,
+            reason TEXT NOT NULL,
+            via TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            resolved_at TEXT,
+            resolved_by TEXT,
+            UNIQUE (county, hash)) STRICT""",
+        """CREATE TABLE county_superseded (
+            county TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            hash BLOB NOT NULL,
+            envelope BLOB NOT NULL,
+            receipt BLOB,
+            items INTEGER NOT NULL,
+            received_at TEXT NOT NULL,
+            fork_id INTEGER NOT NULL,
+            superseded_at TEXT NOT NULL,
+            PRIMARY KEY (county, seq, hash)) STRICT""",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration under the write lock, so two hub processes never race."""
     if not migrations.pending(db):

@@ -8,7 +8,7 @@ from hub.store.base import StoreBase
 
 __all__ = ("UpstreamStoreMixin",)
 
-_LINK_FIELDS = frozenset({"url", "gen", "acked_seq", "last_push", "last_ok", "last_error"})
+_LINK_FIELDS = frozenset({"url", "gen", "acked_seq", "last_push", "last_ok", "last_error", "fork_seq"})
 
 
 class UpstreamStoreMixin(StoreBase):
@@ -34,7 +34,8 @@ class UpstreamStoreMixin(StoreBase):
         )
 
     def note_upstream(self, **fields: Any) -> None:
-        """Update the link's counters (``acked_seq``, ``gen``, ``last_push``, ``last_ok``, ``last_error``, ``url``)."""
+        """Update the link's counters (``acked_seq``, ``gen``, ``last_push``, ``last_ok``, ``last_error``, ``url``,
+        ``fork_seq``: the county's set the province quarantined as a county fork, None when there is none)."""
         names = sorted(fields)
         if not names or not set(names) <= _LINK_FIELDS:
             raise ValueError(f"unknown upstream link fields: {names}")
@@ -79,6 +80,20 @@ class UpstreamStoreMixin(StoreBase):
         """The hash of the county's set ``seq``, or None."""
         row = self._one("SELECT hash FROM upstream_sets WHERE seq = ?", [seq])
         return bytes(row[0]) if row else None
+
+    def set_upstream_receipt(self, seq: int, receipt: bytes) -> None:
+        """Keep the province's verified receipt for the county's set ``seq``."""
+        self.db.execute("UPDATE upstream_sets SET receipt = ? WHERE seq = ?", [receipt, seq])
+
+    def upstream_receipts(self) -> tuple[int, int | None]:
+        """(county sets holding the province's receipt, the newest such seq)."""
+        row = self._one("SELECT COUNT(*), MAX(seq) FROM upstream_sets WHERE receipt IS NOT NULL")
+        return (int(row[0]), row[1]) if row else (0, None)
+
+    def upstream_receipt(self, seq: int) -> bytes | None:
+        """The province's receipt for the county's set ``seq``, or None."""
+        row = self._one("SELECT receipt FROM upstream_sets WHERE seq = ?", [seq])
+        return bytes(row[0]) if row and row[0] is not None else None
 
     def upstream_sets_after(self, seq: int, limit: int) -> list[tuple[int, bytes]]:
         """(seq, envelope) of the county's sets after ``seq``, oldest first."""

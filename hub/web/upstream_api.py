@@ -137,7 +137,7 @@ def province_page(
     """The province dashboard: one row per county, problems first."""
     require_province(store)
     report = province_report(store, now=now, warn_days=settings.warn_after_days, danger_days=settings.danger_after_days)
-    order = {"revoked": 0, "danger": 1, "lagging": 2, "never": 3, "ok": 4}
+    order = {"fork": 0, "revoked": 1, "danger": 2, "lagging": 3, "never": 4, "ok": 5}
     rows = sorted(report.counties, key=lambda r: (order.get(r.state, 5), r.county))
     return page(request, "province.html.j2", {"report": report, "rows": rows})
 
