@@ -126,6 +126,10 @@ def _run(station: Station, link: Link, *, scans: bool = True) -> None:
         # A fork: nothing more goes up until the county resolves it; the feed still comes down, and may
         # bring the resolution (station.forks).
         exchange(link, push=not fork)
+        if not fork and not restored and unsealed_count(station):
+            # Rows held back for a feature (sync.tables) the hub said it reads in this exchange: up now.
+            link.report.sealed += len(seal_pending(station, link.keys))
+            exchange(link, push=True)
         if fork and not station.meta.fork and not station.meta.restored:
             exchange(link, push=True)  # resolved keeping this station's chain: its sets go up again
         if station.meta.rekey_after_fork and not station.meta.fork and not station.meta.restored:
