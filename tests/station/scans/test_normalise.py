@@ -170,6 +170,38 @@ def test_a_pdf_page_with_png_predictors_is_read():
     assert _marks(_decoded(page)) == 2
 
 
+def test_a_pdf_whose_page_objects_are_packed_in_an_object_stream_is_read():
+    # PDF 1.5 writers pack dictionaries into compressed object streams; the image stays a plain stream.
+    jpeg = _save(_page((600, 800), "L", mark=3), "JPEG")
+    packed = (
+        b"<< /Type /Pages /Kids [6 0 R] /Count 1 >> "
+        b"<< /Type /Page /Parent 5 0 R /Resources << /XObject << /Im 3 0 R >> >> >>"
+    )
+    header = b"5 0 6 %d " % packed.index(b"<< /Type /Page ")
+    body = zlib.compress(header + packed)
+    data = _pdf(
+        b"<< /Type /Catalog /Pages 5 0 R >>",
+        b"<< /Type /ObjStm /N 2 /First %d /Filter /FlateDecode /Length %d >>\nstream\n" % (len(header), len(body))
+        + body
+        + b"\nendstream",
+        b"<< /Subtype /Image /Width 600 /Height 800 /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /DCTDecode "
+        b"/Length %d >>\nstream\n" % len(jpeg) + jpeg + b"\nendstream",
+    )
+    [page] = normalise_bytes(data, name="packed.pdf")
+    assert _marks(_decoded(page)) == 3
+
+
+def test_a_damaged_pdf_is_refused_never_crashes():
+    whole = _save(_page((600, 800), "1", mark=1), "PDF", save_all=True, append_images=[_page((600, 800), "RGB")])
+    for cut in range(40, len(whole), max(1, len(whole) // 15)):
+        damaged = whole[:cut] + bytes(reversed(whole[cut : cut + 50])) + whole[cut + 50 :]
+        for data in (whole[:cut], damaged):
+            try:
+                normalise_bytes(data, name="damaged.pdf")
+            except ScanError:
+                pass  # refused with a reason: fine; any other exception fails the test
+
+
 def test_a_pdf_without_a_scanned_image_is_refused_with_what_to_do(tmp_path: Path):
     from reportlab.pdfgen import canvas
 
