@@ -13,6 +13,7 @@ OPEN = (
     "/metrics",
     "/api/v1/enroll",
     "/api/v1/sync",
+    "/api/v1/scans",
     "/api/v1/sync/push",
     "/api/v1/sync/feed",
     "/api/v1/q",  # a resident's progress query: the query code is the proof (hub.web.progress)
