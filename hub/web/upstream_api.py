@@ -27,7 +27,7 @@ from hub.web.api_models import StatusFilters, StatusReport, StatusSummary, Statu
 from hub.web.deps import Clock, HubSettings, Identity, Now
 from hub.web.errors import HubHTTPError, error_response
 from hub.web.guards import client_ip, requires
-from hub.web.pages import page
+from hub.web.pages import page, page_number
 from sync.errors import ProxyAppError
 from sync.protocol import MEDIA_TYPE, ProtocolError
 from sync.protocol.upstream import CountyEnrollRequest, UpstreamRequest
@@ -130,16 +130,30 @@ def province_counties(
     )
 
 
+PROVINCE_PAGE_ROWS = 50
+"""Counties on one page of /province (a province of 100 counties takes two; problems come first)."""
+
+
 @get("/province", guards=[requires("admin")], sync_to_thread=True, include_in_schema=False)
 def province_page(
-    request: Request[Any, Any, Any], store: NamedDependency[HubStore], settings: HubSettings, now: Now
+    request: Request[Any, Any, Any],
+    store: NamedDependency[HubStore],
+    settings: HubSettings,
+    now: Now,
+    page_no: FromQuery[str | None] = None,
 ) -> Template:
-    """The province dashboard: one row per county, problems first."""
+    """The province dashboard: one row per county, problems first, paginated by county."""
     require_province(store)
+    number = page_number(request, page_no)
+    if not isinstance(number, int):
+        return number  # the 400 page
     report = province_report(store, now=now, warn_days=settings.warn_after_days, danger_days=settings.danger_after_days)
     order = {"fork": 0, "revoked": 1, "danger": 2, "lagging": 3, "never": 4, "ok": 5}
-    rows = sorted(report.counties, key=lambda r: (order.get(r.state, 5), r.county))
-    return page(request, "province.html.j2", {"report": report, "rows": rows})
+    rows = sorted(report.counties, key=lambda r: (order.get(r.state, 6), r.county))
+    pages = max(1, -(-len(rows) // PROVINCE_PAGE_ROWS))
+    current = min(number, pages)
+    shown = rows[(current - 1) * PROVINCE_PAGE_ROWS : current * PROVINCE_PAGE_ROWS]
+    return page(request, "province.html.j2", {"report": report, "rows": shown, "page_no": current, "pages": pages})
 
 
 PROVINCE_PAGES = Router("/", route_handlers=[province_counties, province_page])
