@@ -13,6 +13,7 @@ from tests.hub.test_app import case_no  # noqa: F401 (a fixture: one case of dep
 SCHEMA = "/schema/openapi.json"
 PROTOCOL = (
     "/api/v1/sync",
+    "/api/v1/scans",
     "/api/v1/enroll",
     "/api/v1/upstream",
 )  # msgpack: hub/web/app.py, sync_api.py, upstream_api.py
@@ -59,6 +60,7 @@ def test_the_station_protocol_declares_its_errors_as_the_hubs_shape(client):
     paths = client.get(SCHEMA).json()["paths"]
     operations = {
         "POST /api/v1/sync": paths["/api/v1/sync"]["post"],
+        "POST /api/v1/scans": paths["/api/v1/scans"]["post"],
         "POST /api/v1/sync/push": paths["/api/v1/sync/push"]["post"],
         "GET /api/v1/sync/feed": paths["/api/v1/sync/feed"]["get"],
         "POST /api/v1/enroll": paths["/api/v1/enroll"]["post"],
