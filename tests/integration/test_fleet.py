@@ -88,7 +88,10 @@ def test_a_small_county_converges_and_shows_every_anomaly(tmp_path: Path):
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
-@pytest.mark.skipif(not os.environ.get("FLEET_FULL"), reason="the whole county (~10 min): set FLEET_FULL=1")
+@pytest.mark.skipif(
+    not os.environ.get("FLEET_FULL"),
+    reason="the whole county (~55 min on a shared 2-core VM, docs/fleet.md): set FLEET_FULL=1",
+)
 def test_the_whole_county_for_a_month(tmp_path: Path):
     report = _run(FleetConfig(seed=int(os.environ.get("FLEET_SEED", "1")), root=tmp_path / "fleet"))
     assert report["failures"] == [], report["failures"]
