@@ -87,7 +87,7 @@ def test_a_small_county_converges_and_shows_every_anomaly(tmp_path: Path):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(3600)
+@pytest.mark.timeout(5400)
 @pytest.mark.skipif(
     not os.environ.get("FLEET_FULL"),
     reason="the whole county (~55 min on a shared 2-core VM, docs/fleet.md): set FLEET_FULL=1",
