@@ -219,6 +219,13 @@ def _param(value: Any) -> Any:
     return int(value) if isinstance(value, bool) else value
 
 
+def _looked_up(value: Any) -> Any:
+    # PostgreSQL's text cannot hold NUL, so no stored text has one: a key with NUL (a hostile pk) is looked up
+    # as U+FFFD, which finds nothing as SQLite finds nothing, instead of failing the whole request.
+    value = _param(value)
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
+
+
 class PgDatabase:
     """The store's connection to PostgreSQL: ``execute`` as sqlite3's, ``transaction``, ``close``.
 
@@ -257,8 +264,9 @@ class PgDatabase:
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> Any:
         """Run one statement of the store (SQLite's spelling) and return its cursor."""
         text = translate(sql)
+        bind = _looked_up if text.lstrip()[:6].upper() == "SELECT" else _param
         try:
-            cursor = self.conn.execute(text, [_param(v) for v in params or ()])
+            cursor = self.conn.execute(text, [bind(v) for v in params or ()])
         except _TRANSIENT as exc:
             raise _busy(exc) from exc
         except psycopg.OperationalError as exc:

@@ -39,6 +39,10 @@ class FeedSetRow(msgspec.Struct, frozen=True, kw_only=True):
     items: int
 
 
+def _no_nul(text: str) -> str:
+    return text.replace("\x00", "\ufffd")
+
+
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, default=repr)
 
@@ -143,7 +147,10 @@ class SyncStoreMixin(StoreBase):
         change: bytes,
         at: str,
     ) -> None:
-        """Keep a change that was not applied, with its reason (invariant 4)."""
+        """Keep a change that was not applied, with its reason (invariant 4). The change's bytes are kept whole;
+        its id and the reasons, which quote what a station sent, without NUL (PostgreSQL's text cannot hold it:
+        U+FFFD on both engines)."""
+        entity_id, reason_en, reason_zh = (_no_nul(t) for t in (entity_id, reason_en, reason_zh))
         self.db.execute(
             "INSERT INTO rejected (origin, seq, idx, entity, entity_id, code, reason_en, reason_zh, change, recorded_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -156,3 +156,17 @@ def test_settings_from_the_environment(tmp_path):
         None,
     )
     assert default_data_dir({}).name == "proxyapp-hub"
+
+
+def test_a_key_with_nul_finds_nothing_and_a_rejection_quoting_it_is_kept(store):
+    # PostgreSQL's text cannot hold NUL; a station's hostile pk must not fail the request on either engine.
+    assert store.row("cases", "a\x00") is None
+    with store.transaction():
+        store.add_rejected(
+            origin="s", seq=1, index=0, entity="cases", entity_id="a\x00", code="malformed",
+            reason_en="bad a\x00", reason_zh="坏", change=b"\x00raw", at="2026-11-26T02:00:00Z",
+        )  # fmt: skip
+    (kept,) = store.rejected("s")
+    assert kept["entity_id"] == "a\ufffd" and kept["reason_en"] == "bad a\ufffd"
+    row = store.db.execute("SELECT change FROM rejected WHERE origin = 's'").fetchone()
+    assert bytes(row[0]) == b"\x00raw"  # the change's own bytes whole
