@@ -209,8 +209,13 @@ def _percentile(image: Image.Image, share: float) -> int:
     return 255
 
 
+MAT_EDGE = 0.4
+"""The share of the picture's edge a dark border must cover to be the camera's mat around the paper."""
+
+
 def _border_dark(image: Image.Image, floor: int) -> Image.Image:
-    """A mask (255) of the pixels darker than ``floor`` that are connected to the picture's edge."""
+    """A mask (255) of the pixels darker than ``floor`` connected to the picture's edge, when they run along
+    much of it (:data:`MAT_EDGE`): the mat the paper lies on; else an empty mask."""
     dark = image.point(lambda v: 255 if v < floor else 0)
     width, height = dark.size
     edge = [(x, y) for x in range(width) for y in (0, height - 1)]
@@ -218,6 +223,9 @@ def _border_dark(image: Image.Image, floor: int) -> Image.Image:
     for point in edge:
         if dark.getpixel(point) == 255:
             ImageDraw.floodfill(dark, point, 128)
+    if sum(1 for point in edge if dark.getpixel(point) == 128) < MAT_EDGE * len(edge):
+        # Not around the paper: something printed dark up to the edge of a cropped scan, kept.
+        return Image.new("L", dark.size, 0)
     return dark.point(lambda v: 255 if v == 128 else 0)
 
 
