@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from hub.accounts import add_user, create_token, hasher_for
+from hub.bootstrap import init_hub
 from hub.cli import main
 from hub.keys import load_identity
 from hub.province import issue_county_code
@@ -155,9 +156,22 @@ def _copy_db(source: Path, target: Path) -> None:
         src.backup(dst)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_province(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """A province hub on SQLite, or on PostgreSQL (the quarantine's and the resolution's SQL on both engines)."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("province_dir")  # type: ignore[no-any-return]
+    path = tmp_path / "province"
+    init_hub(path, database=request.getfixturevalue("postgres_url"))
+    with HubStore.open_existing(path) as store, store.transaction():
+        store.set_meta("hub_role", "province")
+    return path
+
+
 def test_a_county_restored_from_an_old_backup_is_quarantined_as_a_county_fork_then_resolved(
-    live_county: County, province_dir: Path, tmp_path: Path
+    live_county: County, any_province: Path, tmp_path: Path
 ) -> None:
+    province_dir = any_province
     a = live_county.enrol(V1)
     first = a.new_case("张三", 1)
     a.sync()
