@@ -33,8 +33,9 @@ SCAN_BYTES = (16 * 1024, 2 * 1024, 64 * 1024)
 """Bytes of page per chunk: (start, floor, ceiling); kept in ``meta`` as ``scan_bytes``. The ceiling keeps the
 first chunk on a link slower than the last one measured (a PC moved from 3G to EDGE) within a few seconds."""
 SCAN_SECONDS = 1.5
-"""A chunk should take no longer than this at the rate the link was measured at: a record made meanwhile
-waits for the chunk in flight, then goes (aim: under 3 s on EDGE)."""
+"""A chunk should take no longer than this on the wire at the rate the link was measured at (or twice the
+round trip, where that is longer): a record made meanwhile waits for the chunk in flight, then goes (aim:
+under 3 s on EDGE)."""
 
 _ANSWER = msgspec.msgpack.Decoder(ScanAnswer)
 
@@ -192,9 +193,11 @@ def _send(link: Link, pace: _Pace, put: ScanPut, *, failures: int) -> ScanAnswer
                 pace.rtt = seconds if pace.rtt is None else min(pace.rtt, seconds)
             elif len(body) >= 4096:
                 budget.grow(limited=True)
-                # Never longer than SCAN_SECONDS on the wire at the rate this chunk went, its round trip apart.
+                # SCAN_SECONDS on the wire at the rate this chunk went (its round trip apart), or twice the round
+                # trip where that is longer (GPRS), so a chunk never spends most of its time waiting.
                 wire = max(seconds - (pace.rtt or 0.0), seconds / 4, 0.01)
-                budget.value = max(budget.low, min(budget.value, int(len(body) / wire * SCAN_SECONDS)))
+                target = max(SCAN_SECONDS, 2 * (pace.rtt or 0.0))
+                budget.value = max(budget.low, min(budget.value, int(len(body) / wire * target)))
             return answer
         error = hub_error(response)
         if response.status_code in (502, 503, 504) or error.code in ("bad_box", "scan_mismatch", "unauthenticated"):
