@@ -184,6 +184,7 @@ def enroll(
         # stand-in, never open, for an unknown id), its expiry read, the mac computed and compared in
         # constant time, one count written. A prober cannot tell a real id by the time it takes,
         # and wrong macs from anywhere never void a code (only its issuer, expiry or use do).
+        store.lock(f"enrol:{code_id}")  # two workers given the same code at once: one enrols, one finds it used
         row, known = store.enrolment_to_check(code_id, stand_in_secret=_NO_SECRET, at=at)
         secret = row.secret.encode("ascii")
         right = hmac.compare_digest(request_mac(secret, request.sign_public, request.box_public), request.mac)
