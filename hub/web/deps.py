@@ -9,9 +9,10 @@ which take no dependencies, read them there); handlers name what they need as pa
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import TypeAlias
 
+import anyio
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import SkipValidation
@@ -31,14 +32,29 @@ Clock: TypeAlias = NamedDependency[SkipValidation[Callable[[], dt.datetime]]]
 Metrics: TypeAlias = NamedDependency[SkipValidation[HubMetrics]]
 
 
-def provide_store(state: State) -> Iterator[HubStore]:
-    """One connection per request. Opened on the event loop and used by the handler's worker
-    thread, hence ``check_same_thread=False``; one owner at a time."""
+_CLOSING = anyio.CapacityLimiter(8)
+"""Worker threads for giving requests' connections back, apart from the 40 the handlers run in: a cleanup
+that waited behind handlers which themselves wait for a pooled connection would never give one back."""
+
+
+async def provide_store(state: State) -> AsyncIterator[HubStore]:
+    """One store per request, closed when the request is done, on every path (an answer, an error, a
+    cancelled request).
+
+    Opened on the event loop and used by the handler's worker thread, hence ``check_same_thread=False``;
+    one owner at a time. On PostgreSQL the store borrows its pooled connection at its first statement,
+    in the handler's thread. Litestar would run a sync generator's cleanup in a worker thread of the
+    handlers' own limited set (40): with that many requests waiting for a pooled connection, the
+    cleanups that give connections back would wait behind them and the pool stall (every request 503
+    after the pool's wait). Here the close runs in a thread of its own small set, shielded from
+    cancellation, so it always happens and never waits for a handler.
+    """
     store = HubStore.open(state["settings"].data_dir, check_same_thread=False, migrate=False)
     try:
         yield store
     finally:
-        store.close()
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(store.close, limiter=_CLOSING)
 
 
 def _settings(state: State) -> Settings:
@@ -64,7 +80,7 @@ def _metrics(state: State) -> HubMetrics:
 
 
 DEPENDENCIES = {
-    "store": Provide(provide_store),  # a generator: sync_to_thread does not apply
+    "store": Provide(provide_store),  # an async generator: opened on the event loop, closed in a thread
     # Dictionary look-ups: run on the event loop, never worth a thread.
     "settings": Provide(_settings, sync_to_thread=False),
     "identity": Provide(_identity, sync_to_thread=False),
