@@ -13,7 +13,7 @@ from hub.departments import department_key
 from hub.progress import lookup
 from hub.ratings import satisfaction
 from hub.store import HubStore
-from station.ratings import rate
+from station.ratings import query_code_of, rate
 from station.store import Station
 from sync.errors import ProxyAppError
 from sync.ratings import BAD_LEVELS, CHANNELS
@@ -74,7 +74,8 @@ def check_ratings(store: HubStore, stations: list[Any], today: dt.date, failures
         for case_no, intake_id in station.db.execute(
             "SELECT case_no, intake_id FROM cases WHERE status != 'DRAFT' ORDER BY case_no LIMIT 5"
         ).fetchall():
-            code = station.db.execute("SELECT code FROM query_codes WHERE intake_id = ?", [intake_id]).fetchone()
+            derived = query_code_of(station, intake_id)
+            code = (derived,) if derived else None
             if code is None:
                 failures.append(f"{station_id}: intake {intake_id} has no query code")
                 continue

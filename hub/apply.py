@@ -80,8 +80,6 @@ def _villages_touched(
     parents: list[tuple[str, Any]] = []
     if table in ("cases", "intake_materials", "commitments", "ratings"):
         parents += [("intakes", v) for v in {fields.get("intake_id"), existing and existing["intake_id"]} if v]
-    if table == "query_codes":
-        parents.append(("intakes", (existing or {}).get("intake_id") or fields.get("intake_id")))
     if table in ("case_notes", "attachments", "ratings"):
         parents += [("cases", v) for v in {fields.get("case_no"), existing and existing["case_no"]} if v]
     for parent, key in parents:
@@ -109,6 +107,9 @@ def _check_key(
     minter = row_minter(table, pk)
     if minter is not None and minter.village != village_code:
         return _other_village(table, pk)
+    if table == "query_keys" and (not insert or pk != origin):
+        # A PC sends its own query key once and never changes it: printed codes are derived from it.
+        return _foreign_id(table, pk, _minter_of_station(store, origin))
     own = _minter_of_station(store, origin) if existing is None and insert else None
     shared = table in FIRST_STANDS and own is not None and minter is not None and minter.village == own.village
     if existing is None and insert and minter is not None and minter != own and not shared:

@@ -16,14 +16,15 @@ from hub.throttle import KeyedLimiter, Throttled, address_key, shared
 from sync.errors import ProxyAppError
 from sync.lifecycle import Status
 from sync.progress import ProgressAnswer, holder_of
-from sync.ratings import CODE_ALPHABET, CODE_LENGTH, normalize_code
+from sync.ratings import QUERY_KEY_BYTES, normalize_code, query_code, recorder_of
 from sync.timeutil import iso_utc
 
 __all__ = ("admit_query", "lookup")
 
 _CASE_NUMBER = re.compile(r"\d{12}-\d{8}-[A-Z]\d{3,9}")
-_DECOY = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-"""Compared against when there is no such case, so an unknown case costs the comparison a known one does."""
+_DECOY_KEY = secrets.token_bytes(QUERY_KEY_BYTES)
+"""Derived from when there is no such case or key, so an unknown case costs the HMAC and the comparison a
+known one does."""
 
 
 def admit_query(state: Any, settings: Settings, ip: str, case_no: str, *, now: dt.datetime) -> None:
@@ -83,15 +84,20 @@ def _answer(store: HubStoreProtocol, row: dict[str, Any]) -> ProgressAnswer:
 def lookup(
     store: HubStoreProtocol, case_no: str, code: str, *, ip: str | None, channel: str, now: dt.datetime
 ) -> ProgressAnswer | None:
-    """The case's progress when ``code`` is its intake's query code; None otherwise (no such case, a draft,
-    a case with no code yet, a wrong code: the caller answers all alike). Every query is logged."""
+    """The case's progress when ``code`` is its intake's query code (derived from the query key of the PC
+    that recorded the intake); None otherwise (no such case, a draft, a PC whose key has not arrived, a
+    wrong code: the caller answers all alike). Every query is logged."""
     number = case_no.strip()[:64]
     typed = normalize_code(code)
     row = store.progress_case(number) if _CASE_NUMBER.fullmatch(number) else None
-    stored = row["code"] if row is not None and row["code"] else None
-    # compare_digest's time depends on the lengths only, and a stored code always has CODE_LENGTH.
-    same = hmac.compare_digest((stored or _DECOY).encode(), typed.encode())
-    matched = bool(same and stored is not None and row is not None and row["status"] != Status.DRAFT.value)
+    recorder = recorder_of(row["intake_versions"]) if row is not None else None
+    held = store.query_key(recorder) if recorder is not None else None
+    key = bytes.fromhex(held) if held else None
+    # The code of the intake under the key of the PC that recorded it, or of a decoy: the same work (one
+    # HMAC, one constant-time comparison of CODE_LENGTH characters) whether the case exists or not.
+    expected = query_code(key or _DECOY_KEY, row["intake_id"] if row is not None else number)
+    same = hmac.compare_digest(expected.encode(), typed.encode())
+    matched = bool(same and key is not None and row is not None and row["status"] != Status.DRAFT.value)
     with store.transaction():
         store.log_query(at=iso_utc(now), case_no=number, matched=matched, ip=ip, channel=channel)
     return _answer(store, row) if matched and row is not None else None

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from station.deadlines import commitment_due, refresh_due
-from station.ratings import record_query_code
+from station.ratings import publish_query_key
 from station.store import Station
 from station.store.outbox import ChangeRecorder, recording
 from sync.errors import InputError, IntakeError, NotFoundError
@@ -158,7 +158,7 @@ def new_intake(station: Station, request: NewIntake) -> IntakeResult:
                 "catalog_version": catalog.version,
             },
         )
-        record_query_code(rec, intake_id)  # the resident's progress-query code, printed on the receipt
+        publish_query_key(station, rec)  # once: the key the receipt's query code is derived from
         for material in plan.materials:
             rec.insert(
                 "intake_materials",

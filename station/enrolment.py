@@ -16,9 +16,11 @@ from station.errors import SyncError
 from station.hubhttp import DEFAULT_TIMEOUT, ENROLL_PATH, hub_error, make_client, unreachable, url
 from station.identity import MIN_PASSPHRASE, hub_pins, save_keypair
 from station.identity import passphrase as ask_passphrase  # the parameter is called passphrase
+from station.ratings import publish_query_key
 from station.sealing import HUB_FEATURES_META
 from station.store import DB_FILE, Station
 from station.store.db import write_txn
+from station.store.outbox import recording
 from sync.crypto import CryptoError, KeyPair, fingerprint, key_id_of, open_box
 from sync.divisions import parse_division_code
 from sync.enrolment import CODE_ALPHABET, request_mac, response_mac, split_code
@@ -146,6 +148,8 @@ def enroll(
             rehashed = station.rehash_ids(lookup_key)
             # A PC taking over a device letter numbers its cases after those the county holds under it.
             _counters_past(station, answer.case_numbers)
+            with recording(station.db, now, answer.station_id) as rec:
+                publish_query_key(station, rec)  # once, so the first day's sets carry no key (sync.ratings)
         station.reload_lookup_key()
         station.station_id = answer.station_id
         return EnrollResult(

@@ -1,4 +1,4 @@
-"""Ratings (好差评) recorded at the station after delivery, and each intake's progress-query code."""
+"""Ratings (好差评) recorded at the station after delivery, and each intake's progress-query code (derived)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from station.store import Station
+from station.store.db import write_txn
 from station.store.outbox import ChangeRecorder, recording
 from sync.errors import InputError, IntakeError, NotFoundError
 from sync.lifecycle import Status
@@ -14,18 +15,21 @@ from sync.ratings import (
     BAD_LEVELS,
     check_channel,
     check_level,
-    new_query_code,
+    new_query_key,
+    query_code,
     rating_id,
+    recorder_of,
 )
 from sync.text import check_text
 
 __all__ = (
     "RatingView",
     "ensure_query_code",
+    "own_query_key",
+    "publish_query_key",
     "query_code_of",
     "rate",
     "ratings_of",
-    "record_query_code",
 )
 
 _CLOSED = frozenset({Status.DELIVERED.value, Status.WITHDRAWN.value, Status.NOT_ACCEPTED.value})
@@ -49,31 +53,68 @@ class RatingView(msgspec.Struct, frozen=True, kw_only=True):
     """Level 1 or 2: the county follows it up."""
 
 
-def record_query_code(rec: ChangeRecorder, intake_id: str) -> str:
-    """Make and record a new random query code for an intake (inside the intake's transaction)."""
-    code = new_query_code()
-    rec.insert("query_codes", {"intake_id": intake_id, "code": code, "created_at": rec.now_iso})
-    return code
+def own_query_key(station: Station) -> bytes:
+    """This PC's query key: its replicated row once it has one (the hub's copy wins, e.g. after a restore),
+    else the key kept in meta, made now the first time (the database is encrypted: it sits with the
+    station's other secrets)."""
+    row = station.db.execute("SELECT query_key FROM query_keys WHERE key_id = ?", [station.station_id]).fetchone()
+    if row is not None:
+        return bytes.fromhex(row[0])
+    text = station.meta.query_key
+    if text:
+        return bytes.fromhex(text)
+    key = new_query_key()
+    with write_txn(station.db):
+        station.meta.update({"query_key": key.hex()})
+    return key
+
+
+def publish_query_key(station: Station, rec: ChangeRecorder) -> None:
+    """Record this PC's query key as its one ``query_keys`` row (once, and only once enrolled: the row is
+    keyed by the hub's station id). Inside the caller's transaction: an intake's, or enrolment's."""
+    if not station.meta.hub_id:
+        return
+    if station.db.execute("SELECT 1 FROM query_keys WHERE key_id = ?", [rec.origin]).fetchone():
+        return
+    key = own_query_key(station)
+    rec.insert("query_keys", {"key_id": rec.origin, "query_key": key.hex(), "created_at": rec.now_iso})
 
 
 def query_code_of(station: Station, intake_id: str) -> str | None:
-    """The intake's query code, or None (an intake recorded before release 0.7 has none until its
-    receipt is printed again)."""
-    row = station.db.execute("SELECT code FROM query_codes WHERE intake_id = ?", [intake_id]).fetchone()
-    return row[0] if row else None
+    """The intake's query code, derived from the key of the PC that recorded it; None when there is no such
+    intake here or that PC's key has not come down from the hub yet."""
+    row = station.db.execute("SELECT versions FROM intakes WHERE intake_id = ?", [intake_id]).fetchone()
+    recorder = recorder_of(row[0]) if row is not None else None
+    if recorder is None:
+        return None
+    if recorder == station.station_id:
+        return query_code(own_query_key(station), intake_id)
+    found = station.db.execute("SELECT query_key FROM query_keys WHERE key_id = ?", [recorder]).fetchone()
+    return query_code(bytes.fromhex(found[0]), intake_id) if found is not None else None
 
 
 def ensure_query_code(station: Station, intake_id: str) -> str:
-    """The intake's query code, made now for an intake of this village recorded before codes existed."""
-    code = query_code_of(station, intake_id)
-    if code is not None:
-        return code
+    """The intake's query code for its receipt, this PC's key sent to the hub if it was not yet."""
     if station.db.execute("SELECT 1 FROM intakes WHERE intake_id = ?", [intake_id]).fetchone() is None:
         raise NotFoundError(
             zh=f"本站没有编号为 {intake_id!r} 的收件", en=f"no intake numbered {intake_id!r} here", field="case_no"
         )
-    with recording(station.db, station.now, station.station_id) as rec:
-        return record_query_code(rec, intake_id)
+    if (
+        station.meta.hub_id
+        and not station.meta.restored
+        and not station.db.execute("SELECT 1 FROM query_keys WHERE key_id = ?", [station.station_id]).fetchone()
+    ):
+        with recording(station.db, station.now, station.station_id) as rec:
+            publish_query_key(station, rec)
+    code = query_code_of(station, intake_id)
+    if code is None:
+        raise NotFoundError(
+            zh=f"收件 {intake_id} 的查询码要待县平台传来原电脑的查询密钥后才能算出；请先同步",
+            en=f"the query code of intake {intake_id} needs the key of the PC that recorded it, "
+            "which comes from the hub: sync first",
+            field="case_no",
+        )
+    return code
 
 
 def _case(station: Station, number: str) -> dict[str, Any] | None:

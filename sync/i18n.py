@@ -71,7 +71,7 @@ _TABLE: dict[str, dict[str, str | tuple[str, str]]] = {
         "commitments": "容缺承诺",
         "cases": "办件",
         "case_notes": "办件备注",
-        "query_codes": "查询码",
+        "query_keys": "查询密钥",
         "ratings": "好差评",
     },
     # Fields a person may meet by name: revealed on the desk (the audit log), or in a merge conflict.

@@ -4,7 +4,7 @@ A station numbers what it creates without asking anyone (it works offline), so e
 its minter: a case or intake number is ``VILLAGE-YYYYMMDD-DNNN`` (12-digit village code, the
 business date, the device letter and a counter per day), a material or commitment is keyed
 ``INTAKE/NAME`` under its intake's number, and a note or a lifecycle move is keyed ``ORIGIN:HLC``
-under the station id ``VILLAGE-D-SERIAL`` of the PC that made it. The hub reads a row's village
+(a PC's query key: ``ORIGIN``) under the station id ``VILLAGE-D-SERIAL`` of the PC that made it. The hub reads a row's village
 from its key (never from whoever inserted it first) and takes a new row only from the station the
 key names (docs/security.md, "Identifiers bound to a village and a device").
 """
@@ -67,8 +67,8 @@ def event_minter(event_id: str) -> Minter | None:
 
 
 def intake_of_key(table: str, pk: str) -> str | None:
-    """The intake number a row's key names (intakes, materials, commitments, ratings, query codes); None for other tables."""
-    if table in ("intakes", "query_codes"):
+    """The intake number a row's key names (intakes, materials, commitments, ratings); None for other tables."""
+    if table == "intakes":
         return pk
     if table in ("intake_materials", "commitments", "ratings"):
         intake_id, sep, name = pk.partition("/")
@@ -84,6 +84,8 @@ def row_minter(table: str, pk: str) -> Minter | None:
         return parse_case_number(pk)
     if table == "case_notes":
         return event_minter(pk)
+    if table == "query_keys":  # keyed by the station id of the PC whose key it is
+        return origin_minter(pk)
     if table == "attachments":  # CASE_NO/page hash: the case's number says who minted it
         case_no, sep, page = pk.partition("/")
         return parse_case_number(case_no) if sep and page else None

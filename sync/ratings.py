@@ -5,15 +5,22 @@ A rating is the applicant's verdict on one case (a bundle's member: one stage) o
 1 = 非常不满意; levels 1 and 2 are bad ratings the county follows up (call back, fix, answer).
 
 A query code is the short secret printed beside the case number on the receipt: the case number is
-guessable (village, date, counter), the code is not. It is random (never derived from a key every
-station holds) and replicated to the hub with the intake (docs/security.md, "Progress-query codes").
+guessable (village, date, counter), the code is not. It is derived, never stored: HMAC-SHA256 under the
+query key of the PC that recorded the intake, of the intake's number. Each PC makes its own random key
+once and sends it to the hub once (the replicated table ``query_keys``), so a code costs nothing on the
+wire per intake (docs/security.md, "Progress-query codes").
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 
+import msgspec
+
 from sync.errors import InputError
+from sync.merge import decode_versions
 
 __all__ = (
     "BAD_LEVELS",
@@ -24,27 +31,30 @@ __all__ = (
     "FIRST_STANDS",
     "LEVELS",
     "OVERALL",
+    "QUERY_KEY_BYTES",
     "channel_label",
     "check_channel",
     "check_level",
     "format_code",
     "level_label",
-    "new_query_code",
+    "new_query_key",
     "normalize_code",
+    "query_code",
     "rating_id",
+    "recorder_of",
 )
 
 FEATURE_RATINGS = 1024
 """Protocol feature (docs/protocol.md, "Features"): reads and takes rows of the ``ratings`` and
-``query_codes`` tables. A station holds those rows back from a hub that has not said it (an older hub
+``query_keys`` tables. A station holds those rows back from a hub that has not said it (an older hub
 would refuse them as an unknown table, and the refusal would lose them); the hub sends them down only
 to a station that said it."""
 
-FIRST_STANDS = frozenset({"ratings", "query_codes"})
+FIRST_STANDS = frozenset({"ratings"})
 """Tables whose rows any PC of the village may create under another PC's intake number (a rating of a case
-the other PC took in, the query code of a receipt printed again there). One row per key: the first to
-reach the hub stands; a later insert is refused ``duplicate_row`` and its station takes the hub's values,
-so an offline race of two PCs ends with one rating (一次一评) and one code everywhere."""
+the other PC took in). One row per key: the first to reach the hub stands; a later insert is refused
+``duplicate_row`` and its station takes the hub's values, so an offline race of two PCs ends with one
+rating (一次一评) everywhere."""
 
 LEVELS: dict[int, tuple[str, str]] = {
     5: ("非常满意", "very satisfied"),
@@ -74,6 +84,9 @@ CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 8
 """8 characters of 32: 40 bits. Guessing one case's code at the hub's query rate takes longer than
 any case lives (docs/security.md)."""
+
+QUERY_KEY_BYTES = 16
+"""A PC's query key: 128 random bits, made once (station.ratings) and never rotated (docs/security.md)."""
 
 _READ_AS = {"O": "0", "I": "1", "L": "1", "U": "V"}
 
@@ -119,9 +132,20 @@ def rating_id(intake_id: str, case_no: str | None) -> str:
     return f"{intake_id}/{case_no or OVERALL}"
 
 
-def new_query_code() -> str:
-    """A fresh random query code (CSPRNG), :data:`CODE_LENGTH` characters of :data:`CODE_ALPHABET`."""
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+def new_query_key() -> bytes:
+    """A fresh random query key for one PC (CSPRNG), :data:`QUERY_KEY_BYTES` bytes."""
+    return secrets.token_bytes(QUERY_KEY_BYTES)
+
+
+def query_code(key: bytes, intake_id: str) -> str:
+    """The query code of an intake: the first 40 bits of HMAC-SHA256(key, "query-code/" + intake number),
+    :data:`CODE_LENGTH` characters of :data:`CODE_ALPHABET`.
+
+    ``key`` is the query key of the PC that recorded the intake; the station and the hub compute the
+    same code from the same key (the hub compares in constant time)."""
+    digest = hmac.new(key, b"query-code/" + intake_id.encode(), hashlib.sha256).digest()
+    bits = int.from_bytes(digest[:5], "big")
+    return "".join(CODE_ALPHABET[(bits >> (5 * (CODE_LENGTH - 1 - i))) & 31] for i in range(CODE_LENGTH))
 
 
 def format_code(code: str) -> str:
@@ -136,3 +160,13 @@ def normalize_code(text: str) -> str:
     """
     cleaned = "".join(ch for ch in str(text).upper() if ch not in " -\t")[: CODE_LENGTH * 2]
     return "".join(_READ_AS.get(ch, ch) for ch in cleaned)
+
+
+def recorder_of(versions: str | None) -> str | None:
+    """The station id of the PC that recorded a row (its insert's version, ``"*"``), from the row's versions
+    column; the same at the station and at the hub, whose key the row's query code is derived from."""
+    try:
+        held = decode_versions(versions).get("*")
+    except (msgspec.DecodeError, ValueError, TypeError, IndexError, KeyError, AttributeError):
+        return None
+    return held[1] if held else None

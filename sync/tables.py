@@ -128,11 +128,12 @@ TABLES: tuple[ReplicatedTable, ...] = (
         ),
         feature=FEATURE_SCANS,
     ),
-    # The resident's progress-query code of an intake (sync.ratings): random, so only this row tells it.
+    # A PC's progress-query key (sync.ratings), keyed by its station id: one row per PC, sent once, never
+    # changed; every query code of an intake that PC recorded is derived from it (hex, 16 bytes).
     ReplicatedTable(
-        name="query_codes",
-        pk="intake_id",
-        replicated=frozenset({"intake_id", "code", "created_at"}),
+        name="query_keys",
+        pk="key_id",
+        replicated=frozenset({"key_id", "query_key", "created_at"}),
         feature=FEATURE_RATINGS,
     ),
     # 好差评: a case's (a stage's) rating, keyed INTAKE/CASE, or a whole bundle's, INTAKE/overall.

@@ -156,7 +156,7 @@ def receipt_for(station: Station, number: str) -> Receipt:
 
 
 def _query_code(station: Station, intake_id: str) -> str:
-    """The intake's query code; made now for an intake recorded before codes existed (none while the
+    """The intake's query code, this PC's key queued for the hub if it was not yet (none while the
     station may not record anything: restored and not yet confirmed by the hub)."""
     try:
         return ensure_query_code(station, intake_id)

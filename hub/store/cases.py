@@ -91,7 +91,7 @@ class CaseStoreMixin(StoreBase):
             "case_notes": "case_no IN (SELECT case_no FROM cases WHERE village_code = ?)",
             "case_events": "case_no IN (SELECT case_no FROM cases WHERE village_code = ?)",
             "attachments": "case_no IN (SELECT case_no FROM cases WHERE village_code = ?)",
-            "query_codes": "intake_id IN (SELECT intake_id FROM intakes WHERE village_code = ?)",
+            "query_keys": "substr(key_id, 1, 12) = ?",  # keyed by station id VILLAGE-D-SERIAL
             "ratings": "intake_id IN (SELECT intake_id FROM intakes WHERE village_code = ?)",
         }
         return self._dicts(f"SELECT * FROM {table} WHERE {by_village[table]} ORDER BY rowid", [village_code])

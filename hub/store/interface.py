@@ -825,11 +825,15 @@ class HubStoreProtocol(Protocol):
         ...
 
     def progress_case(self, case_no: str) -> dict[str, Any] | None:
-        """A case as a progress query shows it, with its intake's query code (None: no such case)."""
+        """A case as a progress query shows it, with its intake's versions (None: no such case)."""
         ...
 
     def outstanding_materials(self, intake_id: str) -> list[str]:
         """The intake's materials not yet handed in (deferred under 容缺 or not provided)."""
+        ...
+
+    def query_key(self, key_id: str) -> str | None:
+        """A station PC's progress-query key (hex), None when it has not sent one."""
         ...
 
     def log_query(self, *, at: str, case_no: str, matched: bool, ip: str | None, channel: str) -> None:

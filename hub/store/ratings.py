@@ -1,5 +1,5 @@
 """HubStore's part for ratings (好差评) and progress queries: follow-ups of bad ratings, satisfaction counts,
-the case a progress query names, and the log of those queries. Portable SQL only (docs/postgresql.md)."""
+the case a progress query names and the key its code comes from, and the log of those queries. Portable SQL only (docs/postgresql.md)."""
 
 from __future__ import annotations
 
@@ -103,14 +103,20 @@ class RatingStoreMixin(StoreBase):
     # -- progress queries ------------------------------------------------------------------------
 
     def progress_case(self, case_no: str) -> dict[str, Any] | None:
-        """A case as a progress query shows it, with its intake's query code (None: no such case)."""
+        """A case as a progress query shows it, with its intake's versions (``intake_versions``: who recorded
+        it, whose query key derives its code); None: no such case."""
         rows = self._dicts(
             "SELECT c.case_no, c.intake_id, c.item_code, c.catalog_version, c.status, c.outcome, c.due_date, "
-            "c.due_provisional, c.updated_at, q.code FROM cases c LEFT JOIN query_codes q ON q.intake_id = c.intake_id "
-            "WHERE c.case_no = ?",
+            "c.due_provisional, c.updated_at, i.versions AS intake_versions FROM cases c "
+            "JOIN intakes i ON i.intake_id = c.intake_id WHERE c.case_no = ?",
             [case_no],
         )
         return rows[0] if rows else None
+
+    def query_key(self, key_id: str) -> str | None:
+        """A station PC's progress-query key (hex), None when it has not sent one."""
+        row = self.db.execute("SELECT query_key FROM query_keys WHERE key_id = ?", [key_id]).fetchone()
+        return row[0] if row else None
 
     def outstanding_materials(self, intake_id: str) -> list[str]:
         """The intake's materials not yet handed in (deferred under 容缺 or not provided)."""

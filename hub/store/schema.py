@@ -792,9 +792,10 @@ def m013_ratings_queries(db: Database) -> None:
     """Ratings (好差评) and progress queries (issue 16): the two replicated tables of sync.ratings, the county's
     follow-up of each bad rating (call back, fix, answer) and the log of residents' progress queries."""
     statements = [
-        """CREATE TABLE query_codes (
-            intake_id TEXT PRIMARY KEY,
-            code TEXT NOT NULL,
+        # Each station PC's progress-query key (sync.ratings), sent once: query codes are derived from it.
+        """CREATE TABLE query_keys (
+            key_id TEXT PRIMARY KEY,
+            query_key TEXT NOT NULL,
             created_at TEXT NOT NULL,
             versions TEXT) STRICT""",
         """CREATE TABLE ratings (

@@ -114,6 +114,8 @@ class Meta:
     """The hub's signing public key, hex: feed sets and receipts are checked against it."""
     hub_box_public = _Text("hub_box_public")
     """The hub's encryption public key, hex: what the station seals its requests to."""
+    query_key = _Text("query_key")
+    """This PC's progress-query key (hex; station.ratings): made once, replicated to the hub once enrolled."""
     enrolled_at = _Text("enrolled_at")
     """When the station enrolled (ISO 8601, UTC); unset before."""
 

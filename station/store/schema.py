@@ -294,12 +294,13 @@ def m006_scans(db: Database) -> None:
 
 @migrations()
 def m007_ratings_queries(db: Database) -> None:
-    """Ratings (好差评) and progress-query codes (sync.ratings): two replicated tables keyed under the intake."""
+    """Ratings (好差评) and progress-query keys (sync.ratings): two replicated tables."""
     statements = [
-        # The resident's query code of an intake, printed on its receipt (random; see docs/security.md).
-        """CREATE TABLE query_codes (
-            intake_id TEXT PRIMARY KEY REFERENCES intakes(intake_id),
-            code TEXT NOT NULL,
+        # Each PC's query key (its own, and the village's other PCs' from the hub): an intake's query
+        # code is derived from the key of the PC that recorded it (docs/security.md).
+        """CREATE TABLE query_keys (
+            key_id TEXT PRIMARY KEY,
+            query_key TEXT NOT NULL,
             created_at TEXT NOT NULL,
             versions TEXT) STRICT""",
         # One rating per case (a bundle member: a stage), and one overall per bundle (case_no NULL).

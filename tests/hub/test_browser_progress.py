@@ -16,11 +16,11 @@ from hub.settings import Settings
 from hub.store import HubStore
 from hub.testing import live_server
 from hub.web.app import create_app
-from sync.merge import encode_versions
+from sync.ratings import query_code
 from tests.hub.builders import Clock, enrol
 from tests.hub.test_browser import _browser
 
-CODE = "7K3MQ9XD"
+KEY = bytes(range(16))
 
 
 @pytest.mark.timeout(120)
@@ -38,33 +38,30 @@ def test_a_resident_reads_a_cases_progress_in_chromium(tmp_path: Path, hub_templ
         httpx.Client(base_url=url, timeout=10) as http,
     ):
         case_no, changes = station.new_case("RS-001")
-        assert station.sync(http, [station.seal(changes)]).status_code == 200
-        with HubStore.open_existing(hub_dir) as store, store.transaction():
+        # As a station of this release sends it: its query key once (sync.tables "query_keys"), then intakes.
+        key_row = station.insert(
+            "query_keys",
+            station.station_id,
+            {"key_id": station.station_id, "query_key": KEY.hex(), "created_at": "2026-11-26T02:00:00.000Z"},
+        )
+        assert station.sync(http, [station.seal([key_row, *changes])]).status_code == 200
+        with HubStore.open_existing(hub_dir) as store:
             intake_id = store.row("cases", case_no)["intake_id"]
-            # As a station of this release sends it with the intake (sync.tables "query_codes").
-            store.insert_row(
-                "query_codes",
-                {
-                    "intake_id": intake_id,
-                    "code": CODE,
-                    "created_at": "2026-11-26T02:00:00.000Z",
-                    "versions": encode_versions({"*": (1, station.station_id)}),
-                },
-            )
+            code = query_code(KEY, intake_id)
             name = store.row("cases", case_no)["applicant_name"]
         driver = _browser(tmp_path)
         try:
             driver.set_page_load_timeout(30)
             wait = WebDriverWait(driver, 20)
 
-            def ask(number: str, code: str) -> None:
+            def ask(number: str, typed: str) -> None:
                 driver.get(url + "/q")
                 driver.find_element(By.ID, "case").send_keys(number)
-                driver.find_element(By.ID, "code").send_keys(code)
+                driver.find_element(By.ID, "code").send_keys(typed)
                 driver.find_element(By.ID, "submit").click()
                 wait.until(lambda d: d.find_elements(By.ID, "progress") or d.find_elements(By.ID, "message"))
 
-            ask(case_no, "7k3m-q9xd")  # as typed from the paper: lower case, with the dash
+            ask(case_no, f"{code[:4]}-{code[4:]}".lower())  # as typed from the paper: lower case, with the dash
             assert driver.find_element(By.ID, "status").get_attribute("data-status") == "RECEIVED"
             assert driver.find_element(By.ID, "holder").get_attribute("data-holder") == "county"
             assert driver.find_element(By.ID, "case_no").text == case_no
@@ -72,7 +69,7 @@ def test_a_resident_reads_a_cases_progress_in_chromium(tmp_path: Path, hub_templ
             assert name not in driver.page_source
             # The language link keeps no code: a link is copied, logged and sent on.
             switch = driver.find_element(By.LINK_TEXT, "English").get_attribute("href")
-            assert "code" not in switch and CODE not in switch.upper()
+            assert "code" not in switch and code not in switch.upper()
             ask(case_no, "ZZZZ-ZZZZ")
             wrong = driver.find_element(By.ID, "message").text
             assert not driver.find_elements(By.ID, "progress")

@@ -14,8 +14,8 @@ from hub.settings import Settings
 from hub.store import HubStore
 from hub.throttle import Rule
 from hub.web.app import create_app
-from sync.merge import encode_versions
 from sync.protocol import RejectedItem
+from sync.ratings import query_code
 from tests.hub.builders import Clock, TestStation
 from tests.hub.test_ingest import queued
 from tests.support.postgres import BOTH_BACKENDS
@@ -123,25 +123,52 @@ def test_the_progress_query_is_rate_limited_per_address_before_any_lookup(store,
     assert len(store.query_log(limit=100)) == 3  # the throttled ones never reached the lookup
 
 
-def test_the_query_code_is_never_written_to_the_log(store, hub_dir, station, identity, clock):
+def _query_key(station: TestStation, key: bytes, key_id: str | None = None):
+    key_id = key_id or station.station_id
+    values = {"key_id": key_id, "query_key": key.hex(), "created_at": "2026-11-26T02:00:00.000Z"}
+    return station.insert("query_keys", key_id, values)
+
+
+KEY = bytes(range(16))
+
+
+def test_the_query_code_is_derived_from_the_key_the_pc_sent_once(store, hub_dir, station, identity, clock):
     case_no, changes = station.new_case("RS-001")
-    ingest_sets(store, identity, [station.seal(changes)], station_id=station.station_id, now=clock)
-    with store.transaction():
-        store.insert_row(
-            "query_codes",
-            {
-                "intake_id": case_no,
-                "code": "7K3MQ9XD",
-                "created_at": "2026-11-26T02:00:00.000Z",
-                "versions": encode_versions({"*": (1, station.station_id)}),
-            },
-        )
+    intake_id = changes[0].pk
+    ingest_sets(
+        store, identity, [station.seal([_query_key(station, KEY), *changes])], station_id=station.station_id, now=clock
+    )
+    code = query_code(KEY, intake_id)
+    typed = f"{code[:4]}-{code[4:]}".lower()  # as typed from the paper
+    wrong = code[:-1] + ("1" if code[-1] != "1" else "2")
+    unknown = case_no[:-1] + ("9" if case_no[-1] != "9" else "8")
     with TestClient(create_app(Settings(data_dir=hub_dir), now=Clock())) as client:
-        found = client.get("/api/v1/q", params={"case": case_no, "code": "7k3m-q9xd"})
+        found = client.get("/api/v1/q", params={"case": case_no, "code": typed})
         assert found.status_code == 200 and found.json()["holder"] == "county"
         assert "applicant_name" not in found.json() and "王" not in found.text
+        # A wrong code and an unknown case: the very same answer.
+        misses = [
+            client.get("/api/v1/q", params={"case": c, "code": k}) for c, k in ((case_no, wrong), (unknown, code))
+        ]
+        assert [m.status_code for m in misses] == [404, 404] and misses[0].content == misses[1].content
     log = store.query_log(case_no=case_no)
-    assert [(e["matched"], e["channel"]) for e in log] == [(1, "api")] and "7K3M" not in str(log)
+    assert [(e["matched"], e["channel"]) for e in log] == [(0, "api"), (1, "api")]
+    assert code not in str(log) and code[:4] not in str(store.query_log())
+
+
+def test_a_pc_sends_only_its_own_query_key_and_never_changes_it(store, identity, station, station_b, clock):
+    ingest_sets(store, identity, [station.seal([_query_key(station, KEY)])], station_id=station.station_id, now=clock)
+    # PC B may not send a key under PC A's id (its codes would stop matching A's receipts) ...
+    forged = station_b.seal([_query_key(station_b, bytes(16), key_id=station.station_id)])
+    ingest_sets(store, identity, [forged], station_id=station_b.station_id, now=clock)
+    (refused,) = queued(store, station_b.station_id, RejectedItem)
+    assert refused.code == "foreign_id"
+    # ... and PC A may not change its own: codes printed on paper are derived from it.
+    changed = station.seal([station.update("query_keys", station.station_id, {"query_key": bytes(16).hex()})])
+    ingest_sets(store, identity, [changed], station_id=station.station_id, now=clock)
+    (refused,) = queued(store, station.station_id, RejectedItem)
+    assert refused.code == "foreign_id"
+    assert store.query_key(station.station_id) == KEY.hex()
 
 
 def test_any_pc_of_the_village_rates_and_the_first_rating_stands(store, identity, station, station_b, clock):

@@ -20,7 +20,7 @@ from station import progress
 from station.cases import deliver
 from station.errors import SyncError
 from station.ledger import write_ledger
-from station.ratings import query_code_of, rate
+from station.ratings import own_query_key, query_code_of, rate
 from sync.ratings import format_code
 from sync.timeutil import utc_now
 from tests.integration.county import V1, V2, County
@@ -189,3 +189,25 @@ def test_the_station_ledger_opens_in_openpyxl_with_the_right_rows(live_county: C
     assert [r[1] for r in body] == [delivered, open_case]
     assert body[0][2] == "王**" and body[0][9] and str(body[0][10]).startswith("4 ")
     assert body[1][9] in ("", None) and body[1][10] in ("", None)
+
+
+def test_a_replacement_pc_reprints_the_old_pcs_query_codes_from_its_key(live_county: County):
+    old = live_county.enrol(V1)
+    case_no = old.new_case("王小明", 3)
+    old.sync()
+    with old.open() as station:
+        code = query_code_of(station, case_no)
+        old_key = own_query_key(station)
+    live_county.revoke(old.station_id)
+    # The old PC's key went to the hub once (enrolment), not with each intake: one row per PC.
+    with live_county.store() as store:
+        assert store.query_key(old.station_id) == old_key.hex()
+    new = live_county.enrol(V1)
+    assert new.sync().in_step  # the village's history, the old PC's key with it
+    with new.open() as station:
+        assert query_code_of(station, case_no) == code
+        assert own_query_key(station) != old_key  # its own intakes: its own key
+        answer, source = progress.ask(station, case_no, code)
+        assert source == "station" and answer.case_no == case_no
+    shown = httpx.get(f"{live_county.url}/api/v1/q", params={"case": case_no, "code": code})
+    assert shown.status_code == 200 and shown.json()["case_no"] == case_no

@@ -72,7 +72,6 @@ def test_every_write_lands_in_the_outbox_in_order(station):
     assert [type(c).__name__ for c in changes][-2:] == ["RowChange", "StatusChange"]
     assert {c.table for c in changes if isinstance(c, RowChange)} == {
         "intakes",
-        "query_codes",
         "intake_materials",
         "cases",
     }

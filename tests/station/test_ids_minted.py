@@ -24,7 +24,6 @@ def test_every_key_a_station_writes_names_its_village_and_device(station):
     keys = station.db.execute("SELECT kind, entity, entity_id FROM outbox ORDER BY id").fetchall()
     assert {entity for _, entity, _ in keys} == {
         "intakes",
-        "query_codes",
         "intake_materials",
         "commitments",
         "cases",

@@ -12,12 +12,12 @@ from station.cases import NewIntake, deliver, new_intake
 from station.cli import main
 from station.ledger import ledger_rows, write_ledger
 from station.progress import local_answer
-from station.ratings import ensure_query_code, query_code_of, rate, ratings_of
+from station.ratings import ensure_query_code, own_query_key, query_code_of, rate, ratings_of
 from station.sealing import held_tables
 from station.store import Station
-from sync.errors import InputError, IntakeError
+from sync.errors import InputError, IntakeError, NotFoundError
 from sync.lifecycle import Status
-from sync.ratings import CODE_ALPHABET, CODE_LENGTH, FEATURE_RATINGS, normalize_code
+from sync.ratings import CODE_ALPHABET, CODE_LENGTH, FEATURE_RATINGS, QUERY_KEY_BYTES, normalize_code, query_code
 from tests.station.conftest import NEWBORN_MATERIALS, PASSPHRASE, VILLAGE, WANG, ZHANG, ZHAO
 from tests.support.decisions import County, decide
 
@@ -42,7 +42,7 @@ def _delivered(station: Station, id_number: str = WANG) -> str:
     return case_no
 
 
-def test_an_intake_gets_a_random_query_code(station: Station) -> None:
+def test_an_intake_gets_a_query_code_derived_from_the_pcs_key(station: Station) -> None:
     first = new_intake(
         station,
         NewIntake(item="RS-001", applicant_name="王建国", id_number=WANG, phone="13800138000", materials=MATERIALS),
@@ -54,10 +54,12 @@ def test_an_intake_gets_a_random_query_code(station: Station) -> None:
     a, b = query_code_of(station, first.number), query_code_of(station, second.number)
     assert a and b and a != b
     assert len(a) == CODE_LENGTH and set(a) <= set(CODE_ALPHABET)
-    # It travels like every change: recorded in the outbox with the intake.
-    assert station.db.execute(
-        "SELECT COUNT(*) FROM outbox WHERE entity = 'query_codes' AND entity_id = ?", [first.number]
-    ).fetchone() == (1,)
+    # Derived, never stored: HMAC of the intake's number under this PC's one random key.
+    key = own_query_key(station)
+    assert len(key) == QUERY_KEY_BYTES and a == query_code(key, first.number)
+    assert query_code(bytes(QUERY_KEY_BYTES), first.number) != a
+    # Nothing per intake goes on the wire (the key goes once, when the station is enrolled).
+    assert station.db.execute("SELECT COUNT(*) FROM outbox WHERE entity = 'query_keys'").fetchone() == (0,)
     # What a resident types: lower case, a dash, O for 0 all find it.
     typed = (a[:4] + "-" + a[4:]).lower().replace("0", "o")
     assert normalize_code(typed) == a
@@ -67,15 +69,43 @@ def test_an_intake_gets_a_random_query_code(station: Station) -> None:
     assert "王" not in json.dumps(answer.__struct_fields__)  # the answer has no field for a name
 
 
-def test_an_intake_of_an_older_release_gets_its_code_on_demand(station: Station) -> None:
+def test_an_enrolled_pc_sends_its_query_key_once(station: Station) -> None:
+    station.meta.update({"hub_id": "hub-test"})  # enrolled: its station id is the hub's
+    numbers = [
+        new_intake(
+            station,
+            NewIntake(item="RS-001", applicant_name="王建国", id_number=who, phone="13800138000", materials=MATERIALS),
+        ).number
+        for who in (WANG, ZHANG)
+    ]
+    sent = station.db.execute("SELECT entity_id FROM outbox WHERE entity = 'query_keys'").fetchall()
+    assert sent == [(station.station_id,)]
+    (held,) = station.db.execute("SELECT query_key FROM query_keys WHERE key_id = ?", [station.station_id]).fetchone()
+    assert [query_code_of(station, n) for n in numbers] == [query_code(bytes.fromhex(held), n) for n in numbers]
+    assert ensure_query_code(station, numbers[0]) == query_code_of(station, numbers[0])
+
+
+def test_another_pcs_intake_takes_its_code_from_that_pcs_key(station: Station) -> None:
     number = new_intake(
         station,
         NewIntake(item="RS-001", applicant_name="王建国", id_number=WANG, phone="13800138000", materials=MATERIALS),
     ).number
-    station.db.execute("DELETE FROM query_codes")
-    assert query_code_of(station, number) is None
-    code = ensure_query_code(station, number)
-    assert ensure_query_code(station, number) == code == query_code_of(station, number)
+    mine = query_code_of(station, number)
+    # As if another PC (a revoked one, whose history came down) had recorded it.
+    other = f"{station.village_code}-{station.device}-OLDPC001"
+    station.db.execute(
+        "UPDATE intakes SET versions = replace(versions, json_quote(?), json_quote(?)) WHERE intake_id = ?",
+        [station.station_id, other, number],
+    )
+    assert query_code_of(station, number) is None  # that PC's key has not come down yet
+    with pytest.raises(NotFoundError):
+        ensure_query_code(station, number)
+    old_key = bytes(range(QUERY_KEY_BYTES))
+    station.db.execute(
+        "INSERT INTO query_keys (key_id, query_key, created_at) VALUES (?, ?, ?)",
+        [other, old_key.hex(), "2026-11-26T02:00:00.000Z"],
+    )
+    assert query_code_of(station, number) == query_code(old_key, number) != mine
 
 
 def test_a_rating_needs_the_delivery_and_is_recorded_once(station: Station) -> None:
@@ -107,13 +137,13 @@ def test_ratings_wait_unsealed_until_the_hub_says_it_reads_them(station: Station
     case_no = _delivered(station)
     rate(station, case_no, level=4)
     county = County()
-    assert "ratings" in held_tables(0) and "query_codes" in held_tables(0)
-    assert not {"ratings", "query_codes"} & set(held_tables(FEATURE_RATINGS))
+    assert "ratings" in held_tables(0) and "query_keys" in held_tables(0)
+    assert not {"ratings", "query_keys"} & set(held_tables(FEATURE_RATINGS))
     # A hub that has said nothing about ratings: every other change is sealed, the rating waits.
     station.meta.update({"hub_features": "0"})
     county.seal(station)
     waiting = station.db.execute("SELECT entity FROM outbox WHERE set_seq IS NULL ORDER BY id").fetchall()
-    assert {entity for (entity,) in waiting} == {"ratings", "query_codes"}
+    assert {entity for (entity,) in waiting} == {"ratings"}
     station.meta.update({"hub_features": str(FEATURE_RATINGS)})
     county.seal(station)
     assert station.db.execute("SELECT COUNT(*) FROM outbox WHERE set_seq IS NULL").fetchone() == (0,)

@@ -40,18 +40,11 @@ def station_passphrase(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def steady_query_codes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Query codes are random (sync.ratings); screens that show one must look the same on every run."""
-    import itertools
-
+    """Query codes come from a PC's random key (sync.ratings); screens that show one must look the same on
+    every run."""
     from station import ratings
-    from sync.ratings import CODE_ALPHABET
 
-    counter = itertools.count(1)
-    monkeypatch.setattr(
-        ratings,
-        "new_query_code",
-        lambda: "".join(CODE_ALPHABET[(next(counter) * 7 + i * 11) % 32] for i in range(8)),
-    )
+    monkeypatch.setattr(ratings, "new_query_key", lambda: bytes(range(16)))
 
 
 @pytest.fixture(autouse=True)
