@@ -257,6 +257,10 @@ def serve(
         _run_uvicorn(host, port, tls_cert, tls_key, workers)
 
 
+GRACEFUL_SHUTDOWN_S = 10
+"""Seconds ``hub serve`` gives running requests after SIGTERM (below the pool's 30 s wait for a connection)."""
+
+
 def _run_uvicorn(host: str, port: int, tls_cert: Path | None, tls_key: Path | None, workers: int = 1) -> None:
     import uvicorn
 
@@ -276,6 +280,10 @@ def _run_uvicorn(host: str, port: int, tls_cert: Path | None, tls_key: Path | No
         # past uvicorn's 5 s, after which it would kill the worker as hung, again and again.
         workers=workers if workers > 1 else None,
         timeout_worker_healthcheck=60,
+        # SIGTERM: requests still running after this are cancelled, the app shuts down (closing the PostgreSQL
+        # pool wakes requests waiting for a connection) and the process ends; PostgreSQL rolls back what a
+        # request left open. Without it uvicorn waits for every request, however long it waits for a lock.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
 
 
