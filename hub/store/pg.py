@@ -179,13 +179,17 @@ def close_pool(url: str) -> None:
 # -- the connection the store's parts use ------------------------------------------------------------
 
 
+ORD_BYTES = ORD.encode()
+
+
 class _Rows:
     """A result without the backend's own ``ord`` column (``SELECT *`` gives the same columns as on SQLite)."""
 
-    def __init__(self, cursor: psycopg.Cursor[Any], keep: list[int]) -> None:
+    def __init__(self, cursor: psycopg.Cursor[Any], description: list[Any], keep: list[int]) -> None:
         self._cursor = cursor
         self._keep = keep
-        self.description = [cursor.description[i] for i in keep] if cursor.description else None
+        # psycopg builds cursor.description anew at each reading (a Column per column): read it once.
+        self.description = [description[i] for i in keep]
         self.rowcount = cursor.rowcount
 
     def _pick(self, row: Sequence[Any] | None) -> tuple[Any, ...] | None:
@@ -271,9 +275,11 @@ class PgDatabase:
             raise _busy(exc) from exc
         except psycopg.OperationalError as exc:
             raise _unavailable(self.where, exc) from exc
-        description = cursor.description
-        if description and any(column.name == ORD for column in description):
-            return _Rows(cursor, [i for i, column in enumerate(description) if column.name != ORD])
+        result = cursor.pgresult
+        # The column names straight from the result: cursor.description would build a Column per column.
+        if result is not None and result.nfields and ORD_BYTES in {result.fname(i) for i in range(result.nfields)}:
+            description = cursor.description or []
+            return _Rows(cursor, description, [i for i, column in enumerate(description) if column.name != ORD])
         return cursor
 
     @contextlib.contextmanager

@@ -7,6 +7,7 @@ the cleanups that would give connections back waited behind them, and the hub st
 requests' 30 s pool wait ran out (503 ``store.busy``). These tests send more requests at once than
 there are worker threads, against a pool of 2, including requests that fail (4xx, an exception), and
 check that every one is answered as itself and that the pool holds all its connections afterwards.
+And the store's reading of results does not build psycopg's column list once per column.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from hub.settings import Settings
-from hub.store import pg
+from hub.store import HubStore, pg
 from hub.testing import live_server
 from hub.web import api
 from hub.web.app import create_app
@@ -108,3 +110,24 @@ def test_many_requests_at_once_on_a_pool_of_two_all_complete_and_give_their_conn
     assert stats.get("requests_waiting", 0) == 0
     assert stats["pool_available"] == stats["pool_size"], f"connections not given back: {stats}"
     assert stats["pool_size"] <= 2
+
+
+def test_a_row_is_read_without_building_the_column_list_once_per_column(
+    hub_backend: HubBackend, store: HubStore, station: TestStation
+) -> None:
+    # psycopg builds cursor.description anew (a Column object per column) at each reading; the store read
+    # it once per column of a result, which made reading a station's row (about 20 columns) cost more CPU
+    # than the rest of the exchange.
+    built = 0
+
+    class Counting(psycopg.ClientCursor):  # type: ignore[type-arg]
+        @property
+        def description(self) -> Any:
+            nonlocal built
+            built += 1
+            return super().description
+
+    store.db.conn.cursor_factory = Counting
+    row = store.station(station.station_id)
+    assert row is not None and row.station_id == station.station_id
+    assert 1 <= built <= 2
