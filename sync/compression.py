@@ -58,11 +58,21 @@ def msgpack_array(items: list[bytes]) -> bytes:
     return b"".join([head, *items])  # one copy: head + join(...) would make two
 
 
+@functools.cache
+def _compression_dictionary(method: str) -> zstandard.ZstdCompressionDict:
+    # Digested for level 19 once per process, not at every seal: a compressor given the raw dictionary
+    # spent ~16 ms preparing it for ~0.2 ms of compressing (the same bytes come out). Fully prepared
+    # before functools.cache publishes it; compressors only read it, so threads share it.
+    dictionary = _dictionary(method)
+    dictionary.precompute_compress(level=_LEVEL)
+    return dictionary
+
+
 def _zstd(method: str, data: bytes) -> bytes:
     # No dictionary id in the frame (4 bytes a set): the method names the dictionary, and a reader
     # always decompresses with the one its method names (a frame with the id reads the same way).
     return zstandard.ZstdCompressor(
-        level=_LEVEL, dict_data=_dictionary(method), write_content_size=True, write_dict_id=False
+        dict_data=_compression_dictionary(method), write_content_size=True, write_dict_id=False
     ).compress(data)
 
 
