@@ -48,7 +48,7 @@ PageFormat = Literal["webp", "jpeg", "avif"]
 # The choice and its figures are in docs/benchmarks.md ("Scanned pages"): the format Chromium shows
 # that was smallest at equal OCR legibility on the generated pages (bench/bench_scans.py).
 PAGE_FORMAT: PageFormat = "avif"
-DOCUMENT_QUALITY = 16
+DOCUMENT_QUALITY = 20
 """Encoder quality for grayscale document pages (AVIF's scale, 0-100)."""
 PHOTO_QUALITY = 30
 """Encoder quality for colour pages (photos, ID cards)."""
