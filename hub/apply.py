@@ -100,6 +100,7 @@ def _check_key(
     origin: str,
     village_code: str,
     insert: bool,
+    station_minter: Minter | None = None,
 ) -> Outcome | None:
     """None when a station may make this row change as far as keys go, else its refusal: rows whose key
     (or parent's) names another village, new rows under a number this station (village and device)
@@ -109,8 +110,8 @@ def _check_key(
         return _other_village(table, pk)
     if table == "query_keys" and (not insert or pk != origin):
         # A PC sends its own query key once and never changes it: printed codes are derived from it.
-        return _foreign_id(table, pk, _minter_of_station(store, origin))
-    own = _minter_of_station(store, origin) if existing is None and insert else None
+        return _foreign_id(table, pk, station_minter or _minter_of_station(store, origin))
+    own = (station_minter or _minter_of_station(store, origin)) if existing is None and insert else None
     shared = table in FIRST_STANDS and own is not None and minter is not None and minter.village == own.village
     if existing is None and insert and minter is not None and minter != own and not shared:
         # A station creates rows only under numbers it minted itself: a number of another PC
@@ -176,7 +177,14 @@ def _minter_of_station(store: HubStoreProtocol, origin: str) -> Minter | None:
 
 
 def apply_row(
-    store: HubStoreProtocol, change: RowChange, *, origin: str, village_code: str, lookup_key: bytes, now: dt.datetime
+    store: HubStoreProtocol,
+    change: RowChange,
+    *,
+    origin: str,
+    village_code: str,
+    lookup_key: bytes,
+    now: dt.datetime,
+    station_minter: Minter | None = None,
 ) -> Outcome:
     """Merge a station's row change: last writer wins per field by (hlc, origin); losers become conflicts.
 
@@ -186,6 +194,8 @@ def apply_row(
         village_code: the station's village; rows whose key (or parent's key) names any other
             village are refused (``other_village``).
         lookup_key: the county ID-lookup key, for the case's ``id_hash``.
+        station_minter: ``origin``'s village and device letter when the caller holds its station row
+            (the ingest, once per set); else read from the store where needed.
     """
     table = change.table
     definition = BY_NAME.get(table)
@@ -219,7 +229,15 @@ def apply_row(
             )
     existing = store.row(table, change.pk)
     refused = _check_key(
-        store, table, change.pk, change.fields, existing, origin=origin, village_code=village_code, insert=change.insert
+        store,
+        table,
+        change.pk,
+        change.fields,
+        existing,
+        origin=origin,
+        village_code=village_code,
+        insert=change.insert,
+        station_minter=station_minter,
     )
     if refused is not None:
         return refused
@@ -311,6 +329,7 @@ def apply_status(
     actors: frozenset[Actor],
     village_code: str | None,
     now: dt.datetime,
+    station_minter: Minter | None = None,
 ) -> Outcome:
     """Apply a lifecycle move if the lifecycle allows it from the case's state at the hub, for ``actors``.
 
@@ -318,6 +337,7 @@ def apply_status(
         origin: who made the move (a station id, or "hub" for a county decision).
         actors: the actors ``origin`` may speak for (a station only as the station).
         village_code: the station's village (None for the hub itself).
+        station_minter: ``origin``'s village and device letter when the caller holds its station row.
     """
     # The case's village is the one its number names (a number another station took first does
     # not make it that station's); a case of another village is refused before it is looked up.
@@ -333,7 +353,7 @@ def apply_status(
         return _reject(
             "row_missing", zh=f"不存在办件 {change.case_no}", en=f"case {change.case_no} does not exist here"
         )
-    own = _minter_of_station(store, origin) if village_code is not None else None
+    own = (station_minter or _minter_of_station(store, origin)) if village_code is not None else None
     if village_code is not None and (own is None or event_minter(change.event_id) != own):
         # A move's id names the station that made it: one taken first under another station's id
         # would make that station's own move look like a duplicate and vanish.

@@ -22,6 +22,7 @@ from hub.views import FORK_HELD, FORK_PREV
 from sync.budget import STATION_SET
 from sync.changes import RowChange, StatusChange, decode_change
 from sync.crypto import KeyPair, verify
+from sync.ids import Minter
 from sync.lifecycle import Actor
 from sync.limits import MAX_FIELDS_PER_RECORD, MAX_RECORD_BYTES, MAX_SETS_PER_REQUEST, text_limit
 from sync.merge import Rejection
@@ -500,6 +501,8 @@ def _apply_one(
     station: StationRow,
     now: dt.datetime,
 ) -> Outcome:
+    # The set's station row, read once per set: its village and device letter judge every new row's number.
+    minter = Minter(station.village_code, station.device)
     if isinstance(change, RowChange):
         return apply_row(
             store,
@@ -508,9 +511,16 @@ def _apply_one(
             village_code=station.village_code,
             lookup_key=identity.lookup_key,
             now=now,
+            station_minter=minter,
         )
     return apply_status(
-        store, change, origin=station.station_id, actors=STATION_ACTORS, village_code=station.village_code, now=now
+        store,
+        change,
+        origin=station.station_id,
+        actors=STATION_ACTORS,
+        village_code=station.village_code,
+        now=now,
+        station_minter=minter,
     )
 
 
