@@ -51,16 +51,14 @@ def exchange(link: Link, *, push: bool) -> None:
             if not rows:
                 cursor = None
             after = feed_position(link.station)
-            body = msgspec.msgpack.encode(
-                SyncRequest(
-                    PROTOCOL_VERSION,
-                    [msgspec.Raw(envelope) for _, envelope in rows],
-                    after,
-                    down.value,
-                    STATION_FEATURES,
-                    catalog_failure(link.station),
-                )
-            )
+            body = SyncRequest(
+                PROTOCOL_VERSION,
+                [msgspec.Raw(envelope) for _, envelope in rows],
+                after,
+                down.value,
+                STATION_FEATURES,
+                catalog_failure(link.station),
+            ).encode()
             try:
                 response, local_ms, seconds = link.send("POST", SYNC_PATH, body=body)
             except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:

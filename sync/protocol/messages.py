@@ -174,7 +174,7 @@ class FeedResponse(msgspec.Struct, frozen=True, kw_only=True):
     hub_ms: int
 
 
-class SyncRequest(msgspec.Struct, frozen=True, array_like=True, omit_defaults=True):
+class SyncRequest(msgspec.Struct, frozen=True, array_like=True):
     """``POST /api/v1/sync``: one round trip carries the sets going up and asks for the feed.
 
     Array-encoded (no field names on the wire); the signer names the station, so the body does
@@ -193,8 +193,20 @@ class SyncRequest(msgspec.Struct, frozen=True, array_like=True, omit_defaults=Tr
     """What the station reads (``FEATURE_*`` bits); 0 from a station older than features."""
     catalog_failure: CatalogFailure | None = None
     """A catalogue version this station could not install (sync.protocol.catalog_report), sent to a hub
-    that said ``FEATURE_CATALOG_REPORT`` until a version as new is installed. Trailing defaults are left
-    off the wire (``omit_defaults``): a request without a report costs no byte more than before."""
+    that said ``FEATURE_CATALOG_REPORT`` until a version as new is installed. Left off the wire when
+    there is none (:meth:`encode`): a request without a report costs no byte more than before."""
+
+    def encode(self) -> bytes:
+        """The request's wire bytes, without a trailing ``catalog_failure`` that is ``None``.
+
+        msgspec writes every field of an array-like struct (``omit_defaults`` does not apply to
+        arrays), so the station encodes through here; every hub decodes a shorter array with the
+        missing trailing fields at their defaults.
+        """
+        fields = list(msgspec.structs.astuple(self))
+        if fields[-1] is None:
+            fields.pop()
+        return msgspec.msgpack.encode(fields)
 
 
 class SyncResult(msgspec.Struct, frozen=True, array_like=True):

@@ -31,6 +31,7 @@ from sync.protocol import (
     sync_auth_key,
     verify_receipt,
 )
+from sync.protocol.catalog_report import CatalogFailure
 
 STATION = "349921001001-A-1"
 
@@ -97,8 +98,11 @@ def test_a_malformed_compact_header_is_unauthenticated(value):
 
 
 def test_the_exchange_messages_are_arrays():
-    request = msgspec.msgpack.encode(SyncRequest(1, [], 5, 4096, 3))
-    assert msgspec.msgpack.decode(request) == [1, [], 5, 4096, 3]
+    request = SyncRequest(1, [], 5, 4096, 3).encode()
+    assert msgspec.msgpack.decode(request) == [1, [], 5, 4096, 3]  # no report: not a byte more
+    assert msgspec.msgpack.decode(request, type=SyncRequest) == SyncRequest(1, [], 5, 4096, 3)
+    reporting = SyncRequest(1, [], 5, 4096, 3, CatalogFailure(7, "patch_base"))
+    assert msgspec.msgpack.decode(reporting.encode(), type=SyncRequest) == reporting
     result = SyncResult.of(SetResult(seq=3, status="accepted", receipt=b"r"))
     assert msgspec.msgpack.decode(msgspec.msgpack.encode(result)) == [3, "accepted", b"r", None, None]
     assert result.as_set_result() == SetResult(seq=3, status="accepted", receipt=b"r")
