@@ -32,29 +32,35 @@ Clock: TypeAlias = NamedDependency[SkipValidation[Callable[[], dt.datetime]]]
 Metrics: TypeAlias = NamedDependency[SkipValidation[HubMetrics]]
 
 
-_CLOSING = anyio.CapacityLimiter(8)
-"""Worker threads for giving requests' connections back, apart from the 40 the handlers run in: a cleanup
+_STORE_THREADS = anyio.CapacityLimiter(8)
+"""Worker threads that open and close requests' stores, apart from the 40 the handlers run in: a close
 that waited behind handlers which themselves wait for a pooled connection would never give one back."""
+
+
+def _open(state: State) -> HubStore:
+    return HubStore.open(state["settings"].data_dir, check_same_thread=False, migrate=False)
 
 
 async def provide_store(state: State) -> AsyncIterator[HubStore]:
     """One store per request, closed when the request is done, on every path (an answer, an error, a
     cancelled request).
 
-    Opened on the event loop and used by the handler's worker thread, hence ``check_same_thread=False``;
-    one owner at a time. On PostgreSQL the store borrows its pooled connection at its first statement,
-    in the handler's thread. Litestar would run a sync generator's cleanup in a worker thread of the
-    handlers' own limited set (40): with that many requests waiting for a pooled connection, the
-    cleanups that give connections back would wait behind them and the pool stall (every request 503
-    after the pool's wait). Here the close runs in a thread of its own small set, shielded from
-    cancellation, so it always happens and never waits for a handler.
+    Opened and closed off the event loop (SQLite's connect, pragmas and close; the data folder's
+    ``database.url``), in a thread of :data:`_STORE_THREADS`, and used by the handler's worker thread,
+    hence ``check_same_thread=False``; one owner at a time. On PostgreSQL the store borrows its pooled
+    connection at its first statement, in the handler's thread. Litestar would run a sync generator's
+    cleanup in a worker thread of the handlers' own limited set (40): with that many requests waiting
+    for a pooled connection, the cleanups that give connections back would wait behind them and the
+    pool stall (every request 503 after the pool's wait). Here the close runs in a thread of its own
+    small set, shielded from cancellation, so it always happens and never waits for a handler.
     """
-    store = HubStore.open(state["settings"].data_dir, check_same_thread=False, migrate=False)
+    with anyio.CancelScope(shield=True):  # an opened store is always closed below
+        store = await anyio.to_thread.run_sync(_open, state, limiter=_STORE_THREADS)
     try:
         yield store
     finally:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(store.close, limiter=_CLOSING)
+            await anyio.to_thread.run_sync(store.close, limiter=_STORE_THREADS)
 
 
 def _settings(state: State) -> Settings:
@@ -80,7 +86,7 @@ def _metrics(state: State) -> HubMetrics:
 
 
 DEPENDENCIES = {
-    "store": Provide(provide_store),  # an async generator: opened on the event loop, closed in a thread
+    "store": Provide(provide_store),  # an async generator: opened and closed in threads of its own
     # Dictionary look-ups: run on the event loop, never worth a thread.
     "settings": Provide(_settings, sync_to_thread=False),
     "identity": Provide(_identity, sync_to_thread=False),
