@@ -9,6 +9,8 @@ of them is refused whole, and nothing of it is stored (no rejected rows, no feed
 from __future__ import annotations
 
 import datetime as dt
+import random
+import time
 from collections.abc import Callable, Sequence
 
 import msgspec
@@ -17,7 +19,7 @@ from hub.apply import Outcome, apply_row, apply_status
 from hub.feed import queue, queue_case_state
 from hub.keys import HubIdentity
 from hub.rotation import accept_key_change, check_key_change, receipt_keys, resigned
-from hub.store import HubStoreProtocol, KeyRow, RowError, StationRow
+from hub.store import HubStoreProtocol, KeyRow, RowError, StationRow, TransactionConflict
 from hub.views import FORK_HELD, FORK_PREV
 from sync.budget import STATION_SET
 from sync.changes import RowChange, StatusChange, decode_change
@@ -62,6 +64,10 @@ _PEEK = msgspec.msgpack.Decoder(_Claim)
 _ENVELOPE_PEEK = msgspec.msgpack.Decoder(tuple[int, str, msgspec.Raw, bytes])
 _RECORDS = msgspec.msgpack.Decoder(list[msgspec.Raw])
 _STATUS_TEXT = ("event_id", "case_no", "from_status", "to_status", "actor", "at", "reason", "outcome", "by", "origin")
+
+CONFLICT_ATTEMPTS = 5
+"""How many times one set's transaction runs when PostgreSQL rolls it back for a deadlock or a
+serialisation failure (hub.store.TransactionConflict), before the station is answered busy."""
 
 Decoded = tuple[bytes, RowChange | StatusChange | KeyChange | None, Rejection | None]
 """One change of a set: its bytes, the change (None when it does not decode), and why it is refused
@@ -233,11 +239,20 @@ def _ingest_one(
                 why = check_key_change(change, station_id, key)
                 if why is not None:
                     return _refused(station_id, signed.seq, "bad_key_change", f"a key change in the set: {why}")
-    with store.transaction():
-        store.lock(f"station:{station_id}")  # one set of a station at a time, across hub serve's workers
-        return _chain_and_apply(
-            store, identity, data, signed, set_hash, changes, via, now, lean, signer or identity.keys
-        )
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            with store.transaction():
+                store.lock(f"station:{station_id}")  # one set of a station at a time, across hub serve's workers
+                return _chain_and_apply(
+                    store, identity, data, signed, set_hash, changes, via, now, lean, signer or identity.keys
+                )
+        except TransactionConflict:
+            # PostgreSQL rolled the whole set back (a deadlock with another station's set): nothing of it
+            # stayed, so it runs again from the chain head, after a short pause that parts the two.
+            if attempt == CONFLICT_ATTEMPTS:
+                raise  # store.busy: the station retries later
+            time.sleep(random.uniform(0.005, 0.05) * attempt)
+    raise AssertionError("unreachable")
 
 
 _RETIRED = (

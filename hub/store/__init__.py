@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 
 from hub.store.accounts import AccountStoreMixin, SessionRow, TokenRow, UserRow
-from hub.store.base import RowError
+from hub.store.base import RowError, TransactionConflict
 from hub.store.calendar import CalendarStoreMixin, CalendarVersionRow, YearRow
 from hub.store.cases import CaseStoreMixin
 from hub.store.catalog import CatalogDelivery, CatalogStoreMixin, CatalogVersionRow
@@ -56,6 +56,7 @@ __all__ = (
     "StationRow",
     "StationScans",
     "TokenRow",
+    "TransactionConflict",
     "UserRow",
     "YearRow",
 )

@@ -11,7 +11,7 @@ from typing import Any
 from hub.store.db import write_txn
 from sync.errors import StoreError
 
-__all__ = ("RowError", "StoreBase")
+__all__ = ("RowError", "StoreBase", "TransactionConflict")
 
 
 class RowError(StoreError):
@@ -22,6 +22,15 @@ class RowError(StoreError):
     """
 
     code = "malformed"
+
+
+class TransactionConflict(StoreError):
+    """PostgreSQL broke a deadlock or a serialisation conflict by rolling this whole transaction back.
+
+    Raised only by the outermost ``store.transaction()``, after the rollback: nothing of the
+    transaction was kept, so the caller may run all of it again (hub.ingest does, a few times, before
+    answering busy). Still ``store.busy`` (HTTP 503) when it reaches a request's answer.
+    """
 
 
 _SQLITE_ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError, OverflowError)

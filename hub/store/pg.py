@@ -31,6 +31,7 @@ import psycopg
 import psycopg.errors
 from psycopg.adapt import Loader
 
+from hub.store.base import TransactionConflict
 from hub.store.dialect import ORD, NotPortable, translate, translate_ddl
 from sync.errors import StoreError
 
@@ -93,6 +94,14 @@ def _unavailable(where: str, exc: BaseException) -> StoreError:
 
 def _busy(exc: BaseException) -> StoreError:
     return StoreError(
+        zh=f"县平台数据库正忙（{_reason(exc)}）；请稍后重试",
+        en=f"the hub database is busy ({_reason(exc)}); try again",
+        code="store.busy",
+    )
+
+
+def _conflict(exc: BaseException) -> TransactionConflict:
+    return TransactionConflict(
         zh=f"县平台数据库正忙（{_reason(exc)}）；请稍后重试",
         en=f"the hub database is busy ({_reason(exc)}); try again",
         code="store.busy",
@@ -216,6 +225,8 @@ ROW_ERRORS: tuple[type[BaseException], ...] = (
 (psycopg's own "cannot adapt" ProgrammingError, raised before the server sees the row, is added there.)"""
 
 _TRANSIENT = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable)
+_CONFLICT = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
+"""SQLSTATE 40001 and 40P01: PostgreSQL rolled the transaction back; running it again is safe."""
 
 
 def _param(value: Any) -> Any:
@@ -297,6 +308,14 @@ class PgDatabase:
         try:
             with conn.transaction():
                 yield
+        except StoreError as exc:
+            # A statement's deadlock or serialisation failure (made store.busy by execute), seen here after
+            # the rollback: the whole transaction is gone, so the caller may run it again.
+            if isinstance(exc.__cause__, _CONFLICT) and not isinstance(exc, TransactionConflict):
+                raise _conflict(exc.__cause__) from exc.__cause__
+            raise
+        except _CONFLICT as exc:  # at COMMIT
+            raise _conflict(exc) from exc
         except _TRANSIENT as exc:
             raise _busy(exc) from exc
         except psycopg.OperationalError as exc:
