@@ -69,6 +69,9 @@ CONFLICT_ATTEMPTS = 5
 """How many times one set's transaction runs when PostgreSQL rolls it back for a deadlock or a
 serialisation failure (hub.store.TransactionConflict), before the station is answered busy."""
 
+COUNTS_LOCK = "counts"
+"""The store lock an ingest takes before its first write that the counting triggers follow."""
+
 Decoded = tuple[bytes, RowChange | StatusChange | KeyChange | None, Rejection | None]
 """One change of a set: its bytes, the change (None when it does not decode), and why it is refused
 before any rule is applied (it does not decode, or a text in it breaks sync.text's rule)."""
@@ -363,6 +366,10 @@ def _chain_and_apply(
     previous = station.applied_hash if station.applied_seq else GENESIS
     if seq < expected or signed.prev != previous:
         return _fork(store, data, signed, set_hash, previous, FORK_PREV, at)
+    # The triggers keep case_counts and counters rows that every station's sets update, each set in
+    # its own order: two stations taking those row locks in opposite orders deadlocked. One lock
+    # taken before the first such write (held to commit; nothing on SQLite) gives them one order.
+    store.lock(COUNTS_LOCK)
     rejected = _apply_all(store, identity, changes, station, seq, now, lean, set_hash=set_hash)
     hub_ms = int(now.timestamp() * 1000)
     receipt = make_receipt(

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 import hub.ingest
-from hub.ingest import CONFLICT_ATTEMPTS, ingest_sets
+from hub.ingest import CONFLICT_ATTEMPTS, COUNTS_LOCK, ingest_sets
 from hub.keys import HubIdentity
 from hub.store import HubStore, TransactionConflict
+from hub.store.pg import LOCK_SPACE
 from sync.errors import StoreError
 from tests.hub.builders import Clock, TestStation, enrol
 from tests.support.postgres import BOTH_BACKENDS
@@ -150,3 +151,29 @@ def test_two_stations_locking_counter_rows_in_opposite_orders_all_apply_once(
     # Each committed set updated both rows once; a rolled-back attempt left nothing.
     assert (_counter(store, "test", "a"), _counter(store, "test", "b")) == (2 * ROUNDS, 2 * ROUNDS)
     assert len(attempts) == 3 * ROUNDS  # every round one real deadlock: the loser's set ran twice
+
+
+def test_a_set_is_applied_under_the_counts_lock(
+    store: HubStore, identity: HubIdentity, station: TestStation, hub_backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows the counting triggers update are written by one station's set at a time (PostgreSQL)."""
+    if not hub_backend.postgres:
+        pytest.skip("SQLite has one writer at a time: store.lock does nothing there")
+    real = hub.ingest._apply_all
+    held: list[int] = []
+
+    def looked(the_store: HubStore, *args: Any, **kwargs: Any) -> Any:
+        held.append(
+            the_store.db.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
+                "AND granted AND objsubid = 2 AND classid = ? AND objid::bigint = (hashtext(?)::bigint & 4294967295)",
+                [LOCK_SPACE, COUNTS_LOCK],
+            ).fetchone()[0]
+        )
+        return real(the_store, *args, **kwargs)
+
+    monkeypatch.setattr(hub.ingest, "_apply_all", looked)
+    _, changes = station.new_case()
+    result = ingest_sets(store, identity, [station.seal(changes)], station_id=station.station_id, now=station.clock)
+    assert [r.status for r in result.results] == ["accepted"]
+    assert held == [1]
