@@ -35,7 +35,13 @@ def rate_delivered(station: Station, rng: random.Random) -> tuple[int, dict[str,
         "SELECT c.case_no FROM cases c WHERE c.status = 'DELIVERED' AND NOT EXISTS "
         "(SELECT 1 FROM ratings r WHERE r.case_no = c.case_no) ORDER BY c.case_no"
     ).fetchall()
+    device = station.station_id.split("-")[1] if station.station_id.count("-") >= 2 else ""
     for (case_no,) in rows:
+        # An applicant rates once, at the counter of the PC that filed the case: a second PC of the
+        # village sees the case through the hub but does not rate it too (the hub would keep the
+        # first rating and refuse the other, duplicate_row, which is right but not what happens).
+        if device and not case_no.rsplit("-", 1)[-1].startswith(device):
+            continue
         if rng.random() >= RATE_SHARE:
             continue
         level = rng.choices([lv for lv, _ in LEVEL_WEIGHTS], [w for _, w in LEVEL_WEIGHTS])[0]
@@ -66,7 +72,11 @@ def check_ratings(store: HubStore, stations: list[Any], today: dt.date, failures
                     failures.append(f"{station_id}: rating {rating_id} never reached the hub")
                 continue
             at_hub[rating_id] = hub_row
-            if (hub_row["level"], hub_row["channel"], hub_row["case_no"]) != (level, channel, case_no):
+            same = (hub_row["level"], hub_row["channel"], hub_row["case_no"]) == (level, channel, case_no)
+            # A station that stopped syncing (revoked) never sent what it rated afterwards; the PC
+            # replacing it may rate the same case (the rating's id is the case's), and the first
+            # rating to reach the hub stands (sync.ratings.FIRST_STANDS).
+            if not same and syncing:
                 failures.append(f"{station_id}: rating {rating_id} differs at the hub")
         if not syncing:
             continue
