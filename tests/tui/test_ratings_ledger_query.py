@@ -13,7 +13,7 @@ from sync.lifecycle import Status
 from sync.ratings import format_code
 from tests.station.conftest import pension_enrolment
 from tests.support.decisions import decide, seal
-from tests.tui.conftest import WANG, make_app, open_station, run, screen_text, settle
+from tests.tui.conftest import PASSPHRASE, WANG, make_app, open_station, run, screen_text, settle
 from tui.screens.case_actions import ActionDialog
 from tui.screens.case_detail import CaseDetailScreen
 from tui.screens.case_list import CaseListScreen
@@ -172,3 +172,36 @@ def test_the_list_search_finds_a_residents_cases_by_the_whole_id_number(station_
             assert case_no[-4:] in text and "349921********0234" in text and text.count(WANG) == 1
 
     run(scenario)
+
+
+def test_t_writes_the_ledger_in_full_only_with_the_passphrase(station_dir, clock):
+    openpyxl = pytest.importorskip("openpyxl")
+    case_no = delivered_case(station_dir, clock)
+    app = make_app(station_dir, clock, lang="en")
+    full = station_dir / "ledgers" / "ledger-2026-09-full.xlsx"
+
+    async def scenario():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("t")
+            await pilot.pause()
+            dialog = app.screen
+            assert isinstance(dialog, ActionDialog)
+            dialog.query_one("#f-full").value = True
+            assert dialog.query_one("#f-passphrase", Input).password  # never shown on screen
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            assert app.screen is dialog and "passphrase" in str(dialog.query_one("#error").render())
+            await _type(pilot, dialog, "passphrase", "not-the-passphrase")
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            assert app.screen is dialog and "wrong passphrase" in str(dialog.query_one("#error").render())
+            assert not full.exists()
+            await _type(pilot, dialog, "passphrase", PASSPHRASE)
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            assert isinstance(app.screen, HomeScreen)
+
+    run(scenario)
+    rows = list(openpyxl.load_workbook(full).active.iter_rows(values_only=True))
+    assert rows[3][1] == case_no and WANG in str(rows)

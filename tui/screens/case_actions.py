@@ -36,6 +36,8 @@ class Field:
     label: str
     value: str | bool = ""
     required: bool = False
+    secret: bool = False
+    """An input whose characters are not shown (a passphrase)."""
 
 
 Values = dict[str, "str | bool"]
@@ -107,7 +109,7 @@ class ActionDialog(StationModal):
             with Horizontal(classes="field"):
                 star = "*" if field.required and not field.label.endswith("*") else ""
                 yield Label(field.label + star, markup=False)
-                yield Input(str(field.value), id=f"f-{field.key}", compact=True)
+                yield Input(str(field.value), id=f"f-{field.key}", compact=True, password=field.secret)
             if field.key == "id_number":
                 yield Static("", id="id_msg", markup=False)
 

@@ -11,6 +11,7 @@ from station.ledger import write_ledger
 from station.queries import CaseDetail, get_bundle
 from station.ratings import rate
 from station.store import Station
+from station.store.datakey import open_data_key
 from sync.errors import InputError, ProxyAppError
 from sync.lifecycle import TERMINAL, Status, status_label
 from sync.progress import ProgressAnswer, holder_label
@@ -86,19 +87,32 @@ def rating_form(
 def ledger_form(
     station: Station, lang: str, done: Callable[[Path, int], None]
 ) -> tuple[str, list[Field], Callable[[Values], object]]:
-    """Title key, fields and action of the T dialog: the month's ledger, masked, into DATA_DIR/ledgers/."""
+    """Title key, fields and action of the T dialog: the month's ledger into DATA_DIR/ledgers/, masked unless
+    the agent asks for it in full and types the station passphrase (as ``station ledger --full`` asks)."""
     month = station.today().strftime("%Y-%m")
     fields = [
         Field("input", "month", t("ledger.month", lang), month, required=True),
         Field("heading", "h-masked", t("ledger.masked", lang)),
+        Field("check", "full", t("ledger.full", lang), False),
+        Field("input", "passphrase", t("ledger.passphrase", lang), "", secret=True),
     ]
 
     def perform(values: Values) -> None:
         chosen = str(values["month"]).strip()
+        full = bool(values["full"])
+        if full:
+            passphrase = str(values["passphrase"])
+            if not passphrase:
+                raise InputError(
+                    zh=t("ledger.passphrase_needed", "zh"), en=t("ledger.passphrase_needed", "en"), field="passphrase"
+                )
+            # Full personal data leaves the encrypted folder: the passphrase proves the agent is there,
+            # even when the keyring opened the station (PassphraseError when it is wrong; nothing written).
+            open_data_key(station.data_dir, passphrase)
         folder = station.data_dir / LEDGER_DIR
         folder.mkdir(mode=0o700, exist_ok=True)
-        path = folder / f"ledger-{chosen}.xlsx"
-        count = write_ledger(station, chosen, path, lang=lang)
+        path = folder / (f"ledger-{chosen}-full.xlsx" if full else f"ledger-{chosen}.xlsx")
+        count = write_ledger(station, chosen, path, full=full, lang=lang)
         done(path, count)
 
     return "ledger.title", fields, perform
