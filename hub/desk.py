@@ -25,6 +25,7 @@ __all__ = (
     "admin_case_summary",
     "case_for_department",
     "case_view",
+    "decide_as",
     "decide_for_department",
     "department_case_summary",
     "for_page",
@@ -224,11 +225,29 @@ def decide_for_department(
     """
     case = case_for_department(store, principal, case_no)
     refuse_unless_county(store, case)
+    return decide_as(
+        store, principal, case, status, actor=Actor.DEPARTMENT, reason=reason, outcome=outcome, missing=missing, now=now
+    )
+
+
+def decide_as(
+    store: HubStoreProtocol,
+    principal: Principal,
+    case: dict[str, Any],
+    status: Status | str,
+    *,
+    actor: Actor,
+    reason: str | None,
+    outcome: str | None,
+    missing: Sequence[str],
+    now: dt.datetime,
+) -> Decision:
+    """A desk's decision on a case it may move (department or township), recorded with the account's name."""
     return decide(
         store,
         case["case_no"],
         status,
-        actor=Actor.DEPARTMENT,
+        actor=actor,
         by=principal.name,
         reason=reason,
         outcome=outcome or None,

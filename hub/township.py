@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from hub.accounts import Principal
-from hub.decisions import Decision, decide, resolve_status
-from hub.desk import view_of
+from hub.decisions import Decision, resolve_status
+from hub.desk import decide_as, view_of
 from hub.levels import approver_level, case_level, township_items
 from hub.store import HubStoreProtocol
 from sync.errors import IllegalTransition, InputError, NotFoundError
@@ -177,14 +177,6 @@ def decide_for_township(
                 to_status=target.value,
                 actor=Actor.TOWNSHIP.value,
             )
-    return decide(
-        store,
-        case["case_no"],
-        target,
-        actor=Actor.TOWNSHIP,
-        by=principal.name,
-        reason=reason,
-        outcome=outcome or None,
-        missing=missing,
-        now=lambda: now,
+    return decide_as(
+        store, principal, case, target, actor=Actor.TOWNSHIP, reason=reason, outcome=outcome, missing=missing, now=now
     )

@@ -17,8 +17,9 @@ from hub.escalation import principal_alerts
 from hub.levels import levels_of
 from hub.store import HubStore
 from hub.web.deps import Now
+from hub.web.desk_common import form_missing, render_case_page
 from hub.web.desk_scans import desk_scan_bytes, desk_scans_page
-from hub.web.guards import client_ip, principal_of, requires
+from hub.web.guards import principal_of, requires
 from hub.web.pages import error_page, page, page_lang, page_number
 from sync.errors import IllegalTransition, InputError, NotFoundError, ProxyAppError
 from sync.lifecycle import Status
@@ -29,11 +30,8 @@ __all__ = ("PAGE_SIZE", "ROUTER")
 PAGE_SIZE = 50
 
 
-def _list(value: Any) -> list[str]:
-    # A repeated form field arrives as a list, a single one as a string.
-    if value is None:
-        return []
-    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+def _not_found(request: Request[Any, Any, Any], case_no: str) -> Template:
+    return error_page(request, 404, f"本部门没有编号为 {case_no} 的办件", f"No case {case_no} for your department")
 
 
 @get("/", sync_to_thread=True)
@@ -112,22 +110,18 @@ def _case_page(
     done: str = "",
     status_code: int = 200,
 ) -> Template:
-    principal = principal_of(request)
-    lang, _ = page_lang(request)
-    try:
-        case = case_view(store, principal, case_no, reveal=reveal, ip=client_ip(request), now=now)
-    except NotFoundError:
-        return error_page(request, 404, f"本部门没有编号为 {case_no} 的办件", f"No case {case_no} for your department")
-    return page(
+    return render_case_page(
         request,
-        "desk_case.html.j2",
-        {
-            "case": for_page(case),
-            "actions": actions_for(case["status"], lang, case["level"]),
-            "error": error,
-            "done": done,
-            "base": "/desk",
-        },
+        store,
+        case_no,
+        now,
+        view=case_view,
+        actions=lambda case, lang: actions_for(case["status"], lang, case["level"]),
+        not_found=_not_found,
+        base="/desk",
+        reveal=reveal,
+        error=error,
+        done=done,
         status_code=status_code,
     )
 
@@ -157,7 +151,7 @@ def desk_decision(
     """A decision form (CSRF-checked by the guard): through hub.decisions.decide, then back to the case."""
     principal = principal_of(request)
     lang, _ = page_lang(request)
-    missing = _list(data.get("missing")) + [m for m in _list(data.get("missing_other")) if m.strip()]
+    missing = form_missing(data)
     try:
         decision = decide_for_department(
             store,
@@ -170,7 +164,7 @@ def desk_decision(
             now=now,
         )
     except NotFoundError:
-        return error_page(request, 404, f"本部门没有编号为 {case_no} 的办件", f"No case {case_no} for your department")
+        return _not_found(request, case_no)
     except (InputError, IllegalTransition) as exc:
         return _case_page(
             request,

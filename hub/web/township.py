@@ -17,7 +17,8 @@ from hub.levels import levels_of
 from hub.store import HubStore
 from hub.township import FORWARD, decide_for_township, township_actions, township_case_view, township_list
 from hub.web.deps import Now
-from hub.web.guards import client_ip, principal_of, requires
+from hub.web.desk_common import form_missing, render_case_page
+from hub.web.guards import principal_of, requires
 from hub.web.pages import error_page, page, page_lang, page_number
 from sync.errors import IllegalTransition, InputError, NotFoundError, ProxyAppError
 from sync.lifecycle import Status
@@ -27,13 +28,6 @@ __all__ = ("PAGE_SIZE", "ROUTER")
 
 PAGE_SIZE = 50
 BASE = "/township"
-
-
-def _list(value: Any) -> list[str]:
-    # A repeated form field arrives as a list, a single one as a string.
-    if value is None:
-        return []
-    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
 def _not_found(request: Request[Any, Any, Any], case_no: str) -> Template:
@@ -112,22 +106,18 @@ def _case_page(
     done: str = "",
     status_code: int = 200,
 ) -> Template:
-    principal = principal_of(request)
-    lang, _ = page_lang(request)
-    try:
-        case = township_case_view(store, principal, case_no, reveal=reveal, ip=client_ip(request), now=now)
-    except NotFoundError:
-        return _not_found(request, case_no)
-    return page(
+    return render_case_page(
         request,
-        "desk_case.html.j2",
-        {
-            "case": for_page(case),
-            "actions": township_actions(case["status"], case["level"], lang),
-            "error": error,
-            "done": done,
-            "base": BASE,
-        },
+        store,
+        case_no,
+        now,
+        view=township_case_view,
+        actions=lambda case, lang: township_actions(case["status"], case["level"], lang),
+        not_found=_not_found,
+        base=BASE,
+        reveal=reveal,
+        error=error,
+        done=done,
         status_code=status_code,
     )
 
@@ -157,7 +147,7 @@ def township_decision(
     """A decision or forward form (CSRF-checked by the guard), then back to the case."""
     principal = principal_of(request)
     lang, _ = page_lang(request)
-    missing = _list(data.get("missing")) + [m for m in _list(data.get("missing_other")) if m.strip()]
+    missing = form_missing(data)
     wanted = str(data.get("status", ""))
     try:
         decide_for_township(
