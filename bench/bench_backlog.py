@@ -23,10 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import json
 import logging
-import os
-import platform
 import random
 import re
 import shutil
@@ -39,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.bench_sync import Workload, _record
+from bench.common import log, machine, print_figures
 from hub.bootstrap import init_hub
 from hub.enroll import issue_code
 from hub.ingest import ingest_sets
@@ -62,10 +60,6 @@ PER_DAY = 20
 RAW_BATCH = 1_000
 AIM_SHARE = 0.25
 CHINA = dt.timezone(dt.timedelta(hours=8))
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)  # progress to stderr, figures to stdout
 
 
 def _working_days(count: int, per_day: int) -> list[tuple[dt.date, int]]:
@@ -222,13 +216,7 @@ def run(
     sync_s, in_step, requests = timed_sync(sync_dir, sync_station)
     progress(f"  {sync_s:.1f} s in {requests} rounds, in step: {in_step}")
     return {
-        "machine": {
-            "date": dt.date.today().isoformat(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version,
-            "platform": platform.platform(),
-        },
+        "machine": machine(sqlite=True),
         "backend": "SQLite",
         "intakes": intakes,
         "sets": sets,
@@ -296,12 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-backlog-") as tmp:
         figures = run(Path(tmp), intakes=args.intakes, seed=args.seed)
-    m = figures["machine"]
-    print(f"{m['date']}  {m['cpus']} CPUs  Python {m['python']}  SQLite {m['sqlite']}  {m['platform']}")
-    print(f"run took {time.perf_counter() - started:.0f} s\n")
-    print(table(figures))
-    if args.out:
-        args.out.write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print_figures(figures, table(figures), started=started, out=args.out)
     return 0
 
 

@@ -21,7 +21,6 @@ import json
 import logging
 import math
 import os
-import platform
 import random
 import shutil
 import socket
@@ -40,6 +39,7 @@ from typing import Any
 import httpx
 
 from bench.bench_sync import Workload, _record
+from bench.common import log, machine, print_figures
 from hub.bootstrap import init_hub
 from hub.enroll import issue_code
 from hub.settings import DATABASE_URL_ENV, Settings
@@ -62,10 +62,6 @@ PER_STATION = 5
 AIM_WALL_S = 5.0
 AIM_P99_S = 2.0
 CHINA = dt.timezone(dt.timedelta(hours=8))
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)  # progress to stderr, figures to stdout
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -397,12 +393,7 @@ def run(
     received = _hub_cases(hub_dir, database) - before
     exchanges = [s for path, s in county.exchanges if path.startswith("/api/v1/sync")]
     return {
-        "machine": {
-            "date": dt.date.today().isoformat(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        "machine": machine(sqlite=False),
         "backend": "PostgreSQL" if database else "SQLite",
         "workers": workers,
         "stations": stations,
@@ -501,12 +492,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
-    m = figures["machine"]
-    print(f"{m['date']}  {m['cpus']} CPUs  Python {m['python']}  {m['platform']}")
-    print(f"run took {time.perf_counter() - started:.0f} s\n")
-    print(table(figures))
-    if args.out:
-        args.out.write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print_figures(figures, table(figures), started=started, out=args.out)
     return 0
 
 

@@ -16,12 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
-import json
-import os
-import platform
 import random
-import sqlite3
 import sys
 import tempfile
 import time
@@ -32,6 +27,7 @@ from typing import Any
 import httpx
 
 from bench.bench_dashboard import PASSWORD, seed_cases, seed_stations, start_hub
+from bench.common import log, machine, print_figures
 from hub.accounts import add_user, create_token, hasher_for
 from hub.bootstrap import init_hub
 from hub.settings import Settings
@@ -51,10 +47,6 @@ PAGES = (
     ("/desk", "desk"),
     ("/desk?overdue=1", "desk"),
 )
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)  # figures go to stdout
 
 
 def memory_mb(pid: int) -> tuple[float, float]:
@@ -141,13 +133,7 @@ def run(sizes: list[int], reps: int, seed: int, root: Path, progress: Callable[[
         for path in (data_dir / DB_FILE, data_dir / f"{DB_FILE}-wal", data_dir / f"{DB_FILE}-shm"):
             path.unlink(missing_ok=True)  # a million cases is most of a gigabyte: not kept for the next size
     return {
-        "machine": {
-            "date": dt.date.today().isoformat(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version,
-            "platform": platform.platform(),
-        },
+        "machine": machine(sqlite=True),
         "backend": "SQLite",
         "reps": reps,
         "rows": rows,
@@ -193,12 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
         figures = run(sizes, args.reps, args.seed, Path(tmp))
-    m = figures["machine"]
-    print(f"{m['date']}  {m['cpus']} CPUs  Python {m['python']}  SQLite {m['sqlite']}  {m['platform']}")
-    print(f"run took {time.perf_counter() - started:.0f} s; {figures['reps']} requests per page\n")
-    print(table(figures))
-    if args.out:
-        args.out.write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print_figures(figures, table(figures), started=started, out=args.out, note=f"; {figures['reps']} requests per page")
     return 0
 
 
