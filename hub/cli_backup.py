@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from hub._cli_common import Context, handles_errors
-from hub.backup import Progress, make_backup, restore_backup
+from hub._cli_progress import StageBars
+from hub.backup import make_backup, restore_backup
 from hub.views import china_time
-from sync.i18n import pick
 
 __all__ = ("BACKUP_COMMANDS",)
 
@@ -22,35 +20,8 @@ _STAGES = {
 }
 
 
-class _Bars:
-    """One progress bar per stage on stderr, shown only at a terminal (a cron job's log stays clean)."""
-
-    def __init__(self, lang: str) -> None:
-        self.lang = lang
-        self.shown = sys.stderr.isatty()
-        self.bar: Any = None
-        self.stage = ""
-        self.done = 0
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if not self.shown:
-            return
-        if stage != self.stage:
-            self.close()
-            label = pick(self.lang, *_STAGES.get(stage, (stage, stage)))
-            self.bar = click.progressbar(length=max(total, 1), label=label, file=sys.stderr, show_percent=True)
-            self.bar.__enter__()
-            self.stage, self.done = stage, 0
-        self.bar.update(max(done - self.done, 0))
-        self.done = done
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
-
-    def progress(self) -> Progress:
-        return self
+def _bars(lang: str) -> StageBars:
+    return StageBars(lang, lambda stage: _STAGES.get(stage, (stage, stage)), show_percent=True)
 
 
 def _size(count: int) -> str:
@@ -63,7 +34,7 @@ def _size(count: int) -> str:
 @handles_errors
 def backup_command(obj: Context, file: Path) -> None:
     """Write the hub's database and key to FILE (.tar.zst), consistent while the hub serves, verified."""
-    bars = _Bars(obj.lang)
+    bars = _bars(obj.lang)
     try:
         result = make_backup(obj.data_dir, file, progress=bars)
     finally:
@@ -112,7 +83,7 @@ def backup_command(obj: Context, file: Path) -> None:
 @handles_errors
 def restore_command(obj: Context, file: Path, force: bool) -> None:
     """Put the hub of backup FILE in place (the hub must be stopped); the stations then bring it up to date."""
-    bars = _Bars(obj.lang)
+    bars = _bars(obj.lang)
     try:
         result = restore_backup(obj.data_dir, file, force=force, progress=bars)
     finally:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-from typing import Any
-
 import click
 
 from hub._cli_common import Context, handles_errors
+from hub._cli_progress import StageBars
 from hub.migrate_store import OPTION, migrate_to_postgresql
 from hub.settings import parse_database_url
 from hub.store import DB_FILE
 from hub.store.location import DATABASE_FILE
-from sync.i18n import pick
 
 __all__ = ("migrate",)
 
@@ -22,32 +19,8 @@ _STAGES = {
 }
 
 
-class _Bars:
-    """One progress bar per table on stderr, shown only at a terminal (a script's log stays clean)."""
-
-    def __init__(self, lang: str) -> None:
-        self.lang = lang
-        self.shown = sys.stderr.isatty()
-        self.bar: Any = None
-        self.stage = ""
-        self.done = 0
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if not self.shown:
-            return
-        if stage != self.stage:
-            self.close()
-            zh, en = _STAGES.get(stage, (f"复制 {stage}", f"Copying {stage}"))
-            self.bar = click.progressbar(length=max(total, 1), label=pick(self.lang, zh, en), file=sys.stderr)
-            self.bar.__enter__()
-            self.stage, self.done = stage, 0
-        self.bar.update(max(done - self.done, 0))
-        self.done = done
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
+def _bars(lang: str) -> StageBars:
+    return StageBars(lang, lambda stage: _STAGES.get(stage, (f"复制 {stage}", f"Copying {stage}")))
 
 
 @click.command("migrate")
@@ -65,7 +38,7 @@ def migrate(obj: Context, target: str) -> None:
     every table's rows and every station's chain and feed head, and say what to change. The SQLite file is
     left as it was; a bad URL, an unreachable server or a non-empty database: exit 2, nothing written."""
     database = parse_database_url(target, option=OPTION)
-    bars = _Bars(obj.lang)
+    bars = _bars(obj.lang)
     try:
         result = migrate_to_postgresql(obj.data_dir, database, progress=bars)
     finally:
