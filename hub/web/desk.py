@@ -12,12 +12,11 @@ from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from hub.departments import Department, departments
-from hub.desk import actions_for, case_view, decide_for_department, department_case_summary, for_page
+from hub.desk import actions_for, case_view, decide_for_department
 from hub.escalation import principal_alerts
-from hub.levels import levels_of
 from hub.store import HubStore
 from hub.web.deps import Now
-from hub.web.desk_common import form_missing, render_case_page
+from hub.web.desk_common import form_missing, list_cases, render_case_page
 from hub.web.desk_scans import desk_scan_bytes, desk_scans_page
 from hub.web.guards import principal_of, requires
 from hub.web.pages import error_page, page, page_lang, page_number
@@ -70,24 +69,12 @@ def desk_page(
     tree = store.divisions()
     # Township and village apart, so a narrow column breaks between them rather than inside a name.
     villages = {v.code: f"{v.township_name_zh} {v.name_zh}" for v in tree.villages()}
-    catalog = store.catalog()
-    names = {item.code: item.name_zh for item in catalog.items}
-    levels = levels_of(store, rows[:PAGE_SIZE])
-    cases = [
-        {
-            **department_case_summary(row, today),
-            "place": villages.get(row["village_code"], row["village_code"]),
-            "item_name": names.get(row["item_code"], ""),
-            "level": levels[row["case_no"]],
-        }
-        for row in rows[:PAGE_SIZE]
-    ]
     return page(
         request,
         "desk.html.j2",
         {
             "department": department,
-            "cases": for_page(cases),
+            "cases": list_cases(store, rows[:PAGE_SIZE], today=today, villages=villages),
             "more": len(rows) > PAGE_SIZE,
             "page": number,
             "statuses": [s.value for s in Status if s is not Status.DRAFT],

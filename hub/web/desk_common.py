@@ -9,13 +9,14 @@ from typing import Any
 from litestar import Request
 from litestar.response import Template
 
-from hub.desk import for_page
+from hub.desk import department_case_summary, for_page
+from hub.levels import levels_of
 from hub.store import HubStore
 from hub.web.guards import client_ip, principal_of
 from hub.web.pages import page, page_lang
 from sync.errors import NotFoundError
 
-__all__ = ("CaseActions", "CaseView", "form_list", "form_missing", "render_case_page")
+__all__ = ("CaseActions", "CaseView", "form_list", "form_missing", "list_cases", "render_case_page")
 
 CaseView = Callable[..., dict[str, Any]]
 """A desk's view of one case: ``(store, principal, case_no, *, reveal, ip, now)``; NotFoundError if not its own."""
@@ -69,4 +70,21 @@ def render_case_page(
             "base": base,
         },
         status_code=status_code,
+    )
+
+
+def list_cases(store: HubStore, rows: list[dict[str, Any]], *, today: str, villages: dict[str, str]) -> Any:
+    """A desk list's rows for its page: the masked summary, the place, the item's name and the case's level."""
+    names = {item.code: item.name_zh for item in store.catalog().items}
+    levels = levels_of(store, rows)
+    return for_page(
+        [
+            {
+                **department_case_summary(row, today),
+                "place": villages.get(row["village_code"], row["village_code"]),
+                "item_name": names.get(row["item_code"], ""),
+                "level": levels[row["case_no"]],
+            }
+            for row in rows
+        ]
     )

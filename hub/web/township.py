@@ -11,13 +11,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from hub.desk import department_case_summary, for_page
 from hub.escalation import principal_alerts
-from hub.levels import levels_of
 from hub.store import HubStore
 from hub.township import FORWARD, decide_for_township, township_actions, township_case_view, township_list
 from hub.web.deps import Now
-from hub.web.desk_common import form_missing, render_case_page
+from hub.web.desk_common import form_missing, list_cases, render_case_page
 from hub.web.guards import principal_of, requires
 from hub.web.pages import error_page, page, page_lang, page_number
 from sync.errors import IllegalTransition, InputError, NotFoundError, ProxyAppError
@@ -67,24 +65,13 @@ def township_page(
         villages = {v.code: v.name_zh for v in township.villages}
     except ProxyAppError:
         name, villages = principal.township or "", {}
-    names = {item.code: item.name_zh for item in store.catalog().items}
-    levels = levels_of(store, rows[:PAGE_SIZE])
-    cases = [
-        {
-            **department_case_summary(row, today),
-            "place": villages.get(row["village_code"], row["village_code"]),
-            "item_name": names.get(row["item_code"], ""),
-            "level": levels[row["case_no"]],
-        }
-        for row in rows[:PAGE_SIZE]
-    ]
     return page(
         request,
         "township.html.j2",
         {
             "township_name": name,
             "township_code": principal.township,
-            "cases": for_page(cases),
+            "cases": list_cases(store, rows[:PAGE_SIZE], today=today, villages=villages),
             "more": len(rows) > PAGE_SIZE,
             "page": number,
             "statuses": [s.value for s in Status if s is not Status.DRAFT],
