@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import defaultdict
 from typing import Any, Literal
 
 import msgspec
 
-from hub.deadlines import commitment_due, refresh_case_due
+from hub.deadlines import commitment_due, compute_due, due_fields
 from hub.keys import id_lookup_hash
 from hub.ratings import after_rating, rating_problem
 from hub.store import HubStoreProtocol
@@ -23,8 +24,9 @@ from sync.ratings import FIRST_STANDS
 from sync.scans import MAX_PAGE_BYTES, PAGE_FORMATS
 from sync.tables import BY_NAME
 from sync.timeutil import business_date, iso_utc, parse_iso
+from sync.workdays import WorkCalendar
 
-__all__ = ("Outcome", "apply_row", "apply_status", "decision_days", "status_fields")
+__all__ = ("Outcome", "SetScope", "apply_row", "apply_status", "decision_days", "status_fields")
 
 # Fields of a case that a station's RowChange may not set even on insert: a new case starts as a
 # draft, and everything after moves through StatusChanges (sync.merge allows them on insert).
@@ -41,6 +43,41 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
     """For an applied status move: the case after it."""
     village_code: str | None = None
     """The village the changed row belongs to (for forwarding)."""
+    before: str | None = None
+    """For an applied status move: the case's status at the hub before it."""
+
+
+class SetScope:
+    """What the changes of one set share, read once per set instead of once per change.
+
+    Made anew for each run of a set's transaction (a retried one starts afresh): it caches only what
+    that transaction cannot undo (the calendar, parents found held), never a row a change wrote,
+    which a later failure in the change's savepoint could roll back.
+    """
+
+    def __init__(self, store: HubStoreProtocol, minter: Minter | None) -> None:
+        self.store = store
+        self.minter = minter
+        """The set's station's village and device letter (its station row)."""
+        self._calendar: WorkCalendar | None = None
+        self.held: set[tuple[str, str]] = set()
+        """(table, key) of parent rows found held in this transaction (intakes, cases: never deleted)."""
+
+    def calendar(self) -> WorkCalendar:
+        """The hub's calendar, read once per set (a publication takes the write lock, so not mid-set)."""
+        if self._calendar is None:
+            self._calendar = self.store.calendar()
+        return self._calendar
+
+    def parent_held(self, parent: str, key: str) -> bool:
+        """Whether the parent row ``key`` of ``parent`` (intakes or cases) is held."""
+        if (parent, key) in self.held:
+            return True
+        store = self.store
+        found = store.village_of_intake(key) if parent == "intakes" else store.village_of_case(key)
+        if found is not None:
+            self.held.add((parent, key))
+        return found is not None
 
 
 def _reject(code: str, *, zh: str, en: str, current: dict[str, Any] | None = None) -> Outcome:
@@ -68,6 +105,7 @@ def _villages_touched(
     key_village: str | None,
     fields: dict[str, Any],
     existing: dict[str, Any] | None,
+    scope: SetScope | None = None,
 ) -> set[Any]:
     """Every village a row change touches: the one its key names, the one it writes, its parents'.
 
@@ -83,7 +121,10 @@ def _villages_touched(
     if table in ("case_notes", "attachments", "ratings"):
         parents += [("cases", v) for v in {fields.get("case_no"), existing and existing["case_no"]} if v]
     for parent, key in parents:
-        held = store.village_of_intake(key) if parent == "intakes" else store.village_of_case(key)
+        if scope is not None:
+            held: str | None = "" if scope.parent_held(parent, key) else None
+        else:
+            held = store.village_of_intake(key) if parent == "intakes" else store.village_of_case(key)
         if held is None:
             raise LookupError(f"{parent} {key}")
         villages.add(_key_village(store, parent, key))
@@ -101,6 +142,7 @@ def _check_key(
     village_code: str,
     insert: bool,
     station_minter: Minter | None = None,
+    scope: SetScope | None = None,
 ) -> Outcome | None:
     """None when a station may make this row change as far as keys go, else its refusal: rows whose key
     (or parent's) names another village, new rows under a number this station (village and device)
@@ -118,7 +160,7 @@ def _check_key(
         # (or village) taken first would make the rightful one's later changes fail.
         return _foreign_id(table, pk, own)
     try:
-        villages = _villages_touched(store, table, minter.village if minter else None, fields, existing)
+        villages = _villages_touched(store, table, minter.village if minter else None, fields, existing, scope)
     except LookupError as exc:
         return _reject(
             "row_missing",
@@ -185,6 +227,7 @@ def apply_row(
     lookup_key: bytes,
     now: dt.datetime,
     station_minter: Minter | None = None,
+    scope: SetScope | None = None,
 ) -> Outcome:
     """Merge a station's row change: last writer wins per field by (hlc, origin); losers become conflicts.
 
@@ -196,6 +239,8 @@ def apply_row(
         lookup_key: the county ID-lookup key, for the case's ``id_hash``.
         station_minter: ``origin``'s village and device letter when the caller holds its station row
             (the ingest, once per set); else read from the store where needed.
+        scope: what the set's changes share (the ingest): the calendar and parents read once per set;
+            a new row under the station's own number is then inserted without reading it first.
     """
     table = change.table
     definition = BY_NAME.get(table)
@@ -227,7 +272,45 @@ def apply_row(
                 zh=f"{label('table', table)} {change.pk[:60]}：{wrong[0]}",
                 en=f"{table} {change.pk[:60]}: {wrong[1]}",
             )
+    station_minter = station_minter or (scope.minter if scope is not None else None)
+    # A new row under the station's own number is almost always new: the chain delivers each change once.
+    # It is inserted unread (ON CONFLICT DO NOTHING); when it is held after all (a station restored from
+    # a backup sends it again, another PC of the village rated first) or would be refused as new, the
+    # change is judged again against the row read as usual.
+    if (
+        scope is not None
+        and change.insert
+        and station_minter is not None
+        and row_minter(table, change.pk) == station_minter
+    ):
+        outcome = _merge_row(
+            store, change, None, origin, village_code, lookup_key, now, station_minter, scope, optimistic=True
+        )
+        if outcome is not None:
+            return outcome
     existing = store.row(table, change.pk)
+    outcome = _merge_row(store, change, existing, origin, village_code, lookup_key, now, station_minter, scope)
+    assert outcome is not None
+    return outcome
+
+
+def _merge_row(
+    store: HubStoreProtocol,
+    change: RowChange,
+    existing: dict[str, Any] | None,
+    origin: str,
+    village_code: str,
+    lookup_key: bytes,
+    now: dt.datetime,
+    station_minter: Minter | None,
+    scope: SetScope | None,
+    *,
+    optimistic: bool = False,
+) -> Outcome | None:
+    """apply_row against ``existing``; with ``optimistic`` (taken as not held, unread), None when anything
+    but an insert came of it, and nothing was written: the caller reads the row and judges again."""
+    table = change.table
+    pk_column = BY_NAME[table].pk
     refused = _check_key(
         store,
         table,
@@ -238,26 +321,40 @@ def apply_row(
         village_code=village_code,
         insert=change.insert,
         station_minter=station_minter,
+        scope=scope,
     )
     if refused is not None:
-        return refused
+        return None if optimistic else refused
     decision = decide_row(decode_versions(existing["versions"]) if existing else None, change, origin)
     if isinstance(decision, Rejection):
+        if optimistic:
+            return None
         current = {f: existing[f] for f in change.fields if f in existing} if existing else None
         return Outcome(result="rejected", rejection=decision, current=current)
     village = village_code
     if decision.duplicate:
-        return Outcome(result="duplicate", village_code=village)
+        return None if optimistic else Outcome(result="duplicate", village_code=village)
     at = iso_utc(now)
+    today = business_date(now)
     values = dict(decision.write)
     values["versions"] = encode_versions(decision.versions)
+    calendar = scope.calendar() if scope is not None else None
+    case: dict[str, Any] | None = None
     if existing is None:
         values[pk_column] = change.pk
-        _derive(store, table, values, values, lookup_key, at)
-        store.insert_row(table, values)
+        _derive(store, table, values, values, lookup_key, at, calendar)
+        if table == "cases":
+            # A case not yet held has no moves (case_events refers to it): its due date goes in with it.
+            values.update(_due(store, defaultdict(lambda: None, values), today, calendar, events=[]))
+            case = values
+        if optimistic:
+            if not store.insert_new_row(table, values):
+                return None
+        else:
+            store.insert_row(table, values)
     else:
         merged = {**existing, **values}
-        _derive(store, table, values, merged, lookup_key, at)
+        _derive(store, table, values, merged, lookup_key, at, calendar)
         store.update_row(table, change.pk, values)
         for field, lost in decision.lost.items():
             kept_version = version_of(decode_versions(existing["versions"]), field) or (0, "")
@@ -271,15 +368,30 @@ def apply_row(
                 lost_version=(change.hlc, origin),
                 at=at,
             )
-    if table == "cases":
-        case = store.row("cases", change.pk)
-        if case is not None:
-            refresh_case_due(store, case, business_date(now))
-    elif table == "attachments":
+        if table == "cases":
+            case = store.row("cases", change.pk)
+            if case is not None:
+                store.update_row("cases", change.pk, _due(store, case, today, calendar))
+    if table == "attachments":
         _announce(store, change.pk, origin, at)
     elif table == "ratings":
         after_rating(store, change.pk, now)  # a bad one opens its follow-up on the department's desk
     return Outcome(result="applied", village_code=village)
+
+
+def _due(
+    store: HubStoreProtocol,
+    case: dict[str, Any],
+    today: dt.date,
+    calendar: WorkCalendar | None,
+    events: list[tuple[str, str]] | None = None,
+) -> dict[str, Any]:
+    """The case's due-date columns (hub.deadlines.refresh_case_due without its write)."""
+    try:
+        due = compute_due(store, case, today, calendar=calendar, events=events)
+    except (ValueError, ProxyAppError):
+        due = None  # a malformed date from a station must not stop its set (invariant 4)
+    return due_fields(due)
 
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -308,7 +420,13 @@ def _announce(store: HubStoreProtocol, pk: str, origin: str, at: str) -> None:
 
 
 def _derive(
-    store: HubStoreProtocol, table: str, values: dict[str, Any], row: dict[str, Any], lookup_key: bytes, at: str
+    store: HubStoreProtocol,
+    table: str,
+    values: dict[str, Any],
+    row: dict[str, Any],
+    lookup_key: bytes,
+    at: str,
+    calendar: WorkCalendar | None = None,
 ) -> None:
     """Fill the columns the hub derives itself into ``values`` (``row`` is the row after the write)."""
     if table == "cases":
@@ -316,7 +434,7 @@ def _derive(
         if "id_number" in values and isinstance(values["id_number"], str):
             values["id_hash"] = id_lookup_hash(lookup_key, values["id_number"])
     elif table == "commitments" and ("due_days" in values or "intake_id" in values):
-        due = commitment_due(store, row.get("intake_id") or "", row.get("due_days"))
+        due = commitment_due(store, row.get("intake_id") or "", row.get("due_days"), calendar=calendar)
         values["due_date"] = due.date.isoformat() if due else None
         values["due_provisional"] = int(bool(due and due.provisional))
 
@@ -330,6 +448,7 @@ def apply_status(
     village_code: str | None,
     now: dt.datetime,
     station_minter: Minter | None = None,
+    scope: SetScope | None = None,
 ) -> Outcome:
     """Apply a lifecycle move if the lifecycle allows it from the case's state at the hub, for ``actors``.
 
@@ -338,7 +457,9 @@ def apply_status(
         actors: the actors ``origin`` may speak for (a station only as the station).
         village_code: the station's village (None for the hub itself).
         station_minter: ``origin``'s village and device letter when the caller holds its station row.
+        scope: what the set's changes share (the ingest): its station's minter, the calendar read once.
     """
+    station_minter = station_minter or (scope.minter if scope is not None else None)
     # The case's village is the one its number names (a number another station took first does
     # not make it that station's); a case of another village is refused before it is looked up.
     key_village = _key_village(store, "cases", change.case_no) if village_code is not None else None
@@ -398,14 +519,20 @@ def apply_status(
     if change.to_status == Status.ACCEPTED:
         # The legal clock starts on the China date of the decision; the station derives the same.
         fields["accepted_date"] = business_date(parse_iso(change.at)).isoformat()
+    today, calendar = business_date(now), (scope.calendar() if scope is not None else None)
     if change.to_status == Status.COMPLETED:
-        fields["decision_days"] = decision_days(store, {**case, **fields}, business_date(now))
+        fields["decision_days"] = decision_days(store, {**case, **fields}, today, calendar=calendar)
+    # The due date after the move (its history now holds it) goes in the same write as the move.
+    fields.update(_due(store, {**case, **fields}, today, calendar))
     store.update_row("cases", change.case_no, fields)
-    case = refresh_case_due(store, {**case, **fields}, business_date(now))
-    return Outcome(result="applied", case=case, village_code=case["village_code"])
+    before = case["status"]
+    case = {**case, **fields}
+    return Outcome(result="applied", case=case, village_code=case["village_code"], before=before)
 
 
-def decision_days(store: HubStoreProtocol, case: dict[str, Any], decided: dt.date) -> int | None:
+def decision_days(
+    store: HubStoreProtocol, case: dict[str, Any], decided: dt.date, *, calendar: WorkCalendar | None = None
+) -> int | None:
     """Working days from acceptance to the decision, pauses skipped, on the hub's calendar (for the figures).
 
     Counted as the law counts a time limit, so it compares with the item's promised days. None when
@@ -414,6 +541,6 @@ def decision_days(store: HubStoreProtocol, case: dict[str, Any], decided: dt.dat
     try:
         start = dt.date.fromisoformat(case["accepted_date"] or case["received_date"])
         events = [(e["to_status"], e["at"]) for e in store.case_events(case["case_no"])]
-        return store.calendar().working_days_between(start, decided, paused=paused_spans(events, decided))
+        return (calendar or store.calendar()).working_days_between(start, decided, paused=paused_spans(events, decided))
     except (ValueError, TypeError, ProxyAppError):
         return None

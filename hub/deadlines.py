@@ -20,26 +20,35 @@ __all__ = (
     "case_state",
     "commitment_due",
     "compute_due",
+    "due_fields",
     "recompute_year",
     "refresh_case_due",
 )
 
 
 def compute_due(
-    store: HubStoreProtocol, case: dict[str, Any], today: dt.date, *, calendar: WorkCalendar | None = None
+    store: HubStoreProtocol,
+    case: dict[str, Any],
+    today: dt.date,
+    *,
+    calendar: WorkCalendar | None = None,
+    events: list[tuple[str, str]] | None = None,
 ) -> DueDate | None:
     """The binding due date of a case (invariant 8): the hub's calendar and the dates the hub has seen.
 
     From the acceptance date, or the receipt date before acceptance (without a timely notice an
     application counts as accepted on the day its materials arrived). None for items without a
     rolling limit, or when the case's catalogue version or item is unknown here. ``calendar``: another
-    than the hub's (the one in force before a publication, to tell what the publication moved).
+    than the hub's (the one in force before a publication, to tell what the publication moved), or the
+    hub's read once by the caller. ``events``: the case's (to_status, at) moves in order when the caller
+    holds them (none for a case not yet stored); read from the store when None.
     """
     try:
         item = store.catalog(case["catalog_version"]).item(case["item_code"])
     except ProxyAppError:
         return None
-    events = [(e["to_status"], e["at"]) for e in store.case_events(case["case_no"])]
+    if events is None:
+        events = [(e["to_status"], e["at"]) for e in store.case_events(case["case_no"])]
     return case_due(
         calendar or store.calendar(),
         item.promised_days,
@@ -102,6 +111,12 @@ A decided or closed case that was still provisional gets its date firmed up sile
 
 def _due_fields(due: DueDate | None) -> tuple[str | None, int]:
     return (due.date.isoformat() if due else None, int(bool(due and due.provisional)))
+
+
+def due_fields(due: DueDate | None) -> dict[str, Any]:
+    """The case's (or commitment's) due-date columns for ``due``."""
+    date, provisional = _due_fields(due)
+    return {"due_date": date, "due_provisional": provisional}
 
 
 def recompute_year(store: HubStoreProtocol, table: YearTable, before: WorkCalendar, *, now: dt.datetime) -> Recomputed:

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import msgspec
 
 from hub.deadlines import case_state
 from hub.keys import HubIdentity
-from hub.store import FeedSetRow, HubStoreProtocol
+from hub.store import FeedSetRow, HubStoreProtocol, StationRow
 from sync.catalog_patch import body_digest, legacy_body, make_edits
 from sync.changes import RowChange, StatusChange
 from sync.errors import InputError, ProxyAppError
 from sync.merge import CASE_INSERT_STATE, STATUS_FIELDS, decode_versions
 from sync.protocol import (
     CTX_DOWN,
+    FEATURE_BOX_KEY,
     FEATURE_CATALOG_PATCH,
     GENESIS,
     CalendarItem,
@@ -155,14 +156,18 @@ def queue_case_state(
     origin: str | None = None,
     origin_seq: int = 0,
     skip_origin: bool = False,
+    stations: Sequence[StationRow] | None = None,
 ) -> None:
     """Queue the hub's view of a case to every enrolled station of its village.
 
     ``through_seq`` is each recipient's own last applied set; for the origin of the set being
     applied it is that set's seq (not yet recorded as applied while the set is in flight).
     ``skip_origin``: not to the origin (its own move, applied as it made it: it holds that state).
+    ``stations``: the village's enrolled stations when the caller read them already (the ingest, once a set).
     """
-    for station in store.stations(village_code=case["village_code"], enrolled_only=True):
+    if stations is None:
+        stations = store.stations(village_code=case["village_code"], enrolled_only=True)
+    for station in stations:
         if skip_origin and station.station_id == origin:
             continue
         through = origin_seq if station.station_id == origin else station.applied_seq
@@ -388,6 +393,7 @@ def _seal(
                 recipient_box_public=key.box_public,
                 sender_box_private=hub_keys.box_private,
                 context=CTX_DOWN,
+                per_box=bool(station.features & FEATURE_BOX_KEY),  # the body's own key, for a station that reads it
             )
             store.add_feed_set(
                 station_id=station_id, seq=seq, prev=prev, set_hash=set_hash, envelope=envelope, items=len(chunk), at=at

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 import msgspec
 
-from hub.apply import Outcome, apply_row, apply_status
+from hub.apply import Outcome, SetScope, apply_row, apply_status
 from hub.feed import queue, queue_case_state
 from hub.keys import HubIdentity
 from hub.rotation import accept_key_change, check_key_change, receipt_keys, resigned
@@ -447,6 +447,7 @@ def _apply_all(
     # moment, so a later move of the same case in this set must be followed by the hub's state,
     # even when the hub applied it from the state the station moved from.
     refused_cases: set[str] = set()
+    scope = SetScope(store, Minter(station.village_code, station.device))
     for index, (raw, change, problem) in enumerate(changes):
         if problem is not None:
             outcome = Outcome(result="rejected", rejection=problem)
@@ -467,11 +468,10 @@ def _apply_all(
                     set_hash=set_hash,
                 )
             continue
-        moved_from = _status_before(store, change) if lean else None
         if change is not None and problem is None:
             try:
                 with store.savepoint():
-                    outcome = _apply_one(store, identity, change, station, now)
+                    outcome = _apply_one(store, identity, change, station, now, scope)
             except RowError as exc:
                 outcome = Outcome(result="rejected", rejection=_malformed(en=exc.en))
             except (TypeError, ValueError, KeyError) as exc:
@@ -500,20 +500,21 @@ def _apply_all(
                 # The station already shows the state its own move led to when the hub moved the
                 # case from the same state: the CaseState would only repeat it.
                 as_made = (
-                    isinstance(change, StatusChange)
-                    and moved_from == change.from_status
+                    lean
+                    and isinstance(change, StatusChange)
+                    and outcome.before == change.from_status
                     and change.case_no not in refused_cases
                 )
-                queue_case_state(store, outcome.case, at=at, origin=origin, origin_seq=seq, skip_origin=as_made)
+                queue_case_state(
+                    store,
+                    outcome.case,
+                    at=at,
+                    origin=origin,
+                    origin_seq=seq,
+                    skip_origin=as_made,
+                    stations=village if outcome.case["village_code"] == station.village_code else None,
+                )
     return rejected
-
-
-def _status_before(store: HubStoreProtocol, change: RowChange | StatusChange | None) -> str | None:
-    """The hub's status of the case a move is about, before it is applied (None for anything else)."""
-    if not isinstance(change, StatusChange):
-        return None
-    case = store.row("cases", change.case_no)
-    return case["status"] if case is not None else None
 
 
 def _apply_one(
@@ -522,9 +523,10 @@ def _apply_one(
     change: RowChange | StatusChange,
     station: StationRow,
     now: dt.datetime,
+    scope: SetScope,
 ) -> Outcome:
     # The set's station row, read once per set: its village and device letter judge every new row's number.
-    minter = Minter(station.village_code, station.device)
+    minter = scope.minter
     if isinstance(change, RowChange):
         return apply_row(
             store,
@@ -534,6 +536,7 @@ def _apply_one(
             lookup_key=identity.lookup_key,
             now=now,
             station_minter=minter,
+            scope=scope,
         )
     return apply_status(
         store,
@@ -543,6 +546,7 @@ def _apply_one(
         village_code=station.village_code,
         now=now,
         station_minter=minter,
+        scope=scope,
     )
 
 

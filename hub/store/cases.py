@@ -35,6 +35,16 @@ class CaseStoreMixin(StoreBase):
         marks = ", ".join("?" for _ in values)
         self.db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(values.values()))
 
+    def insert_new_row(self, table: str, values: dict[str, Any]) -> bool:
+        """Insert a row unless one with its key is held already (then nothing is written: no trigger
+        runs); whether it was inserted. For a row that is almost always new: no read before it."""
+        _check_columns(table, values)
+        pk = BY_NAME[table].pk
+        columns = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        sql = f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT ({pk}) DO NOTHING RETURNING {pk}"
+        return self.db.execute(sql, list(values.values())).fetchone() is not None
+
     def update_row(self, table: str, pk: str, values: dict[str, Any]) -> None:
         """Set some columns of one row (column names checked against the schema)."""
         if not values:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 if TYPE_CHECKING:
     from hub.store.accounts import SessionRow, TokenRow, UserRow
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from sync.workdays import WorkCalendar, YearTable
 
 __all__ = ("HubStoreProtocol",)
+
+T = TypeVar("T")
 
 
 class HubStoreProtocol(Protocol):
@@ -55,6 +57,20 @@ class HubStoreProtocol(Protocol):
         """Serialise the rest of this transaction with every other transaction that locks ``key``
         (``station:<id>`` for a station's chain and feed): an advisory lock on PostgreSQL, where several
         workers write at once; nothing on SQLite, whose one writer at a time serialises everything."""
+        ...
+
+    def locked(self, *, station_id: str | None = None, counts: bool = True) -> contextlib.AbstractContextManager[None]:
+        """A transaction holding the station's lock (when given) and then the ``counts`` lock, the ingest's
+        order: every writer of the rows the counting triggers follow enters it before its first write."""
+        ...
+
+    def in_transaction(self) -> bool:
+        """Whether a transaction of this store is open."""
+        ...
+
+    def retrying(self, work: Callable[[], T], *, attempts: int = 5) -> T:
+        """``work()`` (its own transaction) run again when PostgreSQL rolled it back for a deadlock or a
+        serialisation failure, as the ingest's sets are; once when a transaction is open already."""
         ...
 
     def get_meta(self, key: str) -> str | None:
@@ -330,6 +346,10 @@ class HubStoreProtocol(Protocol):
 
     def insert_row(self, table: str, values: dict[str, Any]) -> None:
         """Insert a new row (column names checked against the schema)."""
+        ...
+
+    def insert_new_row(self, table: str, values: dict[str, Any]) -> bool:
+        """Insert a row unless one with its key is held already (nothing written then); whether it was."""
         ...
 
     def update_row(self, table: str, pk: str, values: dict[str, Any]) -> None:
@@ -1028,6 +1048,44 @@ class HubStoreProtocol(Protocol):
 
     def resolve_county_fork(self, fork_id: int, *, from_seq: int, by: str, at: str) -> int:
         """Resolve a county fork taking the county's branch from ``from_seq``; returns the sets set aside."""
+        ...
+
+    def add_province_station_fork(
+        self,
+        *,
+        county: str,
+        station_id: str,
+        seq: int,
+        set_hash: bytes,
+        envelope: bytes,
+        receipt: bytes,
+        body_key: bytes,
+        held_hash: bytes | None,
+        reason: str,
+        county_seq: int,
+        at: str,
+    ) -> bool:
+        """Quarantine a forwarded station set that conflicts with the chain held (once); True when new."""
+        ...
+
+    def province_station_forks(
+        self, county: str | None = None, *, station_id: str | None = None, open_only: bool = True
+    ) -> list[dict[str, Any]]:
+        """Quarantined forwarded station sets (without their bytes), oldest first; only the unresolved by default."""
+        ...
+
+    def province_station_fork(self, fork_id: int) -> dict[str, Any] | None:
+        """One quarantined forwarded station set with its bytes, or None."""
+        ...
+
+    def province_station_fork_counts(self) -> dict[str, int]:
+        """Unresolved station forks per county."""
+        ...
+
+    def resolve_province_station_forks(
+        self, station_id: str, *, after_seq: int | None = None, set_hash: bytes | None = None, by: str, at: str
+    ) -> int:
+        """Mark a station's open forks at the province resolved (past ``after_seq``, or the one ``set_hash``)."""
         ...
 
     def pin_county_key(
