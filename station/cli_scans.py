@@ -14,6 +14,7 @@ from station.scans.store import AttachmentRow, attach_pages, case_materials, lis
 from sync.errors import InputError
 from sync.i18n import pick
 from sync.scans import attachment_hash, page_hash
+from sync.text import printable
 
 __all__ = ("register_scans",)
 
@@ -23,6 +24,11 @@ def _size(size: int) -> str:
 
 
 def _state(row: AttachmentRow, lang: str) -> str:
+    if row.refused is not None:  # kept here, never sent: the county refused its record or its case
+        reason = printable(row.refused.reason(lang))
+        return pick(
+            lang, f"县平台拒收，本站保留、不再上传：{reason}", f"refused by the county, kept here, not sent: {reason}"
+        )
     if row.acked:
         return pick(lang, "县平台已收到", "at the hub") + (
             "" if row.stored else pick(lang, "（本站已清理）", " (bytes deleted here)")
@@ -75,7 +81,11 @@ def attach_command(obj: Context, case_no: str, material: str, files: tuple[Path,
 @click.pass_obj
 @handles_errors
 def attachments_command(obj: Context, case_no: str, as_json: bool) -> None:
-    """List the scanned pages of a case by material: page, content hash, size, format, whether the hub has it."""
+    """List the scanned pages of a case by material: page, content hash, size, format, whether the hub has it.
+
+    A page the county refused (its record, or its case) is kept here and not sent: it shows the county's
+    reason, and in the JSON ``refused`` holds its code and reasons (null for every other page).
+    """
     with obj.station() as st:
         rows = list_attachments(st, case_no)
     if as_json:

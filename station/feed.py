@@ -15,6 +15,7 @@ from station.restore import adopt_receipt
 from station.sealing import record_receipt
 from station.store import Station
 from station.store.db import write_txn
+from station.store.outbox import created_row
 from sync.catalog import load_catalog
 from sync.catalog_patch import apply_edits, body_digest, canonical_body
 from sync.changes import RowChange, StatusChange, decode_change
@@ -378,8 +379,8 @@ class _Applier:
             self.notes.append(f"a rejection for the hub's set {item.seq}, not this station's: left aside")
             return
         self.db.execute(
-            "INSERT INTO rejections (seq, idx, entity, entity_id, code, reason_en, reason_zh, received_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (seq, idx) DO NOTHING",
+            "INSERT INTO rejections (seq, idx, entity, entity_id, code, reason_en, reason_zh, received_at, created) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (seq, idx) DO NOTHING",
             [
                 item.seq,
                 item.index,
@@ -389,6 +390,8 @@ class _Applier:
                 item.reason_en,
                 item.reason_zh,
                 iso_utc(self.station.now()),
+                # The county does not hold a row whose creation it refused: its scanned pages never go.
+                int(created_row(self.db, item.seq, item.index, item.entity, item.entity_id)),
             ],
         )
         refused = self.db.execute(

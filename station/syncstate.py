@@ -12,7 +12,7 @@ from station.identity import hub_pins, public_key_id
 from station.scans.store import backlog as scan_backlog
 from station.sealing import held_tables, hub_features, unsealed_count
 from station.store import Station
-from sync.changes import RowChange, decode_change
+from station.store.outbox import created_row
 from sync.hlc import unpack
 
 __all__ = (
@@ -327,14 +327,7 @@ def _refusal(
         case_no = row[0] if row else entity_id
     else:
         case_no = entity_id.split("/", 1)[0]  # an intake's materials and commitments: INTAKE/NAME
-    # Whether the refused change created its row: the set's records are the outbox rows of that
-    # seq in order (as station.feed finds the change a RejectedItem names).
-    body = db.execute("SELECT body FROM outbox WHERE set_seq = ? ORDER BY id LIMIT 1 OFFSET ?", [seq, idx]).fetchone()
-    try:
-        change = decode_change(bytes(body[0])) if body else None
-    except msgspec.DecodeError:
-        change = None
-    created = isinstance(change, RowChange) and change.insert and change.table == entity and change.pk == entity_id
+    created = created_row(db, seq, idx, entity, entity_id)
     return Refusal(
         case_no=case_no,
         entity=entity,

@@ -503,6 +503,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "{material}：{pages} 页（县平台已收到 {held} 页）",
         "{material}: {pages} page(s), {held} at the county",
     ),
+    "case.scan_refused": (
+        "县平台拒收 {pages} 页，本站保留、不再上传：{reason}",
+        "{pages} page(s) refused by the county, kept here, not sent: {reason}",
+    ),
     # -- ratings (好差评), progress queries, the ledger (tui.screens.ratings) ------------------------
     "action.rate": ("评价", "Rate"),
     "action.ledger": ("台账", "Ledger"),

@@ -20,7 +20,7 @@ from station.hubhttp import hub_error
 from station.link.budget import Budget
 from station.link.report import SyncIssue
 from station.link.session import ATTEMPTS, Link
-from station.scans.store import backlog
+from station.scans.store import REFUSED, backlog
 from station.sealing import hub_features, unsealed_count
 from station.store.db import write_txn
 from sync.protocol import FEATURE_SCANS, PROTOCOL_VERSION, SCANS_PATH, ScanAnswer, ScanPut, seal_chunk
@@ -39,13 +39,14 @@ under 3 s on EDGE)."""
 
 _ANSWER = msgspec.msgpack.Decoder(ScanAnswer)
 
-# Pages whose record the hub holds (acknowledged in a set) and whose bytes are here, oldest first.
+# Pages whose record the hub holds (acknowledged in a set, and not refused) and whose bytes are here,
+# oldest first.
 _READY = (
     "SELECT b.sha256, b.size, b.hub_held, b.in_flight FROM scan_blobs b "
     "WHERE b.acked_at IS NULL AND b.data IS NOT NULL AND EXISTS ("
     "SELECT 1 FROM attachments a JOIN outbox o ON o.entity = 'attachments' AND o.entity_id = a.attachment_id "
     "JOIN sets_out s ON s.seq = o.set_seq "
-    "WHERE a.sha256 = b.sha256 AND a.dropped = 0 AND s.acked_at IS NOT NULL) "
+    f"WHERE a.sha256 = b.sha256 AND a.dropped = 0 AND s.acked_at IS NOT NULL AND NOT {REFUSED}) "
     "ORDER BY b.stored_at, b.sha256"
 )
 

@@ -28,8 +28,10 @@ from sync.timeutil import iso_utc, parse_iso
 __all__ = (
     "FORMATS",
     "KEEP_DAYS_ENV",
+    "REFUSED",
     "WARN_BYTES_ENV",
     "AttachmentRow",
+    "PageRefusal",
     "ScanBacklog",
     "attach_pages",
     "backlog",
@@ -49,6 +51,35 @@ KEEP_DAYS_ENV = "STATION_SCAN_KEEP_DAYS"
 """Days a closed case's scans stay at the station after the hub holds them (default 30)."""
 WARN_BYTES_ENV = "STATION_SCAN_WARN_MB"
 """Size of the station's scan store past which it warns (megabytes, default 2048)."""
+
+
+REFUSED = (
+    "EXISTS (SELECT 1 FROM rejections r WHERE r.created = 1 AND ("
+    "(r.entity = 'attachments' AND r.entity_id = a.attachment_id) "
+    "OR (r.entity = 'cases' AND r.entity_id = a.case_no) "
+    "OR (r.entity = 'intakes' AND r.entity_id = (SELECT c.intake_id FROM cases c WHERE c.case_no = a.case_no))))"
+)
+"""SQL: the attachment ``a`` is refused, its page never to be sent. The county refused the record that
+created it (malformed, or its case is not there: ``row_missing``), or refused to file its case or the
+case's intake (a number used twice, another village's): the hub would never take the bytes, or would put
+them on a case that is not this applicant's. The page stays here (nothing is lost)."""
+
+
+class PageRefusal(msgspec.Struct, frozen=True, kw_only=True):
+    """Why the county will not take a page: the refusal of its attachment record or of its case's filing.
+
+    The hub's code and reasons only (they name tables and numbers, never a person)."""
+
+    code: str
+    """The hub's rejection code (docs/protocol.md): ``row_missing``, ``malformed``, ``duplicate_row`` ..."""
+    entity: str
+    """What was refused: ``attachments`` (the page's own record), ``cases`` or ``intakes`` (its case)."""
+    reason_en: str
+    reason_zh: str
+
+    def reason(self, lang: str) -> str:
+        """The hub's reason in ``lang``."""
+        return self.reason_en if lang == "en" else self.reason_zh
 
 
 class AttachmentRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -71,6 +102,9 @@ class AttachmentRow(msgspec.Struct, frozen=True, kw_only=True):
     """Bytes of the page the hub holds (as it last said)."""
     acked: bool = False
     """The hub holds the page whole, its hash checked."""
+    refused: PageRefusal | None = None
+    """The county refused the page's record (or its case): it is kept here and not sent, nor counted as
+    waiting."""
 
 
 _COLUMNS = (
@@ -79,7 +113,7 @@ _COLUMNS = (
 )
 
 
-def _row(values: Sequence[Any]) -> AttachmentRow:
+def _row(values: Sequence[Any], refused: PageRefusal | None) -> AttachmentRow:
     names = ("attachment_id", "case_no", "material", "page", "sha256", "size", "format", "attached_at")
     fields = dict(zip(names, values[:8]))
     return AttachmentRow(
@@ -88,7 +122,23 @@ def _row(values: Sequence[Any]) -> AttachmentRow:
         stored=bool(values[9]),
         hub_held=int(values[10]),
         acked=bool(values[11]),
+        refused=refused,
     )
+
+
+def _refusals(station: Station, case_no: str, intake_id: str) -> dict[str, PageRefusal]:
+    """The county's refusals that keep pages of this case here: attachment id (or "" for the whole case,
+    when it refused to file the case or its intake) -> the newest of them."""
+    found: dict[str, PageRefusal] = {}
+    for entity, entity_id, code, en, zh in station.db.execute(
+        "SELECT entity, entity_id, code, reason_en, reason_zh FROM rejections WHERE created = 1 AND ("
+        "(entity = 'attachments' AND entity_id >= ? AND entity_id < ?) "
+        "OR (entity = 'cases' AND entity_id = ?) OR (entity = 'intakes' AND entity_id = ?)) ORDER BY id",
+        [case_no + "/", case_no + "0", case_no, intake_id],
+    ):
+        key = entity_id if entity == "attachments" else ""
+        found[key] = PageRefusal(code=code, entity=entity, reason_en=en, reason_zh=zh)
+    return found
 
 
 def _case(station: Station, case_no: str) -> dict[str, Any]:
@@ -215,7 +265,9 @@ def list_attachments(station: Station, case_no: str, *, dropped: bool = False) -
         "WHERE a.case_no = ? ORDER BY a.page, a.attached_at",
         [case["case_no"]],
     ).fetchall()
-    result = [_row(r) for r in rows if dropped or not r[8]]
+    refusals = _refusals(station, case["case_no"], case["intake_id"])
+    # The page's own refusal names what was wrong with it; else its case's.
+    result = [_row(r, refusals.get(r[0], refusals.get(""))) for r in rows if dropped or not r[8]]
     order = {name: i for i, name in enumerate(dict.fromkeys(r.material for r in sorted(result, key=_attached)))}
     return sorted(result, key=lambda r: (order[r.material], r.dropped, r.page))
 
@@ -282,12 +334,13 @@ class ScanBacklog(msgspec.Struct, frozen=True, kw_only=True):
 
 _WAITING = (
     "FROM scan_blobs b WHERE b.acked_at IS NULL AND b.data IS NOT NULL "
-    "AND EXISTS (SELECT 1 FROM attachments a WHERE a.sha256 = b.sha256 AND a.dropped = 0)"
+    f"AND EXISTS (SELECT 1 FROM attachments a WHERE a.sha256 = b.sha256 AND a.dropped = 0 AND NOT {REFUSED})"
 )
 
 
 def backlog(station: Station) -> ScanBacklog:
-    """What waits to go up (pages a case still uses, that the hub does not hold whole)."""
+    """What waits to go up (pages a case still uses, that the hub does not hold whole). A page the county
+    refused (:data:`REFUSED`) does not wait: it will never go, unless another case of the station's uses it."""
     pages, total, held, oldest = station.db.execute(
         f"SELECT COUNT(*), coalesce(sum(b.size), 0), coalesce(sum(b.hub_held), 0), min(b.stored_at) {_WAITING}"
     ).fetchone()

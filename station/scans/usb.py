@@ -9,6 +9,7 @@ import msgspec
 from station.errors import TransferError
 from station.fsutil import atomic_write
 from station.identity import require_pins
+from station.scans.store import REFUSED
 from station.store import Station
 from station.store.db import write_txn
 from sync.crypto import KeyPair
@@ -18,12 +19,13 @@ from sync.protocol.scans import MAX_CHUNK, SCAN_PART_BYTES
 __all__ = ("export_scans",)
 
 # Pages whose record is in a sealed set (the file beside carries it, or the hub holds it already) and
-# that the hub has not said it holds whole: from where the hub last said it stands.
+# that the hub has not said it holds whole (and the county did not refuse): from where the hub last said
+# it stands.
 _TO_CARRY = (
     "SELECT b.sha256, b.size, b.hub_held FROM scan_blobs b "
     "WHERE b.acked_at IS NULL AND b.data IS NOT NULL AND EXISTS ("
     "SELECT 1 FROM attachments a JOIN outbox o ON o.entity = 'attachments' AND o.entity_id = a.attachment_id "
-    "WHERE a.sha256 = b.sha256 AND a.dropped = 0 AND o.set_seq IS NOT NULL) "
+    f"WHERE a.sha256 = b.sha256 AND a.dropped = 0 AND o.set_seq IS NOT NULL AND NOT {REFUSED}) "
     "ORDER BY b.stored_at, b.sha256"
 )
 

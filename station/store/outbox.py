@@ -7,18 +7,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import msgspec
 from sqlite_utils import Database
 
 from station.store.db import write_txn
 from station.store.meta import Meta
-from sync.changes import RowChange, StatusChange, encode_change
+from sync.changes import RowChange, StatusChange, decode_change, encode_change
 from sync.errors import StoreError
 from sync.hlc import HybridClock
 from sync.merge import encode_versions
 from sync.tables import BY_NAME
 from sync.timeutil import iso_utc
 
-__all__ = ("ChangeRecorder", "recording")
+__all__ = ("ChangeRecorder", "created_row", "recording")
 
 
 class ChangeRecorder:
@@ -144,3 +145,15 @@ def recording(db: Database, now: Callable[[], dt.datetime], origin: str) -> Iter
         recorder = ChangeRecorder(db, clock, now(), origin)
         yield recorder
         meta.update({"hlc_last": clock.last})
+
+
+def created_row(db: Database, seq: int, idx: int, entity: str, entity_id: str) -> bool:
+    """Whether the change at place ``idx`` of this station's set ``seq`` created the row ``entity_id`` of
+    ``entity`` (a refusal of it means the county does not hold the row). The set's records are the outbox
+    rows of that seq in order, as the hub numbers them."""
+    body = db.execute("SELECT body FROM outbox WHERE set_seq = ? ORDER BY id LIMIT 1 OFFSET ?", [seq, idx]).fetchone()
+    try:
+        change = decode_change(bytes(body[0])) if body else None
+    except msgspec.DecodeError:
+        change = None  # another kind of record (a key change: station.rekey)
+    return isinstance(change, RowChange) and change.insert and change.table == entity and change.pk == entity_id

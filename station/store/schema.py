@@ -6,6 +6,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from station.store.db import write_txn
+from station.store.outbox import created_row
 
 __all__ = ("migrate", "migrations")
 
@@ -319,6 +320,21 @@ def m007_ratings_queries(db: Database) -> None:
     ]
     for statement in statements:
         db.execute(statement)
+
+
+@migrations()
+def m008_refused_rows(db: Database) -> None:
+    """Whether each refusal of the county's struck the change that created its row (``rejections.created``):
+    a page whose attachment record the county refused, or whose case it refused to file, is never sent
+    (station.scans.store), and that must be a query, not a decode of each set's records.
+
+    Refusals received before this release are settled from the outbox (the records each set carried)."""
+    db.execute("ALTER TABLE rejections ADD COLUMN created INTEGER NOT NULL DEFAULT 0")
+    rows = db.execute("SELECT id, seq, idx, entity, entity_id FROM rejections").fetchall()
+    for rejection_id, seq, idx, entity, entity_id in rows:
+        if created_row(db, seq, idx, entity, entity_id):
+            db.execute("UPDATE rejections SET created = 1 WHERE id = ?", [rejection_id])
+    db.execute("CREATE INDEX rejections_created ON rejections(entity, entity_id) WHERE created = 1")
 
 
 def migrate(db: Database) -> None:

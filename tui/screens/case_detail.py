@@ -234,6 +234,12 @@ class CaseDetailScreen(StationScreen):
         for material, pages in per_material.items():
             held = sum(1 for p in pages if p.acked)
             out.append("  " + t("case.scan_line", lang, material=plain(material), pages=len(pages), held=held) + "\n")
+            refused = [p.refused for p in pages if p.refused is not None]
+            if refused:  # kept here and never sent: say so, with the county's reason, not "waiting"
+                reason = plain(refused[0].reason(lang))
+                out.append(
+                    "    ! " + t("case.scan_refused", lang, pages=len(refused), reason=reason) + "\n", style="bold"
+                )
         if ready:
             out.append("  " + t("scans.inbox_new", lang, count=ready) + "\n", style="bold")
 
