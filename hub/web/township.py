@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 from urllib.parse import quote
 
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Router, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, URLEncodedBody
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
-from hub.escalation import principal_alerts
+from hub.decisions import Decision
 from hub.store import HubStore
 from hub.township import FORWARD, decide_for_township, township_actions, township_case_view, township_list
-from hub.web.deps import Now
-from hub.web.desk_common import form_missing, list_cases, render_case_page
+from hub.web.desk_common import DESK_LIST, PAGE_SIZE, DeskListing, case_routes, list_page
 from hub.web.guards import principal_of, requires
-from hub.web.pages import error_page, page, page_lang, page_number
-from sync.errors import IllegalTransition, InputError, NotFoundError, ProxyAppError
+from hub.web.pages import error_page
+from sync.errors import ProxyAppError
 from sync.lifecycle import Status
-from sync.timeutil import business_date
 
 __all__ = ("PAGE_SIZE", "ROUTER")
 
-PAGE_SIZE = 50
 BASE = "/township"
 
 
@@ -32,32 +27,13 @@ def _not_found(request: Request[Any, Any, Any], case_no: str) -> Template:
     return error_page(request, 404, f"本乡镇没有编号为 {case_no} 的待审办件", f"No case {case_no} for your township")
 
 
-@get("/", sync_to_thread=True)
-def township_page(
-    request: Request[Any, Any, Any],
-    store: NamedDependency[HubStore],
-    now: Now,
-    status: FromQuery[str | None] = None,
-    overdue: FromQuery[str | None] = None,
-    q: FromQuery[str | None] = None,
-    page_no: FromQuery[str | None] = None,
-) -> Template:
+@get("/", sync_to_thread=True, dependencies=DESK_LIST)
+def township_page(request: Request[Any, Any, Any], store: NamedDependency[HubStore], listing: DeskListing) -> Template:
     """The township's cases (items it decides or reviews first), newest first, ID numbers masked."""
-    number = page_number(request, page_no)
-    if not isinstance(number, int):
-        return number
+    if isinstance(listing, Template):
+        return listing
     principal = principal_of(request)
-    today = business_date(now).isoformat()
-    status = status if status in {s.value for s in Status} else None
-    rows = township_list(
-        store,
-        principal,
-        status=status,
-        overdue_before=today if overdue else None,
-        case_no=(q or "").strip() or None,
-        limit=PAGE_SIZE + 1,
-        offset=(number - 1) * PAGE_SIZE,
-    )
+    rows = township_list(store, principal, **listing.selection())
     tree = store.divisions()
     try:
         township = tree.township(principal.township or "")
@@ -65,100 +41,38 @@ def township_page(
         villages = {v.code: v.name_zh for v in township.villages}
     except ProxyAppError:
         name, villages = principal.township or "", {}
-    return page(
-        request,
-        "township.html.j2",
-        {
-            "township_name": name,
-            "township_code": principal.township,
-            "cases": list_cases(store, rows[:PAGE_SIZE], today=today, villages=villages),
-            "more": len(rows) > PAGE_SIZE,
-            "page": number,
-            "statuses": [s.value for s in Status if s is not Status.DRAFT],
-            "filters": {"status": status, "overdue": bool(overdue), "q": q},
-            "alerts": principal_alerts(store, principal, business_date(now)),
-            "base": BASE,
-        },
-    )
-
-
-def _case_page(
-    request: Request[Any, Any, Any],
-    store: HubStore,
-    case_no: str,
-    now: dt.datetime,
-    *,
-    reveal: bool = False,
-    error: str = "",
-    done: str = "",
-    status_code: int = 200,
-) -> Template:
-    return render_case_page(
+    return list_page(
         request,
         store,
-        case_no,
-        now,
-        view=township_case_view,
-        actions=lambda case, lang: township_actions(case["status"], case["level"], lang),
-        not_found=_not_found,
+        listing,
+        rows,
+        "township.html.j2",
+        villages=villages,
+        township_name=name,
+        township_code=principal.township,
         base=BASE,
-        reveal=reveal,
-        error=error,
-        done=done,
-        status_code=status_code,
     )
 
 
-@get("/cases/{case_no:str}", sync_to_thread=True)
-def township_case_page(
-    request: Request[Any, Any, Any],
-    case_no: FromPath[str],
-    store: NamedDependency[HubStore],
-    now: Now,
-    reveal: FromQuery[str | None] = None,
-    done: FromQuery[str | None] = None,
-) -> Template:
-    """One case of the township; ``?reveal=1`` shows the full ID and phone numbers and is audited."""
-    shown = done if done in {s.value for s in Status} | {FORWARD} else ""
-    return _case_page(request, store, case_no, now, reveal=bool(reveal), done=shown)
+def _done_url(decision: Decision, wanted: str) -> str:
+    # The status sent, not the case's: a forward leaves the case in progress but says it was forwarded.
+    return f"{BASE}/cases/{quote(decision.case_no)}?done={quote(wanted.strip().upper())}"
 
 
-@post("/cases/{case_no:str}/decision", status_code=200, sync_to_thread=True)
-def township_decision(
-    request: Request[Any, Any, Any],
-    case_no: FromPath[str],
-    data: URLEncodedBody[dict[str, Any]],
-    store: NamedDependency[HubStore],
-    now: Now,
-) -> Response[Any]:
-    """A decision or forward form (CSRF-checked by the guard), then back to the case."""
-    principal = principal_of(request)
-    lang, _ = page_lang(request)
-    missing = form_missing(data)
-    wanted = str(data.get("status", ""))
-    try:
-        decide_for_township(
-            store,
-            principal,
-            case_no,
-            wanted,
-            reason=str(data.get("reason") or "") or None,
-            outcome=str(data.get("outcome") or "") or None,
-            missing=missing,
-            now=now,
-        )
-    except NotFoundError:
-        return _not_found(request, case_no)
-    except IllegalTransition as exc:
-        return _case_page(request, store, case_no, now, error=exc.message(lang), status_code=409)
-    except (InputError, ProxyAppError) as exc:
-        return _case_page(request, store, case_no, now, error=exc.message(lang), status_code=400)
-    return Redirect(f"{BASE}/cases/{quote(case_no.strip())}?done={quote(wanted.strip().upper())}", status_code=303)
+_CASE_ROUTES = case_routes(
+    base=BASE,
+    view=township_case_view,
+    actions=lambda case, lang: township_actions(case["status"], case["level"], lang),
+    not_found=_not_found,
+    decide=decide_for_township,  # a decision, or a forward to the county department
+    confirms=frozenset({s.value for s in Status} | {FORWARD}),
+    done_url=_done_url,
+)
 
 
 ROUTER = Router(
     BASE,
-    route_handlers=[township_page, township_case_page, township_decision],
+    route_handlers=[township_page, *_CASE_ROUTES],
     guards=[requires("township")],
     include_in_schema=False,
 )
