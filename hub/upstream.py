@@ -107,11 +107,12 @@ def _body_box(envelope: bytes) -> tuple[bytes, bytes]:
 
 
 def disclosed_key(identity: HubIdentity, envelope: bytes, station_box_public: bytes) -> bytes:
-    """The key of a station set's sealed body (checked: it opens it), never the county's private key."""
+    """The key of a station set's sealed body (checked: it opens it), never the county's private key: the set's
+    own key for a body of layout 0x03 (or 0x01), the pair's for 0x02 (sync.crypto.box_key)."""
     body, aad = _body_box(envelope)
     for private in identity.box_privates:
         try:
-            key = box_key(private, body, sender_public=station_box_public)
+            key = box_key(private, body, aad, sender_public=station_box_public)
             open_box_with_key(key, body, aad)
             return key
         except CryptoError:
@@ -184,6 +185,8 @@ def collect(store: HubStore, identity: HubIdentity, *, now: dt.datetime) -> int:
                     assert signer is not None  # the set was accepted under it
                     key_bytes = disclosed_key(identity, envelope, signer.box_public)
                     key_digest = hashlib.sha256(key_bytes).hexdigest()
+                    # Only the pair's key (layout 0x02) is the same from set to set, and sent once; a set's own
+                    # key (0x03) differs every set and always travels.
                     same = key_digest == last_key
                     put(
                         "set",

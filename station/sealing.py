@@ -15,6 +15,7 @@ from sync.crypto import KeyPair
 from sync.limits import MAX_CHANGES_PER_SET, MAX_SET_INFLATED_BYTES
 from sync.protocol import (
     CTX_UP,
+    FEATURE_BOX_KEY,
     GENESIS,
     ProtocolError,
     ReceiptBody,
@@ -81,7 +82,11 @@ def seal_pending(station: Station, keys: KeyPair, *, limit: int = MAX_CHANGES_PE
     """
     pins = require_pins(station.db)
     sealed: list[int] = []
-    held = held_tables(hub_features(station))
+    features = hub_features(station)
+    # Each set's body under its own key once the hub has said it reads that (0x03, the same bytes on the wire):
+    # a key the county discloses to its province then opens that set alone (docs/protocol.md).
+    per_box = bool(features & FEATURE_BOX_KEY)
+    held = held_tables(features)
     held_sql = f" AND entity NOT IN ({', '.join('?' for _ in held)})" if held else ""
     while True:
         with write_txn(station.db):
@@ -111,6 +116,7 @@ def seal_pending(station: Station, keys: KeyPair, *, limit: int = MAX_CHANGES_PE
                 recipient_box_public=pins.box_public,
                 sender_box_private=signer.box_private,
                 context=CTX_UP,
+                per_box=per_box,
             )
             station.db.execute(
                 "INSERT INTO sets_out (seq, hash, envelope, changes, created_at) VALUES (?, ?, ?, ?, ?)",

@@ -20,10 +20,13 @@ from sync.errors import ProxyAppError
 __all__ = (
     "CryptoError",
     "KeyPair",
+    "box_key",
+    "box_layout",
     "fingerprint",
     "key_id_of",
     "mac",
     "open_box",
+    "open_box_with_key",
     "pair_key",
     "rewrap_private",
     "seal_box",
@@ -107,6 +110,17 @@ def verify(public: bytes, context: bytes, data: bytes, signature: bytes) -> bool
 _BOX_VERSION = b"\x01"
 _PAIR_VERSION = b"\x02"
 _PAIR_BOX = b"proxyapp/box/v2\x00"
+_SET_VERSION = b"\x03"
+_SET_BOX = b"proxyapp/box/v3\x00"
+_MIN_PAIR_BOX = 1 + 12 + 16
+"""Layouts 0x02 and 0x03: the version byte, the nonce and the tag."""
+
+
+def _set_key(own_box_private: bytes, peer_box_public: bytes, aad: bytes) -> bytes:
+    # Layout 0x03: the box's own key, HKDF over the pair's static X25519 with the box's place in the info
+    # (label || aad || both public keys): disclosing it opens this box alone, and it derives neither the
+    # pair's layout-0x02 key (another label) nor any other box's (another aad).
+    return pair_key(own_box_private, peer_box_public, _SET_BOX + aad)
 
 
 def _box_key(shared: bytes, ephemeral_public: bytes, recipient_public: bytes) -> bytes:
@@ -115,7 +129,14 @@ def _box_key(shared: bytes, ephemeral_public: bytes, recipient_public: bytes) ->
     ).derive(shared)
 
 
-def seal_box(recipient_public: bytes, plaintext: bytes, aad: bytes, *, sender_private: bytes | None = None) -> bytes:
+def seal_box(
+    recipient_public: bytes,
+    plaintext: bytes,
+    aad: bytes,
+    *,
+    sender_private: bytes | None = None,
+    per_box: bool = False,
+) -> bytes:
     """Encrypt so only the holder of the recipient's X25519 private key can read (ECDH + AES-GCM).
 
     ``aad`` binds the box to its place (origin and seq), so a box cannot be moved to another set.
@@ -126,12 +147,20 @@ def seal_box(recipient_public: bytes, plaintext: bytes, aad: bytes, *, sender_pr
       (no ``sender_private``), for anyone who holds the recipient's public key;
     - ``0x02 || nonce(12) || ciphertext+tag``: the sender's own box key (``sender_private``) with
       the recipient's, 32 bytes shorter. The key is the pair's (:func:`pair_key`); the random
-      96-bit nonce never repeats in practice (a pair seals thousands of boxes, not billions).
+      96-bit nonce never repeats in practice (a pair seals thousands of boxes, not billions);
+    - ``0x03 || nonce(12) || ciphertext+tag`` (``per_box``, with ``sender_private``): as long as the
+      second, but the key is the box's own, derived from the pair and ``aad`` (:func:`box_key` discloses
+      it, and it opens that box alone). Only for a reader that said ``FEATURE_BOX_KEY``.
     """
     nonce = os.urandom(12)
     if sender_private is not None:
+        if per_box:
+            key = _set_key(sender_private, recipient_public, aad)
+            return _SET_VERSION + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
         key = pair_key(sender_private, recipient_public, _PAIR_BOX)
         return _PAIR_VERSION + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+    if per_box:
+        raise CryptoError(zh="单批密钥的密文需要发送方的密钥", en="a box with its own key needs the sender's box key")
     ephemeral = X25519PrivateKey.generate()
     ephemeral_public = ephemeral.public_key().public_bytes_raw()
     shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(recipient_public))
@@ -140,13 +169,16 @@ def seal_box(recipient_public: bytes, plaintext: bytes, aad: bytes, *, sender_pr
 
 
 def open_box(recipient_private: bytes, box: bytes, aad: bytes, *, sender_public: bytes | None = None) -> bytes:
-    """Decrypt a :func:`seal_box` box of either layout (the second needs ``sender_public``); CryptoError
+    """Decrypt a :func:`seal_box` box of any layout (0x02 and 0x03 need ``sender_public``); CryptoError
     when it was altered, misplaced or not for us."""
-    if box[:1] == _PAIR_VERSION and len(box) >= 1 + 12 + 16:
+    if box[:1] in (_PAIR_VERSION, _SET_VERSION) and len(box) >= _MIN_PAIR_BOX:
         if sender_public is None:
             raise CryptoError(zh="密文需要发送方的密钥才能解开", en="sealed box needs the sender's key to open")
         nonce, ciphertext = box[1:13], box[13:]
-        key = pair_key(recipient_private, sender_public, _PAIR_BOX)
+        if box[:1] == _SET_VERSION:
+            key = _set_key(recipient_private, sender_public, aad)
+        else:
+            key = pair_key(recipient_private, sender_public, _PAIR_BOX)
     elif box[:1] == _BOX_VERSION and len(box) >= 1 + 32 + 12 + 16:
         ephemeral_public, nonce, ciphertext = box[1:33], box[33:45], box[45:]
         private = X25519PrivateKey.from_private_bytes(recipient_private)
@@ -163,16 +195,24 @@ def open_box(recipient_private: bytes, box: bytes, aad: bytes, *, sender_public:
         ) from None
 
 
-def box_key(recipient_private: bytes, box: bytes, *, sender_public: bytes | None = None) -> bytes:
-    """The AES-256-GCM key of one :func:`seal_box` box, for disclosing that box alone (docs/protocol.md,
-    "County and province"): the box's own key for the first layout, the pair's key for the second.
+def box_layout(box: bytes) -> int:
+    """The layout byte of a :func:`seal_box` box (1, 2 or 3; 0 for an empty one)."""
+    return box[0] if box else 0
+
+
+def box_key(recipient_private: bytes, box: bytes, aad: bytes, *, sender_public: bytes | None = None) -> bytes:
+    """The AES-256-GCM key of one :func:`seal_box` box, for disclosing that box (docs/protocol.md, "County
+    and province"): the box's own key for layouts 0x01 and 0x03 (it opens that box alone), the pair's key
+    for 0x02 (it opens every 0x02 box of the pair). ``aad`` is the box's place, as sealed.
 
     Raises:
-        CryptoError: the box is truncated, of an unknown layout, or the second layout without ``sender_public``.
+        CryptoError: the box is truncated, of an unknown layout, or 0x02/0x03 without ``sender_public``.
     """
-    if box[:1] == _PAIR_VERSION and len(box) >= 1 + 12 + 16:
+    if box[:1] in (_PAIR_VERSION, _SET_VERSION) and len(box) >= _MIN_PAIR_BOX:
         if sender_public is None:
             raise CryptoError(zh="密文需要发送方的密钥才能解开", en="sealed box needs the sender's key to open")
+        if box[:1] == _SET_VERSION:
+            return _set_key(recipient_private, sender_public, aad)
         return pair_key(recipient_private, sender_public, _PAIR_BOX)
     if box[:1] == _BOX_VERSION and len(box) >= 1 + 32 + 12 + 16:
         private = X25519PrivateKey.from_private_bytes(recipient_private)
@@ -182,9 +222,9 @@ def box_key(recipient_private: bytes, box: bytes, *, sender_public: bytes | None
 
 
 def open_box_with_key(key: bytes, box: bytes, aad: bytes) -> bytes:
-    """Open a :func:`seal_box` box of either layout with its disclosed key (:func:`box_key`); CryptoError
+    """Open a :func:`seal_box` box of any layout with its disclosed key (:func:`box_key`); CryptoError
     when the key is not the box's, or the box was altered or moved."""
-    if box[:1] == _PAIR_VERSION and len(box) >= 1 + 12 + 16:
+    if box[:1] in (_PAIR_VERSION, _SET_VERSION) and len(box) >= _MIN_PAIR_BOX:
         nonce, ciphertext = box[1:13], box[13:]
     elif box[:1] == _BOX_VERSION and len(box) >= 1 + 32 + 12 + 16:
         nonce, ciphertext = box[33:45], box[45:]

@@ -114,6 +114,7 @@ from sync.protocol.scans import (
     seal_chunk,
 )
 from sync.protocol.sets import (
+    FEATURE_BOX_KEY,
     FEATURE_CASE_NUMBERS,
     FEATURE_CATALOG_PATCH,
     FEATURE_KEY_ROTATION,
@@ -141,6 +142,7 @@ __all__ = (
     "CTX_STATION_KEY",
     "CTX_TRANSFER",
     "CTX_UP",
+    "FEATURE_BOX_KEY",
     "FEATURE_CASE_NUMBERS",
     "FEATURE_CATALOG_PATCH",
     "FEATURE_CATALOG_REPORT",

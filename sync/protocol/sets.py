@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -24,6 +24,7 @@ from sync.protocol.scans import FEATURE_SCANS
 from sync.ratings import FEATURE_RATINGS
 
 __all__ = (
+    "FEATURE_BOX_KEY",
     "FEATURE_CASE_NUMBERS",
     "FEATURE_CATALOG_PATCH",
     "FEATURE_KEY_ROTATION",
@@ -38,6 +39,9 @@ __all__ = (
     "SignedSet2",
     "open_set",
     "seal_set",
+    "set_aad",
+    "unpack_body",
+    "verified_set",
 )
 
 # What a peer reads beyond protocol 1's base, said in every exchange (a bit each; docs/protocol.md,
@@ -62,6 +66,11 @@ FEATURE_KEY_ROTATION = 64
 and checks its feed under the new key from then on; hub: takes a station's ``KeyChange`` (its new keys,
 in a set). A station that has not said it keeps the hub keys it pinned; one whose hub has not said it
 cannot change its own (docs/protocol.md, "Key rotation")."""
+FEATURE_BOX_KEY = 16384
+"""Reads set bodies sealed with their own key (sync.crypto.seal_box layout 0x03: the pair's key derived
+further with the set's origin and seq, no extra byte): a station seals its sets so once its hub has said it,
+the hub its feed to a station that said it. A county discloses such a set's key to its province and it opens
+that set alone (docs/protocol.md, "Reading exactly the forwarded sets")."""
 FEATURE_CASE_NUMBERS = 128
 """Station: takes ``EnrollResponse.case_numbers`` (the numbers its village and device letter already
 used, per day) and numbers its cases after them: a PC replacing one with the same letter never mints a
@@ -78,6 +87,7 @@ STATION_FEATURES = (
     | FEATURE_SCANS
     | FEATURE_RATINGS
     | FEATURE_CATALOG_REPORT
+    | FEATURE_BOX_KEY
 )
 """What a station of this release says it reads."""
 HUB_FEATURES = (
@@ -89,6 +99,7 @@ HUB_FEATURES = (
     | FEATURE_SCANS
     | FEATURE_RATINGS
     | FEATURE_CATALOG_REPORT
+    | FEATURE_BOX_KEY
 )
 """What a hub of this release says it reads."""
 
@@ -152,8 +163,13 @@ def seal_set(
     recipient_box_public: bytes,
     sender_box_private: bytes,
     context: bytes,
+    per_box: bool = False,
 ) -> tuple[bytes, bytes]:
     """Seal encoded records into a signed set of format 2. Returns (envelope bytes, set hash).
+
+    One function for every chain: a station's sets up, a hub's feed down, a county's sets to its
+    province (each with its own ``context``). ``per_box``: the body's own key (sync.crypto.seal_box
+    layout 0x03, the same length) for a receiver that said ``FEATURE_BOX_KEY``; else the pair's (0x02).
 
     The records are already-encoded msgpack (the outbox stores them so), compressed with
     ``zstd-r2`` (sync.compression.pack), sealed with the pair's box (the sender's and the
@@ -163,16 +179,22 @@ def seal_set(
     0.5 wrote for a peer that had not said it reads them, are only read now (:func:`open_set`).
     """
     method, body = pack(records)
-    aad = origin.encode() + b"/" + str(seq).encode()
-    body = seal_box(recipient_box_public, body, aad, sender_private=sender_box_private)
+    body = seal_box(
+        recipient_box_public, body, set_aad(origin, seq), sender_private=sender_box_private, per_box=per_box
+    )
     payload = _ENCODER.encode(SignedSet2(origin, seq, prev, body, _METHOD_CODES[method]))
     envelope = Envelope(SET_FORMAT_2, "", msgspec.Raw(payload), sign(sign_private, context, payload))
     return _ENCODER.encode(envelope), sha256(payload)
 
 
+def set_aad(origin: str, seq: int) -> bytes:
+    """The associated data of a set's sealed body, ``ORIGIN/SEQ``: a body moved to another set does not open."""
+    return origin.encode() + b"/" + str(seq).encode()
+
+
 def _open_body(signed: SignedSet, body: bytes, box_privates: Sequence[bytes], sender_box_public: bytes | None) -> bytes:
     """The sealed body opened with the first of ``box_privates`` it opens with (the current key first)."""
-    aad = signed.origin.encode() + b"/" + str(signed.seq).encode()
+    aad = set_aad(signed.origin, signed.seq)
     failure: CryptoError | None = None
     for private in box_privates:
         try:
@@ -212,6 +234,30 @@ def open_set(
         ProtocolError: malformed, unknown key, bad signature (``bad_signature``), body that does not open,
             body past its limits (``too_large``).
     """
+    signed, set_hash = verified_set(data, public_key_for=public_key_for, context=context)
+    body = signed.body
+    if signed.sealed:
+        if box_private is None:
+            raise ProtocolError(
+                zh="数据集已加密，但缺少解密密钥", en="sealed set but no key to open it", code="malformed"
+            )
+        body = _open_body(signed, body, (box_private, *older_box_privates), sender_box_public)
+    signed, body = unpack_body(signed, body, limits)
+    return signed, set_hash, body
+
+
+def verified_set(data: bytes, *, public_key_for: Callable[[str], bytes], context: bytes) -> tuple[SignedSet, bytes]:
+    """A set's signature checked on the exact bytes received, then its payload decoded (either format):
+    (the set, its body still sealed; its hash). What :func:`open_set` and a province opening a forwarded
+    set (sync.protocol.upstream.open_forwarded) share; they differ only in how the body is opened.
+
+    Args:
+        public_key_for: ``key_id -> public key bytes`` (``""`` for a set of format 2); raises ProtocolError
+            for a key the caller does not take.
+
+    Raises:
+        ProtocolError: ``malformed`` (also a seq out of 1..MAX_SEQ), ``bad_signature``, or the caller's.
+    """
     envelope = decode_envelope(data)
     if envelope.protocol == SET_FORMAT_2 and envelope.key_id:
         raise ProtocolError(zh="第 2 版数据集不应带密钥标识", en="a set of format 2 names no key", code="malformed")
@@ -250,17 +296,16 @@ def open_set(
             en=f"a set's seq must be 1 to {MAX_SEQ}, not {signed.seq}",
             code="malformed",
         )
-    body = signed.body
-    if signed.sealed:
-        if box_private is None:
-            raise ProtocolError(
-                zh="数据集已加密，但缺少解密密钥", en="sealed set but no key to open it", code="malformed"
-            )
-        body = _open_body(signed, body, (box_private, *older_box_privates), sender_box_public)
+    return signed, sha256(payload)
+
+
+def unpack_body(signed: SignedSet, body: bytes, limits: DecodeLimits) -> tuple[SignedSet, bytes]:
+    """A verified set's opened body decompressed within one budget of ``limits``: (the set with its count,
+    the plain body). ProtocolError ``too_large`` (or the method's own code) when it does not decode within them."""
     try:
-        body = unpack(signed.compression, body, budget=Budget(limits))
+        plain = unpack(signed.compression, body, budget=Budget(limits))
     except ProxyAppError as exc:
         raise ProtocolError(zh=exc.zh, en=exc.en, code=exc.code) from None
     if signed.count < 0:
-        signed = msgspec.structs.replace(signed, count=array_length(body)[0])
-    return signed, sha256(payload), body
+        signed = msgspec.structs.replace(signed, count=array_length(plain)[0])
+    return signed, plain

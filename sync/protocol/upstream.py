@@ -6,13 +6,11 @@ from typing import Any
 
 import msgspec
 
-from sync.budget import STATION_SET, Budget, DecodeLimits, array_length
-from sync.compression import NONE, ZSTD_D1, ZSTD_R2, unpack
-from sync.crypto import CryptoError, mac, open_box_with_key, sha256, verify
-from sync.errors import ProxyAppError
-from sync.protocol.envelope import MAX_SEQ, SET_FORMAT_2, ProtocolError, decode_envelope
+from sync.budget import STATION_SET, DecodeLimits
+from sync.crypto import CryptoError, mac, open_box_with_key
+from sync.protocol.envelope import ProtocolError
 from sync.protocol.keys import HubKeyItem
-from sync.protocol.sets import SignedSet, SignedSet2
+from sync.protocol.sets import SignedSet, set_aad, unpack_body, verified_set
 
 __all__ = (
     "COUNTY_SET",
@@ -72,8 +70,9 @@ class ForwardedSet(msgspec.Struct, tag="set", frozen=True, kw_only=True):
     envelope: bytes
     receipt: bytes
     key: bytes = b""
-    """The AES-256-GCM key of this set's sealed body (sync.crypto.box_key); b"" = the same as the
-    station's previous forwarded set's (a station's sets to one county box key share the pair's key)."""
+    """The AES-256-GCM key of this set's sealed body (sync.crypto.box_key). A body of layout 0x03 (a
+    station that heard ``FEATURE_BOX_KEY``) has its own key, always sent: it opens this set alone. b"" only
+    after a body of layout 0x02: the same as the station's previous forwarded set's (the pair's key)."""
 
 
 class CaseFigure(msgspec.Struct, tag="figure", frozen=True, kw_only=True):
@@ -191,11 +190,6 @@ def county_response_mac(secret: bytes, response: CountyEnrollResponse) -> bytes:
     )
 
 
-_SET = msgspec.msgpack.Decoder(SignedSet)
-_SET2 = msgspec.msgpack.Decoder(SignedSet2)
-_METHODS = {0: NONE, 1: ZSTD_D1, 2: ZSTD_R2}
-
-
 def open_forwarded(
     data: bytes, *, sign_public: bytes, key_id: str, key: bytes, context: bytes, limits: DecodeLimits = STATION_SET
 ) -> tuple[SignedSet, bytes, bytes]:
@@ -208,44 +202,22 @@ def open_forwarded(
     Raises:
         ProtocolError: ``bad_signature``, ``malformed``, ``bad_key`` (the key does not open this body), ``too_large``.
     """
-    envelope = decode_envelope(data)
-    if envelope.key_id not in ("", key_id) or (envelope.protocol == SET_FORMAT_2 and envelope.key_id):
-        raise ProtocolError(
-            zh=f"数据集所署密钥 {envelope.key_id} 不是该代办点的",
-            en=f"the set names key {envelope.key_id}, not the station's",
-            code="bad_signature",
-        )
-    payload = bytes(envelope.payload)
-    if not verify(sign_public, context, payload, envelope.signature):
-        raise ProtocolError(
-            zh="代办点签名校验失败：数据集已被篡改",
-            en="the station's signature fails: the set was altered",
-            code="bad_signature",
-        )
-    try:
-        if envelope.protocol == SET_FORMAT_2:
-            two = _SET2.decode(payload)
-            method = _METHODS.get(two.method, f"#{two.method}")
-            signed = SignedSet(two.origin, two.seq, two.prev, 0, 0, -1, two.body, True, method)
-        else:
-            signed = _SET.decode(payload)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise ProtocolError(
-            zh=f"数据集格式错误（{exc}）", en=f"signed set is malformed ({exc})", code="malformed"
-        ) from None
-    if not 1 <= signed.seq <= MAX_SEQ:
-        raise ProtocolError(zh="数据集序号越界", en=f"a set's seq must be 1 to {MAX_SEQ}", code="malformed")
+
+    def station_key(named: str) -> bytes:
+        if named not in ("", key_id):
+            raise ProtocolError(
+                zh=f"数据集所署密钥 {named} 不是该代办点的",
+                en=f"the set names key {named}, not the station's",
+                code="bad_signature",
+            )
+        return sign_public
+
+    signed, set_hash = verified_set(data, public_key_for=station_key, context=context)
     body = signed.body
     if signed.sealed:
-        aad = signed.origin.encode() + b"/" + str(signed.seq).encode()
         try:
-            body = open_box_with_key(key, body, aad)
+            body = open_box_with_key(key, body, set_aad(signed.origin, signed.seq))
         except CryptoError as exc:
             raise ProtocolError(zh=exc.zh, en=exc.en, code="bad_key") from None
-    try:
-        body = unpack(signed.compression, body, budget=Budget(limits))
-    except ProxyAppError as exc:
-        raise ProtocolError(zh=exc.zh, en=exc.en, code=exc.code) from None
-    if signed.count < 0:
-        signed = msgspec.structs.replace(signed, count=array_length(body)[0])
-    return signed, sha256(payload), body
+    signed, body = unpack_body(signed, body, limits)
+    return signed, set_hash, body
