@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any, Literal
 
 import msgspec
@@ -62,6 +62,18 @@ class SetScope:
         self._calendar: WorkCalendar | None = None
         self.held: set[tuple[str, str]] = set()
         """(table, key) of parent rows found held in this transaction (intakes, cases: never deleted)."""
+        self.moves_ahead: Counter[str] = Counter()
+        """Moves of each case still to come in the set (the ingest counts them down as it goes)."""
+        self.due_pending: set[str] = set()
+        """New cases of the set whose due date waits for a move later in the set (settle_due)."""
+
+    def settle_due(self, now: dt.datetime) -> None:
+        """At the end of the set: the due date of each new case whose later move did not come to pass."""
+        for case_no in sorted(self.due_pending):
+            case = self.store.row("cases", case_no)
+            if case is not None:
+                self.store.update_row("cases", case_no, _due(self.store, case, business_date(now), self.calendar()))
+        self.due_pending.clear()
 
     def calendar(self) -> WorkCalendar:
         """The hub's calendar, read once per set (a publication takes the write lock, so not mid-set)."""
@@ -339,14 +351,14 @@ def _merge_row(
     values = dict(decision.write)
     values["versions"] = encode_versions(decision.versions)
     calendar = scope.calendar() if scope is not None else None
-    case: dict[str, Any] | None = None
     if existing is None:
         values[pk_column] = change.pk
         _derive(store, table, values, values, lookup_key, at, calendar)
-        if table == "cases":
+        if table == "cases" and scope is not None and scope.moves_ahead[change.pk] > 0:
+            scope.due_pending.add(change.pk)  # a move of it comes later in the set: computed there, once
+        elif table == "cases":
             # A case not yet held has no moves (case_events refers to it): its due date goes in with it.
             values.update(_due(store, defaultdict(lambda: None, values), today, calendar, events=[]))
-            case = values
         if optimistic:
             if not store.insert_new_row(table, values):
                 return None
@@ -389,8 +401,9 @@ def _due(
     """The case's due-date columns (hub.deadlines.refresh_case_due without its write)."""
     try:
         due = compute_due(store, case, today, calendar=calendar, events=events)
-    except (ValueError, ProxyAppError):
-        due = None  # a malformed date from a station must not stop its set (invariant 4)
+    except (ValueError, TypeError, ProxyAppError):
+        due = None  # a malformed date from a station must not stop its set (invariant 4); the row's
+        # own insert refuses a value of the wrong type (STRICT tables)
     return due_fields(due)
 
 
@@ -525,6 +538,8 @@ def apply_status(
     # The due date after the move (its history now holds it) goes in the same write as the move.
     fields.update(_due(store, {**case, **fields}, today, calendar))
     store.update_row("cases", change.case_no, fields)
+    if scope is not None:
+        scope.due_pending.discard(change.case_no)
     before = case["status"]
     case = {**case, **fields}
     return Outcome(result="applied", case=case, village_code=case["village_code"], before=before)

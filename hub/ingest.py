@@ -425,6 +425,10 @@ def _fork(
     )
 
 
+class _Replay(Exception):
+    """A change failed where only its own savepoint could have kept the rest of the set: run it again so."""
+
+
 def _apply_all(
     store: HubStoreProtocol,
     identity: HubIdentity,
@@ -437,7 +441,35 @@ def _apply_all(
     set_hash: bytes = b"",
 ) -> int:
     """Apply each change; a change that breaks a rule is kept as rejected (invariant 4). Returns how many.
-    ``set_hash`` names the set in the notices sent down (a forked station holds another set at ``seq``)."""
+    ``set_hash`` names the set in the notices sent down (a forked station holds another set at ``seq``).
+
+    A change that fails half-written (a value the database refuses, one of a shape no rule expected)
+    must be undone alone. Almost none does, and a savepoint per change was two statements of every
+    change's few: the set's changes run under one savepoint, and only when one of them fails is all
+    of it undone and run again, each change under its own.
+    """
+    if len(changes) > 1:
+        try:
+            with store.savepoint("changes"):
+                return _apply_changes(store, identity, changes, station, seq, now, lean, set_hash, careful=False)
+        except _Replay:
+            pass
+    return _apply_changes(store, identity, changes, station, seq, now, lean, set_hash, careful=True)
+
+
+def _apply_changes(
+    store: HubStoreProtocol,
+    identity: HubIdentity,
+    changes: list[Decoded],
+    station: StationRow,
+    seq: int,
+    now: dt.datetime,
+    lean: bool,
+    set_hash: bytes,
+    *,
+    careful: bool,
+) -> int:
+    """_apply_all's work; ``careful``: each change under its own savepoint, else a failure raises _Replay."""
     origin, at = station.station_id, iso_utc(now)
     village = store.stations(village_code=station.village_code, enrolled_only=True)
     others = [s.station_id for s in village if s.station_id != origin]
@@ -448,7 +480,11 @@ def _apply_all(
     # even when the hub applied it from the state the station moved from.
     refused_cases: set[str] = set()
     scope = SetScope(store, Minter(station.village_code, station.device))
+    # A new case whose move comes later in the set gets its due date with that move, computed once.
+    scope.moves_ahead.update(c.case_no for _, c, p in changes if isinstance(c, StatusChange) and p is None)
     for index, (raw, change, problem) in enumerate(changes):
+        if isinstance(change, StatusChange) and problem is None:
+            scope.moves_ahead[change.case_no] -= 1
         if problem is not None:
             outcome = Outcome(result="rejected", rejection=problem)
         if isinstance(change, KeyChange):
@@ -470,8 +506,18 @@ def _apply_all(
             continue
         if change is not None and problem is None:
             try:
-                with store.savepoint():
-                    outcome = _apply_one(store, identity, change, station, now, scope)
+                if careful:
+                    with store.savepoint():
+                        outcome = _apply_one(store, identity, change, station, now, scope)
+                else:
+                    try:
+                        outcome = _apply_one(store, identity, change, station, now, scope)
+                    except (RowError, TypeError, ValueError, KeyError) as exc:
+                        raise _Replay from exc
+                    except Exception as exc:
+                        if store.is_row_error(exc):
+                            raise _Replay from exc
+                        raise
             except RowError as exc:
                 outcome = Outcome(result="rejected", rejection=_malformed(en=exc.en))
             except (TypeError, ValueError, KeyError) as exc:
@@ -514,6 +560,7 @@ def _apply_all(
                     skip_origin=as_made,
                     stations=village if outcome.case["village_code"] == station.village_code else None,
                 )
+    scope.settle_due(now)
     return rejected
 
 

@@ -94,6 +94,10 @@ class StoreBase:
             else:
                 self.db.execute(f"RELEASE {name}")
 
+    def is_row_error(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is the driver refusing a row's values (what :meth:`savepoint` turns into RowError)."""
+        return isinstance(exc, self._row_errors()) or self._not_adapted(exc)
+
     def _row_errors(self) -> tuple[type[BaseException], ...]:
         return _postgres_row_errors() if self.dialect == "postgresql" else _SQLITE_ROW_ERRORS
 

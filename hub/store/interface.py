@@ -773,6 +773,10 @@ class HubStoreProtocol(Protocol):
 
     # -- StoreBase (hub.store.base) --
 
+    def is_row_error(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is the driver refusing a row's values (what ``savepoint`` turns into RowError)."""
+        ...
+
     def savepoint(self, name: str = "change") -> contextlib.AbstractContextManager[None]:
         """A nested unit inside a transaction: on error, undo only what happened inside it."""
         ...
