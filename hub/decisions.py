@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import msgspec
 
@@ -176,43 +177,53 @@ def decide(
     recorded_reason = _check_inputs(target, reason, outcome, missing)
     moment = now()
     at = iso_utc(moment)
-    with store.transaction():
-        case = store.row("cases", case_no.strip())
-        if case is None:
-            raise NotFoundError(
-                zh=f"县平台没有编号为 {case_no!r} 的办件；可用“hub case list”查看",
-                en=f"no case numbered {case_no!r} at the hub; list them with 'hub case list'",
-                field="case_no",
-                code="case.not_found",
+
+    def record() -> tuple[dict[str, Any], StatusChange, dict[str, Any], int]:
+        # The ingest's lock order (hub.store.locks) before the first write the counting triggers follow:
+        # a decision and a station's set no longer lock the case_counts rows in opposite orders.
+        with store.locked():
+            case = store.row("cases", case_no.strip())
+            if case is None:
+                raise NotFoundError(
+                    zh=f"县平台没有编号为 {case_no!r} 的办件；可用“hub case list”查看",
+                    en=f"no case numbered {case_no!r} at the hub; list them with 'hub case list'",
+                    field="case_no",
+                    code="case.not_found",
+                )
+            check_transition(case["status"], target, who)
+            stamp = store.tick_clock(int(moment.timestamp() * 1000))
+            change = StatusChange(
+                event_id=f"{HUB_ORIGIN}:{stamp}",
+                case_no=case["case_no"],
+                from_status=case["status"],
+                to_status=target.value,
+                actor=who.value,
+                hlc=stamp,
+                at=at,
+                reason=recorded_reason,
+                outcome=outcome if target is Status.COMPLETED else None,
+                by=by,
+                origin=HUB_ORIGIN,
             )
-        check_transition(case["status"], target, who)
-        stamp = store.tick_clock(int(moment.timestamp() * 1000))
-        change = StatusChange(
-            event_id=f"{HUB_ORIGIN}:{stamp}",
-            case_no=case["case_no"],
-            from_status=case["status"],
-            to_status=target.value,
-            actor=who.value,
-            hlc=stamp,
-            at=at,
-            reason=recorded_reason,
-            outcome=outcome if target is Status.COMPLETED else None,
-            by=by,
-            origin=HUB_ORIGIN,
-        )
-        result = apply_status(store, change, origin=HUB_ORIGIN, actors=REVIEWER_ACTORS, village_code=None, now=moment)
-        assert result.case is not None, result  # check_transition agreed with decide_status above
-        stations = [s.station_id for s in store.stations(village_code=case["village_code"], enrolled_only=True)]
-        queue(store, stations, change, at=at)
-        queue_case_state(store, result.case, at=at)
+            result = apply_status(
+                store, change, origin=HUB_ORIGIN, actors=REVIEWER_ACTORS, village_code=None, now=moment
+            )
+            assert result.case is not None, result  # check_transition agreed with decide_status above
+            stations = [s.station_id for s in store.stations(village_code=case["village_code"], enrolled_only=True)]
+            queue(store, stations, change, at=at)
+            queue_case_state(store, result.case, at=at)
+            return case, change, result.case, len(stations)
+
+    # A decision PostgreSQL still rolls back (deadlock, serialisation) runs again from the case's state.
+    case, change, decided, stations = store.retrying(record)
     return Decision(
         case_no=change.case_no,
         event_id=change.event_id,
         from_status=case["status"],
         status=target.value,
-        outcome=result.case["outcome"],
-        accepted_date=result.case["accepted_date"],
-        due_date=result.case["due_date"],
+        outcome=decided["outcome"],
+        accepted_date=decided["accepted_date"],
+        due_date=decided["due_date"],
         reason=recorded_reason,
-        stations=len(stations),
+        stations=stations,
     )

@@ -91,14 +91,39 @@ def resolve_fork(
         InputError: no such fork, already resolved, the station revoked or of a release that cannot
             apply a resolution (upgrade it first), or the hub lacks the set both chains share.
     """
-    fork = store.fork(fork_id)
-    if fork is None:
-        raise InputError(
-            zh=f"没有编号为 {fork_id} 的分叉；用“hub forks list”查看未解决的分叉",
-            en=f"there is no fork {fork_id}; 'hub forks list' shows the open ones",
-            field="fork",
-            code="forks.unknown",
-        )
+    found = store.fork(fork_id)
+    if found is None:
+        raise _unknown(fork_id)
+    station_id = found.station_id
+    # Everything read and written under the station's lock, then the counts lock (the ingest's order,
+    # hub.store.locks): no set of the station lands between reading its chain and resetting it, and a
+    # resolution PostgreSQL still rolls back runs again from what the hub then holds.
+    return store.retrying(lambda: _resolve(store, identity, fork_id, station_id, keep=keep, by=by, now=now))
+
+
+def _unknown(fork_id: int) -> InputError:
+    return InputError(
+        zh=f"没有编号为 {fork_id} 的分叉；用“hub forks list”查看未解决的分叉",
+        en=f"there is no fork {fork_id}; 'hub forks list' shows the open ones",
+        field="fork",
+        code="forks.unknown",
+    )
+
+
+def _resolve(
+    store: HubStore, identity: HubIdentity, fork_id: int, station_id: str, *, keep: Keep, by: str, now: dt.datetime
+) -> Resolution:
+    with store.locked(station_id=station_id):
+        fork = store.fork(fork_id)
+        if fork is None:
+            raise _unknown(fork_id)
+        return _resolve_locked(store, identity, fork, keep=keep, by=by, now=now)
+
+
+def _resolve_locked(
+    store: HubStore, identity: HubIdentity, fork: ResolvedForkRow, *, keep: Keep, by: str, now: dt.datetime
+) -> Resolution:
+    fork_id = fork.id
     if fork.resolved_at is not None:
         raise InputError(
             zh=f"分叉 {fork_id} 已于 {fork.resolved_at} 由 {fork.resolved_by or '?'} 解决（保留{_side_zh(fork.resolution)}）",
@@ -126,44 +151,42 @@ def resolve_fork(
     records, intakes, cases = written_by(store, identity, station.station_id, range(base + 1, hub_head + 1))
     collisions = _collisions(store, identity, station.station_id, records, opened)
     moment = iso_utc(now)
-    with store.transaction():
-        store.lock(f"station:{station.station_id}")  # as its ingest: no set of the station lands meanwhile
-        ids = store.resolve_forks(station.station_id, resolution=keep, by=by, at=moment)
-        moved = 0
-        if keep == "station":
-            moved = store.set_aside_sets_in(station.station_id, after_seq=base, fork_id=fork_id, at=moment)
-            store.set_applied(station.station_id, base, base_hash)
-        numbers = store.case_numbers(station.village_code, station.device)
-        item = ForkResolved(
-            fork_id=fork_id,
-            keep=keep,
-            base_seq=base,
-            base_hash=base_hash,
-            head_seq=hub_head if keep == "hub" else base,
-            held=[change_digest(r) for r in records] if keep == "hub" else [],
-            numbers=numbers,
-            # The copied folder held this station's key: a station that can change its key does so before
-            # it records its branch again, so what comes back is signed by a key only it holds.
-            rekey=bool(station.features & FEATURE_KEY_ROTATION),
-        )
-        queue(store, [station.station_id], item, at=moment)
-        items = 1 + _queue_branch_rows(store, station, intakes, cases, hub_head if keep == "hub" else base, now)
-        if keep == "hub":
-            # Under the hub key the station will check them with, as for a restored station (hub.recovery).
-            signer = receipt_keys(store, identity, station.station_id, position=None)
-            for seq in range(base + 1, hub_head + 1):
-                held_set = store.set_in(station.station_id, seq)
-                if held_set is not None and held_set[1] is not None:
-                    queue(store, [station.station_id], ReceiptItem(resigned(held_set[1], signer)), at=moment)
-                    items += 1
-        store.add_audit(
-            at=moment,
-            user=_operator(store, by),
-            action=AUDIT_ACTION,
-            case_no="",
-            fields=f"{fork_id};{keep};{station.station_id}" + "".join(f";{n}" for n in collisions),
-            ip=None,
-        )
+    ids = store.resolve_forks(station.station_id, resolution=keep, by=by, at=moment)
+    moved = 0
+    if keep == "station":
+        moved = store.set_aside_sets_in(station.station_id, after_seq=base, fork_id=fork_id, at=moment)
+        store.set_applied(station.station_id, base, base_hash)
+    numbers = store.case_numbers(station.village_code, station.device)
+    item = ForkResolved(
+        fork_id=fork_id,
+        keep=keep,
+        base_seq=base,
+        base_hash=base_hash,
+        head_seq=hub_head if keep == "hub" else base,
+        held=[change_digest(r) for r in records] if keep == "hub" else [],
+        numbers=numbers,
+        # The copied folder held this station's key: a station that can change its key does so before
+        # it records its branch again, so what comes back is signed by a key only it holds.
+        rekey=bool(station.features & FEATURE_KEY_ROTATION),
+    )
+    queue(store, [station.station_id], item, at=moment)
+    items = 1 + _queue_branch_rows(store, station, intakes, cases, hub_head if keep == "hub" else base, now)
+    if keep == "hub":
+        # Under the hub key the station will check them with, as for a restored station (hub.recovery).
+        signer = receipt_keys(store, identity, station.station_id, position=None)
+        for seq in range(base + 1, hub_head + 1):
+            held_set = store.set_in(station.station_id, seq)
+            if held_set is not None and held_set[1] is not None:
+                queue(store, [station.station_id], ReceiptItem(resigned(held_set[1], signer)), at=moment)
+                items += 1
+    store.add_audit(
+        at=moment,
+        user=_operator(store, by),
+        action=AUDIT_ACTION,
+        case_no="",
+        fields=f"{fork_id};{keep};{station.station_id}" + "".join(f";{n}" for n in collisions),
+        ip=None,
+    )
     return Resolution(
         fork_ids=ids,
         station_id=station.station_id,

@@ -44,18 +44,31 @@ def recover_if_behind(
     an unsigned one could make the hub send a station's own rows to it again for nothing. Done once
     per (head, held) pair. Returns the number of items queued (0 when the station is not behind).
     """
+    if head_seq is None:
+        return 0
     station = store.station(station_id)
-    if station is None or head_seq is None or head_seq >= station.applied_seq:
-        return 0
-    if any(fork.station_id == station_id for fork in store.forks()):
-        return 0  # it sealed on over the sets it lost (a folder copied back by hand): the county decides
+    if station is None or head_seq >= station.applied_seq:
+        return 0  # read without a lock: most requests are not behind and queue nothing
+    # Read again and queued under the station's lock (the ingest's, hub.store.locks): a set of the station
+    # an ingest is applying meanwhile is either all before (its receipt goes down too) or all after (it
+    # goes down in its own answer), and two requests of the station at once queue it all once.
+    return store.retrying(lambda: _recover(store, identity, station_id, head_seq, now=now))
 
-    mark = f"{head_seq}:{station.applied_seq}"
-    if store.get_meta(_MARK + station_id) == mark:
-        return 0
-    _, intakes, cases = written_by(store, identity, station_id, range(head_seq + 1, station.applied_seq + 1))
-    items = 0
-    with store.transaction():
+
+def _recover(
+    store: HubStoreProtocol, identity: HubIdentity, station_id: str, head_seq: int, *, now: dt.datetime
+) -> int:
+    with store.locked(station_id=station_id, counts=False):  # writes feed items and a mark: nothing counted
+        station = store.station(station_id)
+        if station is None or head_seq >= station.applied_seq:
+            return 0
+        if any(fork.station_id == station_id for fork in store.forks()):
+            return 0  # it sealed on over the sets it lost (a folder copied back by hand): the county decides
+        mark = f"{head_seq}:{station.applied_seq}"
+        if store.get_meta(_MARK + station_id) == mark:
+            return 0
+        _, intakes, cases = written_by(store, identity, station_id, range(head_seq + 1, station.applied_seq + 1))
+        items = 0
 
         def lost(table: str, row: dict[str, Any]) -> bool:
             if table in ("cases", "case_notes", "case_events"):

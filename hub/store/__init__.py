@@ -22,6 +22,7 @@ from hub.store.forks import ForkStoreMixin, ResolvedForkRow
 from hub.store.interface import HubStoreProtocol
 from hub.store.keys import KeyStoreMixin
 from hub.store.location import database_url, redacted
+from hub.store.locks import LockStoreMixin
 from hub.store.province import ProvinceStoreMixin
 from hub.store.ratings import RatingStoreMixin
 from hub.store.scans import ScanRow, ScanStoreMixin, StationScans
@@ -88,6 +89,7 @@ class HubStore(
     TownshipStoreMixin,
     ScanStoreMixin,
     RatingStoreMixin,
+    LockStoreMixin,
 ):
     """Everything the hub keeps, behind methods; no other module writes SQL.
 
