@@ -19,17 +19,16 @@ a small change. Progress goes to stderr, the figures (a Markdown table) to stdou
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-import tempfile
-import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.bench_sync import County, log, machine, sync_until_in_step
+from bench import _publication
+from bench._publication import AIM_BYTES
+from bench.bench_sync import County, log
 from hub.bootstrap import init_hub
 from hub.catalog import catalog_json, publish_catalog, read_catalog
 from hub.feed import queue
@@ -40,35 +39,18 @@ from sync.timeutil import iso_utc, utc_now
 
 __all__ = ("AIM_BYTES", "Delivery", "main", "run")
 
-AIM_BYTES = 2048
-
 
 @dataclass
-class Delivery:
+class Delivery(_publication.Delivery):
     """What delivering one catalogue version to one station cost."""
 
-    what: str
     form: str
     """``patch`` or ``whole``."""
-    item_bytes: int
-    """The queued item (msgpack), as the station's feed holds it."""
-    set_bytes: int
-    """The sealed feed set(s) carrying it, as sent."""
-    bytes_up: int
-    bytes_down: int
-    round_trips: int
-    idle_bytes: int
-    """The same sync with nothing new (request and response)."""
-    in_step: bool
     version: int
 
-    @property
-    def round_bytes(self) -> int:
-        return self.bytes_up + self.bytes_down
-
-    @property
-    def beyond_idle(self) -> int:
-        return self.round_bytes - self.idle_bytes
+    def record(self) -> dict[str, Any]:
+        figures = super().record()
+        return {"what": figures.pop("what"), "form": figures.pop("form"), **figures}  # --out's order of 0.5
 
 
 Edit = Callable[[dict[str, Any]], None]
@@ -97,28 +79,17 @@ EDITS: tuple[tuple[str, Edit], ...] = (
 def _deliver(
     county: County, proxy: FaultProxy, data_dir: Path, keys: Any, what: str, publish: Callable[[HubStore], None]
 ) -> Delivery:
-    idle = sync_until_in_step(data_dir, keys, proxy)
-    with HubStore.open_existing(county.hub_dir) as store:
-        (station,) = store.stations(enrolled_only=True)
-        head = store.feed_head(station.station_id)
-        after = head[0] if head else 0
+    def publish_and_read(store: HubStore) -> int:
         publish(store)
-        items = [(kind, len(body)) for _, kind, body in store.pending_items(station.station_id)]
-        version = store.catalog_version() or 0
-    delivered = sync_until_in_step(data_dir, keys, proxy)
-    with HubStore.open_existing(county.hub_dir) as store:
-        sets = store.feed_sets_after(station.station_id, after)
+        return store.catalog_version() or 0
+
+    wire, items, version = _publication.measure(county, proxy, data_dir, keys, publish_and_read)
     return Delivery(
         what=what,
         form="patch" if any(kind == "catalog_patch" for kind, _ in items) else "whole",
         item_bytes=sum(size for _, size in items),
-        set_bytes=sum(len(row.envelope) for row in sets),
-        bytes_up=delivered.bytes_up,
-        bytes_down=delivered.bytes_down,
-        round_trips=delivered.round_trips,
-        idle_bytes=idle.bytes,
-        in_step=delivered.ok,
         version=version,
+        **wire,
     )
 
 
@@ -139,19 +110,8 @@ def _whole(store: HubStore) -> None:
         queue(store, [station.station_id], CatalogItem(version, body), at=iso_utc(utc_now()))
 
 
-def table(rows: list[Delivery]) -> str:
-    lines = [
-        "| publication | sent as | item (msgpack) | feed set as sealed | sync: bytes up / down | round trips "
-        "| idle sync | cost beyond an idle sync | within 2 kB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r.what}{'' if r.in_step else ' (NOT in step)'} | {r.form} | {r.item_bytes:,} | {r.set_bytes:,} "
-            f"| {r.bytes_up:,} / {r.bytes_down:,} | {r.round_trips} | {r.idle_bytes:,} | {r.beyond_idle:,} "
-            f"| {'yes' if r.round_bytes <= AIM_BYTES else 'NO'} |"
-        )
-    return "\n".join(lines)
+def table(rows: Sequence[Delivery]) -> str:
+    return _publication.table(rows, [("sent as", lambda r: r.form)])
 
 
 def run(root: Path) -> list[Delivery]:
@@ -174,20 +134,7 @@ def run(root: Path) -> list[Delivery]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.bench_catalog", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--out", type=Path, help="also write the figures as JSON to this file")
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="bench-catalog-") as tmp:
-        rows = run(Path(tmp))
-    print(machine())
-    print(f"run took {time.perf_counter() - started:.0f} s\n")
-    print(table(rows))
-    if args.out:
-        args.out.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n", encoding="utf-8")
-    return 0 if all(r.in_step for r in rows) else 1
+    return _publication.main(argv, prog="bench.bench_catalog", description=__doc__, run=run, table=table)
 
 
 if __name__ == "__main__":
