@@ -1163,7 +1163,8 @@ class HubStoreProtocol(Protocol):
         ...
 
     def put_province_case(self, county: str, figure: dict[str, Any]) -> None:
-        """The county's view of a case (an earlier change at the county never replaces a later one); the"""
+        """The county's view of a case (an earlier change at the county never replaces a later one); the
+        counts per county and status follow."""
         ...
 
     def add_province_move(self, county: str, county_seq: int, move: dict[str, Any]) -> None:
