@@ -1,4 +1,4 @@
-"""County figures without personal data: cases by department and township, completion, overdue, 容缺;
+"""County figures without personal data: cases by department and township, completion, due soon, overdue, 容缺;
 cases received and completed per week and the time since each station's last contact, for the charts."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ import datetime as dt
 from typing import Any
 
 from hub.dashboard import Thresholds, station_rows
-from hub.departments import departments
+from hub.departments import department_key, departments
+from hub.escalation import DUE_SOON_DAYS
 from hub.store import HubStoreProtocol
 from sync.timeutil import CHINA_TZ, iso_utc
 
@@ -26,6 +27,7 @@ def _blank() -> dict[str, Any]:
         "withdrawn": 0,
         "open": 0,
         "completed": 0,
+        "due_soon": 0,
         "overdue": 0,
         "days_n": 0,
         "days_sum": 0,
@@ -79,6 +81,9 @@ def county_figures(store: HubStoreProtocol, *, today: dt.date) -> dict[str, Any]
         total["overdue"] += n
         by_department.setdefault(department, _blank())["overdue"] += n
         by_township.setdefault(township, _blank())["overdue"] += n
+    for department, township in _due_soon(store, today):
+        for line in (total, by_department.setdefault(department, _blank()), by_township.setdefault(township, _blank())):
+            line["due_soon"] += 1
     names = {t.code: t.name_zh for t in tree.townships}
     open_commitments, overdue_commitments = store.open_commitments(today.isoformat())
     return {
@@ -99,6 +104,18 @@ def county_figures(store: HubStoreProtocol, *, today: dt.date) -> dict[str, Any]
         ],
         "commitments": {"open": open_commitments, "overdue": overdue_commitments},
     }
+
+
+def _due_soon(store: HubStoreProtocol, today: dt.date) -> list[tuple[str, str]]:
+    """(department, township) of each open case (clock running) due today or within DUE_SOON_DAYS working
+    days of it, by the county's calendar: the cases hub.escalation lists as ``due_soon``, counted."""
+    horizon = store.calendar().add_working_days(today, DUE_SOON_DAYS).date.isoformat()
+    first = today.isoformat()
+    return [
+        (department_key(row["item_code"]), row["village_code"][:9] + "000")
+        for row in store.open_cases_due_by(horizon)
+        if row["due_date"] >= first  # the ones before are overdue, counted apart
+    ]
 
 
 def weekly_cases(store: HubStoreProtocol, *, today: dt.date, weeks: int = 12) -> list[dict[str, Any]]:

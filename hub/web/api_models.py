@@ -325,6 +325,8 @@ class FigureLine(msgspec.Struct, kw_only=True, omit_defaults=True):
     overdue: int
     completion_rate: float | None
     avg_working_days: float | None
+    due_soon: int
+    """Open cases (clock running) due today or within 1 working day: not yet overdue."""
     department: str | None = None
     name_zh: str | None = None
     name_en: str | None = None
