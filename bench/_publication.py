@@ -1,22 +1,24 @@
-"""What the publication benchmarks share (bench_publish, bench_catalog): a delivery's figures, measuring one,
-the Markdown table and the command line."""
+"""What the publication benchmarks share (bench_publish, bench_catalog): the live hub with its one station,
+a delivery's figures and measuring one, the Markdown table and the command line."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench.bench_sync import County, machine, sync_until_in_step
+from bench.bench_sync import County, log, machine, sync_until_in_step
+from hub.bootstrap import init_hub
 from hub.store import HubStore
 from netsim.proxy import FaultProxy
 
-__all__ = ("AIM_BYTES", "Delivery", "main", "measure", "table")
+__all__ = ("AIM_BYTES", "Delivery", "main", "measure", "station_in_step", "table")
 
 AIM_BYTES = 2048
 """Issue 13's aim for one publication's whole sync round, both ways."""
@@ -52,6 +54,20 @@ class Delivery:
     def record(self) -> dict[str, Any]:
         """The figures as ``--out`` writes them."""
         return asdict(self)
+
+
+@contextlib.contextmanager
+def station_in_step(root: Path) -> Iterator[tuple[County, FaultProxy, Path, Any]]:
+    """A live hub made in ``root`` with one station enrolled, and a loopback FaultProxy in front of it:
+    (county, proxy, the station's data folder, its keys)."""
+    template = root / "template"
+    log("initialising a hub (catalogue, calendar, 395 villages) ...")
+    init_hub(template)
+    county = County(root / "county", template)
+    with county.serving():
+        data_dir, keys = county.enrol()
+        with FaultProxy(county.target) as proxy:
+            yield county, proxy, data_dir, keys
 
 
 def measure(

@@ -29,7 +29,6 @@ from typing import Any
 from bench import _publication
 from bench._publication import AIM_BYTES
 from bench.bench_sync import County, log
-from hub.bootstrap import init_hub
 from hub.catalog import catalog_json, publish_catalog, read_catalog
 from hub.feed import queue
 from hub.store import HubStore
@@ -115,21 +114,13 @@ def table(rows: Sequence[Delivery]) -> str:
 
 
 def run(root: Path) -> list[Delivery]:
-    template = root / "template"
-    log("initialising a hub (catalogue, calendar, 395 villages) ...")
-    init_hub(template)
-    county = County(root / "county", template)
     rows = []
-    with county.serving():
-        data_dir, keys = county.enrol()
-        with FaultProxy(county.target) as proxy:
-            for what, edit in EDITS:
-                log(f"{what} ...")
-                rows.append(_deliver(county, proxy, data_dir, keys, what, _publisher(edit)))
-            log("the version in force, whole ...")
-            rows.append(
-                _deliver(county, proxy, data_dir, keys, "the same catalogue whole (31 items, 3 bundles)", _whole)
-            )
+    with _publication.station_in_step(root) as (county, proxy, data_dir, keys):
+        for what, edit in EDITS:
+            log(f"{what} ...")
+            rows.append(_deliver(county, proxy, data_dir, keys, what, _publisher(edit)))
+        log("the version in force, whole ...")
+        rows.append(_deliver(county, proxy, data_dir, keys, "the same catalogue whole (31 items, 3 bundles)", _whole))
     return rows
 
 

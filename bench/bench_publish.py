@@ -26,7 +26,6 @@ from typing import Any
 from bench import _publication
 from bench._publication import AIM_BYTES, Delivery
 from bench.bench_sync import County, log
-from hub.bootstrap import init_hub
 from hub.calendar import publish_calendar, read_notice
 from hub.store import HubStore
 from netsim.proxy import FaultProxy
@@ -58,20 +57,14 @@ def table(rows: Sequence[Delivery]) -> str:
 
 
 def run(root: Path) -> list[Delivery]:
-    template = root / "template"
-    log("initialising a hub (catalogue, calendar, 395 villages) ...")
-    init_hub(template)
-    county = County(root / "county", template)
     rows = []
-    with county.serving():
-        data_dir, keys = county.enrol()
-        with FaultProxy(county.target) as proxy:
-            for what, notice in (
-                ("2027 calendar, version 1 (7 spans, 3 make-up days)", NOTICE_2027),
-                ("2027 calendar, version 2 (one make-up day dropped)", CORRECTION_2027),
-            ):
-                log(f"{what} ...")
-                rows.append(measure(county, proxy, data_dir, keys, what, notice))
+    with _publication.station_in_step(root) as (county, proxy, data_dir, keys):
+        for what, notice in (
+            ("2027 calendar, version 1 (7 spans, 3 make-up days)", NOTICE_2027),
+            ("2027 calendar, version 2 (one make-up day dropped)", CORRECTION_2027),
+        ):
+            log(f"{what} ...")
+            rows.append(measure(county, proxy, data_dir, keys, what, notice))
     return rows
 
 
