@@ -10,6 +10,13 @@ would otherwise be it) when it has started, and after each page an
 administrator and a department read has been requested ``--reps`` times: the dashboard, the JSON
 status, the county figures, the CSV export, /metrics and the desk. The size 0 row is the baseline
 of the same run. Linux only (elsewhere the memory reads 0).
+
+``--postgres`` (a throwaway cluster on loopback) or ``--database URL`` (a server whose role may create
+databases) runs the same on PostgreSQL: each hub is seeded as above into its SQLite file (the fastest
+path), then moved into a new database of the server by ``hub migrate --to`` (COPY, every table's rows
+counted and every station's chain and feed head checked on both sides), and served from there. The RSS
+is the hub process's own: the server's memory (its shared buffers, a backend per pooled connection) is
+its own and not counted.
 """
 
 from __future__ import annotations
@@ -27,10 +34,19 @@ from typing import Any
 import httpx
 
 from bench.bench_dashboard import PASSWORD, seed_cases, seed_stations, start_hub
-from bench.common import log, machine, print_figures
+from bench.common import (
+    PgServer,
+    add_postgres_options,
+    leave_database_env,
+    log,
+    machine,
+    postgres_server,
+    print_figures,
+)
 from hub.accounts import add_user, create_token, hasher_for
 from hub.bootstrap import init_hub
-from hub.settings import Settings
+from hub.migrate_store import migrate_to_postgresql
+from hub.settings import Settings, parse_database_url
 from hub.store import DB_FILE, HubStore
 from sync.timeutil import utc_now
 
@@ -122,19 +138,67 @@ def measure_hub(data_dir: Path, token: str, reps: int, progress: Callable[[str],
         server.wait(10)
 
 
-def run(sizes: list[int], reps: int, seed: int, root: Path, progress: Callable[[str], None] = log) -> dict[str, Any]:
+def _sqlite_files(data_dir: Path) -> list[Path]:
+    return [data_dir / DB_FILE, data_dir / f"{DB_FILE}-wal", data_dir / f"{DB_FILE}-shm"]
+
+
+def to_postgresql(data_dir: Path, server: PgServer, progress: Callable[[str], None] = log) -> tuple[str, float]:
+    """Move the seeded SQLite hub into a new database of ``server`` (``hub migrate --to``: COPY, checked);
+    (the database's name, seconds). The SQLite file is deleted: the hub opens the database from now on."""
+    name = server.create("bench_memory")
+    started = time.perf_counter()
+    migrate_to_postgresql(data_dir, parse_database_url(server.url(name)))
+    seconds = time.perf_counter() - started
+    for path in _sqlite_files(data_dir):
+        path.unlink(missing_ok=True)
+    progress(f"  moved to PostgreSQL (hub migrate --to) in {seconds:.0f} s")
+    return name, seconds
+
+
+def _pg_mb(server: PgServer, name: str) -> float:
+    import psycopg
+
+    with psycopg.connect(server.url(name)) as conn:
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+        return int(row[0]) / 1e6 if row else 0.0
+
+
+def run(
+    sizes: list[int],
+    reps: int,
+    seed: int,
+    root: Path,
+    progress: Callable[[str], None] = log,
+    *,
+    server: PgServer | None = None,
+) -> dict[str, Any]:
+    """Each size's hub made, served and measured in turn (on SQLite, or moved to a database ``server``
+    makes and drops after measuring it)."""
     rows = []
     for cases in sizes:
         progress(f"a hub with {cases:,} cases ...")
         data_dir = root / f"hub-{cases}"
         made = make_hub(data_dir, cases, seed, progress)
-        measured = measure_hub(data_dir, made["token"], reps, progress)
+        name = None
+        try:
+            if server is not None:
+                name, moved_s = to_postgresql(data_dir, server, progress)
+                made["seed_s"] += moved_s
+                made["db_mb"] = _pg_mb(server, name)
+            measured = measure_hub(data_dir, made["token"], reps, progress)
+        finally:
+            if server is not None and name is not None:
+                server.drop(name)  # a million cases is most of a gigabyte: not kept for the next size
         rows.append({"cases": cases, "db_mb": made["db_mb"], "seed_s": made["seed_s"], **measured})
-        for path in (data_dir / DB_FILE, data_dir / f"{DB_FILE}-wal", data_dir / f"{DB_FILE}-shm"):
-            path.unlink(missing_ok=True)  # a million cases is most of a gigabyte: not kept for the next size
+        for path in _sqlite_files(data_dir):
+            path.unlink(missing_ok=True)
+    figures_machine = machine(sqlite=server is None)
+    if server is not None:
+        figures_machine["postgresql"] = server.version()
     return {
-        "machine": machine(sqlite=True),
-        "backend": "SQLite",
+        "machine": figures_machine,
+        "backend": "PostgreSQL" if server is not None else "SQLite",
+        "database": server.label if server is not None else "hub.db in the data folder",
         "reps": reps,
         "rows": rows,
     }
@@ -156,6 +220,12 @@ def table(figures: dict[str, Any]) -> str:
             f"| {figures['backend']} | {label} | {r['db_mb']:,.0f} | {r['start_mb']:.0f} | {r['after_mb']:.0f} "
             f"| {r['peak_mb']:.0f} | {beyond} |"
         )
+    if figures["backend"] == "PostgreSQL":
+        lines.append(
+            f"\nPostgreSQL {figures['machine'].get('postgresql', '')}: {figures['database']}. The RSS is the hub "
+            "process's own (uvicorn, one worker, its pool of connections); the server's memory (shared buffers, "
+            "a backend per connection) is the server's and not counted. Database MB: pg_database_size."
+        )
     return "\n".join(lines)
 
 
@@ -169,6 +239,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=20, help="requests per page (default 20)")
     parser.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
     parser.add_argument("--out", type=Path, help="also write the figures as JSON to this file")
+    add_postgres_options(
+        parser,
+        "run on the PostgreSQL server of this URL, whose role may create databases: one per size, dropped after",
+    )
     args = parser.parse_args(argv)
     try:
         sizes = [int(s.replace("_", "")) for s in args.cases.split(",") if s.strip()]
@@ -176,9 +250,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--cases: {args.cases!r} is not a comma-separated list of numbers")
     if not sizes or min(sizes) < 0 or args.reps < 1:
         parser.error("--cases needs sizes of 0 or more, --reps at least 1")
+    leave_database_env()
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
-        figures = run(sizes, args.reps, args.seed, Path(tmp))
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp,
+        postgres_server(postgres=args.postgres, database=args.database) as server,
+    ):
+        figures = run(sizes, args.reps, args.seed, Path(tmp), server=server)
     print_figures(figures, table(figures), started=started, out=args.out, note=f"; {figures['reps']} requests per page")
     return 0
 
