@@ -396,7 +396,9 @@ def publish_calendar(store: HubStoreProtocol, notice: Notice, *, now: dt.datetim
     year, each move written to the case's history. A file giving the same days as the version in
     force publishes nothing (``unchanged``), so running the same command twice is harmless.
     """
-    with store.transaction():
+    # The counts lock first (hub.store.locks): the due dates it moves are on case rows a station's set
+    # may be updating, which the ingest writes only under that lock, so the two never wait on each other.
+    with store.locked():
         current = store.calendar_year(notice.year)
         if current is not None:
             same = notice.table(current.table.version, current.table.source)

@@ -20,6 +20,7 @@ from hub.feed import queue, queue_case_state
 from hub.keys import HubIdentity
 from hub.rotation import accept_key_change, check_key_change, receipt_keys, resigned
 from hub.store import HubStoreProtocol, KeyRow, RowError, StationRow, TransactionConflict
+from hub.store.locks import CONFLICT_ATTEMPTS, COUNTS_LOCK, station_lock
 from hub.views import FORK_HELD, FORK_PREV
 from sync.budget import STATION_SET
 from sync.changes import RowChange, StatusChange, decode_change
@@ -65,12 +66,9 @@ _ENVELOPE_PEEK = msgspec.msgpack.Decoder(tuple[int, str, msgspec.Raw, bytes])
 _RECORDS = msgspec.msgpack.Decoder(list[msgspec.Raw])
 _STATUS_TEXT = ("event_id", "case_no", "from_status", "to_status", "actor", "at", "reason", "outcome", "by", "origin")
 
-CONFLICT_ATTEMPTS = 5
-"""How many times one set's transaction runs when PostgreSQL rolls it back for a deadlock or a
-serialisation failure (hub.store.TransactionConflict), before the station is answered busy."""
-
-COUNTS_LOCK = "counts"
-"""The store lock an ingest takes before its first write that the counting triggers follow."""
+# CONFLICT_ATTEMPTS: how many times one set's transaction runs when PostgreSQL rolls it back (deadlock,
+# serialisation) before the station is answered busy; COUNTS_LOCK: taken before the set's first write the
+# counting triggers follow. Shared with every other writer of those rows (hub.store.locks).
 
 Decoded = tuple[bytes, RowChange | StatusChange | KeyChange | None, Rejection | None]
 """One change of a set: its bytes, the change (None when it does not decode), and why it is refused
@@ -245,7 +243,7 @@ def _ingest_one(
     for attempt in range(1, CONFLICT_ATTEMPTS + 1):
         try:
             with store.transaction():
-                store.lock(f"station:{station_id}")  # one set of a station at a time, across hub serve's workers
+                store.lock(station_lock(station_id))  # one set of a station at a time, across hub serve's workers
                 return _chain_and_apply(
                     store, identity, data, signed, set_hash, changes, via, now, lean, signer or identity.keys
                 )
