@@ -82,6 +82,7 @@ def county_list(obj: Context, as_json: bool) -> None:
             "counties": [_plain(r) for r in report.counties],
             "totals": report.totals,
             "forks": [_plain(f) for f in report.forks],
+            "station_forks": [_plain(f) for f in report.station_forks],
         }
     }
     if as_json:
@@ -142,6 +143,14 @@ def print_province(obj: Context, report: dict[str, Any]) -> None:
             f"处理：hub county forks resolve --county {fork['county']} --by 姓名",
             f"Fork: county {fork['county']}'s set {fork['seq']} differs from the chain held; quarantined (nothing "
             f"applied, nothing deleted); resolve: hub county forks resolve --county {fork['county']} --by NAME",
+        )
+    for fork in province.get("station_forks") or []:
+        obj.say(
+            f"分叉：县（区）{fork['county']} 转发的代办点 {fork['station_id']} 数据集 {fork['seq']} 与省里已有的冲突，"
+            "已隔离（未采用、未删除，该县其他代办点照常转发）；请该县核对此代办点并在县级平台处理分叉",
+            f"Fork: station {fork['station_id']}'s set {fork['seq']} forwarded by county {fork['county']} conflicts "
+            "with the station's chain held; quarantined (nothing applied, nothing deleted, the county's other "
+            "stations forward as usual); have the county check that station and resolve the fork at its hub",
         )
 
 

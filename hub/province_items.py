@@ -1,5 +1,6 @@
 """A province takes one item of a county's set: keys handed over, roster, station sets (signature, disclosed key,
-receipt, chain), station status, case figures and county moves; a ProtocolError refuses the whole set."""
+receipt, chain; a station's fork quarantined), station status, case figures and county moves; a ProtocolError
+refuses the whole set."""
 
 from __future__ import annotations
 
@@ -78,6 +79,8 @@ def take_item(store: HubStore, county: str, seq: int, index: int, item: object, 
                 code="malformed",
             )
         store.set_aside_province_sets(item.station_id, after_seq=item.after_seq, county_seq=seq, at=at)
+        # the county kept the station's branch: what the province quarantined past it follows as sets again
+        store.resolve_province_station_forks(item.station_id, after_seq=item.after_seq, by=f"county>{county}", at=at)
     elif isinstance(item, StationStatusItem):
         station = store.province_station(item.station_id)
         if station is None or station["county"] != county:
@@ -120,14 +123,7 @@ def _forwarded(store: HubStore, county: str, county_seq: int, item: ForwardedSet
         raise ProtocolError(
             zh="该密钥已被吊销", en=f"{item.station_id} set {item.seq} is past its key's last set", code="revoked_key"
         )
-    body_key = item.key
-    if not body_key:
-        previous = store.province_set(item.station_id, item.seq - 1)
-        if previous is None:
-            raise ProtocolError(
-                zh="缺少数据集的密钥", en=f"{item.station_id} set {item.seq} comes without its key", code="bad_key"
-            )
-        body_key = previous[1]
+    body_key = item.key or _previous_key(store, county, item)
     signed, set_hash, _ = open_forwarded(
         item.envelope, sign_public=bytes(key["sign_public"]), key_id=key["key_id"], key=body_key, context=CTX_UP
     )
@@ -139,15 +135,36 @@ def _forwarded(store: HubStore, county: str, county_seq: int, item: ForwardedSet
         )
     _check_receipt(store, county, item, set_hash)
     held = store.province_set(item.station_id, item.seq)
-    if held is not None:
-        if held[0] == set_hash:
-            return  # forwarded again (a re-sealed chain, a restored province): held once
-        raise ProtocolError(
-            zh="同一序号已有另一数据集", en=f"{item.station_id} set {item.seq}: another set is held", code="fork"
-        )
+    if held is not None and held[0] == set_hash:
+        return  # forwarded again (a re-sealed chain, a restored province): held once
     applied = int(station["applied_seq"])
     previous_hash = bytes(station["applied_hash"]) if applied else GENESIS
-    if item.seq != applied + 1 or signed.prev != previous_hash:
+    reason = None
+    if held is not None:
+        reason = "differs"
+    elif item.seq == applied + 1 and signed.prev != previous_hash:
+        reason = "prev"
+    elif item.seq > applied + 1 and store.province_station_forks(county, station_id=item.station_id):
+        reason = "after"  # the branch of a set quarantined before: it cannot follow the chain held either
+    if reason is not None:
+        # A station's fork seen at the province, as the county quarantines one (invariant 3): kept whole with the
+        # county's receipt and its key, nothing applied, nothing held deleted; the county's set is taken, so its
+        # other stations' sets are not held up by it (docs/protocol.md, "Station forks at the province").
+        store.add_province_station_fork(
+            county=county,
+            station_id=item.station_id,
+            seq=item.seq,
+            set_hash=set_hash,
+            envelope=item.envelope,
+            receipt=item.receipt,
+            body_key=body_key,
+            held_hash=held[0] if held is not None else (previous_hash if reason == "prev" else None),
+            reason=reason,
+            county_seq=county_seq,
+            at=at,
+        )
+        return
+    if item.seq != applied + 1:
         raise ProtocolError(
             zh="代办点数据集链不连续", en=f"{item.station_id} set {item.seq} does not follow set {applied}", code="fork"
         )
@@ -162,6 +179,22 @@ def _forwarded(store: HubStore, county: str, county_seq: int, item: ForwardedSet
         county_seq=county_seq,
         changes=signed.count,
         at=at,
+    )
+
+
+def _previous_key(store: HubStore, county: str, item: ForwardedSet) -> bytes:
+    """The key a set of layout 0x02 forwarded without one shares with the station's previous forwarded set: held,
+    or quarantined as a fork (its branch's sets come after it, their keys left out too)."""
+    previous = store.province_set(item.station_id, item.seq - 1)
+    if previous is not None:
+        return previous[1]
+    for fork in reversed(store.province_station_forks(county, station_id=item.station_id)):
+        if fork["seq"] == item.seq - 1:
+            row = store.province_station_fork(int(fork["id"]))
+            if row is not None:
+                return bytes(row["body_key"])
+    raise ProtocolError(
+        zh="缺少数据集的密钥", en=f"{item.station_id} set {item.seq} comes without its key", code="bad_key"
     )
 
 

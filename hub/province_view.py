@@ -9,7 +9,15 @@ import msgspec
 from hub.store import HubStore
 from sync.timeutil import iso_utc, parse_iso
 
-__all__ = ("CountyFork", "CountyStatus", "ProvinceStatus", "county_forks", "province_report")
+__all__ = (
+    "CountyFork",
+    "CountyStatus",
+    "ProvinceStatus",
+    "StationFork",
+    "county_forks",
+    "province_report",
+    "station_forks",
+)
 
 
 class CountyStatus(msgspec.Struct, kw_only=True):
@@ -17,7 +25,8 @@ class CountyStatus(msgspec.Struct, kw_only=True):
 
     county: str
     state: str
-    """``fork`` (a county set quarantined as a county fork, unresolved), ``ok``, ``lagging`` (lag past the warning
+    """``fork`` (a county set quarantined as a county fork, or a station set in one quarantined as a station fork,
+    unresolved), ``ok``, ``lagging`` (lag past the warning
     days), ``danger``, ``never`` (not enrolled yet), ``revoked``."""
     enrolled_at: str | None
     revoked_at: str | None
@@ -37,6 +46,8 @@ class CountyStatus(msgspec.Struct, kw_only=True):
     moves: int
     forks: int = 0
     """County sets quarantined as county forks, not yet resolved (``hub county forks``)."""
+    station_forks: int = 0
+    """Station sets inside its county sets quarantined as station forks at the province, not yet resolved."""
 
 
 class CountyFork(msgspec.Struct, kw_only=True):
@@ -53,6 +64,23 @@ class CountyFork(msgspec.Struct, kw_only=True):
     received_at: str
 
 
+class StationFork(msgspec.Struct, kw_only=True):
+    """A station set the province quarantined from a county's set: it conflicts with the station's chain held."""
+
+    id: int
+    county: str
+    station_id: str
+    seq: int
+    reason: str
+    """``differs`` (another set is held at that seq), ``prev`` (it does not follow the set held before it) or
+    ``after`` (it follows a set quarantined before it)."""
+    hash: str
+    held_hash: str | None
+    county_seq: int
+    """The county set that carried it (taken, with its other items)."""
+    received_at: str
+
+
 class ProvinceStatus(msgspec.Struct, kw_only=True):
     """The province dashboard's data (``GET /api/v1/status``'s ``province`` at a province hub)."""
 
@@ -61,6 +89,8 @@ class ProvinceStatus(msgspec.Struct, kw_only=True):
     totals: dict[str, int]
     forks: list[CountyFork] = msgspec.field(default_factory=list)
     """The unresolved county forks, oldest first."""
+    station_forks: list[StationFork] = msgspec.field(default_factory=list)
+    """The unresolved station forks quarantined at the province, oldest first."""
 
 
 def _age(now: dt.datetime, at: str | None) -> float | None:
@@ -80,13 +110,14 @@ def province_report(
         county=county,
     )
     forks = store.county_fork_counts()
+    station_fork_counts = store.province_station_fork_counts()
     rows: list[CountyStatus] = []
     for row in store.counties():
         if county is not None and row["county"] != county:
             continue
         waiting = row["oldest_pending"] if row["pending"] else row["last_contact"]
         lag = _age(now, waiting)
-        if forks.get(row["county"]):
+        if forks.get(row["county"]) or station_fork_counts.get(row["county"]):
             state = "fork"
         elif row["revoked_at"]:
             state = "revoked"
@@ -114,6 +145,7 @@ def province_report(
                 cases_by_status=by_status,
                 moves=int(row["moves"]),
                 forks=forks.get(row["county"], 0),
+                station_forks=station_fork_counts.get(row["county"], 0),
             )
         )
     totals = {
@@ -123,9 +155,14 @@ def province_report(
         "cases": sum(r.cases for r in rows),
         "attention": sum(1 for r in rows if r.state != "ok"),
         "forks": sum(r.forks for r in rows),
+        "station_forks": sum(r.station_forks for r in rows),
     }
     return ProvinceStatus(
-        generated_at=iso_utc(now), counties=rows, totals=totals, forks=county_forks(store, county=county)
+        generated_at=iso_utc(now),
+        counties=rows,
+        totals=totals,
+        forks=county_forks(store, county=county),
+        station_forks=station_forks(store, county=county),
     )
 
 
@@ -143,4 +180,22 @@ def county_forks(store: HubStore, *, county: str | None = None, open_only: bool 
             received_at=f["received_at"],
         )
         for f in store.county_forks(county, open_only=open_only)
+    ]
+
+
+def station_forks(store: HubStore, *, county: str | None = None, open_only: bool = True) -> list[StationFork]:
+    """The station sets quarantined at the province (hashes in hex, no bytes of the sets)."""
+    return [
+        StationFork(
+            id=int(f["id"]),
+            county=f["county"],
+            station_id=f["station_id"],
+            seq=int(f["seq"]),
+            reason=f["reason"],
+            hash=bytes(f["hash"]).hex(),
+            held_hash=bytes(f["held_hash"]).hex() if f["held_hash"] is not None else None,
+            county_seq=int(f["county_seq"]),
+            received_at=f["received_at"],
+        )
+        for f in store.province_station_forks(county, open_only=open_only)
     ]

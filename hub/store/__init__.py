@@ -24,6 +24,7 @@ from hub.store.keys import KeyStoreMixin
 from hub.store.location import database_url, redacted
 from hub.store.locks import LockStoreMixin
 from hub.store.province import ProvinceStoreMixin
+from hub.store.province_forks import ProvinceForkStoreMixin
 from hub.store.ratings import RatingStoreMixin
 from hub.store.scans import ScanRow, ScanStoreMixin, StationScans
 from hub.store.schema import migrate as apply_migrations
@@ -86,6 +87,7 @@ class HubStore(
     ForkStoreMixin,
     UpstreamStoreMixin,
     ProvinceStoreMixin,
+    ProvinceForkStoreMixin,
     TownshipStoreMixin,
     ScanStoreMixin,
     RatingStoreMixin,

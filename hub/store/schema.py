@@ -898,6 +898,33 @@ def m015_county_receipts_forks(db: Database) -> None:
         db.execute(statement)
 
 
+@migrations()
+def m017_province_station_forks(db: Database) -> None:
+    """County → province: a station set inside a county's set that conflicts with the station's chain the province
+    holds (another set at that seq, or a set that does not follow it) is quarantined whole with the county's
+    receipt and its disclosed key, as a county quarantines a station's fork: the county's set is taken, its
+    other stations' sets with it."""
+    db.execute(
+        """CREATE TABLE province_station_forks (
+            id INTEGER PRIMARY KEY,
+            county TEXT NOT NULL,
+            station_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            hash BLOB NOT NULL,
+            envelope BLOB NOT NULL,
+            receipt BLOB NOT NULL,
+            body_key BLOB NOT NULL,
+            held_hash BLOB,
+            reason TEXT NOT NULL,
+            county_seq INTEGER NOT NULL,
+            received_at TEXT NOT NULL,
+            resolved_at TEXT,
+            resolved_by TEXT,
+            UNIQUE (station_id, hash)) STRICT"""
+    )
+    db.execute("CREATE INDEX province_station_forks_open ON province_station_forks (county, resolved_at)")
+
+
 def migrate(db: Database) -> None:
     """Apply every pending migration under the write lock, so two hub processes never race."""
     if not migrations.pending(db):

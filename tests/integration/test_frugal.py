@@ -195,6 +195,7 @@ def _sealed_as_0_5(sign_public: bytes):
 
     def seal(**kwargs: Any) -> tuple[bytes, bytes]:
         kwargs.pop("sender_box_private")
+        kwargs.pop("per_box", None)  # FEATURE_BOX_KEY came after 0.5
         return seal_0_5(created_ms=0, hlc=0, sign_public=sign_public, **kwargs)
 
     return seal
