@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from hub.decisions import decide
 from hub.feed import MAX_ITEMS_PER_SET, MAX_SET_BYTES, feed_origin, queue, read_feed, seal_pending
 from hub.ingest import ingest_sets
-from sync.crypto import KeyPair
+from sync.crypto import KeyPair, box_layout
 from sync.protocol import (
+    FEATURE_BOX_KEY,
     GENESIS,
+    STATION_FEATURES,
     CalendarItem,
     CaseState,
     CatalogItem,
     DivisionsItem,
     ProtocolError,
     ReceiptItem,
+    SignedSet2,
     StatusChange,
+    decode_envelope,
 )
 from sync.timeutil import iso_utc
 from tests.hub.builders import open_feed_set
@@ -105,3 +110,18 @@ def test_a_feed_set_opens_only_for_its_station(store, identity, station, station
     assert caught.value.code == "bad_box"
     with pytest.raises(ProtocolError):
         open_feed_set(rows[0].envelope, station.response, KeyPair.generate())
+
+
+@pytest.mark.parametrize("reads_box_key", [True, False])
+def test_a_feed_set_has_its_own_body_key_only_for_a_station_that_said_it_reads_that(
+    store, identity, station, clock, reads_box_key
+):
+    features = STATION_FEATURES if reads_box_key else STATION_FEATURES & ~FEATURE_BOX_KEY  # a station of 0.6
+    store.set_features(station.station_id, features)
+    rows, _ = read_feed(store, identity, station.station_id, after=0, limit=None, now=clock())
+    layouts = {
+        box_layout(msgspec.msgpack.decode(bytes(decode_envelope(r.envelope).payload), type=SignedSet2).body)
+        for r in rows
+    }
+    assert layouts == ({3} if reads_box_key else {2})
+    assert station.read_feed_set(rows[0].envelope)  # the station opens either with its own key

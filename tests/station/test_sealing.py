@@ -10,8 +10,17 @@ from station import sealing
 from station.errors import NotEnrolledError
 from station.sealing import head, seal_pending, unacknowledged, unsealed_count
 from sync.changes import decode_change
-from sync.crypto import KeyPair
-from sync.protocol import CTX_UP, GENESIS, HUB_FEATURES, SET_FORMAT_2, decode_envelope, open_set
+from sync.crypto import KeyPair, box_layout
+from sync.protocol import (
+    CTX_UP,
+    FEATURE_BOX_KEY,
+    GENESIS,
+    HUB_FEATURES,
+    SET_FORMAT_2,
+    SignedSet2,
+    decode_envelope,
+    open_set,
+)
 from tests.station.conftest import WANG, pension_benefit_deferred, pension_enrolment
 
 
@@ -105,3 +114,15 @@ def test_sealed_bodies_are_readable_only_by_the_hub(station, hub, keys):
     seal_pending(station, keys)
     envelope = unacknowledged(station)[0][1]
     assert WANG.encode() not in envelope and "王小明".encode() not in envelope
+
+
+@pytest.mark.parametrize("said", [HUB_FEATURES, HUB_FEATURES & ~FEATURE_BOX_KEY, 0])
+def test_a_set_has_its_own_body_key_only_once_the_hub_said_it_reads_that(station, hub, keys, said):
+    station.meta.update({"hub_features": str(said)})
+    ops.new_intake(station, pension_enrolment())
+    assert seal_pending(station, keys) == [1]
+    (envelope,) = station.db.execute("SELECT envelope FROM sets_out").fetchone()
+    body = msgspec.msgpack.decode(bytes(decode_envelope(bytes(envelope)).payload), type=SignedSet2).body
+    assert box_layout(body) == (3 if said & FEATURE_BOX_KEY else 2)  # 0x02 for a hub of 0.6, or one unheard
+    _, _, plain = _open(hub, keys, bytes(envelope))  # the hub opens either with its own key
+    assert _records(plain)
