@@ -32,7 +32,7 @@ from hub.store import open_pool as open_store_pool
 from hub.throttle import Throttled
 from hub.web import admin, api, desk, joint, pages, scans_api, sync_api, township
 from hub.web.api_models import error_responses
-from hub.web.deps import DEPENDENCIES, Clock, HubSettings, Identity
+from hub.web.deps import DEPENDENCIES, Clock, HubSettings, Identity, close_idle
 from hub.web.errors import EXCEPTION_HANDLERS, HubHTTPError, throttled_response
 from hub.web.guards import AuthError, auth_error_handler, client_ip
 from hub.web.metrics import HubMetrics, MetricsMiddleware
@@ -225,6 +225,7 @@ class _StorePool:
     def close(self) -> None:
         close_store_pool(self.url)
         self.url = None
+        close_idle(self.data_dir)  # the SQLite stores kept open between requests
 
 
 def _openapi() -> OpenAPIConfig:

@@ -9,7 +9,10 @@ which take no dependencies, read them there); handlers name what they need as pa
 from __future__ import annotations
 
 import datetime as dt
+import os
+import threading
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import TypeAlias
 
 import anyio
@@ -19,10 +22,11 @@ from litestar.params import SkipValidation
 
 from hub.keys import HubIdentity
 from hub.settings import Settings
-from hub.store import HubStore
+from hub.store import DB_FILE, HubStore
+from hub.store.location import database_url
 from hub.web.metrics import HubMetrics
 
-__all__ = ("DEPENDENCIES", "Clock", "HubSettings", "Identity", "Metrics", "Now", "provide_store")
+__all__ = ("DEPENDENCIES", "Clock", "HubSettings", "Identity", "Metrics", "Now", "close_idle", "provide_store")
 
 # The providers hand over the app's own objects: nothing to validate, and nothing spent validating them.
 HubSettings: TypeAlias = NamedDependency[SkipValidation[Settings]]
@@ -37,8 +41,85 @@ _STORE_THREADS = anyio.CapacityLimiter(8)
 that waited behind handlers which themselves wait for a pooled connection would never give one back."""
 
 
+IDLE_SQLITE = 16
+"""SQLite stores kept open between requests, in the whole process (their connections, pragmas set)."""
+
+_IDLE: list[tuple[str, tuple[int, int], HubStore]] = []
+"""(database file, its device and inode when opened, store) of the SQLite stores waiting for a request."""
+_IDLE_LOCK = threading.Lock()
+
+_STALE: list[HubStore] = []
+"""Stores whose database file was put aside for another while they waited (a restore in this process,
+hub serve stopped): never closed, for SQLite's close would checkpoint and delete the WAL by its name,
+which is now the other file's."""
+
+
+def _retire(store: HubStore, file_id: tuple[int, int]) -> None:
+    """Close a kept store, unless its file is no longer the one at its path (then see _STALE)."""
+    if _file_id(str(store.path)) == file_id:
+        store.close()
+    else:
+        with _IDLE_LOCK:
+            _STALE.append(store)
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 def _open(state: State) -> HubStore:
-    return HubStore.open(state["settings"].data_dir, check_same_thread=False, migrate=False)
+    """A store for a request: on SQLite one a request before left open when there is one (connecting and
+    setting the pragmas cost more than a small request's reading), else a new one."""
+    data_dir = state["settings"].data_dir
+    if database_url(data_dir) is None:
+        path = str(Path(data_dir) / DB_FILE)
+        now_id = _file_id(path)
+        stale: list[tuple[HubStore, tuple[int, int]]] = []
+        found: HubStore | None = None
+        with _IDLE_LOCK:
+            for index in range(len(_IDLE) - 1, -1, -1):
+                where, file_id, store = _IDLE[index]
+                if where != path:
+                    continue
+                del _IDLE[index]
+                if file_id == now_id:  # not a file put in its place since (hub restore)
+                    found = store
+                    break
+                stale.append((store, file_id))
+        for store, file_id in stale:
+            _retire(store, file_id)
+        if found is not None:
+            return found
+    return HubStore.open(data_dir, check_same_thread=False, migrate=False)
+
+
+def _close(store: HubStore) -> None:
+    """Give a request's SQLite store to the next request, or close it (PostgreSQL: the pooled connection
+    goes back to its pool)."""
+    if store.dialect == "sqlite" and not store.db.conn.in_transaction:
+        file_id = _file_id(str(store.path))
+        if file_id is not None:
+            with _IDLE_LOCK:
+                _IDLE.append((str(store.path), file_id, store))
+                evicted = _IDLE.pop(0) if len(_IDLE) > IDLE_SQLITE else None
+            if evicted is not None:
+                _retire(evicted[2], evicted[1])
+            return
+    store.close()
+
+
+def close_idle(data_dir: Path | str | None = None) -> None:
+    """Close the SQLite stores kept open for requests (of one data folder's database, or all): at shutdown."""
+    path = None if data_dir is None else str(Path(data_dir) / DB_FILE)
+    with _IDLE_LOCK:
+        closing = [(store, file_id) for where, file_id, store in _IDLE if path is None or where == path]
+        _IDLE[:] = [entry for entry in _IDLE if path is not None and entry[0] != path]
+    for store, file_id in closing:
+        _retire(store, file_id)
 
 
 async def provide_store(state: State) -> AsyncIterator[HubStore]:
@@ -46,7 +127,8 @@ async def provide_store(state: State) -> AsyncIterator[HubStore]:
     cancelled request).
 
     Opened and closed off the event loop (SQLite's connect, pragmas and close; the data folder's
-    ``database.url``), in a thread of :data:`_STORE_THREADS`, and used by the handler's worker thread,
+    ``database.url``), in a thread of :data:`_STORE_THREADS`; on SQLite kept open for the next request
+    (:func:`_close`, at most :data:`IDLE_SQLITE`), and used by the handler's worker thread,
     hence ``check_same_thread=False``; one owner at a time. On PostgreSQL the store borrows its pooled
     connection at its first statement, in the handler's thread. Litestar would run a sync generator's
     cleanup in a worker thread of the handlers' own limited set (40): with that many requests waiting
@@ -60,7 +142,7 @@ async def provide_store(state: State) -> AsyncIterator[HubStore]:
         yield store
     finally:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(store.close, limiter=_STORE_THREADS)
+            await anyio.to_thread.run_sync(_close, store, limiter=_STORE_THREADS)
 
 
 def _settings(state: State) -> Settings:
