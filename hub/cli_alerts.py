@@ -10,6 +10,7 @@ import msgspec
 from hub._cli_common import Context, handles_errors, json_text
 from hub.departments import find_department
 from hub.escalation import case_alerts, county_counts, deem_consent
+from hub.joint_feed import queue_opinions
 from hub.notify import NotifySettings, make_notifier
 from hub.notify.digest import run_alerts
 from sync.errors import InputError, NotFoundError
@@ -104,6 +105,8 @@ def joint_request(obj: Context, case_no: str, department_key: str, days: int, by
             fresh = store.request_joint_opinion(
                 case["case_no"], key, by=check_text("by", by), at=iso_utc(now), due_date=due
             )
+            if fresh:  # down the feed with the case's state: the stations show who holds the case
+                queue_opinions(store, case["case_no"], at=iso_utc(now))
     if not fresh:
         raise InputError(zh=f"已征求过 {key} 的意见", en=f"{key} was asked already", field="department")
     obj.say(f"已征求 {key} 对 {case['case_no']} 的意见，期限 {due}", f"Asked {key} about {case['case_no']} by {due}")
@@ -128,6 +131,8 @@ def joint_answer(obj: Context, case_no: str, department_key: str, opinion: str, 
                 case_no.strip(), key, opinion=opinion, reason=(reason or "").strip() or None,
                 by=check_text("by", by), at=iso_utc(utc_now()),
             )  # fmt: skip
+            if done:
+                queue_opinions(store, case_no.strip(), at=iso_utc(utc_now()))
     if not done:
         raise NotFoundError(
             zh=f"{key} 对 {case_no} 没有待答复的征求意见（可能已答复或已缺席默认）",

@@ -23,6 +23,7 @@ import msgspec
 
 from hub.accounts import Principal
 from hub.departments import department_key
+from hub.joint_feed import queue_opinions
 from hub.levels import levels_of, township_items
 from hub.store import HubStoreProtocol, UserRow
 from sync.levels import Level
@@ -164,4 +165,5 @@ def deem_consent(store: HubStoreProtocol, today: dt.date, *, now: dt.datetime) -
                 at=iso_utc(now),
             ):
                 recorded.append(request)
+                queue_opinions(store, request["case_no"], at=iso_utc(now))  # the stations show it as deemed
     return recorded

@@ -8,6 +8,7 @@ from typing import Any
 
 from hub.accounts import Principal
 from hub.departments import find_department
+from hub.joint_feed import queue_opinions
 from hub.store import HubStoreProtocol
 from sync.errors import InputError, NotFoundError
 from sync.text import check_text
@@ -38,6 +39,8 @@ def request_opinion(
     due = store.calendar().add_working_days(business_date(now), days).date.isoformat()
     with store.transaction():
         fresh = store.request_joint_opinion(case["case_no"], key, by=principal.name, at=iso_utc(now), due_date=due)
+        if fresh:  # the village's stations learn which department now holds the case too
+            queue_opinions(store, case["case_no"], at=iso_utc(now))
     if not fresh:
         raise InputError(zh=f"已征求过 {key} 的意见", en=f"{key} was asked already", field="department")
     return due
@@ -68,6 +71,8 @@ def answer_opinion(
             by=principal.name,
             at=iso_utc(now),
         )
+        if done:
+            queue_opinions(store, case_no.strip(), at=iso_utc(now))
     if not done:
         raise NotFoundError(
             zh=f"本部门对 {case_no} 没有待答复的征求意见（可能已答复或已缺席默认）",

@@ -367,6 +367,24 @@ class _Applier:
             "UPDATE cases SET status = ?, outcome = ?, accepted_date = ? WHERE case_no = ?",
             [status, outcome, item.accepted_date, item.case_no],
         )
+        if item.opinions is not None:  # parallel review: the hub's whole list, as it stands now
+            self.db.execute("DELETE FROM joint_opinions WHERE case_no = ?", [item.case_no])
+            for opinion in item.opinions:
+                self.db.execute(
+                    "INSERT INTO joint_opinions (case_no, department, name_zh, name_en, opinion, requested_at, "
+                    "due_date, answered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (case_no, department) DO NOTHING",
+                    [
+                        item.case_no,
+                        opinion.department,
+                        opinion.name_zh,
+                        opinion.name_en,
+                        opinion.opinion,
+                        opinion.requested_at,
+                        opinion.due_date,
+                        opinion.answered_at,
+                    ],
+                )
         self.touched.add(item.case_no)
 
     # -- answers about this station's own changes -------------------------------------------------

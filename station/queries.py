@@ -24,6 +24,7 @@ __all__ = (
     "CaseSummary",
     "CommitmentView",
     "DueMoveView",
+    "OpinionView",
     "case_for_entity",
     "case_heading",
     "case_outcome",
@@ -33,6 +34,7 @@ __all__ = (
     "intake_agent",
     "list_cases",
     "list_commitments",
+    "opinions_of",
     "outstanding_materials",
 )
 
@@ -135,6 +137,40 @@ class NoteView(msgspec.Struct, frozen=True):
     text: str
 
 
+class OpinionView(msgspec.Struct, frozen=True, kw_only=True):
+    """A department asked to join the case's parallel review (并联审批), as the hub last said: no names."""
+
+    department: str
+    name_zh: str
+    name_en: str
+    opinion: str | None
+    """``consent``, ``object``, ``deemed_consent`` (缺席默认: the system's, at the due date); None: not
+    answered yet, the department holds the case."""
+    requested_at: str
+    due_date: str
+    answered_at: str | None
+
+
+def opinions_of(station: Station, case_no: str) -> list[OpinionView]:
+    """The departments asked about the case, in the order asked."""
+    return [
+        OpinionView(
+            department=row[0],
+            name_zh=row[1],
+            name_en=row[2],
+            opinion=row[3],
+            requested_at=row[4],
+            due_date=row[5],
+            answered_at=row[6],
+        )
+        for row in station.db.execute(
+            "SELECT department, name_zh, name_en, opinion, requested_at, due_date, answered_at FROM joint_opinions "
+            "WHERE case_no = ? ORDER BY requested_at, department",
+            [case_no],
+        )
+    ]
+
+
 class CaseDetail(msgspec.Struct, frozen=True, kw_only=True):
     """Everything about one case, with full personal data: only for the handling agent's screen."""
 
@@ -168,6 +204,8 @@ class CaseDetail(msgspec.Struct, frozen=True, kw_only=True):
     """The intake's progress-query code (printed on the receipt beside the case number; sync.ratings)."""
     ratings: list[RatingView] = []
     """The applicant's rating of this case (and of its bundle overall), once delivered (好差评)."""
+    opinions: list[OpinionView] = []
+    """Parallel review (并联审批): the departments the lead asked, and each one's opinion as the hub sent it."""
 
 
 class BundleDetail(msgspec.Struct, frozen=True, kw_only=True):
@@ -422,6 +460,7 @@ def get_case(station: Station, case_no: str) -> CaseDetail:
         due_moves=due_moves,
         query_code=query_code_of(station, summary.intake_id),
         ratings=ratings_of(station, summary.intake_id, number),
+        opinions=opinions_of(station, number),
     )
 
 

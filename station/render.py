@@ -21,7 +21,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from station.cases import IntakeResult
-from station.queries import BundleDetail, CaseDetail, CaseSummary, CommitmentView
+from station.queries import BundleDetail, CaseDetail, CaseSummary, CommitmentView, OpinionView
 from station.ratings import RatingView
 from station.syncstate import ConflictView
 from sync.catalog import Bundle, Catalog, ServiceItem
@@ -40,6 +40,7 @@ __all__ = (
     "commitments_table",
     "intake_text",
     "item_text",
+    "opinion_text",
     "to_json",
 )
 
@@ -272,6 +273,9 @@ def case_text(detail: CaseDetail, lang: str) -> list[str]:
         code = format_code(detail.query_code)
         lines.append(pick(lang, f"查询码：{code}", f"Query code: {code}"))
     lines += [_rating_line(r, lang) for r in detail.ratings]
+    if detail.opinions:
+        lines.append(pick(lang, "并联审批（各部门意见）：", "Parallel review (departments' opinions):"))
+        lines += ["  " + opinion_text(o, lang) for o in detail.opinions]
     lines.append(pick(lang, "材料：", "Materials:"))
     lines += [f"  {_p(m.name_zh)}：{_material_state(m.state, lang)}" for m in detail.materials]
     if detail.commitments:
@@ -301,6 +305,17 @@ def case_text(detail: CaseDetail, lang: str) -> list[str]:
         ]
     lines += _sync_lines(detail, lang)
     return lines
+
+
+def opinion_text(o: OpinionView, lang: str) -> str:
+    """A department's part in a parallel review as one line: who, what it said and when, or that it holds the
+    case and by when it answers (past that date the system deems its silence consent)."""
+    name = _p(o.name_en or o.department) if lang == "en" else _p(o.name_zh)
+    if o.opinion is None:
+        return pick(lang, f"{name}：待答复（{o.due_date} 前）", f"{name}: awaiting its answer (by {o.due_date})")
+    said = _p(label("opinion", o.opinion, lang))
+    when = format_local(o.answered_at) if o.answered_at else ""
+    return pick(lang, f"{name}：{said} {when}", f"{name}: {said} {when}").rstrip()
 
 
 def _rating_line(r: RatingView, lang: str) -> str:

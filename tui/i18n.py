@@ -503,6 +503,9 @@ STRINGS: dict[str, tuple[str, str]] = {
         "{material}：{pages} 页（县平台已收到 {held} 页）",
         "{material}: {pages} page(s), {held} at the county",
     ),
+    "case.opinions": ("并联审批（各部门意见）", "Parallel review (departments' opinions)"),
+    "case.opinion.pending": ("{name}：待答复（{due} 前）", "{name}: awaiting its answer (by {due})"),
+    "case.opinion.given": ("{name}：{said} {when}", "{name}: {said} {when}"),
     "case.scan_refused": (
         "县平台拒收 {pages} 页，本站保留、不再上传：{reason}",
         "{pages} page(s) refused by the county, kept here, not sent: {reason}",

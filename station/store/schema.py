@@ -326,9 +326,23 @@ def m007_ratings_queries(db: Database) -> None:
 def m008_refused_rows(db: Database) -> None:
     """Whether each refusal of the county's struck the change that created its row (``rejections.created``):
     a page whose attachment record the county refused, or whose case it refused to file, is never sent
-    (station.scans.store), and that must be a query, not a decode of each set's records.
+    (station.scans.store), and that must be a query, not a decode of each set's records. And the
+    departments asked to join a case's parallel review with their opinions, as the hub's case states
+    bring them (``joint_opinions``, local: the hub's to say; sync.protocol.opinions).
 
     Refusals received before this release are settled from the outbox (the records each set carried)."""
+    db.execute(
+        """CREATE TABLE joint_opinions (
+            case_no TEXT NOT NULL REFERENCES cases(case_no),
+            department TEXT NOT NULL,
+            name_zh TEXT NOT NULL,
+            name_en TEXT NOT NULL,
+            opinion TEXT,
+            requested_at TEXT NOT NULL,
+            due_date TEXT NOT NULL,
+            answered_at TEXT,
+            PRIMARY KEY (case_no, department)) STRICT"""
+    )
     db.execute("ALTER TABLE rejections ADD COLUMN created INTEGER NOT NULL DEFAULT 0")
     rows = db.execute("SELECT id, seq, idx, entity, entity_id FROM rejections").fetchall()
     for rejection_id, seq, idx, entity, entity_id in rows:

@@ -14,6 +14,7 @@ from sync.protocol.catalog_report import CatalogFailure
 from sync.protocol.envelope import PROTOCOL_VERSION, ProtocolError
 from sync.protocol.forks import ForkResolved
 from sync.protocol.keys import HubKeyItem
+from sync.protocol.opinions import JointOpinion
 from sync.workdays import YearTable
 
 __all__ = (
@@ -59,6 +60,10 @@ class CaseState(msgspec.Struct, tag="case_state", frozen=True, kw_only=True):
     accepted_date: str | None = None
     due_date: str | None = None
     through_seq: int = 0
+    opinions: list[JointOpinion] | None = None
+    """Parallel review (并联审批): every department asked about the case and its opinion, sent whenever one
+    is asked, answers or is deemed to consent; None: not said with this state (the station keeps what it
+    holds). A station before this field skips it (a map-encoded struct), so no feature bit gates it."""
 
 
 class RejectedItem(msgspec.Struct, tag="rejected", frozen=True, kw_only=True):

@@ -160,6 +160,17 @@ class CaseDetailScreen(StationScreen):
                 f"  {plain(m.name_zh)}: {t('mat.' + m.state, lang)}\n", style="bold" if m.state == "deferred" else ""
             )
         self._scan_section(out)
+        opinions = getattr(d, "opinions", [])
+        if opinions:  # parallel review: which department holds the case, and what each said
+            head("case.opinions")
+            for o in opinions:
+                name = plain(o.name_en or o.department) if lang == "en" else plain(o.name_zh)
+                if o.opinion is None:
+                    out.append("  " + t("case.opinion.pending", lang, name=name, due=o.due_date) + "\n", style="bold")
+                else:
+                    said = plain(label("opinion", o.opinion, lang))
+                    when = format_local(o.answered_at) if o.answered_at else ""
+                    out.append("  " + t("case.opinion.given", lang, name=name, said=said, when=when).rstrip() + "\n")
         if d.commitments:
             head("case.commitments")
             for c in d.commitments:
