@@ -183,16 +183,17 @@ def _forwarded(store: HubStore, county: str, county_seq: int, item: ForwardedSet
 
 
 def _previous_key(store: HubStore, county: str, item: ForwardedSet) -> bytes:
-    """The key a set of layout 0x02 forwarded without one shares with the station's previous forwarded set: held,
-    or quarantined as a fork (its branch's sets come after it, their keys left out too)."""
-    previous = store.province_set(item.station_id, item.seq - 1)
-    if previous is not None:
-        return previous[1]
+    """The key a set of layout 0x02 forwarded without one shares with the station's previous forwarded set: the one
+    quarantined at the seq before it when there is one (the county forwarded it last: this set is of its branch),
+    else the one held there."""
     for fork in reversed(store.province_station_forks(county, station_id=item.station_id)):
         if fork["seq"] == item.seq - 1:
             row = store.province_station_fork(int(fork["id"]))
             if row is not None:
                 return bytes(row["body_key"])
+    previous = store.province_set(item.station_id, item.seq - 1)
+    if previous is not None:
+        return previous[1]
     raise ProtocolError(
         zh="缺少数据集的密钥", en=f"{item.station_id} set {item.seq} comes without its key", code="bad_key"
     )

@@ -142,36 +142,37 @@ def test_sets_sealed_for_an_older_hub_go_up_with_the_pairs_key_once(
     assert_province_holds_county(live_county, province)
 
 
-def _forged_first_set(county: County, a: TestStationHandle) -> ForwardedSet:
-    """Another set 1 signed by station ``a`` (a station folder restored from an old backup that sealed anew, accepted
-    by a county that had lost the first: restored too), with the county's receipt and its own key."""
+def _forged(
+    county: County, a: TestStationHandle, seq: int, prev: bytes, *, per_box: bool = True
+) -> tuple[ForwardedSet, bytes]:
+    """Another set ``seq`` signed by station ``a`` (a station folder restored from an old backup that sealed anew,
+    accepted by a county restored too), with the county's receipt and its key; (item, its hash)."""
     identity = load_identity(county.hub_dir)
     envelope, set_hash = seal_set(
         origin=a.station_id,
-        seq=1,
-        prev=GENESIS,
-        records=[msgspec.msgpack.encode({"type": "row", "table": "forged", "n": 1})],
+        seq=seq,
+        prev=prev,
+        records=[msgspec.msgpack.encode({"type": "row", "table": "forged", "n": seq})],
         sign_private=a.keys.sign_private,
         recipient_box_public=identity.keys.box_public,
         sender_box_private=a.keys.box_private,
         context=CTX_UP,
-        per_box=True,
+        per_box=per_box,
     )
     receipt = make_receipt(
         origin=a.station_id,
-        seq=1,
+        seq=seq,
         set_hash=set_hash,
         hub_ms=1,
         sign_private=identity.keys.sign_private,
         sign_public=identity.keys.sign_public,
     )
-    return ForwardedSet(
-        station_id=a.station_id,
-        seq=1,
-        envelope=envelope,
-        receipt=receipt,
-        key=disclosed_key(identity, envelope, a.keys.box_public),
-    )
+    key = disclosed_key(identity, envelope, a.keys.box_public)
+    return ForwardedSet(station_id=a.station_id, seq=seq, envelope=envelope, receipt=receipt, key=key), set_hash
+
+
+def _forged_first_set(county: County, a: TestStationHandle) -> ForwardedSet:
+    return _forged(county, a, 1, GENESIS)[0]
 
 
 def _queue(county: County, item: ForwardedSet) -> None:
@@ -227,3 +228,37 @@ def test_a_station_fork_inside_a_county_set_is_quarantined_at_the_province(
     assert report.totals["station_forks"] == 1
     assert page.status_code == 200 and 'id="station-forks"' in page.text and a.station_id in page.text
     assert [f["station_id"] for f in status["station_forks"]] == [a.station_id]
+
+
+def test_a_forked_branch_of_pair_keyed_sets_is_quarantined_set_by_set(
+    live_county: County,
+    province: Path,  # noqa: F811 (the fixture of test_e2e_province)
+) -> None:
+    """A branch of three sets sealed for an older hub (0x02: the pair's key sent with the first only): the first
+    differs from the set held, the second does not follow the head, the third follows a quarantined set; each is
+    kept with its key (the empty ones found from the set before it, held or quarantined)."""
+    a, b = live_county.enrol(V1), live_county.enrol(V2)
+    with serving(province) as url:
+        enrol_county(live_county, province, url)
+        a.new_case("张三", 1)
+        live_county.sync_all(1)
+        forward(live_county)
+        prev = GENESIS
+        for seq in (1, 2, 3):
+            item, prev = _forged(live_county, a, seq, prev, per_box=False)
+            _queue(live_county, item if seq == 1 else msgspec.structs.replace(item, key=b""))
+        b.new_case("李四", 2)
+        b.sync()
+        forward(live_county)
+    assert [seq for seq, _, _ in _held(province, a.station_id)] == [1]
+    assert_province_holds_county(live_county, province)
+    with HubStore.open_existing(province) as store:
+        forks = store.province_station_forks(COUNTY)
+        assert [(f["seq"], f["reason"]) for f in forks] == [(1, "differs"), (2, "prev"), (3, "after")]
+        kept = [store.province_station_fork(int(fork["id"])) or {} for fork in forks]
+        held_key = store.province_set(a.station_id, 1)[1]  # type: ignore[index]
+    # the pair's key, sent with the first set and found for the other two (not the held set 1's own key)
+    keys = {bytes(k["body_key"]) for k in kept}
+    assert len(keys) == 1 and held_key not in keys
+    for k in kept:  # each kept with the key that opens it
+        _open(live_county, a.station_id, bytes(k["envelope"]), bytes(k["body_key"]))
