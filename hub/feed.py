@@ -11,6 +11,7 @@ import msgspec
 
 from hub.deadlines import case_state
 from hub.keys import HubIdentity
+from hub.opinions import REVIEWED_STATUSES, joint_opinions_down
 from hub.store import FeedSetRow, HubStoreProtocol, StationRow
 from sync.catalog_patch import body_digest, legacy_body, make_edits
 from sync.changes import RowChange, StatusChange
@@ -327,7 +328,10 @@ def queue_village_history(
     for case in store.village_rows("cases", village_code):
         if only is not None and not only("cases", case):
             continue
-        queue(store, [station_id], case_state(case, through_seq), at=at)
+        state = case_state(case, through_seq)
+        if case["status"] in REVIEWED_STATUSES:  # which departments were asked about it, and what each said
+            state = msgspec.structs.replace(state, opinions=joint_opinions_down(store, case["case_no"]) or None)
+        queue(store, [station_id], state, at=at)
         count += 1
     return count
 

@@ -8,33 +8,11 @@ from typing import Any
 import msgspec
 
 from hub.deadlines import case_state
-from hub.departments import departments
 from hub.feed import queue
+from hub.opinions import joint_opinions_down
 from hub.store import HubStoreProtocol
-from sync.protocol.opinions import JointOpinion
 
-__all__ = ("joint_opinions_down", "queue_opinions")
-
-
-def joint_opinions_down(store: HubStoreProtocol, case_no: str) -> list[JointOpinion]:
-    """The case's parallel-review requests as stations see them: department, opinion, times. Who asked and
-    who answered (staff names) and the reasons stay at the hub."""
-    names = {d.key: d for d in departments(store.catalog())}
-    result = []
-    for row in store.joint_opinions(case_no):
-        known = names.get(row["department"])
-        result.append(
-            JointOpinion(
-                department=row["department"],
-                name_zh=known.name_zh if known else row["department"],
-                name_en=known.name_en if known else row["department"],
-                opinion=row["opinion"],
-                requested_at=row["requested_at"],
-                due_date=row["due_date"],
-                answered_at=row["answered_at"],
-            )
-        )
-    return result
+__all__ = ("queue_opinions",)
 
 
 def queue_opinions(store: HubStoreProtocol, case_no: str, *, at: str) -> None:

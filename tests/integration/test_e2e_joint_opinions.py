@@ -57,3 +57,9 @@ def test_the_station_shows_which_department_holds_the_case_and_what_each_said(li
     shown = json.loads(station_cli(a2, "case", "show", case_no, "--json").stdout)
     assert [(o["department"], o["opinion"]) for o in shown["opinions"]] == [("YB", "consent"), ("MZ", "deemed_consent")]
     assert shown["status"] == "ACCEPTED"  # the state re-sent with the opinions moved nothing
+
+    # A PC the village enrols afterwards gets them with the village's history.
+    a3 = live_county.enrol(V1)
+    a3.sync()
+    shown = json.loads(station_cli(a3, "case", "show", case_no, "--json").stdout)
+    assert [(o["department"], o["opinion"]) for o in shown["opinions"]] == [("YB", "consent"), ("MZ", "deemed_consent")]
