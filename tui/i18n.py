@@ -463,6 +463,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "scans.hub.held": ("已收到", "received"),
     "scans.hub.part": ("已传 {percent}%", "{percent}% sent"),
     "scans.hub.waiting": ("等待上传", "waiting"),
+    "scans.hub.refused": ("县平台拒收，不上传", "refused by the county, not sent"),
     "scans.writing": (
         "{count} 个文件正在写入，写完后显示",
         "{count} file(s) still being written; listed once complete",

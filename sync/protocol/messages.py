@@ -50,9 +50,13 @@ UpChange = RowChange | StatusChange
 # -- records carried down (hub → station) --------------------------------------------------------
 
 
-class CaseState(msgspec.Struct, tag="case_state", frozen=True, kw_only=True):
+class CaseState(msgspec.Struct, tag="case_state", frozen=True, kw_only=True, omit_defaults=True):
     """The hub's view of a case's status after a move; ``through_seq`` = the receiving
-    station's last set the hub had applied, so the station re-applies its later moves on top."""
+    station's last set the hub had applied, so the station re-applies its later moves on top.
+
+    Fields at their default are left off the wire (``omit_defaults``: a peer reads a missing field as its
+    default, so every peer in the support window decodes it alike), which keeps ``opinions`` free for the
+    states that do not carry them."""
 
     case_no: str
     status: str

@@ -8,6 +8,8 @@ from tests.station.conftest import pension_enrolment
 from tests.station.scans.pages import page
 from tests.tui.conftest import SIZE, make_app, open_station, run, settle
 from tui.screens.case_detail import CaseDetailScreen
+from tui.screens.scans import ScanScreen
+from tui.widgets.fit_table import FitTable
 
 ID_CARD = "居民身份证"
 
@@ -40,3 +42,33 @@ def test_case_detail_says_which_pages_the_county_refused_and_why(station_dir, cl
                 assert words in text, text
 
         run(scenario)
+
+
+def test_the_scans_screen_lists_a_refused_page_as_refused_not_waiting(station_dir, clock):
+    with open_station(station_dir, clock) as station:
+        case_no = ops.new_intake(station, pension_enrolment()).number
+        bad, _ = attach_pages(station, case_no, ID_CARD, [page(1), page(2)])
+        station.db.execute(
+            "INSERT INTO rejections (seq, idx, entity, entity_id, code, reason_en, reason_zh, received_at, created) "
+            "VALUES (1, 5, 'attachments', ?, 'malformed', 'attachments: size must be 1 to 8 MB', "
+            "'附件：页面大小无效', '2026-09-28T02:03:00.000Z', 1)",
+            [bad.attachment_id],
+        )
+        station.db.commit()
+    app = make_app(station_dir, clock, lang="en")
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            app.open_case(case_no)
+            await pilot.pause()
+            await pilot.press("s")
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, ScanScreen)
+            await settle(pilot)
+            table = screen.query_one("#attached", FitTable)
+            hub_column = [str(table.get_row(key)[-1]) for key in table.rows]
+            assert hub_column == ["refused by the county, not sent", "waiting"], hub_column
+
+    run(scenario)

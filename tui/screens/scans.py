@@ -197,7 +197,9 @@ class ScanScreen(StationScreen):
         ]
         rows = []
         for row in self.attached:
-            if row.acked:
+            if row.refused is not None:  # kept here, never sent (the county will not take it)
+                hub = t("scans.hub.refused", lang)
+            elif row.acked:
                 hub = t("scans.hub.held", lang)
             elif row.hub_held:
                 hub = t("scans.hub.part", lang, percent=100 * row.hub_held // max(row.size, 1))
