@@ -24,6 +24,7 @@ _CASE_HEADS = (
     ("在办", "Open", "open"),
     ("办结", "Completed", "completed"),
     ("办结率", "Completion rate", "completion_rate"),
+    ("即将到期", "Due soon", "due_soon"),
     ("逾期", "Overdue", "overdue"),
     ("平均办理工作日", "Avg. working days", "avg_working_days"),
 )

@@ -6,6 +6,7 @@ import re
 
 from hub.decisions import decide
 from hub.figures import county_figures
+from hub.figures_export import write_figures
 from sync.timeutil import business_date
 from tests.hub.builders import bearer, enrol, log_in
 from tests.hub.test_app import do_sync
@@ -15,7 +16,7 @@ from tests.support.postgres import BOTH_BACKENDS
 pytestmark = BOTH_BACKENDS
 
 
-def test_due_soon_is_counted_beside_overdue_by_department_and_township(store, identity, station, clock):
+def test_due_soon_is_counted_beside_overdue_by_department_and_township(store, identity, station, clock, tmp_path):
     other = enrol(store, identity, clock, village=VILLAGE_T2)
     numbers = []
     for item in ("RS-001", "RS-001", "YB-001"):
@@ -44,6 +45,17 @@ def test_due_soon_is_counted_beside_overdue_by_department_and_township(store, id
     total = county_figures(store, today=business_date(clock()))["total"]
     assert (total["due_soon"], total["overdue"]) == (1, 3)
     assert "王小明" not in repr(figures)
+    # The workbook (hub figures export) carries the same due-soon column beside overdue.
+    from openpyxl import load_workbook
+
+    path = tmp_path / "figures.xlsx"
+    write_figures(store, path, today=business_date(clock()), lang="en")
+    rows = list(load_workbook(path)["By department"].iter_rows(values_only=True))
+    heads = list(rows[1])
+    soon, late = heads.index("Due soon"), heads.index("Overdue")
+    assert late == soon + 1
+    by_department = {str(r[0]).split()[0]: (r[soon], r[late]) for r in rows[2:]}
+    assert (by_department["RS"], by_department["YB"]) == ((1, 2), (0, 1))
 
 
 def test_the_figures_page_and_api_show_due_soon_beside_overdue(client, store, station, users, admin_token, clock):
