@@ -123,6 +123,7 @@ def test_refusals_received_before_the_upgrade_are_settled_from_the_outbox(statio
     # The database as the release before left it: the refusal there, no column saying what it struck.
     station.db.execute("DROP INDEX rejections_created")
     station.db.execute("ALTER TABLE rejections DROP COLUMN created")
+    station.db.execute("DROP TABLE joint_opinions")  # m008's other table, not there before either
     station.db.commit()
     m008_refused_rows(station.db)
     station.db.commit()
