@@ -394,9 +394,16 @@ def run(
         progress(f"  {county.wall_s:.2f} s")
         rss, hwm = tree_memory_mb(pid)
     received = _hub_cases(hub_dir, database) - before
+    figures_machine = machine(sqlite=database is None)
+    if database:
+        import psycopg
+
+        with psycopg.connect(database) as conn:
+            version = conn.execute("SHOW server_version").fetchone()
+        figures_machine["postgresql"] = str(version[0]).split()[0] if version else "?"
     exchanges = [s for path, s in county.exchanges if path.startswith("/api/v1/sync")]
     return {
-        "machine": machine(sqlite=False),
+        "machine": figures_machine,
         "backend": "PostgreSQL" if database else "SQLite",
         "workers": workers,
         "hub_processes": processes,
