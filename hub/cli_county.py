@@ -11,6 +11,7 @@ import msgspec
 from rich.table import Table
 
 from hub._cli_common import Context, handles_errors, json_text, text
+from hub.cli_county_forks import station_forks_cmd
 from hub.keys import load_identity
 from hub.province import (
     UpstreamRefused,
@@ -147,10 +148,12 @@ def print_province(obj: Context, report: dict[str, Any]) -> None:
     for fork in province.get("station_forks") or []:
         obj.say(
             f"分叉：县（区）{fork['county']} 转发的代办点 {fork['station_id']} 数据集 {fork['seq']} 与省里已有的冲突，"
-            "已隔离（未采用、未删除，该县其他代办点照常转发）；请该县核对此代办点并在县级平台处理分叉",
+            "已隔离（未采用、未删除，该县其他代办点照常转发）；核实后运行“hub county station-forks resolve "
+            f"--county {fork['county']} --station {fork['station_id']} --keep county --by 姓名”",
             f"Fork: station {fork['station_id']}'s set {fork['seq']} forwarded by county {fork['county']} conflicts "
             "with the station's chain held; quarantined (nothing applied, nothing deleted, the county's other "
-            "stations forward as usual); have the county check that station and resolve the fork at its hub",
+            "stations forward as usual); once checked, run 'hub county station-forks resolve --county "
+            f"{fork['county']} --station {fork['station_id']} --keep county --by NAME'",
         )
 
 
@@ -268,3 +271,6 @@ def county_forks_resolve(obj: Context, code: str, by: str) -> None:
         f"Resolved county {fork['county']}'s fork at set {fork['seq']}: {moved} county set(s) held here set aside "
         "(kept, not deleted); the county's chain is taken at its next send",
     )
+
+
+county.add_command(station_forks_cmd)

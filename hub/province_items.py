@@ -4,11 +4,21 @@ refuses the whole set."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from hub.store import HubStore
 from sync.crypto import key_id_of
-from sync.protocol import CTX_UP, GENESIS, HubKeyItem, ProtocolError, verify_hub_key, verify_receipt
+from sync.protocol import (
+    CTX_UP,
+    GENESIS,
+    HubKeyItem,
+    ProtocolError,
+    SignedSet,
+    verify_hub_key,
+    verify_receipt,
+)
 from sync.protocol.upstream import (
     BranchItem,
     CaseFigure,
@@ -19,7 +29,7 @@ from sync.protocol.upstream import (
     open_forwarded,
 )
 
-__all__ = ("take_item",)
+__all__ = ("check_forwarded", "take_item")
 
 
 def _own(county: str, station_or_village: str, what: str) -> None:
@@ -105,6 +115,14 @@ def take_item(store: HubStore, county: str, seq: int, index: int, item: object, 
 
 def _forwarded(store: HubStore, county: str, county_seq: int, item: ForwardedSet, at: str) -> None:
     """A station's set as its county accepted it: the station's signature, the chain, the disclosed key, the receipt."""
+    station, signed, set_hash, body_key = check_forwarded(store, county, item)
+    _chain(store, county, county_seq, item, at, station, signed, set_hash, body_key)
+
+
+def check_forwarded(store: HubStore, county: str, item: ForwardedSet) -> tuple[dict[str, Any], SignedSet, bytes, bytes]:
+    """A forwarded set's checks short of the chain: the station on the county's roster, the roster key for its seq
+    (not past its revocation), the station's signature, the disclosed key opening the body, the county's receipt.
+    Returns (the station's row, the signed set, its hash, the body key); ProtocolError when one fails."""
     station = store.province_station(item.station_id)
     if station is None or station["county"] != county:
         raise ProtocolError(
@@ -134,6 +152,21 @@ def _forwarded(store: HubStore, county: str, county_seq: int, item: ForwardedSet
             code="malformed",
         )
     _check_receipt(store, county, item, set_hash)
+    return station, signed, set_hash, body_key
+
+
+def _chain(
+    store: HubStore,
+    county: str,
+    county_seq: int,
+    item: ForwardedSet,
+    at: str,
+    station: dict[str, Any],
+    signed: SignedSet,
+    set_hash: bytes,
+    body_key: bytes,
+) -> None:
+    """A checked forwarded set against the station's chain held: held already, quarantined, taken, or refused."""
     held = store.province_set(item.station_id, item.seq)
     if held is not None and held[0] == set_hash:
         return  # forwarded again (a re-sealed chain, a restored province): held once
@@ -144,8 +177,13 @@ def _forwarded(store: HubStore, county: str, county_seq: int, item: ForwardedSet
         reason = "differs"
     elif item.seq == applied + 1 and signed.prev != previous_hash:
         reason = "prev"
-    elif item.seq > applied + 1 and store.province_station_forks(county, station_id=item.station_id):
-        reason = "after"  # the branch of a set quarantined before: it cannot follow the chain held either
+    elif item.seq > applied + 1 and (
+        store.province_station_forks(county, station_id=item.station_id)
+        or store.province_station_fork_hashed(item.station_id, signed.prev)
+    ):
+        # The branch of a set quarantined before (still open, or resolved keeping the province's chain): it cannot
+        # follow the chain held either.
+        reason = "after"
     if reason is not None:
         # A station's fork seen at the province, as the county quarantines one (invariant 3): kept whole with the
         # county's receipt and its key, nothing applied, nothing held deleted; the county's set is taken, so its

@@ -1082,6 +1082,10 @@ class HubStoreProtocol(Protocol):
         """One quarantined forwarded station set with its bytes, or None."""
         ...
 
+    def province_station_fork_hashed(self, station_id: str, set_hash: bytes) -> bool:
+        """Whether a set of the station with this hash was ever quarantined at the province (open or resolved)."""
+        ...
+
     def province_station_fork_counts(self) -> dict[str, int]:
         """Unresolved station forks per county."""
         ...

@@ -59,6 +59,14 @@ class ProvinceForkStoreMixin(StoreBase):
         rows = self._dicts("SELECT * FROM province_station_forks WHERE id = ?", [fork_id])
         return rows[0] if rows else None
 
+    def province_station_fork_hashed(self, station_id: str, set_hash: bytes) -> bool:
+        """Whether a set of the station with this hash was ever quarantined (open or resolved): a set whose ``prev``
+        it is belongs to that branch."""
+        return (
+            self._one("SELECT 1 FROM province_station_forks WHERE station_id = ? AND hash = ?", [station_id, set_hash])
+            is not None
+        )
+
     def province_station_fork_counts(self) -> dict[str, int]:
         """Unresolved station forks per county."""
         rows = self.db.execute(
