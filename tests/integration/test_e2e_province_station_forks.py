@@ -9,11 +9,15 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import httpx
 import pytest
 
+from hub.accounts import add_user, create_token, hasher_for
 from hub.province_forks import AUDIT_ACTION
+from hub.settings import Settings
 from hub.store import HubStore
 from sync.protocol import GENESIS
+from sync.timeutil import utc_now
 from tests.integration.county import V1, V2, County
 from tests.integration.test_e2e_province import (  # noqa: F401 (province, province_template: fixtures)
     COUNTY,
@@ -188,6 +192,14 @@ def test_keep_province_marks_the_quarantined_sets_resolved_and_the_countys_branc
         with HubStore.open_existing(province) as store:
             kept = store.province_station_forks(COUNTY, open_only=False)
             assert {f["resolved_by"] for f in kept} == {"刘处长"} and [bytes(f["hash"]) for f in kept] == branch
+        with HubStore.open_existing(province) as store:
+            hasher = hasher_for(Settings(data_dir=province))
+            add_user(store, "admin", "admin", "province-admin-pw-1", hasher=hasher, now=utc_now())
+            token = create_token(store, "admin", expires_days=1, now=utc_now()).token
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
+            page = client.get("/dashboard/audit")
+        assert page.status_code == 200
+        assert "解决代办点分叉（省级）" in page.text and f"{a.station_id}：保留省里的数据链" in page.text
         # No second resolution: nothing is open.
         code, _, err = hub(
             province, "county", "station-forks", "resolve", "--county", COUNTY, "--station", a.station_id,
