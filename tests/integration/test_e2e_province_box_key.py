@@ -227,6 +227,7 @@ def test_a_station_fork_inside_a_county_set_is_quarantined_at_the_province(
     assert report.counties[0].state == "fork" and report.counties[0].station_forks == 1
     assert report.totals["station_forks"] == 1
     assert page.status_code == 200 and 'id="station-forks"' in page.text and a.station_id in page.text
+    assert "hub county station-forks resolve --county" in page.text  # the way out named on the page
     assert [f["station_id"] for f in status["station_forks"]] == [a.station_id]
 
 
