@@ -41,8 +41,9 @@ _STORE_THREADS = anyio.CapacityLimiter(8)
 that waited behind handlers which themselves wait for a pooled connection would never give one back."""
 
 
-IDLE_SQLITE = 16
-"""SQLite stores kept open between requests, in the whole process (their connections, pragmas set)."""
+IDLE_SQLITE = 48
+"""SQLite stores kept open between requests, in the whole process (their connections, pragmas set): as
+many as requests can hold at once (Litestar's 40 handler threads and the 8 of :data:`_STORE_THREADS`)."""
 
 _IDLE: list[tuple[str, tuple[int, int], HubStore]] = []
 """(database file, its device and inode when opened, store) of the SQLite stores waiting for a request."""
