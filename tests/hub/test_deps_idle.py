@@ -15,6 +15,9 @@ from hub.store import DB_FILE, HubStore
 from hub.web import deps
 from tests.hub.builders import bearer
 
+# SQLite's connections only (on PostgreSQL a request borrows from psycopg's pool): under --hub-backend too.
+pytestmark = [pytest.mark.usefixtures("hub_backend"), pytest.mark.parametrize("hub_backend", ["sqlite"], indirect=True)]
+
 
 @pytest.fixture(autouse=True)
 def _no_idle_stores() -> Any:
