@@ -27,7 +27,14 @@ from sync.changes import RowChange, StatusChange, decode_change
 from sync.crypto import KeyPair, verify
 from sync.ids import Minter
 from sync.lifecycle import Actor
-from sync.limits import MAX_FIELDS_PER_RECORD, MAX_RECORD_BYTES, MAX_SETS_PER_REQUEST, text_limit
+from sync.limits import (
+    MAX_FIELDS_PER_RECORD,
+    MAX_RECORD_BYTES,
+    MAX_SETS_PER_REQUEST,
+    MAX_TEXT_CHARS,
+    TEXT_LIMITS,
+    text_limit,
+)
 from sync.merge import Rejection
 from sync.protocol import (
     CTX_UP,
@@ -64,6 +71,8 @@ class _Claim(msgspec.Struct, frozen=True, array_like=True):
 _PEEK = msgspec.msgpack.Decoder(_Claim)
 _ENVELOPE_PEEK = msgspec.msgpack.Decoder(tuple[int, str, msgspec.Raw, bytes])
 _RECORDS = msgspec.msgpack.Decoder(list[msgspec.Raw])
+_SHORTEST_LIMIT = min(*TEXT_LIMITS.values(), MAX_TEXT_CHARS)
+"""A text no longer than this is within every field's limit (sync.limits)."""
 _STATUS_TEXT = ("event_id", "case_no", "from_status", "to_status", "actor", "at", "reason", "outcome", "by", "origin")
 
 # CONFLICT_ATTEMPTS: how many times one set's transaction runs when PostgreSQL rolls it back (deadlock,
@@ -321,14 +330,17 @@ def _within_limits(body: bytes, count: int) -> list[Decoded]:
         # A text over its limit or with a control character is a change no station of this release
         # writes, but one of 0.4 may hold it unsealed (0.4 took any note): refused as this change
         # alone, so the station's queue moves on (invariant 4); the record is bounded by the bytes above.
-        problem = problem or next(
-            (
-                _text_rejection(name, value)
-                for name, value in texts
-                if isinstance(value, str) and text_problem(name, value, multiline=True)
-            ),
-            None,
-        )
+        if problem is None:
+            for name, value in texts:
+                # The common case decided inline (a short printable text passes text_problem as well):
+                # this runs for every field of a backlog.
+                if (
+                    isinstance(value, str)
+                    and (len(value) > _SHORTEST_LIMIT or not value.isprintable())
+                    and text_problem(name, value, multiline=True)
+                ):
+                    problem = _text_rejection(name, value)
+                    break
         changes.append((data, change, problem))
     return changes
 

@@ -23,6 +23,7 @@ they took on the wire. Both functions are pure.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 import msgspec
@@ -115,36 +116,70 @@ class _Strings:
         self.learn(value)
         return value
 
-    def read(self, value: Any) -> Any:
-        if isinstance(value, msgspec.msgpack.Ext):
-            try:
-                # msgspec's stubs type Ext.data as any buffer; a decoded Ext always holds bytes.
-                data = cast(bytes, value.data)
-                back, used = _read_varint(data)
-                index = len(self.items) - 1 - back
-                if index < 0:
-                    raise IndexError(back)
-                if value.code == _REF:
-                    text = self.items[index]
-                elif value.code == _HEAD_REF:
-                    text = self.items[index] + data[used:].decode()
-                    self._add(text)
+    def read_all(self, values: Sequence[Any]) -> list[Any]:
+        """The values of a row as written, in order (one loop with its names bound: it runs for every
+        value of a backlog, most of them short strings, numbers or None that pass as they are)."""
+        out: list[Any] = []
+        append, items, index, ext = out.append, self.items, self.index, msgspec.msgpack.Ext
+        for value in values:
+            if type(value) is str:  # what msgspec decodes a string to (never a subclass)
+                if len(value) >= _MIN_INTERNED:
+                    if value not in index:
+                        index[value] = len(items)
+                        items.append(value)
+                    cut = max(value.rfind("/"), value.rfind(":"))
+                    if cut >= _MIN_INTERNED:
+                        head = value[:cut]
+                        if head not in index:
+                            index[head] = len(items)
+                            items.append(head)
+                append(value)
+            elif isinstance(value, ext):
+                data = value.data
+                back = data[0] if value.code == _REF and data else 0x80
+                if back < 0x80 and back < len(items):  # a plain reference within 128 strings: one byte
+                    text = items[-1 - back]
+                    self.budget -= len(text)
+                    if self.budget < 0:
+                        self._over()
+                    append(text)
                 else:
-                    raise IndexError(value.code)
-                self.budget -= len(text)
-                if self.budget < 0:
-                    raise OverBudget(
-                        zh=f"单条记录展开后超过 {self.row_limit} 个字符",
-                        en=f"a record expands past {self.row_limit} characters",
-                        code="too_large",
-                    )
-                return text
-            except (IndexError, UnicodeDecodeError):
-                pass
-            raise CompactError("string reference points nowhere")
-        if isinstance(value, str) and len(value) >= _MIN_INTERNED:
-            self.learn(value)
-        return value
+                    append(self._resolve(value))
+            else:
+                append(value)
+        return out
+
+    def _resolve(self, value: msgspec.msgpack.Ext) -> str:
+        try:
+            # msgspec's stubs type Ext.data as any buffer; a decoded Ext always holds bytes.
+            data = cast(bytes, value.data)
+            if data and data[0] < 0x80:  # a reference within the last 128 strings: one byte
+                back, used = data[0], 1
+            else:
+                back, used = _read_varint(data)
+            index = len(self.items) - 1 - back
+            if index < 0:
+                raise IndexError(back)
+            if value.code == _REF:
+                text = self.items[index]
+            elif value.code == _HEAD_REF:
+                text = self.items[index] + data[used:].decode()
+                self._add(text)
+            else:
+                raise IndexError(value.code)
+        except (IndexError, UnicodeDecodeError):
+            raise CompactError("string reference points nowhere") from None
+        self.budget -= len(text)
+        if self.budget < 0:
+            self._over()
+        return text
+
+    def _over(self) -> None:
+        raise OverBudget(
+            zh=f"单条记录展开后超过 {self.row_limit} 个字符",
+            en=f"a record expands past {self.row_limit} characters",
+            code="too_large",
+        )
 
 
 def _has_extension(change: Change) -> bool:
@@ -237,12 +272,11 @@ def expand(data: bytes, *, budget: Budget | None = None, max_size: int | None = 
                 if kind == _STATUS:
                     # every value is read (the string table must see them all), then the fields this reader
                     # knows are kept: a newer writer's extra fields are ignored
-                    read = [strings.read(v) for v in row[2:]]
+                    read = strings.read_all(row[2:])
                     change: Change = StatusChange(hlc=previous_hlc, **dict(zip(_STATUS_FIELDS, read, strict=False)))
                 else:
                     table_name, fields, insert, origin = shapes[kind]
-                    pk = strings.read(row[1])
-                    values = [strings.read(v) for v in row[3:]]
+                    pk, *values = strings.read_all([row[1], *row[3:]])
                     if len(values) != len(fields):
                         raise CompactError(f"row of shape {kind} has {len(values)} values for {len(fields)} fields")
                     change = RowChange(

@@ -210,3 +210,31 @@ def test_a_set_sealed_with_r2_opens_to_the_same_records():
     )
     assert signed.compression == ZSTD_R2
     assert body == msgpack_array(records)
+
+
+def test_near_and_far_references_resolve_alike():
+    # A reference within the last 128 strings is one byte (read inline); one further back takes a
+    # two-byte varint (read by the general path): both must name the same strings as the writer's table.
+    names = [f"material-{n:03d}" for n in range(200)]
+    records = [
+        encode_change(RowChange(table="t", pk=name, hlc=n, insert=True, fields={"v": name}))
+        for n, name in enumerate(names)
+    ]
+    records += [
+        encode_change(RowChange(table="t", pk=names[n], hlc=1000 + n, fields={"v": names[-1 - n]}))
+        for n in (0, 5, 127, 128, 199)
+    ]
+    assert expand(compact(records), max_size=MAX_INFLATED) == records
+    shape = [["t", ["v"], True, None]]
+    far = [0, msgspec.msgpack.Ext(1, bytes([0x80 | 71, 1])), 1, msgspec.msgpack.Ext(1, b"\x05")]  # 199 and 5 back
+    body = _body(shape, [*([0, name, 1, name] for name in names), far])
+    assert expand(body, max_size=MAX_INFLATED)[-1] == encode_change(
+        RowChange(table="t", pk=names[0], hlc=201, insert=True, fields={"v": names[194]})
+    )
+
+
+@pytest.mark.parametrize("data", [b"", b"\x80", b"\xff\xff\xff\xff\xff"])
+def test_a_reference_with_no_or_a_broken_distance_is_refused(data):
+    body = _body([], [[-1, 0, "a long string", msgspec.msgpack.Ext(1, data)]])
+    with pytest.raises(CompactError):
+        expand(body, max_size=MAX_INFLATED)
