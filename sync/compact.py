@@ -62,18 +62,6 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
-def _read_varint(data: bytes) -> tuple[int, int]:
-    value = shift = 0
-    for index, byte in enumerate(data):
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, index + 1
-        shift += 7
-        if shift > 28:
-            break
-    raise CompactError("string reference is malformed")
-
-
 class _Strings:
     """The table of strings both sides build in the same order while writing and reading."""
 
@@ -117,8 +105,11 @@ class _Strings:
         return value
 
     def read_all(self, values: Sequence[Any]) -> list[Any]:
-        """The values of a row as written, in order (one loop with its names bound: it runs for every
-        value of a backlog, most of them short strings, numbers or None that pass as they are)."""
+        """The values of a row as written, in order: references resolved, long strings learnt.
+
+        One loop with its names bound and the references read inline: it runs for every value of a
+        backlog, most of them short strings, numbers, None or a reference of one or two bytes.
+        """
         out: list[Any] = []
         append, items, index, ext = out.append, self.items, self.index, msgspec.msgpack.Ext
         for value in values:
@@ -134,45 +125,43 @@ class _Strings:
                             index[head] = len(items)
                             items.append(head)
                 append(value)
-            elif isinstance(value, ext):
-                data = value.data
-                back = data[0] if value.code == _REF and data else 0x80
-                if back < 0x80 and back < len(items):  # a plain reference within 128 strings: one byte
-                    text = items[-1 - back]
-                    self.budget -= len(text)
-                    if self.budget < 0:
-                        self._over()
-                    append(text)
-                else:
-                    append(self._resolve(value))
-            else:
+                continue
+            if not isinstance(value, ext):
                 append(value)
-        return out
-
-    def _resolve(self, value: msgspec.msgpack.Ext) -> str:
-        try:
+                continue
             # msgspec's stubs type Ext.data as any buffer; a decoded Ext always holds bytes.
             data = cast(bytes, value.data)
-            if data and data[0] < 0x80:  # a reference within the last 128 strings: one byte
-                back, used = data[0], 1
+            back = shift = used = 0
+            for byte in data:  # the distance back: a varint of at most 5 bytes
+                used += 1
+                back |= (byte & 0x7F) << shift
+                if byte < 0x80:
+                    break
+                shift += 7
+                if shift > 28:
+                    raise CompactError("string reference is malformed")
             else:
-                back, used = _read_varint(data)
-            index = len(self.items) - 1 - back
-            if index < 0:
-                raise IndexError(back)
+                raise CompactError("string reference is malformed")
+            at = len(items) - 1 - back
+            if at < 0:
+                raise CompactError("string reference points nowhere")
             if value.code == _REF:
-                text = self.items[index]
+                text = items[at]
             elif value.code == _HEAD_REF:
-                text = self.items[index] + data[used:].decode()
-                self._add(text)
+                try:
+                    text = items[at] + data[used:].decode()
+                except UnicodeDecodeError:
+                    raise CompactError("string reference points nowhere") from None
+                if text not in index:
+                    index[text] = len(items)
+                    items.append(text)
             else:
-                raise IndexError(value.code)
-        except (IndexError, UnicodeDecodeError):
-            raise CompactError("string reference points nowhere") from None
-        self.budget -= len(text)
-        if self.budget < 0:
-            self._over()
-        return text
+                raise CompactError("string reference points nowhere")
+            self.budget -= len(text)
+            if self.budget < 0:
+                self._over()
+            append(text)
+        return out
 
     def _over(self) -> None:
         raise OverBudget(
