@@ -1,4 +1,4 @@
-"""A real station syncs at its usual pace while 80 logins at full Argon2 cost hammer the live hub."""
+"""A real station syncs while 80 logins at full Argon2 cost hammer the live hub: its syncs do not queue behind them."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def _can_bind(address: str) -> bool:
 
 @pytest.mark.timeout(120)
 @pytest.mark.skipif(not _can_bind("127.0.4.2"), reason="127.0.0.0/8 is not all loopback here")
-def test_station_sync_stays_fast_while_eighty_logins_hammer_the_hub(live_county: County):
+def test_station_sync_does_not_wait_behind_eighty_logins_hammering_the_hub(live_county: County):
     # The hub as deployed: default settings, a 64 MiB Argon2id check per login (the cost is the point).
     with live_county.store() as store:
         add_user(
@@ -50,6 +50,7 @@ def test_station_sync_stays_fast_while_eighty_logins_hammer_the_hub(live_county:
     ]
     tokens = [csrf_of(c.get("/login").text) for c in clients]
     statuses: list[int] = []
+    checked_at: list[float] = []  # when each login whose password was checked (401) was answered
     start = threading.Barrier(81)
 
     def guess(i: int) -> None:
@@ -59,26 +60,28 @@ def test_station_sync_stays_fast_while_eighty_logins_hammer_the_hub(live_county:
             "/login", data={"username": name, "password": f"guess-{i}", "csrf": tokens[i]}, follow_redirects=False
         )
         statuses.append(response.status_code)
+        if response.status_code == 401:
+            checked_at.append(time.perf_counter())
 
     threads = [threading.Thread(target=guess, args=(i,)) for i in range(80)]
     try:
         for thread in threads:
             thread.start()
         start.wait()
-        latencies = []
         for serial in range(2, 5):
             station.new_case(f"李四{serial}", serial)
-            began = time.perf_counter()
             report = station.sync()
-            latencies.append(time.perf_counter() - began)
-            assert report is not None
+            assert report is not None and report.in_step, report
+        synced_at = time.perf_counter()
         for thread in threads:
             thread.join()
     finally:
         for client in clients:
             client.close()
-    # 0.4.0: 80 logins took the worker threads station sync runs on; a sync took 19 s.
-    assert max(latencies) < 1.0, latencies
+    # 0.4.0: 80 logins took the worker threads station sync runs on, so a sync waited for the password
+    # checks ahead of it (19 s). Now the three syncs are through while checks are still being answered: an
+    # order, not a time (the speed is the benchmarks'), which holds however loaded the machine is.
+    assert checked_at and synced_at < max(checked_at), (synced_at, sorted(checked_at)[-3:])
     assert len(statuses) == 80 and set(statuses) <= {401, 429}
     assert statuses.count(429) >= 40  # told at once to come back later, unchecked
     with live_county.store() as store:
