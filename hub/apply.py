@@ -55,10 +55,13 @@ class SetScope:
     which a later failure in the change's savepoint could roll back.
     """
 
-    def __init__(self, store: HubStoreProtocol, minter: Minter | None) -> None:
+    def __init__(self, store: HubStoreProtocol, minter: Minter | None, origin: str | None = None) -> None:
         self.store = store
         self.minter = minter
         """The set's station's village and device letter (its station row)."""
+        self.origin = origin
+        """The set's station (None: not known, and its twice-numbered records not checked)."""
+        self._numbered_twice: set[tuple[str, str]] | None = None
         self._calendar: WorkCalendar | None = None
         self.held: set[tuple[str, str]] = set()
         """(table, key) of parent rows found held in this transaction (intakes, cases: never deleted)."""
@@ -80,6 +83,21 @@ class SetScope:
         if self._calendar is None:
             self._calendar = self.store.calendar()
         return self._calendar
+
+    def numbered_twice(self, table: str, key: str) -> bool:
+        """Whether the station's record ``key`` of ``table`` (cases, intakes) was refused because the hub
+        holds another applicant's record under its number (a fork's branches numbered the same day):
+        read once per set, the first time a change asks."""
+        if self.origin is None:
+            return False
+        if self._numbered_twice is None:
+            self._numbered_twice = self.store.refused_as_numbered_twice(self.origin)
+        return (table, key) in self._numbered_twice
+
+    def refused_as_numbered_twice(self, table: str, key: str) -> None:
+        """A case or intake of the set refused so (its later changes in the set follow it)."""
+        if not self.numbered_twice(table, key) and self._numbered_twice is not None:  # loaded by the ask
+            self._numbered_twice.add((table, key))
 
     def parent_held(self, parent: str, key: str) -> bool:
         """Whether the parent row ``key`` of ``parent`` (intakes or cases) is held."""
@@ -284,6 +302,10 @@ def apply_row(
                 zh=f"{label('table', table)} {change.pk[:60]}：{wrong[0]}",
                 en=f"{table} {change.pk[:60]}: {wrong[1]}",
             )
+    if scope is not None:
+        refused = _numbered_twice(scope, table, change.pk, change.fields)
+        if refused is not None:
+            return refused
     station_minter = station_minter or (scope.minter if scope is not None else None)
     # A new row under the station's own number is almost always new: the chain delivers each change once.
     # It is inserted unread (ON CONFLICT DO NOTHING); when it is held after all (a station restored from
@@ -304,6 +326,43 @@ def apply_row(
     outcome = _merge_row(store, change, existing, origin, village_code, lookup_key, now, station_minter, scope)
     assert outcome is not None
     return outcome
+
+
+_PARENTS = {
+    "cases": ("intakes", "intake_id"),
+    "intake_materials": ("intakes", "intake_id"),
+    "commitments": ("intakes", "intake_id"),
+    "case_notes": ("cases", "case_no"),
+    "attachments": ("cases", "case_no"),
+    "ratings": ("cases", "case_no"),
+}
+"""A child table's parent (the table and the child's column naming it), for twice-numbered records."""
+
+
+def _refused_as_numbered_twice(table: str, pk: str) -> Outcome:
+    return _reject(
+        "duplicate_row",
+        zh=f"{label('table', table)} {pk}：该编号在县平台已属另一申请人，本站记录未采用",
+        en=f"{table} {pk}: the county holds another applicant's record under this number; this one is not filed",
+    )
+
+
+def _numbered_twice(scope: SetScope, table: str, pk: str, fields: dict[str, Any]) -> Outcome | None:
+    """The refusal of a change to a station's record the hub refused as numbered twice (``duplicate_row``:
+    the hub holds another applicant's record under that number), or to a child of one (``parent_refused``):
+    what the station adds to its own applicant's case must never land on the hub's record of the other."""
+    if table in ("cases", "intakes") and scope.numbered_twice(table, pk):
+        return _refused_as_numbered_twice(table, pk)
+    parent = _PARENTS.get(table)
+    if parent is not None:
+        key = fields.get(parent[1])
+        if isinstance(key, str) and scope.numbered_twice(parent[0], key):
+            return _reject(
+                "parent_refused",
+                zh=f"{label('table', table)} {pk[:60]}：所属记录 {key} 已被县平台拒收（编号重复），本条一并不采用",
+                en=f"{table} {pk[:60]}: its {parent[0][:-1]} {key} was refused (numbered twice), so this is not filed",
+            )
+    return None
 
 
 def _merge_row(
@@ -472,6 +531,8 @@ def apply_status(
         station_minter: ``origin``'s village and device letter when the caller holds its station row.
         scope: what the set's changes share (the ingest): its station's minter, the calendar read once.
     """
+    if scope is not None and scope.numbered_twice("cases", change.case_no):
+        return _refused_as_numbered_twice("cases", change.case_no)
     station_minter = station_minter or (scope.minter if scope is not None else None)
     # The case's village is the one its number names (a number another station took first does
     # not make it that station's); a case of another village is refused before it is looked up.

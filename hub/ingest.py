@@ -489,7 +489,7 @@ def _apply_changes(
     # moment, so a later move of the same case in this set must be followed by the hub's state,
     # even when the hub applied it from the state the station moved from.
     refused_cases: set[str] = set()
-    scope = SetScope(store, Minter(station.village_code, station.device))
+    scope = SetScope(store, Minter(station.village_code, station.device), origin)
     # A new case whose move comes later in the set gets its due date with that move, computed once.
     scope.moves_ahead.update(c.case_no for _, c, p in changes if isinstance(c, StatusChange) and p is None)
     for index, (raw, change, problem) in enumerate(changes):
@@ -546,6 +546,13 @@ def _apply_changes(
                 refused_cases.add(change.case_no)
             elif isinstance(change, RowChange) and change.table == "cases":
                 refused_cases.add(change.pk)
+            if (
+                isinstance(change, RowChange)
+                and change.table in ("cases", "intakes")
+                and outcome.rejection is not None
+                and outcome.rejection.code in ("duplicate_row", "parent_refused")
+            ):
+                scope.refused_as_numbered_twice(change.table, change.pk)
         elif outcome.result == "applied" and change is not None:
             # A row of a table that needs a feature goes only to the village's stations that said it (sync.tables).
             need = BY_NAME[change.table].feature if isinstance(change, RowChange) and change.table in BY_NAME else 0

@@ -125,6 +125,7 @@ _TABLE: dict[str, dict[str, str | tuple[str, str]]] = {
         "control_character": "含控制字符",
         "row_missing": "记录不存在",
         "duplicate_row": "记录重复",
+        "parent_refused": "所属记录已被拒收",
         "status_by_row": "状态只能通过办理环节变更",
         "illegal_transition": "状态变更不合规",
         "actor_not_allowed": "无权办理该环节",

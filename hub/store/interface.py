@@ -289,6 +289,10 @@ class HubStoreProtocol(Protocol):
         """Rejected changes (without the change bytes), oldest first."""
         ...
 
+    def refused_as_numbered_twice(self, origin: str) -> set[tuple[str, str]]:
+        """(table, key) of ``origin``'s cases and intakes refused ``duplicate_row`` or ``parent_refused``."""
+        ...
+
     def add_conflict(
         self,
         *,

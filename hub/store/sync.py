@@ -166,6 +166,17 @@ class SyncStoreMixin(StoreBase):
             params.append(origin)
         return self._dicts(sql + " ORDER BY id", params)
 
+    def refused_as_numbered_twice(self, origin: str) -> set[tuple[str, str]]:
+        """(table, key) of the cases and intakes of ``origin`` refused as another record's number
+        (``duplicate_row``), or as the child of one (``parent_refused``): what the station adds to them is
+        its own applicant's, never the record the hub holds under that number (hub.apply)."""
+        rows = self.db.execute(
+            "SELECT entity, entity_id FROM rejected WHERE origin = ? AND entity IN ('cases', 'intakes')"
+            " AND code IN ('duplicate_row', 'parent_refused')",
+            [origin],
+        ).fetchall()
+        return {(str(entity), str(key)) for entity, key in rows}
+
     def add_conflict(
         self,
         *,

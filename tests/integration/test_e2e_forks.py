@@ -299,3 +299,43 @@ def test_a_number_both_branches_gave_out_the_same_day_is_reported_and_neither_re
     # The station's applicants are not overwritten by the hub's (they were, before): kept, flagged refused.
     assert [here[n] for n in hub_only] == ["申请人4", "申请人5"] and set(hub_only) <= flagged
     assert set(hub_only) <= refused  # and the county keeps their records whole, refused as numbered twice
+
+
+def test_what_the_station_added_to_its_refused_twice_numbered_case_stays_off_the_hub_s_record(
+    village: Village, tmp_path: Path
+) -> None:
+    """The station's own applicant under a number both branches gave out is refused ``duplicate_row``; the
+    note and the scanned page the station added to that case are the station's applicant's too, so the hub
+    refuses them with it (``parent_refused``) instead of hanging them on its own applicant's record."""
+    from station.scans.store import attach_pages
+    from tests.station.scans.pages import page
+
+    village.intake(1)
+    in_step(village.sync())
+    copy = tmp_path / "copied-by-hand"
+    shutil.copytree(village.station_dir, copy)
+    hub_only = village.intake(1)
+    in_step(village.sync())
+    shutil.rmtree(village.station_dir)
+    shutil.copytree(copy, village.station_dir)
+    station_only = village.intake(1)
+    assert station_only == hub_only
+    (number,) = station_only
+    village.note(number, "申请人本人的补充说明")
+    with village.open() as station:
+        (attached,) = attach_pages(station, number, "居民身份证", [page(1)])
+    assert [e.code for e in village.sync().errors] == ["fork"]
+    village.cli("forks", "resolve", str(the_fork(village)), "--keep", "hub")
+    village.sync()
+    village.keys = load_keypair(village.station_dir, PASSPHRASE)
+    village.sync()
+    village.sync()
+
+    with HubStore.open_existing(village.hub_dir) as store:
+        assert store.case_attachments(number) == []  # the hub's applicant's case names no page of the other's
+        refused = {(r["entity"], r["entity_id"]): r["code"] for r in store.rejected(village.station_id)}
+    at_hub, here = village.notes(number)
+    assert at_hub == [] and here == ["申请人本人的补充说明"]  # kept at the station, not on the hub's record
+    assert refused[("cases", number)] == "duplicate_row"
+    assert refused[("attachments", attached.attachment_id)] == "parent_refused"
+    assert any(entity == "case_notes" and code == "parent_refused" for (entity, _), code in refused.items())
