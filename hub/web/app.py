@@ -31,6 +31,7 @@ from hub.store import close_pool as close_store_pool
 from hub.store import open_pool as open_store_pool
 from hub.throttle import Throttled
 from hub.web import admin, api, desk, joint, pages, scans_api, sync_api, township
+from hub.web.access_log import redact_access_log
 from hub.web.api_models import error_responses
 from hub.web.deps import DEPENDENCIES, Clock, HubSettings, Identity, close_idle
 from hub.web.errors import EXCEPTION_HANDLERS, HubHTTPError, throttled_response
@@ -244,4 +245,5 @@ def _openapi() -> OpenAPIConfig:
 
 def app_from_env() -> Litestar:
     """The uvicorn factory: ``uvicorn --factory hub.app:app_from_env`` (data folder from HUB_DATA_DIR)."""
+    redact_access_log()
     return create_app(Settings.from_env())
