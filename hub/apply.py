@@ -94,9 +94,10 @@ class SetScope:
             self._numbered_twice = self.store.refused_as_numbered_twice(self.origin)
         return (table, key) in self._numbered_twice
 
-    def refused_as_numbered_twice(self, table: str, key: str) -> None:
+    def mark_numbered_twice(self, table: str, key: str) -> None:
         """A case or intake of the set refused so (its later changes in the set follow it)."""
-        if not self.numbered_twice(table, key) and self._numbered_twice is not None:  # loaded by the ask
+        self.numbered_twice(table, key)  # reads the station's earlier refusals, once
+        if self._numbered_twice is not None:
             self._numbered_twice.add((table, key))
 
     def parent_held(self, parent: str, key: str) -> bool:
@@ -339,7 +340,7 @@ _PARENTS = {
 """A child table's parent (the table and the child's column naming it), for twice-numbered records."""
 
 
-def _refused_as_numbered_twice(table: str, pk: str) -> Outcome:
+def _numbered_twice_refusal(table: str, pk: str) -> Outcome:
     return _reject(
         "duplicate_row",
         zh=f"{label('table', table)} {pk}：该编号在县平台已属另一申请人，本站记录未采用",
@@ -352,7 +353,7 @@ def _numbered_twice(scope: SetScope, table: str, pk: str, fields: dict[str, Any]
     the hub holds another applicant's record under that number), or to a child of one (``parent_refused``):
     what the station adds to its own applicant's case must never land on the hub's record of the other."""
     if table in ("cases", "intakes") and scope.numbered_twice(table, pk):
-        return _refused_as_numbered_twice(table, pk)
+        return _numbered_twice_refusal(table, pk)
     parent = _PARENTS.get(table)
     if parent is not None:
         key = fields.get(parent[1])
@@ -532,7 +533,7 @@ def apply_status(
         scope: what the set's changes share (the ingest): its station's minter, the calendar read once.
     """
     if scope is not None and scope.numbered_twice("cases", change.case_no):
-        return _refused_as_numbered_twice("cases", change.case_no)
+        return _numbered_twice_refusal("cases", change.case_no)
     station_minter = station_minter or (scope.minter if scope is not None else None)
     # The case's village is the one its number names (a number another station took first does
     # not make it that station's); a case of another village is refused before it is looked up.

@@ -552,7 +552,7 @@ def _apply_changes(
                 and outcome.rejection is not None
                 and outcome.rejection.code in ("duplicate_row", "parent_refused")
             ):
-                scope.refused_as_numbered_twice(change.table, change.pk)
+                scope.mark_numbered_twice(change.table, change.pk)
         elif outcome.result == "applied" and change is not None:
             # A row of a table that needs a feature goes only to the village's stations that said it (sync.tables).
             need = BY_NAME[change.table].feature if isinstance(change, RowChange) and change.table in BY_NAME else 0

@@ -111,19 +111,11 @@ class _Strings:
         backlog, most of them short strings, numbers, None or a reference of one or two bytes.
         """
         out: list[Any] = []
-        append, items, index, ext = out.append, self.items, self.index, msgspec.msgpack.Ext
+        append, items, ext = out.append, self.items, msgspec.msgpack.Ext
         for value in values:
             if type(value) is str:  # what msgspec decodes a string to (never a subclass)
                 if len(value) >= _MIN_INTERNED:
-                    if value not in index:
-                        index[value] = len(items)
-                        items.append(value)
-                    cut = max(value.rfind("/"), value.rfind(":"))
-                    if cut >= _MIN_INTERNED:
-                        head = value[:cut]
-                        if head not in index:
-                            index[head] = len(items)
-                            items.append(head)
+                    self.learn(value)  # the writer's own rule, so both tables stay in step
                 append(value)
                 continue
             if not isinstance(value, ext):
@@ -152,9 +144,7 @@ class _Strings:
                     text = items[at] + data[used:].decode()
                 except UnicodeDecodeError:
                     raise CompactError("string reference points nowhere") from None
-                if text not in index:
-                    index[text] = len(items)
-                    items.append(text)
+                self._add(text)
             else:
                 raise CompactError("string reference points nowhere")
             self.budget -= len(text)
