@@ -8,9 +8,11 @@ which take no dependencies, read them there); handlers name what they need as pa
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import threading
+import weakref
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TypeAlias
@@ -36,14 +38,35 @@ Clock: TypeAlias = NamedDependency[SkipValidation[Callable[[], dt.datetime]]]
 Metrics: TypeAlias = NamedDependency[SkipValidation[HubMetrics]]
 
 
-_STORE_THREADS = anyio.CapacityLimiter(8)
+STORE_THREADS = 8
 """Worker threads that open and close requests' stores, apart from the 40 the handlers run in: a close
 that waited behind handlers which themselves wait for a pooled connection would never give one back."""
+
+_STORE_LIMITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+_STORE_LIMITERS_LOCK = threading.Lock()
+
+
+def store_threads() -> anyio.CapacityLimiter:
+    """The running event loop's limiter of :data:`STORE_THREADS`.
+
+    One per loop, never one for the process: an anyio limiter hands a freed token to its next waiter by
+    setting an asyncio event, which wakes nobody when the waiter sleeps on another loop (another app
+    served in the same process, as tests and the county-and-province runs do). A request there waited
+    for a token for ever.
+    """
+    loop = asyncio.get_running_loop()
+    with _STORE_LIMITERS_LOCK:
+        limiter = _STORE_LIMITERS.get(loop)
+        if limiter is None:
+            limiter = _STORE_LIMITERS[loop] = anyio.CapacityLimiter(STORE_THREADS)
+        return limiter
 
 
 IDLE_SQLITE = 48
 """SQLite stores kept open between requests, in the whole process (their connections, pragmas set): as
-many as requests can hold at once (Litestar's 40 handler threads and the 8 of :data:`_STORE_THREADS`)."""
+many as requests can hold at once (Litestar's 40 handler threads and the 8 of :data:`STORE_THREADS`)."""
 
 _IDLE: list[tuple[str, tuple[int, int], HubStore]] = []
 """(database file, its device and inode when opened, store) of the SQLite stores waiting for a request."""
@@ -128,7 +151,7 @@ async def provide_store(state: State) -> AsyncIterator[HubStore]:
     cancelled request).
 
     Opened and closed off the event loop (SQLite's connect, pragmas and close; the data folder's
-    ``database.url``), in a thread of :data:`_STORE_THREADS`; on SQLite kept open for the next request
+    ``database.url``), in a thread of :func:`store_threads`; on SQLite kept open for the next request
     (:func:`_close`, at most :data:`IDLE_SQLITE`), and used by the handler's worker thread,
     hence ``check_same_thread=False``; one owner at a time. On PostgreSQL the store borrows its pooled
     connection at its first statement, in the handler's thread. Litestar would run a sync generator's
@@ -137,13 +160,14 @@ async def provide_store(state: State) -> AsyncIterator[HubStore]:
     pool stall (every request 503 after the pool's wait). Here the close runs in a thread of its own
     small set, shielded from cancellation, so it always happens and never waits for a handler.
     """
+    limiter = store_threads()
     with anyio.CancelScope(shield=True):  # an opened store is always closed below
-        store = await anyio.to_thread.run_sync(_open, state, limiter=_STORE_THREADS)
+        store = await anyio.to_thread.run_sync(_open, state, limiter=limiter)
     try:
         yield store
     finally:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(_close, store, limiter=_STORE_THREADS)
+            await anyio.to_thread.run_sync(_close, store, limiter=limiter)
 
 
 def _settings(state: State) -> Settings:
