@@ -14,17 +14,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import contextlib
 import cProfile
 import pstats
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-from litestar.concurrency import set_asyncio_executor
+from litestar.concurrency import get_asyncio_executor, set_asyncio_executor
 
 from bench.bench_county import _reuse, _settings
 from hub.web.app import create_app
@@ -41,6 +42,21 @@ class _Inline(concurrent.futures.ThreadPoolExecutor):
         except BaseException as exc:  # handed to the awaiting handler as the thread pool would
             future.set_exception(exc)
         return future
+
+
+@contextlib.contextmanager
+def _handlers_inline() -> Iterator[None]:
+    """Litestar runs sync handlers inline while this is open; its executor is process-wide, so it is put back.
+
+    Left set, every hub later served in the same process (a test run's) would run its handlers on the event
+    loop itself: one handler waiting for a pooled connection would stop the loop that gives them back.
+    """
+    before = get_asyncio_executor()
+    set_asyncio_executor(_Inline())
+    try:
+        yield
+    finally:
+        set_asyncio_executor(before)
 
 
 class _Off(cProfile.Profile):
@@ -137,8 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dump", type=Path, help="also write the profiles here (hub.prof, client.prof) for pstats")
     parser.add_argument("--sort", default="tottime", help="pstats sort key (default tottime)")
     args = parser.parse_args(argv)
-    set_asyncio_executor(_Inline())
-    with tempfile.TemporaryDirectory(prefix="profile-exchange-") as tmp:
+    with _handlers_inline(), tempfile.TemporaryDirectory(prefix="profile-exchange-") as tmp:
         root = Path(tmp)
         hub_dir, ready = _reuse(
             args.prepared, root, None, args.stations, args.per_station, 2026, lambda m: print(m, file=sys.stderr)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from litestar.concurrency import get_asyncio_executor
+
 from bench import profile_exchange, profile_ingest
 
 
@@ -16,6 +18,14 @@ def test_profile_exchange_runs_every_round_in_step_and_splits_hub_from_client(tm
     )
     assert "== hub ==" in out and "== client ==" in out
     assert "ingest.py" in out.split("== client ==")[0]  # the hub's handler ran in the profiled thread
+
+
+def test_profile_exchange_gives_litestar_its_executor_back(tmp_path, capsys):
+    # Litestar's executor is process-wide: left inline, later hubs in this process would run handlers on
+    # their event loop, and on PostgreSQL one waiting for a pooled connection would stall the hub.
+    before = get_asyncio_executor()
+    assert profile_exchange.main(["--stations", "2", "--prepared", str(tmp_path / "county"), "--no-profile"]) == 0
+    assert get_asyncio_executor() is before
 
 
 def test_profile_ingest_ingests_the_whole_backlog(tmp_path, capsys):
