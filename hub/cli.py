@@ -253,8 +253,49 @@ def serve(
     # No Date or Server header: village links pay for every byte (docs/protocol.md, "Exchange").
     # proxy_headers off: uvicorn would believe X-Forwarded-* from 127.0.0.1 by default; the hub itself
     # believes them only from --trusted-proxy (hub.web.security_headers).
+    limit = raise_open_files_limit()
+    if limit is not None and limit < OPEN_FILES_LOW:
+        click.echo(
+            f"警告：本进程最多只能打开 {limit} 个文件。全县代办点同时同步时，每个连接和每个数据库连接各占一个："
+            "请提高上限（systemd 单元中 LimitNOFILE=65536，见 docs/hub.md）。",
+            err=True,
+        )
+        click.echo(
+            f"Warning: this process may open at most {limit} files. When the county's stations sync at once, "
+            "each connection and each database connection takes one: raise the limit (LimitNOFILE=65536 in the "
+            "systemd unit, docs/hub.md).",
+            err=True,
+        )
     with serving(obj.data_dir):  # 'hub restore' refuses while any 'hub serve' holds this
         _run_uvicorn(host, port, tls_cert, tls_key, workers)
+
+
+OPEN_FILES_WANTED = 65536
+"""The open-files limit ``hub serve`` raises itself to, within the hard limit: every station syncing holds a
+socket and, while its request waits, a database connection (three files on SQLite: the database, its WAL and
+shared memory). 395 stations at once took about 510 (docs/benchmarks.md); Debian's default of 1,024 would be
+reached by a county twice that size."""
+
+OPEN_FILES_LOW = 4096
+"""Below this ``hub serve`` warns that the limit is too low for a county."""
+
+
+def raise_open_files_limit(wanted: int = OPEN_FILES_WANTED) -> int | None:
+    """Raise this process's soft limit of open files towards ``wanted`` (never past the hard limit, never
+    lower); the limit now, or None where the platform has none. Workers started after inherit it."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            return soft
+        return target
+    return soft
 
 
 GRACEFUL_SHUTDOWN_S = 10

@@ -28,6 +28,8 @@ def unit_blocks() -> list[configparser.ConfigParser]:
 def test_the_service_unit_runs_hub_serve_as_its_own_user_restarted_on_failure():
     service = next(u for u in unit_blocks() if "Unit" in u and "hub serve" in u["Service"]["ExecStart"])["Service"]
     assert service["Restart"] == "on-failure"
+    # A socket and a database connection for every station syncing at once (hub.cli.OPEN_FILES_WANTED).
+    assert int(service["LimitNOFILE"]) >= 65536
     assert service["User"] not in ("", "root") and service["Group"] == service["User"]
     environment = dict(item.split("=", 1) for item in shlex.split(service["Environment"]))
     data_dir = environment["HUB_DATA_DIR"]
