@@ -250,9 +250,6 @@ def serve(
     for name, value in (("HUB_WARN_DAYS", warn_days), ("HUB_DANGER_DAYS", danger_days)):
         if value is not None:
             os.environ[name] = str(value)
-    # No Date or Server header: village links pay for every byte (docs/protocol.md, "Exchange").
-    # proxy_headers off: uvicorn would believe X-Forwarded-* from 127.0.0.1 by default; the hub itself
-    # believes them only from --trusted-proxy (hub.web.security_headers).
     limit = raise_open_files_limit()
     if limit is not None and limit < OPEN_FILES_LOW:
         click.echo(
@@ -266,6 +263,9 @@ def serve(
             "systemd unit, docs/hub.md).",
             err=True,
         )
+    # No Date or Server header: village links pay for every byte (docs/protocol.md, "Exchange").
+    # proxy_headers off: uvicorn would believe X-Forwarded-* from 127.0.0.1 by default; the hub itself
+    # believes them only from --trusted-proxy (hub.web.security_headers).
     with serving(obj.data_dir):  # 'hub restore' refuses while any 'hub serve' holds this
         _run_uvicorn(host, port, tls_cert, tls_key, workers)
 
@@ -282,14 +282,17 @@ OPEN_FILES_LOW = 4096
 
 def raise_open_files_limit(wanted: int = OPEN_FILES_WANTED) -> int | None:
     """Raise this process's soft limit of open files towards ``wanted`` (never past the hard limit, never
-    lower); the limit now, or None where the platform has none. Workers started after inherit it."""
+    lower); the limit now, or None when there is none (unlimited, or no such limit on this platform).
+    Workers started after inherit it."""
     try:
         import resource
     except ImportError:  # not on Windows
         return None
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return None
     target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if soft != resource.RLIM_INFINITY and soft < target:
+    if soft < target:
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
         except (ValueError, OSError):
