@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import resource
 import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from hub.cli import OPEN_FILES_WANTED
+from tests.integration.processes import free_port
 
 
 def _limit_after(soft: int, hard: int, wanted: int = OPEN_FILES_WANTED) -> tuple[str, str]:
@@ -37,14 +37,8 @@ def test_the_soft_limit_is_raised_to_what_a_county_needs_within_the_hard_limit()
     assert _limit_after(900, 900, wanted=500) == ("900", "900")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_hub_serve_warns_of_a_low_hard_limit_in_both_languages_and_still_serves(hub_dir: Path):
-    port = _free_port()
+    port = free_port()
     # The shell's `ulimit -n` sets the hard limit too: hub serve cannot raise its soft one past 512.
     serve = shlex.join([sys.executable, "-m", "hub.cli", "--data-dir", str(hub_dir), "serve", "--port", str(port)])
     process = subprocess.Popen(
