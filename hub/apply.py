@@ -19,14 +19,21 @@ from sync.errors import ProxyAppError
 from sync.i18n import label
 from sync.ids import Minter, event_minter, intake_of_key, parse_case_number, row_minter
 from sync.lifecycle import Actor, Status
-from sync.merge import Rejection, decide_row, decide_status, decode_versions, encode_versions, version_of
+from sync.merge import Rejection, RowDecision, decide_row, decide_status, decode_versions, encode_versions, version_of
 from sync.ratings import FIRST_STANDS
 from sync.scans import MAX_PAGE_BYTES, PAGE_FORMATS
 from sync.tables import BY_NAME
 from sync.timeutil import business_date, iso_utc, parse_iso
 from sync.workdays import WorkCalendar
 
-__all__ = ("Outcome", "SetScope", "apply_row", "apply_status", "decision_days", "status_fields")
+__all__ = (
+    "Outcome",
+    "SetScope",
+    "apply_row",
+    "apply_status",
+    "decision_days",
+    "status_fields",
+)
 
 # Fields of a case that a station's RowChange may not set even on insert: a new case starts as a
 # draft, and everything after moves through StatusChanges (sync.merge allows them on insert).
@@ -50,13 +57,19 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
 class SetScope:
     """What the changes of one set share, read once per set instead of once per change.
 
-    Made anew for each run of a set's transaction (a retried one starts afresh): it caches only what
-    that transaction cannot undo (the calendar, parents found held), never a row a change wrote,
-    which a later failure in the change's savepoint could roll back.
+    Made anew for each run of a set's transaction (a retried one starts afresh). Run with a savepoint per
+    change, it caches only what that transaction cannot undo (the calendar, parents found held), never a
+    row a change wrote, which a later failure in the change's savepoint could roll back. ``trusted``: the
+    set's changes run under one savepoint, and any failure undoes all of them and runs the set again with
+    a new scope, so what a change wrote may be remembered too (the intakes and cases it inserted).
     """
 
-    def __init__(self, store: HubStoreProtocol, minter: Minter | None, origin: str | None = None) -> None:
+    def __init__(
+        self, store: HubStoreProtocol, minter: Minter | None, origin: str | None = None, *, trusted: bool = False
+    ) -> None:
         self.store = store
+        self.trusted = trusted
+        """Writes of the set's changes stand or fall together (no savepoint per change)."""
         self.minter = minter
         """The set's station's village and device letter (its station row)."""
         self.origin = origin
@@ -69,6 +82,13 @@ class SetScope:
         """Moves of each case still to come in the set (the ingest counts them down as it goes)."""
         self.due_pending: set[str] = set()
         """New cases of the set whose due date waits for a move later in the set (settle_due)."""
+        self._stamped: tuple[dt.datetime, str, dt.date] | None = None
+
+    def stamp(self, now: dt.datetime) -> tuple[str, dt.date]:
+        """``now`` as stored (UTC text) and its China business date, worked out once for the set's rows."""
+        if self._stamped is None or self._stamped[0] != now:
+            self._stamped = (now, iso_utc(now), business_date(now))
+        return self._stamped[1], self._stamped[2]
 
     def settle_due(self, now: dt.datetime) -> None:
         """At the end of the set: the due date of each new case whose later move did not come to pass."""
@@ -249,30 +269,9 @@ def _minter_of_station(store: HubStoreProtocol, origin: str) -> Minter | None:
     return Minter(station.village_code, station.device) if station is not None else None
 
 
-def apply_row(
-    store: HubStoreProtocol,
-    change: RowChange,
-    *,
-    origin: str,
-    village_code: str,
-    lookup_key: bytes,
-    now: dt.datetime,
-    station_minter: Minter | None = None,
-    scope: SetScope | None = None,
-) -> Outcome:
-    """Merge a station's row change: last writer wins per field by (hlc, origin); losers become conflicts.
-
-    Args:
-        origin: the station whose set carries the change (its id breaks HLC ties); a new row must
-            be keyed with a number of its village and device letter (``foreign_id`` otherwise).
-        village_code: the station's village; rows whose key (or parent's key) names any other
-            village are refused (``other_village``).
-        lookup_key: the county ID-lookup key, for the case's ``id_hash``.
-        station_minter: ``origin``'s village and device letter when the caller holds its station row
-            (the ingest, once per set); else read from the store where needed.
-        scope: what the set's changes share (the ingest): the calendar and parents read once per set;
-            a new row under the station's own number is then inserted without reading it first.
-    """
+def row_problem(store: HubStoreProtocol, change: RowChange, scope: SetScope | None) -> Outcome | None:
+    """apply_row's refusals of a change on its own, before its key and versions: a table or columns a
+    station does not write, a page or rating that is not one, a record the hub refused as numbered twice."""
     table = change.table
     definition = BY_NAME.get(table)
     if definition is None:
@@ -307,6 +306,37 @@ def apply_row(
         refused = _numbered_twice(scope, table, change.pk, change.fields)
         if refused is not None:
             return refused
+    return None
+
+
+def apply_row(
+    store: HubStoreProtocol,
+    change: RowChange,
+    *,
+    origin: str,
+    village_code: str,
+    lookup_key: bytes,
+    now: dt.datetime,
+    station_minter: Minter | None = None,
+    scope: SetScope | None = None,
+) -> Outcome:
+    """Merge a station's row change: last writer wins per field by (hlc, origin); losers become conflicts.
+
+    Args:
+        origin: the station whose set carries the change (its id breaks HLC ties); a new row must
+            be keyed with a number of its village and device letter (``foreign_id`` otherwise).
+        village_code: the station's village; rows whose key (or parent's key) names any other
+            village are refused (``other_village``).
+        lookup_key: the county ID-lookup key, for the case's ``id_hash``.
+        station_minter: ``origin``'s village and device letter when the caller holds its station row
+            (the ingest, once per set); else read from the store where needed.
+        scope: what the set's changes share (the ingest): the calendar and parents read once per set;
+            a new row under the station's own number is then inserted without reading it first.
+    """
+    refused = row_problem(store, change, scope)
+    if refused is not None:
+        return refused
+    table = change.table
     station_minter = station_minter or (scope.minter if scope is not None else None)
     # A new row under the station's own number is almost always new: the chain delivers each change once.
     # It is inserted unread (ON CONFLICT DO NOTHING); when it is held after all (a station restored from
@@ -366,6 +396,62 @@ def _numbered_twice(scope: SetScope, table: str, pk: str, fields: dict[str, Any]
     return None
 
 
+def _judge(
+    store: HubStoreProtocol,
+    change: RowChange,
+    existing: dict[str, Any] | None,
+    origin: str,
+    village_code: str,
+    station_minter: Minter | None,
+    scope: SetScope | None,
+) -> Outcome | RowDecision:
+    """The merge's decision for a row change against ``existing`` (None: no row held), or what becomes of
+    it instead: refused for its key, rejected by the merge rules, a duplicate."""
+    refused = _check_key(
+        store,
+        change.table,
+        change.pk,
+        change.fields,
+        existing,
+        origin=origin,
+        village_code=village_code,
+        insert=change.insert,
+        station_minter=station_minter,
+        scope=scope,
+    )
+    if refused is not None:
+        return refused
+    decision = decide_row(decode_versions(existing["versions"]) if existing else None, change, origin)
+    if isinstance(decision, Rejection):
+        current = {f: existing[f] for f in change.fields if f in existing} if existing else None
+        return Outcome(result="rejected", rejection=decision, current=current)
+    if decision.duplicate:
+        return Outcome(result="duplicate", village_code=village_code)
+    return decision
+
+
+def new_row_values(
+    store: HubStoreProtocol,
+    change: RowChange,
+    origin: str,
+    village_code: str,
+    lookup_key: bytes,
+    at: str,
+    station_minter: Minter | None,
+    scope: SetScope | None,
+) -> dict[str, Any] | Outcome:
+    """The row a change makes when no row with its key is held (its columns, versions and what the hub
+    derives but the due date), or what becomes of the change instead (_judge)."""
+    judged = _judge(store, change, None, origin, village_code, station_minter, scope)
+    if isinstance(judged, Outcome):
+        return judged
+    values = dict(judged.write)
+    values["versions"] = encode_versions(judged.versions)
+    values[BY_NAME[change.table].pk] = change.pk
+    _derive(store, change.table, values, values, lookup_key, at, scope.calendar() if scope is not None else None)
+    return values
+
+
 def _merge_row(
     store: HubStoreProtocol,
     change: RowChange,
@@ -382,38 +468,12 @@ def _merge_row(
     """apply_row against ``existing``; with ``optimistic`` (taken as not held, unread), None when anything
     but an insert came of it, and nothing was written: the caller reads the row and judges again."""
     table = change.table
-    pk_column = BY_NAME[table].pk
-    refused = _check_key(
-        store,
-        table,
-        change.pk,
-        change.fields,
-        existing,
-        origin=origin,
-        village_code=village_code,
-        insert=change.insert,
-        station_minter=station_minter,
-        scope=scope,
-    )
-    if refused is not None:
-        return None if optimistic else refused
-    decision = decide_row(decode_versions(existing["versions"]) if existing else None, change, origin)
-    if isinstance(decision, Rejection):
-        if optimistic:
-            return None
-        current = {f: existing[f] for f in change.fields if f in existing} if existing else None
-        return Outcome(result="rejected", rejection=decision, current=current)
-    village = village_code
-    if decision.duplicate:
-        return None if optimistic else Outcome(result="duplicate", village_code=village)
-    at = iso_utc(now)
-    today = business_date(now)
-    values = dict(decision.write)
-    values["versions"] = encode_versions(decision.versions)
+    at, today = scope.stamp(now) if scope is not None else (iso_utc(now), business_date(now))
     calendar = scope.calendar() if scope is not None else None
     if existing is None:
-        values[pk_column] = change.pk
-        _derive(store, table, values, values, lookup_key, at, calendar)
+        values = new_row_values(store, change, origin, village_code, lookup_key, at, station_minter, scope)
+        if isinstance(values, Outcome):
+            return None if optimistic else values
         if table == "cases" and scope is not None and scope.moves_ahead[change.pk] > 0:
             scope.due_pending.add(change.pk)  # a move of it comes later in the set: computed there, once
         elif table == "cases":
@@ -424,7 +484,14 @@ def _merge_row(
                 return None
         else:
             store.insert_row(table, values)
+        if scope is not None and scope.trusted and table in ("intakes", "cases"):
+            scope.held.add((table, change.pk))
     else:
+        decision = _judge(store, change, existing, origin, village_code, station_minter, scope)
+        if isinstance(decision, Outcome):
+            return decision
+        values = dict(decision.write)
+        values["versions"] = encode_versions(decision.versions)
         merged = {**existing, **values}
         _derive(store, table, values, merged, lookup_key, at, calendar)
         store.update_row(table, change.pk, values)
@@ -448,7 +515,7 @@ def _merge_row(
         _announce(store, change.pk, origin, at)
     elif table == "ratings":
         after_rating(store, change.pk, now)  # a bad one opens its follow-up on the department's desk
-    return Outcome(result="applied", village_code=village)
+    return Outcome(result="applied", village_code=village_code)
 
 
 def _due(
@@ -571,40 +638,59 @@ def apply_status(
     rejection = decide_status(case["status"], change, origin_actors=actors)
     if rejection is not None:
         return Outcome(result="rejected", rejection=rejection, current=status_fields(case))
-    at = iso_utc(now)
-    store.add_event(
-        {
-            "event_id": change.event_id,
-            "case_no": change.case_no,
-            "from_status": case["status"],
-            "to_status": change.to_status,
-            "actor": change.actor,
-            "by": change.by,
-            "at": change.at,
-            "hlc": change.hlc,
-            "reason": change.reason,
-            "outcome": change.outcome,
-            "origin": origin,
-            "recorded_at": at,
-        }
-    )
-    fields: dict[str, Any] = {"status": change.to_status, "updated_at": at}
-    if change.outcome is not None:
-        fields["outcome"] = change.outcome
-    if change.to_status == Status.ACCEPTED:
-        # The legal clock starts on the China date of the decision; the station derives the same.
-        fields["accepted_date"] = business_date(parse_iso(change.at)).isoformat()
-    today, calendar = business_date(now), (scope.calendar() if scope is not None else None)
-    if change.to_status == Status.COMPLETED:
-        fields["decision_days"] = decision_days(store, {**case, **fields}, today, calendar=calendar)
-    # The due date after the move (its history now holds it) goes in the same write as the move.
-    fields.update(_due(store, {**case, **fields}, today, calendar))
+    at, today = iso_utc(now), business_date(now)
+    store.add_event(history_line(change, case["status"], origin, at))
+    calendar = scope.calendar() if scope is not None else None
+    fields = fields_after_move(store, change, case, at, today, calendar)
     store.update_row("cases", change.case_no, fields)
     if scope is not None:
         scope.due_pending.discard(change.case_no)
     before = case["status"]
     case = {**case, **fields}
     return Outcome(result="applied", case=case, village_code=case["village_code"], before=before)
+
+
+def history_line(change: StatusChange, from_status: str, origin: str, at: str) -> dict[str, Any]:
+    """The case_events row of an applied move."""
+    return {
+        "event_id": change.event_id,
+        "case_no": change.case_no,
+        "from_status": from_status,
+        "to_status": change.to_status,
+        "actor": change.actor,
+        "by": change.by,
+        "at": change.at,
+        "hlc": change.hlc,
+        "reason": change.reason,
+        "outcome": change.outcome,
+        "origin": origin,
+        "recorded_at": at,
+    }
+
+
+def fields_after_move(
+    store: HubStoreProtocol,
+    change: StatusChange,
+    case: dict[str, Any],
+    at: str,
+    today: dt.date,
+    calendar: WorkCalendar | None,
+    events: list[tuple[str, str]] | None = None,
+) -> dict[str, Any]:
+    """The case's columns an applied move sets: its state, the acceptance date, the decision's working
+    days, and the due date with the move in its history (``events``: that history when the caller holds
+    it; read from the store, the move already added, when None)."""
+    fields: dict[str, Any] = {"status": change.to_status, "updated_at": at}
+    if change.outcome is not None:
+        fields["outcome"] = change.outcome
+    if change.to_status == Status.ACCEPTED:
+        # The legal clock starts on the China date of the decision; the station derives the same.
+        fields["accepted_date"] = business_date(parse_iso(change.at)).isoformat()
+    if change.to_status == Status.COMPLETED:
+        fields["decision_days"] = decision_days(store, {**case, **fields}, today, calendar=calendar)
+    # The due date after the move goes in the same write as the move.
+    fields.update(_due(store, defaultdict(lambda: None, {**case, **fields}), today, calendar, events))
+    return fields
 
 
 def decision_days(

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 import msgspec
 
 from hub.apply import Outcome, SetScope, apply_row, apply_status
+from hub.apply_together import BATCHED_TABLES, apply_new_case_and_move, apply_new_rows
 from hub.feed import queue, queue_case_state
 from hub.keys import HubIdentity
 from hub.rotation import accept_key_change, check_key_change, receipt_keys, resigned
@@ -489,13 +490,18 @@ def _apply_changes(
     # moment, so a later move of the same case in this set must be followed by the hub's state,
     # even when the hub applied it from the state the station moved from.
     refused_cases: set[str] = set()
-    scope = SetScope(store, Minter(station.village_code, station.device), origin)
+    scope = SetScope(store, Minter(station.village_code, station.device), origin, trusted=not careful)
     # A new case whose move comes later in the set gets its due date with that move, computed once.
     scope.moves_ahead.update(c.case_no for _, c, p in changes if isinstance(c, StatusChange) and p is None)
+    # Outcomes of changes applied ahead, together with an earlier one (at their own index).
+    applied_ahead: dict[int, Outcome] = {}
     for index, (raw, change, problem) in enumerate(changes):
         if isinstance(change, StatusChange) and problem is None:
             scope.moves_ahead[change.case_no] -= 1
-        if problem is not None:
+        applied_already = index in applied_ahead  # what follows an applied change is left to do (below)
+        if applied_already:
+            outcome = applied_ahead.pop(index)
+        elif problem is not None:
             outcome = Outcome(result="rejected", rejection=problem)
         if isinstance(change, KeyChange):
             # Checked against the set's key before the transaction (hub.rotation): later sets are the new key's.
@@ -514,14 +520,18 @@ def _apply_changes(
                     set_hash=set_hash,
                 )
             continue
-        if change is not None and problem is None:
+        if change is not None and problem is None and not applied_already:
             try:
                 if careful:
                     with store.savepoint():
                         outcome = _apply_one(store, identity, change, station, now, scope)
                 else:
                     try:
-                        outcome = _apply_one(store, identity, change, station, now, scope)
+                        applied_ahead.update(_together(store, identity, change, changes, index, station, now, scope))
+                        taken = applied_ahead.pop(index, None)
+                        outcome = (
+                            taken if taken is not None else _apply_one(store, identity, change, station, now, scope)
+                        )
                     except (RowError, TypeError, ValueError, KeyError) as exc:
                         raise _Replay from exc
                     except Exception as exc:
@@ -579,6 +589,62 @@ def _apply_changes(
                 )
     scope.settle_due(now)
     return rejected
+
+
+_RUN = 64
+"""The most rows of a run inserted in one statement (an intake has a few materials, never near this)."""
+
+
+def _together(
+    store: HubStoreProtocol,
+    identity: HubIdentity,
+    change: RowChange | StatusChange,
+    changes: list[Decoded],
+    index: int,
+    station: StationRow,
+    now: dt.datetime,
+    scope: SetScope,
+) -> dict[int, Outcome]:
+    """The outcomes, by index, of the change at ``index`` and the next ones when they can go in together:
+    a new case and its first move (as a station records an intake: hub.apply_together.apply_new_case_and_move), or
+    a run of an intake's new materials or commitments (hub.apply_together.apply_new_rows). Empty: apply one by one."""
+    if not (scope.trusted and isinstance(change, RowChange)):
+        return {}
+    if change.table == "cases" and index + 1 < len(changes):
+        _, move, problem = changes[index + 1]
+        if not isinstance(move, StatusChange) or problem is not None:
+            return {}
+        both = apply_new_case_and_move(
+            store,
+            change,
+            move,
+            origin=station.station_id,
+            village_code=station.village_code,
+            lookup_key=identity.lookup_key,
+            actors=STATION_ACTORS,
+            now=now,
+            scope=scope,
+        )
+        return {} if both is None else {index: both[0], index + 1: both[1]}
+    if change.table in BATCHED_TABLES:
+        run: list[RowChange] = []
+        for _, next_change, problem in changes[index : index + _RUN]:
+            if not isinstance(next_change, RowChange) or next_change.table != change.table or problem is not None:
+                break
+            run.append(next_change)
+        if len(run) < 2:
+            return {}  # one row: nothing to gain
+        outcomes = apply_new_rows(
+            store,
+            run,
+            origin=station.station_id,
+            village_code=station.village_code,
+            lookup_key=identity.lookup_key,
+            now=now,
+            scope=scope,
+        )
+        return {index + k: outcome for k, outcome in enumerate(outcomes) if outcome is not None}
+    return {}
 
 
 def _apply_one(

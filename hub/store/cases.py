@@ -38,12 +38,42 @@ class CaseStoreMixin(StoreBase):
     def insert_new_row(self, table: str, values: dict[str, Any]) -> bool:
         """Insert a row unless one with its key is held already (then nothing is written: no trigger
         runs); whether it was inserted. For a row that is almost always new: no read before it."""
-        _check_columns(table, values)
+        return self._insert_new(table, values, BY_NAME[table].pk) is not None
+
+    def insert_new_row_returning(self, table: str, values: dict[str, Any]) -> dict[str, Any] | None:
+        """insert_new_row, giving back the row as inserted (every column, defaults filled in), or None:
+        what the caller would otherwise read right after (the ingest hands a new case on as it is)."""
+        return self._insert_new(table, values, "*")
+
+    def insert_new_rows(self, table: str, rows: list[dict[str, Any]]) -> set[Any]:
+        """insert_new_row for several rows of the same columns in one statement (a round trip on
+        PostgreSQL, not one a row); the keys of those inserted (a row whose key is held is left out)."""
+        if not rows:
+            return set()
+        columns = list(rows[0])
+        _check_columns(table, columns)
+        if any(list(row) != columns for row in rows):
+            raise ValueError(f"{table}: rows inserted together must have the same columns")
         pk = BY_NAME[table].pk
+        marks = "(" + ", ".join("?" for _ in columns) + ")"
+        sql = (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(marks for _ in rows)} "
+            f"ON CONFLICT ({pk}) DO NOTHING RETURNING {pk}"
+        )
+        cursor = self.db.execute(sql, [value for row in rows for value in row.values()])
+        return {found[0] for found in cursor.fetchall()}
+
+    def _insert_new(self, table: str, values: dict[str, Any], returning: str) -> dict[str, Any] | None:
+        _check_columns(table, values)
         columns = ", ".join(values)
         marks = ", ".join("?" for _ in values)
-        sql = f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT ({pk}) DO NOTHING RETURNING {pk}"
-        return self.db.execute(sql, list(values.values())).fetchone() is not None
+        sql = (
+            f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT ({BY_NAME[table].pk}) DO NOTHING "
+            f"RETURNING {returning}"
+        )
+        cursor = self.db.execute(sql, list(values.values()))
+        row = cursor.fetchone()
+        return None if row is None else dict(zip([d[0] for d in cursor.description], row))
 
     def update_row(self, table: str, pk: str, values: dict[str, Any]) -> None:
         """Set some columns of one row (column names checked against the schema)."""

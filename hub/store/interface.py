@@ -356,6 +356,14 @@ class HubStoreProtocol(Protocol):
         """Insert a row unless one with its key is held already (nothing written then); whether it was."""
         ...
 
+    def insert_new_rows(self, table: str, rows: list[dict[str, Any]]) -> set[Any]:
+        """insert_new_row for several rows of the same columns in one statement; the keys inserted."""
+        ...
+
+    def insert_new_row_returning(self, table: str, values: dict[str, Any]) -> dict[str, Any] | None:
+        """insert_new_row, giving back the row as inserted (every column), or None when one was held."""
+        ...
+
     def update_row(self, table: str, pk: str, values: dict[str, Any]) -> None:
         """Set some columns of one row (column names checked against the schema)."""
         ...

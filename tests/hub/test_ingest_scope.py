@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import msgspec
+
+import hub.ingest
 from hub.ingest import ingest_sets
 from hub.keys import HubIdentity
 from hub.store import HubStore
+from sync.changes import RowChange
+from sync.timeutil import iso_utc
 from tests.hub.builders import TestStation
 from tests.support.postgres import BOTH_BACKENDS
 
@@ -76,3 +81,147 @@ def test_rows_held_already_sent_again_in_a_later_set_are_duplicates_not_doubled(
     assert store.count_rows("cases") == 1 and store.count_rows("intake_materials") == 1
     assert len(store.case_events(case_no)) == 1
     assert sum(_counts(store).values()) == 1
+
+
+def _case_and_history(store: HubStore, case_no: str) -> tuple[dict[str, object], list[tuple[object, ...]]]:
+    case = store.row("cases", case_no)
+    assert case is not None
+    # What differs between two cases of the same station by their nature: their numbers and versions.
+    kept = {k: v for k, v in case.items() if k not in ("case_no", "intake_id", "versions")}
+    history = [(e["from_status"], e["to_status"], e["actor"], e["by"], e["origin"]) for e in store.case_events(case_no)]
+    return kept, history
+
+
+def test_a_new_case_and_its_first_move_are_written_as_one_row_as_applying_them_one_by_one_would(
+    store, identity, station, station_b, monkeypatch
+):
+    written_together = []
+    together = hub.ingest.apply_new_case_and_move
+
+    def spy(*args, **kwargs):
+        both = together(*args, **kwargs)
+        written_together.append(both is not None)
+        return both
+
+    monkeypatch.setattr(hub.ingest, "apply_new_case_and_move", spy)
+    queued_before = len(store.pending_items(station_b.station_id))
+    first, changes = station.new_case()
+    assert _push(store, identity, station, station.seal(changes)) == ["accepted"]
+    assert written_together == [True]
+    queued_first = len(store.pending_items(station_b.station_id)) - queued_before
+
+    monkeypatch.setattr(hub.ingest, "_together", lambda *args, **kwargs: {})  # one by one
+    second, changes = station.new_case()
+    assert _push(store, identity, station, station.seal(changes)) == ["accepted"]
+    assert written_together == [True]
+
+    assert _case_and_history(store, first) == _case_and_history(store, second)
+    assert store.row("cases", first)["status"] == "RECEIVED"
+    assert store.row("cases", first)["due_date"] == "2026-12-01"
+    assert _counts(store) == {("RS", station.village_code[:9] + "000", "RECEIVED"): 2}
+    # The village's other PC is sent the same for each: the rows and the move.
+    assert queued_first == len(changes) + 1  # its changes and the case's state after the move
+    assert len(store.pending_items(station_b.station_id)) == queued_before + 2 * queued_first
+
+
+def test_a_new_case_whose_move_fails_as_written_is_undone_with_it_and_its_set_applied_change_by_change(
+    store, identity, station
+):
+    first, changes = station.new_case()
+    assert _push(store, identity, station, station.seal(changes)) == ["accepted"]
+    second, changes = station.new_case()
+    # The move of the second case under the first move's id: the history line cannot go in after the
+    # case went in moved; the set runs again a change at a time, where the move is a duplicate.
+    used_id = store.case_events(first)[0]["event_id"]
+    changes[-1] = msgspec.structs.replace(changes[-1], event_id=used_id)
+    assert _push(store, identity, station, station.seal(changes)) == ["accepted"]
+    assert store.row("cases", second)["status"] == "DRAFT"
+    assert store.case_events(second) == []
+    assert [len(store.case_events(first))] == [1]
+    assert _counts(store) == {
+        ("RS", station.village_code[:9] + "000", "RECEIVED"): 1,
+        ("RS", station.village_code[:9] + "000", "DRAFT"): 1,
+    }
+
+
+def test_a_new_case_with_a_move_the_lifecycle_refuses_is_not_written_moved(store, identity, station):
+    case_no, changes = station.new_case()
+    changes[-1] = station.move(case_no, "DRAFT", "ACCEPTED")  # a township's move, not the station's
+    assert _push(store, identity, station, station.seal(changes)) == ["accepted"]
+    assert store.row("cases", case_no)["status"] == "DRAFT"
+    assert store.case_events(case_no) == []
+    assert [r["code"] for r in store.rejected(station.station_id)] != []
+
+
+def _materials(station: TestStation, case_no: str, *names: str) -> list[RowChange]:
+    return [
+        station.insert(
+            "intake_materials",
+            f"{case_no}/{name}",
+            {
+                "material_id": f"{case_no}/{name}",
+                "intake_id": case_no,
+                "name_zh": name,
+                "state": "presented",
+                "updated_at": iso_utc(station.clock()),
+            },
+        )
+        for name in names
+    ]
+
+
+def test_an_intakes_materials_go_in_together_as_they_would_one_by_one(store, identity, station, station_b, monkeypatch):
+    runs: list[int] = []
+    insert_together = store.insert_new_rows
+
+    def spy(table, rows):
+        runs.append(len(rows))
+        return insert_together(table, rows)
+
+    monkeypatch.setattr(store, "insert_new_rows", spy)
+    queued_before = len(store.pending_items(station_b.station_id))
+    first, changes = station.new_case()
+    extra = _materials(station, first, "居民户口簿", "残疾人证", "低保等困难证明")
+    assert _push(store, identity, station, station.seal([*changes[:2], *extra, *changes[2:]])) == ["accepted"]
+    assert runs == [4]
+    queued_together = len(store.pending_items(station_b.station_id)) - queued_before
+
+    monkeypatch.setattr(hub.ingest, "_together", lambda *args, **kwargs: {})  # one by one
+    second, changes = station.new_case()
+    extra = _materials(station, second, "居民户口簿", "残疾人证", "低保等困难证明")
+    assert _push(store, identity, station, station.seal([*changes[:2], *extra, *changes[2:]])) == ["accepted"]
+    assert runs == [4]
+
+    def held(intake: str) -> list[tuple[object, ...]]:
+        return [
+            tuple(r)
+            for r in store.db.execute(
+                "SELECT name_zh, state FROM intake_materials WHERE intake_id = ? ORDER BY material_id", [intake]
+            ).fetchall()
+        ]
+
+    assert held(first) == held(second) and len(held(first)) == 4
+    assert store.rejected(station.station_id) == []
+    assert len(store.pending_items(station_b.station_id)) - queued_before == 2 * queued_together
+
+
+def test_a_run_of_materials_with_one_held_already_and_one_refused_loses_and_doubles_nothing(
+    store, identity, station, station_b
+):
+    case_no, changes = station.new_case()
+    assert _push(store, identity, station, station.seal(changes)) == ["accepted"]  # 居民身份证 held now
+    queued_before = len(store.pending_items(station_b.station_id))
+    again = changes[1]  # a material held already, sent again (a station restored from a copy)
+    refused = station.insert(
+        "intake_materials",
+        f"{case_no}/残疾人证",
+        {"material_id": f"{case_no}/残疾人证", "intake_id": "349921001001-20261126-Z999", "name_zh": "x"},
+    )
+    run = [*_materials(station, case_no, "居民户口簿"), again, refused, *_materials(station, case_no, "低保等困难证明")]
+    assert _push(store, identity, station, station.seal(run)) == ["accepted"]
+    names = {r[0] for r in store.db.execute("SELECT name_zh FROM intake_materials WHERE intake_id = ?", [case_no])}
+    assert names == {"居民身份证", "居民户口簿", "低保等困难证明"}
+    assert store.count_rows("intake_materials") == 3
+    assert [r["code"] for r in store.rejected(station.station_id)] == ["row_missing"]
+    # The two new rows reach the village's other PC, each once (the one held already was sent when taken).
+    assert len(store.pending_items(station_b.station_id)) - queued_before == 2

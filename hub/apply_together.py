@@ -1,0 +1,120 @@
+"""Changes of a set that go in together: a new case with its first move, an intake's materials in one statement."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from hub.apply import Outcome, SetScope, fields_after_move, history_line, new_row_values, row_problem
+from hub.store import HubStoreProtocol
+from sync.changes import RowChange, StatusChange
+from sync.ids import event_minter, row_minter
+from sync.lifecycle import Actor, Status
+from sync.merge import decide_status
+from sync.timeutil import parse_iso
+
+__all__ = ("BATCHED_TABLES", "apply_new_case_and_move", "apply_new_rows")
+
+
+BATCHED_TABLES = frozenset({"intake_materials", "commitments"})
+"""Tables whose new rows a station sends in runs (an intake's materials, its commitments) that go in
+together: rows of the same intake, none a parent of another, so none's checks depend on another's write."""
+
+
+def apply_new_rows(
+    store: HubStoreProtocol,
+    run: list[RowChange],
+    *,
+    origin: str,
+    village_code: str,
+    lookup_key: bytes,
+    now: dt.datetime,
+    scope: SetScope,
+) -> list[Outcome | None]:
+    """New rows of one of BATCHED_TABLES under the station's own numbers, the set's next changes, inserted
+    in one statement: the outcomes of the first of them, in order (as apply_row's), up to the first that is
+    anything else; that one and those after it are left to apply_row, and so is a row found held already
+    (None in its place).
+
+    Only in a ``trusted`` scope, like apply_new_case_and_move.
+    """
+    minter = scope.minter
+    at = scope.stamp(now)[0]
+    rows: list[dict[str, Any]] = []
+    for change in run:
+        if (
+            not scope.trusted
+            or minter is None
+            or change.table not in BATCHED_TABLES
+            or change.table != run[0].table
+            or not change.insert
+            or row_minter(change.table, change.pk) != minter
+            or row_problem(store, change, scope) is not None
+        ):
+            break
+        values = new_row_values(store, change, origin, village_code, lookup_key, at, minter, scope)
+        if isinstance(values, Outcome) or (rows and list(values) != list(rows[0])):
+            break
+        rows.append(values)
+    if len(rows) < 2:
+        return []  # a single row: apply_row inserts it as usual
+    inserted = store.insert_new_rows(run[0].table, rows)
+    # A row found held after all is judged against it by apply_row, as when inserted alone.
+    return [
+        Outcome(result="applied", village_code=village_code) if c.pk in inserted else None for c in run[: len(rows)]
+    ]
+
+
+def apply_new_case_and_move(
+    store: HubStoreProtocol,
+    case_change: RowChange,
+    move: StatusChange,
+    *,
+    origin: str,
+    village_code: str,
+    lookup_key: bytes,
+    actors: frozenset[Actor],
+    now: dt.datetime,
+    scope: SetScope,
+) -> tuple[Outcome, Outcome] | None:
+    """A new case under the station's own number and its first move, the set's next change, written as
+    one row: the case goes in already moved, with the move in its history (what apply_row and then
+    apply_status make of the two, without the case's update, the reads of it and of its history, or the
+    counts taken for the draft and moved again). Their outcomes; None, with nothing written, for two
+    changes that are anything else, which are then applied one by one.
+
+    Only in a ``trusted`` scope: the history line goes in after the case, and a failure of it must undo
+    the case too (the ingest runs the whole set again, a change at a time, when any change fails).
+    """
+    minter = scope.minter
+    if (
+        not scope.trusted
+        or minter is None
+        or case_change.table != "cases"
+        or not case_change.insert
+        or move.case_no != case_change.pk
+        or move.to_status == Status.COMPLETED  # its working days are counted from the case's history
+        or row_minter("cases", case_change.pk) != minter
+        or event_minter(move.event_id) != minter
+        or scope.numbered_twice("cases", case_change.pk)
+        or row_problem(store, case_change, scope) is not None
+    ):
+        return None
+    (at, today), calendar = scope.stamp(now), scope.calendar()
+    values = new_row_values(store, case_change, origin, village_code, lookup_key, at, minter, scope)
+    if isinstance(values, Outcome) or not isinstance(values.get("status"), str):
+        return None
+    try:
+        parse_iso(move.at)
+    except ValueError:
+        return None
+    if decide_status(values["status"], move, origin_actors=actors) is not None:
+        return None
+    fields = fields_after_move(store, move, values, at, today, calendar, events=[(move.to_status, move.at)])
+    case = store.insert_new_row_returning("cases", {**values, **fields})
+    if case is None:
+        return None  # held after all: judged one by one against the row
+    store.add_event(history_line(move, values["status"], origin, at))
+    scope.held.add(("cases", case_change.pk))
+    moved = Outcome(result="applied", case=case, village_code=case["village_code"], before=values["status"])
+    return Outcome(result="applied", village_code=village_code), moved
