@@ -87,7 +87,7 @@ def station_forks_resolve(obj: Context, county: str, station: str, keep: str, by
     --keep county: the province's sets of the station from the fork's seq on are set aside (kept whole, with
     their receipts and keys) and the quarantined sets are taken in seq order, each checked as a forwarded set
     (signature, key, receipt, chain); one that fails stays quarantined and is listed. --keep province: the
-    quarantined sets are marked resolved, kept and not applied; the county is told nothing. Exit 2 for an
+    quarantined sets are marked resolved, kept and not applied; the county is told in its next answers. Exit 2 for an
     unknown county or station or no open fork; exit 3 when a quarantined set was left (listed).
     """
     with obj.store() as store:
@@ -101,12 +101,13 @@ def station_forks_resolve(obj: Context, county: str, station: str, keep: str, by
         obj.say(
             printable(
                 f"已处理代办点 {done.station_id}（县（区）{done.county}）自第 {done.from_seq} 批的分叉：保留省里的数据链，"
-                f"{done.resolved} 批已隔离的数据集标为已处理（留存，未采用）。县级平台不会收到通知。记录人：{done.by}"
+                f"{done.resolved} 批已隔离的数据集标为已处理（留存，未采用）。县级平台在下次转发时收到通知（hub upstream status 可见，保留 30 天）。记录人：{done.by}"
             ),
             printable(
                 f"Resolved station {done.station_id}'s fork (county {done.county}) from set {done.from_seq}: the "
                 f"province's chain stands; {done.resolved} quarantined set(s) marked resolved (kept, not applied). "
-                f"The county is told nothing. Recorded as: {done.by}"
+                "The county is told in its next forwarding round ('hub upstream status' there, for 30 days). "
+                f"Recorded as: {done.by}"
             ),
         )
         return

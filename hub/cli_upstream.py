@@ -6,14 +6,15 @@ import sys
 from pathlib import Path
 
 import click
+import msgspec
 
 from hub._cli_common import Context, handles_errors, json_text
 from hub.keys import load_identity
-from hub.upstream import UpstreamError, fork_error, require_link
+from hub.upstream import UpstreamError, fork_error, held_aside, held_aside_advice, require_link
 from hub.upstream_link import enroll_upstream, export_upstream, read_answer_file, sync_upstream
 from sync.crypto import fingerprint
 from sync.i18n import pick
-from sync.protocol import ProtocolError
+from sync.protocol import ProtocolError, StationForkNotice
 from sync.timeutil import utc_now
 
 __all__ = ("upstream",)
@@ -58,11 +59,20 @@ def upstream_sync(obj: Context) -> None:
             if exc.code != "fork":
                 raise
             _fork_exit(obj, exc)
+        county, aside = str(require_link(store)["county"]), held_aside(store)
     obj.say(
         f"新排队 {result.queued} 项，封装 {result.sealed} 批，发送 {result.sent} 批；省级平台已确认到第 {result.acked_seq} 批（共 {result.head_seq} 批）",
         f"Queued {result.queued} item(s), sealed {result.sealed} set(s), sent {result.sent}; the province holds up to set "
         f"{result.acked_seq} (of {result.head_seq})",
     )
+    _say_held_aside(obj, county, aside)
+
+
+def _say_held_aside(obj: Context, county: str, aside: list[StationForkNotice]) -> None:
+    """Each station whose sets the province holds aside, and what to do (the province's latest answer)."""
+    for notice in aside:
+        zh, en = held_aside_advice(county, notice)
+        obj.say("代办点分叉（省级）：" + zh, "Station fork at the province: " + en)
 
 
 def _fork_exit(obj: Context, exc: UpstreamError) -> None:
@@ -82,6 +92,7 @@ def upstream_status(obj: Context, as_json: bool) -> None:
         head = store.upstream_head()
         pending, oldest = store.upstream_pending(int(link["acked_seq"]))
         receipts, receipt_seq = store.upstream_receipts()
+        aside = held_aside(store)
     data = {
         "url": link["url"],
         "county": link["county"],
@@ -97,6 +108,7 @@ def upstream_status(obj: Context, as_json: bool) -> None:
         "receipts": receipts,
         "receipt_seq": receipt_seq,
         "fork_seq": link["fork_seq"],
+        "station_forks": [msgspec.structs.asdict(notice) for notice in aside],
     }
     if as_json:
         click.echo(json_text(data))
@@ -118,6 +130,7 @@ def upstream_status(obj: Context, as_json: bool) -> None:
         obj.say("分叉：" + fork.zh, "Fork: " + fork.en)
     elif data["last_error"]:
         obj.say(f"上次错误：{data['last_error']}", f"Last error: {data['last_error']}")
+    _say_held_aside(obj, str(data["county"]), aside)
 
 
 @upstream.command("export")

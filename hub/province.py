@@ -12,6 +12,7 @@ import msgspec
 
 from hub.keys import HubIdentity
 from hub.province_items import take_item
+from hub.province_view import fork_notices
 from hub.store import HubStore
 from hub.upstream import is_province
 from sync.crypto import key_id_of
@@ -231,7 +232,12 @@ def ingest_upstream(
         if result.status not in ("accepted", "duplicate"):
             break
     head = store.county(county) or {}
-    return PushResponse(results=results, next_seq=int(head.get("head_seq") or 0) + 1, hub_ms=hub_ms)
+    return PushResponse(
+        results=results,
+        next_seq=int(head.get("head_seq") or 0) + 1,
+        hub_ms=hub_ms,
+        station_forks=fork_notices(store, county, now=now),
+    )
 
 
 def _refuse(store: HubStore, county: str, code: str, zh: str, en: str) -> UpstreamRefused:

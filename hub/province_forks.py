@@ -80,7 +80,8 @@ def resolve_station_fork(
     first fork's seq on move to ``province_superseded`` (kept whole with receipts and keys, as a ``branch`` item
     does), then the quarantined sets are taken in seq order through a forwarded set's checks (roster key,
     signature, disclosed key, county receipt) and the chain; one that fails stays quarantined and is reported.
-    ``province``: the quarantined sets are marked resolved, kept and not applied; the county is told nothing.
+    ``province``: the quarantined sets are marked resolved, kept and not applied; the county is told in its next
+    answers (hub.province_view.fork_notices).
     InputError (exit 2) for an unknown county or station, a station of another county, or no open fork."""
     require_province(store)
     county = check_county(county)

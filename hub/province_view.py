@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import msgspec
 
 from hub.store import HubStore
+from sync.protocol import StationForkNotice
+from sync.protocol.messages import MAX_FORK_NOTICES
 from sync.timeutil import iso_utc, parse_iso
 
 __all__ = (
@@ -15,6 +18,7 @@ __all__ = (
     "ProvinceStatus",
     "StationFork",
     "county_forks",
+    "fork_notices",
     "province_report",
     "station_forks",
 )
@@ -199,3 +203,38 @@ def station_forks(store: HubStore, *, county: str | None = None, open_only: bool
         )
         for f in store.province_station_forks(county, open_only=open_only)
     ]
+
+
+KEPT_NOTICE_DAYS = 30
+"""How long a county is still told that the province kept its own chain of a station (docs/hub.md)."""
+
+
+def fork_notices(store: HubStore, county: str, *, now: dt.datetime) -> list[StationForkNotice]:
+    """What the province tells a county in each answer about its stations' sets held aside there: each station
+    with open forks (waiting for the province's operator), and each whose fork the operator resolved keeping the
+    province's chain in the last KEPT_NOTICE_DAYS days (the county's branch is not taken); by station, oldest
+    first, at most MAX_FORK_NOTICES."""
+    since = iso_utc(now - dt.timedelta(days=KEPT_NOTICE_DAYS))
+    notices: dict[str, StationForkNotice] = {}
+    for state, rows in (
+        ("open", store.province_station_forks(county)),
+        ("kept", store.province_station_forks_kept_out(county, since=since)),
+    ):
+        by_station: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_station.setdefault(str(row["station_id"]), []).append(row)
+        for station_id, held in by_station.items():
+            if station_id in notices:
+                continue  # open forks of a station come before an older resolution's
+            first = min(held, key=lambda r: int(r["seq"]))
+            last = max(held, key=lambda r: str(r["resolved_at"] or ""))
+            notices[station_id] = StationForkNotice(
+                station_id=station_id,
+                state="open" if state == "open" else "kept",
+                from_seq=int(first["seq"]),
+                sets=len(held),
+                reason=str(first["reason"]),
+                resolved_at=last["resolved_at"],
+                resolved_by=last["resolved_by"],
+            )
+    return list(notices.values())[:MAX_FORK_NOTICES]

@@ -15,7 +15,16 @@ from hub.rotation import resigned
 from hub.store import HubStore
 from sync.crypto import CryptoError, box_key, open_box_with_key
 from sync.errors import InputError, ProxyAppError
-from sync.protocol import GENESIS, HubKeyItem, ProtocolError, PushResponse, decode_envelope, seal_set, verify_receipt
+from sync.protocol import (
+    GENESIS,
+    HubKeyItem,
+    ProtocolError,
+    PushResponse,
+    StationForkNotice,
+    decode_envelope,
+    seal_set,
+    verify_receipt,
+)
 from sync.protocol.envelope import PROTOCOL_VERSION
 from sync.protocol.upstream import (
     CTX_COUNTY,
@@ -29,13 +38,16 @@ from sync.protocol.upstream import (
     UpstreamRequest,
     county_origin,
 )
-from sync.timeutil import iso_utc, utc_now
+from sync.timeutil import format_local, iso_utc, utc_now
 
 __all__ = (
+    "HELD_ASIDE_KEY",
     "ROLE_META",
     "UpstreamError",
     "collect",
     "fork_error",
+    "held_aside",
+    "held_aside_advice",
     "is_province",
     "require_county",
     "require_link",
@@ -374,6 +386,7 @@ def take_answer(store: HubStore, answer: PushResponse, *, now: dt.datetime) -> i
     with store.transaction():
         for seq, receipt in receipts:
             store.set_upstream_receipt(seq, receipt)
+        store.set_meta(HELD_ASIDE_KEY, msgspec.json.encode(answer.station_forks).decode())
         if fork_seq is None:
             store.note_upstream(acked_seq=acked, last_ok=iso_utc(now), last_error=None, fork_seq=None)
         else:
@@ -382,6 +395,43 @@ def take_answer(store: HubStore, answer: PushResponse, *, now: dt.datetime) -> i
     if fork_seq is not None:
         raise fork_error(county, fork_seq)
     return acked
+
+
+HELD_ASIDE_KEY = "upstream_station_forks"
+"""The ``meta`` key of the province's latest word on this county's stations whose sets it holds aside."""
+
+
+def held_aside(store: HubStore) -> list[StationForkNotice]:
+    """What the province's latest answer said of this county's stations whose sets it holds aside (station forks
+    there, open or resolved keeping the province's chain): ``hub upstream status`` shows them with what to do."""
+    text = store.get_meta(HELD_ASIDE_KEY)
+    return msgspec.json.decode(text, type=list[StationForkNotice]) if text else []
+
+
+def held_aside_advice(county: str, notice: StationForkNotice) -> tuple[str, str]:
+    """What a county operator reads about one station the province holds sets of aside, and what to do (zh, en)."""
+    station, first, sets = notice.station_id, notice.from_seq, notice.sets
+    if notice.state == "open":
+        return (
+            f"省级平台隔离了代办点 {station} 自第 {first} 批起的 {sets} 批（{notice.reason}）：与省里已有的该站数据链不同"
+            "（常见原因：本县平台和该代办点都从旧备份恢复过）。数据没有丢失。请联系省级管理员核对后运行"
+            f"“hub county station-forks resolve --county {county} --station {station} --keep county --by 姓名”",
+            f"the province holds station {station}'s {sets} set(s) from seq {first} aside ({notice.reason}): they differ "
+            "from its chain of the station (usually this hub and the station were both restored from old backups). "
+            "Nothing is lost. Ask the province's administrator to check and run 'hub county station-forks resolve "
+            f"--county {county} --station {station} --keep county --by NAME'",
+        )
+    when = format_local(notice.resolved_at)
+    return (
+        f"省级平台（{notice.resolved_by}，{when}）保留了省里代办点 {station} 的数据链：从本县送到省里的该站自第 {first} 批起的 "
+        f"{sets} 批已在省里另存，不予采用。若这些批来自本县平台服务器的副本，请停用该副本，无需其他操作；若本县平台"
+        "持有并继续转发这一分支，该站以后的批次在省里也会被隔离，请联系省级管理员（见 docs/hub.md “省级的代办点分叉”）",
+        f"the province's operator ({notice.resolved_by}, {when}) kept the province's chain of station {station}: the "
+        f"{sets} set(s) of it from seq {first} that reached the province from this county are kept aside there, not "
+        "taken. If they came from a copy of this hub's server, stop that copy; nothing else is needed. If this hub "
+        "holds that branch and goes on forwarding it, the station's later sets are held aside there too: ask the "
+        'province\'s administrator (docs/hub.md, "A station fork at the province")',
+    )
 
 
 def _checked_receipt(store: HubStore, county: str, province_key: bytes, seq: int, receipt: bytes) -> bytes:

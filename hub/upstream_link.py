@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
+from typing import Annotated
 
 import httpx
 import msgspec
@@ -31,8 +32,10 @@ from sync.protocol import (
     ProtocolError,
     PushResponse,
     SetResult,
+    StationForkNotice,
     decode_envelope,
 )
+from sync.protocol.messages import MAX_FORK_NOTICES
 from sync.protocol.upstream import (
     MAX_COUNTY_SETS,
     CountyEnrollRequest,
@@ -80,6 +83,10 @@ class AnswerBody(msgspec.Struct, frozen=True, array_like=True):
     next_seq: int
     hub_ms: int
     results: list[SetResult] = msgspec.field(default_factory=list)
+    station_forks: Annotated[list[StationForkNotice], msgspec.Meta(max_length=MAX_FORK_NOTICES)] = msgspec.field(
+        default_factory=list
+    )
+    """The county's stations whose sets the province holds aside (absent from an older province's file)."""
 
 
 _ANSWER = msgspec.msgpack.Decoder(AnswerBody)
@@ -276,7 +283,9 @@ def read_upstream_file(path: Path) -> UpstreamRequest:
 def sign_answer(identity: HubIdentity, county: str, answer: PushResponse) -> bytes:
     """The province's signed answer to an upstream file: what it now holds of the county's chain, and each
     set's result with its receipt."""
-    payload = _ENCODER.encode(AnswerBody(county, answer.next_seq, answer.hub_ms, list(answer.results)))
+    payload = _ENCODER.encode(
+        AnswerBody(county, answer.next_seq, answer.hub_ms, list(answer.results), list(answer.station_forks))
+    )
     keys = identity.keys
     return _ENCODER.encode(
         Envelope(PROTOCOL_VERSION, identity.hub_id, msgspec.Raw(payload), sign(keys.sign_private, CTX_ANSWER, payload))
@@ -307,4 +316,7 @@ def read_answer_file(store: HubStore, path: Path, *, now: dt.datetime) -> int:
         raise InputError(
             zh=f"回执文件属于县 {body.county}", en=f"the answer file is county {body.county}'s", field="file"
         )
-    return take_answer(store, PushResponse(results=body.results, next_seq=body.next_seq, hub_ms=body.hub_ms), now=now)
+    answer = PushResponse(
+        results=body.results, next_seq=body.next_seq, hub_ms=body.hub_ms, station_forks=body.station_forks
+    )
+    return take_answer(store, answer, now=now)

@@ -1102,6 +1102,10 @@ class HubStoreProtocol(Protocol):
         """Unresolved station forks per county."""
         ...
 
+    def province_station_forks_kept_out(self, county: str, *, since: str) -> list[dict[str, Any]]:
+        """A county's station sets the province's operator resolved since ``since`` keeping the province's chain."""
+        ...
+
     def resolve_province_station_forks(
         self, station_id: str, *, after_seq: int | None = None, set_hash: bytes | None = None, by: str, at: str
     ) -> int:

@@ -89,3 +89,13 @@ class ProvinceForkStoreMixin(StoreBase):
             params.append(set_hash)
         cursor = self.db.execute(sql + "AND resolved_at IS NULL", params)
         return int(cursor.rowcount or 0)
+
+    def province_station_forks_kept_out(self, county: str, *, since: str) -> list[dict[str, Any]]:
+        """A county's station sets resolved since ``since`` by the province's operator keeping the province's
+        chain (resolved, never taken into it, and not by the county's own ``branch``), oldest first."""
+        return self._dicts(
+            f"SELECT {_COLUMNS} FROM province_station_forks AS f WHERE county = ? AND resolved_at IS NOT NULL "
+            "AND resolved_at >= ? AND resolved_by NOT LIKE 'county>%' AND NOT EXISTS "
+            "(SELECT 1 FROM province_sets AS s WHERE s.station_id = f.station_id AND s.hash = f.hash) ORDER BY id",
+            [county, since],
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -33,6 +33,7 @@ __all__ = (
     "RejectedItem",
     "SetResult",
     "SetStatus",
+    "StationForkNotice",
     "SyncRequest",
     "SyncResponse",
     "SyncResult",
@@ -164,14 +165,39 @@ class SetResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     detail: str | None = None
 
 
-class PushResponse(msgspec.Struct, frozen=True, kw_only=True):
+MAX_FORK_NOTICES = 200
+"""The most station forks a province names in one answer to a county (the oldest first)."""
+
+
+class StationForkNotice(msgspec.Struct, frozen=True, kw_only=True):
+    """A province's word to a county about one of its stations' sets it holds aside (docs/protocol.md, "Station
+    forks at the province"): quarantined and waiting for the province's operator (``open``), or resolved keeping
+    the province's chain of the station, so the county's branch from ``from_seq`` on is not taken (``kept``)."""
+
+    station_id: Annotated[str, msgspec.Meta(max_length=64)]
+    state: Literal["open", "kept"]
+    from_seq: Annotated[int, msgspec.Meta(ge=1)]
+    sets: Annotated[int, msgspec.Meta(ge=1)]
+    """Sets of the station held aside there."""
+    reason: Annotated[str, msgspec.Meta(max_length=16)]
+    """Why the first was: ``differs`` (another set at that seq), ``prev`` (it does not follow), ``after``."""
+    resolved_at: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+    resolved_by: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+
+
+class PushResponse(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """What ingesting a station's sets comes to (the answer of 0.3's push; now the exchange's results
-    before they are array-encoded, and a file import's)."""
+    before they are array-encoded, and a file import's), and a province's answer to a county."""
 
     results: list[SetResult]
     next_seq: int
     """The seq the hub needs next from this station."""
     hub_ms: int
+    station_forks: Annotated[list[StationForkNotice], msgspec.Meta(max_length=MAX_FORK_NOTICES)] = msgspec.field(
+        default_factory=list
+    )
+    """A province's answer to a county: the county's stations whose sets it holds aside (left off the wire when
+    there are none, ``omit_defaults``, and absent from an older province's answer: read as none either way)."""
 
 
 class FeedResponse(msgspec.Struct, frozen=True, kw_only=True):

@@ -16,6 +16,7 @@ from hub.accounts import add_user, create_token, hasher_for
 from hub.province_forks import AUDIT_ACTION
 from hub.settings import Settings
 from hub.store import HubStore
+from hub.upstream import held_aside
 from sync.protocol import GENESIS
 from sync.timeutil import utc_now
 from tests.integration.county import V1, V2, County
@@ -44,6 +45,12 @@ def _chain(hub_dir: Path, table: str, station_id: str) -> dict[int, bytes]:
     with HubStore.open_existing(hub_dir) as store:
         rows = store.db.execute(f"SELECT seq, hash FROM {table} WHERE {column} = ? ORDER BY seq", [station_id])
         return {int(r[0]): bytes(r[1]) for r in rows.fetchall()}
+
+
+def _told(county: County) -> list[tuple[str, str, int, int, str, str | None]]:
+    """What the province's latest answer told the county of its stations' sets held aside there."""
+    with county.store() as store:
+        return [(n.station_id, n.state, n.from_seq, n.sets, n.reason, n.resolved_by) for n in held_aside(store)]
 
 
 def _open_forks(province_dir: Path) -> list[tuple[int, str]]:
@@ -155,11 +162,13 @@ def test_a_restored_county_and_station_fork_at_the_province_until_the_countys_br
         assert entry["user_name"] == "刘处长" and entry["fields"] == f"{COUNTY};{a.station_id};county;2;3;0"
         code, out, _ = hub(province, "county", "station-forks", "--all", "--json")
         assert {f["resolved_by"] for f in json.loads(out)} == {"刘处长"}
-        # The station's next set follows at the province as usual.
+        # The station's next set follows at the province as usual, and the county is told of nothing held aside.
+        assert _told(live_county) == [(a.station_id, "open", 2, 3, "differs", None)]
         a.new_case("孙八", 6)
         a.sync()
         code, out, err = hub(live_county.hub_dir, "upstream", "sync")
-        assert code == 0, out + err
+        assert code == 0 and "Station fork at the province" not in out, out + err
+        assert _told(live_county) == []
     assert _open_forks(province) == []
     assert sorted(_chain(province, "province_sets", a.station_id)) == [1, 2, 3, 4, 5]
     assert_province_holds_county(live_county, province)
@@ -168,6 +177,7 @@ def test_a_restored_county_and_station_fork_at_the_province_until_the_countys_br
 def test_keep_province_marks_the_quarantined_sets_resolved_and_the_countys_branch_stays_out(
     live_county: County,
     province: Path,  # noqa: F811 (the fixture of test_e2e_province)
+    tmp_path: Path,
 ) -> None:
     a = live_county.enrol(V1)
     with serving(province) as url:
@@ -183,11 +193,28 @@ def test_keep_province_marks_the_quarantined_sets_resolved_and_the_countys_branc
             branch.append(prev)
         forward(live_county)
         assert _open_forks(province) == [(1, "differs"), (2, "prev"), (3, "after")]
+        # The county is told in the province's answer: the station, from which seq, how many, and what to do.
+        assert _told(live_county) == [(a.station_id, "open", 1, 3, "differs", None)]
+        code, out, err = hub(live_county.hub_dir, "upstream", "status")
+        assert code == 0 and f"station {a.station_id}'s 3 set(s) from seq 1 aside (differs)" in out, out + err
+        assert f"--station {a.station_id} --keep county" in out
         code, out, err = hub(
             province, "county", "station-forks", "resolve", "--county", COUNTY, "--station", a.station_id,
             "--keep", "province", "--by", "刘处长",
         )  # fmt: skip
-        assert code == 0 and "The county is told nothing" in out, out + err
+        assert code == 0 and "The county is told in its next forwarding round" in out, out + err
+        # By USB too: the province's signed answer file carries the same word.
+        stick, answer = tmp_path / "upstream.bin", tmp_path / "answer.bin"
+        assert hub(live_county.hub_dir, "upstream", "export", str(stick))[0] == 0
+        assert hub(province, "county", "import", str(stick), "--answer", str(answer))[0] == 0
+        code, out, err = hub(live_county.hub_dir, "upstream", "import-answer", str(answer))
+        assert code == 0, out + err
+        assert _told(live_county) == [(a.station_id, "kept", 1, 3, "differs", "刘处长")]
+        code, out, err = hub(live_county.hub_dir, "upstream", "sync")
+        assert code == 0 and f"kept the province's chain of station {a.station_id}" in out, out + err
+        assert _told(live_county) == [(a.station_id, "kept", 1, 3, "differs", "刘处长")]
+        code, out, err = hub(live_county.hub_dir, "upstream", "status", "--json")
+        assert json.loads(out)["station_forks"][0]["state"] == "kept"
         assert _open_forks(province) == [] and _chain(province, "province_sets", a.station_id) == held
         with HubStore.open_existing(province) as store:
             kept = store.province_station_forks(COUNTY, open_only=False)
