@@ -6,11 +6,10 @@ import sys
 from pathlib import Path
 
 import click
-import msgspec
 
 from hub._cli_common import Context, handles_errors, json_text
 from hub.keys import load_identity
-from hub.upstream import UpstreamError, fork_error, held_aside, held_aside_advice, require_link
+from hub.upstream import UpstreamError, fork_error, held_aside, held_aside_advice, link_status, require_link
 from hub.upstream_link import enroll_upstream, export_upstream, read_answer_file, sync_upstream
 from sync.crypto import fingerprint
 from sync.i18n import pick
@@ -88,28 +87,12 @@ def _fork_exit(obj: Context, exc: UpstreamError) -> None:
 def upstream_status(obj: Context, as_json: bool) -> None:
     """The link: the province, what it acknowledged, what waits, the last error."""
     with obj.store() as store:
-        link = require_link(store)
-        head = store.upstream_head()
-        pending, oldest = store.upstream_pending(int(link["acked_seq"]))
-        receipts, receipt_seq = store.upstream_receipts()
+        require_link(store)  # exit 2 with what to do at a hub not enrolled upstream
+        data = link_status(store)
         aside = held_aside(store)
-    data = {
-        "url": link["url"],
-        "county": link["county"],
-        "province_id": link["province_id"],
-        "key_gen": link["gen"],
-        "acked_seq": link["acked_seq"],
-        "head_seq": head[0] if head else 0,
-        "pending_items": pending,
-        "oldest_pending": oldest,
-        "last_push": link["last_push"],
-        "last_ok": link["last_ok"],
-        "last_error": link["last_error"],
-        "receipts": receipts,
-        "receipt_seq": receipt_seq,
-        "fork_seq": link["fork_seq"],
-        "station_forks": [msgspec.structs.asdict(notice) for notice in aside],
-    }
+    assert data is not None
+    pending, oldest = data["pending_items"], data["oldest_pending"]
+    receipts, receipt_seq = data["receipts"], data["receipt_seq"]
     if as_json:
         click.echo(json_text(data))
         return

@@ -49,6 +49,7 @@ __all__ = (
     "held_aside",
     "held_aside_advice",
     "is_province",
+    "link_status",
     "require_county",
     "require_link",
     "seal_pending",
@@ -406,6 +407,35 @@ def held_aside(store: HubStore) -> list[StationForkNotice]:
     there, open or resolved keeping the province's chain): ``hub upstream status`` shows them with what to do."""
     text = store.get_meta(HELD_ASIDE_KEY)
     return msgspec.json.decode(text, type=list[StationForkNotice]) if text else []
+
+
+def link_status(store: HubStore) -> dict[str, Any] | None:
+    """The county's link to its province as ``hub upstream status --json`` and the dashboard show it (None at a
+    hub not enrolled upstream): what the province acknowledged and holds, what waits, the last error, a county
+    fork, and the stations whose sets the province holds aside."""
+    link = store.upstream_link()
+    if link is None:
+        return None
+    head = store.upstream_head()
+    pending, oldest = store.upstream_pending(int(link["acked_seq"]))
+    receipts, receipt_seq = store.upstream_receipts()
+    return {
+        "url": link["url"],
+        "county": link["county"],
+        "province_id": link["province_id"],
+        "key_gen": link["gen"],
+        "acked_seq": link["acked_seq"],
+        "head_seq": head[0] if head else 0,
+        "pending_items": pending,
+        "oldest_pending": oldest,
+        "last_push": link["last_push"],
+        "last_ok": link["last_ok"],
+        "last_error": link["last_error"],
+        "receipts": receipts,
+        "receipt_seq": receipt_seq,
+        "fork_seq": link["fork_seq"],
+        "station_forks": [msgspec.structs.asdict(notice) for notice in held_aside(store)],
+    }
 
 
 def held_aside_advice(county: str, notice: StationForkNotice) -> tuple[str, str]:

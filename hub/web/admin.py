@@ -25,6 +25,7 @@ from hub.dashboard import (
 from hub.figures import county_figures
 from hub.ratings import satisfaction
 from hub.store import HubStore
+from hub.upstream import fork_error, held_aside, held_aside_advice, link_status
 from hub.web.charts import figure_charts
 from hub.web.deps import HubSettings, Now
 from hub.web.guards import requires
@@ -112,8 +113,24 @@ def dashboard_page(
             "attention": worst_first(local),
             # The whole county whatever the filters: the picture is the overview the table is not.
             "county_grid": county_grid(rows),
+            "upstream": _province_link(store),
         },
     )
+
+
+def _province_link(store: HubStore) -> dict[str, Any] | None:
+    """A county's forwarding to its province for the dashboard (None when not enrolled upstream): the link's
+    state, a county fork with what to do, and each station whose sets the province holds aside with what to do."""
+    status = link_status(store)
+    if status is None:
+        return None
+    county = str(status["county"])
+    fork = fork_error(county, int(status["fork_seq"])) if status["fork_seq"] is not None else None
+    return {
+        **status,
+        "fork_advice": (fork.zh, fork.en) if fork else None,
+        "held_aside": [(notice, *held_aside_advice(county, notice)) for notice in held_aside(store)],
+    }
 
 
 @get("/stations/{station_id:str}", sync_to_thread=True)

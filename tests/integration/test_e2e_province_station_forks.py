@@ -198,6 +198,16 @@ def test_keep_province_marks_the_quarantined_sets_resolved_and_the_countys_branc
         code, out, err = hub(live_county.hub_dir, "upstream", "status")
         assert code == 0 and f"station {a.station_id}'s 3 set(s) from seq 1 aside (differs)" in out, out + err
         assert f"--station {a.station_id} --keep county" in out
+        # The county's dashboard says it too, in the county's language by default.
+        with live_county.store() as store:
+            hasher = hasher_for(Settings(data_dir=live_county.hub_dir))
+            add_user(store, "county-admin", "admin", "county-admin-pw-1", hasher=hasher, now=utc_now())
+            county_token = create_token(store, "county-admin", expires_days=1, now=utc_now()).token
+        with httpx.Client(base_url=live_county.url, headers={"Authorization": f"Bearer {county_token}"}) as client:
+            page = client.get("/dashboard")
+        assert page.status_code == 200 and 'id="province-link"' in page.text
+        assert f'data-station="{a.station_id}" data-state="open"' in page.text
+        assert f"省级平台隔离了代办点 {a.station_id} 自第 1 批起的 3 批" in page.text
         code, out, err = hub(
             province, "county", "station-forks", "resolve", "--county", COUNTY, "--station", a.station_id,
             "--keep", "province", "--by", "刘处长",
