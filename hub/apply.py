@@ -26,14 +26,7 @@ from sync.tables import BY_NAME
 from sync.timeutil import business_date, iso_utc, parse_iso
 from sync.workdays import WorkCalendar
 
-__all__ = (
-    "Outcome",
-    "SetScope",
-    "apply_row",
-    "apply_status",
-    "decision_days",
-    "status_fields",
-)
+__all__ = ("Outcome", "SetScope", "apply_row", "apply_status", "decision_days", "status_fields")
 
 # Fields of a case that a station's RowChange may not set even on insert: a new case starts as a
 # draft, and everything after moves through StatusChanges (sync.merge allows them on insert).

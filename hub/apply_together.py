@@ -38,17 +38,18 @@ def apply_new_rows(
 
     Only in a ``trusted`` scope, like apply_new_case_and_move.
     """
-    minter = scope.minter
+    minter, table = scope.minter, run[0].table if run else ""
+    if not scope.trusted or minter is None or table not in BATCHED_TABLES:
+        return []
     at = scope.stamp(now)[0]
     rows: list[dict[str, Any]] = []
+    keys: set[str] = set()
     for change in run:
         if (
-            not scope.trusted
-            or minter is None
-            or change.table not in BATCHED_TABLES
-            or change.table != run[0].table
+            change.table != table
             or not change.insert
-            or row_minter(change.table, change.pk) != minter
+            or change.pk in keys  # a key twice: the second is judged against the first, by apply_row
+            or row_minter(table, change.pk) != minter
             or row_problem(store, change, scope) is not None
         ):
             break
@@ -56,9 +57,10 @@ def apply_new_rows(
         if isinstance(values, Outcome) or (rows and list(values) != list(rows[0])):
             break
         rows.append(values)
+        keys.add(change.pk)
     if len(rows) < 2:
         return []  # a single row: apply_row inserts it as usual
-    inserted = store.insert_new_rows(run[0].table, rows)
+    inserted = store.insert_new_rows(table, rows)
     # A row found held after all is judged against it by apply_row, as when inserted alone.
     return [
         Outcome(result="applied", village_code=village_code) if c.pk in inserted else None for c in run[: len(rows)]

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+import msgspec
 
 from hub._cli_common import Context, handles_errors, json_text
 from hub.keys import load_identity
@@ -89,12 +90,12 @@ def upstream_status(obj: Context, as_json: bool) -> None:
     with obj.store() as store:
         require_link(store)  # exit 2 with what to do at a hub not enrolled upstream
         data = link_status(store)
-        aside = held_aside(store)
     assert data is not None
+    aside: list[StationForkNotice] = data["station_forks"]
     pending, oldest = data["pending_items"], data["oldest_pending"]
     receipts, receipt_seq = data["receipts"], data["receipt_seq"]
     if as_json:
-        click.echo(json_text(data))
+        click.echo(json_text(msgspec.to_builtins(data)))
         return
     obj.say(
         f"省级平台 {data['province_id']}：{data['url']}（县（区）{data['county']}）",

@@ -9,7 +9,7 @@ import msgspec
 
 from hub.store import HubStore
 from sync.protocol import StationForkNotice
-from sync.protocol.messages import MAX_FORK_NOTICES
+from sync.protocol.messages import MAX_FORK_NOTICES, MAX_RESOLVER_CHARS
 from sync.timeutil import iso_utc, parse_iso
 
 __all__ = (
@@ -235,6 +235,7 @@ def fork_notices(store: HubStore, county: str, *, now: dt.datetime) -> list[Stat
                 sets=len(held),
                 reason=str(first["reason"]),
                 resolved_at=last["resolved_at"],
-                resolved_by=last["resolved_by"],
+                # Cut to the county decoder's bound: a long --by must not make the whole answer unreadable there.
+                resolved_by=None if last["resolved_by"] is None else str(last["resolved_by"])[:MAX_RESOLVER_CHARS],
             )
     return list(notices.values())[:MAX_FORK_NOTICES]

@@ -412,7 +412,7 @@ def held_aside(store: HubStore) -> list[StationForkNotice]:
 def link_status(store: HubStore) -> dict[str, Any] | None:
     """The county's link to its province as ``hub upstream status --json`` and the dashboard show it (None at a
     hub not enrolled upstream): what the province acknowledged and holds, what waits, the last error, a county
-    fork, and the stations whose sets the province holds aside."""
+    fork, and the stations whose sets the province holds aside (``station_forks``, StationForkNotice each)."""
     link = store.upstream_link()
     if link is None:
         return None
@@ -434,7 +434,7 @@ def link_status(store: HubStore) -> dict[str, Any] | None:
         "receipts": receipts,
         "receipt_seq": receipt_seq,
         "fork_seq": link["fork_seq"],
-        "station_forks": [msgspec.structs.asdict(notice) for notice in held_aside(store)],
+        "station_forks": held_aside(store),
     }
 
 
@@ -455,7 +455,7 @@ def held_aside_advice(county: str, notice: StationForkNotice) -> tuple[str, str]
     return (
         f"省级平台（{notice.resolved_by}，{when}）保留了省里代办点 {station} 的数据链：从本县送到省里的该站自第 {first} 批起的 "
         f"{sets} 批已在省里另存，不予采用。若这些批来自本县平台服务器的副本，请停用该副本，无需其他操作；若本县平台"
-        "持有并继续转发这一分支，该站以后的批次在省里也会被隔离，请联系省级管理员（见 docs/hub.md “省级的代办点分叉”）",
+        "持有并继续转发这一分支，该站以后的批次在省里也会被隔离，请联系省级管理员（见 docs/hub.md “A station fork at the province”）",
         f"the province's operator ({notice.resolved_by}, {when}) kept the province's chain of station {station}: the "
         f"{sets} set(s) of it from seq {first} that reached the province from this county are kept aside there, not "
         "taken. If they came from a copy of this hub's server, stop that copy; nothing else is needed. If this hub "

@@ -25,7 +25,7 @@ from hub.dashboard import (
 from hub.figures import county_figures
 from hub.ratings import satisfaction
 from hub.store import HubStore
-from hub.upstream import fork_error, held_aside, held_aside_advice, link_status
+from hub.upstream import fork_error, held_aside_advice, link_status
 from hub.web.charts import figure_charts
 from hub.web.deps import HubSettings, Now
 from hub.web.guards import requires
@@ -129,7 +129,7 @@ def _province_link(store: HubStore) -> dict[str, Any] | None:
     return {
         **status,
         "fork_advice": (fork.zh, fork.en) if fork else None,
-        "held_aside": [(notice, *held_aside_advice(county, notice)) for notice in held_aside(store)],
+        "held_aside": [(notice, *held_aside_advice(county, notice)) for notice in status["station_forks"]],
     }
 
 

@@ -167,6 +167,8 @@ class SetResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 MAX_FORK_NOTICES = 200
 """The most station forks a province names in one answer to a county (the oldest first)."""
+MAX_RESOLVER_CHARS = 100
+"""A notice names who resolved a fork in at most this many characters (the province cuts a longer ``--by``)."""
 
 
 class StationForkNotice(msgspec.Struct, frozen=True, kw_only=True):
@@ -182,7 +184,7 @@ class StationForkNotice(msgspec.Struct, frozen=True, kw_only=True):
     reason: Annotated[str, msgspec.Meta(max_length=16)]
     """Why the first was: ``differs`` (another set at that seq), ``prev`` (it does not follow), ``after``."""
     resolved_at: Annotated[str, msgspec.Meta(max_length=32)] | None = None
-    resolved_by: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+    resolved_by: Annotated[str, msgspec.Meta(max_length=MAX_RESOLVER_CHARS)] | None = None
 
 
 class PushResponse(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

@@ -225,3 +225,19 @@ def test_a_run_of_materials_with_one_held_already_and_one_refused_loses_and_doub
     assert [r["code"] for r in store.rejected(station.station_id)] == ["row_missing"]
     # The two new rows reach the village's other PC, each once (the one held already was sent when taken).
     assert len(store.pending_items(station_b.station_id)) - queued_before == 2
+
+
+def test_a_run_naming_one_material_twice_comes_out_as_one_by_one(store, identity, station, monkeypatch):
+    def push_with_a_material_twice() -> tuple[str, list[str]]:
+        case_no, changes = station.new_case()
+        first, again = _materials(station, case_no, "居民户口簿", "居民户口簿")
+        again = msgspec.structs.replace(again, fields={**again.fields, "state": "missing"})
+        before = len(store.rejected(station.station_id))
+        seal = station.seal([*changes[:2], first, again, *changes[2:]])
+        assert _push(store, identity, station, seal) == ["accepted"]
+        held = store.row("intake_materials", f"{case_no}/居民户口簿")
+        return held["state"], [r["code"] for r in store.rejected(station.station_id)[before:]]
+
+    together = push_with_a_material_twice()
+    monkeypatch.setattr(hub.ingest, "_together", lambda *args, **kwargs: {})  # one by one
+    assert together == push_with_a_material_twice()
