@@ -76,6 +76,9 @@ class SetScope:
         self.due_pending: set[str] = set()
         """New cases of the set whose due date waits for a move later in the set (settle_due)."""
         self._stamped: tuple[dt.datetime, str, dt.date] | None = None
+        self.case_rows_wanted = True
+        """Whether a moved case's whole row is sent on (its CaseState); the ingest says no for a set of a
+        village's only PC whose own moves need no answer (the row as written stands for it then)."""
 
     def stamp(self, now: dt.datetime) -> tuple[str, dt.date]:
         """``now`` as stored (UTC text) and its China business date, worked out once for the set's rows."""
@@ -270,7 +273,8 @@ def row_problem(store: HubStoreProtocol, change: RowChange, scope: SetScope | No
     if definition is None:
         return _reject("unknown_table", zh=f"{table!r} 不是同步数据表", en=f"{table!r} is not a replicated table")
     pk_column = definition.pk
-    stray = sorted(set(change.fields) - definition.replicated)
+    fits = definition.replicated.issuperset(change.fields)  # the common case, without building a set
+    stray = [] if fits else sorted(change.fields.keys() - definition.replicated)
     if stray or (pk_column in change.fields and change.fields[pk_column] != change.pk):
         what = f"unknown or derived column(s) {', '.join(stray)}" if stray else f"{pk_column} differs from the key"
         what_zh = f"未知或不可写的字段 {'、'.join(stray)}" if stray else "主键字段与记录编号不符"

@@ -13,12 +13,17 @@ from sync.lifecycle import Actor, Status
 from sync.merge import decide_status
 from sync.timeutil import parse_iso
 
-__all__ = ("BATCHED_TABLES", "apply_new_case_and_move", "apply_new_rows")
+__all__ = ("BATCHED_TABLES", "HeldAfterAll", "apply_new_case_and_move", "apply_new_rows")
 
 
 BATCHED_TABLES = frozenset({"intake_materials", "commitments"})
 """Tables whose new rows a station sends in runs (an intake's materials, its commitments) that go in
 together: rows of the same intake, none a parent of another, so none's checks depend on another's write."""
+
+
+class HeldAfterAll(ValueError):
+    """A row inserted together was held already (the statement left it out): the set's changes run again
+    one by one, each judged against what is held (a ValueError, as the ingest replays a set on one)."""
 
 
 def apply_new_rows(
@@ -36,7 +41,9 @@ def apply_new_rows(
     anything else; that one and those after it are left to apply_row, and so is a row found held already
     (None in its place).
 
-    Only in a ``trusted`` scope, like apply_new_case_and_move.
+    Only in a ``trusted`` scope, like apply_new_case_and_move. A row found held after all (a station
+    restored from a copy sends it again) raises :class:`HeldAfterAll`: the ingest then runs the set
+    again a change at a time, where it is judged against the row held.
     """
     minter, table = scope.minter, run[0].table if run else ""
     if not scope.trusted or minter is None or table not in BATCHED_TABLES:
@@ -60,11 +67,9 @@ def apply_new_rows(
         keys.add(change.pk)
     if len(rows) < 2:
         return []  # a single row: apply_row inserts it as usual
-    inserted = store.insert_new_rows(table, rows)
-    # A row found held after all is judged against it by apply_row, as when inserted alone.
-    return [
-        Outcome(result="applied", village_code=village_code) if c.pk in inserted else None for c in run[: len(rows)]
-    ]
+    if store.insert_new_rows(table, rows) != len(rows):
+        raise HeldAfterAll(f"{table}: a row of the run was held already")
+    return [Outcome(result="applied", village_code=village_code) for _ in rows]
 
 
 def apply_new_case_and_move(
@@ -113,7 +118,13 @@ def apply_new_case_and_move(
     if decide_status(values["status"], move, origin_actors=actors) is not None:
         return None
     fields = fields_after_move(store, move, values, at, today, calendar, events=[(move.to_status, move.at)])
-    case = store.insert_new_row_returning("cases", {**values, **fields})
+    row = {**values, **fields}
+    if scope.case_rows_wanted:
+        case = store.insert_new_row_returning("cases", row)
+    else:
+        # Nobody is sent the case's state (scope.case_rows_wanted): the row as written is all the
+        # ingest reads of it, and SQLite's RETURNING * would cost as much as the insert.
+        case = row if store.insert_new_row("cases", row) else None
     if case is None:
         return None  # held after all: judged one by one against the row
     store.add_event(history_line(move, values["status"], origin, at))

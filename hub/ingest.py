@@ -491,6 +491,9 @@ def _apply_changes(
     # even when the hub applied it from the state the station moved from.
     refused_cases: set[str] = set()
     scope = SetScope(store, Minter(station.village_code, station.device), origin, trusted=not careful)
+    # A case's state goes to the village's other PCs, and to the origin unless lean and its move stands as
+    # made: a village's only PC syncing lean is sent none for its own new cases (checked again below).
+    scope.case_rows_wanted = not lean or bool(others)
     # A new case whose move comes later in the set gets its due date with that move, computed once.
     scope.moves_ahead.update(c.case_no for _, c, p in changes if isinstance(c, StatusChange) and p is None)
     # Outcomes of changes applied ahead, together with an earlier one (at their own index).
@@ -578,15 +581,20 @@ def _apply_changes(
                     and outcome.before == change.from_status
                     and change.case_no not in refused_cases
                 )
-                queue_case_state(
-                    store,
-                    outcome.case,
-                    at=at,
-                    origin=origin,
-                    origin_seq=seq,
-                    skip_origin=as_made,
-                    stations=village if outcome.case["village_code"] == station.village_code else None,
-                )
+                here = outcome.case["village_code"] == station.village_code
+                if not (as_made and here and not others):  # else none of the village is sent it
+                    # Without case_rows_wanted a new case's outcome holds the row as written, not read.
+                    case = outcome.case if scope.case_rows_wanted else store.row("cases", outcome.case["case_no"])
+                    if case is not None:
+                        queue_case_state(
+                            store,
+                            case,
+                            at=at,
+                            origin=origin,
+                            origin_seq=seq,
+                            skip_origin=as_made,
+                            stations=village if here else None,
+                        )
     scope.settle_due(now)
     return rejected
 

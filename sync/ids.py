@@ -12,6 +12,7 @@ key names (docs/security.md, "Identifiers bound to a village and a device").
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from typing import NamedTuple
 
@@ -46,7 +47,13 @@ def case_number(village: str, day: dt.date, device: str, counter: int) -> str:
 
 def parse_case_number(text: str) -> Minter | None:
     """The village and device a case (or intake) number names; None when it is not one."""
-    match = _CASE_NUMBER.fullmatch(text) if isinstance(text, str) else None
+    return _parse_case_number(text) if isinstance(text, str) else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_case_number(text: str) -> Minter | None:
+    # Remembered: the hub judges every row of a set by its intake's number, a dozen times an intake.
+    match = _CASE_NUMBER.fullmatch(text)
     return Minter(match.group(1), match.group(3)) if match else None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from hub.store.base import StoreBase
@@ -17,6 +18,20 @@ def _check_columns(table: str, names: Any) -> None:
     stray = set(names) - _WRITABLE[table]
     if stray:
         raise ValueError(f"{table} has no writable column(s) {sorted(stray)}")
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_new_sql(table: str, columns: tuple[str, ...], returning: str, rows: int = 1) -> str:
+    """The statement inserting ``rows`` rows of these columns, each unless its key is held, giving back
+    ``returning`` (nothing when empty): made and checked once per shape, the ingest inserting thousands
+    of rows of a few shapes."""
+    _check_columns(table, columns)
+    marks = "(" + ", ".join("?" for _ in columns) + ")"
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(marks for _ in range(rows))} "
+        f"ON CONFLICT ({BY_NAME[table].pk}) DO NOTHING"
+    )
+    return f"{sql} RETURNING {returning}" if returning else sql
 
 
 class CaseStoreMixin(StoreBase):
@@ -37,41 +52,29 @@ class CaseStoreMixin(StoreBase):
 
     def insert_new_row(self, table: str, values: dict[str, Any]) -> bool:
         """Insert a row unless one with its key is held already (then nothing is written: no trigger
-        runs); whether it was inserted. For a row that is almost always new: no read before it."""
-        return self._insert_new(table, values, BY_NAME[table].pk) is not None
+        runs); whether it was inserted. For a row that is almost always new: no read before it, and
+        nothing returned but the count (SQLite's RETURNING costs as much as the insert itself)."""
+        cursor = self.db.execute(_insert_new_sql(table, tuple(values), ""), list(values.values()))
+        return cursor.rowcount == 1
 
     def insert_new_row_returning(self, table: str, values: dict[str, Any]) -> dict[str, Any] | None:
         """insert_new_row, giving back the row as inserted (every column, defaults filled in), or None:
         what the caller would otherwise read right after (the ingest hands a new case on as it is)."""
         return self._insert_new(table, values, "*")
 
-    def insert_new_rows(self, table: str, rows: list[dict[str, Any]]) -> set[Any]:
+    def insert_new_rows(self, table: str, rows: list[dict[str, Any]]) -> int:
         """insert_new_row for several rows of the same columns in one statement (a round trip on
-        PostgreSQL, not one a row); the keys of those inserted (a row whose key is held is left out)."""
+        PostgreSQL, not one a row); how many were inserted (a row whose key is held is left out)."""
         if not rows:
-            return set()
-        columns = list(rows[0])
-        _check_columns(table, columns)
-        if any(list(row) != columns for row in rows):
+            return 0
+        columns = tuple(rows[0])
+        if any(tuple(row) != columns for row in rows):
             raise ValueError(f"{table}: rows inserted together must have the same columns")
-        pk = BY_NAME[table].pk
-        marks = "(" + ", ".join("?" for _ in columns) + ")"
-        sql = (
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(marks for _ in rows)} "
-            f"ON CONFLICT ({pk}) DO NOTHING RETURNING {pk}"
-        )
-        cursor = self.db.execute(sql, [value for row in rows for value in row.values()])
-        return {found[0] for found in cursor.fetchall()}
+        sql = _insert_new_sql(table, columns, "", len(rows))
+        return int(self.db.execute(sql, [value for row in rows for value in row.values()]).rowcount)
 
     def _insert_new(self, table: str, values: dict[str, Any], returning: str) -> dict[str, Any] | None:
-        _check_columns(table, values)
-        columns = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
-        sql = (
-            f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT ({BY_NAME[table].pk}) DO NOTHING "
-            f"RETURNING {returning}"
-        )
-        cursor = self.db.execute(sql, list(values.values()))
+        cursor = self.db.execute(_insert_new_sql(table, tuple(values), returning), list(values.values()))
         row = cursor.fetchone()
         return None if row is None else dict(zip([d[0] for d in cursor.description], row))
 

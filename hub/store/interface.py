@@ -356,8 +356,8 @@ class HubStoreProtocol(Protocol):
         """Insert a row unless one with its key is held already (nothing written then); whether it was."""
         ...
 
-    def insert_new_rows(self, table: str, rows: list[dict[str, Any]]) -> set[Any]:
-        """insert_new_row for several rows of the same columns in one statement; the keys inserted."""
+    def insert_new_rows(self, table: str, rows: list[dict[str, Any]]) -> int:
+        """insert_new_row for several rows of the same columns in one statement; how many were inserted."""
         ...
 
     def insert_new_row_returning(self, table: str, values: dict[str, Any]) -> dict[str, Any] | None:

@@ -124,6 +124,37 @@ def test_a_new_case_and_its_first_move_are_written_as_one_row_as_applying_them_o
     assert len(store.pending_items(station_b.station_id)) == queued_before + 2 * queued_first
 
 
+def test_a_village_s_only_pc_gets_its_new_cases_written_as_one_by_one_and_is_sent_their_state_only_when_not_lean(
+    store, identity, station, monkeypatch
+):
+    # Alone in its village and syncing lean, the station is sent nothing of its own new case: the case
+    # goes in without being read back, and must come out as the one-by-one path writes it.
+    returned = []
+    insert_returning = store.insert_new_row_returning
+    monkeypatch.setattr(store, "insert_new_row_returning", lambda *a: returned.append(a) or insert_returning(*a))
+    kinds_before = sorted(item[1] for item in store.pending_items(station.station_id))
+    queued_before = len(kinds_before)
+    first, changes = station.new_case()
+    assert _push(store, identity, station, station.seal(changes)) == ["accepted"]
+    assert returned == [] and len(store.pending_items(station.station_id)) == queued_before
+
+    monkeypatch.setattr(hub.ingest, "_together", lambda *args, **kwargs: {})  # one by one
+    second, changes = station.new_case()
+    assert _push(store, identity, station, station.seal(changes)) == ["accepted"]
+    assert _case_and_history(store, first) == _case_and_history(store, second)
+    assert len(store.pending_items(station.station_id)) == queued_before
+    monkeypatch.undo()
+
+    # Not lean (a station of 0.3): its case's state after the move is sent back.
+    third, changes = station.new_case()
+    result = ingest_sets(store, identity, [station.seal(changes)], station_id=station.station_id, now=station.clock)
+    assert [r.status for r in result.results] == ["accepted"]
+    assert _case_and_history(store, third) == _case_and_history(store, first)
+    kinds = sorted(item[1] for item in store.pending_items(station.station_id))
+    assert kinds == sorted([*kinds_before, "case_state", "receipt"])  # a receipt in its feed too
+    assert _counts(store) == {("RS", station.village_code[:9] + "000", "RECEIVED"): 3}
+
+
 def test_a_new_case_whose_move_fails_as_written_is_undone_with_it_and_its_set_applied_change_by_change(
     store, identity, station
 ):
