@@ -341,13 +341,21 @@ def _handover(identity: HubIdentity, gen: int) -> HubKeyItem:
     )
 
 
-def upstream_request(store: HubStore, *, after: int, limit: int = MAX_COUNTY_SETS) -> tuple[bytes, int]:
-    """The encoded request carrying the county's sets after ``after`` (and its backlog); (bytes, sets)."""
+def upstream_request(
+    store: HubStore, *, after: int, limit: int = MAX_COUNTY_SETS, signed_answer: bool = False
+) -> tuple[bytes, int]:
+    """The encoded request carrying the county's sets after ``after`` (and its backlog); (bytes, sets).
+    ``signed_answer``: ask the province to sign its answer (over HTTP; a file's answer is signed always)."""
     link = require_link(store)
     sets = store.upstream_sets_after(after, limit)
     pending, oldest = store.upstream_pending(int(link["acked_seq"]))
     request = UpstreamRequest(
-        PROTOCOL_VERSION, link["county"], [msgspec.Raw(envelope) for _, envelope in sets], pending, oldest
+        PROTOCOL_VERSION,
+        link["county"],
+        [msgspec.Raw(envelope) for _, envelope in sets],
+        pending,
+        oldest,
+        signed_answer=signed_answer,
     )
     return _ENCODER.encode(request), len(sets)
 

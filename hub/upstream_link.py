@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import msgspec
@@ -24,7 +25,7 @@ from hub.upstream import (
 )
 from sync.crypto import sign, verify
 from sync.enrolment import split_code
-from sync.errors import InputError
+from sync.errors import InputError, ProxyAppError
 from sync.protocol import (
     MEDIA_TYPE,
     PROTOCOL_VERSION,
@@ -50,7 +51,9 @@ __all__ = (
     "ANSWER_MAGIC",
     "ENROLL_PATH",
     "FILE_MAGIC",
+    "MAX_ANSWER_BYTES",
     "MAX_FILE_BYTES",
+    "SIGNED_ANSWERS_KEY",
     "SYNC_PATH",
     "AnswerBody",
     "Round",
@@ -72,6 +75,11 @@ MAX_FILE_BYTES = 256 * 1024 * 1024
 """An upstream file is read up to this many bytes (a county's fortnight offline is a few megabytes)."""
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
 """Sets are sent in requests of at most about this many bytes (the province takes 8 MiB bodies)."""
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+"""The province's answer is read up to this many bytes (an answer to 50 sets is a few kilobytes)."""
+SIGNED_ANSWERS_KEY = "upstream_answers_signed"
+"""The ``meta`` key set to ``1`` once the province's HTTP answers came signed: an unsigned one is refused from then
+on (``0`` again after ``hub upstream enroll``, which may lead to another province)."""
 
 
 class AnswerBody(msgspec.Struct, frozen=True, array_like=True):
@@ -87,6 +95,9 @@ class AnswerBody(msgspec.Struct, frozen=True, array_like=True):
         default_factory=list
     )
     """The county's stations whose sets the province holds aside (absent from an older province's file)."""
+    request_hash: bytes = b""
+    """SHA-256 of the request answered, over HTTP (empty in a file's answer, and from an older province):
+    an answer taken from another exchange does not pass for this one's."""
 
 
 _ANSWER = msgspec.msgpack.Decoder(AnswerBody)
@@ -108,7 +119,17 @@ class Round(msgspec.Struct, frozen=True, kw_only=True):
 
 def _post(client: httpx.Client, url: str, body: bytes) -> bytes:
     try:
-        response = client.post(url, content=body, headers={"content-type": MEDIA_TYPE})
+        with client.stream("POST", url, content=body, headers={"content-type": MEDIA_TYPE}) as response:
+            content = bytearray()
+            for chunk in response.iter_bytes():
+                content += chunk
+                if len(content) > MAX_ANSWER_BYTES:
+                    raise UpstreamError(
+                        zh=f"省级平台的答复超过 {MAX_ANSWER_BYTES} 字节，未采用；数据留在本县，请联系省级平台",
+                        en=f"the province's answer is over {MAX_ANSWER_BYTES} bytes and was not taken; "
+                        "the data stays here: call the province",
+                        code="too_large",
+                    )
     except httpx.HTTPError as exc:
         raise UpstreamError(
             zh=f"无法连接省级平台 {url}（{type(exc).__name__}）；数据留在本县，下次继续转发",
@@ -117,7 +138,7 @@ def _post(client: httpx.Client, url: str, body: bytes) -> bytes:
         ) from None
     if response.status_code != 200:
         try:
-            data = json.loads(response.content)
+            data = json.loads(bytes(content))
             code, en, zh = str(data["error"]), str(data.get("detail", "")), str(data.get("detail_zh", ""))
         except (ValueError, KeyError, TypeError):
             code, en, zh = f"http_{response.status_code}", "no explanation", "没有说明原因"
@@ -126,7 +147,68 @@ def _post(client: httpx.Client, url: str, body: bytes) -> bytes:
             en=f"the province answered {response.status_code} {code}: {en}",
             code=code,
         )
-    return response.content
+    return bytes(content)
+
+
+def _http_answer(store: HubStore, link: dict[str, Any], data: bytes, request: bytes) -> PushResponse:
+    """The province's answer to ``request``: a signed one verified with the pinned province key (and bound to
+    the request's hash) before its body is decoded; a plain one (an older province) only while none of its
+    answers came signed. UpstreamError ``bad_signature`` when it is neither."""
+    signing = store.get_meta(SIGNED_ANSWERS_KEY) == "1"
+    if data[:1] and 0x90 <= data[0] <= 0x9F:  # an array: the signed envelope (a plain answer is a map)
+        try:
+            body = _verified_answer(link, data, "the province's answer", "省级平台的答复")
+        except ProxyAppError as exc:  # recorded as the link's last error, as every failed round is
+            raise UpstreamError(zh=exc.zh, en=exc.en, code=exc.code) from None
+        if body.request_hash != hashlib.sha256(request).digest():
+            raise UpstreamError(
+                zh="省级平台的答复不是对本次请求的答复，未采用；数据留在本县，下次继续转发",
+                en="the province's answer is not the answer to this request and was not taken; the data stays here",
+                code="bad_signature",
+            )
+        if not signing:
+            with store.transaction():
+                store.set_meta(SIGNED_ANSWERS_KEY, "1")
+        return PushResponse(
+            results=body.results, next_seq=body.next_seq, hub_ms=body.hub_ms, station_forks=body.station_forks
+        )
+    if signing:
+        raise UpstreamError(
+            zh="省级平台的答复没有签名，而它此前的答复都有：可能被途中篡改，未采用；数据留在本县。"
+            "请检查与省级平台之间的网络，若省级平台降级过软件，请重新登记（hub upstream enroll）",
+            en="the province's answer is not signed though its answers were: it may have been altered on the way "
+            "and was not taken; the data stays here. Check the link to the province; if the province went back to "
+            "an older release, enrol again (hub upstream enroll)",
+            code="bad_signature",
+        )
+    try:
+        return _RESPONSE.decode(data)
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
+        raise UpstreamError(
+            zh="省级平台的答复无法读取，未采用；数据留在本县，下次继续转发",
+            en=f"the province's answer is unreadable ({exc}) and was not taken; the data stays here",
+            code="malformed",
+        ) from None
+
+
+def _verified_answer(link: dict[str, Any], data: bytes, what_en: str, what_zh: str) -> AnswerBody:
+    """An answer envelope checked with the pinned province key, then its body decoded and checked to be this
+    county's (ProtocolError ``bad_signature`` or ``malformed``, InputError for another county's)."""
+    envelope = decode_envelope(data)
+    payload = bytes(envelope.payload)
+    if not verify(bytes(link["sign_public"]), CTX_ANSWER, payload, envelope.signature):
+        raise ProtocolError(
+            zh=f"{what_zh}签名无效：不是本省平台签发的",
+            en=f"{what_en} is not signed by this county's province",
+            code="bad_signature",
+        )
+    try:
+        body = _ANSWER.decode(payload)
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
+        raise ProtocolError(zh=f"{what_zh}已损坏", en=f"{what_en} is damaged ({exc})", code="malformed") from None
+    if body.county != link["county"]:
+        raise InputError(zh=f"{what_zh}属于县 {body.county}", en=f"{what_en} is county {body.county}'s", field="file")
+    return body
 
 
 def enroll_upstream(
@@ -180,6 +262,7 @@ def enroll_upstream(
                 code="fork",
             )
         store.upstream_unseal_after(response.head_seq)
+        store.set_meta(SIGNED_ANSWERS_KEY, "0")  # learnt again from this province's first answer
         store.set_upstream_link(
             url=url.rstrip("/"),
             county=response.county,
@@ -207,21 +290,21 @@ def sync_upstream(
     try:
         with httpx.Client(transport=transport, timeout=60.0) as client:
             for _ in range(100_000):
-                body, count = upstream_request(store, after=acked, limit=MAX_COUNTY_SETS)
+                body, count = upstream_request(store, after=acked, limit=MAX_COUNTY_SETS, signed_answer=True)
                 while count > 1 and len(body) > MAX_REQUEST_BYTES:
-                    body, count = upstream_request(store, after=acked, limit=count // 2)
-                answer = _RESPONSE.decode(_post(client, link["url"] + SYNC_PATH, body))
+                    body, count = upstream_request(store, after=acked, limit=count // 2, signed_answer=True)
+                answer = _http_answer(store, link, _post(client, link["url"] + SYNC_PATH, body), body)
                 before, acked = acked, take_answer(store, answer, now=now)
                 sent += count
                 head = store.upstream_head()
-                if head is None or acked >= head[0] or (count == 0 and acked >= before):
+                if head is None or acked >= head[0] or acked == before:
+                    # All sent, or the province took none of them: the next round tries again (never a spin).
+                    # A province holding less than it did (restored from a backup) is sent the rest now.
                     break
     except UpstreamError as exc:
         with store.transaction():
             store.note_upstream(last_error=f"{exc.code}: {exc.en}")
         raise
-    except (msgspec.DecodeError, RecursionError) as exc:
-        raise UpstreamError(zh="省级平台的答复无法读取", en=f"the province's answer is unreadable ({exc})") from None
     head = store.upstream_head()
     return Round(queued=queued, sealed=sealed, sent=sent, acked_seq=acked, head_seq=head[0] if head else 0)
 
@@ -280,11 +363,18 @@ def read_upstream_file(path: Path) -> UpstreamRequest:
     return request
 
 
-def sign_answer(identity: HubIdentity, county: str, answer: PushResponse) -> bytes:
-    """The province's signed answer to an upstream file: what it now holds of the county's chain, and each
-    set's result with its receipt."""
+def sign_answer(identity: HubIdentity, county: str, answer: PushResponse, *, request: bytes | None = None) -> bytes:
+    """The province's signed answer to an upstream file, or to the HTTP ``request`` it is bound to by hash:
+    what it now holds of the county's chain, and each set's result with its receipt."""
     payload = _ENCODER.encode(
-        AnswerBody(county, answer.next_seq, answer.hub_ms, list(answer.results), list(answer.station_forks))
+        AnswerBody(
+            county,
+            answer.next_seq,
+            answer.hub_ms,
+            list(answer.results),
+            list(answer.station_forks),
+            request_hash=hashlib.sha256(request).digest() if request is not None else b"",
+        )
     )
     keys = identity.keys
     return _ENCODER.encode(
@@ -300,22 +390,8 @@ def write_answer_file(path: Path, answer: bytes) -> None:
 def read_answer_file(store: HubStore, path: Path, *, now: dt.datetime) -> int:
     """Take the province's answer file at the county: verified with the pinned province key. Returns the acked seq."""
     link = require_link(store)
-    envelope = decode_envelope(_read(path, ANSWER_MAGIC, "省级平台的回执文件", "the province's answer file"))
-    payload = bytes(envelope.payload)
-    if not verify(bytes(link["sign_public"]), CTX_ANSWER, payload, envelope.signature):
-        raise ProtocolError(
-            zh="回执文件签名无效：不是本省平台签发的",
-            en="the answer file is not signed by this county's province",
-            code="bad_signature",
-        )
-    try:
-        body = _ANSWER.decode(payload)
-    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
-        raise ProtocolError(zh="回执文件已损坏", en=f"the answer file is damaged ({exc})", code="malformed") from None
-    if body.county != link["county"]:
-        raise InputError(
-            zh=f"回执文件属于县 {body.county}", en=f"the answer file is county {body.county}'s", field="file"
-        )
+    data = _read(path, ANSWER_MAGIC, "省级平台的回执文件", "the province's answer file")
+    body = _verified_answer(link, data, "the answer file", "回执文件")
     answer = PushResponse(
         results=body.results, next_seq=body.next_seq, hub_ms=body.hub_ms, station_forks=body.station_forks
     )

@@ -22,7 +22,7 @@ from hub.province_view import ProvinceStatus, province_report
 from hub.settings import Settings
 from hub.store import HubStore
 from hub.upstream import UpstreamError, is_province
-from hub.upstream_link import sync_upstream
+from hub.upstream_link import sign_answer, sync_upstream
 from hub.web.api_models import StatusFilters, StatusReport, StatusSummary, StatusThresholds, error_responses
 from hub.web.deps import Clock, HubSettings, Identity, Now
 from hub.web.errors import HubHTTPError, error_response
@@ -112,6 +112,8 @@ def county_sync(
         answer = ingest_upstream(store, identity, upstream, via="http", now=clock())
     except UpstreamRefused as exc:
         return error_response(exc.status, exc.code, zh=exc.zh, en=exc.en, extra={"next_seq": exc.next_seq})
+    if upstream.signed_answer:  # signed with the province's key and bound to this request, as the county asks
+        return Response(sign_answer(identity, upstream.county, answer, request=body), media_type=MEDIA_TYPE)
     return Response(_ENCODER.encode(answer), media_type=MEDIA_TYPE)
 
 

@@ -145,6 +145,10 @@ class UpstreamRequest(msgspec.Struct, frozen=True, array_like=True):
     """Items the county has not yet sealed or had acknowledged (the province shows it as lag)."""
     oldest_pending: str | None = None
     """When the oldest of them was queued (ISO UTC)."""
+    signed_answer: bool = False
+    """The county reads a signed answer (an ``AnswerBody`` envelope, as the answer file's, bound to this
+    request's hash): a province that reads this field answers so; an older one ignores it and an older
+    county never sets it (each then answers and reads the plain ``PushResponse``)."""
 
 
 class CountyEnrollRequest(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,9 +13,12 @@ import httpx
 
 from hub.decisions import decide
 from hub.enroll import issue_code, revoke_station
+from hub.keys import load_identity
+from hub.province import issue_county_code
 from hub.settings import Settings
 from hub.store import HubStore
 from hub.testing import live_server
+from hub.upstream_link import enroll_upstream
 from hub.web.app import create_app
 from station import cases as ops
 from station.cases import NewIntake
@@ -26,6 +29,7 @@ from station.queries import get_case
 from station.store import Station
 from sync.crypto import KeyPair
 from sync.idnumber import check_character
+from sync.timeutil import utc_now
 
 PASSPHRASE = "village-passphrase-1"
 V1 = "349921001001"
@@ -118,6 +122,13 @@ class County:
         handle = TestStationHandle(data_dir, load_keypair(data_dir, PASSPHRASE), result.station_id, village, self)
         self.stations.append(handle)
         return handle
+
+    def enrol_upstream(self, province_dir: Path, province_url: str, county: str = "349921") -> None:
+        """Enrol this county's hub at the province in ``province_dir`` (served at ``province_url``)."""
+        with HubStore.open_existing(province_dir) as store:
+            code, _ = issue_county_code(store, county, expires_hours=1, now=utc_now())
+        with self.store() as store:
+            enroll_upstream(store, load_identity(self.hub_dir), url=province_url, code=code, now=utc_now())
 
     def decide(self, case_no: str, status: str, **kwargs: Any) -> None:
         with self.store() as store:

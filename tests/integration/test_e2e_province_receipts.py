@@ -16,12 +16,11 @@ from hub.accounts import add_user, create_token, hasher_for
 from hub.bootstrap import init_hub
 from hub.cli import main
 from hub.keys import load_identity
-from hub.province import issue_county_code
 from hub.settings import Settings
 from hub.store import HubStore
 from hub.testing import live_server
 from hub.upstream import UpstreamError, take_answer
-from hub.upstream_link import enroll_upstream, sync_upstream
+from hub.upstream_link import sync_upstream
 from hub.web.app import create_app
 from sync.crypto import KeyPair
 from sync.lifecycle import Status
@@ -49,10 +48,7 @@ def province_dir(tmp_path: Path) -> Path:
 
 
 def enrol(county: County, province: Path, url: str) -> None:
-    with HubStore.open_existing(province) as store:
-        code, _ = issue_county_code(store, COUNTY, expires_hours=1, now=utc_now())
-    with county.store() as store:
-        enroll_upstream(store, load_identity(county.hub_dir), url=url, code=code, now=utc_now())
+    county.enrol_upstream(province, url, COUNTY)
 
 
 def forward(county: County) -> int:
