@@ -35,11 +35,10 @@ def apply_new_rows(
     lookup_key: bytes,
     now: dt.datetime,
     scope: SetScope,
-) -> list[Outcome | None]:
+) -> list[Outcome]:
     """New rows of one of BATCHED_TABLES under the station's own numbers, the set's next changes, inserted
     in one statement: the outcomes of the first of them, in order (as apply_row's), up to the first that is
-    anything else; that one and those after it are left to apply_row, and so is a row found held already
-    (None in its place).
+    anything else; that one and those after it are left to apply_row.
 
     Only in a ``trusted`` scope, like apply_new_case_and_move. A row found held after all (a station
     restored from a copy sends it again) raises :class:`HeldAfterAll`: the ingest then runs the set

@@ -651,7 +651,7 @@ def _together(
             now=now,
             scope=scope,
         )
-        return {index + k: outcome for k, outcome in enumerate(outcomes) if outcome is not None}
+        return {index + k: outcome for k, outcome in enumerate(outcomes)}
     return {}
 
 
