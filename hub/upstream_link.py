@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -38,11 +39,15 @@ from sync.protocol import (
 )
 from sync.protocol.messages import MAX_FORK_NOTICES
 from sync.protocol.upstream import (
+    CTX_COUNTY_REQUEST,
+    HEADER_COUNTY,
+    HEADER_COUNTY_SIGNATURE,
     MAX_COUNTY_SETS,
     CountyEnrollRequest,
     CountyEnrollResponse,
     UpstreamRequest,
     county_request_mac,
+    county_request_message,
     county_response_mac,
 )
 from sync.timeutil import iso_utc
@@ -53,6 +58,7 @@ __all__ = (
     "FILE_MAGIC",
     "MAX_ANSWER_BYTES",
     "MAX_FILE_BYTES",
+    "MAX_REQUEST_SIGNATURES",
     "SIGNED_ANSWERS_KEY",
     "SYNC_PATH",
     "AnswerBody",
@@ -117,9 +123,11 @@ class Round(msgspec.Struct, frozen=True, kw_only=True):
     head_seq: int
 
 
-def _post(client: httpx.Client, url: str, body: bytes) -> bytes:
+def _post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str] | None = None) -> bytes:
     try:
-        with client.stream("POST", url, content=body, headers={"content-type": MEDIA_TYPE}) as response:
+        with client.stream(
+            "POST", url, content=body, headers={"content-type": MEDIA_TYPE, **(headers or {})}
+        ) as response:
             content = bytearray()
             for chunk in response.iter_bytes():
                 content += chunk
@@ -148,6 +156,21 @@ def _post(client: httpx.Client, url: str, body: bytes) -> bytes:
             code=code,
         )
     return bytes(content)
+
+
+MAX_REQUEST_SIGNATURES = 4
+"""A request is signed by the county's current key and the generations before it, newest first, at most this
+many: after ``hub key rotate`` the province learns the new key from the sets of the very request that follows."""
+
+
+def _signed_headers(identity: HubIdentity, county: str, body: bytes) -> dict[str, str]:
+    """The county's signatures of an upstream request (``.``-separated), so the province checks every byte
+    before it reads one (an older province ignores the headers, as before)."""
+    message = county_request_message(SYNC_PATH, body)
+    pairs = [identity.keys, *(old.keys for old in reversed(identity.previous))][:MAX_REQUEST_SIGNATURES]
+    signatures = [sign(pair.sign_private, CTX_COUNTY_REQUEST, message) for pair in pairs]
+    text = ".".join(base64.urlsafe_b64encode(s).rstrip(b"=").decode() for s in signatures)
+    return {HEADER_COUNTY: county, HEADER_COUNTY_SIGNATURE: text}
 
 
 def _http_answer(store: HubStore, link: dict[str, Any], data: bytes, request: bytes) -> PushResponse:
@@ -293,7 +316,8 @@ def sync_upstream(
                 body, count = upstream_request(store, after=acked, limit=MAX_COUNTY_SETS, signed_answer=True)
                 while count > 1 and len(body) > MAX_REQUEST_BYTES:
                     body, count = upstream_request(store, after=acked, limit=count // 2, signed_answer=True)
-                answer = _http_answer(store, link, _post(client, link["url"] + SYNC_PATH, body), body)
+                signed = _signed_headers(identity, str(link["county"]), body)
+                answer = _http_answer(store, link, _post(client, link["url"] + SYNC_PATH, body, signed), body)
                 before, acked = acked, take_answer(store, answer, now=now)
                 sent += count
                 head = store.upstream_head()

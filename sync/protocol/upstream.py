@@ -15,6 +15,9 @@ from sync.protocol.sets import SignedSet, set_aad, unpack_body, verified_set
 __all__ = (
     "COUNTY_SET",
     "CTX_COUNTY",
+    "CTX_COUNTY_REQUEST",
+    "HEADER_COUNTY",
+    "HEADER_COUNTY_SIGNATURE",
     "MAX_COUNTY_SETS",
     "BranchItem",
     "CaseFigure",
@@ -28,6 +31,7 @@ __all__ = (
     "UpstreamRequest",
     "county_origin",
     "county_request_mac",
+    "county_request_message",
     "county_response_mac",
     "decode_item",
     "open_forwarded",
@@ -35,6 +39,12 @@ __all__ = (
 
 CTX_COUNTY = b"proxyapp/county-set/v1\x00"
 """Signing context of a county's sets to its province: never the same bytes as a station's or a feed's."""
+CTX_COUNTY_REQUEST = b"proxyapp/county-request/v1\x00"
+"""Signing context of a county's whole HTTP request to its province (its path, a newline, its body)."""
+HEADER_COUNTY = "X-County"
+"""The county a signed upstream request comes from: its key is found before the body is read."""
+HEADER_COUNTY_SIGNATURE = "X-County-Signature"
+"""The county hub key's signature of the request (base64url, no padding) under CTX_COUNTY_REQUEST."""
 MAX_COUNTY_SETS = 50
 """County sets in one request or upstream file."""
 COUNTY_SET = DecodeLimits(
@@ -42,6 +52,12 @@ COUNTY_SET = DecodeLimits(
 )
 """A county set as the province decodes it: up to 2,000 items; one item (a station's set, at most 8 MiB
 as the station sealed it, with its receipt) up to 12 MiB; 64 MiB in all."""
+
+
+def county_request_message(path: str, body: bytes) -> bytes:
+    """What a county signs of its upstream request (under CTX_COUNTY_REQUEST): the path, so a request for
+    one endpoint is not taken at another, and the body, every byte of it."""
+    return path.encode() + b"\n" + body
 
 
 def county_origin(county: str) -> str:

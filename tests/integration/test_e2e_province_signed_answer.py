@@ -1,8 +1,10 @@
-"""County → province over HTTP: the province signs its answer and binds it to the request, the county verifies it
-before reading it, and an answer altered, replayed, unsigned after signed ones, or too long is taken for nothing."""
+"""County → province over HTTP, signed both ways: the county signs its whole request and the province reads none
+that does not verify; the province signs its answer, bound to the request, and the county takes none altered,
+replayed, unsigned after signed ones, or too long."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,10 +19,17 @@ from hub.settings import Settings
 from hub.store import HubStore
 from hub.testing import live_server
 from hub.upstream import UpstreamError
-from hub.upstream_link import MAX_ANSWER_BYTES, SIGNED_ANSWERS_KEY, sync_upstream
+from hub.upstream_link import MAX_ANSWER_BYTES, SIGNED_ANSWERS_KEY, SYNC_PATH, sync_upstream
 from hub.web.app import create_app
+from sync.crypto import sign
 from sync.protocol import MEDIA_TYPE, PushResponse, decode_envelope
-from sync.protocol.upstream import UpstreamRequest
+from sync.protocol.upstream import (
+    CTX_COUNTY_REQUEST,
+    HEADER_COUNTY,
+    HEADER_COUNTY_SIGNATURE,
+    UpstreamRequest,
+    county_request_message,
+)
 from sync.timeutil import utc_now
 from tests.integration.county import V1, County
 
@@ -38,9 +47,12 @@ class Between(httpx.BaseTransport):
         self,
         answer: Callable[[bytes], bytes] | None = None,
         request: Callable[[bytes], bytes] | None = None,
+        *,
+        unsigned: bool = False,
     ) -> None:
         self.inner = httpx.HTTPTransport()
         self.rewrite_answer, self.rewrite_request = answer, request
+        self.unsigned = unsigned
         self.answers: list[bytes] = []
 
     def close(self) -> None:
@@ -50,7 +62,10 @@ class Between(httpx.BaseTransport):
         body = request.read()
         if self.rewrite_request is not None:
             body = self.rewrite_request(body)
-        sent = httpx.Request(request.method, request.url, headers={"content-type": MEDIA_TYPE}, content=body)
+        headers = {"content-type": MEDIA_TYPE}
+        if not self.unsigned:  # the county's signature headers pass as they are
+            headers.update({k: v for k, v in request.headers.items() if k.lower().startswith("x-county")})
+        sent = httpx.Request(request.method, request.url, headers=headers, content=body)
         response = self.inner.handle_request(sent)
         data = response.read()
         response.close()
@@ -106,7 +121,8 @@ def test_the_provinces_answer_is_signed_bound_to_its_request_and_nothing_else_is
         assert _link(live_county)[2] == "0"
         # An older province (it does not read signed_answer, so answers plain): taken, as before.
         older = Between(
-            request=lambda b: msgspec.msgpack.encode(msgspec.structs.replace(_REQUEST.decode(b), signed_answer=False))
+            request=lambda b: msgspec.msgpack.encode(msgspec.structs.replace(_REQUEST.decode(b), signed_answer=False)),
+            unsigned=True,
         )
         first = _forward(live_county, older)
         assert first > 0 and _link(live_county) == (first, None, "0")
@@ -150,3 +166,63 @@ def test_the_provinces_answer_is_signed_bound_to_its_request_and_nothing_else_is
         with HubStore.open_existing(province_dir) as store:
             held = store.db.execute("SELECT MAX(seq) FROM county_sets WHERE county = ?", [COUNTY]).fetchone()[0]
         assert held == waiting
+
+
+def _province_head(province: Path) -> int:
+    with HubStore.open_existing(province) as store:
+        return int((store.county(COUNTY) or {}).get("head_seq") or 0)
+
+
+def test_the_countys_request_is_signed_whole_and_the_province_reads_none_that_is_not(
+    live_county: County, province_dir: Path
+) -> None:
+    station = live_county.enrol(V1)
+    station.new_case("张三", 1)
+    station.sync()
+    with live_server(create_app(Settings(data_dir=province_dir))) as url:
+        live_county.enrol_upstream(province_dir, url, COUNTY)
+        # A county of an earlier release signs nothing: its requests are taken as before.
+        first = _forward(live_county, Between(unsigned=True))
+        assert first > 0 and _province_head(province_dir) == first
+        station.new_case("李四", 2)
+        station.sync()
+        acked = _forward(live_county)  # this release's county: signed, and from now on required
+        assert acked > first and _province_head(province_dir) == acked
+        with HubStore.open_existing(province_dir) as store:
+            assert store.get_meta(f"upstream_request_signed:{COUNTY}") == "1"
+
+        station.new_case("王五", 3)
+        station.sync()
+
+        def lag_altered(body: bytes) -> bytes:  # the backlog the province shows, rewritten on the way
+            return msgspec.msgpack.encode(msgspec.structs.replace(_REQUEST.decode(body), pending=0))
+
+        altered = _refused(live_county, Between(request=lag_altered))
+        assert altered.code == "unauthenticated" and "nothing of it was read" in altered.en
+        stripped = _refused(live_county, Between(unsigned=True))
+        assert stripped.code == "unauthenticated" and "not signed though" in stripped.en
+
+        # Signed by the county, but naming another county in the body: refused before anything is taken.
+        identity = load_identity(live_county.hub_dir)
+
+        def other_county(body: bytes) -> bytes:
+            return msgspec.msgpack.encode(msgspec.structs.replace(_REQUEST.decode(body), county="349922"))
+
+        class Resigned(Between):
+            def handle_request(self, request: httpx.Request) -> httpx.Response:
+                body = other_county(request.read())
+                signature = sign(
+                    identity.keys.sign_private, CTX_COUNTY_REQUEST, county_request_message(SYNC_PATH, body)
+                )
+                headers = {
+                    "content-type": MEDIA_TYPE,
+                    HEADER_COUNTY: COUNTY,
+                    HEADER_COUNTY_SIGNATURE: base64.urlsafe_b64encode(signature).rstrip(b"=").decode(),
+                }
+                return self.inner.handle_request(httpx.Request("POST", request.url, headers=headers, content=body))
+
+        assert _refused(live_county, Resigned()).code == "wrong_origin"
+        assert _province_head(province_dir) == acked  # none of them moved the province
+
+        waiting = _forward(live_county)
+        assert waiting > acked and _province_head(province_dir) == waiting
