@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import json
@@ -39,7 +38,6 @@ from sync.protocol import (
 )
 from sync.protocol.messages import MAX_FORK_NOTICES
 from sync.protocol.upstream import (
-    CTX_COUNTY_REQUEST,
     HEADER_COUNTY,
     HEADER_COUNTY_SIGNATURE,
     MAX_COUNTY_SETS,
@@ -47,7 +45,7 @@ from sync.protocol.upstream import (
     CountyEnrollResponse,
     UpstreamRequest,
     county_request_mac,
-    county_request_message,
+    county_request_signature,
     county_response_mac,
 )
 from sync.timeutil import iso_utc
@@ -58,7 +56,6 @@ __all__ = (
     "FILE_MAGIC",
     "MAX_ANSWER_BYTES",
     "MAX_FILE_BYTES",
-    "MAX_REQUEST_SIGNATURES",
     "SIGNED_ANSWERS_KEY",
     "SYNC_PATH",
     "AnswerBody",
@@ -158,19 +155,11 @@ def _post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str] |
     return bytes(content)
 
 
-MAX_REQUEST_SIGNATURES = 4
-"""A request is signed by the county's current key and the generations before it, newest first, at most this
-many: after ``hub key rotate`` the province learns the new key from the sets of the very request that follows."""
-
-
 def _signed_headers(identity: HubIdentity, county: str, body: bytes) -> dict[str, str]:
-    """The county's signatures of an upstream request (``.``-separated), so the province checks every byte
-    before it reads one (an older province ignores the headers, as before)."""
-    message = county_request_message(SYNC_PATH, body)
-    pairs = [identity.keys, *(old.keys for old in reversed(identity.previous))][:MAX_REQUEST_SIGNATURES]
-    signatures = [sign(pair.sign_private, CTX_COUNTY_REQUEST, message) for pair in pairs]
-    text = ".".join(base64.urlsafe_b64encode(s).rstrip(b"=").decode() for s in signatures)
-    return {HEADER_COUNTY: county, HEADER_COUNTY_SIGNATURE: text}
+    """The county's signatures of an upstream request, so the province checks every byte before it reads one
+    (an older province ignores the headers, as before)."""
+    keys = [identity.keys.sign_private, *(old.keys.sign_private for old in reversed(identity.previous))]
+    return {HEADER_COUNTY: county, HEADER_COUNTY_SIGNATURE: county_request_signature(keys, SYNC_PATH, body)}
 
 
 def _http_answer(store: HubStore, link: dict[str, Any], data: bytes, request: bytes) -> PushResponse:

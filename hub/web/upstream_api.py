@@ -3,7 +3,6 @@ and the county's forwarder that runs inside ``hub serve``."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import logging
 import os
@@ -23,7 +22,7 @@ from hub.province_view import ProvinceStatus, province_report
 from hub.settings import Settings
 from hub.store import HubStore
 from hub.upstream import UpstreamError, is_province
-from hub.upstream_link import MAX_REQUEST_SIGNATURES, SYNC_PATH, sign_answer, sync_upstream
+from hub.upstream_link import SYNC_PATH, sign_answer, sync_upstream
 from hub.web.api_models import StatusFilters, StatusReport, StatusSummary, StatusThresholds, error_responses
 from hub.web.deps import Clock, HubSettings, Identity, Now
 from hub.web.errors import HubHTTPError, error_response
@@ -39,6 +38,7 @@ from sync.protocol.upstream import (
     CountyEnrollRequest,
     UpstreamRequest,
     county_request_message,
+    county_request_signatures,
 )
 from sync.timeutil import iso_utc, utc_now
 
@@ -152,7 +152,7 @@ def _county_signer(store: HubStore, request: Request[Any, Any, Any], data: bytes
     message = county_request_message(SYNC_PATH, data)
     if not any(
         verify(key, CTX_COUNTY_REQUEST, message, signature)
-        for signature in _signatures(signature_text or "")
+        for signature in county_request_signatures(signature_text or "")
         for key in keys
     ):
         raise HubHTTPError(
@@ -160,18 +160,7 @@ def _county_signer(store: HubStore, request: Request[Any, Any, Any], data: bytes
             zh="上报请求的签名无效：不是该县平台的密钥签发的，未读取",
             en="the request's signature does not verify under the county's key; nothing of it was read",
         )
-    return county
-
-
-def _signatures(text: str) -> list[bytes]:
-    """The signatures of an ``X-County-Signature`` header (base64url, ``.``-separated; a few at most)."""
-    found = []
-    for part in text.split(".", MAX_REQUEST_SIGNATURES)[:MAX_REQUEST_SIGNATURES]:
-        try:
-            found.append(base64.urlsafe_b64decode(part[:100] + "=="))
-        except ValueError:
-            continue
-    return found
+    return str(row["county"])
 
 
 def _check_signer(store: HubStore, signer: str | None, county: str) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
 from sync.budget import STATION_SET, DecodeLimits
-from sync.crypto import CryptoError, mac, open_box_with_key
+from sync.crypto import CryptoError, mac, open_box_with_key, sign
 from sync.protocol.envelope import ProtocolError
 from sync.protocol.keys import HubKeyItem
 from sync.protocol.sets import SignedSet, set_aad, unpack_body, verified_set
@@ -19,6 +21,7 @@ __all__ = (
     "HEADER_COUNTY",
     "HEADER_COUNTY_SIGNATURE",
     "MAX_COUNTY_SETS",
+    "MAX_REQUEST_SIGNATURES",
     "BranchItem",
     "CaseFigure",
     "CountyEnrollRequest",
@@ -32,6 +35,8 @@ __all__ = (
     "county_origin",
     "county_request_mac",
     "county_request_message",
+    "county_request_signature",
+    "county_request_signatures",
     "county_response_mac",
     "decode_item",
     "open_forwarded",
@@ -54,10 +59,35 @@ COUNTY_SET = DecodeLimits(
 as the station sealed it, with its receipt) up to 12 MiB; 64 MiB in all."""
 
 
+MAX_REQUEST_SIGNATURES = 4
+"""A request is signed by the county's current key and the generations before it, newest first, at most this
+many: after ``hub key rotate`` the province learns the new key from the sets of the very request that follows."""
+
+
 def county_request_message(path: str, body: bytes) -> bytes:
     """What a county signs of its upstream request (under CTX_COUNTY_REQUEST): the path, so a request for
     one endpoint is not taken at another, and the body, every byte of it."""
     return path.encode() + b"\n" + body
+
+
+def county_request_signature(sign_privates: Sequence[bytes], path: str, body: bytes) -> str:
+    """The ``X-County-Signature`` value: each key's signature of the request, newest key first, base64url
+    without padding, ``.``-separated (the first MAX_REQUEST_SIGNATURES keys)."""
+    message = county_request_message(path, body)
+    signatures = [sign(key, CTX_COUNTY_REQUEST, message) for key in sign_privates[:MAX_REQUEST_SIGNATURES]]
+    return ".".join(base64.urlsafe_b64encode(s).rstrip(b"=").decode() for s in signatures)
+
+
+def county_request_signatures(text: str) -> list[bytes]:
+    """The signatures an ``X-County-Signature`` value holds (at most MAX_REQUEST_SIGNATURES, each part read
+    up to a signature's length; a part that is not base64url is skipped)."""
+    found = []
+    for part in text.split(".", MAX_REQUEST_SIGNATURES)[:MAX_REQUEST_SIGNATURES]:
+        try:
+            found.append(base64.urlsafe_b64decode(part[:100] + "=="))
+        except ValueError:
+            continue
+    return found
 
 
 def county_origin(county: str) -> str:

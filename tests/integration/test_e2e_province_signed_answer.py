@@ -4,7 +4,6 @@ replayed, unsigned after signed ones, or too long."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,16 +20,15 @@ from hub.testing import live_server
 from hub.upstream import UpstreamError
 from hub.upstream_link import MAX_ANSWER_BYTES, SIGNED_ANSWERS_KEY, SYNC_PATH, sync_upstream
 from hub.web.app import create_app
-from sync.crypto import sign
 from sync.protocol import MEDIA_TYPE, PushResponse, decode_envelope
 from sync.protocol.upstream import (
-    CTX_COUNTY_REQUEST,
     HEADER_COUNTY,
     HEADER_COUNTY_SIGNATURE,
     UpstreamRequest,
-    county_request_message,
+    county_request_signature,
 )
 from sync.timeutil import utc_now
+from tests.integration import county as county_module
 from tests.integration.county import V1, County
 
 pytestmark = pytest.mark.timeout(300)
@@ -110,12 +108,18 @@ def _as_plain(signed: bytes, **changes: object) -> bytes:
     return msgspec.msgpack.encode(msgspec.structs.replace(plain, **changes))
 
 
+def _station_with_a_case(county: County) -> county_module.TestStationHandle:
+    """A station of the county with one case the hub holds (something for the county to forward)."""
+    station = county.enrol(V1)
+    station.new_case("张三", 1)
+    station.sync()
+    return station
+
+
 def test_the_provinces_answer_is_signed_bound_to_its_request_and_nothing_else_is_taken(
     live_county: County, province_dir: Path
 ) -> None:
-    station = live_county.enrol(V1)
-    station.new_case("张三", 1)
-    station.sync()
+    station = _station_with_a_case(live_county)
     with live_server(create_app(Settings(data_dir=province_dir))) as url:
         live_county.enrol_upstream(province_dir, url, COUNTY)
         assert _link(live_county)[2] == "0"
@@ -176,9 +180,7 @@ def _province_head(province: Path) -> int:
 def test_the_countys_request_is_signed_whole_and_the_province_reads_none_that_is_not(
     live_county: County, province_dir: Path
 ) -> None:
-    station = live_county.enrol(V1)
-    station.new_case("张三", 1)
-    station.sync()
+    station = _station_with_a_case(live_county)
     with live_server(create_app(Settings(data_dir=province_dir))) as url:
         live_county.enrol_upstream(province_dir, url, COUNTY)
         # A county of an earlier release signs nothing: its requests are taken as before.
@@ -211,14 +213,8 @@ def test_the_countys_request_is_signed_whole_and_the_province_reads_none_that_is
         class Resigned(Between):
             def handle_request(self, request: httpx.Request) -> httpx.Response:
                 body = other_county(request.read())
-                signature = sign(
-                    identity.keys.sign_private, CTX_COUNTY_REQUEST, county_request_message(SYNC_PATH, body)
-                )
-                headers = {
-                    "content-type": MEDIA_TYPE,
-                    HEADER_COUNTY: COUNTY,
-                    HEADER_COUNTY_SIGNATURE: base64.urlsafe_b64encode(signature).rstrip(b"=").decode(),
-                }
+                signature = county_request_signature([identity.keys.sign_private], SYNC_PATH, body)
+                headers = {"content-type": MEDIA_TYPE, HEADER_COUNTY: COUNTY, HEADER_COUNTY_SIGNATURE: signature}
                 return self.inner.handle_request(httpx.Request("POST", request.url, headers=headers, content=body))
 
         assert _refused(live_county, Resigned()).code == "wrong_origin"
