@@ -14,13 +14,13 @@ from hub._cli_common import Context, handles_errors, json_text, text
 from hub.cli_county_forks import station_forks_cmd
 from hub.keys import load_identity
 from hub.province import (
-    UpstreamRefused,
     ingest_upstream,
     issue_county_code,
     require_province,
     resolve_county_fork,
     revoke,
 )
+from hub.province_auth import open_upstream_file
 from hub.province_view import county_forks, province_report
 from hub.upstream_link import read_upstream_file, sign_answer, write_answer_file
 from hub.views import duration_text
@@ -186,16 +186,17 @@ def county_import(obj: Context, file: Path, answer: Path | None) -> None:
     """Take a county's upstream file (from 'hub upstream export', carried by USB)."""
     identity = load_identity(obj.data_dir)
     try:
-        request = read_upstream_file(file)
+        upstream_file = read_upstream_file(file)
     except ProtocolError as exc:  # damaged: nothing was taken
         click.echo(pick(obj.lang, "错误：", "Error: ") + exc.message(obj.lang), err=True)
         sys.exit(2)
     now = utc_now()
     with obj.store() as store:
         require_province(store)
-        try:
+        try:  # signed by the county's key, checked before the body is read; then each set on its own
+            request = open_upstream_file(store, upstream_file)
             result = ingest_upstream(store, identity, request, via="file", now=now)
-        except UpstreamRefused as exc:
+        except ProtocolError as exc:  # UpstreamRefused included
             click.echo(pick(obj.lang, "错误：", "Error: ") + exc.message(obj.lang), err=True)
             sys.exit(2)
     taken = sum(1 for r in result.results if r.status == "accepted")

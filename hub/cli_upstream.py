@@ -122,11 +122,23 @@ def upstream_status(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 @handles_errors
 def upstream_export(obj: Context, file: Path) -> None:
-    """Write every set the province has not acknowledged to FILE (USB; the province runs 'hub county import')."""
+    """Write the sets the province has not acknowledged to FILE, signed with this hub's key (USB; the province
+    runs 'hub county import'). A backlog larger than one file continues in the next, after 'hub upstream
+    import-answer'."""
     identity = load_identity(obj.data_dir)
     with obj.store() as store:
-        count, first = export_upstream(store, identity, file, now=utc_now())
-    obj.say(f"已写入 {file}：{count} 批（自第 {first} 批起）", f"Wrote {file}: {count} set(s) from set {first}")
+        written = export_upstream(store, identity, file, now=utc_now())
+    obj.say(
+        f"已写入 {file}：{written.sets} 批（自第 {written.first_seq} 批起）",
+        f"Wrote {file}: {written.sets} set(s) from set {written.first_seq}",
+    )
+    if written.left:
+        obj.say(
+            f"还有 {written.left} 批未写入（一个文件装不下）：省级平台导入本文件后，用“hub upstream import-answer”"
+            "导入其回执，再导出下一个文件",
+            f"{written.left} set(s) did not fit in this file: once the province has imported it, take its answer "
+            "with 'hub upstream import-answer' and export the next file",
+        )
 
 
 @upstream.command("import-answer")

@@ -61,6 +61,7 @@ STATUS_OF = {
     "bad_receipt": 400,
     "bad_key_change": 400,
     "protocol_version": 400,
+    "unauthenticated": 401,
     "unknown_key": 403,
     "unknown_county": 403,
     "wrong_origin": 403,
@@ -219,7 +220,7 @@ def ingest_upstream(
             en=f"county {county}'s key was revoked: enrol again",
             next_seq=int(row["head_seq"]) + 1,
         )
-    if len(request.sets) > MAX_COUNTY_SETS:
+    if via == "http" and len(request.sets) > MAX_COUNTY_SETS:  # a file holds a county's days offline
         raise UpstreamRefused("too_large", zh="一次提交的批次过多", en=f"more than {MAX_COUNTY_SETS} sets at once")
     at = iso_utc(now)
     with store.transaction():

@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import httpx
 import msgspec
@@ -54,17 +54,23 @@ __all__ = (
     "ANSWER_MAGIC",
     "ENROLL_PATH",
     "FILE_MAGIC",
+    "FILE_SIGNED_PATH",
     "MAX_ANSWER_BYTES",
     "MAX_FILE_BYTES",
     "SIGNED_ANSWERS_KEY",
+    "SIGNED_FILE_MAGIC",
     "SYNC_PATH",
     "AnswerBody",
+    "Export",
     "Round",
+    "UpstreamFile",
+    "decode_upstream_request",
     "enroll_upstream",
     "export_upstream",
     "read_answer_file",
     "read_upstream_file",
     "sign_answer",
+    "signed_upstream_file",
     "sync_upstream",
     "write_answer_file",
 )
@@ -72,6 +78,12 @@ __all__ = (
 ENROLL_PATH = "/api/v1/upstream/enroll"
 SYNC_PATH = "/api/v1/upstream/sync"
 FILE_MAGIC = b"PROXYAPP-UPSTREAM-1\n"
+"""An unsigned upstream file (a county of an earlier release): taken only from a county that never signed."""
+SIGNED_FILE_MAGIC = b"PROXYAPP-UPSTREAM-2\n"
+"""A signed upstream file: this line, the county's code, its ``X-County-Signature`` value, each on a line, then
+the body (an :class:`UpstreamRequest`)."""
+FILE_SIGNED_PATH = "upstream-file"
+"""What an upstream file's signatures name in place of a request's path."""
 ANSWER_MAGIC = b"PROXYAPP-UPSTREAM-ANSWER-1\n"
 CTX_ANSWER = b"proxyapp/county-answer/v1\x00"
 MAX_FILE_BYTES = 256 * 1024 * 1024
@@ -322,17 +334,46 @@ def sync_upstream(
     return Round(queued=queued, sealed=sealed, sent=sent, acked_seq=acked, head_seq=head[0] if head else 0)
 
 
-def export_upstream(store: HubStore, identity: HubIdentity, path: Path, *, now: dt.datetime) -> tuple[int, int]:
-    """Write every set the province has not acknowledged to an upstream file; (sets, first seq)."""
+class Export(NamedTuple):
+    """What ``hub upstream export`` wrote: its sets, the first one's seq, and the sets left for the next file."""
+
+    sets: int
+    first_seq: int
+    left: int
+
+
+def export_upstream(
+    store: HubStore, identity: HubIdentity, path: Path, *, now: dt.datetime, max_bytes: int = MAX_FILE_BYTES
+) -> Export:
+    """Write the sets the province has not acknowledged to a signed upstream file, as many as fit in
+    ``max_bytes``; the rest wait for the next file, once the province's answer is imported."""
     link = require_link(store)
     collect(store, identity, now=now)
     seal_pending(store, identity, now=now)
     after = int(link["acked_seq"])
-    sets = store.upstream_sets_after(after, 1_000_000)
+    sets: list[bytes] = []
+    size, room = 0, max_bytes - 64 * 1024  # the header and the request's own fields
+    full = False
+    while not full and (page := store.upstream_sets_after(after + len(sets), MAX_COUNTY_SETS)):
+        for _, envelope in page:
+            if sets and size + len(envelope) > room:
+                full = True
+                break
+            sets.append(envelope)
+            size += len(envelope)
+    head = store.upstream_head()
     pending, oldest = store.upstream_pending(after)
-    request = UpstreamRequest(PROTOCOL_VERSION, link["county"], [msgspec.Raw(e) for _, e in sets], pending, oldest)
-    _write(path, FILE_MAGIC + _ENCODER.encode(request))
-    return len(sets), after + 1
+    request = UpstreamRequest(PROTOCOL_VERSION, link["county"], [msgspec.Raw(e) for e in sets], pending, oldest)
+    _write(path, signed_upstream_file(identity, str(link["county"]), _ENCODER.encode(request)))
+    return Export(len(sets), after + 1, (head[0] if head else 0) - after - len(sets))
+
+
+def signed_upstream_file(identity: HubIdentity, county: str, body: bytes) -> bytes:
+    """An upstream file: its magic line, the county, its signatures of ``body`` (as the HTTP request's headers,
+    bound to FILE_SIGNED_PATH so a file is never taken for a request), then the body."""
+    keys = [identity.keys.sign_private, *(old.keys.sign_private for old in reversed(identity.previous))]
+    signatures = county_request_signature(keys, FILE_SIGNED_PATH, body)
+    return SIGNED_FILE_MAGIC + county.encode() + b"\n" + signatures.encode() + b"\n" + body
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -345,6 +386,13 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def _read(path: Path, magic: bytes, what_zh: str, what_en: str) -> bytes:
+    data = _read_whole(path)
+    if not data.startswith(magic):
+        raise InputError(zh=f"{path} 不是{what_zh}", en=f"{path} is not {what_en}", field="file")
+    return data[len(magic) :]
+
+
+def _read_whole(path: Path) -> bytes:
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
@@ -354,21 +402,45 @@ def _read(path: Path, magic: bytes, what_zh: str, what_en: str) -> bytes:
         ) from None
     if len(data) > MAX_FILE_BYTES:
         raise InputError(zh=f"{path} 过大", en=f"{path} is larger than {MAX_FILE_BYTES} bytes", field="file")
-    if not data.startswith(magic):
-        raise InputError(zh=f"{path} 不是{what_zh}", en=f"{path} is not {what_en}", field="file")
-    return data[len(magic) :]
+    return data
 
 
-def read_upstream_file(path: Path) -> UpstreamRequest:
-    """A county's upstream file, decoded (its sets are checked one by one when taken)."""
-    data = _read(
-        path,
-        FILE_MAGIC,
-        "县级上报文件（hub upstream export 所写）",
-        "an upstream file (written by hub upstream export)",
-    )
+class UpstreamFile(NamedTuple):
+    """An upstream file as read, not yet decoded: who says they signed it, and the request's bytes."""
+
+    county: str | None
+    """The county its header names; None for an unsigned file (a county of an earlier release)."""
+    signatures: str | None
+    body: bytes
+
+
+def read_upstream_file(path: Path) -> UpstreamFile:
+    """A county's upstream file, split into its header and its body; nothing of the body is decoded (the
+    province checks its signature first, then :func:`decode_upstream_request`)."""
+    data = _read_whole(path)
+    if data.startswith(FILE_MAGIC):
+        return UpstreamFile(None, None, data[len(FILE_MAGIC) :])
+    if not data.startswith(SIGNED_FILE_MAGIC):
+        raise InputError(
+            zh=f"{path} 不是县级上报文件（hub upstream export 所写）",
+            en=f"{path} is not an upstream file (written by hub upstream export)",
+            field="file",
+        )
+    parts = data[len(SIGNED_FILE_MAGIC) :].split(b"\n", 2)
+    if len(parts) != 3 or len(parts[0]) > 16 or len(parts[1]) > 1024:
+        raise ProtocolError(zh="上报文件已损坏", en="the upstream file's header is damaged", code="malformed")
     try:
-        request = _REQUEST.decode(data)
+        county, signatures = parts[0].decode("ascii"), parts[1].decode("ascii")
+    except UnicodeDecodeError:
+        raise ProtocolError(zh="上报文件已损坏", en="the upstream file's header is damaged", code="malformed") from None
+    return UpstreamFile(county, signatures, parts[2])
+
+
+def decode_upstream_request(body: bytes) -> UpstreamRequest:
+    """An upstream file's request, decoded once its signature is checked (its sets are checked one by one when
+    taken). ProtocolError ``malformed`` or ``too_large``."""
+    try:
+        request = _REQUEST.decode(body)
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
         raise ProtocolError(zh="上报文件已损坏", en=f"the upstream file is damaged ({exc})", code="malformed") from None
     if len(request.sets) > 1_000_000:

@@ -18,6 +18,7 @@ from litestar.response import Redirect, Template
 
 from hub.dashboard import Thresholds
 from hub.province import UpstreamRefused, enrol_county, ingest_upstream, require_province
+from hub.province_auth import check_signer, county_signer
 from hub.province_view import ProvinceStatus, province_report
 from hub.settings import Settings
 from hub.store import HubStore
@@ -28,18 +29,9 @@ from hub.web.deps import Clock, HubSettings, Identity, Now
 from hub.web.errors import HubHTTPError, error_response
 from hub.web.guards import client_ip, requires
 from hub.web.pages import page, page_number
-from sync.crypto import verify
 from sync.errors import ProxyAppError
 from sync.protocol import MEDIA_TYPE, ProtocolError
-from sync.protocol.upstream import (
-    CTX_COUNTY_REQUEST,
-    HEADER_COUNTY,
-    HEADER_COUNTY_SIGNATURE,
-    CountyEnrollRequest,
-    UpstreamRequest,
-    county_request_message,
-    county_request_signatures,
-)
+from sync.protocol.upstream import HEADER_COUNTY, HEADER_COUNTY_SIGNATURE, CountyEnrollRequest, UpstreamRequest
 from sync.timeutil import iso_utc, utc_now
 
 __all__ = ("PROVINCE_PAGES", "UPSTREAM", "province_only_desk", "province_status", "start_forwarder", "stop_forwarder")
@@ -117,71 +109,19 @@ def county_sync(
     if not is_province(store):
         raise HubHTTPError("not_found", zh="这不是省级平台", en="this hub is not a province", status=404)
     data = _msgpack_body(request, body, settings.max_body_bytes)
-    signer = _county_signer(store, request, data)  # every byte checked before one is read
-    upstream = _decode(_REQUEST, data, "上报")
-    _check_signer(store, signer, upstream.county)
     try:
+        # Every byte checked before one is read.
+        signer = county_signer(
+            store, request.headers.get(HEADER_COUNTY), request.headers.get(HEADER_COUNTY_SIGNATURE), SYNC_PATH, data
+        )
+        upstream = _decode(_REQUEST, data, "上报")
+        check_signer(store, signer, upstream.county)
         answer = ingest_upstream(store, identity, upstream, via="http", now=clock())
     except UpstreamRefused as exc:
         return error_response(exc.status, exc.code, zh=exc.zh, en=exc.en, extra={"next_seq": exc.next_seq})
     if upstream.signed_answer:  # signed with the province's key and bound to this request, as the county asks
         return Response(sign_answer(identity, upstream.county, answer, request=body), media_type=MEDIA_TYPE)
     return Response(_ENCODER.encode(answer), media_type=MEDIA_TYPE)
-
-
-def _signed_key(county: str) -> str:
-    return f"upstream_request_signed:{county}"
-
-
-def _county_signer(store: HubStore, request: Request[Any, Any, Any], data: bytes) -> str | None:
-    """The county whose hub key signed this request (``X-County``, ``X-County-Signature``), or None for an
-    unsigned one (a county of an earlier release); 401 ``unauthenticated`` for a signature that does not
-    verify under any key the county enrolled with, 403 ``unknown_county`` for a county not enrolled here."""
-    county = request.headers.get(HEADER_COUNTY)
-    signature_text = request.headers.get(HEADER_COUNTY_SIGNATURE)
-    if county is None and signature_text is None:
-        return None
-    row = store.county(county[:16]) if county else None
-    if row is None or row["enrolled_at"] is None:
-        raise HubHTTPError(
-            "unknown_county", zh="该县未在本省登记", en="the county this request names is not enrolled here", status=403
-        )
-    if row["revoked_at"] is not None:
-        return str(row["county"])  # no key of it counts: the ingest refuses it as revoked, reading no set
-    keys = [bytes(k["sign_public"]) for k in store.county_keys(row["county"]) if k["revoked_at"] is None]
-    message = county_request_message(SYNC_PATH, data)
-    if not any(
-        verify(key, CTX_COUNTY_REQUEST, message, signature)
-        for signature in county_request_signatures(signature_text or "")
-        for key in keys
-    ):
-        raise HubHTTPError(
-            "unauthenticated",
-            zh="上报请求的签名无效：不是该县平台的密钥签发的，未读取",
-            en="the request's signature does not verify under the county's key; nothing of it was read",
-        )
-    return str(row["county"])
-
-
-def _check_signer(store: HubStore, signer: str | None, county: str) -> None:
-    """A signed request must name the county that signed it; once a county has signed, an unsigned request in
-    its name is refused (nobody on the wire can take its signature off)."""
-    if signer is not None:
-        if county != signer:
-            raise HubHTTPError(
-                "wrong_origin",
-                zh="上报请求的内容与签名的县不符",
-                en="the request's body names another county than the one that signed it",
-            )
-        if store.get_meta(_signed_key(county)) != "1":
-            with store.transaction():
-                store.set_meta(_signed_key(county), "1")
-    elif store.get_meta(_signed_key(county)) == "1":
-        raise HubHTTPError(
-            "unauthenticated",
-            zh="上报请求没有签名，而该县此前的请求都有签名：未读取",
-            en="the request is not signed though this county's requests were; nothing of it was taken",
-        )
 
 
 UPSTREAM = Router("/", route_handlers=[county_enroll, county_sync], security=[{}])

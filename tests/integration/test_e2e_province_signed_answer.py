@@ -202,7 +202,7 @@ def test_the_countys_request_is_signed_whole_and_the_province_reads_none_that_is
         altered = _refused(live_county, Between(request=lag_altered))
         assert altered.code == "unauthenticated" and "nothing of it was read" in altered.en
         stripped = _refused(live_county, Between(unsigned=True))
-        assert stripped.code == "unauthenticated" and "not signed though" in stripped.en
+        assert stripped.code == "unauthenticated" and "it is not signed" in stripped.en
 
         # Signed by the county, but naming another county in the body: refused before anything is taken.
         identity = load_identity(live_county.hub_dir)
