@@ -192,6 +192,10 @@ def _merge_paused(paused: Sequence[tuple[dt.date, dt.date]]) -> list[tuple[dt.da
     return merged
 
 
+_DUE_MEMO_SIZE = 4096
+"""Due dates a calendar remembers (start and working days; a few years of acceptance days by a dozen limits)."""
+
+
 class WorkCalendar:
     """An immutable set of year tables answering working-day questions.
 
@@ -201,13 +205,14 @@ class WorkCalendar:
     that depended on such a year are flagged provisional.
     """
 
-    __slots__ = ("_holidays", "_makeup", "_makeup_ords", "_tables", "_weekday_holiday_ords")
+    __slots__ = ("_due_memo", "_holidays", "_makeup", "_makeup_ords", "_tables", "_weekday_holiday_ords")
     # The slots' types, for the type checker (set once in __init__ through object.__setattr__).
     _tables: dict[int, YearTable]
     _holidays: frozenset[dt.date]
     _makeup: frozenset[dt.date]
     _weekday_holiday_ords: list[int]
     _makeup_ords: list[int]
+    _due_memo: dict[tuple[dt.date, int], DueDate]
 
     def __init__(self, tables: Iterable[YearTable] = ()) -> None:
         """Build a calendar.
@@ -234,6 +239,9 @@ class WorkCalendar:
         # Sorted ordinals let working_days_between count by arithmetic instead of by walking days.
         set_(self, "_weekday_holiday_ords", sorted(d.toordinal() for d in holidays if d.weekday() < 5))
         set_(self, "_makeup_ords", sorted(d.toordinal() for d in makeup))
+        # add_working_days without pauses, by (start, n): a backlog's cases accepted on one day with one
+        # item's limit walk the same days (the calendar never changes, so neither does the answer).
+        set_(self, "_due_memo", {})
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -314,6 +322,10 @@ class WorkCalendar:
             CalendarError: ``n`` is negative or too large, a paused span ends before it
                 starts, or the count runs off the calendar.
         """
+        if not paused:
+            known = self._due_memo.get((start, n))
+            if known is not None:
+                return known
         _check_date("start", start)
         if not 0 <= n <= MAX_WORKING_DAYS:
             raise CalendarError(
@@ -321,6 +333,15 @@ class WorkCalendar:
                 en=f"working days must be between 0 and {MAX_WORKING_DAYS}, got {n}",
                 field="n",
             )
+        due = self._walk(start, n, paused)
+        if not paused:
+            if len(self._due_memo) >= _DUE_MEMO_SIZE:
+                self._due_memo.clear()
+            self._due_memo[(start, n)] = due
+        return due
+
+    def _walk(self, start: dt.date, n: int, paused: Sequence[tuple[dt.date, dt.date]]) -> DueDate:
+        """add_working_days's count, day by day from ``start``."""
         spans = _merge_paused(paused)
         firsts = [first for first, _ in spans]
         day, counted, scanned, provisional = start, 0, 0, False

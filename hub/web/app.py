@@ -30,7 +30,7 @@ from hub.store import HubStore
 from hub.store import close_pool as close_store_pool
 from hub.store import open_pool as open_store_pool
 from hub.throttle import Throttled
-from hub.web import admin, api, desk, joint, pages, scans_api, sync_api, township
+from hub.web import admin, api, desk, joint, pages, scans_api, sequential_deps, sync_api, township
 from hub.web.access_log import redact_access_log
 from hub.web.api_models import error_responses
 from hub.web.deps import DEPENDENCIES, Clock, HubSettings, Identity, close_idle
@@ -172,6 +172,7 @@ def create_app(settings: Settings, *, now: Callable[[], dt.datetime] = utc_now) 
     """
     identity = load_identity(settings.data_dir)
     HubStore.open_existing(settings.data_dir).close()  # schema upgraded once, here, not per request
+    sequential_deps.install()  # no task group per request (hub.web.sequential_deps)
     metrics = HubMetrics(settings, now)
     pool = _StorePool(settings.data_dir)
     return Litestar(

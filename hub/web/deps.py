@@ -154,7 +154,8 @@ async def provide_store(state: State) -> AsyncIterator[HubStore]:
 
     Opened and closed off the event loop (SQLite's connect, pragmas and close; the data folder's
     ``database.url``), in a thread of :func:`store_threads`; on SQLite kept open for the next request
-    (:func:`_close`, at most :data:`IDLE_SQLITE`), and used by the handler's worker thread,
+    (:func:`_close`, at most :data:`IDLE_SQLITE`), then handed over and back on the loop itself
+    (:func:`_take_idle`, :func:`_put_back`), and used by the handler's worker thread,
     hence ``check_same_thread=False``; one owner at a time. On PostgreSQL the store borrows its pooled
     connection at its first statement, in the handler's thread. Litestar would run a sync generator's
     cleanup in a worker thread of the handlers' own limited set (40): with that many requests waiting
@@ -163,13 +164,52 @@ async def provide_store(state: State) -> AsyncIterator[HubStore]:
     small set, shielded from cancellation, so it always happens and never waits for a handler.
     """
     limiter = store_threads()
-    with anyio.CancelScope(shield=True):  # an opened store is always closed below
-        store = await anyio.to_thread.run_sync(_open, state, limiter=limiter)
+    # A kept SQLite store is handed over and back on the loop (a lock, a stat): two trips to a thread and
+    # back cost the loop more than that, and it serves every request (the county's day: 395 at once).
+    kept = _take_idle(state["settings"].data_dir)
+    if kept is not None:
+        store = kept
+    else:
+        with anyio.CancelScope(shield=True):  # an opened store is always closed below
+            store = await anyio.to_thread.run_sync(_open, state, limiter=limiter)
     try:
         yield store
     finally:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(_close, store, limiter=limiter)
+        if not _put_back(store):
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(_close, store, limiter=limiter)
+
+
+def _take_idle(data_dir: Path | str) -> HubStore | None:
+    """A kept SQLite store of ``data_dir``'s database, ready for a request; None when there is none, or when
+    the one found is stale (``_open``, in a thread, retires it)."""
+    if database_url(data_dir) is not None:
+        return None
+    path = str(Path(data_dir) / DB_FILE)
+    now_id = _file_id(path)
+    with _IDLE_LOCK:
+        for index in range(len(_IDLE) - 1, -1, -1):
+            where, file_id, store = _IDLE[index]
+            if where == path:
+                if file_id != now_id:
+                    return None
+                del _IDLE[index]
+                return store
+    return None
+
+
+def _put_back(store: HubStore) -> bool:
+    """Keep a request's SQLite store for the next when that closes nothing (else ``_close``, in a thread)."""
+    if store.dialect != "sqlite" or store.db.conn.in_transaction:
+        return False
+    file_id = _file_id(str(store.path))
+    if file_id is None:
+        return False
+    with _IDLE_LOCK:
+        if len(_IDLE) >= IDLE_SQLITE:
+            return False
+        _IDLE.append((str(store.path), file_id, store))
+    return True
 
 
 def _settings(state: State) -> Settings:

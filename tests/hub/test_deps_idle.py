@@ -86,3 +86,34 @@ def test_a_store_left_in_a_transaction_is_closed_not_kept(hub_dir: Path) -> None
         assert not again.db.conn.in_transaction
     finally:
         deps._close(again)
+
+
+def test_a_kept_store_is_handed_over_and_back_on_the_loop_without_a_thread(
+    client: TestClient[Any], admin_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    in_threads: list[str] = []
+    real_open, real_close = deps._open, deps._close
+    monkeypatch.setattr(deps, "_open", lambda state: in_threads.append("open") or real_open(state))
+    monkeypatch.setattr(deps, "_close", lambda store: in_threads.append("close") or real_close(store))
+    assert client.get("/api/v1/status", headers=bearer(admin_token)).status_code == 200
+    assert in_threads == ["open"]  # the first store is connected in a thread, then kept
+    for _ in range(4):
+        assert client.get("/api/v1/status", headers=bearer(admin_token)).status_code == 200
+    assert in_threads == ["open"]
+
+
+def test_a_kept_store_of_a_file_put_aside_is_not_handed_over_on_the_loop(hub_dir: Path, tmp_path: Path) -> None:
+    state = State({"settings": Settings(data_dir=hub_dir)})
+    deps._close(deps._open(state))
+    assert deps._take_idle(hub_dir) is not None  # kept, and handed over
+    deps.close_idle()
+    deps._close(deps._open(state))
+    (hub_dir / DB_FILE).replace(tmp_path / "aside.db")  # hub restore puts another file in its place
+    with sqlite3.connect(tmp_path / "aside.db") as source, sqlite3.connect(hub_dir / DB_FILE) as target:
+        source.backup(target)
+    assert deps._take_idle(hub_dir) is None  # left for _open, in a thread, to retire
+    fresh = deps._open(state)
+    try:
+        assert fresh.get_meta("nothing") is None
+    finally:
+        deps._close(fresh)

@@ -129,6 +129,24 @@ def test_year_without_table_is_provisional_until_its_table_arrives(cal: WorkCale
     assert cal.with_table(t2027_v2).add_working_days(start, 2) == DueDate(D(2027, 1, 3), False)
 
 
+def test_a_remembered_due_date_is_the_one_walked_and_the_memory_stays_bounded() -> None:
+    cal = WorkCalendar(seed_year_tables())
+    fresh = WorkCalendar(seed_year_tables())
+    starts = [D(2025, 1, 1) + dt.timedelta(days=i) for i in range(0, 730, 7)]
+    for start in starts:
+        for n in (0, 1, 5, 20, 60):
+            first = cal.add_working_days(start, n)
+            assert cal.add_working_days(start, n) is first  # the second answer is remembered
+            assert fresh.add_working_days(start, n, paused=[(start, start)]) == first  # walked, never kept
+    with pytest.raises(CalendarError):  # a refusal is never remembered as an answer
+        cal.add_working_days(D(2026, 1, 1), MAX_WORKING_DAYS + 1)
+    with pytest.raises(CalendarError):
+        cal.add_working_days(D(2026, 1, 1), MAX_WORKING_DAYS + 1)
+    for i in range(5000):
+        cal.add_working_days(D(2020, 1, 1) + dt.timedelta(days=i % 2500), 1 + i // 2500)
+    assert len(cal._due_memo) <= 4096
+
+
 def test_table_only_matters_for_days_actually_examined(cal: WorkCalendar) -> None:
     # The due date stays in 2026 even though the deadline is late in December.
     assert cal.add_working_days(D(2026, 12, 28), 3) == DueDate(D(2026, 12, 31), False)
