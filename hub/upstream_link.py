@@ -353,14 +353,15 @@ def export_upstream(
     after = int(link["acked_seq"])
     sets: list[bytes] = []
     size, room = 0, max_bytes - 64 * 1024  # the header and the request's own fields
-    full = False
-    while not full and (page := store.upstream_sets_after(after + len(sets), MAX_COUNTY_SETS)):
-        for _, envelope in page:
+    full, last = False, after
+    while not full and (page := store.upstream_sets_after(last, MAX_COUNTY_SETS)):
+        for seq, envelope in page:
             if sets and size + len(envelope) > room:
                 full = True
                 break
             sets.append(envelope)
             size += len(envelope)
+            last = seq
     head = store.upstream_head()
     pending, oldest = store.upstream_pending(after)
     request = UpstreamRequest(PROTOCOL_VERSION, link["county"], [msgspec.Raw(e) for e in sets], pending, oldest)
@@ -426,14 +427,14 @@ def read_upstream_file(path: Path) -> UpstreamFile:
             en=f"{path} is not an upstream file (written by hub upstream export)",
             field="file",
         )
-    parts = data[len(SIGNED_FILE_MAGIC) :].split(b"\n", 2)
-    if len(parts) != 3 or len(parts[0]) > 16 or len(parts[1]) > 1024:
+    # The two header lines are found within their bounds; the body is copied once (a file may be 256 MiB).
+    start = len(SIGNED_FILE_MAGIC)
+    county_end = data.find(b"\n", start, start + 17)
+    signatures_end = data.find(b"\n", county_end + 1, county_end + 1026) if county_end >= 0 else -1
+    if signatures_end < 0 or not data[start:signatures_end].isascii():
         raise ProtocolError(zh="上报文件已损坏", en="the upstream file's header is damaged", code="malformed")
-    try:
-        county, signatures = parts[0].decode("ascii"), parts[1].decode("ascii")
-    except UnicodeDecodeError:
-        raise ProtocolError(zh="上报文件已损坏", en="the upstream file's header is damaged", code="malformed") from None
-    return UpstreamFile(county, signatures, parts[2])
+    county, signatures = data[start:county_end].decode(), data[county_end + 1 : signatures_end].decode()
+    return UpstreamFile(county, signatures, data[signatures_end + 1 :])
 
 
 def decode_upstream_request(body: bytes) -> UpstreamRequest:
