@@ -48,6 +48,7 @@ __all__ = (
     "require_province",
     "resolve_county_fork",
     "revoke",
+    "signed_key",
 )
 
 _COUNTY = re.compile(r"\d{6}")
@@ -81,6 +82,12 @@ class UpstreamRefused(ProtocolError):
         super().__init__(zh=zh, en=en, code=code)
         self.status = STATUS_OF.get(code, 400)
         self.next_seq = next_seq
+
+
+def signed_key(county: str) -> str:
+    """The meta key set once a county is known to sign its requests and files (at its enrolment, or its first
+    signed one): unsigned ones in its name are refused then (hub.province_auth)."""
+    return f"upstream_request_signed:{county}"
 
 
 def require_province(store: HubStore) -> None:
@@ -155,6 +162,9 @@ def enrol_county(
             box_public=request.box_public,
             at=iso_utc(now),
         )
+        # A county of this release signs every request and file: none unsigned is taken in its name from now
+        # on. An older county's enrolment (a downgrade included) leaves them taken until it signs one.
+        store.set_meta(signed_key(county), "1" if request.signs_requests else "0")
         current = store.county(county) or {}
     response = CountyEnrollResponse(
         county=county,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.province import UpstreamRefused
+from hub.province import UpstreamRefused, signed_key
 from hub.store import HubStore
 from hub.upstream_link import FILE_SIGNED_PATH, UpstreamFile, decode_upstream_request
 from sync.crypto import verify
@@ -13,12 +13,7 @@ from sync.protocol.upstream import (
     county_request_signatures,
 )
 
-__all__ = ("check_signer", "county_signer", "open_upstream_file", "signed_key")
-
-
-def signed_key(county: str) -> str:
-    """The meta key set once a county has signed a request or a file: unsigned ones in its name are refused then."""
-    return f"upstream_request_signed:{county}"
+__all__ = ("check_signer", "county_signer", "open_upstream_file")
 
 
 def county_signer(store: HubStore, county: str | None, signatures: str | None, path: str, body: bytes) -> str | None:

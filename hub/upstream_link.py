@@ -259,6 +259,7 @@ def enroll_upstream(
         box_public=keys.box_public,
         gen=identity.gen,
         mac=county_request_mac(secret, keys.sign_public, keys.box_public, identity.gen),
+        signs_requests=True,
     )
     with httpx.Client(transport=transport, timeout=30.0) as client:
         answer = _post(client, url.rstrip("/") + ENROLL_PATH, _ENCODER.encode(request))

@@ -207,6 +207,11 @@ class CountyEnrollRequest(msgspec.Struct, frozen=True, kw_only=True):
     gen: int
     mac: bytes
     """HMAC-SHA256(secret, "county-enroll-request", sign_public, box_public, gen) (sync.enrolment's form)."""
+    signs_requests: bool = False
+    """The county signs its requests and upstream files whole (this release on): from its enrolment on the
+    province takes none unsigned in its name. Absent from an older county's request (and ignored by an older
+    province); outside the mac, which an older province checks as it was (a stripped flag only leaves the
+    province waiting for the county's first signed request, as with an older county)."""
 
 
 class CountyEnrollResponse(msgspec.Struct, frozen=True, kw_only=True):

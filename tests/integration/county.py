@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import httpx
 
+from hub import upstream_link
 from hub.decisions import decide
 from hub.enroll import issue_code, revoke_station
 from hub.keys import load_identity
@@ -29,6 +31,7 @@ from station.queries import get_case
 from station.store import Station
 from sync.crypto import KeyPair
 from sync.idnumber import check_character
+from sync.protocol.upstream import CountyEnrollRequest
 from sync.timeutil import utc_now
 
 PASSPHRASE = "village-passphrase-1"
@@ -123,11 +126,21 @@ class County:
         self.stations.append(handle)
         return handle
 
-    def enrol_upstream(self, province_dir: Path, province_url: str, county: str = "349921") -> None:
-        """Enrol this county's hub at the province in ``province_dir`` (served at ``province_url``)."""
+    def enrol_upstream(
+        self, province_dir: Path, province_url: str, county: str = "349921", *, as_older: bool = False
+    ) -> None:
+        """Enrol this county's hub at the province in ``province_dir`` (served at ``province_url``);
+        ``as_older``: with the request a county of an earlier release sends (no ``signs_requests``)."""
         with HubStore.open_existing(province_dir) as store:
             code, _ = issue_county_code(store, county, expires_hours=1, now=utc_now())
-        with self.store() as store:
+        older = contextlib.nullcontext()
+        if as_older:
+
+            def older_request(**fields: Any) -> CountyEnrollRequest:
+                return CountyEnrollRequest(**{**fields, "signs_requests": False})
+
+            older = mock.patch.object(upstream_link, "CountyEnrollRequest", older_request)
+        with self.store() as store, older:
             enroll_upstream(store, load_identity(self.hub_dir), url=province_url, code=code, now=utc_now())
 
     def decide(self, case_no: str, status: str, **kwargs: Any) -> None:

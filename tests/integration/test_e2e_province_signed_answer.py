@@ -121,7 +121,7 @@ def test_the_provinces_answer_is_signed_bound_to_its_request_and_nothing_else_is
 ) -> None:
     station = _station_with_a_case(live_county)
     with live_server(create_app(Settings(data_dir=province_dir))) as url:
-        live_county.enrol_upstream(province_dir, url, COUNTY)
+        live_county.enrol_upstream(province_dir, url, COUNTY, as_older=True)
         assert _link(live_county)[2] == "0"
         # An older province (it does not read signed_answer, so answers plain): taken, as before.
         older = Between(
@@ -182,7 +182,7 @@ def test_the_countys_request_is_signed_whole_and_the_province_reads_none_that_is
 ) -> None:
     station = _station_with_a_case(live_county)
     with live_server(create_app(Settings(data_dir=province_dir))) as url:
-        live_county.enrol_upstream(province_dir, url, COUNTY)
+        live_county.enrol_upstream(province_dir, url, COUNTY, as_older=True)
         # A county of an earlier release signs nothing: its requests are taken as before.
         first = _forward(live_county, Between(unsigned=True))
         assert first > 0 and _province_head(province_dir) == first

@@ -80,12 +80,10 @@ def test_a_county_offline_for_days_crosses_on_signed_sticks_checked_before_they_
     a = live_county.enrol(V1)
     a.new_case("张三", 1)
     a.sync()
-    code, out, _ = hub(province_dir, "county", "add", "--county", COUNTY)
-    enrolment = out.strip().splitlines()[-1]
-    # The county enrols by HTTP once (the province's keys must be pinned), then has no link for days.
+    # The county enrols by HTTP once (the province's keys must be pinned), then has no link for days. Here as
+    # a county of an earlier release first, which signs nothing.
     with live_server(create_app(Settings(data_dir=province_dir))) as url:
-        code, out, err = hub(live_county.hub_dir, "upstream", "enroll", "--url", url, "--code", enrolment)
-        assert code == 0, out + err
+        live_county.enrol_upstream(province_dir, url, COUNTY, as_older=True)
     # An older county's unsigned file is taken while the county never signed anything.
     seal_a_set(live_county)
     stick, answer = tmp_path / "stick.bin", tmp_path / "answer.bin"
@@ -147,6 +145,17 @@ def test_a_backlog_larger_than_one_file_continues_in_the_next(
     with live_server(create_app(Settings(data_dir=province_dir))) as url:
         code, out, err = hub(live_county.hub_dir, "upstream", "enroll", "--url", url, "--code", out.splitlines()[-1])
         assert code == 0, out + err
+    # A county of this release said at its enrolment that it signs: no unsigned file is taken in its name, even
+    # before its first signed one.
+    a.new_case("王五", 99)
+    a.sync()
+    stick = tmp_path / "stick.bin"
+    assert hub(live_county.hub_dir, "upstream", "export", str(stick))[0] == 0
+    stripped = tmp_path / "stripped.bin"
+    stripped.write_bytes(FILE_MAGIC + split(stick)[2])
+    code, _, err = hub(province_dir, "county", "import", str(stripped))
+    assert code == 2 and "it is not signed" in err
+    assert held(province_dir) == 0
     for serial in range(1, 9):
         a.new_case("王五", serial)
         a.sync()
@@ -155,7 +164,7 @@ def test_a_backlog_larger_than_one_file_continues_in_the_next(
     with live_county.store() as store:
         sizes = [len(e) for _, e in store.upstream_sets_after(0, 100)]
     identity = load_identity(live_county.hub_dir)
-    stick, answer = tmp_path / "stick.bin", tmp_path / "answer.bin"
+    answer = tmp_path / "answer.bin"
     taken = 0
     while taken < total:
         with live_county.store() as store:
