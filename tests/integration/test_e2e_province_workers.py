@@ -25,7 +25,13 @@ from hub.store.pg import LOCK_SPACE
 from hub.upstream import seal_pending, upstream_request
 from hub.upstream_link import SYNC_PATH, enroll_upstream
 from sync.protocol import MEDIA_TYPE, PushResponse, verify_receipt
-from sync.protocol.upstream import CaseFigure, county_origin
+from sync.protocol.upstream import (
+    HEADER_COUNTY,
+    HEADER_COUNTY_SIGNATURE,
+    CaseFigure,
+    county_origin,
+    county_request_signature,
+)
 from sync.timeutil import iso_utc, utc_now
 from tests.integration.test_e2e_workers import ROUNDS_MAX, WorkersHub, _until, _waiting, _worker_processes
 
@@ -76,10 +82,20 @@ def test_two_province_workers_take_the_same_county_set_once(tmp_path: Path, post
             assert count == 1
             answers: list[httpx.Response | None] = [None, None]
 
-            def send(i: int, body: bytes = body, answers: list[httpx.Response | None] = answers) -> None:
-                answers[i] = httpx.post(
-                    server.url + SYNC_PATH, content=body, headers={"content-type": MEDIA_TYPE}, timeout=60
-                )
+            # Signed whole, as this release's county sends it (the province takes nothing unsigned from it).
+            headers = {
+                "content-type": MEDIA_TYPE,
+                HEADER_COUNTY: COUNTY,
+                HEADER_COUNTY_SIGNATURE: county_request_signature([identity.keys.sign_private], SYNC_PATH, body),
+            }
+
+            def send(
+                i: int,
+                body: bytes = body,
+                answers: list[httpx.Response | None] = answers,
+                headers: dict[str, str] = headers,
+            ) -> None:
+                answers[i] = httpx.post(server.url + SYNC_PATH, content=body, headers=headers, timeout=60)
 
             admin.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", [LOCK_SPACE, key])
             threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
