@@ -49,8 +49,9 @@ def county_signer(store: HubStore, county: str | None, signatures: str | None, p
 
 
 def check_signer(store: HubStore, signer: str | None, county: str) -> None:
-    """A signed request or file must name the county that signed it; once a county has signed, an unsigned one
-    in its name is refused (nobody on the wire or with the stick can take its signature off).
+    """A signed request or file must name the county that signed it; once a county is known to sign (its first
+    signed one, or its enrolment said so: hub.province.enrol_county), an unsigned one in its name is refused
+    (nobody on the wire or with the stick can take its signature off).
 
     Raises:
         UpstreamRefused: ``wrong_origin`` (403), ``unauthenticated`` (401).

@@ -167,11 +167,16 @@ def _post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str] |
     return bytes(content)
 
 
+def _signing_keys(identity: HubIdentity) -> list[bytes]:
+    """The hub's signing keys, newest first: a province that has not yet learnt a rotation checks an older one."""
+    return [identity.keys.sign_private, *(old.keys.sign_private for old in reversed(identity.previous))]
+
+
 def _signed_headers(identity: HubIdentity, county: str, body: bytes) -> dict[str, str]:
     """The county's signatures of an upstream request, so the province checks every byte before it reads one
     (an older province ignores the headers, as before)."""
-    keys = [identity.keys.sign_private, *(old.keys.sign_private for old in reversed(identity.previous))]
-    return {HEADER_COUNTY: county, HEADER_COUNTY_SIGNATURE: county_request_signature(keys, SYNC_PATH, body)}
+    signatures = county_request_signature(_signing_keys(identity), SYNC_PATH, body)
+    return {HEADER_COUNTY: county, HEADER_COUNTY_SIGNATURE: signatures}
 
 
 def _http_answer(store: HubStore, link: dict[str, Any], data: bytes, request: bytes) -> PushResponse:
@@ -367,14 +372,13 @@ def export_upstream(
     pending, oldest = store.upstream_pending(after)
     request = UpstreamRequest(PROTOCOL_VERSION, link["county"], [msgspec.Raw(e) for e in sets], pending, oldest)
     _write(path, signed_upstream_file(identity, str(link["county"]), _ENCODER.encode(request)))
-    return Export(len(sets), after + 1, (head[0] if head else 0) - after - len(sets))
+    return Export(len(sets), after + 1, (head[0] if head else 0) - last)
 
 
 def signed_upstream_file(identity: HubIdentity, county: str, body: bytes) -> bytes:
     """An upstream file: its magic line, the county, its signatures of ``body`` (as the HTTP request's headers,
     bound to FILE_SIGNED_PATH so a file is never taken for a request), then the body."""
-    keys = [identity.keys.sign_private, *(old.keys.sign_private for old in reversed(identity.previous))]
-    signatures = county_request_signature(keys, FILE_SIGNED_PATH, body)
+    signatures = county_request_signature(_signing_keys(identity), FILE_SIGNED_PATH, body)
     return SIGNED_FILE_MAGIC + county.encode() + b"\n" + signatures.encode() + b"\n" + body
 
 

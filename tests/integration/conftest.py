@@ -9,7 +9,7 @@ import pytest
 
 from hub.bootstrap import HubInit, init_hub
 from station.store import datakey
-from tests.integration.county import County, county
+from tests.integration.county import County, county, hub
 from tests.support.postgres import HubBackend
 
 
@@ -37,3 +37,12 @@ def live_county(
         hub_backend.copy_hub(folder, template_db, template)
     with county(tmp_path, template) as c:
         yield c
+
+
+@pytest.fixture
+def province_dir(tmp_path: Path) -> Path:
+    """A province hub's folder (``hub init --role province``), on SQLite."""
+    path = tmp_path / "province"
+    code, out, err = hub(path, "init", "--role", "province")
+    assert code == 0 and "Province hub created" in out, out + err
+    return path

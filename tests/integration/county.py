@@ -11,8 +11,10 @@ from typing import Any
 from unittest import mock
 
 import httpx
+from click.testing import CliRunner
 
 from hub import upstream_link
+from hub.cli import main
 from hub.decisions import decide
 from hub.enroll import issue_code, revoke_station
 from hub.keys import load_identity
@@ -101,6 +103,12 @@ class TestStationHandle:
     def case(self, case_no: str):
         with self.open() as station:
             return get_case(station, case_no)
+
+
+def hub(data_dir: Path, *args: str) -> tuple[int, str, str]:
+    """``hub --data-dir DATA_DIR --lang en ARGS``, in this process: (exit code, stdout, stderr)."""
+    result = CliRunner().invoke(main, ["--data-dir", str(data_dir), "--lang", "en", *args])
+    return result.exit_code, result.stdout, result.stderr
 
 
 @dataclass

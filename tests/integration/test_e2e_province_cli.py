@@ -9,10 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import CliRunner
 
 from hub.accounts import add_user, create_token, hasher_for
-from hub.cli import main
 from hub.keys import load_identity
 from hub.rotation import rotate_hub_key
 from hub.settings import Settings
@@ -20,20 +18,7 @@ from hub.store import HubStore
 from hub.testing import live_server
 from hub.web.app import create_app
 from sync.timeutil import utc_now
-from tests.integration.county import V1, V2, County
-
-
-def hub(data_dir: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, ["--data-dir", str(data_dir), "--lang", "en", *args])
-    return result.exit_code, result.stdout, result.stderr
-
-
-@pytest.fixture
-def province_dir(tmp_path: Path) -> Path:
-    path = tmp_path / "province"
-    code, out, err = hub(path, "init", "--role", "province")
-    assert code == 0 and "Province hub created" in out, out + err
-    return path
+from tests.integration.county import V1, V2, County, hub
 
 
 def held(province: Path) -> int:

@@ -10,11 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import CliRunner
 
 from hub.accounts import add_user, create_token, hasher_for
 from hub.bootstrap import init_hub
-from hub.cli import main
 from hub.keys import load_identity
 from hub.settings import Settings
 from hub.store import HubStore
@@ -27,24 +25,11 @@ from sync.lifecycle import Status
 from sync.protocol import PushResponse, SetResult, make_receipt, verify_receipt
 from sync.protocol.upstream import county_origin
 from sync.timeutil import utc_now
-from tests.integration.county import V1, County
+from tests.integration.county import V1, County, hub
 
 pytestmark = pytest.mark.timeout(300)
 
 COUNTY = "349921"
-
-
-def hub(data_dir: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, ["--data-dir", str(data_dir), "--lang", "en", *args])
-    return result.exit_code, result.stdout, result.stderr
-
-
-@pytest.fixture
-def province_dir(tmp_path: Path) -> Path:
-    path = tmp_path / "province"
-    code, out, err = hub(path, "init", "--role", "province")
-    assert code == 0, out + err
-    return path
 
 
 def enrol(county: County, province: Path, url: str) -> None:

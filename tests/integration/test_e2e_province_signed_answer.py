@@ -10,9 +10,7 @@ from pathlib import Path
 import httpx
 import msgspec
 import pytest
-from click.testing import CliRunner
 
-from hub.cli import main
 from hub.keys import load_identity
 from hub.settings import Settings
 from hub.store import HubStore
@@ -71,14 +69,6 @@ class Between(httpx.BaseTransport):
         if self.rewrite_answer is not None and response.status_code == 200:
             data = self.rewrite_answer(data)
         return httpx.Response(response.status_code, headers={"content-type": MEDIA_TYPE}, content=data)
-
-
-@pytest.fixture
-def province_dir(tmp_path: Path) -> Path:
-    path = tmp_path / "province"
-    result = CliRunner().invoke(main, ["--data-dir", str(path), "--lang", "en", "init", "--role", "province"])
-    assert result.exit_code == 0, result.output
-    return path
 
 
 def _forward(county: County, transport: httpx.BaseTransport | None = None) -> int:

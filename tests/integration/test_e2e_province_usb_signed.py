@@ -7,9 +7,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from click.testing import CliRunner
 
-from hub.cli import main
 from hub.keys import load_identity
 from hub.settings import Settings
 from hub.store import HubStore
@@ -20,24 +18,11 @@ from hub.web.app import create_app
 from sync.crypto import KeyPair
 from sync.protocol.upstream import MAX_COUNTY_SETS, UpstreamRequest, county_request_signature
 from sync.timeutil import utc_now
-from tests.integration.county import V1, County
+from tests.integration.county import V1, County, hub
 
 pytestmark = pytest.mark.timeout(600)
 
 COUNTY = "349921"
-
-
-def hub(data_dir: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, ["--data-dir", str(data_dir), "--lang", "en", *args])
-    return result.exit_code, result.stdout, result.stderr
-
-
-@pytest.fixture
-def province_dir(tmp_path: Path) -> Path:
-    path = tmp_path / "province"
-    code, out, err = hub(path, "init", "--role", "province")
-    assert code == 0, out + err
-    return path
 
 
 def held(province: Path) -> int:
