@@ -1,8 +1,12 @@
-"""The ingest's per-set shortcuts keep every guarantee: one savepoint per set, rows inserted unread, due dates once."""
+"""The ingest's per-set shortcuts keep every guarantee: no savepoint unless a change fails, rows inserted unread, due dates once."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import msgspec
+import pytest
 
 import hub.ingest
 from hub.ingest import ingest_sets
@@ -54,6 +58,41 @@ def test_a_change_failing_half_written_is_undone_alone_and_the_rest_of_its_set_a
     # What the village's other PC is sent: each applied change once (the run undone queued nothing that stayed).
     bodies = [body for _, _, body in store.pending_items(station_b.station_id)]
     assert len(bodies) == len(set(bodies)) >= len(changes_a) + len(changes_b)
+
+
+def _count_savepoints(store: HubStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    opened: list[str] = []
+    real = store.savepoint
+
+    @contextlib.contextmanager
+    def counted(name: str = "change") -> Iterator[None]:
+        opened.append(name)
+        with real(name):
+            yield
+
+    monkeypatch.setattr(store, "savepoint", counted)
+    return opened
+
+
+def test_a_set_whose_changes_all_go_in_opens_no_savepoint_and_a_failing_one_reruns_each_under_its_own(
+    store, identity, station, monkeypatch
+):
+    opened = _count_savepoints(store, monkeypatch)
+    case_no, changes = station.new_case()
+    assert len(changes) > 2
+    assert _push(store, identity, station, station.seal(changes)) == ["accepted"]
+    assert opened == []  # a savepoint around the set costs a journal of every page it touches
+    assert store.row("cases", case_no)["status"] == "RECEIVED"
+
+    second, more = station.new_case()
+    bad = station.update("cases", second, {"stage": "not a number"})
+    assert _push(store, identity, station, station.seal([*more, bad])) == ["accepted"]
+    # The set ran once with none, failed at the bad change, was rolled back whole and ran again careful.
+    assert opened == ["change"] * (len(more) + 1)
+    assert store.row("cases", second)["status"] == "RECEIVED"
+    assert [r["code"] for r in store.rejected(station.station_id)] == ["malformed"]
+    assert len(store.case_events(second)) == 1
+    assert sum(_counts(store).values()) == 2
 
 
 def test_a_new_case_whose_move_in_the_set_is_refused_still_gets_its_due_date(store, identity, station):
