@@ -117,16 +117,13 @@ def apply_new_case_and_move(
     if decide_status(values["status"], move, origin_actors=actors) is not None:
         return None
     fields = fields_after_move(store, move, values, at, today, calendar, events=[(move.to_status, move.at)])
-    row = {**values, **fields}
-    if scope.case_rows_wanted:
-        case = store.insert_new_row_returning("cases", row)
-    else:
-        # Nobody is sent the case's state (scope.case_rows_wanted): the row as written is all the
-        # ingest reads of it, and SQLite's RETURNING * would cost as much as the insert.
-        case = row if store.insert_new_row("cases", row) else None
+    # Without scope.case_rows_wanted nobody is sent the case's state: the row as written is all the ingest
+    # reads of it, and SQLite's RETURNING * would cost as much as the insert.
+    case = store.insert_new_case_moved(
+        {**values, **fields}, history_line(move, values["status"], origin, at), returning=scope.case_rows_wanted
+    )
     if case is None:
         return None  # held after all: judged one by one against the row
-    store.add_event(history_line(move, values["status"], origin, at))
     scope.held.add(("cases", case_change.pk))
     moved = Outcome(result="applied", case=case, village_code=case["village_code"], before=values["status"])
     return Outcome(result="applied", village_code=village_code), moved

@@ -73,6 +73,38 @@ class CaseStoreMixin(StoreBase):
         sql = _insert_new_sql(table, columns, "", len(rows))
         return int(self.db.execute(sql, [value for row in rows for value in row.values()]).rowcount)
 
+    def insert_new_case_moved(
+        self, case: dict[str, Any], event: dict[str, Any], *, returning: bool
+    ) -> dict[str, Any] | None:
+        """A new case and the history line of its first move, the line only when the case went in: the case
+        as inserted (every column, read back when ``returning``; else ``case`` itself), or None when a case
+        with its number was held (nothing written).
+
+        On PostgreSQL one statement (the line inserted from the case's insert, in a WITH): a station's
+        backlog is thousands of new cases, and each statement is a round trip to the server. SQLite,
+        in this process and without writing WITHs, runs the two.
+        """
+        if self.dialect != "postgresql":
+            if returning:
+                inserted = self._insert_new("cases", case, "*")
+            else:
+                inserted = case if self.insert_new_row("cases", case) else None
+            if inserted is not None:
+                self.add_event(event)
+            return inserted
+        # The line's columns are hub.apply.history_line's, never a station's field names (as add_event's).
+        marks = ", ".join("?" for _ in event)
+        sql = (
+            f"WITH new_case AS ({_insert_new_sql('cases', tuple(case), '*' if returning else 'case_no')}), "
+            f"line AS (INSERT INTO case_events ({', '.join(event)}) SELECT {marks} FROM new_case) "
+            f"SELECT {'*' if returning else 'case_no'} FROM new_case"
+        )
+        cursor = self.db.execute(sql, [*case.values(), *event.values()])
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return dict(zip([d[0] for d in cursor.description], row)) if returning else case
+
     def _insert_new(self, table: str, values: dict[str, Any], returning: str) -> dict[str, Any] | None:
         cursor = self.db.execute(_insert_new_sql(table, tuple(values), returning), list(values.values()))
         row = cursor.fetchone()

@@ -364,6 +364,13 @@ class HubStoreProtocol(Protocol):
         """insert_new_row, giving back the row as inserted (every column), or None when one was held."""
         ...
 
+    def insert_new_case_moved(
+        self, case: dict[str, Any], event: dict[str, Any], *, returning: bool
+    ) -> dict[str, Any] | None:
+        """A new case and the history line of its first move, the line only when the case went in: the case
+        as inserted (read back when ``returning``, else ``case``), or None when one was held."""
+        ...
+
     def update_row(self, table: str, pk: str, values: dict[str, Any]) -> None:
         """Set some columns of one row (column names checked against the schema)."""
         ...

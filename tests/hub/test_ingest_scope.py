@@ -168,26 +168,33 @@ def test_a_village_s_only_pc_gets_its_new_cases_written_as_one_by_one_and_is_sen
 ):
     # Alone in its village and syncing lean, the station is sent nothing of its own new case: the case
     # goes in without being read back, and must come out as the one-by-one path writes it.
-    returned = []
-    insert_returning = store.insert_new_row_returning
-    monkeypatch.setattr(store, "insert_new_row_returning", lambda *a: returned.append(a) or insert_returning(*a))
+    read_back: list[bool] = []
+    insert_moved = store.insert_new_case_moved
+
+    def spy(case: dict[str, object], event: dict[str, object], *, returning: bool) -> object:
+        read_back.append(returning)
+        return insert_moved(case, event, returning=returning)
+
+    monkeypatch.setattr(store, "insert_new_case_moved", spy)
     kinds_before = sorted(item[1] for item in store.pending_items(station.station_id))
     queued_before = len(kinds_before)
     first, changes = station.new_case()
     assert _push(store, identity, station, station.seal(changes)) == ["accepted"]
-    assert returned == [] and len(store.pending_items(station.station_id)) == queued_before
+    assert read_back == [False] and len(store.pending_items(station.station_id)) == queued_before
 
-    monkeypatch.setattr(hub.ingest, "_together", lambda *args, **kwargs: {})  # one by one
-    second, changes = station.new_case()
-    assert _push(store, identity, station, station.seal(changes)) == ["accepted"]
+    with monkeypatch.context() as one_by_one:
+        one_by_one.setattr(hub.ingest, "_together", lambda *args, **kwargs: {})
+        second, changes = station.new_case()
+        assert _push(store, identity, station, station.seal(changes)) == ["accepted"]
+    assert read_back == [False]
     assert _case_and_history(store, first) == _case_and_history(store, second)
     assert len(store.pending_items(station.station_id)) == queued_before
-    monkeypatch.undo()
 
-    # Not lean (a station of 0.3): its case's state after the move is sent back.
+    # Not lean (a station of 0.3): its case's state after the move is sent back, read back as inserted.
     third, changes = station.new_case()
     result = ingest_sets(store, identity, [station.seal(changes)], station_id=station.station_id, now=station.clock)
     assert [r.status for r in result.results] == ["accepted"]
+    assert read_back == [False, True]
     assert _case_and_history(store, third) == _case_and_history(store, first)
     kinds = sorted(item[1] for item in store.pending_items(station.station_id))
     assert kinds == sorted([*kinds_before, "case_state", "receipt"])  # a receipt in its feed too
