@@ -53,8 +53,9 @@ class SetScope:
     Made anew for each run of a set's transaction (a retried one starts afresh). Run with a savepoint per
     change, it caches only what that transaction cannot undo (the calendar, parents found held), never a
     row a change wrote, which a later failure in the change's savepoint could roll back. ``trusted``: the
-    set's changes run under one savepoint, and any failure undoes all of them and runs the set again with
-    a new scope, so what a change wrote may be remembered too (the intakes and cases it inserted).
+    set's changes run with no savepoint, and any failure rolls the set's whole transaction back and runs
+    the set again with a new scope, so what a change wrote may be remembered too (the intakes and cases it
+    inserted).
     """
 
     def __init__(
