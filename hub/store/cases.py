@@ -57,11 +57,6 @@ class CaseStoreMixin(StoreBase):
         cursor = self.db.execute(_insert_new_sql(table, tuple(values), ""), list(values.values()))
         return cursor.rowcount == 1
 
-    def insert_new_row_returning(self, table: str, values: dict[str, Any]) -> dict[str, Any] | None:
-        """insert_new_row, giving back the row as inserted (every column, defaults filled in), or None:
-        what the caller would otherwise read right after (the ingest hands a new case on as it is)."""
-        return self._insert_new(table, values, "*")
-
     def insert_new_rows(self, table: str, rows: list[dict[str, Any]]) -> int:
         """insert_new_row for several rows of the same columns in one statement (a round trip on
         PostgreSQL, not one a row); how many were inserted (a row whose key is held is left out)."""

@@ -360,10 +360,6 @@ class HubStoreProtocol(Protocol):
         """insert_new_row for several rows of the same columns in one statement; how many were inserted."""
         ...
 
-    def insert_new_row_returning(self, table: str, values: dict[str, Any]) -> dict[str, Any] | None:
-        """insert_new_row, giving back the row as inserted (every column), or None when one was held."""
-        ...
-
     def insert_new_case_moved(
         self, case: dict[str, Any], event: dict[str, Any], *, returning: bool
     ) -> dict[str, Any] | None:
