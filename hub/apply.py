@@ -77,6 +77,9 @@ class SetScope:
         self.due_pending: set[str] = set()
         """New cases of the set whose due date waits for a move later in the set (settle_due)."""
         self._stamped: tuple[dt.datetime, str, dt.date] | None = None
+        self.received: dict[str, str] = {}
+        """received_date of the intakes this set inserted (trusted only; an update of one forgets it): what
+        a commitment's due date counts from, without reading the intake back."""
         self.case_rows_wanted = True
         """Whether a moved case's whole row is sent on (its CaseState); the ingest says no for a set of a
         village's only PC whose own moves need no answer (the row as written stands for it then)."""
@@ -446,7 +449,7 @@ def new_row_values(
     values = dict(judged.write)
     values["versions"] = encode_versions(judged.versions)
     values[BY_NAME[change.table].pk] = change.pk
-    _derive(store, change.table, values, values, lookup_key, at, scope.calendar() if scope is not None else None)
+    _derive(store, change.table, values, values, lookup_key, at, scope)
     return values
 
 
@@ -484,6 +487,8 @@ def _merge_row(
             store.insert_row(table, values)
         if scope is not None and scope.trusted and table in ("intakes", "cases"):
             scope.held.add((table, change.pk))
+            if table == "intakes" and isinstance(values.get("received_date"), str):
+                scope.received[change.pk] = values["received_date"]
     else:
         decision = _judge(store, change, existing, origin, village_code, station_minter, scope)
         if isinstance(decision, Outcome):
@@ -491,7 +496,9 @@ def _merge_row(
         values = dict(decision.write)
         values["versions"] = encode_versions(decision.versions)
         merged = {**existing, **values}
-        _derive(store, table, values, merged, lookup_key, at, calendar)
+        if table == "intakes" and scope is not None:
+            scope.received.pop(change.pk, None)
+        _derive(store, table, values, merged, lookup_key, at, scope)
         store.update_row(table, change.pk, values)
         for field, lost in decision.lost.items():
             kept_version = version_of(decode_versions(existing["versions"]), field) or (0, "")
@@ -564,7 +571,7 @@ def _derive(
     row: dict[str, Any],
     lookup_key: bytes,
     at: str,
-    calendar: WorkCalendar | None = None,
+    scope: SetScope | None = None,
 ) -> None:
     """Fill the columns the hub derives itself into ``values`` (``row`` is the row after the write)."""
     if table == "cases":
@@ -572,7 +579,14 @@ def _derive(
         if "id_number" in values and isinstance(values["id_number"], str):
             values["id_hash"] = id_lookup_hash(lookup_key, values["id_number"])
     elif table == "commitments" and ("due_days" in values or "intake_id" in values):
-        due = commitment_due(store, row.get("intake_id") or "", row.get("due_days"), calendar=calendar)
+        intake_id = row.get("intake_id") or ""
+        due = commitment_due(
+            store,
+            intake_id,
+            row.get("due_days"),
+            received=scope.received.get(intake_id) if scope is not None else None,
+            calendar=scope.calendar() if scope is not None else None,
+        )
         values["due_date"] = due.date.isoformat() if due else None
         values["due_provisional"] = int(bool(due and due.provisional))
 

@@ -318,3 +318,40 @@ def test_a_run_naming_one_material_twice_comes_out_as_one_by_one(store, identity
     together = push_with_a_material_twice()
     monkeypatch.setattr(hub.ingest, "_together", lambda *args, **kwargs: {})  # one by one
     assert together == push_with_a_material_twice()
+
+
+def _commitment(station: TestStation, intake_id: str, material: str, due_days: int) -> RowChange:
+    key = f"{intake_id}/{material}"
+    fields = {
+        "commitment_id": key,
+        "intake_id": intake_id,
+        "material": material,
+        "signer_name": "王小明",
+        "signed_at": iso_utc(station.clock()),
+        "due_days": due_days,
+    }
+    return station.insert("commitments", key, fields)
+
+
+def test_a_commitment_counts_from_its_intake_written_in_the_same_set_unread_and_from_an_update_of_it(
+    store, identity, station, monkeypatch
+):
+    reads: list[str] = []
+    read_received = store.intake_received_date
+    monkeypatch.setattr(store, "intake_received_date", lambda intake: reads.append(intake) or read_received(intake))
+    first, changes = station.new_case()
+    promised = _commitment(station, first, "户口簿", 5)
+    assert _push(store, identity, station, station.seal([*changes[:2], promised, *changes[2:]])) == ["accepted"]
+    assert reads == []  # the set wrote the intake: its receipt date is known without reading it back
+    held = store.row("commitments", promised.pk)
+    assert held["due_date"] == "2026-12-03"  # 5 working days after Thu 2026-11-26
+
+    # The intake's receipt date corrected in the same set, before its commitment: counted from the new one.
+    second, changes = station.new_case()
+    corrected = station.update("intakes", second, {"received_date": "2026-11-30"})
+    promised = _commitment(station, second, "户口簿", 5)
+    assert _push(store, identity, station, station.seal([*changes[:2], corrected, promised, *changes[2:]])) == [
+        "accepted"
+    ]
+    assert reads == [second]
+    assert store.row("commitments", promised.pk)["due_date"] == "2026-12-07"  # 5 working days after Mon 11-30
