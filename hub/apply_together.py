@@ -13,7 +13,7 @@ from sync.lifecycle import Actor, Status
 from sync.merge import decide_status
 from sync.timeutil import parse_iso
 
-__all__ = ("BATCHED_TABLES", "HeldAfterAll", "apply_new_case_and_move", "apply_new_rows")
+__all__ = ("BATCHED_TABLES", "HeldAfterAll", "apply_new_case_and_move", "apply_new_rows", "write_new_cases")
 
 
 BATCHED_TABLES = frozenset({"intake_materials", "commitments"})
@@ -71,6 +71,16 @@ def apply_new_rows(
     return [Outcome(result="applied", village_code=village_code) for _ in rows]
 
 
+def write_new_cases(store: HubStoreProtocol, scope: SetScope) -> None:
+    """Write the new cases and history lines apply_new_case_and_move held back, all in order; HeldAfterAll
+    when a case was held after all (a station restored from a copy sends it again): the set runs again a
+    change at a time, as for a run of rows."""
+    if scope.cases_held_back:
+        pairs, scope.cases_held_back = scope.cases_held_back, []
+        if store.insert_new_cases_moved(pairs) != len(pairs):
+            raise HeldAfterAll("cases: a new case of the set was held already")
+
+
 def apply_new_case_and_move(
     store: HubStoreProtocol,
     case_change: RowChange,
@@ -84,7 +94,8 @@ def apply_new_case_and_move(
     scope: SetScope,
 ) -> tuple[Outcome, Outcome] | None:
     """A new case under the station's own number and its first move, the set's next change, written as
-    one row: the case goes in already moved, with the move in its history (what apply_row and then
+    one row (now, or with the set's other new cases when nobody is sent it: write_new_cases): the case goes
+    in already moved, with the move in its history (what apply_row and then
     apply_status make of the two, without the case's update, the reads of it and of its history, or the
     counts taken for the draft and moved again). Their outcomes; None, with nothing written, for two
     changes that are anything else, which are then applied one by one.
@@ -117,13 +128,16 @@ def apply_new_case_and_move(
     if decide_status(values["status"], move, origin_actors=actors) is not None:
         return None
     fields = fields_after_move(store, move, values, at, today, calendar, events=[(move.to_status, move.at)])
-    # Without scope.case_rows_wanted nobody is sent the case's state: the row as written is all the ingest
-    # reads of it, and SQLite's RETURNING * would cost as much as the insert.
-    case = store.insert_new_case_moved(
-        {**values, **fields}, history_line(move, values["status"], origin, at), returning=scope.case_rows_wanted
-    )
-    if case is None:
-        return None  # held after all: judged one by one against the row
+    row, line = {**values, **fields}, history_line(move, values["status"], origin, at)
+    if scope.case_rows_wanted:
+        case = store.insert_new_case_moved(row, line, returning=True)
+        if case is None:
+            return None  # held after all: judged one by one against the row
+    else:
+        # Nobody is sent the case's state: the row as written is all the ingest reads of it (SQLite's
+        # RETURNING * would cost as much as the insert), and it goes in with the set's others (write_new_cases).
+        scope.cases_held_back.append((row, line))
+        case = row
     scope.held.add(("cases", case_change.pk))
     moved = Outcome(result="applied", case=case, village_code=case["village_code"], before=values["status"])
     return Outcome(result="applied", village_code=village_code), moved

@@ -8,15 +8,16 @@ of them is refused whole, and nothing of it is stored (no rejected rows, no feed
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import msgspec
 
 from hub.apply import Outcome, SetScope, apply_row, apply_status
-from hub.apply_together import BATCHED_TABLES, apply_new_case_and_move, apply_new_rows
+from hub.apply_together import BATCHED_TABLES, apply_new_case_and_move, apply_new_rows, write_new_cases
 from hub.feed import queue, queue_case_state
 from hub.keys import HubIdentity
 from hub.rotation import accept_key_change, check_key_change, receipt_keys, resigned
@@ -520,18 +521,14 @@ def _apply_all(
                     with store.savepoint():
                         outcome = _apply_one(store, identity, change, station, now, scope)
                 else:
-                    try:
+                    with _replay_on_failure(store):
                         applied_ahead.update(_together(store, identity, change, changes, index, station, now, scope))
                         taken = applied_ahead.pop(index, None)
+                        if taken is None and not _reads_no_case(change):
+                            write_new_cases(store, scope)
                         outcome = (
                             taken if taken is not None else _apply_one(store, identity, change, station, now, scope)
                         )
-                    except (RowError, TypeError, ValueError, KeyError) as exc:
-                        raise _Replay from exc
-                    except Exception as exc:
-                        if store.is_row_error(exc):
-                            raise _Replay from exc
-                        raise
             except RowError as exc:
                 outcome = Outcome(result="rejected", rejection=_malformed(en=exc.en))
             except (TypeError, ValueError, KeyError) as exc:
@@ -575,6 +572,9 @@ def _apply_all(
                 here = outcome.case["village_code"] == station.village_code
                 if not (as_made and here and not others):  # else none of the village is sent it
                     # Without case_rows_wanted a new case's outcome holds the row as written, not read.
+                    if not scope.case_rows_wanted:
+                        with _replay_on_failure(store):
+                            write_new_cases(store, scope)
                     case = outcome.case if scope.case_rows_wanted else store.row("cases", outcome.case["case_no"])
                     if case is not None:
                         queue_case_state(
@@ -586,8 +586,33 @@ def _apply_all(
                             skip_origin=as_made,
                             stations=village if here else None,
                         )
+    with _replay_on_failure(store):
+        write_new_cases(store, scope)
     scope.settle_due(now)
     return rejected
+
+
+@contextlib.contextmanager
+def _replay_on_failure(store: HubStoreProtocol) -> Iterator[None]:
+    """Unless careful, a change that fails half-written (the database refuses a value, a value of a shape no
+    rule expected, a row held after all) fails the set's run: _Replay, and the set runs again, careful."""
+    try:
+        yield
+    except (RowError, TypeError, ValueError, KeyError) as exc:
+        raise _Replay from exc
+    except Exception as exc:
+        if store.is_row_error(exc):
+            raise _Replay from exc
+        raise
+
+
+def _reads_no_case(change: RowChange | StatusChange) -> bool:
+    """Whether applying ``change`` reads no case nor case history: a new intake, material or commitment (their
+    parent is the intake), which need not wait for the new cases the set holds back."""
+    return isinstance(change, RowChange) and change.insert and change.table in _NO_CASE_READ
+
+
+_NO_CASE_READ = frozenset({"intakes", "intake_materials", "commitments"})
 
 
 _RUN = 64

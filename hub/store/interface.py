@@ -367,6 +367,11 @@ class HubStoreProtocol(Protocol):
         as inserted (read back when ``returning``, else ``case``), or None when one was held."""
         ...
 
+    def insert_new_cases_moved(self, pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> int:
+        """insert_new_case_moved for several new cases, in order: how many cases went in (fewer than all:
+        the lines are not all written, and the caller rolls the transaction back)."""
+        ...
+
     def update_row(self, table: str, pk: str, values: dict[str, Any]) -> None:
         """Set some columns of one row (column names checked against the schema)."""
         ...

@@ -168,25 +168,30 @@ def test_a_village_s_only_pc_gets_its_new_cases_written_as_one_by_one_and_is_sen
 ):
     # Alone in its village and syncing lean, the station is sent nothing of its own new case: the case
     # goes in without being read back, and must come out as the one-by-one path writes it.
-    read_back: list[bool] = []
-    insert_moved = store.insert_new_case_moved
+    written: list[str] = []  # "read back" (one case, RETURNING *) or "held back" (the set's cases together)
+    insert_moved, insert_all = store.insert_new_case_moved, store.insert_new_cases_moved
 
-    def spy(case: dict[str, object], event: dict[str, object], *, returning: bool) -> object:
-        read_back.append(returning)
+    def one(case: dict[str, object], event: dict[str, object], *, returning: bool) -> object:
+        written.append("read back" if returning else "one")
         return insert_moved(case, event, returning=returning)
 
-    monkeypatch.setattr(store, "insert_new_case_moved", spy)
+    def together(pairs: list[tuple[dict[str, object], dict[str, object]]]) -> int:
+        written.extend("held back" for _ in pairs)
+        return insert_all(pairs)
+
+    monkeypatch.setattr(store, "insert_new_case_moved", one)
+    monkeypatch.setattr(store, "insert_new_cases_moved", together)
     kinds_before = sorted(item[1] for item in store.pending_items(station.station_id))
     queued_before = len(kinds_before)
     first, changes = station.new_case()
     assert _push(store, identity, station, station.seal(changes)) == ["accepted"]
-    assert read_back == [False] and len(store.pending_items(station.station_id)) == queued_before
+    assert written == ["held back"] and len(store.pending_items(station.station_id)) == queued_before
 
     with monkeypatch.context() as one_by_one:
         one_by_one.setattr(hub.ingest, "_together", lambda *args, **kwargs: {})
         second, changes = station.new_case()
         assert _push(store, identity, station, station.seal(changes)) == ["accepted"]
-    assert read_back == [False]
+    assert written == ["held back"]
     assert _case_and_history(store, first) == _case_and_history(store, second)
     assert len(store.pending_items(station.station_id)) == queued_before
 
@@ -194,7 +199,7 @@ def test_a_village_s_only_pc_gets_its_new_cases_written_as_one_by_one_and_is_sen
     third, changes = station.new_case()
     result = ingest_sets(store, identity, [station.seal(changes)], station_id=station.station_id, now=station.clock)
     assert [r.status for r in result.results] == ["accepted"]
-    assert read_back == [False, True]
+    assert written == ["held back", "read back"]
     assert _case_and_history(store, third) == _case_and_history(store, first)
     kinds = sorted(item[1] for item in store.pending_items(station.station_id))
     assert kinds == sorted([*kinds_before, "case_state", "receipt"])  # a receipt in its feed too
@@ -355,3 +360,36 @@ def test_a_commitment_counts_from_its_intake_written_in_the_same_set_unread_and_
     ]
     assert reads == [second]
     assert store.row("commitments", promised.pk)["due_date"] == "2026-12-07"  # 5 working days after Mon 11-30
+
+
+def test_new_cases_held_back_go_in_together_and_before_a_later_change_of_the_set_reads_one(
+    store, identity, station, monkeypatch
+):
+    calls: list[int] = []
+    insert_all = store.insert_new_cases_moved
+
+    def together(pairs: list[tuple[dict[str, object], dict[str, object]]]) -> int:
+        calls.append(len(pairs))
+        return insert_all(pairs)
+
+    monkeypatch.setattr(store, "insert_new_cases_moved", together)
+    numbers, changes = [], []
+    for _ in range(3):
+        case_no, made = station.new_case()
+        numbers.append(case_no)
+        changes += made
+    assert _push(store, identity, station, station.seal(changes)) == ["accepted"]
+    assert calls == [3]  # the set's three new cases (a village's only PC, lean) in one go
+    assert [store.row("cases", n)["status"] for n in numbers] == ["RECEIVED"] * 3
+    assert [len(store.case_events(n)) for n in numbers] == [1, 1, 1]
+
+    # A later change of the same set reads the case: the cases held back go in first.
+    case_no, made = station.new_case()
+    corrected = station.update("cases", case_no, {"phone": "13900000000"})
+    later, more = station.new_case()
+    assert _push(store, identity, station, station.seal([*made, corrected, *more])) == ["accepted"]
+    assert calls == [3, 1, 1]
+    assert store.rejected(station.station_id) == []
+    assert store.row("cases", case_no)["phone"] == "13900000000"
+    assert [len(store.case_events(n)) for n in (case_no, later)] == [1, 1]
+    assert sum(_counts(store).values()) == 5
