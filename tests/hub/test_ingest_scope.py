@@ -9,6 +9,7 @@ import msgspec
 import pytest
 
 import hub.ingest
+import hub.store.cases
 from hub.ingest import ingest_sets
 from hub.keys import HubIdentity
 from hub.store import HubStore
@@ -373,6 +374,7 @@ def test_new_cases_held_back_go_in_together_and_before_a_later_change_of_the_set
         return insert_all(pairs)
 
     monkeypatch.setattr(store, "insert_new_cases_moved", together)
+    monkeypatch.setattr(hub.store.cases, "_rows_a_statement", lambda columns: 2)  # PostgreSQL: 3 cases in 2 statements
     numbers, changes = [], []
     for _ in range(3):
         case_no, made = station.new_case()
