@@ -130,7 +130,7 @@ def apply_new_case_and_move(
     fields = fields_after_move(store, move, values, at, today, calendar, events=[(move.to_status, move.at)])
     row, line = {**values, **fields}, history_line(move, values["status"], origin, at)
     if scope.case_rows_wanted:
-        case = store.insert_new_case_moved(row, line, returning=True)
+        case = store.insert_new_case_moved(row, line)
         if case is None:
             return None  # held after all: judged one by one against the row
     else:

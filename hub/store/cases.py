@@ -85,47 +85,33 @@ class CaseStoreMixin(StoreBase):
         sql = _insert_new_sql(table, columns, "", len(rows))
         return int(self.db.execute(sql, [value for row in rows for value in row.values()]).rowcount)
 
-    def insert_new_case_moved(
-        self, case: dict[str, Any], event: dict[str, Any], *, returning: bool
-    ) -> dict[str, Any] | None:
+    def insert_new_case_moved(self, case: dict[str, Any], event: dict[str, Any]) -> dict[str, Any] | None:
         """A new case and the history line of its first move, the line only when the case went in: the case
-        as inserted (every column, read back when ``returning``; else ``case`` itself), or None when a case
-        with its number was held (nothing written).
+        as inserted (every column, defaults filled in), or None when a case with its number was held (nothing
+        written). For a case whose state is sent on (insert_new_cases_moved for the others).
 
-        On PostgreSQL one statement (the line inserted from the case's insert, in a WITH): a station's
-        backlog is thousands of new cases, and each statement is a round trip to the server. SQLite,
-        in this process and without writing WITHs, runs the two.
+        On PostgreSQL one statement (the line inserted from the case's insert, in a WITH): each statement is
+        a round trip to the server. SQLite, in this process and without writing WITHs, runs the two.
         """
         if self.dialect != "postgresql":
-            if returning:
-                inserted = self._insert_new("cases", case, "*")
-            else:
-                inserted = case if self.insert_new_row("cases", case) else None
+            inserted = self._insert_new("cases", case, "*")
             if inserted is not None:
                 self.add_event(event)
             return inserted
-        return self._insert_case_and_line(case, event, returning=returning)
-
-    def _insert_case_and_line(
-        self, case: dict[str, Any], event: dict[str, Any], *, returning: bool
-    ) -> dict[str, Any] | None:
-        # PostgreSQL's one statement. The line's columns are hub.apply.history_line's, never a station's
-        # field names (as add_event's).
+        # The line's columns are hub.apply.history_line's, never a station's field names (as add_event's).
         marks = ", ".join("?" for _ in event)
         sql = (
-            f"WITH new_case AS ({_insert_new_sql('cases', tuple(case), '*' if returning else 'case_no')}), "
+            f"WITH new_case AS ({_insert_new_sql('cases', tuple(case), '*')}), "
             f"line AS (INSERT INTO case_events ({', '.join(event)}) SELECT {marks} FROM new_case) "
-            f"SELECT {'*' if returning else 'case_no'} FROM new_case"
+            "SELECT * FROM new_case"
         )
         cursor = self.db.execute(sql, [*case.values(), *event.values()])
         row = cursor.fetchone()
-        if row is None:
-            return None
-        return dict(zip([d[0] for d in cursor.description], row)) if returning else case
+        return None if row is None else dict(zip([d[0] for d in cursor.description], row))
 
     def insert_new_cases_moved(self, pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> int:
-        """insert_new_case_moved for several new cases, in order: how many cases went in. When fewer than all
-        did (one was held), the history lines are not all written: the caller rolls the transaction back.
+        """New cases and the history lines of their first moves, in order, none read back: how many cases went
+        in. When fewer than all did (one was held), the lines are not all written: the caller rolls back.
 
         On SQLite each table's rows with one ``executemany`` (the set's cases, then their lines): a backlog's
         statements run ~15 % faster written table by table than interleaved with the other tables' rows. On
@@ -148,8 +134,9 @@ class CaseStoreMixin(StoreBase):
     def _insert_cases_and_lines_pg(self, pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> int:
         inserted = 0
         for columns, rows in _runs_of_columns([case for case, _ in pairs]):
-            for first in range(0, len(rows), _rows_a_statement(columns)):
-                inserted += self.insert_new_rows("cases", rows[first : first + _rows_a_statement(columns)])
+            size = _rows_a_statement(columns)
+            for first in range(0, len(rows), size):
+                inserted += self.insert_new_rows("cases", rows[first : first + size])
         if inserted == len(pairs):
             for columns, rows in _runs_of_columns([event for _, event in pairs]):
                 size = _rows_a_statement(columns)

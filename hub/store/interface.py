@@ -360,16 +360,14 @@ class HubStoreProtocol(Protocol):
         """insert_new_row for several rows of the same columns in one statement; how many were inserted."""
         ...
 
-    def insert_new_case_moved(
-        self, case: dict[str, Any], event: dict[str, Any], *, returning: bool
-    ) -> dict[str, Any] | None:
+    def insert_new_case_moved(self, case: dict[str, Any], event: dict[str, Any]) -> dict[str, Any] | None:
         """A new case and the history line of its first move, the line only when the case went in: the case
-        as inserted (read back when ``returning``, else ``case``), or None when one was held."""
+        as inserted (every column), or None when one was held (nothing written)."""
         ...
 
     def insert_new_cases_moved(self, pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> int:
-        """insert_new_case_moved for several new cases, in order: how many cases went in (fewer than all:
-        the lines are not all written, and the caller rolls the transaction back)."""
+        """New cases and the history lines of their first moves, in order, none read back: how many cases went
+        in (fewer than all: the lines are not all written, and the caller rolls the transaction back)."""
         ...
 
     def update_row(self, table: str, pk: str, values: dict[str, Any]) -> None:

@@ -172,9 +172,9 @@ def test_a_village_s_only_pc_gets_its_new_cases_written_as_one_by_one_and_is_sen
     written: list[str] = []  # "read back" (one case, RETURNING *) or "held back" (the set's cases together)
     insert_moved, insert_all = store.insert_new_case_moved, store.insert_new_cases_moved
 
-    def one(case: dict[str, object], event: dict[str, object], *, returning: bool) -> object:
-        written.append("read back" if returning else "one")
-        return insert_moved(case, event, returning=returning)
+    def one(case: dict[str, object], event: dict[str, object]) -> object:
+        written.append("read back")
+        return insert_moved(case, event)
 
     def together(pairs: list[tuple[dict[str, object], dict[str, object]]]) -> int:
         written.extend("held back" for _ in pairs)
