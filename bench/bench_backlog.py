@@ -2,8 +2,8 @@
 
 Issue 14's second benchmark. One enrolled station records N intakes (a county's worth of a long
 offline spell: spread over the working days before today) and seals them as it would before a
-sync. Three copies of the same hub (after the station's enrolment, before the backlog) then take
-the same rows:
+sync. Copies of the same hub (after the station's enrolment, before the backlog) then take the
+same rows, by three paths:
 
 - **ingest**: ``hub.ingest.ingest_sets`` in-process, the station's sealed sets in requests of at
   most ``MAX_SETS_PER_REQUEST``, as the exchange hands them over (signatures, unsealing, chain
@@ -44,7 +44,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bench.bench_sync import Workload, _record
 from bench.common import (
@@ -178,6 +178,9 @@ def _derived(conn: sqlite3.Connection) -> set[str]:
         found.update(m.lower() for m in re.findall(r"(?i)\b(?:INSERT\s+INTO|UPDATE)\s+(\w+)", text or ""))
     return found
 
+
+RunT = TypeVar("RunT", bound=tuple[Any, ...])
+"""One timed run's figures, wall seconds first."""
 
 Rows = dict[str, tuple[list[str], list[tuple[Any, ...]]]]
 """Per table: its columns and the rows to insert, in insertion order (tables in an order their foreign keys allow)."""
@@ -463,7 +466,7 @@ def _run(
     }
 
 
-def _median_run(runs: list[Any]) -> Any:
+def _median_run(runs: list[RunT]) -> RunT:
     """The run of median wall time (the lower middle one of an even count): its figures stay one run's."""
     return sorted(runs, key=lambda run: run[0])[(len(runs) - 1) // 2]
 
@@ -527,7 +530,8 @@ def main(argv: list[str] | None = None) -> int:
     add_postgres_options(
         parser,
         "run on the PostgreSQL server of this URL, whose role may create databases: the benchmark makes its "
-        "four there (CREATE DATABASE … TEMPLATE) and drops them after",
+        "databases there (the hub's, one for the sync and two for each --repeat: CREATE DATABASE … TEMPLATE) "
+        "and drops them after",
     )
     args = parser.parse_args(argv)
     logging.getLogger("httpx").setLevel(logging.WARNING)
