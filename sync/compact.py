@@ -24,14 +24,14 @@ they took on the wire. Both functions are pure.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import msgspec
 
 from sync.budget import FEED_SET, Budget, OverBudget, array_length
 from sync.changes import Change, RowChange, StatusChange, decode_change, encode_change
 
-__all__ = ("CompactError", "compact", "expand")
+__all__ = ("CompactError", "Record", "compact", "expand", "expand_records")
 
 _STATUS, _RAW = -1, -2
 _REF, _HEAD_REF = 1, 2  # msgpack extension types of the string table
@@ -42,6 +42,13 @@ _PARTS = msgspec.msgpack.Decoder(tuple[msgspec.Raw, msgspec.Raw])
 _TABLE = msgspec.msgpack.Decoder(list[Any])
 _ROWS = msgspec.msgpack.Decoder(list[msgspec.Raw])
 _ROW = msgspec.msgpack.Decoder(list[Any])
+_EXT = msgspec.msgpack.Ext
+_STATUS_OPTIONAL = frozenset(f.name for f in msgspec.structs.fields(StatusChange) if not f.required)
+_SCALARS = frozenset({str, int, float, bool, bytes, type(None)})
+
+Record = tuple[bytes, Change | None]
+"""A record's bytes as ``encode_change`` writes them, and the change they hold when :func:`expand_records`
+built it (None for a record carried as it is, or one a reader must decode to judge: see ``_as_decoded``)."""
 
 
 class CompactError(ValueError):
@@ -107,51 +114,59 @@ class _Strings:
     def read_all(self, values: Sequence[Any]) -> list[Any]:
         """The values of a row as written, in order: references resolved, long strings learnt.
 
-        One loop with its names bound and the references read inline: it runs for every value of a
-        backlog, most of them short strings, numbers, None or a reference of one or two bytes.
+        One loop with its names bound and the common reference (to one of the last 128 strings) read
+        inline: it runs for every value of a backlog, most of them short strings, numbers, None or such
+        a reference (a backlog's rows hold more references than anything else).
         """
         out: list[Any] = []
-        append, items, ext = out.append, self.items, msgspec.msgpack.Ext
+        append, items = out.append, self.items
         for value in values:
-            if type(value) is str:  # what msgspec decodes a string to (never a subclass)
+            kind = type(value)  # what msgspec decodes to: never a subclass
+            if kind is str:
                 if len(value) >= _MIN_INTERNED:
                     self.learn(value)  # the writer's own rule, so both tables stay in step
                 append(value)
-                continue
-            if not isinstance(value, ext):
+            elif kind is not _EXT:
                 append(value)
-                continue
-            # msgspec's stubs type Ext.data as any buffer; a decoded Ext always holds bytes.
-            data = cast(bytes, value.data)
-            back = shift = used = 0
-            for byte in data:  # the distance back: a varint of at most 5 bytes
-                used += 1
-                back |= (byte & 0x7F) << shift
-                if byte < 0x80:
-                    break
-                shift += 7
-                if shift > 28:
-                    raise CompactError("string reference is malformed")
             else:
-                raise CompactError("string reference is malformed")
-            at = len(items) - 1 - back
-            if at < 0:
-                raise CompactError("string reference points nowhere")
-            if value.code == _REF:
-                text = items[at]
-            elif value.code == _HEAD_REF:
-                try:
-                    text = items[at] + data[used:].decode()
-                except UnicodeDecodeError:
-                    raise CompactError("string reference points nowhere") from None
-                self._add(text)
-            else:
-                raise CompactError("string reference points nowhere")
-            self.budget -= len(text)
-            if self.budget < 0:
-                self._over()
-            append(text)
+                # msgspec's stubs type Ext.data as any buffer; a decoded Ext always holds bytes.
+                data: bytes = value.data
+                if value.code == _REF and len(data) == 1 and data[0] < 0x80 and data[0] < len(items):
+                    text = items[-1 - data[0]]  # the distance back in one byte
+                else:
+                    text = self._resolve(value.code, data)
+                self.budget -= len(text)
+                if self.budget < 0:
+                    self._over()
+                append(text)
         return out
+
+    def _resolve(self, code: int, data: bytes) -> str:
+        """The string a reference of any length names (a head reference's new string learnt)."""
+        back = shift = used = 0
+        for byte in data:  # the distance back: a varint of at most 5 bytes
+            used += 1
+            back |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                break
+            shift += 7
+            if shift > 28:
+                raise CompactError("string reference is malformed")
+        else:
+            raise CompactError("string reference is malformed")
+        at = len(self.items) - 1 - back
+        if at < 0:
+            raise CompactError("string reference points nowhere")
+        if code == _REF:
+            return self.items[at]
+        if code == _HEAD_REF:
+            try:
+                text = self.items[at] + data[used:].decode()
+            except UnicodeDecodeError:
+                raise CompactError("string reference points nowhere") from None
+            self._add(text)
+            return text
+        raise CompactError("string reference points nowhere")
 
     def _over(self) -> None:
         raise OverBudget(
@@ -205,6 +220,16 @@ def expand(data: bytes, *, budget: Budget | None = None, max_size: int | None = 
         OverBudget: more rows, fields, bytes in a record or bytes in all than the budget allows
             (checked before the row or record that would pass it is made).
     """
+    return [record for record, _ in expand_records(data, budget=budget, max_size=max_size)]
+
+
+def expand_records(data: bytes, *, budget: Budget | None = None, max_size: int | None = None) -> list[Record]:
+    """The records of a compact body as :func:`expand` gives them, each beside the change it holds (Record).
+
+    A reader that decodes each record anyway (the hub's ingest) takes the change built here instead: it
+    equals what ``decode_change`` gives back for the record, and the record's bytes are not read twice.
+    Arguments and errors as for :func:`expand`.
+    """
     if budget is None:
         budget = Budget(FEED_SET if max_size is None else msgspec.structs.replace(FEED_SET, max_bytes=max_size))
     limits = budget.limits
@@ -231,7 +256,7 @@ def expand(data: bytes, *, budget: Budget | None = None, max_size: int | None = 
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise CompactError(f"compact body is malformed ({exc})") from None
     strings = _Strings(row_limit=limits.max_record_bytes)
-    records: list[bytes] = []
+    records: list[Record] = []
     previous_hlc = 0
     for raw in rows:
         if len(raw) > limits.max_record_bytes:
@@ -246,6 +271,7 @@ def expand(data: bytes, *, budget: Budget | None = None, max_size: int | None = 
                 record = row[1]
                 if not isinstance(record, bytes):  # bytes(10**9) would make a gigabyte of zeros
                     raise CompactError("a record carried as it is must be bytes")
+                built: Change | None = None
             else:
                 previous_hlc += row[1 if kind == _STATUS else 2]
                 if kind == _STATUS:
@@ -267,6 +293,7 @@ def expand(data: bytes, *, budget: Budget | None = None, max_size: int | None = 
                         origin=origin,
                     )
                 record = encode_change(change)
+                built = _as_decoded(change)
         except (CompactError, OverBudget):
             raise
         except (
@@ -281,8 +308,29 @@ def expand(data: bytes, *, budget: Budget | None = None, max_size: int | None = 
         ) as exc:
             raise CompactError(f"compact body is malformed ({type(exc).__name__}: {exc})") from None
         budget.record(len(record))
-        records.append(record)
+        records.append((record, built))
     return records
+
+
+def _as_decoded(change: Change) -> Change | None:
+    """The change as ``decode_change`` would give it back from its record, or None when a value is of a type
+    the record's decoder refuses or may judge otherwise (the reader decodes the bytes then, as before).
+
+    msgspec builds a Struct without checking its fields' types, so they are checked here: a text where the
+    record holds text, an integer clock (never a bool), and values that are scalars (a nested one decodes
+    against the decoder's depth limit: left to the decoder).
+    """
+    if type(change.hlc) is not int or not (change.origin is None or type(change.origin) is str):
+        return None
+    if isinstance(change, RowChange):
+        if type(change.pk) is not str or not _SCALARS.issuperset(map(type, change.fields.values())):
+            return None
+        return change
+    for name in _STATUS_FIELDS:
+        value = getattr(change, name)
+        if type(value) is not str and not (value is None and name in _STATUS_OPTIONAL):
+            return None
+    return change
 
 
 def _shape(entry: Any, budget: Budget) -> tuple[str, list[str], bool, Any]:

@@ -21,10 +21,21 @@ import msgspec
 import zstandard
 
 from sync.budget import FEED_SET, Budget, OverBudget, array_length
-from sync.compact import CompactError, compact, expand
+from sync.compact import CompactError, Record, compact, expand, expand_records
 from sync.errors import ProxyAppError
 
-__all__ = ("MAX_INFLATED", "METHODS", "NONE", "ZSTD_D1", "ZSTD_R2", "decompress", "msgpack_array", "pack", "unpack")
+__all__ = (
+    "MAX_INFLATED",
+    "METHODS",
+    "NONE",
+    "ZSTD_D1",
+    "ZSTD_R2",
+    "decompress",
+    "msgpack_array",
+    "pack",
+    "unpack",
+    "unpack_records",
+)
 
 MAX_INFLATED = FEED_SET.max_bytes
 """No set body inflates past this (a 500-change set is about 150 KB); a station's set, decoded at the
@@ -118,6 +129,33 @@ def unpack(method: str, data: bytes, *, budget: Budget | None = None, max_size: 
     except CompactError as exc:
         raise ProxyAppError(
             zh=f"压缩数据已损坏（{exc}）", en=f"compressed body is damaged ({exc})", code="malformed"
+        ) from None
+
+
+_RECORDS = msgspec.msgpack.Decoder(list[msgspec.Raw])
+
+
+def unpack_records(method: str, data: bytes, *, budget: Budget) -> list[Record]:
+    """The records of the body :func:`pack` was given, each beside the change it holds where decompressing
+    built it (sync.compact.Record; a ``zstd-r2`` body's row changes), charged to ``budget`` as :func:`unpack`
+    charges them. A reader that decodes every record (the hub's ingest) decodes only those without one.
+
+    Raises:
+        ProxyAppError: as :func:`unpack`.
+    """
+    if method == ZSTD_R2:
+        try:
+            return expand_records(_inflate(method, data, budget), budget=budget)
+        except CompactError as exc:
+            raise ProxyAppError(
+                zh=f"压缩数据已损坏（{exc}）", en=f"compressed body is damaged ({exc})", code="malformed"
+            ) from None
+    body = unpack(method, data, budget=budget)
+    try:
+        return [(bytes(raw), None) for raw in _RECORDS.decode(body)]
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise ProxyAppError(
+            zh="数据内容不是记录数组", en=f"the body is not an array of records ({exc})", code="malformed"
         ) from None
 
 

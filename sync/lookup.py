@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 
@@ -16,4 +17,12 @@ def id_lookup_hash(key: bytes, id_number: str) -> str:
     A plain SHA-256 of an 18-character ID number is easy to brute-force (region and birth date
     leave a few billion candidates); without the key the hash says nothing.
     """
-    return hmac.new(key, normalize_id_number(id_number).encode("ascii", "replace"), hashlib.sha256).hexdigest()
+    mac = _keyed(key).copy()  # the key's HMAC state made once: a backlog hashes every case's and intake's ID
+    mac.update(normalize_id_number(id_number).encode("ascii", "replace"))
+    return mac.hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def _keyed(key: bytes) -> hmac.HMAC:
+    """An HMAC-SHA256 under ``key`` that has hashed nothing, to copy (never updated itself)."""
+    return hmac.new(key, digestmod=hashlib.sha256)

@@ -129,6 +129,7 @@ from sync.protocol.sets import (
     SignedSet,
     SignedSet2,
     open_set,
+    open_set_records,
     seal_set,
 )
 from sync.ratings import FEATURE_RATINGS
@@ -222,6 +223,7 @@ __all__ = (
     "make_receipt",
     "open_chunk",
     "open_set",
+    "open_set_records",
     "page_hash",
     "request_mac",
     "request_mac_key",

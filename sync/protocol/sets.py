@@ -8,7 +8,8 @@ from typing import Any
 import msgspec
 
 from sync.budget import FEED_SET, Budget, DecodeLimits, array_length
-from sync.compression import NONE, ZSTD_D1, ZSTD_R2, pack, unpack
+from sync.compact import Record
+from sync.compression import NONE, ZSTD_D1, ZSTD_R2, pack, unpack, unpack_records
 from sync.crypto import CryptoError, open_box, seal_box, sha256, sign, verify
 from sync.errors import ProxyAppError
 from sync.protocol.catalog_report import FEATURE_CATALOG_REPORT
@@ -38,6 +39,7 @@ __all__ = (
     "SignedSet",
     "SignedSet2",
     "open_set",
+    "open_set_records",
     "seal_set",
     "set_aad",
     "unpack_body",
@@ -234,6 +236,46 @@ def open_set(
         ProtocolError: malformed, unknown key, bad signature (``bad_signature``), body that does not open,
             body past its limits (``too_large``).
     """
+    signed, set_hash, body = _verified_and_opened(
+        data, public_key_for, context, box_private, sender_box_public, older_box_privates
+    )
+    signed, body = unpack_body(signed, body, limits)
+    return signed, set_hash, body
+
+
+def open_set_records(
+    data: bytes,
+    *,
+    public_key_for: Any,
+    context: bytes,
+    box_private: bytes | None,
+    sender_box_public: bytes | None = None,
+    limits: DecodeLimits = FEED_SET,
+    older_box_privates: Sequence[bytes] = (),
+) -> tuple[SignedSet, bytes, list[Record]]:
+    """:func:`open_set`, with the body given back as its records, each beside the change decompressing built
+    for it (sync.compact.Record): for a reader that decodes every record. Arguments and errors as there."""
+    signed, set_hash, body = _verified_and_opened(
+        data, public_key_for, context, box_private, sender_box_public, older_box_privates
+    )
+    try:
+        records = unpack_records(signed.compression, body, budget=Budget(limits))
+    except ProxyAppError as exc:
+        raise ProtocolError(zh=exc.zh, en=exc.en, code=exc.code) from None
+    if signed.count < 0:
+        signed = msgspec.structs.replace(signed, count=len(records))
+    return signed, set_hash, records
+
+
+def _verified_and_opened(
+    data: bytes,
+    public_key_for: Any,
+    context: bytes,
+    box_private: bytes | None,
+    sender_box_public: bytes | None,
+    older_box_privates: Sequence[bytes],
+) -> tuple[SignedSet, bytes, bytes]:
+    """The set verified and its body unsealed, still compressed: (set, hash, body)."""
     signed, set_hash = verified_set(data, public_key_for=public_key_for, context=context)
     body = signed.body
     if signed.sealed:
@@ -242,7 +284,6 @@ def open_set(
                 zh="数据集已加密，但缺少解密密钥", en="sealed set but no key to open it", code="malformed"
             )
         body = _open_body(signed, body, (box_private, *older_box_privates), sender_box_public)
-    signed, body = unpack_body(signed, body, limits)
     return signed, set_hash, body
 
 

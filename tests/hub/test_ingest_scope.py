@@ -10,10 +10,14 @@ import pytest
 
 import hub.ingest
 import hub.store.cases
+import sync.protocol.sets
 from hub.ingest import ingest_sets
 from hub.keys import HubIdentity
 from hub.store import HubStore
-from sync.changes import RowChange
+from sync.changes import RowChange, encode_change
+from sync.compact import compact
+from sync.compression import ZSTD_R2, _zstd
+from sync.protocol import CTX_UP, seal_set
 from sync.timeutil import iso_utc
 from tests.hub.builders import TestStation
 from tests.support.postgres import BOTH_BACKENDS
@@ -395,3 +399,32 @@ def test_new_cases_held_back_go_in_together_and_before_a_later_change_of_the_set
     assert store.row("cases", case_no)["phone"] == "13900000000"
     assert [len(store.case_events(n)) for n in (case_no, later)] == [1, 1]
     assert sum(_counts(store).values()) == 5
+
+
+def test_a_compact_row_no_change_may_hold_is_kept_as_rejected_and_the_rest_of_its_set_applied(
+    store, identity, station, monkeypatch
+):
+    # The ingest takes the changes a zstd-r2 body's rows were expanded to without decoding their records
+    # again; a row whose key is a number (no station writes one) must still be refused as it was decoded.
+    case_no, changes = station.new_case()
+    shapes, rows = msgspec.msgpack.decode(compact([encode_change(c) for c in changes]))
+    shapes.append(["cases", ["stage"], False, None])
+    rows.append([len(shapes) - 1, 12345678, 1, 2])
+    monkeypatch.setattr(
+        sync.protocol.sets, "pack", lambda records: (ZSTD_R2, _zstd(ZSTD_R2, msgspec.msgpack.encode([shapes, rows])))
+    )
+    envelope, _ = seal_set(
+        origin=station.station_id,
+        seq=station.seq + 1,
+        prev=station.prev,
+        records=[],
+        sign_private=station.keys.sign_private,
+        recipient_box_public=station.response.hub_box_public,
+        sender_box_private=station.keys.box_private,
+        context=CTX_UP,
+    )
+    assert _push(store, identity, station, envelope) == ["accepted"]
+    (rejected,) = store.rejected(station.station_id)
+    assert rejected["code"] == "malformed" and "not a change record" in rejected["reason_en"]
+    assert store.row("cases", case_no)["status"] == "RECEIVED"
+    assert store.row("cases", case_no)["stage"] == 0

@@ -12,11 +12,22 @@ import msgspec
 import pytest
 import zstandard
 
-from sync.changes import RowChange, encode_change
-from sync.compression import MAX_INFLATED, NONE, ZSTD_D1, ZSTD_R2, decompress, msgpack_array, pack, unpack
+from sync.budget import FEED_SET, Budget
+from sync.changes import RowChange, decode_change, encode_change
+from sync.compression import (
+    MAX_INFLATED,
+    NONE,
+    ZSTD_D1,
+    ZSTD_R2,
+    decompress,
+    msgpack_array,
+    pack,
+    unpack,
+    unpack_records,
+)
 from sync.crypto import KeyPair
 from sync.errors import ProxyAppError
-from sync.protocol import CTX_UP, GENESIS, ProtocolError, open_set, seal_set
+from sync.protocol import CTX_UP, GENESIS, ProtocolError, open_set, open_set_records, seal_set
 from tests.support.old_forms import compress
 
 
@@ -98,6 +109,47 @@ def test_sealed_set_carries_its_method_under_the_signature():
     assert signed.compression == ZSTD_R2
     assert body == msgspec.msgpack.encode([msgspec.Raw(r) for r in records(30)])
     assert len(envelope) < len(body) / 3
+
+
+def test_a_body_s_records_come_back_whatever_its_method_with_the_changes_zstd_r2_built():
+    written = records(20)
+    r2 = unpack_records(ZSTD_R2, pack(written)[1], budget=Budget(FEED_SET))
+    assert r2 == [(record, decode_change(record)) for record in written]
+    d1 = unpack_records(*compress(msgpack_array(written)), budget=Budget(FEED_SET))
+    assert d1 == [(record, None) for record in written]  # carried as bytes: the reader decodes them
+    assert unpack_records(NONE, msgpack_array(written), budget=Budget(FEED_SET)) == d1
+
+
+@pytest.mark.parametrize("body", [msgspec.msgpack.encode("not an array"), b"\x92\xc1\xc1"])
+def test_a_plain_body_that_is_not_an_array_of_records_is_malformed(body):
+    with pytest.raises(ProxyAppError) as info:
+        unpack_records(NONE, body, budget=Budget(FEED_SET))
+    assert info.value.code == "malformed"
+
+
+def test_a_set_opens_to_its_records_as_to_its_body():
+    station, hub = KeyPair.generate(), KeyPair.generate()
+    envelope, set_hash = seal_set(
+        origin="349921001001-A-1",
+        seq=1,
+        prev=GENESIS,
+        records=records(30),
+        sign_private=station.sign_private,
+        recipient_box_public=hub.box_public,
+        sender_box_private=station.box_private,
+        context=CTX_UP,
+    )
+    keys = {
+        "public_key_for": lambda _: station.sign_public,
+        "context": CTX_UP,
+        "box_private": hub.box_private,
+        "sender_box_public": station.box_public,
+    }
+    signed, hashed, body = open_set(envelope, **keys)
+    signed_too, hashed_too, opened = open_set_records(envelope, **keys)
+    assert (signed_too, hashed_too) == (signed, hashed) == (signed, set_hash) and signed.count == 30
+    assert msgpack_array([record for record, _ in opened]) == body
+    assert all(change == decode_change(record) for record, change in opened)
 
 
 def test_damaged_compressed_body_is_a_protocol_error():
