@@ -114,7 +114,7 @@ class _Strings:
     def read_all(self, values: Sequence[Any]) -> list[Any]:
         """The values of a row as written, in order: references resolved, long strings learnt.
 
-        One loop with its names bound and the common reference (to one of the last 128 strings) read
+        One loop with its names bound and the common reference (to one of the last 16,384 strings) read
         inline: it runs for every value of a backlog, most of them short strings, numbers, None or such
         a reference (a backlog's rows hold more references than anything else).
         """
@@ -131,8 +131,14 @@ class _Strings:
             else:
                 # msgspec's stubs type Ext.data as any buffer; a decoded Ext always holds bytes.
                 data: bytes = value.data
-                if value.code == _REF and len(data) == 1 and data[0] < 0x80 and data[0] < len(items):
-                    text = items[-1 - data[0]]  # the distance back in one byte
+                back = -1
+                if value.code == _REF:  # the distance back in one byte, or two (a varint: 7 bits a byte)
+                    if len(data) == 1 and data[0] < 0x80:
+                        back = data[0]
+                    elif len(data) == 2 and data[0] >= 0x80 and data[1] < 0x80:
+                        back = (data[0] & 0x7F) | data[1] << 7
+                if 0 <= back < len(items):
+                    text = items[-1 - back]
                 else:
                     text = self._resolve(value.code, data)
                 self.budget -= len(text)

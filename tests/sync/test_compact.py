@@ -213,8 +213,8 @@ def test_a_set_sealed_with_r2_opens_to_the_same_records():
 
 
 def test_near_and_far_references_resolve_alike():
-    # A reference within the last 128 strings is one byte (read inline); one further back takes a
-    # two-byte varint (read by the general path): both must name the same strings as the writer's table.
+    # A reference within the last 128 strings is one byte, one further back a two-byte varint (both read
+    # inline): each must name the same string as the writer's table.
     names = [f"material-{n:03d}" for n in range(200)]
     records = [
         encode_change(RowChange(table="t", pk=name, hlc=n, insert=True, fields={"v": name}))
@@ -233,10 +233,32 @@ def test_near_and_far_references_resolve_alike():
     )
 
 
+def test_references_far_back_in_a_long_table_resolve_alike():
+    # Three bytes of distance (past what is read inline): the writer's own table must agree with the reader's.
+    names = [f"name-{n:05d}" for n in range(17_000)]
+    records = [
+        encode_change(
+            RowChange(table="t", pk=names[n], hlc=n, insert=True, fields={f"f{k}": names[n + k] for k in range(1, 5)})
+        )
+        for n in range(0, len(names), 5)
+    ]
+    # names[0] is a three-byte reference from there, names[-300] a two-byte one (read inline) into a table
+    # long enough that a wrong distance would still name a string
+    last = RowChange(table="t", pk=names[-1], hlc=20_000, fields={"v": names[0], "w": names[-300]})
+    records.append(encode_change(last))
+    data = compact(records)
+    last_row = msgspec.msgpack.decode(data)[1][-1]
+    assert sorted(len(v.data) for v in last_row if isinstance(v, msgspec.msgpack.Ext)) == [1, 2, 3]
+    assert expand(data, max_size=MAX_INFLATED) == records
+
+
 @pytest.mark.parametrize("data", [b"", b"\x80", b"\xff\xff\xff\xff\xff"])
 def test_a_reference_with_no_or_a_broken_distance_is_refused(data):
-    body = _body([], [[-1, 0, "a long string", msgspec.msgpack.Ext(1, data)]])
-    with pytest.raises(CompactError):
+    # After 300 strings: a broken distance read as some number would still name one.
+    learnt = [[-1, 0, *(f"a long string {n:03d}" for n in range(first, first + 100))] for first in (0, 100, 200)]
+    move = [-1, 0, msgspec.msgpack.Ext(1, data), CASE, "DRAFT", "RECEIVED", "station", "2026-11-26T08:00:00Z"]
+    body = _body([], [*learnt, move])
+    with pytest.raises(CompactError, match="string reference"):
         expand(body, max_size=MAX_INFLATED)
 
 
