@@ -317,7 +317,7 @@ def _within_limits(records: list[Record], count: int) -> list[Decoded]:
     for index, (data, built) in enumerate(records):
         if len(data) > MAX_RECORD_BYTES:
             raise _OverLimit(f"change {index} is {len(data)} bytes, over the limit of {MAX_RECORD_BYTES}")
-        change: RowChange | StatusChange | KeyChange | None = built  # type: ignore[assignment]
+        change: RowChange | StatusChange | KeyChange | None = built
         problem: Rejection | None = None
         if change is None:
             try:

@@ -21,7 +21,7 @@ import msgspec
 import zstandard
 
 from sync.budget import FEED_SET, Budget, OverBudget, array_length
-from sync.compact import CompactError, Record, compact, expand, expand_records
+from sync.compact import CompactError, Record, compact, expand_records
 from sync.errors import ProxyAppError
 
 __all__ = (
@@ -124,12 +124,7 @@ def unpack(method: str, data: bytes, *, budget: Budget | None = None, max_size: 
             raise ProxyAppError(zh="数据内容不是记录数组", en="the body is not an array of records", code="malformed")
         budget.records(count)
         return body
-    try:
-        return msgpack_array(expand(_inflate(method, data, budget), budget=budget))
-    except CompactError as exc:
-        raise ProxyAppError(
-            zh=f"压缩数据已损坏（{exc}）", en=f"compressed body is damaged ({exc})", code="malformed"
-        ) from None
+    return msgpack_array([record for record, _ in _expanded(method, data, budget)])
 
 
 _RECORDS = msgspec.msgpack.Decoder(list[msgspec.Raw])
@@ -144,18 +139,24 @@ def unpack_records(method: str, data: bytes, *, budget: Budget) -> list[Record]:
         ProxyAppError: as :func:`unpack`.
     """
     if method == ZSTD_R2:
-        try:
-            return expand_records(_inflate(method, data, budget), budget=budget)
-        except CompactError as exc:
-            raise ProxyAppError(
-                zh=f"压缩数据已损坏（{exc}）", en=f"compressed body is damaged ({exc})", code="malformed"
-            ) from None
+        return _expanded(method, data, budget)
     body = unpack(method, data, budget=budget)
     try:
         return [(bytes(raw), None) for raw in _RECORDS.decode(body)]
     except (msgspec.DecodeError, RecursionError) as exc:
         raise ProxyAppError(
             zh="数据内容不是记录数组", en=f"the body is not an array of records ({exc})", code="malformed"
+        ) from None
+
+
+def _expanded(method: str, data: bytes, budget: Budget) -> list[Record]:
+    """A ``zstd-r2`` body inflated and expanded (sync.compact.expand_records); ProxyAppError ``malformed``
+    when it does not expand."""
+    try:
+        return expand_records(_inflate(method, data, budget), budget=budget)
+    except CompactError as exc:
+        raise ProxyAppError(
+            zh=f"压缩数据已损坏（{exc}）", en=f"compressed body is damaged ({exc})", code="malformed"
         ) from None
 
 
