@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import msgspec
 import pytest
@@ -87,25 +88,31 @@ def test_unknown_method_asks_for_an_update():
     assert info.value.code == "protocol_version"
 
 
-def test_sealed_set_carries_its_method_under_the_signature():
+def _sealed(count: int) -> tuple[bytes, bytes, dict[str, Any]]:
+    """A station's set of ``count`` records sealed to a hub: (envelope, set hash, the hub's open_set arguments)."""
     station, hub = KeyPair.generate(), KeyPair.generate()
-    envelope, _ = seal_set(
+    envelope, set_hash = seal_set(
         origin="349921001001-A-1",
         seq=1,
         prev=GENESIS,
-        records=records(30),
+        records=records(count),
         sign_private=station.sign_private,
         recipient_box_public=hub.box_public,
         sender_box_private=station.box_private,
         context=CTX_UP,
     )
-    signed, _, body = open_set(
-        envelope,
-        public_key_for=lambda _: station.sign_public,
-        context=CTX_UP,
-        box_private=hub.box_private,
-        sender_box_public=station.box_public,
-    )
+    keys = {
+        "public_key_for": lambda _: station.sign_public,
+        "context": CTX_UP,
+        "box_private": hub.box_private,
+        "sender_box_public": station.box_public,
+    }
+    return envelope, set_hash, keys
+
+
+def test_sealed_set_carries_its_method_under_the_signature():
+    envelope, _, keys = _sealed(30)
+    signed, _, body = open_set(envelope, **keys)
     assert signed.compression == ZSTD_R2
     assert body == msgspec.msgpack.encode([msgspec.Raw(r) for r in records(30)])
     assert len(envelope) < len(body) / 3
@@ -128,23 +135,7 @@ def test_a_plain_body_that_is_not_an_array_of_records_is_malformed(body):
 
 
 def test_a_set_opens_to_its_records_as_to_its_body():
-    station, hub = KeyPair.generate(), KeyPair.generate()
-    envelope, set_hash = seal_set(
-        origin="349921001001-A-1",
-        seq=1,
-        prev=GENESIS,
-        records=records(30),
-        sign_private=station.sign_private,
-        recipient_box_public=hub.box_public,
-        sender_box_private=station.box_private,
-        context=CTX_UP,
-    )
-    keys = {
-        "public_key_for": lambda _: station.sign_public,
-        "context": CTX_UP,
-        "box_private": hub.box_private,
-        "sender_box_public": station.box_public,
-    }
+    envelope, set_hash, keys = _sealed(30)
     signed, hashed, body = open_set(envelope, **keys)
     signed_too, hashed_too, opened = open_set_records(envelope, **keys)
     assert (signed_too, hashed_too) == (signed, hashed) == (signed, set_hash) and signed.count == 30
