@@ -18,7 +18,8 @@ after decompression reads the same array whatever the method was. It charges wha
 the body's budget (sync.budget): the rows are counted from their array's header before any is
 decoded, each row is decoded on its own, and each record it gives back is charged its encoded size,
 so field names and values that a shape or a reference repeats cost what they produce, not what
-they took on the wire. Both functions are pure.
+they took on the wire. :func:`expand_records` gives the same records each beside the change it was built
+from, for a reader that decodes every record (the hub's ingest). All three functions are pure.
 """
 
 from __future__ import annotations
