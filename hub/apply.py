@@ -77,9 +77,12 @@ class SetScope:
         self.due_pending: set[str] = set()
         """New cases of the set whose due date waits for a move later in the set (settle_due)."""
         self._stamped: tuple[dt.datetime, str, dt.date] | None = None
+        self.rows_held_back: dict[str, dict[str, dict[str, Any]]] = {}
+        """New intakes, materials and commitments of the set, by table and key, judged and not yet written: they go in
+        together, table by table (hub.apply_together.write_held_back), before anything reads a row."""
         self.cases_held_back: list[tuple[dict[str, Any], dict[str, Any]]] = []
         """New cases moved, with their history lines, that nobody is sent (not case_rows_wanted): written
-        together (hub.apply_together.write_new_cases) before anything reads cases or their history."""
+        with the rows held back, after them."""
         self.received: dict[str, str] = {}
         """received_date of the intakes this set inserted (trusted only; an update of one forgets it): what
         a commitment's due date counts from, without reading the intake back."""

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 import msgspec
 
 from hub.apply import Outcome, SetScope, apply_row, apply_status
-from hub.apply_together import BATCHED_TABLES, apply_new_case_and_move, apply_new_rows, write_new_cases
+from hub.apply_together import HELD_BACK_TABLES, apply_new_case_and_move, hold_back_new_rows, write_held_back
 from hub.feed import queue, queue_case_state
 from hub.keys import HubIdentity
 from hub.rotation import accept_key_change, check_key_change, receipt_keys, resigned
@@ -532,8 +532,8 @@ def _apply_all(
                     try:  # _replay_on_failure inline: a context manager a change was ~3 % of a backlog's ingest
                         applied_ahead.update(_together(store, identity, change, changes, index, station, now, scope))
                         taken = applied_ahead.pop(index, None)
-                        if taken is None and not _reads_no_case(change):
-                            write_new_cases(store, scope)
+                        if taken is None:  # applied the usual way, reading what it needs: the set's new rows first
+                            write_held_back(store, scope)
                         outcome = (
                             taken if taken is not None else _apply_one(store, identity, change, station, now, scope)
                         )
@@ -586,7 +586,7 @@ def _apply_all(
                     # Without case_rows_wanted a new case's outcome holds the row as written, not read.
                     if not scope.case_rows_wanted:
                         with _replay_on_failure(store):
-                            write_new_cases(store, scope)
+                            write_held_back(store, scope)
                     case = outcome.case if scope.case_rows_wanted else store.row("cases", outcome.case["case_no"])
                     if case is not None:
                         queue_case_state(
@@ -599,7 +599,7 @@ def _apply_all(
                             stations=village if here else None,
                         )
     with _replay_on_failure(store):
-        write_new_cases(store, scope)
+        write_held_back(store, scope)
     scope.settle_due(now)
     return rejected
 
@@ -622,17 +622,8 @@ def _half_written(store: HubStoreProtocol, exc: Exception) -> bool:
     return isinstance(exc, (RowError, TypeError, ValueError, KeyError)) or store.is_row_error(exc)
 
 
-def _reads_no_case(change: RowChange | StatusChange) -> bool:
-    """Whether applying ``change`` reads no case nor case history: a new intake, material or commitment (their
-    parent is the intake), which need not wait for the new cases the set holds back."""
-    return isinstance(change, RowChange) and change.insert and change.table in _NO_CASE_READ
-
-
-_NO_CASE_READ = frozenset({"intakes", "intake_materials", "commitments"})
-
-
 _RUN = 64
-"""The most rows of a run inserted in one statement (an intake has a few materials, never near this)."""
+"""The most rows of a run judged in one go (an intake has a few materials, never near this)."""
 
 
 def _together(
@@ -647,7 +638,8 @@ def _together(
 ) -> dict[int, Outcome]:
     """The outcomes, by index, of the change at ``index`` and the next ones when they can go in together:
     a new case and its first move (as a station records an intake: hub.apply_together.apply_new_case_and_move), or
-    a run of an intake's new materials or commitments (hub.apply_together.apply_new_rows). Empty: apply one by one."""
+    a new intake, or a run of its new materials or commitments (hub.apply_together.hold_back_new_rows), written
+    with the set's other new rows (write_held_back). Empty: apply one by one."""
     if not (scope.trusted and isinstance(change, RowChange)):
         return {}
     if change.table == "cases" and index + 1 < len(changes):
@@ -666,15 +658,13 @@ def _together(
             scope=scope,
         )
         return {} if both is None else {index: both[0], index + 1: both[1]}
-    if change.table in BATCHED_TABLES:
+    if change.table in HELD_BACK_TABLES:
         run: list[RowChange] = []
         for _, next_change, problem in changes[index : index + _RUN]:
             if not isinstance(next_change, RowChange) or next_change.table != change.table or problem is not None:
                 break
             run.append(next_change)
-        if len(run) < 2:
-            return {}  # one row: nothing to gain
-        outcomes = apply_new_rows(
+        outcomes = hold_back_new_rows(
             store,
             run,
             origin=station.station_id,

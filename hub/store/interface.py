@@ -357,7 +357,8 @@ class HubStoreProtocol(Protocol):
         ...
 
     def insert_new_rows(self, table: str, rows: list[dict[str, Any]]) -> int:
-        """insert_new_row for several rows of the same columns in one statement; how many were inserted."""
+        """insert_new_row for many rows, in order, in as few statements as the engine allows; how many were
+        inserted (a row whose key is held is left out)."""
         ...
 
     def insert_new_case_moved(self, case: dict[str, Any], event: dict[str, Any]) -> dict[str, Any] | None:

@@ -258,11 +258,11 @@ def _materials(station: TestStation, case_no: str, *names: str) -> list[RowChang
 
 
 def test_an_intakes_materials_go_in_together_as_they_would_one_by_one(store, identity, station, station_b, monkeypatch):
-    runs: list[int] = []
+    runs: list[tuple[str, int]] = []
     insert_together = store.insert_new_rows
 
     def spy(table, rows):
-        runs.append(len(rows))
+        runs.append((table, len(rows)))
         return insert_together(table, rows)
 
     monkeypatch.setattr(store, "insert_new_rows", spy)
@@ -270,14 +270,16 @@ def test_an_intakes_materials_go_in_together_as_they_would_one_by_one(store, ide
     first, changes = station.new_case()
     extra = _materials(station, first, "居民户口簿", "残疾人证", "低保等困难证明")
     assert _push(store, identity, station, station.seal([*changes[:2], *extra, *changes[2:]])) == ["accepted"]
-    assert runs == [4]
+    # The intake, then its four materials, each table's rows in one go (before its case, which the village's
+    # other PC is sent, goes in with its first move).
+    assert runs == [("intakes", 1), ("intake_materials", 4)]
     queued_together = len(store.pending_items(station_b.station_id)) - queued_before
 
     monkeypatch.setattr(hub.ingest, "_together", lambda *args, **kwargs: {})  # one by one
     second, changes = station.new_case()
     extra = _materials(station, second, "居民户口簿", "残疾人证", "低保等困难证明")
     assert _push(store, identity, station, station.seal([*changes[:2], *extra, *changes[2:]])) == ["accepted"]
-    assert runs == [4]
+    assert runs == [("intakes", 1), ("intake_materials", 4)]
 
     def held(intake: str) -> list[tuple[object, ...]]:
         return [
@@ -290,6 +292,54 @@ def test_an_intakes_materials_go_in_together_as_they_would_one_by_one(store, ide
     assert held(first) == held(second) and len(held(first)) == 4
     assert store.rejected(station.station_id) == []
     assert len(store.pending_items(station_b.station_id)) - queued_before == 2 * queued_together
+
+
+def _rows_of(store: HubStore, table: str, key: str, intake: str) -> list[tuple[object, ...]]:
+    """An intake's rows of ``table`` as the hub holds them, but for what differs between two intakes by nature."""
+    skip = {key, "intake_id", "versions"}
+    cursor = store.db.execute(f"SELECT * FROM {table} WHERE intake_id = ? ORDER BY rowid", [intake])
+    names = [d[0] for d in cursor.description]
+    return [tuple(v for n, v in zip(names, row, strict=True) if n not in skip) for row in cursor.fetchall()]
+
+
+def test_a_village_s_only_pc_s_set_goes_in_table_by_table_as_it_would_one_by_one(store, identity, station, monkeypatch):
+    calls: list[tuple[str, int]] = []
+    insert_together = store.insert_new_rows
+
+    def spy(table, rows):
+        calls.append((table, len(rows)))
+        return insert_together(table, rows)
+
+    monkeypatch.setattr(store, "insert_new_rows", spy)
+
+    def backlog() -> list[str]:
+        intakes, changes = [], []
+        for _ in range(3):
+            intake, made = station.new_case()
+            intakes.append(intake)
+            changes += [
+                *made[:2],
+                *_materials(station, intake, "居民户口簿", "残疾人证"),
+                _commitment(station, intake, "户口簿", 5),
+            ]
+            changes += made[2:]
+        assert _push(store, identity, station, station.seal(changes)) == ["accepted"]
+        return intakes
+
+    together = backlog()
+    # A backlog's set of a village's only PC (lean): each table's new rows in one statement, parents first.
+    assert calls == [("intakes", 3), ("intake_materials", 9), ("commitments", 3), ("cases", 3)]
+    monkeypatch.setattr(hub.ingest, "_together", lambda *args, **kwargs: {})  # one by one
+    alone = backlog()
+    assert len(calls) == 4
+    assert store.rejected(station.station_id) == []
+    tables = {"intakes": "intake_id", "intake_materials": "material_id", "commitments": "commitment_id"}
+    for first, second in zip(together, alone, strict=True):
+        for table, key in tables.items():
+            assert _rows_of(store, table, key, first) == _rows_of(store, table, key, second) != []
+        kept, history = _case_and_history(store, first)
+        assert (kept, history) == _case_and_history(store, second) and kept["status"] == "RECEIVED"
+    assert sum(_counts(store).values()) == 6
 
 
 def test_a_run_of_materials_with_one_held_already_and_one_refused_loses_and_doubles_nothing(
