@@ -156,6 +156,17 @@ def _key_village(store: HubStoreProtocol, table: str, key: str) -> str | None:
     return row["village_code"] if row is not None and "village_code" in row else None
 
 
+_PARENT_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "cases": (("intakes", "intake_id"),),
+    "intake_materials": (("intakes", "intake_id"),),
+    "commitments": (("intakes", "intake_id"),),
+    "ratings": (("intakes", "intake_id"), ("cases", "case_no")),
+    "case_notes": (("cases", "case_no"),),
+    "attachments": (("cases", "case_no"),),
+}
+"""The parent rows (table, and the column naming one) a row of each table belongs to."""
+
+
 def _villages_touched(
     store: HubStoreProtocol,
     table: str,
@@ -172,19 +183,21 @@ def _villages_touched(
     villages: set[Any] = {key_village} if key_village else set()
     if table in ("intakes", "cases") and "village_code" in fields:
         villages.add(fields["village_code"])
-    parents: list[tuple[str, Any]] = []
-    if table in ("cases", "intake_materials", "commitments", "ratings"):
-        parents += [("intakes", v) for v in {fields.get("intake_id"), existing and existing["intake_id"]} if v]
-    if table in ("case_notes", "attachments", "ratings"):
-        parents += [("cases", v) for v in {fields.get("case_no"), existing and existing["case_no"]} if v]
-    for parent, key in parents:
-        if scope is not None:
-            held: str | None = "" if scope.parent_held(parent, key) else None
-        else:
-            held = store.village_of_intake(key) if parent == "intakes" else store.village_of_case(key)
-        if held is None:
-            raise LookupError(f"{parent} {key}")
-        villages.add(_key_village(store, parent, key))
+    for parent, column in _PARENT_COLUMNS.get(table, ()):
+        named = fields.get(column)
+        held_key = existing[column] if existing else None
+        # Each parent the row names before or after the change, once (most changes name one: no set built).
+        for key in (named,) if not held_key or held_key == named else (named, held_key):
+            if not key:
+                continue
+            if scope is not None:
+                held = scope.parent_held(parent, key)
+            else:
+                found = store.village_of_intake(key) if parent == "intakes" else store.village_of_case(key)
+                held = found is not None
+            if not held:
+                raise LookupError(f"{parent} {key}")
+            villages.add(_key_village(store, parent, key))
     return villages
 
 

@@ -115,17 +115,28 @@ class _Strings:
     def read_all(self, values: Sequence[Any]) -> list[Any]:
         """The values of a row as written, in order: references resolved, long strings learnt.
 
-        One loop with its names bound and the common reference (to one of the last 16,384 strings) read
-        inline: it runs for every value of a backlog, most of them short strings, numbers, None or such
-        a reference (a backlog's rows hold more references than anything else).
+        One loop with its names bound, the writer's rule for learning (``learn``) and the common reference
+        (to one of the last 16,384 strings) written out inline: it runs for every value of a backlog, most of
+        them short strings, numbers, None or such a reference (a backlog's rows hold more references than
+        anything else).
         """
         out: list[Any] = []
-        append, items = out.append, self.items
+        append, items, index = out.append, self.items, self.index
+        remember = items.append
         for value in values:
             kind = type(value)  # what msgspec decodes to: never a subclass
             if kind is str:
                 if len(value) >= _MIN_INTERNED:
-                    self.learn(value)  # the writer's own rule, so both tables stay in step
+                    # learn(value): the writer's own rule, so both tables stay in step
+                    if value not in index:
+                        index[value] = len(items)
+                        remember(value)
+                    cut = max(value.rfind("/"), value.rfind(":"))
+                    if cut >= _MIN_INTERNED:
+                        head = value[:cut]
+                        if head not in index:
+                            index[head] = len(items)
+                            remember(head)
                 append(value)
             elif kind is not _EXT:
                 append(value)
@@ -268,7 +279,7 @@ def expand_records(data: bytes, *, budget: Budget | None = None, max_size: int |
     for raw in rows:
         if len(raw) > limits.max_record_bytes:
             budget.record(len(raw))  # a row longer than any record may be: refused as one
-        strings.next_row()
+        strings.budget = strings.row_limit  # strings.next_row(), written out: this runs for every row
         try:
             row = _ROW.decode(raw)
             kind = row[0]
@@ -288,14 +299,16 @@ def expand_records(data: bytes, *, budget: Budget | None = None, max_size: int |
                     change: Change = StatusChange(hlc=previous_hlc, **dict(zip(_STATUS_FIELDS, read, strict=False)))
                 else:
                     table_name, fields, insert, origin = shapes[kind]
-                    pk, *values = strings.read_all([row[1], *row[3:]])
-                    if len(values) != len(fields):
-                        raise CompactError(f"row of shape {kind} has {len(values)} values for {len(fields)} fields")
+                    # [kind, key, clock delta, *values]: the kind and the delta are numbers (checked above), which
+                    # the string table passes over, so the whole row is read as it lies, no list made for it
+                    read = strings.read_all(row)
+                    if len(read) - 3 != len(fields):
+                        raise CompactError(f"row of shape {kind} has {len(read) - 3} values for {len(fields)} fields")
                     change = RowChange(
                         table=table_name,
-                        pk=pk,
+                        pk=read[1],
                         hlc=previous_hlc,
-                        fields=dict(zip(fields, values, strict=True)),
+                        fields=dict(zip(fields, read[3:], strict=False)),  # as long as each other: checked above
                         insert=insert,
                         origin=origin,
                     )
