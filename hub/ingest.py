@@ -314,6 +314,7 @@ def _within_limits(records: list[Record], count: int) -> list[Decoded]:
     if len(records) != count:
         raise _OverLimit(f"the set says {count} changes but holds {len(records)}", "malformed")
     changes: list[Decoded] = []
+    append = changes.append
     for index, (data, built) in enumerate(records):
         if len(data) > MAX_RECORD_BYTES:
             raise _OverLimit(f"change {index} is {len(data)} bytes, over the limit of {MAX_RECORD_BYTES}")
@@ -326,27 +327,31 @@ def _within_limits(records: list[Record], count: int) -> list[Decoded]:
                 change = decode_key_change(data)  # the station's new keys (station rekey), taken as it is applied
                 # Kept as rejected when the set is applied (invariant 4): within the limits, only not a change.
                 problem = None if change is not None else _malformed(en=f"not a change record ({exc})")
-        if isinstance(change, RowChange):
-            if len(change.fields) > MAX_FIELDS_PER_RECORD:
-                raise _OverLimit(
-                    f"change {index} writes {len(change.fields)} fields, over the limit of {MAX_FIELDS_PER_RECORD}"
-                )
-            texts: Iterable[object] = (change.pk, *change.fields.values())
-        elif isinstance(change, StatusChange):
-            texts = [getattr(change, name) for name in _STATUS_TEXT]
+        kind = type(change)
+        if kind is RowChange:
+            fields = change.fields  # type: ignore[union-attr]
+            if len(fields) > MAX_FIELDS_PER_RECORD:
+                raise _OverLimit(f"change {index} writes {len(fields)} fields, over the limit of {MAX_FIELDS_PER_RECORD}")
+            texts: Iterable[object] = fields.values()
+            first: object = change.pk  # type: ignore[union-attr]
+        elif kind is StatusChange:
+            texts, first = [getattr(change, name) for name in _STATUS_TEXT], None
         else:
-            texts = ()
+            texts, first = (), None
         # A text over its limit or with a control character is a change no station of this release
         # writes, but one of 0.4 may hold it unsealed (0.4 took any note): refused as this change
         # alone, so the station's queue moves on (invariant 4); the record is bounded by the bytes above.
         if problem is None and change is not None:
-            for value in texts:
-                # The common case decided inline (a short printable text passes text_problem as well): this
-                # runs for every field of a backlog. A text that may not pass is judged by its field's name.
-                if isinstance(value, str) and (len(value) > _SHORTEST_LIMIT or not value.isprintable()):
-                    problem = _text_problem_of(change)
-                    break
-        changes.append((data, change, problem))
+            if type(first) is str and (len(first) > _SHORTEST_LIMIT or not first.isprintable()):
+                problem = _text_problem_of(change)
+            else:
+                for value in texts:
+                    # The common case decided inline (a short printable text passes text_problem as well): this
+                    # runs for every field of a backlog. A text that may not pass is judged by its field's name.
+                    if type(value) is str and (len(value) > _SHORTEST_LIMIT or not value.isprintable()):
+                        problem = _text_problem_of(change)
+                        break
+        append((data, change, problem))
     return changes
 
 

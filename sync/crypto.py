@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -95,7 +96,14 @@ class KeyPair(msgspec.Struct, frozen=True):
 
 def sign(private: bytes, context: bytes, data: bytes) -> bytes:
     """Ed25519 signature over ``context + data``; the context separates the protocol's uses of one key."""
-    return Ed25519PrivateKey.from_private_bytes(private).sign(context + data)
+    return _signing_key(private).sign(context + data)
+
+
+@functools.lru_cache(maxsize=16)
+def _signing_key(private: bytes) -> Ed25519PrivateKey:
+    # Loaded once per key: loading derives the public half (a scalar multiplication), and the hub signs a
+    # receipt for every set it takes with the same few keys.
+    return Ed25519PrivateKey.from_private_bytes(private)
 
 
 def verify(public: bytes, context: bytes, data: bytes, signature: bytes) -> bool:
@@ -246,14 +254,20 @@ def pair_key(own_box_private: bytes, peer_box_public: bytes, purpose: bytes) -> 
 
     Either side gets the same key: the info binds both public keys in a fixed order.
     """
-    private = X25519PrivateKey.from_private_bytes(own_box_private)
-    own_public = private.public_key().public_bytes_raw()
     try:
-        shared = private.exchange(X25519PublicKey.from_public_bytes(peer_box_public))
+        own_public, shared = _static_secret(own_box_private, peer_box_public)
     except ValueError:  # a low-order point (all-zero secret) or not 32 bytes
         raise CryptoError(zh="对方的加密公钥不可用", en="the other side's box key is not usable") from None
     low, high = sorted((own_public, peer_box_public))
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose + low + high).derive(shared)
+
+
+@functools.lru_cache(maxsize=1024)
+def _static_secret(own_box_private: bytes, peer_box_public: bytes) -> tuple[bytes, bytes]:
+    """(own public key, the pair's X25519 secret): two scalar multiplications, made once per pair while the
+    process runs (a hub opens every set of a station's backlog with the same pair; a county has 395)."""
+    private = X25519PrivateKey.from_private_bytes(own_box_private)
+    return private.public_key().public_bytes_raw(), private.exchange(X25519PublicKey.from_public_bytes(peer_box_public))
 
 
 class _Wrapped(msgspec.Struct, frozen=True):
