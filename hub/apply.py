@@ -70,6 +70,7 @@ class SetScope:
         """The set's station (None: not known, and its twice-numbered records not checked)."""
         self._numbered_twice: set[tuple[str, str]] | None = None
         self._calendar: WorkCalendar | None = None
+        self._parent_villages: dict[tuple[str, str], str] = {}
         self.held: set[tuple[str, str]] = set()
         """(table, key) of parent rows found held in this transaction (intakes, cases: never deleted)."""
         self.moves_ahead: Counter[str] = Counter()
@@ -125,6 +126,21 @@ class SetScope:
         self.numbered_twice(table, key)  # reads the station's earlier refusals, once
         if self._numbered_twice is not None:
             self._numbered_twice.add((table, key))
+
+    def parent_village(self, parent: str, key: str) -> str | None:
+        """The village of the parent row ``key`` of ``parent`` (intakes or cases), which must be held (else
+        LookupError): the one its key names, remembered for the set (a backlog's intake has a few children,
+        each judged by it); for a key of no station's form, the one it was stored with, read each time."""
+        village = self._parent_villages.get((parent, key))
+        if village is not None:
+            return village
+        if not self.parent_held(parent, key):
+            raise LookupError(f"{parent} {key}")
+        minter = row_minter(parent, key)
+        if minter is None:
+            return _key_village(self.store, parent, key)
+        self._parent_villages[(parent, key)] = minter.village
+        return minter.village
 
     def parent_held(self, parent: str, key: str) -> bool:
         """Whether the parent row ``key`` of ``parent`` (intakes or cases) is held."""
@@ -191,11 +207,10 @@ def _villages_touched(
             if not key:
                 continue
             if scope is not None:
-                held = scope.parent_held(parent, key)
-            else:
-                found = store.village_of_intake(key) if parent == "intakes" else store.village_of_case(key)
-                held = found is not None
-            if not held:
+                villages.add(scope.parent_village(parent, key))
+                continue
+            found = store.village_of_intake(key) if parent == "intakes" else store.village_of_case(key)
+            if found is None:
                 raise LookupError(f"{parent} {key}")
             villages.add(_key_village(store, parent, key))
     return villages
