@@ -257,15 +257,21 @@ def _materials(station: TestStation, case_no: str, *names: str) -> list[RowChang
     ]
 
 
-def test_an_intakes_materials_go_in_together_as_they_would_one_by_one(store, identity, station, station_b, monkeypatch):
-    runs: list[tuple[str, int]] = []
+def _rows_inserted_together(store: HubStore, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Each call of store.insert_new_rows from now on: its table and how many rows it was given."""
+    calls: list[tuple[str, int]] = []
     insert_together = store.insert_new_rows
 
-    def spy(table, rows):
-        runs.append((table, len(rows)))
+    def spy(table: str, rows: list[dict[str, object]]) -> int:
+        calls.append((table, len(rows)))
         return insert_together(table, rows)
 
     monkeypatch.setattr(store, "insert_new_rows", spy)
+    return calls
+
+
+def test_an_intakes_materials_go_in_together_as_they_would_one_by_one(store, identity, station, station_b, monkeypatch):
+    runs = _rows_inserted_together(store, monkeypatch)
     queued_before = len(store.pending_items(station_b.station_id))
     first, changes = station.new_case()
     extra = _materials(station, first, "居民户口簿", "残疾人证", "低保等困难证明")
@@ -303,14 +309,7 @@ def _rows_of(store: HubStore, table: str, key: str, intake: str) -> list[tuple[o
 
 
 def test_a_village_s_only_pc_s_set_goes_in_table_by_table_as_it_would_one_by_one(store, identity, station, monkeypatch):
-    calls: list[tuple[str, int]] = []
-    insert_together = store.insert_new_rows
-
-    def spy(table, rows):
-        calls.append((table, len(rows)))
-        return insert_together(table, rows)
-
-    monkeypatch.setattr(store, "insert_new_rows", spy)
+    calls = _rows_inserted_together(store, monkeypatch)
 
     def backlog() -> list[str]:
         intakes, changes = [], []
