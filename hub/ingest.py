@@ -327,14 +327,15 @@ def _within_limits(records: list[Record], count: int) -> list[Decoded]:
                 change = decode_key_change(data)  # the station's new keys (station rekey), taken as it is applied
                 # Kept as rejected when the set is applied (invariant 4): within the limits, only not a change.
                 problem = None if change is not None else _malformed(en=f"not a change record ({exc})")
-        kind = type(change)
-        if kind is RowChange:
-            fields = change.fields  # type: ignore[union-attr]
+        if isinstance(change, RowChange):
+            fields = change.fields
             if len(fields) > MAX_FIELDS_PER_RECORD:
-                raise _OverLimit(f"change {index} writes {len(fields)} fields, over the limit of {MAX_FIELDS_PER_RECORD}")
+                raise _OverLimit(
+                    f"change {index} writes {len(fields)} fields, over the limit of {MAX_FIELDS_PER_RECORD}"
+                )
             texts: Iterable[object] = fields.values()
-            first: object = change.pk  # type: ignore[union-attr]
-        elif kind is StatusChange:
+            first: object = change.pk  # judged before the values, no tuple of them made: this runs for every change
+        elif isinstance(change, StatusChange):
             texts, first = [getattr(change, name) for name in _STATUS_TEXT], None
         else:
             texts, first = (), None
