@@ -69,11 +69,12 @@ def catalog_notice(station: Station, *, days: int = NOTICE_DAYS) -> CatalogNotic
     )
 
 
-def catalog_failure(station: Station) -> CatalogFailure | None:
+def catalog_failure(station: Station, features: int | None = None) -> CatalogFailure | None:
     """The catalogue version this station could not install, for the hub (when it said it takes the report):
-    it records it and sends the current version whole (sync.protocol.catalog_report)."""
+    it records it and sends the current version whole (sync.protocol.catalog_report). ``features``: what
+    the hub reads, when the caller holds it (read here when None)."""
     version = station.meta.catalog_failed
-    if not version or not hub_features(station) & FEATURE_CATALOG_REPORT:
+    if not version or not (hub_features(station) if features is None else features) & FEATURE_CATALOG_REPORT:
         return None
     why = station.meta.catalog_failure or {}
     return CatalogFailure(int(version), str(why.get("code") or "invalid"), str(why.get("reason") or ""))

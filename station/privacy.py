@@ -44,10 +44,14 @@ def lookup_key_id(key: bytes) -> str:
 
 def stored_lookup_key(db: Database) -> bytes:
     """The lookup key in force, from the database."""
-    meta = Meta(db)
-    text = meta.lookup_key
+    stored = Meta(db).several(_KEY, _KEY_ID)
+    return _checked_key(stored[_KEY], stored[_KEY_ID])
+
+
+def _checked_key(text: str | None, key_id: str | None) -> bytes:
+    """The key stored as ``text``, checked against the id stored with it."""
     key = bytes.fromhex(text) if text else b""
-    if len(key) != 32 or lookup_key_id(key) != meta.lookup_key_id:
+    if len(key) != 32 or lookup_key_id(key) != key_id:
         raise StoreError(
             zh="本站数据库中的身份证号查询密钥已损坏；请从备份恢复数据库",
             en="the ID lookup key in the station database is damaged; restore the database from the backup",
@@ -101,11 +105,12 @@ def _key_from_files(data_dir: Path, expected_id: str | None) -> bytes | None:
     return key
 
 
-def settle_lookup_key(data_dir: Path, db: Database) -> bytes:
+def settle_lookup_key(data_dir: Path, db: Database, stored: tuple[str | None, str | None] | None = None) -> bytes:
     """The lookup key in force; on the first open of an older station, its key file moved inside.
 
     A station without any key gets a new one, and its cases are re-hashed under it (their
-    hashes were made under a key that is gone, so no ID lookup could find them).
+    hashes were made under a key that is gone, so no ID lookup could find them). ``stored``: the
+    ``lookup_key`` and ``lookup_key_id`` settings as the caller just read them (read here when None).
 
     Raises:
         StoreError: the key files do not match the database (restored from another backup), or
@@ -113,7 +118,12 @@ def settle_lookup_key(data_dir: Path, db: Database) -> bytes:
     """
     data_dir = Path(data_dir)
     leftovers = [p for p in (data_dir / LOOKUP_KEY_FILE, data_dir / PENDING_LOOKUP_KEY_FILE) if p.exists()]
-    if Meta(db).lookup_key is None:
+    if stored is None:
+        values = Meta(db).several(_KEY, _KEY_ID)
+        stored = values[_KEY], values[_KEY_ID]
+    if stored[0] is not None and not leftovers:
+        return _checked_key(*stored)  # every open after the first: the key is inside already
+    if stored[0] is None:
         with write_txn(db):
             if Meta(db).lookup_key is None:  # another program may have moved it meanwhile
                 expected = Meta(db).lookup_key_id

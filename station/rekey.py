@@ -59,10 +59,10 @@ def pending(station: Station) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
-def stale_keys(station: Station, keys: StationKeys | KeyPair) -> SyncError | None:
+def stale_keys(station: Station, keys: StationKeys | KeyPair, record: dict[str, Any] | None) -> SyncError | None:
     """An error when ``keys`` were unlocked before the station's key changed (another program ran
-    ``station rekey``, or settled one): they lack the pair ``station.key`` now holds. None when they serve."""
-    record = pending(station)
+    ``station rekey``, or settled one): they lack the pair ``station.key`` now holds. None when they serve.
+    ``record``: the key change on its way as the caller just read it (``meta.rekey``, see :func:`pending`)."""
     current = public_key_id(station.data_dir)
     lacks_new = record is not None and (not isinstance(keys, StationKeys) or keys.by_id(record["new"]) is None)
     if (current is None or keys.key_id == current) and not lacks_new:
@@ -162,13 +162,13 @@ def rekey_keys(station: Station, keys: StationKeys) -> tuple[RekeyResult, Statio
     return RekeyResult(old_key_id=keys.key_id, new_key_id=new.key_id, at=at), handed
 
 
-def key_for_set(station: Station, keys: StationKeys | KeyPair, seq: int) -> tuple[KeyPair, int | None]:
+def key_for_set(keys: StationKeys | KeyPair, seq: int, record: dict[str, Any] | None) -> tuple[KeyPair, int | None]:
     """(the pair that signs set ``seq``, the last outbox id it may hold or None for no bound).
 
-    While a key change is on its way, the set holding it (the outbox rows up to it) is the old key's
-    and every later set the new key's. Outside one, the current pair, unbounded.
+    While a key change is on its way (``record``, as :func:`pending` read it in the sealing
+    transaction), the set holding it (the outbox rows up to it) is the old key's and every later set
+    the new key's. Outside one, the current pair, unbounded.
     """
-    record = pending(station)
     if record is None or not isinstance(keys, StationKeys):
         return keys, None
     old, new = keys.by_id(record["old"]), keys.by_id(record["new"])
@@ -183,9 +183,9 @@ def key_for_set(station: Station, keys: StationKeys | KeyPair, seq: int) -> tupl
     return new, None
 
 
-def note_sealed(station: Station, seq: int, last_id: int) -> None:
-    """Inside the sealing transaction: the set ``seq`` (outbox rows up to ``last_id``) holds the key change."""
-    record = pending(station)
+def note_sealed(station: Station, seq: int, last_id: int, record: dict[str, Any] | None) -> None:
+    """Inside the sealing transaction: the set ``seq`` (outbox rows up to ``last_id``) holds the key change
+    (``record``, as :func:`pending` read it in that transaction)."""
     if record is not None and record["seq"] is None and last_id >= int(record["outbox_id"]):
         station.meta.update({"rekey": msgspec.json.encode({**record, "seq": seq}).decode()})
 

@@ -8,7 +8,7 @@ import msgspec
 
 from station.errors import SyncError
 from station.identity import HubPins, require_pins
-from station.rekey import acknowledged, key_for_set, note_sealed
+from station.rekey import acknowledged, key_for_set, note_sealed, pending
 from station.store import Station
 from station.store.db import write_txn
 from sync.crypto import KeyPair
@@ -59,9 +59,10 @@ def head(station: Station) -> tuple[int, bytes]:
     return (row[0], row[1]) if row else (0, GENESIS)
 
 
-def unsealed_count(station: Station) -> int:
-    """Changes waiting to be sealed and sent (not those held back for a feature the hub has not said)."""
-    held = held_tables(hub_features(station))
+def unsealed_count(station: Station, features: int | None = None) -> int:
+    """Changes waiting to be sealed and sent (not those held back for a feature the hub has not said).
+    ``features``: what the hub reads, when the caller holds it (a sync round's Link); read here when None."""
+    held = held_tables(hub_features(station) if features is None else features)
     held_sql = f" AND entity NOT IN ({', '.join('?' for _ in held)})" if held else ""
     return station.db.execute(f"SELECT COUNT(*) FROM outbox WHERE set_seq IS NULL{held_sql}", held).fetchone()[0]
 
@@ -73,34 +74,49 @@ def unacknowledged(station: Station, *, from_seq: int = 1) -> list[tuple[int, by
     ).fetchall()
 
 
-def seal_pending(station: Station, keys: KeyPair, *, limit: int = MAX_CHANGES_PER_SET) -> list[int]:
+def seal_pending(
+    station: Station,
+    keys: KeyPair,
+    *,
+    limit: int = MAX_CHANGES_PER_SET,
+    features: int | None = None,
+    pins: HubPins | None = None,
+) -> list[int]:
     """Seal every unsealed outbox change into sets of at most ``limit`` changes; returns the new seqs.
 
     Each set is one write transaction: the envelope goes into ``sets_out`` and its changes get
     their ``set_seq`` together, so a crash leaves a change either sealed once or still unsealed,
-    never both and never twice. Calling it again seals only what is still unsealed.
+    never both and never twice. Calling it again seals only what is still unsealed. ``features``
+    and ``pins``: what the hub reads and its pinned keys, when the caller holds them (read here when None).
     """
-    pins = require_pins(station.db)
+    pins = require_pins(station.db) if pins is None else pins
     sealed: list[int] = []
-    features = hub_features(station)
+    features = hub_features(station) if features is None else features
     # Each set's body under its own key once the hub has said it reads that (0x03, the same bytes on the wire):
     # a key the county discloses to its province then opens that set alone (docs/protocol.md).
     per_box = bool(features & FEATURE_BOX_KEY)
     held = held_tables(features)
     held_sql = f" AND entity NOT IN ({', '.join('?' for _ in held)})" if held else ""
+    waiting = f"SELECT id, hlc, body FROM outbox WHERE set_seq IS NULL{held_sql} ORDER BY id LIMIT ?"
+    # Nothing to seal (most rounds of a PC that recorded nothing since): one read, no write lock taken.
+    if not station.db.execute(waiting, [*held, 1]).fetchone():
+        return sealed
     while True:
         with write_txn(station.db):
+            rows = station.db.execute(waiting, [*held, limit]).fetchall()
+            if not rows:
+                return sealed
+            found = len(rows)
             last_seq, last_hash = head(station)
             seq = last_seq + 1
             # While a key change is on its way, the set carrying it ends with it and is signed by the old
             # key, and every later set by the new one (station.rekey).
-            signer, last_id = key_for_set(station, keys, seq)
-            rows = station.db.execute(
-                f"SELECT id, hlc, body FROM outbox WHERE set_seq IS NULL AND id <= ?{held_sql} ORDER BY id LIMIT ?",
-                [last_id if last_id is not None else 2**63 - 1, *held, limit],
-            ).fetchall()
-            if not rows:
-                return sealed
+            change = pending(station)
+            signer, last_id = key_for_set(keys, seq, change)
+            if last_id is not None:
+                rows = [row for row in rows if row[0] <= last_id]
+                if not rows:  # pragma: no cover - the change's own row is sealed with the set that carries it
+                    return sealed
             rows = _within_bytes(rows)
             moment = station.now()
             # A set is sealed once and sent as sealed, in format 2 with a zstd-r2 body: every hub within
@@ -123,8 +139,12 @@ def seal_pending(station: Station, keys: KeyPair, *, limit: int = MAX_CHANGES_PE
                 [seq, set_hash, envelope, len(rows), iso_utc(moment)],
             )
             _mark_sealed(station, seq, [row[0] for row in rows])
-            note_sealed(station, seq, rows[-1][0])
+            note_sealed(station, seq, rows[-1][0], change)
         sealed.append(seq)
+        if len(rows) == found < limit:
+            # Every waiting change went into this set: nothing is left to look for (a change recorded
+            # meanwhile is sealed by the round's next look, or the next round's).
+            return sealed
 
 
 def _within_bytes(rows: list[tuple[int, int, bytes]]) -> list[tuple[int, int, bytes]]:
@@ -170,54 +190,66 @@ def _never_sealed(seq: int) -> SyncError:
 
 def record_receipt(
     station: Station, pins: HubPins, receipt: bytes, *, seq: int | None = None, answer_ms: int | None = None
-) -> ReceiptBody:
+) -> tuple[ReceiptBody, bool]:
     """Check a receipt against the pinned hub key and our own set, then store it with the set.
 
     A short receipt (sync.protocol.short_receipt: the signature, with the hub time unless it is
     the answer's ``answer_ms``) needs ``seq``; the full receipt is rebuilt from this station's id
-    and its own set's hash, checked and stored.
+    and its own set's hash, checked and stored. Returns the receipt and whether it acknowledged
+    the set just now (False: the set was acknowledged before).
 
     Raises:
         SyncError: bad signature, another station's receipt, a seq we never sealed, or a hash
             that is not our set's (``fork``: the hub holds a different set at that seq).
     """
-    try:
-        if is_short_receipt(receipt) and seq is not None:
-            row = station.db.execute("SELECT hash FROM sets_out WHERE seq = ?", [seq]).fetchone()
-            if row is None:
-                raise _never_sealed(seq)
-            receipt = full_receipt(
-                receipt,
-                origin=station.station_id,
-                seq=seq,
-                set_hash=bytes(row[0]),
-                hub_public=pins.sign_public,
-                answer_ms=answer_ms,
-            )
-        body = verify_receipt(receipt, pins.sign_public)
-    except ProtocolError as exc:
-        raise SyncError(zh=f"回执无效：{exc.zh}", en=f"receipt refused: {exc.en}", code=exc.code) from None
-    except (msgspec.DecodeError, ValueError) as exc:  # ValueError: a string that is not UTF-8
-        raise SyncError(zh="回执无效：格式错误", en=f"receipt refused: malformed ({exc})", code="malformed") from None
-    if body.origin != station.station_id or (seq is not None and body.seq != seq):
-        raise SyncError(
-            zh=f"县平台发来的回执属于 {body.origin} 的数据集 {body.seq}，不是本站的",
-            en=f"the hub sent a receipt for {body.origin} set {body.seq}, not for this station's set {seq or body.seq}",
-            code="bad_receipt",
-        )
+    # All in one write transaction, the set's hash read once: the check is a signature, well under a
+    # millisecond, and a receipt comes only from an answer this station is handling anyway.
     with write_txn(station.db):
-        row = station.db.execute("SELECT hash FROM sets_out WHERE seq = ?", [body.seq]).fetchone()
-        if row is None:
-            raise _never_sealed(body.seq)
-        if bytes(row[0]) != body.hash:
+        short = is_short_receipt(receipt) and seq is not None
+        row = _set_hash(station, seq) if short and seq is not None else None
+        try:
+            if short and seq is not None and row is not None:
+                receipt = full_receipt(
+                    receipt,
+                    origin=station.station_id,
+                    seq=seq,
+                    set_hash=row,
+                    hub_public=pins.sign_public,
+                    answer_ms=answer_ms,
+                )
+            body = verify_receipt(receipt, pins.sign_public)
+        except ProtocolError as exc:
+            raise SyncError(zh=f"回执无效：{exc.zh}", en=f"receipt refused: {exc.en}", code=exc.code) from None
+        except (msgspec.DecodeError, ValueError) as exc:  # ValueError: a string that is not UTF-8
+            raise SyncError(
+                zh="回执无效：格式错误", en=f"receipt refused: malformed ({exc})", code="malformed"
+            ) from None
+        if body.origin != station.station_id or (seq is not None and body.seq != seq):
+            raise SyncError(
+                zh=f"县平台发来的回执属于 {body.origin} 的数据集 {body.seq}，不是本站的",
+                en=f"the hub sent a receipt for {body.origin} set {body.seq}, "
+                f"not for this station's set {seq or body.seq}",
+                code="bad_receipt",
+            )
+        if not short:
+            row = _set_hash(station, body.seq)
+        if row != body.hash:
             raise SyncError(
                 zh=f"县平台收到的数据集 {body.seq} 与本站封装的不同",
                 en=f"the hub holds a different set {body.seq} than this station sealed",
                 code="fork",
             )
-        station.db.execute(
+        newly = station.db.execute(
             "UPDATE sets_out SET acked_at = ?, receipt = ? WHERE seq = ? AND acked_at IS NULL",
             [hub_time(body.hub_ms), receipt, body.seq],
-        )
+        ).rowcount
         acknowledged(station, body.seq)  # a key change the set carried is acknowledged with it
-    return body
+    return body, newly == 1
+
+
+def _set_hash(station: Station, seq: int) -> bytes:
+    """The hash of this station's own set ``seq``; a receipt for a set it never sealed is a fork."""
+    row = station.db.execute("SELECT hash FROM sets_out WHERE seq = ?", [seq]).fetchone()
+    if row is None:
+        raise _never_sealed(seq)
+    return bytes(row[0])

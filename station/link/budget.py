@@ -13,6 +13,7 @@ __all__ = (
     "PUSH_BYTES",
     "TARGET_SECONDS",
     "Budget",
+    "read_budgets",
     "select_sets",
     "shrink_both",
 )
@@ -35,13 +36,18 @@ class Budget:
     link a cut loses little and a request does not outlast the timeout.
     """
 
-    def __init__(self, db: Any, name: str, limits: tuple[int, int, int]) -> None:
+    def __init__(self, db: Any, name: str, limits: tuple[int, int, int], stored: str | None) -> None:
+        """``stored``: the ``meta`` setting ``name`` as read (:meth:`read`, or :func:`read_budgets`)."""
         start, self.low, self.high = limits
         self.db = db
         self.name = name
-        stored = get_meta(db, name)
         self.value = min(max(int(stored), self.low), self.high) if stored and stored.isdigit() else start
         self.saved = self.value
+
+    @classmethod
+    def read(cls, db: Any, name: str, limits: tuple[int, int, int]) -> Budget:
+        """The budget kept under ``name``, as last saved (``limits``' start before it ever was)."""
+        return cls(db, name, limits, get_meta(db, name))
 
     def shrink(self) -> None:
         self.value = max(self.low, self.value // 2)
@@ -57,6 +63,14 @@ class Budget:
             with write_txn(self.db):
                 Meta(self.db).update({self.name: self.value})
             self.saved = self.value
+
+
+def read_budgets(
+    db: Any, up: tuple[str, tuple[int, int, int]], down: tuple[str, tuple[int, int, int]]
+) -> tuple[Budget, Budget]:
+    """The budgets of both directions, read together (one statement)."""
+    stored = Meta(db).several(up[0], down[0])
+    return Budget(db, *up, stored[up[0]]), Budget(db, *down, stored[down[0]])
 
 
 def shrink_both(up: Budget, down: Budget, rows: list[tuple[int, bytes]]) -> bool:

@@ -14,7 +14,7 @@ from station.catalog_notice import catalog_failure
 from station.errors import SyncError
 from station.feed import feed_position
 from station.hubhttp import SYNC_PATH, hub_error
-from station.link.budget import FEED_BYTES, PUSH_BYTES, Budget, select_sets, shrink_both
+from station.link.budget import FEED_BYTES, PUSH_BYTES, read_budgets, select_sets, shrink_both
 from station.link.session import ATTEMPTS, MAX_RESTARTS, Link
 from sync.protocol import PROTOCOL_VERSION, STATION_FEATURES, PushResponse, SyncRequest, SyncResponse
 from sync.version import OLDEST_PEER
@@ -40,8 +40,7 @@ def exchange(link: Link, *, push: bool) -> None:
     A hub that answers 404 or 405 (no exchange: older than the support window) stops the round
     with ``hub_too_old``; nothing is lost, and the next round asks again.
     """
-    up = Budget(link.db, "push_bytes", PUSH_BYTES)
-    down = Budget(link.db, "feed_bytes", FEED_BYTES)
+    up, down = read_budgets(link.db, ("push_bytes", PUSH_BYTES), ("feed_bytes", FEED_BYTES))
     cursor = link.first_unacknowledged() if push else None
     restarts = failures = timeouts = 0
     sent: set[int] = set()
@@ -57,7 +56,7 @@ def exchange(link: Link, *, push: bool) -> None:
                 after,
                 down.value,
                 STATION_FEATURES,
-                catalog_failure(link.station),
+                catalog_failure(link.station, link.features),
             ).encode()
             try:
                 response, local_ms, seconds = link.send("POST", SYNC_PATH, body=body)
@@ -117,6 +116,8 @@ def exchange(link: Link, *, push: bool) -> None:
                     if restarts > MAX_RESTARTS:
                         raise link.gap_error(cursor)
                 up.grow(limited=clean and cursor is not None, moved=len(body), seconds=seconds)
+            else:
+                link.save_contact()  # stored with the receipts when sets went up (link.results)
             applied = link.apply_feed(answer.feed)
             lost = link.lost_by_hub(answer.next_seq) if push and cursor is None else None
             if lost is not None:
@@ -128,7 +129,8 @@ def exchange(link: Link, *, push: bool) -> None:
                 link.report.notes.append(f"the hub had lost sets from {lost} on (restored from a backup?): sent again")
                 cursor = lost
                 continue
-            position = feed_position(link.station)
+            # No feed set in the answer: the position is where this request said it stood.
+            position = feed_position(link.station) if answer.feed else after
             progress |= position != after
             down.grow(limited=position < answer.feed_last_seq, moved=len(response.content), seconds=seconds)
             if cursor is None and position >= answer.feed_last_seq:

@@ -7,6 +7,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import msgspec
@@ -87,26 +88,30 @@ def sync_once(
     with opened(target) as station:
         pins = require_pins(station.db)
         keys = unlocked_keys(station, keys)
-        stale = stale_keys(station, keys)
+        # The settings that steer the round, read together (one statement), and again once an exchange may
+        # have changed them (a fork recorded or resolved, a restore confirmed: station.feed, station.forks).
+        start = station.meta.several("revoked", "fork", "restored", "rekey")
+        stale = stale_keys(station, keys, start["rekey"] if isinstance(start["rekey"], dict) else None)
         if stale is not None:
             raise stale
         if hub_url:
             pins = msgspec.structs.replace(pins, url=hub_url.strip())
         report = SyncReport(started_at=iso_utc(station.now()))
         mark = last_refusal_id(station)
+        link: Link | None = None
         try:
             with make_client(transport, timeout) as client:
                 link = Link(station, keys, pins, client, sleep or time.sleep, rng, report)
                 link.scan_progress = scan_progress
-                _run(station, link, scans=scans)
+                _run(station, link, start, scans=scans)
         finally:
             report.refused = refusals(station, after=mark)
-            _finish(station, report)
+            _finish(station, report, link.features if link is not None else None)
         return report
 
 
-def _run(station: Station, link: Link, *, scans: bool = True) -> None:
-    revoked = station.meta.revoked
+def _run(station: Station, link: Link, start: dict[str, Any], *, scans: bool = True) -> None:
+    revoked = start["revoked"]
     if revoked:
         link.fail(
             SyncError(
@@ -117,38 +122,55 @@ def _run(station: Station, link: Link, *, scans: bool = True) -> None:
             fatal=True,
         )
         return
-    fork = station.meta.fork
-    restored = bool(station.meta.restored)
+    fork = start["fork"]
+    restored = bool(start["restored"])
+    # No key change on its way (nearly every round): requests are signed by the keys as they are, with no
+    # key change to read, settle or hand over to in this round unless the round makes one itself.
+    link.no_key_change = not isinstance(start["rekey"], dict) and not restored
     try:
         link.settle_keys()  # a key change the hub acknowledged before a crash: finished now
         # Restored from a backup: nothing is sealed until the hub has confirmed the chain (station.restore).
-        link.report.sealed = 0 if restored else len(seal_pending(station, link.keys))
+        link.report.sealed = 0 if restored else len(_seal(station, link))
         # A fork: nothing more goes up until the county resolves it; the feed still comes down, and may
         # bring the resolution (station.forks).
         exchange(link, push=not fork)
-        if not fork and not restored and unsealed_count(station):
+        if not fork and not restored and unsealed_count(station, link.features):
             # Rows held back for a feature (sync.tables) the hub said it reads in this exchange: up now.
-            link.report.sealed += len(seal_pending(station, link.keys))
+            link.report.sealed += len(_seal(station, link))
             exchange(link, push=True)
-        if fork and not station.meta.fork and not station.meta.restored:
+        now = _steering(station)
+        if fork and not now["fork"] and not now["restored"]:
             exchange(link, push=True)  # resolved keeping this station's chain: its sets go up again
-        if station.meta.rekey_after_fork and not station.meta.fork and not station.meta.restored:
+            now = _steering(station)
+        if now["rekey_after_fork"] and not now["fork"] and not now["restored"]:
             _rekey_kept_branch(station, link)
-        if scans and not station.meta.fork and not station.meta.restored and not link.report.errors:
+            now = _steering(station)
+        if scans and not now["fork"] and not now["restored"] and not link.report.errors:
             upload_scans(link, lambda: _records(station, link))  # records first: scans get what is left
     except Stop:
         pass
     except ProxyAppError as exc:  # a store error mid-round (disk full): reported, not raised
         link.report.errors.append(issue(exc))
-    if fork and station.meta.fork:
+    end = station.meta.several("fork", "restored")
+    if fork and end["fork"]:
         link.fail(SyncError(zh=fork.get("detail_zh", fork["detail"]), en=fork["detail"], code="fork"), fatal=True)
-    if restored or station.meta.restored:  # restored from a backup, or a fork resolved keeping the hub's chain
+    if restored or end["restored"]:  # restored from a backup, or a fork resolved keeping the hub's chain
         _confirm_restore(station, link)
+
+
+def _steering(station: Station) -> dict[str, Any]:
+    """The settings that decide what else the round does, as the exchange left them."""
+    return station.meta.several("fork", "restored", "rekey_after_fork")
+
+
+def _seal(station: Station, link: Link) -> list[int]:
+    """Seal what waits, with what the round holds of the hub (its features and pinned keys)."""
+    return seal_pending(station, link.keys, features=link.features, pins=link.pins)
 
 
 def _records(station: Station, link: Link) -> None:
     """Records made while pages go up: sealed and exchanged at once, ahead of the next chunk."""
-    link.report.sealed += len(seal_pending(station, link.keys))
+    link.report.sealed += len(_seal(station, link))
     exchange(link, push=True)
 
 
@@ -164,7 +186,7 @@ def _confirm_restore(station: Station, link: Link) -> None:
         if again:
             link.report.notes.append(f"{again} changes of the branch the county did not keep recorded again")
         # What waited in the outbox from before the backup goes up now (the hub takes what it holds as duplicates).
-        link.report.sealed = len(seal_pending(station, link.keys))
+        link.report.sealed = len(_seal(station, link))
         if link.report.sealed:
             try:
                 exchange(link, push=True)
@@ -189,6 +211,7 @@ def _rekey_after_fork(station: Station, link: Link) -> None:
     first, so the branch recorded again after it (and every later set) is signed by a key no copy holds."""
     if not isinstance(link.keys, StationKeys) or pending(station) is not None:
         return  # keys not unlocked from station.key (nothing to hand over to), or a change already on its way
+    link.no_key_change = False  # from here on, requests read the change this makes
     try:
         result, link.keys = rekey_keys(station, link.keys)
     except ProxyAppError as exc:  # the hub has not said it takes a new key: the branch goes up under the old one
@@ -207,17 +230,19 @@ def _rekey_kept_branch(station: Station, link: Link) -> None:
     with write_txn(station.db):
         station.meta.update({"rekey_after_fork": None})
     if pending(station) is not None:
-        link.report.sealed += len(seal_pending(station, link.keys))
+        link.report.sealed += len(_seal(station, link))
         exchange(link, push=True)
 
 
-def _finish(station: Station, report: SyncReport) -> None:
+def _finish(station: Station, report: SyncReport, features: int | None) -> None:
+    """The round's end: scan bytes the hub holds let go, where the station stands, and the round logged.
+    ``features``: what the hub reads as the round left it (None: the round did not get that far)."""
     retain(station)  # the bytes of pages the hub holds, of cases closed long enough, go (hash and metadata stay)
     waiting = backlog(station)
     report.scans_pages, report.scans_total, report.scans_waiting = waiting.pages, waiting.total, waiting.waiting
     report.scan_store_bytes = store_bytes(station)
     report.unacknowledged = station.db.execute("SELECT COUNT(*) FROM sets_out WHERE acked_at IS NULL").fetchone()[0]
-    report.unsealed = unsealed_count(station)
+    report.unsealed = unsealed_count(station, features)
     report.feed_seq = feed_position(station)
     report.in_step = (
         not report.errors

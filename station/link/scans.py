@@ -21,7 +21,7 @@ from station.link.budget import Budget
 from station.link.report import SyncIssue
 from station.link.session import ATTEMPTS, Link
 from station.scans.store import REFUSED, backlog
-from station.sealing import hub_features, unsealed_count
+from station.sealing import unsealed_count
 from station.store.db import write_txn
 from sync.protocol import FEATURE_SCANS, PROTOCOL_VERSION, SCANS_PATH, ScanAnswer, ScanPut, seal_chunk
 from sync.protocol.scans import MAX_CHUNK
@@ -71,10 +71,9 @@ def upload_scans(link: Link, records: Callable[[], None]) -> None:
     Failures go to ``report.scan_errors``: they never make the records' round fail. A ``Stop`` from
     ``records()`` (the records' own exchange failed) ends the round as it would have.
     """
-    station = link.station
-    if not hub_features(station) & FEATURE_SCANS:
+    if not link.features & FEATURE_SCANS:
         return
-    pace = _Pace(Budget(link.db, "scan_bytes", SCAN_BYTES))
+    pace = _Pace(Budget.read(link.db, "scan_bytes", SCAN_BYTES))
     try:
         skipped: set[str] = set()
         first = True
@@ -106,7 +105,7 @@ def _page(link: Link, pace: _Pace, records: Callable[[], None], sha: str, size: 
         else:
             if held >= size:
                 return True
-            if unsealed_count(link.station):
+            if unsealed_count(link.station, link.features):
                 records()  # records first, always: one made during the upload goes now, not after the pages
             sealed = seal_chunk(
                 _read(link, sha, held, min(pace.budget.value, MAX_CHUNK)),

@@ -68,9 +68,17 @@ class Link:
         self.report = report
         self.monotonic = time.monotonic
         self._request_mac_key: tuple[tuple[bytes, bytes], bytes] | None = None
+        self._contact: dict[str, int | str | None] = {}
+        """What the last answer said of the hub (``contact``), not yet stored."""
+        self.no_key_change = False
+        """No key change was on its way when the round began, and the round made none: requests are signed
+        by ``keys`` with nothing to settle (station.rekey), as reading the change would say (set by the round)."""
         self.retired_hint = False
         """The hub answered ``retired_key`` to the current key while a key change was on its way: the
         change reached it (the answer was lost). Requests go out under the new key (station.rekey)."""
+        self.features = hub_features(station)
+        """What the hub reads (sync.protocol FEATURE_* bits): as stored at the round's start, then as each
+        answer says (``contact``, which stores it too)."""
         self.hub_next_seq: int | None = None
         """The seq the hub last said it needs next from this station (a restored station's confirmation)."""
         self.scan_progress: Callable[[int, int], None] | None = None
@@ -102,7 +110,9 @@ class Link:
             # Sign exactly the path that goes on the wire: with the 16-byte MAC once the hub has said it
             # takes one (48 bytes less than a signature), with the signature until then (the first
             # exchange of a folder upgraded from 0.3, or enrolled with a hub that did not say).
-            signer = request_keys(self.station, self.keys, hinted=self.retired_hint)
+            signer = (
+                self.keys if self.no_key_change else request_keys(self.station, self.keys, hinted=self.retired_hint)
+            )
             signed = sign_request(
                 sign_private=signer.sign_private,
                 sign_public=signer.sign_public,
@@ -113,12 +123,10 @@ class Link:
                 station_ms=sent,
                 body=body,
                 head_seq=head(self.station)[0],
-                outbox_length=unsealed_count(self.station),
+                outbox_length=unsealed_count(self.station, self.features),
                 software=SOFTWARE_VERSION,
                 mac_key=self._mac_key(signer.box_private),
-                cover=bool(
-                    hub_features(self.station) & FEATURE_SIGNED_HEADERS
-                ),  # every field signed, once it checks them
+                cover=bool(self.features & FEATURE_SIGNED_HEADERS),  # every field signed, once it checks them
             )
             request.headers[HEADER_SYNC] = compact_auth(signed)
             started = self.monotonic()
@@ -135,7 +143,7 @@ class Link:
             return response, (sent + self._now_ms()) // 2, seconds
 
     def _mac_key(self, box_private: bytes) -> bytes | None:
-        if not hub_features(self.station) & FEATURE_REQUEST_MAC:
+        if not self.features & FEATURE_REQUEST_MAC:
             return None
         # The pair's key: this station's box key and the hub's, either of which a key change replaces.
         pair = (box_private, self.pins.box_public)
@@ -145,7 +153,7 @@ class Link:
 
     def settle_keys(self) -> None:
         """Once the hub acknowledged this station's key change: go on under the new key (station.rekey)."""
-        if isinstance(self.keys, StationKeys):
+        if isinstance(self.keys, StationKeys) and not self.no_key_change:
             self.keys = settle(self.station, self.keys)
 
     def retired(self, response: httpx.Response) -> bool:
@@ -161,6 +169,7 @@ class Link:
         if not record or (record.get("seq") is None and not self.station.meta.restored):
             return False
         self.retired_hint = True
+        self.no_key_change = False
         self.report.notes.append("the hub already holds this station's new key: requests go under it")
         return True
 
@@ -182,7 +191,10 @@ class Link:
         self, hub_ms: int, local_ms: int, hub_feed_seq: int | None = None, hub_reads: int | None = None
     ) -> None:
         """Note what the hub's answer says about its clock (invariant 8), its feed (for status) and
-        what it reads (``hub_reads``: the exchange's FEATURE_* bits, for sealing and requests)."""
+        what it reads (``hub_reads``: the exchange's FEATURE_* bits, for sealing and requests).
+
+        Kept here at once, stored in ``meta`` by :meth:`save_contact`: with the answer's receipts, in
+        their transaction (:meth:`results`), or on its own when the answer carries none."""
         offset = hub_ms - local_ms
         self.report.clock_offset_ms = offset
         values: dict[str, int | str | None] = {
@@ -191,11 +203,18 @@ class Link:
         }
         if hub_reads is not None:
             values[HUB_FEATURES_META] = hub_reads
+            self.features = hub_reads
         if hub_feed_seq is not None:
             self.report.hub_feed_seq = hub_feed_seq
             values["hub_feed_seq"] = hub_feed_seq
-        with write_txn(self.db):
-            self.station.meta.update(values)
+        self._contact = values
+
+    def save_contact(self) -> None:
+        """Store what the last answer said (:meth:`contact`); inside a write transaction, or in one of its own."""
+        if self._contact:
+            with write_txn(self.db):
+                self.station.meta.update(self._contact)
+            self._contact = {}
 
     def answer_error(self, response: httpx.Response) -> Stop:
         error = hub_error(response)
@@ -244,26 +263,49 @@ class Link:
         return next_seq if row is not None else None
 
     def results(self, answer: PushResponse, last_sent: int, cursor: int) -> tuple[int | None, bool]:
-        """Handle the per-set results; returns (where to send from next or None when done, clean)."""
+        """Handle the per-set results; returns (where to send from next or None when done, clean).
+
+        The answer's receipts and what it said of the hub (:meth:`contact`) are stored in one write
+        transaction (one commit an answer, not one a receipt); a failure is raised once it committed,
+        so the receipts before it, and a fork recorded, are kept."""
+        with write_txn(self.db):
+            self.save_contact()
+            ended = self._receipts(answer, cursor)
+        if isinstance(ended, Stop):
+            raise ended
+        if ended is None:  # a gap: send again from where the hub says
+            return answer.next_seq, False
+        cursor = ended
+        self.settle_keys()
+        if cursor > last_sent:
+            return (
+                cursor if self.db.execute("SELECT 1 FROM sets_out WHERE seq >= ?", [cursor]).fetchone() else None
+            ), True
+        # The hub stopped early without saying why (it commits set by set): resume where it says.
+        return max(answer.next_seq, cursor), False
+
+    def _receipts(self, answer: PushResponse, cursor: int) -> int | Stop | None:
+        """Store each accepted set's receipt (inside the caller's transaction); returns the next seq to
+        send, None on a gap, or the Stop of the first failure (filed in the report, a fork recorded)."""
         for result in answer.results:
             if result.status in ("accepted", "duplicate"):
                 if result.receipt is None:
-                    raise self.fail(
+                    return self.fail(
                         SyncError(
                             zh=f"县平台接收了数据集 {result.seq}，但没有回执",
                             en=f"the hub accepted set {result.seq} without a receipt",
                             code="malformed",
                         )
                     )
-                was_acked = self.db.execute("SELECT acked_at FROM sets_out WHERE seq = ?", [result.seq]).fetchone()
                 try:
-                    record_receipt(self.station, self.pins, result.receipt, seq=result.seq, answer_ms=answer.hub_ms)
+                    _, newly = record_receipt(
+                        self.station, self.pins, result.receipt, seq=result.seq, answer_ms=answer.hub_ms
+                    )
                 except SyncError as exc:
                     if exc.code == "fork":
                         record_fork(self.station, exc)
-                    raise self.fail(exc, fatal=exc.code == "fork") from None
-                if was_acked is not None and was_acked[0] is None:
-                    self.report.acknowledged += 1
+                    return self.fail(exc, fatal=exc.code == "fork")
+                self.report.acknowledged += newly
                 cursor = result.seq + 1
             elif result.status == "gap":
                 if answer.next_seq > head(self.station)[0] + 1:
@@ -275,8 +317,8 @@ class Link:
                         code="fork",
                     )
                     record_fork(self.station, error)
-                    raise self.fail(error, fatal=True)
-                return answer.next_seq, False
+                    return self.fail(error, fatal=True)
+                return None
             elif result.status == "fork":
                 error = SyncError(
                     zh=f"县平台收到的本站数据集 {result.seq} 与本站不同（数据目录被复制或从备份恢复？）；"
@@ -286,9 +328,9 @@ class Link:
                     code="fork",
                 )
                 record_fork(self.station, error)
-                raise self.fail(error, fatal=True)
+                return self.fail(error, fatal=True)
             else:
-                raise self.fail(
+                return self.fail(
                     SyncError(
                         zh=f"县平台拒收数据集 {result.seq}（{result.code}）",
                         en=f"the hub refused set {result.seq} ({result.code}): {result.detail or ''}".rstrip(": "),
@@ -296,13 +338,7 @@ class Link:
                     ),
                     fatal=True,
                 )
-        self.settle_keys()
-        if cursor > last_sent:
-            return (
-                cursor if self.db.execute("SELECT 1 FROM sets_out WHERE seq >= ?", [cursor]).fetchone() else None
-            ), True
-        # The hub stopped early without saying why (it commits set by set): resume where it says.
-        return max(answer.next_seq, cursor), False
+        return cursor
 
     # -- sets down: the feed --------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import json
 import os
 import secrets
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,9 @@ from sync.workdays import WorkCalendar, YearTable, seed_year_tables, validate_ye
 
 __all__ = ("DB_FILE", "PRIVATE_NAMES", "PRIVATE_SUBFOLDERS", "Station", "default_data_dir")
 
+_OPEN_KEYS = ("village_code", "device", "station_id", "agent_name", "lookup_key", "lookup_key_id")
+"""The settings a Station reads when it opens, together."""
+
 DB_FILE = "station.db"
 PRIVATE_NAMES = ("station.", "lookup.", "tui.json")
 """Files of the data folder made owner-only (0600) at every open: the database with its -wal and
@@ -57,17 +60,26 @@ class Station:
     its own with :meth:`open`.
     """
 
-    def __init__(self, data_dir: Path, db: Database, *, now: Callable[[], dt.datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        db: Database,
+        *,
+        now: Callable[[], dt.datetime] = utc_now,
+        stored: Mapping[str, Any] | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.db = db
         self.now = now
         self.meta = Meta(db)
         """The station's settings (the ``meta`` table), one typed attribute per key."""
-        self.village_code: str = self.meta.village_code
-        self.device: str = self.meta.device
-        self.station_id: str = self.meta.station_id
-        self.agent_name: str = self.meta.agent_name or ""
-        self._lookup_key = settle_lookup_key(data_dir, db)
+        # ``stored``: the settings of _OPEN_KEYS as open() just read them (one statement for all).
+        stored = stored if stored is not None else self.meta.several(*_OPEN_KEYS)
+        self.village_code: str = stored["village_code"]
+        self.device: str = stored["device"]
+        self.station_id: str = stored["station_id"]
+        self.agent_name: str = stored["agent_name"] or ""
+        self._lookup_key = settle_lookup_key(data_dir, db, (stored["lookup_key"], stored["lookup_key_id"]))
         self._lookup_key_id: str | None = lookup_key_id(self._lookup_key)
 
     # -- opening -----------------------------------------------------------------------------
@@ -97,7 +109,12 @@ class Station:
                 code="store.not_initialised",
             )
         db = _open(data_dir / DB_FILE, _data_key(data_dir, passphrase))
-        if Meta(db).village_code is None:
+        try:
+            stored = Meta(db).several(*_OPEN_KEYS)
+        except BaseException:
+            db.close()
+            raise
+        if stored["village_code"] is None:
             db.close()
             raise StoreError(
                 zh=f"{data_dir} 未完成初始化；请删除 {DB_FILE} 后重新运行“station init”",
@@ -106,7 +123,7 @@ class Station:
                 code="store.not_initialised",
             )
         try:
-            return cls(data_dir, db, now=now)
+            return cls(data_dir, db, now=now, stored=stored)
         except BaseException:
             db.close()
             raise

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
+from typing import TypeVar
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from station.store.db import write_txn
+from station.store.db import OperationalError, write_txn
 from station.store.outbox import created_row
 
 __all__ = ("migrate", "migrations")
 
 migrations = Migrations("station")
+_NAMES: list[str] = []
+"""Every migration's name, in order (as ``migrations`` records them once applied)."""
+
+_Migration = TypeVar("_Migration", bound=Callable[[Database], None])
 
 
-@migrations()
+def _migration(function: _Migration) -> _Migration:
+    """Register ``function`` as the next migration of the station's schema."""
+    _NAMES.append(function.__name__)
+    return migrations()(function)
+
+
+@_migration
 def m001_case_book(db: Database) -> None:
     """The first release: settings, reference data, the case book and the outbox."""
     statements = [
@@ -125,7 +139,7 @@ def m001_case_book(db: Database) -> None:
         db.execute(statement)
 
 
-@migrations()
+@_migration
 def m002_sync(db: Database) -> None:
     """Release 0.2: field versions for merging, sealed sets, the applied feed, rejections, conflicts."""
     statements = [
@@ -195,13 +209,13 @@ def m002_sync(db: Database) -> None:
         db.execute(statement)
 
 
-@migrations()
+@_migration
 def m003_case_sync_index(db: Database) -> None:
     """Release 0.2: a case's detail finds the outbox rows of its entities (its sync state) by index."""
     db.execute("CREATE INDEX outbox_entity ON outbox(entity_id)")
 
 
-@migrations()
+@_migration
 def m004_due_moves(db: Database) -> None:
     """Calendar publication: the due dates a year table moved, for the case's history (local, never
     replicated: the hub writes its own). kind 'case' (subject = case_no) or 'commitment' (commitment_id)."""
@@ -220,7 +234,7 @@ def m004_due_moves(db: Database) -> None:
     db.execute("CREATE INDEX due_moves_intake ON due_moves(intake_id)")
 
 
-@migrations()
+@_migration
 def m005_forks(db: Database) -> None:
     """Fork resolution (station.forks): this station's sets and changes of a branch the county did not keep,
     set aside whole (never deleted); ``rerecorded_as`` is the outbox row a change was recorded again as."""
@@ -252,7 +266,7 @@ def m005_forks(db: Database) -> None:
     )
 
 
-@migrations()
+@_migration
 def m006_scans(db: Database) -> None:
     """Scanned materials (issue 15): each page of a case's material (replicated, ``attachments``), and the
     pages' bytes, once per station by their SHA-256 (``scan_blobs``, local: they travel apart, in chunks).
@@ -293,7 +307,7 @@ def m006_scans(db: Database) -> None:
     db.execute("CREATE INDEX scan_blobs_waiting ON scan_blobs(acked_at, stored_at)")
 
 
-@migrations()
+@_migration
 def m007_ratings_queries(db: Database) -> None:
     """Ratings (好差评) and progress-query keys (sync.ratings): two replicated tables."""
     statements = [
@@ -322,7 +336,7 @@ def m007_ratings_queries(db: Database) -> None:
         db.execute(statement)
 
 
-@migrations()
+@_migration
 def m008_refused_rows(db: Database) -> None:
     """Whether each refusal of the county's struck the change that created its row (``rejections.created``):
     a page whose attachment record the county refused, or whose case it refused to file, is never sent
@@ -353,7 +367,17 @@ def m008_refused_rows(db: Database) -> None:
 
 def migrate(db: Database) -> None:
     """Apply every pending migration, under the write lock so two processes never race."""
-    if not migrations.pending(db):
+    if _up_to_date(db) or not migrations.pending(db):
         return
     with write_txn(db):
         migrations.apply(db)
+
+
+def _up_to_date(db: Database) -> bool:
+    """Every migration of this release is recorded as applied: one statement, where asking
+    ``migrations.pending`` takes five (every open of the station asks)."""
+    try:
+        rows = db.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = ?", [migrations.name]).fetchall()
+    except (OperationalError, sqlite3.OperationalError):  # no such table: a new database
+        return False
+    return {name for (name,) in rows}.issuperset(_NAMES)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import collections
 import itertools
 import os
+import re
 
 import httpx
 import msgspec
@@ -17,6 +19,7 @@ from station.link.loop import PROBE_MAX_SECONDS
 from station.link.session import ATTEMPTS
 from station.queries import get_case
 from station.sealing import held_tables, seal_pending
+from station.store import db as store_db
 from station.store.db import write_txn
 from station.syncstate import sync_status
 from sync.protocol import (
@@ -428,3 +431,32 @@ def test_watch_asks_less_often_while_nothing_happens_and_at_once_after_new_work(
     # busy_seconds (5), and the round that carried it starts the idle wait again from 60 s.
     assert waits[1:] == [60, 120, 240, 480, 900, 900, 5, 60]
     assert reports[7].pushed == 1 and reports[8].in_step
+
+
+def test_a_round_reads_each_setting_once_and_runs_few_statements(station, hub, keys, monkeypatch):
+    # Each statement hands the interpreter over to the process's other threads while SQLite works; a
+    # process running many rounds at once (bench_county's 395 stations) spends more on those handovers
+    # than on the statements. A round from a data folder, with a day's new work to seal and push:
+    number = ops.new_intake(station, pension_enrolment()).number
+    sync_once(station.data_dir, transport=hub.transport(), keys=keys, sleep=lambda s: None)
+    ops.add_note(station, number, "已电话通知")
+    statements: list[str] = []
+    real_connect = store_db.connect
+
+    def traced(*args, **kwargs):
+        conn = real_connect(*args, **kwargs)
+        conn.set_trace_callback(statements.append)
+        return conn
+
+    monkeypatch.setattr(store_db, "connect", traced)
+    report = sync_once(station.data_dir, transport=hub.transport(), keys=keys, sleep=lambda s: None)
+    assert report.in_step and (report.sealed, report.pushed, report.acknowledged) == (1, 1, 1)
+    single_reads = collections.Counter(
+        match.group(1) for s in statements if (match := re.match(r"SELECT value FROM meta WHERE key = '(\w+)'", s))
+    )
+    # Read twice at most: the feed position (before the request, and at the end) and a key change on its
+    # way (inside the sealing and the receipt's transactions, which act on it); every other setting once.
+    assert single_reads and max(single_reads.values()) <= 2, single_reads
+    assert {key for key, times in single_reads.items() if times > 1} <= {"feed_seq", "rekey"}, single_reads
+    assert sum(s.startswith("BEGIN") for s in statements) == 4  # seal, request counter, receipts, log
+    assert len(statements) <= 56, len(statements)

@@ -40,3 +40,23 @@ def test_update_refuses_a_key_the_station_does_not_keep(station):
     with pytest.raises(KeyError), write_txn(station.db):
         station.meta.update({"hlc_lats": 1})
     assert station.db.execute("SELECT 1 FROM meta WHERE key = 'hlc_lats'").fetchone() is None
+
+
+def test_several_keys_are_read_in_one_statement_typed_as_their_attributes(station, monkeypatch):
+    with write_txn(station.db):
+        station.meta.update({"feed_seq": 4, "fork": '{"code": "fork", "detail": "d"}', "hub_features": "5"})
+    statements: list[str] = []
+    station.db.conn.set_trace_callback(statements.append)
+    values = station.meta.several("feed_seq", "fork", "restored", "village_code", "hub_features")
+    station.db.conn.set_trace_callback(None)
+    assert len(statements) == 1
+    assert values == {
+        "feed_seq": 4,
+        "fork": {"code": "fork", "detail": "d"},
+        "restored": None,
+        "village_code": station.village_code,
+        "hub_features": "5",
+    }
+    assert values == {key: getattr(station.meta, key) for key in values}  # as the attributes read them
+    with pytest.raises(KeyError, match="hlc_lats"):
+        station.meta.several("feed_seq", "hlc_lats")

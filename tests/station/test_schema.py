@@ -7,7 +7,8 @@ from pathlib import Path
 
 from station.queries import get_case
 from station.store import DB_FILE, Station
-from station.store.schema import migrations
+from station.store.db import write_txn
+from station.store.schema import _NAMES, _up_to_date, migrate, migrations
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -36,3 +37,19 @@ def test_release_0_1_0_database_opens_with_its_cases(tmp_path):
 def test_fresh_database_has_every_migration_applied(station):
     applied = [m.name for m in migrations.applied(station.db)]
     assert applied == [m.name for m in migrations._migrations]
+
+
+def test_an_up_to_date_database_is_checked_in_one_statement_and_a_behind_one_is_not_passed(station):
+    # Every open asks whether the schema is this release's: one statement (migrations.pending takes five).
+    statements: list[str] = []
+    station.db.conn.set_trace_callback(statements.append)
+    migrate(station.db)
+    station.db.conn.set_trace_callback(None)
+    assert len(statements) == 1 and "_sqlite_migrations" in statements[0]
+    assert _NAMES == [m.name for m in migrations._migrations]  # every migration is named where the check looks
+    assert _up_to_date(station.db)
+    last = _NAMES[-1]
+    with write_txn(station.db):
+        station.db.execute("DELETE FROM _sqlite_migrations WHERE name = ?", [last])
+    assert not _up_to_date(station.db)
+    assert [m.name for m in migrations.pending(station.db)] == [last]

@@ -9,8 +9,10 @@ from station import cases as ops
 from station import sealing
 from station.errors import NotEnrolledError
 from station.sealing import head, seal_pending, unacknowledged, unsealed_count
+from station.store import Station
 from sync.changes import decode_change
 from sync.crypto import KeyPair, box_layout
+from sync.errors import StoreError
 from sync.protocol import (
     CTX_UP,
     FEATURE_BOX_KEY,
@@ -73,6 +75,25 @@ def test_sealing_again_seals_only_new_changes(station, hub, keys, clock):
     signed, _, _ = _open(hub, keys, unacknowledged(station)[1][1])
     assert signed.prev == first_hash
     assert station.db.execute("SELECT COUNT(*) FROM outbox WHERE set_seq = 2").fetchone()[0] == 1  # the note alone
+
+
+def test_nothing_to_seal_is_found_without_waiting_for_the_write_lock(station, hub, keys):
+    number = ops.new_intake(station, pension_enrolment()).number
+    assert seal_pending(station, keys) == [1]
+    other = Station.open(station.data_dir)  # another program of the PC, in the middle of a write
+    try:
+        station.db.execute("PRAGMA busy_timeout = 50")
+        other.db.execute("BEGIN IMMEDIATE")
+        assert seal_pending(station, keys) == []  # most rounds: nothing new, and no wait for the other writer
+        other.db.rollback()
+        ops.add_note(station, number, "已电话通知")
+        other.db.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreError, match="busy"):  # something to seal: sealed under the write lock
+            seal_pending(station, keys)
+        other.db.rollback()
+        assert seal_pending(station, keys) == [2]
+    finally:
+        other.close()
 
 
 def test_a_set_is_of_format_2_and_its_changes_carry_their_own_stamps(station, hub, keys):
