@@ -412,7 +412,7 @@ class Party:
             head_seq=self.seq if head_seq is None else head_seq,
             outbox_length=outbox_length,
             software=software,
-            **({"cover": True} if self.features & FEATURE_SIGNED_HEADERS else {}),
+            cover=bool(self.features & FEATURE_SIGNED_HEADERS),
         )
         value = compact_auth(headers)
         return client.post(url + SYNC_PATH, content=body, headers={HEADER_SYNC: tamper(value) if tamper else value})

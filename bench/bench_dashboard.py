@@ -82,7 +82,11 @@ def _weighted(rng: random.Random, table: tuple[tuple[str, int], ...]) -> str:
 def seed_stations(store: HubStore, rng: random.Random, now: dt.datetime) -> int:
     """One station per village (every tenth village a second PC), contacts, feeds, a few forks and rejections."""
     villages = [v.code for v in store.divisions().villages()]
-    rows, keys, contacts, feed_sets, rejected = [], [], [], [], []
+    rows: list[tuple[Any, ...]] = []
+    keys: list[tuple[Any, ...]] = []
+    contacts: list[tuple[Any, ...]] = []
+    feed_sets: list[tuple[Any, ...]] = []
+    rejected: list[tuple[Any, ...]] = []
     for index, village in enumerate(villages):
         for device in ("A", "B") if index % 10 == 0 else ("A",):
             station_id = f"{village}-{device}-1"

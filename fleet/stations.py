@@ -24,7 +24,7 @@ from netsim.proxy import FaultProxy
 from station.enrolment import enroll
 from station.identity import load_keypair
 from station.link import SyncReport, sync_once
-from station.rekey import stale_keys
+from station.rekey import pending, stale_keys
 from station.store import Station
 from station.transfer import export_file, import_file
 from sync.crypto import KeyPair
@@ -103,10 +103,11 @@ class SimStation:
         self.syncs += 1
         try:
             if self.usb:
-                return self._usb_round_trip(hub_dir, identity, stick)
+                self._usb_round_trip(hub_dir, identity, stick)
+                return None
             url = self.proxy.url if self.proxy else hub_url
             with self.open() as station:
-                if self.keys is not None and stale_keys(station, self.keys) is not None:
+                if self.keys is not None and stale_keys(station, self.keys, pending(station)) is not None:
                     # The station changed its key in a round (a fork resolved): unlocked again, as an agent would.
                     self.keys = load_keypair(self.data_dir, PASSPHRASE)
                 report = sync_once(
