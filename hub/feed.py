@@ -118,8 +118,8 @@ def _restart_at(store: HubStoreProtocol, station_id: str) -> int:
 
 def feed_reach(store: HubStoreProtocol, station_id: str) -> int:
     """The seq the station's feed has reached: the newest set sealed, or the restart point after a restore."""
-    head = store.feed_head(station_id)
-    return max(head[0] if head else 0, _restart_at(store, station_id))
+    head, restart = store.feed_head_seq_and_meta(station_id, _RESTART + station_id)
+    return max(head, int(restart or 0))
 
 
 def note_position(store: HubStoreProtocol, station_id: str, after: int) -> None:
@@ -362,6 +362,11 @@ def _seal(
     Sealing only what is about to be sent keeps the priorities across sets: a decision queued
     while a new station is still fetching its reference data goes out before the rest of it.
     """
+    if not store.has_pending(station_id):
+        # Most answers have nothing queued: found without the transaction and the station's lock (four round
+        # trips on PostgreSQL, the write lock on SQLite). An item queued a moment later goes down in the next
+        # answer, as it would had it come after this one.
+        return 0, 0
     with store.transaction():
         store.lock(f"station:{station_id}")  # one worker seals a station's next feed set, not two
         items = store.pending_items(station_id)
@@ -477,11 +482,14 @@ def read_feed(
         )
         if sealed:
             rows += store.feed_sets_after(station_id, rows[-1].seq if rows else after, sealed)
-    elif store.pending_count(station_id):
+    elif store.has_pending(station_id):
         waiting = len(_chunks(store.pending_items(station_id)))
+    # What the feed reaches now: the head read above, or the newest set sealed since (sealing goes on after
+    # the head, or after the restart point: both are in head_seq), without reading them again.
+    reach = max(head_seq, rows[-1].seq if rows else 0)
     response = FeedResponse(
         sets=[msgspec.Raw(row.envelope) for row in rows],
-        last_seq=feed_reach(store, station_id) + waiting,
+        last_seq=reach + waiting,
         hub_ms=int(now.timestamp() * 1000),
     )
     return rows, response

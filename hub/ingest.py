@@ -96,6 +96,7 @@ def ingest_sets(
     now: Callable[[], dt.datetime] = utc_now,
     lean: bool = False,
     feed_after: int | None = None,
+    known: StationRow | None = None,
 ) -> PushResponse:
     """Handle a station's sets in order, each in its own transaction; stop at the first not taken.
 
@@ -111,13 +112,20 @@ def ingest_sets(
         feed_after: the feed position the station says it applied (the exchange's): receipts in the
             answer are signed under the hub key generation it holds there (hub.rotation); the last
             position it said, when None.
+        known: the station's row as the caller read it for this request (the exchange's signer), used
+            instead of reading it again; each set still reads it under the station's lock.
 
     Returns:
         One SetResult per set handled (accepted, duplicate, gap, fork or refused) and the seq the
         hub needs next from this station.
     """
     results: list[SetResult] = []
-    station = store.station(station_id)
+    # The row the request's signature was checked against, read moments ago (each set reads it again under
+    # the station's lock before applying): a round trip less on PostgreSQL.
+    station = known if known is not None and known.station_id == station_id else store.station(station_id)
+    if not sets:  # a pull: nothing to ingest, nothing to read again
+        hub_ms = int(now().timestamp() * 1000)
+        return PushResponse(results=[], next_seq=(station.applied_seq if station else 0) + 1, hub_ms=hub_ms)
     if len(sets) > MAX_SETS_PER_REQUEST:
         # The HTTP endpoints and the file import refuse this before decoding the sets; this is the backstop.
         return PushResponse(

@@ -36,18 +36,30 @@ _RECORDS = msgspec.msgpack.Decoder(list[msgspec.Raw])
 
 
 def recover_if_behind(
-    store: HubStoreProtocol, identity: HubIdentity, station_id: str, head_seq: int | None, *, now: dt.datetime
+    store: HubStoreProtocol,
+    identity: HubIdentity,
+    station_id: str,
+    head_seq: int | None,
+    *,
+    now: dt.datetime,
+    applied_seq: int | None = None,
 ) -> int:
     """Queue to a station whose signed head seq is below the sets the hub holds for it what it lost.
 
     ``head_seq`` must be one the station signed (a request of this release, ``fields_signed``):
     an unsigned one could make the hub send a station's own rows to it again for nothing. Done once
     per (head, held) pair. Returns the number of items queued (0 when the station is not behind).
+    ``applied_seq``: the seq the hub holds for the station as the caller just read it (the exchange's
+    answer), else read here.
     """
     if head_seq is None:
         return 0
-    station = store.station(station_id)
-    if station is None or head_seq >= station.applied_seq:
+    if applied_seq is None:
+        station = store.station(station_id)
+        if station is None:
+            return 0
+        applied_seq = station.applied_seq
+    if head_seq >= applied_seq:
         return 0  # read without a lock: most requests are not behind and queue nothing
     # Read again and queued under the station's lock (the ingest's, hub.store.locks): a set of the station
     # an ingest is applying meanwhile is either all before (its receipt goes down too) or all after (it

@@ -68,6 +68,20 @@ class StoreBase:
             with write_txn(self.db):
                 yield
 
+    @contextlib.contextmanager
+    def alone(self) -> Iterator[None]:
+        """For one write statement that needs no other: its own transaction, as cheap as each engine allows.
+
+        On PostgreSQL, outside a transaction, the statement commits by itself (the connection autocommits:
+        no BEGIN and COMMIT round trips); on SQLite, whose connection would keep an implicit transaction
+        open after it, and inside a transaction on either, :meth:`transaction`.
+        """
+        if self.dialect == "postgresql" and not self.db.in_transaction:
+            yield
+        else:
+            with self.transaction():
+                yield
+
     def lock(self, key: str) -> None:
         """Serialise the rest of this transaction with every other transaction that locks ``key``
         (``station:<id>`` for a station's chain and feed): on PostgreSQL a transaction-level advisory

@@ -49,6 +49,11 @@ class HubStoreProtocol(Protocol):
         """One atomic unit of work, write lock taken up front; nested use joins the outer one."""
         ...
 
+    def alone(self) -> contextlib.AbstractContextManager[None]:
+        """For one write statement: committed by itself on PostgreSQL outside a transaction (no BEGIN and COMMIT
+        round trips), :meth:`transaction` otherwise."""
+        ...
+
     def holds_hub(self) -> bool:
         """Whether the database holds a hub's tables at all (an empty PostgreSQL database does not)."""
         ...
@@ -208,7 +213,8 @@ class HubStoreProtocol(Protocol):
         ...
 
     def advance_counter(self, station_id: str, counter: int) -> int | None:
-        """Take ``counter`` as the station's newest request counter; None if accepted, else the last one seen."""
+        """Take ``counter`` as the station's newest request counter; None if accepted, else the last one seen.
+        Committed at once unless the caller holds a transaction."""
         ...
 
     def set_applied(self, station_id: str, seq: int, set_hash: bytes) -> None:
@@ -217,6 +223,10 @@ class HubStoreProtocol(Protocol):
 
     def record_contact(self, station_id: str, contact: Contact) -> None:
         """Update the station's contact record and append to its bounded contact log (no personal data)."""
+        ...
+
+    def record_contacts(self, station_id: str, contacts: Sequence[Contact]) -> None:
+        """:meth:`record_contact` for each, in order, in three statements whatever their number."""
         ...
 
     def contacts(self, station_id: str) -> list[Contact]:
@@ -324,12 +334,20 @@ class HubStoreProtocol(Protocol):
         """How many down items wait to be sealed for the station."""
         ...
 
+    def has_pending(self, station_id: str) -> bool:
+        """Whether any down item waits to be sealed for the station (one index probe, no count)."""
+        ...
+
     def drop_items(self, ids: list[int]) -> None:
         """Remove items once sealed into a set (the set now carries them)."""
         ...
 
     def feed_head(self, station_id: str) -> tuple[int, bytes] | None:
         """(seq, hash) of the station's newest feed set, or None."""
+        ...
+
+    def feed_head_seq_and_meta(self, station_id: str, key: str) -> tuple[int, str | None]:
+        """The seq of the station's newest feed set (0 for none) and the meta value at ``key``, in one statement."""
         ...
 
     def add_feed_set(

@@ -29,6 +29,7 @@ from typing import Any
 
 import psycopg
 import psycopg.errors
+from psycopg import _queries
 from psycopg.adapt import Loader
 
 from hub.store.base import TransactionConflict
@@ -56,6 +57,16 @@ _MIGRATION_LOCK = 1
 """Second key of the lock the migrations run under; named locks use hashtext(name) there (:meth:`PgDatabase.lock`)."""
 
 MIGRATIONS_TABLE = "schema_migrations"
+
+# psycopg (3.3, pinned) keeps how a client-side bound query splits around its parameters in a cache of 128
+# queries, but only for queries of at most 50 parameters and 4,096 bytes. A set's new rows go in as statements
+# of many rows (the five cases of a village's day: ~100 parameters), which it split anew at every exchange:
+# about a millisecond of the hub's CPU each. Raised so that those are kept too; a backlog's statements of
+# thousands of parameters still are not (a kept split holds a part per parameter: 1,000 parts, ~150 KB).
+# Should a later psycopg rename these, nothing breaks: the queries are split each time, as before.
+CACHED_STATEMENT_PARAMS = 1_000
+_queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, CACHED_STATEMENT_PARAMS)
+_queries.MAX_CACHED_STATEMENT_LENGTH = max(_queries.MAX_CACHED_STATEMENT_LENGTH, 32_768)
 
 APPLICATION = "proxyapp-hub"
 """``application_name`` of the hub's connections (``/pid`` added): pg_stat_activity tells the workers apart."""
@@ -194,11 +205,12 @@ ORD_BYTES = ORD.encode()
 class _Rows:
     """A result without the backend's own ``ord`` column (``SELECT *`` gives the same columns as on SQLite)."""
 
-    def __init__(self, cursor: psycopg.Cursor[Any], description: list[Any], keep: list[int]) -> None:
+    def __init__(self, cursor: psycopg.Cursor[Any], names: list[bytes | None], keep: list[int]) -> None:
         self._cursor = cursor
         self._keep = keep
-        # psycopg builds cursor.description anew at each reading (a Column per column): read it once.
-        self.description = [description[i] for i in keep]
+        # What the store reads of a description: each kept column's name first (DB-API's 7 items). Not psycopg's
+        # cursor.description, which builds a Column object per column at each reading.
+        self.description = [((names[i] or b"").decode(), None, None, None, None, None, None) for i in keep]
         self.rowcount = cursor.rowcount
 
     def _pick(self, row: Sequence[Any] | None) -> tuple[Any, ...] | None:
@@ -287,10 +299,11 @@ class PgDatabase:
         except psycopg.OperationalError as exc:
             raise _unavailable(self.where, exc) from exc
         result = cursor.pgresult
-        # The column names straight from the result: cursor.description would build a Column per column.
-        if result is not None and result.nfields and ORD_BYTES in {result.fname(i) for i in range(result.nfields)}:
-            description = cursor.description or []
-            return _Rows(cursor, description, [i for i, column in enumerate(description) if column.name != ORD])
+        if result is not None and result.nfields:
+            # The column names straight from the result: cursor.description would build a Column per column.
+            names = [result.fname(i) for i in range(result.nfields)]
+            if ORD_BYTES in names:
+                return _Rows(cursor, names, [i for i, name in enumerate(names) if name != ORD_BYTES])
         return cursor
 
     @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -278,12 +279,14 @@ class StationStoreMixin(StoreBase):
     def advance_counter(self, station_id: str, counter: int) -> int | None:
         """Take ``counter`` as the station's newest request counter; None if accepted, else the last one seen.
 
-        One conditional UPDATE, so two requests racing with the same counter cannot both pass.
+        One conditional UPDATE, so two requests racing with the same counter cannot both pass; it commits by
+        itself (:meth:`alone`) unless the caller holds a transaction.
         """
-        cursor = self.db.execute(
-            "UPDATE stations SET last_counter = ? WHERE station_id = ? AND last_counter < ?",
-            [counter, station_id, counter],
-        )
+        with self.alone():
+            cursor = self.db.execute(
+                "UPDATE stations SET last_counter = ? WHERE station_id = ? AND last_counter < ?",
+                [counter, station_id, counter],
+            )
         if cursor.rowcount == 1:
             return None
         row = self.db.execute("SELECT last_counter FROM stations WHERE station_id = ?", [station_id]).fetchone()
@@ -297,36 +300,50 @@ class StationStoreMixin(StoreBase):
 
     def record_contact(self, station_id: str, contact: Contact) -> None:
         """Update the station's contact record and append to its bounded contact log (no personal data)."""
-        fields: dict[str, Any] = {"last_contact": contact.at}
-        for name in ("head_seq", "outbox_length", "clock_offset_ms", "software"):
-            value = getattr(contact, name)
-            if value is not None:
-                fields[name] = value
-        if contact.feed_after is not None:
-            fields["feed_acked"] = contact.feed_after
-        if contact.ok and contact.kind in ("push", "import"):
-            fields["last_push"] = contact.at
-        if contact.ok and contact.kind in ("pull", "export"):
-            fields["last_pull"] = contact.at
-        if not contact.ok:
-            fields["last_error"] = contact.code
-            fields["last_error_at"] = contact.at
+        self.record_contacts(station_id, [contact])
+
+    def record_contacts(self, station_id: str, contacts: Sequence[Contact]) -> None:
+        """:meth:`record_contact` for each, in order, in three statements whatever their number (an exchange
+        records its push and its pull: each statement is a round trip on PostgreSQL)."""
+        if not contacts:
+            return
+        fields: dict[str, Any] = {}
+        for contact in contacts:  # a later contact's value stands, as if each had updated the row in turn
+            fields["last_contact"] = contact.at
+            for name in ("head_seq", "outbox_length", "clock_offset_ms", "software"):
+                value = getattr(contact, name)
+                if value is not None:
+                    fields[name] = value
+            if contact.feed_after is not None:
+                fields["feed_acked"] = contact.feed_after
+            if contact.ok and contact.kind in ("push", "import"):
+                fields["last_push"] = contact.at
+            if contact.ok and contact.kind in ("pull", "export"):
+                fields["last_pull"] = contact.at
+            if not contact.ok:
+                fields["last_error"] = contact.code
+                fields["last_error_at"] = contact.at
         assignments = ", ".join(f"{name} = ?" for name in fields)
         self.db.execute(f"UPDATE stations SET {assignments} WHERE station_id = ?", [*fields.values(), station_id])
+        # One row each, in the order given: the log's ids (newest first in contacts()) follow it on both engines.
         self.db.execute(
             "INSERT INTO contacts (station_id, at, kind, ok, code, sets, head_seq, outbox_length, clock_offset_ms,"
-            " software) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " software) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(contacts)),
             [
-                station_id,
-                contact.at,
-                contact.kind,
-                int(contact.ok),
-                contact.code,
-                contact.sets,
-                contact.head_seq,
-                contact.outbox_length,
-                contact.clock_offset_ms,
-                contact.software,
+                value
+                for contact in contacts
+                for value in (
+                    station_id,
+                    contact.at,
+                    contact.kind,
+                    int(contact.ok),
+                    contact.code,
+                    contact.sets,
+                    contact.head_seq,
+                    contact.outbox_length,
+                    contact.clock_offset_ms,
+                    contact.software,
+                )
             ],
         )
         self.db.execute(

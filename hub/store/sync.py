@@ -239,6 +239,13 @@ class SyncStoreMixin(StoreBase):
         row = self.db.execute("SELECT COUNT(*) FROM feed_items WHERE station_id = ?", [station_id]).fetchone()
         return int(row[0])
 
+    def has_pending(self, station_id: str) -> bool:
+        """Whether any down item waits to be sealed for the station (one index probe, no count)."""
+        return (
+            self.db.execute("SELECT 1 FROM feed_items WHERE station_id = ? LIMIT 1", [station_id]).fetchone()
+            is not None
+        )
+
     def drop_items(self, ids: list[int]) -> None:
         """Remove items once sealed into a set (the set now carries them)."""
         for start in range(0, len(ids), 500):
@@ -251,6 +258,16 @@ class SyncStoreMixin(StoreBase):
             "SELECT seq, hash FROM feed_sets WHERE station_id = ? ORDER BY seq DESC LIMIT 1", [station_id]
         ).fetchone()
         return (int(row[0]), row[1]) if row else None
+
+    def feed_head_seq_and_meta(self, station_id: str, key: str) -> tuple[int, str | None]:
+        """The seq of the station's newest feed set (0 for none) and the meta value at ``key``, in one statement
+        (a feed's reach is the greater of its head and a restart point kept in meta: hub.feed.feed_reach)."""
+        row = self.db.execute(
+            "SELECT (SELECT seq FROM feed_sets WHERE station_id = ? ORDER BY seq DESC LIMIT 1),"
+            " (SELECT value FROM meta WHERE key = ?)",
+            [station_id, key],
+        ).fetchone()
+        return int(row[0] or 0), row[1]
 
     def add_feed_set(
         self, *, station_id: str, seq: int, prev: bytes, set_hash: bytes, envelope: bytes, items: int, at: str

@@ -122,6 +122,7 @@ def verify_request(
     body: bytes,
     now: dt.datetime,
     mac_key_for: Callable[[KeyRow], bytes | Sequence[bytes]] | None = None,
+    known_key: KeyRow | None = None,
 ) -> Signer:
     """Check a station request's signature headers; advance its counter; return who signed.
 
@@ -133,6 +134,8 @@ def verify_request(
     the canonical request (401), head seq, outbox length and software of their shapes (400
     ``malformed``), key not revoked (403), counter above the last seen (409 replay, with
     ``last_counter``). Only a request whose signature checks is recorded as a contact.
+    ``known_key``: the row of the request's key as the caller read it already (a compact header names it),
+    used instead of reading it again when its id is the headers'.
 
     Raises:
         HubHTTPError: with the protocol's code and status.
@@ -150,7 +153,7 @@ def verify_request(
         signature = base64.b64decode(signature_text, validate=True)
     except (binascii.Error, ValueError):
         raise _unauthenticated(zh="请求签名不是 base64 格式", en="the request signature is not base64") from None
-    key = store.key(key_id)
+    key = known_key if known_key is not None and known_key.key_id == key_id else store.key(key_id)
     if key is None:
         raise HubHTTPError("unknown_key", zh=f"县平台不认识密钥 {key_id}", en=f"key {key_id} is not known to this hub")
     station = store.station(station_id)
@@ -235,11 +238,10 @@ def verify_request(
             zh=f"密钥 {key_id} 已被代办点 {station_id} 更换为新密钥，旧密钥不再有效",
             en=f"key {key_id} was replaced by station {station_id}'s new key and is no longer taken",
         )
-    with store.transaction():
-        last = store.advance_counter(station_id, counter)
-        if last is not None:
-            store.record_contact(station_id, signer.contact(now, "refused", ok=False, code="replay"))
+    last = store.advance_counter(station_id, counter)  # one statement, committed by itself
     if last is not None:
+        with store.transaction():
+            store.record_contact(station_id, signer.contact(now, "refused", ok=False, code="replay"))
         raise HubHTTPError(
             "replay",
             zh=f"请求计数 {counter} 不大于上次的 {last}（疑似重放）",

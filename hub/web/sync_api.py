@@ -95,11 +95,12 @@ def _signer(
     (``FEATURE_REQUEST_MAC``) instead of a signature.
     """
 
-    def mac_key(key: KeyRow) -> list[bytes]:
+    def mac_key(row: KeyRow) -> list[bytes]:
         # One per hub key generation: a station pins the one its feed has reached (hub.rotation).
-        return [request_mac_key(private, key.box_public) for private in identity.box_privates]
+        return [request_mac_key(private, row.box_public) for private in identity.box_privates]
 
     headers: Any = request.headers
+    key: KeyRow | None = None
     compact = request.headers.get(HEADER_SYNC.lower())
     if compact is not None:
         key = store.key(sync_auth_key(compact))
@@ -118,6 +119,7 @@ def _signer(
         body=body,
         now=now,
         mac_key_for=mac_key,
+        known_key=key,
     )
 
 
@@ -186,10 +188,11 @@ def exchange(
         now=clock,
         lean=True,
         feed_after=sync.feed_after,
+        known=signer.station,
     )
     note_position(store, station_id, sync.feed_after)  # after a restore: the feed goes on after it
     if signer.fields_signed:  # a station restored from a backup gets back what it lost (hub.recovery)
-        recover_if_behind(store, identity, station_id, signer.head_seq, now=clock())
+        recover_if_behind(store, identity, station_id, signer.head_seq, now=clock(), applied_seq=pushed.next_seq - 1)
     feed_bytes = min(sync.feed_bytes or DEFAULT_FEED_BYTES, MAX_FEED_BYTES)
     rows, feed = read_feed(
         store,
@@ -201,17 +204,13 @@ def exchange(
         now=clock(),
     )
     failed = next((r for r in pushed.results if r.status not in ("accepted", "duplicate")), None)
+    contacts = []
+    if sync.sets:
+        code = failed.code if failed else None
+        contacts.append(signer.contact(clock(), "push", ok=failed is None, code=code, sets=len(pushed.results)))
+    contacts.append(signer.contact(clock(), "pull", ok=True, sets=len(rows), feed_after=sync.feed_after))
     with store.transaction():
-        if sync.sets:
-            store.record_contact(
-                station_id,
-                signer.contact(
-                    clock(), "push", ok=failed is None, code=failed.code if failed else None, sets=len(pushed.results)
-                ),
-            )
-        store.record_contact(
-            station_id, signer.contact(clock(), "pull", ok=True, sets=len(rows), feed_after=sync.feed_after)
-        )
+        store.record_contacts(station_id, contacts)
     results = [SyncResult.of(r) for r in pushed.results]
     if sync.features & FEATURE_SHORT_RECEIPTS:
         results = [
