@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import dataclasses
 import datetime as dt
+import faulthandler
 import json
 import logging
 import math
@@ -481,6 +482,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would time the terminal
+    # 395 threads in C extensions at once (SQLCipher, cryptography): a crash prints every thread's stack.
+    faulthandler.enable()
     if args.stations < 1 or args.per_station < 1 or args.workers < 1:
         parser.error("--stations, --per-station and --workers must be at least 1")
     if args.workers > 1 and not (args.database or args.postgres):
