@@ -85,7 +85,7 @@ def test_a_pull_with_nothing_queued_reads_the_station_once_and_opens_no_transact
 
 
 def test_a_push_reads_the_station_three_times_and_records_both_contacts_in_one_statement(
-    client, station, clock, counted, hub_dir, hub_backend
+    client, station, counted, hub_dir, hub_backend
 ):
     _answer(station.sync(client, []))  # the reference data down, as at enrolment
     counted.statements.clear()
