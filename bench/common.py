@@ -75,6 +75,21 @@ class PgServer:
     """A URL of the server (its database is only where the ``CREATE DATABASE`` statements are sent)."""
     label: str
     """What the figures call it: "throwaway cluster (fsync off)" or the URL without its password."""
+    data_dir: Path | None = None
+    """The throwaway cluster's data folder (None for ``--database URL``): its server's CPU can be read."""
+
+    def server_pid(self) -> int | None:
+        """The postmaster's process id (the throwaway cluster's; None for another server or when gone)."""
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().split()[0]) if self.data_dir else None
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def server_cpu_s(self) -> float | None:
+        """CPU seconds the throwaway cluster's processes have used (its postmaster and every backend still
+        running); None for a server elsewhere."""
+        pid = self.server_pid()
+        return tree_cpu_s(pid) if pid else None
 
     def url(self, dbname: str) -> str:
         """The admin URL with another database name."""
@@ -126,7 +141,7 @@ def postgres_server(*, postgres: bool, database: str | None) -> Iterator[PgServe
 
     log("starting a throwaway PostgreSQL cluster (initdb, pg_ctl; loopback, fsync off) ...")
     with running_cluster() as cluster:
-        yield PgServer(cluster.url(), "throwaway cluster on loopback (fsync off)")
+        yield PgServer(cluster.url(), "throwaway cluster on loopback (fsync off)", cluster.data_dir)
 
 
 def _no_password(url: str) -> str:

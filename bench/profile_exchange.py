@@ -2,9 +2,11 @@
 
 A tool, not a benchmark: ``python -m bench.profile_exchange --stations 40 --prepared DIR`` prepares (once,
 in ``DIR``) a county as bench.bench_county does (a hub, N enrolled stations each with a day's work sealed),
-copies it, and runs each station's real sync round (``station.link.sync_once``) against the hub's ASGI app
-called in the same thread: no sockets, and the handler that ``hub serve`` runs in a worker thread runs
-inline (an executor that calls at once), so one cProfile sees all of it. The hub's share (from the request
+copies it (``--postgres`` or ``--database URL``: prepares it anew in a new PostgreSQL database, and also
+counts the hub's statements, and the throwaway cluster's CPU, per exchange), and runs each station's real
+sync round (``station.link.sync_once``) against the hub's ASGI app called in the same thread: no sockets,
+and the handler that ``hub serve`` runs in a worker thread runs inline (an executor that calls at once),
+so one cProfile sees all of it. The hub's share (from the request
 reaching the app to its answer) and the client's (the rest of the round) are timed in CPU seconds and
 profiled apart; prints CPU per exchange on each side and the functions costing the most.
 """
@@ -16,6 +18,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import cProfile
+import logging
 import pstats
 import sys
 import tempfile
@@ -27,7 +30,8 @@ from typing import Any
 import httpx
 from litestar.concurrency import get_asyncio_executor, set_asyncio_executor
 
-from bench.bench_county import _reuse, _settings
+from bench.bench_county import _reuse, _settings, prepare
+from bench.common import PgServer, postgres_server
 from hub.web.app import create_app
 from station.link import sync_once
 
@@ -147,17 +151,50 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile_exchange", description=__doc__)
     parser.add_argument("--stations", type=int, default=40, help="stations in the county (default 40)")
     parser.add_argument("--per-station", type=int, default=5, help="intakes each pushes (default 5)")
-    parser.add_argument("--prepared", type=Path, required=True, help="folder the county is prepared in once")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--prepared", type=Path, help="folder the county is prepared in once (SQLite)")
+    where.add_argument("--postgres", action="store_true", help="prepare the county on a throwaway PostgreSQL cluster")
+    where.add_argument("--database", metavar="URL", help="prepare the county in a new database of this server")
     parser.add_argument("--top", type=int, default=30, help="functions listed per side (default 30)")
     parser.add_argument("--no-profile", action="store_true", help="CPU figures only, without cProfile's overhead")
     parser.add_argument("--dump", type=Path, help="also write the profiles here (hub.prof, client.prof) for pstats")
     parser.add_argument("--sort", default="tottime", help="pstats sort key (default tottime)")
     args = parser.parse_args(argv)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(postgres_server(postgres=args.postgres, database=args.database))
+        return _profile(args, server, stack.enter_context(server.database("profile")) if server else None)
+
+
+def _counting_statements() -> list[int]:
+    """Count the statements the hub sends PostgreSQL from now on (a list of one number, kept up to date)."""
+    from hub.store.pg import PgDatabase
+
+    count, execute = [0], PgDatabase.execute
+
+    def counted(self: PgDatabase, sql: str, params: Any = None) -> Any:
+        count[0] += 1
+        return execute(self, sql, params)
+
+    PgDatabase.execute = counted  # type: ignore[method-assign]
+    return count
+
+
+def _profile(args: argparse.Namespace, server: PgServer | None, database: str | None) -> int:
+    statements = _counting_statements() if database else [0]
+    server_cpu = (server.server_cpu_s if server else lambda: None) if database else (lambda: None)
     with _handlers_inline(), tempfile.TemporaryDirectory(prefix="profile-exchange-") as tmp:
         root = Path(tmp)
-        hub_dir, ready = _reuse(
-            args.prepared, root, None, args.stations, args.per_station, 2026, lambda m: print(m, file=sys.stderr)
-        )
+
+        def say(message: str) -> None:
+            print(message, file=sys.stderr)
+
+        if database:
+            hub_dir, ready = prepare(
+                root, stations=args.stations, per_station=args.per_station, database=database, progress=say
+            )
+        else:
+            hub_dir, ready = _reuse(args.prepared, root, None, args.stations, args.per_station, 2026, say)
         # Timed by CPU, not wall (other processes share the machine); --no-profile: profilers that never run.
         client, hub = (
             (_Off(), _Off())
@@ -169,10 +206,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         transport = InThreadApp(create_app(_settings(hub_dir)), client, hub)
         total, hub_cpu, exchanges, not_in_step = 0.0, 0.0, 0, 0
+        sent, server_spent = 0, 0.0
         for n, prepared in enumerate(ready):
             # The first round is not counted: it pays once for what a running hub holds already (imports,
             # the calendar's holidays computed, the store opened).
             hub_before, exchanges_before, cpu = transport.hub_cpu, transport.exchanges, time.process_time()
+            sent_before, server_before = statements[0], server_cpu()
             client.enable()
             report = sync_once(prepared.data_dir, hub_url="http://hub.test", keys=prepared.keys, transport=transport)
             client.disable()
@@ -181,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
                 total += time.process_time() - cpu
                 hub_cpu += transport.hub_cpu - hub_before
                 exchanges += transport.exchanges - exchanges_before
+                sent += statements[0] - sent_before
+                server_after = server_cpu()
+                if server_before is not None and server_after is not None:
+                    server_spent += server_after - server_before
         transport.close_app()
     rounds = len(ready) - 1
     print(
@@ -189,6 +232,11 @@ def main(argv: list[str] | None = None) -> int:
         f"client {(total - hub_cpu) / rounds * 1000:.2f} ms CPU per round"
         + ("" if args.no_profile else " (profiled: cProfile inflates both)")
     )
+    if database:
+        print(
+            f"PostgreSQL: {sent / exchanges:.1f} statements per exchange, "
+            f"the server {server_spent / exchanges * 1000:.2f} ms CPU per exchange"
+        )
     if args.no_profile:
         return 0
     for name, profile in (("hub", hub), ("client", client)):

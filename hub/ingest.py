@@ -165,12 +165,13 @@ def ingest_sets(
         results.append(result)
         if result.status not in ("accepted", "duplicate"):
             break
-    current = store.station(station_id)
-    return PushResponse(
-        results=results,
-        next_seq=(current.applied_seq if current else 0) + 1,
-        hub_ms=int(moment.timestamp() * 1000),
-    )
+    if results[-1].status == "accepted":
+        # The last set moved the chain head to its seq, under the station's lock, moments ago: not read again.
+        next_seq = results[-1].seq + 1
+    else:
+        current = store.station(station_id)
+        next_seq = (current.applied_seq if current else 0) + 1
+    return PushResponse(results=results, next_seq=next_seq, hub_ms=int(moment.timestamp() * 1000))
 
 
 def _peek(data: bytes) -> tuple[int, str]:
@@ -206,8 +207,9 @@ def _ingest_one(
     current = store.station_key_for_seq(station_id, max(claimed_seq, 1))
 
     def public_key_for(key_id: str) -> bytes:
-        # A set of format 2 names no key: it is the key of the station that sent it.
-        key = store.key(key_id) if key_id else current
+        # A set of format 2 names no key: it is the key of the station that sent it. One naming the key that
+        # signs its seq (nearly every set) is not looked up again.
+        key = current if not key_id or (current is not None and current.key_id == key_id) else store.key(key_id)
         if key is None:
             raise ProtocolError(
                 zh=f"县平台不认识密钥 {key_id}", en=f"key {key_id} is not known to this hub", code="unknown_key"
@@ -247,7 +249,9 @@ def _ingest_one(
     if key.replaced_after is not None and signed.seq > key.replaced_after:
         return _refused(station_id, signed.seq, "retired_key", _RETIRED)
     changes: list[Decoded] = []
-    held = store.set_in(station_id, signed.seq)
+    # Past the chain head as read at the request's start, the hub held no set with this seq then (sets_in
+    # holds none past it): decoded, as a new set is. Held meanwhile, it is found under the lock below.
+    held = store.set_in(station_id, signed.seq) if signed.seq <= station.applied_seq else None
     if held is None or held[0] != set_hash:
         # Checked before the write transaction opens (a set held already is acknowledged as it was).
         try:
@@ -394,7 +398,9 @@ def _chain_and_apply(
     origin, seq, at = signed.origin, signed.seq, iso_utc(now)
     station = store.station(origin)
     assert station is not None  # checked by the caller; the row is never deleted
-    held = store.set_in(origin, seq)
+    # sets_in holds no set past the station's chain head (a set goes in with the head's move, and a fork's
+    # resolution takes the head back with the sets it sets aside): only a seq up to it can be held.
+    held = store.set_in(origin, seq) if seq <= station.applied_seq else None
     if held is not None:
         held_hash, receipt = held
         if held_hash == set_hash:

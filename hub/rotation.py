@@ -173,6 +173,8 @@ def receipt_keys(store: HubStoreProtocol, identity: HubIdentity, station_id: str
     """The hub keys a receipt for the station is signed with: the generation it holds at feed ``position``
     (an answer it reads before applying the feed in it), or, for None, the newest queued to it (a receipt
     sent down its feed, read after every handover queued before it)."""
+    if identity.gen == 1 and not identity.previous:  # a hub key never rotated: no handover to look up
+        return identity.keys
     gen = store.hub_key_held(station_id, position) if position is not None else store.hub_key_latest(station_id)
     return identity.keys_of(gen)
 

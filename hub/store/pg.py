@@ -23,6 +23,8 @@ import datetime as dt
 import os
 import re
 import threading
+import time
+import weakref
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
@@ -78,6 +80,24 @@ On a 2-core server more connections only queue inside PostgreSQL instead."""
 
 POOL_WAIT_S = 30.0
 """How long a request waits for a pooled connection before it is answered 503 busy."""
+
+POOL_CHECK_IDLE_S = 2.0
+"""A pooled connection that waited longer than this since a request gave it back is checked (an empty query,
+a round trip) before the next request gets it: a server restarted or a connection cut meanwhile is replaced,
+not handed over. One given back moments ago worked then: in a burst (the county's day) checking each would
+cost every request a round trip."""
+
+_RETURNED_AT: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+"""When each pooled connection was last given back (time.monotonic), for :func:`_check_if_idle`."""
+
+
+def _check_if_idle(conn: psycopg.Connection[Any]) -> None:
+    """The pool's check of a connection about to be lent: a round trip only for one idle a while."""
+    from psycopg_pool import ConnectionPool
+
+    returned = _RETURNED_AT.get(conn)
+    if returned is None or time.monotonic() - returned > POOL_CHECK_IDLE_S:
+        ConnectionPool.check_connection(conn)
 
 
 class _Number(Loader):
@@ -167,7 +187,7 @@ def open_pool(url: str, *, max_size: int | None = None) -> Any:
                 },
                 configure=configure,
                 # A connection a server restart broke is dropped when borrowed, not handed to a request.
-                check=ConnectionPool.check_connection,
+                check=_check_if_idle,
                 timeout=POOL_WAIT_S,
                 open=False,
                 name="hub",
@@ -348,6 +368,7 @@ class PgDatabase:
         if conn is None:
             return
         if self._pool is not None:
+            _RETURNED_AT[conn] = time.monotonic()
             self._pool.putconn(conn)
         else:
             conn.close()

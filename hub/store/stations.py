@@ -13,6 +13,11 @@ __all__ = ("Contact", "EnrolmentRow", "KeyRow", "StationRow", "StationStoreMixin
 
 CONTACTS_KEPT = 100
 """Contacts kept per station: enough for a dashboard's recent history, bounded for 395 villages."""
+CONTACTS_TRIM_EVERY = 16
+"""A station's log is cut back to :data:`CONTACTS_KEPT` when one of its new contacts takes an id that is a
+multiple of this, not at every exchange (a statement, a round trip on PostgreSQL, each time). Ids count
+every station's contacts, so a station holds about this many more rows on average (exactly at most this many
+while it is the only one in contact), and :meth:`StationStoreMixin.contacts` lists the newest ``CONTACTS_KEPT``."""
 
 
 class EnrolmentRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -326,9 +331,9 @@ class StationStoreMixin(StoreBase):
         assignments = ", ".join(f"{name} = ?" for name in fields)
         self.db.execute(f"UPDATE stations SET {assignments} WHERE station_id = ?", [*fields.values(), station_id])
         # One row each, in the order given: the log's ids (newest first in contacts()) follow it on both engines.
-        self.db.execute(
+        added = self.db.execute(
             "INSERT INTO contacts (station_id, at, kind, ok, code, sets, head_seq, outbox_length, clock_offset_ms,"
-            " software) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(contacts)),
+            " software) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(contacts)) + " RETURNING id",
             [
                 value
                 for contact in contacts
@@ -345,19 +350,20 @@ class StationStoreMixin(StoreBase):
                     contact.software,
                 )
             ],
-        )
-        self.db.execute(
-            "DELETE FROM contacts WHERE station_id = ? AND id <= "
-            "(SELECT id FROM contacts WHERE station_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
-            [station_id, station_id, CONTACTS_KEPT],
-        )
+        ).fetchall()
+        if any(int(row[0]) % CONTACTS_TRIM_EVERY == 0 for row in added):
+            self.db.execute(
+                "DELETE FROM contacts WHERE station_id = ? AND id <= "
+                "(SELECT id FROM contacts WHERE station_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                [station_id, station_id, CONTACTS_KEPT],
+            )
 
     def contacts(self, station_id: str) -> list[Contact]:
         """The station's recent contacts, newest first."""
         cursor = self.db.execute(
             "SELECT at, kind, ok, code, sets, head_seq, outbox_length, clock_offset_ms, software FROM contacts "
-            "WHERE station_id = ? ORDER BY id DESC",
-            [station_id],
+            "WHERE station_id = ? ORDER BY id DESC LIMIT ?",
+            [station_id, CONTACTS_KEPT],
         )
         columns = [d[0] for d in cursor.description]
         return [Contact(**{**dict(zip(columns, row)), "ok": bool(row[2])}) for row in cursor.fetchall()]

@@ -4,6 +4,7 @@ on, and ``python -m bench``'s PostgreSQL variants: each runs end to end and repo
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -150,3 +151,27 @@ def test_bench_all_adds_the_postgresql_variants_on_request(monkeypatch: pytest.M
     ran.clear()
     bench_main.main(["backlog", "--intakes", "5"])
     assert ran == [("backlog", ["--intakes", "5"])]
+
+
+def test_the_throwaway_cluster_s_cpu_is_read_from_its_postmaster_and_backends(postgres_cluster: Cluster) -> None:
+    server = PgServer(postgres_cluster.url(), "the tests' throwaway cluster", postgres_cluster.data_dir)
+    with psycopg.connect(server.admin_url) as conn:  # a backend's CPU counts while it runs
+        before = server.server_cpu_s()
+        assert before is not None
+        conn.execute("SELECT count(*) FROM generate_series(1, 2000000)").fetchone()
+        after = server.server_cpu_s()
+    assert after is not None and after - before >= 0.05  # the backend's work, in clock ticks
+    assert PgServer(server.admin_url, "a server elsewhere").server_cpu_s() is None  # --database URL: not read
+
+
+@pytest.mark.timeout(240)
+def test_profile_exchange_on_postgresql_counts_the_hub_s_statements(
+    postgres_cluster: Cluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench import profile_exchange
+
+    assert profile_exchange.main(["--stations", "3", "--database", postgres_cluster.url(), "--no-profile"]) == 0
+    out = capsys.readouterr().out
+    assert "2 rounds, 2 exchanges (0 rounds not in step)" in out
+    found = re.search(r"^PostgreSQL: ([\d.]+) statements per exchange", out, re.MULTILINE)
+    assert found and float(found[1]) >= 5  # a push's reads and writes (the figure is for profiling, not fixed)

@@ -114,13 +114,25 @@ def test_the_contact_record_holds_no_personal_data(client, hub_dir, station):
 
 def test_the_contact_log_is_bounded(store, station, clock):
     from hub.store import Contact
+    from hub.store.stations import CONTACTS_KEPT, CONTACTS_TRIM_EVERY
+
+    def at(n: int) -> str:
+        return f"2026-11-26T{n // 3600:02d}:{n // 60 % 60:02d}:{n % 60:02d}Z"
 
     with store.transaction():
         for n in range(130):
-            store.record_contact(
-                station.station_id, Contact(at=f"2026-11-26T02:{n // 60:02d}:{n % 60:02d}Z", kind="pull", ok=True)
+            store.record_contact(station.station_id, Contact(at=at(n), kind="pull", ok=True))
+        for n in range(130, 400, 2):  # an exchange's push and pull go in together
+            store.record_contacts(
+                station.station_id,
+                [Contact(at=at(n), kind="push", ok=True), Contact(at=at(n + 1), kind="pull", ok=True)],
             )
-    assert len(store.contacts(station.station_id)) == 100
+    listed = store.contacts(station.station_id)
+    assert len(listed) == CONTACTS_KEPT
+    assert [c.at for c in listed] == [at(n) for n in range(399, 399 - CONTACTS_KEPT, -1)]  # the newest, newest first
+    (held,) = store.db.execute("SELECT COUNT(*) FROM contacts WHERE station_id = ?", [station.station_id]).fetchone()
+    # Cut back only now and then: never more than a cut's worth over while this station is the only one.
+    assert CONTACTS_KEPT <= held < CONTACTS_KEPT + CONTACTS_TRIM_EVERY
 
 
 def test_path_qs_is_what_the_station_signed():

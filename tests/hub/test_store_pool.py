@@ -134,3 +134,57 @@ def test_a_row_is_read_without_building_psycopg_s_column_list(
     row = store.station(station.station_id)
     assert row is not None and row.station_id == station.station_id and row.village_code == station.village_code
     assert built == 0
+
+
+@pytest.fixture
+def one_connection_pool(hub_backend: HubBackend) -> Iterator[Any]:
+    url = hub_backend.url or ""
+    pool = pg.open_pool(url, max_size=1)
+    try:
+        pool.wait(timeout=30)
+        yield pool
+    finally:
+        pg.close_pool(url)
+
+
+def _backend_pid(pool: Any, hub_backend: HubBackend) -> int:
+    """Borrow the pool's connection as a request's store does, ask its server process id, give it back."""
+    db = pg.PgDatabase(hub_backend.url or "", where="test", pool=pool)
+    try:
+        return int(db.execute("SELECT pg_backend_pid()").fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_a_connection_given_back_moments_ago_is_lent_without_a_check_and_one_idle_a_while_with_one(
+    hub_backend: HubBackend, one_connection_pool: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from psycopg_pool import ConnectionPool
+
+    checks = 0
+    check = ConnectionPool.check_connection
+
+    def counted(conn: Any) -> None:
+        nonlocal checks
+        checks += 1
+        check(conn)
+
+    monkeypatch.setattr(ConnectionPool, "check_connection", staticmethod(counted))
+    first = _backend_pid(one_connection_pool, hub_backend)
+    before = checks
+    assert _backend_pid(one_connection_pool, hub_backend) == first  # the same connection, lent again at once
+    assert checks == before  # ... without a round trip to check it (a burst of requests pays none)
+    monkeypatch.setattr(pg, "POOL_CHECK_IDLE_S", 0.0)  # now every connection given back has waited "long"
+    assert _backend_pid(one_connection_pool, hub_backend) == first
+    assert checks == before + 1
+
+
+def test_a_connection_the_server_cut_while_it_waited_is_replaced_before_a_request_gets_it(
+    hub_backend: HubBackend, one_connection_pool: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cut = _backend_pid(one_connection_pool, hub_backend)
+    with psycopg.connect(hub_backend.url or "", autocommit=True) as admin:  # as a server restart would
+        admin.execute("SELECT pg_terminate_backend(%s)", [cut])
+    monkeypatch.setattr(pg, "POOL_CHECK_IDLE_S", 0.0)
+    # The request is served on a new connection, not failed on the cut one.
+    assert _backend_pid(one_connection_pool, hub_backend) != cut
