@@ -2,10 +2,14 @@
 
 :class:`PgDatabase` stands where the SQLite backend has its ``sqlite_utils.Database``: ``execute(sql,
 params)`` takes the store's statements (``?`` placeholders, SQLite's spelling) through
-:func:`hub.store.dialect.translate` and answers with a cursor of plain tuples, as sqlite3 does. Values go
-in bound on the client side (psycopg's ``ClientCursor``), so PostgreSQL types them from where they stand,
-as SQLite does: ``? IS NULL`` and a ``?`` in a ``UNION`` need no casts. Connections autocommit outside
-:meth:`PgDatabase.transaction`, which is one ``BEGIN … COMMIT`` (nested use joins it, as on SQLite).
+:func:`hub.store.dialect.translate` and answers with a cursor of plain tuples, as sqlite3 does. Values are
+bound on the server (psycopg's default cursor): a text goes as of unknown type, so PostgreSQL types it from
+where it stands, as a quoted literal would be; the store's SQL never asks the server to type a ``?`` from
+nothing (``? IS NULL`` would need a cast). A statement run a few times on a connection becomes a prepared
+statement there (psycopg's ``prepare_threshold``): the server parses and plans it once, not at each
+exchange (``HUB_DATABASE_PREPARE=off`` turns that off, for a connection pooler that cannot keep them).
+Connections autocommit outside :meth:`PgDatabase.transaction`, which is one ``BEGIN … COMMIT`` (nested
+use joins it, as on SQLite).
 
 Schema migrations: the numbered list of hub.store.schema, each statement through
 :func:`hub.store.dialect.translate_ddl`, recorded in ``schema_migrations`` and applied under a
@@ -60,7 +64,7 @@ _MIGRATION_LOCK = 1
 
 MIGRATIONS_TABLE = "schema_migrations"
 
-# psycopg (3.3, pinned) keeps how a client-side bound query splits around its parameters in a cache of 128
+# psycopg (3.3, pinned) keeps how a query splits around its parameters in a cache of 128
 # queries, but only for queries of at most 50 parameters and 4,096 bytes. A set's new rows go in as statements
 # of many rows (the five cases of a village's day: ~100 parameters), which it split anew at every exchange:
 # about a millisecond of the hub's CPU each. Raised so that those are kept too; a backlog's statements of
@@ -139,9 +143,26 @@ def _conflict(exc: BaseException) -> TransactionConflict:
     )
 
 
+PREPARE_ENV = "HUB_DATABASE_PREPARE"
+"""``off`` (or ``0``, ``no``): no prepared statements (PgBouncer before 1.21 in transaction mode cannot keep
+them); values are still bound on the server."""
+PREPARE_AFTER = 5
+"""Runs of a statement on a connection before it is prepared there (psycopg's default): a statement of
+every exchange is prepared within seconds of the hub starting, one an operator's page runs once is not."""
+
+
+def prepare_threshold() -> int | None:
+    """:data:`PREPARE_AFTER`, or None when :data:`PREPARE_ENV` turns prepared statements off."""
+    if os.environ.get(PREPARE_ENV, "").strip().lower() in ("off", "0", "no", "false"):
+        return None
+    return PREPARE_AFTER
+
+
 def configure(conn: psycopg.Connection[Any]) -> None:
-    """What every hub connection needs: autocommit outside transactions, UTC, SUM() as int."""
+    """What every hub connection needs: autocommit outside transactions, UTC, SUM() as int, prepared
+    statements (unless turned off)."""
     conn.autocommit = True
+    conn.prepare_threshold = prepare_threshold()
     conn.adapters.register_loader("numeric", _Number)
     conn.execute("SET TIME ZONE 'UTC'")
 
@@ -153,7 +174,6 @@ def connect(url: str, *, where: str = "") -> psycopg.Connection[Any]:
             url,
             connect_timeout=10,
             application_name=f"{APPLICATION}/{os.getpid()}",
-            cursor_factory=psycopg.ClientCursor,
         )
     except psycopg.Error as exc:
         raise _unavailable(where, exc) from None
@@ -183,7 +203,6 @@ def open_pool(url: str, *, max_size: int | None = None) -> Any:
                 kwargs={
                     "connect_timeout": 10,
                     "application_name": f"{APPLICATION}/{os.getpid()}",
-                    "cursor_factory": psycopg.ClientCursor,
                 },
                 configure=configure,
                 # A connection a server restart broke is dropped when borrowed, not handed to a request.

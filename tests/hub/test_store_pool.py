@@ -123,7 +123,7 @@ def test_a_row_is_read_without_building_psycopg_s_column_list(
     # than the rest of the exchange. The names are now taken from the result itself: no Column at all.
     built = 0
 
-    class Counting(psycopg.ClientCursor):  # type: ignore[type-arg]
+    class Counting(psycopg.Cursor):  # type: ignore[type-arg]
         @property
         def description(self) -> Any:
             nonlocal built
