@@ -205,7 +205,8 @@ def open_pool(url: str, *, max_size: int | None = None) -> Any:
                     "application_name": f"{APPLICATION}/{os.getpid()}",
                 },
                 configure=configure,
-                # A connection a server restart broke is dropped when borrowed, not handed to a request.
+                # One that waited a while is checked when borrowed: if a server restart broke it, it is
+                # replaced, not handed to a request.
                 check=_check_if_idle,
                 timeout=POOL_WAIT_S,
                 open=False,
