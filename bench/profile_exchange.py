@@ -166,8 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         return _profile(args, server, stack.enter_context(server.database("profile")) if server else None)
 
 
-def _counting_statements() -> list[int]:
-    """Count the statements the hub sends PostgreSQL from now on (a list of one number, kept up to date)."""
+@contextlib.contextmanager
+def _counting_statements() -> Iterator[list[int]]:
+    """Count the statements the hub sends PostgreSQL while open (a list of one number, kept up to date);
+    put back after (the tests run this tool in their own process)."""
     from hub.store.pg import PgDatabase
 
     count, execute = [0], PgDatabase.execute
@@ -177,12 +179,22 @@ def _counting_statements() -> list[int]:
         return execute(self, sql, params)
 
     PgDatabase.execute = counted  # type: ignore[method-assign]
-    return count
+    try:
+        yield count
+    finally:
+        PgDatabase.execute = execute  # type: ignore[method-assign]
 
 
 def _profile(args: argparse.Namespace, server: PgServer | None, database: str | None) -> int:
-    statements = _counting_statements() if database else [0]
-    server_cpu = (server.server_cpu_s if server else lambda: None) if database else (lambda: None)
+    counting: contextlib.AbstractContextManager[list[int]] = (
+        _counting_statements() if database else contextlib.nullcontext([0])
+    )
+    with counting as statements:
+        return _rounds(args, server, database, statements)
+
+
+def _rounds(args: argparse.Namespace, server: PgServer | None, database: str | None, statements: list[int]) -> int:
+    server_cpu = server.server_cpu_s if server else (lambda: None)
     with _handlers_inline(), tempfile.TemporaryDirectory(prefix="profile-exchange-") as tmp:
         root = Path(tmp)
 
