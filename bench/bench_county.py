@@ -445,7 +445,7 @@ def _server_cpu(figures: dict[str, Any]) -> str:
     spent = figures["county"].get("database_cpu_s")
     if spent is None:
         return ", the PostgreSQL server not counted"
-    return f"; the PostgreSQL server (its backends) used {spent:.1f} CPU s during the county's day"
+    return f"; the PostgreSQL server (its postmaster and backends) used {spent:.1f} CPU s during the county's day"
 
 
 def table(figures: dict[str, Any]) -> str:
