@@ -12,7 +12,7 @@ import msgspec
 from hub.deadlines import case_state
 from hub.keys import HubIdentity
 from hub.opinions import REVIEWED_STATUSES, joint_opinions_down
-from hub.store import FeedSetRow, HubStoreProtocol, StationRow
+from hub.store import ExchangeGlance, FeedSetRow, HubStoreProtocol, StationRow
 from sync.catalog_patch import body_digest, legacy_body, make_edits
 from sync.changes import RowChange, StatusChange
 from sync.errors import InputError, ProxyAppError
@@ -42,6 +42,7 @@ __all__ = (
     "RESTORED_META",
     "feed_origin",
     "feed_reach",
+    "glance",
     "held_feed",
     "hold_feeds",
     "note_position",
@@ -120,6 +121,12 @@ def feed_reach(store: HubStoreProtocol, station_id: str) -> int:
     """The seq the station's feed has reached: the newest set sealed, or the restart point after a restore."""
     head, restart = store.feed_head_seq_and_meta(station_id, _RESTART + station_id)
     return max(head, int(restart or 0))
+
+
+def glance(store: HubStoreProtocol, station_id: str) -> ExchangeGlance:
+    """What the exchange's answer needs to know of the station's feed (its head, a restart point, whether the
+    hub was restored, whether items wait) and whether a catalogue failure is on record: one statement."""
+    return store.exchange_glance(station_id, restart_key=_RESTART + station_id, restored_key=RESTORED_META)
 
 
 def note_position(store: HubStoreProtocol, station_id: str, after: int) -> None:
@@ -354,6 +361,7 @@ def _seal(
     *,
     max_sets: int | None = None,
     max_bytes: int | None = None,
+    pending: bool | None = None,
 ) -> tuple[int, int]:
     """Seal queued items, records first, into at most ``max_sets`` sets, stopping once the envelopes
     reach ``max_bytes`` (at least one set when anything is queued). Returns (sets sealed, sets the
@@ -361,8 +369,9 @@ def _seal(
 
     Sealing only what is about to be sent keeps the priorities across sets: a decision queued
     while a new station is still fetching its reference data goes out before the rest of it.
+    ``pending``: whether items wait, as the caller read it moments ago (None: read here).
     """
-    if not store.has_pending(station_id):
+    if not (store.has_pending(station_id) if pending is None else pending):
         # Most answers have nothing queued: found without the transaction and the station's lock (four round
         # trips on PostgreSQL, the write lock on SQLite). An item queued a moment later goes down in the next
         # answer, as it would had it come after this one.
@@ -442,15 +451,17 @@ def read_feed(
     limit: int | None,
     now: dt.datetime,
     max_bytes: int | None = None,
+    seen: ExchangeGlance | None = None,
 ) -> tuple[list[FeedSetRow], FeedResponse]:
     """The sets after ``after``: at most ``limit``, added while their bytes stay below ``max_bytes``
     (at least one), sealing queued items only as far as the answer needs them.
 
     ``last_seq`` of the answer is the seq the feed reaches once everything queued is sealed, so a
     station keeps asking while its position is below it. Without a limit or a byte cap (a file),
-    everything queued is sealed and sent.
+    everything queued is sealed and sent. ``seen``: the station's feed as :func:`glance` read it since
+    the last item was queued for it (the exchange's), used instead of reading its head and queue again.
     """
-    head_seq = feed_reach(store, station_id)
+    head_seq = feed_reach(store, station_id) if seen is None else max(seen.feed_head, int(seen.restart or 0))
     if (limit is None and max_bytes is None) or after > head_seq:
         # A file takes everything. A position past the head that the station never said (note_position)
         # gets nothing: sealing after a position it did not sign could skip sets it needs.
@@ -461,7 +472,9 @@ def read_feed(
             last_seq=feed_reach(store, station_id),
             hub_ms=int(now.timestamp() * 1000),
         )
-    sealed_after = store.feed_sets_after(station_id, after, limit)
+    # Nothing sealed past the position the station applied (nearly every exchange): nothing to read.
+    nothing_after = seen is not None and seen.feed_head <= after
+    sealed_after = [] if nothing_after else store.feed_sets_after(station_id, after, limit)
     rows = []
     size = 0
     for row in sealed_after:
@@ -479,10 +492,11 @@ def read_feed(
             now,
             max_sets=None if limit is None else limit - len(rows),
             max_bytes=None if max_bytes is None else max(max_bytes - size, 1),
+            pending=None if seen is None else seen.pending,
         )
         if sealed:
             rows += store.feed_sets_after(station_id, rows[-1].seq if rows else after, sealed)
-    elif store.has_pending(station_id):
+    elif store.has_pending(station_id) if seen is None else seen.pending:
         waiting = len(_chunks(store.pending_items(station_id)))
     # What the feed reaches now: the head read above, or the newest set sealed since (sealing goes on after
     # the head, or after the restart point: both are in head_seq), without reading them again.

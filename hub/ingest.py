@@ -148,6 +148,9 @@ def ingest_sets(
         # Read before the feed in the answer (lean), or down the feed after every handover queued before it.
         position = (feed_after if feed_after is not None else station.feed_acked) if lean else None
         signer = receipt_keys(store, identity, station_id, position=position)
+    # The seq the next set applies at, as far as this request knows: a set that claims it takes the lock the
+    # apply needs with the station's (one round trip on PostgreSQL, not two).
+    likely_next = (station.applied_seq if station else 0) + 1
     for data in sets:
         if station is None:
             seq, _ = _peek(data)
@@ -161,10 +164,11 @@ def ingest_sets(
             )
             break
         assert signer is not None
-        result = _ingest_one(store, identity, bytes(data), station, via, moment, lean, signer)
+        result = _ingest_one(store, identity, bytes(data), station, via, moment, lean, signer, likely_next=likely_next)
         results.append(result)
         if result.status not in ("accepted", "duplicate"):
             break
+        likely_next = result.seq + 1
     if results[-1].status == "accepted":
         # The last set moved the chain head to its seq, under the station's lock, moments ago: not read again.
         next_seq = results[-1].seq + 1
@@ -197,6 +201,8 @@ def _ingest_one(
     now: dt.datetime,
     lean: bool = False,
     signer: KeyPair | None = None,
+    *,
+    likely_next: int | None = None,
 ) -> SetResult:
     station_id = station.station_id
     claimed_seq, _ = _peek(data)
@@ -268,9 +274,22 @@ def _ingest_one(
     while True:
         try:
             with store.transaction():
-                store.lock(station_lock(station_id))  # one set of a station at a time, across hub serve's workers
+                # One set of a station at a time, across hub serve's workers; a set that will most likely be
+                # applied takes the counts lock (_chain_and_apply) with it, in the same order.
+                store.lock(station_lock(station_id), *([COUNTS_LOCK] if signed.seq == likely_next else []))
                 return _chain_and_apply(
-                    store, identity, data, signed, set_hash, changes, via, now, lean, signer or identity.keys, careful
+                    store,
+                    identity,
+                    data,
+                    signed,
+                    set_hash,
+                    changes,
+                    via,
+                    now,
+                    lean,
+                    signer or identity.keys,
+                    careful,
+                    village_code=station.village_code,
                 )
         except _Replay:
             # A change failed half-written: the whole transaction was rolled back (nothing of the set stayed,
@@ -394,9 +413,13 @@ def _chain_and_apply(
     lean: bool,
     signer: KeyPair,
     careful: bool = True,
+    *,
+    village_code: str,
 ) -> SetResult:
     origin, seq, at = signed.origin, signed.seq, iso_utc(now)
-    station = store.station(origin)
+    # Under the lock; with the village's stations, which the apply sends the set's cases to (a village's code
+    # never changes: the caller's row names it).
+    station, village = store.station_and_village(origin, village_code)
     assert station is not None  # checked by the caller; the row is never deleted
     # sets_in holds no set past the station's chain head (a set goes in with the head's move, and a fork's
     # resolution takes the head back with the sets it sets aside): only a seq up to it can be held.
@@ -419,8 +442,8 @@ def _chain_and_apply(
     # The triggers keep case_counts and counters rows that every station's sets update, each set in
     # its own order: two stations taking those row locks in opposite orders deadlocked. One lock
     # taken before the first such write (held to commit; nothing on SQLite) gives them one order.
-    store.lock(COUNTS_LOCK)
-    rejected = _apply_all(store, identity, changes, station, seq, now, lean, set_hash, careful=careful)
+    store.lock(COUNTS_LOCK)  # no statement when _ingest_one took it with the station's
+    rejected = _apply_all(store, identity, changes, station, village, seq, now, lean, set_hash, careful=careful)
     hub_ms = int(now.timestamp() * 1000)
     receipt = make_receipt(
         origin=origin,
@@ -430,7 +453,7 @@ def _chain_and_apply(
         sign_private=signer.sign_private,
         sign_public=signer.sign_public,
     )
-    store.add_set_in(
+    store.accept_set(
         origin=origin,
         seq=seq,
         set_hash=set_hash,
@@ -442,7 +465,6 @@ def _chain_and_apply(
         receipt=receipt,
         hub_ms=hub_ms,
     )
-    store.set_applied(origin, seq, set_hash)
     if not lean:
         queue(store, [origin], ReceiptItem(receipt), at=at)
     return SetResult(seq=seq, status="accepted", receipt=receipt)
@@ -484,6 +506,7 @@ def _apply_all(
     identity: HubIdentity,
     changes: list[Decoded],
     station: StationRow,
+    village: list[StationRow],
     seq: int,
     now: dt.datetime,
     lean: bool,
@@ -502,7 +525,6 @@ def _apply_all(
     pages the set touched spills to a temporary file past 64 KiB, a tenth of a backlog's ingest.
     """
     origin, at = station.station_id, iso_utc(now)
-    village = store.stations(village_code=station.village_code, enrolled_only=True)
     others = [s.station_id for s in village if s.station_id != origin]
     said = {s.station_id: s.features for s in village}
     rejected = 0

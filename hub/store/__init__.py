@@ -29,7 +29,7 @@ from hub.store.ratings import RatingStoreMixin
 from hub.store.scans import ScanRow, ScanStoreMixin, StationScans
 from hub.store.schema import migrate as apply_migrations
 from hub.store.stations import Contact, EnrolmentRow, KeyRow, StationRow, StationStoreMixin
-from hub.store.sync import FeedSetRow, ForkRow, SyncStoreMixin
+from hub.store.sync import ExchangeGlance, FeedSetRow, ForkRow, SyncStoreMixin
 from hub.store.township import TownshipStoreMixin
 from hub.store.upstream import UpstreamStoreMixin
 from sync.catalog import Catalog
@@ -46,6 +46,7 @@ __all__ = (
     "CatalogVersionRow",
     "Contact",
     "EnrolmentRow",
+    "ExchangeGlance",
     "FeedSetRow",
     "ForkRow",
     "HubStore",

@@ -82,12 +82,13 @@ class StoreBase:
             with self.transaction():
                 yield
 
-    def lock(self, key: str) -> None:
-        """Serialise the rest of this transaction with every other transaction that locks ``key``
-        (``station:<id>`` for a station's chain and feed): on PostgreSQL a transaction-level advisory
-        lock; on SQLite nothing to do, its one writer at a time already serialises everything."""
+    def lock(self, *keys: str) -> None:
+        """Serialise the rest of this transaction with every other transaction that locks one of ``keys``
+        (``station:<id>`` for a station's chain and feed), taking them in the order given: on PostgreSQL
+        transaction-level advisory locks, in one round trip, none asked for twice in a transaction; on SQLite
+        nothing to do, its one writer at a time already serialises everything."""
         if self.dialect == "postgresql":
-            self.db.lock(key)
+            self.db.lock(*keys)
 
     @contextlib.contextmanager
     def savepoint(self, name: str = "change") -> Iterator[None]:
@@ -97,10 +98,13 @@ class StoreBase:
         """
         with self.transaction():
             self.db.execute(f"SAVEPOINT {name}")
+            held = len(self.db.held_locks) if self.dialect == "postgresql" else 0
             try:
                 yield
             except BaseException as exc:
                 self.db.execute(f"ROLLBACK TO {name}")
+                if self.dialect == "postgresql":
+                    del self.db.held_locks[held:]  # PostgreSQL let go of the locks taken since the savepoint
                 self.db.execute(f"RELEASE {name}")
                 if isinstance(exc, self._row_errors()) or self._not_adapted(exc):
                     raise RowError(zh=f"该行无法保存：{exc}", en=f"the row cannot be stored: {exc}") from exc

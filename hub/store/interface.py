@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from hub.store.forks import ResolvedForkRow
     from hub.store.scans import ScanRow, StationScans
     from hub.store.stations import Contact, EnrolmentRow, KeyRow, StationRow
-    from hub.store.sync import FeedSetRow, ForkRow
+    from hub.store.sync import ExchangeGlance, FeedSetRow, ForkRow
     from sync.catalog import Catalog
     from sync.divisions import DivisionTree
     from sync.workdays import WorkCalendar, YearTable
@@ -58,10 +58,11 @@ class HubStoreProtocol(Protocol):
         """Whether the database holds a hub's tables at all (an empty PostgreSQL database does not)."""
         ...
 
-    def lock(self, key: str) -> None:
-        """Serialise the rest of this transaction with every other transaction that locks ``key``
-        (``station:<id>`` for a station's chain and feed): an advisory lock on PostgreSQL, where several
-        workers write at once; nothing on SQLite, whose one writer at a time serialises everything."""
+    def lock(self, *keys: str) -> None:
+        """Serialise the rest of this transaction with every other transaction that locks one of ``keys``
+        (``station:<id>`` for a station's chain and feed), taken in the order given: advisory locks on
+        PostgreSQL, where several workers write at once, in one round trip and none twice in a transaction;
+        nothing on SQLite, whose one writer at a time serialises everything."""
         ...
 
     def locked(self, *, station_id: str | None = None, counts: bool = True) -> contextlib.AbstractContextManager[None]:
@@ -196,8 +197,16 @@ class HubStoreProtocol(Protocol):
         """Stations in enrolment order, optionally of one village, optionally only those not revoked."""
         ...
 
+    def station_and_village(self, station_id: str, village_code: str) -> tuple[StationRow | None, list[StationRow]]:
+        """The station's row and the stations of ``village_code`` not revoked, in one statement."""
+        ...
+
     def key(self, key_id: str) -> KeyRow | None:
         """The station key with this key id (current or revoked), or None."""
+        ...
+
+    def key_and_station(self, key_id: str) -> tuple[KeyRow | None, StationRow | None]:
+        """The station key with this key id and its station's row, in one statement; (None, None) if unknown."""
         ...
 
     def station_key(self, station_id: str) -> KeyRow | None:
@@ -243,7 +252,7 @@ class HubStoreProtocol(Protocol):
         """The envelope of the set held at (origin, seq), exactly as it was received, or None."""
         ...
 
-    def add_set_in(
+    def accept_set(
         self,
         *,
         origin: str,
@@ -257,7 +266,8 @@ class HubStoreProtocol(Protocol):
         receipt: bytes,
         hub_ms: int,
     ) -> None:
-        """Keep an accepted set exactly as received, with the receipt the hub signed for it."""
+        """Keep an accepted set exactly as received, with the receipt the hub signed for it, and move the
+        station's chain head to it (inside the set's transaction; one statement on PostgreSQL)."""
         ...
 
     def count_sets_in(self, origin: str) -> int:
@@ -348,6 +358,11 @@ class HubStoreProtocol(Protocol):
 
     def feed_head_seq_and_meta(self, station_id: str, key: str) -> tuple[int, str | None]:
         """The seq of the station's newest feed set (0 for none) and the meta value at ``key``, in one statement."""
+        ...
+
+    def exchange_glance(self, station_id: str, *, restart_key: str, restored_key: str) -> ExchangeGlance:
+        """The feed head, two meta values, whether items wait and whether a catalogue failure is on record,
+        for the station, in one statement."""
         ...
 
     def add_feed_set(

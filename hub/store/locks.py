@@ -49,10 +49,11 @@ class LockStoreMixin(StoreBase):
         no order at all. Nested in another transaction it joins it (the locks are re-entrant).
         """
         with self.transaction():
-            if station_id is not None:
-                self.lock(station_lock(station_id))
+            keys = [] if station_id is None else [station_lock(station_id)]
             if counts:
-                self.lock(COUNTS_LOCK)
+                keys.append(COUNTS_LOCK)
+            if keys:
+                self.lock(*keys)  # on PostgreSQL both in one round trip, in this order
             yield
 
     def in_transaction(self) -> bool:

@@ -36,7 +36,7 @@ from typing import Any
 import psycopg
 import psycopg.errors
 from psycopg import _queries
-from psycopg.adapt import Loader
+from psycopg.adapt import Dumper, Loader
 
 from hub.store.base import TransactionConflict
 from hub.store.dialect import ORD, NotPortable, translate, translate_ddl
@@ -104,6 +104,15 @@ def _check_if_idle(conn: psycopg.Connection[Any]) -> None:
         ConnectionPool.check_connection(conn)
 
 
+class _BoolAsInt(Dumper):
+    # SQLite stores True as 1: the store's columns are bigint, where a PostgreSQL boolean would not go. Dumped
+    # here, for the few bool values, instead of a pass in Python over every value of every statement.
+    oid = psycopg.adapters.types["int8"].oid
+
+    def dump(self, obj: Any) -> bytes:
+        return b"1" if obj else b"0"
+
+
 class _Number(Loader):
     # SUM() of bigint is numeric in PostgreSQL; the store's callers expect SQLite's int (or float).
     def load(self, data: Any) -> int | float:
@@ -164,6 +173,7 @@ def configure(conn: psycopg.Connection[Any]) -> None:
     conn.autocommit = True
     conn.prepare_threshold = prepare_threshold()
     conn.adapters.register_loader("numeric", _Number)
+    conn.adapters.register_dumper(bool, _BoolAsInt)
     conn.execute("SET TIME ZONE 'UTC'")
 
 
@@ -281,15 +291,9 @@ _CONFLICT = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetecte
 """SQLSTATE 40001 and 40P01: PostgreSQL rolled the transaction back; running it again is safe."""
 
 
-def _param(value: Any) -> Any:
-    # SQLite stores True as 1; a PostgreSQL boolean would not go into the bigint column.
-    return int(value) if isinstance(value, bool) else value
-
-
 def _looked_up(value: Any) -> Any:
     # PostgreSQL's text cannot hold NUL, so no stored text has one: a key with NUL (a hostile pk) is looked up
     # as U+FFFD, which finds nothing as SQLite finds nothing, instead of failing the whole request.
-    value = _param(value)
     return value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
 
 
@@ -308,6 +312,8 @@ class PgDatabase:
         self._pool = pool
         self._conn: psycopg.Connection[Any] | None = None
         self._depth = 0
+        self.held_locks: list[str] = []
+        """The advisory locks this transaction holds, in the order taken (taking one again is no statement)."""
 
     @property
     def conn(self) -> psycopg.Connection[Any]:
@@ -331,9 +337,10 @@ class PgDatabase:
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> Any:
         """Run one statement of the store (SQLite's spelling) and return its cursor."""
         text = translate(sql)
-        bind = _looked_up if text.lstrip()[:6].upper() == "SELECT" else _param
+        # A list, even empty: psycopg reads placeholders (and translate's doubled %) only when given one.
+        values = [_looked_up(v) for v in params] if params and text.lstrip()[:6].upper() == "SELECT" else params or []
         try:
-            cursor = self.conn.execute(text, [bind(v) for v in params or ()])
+            cursor = self.conn.execute(text, values)
         except _TRANSIENT as exc:
             raise _busy(exc) from exc
         except psycopg.OperationalError as exc:
@@ -375,12 +382,20 @@ class PgDatabase:
             raise _unavailable(self.where, exc) from exc
         finally:
             self._depth = 0
+            self.held_locks.clear()  # committed or rolled back: PostgreSQL let them go
 
-    def lock(self, key: str) -> None:
-        """Hold the named advisory lock until the transaction ends (another transaction asking waits)."""
+    def lock(self, *keys: str) -> None:
+        """Hold the named advisory locks until the transaction ends (another transaction asking waits), taken
+        in the order given, in one statement; one this transaction holds already is not asked for again."""
         if not self._depth:
             raise RuntimeError("PgDatabase.lock outside a transaction")  # it would be released at once
-        self.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", [LOCK_SPACE, key])
+        wanted = [key for key in dict.fromkeys(keys) if key not in self.held_locks]
+        if not wanted:
+            return
+        # The server evaluates a select list from left to right: the locks are taken in the order given.
+        calls = ", ".join(["pg_advisory_xact_lock(?, hashtext(?))"] * len(wanted))
+        self.execute(f"SELECT {calls}", [value for key in wanted for value in (LOCK_SPACE, key)])
+        self.held_locks.extend(wanted)
 
     def close(self) -> None:
         """Give the connection back (pool) or close it."""
@@ -435,7 +450,9 @@ class _MigrationDb:
             self._replace_check(match[5], match[2], match[4])
             return _Cursor()
         if params:
-            return psycopg.ClientCursor(self.conn).execute(translate(sql), [_param(v) for v in params])
+            # SQLite stores True as 1; quoted on the client here, where _BoolAsInt may not be registered.
+            values = [int(v) if isinstance(v, bool) else v for v in params]
+            return psycopg.ClientCursor(self.conn).execute(translate(sql), values)
         cursor: Any = _Cursor()
         for statement in translate_ddl(sql):
             cursor = self.conn.execute(statement.encode())  # bytes: psycopg leaves a % in it alone

@@ -248,9 +248,40 @@ class StationStoreMixin(StoreBase):
             sql += " AND revoked_at IS NULL"
         return _rows(StationRow, self.db.execute(sql + " ORDER BY village_code, device, serial", params))
 
+    def station_and_village(self, station_id: str, village_code: str) -> tuple[StationRow | None, list[StationRow]]:
+        """The station's row, and the stations of ``village_code`` not revoked (as :meth:`stations` lists them),
+        in one statement (a set's apply reads both under the station's lock)."""
+        rows = _rows(
+            StationRow,
+            self.db.execute(
+                "SELECT * FROM stations WHERE station_id = ? OR (village_code = ? AND revoked_at IS NULL)"
+                " ORDER BY village_code, device, serial",
+                [station_id, village_code],
+            ),
+        )
+        station = next((row for row in rows if row.station_id == station_id), None)
+        return station, [row for row in rows if row.village_code == village_code and row.revoked_at is None]
+
     def key(self, key_id: str) -> KeyRow | None:
         """The station key with this key id (current or revoked), or None."""
         return _row(KeyRow, self.db.execute("SELECT * FROM station_keys WHERE key_id = ?", [key_id]))
+
+    def key_and_station(self, key_id: str) -> tuple[KeyRow | None, StationRow | None]:
+        """The station key with this key id and the row of the station it is of, in one statement (a signed
+        request names its key first); (None, None) for a key the hub does not know."""
+        cursor = self.db.execute(
+            "SELECT k.*, s.* FROM station_keys k LEFT JOIN stations s ON s.station_id = k.station_id"
+            " WHERE k.key_id = ?",
+            [key_id],
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return None, None
+        names = [d[0] for d in cursor.description]
+        split = len(KeyRow.__struct_fields__)  # the key's columns first: the table's, as KeyRow's fields are
+        key = KeyRow(**dict(zip(names[:split], row[:split])))
+        station = dict(zip(names[split:], row[split:]))
+        return key, None if station["station_id"] is None else StationRow(**station)
 
     def station_key(self, station_id: str) -> KeyRow | None:
         """The station's current key."""
@@ -308,8 +339,10 @@ class StationStoreMixin(StoreBase):
         self.record_contacts(station_id, [contact])
 
     def record_contacts(self, station_id: str, contacts: Sequence[Contact]) -> None:
-        """:meth:`record_contact` for each, in order, in three statements whatever their number (an exchange
-        records its push and its pull: each statement is a round trip on PostgreSQL)."""
+        """:meth:`record_contact` for each, in order, whatever their number in two statements on SQLite and one
+        on PostgreSQL (an exchange records its push and its pull: each statement is a round trip there), and a
+        third when the log is cut back (one contact in :data:`CONTACTS_TRIM_EVERY`). Inside a transaction, or
+        on its own: :meth:`alone` (the statements after the first only trim the log)."""
         if not contacts:
             return
         fields: dict[str, Any] = {}
@@ -329,28 +362,34 @@ class StationStoreMixin(StoreBase):
                 fields["last_error"] = contact.code
                 fields["last_error_at"] = contact.at
         assignments = ", ".join(f"{name} = ?" for name in fields)
-        self.db.execute(f"UPDATE stations SET {assignments} WHERE station_id = ?", [*fields.values(), station_id])
+        update = f"UPDATE stations SET {assignments} WHERE station_id = ?"
+        updated = [*fields.values(), station_id]
         # One row each, in the order given: the log's ids (newest first in contacts()) follow it on both engines.
-        added = self.db.execute(
+        insert = (
             "INSERT INTO contacts (station_id, at, kind, ok, code, sets, head_seq, outbox_length, clock_offset_ms,"
-            " software) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(contacts)) + " RETURNING id",
-            [
-                value
-                for contact in contacts
-                for value in (
-                    station_id,
-                    contact.at,
-                    contact.kind,
-                    int(contact.ok),
-                    contact.code,
-                    contact.sets,
-                    contact.head_seq,
-                    contact.outbox_length,
-                    contact.clock_offset_ms,
-                    contact.software,
-                )
-            ],
-        ).fetchall()
+            " software) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(contacts)) + " RETURNING id"
+        )
+        inserted = [
+            value
+            for contact in contacts
+            for value in (
+                station_id,
+                contact.at,
+                contact.kind,
+                int(contact.ok),
+                contact.code,
+                contact.sets,
+                contact.head_seq,
+                contact.outbox_length,
+                contact.clock_offset_ms,
+                contact.software,
+            )
+        ]
+        if self.dialect == "postgresql":  # one statement: atomic by itself, and one round trip
+            added = self.db.execute(f"WITH recorded AS ({update}) {insert}", [*updated, *inserted]).fetchall()
+        else:
+            self.db.execute(update, updated)
+            added = self.db.execute(insert, inserted).fetchall()
         if any(int(row[0]) % CONTACTS_TRIM_EVERY == 0 for row in added):
             self.db.execute(
                 "DELETE FROM contacts WHERE station_id = ? AND id <= "

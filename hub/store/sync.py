@@ -10,7 +10,7 @@ import msgspec
 
 from hub.store.base import StoreBase
 
-__all__ = ("FeedSetRow", "ForkRow", "SyncStoreMixin")
+__all__ = ("ExchangeGlance", "FeedSetRow", "ForkRow", "SyncStoreMixin")
 
 
 class ForkRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,6 +37,26 @@ class FeedSetRow(msgspec.Struct, frozen=True, kw_only=True):
     hash: bytes
     envelope: bytes
     items: int
+
+
+class ExchangeGlance(msgspec.Struct, frozen=True, kw_only=True):
+    """What an exchange's answer needs to know of a station once its sets went in, read in one statement."""
+
+    feed_head: int
+    """The seq of the station's newest feed set (0: none)."""
+    restart: str | None
+    """The feed's restart point after a restore (meta), or None."""
+    restored: bool
+    """The hub was restored from a backup (meta): a station's feed position may say what it lost."""
+    pending: bool
+    """Items wait in the station's feed queue, to be sealed."""
+    catalog_failure: bool
+    """A station's report that it could not install a catalogue version is on record."""
+
+
+_KEEP_SET = "INSERT INTO sets_in (origin, seq, hash, envelope, changes, rejected, via, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_KEEP_RECEIPT = "INSERT INTO receipts (origin, seq, receipt, hub_ms) VALUES (?, ?, ?, ?)"
+_MOVE_HEAD = "UPDATE stations SET applied_seq = ?, applied_hash = ? WHERE station_id = ?"
 
 
 def _no_nul(text: str) -> str:
@@ -66,7 +86,7 @@ class SyncStoreMixin(StoreBase):
         row = self.db.execute("SELECT envelope FROM sets_in WHERE origin = ? AND seq = ?", [origin, seq]).fetchone()
         return bytes(row[0]) if row else None
 
-    def add_set_in(
+    def accept_set(
         self,
         *,
         origin: str,
@@ -80,15 +100,19 @@ class SyncStoreMixin(StoreBase):
         receipt: bytes,
         hub_ms: int,
     ) -> None:
-        """Keep an accepted set exactly as received, with the receipt the hub signed for it."""
-        self.db.execute(
-            "INSERT INTO sets_in (origin, seq, hash, envelope, changes, rejected, via, received_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [origin, seq, set_hash, envelope, changes, rejected, via, at],
-        )
-        self.db.execute(
-            "INSERT INTO receipts (origin, seq, receipt, hub_ms) VALUES (?, ?, ?, ?)", [origin, seq, receipt, hub_ms]
-        )
+        """Keep an accepted set exactly as received, with the receipt the hub signed for it, and move the
+        station's chain head to it (call inside the set's transaction). One statement on PostgreSQL (three
+        round trips were a fifth of the time the ingest holds the counts lock), three on SQLite."""
+        kept = [origin, seq, set_hash, envelope, changes, rejected, via, at]
+        signed, head = [origin, seq, receipt, hub_ms], [seq, set_hash, origin]
+        if self.dialect == "postgresql":
+            self.db.execute(
+                f"WITH kept AS ({_KEEP_SET}), signed AS ({_KEEP_RECEIPT}) {_MOVE_HEAD}", [*kept, *signed, *head]
+            )
+            return
+        self.db.execute(_KEEP_SET, kept)
+        self.db.execute(_KEEP_RECEIPT, signed)
+        self.db.execute(_MOVE_HEAD, head)
 
     def count_sets_in(self, origin: str) -> int:
         """How many sets of this origin the hub holds."""
@@ -268,6 +292,25 @@ class SyncStoreMixin(StoreBase):
             [station_id, key],
         ).fetchone()
         return int(row[0] or 0), row[1]
+
+    def exchange_glance(self, station_id: str, *, restart_key: str, restored_key: str) -> ExchangeGlance:
+        """The feed head, the meta values at ``restart_key`` and ``restored_key``, whether items wait and whether
+        a catalogue failure is on record, for the station, in one statement (four round trips fewer an exchange
+        on PostgreSQL than read one by one)."""
+        row = self.db.execute(
+            "SELECT (SELECT seq FROM feed_sets WHERE station_id = ? ORDER BY seq DESC LIMIT 1),"
+            " (SELECT value FROM meta WHERE key = ?), (SELECT value FROM meta WHERE key = ?),"
+            " EXISTS (SELECT 1 FROM feed_items WHERE station_id = ?),"
+            " EXISTS (SELECT 1 FROM catalog_failures WHERE station_id = ?)",
+            [station_id, restart_key, restored_key, station_id, station_id],
+        ).fetchone()
+        return ExchangeGlance(
+            feed_head=int(row[0] or 0),
+            restart=row[1],
+            restored=bool(row[2]),
+            pending=bool(row[3]),
+            catalog_failure=bool(row[4]),
+        )
 
     def add_feed_set(
         self, *, station_id: str, seq: int, prev: bytes, set_hash: bytes, envelope: bytes, items: int, at: str

@@ -123,6 +123,7 @@ def verify_request(
     now: dt.datetime,
     mac_key_for: Callable[[KeyRow], bytes | Sequence[bytes]] | None = None,
     known_key: KeyRow | None = None,
+    known_station: StationRow | None = None,
 ) -> Signer:
     """Check a station request's signature headers; advance its counter; return who signed.
 
@@ -134,8 +135,8 @@ def verify_request(
     the canonical request (401), head seq, outbox length and software of their shapes (400
     ``malformed``), key not revoked (403), counter above the last seen (409 replay, with
     ``last_counter``). Only a request whose signature checks is recorded as a contact.
-    ``known_key``: the row of the request's key as the caller read it already (a compact header names it),
-    used instead of reading it again when its id is the headers'.
+    ``known_key``, ``known_station``: the rows of the request's key and its station as the caller read them
+    already (a compact header names the key), used instead of reading them again when they are the headers'.
 
     Raises:
         HubHTTPError: with the protocol's code and status.
@@ -153,11 +154,20 @@ def verify_request(
         signature = base64.b64decode(signature_text, validate=True)
     except (binascii.Error, ValueError):
         raise _unauthenticated(zh="请求签名不是 base64 格式", en="the request signature is not base64") from None
-    key = known_key if known_key is not None and known_key.key_id == key_id else store.key(key_id)
+    key: KeyRow | None
+    station: StationRow | None
+    if known_key is not None and known_key.key_id == key_id:
+        key = known_key
+        station = (
+            known_station
+            if known_station is not None and known_station.station_id == station_id
+            else store.station(station_id)
+        )
+    else:
+        key, station = store.key_and_station(key_id)  # the key's own station: the headers' when it is theirs
     if key is None:
         raise HubHTTPError("unknown_key", zh=f"县平台不认识密钥 {key_id}", en=f"key {key_id} is not known to this hub")
-    station = store.station(station_id)
-    if station is None or key.station_id != station_id:
+    if station is None or key.station_id != station_id or station.station_id != station_id:
         raise _unauthenticated(
             zh=f"密钥 {key_id} 不属于代办点 {station_id}", en=f"key {key_id} does not belong to station {station_id}"
         )

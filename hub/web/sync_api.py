@@ -24,12 +24,12 @@ from litestar.params import RawBody
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.catalog_report import note_catalog_failure
-from hub.feed import note_position, read_feed
+from hub.feed import glance, note_position, read_feed
 from hub.ingest import ingest_sets
 from hub.keys import HubIdentity
 from hub.recovery import recover_if_behind
 from hub.rotation import catch_up, note_held
-from hub.store import HubStore, KeyRow
+from hub.store import ExchangeGlance, HubStore, KeyRow, StationRow
 from hub.web.api_models import error_responses
 from hub.web.auth import Signer, check_protocol, path_qs, refusals_recorded, verify_request
 from hub.web.deps import Clock, HubSettings, Identity
@@ -101,9 +101,10 @@ def _signer(
 
     headers: Any = request.headers
     key: KeyRow | None = None
+    station: StationRow | None = None
     compact = request.headers.get(HEADER_SYNC.lower())
     if compact is not None:
-        key = store.key(sync_auth_key(compact))
+        key, station = store.key_and_station(sync_auth_key(compact))
         if key is None:
             raise HubHTTPError(
                 "unknown_key",
@@ -120,6 +121,7 @@ def _signer(
         now=now,
         mac_key_for=mac_key,
         known_key=key,
+        known_station=station,
     )
 
 
@@ -137,6 +139,29 @@ def _no_content_type(app: ASGIApp) -> ASGIApp:
         await app(scope, receive, sending)
 
     return middleware
+
+
+def _before_the_feed(
+    store: HubStore, identity: HubIdentity, signer: Signer, sync: SyncRequest, *, applied_seq: int, clock: Clock
+) -> ExchangeGlance | None:
+    """What comes between the sets and the feed: a restored hub's restart point, a catalogue failure the
+    station reports (recorded, and the version queued whole) or no longer reports (cleared), what a restored
+    station lost (queued again: hub.recovery). Returns the station's feed as read before them in one
+    statement, for read_feed, or None when one of them changed it (read_feed reads it again).
+    """
+    station_id = signer.station.station_id
+    seen = glance(store, station_id)
+    changed = False
+    if seen.restored:  # after a hub restore the feed goes on after the position the station signed
+        note_position(store, station_id, sync.feed_after)
+        changed = True
+    if sync.features & FEATURE_CATALOG_REPORT and (sync.catalog_failure is not None or seen.catalog_failure):
+        changed |= note_catalog_failure(store, station_id, sync.catalog_failure, at=iso_utc(clock())) is not None
+    if signer.fields_signed:
+        changed |= (
+            recover_if_behind(store, identity, station_id, signer.head_seq, now=clock(), applied_seq=applied_seq) > 0
+        )
+    return None if changed else seen
 
 
 @post(
@@ -171,8 +196,6 @@ def exchange(
     if sync.features != signer.station.features:
         with store.transaction():
             store.set_features(station_id, sync.features)  # before the feed is sealed for it, below
-    if sync.features & FEATURE_CATALOG_REPORT:  # a version it could not install: recorded, sent whole
-        note_catalog_failure(store, station_id, sync.catalog_failure, at=iso_utc(clock()))
     if identity.gen > 1:  # the hub key handovers it lacks, once it reads them (hub.rotation)
         with store.transaction():
             if signer.mac_index is not None:  # the generation its MAC names (a restored hub relearns it)
@@ -190,9 +213,7 @@ def exchange(
         feed_after=sync.feed_after,
         known=signer.station,
     )
-    note_position(store, station_id, sync.feed_after)  # after a restore: the feed goes on after it
-    if signer.fields_signed:  # a station restored from a backup gets back what it lost (hub.recovery)
-        recover_if_behind(store, identity, station_id, signer.head_seq, now=clock(), applied_seq=pushed.next_seq - 1)
+    seen = _before_the_feed(store, identity, signer, sync, applied_seq=pushed.next_seq - 1, clock=clock)
     feed_bytes = min(sync.feed_bytes or DEFAULT_FEED_BYTES, MAX_FEED_BYTES)
     rows, feed = read_feed(
         store,
@@ -202,6 +223,7 @@ def exchange(
         limit=settings.feed_limit_max,
         max_bytes=feed_bytes,
         now=clock(),
+        seen=seen,
     )
     failed = next((r for r in pushed.results if r.status not in ("accepted", "duplicate")), None)
     contacts = []
@@ -209,7 +231,7 @@ def exchange(
         code = failed.code if failed else None
         contacts.append(signer.contact(clock(), "push", ok=failed is None, code=code, sets=len(pushed.results)))
     contacts.append(signer.contact(clock(), "pull", ok=True, sets=len(rows), feed_after=sync.feed_after))
-    with store.transaction():
+    with store.alone():  # one statement on PostgreSQL, atomic by itself: no BEGIN and COMMIT round trips
         store.record_contacts(station_id, contacts)
     results = [SyncResult.of(r) for r in pushed.results]
     if sync.features & FEATURE_SHORT_RECEIPTS:

@@ -40,8 +40,8 @@ def test_a_set_rolled_back_for_a_conflict_runs_again_and_is_applied_once(
     real = hub.ingest._chain_and_apply
     calls: list[int] = []
 
-    def conflicted_once(*args: Any) -> Any:
-        result = real(*args)  # everything written, then the engine rolls it all back
+    def conflicted_once(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)  # everything written, then the engine rolls it all back
         calls.append(1)
         if len(calls) == 1:
             raise _conflict()
@@ -65,8 +65,8 @@ def test_a_set_that_keeps_conflicting_is_busy_and_nothing_kept(
     real = hub.ingest._chain_and_apply
     calls: list[int] = []
 
-    def always_conflicted(*args: Any) -> Any:
-        real(*args)
+    def always_conflicted(*args: Any, **kwargs: Any) -> Any:
+        real(*args, **kwargs)
         calls.append(1)
         raise _conflict()
 
@@ -93,9 +93,9 @@ def test_two_stations_locking_counter_rows_in_opposite_orders_all_apply_once(
     hub_backend: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Two threads, each a station's ingest on its own connection; before applying, each first attempt
-    updates two counter rows in the opposite order of the other's: on PostgreSQL a real deadlock every
-    round, which the hub breaks by running the losing set again (on SQLite, one writer: no deadlock)."""
+    """Two threads, each a station's ingest on its own connection; in its transaction, before its locks, each
+    first attempt updates two counter rows in the opposite order of the other's: on PostgreSQL a real deadlock
+    every round, which the hub breaks by running the losing set again (on SQLite, one writer: no deadlock)."""
     if not hub_backend.postgres:
         pytest.skip("SQLite has one writer at a time: no two transactions hold row locks at once")
     stations = [enrol(store, identity, clock), enrol(store, identity, clock)]
@@ -107,19 +107,23 @@ def test_two_stations_locking_counter_rows_in_opposite_orders_all_apply_once(
     start = threading.Barrier(2, timeout=60)
     first_try = threading.local()
     attempts: list[str] = []
-    real = hub.ingest._chain_and_apply
+    real = HubStore.lock
 
-    def crossed(the_store: HubStore, identity: HubIdentity, data: bytes, signed: Any, *rest: Any) -> Any:
-        first, second = orders[signed.origin]
-        attempts.append(signed.origin)
-        the_store.db.execute("UPDATE counters SET value = value + 1 WHERE name = 'test' AND label = ?", [first])
-        if first_try.pending:
-            first_try.pending = False
-            meet.wait()  # both now hold their first row: each one's second update waits for the other's
-        the_store.db.execute("UPDATE counters SET value = value + 1 WHERE name = 'test' AND label = ?", [second])
-        return real(the_store, identity, data, signed, *rest)
+    def crossed(the_store: HubStore, *keys: str) -> None:
+        # At the set's first lock (the station's, and the counts lock with it), so two sets are in their
+        # transactions at once: each updates its two rows in the other's opposite order before taking them.
+        origin = next((key.removeprefix("station:") for key in keys if key.startswith("station:")), None)
+        if origin in orders:
+            first, second = orders[origin]
+            attempts.append(origin)
+            the_store.db.execute("UPDATE counters SET value = value + 1 WHERE name = 'test' AND label = ?", [first])
+            if first_try.pending:
+                first_try.pending = False
+                meet.wait()  # both now hold their first row: each one's second update waits for the other's
+            the_store.db.execute("UPDATE counters SET value = value + 1 WHERE name = 'test' AND label = ?", [second])
+        real(the_store, *keys)
 
-    monkeypatch.setattr(hub.ingest, "_chain_and_apply", crossed)
+    monkeypatch.setattr(HubStore, "lock", crossed)
     errors: list[BaseException] = []
     statuses: list[str] = []
 

@@ -84,3 +84,11 @@ def test_values_bound_on_the_server_keep_their_bytes_and_take_the_column_s_type(
         store.db.execute("CREATE TEMP TABLE probe (n bigint, b bytea, t text)")
         store.db.execute("INSERT INTO probe (n, b, t) VALUES (?, ?, ?)", ["42", blob, 7])  # a text for a bigint
         assert store.db.execute("SELECT n, b, t FROM probe").fetchone() == (42, blob, "7")
+
+
+def test_a_bool_goes_into_a_bigint_column_as_sqlite_keeps_it(store: HubStore):
+    with store.transaction():
+        store.db.execute("CREATE TEMP TABLE flags (ok bigint)")
+        store.db.execute("INSERT INTO flags (ok) VALUES (?), (?)", [True, False])
+        assert store.db.execute("SELECT ok FROM flags ORDER BY ok").fetchall() == [(0,), (1,)]
+        assert store.db.execute("SELECT COUNT(*) FROM flags WHERE ok = ?", [True]).fetchone() == (1,)
