@@ -110,7 +110,7 @@ class _BoolAsInt(Dumper):
     oid = psycopg.adapters.types["int8"].oid
 
     def dump(self, obj: Any) -> bytes:
-        return b"1" if obj else b"0"
+        return str(int(obj)).encode()
 
 
 class _Number(Loader):
@@ -173,7 +173,11 @@ def configure(conn: psycopg.Connection[Any]) -> None:
     conn.autocommit = True
     conn.prepare_threshold = prepare_threshold()
     conn.adapters.register_loader("numeric", _Number)
+    # Registered for bool, a dumper with an oid also becomes the one for that oid (COPY's set_types picks by
+    # oid: hub migrate --to): int8's own is put back there, so only a bool is dumped by _BoolAsInt.
+    int8 = conn.adapters.get_dumper_by_oid(_BoolAsInt.oid, psycopg.pq.Format.TEXT)
     conn.adapters.register_dumper(bool, _BoolAsInt)
+    conn.adapters.register_dumper(None, int8)
     conn.execute("SET TIME ZONE 'UTC'")
 
 

@@ -92,3 +92,15 @@ def test_a_bool_goes_into_a_bigint_column_as_sqlite_keeps_it(store: HubStore):
         store.db.execute("INSERT INTO flags (ok) VALUES (?), (?)", [True, False])
         assert store.db.execute("SELECT ok FROM flags ORDER BY ok").fetchall() == [(0,), (1,)]
         assert store.db.execute("SELECT COUNT(*) FROM flags WHERE ok = ?", [True]).fetchone() == (1,)
+
+
+def test_copy_by_type_dumps_a_bigint_as_itself_beside_the_bool_dumper(store: HubStore):
+    """COPY with set_types picks a dumper by oid (hub migrate --to): int8's own, not the one for bool."""
+    conn = store.db.conn
+    with store.transaction():
+        conn.execute("CREATE TEMP TABLE years (year bigint, ok bigint)")
+        with conn.cursor() as cursor, cursor.copy("COPY years (year, ok) FROM STDIN") as copy:
+            copy.set_types(["int8", "int8"])
+            copy.write_row((2026, 1))
+            copy.write_row((2027, 0))
+        assert conn.execute("SELECT year, ok FROM years ORDER BY year").fetchall() == [(2026, 1), (2027, 0)]
