@@ -135,8 +135,9 @@ def verify_request(
     the canonical request (401), head seq, outbox length and software of their shapes (400
     ``malformed``), key not revoked (403), counter above the last seen (409 replay, with
     ``last_counter``). Only a request whose signature checks is recorded as a contact.
-    ``known_key``, ``known_station``: the rows of the request's key and its station as the caller read them
-    already (a compact header names the key), used instead of reading them again when they are the headers'.
+    ``known_key``, ``known_station``: the request's key and the station it is of, as the caller read them
+    together already (``HubStore.key_and_station``: a compact header names the key), used instead of reading
+    them again when the key is the headers'.
 
     Raises:
         HubHTTPError: with the protocol's code and status.
@@ -157,14 +158,10 @@ def verify_request(
     key: KeyRow | None
     station: StationRow | None
     if known_key is not None and known_key.key_id == key_id:
-        key = known_key
-        station = (
-            known_station
-            if known_station is not None and known_station.station_id == station_id
-            else store.station(station_id)
-        )
+        key, station = known_key, known_station
     else:
-        key, station = store.key_and_station(key_id)  # the key's own station: the headers' when it is theirs
+        key, station = store.key_and_station(key_id)
+    # The key's own station, read with it: the headers' station only when the key is that station's.
     if key is None:
         raise HubHTTPError("unknown_key", zh=f"县平台不认识密钥 {key_id}", en=f"key {key_id} is not known to this hub")
     if station is None or key.station_id != station_id or station.station_id != station_id:
