@@ -9,6 +9,8 @@ on under an older version; and, until a newer version installs, that one could n
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 
@@ -69,12 +71,15 @@ def catalog_notice(station: Station, *, days: int = NOTICE_DAYS) -> CatalogNotic
     )
 
 
-def catalog_failure(station: Station, features: int | None = None) -> CatalogFailure | None:
+def catalog_failure(
+    station: Station, features: int | None = None, *, stored: Mapping[str, Any] | None = None
+) -> CatalogFailure | None:
     """The catalogue version this station could not install, for the hub (when it said it takes the report):
     it records it and sends the current version whole (sync.protocol.catalog_report). ``features``: what
-    the hub reads, when the caller holds it (read here when None)."""
-    version = station.meta.catalog_failed
+    the hub reads, when the caller holds it (read here when None); ``stored``: ``catalog_failed`` and
+    ``catalog_failure`` as the caller read them with other settings (``Meta.several``)."""
+    version = station.meta.catalog_failed if stored is None else stored["catalog_failed"]
     if not version or not (hub_features(station) if features is None else features) & FEATURE_CATALOG_REPORT:
         return None
-    why = station.meta.catalog_failure or {}
+    why = (station.meta.catalog_failure if stored is None else stored["catalog_failure"]) or {}
     return CatalogFailure(int(version), str(why.get("code") or "invalid"), str(why.get("reason") or ""))

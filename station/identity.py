@@ -16,7 +16,7 @@ from sqlite_utils import Database
 from station.errors import NotEnrolledError, PassphraseError
 from station.fsutil import atomic_write
 from station.store.db import write_txn
-from station.store.meta import Meta, get_meta, get_meta_json, set_meta
+from station.store.meta import get_meta, get_meta_json, set_meta
 from sync.crypto import CryptoError, KeyPair, fingerprint, key_id_of, rewrap_private, unwrap_private_key, wrap_private
 from sync.errors import StoreError
 from sync.protocol import ProtocolError
@@ -156,11 +156,15 @@ def bump_counter(db: Database, *, at_least: int = 0) -> int:
 
     ``at_least``: the hub's ``last_counter`` after a 409 replay; the counter jumps past it.
     """
+    # Read and moved in one statement (a counter never stored, or stored empty, counts as 0).
     with write_txn(db):
-        meta = Meta(db)
-        counter = max(meta.request_counter, at_least) + 1
-        meta.update({"request_counter": counter})
-    return counter
+        rows = db.execute(
+            "INSERT INTO meta (key, value) VALUES ('request_counter', ?) ON CONFLICT(key) DO UPDATE "
+            "SET value = CAST(max(CAST(value AS INTEGER) + 1, CAST(excluded.value AS INTEGER)) AS TEXT) "
+            "RETURNING value",
+            [str(max(at_least, 0) + 1)],
+        ).fetchall()  # all: a statement with RETURNING is done (and the commit free) once read to its end
+    return int(rows[0][0])
 
 
 # -- the key pair ------------------------------------------------------------------------------

@@ -30,12 +30,15 @@ from sync.timeutil import iso_utc
 __all__ = (
     "HUB_FEATURES_META",
     "MAX_CHANGES_PER_SET",
+    "features_of",
     "head",
+    "head_and_unsealed",
     "held_tables",
     "hub_features",
     "hub_time",
     "record_receipt",
     "seal_pending",
+    "standing",
     "unacknowledged",
     "unsealed_count",
 )
@@ -49,8 +52,12 @@ HUB_FEATURES_META = "hub_features"
 
 def hub_features(station: Station) -> int:
     """What the hub last said it reads; 0 (protocol 1's base) until it has said anything."""
-    value = station.meta.hub_features
-    return int(value) if value and value.isdigit() else 0
+    return features_of(station.meta.hub_features)
+
+
+def features_of(stored: str | None) -> int:
+    """The hub's features as ``meta`` holds them (:func:`hub_features`), from a value read with others."""
+    return int(stored) if stored and stored.isdigit() else 0
 
 
 def head(station: Station) -> tuple[int, bytes]:
@@ -62,9 +69,32 @@ def head(station: Station) -> tuple[int, bytes]:
 def unsealed_count(station: Station, features: int | None = None) -> int:
     """Changes waiting to be sealed and sent (not those held back for a feature the hub has not said).
     ``features``: what the hub reads, when the caller holds it (a sync round's Link); read here when None."""
+    sql, params = _unsealed_query(station, features)
+    return station.db.execute(sql, params).fetchone()[0]
+
+
+def standing(station: Station, features: int | None = None) -> tuple[int, int]:
+    """(sealed sets the hub has not acknowledged, changes waiting to be sealed: :func:`unsealed_count`), read
+    in one statement: where a sync round leaves the station."""
+    unsealed, params = _unsealed_query(station, features)
+    row = station.db.execute(
+        f"SELECT (SELECT COUNT(*) FROM sets_out WHERE acked_at IS NULL), ({unsealed})", params
+    ).fetchone()
+    return row[0], row[1]
+
+
+def head_and_unsealed(station: Station, features: int | None = None) -> tuple[int, int]:
+    """(the newest sealed set's seq, changes waiting to be sealed) in one statement: what a signed request
+    tells the hub of this station's outbox (sync.auth's head_seq and outbox_length)."""
+    unsealed, params = _unsealed_query(station, features)
+    row = station.db.execute(f"SELECT (SELECT coalesce(max(seq), 0) FROM sets_out), ({unsealed})", params).fetchone()
+    return row[0], row[1]
+
+
+def _unsealed_query(station: Station, features: int | None) -> tuple[str, list[str]]:
     held = held_tables(hub_features(station) if features is None else features)
     held_sql = f" AND entity NOT IN ({', '.join('?' for _ in held)})" if held else ""
-    return station.db.execute(f"SELECT COUNT(*) FROM outbox WHERE set_seq IS NULL{held_sql}", held).fetchone()[0]
+    return f"SELECT COUNT(*) FROM outbox WHERE set_seq IS NULL{held_sql}", held
 
 
 def unacknowledged(station: Station, *, from_seq: int = 1) -> list[tuple[int, bytes]]:

@@ -49,14 +49,16 @@ def exchange(link: Link, *, push: bool) -> None:
             rows = select_sets(link.db, cursor, up.value) if cursor is not None else []
             if not rows:
                 cursor = None
-            after = feed_position(link.station)
+            # Where the feed stands and any catalogue failure to report, read together (one statement).
+            stored = link.station.meta.several("feed_seq", "catalog_failed", "catalog_failure")
+            after = stored["feed_seq"]
             body = SyncRequest(
                 PROTOCOL_VERSION,
                 [msgspec.Raw(envelope) for _, envelope in rows],
                 after,
                 down.value,
                 STATION_FEATURES,
-                catalog_failure(link.station, link.features),
+                catalog_failure(link.station, link.features, stored=stored),
             ).encode()
             try:
                 response, local_ms, seconds = link.send("POST", SYNC_PATH, body=body)

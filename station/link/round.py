@@ -23,8 +23,8 @@ from station.link.scans import upload_scans
 from station.link.session import Link, Sleep
 from station.rekey import pending, rekey_keys, stale_keys
 from station.restore import confirm
-from station.scans.store import backlog, retain, store_bytes
-from station.sealing import seal_pending, unsealed_count
+from station.scans.store import ScanBacklog, backlog, held_pages, retain, store_bytes
+from station.sealing import HUB_FEATURES_META, features_of, seal_pending, standing, unsealed_count
 from station.store import Station
 from station.store.db import write_txn
 from station.syncstate import last_refusal_id, refusals
@@ -90,7 +90,7 @@ def sync_once(
         keys = unlocked_keys(station, keys)
         # The settings that steer the round, read together (one statement), and again once an exchange may
         # have changed them (a fork recorded or resolved, a restore confirmed: station.feed, station.forks).
-        start = station.meta.several("revoked", "fork", "restored", "rekey")
+        start = station.meta.several("revoked", "fork", "restored", "rekey", HUB_FEATURES_META)
         stale = stale_keys(station, keys, start["rekey"] if isinstance(start["rekey"], dict) else None)
         if stale is not None:
             raise stale
@@ -101,7 +101,8 @@ def sync_once(
         link: Link | None = None
         try:
             with make_client(transport, timeout) as client:
-                link = Link(station, keys, pins, client, sleep or time.sleep, rng, report)
+                features = features_of(start[HUB_FEATURES_META])
+                link = Link(station, keys, pins, client, sleep or time.sleep, rng, report, features=features)
                 link.scan_progress = scan_progress
                 _run(station, link, start, scans=scans)
         finally:
@@ -237,12 +238,18 @@ def _rekey_kept_branch(station: Station, link: Link) -> None:
 def _finish(station: Station, report: SyncReport, features: int | None) -> None:
     """The round's end: scan bytes the hub holds let go, where the station stands, and the round logged.
     ``features``: what the hub reads as the round left it (None: the round did not get that far)."""
-    retain(station)  # the bytes of pages the hub holds, of cases closed long enough, go (hash and metadata stay)
-    waiting = backlog(station)
+    # A station that holds no page bytes (most rounds of a station that scans nothing) has nothing to let go
+    # and none waiting: both read only pages whose bytes are held.
+    pages, held = held_pages(station)
+    waiting = ScanBacklog()
+    if pages:
+        # The bytes of pages the hub holds, of cases closed long enough, go (hash and metadata stay).
+        if retain(station):
+            held = store_bytes(station)
+        waiting = backlog(station)
     report.scans_pages, report.scans_total, report.scans_waiting = waiting.pages, waiting.total, waiting.waiting
-    report.scan_store_bytes = store_bytes(station)
-    report.unacknowledged = station.db.execute("SELECT COUNT(*) FROM sets_out WHERE acked_at IS NULL").fetchone()[0]
-    report.unsealed = unsealed_count(station, features)
+    report.scan_store_bytes = held
+    report.unacknowledged, report.unsealed = standing(station, features)
     report.feed_seq = feed_position(station)
     report.in_step = (
         not report.errors

@@ -73,12 +73,15 @@ def upload_scans(link: Link, records: Callable[[], None]) -> None:
     """
     if not link.features & FEATURE_SCANS:
         return
+    ready = link.db.execute(_READY).fetchall()
+    if not ready and link.scan_progress is None:
+        return  # nothing to send and nobody to tell: the round's end reports the backlog (round._finish)
     pace = _Pace(Budget.read(link.db, "scan_bytes", SCAN_BYTES))
     try:
         skipped: set[str] = set()
         first = True
         while True:
-            row = next((r for r in link.db.execute(_READY).fetchall() if r[0] not in skipped), None)
+            row = next((r for r in ready if r[0] not in skipped), None)
             if row is None:
                 return
             sha, size, held, flying = row
@@ -86,6 +89,7 @@ def upload_scans(link: Link, records: Callable[[], None]) -> None:
             if not _page(link, pace, records, sha, size, held, flying or first):
                 skipped.add(sha)
             first = False
+            ready = link.db.execute(_READY).fetchall()
     except _Done:
         return
     finally:

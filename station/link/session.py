@@ -18,7 +18,7 @@ from station.hubhttp import hub_error, unreachable, url
 from station.identity import HubPins, StationKeys, bump_counter, require_pins
 from station.link.report import Stop, SyncReport, issue
 from station.rekey import request_keys, settle
-from station.sealing import HUB_FEATURES_META, head, hub_features, record_receipt, unsealed_count
+from station.sealing import HUB_FEATURES_META, head, head_and_unsealed, hub_features, record_receipt
 from station.store import Station
 from station.store.db import write_txn
 from sync.crypto import KeyPair
@@ -57,6 +57,8 @@ class Link:
         sleep: Sleep,
         rng: Callable[[], float],
         report: SyncReport,
+        *,
+        features: int | None = None,
     ) -> None:
         self.station = station
         self.db = station.db
@@ -76,9 +78,9 @@ class Link:
         self.retired_hint = False
         """The hub answered ``retired_key`` to the current key while a key change was on its way: the
         change reached it (the answer was lost). Requests go out under the new key (station.rekey)."""
-        self.features = hub_features(station)
+        self.features = hub_features(station) if features is None else features
         """What the hub reads (sync.protocol FEATURE_* bits): as stored at the round's start, then as each
-        answer says (``contact``, which stores it too)."""
+        answer says (``contact``, which stores it too); ``features`` when the caller read them already."""
         self.hub_next_seq: int | None = None
         """The seq the hub last said it needs next from this station (a restored station's confirmation)."""
         self.scan_progress: Callable[[int, int], None] | None = None
@@ -113,6 +115,7 @@ class Link:
             signer = (
                 self.keys if self.no_key_change else request_keys(self.station, self.keys, hinted=self.retired_hint)
             )
+            head_seq, outbox_length = head_and_unsealed(self.station, self.features)
             signed = sign_request(
                 sign_private=signer.sign_private,
                 sign_public=signer.sign_public,
@@ -122,8 +125,8 @@ class Link:
                 counter=counter,
                 station_ms=sent,
                 body=body,
-                head_seq=head(self.station)[0],
-                outbox_length=unsealed_count(self.station, self.features),
+                head_seq=head_seq,
+                outbox_length=outbox_length,
                 software=SOFTWARE_VERSION,
                 mac_key=self._mac_key(signer.box_private),
                 cover=bool(self.features & FEATURE_SIGNED_HEADERS),  # every field signed, once it checks them

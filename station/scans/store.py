@@ -37,6 +37,7 @@ __all__ = (
     "backlog",
     "case_materials",
     "drop_page",
+    "held_pages",
     "list_attachments",
     "page_bytes",
     "reorder_pages",
@@ -349,7 +350,15 @@ def backlog(station: Station) -> ScanBacklog:
 
 def store_bytes(station: Station) -> int:
     """Bytes of page data this station holds."""
-    return int(station.db.execute("SELECT coalesce(sum(size), 0) FROM scan_blobs WHERE data IS NOT NULL").fetchone()[0])
+    return held_pages(station)[1]
+
+
+def held_pages(station: Station) -> tuple[int, int]:
+    """(pages, bytes) of page data this station holds: none held, nothing waits and nothing is let go."""
+    pages, size = station.db.execute(
+        "SELECT COUNT(*), coalesce(sum(size), 0) FROM scan_blobs WHERE data IS NOT NULL"
+    ).fetchone()
+    return int(pages), int(size)
 
 
 def warn_bytes(environ: dict[str, str] | None = None) -> int:

@@ -32,15 +32,20 @@ def get_meta_json(db: Database, key: str) -> Any:
 
 
 def set_meta(db: Database, values: Mapping[str, str | int | None]) -> None:
-    """Set (or, for None, delete) settings; call inside a write transaction to keep them with other writes."""
-    for key, value in values.items():
-        if value is None:
-            db.execute("DELETE FROM meta WHERE key = ?", [key])
-        else:
-            db.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [key, str(value)],
-            )
+    """Set (or, for None, delete) settings; call inside a write transaction to keep them with other writes.
+
+    One statement for the keys set and one for those deleted, however many: a sync round stores four
+    settings from each answer, and every statement a thread runs hands the interpreter to the others."""
+    gone = [key for key, value in values.items() if value is None]
+    kept = [(key, str(value)) for key, value in values.items() if value is not None]
+    if gone:
+        db.execute(f"DELETE FROM meta WHERE key IN ({', '.join('?' for _ in gone)})", gone)
+    if kept:
+        rows = ", ".join("(?, ?)" for _ in kept)
+        db.execute(
+            f"INSERT INTO meta (key, value) VALUES {rows} ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [part for pair in kept for part in pair],
+        )
 
 
 class _Key(Generic[T]):

@@ -18,6 +18,7 @@ from station.link.budget import Budget
 from station.link.loop import PROBE_MAX_SECONDS
 from station.link.session import ATTEMPTS
 from station.queries import get_case
+from station.scans.store import attach_pages
 from station.sealing import held_tables, seal_pending
 from station.store import db as store_db
 from station.store.db import write_txn
@@ -35,6 +36,7 @@ from sync.protocol import (
 )
 from tests.station.conftest import pension_benefit_deferred, pension_enrolment
 from tests.station.hubdouble import at_ms, pushed_counts
+from tests.station.scans.pages import page
 
 
 @pytest.fixture
@@ -459,4 +461,28 @@ def test_a_round_reads_each_setting_once_and_runs_few_statements(station, hub, k
     assert single_reads and max(single_reads.values()) <= 2, single_reads
     assert {key for key, times in single_reads.items() if times > 1} <= {"feed_seq", "rekey"}, single_reads
     assert sum(s.startswith("BEGIN") for s in statements) == 4  # seal, request counter, receipts, log
-    assert len(statements) <= 56, len(statements)
+    assert len(statements) <= 44, len(statements)  # 56 before the settings and counts were read together
+
+
+def test_a_round_reports_the_pages_left_waiting_and_reads_none_when_no_page_is_held(station, hub, keys, monkeypatch):
+    statements: list[str] = []
+    real_connect = store_db.connect
+
+    def traced(*args, **kwargs):
+        conn = real_connect(*args, **kwargs)
+        conn.set_trace_callback(statements.append)
+        return conn
+
+    monkeypatch.setattr(store_db, "connect", traced)
+    report = sync_once(station.data_dir, transport=hub.transport(), keys=keys, sleep=lambda s: None)
+    assert report.in_step and (report.scans_pages, report.scans_total, report.scan_store_bytes) == (0, 0, 0)
+    # No page held: neither the retention's candidates nor the backlog are read (both read held pages only).
+    assert not [
+        s for s in statements if s.startswith(("SELECT sha256 FROM scan_blobs", "SELECT COUNT(*), coalesce(sum(b."))
+    ]
+    case_no = ops.new_intake(station, pension_enrolment()).number
+    attach_pages(station, case_no, "居民身份证", [page(1), page(2)])
+    report = sync_once(station.data_dir, transport=hub.transport(), keys=keys, sleep=lambda s: None, scans=False)
+    size = station.db.execute("SELECT sum(size) FROM scan_blobs").fetchone()[0]
+    assert size > 0 and report.scans_pages == 2
+    assert report.scans_total == report.scans_waiting == report.scan_store_bytes == size

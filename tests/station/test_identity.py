@@ -14,6 +14,7 @@ from station.identity import (
     public_key_id,
     save_keypair,
 )
+from station.store.db import write_txn
 from sync.crypto import KeyPair, fingerprint
 from sync.errors import InputError
 
@@ -91,3 +92,16 @@ def test_request_counter_only_grows_and_jumps_past_the_hubs(station):
     assert [bump_counter(station.db) for _ in range(3)] == [1, 2, 3]
     assert bump_counter(station.db, at_least=100) == 101
     assert bump_counter(station.db, at_least=5) == 102
+    # Stored as the text every release reads, and read back by the typed accessor.
+    assert station.db.execute("SELECT value FROM meta WHERE key = 'request_counter'").fetchone()[0] == "102"
+    assert station.meta.request_counter == 102
+
+
+def test_request_counter_starts_at_one_where_none_is_stored_or_it_is_empty(station):
+    for stored in (None, ""):
+        with write_txn(station.db):
+            station.db.execute("DELETE FROM meta WHERE key = 'request_counter'")
+            if stored is not None:
+                station.db.execute("INSERT INTO meta (key, value) VALUES ('request_counter', ?)", [stored])
+        assert bump_counter(station.db) == 1
+        assert bump_counter(station.db, at_least=7) == 8

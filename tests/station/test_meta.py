@@ -36,6 +36,23 @@ def test_update_writes_the_same_text_old_releases_read(station):
     assert station.meta.fork is None
 
 
+def test_update_sets_every_key_in_one_statement_and_deletes_in_another(station):
+    with write_txn(station.db):
+        station.meta.update({"clock_offset_ms": 5, "hub_feed_seq": 3, "fork": '{"code": "x", "detail": "d"}'})
+    statements: list[str] = []
+    station.db.conn.set_trace_callback(statements.append)
+    with write_txn(station.db):
+        station.meta.update(
+            {"clock_offset_ms": -20, "hub_feed_seq": None, "clock_checked_at": "2026-12-04T00:00:00Z", "fork": None}
+        )
+    station.db.conn.set_trace_callback(None)
+    writes = [s for s in statements if not s.startswith(("BEGIN", "COMMIT"))]
+    assert len(writes) == 2, writes  # one INSERT of both values, one DELETE of both keys
+    rows = dict(station.db.execute("SELECT key, value FROM meta").fetchall())
+    assert rows["clock_offset_ms"] == "-20" and rows["clock_checked_at"] == "2026-12-04T00:00:00Z"
+    assert "hub_feed_seq" not in rows and "fork" not in rows
+
+
 def test_update_refuses_a_key_the_station_does_not_keep(station):
     with pytest.raises(KeyError), write_txn(station.db):
         station.meta.update({"hlc_lats": 1})

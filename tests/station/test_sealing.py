@@ -147,3 +147,27 @@ def test_a_set_has_its_own_body_key_only_once_the_hub_said_it_reads_that(station
     assert box_layout(body) == (3 if said & FEATURE_BOX_KEY else 2)  # 0x02 for a hub of 0.6, or one unheard
     _, _, plain = _open(hub, keys, bytes(envelope))  # the hub opens either with its own key
     assert _records(plain)
+
+
+@pytest.mark.parametrize("features", [None, 0, HUB_FEATURES])
+def test_a_rounds_reads_together_say_what_the_reads_apart_say(station, hub, keys, features):
+    # head_and_unsealed (a request's header) and standing (a round's end) in one statement each, against
+    # head, unsealed_count and the unacknowledged sets read one by one: before the first set, with changes
+    # waiting, sealed and not acknowledged, and with more waiting behind a sealed set.
+    def apart() -> tuple[int, int, int]:
+        waiting = station.db.execute("SELECT COUNT(*) FROM sets_out WHERE acked_at IS NULL").fetchone()[0]
+        return head(station)[0], unsealed_count(station, features), waiting
+
+    def together() -> tuple[int, int, int]:
+        seq, unsealed = sealing.head_and_unsealed(station, features)
+        unacknowledged, unsealed_too = sealing.standing(station, features)
+        assert unsealed_too == unsealed
+        return seq, unsealed, unacknowledged
+
+    assert together() == apart() == (0, 0, 0)
+    number = ops.new_intake(station, pension_enrolment()).number
+    assert together() == apart() and apart()[1] > 0
+    seal_pending(station, keys)
+    assert together() == apart() and (apart()[0], apart()[2]) == (1, 1)
+    ops.add_note(station, number, "补交材料")
+    assert together() == apart() and apart()[:1] == (1,) and apart()[1] > 0
