@@ -396,8 +396,13 @@ def publish_calendar(store: HubStoreProtocol, notice: Notice, *, now: dt.datetim
     year, each move written to the case's history. A file giving the same days as the version in
     force publishes nothing (``unchanged``), so running the same command twice is harmless.
     """
-    # The counts lock first (hub.store.locks): the due dates it moves are on case rows a station's set
-    # may be updating, which the ingest writes only under that lock, so the two never wait on each other.
+    # The due dates it moves are on case rows a station's set may be writing at the same moment: PostgreSQL
+    # may roll one of the two back (a deadlock), and then this runs again from what the hub holds then
+    # (hub.store.locks); a publication that went through meanwhile makes it ``unchanged``.
+    return store.retrying(lambda: _publish(store, notice, now=now))
+
+
+def _publish(store: HubStoreProtocol, notice: Notice, *, now: dt.datetime) -> Published:
     with store.locked():
         current = store.calendar_year(notice.year)
         if current is not None:

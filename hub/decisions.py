@@ -179,8 +179,8 @@ def decide(
     at = iso_utc(moment)
 
     def record() -> tuple[dict[str, Any], StatusChange, dict[str, Any], int]:
-        # The ingest's lock order (hub.store.locks) before the first write the counting triggers follow:
-        # a decision and a station's set no longer lock the case_counts rows in opposite orders.
+        # One case row, then its counts at commit under the counts lock (hub.store.locks): a decision and a
+        # station's set never lock rows in opposite orders.
         with store.locked():
             case = store.row("cases", case_no.strip())
             if case is None:

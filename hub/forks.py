@@ -95,9 +95,9 @@ def resolve_fork(
     if found is None:
         raise _unknown(fork_id)
     station_id = found.station_id
-    # Everything read and written under the station's lock, then the counts lock (the ingest's order,
-    # hub.store.locks): no set of the station lands between reading its chain and resetting it, and a
-    # resolution PostgreSQL still rolls back runs again from what the hub then holds.
+    # Everything read and written under the station's lock (the ingest's, hub.store.locks): no set of the
+    # station lands between reading its chain and resetting it, and a resolution PostgreSQL still rolls
+    # back runs again from what the hub then holds.
     return store.retrying(lambda: _resolve(store, identity, fork_id, station_id, keep=keep, by=by, now=now))
 
 

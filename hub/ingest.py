@@ -22,7 +22,7 @@ from hub.feed import queue, queue_case_state
 from hub.keys import HubIdentity
 from hub.rotation import accept_key_change, check_key_change, receipt_keys, resigned
 from hub.store import HubStoreProtocol, KeyRow, RowError, StationRow, TransactionConflict
-from hub.store.locks import CONFLICT_ATTEMPTS, COUNTS_LOCK, station_lock
+from hub.store.locks import CONFLICT_ATTEMPTS, station_lock
 from hub.views import FORK_HELD, FORK_PREV
 from sync.budget import STATION_SET
 from sync.changes import RowChange, StatusChange, decode_change
@@ -78,8 +78,7 @@ _SHORTEST_LIMIT = min(*TEXT_LIMITS.values(), MAX_TEXT_CHARS)
 _STATUS_TEXT = ("event_id", "case_no", "from_status", "to_status", "actor", "at", "reason", "outcome", "by", "origin")
 
 # CONFLICT_ATTEMPTS: how many times one set's transaction runs when PostgreSQL rolls it back (deadlock,
-# serialisation) before the station is answered busy; COUNTS_LOCK: taken before the set's first write the
-# counting triggers follow. Shared with every other writer of those rows (hub.store.locks).
+# serialisation) before the station is answered busy (hub.store.locks).
 
 Decoded = tuple[bytes, RowChange | StatusChange | KeyChange | None, Rejection | None]
 """One change of a set: its bytes, the change (None when it does not decode), and why it is refused
@@ -148,9 +147,6 @@ def ingest_sets(
         # Read before the feed in the answer (lean), or down the feed after every handover queued before it.
         position = (feed_after if feed_after is not None else station.feed_acked) if lean else None
         signer = receipt_keys(store, identity, station_id, position=position)
-    # The seq the next set applies at, as far as this request knows: a set that claims it takes the lock the
-    # apply needs with the station's (one round trip on PostgreSQL, not two).
-    likely_next = (station.applied_seq if station else 0) + 1
     for data in sets:
         if station is None:
             seq, _ = _peek(data)
@@ -164,11 +160,10 @@ def ingest_sets(
             )
             break
         assert signer is not None
-        result = _ingest_one(store, identity, bytes(data), station, via, moment, lean, signer, likely_next=likely_next)
+        result = _ingest_one(store, identity, bytes(data), station, via, moment, lean, signer)
         results.append(result)
         if result.status not in ("accepted", "duplicate"):
             break
-        likely_next = result.seq + 1
     if results[-1].status == "accepted":
         # The last set moved the chain head to its seq, under the station's lock, moments ago: not read again.
         next_seq = results[-1].seq + 1
@@ -201,8 +196,6 @@ def _ingest_one(
     now: dt.datetime,
     lean: bool = False,
     signer: KeyPair | None = None,
-    *,
-    likely_next: int | None = None,
 ) -> SetResult:
     station_id = station.station_id
     claimed_seq, _ = _peek(data)
@@ -274,9 +267,9 @@ def _ingest_one(
     while True:
         try:
             with store.transaction():
-                # One set of a station at a time, across hub serve's workers; a set that will most likely be
-                # applied takes the counts lock (_chain_and_apply) with it, in the same order.
-                store.lock(station_lock(station_id), *([COUNTS_LOCK] if signed.seq == likely_next else []))
+                # One set of a station at a time, across hub serve's workers; sets of different stations apply
+                # side by side (the rows they all count are written at commit: hub.store.locks).
+                store.lock(station_lock(station_id))
                 return _chain_and_apply(
                     store,
                     identity,
@@ -439,10 +432,8 @@ def _chain_and_apply(
     previous = station.applied_hash if station.applied_seq else GENESIS
     if seq < expected or signed.prev != previous:
         return _fork(store, data, signed, set_hash, previous, FORK_PREV, at)
-    # The triggers keep case_counts and counters rows that every station's sets update, each set in
-    # its own order: two stations taking those row locks in opposite orders deadlocked. One lock
-    # taken before the first such write (held to commit; nothing on SQLite) gives them one order.
-    store.lock(COUNTS_LOCK)  # no statement when _ingest_one took it with the station's
+    # The case_counts and counters rows every station's sets update are written at commit, under the
+    # counts lock the triggers take there (schema m018): nothing to take here.
     rejected = _apply_all(store, identity, changes, station, village, seq, now, lean, set_hash, careful=careful)
     hub_ms = int(now.timestamp() * 1000)
     receipt = make_receipt(

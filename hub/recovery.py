@@ -70,7 +70,7 @@ def recover_if_behind(
 def _recover(
     store: HubStoreProtocol, identity: HubIdentity, station_id: str, head_seq: int, *, now: dt.datetime
 ) -> int:
-    with store.locked(station_id=station_id, counts=False):  # writes feed items and a mark: nothing counted
+    with store.locked(station_id=station_id):
         station = store.station(station_id)
         if station is None or head_seq >= station.applied_seq:
             return 0

@@ -65,9 +65,9 @@ class HubStoreProtocol(Protocol):
         nothing on SQLite, whose one writer at a time serialises everything."""
         ...
 
-    def locked(self, *, station_id: str | None = None, counts: bool = True) -> contextlib.AbstractContextManager[None]:
-        """A transaction holding the station's lock (when given) and then the ``counts`` lock, the ingest's
-        order: every writer of the rows the counting triggers follow enters it before its first write."""
+    def locked(self, *, station_id: str | None = None) -> contextlib.AbstractContextManager[None]:
+        """A transaction holding the station's lock (when given) to its end, taken before its first write; the
+        rows the counting triggers follow are written at commit, under the counts lock (hub.store.locks)."""
         ...
 
     def in_transaction(self) -> bool:

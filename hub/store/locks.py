@@ -1,13 +1,13 @@
-"""The store locks every writer of counted rows takes in one order, and the rerun after a deadlock.
+"""The store locks writers take in one order, and the rerun after a deadlock.
 
-The counting triggers (schema m002) keep ``case_counts`` and ``counters`` rows that every change of
-a case's state, every set taken and every fork updates. On PostgreSQL two transactions updating
-those rows in opposite orders deadlock, and one of them is rolled back. The ingest takes the
-station's lock (its chain) and then the ``counts`` lock before its first counted write; every other
-writer of those rows (a desk's decision, a fork's resolution) takes them in the same order through
-:meth:`LockStoreMixin.locked`, so they queue behind one another instead of deadlocking, and
-:meth:`LockStoreMixin.retrying` runs a transaction again when PostgreSQL still rolls it back.
-On SQLite both are plain: one writer at a time already serialises everything, and nothing conflicts.
+A station's lock (``station_lock``) serialises everything that writes its chain and its feed: the
+ingest of its sets, a fork's resolution, a recovery. The counting triggers keep ``case_counts`` and
+``counters`` rows that every station's writes share; on PostgreSQL they run when a transaction commits
+(schema m018), each first taking the ``counts`` lock, so those rows are written one transaction at a time
+in one order and never deadlock, and nothing else waits for them: sets of different stations apply side
+by side. Writers of several case rows can still cross one another (PostgreSQL rolls one back):
+:meth:`LockStoreMixin.retrying` runs it again. On SQLite both are plain: one writer at a time already
+serialises everything, and nothing conflicts.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ __all__ = ("CONFLICT_ATTEMPTS", "COUNTS_LOCK", "LockStoreMixin", "station_lock")
 T = TypeVar("T")
 
 COUNTS_LOCK = "counts"
-"""The store lock taken before the first write the counting triggers follow (hub.ingest takes it too)."""
+"""The store lock the counting triggers take at commit (schema m018), before they write the shared rows."""
 
 CONFLICT_ATTEMPTS = 5
 """How many times a transaction runs when PostgreSQL rolls it back for a deadlock or a serialisation
@@ -41,19 +41,16 @@ class LockStoreMixin(StoreBase):
     """``locked`` and ``retrying``: the ingest's lock order and conflict rerun for every other writer."""
 
     @contextlib.contextmanager
-    def locked(self, *, station_id: str | None = None, counts: bool = True) -> Iterator[None]:
-        """A transaction holding, to its end, the station's lock (when ``station_id`` is given) and then
-        the ``counts`` lock (unless ``counts`` is False): the order the ingest takes them in.
+    def locked(self, *, station_id: str | None = None) -> Iterator[None]:
+        """A transaction holding, to its end, the station's lock (when ``station_id`` is given).
 
         Enter it before the transaction's first write: a lock taken after a row lock is held gives
-        no order at all. Nested in another transaction it joins it (the locks are re-entrant).
+        no order at all. Nested in another transaction it joins it (the locks are re-entrant). The
+        counted rows need no lock here: the triggers take the counts lock at commit (schema m018).
         """
         with self.transaction():
-            keys = [] if station_id is None else [station_lock(station_id)]
-            if counts:
-                keys.append(COUNTS_LOCK)
-            if keys:
-                self.lock(*keys)  # on PostgreSQL both in one round trip, in this order
+            if station_id is not None:
+                self.lock(station_lock(station_id))
             yield
 
     def in_transaction(self) -> bool:

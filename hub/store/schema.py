@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
@@ -923,6 +925,44 @@ def m017_province_station_forks(db: Database) -> None:
             UNIQUE (station_id, hash)) STRICT"""
     )
     db.execute("CREATE INDEX province_station_forks_open ON province_station_forks (county, resolved_at)")
+
+
+@migrations()
+def m018_counts_at_commit(db: Database) -> None:
+    """PostgreSQL: the shared counted rows are updated at commit, under the counts lock taken there.
+
+    m002's triggers updated ``case_counts`` and ``counters`` as each row was written, so two transactions
+    could lock those rows in opposite orders (a deadlock), and every writer took the counts lock before its
+    first write: every station's set, across every worker, applied one at a time. Here they become deferred
+    constraint triggers, run when the transaction commits, each first taking the counts lock (re-entrant
+    within the transaction): sets apply side by side and queue only for the moment their counts are
+    written. ``counters_contacts`` stays as it is: a contact updates one row, alone in its statement.
+    SQLite has one writer at a time: nothing changes there."""
+    if getattr(db, "dialect", "sqlite") != "postgresql":
+        return
+    conn: Any = db.conn  # hub.store.pg's migration db: its psycopg connection
+    # store.lock("counts") as hub.store.pg takes it (LOCK_SPACE, hashtext of the name), spelled as it was when
+    # this was written (tests/hub/test_store_pg_locks.py checks the two still agree).
+    lock = "PERFORM pg_advisory_xact_lock(1213547057, hashtext('counts'));"
+    for name, table, event in (
+        ("case_counts_insert", "cases", "INSERT"),
+        ("case_counts_delete", "cases", "DELETE"),
+        ("case_counts_update", "cases", "UPDATE OF status, accepted_date, decision_days, item_code, village_code"),
+        ("counters_sets", "sets_in", "INSERT"),
+        ("counters_forks", "forks", "INSERT"),
+    ):
+        function = f"{name}_fn"
+        (body,) = conn.execute("SELECT prosrc FROM pg_proc WHERE oid = %s::regproc", [function]).fetchone()
+        if lock not in body:
+            body = body.replace("BEGIN\n", f"BEGIN\n  {lock}\n", 1)
+        conn.execute(f"DROP TRIGGER {name} ON {table}".encode())
+        conn.execute(
+            f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $trigger${body}$trigger$".encode()
+        )
+        conn.execute(
+            f"CREATE CONSTRAINT TRIGGER {name} AFTER {event} ON {table} DEFERRABLE INITIALLY DEFERRED "
+            f"FOR EACH ROW EXECUTE FUNCTION {function}()".encode()
+        )
 
 
 def migrate(db: Database) -> None:

@@ -103,8 +103,14 @@ def _run(target: Callable[[], Any], errors: list[BaseException]) -> threading.Th
 # -- decisions --------------------------------------------------------------------------------------
 
 
-def test_a_decision_is_made_under_the_counts_lock(
-    store: HubStore, identity: HubIdentity, station: TestStation, clock: Clock, hub_backend: Any, monkeypatch: Any
+def test_a_decision_takes_no_lock_before_its_writes_and_counts_at_commit_under_the_counts_lock(
+    hub_dir: Path,
+    store: HubStore,
+    identity: HubIdentity,
+    station: TestStation,
+    clock: Clock,
+    hub_backend: Any,
+    monkeypatch: Any,
 ) -> None:
     _postgres_only(hub_backend)
     case_no = _file(store, identity, station)
@@ -116,8 +122,15 @@ def test_a_decision_is_made_under_the_counts_lock(
         return real(the_store, *args, **kwargs)
 
     monkeypatch.setattr(hub.decisions, "apply_status", looked)
-    decide(store, case_no, "accept", by="张科长", now=clock)
-    assert held == [{COUNTS_LOCK}]
+    errors: list[BaseException] = []
+    with HubStore.open_existing(hub_dir) as holder, holder.transaction():
+        holder.lock(COUNTS_LOCK)  # while another transaction holds it, the decision's commit waits for it
+        thread = _run(lambda: decide(store, case_no, "accept", by="张科长", now=clock), errors)
+        assert _until_waiting_or_done(holder, thread)
+        assert held == [set()]  # its writes went ahead; only the counts' wait for the lock
+    thread.join(WAIT)
+    assert errors == [] and store.row("cases", case_no)["status"] == "ACCEPTED"
+    _exact_counts(store)
 
 
 def test_a_decision_rolled_back_for_a_conflict_runs_again_and_is_recorded_once(
@@ -264,7 +277,7 @@ def test_a_department_deciding_while_two_workers_ingest_is_never_busy_and_counts
 # -- fork resolution -------------------------------------------------------------------------------
 
 
-def test_a_fork_is_resolved_under_the_stations_lock_and_the_counts_lock(
+def test_a_fork_is_resolved_under_the_stations_lock(
     store: HubStore, identity: HubIdentity, station: TestStation, clock: Clock, hub_backend: Any, monkeypatch: Any
 ) -> None:
     _postgres_only(hub_backend)
@@ -284,7 +297,8 @@ def test_a_fork_is_resolved_under_the_stations_lock_and_the_counts_lock(
     monkeypatch.setattr(store, "resolve_forks", looked)
     done = resolve_fork(store, identity, store.forks()[0].id, keep="station", by="test", now=clock())
     assert (done.base_seq, done.head_seq) == (1, 1)
-    assert held == [{station_lock(station.station_id), COUNTS_LOCK}]
+    assert held == [{station_lock(station.station_id)}]  # the counts lock only at commit, by the triggers
+    _exact_counts(store)
 
 
 # -- recovery ----------------------------------------------------------------------------------------

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import hub.ingest
-from hub.ingest import CONFLICT_ATTEMPTS, COUNTS_LOCK, ingest_sets
+from hub.ingest import CONFLICT_ATTEMPTS, ingest_sets
 from hub.keys import HubIdentity
 from hub.store import HubStore, TransactionConflict
+from hub.store.locks import COUNTS_LOCK
 from hub.store.pg import LOCK_SPACE
 from sync.errors import StoreError
 from tests.hub.builders import Clock, TestStation, enrol
@@ -157,10 +159,18 @@ def test_two_stations_locking_counter_rows_in_opposite_orders_all_apply_once(
     assert len(attempts) == 3 * ROUNDS  # every round one real deadlock: the loser's set ran twice
 
 
-def test_a_set_is_applied_under_the_counts_lock(
-    store: HubStore, identity: HubIdentity, station: TestStation, hub_backend: Any, monkeypatch: pytest.MonkeyPatch
+def test_sets_apply_side_by_side_and_queue_only_to_count_at_commit(
+    hub_dir: Path,
+    store: HubStore,
+    identity: HubIdentity,
+    station: TestStation,
+    hub_backend: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The rows the counting triggers update are written by one station's set at a time (PostgreSQL)."""
+    """A set takes no lock but its station's before it writes (sets of different stations apply side by side,
+    across hub serve's workers); the rows every set counts are written at its commit, under the counts lock
+    the triggers take there (schema m018): while another transaction holds it, the set's commit waits, and
+    then counts exactly once (PostgreSQL)."""
     if not hub_backend.postgres:
         pytest.skip("SQLite has one writer at a time: store.lock does nothing there")
     real = hub.ingest._apply_all
@@ -177,7 +187,24 @@ def test_a_set_is_applied_under_the_counts_lock(
         return real(the_store, *args, **kwargs)
 
     monkeypatch.setattr(hub.ingest, "_apply_all", looked)
+    before = store.db.execute("SELECT coalesce(sum(n), 0) FROM case_counts").fetchone()[0]
     _, changes = station.new_case()
-    result = ingest_sets(store, identity, [station.seal(changes)], station_id=station.station_id, now=station.clock)
-    assert [r.status for r in result.results] == ["accepted"]
-    assert held == [1]
+    data = station.seal(changes)
+    results: list[str] = []
+
+    def ingest() -> None:
+        result = ingest_sets(store, identity, [data], station_id=station.station_id, now=station.clock)
+        results.extend(r.status for r in result.results)
+
+    with HubStore.open_existing(hub_dir) as holder, holder.transaction():
+        holder.lock(COUNTS_LOCK)
+        thread = threading.Thread(target=ingest)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not holder.db.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0]:
+            assert thread.is_alive() and time.monotonic() < deadline, "the set neither waited nor finished"
+            time.sleep(0.01)
+        assert held == [0]  # applied without the counts lock; waiting for it only to count, at commit
+    thread.join(30)
+    assert results == ["accepted"]
+    assert store.db.execute("SELECT coalesce(sum(n), 0) FROM case_counts").fetchone()[0] == before + 1

@@ -10,8 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from hub.ingest import ingest_sets
+from hub.keys import HubIdentity
 from hub.store import HubStore
+from hub.store.locks import COUNTS_LOCK
 from hub.store.pg import LOCK_SPACE, PgDatabase
+from tests.hub.builders import TestStation
 
 pytestmark = pytest.mark.parametrize("hub_backend", ["postgresql"], indirect=True)
 
@@ -101,3 +105,41 @@ def test_locks_in_one_statement_are_taken_in_the_order_given(store: HubStore, hu
             assert _holders(observer, "station:a", granted=True) == 1  # taken first, held while it waits
         thread.join(WAIT)
     assert not thread.is_alive() and not errors
+
+
+def test_the_counting_triggers_run_at_commit_and_take_the_counts_lock_there(
+    store: HubStore, identity: HubIdentity, station: TestStation
+) -> None:
+    # Schema m018: the triggers that update the rows every station's writes share are deferred constraint
+    # triggers whose functions first take the counts lock; a contact's counter (one row, alone in its
+    # statement) stays an ordinary trigger.
+    rows = store.db.execute(
+        "SELECT t.tgname, t.tgdeferrable, t.tginitdeferred, p.prosrc FROM pg_trigger t "
+        "JOIN pg_proc p ON p.oid = t.tgfoid WHERE NOT t.tgisinternal AND t.tgname IN "
+        "('case_counts_insert', 'case_counts_delete', 'case_counts_update', 'counters_sets', 'counters_forks', "
+        "'counters_contacts') ORDER BY t.tgname"
+    ).fetchall()
+    # The lock the triggers take is the one store.lock("counts") takes.
+    taken = f"pg_advisory_xact_lock({LOCK_SPACE}, hashtext('{COUNTS_LOCK}'))"
+    assert all(taken in source for name, _, _, source in rows if name != "counters_contacts")
+    found = {
+        name: (bool(deferrable), bool(deferred), "pg_advisory_xact_lock" in source)
+        for name, deferrable, deferred, source in rows
+    }
+    assert found == {
+        "case_counts_delete": (True, True, True),
+        "case_counts_insert": (True, True, True),
+        "case_counts_update": (True, True, True),
+        "counters_contacts": (False, False, False),
+        "counters_forks": (True, True, True),
+        "counters_sets": (True, True, True),
+    }
+    # Within the transaction the counts wait for its commit; then they are there, once.
+    counted = "SELECT coalesce(sum(n), 0) FROM case_counts"
+    before = store.db.execute(counted).fetchone()[0]
+    _, changes = station.new_case()
+    with store.transaction():
+        result = ingest_sets(store, identity, [station.seal(changes)], station_id=station.station_id, now=station.clock)
+        assert [r.status for r in result.results] == ["accepted"]
+        assert store.db.execute(counted).fetchone()[0] == before
+    assert store.db.execute(counted).fetchone()[0] == before + 1
