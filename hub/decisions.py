@@ -179,8 +179,9 @@ def decide(
     at = iso_utc(moment)
 
     def record() -> tuple[dict[str, Any], StatusChange, dict[str, Any], int]:
-        # One case row, then its counts at commit under the counts lock (hub.store.locks): a decision and a
-        # station's set never lock rows in opposite orders.
+        # No lock before its writes: their counts are written at commit, under the counts lock the triggers take
+        # (hub.store.locks). A set writing the same case rows in the other order (a bundle's) makes PostgreSQL
+        # roll one of the two back, and this runs again (store.retrying, below).
         with store.locked():
             case = store.row("cases", case_no.strip())
             if case is None:
