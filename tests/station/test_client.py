@@ -435,13 +435,8 @@ def test_watch_asks_less_often_while_nothing_happens_and_at_once_after_new_work(
     assert reports[7].pushed == 1 and reports[8].in_step
 
 
-def test_a_round_reads_each_setting_once_and_runs_few_statements(station, hub, keys, monkeypatch):
-    # Each statement hands the interpreter over to the process's other threads while SQLite works; a
-    # process running many rounds at once (bench_county's 395 stations) spends more on those handovers
-    # than on the statements. A round from a data folder, with a day's new work to seal and push:
-    number = ops.new_intake(station, pension_enrolment()).number
-    sync_once(station.data_dir, transport=hub.transport(), keys=keys, sleep=lambda s: None)
-    ops.add_note(station, number, "已电话通知")
+def _traced(monkeypatch) -> list[str]:
+    """Every statement the station's connections opened from now on run, as SQLite traces them."""
     statements: list[str] = []
     real_connect = store_db.connect
 
@@ -451,6 +446,17 @@ def test_a_round_reads_each_setting_once_and_runs_few_statements(station, hub, k
         return conn
 
     monkeypatch.setattr(store_db, "connect", traced)
+    return statements
+
+
+def test_a_round_reads_each_setting_once_and_runs_few_statements(station, hub, keys, monkeypatch):
+    # Each statement hands the interpreter over to the process's other threads while SQLite works; a
+    # process running many rounds at once (bench_county's 395 stations) spends more on those handovers
+    # than on the statements. A round from a data folder, with a day's new work to seal and push:
+    number = ops.new_intake(station, pension_enrolment()).number
+    sync_once(station.data_dir, transport=hub.transport(), keys=keys, sleep=lambda s: None)
+    ops.add_note(station, number, "已电话通知")
+    statements = _traced(monkeypatch)
     report = sync_once(station.data_dir, transport=hub.transport(), keys=keys, sleep=lambda s: None)
     assert report.in_step and (report.sealed, report.pushed, report.acknowledged) == (1, 1, 1)
     single_reads = collections.Counter(
@@ -465,15 +471,7 @@ def test_a_round_reads_each_setting_once_and_runs_few_statements(station, hub, k
 
 
 def test_a_round_reports_the_pages_left_waiting_and_reads_none_when_no_page_is_held(station, hub, keys, monkeypatch):
-    statements: list[str] = []
-    real_connect = store_db.connect
-
-    def traced(*args, **kwargs):
-        conn = real_connect(*args, **kwargs)
-        conn.set_trace_callback(statements.append)
-        return conn
-
-    monkeypatch.setattr(store_db, "connect", traced)
+    statements = _traced(monkeypatch)
     report = sync_once(station.data_dir, transport=hub.transport(), keys=keys, sleep=lambda s: None)
     assert report.in_step and (report.scans_pages, report.scans_total, report.scan_store_bytes) == (0, 0, 0)
     # No page held: neither the retention's candidates nor the backlog are read (both read held pages only).
