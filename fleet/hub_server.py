@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     from hub.settings import Settings
     from hub.throttle import Rule
     from hub.web.app import create_app
+    from hub.web.server import SERVER_OPTIONS
 
     # Every simulated village reaches the hub from 127.0.0.1: the per-address enrolment limit, meant
     # for one address probing codes, would hold back the county's own roll-out here.
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         Settings.from_env({"HUB_DATA_DIR": str(args.data_dir)}), enrol_per_address=unthrottled
     )
     app = create_app(settings, now=CountyClock(args.clock_file).now)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", **SERVER_OPTIONS)
 
 
 if __name__ == "__main__":

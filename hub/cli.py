@@ -263,9 +263,6 @@ def serve(
             "systemd unit, docs/hub.md).",
             err=True,
         )
-    # No Date or Server header: village links pay for every byte (docs/protocol.md, "Exchange").
-    # proxy_headers off: uvicorn would believe X-Forwarded-* from 127.0.0.1 by default; the hub itself
-    # believes them only from --trusted-proxy (hub.web.security_headers).
     with serving(obj.data_dir):  # 'hub restore' refuses while any 'hub serve' holds this
         _run_uvicorn(host, port, tls_cert, tls_key, workers)
 
@@ -308,15 +305,15 @@ GRACEFUL_SHUTDOWN_S = 10
 def _run_uvicorn(host: str, port: int, tls_cert: Path | None, tls_key: Path | None, workers: int = 1) -> None:
     import uvicorn
 
+    from hub.web.server import SERVER_OPTIONS  # no Date or Server header, no proxy headers, httptools and uvloop
+
     uvicorn.run(
         "hub.app:app_from_env",
         factory=True,
         host=host,
         port=port,
         log_level="info",
-        server_header=False,
-        date_header=False,
-        proxy_headers=False,
+        **SERVER_OPTIONS,
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
         # Each worker a process of its own (its own connection pool); uvicorn restarts one that dies. A worker

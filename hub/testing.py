@@ -11,6 +11,8 @@ from collections.abc import Iterator
 import uvicorn
 from litestar import Litestar
 
+from hub.web.server import SERVER_OPTIONS
+
 __all__ = ("live_server",)
 
 
@@ -30,13 +32,9 @@ def live_server(app: Litestar, *, timeout: float = 10.0) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    # As ``hub serve`` runs it: no Date or Server header (what the byte budgets are measured on), and no
-    # forwarded headers believed by uvicorn itself (the hub trusts only its configured proxies).
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, log_level="warning", lifespan="on", server_header=False, date_header=False, proxy_headers=False
-        )
-    )
+    # As ``hub serve`` runs it: no Date or Server header (what the byte budgets are measured on), no forwarded
+    # headers believed by uvicorn itself (the hub trusts only its configured proxies), the same parser and loop.
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", **SERVER_OPTIONS))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

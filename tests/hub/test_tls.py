@@ -28,6 +28,7 @@ from litestar import Litestar
 
 from hub.web.app import create_app
 from hub.web.security_headers import HSTS
+from hub.web.server import SERVER_OPTIONS
 from tests.hub.builders import PASSWORDS, csrf_of
 from tests.hub.test_app import do_sync
 from tests.hub.test_cli import run
@@ -116,9 +117,7 @@ def serving(app: Litestar, tls: Tls | None = None) -> Iterator[str]:
         app,
         log_level="warning",
         lifespan="on",
-        server_header=False,
-        date_header=False,
-        proxy_headers=False,
+        **SERVER_OPTIONS,
         ssl_certfile=str(tls.cert) if tls else None,
         ssl_keyfile=str(tls.key) if tls else None,
     )
