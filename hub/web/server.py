@@ -17,7 +17,7 @@ SERVER_OPTIONS: dict[str, Any] = {
     # httptools' C parser of HTTP/1.1 and uvloop's event loop, named rather than left to uvicorn's "auto",
     # which falls back to the pure-Python h11 and asyncio's own loop without a word when a package is missing:
     # with them the county's day on PostgreSQL with four workers took 0.2-0.5 s less of the hub's CPU in each
-    # of three alternated runs (docs/benchmarks.md, "httptools and uvloop"). uvloop does not run on Windows.
+    # of three pairs of runs, alternated (docs/benchmarks.md, "httptools and uvloop"). No uvloop on Windows.
     "http": "httptools",
     "loop": "asyncio" if sys.platform == "win32" else "uvloop",
 }
